@@ -1,0 +1,207 @@
+"""Composition, sums and scaling of linear maps, simplified by operand types.
+
+The fast paths are chosen by the types of the two operands (as in CoLA) and
+kept apart from the term classes:
+
+* mixed product: A₁(A₂ H B₂)B₁ = (A₁A₂) H (B₂B₁), and likewise with transposes
+  (Kron∘KronT, KronT∘Kron, KronT∘KronT);
+* rank one: tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ), and L(tr(C H) M) = tr(C H) L(M);
+* elementwise: D₁ ⊙ (D₂ ⊙ H) = (D₁ ⊙ D₂) ⊙ H;
+* zero, identity, scaling and sums distribute; what is left stays a lazy
+  :class:`~kronvec.maps.ComposeMap`.
+
+Sums merge terms that share a factor: A H B₁ + A H B₂ = A H (B₁ + B₂).
+Every rule works on symbolic factors (building expressions) and on numbers.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from . import expr as E
+from . import factors as fx
+from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap, as2d, flatten_sum
+from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
+
+__all__ = ["compose", "add", "scale", "is_identity"]
+
+
+def is_identity(m: LinearMap) -> bool:
+    return isinstance(m, KronMap) and m.A is None and m.B is None
+
+
+def compose(*maps: LinearMap) -> LinearMap:
+    """L₁∘L₂∘⋯ (``maps[0]`` applied last), simplified where algebra allows."""
+    result = maps[-1]
+    for outer in reversed(maps[:-1]):
+        result = _compose2(outer, result)
+    return result
+
+
+def _compose2(outer: LinearMap, inner: LinearMap) -> LinearMap:
+    if isinstance(outer, ZeroMap) or isinstance(inner, ZeroMap):
+        return ZeroMap(inner.in_shape, outer.out_shape)
+    if is_identity(inner):
+        return _reshape_io(outer, inner.in_shape, outer.out_shape)
+    if is_identity(outer):
+        return _reshape_io(inner, inner.in_shape, outer.out_shape)
+    if isinstance(outer, ScaledMap):
+        return scale(outer.coef, _compose2(outer.inner, inner))
+    if isinstance(inner, ScaledMap):
+        return scale(inner.coef, _compose2(outer, inner.inner))
+    if isinstance(outer, SumMap):
+        return add(*[_compose2(t, inner) for t in outer.terms])
+    if isinstance(inner, SumMap):
+        return add(*[_compose2(outer, t) for t in inner.terms])
+    if isinstance(inner, ComposeMap):
+        head = _compose2(outer, inner.maps[0])
+        rest = inner.maps[1:]
+        if isinstance(head, ComposeMap) and head.maps[-1] is inner.maps[0]:
+            return ComposeMap(head.maps + rest)
+        return compose(head, *rest)
+    if isinstance(outer, ComposeMap):
+        tail = _compose2(outer.maps[-1], inner)
+        if isinstance(tail, ComposeMap) and tail.maps[0] is outer.maps[-1]:
+            return ComposeMap(outer.maps[:-1] + tail.maps)
+        return compose(*outer.maps[:-1], tail)
+    rule = _RULES.get((type(outer), type(inner)))
+    merged = rule(outer, inner) if rule is not None else None
+    if merged is None and isinstance(outer, TraceMap):
+        merged = _trace_after(outer, inner)
+    if merged is None and isinstance(inner, TraceMap):
+        merged = _before_trace(outer, inner)
+    return merged if merged is not None else ComposeMap([outer, inner])
+
+
+def _reshape_io(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
+    """``m`` relabelled to scalar shapes ``()``/``(1, 1)`` where they differ."""
+    if m.in_shape == tuple(in_shape) and m.out_shape == tuple(out_shape):
+        return m
+    if isinstance(m, _FACTOR_TERMS):
+        return type(m)(*m.factors(), in_shape, out_shape)
+    if isinstance(m, ScaledMap):
+        return ScaledMap(m.coef, _reshape_io(m.inner, in_shape, out_shape))
+    if isinstance(m, SumMap):
+        return SumMap([_reshape_io(t, in_shape, out_shape) for t in m.terms])
+    if isinstance(m, ZeroMap):
+        return ZeroMap(in_shape, out_shape)
+    return ComposeMap([KronMap(None, None, m.out_shape, out_shape), m,
+                       KronMap(None, None, in_shape, m.in_shape)])
+
+
+def _kron_kron(o: KronMap, i: KronMap) -> LinearMap:
+    # A₁ (A₂ H B₂) B₁
+    return KronMap(fx.mm(o.A, i.A), fx.mm(i.B, o.B), i.in_shape, o.out_shape)
+
+
+def _kron_kront(o: KronMap, i: KronTMap) -> LinearMap:
+    # A₁ (A₂ Hᵀ B₂) B₁
+    return KronTMap(fx.mm(o.A, i.A), fx.mm(i.B, o.B), i.in_shape, o.out_shape)
+
+
+def _kront_kron(o: KronTMap, i: KronMap) -> LinearMap:
+    # A₁ (A₂ H B₂)ᵀ B₁ = (A₁B₂ᵀ) Hᵀ (A₂ᵀB₁)
+    return KronTMap(fx.mm(o.A, fx.tr(i.B)), fx.mm(fx.tr(i.A), o.B), i.in_shape, o.out_shape)
+
+
+def _kront_kront(o: KronTMap, i: KronTMap) -> LinearMap:
+    # A₁ (A₂ Hᵀ B₂)ᵀ B₁ = (A₁B₂ᵀ) H (A₂ᵀB₁)
+    return KronMap(fx.mm(o.A, fx.tr(i.B)), fx.mm(fx.tr(i.A), o.B), i.in_shape, o.out_shape)
+
+
+def _elem_elem(o: ElementwiseMap, i: ElementwiseMap) -> LinearMap:
+    return ElementwiseMap(fx.had(o.D, i.D), i.in_shape, o.out_shape)
+
+
+def _trace_after(o: TraceMap, inner: LinearMap) -> Optional[LinearMap]:
+    # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ)
+    n = as2d(o.in_shape)[0]
+    Ct = fx.tr(o.C) if o.C is not None else fx.eye(n, o.M)
+    return TraceMap(fx.tr(inner.T._apply(Ct)), o.M, inner.in_shape, o.out_shape)
+
+
+def _before_trace(outer: LinearMap, i: TraceMap) -> Optional[LinearMap]:
+    # L(tr(C H) M) = tr(C H) L(M)
+    return TraceMap(i.C, outer._apply(i.M), i.in_shape, outer.out_shape)
+
+
+_RULES: dict[tuple[type, type], Callable[[Any, Any], Optional[LinearMap]]] = {
+    (KronMap, KronMap): _kron_kron,
+    (KronMap, KronTMap): _kron_kront,
+    (KronTMap, KronMap): _kront_kron,
+    (KronTMap, KronTMap): _kront_kront,
+    (ElementwiseMap, ElementwiseMap): _elem_elem,
+}
+
+_FACTOR_TERMS = (KronMap, KronTMap, TraceMap, ElementwiseMap)
+
+
+# ------------------------------------------------------------------ sums
+def add(*maps: LinearMap) -> LinearMap:
+    """L₁ + L₂ + ⋯, merging terms that share a factor."""
+    in_shape, out_shape = maps[0].in_shape, maps[0].out_shape
+    terms: list[LinearMap] = []
+    for m in flatten_sum(maps):
+        m = _reshape_io(m, in_shape, out_shape)
+        for pos, t in enumerate(terms):
+            merged = _merge(t, m)
+            if merged is not None:
+                terms[pos] = merged
+                break
+        else:
+            terms.append(m)
+    terms = [t for t in terms if not isinstance(t, ZeroMap)]
+    if not terms:
+        return ZeroMap(in_shape, out_shape)
+    return terms[0] if len(terms) == 1 else SumMap(terms)
+
+
+def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:
+    """x + y as a single term when they share a factor, else None."""
+    if type(x) is not type(y) or not isinstance(x, _FACTOR_TERMS):
+        return None
+    fa, fb = x.factors(), y.factors()
+    if isinstance(x, ElementwiseMap):
+        return ElementwiseMap(fx.plus(fa[0], fb[0]), x.in_shape, x.out_shape)
+    if isinstance(x, TraceMap):
+        # tr(C H) M: merge equal M (sum the C) or equal C (sum the M)
+        if fx.same(fa[1], fb[1]) and fa[0] is not None and fb[0] is not None:
+            return TraceMap(fx.plus(fa[0], fb[0]), fa[1], x.in_shape, x.out_shape)
+        if fx.same(fa[0], fb[0]):
+            return TraceMap(fa[0], fx.plus(fa[1], fb[1]), x.in_shape, x.out_shape)
+        return None
+    (a1, b1), (a2, b2) = fa, fb
+    if fx.same(a1, a2) and b1 is not None and b2 is not None:
+        return type(x)(a1, fx.plus(b1, b2), x.in_shape, x.out_shape)
+    if fx.same(b1, b2) and a1 is not None and a2 is not None:
+        return type(x)(fx.plus(a1, a2), b1, x.in_shape, x.out_shape)
+    if fx.same(a1, a2) and fx.same(b1, b2) and a1 is None and b1 is None:
+        return ScaledMap(2.0, x)
+    return None
+
+
+# --------------------------------------------------------------- scaling
+def scale(c: Any, m: LinearMap) -> LinearMap:
+    """c·L for a number or a scalar expression c; absorbed into a factor where possible."""
+    if not isinstance(c, E.Expr):
+        c = float(c)
+        if c == 1.0:
+            return m
+        if c == 0.0:
+            return ZeroMap(m.in_shape, m.out_shape)
+    if isinstance(m, ZeroMap):
+        return m
+    if isinstance(m, ScaledMap):
+        return scale(fx.mul(c, m.coef) if fx.is_symbolic(c, m.coef) else c * m.coef, m.inner)
+    if isinstance(m, SumMap):
+        return add(*[scale(c, t) for t in m.terms])
+    if isinstance(m, ComposeMap):
+        return compose(scale(c, m.maps[0]), *m.maps[1:])
+    if isinstance(m, (KronMap, KronTMap)) and (m.A is not None or m.B is not None):
+        if m.A is not None:
+            return type(m)(fx.mul(c, m.A), m.B, m.in_shape, m.out_shape)
+        return type(m)(m.A, fx.mul(c, m.B), m.in_shape, m.out_shape)
+    if isinstance(m, TraceMap):
+        return TraceMap(m.C, fx.mul(c, m.M), m.in_shape, m.out_shape)
+    if isinstance(m, ElementwiseMap):
+        return ElementwiseMap(fx.mul(c, m.D), m.in_shape, m.out_shape)
+    return ScaledMap(c, m)

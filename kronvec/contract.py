@@ -1,0 +1,54 @@
+"""Index contractions for compositions that no mixed-product rule merges.
+
+A composition L₁∘⋯∘Lₖ of einsum-form terms is one contraction over the
+intermediate matrices' two indices each (4th-order index contraction):
+out[i, j, a, b] = Σ L₁[i, j, x, y] L₂[x, y, ...] ⋯.  opt_einsum picks the order;
+expressions are cached by subscripts and operand shapes.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import opt_einsum as oe
+
+from .maps import ComposeMap, as2d
+
+__all__ = ["dense_by_einsum", "cached_expression"]
+
+
+@lru_cache(maxsize=256)
+def cached_expression(subscripts: str, *shapes: tuple[int, ...]) -> Any:
+    """An ``opt_einsum.contract_expression`` reused across calls of the same form."""
+    return oe.contract_expression(subscripts, *shapes, optimize="auto")
+
+
+def dense_by_einsum(m: ComposeMap, out: np.ndarray, coef: float, assign: bool) -> bool:
+    """Write the dense matrix of ``m`` into ``out`` by one contraction.
+
+    Returns False (leaving ``out`` alone) when a factor has no einsum form.
+    """
+    if not all(hasattr(t, "einsum_form") for t in m.maps):
+        return False
+    symbols = (oe.get_symbol(s) for s in range(10 ** 6))
+    a, b = next(symbols), next(symbols)
+    first_in = (a, b)
+    operands: list[tuple[str, Any]] = []
+    for t in reversed(m.maps):
+        i, j = next(symbols), next(symbols)
+        operands.extend(t.einsum_form(i, j, a, b))
+        a, b = i, j
+    subs, arrays = zip(*operands)
+    arrays = list(arrays)
+    smallest = min(range(len(arrays)), key=lambda s: arrays[s].size)
+    arrays[smallest] = coef * arrays[smallest]
+    out_subs = b + a + first_in[1] + first_in[0]  # J4[j, i, b, a]
+    expr = cached_expression(",".join(subs) + "->" + out_subs, *[x.shape for x in arrays])
+    (n, k), (p, q) = as2d(m.in_shape), as2d(m.out_shape)
+    out4 = out.reshape(q, p, k, n)
+    if assign:
+        expr(*arrays, out=out4)
+    else:
+        out4 += expr(*arrays)
+    return True

@@ -1,0 +1,237 @@
+"""Jacobians, gradients and Hessians of matrix expressions.
+
+``jacobian(F, V)`` walks the expression DAG once (forward accumulation),
+composing each node's partial maps (:mod:`kronvec.rules`) with the maps of its
+arguments; composition simplifies Kronecker terms by the mixed-product rule,
+so the result is a short sum of structured terms whose factors are
+expressions.  ``grad`` applies the adjoint of that map to the scalar 1, which
+gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import expr as E
+from .algebra import add, compose
+from .evaluate import Evaluator
+from .errors import ShapeError
+from .maps import LinearMap, SumMap, ZeroMap
+from .rules import partial
+from .terms import identity_map
+
+__all__ = ["jacobian", "grad", "hessian", "Jacobian", "jacobian_map"]
+
+
+def _check_wrt(wrt: Any, what: str) -> E.Expr:
+    if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
+        raise TypeError(f"{what}: differentiate with respect to a symbol such as "
+                        f"kv.Matrix('V', (n, n)), got {wrt!r}")
+    return wrt
+
+
+def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
+    """The symbolic linear map d(wrt) ↦ d(f) (``f`` without names)."""
+    depends: set[E.Expr] = set()
+    maps: dict[E.Expr, LinearMap] = {}
+    for node in f.walk():
+        if node is wrt:
+            depends.add(node)
+            maps[node] = identity_map(wrt.shape)
+            continue
+        parts = [compose(partial(node, i), maps[a])
+                 for i, a in enumerate(node.args) if a in depends]
+        if parts:
+            depends.add(node)
+            maps[node] = add(*parts)
+    return maps.get(f, ZeroMap(wrt.shape, f.shape))
+
+
+def _names(f: E.Expr) -> dict[E.Expr, str]:
+    """Display names given with ``.named()``, for the plain nodes they stand for."""
+    names: dict[E.Expr, str] = {}
+    for node in f.walk():
+        if node.op == "named":
+            plain = E.strip_names(node.args[0])
+            names.setdefault(plain, node.params[0])
+            t = E.transpose(plain)
+            if t is not plain:
+                names.setdefault(t, node.params[0] + "ᵀ")
+    return names
+
+
+class Jacobian:
+    """The symbolic derivative dV ↦ dF of an expression F in a symbol V.
+
+    Its factors are expressions; ``str(J)`` prints the closed form in the vec
+    convention (``vec dF = J vec dV``, e.g. ``(V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)``),
+    :meth:`differential` the matrix form (``dF = F Xᵀ V⁻¹ dV V⁻¹ X F``) and
+    :meth:`at` binds numbers, giving a lazy numeric :class:`LinearMap`.
+
+    Attributes
+    ----------
+    expr, wrt : Expr
+        F and V.
+    map : LinearMap
+        The symbolic map (a sum of structured terms).
+    names : dict
+        Display names of subexpressions (from ``.named``).
+    """
+
+    def __init__(self, expr: E.Expr, wrt: E.Expr, lmap: LinearMap,
+                 names: Mapping[E.Expr, str] | None = None) -> None:
+        self.expr, self.wrt, self.map = expr, wrt, lmap
+        self.names = dict(names or {})
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.map.in_shape
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.map.out_shape
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.map.shape
+
+    @property
+    def terms(self) -> list[LinearMap]:
+        """The structured terms the map is a sum of (``[]`` for the zero map)."""
+        if isinstance(self.map, ZeroMap):
+            return []
+        return list(self.map.terms) if isinstance(self.map, SumMap) else [self.map]
+
+    @property
+    def nterms(self) -> int:
+        """How many structured terms the closed form has."""
+        return len(self.terms)
+
+    def at(self, values: Mapping[str, Any] | None = None, **kw: Any) -> LinearMap:
+        """The numeric lazy map at the given values (bound by symbol name).
+
+        Every factor is evaluated once, sharing subexpressions and
+        factorizations; applying the result costs what the closed form costs.
+        Only the symbols the factors contain need values.
+        """
+        bound = {**(values or {}), **kw}
+        factors = _factor_exprs(self.map)
+        ev = Evaluator(bound, factors)
+        return self.map.bind(ev)
+
+    @property
+    def T(self) -> "Jacobian":
+        """The symbolic adjoint (the VJP map dF̄ ↦ dV̄)."""
+        return Jacobian(self.expr, self.wrt, self.map.T, self.names)
+
+    def __matmul__(self, other: "Jacobian") -> "Jacobian":
+        """Symbolic chain rule: self∘other."""
+        if not isinstance(other, Jacobian):
+            return NotImplemented
+        from .maps import check_composable
+        check_composable(self.map, other.map)
+        return Jacobian(self.expr, other.wrt, compose(self.map, other.map),
+                        {**other.names, **self.names})
+
+    def apply(self, tangent: Any) -> E.Expr:
+        """dF as an expression, for the tangent expression dV = ``tangent``."""
+        tangent = E.as_expr(tangent)
+        if tangent.shape != self.wrt.shape:
+            raise ShapeError(f"apply: tangent shape {tangent.shape} differs from "
+                             f"{self.wrt.params[0]}'s shape {self.wrt.shape}")
+        out = self.map._apply(tangent)
+        return out if out.shape == self.out_shape else E.smul(out, E.Constant(1.0))
+
+    def differential(self) -> str:
+        """The matrix form, e.g. ``dF = F Xᵀ V⁻¹ dV V⁻¹ X F``."""
+        from .printing import differential
+        return differential(self)
+
+    def steps(self) -> str:
+        """The derivation step by step, as a hand derivation would write it."""
+        from .steps import explain
+        return explain(self.expr, self.wrt, names=self.names)
+
+    def __str__(self) -> str:
+        from .printing import map_to_unicode
+        return map_to_unicode(self.map, self.names)
+
+    def __repr__(self) -> str:
+        return (f"<Jacobian of shape {self.shape} ({self.out_shape} w.r.t. "
+                f"{self.wrt.params[0]} {self.in_shape}): {self}>")
+
+    def latex(self) -> str:
+        """LaTeX of the closed form."""
+        from .printing import map_to_latex
+        return map_to_latex(self.map, self.names)
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+
+def _factor_exprs(m: LinearMap) -> list[E.Expr]:
+    out = [f for f in m.factors() if isinstance(f, E.Expr)]
+    for c in m.children():
+        out.extend(_factor_exprs(c))
+    return out
+
+
+def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
+    """The derivative of ``f`` with respect to the symbol ``wrt`` as a lazy map.
+
+    For F of shape (p, q) and V of shape (n, k) the map is dV ↦ dF; its dense
+    matrix J has shape (pq, nk) with vec dF = J vec dV (column-major vec).
+    A symbol that ``f`` does not contain gives the zero map.  For a symbol
+    declared symmetric the map is still the unconstrained one; compose it with
+    ``kv.duplication(n)`` for the derivative with respect to vech V.
+
+    Examples
+    --------
+    >>> import kronvec as kv
+    >>> X, V = kv.Matrix("X", (5, 3)), kv.Matrix("V", (5, 5))
+    >>> F = kv.inv(X.T @ kv.inv(V) @ X).named("F")
+    >>> print(kv.jacobian(F, V))
+    (V⁻¹XF)ᵀ ⊗ FXᵀV⁻¹
+    """
+    wrt = _check_wrt(wrt, "jacobian")
+    f = E.as_expr(f)
+    plain = E.strip_names(f)
+    return Jacobian(f, wrt, jacobian_map(plain, wrt), _names(f))
+
+
+def grad(f: Any, wrt: E.Expr) -> E.Expr:
+    """The gradient G of a scalar expression: df = tr(Gᵀ dX), G of X's shape.
+
+    For a symbol declared ``symmetric=True`` this is the gradient in the space
+    of symmetric matrices, sym(G) = (G + Gᵀ)/2 of the unconstrained G.
+
+    Examples
+    --------
+    >>> import kronvec as kv
+    >>> X = kv.Matrix("X", (3, 3))
+    >>> a, b = kv.Vector("a", 3), kv.Vector("b", 3)
+    >>> print(kv.grad(a.T @ kv.inv(X) @ b, X))
+    -X⁻ᵀabᵀX⁻ᵀ
+    """
+    wrt = _check_wrt(wrt, "grad")
+    f = E.strip_names(E.as_expr(f))
+    if not E.is_scalar(f):
+        raise ShapeError(f"grad: needs a scalar expression (shape () or (1, 1)), got shape "
+                         f"{f.shape}; use kv.jacobian for matrix-valued expressions")
+    lmap = jacobian_map(f, wrt)
+    seed = E.ones(f.shape)
+    g = lmap.T._apply(seed) if not isinstance(lmap, ZeroMap) else E.zeros(wrt.shape)
+    if g.shape != wrt.shape:
+        g = E.smul(g, E.Constant(1.0)) if wrt.shape == () else g
+    if wrt.op == "symbol" and wrt.params[1] and wrt.shape != ():
+        g = E.assume_symmetric(g)
+        g = E.scale(0.5, E.add(g, E.assume_symmetric(E.transpose(g))))
+    return g
+
+
+def hessian(f: Any, wrt: E.Expr) -> Jacobian:
+    """The Hessian of a scalar expression: the Jacobian of its gradient.
+
+    ``hessian(f, X).at(...)`` is a LinearMap with in and out shape X.shape;
+    its ``jvp`` is a Hessian-vector product.
+    """
+    return jacobian(grad(f, wrt), wrt)

@@ -1,0 +1,27 @@
+"""Exceptions raised by kronvec.
+
+Every error names what went wrong in the user's terms: the operation and both
+shapes for a mismatch, the symbol and its shape for a missing value, the
+sub-expression for a singular matrix, the size for a refused materialisation.
+"""
+from __future__ import annotations
+
+__all__ = ["ShapeError", "BindingError", "MaterializationError"]
+
+
+class ShapeError(ValueError):
+    """Shapes that do not fit an operation, e.g. ``matmul: (4, 3) and (2, 5)``."""
+
+
+class BindingError(KeyError, ValueError):
+    """A symbol's value is missing (or two symbols share a name).
+
+    ``KeyError`` quotes its message when printed; this class prints it plainly.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class MaterializationError(MemoryError):
+    """A dense result would exceed the allowed size; the message says how big."""

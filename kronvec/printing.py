@@ -1,0 +1,486 @@
+"""Closed forms as text: Unicode, LaTeX, and the library's own Python syntax.
+
+Printing reads expressions and maps and never computes.  Products print as
+juxtaposition (``FXᵀV⁻¹``; with spaces when a name is longer than one letter),
+inverse transposes as ``X⁻ᵀ``, repeated factors as powers (``X⁻²``), and
+subexpressions named with ``.named("F")`` by their name.
+
+Maps print in the vec convention: H ↦ A H B as ``Bᵀ ⊗ A``, H ↦ A Hᵀ B as
+``(Bᵀ ⊗ A)K`` (K the commutation matrix), H ↦ tr(C H) M as ``vec(M)vec(Cᵀ)ᵀ``
+and H ↦ D ⊙ H as ``diag(vec D)``; scalar factors are pulled to the front.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import expr as E
+from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap
+
+__all__ = ["to_unicode", "to_latex", "to_python", "map_to_unicode", "map_to_latex",
+           "differential", "format_number"]
+
+# precedence: higher binds tighter
+SUM, UNARY, KRON, PROD, POSTFIX, ATOM = range(6)
+
+_SUP = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
+
+
+def format_number(c: float) -> str:
+    """A short decimal form (integers without a point)."""
+    c = float(c)
+    if c.is_integer() and abs(c) < 1e15:
+        return str(int(c))
+    return f"{c:.6g}"
+
+
+class _Style:
+    """What differs between Unicode, LaTeX and Python output."""
+
+    transpose = "ᵀ"
+    inverse = "⁻¹"
+    inverse_t = "⁻ᵀ"
+    minus = "−"
+    kron = " ⊗ "
+    hadamard = " ⊙ "
+    divide = " ⊘ "
+    identity = "I"
+    ones = "𝟙"
+    zero = "0"
+
+    def sup(self, text: str) -> str:
+        return text.translate(_SUP)
+
+    def func(self, name: str, *args: str) -> str:
+        return f"{name}({', '.join(args)})"
+
+    def norm(self, arg: str) -> str:
+        return f"‖{arg}‖"
+
+    def paren(self, s: str) -> str:
+        return f"({s})"
+
+    def name(self, s: str) -> str:
+        return s
+
+    def join(self, parts: list[str], spaced: bool) -> str:
+        return (" " if spaced else "").join(parts)
+
+    def scalar_times(self, s: str, m: str) -> str:
+        return f"{s} {m}"
+
+    def elem_power(self, base: str, p: str) -> str:
+        return f"{base}∘{self.sup(p)}"
+
+
+class _Latex(_Style):
+    transpose = "^{\\top}"
+    inverse = "^{-1}"
+    inverse_t = "^{-\\top}"
+    minus = "-"
+    kron = " \\otimes "
+    hadamard = " \\odot "
+    divide = " \\oslash "
+    identity = "I"
+    ones = "\\mathbf{1}"
+
+    def sup(self, text: str) -> str:
+        return f"^{{{text}}}"
+
+    def func(self, name: str, *args: str) -> str:
+        names = {"tr": "\\operatorname{tr}", "det": "\\det", "log det": "\\log\\det",
+                 "exp": "\\exp", "log": "\\log", "sin": "\\sin", "cos": "\\cos",
+                 "tanh": "\\tanh", "sqrt": "\\sqrt", "vec": "\\operatorname{vec}",
+                 "diag": "\\operatorname{diag}", "sum": "\\operatorname{sum}"}
+        if name == "sqrt":
+            return f"\\sqrt{{{args[0]}}}"
+        head = names.get(name, "\\operatorname{" + name + "}")
+        return head + "\\left(" + ", ".join(args) + "\\right)"
+
+    def norm(self, arg: str) -> str:
+        return f"\\left\\|{arg}\\right\\|_F"
+
+    def paren(self, s: str) -> str:
+        return f"\\left({s}\\right)"
+
+    def name(self, s: str) -> str:
+        if s.endswith("ᵀ"):
+            return self.name(s[:-1]) + self.transpose
+        if len(s) > 1 and not s.startswith("\\"):
+            return f"\\mathrm{{{s}}}" if s.isalpha() else s
+        return s
+
+    def join(self, parts: list[str], spaced: bool) -> str:
+        return " ".join(parts)
+
+    def scalar_times(self, s: str, m: str) -> str:
+        return f"{s} \\, {m}"
+
+    def elem_power(self, base: str, p: str) -> str:
+        return f"{base}^{{\\circ {p}}}"
+
+
+_UNICODE, _LATEX = _Style(), _Latex()
+
+
+class _Printer:
+    def __init__(self, style: _Style, names: Mapping[E.Expr, str] | None = None) -> None:
+        self.s = style
+        self.names = names or {}
+
+    def __call__(self, e: E.Expr, level: int = SUM) -> str:
+        text, prec = self.render(e)
+        return self.s.paren(text) if prec < level else text
+
+    # ---------------------------------------------------------------
+    def render(self, e: E.Expr) -> tuple[str, int]:
+        s = self.s
+        if e in self.names:
+            return s.name(self.names[e]), ATOM
+        op = e.op
+        if op in ("symbol", "named"):
+            return s.name(e.params[0]), ATOM
+        if op == "const":
+            return self.constant(e)
+        if op == "identity":
+            return s.identity, ATOM
+        if op == "zeros":
+            return s.zero, ATOM
+        if op == "ones":
+            return s.ones, ATOM
+        if op == "transpose":
+            return self(e.args[0], ATOM) + s.transpose, POSTFIX
+        if op == "inv":
+            inner = e.args[0]
+            if inner.op == "transpose" and inner not in self.names:
+                return self(inner.args[0], ATOM) + s.inverse_t, POSTFIX
+            return self(inner, ATOM) + s.inverse, POSTFIX
+        if op == "matpow":
+            return self(e.args[0], ATOM) + s.sup(str(e.params[0])), POSTFIX
+        if op == "matmul":
+            return self.product(list(e.args)), PROD
+        if op == "add":
+            return self.sum(e.args), SUM
+        if op == "scale":
+            return self.scaled(e.params[0], e.args[0])
+        if op == "smul":
+            return s.scalar_times(self(e.args[0], POSTFIX), self(e.args[1], PROD)), PROD
+        if op == "kron":
+            return s.kron.join(self(a, PROD) for a in e.args), KRON
+        if op == "hadamard":
+            a, b = e.args
+            if b.op == "power" and b.params[0] == -1.0:
+                return self(a, PROD) + s.divide + self(b.args[0], PROD), KRON
+            return self(a, PROD) + s.hadamard + self(b, PROD), KRON
+        if op == "power":
+            return self.power(e)
+        if op in ("trace", "det", "logdet", "sum", "diag", "diagpart") + E.ELEMENTWISE_FUNCS:
+            fname = {"trace": "tr", "logdet": "log det", "diagpart": "diag"}.get(op, op)
+            return s.func(fname, self(e.args[0])), ATOM
+        if op == "norm":
+            return s.norm(self(e.args[0])), ATOM
+        if op == "expm":
+            return s.func("expm", self(e.args[0])), ATOM
+        if op == "expm_frechet":
+            return s.func("L_expm", self(e.args[0]), self(e.args[1])), ATOM
+        if op == "kron_contract":
+            return s.func(f"kron_contract_{e.params[0]}", self(e.args[0]), self(e.args[1])), ATOM
+        raise NotImplementedError(f"cannot print {op!r}")
+
+    def constant(self, e: E.Expr) -> tuple[str, int]:
+        value = e.params[0]
+        if value.name is not None:
+            return self.s.name(value.name), ATOM
+        if value.array.size == 1:
+            c = float(value.array.reshape(()))
+            text = format_number(c)
+            return (text, ATOM) if c >= 0 else (self.s.minus + text.lstrip("-"), UNARY)
+        return self.s.name(f"C{_const_id(value)}"), ATOM
+
+    def power(self, e: E.Expr) -> tuple[str, int]:
+        base, p = e.args[0], e.params[0]
+        if p == 0.5:
+            return self.s.func("sqrt", self(base)), ATOM
+        if base.shape == ():
+            return self(base, ATOM) + self.s.sup(format_number(p)), POSTFIX
+        return self.s.elem_power(self(base, ATOM), format_number(p)), POSTFIX
+
+    def scaled(self, c: float, inner: E.Expr) -> tuple[str, int]:
+        body = self(inner, PROD)
+        if c == -1.0:
+            return self.s.minus + body, UNARY
+        num = format_number(abs(c))
+        sign = self.s.minus if c < 0 else ""
+        if not float(c).is_integer() and float(1.0 / c).is_integer():
+            return f"{sign}{self(inner, PROD)}/{format_number(abs(1.0 / c))}", UNARY
+        sep = " " if isinstance(self.s, _Latex) or body[:1].isdigit() else ""
+        return f"{sign}{num}{sep}{body}", UNARY
+
+    def sum(self, terms: tuple[E.Expr, ...]) -> str:
+        out = ""
+        for k, t in enumerate(terms):
+            neg = t.op == "scale" and t.params[0] < 0
+            body = self(E.scale(-1.0, t) if neg else t, UNARY)
+            if k == 0:
+                out = (self.s.minus if neg else "") + body
+            else:
+                out += (f" {self.s.minus} " if neg else " + ") + body
+        return out
+
+    def product(self, factors: list[E.Expr]) -> str:
+        groups: list[tuple[E.Expr, int]] = []
+        for f in factors:
+            if groups and groups[-1][0] is f and _powerable(f) and f not in self.names:
+                groups[-1] = (f, groups[-1][1] + 1)
+            else:
+                groups.append((f, 1))
+        parts = []
+        for f, count in groups:
+            if count == 1:
+                parts.append(self(f, POSTFIX))
+            elif f.op == "inv":
+                parts.append(self(f.args[0], ATOM) + self.s.sup(f"-{count}"))
+            else:
+                parts.append(self(f, ATOM) + self.s.sup(str(count)))
+        spaced = any(len(_leaf_name(f, self.names)) > 1 for f in factors)
+        return self.s.join(parts, spaced)
+
+
+def _powerable(f: E.Expr) -> bool:
+    return f.op in ("symbol", "const") or f.op == "inv" and f.args[0].op == "symbol"
+
+
+def _leaf_name(f: E.Expr, names: Mapping[E.Expr, str]) -> str:
+    """The name a factor prints with (for deciding whether a product needs spaces)."""
+    if f in names:
+        return names[f].rstrip("ᵀ")
+    while f.op in ("transpose", "inv") and f not in names:
+        f = f.args[0]
+    if f in names:
+        return names[f].rstrip("ᵀ")
+    if f.op in ("symbol", "named"):
+        return f.params[0]
+    if f.op == "const" and f.params[0].name:
+        return f.params[0].name
+    return ""
+
+
+_CONST_IDS: dict[int, int] = {}
+
+
+def _const_id(value: Any) -> int:
+    return _CONST_IDS.setdefault(hash(value), len(_CONST_IDS) + 1)
+
+
+def to_unicode(e: E.Expr, names: Mapping[E.Expr, str] | None = None) -> str:
+    """Unicode closed form, e.g. ``(XᵀV⁻¹X)⁻¹``."""
+    return _Printer(_UNICODE, names)(e)
+
+
+def to_latex(e: E.Expr, names: Mapping[E.Expr, str] | None = None) -> str:
+    """LaTeX source, e.g. ``\\left(X^{\\top} V^{-1} X\\right)^{-1}``."""
+    return _Printer(_LATEX, names)(e)
+
+
+# ------------------------------------------------------- python syntax
+def to_python(e: E.Expr) -> str:
+    """The expression in the library's own syntax, e.g. ``inv(X.T @ inv(V) @ X)``."""
+    return _py(e)[0]
+
+
+def _py(e: E.Expr) -> tuple[str, int]:
+    op = e.op
+
+    def sub(x: E.Expr, level: int) -> str:
+        text, prec = _py(x)
+        return f"({text})" if prec < level else text
+
+    if op in ("symbol", "named"):
+        return e.params[0], ATOM
+    if op == "const":
+        v = e.params[0]
+        if v.name:
+            return v.name, ATOM
+        if v.array.size == 1:
+            return format_number(float(v.array.reshape(()))), ATOM
+        return f"C{_const_id(v)}", ATOM
+    if op == "identity":
+        return f"eye({e.shape[0]})", ATOM
+    if op in ("zeros", "ones"):
+        return f"{op}({e.shape})", ATOM
+    if op == "transpose":
+        return sub(e.args[0], ATOM) + ".T", POSTFIX
+    if op == "matmul":
+        return " @ ".join(sub(a, POSTFIX) for a in e.args), PROD
+    if op == "add":
+        return " + ".join(sub(a, PROD) for a in e.args), SUM
+    if op == "scale":
+        c = e.params[0]
+        if c == -1.0:
+            return "-" + sub(e.args[0], PROD), UNARY
+        return f"{format_number(c)} * {sub(e.args[0], POSTFIX)}", PROD
+    if op in ("smul", "hadamard"):
+        return f"{sub(e.args[0], POSTFIX)} * {sub(e.args[1], POSTFIX)}", PROD
+    if op == "power":
+        return f"{sub(e.args[0], ATOM)} ** {format_number(e.params[0])}", POSTFIX
+    if op == "matpow":
+        return f"matrix_power({_py(e.args[0])[0]}, {e.params[0]})", ATOM
+    fname = {"diagpart": "diag"}.get(op, op)
+    return f"{fname}({', '.join(_py(a)[0] for a in e.args)})", ATOM
+
+
+# ---------------------------------------------------------------- maps
+def _split_scalar(f: Any) -> tuple[list[Any], Any]:
+    """Leading scalar factors (numbers or scalar expressions) of an expression factor."""
+    coefs: list[Any] = []
+    while isinstance(f, E.Expr) and f.op in ("scale", "smul"):
+        if f.op == "scale":
+            coefs.append(f.params[0])
+            f = f.args[0]
+        else:
+            coefs.append(f.args[0])
+            f = f.args[1]
+    return coefs, f
+
+
+class _MapPrinter:
+    def __init__(self, style: _Style, names: Mapping[E.Expr, str] | None) -> None:
+        self.s = style
+        self.p = _Printer(style, names)
+
+    def factor(self, f: Any, level: int) -> str:
+        if f is None:
+            return self.s.identity
+        if isinstance(f, np.ndarray):
+            return f"[{'×'.join(map(str, f.shape))} array]"
+        return self.p(f, level)
+
+    def transposed(self, f: Any) -> str:
+        """Bᵀ: the canonical transpose for a single factor, (B)ᵀ for a product."""
+        if f is None:
+            return self.s.identity
+        if isinstance(f, E.Expr) and f.op not in ("matmul", "add", "smul", "scale", "kron",
+                                                  "hadamard"):
+            return self.p(E.transpose(f), POSTFIX)
+        return self.factor(f, ATOM) + self.s.transpose
+
+    def coefficient(self, coefs: list[Any]) -> tuple[str, bool]:
+        """(text, negative) for a product of scalar coefficients."""
+        number, exprs = 1.0, []
+        for c in coefs:
+            if isinstance(c, E.Expr):
+                exprs.append(c)
+            else:
+                number *= float(np.reshape(c, ()))
+        text = "" if abs(number) == 1.0 else format_number(abs(number))
+        for c in exprs:
+            text = (text + " " if text else "") + self.p(c, POSTFIX)
+        return text, number < 0
+
+    def render(self, m: LinearMap) -> tuple[str, bool, bool]:
+        """(text, negative, is_sum) with the sign pulled out."""
+        from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
+                            KronFactorMap, KronMap, KronTMap, TraceMap)
+        s = self.s
+        if isinstance(m, ZeroMap):
+            return "0", False, False
+        if isinstance(m, SumMap):
+            out = ""
+            for k, t in enumerate(m.terms):
+                text, neg, _ = self.render(t)
+                if k == 0:
+                    out = (s.minus if neg else "") + text
+                else:
+                    out += (f" {s.minus} " if neg else " + ") + text
+            return out, False, True
+        if isinstance(m, ScaledMap):
+            ctext, neg = self.coefficient([m.coef])
+            text, neg2, is_sum = self.render(m.inner)
+            body = s.paren(text) if is_sum else text
+            return (f"{ctext} {body}" if ctext else body), neg != neg2, False
+        if isinstance(m, ComposeMap):
+            parts, neg = [], False
+            for t in m.maps:
+                text, n2, is_sum = self.render(t)
+                neg ^= n2
+                parts.append(s.paren(text) if is_sum or " " in text else text)
+            return " · ".join(parts), neg, False
+        if isinstance(m, (KronMap, KronTMap)):
+            ca, A = _split_scalar(m.A)
+            cb, B = _split_scalar(m.B)
+            ctext, neg = self.coefficient(ca + cb)
+            if A is None and B is None:
+                body = s.identity if isinstance(m, KronMap) else "K"
+            else:
+                body = self.transposed(B) + s.kron + self.factor(A, POSTFIX)
+                if isinstance(m, KronTMap):
+                    body = s.paren(body) + "K"
+            return (f"{ctext} {body}" if ctext else body), neg, False
+        if isinstance(m, TraceMap):
+            cm, M = _split_scalar(m.M)
+            cc, C = _split_scalar(m.C)
+            ctext, neg = self.coefficient(cm + cc)
+            row = s.func("vec", self.transposed(C) if C is not None else s.identity) + s.transpose
+            scalar_out = isinstance(M, E.Expr) and E.is_scalar(M) or \
+                isinstance(M, np.ndarray) and M.size == 1
+            if scalar_out:
+                lead = [ctext] if ctext else []
+                if isinstance(M, E.Expr) and _is_one(M) is False:
+                    lead.append(self.p(M, POSTFIX))
+                body = " ".join(lead + [row])
+            else:
+                body = (f"{ctext} " if ctext else "") + s.func("vec", self.factor(M, SUM)) + " " + row
+            return body, neg, False
+        if isinstance(m, ElementwiseMap):
+            cd, D = _split_scalar(m.D)
+            ctext, neg = self.coefficient(cd)
+            body = s.func("diag", s.func("vec", self.factor(D, SUM)))
+            return (f"{ctext} {body}" if ctext else body), neg, False
+        if isinstance(m, DiagEmbedMap):
+            return "D_embed", False, False
+        if isinstance(m, DiagExtractMap):
+            return "D_extract", False, False
+        if isinstance(m, ExpmFrechetMap):
+            return s.func("L_expm", self.factor(m.A, SUM)), False, False
+        if isinstance(m, KronFactorMap):
+            return f"kron_{m.src}→{m.dst}({self.factor(m.F, SUM)})", False, False
+        name = getattr(m, "display_name", type(m).__name__)
+        return name, False, False
+
+
+def _is_one(e: E.Expr) -> bool:
+    return e.op == "identity" or (e.op == "const" and e.params[0].array.size == 1
+                                  and float(e.params[0].array.reshape(())) == 1.0)
+
+
+def _map_text(style: _Style, m: LinearMap, names: Mapping[E.Expr, str] | None) -> str:
+    text, neg, _ = _MapPrinter(style, names).render(m)
+    return (style.minus if neg else "") + text
+
+
+def map_to_unicode(m: LinearMap, names: Mapping[E.Expr, str] | None = None) -> str:
+    """The map in the vec convention, e.g. ``(V⁻¹XF)ᵀ ⊗ FXᵀV⁻¹``."""
+    return _map_text(_UNICODE, m, names)
+
+
+def map_to_latex(m: LinearMap, names: Mapping[E.Expr, str] | None = None) -> str:
+    """LaTeX of the map in the vec convention."""
+    return _map_text(_LATEX, m, names)
+
+
+def differential(J: Any) -> str:
+    """``dF = ...``: the Jacobian applied to the symbolic tangent dV."""
+    wrt = J.wrt
+    tangent = E.Matrix("d" + wrt.params[0], wrt.shape) if wrt.shape != () else E.Scalar("d" + wrt.params[0])
+    out = J.apply(tangent)
+    lhs = "d" + (J.names.get(E.strip_names(J.expr)) or _lhs_name(J.expr))
+    return f"{lhs} = {to_unicode(out, J.names)}"
+
+
+def _lhs_name(e: E.Expr) -> str:
+    if e.op in ("symbol", "named"):
+        return e.params[0]
+    text = to_unicode(e)
+    return text if len(text) <= 1 else f"({text})"
+

@@ -1,0 +1,149 @@
+"""The vec convention and the classic structured matrices as lazy maps.
+
+``vec`` stacks columns (column-major): ``vec(A) = A.reshape(-1, order="F")``,
+so that ``vec(A H B) = (Bᵀ ⊗ A) vec(H)``.  ``vech`` stacks the columns of the
+lower triangle, ``vech(A) = [A[j:, j] for j in range(n)]`` concatenated.
+
+* the commutation matrix K (K vec A = vec Aᵀ) is the map A ↦ Aᵀ;
+* the duplication matrix D (D vech A = vec A for symmetric A) maps vech → vec;
+* the elimination matrix L (L vec A = vech A) maps vec → vech.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import expr as E
+from .errors import ShapeError
+from .maps import LinearMap
+from .terms import KronTMap
+
+__all__ = ["vec", "unvec", "vech", "commutation", "duplication", "elimination",
+           "DuplicationMap", "EliminationMap"]
+
+
+def vec(A: Any) -> np.ndarray:
+    """The column-major vectorisation ``A.reshape(-1, order="F")``."""
+    return np.asarray(A, dtype=float).reshape(-1, order="F")
+
+
+def unvec(v: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The inverse of :func:`vec`: a matrix of ``shape`` from its column stack."""
+    v = np.asarray(v, dtype=float)
+    if v.size != int(np.prod(shape)):
+        raise ShapeError(f"unvec: {v.size} entries do not fill shape {tuple(shape)}")
+    return v.reshape(shape, order="F")
+
+
+def _vech_index(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the lower triangle in vech order."""
+    cols, rows = np.triu_indices(n)
+    return rows, cols
+
+
+def vech(A: Any) -> np.ndarray:
+    """The half-vectorisation: the columns of the lower triangle of a square A, stacked."""
+    A = np.asarray(A, dtype=float)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ShapeError(f"vech: needs a square matrix, got shape {A.shape}")
+    rows, cols = _vech_index(A.shape[0])
+    return A[rows, cols]
+
+
+def commutation(m: int, n: int) -> LinearMap:
+    """The map A ↦ Aᵀ from (m, n) to (n, m); its dense form K has K vec A = vec Aᵀ."""
+    return KronTMap(None, None, (m, n), (n, m))
+
+
+class DuplicationMap(LinearMap):
+    """vech A ↦ A for symmetric A: from (n(n+1)/2, 1) to (n, n); dense form D.
+
+    The adjoint is Dᵀ vec G = vech(G + Gᵀ − diag G).
+    """
+
+    def __init__(self, n: int) -> None:
+        super().__init__((n * (n + 1) // 2, 1), (n, n))
+        self.n = n
+
+    def _apply(self, h: Any) -> Any:
+        rows, cols = _vech_index(self.n)
+        out = np.zeros(np.shape(h)[:-2] + (self.n, self.n))
+        out[..., rows, cols] = h[..., :, 0]
+        out[..., cols, rows] = h[..., :, 0]
+        return out
+
+    def _adjoint(self) -> LinearMap:
+        return _DuplicationAdjoint(self.n)
+
+    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
+        return self
+
+
+class _DuplicationAdjoint(LinearMap):
+    """G ↦ Dᵀ vec G = vech(G + Gᵀ − diag G)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__((n, n), (n * (n + 1) // 2, 1))
+        self.n = n
+
+    def _apply(self, g: Any) -> Any:
+        rows, cols = _vech_index(self.n)
+        off = (rows != cols)
+        out = g[..., rows, cols] + off * g[..., cols, rows]
+        return out[..., None]
+
+    def _adjoint(self) -> LinearMap:
+        return DuplicationMap(self.n)
+
+    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
+        return self
+
+
+class EliminationMap(LinearMap):
+    """A ↦ vech A: from (n, n) to (n(n+1)/2, 1); dense form L.  Adjoint: Lᵀ."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__((n, n), (n * (n + 1) // 2, 1))
+        self.n = n
+
+    def _apply(self, h: Any) -> Any:
+        rows, cols = _vech_index(self.n)
+        return h[..., rows, cols][..., None]
+
+    def _adjoint(self) -> LinearMap:
+        return _EliminationAdjoint(self.n)
+
+    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
+        return self
+
+
+class _EliminationAdjoint(LinearMap):
+    """vech-shaped g ↦ the lower-triangular matrix with those entries (Lᵀ)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__((n * (n + 1) // 2, 1), (n, n))
+        self.n = n
+
+    def _apply(self, g: Any) -> Any:
+        rows, cols = _vech_index(self.n)
+        out = np.zeros(np.shape(g)[:-2] + (self.n, self.n))
+        out[..., rows, cols] = g[..., :, 0]
+        return out
+
+    def _adjoint(self) -> LinearMap:
+        return EliminationMap(self.n)
+
+    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
+        return self
+
+
+def duplication(n: int) -> LinearMap:
+    """The duplication matrix D as a map vech → vec; ``L @ duplication(n)`` is the
+    Jacobian with respect to vech V."""
+    return DuplicationMap(int(n))
+
+
+def elimination(n: int) -> LinearMap:
+    """The elimination matrix L as a map vec → vech (inverse of D on symmetric matrices)."""
+    return EliminationMap(int(n))

@@ -1,0 +1,347 @@
+"""The structured terms a derivative is made of.
+
+Each term is a small class: its action on a tangent H, its adjoint (which
+keeps the structure), its dense form in the column-major vec convention, and
+(where it has one) an einsum form used to contract compositions.
+
+=====================  =====================  ================================
+term                   action H ↦             dense (vec convention)
+=====================  =====================  ================================
+``KronMap(A, B)``      A H B                  Bᵀ ⊗ A
+``KronTMap(A, B)``     A Hᵀ B                 (Bᵀ ⊗ A) K
+``TraceMap(C, M)``     tr(C H) · M            vec(M) vec(Cᵀ)ᵀ
+``ElementwiseMap(D)``  D ⊙ H                  diag(vec D)
+``DiagEmbedMap``       diag(h)                (n, 1) → (n, n)
+``DiagExtractMap``     diag(H) as a column    (n, n) → (n, 1)
+``KronFactorMap``      H ⊗ B, A ⊗ H and the   the derivatives of kron and
+                       contractions adjoint   of its adjoints
+``ExpmFrechetMap(A)``  L(A, H)                Fréchet derivative of e^A
+=====================  =====================  ================================
+
+``None`` as a factor stands for an identity that is never built; K is the
+commutation matrix (K vec H = vec Hᵀ).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import scipy.linalg as sla
+
+from . import expr as E
+from . import factors as fx
+from .maps import LinearMap, Shape, _bind_factor, as2d
+
+__all__ = ["KronMap", "KronTMap", "TraceMap", "ElementwiseMap", "DiagEmbedMap",
+           "DiagExtractMap", "KronFactorMap", "ExpmFrechetMap", "identity_map", "commutation_map"]
+
+
+def identity_map(shape: Shape) -> "KronMap":
+    """H ↦ H."""
+    return KronMap(None, None, shape, shape)
+
+
+def commutation_map(in_shape: Shape) -> "KronTMap":
+    """H ↦ Hᵀ (the commutation matrix K with K vec H = vec Hᵀ)."""
+    n, k = as2d(in_shape)
+    return KronTMap(None, None, (n, k), (k, n))
+
+
+class _FactorTerm(LinearMap):
+    """A term defined by a few factor matrices (rebuilt with new factors by ``bind``)."""
+
+    def _with(self, *factors: Any) -> LinearMap:
+        return type(self)(*factors, self.in_shape, self.out_shape)  # type: ignore[call-arg]
+
+    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
+        return self._with(*[_bind_factor(value, f) for f in self.factors()])
+
+
+class KronMap(_FactorTerm):
+    """H ↦ A H B, i.e. vec H ↦ (Bᵀ ⊗ A) vec H.
+
+    Parameters
+    ----------
+    A : (p, n) factor or None (identity, p = n)
+    B : (k, q) factor or None (identity, k = q)
+    in_shape, out_shape : the shapes (n, k) of H and (p, q) of A H B.
+
+    Notes
+    -----
+    Bound to numbers, the product is taken in the cheaper order,
+    (A H) B or A (H B), chosen once from the shapes.
+    """
+
+    def __init__(self, A: Any, B: Any, in_shape: Shape, out_shape: Shape) -> None:
+        super().__init__(in_shape, out_shape)
+        self.A, self.B = A, B
+        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        self._left_first = p * n * k + p * k * q <= n * k * q + p * n * q
+
+    def factors(self) -> tuple[Any, ...]:
+        return (self.A, self.B)
+
+    def _apply(self, h: Any) -> Any:
+        A, B = self.A, self.B
+        if fx.is_symbolic(A, B, h):
+            return fx.mm(A, h, B)
+        if A is None:
+            return h if B is None else h @ B
+        if B is None:
+            return A @ h
+        return (A @ h) @ B if self._left_first else A @ (h @ B)
+
+    def _adjoint(self) -> LinearMap:
+        return KronMap(fx.tr(self.A), fx.tr(self.B), self.out_shape, self.in_shape)
+
+    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
+        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        A = np.eye(p) if self.A is None else self.A
+        Bt = np.eye(q) if self.B is None else self.B.T
+        if A.size <= Bt.size:
+            A = coef * A
+        else:
+            Bt = coef * Bt
+        _outer_into(out.reshape(q, p, k, n), Bt[:, None, :, None], A[None, :, None, :], assign)
+
+    def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
+        """Operands of out[i, j] = Σ A[i, a] H[a, b] B[b, j]."""
+        n, k = as2d(self.in_shape)
+        return [(i + a, _or_eye(self.A, n)), (b + j, _or_eye(self.B, k))]
+
+
+class KronTMap(_FactorTerm):
+    """H ↦ A Hᵀ B, i.e. vec H ↦ (Bᵀ ⊗ A) K vec H with K the commutation matrix.
+
+    Parameters
+    ----------
+    A : (p, k) factor or None;  B : (n, q) factor or None,
+    for H of shape (n, k) and a result of shape (p, q).
+    The adjoint is G ↦ B Gᵀ A.
+    """
+
+    def __init__(self, A: Any, B: Any, in_shape: Shape, out_shape: Shape) -> None:
+        super().__init__(in_shape, out_shape)
+        self.A, self.B = A, B
+
+    def factors(self) -> tuple[Any, ...]:
+        return (self.A, self.B)
+
+    def _apply(self, h: Any) -> Any:
+        return fx.mm(self.A, fx.tr(h), self.B) if self.A is not None or self.B is not None \
+            else fx.tr(h)
+
+    def _adjoint(self) -> LinearMap:
+        return KronTMap(self.B, self.A, self.out_shape, self.in_shape)
+
+    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
+        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        A = coef * (np.eye(p) if self.A is None else self.A)
+        Bt = np.eye(q) if self.B is None else self.B.T
+        _outer_into(out.reshape(q, p, k, n), Bt[:, None, None, :], A[None, :, :, None], assign)
+
+    def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
+        """Operands of out[i, j] = Σ A[i, b] H[a, b] B[a, j]."""
+        n, k = as2d(self.in_shape)
+        return [(i + b, _or_eye(self.A, k)), (a + j, _or_eye(self.B, n))]
+
+
+class TraceMap(_FactorTerm):
+    """H ↦ tr(C H) · M, i.e. vec H ↦ vec(M) vec(Cᵀ)ᵀ vec H (rank one).
+
+    Parameters
+    ----------
+    C : (k, n) factor or None (identity) for H of shape (n, k).
+    M : factor of the output's shape.
+    The adjoint is G ↦ tr(Mᵀ G) · Cᵀ.
+    """
+
+    def __init__(self, C: Any, M: Any, in_shape: Shape, out_shape: Shape) -> None:
+        super().__init__(in_shape, out_shape)
+        self.C, self.M = C, M
+
+    def factors(self) -> tuple[Any, ...]:
+        return (self.C, self.M)
+
+    def _apply(self, h: Any) -> Any:
+        t = fx.trace_prod(self.C, h)
+        if fx.is_symbolic(t, self.M):
+            return fx.mul(t, self.M)
+        return np.asarray(t)[..., None, None] * self.M
+
+    def _adjoint(self) -> LinearMap:
+        n = as2d(self.in_shape)[0]
+        Ct = fx.tr(self.C) if self.C is not None else fx.eye(n, self.M)
+        return TraceMap(fx.tr(self.M), Ct, self.out_shape, self.in_shape)
+
+    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
+        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        C = np.eye(n) if self.C is None else self.C
+        Mt = coef * np.asarray(self.M).T
+        _outer_into(out.reshape(q, p, k, n), Mt[:, :, None, None], C[None, None, :, :], assign)
+
+    def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
+        """Operands of out[i, j] = M[i, j] Σ C[b, a] H[a, b]."""
+        n = as2d(self.in_shape)[0]
+        return [(i + j, np.asarray(self.M)), (b + a, _or_eye(self.C, n))]
+
+
+class ElementwiseMap(_FactorTerm):
+    """H ↦ D ⊙ H, i.e. vec H ↦ diag(vec D) vec H.  Self-adjoint."""
+
+    def __init__(self, D: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
+        super().__init__(in_shape, in_shape if out_shape is None else out_shape)
+        self.D = D
+
+    def factors(self) -> tuple[Any, ...]:
+        return (self.D,)
+
+    def _apply(self, h: Any) -> Any:
+        return fx.had(self.D, h)
+
+    def _adjoint(self) -> LinearMap:
+        return ElementwiseMap(self.D, self.out_shape, self.in_shape)
+
+    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
+        d = coef * np.asarray(self.D).reshape(-1, order="F")
+        idx = np.arange(d.size)
+        if assign:
+            out[...] = 0.0
+            out[idx, idx] = d
+        else:
+            out[idx, idx] += d
+
+    def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
+        """Operands of out[i, j] = D[i, j] H[i, j], with Kronecker deltas tying a to i, b to j."""
+        n, k = as2d(self.in_shape)
+        return [(i + j, np.asarray(self.D)), (i + a, np.eye(n)), (j + b, np.eye(k))]
+
+
+class DiagEmbedMap(LinearMap):
+    """h ↦ diag(h): an (n, 1) vector to the (n, n) diagonal matrix."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__((n, 1), (n, n))
+
+    def _apply(self, h: Any) -> Any:
+        if fx.is_symbolic(h):
+            return E.diag(h)
+        n = self.in_shape[0]
+        out = np.zeros(np.shape(h)[:-2] + (n, n))
+        idx = np.arange(n)
+        out[..., idx, idx] = h[..., :, 0]
+        return out
+
+    def _adjoint(self) -> LinearMap:
+        return DiagExtractMap(self.in_shape[0])
+
+    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
+        return self
+
+
+class DiagExtractMap(LinearMap):
+    """H ↦ diag(H): the diagonal of an (n, n) matrix as an (n, 1) vector."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__((n, n), (n, 1))
+
+    def _apply(self, h: Any) -> Any:
+        if fx.is_symbolic(h):
+            return E.diag(h)
+        return np.diagonal(h, axis1=-2, axis2=-1)[..., None].copy()
+
+    def _adjoint(self) -> LinearMap:
+        return DiagEmbedMap(self.out_shape[0])
+
+    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
+        return self
+
+
+# The trilinear form ⟨Big, A ⊗ B⟩ = Σ Big[ip+k, jq+l] A[i, j] B[k, l] gives six
+# linear maps: fix one slot, map a second to the dual of the third.
+_SLOT_INDEX = {"a": "ij", "b": "kl", "big": "ikjl"}
+
+
+class KronFactorMap(_FactorTerm):
+    """The linear maps of the Kronecker product's trilinear form.
+
+    With A of shape (m, n), B of shape (p, q) and Big = A ⊗ B of shape
+    (mp, nq), ``KronFactorMap(F, fixed, src, dst, dims=(m, n, p, q))`` holds the
+    matrix F in slot ``fixed`` and maps a tangent in slot ``src`` to slot
+    ``dst``.  For example (fixed="b", src="a", dst="big") is H ↦ H ⊗ B, the
+    derivative of A ⊗ B in A; its adjoint (fixed="b", src="big", dst="a") is
+    G ↦ Σₖₗ G[ip+k, jq+l] B[k, l].
+    """
+
+    def __init__(self, F: Any, fixed: str, src: str, dst: str, dims: tuple[int, int, int, int],
+                 in_shape: Shape | None = None, out_shape: Shape | None = None) -> None:
+        m, n, p, q = dims
+        shapes = {"a": (m, n), "b": (p, q), "big": (m * p, n * q)}
+        super().__init__(shapes[src], shapes[dst])
+        self.F, self.fixed, self.src, self.dst, self.dims = F, fixed, src, dst, dims
+
+    def factors(self) -> tuple[Any, ...]:
+        return (self.F,)
+
+    def _with(self, *factors: Any) -> LinearMap:
+        return KronFactorMap(factors[0], self.fixed, self.src, self.dst, self.dims)
+
+    def _apply(self, h: Any) -> Any:
+        m, n, p, q = self.dims
+        F = self.F
+        if fx.is_symbolic(F, h):
+            F, h = E.as_expr(F), E.as_expr(h)
+            if self.dst == "big":
+                return E.kron(h, F) if self.src == "a" else E.kron(F, h)
+            if self.fixed == "big":
+                return E.kron_contract(F, h, self.out_shape, self.dst)
+            return E.kron_contract(h, F, self.out_shape, self.dst)
+        big4 = (m, p, n, q)
+        Fv = F.reshape(big4) if self.fixed == "big" else F
+        hv = h.reshape(h.shape[:-2] + big4) if self.src == "big" else h
+        spec = f"{_SLOT_INDEX[self.fixed]},...{_SLOT_INDEX[self.src]}->...{_SLOT_INDEX[self.dst]}"
+        out = np.einsum(spec, Fv, hv)
+        return out.reshape(out.shape[:-4] + (m * p, n * q)) if self.dst == "big" else out
+
+    def _adjoint(self) -> LinearMap:
+        return KronFactorMap(self.F, self.fixed, self.dst, self.src, self.dims)
+
+
+class ExpmFrechetMap(_FactorTerm):
+    """H ↦ L(A, H), the Fréchet derivative of the matrix exponential at A.
+
+    L(A, H) = ∫₀¹ e^{sA} H e^{(1-s)A} ds; its adjoint is L(Aᵀ, ·).
+    Applied with ``scipy.linalg.expm_frechet``.
+    """
+
+    def __init__(self, A: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
+        super().__init__(in_shape, in_shape)
+        self.A = A
+
+    def factors(self) -> tuple[Any, ...]:
+        return (self.A,)
+
+    def _apply(self, h: Any) -> Any:
+        if fx.is_symbolic(self.A, h):
+            return E.expm_frechet(E.as_expr(self.A), E.as_expr(h))
+        h = np.asarray(h)
+        flat = h.reshape((-1,) + h.shape[-2:])
+        out = np.stack([sla.expm_frechet(self.A, x, compute_expm=False, check_finite=False)
+                        for x in flat])
+        return out.reshape(h.shape)
+
+    def _adjoint(self) -> LinearMap:
+        return ExpmFrechetMap(fx.tr(self.A), self.in_shape)
+
+
+def _or_eye(f: Any, n: int) -> np.ndarray:
+    return np.eye(n) if f is None else np.asarray(f)
+
+
+def _outer_into(out4: np.ndarray, x: np.ndarray, y: np.ndarray, assign: bool) -> None:
+    """out4 = x·y (broadcast), or out4 += x·y one leading slice at a time."""
+    if assign:
+        np.multiply(x, y, out=out4)
+        return
+    for s in range(out4.shape[0]):
+        out4[s] += x[min(s, x.shape[0] - 1)] * y[min(s, y.shape[0] - 1)]
