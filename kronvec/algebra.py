@@ -195,7 +195,11 @@ def scale(c: Any, m: LinearMap) -> LinearMap:
     if isinstance(m, SumMap):
         return add(*[scale(c, t) for t in m.terms])
     if isinstance(m, ComposeMap):
-        return compose(scale(c, m.maps[0]), *m.maps[1:])
+        for pos, part in enumerate(m.maps):
+            scaled = scale(c, part)
+            if not isinstance(scaled, ScaledMap):
+                return ComposeMap(m.maps[:pos] + (scaled,) + m.maps[pos + 1:])
+        return ScaledMap(c, m)
     if isinstance(m, (KronMap, KronTMap)) and (m.A is not None or m.B is not None):
         if m.A is not None:
             return type(m)(fx.mul(c, m.A), m.B, m.in_shape, m.out_shape)

@@ -1,0 +1,102 @@
+"""Checks for derivatives and linear maps, usable in any test suite.
+
+* :func:`dottest`: the adjoint dot-test ⟨L h, g⟩ = ⟨h, Lᵀ g⟩ (as in PyLops);
+* :func:`fd_jacobian`: the dense Jacobian by central finite differences of
+  :func:`kronvec.evaluate`, in the column-major vec convention;
+* :func:`check_jacobian`: both of the above against ``kv.jacobian``;
+* :func:`random_values`: well-conditioned random values for an expression's
+  symbols (SPD for symbols declared symmetric).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import expr as E
+from .evaluate import evaluate
+from .maps import LinearMap
+
+__all__ = ["dottest", "fd_jacobian", "check_jacobian", "random_values", "random_matrix"]
+
+
+def dottest(L: LinearMap, rng: np.random.Generator | None = None, rtol: float = 1e-10) -> float:
+    """Assert ⟨L h, g⟩ = ⟨h, Lᵀ g⟩ for random h, g; return the relative gap.
+
+    Also checks that ``L.T.T`` acts like ``L`` and that ``vjp`` is ``T.jvp``.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    h = rng.standard_normal(L.in_shape)
+    g = rng.standard_normal(L.out_shape)
+    lhs = float(np.vdot(L.jvp(h), g))
+    rhs = float(np.vdot(h, L.vjp(g)))
+    scale = max(1.0, abs(lhs), abs(rhs))
+    gap = abs(lhs - rhs) / scale
+    if gap > rtol:
+        raise AssertionError(f"dot-test failed: <L h, g> = {lhs!r}, <h, L^T g> = {rhs!r}")
+    np.testing.assert_allclose(L.T.T.jvp(h), L.jvp(h), rtol=1e-12, atol=1e-12 * scale)
+    np.testing.assert_allclose(L.T.jvp(g), L.vjp(g), rtol=1e-12, atol=1e-12 * scale)
+    return gap
+
+
+def fd_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], eps: float = 1e-6) -> np.ndarray:
+    """Central differences: column c is (F(V + εE_c) − F(V − εE_c)) / 2ε, vec'ed.
+
+    E_c is the unit matrix of the c-th entry of vec V (column-major).
+    """
+    name = wrt.params[0]
+    v0 = np.asarray(values[name], dtype=float).reshape(wrt.shape)
+    n_in = v0.size
+    f0 = np.asarray(evaluate(f, values))
+    out = np.empty((f0.size, n_in))
+    for c in range(n_in):
+        step = np.zeros(n_in)
+        step[c] = eps * max(1.0, abs(v0.reshape(-1, order="F")[c]))
+        dv = step.reshape(wrt.shape, order="F")
+        plus = evaluate(f, {**values, name: v0 + dv})
+        minus = evaluate(f, {**values, name: v0 - dv})
+        out[:, c] = (np.asarray(plus) - np.asarray(minus)).reshape(-1, order="F") / (2 * step[c])
+    return out
+
+
+def check_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any],
+                   rtol: float = 1e-5, atol: float = 1e-6) -> LinearMap:
+    """Assert that ``kv.jacobian(f, wrt)`` matches finite differences and passes the dot-test."""
+    from .derivative import jacobian
+    L = jacobian(f, wrt).at(values)
+    dense = L.to_dense()
+    fd = fd_jacobian(f, wrt, values)
+    np.testing.assert_allclose(dense, fd, rtol=rtol, atol=atol * max(1.0, np.abs(fd).max()))
+    dottest(L)
+    return L
+
+
+def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = False,
+                  invertible: bool = False) -> np.ndarray:
+    """A random matrix; ``invertible`` adds n·I, ``spd`` gives A Aᵀ + n·I."""
+    if shape == ():
+        return np.asarray(rng.uniform(0.5, 2.0))
+    a = rng.standard_normal(shape)
+    if spd:
+        return a @ a.T / shape[0] + shape[0] * np.eye(shape[0])
+    if invertible:
+        return a + 2 * shape[0] ** 0.5 * np.eye(shape[0])
+    return a
+
+
+def random_values(expr: E.Expr, rng: np.random.Generator | None = None,
+                  positive: bool = False) -> dict[str, np.ndarray]:
+    """Random values for every symbol of ``expr`` (square ones well conditioned).
+
+    ``positive`` gives entries in [0.5, 2] for expressions with logs or roots.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    values = {}
+    for name, sym in sorted(expr.symbols().items()):
+        if positive:
+            values[name] = rng.uniform(0.5, 2.0, sym.shape)
+        elif sym.shape and sym.shape[0] == sym.shape[1]:
+            values[name] = random_matrix(rng, sym.shape, spd=sym.params[1], invertible=True)
+        else:
+            values[name] = random_matrix(rng, sym.shape)
+    return values

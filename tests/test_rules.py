@@ -1,0 +1,193 @@
+"""Every differentiation rule against central finite differences.
+
+Each entry of ``CASES`` builds, for random sizes, an expression exercising one
+rule of :data:`kronvec.rules.RULES` (non-square shapes wherever the operation
+allows) and the symbol to differentiate by.  ``test_every_rule_has_a_case``
+makes a new rule without a test fail the suite.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import kronvec as kv
+from kronvec import expr as E
+from kronvec.rules import RULES
+from kronvec.testing import check_jacobian, fd_jacobian, random_values
+
+
+def _case_matmul(n, m, k):
+    A, X, B = kv.Matrix("A", (m, n)), kv.Matrix("X", (n, k)), kv.Matrix("B", (k, m + 1))
+    return A @ X @ B @ B.T @ X.T, X, False
+
+
+def _case_add(n, m, k):
+    X, A = kv.Matrix("X", (n, k)), kv.Matrix("A", (n, k))
+    return X + A - 2 * X, X, False
+
+
+def _case_named(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.Matrix("A", (m, n)) @ (X.named("Y")), X, False
+
+
+def _case_scale(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return -3.5 * (X @ kv.Matrix("B", (k, m))), X, False
+
+
+def _case_smul(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    return kv.trace(X) * (X @ kv.Matrix("B", (n, k))), X, False
+
+
+def _case_transpose(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.Matrix("A", (m, k)) @ X.T, X, False
+
+
+def _case_inv(n, m, k):
+    X, V = kv.Matrix("X", (n + m, m)), kv.Matrix("V", (n + m, n + m))
+    return kv.inv(X.T @ kv.inv(V) @ X), V, False
+
+
+def _case_trace(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.trace(kv.Matrix("A", (k, n)) @ X), X, False
+
+
+def _case_det(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    return kv.det(X), X, False
+
+
+def _case_logdet(n, m, k):
+    X = kv.Matrix("X", (n, m))
+    return kv.logdet(X.T @ X + kv.Matrix("S", (m, m), symmetric=True)), X, False
+
+
+def _case_kron(n, m, k):
+    A, B = kv.Matrix("A", (n, k)), kv.Matrix("B", (m, 2))
+    return kv.kron(A, B) + kv.kron(kv.Matrix("C", (n, k)), B), B, False
+
+
+def _case_kron_contract(n, m, k):
+    # the gradient of tr(C (A ⊗ B)) contains kron_contract; differentiate it again
+    A, B, C = kv.Matrix("A", (n, k)), kv.Matrix("B", (m, 2)), kv.Matrix("C", (2 * k, m * n))
+    g = kv.grad(kv.trace(C @ kv.kron(A, B)), A)
+    assert any(node.op == "kron_contract" for node in g.walk())
+    return g, B if n % 2 else C, False
+
+
+def _case_hadamard(n, m, k):
+    X, A = kv.Matrix("X", (n, k)), kv.Matrix("A", (n, k))
+    return A * X * X, X, False
+
+
+def _case_power(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return X ** 3 + X ** -1.5, X, True
+
+
+def _elementwise(fname):
+    def case(n, m, k):
+        X = kv.Matrix("X", (n, k))
+        return getattr(kv, fname)(kv.Matrix("A", (n, k)) * X), X, True
+    return case
+
+
+def _case_sum(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.sum(X @ kv.Matrix("B", (k, m))), X, False
+
+
+def _case_norm(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.norm(X - kv.Matrix("A", (n, k))), X, False
+
+
+def _case_diag(n, m, k):
+    v = kv.Vector("v", n)
+    return kv.diag(v) @ kv.Matrix("A", (n, m)), v, False
+
+
+def _case_diagpart(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    return kv.Matrix("A", (m, n)) @ kv.diag(X @ X), X, False
+
+
+def _case_matpow(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    return kv.matrix_power(X, 3), X, False
+
+
+def _case_expm(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    return kv.expm(0.3 * X), X, False
+
+
+def _case_expm_frechet(n, m, k):
+    X, C = kv.Matrix("X", (n, n)), kv.Matrix("C", (n, n))
+    g = kv.grad(kv.trace(C @ kv.expm(0.3 * X)), X)
+    assert any(node.op == "expm_frechet" for node in g.walk())
+    return g, C, False
+
+
+CASES = {
+    "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
+    "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
+    "det": _case_det, "logdet": _case_logdet, "kron": _case_kron,
+    "kron_contract": _case_kron_contract, "hadamard": _case_hadamard, "power": _case_power,
+    "exp": _elementwise("exp"), "log": _elementwise("log"), "sin": _elementwise("sin"),
+    "cos": _elementwise("cos"), "tanh": _elementwise("tanh"), "sum": _case_sum,
+    "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matpow": _case_matpow,
+    "expm": _case_expm, "expm_frechet": _case_expm_frechet,
+}
+
+
+def test_every_rule_has_a_case():
+    assert set(CASES) == set(RULES)
+
+
+dims = st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4))
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+@settings(max_examples=12, deadline=None)
+@given(sizes=dims, seed=st.integers(0, 2 ** 16))
+def test_rule_matches_finite_differences(op, sizes, seed):
+    f, wrt, positive = CASES[op](*sizes)
+    values = random_values(f, np.random.default_rng(seed), positive=positive)
+    check_jacobian(f, wrt, values, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_gradient_of_a_scalar_through_each_rule(op):
+    """grad of ⟨W, F⟩ equals Jᵀ vec W (finite differences)."""
+    f, wrt, positive = CASES[op](3, 2, 4)
+    W = kv.Matrix("W", f.shape) if f.shape != () else kv.Constant(1.0)
+    scalar = kv.sum(W * f) if f.shape != () else f
+    rng = np.random.default_rng(7)
+    values = random_values(scalar, rng, positive=positive)
+    G = kv.evaluate(kv.grad(scalar, wrt), values)
+    fd = fd_jacobian(scalar, wrt, values).reshape(wrt.shape, order="F")
+    np.testing.assert_allclose(G, fd, rtol=1e-5, atol=1e-6 * max(1, np.abs(fd).max()))
+
+
+@pytest.mark.parametrize("op", ["inv", "logdet", "matmul", "hadamard", "exp", "norm"])
+def test_hessian_matches_finite_differences_of_the_gradient(op):
+    f, wrt, positive = CASES[op](3, 2, 3)
+    scalar = f if E.is_scalar(f) else kv.sum(f * f)
+    values = random_values(scalar, np.random.default_rng(3), positive=positive)
+    g = kv.grad(scalar, wrt)
+    H = kv.hessian(scalar, wrt).at(values)
+    assert H.in_shape == H.out_shape == wrt.shape
+    np.testing.assert_allclose(H.to_dense(), fd_jacobian(g, wrt, values), rtol=1e-5, atol=1e-5)
+
+
+def test_second_derivative_through_expm_is_refused_clearly():
+    X = kv.Matrix("X", (3, 3))
+    with pytest.raises(NotImplementedError, match="expm"):
+        kv.hessian(kv.trace(kv.expm(X)), X)
