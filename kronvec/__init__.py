@@ -19,6 +19,7 @@ from .evaluate import evaluate
 from .expr import (Constant, Expr, Matrix, Scalar, Vector, det, diag, expm, inv, kron,
                    logdet, matrix_power, norm, solve, sum, trace)
 from .maps import LinearMap
+from .steps import explain
 from .structured import commutation, duplication, elimination, unvec, vec, vech
 from .expr import elementwise as _elementwise
 from .expr import hadamard
@@ -60,6 +61,6 @@ __all__ = [
     "Matrix", "Vector", "Scalar", "Constant", "Expr", "inv", "solve", "trace", "det", "logdet",
     "kron", "hadamard", "exp", "log", "sin", "cos", "tanh", "sqrt", "sum", "norm", "diag",
     "matrix_power", "expm", "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
-    "vec", "unvec", "vech", "commutation", "duplication", "elimination",
+    "explain", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError",
 ]

@@ -1,0 +1,107 @@
+"""Step-by-step derivations in the style of a hand derivation.
+
+Every intermediate result that depends on the variable gets a letter, then its
+differential is written from the differentials of its arguments, and finally
+everything is substituted back::
+
+    P = V⁻¹
+    M = XᵀPX
+    F = M⁻¹
+    dP = −P dV P
+    dM = Xᵀ dP X
+    dF = −F dM F
+    dF = F Xᵀ V⁻¹ dV V⁻¹ X F
+    vec dF = ((V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)) vec dV
+
+For a scalar f the last lines are df = tr(Gᵀ dX) and G.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from . import expr as E
+from .printing import map_to_unicode, to_unicode
+
+__all__ = ["explain"]
+
+_LETTERS = "PMNQRSTUWYZABCDEGHKL"
+
+
+def explain(f: E.Expr, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -> str:
+    """The derivation of d``f`` in terms of d``wrt``, one step a line.
+
+    Parameters
+    ----------
+    f : Expr
+        The expression (names given with ``.named`` are used for its parts).
+    wrt : Expr
+        The symbol.
+    names : mapping, optional
+        Extra display names for subexpressions.
+
+    Examples
+    --------
+    >>> import kronvec as kv
+    >>> X = kv.Matrix("X", (4, 4))
+    >>> print(kv.explain(kv.logdet(X), X))
+    f = log det(X)
+    df = tr(X⁻¹ dX)
+    df = tr(Gᵀ dX) with G = X⁻ᵀ
+    """
+    from .derivative import _names, grad, jacobian
+    from .rules import partial
+
+    plain = E.strip_names(E.as_expr(f))
+    given = {**_names(E.as_expr(f)), **(names or {})}
+    steps = _intermediates(plain, wrt, given)
+    scalar = E.is_scalar(plain)
+    final = given.get(plain, "f" if scalar else "F")
+    steps[plain] = final
+    lines = []
+    for node, letter in steps.items():
+        shown = {k: v for k, v in steps.items() if k is not node}
+        lines.append(f"{letter} = {to_unicode(node, {**given, **shown})}")
+    dname: dict[E.Expr, E.Expr] = {wrt: _tangent(wrt)}
+    for node in plain.walk():
+        if node is wrt or not any(a in dname for a in node.args):
+            continue
+        terms = [partial(node, i)._apply(dname[a]) for i, a in enumerate(node.args) if a in dname]
+        total = E.add(*terms)
+        if node in steps:
+            letter = steps[node]
+            lines.append(f"d{letter} = {to_unicode(total, {**given, **steps})}")
+            dname[node] = _tangent(node, letter)
+        else:
+            dname[node] = total
+    J = jacobian(E.as_expr(f), wrt)
+    final_names = {**J.names, plain: final}
+    if E.transpose(plain) is not plain:
+        final_names.setdefault(E.transpose(plain), final + "ᵀ")
+    if len(steps) > 1:
+        lines.append(f"d{final} = {to_unicode(J.apply(dname[wrt]), final_names)}")
+    if scalar:
+        G = grad(plain, wrt)
+        lines.append(f"d{final} = tr(Gᵀ d{wrt.params[0]}) with G = {to_unicode(G, final_names)}")
+    else:
+        lines.append(f"vec d{final} = ({map_to_unicode(J.map, final_names)}) vec d{wrt.params[0]}")
+    return "\n".join(lines)
+
+
+def _tangent(node: E.Expr, name: str | None = None) -> E.Expr:
+    """The symbol d<name> standing for the differential of ``node``."""
+    name = "d" + (name or node.params[0])
+    return E.Matrix(name, node.shape) if node.shape != () else E.Scalar(name)
+
+
+def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[E.Expr, str]:
+    """Letters for the non-leaf nodes between ``wrt`` and ``f`` (children first)."""
+    taken = set(f.symbols()) | set(given.values()) | {"F", "f", "I", "K"}
+    letters = (c for c in _LETTERS if c not in taken)
+    depends = {wrt}
+    out: dict[E.Expr, str] = {}
+    for node in f.walk():
+        if node.args and any(a in depends for a in node.args):
+            depends.add(node)
+            if node is not f and node.op not in ("transpose", "scale"):
+                out[node] = given.get(node) or next(letters, None) or f"T{len(out) + 1}"
+    return out
