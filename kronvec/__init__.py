@@ -9,9 +9,9 @@ at the cost of the hand-written formula.
 >>> F = kv.inv(X.T @ kv.inv(V) @ X).named("F")
 >>> J = kv.jacobian(F, V)
 >>> print(J)
-(V⁻¹XF)ᵀ ⊗ FXᵀV⁻¹
+(V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)
 >>> print(J.differential())
-dF = FXᵀV⁻¹ dV V⁻¹XF
+dF = F Xᵀ V⁻¹ dV V⁻¹ X F
 """
 from .derivative import Jacobian, grad, hessian, jacobian
 from .errors import BindingError, MaterializationError, ShapeError

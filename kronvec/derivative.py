@@ -190,7 +190,7 @@ def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
     >>> X, V = kv.Matrix("X", (5, 3)), kv.Matrix("V", (5, 5))
     >>> F = kv.inv(X.T @ kv.inv(V) @ X).named("F")
     >>> print(kv.jacobian(F, V))
-    (V⁻¹XF)ᵀ ⊗ FXᵀV⁻¹
+    (V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)
     """
     wrt = _check_wrt(wrt, "jacobian")
     f = E.as_expr(f)

@@ -41,7 +41,7 @@ class _Style:
     transpose = "ᵀ"
     inverse = "⁻¹"
     inverse_t = "⁻ᵀ"
-    minus = "−"
+    minus = "-"
     kron = " ⊗ "
     hadamard = " ⊙ "
     divide = " ⊘ "
@@ -421,7 +421,8 @@ class _MapPrinter:
             cm, M = _split_scalar(m.M)
             cc, C = _split_scalar(m.C)
             ctext, neg = self.coefficient(cm + cc)
-            row = s.func("vec", self.transposed(C) if C is not None else s.identity) + s.transpose
+            gradient = E.transpose(C) if isinstance(C, E.Expr) else C
+            row = s.func("vec", self.factor(gradient, SUM)) + s.transpose
             scalar_out = isinstance(M, E.Expr) and E.is_scalar(M) or \
                 isinstance(M, np.ndarray) and M.size == 1
             if scalar_out:

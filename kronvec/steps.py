@@ -7,9 +7,9 @@ everything is substituted back::
     P = V⁻¹
     M = XᵀPX
     F = M⁻¹
-    dP = −P dV P
+    dP = -P dV P
     dM = Xᵀ dP X
-    dF = −F dM F
+    dF = -F dM F
     dF = F Xᵀ V⁻¹ dV V⁻¹ X F
     vec dF = ((V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)) vec dV
 
