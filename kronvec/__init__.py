@@ -15,7 +15,7 @@ dF = F Xᵀ V⁻¹ dV V⁻¹ X F
 """
 from .derivative import Jacobian, grad, hessian, jacobian
 from .errors import BindingError, MaterializationError, ShapeError
-from .evaluate import evaluate
+from .evaluation import evaluate
 from .expr import (Constant, Expr, Matrix, Scalar, Vector, det, diag, expm, inv, kron,
                    logdet, matrix_power, norm, solve, sum, trace)
 from .maps import LinearMap

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from . import expr as E
 from .algebra import add, compose
-from .evaluate import Evaluator
+from .evaluation import Evaluator
 from .errors import ShapeError
 from .maps import LinearMap, SumMap, ZeroMap
 from .rules import partial

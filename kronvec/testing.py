@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import expr as E
-from .evaluate import evaluate
+from .evaluation import evaluate
 from .maps import LinearMap
 
 __all__ = ["dottest", "fd_jacobian", "check_jacobian", "random_values", "random_matrix"]

@@ -136,13 +136,39 @@ class Evaluator:
         self._cache: dict[E.Expr, Any] = {}
         self._factors: dict[E.Expr, Factorization] = {}
         self._chains: dict[tuple[E.Expr, ...], np.ndarray] = {}
+        # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
+        # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
+        self._transposes = [(E.transpose(s), s) for s, v in self.values.items()
+                            if v.ndim == 2 and v.shape[0] == v.shape[1] > 1 and np.array_equal(v, v.T)]
+        self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
+        self._canonical: dict[E.Expr, E.Expr] = {}
+
+    def canon(self, e: E.Expr) -> E.Expr:
+        """``e`` with Vᵀ written V for every symbol whose value is exactly symmetric."""
+        if not self._symmetric:
+            return e
+        c = self._canonical.get(e)
+        if c is None:
+            c = E.substitute(e, self._symmetric)
+            self._canonical[e] = c
+        return c
 
     def __call__(self, e: E.Expr) -> Any:
+        e = self.canon(e)
         v = self._cache.get(e)
         if v is None:
             v = _EVAL[e.op](self, e)
             self._cache[e] = v
         return v
+
+    def _cached_chain(self, factors: tuple[E.Expr, ...]) -> np.ndarray | None:
+        """A product computed before, in this or in transposed order."""
+        hit = self._chains.get(factors)
+        if hit is not None:
+            return hit
+        flipped = tuple(self.canon(E.transpose(f)) for f in reversed(factors))
+        hit = self._chains.get(flipped)
+        return None if hit is None else hit.T
 
     def factorization(self, a: E.Expr) -> Factorization:
         """The (cached) factorization of the square matrix ``a``."""
@@ -164,27 +190,31 @@ class Evaluator:
         return self.factorization(base), False
 
     def chain(self, factors: Sequence[E.Expr]) -> np.ndarray:
-        """The product of ``factors`` in the cheapest order, with solves for inverses."""
-        key = tuple(factors)
-        hit = self._chains.get(key)
-        if hit is not None:
-            return hit
+        """The product of ``factors`` in the cheapest order, with solves for inverses.
+
+        Products computed before (in either orientation) cost nothing, so the
+        order prefers to reuse them.
+        """
+        factors = tuple(factors)
         n = len(factors)
         if n == 1:
             return self(factors[0])
+        for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
+            self._inverse_operand(f)
         dims = [factors[0].shape[0]] + [f.shape[1] for f in factors]
-        split = _chain_order(dims)
+        known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
+                 if (hit := self._cached_chain(factors[i:j + 1])) is not None}
+        split = _chain_order(dims, known)
 
         def product(i: int, j: int) -> Any:
+            if (i, j) in known:
+                return known[(i, j)]
             if i == j:
                 inv_op = self._inverse_operand(factors[i])
                 return inv_op if inv_op is not None else self(factors[i])
-            sub = tuple(factors[i:j + 1])
-            if sub in self._chains:
-                return self._chains[sub]
             k = split[i][j]
             value = _combine(product(i, k), product(k + 1, j))
-            self._chains[sub] = value
+            self._chains[factors[i:j + 1]] = value
             return value
 
         return product(0, n - 1)
@@ -202,14 +232,19 @@ def _combine(left: Any, right: Any) -> np.ndarray:
     return left @ right
 
 
-def _chain_order(dims: Sequence[int]) -> list[list[int]]:
-    """Split points of the cheapest parenthesisation (classic matrix-chain DP)."""
+def _chain_order(dims: Sequence[int], known: Mapping[tuple[int, int], Any] = {}) -> list[list[int]]:
+    """Split points of the cheapest parenthesisation (classic matrix-chain DP).
+
+    Sub-products listed in ``known`` cost nothing.
+    """
     n = len(dims) - 1
     cost = [[0.0] * n for _ in range(n)]
     split = [[0] * n for _ in range(n)]
     for length in range(2, n + 1):
         for i in range(n - length + 1):
             j = i + length - 1
+            if (i, j) in known:
+                continue
             best = math.inf
             for k in range(j - 1, i - 1, -1):
                 c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
@@ -263,7 +298,7 @@ def _symbol(ev: Evaluator, e: E.Expr) -> np.ndarray:
 
 
 def _matmul(ev: Evaluator, e: E.Expr) -> np.ndarray:
-    t = E.transpose(e)
+    t = ev.canon(E.transpose(e))
     if t in ev._cache:
         return ev._cache[t].T
     return ev.chain(e.args)
