@@ -1,0 +1,139 @@
+"""Evaluation: shared work, solves instead of inverses, and clear errors."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import kronvec as kv
+from kronvec.testing import fd_jacobian
+
+evaluation = importlib.import_module("kronvec.evaluation")
+
+
+@pytest.fixture
+def solve_log(monkeypatch):
+    """Record every solve (label, right-hand side shape) and forbid explicit inverses."""
+    calls = []
+    original = evaluation.Factorization.solve
+
+    def solve(self, b, trans=False):
+        calls.append((self.label, b.shape))
+        return original(self, b, trans)
+
+    def no_inverse(*args, **kwargs):
+        raise AssertionError("an explicit inverse was formed")
+
+    monkeypatch.setattr(evaluation.Factorization, "solve", solve)
+    monkeypatch.setattr(np.linalg, "inv", no_inverse)
+    return calls
+
+
+def _gls(n=30, m=4, pd=False, symmetric_value=True, seed=0):
+    rng = np.random.default_rng(seed)
+    X, V = kv.Matrix("X", (n, m)), kv.Matrix("V", (n, n), positive_definite=pd)
+    F = kv.inv(X.T @ kv.inv(V) @ X)
+    A = rng.standard_normal((n, n))
+    V0 = A @ A.T / n + np.eye(n) if symmetric_value else A + n * np.eye(n)
+    return F, X, V, rng.standard_normal((n, m)), V0
+
+
+@pytest.mark.parametrize("pd", [False, True])
+def test_gls_factors_cost_one_solve_with_v(solve_log, pd):
+    F, X, V, X0, V0 = _gls(pd=pd)
+    L = kv.jacobian(F, V).at(X=X0, V=V0)
+    with_v = [c for c in solve_log if c[0] == "inv(V)"]
+    assert len(with_v) == 1, solve_log
+    W = np.linalg.solve(V0, X0) @ np.linalg.solve(X0.T @ np.linalg.solve(V0, X0), np.eye(4))
+    H = np.random.default_rng(1).standard_normal(V0.shape)
+    np.testing.assert_allclose(L.jvp(H), W.T @ H @ W, rtol=1e-10, atol=1e-12)
+
+
+def test_nonsymmetric_value_uses_two_solves_and_stays_correct(solve_log):
+    F, X, V, X0, V0 = _gls(symmetric_value=False)
+    L = kv.jacobian(F, V).at(X=X0, V=V0)
+    assert len([c for c in solve_log if c[0] == "inv(V)"]) == 2
+    np.testing.assert_allclose(L.to_dense(), fd_jacobian(F, V, {"X": X0, "V": V0}), atol=1e-6)
+
+
+def test_shared_subexpressions_are_evaluated_once(solve_log):
+    n = 8
+    V, b = kv.Matrix("V", (n, n)), kv.Vector("b", n)
+    expr = kv.inv(V) @ b + 2 * (kv.inv(V) @ b) + kv.trace(kv.inv(V) @ b @ b.T)
+    rng = np.random.default_rng(0)
+    V0, b0 = rng.standard_normal((n, n)) + n * np.eye(n), rng.standard_normal(n)
+    kv.evaluate(expr, V=V0, b=b0)
+    assert [c for c in solve_log if c[1] == (n, 1)] == [("inv(V)", (n, 1))]
+
+
+def test_positive_definite_uses_cholesky_only_for_symmetric_values():
+    F, X, V, X0, V0 = _gls(pd=True)
+    ev = evaluation.Evaluator({"X": X0, "V": V0}, [F])
+    assert ev.factorization(V).cholesky is not None
+    skewed = V0 + np.triu(np.full_like(V0, 1e-3), 1)
+    ev = evaluation.Evaluator({"X": X0, "V": skewed}, [F])
+    assert ev.factorization(V).cholesky is None
+    Vi = np.linalg.solve(skewed, np.eye(len(skewed)))
+    np.testing.assert_allclose(kv.evaluate(kv.inv(V), V=skewed), Vi, rtol=1e-10)
+
+
+def test_declared_symmetric_jacobian_is_unconstrained_at_nonsymmetric_points():
+    n = 4
+    V = kv.Matrix("V", (n, n), symmetric=True)
+    f = kv.inv(V) @ kv.Matrix("B", (n, 2))
+    rng = np.random.default_rng(2)
+    values = {"V": rng.standard_normal((n, n)) + n * np.eye(n), "B": rng.standard_normal((n, 2))}
+    np.testing.assert_allclose(kv.jacobian(f, V).at(values).to_dense(),
+                               fd_jacobian(f, V, values), atol=1e-6)
+
+
+def test_det_and_logdet_from_the_factorization():
+    rng = np.random.default_rng(3)
+    A0 = rng.standard_normal((5, 5))
+    A = kv.Matrix("A", (5, 5))
+    np.testing.assert_allclose(kv.evaluate(kv.det(A), A=A0), np.linalg.det(A0))
+    np.testing.assert_allclose(kv.evaluate(kv.logdet(A), A=A0), np.linalg.slogdet(A0)[1])
+    assert kv.evaluate(kv.det(A), A=np.zeros((5, 5))) == 0.0
+
+
+def test_singular_matrix_names_the_subexpression():
+    n = 4
+    V, X = kv.Matrix("V", (n, n)), kv.Matrix("X", (n, 2))
+    singular = np.ones((n, n))
+    with pytest.raises(np.linalg.LinAlgError, match=r"inv\(V\)"):
+        kv.evaluate(kv.inv(V) @ X, V=singular, X=np.ones((n, 2)))
+    with pytest.raises(np.linalg.LinAlgError, match=r"inv\(X.T @ X\)"):
+        kv.evaluate(kv.inv(X.T @ X), X=np.ones((n, 2)))
+    with pytest.raises(np.linalg.LinAlgError, match=r"inv\(V\)"):
+        kv.jacobian(kv.inv(V), V).at(V=singular)
+
+
+def test_missing_values_are_listed_with_shapes():
+    X, V = kv.Matrix("X", (5, 3)), kv.Matrix("V", (5, 5))
+    with pytest.raises(kv.BindingError) as err:
+        kv.evaluate(X.T @ kv.inv(V) @ X)
+    assert "X (shape (5, 3))" in str(err.value) and "V (shape (5, 5))" in str(err.value)
+    assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
+
+
+def test_wrong_shape_and_bad_values():
+    X = kv.Matrix("X", (5, 3))
+    with pytest.raises(kv.ShapeError, match=r"X.*\(5, 3\).*\(3, 5\)"):
+        kv.evaluate(X, X=np.ones((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        kv.evaluate(X, X=np.full((5, 3), np.nan))
+    with pytest.raises(TypeError, match="complex"):
+        kv.evaluate(X, X=np.ones((5, 3)) * 1j)
+
+
+def test_vectors_accept_1d_values_and_extra_values_are_ignored():
+    a = kv.Vector("a", 3)
+    out = kv.evaluate(a.T @ a, a=np.array([1.0, 2.0, 3.0]), unused=np.eye(7))
+    assert out.shape == (1, 1) and out[0, 0] == 14.0
+
+
+def test_two_symbols_with_one_name_are_refused():
+    with pytest.raises(ValueError, match="named 'X'"):
+        kv.evaluate(kv.Matrix("X", (2, 2)) @ kv.Matrix("X", (2, 3)),
+                    X=np.eye(2))
