@@ -426,14 +426,8 @@ def matmul(*factors: Expr) -> Expr:
                 f = f.args[1]
         if f.op == "zeros":
             return zeros(shape)
-        parts = f.args if f.op == "matmul" else (f,)
-        for p in parts:
-            if p.op == "identity":
-                continue
-            if flat and _cancels(flat[-1], p):
-                flat.pop()
-                continue
-            flat.append(p)
+        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
+    flat = _cancel_inverses(flat)
     if not flat:
         core = identity(shape[0])
     elif len(flat) == 1:
@@ -445,10 +439,26 @@ def matmul(*factors: Expr) -> Expr:
     return scale(coef, core)
 
 
-def _cancels(left: Expr, right: Expr) -> bool:
-    """A⁻¹A or AA⁻¹."""
-    return (left.op == "inv" and left.args[0] is right) or \
-           (right.op == "inv" and right.args[0] is left)
+def _cancel_inverses(flat: list[Expr]) -> list[Expr]:
+    """Remove M⁻¹M and MM⁻¹ from a flat product, also when M is itself a product."""
+    changed = True
+    while changed:
+        changed = False
+        for i, f in enumerate(flat):
+            if f.op != "inv":
+                continue
+            base = f.args[0]
+            parts = list(base.args) if base.op == "matmul" else [base]
+            k = len(parts)
+            if flat[i + 1:i + 1 + k] == parts:
+                flat = flat[:i] + flat[i + 1 + k:]
+            elif i >= k and flat[i - k:i] == parts:
+                flat = flat[:i - k] + flat[i + 1:]
+            else:
+                continue
+            changed = True
+            break
+    return flat
 
 
 def add(*terms: Expr) -> Expr:

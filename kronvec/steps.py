@@ -59,8 +59,8 @@ def explain(f: E.Expr, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -
     steps[plain] = final
     lines = []
     for node, letter in steps.items():
-        shown = {k: v for k, v in steps.items() if k is not node}
-        lines.append(f"{letter} = {to_unicode(node, {**given, **shown})}")
+        shown = {k: v for k, v in {**given, **steps}.items() if k is not node}
+        lines.append(f"{letter} = {to_unicode(node, shown)}")
     dname: dict[E.Expr, E.Expr] = {wrt: _tangent(wrt)}
     for node in plain.walk():
         if node is wrt or not any(a in dname for a in node.args):

@@ -1,0 +1,130 @@
+"""Closed forms: the seed results print in their textbook form.
+
+Comparisons are on structure, not whitespace: strings are compared with
+spaces removed, and Jacobians by their term count and factor expressions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kronvec as kv
+from kronvec import expr as E
+from kronvec.terms import KronMap
+
+
+def squash(text: str) -> str:
+    return "".join(str(text).split())
+
+
+@pytest.fixture
+def gls():
+    X, V = kv.Matrix("X", (6, 3)), kv.Matrix("V", (6, 6))
+    return X, V, kv.inv(X.T @ kv.inv(V) @ X)
+
+
+def test_gls_jacobian_is_one_kronecker_term(gls):
+    X, V, F = gls
+    J = kv.jacobian(F, V)
+    assert J.nterms == len(J.terms) == 1
+    term = J.terms[0]
+    assert isinstance(term, KronMap)
+    W = kv.inv(V) @ X @ F
+    assert term.B is W
+    assert term.A is F @ X.T @ kv.inv(V)
+
+
+def test_gls_jacobian_prints_with_the_given_name(gls):
+    X, V, F = gls
+    J = kv.jacobian(F.named("F"), V)
+    assert squash(J) == squash("(V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)")
+    assert squash(J.differential()) == squash("dF = F Xᵀ V⁻¹ dV V⁻¹ X F")
+    assert squash(J.latex()) == squash(
+        r"\left(V^{-1} X F\right)^{\top} \otimes \left(F X^{\top} V^{-1}\right)")
+    assert J._repr_latex_().startswith("$")
+
+
+def test_gls_steps_read_like_a_hand_derivation(gls):
+    X, V, F = gls
+    lines = [squash(line) for line in kv.jacobian(F.named("F"), V).steps().splitlines()]
+    for expected in ["P = V⁻¹", "M = XᵀPX", "F = M⁻¹", "dP = -P dV P", "dM = Xᵀ dP X",
+                     "dF = -F dM F", "dF = F Xᵀ V⁻¹ dV V⁻¹ X F",
+                     "vec dF = ((V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)) vec dV"]:
+        assert squash(expected) in lines, (expected, lines)
+
+
+@pytest.mark.parametrize("build,expected", [
+    (lambda X, a, b, A, B: a.T @ kv.inv(X) @ b, "-X⁻ᵀabᵀX⁻ᵀ"),
+    (lambda X, a, b, A, B: kv.trace(kv.inv(X)), "-X⁻ᵀX⁻ᵀ"),
+    (lambda X, a, b, A, B: kv.trace(A @ X @ B), "AᵀBᵀ"),
+    (lambda X, a, b, A, B: kv.logdet(X), "X⁻ᵀ"),
+    (lambda X, a, b, A, B: kv.det(X), "det(X) X⁻ᵀ"),
+    (lambda X, a, b, A, B: a.T @ X @ b, "abᵀ"),
+    (lambda X, a, b, A, B: kv.trace(X.T @ A @ X), "AX + AᵀX"),
+])
+def test_seed_gradients_print_short(build, expected):
+    n = 4
+    X, A, B = kv.Matrix("X", (n, n)), kv.Matrix("A", (n, n)), kv.Matrix("B", (n, n))
+    a, b = kv.Vector("a", n), kv.Vector("b", n)
+    assert squash(kv.grad(build(X, a, b, A, B), X)) == squash(expected)
+
+
+def test_least_squares_and_logdet_gram_gradients_print_short():
+    A, x, b = kv.Matrix("A", (5, 3)), kv.Vector("x", 3), kv.Vector("b", 5)
+    r = A @ x - b
+    assert squash(kv.grad(r.T @ r, x)) == squash("2Aᵀ(Ax - b)")
+    X = kv.Matrix("X", (5, 3))
+    assert squash(kv.grad(kv.logdet(X.T @ X), X)) == squash("2X(XᵀX)⁻¹")
+
+
+def test_symmetric_gradient_prints_without_transposes():
+    V = kv.Matrix("V", (4, 4), symmetric=True)
+    assert squash(kv.grad(kv.logdet(V), V)) == "V⁻¹"
+
+
+def test_repeated_factors_print_as_powers():
+    X = kv.Matrix("X", (3, 3))
+    assert str(kv.inv(X) @ kv.inv(X)) == "X⁻²"
+    assert str(X @ X @ X) == "X³"
+
+
+def test_transposes_pushed_to_the_leaves_and_inverses_canonical():
+    A, B = kv.Matrix("A", (3, 2)), kv.Matrix("B", (2, 3))
+    assert (A @ B).T is B.T @ A.T
+    assert kv.inv(A @ B).T is kv.inv(B.T @ A.T)
+    assert kv.inv(kv.inv(A @ B)) is A @ B
+    assert (A.T).T is A
+    assert kv.inv(A @ B) @ (A @ B) is E.identity(3)
+    assert squash(kv.inv(A @ B).T) == squash("(BᵀAᵀ)⁻¹")
+
+
+def test_equal_terms_merge_and_scalars_come_first():
+    X = kv.Matrix("X", (3, 3))
+    assert str(X + X) == "2X"
+    assert str(X - X) == "0"
+    assert squash(X @ (3 * X.T) @ (-1 * X)) == squash("-3XXᵀX")
+    assert squash(kv.trace(X) * (2 * X)) == squash("2tr(X) X")
+
+
+def test_python_syntax_round_trips_through_the_parser(gls):
+    from kronvec.parse import parse_expression
+    from kronvec.printing import to_python
+    X, V, F = gls
+    text = to_python(F)
+    assert text == "inv(X.T @ inv(V) @ X)"
+    again = parse_expression(text, {"X": (6, 3), "V": (6, 6)}, kv)
+    assert again is F
+
+
+def test_latex_of_expressions():
+    X = kv.Matrix("X", (3, 3))
+    assert squash(kv.inv(X).T.latex()) == squash(r"X^{-\top}")
+    assert squash(kv.trace(X @ X.T).latex()) == squash(r"\operatorname{tr}\left(X X^{\top}\right)")
+    assert squash(kv.logdet(X).latex()) == squash(r"\log\det\left(X\right)")
+
+
+def test_numbers_and_constants_print():
+    X = kv.Matrix("X", (2, 2))
+    assert str(0.5 * X) == "X/2"
+    assert str(kv.Constant(np.eye(2) * 3, name="A") @ X) == "AX"
+    assert str(kv.norm(X)) == "‖X‖"
