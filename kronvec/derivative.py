@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from . import expr as E
 from .algebra import add, compose
-from .evaluation import Evaluator
+from .evaluation import Evaluator, Plan, bind_values, symbol_table, symmetric_key
 from .errors import ShapeError
 from .maps import LinearMap, SumMap, ZeroMap
 from .rules import partial
@@ -81,6 +81,9 @@ class Jacobian:
                  names: Mapping[E.Expr, str] | None = None) -> None:
         self.expr, self.wrt, self.map = expr, wrt, lmap
         self.names = dict(names or {})
+        self._factors: list[E.Expr] | None = None
+        self._symbols: dict[str, E.Expr] = {}
+        self._plans: dict[frozenset, Plan] = {}
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -111,12 +114,24 @@ class Jacobian:
 
         Every factor is evaluated once, sharing subexpressions and
         factorizations; applying the result costs what the closed form costs.
-        Only the symbols the factors contain need values.
+        Only the symbols the factors contain need values.  The numeric steps
+        of the first binding are recorded and replayed for later bindings.
         """
-        bound = {**(values or {}), **kw}
-        factors = _factor_exprs(self.map)
-        ev = Evaluator(bound, factors)
-        return self.map.bind(ev)
+        if self._factors is None:
+            self._factors = list(dict.fromkeys(_factor_exprs(self.map)))
+            self._symbols = symbol_table(self._factors)
+        bound = bind_values({**(values or {}), **kw}, self._factors, self._symbols)
+        plan = self._plans.get(symmetric_key(bound))
+        if plan is not None:
+            results = plan.run(bound)
+        else:
+            ev = Evaluator({}, self._factors, record=True, bound=bound)
+            results = [ev(f) for f in self._factors]
+            plan = ev.plan(results)
+            if plan is not None:
+                self._plans[plan.key] = plan
+        table = dict(zip(self._factors, results))
+        return self.map.bind(table.__getitem__)
 
     @property
     def T(self) -> "Jacobian":

@@ -7,11 +7,16 @@ multiplies its neighbour by a triangular solve with a factorization of B
 (LU, or Cholesky for a symbol declared positive definite whose value is
 symmetric), and every factorization is computed once per evaluator.  The
 chain's multiplication order is chosen from the shapes (matrix-chain order).
+
+Every numeric step goes through :meth:`Evaluator.op`, which can record it: the
+recorded :class:`Plan` replays the same LAPACK/BLAS calls for new values
+without the symbolic bookkeeping (a Jacobian keeps one per binding pattern).
 """
 from __future__ import annotations
 
 import math
-import warnings
+import operator
+from functools import partial
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -21,7 +26,8 @@ from scipy.linalg import lapack
 from . import expr as E
 from .errors import BindingError, ShapeError
 
-__all__ = ["evaluate", "Evaluator", "Factorization"]
+__all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "bind_values", "symbol_table",
+           "symmetric_key"]
 
 _EPS = np.finfo(float).eps
 
@@ -71,23 +77,21 @@ class Factorization:
         self._anorm = float(np.abs(a).sum(axis=0).max()) if a.size else 0.0
         if not np.all(np.isfinite(a)):
             raise np.linalg.LinAlgError(f"{label}: the matrix contains NaN or inf")
-        self.cholesky = None
+        self.cholesky: np.ndarray | None = None
+        self.lu: tuple[np.ndarray, np.ndarray] | None = None
         if try_cholesky and np.array_equal(a, a.T):
-            try:
-                self.cholesky = sla.cho_factor(a, lower=False, check_finite=False)
-            except np.linalg.LinAlgError:
-                self.cholesky = None
-        self.lu = None
+            c, info = lapack.dpotrf(a, lower=0, clean=1)
+            if info == 0:
+                self.cholesky = c
         if self.cholesky is None:
-            with warnings.catch_warnings():  # singularity is reported by _check instead
-                warnings.simplefilter("ignore", sla.LinAlgWarning)
-                self.lu = sla.lu_factor(a, check_finite=False)
+            lu, piv, _ = lapack.dgetrf(a)  # a zero pivot is reported by _check
+            self.lu = (lu, piv)
 
     def _check(self) -> None:
         if self._checked:
             return
         if self.cholesky is not None:
-            rcond, _ = lapack.dpocon(self.cholesky[0], self._anorm, uplo="U")
+            rcond, _ = lapack.dpocon(self.cholesky, self._anorm, uplo="U")
         else:
             lu = self.lu[0]
             rcond = 0.0 if np.any(np.diag(lu) == 0) else lapack.dgecon(lu, self._anorm, norm="1")[0]
@@ -98,11 +102,15 @@ class Factorization:
         self._checked = True
 
     def solve(self, b: np.ndarray, trans: bool = False) -> np.ndarray:
-        """A⁻¹b, or A⁻ᵀb when ``trans``."""
+        """A⁻¹b, or A⁻ᵀb when ``trans`` (LAPACK ``potrs``/``getrs`` on the stored factors)."""
         self._check()
         if self.cholesky is not None:
-            return sla.cho_solve(self.cholesky, b, check_finite=False)
-        return sla.lu_solve(self.lu, b, trans=1 if trans else 0, check_finite=False)
+            x, info = lapack.dpotrs(self.cholesky, b, lower=0)
+        else:
+            x, info = lapack.dgetrs(self.lu[0], self.lu[1], b, trans=1 if trans else 0)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"{self.label}: LAPACK solve failed (info={info})")
+        return x
 
     def inverse(self, trans: bool = False) -> np.ndarray:
         """A⁻¹ (or A⁻ᵀ), for when the inverse itself is the value asked for."""
@@ -111,9 +119,9 @@ class Factorization:
     def logabsdet(self) -> tuple[float, float]:
         """(sign, log|det A|)."""
         if self.cholesky is not None:
-            return 1.0, 2.0 * float(np.log(np.diag(self.cholesky[0])).sum())
+            return 1.0, 2.0 * float(np.log(np.diag(self.cholesky)).sum())
         lu, piv = self.lu
-        d = np.diag(lu)
+        d = np.diag(lu)  # scipy returns 0-based pivots
         sign = (-1.0) ** int(np.count_nonzero(piv != np.arange(self.n))) * float(np.prod(np.sign(d)))
         with np.errstate(divide="ignore"):
             return sign, float(np.log(np.abs(d)).sum())
@@ -129,20 +137,59 @@ class Evaluator:
     exprs : sequence of Expr
         The expressions that will be evaluated; their symbols are checked
         against ``values`` at once so that missing names are reported together.
+    record : bool
+        Record every numeric step so that :meth:`plan` can replay them.
     """
 
-    def __init__(self, values: Mapping[str, Any], exprs: Sequence[E.Expr]) -> None:
-        self.values = _bind(values, exprs)
+    def __init__(self, values: Mapping[str, Any], exprs: Sequence[E.Expr],
+                 record: bool = False, bound: Mapping[E.Expr, np.ndarray] | None = None) -> None:
+        self.values = dict(bound) if bound is not None else bind_values(values, exprs)
         self._cache: dict[E.Expr, Any] = {}
         self._factors: dict[E.Expr, Factorization] = {}
         self._chains: dict[tuple[E.Expr, ...], np.ndarray] = {}
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
-        self._transposes = [(E.transpose(s), s) for s, v in self.values.items()
-                            if v.ndim == 2 and v.shape[0] == v.shape[1] > 1 and np.array_equal(v, v.T)]
+        self._transposes = [(E.transpose(s), s) for s in symmetric_key(self.values)]
         self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
         self._canonical: dict[E.Expr, E.Expr] = {}
+        self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
+        self._slots: dict[int, int] = {}
+        self._alive: list[Any] = []
+        if record:
+            self._tape = []
+            for sym, v in self.values.items():
+                self._register(v)
 
+    # ----------------------------------------------------------- recording
+    def _register(self, value: Any) -> int:
+        slot = len(self._alive)
+        self._alive.append(value)
+        self._slots[id(value)] = slot
+        return slot
+
+    def op(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``, recorded when recording (args must be earlier results)."""
+        out = fn(*args)
+        if isinstance(out, float):
+            out = np.asarray(out)
+        if self._tape is not None:
+            try:
+                ins = tuple(self._slots[id(a)] for a in args)
+            except KeyError:
+                self._tape = None  # an untracked input: no plan, evaluation itself is unaffected
+            else:
+                self._tape.append((fn, ins, self._register(out)))
+        return out
+
+    def plan(self, outputs: Sequence[Any]) -> "Plan | None":
+        """The recorded steps producing ``outputs`` (None if anything was not recorded)."""
+        if self._tape is None or any(id(o) not in self._slots for o in outputs):
+            return None
+        inputs = {sym: self._slots[id(v)] for sym, v in self.values.items()}
+        return Plan(inputs, list(self._tape), [self._slots[id(o)] for o in outputs],
+                    len(self._alive), symmetric_key(self.values))
+
+    # ---------------------------------------------------------- evaluation
     def canon(self, e: E.Expr) -> E.Expr:
         """``e`` with Vᵀ written V for every symbol whose value is exactly symmetric."""
         if not self._symmetric:
@@ -161,22 +208,13 @@ class Evaluator:
             self._cache[e] = v
         return v
 
-    def _cached_chain(self, factors: tuple[E.Expr, ...]) -> np.ndarray | None:
-        """A product computed before, in this or in transposed order."""
-        hit = self._chains.get(factors)
-        if hit is not None:
-            return hit
-        flipped = tuple(self.canon(E.transpose(f)) for f in reversed(factors))
-        hit = self._chains.get(flipped)
-        return None if hit is None else hit.T
-
     def factorization(self, a: E.Expr) -> Factorization:
         """The (cached) factorization of the square matrix ``a``."""
         f = self._factors.get(a)
         if f is None:
             from .printing import to_python
             pd = a.op == "symbol" and a.params[2]
-            f = Factorization(np.asarray(self(a), dtype=float), f"inv({to_python(a)})", pd)
+            f = self.op(partial(Factorization, label=f"inv({to_python(a)})", try_cholesky=pd), self(a))
             self._factors[a] = f
         return f
 
@@ -188,6 +226,15 @@ class Evaluator:
         if base.op == "transpose":
             return self.factorization(base.args[0]), True
         return self.factorization(base), False
+
+    def _cached_chain(self, factors: tuple[E.Expr, ...]) -> np.ndarray | None:
+        """A product computed before, in this or in transposed order."""
+        hit = self._chains.get(factors)
+        if hit is not None:
+            return hit
+        flipped = tuple(self.canon(E.transpose(f)) for f in reversed(factors))
+        hit = self._chains.get(flipped)
+        return None if hit is None else self.op(np.transpose, hit)
 
     def chain(self, factors: Sequence[E.Expr]) -> np.ndarray:
         """The product of ``factors`` in the cheapest order, with solves for inverses.
@@ -213,23 +260,60 @@ class Evaluator:
                 inv_op = self._inverse_operand(factors[i])
                 return inv_op if inv_op is not None else self(factors[i])
             k = split[i][j]
-            value = _combine(product(i, k), product(k + 1, j))
+            value = self._combine(product(i, k), product(k + 1, j))
             self._chains[factors[i:j + 1]] = value
             return value
 
         return product(0, n - 1)
 
-
-def _combine(left: Any, right: Any) -> np.ndarray:
-    """left·right where either may be an unevaluated inverse (factorization, transposed)."""
-    if isinstance(left, tuple):
+    def _combine(self, left: Any, right: Any) -> np.ndarray:
+        """left·right where either may be an unevaluated inverse (factorization, transposed)."""
+        if isinstance(left, tuple):
+            if isinstance(right, tuple):
+                right = self.op(partial(_inverse, trans=right[1]), right[0])
+            return self.op(partial(_solve, trans=left[1]), left[0], right)
         if isinstance(right, tuple):
-            right = right[0].inverse(right[1])
-        return left[0].solve(right, left[1])
-    if isinstance(right, tuple):
-        # X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ
-        return right[0].solve(left.T, not right[1]).T
-    return left @ right
+            return self.op(partial(_solve_right, trans=right[1]), right[0], left)
+        return self.op(operator.matmul, left, right)
+
+
+class Plan:
+    """A recorded evaluation: the numeric steps alone, replayable for new values.
+
+    Valid for any values whose symmetric symbols (those whose value equals its
+    transpose) are the same as when it was recorded: ``key``.
+    """
+
+    def __init__(self, inputs: Mapping[E.Expr, int], steps: list, outputs: list[int],
+                 size: int, key: frozenset) -> None:
+        self.inputs, self.steps, self.outputs, self.size, self.key = inputs, steps, outputs, size, key
+
+    def run(self, bound: Mapping[E.Expr, np.ndarray]) -> list[Any]:
+        slots: list[Any] = [None] * self.size
+        for sym, slot in self.inputs.items():
+            slots[slot] = bound[sym]
+        for fn, ins, out in self.steps:
+            slots[out] = fn(*[slots[i] for i in ins])
+        return [slots[o] for o in self.outputs]
+
+
+def _solve(fac: Factorization, b: np.ndarray, trans: bool) -> np.ndarray:
+    return fac.solve(b, trans)
+
+
+def _solve_right(fac: Factorization, x: np.ndarray, trans: bool) -> np.ndarray:
+    """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
+    return fac.solve(x.T, not trans).T
+
+
+def _inverse(fac: Factorization, trans: bool) -> np.ndarray:
+    return fac.inverse(trans)
+
+
+def symmetric_key(values: Mapping[E.Expr, np.ndarray]) -> frozenset:
+    """The square symbols (n > 1) whose values are exactly symmetric."""
+    return frozenset(s for s, v in values.items()
+                     if v.ndim == 2 and v.shape[0] == v.shape[1] > 1 and np.array_equal(v, v.T))
 
 
 def _chain_order(dims: Sequence[int], known: Mapping[tuple[int, int], Any] = {}) -> list[list[int]]:
@@ -254,8 +338,8 @@ def _chain_order(dims: Sequence[int], known: Mapping[tuple[int, int], Any] = {})
     return split
 
 
-def _bind(values: Mapping[str, Any], exprs: Sequence[E.Expr]) -> dict[E.Expr, np.ndarray]:
-    """Check and convert the values of the symbols in ``exprs``."""
+def symbol_table(exprs: Sequence[E.Expr]) -> dict[str, E.Expr]:
+    """The symbols of ``exprs`` by name (two different symbols with one name are refused)."""
     symbols: dict[str, E.Expr] = {}
     for e in exprs:
         for name, sym in e.symbols().items():
@@ -263,6 +347,14 @@ def _bind(values: Mapping[str, Any], exprs: Sequence[E.Expr]) -> dict[E.Expr, np
             if other is not sym:
                 raise BindingError(f"two different symbols are named {name!r}: shapes "
                                    f"{other.shape} and {sym.shape}")
+    return symbols
+
+
+def bind_values(values: Mapping[str, Any], exprs: Sequence[E.Expr],
+                symbols: Mapping[str, E.Expr] | None = None) -> dict[E.Expr, np.ndarray]:
+    """Check and convert the values of the symbols in ``exprs`` (or of ``symbols``)."""
+    if symbols is None:
+        symbols = symbol_table(exprs)
     missing = [s for name, s in symbols.items() if name not in values]
     if missing:
         listed = ", ".join(f"{s.params[0]} (shape {s.shape})" for s in missing)
@@ -289,42 +381,46 @@ def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
             raise ShapeError(f"value for {name}: expected shape {shape}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"value for {name} contains NaN or inf")
-    return arr
+    return arr.view()  # a distinct object per symbol, so recorded plans can tell them apart
 
 
 # ------------------------------------------------------------ the table
-def _symbol(ev: Evaluator, e: E.Expr) -> np.ndarray:
-    return ev.values[e]
+def _lift(fn: Callable[..., Any]) -> Callable[[Evaluator, E.Expr], Any]:
+    """An evaluation rule applying ``fn`` to the values of the arguments."""
+    return lambda ev, e: ev.op(fn, *[ev(a) for a in e.args])
+
+
+def _constant(make: Callable[[E.Expr], Any]) -> Callable[[Evaluator, E.Expr], Any]:
+    """An evaluation rule for a leaf whose value depends only on the node."""
+    return lambda ev, e: ev.op(partial(make, e))
 
 
 def _matmul(ev: Evaluator, e: E.Expr) -> np.ndarray:
     t = ev.canon(E.transpose(e))
     if t in ev._cache:
-        return ev._cache[t].T
+        return ev.op(np.transpose, ev._cache[t])
     return ev.chain(e.args)
 
 
 def _inv(ev: Evaluator, e: E.Expr) -> np.ndarray:
     fac, trans = ev._inverse_operand(e)  # type: ignore[misc]
-    return fac.inverse(trans)
+    return ev.op(partial(_inverse, trans=trans), fac)
 
 
-def _det(ev: Evaluator, e: E.Expr) -> float:
-    sign, logabs = _logabsdet(ev, e.args[0])
+def _det(fac: Factorization) -> float:
+    sign, logabs = fac.logabsdet()
     return sign * math.exp(logabs) if logabs > -math.inf else 0.0
 
 
-def _logdet(ev: Evaluator, e: E.Expr) -> float:
-    return _logabsdet(ev, e.args[0])[1]
+def _sum_of(*xs: Any) -> Any:
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
 
 
-def _logabsdet(ev: Evaluator, a: E.Expr) -> tuple[float, float]:
-    return ev.factorization(a).logabsdet()
-
-
-def _kron_contract(ev: Evaluator, e: E.Expr) -> np.ndarray:
-    big, other = ev(e.args[0]), ev(e.args[1])
-    (r, c), side = e.shape, e.params[0]
+def _kron_contract(side: str, shape: tuple[int, int], big: np.ndarray, other: np.ndarray) -> np.ndarray:
+    r, c = shape
     if side == "a":
         p, q = other.shape
         return np.einsum("ikjl,kl->ij", big.reshape(r, p, c, q), other)
@@ -332,40 +428,41 @@ def _kron_contract(ev: Evaluator, e: E.Expr) -> np.ndarray:
     return np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
 
 
-def _expm_frechet(ev: Evaluator, e: E.Expr) -> np.ndarray:
-    return sla.expm_frechet(ev(e.args[0]), ev(e.args[1]), compute_expm=False, check_finite=False)
+def _parametrised(fn: Callable[..., Any]) -> Callable[[Evaluator, E.Expr], Any]:
+    """A rule calling ``fn(node, *argument values)``."""
+    return lambda ev, e: ev.op(partial(fn, e), *[ev(a) for a in e.args])
 
 
 _EVAL: dict[str, Callable[[Evaluator, E.Expr], Any]] = {
-    "symbol": _symbol,
-    "const": lambda ev, e: e.params[0].array,
-    "identity": lambda ev, e: np.eye(e.shape[0]),
-    "zeros": lambda ev, e: np.zeros(e.shape),
-    "ones": lambda ev, e: np.ones(e.shape),
+    "symbol": lambda ev, e: ev.values[e],
+    "const": _constant(lambda e: e.params[0].array),
+    "identity": _constant(lambda e: np.eye(e.shape[0])),
+    "zeros": _constant(lambda e: np.zeros(e.shape)),
+    "ones": _constant(lambda e: np.ones(e.shape)),
     "named": lambda ev, e: ev(e.args[0]),
     "matmul": _matmul,
-    "add": lambda ev, e: sum((ev(a) for a in e.args[1:]), start=ev(e.args[0])),
-    "scale": lambda ev, e: e.params[0] * ev(e.args[0]),
-    "smul": lambda ev, e: np.reshape(ev(e.args[0]), ()) * ev(e.args[1]),
-    "transpose": lambda ev, e: ev(e.args[0]).T,
+    "add": _lift(_sum_of),
+    "scale": _parametrised(lambda e, x: e.params[0] * x),
+    "smul": _lift(lambda s, x: np.reshape(s, ()) * x),
+    "transpose": _lift(np.transpose),
     "inv": _inv,
-    "trace": lambda ev, e: float(np.trace(ev(e.args[0]))),
-    "det": _det,
-    "logdet": _logdet,
-    "kron": lambda ev, e: np.kron(ev(e.args[0]), ev(e.args[1])),
-    "kron_contract": _kron_contract,
-    "hadamard": lambda ev, e: ev(e.args[0]) * ev(e.args[1]),
-    "power": lambda ev, e: np.power(ev(e.args[0]), e.params[0]),
-    "exp": lambda ev, e: np.exp(ev(e.args[0])),
-    "log": lambda ev, e: np.log(ev(e.args[0])),
-    "sin": lambda ev, e: np.sin(ev(e.args[0])),
-    "cos": lambda ev, e: np.cos(ev(e.args[0])),
-    "tanh": lambda ev, e: np.tanh(ev(e.args[0])),
-    "sum": lambda ev, e: float(np.sum(ev(e.args[0]))),
-    "norm": lambda ev, e: float(np.linalg.norm(ev(e.args[0]))),
-    "diag": lambda ev, e: np.diag(ev(e.args[0])[:, 0]),
-    "diagpart": lambda ev, e: np.diag(ev(e.args[0])).reshape(-1, 1).copy(),
-    "matpow": lambda ev, e: np.linalg.matrix_power(ev(e.args[0]), e.params[0]),
-    "expm": lambda ev, e: sla.expm(ev(e.args[0])),
-    "expm_frechet": _expm_frechet,
+    "trace": _lift(lambda x: float(np.trace(x))),
+    "det": lambda ev, e: ev.op(_det, ev.factorization(e.args[0])),
+    "logdet": lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
+    "kron": _lift(np.kron),
+    "kron_contract": _parametrised(lambda e, big, other: _kron_contract(e.params[0], e.shape, big, other)),
+    "hadamard": _lift(operator.mul),
+    "power": _parametrised(lambda e, x: np.power(x, e.params[0])),
+    "exp": _lift(np.exp),
+    "log": _lift(np.log),
+    "sin": _lift(np.sin),
+    "cos": _lift(np.cos),
+    "tanh": _lift(np.tanh),
+    "sum": _lift(lambda x: float(np.sum(x))),
+    "norm": _lift(lambda x: float(np.linalg.norm(x))),
+    "diag": _lift(lambda v: np.diag(v[:, 0])),
+    "diagpart": _lift(lambda x: np.diag(x).reshape(-1, 1).copy()),
+    "matpow": _parametrised(lambda e, x: np.linalg.matrix_power(x, e.params[0])),
+    "expm": _lift(sla.expm),
+    "expm_frechet": _lift(lambda a, h: sla.expm_frechet(a, h, compute_expm=False, check_finite=False)),
 }

@@ -137,3 +137,27 @@ def test_two_symbols_with_one_name_are_refused():
     with pytest.raises(ValueError, match="named 'X'"):
         kv.evaluate(kv.Matrix("X", (2, 2)) @ kv.Matrix("X", (2, 3)),
                     X=np.eye(2))
+
+
+def test_rebinding_replays_the_recorded_plan_with_fresh_numbers():
+    F, X, V, X0, V0 = _gls(n=7, m=3)
+    J = kv.jacobian(F, V)
+    rng = np.random.default_rng(11)
+    for trial in range(4):
+        A = rng.standard_normal((7, 7))
+        V1 = A @ A.T + 7 * np.eye(7) if trial % 2 == 0 else A + 7 * np.eye(7)
+        X1 = rng.standard_normal((7, 3))
+        fresh = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)  # same expression: interned, new Jacobian
+        fresh._plans.clear()
+        np.testing.assert_allclose(J.at(X=X1, V=V1).to_dense(), fd_jacobian(F, V, {"X": X1, "V": V1}),
+                                   atol=1e-6)
+    assert len(J._plans) == 2  # one for symmetric V values, one for general ones
+
+
+def test_replayed_plan_still_refuses_singular_values():
+    F, X, V, X0, V0 = _gls(n=5, m=2)
+    J = kv.jacobian(F, V)
+    J.at(X=X0, V=V0)
+    assert J._plans
+    with pytest.raises(np.linalg.LinAlgError, match=r"inv\(V\)"):
+        J.at(X=X0, V=np.ones((5, 5)))
