@@ -170,13 +170,23 @@ def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:
             return TraceMap(fa[0], fx.plus(fa[1], fb[1]), x.in_shape, x.out_shape)
         return None
     (a1, b1), (a2, b2) = fa, fb
+    (c1, a1), (c2, a2) = _coefficient(a1), _coefficient(a2)
+    (d1, b1), (d2, b2) = _coefficient(b1), _coefficient(b2)
+    k1, k2 = c1 * d1, c2 * d2  # A H B with its numeric factor: k·(A' H B')
     if fx.same(a1, a2) and b1 is not None and b2 is not None:
-        return type(x)(a1, fx.plus(b1, b2), x.in_shape, x.out_shape)
+        return type(x)(a1, fx.plus(fx.mul(k1, b1), fx.mul(k2, b2)), x.in_shape, x.out_shape)
     if fx.same(b1, b2) and a1 is not None and a2 is not None:
-        return type(x)(fx.plus(a1, a2), b1, x.in_shape, x.out_shape)
-    if fx.same(a1, a2) and fx.same(b1, b2) and a1 is None and b1 is None:
+        return type(x)(fx.plus(fx.mul(k1, a1), fx.mul(k2, a2)), b1, x.in_shape, x.out_shape)
+    if a1 is None and b1 is None and a2 is None and b2 is None:
         return ScaledMap(2.0, x)
     return None
+
+
+def _coefficient(f: Any) -> tuple[float, Any]:
+    """(c, F') with F = c·F' for an expression factor scaled by a number, else (1, F)."""
+    if isinstance(f, E.Expr) and f.op == "scale":
+        return f.params[0], f.args[0]
+    return 1.0, f
 
 
 # --------------------------------------------------------------- scaling

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from . import expr as E
 from .algebra import add, compose
-from .evaluation import Evaluator, Plan, bind_values, symbol_table, symmetric_key
+from .evaluation import Plan, bind_values, run_recorded, symbol_table
 from .errors import ShapeError
 from .maps import LinearMap, SumMap, ZeroMap
 from .rules import partial
@@ -78,8 +78,9 @@ class Jacobian:
     """
 
     def __init__(self, expr: E.Expr, wrt: E.Expr, lmap: LinearMap,
-                 names: Mapping[E.Expr, str] | None = None) -> None:
+                 names: Mapping[E.Expr, str] | None = None, adjoint: bool = False) -> None:
         self.expr, self.wrt, self.map = expr, wrt, lmap
+        self.adjoint = adjoint
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
         self._symbols: dict[str, E.Expr] = {}
@@ -121,22 +122,14 @@ class Jacobian:
             self._factors = list(dict.fromkeys(_factor_exprs(self.map)))
             self._symbols = symbol_table(self._factors)
         bound = bind_values({**(values or {}), **kw}, self._factors, self._symbols)
-        plan = self._plans.get(symmetric_key(bound))
-        if plan is not None:
-            results = plan.run(bound)
-        else:
-            ev = Evaluator({}, self._factors, record=True, bound=bound)
-            results = [ev(f) for f in self._factors]
-            plan = ev.plan(results)
-            if plan is not None:
-                self._plans[plan.key] = plan
+        results = run_recorded(self._plans, self._factors, bound)
         table = dict(zip(self._factors, results))
         return self.map.bind(table.__getitem__)
 
     @property
     def T(self) -> "Jacobian":
-        """The symbolic adjoint (the VJP map dF̄ ↦ dV̄)."""
-        return Jacobian(self.expr, self.wrt, self.map.T, self.names)
+        """The symbolic adjoint (the VJP map F̄ ↦ V̄)."""
+        return Jacobian(self.expr, self.wrt, self.map.T, self.names, not self.adjoint)
 
     def __matmul__(self, other: "Jacobian") -> "Jacobian":
         """Symbolic chain rule: self∘other."""
@@ -150,14 +143,18 @@ class Jacobian:
     def apply(self, tangent: Any) -> E.Expr:
         """dF as an expression, for the tangent expression dV = ``tangent``."""
         tangent = E.as_expr(tangent)
-        if tangent.shape != self.wrt.shape:
-            raise ShapeError(f"apply: tangent shape {tangent.shape} differs from "
-                             f"{self.wrt.params[0]}'s shape {self.wrt.shape}")
+        if tangent.shape != self.in_shape:
+            raise ShapeError(f"apply: tangent shape {tangent.shape} differs from the map's "
+                             f"input shape {self.in_shape}")
         out = self.map._apply(tangent)
         return out if out.shape == self.out_shape else E.smul(out, E.Constant(1.0))
 
     def differential(self) -> str:
-        """The matrix form, e.g. ``dF = F Xᵀ V⁻¹ dV V⁻¹ X F``."""
+        """The matrix form, e.g. ``dF = F Xᵀ V⁻¹ dV V⁻¹ X F``.
+
+        For an adjoint (``J.T``) the reverse-mode form, e.g.
+        ``V̄ = V⁻ᵀ X Fᵀ F̄ Fᵀ Xᵀ V⁻ᵀ`` with F̄ the cotangent of F.
+        """
         from .printing import differential
         return differential(self)
 
@@ -235,8 +232,8 @@ def grad(f: Any, wrt: E.Expr) -> E.Expr:
     lmap = jacobian_map(f, wrt)
     seed = E.ones(f.shape)
     g = lmap.T._apply(seed) if not isinstance(lmap, ZeroMap) else E.zeros(wrt.shape)
-    if g.shape != wrt.shape:
-        g = E.smul(g, E.Constant(1.0)) if wrt.shape == () else g
+    if g.shape == (1, 1) and wrt.shape == ():
+        g = E.trace(g)  # the 1×1 matrix as a scalar
     if wrt.op == "symbol" and wrt.params[1] and wrt.shape != ():
         g = E.assume_symmetric(g)
         g = E.scale(0.5, E.add(g, E.assume_symmetric(E.transpose(g))))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import operator
+import weakref
 from functools import partial
 from typing import Any, Callable, Mapping, Sequence
 
@@ -27,7 +28,7 @@ from . import expr as E
 from .errors import BindingError, ShapeError
 
 __all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "bind_values", "symbol_table",
-           "symmetric_key"]
+           "symmetric_key", "run_recorded"]
 
 _EPS = np.finfo(float).eps
 
@@ -59,8 +60,28 @@ def evaluate(expr: E.Expr, values: Mapping[str, Any] | None = None, **kw: Any) -
         sub-expression.
     """
     expr = E.as_expr(expr)
-    ev = Evaluator({**(values or {}), **kw}, [expr])
-    return np.array(ev(expr), dtype=float)
+    memo = _EVALUATE_MEMO.get(expr)
+    if memo is None:
+        memo = _EVALUATE_MEMO[expr] = (symbol_table([expr]), {})
+    symbols, plans = memo
+    bound = bind_values({**(values or {}), **kw}, [expr], symbols)
+    return np.array(run_recorded(plans, [expr], bound)[0], dtype=float)
+
+
+_EVALUATE_MEMO: "weakref.WeakKeyDictionary[E.Expr, tuple[dict, dict]]" = weakref.WeakKeyDictionary()
+
+
+def run_recorded(plans: dict, exprs: Sequence[E.Expr], bound: Mapping[E.Expr, np.ndarray]) -> list[Any]:
+    """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it."""
+    plan = plans.get(symmetric_key(bound))
+    if plan is not None:
+        return plan.run(bound)
+    ev = Evaluator({}, exprs, record=True, bound=bound)
+    results = [ev(e) for e in exprs]
+    plan = ev.plan(results)
+    if plan is not None:
+        plans[plan.key] = plan
+    return results
 
 
 class Factorization:
@@ -196,7 +217,12 @@ class Evaluator:
             return e
         c = self._canonical.get(e)
         if c is None:
-            c = E.substitute(e, self._symmetric)
+            if id(e) in self._symmetric:
+                c = self._symmetric[id(e)]
+            elif e.args:
+                c = E.rebuild(e, [self.canon(a) for a in e.args])
+            else:
+                c = e
             self._canonical[e] = c
         return c
 
@@ -392,7 +418,11 @@ def _lift(fn: Callable[..., Any]) -> Callable[[Evaluator, E.Expr], Any]:
 
 def _constant(make: Callable[[E.Expr], Any]) -> Callable[[Evaluator, E.Expr], Any]:
     """An evaluation rule for a leaf whose value depends only on the node."""
-    return lambda ev, e: ev.op(partial(make, e))
+    return lambda ev, e: ev.op(partial(_same, make(e)))
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _matmul(ev: Evaluator, e: E.Expr) -> np.ndarray:
@@ -428,9 +458,18 @@ def _kron_contract(side: str, shape: tuple[int, int], big: np.ndarray, other: np
     return np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
 
 
+class _Node:
+    """The parameters and shape of a node (what a recorded step may keep of it)."""
+
+    __slots__ = ("params", "shape")
+
+    def __init__(self, e: E.Expr) -> None:
+        self.params, self.shape = e.params, e.shape
+
+
 def _parametrised(fn: Callable[..., Any]) -> Callable[[Evaluator, E.Expr], Any]:
     """A rule calling ``fn(node, *argument values)``."""
-    return lambda ev, e: ev.op(partial(fn, e), *[ev(a) for a in e.args])
+    return lambda ev, e: ev.op(partial(fn, _Node(e)), *[ev(a) for a in e.args])
 
 
 _EVAL: dict[str, Callable[[Evaluator, E.Expr], Any]] = {

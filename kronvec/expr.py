@@ -133,7 +133,7 @@ class Expr:
         """
         if not isinstance(name, str) or not name:
             raise TypeError("named() needs a non-empty string")
-        return Expr.make("named", (strip_names(self),), (name,), self.shape)
+        return Expr.make("named", (self,), (name,), self.shape)
 
     def symbols(self) -> dict[str, "Expr"]:
         """The symbols this expression contains, by name."""
@@ -290,8 +290,8 @@ def Constant(value: Any, name: str | None = None) -> Expr:
     if arr.ndim > 2:
         raise ShapeError(f"a constant must be a scalar or a matrix, got shape {arr.shape}")
     if arr.ndim == 2 and name is None and arr.shape[0] == arr.shape[1] \
-            and np.array_equal(arr, np.eye(arr.shape[0])):
-        return identity(arr.shape[0])
+            and np.array_equal(arr, arr[0, 0] * np.eye(arr.shape[0])) and arr[0, 0] != 0:
+        return scale(float(arr[0, 0]), identity(arr.shape[0]))
     if arr.ndim == 2 and name is None and not arr.any():
         return zeros(arr.shape)
     return Expr.make("const", (), (ConstValue(arr, name),), arr.shape)
@@ -427,7 +427,7 @@ def matmul(*factors: Expr) -> Expr:
         if f.op == "zeros":
             return zeros(shape)
         flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
-    flat = _cancel_inverses(flat)
+    flat = _merge_powers(_cancel_inverses(flat))
     if not flat:
         core = identity(shape[0])
     elif len(flat) == 1:
@@ -437,6 +437,18 @@ def matmul(*factors: Expr) -> Expr:
     for s in scalars:
         core = smul(s, core)
     return scale(coef, core)
+
+
+def _merge_powers(flat: list[Expr]) -> list[Expr]:
+    """Write runs of one factor as a power: BBᵏ = Bᵏ⁺¹ (so equal terms can merge)."""
+    out: list[tuple[Expr, int]] = []
+    for f in flat:
+        base, k = (f.args[0], f.params[0]) if f.op == "matpow" else (f, 1)
+        if out and out[-1][0] is base:
+            out[-1] = (base, out[-1][1] + k)
+        else:
+            out.append((base, k))
+    return [b if k == 1 else Expr.make("matpow", (b,), (k,), b.shape) for b, k in out]
 
 
 def _cancel_inverses(flat: list[Expr]) -> list[Expr]:

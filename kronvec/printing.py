@@ -157,13 +157,15 @@ class _Printer:
                 return self(inner.args[0], ATOM) + s.inverse_t, POSTFIX
             return self(inner, ATOM) + s.inverse, POSTFIX
         if op == "matpow":
-            return self(e.args[0], ATOM) + s.sup(str(e.params[0])), POSTFIX
+            return self.matrix_power(e.args[0], e.params[0]), POSTFIX
         if op == "matmul":
             return self.product(list(e.args)), PROD
         if op == "add":
             return self.sum(e.args), SUM
         if op == "scale":
             return self.scaled(e.params[0], e.args[0])
+        if op == "smul" and e.args[1].op == "identity" and e.shape == (1, 1):
+            return self.render(e.args[0])
         if op == "smul":
             return s.scalar_times(self(e.args[0], POSTFIX), self(e.args[1], PROD)), PROD
         if op == "kron":
@@ -228,27 +230,23 @@ class _Printer:
                 out += (f" {self.s.minus} " if neg else " + ") + body
         return out
 
+    def matrix_power(self, base: E.Expr, k: int) -> str:
+        """Bᵏ, with X⁻ᵏ for B = X⁻¹ and (Xᵏ)ᵀ, (X⁻ᵏ)ᵀ for transposed leaves."""
+        s, names = self.s, self.names
+        if base not in names:
+            if base.op == "inv" and base.args[0] not in names:
+                inner = base.args[0]
+                if inner.op == "transpose" and inner not in names:
+                    return s.paren(self(inner.args[0], ATOM) + s.sup(f"-{k}")) + s.transpose
+                return self(inner, ATOM) + s.sup(f"-{k}")
+            if base.op == "transpose":
+                return s.paren(self(base.args[0], ATOM) + s.sup(str(k))) + s.transpose
+        return self(base, ATOM) + s.sup(str(k))
+
     def product(self, factors: list[E.Expr]) -> str:
-        groups: list[tuple[E.Expr, int]] = []
-        for f in factors:
-            if groups and groups[-1][0] is f and _powerable(f) and f not in self.names:
-                groups[-1] = (f, groups[-1][1] + 1)
-            else:
-                groups.append((f, 1))
-        parts = []
-        for f, count in groups:
-            if count == 1:
-                parts.append(self(f, POSTFIX))
-            elif f.op == "inv":
-                parts.append(self(f.args[0], ATOM) + self.s.sup(f"-{count}"))
-            else:
-                parts.append(self(f, ATOM) + self.s.sup(str(count)))
+        parts = [self(f, POSTFIX) for f in factors]
         spaced = any(len(_leaf_name(f, self.names)) > 1 for f in factors)
         return self.s.join(parts, spaced)
-
-
-def _powerable(f: E.Expr) -> bool:
-    return f.op in ("symbol", "const") or f.op == "inv" and f.args[0].op == "symbol"
 
 
 def _leaf_name(f: E.Expr, names: Mapping[E.Expr, str]) -> str:
@@ -471,12 +469,23 @@ def map_to_latex(m: LinearMap, names: Mapping[E.Expr, str] | None = None) -> str
 
 
 def differential(J: Any) -> str:
-    """``dF = ...``: the Jacobian applied to the symbolic tangent dV."""
+    """``dF = ...`` for a Jacobian; ``V̄ = ...`` in terms of F̄ for its adjoint."""
     wrt = J.wrt
-    tangent = E.Matrix("d" + wrt.params[0], wrt.shape) if wrt.shape != () else E.Scalar("d" + wrt.params[0])
-    out = J.apply(tangent)
-    lhs = "d" + (J.names.get(E.strip_names(J.expr)) or _lhs_name(J.expr))
-    return f"{lhs} = {to_unicode(out, J.names)}"
+    plain = E.strip_names(J.expr)
+    fname = J.names.get(plain) or _lhs_name(J.expr)
+    if J.adjoint:
+        bar = "\u0304"
+        cotangent = _symbol((fname if fname.isidentifier() else ("f" if J.out_shape == () else "F")) + bar,
+                            J.in_shape)
+        out = J.apply(cotangent)
+        note = "" if fname.isidentifier() else f"  ({cotangent.params[0]}: the cotangent of {fname})"
+        return f"{wrt.params[0]}{bar} = {to_unicode(out, J.names)}{note}"
+    out = J.apply(_symbol("d" + wrt.params[0], wrt.shape))
+    return f"d{fname} = {to_unicode(out, J.names)}"
+
+
+def _symbol(name: str, shape: tuple) -> E.Expr:
+    return E.Matrix(name, shape) if shape != () else E.Scalar(name)
 
 
 def _lhs_name(e: E.Expr) -> str:

@@ -170,8 +170,12 @@ class TraceMap(_FactorTerm):
         return np.asarray(t)[..., None, None] * self.M
 
     def _adjoint(self) -> LinearMap:
-        n = as2d(self.in_shape)[0]
-        Ct = fx.tr(self.C) if self.C is not None else fx.eye(n, self.M)
+        if self.C is not None:
+            Ct = fx.tr(self.C)
+        elif self.in_shape == () and fx.is_symbolic(self.M):
+            Ct = E.Constant(1.0)  # a scalar input: the adjoint's image is a scalar too
+        else:
+            Ct = fx.eye(as2d(self.in_shape)[0], self.M)
         return TraceMap(fx.tr(self.M), Ct, self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
