@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kronvec as kv
+from _reference import vec, unvec, ev, scalar, close, fd_close, fd_jvp
 
 inv = np.linalg.inv
 
@@ -24,41 +25,18 @@ inv = np.linalg.inv
 # local helpers
 # ---------------------------------------------------------------------------
 
-def vec(A):
-    return np.asarray(A).reshape(-1, order="F")
 
 
-def unvec(v, shape):
-    return np.asarray(v).reshape(shape, order="F")
 
 
-def ev(expr, **vals):
-    return np.asarray(kv.evaluate(expr, **vals), dtype=float)
 
 
-def scalar(x):
-    a = np.asarray(x, dtype=float)
-    assert a.size == 1, f"expected a scalar, got shape {a.shape}"
-    return float(a.reshape(()))
 
 
-def close(actual, desired, rtol=1e-8, atol=None):
-    actual = np.asarray(actual, dtype=float)
-    desired = np.asarray(desired, dtype=float)
-    if atol is None:
-        atol = 1e-10 * max(1.0, float(np.max(np.abs(desired), initial=0.0)))
-    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=atol)
 
 
-def fd_close(actual, desired):
-    desired = np.asarray(desired, dtype=float)
-    close(actual, desired, rtol=1e-5,
-          atol=1e-6 * max(1.0, float(np.max(np.abs(desired), initial=0.0))))
 
 
-def fd_jvp(fun, X0, H, eps=1e-6):
-    return (np.asarray(fun(X0 + eps * H), dtype=float)
-            - np.asarray(fun(X0 - eps * H), dtype=float)) / (2 * eps)
 
 
 def fd_check(L, expr, name, vals, rng, n_dirs=3):
