@@ -91,16 +91,20 @@ class Factorization:
     the first solve, so a singular matrix raises instead of giving garbage.
     """
 
-    def __init__(self, a: np.ndarray, label: str, try_cholesky: bool) -> None:
+    def __init__(self, a: np.ndarray, label: str, try_cholesky: bool,
+                 symmetric: bool | None = None, finite: bool = False) -> None:
+        """Factor ``a``; ``symmetric``/``finite`` pass on what the caller already checked."""
         self.label = label
         self.n = a.shape[0]
         self._checked = False
         self._anorm = float(np.abs(a).sum(axis=0).max()) if a.size else 0.0
-        if not np.all(np.isfinite(a)):
+        if not finite and not np.all(np.isfinite(a)):
             raise np.linalg.LinAlgError(f"{label}: the matrix contains NaN or inf")
         self.cholesky: np.ndarray | None = None
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
-        if try_cholesky and np.array_equal(a, a.T):
+        if symmetric is None and try_cholesky:
+            symmetric = bool(np.array_equal(a, a.T))
+        if try_cholesky and symmetric:
             c, info = lapack.dpotrf(a, lower=0, clean=1)
             if info == 0:
                 self.cholesky = c
@@ -170,7 +174,8 @@ class Evaluator:
         self._chains: dict[tuple[E.Expr, ...], np.ndarray] = {}
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
-        self._transposes = [(E.transpose(s), s) for s in symmetric_key(self.values)]
+        self._symmetric_symbols = symmetric_key(self.values)
+        self._transposes = [(E.transpose(s), s) for s in self._symmetric_symbols]
         self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
         self._canonical: dict[E.Expr, E.Expr] = {}
         self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
@@ -239,8 +244,12 @@ class Evaluator:
         f = self._factors.get(a)
         if f is None:
             from .printing import to_python
-            pd = a.op == "symbol" and a.params[2]
-            f = self.op(partial(Factorization, label=f"inv({to_python(a)})", try_cholesky=pd), self(a))
+            is_symbol = a.op == "symbol"  # its value was checked when bound
+            make = partial(Factorization, label=f"inv({to_python(a)})",
+                           try_cholesky=is_symbol and a.params[2],
+                           symmetric=(a in self._symmetric_symbols) if is_symbol else None,
+                           finite=is_symbol)
+            f = self.op(make, self(a))
             self._factors[a] = f
         return f
 

@@ -76,6 +76,7 @@ class LinearMap:
         self.in_shape: Shape = tuple(int(s) for s in in_shape)
         self.out_shape: Shape = tuple(int(s) for s in out_shape)
         self._adj: LinearMap | None = None
+        self._symbolic: bool | None = None
 
     # ----------------------------------------------------- to implement
     def _apply(self, h: Any) -> Any:
@@ -126,7 +127,9 @@ class LinearMap:
     @property
     def symbolic(self) -> bool:
         """True while any factor is an expression (not yet bound to numbers)."""
-        return fx.is_symbolic(*self.factors()) or any(c.symbolic for c in self.children())
+        if self._symbolic is None:  # maps are immutable: decide once
+            self._symbolic = fx.is_symbolic(*self.factors()) or any(c.symbolic for c in self.children())
+        return self._symbolic
 
     def _require_numeric(self, what: str) -> None:
         if self.symbolic:

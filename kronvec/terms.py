@@ -83,7 +83,7 @@ class KronMap(_FactorTerm):
 
     def _apply(self, h: Any) -> Any:
         A, B = self.A, self.B
-        if fx.is_symbolic(A, B, h):
+        if not isinstance(h, np.ndarray) or self.symbolic:
             return fx.mm(A, h, B)
         if A is None:
             return h if B is None else h @ B
@@ -96,12 +96,13 @@ class KronMap(_FactorTerm):
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
-        A = np.eye(p) if self.A is None else self.A
-        Bt = np.eye(q) if self.B is None else self.B.T
-        if A.size <= Bt.size:
-            A = coef * A
-        else:
-            Bt = coef * Bt
+        A = np.eye(p) if self.A is None else np.ascontiguousarray(self.A)
+        Bt = np.eye(q) if self.B is None else np.ascontiguousarray(self.B.T)
+        if coef != 1.0:
+            if A.size <= Bt.size:
+                A = coef * A
+            else:
+                Bt = coef * Bt
         _outer_into(out.reshape(q, p, k, n), Bt[:, None, :, None], A[None, :, None, :], assign)
 
     def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
