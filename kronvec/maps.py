@@ -264,8 +264,8 @@ class LinearMap:
                 f"more than max_bytes={max_bytes} ({_human(max_bytes)}); call "
                 f"to_dense(max_bytes={nbytes}) to allow it, or use jvp/vjp/aslinearoperator, "
                 f"which never materialise")
-        out = np.zeros((rows, cols))
-        self._dense_into(out, 1.0, True)
+        out = np.empty((rows, cols))
+        self._dense_into(out, 1.0, True)  # every term writes all of ``out`` when assigning
         return out
 
     def to_tensor(self, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
