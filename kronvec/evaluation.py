@@ -183,7 +183,7 @@ class Evaluator:
         self._alive: list[Any] = []
         if record:
             self._tape = []
-            for sym, v in self.values.items():
+            for v in self.values.values():
                 self._register(v)
 
     # ----------------------------------------------------------- recording

@@ -32,7 +32,7 @@ from . import expr as E
 from .algebra import add, scale
 from .maps import LinearMap
 from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
-                    KronFactorMap, KronMap, KronTMap, TraceMap, identity_map)
+                    KronFactorMap, KronMap, KronTMap, TraceMap)
 
 __all__ = ["RULES", "partial"]
 

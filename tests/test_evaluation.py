@@ -159,3 +159,23 @@ def test_replayed_plan_still_refuses_singular_values():
     assert J._plans
     with pytest.raises(np.linalg.LinAlgError, match=r"inv\(V\)"):
         J.at(X=X0, V=np.ones((5, 5)))
+
+
+def test_binding_and_applying_a_large_jacobian_allocates_nothing_near_its_dense_size():
+    import tracemalloc
+    n, m = 600, 30  # the dense Jacobian would take 8·m²·n² bytes ≈ 2.6 GB
+    F, X, V, X0, V0 = _gls(n=n, m=m, pd=True)
+    J = kv.jacobian(F, V)
+    H = np.random.default_rng(5).standard_normal((n, n))
+    tracemalloc.start()
+    try:
+        L = J.at(X=X0, V=V0)
+        out = L.jvp(H)
+        back = L.vjp(out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (m, m) and back.shape == (n, n)
+    assert peak < 12 * n * n * 8, f"peak {peak / 2**20:.1f} MiB"  # a few n×n work arrays at most
+    with pytest.raises(kv.MaterializationError, match="GiB"):
+        L.to_dense()
