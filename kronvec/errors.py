@@ -23,5 +23,6 @@ class BindingError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
-class MaterializationError(MemoryError):
-    """A dense result would exceed the allowed size; the message says how big."""
+class MaterializationError(MemoryError, ValueError):
+    """A dense result would exceed the allowed size; the message says how big
+    and how to allow it (``to_dense(max_bytes=...)``)."""

@@ -243,7 +243,7 @@ class LinearMap:
         return self * (1.0 / float(c))
 
     # --------------------------------------------------------- dense
-    def to_dense(self, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+    def to_dense(self, max_bytes: int | None = DEFAULT_MAX_BYTES) -> np.ndarray:
         """The dense ``(prod(out_shape), prod(in_shape))`` matrix J.
 
         Column-major vec convention: ``J @ vec(H) == vec(L(H))`` with
@@ -252,13 +252,14 @@ class LinearMap:
 
         Parameters
         ----------
-        max_bytes : int
-            Refuse (``MaterializationError``) if J would take more memory.
+        max_bytes : int or None
+            Refuse (``MaterializationError``) if J would take more memory;
+            None allows any size.
         """
         self._require_numeric("to_dense")
         rows, cols = self.shape
         nbytes = 8 * rows * cols
-        if nbytes > max_bytes:
+        if max_bytes is not None and nbytes > max_bytes:
             raise MaterializationError(
                 f"to_dense would allocate {_human(nbytes)} for a {rows} x {cols} float64 matrix, "
                 f"more than max_bytes={max_bytes} ({_human(max_bytes)}); call "
@@ -268,7 +269,7 @@ class LinearMap:
         self._dense_into(out, 1.0, True)  # every term writes all of ``out`` when assigning
         return out
 
-    def to_tensor(self, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+    def to_tensor(self, max_bytes: int | None = DEFAULT_MAX_BYTES) -> np.ndarray:
         """The tensor T of shape ``out_shape + in_shape``, T[i, j, a, b] = ∂F[i, j]/∂V[a, b]."""
         p, q = as2d(self.out_shape)
         n, k = as2d(self.in_shape)

@@ -251,3 +251,12 @@ def test_composition_shape_mismatch_names_both_shapes():
     big = make_kron(r, 5, 5, 5, 5)
     with pytest.raises(kv.ShapeError, match=r"\(3, 3\).*\(5, 5\)"):
         small @ big
+
+
+def test_to_dense_limit_is_explicit_and_can_be_lifted():
+    L = make_kron(_rng(3), 3, 2, 4, 2)
+    with pytest.raises(kv.MaterializationError, match=r"384 bytes.*max_bytes=384"):
+        L.to_dense(max_bytes=100)
+    with pytest.raises(ValueError):
+        L.to_tensor(max_bytes=100)
+    np.testing.assert_array_equal(L.to_dense(max_bytes=None), L.to_dense(max_bytes=384))
