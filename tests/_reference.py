@@ -49,3 +49,12 @@ def fd_jvp(fun, X0, H, eps=1e-6):
     """Central difference of fun at X0 along H."""
     return (np.asarray(fun(X0 + eps * H), dtype=float)
             - np.asarray(fun(X0 - eps * H), dtype=float)) / (2 * eps)
+
+
+def commutation_ref(m, n):
+    """K with K vec(A) = vec(A.T) for A of shape (m, n), built by hand."""
+    K = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            K[j + n * i, i + m * j] = 1.0
+    return K

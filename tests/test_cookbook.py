@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kronvec as kv
-from _reference import vec, unvec, ev, scalar, close, fd_jvp
+from _reference import commutation_ref, vec, unvec, ev, scalar, close, fd_jvp
 
 inv = np.linalg.inv
 det = np.linalg.det
@@ -57,15 +57,6 @@ def dense_from_jvp(jvp, in_shape, out_shape):
         e[c] = 1.0
         J[:, c] = vec(np.asarray(jvp(unvec(e, in_shape)), dtype=float).reshape(out_shape))
     return J
-
-
-def commutation_ref(m, n):
-    """K with K vec(A) = vec(A.T) for A of shape (m, n), built by hand."""
-    K = np.zeros((m * n, m * n))
-    for i in range(m):
-        for j in range(n):
-            K[j + n * i, i + m * j] = 1.0
-    return K
 
 
 def make(kind, shape, rng):

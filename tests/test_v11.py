@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kronvec as kv
-from _reference import vec, unvec, ev, scalar, close, fd_close, fd_jvp
+from _reference import commutation_ref, vec, unvec, ev, scalar, close, fd_close, fd_jvp
 
 inv = np.linalg.inv
 
@@ -80,14 +80,6 @@ def as_dense(M):
     if hasattr(M, "to_dense"):
         return np.asarray(M.to_dense(), dtype=float)
     return np.asarray(M, dtype=float)
-
-
-def commutation_ref(m, n):
-    K = np.zeros((m * n, m * n))
-    for i in range(m):
-        for j in range(n):
-            K[j + n * i, i + m * j] = 1.0
-    return K
 
 
 def vech_ref(A):
