@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from . import expr as E
 from .algebra import add, compose
 from .evaluation import Plan, bind_values, run_recorded, symbol_table
-from .errors import ShapeError
+from .errors import BindingError, ShapeError
 from .maps import LinearMap, SumMap, ZeroMap
 from .rules import partial
 from .terms import identity_map
@@ -22,7 +22,15 @@ from .terms import identity_map
 __all__ = ["jacobian", "grad", "hessian", "Jacobian", "jacobian_map"]
 
 
-def _check_wrt(wrt: Any, what: str) -> E.Expr:
+def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
+    """The symbol to differentiate by (given as a symbol or by its name)."""
+    if isinstance(wrt, str):
+        symbols = f.symbols()
+        if wrt not in symbols:
+            known = ", ".join(f"{k} {v.shape}" for k, v in symbols.items()) or "none"
+            raise BindingError(f"{what}: the expression has no symbol named {wrt!r} "
+                               f"(its symbols: {known}); pass the symbol itself to get the zero map")
+        return symbols[wrt]
     if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
@@ -192,6 +200,7 @@ def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
 
     For F of shape (p, q) and V of shape (n, k) the map is dV ↦ dF; its dense
     matrix J has shape (pq, nk) with vec dF = J vec dV (column-major vec).
+    ``wrt`` is a symbol or the name of one of ``f``'s symbols.
     A symbol that ``f`` does not contain gives the zero map.  For a symbol
     declared symmetric the map is still the unconstrained one; compose it with
     ``kv.duplication(n)`` for the derivative with respect to vech V.
@@ -204,14 +213,16 @@ def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
     >>> print(kv.jacobian(F, V))
     (V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)
     """
-    wrt = _check_wrt(wrt, "jacobian")
     f = E.as_expr(f)
+    wrt = _check_wrt(wrt, "jacobian", f)
     plain = E.strip_names(f)
     return Jacobian(f, wrt, jacobian_map(plain, wrt), _names(f))
 
 
 def grad(f: Any, wrt: E.Expr) -> E.Expr:
     """The gradient G of a scalar expression: df = tr(Gᵀ dX), G of X's shape.
+
+    ``wrt`` is a symbol or the name of one of ``f``'s symbols.
 
     For a symbol declared ``symmetric=True`` this is the gradient in the space
     of symmetric matrices, sym(G) = (G + Gᵀ)/2 of the unconstrained G.
@@ -224,8 +235,8 @@ def grad(f: Any, wrt: E.Expr) -> E.Expr:
     >>> print(kv.grad(a.T @ kv.inv(X) @ b, X))
     -X⁻ᵀabᵀX⁻ᵀ
     """
-    wrt = _check_wrt(wrt, "grad")
     f = E.strip_names(E.as_expr(f))
+    wrt = _check_wrt(wrt, "grad", f)
     if not E.is_scalar(f):
         raise ShapeError(f"grad: needs a scalar expression (shape () or (1, 1)), got shape "
                          f"{f.shape}; use kv.jacobian for matrix-valued expressions")
@@ -246,4 +257,5 @@ def hessian(f: Any, wrt: E.Expr) -> Jacobian:
     ``hessian(f, X).at(...)`` is a LinearMap with in and out shape X.shape;
     its ``jvp`` is a Hessian-vector product.
     """
+    wrt = _check_wrt(wrt, "hessian", E.as_expr(f))
     return jacobian(grad(f, wrt), wrt)

@@ -195,6 +195,8 @@ class Expr:
         return matmul(self, as_expr(other))
 
     def __rmatmul__(self, other: Any) -> "Expr":
+        if isinstance(other, (np.ndarray, list, tuple)) and np.ndim(other) == 1:
+            other = np.reshape(other, (1, -1))  # as in NumPy, a 1-D left operand is a row
         return matmul(as_expr(other), self)
 
     def __add__(self, other: Any) -> "Expr":

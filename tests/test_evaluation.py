@@ -179,3 +179,16 @@ def test_binding_and_applying_a_large_jacobian_allocates_nothing_near_its_dense_
     assert peak < 12 * n * n * 8, f"peak {peak / 2**20:.1f} MiB"  # a few n×n work arrays at most
     with pytest.raises(kv.MaterializationError, match="GiB"):
         L.to_dense()
+
+
+def test_numpy_semantics_for_1d_operands_and_symbols_by_name():
+    X = kv.Matrix("X", (3, 2))
+    a0, b0 = np.arange(1.0, 4.0), np.array([1.0, -1.0])
+    f = a0 @ X @ b0
+    assert f.shape == (1, 1)
+    X0 = np.random.default_rng(0).standard_normal((3, 2))
+    np.testing.assert_allclose(kv.evaluate(f, X=X0).reshape(()), a0 @ X0 @ b0)
+    np.testing.assert_allclose(kv.evaluate(kv.grad(f, "X"), X=X0), np.outer(a0, b0))
+    assert kv.hessian(kv.trace(X.T @ X), "X").in_shape == (3, 2)
+    with pytest.raises(kv.BindingError, match=r"no symbol named 'Y'.*X \(3, 2\)"):
+        kv.jacobian(X.T @ X, "Y")
