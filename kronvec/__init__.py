@@ -16,8 +16,8 @@ dF = F Xᵀ V⁻¹ dV V⁻¹ X F
 from .derivative import Jacobian, grad, hessian, jacobian
 from .errors import BindingError, MaterializationError, ShapeError
 from .evaluation import evaluate
-from .expr import (Constant, Expr, Matrix, Scalar, Vector, det, diag, expm, inv, kron,
-                   logdet, matrix_power, norm, solve, sum, trace)
+from .expr import (Constant, Expr, Matrix, Scalar, Vector, det, diag, expm, eye, inv, kron,
+                   logdet, matrix_power, norm, ones, solve, sum, trace, zeros)
 from .maps import LinearMap
 from .steps import explain
 from .structured import commutation, duplication, elimination, unvec, vec, vech
@@ -58,7 +58,7 @@ def sqrt(A: Expr) -> Expr:
 
 
 __all__ = [
-    "Matrix", "Vector", "Scalar", "Constant", "Expr", "inv", "solve", "trace", "det", "logdet",
+    "Matrix", "Vector", "Scalar", "Constant", "Expr", "eye", "zeros", "ones", "inv", "solve", "trace", "det", "logdet",
     "kron", "hadamard", "exp", "log", "sin", "cos", "tanh", "sqrt", "sum", "norm", "diag",
     "matrix_power", "expm", "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
     "explain", "vec", "unvec", "vech", "commutation", "duplication", "elimination",

@@ -33,7 +33,7 @@ from .errors import ShapeError
 Shape = tuple[int, ...]
 
 __all__ = [
-    "Expr", "Matrix", "Vector", "Scalar", "Constant", "as_expr", "identity", "zeros", "ones",
+    "Expr", "Matrix", "Vector", "Scalar", "Constant", "as_expr", "identity", "eye", "zeros", "ones",
     "matmul", "add", "scale", "smul", "transpose", "inv", "solve", "trace", "det",
     "logdet", "kron", "hadamard", "power", "elementwise", "sum", "norm", "diag",
     "matrix_power", "expm", "expm_frechet", "kron_contract", "is_scalar", "ELEMENTWISE_FUNCS",
@@ -301,17 +301,32 @@ def Constant(value: Any, name: str | None = None) -> Expr:
 
 def identity(n: int) -> Expr:
     """The n×n identity I."""
-    return Expr.make("identity", (), (), (n, n))
+    if int(n) != n or n < 1:
+        raise ShapeError(f"eye: the size must be a positive integer, got {n!r}")
+    return Expr.make("identity", (), (), (int(n), int(n)))
 
 
-def zeros(shape: Shape) -> Expr:
-    """The zero matrix (or scalar) of ``shape``."""
-    return Expr.make("zeros", (), (), tuple(shape))
+def eye(n: int) -> Expr:
+    """The n×n identity matrix I (``kv.eye(n)``), e.g. for ``inv(X.T @ X + 0.1 * eye(3))``."""
+    return identity(n)
 
 
-def ones(shape: Shape) -> Expr:
-    """The all-ones matrix (or the scalar 1) of ``shape``."""
-    shape = tuple(shape)
+def _shape_of(dims: tuple) -> Shape:
+    """A shape from ``(r, c)`` or from the two integers ``r, c``."""
+    shape = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
+    if any(int(d) != d or d < 1 for d in shape) or len(shape) not in (0, 2):
+        raise ShapeError(f"a shape must be () or two positive integers, got {shape}")
+    return tuple(int(d) for d in shape)
+
+
+def zeros(*shape: Any) -> Expr:
+    """The zero matrix of a shape, ``zeros(r, c)`` or ``zeros((r, c))``."""
+    return Expr.make("zeros", (), (), _shape_of(shape))
+
+
+def ones(*shape: Any) -> Expr:
+    """The all-ones matrix J, ``ones(r, c)`` or ``ones((r, c))``; ``ones(())`` is the scalar 1."""
+    shape = _shape_of(shape)
     if shape == (1, 1):
         return identity(1)
     if shape == ():

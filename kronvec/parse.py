@@ -39,7 +39,8 @@ MAX_DEPTH = 100
 ARITY: dict[str, int] = {
     "inv": 1, "solve": 2, "trace": 1, "det": 1, "logdet": 1, "kron": 2,
     "exp": 1, "log": 1, "sin": 1, "cos": 1, "tanh": 1, "sqrt": 1,
-    "sum": 1, "norm": 1, "diag": 1, "matrix_power": 2, "expm": 1,
+    "sum": 1, "norm": 1, "diag": 1, "matrix_power": 2, "expm": 1, "eye": 1,
+    "zeros": 2, "ones": 2,
 }
 FUNCTIONS = frozenset(ARITY)
 
@@ -479,6 +480,10 @@ class _Analyzer:
         """Return the type of ``name(*args)``, adding constraints."""
         if name == "matrix_power":
             return self.matrix_power_type(node, kinds, trees)
+        if name == "eye":
+            return self.eye_type(node, trees)
+        if name in ("zeros", "ones"):
+            return self.filled_type(node, name, trees)
         for kind in kinds:
             if kind is None:
                 raise self.error(node, f"{name}() needs matrix arguments, not numbers")
@@ -508,6 +513,21 @@ class _Analyzer:
             raise self.error(node, "matrix_power() needs a matrix, not a number")
         self.square(node, base, "matrix_power()")
         return _Matrix(base.rows, base.cols)
+
+    def eye_type(self, node: ast.Call, trees: tuple[Node, ...]) -> _Matrix:
+        """Check ``eye(n)``: the n×n identity for an integer literal n ≥ 1."""
+        n = trees[0]
+        if not isinstance(n, Num) or n.value != int(n.value) or n.value < 1:
+            raise self.error(node, "eye(n) needs an integer n >= 1")
+        size = self.dims.new(int(n.value))
+        return _Matrix(size, size)
+
+    def filled_type(self, node: ast.Call, name: str, trees: tuple[Node, ...]) -> _Matrix:
+        """Check ``zeros(r, c)`` / ``ones(r, c)`` for integer literals r, c ≥ 1."""
+        if not all(isinstance(t, Num) and t.value == int(t.value) and t.value >= 1 for t in trees):
+            raise self.error(node, f"{name}(r, c) needs integers r, c >= 1")
+        rows, cols = (int(t.value) for t in trees)  # type: ignore[union-attr]
+        return _Matrix(self.dims.new(rows), self.dims.new(cols))
 
     def solve_type(self, node: ast.Call, a: _Matrix, b: _Matrix) -> _Matrix:
         """Check ``solve(A, B)``: square A with as many rows as B."""

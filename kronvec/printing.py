@@ -287,6 +287,12 @@ def to_python(e: E.Expr) -> str:
     return _py(e)[0]
 
 
+def _exact(c: float) -> str:
+    """A number as Python reads it back exactly."""
+    c = float(c)
+    return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
+
+
 def _py(e: E.Expr) -> tuple[str, int]:
     op = e.op
 
@@ -301,12 +307,12 @@ def _py(e: E.Expr) -> tuple[str, int]:
         if v.name:
             return v.name, ATOM
         if v.array.size == 1:
-            return format_number(float(v.array.reshape(()))), ATOM
+            return _exact(float(v.array.reshape(()))), ATOM
         return f"C{_const_id(v)}", ATOM
     if op == "identity":
         return f"eye({e.shape[0]})", ATOM
     if op in ("zeros", "ones"):
-        return f"{op}({e.shape})", ATOM
+        return f"{op}({', '.join(map(str, e.shape))})" if e.shape else ("0" if op == "zeros" else "1"), ATOM
     if op == "transpose":
         return sub(e.args[0], ATOM) + ".T", POSTFIX
     if op == "matmul":
@@ -317,11 +323,11 @@ def _py(e: E.Expr) -> tuple[str, int]:
         c = e.params[0]
         if c == -1.0:
             return "-" + sub(e.args[0], PROD), UNARY
-        return f"{format_number(c)} * {sub(e.args[0], POSTFIX)}", PROD
+        return f"{_exact(c)} * {sub(e.args[0], POSTFIX)}", PROD
     if op in ("smul", "hadamard"):
         return f"{sub(e.args[0], POSTFIX)} * {sub(e.args[1], POSTFIX)}", PROD
     if op == "power":
-        return f"{sub(e.args[0], ATOM)} ** {format_number(e.params[0])}", POSTFIX
+        return f"{sub(e.args[0], ATOM)} ** {_exact(e.params[0])}", POSTFIX
     if op == "matpow":
         return f"matrix_power({_py(e.args[0])[0]}, {e.params[0]})", ATOM
     fname = {"diagpart": "diag"}.get(op, op)
