@@ -58,7 +58,8 @@ def sqrt(A: Expr) -> Expr:
 
 
 __all__ = [
-    "Matrix", "Vector", "Scalar", "Constant", "Expr", "eye", "zeros", "ones", "inv", "solve", "trace", "det", "logdet",
+    "Matrix", "Vector", "Scalar", "Constant", "Expr", "eye", "zeros", "ones",
+    "inv", "solve", "trace", "det", "logdet",
     "kron", "hadamard", "exp", "log", "sin", "cos", "tanh", "sqrt", "sum", "norm", "diag",
     "matrix_power", "expm", "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
     "explain", "vec", "unvec", "vech", "commutation", "duplication", "elimination",

@@ -24,8 +24,12 @@ N = 3
 SYMBOLS = {name: kv.Matrix(name, (N, N)) for name in "ABX"}
 
 
+def _lookup(name):
+    return lambda values: values[name]
+
+
 def _leaf():
-    return st.sampled_from([(SYMBOLS[k], (lambda k: lambda v: v[k])(k)) for k in SYMBOLS])
+    return st.sampled_from([(SYMBOLS[k], _lookup(k)) for k in SYMBOLS])
 
 
 def _spd(x, fx):
