@@ -572,6 +572,8 @@ def smul(s: Expr, a: Expr) -> Expr:
         return zeros(shape)
     if a.op == "smul":
         return smul(smul(s, a.args[0]), a.args[1])
+    if s is a and a.shape == ():
+        return power(a, 2.0)
     avalue = _const_scalar(a)
     if avalue is not None and is_scalar(a):
         return _reshape_scalar(scale(avalue, s), shape)

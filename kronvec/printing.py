@@ -187,7 +187,10 @@ class _Printer:
         if op == "expm_frechet":
             return s.func("L_expm", self(e.args[0]), self(e.args[1])), ATOM
         if op == "kron_contract":
-            return s.func(f"kron_contract_{e.params[0]}", self(e.args[0]), self(e.args[1])), ATOM
+            # the matrix K with ⟨K, H⟩ = ⟨G, H ⊗ B⟩ (side a) or ⟨G, A ⊗ H⟩ (side b)
+            big, other = self(e.args[0]), self(e.args[1], PROD)
+            slot = f"·{s.kron}{other}" if e.params[0] == "a" else f"{other}{s.kron}·"
+            return f"⟨{big}, {slot}⟩", ATOM
         raise NotImplementedError(f"cannot print {op!r}")
 
     def constant(self, e: E.Expr) -> tuple[str, int]:
