@@ -223,6 +223,9 @@ class _Printer:
         return f"{sign}{num}{sep}{body}", UNARY
 
     def sum(self, terms: tuple[E.Expr, ...]) -> str:
+        positive = [t for t in terms if not (t.op == "scale" and t.params[0] < 0)]
+        if positive and positive[0] is not terms[0]:  # lead with a positive term: y - XF
+            terms = (positive[0],) + tuple(t for t in terms if t is not positive[0])
         out = ""
         for k, t in enumerate(terms):
             neg = t.op == "scale" and t.params[0] < 0
@@ -247,9 +250,21 @@ class _Printer:
         return self(base, ATOM) + s.sup(str(k))
 
     def product(self, factors: list[E.Expr]) -> str:
+        factors = self._abbreviate(factors)
         parts = [self(f, POSTFIX) for f in factors]
         spaced = any(len(_leaf_name(f, self.names)) > 1 for f in factors)
         return self.s.join(parts, spaced)
+
+    def _abbreviate(self, factors: list[E.Expr]) -> list[E.Expr]:
+        """Replace a run of factors that makes up a named product by that product."""
+        for named in self.names:
+            if named.op != "matmul" or len(named.args) >= len(factors):
+                continue
+            k = len(named.args)
+            for i in range(len(factors) - k + 1):
+                if all(a is b for a, b in zip(factors[i:i + k], named.args)):
+                    return self._abbreviate(factors[:i] + [named] + factors[i + k:])
+        return factors
 
 
 def _leaf_name(f: E.Expr, names: Mapping[E.Expr, str]) -> str:

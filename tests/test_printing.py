@@ -129,3 +129,13 @@ def test_numbers_and_constants_print():
     assert str(0.5 * X) == "X/2"
     assert str(kv.Constant(np.eye(2) * 3, name="A") @ X) == "AX"
     assert str(kv.norm(X)) == "‖X‖"
+
+
+def test_named_products_are_found_inside_longer_chains_and_sums_lead_positive():
+    X, y = kv.Matrix("X", (5, 3)), kv.Vector("y", 5)
+    F = (kv.inv(X.T @ X + 0.1 * kv.eye(3)) @ X.T @ y).named("F")
+    J = kv.jacobian(F, X)
+    assert squash(J.differential()) == squash("dF = (XᵀX + I/10)⁻¹ dXᵀ (y - XF) - (XᵀX + I/10)⁻¹ Xᵀ dX F")
+    values = {"X": np.random.default_rng(0).standard_normal((5, 3)), "y": np.ones(5)}
+    from kronvec.testing import check_jacobian
+    check_jacobian(F, X, values)
