@@ -12,6 +12,7 @@ plain NumPy function computing the same thing.  For each tree:
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg as sla
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,13 @@ def _extend(children):
         children.map(lambda c: (kv.logdet(_spd(*c)[0]) * c[0],
                                 lambda v: np.linalg.slogdet(_spd(*c)[1](v))[1] * c[1](v))),
         children.map(lambda c: (kv.tanh(c[0]), lambda v: np.tanh(c[1](v)))),
+        children.map(lambda c: (kv.diag(kv.diag(c[0])), lambda v: np.diag(np.diag(c[1](v))))),
+        children.map(lambda c: (kv.sum(c[0]) * c[0].T, lambda v: np.sum(c[1](v)) * c[1](v).T)),
+        children.map(lambda c: (c[0] / (1 + kv.norm(c[0])), lambda v: c[1](v) / (1 + np.linalg.norm(c[1](v))))),
+        children.map(lambda c: (c[0] ** 2 / (c[0] ** 2 + 1), lambda v: c[1](v) ** 2 / (c[1](v) ** 2 + 1))),
+        children.map(lambda c: (kv.expm(0.2 * c[0]), lambda v: sla.expm(0.2 * c[1](v)))),
+        pair.map(lambda p: (kv.solve(_spd(*p[0])[0], p[1][0]),
+                            lambda v: np.linalg.solve(_spd(*p[0])[1](v), p[1][1](v)))),
     )
 
 
