@@ -510,10 +510,14 @@ def add(*terms: Expr) -> Expr:
             k = id(base)
             bases.setdefault(k, base)
             coefs[k] = coefs.get(k, 0.0) + c
-    kept = [scale(coefs[k], bases[k]) for k in bases if coefs[k] != 0.0]
-    kept = [_as_shape(k, shape) for k in kept]
-    if not kept:
+    nonzero = [k for k in bases if coefs[k] != 0.0]
+    if not nonzero:
         return zeros(shape)
+    common = abs(coefs[nonzero[0]])
+    if len(nonzero) > 1 and common != 1.0 and all(abs(coefs[k]) == common for k in nonzero):
+        # A/2 - B/2 = (A - B)/2, so that products containing it can pull the 1/2 out
+        return scale(common, add(*[scale(coefs[k] / common, bases[k]) for k in nonzero]))
+    kept = [_as_shape(scale(coefs[k], bases[k]), shape) for k in nonzero]
     if len(kept) == 1:
         return kept[0]
     return Expr.make("add", kept, (), shape)
