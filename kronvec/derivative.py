@@ -154,8 +154,7 @@ class Jacobian:
         if tangent.shape != self.in_shape:
             raise ShapeError(f"apply: tangent shape {tangent.shape} differs from the map's "
                              f"input shape {self.in_shape}")
-        out = self.map._apply(tangent)
-        return out if out.shape == self.out_shape else E.smul(out, E.Constant(1.0))
+        return self.map._apply(tangent)
 
     def differential(self) -> str:
         """The matrix form, e.g. ``dF = F Xᵀ V⁻¹ dV V⁻¹ X F``.

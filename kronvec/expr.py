@@ -21,7 +21,6 @@ bound matrix), so an expression always means what it says.
 """
 from __future__ import annotations
 
-import itertools
 import numbers
 import weakref
 from typing import Any, Iterable, Sequence
@@ -56,7 +55,6 @@ class ConstValue:
     """A read-only float64 array with an optional display name, hashed by content."""
 
     __slots__ = ("array", "name", "_hash")
-    _counter = itertools.count(1)
 
     def __init__(self, array: np.ndarray, name: str | None) -> None:
         arr = np.array(array, dtype=float, copy=True)
@@ -524,10 +522,10 @@ def add(*terms: Expr) -> Expr:
 
 
 def _as_shape(e: Expr, shape: Shape) -> Expr:
-    """A scalar of shape () used in a (1, 1) sum becomes (1, 1)."""
-    if e.shape == shape:
+    """A scalar of shape () where a (1, 1) one is needed, as s·I₁ (others unchanged)."""
+    if e.shape == shape or tuple(shape) != (1, 1):
         return e
-    return smul(e, identity(1))
+    return Expr.make("smul", (e, identity(1)), (), (1, 1))
 
 
 def _broadcast_add(a: Expr, b: Expr) -> Expr:
@@ -567,7 +565,7 @@ def smul(s: Expr, a: Expr) -> Expr:
     shape = a.shape if not (a.shape == () and s.shape == (1, 1)) else (1, 1)
     value = _const_scalar(s)
     if value is not None:
-        return _reshape_scalar(scale(value, a), shape)
+        return _as_shape(scale(value, a), shape)
     if s.op == "scale":
         return scale(s.params[0], smul(s.args[0], a))
     if a.op == "scale":
@@ -580,14 +578,8 @@ def smul(s: Expr, a: Expr) -> Expr:
         return power(a, 2.0)
     avalue = _const_scalar(a)
     if avalue is not None and is_scalar(a):
-        return _reshape_scalar(scale(avalue, s), shape)
+        return _as_shape(scale(avalue, s), shape)
     return Expr.make("smul", (s, a), (), shape)
-
-
-def _reshape_scalar(e: Expr, shape: Shape) -> Expr:
-    if e.shape == shape:
-        return e
-    return Expr.make("smul", (e, identity(1)), (), shape) if shape == (1, 1) else e
 
 
 def _multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
@@ -636,7 +628,10 @@ def solve(a: Expr, b: Expr) -> Expr:
 
 
 def trace(a: Expr) -> Expr:
-    """tr(A), a scalar."""
+    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A.
+
+    Its differential is tr(dA); ∇_X tr(AXB) = AᵀBᵀ (Matrix Cookbook eq. 101).
+    """
     a = _square("trace", a)
     if a.op == "transpose":
         return trace(a.args[0])
@@ -650,7 +645,10 @@ def trace(a: Expr) -> Expr:
 
 
 def det(a: Expr) -> Expr:
-    """det(A), a scalar."""
+    """det(A), a scalar, for a square A (computed from an LU or Cholesky factorization).
+
+    Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46).
+    """
     a = _square("det", a)
     if a.op == "transpose":
         return det(a.args[0])
@@ -750,7 +748,10 @@ def elementwise(fname: str, a: Expr) -> Expr:
 
 
 def sum(a: Expr) -> Expr:  # noqa: A001 - the public name kv.sum
-    """Σᵢⱼ Aᵢⱼ, a scalar."""
+    """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar.
+
+    Its differential is Σᵢⱼ dAᵢⱼ = tr(𝟙ᵀ dA), so its gradient is the ones matrix.
+    """
     a = as_expr(a)
     if a.shape == ():
         return a
