@@ -9,6 +9,7 @@ gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Mapping
 
 from . import expr as E
@@ -214,8 +215,22 @@ def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
     """
     f = E.as_expr(f)
     wrt = _check_wrt(wrt, "jacobian", f)
-    plain = E.strip_names(f)
-    return Jacobian(f, wrt, jacobian_map(plain, wrt), _names(f))
+    key = (f, wrt)
+    cached = _RECENT.get(key)
+    if cached is not None:
+        _RECENT.move_to_end(key)
+        return cached
+    J = Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), _names(f))
+    _RECENT[key] = J
+    if len(_RECENT) > _RECENT_SIZE:
+        _RECENT.popitem(last=False)
+    return J
+
+
+# Expressions are interned, so (F, V) identifies a derivative: recent Jacobians are
+# reused with their recorded evaluation plans (``kv.jacobian(F, V).at(...)`` in a loop).
+_RECENT: "OrderedDict[tuple[E.Expr, E.Expr], Jacobian]" = OrderedDict()
+_RECENT_SIZE = 128
 
 
 def grad(f: Any, wrt: E.Expr) -> E.Expr:

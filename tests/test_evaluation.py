@@ -192,3 +192,12 @@ def test_numpy_semantics_for_1d_operands_and_symbols_by_name():
     assert kv.hessian(kv.trace(X.T @ X), "X").in_shape == (3, 2)
     with pytest.raises(kv.BindingError, match=r"no symbol named 'Y'.*X \(3, 2\)"):
         kv.jacobian(X.T @ X, "Y")
+
+
+def test_repeated_jacobian_calls_reuse_the_derivative_and_its_plan():
+    F, X, V, X0, V0 = _gls(n=6, m=2)
+    J = kv.jacobian(F, V)
+    J.at(X=X0, V=V0)
+    again = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
+    assert again is J and again._plans
+    assert kv.jacobian(F.named("F"), V) is not J  # names change printing, so not shared
