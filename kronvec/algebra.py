@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 
 from . import expr as E
 from . import factors as fx
-from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap, as2d, flatten_sum
+from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap, flatten_sum
 from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
 
 __all__ = ["compose", "add", "scale", "is_identity"]
@@ -114,9 +114,7 @@ def _elem_elem(o: ElementwiseMap, i: ElementwiseMap) -> LinearMap:
 
 def _trace_after(o: TraceMap, inner: LinearMap) -> Optional[LinearMap]:
     # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ)
-    n = as2d(o.in_shape)[0]
-    Ct = fx.tr(o.C) if o.C is not None else fx.eye(n, o.M)
-    return TraceMap(fx.tr(inner.T._apply(Ct)), o.M, inner.in_shape, o.out_shape)
+    return TraceMap(fx.tr(inner.T._apply(o.c_transposed())), o.M, inner.in_shape, o.out_shape)
 
 
 def _before_trace(outer: LinearMap, i: TraceMap) -> Optional[LinearMap]:

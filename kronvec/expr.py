@@ -574,12 +574,17 @@ def smul(s: Expr, a: Expr) -> Expr:
         return zeros(shape)
     if a.op == "smul":
         return smul(smul(s, a.args[0]), a.args[1])
-    if s is a and a.shape == ():
-        return power(a, 2.0)
+    if a.shape == () and _power_base(s)[0] is _power_base(a)[0]:
+        return power(_power_base(a)[0], _power_base(s)[1] + _power_base(a)[1])
     avalue = _const_scalar(a)
     if avalue is not None and is_scalar(a):
         return _as_shape(scale(avalue, s), shape)
     return Expr.make("smul", (s, a), (), shape)
+
+
+def _power_base(e: Expr) -> tuple[Expr, float]:
+    """(b, p) with e = b^p (p = 1 for anything but a power)."""
+    return (e.args[0], e.params[0]) if e.op == "power" else (e, 1.0)
 
 
 def _multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:

@@ -223,6 +223,9 @@ class _Printer:
         return f"{sign}{num}{sep}{body}", UNARY
 
     def sum(self, terms: tuple[E.Expr, ...]) -> str:
+        factored = _factor_sum(terms)
+        if factored is not None:
+            return self(factored, SUM)
         positive = [t for t in terms if not (t.op == "scale" and t.params[0] < 0)]
         if positive and positive[0] is not terms[0]:  # lead with a positive term: y - XF
             terms = (positive[0],) + tuple(t for t in terms if t is not positive[0])
@@ -265,6 +268,30 @@ class _Printer:
                 if all(a is b for a, b in zip(factors[i:i + k], named.args)):
                     return self._abbreviate(factors[:i] + [named] + factors[i + k:])
         return factors
+
+
+def _chain(t: E.Expr) -> tuple[float, list[E.Expr]]:
+    """A term as (coefficient, factors of its matrix product)."""
+    c = 1.0
+    if t.op == "scale":
+        c, t = t.params[0], t.args[0]
+    return c, list(t.args) if t.op == "matmul" else [t]
+
+
+def _factor_sum(terms: tuple[E.Expr, ...]) -> E.Expr | None:
+    """AX + BX as (A + B)X, or XA + XB as X(A + B), when every term shares the factor."""
+    chains = [_chain(t) for t in terms]
+    if len(chains) < 2 or any(len(f) < 2 for _, f in chains):
+        return None
+    for side in (-1, 0):
+        common = chains[0][1][side]
+        if all(f[side] is common for _, f in chains):
+            rest = [E.scale(c, E.matmul(*(f[:-1] if side == -1 else f[1:]))) for c, f in chains]
+            inner = E.add(*rest)
+            if inner.op != "add" and inner.op != "scale":
+                return None  # the rest merged: nothing to show
+            return E.matmul(inner, common) if side == -1 else E.matmul(common, inner)
+    return None
 
 
 def _leaf_name(f: E.Expr, names: Mapping[E.Expr, str]) -> str:
@@ -389,15 +416,17 @@ class _MapPrinter:
 
     def coefficient(self, coefs: list[Any]) -> tuple[str, bool]:
         """(text, negative) for a product of scalar coefficients."""
-        number, exprs = 1.0, []
+        number, scalar = 1.0, None
         for c in coefs:
             if isinstance(c, E.Expr):
-                exprs.append(c)
+                scalar = c if scalar is None else E.smul(scalar, c)  # ‖X‖⁻² ‖X‖⁻¹ = ‖X‖⁻³
             else:
                 number *= float(np.reshape(c, ()))
+        while scalar is not None and scalar.op == "scale":
+            number, scalar = number * scalar.params[0], scalar.args[0]
         text = "" if abs(number) == 1.0 else format_number(abs(number))
-        for c in exprs:
-            text = (text + " " if text else "") + self.p(c, POSTFIX)
+        if scalar is not None:
+            text = (text + " " if text else "") + self.p(scalar, POSTFIX)
         return text, number < 0
 
     def render(self, m: LinearMap) -> tuple[str, bool, bool]:
@@ -460,16 +489,18 @@ class _MapPrinter:
             ctext, neg = self.coefficient(cd)
             body = s.func("diag", s.func("vec", self.factor(D, SUM)))
             return (f"{ctext} {body}" if ctext else body), neg, False
-        if isinstance(m, DiagEmbedMap):
-            return "D_embed", False, False
-        if isinstance(m, DiagExtractMap):
-            return "D_extract", False, False
-        if isinstance(m, ExpmFrechetMap):
-            return s.func("L_expm", self.factor(m.A, SUM)), False, False
-        if isinstance(m, KronFactorMap):
-            return f"kron_{m.src}→{m.dst}({self.factor(m.F, SUM)})", False, False
+        if isinstance(m, (DiagEmbedMap, DiagExtractMap, ExpmFrechetMap, KronFactorMap)):
+            return self.action(m), False, False
         name = getattr(m, "display_name", type(m).__name__)
         return name, False, False
+
+
+    def action(self, m: LinearMap) -> str:
+        """A map with no Kronecker form, written by its action: ``H ↦ H ⊗ A``."""
+        h = E.Matrix("H", m.in_shape) if m.in_shape else E.Scalar("H")
+        if m.symbolic or not m.factors():
+            return f"H ↦ {self.p(m._apply(h))}"
+        return f"H ↦ {type(m).__name__}(H)"
 
 
 def _is_one(e: E.Expr) -> bool:

@@ -167,17 +167,21 @@ class TraceMap(_FactorTerm):
     def _apply(self, h: Any) -> Any:
         t = fx.trace_prod(self.C, h)
         if fx.is_symbolic(t, self.M):
+            if E.is_scalar(E.as_expr(self.M)):
+                return fx.mul(self.M, t)  # det(A) tr(A⁻¹ dA): the coefficient first
             return fx.mul(t, self.M)
         return np.asarray(t)[..., None, None] * self.M
 
-    def _adjoint(self) -> LinearMap:
+    def c_transposed(self) -> Any:
+        """Cᵀ, built where C stands for an identity (the scalar 1 for a scalar input)."""
         if self.C is not None:
-            Ct = fx.tr(self.C)
-        elif self.in_shape == () and fx.is_symbolic(self.M):
-            Ct = E.Constant(1.0)  # a scalar input: the adjoint's image is a scalar too
-        else:
-            Ct = fx.eye(as2d(self.in_shape)[0], self.M)
-        return TraceMap(fx.tr(self.M), Ct, self.out_shape, self.in_shape)
+            return fx.tr(self.C)
+        if self.in_shape == () and fx.is_symbolic(self.M):
+            return E.Constant(1.0)
+        return fx.eye(as2d(self.in_shape)[0], self.M)
+
+    def _adjoint(self) -> LinearMap:
+        return TraceMap(fx.tr(self.M), self.c_transposed(), self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)

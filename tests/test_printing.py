@@ -61,7 +61,7 @@ def test_gls_steps_read_like_a_hand_derivation(gls):
     (lambda X, a, b, A, B: kv.logdet(X), "X⁻ᵀ"),
     (lambda X, a, b, A, B: kv.det(X), "det(X) X⁻ᵀ"),
     (lambda X, a, b, A, B: a.T @ X @ b, "abᵀ"),
-    (lambda X, a, b, A, B: kv.trace(X.T @ A @ X), "AX + AᵀX"),
+    (lambda X, a, b, A, B: kv.trace(X.T @ A @ X), "(A + Aᵀ)X"),
 ])
 def test_seed_gradients_print_short(build, expected):
     n = 4
@@ -135,7 +135,15 @@ def test_named_products_are_found_inside_longer_chains_and_sums_lead_positive():
     X, y = kv.Matrix("X", (5, 3)), kv.Vector("y", 5)
     F = (kv.inv(X.T @ X + 0.1 * kv.eye(3)) @ X.T @ y).named("F")
     J = kv.jacobian(F, X)
-    assert squash(J.differential()) == squash("dF = (XᵀX + I/10)⁻¹ dXᵀ (y - XF) - (XᵀX + I/10)⁻¹ Xᵀ dX F")
+    assert squash(J.differential()) == squash("dF = (XᵀX + I/10)⁻¹(dXᵀ (y - XF) - Xᵀ dX F)")
     values = {"X": np.random.default_rng(0).standard_normal((5, 3)), "y": np.ones(5)}
     from kronvec.testing import check_jacobian
     check_jacobian(F, X, values)
+
+
+def test_cookbook_forms_for_hessians_and_nonkronecker_terms():
+    X, A = kv.Matrix("X", (4, 3)), kv.Matrix("A", (4, 4))
+    assert squash(kv.hessian(kv.norm(X), X)) == squash("-‖X‖⁻³ vec(X) vec(X)ᵀ + ‖X‖⁻¹ I")
+    assert squash(kv.hessian(kv.trace(X.T @ A @ X), X)) == squash("I ⊗ (A + Aᵀ)")
+    assert squash(kv.jacobian(kv.det(A), A).differential()) == squash("d(det(A)) = det(A) tr(A⁻¹ dA)")
+    assert squash(kv.jacobian(kv.kron(X, A), X)) == squash("H ↦ H ⊗ A")
