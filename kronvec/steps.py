@@ -57,19 +57,25 @@ def explain(f: E.Expr, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -
     scalar = E.is_scalar(plain)
     final = given.get(plain, "f" if scalar else "F")
     steps[plain] = final
+    shown_names = {**given, **_with_transposes(steps)}
     lines = []
     for node, letter in steps.items():
-        shown = {k: v for k, v in {**given, **steps}.items() if k is not node}
+        shown = {k: v for k, v in shown_names.items() if k is not node}
         lines.append(f"{letter} = {to_unicode(node, shown)}")
     dname: dict[E.Expr, E.Expr] = {wrt: _tangent(wrt)}
+    transposed = {E.transpose(node): node for node in steps}
     for node in plain.walk():
         if node is wrt or not any(a in dname for a in node.args):
+            continue
+        if node not in steps and node in transposed:  # rᵀ of an intermediate r: d(rᵀ) = (dr)ᵀ
+            rep = transposed[node]
+            dname[node] = E.transpose(_tangent(rep, steps[rep]))
             continue
         terms = [partial(node, i)._apply(dname[a]) for i, a in enumerate(node.args) if a in dname]
         total = E.add(*terms)
         if node in steps:
             letter = steps[node]
-            lines.append(f"d{letter} = {to_unicode(total, {**given, **steps})}")
+            lines.append(f"d{letter} = {to_unicode(total, shown_names)}")
             dname[node] = _tangent(node, letter)
         else:
             dname[node] = total
@@ -98,10 +104,29 @@ def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[
     taken = set(f.symbols()) | set(given.values()) | {"F", "f", "I", "K"}
     letters = (c for c in _LETTERS if c not in taken)
     depends = {wrt}
-    out: dict[E.Expr, str] = {}
+    candidates: list[E.Expr] = []
     for node in f.walk():
         if node.args and any(a in depends for a in node.args):
             depends.add(node)
             if node is not f and node.op not in ("transpose", "scale"):
-                out[node] = given.get(node) or next(letters, None) or f"T{len(out) + 1}"
+                candidates.append(node)
+    out: dict[E.Expr, str] = {}
+    for node in candidates:
+        # of r and rᵀ (both in the expression), name the one with fewer transposes
+        flipped = E.transpose(node)
+        rep = flipped if flipped in depends and _transposes(flipped) < _transposes(node) else node
+        if rep not in out and E.transpose(rep) not in out:
+            out[rep] = given.get(rep) or next(letters, None) or f"T{len(out) + 1}"
+    return dict(sorted(out.items(), key=lambda item: candidates.index(item[0])))
+
+
+def _transposes(e: E.Expr) -> int:
+    return sum(n.op == "transpose" for n in e.walk())
+
+
+def _with_transposes(names: Mapping[E.Expr, str]) -> dict[E.Expr, str]:
+    """Display names, with Lᵀ for the transpose of each named L."""
+    out = dict(names)
+    for node, name in names.items():
+        out.setdefault(E.transpose(node), name + "ᵀ")
     return out

@@ -147,3 +147,12 @@ def test_cookbook_forms_for_hessians_and_nonkronecker_terms():
     assert squash(kv.hessian(kv.trace(X.T @ A @ X), X)) == squash("I ⊗ (A + Aᵀ)")
     assert squash(kv.jacobian(kv.det(A), A).differential()) == squash("d(det(A)) = det(A) tr(A⁻¹ dA)")
     assert squash(kv.jacobian(kv.kron(X, A), X)) == squash("H ↦ H ⊗ A")
+
+
+def test_steps_name_r_once_and_write_its_transpose():
+    A, x, b = kv.Matrix("A", (4, 3)), kv.Vector("x", 3), kv.Vector("b", 4)
+    r = A @ x - b
+    lines = [squash(line) for line in kv.explain(r.T @ r, x).splitlines()]
+    for expected in ["P = Ax", "M = P - b", "f = MᵀM", "dP = A dx", "df = dMᵀ M + Mᵀ dM",
+                     "df = tr(Gᵀ dx) with G = 2Aᵀ(Ax - b)"]:
+        assert squash(expected) in lines, (expected, lines)
