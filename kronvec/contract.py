@@ -24,8 +24,8 @@ def cached_expression(subscripts: str, *shapes: tuple[int, ...]) -> Any:
     return oe.contract_expression(subscripts, *shapes, optimize="auto")
 
 
-def dense_by_einsum(m: ComposeMap, out: np.ndarray, coef: float, assign: bool) -> bool:
-    """Write the dense matrix of ``m`` into ``out`` by one contraction.
+def dense_by_einsum(m: ComposeMap, out: np.ndarray, coef: float) -> bool:
+    """Write ``coef`` times the dense matrix of ``m`` into ``out`` by one contraction.
 
     Returns False (leaving ``out`` alone) when a factor has no einsum form.
     """
@@ -46,9 +46,5 @@ def dense_by_einsum(m: ComposeMap, out: np.ndarray, coef: float, assign: bool) -
     out_subs = b + a + first_in[1] + first_in[0]  # J4[j, i, b, a]
     expr = cached_expression(",".join(subs) + "->" + out_subs, *[x.shape for x in arrays])
     (n, k), (p, q) = as2d(m.in_shape), as2d(m.out_shape)
-    out4 = out.reshape(q, p, k, n)
-    if assign:
-        expr(*arrays, out=out4)
-    else:
-        out4 += expr(*arrays)
+    expr(*arrays, out=out.reshape(q, p, k, n))
     return True

@@ -423,7 +423,9 @@ class ComposeMap(LinearMap):
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         from .contract import dense_by_einsum
-        if not dense_by_einsum(self, out, coef, assign):
+        # one contraction straight into ``out``; adding to it goes by column blocks
+        # instead, so that no temporary as large as the output is made
+        if not (assign and dense_by_einsum(self, out, coef)):
             super()._dense_into(out, coef, assign)
 
 
