@@ -100,9 +100,20 @@ class Expr:
         node = cls._table.get(key)
         if node is None:
             node = object.__new__(cls)
-            node.op, node.args, node.params, node.shape = op, args, params, shape
+            for field, value in (("op", op), ("args", args), ("params", params), ("shape", shape)):
+                object.__setattr__(node, field, value)
             cls._table[key] = node
         return node
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"kronvec expressions are immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"kronvec expressions are immutable (cannot delete {name!r})")
+
+    def __reduce__(self) -> tuple:
+        """Pickle by structure; unpickling interns again, so identity is kept."""
+        return (Expr.make, (self.op, self.args, self.params, self.shape))
 
     # ----------------------------------------------------------------- info
     @property

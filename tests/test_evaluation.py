@@ -201,3 +201,13 @@ def test_repeated_jacobian_calls_reuse_the_derivative_and_its_plan():
     again = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
     assert again is J and again._plans
     assert kv.jacobian(F.named("F"), V) is not J  # names change printing, so not shared
+
+
+def test_expressions_are_immutable_hashable_and_pickle_to_themselves():
+    import pickle
+    X, V = kv.Matrix("X", (4, 2)), kv.Matrix("V", (4, 4), positive_definite=True)
+    F = kv.inv(X.T @ kv.inv(V) @ X) + kv.Constant(np.eye(2), name="C")
+    with pytest.raises(AttributeError, match="immutable"):
+        X.shape = (2, 4)
+    assert {F: 1}[kv.inv(X.T @ kv.inv(V) @ X) + kv.Constant(np.eye(2), name="C")] == 1
+    assert pickle.loads(pickle.dumps(F)) is F
