@@ -13,13 +13,12 @@ at the cost of the hand-written formula.
 >>> print(J.differential())
 dF = F Xᵀ V⁻¹ dV V⁻¹ X F
 """
-from .derivative import Jacobian, grad, hessian, jacobian
+from .derivative import Jacobian, explain, grad, hessian, jacobian
 from .errors import BindingError, MaterializationError, ShapeError
 from .evaluation import evaluate
 from .expr import (Constant, Expr, Matrix, Scalar, Vector, det, diag, expm, eye, inv, kron,
                    logdet, matrix_power, norm, ones, solve, sum, trace, zeros)
 from .maps import LinearMap
-from .steps import explain
 from .structured import commutation, duplication, elimination, unvec, vec, vech
 from .expr import elementwise as _elementwise
 from .expr import hadamard

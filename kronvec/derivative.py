@@ -16,11 +16,13 @@ from . import expr as E
 from .algebra import add, compose
 from .evaluation import Plan, bind_values, run_recorded, symbol_table
 from .errors import BindingError, ShapeError
-from .maps import LinearMap, SumMap, ZeroMap
+from .maps import LinearMap, SumMap, ZeroMap, check_composable
+from .printing import differential, map_to_latex, map_to_unicode
 from .rules import partial
+from .steps import derivation
 from .terms import identity_map
 
-__all__ = ["jacobian", "grad", "hessian", "Jacobian", "jacobian_map"]
+__all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "jacobian_map"]
 
 
 def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
@@ -53,19 +55,6 @@ def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
             depends.add(node)
             maps[node] = add(*parts)
     return maps.get(f, ZeroMap(wrt.shape, f.shape))
-
-
-def _names(f: E.Expr) -> dict[E.Expr, str]:
-    """Display names given with ``.named()``, for the plain nodes they stand for."""
-    names: dict[E.Expr, str] = {}
-    for node in f.walk():
-        if node.op == "named":
-            plain = E.strip_names(node.args[0])
-            names.setdefault(plain, node.params[0])
-            t = E.transpose(plain)
-            if t is not plain:
-                names.setdefault(t, node.params[0] + "ᵀ")
-    return names
 
 
 class Jacobian:
@@ -144,7 +133,6 @@ class Jacobian:
         """Symbolic chain rule: self∘other."""
         if not isinstance(other, Jacobian):
             return NotImplemented
-        from .maps import check_composable
         check_composable(self.map, other.map)
         return Jacobian(self.expr, other.wrt, compose(self.map, other.map),
                         {**other.names, **self.names})
@@ -163,16 +151,19 @@ class Jacobian:
         For an adjoint (``J.T``) the reverse-mode form, e.g.
         ``V̄ = V⁻ᵀ X Fᵀ F̄ Fᵀ Xᵀ V⁻ᵀ`` with F̄ the cotangent of F.
         """
-        from .printing import differential
         return differential(self)
 
-    def steps(self) -> str:
-        """The derivation step by step, as a hand derivation would write it."""
-        from .steps import explain
-        return explain(self.expr, self.wrt, names=self.names)
+    def steps(self, names: Mapping[E.Expr, str] | None = None) -> str:
+        """The derivation step by step, as a hand derivation would write it.
+
+        Intermediate results get letters (P = V⁻¹, M = XᵀPX, F = M⁻¹), their
+        differentials follow (dP = -P dV P, ...), then everything is substituted
+        back; a scalar ends with df = tr(Gᵀ dX) and its gradient G.
+        """
+        gradient = grad(self.expr, self.wrt) if E.is_scalar(self.expr) else None
+        return derivation(self, gradient, names)
 
     def __str__(self) -> str:
-        from .printing import map_to_unicode
         return map_to_unicode(self.map, self.names)
 
     def __repr__(self) -> str:
@@ -181,7 +172,6 @@ class Jacobian:
 
     def latex(self) -> str:
         """LaTeX of the closed form."""
-        from .printing import map_to_latex
         return map_to_latex(self.map, self.names)
 
     def _repr_latex_(self) -> str:
@@ -220,7 +210,7 @@ def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
     if cached is not None:
         _RECENT.move_to_end(key)
         return cached
-    J = Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), _names(f))
+    J = Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f))
     _RECENT[key] = J
     if len(_RECENT) > _RECENT_SIZE:
         _RECENT.popitem(last=False)
@@ -273,3 +263,18 @@ def hessian(f: Any, wrt: E.Expr) -> Jacobian:
     """
     wrt = _check_wrt(wrt, "hessian", E.as_expr(f))
     return jacobian(grad(f, wrt), wrt)
+
+
+def explain(f: Any, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -> str:
+    """The derivation of d``f`` in d``wrt`` step by step (``kv.jacobian(f, wrt).steps()``).
+
+    Examples
+    --------
+    >>> import kronvec as kv
+    >>> X = kv.Matrix("X", (4, 4))
+    >>> print(kv.explain(kv.logdet(X), X))
+    f = log det(X)
+    df = tr(X⁻¹ dX)
+    df = tr(Gᵀ dX) with G = X⁻ᵀ
+    """
+    return jacobian(f, wrt).steps(names)

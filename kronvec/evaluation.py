@@ -26,6 +26,7 @@ from scipy.linalg import lapack
 
 from . import expr as E
 from .errors import BindingError, ShapeError
+from .printing import to_python
 
 __all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "bind_values", "symbol_table",
            "symmetric_key", "run_recorded"]
@@ -243,7 +244,6 @@ class Evaluator:
         """The (cached) factorization of the square matrix ``a``."""
         f = self._factors.get(a)
         if f is None:
-            from .printing import to_python
             is_symbol = a.op == "symbol"  # its value was checked when bound
             make = partial(Factorization, label=f"inv({to_python(a)})",
                            try_cholesky=is_symbol and a.params[2],

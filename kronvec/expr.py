@@ -178,17 +178,14 @@ class Expr:
 
     # ------------------------------------------------------------ printing
     def __str__(self) -> str:
-        from .printing import to_unicode
-        return to_unicode(self)
+        return _printing.to_unicode(self)
 
     def __repr__(self) -> str:
-        from .printing import to_python
-        return f"<kronvec expression {to_python(self)} of shape {_fmt(self.shape)}>"
+        return f"<kronvec expression {_printing.to_python(self)} of shape {_fmt(self.shape)}>"
 
     def latex(self) -> str:
         """LaTeX source of this expression."""
-        from .printing import to_latex
-        return to_latex(self)
+        return _printing.to_latex(self)
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
@@ -381,6 +378,19 @@ def strip_names(e: Expr) -> Expr:
         else:
             memo[id(node)] = node
     return memo[id(e)]
+
+
+def display_names(f: Expr) -> dict[Expr, str]:
+    """Display names given with ``.named()``, for the plain nodes they stand for."""
+    names: dict[Expr, str] = {}
+    for node in f.walk():
+        if node.op == "named":
+            plain = strip_names(node.args[0])
+            names.setdefault(plain, node.params[0])
+            t = transpose(plain)
+            if t is not plain:
+                names.setdefault(t, node.params[0] + "ᵀ")
+    return names
 
 
 def rebuild(node: Expr, args: Sequence[Expr]) -> Expr:
@@ -885,3 +895,8 @@ def assume_symmetric(e: Expr) -> Expr:
     mapping = {id(n): n.args[0] for n in e.walk()
                if n.op == "transpose" and n.args[0].op == "symbol" and n.args[0].params[1]}
     return substitute(e, mapping) if mapping else e
+
+
+# Expressions print themselves, and the printer reads expressions: the one import
+# cycle of this module, resolved here once every name above exists.
+from . import printing as _printing  # noqa: E402

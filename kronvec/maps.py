@@ -200,9 +200,8 @@ class LinearMap:
 
     def __matmul__(self, other: Any) -> Any:
         if isinstance(other, LinearMap):
-            from .algebra import compose
             check_composable(self, other)
-            return compose(self, other)
+            return _algebra.compose(self, other)
         return self.matvec(other)
 
     def __rmatmul__(self, other: Any) -> Any:
@@ -212,13 +211,12 @@ class LinearMap:
 
     # ---------------------------------------------------------- algebra
     def __add__(self, other: Any) -> "LinearMap":
-        from .algebra import add
         if not isinstance(other, LinearMap):
             return NotImplemented
         if not (same_shape(self.in_shape, other.in_shape) and same_shape(self.out_shape, other.out_shape)):
             raise ShapeError(f"add: maps {_fmt(self.in_shape)} -> {_fmt(self.out_shape)} and "
                              f"{_fmt(other.in_shape)} -> {_fmt(other.out_shape)} differ")
-        return add(self, other)
+        return _algebra.add(self, other)
 
     def __sub__(self, other: Any) -> "LinearMap":
         if not isinstance(other, LinearMap):
@@ -229,12 +227,11 @@ class LinearMap:
         return (-1.0) * self
 
     def __mul__(self, c: Any) -> "LinearMap":
-        from .algebra import scale
         if isinstance(c, (int, float, np.integer, np.floating)) or \
                 (isinstance(c, np.ndarray) and c.ndim == 0):
-            return scale(float(c), self)
+            return _algebra.scale(float(c), self)
         if isinstance(c, E.Expr) and E.is_scalar(c):
-            return scale(c, self)
+            return _algebra.scale(c, self)
         return NotImplemented
 
     __rmul__ = __mul__
@@ -285,8 +282,7 @@ class LinearMap:
 
     # -------------------------------------------------------- printing
     def __str__(self) -> str:
-        from .printing import map_to_unicode
-        return map_to_unicode(self)
+        return _printing.map_to_unicode(self)
 
     def __repr__(self) -> str:
         kind = "symbolic" if self.symbolic else "numeric"
@@ -295,8 +291,7 @@ class LinearMap:
 
     def latex(self) -> str:
         """LaTeX of the closed form."""
-        from .printing import map_to_latex
-        return map_to_latex(self)
+        return _printing.map_to_latex(self)
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
@@ -358,8 +353,7 @@ class SumMap(LinearMap):
         return SumMap([t.T for t in self.terms])
 
     def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        from .algebra import add
-        return add(*[t.bind(value) for t in self.terms])
+        return _algebra.add(*[t.bind(value) for t in self.terms])
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         for i, t in enumerate(self.terms):
@@ -387,9 +381,8 @@ class ScaledMap(LinearMap):
         return ScaledMap(self.coef, self.inner.T)
 
     def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        from .algebra import scale
         c = _bind_factor(value, self.coef)
-        return scale(float(np.reshape(c, ())), self.inner.bind(value))
+        return _algebra.scale(float(np.reshape(c, ())), self.inner.bind(value))
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         self.inner._dense_into(out, coef * float(np.reshape(self.coef, ())), assign)
@@ -418,14 +411,12 @@ class ComposeMap(LinearMap):
         return ComposeMap([m.T for m in reversed(self.maps)])
 
     def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        from .algebra import compose
-        return compose(*[m.bind(value) for m in self.maps])
+        return _algebra.compose(*[m.bind(value) for m in self.maps])
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        from .contract import dense_by_einsum
         # one contraction straight into ``out``; adding to it goes by column blocks
         # instead, so that no temporary as large as the output is made
-        if not (assign and dense_by_einsum(self, out, coef)):
+        if not (assign and _contract.dense_by_einsum(self, out, coef)):
             super()._dense_into(out, coef, assign)
 
 
@@ -438,3 +429,11 @@ def flatten_sum(maps: Iterable[LinearMap]) -> list[LinearMap]:
         elif not isinstance(m, ZeroMap):
             out.append(m)
     return out
+
+
+# The operators of LinearMap (``@``, ``+``, ``*``) are the algebra of its
+# subclasses, and maps print themselves: the import cycles of this module,
+# resolved here once LinearMap and the algebra nodes exist.
+from . import algebra as _algebra  # noqa: E402
+from . import contract as _contract  # noqa: E402
+from . import printing as _printing  # noqa: E402

@@ -17,6 +17,8 @@ import numpy as np
 
 from . import expr as E
 from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap
+from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
+                            KronFactorMap, KronMap, KronTMap, TraceMap)
 
 __all__ = ["to_unicode", "to_latex", "to_python", "map_to_unicode", "map_to_latex",
            "differential", "format_number"]
@@ -431,8 +433,6 @@ class _MapPrinter:
 
     def render(self, m: LinearMap) -> tuple[str, bool, bool]:
         """(text, negative, is_sum) with the sign pulled out."""
-        from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
-                            KronFactorMap, KronMap, KronTMap, TraceMap)
         s = self.s
         if isinstance(m, ZeroMap):
             return "0", False, False

@@ -17,45 +17,36 @@ For a scalar f the last lines are df = tr(Gᵀ dX) and G.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 from . import expr as E
 from .printing import map_to_unicode, to_unicode
+from .rules import partial
 
-__all__ = ["explain"]
+__all__ = ["derivation"]
 
 _LETTERS = "PMNQRSTUWYZABCDEGHKL"
 
 
-def explain(f: E.Expr, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -> str:
-    """The derivation of d``f`` in terms of d``wrt``, one step a line.
+def derivation(J: Any, gradient: E.Expr | None = None,
+               names: Mapping[E.Expr, str] | None = None) -> str:
+    """The derivation of a Jacobian's differential, one step a line.
 
     Parameters
     ----------
-    f : Expr
-        The expression (names given with ``.named`` are used for its parts).
-    wrt : Expr
-        The symbol.
+    J : Jacobian
+        The symbolic derivative of ``J.expr`` in ``J.wrt`` (its ``names``, from
+        ``.named``, are used for parts of the expression).
+    gradient : Expr, optional
+        For a scalar ``J.expr``, its gradient G: the last line is df = tr(Gᵀ dX).
     names : mapping, optional
         Extra display names for subexpressions.
-
-    Examples
-    --------
-    >>> import kronvec as kv
-    >>> X = kv.Matrix("X", (4, 4))
-    >>> print(kv.explain(kv.logdet(X), X))
-    f = log det(X)
-    df = tr(X⁻¹ dX)
-    df = tr(Gᵀ dX) with G = X⁻ᵀ
     """
-    from .derivative import _names, grad, jacobian
-    from .rules import partial
-
-    plain = E.strip_names(E.as_expr(f))
-    given = {**_names(E.as_expr(f)), **(names or {})}
+    wrt = J.wrt
+    plain = E.strip_names(E.as_expr(J.expr))
+    given = {**J.names, **(names or {})}
     steps = _intermediates(plain, wrt, given)
-    scalar = E.is_scalar(plain)
-    final = given.get(plain, "f" if scalar else "F")
+    final = given.get(plain, "f" if E.is_scalar(plain) else "F")
     steps[plain] = final
     shown_names = {**given, **_with_transposes(steps)}
     lines = []
@@ -79,15 +70,13 @@ def explain(f: E.Expr, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -
             dname[node] = _tangent(node, letter)
         else:
             dname[node] = total
-    J = jacobian(E.as_expr(f), wrt)
     final_names = {**J.names, plain: final}
     if E.transpose(plain) is not plain:
         final_names.setdefault(E.transpose(plain), final + "ᵀ")
     if len(steps) > 1:
         lines.append(f"d{final} = {to_unicode(J.apply(dname[wrt]), final_names)}")
-    if scalar:
-        G = grad(plain, wrt)
-        lines.append(f"d{final} = tr(Gᵀ d{wrt.params[0]}) with G = {to_unicode(G, final_names)}")
+    if gradient is not None:
+        lines.append(f"d{final} = tr(Gᵀ d{wrt.params[0]}) with G = {to_unicode(gradient, final_names)}")
     else:
         lines.append(f"vec d{final} = ({map_to_unicode(J.map, final_names)}) vec d{wrt.params[0]}")
     return "\n".join(lines)

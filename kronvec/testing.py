@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import expr as E
+from .derivative import jacobian
 from .evaluation import evaluate
 from .maps import LinearMap
 
@@ -62,7 +63,6 @@ def fd_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], eps: float = 
 def check_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any],
                    rtol: float = 1e-5, atol: float = 1e-6) -> LinearMap:
     """Assert that ``kv.jacobian(f, wrt)`` matches finite differences and passes the dot-test."""
-    from .derivative import jacobian
     L = jacobian(f, wrt).at(values)
     dense = L.to_dense()
     fd = fd_jacobian(f, wrt, values)
