@@ -19,6 +19,7 @@ from .evaluation import evaluate
 from .expr import (Constant, Expr, Matrix, Scalar, Vector, det, diag, expm, eye, inv, kron,
                    logdet, matrix_power, norm, ones, solve, sum, trace, zeros)
 from .maps import LinearMap
+from .printing import pretty
 from .structured import commutation, duplication, elimination, unvec, vec, vech
 from .expr import elementwise as _elementwise
 from .expr import hadamard
@@ -61,6 +62,6 @@ __all__ = [
     "inv", "solve", "trace", "det", "logdet",
     "kron", "hadamard", "exp", "log", "sin", "cos", "tanh", "sqrt", "sum", "norm", "diag",
     "matrix_power", "expm", "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
-    "explain", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
+    "explain", "pretty", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError",
 ]

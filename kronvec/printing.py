@@ -225,7 +225,7 @@ class _Printer:
         return f"{sign}{num}{sep}{body}", UNARY
 
     def sum(self, terms: tuple[E.Expr, ...]) -> str:
-        factored = _factor_sum(terms)
+        factored = _factor_sum(terms, self._abbreviate)
         if factored is not None:
             return self(factored, SUM)
         positive = [t for t in terms if not (t.op == "scale" and t.params[0] < 0)]
@@ -280,9 +280,14 @@ def _chain(t: E.Expr) -> tuple[float, list[E.Expr]]:
     return c, list(t.args) if t.op == "matmul" else [t]
 
 
-def _factor_sum(terms: tuple[E.Expr, ...]) -> E.Expr | None:
-    """AX + BX as (A + B)X, or XA + XB as X(A + B), when every term shares the factor."""
-    chains = [_chain(t) for t in terms]
+def _factor_sum(terms: tuple[E.Expr, ...],
+                abbreviate: Any = lambda factors: factors) -> E.Expr | None:
+    """AX + BX as (A + B)X, or XA + XB as X(A + B), when every term shares the factor.
+
+    ``abbreviate`` rewrites a list of factors with named products first, so
+    that yᵀW - yᵀV⁻¹ (W a named product) factors as yᵀ(W - V⁻¹).
+    """
+    chains = [(c, abbreviate(f)) for c, f in (_chain(t) for t in terms)]
     if len(chains) < 2 or any(len(f) < 2 for _, f in chains):
         return None
     for side in (-1, 0):
@@ -549,3 +554,106 @@ def _lhs_name(e: E.Expr) -> str:
     text = to_unicode(e)
     return text if len(text) <= 1 else f"({text})"
 
+
+
+# ------------------------------------------------------- abbreviations
+_LETTERS = "WPQRSTUYZNMLGHBCDEJ"
+
+
+def abbreviate(roots: list[E.Expr], names: Mapping[E.Expr, str] | None = None,
+               min_length: int = 6) -> dict[E.Expr, str]:
+    """Names for subexpressions that recur in ``roots`` (common subexpressions).
+
+    Greedily names the subexpression whose repetition costs the most printed
+    characters, counting an occurrence also where it is a run of factors
+    inside a longer product (V⁻¹X(XᵀV⁻¹X)⁻¹XᵀV⁻¹ inside yᵀV⁻¹X(XᵀV⁻¹X)⁻¹XᵀV⁻¹)
+    and where its transpose occurs, until nothing of ``min_length`` characters
+    or more occurs twice.  Returns the given names plus the new ones.
+    """
+    chosen = dict(names or {})
+    taken = {s for r in roots for s in r.symbols()} | set(chosen.values()) | {"I", "K"}
+    letters = (c for c in _LETTERS if c not in taken)
+    while True:
+        counts = _occurrences(roots, chosen)
+        best, gain = None, 0
+        for node, count in counts.items():
+            if count < 2 or node in chosen or not node.args or node.op in ("transpose", "named"):
+                continue
+            length = len(to_unicode(node, chosen))
+            if length >= min_length and (count - 1) * length > gain:
+                best, gain = node, (count - 1) * length
+        letter = next(letters, None) if best is not None else None
+        if letter is None:
+            return chosen
+        chosen[best] = letter
+        if E.transpose(best) is not best:
+            chosen[E.transpose(best)] = letter + "ᵀ"
+
+
+def _occurrences(roots: list[E.Expr], names: Mapping[E.Expr, str]) -> dict[E.Expr, int]:
+    """How often each subexpression is printed (runs in products and transposes count)."""
+    counts: dict[E.Expr, int] = {}
+    products = [n for r in roots for n in r.walk() if n.op == "matmul"]
+
+    def visit(e: E.Expr) -> None:
+        key = e.args[0] if e.op == "transpose" and e.args[0].args else e
+        counts[key] = counts.get(key, 0) + 1
+        if e in names:
+            return
+        if e.op == "matmul":
+            for p in products:
+                k = len(p.args)
+                if p is not e and k < len(e.args):
+                    for i in range(len(e.args) - k + 1):
+                        if all(a is b for a, b in zip(e.args[i:i + k], p.args)):
+                            counts[p] = counts.get(p, 0) + 1
+        for a in e.args:
+            visit(a)
+
+    for r in roots:
+        visit(r)
+    return counts
+
+
+def with_definitions(text: str, names: Mapping[E.Expr, str], given: Mapping[E.Expr, str]) -> str:
+    """``text`` followed by ``where W = …`` for the names not given by the user."""
+    new = [(node, name) for node, name in names.items()
+           if node not in given and not name.endswith("ᵀ")]
+    if not new:
+        return text
+    defs = [f"{name} = {to_unicode(node, {k: v for k, v in names.items() if k is not node})}"
+            for node, name in new]
+    return f"{text},  where " + ", ".join(defs)
+
+
+def pretty(obj: Any) -> str:
+    """A closed form with recurring subexpressions named: ``… W …,  where W = …``.
+
+    Works for an expression (e.g. a gradient) or a Jacobian; names given with
+    ``.named`` are kept, and only subexpressions of 6 or more printed
+    characters that occur at least twice are named.  Printing only: the
+    expression itself is unchanged.
+
+    Examples
+    --------
+    >>> import kronvec as kv
+    >>> X, V = kv.Matrix("X", (5, 3)), kv.Matrix("V", (5, 5))
+    >>> print(kv.pretty(kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)))
+    (V⁻¹XW)ᵀ ⊗ (WXᵀV⁻¹),  where W = (XᵀV⁻¹X)⁻¹
+    """
+    from_jacobian = hasattr(obj, "map") and hasattr(obj, "names")
+    given = dict(obj.names) if from_jacobian else E.display_names(obj)
+    if from_jacobian:
+        roots = _factor_expressions(obj.map)
+        names = abbreviate(roots, given)
+        return with_definitions(map_to_unicode(obj.map, names), names, given)
+    plain = E.strip_names(obj)
+    names = abbreviate([plain], given)
+    return with_definitions(to_unicode(plain, names), names, given)
+
+
+def _factor_expressions(m: LinearMap) -> list[E.Expr]:
+    out = [f for f in m.factors() if isinstance(f, E.Expr)]
+    for c in m.children():
+        out.extend(_factor_expressions(c))
+    return out

@@ -156,3 +156,17 @@ def test_steps_name_r_once_and_write_its_transpose():
     for expected in ["P = Ax", "M = P - b", "f = MᵀM", "dP = A dx", "df = dMᵀ M + Mᵀ dM",
                      "df = tr(Gᵀ dx) with G = 2Aᵀ(Ax - b)"]:
         assert squash(expected) in lines, (expected, lines)
+
+
+def test_pretty_names_recurring_subexpressions():
+    n, p = 12, 2
+    X, V, y = kv.Matrix("X", (n, p)), kv.Matrix("V", (n, n), symmetric=True), kv.Vector("y", n)
+    Vi = kv.inv(V)
+    F = kv.inv(X.T @ Vi @ X)
+    reml = -0.5 * (kv.logdet(V) + kv.logdet(X.T @ Vi @ X) + y.T @ Vi @ y - y.T @ Vi @ X @ F @ X.T @ Vi @ y)
+    assert squash(kv.pretty(kv.grad(reml, V))) == squash(
+        "(((W - V⁻¹)y)(yᵀ(W - V⁻¹)) - (V⁻¹ - W))/2,  where W = V⁻¹XPXᵀV⁻¹, P = (XᵀV⁻¹X)⁻¹")
+    assert squash(kv.pretty(kv.jacobian(F, V))) == squash("(V⁻¹XW)ᵀ ⊗ (WXᵀV⁻¹), where W = (XᵀV⁻¹X)⁻¹")
+    assert squash(kv.pretty(kv.jacobian(F.named("F"), V))) == squash("(V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)")
+    A, B = kv.Matrix("A", (3, 3)), kv.Matrix("B", (3, 3))
+    assert kv.pretty(kv.grad(kv.trace(A @ B @ B.T), B)) == str(kv.grad(kv.trace(A @ B @ B.T), B))
