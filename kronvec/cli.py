@@ -213,10 +213,19 @@ def _print_derivative(problem: _Problem, jacobian: Any, gradient: Any) -> None:
     in_size = math.prod(problem.wrt_shape)
     if gradient is not None:
         print(f"∇_{w} {f} = {gradient}")
+        _print_abbreviated(gradient)
     print(f"Jacobian d{f}/d{w} ({out_size}×{in_size}, vec d{f} = J vec d{w}):")
     print(f"vec d{f} = ({jacobian}) vec d{w}")
+    _print_abbreviated(jacobian)
     if hasattr(jacobian, "differential"):
         print(_text(jacobian.differential()))
+
+
+def _print_abbreviated(result: Any) -> None:
+    """The same result with recurring subexpressions named, when that is shorter."""
+    short = kv.pretty(result)
+    if short != str(result):
+        print(f"    = {short}")
 
 
 def _print_latex(jacobian: Any, gradient: Any) -> None:
