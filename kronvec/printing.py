@@ -431,7 +431,13 @@ class _MapPrinter:
                 number *= float(np.reshape(c, ()))
         while scalar is not None and scalar.op == "scale":
             number, scalar = number * scalar.params[0], scalar.args[0]
-        text = "" if abs(number) == 1.0 else format_number(abs(number))
+        magnitude = abs(number)
+        if magnitude == 1.0:
+            text = ""
+        elif not magnitude.is_integer() and (1.0 / magnitude).is_integer():
+            text = f"1/{format_number(1.0 / magnitude)}"  # as expressions print X/2
+        else:
+            text = format_number(magnitude)
         if scalar is not None:
             text = (text + " " if text else "") + self.p(scalar, POSTFIX)
         return text, number < 0
