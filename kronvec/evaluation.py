@@ -221,23 +221,31 @@ class Evaluator:
         """``e`` with Vᵀ written V for every symbol whose value is exactly symmetric."""
         if not self._symmetric:
             return e
-        c = self._canonical.get(e)
-        if c is None:
-            if id(e) in self._symmetric:
-                c = self._symmetric[id(e)]
-            elif e.args:
-                c = E.rebuild(e, [self.canon(a) for a in e.args])
-            else:
-                c = e
-            self._canonical[e] = c
-        return c
+        memo = self._canonical
+        if e not in memo:
+            for node in e.walk():  # children first: no recursion on deep expressions
+                if node in memo:
+                    continue
+                if id(node) in self._symmetric:
+                    c = self._symmetric[id(node)]
+                elif node.args:
+                    c = E.rebuild(node, [memo[a] for a in node.args])
+                else:
+                    c = node
+                memo[node] = c
+                memo.setdefault(c, c)  # canonical forms are their own
+        return memo[e]
 
     def __call__(self, e: E.Expr) -> Any:
         e = self.canon(e)
         v = self._cache.get(e)
         if v is None:
-            v = _EVAL[e.op](self, e)
-            self._cache[e] = v
+            # children first, so deep expressions do not recurse; inverses wait
+            # until a product asks for them, so that they become solves
+            for node in e.walk():
+                if node not in self._cache and node.op != "inv" and node is not e:
+                    self._cache[node] = _EVAL[node.op](self, node)
+            v = self._cache[e] = _EVAL[e.op](self, e)
         return v
 
     def factorization(self, a: E.Expr) -> Factorization:

@@ -402,36 +402,65 @@ def rebuild(node: Expr, args: Sequence[Expr]) -> Expr:
 
 # ----------------------------------------------------------- constructors
 def transpose(a: Expr) -> Expr:
-    """Aᵀ, pushed towards the leaves."""
+    """Aᵀ, pushed towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...
+
+    Works bottom-up with an explicit stack, so deep expressions do not recurse.
+    """
     a = as_expr(a)
+    done: dict[Expr, Expr] = {}
+    stack: list[tuple[Expr, bool]] = [(a, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        direct = _transpose_directly(node)
+        if direct is not None:
+            done[node] = direct
+            continue
+        inner = _PUSH_THROUGH[node.op]
+        kids = list(node.args) if inner is None else [node.args[i] for i in inner]
+        if ready:
+            done[node] = _TRANSPOSE_RULES[node.op](node, [done[k] for k in kids])
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if k not in done)
+    return done[a]
+
+
+def _transpose_directly(a: Expr) -> Expr | None:
+    """Aᵀ when it needs no transposed arguments, else None."""
     if is_scalar(a) or a.op in ("zeros", "identity", "ones") and a.shape[0] == a.shape[1]:
         return a
-    op = a.op
-    if op == "transpose":
+    if a.op == "transpose":
         return a.args[0]
-    if op in ("zeros", "ones"):
-        return Expr.make(op, (), (), a.shape[::-1])
-    if op == "matmul":
-        return matmul(*[transpose(f) for f in reversed(a.args)])
-    if op == "add":
-        return add(*[transpose(t) for t in a.args])
-    if op == "scale":
-        return scale(a.params[0], transpose(a.args[0]))
-    if op == "smul":
-        return smul(a.args[0], transpose(a.args[1]))
-    if op == "inv":
-        return inv(transpose(a.args[0]))
-    if op == "kron":
-        return kron(transpose(a.args[0]), transpose(a.args[1]))
-    if op == "hadamard":
-        return hadamard(transpose(a.args[0]), transpose(a.args[1]))
-    if op in ELEMENTWISE_FUNCS or op == "power":
-        return Expr.make(op, (transpose(a.args[0]),), a.params, a.shape[::-1])
-    if op == "diag":
+    if a.op in ("zeros", "ones"):
+        return Expr.make(a.op, (), (), a.shape[::-1])
+    if a.op == "diag":
         return a
-    if op in ("matpow", "expm"):
-        return Expr.make(op, (transpose(a.args[0]),), a.params, a.shape)
-    return Expr.make("transpose", (a,), (), a.shape[::-1])
+    if a.op not in _PUSH_THROUGH:
+        return Expr.make("transpose", (a,), (), a.shape[::-1])
+    return None
+
+
+# which arguments a transpose passes through, and how the result is rebuilt
+_PUSH_THROUGH: dict[str, tuple[int, ...] | None] = {  # None: every argument
+    "matmul": None, "add": None, "scale": (0,), "smul": (1,), "inv": (0,), "kron": (0, 1),
+    "hadamard": (0, 1), "power": (0,), "matpow": (0,), "expm": (0,),
+    **{f: (0,) for f in ELEMENTWISE_FUNCS},
+}
+_TRANSPOSE_RULES = {
+    "matmul": lambda a, t: matmul(*reversed(t)),
+    "add": lambda a, t: add(*t),
+    "scale": lambda a, t: scale(a.params[0], t[0]),
+    "smul": lambda a, t: smul(a.args[0], t[0]),
+    "inv": lambda a, t: inv(t[0]),
+    "kron": lambda a, t: kron(t[0], t[1]),
+    "hadamard": lambda a, t: hadamard(t[0], t[1]),
+    "power": lambda a, t: Expr.make("power", (t[0],), a.params, a.shape[::-1]),
+    "matpow": lambda a, t: Expr.make("matpow", (t[0],), a.params, a.shape),
+    "expm": lambda a, t: Expr.make("expm", (t[0],), a.params, a.shape),
+    **{f: (lambda a, t: Expr.make(a.op, (t[0],), a.params, a.shape[::-1])) for f in ELEMENTWISE_FUNCS},
+}
 
 
 def _check_2d(opname: str, *xs: Expr) -> None:

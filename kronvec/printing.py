@@ -130,9 +130,15 @@ class _Printer:
     def __init__(self, style: _Style, names: Mapping[E.Expr, str] | None = None) -> None:
         self.s = style
         self.names = names or {}
+        self._memo: dict[E.Expr, tuple[str, int]] = {}
 
     def __call__(self, e: E.Expr, level: int = SUM) -> str:
-        text, prec = self.render(e)
+        memo = self._memo
+        if e not in memo:
+            for node in e.walk():  # children first: deep expressions do not recurse
+                if node not in memo:
+                    memo[node] = self.render(node)
+        text, prec = memo[e]
         return self.s.paren(text) if prec < level else text
 
     # ---------------------------------------------------------------
@@ -336,7 +342,10 @@ def to_latex(e: E.Expr, names: Mapping[E.Expr, str] | None = None) -> str:
 # ------------------------------------------------------- python syntax
 def to_python(e: E.Expr) -> str:
     """The expression in the library's own syntax, e.g. ``inv(X.T @ inv(V) @ X)``."""
-    return _py(e)[0]
+    memo: dict[E.Expr, tuple[str, int]] = {}
+    for node in e.walk():  # children first
+        memo[node] = _py(node, memo)
+    return memo[e][0]
 
 
 def _exact(c: float) -> str:
@@ -345,11 +354,12 @@ def _exact(c: float) -> str:
     return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
 
 
-def _py(e: E.Expr) -> tuple[str, int]:
+def _py(e: E.Expr, memo: Mapping[E.Expr, tuple[str, int]]) -> tuple[str, int]:
+    """(text, precedence) of ``e`` from those of its arguments in ``memo``."""
     op = e.op
 
     def sub(x: E.Expr, level: int) -> str:
-        text, prec = _py(x)
+        text, prec = memo[x]
         return f"({text})" if prec < level else text
 
     if op in ("symbol", "named"):
@@ -381,9 +391,9 @@ def _py(e: E.Expr) -> tuple[str, int]:
     if op == "power":
         return f"{sub(e.args[0], ATOM)} ** {_exact(e.params[0])}", POSTFIX
     if op == "matpow":
-        return f"matrix_power({_py(e.args[0])[0]}, {e.params[0]})", ATOM
+        return f"matrix_power({memo[e.args[0]][0]}, {e.params[0]})", ATOM
     fname = {"diagpart": "diag"}.get(op, op)
-    return f"{fname}({', '.join(_py(a)[0] for a in e.args)})", ATOM
+    return f"{fname}({', '.join(memo[a][0] for a in e.args)})", ATOM
 
 
 # ---------------------------------------------------------------- maps
@@ -567,57 +577,73 @@ _LETTERS = "WPQRSTUYZNMLGHBCDEJ"
 
 
 def abbreviate(roots: list[E.Expr], names: Mapping[E.Expr, str] | None = None,
-               min_length: int = 6) -> dict[E.Expr, str]:
+               min_length: int = 6, most: int = 8) -> dict[E.Expr, str]:
     """Names for subexpressions that recur in ``roots`` (common subexpressions).
 
     Greedily names the subexpression whose repetition costs the most printed
     characters, counting an occurrence also where it is a run of factors
     inside a longer product (V⁻¹X(XᵀV⁻¹X)⁻¹XᵀV⁻¹ inside yᵀV⁻¹X(XᵀV⁻¹X)⁻¹XᵀV⁻¹)
     and where its transpose occurs, until nothing of ``min_length`` characters
-    or more occurs twice.  Returns the given names plus the new ones.
+    or more occurs twice, or ``most`` names were made.  Returns the given names
+    plus the new ones.
     """
     chosen = dict(names or {})
     taken = {s for r in roots for s in r.symbols()} | set(chosen.values()) | {"I", "K"}
     letters = (c for c in _LETTERS if c not in taken)
-    while True:
+    for _ in range(most):
         counts = _occurrences(roots, chosen)
+        printer = _Printer(_UNICODE, chosen)
         best, gain = None, 0
         for node, count in counts.items():
             if count < 2 or node in chosen or not node.args or node.op in ("transpose", "named"):
                 continue
-            length = len(to_unicode(node, chosen))
+            length = len(printer(node))
             if length >= min_length and (count - 1) * length > gain:
                 best, gain = node, (count - 1) * length
         letter = next(letters, None) if best is not None else None
         if letter is None:
-            return chosen
+            break
         chosen[best] = letter
         if E.transpose(best) is not best:
             chosen[E.transpose(best)] = letter + "ᵀ"
+    return chosen
 
 
 def _occurrences(roots: list[E.Expr], names: Mapping[E.Expr, str]) -> dict[E.Expr, int]:
-    """How often each subexpression is printed (runs in products and transposes count)."""
-    counts: dict[E.Expr, int] = {}
-    products = [n for r in roots for n in r.walk() if n.op == "matmul"]
+    """How often each subexpression is printed (runs in products and transposes count).
 
-    def visit(e: E.Expr) -> None:
-        key = e.args[0] if e.op == "transpose" and e.args[0].args else e
-        counts[key] = counts.get(key, 0) + 1
-        if e in names:
-            return
-        if e.op == "matmul":
+    Counted over the DAG from parents to children (linear time, however much
+    the expression shares), stopping at named subexpressions.
+    """
+    order: list[E.Expr] = []
+    seen: set[E.Expr] = set()
+    for r in roots:
+        for node in r.walk():
+            if node not in seen:
+                seen.add(node)
+                order.append(node)
+    times: dict[E.Expr, int] = {}
+    for r in roots:
+        times[r] = times.get(r, 0) + 1
+    products = [n for n in order if n.op == "matmul"]
+    counts: dict[E.Expr, int] = {}
+    for node in reversed(order):  # parents before children
+        c = times.get(node, 0)
+        if not c:
+            continue
+        key = node.args[0] if node.op == "transpose" and node.args[0].args else node
+        counts[key] = counts.get(key, 0) + c
+        if node in names:
+            continue
+        if node.op == "matmul":
             for p in products:
                 k = len(p.args)
-                if p is not e and k < len(e.args):
-                    for i in range(len(e.args) - k + 1):
-                        if all(a is b for a, b in zip(e.args[i:i + k], p.args)):
-                            counts[p] = counts.get(p, 0) + 1
-        for a in e.args:
-            visit(a)
-
-    for r in roots:
-        visit(r)
+                if p is not node and k < len(node.args):
+                    runs = sum(all(a is b for a, b in zip(node.args[i:i + k], p.args))
+                               for i in range(len(node.args) - k + 1))
+                    counts[p] = counts.get(p, 0) + c * runs
+        for a in node.args:
+            times[a] = times.get(a, 0) + c
     return counts
 
 

@@ -211,3 +211,17 @@ def test_expressions_are_immutable_hashable_and_pickle_to_themselves():
         X.shape = (2, 4)
     assert {F: 1}[kv.inv(X.T @ kv.inv(V) @ X) + kv.Constant(np.eye(2), name="C")] == 1
     assert pickle.loads(pickle.dumps(F)) is F
+
+
+def test_deep_expressions_do_not_hit_the_recursion_limit():
+    X = kv.Matrix("X", (3, 3))
+    e = X
+    for _ in range(300):  # ~900 nodes deep: an unrolled iteration
+        e = kv.tanh(e) * 0.9 + 0.1 * X
+    values = {"X": 0.1 * np.eye(3) + 0.05}
+    J = kv.jacobian(e, X).at(values)
+    np.testing.assert_allclose(J.to_dense(), fd_jacobian(e, X, values), atol=1e-6)
+    g = kv.grad(kv.sum(e), X)
+    np.testing.assert_allclose(kv.evaluate(g, values), J.vjp(np.ones((3, 3))), atol=1e-12)
+    assert kv.hessian(kv.sum(e), X).at(values).shape == (9, 9)
+    assert str(e).startswith("0.9tanh(") and "X" in repr(e)
