@@ -223,7 +223,8 @@ class Evaluator:
             return e
         memo = self._canonical
         if e not in memo:
-            for node in e.walk():  # children first: no recursion on deep expressions
+            nodes = [e] if all(a in memo for a in e.args) else e.walk()
+            for node in nodes:  # children first: no recursion on deep expressions
                 if node in memo:
                     continue
                 if id(node) in self._symmetric:
@@ -242,9 +243,10 @@ class Evaluator:
         if v is None:
             # children first, so deep expressions do not recurse; inverses wait
             # until a product asks for them, so that they become solves
-            for node in e.walk():
-                if node not in self._cache and node.op != "inv" and node is not e:
-                    self._cache[node] = _EVAL[node.op](self, node)
+            if any(a not in self._cache and a.op != "inv" for a in e.args):
+                for node in e.walk():
+                    if node not in self._cache and node.op != "inv" and node is not e:
+                        self._cache[node] = _EVAL[node.op](self, node)
             v = self._cache[e] = _EVAL[e.op](self, e)
         return v
 

@@ -407,6 +407,9 @@ def transpose(a: Expr) -> Expr:
     Works bottom-up with an explicit stack, so deep expressions do not recurse.
     """
     a = as_expr(a)
+    direct = _transpose_directly(a)
+    if direct is not None:
+        return direct
     done: dict[Expr, Expr] = {}
     stack: list[tuple[Expr, bool]] = [(a, False)]
     while stack:
