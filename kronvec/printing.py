@@ -185,6 +185,8 @@ class _Printer:
             return self(a, PROD) + s.hadamard + self(b, PROD), KRON
         if op == "power":
             return self.power(e)
+        if op in ("trace", "sum") and e.args[0].shape == (1, 1):
+            return self.render(e.args[0])  # the 1×1 matrix read as a scalar
         if op in ("trace", "det", "logdet", "sum", "diag", "diagpart") + E.ELEMENTWISE_FUNCS:
             fname = {"trace": "tr", "logdet": "log det", "diagpart": "diag"}.get(op, op)
             return s.func(fname, self(e.args[0])), ATOM
@@ -469,6 +471,8 @@ class _MapPrinter:
         if isinstance(m, ScaledMap):
             ctext, neg = self.coefficient([m.coef])
             text, neg2, is_sum = self.render(m.inner)
+            if text == "1":
+                return ctext or "1", neg != neg2, False
             body = s.paren(text) if is_sum else text
             return (f"{ctext} {body}" if ctext else body), neg != neg2, False
         if isinstance(m, ComposeMap):
@@ -482,6 +486,8 @@ class _MapPrinter:
             ca, A = _split_scalar(m.A)
             cb, B = _split_scalar(m.B)
             ctext, neg = self.coefficient(ca + cb)
+            if A is None and B is None and E.is_scalar(m.in_shape):
+                return ctext or "1", neg, False  # the identity on scalars
             if A is None and B is None:
                 body = s.identity if isinstance(m, KronMap) else "K"
             else:
@@ -492,21 +498,30 @@ class _MapPrinter:
         if isinstance(m, TraceMap):
             cm, M = _split_scalar(m.M)
             cc, C = _split_scalar(m.C)
+            if E.is_scalar(m.in_shape) and (C is None or isinstance(C, E.Expr) and E.is_scalar(C)):
+                # a scalar input: tr(C h) M = C·h·M, so C is just a coefficient
+                cc, C = cc + ([] if C is None or _is_one(C) else [C]), None
             ctext, neg = self.coefficient(cm + cc)
-            gradient = E.transpose(C) if isinstance(C, E.Expr) else C
-            row = s.func("vec", self.factor(gradient, SUM)) + s.transpose
+            if C is None and E.is_scalar(m.in_shape):
+                row = ""
+            else:
+                gradient = E.transpose(C) if isinstance(C, E.Expr) else C
+                row = s.func("vec", self.factor(gradient, SUM)) + s.transpose
             scalar_out = isinstance(M, E.Expr) and E.is_scalar(M) or \
                 isinstance(M, np.ndarray) and M.size == 1
             if scalar_out:
                 lead = [ctext] if ctext else []
                 if isinstance(M, E.Expr) and _is_one(M) is False:
                     lead.append(self.p(M, POSTFIX))
-                body = " ".join(lead + [row])
+                body = " ".join(lead + [row]) if (lead or row) else "1"
             else:
-                body = (f"{ctext} " if ctext else "") + s.func("vec", self.factor(M, SUM)) + " " + row
+                body = " ".join(part for part in (ctext, s.func("vec", self.factor(M, SUM)), row) if part)
             return body, neg, False
         if isinstance(m, ElementwiseMap):
             cd, D = _split_scalar(m.D)
+            if E.is_scalar(m.in_shape) and isinstance(D, E.Expr):
+                ctext, neg = self.coefficient(cd + [D])  # on scalars: plain multiplication
+                return ctext or "1", neg, False
             ctext, neg = self.coefficient(cd)
             body = s.func("diag", s.func("vec", self.factor(D, SUM)))
             return (f"{ctext} {body}" if ctext else body), neg, False

@@ -170,3 +170,12 @@ def test_pretty_names_recurring_subexpressions():
     assert squash(kv.pretty(kv.jacobian(F.named("F"), V))) == squash("(V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)")
     A, B = kv.Matrix("A", (3, 3)), kv.Matrix("B", (3, 3))
     assert kv.pretty(kv.grad(kv.trace(A @ B @ B.T), B)) == str(kv.grad(kv.trace(A @ B @ B.T), B))
+
+
+def test_derivatives_in_a_scalar_variable_print_as_coefficients():
+    s, X, a = kv.Scalar("s"), kv.Matrix("X", (3, 2)), kv.Vector("a", 3)
+    assert squash(kv.jacobian(s * X, s)) == "vec(X)"
+    assert squash(kv.jacobian(kv.exp(s) * X + s ** 2 * X, s)) == squash("(exp(s) + 2s) vec(X)")
+    assert squash(kv.grad(a.T @ X @ X.T @ a * s, s)) == squash("aᵀXXᵀa")
+    assert squash(kv.jacobian(kv.trace(X.T @ X) * s, s)) == squash("tr(XᵀX)")
+    assert kv.grad(s * s, s).shape == ()
