@@ -456,80 +456,87 @@ class _MapPrinter:
 
     def render(self, m: LinearMap) -> tuple[str, bool, bool]:
         """(text, negative, is_sum) with the sign pulled out."""
-        s = self.s
-        if isinstance(m, ZeroMap):
-            return "0", False, False
-        if isinstance(m, SumMap):
-            out = ""
-            for k, t in enumerate(m.terms):
-                text, neg, _ = self.render(t)
-                if k == 0:
-                    out = (s.minus if neg else "") + text
-                else:
-                    out += (f" {s.minus} " if neg else " + ") + text
-            return out, False, True
-        if isinstance(m, ScaledMap):
-            ctext, neg = self.coefficient([m.coef])
-            text, neg2, is_sum = self.render(m.inner)
-            if text == "1":
-                return ctext or "1", neg != neg2, False
-            body = s.paren(text) if is_sum else text
-            return (f"{ctext} {body}" if ctext else body), neg != neg2, False
-        if isinstance(m, ComposeMap):
-            parts, neg = [], False
-            for t in m.maps:
-                text, n2, is_sum = self.render(t)
-                neg ^= n2
-                parts.append(s.paren(text) if is_sum or " " in text else text)
-            return " · ".join(parts), neg, False
-        if isinstance(m, (KronMap, KronTMap)):
-            ca, A = _split_scalar(m.A)
-            cb, B = _split_scalar(m.B)
-            ctext, neg = self.coefficient(ca + cb)
-            if A is None and B is None and E.is_scalar(m.in_shape):
-                return ctext or "1", neg, False  # the identity on scalars
-            if A is None and B is None:
-                body = s.identity if isinstance(m, KronMap) else "K"
-            else:
-                body = self.transposed(B) + s.kron + self.factor(A, POSTFIX)
-                if isinstance(m, KronTMap):
-                    body = s.paren(body) + "K"
-            return (f"{ctext} {body}" if ctext else body), neg, False
-        if isinstance(m, TraceMap):
-            cm, M = _split_scalar(m.M)
-            cc, C = _split_scalar(m.C)
-            if E.is_scalar(m.in_shape) and (C is None or isinstance(C, E.Expr) and E.is_scalar(C)):
-                # a scalar input: tr(C h) M = C·h·M, so C is just a coefficient
-                cc, C = cc + ([] if C is None or _is_one(C) else [C]), None
-            ctext, neg = self.coefficient(cm + cc)
-            if C is None and E.is_scalar(m.in_shape):
-                row = ""
-            else:
-                gradient = E.transpose(C) if isinstance(C, E.Expr) else C
-                row = s.func("vec", self.factor(gradient, SUM)) + s.transpose
-            scalar_out = isinstance(M, E.Expr) and E.is_scalar(M) or \
-                isinstance(M, np.ndarray) and M.size == 1
-            if scalar_out:
-                lead = [ctext] if ctext else []
-                if isinstance(M, E.Expr) and _is_one(M) is False:
-                    lead.append(self.p(M, POSTFIX))
-                body = " ".join(lead + [row]) if (lead or row) else "1"
-            else:
-                body = " ".join(part for part in (ctext, s.func("vec", self.factor(M, SUM)), row) if part)
-            return body, neg, False
-        if isinstance(m, ElementwiseMap):
-            cd, D = _split_scalar(m.D)
-            if E.is_scalar(m.in_shape) and isinstance(D, E.Expr):
-                ctext, neg = self.coefficient(cd + [D])  # on scalars: plain multiplication
-                return ctext or "1", neg, False
-            ctext, neg = self.coefficient(cd)
-            body = s.func("diag", s.func("vec", self.factor(D, SUM)))
-            return (f"{ctext} {body}" if ctext else body), neg, False
-        if isinstance(m, (DiagEmbedMap, DiagExtractMap, ExpmFrechetMap, KronFactorMap)):
-            return self.action(m), False, False
-        name = getattr(m, "display_name", type(m).__name__)
-        return name, False, False
+        for kind, method in _MAP_RENDERERS:
+            if isinstance(m, kind):
+                return method(self, m)
+        return getattr(m, "display_name", type(m).__name__), False, False
 
+    def _with_coefficient(self, ctext: str, body: str) -> str:
+        return f"{ctext} {body}" if ctext else body
+
+    def _zero(self, m: ZeroMap) -> tuple[str, bool, bool]:
+        return "0", False, False
+
+    def _sum(self, m: SumMap) -> tuple[str, bool, bool]:
+        out = ""
+        for k, t in enumerate(m.terms):
+            text, neg, _ = self.render(t)
+            if k == 0:
+                out = (self.s.minus if neg else "") + text
+            else:
+                out += (f" {self.s.minus} " if neg else " + ") + text
+        return out, False, True
+
+    def _scaled(self, m: ScaledMap) -> tuple[str, bool, bool]:
+        ctext, neg = self.coefficient([m.coef])
+        text, neg2, is_sum = self.render(m.inner)
+        if text == "1":
+            return ctext or "1", neg != neg2, False
+        return self._with_coefficient(ctext, self.s.paren(text) if is_sum else text), neg != neg2, False
+
+    def _compose(self, m: ComposeMap) -> tuple[str, bool, bool]:
+        parts, neg = [], False
+        for t in m.maps:
+            text, n2, is_sum = self.render(t)
+            neg ^= n2
+            parts.append(self.s.paren(text) if is_sum or " " in text else text)
+        return " · ".join(parts), neg, False
+
+    def _kron(self, m: KronMap | KronTMap) -> tuple[str, bool, bool]:
+        """A H B as Bᵀ ⊗ A; A Hᵀ B as (Bᵀ ⊗ A)K."""
+        ca, A = _split_scalar(m.A)
+        cb, B = _split_scalar(m.B)
+        ctext, neg = self.coefficient(ca + cb)
+        if A is None and B is None:
+            if E.is_scalar(m.in_shape):
+                return ctext or "1", neg, False  # the identity on scalars
+            body = self.s.identity if isinstance(m, KronMap) else "K"
+        else:
+            body = self.transposed(B) + self.s.kron + self.factor(A, POSTFIX)
+            if isinstance(m, KronTMap):
+                body = self.s.paren(body) + "K"
+        return self._with_coefficient(ctext, body), neg, False
+
+    def _trace(self, m: TraceMap) -> tuple[str, bool, bool]:
+        """tr(C H) M as vec(M) vec(Cᵀ)ᵀ; a scalar C or M becomes a coefficient."""
+        s = self.s
+        cm, M = _split_scalar(m.M)
+        cc, C = _split_scalar(m.C)
+        scalar_in = E.is_scalar(m.in_shape)
+        if scalar_in and (C is None or isinstance(C, E.Expr) and E.is_scalar(C)):
+            cc, C = cc + ([] if C is None or _is_one(C) else [C]), None  # tr(C h) = C·h
+        if isinstance(M, E.Expr) and E.is_scalar(M) and not _is_one(M):
+            cm, M = cm + [M], None
+        ctext, neg = self.coefficient(cm + cc)
+        row = "" if C is None and scalar_in else \
+            s.func("vec", self.factor(E.transpose(C) if isinstance(C, E.Expr) else C, SUM)) + s.transpose
+        column = "" if M is None or isinstance(M, E.Expr) and _is_one(M) or \
+            isinstance(M, np.ndarray) and M.size == 1 else s.func("vec", self.factor(M, SUM))
+        body = " ".join(part for part in (ctext, column, row) if part)
+        return body or "1", neg, False
+
+    def _elementwise(self, m: ElementwiseMap) -> tuple[str, bool, bool]:
+        """D ⊙ H as diag(vec D); plain multiplication on scalars."""
+        cd, D = _split_scalar(m.D)
+        if E.is_scalar(m.in_shape) and isinstance(D, E.Expr):
+            ctext, neg = self.coefficient(cd + [D])
+            return ctext or "1", neg, False
+        ctext, neg = self.coefficient(cd)
+        return self._with_coefficient(ctext, self.s.func("diag", self.s.func("vec", self.factor(D, SUM)))), \
+            neg, False
+
+    def _action(self, m: LinearMap) -> tuple[str, bool, bool]:
+        return self.action(m), False, False
 
     def action(self, m: LinearMap) -> str:
         """A map with no Kronecker form, written by its action: ``H ↦ H ⊗ A``."""
@@ -537,6 +544,18 @@ class _MapPrinter:
         if m.symbolic or not m.factors():
             return f"H ↦ {self.p(m._apply(h))}"
         return f"H ↦ {type(m).__name__}(H)"
+
+
+_MAP_RENDERERS: list[tuple[type | tuple[type, ...], Any]] = [
+    (ZeroMap, _MapPrinter._zero),
+    (SumMap, _MapPrinter._sum),
+    (ScaledMap, _MapPrinter._scaled),
+    (ComposeMap, _MapPrinter._compose),
+    ((KronMap, KronTMap), _MapPrinter._kron),
+    (TraceMap, _MapPrinter._trace),
+    (ElementwiseMap, _MapPrinter._elementwise),
+    ((DiagEmbedMap, DiagExtractMap, ExpmFrechetMap, KronFactorMap), _MapPrinter._action),
+]
 
 
 def _is_one(e: E.Expr) -> bool:
