@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import kronvec as kv
-from kronvec.parse import FUNCTIONS, ParseError, ParsedExpression, parse
+from kronvec.parse import ARITY, FUNCTIONS, ParseError, ParsedExpression, parse
 
 __all__ = ["main"]
 
@@ -107,9 +107,9 @@ def _argument_parser() -> argparse.ArgumentParser:
         "derive",
         help="differentiate a matrix expression",
         description=(
-            "Differentiate EXPR (Python syntax: @ + - * / ** .T and inv, solve, trace, "
-            "det, logdet, kron, exp, log, sin, cos, tanh, sqrt, sum, norm, diag, "
-            "matrix_power, expm) with respect to the symbol given by --wrt."
+            "Differentiate EXPR (Python syntax: @ + - * / ** .T and "
+            + ", ".join(f"{name}()" for name in ARITY)
+            + ") with respect to the symbol given by --wrt."
         ),
         epilog='example: kronvec derive "inv(X.T @ inv(V) @ X)" --wrt V --shape X=5x3 --check',
     )
