@@ -477,6 +477,9 @@ def _derive(args: argparse.Namespace, namespace: Any) -> int:
         _print_latex(jacobian, gradient)
     if args.steps:
         _print_steps(problem, jacobian, namespace)
+        if args.latex:
+            print("LaTeX steps:")
+            print(jacobian.steps(latex=True))
     if not (args.check or args.dense):
         return 0
     values = _random_values(problem, args.seed)

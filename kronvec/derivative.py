@@ -153,15 +153,16 @@ class Jacobian:
         """
         return differential(self)
 
-    def steps(self, names: Mapping[E.Expr, str] | None = None) -> str:
+    def steps(self, names: Mapping[E.Expr, str] | None = None, latex: bool = False) -> str:
         """The derivation step by step, as a hand derivation would write it.
 
         Intermediate results get letters (P = V⁻¹, M = XᵀPX, F = M⁻¹), their
         differentials follow (dP = -P dV P, ...), then everything is substituted
-        back; a scalar ends with df = tr(Gᵀ dX) and its gradient G.
+        back; a scalar ends with df = tr(Gᵀ dX) and its gradient G.  With
+        ``latex=True``, the same steps as a LaTeX ``aligned`` block.
         """
         gradient = grad(self.expr, self.wrt) if E.is_scalar(self.expr) else None
-        return derivation(self, gradient, names)
+        return derivation(self, gradient, names, latex)
 
     def __str__(self) -> str:
         return map_to_unicode(self.map, self.names)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from . import expr as E
-from .printing import map_to_unicode, to_unicode
+from .printing import map_to_latex, map_to_unicode, to_latex, to_unicode
 from .rules import partial
 
 __all__ = ["derivation"]
@@ -29,7 +29,7 @@ _LETTERS = "PMNQRSTUWYZABCDEGHKL"
 
 
 def derivation(J: Any, gradient: E.Expr | None = None,
-               names: Mapping[E.Expr, str] | None = None) -> str:
+               names: Mapping[E.Expr, str] | None = None, latex: bool = False) -> str:
     """The derivation of a Jacobian's differential, one step a line.
 
     Parameters
@@ -41,7 +41,12 @@ def derivation(J: Any, gradient: E.Expr | None = None,
         For a scalar ``J.expr``, its gradient G: the last line is df = tr(Gᵀ dX).
     names : mapping, optional
         Extra display names for subexpressions.
+    latex : bool
+        Give LaTeX: one ``aligned`` block with a line per step.
     """
+    show, show_map = (to_latex, map_to_latex) if latex else (to_unicode, map_to_unicode)
+    line = (lambda lhs, rhs: f"{lhs} &= {rhs}") if latex else (lambda lhs, rhs: f"{lhs} = {rhs}")
+    d = "\\mathrm{d}" if latex else "d"
     wrt = J.wrt
     plain = E.strip_names(E.as_expr(J.expr))
     given = {**J.names, **(names or {})}
@@ -49,10 +54,13 @@ def derivation(J: Any, gradient: E.Expr | None = None,
     final = given.get(plain, "f" if E.is_scalar(plain) else "F")
     steps[plain] = final
     shown_names = {**given, **_with_transposes(steps)}
+    if latex:  # tangents print as \mathrm{d}V rather than as a symbol named dV
+        tangents = {_tangent(wrt): wrt.params[0], **{_tangent(n, L): L for n, L in steps.items()}}
+        shown_names.update(_with_transposes({t: f"\\mathrm{{d}}{L}" for t, L in tangents.items()}))
     lines = []
     for node, letter in steps.items():
         shown = {k: v for k, v in shown_names.items() if k is not node}
-        lines.append(f"{letter} = {to_unicode(node, shown)}")
+        lines.append(line(letter, show(node, shown)))
     dname: dict[E.Expr, E.Expr] = {wrt: _tangent(wrt)}
     transposed = {E.transpose(node): node for node in steps}
     for node in plain.walk():
@@ -66,19 +74,26 @@ def derivation(J: Any, gradient: E.Expr | None = None,
         total = E.add(*terms)
         if node in steps:
             letter = steps[node]
-            lines.append(f"d{letter} = {to_unicode(total, shown_names)}")
+            lines.append(line(f"{d}{letter}", show(total, shown_names)))
             dname[node] = _tangent(node, letter)
         else:
             dname[node] = total
     final_names = {**J.names, plain: final}
+    if latex:
+        final_names.update(_with_transposes({_tangent(wrt): f"\\mathrm{{d}}{wrt.params[0]}"}))
     if E.transpose(plain) is not plain:
         final_names.setdefault(E.transpose(plain), final + "ᵀ")
     if len(steps) > 1:
-        lines.append(f"d{final} = {to_unicode(J.apply(dname[wrt]), final_names)}")
+        lines.append(line(f"{d}{final}", show(J.apply(dname[wrt]), final_names)))
     if gradient is not None:
-        lines.append(f"d{final} = tr(Gᵀ d{wrt.params[0]}) with G = {to_unicode(gradient, final_names)}")
+        g = show(gradient, final_names)
+        lines.append(line(f"{d}{final}", f"\\operatorname{{tr}}(G^{{\\top}} \\mathrm{{d}}{wrt.params[0]}),"
+                          f" \\quad G = {g}") if latex else f"d{final} = tr(Gᵀ d{wrt.params[0]}) with G = {g}")
     else:
-        lines.append(f"vec d{final} = ({map_to_unicode(J.map, final_names)}) vec d{wrt.params[0]}")
+        vec = "\\operatorname{vec}" if latex else "vec"
+        lines.append(line(f"{vec} {d}{final}", f"({show_map(J.map, final_names)}) {vec} {d}{wrt.params[0]}"))
+    if latex:
+        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
     return "\n".join(lines)
 
 

@@ -179,3 +179,12 @@ def test_derivatives_in_a_scalar_variable_print_as_coefficients():
     assert squash(kv.grad(a.T @ X @ X.T @ a * s, s)) == squash("aᵀXXᵀa")
     assert squash(kv.jacobian(kv.trace(X.T @ X) * s, s)) == squash("tr(XᵀX)")
     assert kv.grad(s * s, s).shape == ()
+
+
+def test_steps_in_latex(gls):
+    X, V, F = gls
+    text = kv.jacobian(F, V).steps(latex=True)
+    assert text.startswith("\\begin{aligned}") and text.endswith("\\end{aligned}")
+    lines = [squash(line).rstrip("\\\\") for line in text.splitlines()[1:-1]]
+    assert squash(r"\mathrm{d}P &= -P \mathrm{d}V P") in lines
+    assert squash(r"\mathrm{d}F &= F X^{\top} V^{-1} \mathrm{d}V V^{-1} X F") in lines
