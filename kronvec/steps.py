@@ -86,9 +86,11 @@ def derivation(J: Any, gradient: E.Expr | None = None,
     if len(steps) > 1:
         lines.append(line(f"{d}{final}", show(J.apply(dname[wrt]), final_names)))
     if gradient is not None:
-        g = show(gradient, final_names)
-        lines.append(line(f"{d}{final}", f"\\operatorname{{tr}}(G^{{\\top}} \\mathrm{{d}}{wrt.params[0]}),"
-                          f" \\quad G = {g}") if latex else f"d{final} = tr(Gᵀ d{wrt.params[0]}) with G = {g}")
+        g, x = show(gradient, final_names), wrt.params[0]
+        if latex:
+            lines.append(line(f"{d}{final}", f"\\operatorname{{tr}}(G^{{\\top}} \\mathrm{{d}}{x}), \\quad G = {g}"))
+        else:
+            lines.append(f"d{final} = tr(Gᵀ d{x}) with G = {g}")
     else:
         vec = "\\operatorname{vec}" if latex else "vec"
         lines.append(line(f"{vec} {d}{final}", f"({show_map(J.map, final_names)}) {vec} {d}{wrt.params[0]}"))

@@ -185,6 +185,6 @@ def test_steps_in_latex(gls):
     X, V, F = gls
     text = kv.jacobian(F, V).steps(latex=True)
     assert text.startswith("\\begin{aligned}") and text.endswith("\\end{aligned}")
-    lines = [squash(line).rstrip("\\\\") for line in text.splitlines()[1:-1]]
+    lines = [squash(line).removesuffix("\\\\") for line in text.splitlines()[1:-1]]
     assert squash(r"\mathrm{d}P &= -P \mathrm{d}V P") in lines
     assert squash(r"\mathrm{d}F &= F X^{\top} V^{-1} \mathrm{d}V V^{-1} X F") in lines
