@@ -88,7 +88,8 @@ def derivation(J: Any, gradient: E.Expr | None = None,
     if gradient is not None:
         g, x = show(gradient, final_names), wrt.params[0]
         if latex:
-            lines.append(line(f"{d}{final}", f"\\operatorname{{tr}}(G^{{\\top}} \\mathrm{{d}}{x}), \\quad G = {g}"))
+            trace = f"\\operatorname{{tr}}(G^{{\\top}} \\mathrm{{d}}{x})"
+            lines.append(line(f"{d}{final}", f"{trace}, \\quad G = {g}"))
         else:
             lines.append(f"d{final} = tr(Gᵀ d{x}) with G = {g}")
     else:
