@@ -16,7 +16,7 @@ from . import expr as E
 from .algebra import add, compose
 from .evaluation import Plan, bind_values, run_recorded, symbol_table
 from .errors import BindingError, ShapeError
-from .maps import LinearMap, SumMap, ZeroMap, check_composable
+from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors
 from .printing import differential, map_to_latex, map_to_unicode
 from .rules import partial
 from .steps import derivation
@@ -117,7 +117,7 @@ class Jacobian:
         of the first binding are recorded and replayed for later bindings.
         """
         if self._factors is None:
-            self._factors = list(dict.fromkeys(_factor_exprs(self.map)))
+            self._factors = list(dict.fromkeys(expression_factors(self.map)))
             self._symbols = symbol_table(self._factors)
         bound = bind_values({**(values or {}), **kw}, self._factors, self._symbols)
         results = run_recorded(self._plans, self._factors, bound)
@@ -177,13 +177,6 @@ class Jacobian:
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
-
-
-def _factor_exprs(m: LinearMap) -> list[E.Expr]:
-    out = [f for f in m.factors() if isinstance(f, E.Expr)]
-    for c in m.children():
-        out.extend(_factor_exprs(c))
-    return out
 
 
 def jacobian(f: Any, wrt: E.Expr) -> Jacobian:

@@ -25,7 +25,7 @@ from .errors import MaterializationError, ShapeError
 
 Shape = tuple[int, ...]
 
-__all__ = ["LinearMap", "SumMap", "ScaledMap", "ComposeMap", "ZeroMap", "as2d",
+__all__ = ["LinearMap", "SumMap", "ScaledMap", "ComposeMap", "ZeroMap", "as2d", "expression_factors",
            "DEFAULT_MAX_BYTES", "same_shape"]
 
 DEFAULT_MAX_BYTES = 2 ** 30
@@ -95,7 +95,13 @@ class LinearMap:
         return ()
 
     def bind(self, value: Callable[[E.Expr], Any]) -> "LinearMap":
-        """This map with every expression factor replaced by ``value(factor)``."""
+        """This map with every expression factor replaced by ``value(factor)``.
+
+        A map without factors or sub-maps (a structural map such as diag or
+        the duplication matrix) is the same map bound or not.
+        """
+        if not self.factors() and not self.children():
+            return self
         raise NotImplementedError
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
@@ -307,6 +313,14 @@ def check_composable(outer: LinearMap, inner: LinearMap) -> None:
             "the chain rule contracts the intermediate matrix, so these shapes must agree")
 
 
+def expression_factors(m: LinearMap) -> list[E.Expr]:
+    """The expression factors of ``m`` and of its sub-maps (what binding evaluates)."""
+    out = [f for f in m.factors() if isinstance(f, E.Expr)]
+    for c in m.children():
+        out.extend(expression_factors(c))
+    return out
+
+
 def _bind_factor(value: Callable[[E.Expr], Any], f: Any) -> Any:
     if isinstance(f, E.Expr):
         v = np.asarray(value(f), dtype=float)
@@ -324,9 +338,6 @@ class ZeroMap(LinearMap):
 
     def _adjoint(self) -> LinearMap:
         return ZeroMap(self.out_shape, self.in_shape)
-
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         if assign:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import expr as E
-from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap
+from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap, expression_factors
 from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
                             KronFactorMap, KronMap, KronTMap, TraceMap)
 
@@ -710,16 +710,10 @@ def pretty(obj: Any) -> str:
     from_jacobian = hasattr(obj, "map") and hasattr(obj, "names")
     given = dict(obj.names) if from_jacobian else E.display_names(obj)
     if from_jacobian:
-        roots = _factor_expressions(obj.map)
+        roots = expression_factors(obj.map)
         names = abbreviate(roots, given)
         return with_definitions(map_to_unicode(obj.map, names), names, given)
     plain = E.strip_names(obj)
     names = abbreviate([plain], given)
     return with_definitions(to_unicode(plain, names), names, given)
 
-
-def _factor_expressions(m: LinearMap) -> list[E.Expr]:
-    out = [f for f in m.factors() if isinstance(f, E.Expr)]
-    for c in m.children():
-        out.extend(_factor_expressions(c))
-    return out

@@ -10,11 +10,10 @@ lower triangle, ``vech(A) = [A[j:, j] for j in range(n)]`` concatenated.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from . import expr as E
 from .errors import ShapeError
 from .maps import LinearMap
 from .terms import KronTMap
@@ -56,86 +55,78 @@ def commutation(m: int, n: int) -> LinearMap:
     return KronTMap(None, None, (m, n), (n, m))
 
 
-class DuplicationMap(LinearMap):
+class _VechMap(LinearMap):
+    """A map between n×n matrices and their vech (n(n+1)/2 entries, as a column)."""
+
+    def __init__(self, n: int, to_vech: bool) -> None:
+        half, full = (n * (n + 1) // 2, 1), (n, n)
+        super().__init__(full if to_vech else half, half if to_vech else full)
+        self.n = n
+        self.rows, self.cols = _vech_index(n)
+
+    def _lower(self, h: Any) -> np.ndarray:
+        """The n×n matrices with the vech entries h in their lower triangles."""
+        out = np.zeros(np.shape(h)[:-2] + (self.n, self.n))
+        out[..., self.rows, self.cols] = h[..., :, 0]
+        return out
+
+
+class DuplicationMap(_VechMap):
     """vech A ↦ A for symmetric A: from (n(n+1)/2, 1) to (n, n); dense form D.
 
     The adjoint is Dᵀ vec G = vech(G + Gᵀ − diag G).
     """
 
     def __init__(self, n: int) -> None:
-        super().__init__((n * (n + 1) // 2, 1), (n, n))
-        self.n = n
+        super().__init__(n, to_vech=False)
 
     def _apply(self, h: Any) -> Any:
-        rows, cols = _vech_index(self.n)
-        out = np.zeros(np.shape(h)[:-2] + (self.n, self.n))
-        out[..., rows, cols] = h[..., :, 0]
-        out[..., cols, rows] = h[..., :, 0]
+        out = self._lower(h)
+        out[..., self.cols, self.rows] = h[..., :, 0]
         return out
 
     def _adjoint(self) -> LinearMap:
         return _DuplicationAdjoint(self.n)
 
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self
 
-
-class _DuplicationAdjoint(LinearMap):
+class _DuplicationAdjoint(_VechMap):
     """G ↦ Dᵀ vec G = vech(G + Gᵀ − diag G)."""
 
     def __init__(self, n: int) -> None:
-        super().__init__((n, n), (n * (n + 1) // 2, 1))
-        self.n = n
+        super().__init__(n, to_vech=True)
 
     def _apply(self, g: Any) -> Any:
-        rows, cols = _vech_index(self.n)
-        off = (rows != cols)
-        out = g[..., rows, cols] + off * g[..., cols, rows]
-        return out[..., None]
+        off = self.rows != self.cols
+        return (g[..., self.rows, self.cols] + off * g[..., self.cols, self.rows])[..., None]
 
     def _adjoint(self) -> LinearMap:
         return DuplicationMap(self.n)
 
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self
 
-
-class EliminationMap(LinearMap):
+class EliminationMap(_VechMap):
     """A ↦ vech A: from (n, n) to (n(n+1)/2, 1); dense form L.  Adjoint: Lᵀ."""
 
     def __init__(self, n: int) -> None:
-        super().__init__((n, n), (n * (n + 1) // 2, 1))
-        self.n = n
+        super().__init__(n, to_vech=True)
 
     def _apply(self, h: Any) -> Any:
-        rows, cols = _vech_index(self.n)
-        return h[..., rows, cols][..., None]
+        return h[..., self.rows, self.cols][..., None]
 
     def _adjoint(self) -> LinearMap:
         return _EliminationAdjoint(self.n)
 
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self
 
-
-class _EliminationAdjoint(LinearMap):
+class _EliminationAdjoint(_VechMap):
     """vech-shaped g ↦ the lower-triangular matrix with those entries (Lᵀ)."""
 
     def __init__(self, n: int) -> None:
-        super().__init__((n * (n + 1) // 2, 1), (n, n))
-        self.n = n
+        super().__init__(n, to_vech=False)
 
     def _apply(self, g: Any) -> Any:
-        rows, cols = _vech_index(self.n)
-        out = np.zeros(np.shape(g)[:-2] + (self.n, self.n))
-        out[..., rows, cols] = g[..., :, 0]
-        return out
+        return self._lower(g)
 
     def _adjoint(self) -> LinearMap:
         return EliminationMap(self.n)
-
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self
 
 
 def duplication(n: int) -> LinearMap:

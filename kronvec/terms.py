@@ -244,9 +244,6 @@ class DiagEmbedMap(LinearMap):
     def _adjoint(self) -> LinearMap:
         return DiagExtractMap(self.in_shape[0])
 
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self
-
 
 class DiagExtractMap(LinearMap):
     """H ↦ diag(H): the diagonal of an (n, n) matrix as an (n, 1) vector."""
@@ -261,9 +258,6 @@ class DiagExtractMap(LinearMap):
 
     def _adjoint(self) -> LinearMap:
         return DiagEmbedMap(self.out_shape[0])
-
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self
 
 
 # The trilinear form ⟨Big, A ⊗ B⟩ = Σ Big[ip+k, jq+l] A[i, j] B[k, l] gives six
