@@ -13,55 +13,29 @@ at the cost of the hand-written formula.
 >>> print(J.differential())
 dF = F Xᵀ V⁻¹ dV V⁻¹ X F
 """
+from . import printing  # noqa: F401  (installs the printer behind str(expr))
 from .derivative import Jacobian, explain, grad, hessian, jacobian
-from .errors import BindingError, MaterializationError, ShapeError
+from .errors import BindingError, DegenerateError, MaterializationError, ShapeError
 from .evaluation import evaluate
-from .expr import (Constant, Expr, Matrix, Scalar, Vector, det, diag, expm, eye, inv, kron,
-                   logdet, matrix_power, norm, ones, solve, sum, trace, zeros)
+from .expr import Expr
 from .maps import LinearMap
+from .maps.structured import commutation, duplication, elimination, unvec, vec, vech
+from .ops.arithmetic import hadamard, multiply, power
+from .ops.elementwise import cos, exp, log, sin, sqrt, tanh
+from .ops.leaves import Constant, Matrix, Scalar, Vector, eye, ones, zeros
+from .ops.matrix_functions import expm
+from .ops.products import inv, kron, matmul, matrix_power, solve, transpose
+from .ops.reductions import det, logdet, norm, sum, trace
+from .ops.structure import diag
 from .printing import pretty
-from .structured import commutation, duplication, elimination, unvec, vec, vech
-from .expr import elementwise as _elementwise
-from .expr import hadamard
 
 __version__ = "0.1.0"
 
-
-def exp(A: Expr) -> Expr:
-    """The elementwise exponential exp∘(A)."""
-    return _elementwise("exp", A)
-
-
-def log(A: Expr) -> Expr:
-    """The elementwise natural logarithm log∘(A)."""
-    return _elementwise("log", A)
-
-
-def sin(A: Expr) -> Expr:
-    """The elementwise sine."""
-    return _elementwise("sin", A)
-
-
-def cos(A: Expr) -> Expr:
-    """The elementwise cosine."""
-    return _elementwise("cos", A)
-
-
-def tanh(A: Expr) -> Expr:
-    """The elementwise hyperbolic tangent."""
-    return _elementwise("tanh", A)
-
-
-def sqrt(A: Expr) -> Expr:
-    """The elementwise square root A∘½."""
-    return _elementwise("sqrt", A)
-
-
 __all__ = [
     "Matrix", "Vector", "Scalar", "Constant", "Expr", "eye", "zeros", "ones",
-    "inv", "solve", "trace", "det", "logdet",
+    "inv", "solve", "trace", "det", "logdet", "matmul", "transpose", "multiply", "power",
     "kron", "hadamard", "exp", "log", "sin", "cos", "tanh", "sqrt", "sum", "norm", "diag",
     "matrix_power", "expm", "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
     "explain", "pretty", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
-    "ShapeError", "BindingError", "MaterializationError",
+    "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]

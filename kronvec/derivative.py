@@ -13,16 +13,25 @@ from collections import OrderedDict
 from typing import Any, Mapping
 
 from . import expr as E
-from .algebra import add, compose
-from .evaluation import Plan, bind_values, run_recorded, symbol_table
 from .errors import BindingError, ShapeError
-from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors
-from .printing import differential, map_to_latex, map_to_unicode
-from .rules import partial
-from .steps import derivation
-from .terms import identity_map
+from .evaluation import Plan, bind_values, run_recorded, symbol_table
+from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
+from .maps.algebra import add, compose
+from .ops.arithmetic import add as add_expr
+from .ops.arithmetic import scale as scale_expr
+from .ops.leaves import ones, zeros
+from .ops.reductions import trace
+from .registry import DISPLAY, spec
 
-__all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "jacobian_map"]
+__all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "jacobian_map", "partial"]
+
+
+def partial(node: E.Expr, i: int) -> LinearMap:
+    """∂ node / ∂ node.args[i] as a linear map: the op's JVP rule from the registry."""
+    rule = spec(node.op).jvp
+    if rule is None:
+        raise NotImplementedError(f"no derivative rule for {node.op!r}")
+    return rule(node, i)
 
 
 def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
@@ -151,7 +160,7 @@ class Jacobian:
         For an adjoint (``J.T``) the reverse-mode form, e.g.
         ``V̄ = V⁻ᵀ X Fᵀ F̄ Fᵀ Xᵀ V⁻ᵀ`` with F̄ the cotangent of F.
         """
-        return differential(self)
+        return DISPLAY.differential(self)
 
     def steps(self, names: Mapping[E.Expr, str] | None = None, latex: bool = False) -> str:
         """The derivation step by step, as a hand derivation would write it.
@@ -162,18 +171,18 @@ class Jacobian:
         ``latex=True``, the same steps as a LaTeX ``aligned`` block.
         """
         gradient = grad(self.expr, self.wrt) if E.is_scalar(self.expr) else None
-        return derivation(self, gradient, names, latex)
+        return DISPLAY.steps(self, gradient, names, latex)
 
     def __str__(self) -> str:
-        return map_to_unicode(self.map, self.names)
+        return DISPLAY.map_unicode(self.map, self.names)
 
     def __repr__(self) -> str:
         return (f"<Jacobian of shape {self.shape} ({self.out_shape} w.r.t. "
-                f"{self.wrt.params[0]} {self.in_shape}): {self}>")
+                f"{self.wrt.params.name} {self.in_shape}): {self}>")
 
     def latex(self) -> str:
         """LaTeX of the closed form."""
-        return map_to_latex(self.map, self.names)
+        return DISPLAY.map_latex(self.map, self.names)
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
@@ -239,14 +248,25 @@ def grad(f: Any, wrt: E.Expr) -> E.Expr:
         raise ShapeError(f"grad: needs a scalar expression (shape () or (1, 1)), got shape "
                          f"{f.shape}; use kv.jacobian for matrix-valued expressions")
     lmap = jacobian_map(f, wrt)
-    seed = E.ones(f.shape)
-    g = lmap.T._apply(seed) if not isinstance(lmap, ZeroMap) else E.zeros(wrt.shape)
+    seed = ones(f.shape)
+    g = lmap.T._apply(seed) if not isinstance(lmap, ZeroMap) else zeros(wrt.shape)
     if g.shape == (1, 1) and wrt.shape == ():
-        g = E.trace(g)  # the 1×1 matrix as a scalar
-    if wrt.op == "symbol" and wrt.params[1] and wrt.shape != ():
-        g = E.assume_symmetric(g)
-        g = E.scale(0.5, E.add(g, E.assume_symmetric(E.transpose(g))))
+        g = trace(g)  # the 1×1 matrix as a scalar
+    if wrt.params.symmetric and wrt.shape != ():
+        g = assume_symmetric(g)
+        g = scale_expr(0.5, add_expr(g, assume_symmetric(g.T)))
     return g
+
+
+def assume_symmetric(e: E.Expr) -> E.Expr:
+    """``e`` with Vᵀ replaced by V for every symbol declared symmetric.
+
+    Valid wherever the value of V is symmetric (as in a gradient with respect
+    to a symmetric matrix); used to shorten such results, never on Jacobians.
+    """
+    mapping = {id(n): n.args[0] for n in e.walk()
+               if n.op == "transpose" and n.args[0].op == "symbol" and n.args[0].params.symmetric}
+    return E.substitute(e, mapping) if mapping else e
 
 
 def hessian(f: Any, wrt: E.Expr) -> Jacobian:

@@ -6,7 +6,9 @@ sub-expression for a singular matrix, the size for a refused materialisation.
 """
 from __future__ import annotations
 
-__all__ = ["ShapeError", "BindingError", "MaterializationError"]
+import numpy as np
+
+__all__ = ["ShapeError", "BindingError", "MaterializationError", "DegenerateError"]
 
 
 class ShapeError(ValueError):
@@ -26,3 +28,9 @@ class BindingError(KeyError, ValueError):
 class MaterializationError(MemoryError, ValueError):
     """A dense result would exceed the allowed size; the message says how big
     and how to allow it (``to_dense(max_bytes=...)``)."""
+
+
+class DegenerateError(np.linalg.LinAlgError):
+    """A derivative that does not exist at this point, such as the derivative of
+    eigenvectors at a repeated eigenvalue; the message names the repeated value
+    and the gap."""

@@ -3,13 +3,14 @@
 * :func:`dottest`: the adjoint dot-test ⟨L h, g⟩ = ⟨h, Lᵀ g⟩ (as in PyLops);
 * :func:`fd_jacobian`: the dense Jacobian by central finite differences of
   :func:`kronvec.evaluate`, in the column-major vec convention;
+* :func:`fd_jvp`: one directional derivative by central differences;
 * :func:`check_jacobian`: both of the above against ``kv.jacobian``;
 * :func:`random_values`: well-conditioned random values for an expression's
-  symbols (SPD for symbols declared symmetric).
+  symbols (SPD for symbols declared symmetric or asked to be invertible).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from .derivative import jacobian
 from .evaluation import evaluate
 from .maps import LinearMap
 
-__all__ = ["dottest", "fd_jacobian", "check_jacobian", "random_values", "random_matrix"]
+__all__ = ["dottest", "fd_jacobian", "fd_jvp", "check_jacobian", "random_values", "random_matrix",
+           "relative_error"]
 
 
 def dottest(L: LinearMap, rng: np.random.Generator | None = None, rtol: float = 1e-10) -> float:
@@ -45,7 +47,7 @@ def fd_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], eps: float = 
 
     E_c is the unit matrix of the c-th entry of vec V (column-major).
     """
-    name = wrt.params[0]
+    name = wrt.params.name
     v0 = np.asarray(values[name], dtype=float).reshape(wrt.shape)
     n_in = v0.size
     f0 = np.asarray(evaluate(f, values))
@@ -58,6 +60,26 @@ def fd_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], eps: float = 
         minus = evaluate(f, {**values, name: v0 - dv})
         out[:, c] = (np.asarray(plus) - np.asarray(minus)).reshape(-1, order="F") / (2 * step[c])
     return out
+
+
+def fd_jvp(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], direction: Any,
+           eps: float = 1e-6) -> np.ndarray:
+    """(F(V + hD) − F(V − hD)) / 2h for the direction D, with h = ε·max(1, max|V|)."""
+    name = wrt.params.name
+    v0 = np.asarray(values[name], dtype=float).reshape(wrt.shape)
+    h = eps * max(1.0, float(np.max(np.abs(v0), initial=0.0)))
+    d = np.asarray(direction, dtype=float).reshape(wrt.shape)
+    plus = np.asarray(evaluate(f, {**values, name: v0 + h * d}))
+    minus = np.asarray(evaluate(f, {**values, name: v0 - h * d}))
+    return (plus - minus) / (2 * h)
+
+
+def relative_error(computed: Any, reference: Any) -> float:
+    """max|computed − reference| / max(|computed|, |reference|) (0 when both are equal)."""
+    computed, reference = np.asarray(computed, dtype=float), np.asarray(reference, dtype=float)
+    scale = max(np.max(np.abs(computed), initial=0.0), np.max(np.abs(reference), initial=0.0))
+    difference = np.max(np.abs(computed - reference), initial=0.0)
+    return 0.0 if difference == 0.0 else float(difference / max(scale, 1e-300))
 
 
 def check_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any],
@@ -73,7 +95,7 @@ def check_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any],
 
 def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = False,
                   invertible: bool = False) -> np.ndarray:
-    """A random matrix; ``invertible`` adds n·I, ``spd`` gives A Aᵀ + n·I."""
+    """A random matrix; ``invertible`` adds n·I, ``spd`` gives A Aᵀ/n + n·I."""
     if shape == ():
         return np.asarray(rng.uniform(0.5, 2.0))
     a = rng.standard_normal(shape)
@@ -85,18 +107,27 @@ def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = 
 
 
 def random_values(expr: E.Expr, rng: np.random.Generator | None = None,
-                  positive: bool = False) -> dict[str, np.ndarray]:
+                  positive: bool | Collection[str] = False,
+                  invertible: Collection[str] = ()) -> dict[str, np.ndarray]:
     """Random values for every symbol of ``expr`` (square ones well conditioned).
 
-    ``positive`` gives entries in [0.5, 2] for expressions with logs or roots.
+    ``positive`` (True, or the names it applies to) gives entries in [0.5, 2]
+    for expressions with logs or roots; symbols declared symmetric, and those
+    named in ``invertible``, get symmetric positive definite values when square.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     values = {}
     for name, sym in sorted(expr.symbols().items()):
-        if positive:
+        wants_positive = positive is True or (not isinstance(positive, bool) and name in positive)
+        square = len(sym.shape) == 2 and sym.shape[0] == sym.shape[1]
+        spd = square and (sym.params.symmetric or name in invertible)
+        if wants_positive and spd:
+            base = np.abs(rng.standard_normal(sym.shape)) + 0.1
+            values[name] = (base @ base.T + sym.shape[0] * np.eye(sym.shape[0])) / sym.shape[0]
+        elif wants_positive:
             values[name] = rng.uniform(0.5, 2.0, sym.shape)
-        elif sym.shape and sym.shape[0] == sym.shape[1]:
-            values[name] = random_matrix(rng, sym.shape, spd=sym.params[1], invertible=True)
+        elif square:
+            values[name] = random_matrix(rng, sym.shape, spd=spd, invertible=True)
         else:
             values[name] = random_matrix(rng, sym.shape)
     return values

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kronvec as kv
-from kronvec import algebra, maps, structured, terms
+from kronvec import maps
+from kronvec.maps import algebra, nodes, structured, terms
 from kronvec.testing import dottest
 
 
@@ -67,19 +68,19 @@ def make_expm_frechet(r, n, k, p, q):
 
 
 def make_sum(r, n, k, p, q):
-    return maps.SumMap([make_kron(r, n, k, p, q), make_kront(r, n, k, p, q), make_trace(r, n, k, p, q)])
+    return nodes.SumMap([make_kron(r, n, k, p, q), make_kront(r, n, k, p, q), make_trace(r, n, k, p, q)])
 
 
 def make_scaled(r, n, k, p, q):
-    return maps.ScaledMap(-2.5, make_kron_factor(r, n, k, p, q))
+    return nodes.ScaledMap(-2.5, make_kron_factor(r, n, k, p, q))
 
 
 def make_compose(r, n, k, p, q):
-    return maps.ComposeMap([make_elementwise(r, p, q, p, q), make_kron(r, n, k, p, q)])
+    return nodes.ComposeMap([make_elementwise(r, p, q, p, q), make_kron(r, n, k, p, q)])
 
 
 def make_zero(r, n, k, p, q):
-    return maps.ZeroMap((n, k), (p, q))
+    return nodes.ZeroMap((n, k), (p, q))
 
 
 def make_duplication(r, n, k, p, q):
@@ -208,7 +209,7 @@ def _numeric_compose_matches(outer, inner, expected_type):
     ("kront", "kron", terms.KronTMap), ("kront", "kront", terms.KronMap),
     ("trace", "kron", terms.TraceMap), ("kron", "trace", terms.TraceMap),
     ("elementwise", "elementwise", terms.ElementwiseMap),
-    ("kron", "zero", maps.ZeroMap), ("expm_frechet", "kron", maps.ComposeMap),
+    ("kron", "zero", nodes.ZeroMap), ("expm_frechet", "kron", nodes.ComposeMap),
 ])
 def test_composition_fast_paths(outer_kind, inner_kind, expected):
     r = _rng(4)

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
-from kronvec import expr as E
-from kronvec.terms import KronMap
+from kronvec.maps import KronMap
 
 
 def squash(text: str) -> str:
@@ -95,7 +94,7 @@ def test_transposes_pushed_to_the_leaves_and_inverses_canonical():
     assert kv.inv(A @ B).T is kv.inv(B.T @ A.T)
     assert kv.inv(kv.inv(A @ B)) is A @ B
     assert (A.T).T is A
-    assert kv.inv(A @ B) @ (A @ B) is E.identity(3)
+    assert kv.inv(A @ B) @ (A @ B) is kv.eye(3)
     assert squash(kv.inv(A @ B).T) == squash("(BᵀAᵀ)⁻¹")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import opt_einsum as oe
 
-from .maps import ComposeMap, as2d
+from ..shapes import as2d
 
 __all__ = ["dense_by_einsum", "cached_expression"]
 
@@ -24,8 +24,8 @@ def cached_expression(subscripts: str, *shapes: tuple[int, ...]) -> Any:
     return oe.contract_expression(subscripts, *shapes, optimize="auto")
 
 
-def dense_by_einsum(m: ComposeMap, out: np.ndarray, coef: float) -> bool:
-    """Write ``coef`` times the dense matrix of ``m`` into ``out`` by one contraction.
+def dense_by_einsum(m: Any, out: np.ndarray, coef: float) -> bool:
+    """Write ``coef`` times the dense matrix of the composition ``m`` into ``out`` by one contraction.
 
     Returns False (leaving ``out`` alone) when a factor has no einsum form.
     """

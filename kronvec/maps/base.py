@@ -1,56 +1,49 @@
-"""Lazy linear maps dV ↦ dF between matrix spaces.
+"""The base class of lazy linear maps dV ↦ dF between matrix spaces.
 
 A :class:`LinearMap` takes a tangent H of ``in_shape`` to one of ``out_shape``.
 In the vec convention (column-major, Magnus & Neudecker) its dense matrix J has
 shape ``(prod(out_shape), prod(in_shape))`` with ``vec(L(H)) = J vec(H)``,
 and ``vec(A H B) = (Bᵀ ⊗ A) vec(H)``.
 
-The structured terms (Kronecker, transposed Kronecker, trace, elementwise, ...)
-live in :mod:`kronvec.terms`; this module holds the base class and the algebra
-nodes (sum, scaling, composition, zero).  A map's factors are expressions
-(a symbolic Jacobian) or arrays (a map bound to numbers, see ``bind``); the
-public numeric methods need the latter.  Internally a scalar shape ``()`` is
-handled as ``(1, 1)`` and tangents may carry leading batch axes.
+Subclasses implement ``_apply`` (the action, on arrays or expressions),
+``_adjoint`` and, where they have factors, ``factors``/``bind``.  The
+structured terms live in :mod:`kronvec.maps.terms`, the algebra nodes (sum,
+scaling, composition, zero) in :mod:`kronvec.maps.nodes`.  The operators
+``@ + *`` are the algebra of :mod:`kronvec.maps.algebra`, which registers
+itself in :data:`ALGEBRA`; maps print through :data:`kronvec.registry.DISPLAY`.
+A map's factors are expressions (a symbolic Jacobian) or arrays (a map bound
+to numbers); the public numeric methods need the latter.  Internally a scalar
+shape ``()`` is handled as ``(1, 1)`` and tangents may carry leading batch axes.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator
 
-from . import expr as E
+from .. import registry
+from ..errors import MaterializationError, ShapeError
+from ..expr import Expr, is_scalar
+from ..shapes import Shape, as2d, fmt, human_bytes, same_shape
 from . import factors as fx
-from .errors import MaterializationError, ShapeError
 
-Shape = tuple[int, ...]
-
-__all__ = ["LinearMap", "SumMap", "ScaledMap", "ComposeMap", "ZeroMap", "as2d", "expression_factors",
+__all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
            "DEFAULT_MAX_BYTES", "same_shape"]
 
 DEFAULT_MAX_BYTES = 2 ** 30
 
 
-def as2d(shape: Shape) -> tuple[int, int]:
-    """The matrix shape a tangent of ``shape`` is handled as (``()`` → ``(1, 1)``)."""
-    return (int(shape[0]), int(shape[1])) if len(shape) == 2 else (1, 1)
+class _Algebra:
+    """compose / add / scale of maps, set by :mod:`kronvec.maps.algebra` on import."""
+
+    compose: Callable[..., "LinearMap"]
+    add: Callable[..., "LinearMap"]
+    scale: Callable[[Any, "LinearMap"], "LinearMap"]
 
 
-def same_shape(a: Shape, b: Shape) -> bool:
-    """Equal shapes, counting ``()`` and ``(1, 1)`` as the same scalar shape."""
-    return tuple(a) == tuple(b) or (E.is_scalar(a) and E.is_scalar(b))
-
-
-def _fmt(shape: Shape) -> str:
-    return str(tuple(shape))
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if nbytes < 1024 or unit == "PiB":
-            return f"{nbytes:.1f} {unit}" if unit != "bytes" else f"{int(nbytes)} bytes"
-        nbytes /= 1024
-    return f"{nbytes:.1f} PiB"
+ALGEBRA = _Algebra()
 
 
 class LinearMap:
@@ -94,7 +87,20 @@ class LinearMap:
         """Sub-maps of an algebra node."""
         return ()
 
-    def bind(self, value: Callable[[E.Expr], Any]) -> "LinearMap":
+    def relabel(self, in_shape: Shape, out_shape: Shape) -> "LinearMap | None":
+        """This map with the scalar shapes ``()``/``(1, 1)`` of its ends relabelled,
+        or None when the algebra must wrap it instead."""
+        return None
+
+    def absorb(self, c: Any) -> "LinearMap | None":
+        """c·L with the scalar c folded into a factor, or None if it has no factor for it."""
+        return None
+
+    def is_identity(self) -> bool:
+        """True for H ↦ H."""
+        return False
+
+    def bind(self, value: Callable[[Expr], Any]) -> "LinearMap":
         """This map with every expression factor replaced by ``value(factor)``.
 
         A map without factors or sub-maps (a structural map such as diag or
@@ -155,9 +161,9 @@ class LinearMap:
             return ()
         if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
             return x.shape[:1]
-        raise ShapeError(f"{what}: an array of shape {_fmt(x.shape)} does not fit the map's "
-                         f"{'input' if what == 'jvp' else 'output'} shape {_fmt(shape)} "
-                         f"(or a stack (k, *{_fmt(shape)}))")
+        raise ShapeError(f"{what}: an array of shape {fmt(x.shape)} does not fit the map's "
+                         f"{'input' if what == 'jvp' else 'output'} shape {fmt(shape)} "
+                         f"(or a stack (k, *{fmt(shape)}))")
 
     def jvp(self, H: Any) -> np.ndarray:
         """dF for dV = H.
@@ -201,13 +207,13 @@ class LinearMap:
             h = np.swapaxes(v.T.reshape(cols, k, n), -1, -2)
             out = np.asarray(self._apply(h), dtype=float)
             return np.swapaxes(out, -1, -2).reshape(cols, -1).T.copy()
-        raise ShapeError(f"matvec: a vector of shape {_fmt(v.shape)} does not fit the map's "
-                         f"matrix shape {_fmt(self.shape)}")
+        raise ShapeError(f"matvec: a vector of shape {fmt(v.shape)} does not fit the map's "
+                         f"matrix shape {fmt(self.shape)}")
 
     def __matmul__(self, other: Any) -> Any:
         if isinstance(other, LinearMap):
             check_composable(self, other)
-            return _algebra.compose(self, other)
+            return ALGEBRA.compose(self, other)
         return self.matvec(other)
 
     def __rmatmul__(self, other: Any) -> Any:
@@ -220,9 +226,9 @@ class LinearMap:
         if not isinstance(other, LinearMap):
             return NotImplemented
         if not (same_shape(self.in_shape, other.in_shape) and same_shape(self.out_shape, other.out_shape)):
-            raise ShapeError(f"add: maps {_fmt(self.in_shape)} -> {_fmt(self.out_shape)} and "
-                             f"{_fmt(other.in_shape)} -> {_fmt(other.out_shape)} differ")
-        return _algebra.add(self, other)
+            raise ShapeError(f"add: maps {fmt(self.in_shape)} -> {fmt(self.out_shape)} and "
+                             f"{fmt(other.in_shape)} -> {fmt(other.out_shape)} differ")
+        return ALGEBRA.add(self, other)
 
     def __sub__(self, other: Any) -> "LinearMap":
         if not isinstance(other, LinearMap):
@@ -235,9 +241,9 @@ class LinearMap:
     def __mul__(self, c: Any) -> "LinearMap":
         if isinstance(c, (int, float, np.integer, np.floating)) or \
                 (isinstance(c, np.ndarray) and c.ndim == 0):
-            return _algebra.scale(float(c), self)
-        if isinstance(c, E.Expr) and E.is_scalar(c):
-            return _algebra.scale(c, self)
+            return ALGEBRA.scale(float(c), self)
+        if isinstance(c, Expr) and is_scalar(c):
+            return ALGEBRA.scale(c, self)
         return NotImplemented
 
     __rmul__ = __mul__
@@ -264,8 +270,8 @@ class LinearMap:
         nbytes = 8 * rows * cols
         if max_bytes is not None and nbytes > max_bytes:
             raise MaterializationError(
-                f"to_dense would allocate {_human(nbytes)} for a {rows} x {cols} float64 matrix, "
-                f"more than max_bytes={max_bytes} ({_human(max_bytes)}); call "
+                f"to_dense would allocate {human_bytes(nbytes)} for a {rows} x {cols} float64 matrix, "
+                f"more than max_bytes={max_bytes} ({human_bytes(max_bytes)}); call "
                 f"to_dense(max_bytes={nbytes}) to allow it, or use jvp/vjp/aslinearoperator, "
                 f"which never materialise")
         out = np.empty((rows, cols))
@@ -281,23 +287,22 @@ class LinearMap:
 
     def aslinearoperator(self) -> Any:
         """A ``scipy.sparse.linalg.LinearOperator`` acting on vecs (column-major)."""
-        from scipy.sparse.linalg import LinearOperator
         self._require_numeric("aslinearoperator")
         return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.T.matvec,
                               matmat=self.matvec, rmatmat=self.T.matvec, dtype=np.float64)
 
     # -------------------------------------------------------- printing
     def __str__(self) -> str:
-        return _printing.map_to_unicode(self)
+        return registry.DISPLAY.map_unicode(self)
 
     def __repr__(self) -> str:
         kind = "symbolic" if self.symbolic else "numeric"
-        return (f"<{kind} LinearMap {_fmt(self.in_shape)} -> {_fmt(self.out_shape)}: "
+        return (f"<{kind} LinearMap {fmt(self.in_shape)} -> {fmt(self.out_shape)}: "
                 f"{self}>")
 
     def latex(self) -> str:
         """LaTeX of the closed form."""
-        return _printing.map_to_latex(self)
+        return registry.DISPLAY.map_latex(self)
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
@@ -307,144 +312,24 @@ def check_composable(outer: LinearMap, inner: LinearMap) -> None:
     """Raise ShapeError unless ``outer`` takes what ``inner`` gives."""
     if not same_shape(outer.in_shape, inner.out_shape):
         raise ShapeError(
-            f"compose: the left map takes {_fmt(outer.in_shape)} tangents but the right map "
-            f"gives {_fmt(inner.out_shape)} (left: {_fmt(outer.in_shape)} -> "
-            f"{_fmt(outer.out_shape)}, right: {_fmt(inner.in_shape)} -> {_fmt(inner.out_shape)}); "
+            f"compose: the left map takes {fmt(outer.in_shape)} tangents but the right map "
+            f"gives {fmt(inner.out_shape)} (left: {fmt(outer.in_shape)} -> "
+            f"{fmt(outer.out_shape)}, right: {fmt(inner.in_shape)} -> {fmt(inner.out_shape)}); "
             "the chain rule contracts the intermediate matrix, so these shapes must agree")
 
 
-def expression_factors(m: LinearMap) -> list[E.Expr]:
+def expression_factors(m: LinearMap) -> list[Expr]:
     """The expression factors of ``m`` and of its sub-maps (what binding evaluates)."""
-    out = [f for f in m.factors() if isinstance(f, E.Expr)]
+    out = [f for f in m.factors() if isinstance(f, Expr)]
     for c in m.children():
         out.extend(expression_factors(c))
     return out
 
 
-def _bind_factor(value: Callable[[E.Expr], Any], f: Any) -> Any:
-    if isinstance(f, E.Expr):
+def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
+    if isinstance(f, Expr):
         v = np.asarray(value(f), dtype=float)
         return v.reshape(1, 1) if v.ndim == 0 else v
     return f
 
 
-class ZeroMap(LinearMap):
-    """H ↦ 0."""
-
-    def _apply(self, h: Any) -> Any:
-        if fx.is_symbolic(h):
-            return E.zeros(as2d(self.out_shape))
-        return np.zeros(np.shape(h)[:-2] + as2d(self.out_shape))
-
-    def _adjoint(self) -> LinearMap:
-        return ZeroMap(self.out_shape, self.in_shape)
-
-    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        if assign:
-            out[...] = 0.0
-
-
-class SumMap(LinearMap):
-    """H ↦ Σᵢ Lᵢ(H).  Build with :func:`kronvec.algebra.add`."""
-
-    def __init__(self, terms: Sequence[LinearMap]) -> None:
-        super().__init__(terms[0].in_shape, terms[0].out_shape)
-        self.terms = tuple(terms)
-
-    def children(self) -> tuple[LinearMap, ...]:
-        return self.terms
-
-    def _apply(self, h: Any) -> Any:
-        out = self.terms[0]._apply(h)
-        for t in self.terms[1:]:
-            out = fx.plus(out, t._apply(h))
-        return out
-
-    def _adjoint(self) -> LinearMap:
-        return SumMap([t.T for t in self.terms])
-
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return _algebra.add(*[t.bind(value) for t in self.terms])
-
-    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        for i, t in enumerate(self.terms):
-            t._dense_into(out, coef, assign and i == 0)
-
-
-class ScaledMap(LinearMap):
-    """H ↦ c·L(H) for a scalar c (a number, or a scalar expression)."""
-
-    def __init__(self, coef: Any, inner: LinearMap) -> None:
-        super().__init__(inner.in_shape, inner.out_shape)
-        self.coef = coef
-        self.inner = inner
-
-    def factors(self) -> tuple[Any, ...]:
-        return (self.coef,)
-
-    def children(self) -> tuple[LinearMap, ...]:
-        return (self.inner,)
-
-    def _apply(self, h: Any) -> Any:
-        return fx.mul(self.coef, self.inner._apply(h))
-
-    def _adjoint(self) -> LinearMap:
-        return ScaledMap(self.coef, self.inner.T)
-
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        c = _bind_factor(value, self.coef)
-        return _algebra.scale(float(np.reshape(c, ())), self.inner.bind(value))
-
-    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        self.inner._dense_into(out, coef * float(np.reshape(self.coef, ())), assign)
-
-
-class ComposeMap(LinearMap):
-    """H ↦ L₁(L₂(⋯Lₖ(H))), the chain rule where no closed form merges the factors.
-
-    ``maps[0]`` is applied last.  Build with :func:`kronvec.algebra.compose`,
-    which merges Kronecker-type neighbours by the mixed-product rule first.
-    """
-
-    def __init__(self, maps: Sequence[LinearMap]) -> None:
-        super().__init__(maps[-1].in_shape, maps[0].out_shape)
-        self.maps = tuple(maps)
-
-    def children(self) -> tuple[LinearMap, ...]:
-        return self.maps
-
-    def _apply(self, h: Any) -> Any:
-        for m in reversed(self.maps):
-            h = m._apply(h)
-        return h
-
-    def _adjoint(self) -> LinearMap:
-        return ComposeMap([m.T for m in reversed(self.maps)])
-
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return _algebra.compose(*[m.bind(value) for m in self.maps])
-
-    def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        # one contraction straight into ``out``; adding to it goes by column blocks
-        # instead, so that no temporary as large as the output is made
-        if not (assign and _contract.dense_by_einsum(self, out, coef)):
-            super()._dense_into(out, coef, assign)
-
-
-def flatten_sum(maps: Iterable[LinearMap]) -> list[LinearMap]:
-    """The terms of nested sums, zeros dropped."""
-    out: list[LinearMap] = []
-    for m in maps:
-        if isinstance(m, SumMap):
-            out.extend(flatten_sum(m.terms))
-        elif not isinstance(m, ZeroMap):
-            out.append(m)
-    return out
-
-
-# The operators of LinearMap (``@``, ``+``, ``*``) are the algebra of its
-# subclasses, and maps print themselves: the import cycles of this module,
-# resolved here once LinearMap and the algebra nodes exist.
-from . import algebra as _algebra  # noqa: E402
-from . import contract as _contract  # noqa: E402
-from . import printing as _printing  # noqa: E402

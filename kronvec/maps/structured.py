@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
-from .maps import LinearMap
+from ..errors import ShapeError
+from .base import LinearMap
 from .terms import KronTMap
 
 __all__ = ["vec", "unvec", "vech", "commutation", "duplication", "elimination",

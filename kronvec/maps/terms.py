@@ -28,9 +28,11 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg as sla
 
-from . import expr as E
+from .. import registry
+from ..expr import Expr, as_expr, is_scalar
+from ..shapes import Shape, as2d
 from . import factors as fx
-from .maps import LinearMap, Shape, _bind_factor, as2d
+from .base import LinearMap, bind_factor
 
 __all__ = ["KronMap", "KronTMap", "TraceMap", "ElementwiseMap", "DiagEmbedMap",
            "DiagExtractMap", "KronFactorMap", "ExpmFrechetMap", "identity_map", "commutation_map"]
@@ -53,8 +55,11 @@ class _FactorTerm(LinearMap):
     def _with(self, *factors: Any) -> LinearMap:
         return type(self)(*factors, self.in_shape, self.out_shape)  # type: ignore[call-arg]
 
-    def bind(self, value: Callable[[E.Expr], Any]) -> LinearMap:
-        return self._with(*[_bind_factor(value, f) for f in self.factors()])
+    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
+        return self._with(*[bind_factor(value, f) for f in self.factors()])
+
+    def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap:
+        return type(self)(*self.factors(), in_shape, out_shape)  # type: ignore[call-arg]
 
 
 class KronMap(_FactorTerm):
@@ -80,6 +85,12 @@ class KronMap(_FactorTerm):
 
     def factors(self) -> tuple[Any, ...]:
         return (self.A, self.B)
+
+    def is_identity(self) -> bool:
+        return self.A is None and self.B is None
+
+    def absorb(self, c: Any) -> LinearMap | None:
+        return _absorb_kron(self, c)
 
     def _apply(self, h: Any) -> Any:
         A, B = self.A, self.B
@@ -128,6 +139,9 @@ class KronTMap(_FactorTerm):
     def factors(self) -> tuple[Any, ...]:
         return (self.A, self.B)
 
+    def absorb(self, c: Any) -> LinearMap | None:
+        return _absorb_kron(self, c)
+
     def _apply(self, h: Any) -> Any:
         return fx.mm(self.A, fx.tr(h), self.B) if self.A is not None or self.B is not None \
             else fx.tr(h)
@@ -164,10 +178,13 @@ class TraceMap(_FactorTerm):
     def factors(self) -> tuple[Any, ...]:
         return (self.C, self.M)
 
+    def absorb(self, c: Any) -> LinearMap:
+        return TraceMap(self.C, fx.mul(c, self.M), self.in_shape, self.out_shape)
+
     def _apply(self, h: Any) -> Any:
         t = fx.trace_prod(self.C, h)
         if fx.is_symbolic(t, self.M):
-            if E.is_scalar(E.as_expr(self.M)):
+            if is_scalar(as_expr(self.M)):
                 return fx.mul(self.M, t)  # det(A) tr(A⁻¹ dA): the coefficient first
             return fx.mul(t, self.M)
         return np.asarray(t)[..., None, None] * self.M
@@ -177,7 +194,7 @@ class TraceMap(_FactorTerm):
         if self.C is not None:
             return fx.tr(self.C)
         if self.in_shape == () and fx.is_symbolic(self.M):
-            return E.Constant(1.0)
+            return fx.constant(1.0)
         return fx.eye(as2d(self.in_shape)[0], self.M)
 
     def _adjoint(self) -> LinearMap:
@@ -204,6 +221,9 @@ class ElementwiseMap(_FactorTerm):
 
     def factors(self) -> tuple[Any, ...]:
         return (self.D,)
+
+    def absorb(self, c: Any) -> LinearMap:
+        return ElementwiseMap(fx.mul(c, self.D), self.in_shape, self.out_shape)
 
     def _apply(self, h: Any) -> Any:
         return fx.had(self.D, h)
@@ -234,7 +254,7 @@ class DiagEmbedMap(LinearMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return E.diag(h)
+            return registry.function("diag")(h)
         n = self.in_shape[0]
         out = np.zeros(np.shape(h)[:-2] + (n, n))
         idx = np.arange(n)
@@ -253,7 +273,7 @@ class DiagExtractMap(LinearMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return E.diag(h)
+            return registry.function("diag")(h)
         return np.diagonal(h, axis1=-2, axis2=-1)[..., None].copy()
 
     def _adjoint(self) -> LinearMap:
@@ -289,16 +309,20 @@ class KronFactorMap(_FactorTerm):
     def _with(self, *factors: Any) -> LinearMap:
         return KronFactorMap(factors[0], self.fixed, self.src, self.dst, self.dims)
 
+    def relabel(self, in_shape: Shape, out_shape: Shape) -> None:
+        return None
+
     def _apply(self, h: Any) -> Any:
         m, n, p, q = self.dims
         F = self.F
         if fx.is_symbolic(F, h):
-            F, h = E.as_expr(F), E.as_expr(h)
+            F, h = as_expr(F), as_expr(h)
+            kron, contract = registry.function("kron"), registry.function("kron_contract")
             if self.dst == "big":
-                return E.kron(h, F) if self.src == "a" else E.kron(F, h)
+                return kron(h, F) if self.src == "a" else kron(F, h)
             if self.fixed == "big":
-                return E.kron_contract(F, h, self.out_shape, self.dst)
-            return E.kron_contract(h, F, self.out_shape, self.dst)
+                return contract(F, h, self.out_shape, self.dst)
+            return contract(h, F, self.out_shape, self.dst)
         big4 = (m, p, n, q)
         Fv = F.reshape(big4) if self.fixed == "big" else F
         hv = h.reshape(h.shape[:-2] + big4) if self.src == "big" else h
@@ -324,9 +348,12 @@ class ExpmFrechetMap(_FactorTerm):
     def factors(self) -> tuple[Any, ...]:
         return (self.A,)
 
+    def relabel(self, in_shape: Shape, out_shape: Shape) -> None:
+        return None
+
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(self.A, h):
-            return E.expm_frechet(E.as_expr(self.A), E.as_expr(h))
+            return registry.function("expm_frechet")(as_expr(self.A), as_expr(h))
         h = np.asarray(h)
         flat = h.reshape((-1,) + h.shape[-2:])
         out = np.stack([sla.expm_frechet(self.A, x, compute_expm=False, check_finite=False)
@@ -335,6 +362,15 @@ class ExpmFrechetMap(_FactorTerm):
 
     def _adjoint(self) -> LinearMap:
         return ExpmFrechetMap(fx.tr(self.A), self.in_shape)
+
+
+def _absorb_kron(m: "KronMap | KronTMap", c: Any) -> LinearMap | None:
+    """c·(A H B) as (cA) H B (or A H (cB) when A is an identity); None for the identity."""
+    if m.A is not None:
+        return type(m)(fx.mul(c, m.A), m.B, m.in_shape, m.out_shape)
+    if m.B is not None:
+        return type(m)(m.A, fx.mul(c, m.B), m.in_shape, m.out_shape)
+    return None
 
 
 def _or_eye(f: Any, n: int) -> np.ndarray:

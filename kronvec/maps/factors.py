@@ -3,8 +3,9 @@
 A term's factors are either expressions (a symbolic Jacobian) or NumPy arrays
 (a map bound to numbers); ``None`` stands for an identity matrix that is never
 built.  These helpers let one implementation of each term and each algebra
-rule serve both: with expressions they build (canonicalised) expressions, with
-arrays they compute.  Arrays may carry leading batch axes.
+rule serve both: with expressions they build (canonicalised) expressions
+through the registry's constructors, with arrays they compute.  Arrays may
+carry leading batch axes.
 """
 from __future__ import annotations
 
@@ -12,16 +13,27 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import expr as E
+from .. import registry
+from ..expr import Expr, as_expr, is_scalar
 
-Factor = Union[E.Expr, np.ndarray, None]
+Factor = Union[Expr, np.ndarray, None]
 
-__all__ = ["Factor", "is_symbolic", "mm", "tr", "had", "mul", "plus", "eye", "trace_prod", "same"]
+__all__ = ["Factor", "is_symbolic", "mm", "tr", "had", "mul", "plus", "eye", "trace_prod", "same",
+           "constant", "zeros"]
+
+
+def _build(op: str, *args: Any) -> Expr:
+    return registry.function(op)(*args)
 
 
 def is_symbolic(*xs: Any) -> bool:
     """True when any argument is an expression."""
-    return any(isinstance(x, E.Expr) for x in xs)
+    return any(isinstance(x, Expr) for x in xs)
+
+
+def constant(value: float) -> Expr:
+    """The scalar constant ``value`` as an expression."""
+    return _build("const", value)
 
 
 def mm(*xs: Factor) -> Factor:
@@ -32,7 +44,7 @@ def mm(*xs: Factor) -> Factor:
     if len(xs) == 1:
         return xs[0]
     if is_symbolic(*xs):
-        return E.matmul(*xs)
+        return _build("matmul", *xs)
     out = xs[0]
     for x in xs[1:]:
         out = out @ x
@@ -43,7 +55,7 @@ def tr(x: Factor) -> Factor:
     """xᵀ (over the last two axes)."""
     if x is None:
         return None
-    if isinstance(x, E.Expr):
+    if isinstance(x, Expr):
         return x.T
     return np.swapaxes(x, -1, -2) if x.ndim >= 2 else x
 
@@ -51,19 +63,19 @@ def tr(x: Factor) -> Factor:
 def had(a: Any, b: Any) -> Any:
     """a ⊙ b (a scalar times b when either is a scalar)."""
     if is_symbolic(a, b):
-        a, b = E.as_expr(a), E.as_expr(b)
-        if E.is_scalar(a) or E.is_scalar(b):
-            return E.smul(a, b)
-        return E.hadamard(E.as_expr(a), E.as_expr(b))
+        a, b = as_expr(a), as_expr(b)
+        if is_scalar(a) or is_scalar(b):
+            return _build("smul", a, b)
+        return _build("hadamard", a, b)
     return a * b
 
 
 def mul(c: Any, x: Any) -> Any:
     """c·x for a scalar c (a number, a 0-d or 1×1 array, or a scalar expression)."""
     if is_symbolic(c, x):
-        if isinstance(c, E.Expr):
-            return E.smul(c, E.as_expr(x))
-        return E.scale(float(c), E.as_expr(x))
+        if isinstance(c, Expr):
+            return _build("smul", c, as_expr(x))
+        return _build("scale", float(c), as_expr(x))
     if isinstance(c, np.ndarray):
         c = c.reshape(())
     return c * x
@@ -72,22 +84,27 @@ def mul(c: Any, x: Any) -> Any:
 def plus(a: Any, b: Any) -> Any:
     """a + b."""
     if is_symbolic(a, b):
-        return E.add(E.as_expr(a), E.as_expr(b))
+        return _build("add", as_expr(a), as_expr(b))
     return a + b
+
+
+def zeros(shape: tuple[int, ...]) -> Expr:
+    """The zero matrix (or scalar) of ``shape`` as an expression."""
+    return _build("zeros", shape)
 
 
 def eye(n: int, like: Any) -> Any:
     """The n×n identity as an expression or an array, matching ``like``."""
-    return E.identity(n) if is_symbolic(like) else np.eye(n)
+    return _build("identity", n) if is_symbolic(like) else np.eye(n)
 
 
 def trace_prod(c: Factor, h: Any) -> Any:
     """tr(C H) (tr H when C is None), batched over leading axes of an array H."""
     if is_symbolic(c, h):
-        h = E.as_expr(h)
-        if E.is_scalar(h):
-            return h if c is None else E.smul(E.as_expr(c), h)
-        return E.trace(h if c is None else E.matmul(c, h))
+        h = as_expr(h)
+        if is_scalar(h):
+            return h if c is None else _build("smul", as_expr(c), h)
+        return _build("trace", h if c is None else _build("matmul", c, h))
     if c is None:
         return np.trace(h, axis1=-2, axis2=-1)
     return np.einsum("...ij,ji->...", h, c)

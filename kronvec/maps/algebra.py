@@ -1,6 +1,7 @@
 """Composition, sums and scaling of linear maps, simplified by operand types.
 
-The fast paths are chosen by the types of the two operands (as in CoLA) and
+The fast paths are chosen by the types of the two operands (as in CoLA),
+looked up in type-pair tables along both operands' class hierarchies, and
 kept apart from the term classes:
 
 * mixed product: A₁(A₂ H B₂)B₁ = (A₁A₂) H (B₂B₁), and likewise with transposes
@@ -8,27 +9,38 @@ kept apart from the term classes:
 * rank one: tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ), and L(tr(C H) M) = tr(C H) L(M);
 * elementwise: D₁ ⊙ (D₂ ⊙ H) = (D₁ ⊙ D₂) ⊙ H;
 * zero, identity, scaling and sums distribute; what is left stays a lazy
-  :class:`~kronvec.maps.ComposeMap`.
+  :class:`~kronvec.maps.nodes.ComposeMap`.
 
 Sums merge terms that share a factor: A H B₁ + A H B₂ = A H (B₁ + B₂).
 Every rule works on symbolic factors (building expressions) and on numbers.
+Importing this module installs it as the algebra behind ``@ + *`` of maps.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from . import expr as E
+from ..expr import Expr
 from . import factors as fx
-from .maps import ComposeMap, LinearMap, ScaledMap, SumMap, ZeroMap, flatten_sum
+from .base import ALGEBRA, LinearMap
+from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
 from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
 
-__all__ = ["compose", "add", "scale", "is_identity"]
+__all__ = ["compose", "add", "scale", "COMPOSE_RULES", "MERGE_RULES"]
+
+Rule = Callable[[Any, Any], Optional[LinearMap]]
 
 
-def is_identity(m: LinearMap) -> bool:
-    return isinstance(m, KronMap) and m.A is None and m.B is None
+def _lookup(table: dict[tuple[type, type], Rule], outer: LinearMap, inner: LinearMap) -> Rule | None:
+    """The most specific rule for the pair of types (along both class hierarchies)."""
+    for o in type(outer).__mro__:
+        for i in type(inner).__mro__:
+            rule = table.get((o, i))
+            if rule is not None:
+                return rule
+    return None
 
 
+# ------------------------------------------------------------ composition
 def compose(*maps: LinearMap) -> LinearMap:
     """L₁∘L₂∘⋯ (``maps[0]`` applied last), simplified where algebra allows."""
     result = maps[-1]
@@ -40,10 +52,10 @@ def compose(*maps: LinearMap) -> LinearMap:
 def _compose2(outer: LinearMap, inner: LinearMap) -> LinearMap:
     if isinstance(outer, ZeroMap) or isinstance(inner, ZeroMap):
         return ZeroMap(inner.in_shape, outer.out_shape)
-    if is_identity(inner):
-        return _reshape_io(outer, inner.in_shape, outer.out_shape)
-    if is_identity(outer):
-        return _reshape_io(inner, inner.in_shape, outer.out_shape)
+    if inner.is_identity():
+        return _relabel(outer, inner.in_shape, outer.out_shape)
+    if outer.is_identity():
+        return _relabel(inner, inner.in_shape, outer.out_shape)
     if isinstance(outer, ScaledMap):
         return scale(outer.coef, _compose2(outer.inner, inner))
     if isinstance(inner, ScaledMap):
@@ -63,27 +75,24 @@ def _compose2(outer: LinearMap, inner: LinearMap) -> LinearMap:
         if isinstance(tail, ComposeMap) and tail.maps[0] is outer.maps[-1]:
             return ComposeMap(outer.maps[:-1] + tail.maps)
         return compose(*outer.maps[:-1], tail)
-    rule = _RULES.get((type(outer), type(inner)))
+    rule = _lookup(COMPOSE_RULES, outer, inner)
     merged = rule(outer, inner) if rule is not None else None
-    if merged is None and isinstance(outer, TraceMap):
-        merged = _trace_after(outer, inner)
-    if merged is None and isinstance(inner, TraceMap):
-        merged = _before_trace(outer, inner)
     return merged if merged is not None else ComposeMap([outer, inner])
 
 
-def _reshape_io(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
+def _relabel(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
     """``m`` relabelled to scalar shapes ``()``/``(1, 1)`` where they differ."""
     if m.in_shape == tuple(in_shape) and m.out_shape == tuple(out_shape):
         return m
-    if isinstance(m, _FACTOR_TERMS):
-        return type(m)(*m.factors(), in_shape, out_shape)
     if isinstance(m, ScaledMap):
-        return ScaledMap(m.coef, _reshape_io(m.inner, in_shape, out_shape))
+        return ScaledMap(m.coef, _relabel(m.inner, in_shape, out_shape))
     if isinstance(m, SumMap):
-        return SumMap([_reshape_io(t, in_shape, out_shape) for t in m.terms])
+        return SumMap([_relabel(t, in_shape, out_shape) for t in m.terms])
     if isinstance(m, ZeroMap):
         return ZeroMap(in_shape, out_shape)
+    relabelled = m.relabel(in_shape, out_shape)
+    if relabelled is not None:
+        return relabelled
     return ComposeMap([KronMap(None, None, m.out_shape, out_shape), m,
                        KronMap(None, None, in_shape, m.in_shape)])
 
@@ -112,25 +121,25 @@ def _elem_elem(o: ElementwiseMap, i: ElementwiseMap) -> LinearMap:
     return ElementwiseMap(fx.had(o.D, i.D), i.in_shape, o.out_shape)
 
 
-def _trace_after(o: TraceMap, inner: LinearMap) -> Optional[LinearMap]:
+def _trace_after(o: TraceMap, inner: LinearMap) -> LinearMap:
     # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ)
     return TraceMap(fx.tr(inner.T._apply(o.c_transposed())), o.M, inner.in_shape, o.out_shape)
 
 
-def _before_trace(outer: LinearMap, i: TraceMap) -> Optional[LinearMap]:
+def _before_trace(outer: LinearMap, i: TraceMap) -> LinearMap:
     # L(tr(C H) M) = tr(C H) L(M)
     return TraceMap(i.C, outer._apply(i.M), i.in_shape, outer.out_shape)
 
 
-_RULES: dict[tuple[type, type], Callable[[Any, Any], Optional[LinearMap]]] = {
+COMPOSE_RULES: dict[tuple[type, type], Rule] = {
     (KronMap, KronMap): _kron_kron,
     (KronMap, KronTMap): _kron_kront,
     (KronTMap, KronMap): _kront_kron,
     (KronTMap, KronTMap): _kront_kront,
     (ElementwiseMap, ElementwiseMap): _elem_elem,
+    (TraceMap, LinearMap): _trace_after,
+    (LinearMap, TraceMap): _before_trace,
 }
-
-_FACTOR_TERMS = (KronMap, KronTMap, TraceMap, ElementwiseMap)
 
 
 # ------------------------------------------------------------------ sums
@@ -139,7 +148,7 @@ def add(*maps: LinearMap) -> LinearMap:
     in_shape, out_shape = maps[0].in_shape, maps[0].out_shape
     terms: list[LinearMap] = []
     for m in flatten_sum(maps):
-        m = _reshape_io(m, in_shape, out_shape)
+        m = _relabel(m, in_shape, out_shape)
         for pos, t in enumerate(terms):
             merged = _merge(t, m)
             if merged is not None:
@@ -155,21 +164,28 @@ def add(*maps: LinearMap) -> LinearMap:
 
 def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:
     """x + y as a single term when they share a factor, else None."""
-    if type(x) is not type(y) or not isinstance(x, _FACTOR_TERMS):
+    if type(x) is not type(y):
         return None
-    fa, fb = x.factors(), y.factors()
-    if isinstance(x, ElementwiseMap):
-        return ElementwiseMap(fx.plus(fa[0], fb[0]), x.in_shape, x.out_shape)
-    if isinstance(x, TraceMap):
-        # tr(C H) M: merge equal M (sum the C) or equal C (sum the M)
-        if fx.same(fa[1], fb[1]) and fa[0] is not None and fb[0] is not None:
-            return TraceMap(fx.plus(fa[0], fb[0]), fa[1], x.in_shape, x.out_shape)
-        if fx.same(fa[0], fb[0]):
-            return TraceMap(fa[0], fx.plus(fa[1], fb[1]), x.in_shape, x.out_shape)
-        return None
-    (a1, b1), (a2, b2) = fa, fb
-    (c1, a1), (c2, a2) = _coefficient(a1), _coefficient(a2)
-    (d1, b1), (d2, b2) = _coefficient(b1), _coefficient(b2)
+    rule = MERGE_RULES.get(type(x))
+    return rule(x, y) if rule is not None else None
+
+
+def _merge_elementwise(x: ElementwiseMap, y: ElementwiseMap) -> LinearMap:
+    return ElementwiseMap(fx.plus(x.D, y.D), x.in_shape, x.out_shape)
+
+
+def _merge_trace(x: TraceMap, y: TraceMap) -> Optional[LinearMap]:
+    # tr(C H) M: merge equal M (sum the C) or equal C (sum the M)
+    if fx.same(x.M, y.M) and x.C is not None and y.C is not None:
+        return TraceMap(fx.plus(x.C, y.C), x.M, x.in_shape, x.out_shape)
+    if fx.same(x.C, y.C):
+        return TraceMap(x.C, fx.plus(x.M, y.M), x.in_shape, x.out_shape)
+    return None
+
+
+def _merge_kron(x: KronMap | KronTMap, y: KronMap | KronTMap) -> Optional[LinearMap]:
+    (c1, a1), (c2, a2) = _coefficient(x.A), _coefficient(y.A)
+    (d1, b1), (d2, b2) = _coefficient(x.B), _coefficient(y.B)
     k1, k2 = c1 * d1, c2 * d2  # A H B with its numeric factor: k·(A' H B')
     if fx.same(a1, a2) and b1 is not None and b2 is not None:
         return type(x)(a1, fx.plus(fx.mul(k1, b1), fx.mul(k2, b2)), x.in_shape, x.out_shape)
@@ -180,17 +196,25 @@ def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:
     return None
 
 
+MERGE_RULES: dict[type, Callable[[Any, Any], Optional[LinearMap]]] = {
+    ElementwiseMap: _merge_elementwise,
+    TraceMap: _merge_trace,
+    KronMap: _merge_kron,
+    KronTMap: _merge_kron,
+}
+
+
 def _coefficient(f: Any) -> tuple[float, Any]:
     """(c, F') with F = c·F' for an expression factor scaled by a number, else (1, F)."""
-    if isinstance(f, E.Expr) and f.op == "scale":
-        return f.params[0], f.args[0]
+    if isinstance(f, Expr) and f.op == "scale":
+        return f.params.coef, f.args[0]
     return 1.0, f
 
 
 # --------------------------------------------------------------- scaling
 def scale(c: Any, m: LinearMap) -> LinearMap:
     """c·L for a number or a scalar expression c; absorbed into a factor where possible."""
-    if not isinstance(c, E.Expr):
+    if not isinstance(c, Expr):
         c = float(c)
         if c == 1.0:
             return m
@@ -208,12 +232,8 @@ def scale(c: Any, m: LinearMap) -> LinearMap:
             if not isinstance(scaled, ScaledMap):
                 return ComposeMap(m.maps[:pos] + (scaled,) + m.maps[pos + 1:])
         return ScaledMap(c, m)
-    if isinstance(m, (KronMap, KronTMap)) and (m.A is not None or m.B is not None):
-        if m.A is not None:
-            return type(m)(fx.mul(c, m.A), m.B, m.in_shape, m.out_shape)
-        return type(m)(m.A, fx.mul(c, m.B), m.in_shape, m.out_shape)
-    if isinstance(m, TraceMap):
-        return TraceMap(m.C, fx.mul(c, m.M), m.in_shape, m.out_shape)
-    if isinstance(m, ElementwiseMap):
-        return ElementwiseMap(fx.mul(c, m.D), m.in_shape, m.out_shape)
-    return ScaledMap(c, m)
+    absorbed = m.absorb(c)
+    return absorbed if absorbed is not None else ScaledMap(c, m)
+
+
+ALGEBRA.compose, ALGEBRA.add, ALGEBRA.scale = compose, add, scale

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import expr as E
-from .printing import map_to_latex, map_to_unicode, to_latex, to_unicode
-from .rules import partial
+from .. import expr as E
+from ..derivative import partial
+from ..ops.arithmetic import add
+from ..ops.leaves import Matrix, Scalar
+from .expressions import to_latex, to_unicode
+from .maps import map_to_latex, map_to_unicode
 
 __all__ = ["derivation"]
 
@@ -55,23 +58,23 @@ def derivation(J: Any, gradient: E.Expr | None = None,
     steps[plain] = final
     shown_names = {**given, **_with_transposes(steps)}
     if latex:  # tangents print as \mathrm{d}V rather than as a symbol named dV
-        tangents = {_tangent(wrt): wrt.params[0], **{_tangent(n, L): L for n, L in steps.items()}}
+        tangents = {_tangent(wrt): wrt.params.name, **{_tangent(n, L): L for n, L in steps.items()}}
         shown_names.update(_with_transposes({t: f"\\mathrm{{d}}{L}" for t, L in tangents.items()}))
     lines = []
     for node, letter in steps.items():
         shown = {k: v for k, v in shown_names.items() if k is not node}
         lines.append(line(letter, show(node, shown)))
     dname: dict[E.Expr, E.Expr] = {wrt: _tangent(wrt)}
-    transposed = {E.transpose(node): node for node in steps}
+    transposed = {node.T: node for node in steps}
     for node in plain.walk():
         if node is wrt or not any(a in dname for a in node.args):
             continue
         if node not in steps and node in transposed:  # rᵀ of an intermediate r: d(rᵀ) = (dr)ᵀ
             rep = transposed[node]
-            dname[node] = E.transpose(_tangent(rep, steps[rep]))
+            dname[node] = _tangent(rep, steps[rep]).T
             continue
         terms = [partial(node, i)._apply(dname[a]) for i, a in enumerate(node.args) if a in dname]
-        total = E.add(*terms)
+        total = add(*terms)
         if node in steps:
             letter = steps[node]
             lines.append(line(f"{d}{letter}", show(total, shown_names)))
@@ -80,13 +83,13 @@ def derivation(J: Any, gradient: E.Expr | None = None,
             dname[node] = total
     final_names = {**J.names, plain: final}
     if latex:
-        final_names.update(_with_transposes({_tangent(wrt): f"\\mathrm{{d}}{wrt.params[0]}"}))
-    if E.transpose(plain) is not plain:
-        final_names.setdefault(E.transpose(plain), final + "ᵀ")
+        final_names.update(_with_transposes({_tangent(wrt): f"\\mathrm{{d}}{wrt.params.name}"}))
+    if plain.T is not plain:
+        final_names.setdefault(plain.T, final + "ᵀ")
     if len(steps) > 1:
         lines.append(line(f"{d}{final}", show(J.apply(dname[wrt]), final_names)))
     if gradient is not None:
-        g, x = show(gradient, final_names), wrt.params[0]
+        g, x = show(gradient, final_names), wrt.params.name
         if latex:
             trace = f"\\operatorname{{tr}}(G^{{\\top}} \\mathrm{{d}}{x})"
             lines.append(line(f"{d}{final}", f"{trace}, \\quad G = {g}"))
@@ -94,7 +97,8 @@ def derivation(J: Any, gradient: E.Expr | None = None,
             lines.append(f"d{final} = tr(Gᵀ d{x}) with G = {g}")
     else:
         vec = "\\operatorname{vec}" if latex else "vec"
-        lines.append(line(f"{vec} {d}{final}", f"({show_map(J.map, final_names)}) {vec} {d}{wrt.params[0]}"))
+        closed_form = show_map(J.map, final_names)
+        lines.append(line(f"{vec} {d}{final}", f"({closed_form}) {vec} {d}{wrt.params.name}"))
     if latex:
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
     return "\n".join(lines)
@@ -102,8 +106,8 @@ def derivation(J: Any, gradient: E.Expr | None = None,
 
 def _tangent(node: E.Expr, name: str | None = None) -> E.Expr:
     """The symbol d<name> standing for the differential of ``node``."""
-    name = "d" + (name or node.params[0])
-    return E.Matrix(name, node.shape) if node.shape != () else E.Scalar(name)
+    name = "d" + (name or node.params.name)
+    return Matrix(name, node.shape) if node.shape != () else Scalar(name)
 
 
 def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[E.Expr, str]:
@@ -120,9 +124,9 @@ def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[
     out: dict[E.Expr, str] = {}
     for node in candidates:
         # of r and rᵀ (both in the expression), name the one with fewer transposes
-        flipped = E.transpose(node)
+        flipped = node.T
         rep = flipped if flipped in depends and _transposes(flipped) < _transposes(node) else node
-        if rep not in out and E.transpose(rep) not in out:
+        if rep not in out and rep.T not in out:
             out[rep] = given.get(rep) or next(letters, None) or f"T{len(out) + 1}"
     return dict(sorted(out.items(), key=lambda item: candidates.index(item[0])))
 
@@ -135,5 +139,5 @@ def _with_transposes(names: Mapping[E.Expr, str]) -> dict[E.Expr, str]:
     """Display names, with Lᵀ for the transpose of each named L."""
     out = dict(names)
     for node, name in names.items():
-        out.setdefault(E.transpose(node), name + "ᵀ")
+        out.setdefault(node.T, name + "ᵀ")
     return out

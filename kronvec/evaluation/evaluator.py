@@ -1,0 +1,280 @@
+"""The evaluator: values of expressions over one binding, with shared work.
+
+An :class:`Evaluator` binds values to symbols once and evaluates any number of
+expressions over them, computing each shared subexpression once; each node is
+evaluated by its op's ``evaluate`` rule from the registry.  Inverses are never
+formed when a product allows a solve: in a chain A₁⋯Aₖ a factor B⁻¹
+multiplies its neighbour by a triangular solve with a factorization of B
+(LU, or Cholesky for a symbol declared positive definite whose value is
+symmetric), and every factorization is computed once per evaluator.  The
+chain's multiplication order is chosen from the shapes (matrix-chain order).
+
+Every numeric step goes through :meth:`Evaluator.op`, which can record it: the
+recorded :class:`Plan` replays the same LAPACK/BLAS calls for new values
+without the symbolic bookkeeping (a Jacobian keeps one per binding pattern).
+"""
+from __future__ import annotations
+
+import math
+import operator
+from functools import partial
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..expr import Expr, rebuild
+from ..ops.products import transpose
+from ..registry import DISPLAY, spec
+from .binding import bind_values, symmetric_key
+from .factorization import Factorization
+
+__all__ = ["Evaluator", "Plan", "run_recorded"]
+
+
+def run_recorded(plans: dict, exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray]) -> list[Any]:
+    """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it."""
+    plan = plans.get(symmetric_key(bound))
+    if plan is not None:
+        return plan.run(bound)
+    ev = Evaluator({}, exprs, record=True, bound=bound)
+    results = [ev(e) for e in exprs]
+    plan = ev.plan(results)
+    if plan is not None:
+        plans[plan.key] = plan
+    return results
+
+
+class Evaluator:
+    """Values of expressions over one binding of symbols to numbers.
+
+    Parameters
+    ----------
+    values : mapping
+        Values by symbol name.
+    exprs : sequence of Expr
+        The expressions that will be evaluated; their symbols are checked
+        against ``values`` at once so that missing names are reported together.
+    record : bool
+        Record every numeric step so that :meth:`plan` can replay them.
+    """
+
+    def __init__(self, values: Mapping[str, Any], exprs: Sequence[Expr],
+                 record: bool = False, bound: Mapping[Expr, np.ndarray] | None = None) -> None:
+        self.values = dict(bound) if bound is not None else bind_values(values, exprs)
+        self._cache: dict[Expr, Any] = {}
+        self._factors: dict[Expr, Factorization] = {}
+        self._chains: dict[tuple[Expr, ...], np.ndarray] = {}
+        # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
+        # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
+        self._symmetric_symbols = symmetric_key(self.values)
+        self._transposes = [(transpose(s), s) for s in self._symmetric_symbols]
+        self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
+        self._canonical: dict[Expr, Expr] = {}
+        self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
+        self._slots: dict[int, int] = {}
+        self._alive: list[Any] = []
+        if record:
+            self._tape = []
+            for v in self.values.values():
+                self._register(v)
+
+    # ----------------------------------------------------------- recording
+    def _register(self, value: Any) -> int:
+        slot = len(self._alive)
+        self._alive.append(value)
+        self._slots[id(value)] = slot
+        return slot
+
+    def op(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``, recorded when recording (args must be earlier results)."""
+        out = fn(*args)
+        if isinstance(out, float):
+            out = np.asarray(out)
+        if self._tape is not None:
+            try:
+                ins = tuple(self._slots[id(a)] for a in args)
+            except KeyError:
+                self._tape = None  # an untracked input: no plan, evaluation itself is unaffected
+            else:
+                self._tape.append((fn, ins, self._register(out)))
+        return out
+
+    def plan(self, outputs: Sequence[Any]) -> "Plan | None":
+        """The recorded steps producing ``outputs`` (None if anything was not recorded)."""
+        if self._tape is None or any(id(o) not in self._slots for o in outputs):
+            return None
+        inputs = {sym: self._slots[id(v)] for sym, v in self.values.items()}
+        return Plan(inputs, list(self._tape), [self._slots[id(o)] for o in outputs],
+                    len(self._alive), symmetric_key(self.values))
+
+    # ---------------------------------------------------------- evaluation
+    def canon(self, e: Expr) -> Expr:
+        """``e`` with Vᵀ written V for every symbol whose value is exactly symmetric."""
+        if not self._symmetric:
+            return e
+        memo = self._canonical
+        if e not in memo:
+            nodes = [e] if all(a in memo for a in e.args) else e.walk()
+            for node in nodes:  # children first: no recursion on deep expressions
+                if node in memo:
+                    continue
+                if id(node) in self._symmetric:
+                    c = self._symmetric[id(node)]
+                elif node.args:
+                    c = rebuild(node, [memo[a] for a in node.args])
+                else:
+                    c = node
+                memo[node] = c
+                memo.setdefault(c, c)  # canonical forms are their own
+        return memo[e]
+
+    def __call__(self, e: Expr) -> Any:
+        e = self.canon(e)
+        v = self._cache.get(e)
+        if v is None:
+            # children first, so deep expressions do not recurse; deferred nodes
+            # (inverses) wait until a product asks for them, so that they become solves
+            if any(a not in self._cache and not spec(a.op).deferred for a in e.args):
+                for node in e.walk():
+                    if node not in self._cache and node is not e and not spec(node.op).deferred:
+                        self._cache[node] = spec(node.op).evaluate(self, node)
+            v = self._cache[e] = spec(e.op).evaluate(self, e)
+        return v
+
+    def product(self, e: Expr) -> np.ndarray:
+        """The value of a product node: its transpose's if known, else the chain."""
+        t = self.canon(transpose(e))
+        if t in self._cache:
+            return self.op(np.transpose, self._cache[t])
+        return self.chain(e.args)
+
+    def inverse(self, e: Expr) -> np.ndarray:
+        """The value of A⁻¹ itself (when no product can use a solve instead)."""
+        fac, trans = self._inverse_operand(e)  # type: ignore[misc]
+        return self.op(partial(_inverse, trans=trans), fac)
+
+    def factorization(self, a: Expr) -> Factorization:
+        """The (cached) factorization of the square matrix ``a``."""
+        f = self._factors.get(a)
+        if f is None:
+            is_symbol = a.op == "symbol"  # its value was checked when bound
+            make = partial(Factorization, label=f"inv({DISPLAY.python(a)})",
+                           try_cholesky=is_symbol and a.params.positive_definite,
+                           symmetric=(a in self._symmetric_symbols) if is_symbol else None,
+                           finite=is_symbol)
+            f = self.op(make, self(a))
+            self._factors[a] = f
+        return f
+
+    def _inverse_operand(self, f: Expr) -> tuple[Factorization, bool] | None:
+        """For a factor B⁻¹ or B⁻ᵀ not yet evaluated: (factorization of B, transposed)."""
+        if f.op != "inv" or f in self._cache:
+            return None
+        base = f.args[0]
+        if base.op == "transpose":
+            return self.factorization(base.args[0]), True
+        return self.factorization(base), False
+
+    def _cached_chain(self, factors: tuple[Expr, ...]) -> np.ndarray | None:
+        """A product computed before, in this or in transposed order."""
+        hit = self._chains.get(factors)
+        if hit is not None:
+            return hit
+        flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
+        hit = self._chains.get(flipped)
+        return None if hit is None else self.op(np.transpose, hit)
+
+    def chain(self, factors: Sequence[Expr]) -> np.ndarray:
+        """The product of ``factors`` in the cheapest order, with solves for inverses.
+
+        Products computed before (in either orientation) cost nothing, so the
+        order prefers to reuse them.
+        """
+        factors = tuple(factors)
+        n = len(factors)
+        if n == 1:
+            return self(factors[0])
+        for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
+            self._inverse_operand(f)
+        dims = [factors[0].shape[0]] + [f.shape[1] for f in factors]
+        known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
+                 if (hit := self._cached_chain(factors[i:j + 1])) is not None}
+        split = _chain_order(dims, known)
+
+        def product(i: int, j: int) -> Any:
+            if (i, j) in known:
+                return known[(i, j)]
+            if i == j:
+                inv_op = self._inverse_operand(factors[i])
+                return inv_op if inv_op is not None else self(factors[i])
+            k = split[i][j]
+            value = self._combine(product(i, k), product(k + 1, j))
+            self._chains[factors[i:j + 1]] = value
+            return value
+
+        return product(0, n - 1)
+
+    def _combine(self, left: Any, right: Any) -> np.ndarray:
+        """left·right where either may be an unevaluated inverse (factorization, transposed)."""
+        if isinstance(left, tuple):
+            if isinstance(right, tuple):
+                right = self.op(partial(_inverse, trans=right[1]), right[0])
+            return self.op(partial(_solve, trans=left[1]), left[0], right)
+        if isinstance(right, tuple):
+            return self.op(partial(_solve_right, trans=right[1]), right[0], left)
+        return self.op(operator.matmul, left, right)
+
+
+class Plan:
+    """A recorded evaluation: the numeric steps alone, replayable for new values.
+
+    Valid for any values whose symmetric symbols (those whose value equals its
+    transpose) are the same as when it was recorded: ``key``.
+    """
+
+    def __init__(self, inputs: Mapping[Expr, int], steps: list, outputs: list[int],
+                 size: int, key: frozenset) -> None:
+        self.inputs, self.steps, self.outputs, self.size, self.key = inputs, steps, outputs, size, key
+
+    def run(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
+        slots: list[Any] = [None] * self.size
+        for sym, slot in self.inputs.items():
+            slots[slot] = bound[sym]
+        for fn, ins, out in self.steps:
+            slots[out] = fn(*[slots[i] for i in ins])
+        return [slots[o] for o in self.outputs]
+
+
+def _solve(fac: Factorization, b: np.ndarray, trans: bool) -> np.ndarray:
+    return fac.solve(b, trans)
+
+
+def _solve_right(fac: Factorization, x: np.ndarray, trans: bool) -> np.ndarray:
+    """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
+    return fac.solve(x.T, not trans).T
+
+
+def _inverse(fac: Factorization, trans: bool) -> np.ndarray:
+    return fac.inverse(trans)
+
+
+def _chain_order(dims: Sequence[int], known: Mapping[tuple[int, int], Any] = {}) -> list[list[int]]:
+    """Split points of the cheapest parenthesisation (classic matrix-chain DP).
+
+    Sub-products listed in ``known`` cost nothing.
+    """
+    n = len(dims) - 1
+    cost = [[0.0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            if (i, j) in known:
+                continue
+            best = math.inf
+            for k in range(j - 1, i - 1, -1):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < best:
+                    best, split[i][j] = c, k
+            cost[i][j] = best
+    return split

@@ -1,0 +1,6 @@
+"""The operations of kronvec, one family per module and one short section per op.
+
+Importing this package registers every operation in :mod:`kronvec.registry`.
+"""
+from . import leaves  # noqa: F401  (first: the others build leaves)
+from . import arithmetic, elementwise, matrix_functions, products, reductions, structure  # noqa: F401

@@ -1,0 +1,95 @@
+"""Small makers shared by the op sections: evaluation, printing and JVP helpers.
+
+An op section reads as a declaration, e.g. the trace::
+
+    register("trace", FAMILY, public="trace", function=trace, signature="(n,n)->()",
+             evaluate=lift(np.trace),
+             jvp=lambda node, i: TraceMap(None, one(), *io(node, i)),
+             printing=call_printing("tr", r"\\operatorname{tr}", "trace"))
+
+Print functions take the printer ``p`` and the node and return
+``(text, precedence)``; ``p(x, level)`` prints a sub-expression, with
+parentheses when it binds looser than ``level``, and ``p.s`` is the style.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable
+
+from ..expr import Expr
+from ..maps import ElementwiseMap, KronMap, LinearMap
+from ..registry import Prec, Printing
+from ..shapes import Shape
+
+__all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
+           "call_printing", "func_print", "py_call", "python_number", "NodeInfo", "Prec", "Printing"]
+
+EvalRule = Callable[[Any, Expr], Any]
+PrintRule = Callable[[Any, Expr], tuple[str, int]]
+
+
+# ------------------------------------------------------------ evaluation
+def lift(fn: Callable[..., Any]) -> EvalRule:
+    """An evaluation rule applying ``fn`` to the values of the arguments."""
+    return lambda ev, e: ev.op(fn, *[ev(a) for a in e.args])
+
+
+class NodeInfo:
+    """The parameters and shape of a node: what a recorded step may keep of it."""
+
+    __slots__ = ("params", "shape")
+
+    def __init__(self, e: Expr) -> None:
+        self.params, self.shape = e.params, e.shape
+
+
+def with_node(fn: Callable[..., Any]) -> EvalRule:
+    """A rule calling ``fn(NodeInfo, *argument values)``."""
+    return lambda ev, e: ev.op(partial(fn, NodeInfo(e)), *[ev(a) for a in e.args])
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def constant_value(make: Callable[[Expr], Any]) -> EvalRule:
+    """A rule for a leaf whose value depends only on the node."""
+    return lambda ev, e: ev.op(partial(_same, make(e)))
+
+
+# ------------------------------------------------------------------ JVPs
+def io(node: Expr, i: int) -> tuple[Shape, Shape]:
+    """(shape of argument i, shape of the node): a map's in and out shapes."""
+    return node.args[i].shape, node.shape
+
+
+def identity_jvp(node: Expr, i: int) -> LinearMap:
+    """d(node) = d(argument i): linear ops that map tangents as they map values."""
+    return KronMap(None, None, *io(node, i))
+
+
+def elementwise_jvp(derivative: Callable[[Expr], Expr]) -> Callable[[Expr, int], LinearMap]:
+    """The JVP f'(A) ⊙ dA of an elementwise function, with f'(A) = ``derivative(node)``."""
+    return lambda node, i: ElementwiseMap(derivative(node), node.args[0].shape, node.shape)
+
+
+# -------------------------------------------------------------- printing
+def func_print(name: str) -> PrintRule:
+    """``name(args)`` in the printer's style (Unicode or LaTeX)."""
+    return lambda p, e: (p.s.func(name, *[p(a) for a in e.args]), Prec.ATOM)
+
+
+def py_call(name: str) -> PrintRule:
+    """``name(args)`` in the library's Python syntax."""
+    return lambda p, e: (f"{name}({', '.join(p(a) for a in e.args)})", Prec.ATOM)
+
+
+def call_printing(unicode: str, latex: str, python: str) -> Printing:
+    """A node printed as a function call, e.g. tr(A), \\operatorname{tr}(A), trace(A)."""
+    return Printing(func_print(unicode), func_print(latex), py_call(python))
+
+
+def python_number(c: float) -> str:
+    """A number as Python reads it back exactly."""
+    c = float(c)
+    return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)

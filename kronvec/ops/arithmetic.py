@@ -1,0 +1,287 @@
+"""Sums, scalings and elementwise products and powers.
+
+Canonical forms kept by the constructors: sums are flattened and equal terms
+merged (2A instead of A + A, (A − B)/2 with the common coefficient pulled
+out), zeros vanish, numeric coefficients and scalar factors come first, and
+s·s of a scalar is s².
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..expr import Expr, as_expr, const_scalar, is_number, is_scalar
+from ..maps import ElementwiseMap, KronMap, TraceMap
+from ..maps.algebra import scale as scale_map
+from ..registry import Params, Prec, Printing, Transpose, register
+from ..shapes import Shape, fmt
+from ._common import elementwise_jvp, identity_jvp, io, lift, python_number, with_node
+from .leaves import Constant, identity, ones, zeros
+
+__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power"]
+
+FAMILY = "arithmetic"
+
+
+def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
+    return lambda p, e: (f"{p(e.args[0], left)}{symbol}{p(e.args[1], right)}", prec)
+
+
+# ------------------------------------------------------------------- add
+def add(*terms: Any) -> Expr:
+    """The sum of the terms, with equal terms merged.
+
+    Shapes must agree, except that a scalar of shape ``()`` broadcasts over a
+    matrix (as in NumPy) and ``()`` and ``(1, 1)`` count as the same scalar.
+    """
+    terms = [as_expr(t) for t in terms]
+    shape = terms[0].shape
+    for t in terms[1:]:
+        if t.shape == shape:
+            continue
+        if is_scalar(t) and is_scalar(shape):
+            shape = (1, 1)
+        elif t.shape == () and not is_scalar(shape):
+            continue
+        elif shape == () and not is_scalar(t):
+            shape = t.shape
+        else:
+            raise ShapeError(f"add: shapes {fmt(shape)} and {fmt(t.shape)} differ")
+    if not is_scalar(shape):
+        terms = [smul(t, ones(shape)) if t.shape == () else t for t in terms]
+    coefs: dict[int, float] = {}
+    bases: dict[int, Expr] = {}
+    for t in terms:
+        for part in (t.args if t.op == "add" else (t,)):
+            c, base = (part.params.coef, part.args[0]) if part.op == "scale" else (1.0, part)
+            if base.op == "zeros":
+                continue
+            k = id(base)
+            bases.setdefault(k, base)
+            coefs[k] = coefs.get(k, 0.0) + c
+    nonzero = [k for k in bases if coefs[k] != 0.0]
+    if not nonzero:
+        return zeros(shape)
+    common = abs(coefs[nonzero[0]])
+    if len(nonzero) > 1 and common != 1.0 and all(abs(coefs[k]) == common for k in nonzero):
+        # A/2 - B/2 = (A - B)/2, so that products containing it can pull the 1/2 out
+        return scale(common, add(*[scale(coefs[k] / common, bases[k]) for k in nonzero]))
+    kept = [as_shape(scale(coefs[k], bases[k]), shape) for k in nonzero]
+    if len(kept) == 1:
+        return kept[0]
+    return Expr.make("add", kept, Params(), shape)
+
+
+def as_shape(e: Expr, shape: Shape) -> Expr:
+    """A scalar of shape () where a (1, 1) one is needed, as s·I₁ (others unchanged)."""
+    if e.shape == shape or tuple(shape) != (1, 1):
+        return e
+    return Expr.make("smul", (e, identity(1)), Params(), (1, 1))
+
+
+def _sum_of(*xs: Any) -> Any:
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
+
+
+register(
+    "add", FAMILY, function=add,
+    evaluate=lift(_sum_of),
+    jvp=identity_jvp,
+    transpose=Transpose(None, lambda node, t: add(*t)),
+    printing=Printing(lambda p, e: (p.sum(e.args), Prec.SUM), lambda p, e: (p.sum(e.args), Prec.SUM),
+                      lambda p, e: (" + ".join(p(a, Prec.PROD) for a in e.args), Prec.SUM)),
+    rebuild=lambda node, args: add(*args),
+    doc="A + B",
+)
+
+
+# ----------------------------------------------------------------- scale
+def scale(c: float, a: Any) -> Expr:
+    """c·A for a number c."""
+    c = float(c)
+    a = as_expr(a)
+    if c == 1.0:
+        return a
+    if c == 0.0 or a.op == "zeros":
+        return zeros(a.shape)
+    if a.op == "scale":
+        return scale(c * a.params.coef, a.args[0])
+    value = const_scalar(a)
+    if value is not None and a.shape == ():
+        return Constant(c * value)
+    return Expr.make("scale", (a,), Params(coef=c), a.shape)
+
+
+def _python_scale(p: Any, e: Expr) -> tuple[str, int]:
+    c = e.params.coef
+    if c == -1.0:
+        return "-" + p(e.args[0], Prec.PROD), Prec.UNARY
+    return f"{python_number(c)} * {p(e.args[0], Prec.POSTFIX)}", Prec.PROD
+
+
+register(
+    "scale", FAMILY, function=scale, params=("coef",),
+    evaluate=with_node(lambda n, x: n.params.coef * x),
+    jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
+    transpose=Transpose((0,), lambda node, t: scale(node.params.coef, t[0])),
+    printing=Printing(lambda p, e: p.scaled(e.params.coef, e.args[0]),
+                      lambda p, e: p.scaled(e.params.coef, e.args[0]), _python_scale),
+    rebuild=lambda node, args: scale(node.params.coef, args[0]),
+    doc="c·A for a number c",
+)
+
+
+# ------------------------------------------------------------------ smul
+def smul(s: Any, a: Any) -> Expr:
+    """s·A for a scalar expression s (shape ``()`` or ``(1, 1)``)."""
+    s, a = as_expr(s), as_expr(a)
+    if not is_scalar(s):
+        if is_scalar(a):
+            s, a = a, s
+        else:
+            raise ShapeError(f"scalar multiply: {fmt(s.shape)} is not a scalar (with {fmt(a.shape)})")
+    shape = a.shape if not (a.shape == () and s.shape == (1, 1)) else (1, 1)
+    value = const_scalar(s)
+    if value is not None:
+        return as_shape(scale(value, a), shape)
+    if s.op == "scale":
+        return scale(s.params.coef, smul(s.args[0], a))
+    if a.op == "scale":
+        return scale(a.params.coef, smul(s, a.args[0]))
+    if a.op == "zeros" or s.op == "zeros":
+        return zeros(shape)
+    if a.op == "smul":
+        return smul(smul(s, a.args[0]), a.args[1])
+    if a.shape == () and _power_base(s)[0] is _power_base(a)[0]:
+        return power(_power_base(a)[0], _power_base(s)[1] + _power_base(a)[1])
+    avalue = const_scalar(a)
+    if avalue is not None and is_scalar(a):
+        return as_shape(scale(avalue, s), shape)
+    return Expr.make("smul", (s, a), Params(), shape)
+
+
+def _power_base(e: Expr) -> tuple[Expr, float]:
+    """(b, p) with e = b^p (p = 1 for anything but a power)."""
+    return (e.args[0], e.params.exponent) if e.op == "power" else (e, 1.0)
+
+
+def _smul_jvp(node: Expr, i: int) -> Any:
+    s, a = node.args
+    if i == 0:  # ds · A
+        return TraceMap(None, a, *io(node, 0))
+    return scale_map(s, KronMap(None, None, *io(node, 1)))
+
+
+def _print_smul(p: Any, e: Expr) -> tuple[str, int]:
+    if e.args[1].op == "identity" and e.shape == (1, 1):
+        return p.render(e.args[0])  # s·I₁: the scalar itself
+    return p.s.scalar_times(p(e.args[0], Prec.POSTFIX), p(e.args[1], Prec.PROD)), Prec.PROD
+
+
+register(
+    "smul", FAMILY, function=smul,
+    evaluate=lift(lambda s, x: np.reshape(s, ()) * x),
+    jvp=_smul_jvp,
+    transpose=Transpose((1,), lambda node, t: smul(node.args[0], t[0])),
+    printing=Printing(_print_smul, _print_smul, _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),
+    doc="s·A for a scalar expression s",
+)
+
+
+# -------------------------------------------------------------- hadamard
+def hadamard(a: Any, b: Any) -> Expr:
+    """The elementwise (Hadamard) product A ⊙ B of equally shaped matrices."""
+    a, b = as_expr(a), as_expr(b)
+    if a.shape != b.shape:
+        raise ShapeError(f"hadamard: shapes {fmt(a.shape)} and {fmt(b.shape)} differ")
+    if is_scalar(a):
+        return smul(a, b)
+    if a.op == "zeros" or b.op == "zeros":
+        return zeros(a.shape)
+    if a.op == "ones":
+        return b
+    if b.op == "ones":
+        return a
+    if a.op == "scale":
+        return scale(a.params.coef, hadamard(a.args[0], b))
+    if b.op == "scale":
+        return scale(b.params.coef, hadamard(a, b.args[0]))
+    return Expr.make("hadamard", (a, b), Params(), a.shape)
+
+
+def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
+    """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product."""
+    if is_number(x):
+        return scale(float(x), as_expr(y))
+    if is_number(y):
+        return scale(float(y), as_expr(x))
+    a, b = as_expr(x), as_expr(y)
+    if a.shape == b.shape and not (a.shape == ()):
+        return hadamard(a, b)
+    if is_scalar(a) or is_scalar(b):
+        return smul(a, b)
+    raise ShapeError(f"{op_name} (elementwise): shapes {fmt(a.shape)} and {fmt(b.shape)} differ")
+
+
+def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
+    a, b = e.args
+    if b.op == "power" and b.params.exponent == -1.0:
+        return p(a, Prec.PROD) + p.s.divide + p(b.args[0], Prec.PROD), Prec.KRON
+    return p(a, Prec.PROD) + p.s.hadamard + p(b, Prec.PROD), Prec.KRON
+
+
+register(
+    "hadamard", FAMILY, function=multiply,
+    evaluate=lift(operator.mul),
+    jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
+    transpose=Transpose((0, 1), lambda node, t: hadamard(t[0], t[1])),
+    printing=Printing(_print_hadamard, _print_hadamard,
+                      _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),
+    rebuild=lambda node, args: hadamard(*args),
+    doc="A ⊙ B elementwise (A * B), or scaling by a scalar",
+)
+
+
+# ----------------------------------------------------------------- power
+def power(a: Any, p: float) -> Expr:
+    """The elementwise power A∘ᵖ for a number p."""
+    a = as_expr(a)
+    p = float(p)
+    if p == 1.0:
+        return a
+    if p == 0.0:
+        return ones(a.shape)
+    if a.op == "power" and p.is_integer():
+        return power(a.args[0], a.params.exponent * p)
+    value = const_scalar(a)
+    if value is not None and a.shape == ():
+        return Constant(value ** p)
+    return Expr.make("power", (a,), Params(exponent=p), a.shape)
+
+
+def _print_power(p: Any, e: Expr) -> tuple[str, int]:
+    base, exponent = e.args[0], e.params.exponent
+    if exponent == 0.5:
+        return p.s.func(p.s.sqrt, p(base)), Prec.ATOM
+    if base.shape == ():
+        return p(base, Prec.ATOM) + p.s.sup(p.format_number(exponent)), Prec.POSTFIX
+    return p.s.elem_power(p(base, Prec.ATOM), p.format_number(exponent)), Prec.POSTFIX
+
+
+register(
+    "power", FAMILY, public="power", function=power, signature="(...),num->(...)",
+    params=("exponent",),
+    evaluate=with_node(lambda n, x: np.power(x, n.params.exponent)),
+    jvp=elementwise_jvp(lambda n: scale(n.params.exponent, power(n.args[0], n.params.exponent - 1))),
+    transpose=Transpose((0,), lambda node, t: Expr.make("power", (t[0],), node.params, node.shape[::-1])),
+    printing=Printing(_print_power, _print_power,
+                      lambda p, e: (f"{p(e.args[0], Prec.ATOM)} ** {python_number(e.params.exponent)}",
+                                    Prec.POSTFIX)),
+    doc="A ** p, the elementwise power",
+)

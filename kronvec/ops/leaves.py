@@ -1,0 +1,228 @@
+"""Leaves: symbols, constants, the identity, zeros and ones, and named subexpressions."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ShapeError
+from .. import registry
+from ..expr import ConstValue, Expr
+from ..registry import SELF, Params, Prec, Printing, Transpose, register
+from ..shapes import Shape, fmt
+from ._common import constant_value, identity_jvp, python_number
+
+__all__ = ["Matrix", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
+           "symbol", "const_label"]
+
+FAMILY = "leaves"
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a symbol name must be an identifier, got {name!r}")
+
+
+# ---------------------------------------------------------------- symbol
+def symbol(name: str, shape: Shape, symmetric: bool, positive_definite: bool) -> Expr:
+    """The symbol node (use :func:`Matrix`, :func:`Vector` or :func:`Scalar`)."""
+    return Expr.make("symbol", (), Params(name=name, symmetric=bool(symmetric),
+                                          positive_definite=bool(positive_definite)), shape)
+
+
+def Matrix(name: str, shape: Sequence[int], symmetric: bool = False,
+           positive_definite: bool = False) -> Expr:
+    """A matrix symbol.
+
+    Parameters
+    ----------
+    name : str
+        The name values are bound by (``kv.evaluate(F, X=X0)``).
+    shape : (int, int)
+        Rows and columns.
+    symmetric : bool
+        Declares V = Vᵀ.  ``kv.grad`` then returns the gradient in the space of
+        symmetric matrices, sym(G) = (G + Gᵀ)/2; ``kv.jacobian`` stays the
+        unconstrained map.
+    positive_definite : bool
+        Declares V symmetric positive definite (implies ``symmetric``):
+        inverses and determinants of V use a Cholesky factorization when the
+        bound value is symmetric.
+    """
+    _check_name(name)
+    shape = tuple(shape)
+    if len(shape) != 2 or any(not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
+        raise ShapeError(f"Matrix {name!r}: shape must be two positive integers, got {shape}")
+    symmetric = bool(symmetric or positive_definite)
+    if symmetric and shape[0] != shape[1]:
+        raise ShapeError(f"Matrix {name!r}: a symmetric matrix must be square, got {fmt(shape)}")
+    return symbol(name, shape, symmetric, positive_definite)
+
+
+def Vector(name: str, n: int) -> Expr:
+    """A column-vector symbol: an ``(n, 1)`` matrix."""
+    return Matrix(name, (int(n), 1))
+
+
+def Scalar(name: str) -> Expr:
+    """A scalar symbol (shape ``()``)."""
+    _check_name(name)
+    return symbol(name, (), True, False)
+
+
+register(
+    "symbol", FAMILY, params=("name", "symmetric", "positive_definite"),
+    evaluate=lambda ev, e: ev.values[e],
+    printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
+                      lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
+                      lambda p, e: (e.params.name, Prec.ATOM)),
+    doc="a matrix, vector or scalar symbol",
+)
+
+
+# -------------------------------------------------------------- constant
+def Constant(value: Any, name: str | None = None) -> Expr:
+    """A constant matrix (or scalar) with an optional display name."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise TypeError("kronvec works in real arithmetic; complex constants are not supported")
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim > 2:
+        raise ShapeError(f"a constant must be a scalar or a matrix, got shape {arr.shape}")
+    if arr.ndim == 2 and name is None and arr.shape[0] == arr.shape[1] \
+            and np.array_equal(arr, arr[0, 0] * np.eye(arr.shape[0])) and arr[0, 0] != 0:
+        return registry.function("scale")(float(arr[0, 0]), identity(arr.shape[0]))
+    if arr.ndim == 2 and name is None and not arr.any():
+        return zeros(arr.shape)
+    return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
+
+
+_CONST_IDS: dict[int, int] = {}
+
+
+def const_label(value: ConstValue) -> str:
+    """``C1``, ``C2``, ...: a stable display name for an unnamed constant matrix."""
+    return f"C{_CONST_IDS.setdefault(hash(value), len(_CONST_IDS) + 1)}"
+
+
+def _print_constant(p: Any, e: Expr) -> tuple[str, int]:
+    value = e.params.value
+    if value.name is not None:
+        return p.s.name(value.name), Prec.ATOM
+    if value.array.size == 1:
+        return p.number(float(value.array.reshape(())))
+    return p.s.name(const_label(value)), Prec.ATOM
+
+
+def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
+    value = e.params.value
+    if value.name:
+        return value.name, Prec.ATOM
+    if value.array.size == 1:
+        return python_number(float(value.array.reshape(()))), Prec.ATOM
+    return const_label(value), Prec.ATOM
+
+
+register(
+    "const", FAMILY, function=Constant, params=("value",),
+    evaluate=constant_value(lambda e: e.params.value.array),
+    printing=Printing(_print_constant, _print_constant, _python_constant),
+    doc="a constant array",
+)
+
+
+# -------------------------------------------------------------- identity
+def identity(n: int) -> Expr:
+    """The n×n identity I."""
+    if int(n) != n or n < 1:
+        raise ShapeError(f"eye: the size must be a positive integer, got {n!r}")
+    return Expr.make("identity", (), Params(), (int(n), int(n)))
+
+
+def eye(n: int) -> Expr:
+    """The n×n identity matrix I (``kv.eye(n)``), e.g. for ``inv(X.T @ X + 0.1 * eye(3))``."""
+    return identity(n)
+
+
+register(
+    "identity", FAMILY, public="eye", function=eye, signature="int:n->(n,n)",
+    evaluate=constant_value(lambda e: np.eye(e.shape[0])),
+    transpose=SELF,
+    printing=Printing(lambda p, e: (p.s.identity, Prec.ATOM), lambda p, e: (p.s.identity, Prec.ATOM),
+                      lambda p, e: (f"eye({e.shape[0]})", Prec.ATOM)),
+    rebuild=lambda node, args: node,
+    doc="the n×n identity matrix",
+)
+
+
+# --------------------------------------------------------- zeros and ones
+def _shape_of(dims: tuple) -> Shape:
+    """A shape from ``(r, c)`` or from the two integers ``r, c``."""
+    shape = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
+    if any(int(d) != d or d < 1 for d in shape) or len(shape) not in (0, 2):
+        raise ShapeError(f"a shape must be () or two positive integers, got {shape}")
+    return tuple(int(d) for d in shape)
+
+
+def zeros(*shape: Any) -> Expr:
+    """The zero matrix of a shape, ``zeros(r, c)`` or ``zeros((r, c))``."""
+    return Expr.make("zeros", (), Params(), _shape_of(shape))
+
+
+def ones(*shape: Any) -> Expr:
+    """The all-ones matrix J, ``ones(r, c)`` or ``ones((r, c))``; ``ones(())`` is the scalar 1."""
+    shape = _shape_of(shape)
+    if shape == (1, 1):
+        return identity(1)
+    if shape == ():
+        return Constant(1.0)
+    return Expr.make("ones", (), Params(), shape)
+
+
+def _filled_python(word: str, scalar: str) -> Any:
+    return lambda p, e: ((f"{word}({', '.join(map(str, e.shape))})" if e.shape else scalar), Prec.ATOM)
+
+
+def _transposed_fill(node: Expr, _: list) -> Expr:
+    return Expr.make(node.op, (), Params(), node.shape[::-1])
+
+
+register(
+    "zeros", FAMILY, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
+    evaluate=constant_value(lambda e: np.zeros(e.shape)),
+    transpose=Transpose((), _transposed_fill),
+    printing=Printing(lambda p, e: (p.s.zero, Prec.ATOM), lambda p, e: (p.s.zero, Prec.ATOM),
+                      _filled_python("zeros", "0")),
+    rebuild=lambda node, args: node,
+    doc="the zero matrix",
+)
+register(
+    "ones", FAMILY, public="ones", function=ones, signature="int:m,int:n->(m,n)",
+    evaluate=constant_value(lambda e: np.ones(e.shape)),
+    transpose=Transpose((), _transposed_fill),
+    printing=Printing(lambda p, e: (p.s.ones, Prec.ATOM), lambda p, e: (p.s.ones, Prec.ATOM),
+                      _filled_python("ones", "1")),
+    rebuild=lambda node, args: node,
+    doc="the all-ones matrix",
+)
+
+
+# ----------------------------------------------------------------- named
+def named(e: Expr, name: str) -> Expr:
+    """``e``, printed as ``name`` wherever it occurs (see :meth:`Expr.named`)."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("named() needs a non-empty string")
+    return Expr.make("named", (e,), Params(name=name), e.shape)
+
+
+register(
+    "named", FAMILY, function=named, params=("name",),
+    evaluate=lambda ev, e: ev(e.args[0]),
+    jvp=identity_jvp,
+    printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
+                      lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
+                      lambda p, e: (e.params.name, Prec.ATOM)),
+    doc="a subexpression with a display name",
+)
+

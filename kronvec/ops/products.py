@@ -1,0 +1,367 @@
+"""Products, transposes and inverses: matmul, transpose, inv, solve, kron, matrix_power.
+
+Canonical forms kept by the constructors:
+
+* (Aᵀ)ᵀ = A, (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹ (inverse outside),
+  the transpose of a 1×1 matrix is itself; each op says how a transpose
+  passes through it (its ``transpose`` hook);
+* products are flattened, identities dropped, A⁻¹A = AA⁻¹ = I cancelled (also
+  when A is itself a product), runs of one factor written as powers and
+  scalar factors pulled to the front;
+* (A⁻¹)⁻¹ = A, (cA)⁻¹ = c⁻¹A⁻¹.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..expr import Expr, as_expr, is_scalar
+from ..maps import KronFactorMap, KronMap, KronTMap
+from ..maps.algebra import add as add_maps
+from ..registry import Params, Prec, Printing, Transpose, register, spec
+from ..shapes import fmt
+from ._common import io, lift, py_call, with_node
+from .arithmetic import scale, smul
+from .leaves import identity, zeros
+
+__all__ = ["matmul", "transpose", "inv", "solve", "kron", "kron_contract", "matrix_power"]
+
+FAMILY = "products"
+
+
+# --------------------------------------------------------------- matmul
+def matmul(*factors: Any) -> Expr:
+    """The matrix product A₁A₂⋯Aₖ (shapes checked pairwise)."""
+    factors = [as_expr(f) for f in factors]
+    sig = MATMUL.signature
+    for left, right in zip(factors, factors[1:]):
+        sig.check("matmul", [left.shape, right.shape])
+    if len(factors) == 1:
+        sig.check("matmul", [factors[0].shape, factors[0].shape[::-1]])
+    shape = (factors[0].shape[0], factors[-1].shape[1])
+    coef = 1.0
+    scalars: list[Expr] = []
+    flat: list[Expr] = []
+    for f in factors:
+        while f.op in ("scale", "smul"):
+            if f.op == "scale":
+                coef *= f.params.coef
+                f = f.args[0]
+            else:
+                scalars.append(f.args[0])
+                f = f.args[1]
+        if f.op == "zeros":
+            return zeros(shape)
+        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
+    flat = _merge_powers(_cancel_inverses(flat))
+    if not flat:
+        core = identity(shape[0])
+    elif len(flat) == 1:
+        core = flat[0]
+    else:
+        core = Expr.make("matmul", flat, Params(), shape)
+    for s in scalars:
+        core = smul(s, core)
+    return scale(coef, core)
+
+
+def _merge_powers(flat: list[Expr]) -> list[Expr]:
+    """Write runs of one factor as a power: BBᵏ = Bᵏ⁺¹ (so equal terms can merge)."""
+    out: list[tuple[Expr, int]] = []
+    for f in flat:
+        base, k = (f.args[0], f.params.k) if f.op == "matpow" else (f, 1)
+        if out and out[-1][0] is base:
+            out[-1] = (base, out[-1][1] + k)
+        else:
+            out.append((base, k))
+    return [b if k == 1 else Expr.make("matpow", (b,), Params(k=k), b.shape) for b, k in out]
+
+
+def _cancel_inverses(flat: list[Expr]) -> list[Expr]:
+    """Remove M⁻¹M and MM⁻¹ from a flat product, also when M is itself a product."""
+    changed = True
+    while changed:
+        changed = False
+        for i, f in enumerate(flat):
+            if f.op != "inv":
+                continue
+            base = f.args[0]
+            parts = list(base.args) if base.op == "matmul" else [base]
+            k = len(parts)
+            if flat[i + 1:i + 1 + k] == parts:
+                flat = flat[:i] + flat[i + 1 + k:]
+            elif i >= k and flat[i - k:i] == parts:
+                flat = flat[:i - k] + flat[i + 1:]
+            else:
+                continue
+            changed = True
+            break
+    return flat
+
+
+def _matmul_jvp(node: Expr, i: int) -> Any:
+    # d(A₁⋯Aₖ) = Σᵢ A₁⋯Aᵢ₋₁ dAᵢ Aᵢ₊₁⋯Aₖ
+    a = node.args
+    before = matmul(*a[:i]) if i > 0 else None
+    after = matmul(*a[i + 1:]) if i < len(a) - 1 else None
+    return KronMap(before, after, *io(node, i))
+
+
+MATMUL = register(
+    "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
+    evaluate=lambda ev, e: ev.product(e),
+    jvp=_matmul_jvp,
+    transpose=Transpose(None, lambda node, t: matmul(*reversed(t))),
+    printing=Printing(lambda p, e: (p.product(list(e.args)), Prec.PROD),
+                      lambda p, e: (p.product(list(e.args)), Prec.PROD),
+                      lambda p, e: (" @ ".join(p(a, Prec.POSTFIX) for a in e.args), Prec.PROD)),
+    rebuild=lambda node, args: matmul(*args),
+    doc="the matrix product A @ B",
+)
+
+
+# ------------------------------------------------------------ transpose
+def transpose(a: Any) -> Expr:
+    """Aᵀ, pushed towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...
+
+    Each op's ``transpose`` hook says which arguments a transpose passes to
+    and how the node is rebuilt.  Works bottom-up with an explicit stack, so
+    deep expressions do not recurse.
+    """
+    a = as_expr(a)
+    direct = _transpose_directly(a)
+    if direct is not None:
+        return direct
+    done: dict[Expr, Expr] = {}
+    stack: list[tuple[Expr, bool]] = [(a, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        direct = _transpose_directly(node)
+        if direct is not None:
+            done[node] = direct
+            continue
+        rule = spec(node.op).transpose
+        kids = list(node.args) if rule.args is None else [node.args[i] for i in rule.args]
+        if ready:
+            done[node] = rule.build(node, [done[k] for k in kids])
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if k not in done)
+    return done[a]
+
+
+def _transpose_directly(a: Expr) -> Expr | None:
+    """Aᵀ when it needs no transposed arguments, else None."""
+    if is_scalar(a):
+        return a
+    if a.op == "transpose":
+        return a.args[0]
+    rule = spec(a.op).transpose
+    if rule is None:
+        return Expr.make("transpose", (a,), Params(), a.shape[::-1])
+    if rule.args == ():
+        return rule.build(a, [])
+    return None
+
+
+register(
+    "transpose", FAMILY, public="transpose", function=transpose, signature="(m,n)->(n,m)",
+    evaluate=lift(np.transpose),
+    jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
+    printing=Printing(lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
+                      lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
+                      lambda p, e: (p(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
+    rebuild=lambda node, args: transpose(args[0]),
+    doc="Aᵀ (A.T)",
+)
+
+
+# ------------------------------------------------------------------ inv
+def inv(a: Any) -> Expr:
+    """The matrix inverse A⁻¹ (evaluated by factorization and solves)."""
+    a = as_expr(a)
+    INV.signature.check("inv", [a.shape])
+    if a.op == "inv":
+        return a.args[0]
+    if a.op == "identity":
+        return a
+    if a.op == "zeros":
+        raise np.linalg.LinAlgError("inv: the zero matrix is singular")
+    if a.op == "scale":
+        return scale(1.0 / a.params.coef, inv(a.args[0]))
+    return Expr.make("inv", (a,), Params(), a.shape)
+
+
+def _print_inv(p: Any, e: Expr) -> tuple[str, int]:
+    inner = e.args[0]
+    if inner.op == "transpose" and inner not in p.names:
+        return p(inner.args[0], Prec.ATOM) + p.s.inverse_t, Prec.POSTFIX
+    return p(inner, Prec.ATOM) + p.s.inverse, Prec.POSTFIX
+
+
+INV = register(
+    "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)",
+    evaluate=lambda ev, e: ev.inverse(e), deferred=True,
+    jvp=lambda node, i: KronMap(scale(-1.0, node), node, *io(node, i)),  # dC = −C dA C
+    transpose=Transpose((0,), lambda node, t: inv(t[0])),
+    printing=Printing(_print_inv, _print_inv, py_call("inv")),
+    domain=("invertible",),
+    doc="the inverse A⁻¹ (solves, never an explicit inverse, where a product allows)",
+)
+
+
+def solve(a: Any, b: Any) -> Expr:
+    """A⁻¹B, computed by a solve with a factorization of A (never an inverse)."""
+    a, b = as_expr(a), as_expr(b)
+    SOLVE.signature.check("solve", [a.shape, b.shape])
+    return matmul(inv(a), b)
+
+
+SOLVE = register(
+    "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False,
+    domain=("invertible", ""),
+    doc="A⁻¹B by a solve (builds inv(A) @ B)",
+)
+
+
+# ----------------------------------------------------------------- kron
+def kron(a: Any, b: Any) -> Expr:
+    """The Kronecker product A ⊗ B."""
+    a, b = as_expr(a), as_expr(b)
+    shape = KRON.signature.check("kron", [a.shape, b.shape])
+    if a.op == "zeros" or b.op == "zeros":
+        return zeros(shape)
+    return Expr.make("kron", (a, b), Params(), shape)
+
+
+def _kron_jvp(node: Expr, i: int) -> Any:
+    a, b = node.args
+    dims = (*a.shape, *b.shape)
+    if i == 0:
+        return KronFactorMap(b, "b", "a", "big", dims)
+    return KronFactorMap(a, "a", "b", "big", dims)
+
+
+def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
+    return p.s.kron.join(p(a, Prec.PROD) for a in e.args), Prec.KRON
+
+
+KRON = register(
+    "kron", FAMILY, public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
+    evaluate=lift(np.kron),
+    jvp=_kron_jvp,
+    transpose=Transpose((0, 1), lambda node, t: kron(t[0], t[1])),
+    printing=Printing(_print_kron, _print_kron, py_call("kron")),
+    doc="the Kronecker product A ⊗ B",
+)
+
+
+def kron_contract(big: Any, other: Any, small_shape: tuple[int, int], side: str) -> Expr:
+    """Contract ``big`` (shaped like A ⊗ B) with one Kronecker factor.
+
+    With ``big`` viewed as blocks ``big[i*p + k, j*q + l]`` for A of shape
+    ``(m, n)`` and B of shape ``(p, q)``:
+
+    * ``side="a"``: returns the (m, n) matrix Σₖₗ big[ip+k, jq+l] · other[k, l]
+      (``other`` is B); this is the adjoint of A ↦ A ⊗ B;
+    * ``side="b"``: returns the (p, q) matrix Σᵢⱼ big[ip+k, jq+l] · other[i, j]
+      (``other`` is A); the adjoint of B ↦ A ⊗ B.
+    """
+    big, other = as_expr(big), as_expr(other)
+    small_shape = tuple(small_shape)
+    expect = (small_shape[0] * other.shape[0], small_shape[1] * other.shape[1])
+    if side == "b":
+        expect = (other.shape[0] * small_shape[0], other.shape[1] * small_shape[1])
+    if big.shape != expect:
+        raise ShapeError(f"kron_contract: shapes {fmt(big.shape)} and {fmt(other.shape)} do not fit")
+    if big.op == "zeros" or other.op == "zeros":
+        return zeros(small_shape)
+    return Expr.make("kron_contract", (big, other), Params(side=side), small_shape)
+
+
+def _kron_contract_value(node: Any, big: np.ndarray, other: np.ndarray) -> np.ndarray:
+    r, c = node.shape
+    if node.params.side == "a":
+        p, q = other.shape
+        return np.einsum("ikjl,kl->ij", big.reshape(r, p, c, q), other)
+    m, n = other.shape
+    return np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
+
+
+def _kron_contract_jvp(node: Expr, i: int) -> Any:
+    big, other = node.args
+    side = node.params.side
+    fixed_other = "b" if side == "a" else "a"
+    dims = (*node.shape, *other.shape) if side == "a" else (*other.shape, *node.shape)
+    if i == 0:
+        return KronFactorMap(other, fixed_other, "big", side, dims)
+    return KronFactorMap(big, "big", fixed_other, side, dims)
+
+
+def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
+    # the matrix K with ⟨K, H⟩ = ⟨G, H ⊗ B⟩ (side a) or ⟨G, A ⊗ H⟩ (side b)
+    big, other = p(e.args[0]), p(e.args[1], Prec.PROD)
+    slot = f"·{p.s.kron}{other}" if e.params.side == "a" else f"{other}{p.s.kron}·"
+    return f"⟨{big}, {slot}⟩", Prec.ATOM
+
+
+register(
+    "kron_contract", FAMILY, function=kron_contract, params=("side",),
+    evaluate=with_node(_kron_contract_value),
+    jvp=_kron_contract_jvp,
+    printing=Printing(_print_kron_contract, _print_kron_contract, py_call("kron_contract")),
+    rebuild=lambda node, args: kron_contract(args[0], args[1], node.shape, node.params.side),
+    doc="the adjoint of a Kronecker factor (appears in gradients of kron)",
+)
+
+
+# --------------------------------------------------------- matrix_power
+def matrix_power(a: Any, k: int) -> Expr:
+    """Aᵏ for an integer k ≥ 0 (A⁰ = I)."""
+    a = as_expr(a)
+    MATPOW.signature.check("matrix_power", [a.shape])
+    if int(k) != k or k < 0:
+        raise ValueError(f"matrix_power: k must be an integer >= 0, got {k!r}")
+    k = int(k)
+    if k == 0:
+        return identity(a.shape[0])
+    if k == 1 or a.op == "identity":
+        return a
+    return Expr.make("matpow", (a,), Params(k=k), a.shape)
+
+
+def _matpow_jvp(node: Expr, i: int) -> Any:
+    # d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ
+    a, k = node.args[0], node.params.k
+    power = lambda j: matrix_power(a, j) if j > 0 else None  # noqa: E731
+    return add_maps(*[KronMap(power(j), power(k - 1 - j), a.shape, a.shape) for j in range(k)])
+
+
+def _print_matpow(p: Any, e: Expr) -> tuple[str, int]:
+    """Bᵏ, with X⁻ᵏ for B = X⁻¹ and (Xᵏ)ᵀ, (X⁻ᵏ)ᵀ for transposed leaves."""
+    base, k, s, names = e.args[0], e.params.k, p.s, p.names
+    if base not in names:
+        if base.op == "inv" and base.args[0] not in names:
+            inner = base.args[0]
+            if inner.op == "transpose" and inner not in names:
+                return s.paren(p(inner.args[0], Prec.ATOM) + s.sup(f"-{k}")) + s.transpose, Prec.POSTFIX
+            return p(inner, Prec.ATOM) + s.sup(f"-{k}"), Prec.POSTFIX
+        if base.op == "transpose":
+            return s.paren(p(base.args[0], Prec.ATOM) + s.sup(str(k))) + s.transpose, Prec.POSTFIX
+    return p(base, Prec.ATOM) + s.sup(str(k)), Prec.POSTFIX
+
+
+MATPOW = register(
+    "matpow", FAMILY, public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
+    params=("k",),
+    evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
+    jvp=_matpow_jvp,
+    transpose=Transpose((0,), lambda node, t: Expr.make("matpow", (t[0],), node.params, node.shape)),
+    printing=Printing(_print_matpow, _print_matpow,
+                      lambda p, e: (f"matrix_power({p(e.args[0])}, {e.params.k})", Prec.ATOM)),
+    doc="Aᵏ for an integer k ≥ 0",
+)

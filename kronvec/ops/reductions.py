@@ -1,0 +1,156 @@
+"""Scalar-valued functions of a matrix: trace, det, logdet, sum and the Frobenius norm.
+
+Their derivatives are rank-one maps H ↦ tr(C H) M (Matrix Cookbook eqs. 46,
+57, 101, 103): the gradient of each is Cᵀ.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..expr import Expr, as_expr
+from ..maps import TraceMap
+from ..registry import Params, Prec, Printing, register
+from ._common import func_print, io, lift, py_call
+from .arithmetic import power, scale, smul
+from .leaves import Constant, ones, zeros
+from .products import inv, transpose
+
+__all__ = ["trace", "det", "logdet", "sum", "norm"]
+
+FAMILY = "reductions"
+
+
+def _one() -> Expr:
+    return Constant(1.0)
+
+
+def _scalar_of_1x1(name: str) -> Any:
+    """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar."""
+    inner = func_print(name)
+
+    def render(p: Any, e: Expr) -> tuple[str, int]:
+        if e.args[0].shape == (1, 1):
+            return p.render(e.args[0])
+        return inner(p, e)
+    return render
+
+
+# ---------------------------------------------------------------- trace
+def trace(a: Any) -> Expr:
+    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A.
+
+    Its differential is tr(dA); ∇_X tr(AXB) = AᵀBᵀ (Matrix Cookbook eq. 101).
+    """
+    a = as_expr(a)
+    TRACE.signature.check("trace", [a.shape])
+    if a.op == "transpose":
+        return trace(a.args[0])
+    if a.op == "scale":
+        return scale(a.params.coef, trace(a.args[0]))
+    if a.op == "identity":
+        return Constant(float(a.shape[0]))
+    if a.op == "zeros":
+        return zeros(())
+    return Expr.make("trace", (a,), Params(), ())
+
+
+TRACE = register(
+    "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()",
+    evaluate=lift(lambda x: float(np.trace(x))),
+    jvp=lambda node, i: TraceMap(None, _one(), *io(node, i)),
+    printing=Printing(_scalar_of_1x1("tr"), _scalar_of_1x1(r"\operatorname{tr}"), py_call("trace")),
+    doc="the trace tr(A)",
+)
+
+
+# ------------------------------------------------------------------ det
+def det(a: Any) -> Expr:
+    """det(A), a scalar, for a square A (computed from an LU or Cholesky factorization).
+
+    Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46).
+    """
+    a = as_expr(a)
+    DET.signature.check("det", [a.shape])
+    if a.op == "transpose":
+        return det(a.args[0])
+    return Expr.make("det", (a,), Params(), ())
+
+
+def _det_value(fac: Any) -> float:
+    sign, logabs = fac.logabsdet()
+    return sign * math.exp(logabs) if logabs > -math.inf else 0.0
+
+
+DET = register(
+    "det", FAMILY, public="det", function=det, signature="(n,n)->()",
+    evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
+    jvp=lambda node, i: TraceMap(inv(node.args[0]), node, *io(node, i)),
+    printing=Printing(func_print("det"), func_print(r"\det"), py_call("det")),
+    domain=("invertible",),
+    doc="the determinant det(A)",
+)
+
+
+# --------------------------------------------------------------- logdet
+def logdet(a: Any) -> Expr:
+    """log|det A|, a scalar (equal to log det A when det A > 0).
+
+    Its differential is tr(A⁻¹ dA) either way (Matrix Cookbook eq. 57).
+    """
+    a = as_expr(a)
+    LOGDET.signature.check("logdet", [a.shape])
+    if a.op == "transpose":
+        return logdet(a.args[0])
+    return Expr.make("logdet", (a,), Params(), ())
+
+
+LOGDET = register(
+    "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()",
+    evaluate=lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
+    jvp=lambda node, i: TraceMap(inv(node.args[0]), _one(), *io(node, i)),
+    printing=Printing(func_print("log det"), func_print(r"\log\det"), py_call("logdet")),
+    domain=("invertible",),
+    doc="log|det A|",
+)
+
+
+# ------------------------------------------------------------------ sum
+def sum(a: Any) -> Expr:  # noqa: A001 - the public name kv.sum
+    """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar.
+
+    Its differential is Σᵢⱼ dAᵢⱼ = tr(𝟙ᵀ dA), so its gradient is the ones matrix.
+    """
+    a = as_expr(a)
+    if a.shape == ():
+        return a
+    return Expr.make("sum", (a,), Params(), ())
+
+
+register(
+    "sum", FAMILY, public="sum", function=sum, signature="(m,n)->()",
+    evaluate=lift(lambda x: float(np.sum(x))),
+    jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
+    printing=Printing(_scalar_of_1x1("sum"), _scalar_of_1x1(r"\operatorname{sum}"), py_call("sum")),
+    doc="the sum of all entries",
+)
+
+
+# ----------------------------------------------------------------- norm
+def norm(a: Any) -> Expr:
+    """The Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½, a scalar; d‖A‖ = tr((A/‖A‖)ᵀ dA)."""
+    a = as_expr(a)
+    return Expr.make("norm", (a,), Params(), ())
+
+
+register(
+    "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
+    evaluate=lift(lambda x: float(np.linalg.norm(x))),
+    jvp=lambda node, i: TraceMap(transpose(smul(power(node, -1.0), node.args[0])), _one(),
+                                 *io(node, i)),
+    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),
+                      lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM), py_call("norm")),
+    doc="the Frobenius norm ‖A‖",
+)

@@ -1,0 +1,157 @@
+"""A whitelisting parser for matrix expressions written in Python syntax.
+
+``parse_expression("inv(X.T @ inv(V) @ X)", {"X": (5, 3)}, kv)`` reads the
+text with a strict whitelist (:mod:`.syntax`), infers the shapes of symbols
+not given from the registry's signatures (:mod:`.inference`), and rebuilds
+the expression by calling the functions of a namespace (normally the
+``kronvec`` package).  Nothing in the text is ever evaluated by Python.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Mapping
+
+from .inference import Inference
+from .syntax import MAX_DEPTH, MAX_LENGTH, Node, Num, ParseError, Sym, function_names, read
+
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Analysis", "ParseError", "ParsedExpression", "analyze", "build",
+           "parse", "parse_expression", "function_names"]
+
+
+@dataclass
+class Analysis:
+    """The result of :func:`analyze`: a checked tree and the symbols' shapes.
+
+    Attributes
+    ----------
+    tree : Node
+        The expression in a small intermediate form (numbers folded).
+    shapes : dict[str, tuple[int, int]]
+        Every symbol's shape, in order of first appearance.
+    invertible : frozenset[str]
+        Symbols that occur where the registry asks for invertible values
+        (under ``inv``, ``det``, ``logdet``, as the first argument of ``solve``).
+    positive : frozenset[str]
+        Symbols that occur under ``log``, ``sqrt``, a fractional or negative
+        power, or in a denominator (random test values should be positive).
+    """
+
+    tree: Node
+    shapes: dict[str, tuple[int, int]]
+    invertible: frozenset[str] = field(default_factory=frozenset)
+    positive: frozenset[str] = field(default_factory=frozenset)
+
+
+def _normalize_shape(name: str, shape: Any) -> tuple[int, int]:
+    """``shape`` as ``(rows, cols)``; an int or 1-tuple is a column."""
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape, 1)
+    shape = tuple(shape)
+    if len(shape) == 1:
+        shape = (shape[0], 1)
+    valid = len(shape) == 2 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+    if not valid:
+        raise ParseError(f"invalid shape for {name!r}: {shape!r} (expected two positive integers)")
+    return shape
+
+
+def analyze(text: str, shapes: Mapping[str, Any] | None = None) -> Analysis:
+    """Check an expression text and infer its symbols' shapes.
+
+    Parameters
+    ----------
+    text : str
+        The expression, e.g. ``"inv(X.T @ inv(V) @ X)"``.
+    shapes : mapping of str to (int, int), optional
+        Known shapes; an int ``n`` (or ``(n,)``) means the column ``(n, 1)``.
+
+    Raises
+    ------
+    ParseError
+        For anything outside the whitelist, a shape conflict or a symbol whose
+        shape cannot be determined.
+    """
+    given = {name: _normalize_shape(name, s) for name, s in (shapes or {}).items()}
+    tree, reader = read(text)
+    inference = Inference(reader, given)
+    inference.type_of(tree)
+    inference.solve_deferred()
+    return Analysis(tree, inference.resolved_shapes(), frozenset(reader.invertible),
+                    frozenset(reader.positive))
+
+
+_OPERATORS: dict[str, Callable[..., Any]] = {
+    "@": operator.matmul, "+": operator.add, "-": operator.sub, "*": operator.mul,
+    "/": operator.truediv, "**": operator.pow, "neg": operator.neg, "T": operator.attrgetter("T"),
+}
+
+
+def _build_node(tree: Node, symbols: Mapping[str, Any], namespace: Any) -> Any:
+    if isinstance(tree, Num):
+        return tree.value
+    if isinstance(tree, Sym):
+        return symbols[tree.name]
+    args = [_build_node(arg, symbols, namespace) for arg in tree.args]
+    if tree.op in _OPERATORS:
+        return _OPERATORS[tree.op](*args)
+    function = getattr(namespace, tree.op, None)
+    if not callable(function):
+        raise ParseError(f"function {tree.op!r} is not available in this version of kronvec")
+    return function(*args)
+
+
+@dataclass
+class ParsedExpression:
+    """An expression built in a namespace, with its symbols (by name, in order of
+    first appearance) and the :class:`Analysis` it came from."""
+
+    expression: Any
+    symbols: dict[str, Any]
+    analysis: Analysis
+
+
+def build(analysis: Analysis, namespace: Any, symmetric: Collection[str] = ()) -> ParsedExpression:
+    """Build an analyzed expression with the functions of ``namespace``; the
+    symbols named in ``symmetric`` are declared ``symmetric=True``."""
+    symbols = {}
+    for name, shape in analysis.shapes.items():
+        if name in symmetric and shape[0] != shape[1]:
+            raise ParseError(f"{name!r} is declared symmetric but its shape {shape[0]}×{shape[1]} "
+                             f"is not square")
+        symbols[name] = namespace.Matrix(name, shape, **({"symmetric": True} if name in symmetric else {}))
+    return ParsedExpression(_build_node(analysis.tree, symbols, namespace), symbols, analysis)
+
+
+def parse(text: str, shapes: Mapping[str, Any] | None, namespace: Any,
+          symmetric: Collection[str] = ()) -> ParsedExpression:
+    """Parse ``text`` and build it in ``namespace``; see :func:`parse_expression`."""
+    return build(analyze(text, shapes), namespace, symmetric)
+
+
+def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any,
+                     symmetric: Collection[str] = ()) -> Any:
+    """Parse a matrix expression written in Python syntax.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"inv(X.T @ inv(V) @ X)"``.  Allowed: symbol names, numbers,
+        ``@ + - * / **``, unary ``- +``, ``.T`` and calls (positional
+        arguments only) of the public functions of the op registry
+        (:func:`function_names`).
+    shapes : mapping of str to (int, int), optional
+        Shapes of symbols; the others are inferred.  An int ``n`` means ``(n, 1)``.
+    namespace : module-like
+        Provides ``Matrix`` and the functions (normally the ``kronvec`` package).
+    symmetric : collection of str, optional
+        Symbols to declare ``symmetric=True``.
+
+    Raises
+    ------
+    ParseError
+        For text outside the whitelist (quoting the piece and its column),
+        texts over 10,000 characters, nesting deeper than 100, shape
+        conflicts, or symbols whose shape cannot be inferred.
+    """
+    return parse(text, shapes, namespace, symmetric).expression

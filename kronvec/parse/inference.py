@@ -1,0 +1,317 @@
+"""Shape inference for parsed expressions, from the registry's signatures.
+
+Every matrix-valued node gets a type of two dimension variables; a small
+union-find makes equal dimensions one class, which may carry a known size.
+A function call unifies its arguments with its signature
+(:mod:`kronvec.signature`); what cannot be decided at once waits as a
+deferred constraint: products of sizes (``kron``) and a choice between
+alternatives (``diag`` of a vector or of a square matrix).
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Union
+
+from ..registry import public_functions
+from ..signature import Alternative, Arg, Signature
+from .syntax import Apply, Node, Num, ParseError, Sym
+
+__all__ = ["Inference", "Matrix"]
+
+
+class Conflict(Exception):
+    """Two dimensions that must be equal have different known sizes."""
+
+
+class Dims:
+    """Union-find over dimension variables; a class may carry a known size."""
+
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+        self.known: list[int | None] = []
+
+    def new(self, size: int | None = None) -> int:
+        self.parent.append(len(self.parent))
+        self.known.append(size)
+        return len(self.parent) - 1
+
+    def find(self, var: int) -> int:
+        root = var
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[var] != root:
+            self.parent[var], var = root, self.parent[var]
+        return root
+
+    def size(self, var: int) -> int | None:
+        return self.known[self.find(var)]
+
+    def unify(self, a: int, b: int) -> bool:
+        """Make ``a`` and ``b`` equal; whether anything changed (Conflict if both known and unequal)."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        sa, sb = self.known[ra], self.known[rb]
+        if sa is not None and sb is not None and sa != sb:
+            raise Conflict(sa, sb)
+        self.parent[rb] = ra
+        self.known[ra] = sa if sa is not None else sb
+        return True
+
+    def bind(self, var: int, size: int) -> bool:
+        root = self.find(var)
+        if self.known[root] is not None and self.known[root] != size:
+            raise Conflict(self.known[root], size)
+        changed = self.known[root] is None
+        self.known[root] = size
+        return changed
+
+    def snapshot(self) -> tuple[list[int], list[int | None]]:
+        return list(self.parent), list(self.known)
+
+    def restore(self, state: tuple[list[int], list[int | None]]) -> None:
+        self.parent, self.known = list(state[0]), list(state[1])
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The type of a matrix-valued node; ``scalar`` marks scalars by construction (tr, det, ...)."""
+
+    rows: int
+    cols: int
+    scalar: bool = False
+
+
+Type = Union[Matrix, None]  # None: a Python number
+
+
+@dataclass
+class Deferred:
+    """A constraint applied once enough sizes are known; ``apply`` returns whether it changed anything."""
+
+    apply: Callable[[], bool]
+    where: ast.AST
+    message: Callable[[], str]
+    done: bool = False
+
+
+class Inference:
+    """Types of a tree's nodes and shapes of its symbols."""
+
+    def __init__(self, reader: Any, shapes: Mapping[str, tuple[int, int]]) -> None:
+        self.reader = reader
+        self.given = shapes
+        self.dims = Dims()
+        self.one = self.dims.new(1)
+        self.symbols: dict[str, Matrix] = {}
+        self.deferred: list[Deferred] = []
+
+    def error(self, where: ast.AST | None, message: str) -> ParseError:
+        return self.reader.error(where, message) if where is not None else ParseError(message)
+
+    def describe(self, kind: Type) -> str:
+        """A type as text: ``5×3``, ``5×?`` or ``a number``."""
+        if kind is None:
+            return "a number"
+        rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)
+        return f"{'?' if rows is None else rows}×{'?' if cols is None else cols}"
+
+    # ----------------------------------------------------------- walking
+    def type_of(self, tree: Node) -> Type:
+        if isinstance(tree, Num):
+            return None
+        if isinstance(tree, Sym):
+            if tree.name not in self.symbols:
+                rows, cols = self.given.get(tree.name, (None, None))
+                self.symbols[tree.name] = Matrix(self.dims.new(rows), self.dims.new(cols))
+            return self.symbols[tree.name]
+        kinds = [self.type_of(a) for a in tree.args]
+        if tree.op == "T":
+            return Matrix(kinds[0].cols, kinds[0].rows, kinds[0].scalar)
+        if tree.op == "neg":
+            return kinds[0]
+        if tree.op == "**":
+            return kinds[0]
+        if tree.op in ("@", "+", "-", "*", "/"):
+            return self.binary(tree, *kinds)
+        return self.call(tree, public_functions()[tree.op].signature, kinds)
+
+    def binary(self, tree: Apply, left: Type, right: Type) -> Matrix:
+        if tree.op == "@":
+            if left is None or right is None:
+                raise self.error(tree.where, "operator '@' needs matrices, not numbers")
+            try:
+                self.dims.unify(left.cols, right.rows)
+            except Conflict:
+                raise self.error(tree.where, f"shape mismatch for '@': {self.describe(left)} @ "
+                                 f"{self.describe(right)} (the left operand's columns must equal the "
+                                 f"right operand's rows)") from None
+            return Matrix(left.rows, right.cols, left.scalar and right.scalar)
+        if left is None or left.scalar:
+            return right if right is not None else left
+        if right is None or right.scalar:
+            return left
+        if tree.op in ("*", "/") and self.is_one_by_one(right):
+            return left
+        if tree.op in ("*", "/") and self.is_one_by_one(left):
+            return right
+        self.equal(tree.where, left, right, f"operator '{tree.op}' needs equal shapes")
+        return Matrix(left.rows, left.cols)
+
+    def is_one_by_one(self, kind: Matrix) -> bool:
+        return self.dims.size(kind.rows) == 1 and self.dims.size(kind.cols) == 1
+
+    def equal(self, where: ast.AST | None, left: Matrix, right: Matrix, message: str) -> None:
+        before = f"{self.describe(left)} and {self.describe(right)}"
+        try:
+            self.dims.unify(left.rows, right.rows)
+            self.dims.unify(left.cols, right.cols)
+        except Conflict:
+            raise self.error(where, f"shape mismatch: {message}, got {before}") from None
+
+    # -------------------------------------------------------------- calls
+    def call(self, tree: Apply, sig: Signature, kinds: list[Type]) -> Matrix:
+        name = tree.op
+        for arg, kind, sub in zip(sig.alternatives[0].args, kinds, tree.args):
+            if arg.kind in ("int", "num"):
+                self.literal(tree, arg, sub)
+            elif kind is None:
+                raise self.error(tree.where, f"{name}() needs matrix arguments, not numbers")
+        if len(sig.alternatives) == 1:
+            try:
+                return self.apply(sig.alternatives[0], tree, kinds)
+            except Conflict:
+                raise self.error(tree.where, self.call_message(tree, sig, kinds)) from None
+        result = Matrix(self.dims.new(), self.dims.new())
+        pending = list(sig.alternatives)
+
+        def choose() -> bool:
+            viable = [alt for alt in pending if self.fits(alt, tree, kinds, result)]
+            if not viable:
+                raise Conflict()
+            pending[:] = viable
+            if len(viable) > 1:
+                return False
+            self.unify_types(self.apply(viable[0], tree, kinds), result)
+            constraint.done = True
+            return True
+        constraint = Deferred(choose, tree.where, lambda: self.call_message(tree, sig, kinds))
+        self.deferred.append(constraint)
+        return result
+
+    def literal(self, tree: Apply, arg: Arg, sub: Node) -> None:
+        if not isinstance(sub, Num):
+            raise self.error(tree.where, f"{tree.op}() needs a number as this argument")
+        if arg.kind == "int":
+            low = 1 if arg.dims else 0
+            if sub.value != int(sub.value) or sub.value < low:
+                raise self.error(tree.where, f"{tree.op}() needs an integer >= {low}, got {sub.value}")
+
+    def apply(self, alt: Alternative, tree: Apply, kinds: list[Type]) -> Matrix:
+        """Unify the arguments with one alternative; the result's type."""
+        names: dict[str, int] = {}
+        any_kind: Type = None
+
+        def var(dim: str) -> int:
+            if dim.isdigit():
+                return self.dims.new(int(dim))
+            if dim not in names:
+                names[dim] = self.dims.new()
+            return names[dim]
+        for arg, kind, sub in zip(alt.args, kinds, tree.args):
+            if arg.kind == "any":
+                any_kind = kind
+            elif arg.kind == "int" and arg.dims:
+                self.dims.bind(var(arg.dims[0]), int(sub.value))  # type: ignore[union-attr]
+            elif arg.kind == "array":
+                dims = arg.dims or ("1", "1")
+                self.dims.unify(kind.rows, var(dims[0]))  # type: ignore[union-attr]
+                self.dims.unify(kind.cols, var(dims[1]))  # type: ignore[union-attr]
+        if alt.out.kind == "any":
+            return Matrix(any_kind.rows, any_kind.cols)  # type: ignore[union-attr]
+        if not alt.out.dims:
+            return Matrix(self.one, self.one, scalar=True)
+        rows, cols = (self.product(tree, kinds, d, var) if "*" in d else var(d) for d in alt.out.dims)
+        return Matrix(rows, cols)
+
+    def product(self, tree: Apply, kinds: list[Type], dim: str, var: Callable[[str], int]) -> int:
+        """A dimension that is the product of two others (deferred until sizes are known)."""
+        x, y, z = var(dim.split("*")[0]), var(dim.split("*")[1]), self.dims.new()
+
+        def apply() -> bool:
+            sx, sy, sz = self.dims.size(x), self.dims.size(y), self.dims.size(z)
+            if sx is not None and sy is not None:
+                return self.dims.bind(z, sx * sy)
+            if sz is not None and (sx is not None or sy is not None):
+                known, unknown = (sx, y) if sx is not None else (sy, x)
+                if sz % known:
+                    raise Conflict()
+                return self.dims.bind(unknown, sz // known)
+            return False
+        self.deferred.append(Deferred(apply, tree.where, lambda: (
+            f"shape mismatch: {tree.op}() of {' and '.join(self.describe(k) for k in kinds)} cannot "
+            f"be this size (its sizes are the products of its arguments' sizes)")))
+        return z
+
+    def fits(self, alt: Alternative, tree: Apply, kinds: list[Type], result: Matrix) -> bool:
+        """Whether an alternative can still hold (tried on a copy of the dimensions)."""
+        state, deferred = self.dims.snapshot(), len(self.deferred)
+        try:
+            self.unify_types(self.apply(alt, tree, kinds), result)
+            return True
+        except Conflict:
+            return False
+        finally:
+            self.dims.restore(state)
+            del self.deferred[deferred:]
+
+    def unify_types(self, a: Matrix, b: Matrix) -> None:
+        self.dims.unify(a.rows, b.rows)
+        self.dims.unify(a.cols, b.cols)
+
+    def call_message(self, tree: Apply, sig: Signature, kinds: list[Type]) -> str:
+        got = " and ".join(self.describe(k) for k in kinds if k is not None)
+        first = sig.alternatives[0].args[0]
+        if sig.describe is not None:
+            return f"shape mismatch: {tree.op}() needs {sig.describe}, got {got}"
+        if len(sig.alternatives) == 1 and first.kind == "array" and len(first.dims) == 2 \
+                and first.dims[0] == first.dims[1] and not self.square_ok(kinds[0]):
+            return f"shape mismatch: {tree.op}() needs a square matrix, got {got}"
+        return f"shape mismatch: {tree.op}() needs shapes {sig.text.split('->')[0]}, got {got}"
+
+    def square_ok(self, kind: Type) -> bool:
+        rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)  # type: ignore[union-attr]
+        return rows is None or cols is None or rows == cols
+
+    # ------------------------------------------------------------ results
+    def solve_deferred(self) -> None:
+        """Apply deferred constraints until nothing changes."""
+        changed = True
+        while changed:
+            changed = False
+            for constraint in self.deferred:
+                if constraint.done:
+                    continue
+                try:
+                    if constraint.apply():
+                        changed = True
+                except Conflict:
+                    raise self.error(constraint.where, constraint.message()) from None
+
+    def resolved_shapes(self) -> dict[str, tuple[int, int]]:
+        """Every symbol's shape, or a ParseError naming the undetermined ones."""
+        shapes: dict[str, tuple[int, int]] = {}
+        unknown: list[str] = []
+        for name, kind in self.symbols.items():
+            rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)
+            if rows is None or cols is None:
+                r, c = ("R" if rows is None else str(rows)), ("C" if cols is None else str(cols))
+                known = f" (known so far: {'?' if rows is None else rows}×{'?' if cols is None else cols})"
+                partial = known if rows is not None or cols is not None else ""
+                unknown.append(f"cannot infer the shape of {name!r}{partial}; pass --shape {name}={r}x{c}")
+            else:
+                shapes[name] = (rows, cols)
+        if unknown:
+            raise ParseError("; ".join(unknown))
+        return shapes

@@ -1,0 +1,254 @@
+"""From text to a small checked tree, through a strict whitelist.
+
+The text is parsed with :func:`ast.parse` and walked node by node: symbol
+names, numbers, the operators ``@ + - * / **``, unary ``- +``, the attribute
+``.T`` and calls of the public functions of the op registry with positional
+arguments.  Anything else is refused with the offending piece and its column.
+Nothing is ever evaluated by Python.  Numbers are folded as they are read,
+and symbols are marked where random test values must be invertible or
+positive (the registry's ``domain`` of each argument).
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+from ..registry import public_functions
+
+__all__ = ["ParseError", "Num", "Sym", "Apply", "Node", "read", "MAX_LENGTH", "MAX_DEPTH",
+           "function_names"]
+
+MAX_LENGTH = 10_000
+MAX_DEPTH = 100
+
+_BINARY = {ast.MatMult: "@", ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_REFUSED_OPERATORS = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
+                      ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Invert: "~", ast.Not: "not"}
+_FOLD: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+_NODE_NAMES = {
+    "Subscript": "indexing", "Lambda": "a lambda", "ListComp": "a comprehension",
+    "SetComp": "a comprehension", "DictComp": "a comprehension",
+    "GeneratorExp": "a generator expression", "List": "a list", "Tuple": "a tuple", "Set": "a set",
+    "Dict": "a dict", "Compare": "a comparison", "BoolOp": "a boolean operator",
+    "IfExp": "a conditional expression", "NamedExpr": "an assignment", "JoinedStr": "an f-string",
+    "Starred": "unpacking", "Await": "await", "Yield": "yield", "YieldFrom": "yield",
+    "Slice": "a slice", "FormattedValue": "an f-string",
+}
+
+
+class ParseError(ValueError):
+    """An expression text that is not a valid kronvec matrix expression."""
+
+
+@dataclass(frozen=True)
+class Num:
+    """A numeric constant."""
+
+    value: Union[int, float]
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A symbol, referred to by name."""
+
+    name: str
+    where: ast.AST | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Apply:
+    """An operator (``@``, ``neg``, ``T``, ...) or a registry function applied to args."""
+
+    op: str
+    args: tuple["Node", ...]
+    where: ast.AST | None = field(default=None, compare=False)
+
+
+Node = Union[Num, Sym, Apply]
+
+
+def function_names() -> list[str]:
+    """The functions a text may call: the public functions of the registry."""
+    return sorted(public_functions())
+
+
+class Reader:
+    """Walks a Python AST with the whitelist; records test-value hints."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.functions = public_functions()
+        self.invertible: set[str] = set()
+        self.positive: set[str] = set()
+
+    def error(self, node: ast.AST, message: str) -> ParseError:
+        """A ParseError quoting ``node`` and its position."""
+        segment = ast.get_source_segment(self.text, node) or ""
+        if len(segment) > 60:
+            segment = segment[:57] + "..."
+        return ParseError(f"{message} at {self.position(node)}: {segment!r}")
+
+    def position(self, node: ast.AST) -> str:
+        """``column C`` (or ``line L, column C``) of ``node``, 1-based."""
+        line_number = getattr(node, "lineno", 1)
+        line = self.text.splitlines()[line_number - 1] if self.text else ""
+        offset = getattr(node, "col_offset", 0)
+        column = len(line.encode("utf-8")[:offset].decode("utf-8", "ignore")) + 1
+        if "\n" in self.text.strip():
+            return f"line {line_number}, column {column}"
+        return f"column {column}"
+
+    def refused(self, node: ast.AST) -> ParseError:
+        name = type(node).__name__
+        return self.error(node, f"{_NODE_NAMES.get(name, f'Python syntax {name!r}')} is not allowed")
+
+    def visit(self, node: ast.AST, depth: int, hint: str = "") -> Node:
+        if depth > MAX_DEPTH:
+            raise self.error(node, f"expression is nested more than {MAX_DEPTH} levels deep")
+        visitor = getattr(self, f"visit_{type(node).__name__}", None)
+        if visitor is None:
+            raise self.refused(node)
+        return visitor(node, depth, hint)
+
+    def visit_Constant(self, node: ast.Constant, depth: int, hint: str) -> Node:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "a string" if isinstance(value, (str, bytes)) else f"the constant {value!r}"
+            raise self.error(node, f"{kind} is not allowed (only numbers)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(node, "number is not finite")
+        return Num(value)
+
+    def visit_Name(self, node: ast.Name, depth: int, hint: str) -> Node:
+        name = node.id
+        if name.startswith("_"):
+            raise self.error(node, f"name {name!r} is not allowed (names may not start with '_')")
+        if name in self.functions:
+            raise self.error(node, f"function {name!r} used as a value; call it, e.g. {name}(X)")
+        {"invertible": self.invertible, "positive": self.positive}.get(hint, set()).add(name)
+        return Sym(name, node)
+
+    def visit_Attribute(self, node: ast.Attribute, depth: int, hint: str) -> Node:
+        if node.attr != "T":
+            raise self.error(node, f"attribute {'.' + node.attr!r} is not allowed (only .T)")
+        inner = self.visit(node.value, depth + 1, hint)
+        if isinstance(inner, Num):
+            raise self.error(node, ".T needs a matrix, not a number")
+        return Apply("T", (inner,), node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp, depth: int, hint: str) -> Node:
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
+            raise self.error(node, f"operator {symbol!r} is not allowed")
+        inner = self.visit(node.operand, depth + 1, hint)
+        negate = isinstance(node.op, ast.USub)
+        if isinstance(inner, Num):
+            return Num(-inner.value if negate else inner.value)
+        return Apply("neg", (inner,), node) if negate else inner
+
+    def visit_BinOp(self, node: ast.BinOp, depth: int, hint: str) -> Node:
+        symbol = _BINARY.get(type(node.op))
+        if symbol is None:
+            symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
+            raise self.error(node, f"operator {symbol!r} is not allowed")
+        left = self.visit(node.left, depth + 1, hint)
+        right = self.visit(node.right, depth + 1, "positive" if symbol == "/" else hint)
+        if isinstance(left, Num) and isinstance(right, Num):
+            return self.fold(node, symbol, left, right)
+        if symbol == "**":
+            if not isinstance(right, Num):
+                raise self.error(node, "the exponent of '**' must be a number")
+            if right.value < 0 or right.value != int(right.value):
+                self.positive.update(_symbols_in(left))
+        return Apply(symbol, (left, right), node)
+
+    def fold(self, node: ast.BinOp, symbol: str, left: Num, right: Num) -> Num:
+        """The number that ``left symbol right`` denotes."""
+        if symbol == "@":
+            raise self.error(node, "operator '@' needs matrices, not numbers")
+        try:
+            value = _power(left.value, right.value) if symbol == "**" else \
+                _FOLD[symbol](left.value, right.value)
+        except (ArithmeticError, ValueError) as exc:
+            raise self.error(node, f"invalid arithmetic ({exc})") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(node, "number is not finite")
+        return Num(value)
+
+    def visit_Call(self, node: ast.Call, depth: int, hint: str) -> Node:
+        func = node.func
+        listed = ", ".join(sorted(self.functions))
+        if not isinstance(func, ast.Name):
+            callee = ast.get_source_segment(self.text, func) or type(func).__name__
+            raise self.error(node, f"calling {callee!r} is not allowed (only {listed})")
+        op = self.functions.get(func.id)
+        if op is None:
+            raise self.error(node, f"unknown function {func.id!r} (allowed: {listed})")
+        name = func.id
+        if node.keywords:
+            raise self.error(node, f"keyword arguments are not allowed in {name}()")
+        arity = op.signature.arity
+        if len(node.args) != arity:
+            raise self.error(node, f"{name}() takes {arity} argument{'s' if arity != 1 else ''}, "
+                                   f"got {len(node.args)}")
+        for argument in node.args:
+            if isinstance(argument, ast.Starred):
+                raise self.refused(argument)
+        domain = op.domain + ("",) * arity
+        args = tuple(self.visit(a, depth + 1, domain[i] or hint) for i, a in enumerate(node.args))
+        return Apply(name, args, node)
+
+
+def _power(base: Union[int, float], exponent: Union[int, float]) -> Union[int, float]:
+    """``base ** exponent`` for numbers without unbounded big-int work."""
+    value = math.pow(base, exponent)
+    if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0 and abs(value) < 2.0**53:
+        return int(value)
+    return value
+
+
+def _symbols_in(tree: Node) -> set[str]:
+    if isinstance(tree, Sym):
+        return {tree.name}
+    if isinstance(tree, Apply):
+        return set().union(*(_symbols_in(arg) for arg in tree.args))
+    return set()
+
+
+def _bracket_depth(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
+
+
+def read(text: str) -> tuple[Node, Reader]:
+    """The checked tree of ``text`` and the reader (with its hints), or a ParseError."""
+    if not isinstance(text, str):
+        raise ParseError(f"expression must be a string, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression is too long ({len(text)} characters; at most {MAX_LENGTH})")
+    if not text.strip():
+        raise ParseError("expression is empty")
+    if _bracket_depth(text) > MAX_DEPTH:
+        raise ParseError(f"expression is nested more than {MAX_DEPTH} levels deep")
+    try:
+        body = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        where = f" at column {exc.offset}" if exc.offset else ""
+        raise ParseError(f"invalid syntax{where}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ParseError(f"expression is nested too deeply (at most {MAX_DEPTH} levels)") from None
+    reader = Reader(text.strip())
+    tree = reader.visit(body, 1)
+    if isinstance(tree, Num):
+        raise ParseError("the expression is a plain number; it must contain a matrix symbol")
+    return tree, reader

@@ -1,0 +1,183 @@
+"""Expressions as text: Unicode, LaTeX, and the library's own Python syntax.
+
+Printing reads expressions and never computes.  Each node prints by its op's
+``printing`` entry in the registry; this module is the engine those entries
+call: precedence and parentheses, names given with ``.named``, and the
+notation of products and sums.  Products print as juxtaposition (``FXᵀV⁻¹``;
+with spaces when a name is longer than one letter), sums lead with a positive
+term and pull out common factors ((A + Aᵀ)X), and scaled terms print as
+``2X``, ``-X`` or ``X/2``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..expr import Expr
+from ..ops.arithmetic import add, scale
+from ..ops.products import matmul
+from ..registry import Prec, spec
+from .styles import LATEX, UNICODE, Style
+
+__all__ = ["Printer", "to_unicode", "to_latex", "to_python", "format_number", "leaf_name"]
+
+
+def format_number(c: float) -> str:
+    """A short decimal form (integers without a point)."""
+    c = float(c)
+    if c.is_integer() and abs(c) < 1e15:
+        return str(int(c))
+    return f"{c:.6g}"
+
+
+class Printer:
+    """Unicode or LaTeX text of expressions, memoised per node (children first)."""
+
+    def __init__(self, style: Style, names: Mapping[Expr, str] | None = None) -> None:
+        self.s = style
+        self.names = names or {}
+        self._memo: dict[Expr, tuple[str, int]] = {}
+
+    def __call__(self, e: Expr, level: int = Prec.SUM) -> str:
+        memo = self._memo
+        if e not in memo:
+            for node in e.walk():  # children first: deep expressions do not recurse
+                if node not in memo:
+                    memo[node] = self.render(node)
+        text, prec = memo[e]
+        return self.s.paren(text) if prec < level else text
+
+    def render(self, e: Expr) -> tuple[str, int]:
+        """(text, precedence) of ``e``: its display name, or its op's printing."""
+        if e in self.names:
+            return self.s.name(self.names[e]), Prec.ATOM
+        printing = spec(e.op).printing
+        return (printing.latex if self.s.latex else printing.unicode)(self, e)
+
+    # ------------------------------------------------ notation for op sections
+    format_number = staticmethod(format_number)
+
+    def number(self, c: float) -> tuple[str, int]:
+        text = format_number(c)
+        return (text, Prec.ATOM) if c >= 0 else (self.s.minus + text.lstrip("-"), Prec.UNARY)
+
+    def scaled(self, c: float, inner: Expr) -> tuple[str, int]:
+        """c·A as ``2A``, ``-A``, ``A/2``."""
+        body = self(inner, Prec.PROD)
+        if c == -1.0:
+            return self.s.minus + body, Prec.UNARY
+        num = format_number(abs(c))
+        sign = self.s.minus if c < 0 else ""
+        if not float(c).is_integer() and float(1.0 / c).is_integer():
+            return f"{sign}{self(inner, Prec.PROD)}/{format_number(abs(1.0 / c))}", Prec.UNARY
+        sep = " " if self.s.latex or body[:1].isdigit() else ""
+        return f"{sign}{num}{sep}{body}", Prec.UNARY
+
+    def sum(self, terms: tuple[Expr, ...]) -> str:
+        """A sum with common factors pulled out and a positive term first: y - XF."""
+        factored = factor_sum(terms, self._abbreviate)
+        if factored is not None:
+            return self(factored, Prec.SUM)
+        positive = [t for t in terms if not (t.op == "scale" and t.params.coef < 0)]
+        if positive and positive[0] is not terms[0]:
+            terms = (positive[0],) + tuple(t for t in terms if t is not positive[0])
+        out = ""
+        for k, t in enumerate(terms):
+            neg = t.op == "scale" and t.params.coef < 0
+            body = self(scale(-1.0, t) if neg else t, Prec.UNARY)
+            if k == 0:
+                out = (self.s.minus if neg else "") + body
+            else:
+                out += (f" {self.s.minus} " if neg else " + ") + body
+        return out
+
+    def product(self, factors: list[Expr]) -> str:
+        """Juxtaposed factors, spaced when a name is longer than one letter."""
+        factors = self._abbreviate(factors)
+        parts = [self(f, Prec.POSTFIX) for f in factors]
+        spaced = any(len(leaf_name(f, self.names)) > 1 for f in factors)
+        return self.s.join(parts, spaced)
+
+    def _abbreviate(self, factors: list[Expr]) -> list[Expr]:
+        """Replace a run of factors that makes up a named product by that product."""
+        for named in self.names:
+            if named.op != "matmul" or len(named.args) >= len(factors):
+                continue
+            k = len(named.args)
+            for i in range(len(factors) - k + 1):
+                if all(a is b for a, b in zip(factors[i:i + k], named.args)):
+                    return self._abbreviate(factors[:i] + [named] + factors[i + k:])
+        return factors
+
+
+def _chain(t: Expr) -> tuple[float, list[Expr]]:
+    """A term as (coefficient, factors of its matrix product)."""
+    c = 1.0
+    if t.op == "scale":
+        c, t = t.params.coef, t.args[0]
+    return c, list(t.args) if t.op == "matmul" else [t]
+
+
+def factor_sum(terms: tuple[Expr, ...], abbreviate: Any = lambda factors: factors) -> Expr | None:
+    """AX + BX as (A + B)X, or XA + XB as X(A + B), when every term shares the factor.
+
+    ``abbreviate`` rewrites a list of factors with named products first, so
+    that yᵀW - yᵀV⁻¹ (W a named product) factors as yᵀ(W - V⁻¹).
+    """
+    chains = [(c, abbreviate(f)) for c, f in (_chain(t) for t in terms)]
+    if len(chains) < 2 or any(len(f) < 2 for _, f in chains):
+        return None
+    for side in (-1, 0):
+        common = chains[0][1][side]
+        if all(f[side] is common for _, f in chains):
+            rest = [scale(c, matmul(*(f[:-1] if side == -1 else f[1:]))) for c, f in chains]
+            inner = add(*rest)
+            if inner.op != "add" and inner.op != "scale":
+                return None  # the rest merged: nothing to show
+            return matmul(inner, common) if side == -1 else matmul(common, inner)
+    return None
+
+
+def leaf_name(f: Expr, names: Mapping[Expr, str]) -> str:
+    """The name a factor prints with (for deciding whether a product needs spaces)."""
+    if f in names:
+        return names[f].rstrip("ᵀ")
+    while f.op in ("transpose", "inv") and f not in names:
+        f = f.args[0]
+    if f in names:
+        return names[f].rstrip("ᵀ")
+    if f.op in ("symbol", "named"):
+        return f.params.name
+    if f.op == "const" and f.params.value.name:
+        return f.params.value.name
+    return ""
+
+
+class PythonPrinter:
+    """The library's own syntax, which the parser reads back to the same node."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Expr, tuple[str, int]] = {}
+
+    def __call__(self, e: Expr, level: int = Prec.SUM) -> str:
+        memo = self._memo
+        if e not in memo:
+            for node in e.walk():  # children first
+                if node not in memo:
+                    memo[node] = spec(node.op).printing.python(self, node)
+        text, prec = memo[e]
+        return f"({text})" if prec < level else text
+
+
+def to_unicode(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
+    """Unicode closed form, e.g. ``(XᵀV⁻¹X)⁻¹``."""
+    return Printer(UNICODE, names)(e)
+
+
+def to_latex(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
+    """LaTeX source, e.g. ``\\left(X^{\\top} V^{-1} X\\right)^{-1}``."""
+    return Printer(LATEX, names)(e)
+
+
+def to_python(e: Expr) -> str:
+    """The expression in the library's own syntax, e.g. ``inv(X.T @ inv(V) @ X)``."""
+    return PythonPrinter()(e)

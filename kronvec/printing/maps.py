@@ -1,0 +1,238 @@
+"""Maps as text, in the vec convention, and the differential form of a Jacobian.
+
+H ↦ A H B prints as ``Bᵀ ⊗ A``, H ↦ A Hᵀ B as ``(Bᵀ ⊗ A)K`` (K the commutation
+matrix), H ↦ tr(C H) M as ``vec(M)vec(Cᵀ)ᵀ`` and H ↦ D ⊙ H as ``diag(vec D)``;
+scalar factors are pulled to the front, and maps with no Kronecker form print
+by their action (``H ↦ H ⊗ A``).  The renderer of each map type is chosen
+from a table keyed by type, apart from the classes it prints.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..expr import Expr, is_scalar, strip_names
+from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
+                    KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, ZeroMap)
+from ..ops.arithmetic import smul
+from ..ops.leaves import Matrix, Scalar
+from ..ops.products import transpose
+from ..registry import Prec
+from .expressions import Printer, format_number, to_unicode
+from .styles import LATEX, UNICODE, Style
+
+__all__ = ["map_to_unicode", "map_to_latex", "differential", "MAP_RENDERERS"]
+
+SUM, UNARY, KRON, PROD, POSTFIX, ATOM = (Prec.SUM, Prec.UNARY, Prec.KRON, Prec.PROD, Prec.POSTFIX,
+                                          Prec.ATOM)
+
+def _split_scalar(f: Any) -> tuple[list[Any], Any]:
+    """Leading scalar factors (numbers or scalar expressions) of an expression factor."""
+    coefs: list[Any] = []
+    while isinstance(f, Expr) and f.op in ("scale", "smul"):
+        if f.op == "scale":
+            coefs.append(f.params.coef)
+            f = f.args[0]
+        else:
+            coefs.append(f.args[0])
+            f = f.args[1]
+    return coefs, f
+
+
+class _MapPrinter:
+    def __init__(self, style: Style, names: Mapping[Expr, str] | None) -> None:
+        self.s = style
+        self.p = Printer(style, names)
+
+    def factor(self, f: Any, level: int) -> str:
+        if f is None:
+            return self.s.identity
+        if isinstance(f, np.ndarray):
+            return f"[{'×'.join(map(str, f.shape))} array]"
+        return self.p(f, level)
+
+    def transposed(self, f: Any) -> str:
+        """Bᵀ: the canonical transpose for a single factor, (B)ᵀ for a product."""
+        if f is None:
+            return self.s.identity
+        if isinstance(f, Expr) and f.op not in ("matmul", "add", "smul", "scale", "kron",
+                                                  "hadamard"):
+            return self.p(transpose(f), POSTFIX)
+        return self.factor(f, ATOM) + self.s.transpose
+
+    def coefficient(self, coefs: list[Any]) -> tuple[str, bool]:
+        """(text, negative) for a product of scalar coefficients."""
+        number, scalar = 1.0, None
+        for c in coefs:
+            if isinstance(c, Expr):
+                scalar = c if scalar is None else smul(scalar, c)  # ‖X‖⁻² ‖X‖⁻¹ = ‖X‖⁻³
+            else:
+                number *= float(np.reshape(c, ()))
+        while scalar is not None and scalar.op == "scale":
+            number, scalar = number * scalar.params.coef, scalar.args[0]
+        magnitude = abs(number)
+        if magnitude == 1.0:
+            text = ""
+        elif not magnitude.is_integer() and (1.0 / magnitude).is_integer():
+            text = f"1/{format_number(1.0 / magnitude)}"  # as expressions print X/2
+        else:
+            text = format_number(magnitude)
+        if scalar is not None:
+            text = (text + " " if text else "") + self.p(scalar, POSTFIX)
+        return text, number < 0
+
+    def render(self, m: LinearMap) -> tuple[str, bool, bool]:
+        """(text, negative, is_sum) with the sign pulled out."""
+        for kind in type(m).__mro__:
+            method = MAP_RENDERERS.get(kind)
+            if method is not None:
+                return method(self, m)
+        return getattr(m, "display_name", type(m).__name__), False, False
+
+    def _with_coefficient(self, ctext: str, body: str) -> str:
+        return f"{ctext} {body}" if ctext else body
+
+    def _zero(self, m: ZeroMap) -> tuple[str, bool, bool]:
+        return "0", False, False
+
+    def _sum(self, m: SumMap) -> tuple[str, bool, bool]:
+        out = ""
+        for k, t in enumerate(m.terms):
+            text, neg, _ = self.render(t)
+            if k == 0:
+                out = (self.s.minus if neg else "") + text
+            else:
+                out += (f" {self.s.minus} " if neg else " + ") + text
+        return out, False, True
+
+    def _scaled(self, m: ScaledMap) -> tuple[str, bool, bool]:
+        ctext, neg = self.coefficient([m.coef])
+        text, neg2, is_sum = self.render(m.inner)
+        if text == "1":
+            return ctext or "1", neg != neg2, False
+        return self._with_coefficient(ctext, self.s.paren(text) if is_sum else text), neg != neg2, False
+
+    def _compose(self, m: ComposeMap) -> tuple[str, bool, bool]:
+        parts, neg = [], False
+        for t in m.maps:
+            text, n2, is_sum = self.render(t)
+            neg ^= n2
+            parts.append(self.s.paren(text) if is_sum or " " in text else text)
+        return " · ".join(parts), neg, False
+
+    def _kron(self, m: KronMap | KronTMap) -> tuple[str, bool, bool]:
+        """A H B as Bᵀ ⊗ A; A Hᵀ B as (Bᵀ ⊗ A)K."""
+        ca, A = _split_scalar(m.A)
+        cb, B = _split_scalar(m.B)
+        ctext, neg = self.coefficient(ca + cb)
+        if A is None and B is None:
+            if is_scalar(m.in_shape):
+                return ctext or "1", neg, False  # the identity on scalars
+            body = self.s.identity if isinstance(m, KronMap) else "K"
+        else:
+            body = self.transposed(B) + self.s.kron + self.factor(A, POSTFIX)
+            if isinstance(m, KronTMap):
+                body = self.s.paren(body) + "K"
+        return self._with_coefficient(ctext, body), neg, False
+
+    def _trace(self, m: TraceMap) -> tuple[str, bool, bool]:
+        """tr(C H) M as vec(M) vec(Cᵀ)ᵀ; a scalar C or M becomes a coefficient."""
+        s = self.s
+        cm, M = _split_scalar(m.M)
+        cc, C = _split_scalar(m.C)
+        scalar_in = is_scalar(m.in_shape)
+        if scalar_in and (C is None or isinstance(C, Expr) and is_scalar(C)):
+            cc, C = cc + ([] if C is None or _is_one(C) else [C]), None  # tr(C h) = C·h
+        if isinstance(M, Expr) and is_scalar(M) and not _is_one(M):
+            cm, M = cm + [M], None
+        ctext, neg = self.coefficient(cm + cc)
+        row = "" if C is None and scalar_in else \
+            s.func("vec", self.factor(transpose(C) if isinstance(C, Expr) else C, SUM)) + s.transpose
+        column = "" if M is None or isinstance(M, Expr) and _is_one(M) or \
+            isinstance(M, np.ndarray) and M.size == 1 else s.func("vec", self.factor(M, SUM))
+        body = " ".join(part for part in (ctext, column, row) if part)
+        return body or "1", neg, False
+
+    def _elementwise(self, m: ElementwiseMap) -> tuple[str, bool, bool]:
+        """D ⊙ H as diag(vec D); plain multiplication on scalars."""
+        cd, D = _split_scalar(m.D)
+        if is_scalar(m.in_shape) and isinstance(D, Expr):
+            ctext, neg = self.coefficient(cd + [D])
+            return ctext or "1", neg, False
+        ctext, neg = self.coefficient(cd)
+        return self._with_coefficient(ctext, self.s.func("diag", self.s.func("vec", self.factor(D, SUM)))), \
+            neg, False
+
+    def _action(self, m: LinearMap) -> tuple[str, bool, bool]:
+        return self.action(m), False, False
+
+    def action(self, m: LinearMap) -> str:
+        """A map with no Kronecker form, written by its action: ``H ↦ H ⊗ A``."""
+        h = Matrix("H", m.in_shape) if m.in_shape else Scalar("H")
+        if m.symbolic or not m.factors():
+            return f"H ↦ {self.p(m._apply(h))}"
+        return f"H ↦ {type(m).__name__}(H)"
+
+
+MAP_RENDERERS: dict[type, Any] = {
+    ZeroMap: _MapPrinter._zero,
+    SumMap: _MapPrinter._sum,
+    ScaledMap: _MapPrinter._scaled,
+    ComposeMap: _MapPrinter._compose,
+    KronMap: _MapPrinter._kron,
+    KronTMap: _MapPrinter._kron,
+    TraceMap: _MapPrinter._trace,
+    ElementwiseMap: _MapPrinter._elementwise,
+    DiagEmbedMap: _MapPrinter._action,
+    DiagExtractMap: _MapPrinter._action,
+    ExpmFrechetMap: _MapPrinter._action,
+    KronFactorMap: _MapPrinter._action,
+}
+
+
+def _is_one(e: Expr) -> bool:
+    return e.op == "identity" or (e.op == "const" and e.params.value.array.size == 1
+                                  and float(e.params.value.array.reshape(())) == 1.0)
+
+
+def _map_text(style: Style, m: LinearMap, names: Mapping[Expr, str] | None) -> str:
+    text, neg, _ = _MapPrinter(style, names).render(m)
+    return (style.minus if neg else "") + text
+
+
+def map_to_unicode(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:
+    """The map in the vec convention, e.g. ``(V⁻¹XF)ᵀ ⊗ FXᵀV⁻¹``."""
+    return _map_text(UNICODE, m, names)
+
+
+def map_to_latex(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:
+    """LaTeX of the map in the vec convention."""
+    return _map_text(LATEX, m, names)
+
+
+def differential(J: Any) -> str:
+    """``dF = ...`` for a Jacobian; ``V̄ = ...`` in terms of F̄ for its adjoint."""
+    wrt = J.wrt
+    plain = strip_names(J.expr)
+    fname = J.names.get(plain) or _lhs_name(J.expr)
+    if J.adjoint:
+        bar = "\u0304"
+        cotangent = _symbol((fname if fname.isidentifier() else ("f" if J.out_shape == () else "F")) + bar,
+                            J.in_shape)
+        out = J.apply(cotangent)
+        note = "" if fname.isidentifier() else f"  ({cotangent.params.name}: the cotangent of {fname})"
+        return f"{wrt.params.name}{bar} = {to_unicode(out, J.names)}{note}"
+    out = J.apply(_symbol("d" + wrt.params.name, wrt.shape))
+    return f"d{fname} = {to_unicode(out, J.names)}"
+
+
+def _symbol(name: str, shape: tuple) -> Expr:
+    return Matrix(name, shape) if shape != () else Scalar(name)
+
+
+def _lhs_name(e: Expr) -> str:
+    if e.op in ("symbol", "named"):
+        return e.params.name
+    text = to_unicode(e)
+    return text if len(text) <= 1 else f"({text})"

@@ -1,0 +1,233 @@
+"""The op registry: every operation of kronvec declared once, in one place.
+
+An :class:`OpSpec` carries everything the library needs to know about one
+operation: its public function and shape signature (which the parser reads
+too), its numeric evaluation, its JVP rule (a linear map whose factors are
+expressions), how a transpose passes through it, and its printing in
+Unicode, LaTeX and the library's Python syntax.  The op families in
+:mod:`kronvec.ops` each register their operations here, one short section per
+operation; every other layer looks operations up by name instead of keeping
+tables of its own.
+
+The registry sits below the expression nodes, so nodes reach their
+constructors (``A @ B`` → the ``matmul`` spec) and the printer (through
+:data:`DISPLAY`, filled in by :mod:`kronvec.printing`) without an import
+cycle.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Callable
+
+from .signature import Signature, parse_signature
+
+__all__ = ["OpSpec", "Printing", "Transpose", "Params", "Prec", "register", "spec", "specs",
+           "function", "public_functions", "DISPLAY", "SELF"]
+
+
+class Prec(IntEnum):
+    """Printing precedence: higher binds tighter."""
+
+    SUM = 0
+    UNARY = 1
+    KRON = 2
+    PROD = 3
+    POSTFIX = 4
+    ATOM = 5
+
+
+class Params(tuple):
+    """A node's parameters by name: ``node.params.coef``.
+
+    A tuple of ``(name, value)`` pairs, so it hashes and compares by value
+    (nodes are interned by their parameters) and pickles like a tuple.
+    """
+
+    def __new__(cls, **fields: Any) -> "Params":
+        return super().__new__(cls, tuple(fields.items()))
+
+    def __getattr__(self, name: str) -> Any:
+        for key, value in tuple.__iter__(self):
+            if key == name:
+                return value
+        raise AttributeError(f"no parameter {name!r} (parameters: {[k for k, _ in self]})")
+
+    def __reduce__(self) -> tuple:
+        return (_params, (tuple(self),))
+
+    def __repr__(self) -> str:
+        return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self) + ")"
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(v for _, v in self)
+
+
+def _params(pairs: tuple) -> Params:
+    return Params(**dict(pairs))
+
+
+@dataclass(frozen=True)
+class Printing:
+    """How a node prints: one function per style, ``(printer, node) -> (text, Prec)``.
+
+    The Unicode and LaTeX functions usually are one function that reads the
+    printer's style; the Python one writes the library's own syntax, which
+    the parser reads back.
+    """
+
+    unicode: Callable[[Any, Any], tuple[str, int]]
+    latex: Callable[[Any, Any], tuple[str, int]]
+    python: Callable[[Any, Any], tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Transpose:
+    """How (op(args))ᵀ is pushed towards the leaves.
+
+    ``args`` are the positions of the arguments that get transposed (None:
+    all of them); ``build(node, transposed)`` makes the result from them.
+    """
+
+    args: tuple[int, ...] | None
+    build: Callable[[Any, list[Any]], Any]
+
+
+SELF = Transpose((), lambda node, _: node)  # the node is its own transpose (e.g. diag(v))
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One operation.
+
+    Attributes
+    ----------
+    name : str
+        The node's ``op``.
+    family : str
+        The module of :mod:`kronvec.ops` that declares it.
+    public : str or None
+        The name of the public function (``kv.<public>``) that the parser
+        whitelists; None for internal nodes.
+    function : callable or None
+        The canonicalising constructor (the public function, if any).
+    signature : Signature or None
+        Shape signature: constructors check shapes with it and the parser
+        infers shapes from it.
+    params : tuple of str
+        Names of the node's parameters (``node.params.<name>``).
+    evaluate : callable
+        ``(evaluator, node) -> value``.
+    jvp : callable
+        ``(node, i) -> LinearMap``, the derivative in argument i (factors are
+        expressions); VJPs are its adjoint.
+    transpose : Transpose or None
+        How a transpose passes through (None: it stays on the node).
+    printing : Printing
+        Unicode, LaTeX and Python syntax.
+    rebuild : callable or None
+        ``(node, args) -> Expr`` with new arguments; the default calls
+        ``function(*args, *params)``.
+    node : bool
+        False for a public function that builds other nodes (``solve`` is
+        A⁻¹B, ``sqrt`` is a power): it has a signature but no evaluation.
+    deferred : bool
+        The evaluator computes the value only when asked for it directly;
+        products consume it otherwise (inverses become solves).
+    domain : tuple of str
+        Per argument, what random test values need: ``"invertible"``,
+        ``"positive"`` or ``""``.
+    doc : str
+        One line for the README table and the CLI help.
+    """
+
+    name: str
+    family: str
+    public: str | None = None
+    function: Callable[..., Any] | None = None
+    signature: Signature | None = None
+    params: tuple[str, ...] = ()
+    evaluate: Callable[[Any, Any], Any] | None = None
+    jvp: Callable[[Any, int], Any] | None = None
+    transpose: Transpose | None = None
+    printing: Printing | None = None
+    rebuild: Callable[[Any, list[Any]], Any] | None = None
+    node: bool = True
+    deferred: bool = False
+    domain: tuple[str, ...] = ()
+    doc: str = ""
+
+    def rebuilt(self, node: Any, args: list[Any]) -> Any:
+        """``node`` with new arguments, through the canonicalising constructor."""
+        if self.rebuild is not None:
+            return self.rebuild(node, args)
+        return self.function(*args, *node.params.values())  # type: ignore[misc]
+
+
+_SPECS: dict[str, OpSpec] = {}
+_PUBLIC: dict[str, OpSpec] = {}
+
+
+def register(name: str, family: str, *, signature: str | None = None, describe: str | None = None,
+             **fields: Any) -> OpSpec:
+    """Declare an operation (each name once); returns its spec.
+
+    ``signature`` is given in the language of :mod:`kronvec.signature`;
+    ``describe`` replaces the generic shape-error text (``an (n, 1) vector
+    or a square matrix``).
+    """
+    if name in _SPECS:
+        raise ValueError(f"operation {name!r} is registered twice")
+    sig = parse_signature(signature, describe) if signature is not None else None
+    op = OpSpec(name=name, family=family, signature=sig, **fields)
+    _SPECS[name] = op
+    if op.public is not None:
+        if op.public in _PUBLIC:
+            raise ValueError(f"public function {op.public!r} is declared by two operations")
+        _PUBLIC[op.public] = op
+    return op
+
+
+def spec(name: str) -> OpSpec:
+    """The spec of a node op (a ``KeyError`` naming it if there is none)."""
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise KeyError(f"no operation {name!r} is registered") from None
+
+
+def specs() -> list[OpSpec]:
+    """Every registered operation, in registration order."""
+    return list(_SPECS.values())
+
+
+def public_functions() -> dict[str, OpSpec]:
+    """The specs of the public functions the parser whitelists, by public name."""
+    return dict(_PUBLIC)
+
+
+def function(name: str) -> Callable[..., Any]:
+    """The constructor of the op ``name`` (used by operators such as ``A @ B``)."""
+    fn = spec(name).function
+    if fn is None:
+        raise KeyError(f"operation {name!r} has no constructor")
+    return fn
+
+
+class _Display:
+    """Printing entry points, set by :mod:`kronvec.printing` when it is imported.
+
+    Expressions and maps print themselves through these, so the node layers
+    need not import the printer.
+    """
+
+    unicode: Callable[..., str]
+    latex: Callable[..., str]
+    python: Callable[..., str]
+    map_unicode: Callable[..., str]
+    map_latex: Callable[..., str]
+    differential: Callable[..., str]
+    steps: Callable[..., str]
+
+
+DISPLAY = _Display()
