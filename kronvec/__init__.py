@@ -12,30 +12,30 @@ at the cost of the hand-written formula.
 (V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)
 >>> print(J.differential())
 dF = F Xᵀ V⁻¹ dV V⁻¹ X F
+
+The functions on expressions (``kv.inv``, ``kv.trace``, ``kv.exp``, ...) are
+the public functions of the op registry, exported here as they are
+registered (see ``docs/adding-an-operation.md``).
 """
-from . import printing  # noqa: F401  (installs the printer behind str(expr))
+from . import ops, printing  # noqa: F401  (registers every op; installs the printer)
 from .derivative import Jacobian, explain, grad, hessian, jacobian
 from .errors import BindingError, DegenerateError, MaterializationError, ShapeError
 from .evaluation import evaluate
 from .expr import Expr
 from .maps import LinearMap
 from .maps.structured import commutation, duplication, elimination, unvec, vec, vech
-from .ops.arithmetic import hadamard, multiply, power
-from .ops.elementwise import cos, exp, log, sin, sqrt, tanh
-from .ops.leaves import Constant, Matrix, Scalar, Vector, eye, ones, zeros
-from .ops.matrix_functions import expm
-from .ops.products import inv, kron, matmul, matrix_power, solve, transpose
-from .ops.reductions import det, logdet, norm, sum, trace
-from .ops.structure import diag
+from .ops.arithmetic import hadamard
+from .ops.leaves import Constant, Matrix, Scalar, Vector
 from .printing import pretty
+from .registry import public_functions
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Matrix", "Vector", "Scalar", "Constant", "Expr", "eye", "zeros", "ones",
-    "inv", "solve", "trace", "det", "logdet", "matmul", "transpose", "multiply", "power",
-    "kron", "hadamard", "exp", "log", "sin", "cos", "tanh", "sqrt", "sum", "norm", "diag",
-    "matrix_power", "expm", "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
+globals().update({name: op.function for name, op in public_functions().items()})
+
+__all__ = sorted(public_functions()) + [
+    "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard",
+    "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
     "explain", "pretty", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]

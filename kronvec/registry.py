@@ -128,6 +128,8 @@ class OpSpec:
     rebuild : callable or None
         ``(node, args) -> Expr`` with new arguments; the default calls
         ``function(*args, *params)``.
+    leaf : bool
+        A node without arguments (symbols, constants): nothing to differentiate.
     node : bool
         False for a public function that builds other nodes (``solve`` is
         A⁻¹B, ``sqrt`` is a power): it has a signature but no evaluation.
@@ -152,6 +154,7 @@ class OpSpec:
     transpose: Transpose | None = None
     printing: Printing | None = None
     rebuild: Callable[[Any, list[Any]], Any] | None = None
+    leaf: bool = False
     node: bool = True
     deferred: bool = False
     domain: tuple[str, ...] = ()

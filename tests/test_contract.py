@@ -1,4 +1,4 @@
-"""The behaviour promised by API.md (v1): LinearMap shapes and algebra,
+"""The behaviour promised by the public API: LinearMap shapes and algebra,
 errors, bindings, helpers, operator mixing with NumPy, symmetric gradients
 and Hessians.  Expected values come from NumPy formulas or from central
 finite differences of ``kv.evaluate``; never from kronvec alone.

@@ -7,7 +7,7 @@ forms), 2.5 (traces) and 2.8 (structured, here: symmetric matrices).
 Every expected value is a hand-written NumPy formula (or, for the maps, a
 dense matrix built with ``np.kron`` / basis vectors), never kronvec itself.
 
-Conventions (API.md): vec is column-major, the dense Jacobian J of F (p, q)
+Conventions (the README's): vec is column-major, the dense Jacobian J of F (p, q)
 w.r.t. V (n, k) has shape (p*q, n*k) with vec(dF) = J vec(dV), and the
 gradient G of a scalar f satisfies df = tr(G^T dX).
 """

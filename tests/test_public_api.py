@@ -1,4 +1,4 @@
-"""The public surface: every name of API.md exists, and everything public is documented."""
+"""The public surface: every name of the public API exists, and everything public is documented."""
 from __future__ import annotations
 
 import inspect

@@ -25,9 +25,18 @@ from .base import ALGEBRA, LinearMap
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
 from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
 
-__all__ = ["compose", "add", "scale", "COMPOSE_RULES", "MERGE_RULES"]
+__all__ = ["compose", "add", "scale", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_RULES", "SCALE_RULES",
+           "RELABEL_RULES"]
 
 Rule = Callable[[Any, Any], Optional[LinearMap]]
+
+
+def _lookup1(table: dict[type, Any], m: LinearMap) -> Any:
+    """The rule for the most specific class of ``m`` in ``table``, or None."""
+    for kind in type(m).__mro__:
+        if kind in table:
+            return table[kind]
+    return None
 
 
 def _lookup(table: dict[tuple[type, type], Rule], outer: LinearMap, inner: LinearMap) -> Rule | None:
@@ -50,51 +59,54 @@ def compose(*maps: LinearMap) -> LinearMap:
 
 
 def _compose2(outer: LinearMap, inner: LinearMap) -> LinearMap:
-    if isinstance(outer, ZeroMap) or isinstance(inner, ZeroMap):
-        return ZeroMap(inner.in_shape, outer.out_shape)
     if inner.is_identity():
         return _relabel(outer, inner.in_shape, outer.out_shape)
     if outer.is_identity():
         return _relabel(inner, inner.in_shape, outer.out_shape)
-    if isinstance(outer, ScaledMap):
-        return scale(outer.coef, _compose2(outer.inner, inner))
-    if isinstance(inner, ScaledMap):
-        return scale(inner.coef, _compose2(outer, inner.inner))
-    if isinstance(outer, SumMap):
-        return add(*[_compose2(t, inner) for t in outer.terms])
-    if isinstance(inner, SumMap):
-        return add(*[_compose2(outer, t) for t in inner.terms])
-    if isinstance(inner, ComposeMap):
-        head = _compose2(outer, inner.maps[0])
-        rest = inner.maps[1:]
-        if isinstance(head, ComposeMap) and head.maps[-1] is inner.maps[0]:
-            return ComposeMap(head.maps + rest)
-        return compose(head, *rest)
-    if isinstance(outer, ComposeMap):
-        tail = _compose2(outer.maps[-1], inner)
-        if isinstance(tail, ComposeMap) and tail.maps[0] is outer.maps[-1]:
-            return ComposeMap(outer.maps[:-1] + tail.maps)
-        return compose(*outer.maps[:-1], tail)
-    rule = _lookup(COMPOSE_RULES, outer, inner)
-    merged = rule(outer, inner) if rule is not None else None
-    return merged if merged is not None else ComposeMap([outer, inner])
+    for table in COMPOSE_TIERS:  # zero, scalings, sums and chains first, then the term rules
+        rule = _lookup(table, outer, inner)
+        merged = rule(outer, inner) if rule is not None else None
+        if merged is not None:
+            return merged
+    return ComposeMap([outer, inner])
+
+
+def _zero(outer: LinearMap, inner: LinearMap) -> LinearMap:
+    return ZeroMap(inner.in_shape, outer.out_shape)
+
+
+def _into_inner_chain(outer: LinearMap, inner: ComposeMap) -> LinearMap:
+    head = _compose2(outer, inner.maps[0])
+    rest = inner.maps[1:]
+    if isinstance(head, ComposeMap) and head.maps[-1] is inner.maps[0]:
+        return ComposeMap(head.maps + rest)
+    return compose(head, *rest)
+
+
+def _into_outer_chain(outer: ComposeMap, inner: LinearMap) -> LinearMap:
+    tail = _compose2(outer.maps[-1], inner)
+    if isinstance(tail, ComposeMap) and tail.maps[0] is outer.maps[-1]:
+        return ComposeMap(outer.maps[:-1] + tail.maps)
+    return compose(*outer.maps[:-1], tail)
 
 
 def _relabel(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
     """``m`` relabelled to scalar shapes ``()``/``(1, 1)`` where they differ."""
     if m.in_shape == tuple(in_shape) and m.out_shape == tuple(out_shape):
         return m
-    if isinstance(m, ScaledMap):
-        return ScaledMap(m.coef, _relabel(m.inner, in_shape, out_shape))
-    if isinstance(m, SumMap):
-        return SumMap([_relabel(t, in_shape, out_shape) for t in m.terms])
-    if isinstance(m, ZeroMap):
-        return ZeroMap(in_shape, out_shape)
-    relabelled = m.relabel(in_shape, out_shape)
+    rule = _lookup1(RELABEL_RULES, m)
+    relabelled = rule(m, in_shape, out_shape) if rule is not None else m.relabel(in_shape, out_shape)
     if relabelled is not None:
         return relabelled
     return ComposeMap([KronMap(None, None, m.out_shape, out_shape), m,
                        KronMap(None, None, in_shape, m.in_shape)])
+
+
+RELABEL_RULES: dict[type, Callable[[Any, tuple, tuple], LinearMap]] = {
+    ScaledMap: lambda m, i, o: ScaledMap(m.coef, _relabel(m.inner, i, o)),
+    SumMap: lambda m, i, o: SumMap([_relabel(t, i, o) for t in m.terms]),
+    ZeroMap: lambda m, i, o: ZeroMap(i, o),
+}
 
 
 def _kron_kron(o: KronMap, i: KronMap) -> LinearMap:
@@ -131,6 +143,16 @@ def _before_trace(outer: LinearMap, i: TraceMap) -> LinearMap:
     return TraceMap(i.C, outer._apply(i.M), i.in_shape, outer.out_shape)
 
 
+COMPOSE_TIERS: list[dict[tuple[type, type], Rule]] = [
+    {(ZeroMap, LinearMap): _zero, (LinearMap, ZeroMap): _zero},
+    {(ScaledMap, LinearMap): lambda o, i: scale(o.coef, _compose2(o.inner, i)),
+     (LinearMap, ScaledMap): lambda o, i: scale(i.coef, _compose2(o, i.inner))},
+    {(SumMap, LinearMap): lambda o, i: add(*[_compose2(t, i) for t in o.terms]),
+     (LinearMap, SumMap): lambda o, i: add(*[_compose2(o, t) for t in i.terms])},
+    {(LinearMap, ComposeMap): _into_inner_chain},
+    {(ComposeMap, LinearMap): _into_outer_chain},
+]
+
 COMPOSE_RULES: dict[tuple[type, type], Rule] = {
     (KronMap, KronMap): _kron_kron,
     (KronMap, KronTMap): _kron_kront,
@@ -140,6 +162,7 @@ COMPOSE_RULES: dict[tuple[type, type], Rule] = {
     (TraceMap, LinearMap): _trace_after,
     (LinearMap, TraceMap): _before_trace,
 }
+COMPOSE_TIERS.append(COMPOSE_RULES)
 
 
 # ------------------------------------------------------------------ sums
@@ -166,7 +189,7 @@ def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:
     """x + y as a single term when they share a factor, else None."""
     if type(x) is not type(y):
         return None
-    rule = MERGE_RULES.get(type(x))
+    rule = _lookup1(MERGE_RULES, x)
     return rule(x, y) if rule is not None else None
 
 
@@ -220,20 +243,27 @@ def scale(c: Any, m: LinearMap) -> LinearMap:
             return m
         if c == 0.0:
             return ZeroMap(m.in_shape, m.out_shape)
-    if isinstance(m, ZeroMap):
-        return m
-    if isinstance(m, ScaledMap):
-        return scale(fx.mul(c, m.coef) if fx.is_symbolic(c, m.coef) else c * m.coef, m.inner)
-    if isinstance(m, SumMap):
-        return add(*[scale(c, t) for t in m.terms])
-    if isinstance(m, ComposeMap):
-        for pos, part in enumerate(m.maps):
-            scaled = scale(c, part)
-            if not isinstance(scaled, ScaledMap):
-                return ComposeMap(m.maps[:pos] + (scaled,) + m.maps[pos + 1:])
-        return ScaledMap(c, m)
+    rule = _lookup1(SCALE_RULES, m)
+    if rule is not None:
+        return rule(c, m)
     absorbed = m.absorb(c)
     return absorbed if absorbed is not None else ScaledMap(c, m)
+
+
+def _scale_chain(c: Any, m: ComposeMap) -> LinearMap:
+    for pos, part in enumerate(m.maps):
+        scaled = scale(c, part)
+        if not isinstance(scaled, ScaledMap):
+            return ComposeMap(m.maps[:pos] + (scaled,) + m.maps[pos + 1:])
+    return ScaledMap(c, m)
+
+
+SCALE_RULES: dict[type, Callable[[Any, Any], LinearMap]] = {
+    ZeroMap: lambda c, m: m,
+    ScaledMap: lambda c, m: scale(fx.mul(c, m.coef) if fx.is_symbolic(c, m.coef) else c * m.coef, m.inner),
+    SumMap: lambda c, m: add(*[scale(c, t) for t in m.terms]),
+    ComposeMap: _scale_chain,
+}
 
 
 ALGEBRA.compose, ALGEBRA.add, ALGEBRA.scale = compose, add, scale

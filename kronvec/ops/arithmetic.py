@@ -237,7 +237,7 @@ def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "hadamard", FAMILY, function=multiply,
+    "hadamard", FAMILY, public="multiply", function=multiply, signature="(...),(...)->(...)",
     evaluate=lift(operator.mul),
     jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
     transpose=Transpose((0, 1), lambda node, t: hadamard(t[0], t[1])),

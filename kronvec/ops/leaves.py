@@ -71,7 +71,7 @@ def Scalar(name: str) -> Expr:
 
 
 register(
-    "symbol", FAMILY, params=("name", "symmetric", "positive_definite"),
+    "symbol", FAMILY, leaf=True, params=("name", "symmetric", "positive_definite"),
     evaluate=lambda ev, e: ev.values[e],
     printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
                       lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
@@ -125,7 +125,7 @@ def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "const", FAMILY, function=Constant, params=("value",),
+    "const", FAMILY, leaf=True, function=Constant, params=("value",),
     evaluate=constant_value(lambda e: e.params.value.array),
     printing=Printing(_print_constant, _print_constant, _python_constant),
     doc="a constant array",
@@ -146,7 +146,7 @@ def eye(n: int) -> Expr:
 
 
 register(
-    "identity", FAMILY, public="eye", function=eye, signature="int:n->(n,n)",
+    "identity", FAMILY, leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
     evaluate=constant_value(lambda e: np.eye(e.shape[0])),
     transpose=SELF,
     printing=Printing(lambda p, e: (p.s.identity, Prec.ATOM), lambda p, e: (p.s.identity, Prec.ATOM),
@@ -189,7 +189,7 @@ def _transposed_fill(node: Expr, _: list) -> Expr:
 
 
 register(
-    "zeros", FAMILY, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
+    "zeros", FAMILY, leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.zeros(e.shape)),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(lambda p, e: (p.s.zero, Prec.ATOM), lambda p, e: (p.s.zero, Prec.ATOM),
@@ -198,7 +198,7 @@ register(
     doc="the zero matrix",
 )
 register(
-    "ones", FAMILY, public="ones", function=ones, signature="int:m,int:n->(m,n)",
+    "ones", FAMILY, leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.ones(e.shape)),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(lambda p, e: (p.s.ones, Prec.ATOM), lambda p, e: (p.s.ones, Prec.ATOM),

@@ -109,10 +109,10 @@ class Reader:
     def visit(self, node: ast.AST, depth: int, hint: str = "") -> Node:
         if depth > MAX_DEPTH:
             raise self.error(node, f"expression is nested more than {MAX_DEPTH} levels deep")
-        visitor = getattr(self, f"visit_{type(node).__name__}", None)
+        visitor = _VISITORS.get(type(node))
         if visitor is None:
             raise self.refused(node)
-        return visitor(node, depth, hint)
+        return visitor(self, node, depth, hint)
 
     def visit_Constant(self, node: ast.Constant, depth: int, hint: str) -> Node:
         value = node.value
@@ -201,6 +201,13 @@ class Reader:
         domain = op.domain + ("",) * arity
         args = tuple(self.visit(a, depth + 1, domain[i] or hint) for i, a in enumerate(node.args))
         return Apply(name, args, node)
+
+
+_VISITORS: dict[type, Callable[..., Node]] = {
+    ast.Constant: Reader.visit_Constant, ast.Name: Reader.visit_Name,
+    ast.Attribute: Reader.visit_Attribute, ast.UnaryOp: Reader.visit_UnaryOp,
+    ast.BinOp: Reader.visit_BinOp, ast.Call: Reader.visit_Call,
+}
 
 
 def _power(base: Union[int, float], exponent: Union[int, float]) -> Union[int, float]:

@@ -1,4 +1,4 @@
-"""API.md v1.1: elementwise functions, reductions, diag, matrix_power, expm,
+"""Elementwise functions, reductions, diag, matrix_power, expm,
 commutation / duplication / elimination matrices and vech.
 
 Every derivative is checked against central finite differences of

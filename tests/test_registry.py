@@ -1,0 +1,155 @@
+"""The architecture: every operation is complete in the registry, and the
+package's import graph has no cycle, no late import and no import inside a
+function.
+
+A new operation that lacks an evaluation, a JVP rule, one of the three
+printings, a parser entry, a README row or a finite-difference case fails
+here, before anything calls it.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+import kronvec as kv
+from kronvec import registry
+from kronvec.parse import function_names
+from test_op_derivatives import CASES
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "kronvec"
+SPECS = registry.specs()
+
+
+@pytest.mark.parametrize("op", SPECS, ids=lambda op: op.name)
+def test_every_node_can_be_evaluated_printed_and_differentiated(op):
+    if not op.node:  # a public function that builds other nodes (solve is inv(A) @ B)
+        assert op.function is not None and op.evaluate is None
+        return
+    assert op.evaluate is not None, f"{op.name}: no evaluation"
+    assert op.printing is not None, f"{op.name}: no printing"
+    for style in ("unicode", "latex", "python"):
+        assert callable(getattr(op.printing, style)), f"{op.name}: no {style} printing"
+    if not op.leaf:
+        assert op.jvp is not None, f"{op.name}: no JVP rule"
+        assert op.function is not None or op.rebuild is not None, f"{op.name}: cannot be rebuilt"
+
+
+@pytest.mark.parametrize("op", [op for op in SPECS if op.public], ids=lambda op: op.name)
+def test_every_public_function_is_parsed_exported_and_documented(op):
+    assert op.signature is not None, f"{op.public}: no shape signature for the parser"
+    assert op.public in function_names(), f"{op.public}: not whitelisted by the parser"
+    assert getattr(kv, op.public) is op.function, f"kv.{op.public} is not the registered function"
+    doc = inspect.getdoc(op.function)
+    assert doc and len(doc) > 20, f"kv.{op.public}: no docstring"
+    assert op.doc, f"{op.public}: no one-line description"
+    assert f"kv.{op.public}" in (ROOT / "README.md").read_text(), f"kv.{op.public} is not in the README"
+
+
+@pytest.mark.parametrize("op", [op for op in SPECS if not op.leaf], ids=lambda op: op.name)
+def test_every_operation_has_a_finite_difference_case(op):
+    assert op.name in CASES, f"{op.name}: add a case to tests/test_op_derivatives.py"
+
+
+def test_signatures_read_back():
+    for op in SPECS:
+        if op.signature is not None:
+            assert op.signature.alternatives, op.name
+
+
+# ------------------------------------------------------------ import graph
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _resolve(module: str, path: Path, node: ast.ImportFrom) -> list[str]:
+    """The kronvec modules an import statement refers to."""
+    if node.level:
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for _ in range(node.level - 1):
+            package = package.rsplit(".", 1)[0]
+        base = f"{package}.{node.module}" if node.module else package
+    else:
+        base = node.module or ""
+    if not base.startswith("kronvec"):
+        return []
+    names = [f"{base}.{alias.name}" for alias in node.names]
+    return [n for n in names if n in MODULES] or [base]
+
+
+MODULES = _modules()
+
+
+def _imports(module: str) -> tuple[list[tuple[str, int]], list[str]]:
+    """(kronvec imports at module level with line numbers, problems found)."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text())
+    edges, problems = [], []
+    first_definition = None
+    for node in tree.body:
+        is_definition = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        if is_definition and first_definition is None:
+            first_definition = node.lineno
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            targets = _resolve(module, path, node) if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names if a.name.startswith("kronvec")]
+            if targets and first_definition is not None:
+                problems.append(f"{module}:{node.lineno}: import after the first definition")
+            edges.extend((t, node.lineno) for t in targets)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                    problems.append(f"{module}:{inner.lineno}: import inside {node.name}()")
+    return edges, problems
+
+
+def test_no_late_imports_and_none_inside_functions():
+    problems = [p for m in MODULES for p in _imports(m)[1]]
+    assert not problems, "\n".join(problems)
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the directed graph (as a path that returns to its start), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        path.append(m)
+        for t in sorted(graph.get(m, ())):
+            if state.get(t) == 1:
+                return path[path.index(t):] + [t]
+            if t not in state and (found := visit(t)) is not None:
+                return found
+        path.pop()
+        state[m] = 2
+        return None
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)) is not None:
+            return found
+    return None
+
+
+def test_import_graph_has_no_cycle():
+    graph = {m: {t for t, _ in _imports(m)[0] if t in MODULES and t != m} for m in MODULES}
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_finder_can_fail():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_module_is_over_500_lines():
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 500}
+    assert not long, long
