@@ -1,4 +1,4 @@
-"""Elementwise functions: exp, log, sin, cos, tanh and sqrt.
+"""Elementwise functions: exp, log, sin, cos, tanh, sqrt and sigmoid.
 
 Each is f∘(A), applied entry by entry as NumPy does; its differential is
 f'(A) ⊙ dA, a diagonal map in the vec convention.  A transpose passes
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+from scipy.special import expit
 
 from ..expr import Expr, as_expr
 from ..registry import Params, Printing, Transpose, register
@@ -16,7 +17,7 @@ from ._common import elementwise_jvp, func_print, lift, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
 
-__all__ = ["exp", "log", "sin", "cos", "tanh", "sqrt", "elementwise_node"]
+__all__ = ["exp", "log", "sin", "cos", "tanh", "sqrt", "sigmoid", "elementwise_node"]
 
 FAMILY = "elementwise"
 
@@ -32,12 +33,15 @@ def _transposed(node: Expr, t: list[Expr]) -> Expr:
 
 def register_elementwise(name: str, function: Callable[[Any], Expr], value: Callable[..., Any],
                          derivative: Callable[[Expr], Expr], latex: str, doc: str,
-                         domain: str = "") -> None:
-    """Declare an elementwise function: f(A) evaluated by ``value``, with f'(A) = ``derivative(node)``."""
+                         domain: str = "", unicode: str | None = None) -> None:
+    """Declare an elementwise function: f(A) evaluated by ``value``, with f'(A) = ``derivative(node)``.
+
+    It prints as ``unicode(A)`` (default: its name), ``latex(A)`` and ``name(A)``.
+    """
     register(name, FAMILY, public=name, function=function, signature="(...)->(...)",
              evaluate=lift(value), jvp=elementwise_jvp(derivative),
              transpose=Transpose((0,), _transposed),
-             printing=Printing(func_print(name), func_print(latex), py_call(name)),
+             printing=Printing(func_print(unicode or name), func_print(latex), py_call(name)),
              domain=(domain,), doc=doc)
 
 
@@ -97,3 +101,18 @@ def sqrt(a: Any) -> Expr:
 
 register("sqrt", FAMILY, public="sqrt", function=sqrt, signature="(...)->(...)", node=False,
          domain=("positive",), doc="elementwise square root (the power ½)")
+
+
+# -------------------------------------------------------------- sigmoid
+def sigmoid(a: Any) -> Expr:
+    """The logistic function σ(A) = 1/(1 + e⁻ᴬ), elementwise; dσ(A) = σ(A) ⊙ (1 − σ(A)) ⊙ dA.
+
+    Evaluated as SciPy's ``expit``, which stays exact for arguments of any
+    size (σ(−800) = 0, σ(800) = 1, never NaN).
+    """
+    return elementwise_node("sigmoid", as_expr(a))
+
+
+register_elementwise("sigmoid", sigmoid, expit,
+                     lambda n: hadamard(n, add(ones(n.shape), scale(-1.0, n))), r"\sigma",
+                     "the logistic sigmoid 1/(1 + e⁻ᴬ)", unicode="σ")
