@@ -1,8 +1,8 @@
 """Jacobians, gradients and Hessians of matrix expressions.
 
 ``jacobian(F, V)`` walks the expression DAG once (forward accumulation),
-composing each node's partial maps (:mod:`kronvec.rules`) with the maps of its
-arguments; composition simplifies Kronecker terms by the mixed-product rule,
+composing each node's partial maps (its op's JVP rule in the registry) with
+the maps of its arguments; composition simplifies Kronecker terms by the mixed-product rule,
 so the result is a short sum of structured terms whose factors are
 expressions.  ``grad`` applies the adjoint of that map to the scalar 1, which
 gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
