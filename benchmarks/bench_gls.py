@@ -426,7 +426,7 @@ def bench_size(n: int, m: int, timer: Timer, jax: Any, torch: Any, log: Callable
         def make_cold() -> Callable[[], Any]:
             Fi, Xi, Vi = build_F(n, m, pd, fresh=True)
             Ji = kv.jacobian(Fi, Vi)
-            vals = {Xi.params[0]: X0, Vi.params[0]: V0}
+            vals = {Xi.name: X0, Vi.name: V0}
             return lambda: Ji.at(vals).jvp(H)
 
         tk, tb = timer.each(make_cold, np_first_cho if pd else np_first_solve)
