@@ -361,7 +361,7 @@ def bench_size(n: int, m: int, timer: Timer, jax: Any, torch: Any, log: Callable
             raise SystemExit(f"{size} {variant}: kronvec JVP differs from W.T H W (rel err {err:.1e})")
         Fc, Xc, Vc = build_F(n, m, pd, fresh=True)
         log(f"  first use of {variant}: "
-            f"{count_solves(kv.jacobian(Fc, Vc), {Xc.params[0]: X0, Vc.params[0]: V0})}")
+            f"{count_solves(kv.jacobian(Fc, Vc), {Xc.name: X0, Vc.name: V0})}")
 
         # --- bound JVP
         if pd:

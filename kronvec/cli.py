@@ -21,7 +21,8 @@ import numpy as np
 
 import kronvec as kv
 from kronvec.parse import ParseError, ParsedExpression, function_names, parse
-from kronvec.testing import fd_jacobian, fd_jvp, random_matrix, random_values, relative_error
+from kronvec.testing import (fd_jacobian, fd_jvp, random_matrix, random_values, relative_error,
+                             symmetrizer)
 
 __all__ = ["main"]
 
@@ -201,11 +202,12 @@ def _check(problem: _Problem, operator: kv.LinearMap, gradient: Any, values: dic
     """Run the finite-difference check, print the result, return whether it passed."""
     f, wrt = problem.expression, problem.wrt
     rows, cols = operator.shape
-    symmetric = problem.wrt_name in problem.symmetric
+    symmetric = problem.wrt_name in problem.symmetric and wrt.shape[0] > 1
     g = None if gradient is None else np.asarray(kv.evaluate(gradient, values), dtype=float)
     if rows * cols <= DENSE_LIMIT and cols <= MAX_FD_COLUMNS:
-        reference = fd_jacobian(f, wrt, values)
-        error = relative_error(operator.to_dense(), reference)
+        reference = fd_jacobian(f, wrt, values)  # on symmetric directions for a symmetric W
+        dense = operator.to_dense() @ symmetrizer(wrt.shape[0]) if symmetric else operator.to_dense()
+        error = relative_error(dense, reference)
         what = f"dense Jacobian {rows}×{cols}"
         if g is not None:
             expected = reference[0].reshape(wrt.shape, order="F")

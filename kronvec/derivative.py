@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Mapping
 
+import numpy as np
+
 from . import expr as E
 from .errors import BindingError, ShapeError
 from .evaluation import Plan, bind_values, run_recorded, symbol_table
@@ -19,7 +21,8 @@ from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_facto
 from .maps.algebra import add, compose
 from .ops.arithmetic import add as add_expr
 from .ops.arithmetic import scale as scale_expr
-from .ops.leaves import ones, zeros
+from .ops.arithmetic import smul as smul_expr
+from .ops.leaves import identity, ones, zeros
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
 
@@ -138,13 +141,26 @@ class Jacobian:
         """The symbolic adjoint (the VJP map F̄ ↦ V̄)."""
         return Jacobian(self.expr, self.wrt, self.map.T, self.names, not self.adjoint)
 
-    def __matmul__(self, other: "Jacobian") -> "Jacobian":
-        """Symbolic chain rule: self∘other."""
+    def __matmul__(self, other: Any) -> "Jacobian":
+        """Symbolic chain rule: self∘other, for another Jacobian or a structural map
+        such as ``kv.duplication(n)`` (then the result is the Jacobian in vech V)."""
+        if isinstance(other, LinearMap):
+            _require_structural(other, "J @ L")
+            check_composable(self.map, other)
+            return Jacobian(self.expr, self.wrt, compose(self.map, other), self.names, self.adjoint)
         if not isinstance(other, Jacobian):
             return NotImplemented
         check_composable(self.map, other.map)
         return Jacobian(self.expr, other.wrt, compose(self.map, other.map),
                         {**other.names, **self.names})
+
+    def __rmatmul__(self, other: Any) -> "Jacobian":
+        """``L @ J`` for a structural map L (such as ``kv.elimination(n)``)."""
+        if not isinstance(other, LinearMap):
+            return NotImplemented
+        _require_structural(other, "L @ J")
+        check_composable(other, self.map)
+        return Jacobian(self.expr, self.wrt, compose(other, self.map), self.names, self.adjoint)
 
     def apply(self, tangent: Any) -> E.Expr:
         """dF as an expression, for the tangent expression dV = ``tangent``."""
@@ -186,6 +202,17 @@ class Jacobian:
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
+
+
+def _bound_to_numbers(m: LinearMap) -> bool:
+    return any(isinstance(f, np.ndarray) for f in m.factors()) or any(map(_bound_to_numbers, m.children()))
+
+
+def _require_structural(m: LinearMap, what: str) -> None:
+    """A map bound to numbers cannot join a symbolic Jacobian: say how to compose instead."""
+    if _bound_to_numbers(m):
+        raise TypeError(f"{what}: L is a map bound to numbers and J is symbolic; bind J first, "
+                        f"e.g. J.at(values) @ L or L @ J.at(values), which compose numerically")
 
 
 def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
@@ -252,6 +279,8 @@ def grad(f: Any, wrt: E.Expr) -> E.Expr:
     g = lmap.T._apply(seed) if not isinstance(lmap, ZeroMap) else zeros(wrt.shape)
     if g.shape == (1, 1) and wrt.shape == ():
         g = trace(g)  # the 1×1 matrix as a scalar
+    elif g.shape == () and wrt.shape == (1, 1):
+        g = smul_expr(g, identity(1))  # the gradient has the symbol's shape
     if wrt.params.symmetric and wrt.shape != ():
         g = assume_symmetric(g)
         g = scale_expr(0.5, add_expr(g, assume_symmetric(g.T)))

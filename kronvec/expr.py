@@ -82,7 +82,7 @@ class Expr:
     constants on either side.
     """
 
-    __slots__ = ("op", "args", "params", "shape", "__weakref__")
+    __slots__ = ("op", "args", "params", "shape", "_symbols", "__weakref__")
     __array_ufunc__ = None  # make ndarray @ Expr defer to Expr.__rmatmul__
     _table: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
 
@@ -101,8 +101,10 @@ class Expr:
         node = cls._table.get(key)
         if node is None:
             node = object.__new__(cls)
+            symbols = _merged_symbols(args) if op != "symbol" else None
             for field, value in (("op", op), ("args", args), ("params", params), ("shape", shape)):
                 object.__setattr__(node, field, value)
+            object.__setattr__(node, "_symbols", symbols if symbols is not None else {params.name: node})
             cls._table[key] = node
         return node
 
@@ -145,13 +147,7 @@ class Expr:
 
     def symbols(self) -> dict[str, "Expr"]:
         """The symbols this expression contains, by name."""
-        found: dict[str, Expr] = {}
-        for node in self.walk():
-            if node.op == "symbol":
-                other = found.setdefault(node.params.name, node)
-                if other is not node:
-                    raise_name_clash(other, node)
-        return found
+        return dict(self._symbols)
 
     def walk(self) -> Iterable["Expr"]:
         """Every distinct node once, children before parents."""
@@ -240,6 +236,33 @@ class Expr:
         if not is_number(p):
             raise TypeError("A ** p needs a number p (elementwise power)")
         return _fn("power")(self, float(p))
+
+
+_NO_SYMBOLS: dict[str, Expr] = {}
+
+
+def _merged_symbols(args: tuple[Expr, ...]) -> dict[str, Expr]:
+    """The symbols of a new node's arguments; two different symbols with one name meet here
+    and are refused.  (Dictionaries are shared between nodes, never changed.)"""
+    merged = _NO_SYMBOLS
+    for a in args:
+        syms = a._symbols
+        if syms is merged or not syms:
+            continue
+        if not merged:
+            merged = syms
+            continue
+        small, big = (syms, merged) if len(syms) <= len(merged) else (merged, syms)
+        if all(big.get(name) is node for name, node in small.items()):
+            merged = big
+            continue
+        out = dict(big)
+        for name, node in small.items():
+            other = out.setdefault(name, node)
+            if other is not node:
+                raise_name_clash(other, node)
+        merged = out
+    return merged
 
 
 def describe_symbol(s: Expr) -> str:

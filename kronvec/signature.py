@@ -18,7 +18,7 @@ integer, or a product of two names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from .errors import ShapeError
@@ -59,6 +59,7 @@ class Signature:
     text: str
     alternatives: tuple[Alternative, ...]
     describe: str | None = None  # the accepted input, for error messages
+    _seen: dict = field(default_factory=dict, compare=False, repr=False)  # shapes -> result
 
     @property
     def arity(self) -> int:
@@ -71,10 +72,16 @@ class Signature:
     def check(self, op: str, shapes: Sequence[Shape]) -> Shape:
         """The output shape for argument ``shapes`` (literal arguments excluded),
         or a ``ShapeError`` naming ``op`` and the shapes."""
+        key = tuple(shapes)
+        out = self._seen.get(key)
+        if out is not None:
+            return out
         shapes = [tuple(s) for s in shapes]
         for alt in self.alternatives:
             out = _match(alt, shapes)
             if out is not None:
+                if len(self._seen) < 4096:
+                    self._seen[key] = out
                 return out
         raise ShapeError(self._message(op, shapes))
 

@@ -20,7 +20,7 @@ from .evaluation import evaluate
 from .maps import LinearMap
 
 __all__ = ["dottest", "fd_jacobian", "fd_jvp", "check_jacobian", "random_values", "random_matrix",
-           "relative_error"]
+           "relative_error", "symmetrizer"]
 
 
 def dottest(L: LinearMap, rng: np.random.Generator | None = None, rtol: float = 1e-10) -> float:
@@ -45,26 +45,47 @@ def dottest(L: LinearMap, rng: np.random.Generator | None = None, rtol: float = 
 def fd_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], eps: float = 1e-6) -> np.ndarray:
     """Central differences: column c is (F(V + εE_c) − F(V − εE_c)) / 2ε, vec'ed.
 
-    E_c is the unit matrix of the c-th entry of vec V (column-major).
+    E_c is the unit matrix of the c-th entry of vec V (column-major).  For a
+    symbol declared symmetric (whose values must stay symmetric) the direction
+    is sym(E_c) = (E_c + E_cᵀ)/2, so the result is J Π, with Π vec H = vec sym(H)
+    (:func:`symmetrizer`): the derivative on symmetric matrices.
     """
     name = wrt.params.name
     v0 = np.asarray(values[name], dtype=float).reshape(wrt.shape)
     n_in = v0.size
     f0 = np.asarray(evaluate(f, values))
     out = np.empty((f0.size, n_in))
+    symmetric = _is_symmetric_symbol(wrt)
     for c in range(n_in):
         step = np.zeros(n_in)
         step[c] = eps * max(1.0, abs(v0.reshape(-1, order="F")[c]))
         dv = step.reshape(wrt.shape, order="F")
+        dv = (dv + dv.T) / 2 if symmetric else dv
         plus = evaluate(f, {**values, name: v0 + dv})
         minus = evaluate(f, {**values, name: v0 - dv})
         out[:, c] = (np.asarray(plus) - np.asarray(minus)).reshape(-1, order="F") / (2 * step[c])
     return out
 
 
+def _is_symmetric_symbol(wrt: E.Expr) -> bool:
+    return bool(wrt.params.symmetric) and len(wrt.shape) == 2 and wrt.shape[0] > 1
+
+
+def symmetrizer(n: int) -> np.ndarray:
+    """Π, the (n², n²) matrix with Π vec H = vec (H + Hᵀ)/2 (column-major vec)."""
+    idx = np.arange(n * n).reshape(n, n, order="F")
+    out = np.zeros((n * n, n * n))
+    out[idx.reshape(-1, order="F"), idx.reshape(-1, order="F")] += 0.5
+    out[idx.reshape(-1, order="F"), idx.T.reshape(-1, order="F")] += 0.5
+    return out
+
+
 def fd_jvp(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], direction: Any,
            eps: float = 1e-6) -> np.ndarray:
-    """(F(V + hD) − F(V − hD)) / 2h for the direction D, with h = ε·max(1, max|V|)."""
+    """(F(V + hD) − F(V − hD)) / 2h for the direction D, with h = ε·max(1, max|V|).
+
+    D must be symmetric for a symbol declared symmetric.
+    """
     name = wrt.params.name
     v0 = np.asarray(values[name], dtype=float).reshape(wrt.shape)
     h = eps * max(1.0, float(np.max(np.abs(v0), initial=0.0)))
@@ -84,9 +105,14 @@ def relative_error(computed: Any, reference: Any) -> float:
 
 def check_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any],
                    rtol: float = 1e-5, atol: float = 1e-6) -> LinearMap:
-    """Assert that ``kv.jacobian(f, wrt)`` matches finite differences and passes the dot-test."""
+    """Assert that ``kv.jacobian(f, wrt)`` matches finite differences and passes the dot-test.
+
+    For a symbol declared symmetric the comparison is on symmetric directions (J Π).
+    """
     L = jacobian(f, wrt).at(values)
     dense = L.to_dense()
+    if _is_symmetric_symbol(wrt):
+        dense = dense @ symmetrizer(wrt.shape[0])
     fd = fd_jacobian(f, wrt, values)
     np.testing.assert_allclose(dense, fd, rtol=rtol, atol=atol * max(1.0, np.abs(fd).max()))
     dottest(L)

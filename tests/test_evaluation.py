@@ -18,9 +18,9 @@ def solve_log(monkeypatch):
     calls = []
     original = evaluation.Factorization.solve
 
-    def solve(self, b, trans=False):
+    def solve(self, b, trans=False, context=None):
         calls.append((self.label, b.shape))
-        return original(self, b, trans)
+        return original(self, b, trans, context)
 
     def no_inverse(*args, **kwargs):
         raise AssertionError("an explicit inverse was formed")
@@ -67,25 +67,32 @@ def test_shared_subexpressions_are_evaluated_once(solve_log):
     assert [c for c in solve_log if c[1] == (n, 1)] == [("inv(V)", (n, 1))]
 
 
-def test_positive_definite_uses_cholesky_only_for_symmetric_values():
+def test_positive_definite_uses_cholesky_and_refuses_other_values():
     F, X, V, X0, V0 = _gls(pd=True)
     ev = evaluation.Evaluator({"X": X0, "V": V0}, [F])
     assert ev.factorization(V).cholesky is not None
     skewed = V0 + np.triu(np.full_like(V0, 1e-3), 1)
-    ev = evaluation.Evaluator({"X": X0, "V": skewed}, [F])
-    assert ev.factorization(V).cholesky is None
+    with pytest.raises(ValueError, match=r"V \(30, 30\), positive definite: not symmetric"):
+        evaluation.Evaluator({"X": X0, "V": skewed}, [F])
+    with pytest.raises(ValueError, match="V.*not positive definite"):
+        kv.evaluate(kv.inv(V), V=V0 - 10 * np.eye(len(V0)))
+    # the same matrix without the declaration: LU, and the numbers are right
+    plain = kv.Matrix("V", V.shape)
     Vi = np.linalg.solve(skewed, np.eye(len(skewed)))
-    np.testing.assert_allclose(kv.evaluate(kv.inv(V), V=skewed), Vi, rtol=1e-10)
+    np.testing.assert_allclose(kv.evaluate(kv.inv(plain), V=skewed), Vi, rtol=1e-10)
 
 
-def test_declared_symmetric_jacobian_is_unconstrained_at_nonsymmetric_points():
+def test_declared_symmetric_jacobian_is_the_unconstrained_map():
+    """Not projected on symmetric matrices: d(V⁻¹B) = −V⁻¹ dV V⁻¹B for any dV."""
     n = 4
     V = kv.Matrix("V", (n, n), symmetric=True)
     f = kv.inv(V) @ kv.Matrix("B", (n, 2))
     rng = np.random.default_rng(2)
-    values = {"V": rng.standard_normal((n, n)) + n * np.eye(n), "B": rng.standard_normal((n, 2))}
-    np.testing.assert_allclose(kv.jacobian(f, V).at(values).to_dense(),
-                               fd_jacobian(f, V, values), atol=1e-6)
+    A = rng.standard_normal((n, n))
+    V0, B0 = A @ A.T + n * np.eye(n), rng.standard_normal((n, 2))
+    Vi = np.linalg.solve(V0, np.eye(n))
+    np.testing.assert_allclose(kv.jacobian(f, V).at(V=V0, B=B0).to_dense(),
+                               -np.kron((Vi @ B0).T, Vi), atol=1e-12)
 
 
 def test_det_and_logdet_from_the_factorization():
@@ -101,8 +108,10 @@ def test_singular_matrix_names_the_subexpression():
     n = 4
     V, X = kv.Matrix("V", (n, n)), kv.Matrix("X", (n, 2))
     singular = np.ones((n, n))
-    with pytest.raises(np.linalg.LinAlgError, match=r"inv\(V\)"):
+    with pytest.raises(np.linalg.LinAlgError, match=r"solve\(V, X\): V is singular"):
         kv.evaluate(kv.inv(V) @ X, V=singular, X=np.ones((n, 2)))
+    with pytest.raises(np.linalg.LinAlgError, match=r"solve\(V, X\)"):
+        kv.evaluate(kv.solve(V, X), V=singular, X=np.ones((n, 2)))
     with pytest.raises(np.linalg.LinAlgError, match=r"inv\(X.T @ X\)"):
         kv.evaluate(kv.inv(X.T @ X), X=np.ones((n, 2)))
     with pytest.raises(np.linalg.LinAlgError, match=r"inv\(V\)"):

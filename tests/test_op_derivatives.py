@@ -190,6 +190,15 @@ def test_hessian_matches_finite_differences_of_the_gradient(op):
 
 
 def test_second_derivative_through_expm_is_refused_clearly():
-    X = kv.Matrix("X", (3, 3))
+    X, C = kv.Matrix("X", (3, 3)), kv.Matrix("C", (3, 3))
     with pytest.raises(NotImplementedError, match="expm"):
-        kv.hessian(kv.trace(kv.expm(X)), X)
+        kv.hessian(kv.trace(C @ kv.expm(X)), X)
+
+
+def test_trace_of_expm_has_a_hessian():
+    """∇ tr(e^X) = L(Xᵀ, I) = e^(Xᵀ), whose derivative is the Fréchet derivative again."""
+    X = kv.Matrix("X", (3, 3))
+    f = kv.trace(kv.expm(0.3 * X))
+    values = random_values(f, np.random.default_rng(1))
+    H = kv.hessian(f, X).at(values)
+    np.testing.assert_allclose(H.to_dense(), fd_jacobian(kv.grad(f, X), X, values), rtol=1e-5, atol=1e-6)

@@ -142,7 +142,7 @@ def test_named_products_are_found_inside_longer_chains_and_sums_lead_positive():
 
 def test_cookbook_forms_for_hessians_and_nonkronecker_terms():
     X, A = kv.Matrix("X", (4, 3)), kv.Matrix("A", (4, 4))
-    assert squash(kv.hessian(kv.norm(X), X)) == squash("-‖X‖⁻³ vec(X) vec(X)ᵀ + ‖X‖⁻¹ I")
+    assert squash(kv.hessian(kv.norm(X), X)) == squash("-‖X‖⁻³ vec(X) vec(X)ᵀ + ‖X‖⁻¹ I₁₂")
     assert squash(kv.hessian(kv.trace(X.T @ A @ X), X)) == squash("I ⊗ (A + Aᵀ)")
     assert squash(kv.jacobian(kv.det(A), A).differential()) == squash("d(det(A)) = det(A) tr(A⁻¹ dA)")
     assert squash(kv.jacobian(kv.kron(X, A), X)) == squash("H ↦ H ⊗ A")

@@ -60,7 +60,8 @@ class Evaluator:
 
     def __init__(self, values: Mapping[str, Any], exprs: Sequence[Expr],
                  record: bool = False, bound: Mapping[Expr, np.ndarray] | None = None) -> None:
-        self.values = dict(bound) if bound is not None else bind_values(values, exprs)
+        self.values = bound if bound is not None else bind_values(values, exprs)
+        self._cholesky = getattr(self.values, "cholesky", {})
         self._cache: dict[Expr, Any] = {}
         self._factors: dict[Expr, Factorization] = {}
         self._chains: dict[tuple[Expr, ...], np.ndarray] = {}
@@ -77,6 +78,8 @@ class Evaluator:
             self._tape = []
             for v in self.values.values():
                 self._register(v)
+            for c in self._cholesky.values():
+                self._register(c)
 
     # ----------------------------------------------------------- recording
     def _register(self, value: Any) -> int:
@@ -104,7 +107,8 @@ class Evaluator:
         if self._tape is None or any(id(o) not in self._slots for o in outputs):
             return None
         inputs = {sym: self._slots[id(v)] for sym, v in self.values.items()}
-        return Plan(inputs, list(self._tape), [self._slots[id(o)] for o in outputs],
+        factors = {sym: self._slots[id(c)] for sym, c in self._cholesky.items()}
+        return Plan(inputs, factors, list(self._tape), [self._slots[id(o)] for o in outputs],
                     len(self._alive), symmetric_key(self.values))
 
     # ---------------------------------------------------------- evaluation
@@ -162,7 +166,10 @@ class Evaluator:
                            try_cholesky=is_symbol and a.params.positive_definite,
                            symmetric=(a in self._symmetric_symbols) if is_symbol else None,
                            finite=is_symbol)
-            f = self.op(make, self(a))
+            if a in self._cholesky:  # factored when its value was bound
+                f = self.op(_with_cholesky(make), self(a), self._cholesky[a])
+            else:
+                f = self.op(make, self(a))
             self._factors[a] = f
         return f
 
@@ -208,20 +215,21 @@ class Evaluator:
                 inv_op = self._inverse_operand(factors[i])
                 return inv_op if inv_op is not None else self(factors[i])
             k = split[i][j]
-            value = self._combine(product(i, k), product(k + 1, j))
+            value = self._combine(product(i, k), product(k + 1, j), partial(_solve_label, factors, i, k, j))
             self._chains[factors[i:j + 1]] = value
             return value
 
         return product(0, n - 1)
 
-    def _combine(self, left: Any, right: Any) -> np.ndarray:
-        """left·right where either may be an unevaluated inverse (factorization, transposed)."""
+    def _combine(self, left: Any, right: Any, label: Callable[[], str]) -> np.ndarray:
+        """left·right where either may be an unevaluated inverse (factorization, transposed);
+        ``label`` names the solve in the error for a singular matrix."""
         if isinstance(left, tuple):
             if isinstance(right, tuple):
                 right = self.op(partial(_inverse, trans=right[1]), right[0])
-            return self.op(partial(_solve, trans=left[1]), left[0], right)
+            return self.op(partial(_solve, trans=left[1], context=label), left[0], right)
         if isinstance(right, tuple):
-            return self.op(partial(_solve_right, trans=right[1]), right[0], left)
+            return self.op(partial(_solve_right, trans=right[1], context=label), right[0], left)
         return self.op(operator.matmul, left, right)
 
 
@@ -232,26 +240,45 @@ class Plan:
     transpose) are the same as when it was recorded: ``key``.
     """
 
-    def __init__(self, inputs: Mapping[Expr, int], steps: list, outputs: list[int],
-                 size: int, key: frozenset) -> None:
-        self.inputs, self.steps, self.outputs, self.size, self.key = inputs, steps, outputs, size, key
+    def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int], steps: list,
+                 outputs: list[int], size: int, key: frozenset) -> None:
+        self.inputs, self.factors, self.steps = inputs, factors, steps
+        self.outputs, self.size, self.key = outputs, size, key
 
     def run(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
         slots: list[Any] = [None] * self.size
         for sym, slot in self.inputs.items():
             slots[slot] = bound[sym]
+        cholesky = getattr(bound, "cholesky", {})
+        for sym, slot in self.factors.items():
+            slots[slot] = cholesky[sym]
         for fn, ins, out in self.steps:
             slots[out] = fn(*[slots[i] for i in ins])
         return [slots[o] for o in self.outputs]
 
 
-def _solve(fac: Factorization, b: np.ndarray, trans: bool) -> np.ndarray:
-    return fac.solve(b, trans)
+def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
+    return fac.solve(b, trans, context)
 
 
-def _solve_right(fac: Factorization, x: np.ndarray, trans: bool) -> np.ndarray:
+def _solve_right(fac: Factorization, x: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
     """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
-    return fac.solve(x.T, not trans).T
+    return fac.solve(x.T, not trans, context).T
+
+
+def _with_cholesky(make: Callable[..., Factorization]) -> Callable[..., Factorization]:
+    return lambda a, c: make(a, cholesky=c)
+
+
+def _solve_label(factors: tuple[Expr, ...], i: int, k: int, j: int) -> str:
+    """``solve(A, B)`` (or ``B @ inv(A)``) for the product of factors[i..k] and factors[k+1..j]."""
+    left, right = factors[i:k + 1], factors[k + 1:j + 1]
+    text = lambda fs: " @ ".join(DISPLAY.python(f) for f in fs)  # noqa: E731
+    if len(left) == 1 and left[0].op == "inv":
+        return f"solve({DISPLAY.python(left[0].args[0])}, {text(right)})"
+    if len(right) == 1 and right[0].op == "inv":
+        return f"{text(left)} @ {DISPLAY.python(right[0])}"
+    return text(left + right)
 
 
 def _inverse(fac: Factorization, trans: bool) -> np.ndarray:

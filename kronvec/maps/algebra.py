@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 
 from ..expr import Expr
 from . import factors as fx
+from ..shapes import as2d
 from .base import ALGEBRA, LinearMap
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
 from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
@@ -179,10 +180,59 @@ def add(*maps: LinearMap) -> LinearMap:
                 break
         else:
             terms.append(m)
-    terms = [t for t in terms if not isinstance(t, ZeroMap)]
+    terms = _factor_kron_sums([t for t in terms if not isinstance(t, ZeroMap)])
     if not terms:
         return ZeroMap(in_shape, out_shape)
     return terms[0] if len(terms) == 1 else SumMap(terms)
+
+
+def _factor_kron_sums(terms: list[LinearMap]) -> list[LinearMap]:
+    """Σᵢⱼ cᵢⱼ Aᵢ H Bⱼ = (Σ uᵢAᵢ) H (Σ vⱼBⱼ) when the coefficients have rank one (cᵢⱼ = uᵢvⱼ).
+
+    So I - Q ⊗ I + Q ⊗ R - I ⊗ R prints as (I - Q) ⊗ (I - R).  Tried on three or
+    more symbolic Kronecker terms of one kind; identities become explicit here.
+    """
+    for kind in (KronMap, KronTMap):
+        group = [t for t in terms if type(t) is kind and t.symbolic]
+        if len(group) < 3:
+            continue
+        factored = _rank_one(group)
+        if factored is not None:
+            terms = [t for t in terms if not any(t is g for g in group)] + [factored]
+    return terms
+
+
+def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
+    first = group[0]
+    n, k = as2d(first.in_shape)
+    like = next(f for t in group for f in t.factors() if f is not None)
+    rows: list[Any] = []
+    cols: list[Any] = []
+    coef: dict[tuple[int, int], float] = {}
+    for t in group:
+        (ca, a), (cb, b) = _coefficient(t.A), _coefficient(t.B)
+        a = fx.eye(n if isinstance(t, KronMap) else k, like) if a is None else a
+        b = fx.eye(k if isinstance(t, KronMap) else n, like) if b is None else b
+        i = next((x for x, r in enumerate(rows) if r is a), None)
+        j = next((y for y, c in enumerate(cols) if c is b), None)
+        if i is None:
+            rows.append(a)
+            i = len(rows) - 1
+        if j is None:
+            cols.append(b)
+            j = len(cols) - 1
+        coef[(i, j)] = coef.get((i, j), 0.0) + ca * cb
+    i0, j0 = next(iter(coef))
+    pivot = coef[(i0, j0)]
+    u = [coef.get((i, j0), 0.0) / pivot for i in range(len(rows))]
+    v = [coef.get((i0, j), 0.0) for j in range(len(cols))]
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if abs(coef.get((i, j), 0.0) - u[i] * v[j]) > 1e-12 * abs(pivot):
+                return None
+    left = fx.plus_all([fx.mul(c, r) for c, r in zip(u, rows) if c != 0.0])
+    right = fx.plus_all([fx.mul(c, col) for c, col in zip(v, cols) if c != 0.0])
+    return type(first)(left, right, first.in_shape, first.out_shape)
 
 
 def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:

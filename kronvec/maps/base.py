@@ -26,7 +26,7 @@ from scipy.sparse.linalg import LinearOperator
 from .. import registry
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
-from ..shapes import Shape, as2d, fmt, human_bytes, same_shape
+from ..shapes import Shape, as2d, fmt, human_bytes, is_scalar_shape, same_shape
 from . import factors as fx
 
 __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
@@ -157,8 +157,8 @@ class LinearMap:
 
     # ------------------------------------------------------ application
     def _batch(self, x: np.ndarray, shape: Shape, what: str) -> tuple[int, ...]:
-        if x.shape == shape:
-            return ()
+        if x.shape == shape or x.size == 1 and is_scalar_shape(shape) and x.ndim <= 2:
+            return ()  # a scalar tangent may be given as 1.0 or [[1.0]] either way
         if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
             return x.shape[:1]
         raise ShapeError(f"{what}: an array of shape {fmt(x.shape)} does not fit the map's "
@@ -214,6 +214,8 @@ class LinearMap:
         if isinstance(other, LinearMap):
             check_composable(self, other)
             return ALGEBRA.compose(self, other)
+        if not isinstance(other, (np.ndarray, list, tuple, int, float, np.generic)):
+            return NotImplemented  # e.g. a symbolic Jacobian, which composes from the right
         return self.matvec(other)
 
     def __rmatmul__(self, other: Any) -> Any:

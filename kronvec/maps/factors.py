@@ -19,7 +19,7 @@ from ..expr import Expr, as_expr, is_scalar
 Factor = Union[Expr, np.ndarray, None]
 
 __all__ = ["Factor", "is_symbolic", "mm", "tr", "had", "mul", "plus", "eye", "trace_prod", "same",
-           "constant", "zeros"]
+           "constant", "zeros", "plus_all"]
 
 
 def _build(op: str, *args: Any) -> Expr:
@@ -86,6 +86,16 @@ def plus(a: Any, b: Any) -> Any:
     if is_symbolic(a, b):
         return _build("add", as_expr(a), as_expr(b))
     return a + b
+
+
+def plus_all(xs: list[Any]) -> Any:
+    """x₁ + x₂ + ⋯ (one n-ary sum for expressions)."""
+    if is_symbolic(*xs):
+        return _build("add", *[as_expr(x) for x in xs])
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
 
 
 def zeros(shape: tuple[int, ...]) -> Expr:

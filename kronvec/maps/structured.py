@@ -19,7 +19,7 @@ from .base import LinearMap
 from .terms import KronTMap
 
 __all__ = ["vec", "unvec", "vech", "commutation", "duplication", "elimination",
-           "DuplicationMap", "EliminationMap"]
+           "DuplicationMap", "EliminationMap", "VechMap"]
 
 
 def vec(A: Any) -> np.ndarray:
@@ -55,8 +55,14 @@ def commutation(m: int, n: int) -> LinearMap:
     return KronTMap(None, None, (m, n), (n, m))
 
 
-class _VechMap(LinearMap):
-    """A map between n×n matrices and their vech (n(n+1)/2 entries, as a column)."""
+class VechMap(LinearMap):
+    """A map between n×n matrices and their vech (n(n+1)/2 entries, as a column).
+
+    ``letter`` and ``transposed`` say how it prints: D₃, D₃ᵀ, L₃ or L₃ᵀ.
+    """
+
+    letter = ""
+    transposed = False
 
     def __init__(self, n: int, to_vech: bool) -> None:
         half, full = (n * (n + 1) // 2, 1), (n, n)
@@ -71,11 +77,13 @@ class _VechMap(LinearMap):
         return out
 
 
-class DuplicationMap(_VechMap):
+class DuplicationMap(VechMap):
     """vech A ↦ A for symmetric A: from (n(n+1)/2, 1) to (n, n); dense form D.
 
     The adjoint is Dᵀ vec G = vech(G + Gᵀ − diag G).
     """
+
+    letter = "D"
 
     def __init__(self, n: int) -> None:
         super().__init__(n, to_vech=False)
@@ -89,8 +97,10 @@ class DuplicationMap(_VechMap):
         return _DuplicationAdjoint(self.n)
 
 
-class _DuplicationAdjoint(_VechMap):
+class _DuplicationAdjoint(VechMap):
     """G ↦ Dᵀ vec G = vech(G + Gᵀ − diag G)."""
+
+    letter, transposed = "D", True
 
     def __init__(self, n: int) -> None:
         super().__init__(n, to_vech=True)
@@ -103,8 +113,10 @@ class _DuplicationAdjoint(_VechMap):
         return DuplicationMap(self.n)
 
 
-class EliminationMap(_VechMap):
+class EliminationMap(VechMap):
     """A ↦ vech A: from (n, n) to (n(n+1)/2, 1); dense form L.  Adjoint: Lᵀ."""
+
+    letter = "L"
 
     def __init__(self, n: int) -> None:
         super().__init__(n, to_vech=True)
@@ -116,8 +128,10 @@ class EliminationMap(_VechMap):
         return _EliminationAdjoint(self.n)
 
 
-class _EliminationAdjoint(_VechMap):
+class _EliminationAdjoint(VechMap):
     """vech-shaped g ↦ the lower-triangular matrix with those entries (Lᵀ)."""
+
+    letter, transposed = "L", True
 
     def __init__(self, n: int) -> None:
         super().__init__(n, to_vech=False)

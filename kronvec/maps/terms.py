@@ -173,6 +173,16 @@ class TraceMap(_FactorTerm):
 
     def __init__(self, C: Any, M: Any, in_shape: Shape, out_shape: Shape) -> None:
         super().__init__(in_shape, out_shape)
+        # tr(C H) (sM) = tr((sC) H) M: scalar factors of M live in C, where they can cancel
+        # (‖A‖⁻¹ against ‖A‖) and det(A)·A⁻¹ is one factor (the adjugate, defined at singular A)
+        if isinstance(C, Expr) and isinstance(M, Expr):
+            while M.op in ("scale", "smul") or is_scalar(M) and M.op != "const":
+                if M.op == "scale":
+                    C, M = fx.mul(M.params.coef, C), M.args[0]
+                elif M.op == "smul":
+                    C, M = fx.mul(M.args[0], C), M.args[1]
+                else:
+                    C, M = fx.mul(M, C), fx.constant(1.0)
         self.C, self.M = C, M
 
     def factors(self) -> tuple[Any, ...]:

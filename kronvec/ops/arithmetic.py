@@ -8,12 +8,13 @@ s·s of a scalar is s².
 from __future__ import annotations
 
 import operator
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..errors import ShapeError
-from ..expr import Expr, as_expr, const_scalar, is_number, is_scalar
+from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_number, is_scalar
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from ..registry import Params, Prec, Printing, Transpose, register
@@ -21,7 +22,7 @@ from ..shapes import Shape, fmt
 from ._common import elementwise_jvp, identity_jvp, io, lift, python_number, with_node
 from .leaves import Constant, identity, ones, zeros
 
-__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power"]
+__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
 
 FAMILY = "arithmetic"
 
@@ -72,14 +73,14 @@ def add(*terms: Any) -> Expr:
     kept = [as_shape(scale(coefs[k], bases[k]), shape) for k in nonzero]
     if len(kept) == 1:
         return kept[0]
-    return Expr.make("add", kept, Params(), shape)
+    return Expr.make("add", kept, NO_PARAMS, shape)
 
 
 def as_shape(e: Expr, shape: Shape) -> Expr:
     """A scalar of shape () where a (1, 1) one is needed, as s·I₁ (others unchanged)."""
     if e.shape == shape or tuple(shape) != (1, 1):
         return e
-    return Expr.make("smul", (e, identity(1)), Params(), (1, 1))
+    return Expr.make("smul", (e, identity(1)), NO_PARAMS, (1, 1))
 
 
 def _sum_of(*xs: Any) -> Any:
@@ -163,7 +164,7 @@ def smul(s: Any, a: Any) -> Expr:
     avalue = const_scalar(a)
     if avalue is not None and is_scalar(a):
         return as_shape(scale(avalue, s), shape)
-    return Expr.make("smul", (s, a), Params(), shape)
+    return Expr.make("smul", (s, a), NO_PARAMS, shape)
 
 
 def _power_base(e: Expr) -> tuple[Expr, float]:
@@ -184,9 +185,43 @@ def _print_smul(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.scalar_times(p(e.args[0], Prec.POSTFIX), p(e.args[1], Prec.PROD)), Prec.PROD
 
 
+def _smul_value(ev: Any, e: Expr) -> Any:
+    s, a = e.args
+    if s.op == "det" and a.op == "inv" and a.args[0] in (s.args[0], s.args[0].T):
+        # det(B)·B⁻¹ is the adjugate of B, which exists (and is computed) at a singular B too
+        return ev.op(partial(adjugate, transposed=a.args[0] is not s.args[0]),
+                     ev(s.args[0]), ev.factorization(s.args[0]))
+    return ev.op(_times, ev(s), ev(a))
+
+
+def _times(s: Any, x: Any) -> Any:
+    return np.reshape(s, ()) * x
+
+
+def adjugate(b: np.ndarray, fac: Any, transposed: bool = False) -> np.ndarray:
+    """adj(B) = det(B) B⁻¹ (its transpose, the cofactor matrix, when ``transposed``).
+
+    From the factorization when B is well conditioned; otherwise from the SVD
+    B = U S Vᵀ: adj(B) = det(U) det(V) V diag(Πⱼ≠ᵢ sⱼ) Uᵀ, which is continuous
+    through singular B (rank n − 1 gives a rank-one adjugate, rank n − 2 zero).
+    """
+    if fac.rcond() > _SQRT_EPS:
+        sign, logabs = fac.logabsdet()
+        return sign * np.exp(logabs) * fac.inverse(trans=transposed)
+    u, sv, vt = np.linalg.svd(b)
+    prefix = np.concatenate(([1.0], np.cumprod(sv[:-1])))
+    suffix = np.concatenate((np.cumprod(sv[::-1][:-1])[::-1], [1.0]))
+    sign = np.sign(np.linalg.det(u)) * np.sign(np.linalg.det(vt))
+    adj = sign * (vt.T * (prefix * suffix)) @ u.T
+    return adj.T if transposed else adj
+
+
+_SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
+
+
 register(
     "smul", FAMILY, function=smul,
-    evaluate=lift(lambda s, x: np.reshape(s, ()) * x),
+    evaluate=_smul_value,
     jvp=_smul_jvp,
     transpose=Transpose((1,), lambda node, t: smul(node.args[0], t[0])),
     printing=Printing(_print_smul, _print_smul, _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),
@@ -212,7 +247,7 @@ def hadamard(a: Any, b: Any) -> Expr:
         return scale(a.params.coef, hadamard(a.args[0], b))
     if b.op == "scale":
         return scale(b.params.coef, hadamard(a, b.args[0]))
-    return Expr.make("hadamard", (a, b), Params(), a.shape)
+    return Expr.make("hadamard", (a, b), NO_PARAMS, a.shape)
 
 
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:

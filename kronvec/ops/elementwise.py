@@ -11,8 +11,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import expit
 
-from ..expr import Expr, as_expr
-from ..registry import Params, Printing, Transpose, register
+from ..expr import Expr, NO_PARAMS, as_expr
+from ..registry import Printing, Transpose, register
 from ._common import elementwise_jvp, func_print, lift, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
@@ -24,7 +24,7 @@ FAMILY = "elementwise"
 
 def elementwise_node(op: str, a: Expr) -> Expr:
     """The node ``op(a)`` of an elementwise function (the constructors simplify first)."""
-    return Expr.make(op, (a,), Params(), a.shape)
+    return Expr.make(op, (a,), NO_PARAMS, a.shape)
 
 
 def _transposed(node: Expr, t: list[Expr]) -> Expr:

@@ -7,13 +7,13 @@ import numpy as np
 
 from ..errors import ShapeError
 from .. import registry
-from ..expr import ConstValue, Expr
+from ..expr import ConstValue, Expr, NO_PARAMS
 from ..registry import SELF, Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
 from ._common import constant_value, identity_jvp, python_number
 
 __all__ = ["Matrix", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
-           "symbol", "const_label"]
+           "symbol"]
 
 FAMILY = "leaves"
 
@@ -70,9 +70,17 @@ def Scalar(name: str) -> Expr:
     return symbol(name, (), True, False)
 
 
+def _transposed_symbol(node: Expr, _: list) -> Expr:
+    """Sᵀ = S for a symbol declared symmetric; otherwise the transpose node."""
+    if node.params.symmetric:
+        return node
+    return Expr.make("transpose", (node,), NO_PARAMS, node.shape[::-1])
+
+
 register(
     "symbol", FAMILY, leaf=True, params=("name", "symmetric", "positive_definite"),
     evaluate=lambda ev, e: ev.values[e],
+    transpose=Transpose((), _transposed_symbol),
     printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
                       lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
                       lambda p, e: (e.params.name, Prec.ATOM)),
@@ -98,21 +106,13 @@ def Constant(value: Any, name: str | None = None) -> Expr:
     return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
 
 
-_CONST_IDS: dict[int, int] = {}
-
-
-def const_label(value: ConstValue) -> str:
-    """``C1``, ``C2``, ...: a stable display name for an unnamed constant matrix."""
-    return f"C{_CONST_IDS.setdefault(hash(value), len(_CONST_IDS) + 1)}"
-
-
 def _print_constant(p: Any, e: Expr) -> tuple[str, int]:
     value = e.params.value
     if value.name is not None:
         return p.s.name(value.name), Prec.ATOM
     if value.array.size == 1:
         return p.number(float(value.array.reshape(())))
-    return p.s.name(const_label(value)), Prec.ATOM
+    return p.s.name(p.constant_label(value)), Prec.ATOM
 
 
 def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
@@ -121,7 +121,7 @@ def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
         return value.name, Prec.ATOM
     if value.array.size == 1:
         return python_number(float(value.array.reshape(()))), Prec.ATOM
-    return const_label(value), Prec.ATOM
+    return p.constant_label(value), Prec.ATOM
 
 
 register(
@@ -137,7 +137,7 @@ def identity(n: int) -> Expr:
     """The n×n identity I."""
     if int(n) != n or n < 1:
         raise ShapeError(f"eye: the size must be a positive integer, got {n!r}")
-    return Expr.make("identity", (), Params(), (int(n), int(n)))
+    return Expr.make("identity", (), NO_PARAMS, (int(n), int(n)))
 
 
 def eye(n: int) -> Expr:
@@ -167,7 +167,7 @@ def _shape_of(dims: tuple) -> Shape:
 
 def zeros(*shape: Any) -> Expr:
     """The zero matrix of a shape, ``zeros(r, c)`` or ``zeros((r, c))``."""
-    return Expr.make("zeros", (), Params(), _shape_of(shape))
+    return Expr.make("zeros", (), NO_PARAMS, _shape_of(shape))
 
 
 def ones(*shape: Any) -> Expr:
@@ -177,7 +177,7 @@ def ones(*shape: Any) -> Expr:
         return identity(1)
     if shape == ():
         return Constant(1.0)
-    return Expr.make("ones", (), Params(), shape)
+    return Expr.make("ones", (), NO_PARAMS, shape)
 
 
 def _filled_python(word: str, scalar: str) -> Any:
@@ -185,7 +185,7 @@ def _filled_python(word: str, scalar: str) -> Any:
 
 
 def _transposed_fill(node: Expr, _: list) -> Expr:
-    return Expr.make(node.op, (), Params(), node.shape[::-1])
+    return Expr.make(node.op, (), NO_PARAMS, node.shape[::-1])
 
 
 register(

@@ -6,11 +6,12 @@ from typing import Any
 import scipy.linalg as sla
 
 from ..errors import ShapeError
-from ..expr import Expr, as_expr
+from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ExpmFrechetMap
-from ..registry import Params, Transpose, register
+from ..registry import Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import call_printing, lift
+from ._common import call_printing, lift, py_call
+from .arithmetic import scale
 from .leaves import identity
 
 __all__ = ["expm", "expm_frechet"]
@@ -28,7 +29,16 @@ def expm(a: Any) -> Expr:
     EXPM.signature.check("expm", [a.shape])
     if a.op == "zeros":
         return identity(a.shape[0])
-    return Expr.make("expm", (a,), Params(), a.shape)
+    return Expr.make("expm", (a,), NO_PARAMS, a.shape)
+
+
+def _print_expm(p: Any, e: Expr) -> tuple[str, int]:
+    """expm(A), and expm(A)ᵀ for e^(Aᵀ) = (e^A)ᵀ."""
+    arg = e.args[0]
+    name = r"\operatorname{expm}" if p.s.latex else "expm"
+    if arg.op == "transpose" and arg not in p.names:
+        return p.s.func(name, p(arg.args[0])) + p.s.transpose, Prec.POSTFIX
+    return p.s.func(name, p(arg)), Prec.ATOM
 
 
 EXPM = register(
@@ -36,7 +46,7 @@ EXPM = register(
     evaluate=lift(sla.expm),
     jvp=lambda node, i: ExpmFrechetMap(node.args[0], node.shape),
     transpose=Transpose((0,), lambda node, t: Expr.make("expm", (t[0],), node.params, node.shape)),
-    printing=call_printing("expm", r"\operatorname{expm}", "expm"),
+    printing=Printing(_print_expm, _print_expm, py_call("expm")),
     doc="the matrix exponential e^A",
 )
 
@@ -52,7 +62,11 @@ def expm_frechet(a: Any, e: Any) -> Expr:
         raise ShapeError(f"expm_frechet: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
     if e.op == "zeros":
         return e
-    return Expr.make("expm_frechet", (a, e), Params(), a.shape)
+    if e.op == "identity":  # A commutes with I: L(A, I) = ∫ e^{sA} e^{(1-s)A} ds = e^A
+        return expm(a)
+    if e.op == "scale" and e.args[0].op == "identity":
+        return scale(e.params.coef, expm(a))
+    return Expr.make("expm_frechet", (a, e), NO_PARAMS, a.shape)
 
 
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:

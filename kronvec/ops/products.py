@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..expr import Expr, as_expr, is_scalar
+from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronFactorMap, KronMap, KronTMap
 from ..maps.algebra import add as add_maps
 from ..registry import Params, Prec, Printing, Transpose, register, spec
 from ..shapes import fmt
 from ._common import io, lift, py_call, with_node
 from .arithmetic import scale, smul
-from .leaves import identity, zeros
+from .leaves import identity, ones, zeros
 
 __all__ = ["matmul", "transpose", "inv", "solve", "kron", "kron_contract", "matrix_power"]
 
@@ -55,13 +55,14 @@ def matmul(*factors: Any) -> Expr:
         if f.op == "zeros":
             return zeros(shape)
         flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
-    flat = _merge_powers(_cancel_inverses(flat))
+    flat, ones_coef = _merge_ones(_merge_powers(_cancel_inverses(flat)))
+    coef *= ones_coef
     if not flat:
         core = identity(shape[0])
     elif len(flat) == 1:
         core = flat[0]
     else:
-        core = Expr.make("matmul", flat, Params(), shape)
+        core = Expr.make("matmul", flat, NO_PARAMS, shape)
     for s in scalars:
         core = smul(s, core)
     return scale(coef, core)
@@ -77,6 +78,19 @@ def _merge_powers(flat: list[Expr]) -> list[Expr]:
         else:
             out.append((base, k))
     return [b if k == 1 else Expr.make("matpow", (b,), Params(k=k), b.shape) for b, k in out]
+
+
+def _merge_ones(flat: list[Expr]) -> tuple[list[Expr], float]:
+    """𝟙ₘₚ𝟙ₚₖ = p·𝟙ₘₖ: adjacent all-ones factors merge (with the coefficient they give)."""
+    out: list[Expr] = []
+    coef = 1.0
+    for f in flat:
+        if f.op == "ones" and out and out[-1].op == "ones":
+            coef *= f.shape[0]
+            out[-1] = ones(out[-1].shape[0], f.shape[1])
+        else:
+            out.append(f)
+    return out, coef
 
 
 def _cancel_inverses(flat: list[Expr]) -> list[Expr]:
@@ -144,7 +158,7 @@ def transpose(a: Any) -> Expr:
         if direct is not None:
             done[node] = direct
             continue
-        rule = spec(node.op).transpose
+        rule = _transpose_rule(node.op)
         kids = list(node.args) if rule.args is None else [node.args[i] for i in rule.args]
         if ready:
             done[node] = rule.build(node, [done[k] for k in kids])
@@ -156,16 +170,28 @@ def transpose(a: Any) -> Expr:
 
 def _transpose_directly(a: Expr) -> Expr | None:
     """Aᵀ when it needs no transposed arguments, else None."""
-    if is_scalar(a):
-        return a
     if a.op == "transpose":
         return a.args[0]
-    rule = spec(a.op).transpose
+    if a.shape == () or a.shape == (1, 1):
+        return a
+    rule = _transpose_rule(a.op)
     if rule is None:
-        return Expr.make("transpose", (a,), Params(), a.shape[::-1])
+        return Expr.make("transpose", (a,), NO_PARAMS, a.shape[::-1])
     if rule.args == ():
         return rule.build(a, [])
     return None
+
+
+_TRANSPOSE_RULES: dict[str, Transpose | None] = {}
+
+
+def _transpose_rule(op: str) -> Transpose | None:
+    """The op's transpose hook (looked up in the registry once per op)."""
+    try:
+        return _TRANSPOSE_RULES[op]
+    except KeyError:
+        rule = _TRANSPOSE_RULES[op] = spec(op).transpose
+        return rule
 
 
 register(
@@ -193,7 +219,7 @@ def inv(a: Any) -> Expr:
         raise np.linalg.LinAlgError("inv: the zero matrix is singular")
     if a.op == "scale":
         return scale(1.0 / a.params.coef, inv(a.args[0]))
-    return Expr.make("inv", (a,), Params(), a.shape)
+    return Expr.make("inv", (a,), NO_PARAMS, a.shape)
 
 
 def _print_inv(p: Any, e: Expr) -> tuple[str, int]:
@@ -235,7 +261,7 @@ def kron(a: Any, b: Any) -> Expr:
     shape = KRON.signature.check("kron", [a.shape, b.shape])
     if a.op == "zeros" or b.op == "zeros":
         return zeros(shape)
-    return Expr.make("kron", (a, b), Params(), shape)
+    return Expr.make("kron", (a, b), NO_PARAMS, shape)
 
 
 def _kron_jvp(node: Expr, i: int) -> Any:

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..expr import Expr, as_expr
+from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Prec, Printing, register
 from ._common import func_print, io, lift, py_call
 from .arithmetic import power, scale, smul
 from .leaves import Constant, ones, zeros
@@ -50,11 +50,13 @@ def trace(a: Any) -> Expr:
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
+    if a.op == "smul":  # tr(sA) = s tr(A)
+        return smul(a.args[0], trace(a.args[1]))
     if a.op == "identity":
         return Constant(float(a.shape[0]))
     if a.op == "zeros":
         return zeros(())
-    return Expr.make("trace", (a,), Params(), ())
+    return Expr.make("trace", (a,), NO_PARAMS, ())
 
 
 TRACE = register(
@@ -76,7 +78,7 @@ def det(a: Any) -> Expr:
     DET.signature.check("det", [a.shape])
     if a.op == "transpose":
         return det(a.args[0])
-    return Expr.make("det", (a,), Params(), ())
+    return Expr.make("det", (a,), NO_PARAMS, ())
 
 
 def _det_value(fac: Any) -> float:
@@ -104,7 +106,7 @@ def logdet(a: Any) -> Expr:
     LOGDET.signature.check("logdet", [a.shape])
     if a.op == "transpose":
         return logdet(a.args[0])
-    return Expr.make("logdet", (a,), Params(), ())
+    return Expr.make("logdet", (a,), NO_PARAMS, ())
 
 
 LOGDET = register(
@@ -126,7 +128,11 @@ def sum(a: Any) -> Expr:  # noqa: A001 - the public name kv.sum
     a = as_expr(a)
     if a.shape == ():
         return a
-    return Expr.make("sum", (a,), Params(), ())
+    if a.op == "scale":
+        return scale(a.params.coef, sum(a.args[0]))
+    if a.op == "smul" and a.args[1].shape != (1, 1):  # Σ sA = s ΣA
+        return smul(a.args[0], sum(a.args[1]))
+    return Expr.make("sum", (a,), NO_PARAMS, ())
 
 
 register(
@@ -142,7 +148,7 @@ register(
 def norm(a: Any) -> Expr:
     """The Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½, a scalar; d‖A‖ = tr((A/‖A‖)ᵀ dA)."""
     a = as_expr(a)
-    return Expr.make("norm", (a,), Params(), ())
+    return Expr.make("norm", (a,), NO_PARAMS, ())
 
 
 register(

@@ -5,9 +5,9 @@ from typing import Any
 
 import numpy as np
 
-from ..expr import Expr, as_expr
+from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
-from ..registry import SELF, Params, Printing, register
+from ..registry import SELF, Printing, register
 from ._common import call_printing, func_print, lift, py_call
 
 __all__ = ["diag"]
@@ -26,10 +26,10 @@ def diag(a: Any) -> Expr:
     if a.shape == (1, 1):
         return a
     if shape[1] != 1:
-        return Expr.make("diag", (a,), Params(), shape)
+        return Expr.make("diag", (a,), NO_PARAMS, shape)
     if a.op == "diag":
         return a.args[0]
-    return Expr.make("diagpart", (a,), Params(), shape)
+    return Expr.make("diagpart", (a,), NO_PARAMS, shape)
 
 
 DIAG = register(

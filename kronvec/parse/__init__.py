@@ -27,8 +27,9 @@ class Analysis:
     ----------
     tree : Node
         The expression in a small intermediate form (numbers folded).
-    shapes : dict[str, tuple[int, int]]
-        Every symbol's shape, in order of first appearance.
+    shapes : dict[str, tuple[int, ...]]
+        Every symbol's shape, in order of first appearance; ``()`` for a
+        scalar (declared, or used only as a scalar factor, as s in ``s * A``).
     invertible : frozenset[str]
         Symbols that occur where the registry asks for invertible values
         (under ``inv``, ``det``, ``logdet``, as the first argument of ``solve``).
@@ -38,16 +39,20 @@ class Analysis:
     """
 
     tree: Node
-    shapes: dict[str, tuple[int, int]]
+    shapes: dict[str, tuple[int, ...]]
     invertible: frozenset[str] = field(default_factory=frozenset)
     positive: frozenset[str] = field(default_factory=frozenset)
 
 
-def _normalize_shape(name: str, shape: Any) -> tuple[int, int]:
-    """``shape`` as ``(rows, cols)``; an int or 1-tuple is a column."""
+def _normalize_shape(name: str, shape: Any) -> tuple[int, ...]:
+    """``shape`` as ``(rows, cols)``; an int or 1-tuple is a column, ``()`` a scalar."""
     if isinstance(shape, int) and not isinstance(shape, bool):
         shape = (shape, 1)
+    if shape == "scalar":
+        shape = ()
     shape = tuple(shape)
+    if shape == ():
+        return shape
     if len(shape) == 1:
         shape = (shape[0], 1)
     valid = len(shape) == 2 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
@@ -64,7 +69,8 @@ def analyze(text: str, shapes: Mapping[str, Any] | None = None) -> Analysis:
     text : str
         The expression, e.g. ``"inv(X.T @ inv(V) @ X)"``.
     shapes : mapping of str to (int, int), optional
-        Known shapes; an int ``n`` (or ``(n,)``) means the column ``(n, 1)``.
+        Known shapes; an int ``n`` (or ``(n,)``) means the column ``(n, 1)``,
+        and ``()`` or ``"scalar"`` a scalar.
 
     Raises
     ------
@@ -119,6 +125,9 @@ def build(analysis: Analysis, namespace: Any, symmetric: Collection[str] = ()) -
         if name in symmetric and shape[0] != shape[1]:
             raise ParseError(f"{name!r} is declared symmetric but its shape {shape[0]}×{shape[1]} "
                              f"is not square")
+        if shape == ():
+            symbols[name] = namespace.Scalar(name)
+            continue
         symbols[name] = namespace.Matrix(name, shape, **({"symmetric": True} if name in symmetric else {}))
     return ParsedExpression(_build_node(analysis.tree, symbols, namespace), symbols, analysis)
 

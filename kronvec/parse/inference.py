@@ -93,6 +93,7 @@ class Deferred:
     apply: Callable[[], bool]
     where: ast.AST
     message: Callable[[], str]
+    default: Callable[[], None] | None = None  # what to assume when nothing else decides it
     done: bool = False
 
 
@@ -105,6 +106,7 @@ class Inference:
         self.dims = Dims()
         self.one = self.dims.new(1)
         self.symbols: dict[str, Matrix] = {}
+        self.scalars: set[str] = set()  # symbols found to be scalars
         self.deferred: list[Deferred] = []
 
     def error(self, where: ast.AST | None, message: str) -> ParseError:
@@ -123,8 +125,9 @@ class Inference:
             return None
         if isinstance(tree, Sym):
             if tree.name not in self.symbols:
-                rows, cols = self.given.get(tree.name, (None, None))
-                self.symbols[tree.name] = Matrix(self.dims.new(rows), self.dims.new(cols))
+                given = self.given.get(tree.name, (None, None))
+                rows, cols = (1, 1) if given == () else given
+                self.symbols[tree.name] = Matrix(self.dims.new(rows), self.dims.new(cols), given == ())
             return self.symbols[tree.name]
         kinds = [self.type_of(a) for a in tree.args]
         if tree.op == "T":
@@ -156,8 +159,40 @@ class Inference:
             return left
         if tree.op in ("*", "/") and self.is_one_by_one(left):
             return right
+        if tree.op in ("*", "/") and self.is_free(left) != self.is_free(right):
+            return self.maybe_scalar(tree, left, right)
         self.equal(tree.where, left, right, f"operator '{tree.op}' needs equal shapes")
         return Matrix(left.rows, left.cols)
+
+    def is_free(self, kind: Matrix) -> bool:
+        """A symbol's type of which nothing is known yet."""
+        return kind in self.symbols.values() and self.dims.size(kind.rows) is None \
+            and self.dims.size(kind.cols) is None
+
+    def maybe_scalar(self, tree: Apply, left: Matrix, right: Matrix) -> Matrix:
+        """``s * A`` with nothing known of s: a scalar, unless other uses give s a shape.
+
+        Broadcasting allows a scalar there, and a scalar is the least
+        assumption; decided once everything else is (:meth:`solve_deferred`).
+        """
+        free, other = (left, right) if self.is_free(left) else (right, left)
+
+        def apply() -> bool:
+            if self.dims.size(free.rows) is None and self.dims.size(free.cols) is None:
+                return False
+            constraint.done = True
+            if self.is_one_by_one(free):
+                return False
+            self.equal(tree.where, free, other, f"operator '{tree.op}' needs equal shapes or a scalar")
+            return True
+        constraint = Deferred(apply, tree.where, lambda: "", default=lambda: self.make_scalar(free))
+        self.deferred.append(constraint)
+        return other
+
+    def make_scalar(self, kind: Matrix) -> None:
+        self.dims.bind(kind.rows, 1)
+        self.dims.bind(kind.cols, 1)
+        self.scalars.update(name for name, k in self.symbols.items() if k is kind)
 
     def is_one_by_one(self, kind: Matrix) -> bool:
         return self.dims.size(kind.rows) == 1 and self.dims.size(kind.cols) == 1
@@ -286,26 +321,35 @@ class Inference:
 
     # ------------------------------------------------------------ results
     def solve_deferred(self) -> None:
-        """Apply deferred constraints until nothing changes."""
-        changed = True
-        while changed:
-            changed = False
-            for constraint in self.deferred:
-                if constraint.done:
-                    continue
-                try:
-                    if constraint.apply():
-                        changed = True
-                except Conflict:
-                    raise self.error(constraint.where, constraint.message()) from None
+        """Apply deferred constraints until nothing changes; then take the defaults
+        (a scalar for ``s * A``) of those still undecided, one at a time."""
+        while True:
+            changed = True
+            while changed:
+                changed = False
+                for constraint in self.deferred:
+                    if constraint.done:
+                        continue
+                    try:
+                        if constraint.apply():
+                            changed = True
+                    except Conflict:
+                        raise self.error(constraint.where, constraint.message()) from None
+            waiting = [c for c in self.deferred if not c.done and c.default is not None]
+            if not waiting:
+                return
+            waiting[0].default()
+            waiting[0].done = True
 
-    def resolved_shapes(self) -> dict[str, tuple[int, int]]:
+    def resolved_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every symbol's shape, or a ParseError naming the undetermined ones."""
-        shapes: dict[str, tuple[int, int]] = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         unknown: list[str] = []
         for name, kind in self.symbols.items():
             rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)
-            if rows is None or cols is None:
+            if name in self.scalars or kind.scalar:
+                shapes[name] = ()
+            elif rows is None or cols is None:
                 r, c = ("R" if rows is None else str(rows)), ("C" if cols is None else str(cols))
                 known = f" (known so far: {'?' if rows is None else rows}×{'?' if cols is None else cols})"
                 partial = known if rows is not None or cols is not None else ""

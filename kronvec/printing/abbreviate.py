@@ -5,8 +5,8 @@ from typing import Any, Mapping
 
 from ..expr import Expr, display_names, strip_names
 from ..maps import expression_factors
-from .expressions import Printer, to_unicode
-from .maps import map_to_unicode
+from .expressions import Printer
+from .maps import render_map
 from .styles import UNICODE
 
 __all__ = ["abbreviate", "with_definitions", "pretty"]
@@ -85,15 +85,27 @@ def _occurrences(roots: list[Expr], names: Mapping[Expr, str]) -> dict[Expr, int
     return counts
 
 
-def with_definitions(text: str, names: Mapping[Expr, str], given: Mapping[Expr, str]) -> str:
-    """``text`` followed by ``where W = …`` for the names not given by the user."""
-    new = [(node, name) for node, name in names.items()
-           if node not in given and not name.endswith("ᵀ")]
-    if not new:
+def with_definitions(text: str, names: Mapping[Expr, str], given: Mapping[Expr, str],
+                     used: set[Expr] | None = None) -> str:
+    """``text`` followed by ``where W = …`` for the names not given by the user.
+
+    With ``used`` (the named nodes ``text`` printed by name), only the names
+    the text needs are defined, and the names their definitions need.
+    """
+    new = {name: node for node, name in names.items() if node not in given and not name.endswith("ᵀ")}
+    pending = [names[n].rstrip("ᵀ") for n in used] if used is not None else list(new)
+    defs: dict[str, str] = {}
+    while pending:
+        name = pending.pop()
+        if name not in new or name in defs:
+            continue
+        printer = Printer(UNICODE, {k: v for k, v in names.items() if k is not new[name]})
+        defs[name] = f"{name} = {printer(new[name])}"
+        pending.extend(names[n].rstrip("ᵀ") for n in printer.used)
+    if not defs:
         return text
-    defs = [f"{name} = {to_unicode(node, {k: v for k, v in names.items() if k is not node})}"
-            for node, name in new]
-    return f"{text},  where " + ", ".join(defs)
+    order = [name for name in new if name in defs]
+    return f"{text},  where " + ", ".join(defs[name] for name in order)
 
 
 def pretty(obj: Any) -> str:
@@ -114,9 +126,10 @@ def pretty(obj: Any) -> str:
     from_jacobian = hasattr(obj, "map") and hasattr(obj, "names")
     given = dict(obj.names) if from_jacobian else display_names(obj)
     if from_jacobian:
-        roots = expression_factors(obj.map)
-        names = abbreviate(roots, given)
-        return with_definitions(map_to_unicode(obj.map, names), names, given)
+        names = abbreviate(expression_factors(obj.map), given)
+        text, used = render_map(UNICODE, obj.map, names)
+        return with_definitions(text, names, given, used)
     plain = strip_names(obj)
     names = abbreviate([plain], given)
-    return with_definitions(to_unicode(plain, names), names, given)
+    printer = Printer(UNICODE, names)
+    return with_definitions(printer(plain), names, given, printer.used)

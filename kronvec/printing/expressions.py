@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..expr import Expr
+from ..expr import Expr, const_scalar
 from ..ops.arithmetic import add, scale
+from ..ops.leaves import Constant
 from ..ops.products import matmul
 from ..registry import Prec, spec
 from .styles import LATEX, UNICODE, Style
@@ -35,7 +36,13 @@ class Printer:
     def __init__(self, style: Style, names: Mapping[Expr, str] | None = None) -> None:
         self.s = style
         self.names = names or {}
+        self.used: set[Expr] = set()  # the named subexpressions that were printed by name
+        self._constants: dict[Any, str] = {}
         self._memo: dict[Expr, tuple[str, int]] = {}
+
+    def constant_label(self, value: Any) -> str:
+        """``C1``, ``C2``, ...: unnamed constant matrices, numbered as they appear in the text."""
+        return self._constants.setdefault(value, f"C{len(self._constants) + 1}")
 
     def __call__(self, e: Expr, level: int = Prec.SUM) -> str:
         memo = self._memo
@@ -49,6 +56,7 @@ class Printer:
     def render(self, e: Expr) -> tuple[str, int]:
         """(text, precedence) of ``e``: its display name, or its op's printing."""
         if e in self.names:
+            self.used.add(e)
             return self.s.name(self.names[e]), Prec.ATOM
         printing = spec(e.op).printing
         return (printing.latex if self.s.latex else printing.unicode)(self, e)
@@ -68,7 +76,10 @@ class Printer:
         num = format_number(abs(c))
         sign = self.s.minus if c < 0 else ""
         if not float(c).is_integer() and float(1.0 / c).is_integer():
-            return f"{sign}{self(inner, Prec.PROD)}/{format_number(abs(1.0 / c))}", Prec.UNARY
+            k = format_number(abs(1.0 / c))
+            if self.s.latex:
+                return f"{sign}\\frac{{{self(inner)}}}{{{k}}}", Prec.UNARY
+            return f"{sign}{body}/{k}", Prec.UNARY
         sep = " " if self.s.latex or body[:1].isdigit() else ""
         return f"{sign}{num}{sep}{body}", Prec.UNARY
 
@@ -77,13 +88,13 @@ class Printer:
         factored = factor_sum(terms, self._abbreviate)
         if factored is not None:
             return self(factored, Prec.SUM)
-        positive = [t for t in terms if not (t.op == "scale" and t.params.coef < 0)]
-        if positive and positive[0] is not terms[0]:
-            terms = (positive[0],) + tuple(t for t in terms if t is not positive[0])
+        signed = [_signed(t) for t in terms]
+        positive = [st for st in signed if not st[0]]
+        if positive and positive[0] is not signed[0]:  # lead with a positive term: y - XF
+            signed = [positive[0]] + [st for st in signed if st is not positive[0]]
         out = ""
-        for k, t in enumerate(terms):
-            neg = t.op == "scale" and t.params.coef < 0
-            body = self(scale(-1.0, t) if neg else t, Prec.UNARY)
+        for k, (neg, t) in enumerate(signed):
+            body = self(t, Prec.UNARY)
             if k == 0:
                 out = (self.s.minus if neg else "") + body
             else:
@@ -107,6 +118,18 @@ class Printer:
                 if all(a is b for a, b in zip(factors[i:i + k], named.args)):
                     return self._abbreviate(factors[:i] + [named] + factors[i + k:])
         return factors
+
+
+def _signed(t: Expr) -> tuple[bool, Expr]:
+    """(negative, |t|) for a term of a sum: -A, a negative number, or one of these as a 1×1 matrix."""
+    if t.op == "scale" and t.params.coef < 0:
+        return True, scale(-1.0, t)
+    value = const_scalar(t)
+    if value is not None and value < 0:
+        return True, Constant(-value)
+    if t.op == "smul" and t.args[1].op == "identity" and t.shape == (1, 1):  # s·I₁ prints as s
+        return _signed(t.args[0])
+    return False, t
 
 
 def _chain(t: Expr) -> tuple[float, list[Expr]]:
@@ -157,6 +180,9 @@ class PythonPrinter:
 
     def __init__(self) -> None:
         self._memo: dict[Expr, tuple[str, int]] = {}
+        self._constants: dict[Any, str] = {}
+
+    constant_label = Printer.constant_label
 
     def __call__(self, e: Expr, level: int = Prec.SUM) -> str:
         memo = self._memo

@@ -8,21 +8,24 @@ from a table keyed by type, apart from the classes it prints.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
 
-from ..expr import Expr, is_scalar, strip_names
+from ..expr import Expr, const_scalar, is_scalar, strip_names
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
                     KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, ZeroMap)
+from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Matrix, Scalar
 from ..ops.products import transpose
 from ..registry import Prec
+from ..shapes import as2d
 from .expressions import Printer, format_number, to_unicode
 from .styles import LATEX, UNICODE, Style
 
-__all__ = ["map_to_unicode", "map_to_latex", "differential", "MAP_RENDERERS"]
+__all__ = ["map_to_unicode", "map_to_latex", "differential", "render_map", "MAP_RENDERERS"]
 
 SUM, UNARY, KRON, PROD, POSTFIX, ATOM = (Prec.SUM, Prec.UNARY, Prec.KRON, Prec.PROD, Prec.POSTFIX,
                                           Prec.ATOM)
@@ -71,11 +74,13 @@ class _MapPrinter:
                 number *= float(np.reshape(c, ()))
         while scalar is not None and scalar.op == "scale":
             number, scalar = number * scalar.params.coef, scalar.args[0]
+        if scalar is not None and const_scalar(scalar) is not None:  # ‖X‖ ‖X‖⁻¹ = 1
+            number, scalar = number * const_scalar(scalar), None
         magnitude = abs(number)
         if magnitude == 1.0:
             text = ""
         elif not magnitude.is_integer() and (1.0 / magnitude).is_integer():
-            text = f"1/{format_number(1.0 / magnitude)}"  # as expressions print X/2
+            text = self.s.fraction(format_number(1.0 / magnitude))  # as expressions print X/2
         else:
             text = format_number(magnitude)
         if scalar is not None:
@@ -122,18 +127,20 @@ class _MapPrinter:
         return " · ".join(parts), neg, False
 
     def _kron(self, m: KronMap | KronTMap) -> tuple[str, bool, bool]:
-        """A H B as Bᵀ ⊗ A; A Hᵀ B as (Bᵀ ⊗ A)K."""
+        """A H B as Bᵀ ⊗ A; A Hᵀ B as (Bᵀ ⊗ A)K₍ₙ,ₖ₎; the identity map as I with its size."""
         ca, A = _split_scalar(m.A)
         cb, B = _split_scalar(m.B)
         ctext, neg = self.coefficient(ca + cb)
+        commutation = self.s.sized("K", *as2d(m.in_shape))  # K₍ₙ,ₖ₎ vec H = vec Hᵀ, H of shape (n, k)
         if A is None and B is None:
             if is_scalar(m.in_shape):
                 return ctext or "1", neg, False  # the identity on scalars
-            body = self.s.identity if isinstance(m, KronMap) else "K"
+            size = math.prod(m.in_shape)
+            body = self.s.sized(self.s.identity, size) if isinstance(m, KronMap) else commutation
         else:
             body = self.transposed(B) + self.s.kron + self.factor(A, POSTFIX)
             if isinstance(m, KronTMap):
-                body = self.s.paren(body) + "K"
+                body = self.s.paren(body) + commutation
         return self._with_coefficient(ctext, body), neg, False
 
     def _trace(self, m: TraceMap) -> tuple[str, bool, bool]:
@@ -188,6 +195,8 @@ MAP_RENDERERS: dict[type, Any] = {
     DiagExtractMap: _MapPrinter._action,
     ExpmFrechetMap: _MapPrinter._action,
     KronFactorMap: _MapPrinter._action,
+    VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
+                           False, False),
 }
 
 
@@ -196,9 +205,15 @@ def _is_one(e: Expr) -> bool:
                                   and float(e.params.value.array.reshape(())) == 1.0)
 
 
+def render_map(style: Style, m: LinearMap, names: Mapping[Expr, str] | None) -> tuple[str, set[Expr]]:
+    """The map's text and the named subexpressions it printed by name."""
+    printer = _MapPrinter(style, names)
+    text, neg, _ = printer.render(m)
+    return (style.minus if neg else "") + text, printer.p.used
+
+
 def _map_text(style: Style, m: LinearMap, names: Mapping[Expr, str] | None) -> str:
-    text, neg, _ = _MapPrinter(style, names).render(m)
-    return (style.minus if neg else "") + text
+    return render_map(style, m, names)[0]
 
 
 def map_to_unicode(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:

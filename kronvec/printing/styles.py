@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = ["Style", "LatexStyle", "UNICODE", "LATEX"]
 
 _SUP = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
+_SUB = str.maketrans("0123456789()", "₀₁₂₃₄₅₆₇₈₉₍₎")
 
 
 class Style:
@@ -50,6 +51,15 @@ class Style:
 
     def elem_power(self, base: str, p: str) -> str:
         return f"{base}∘{self.sup(p)}"
+
+    def fraction(self, k: str) -> str:
+        """1/k as a coefficient."""
+        return f"1/{k}"
+
+    def sized(self, letter: str, *dims: int) -> str:
+        """A structured matrix with its size: the identity I₉, the commutation matrix K₍₃,₂₎."""
+        text = f"({dims[0]},{dims[1]})" if len(dims) == 2 else str(dims[0])
+        return letter + text.translate(_SUB)
 
 
 class LatexStyle(Style):
@@ -95,6 +105,13 @@ class LatexStyle(Style):
 
     def elem_power(self, base: str, p: str) -> str:
         return f"{base}^{{\\circ {p}}}"
+
+    def fraction(self, k: str) -> str:
+        return f"\\frac{{1}}{{{k}}}"
+
+    def sized(self, letter: str, *dims: int) -> str:
+        text = f"({dims[0]},{dims[1]})" if len(dims) == 2 else str(dims[0])
+        return f"{letter}_{{{text}}}"
 
 
 UNICODE, LATEX = Style(), LatexStyle()
