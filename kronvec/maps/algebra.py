@@ -193,8 +193,8 @@ def _factor_kron_sums(terms: list[LinearMap]) -> list[LinearMap]:
     more symbolic Kronecker terms of one kind; identities become explicit here.
     """
     for kind in (KronMap, KronTMap):
-        group = [t for t in terms if type(t) is kind and t.symbolic]
-        if len(group) < 3:
+        group = [t for t in terms if type(t) is kind]
+        if len(group) < 3 or not any(t.symbolic for t in group):
             continue
         factored = _rank_one(group)
         if factored is not None:

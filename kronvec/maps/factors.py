@@ -114,6 +114,8 @@ def trace_prod(c: Factor, h: Any) -> Any:
         h = as_expr(h)
         if is_scalar(h):
             return h if c is None else _build("smul", as_expr(c), h)
+        if isinstance(c, Expr) and c.op == "ones":  # tr(𝟙ᵀ H) = sum(H)
+            return _build("sum", h)
         return _build("trace", h if c is None else _build("matmul", c, h))
     if c is None:
         return np.trace(h, axis1=-2, axis2=-1)

@@ -119,7 +119,7 @@ def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[
     for node in f.walk():
         if node.args and any(a in depends for a in node.args):
             depends.add(node)
-            if node is not f and node.op not in ("transpose", "scale"):
+            if node is not f and node.op not in ("transpose", "scale") and not _prints_as_its_argument(node):
                 candidates.append(node)
     out: dict[E.Expr, str] = {}
     for node in candidates:
@@ -129,6 +129,11 @@ def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[
         if rep not in out and rep.T not in out:
             out[rep] = given.get(rep) or next(letters, None) or f"T{len(out) + 1}"
     return dict(sorted(out.items(), key=lambda item: candidates.index(item[0])))
+
+
+def _prints_as_its_argument(node: E.Expr) -> bool:
+    """A scalar read as a 1×1 matrix (s·I₁) prints as s: naming it would give "S = R"."""
+    return node.op == "smul" and node.args[1].op == "identity" and node.shape == (1, 1)
 
 
 def _transposes(e: E.Expr) -> int:
