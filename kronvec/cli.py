@@ -34,7 +34,9 @@ TOLERANCE = 1e-6
 _USER_ERRORS = (ValueError, KeyError, TypeError, ArithmeticError, NotImplementedError, MemoryError,
                 OSError)
 _SAMPLE = "⊗∇ᵀ⁻¹×"
-_SHAPE_PATTERN = re.compile(r"^\s*([^\W\d]\w*)\s*=\s*(\d+)\s*(?:[x×X*]\s*(\d+))?\s*$")
+_SHAPE_PATTERN = re.compile(r"^\s*([^\W\d]\w*)\s*=\s*(?:(scalar)|(\d+)\s*(?:[x×X*]\s*(\d+))?)\s*$")
+_AT_PATTERN = re.compile(r"^\s*([^\W\d]\w*)\s*=\s*(.+?)\s*$")
+DOMAIN_TRIES = 4
 
 
 @dataclass
@@ -69,18 +71,33 @@ class _Problem:
 # Arguments
 
 
-def _shape_argument(text: str) -> list[tuple[str, tuple[int, int]]]:
-    """Parse ``NAME=RxC`` (or ``NAME=N`` for an N×1 column), comma-separated."""
-    shapes = []
+def _shape_argument(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Parse ``NAME=RxC``, ``NAME=N`` (an N×1 column) or ``NAME=scalar``, comma-separated."""
+    shapes: list[tuple[str, tuple[int, ...]]] = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         match = _SHAPE_PATTERN.match(item)
         if match is None:
-            raise argparse.ArgumentTypeError(f"invalid shape {item!r}; expected NAME=RxC or NAME=N")
-        name, rows, cols = match.group(1), int(match.group(2)), int(match.group(3) or 1)
+            raise argparse.ArgumentTypeError(f"invalid shape {item!r}; expected NAME=RxC, NAME=N or "
+                                             f"NAME=scalar")
+        if match.group(2):
+            shapes.append((match.group(1), ()))
+            continue
+        rows, cols = int(match.group(3)), int(match.group(4) or 1)
         if rows < 1 or cols < 1:
             raise argparse.ArgumentTypeError(f"invalid shape {item!r}; sizes must be positive")
-        shapes.append((name, (rows, cols)))
+        shapes.append((match.group(1), (rows, cols)))
     return shapes
+
+
+def _at_argument(text: str) -> tuple[str, np.ndarray]:
+    """Parse ``NAME=FILE.npy`` and load the array."""
+    match = _AT_PATTERN.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; expected NAME=FILE.npy")
+    try:
+        return match.group(1), np.load(match.group(2), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {match.group(2)!r}: {exc}") from None
 
 
 def _names_argument(text: str) -> list[str]:
@@ -110,8 +127,9 @@ def _argument_parser() -> argparse.ArgumentParser:
     derive.add_argument("--wrt", required=True, metavar="NAME",
                         help="the symbol to differentiate with respect to")
     derive.add_argument("--shape", action="append", default=[], type=_shape_argument, metavar="NAME=RxC",
-                        help="shape of a symbol (NAME=N means N×1); repeat or separate with commas; "
-                             "shapes not given are inferred where possible")
+                        help="shape of a symbol: NAME=RxC, NAME=N for an N×1 column, NAME=scalar for a "
+                             "scalar; repeat or separate with commas. Shapes not given are inferred "
+                             "where possible; a symbol used only as a factor (s in s*A) is a scalar")
     derive.add_argument("--symmetric", action="append", default=[], type=_names_argument, metavar="NAME",
                         help="declare a (square) symbol symmetric; repeat or separate with commas")
     derive.add_argument("--check", action="store_true",
@@ -120,6 +138,8 @@ def _argument_parser() -> argparse.ArgumentParser:
     derive.add_argument("--steps", action="store_true", help="print the derivation step by step")
     derive.add_argument("--dense", metavar="FILE.npy",
                         help="save the dense Jacobian (at random values) to FILE.npy")
+    derive.add_argument("--at", action="append", default=[], type=_at_argument, metavar="NAME=FILE.npy",
+                        help="the value of a symbol for --check and --dense (others stay random)")
     derive.add_argument("--seed", type=int, default=0, help="seed for the random values (default 0)")
     return parser
 
@@ -275,15 +295,42 @@ def _named_result(problem: _Problem) -> Any:
     return expression.named(name)
 
 
-def _random_point(problem: _Problem, seed: int) -> dict[str, np.ndarray]:
-    """Random values for every symbol: SPD where inverted or symmetric, positive where logged."""
+def _point(problem: _Problem, seed: int, given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Values for every symbol, inside the expression's domain.
+
+    Random ones are SPD where inverted or symmetric and positive where logged;
+    when the expression is not finite there (as log(X - 5) at X near 1), the
+    positive ones are scaled up by 10, 100, 1000.  ``given`` (from ``--at``)
+    are used as they are.
+    """
     analysis = problem.parsed.analysis
-    rng = np.random.default_rng(seed)
-    values = random_values(problem.expression, rng, positive=analysis.positive,
-                           invertible=analysis.invertible | problem.symmetric)
-    if problem.wrt_name not in values:  # differentiating by a symbol F does not contain
-        values[problem.wrt_name] = random_matrix(rng, problem.wrt.shape, spd=problem.wrt.params.symmetric)
-    return values
+    for name in sorted(set(given) - set(problem.shapes())):
+        print(f"note: {name} does not occur in the expression; its --at value is ignored")
+    for attempt in range(DOMAIN_TRIES):
+        rng = np.random.default_rng(seed)
+        values = random_values(problem.expression, rng, positive=analysis.positive,
+                               invertible=analysis.invertible | problem.symmetric)
+        if problem.wrt_name not in values:  # differentiating by a symbol F does not contain
+            values[problem.wrt_name] = random_matrix(rng, problem.wrt.shape,
+                                                     spd=problem.wrt.params.symmetric)
+        for name in analysis.positive & set(values):
+            values[name] = values[name] * 10.0 ** attempt
+        values.update(given)
+        if _finite_at(problem.expression, values):
+            return values
+        if given and set(given) >= set(values):
+            break
+    where = "the values given with --at are" if given else "no random point found is"
+    raise ValueError(f"{where} outside the domain of the expression (it is not finite there); give "
+                     f"values inside it with --at NAME=FILE.npy")
+
+
+def _finite_at(expression: Any, values: dict[str, np.ndarray]) -> bool:
+    try:
+        with np.errstate(all="raise"):
+            return bool(np.all(np.isfinite(kv.evaluate(expression, values))))
+    except (FloatingPointError, np.linalg.LinAlgError):
+        return False
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -305,7 +352,7 @@ def _derive(args: argparse.Namespace) -> int:
             print(jacobian.steps(latex=True))
     if not (args.check or args.dense):
         return 0
-    values = _random_point(problem, args.seed)
+    values = _point(problem, args.seed, dict(args.at))
     operator = jacobian.at(values)
     status = 0
     if args.check and not _check(problem, operator, gradient, values, args.seed):

@@ -148,6 +148,8 @@ def smul(s: Any, a: Any) -> Expr:
         else:
             raise ShapeError(f"scalar multiply: {fmt(s.shape)} is not a scalar (with {fmt(a.shape)})")
     shape = a.shape if not (a.shape == () and s.shape == (1, 1)) else (1, 1)
+    if s.op == "smul" and s.args[1].op == "identity" and s.shape == (1, 1):  # (t·I₁)·A = t·A
+        return as_shape(smul(s.args[0], a), shape)
     value = const_scalar(s)
     if value is not None:
         return as_shape(scale(value, a), shape)
