@@ -374,3 +374,48 @@ def test_cli_injection_does_not_run(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert not marker.exists()
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------
+# Scalars, domains and given values
+
+
+def test_a_symbol_used_only_as_a_factor_is_a_scalar(capsys: pytest.CaptureFixture) -> None:
+    expr = "-0.5*y.T @ inv(s*A + t*eye(5)) @ y - 0.5*logdet(s*A + t*eye(5))"
+    assert analyze(expr, {"y": 5, "A": (5, 5)}).shapes == {"y": (5, 1), "s": (), "A": (5, 5), "t": ()}
+    assert main(["derive", expr, "--wrt", "s", "--shape", "y=5", "--shape", "A=5x5", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "s: scalar" in out and "passed" in out
+
+
+def test_a_factor_that_is_used_as_a_matrix_elsewhere_stays_a_matrix() -> None:
+    assert analyze("s * X + s @ Y", {"X": (2, 3), "Y": (3, 3)}).shapes["s"] == (2, 3)
+    assert analyze("X * Y", {"X": (2, 3)}).shapes["Y"] == ()  # the least assumption
+    assert analyze("X * Y + Y", {"X": (2, 3)}).shapes["Y"] == (2, 3)
+
+
+def test_scalars_can_be_declared(capsys: pytest.CaptureFixture) -> None:
+    assert analyze("s * X", {"s": (), "X": (2, 2)}).shapes["s"] == ()
+    assert main(["derive", "exp(s) * trace(X)", "--wrt", "s", "--shape", "s=scalar,X=2x2", "--check"]) == 0
+    assert "passed" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["derive", "--help"])
+    assert "NAME=scalar" in capsys.readouterr().out
+
+
+def test_check_samples_inside_the_domain(capsys: pytest.CaptureFixture) -> None:
+    assert main(["derive", "log(X - 5)", "--wrt", "X", "--shape", "X=2x2", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "passed" in out and "nan" not in out
+
+
+def test_values_can_be_given(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    inside, outside = tmp_path / "inside.npy", tmp_path / "outside.npy"
+    np.save(inside, np.full((2, 2), 7.0))
+    np.save(outside, np.full((2, 2), 1.0))
+    assert main(["derive", "log(X - 5)", "--wrt", "X", "--shape", "X=2x2", "--check",
+                 "--at", f"X={inside}"]) == 0
+    assert "passed" in capsys.readouterr().out
+    assert main(["derive", "log(X - 5)", "--wrt", "X", "--shape", "X=2x2", "--check",
+                 "--at", f"X={outside}"]) == 2
+    assert "outside the domain" in capsys.readouterr().err

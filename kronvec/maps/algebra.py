@@ -134,13 +134,17 @@ def _elem_elem(o: ElementwiseMap, i: ElementwiseMap) -> LinearMap:
     return ElementwiseMap(fx.had(o.D, i.D), i.in_shape, o.out_shape)
 
 
-def _trace_after(o: TraceMap, inner: LinearMap) -> LinearMap:
+def _trace_after(o: TraceMap, inner: LinearMap) -> LinearMap | None:
     # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ)
+    if o.symbolic and not inner.acts_on_expressions():
+        return None
     return TraceMap(fx.tr(inner.T._apply(o.c_transposed())), o.M, inner.in_shape, o.out_shape)
 
 
-def _before_trace(outer: LinearMap, i: TraceMap) -> LinearMap:
+def _before_trace(outer: LinearMap, i: TraceMap) -> LinearMap | None:
     # L(tr(C H) M) = tr(C H) L(M)
+    if i.symbolic and not outer.acts_on_expressions():
+        return None
     return TraceMap(i.C, outer._apply(i.M), i.in_shape, outer.out_shape)
 
 

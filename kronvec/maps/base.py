@@ -100,6 +100,10 @@ class LinearMap:
         """True for H ↦ H."""
         return False
 
+    def acts_on_expressions(self) -> bool:
+        """Whether ``_apply`` takes expressions too (so the algebra may push factors through)."""
+        return True
+
     def bind(self, value: Callable[[Expr], Any]) -> "LinearMap":
         """This map with every expression factor replaced by ``value(factor)``.
 

@@ -64,6 +64,9 @@ class VechMap(LinearMap):
     letter = ""
     transposed = False
 
+    def acts_on_expressions(self) -> bool:
+        return False  # index maps on arrays only: compositions with them stay lazy
+
     def __init__(self, n: int, to_vech: bool) -> None:
         half, full = (n * (n + 1) // 2, 1), (n, n)
         super().__init__(full if to_vech else half, half if to_vech else full)
