@@ -73,8 +73,9 @@ def test_steps_have_no_redundant_lines():
     renames = [line for line in lines if len(line) == 3 and line[1] == "=" and line[2].isupper()]
     assert not renames, lines  # no "S = R", and so no "dS = dR" after it
     U, V, Xm = kv.Matrix("U", (4, 2)), kv.Matrix("V", (3, 2)), kv.Matrix("X", (4, 3))
-    steps = kv.explain(kv.sum((Xm - U @ V.T) * (Xm - U @ V.T)), U).splitlines()
-    assert "P = UVᵀ" in steps and "M = X - P" in steps, steps
+    for f in (kv.sum((Xm - U @ V.T) * (Xm - U @ V.T)), kv.trace((Xm - U @ V.T).T @ (Xm - U @ V.T))):
+        steps = kv.explain(f, U).splitlines()
+        assert "P = UVᵀ" in steps and "M = X - P" in steps, steps
 
 
 def test_kalman_update_jacobian_factors():

@@ -121,14 +121,27 @@ def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[
             depends.add(node)
             if node is not f and node.op not in ("transpose", "scale") and not _prints_as_its_argument(node):
                 candidates.append(node)
-    out: dict[E.Expr, str] = {}
-    for node in candidates:
-        # of r and rᵀ (both in the expression), name the one with fewer transposes
+    # Of r and rᵀ (both in the expression), name the one with fewer transposes; on a
+    # tie, the one that the intermediates above it use (parents are decided first).
+    chosen: list[E.Expr] = []
+    for node in reversed(candidates):
         flipped = node.T
-        rep = flipped if flipped in depends and _transposes(flipped) < _transposes(node) else node
-        if rep not in out and rep.T not in out:
-            out[rep] = given.get(rep) or next(letters, None) or f"T{len(out) + 1}"
-    return dict(sorted(out.items(), key=lambda item: candidates.index(item[0])))
+        if node in chosen or flipped in chosen:
+            continue
+        rep = node
+        if flipped in depends:
+            tn, tf = _transposes(node), _transposes(flipped)
+            if tf < tn or tf == tn and _used_by(flipped, chosen) and not _used_by(node, chosen):
+                rep = flipped
+        chosen.append(rep)
+    position = {n: i for i, n in enumerate(candidates)}
+    chosen.sort(key=lambda n: position.get(n, position.get(n.T, 0)))
+    return {rep: given.get(rep) or next(letters, None) or f"T{i + 1}" for i, rep in enumerate(chosen)}
+
+
+def _used_by(node: E.Expr, parents: list[E.Expr]) -> bool:
+    """Whether ``node`` is an argument of one of ``parents`` (or of a scaling in one)."""
+    return any(node is a or a.op == "scale" and node is a.args[0] for p in parents for a in p.args)
 
 
 def _prints_as_its_argument(node: E.Expr) -> bool:
