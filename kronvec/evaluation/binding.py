@@ -104,7 +104,7 @@ def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
             arr = arr.reshape(shape)
         else:
             raise ShapeError(f"value for {name}: expected shape {shape}, got {arr.shape}")
-    if not np.isfinite(arr).all():
+    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():  # one pass when all is well
         raise ValueError(f"value for {name} contains NaN or inf")
     return arr.view()  # a distinct object per symbol, so recorded plans can tell them apart
 
@@ -124,7 +124,7 @@ def _symmetric(sym: Expr, value: np.ndarray) -> np.ndarray:
 
 def _cholesky(sym: Expr, value: np.ndarray) -> np.ndarray:
     """The upper Cholesky factor of a positive definite value, or a ValueError naming the symbol."""
-    c, info = lapack.dpotrf(value, lower=0, clean=1)
+    c, info = lapack.dpotrf(value.T if value.flags.c_contiguous else value, lower=0, clean=1)  # = value
     if info != 0:
         raise ValueError(f"value for {describe_symbol(sym)}: not positive definite (its Cholesky "
                          f"factorization breaks down at column {info}); pass a positive definite "

@@ -37,7 +37,12 @@ def run_recorded(plans: dict, exprs: Sequence[Expr], bound: Mapping[Expr, np.nda
     if plan is not None:
         return plan.run(bound)
     ev = Evaluator({}, exprs, record=True, bound=bound)
-    results = [ev(e) for e in exprs]
+    try:
+        results = [ev(e) for e in exprs]
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        ev.verify()  # a singular matrix solved with earlier is the cause: say so
+        raise
+    ev.verify()
     plan = ev.plan(results)
     if plan is not None:
         plans[plan.key] = plan
@@ -108,8 +113,14 @@ class Evaluator:
             return None
         inputs = {sym: self._slots[id(v)] for sym, v in self.values.items()}
         factors = {sym: self._slots[id(c)] for sym, c in self._cholesky.items()}
+        checked = [self._slots[id(f)] for f in self._factors.values()]
         return Plan(inputs, factors, list(self._tape), [self._slots[id(o)] for o in outputs],
-                    len(self._alive), symmetric_key(self.values))
+                    checked, len(self._alive), symmetric_key(self.values))
+
+    def verify(self) -> None:
+        """Raise for any factorization that served a solve or an inverse of a singular matrix."""
+        for f in self._factors.values():
+            f.verify()
 
     # ---------------------------------------------------------- evaluation
     def canon(self, e: Expr) -> Expr:
@@ -145,6 +156,10 @@ class Evaluator:
             v = self._cache[e] = spec(e.op).evaluate(self, e)
         return v
 
+    def cached(self, e: Expr) -> Any:
+        """The value of ``e`` if it was computed already, else None (never computes)."""
+        return self._cache.get(self.canon(e))
+
     def product(self, e: Expr) -> np.ndarray:
         """The value of a product node: its transpose's if known, else the chain."""
         t = self.canon(transpose(e))
@@ -166,10 +181,14 @@ class Evaluator:
                            try_cholesky=is_symbol and a.params.positive_definite,
                            symmetric=(a in self._symmetric_symbols) if is_symbol else None,
                            finite=is_symbol)
-            if a in self._cholesky:  # factored when its value was bound
-                f = self.op(_with_cholesky(make), self(a), self._cholesky[a])
-            else:
-                f = self.op(make, self(a))
+            try:
+                if a in self._cholesky:  # factored when its value was bound
+                    f = self.op(_with_cholesky(make), self(a), self._cholesky[a])
+                else:
+                    f = self.op(make, self(a))
+            except np.linalg.LinAlgError:
+                self.verify()  # NaN from a singular solve earlier: name that one
+                raise
             self._factors[a] = f
         return f
 
@@ -211,6 +230,8 @@ class Evaluator:
         def product(i: int, j: int) -> Any:
             if (i, j) in known:
                 return known[(i, j)]
+            if j > i and (hit := self._cached_chain(factors[i:j + 1])) is not None:
+                return hit  # computed meanwhile, e.g. yᵀK⁻¹ as (K⁻¹y)ᵀ
             if i == j:
                 inv_op = self._inverse_operand(factors[i])
                 return inv_op if inv_op is not None else self(factors[i])
@@ -237,24 +258,59 @@ class Plan:
     """A recorded evaluation: the numeric steps alone, replayable for new values.
 
     Valid for any values whose symmetric symbols (those whose value equals its
-    transpose) are the same as when it was recorded: ``key``.
+    transpose) are the same as when it was recorded: ``key``.  The steps are
+    compiled once into one straight-line Python function (no per-step
+    dispatch); the factorizations in ``checked`` are verified at the end.
     """
 
     def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int], steps: list,
-                 outputs: list[int], size: int, key: frozenset) -> None:
+                 outputs: list[int], checked: list[int], size: int, key: frozenset) -> None:
         self.inputs, self.factors, self.steps = inputs, factors, steps
-        self.outputs, self.size, self.key = outputs, size, key
+        self.outputs, self.checked, self.size, self.key = outputs, checked, size, key
+        self._compiled = _compile(self)
 
     def run(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
+        try:
+            return self._compiled(bound, getattr(bound, "cholesky", {}))
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            self.run_stepwise(bound)  # to raise for the singular matrix behind it, if any
+            raise
+
+    def run_stepwise(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
+        """The same steps one at a time (verifying what was factored if one fails)."""
         slots: list[Any] = [None] * self.size
         for sym, slot in self.inputs.items():
             slots[slot] = bound[sym]
         cholesky = getattr(bound, "cholesky", {})
         for sym, slot in self.factors.items():
             slots[slot] = cholesky[sym]
-        for fn, ins, out in self.steps:
-            slots[out] = fn(*[slots[i] for i in ins])
+        try:
+            for fn, ins, out in self.steps:
+                slots[out] = fn(*[slots[i] for i in ins])
+        finally:
+            for i in self.checked:
+                if slots[i] is not None:
+                    slots[i].verify()
         return [slots[o] for o in self.outputs]
+
+
+def _compile(plan: Plan) -> Callable[..., list[Any]]:
+    """``plan``'s steps as the source of one function, compiled."""
+    space: dict[str, Any] = {}
+    lines = ["def run(bound, cholesky):"]
+    for k, (sym, slot) in enumerate(plan.inputs.items()):
+        space[f"x{k}"] = sym
+        lines.append(f"    s{slot} = bound[x{k}]")
+    for k, (sym, slot) in enumerate(plan.factors.items()):
+        space[f"c{k}"] = sym
+        lines.append(f"    s{slot} = cholesky[c{k}]")
+    for k, (fn, ins, out) in enumerate(plan.steps):
+        space[f"f{k}"] = fn
+        lines.append(f"    s{out} = f{k}({', '.join(f's{i}' for i in ins)})")
+    lines.extend(f"    s{i}.verify()" for i in plan.checked)
+    lines.append(f"    return [{', '.join(f's{o}' for o in plan.outputs)}]")
+    exec(compile("\n".join(lines), "<kronvec plan>", "exec"), space)  # our own generated source
+    return space["run"]
 
 
 def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:

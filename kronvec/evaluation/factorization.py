@@ -13,7 +13,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-__all__ = ["Factorization"]
+__all__ = ["Factorization", "mirror_upper", "one_norm", "fortran_view"]
 
 _EPS = np.finfo(float).eps
 
@@ -21,8 +21,9 @@ _EPS = np.finfo(float).eps
 class Factorization:
     """LU or Cholesky factors of a square matrix, for solves with A or Aᵀ.
 
-    The reciprocal condition number is checked (LAPACK ``gecon``/``pocon``) on
-    the first solve, so a singular matrix raises instead of giving garbage.
+    The reciprocal condition number is checked (:meth:`verify`) whenever the
+    factors were used for a solve or an inverse, so a singular matrix raises
+    instead of giving garbage.
 
     Parameters
     ----------
@@ -43,25 +44,31 @@ class Factorization:
                  cholesky: np.ndarray | None = None) -> None:
         self.label = label
         self.n = a.shape[0]
+        self._used = False  # the factors served a solve or an inverse
+        self._context: Callable[[], str] | None = None  # names the first solve, if any
         self._checked = False
         self._rcond: float | None = None
-        self._anorm = float(np.abs(a).sum(axis=0).max()) if a.size else 0.0
-        if not finite and not np.all(np.isfinite(a)):
+        self._inverse_norm: float | None = None
+        if not finite and not np.isfinite(a).all():
             raise np.linalg.LinAlgError(f"{label}: the matrix contains NaN or inf")
+        self._anorm = one_norm(a) if a.size else 0.0
         self.cholesky: np.ndarray | None = cholesky
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
         if cholesky is None and try_cholesky and (symmetric or symmetric is None and sla.issymmetric(a)):
-            c, info = lapack.dpotrf(a, lower=0, clean=1)
+            c, info = lapack.dpotrf(fortran_view(a), lower=0, clean=1)
             if info == 0:
                 self.cholesky = c
         if self.cholesky is None:
-            lu, piv, _ = lapack.dgetrf(a)  # a zero pivot is reported by _check
+            lu, piv, _ = lapack.dgetrf(a)  # a zero pivot is reported by verify
             self.lu = (lu, piv)
 
     def rcond(self) -> float:
-        """The reciprocal condition number in the 1-norm (a LAPACK estimate, computed once)."""
+        """The reciprocal condition number in the 1-norm, computed once: exactly from the
+        inverse when it was formed, else the LAPACK estimate (``pocon``/``gecon``)."""
         if self._rcond is None:
-            if self.cholesky is not None:
+            if self._inverse_norm is not None:
+                self._rcond = 1.0 / (self._anorm * self._inverse_norm) if self._anorm else 0.0
+            elif self.cholesky is not None:
                 self._rcond = float(lapack.dpocon(self.cholesky, self._anorm, uplo="U")[0])
             else:
                 lu = self.lu[0]
@@ -69,17 +76,29 @@ class Factorization:
                     float(lapack.dgecon(lu, self._anorm, norm="1")[0])
         return self._rcond
 
-    def _check(self, context: Callable[[], str] | None = None) -> None:
-        if self._checked:
+    def verify(self) -> None:
+        """Raise ``LinAlgError`` if the factors were used for solves or an inverse of a
+        matrix that is singular to working precision (naming the first such use).
+
+        The evaluator calls this once at the end of an evaluation, so that the
+        condition estimate can come from an inverse computed meanwhile.
+        """
+        if not self._used or self._checked:
             return
         rcond = self.rcond()
         if not rcond > _EPS:
-            matrix = "the matrix" if context is None else \
-                self.label[4:-1] if self.label.startswith("inv(") else self.label
-            raise np.linalg.LinAlgError(
-                f"{context() if context is not None else self.label}: {matrix} is singular to working "
-                f"precision (reciprocal condition number {rcond:.1e})")
+            if self._context is None:
+                what, matrix = self.label, "the matrix"
+            else:
+                what = self._context()
+                matrix = self.label[4:-1] if self.label.startswith("inv(") else self.label
+            raise np.linalg.LinAlgError(f"{what}: {matrix} is singular to working precision "
+                                        f"(reciprocal condition number {rcond:.1e})")
         self._checked = True
+
+    def _note_use(self, context: Callable[[], str] | None) -> None:
+        if not self._used:
+            self._used, self._context = True, context
 
     def solve(self, b: np.ndarray, trans: bool = False,
               context: Callable[[], str] | None = None) -> np.ndarray:
@@ -88,7 +107,7 @@ class Factorization:
         ``context`` names the computation in the error for a singular matrix
         (e.g. ``solve(A, B)``); the default is the factorization's label.
         """
-        self._check(context)
+        self._note_use(context)
         if self.cholesky is not None:
             x, info = lapack.dpotrs(self.cholesky, b, lower=0)
         else:
@@ -100,15 +119,18 @@ class Factorization:
     def inverse(self, trans: bool = False) -> np.ndarray:
         """A⁻¹ (or A⁻ᵀ) from the factors (``potri``/``getri``), for when the inverse itself
         is the value asked for."""
-        self._check()
+        self._note_use(None)
         if self.cholesky is not None:
-            upper, info = lapack.dpotri(self.cholesky, lower=0)
-            out = np.triu(upper) + np.triu(upper, 1).T
+            out, info = lapack.dpotri(self.cholesky, lower=0)
+            if info == 0:
+                out = mirror_upper(out).T  # symmetric: the C-ordered view has the same numbers
         else:
             out, info = lapack.dgetri(*self.lu)
             out = out.T if trans else out
         if info != 0:
-            raise np.linalg.LinAlgError(f"{self.label}: LAPACK inverse failed (info={info})")
+            self._inverse_norm = np.inf  # singular: verify() says so
+            self.verify()
+        self._inverse_norm = one_norm(out)
         return out
 
     def logabsdet(self) -> tuple[float, float]:
@@ -120,3 +142,31 @@ class Factorization:
         sign = (-1.0) ** int(np.count_nonzero(piv != np.arange(self.n))) * float(np.prod(np.sign(d)))
         with np.errstate(divide="ignore"):
             return sign, float(np.log(np.abs(d)).sum())
+
+
+_BLOCK = 256
+
+
+def fortran_view(a: np.ndarray) -> np.ndarray:
+    """A symmetric matrix as a Fortran-ordered array: its transpose view when it is
+    C-ordered (the same numbers, so LAPACK copies it straight instead of transposing)."""
+    return a.T if a.flags.c_contiguous and not a.flags.f_contiguous else a
+
+
+def one_norm(a: np.ndarray) -> float:
+    """max_j Σ_i |a_ij| by LAPACK, without copying a C-ordered array to Fortran order."""
+    if a.flags.f_contiguous or not a.flags.c_contiguous:
+        return float(lapack.dlange("1", a))
+    return float(lapack.dlange("I", a.T))  # the 1-norm of A is the ∞-norm of Aᵀ
+
+
+def mirror_upper(a: np.ndarray) -> np.ndarray:
+    """Fill the strict lower triangle of the square ``a`` (zero there, as LAPACK's ``potri``
+    leaves it after ``potrf(clean=1)``) from its upper one, in place, block by block."""
+    n = a.shape[0]
+    for j0 in range(0, n, _BLOCK):
+        j1 = min(j0 + _BLOCK, n)
+        a[j1:, j0:j1] = a[j0:j1, j1:].T
+        block = a[j0:j1, j0:j1]
+        block += np.triu(block, 1).T
+    return a

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from scipy.linalg import blas
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_number, is_scalar
@@ -83,16 +84,36 @@ def as_shape(e: Expr, shape: Shape) -> Expr:
     return Expr.make("smul", (e, identity(1)), NO_PARAMS, (1, 1))
 
 
-def _sum_of(*xs: Any) -> Any:
-    out = xs[0]
-    for x in xs[1:]:
-        out = out + x
+def evaluate_sum(ev: Any, e: Expr, coef: float = 1.0) -> Any:
+    """coef·Σᵢ cᵢ Aᵢ for the sum node ``e``, with the scaled terms cᵢAᵢ read as (cᵢ, Aᵢ):
+    one pass per term into one new array (``scale`` nodes inside are never formed)."""
+    terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
+    coefs = tuple(coef * c for c, _ in terms)
+    return ev.op(partial(_weighted_sum, coefs), *[ev(t) for _, t in terms])
+
+
+def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
+    out = np.multiply(xs[0], coefs[0], order="C")
+    if out.ndim == 0 or any(np.shape(x) != out.shape for x in xs[1:]):  # scalars of () and (1, 1)
+        for c, x in zip(coefs[1:], xs[1:]):
+            out = out + c * x
+        return out
+    flat = out.reshape(-1)  # out is C-ordered: a view
+    for c, x in zip(coefs[1:], xs[1:]):
+        if c == 1.0:
+            out += x
+        elif c == -1.0:
+            out -= x
+        elif x.flags.c_contiguous and x.dtype == flat.dtype:
+            blas.daxpy(x.reshape(-1), flat, a=c)  # out += c·x in place, no temporary
+        else:
+            out += c * x
     return out
 
 
 register(
     "add", FAMILY, function=add,
-    evaluate=lift(_sum_of),
+    evaluate=evaluate_sum, deferred=True,
     jvp=identity_jvp,
     transpose=Transpose(None, lambda node, t: add(*t)),
     printing=Printing(lambda p, e: (p.sum(e.args), Prec.SUM), lambda p, e: (p.sum(e.args), Prec.SUM),
@@ -126,9 +147,16 @@ def _python_scale(p: Any, e: Expr) -> tuple[str, int]:
     return f"{python_number(c)} * {p(e.args[0], Prec.POSTFIX)}", Prec.PROD
 
 
+def _scale_value(ev: Any, e: Expr) -> Any:
+    inner = e.args[0]
+    if inner.op == "add" and ev.cached(inner) is None:  # c·(A - B): one pass per term
+        return evaluate_sum(ev, inner, e.params.coef)
+    return ev.op(partial(_times, e.params.coef), ev(inner))
+
+
 register(
     "scale", FAMILY, function=scale, params=("coef",),
-    evaluate=with_node(lambda n, x: n.params.coef * x),
+    evaluate=_scale_value,
     jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
     transpose=Transpose((0,), lambda node, t: scale(node.params.coef, t[0])),
     printing=Printing(lambda p, e: p.scaled(e.params.coef, e.args[0]),
