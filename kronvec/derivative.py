@@ -9,6 +9,7 @@ gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
 """
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from typing import Any, Mapping
 
@@ -94,7 +95,7 @@ class Jacobian:
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
         self._symbols: dict[str, E.Expr] = {}
-        self._plans: dict[frozenset, Plan] = {}
+        self._plans: dict[bool, dict[frozenset, Plan]] = {}
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -125,16 +126,29 @@ class Jacobian:
 
         Every factor is evaluated once, sharing subexpressions and
         factorizations; applying the result costs what the closed form costs.
-        Only the symbols the factors contain need values.  The numeric steps
-        of the first binding are recorded and replayed for later bindings.
+        The map's ``value`` is F at the same point, computed with the same
+        factorizations (None when a symbol of F that no factor needs has no
+        value).  The numeric steps of the first binding are recorded and
+        replayed for later bindings.
         """
         if self._factors is None:
             self._factors = list(dict.fromkeys(expression_factors(self.map)))
+            self._plain = E.strip_names(self.expr)
             self._symbols = symbol_table(self._factors)
-        bound = bind_values({**(values or {}), **kw}, self._factors, self._symbols)
-        results = run_recorded(self._plans, self._factors, bound)
+            self._value_symbols = symbol_table(self._factors + [self._plain])
+            self._plain_symbols = self._plain.symbols()
+        given = {**(values or {}), **kw}
+        with_value = all(name in given for name in self._plain_symbols)
+        exprs = self._factors + [self._plain] if with_value else self._factors
+        bound = bind_values(given, exprs, self._value_symbols if with_value else self._symbols)
+        results = run_recorded(self._plans.setdefault(with_value, {}), exprs, bound, len(self._factors))
         table = dict(zip(self._factors, results))
-        return self.map.bind(table.__getitem__)
+        bound_map = self.map.bind(table.__getitem__)
+        if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
+            bound_map = copy.copy(bound_map)
+        bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape) \
+            if with_value else None
+        return bound_map
 
     @property
     def T(self) -> "Jacobian":

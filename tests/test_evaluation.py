@@ -158,7 +158,7 @@ def test_rebinding_replays_the_recorded_plan_with_fresh_numbers():
         X1 = rng.standard_normal((7, 3))
         np.testing.assert_allclose(J.at(X=X1, V=V1).to_dense(), fd_jacobian(F, V, {"X": X1, "V": V1}),
                                    atol=1e-6)
-    assert len(J._plans) == 2  # one for symmetric V values, one for general ones
+    assert sum(map(len, J._plans.values())) == 2  # one for symmetric V values, one for general ones
 
 
 def test_replayed_plan_still_refuses_singular_values():

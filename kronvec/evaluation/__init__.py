@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-import weakref
+from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,21 +21,23 @@ __all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "bind_values", "sym
            "symmetric_key", "run_recorded"]
 
 
-def evaluate(expr: Expr, values: Mapping[str, Any] | None = None, **kw: Any) -> np.ndarray:
+def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> Any:
     """The value of ``expr`` with symbols bound by name.
 
     Parameters
     ----------
-    expr : Expr
-        The expression.
+    expr : Expr, or a list or tuple of them
+        The expression; for several, every shared subexpression and
+        factorization is computed once (the value and gradient of a
+        likelihood cost one Cholesky factorization).
     values, **kw
         Values by symbol name (a mapping, keywords, or both).  Values for
         symbols the expression does not contain are ignored.
 
     Returns
     -------
-    numpy.ndarray
-        An array of ``expr.shape`` (``()`` for scalars).
+    numpy.ndarray, or a tuple of them
+        An array of ``expr.shape`` (``()`` for scalars); a tuple for several.
 
     Raises
     ------
@@ -47,13 +49,28 @@ def evaluate(expr: Expr, values: Mapping[str, Any] | None = None, **kw: Any) -> 
         A matrix that must be inverted is singular; the message names the
         sub-expression.
     """
-    expr = as_expr(expr)
-    memo = _EVALUATE_MEMO.get(expr)
+    several = isinstance(expr, (list, tuple)) and not _is_numeric(expr)
+    exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
+    memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = _EVALUATE_MEMO[expr] = (symbol_table([expr]), {})
+        memo = (symbol_table(list(exprs)), {})
+        _EVALUATE_MEMO[exprs] = memo
+        if len(_EVALUATE_MEMO) > _MEMO_SIZE:
+            _EVALUATE_MEMO.popitem(last=False)
+    else:
+        _EVALUATE_MEMO.move_to_end(exprs)
     symbols, plans = memo
-    bound = bind_values({**(values or {}), **kw}, [expr], symbols)
-    return np.array(run_recorded(plans, [expr], bound)[0], dtype=float)
+    bound = bind_values({**(values or {}), **kw}, list(exprs), symbols)
+    results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
+    return results if several else results[0]
 
 
-_EVALUATE_MEMO: "weakref.WeakKeyDictionary[Expr, tuple[dict, dict]]" = weakref.WeakKeyDictionary()
+def _is_numeric(x: Any) -> bool:
+    """A nested list of numbers (a constant), as opposed to a list of expressions."""
+    return not any(isinstance(e, Expr) for e in x)
+
+
+# Expressions are interned, so a tuple of them identifies an evaluation: recent ones
+# keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan).
+_EVALUATE_MEMO: "OrderedDict[tuple[Expr, ...], tuple[dict, dict]]" = OrderedDict()
+_MEMO_SIZE = 256

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..expr import Expr, rebuild
+from ..maps.operands import Operand, Product, Sum
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
 from .binding import bind_values, symmetric_key
@@ -31,14 +32,19 @@ from .factorization import Factorization
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
 
-def run_recorded(plans: dict, exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray]) -> list[Any]:
-    """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it."""
+def run_recorded(plans: dict, exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
+                 factors: int = 0) -> list[Any]:
+    """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it.
+
+    The first ``factors`` expressions are factors of a map being bound: they
+    may come back structured (:meth:`Evaluator.operand`).
+    """
     plan = plans.get(symmetric_key(bound))
     if plan is not None:
         return plan.run(bound)
     ev = Evaluator({}, exprs, record=True, bound=bound)
     try:
-        results = [ev(e) for e in exprs]
+        results = [ev.operand(e) if k < factors else ev(e) for k, e in enumerate(exprs)]
     except (np.linalg.LinAlgError, ValueError, FloatingPointError):
         ev.verify()  # a singular matrix solved with earlier is the cause: say so
         raise
@@ -70,6 +76,7 @@ class Evaluator:
         self._cache: dict[Expr, Any] = {}
         self._factors: dict[Expr, Factorization] = {}
         self._chains: dict[tuple[Expr, ...], np.ndarray] = {}
+        self._operands: dict[Expr, Any] = {}
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
         self._symmetric_symbols = symmetric_key(self.values)
@@ -156,6 +163,32 @@ class Evaluator:
             v = self._cache[e] = spec(e.op).evaluate(self, e)
         return v
 
+    def operand(self, e: Expr) -> Any:
+        """The value of a map's factor ``e``: dense, or kept structured where forming it would
+        cost more than it saves (:mod:`kronvec.maps.operands`):
+
+        * a product of k thin pieces, such as W(WᵀW)⁻¹Wᵀ for a tall W, stays two dense pieces
+          L R split at its narrowest dimension r when r (rows + cols) < rows·cols/4;
+        * a large sum, such as A + Aᵀ, stays its terms (``to_dense`` writes it in one pass).
+        """
+        e = self.canon(e)
+        hit = self._operands.get(e)
+        if hit is not None or e in self._cache or e.ndim != 2 or e.shape[0] * e.shape[1] < _LARGE:
+            return hit if hit is not None else self(e)
+        if e.op == "add":
+            terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
+            value = self.op(partial(_sum_operand, tuple(c for c, _ in terms)),
+                            *[self.operand(t) for _, t in terms])
+        elif e.op == "scale" and e.args[0].op in ("add", "matmul"):
+            inner = self.operand(e.args[0])
+            value = self.op(partial(_scaled, e.params.coef), inner)
+        elif e.op == "matmul" and (split := _low_rank_split(e)) is not None:
+            value = self.op(_product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))
+        else:
+            return self(e)
+        self._operands[e] = value
+        return value
+
     def cached(self, e: Expr) -> Any:
         """The value of ``e`` if it was computed already, else None (never computes)."""
         return self._cache.get(self.canon(e))
@@ -234,7 +267,9 @@ class Evaluator:
                 return hit  # computed meanwhile, e.g. yᵀK⁻¹ as (K⁻¹y)ᵀ
             if i == j:
                 inv_op = self._inverse_operand(factors[i])
-                return inv_op if inv_op is not None else self(factors[i])
+                if inv_op is not None:
+                    return inv_op
+                return self._operands.get(factors[i]) if factors[i] in self._operands else self(factors[i])
             k = split[i][j]
             value = self._combine(product(i, k), product(k + 1, j), partial(_solve_label, factors, i, k, j))
             self._chains[factors[i:j + 1]] = value
@@ -320,6 +355,29 @@ def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[],
 def _solve_right(fac: Factorization, x: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
     """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
     return fac.solve(x.T, not trans, context).T
+
+
+_LARGE = 1 << 16  # entries from which a factor is worth keeping structured
+
+
+def _low_rank_split(e: Expr) -> int | None:
+    """Where to split a product p×q into (p×r)(r×q) pieces, if that is much smaller."""
+    dims = [e.args[0].shape[0]] + [a.shape[1] for a in e.args]
+    rows, cols = dims[0], dims[-1]
+    k = min(range(1, len(e.args)), key=lambda i: dims[i])
+    return k if dims[k] * (rows + cols) * 4 < rows * cols else None
+
+
+def _sum_operand(coefs: tuple[float, ...], *values: Any) -> Sum:
+    return Sum(list(zip(coefs, values)))
+
+
+def _product_operand(left: Any, right: Any) -> Product:
+    return Product([left, right])
+
+
+def _scaled(c: float, x: Any) -> Any:
+    return x.scaled(c) if isinstance(x, Operand) else c * x
 
 
 def _with_cholesky(make: Callable[..., Factorization]) -> Callable[..., Factorization]:

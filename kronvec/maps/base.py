@@ -28,6 +28,7 @@ from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..shapes import Shape, as2d, fmt, human_bytes, is_scalar_shape, same_shape
 from . import factors as fx
+from .operands import Operand
 
 __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
            "DEFAULT_MAX_BYTES", "same_shape"]
@@ -55,6 +56,9 @@ class LinearMap:
         Shapes of the tangent dV and of its image dF.
     shape : (int, int)
         ``(prod(out_shape), prod(in_shape))``, the shape of the dense matrix.
+    value : numpy.ndarray or None
+        For a map from ``J.at(...)``: F itself at the bound point (the primal),
+        computed in the same evaluation as the factors.
 
     Notes
     -----
@@ -70,6 +74,7 @@ class LinearMap:
         self.out_shape: Shape = tuple(int(s) for s in out_shape)
         self._adj: LinearMap | None = None
         self._symbolic: bool | None = None
+        self.value: np.ndarray | None = None
 
     # ----------------------------------------------------- to implement
     def _apply(self, h: Any) -> Any:
@@ -163,6 +168,8 @@ class LinearMap:
     def _batch(self, x: np.ndarray, shape: Shape, what: str) -> tuple[int, ...]:
         if x.shape == shape or x.size == 1 and is_scalar_shape(shape) and x.ndim <= 2:
             return ()  # a scalar tangent may be given as 1.0 or [[1.0]] either way
+        if len(shape) == 2 and shape[1] == 1 and x.shape == shape[:1]:
+            return ()  # a vector (n, 1) given as a 1-D array, as values may be
         if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
             return x.shape[:1]
         raise ShapeError(f"{what}: an array of shape {fmt(x.shape)} does not fit the map's "
@@ -333,8 +340,13 @@ def expression_factors(m: LinearMap) -> list[Expr]:
 
 
 def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
+    """The number a factor stands for: an array (a 0-d one as 1×1), or a structured
+    :class:`~kronvec.maps.operands.Operand` as the evaluator gave it."""
     if isinstance(f, Expr):
-        v = np.asarray(value(f), dtype=float)
+        v = value(f)
+        if isinstance(v, Operand):
+            return v
+        v = np.asarray(v, dtype=float)
         return v.reshape(1, 1) if v.ndim == 0 else v
     return f
 

@@ -33,6 +33,7 @@ from ..expr import Expr, as_expr, is_scalar
 from ..shapes import Shape, as2d
 from . import factors as fx
 from .base import LinearMap, bind_factor
+from .operands import dense_of, write_into
 
 __all__ = ["KronMap", "KronTMap", "TraceMap", "ElementwiseMap", "DiagEmbedMap",
            "DiagExtractMap", "KronFactorMap", "ExpmFrechetMap", "identity_map", "commutation_map"]
@@ -107,8 +108,11 @@ class KronMap(_FactorTerm):
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
-        A = np.eye(p) if self.A is None else np.ascontiguousarray(self.A)
-        Bt = np.eye(q) if self.B is None else np.ascontiguousarray(self.B.T)
+        if self.B is None and k == q == 1 and self.A is not None:  # Bᵀ ⊗ A is A itself
+            write_into(self.A, out, coef, assign)
+            return
+        A = np.eye(p) if self.A is None else np.ascontiguousarray(dense_of(self.A))
+        Bt = np.eye(q) if self.B is None else np.ascontiguousarray(dense_of(self.B).T)
         if coef != 1.0:
             if A.size <= Bt.size:
                 A = coef * A
@@ -151,8 +155,8 @@ class KronTMap(_FactorTerm):
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
-        A = coef * (np.eye(p) if self.A is None else self.A)
-        Bt = np.eye(q) if self.B is None else self.B.T
+        A = coef * (np.eye(p) if self.A is None else dense_of(self.A))
+        Bt = np.eye(q) if self.B is None else dense_of(self.B).T
         _outer_into(out.reshape(q, p, k, n), Bt[:, None, None, :], A[None, :, :, None], assign)
 
     def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
@@ -197,7 +201,7 @@ class TraceMap(_FactorTerm):
             if is_scalar(as_expr(self.M)):
                 return fx.mul(self.M, t)  # det(A) tr(A⁻¹ dA): the coefficient first
             return fx.mul(t, self.M)
-        return np.asarray(t)[..., None, None] * self.M
+        return np.asarray(t)[..., None, None] * dense_of(self.M)
 
     def c_transposed(self) -> Any:
         """Cᵀ, built where C stands for an identity (the scalar 1 for a scalar input)."""
@@ -212,8 +216,8 @@ class TraceMap(_FactorTerm):
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
-        C = np.eye(n) if self.C is None else self.C
-        Mt = coef * np.asarray(self.M).T
+        C = np.eye(n) if self.C is None else dense_of(self.C)
+        Mt = coef * dense_of(self.M).T
         _outer_into(out.reshape(q, p, k, n), Mt[:, :, None, None], C[None, None, :, :], assign)
 
     def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
@@ -384,7 +388,7 @@ def _absorb_kron(m: "KronMap | KronTMap", c: Any) -> LinearMap | None:
 
 
 def _or_eye(f: Any, n: int) -> np.ndarray:
-    return np.eye(n) if f is None else np.asarray(f)
+    return np.eye(n) if f is None else dense_of(f)
 
 
 def _outer_into(out4: np.ndarray, x: np.ndarray, y: np.ndarray, assign: bool) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from ..expr import Expr, const_scalar, is_scalar, strip_names
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
                     KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, ZeroMap)
+from ..maps.operands import Operand
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Matrix, Scalar
@@ -51,7 +52,7 @@ class _MapPrinter:
     def factor(self, f: Any, level: int) -> str:
         if f is None:
             return self.s.identity
-        if isinstance(f, np.ndarray):
+        if isinstance(f, (np.ndarray, Operand)):
             return f"[{'×'.join(map(str, f.shape))} array]"
         return self.p(f, level)
 
