@@ -17,7 +17,7 @@ import numpy as np
 
 from . import expr as E
 from .errors import BindingError, ShapeError
-from .evaluation import Plan, bind_values, run_recorded, symbol_table
+from .evaluation import Binder, Plan, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .ops.arithmetic import add as add_expr
@@ -94,7 +94,6 @@ class Jacobian:
         self.adjoint = adjoint
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
-        self._symbols: dict[str, E.Expr] = {}
         self._plans: dict[bool, dict[frozenset, Plan]] = {}
 
     @property
@@ -134,13 +133,13 @@ class Jacobian:
         if self._factors is None:
             self._factors = list(dict.fromkeys(expression_factors(self.map)))
             self._plain = E.strip_names(self.expr)
-            self._symbols = symbol_table(self._factors)
-            self._value_symbols = symbol_table(self._factors + [self._plain])
             self._plain_symbols = self._plain.symbols()
-        given = {**(values or {}), **kw}
+            self._exprs = {False: self._factors, True: self._factors + [self._plain]}
+            self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+        given = {**values, **kw} if values else kw
         with_value = all(name in given for name in self._plain_symbols)
-        exprs = self._factors + [self._plain] if with_value else self._factors
-        bound = bind_values(given, exprs, self._value_symbols if with_value else self._symbols)
+        exprs = self._exprs[with_value]
+        bound = self._binders[with_value](given)
         results = run_recorded(self._plans.setdefault(with_value, {}), exprs, bound, len(self._factors))
         table = dict(zip(self._factors, results))
         bound_map = self.map.bind(table.__getitem__)

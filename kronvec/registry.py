@@ -45,13 +45,15 @@ class Params(tuple):
     """
 
     def __new__(cls, **fields: Any) -> "Params":
-        return super().__new__(cls, tuple(fields.items()))
+        self = super().__new__(cls, tuple(fields.items()))
+        self.__dict__.update(fields)  # attribute access at dictionary speed
+        return self
 
     def __getattr__(self, name: str) -> Any:
-        for key, value in tuple.__iter__(self):
-            if key == name:
-                return value
         raise AttributeError(f"no parameter {name!r} (parameters: {[k for k, _ in self]})")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("parameters are immutable")
 
     def __reduce__(self) -> tuple:
         return (_params, (tuple(self),))

@@ -13,11 +13,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..expr import Expr, as_expr
-from .binding import bind_values, symbol_table, symmetric_key
+from .binding import Binder, bind_values, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
 
-__all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "bind_values", "symbol_table",
+__all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "Binder", "bind_values", "symbol_table",
            "symmetric_key", "run_recorded"]
 
 
@@ -53,14 +53,14 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = (symbol_table(list(exprs)), {})
+        memo = (Binder(symbol_table(list(exprs))), {})
         _EVALUATE_MEMO[exprs] = memo
         if len(_EVALUATE_MEMO) > _MEMO_SIZE:
             _EVALUATE_MEMO.popitem(last=False)
     else:
         _EVALUATE_MEMO.move_to_end(exprs)
-    symbols, plans = memo
-    bound = bind_values({**(values or {}), **kw}, list(exprs), symbols)
+    binder, plans = memo
+    bound = binder({**values, **kw} if values else kw)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
     return results if several else results[0]
 

@@ -26,7 +26,7 @@ from ..errors import BindingError, ShapeError
 from ..expr import Expr, describe_symbol, raise_name_clash
 from ..shapes import is_scalar_shape
 
-__all__ = ["Bound", "symbol_table", "bind_values", "symmetric_key", "SYMMETRY_RTOL"]
+__all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL"]
 
 SYMMETRY_RTOL = 1e-10
 
@@ -48,7 +48,13 @@ def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset:
     """
     return frozenset(s for s, v in values.items()
                      if v.ndim == 2 and v.shape[0] == v.shape[1] > 1
-                     and (s.params.symmetric or sla.issymmetric(v)))
+                     and (s.params.symmetric or is_symmetric(v)))
+
+
+def is_symmetric(v: np.ndarray) -> bool:
+    """Whether the square ``v`` equals its transpose exactly (SciPy's early-exit loop for
+    large matrices, NumPy's comparison for small ones, where it has less overhead)."""
+    return bool((v == v.T).all()) if v.shape[0] <= 64 else sla.issymmetric(v)
 
 
 def symbol_table(exprs: Sequence[Expr]) -> dict[str, Expr]:
@@ -62,32 +68,55 @@ def symbol_table(exprs: Sequence[Expr]) -> dict[str, Expr]:
     return symbols
 
 
-def bind_values(values: Mapping[str, Any], exprs: Sequence[Expr],
-                symbols: Mapping[str, Expr] | None = None) -> Bound:
-    """Check and convert the values of the symbols in ``exprs`` (or of ``symbols``)."""
-    if symbols is None:
-        symbols = symbol_table(exprs)
-    missing = [s for name, s in symbols.items() if name not in values]
-    if missing:
+class Binder:
+    """Checks and converts values for a fixed set of symbols (made once, used per binding)."""
+
+    def __init__(self, symbols: Mapping[str, Expr]) -> None:
+        self.symbols = dict(symbols)
+        # (name, symbol, shape, kind): kind 0 plain, 1 symmetric, 2 positive definite, 3 1×1 p.d.
+        self._rows = [(name, sym, sym.shape, _kind(sym)) for name, sym in self.symbols.items()]
+
+    def __call__(self, values: Mapping[str, Any]) -> Bound:
+        bound = Bound()
+        cholesky = bound.cholesky
+        try:
+            for name, sym, shape, kind in self._rows:
+                value = _convert(name, values[name], shape)
+                if kind == 1:
+                    value = _symmetric(sym, value)
+                elif kind == 2:
+                    value = _symmetric(sym, value)
+                    cholesky[sym] = _cholesky(sym, value)
+                elif kind == 3 and not float(value.reshape(())) > 0:
+                    raise ValueError(f"value for {describe_symbol(sym)}: not positive definite "
+                                     f"({float(value.reshape(())):g} <= 0)")
+                bound[sym] = value
+        except KeyError:
+            self._raise_missing(values)
+        return bound
+
+    def _raise_missing(self, values: Mapping[str, Any]) -> None:
+        missing = [s for name, s in self.symbols.items() if name not in values]
         listed = ", ".join(f"{s.params.name} (shape {s.shape})" for s in missing)
         message = f"missing value{'s' if len(missing) > 1 else ''} for {listed}"
-        unused = [k for k in values if k not in symbols]
+        unused = [k for k in values if k not in self.symbols]
         hints = [f"{s.params.name!r}: did you mean {close[0]!r}?" for s in missing
                  if (close := difflib.get_close_matches(s.params.name, unused, n=1, cutoff=0.5)
                      or [k for k in unused if k.lower() == s.params.name.lower()])]
         raise BindingError(message + (f" ({'; '.join(hints)})" if hints else ""))
-    bound = Bound()
-    for name, sym in symbols.items():
-        value = _convert(name, values[name], sym.shape)
-        if sym.params.symmetric and value.ndim == 2 and value.shape[0] > 1:
-            value = _symmetric(sym, value)
-            if sym.params.positive_definite:
-                bound.cholesky[sym] = _cholesky(sym, value)
-        elif sym.params.positive_definite and value.size == 1 and not float(value.reshape(())) > 0:
-            raise ValueError(f"value for {describe_symbol(sym)}: not positive definite "
-                             f"({float(value.reshape(())):g} <= 0)")
-        bound[sym] = value
-    return bound
+
+
+def _kind(sym: Expr) -> int:
+    square = len(sym.shape) == 2 and sym.shape[0] == sym.shape[1]
+    if sym.params.positive_definite:
+        return 2 if square and sym.shape[0] > 1 else 3
+    return 1 if sym.params.symmetric and square and sym.shape[0] > 1 else 0
+
+
+def bind_values(values: Mapping[str, Any], exprs: Sequence[Expr],
+                symbols: Mapping[str, Expr] | None = None) -> Bound:
+    """Check and convert the values of the symbols in ``exprs`` (or of ``symbols``)."""
+    return Binder(symbols if symbols is not None else symbol_table(exprs))(values)
 
 
 def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -104,14 +133,14 @@ def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
             arr = arr.reshape(shape)
         else:
             raise ShapeError(f"value for {name}: expected shape {shape}, got {arr.shape}")
-    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():  # one pass when all is well
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():  # one pass when all is well
         raise ValueError(f"value for {name} contains NaN or inf")
     return arr.view()  # a distinct object per symbol, so recorded plans can tell them apart
 
 
 def _symmetric(sym: Expr, value: np.ndarray) -> np.ndarray:
     """The value of a symbol declared symmetric, made exactly symmetric, or a ValueError."""
-    if sla.issymmetric(value):
+    if is_symmetric(value):
         return value
     scale = float(np.abs(value).max())
     gap = float(np.abs(value - value.T).max())

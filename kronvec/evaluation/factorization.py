@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import scipy.linalg as sla
 from scipy.linalg import lapack
+
+from .binding import is_symmetric
 
 __all__ = ["Factorization", "mirror_upper", "one_norm", "fortran_view"]
 
@@ -54,7 +55,7 @@ class Factorization:
         self._anorm = one_norm(a) if a.size else 0.0
         self.cholesky: np.ndarray | None = cholesky
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
-        if cholesky is None and try_cholesky and (symmetric or symmetric is None and sla.issymmetric(a)):
+        if cholesky is None and try_cholesky and (symmetric or symmetric is None and is_symmetric(a)):
             c, info = lapack.dpotrf(fortran_view(a), lower=0, clean=1)
             if info == 0:
                 self.cholesky = c

@@ -153,6 +153,8 @@ class LinearMap:
         return self._symbolic
 
     def _require_numeric(self, what: str) -> None:
+        if self._symbolic is False:
+            return
         if self.symbolic:
             raise TypeError(f"{what} needs numbers: bind values first with .at(...)")
 
@@ -189,6 +191,8 @@ class LinearMap:
         """
         self._require_numeric("jvp")
         H = np.asarray(H, dtype=float)
+        if H.shape == self.in_shape and H.ndim == 2 and len(self.out_shape) == 2:  # the common case
+            return np.asarray(self._apply(H), dtype=float)
         batch = self._batch(H, self.in_shape, "jvp")
         out = self._apply(H.reshape(batch + as2d(self.in_shape)))
         return np.asarray(out, dtype=float).reshape(batch + self.out_shape)
@@ -202,6 +206,8 @@ class LinearMap:
         """
         self._require_numeric("vjp")
         G = np.asarray(G, dtype=float)
+        if G.shape == self.out_shape and G.ndim == 2 and len(self.in_shape) == 2:  # the common case
+            return np.asarray(self.T._apply(G), dtype=float)
         batch = self._batch(G, self.out_shape, "vjp")
         out = self.T._apply(G.reshape(batch + as2d(self.out_shape)))
         return np.asarray(out, dtype=float).reshape(batch + self.in_shape)

@@ -59,6 +59,13 @@ class _FactorTerm(LinearMap):
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
         return self._with(*[bind_factor(value, f) for f in self.factors()])
 
+    def _copy_with(self, **factors: Any) -> LinearMap:
+        """This term with other factors of the same shapes (no shape logic is redone)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(factors, _adj=None, _symbolic=None, value=None)
+        return new
+
     def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap:
         return type(self)(*self.factors(), in_shape, out_shape)  # type: ignore[call-arg]
 
@@ -89,6 +96,9 @@ class KronMap(_FactorTerm):
 
     def is_identity(self) -> bool:
         return self.A is None and self.B is None
+
+    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
+        return self._copy_with(A=bind_factor(value, self.A), B=bind_factor(value, self.B))
 
     def absorb(self, c: Any) -> LinearMap | None:
         return _absorb_kron(self, c)
