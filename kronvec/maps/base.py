@@ -34,6 +34,7 @@ __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", 
            "DEFAULT_MAX_BYTES", "same_shape"]
 
 DEFAULT_MAX_BYTES = 2 ** 30
+_FLOAT = np.dtype(float)
 
 
 class _Algebra:
@@ -75,6 +76,7 @@ class LinearMap:
         self._adj: LinearMap | None = None
         self._symbolic: bool | None = None
         self.value: np.ndarray | None = None
+        self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
 
     # ----------------------------------------------------- to implement
     def _apply(self, h: Any) -> Any:
@@ -189,10 +191,13 @@ class LinearMap:
         -------
         numpy.ndarray of ``out_shape`` (or ``(k, *out_shape)``).
         """
-        self._require_numeric("jvp")
-        H = np.asarray(H, dtype=float)
-        if H.shape == self.in_shape and H.ndim == 2 and len(self.out_shape) == 2:  # the common case
-            return np.asarray(self._apply(H), dtype=float)
+        if self._symbolic is not False:
+            self._require_numeric("jvp")
+        if type(H) is not np.ndarray or H.dtype != _FLOAT:
+            H = np.asarray(H, dtype=float)
+        if H.shape == self.in_shape and self._direct:  # the common case, without reshaping
+            out = self._apply(H)
+            return out if type(out) is np.ndarray else np.asarray(out, dtype=float)
         batch = self._batch(H, self.in_shape, "jvp")
         out = self._apply(H.reshape(batch + as2d(self.in_shape)))
         return np.asarray(out, dtype=float).reshape(batch + self.out_shape)
@@ -204,10 +209,14 @@ class LinearMap:
         ----------
         G : array of ``out_shape``, or a stack ``(k, *out_shape)``.
         """
-        self._require_numeric("vjp")
-        G = np.asarray(G, dtype=float)
-        if G.shape == self.out_shape and G.ndim == 2 and len(self.in_shape) == 2:  # the common case
-            return np.asarray(self.T._apply(G), dtype=float)
+        if self._symbolic is not False:
+            self._require_numeric("vjp")
+        if type(G) is not np.ndarray or G.dtype != _FLOAT:
+            G = np.asarray(G, dtype=float)
+        if G.shape == self.out_shape and self._direct:  # the common case, without reshaping
+            adjoint = self._adj if self._adj is not None else self.T
+            out = adjoint._apply(G)
+            return out if type(out) is np.ndarray else np.asarray(out, dtype=float)
         batch = self._batch(G, self.out_shape, "vjp")
         out = self.T._apply(G.reshape(batch + as2d(self.out_shape)))
         return np.asarray(out, dtype=float).reshape(batch + self.in_shape)

@@ -60,10 +60,11 @@ class _FactorTerm(LinearMap):
         return self._with(*[bind_factor(value, f) for f in self.factors()])
 
     def _copy_with(self, **factors: Any) -> LinearMap:
-        """This term with other factors of the same shapes (no shape logic is redone)."""
+        """This term with its factors bound to numbers of the same shapes (no shape logic is
+        redone)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.__dict__.update(factors, _adj=None, _symbolic=None, value=None)
+        new.__dict__.update(factors, _adj=None, _symbolic=False, value=None)
         return new
 
     def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap:
@@ -105,7 +106,7 @@ class KronMap(_FactorTerm):
 
     def _apply(self, h: Any) -> Any:
         A, B = self.A, self.B
-        if not isinstance(h, np.ndarray) or self.symbolic:
+        if type(h) is not np.ndarray or self._symbolic is not False and self.symbolic:
             return fx.mm(A, h, B)
         if A is None:
             return h if B is None else h @ B
