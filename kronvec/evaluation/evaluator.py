@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..expr import Expr, rebuild
-from ..maps.operands import Operand, Product, Sum
+from ..maps.operands import LARGE, Identity, Operand, Product, Sum
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
 from .binding import bind_values, symmetric_key
@@ -173,7 +173,7 @@ class Evaluator:
         """
         e = self.canon(e)
         hit = self._operands.get(e)
-        if hit is not None or e in self._cache or e.ndim != 2 or e.shape[0] * e.shape[1] < _LARGE:
+        if hit is not None or e in self._cache or e.ndim != 2 or e.shape[0] * e.shape[1] < LARGE:
             return hit if hit is not None else self(e)
         if e.op == "add":
             terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
@@ -182,6 +182,8 @@ class Evaluator:
         elif e.op == "scale" and e.args[0].op in ("add", "matmul"):
             inner = self.operand(e.args[0])
             value = self.op(partial(_scaled, e.params.coef), inner)
+        elif e.op == "identity":
+            value = self.op(partial(Identity, e.shape[0]))
         elif e.op == "matmul" and (split := _low_rank_split(e)) is not None:
             value = self.op(_product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))
         else:
@@ -355,9 +357,6 @@ def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[],
 def _solve_right(fac: Factorization, x: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
     """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
     return fac.solve(x.T, not trans, context).T
-
-
-_LARGE = 1 << 16  # entries from which a factor is worth keeping structured
 
 
 def _low_rank_split(e: Expr) -> int | None:

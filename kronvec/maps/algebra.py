@@ -193,12 +193,14 @@ def add(*maps: LinearMap) -> LinearMap:
 def _factor_kron_sums(terms: list[LinearMap]) -> list[LinearMap]:
     """Σᵢⱼ cᵢⱼ Aᵢ H Bⱼ = (Σ uᵢAᵢ) H (Σ vⱼBⱼ) when the coefficients have rank one (cᵢⱼ = uᵢvⱼ).
 
-    So I - Q ⊗ I + Q ⊗ R - I ⊗ R prints as (I - Q) ⊗ (I - R).  Tried on three or
-    more symbolic Kronecker terms of one kind; identities become explicit here.
+    So I - Q ⊗ I + Q ⊗ R - I ⊗ R prints as (I - Q) ⊗ (I - R).  Tried on two or more
+    symbolic Kronecker terms of one kind, whose factors are read as sums of terms (identities
+    made explicit), so that partial merges made before do not hide the pattern.
     """
     for kind in (KronMap, KronTMap):
         group = [t for t in terms if type(t) is kind]
-        if len(group) < 3 or not any(t.symbolic for t in group):
+        if len(group) < 3 or not all(t.symbolic or not t.factors() or t.is_identity() for t in group) \
+                or not any(t.symbolic for t in group):
             continue
         factored = _rank_one(group)
         if factored is not None:
@@ -206,26 +208,36 @@ def _factor_kron_sums(terms: list[LinearMap]) -> list[LinearMap]:
     return terms
 
 
+def _summands(f: Any) -> list[tuple[float, Any]]:
+    """An expression factor as (coefficient, term) pairs of its sum."""
+    c, f = _coefficient(f)
+    parts = f.args if isinstance(f, Expr) and f.op == "add" else (f,)
+    return [(c * c2, p) for c2, p in map(_coefficient, parts)]
+
+
 def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
     first = group[0]
-    n, k = as2d(first.in_shape)
     like = next(f for t in group for f in t.factors() if f is not None)
     rows: list[Any] = []
     cols: list[Any] = []
     coef: dict[tuple[int, int], float] = {}
+
+    def index(items: list[Any], x: Any) -> int:
+        for i, y in enumerate(items):
+            if y is x:
+                return i
+        items.append(x)
+        return len(items) - 1
     for t in group:
-        (ca, a), (cb, b) = _coefficient(t.A), _coefficient(t.B)
-        a = fx.eye(n if isinstance(t, KronMap) else k, like) if a is None else a
-        b = fx.eye(k if isinstance(t, KronMap) else n, like) if b is None else b
-        i = next((x for x, r in enumerate(rows) if r is a), None)
-        j = next((y for y, c in enumerate(cols) if c is b), None)
-        if i is None:
-            rows.append(a)
-            i = len(rows) - 1
-        if j is None:
-            cols.append(b)
-            j = len(cols) - 1
-        coef[(i, j)] = coef.get((i, j), 0.0) + ca * cb
+        a = _explicit(t.A, t, "A", like)
+        b = _explicit(t.B, t, "B", like)
+        for ca, pa in _summands(a):
+            for cb, pb in _summands(b):
+                key = (index(rows, pa), index(cols, pb))
+                coef[key] = coef.get(key, 0.0) + ca * cb
+    coef = {k: c for k, c in coef.items() if c != 0.0}
+    if not coef or len(rows) * len(cols) < 2:
+        return None
     i0, j0 = next(iter(coef))
     pivot = coef[(i0, j0)]
     u = [coef.get((i, j0), 0.0) / pivot for i in range(len(rows))]
@@ -236,7 +248,12 @@ def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
                 return None
     left = fx.plus_all([fx.mul(c, r) for c, r in zip(u, rows) if c != 0.0])
     right = fx.plus_all([fx.mul(c, col) for c, col in zip(v, cols) if c != 0.0])
-    return type(first)(left, right, first.in_shape, first.out_shape)
+    return type(first)(_implicit(left), _implicit(right), first.in_shape, first.out_shape)
+
+
+def _implicit(f: Any) -> Any:
+    """None for an identity expression (so that it prints and applies as one)."""
+    return None if isinstance(f, Expr) and f.op == "identity" else f
 
 
 def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:
@@ -271,6 +288,16 @@ def _merge_kron(x: KronMap | KronTMap, y: KronMap | KronTMap) -> Optional[Linear
     if a1 is None and b1 is None and a2 is None and b2 is None:
         return ScaledMap(2.0, x)
     return None
+
+
+def _explicit(f: Any, m: KronMap | KronTMap, side: str, like: Any) -> Any:
+    """A factor of ``m``, with None (an identity) made explicit, of its size and of the kind of
+    ``like`` (an expression, or numbers)."""
+    if f is not None:
+        return f
+    n, k = as2d(m.in_shape)
+    size = {("A", KronMap): n, ("B", KronMap): k, ("A", KronTMap): k, ("B", KronTMap): n}
+    return fx.eye(size[(side, type(m))], like)
 
 
 MERGE_RULES: dict[type, Callable[[Any, Any], Optional[LinearMap]]] = {

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import registry
 from ..expr import Expr, as_expr, is_scalar
+from .operands import LARGE, Identity
 
 Factor = Union[Expr, np.ndarray, None]
 
@@ -104,8 +105,11 @@ def zeros(shape: tuple[int, ...]) -> Expr:
 
 
 def eye(n: int, like: Any) -> Any:
-    """The n×n identity as an expression or an array, matching ``like``."""
-    return _build("identity", n) if is_symbolic(like) else np.eye(n)
+    """The n×n identity as an expression or, matching ``like``, numbers: an array, or for a
+    large n an :class:`~kronvec.maps.operands.Identity` that is never formed."""
+    if is_symbolic(like):
+        return _build("identity", n)
+    return Identity(n) if n * n >= LARGE else np.eye(n)
 
 
 def trace_prod(c: Factor, h: Any) -> Any:

@@ -22,7 +22,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["Operand", "Product", "Sum", "chain_order", "dense_of", "write_into"]
+__all__ = ["Operand", "Product", "Sum", "Identity", "chain_order", "dense_of", "write_into", "LARGE"]
+
+LARGE = 1 << 16  # entries from which a factor is worth keeping structured
 
 
 def chain_order(dims: Sequence[int], known: Any = ()) -> list[list[int]]:
@@ -198,7 +200,8 @@ class Sum(Operand):
     def _apply(self, h: Any, left: bool) -> Any:
         self._applied += 1
         cols = np.shape(h)[-1] if left else np.shape(h)[-2]
-        if self._applied > 1 or cols > self.THIN * self.shape[0]:
+        formable = all(type(t) is np.ndarray for _, t in self.terms)  # as small as its terms
+        if formable and (self._applied > 1 or cols > self.THIN * self.shape[0]):
             d = self.dense()
             return d @ h if left else h @ d
         out = None
@@ -220,6 +223,29 @@ class Sum(Operand):
 
     def scaled(self, c: float) -> Operand:
         return Sum([(c * c2, t) for c2, t in self.terms])
+
+
+class Identity(Operand):
+    """The n×n identity, never formed."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__((n, n))
+
+    def _form(self) -> np.ndarray:
+        return np.eye(self.shape[0])
+
+    def _left(self, h: Any) -> Any:
+        return h
+
+    def _right(self, h: Any) -> Any:
+        return h
+
+    @property
+    def T(self) -> Operand:
+        return self
+
+    def scaled(self, c: float) -> Operand:
+        return Sum([(c, self)])
 
 
 def _transposed(x: Any) -> Any:
