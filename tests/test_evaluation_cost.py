@@ -136,3 +136,21 @@ def test_maps_with_structured_factors_pass_the_dot_test():
     W = kv.Matrix("W", (n, 2))
     L = kv.jacobian(W @ kv.inv(W.T @ W) @ W.T, W).at(W=rng.standard_normal((n, 2)))
     dottest(L, rng)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_symmetric_indefinite_matrices_use_the_symmetric_factorization(seed, lapack_calls):
+    n = 150
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n))
+    S0, B0 = a + a.T, rng.standard_normal((n, 3))  # indefinite: 2×2 pivots occur
+    S, B = kv.Matrix("S", (n, n), symmetric=True), kv.Matrix("B", (n, 3))
+    lapack_calls.clear()
+    out = kv.evaluate([kv.solve(S, B), kv.inv(S), kv.logdet(S), kv.det(S / 8)], S=S0, B=B0)
+    assert "dgetrf" not in lapack_calls and "dpotrf" not in lapack_calls
+    np.testing.assert_allclose(out[0], np.linalg.solve(S0, B0), rtol=1e-8)
+    np.testing.assert_allclose(out[1], np.linalg.inv(S0), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(out[2], np.linalg.slogdet(S0)[1], rtol=1e-10)
+    np.testing.assert_allclose(out[3], np.linalg.det(S0 / 8), rtol=1e-8)
+    ldl = kv.evaluation.Evaluator({"S": S0}, [kv.inv(S)]).factorization(S).ldl
+    assert ldl is not None and (ldl[1] < 0).any() == (seed >= 0)

@@ -55,11 +55,16 @@ class Factorization:
         self._anorm = one_norm(a) if a.size else 0.0
         self.cholesky: np.ndarray | None = cholesky
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
+        self.ldl: tuple[np.ndarray, np.ndarray] | None = None
         if cholesky is None and try_cholesky and (symmetric or symmetric is None and is_symmetric(a)):
             c, info = lapack.dpotrf(fortran_view(a), lower=0, clean=1)
             if info == 0:
                 self.cholesky = c
-        if self.cholesky is None:
+        if self.cholesky is None and symmetric and self.n >= LDL_FROM:
+            # symmetric (indefinite): Bunch–Kaufman LDLᵀ, about half the work of LU
+            ldu, ipiv, _ = lapack.dsytrf(fortran_view(a), lower=0, lwork=int(lapack.dsytrf_lwork(self.n)[0]))
+            self.ldl = (ldu, ipiv)
+        elif self.cholesky is None:
             lu, piv, _ = lapack.dgetrf(a)  # a zero pivot is reported by verify
             self.lu = (lu, piv)
 
@@ -71,6 +76,8 @@ class Factorization:
                 self._rcond = 1.0 / (self._anorm * self._inverse_norm) if self._anorm else 0.0
             elif self.cholesky is not None:
                 self._rcond = float(lapack.dpocon(self.cholesky, self._anorm, uplo="U")[0])
+            elif self.ldl is not None:
+                self._rcond = float(lapack.dsycon(*self.ldl, self._anorm, lower=0)[0])
             else:
                 lu = self.lu[0]
                 self._rcond = 0.0 if np.any(np.diag(lu) == 0) else \
@@ -111,6 +118,8 @@ class Factorization:
         self._note_use(context)
         if self.cholesky is not None:
             x, info = lapack.dpotrs(self.cholesky, b, lower=0)
+        elif self.ldl is not None:  # symmetric: A⁻ᵀ = A⁻¹
+            x, info = lapack.dsytrs(*self.ldl, b, lower=0)
         else:
             x, info = lapack.dgetrs(self.lu[0], self.lu[1], b, trans=1 if trans else 0)
         if info != 0:
@@ -118,13 +127,17 @@ class Factorization:
         return x
 
     def inverse(self, trans: bool = False) -> np.ndarray:
-        """A⁻¹ (or A⁻ᵀ) from the factors (``potri``/``getri``), for when the inverse itself
-        is the value asked for."""
+        """A⁻¹ (or A⁻ᵀ) from the factors (``potri``/``sytri``/``getri``), for when the inverse
+        itself is the value asked for."""
         self._note_use(None)
         if self.cholesky is not None:
             out, info = lapack.dpotri(self.cholesky, lower=0)
             if info == 0:
                 out = mirror_upper(out).T  # symmetric: the C-ordered view has the same numbers
+        elif self.ldl is not None:
+            out, info = lapack.dsytri(*self.ldl, lower=0)
+            if info == 0:
+                out = mirror_upper(np.triu(out)).T
         else:
             out, info = lapack.dgetri(*self.lu)
             out = out.T if trans else out
@@ -138,6 +151,8 @@ class Factorization:
         """(sign, log|det A|)."""
         if self.cholesky is not None:
             return 1.0, 2.0 * float(np.log(np.diag(self.cholesky)).sum())
+        if self.ldl is not None:
+            return _ldl_logabsdet(*self.ldl)
         lu, piv = self.lu
         d = np.diag(lu)  # scipy returns 0-based pivots
         sign = (-1.0) ** int(np.count_nonzero(piv != np.arange(self.n))) * float(np.prod(np.sign(d)))
@@ -146,6 +161,23 @@ class Factorization:
 
 
 _BLOCK = 256
+LDL_FROM = 128  # from this size the symmetric factorization beats LU
+
+
+def _ldl_logabsdet(ldu: np.ndarray, ipiv: np.ndarray) -> tuple[float, float]:
+    """(sign, log|det A|) of A = U D Uᵀ (Bunch–Kaufman, upper): det A = det D, D made of 1×1
+    blocks and of 2×2 blocks where ipiv(k) = ipiv(k-1) < 0 (LAPACK's convention)."""
+    d = np.diag(ldu).copy()
+    k = len(d) - 1
+    while k >= 0:
+        if ipiv[k] < 0 and k > 0 and ipiv[k - 1] == ipiv[k]:
+            d[k - 1] = ldu[k - 1, k - 1] * ldu[k, k] - ldu[k - 1, k] ** 2
+            d[k] = 1.0
+            k -= 2
+        else:
+            k -= 1
+    with np.errstate(divide="ignore"):
+        return float(np.prod(np.sign(d))), float(np.log(np.abs(d)).sum())
 
 
 def fortran_view(a: np.ndarray) -> np.ndarray:

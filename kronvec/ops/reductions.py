@@ -14,7 +14,7 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
 from ..registry import Prec, Printing, register
 from ._common import func_print, io, lift, py_call
-from .arithmetic import power, scale, smul
+from .arithmetic import add, power, scale, smul
 from .leaves import Constant, ones, zeros
 from .products import inv, transpose
 
@@ -78,6 +78,8 @@ def det(a: Any) -> Expr:
     DET.signature.check("det", [a.shape])
     if a.op == "transpose":
         return det(a.args[0])
+    if a.op == "scale":  # det(cA) = cⁿ det(A)
+        return scale(a.params.coef ** a.shape[0], det(a.args[0]))
     return Expr.make("det", (a,), NO_PARAMS, ())
 
 
@@ -106,6 +108,8 @@ def logdet(a: Any) -> Expr:
     LOGDET.signature.check("logdet", [a.shape])
     if a.op == "transpose":
         return logdet(a.args[0])
+    if a.op == "scale":  # log|det(cA)| = n log|c| + log|det A|
+        return add(Constant(a.shape[0] * math.log(abs(a.params.coef))), logdet(a.args[0]))
     return Expr.make("logdet", (a,), NO_PARAMS, ())
 
 
