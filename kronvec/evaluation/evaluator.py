@@ -15,7 +15,6 @@ without the symbolic bookkeeping (a Jacobian keeps one per binding pattern).
 """
 from __future__ import annotations
 
-import math
 import operator
 from functools import partial
 from typing import Any, Callable, Mapping, Sequence
@@ -23,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..expr import Expr, rebuild
-from ..maps.operands import LARGE, Identity, Operand, Product, Sum
+from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
 from .binding import bind_values, symmetric_key
@@ -260,7 +259,7 @@ class Evaluator:
         dims = [factors[0].shape[0]] + [f.shape[1] for f in factors]
         known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
                  if (hit := self._cached_chain(factors[i:j + 1])) is not None}
-        split = _chain_order(dims, known)
+        split = chain_order(dims, known)
 
         def product(i: int, j: int) -> Any:
             if (i, j) in known:
@@ -398,23 +397,3 @@ def _inverse(fac: Factorization, trans: bool) -> np.ndarray:
     return fac.inverse(trans)
 
 
-def _chain_order(dims: Sequence[int], known: Mapping[tuple[int, int], Any] = {}) -> list[list[int]]:
-    """Split points of the cheapest parenthesisation (classic matrix-chain DP).
-
-    Sub-products listed in ``known`` cost nothing.
-    """
-    n = len(dims) - 1
-    cost = [[0.0] * n for _ in range(n)]
-    split = [[0] * n for _ in range(n)]
-    for length in range(2, n + 1):
-        for i in range(n - length + 1):
-            j = i + length - 1
-            if (i, j) in known:
-                continue
-            best = math.inf
-            for k in range(j - 1, i - 1, -1):
-                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
-                if c < best:
-                    best, split[i][j] = c, k
-            cost[i][j] = best
-    return split
