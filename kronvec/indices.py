@@ -95,9 +95,10 @@ def normalize_key(key: Any, shape: Shape, what: str = "index") -> tuple[range, r
         raise IndexError(f"{what}: too many indices for a matrix of shape {fmt(shape)}: "
                          f"{len(parts)} were given")
     if len(parts) == 1 and not isinstance(parts[0], slice):
+        _integer(parts[0], what)  # fancy keys are named as such first
         if m != 1:
-            raise IndexError(f"{what}: a single integer indexes an (n, 1) vector; for the matrix of "
-                             f"shape {fmt(shape)} write X[i, :] for a row or X[i, j] for an entry")
+            raise IndexError(f"{what}: a single integer indexes an (n, 1) vector; write X[i, :] "
+                             f"for a row or X[i, j] for an entry")
         parts = (parts[0], 0)
     elif len(parts) == 1:
         parts = (parts[0], slice(None))

@@ -194,6 +194,10 @@ def place(g: Any, rows: range, cols: range, shape: Shape) -> Expr:
     g = as_expr(g)
     shape = tuple(shape)
     rows_all, cols_all = (range(shape[0]), range(shape[1])) if shape else (range(1), range(1))
+    if g.shape == (1, 1) and g.op == "identity":
+        g = Constant(1.0)  # a scalar placed: the entry 1, not the 1×1 identity
+    elif g.shape == (1, 1) and g.op == "smul" and g.args[1].op == "identity":
+        g = g.args[0]
     if g.op == "zeros":
         return zeros(shape)
     if rows == rows_all and cols == cols_all:
@@ -217,14 +221,17 @@ def _place_value(info: Any, g: Any) -> np.ndarray:
 
 
 def _place_key(e: Expr) -> str:
-    return key_text(e.params.rows, e.params.cols, e.shape, False)
+    scalar = len(e.params.rows) == len(e.params.cols) == 1  # one entry: written [i, j]
+    return key_text(e.params.rows, e.params.cols, e.shape or (1, 1), scalar)
 
 
 def _print_place(p: Any, e: Expr) -> tuple[str, int]:
-    key = _place_key(e)
+    """``place₍₄,₃₎(G, [1:3, 0])``: G at rows 1:3, column 0 of a 4×3 zero matrix."""
+    key, dims = _place_key(e), e.shape or (1, 1)
     if p.s.latex:
-        key = _latex_key(key)
-    return p.s.func(p.s.sized("place", *e.shape), p(e.args[0]), f"[{key}]"), Prec.ATOM
+        name = "\\operatorname{place}" + p.s.sized("", *dims)
+        return p.s.func(name, p(e.args[0]), f"[{_latex_key(key)}]"), Prec.ATOM
+    return p.s.func(p.s.sized("place", *dims), p(e.args[0]), f"[{key}]"), Prec.ATOM
 
 
 def _python_place(p: Any, e: Expr) -> tuple[str, int]:
