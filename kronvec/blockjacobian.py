@@ -82,15 +82,11 @@ class BlockJacobian:
         cols = range(len(self.blocks[0]))
         return BlockJacobian(self.expr, self.wrt, [[row[j].T for row in self.blocks] for j in cols])
 
-    def _render(self, latex: bool) -> list[str]:
-        outs, ins = self.map.labels
-        show = (lambda J: J.latex()) if latex else str
-        return [f"[{outs[i]}, {ins[j]}]: {show(J)}" for i, row in enumerate(self.blocks)
-                for j, J in enumerate(row)]
-
     def __str__(self) -> str:
         """One line per block: ``[U, V]: <closed form of ∂(∇_U f)/∂V>``."""
-        return "\n".join(self._render(False))
+        outs, ins = self.map.labels
+        return "\n".join(f"[{outs[i]}, {ins[j]}]: {J}" for i, row in enumerate(self.blocks)
+                         for j, J in enumerate(row))
 
     def latex(self) -> str:
         """The blocks as a LaTeX ``bmatrix`` of their closed forms."""

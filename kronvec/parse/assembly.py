@@ -37,15 +37,15 @@ class AssemblyRules:
         if base is None:
             raise self.error(tree.where, "a number cannot be indexed")
         parts, key = tree.parts, tree.key()
-        if len(parts) == 1 and not isinstance(parts[0], tuple):  # x[i] of a vector
+        if len(parts) == 1 and not isinstance(parts[0], tuple):  # x[i]: an entry of a vector
             self.bind(tree, base.cols, 1, "a single index needs an (n, 1) vector")
-        rows, cols = (parts[0], (None, None, None)) if len(parts) == 1 else parts
-        if len(parts) == 1 and not isinstance(parts[0], tuple):
-            cols = 0
-        if not isinstance(rows, tuple) and not isinstance(cols, tuple):
+            parts = (parts[0], 0)
+        elif len(parts) == 1:  # X[a:b]: rows, every column
+            parts = (parts[0], (None, None, None))
+        if not any(isinstance(p, tuple) for p in parts):
             result = Matrix(self.one, self.one, scalar=True)
         else:
-            result = Matrix(self.axis(rows, base.rows), self.axis(cols, base.cols))
+            result = Matrix(self.axis(parts[0], base.rows), self.axis(parts[1], base.cols))
         message = [""]
 
         def apply() -> bool:
