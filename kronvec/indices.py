@@ -88,7 +88,8 @@ def normalize_key(key: Any, shape: Shape, what: str = "index") -> tuple[range, r
         When the selection is empty.
     """
     if len(shape) != 2:
-        raise IndexError(f"{what}: cannot index a scalar (shape {fmt(shape)})")
+        kind = "a scalar" if len(shape) < 2 else "a stack of matrices (only matrices are indexed)"
+        raise IndexError(f"{what}: cannot index {kind} (shape {fmt(shape)})")
     n, m = shape
     parts = key if isinstance(key, tuple) else (key,)
     if len(parts) > 2:

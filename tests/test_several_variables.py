@@ -38,6 +38,7 @@ def test_block_hessian_matches_finite_differences(n, m, k, seed):
     H = kv.hessian(f, variables)
     L = H.at(values)
     assert isinstance(H, BlockJacobian) and isinstance(L, BlockMap)
+    assert kv.BlockJacobian is BlockJacobian and kv.BlockMap is BlockMap
     assert L.in_shape == L.out_shape == ((n, k), (m, k), ())
     dense = L.to_dense()
     np.testing.assert_allclose(dense, _fd_block_hessian(f, variables, values), rtol=1e-5, atol=1e-5)
