@@ -18,11 +18,13 @@ the public functions of the op registry, exported here as they are
 registered (see ``docs/adding-an-operation.md``).
 """
 from . import ops, printing  # noqa: F401  (registers every op; installs the printer)
+from .blockjacobian import BlockJacobian
 from .derivative import Jacobian, explain, grad, hessian, jacobian
 from .errors import BindingError, DegenerateError, MaterializationError, ShapeError
 from .evaluation import evaluate
 from .expr import Expr
 from .maps import LinearMap
+from .maps.blocks import BlockMap
 from .maps.structured import commutation, duplication, elimination, unvec, vec, vech
 from .ops.arithmetic import hadamard
 from .ops.leaves import Constant, Matrix, Scalar, Vector
@@ -35,7 +37,7 @@ globals().update({name: op.function for name, op in public_functions().items()})
 
 __all__ = sorted(public_functions()) + [
     "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard",
-    "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap",
+    "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
     "explain", "pretty", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import expr as E
+from .blockjacobian import BlockJacobian
 from .errors import BindingError, ShapeError
 from .evaluation import Binder, Plan, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
@@ -27,7 +28,8 @@ from .ops.leaves import identity, ones, zeros
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
 
-__all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "jacobian_map", "partial"]
+__all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
+           "partial"]
 
 
 def partial(node: E.Expr, i: int) -> LinearMap:
@@ -51,6 +53,15 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
     return wrt
+
+
+def _several(wrt: Any, what: str) -> bool:
+    """Whether ``wrt`` lists several variables (a list or tuple); refuses an empty one."""
+    if not isinstance(wrt, (list, tuple)):
+        return False
+    if not wrt:
+        raise ValueError(f"{what}: needs at least one variable, got an empty {type(wrt).__name__}")
+    return True
 
 
 def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
@@ -228,7 +239,7 @@ def _require_structural(m: LinearMap, what: str) -> None:
                         f"e.g. J.at(values) @ L or L @ J.at(values), which compose numerically")
 
 
-def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
+def jacobian(f: Any, wrt: Any) -> Any:
     """The derivative of ``f`` with respect to the symbol ``wrt`` as a lazy map.
 
     For F of shape (p, q) and V of shape (n, k) the map is dV ↦ dF; its dense
@@ -237,6 +248,7 @@ def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
     A symbol that ``f`` does not contain gives the zero map.  For a symbol
     declared symmetric the map is still the unconstrained one; compose it with
     ``kv.duplication(n)`` for the derivative with respect to vech V.
+    A list or tuple of variables gives a tuple of Jacobians, in the same order.
 
     Examples
     --------
@@ -247,6 +259,8 @@ def jacobian(f: Any, wrt: E.Expr) -> Jacobian:
     (V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)
     """
     f = E.as_expr(f)
+    if _several(wrt, "jacobian"):
+        return tuple(jacobian(f, w) for w in wrt)
     wrt = _check_wrt(wrt, "jacobian", f)
     key = (f, wrt)
     cached = _RECENT.get(key)
@@ -266,10 +280,11 @@ _RECENT: "OrderedDict[tuple[E.Expr, E.Expr], Jacobian]" = OrderedDict()
 _RECENT_SIZE = 128
 
 
-def grad(f: Any, wrt: E.Expr) -> E.Expr:
+def grad(f: Any, wrt: Any) -> Any:
     """The gradient G of a scalar expression: df = tr(Gᵀ dX), G of X's shape.
 
-    ``wrt`` is a symbol or the name of one of ``f``'s symbols.
+    ``wrt`` is a symbol or the name of one of ``f``'s symbols; a list or tuple
+    of them gives a tuple of gradients, in the same order.
 
     For a symbol declared ``symmetric=True`` this is the gradient in the space
     of symmetric matrices, sym(G) = (G + Gᵀ)/2 of the unconstrained G.
@@ -283,6 +298,8 @@ def grad(f: Any, wrt: E.Expr) -> E.Expr:
     -X⁻ᵀabᵀX⁻ᵀ
     """
     f = E.strip_names(E.as_expr(f))
+    if _several(wrt, "grad"):
+        return tuple(grad(f, w) for w in wrt)
     wrt = _check_wrt(wrt, "grad", f)
     if not E.is_scalar(f):
         raise ShapeError(f"grad: needs a scalar expression (shape () or (1, 1)), got shape "
@@ -311,12 +328,24 @@ def assume_symmetric(e: E.Expr) -> E.Expr:
     return E.substitute(e, mapping) if mapping else e
 
 
-def hessian(f: Any, wrt: E.Expr) -> Jacobian:
+def hessian(f: Any, wrt: Any) -> Any:
     """The Hessian of a scalar expression: the Jacobian of its gradient.
 
     ``hessian(f, X).at(...)`` is a LinearMap with in and out shape X.shape;
     its ``jvp`` is a Hessian-vector product.
+
+    For a list or tuple of variables ``[U, V]`` it is the block Hessian, a
+    :class:`~kronvec.blockjacobian.BlockJacobian` with blocks
+    Hᵢⱼ = ∂(∇ᵢ f)/∂Vⱼ; its ``.at(...)`` is a block map whose ``jvp`` takes a
+    tuple of tangents (one per variable) and returns a tuple, and whose
+    ``to_dense()`` is [[H_UU, H_UV], [H_VU, H_VV]] in the vec convention,
+    the variables stacked in order.
     """
+    if _several(wrt, "hessian"):
+        f = E.as_expr(f)
+        variables = [_check_wrt(w, "hessian", f) for w in wrt]
+        gradients = grad(f, variables)
+        return BlockJacobian(f, variables, [[jacobian(g, v) for v in variables] for g in gradients])
     wrt = _check_wrt(wrt, "hessian", E.as_expr(f))
     return jacobian(grad(f, wrt), wrt)
 

@@ -78,8 +78,9 @@ class Expr:
 
     Arithmetic follows NumPy: ``A @ B``, ``A + B``, ``A - B``, ``-A``, ``A.T``,
     ``c * A`` and ``A / c`` for scalars, ``A * B`` and ``A / B`` elementwise for
-    equal shapes, ``A ** p`` elementwise.  NumPy arrays and numbers mix in as
-    constants on either side.
+    equal shapes, ``A ** p`` elementwise (p a number or a scalar expression, also
+    ``s ** A``), ``X[i, j]`` and slices as NumPy's basic indexing.  NumPy arrays
+    and numbers mix in as constants on either side.
     """
 
     __slots__ = ("op", "args", "params", "shape", "_symbols", "__weakref__")
@@ -233,9 +234,21 @@ class Expr:
         return _fn("hadamard")(other, _fn("power")(self, -1.0), op_name="divide")
 
     def __pow__(self, p: Any) -> "Expr":
-        if not is_number(p):
-            raise TypeError("A ** p needs a number p (elementwise power)")
-        return _fn("power")(self, float(p))
+        if is_number(p):
+            return _fn("power")(self, float(p))
+        return _fn("pow")(self, as_expr(p))
+
+    def __rpow__(self, base: Any) -> "Expr":
+        """``s ** A``: the number (or scalar) s raised elementwise to the entries of A."""
+        return _fn("pow")(as_expr(base), self)
+
+    def __getitem__(self, key: Any) -> "Expr":
+        """``X[i, j]``, ``X[:, j]``, ``X[i, :]``, ``X[a:b, c:d]`` and ``x[i]``: NumPy's basic
+        indexing, with vectors as ``(n, 1)`` columns (see :mod:`kronvec.indices`)."""
+        return _fn("getitem")(self, key)
+
+    def __iter__(self) -> Any:
+        raise TypeError("kronvec expressions are not iterable; index them (X[i, j], X[:, j])")
 
 
 _NO_SYMBOLS: dict[str, Expr] = {}

@@ -11,6 +11,7 @@ The language is NumPy's generalised-ufunc notation with three additions::
     int:n->(n,n)                 eye: the literal gives the size n
     (...)->(...)                 elementwise: any shape, kept
     (m,n)->()                    a scalar result
+    blocks:grid->(m,n)           block: a (nested) list of blocks, assembled
 
 ``()`` also accepts a ``(1, 1)`` matrix.  A dimension is a name, a literal
 integer, or a product of two names.
@@ -151,13 +152,15 @@ def _size(dim: str, sizes: dict[str, int]) -> int:
     return sizes[dim]
 
 
-_ARG = re.compile(r"\s*(\((?:[^()]*)\)|int(?::\w+)?|num)\s*")
+_ARG = re.compile(r"\s*(\((?:[^()]*)\)|int(?::\w+)?|num|blocks:\w+)\s*")
 
 
 def _parse_arg(text: str) -> Arg:
     text = text.strip()
     if text == "num":
         return Arg("num")
+    if text.startswith("blocks:"):
+        return Arg("blocks", (text[7:],))
     if text.startswith("int"):
         return Arg("int", (text[4:],) if ":" in text else ())
     inner = text[1:-1].strip()

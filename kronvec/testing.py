@@ -1,6 +1,7 @@
 """Checks for derivatives and linear maps, usable in any test suite.
 
-* :func:`dottest`: the adjoint dot-test ⟨L h, g⟩ = ⟨h, Lᵀ g⟩ (as in PyLops);
+* :func:`dottest`: the adjoint dot-test ⟨L h, g⟩ = ⟨h, Lᵀ g⟩ (as in PyLops), also
+  for block maps on tuples;
 * :func:`fd_jacobian`: the dense Jacobian by central finite differences of
   :func:`kronvec.evaluate`, in the column-major vec convention;
 * :func:`fd_jvp`: one directional derivative by central differences;
@@ -18,17 +19,22 @@ from . import expr as E
 from .derivative import jacobian
 from .evaluation import evaluate
 from .maps import LinearMap
+from .maps.blocks import BlockMap
 
 __all__ = ["dottest", "fd_jacobian", "fd_jvp", "check_jacobian", "random_values", "random_matrix",
            "relative_error", "symmetrizer"]
 
 
-def dottest(L: LinearMap, rng: np.random.Generator | None = None, rtol: float = 1e-10) -> float:
+def dottest(L: LinearMap | BlockMap, rng: np.random.Generator | None = None,
+            rtol: float = 1e-10) -> float:
     """Assert ⟨L h, g⟩ = ⟨h, Lᵀ g⟩ for random h, g; return the relative gap.
 
     Also checks that ``L.T.T`` acts like ``L`` and that ``vjp`` is ``T.jvp``.
+    For a block map h and g are tuples and ⟨·, ·⟩ sums over their members.
     """
     rng = np.random.default_rng(0) if rng is None else rng
+    if isinstance(L, BlockMap):
+        return _block_dottest(L, rng, rtol)
     h = rng.standard_normal(L.in_shape)
     g = rng.standard_normal(L.out_shape)
     lhs = float(np.vdot(L.jvp(h), g))
@@ -39,6 +45,21 @@ def dottest(L: LinearMap, rng: np.random.Generator | None = None, rtol: float = 
         raise AssertionError(f"dot-test failed: <L h, g> = {lhs!r}, <h, L^T g> = {rhs!r}")
     np.testing.assert_allclose(L.T.T.jvp(h), L.jvp(h), rtol=1e-12, atol=1e-12 * scale)
     np.testing.assert_allclose(L.T.jvp(g), L.vjp(g), rtol=1e-12, atol=1e-12 * scale)
+    return gap
+
+
+def _block_dottest(L: BlockMap, rng: np.random.Generator, rtol: float) -> float:
+    """The dot-test on tuples: Σᵢ⟨(L h)ᵢ, gᵢ⟩ = Σⱼ⟨hⱼ, (Lᵀ g)ⱼ⟩."""
+    h = tuple(rng.standard_normal(s) for s in L.in_shape)
+    g = tuple(rng.standard_normal(s) for s in L.out_shape)
+    lhs = sum(float(np.vdot(a, b)) for a, b in zip(L.jvp(h), g))
+    rhs = sum(float(np.vdot(a, b)) for a, b in zip(h, L.vjp(g)))
+    scale = max(1.0, abs(lhs), abs(rhs))
+    gap = abs(lhs - rhs) / scale
+    if gap > rtol:
+        raise AssertionError(f"dot-test failed: <L h, g> = {lhs!r}, <h, L^T g> = {rhs!r}")
+    for a, b in zip(L.T.T.jvp(h), L.jvp(h)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * scale)
     return gap
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import algebra, nodes, structured, terms
+from kronvec.maps import algebra, nodes, selection, structured, terms
 from kronvec.testing import dottest
 
 
@@ -99,6 +99,36 @@ def make_elimination_adjoint(r, n, k, p, q):
     return structured.EliminationMap(n).T
 
 
+def _progression(r, size, length=None):
+    """A random non-empty range of positions in range(size) (steps and reversals included)."""
+    length = int(r.integers(1, size + 1)) if length is None else length
+    steps = [s for s in (1, 2, -1, -2) if abs(s) * (length - 1) < size]
+    step = steps[r.integers(len(steps))]
+    span = abs(step) * (length - 1)
+    start = int(r.integers(0, size - span))
+    return range(start, start + step * length, step) if step > 0 else \
+        range(start + span, start + span + step * length, step)
+
+
+def make_select(r, n, k, p, q):
+    rows, cols = _progression(r, n), _progression(r, k)
+    scalar = len(rows) == len(cols) == 1 and r.integers(2)
+    return selection.select_map(rows, cols, (n, k), () if scalar else (len(rows), len(cols)))
+
+
+def make_place(r, n, k, p, q):
+    rows, cols = _progression(r, p), _progression(r, q)
+    scalar = len(rows) == len(cols) == 1 and r.integers(2)
+    return selection.place_map(rows, cols, () if scalar else (len(rows), len(cols)), (p, q))
+
+
+def make_index_copy(r, n, k, p, q):
+    lr, lc = int(r.integers(1, min(n, p) + 1)), int(r.integers(1, min(k, q) + 1))
+    rows = (np.array(_progression(r, n, lr)), np.array(_progression(r, p, lr)))
+    cols = (np.array(_progression(r, k, lc)), np.array(_progression(r, q, lc)))
+    return selection.IndexMap(rows, cols, (n, k), (p, q))
+
+
 MAKERS = {
     "kron": make_kron, "kron_identity": make_kron_identity_left, "kront": make_kront,
     "trace": make_trace, "trace_scalar": make_trace_scalar, "elementwise": make_elementwise,
@@ -107,6 +137,7 @@ MAKERS = {
     "scaled": make_scaled, "compose": make_compose, "zero": make_zero,
     "duplication": make_duplication, "duplication_adjoint": make_duplication_adjoint,
     "elimination": make_elimination, "elimination_adjoint": make_elimination_adjoint,
+    "select": make_select, "place": make_place, "index_copy": make_index_copy,
 }
 
 

@@ -133,6 +133,41 @@ def _case_expm_frechet(n, m, k):
     return g, C, False
 
 
+def _case_index(n, m, k):
+    X = kv.Matrix("X", (n + 1, k))
+    return X[0, -1] * (kv.Matrix("A", (m, n)) @ X[1:, ::-1]), X, False
+
+
+def _case_place(n, m, k):
+    # the gradient through an index contains a placement; differentiate it again
+    X = kv.Matrix("X", (n + 1, k))
+    g = kv.grad(kv.sum(X[1:, ::2] ** 3), X)
+    assert any(node.op == "place" for node in g.walk())
+    return g, X, False
+
+
+def _case_block(n, m, k):
+    X, A, B = kv.Matrix("X", (n, k)), kv.Matrix("A", (n, n)), kv.Matrix("B", (1, k))
+    return kv.block([[X, A @ X], [B, X[:1, :] * X[-1:, :]]]), X, False
+
+
+def _case_hstack(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.hstack([X, X[:, :1] * X[:, -1:], X[0, 0]]) if n == 1 else \
+        kv.hstack([X, X[:, :1] * X[:, -1:]]), X, False
+
+
+def _case_vstack(n, m, k):
+    X, B = kv.Matrix("X", (n, k)), kv.Matrix("B", (k, k))
+    return kv.vstack([X @ B, X[-1:, :] * X[:1, :]]), X, False
+
+
+def _case_pow(n, m, k):
+    # X ** t differentiates the base, t ** X the exponent
+    X, t = kv.Matrix("X", (n, k)), kv.Scalar("t")
+    return (X ** t) * (t ** (kv.Matrix("A", (n, k)) * X)), X, True
+
+
 CASES = {
     "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
     "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
@@ -146,6 +181,8 @@ CASES = {
     "solve": lambda n, m, k: (kv.solve(kv.Matrix("A", (n, n)), kv.Matrix("X", (n, k))),
                               kv.Matrix("A", (n, n)), False),
     "sqrt": lambda n, m, k: (kv.sqrt(kv.Matrix("X", (n, k))), kv.Matrix("X", (n, k)), True),
+    "getitem": _case_index, "index": _case_index, "place": _case_place, "block": _case_block,
+    "hstack": _case_hstack, "vstack": _case_vstack, "pow": _case_pow,
 }
 
 

@@ -3,9 +3,11 @@ the algebra that simplifies them (importing the package installs it)."""
 from . import algebra  # noqa: F401  (installs compose/add/scale behind the operators)
 from .base import LinearMap, check_composable, expression_factors
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap
+from .selection import IndexMap, place_map, select_map
 from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, KronFactorMap,
                     KronMap, KronTMap, TraceMap, commutation_map, identity_map)
 
 __all__ = ["LinearMap", "check_composable", "expression_factors", "ComposeMap", "ScaledMap",
            "SumMap", "ZeroMap", "DiagEmbedMap", "DiagExtractMap", "ElementwiseMap", "ExpmFrechetMap",
-           "KronFactorMap", "KronMap", "KronTMap", "TraceMap", "commutation_map", "identity_map"]
+           "KronFactorMap", "KronMap", "KronTMap", "TraceMap", "commutation_map", "identity_map",
+           "IndexMap", "select_map", "place_map"]

@@ -8,6 +8,8 @@ kept apart from the term classes:
   (Kron∘KronT, KronT∘Kron, KronT∘KronT);
 * rank one: tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ), and L(tr(C H) M) = tr(C H) L(M);
 * elementwise: D₁ ⊙ (D₂ ⊙ H) = (D₁ ⊙ D₂) ⊙ H;
+* selection and placement: two index maps are one (or zero, when the outer
+  reads only entries the inner never wrote);
 * zero, identity, scaling and sums distribute; what is left stays a lazy
   :class:`~kronvec.maps.nodes.ComposeMap`.
 
@@ -24,6 +26,7 @@ from . import factors as fx
 from ..shapes import as2d
 from .base import ALGEBRA, LinearMap
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
+from .selection import IndexMap, compose_index_maps
 from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
 
 __all__ = ["compose", "add", "scale", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_RULES", "SCALE_RULES",
@@ -164,6 +167,7 @@ COMPOSE_RULES: dict[tuple[type, type], Rule] = {
     (KronTMap, KronMap): _kront_kron,
     (KronTMap, KronTMap): _kront_kront,
     (ElementwiseMap, ElementwiseMap): _elem_elem,
+    (IndexMap, IndexMap): compose_index_maps,
     (TraceMap, LinearMap): _trace_after,
     (LinearMap, TraceMap): _before_trace,
 }

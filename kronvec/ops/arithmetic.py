@@ -18,6 +18,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_number, is_scalar
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
+from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
 from ._common import elementwise_jvp, identity_jvp, io, lift, python_number, with_node
@@ -314,8 +315,15 @@ register(
 
 
 # ----------------------------------------------------------------- power
-def power(a: Any, p: float) -> Expr:
-    """The elementwise power A∘ᵖ for a number p."""
+def power(a: Any, p: Any) -> Expr:
+    """The elementwise power A∘ᵖ for a number p (``A ** p``).
+
+    An expression as p (a scalar, or a matrix of A's shape), or a scalar A
+    with a matrix p, gives the power of :mod:`kronvec.ops.exponents`, as
+    ``np.power`` would compute it.
+    """
+    if not is_number(p):
+        return registry.function("pow")(a, p)
     a = as_expr(a)
     p = float(p)
     if p == 1.0:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
 from .inference import Inference
-from .syntax import MAX_DEPTH, MAX_LENGTH, Node, Num, ParseError, Sym, function_names, read
+from .syntax import MAX_DEPTH, MAX_LENGTH, Index, Node, Num, ParseError, Seq, Sym, function_names, read
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "Analysis", "ParseError", "ParsedExpression", "analyze", "build",
            "parse", "parse_expression", "function_names"]
@@ -98,6 +98,10 @@ def _build_node(tree: Node, symbols: Mapping[str, Any], namespace: Any) -> Any:
         return tree.value
     if isinstance(tree, Sym):
         return symbols[tree.name]
+    if isinstance(tree, Index):
+        return _build_node(tree.base, symbols, namespace)[tree.key()]
+    if isinstance(tree, Seq):
+        return [_build_node(item, symbols, namespace) for item in tree.items]
     args = [_build_node(arg, symbols, namespace) for arg in tree.args]
     if tree.op in _OPERATORS:
         return _OPERATORS[tree.op](*args)
@@ -146,9 +150,11 @@ def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any
     ----------
     text : str
         E.g. ``"inv(X.T @ inv(V) @ X)"``.  Allowed: symbol names, numbers,
-        ``@ + - * / **``, unary ``- +``, ``.T`` and calls (positional
+        ``@ + - * / **``, unary ``- +``, ``.T``, subscripts with integer
+        literals and slices of them (``X[0, 1:3]``) and calls (positional
         arguments only) of the public functions of the op registry
-        (:func:`function_names`).
+        (:func:`function_names`), with lists of matrices for ``block``,
+        ``hstack`` and ``vstack``.
     shapes : mapping of str to (int, int), optional
         Shapes of symbols; the others are inferred.  An int ``n`` means ``(n, 1)``.
     namespace : module-like

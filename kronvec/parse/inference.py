@@ -4,100 +4,25 @@ Every matrix-valued node gets a type of two dimension variables; a small
 union-find makes equal dimensions one class, which may carry a known size.
 A function call unifies its arguments with its signature
 (:mod:`kronvec.signature`); what cannot be decided at once waits as a
-deferred constraint: products of sizes (``kron``) and a choice between
-alternatives (``diag`` of a vector or of a square matrix).
+deferred constraint: products of sizes (``kron``), a choice between
+alternatives (``diag`` of a vector or of a square matrix), and the sizes of
+indexing and assembly (:mod:`.assembly`).
 """
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping
 
 from ..registry import public_functions
 from ..signature import Alternative, Arg, Signature
-from .syntax import Apply, Node, Num, ParseError, Sym
+from .assembly import AssemblyRules
+from .dims import Conflict, Deferred, Dims, Matrix, Type
+from .syntax import Apply, Index, Node, Num, ParseError, Seq, Sym
 
 __all__ = ["Inference", "Matrix"]
 
 
-class Conflict(Exception):
-    """Two dimensions that must be equal have different known sizes."""
-
-
-class Dims:
-    """Union-find over dimension variables; a class may carry a known size."""
-
-    def __init__(self) -> None:
-        self.parent: list[int] = []
-        self.known: list[int | None] = []
-
-    def new(self, size: int | None = None) -> int:
-        self.parent.append(len(self.parent))
-        self.known.append(size)
-        return len(self.parent) - 1
-
-    def find(self, var: int) -> int:
-        root = var
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[var] != root:
-            self.parent[var], var = root, self.parent[var]
-        return root
-
-    def size(self, var: int) -> int | None:
-        return self.known[self.find(var)]
-
-    def unify(self, a: int, b: int) -> bool:
-        """Make ``a`` and ``b`` equal; whether anything changed (Conflict if both known and unequal)."""
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return False
-        sa, sb = self.known[ra], self.known[rb]
-        if sa is not None and sb is not None and sa != sb:
-            raise Conflict(sa, sb)
-        self.parent[rb] = ra
-        self.known[ra] = sa if sa is not None else sb
-        return True
-
-    def bind(self, var: int, size: int) -> bool:
-        root = self.find(var)
-        if self.known[root] is not None and self.known[root] != size:
-            raise Conflict(self.known[root], size)
-        changed = self.known[root] is None
-        self.known[root] = size
-        return changed
-
-    def snapshot(self) -> tuple[list[int], list[int | None]]:
-        return list(self.parent), list(self.known)
-
-    def restore(self, state: tuple[list[int], list[int | None]]) -> None:
-        self.parent, self.known = list(state[0]), list(state[1])
-
-
-@dataclass(frozen=True)
-class Matrix:
-    """The type of a matrix-valued node; ``scalar`` marks scalars by construction (tr, det, ...)."""
-
-    rows: int
-    cols: int
-    scalar: bool = False
-
-
-Type = Union[Matrix, None]  # None: a Python number
-
-
-@dataclass
-class Deferred:
-    """A constraint applied once enough sizes are known; ``apply`` returns whether it changed anything."""
-
-    apply: Callable[[], bool]
-    where: ast.AST
-    message: Callable[[], str]
-    default: Callable[[], None] | None = None  # what to assume when nothing else decides it
-    done: bool = False
-
-
-class Inference:
+class Inference(AssemblyRules):
     """Types of a tree's nodes and shapes of its symbols."""
 
     def __init__(self, reader: Any, shapes: Mapping[str, tuple[int, int]]) -> None:
@@ -129,13 +54,17 @@ class Inference:
                 rows, cols = (1, 1) if given == () else given
                 self.symbols[tree.name] = Matrix(self.dims.new(rows), self.dims.new(cols), given == ())
             return self.symbols[tree.name]
+        if isinstance(tree, Index):
+            return self.index_type(tree, self.type_of(tree.base))
+        if any(isinstance(a, Seq) for a in tree.args):
+            return self.blocks_type(tree, public_functions()[tree.op].signature.alternatives[0].args[0])
         kinds = [self.type_of(a) for a in tree.args]
         if tree.op == "T":
             return Matrix(kinds[0].cols, kinds[0].rows, kinds[0].scalar)
         if tree.op == "neg":
             return kinds[0]
         if tree.op == "**":
-            return kinds[0]
+            return self.power_type(tree, *kinds)
         if tree.op in ("@", "+", "-", "*", "/"):
             return self.binary(tree, *kinds)
         return self.call(tree, public_functions()[tree.op].signature, kinds)
@@ -163,6 +92,21 @@ class Inference:
             return self.maybe_scalar(tree, left, right)
         self.equal(tree.where, left, right, f"operator '{tree.op}' needs equal shapes")
         return Matrix(left.rows, left.cols)
+
+    def power_type(self, tree: Apply, base: Type, exponent: Type) -> Type:
+        """``B ** E``: a number or a scalar on one side (a free symbol there is taken as a scalar)."""
+        if exponent is None or exponent.scalar or self.is_one_by_one(exponent):
+            return base
+        if base is None or base.scalar or self.is_one_by_one(base):
+            return exponent
+        if self.is_free(exponent) and exponent is not base:
+            self.make_scalar(exponent)
+            return base
+        if self.is_free(base) and base is not exponent:
+            self.make_scalar(base)
+            return exponent
+        raise self.error(tree.where, f"the exponent of '**' must be a number or a scalar (or the base "
+                                     f"a scalar), got {self.describe(base)} ** {self.describe(exponent)}")
 
     def is_free(self, kind: Matrix) -> bool:
         """A symbol's type of which nothing is known yet."""

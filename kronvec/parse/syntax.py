@@ -2,8 +2,11 @@
 
 The text is parsed with :func:`ast.parse` and walked node by node: symbol
 names, numbers, the operators ``@ + - * / **``, unary ``- +``, the attribute
-``.T`` and calls of the public functions of the op registry with positional
-arguments.  Anything else is refused with the offending piece and its column.
+``.T``, subscripts whose indices are integer literals or slices of integer
+literals (``X[0, 1:3]``, ``x[-1]``, ``X[::2, :]``), and calls of the public
+functions of the op registry with positional arguments (lists of matrices
+for those that take blocks: ``block([[A, B], [C, D]])``, ``hstack([A, B])``).
+Anything else is refused with the offending piece and its column.
 Nothing is ever evaluated by Python.  Numbers are folded as they are read,
 and symbols are marked where random test values must be invertible or
 positive (the registry's ``domain`` of each argument).
@@ -18,8 +21,8 @@ from typing import Any, Callable, Union
 
 from ..registry import public_functions
 
-__all__ = ["ParseError", "Num", "Sym", "Apply", "Node", "read", "MAX_LENGTH", "MAX_DEPTH",
-           "function_names"]
+__all__ = ["ParseError", "Num", "Sym", "Apply", "Index", "Seq", "Node", "read", "MAX_LENGTH",
+           "MAX_DEPTH", "function_names"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
@@ -68,7 +71,31 @@ class Apply:
     where: ast.AST | None = field(default=None, compare=False)
 
 
-Node = Union[Num, Sym, Apply]
+@dataclass(frozen=True)
+class Index:
+    """``base[key]``: ``parts`` are integers and ``(start, stop, step)`` triples (slices)."""
+
+    base: "Node"
+    parts: tuple[Union[int, tuple[Union[int, None], ...]], ...]
+    where: ast.AST | None = field(default=None, compare=False)
+
+    def key(self) -> Any:
+        """The key as Python writes it (an int, a slice or a tuple of them)."""
+        parts = tuple(slice(*p) if isinstance(p, tuple) else p for p in self.parts)
+        return parts[0] if len(parts) == 1 else parts
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A list of matrices (or of lists of them), the argument of ``block``, ``hstack``, ``vstack``."""
+
+    items: tuple[Any, ...]
+    where: ast.AST | None = field(default=None, compare=False)
+
+
+Node = Union[Num, Sym, Apply, Index, Seq]
+
+_INDEX_HELP = "only integer literals and slices of integer literals are allowed as indices, e.g. X[0, 1:3]"
 
 
 def function_names() -> list[str]:
@@ -159,12 +186,58 @@ class Reader:
         right = self.visit(node.right, depth + 1, "positive" if symbol == "/" else hint)
         if isinstance(left, Num) and isinstance(right, Num):
             return self.fold(node, symbol, left, right)
-        if symbol == "**":
-            if not isinstance(right, Num):
-                raise self.error(node, "the exponent of '**' must be a number")
-            if right.value < 0 or right.value != int(right.value):
-                self.positive.update(_symbols_in(left))
+        if symbol == "**" and (not isinstance(right, Num) or right.value < 0
+                               or right.value != int(right.value)):
+            self.positive.update(_symbols_in(left))  # a real exponent needs a positive base
         return Apply(symbol, (left, right), node)
+
+    def visit_Subscript(self, node: ast.Subscript, depth: int, hint: str) -> Node:
+        base = self.visit(node.value, depth + 1, hint)
+        if isinstance(base, Num):
+            raise self.error(node, "a number cannot be indexed")
+        elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not elements or len(elements) > 2:
+            raise self.error(node, f"a matrix takes one or two indices, got {len(elements)}")
+        parts: list[Any] = []
+        for element in elements:
+            if isinstance(element, ast.Slice):
+                bounds = (element.lower, element.upper, element.step)
+                parts.append(tuple(None if b is None else self.index_literal(b) for b in bounds))
+                if parts[-1][2] == 0:
+                    raise self.error(element, "slice step cannot be zero")
+            else:
+                parts.append(self.index_literal(element))
+        return Index(base, tuple(parts), node)
+
+    def index_literal(self, node: ast.AST) -> int:
+        """An integer literal (possibly negative) used as an index."""
+        inner, sign = node, 1
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner, sign = node.operand, -1 if isinstance(node.op, ast.USub) else 1
+        if isinstance(inner, ast.Constant) and type(inner.value) is int:
+            return sign * inner.value
+        raise self.error(node, f"this index is not allowed ({_INDEX_HELP})")
+
+    def visit_blocks(self, node: ast.AST, arrangement: str, name: str, depth: int, hint: str) -> Seq:
+        """The list argument of ``block``/``hstack``/``vstack``: matrices, or (for block) rows of them."""
+        kinds = (ast.List,) if arrangement == "grid" else (ast.List, ast.Tuple)
+        if not isinstance(node, kinds):
+            raise self.error(node, f"{name}() takes a list of matrices, e.g. {name}([A, B])")
+        if not node.elts:
+            raise self.error(node, f"{name}() needs at least one matrix")
+        items: list[Any] = []
+        for element in node.elts:
+            if isinstance(element, (ast.List, ast.Tuple)):
+                if arrangement != "grid" or not isinstance(element, ast.List) or \
+                        any(isinstance(e, (ast.List, ast.Tuple)) for e in element.elts):
+                    raise self.error(element, f"{name}() takes a list of matrices here "
+                                              f"(block() takes lists of rows, two lists deep at most)")
+                items.append(self.visit_blocks(element, "row", name, depth + 1, hint))
+            else:
+                items.append(self.visit(element, depth + 1, hint))
+        if len({isinstance(x, Seq) for x in items}) > 1:
+            raise self.error(node, f"{name}(): list depths are mismatched")
+        return Seq(tuple(items), node)
 
     def fold(self, node: ast.BinOp, symbol: str, left: Num, right: Num) -> Num:
         """The number that ``left symbol right`` denotes."""
@@ -199,14 +272,17 @@ class Reader:
             if isinstance(argument, ast.Starred):
                 raise self.refused(argument)
         domain = op.domain + ("",) * arity
-        args = tuple(self.visit(a, depth + 1, domain[i] or hint) for i, a in enumerate(node.args))
+        specs = op.signature.alternatives[0].args
+        args = tuple(self.visit_blocks(a, specs[i].dims[0], name, depth + 1, hint)
+                     if specs[i].kind == "blocks" else self.visit(a, depth + 1, domain[i] or hint)
+                     for i, a in enumerate(node.args))
         return Apply(name, args, node)
 
 
 _VISITORS: dict[type, Callable[..., Node]] = {
     ast.Constant: Reader.visit_Constant, ast.Name: Reader.visit_Name,
     ast.Attribute: Reader.visit_Attribute, ast.UnaryOp: Reader.visit_UnaryOp,
-    ast.BinOp: Reader.visit_BinOp, ast.Call: Reader.visit_Call,
+    ast.BinOp: Reader.visit_BinOp, ast.Call: Reader.visit_Call, ast.Subscript: Reader.visit_Subscript,
 }
 
 
@@ -223,6 +299,10 @@ def _symbols_in(tree: Node) -> set[str]:
         return {tree.name}
     if isinstance(tree, Apply):
         return set().union(*(_symbols_in(arg) for arg in tree.args))
+    if isinstance(tree, Index):
+        return _symbols_in(tree.base)
+    if isinstance(tree, Seq):
+        return set().union(*(_symbols_in(item) for item in tree.items))
     return set()
 
 

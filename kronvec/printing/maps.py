@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..expr import Expr, const_scalar, is_scalar, strip_names
-from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
+from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, IndexMap,
                     KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, ZeroMap)
 from ..maps.operands import Operand
 from ..maps.structured import VechMap
@@ -196,6 +196,7 @@ MAP_RENDERERS: dict[type, Any] = {
     DiagExtractMap: _MapPrinter._action,
     ExpmFrechetMap: _MapPrinter._action,
     KronFactorMap: _MapPrinter._action,
+    IndexMap: _MapPrinter._action,  # H ↦ H[1:3, 0], H ↦ place₍₄,₃₎(H, [1:3, 0])
     VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
                            False, False),
 }

@@ -1,0 +1,112 @@
+"""Exponents that are expressions: ``A ** s`` and ``s ** A`` for a scalar expression s.
+
+``pow(B, E)`` is the elementwise power B∘ᴱ as ``np.power`` computes it, with
+a scalar on either side (broadcast over the other) or two matrices of one
+shape.  ``s ** A`` is s raised elementwise to the entries of A, i.e.
+exp∘(A log s).  With P = B∘ᴱ its differential is
+
+    dP = E ⊙ B∘⁽ᴱ⁻¹⁾ ⊙ dB + P ⊙ log(B) ⊙ dE,
+
+each term a diagonal map in the vec convention, or a rank-one map
+ds ↦ ds·M when the argument is a scalar and the result a matrix.  The
+derivative in the exponent needs B > 0 (log B), as the power itself does for
+exponents that are not integers.  A numeric exponent gives the ``power``
+node of :mod:`kronvec.ops.arithmetic` instead (``A ** 2`` prints as A∘²).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_scalar
+from ..maps import ElementwiseMap, TraceMap
+from ..registry import Prec, Printing, Transpose, register
+from ..shapes import Shape, fmt
+from ._common import with_node
+from .arithmetic import add, as_shape, multiply, power
+from .elementwise import log
+from .leaves import Constant, ones
+
+__all__ = ["pow"]
+
+FAMILY = "exponents"
+
+
+def _result_shape(b: Expr, e: Expr) -> Shape:
+    if is_scalar(b) and is_scalar(e):
+        return (1, 1) if (1, 1) in (b.shape, e.shape) else ()
+    if is_scalar(e):
+        return b.shape
+    if is_scalar(b) or b.shape == e.shape:
+        return e.shape
+    raise ShapeError(f"power: shapes {fmt(b.shape)} and {fmt(e.shape)} differ (the base and the "
+                     f"exponent of ** need one shape, or one of them must be a scalar)")
+
+
+def pow(base: Any, exponent: Any) -> Expr:  # noqa: A001 - the operator's name
+    """The elementwise power ``base ** exponent`` with an expression as exponent (or base).
+
+    ``A ** s`` for a matrix A and a scalar expression s is A∘ˢ (every entry
+    to the power s); ``s ** A`` is s∘ᴬ = exp∘(A log s); two matrices of one
+    shape give the entrywise powers, as ``np.power``.  Numbers as exponents
+    give the plain power A∘ᵖ.
+
+    d(B∘ᴱ) = E ⊙ B∘⁽ᴱ⁻¹⁾ ⊙ dB + B∘ᴱ ⊙ log(B) ⊙ dE.
+    """
+    b, e = as_expr(base), as_expr(exponent)
+    shape = _result_shape(b, e)
+    p = const_scalar(e) if is_scalar(e) else None
+    if p is not None:
+        return as_shape(power(b, p), shape)
+    if e.op == "zeros":
+        return ones(shape)
+    vb, ve = const_scalar(b), const_scalar(e)
+    if vb is not None and vb == 1.0:
+        return ones(shape)
+    if vb is not None and ve is not None:
+        return as_shape(Constant(vb ** ve), shape)
+    return Expr.make("pow", (b, e), NO_PARAMS, shape)
+
+
+def _pow_value(info: Any, b: Any, e: Any) -> np.ndarray:
+    b, e = np.asarray(b, dtype=float), np.asarray(e, dtype=float)
+    value = np.power(b.reshape(()) if b.size == 1 else b, e.reshape(()) if e.size == 1 else e)
+    return value.reshape(info.shape) if value.size == math.prod(info.shape) else value
+
+
+def _pow_jvp(node: Expr, i: int) -> Any:
+    b, e = node.args
+    if i == 0:  # E ⊙ B∘⁽ᴱ⁻¹⁾ ⊙ dB
+        d = multiply(e, pow(b, add(e, Constant(-1.0))))
+    else:  # B∘ᴱ ⊙ log(B) ⊙ dE
+        d = multiply(node, log(b))
+    arg = node.args[i]
+    if is_scalar(node) or arg.shape == node.shape:
+        return ElementwiseMap(d, arg.shape, node.shape)
+    return TraceMap(None, d, arg.shape, node.shape)  # a scalar argument: ds ↦ ds·D
+
+
+def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
+    base, exponent = (p(a, Prec.ATOM) for a in e.args)
+    elementwise = not is_scalar(e)
+    if p.s.latex:
+        circ = "\\circ " if elementwise else ""
+        return f"{base}^{{{circ}{exponent}}}", Prec.POSTFIX
+    return f"{base}{'∘' if elementwise else ''}^{exponent}", Prec.POSTFIX
+
+
+register(
+    "pow", FAMILY, function=pow,
+    evaluate=with_node(_pow_value),
+    jvp=_pow_jvp,
+    transpose=Transpose(None, lambda node, t: pow(t[0], t[1])),
+    printing=Printing(_print_pow, _print_pow,
+                      lambda p, e: (f"{p(e.args[0], Prec.ATOM)} ** {p(e.args[1], Prec.ATOM)}",
+                                    Prec.POSTFIX)),
+    rebuild=lambda node, args: pow(*args),
+    domain=("positive", ""),
+    doc="A ** s and s ** A, the elementwise power with an expression as exponent",
+)

@@ -1,0 +1,256 @@
+"""Indexing: ``X[i, j]``, ``X[:, j]``, ``X[i, :]``, ``X[a:b, c:d]``, and the placement
+that is its adjoint.
+
+``X[key]`` follows NumPy's basic indexing with columns for vectors (see
+:mod:`kronvec.indices`): an ``index`` node keeps the rows and columns taken
+as ranges.  It is linear, d(X[r, c]) = dX[r, c], so its derivative is a
+selection map, H ↦ H[r, c]; the adjoint of that map places a matrix into
+zeros, G ↦ 0 with G at [r, c], which gradients contain as a ``place`` node:
+
+    ∇_X tr(Cᵀ X[r, c]) = place(C, [r, c])   (C at rows r, columns c; zero elsewhere)
+
+Both are their own kind of linear op, so they are differentiated again
+(Hessians) with the same maps.  Canonical forms kept by the constructors:
+``X[:, :]`` is X, an index of an index is one index, ``(X[r, c])ᵀ = Xᵀ[c, r]``,
+an index of a block that falls inside one block indexes that block, an index
+of a placement reads the placed matrix (or zero), constants are folded and
+numeric scalings pulled out.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..expr import Expr, as_expr
+from ..indices import as_range, as_slice, key_text, normalize_key
+from ..maps import place_map, select_map
+from ..registry import Params, Prec, Printing, Transpose, register
+from ..shapes import Shape
+from ._common import with_node
+from .arithmetic import as_shape, scale, smul
+from .leaves import Constant, identity, ones, zeros
+
+__all__ = ["getitem", "index", "place"]
+
+FAMILY = "indexing"
+
+
+def getitem(a: Any, key: Any) -> Expr:
+    """``a[key]`` with NumPy's basic indexing; vectors are ``(n, 1)`` columns.
+
+    ``X[i, j]`` is the entry (a scalar), ``X[:, j]`` the column ``(n, 1)``,
+    ``X[i, :]`` the row ``(1, m)``, ``X[a:b, c:d]`` a block (steps and
+    negative indices as in NumPy), ``x[i]`` an entry of a vector and
+    ``X[a:b]`` a range of rows.  Its differential is d(X[key]) = dX[key].
+
+    Raises
+    ------
+    IndexError
+        Out of range, too many indices, fancy indexing (lists, arrays,
+        booleans), ``...``, ``None``, or ``X[i]`` of a matrix with several columns.
+    ShapeError
+        An empty selection.
+    """
+    a = as_expr(a)
+    rows, cols, shape = normalize_key(key, a.shape, f"index of a matrix of shape {a.shape}")
+    return index(a, rows, cols, shape)
+
+
+register("getitem", FAMILY, function=getitem, node=False,
+         doc="X[key]: builds the index node of NumPy's basic indexing")
+
+
+def _within(inner: range, outer: range) -> range | None:
+    """The positions, within ``outer``, of the entries of ``inner`` (None unless all are in it)."""
+    if not set(inner) <= set(outer):
+        return None
+    return as_range([outer.index(x) for x in inner])
+
+
+def index(a: Any, rows: range, cols: range, shape: Shape) -> Expr:
+    """The entries of ``a`` at ``rows`` and ``cols`` (ranges), as a matrix of ``shape``.
+
+    ``shape`` is ``(len(rows), len(cols))``, or ``()`` for one entry taken as a
+    scalar.  This is the node behind ``a[key]`` (:func:`getitem`); selection
+    maps build it when applied to expressions.
+    """
+    a = as_expr(a)
+    shape = tuple(shape)
+    if a.shape == ():
+        return as_shape(a, shape)  # a scalar read whole
+    if rows == range(a.shape[0]) and cols == range(a.shape[1]) and shape == a.shape:
+        return a
+    simpler = _simplified(a, rows, cols, shape)
+    if simpler is not None:
+        return simpler
+    return Expr.make("index", (a,), Params(rows=rows, cols=cols), shape)
+
+
+def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
+    op = a.op
+    if op == "index":
+        return index(a.args[0], a.params.rows[as_slice(rows)], a.params.cols[as_slice(cols)], shape)
+    if op == "zeros":
+        return zeros(shape)
+    if op == "ones":
+        return ones(shape)
+    if op == "scale":
+        return scale(a.params.coef, index(a.args[0], rows, cols, shape))
+    if op == "smul" and a.args[1].shape == a.shape:
+        return smul(a.args[0], index(a.args[1], rows, cols, shape))
+    if op == "const" and a.params.value.name is None:
+        return Constant(a.params.value.array[as_slice(rows), as_slice(cols)].reshape(shape))
+    if op == "identity" and rows == cols:
+        return identity(len(rows)) if shape != () else Constant(1.0)
+    if op == "identity" and not set(rows) & set(cols):
+        return zeros(shape)
+    if op == "place":
+        return _index_of_place(a, rows, cols, shape)
+    if op == "block":
+        return _index_of_block(a, rows, cols, shape)
+    return None
+
+
+def _index_of_place(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
+    placed_rows, placed_cols = a.params.rows, a.params.cols
+    if not set(rows) & set(placed_rows) or not set(cols) & set(placed_cols):
+        return zeros(shape)
+    r, c = _within(rows, placed_rows), _within(cols, placed_cols)
+    if r is None or c is None:
+        return None
+    return index(a.args[0], r, c, shape)
+
+
+def _index_of_block(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
+    for child, (r0, c0) in zip(a.args, block_offsets(a)):
+        h, w = child.shape or (1, 1)
+        r, c = _within(rows, range(r0, r0 + h)), _within(cols, range(c0, c0 + w))
+        if r is not None and c is not None:
+            return index(child, r, c, shape)
+    return None
+
+
+def block_offsets(node: Expr) -> list[tuple[int, int]]:
+    """(first row, first column) of every block of a block node, in argument order."""
+    out, k, top = [], 0, 0
+    for count in node.params.layout:
+        left = 0
+        row = node.args[k:k + count]
+        for child in row:
+            out.append((top, left))
+            left += (child.shape or (1, 1))[1]
+        top += (row[0].shape or (1, 1))[0]
+        k += count
+    return out
+
+
+def _index_value(info: Any, x: Any) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    x = x.reshape(1, 1) if x.ndim == 0 else x
+    taken = x[..., as_slice(info.params.rows), as_slice(info.params.cols)]
+    return taken.reshape(x.shape[:-2] + info.shape).copy()
+
+
+def _print_key(p: Any, e: Expr) -> str:
+    return key_text(e.params.rows, e.params.cols, e.args[0].shape, e.shape == ())
+
+
+def _print_index(p: Any, e: Expr) -> tuple[str, int]:
+    base = e.args[0]
+    text = p(base, Prec.POSTFIX if base.op == "transpose" else Prec.ATOM)
+    key = _print_key(p, e)
+    if p.s.latex:  # braces keep X^{\top} from taking a second superscript after the key
+        return f"{'{' + text + '}' if '^' in text else text}_{{{_latex_key(key)}}}", Prec.ATOM
+    return f"{text}[{key}]", Prec.ATOM
+
+
+def _latex_key(key: str) -> str:
+    """``1{:}3,\\, 0``: colons as ordinary symbols, a thin space after commas."""
+    return key.replace(":", "{:}").replace(", ", ",\\,")
+
+
+register(
+    "index", FAMILY, function=index, params=("rows", "cols"),
+    evaluate=with_node(_index_value),
+    jvp=lambda node, i: select_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
+    transpose=Transpose((0,), lambda node, t: index(t[0], node.params.cols, node.params.rows,
+                                                    node.shape[::-1])),
+    printing=Printing(_print_index, _print_index,
+                      lambda p, e: (f"{p(e.args[0], Prec.ATOM)}[{_print_key(p, e)}]", Prec.POSTFIX)),
+    rebuild=lambda node, args: index(args[0], node.params.rows, node.params.cols, node.shape),
+    doc="X[i, j], X[:, j], X[i, :], X[a:b, c:d]: basic indexing (a selection)",
+)
+
+
+# ----------------------------------------------------------------- place
+def place(g: Any, rows: range, cols: range, shape: Shape) -> Expr:
+    """The zero matrix of ``shape`` with ``g`` at ``rows`` and ``cols`` (ranges).
+
+    The adjoint of indexing: ⟨place(G, [r, c]), H⟩ = ⟨G, H[r, c]⟩; gradients
+    through ``X[r, c]`` contain it.  It is linear in g, and its derivative is
+    the placement map.
+    """
+    g = as_expr(g)
+    shape = tuple(shape)
+    rows_all, cols_all = (range(shape[0]), range(shape[1])) if shape else (range(1), range(1))
+    if g.shape == (1, 1) and g.op == "identity":
+        g = Constant(1.0)  # a scalar placed: the entry 1, not the 1×1 identity
+    elif g.shape == (1, 1) and g.op == "smul" and g.args[1].op == "identity":
+        g = g.args[0]
+    if g.op == "zeros":
+        return zeros(shape)
+    if rows == rows_all and cols == cols_all:
+        return as_shape(g, shape) if g.shape != shape and shape == (1, 1) else g
+    if g.op == "scale":
+        return scale(g.params.coef, place(g.args[0], rows, cols, shape))
+    if g.op == "smul" and g.args[1].shape == g.shape:
+        return smul(g.args[0], place(g.args[1], rows, cols, shape))
+    if g.op == "place":
+        return place(g.args[0], rows[as_slice(g.params.rows)], cols[as_slice(g.params.cols)], shape)
+    return Expr.make("place", (g,), Params(rows=rows, cols=cols), shape)
+
+
+def _place_value(info: Any, g: Any) -> np.ndarray:
+    g = np.asarray(g, dtype=float)
+    rows, cols = info.params.rows, info.params.cols
+    batch = g.shape[:-2] if g.ndim > 2 else ()
+    out = np.zeros(batch + (info.shape or (1, 1)))
+    out[..., as_slice(rows), as_slice(cols)] = g.reshape(batch + (len(rows), len(cols)))
+    return out.reshape(batch + info.shape)
+
+
+def _place_key(e: Expr) -> str:
+    scalar = len(e.params.rows) == len(e.params.cols) == 1  # one entry: written [i, j]
+    return key_text(e.params.rows, e.params.cols, e.shape or (1, 1), scalar)
+
+
+def _print_place(p: Any, e: Expr) -> tuple[str, int]:
+    """``place₍₄,₃₎(G, [1:3, 0])``: G at rows 1:3, column 0 of a 4×3 zero matrix."""
+    key, dims = _place_key(e), e.shape or (1, 1)
+    if p.s.latex:
+        name = "\\operatorname{place}" + p.s.sized("", *dims)
+        return p.s.func(name, p(e.args[0]), f"[{_latex_key(key)}]"), Prec.ATOM
+    return p.s.func(p.s.sized("place", *dims), p(e.args[0]), f"[{key}]"), Prec.ATOM
+
+
+def _python_place(p: Any, e: Expr) -> tuple[str, int]:
+    parts = [_python_slice(r) for r in (e.params.rows, e.params.cols)]
+    return f"place({p(e.args[0])}, {tuple(e.shape)}, ({parts[0]}, {parts[1]}))", Prec.ATOM
+
+
+def _python_slice(r: range) -> str:
+    s = as_slice(r)
+    return f"slice({s.start}, {s.stop}, {s.step})"
+
+
+register(
+    "place", FAMILY, function=place, params=("rows", "cols"),
+    evaluate=with_node(_place_value),
+    jvp=lambda node, i: place_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
+    transpose=Transpose((0,), lambda node, t: place(t[0], node.params.cols, node.params.rows,
+                                                    node.shape[::-1])),
+    printing=Printing(_print_place, _print_place, _python_place),
+    rebuild=lambda node, args: place(args[0], node.params.rows, node.params.cols, node.shape),
+    doc="a matrix placed into zeros (the adjoint of indexing; in gradients)",
+)
