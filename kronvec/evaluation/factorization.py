@@ -1,9 +1,10 @@
 """LU and Cholesky factorizations, computed once and reused by every solve.
 
-Solves call LAPACK directly (``getrs``/``potrs`` on the stored factors), and
-the reciprocal condition number is checked (``gecon``/``pocon``) before the
-first solve, so a singular matrix raises a ``LinAlgError`` naming the
-sub-expression instead of giving garbage.
+Solves call LAPACK directly (``getrs``/``potrs`` on the stored factors, or
+``trtrs`` on a matrix known to be triangular, which needs no factorization),
+and the reciprocal condition number is checked (``gecon``/``pocon``/``trcon``)
+before the first solve, so a singular matrix raises a ``LinAlgError`` naming
+the sub-expression instead of giving garbage.
 """
 from __future__ import annotations
 
@@ -36,11 +37,14 @@ class Factorization:
         What the caller already knows of ``a``.
     cholesky : array, optional
         An upper Cholesky factor computed before (when the value was bound).
+    triangle : "lower", "upper" or None
+        ``a`` is known to be triangular (a Cholesky factor, ...): solves are
+        triangular solves with ``a`` itself and no factorization is computed.
     """
 
     def __init__(self, a: np.ndarray, label: str, try_cholesky: bool,
                  symmetric: bool | None = None, finite: bool = False,
-                 cholesky: np.ndarray | None = None) -> None:
+                 cholesky: np.ndarray | None = None, triangle: str | None = None) -> None:
         self.label = label
         self.n = a.shape[0]
         self._checked = False
@@ -50,6 +54,10 @@ class Factorization:
             raise np.linalg.LinAlgError(f"{label}: the matrix contains NaN or inf")
         self.cholesky: np.ndarray | None = cholesky
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
+        self.triangular: tuple[np.ndarray, bool] | None = None  # (the matrix, lower)
+        if triangle is not None:
+            self.triangular = (a, triangle == "lower")
+            return
         if cholesky is None and try_cholesky and (symmetric or symmetric is None and sla.issymmetric(a)):
             c, info = lapack.dpotrf(a, lower=0, clean=1)
             if info == 0:
@@ -61,7 +69,10 @@ class Factorization:
     def rcond(self) -> float:
         """The reciprocal condition number in the 1-norm (a LAPACK estimate, computed once)."""
         if self._rcond is None:
-            if self.cholesky is not None:
+            if self.triangular is not None:
+                t, lower = self.triangular
+                self._rcond = float(lapack.dtrcon(t, norm="1", uplo="L" if lower else "U")[0])
+            elif self.cholesky is not None:
                 self._rcond = float(lapack.dpocon(self.cholesky, self._anorm, uplo="U")[0])
             else:
                 lu = self.lu[0]
@@ -89,7 +100,10 @@ class Factorization:
         (e.g. ``solve(A, B)``); the default is the factorization's label.
         """
         self._check(context)
-        if self.cholesky is not None:
+        if self.triangular is not None:
+            t, lower = self.triangular
+            x, info = lapack.dtrtrs(t, b, lower=int(lower), trans=1 if trans else 0)
+        elif self.cholesky is not None:
             x, info = lapack.dpotrs(self.cholesky, b, lower=0)
         else:
             x, info = lapack.dgetrs(self.lu[0], self.lu[1], b, trans=1 if trans else 0)
@@ -101,7 +115,12 @@ class Factorization:
         """A⁻¹ (or A⁻ᵀ) from the factors (``potri``/``getri``), for when the inverse itself
         is the value asked for."""
         self._check()
-        if self.cholesky is not None:
+        if self.triangular is not None:
+            t, lower = self.triangular
+            out, info = lapack.dtrtri(t, lower=int(lower))
+            out = np.tril(out) if lower else np.triu(out)
+            out = out.T if trans else out
+        elif self.cholesky is not None:
             upper, info = lapack.dpotri(self.cholesky, lower=0)
             out = np.triu(upper) + np.triu(upper, 1).T
         else:
@@ -113,6 +132,10 @@ class Factorization:
 
     def logabsdet(self) -> tuple[float, float]:
         """(sign, log|det A|)."""
+        if self.triangular is not None:
+            d = np.diag(self.triangular[0])
+            with np.errstate(divide="ignore"):
+                return float(np.prod(np.sign(d))), float(np.log(np.abs(d)).sum())
         if self.cholesky is not None:
             return 1.0, 2.0 * float(np.log(np.diag(self.cholesky)).sum())
         lu, piv = self.lu

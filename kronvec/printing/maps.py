@@ -15,11 +15,13 @@ import numpy as np
 
 from ..expr import Expr, const_scalar, is_scalar, strip_names
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
-                    KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, ZeroMap)
+                    KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, TriangleMap,
+                    TriSolveMap, ZeroMap)
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Matrix, Scalar
 from ..ops.products import transpose
+from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
 from ..shapes import as2d
 from .expressions import Printer, format_number, to_unicode
@@ -171,6 +173,21 @@ class _MapPrinter:
         return self._with_coefficient(ctext, self.s.func("diag", self.s.func("vec", self.factor(D, SUM)))), \
             neg, False
 
+    def _triangle(self, m: TriangleMap) -> tuple[str, bool, bool]:
+        """A triangle map as its operator name: vec Φ(H) = Φ vec H, vec symₗ(H) = symₗ vec H."""
+        uni, lat, extra = TRI_TEXT[m.kind]
+        name = lat if self.s.latex else uni
+        if extra:
+            name = self.s.func(name, "·", signed(self.s, extra))
+        return name, False, False
+
+    def _trisolve(self, m: TriSolveMap) -> tuple[str, bool, bool]:
+        """H ↦ Tl⁻¹ H Tr⁻¹ as Tr⁻ᵀ ⊗ Tl⁻¹ (triangular solves)."""
+        if not m.symbolic:
+            return self._action(m)
+        left, right = m.inverses()
+        return self._kron(KronMap(left, right, m.in_shape, m.out_shape))
+
     def _action(self, m: LinearMap) -> tuple[str, bool, bool]:
         return self.action(m), False, False
 
@@ -195,6 +212,8 @@ MAP_RENDERERS: dict[type, Any] = {
     DiagExtractMap: _MapPrinter._action,
     ExpmFrechetMap: _MapPrinter._action,
     KronFactorMap: _MapPrinter._action,
+    TriangleMap: _MapPrinter._triangle,
+    TriSolveMap: _MapPrinter._trisolve,
     VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
                            False, False),
 }
@@ -238,12 +257,17 @@ def differential(J: Any) -> str:
         out = J.apply(cotangent)
         note = "" if fname.isidentifier() else f"  ({cotangent.params.name}: the cotangent of {fname})"
         return f"{wrt.params.name}{bar} = {to_unicode(out, J.names)}{note}"
-    out = J.apply(_symbol("d" + wrt.params.name, wrt.shape))
+    out = J.apply(_symbol("d" + wrt.params.name, wrt.shape, _symmetric(wrt)))
     return f"d{fname} = {to_unicode(out, J.names)}"
 
 
-def _symbol(name: str, shape: tuple) -> Expr:
-    return Matrix(name, shape) if shape != () else Scalar(name)
+def _symmetric(wrt: Expr) -> bool:
+    return bool(wrt.params.symmetric) and len(wrt.shape) == 2 and wrt.shape[0] > 1
+
+
+def _symbol(name: str, shape: tuple, symmetric: bool = False) -> Expr:
+    """The tangent d<name>; symmetric (so symₗ(dS) = dS, dSᵀ = dS) for a symmetric symbol S."""
+    return Matrix(name, shape, symmetric=symmetric) if shape != () else Scalar(name)
 
 
 def _lhs_name(e: Expr) -> str:
