@@ -147,6 +147,10 @@ class OpSpec:
         The differential identity the JVP rule comes from, in Unicode and
         LaTeX, with ``{out}`` and ``{arg}`` standing for the names of the
         node and of its (first) argument; :func:`kronvec.explain` prints it.
+    orthonormal : str
+        ``"columns"`` (QᵀQ = I) or ``"rows"`` (QQᵀ = I) for a node whose value
+        is known to have orthonormal columns or rows (eigenvectors, the Q of
+        qr); products cancel QᵀQ, and QQᵀ for a square Q.
     outputs : tuple of str
         For a public function returning a tuple of expressions (such as
         ``eigh``), the names of its outputs; the parser, which reads
@@ -172,6 +176,7 @@ class OpSpec:
     domain: tuple[str, ...] = ()
     triangular: Callable[[Any], str | None] | None = None
     identity: tuple[str, ...] = ()
+    orthonormal: str = ""
     outputs: tuple[str, ...] = ()
     doc: str = ""
 

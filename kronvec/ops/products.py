@@ -57,7 +57,8 @@ def matmul(*factors: Any) -> Expr:
         if f.op == "zeros":
             return zeros(shape)
         flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
-    flat, ones_coef = _merge_ones(_merge_powers(_cancel_inverses(_cholesky_products(flat))))
+    flat = _cancel_inverses(_cancel_orthonormal(_cholesky_products(flat)))
+    flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
     if not flat:
         core = identity(shape[0])
@@ -107,6 +108,32 @@ def _cholesky_products(flat: list[Expr]) -> list[Expr]:
             out[-1] = inv(registry_function("tri")(f.args[0].args[0], "mirror_lower"))
         else:
             out.append(f)
+    return out
+
+
+def _orthonormal(f: Expr) -> tuple[Expr, str] | tuple[None, str]:
+    """(Q, "columns" | "rows") for a factor Q or Qᵀ whose value has orthonormal columns or rows."""
+    base, flipped = (f.args[0], True) if f.op == "transpose" else (f, False)
+    kind = spec(base.op).orthonormal
+    if not kind:
+        return None, ""
+    if flipped:
+        kind = "rows" if kind == "columns" else "columns"
+    return base, kind
+
+
+def _cancel_orthonormal(flat: list[Expr]) -> list[Expr]:
+    """QᵀQ = I for orthonormal columns (QQᵀ = I for orthonormal rows), and both for a square Q."""
+    out: list[Expr] = []
+    for f in flat:
+        if out:
+            q1, k1 = _orthonormal(out[-1])
+            q2, k2 = _orthonormal(f)
+            square = q1 is not None and q1.shape[0] == q1.shape[1]
+            if q1 is not None and q1 is q2 and k1 != k2 and (square or (k1 == "rows" and k2 == "columns")):
+                out.pop()  # QᵀQ (columns: Qᵀ has orthonormal rows, then Q columns)
+                continue
+        out.append(f)
     return out
 
 

@@ -200,7 +200,7 @@ register(
     "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",),
     evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
                                                           partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
-    jvp=_eigvectors_jvp,
+    jvp=_eigvectors_jvp, orthonormal="columns",
     printing=Printing(func_print("eigvecs"), func_print(r"\operatorname{eigvecs}"),
                       lambda p, e: (f"eigh({p(e.args[0])})[1]", Prec.ATOM)),
     rebuild=lambda node, args: eigenvectors(args[0], node.params.UPLO),
@@ -353,13 +353,15 @@ register(
 register(
     "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"),
     evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
-    jvp=_svd_u_jvp, printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0), identity=_SVD_IDENTITY,
+    jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
+    identity=_SVD_IDENTITY,
     doc="the left singular vectors U of svd",
 )
 register(
     "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"),
     evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
-    jvp=_svd_vt_jvp, printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2), identity=_SVD_IDENTITY,
+    jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),
+    identity=_SVD_IDENTITY,
     doc="the right singular vectors Vᵀ of svd",
 )
 

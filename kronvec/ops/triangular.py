@@ -190,11 +190,12 @@ CHOLESKY = register(
     jvp=_cholesky_jvp,
     triangular=lambda node: "lower",
     printing=call_printing("chol", r"\operatorname{chol}", "cholesky"),
-    identity=("{arg} = {out}{out}ᵀ ⇒ d{arg} = d{out} {out}ᵀ + {out} d{out}ᵀ with {out}⁻¹d{out} lower "
-              "triangular ⇒ d{out} = {out} Φ({out}⁻¹ d{arg} {out}⁻ᵀ), Φ = the lower triangle with half "
-              "the diagonal (d{arg} mirrored from its lower triangle)",
-              r"{arg} = {out}{out}^{{\top}} \Rightarrow \mathrm{{d}}{out} = {out}\, \Phi\left({out}^{{-1}} "
-              r"\mathrm{{d}}{arg}\, {out}^{{-\top}}\right)"),
+    identity=("d({out}{out}ᵀ) = d{out} {out}ᵀ + {out} d{out}ᵀ = d{arg} with {out}⁻¹d{out} lower triangular ⇒ "
+              "d{out} = {out} Φ({out}⁻¹ d{arg} {out}⁻ᵀ) (Φ: the lower triangle, half the diagonal; d{arg} "
+              "mirrored from its lower triangle)",
+              r"\mathrm{{d}}({out}{out}^{{\top}}) = \mathrm{{d}}{out}\, {out}^{{\top}} + {out}\, "
+              r"\mathrm{{d}}{out}^{{\top}} = \mathrm{{d}}{arg} \Rightarrow \mathrm{{d}}{out} = {out}\, "
+              r"\Phi\left({out}^{{-1}} \mathrm{{d}}{arg}\, {out}^{{-\top}}\right)"),
     domain=("invertible",),
     doc="the lower Cholesky factor L of A = LLᵀ (reads the lower triangle)",
 )

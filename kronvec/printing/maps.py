@@ -15,8 +15,8 @@ import numpy as np
 
 from ..expr import Expr, const_scalar, is_scalar, strip_names
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
-                    KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, TriangleMap,
-                    TriSolveMap, ZeroMap)
+                    KronFactorMap, KronMap, KronTMap, LinearMap, LogmSecondMap, MatrixFunctionFrechetMap,
+                    ScaledMap, SumMap, TraceMap, TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Matrix, Scalar
@@ -126,7 +126,7 @@ class _MapPrinter:
             text, n2, is_sum = self.render(t)
             neg ^= n2
             parts.append(self.s.paren(text) if is_sum or " " in text else text)
-        return " · ".join(parts), neg, False
+        return (" \\cdot " if self.s.latex else " · ").join(parts), neg, False
 
     def _kron(self, m: KronMap | KronTMap) -> tuple[str, bool, bool]:
         """A H B as Bᵀ ⊗ A; A Hᵀ B as (Bᵀ ⊗ A)K₍ₙ,ₖ₎; the identity map as I with its size."""
@@ -214,6 +214,8 @@ MAP_RENDERERS: dict[type, Any] = {
     KronFactorMap: _MapPrinter._action,
     TriangleMap: _MapPrinter._triangle,
     TriSolveMap: _MapPrinter._trisolve,
+    MatrixFunctionFrechetMap: _MapPrinter._action,
+    LogmSecondMap: _MapPrinter._action,
     VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
                            False, False),
 }
