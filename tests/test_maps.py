@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import algebra, frechet, nodes, structured, terms, triangular
+from kronvec.maps import algebra, diagonal, frechet, nodes, structured, terms, triangular
 from kronvec.testing import dottest
 
 
@@ -98,6 +98,14 @@ def make_logm_second(r, n, k, p, q):
     return frechet.LogmSecondMap(A, r.standard_normal((n, n)), (n, n))
 
 
+def make_kron_diag(r, n, k, p, q):
+    if r.integers(2):
+        A, B = r.standard_normal((p, n)), r.standard_normal((k, p))
+        return diagonal.KronDiagMap(A, B, "extract", (n, k), (p, 1))
+    A, B = r.standard_normal((n, p)), r.standard_normal((p, q))
+    return diagonal.KronDiagMap(A, B, "embed", (p, 1), (n, q))
+
+
 def make_sum(r, n, k, p, q):
     return nodes.SumMap([make_kron(r, n, k, p, q), make_kront(r, n, k, p, q), make_trace(r, n, k, p, q)])
 
@@ -139,7 +147,7 @@ MAKERS = {
     "duplication": make_duplication, "duplication_adjoint": make_duplication_adjoint,
     "elimination": make_elimination, "elimination_adjoint": make_elimination_adjoint,
     "triangle": make_triangle, "trisolve": make_trisolve, "matfun_frechet": make_matfun_frechet,
-    "logm_second": make_logm_second,
+    "logm_second": make_logm_second, "kron_diag": make_kron_diag,
 }
 
 

@@ -5,10 +5,12 @@ from .base import LinearMap, check_composable, expression_factors
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap
 from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, KronFactorMap,
                     KronMap, KronTMap, TraceMap, commutation_map, identity_map)
+from .diagonal import KronDiagMap
 from .frechet import LogmSecondMap, MatrixFunctionFrechetMap
 from .triangular import TriangleMap, TriSolveMap
 
 __all__ = ["LinearMap", "check_composable", "expression_factors", "ComposeMap", "ScaledMap",
            "SumMap", "ZeroMap", "DiagEmbedMap", "DiagExtractMap", "ElementwiseMap", "ExpmFrechetMap",
            "KronFactorMap", "KronMap", "KronTMap", "TraceMap", "commutation_map", "identity_map",
-           "TriangleMap", "TriSolveMap", "MatrixFunctionFrechetMap", "LogmSecondMap"]
+           "TriangleMap", "TriSolveMap", "MatrixFunctionFrechetMap", "LogmSecondMap",
+           "KronDiagMap"]

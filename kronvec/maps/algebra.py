@@ -26,7 +26,8 @@ from . import factors as fx
 from ..shapes import as2d
 from .base import ALGEBRA, LinearMap
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
-from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
+from .diagonal import KronDiagMap
+from .terms import DiagEmbedMap, DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap
 from .triangular import TriSolveMap
 
 __all__ = ["compose", "add", "scale", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_RULES", "SCALE_RULES",
@@ -181,6 +182,20 @@ def _trisolve_kron(o: TriSolveMap, i: KronMap) -> LinearMap | None:
     return kron if rest.is_identity() else ComposeMap([rest, kron])
 
 
+def _diag_of_kron(o: DiagExtractMap, i: KronMap) -> LinearMap | None:
+    # diag(A H B) in one product (A, B square here: diag needs a square A H B)
+    if i.A is None or i.B is None:
+        return None
+    return KronDiagMap(i.A, i.B, "extract", i.in_shape, o.out_shape)
+
+
+def _kron_of_diag(o: KronMap, i: DiagEmbedMap) -> LinearMap | None:
+    # A diag(h) B in one product
+    if o.A is None or o.B is None:
+        return None
+    return KronDiagMap(o.A, o.B, "embed", i.in_shape, o.out_shape)
+
+
 COMPOSE_TIERS: list[dict[tuple[type, type], Rule]] = [
     {(ZeroMap, LinearMap): _zero, (LinearMap, ZeroMap): _zero},
     {(ScaledMap, LinearMap): lambda o, i: scale(o.coef, _compose2(o.inner, i)),
@@ -198,6 +213,8 @@ COMPOSE_RULES: dict[tuple[type, type], Rule] = {
     (KronTMap, KronTMap): _kront_kront,
     (ElementwiseMap, ElementwiseMap): _elem_elem,
     (KronMap, TriSolveMap): _kron_trisolve,
+    (DiagExtractMap, KronMap): _diag_of_kron,
+    (KronMap, DiagEmbedMap): _kron_of_diag,
     (TriSolveMap, KronMap): _trisolve_kron,
     (TraceMap, LinearMap): _trace_after,
     (LinearMap, TraceMap): _before_trace,

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..expr import Expr, const_scalar, is_scalar, strip_names
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap,
-                    KronFactorMap, KronMap, KronTMap, LinearMap, LogmSecondMap, MatrixFunctionFrechetMap,
-                    ScaledMap, SumMap, TraceMap, TriangleMap, TriSolveMap, ZeroMap)
+                    KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, LogmSecondMap,
+                    MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap, TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Matrix, Scalar
@@ -216,6 +216,7 @@ MAP_RENDERERS: dict[type, Any] = {
     TriSolveMap: _MapPrinter._trisolve,
     MatrixFunctionFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
+    KronDiagMap: _MapPrinter._action,
     VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
                            False, False),
 }
