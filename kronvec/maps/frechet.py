@@ -140,7 +140,10 @@ def _sylvester(T: np.ndarray, Z: np.ndarray, h: np.ndarray) -> np.ndarray:
     return Z @ (y / scale) @ Z.T
 
 
-_EIGENBASIS_COND = 1e3
+# The eigenbasis forms lose about κ(X)² ε (first derivative) and κ(X)³ ε (second) to rounding,
+# through intermediates κ(X) times larger than the result: used only where that stays below ~1e-12.
+_EIGENBASIS_COND = 100.0
+_EIGENBASIS_COND_SECOND = 30.0
 
 
 def _logm_eigenbasis(A: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -149,7 +152,7 @@ def _logm_eigenbasis(A: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None
     This is the block formula log [[A, H], [0, A]] worked out in the
     eigenbasis of A (there the block matrix is [[Λ, X⁻¹HX], [0, Λ]], whose
     logarithm has G ⊙ X⁻¹HX, Gᵢⱼ = log[λᵢ, λⱼ], in its corner), so it is exact;
-    its rounding error grows like κ(X)·ε, so it is used only for κ(X) ≤ 10³,
+    its rounding error grows like κ(X)²·ε, so it is used only for κ(X) ≤ 100,
     and the block formula otherwise (defective or nearly defective A).
     """
     lam, X = np.linalg.eig(A)
@@ -208,7 +211,7 @@ def logm_second(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
 
 def _logm_second_eigenbasis(A: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
     lam, X = np.linalg.eig(A)
-    if not np.all(np.isfinite(X)) or np.linalg.cond(X) > _EIGENBASIS_COND or \
+    if not np.all(np.isfinite(X)) or np.linalg.cond(X) > _EIGENBASIS_COND_SECOND or \
             np.any((np.abs(lam.imag) <= 1e-14 * np.abs(lam)) & (lam.real <= 0)):
         return None
     Xinv = np.linalg.inv(X)
