@@ -286,8 +286,12 @@ def test_eigenvectors_at_a_repeated_eigenvalue_raise_naming_value_and_gap():
     np.testing.assert_allclose(kv.evaluate(kv.grad(f, A), A=A0), np.eye(3), atol=1e-14)
     np.testing.assert_allclose(kv.hessian(f, A).at(A=A0).to_dense(), 0.0)
     S = kv.Matrix("S", (3, 3), symmetric=True)
-    g = kv.grad(kv.sum(kv.log(kv.eigvalsh(S))), S)  # finite at a tie: S⁻¹
+    f = kv.sum(kv.log(kv.eigvalsh(S)))
+    g = kv.grad(f, S)  # finite at a tie: S⁻¹
     np.testing.assert_allclose(kv.evaluate(g, S=2 * np.eye(3)), np.eye(3) / 2, atol=1e-14)
+    # its Hessian goes through dV: at the tie it is refused clearly (never NaN)
+    with pytest.raises(kv.DegenerateError, match="repeated eigenvalue"):
+        kv.hessian(f, S).at(S=2 * np.eye(3))
 
 
 def test_singular_vectors_at_repeated_or_zero_singular_values_raise():
