@@ -289,9 +289,15 @@ def test_eigenvectors_at_a_repeated_eigenvalue_raise_naming_value_and_gap():
     f = kv.sum(kv.log(kv.eigvalsh(S)))
     g = kv.grad(f, S)  # finite at a tie: S⁻¹
     np.testing.assert_allclose(kv.evaluate(g, S=2 * np.eye(3)), np.eye(3) / 2, atol=1e-14)
-    # its Hessian goes through dV: at the tie it is refused clearly (never NaN)
+    # and its Hessian too (Daleckii–Krein: H ↦ V (Γ ⊙ Vᵀ H V) Vᵀ with Γ → −1/w² at the tie)
+    H = kv.hessian(f, S).at(S=2 * np.eye(3))
+    dS = _rng(1).standard_normal((3, 3))
+    dS = dS + dS.T
+    np.testing.assert_allclose(H.jvp(dS), -dS / 4, atol=1e-12)
+    # a function of V that is not one of the eigenvalues alone is refused at the tie, never NaN
+    B = kv.Matrix("B", (3, 3))
     with pytest.raises(kv.DegenerateError, match="repeated eigenvalue"):
-        kv.hessian(f, S).at(S=2 * np.eye(3))
+        kv.hessian(kv.sum(B * kv.eigh(S)[1]), S).at(S=2 * np.eye(3), B=np.eye(3))
 
 
 def test_singular_vectors_at_repeated_or_zero_singular_values_raise():

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
 from kronvec.ops.spectral import gapinv
+from kronvec.ops.spectral_functions import divdiff
 from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
@@ -181,6 +182,20 @@ def _case_gapinv(n, m, k):
     return gapinv(0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)), v, False
 
 
+def _case_eigfun(n, m, k):
+    skew, A = _skew(n)
+    # the gradient of Σ φ(wᵢ): V diag(φ'(w)) Vᵀ, an eigfun node
+    g = kv.grad(kv.sum(kv.exp(0.3 * kv.eigvalsh(_spd(n, m) + skew))), A)
+    assert any(node.op == "eigfun" for node in g.walk())
+    return g, A, False
+
+
+def _case_divdiff(n, m, k):
+    v = kv.Vector("v", n)
+    w = 0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)
+    return divdiff(w, kv.sin(w), kv.cos(w)) + divdiff(w, kv.Matrix("u", (n, 1))), v, False
+
+
 def _svd_case(index):
     def case(n, m, k):
         X = kv.Matrix("X", (n, m))
@@ -269,7 +284,7 @@ CASES = {
     "lu_P": _lu_case(0), "lu_L": _lu_case(1), "lu_U": _lu_case(2), "lu": _lu_case(1),
     "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
-    "logm_frechet2": _case_logm_frechet2,
+    "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
 }
 
 

@@ -123,6 +123,20 @@ def test_symmetric_spectral_functions_are_exact_at_exactly_repeated_eigenvalues(
         np.testing.assert_allclose(H, fd_jacobian(g, S, {"S": S0}), atol=1e-6)
 
 
+@pytest.mark.parametrize("phi", ["log", "cube", "exp"])
+@pytest.mark.parametrize("eigenvalues", [[2.0, 2.0, 2.0], [1.0, 1.0, 3.0], [0.5, 2.0, 3.0]])
+def test_hessians_of_sums_of_functions_of_eigenvalues_are_exact_at_ties(phi, eigenvalues):
+    """Σ φ(wᵢ): the gradient is V diag(φ'(w)) Vᵀ and its derivative the Daleckii–Krein form."""
+    S = kv.Matrix("S", (3, 3), symmetric=True)
+    w = kv.eigvalsh(S)
+    f = kv.sum({"log": kv.log(w), "cube": w ** 3, "exp": kv.exp(0.5 * w)}[phi])
+    S0 = _rotated(eigenvalues, 3)
+    g = kv.grad(f, S)
+    H = kv.hessian(f, S).at(S=S0).to_dense() @ symmetrizer(3)
+    assert np.all(np.isfinite(H))
+    np.testing.assert_allclose(H, fd_jacobian(g, S, {"S": S0}), atol=1e-6 * max(1.0, np.abs(H).max()))
+
+
 def test_gradients_of_traces_are_closed_forms():
     S = kv.Matrix("S", (3, 3), symmetric=True)
     assert str(kv.grad(kv.trace(kv.sqrtm(S)), S)) == "sqrtm(S)⁻¹/2"

@@ -48,7 +48,11 @@ class KronDiagMap(LinearMap):
         if fx.is_symbolic(self.A, self.B, h):
             if self.direction == "extract":
                 return diag(fx.mm(self.A, h, self.B))
-            return fx.mm(self.A, diag(h), self.B)
+            A = self.A
+            if isinstance(A, Expr) and A.op == "eigh_vectors" and self.B is A.T:
+                # V diag(h) Vᵀ in the eigenbasis: the node whose derivative is Daleckii–Krein
+                return registry.function("eigfun")(A.args[0], h, A.params.UPLO)
+            return fx.mm(A, diag(h), self.B)
         h = np.asarray(h, dtype=float)
         if self.direction == "extract":
             return np.einsum("ij,...ji->...i", self.A, h @ self.B)[..., None]
