@@ -313,7 +313,18 @@ def grad(f: Any, wrt: Any) -> Any:
         g = smul_expr(g, identity(1))  # the gradient has the symbol's shape
     if wrt.params.symmetric and wrt.shape != ():
         g = assume_symmetric(g)
+        g = _unfold(g)
         g = scale_expr(0.5, add_expr(g, assume_symmetric(g.T)))
+    return g
+
+
+def _unfold(g: E.Expr) -> E.Expr:
+    """c·foldₗ(X) as c·X for a symmetric X: sym(foldₗ(X)) = X (a gradient through symₗ(dS))."""
+    if g.op == "scale":
+        inner = _unfold(g.args[0])
+        return g if inner is g.args[0] else scale_expr(g.params.coef, inner)
+    if g.op == "tri" and g.params.kind.startswith("fold") and g.args[0].T is g.args[0]:
+        return g.args[0]
     return g
 
 

@@ -141,6 +141,22 @@ class OpSpec:
     domain : tuple of str
         Per argument, what random test values need: ``"invertible"``,
         ``"positive"`` or ``""``.
+    triangular : callable or None
+        ``node -> "lower" | "upper" | None``: the triangle a node's value is
+        known to lie in (a Cholesky factor is lower triangular).  Inverses of
+        triangular nodes are applied by triangular solves.
+    identity : tuple of str
+        The differential identity the JVP rule comes from, in Unicode and
+        LaTeX, with ``{out}`` and ``{arg}`` standing for the names of the
+        node and of its (first) argument; :func:`kronvec.explain` prints it.
+    orthonormal : str
+        ``"columns"`` (QᵀQ = I) or ``"rows"`` (QQᵀ = I) for a node whose value
+        is known to have orthonormal columns or rows (eigenvectors, the Q of
+        qr); products cancel QᵀQ, and QQᵀ for a square Q.
+    outputs : tuple of str
+        For a public function returning a tuple of expressions (such as
+        ``eigh``), the names of its outputs; the parser, which reads
+        single-valued expressions, refuses such a call with a message naming them.
     doc : str
         One line for the README table and the CLI help.
     """
@@ -160,6 +176,10 @@ class OpSpec:
     node: bool = True
     deferred: bool = False
     domain: tuple[str, ...] = ()
+    triangular: Callable[[Any], str | None] | None = None
+    identity: tuple[str, ...] = ()
+    orthonormal: str = ""
+    outputs: tuple[str, ...] = ()
     doc: str = ""
 
     def rebuilt(self, node: Any, args: list[Any]) -> Any:

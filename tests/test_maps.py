@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.linalg as sla
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import algebra, nodes, selection, structured, terms
+from kronvec.maps import algebra, diagonal, frechet, nodes, selection, structured, terms, triangular
 from kronvec.testing import dottest
 
 
@@ -65,6 +66,44 @@ def make_kron_factor(r, n, k, p, q):
 
 def make_expm_frechet(r, n, k, p, q):
     return terms.ExpmFrechetMap(0.5 * r.standard_normal((n, n)), (n, n))
+
+
+def make_triangle(r, n, k, p, q):
+    return triangular.TriangleMap(triangular.LINEAR_KINDS[r.integers(len(triangular.LINEAR_KINDS))], n)
+
+
+def _triangular_factor(r, n, lower):
+    t = np.tril(r.standard_normal((n, n))) + 2 * n * np.eye(n)
+    t = t if lower else t.T
+    return np.asfortranarray(t) if r.integers(2) else t
+
+
+def make_trisolve(r, n, k, p, q):
+    lower_l, lower_r = bool(r.integers(2)), bool(r.integers(2))
+    left = _triangular_factor(r, n, lower_l) if r.integers(3) else None
+    right = _triangular_factor(r, k, lower_r) if left is None or r.integers(2) else None
+    return triangular.TriSolveMap(left, right, lower_l, lower_r, (n, k))
+
+
+def make_matfun_frechet(r, n, k, p, q):
+    fn = ["sqrtm", "logm"][r.integers(2)]
+    a = r.standard_normal((n, n))
+    A = a @ a.T / n + np.eye(n) if r.integers(2) else 0.3 * a + 2 * np.eye(n)  # symmetric or not
+    F = sla.sqrtm(A) if fn == "sqrtm" else sla.logm(A)
+    return frechet.MatrixFunctionFrechetMap(fn, A, np.real(F), (n, n))
+
+
+def make_logm_second(r, n, k, p, q):
+    A = 0.3 * r.standard_normal((n, n)) + 2 * np.eye(n)
+    return frechet.LogmSecondMap(A, r.standard_normal((n, n)), (n, n))
+
+
+def make_kron_diag(r, n, k, p, q):
+    if r.integers(2):
+        A, B = r.standard_normal((p, n)), r.standard_normal((k, p))
+        return diagonal.KronDiagMap(A, B, "extract", (n, k), (p, 1))
+    A, B = r.standard_normal((n, p)), r.standard_normal((p, q))
+    return diagonal.KronDiagMap(A, B, "embed", (p, 1), (n, q))
 
 
 def make_sum(r, n, k, p, q):
@@ -138,6 +177,8 @@ MAKERS = {
     "duplication": make_duplication, "duplication_adjoint": make_duplication_adjoint,
     "elimination": make_elimination, "elimination_adjoint": make_elimination_adjoint,
     "select": make_select, "place": make_place, "index_copy": make_index_copy,
+    "triangle": make_triangle, "trisolve": make_trisolve, "matfun_frechet": make_matfun_frechet,
+    "logm_second": make_logm_second, "kron_diag": make_kron_diag,
 }
 
 

@@ -13,6 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kronvec as kv
+from kronvec.maps.triangular import TRIANGLE_KINDS
+from kronvec.ops.spectral import gapinv
+from kronvec.ops.spectral_functions import divdiff
+from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
 
@@ -168,6 +172,132 @@ def _case_pow(n, m, k):
     return (X ** t) * (t ** (kv.Matrix("A", (n, k)) * X)), X, True
 
 
+def _spd(n, m):
+    X = kv.Matrix("X", (n + m, n))
+    return X.T @ X + n * kv.eye(n)
+
+
+def _skew(n):
+    """0.1(A − Aᵀ) + 0.01A: a small non-symmetric part (a function reading one triangle sees half of it)."""
+    A = kv.Matrix("A", (n, n))
+    return 0.1 * (A - A.T) + 0.01 * A, A
+
+
+def _case_tri(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    kinds = sorted(TRIANGLE_KINDS)
+    parts = [tri(X, kinds[(n + j * k) % len(kinds)]) for j in range(3)]
+    return kv.Matrix("B", (m, n)) @ (parts[0] @ parts[1] + parts[2].T), X, False
+
+
+def _case_cholesky(n, m, k):
+    skew, A = _skew(n)
+    return kv.cholesky(_spd(n, m) + skew) @ kv.Matrix("B", (n, k)), A, False
+
+
+def _case_solve_triangular(n, m, k):
+    A, B = kv.Matrix("A", (n, n)), kv.Matrix("B", (n, k))
+    X = kv.solve_triangular(A + 3 * n * kv.eye(n), B, trans=m % 2, lower=n % 2 == 0, unit_diagonal=k % 2 == 0)
+    return X, (A if m + k > 3 else B), False
+
+
+def _case_eigvalsh(n, m, k):
+    skew, A = _skew(n)
+    return kv.eigvalsh(_spd(n, m) + skew, UPLO="LU"[k % 2]), A, False
+
+
+def _case_eigh_vectors(n, m, k):
+    skew, A = _skew(n)
+    w, V = kv.eigh(_spd(n, m) + skew, UPLO="LU"[k % 2])
+    return kv.Matrix("B", (m, n)) @ V, A, False
+
+
+def _case_gapinv(n, m, k):
+    v = kv.Vector("v", n)
+    return gapinv(0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)), v, False
+
+
+def _case_eigfun(n, m, k):
+    skew, A = _skew(n)
+    # the gradient of Σ φ(wᵢ): V diag(φ'(w)) Vᵀ, an eigfun node
+    g = kv.grad(kv.sum(kv.exp(0.3 * kv.eigvalsh(_spd(n, m) + skew))), A)
+    assert any(node.op == "eigfun" for node in g.walk())
+    return g, A, False
+
+
+def _case_divdiff(n, m, k):
+    v = kv.Vector("v", n)
+    w = 0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)
+    return divdiff(w, kv.sin(w), kv.cos(w)) + divdiff(w, kv.Matrix("u", (n, 1))), v, False
+
+
+def _svd_case(index):
+    def case(n, m, k):
+        X = kv.Matrix("X", (n, m))
+        out = kv.svd(X)[index]
+        return (kv.Matrix("B", (k, out.shape[0])) @ out if index != 1 else out), X, False
+    return case
+
+
+def _norm_case(order):
+    def case(n, m, k):
+        X = kv.Matrix("X", (n, m))
+        return kv.norm(X - kv.Matrix("A", (n, m)), ord=order), X, False
+    return case
+
+
+def _qr_case(index):
+    def case(n, m, k):
+        X = kv.Matrix("X", (n + m - 1, n))
+        out = kv.qr(X)[index]
+        return kv.Matrix("B", (k, out.shape[0])) @ out, X, False
+    return case
+
+
+def _lu_case(index):
+    def case(n, m, k):
+        X = kv.Matrix("X", (n, n))
+        return kv.Matrix("B", (k, n)) @ kv.lu(X)[index], X, False
+    return case
+
+
+def _case_pinv(n, m, k):
+    X = kv.Matrix("X", (n, n + m - 1) if k % 2 else (n + m - 1, n))
+    return kv.pinv(X), X, False
+
+
+def _matfun_case(fn):
+    def case(n, m, k):
+        A = kv.Matrix("A", (n, n))
+        f = getattr(kv, fn)
+        # a general A (Schur/Sylvester or the block formula) and a symmetric value (Daleckii–Krein);
+        # SciPy's logm is slow, so half of the draws keep to the symmetric one
+        symmetric = f(A.T @ A + kv.eye(n))
+        return (symmetric + f(A + n * kv.eye(n)) if fn == "sqrtm" or (n + m + k) % 2 else symmetric), A, False
+    return case
+
+
+def _case_sqrtm_frechet(n, m, k):
+    A, C = kv.Matrix("A", (n, n)), kv.Matrix("C", (n, n))
+    g = kv.grad(kv.trace(C @ kv.sqrtm(A + n * kv.eye(n))), A)
+    assert any(node.op == "sqrtm_frechet" for node in g.walk())
+    return g, A, False
+
+
+def _case_logm_frechet(n, m, k):
+    A, C = kv.Matrix("A", (n, n)), kv.Matrix("C", (n, n))
+    g = kv.grad(kv.trace(C @ kv.logm(A + n * kv.eye(n))), A)
+    assert any(node.op == "logm_frechet" for node in g.walk())
+    return g, C, False
+
+
+def _case_logm_frechet2(n, m, k):
+    A, C, W = kv.Matrix("A", (n, n)), kv.Matrix("C", (n, n)), kv.Matrix("W", (n, n))
+    g = kv.grad(kv.sum(W * kv.grad(kv.trace(C @ kv.logm(A + n * kv.eye(n))), A)), A)
+    assert any(node.op == "logm_frechet2" for node in g.walk())
+    return g, W if k % 2 else C, False
+
+
 CASES = {
     "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
     "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
@@ -183,6 +313,15 @@ CASES = {
     "sqrt": lambda n, m, k: (kv.sqrt(kv.Matrix("X", (n, k))), kv.Matrix("X", (n, k)), True),
     "getitem": _case_index, "index": _case_index, "place": _case_place, "block": _case_block,
     "hstack": _case_hstack, "vstack": _case_vstack, "pow": _case_pow,
+    "tri": _case_tri, "cholesky": _case_cholesky, "solve_triangular": _case_solve_triangular,
+    "eigvalsh": _case_eigvalsh, "eigh_vectors": _case_eigh_vectors, "eigh": _case_eigh_vectors,
+    "gapinv": _case_gapinv, "svd_U": _svd_case(0), "svdvals": _svd_case(1), "svd_Vt": _svd_case(2),
+    "svd": _svd_case(0), "nuclear_norm": _norm_case("nuc"), "spectral_norm": _norm_case(2),
+    "qr_Q": _qr_case(0), "qr_R": _qr_case(1), "qr": _qr_case(0),
+    "lu_P": _lu_case(0), "lu_L": _lu_case(1), "lu_U": _lu_case(2), "lu": _lu_case(1),
+    "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
+    "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
+    "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
 }
 
 

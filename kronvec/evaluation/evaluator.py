@@ -12,6 +12,12 @@ chain's multiplication order is chosen from the shapes (matrix-chain order).
 Every numeric step goes through :meth:`Evaluator.op`, which can record it: the
 recorded :class:`Plan` replays the same LAPACK/BLAS calls for new values
 without the symbolic bookkeeping (a Jacobian keeps one per binding pattern).
+
+The outputs of one factorization (w and V of ``eigh``, Q and R of ``qr``)
+are separate nodes that share one computation: :meth:`Evaluator.shared` runs
+it once per evaluator (one recorded step, one LAPACK call), and
+:meth:`Evaluator.mentions` tells a values-only output (``eigvalsh``) whether
+its vectors are wanted too, in which case it takes them from the shared call.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import numpy as np
 
 from ..expr import Expr, rebuild
 from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
+from ..ops._common import triangle
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
 from .binding import bind_values, symmetric_key
@@ -76,6 +83,9 @@ class Evaluator:
         self._factors: dict[Expr, Factorization] = {}
         self._chains: dict[tuple[Expr, ...], np.ndarray] = {}
         self._operands: dict[Expr, Any] = {}
+        self._exprs = tuple(exprs)
+        self._shared: dict[tuple, Any] = {}
+        self._ops: frozenset[str] | None = None
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
         self._symmetric_symbols = symmetric_key(self.values)
@@ -112,6 +122,43 @@ class Evaluator:
             else:
                 self._tape.append((fn, ins, self._register(out)))
         return out
+
+    def shared(self, key: tuple, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` computed once per ``key`` in this evaluator (one recorded step).
+
+        The outputs of one factorization are separate nodes; each asks for the
+        factorization under the same key, e.g. ``("eigh", A, "L")`` (its
+        argument in canonical form), and takes its part of the result.
+        """
+        if key not in self._shared:
+            self._shared[key] = self.op(fn, *args)
+        return self._shared[key]
+
+    def bound_cholesky(self, a: Expr) -> Any:
+        """The upper Cholesky factor computed when ``a`` (a symbol declared positive
+        definite) was bound, or None."""
+        return self._cholesky.get(a)
+
+    def has_shared(self, key: tuple) -> bool:
+        """Whether :meth:`shared` has computed ``key`` already."""
+        return key in self._shared
+
+    def mentions(self, op: str) -> bool:
+        """Whether a node with op ``op`` occurs in the expressions this evaluator is for.
+
+        A values-only output (eigenvalues) uses it to choose between a
+        values-only LAPACK call and the shared full factorization.
+        """
+        if self._ops is None:
+            seen: set[Expr] = set()
+            ops: set[str] = set()
+            for e in self._exprs:
+                for node in e.walk():
+                    if node not in seen:
+                        seen.add(node)
+                        ops.add(node.op)
+            self._ops = frozenset(ops)
+        return op in self._ops
 
     def plan(self, outputs: Sequence[Any]) -> "Plan | None":
         """The recorded steps producing ``outputs`` (None if anything was not recorded)."""
@@ -214,7 +261,7 @@ class Evaluator:
             make = partial(Factorization, label=f"inv({DISPLAY.python(a)})",
                            try_cholesky=is_symbol and a.params.positive_definite,
                            symmetric=(a in self._symmetric_symbols) if is_symbol else None,
-                           finite=is_symbol)
+                           finite=is_symbol, triangle=triangle(a))
             try:
                 if a in self._cholesky:  # factored when its value was bound
                     f = self.op(_with_cholesky(make), self(a), self._cholesky[a])

@@ -1,9 +1,11 @@
-"""LU and Cholesky factorizations, computed once and reused by every solve.
+"""LU, Cholesky and LDLᵀ factorizations, computed once and reused by every solve.
 
-Solves call LAPACK directly (``getrs``/``potrs`` on the stored factors), and
-the reciprocal condition number is checked (``gecon``/``pocon``) before the
-first solve, so a singular matrix raises a ``LinAlgError`` naming the
-sub-expression instead of giving garbage.
+Solves call LAPACK directly (``getrs``/``potrs``/``sytrs`` on the stored
+factors, or ``trtrs`` on a matrix known to be triangular, which needs no
+factorization), and the reciprocal condition number is checked at the end of
+an evaluation (exactly from an inverse when one was formed, else
+``gecon``/``pocon``/``sycon``/``trcon``), so a singular matrix raises a
+``LinAlgError`` naming the sub-expression instead of giving garbage.
 """
 from __future__ import annotations
 
@@ -38,11 +40,14 @@ class Factorization:
         What the caller already knows of ``a``.
     cholesky : array, optional
         An upper Cholesky factor computed before (when the value was bound).
+    triangle : "lower", "upper" or None
+        ``a`` is known to be triangular (a Cholesky factor, ...): solves are
+        triangular solves with ``a`` itself and no factorization is computed.
     """
 
     def __init__(self, a: np.ndarray, label: str, try_cholesky: bool,
                  symmetric: bool | None = None, finite: bool = False,
-                 cholesky: np.ndarray | None = None) -> None:
+                 cholesky: np.ndarray | None = None, triangle: str | None = None) -> None:
         self.label = label
         self.n = a.shape[0]
         self._used = False  # the factors served a solve or an inverse
@@ -56,6 +61,10 @@ class Factorization:
         self.cholesky: np.ndarray | None = cholesky
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
         self.ldl: tuple[np.ndarray, np.ndarray] | None = None
+        self.triangular: tuple[np.ndarray, bool] | None = None  # (the matrix, lower)
+        if triangle is not None:
+            self.triangular = (a, triangle == "lower")
+            return
         if cholesky is None and try_cholesky and (symmetric or symmetric is None and is_symmetric(a)):
             c, info = lapack.dpotrf(fortran_view(a), lower=0, clean=1)
             if info == 0:
@@ -74,6 +83,9 @@ class Factorization:
         if self._rcond is None:
             if self._inverse_norm is not None:
                 self._rcond = 1.0 / (self._anorm * self._inverse_norm) if self._anorm else 0.0
+            elif self.triangular is not None:
+                t, lower = self.triangular
+                self._rcond = float(lapack.dtrcon(t, norm="1", uplo="L" if lower else "U")[0])
             elif self.cholesky is not None:
                 self._rcond = float(lapack.dpocon(self.cholesky, self._anorm, uplo="U")[0])
             elif self.ldl is not None:
@@ -116,7 +128,10 @@ class Factorization:
         (e.g. ``solve(A, B)``); the default is the factorization's label.
         """
         self._note_use(context)
-        if self.cholesky is not None:
+        if self.triangular is not None:
+            t, lower = self.triangular
+            x, info = lapack.dtrtrs(t, b, lower=int(lower), trans=1 if trans else 0)
+        elif self.cholesky is not None:
             x, info = lapack.dpotrs(self.cholesky, b, lower=0)
         elif self.ldl is not None:  # symmetric: A⁻ᵀ = A⁻¹
             x, info = lapack.dsytrs(*self.ldl, b, lower=0)
@@ -127,10 +142,15 @@ class Factorization:
         return x
 
     def inverse(self, trans: bool = False) -> np.ndarray:
-        """A⁻¹ (or A⁻ᵀ) from the factors (``potri``/``sytri``/``getri``), for when the inverse
-        itself is the value asked for."""
+        """A⁻¹ (or A⁻ᵀ) from the factors (``potri``/``sytri``/``getri``, or ``trtri`` for a
+        triangular matrix), for when the inverse itself is the value asked for."""
         self._note_use(None)
-        if self.cholesky is not None:
+        if self.triangular is not None:
+            t, lower = self.triangular
+            out, info = lapack.dtrtri(t, lower=int(lower))
+            out = np.tril(out) if lower else np.triu(out)
+            out = out.T if trans else out
+        elif self.cholesky is not None:
             out, info = lapack.dpotri(self.cholesky, lower=0)
             if info == 0:
                 out = mirror_upper(out).T  # symmetric: the C-ordered view has the same numbers
@@ -149,6 +169,10 @@ class Factorization:
 
     def logabsdet(self) -> tuple[float, float]:
         """(sign, log|det A|)."""
+        if self.triangular is not None:
+            d = np.diag(self.triangular[0])
+            with np.errstate(divide="ignore"):
+                return float(np.prod(np.sign(d))), float(np.log(np.abs(d)).sum())
         if self.cholesky is not None:
             return 1.0, 2.0 * float(np.log(np.diag(self.cholesky)).sum())
         if self.ldl is not None:

@@ -6,8 +6,13 @@ from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap
 from .selection import IndexMap, place_map, select_map
 from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, KronFactorMap,
                     KronMap, KronTMap, TraceMap, commutation_map, identity_map)
+from .diagonal import KronDiagMap
+from .frechet import LogmSecondMap, MatrixFunctionFrechetMap
+from .triangular import TriangleMap, TriSolveMap
 
 __all__ = ["LinearMap", "check_composable", "expression_factors", "ComposeMap", "ScaledMap",
            "SumMap", "ZeroMap", "DiagEmbedMap", "DiagExtractMap", "ElementwiseMap", "ExpmFrechetMap",
            "KronFactorMap", "KronMap", "KronTMap", "TraceMap", "commutation_map", "identity_map",
-           "IndexMap", "select_map", "place_map"]
+           "IndexMap", "select_map", "place_map",
+           "TriangleMap", "TriSolveMap", "MatrixFunctionFrechetMap", "LogmSecondMap",
+           "KronDiagMap"]

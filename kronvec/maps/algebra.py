@@ -10,6 +10,8 @@ kept apart from the term classes:
 * elementwise: D₁ ⊙ (D₂ ⊙ H) = (D₁ ⊙ D₂) ⊙ H;
 * selection and placement: two index maps are one (or zero, when the outer
   reads only entries the inner never wrote);
+* triangular solves next to a Kronecker term fold into its factors,
+  A (T⁻¹ H) = (AT⁻¹) H, so that the evaluator computes AT⁻¹ once by a solve;
 * zero, identity, scaling and sums distribute; what is left stays a lazy
   :class:`~kronvec.maps.nodes.ComposeMap`.
 
@@ -28,6 +30,9 @@ from .base import ALGEBRA, LinearMap
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
 from .selection import IndexMap, compose_index_maps
 from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
+from .diagonal import KronDiagMap
+from .terms import DiagEmbedMap, DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap
+from .triangular import TriSolveMap
 
 __all__ = ["compose", "add", "scale", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_RULES", "SCALE_RULES",
            "RELABEL_RULES"]
@@ -151,6 +156,50 @@ def _before_trace(outer: LinearMap, i: TraceMap) -> LinearMap | None:
     return TraceMap(i.C, outer._apply(i.M), i.in_shape, outer.out_shape)
 
 
+def _kron_trisolve(o: KronMap, i: TriSolveMap) -> LinearMap | None:
+    # A (Tl⁻¹ H Tr⁻¹) B = (A Tl⁻¹) H (Tr⁻¹ B): a factor next to a solve absorbs it (symbolic only)
+    if not (o.symbolic and i.symbolic):
+        return None
+    left, right = i.inverses()
+    fold_l, fold_r = o.A is not None and i.Tl is not None, o.B is not None and i.Tr is not None
+    if not (fold_l or fold_r):
+        return None
+    kron = KronMap(fx.mm(o.A, left) if fold_l else o.A, fx.mm(right, o.B) if fold_r else o.B,
+                   i.out_shape, o.out_shape)
+    rest = TriSolveMap(None if fold_l else i.Tl, None if fold_r else i.Tr, i.lower_l, i.lower_r,
+                       i.in_shape, i.out_shape, i.label)
+    return kron if rest.is_identity() else ComposeMap([kron, rest])
+
+
+def _trisolve_kron(o: TriSolveMap, i: KronMap) -> LinearMap | None:
+    # Tl⁻¹ (A H B) Tr⁻¹ = (Tl⁻¹ A) H (B Tr⁻¹) (symbolic only)
+    if not (o.symbolic and i.symbolic):
+        return None
+    left, right = o.inverses()
+    fold_l, fold_r = i.A is not None and o.Tl is not None, i.B is not None and o.Tr is not None
+    if not (fold_l or fold_r):
+        return None
+    kron = KronMap(fx.mm(left, i.A) if fold_l else i.A, fx.mm(i.B, right) if fold_r else i.B,
+                   i.in_shape, i.out_shape)
+    rest = TriSolveMap(None if fold_l else o.Tl, None if fold_r else o.Tr, o.lower_l, o.lower_r,
+                       i.out_shape, o.out_shape, o.label)
+    return kron if rest.is_identity() else ComposeMap([rest, kron])
+
+
+def _diag_of_kron(o: DiagExtractMap, i: KronMap) -> LinearMap | None:
+    # diag(A H B) in one product (A, B square here: diag needs a square A H B)
+    if i.A is None or i.B is None:
+        return None
+    return KronDiagMap(i.A, i.B, "extract", i.in_shape, o.out_shape)
+
+
+def _kron_of_diag(o: KronMap, i: DiagEmbedMap) -> LinearMap | None:
+    # A diag(h) B in one product
+    if o.A is None or o.B is None:
+        return None
+    return KronDiagMap(o.A, o.B, "embed", i.in_shape, o.out_shape)
+
+
 COMPOSE_TIERS: list[dict[tuple[type, type], Rule]] = [
     {(ZeroMap, LinearMap): _zero, (LinearMap, ZeroMap): _zero},
     {(ScaledMap, LinearMap): lambda o, i: scale(o.coef, _compose2(o.inner, i)),
@@ -168,6 +217,10 @@ COMPOSE_RULES: dict[tuple[type, type], Rule] = {
     (KronTMap, KronTMap): _kront_kront,
     (ElementwiseMap, ElementwiseMap): _elem_elem,
     (IndexMap, IndexMap): compose_index_maps,
+    (KronMap, TriSolveMap): _kron_trisolve,
+    (DiagExtractMap, KronMap): _diag_of_kron,
+    (KronMap, DiagEmbedMap): _kron_of_diag,
+    (TriSolveMap, KronMap): _trisolve_kron,
     (TraceMap, LinearMap): _trace_after,
     (LinearMap, TraceMap): _before_trace,
 }

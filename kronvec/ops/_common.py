@@ -18,11 +18,12 @@ from typing import Any, Callable
 
 from ..expr import Expr
 from ..maps import ElementwiseMap, KronMap, LinearMap
-from ..registry import Prec, Printing
+from ..registry import Prec, Printing, spec
 from ..shapes import Shape
 
 __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
-           "call_printing", "func_print", "py_call", "python_number", "NodeInfo", "Prec", "Printing"]
+           "call_printing", "func_print", "py_call", "python_number", "NodeInfo", "Prec", "Printing",
+           "triangle"]
 
 EvalRule = Callable[[Any, Expr], Any]
 PrintRule = Callable[[Any, Expr], tuple[str, int]]
@@ -93,3 +94,22 @@ def python_number(c: float) -> str:
     """A number as Python reads it back exactly."""
     c = float(c)
     return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
+
+
+# ------------------------------------------------------------ structure
+_FLIP = {"lower": "upper", "upper": "lower"}
+
+
+def triangle(e: Expr) -> str | None:
+    """``"lower"`` or ``"upper"`` when ``e``'s value is known to be triangular, else None.
+
+    Read from the ops' ``triangular`` declarations (a Cholesky factor is
+    lower triangular); a transpose flips the triangle, a scaling keeps it.
+    """
+    flips = False
+    while e.op in ("transpose", "scale", "named"):
+        flips ^= e.op == "transpose"
+        e = e.args[0]
+    rule = spec(e.op).triangular
+    found = rule(e) if rule is not None else None
+    return _FLIP[found] if found and flips else found

@@ -1,20 +1,37 @@
-"""Matrix functions: the matrix exponential and its Fréchet derivative."""
+"""Matrix functions: expm, sqrtm and logm, and their Fréchet derivatives.
+
+Each derivative is a lazy map whose adjoint is the same derivative at Aᵀ
+(f(Aᵀ) = f(A)ᵀ for these primary functions): ``ExpmFrechetMap`` and
+``MatrixFunctionFrechetMap`` (Sylvester equation for sqrtm, the 2n × 2n
+block formula for logm, Daleckii–Krein for symmetric values).  The Fréchet
+derivatives are nodes too (``expm_frechet``, ``sqrtm_frechet``,
+``logm_frechet``), so gradients print and differentiate again:
+L(A, I) simplifies (to e^A, ½ S⁻¹, A⁻¹), which keeps traces of these
+functions exact at repeated eigenvalues.
+"""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+import numpy as np
 import scipy.linalg as sla
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import ExpmFrechetMap
+from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechetMap
+from ..maps.algebra import add as add_maps
+from ..maps.algebra import compose
+from ..maps.algebra import scale as scale_map
+from ..maps.frechet import logm_second, real_logm, real_sqrtm
 from ..registry import Prec, Printing, Transpose, register
 from ..shapes import fmt
 from ._common import call_printing, lift, py_call
 from .arithmetic import scale
-from .leaves import identity
+from .leaves import identity, zeros
+from .products import inv
 
-__all__ = ["expm", "expm_frechet"]
+__all__ = ["expm", "expm_frechet", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2"]
 
 FAMILY = "matrix_functions"
 
@@ -83,3 +100,201 @@ register(
     printing=call_printing("L_expm", r"\operatorname{L_expm}", "expm_frechet"),
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
 )
+
+
+# ------------------------------------------------------- sqrtm and logm
+def sqrtm(a: Any) -> Expr:
+    """The principal square root S = A^½ (S² = A, eigenvalues in the right half plane).
+
+    For a symmetric value (a symbol declared symmetric, or a value equal to
+    its transpose) S = V diag(√w) Vᵀ from ``eigh``; otherwise
+    ``scipy.linalg.sqrtm``.  A matrix without a real principal root (an
+    eigenvalue on the negative real axis) raises ``ValueError``.
+
+    Differentiating S² = A gives the Sylvester equation S dS + dS S = dA, so
+    dS = L_sqrtm(A, dA), a lazy map (solved on the Schur form of S; the
+    Daleckii–Krein form V (G ⊙ Vᵀ dA V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ), for a
+    symmetric A, exact at repeated eigenvalues).  Its adjoint is L_sqrtm(Aᵀ, ·).
+    """
+    a = as_expr(a)
+    SQRTM.signature.check("sqrtm", [a.shape])
+    if a.op in ("identity", "zeros"):
+        return a
+    return Expr.make("sqrtm", (a,), NO_PARAMS, a.shape)
+
+
+def logm(a: Any) -> Expr:
+    """The principal logarithm X = log A (e^X = A, eigenvalues with |Im| < π).
+
+    For a symmetric value X = V diag(log w) Vᵀ (w > 0) from ``eigh``;
+    otherwise ``scipy.linalg.logm``.  A matrix without a real principal
+    logarithm raises ``ValueError``.
+
+    dX = L_logm(A, dA), exact: the upper right block of log [[A, dA], [0, A]]
+    (the Daleckii–Krein form with Gᵢⱼ = log(wᵢ/wⱼ)/(wᵢ − wⱼ), 1/wᵢ at ties, for a
+    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).
+    """
+    a = as_expr(a)
+    LOGM.signature.check("logm", [a.shape])
+    if a.op == "identity":
+        return zeros(a.shape)
+    return Expr.make("logm", (a,), NO_PARAMS, a.shape)
+
+
+def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
+    """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise."""
+    if sla.issymmetric(a):
+        w, V = np.linalg.eigh(a)
+        floor = -10 * a.shape[0] * np.finfo(float).eps * max(1.0, float(np.abs(w).max(initial=0.0)))
+        if fn == "sqrtm":
+            if w.min(initial=0.0) < floor:
+                raise ValueError(f"sqrtm: the symmetric matrix has a negative eigenvalue {w.min():.3g}, so "
+                                 f"no real square root")
+            return (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
+        if w.min(initial=1.0) <= 0.0:
+            raise ValueError(f"logm: the symmetric matrix has an eigenvalue {w.min():.3g} <= 0, so no real "
+                             f"logarithm")
+        return (V * np.log(w)) @ V.T
+    return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
+
+
+def _transposed_function(node: Expr, t: list[Expr]) -> Expr:
+    return Expr.make(node.op, (t[0],), node.params, node.shape)  # f(Aᵀ) = f(A)ᵀ
+
+
+def _frechet_map(fn: str, a: Expr, value: Expr) -> MatrixFunctionFrechetMap:
+    return MatrixFunctionFrechetMap(fn, a, value, a.shape)
+
+
+SQRTM = register(
+    "sqrtm", FAMILY, public="sqrtm", function=sqrtm, signature="(n,n)->(n,n)",
+    evaluate=lift(partial(_spectral_value, "sqrtm")),
+    jvp=lambda node, i: _frechet_map("sqrtm", node.args[0], node),
+    transpose=Transpose((0,), _transposed_function),
+    printing=call_printing("sqrtm", r"\operatorname{sqrtm}", "sqrtm"),
+    identity=("{out}² = {arg} ⇒ {out} d{out} + d{out} {out} = d{arg} (a Sylvester equation) ⇒ "
+              "d{out} = L_sqrtm({arg}, d{arg}); for a symmetric {arg} = V diag(w) Vᵀ: "
+              "V (G ⊙ Vᵀ d{arg} V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ)",
+              r"{out}^2 = {arg} \Rightarrow {out}\, \mathrm{{d}}{out} + \mathrm{{d}}{out}\, {out} = "
+              r"\mathrm{{d}}{arg}"),
+    domain=("invertible",),
+    doc="the principal matrix square root A^½",
+)
+
+LOGM = register(
+    "logm", FAMILY, public="logm", function=logm, signature="(n,n)->(n,n)",
+    evaluate=lift(partial(_spectral_value, "logm")),
+    jvp=lambda node, i: _frechet_map("logm", node.args[0], node),
+    transpose=Transpose((0,), _transposed_function),
+    printing=call_printing("logm", r"\operatorname{logm}", "logm"),
+    identity=("{out} = log {arg} ⇒ d{out} = L_logm({arg}, d{arg}), the upper right block of "
+              "log [[{arg}, d{arg}], [0, {arg}]]; for a symmetric {arg} = V diag(w) Vᵀ: "
+              "V (G ⊙ Vᵀ d{arg} V) Vᵀ, "
+              "Gᵢⱼ = (log wᵢ − log wⱼ)/(wᵢ − wⱼ) (1/wᵢ at ties)",
+              r"\mathrm{{d}}{out} = \left[\log \begin{{pmatrix}} {arg} & \mathrm{{d}}{arg} \\ 0 & {arg} "
+              r"\end{{pmatrix}}\right]_{{12}}"),
+    domain=("invertible",),
+    doc="the principal matrix logarithm log A",
+)
+
+
+def sqrtm_frechet(a: Any, e: Any) -> Expr:
+    """L_sqrtm(A, E): the X with S X + X S = E for S = sqrtm(A) (the derivative of sqrtm in the direction E).
+
+    L_sqrtm(A, I) = ½ S⁻¹.  Its derivative in A is −L(A, dS X + X dS) with
+    dS = L(A, dA) (differentiating the Sylvester equation).
+    """
+    a, e = _frechet_args("sqrtm_frechet", a, e)
+    if e.op == "zeros":
+        return e
+    if e.op == "identity":
+        return scale(0.5, inv(sqrtm(a)))
+    if e.op == "scale" and e.args[0].op == "identity":
+        return scale(0.5 * e.params.coef, inv(sqrtm(a)))
+    return Expr.make("sqrtm_frechet", (a, e), NO_PARAMS, a.shape)
+
+
+def logm_frechet(a: Any, e: Any) -> Expr:
+    """L_logm(A, E): the derivative of logm at A in the direction E; L_logm(A, I) = A⁻¹."""
+    a, e = _frechet_args("logm_frechet", a, e)
+    if e.op == "zeros":
+        return e
+    if e.op == "identity":
+        return inv(a)
+    if e.op == "scale" and e.args[0].op == "identity":
+        return scale(e.params.coef, inv(a))
+    return Expr.make("logm_frechet", (a, e), NO_PARAMS, a.shape)
+
+
+def logm_frechet2(a: Any, h: Any, e: Any) -> Expr:
+    """L²_logm(A; H, E): the second Fréchet derivative of logm (that of L_logm(A, E) in A along H)."""
+    a, h = _frechet_args("logm_frechet2", a, h)
+    e = _frechet_args("logm_frechet2", a, e)[1]
+    if h.op == "zeros" or e.op == "zeros":
+        return zeros(a.shape)
+    return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, a.shape)
+
+
+def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr]:
+    a, e = as_expr(a), as_expr(e)
+    SQRTM.signature.check(name, [a.shape])
+    if e.shape != a.shape:
+        raise ShapeError(f"{name}: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
+    return a, e
+
+
+def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
+    a = node.args[0]
+    fr = _frechet_map("sqrtm", a, sqrtm(a))
+    if i == 1:
+        return fr
+    # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
+    X = node
+    around = add_maps(KronMap(None, X, a.shape, a.shape), KronMap(X, None, a.shape, a.shape))
+    return scale_map(-1.0, compose(fr, around, fr))
+
+
+def _logm_frechet_jvp(node: Expr, i: int) -> Any:
+    a, e = node.args
+    if i == 1:
+        return _frechet_map("logm", a, logm(a))
+    return LogmSecondMap(a, e, a.shape)
+
+
+def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
+    a, h, e = node.args
+    if i == 0:
+        raise NotImplementedError("third derivatives through logm (the derivative of its second Fréchet "
+                                  "derivative in A) are not supported")
+    return LogmSecondMap(a, e if i == 1 else h, a.shape)
+
+
+register(
+    "sqrtm_frechet", FAMILY, function=sqrtm_frechet,
+    evaluate=lambda ev, e: ev.op(_frechet_value("sqrtm"), ev(e.args[0]), ev(sqrtm(e.args[0])), ev(e.args[1])),
+    jvp=_sqrtm_frechet_jvp,
+    printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"),
+    doc="the Fréchet derivative L(A, E) of sqrtm (appears in derivatives of sqrtm)",
+)
+register(
+    "logm_frechet", FAMILY, function=logm_frechet,
+    evaluate=lambda ev, e: ev.op(_frechet_value("logm"), ev(e.args[0]), ev(logm(e.args[0])), ev(e.args[1])),
+    jvp=_logm_frechet_jvp,
+    printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"),
+    doc="the Fréchet derivative L(A, E) of logm (appears in derivatives of logm)",
+)
+register(
+    "logm_frechet2", FAMILY, function=logm_frechet2,
+    evaluate=lift(logm_second),
+    jvp=_logm_frechet2_jvp,
+    printing=call_printing("L²_logm", r"\operatorname{L^2_{logm}}", "logm_frechet2"),
+    doc="the second Fréchet derivative of logm (appears in its Hessians)",
+)
+
+
+def _frechet_value(fn: str) -> Any:
+    return partial(_apply_frechet, fn)
+
+
+def _apply_frechet(fn: str, a: np.ndarray, f: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return MatrixFunctionFrechetMap(fn, a, f, a.shape)._apply(e)

@@ -18,11 +18,13 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import KronFactorMap, KronMap, KronTMap
+from ..maps import KronFactorMap, KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add as add_maps
-from ..registry import Params, Prec, Printing, Transpose, register, spec
+from ..maps.algebra import scale as scale_map
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
+from ..registry import function as registry_function
 from ..shapes import fmt
-from ._common import io, lift, py_call, with_node
+from ._common import io, lift, py_call, triangle, with_node
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
@@ -55,7 +57,8 @@ def matmul(*factors: Any) -> Expr:
         if f.op == "zeros":
             return zeros(shape)
         flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
-    flat, ones_coef = _merge_ones(_merge_powers(_cancel_inverses(flat)))
+    flat = _cancel_inverses(_cancel_orthonormal(_cholesky_products(flat)))
+    flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
     if not flat:
         core = identity(shape[0])
@@ -91,6 +94,47 @@ def _merge_ones(flat: list[Expr]) -> tuple[list[Expr], float]:
         else:
             out.append(f)
     return out, coef
+
+
+def _cholesky_products(flat: list[Expr]) -> list[Expr]:
+    """LLᵀ = symₗ(A) and L⁻ᵀL⁻¹ = symₗ(A)⁻¹ for a Cholesky factor L = chol(A) (A itself if symmetric)."""
+    out: list[Expr] = []
+    for f in flat:
+        prev = out[-1] if out else None
+        if prev is not None and prev.op == "cholesky" and f.op == "transpose" and f.args[0] is prev:
+            out[-1] = registry_function("tri")(prev.args[0], "mirror_lower")
+        elif prev is not None and f.op == "inv" and f.args[0].op == "cholesky" and prev.op == "inv" \
+                and prev.args[0].op == "transpose" and prev.args[0].args[0] is f.args[0]:
+            out[-1] = inv(registry_function("tri")(f.args[0].args[0], "mirror_lower"))
+        else:
+            out.append(f)
+    return out
+
+
+def _orthonormal(f: Expr) -> tuple[Expr, str] | tuple[None, str]:
+    """(Q, "columns" | "rows") for a factor Q or Qᵀ whose value has orthonormal columns or rows."""
+    base, flipped = (f.args[0], True) if f.op == "transpose" else (f, False)
+    kind = spec(base.op).orthonormal
+    if not kind:
+        return None, ""
+    if flipped:
+        kind = "rows" if kind == "columns" else "columns"
+    return base, kind
+
+
+def _cancel_orthonormal(flat: list[Expr]) -> list[Expr]:
+    """QᵀQ = I for orthonormal columns (QQᵀ = I for orthonormal rows), and both for a square Q."""
+    out: list[Expr] = []
+    for f in flat:
+        if out:
+            q1, k1 = _orthonormal(out[-1])
+            q2, k2 = _orthonormal(f)
+            square = q1 is not None and q1.shape[0] == q1.shape[1]
+            if q1 is not None and q1 is q2 and k1 != k2 and (square or (k1 == "rows" and k2 == "columns")):
+                out.pop()  # QᵀQ (columns: Qᵀ has orthonormal rows, then Q columns)
+                continue
+        out.append(f)
+    return out
 
 
 def _cancel_inverses(flat: list[Expr]) -> list[Expr]:
@@ -224,15 +268,31 @@ def inv(a: Any) -> Expr:
 
 def _print_inv(p: Any, e: Expr) -> tuple[str, int]:
     inner = e.args[0]
-    if inner.op == "transpose" and inner not in p.names:
+    if inner.op == "transpose" and _plain_transpose(p, inner):
         return p(inner.args[0], Prec.ATOM) + p.s.inverse_t, Prec.POSTFIX
     return p(inner, Prec.ATOM) + p.s.inverse, Prec.POSTFIX
+
+
+def _inv_jvp(node: Expr) -> Any:
+    """dC = −C dA C for C = A⁻¹; for a triangular A the two products are triangular solves."""
+    found = triangle(node.args[0])
+    if found is None:
+        return KronMap(scale(-1.0, node), node, *io(node, 0))
+    lower = found == "lower"
+    solves = TriSolveMap(node.args[0], node.args[0], lower, lower, node.shape, label=DISPLAY.python(node))
+    return scale_map(-1.0, solves)
+
+
+def _plain_transpose(p: Any, t: Expr) -> bool:
+    """Whether Bᵀ prints as the transpose of B (unnamed, or named B's name + ᵀ): then (Bᵀ)⁻¹ is B⁻ᵀ."""
+    name = p.names.get(t)
+    return name is None or name == p.names.get(t.args[0], "\0") + "ᵀ"
 
 
 INV = register(
     "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)",
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
-    jvp=lambda node, i: KronMap(scale(-1.0, node), node, *io(node, i)),  # dC = −C dA C
+    jvp=lambda node, i: _inv_jvp(node),
     transpose=Transpose((0,), lambda node, t: inv(t[0])),
     printing=Printing(_print_inv, _print_inv, py_call("inv")),
     domain=("invertible",),
@@ -347,12 +407,18 @@ register(
 
 # --------------------------------------------------------- matrix_power
 def matrix_power(a: Any, k: int) -> Expr:
-    """Aᵏ for an integer k ≥ 0 (A⁰ = I)."""
+    """Aᵏ for any integer k, as ``numpy.linalg.matrix_power``: A⁰ = I, A⁻ᵏ = (A⁻¹)ᵏ.
+
+    d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ for k > 0; a negative power is the power of the
+    inverse, so its derivative goes through dA⁻¹ = −A⁻¹ dA A⁻¹.
+    """
     a = as_expr(a)
     MATPOW.signature.check("matrix_power", [a.shape])
-    if int(k) != k or k < 0:
-        raise ValueError(f"matrix_power: k must be an integer >= 0, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer, float)) or int(k) != k:
+        raise ValueError(f"matrix_power: k must be an integer, got {k!r}")
     k = int(k)
+    if k < 0:
+        return matrix_power(inv(a), -k)
     if k == 0:
         return identity(a.shape[0])
     if k == 1 or a.op == "identity":
@@ -389,5 +455,5 @@ MATPOW = register(
     transpose=Transpose((0,), lambda node, t: Expr.make("matpow", (t[0],), node.params, node.shape)),
     printing=Printing(_print_matpow, _print_matpow,
                       lambda p, e: (f"matrix_power({p(e.args[0])}, {e.params.k})", Prec.ATOM)),
-    doc="Aᵏ for an integer k ≥ 0",
+    doc="Aᵏ for an integer k (negative powers through the inverse)",
 )

@@ -17,6 +17,7 @@ from ._common import func_print, io, lift, py_call
 from .arithmetic import add, power, scale, smul
 from .leaves import Constant, ones, zeros
 from .products import inv, transpose
+from .spectral import nuclear_norm, spectral_norm
 
 __all__ = ["trace", "det", "logdet", "sum", "norm"]
 
@@ -149,10 +150,22 @@ register(
 
 
 # ----------------------------------------------------------------- norm
-def norm(a: Any) -> Expr:
-    """The Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½, a scalar; d‖A‖ = tr((A/‖A‖)ᵀ dA)."""
+def norm(a: Any, ord: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
+    """A matrix norm, a scalar, as ``numpy.linalg.norm(A, ord)`` for a matrix.
+
+    * ``ord=None`` or ``"fro"``: the Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½,
+      d‖A‖ = tr((A/‖A‖)ᵀ dA);
+    * ``"nuc"``: the nuclear norm ‖A‖_* = Σᵢ sᵢ, d‖A‖_* = tr(V Uᵀ dA) (through the SVD);
+    * ``2``: the spectral norm ‖A‖₂ = s₁, d‖A‖₂ = u₁ᵀ dA v₁ (through the SVD).
+    """
     a = as_expr(a)
-    return Expr.make("norm", (a,), NO_PARAMS, ())
+    if ord is None or ord == "fro":
+        return Expr.make("norm", (a,), NO_PARAMS, ())
+    if ord == "nuc":
+        return nuclear_norm(a)
+    if isinstance(ord, (int, float)) and not isinstance(ord, bool) and ord == 2:
+        return spectral_norm(a)
+    raise ValueError(f"norm: ord must be None, 'fro', 'nuc' or 2, got {ord!r}")
 
 
 register(
@@ -162,5 +175,5 @@ register(
                                  *io(node, i)),
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),
                       lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM), py_call("norm")),
-    doc="the Frobenius norm ‖A‖",
+    doc="a matrix norm: Frobenius ‖A‖ (ord None/'fro'), nuclear (ord 'nuc') or spectral (ord 2)",
 )

@@ -9,6 +9,7 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
 from ..registry import SELF, Printing, register
 from ._common import call_printing, func_print, lift, py_call
+from .leaves import identity
 
 __all__ = ["diag"]
 
@@ -26,6 +27,8 @@ def diag(a: Any) -> Expr:
     if a.shape == (1, 1):
         return a
     if shape[1] != 1:
+        if a.op == "ones":
+            return identity(shape[0])  # diag(𝟙) = I
         return Expr.make("diag", (a,), NO_PARAMS, shape)
     if a.op == "diag":
         return a.args[0]

@@ -108,7 +108,7 @@ def _build_node(tree: Node, symbols: Mapping[str, Any], namespace: Any) -> Any:
     function = getattr(namespace, tree.op, None)
     if not callable(function):
         raise ParseError(f"function {tree.op!r} is not available in this version of kronvec")
-    return function(*args)
+    return function(*args, **dict(tree.keywords))
 
 
 @dataclass

@@ -182,10 +182,11 @@ class Inference(AssemblyRules):
     def literal(self, tree: Apply, arg: Arg, sub: Node) -> None:
         if not isinstance(sub, Num):
             raise self.error(tree.where, f"{tree.op}() needs a number as this argument")
-        if arg.kind == "int":
-            low = 1 if arg.dims else 0
-            if sub.value != int(sub.value) or sub.value < low:
-                raise self.error(tree.where, f"{tree.op}() needs an integer >= {low}, got {sub.value}")
+        if arg.kind == "int":  # a size (int:n) is positive; other integers (powers) may be negative
+            if sub.value != int(sub.value):
+                raise self.error(tree.where, f"{tree.op}() needs an integer, got {sub.value}")
+            if arg.dims and sub.value < 1:
+                raise self.error(tree.where, f"{tree.op}() needs an integer >= 1, got {sub.value}")
 
     def apply(self, alt: Alternative, tree: Apply, kinds: list[Type]) -> Matrix:
         """Unify the arguments with one alternative; the result's type."""

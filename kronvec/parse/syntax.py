@@ -14,6 +14,7 @@ positive (the registry's ``domain`` of each argument).
 from __future__ import annotations
 
 import ast
+import inspect
 import math
 import operator
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class Apply:
     op: str
     args: tuple["Node", ...]
     where: ast.AST | None = field(default=None, compare=False)
+    keywords: tuple[tuple[str, Any], ...] = ()  # literal keyword arguments: lower=True, ord="nuc"
 
 
 @dataclass(frozen=True)
@@ -262,8 +264,11 @@ class Reader:
         if op is None:
             raise self.error(node, f"unknown function {func.id!r} (allowed: {listed})")
         name = func.id
-        if node.keywords:
-            raise self.error(node, f"keyword arguments are not allowed in {name}()")
+        if op.outputs:
+            raise self.error(node, f"{name}() returns {len(op.outputs)} outputs ({', '.join(op.outputs)}), "
+                                   f"but an expression has one value; use a single-valued function "
+                                   f"({_SINGLE_VALUED}) or call kronvec.{name} from Python")
+        keywords = self.keywords(node, name, op.function)
         arity = op.signature.arity
         if len(node.args) != arity:
             raise self.error(node, f"{name}() takes {arity} argument{'s' if arity != 1 else ''}, "
@@ -276,7 +281,40 @@ class Reader:
         args = tuple(self.visit_blocks(a, specs[i].dims[0], name, depth + 1, hint)
                      if specs[i].kind == "blocks" else self.visit(a, depth + 1, domain[i] or hint)
                      for i, a in enumerate(node.args))
-        return Apply(name, args, node)
+        return Apply(name, args, node, keywords)
+
+    def keywords(self, node: ast.Call, name: str,
+                 function: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
+        """The literal keyword arguments of a call (``lower=True``, ``UPLO="U"``, ``ord="nuc"``).
+
+        Only the function's own keyword parameters, each given once, with a
+        number, a boolean or a short string as its value.
+        """
+        allowed = [p.name for p in inspect.signature(function).parameters.values()
+                   if p.default is not inspect.Parameter.empty]
+        out: dict[str, Any] = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.error(node, f"unpacking (**) is not allowed in {name}()")
+            if kw.arg not in allowed:
+                known = f" (it takes {', '.join(allowed)})" if allowed else " (it takes none)"
+                raise self.error(node, f"unknown keyword argument {kw.arg!r} in {name}(){known}")
+            if kw.arg in out:
+                raise self.error(node, f"keyword argument {kw.arg!r} given twice in {name}()")
+            out[kw.arg] = self.literal(kw.value, f"{name}({kw.arg}=...)")
+        return tuple(out.items())
+
+    def literal(self, value: ast.AST, what: str) -> Any:
+        """A literal keyword value: a number (possibly negative), True/False/None or a short string."""
+        negate = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+        inner = value.operand if negate else value
+        if isinstance(inner, ast.Constant):
+            v = inner.value
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                return -v if negate else v
+            if not negate and (v is None or isinstance(v, bool) or isinstance(v, str) and len(v) <= 8):
+                return v
+        raise self.error(value, f"{what} needs a literal value (a number, True, False or a short string)")
 
 
 _VISITORS: dict[type, Callable[..., Node]] = {
@@ -284,6 +322,9 @@ _VISITORS: dict[type, Callable[..., Node]] = {
     ast.Attribute: Reader.visit_Attribute, ast.UnaryOp: Reader.visit_UnaryOp,
     ast.BinOp: Reader.visit_BinOp, ast.Call: Reader.visit_Call, ast.Subscript: Reader.visit_Subscript,
 }
+
+
+_SINGLE_VALUED = "eigvalsh(A), cholesky(A), norm(A, ord=2), norm(A, ord='nuc'), ..."
 
 
 def _power(base: Union[int, float], exponent: Union[int, float]) -> Union[int, float]:

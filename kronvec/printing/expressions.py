@@ -172,7 +172,12 @@ def leaf_name(f: Expr, names: Mapping[Expr, str]) -> str:
         return f.params.name
     if f.op == "const" and f.params.value.name:
         return f.params.value.name
+    if spec(f.op).family in SPACED_FAMILIES:
+        return f.op  # function-like factors (Φ(X), chol(A)) are set apart: L Φ(L⁻¹ dA L⁻ᵀ)
     return ""
+
+
+SPACED_FAMILIES = frozenset({"triangular", "spectral", "decompositions"})
 
 
 class PythonPrinter:

@@ -15,12 +15,14 @@ import numpy as np
 
 from ..expr import Expr, const_scalar, is_scalar, strip_names
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, IndexMap,
-                    KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap, ZeroMap)
+                    KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, LogmSecondMap,
+                    MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap, TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.operands import Operand
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Matrix, Scalar
 from ..ops.products import transpose
+from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
 from ..shapes import as2d
 from .expressions import Printer, format_number, to_unicode
@@ -125,7 +127,7 @@ class _MapPrinter:
             text, n2, is_sum = self.render(t)
             neg ^= n2
             parts.append(self.s.paren(text) if is_sum or " " in text else text)
-        return " · ".join(parts), neg, False
+        return (" \\cdot " if self.s.latex else " · ").join(parts), neg, False
 
     def _kron(self, m: KronMap | KronTMap) -> tuple[str, bool, bool]:
         """A H B as Bᵀ ⊗ A; A Hᵀ B as (Bᵀ ⊗ A)K₍ₙ,ₖ₎; the identity map as I with its size."""
@@ -172,6 +174,21 @@ class _MapPrinter:
         return self._with_coefficient(ctext, self.s.func("diag", self.s.func("vec", self.factor(D, SUM)))), \
             neg, False
 
+    def _triangle(self, m: TriangleMap) -> tuple[str, bool, bool]:
+        """A triangle map as its operator name: vec Φ(H) = Φ vec H, vec symₗ(H) = symₗ vec H."""
+        uni, lat, extra = TRI_TEXT[m.kind]
+        name = lat if self.s.latex else uni
+        if extra:
+            name = self.s.func(name, "·", signed(self.s, extra))
+        return name, False, False
+
+    def _trisolve(self, m: TriSolveMap) -> tuple[str, bool, bool]:
+        """H ↦ Tl⁻¹ H Tr⁻¹ as Tr⁻ᵀ ⊗ Tl⁻¹ (triangular solves)."""
+        if not m.symbolic:
+            return self._action(m)
+        left, right = m.inverses()
+        return self._kron(KronMap(left, right, m.in_shape, m.out_shape))
+
     def _action(self, m: LinearMap) -> tuple[str, bool, bool]:
         return self.action(m), False, False
 
@@ -197,6 +214,11 @@ MAP_RENDERERS: dict[type, Any] = {
     ExpmFrechetMap: _MapPrinter._action,
     KronFactorMap: _MapPrinter._action,
     IndexMap: _MapPrinter._action,  # H ↦ H[1:3, 0], H ↦ place₍₄,₃₎(H, [1:3, 0])
+    TriangleMap: _MapPrinter._triangle,
+    TriSolveMap: _MapPrinter._trisolve,
+    MatrixFunctionFrechetMap: _MapPrinter._action,
+    LogmSecondMap: _MapPrinter._action,
+    KronDiagMap: _MapPrinter._action,
     VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
                            False, False),
 }
@@ -240,12 +262,17 @@ def differential(J: Any) -> str:
         out = J.apply(cotangent)
         note = "" if fname.isidentifier() else f"  ({cotangent.params.name}: the cotangent of {fname})"
         return f"{wrt.params.name}{bar} = {to_unicode(out, J.names)}{note}"
-    out = J.apply(_symbol("d" + wrt.params.name, wrt.shape))
+    out = J.apply(_symbol("d" + wrt.params.name, wrt.shape, _symmetric(wrt)))
     return f"d{fname} = {to_unicode(out, J.names)}"
 
 
-def _symbol(name: str, shape: tuple) -> Expr:
-    return Matrix(name, shape) if shape != () else Scalar(name)
+def _symmetric(wrt: Expr) -> bool:
+    return bool(wrt.params.symmetric) and len(wrt.shape) == 2 and wrt.shape[0] > 1
+
+
+def _symbol(name: str, shape: tuple, symmetric: bool = False) -> Expr:
+    """The tangent d<name>; symmetric (so symₗ(dS) = dS, dSᵀ = dS) for a symmetric symbol S."""
+    return Matrix(name, shape, symmetric=symmetric) if shape != () else Scalar(name)
 
 
 def _lhs_name(e: Expr) -> str:

@@ -23,6 +23,7 @@ from .. import expr as E
 from ..derivative import partial
 from ..ops.arithmetic import add
 from ..ops.leaves import Matrix, Scalar
+from ..registry import spec
 from .expressions import to_latex, to_unicode
 from .maps import map_to_latex, map_to_unicode
 
@@ -77,6 +78,11 @@ def derivation(J: Any, gradient: E.Expr | None = None,
         total = add(*terms)
         if node in steps:
             letter = steps[node]
+            identity = spec(node.op).identity
+            if identity:
+                arg = _arg_name(node.args[0], steps, show)
+                text = identity[1 if latex else 0].format(out=letter, arg=arg)
+                lines.append(f"&\\text{{using }} {text}" if latex else f"using {text}")
             lines.append(line(f"{d}{letter}", show(total, shown_names)))
             dname[node] = _tangent(node, letter)
         else:
@@ -104,10 +110,22 @@ def derivation(J: Any, gradient: E.Expr | None = None,
     return "\n".join(lines)
 
 
+def _arg_name(arg: E.Expr, steps: Mapping[E.Expr, str], show: Any) -> str:
+    """How an identity names an op's argument: its letter, its symbol, or the expression."""
+    if arg in steps:
+        return steps[arg]
+    if arg.op in ("symbol", "named"):
+        return arg.params.name
+    return f"({show(arg)})"
+
+
 def _tangent(node: E.Expr, name: str | None = None) -> E.Expr:
     """The symbol d<name> standing for the differential of ``node``."""
     name = "d" + (name or node.params.name)
-    return Matrix(name, node.shape) if node.shape != () else Scalar(name)
+    if node.shape == ():
+        return Scalar(name)
+    symmetric = node.op == "symbol" and bool(node.params.symmetric) and node.shape[0] > 1
+    return Matrix(name, node.shape, symmetric=symmetric)
 
 
 def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[E.Expr, str]:

@@ -1,0 +1,249 @@
+"""QR, LU and the pseudo-inverse.
+
+* ``kv.qr(A)``: (Q, R) reduced, A = QR for A (m, n) of full column rank.
+  With C = Qᵀ dA R⁻¹ (so QᵀdQ + dR R⁻¹ = C, QᵀdQ skew, dR R⁻¹ upper):
+
+      dR = foldᵤ(C) R,   dQ = dA R⁻¹ − Q foldᵤ(C),   foldᵤ(C) = triu(C) + tril(C, −1)ᵀ.
+
+* ``kv.lu(A)``: (P, L, U) as ``scipy.linalg.lu`` for a square A, A = PLU
+  with P a permutation (constant), L unit lower and U upper triangular.
+  With X = L⁻¹ Pᵀ dA U⁻¹ = L⁻¹dL + dU U⁻¹:
+
+      dL = L tril(X, −1),   dU = triu(X) U.
+
+* ``kv.pinv(A)``: the Moore–Penrose inverse; along perturbations of constant
+  rank (Golub & Pereyra, 1973)
+
+      dA⁺ = −A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I − AA⁺) + (I − A⁺A) dAᵀ A⁺ᵀA⁺.
+
+The outputs of ``qr`` and ``lu`` share one LAPACK call when evaluated
+together; solves with R, L and U are triangular solves.
+"""
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+
+from ..errors import ShapeError
+from ..expr import Expr, NO_PARAMS, as_expr
+from ..maps import KronMap, KronTMap, TriangleMap, TriSolveMap, ZeroMap
+from ..maps.algebra import add as add_maps
+from ..maps.algebra import compose
+from ..maps.algebra import scale as scale_map
+from ..registry import DISPLAY, Prec, Printing, Transpose, register
+from ..shapes import fmt
+from ._common import func_print, lift
+from .arithmetic import add, scale
+from .leaves import identity
+from .products import matmul
+
+__all__ = ["qr", "lu", "pinv"]
+
+FAMILY = "decompositions"
+
+
+def _output(op: str, index: int, unicode: str, latex: str) -> Printing:
+    public = op.split("_")[0]
+    return Printing(func_print(unicode), func_print(latex),
+                    lambda p, e: (f"{public}({p(e.args[0])})[{index}]", Prec.ATOM))
+
+
+# ------------------------------------------------------------------- qr
+def qr(a: Any) -> tuple[Expr, Expr]:
+    """(Q, R) with A = QR, reduced, as ``numpy.linalg.qr(A)`` (mode "reduced").
+
+    For A of shape (m, n), m ≥ n, of full column rank: Q (m, n) with QᵀQ = I and
+    R (n, n) upper triangular (LAPACK's signs, which the derivative keeps).
+    With C = Qᵀ dA R⁻¹:
+
+        dR = foldᵤ(C) R,   dQ = dA R⁻¹ − Q foldᵤ(C),   foldᵤ(C) = triu(C) + tril(C, −1)ᵀ
+
+    (from QᵀdQ + dR R⁻¹ = C with QᵀdQ skew-symmetric and dR R⁻¹ upper
+    triangular).  Solves with R are triangular solves; a rank-deficient A
+    raises ``LinAlgError`` there.
+    """
+    a = as_expr(a)
+    QR.signature.check("qr", [a.shape])
+    m, n = a.shape
+    if m < n:
+        raise ShapeError(f"qr: needs a matrix with at least as many rows as columns (full column rank), "
+                         f"got shape {fmt(a.shape)}")
+    return Expr.make("qr_Q", (a,), NO_PARAMS, (m, n)), Expr.make("qr_R", (a,), NO_PARAMS, (n, n))
+
+
+def _qr_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.linalg.qr(a)
+
+
+def _qr_output(index: int) -> Any:
+    return lambda ev, e: ev.op(itemgetter(index), ev.shared(("qr", e.args[0]), _qr_full, ev(e.args[0])))
+
+
+def _qr_parts(node: Expr) -> tuple[Expr, Expr, Any, int]:
+    a = node.args[0]
+    Q, R = qr(a)
+    n = a.shape[1]
+    # C = Qᵀ dA R⁻¹, then foldᵤ(C)
+    c_map = compose(TriSolveMap(None, R, True, False, (n, n), label=f"{DISPLAY.python(R)} (solve with R)"),
+                    KronMap(Q.T, None, a.shape, (n, n)))
+    return Q, R, compose(TriangleMap("fold_upper", n), c_map), n
+
+
+def _qr_r_jvp(node: Expr, i: int) -> Any:
+    Q, R, fold_c, n = _qr_parts(node)
+    return compose(KronMap(None, R, (n, n), (n, n)), fold_c)
+
+
+def _qr_q_jvp(node: Expr, i: int) -> Any:
+    Q, R, fold_c, n = _qr_parts(node)
+    a = node.args[0]
+    right = TriSolveMap(None, R, True, False, a.shape, label=f"{DISPLAY.python(R)} (solve with R)")
+    return add_maps(right, scale_map(-1.0, compose(KronMap(Q, None, (n, n), a.shape), fold_c)))
+
+
+_QR_IDENTITY = ("{arg} = QR, QᵀQ = I ⇒ C = Qᵀ d{arg} R⁻¹ = QᵀdQ + dR R⁻¹ (skew + upper) ⇒ "
+                "dR = foldᵤ(C) R, dQ = d{arg} R⁻¹ − Q foldᵤ(C), foldᵤ(C) = triu(C) + tril(C, −1)ᵀ",
+                r"{arg} = QR \Rightarrow C = Q^{{\top}} \mathrm{{d}}{arg}\, R^{{-1}},\ \mathrm{{d}}R = "
+                r"\operatorname{{fold}}_U(C) R,\ \mathrm{{d}}Q = \mathrm{{d}}{arg}\, R^{{-1}} - Q "
+                r"\operatorname{{fold}}_U(C)")
+
+QR = register(
+    "qr", FAMILY, public="qr", function=qr, signature="(m,n)->(m,n)", node=False, outputs=("Q", "R"),
+    doc="(Q, R), the reduced QR decomposition of a matrix of full column rank",
+)
+register(
+    "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), jvp=_qr_q_jvp, orthonormal="columns",
+    printing=_output("qr_Q", 0, "qr_Q", r"\operatorname{qr}_Q"), identity=_QR_IDENTITY,
+    doc="the orthonormal factor Q of qr",
+)
+register(
+    "qr_R", FAMILY, function=lambda a: qr(a)[1], evaluate=_qr_output(1), jvp=_qr_r_jvp,
+    triangular=lambda node: "upper",
+    printing=_output("qr_R", 1, "qr_R", r"\operatorname{qr}_R"), identity=_QR_IDENTITY,
+    doc="the upper triangular factor R of qr",
+)
+
+
+# ------------------------------------------------------------------- lu
+def lu(a: Any) -> tuple[Expr, Expr, Expr]:
+    """(P, L, U) with A = PLU, as ``scipy.linalg.lu(A)``, for a square A.
+
+    P is a permutation matrix (piecewise constant: its derivative is zero), L
+    unit lower triangular, U upper triangular.  With X = L⁻¹ Pᵀ dA U⁻¹, which is
+    L⁻¹dL (strictly lower) + dU U⁻¹ (upper):
+
+        dL = L tril(X, −1),   dU = triu(X) U,
+
+    applied with triangular solves.  A singular A raises ``LinAlgError`` in the
+    derivative (U is singular).
+    """
+    a = as_expr(a)
+    LU.signature.check("lu", [a.shape])
+    return tuple(Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")  # type: ignore[return-value]
+
+
+def _lu_output(index: int) -> Any:
+    return lambda ev, e: ev.op(itemgetter(index), ev.shared(("lu", e.args[0]), _lu_full, ev(e.args[0])))
+
+
+def _lu_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return sla.lu(a, check_finite=False)
+
+
+def _lu_x(node: Expr) -> tuple[Expr, Expr, Any]:
+    a = node.args[0]
+    P, L, U = lu(a)
+    label = DISPLAY.python(node)
+    solves = TriSolveMap(L, U, True, False, a.shape, label=f"{label} (solves with L and U)")
+    return L, U, compose(solves, KronMap(P.T, None, a.shape, a.shape))
+
+
+def _lu_l_jvp(node: Expr, i: int) -> Any:
+    L, U, x = _lu_x(node)
+    return compose(KronMap(L, None, node.shape, node.shape), TriangleMap("strict_lower", node.shape[0]), x)
+
+
+def _lu_u_jvp(node: Expr, i: int) -> Any:
+    L, U, x = _lu_x(node)
+    return compose(KronMap(None, U, node.shape, node.shape), TriangleMap("upper", node.shape[0]), x)
+
+
+_LU_IDENTITY = ("{arg} = PLU, P constant ⇒ X = L⁻¹ Pᵀ d{arg} U⁻¹ = L⁻¹dL + dU U⁻¹ (strictly lower + upper) "
+                "⇒ dL = L tril(X, −1), dU = triu(X) U",
+                r"{arg} = PLU \Rightarrow X = L^{{-1}} P^{{\top}} \mathrm{{d}}{arg}\, U^{{-1}},\ "
+                r"\mathrm{{d}}L = L \operatorname{{tril}}(X, -1),\ "
+                r"\mathrm{{d}}U = \operatorname{{triu}}(X) U")
+
+LU = register(
+    "lu", FAMILY, public="lu", function=lu, signature="(n,n)->(n,n)", node=False, outputs=("P", "L", "U"),
+    doc="(P, L, U) with A = PLU, as scipy.linalg.lu",
+)
+register(
+    "lu_P", FAMILY, function=lambda a: lu(a)[0], evaluate=_lu_output(0),
+    jvp=lambda node, i: ZeroMap(node.args[0].shape, node.shape),
+    printing=_output("lu_P", 0, "lu_P", r"\operatorname{lu}_P"),
+    doc="the permutation P of lu (constant)",
+)
+register(
+    "lu_L", FAMILY, function=lambda a: lu(a)[1], evaluate=_lu_output(1), jvp=_lu_l_jvp,
+    triangular=lambda node: "lower",
+    printing=_output("lu_L", 1, "lu_L", r"\operatorname{lu}_L"), identity=_LU_IDENTITY,
+    doc="the unit lower triangular factor L of lu",
+)
+register(
+    "lu_U", FAMILY, function=lambda a: lu(a)[2], evaluate=_lu_output(2), jvp=_lu_u_jvp,
+    triangular=lambda node: "upper",
+    printing=_output("lu_U", 2, "lu_U", r"\operatorname{lu}_U"), identity=_LU_IDENTITY,
+    doc="the upper triangular factor U of lu",
+)
+
+
+# ----------------------------------------------------------------- pinv
+def pinv(a: Any) -> Expr:
+    """The Moore–Penrose inverse A⁺ (``numpy.linalg.pinv``), of shape (n, m) for A (m, n).
+
+    Along perturbations that keep the rank (Golub & Pereyra, 1973):
+
+        dA⁺ = −A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I − AA⁺) + (I − A⁺A) dAᵀ A⁺ᵀA⁺,
+
+    which for A of full rank is the derivative (one of the projectors vanishes).
+    """
+    a = as_expr(a)
+    PINV.signature.check("pinv", [a.shape])
+    if a.op == "pinv":
+        return a.args[0]
+    if a.op == "identity":
+        return a
+    return Expr.make("pinv", (a,), NO_PARAMS, a.shape[::-1])
+
+
+def _pinv_jvp(node: Expr, i: int) -> Any:
+    a, X = node.args[0], node  # X = A⁺ (n, m)
+    m, n = a.shape
+    left = add(identity(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
+    right = add(identity(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
+    return add_maps(KronMap(scale(-1.0, X), X, a.shape, node.shape),
+                    KronTMap(matmul(X, X.T), right, a.shape, node.shape),
+                    KronTMap(left, matmul(X.T, X), a.shape, node.shape))
+
+
+def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
+    return p(e.args[0], Prec.ATOM) + ("^{+}" if p.s.latex else "⁺"), Prec.POSTFIX
+
+
+PINV = register(
+    "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)",
+    evaluate=lift(np.linalg.pinv),
+    jvp=_pinv_jvp,
+    transpose=Transpose((0,), lambda node, t: pinv(t[0])),
+    printing=Printing(_print_pinv, _print_pinv, lambda p, e: (f"pinv({p(e.args[0])})", Prec.ATOM)),
+    identity=("{out} = {arg}⁺ (constant rank) ⇒ d{out} = −{out} d{arg} {out} + {out}{out}ᵀ d{arg}ᵀ "
+              "(I − {arg}{out}) + (I − {out}{arg}) d{arg}ᵀ {out}ᵀ{out} (Golub–Pereyra)",
+              r"\mathrm{{d}}{out} = -{out}\, \mathrm{{d}}{arg}\, {out} + {out}{out}^{{\top}} "
+              r"\mathrm{{d}}{arg}^{{\top}} (I - {arg}{out}) + (I - {out}{arg}) \mathrm{{d}}{arg}^{{\top}} "
+              r"{out}^{{\top}}{out}"),
+    doc="the Moore–Penrose pseudo-inverse A⁺ (its derivative at constant rank)",
+)

@@ -1,0 +1,424 @@
+"""Spectral decompositions: eigh, eigvalsh and svd, and the norms that go through the SVD.
+
+Each output of a decomposition is its own node (w and V of ``eigh``; U, s
+and Vᵀ of ``svd``), so each differentiates, prints and combines on its own;
+the outputs of one decomposition share one LAPACK call through
+:meth:`Evaluator.shared <kronvec.evaluation.Evaluator.shared>`, and the
+values alone (``eigvalsh``, ``svd(A, compute_uv=False)``) use the cheaper
+values-only call unless the vectors are wanted too.
+
+Derivatives (A = V diag(w) Vᵀ, dAₛ the symmetric matrix mirrored from the
+triangle that is read; A = U diag(s) Vᵀ reduced, P = Uᵀ dA V):
+
+* dw = diag(Vᵀ dAₛ V);  dV = V (F ⊙ Vᵀ dAₛ V),  Fᵢⱼ = 1/(wⱼ − wᵢ) (i ≠ j), Fᵢᵢ = 0;
+* ds = diag(P);  dU = U (F ⊙ (PS + SPᵀ)) + (I − UUᵀ) dA V S⁻¹,
+  dV = V (F ⊙ (SP + PᵀS)) + (I − VVᵀ) dAᵀ U S⁻¹,  Fᵢⱼ = 1/(sⱼ² − sᵢ²)
+  (Townsend, "Differentiating the singular value decomposition", 2016).
+
+F is the node ``gapinv``: at a repeated eigenvalue (singular value) it raises
+:class:`~kronvec.DegenerateError` naming the value and the gap, since the
+vectors have no derivative there; values and their derivatives (and the
+gradients of functions of them) stay defined.
+"""
+from __future__ import annotations
+
+from functools import partial
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from ..errors import DegenerateError
+from ..expr import Expr, NO_PARAMS, as_expr
+from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap, TriangleMap,
+                    commutation_map)
+from ..maps.algebra import add as add_maps
+from ..maps.algebra import compose
+from ..registry import Params, Prec, Printing, register
+from ..shapes import fmt
+from ._common import func_print, py_call, with_node
+from .arithmetic import add, hadamard, power, scale
+from .leaves import Constant, identity, ones
+from .products import matmul, transpose
+from .structure import diag
+
+__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "nuclear_norm", "spectral_norm"]
+
+FAMILY = "spectral"
+
+_EPS = np.finfo(float).eps
+
+
+def _uplo(UPLO: Any) -> str:
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    return UPLO
+
+
+def _mirror(uplo: str) -> str:
+    return "mirror_lower" if uplo == "L" else "mirror_upper"
+
+
+# --------------------------------------------------------------- gapinv
+def gapinv(x: Any, what: str = "eigh", nonzero: bool = False) -> Expr:
+    """F(x): Fᵢⱼ = 1/(xⱼ − xᵢ) for i ≠ j and 0 on the diagonal, for a column x (n, 1).
+
+    The factor of eigenvector (x = w) and singular vector (x = s∘²)
+    derivatives.  Evaluating it at a repeated value raises
+    :class:`~kronvec.DegenerateError` naming the value and the gap (``what``
+    says whose: ``"eigh"`` or ``"svd"``); with ``nonzero`` also at a value 0
+    (the singular vectors of a non-square matrix need nonzero singular values).
+    Its differential is dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ).
+    """
+    x = as_expr(x)
+    if len(x.shape) != 2 or x.shape[1] != 1:
+        raise ValueError(f"gapinv: needs an (n, 1) column, got shape {fmt(x.shape)}")
+    n = x.shape[0]
+    return Expr.make("gapinv", (x,), Params(what=what, nonzero=bool(nonzero)), (n, n))
+
+
+def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.ndarray:
+    """The value of F(x) (see :func:`gapinv`), or a DegenerateError at a repeated value."""
+    d = np.asarray(x, dtype=float).reshape(-1)
+    n = d.size
+    gaps = d[None, :] - d[:, None]  # xⱼ − xᵢ
+    scale_ = float(np.max(np.abs(d), initial=0.0))
+    tol = 10.0 * max(n, 1) * _EPS * max(scale_, np.finfo(float).tiny)
+    off = ~np.eye(n, dtype=bool)
+    close = off & (np.abs(gaps) <= tol)
+    values, noun, vectors = ("w", "eigenvalue", "eigenvectors") if what == "eigh" else \
+        ("s", "singular value", "singular vectors")
+    shown = (lambda v: v) if what == "eigh" else (lambda v: float(np.sqrt(max(v, 0.0))))
+    if close.any():
+        i, j = map(int, np.argwhere(close)[0])
+        raise DegenerateError(
+            f"{what}: the {vectors} have no derivative at a repeated {noun}: {values}[{i}] = "
+            f"{values}[{j}] = {shown(d[i]):.6g} (gap {abs(shown(d[j]) - shown(d[i])):.3g}; gaps at or "
+            f"below {tol:.3g} in {'s²' if what == 'svd' else 'w'} count as repeated)")
+    if nonzero and np.any(np.abs(d) <= tol):
+        i = int(np.argmin(np.abs(d)))
+        raise DegenerateError(f"{what}: the {vectors} of a non-square matrix have no derivative at a "
+                              f"zero {noun}: {values}[{i}] = {shown(d[i]):.3g}")
+    out = np.zeros((n, n))
+    out[off] = 1.0 / gaps[off]
+    return out
+
+
+def _gapinv_jvp(node: Expr, i: int) -> Any:
+    # dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ) = −F∘² ⊙ (𝟙 dxᵀ − dx 𝟙ᵀ)
+    n = node.shape[0]
+    spread = add_maps(KronTMap(ones(n, 1), None, (n, 1), (n, n)),
+                      -1.0 * KronMap(None, ones(1, n), (n, 1), (n, n)))
+    return compose(ElementwiseMap(scale(-1.0, hadamard(node, node)), (n, n)), spread)
+
+
+register(
+    "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"),
+    evaluate=with_node(lambda n, x: gap_inverse(x, n.params.what, n.params.nonzero)),
+    jvp=_gapinv_jvp,
+    printing=Printing(func_print("F"), func_print("F"), py_call("gapinv")),
+    rebuild=lambda node, args: gapinv(args[0], node.params.what, node.params.nonzero),
+    doc="F(x)ᵢⱼ = 1/(xⱼ − xᵢ), the gap factor of eigenvector and singular vector derivatives",
+)
+
+
+# ----------------------------------------------------------------- eigh
+def eigvalsh(a: Any, UPLO: str = "L") -> Expr:
+    """The eigenvalues w of a symmetric A, ascending, as an (n, 1) column (``numpy.linalg.eigvalsh``).
+
+    Only the ``UPLO`` triangle of A is read ("L" lower, "U" upper): A stands
+    for the symmetric matrix Aₛ mirrored from it.  With A = V diag(w) Vᵀ,
+
+        dw = diag(Vᵀ dAₛ V),
+
+    which exists also at repeated eigenvalues (where it is the derivative of
+    the sorted eigenvalues along directions that do not split them).
+    """
+    a = as_expr(a)
+    EIGVALSH.signature.check("eigvalsh", [a.shape])
+    return Expr.make("eigvalsh", (a,), Params(UPLO=_uplo(UPLO)), (a.shape[0], 1))
+
+
+def _eigh_full(uplo: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    w, v = np.linalg.eigh(a, UPLO=uplo)
+    return w[:, None], v
+
+
+def _eigvalsh_value(ev: Any, e: Expr) -> np.ndarray:
+    a, uplo = e.args[0], e.params.UPLO
+    key = ("eigh", a, uplo)
+    if ev.has_shared(key) or ev.mentions("eigh_vectors"):
+        return ev.op(itemgetter(0), ev.shared(key, partial(_eigh_full, uplo), ev(a)))
+    return ev.op(partial(_eigvalsh_only, uplo), ev(a))
+
+
+def _eigvalsh_only(uplo: str, a: np.ndarray) -> np.ndarray:
+    return np.linalg.eigvalsh(a, UPLO=uplo)[:, None]
+
+
+def eigenvectors(a: Expr, uplo: str) -> Expr:
+    """The eigenvector node V of ``eigh(A, UPLO)`` (use :func:`eigh`)."""
+    return Expr.make("eigh_vectors", (a,), Params(UPLO=uplo), a.shape)
+
+
+def _eigvalsh_jvp(node: Expr, i: int) -> Any:
+    a, uplo = node.args[0], node.params.UPLO
+    V, n = eigenvectors(a, uplo), a.shape[0]
+    return compose(DiagExtractMap(n), KronMap(V.T, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n))
+
+
+def _eigvectors_jvp(node: Expr, i: int) -> Any:
+    a, uplo, V, n = node.args[0], node.params.UPLO, node, node.shape[0]
+    F = gapinv(eigvalsh(a, uplo), "eigh")
+    return compose(KronMap(V, None, a.shape, a.shape), ElementwiseMap(F, a.shape),
+                   KronMap(V.T, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n))
+
+
+def _py_uplo(name: str) -> Any:
+    def render(p: Any, e: Expr) -> tuple[str, int]:
+        extra = ", UPLO='U'" if e.params.UPLO == "U" else ""
+        return f"{name}({p(e.args[0])}{extra})", Prec.ATOM
+    return render
+
+
+_EIGH_IDENTITY = ("{arg} = V diag(w) Vᵀ, VᵀV = I ⇒ Vᵀ d{arg} V = diag(dw) + (VᵀdV) diag(w) − diag(w) (VᵀdV) "
+                  "⇒ dw = diag(Vᵀ d{arg} V), dV = V (F ⊙ Vᵀ d{arg} V) with Fᵢⱼ = 1/(wⱼ − wᵢ)",
+                  r"{arg} = V \operatorname{{diag}}(w) V^{{\top}} \Rightarrow \mathrm{{d}}w = "
+                  r"\operatorname{{diag}}(V^{{\top}} \mathrm{{d}}{arg}\, V),\ \mathrm{{d}}V = V (F \odot "
+                  r"V^{{\top}} \mathrm{{d}}{arg}\, V),\ F_{{ij}} = 1/(w_j - w_i)")
+
+EIGVALSH = register(
+    "eigvalsh", FAMILY, public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
+    evaluate=_eigvalsh_value,
+    jvp=_eigvalsh_jvp,
+    printing=Printing(func_print("λ"), func_print(r"\lambda"), _py_uplo("eigvalsh")),
+    identity=_EIGH_IDENTITY,
+    doc="the eigenvalues of a symmetric matrix, ascending, as a column (reads the UPLO triangle)",
+)
+
+register(
+    "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",),
+    evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
+                                                          partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
+    jvp=_eigvectors_jvp, orthonormal="columns",
+    printing=Printing(func_print("eigvecs"), func_print(r"\operatorname{eigvecs}"),
+                      lambda p, e: (f"eigh({p(e.args[0])})[1]", Prec.ATOM)),
+    rebuild=lambda node, args: eigenvectors(args[0], node.params.UPLO),
+    identity=_EIGH_IDENTITY,
+    doc="the orthonormal eigenvectors V of eigh (columns in the order of w)",
+)
+
+
+def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
+    """(w, V) with A = V diag(w) Vᵀ for a symmetric A, as ``numpy.linalg.eigh``.
+
+    w are the eigenvalues, ascending, as an (n, 1) column; V the orthonormal
+    eigenvectors (column j for w[j]).  Only the ``UPLO`` triangle of A is read,
+    so A stands for the symmetric Aₛ mirrored from it, and
+
+        dw = diag(Vᵀ dAₛ V),   dV = V (F ⊙ Vᵀ dAₛ V),   Fᵢⱼ = 1/(wⱼ − wᵢ), Fᵢᵢ = 0.
+
+    Both are ordinary expressions; evaluated together they share one LAPACK
+    call.  At a repeated eigenvalue dV does not exist: evaluating it raises
+    :class:`~kronvec.DegenerateError` naming the eigenvalue and the gap.
+    """
+    a = as_expr(a)
+    EIGH.signature.check("eigh", [a.shape])
+    uplo = _uplo(UPLO)
+    return eigvalsh(a, uplo), eigenvectors(a, uplo)
+
+
+EIGH = register(
+    "eigh", FAMILY, public="eigh", function=eigh, signature="(n,n)->(n,1)", node=False, outputs=("w", "V"),
+    doc="(w, V): eigenvalues (ascending column) and eigenvectors of a symmetric matrix",
+)
+
+
+# ------------------------------------------------------------------ svd
+def _k(a: Expr) -> int:
+    return min(a.shape)
+
+
+def svd(a: Any, compute_uv: bool = True) -> Any:
+    """(U, s, Vᵀ) with A = U diag(s) Vᵀ, reduced, as ``numpy.linalg.svd(A, full_matrices=False)``.
+
+    For A of shape (m, n) and k = min(m, n): U (m, k), s (k, 1) descending,
+    Vᵀ (k, n); with ``compute_uv=False`` only s.  With P = Uᵀ dA V and
+    S = diag(s):
+
+        ds = diag(P),
+        dU = U (F ⊙ (PS + SPᵀ)) + (I − UUᵀ) dA V S⁻¹,
+        dV = V (F ⊙ (SP + PᵀS)) + (I − VVᵀ) dAᵀ U S⁻¹,   Fᵢⱼ = 1/(sⱼ² − sᵢ²).
+
+    U and V need distinct (and, for a non-square A, nonzero) singular values:
+    elsewhere evaluating their derivatives raises :class:`~kronvec.DegenerateError`.
+    """
+    a = as_expr(a)
+    SVD.signature.check("svd", [a.shape])
+    s = Expr.make("svdvals", (a,), NO_PARAMS, (_k(a), 1))
+    if not compute_uv:
+        return s
+    return svd_factor(a, "U"), s, svd_factor(a, "Vt")
+
+
+def svd_factor(a: Expr, which: str) -> Expr:
+    """The node U (``which="U"``) or Vᵀ (``"Vt"``) of ``svd(A)`` (use :func:`svd`)."""
+    m, n = a.shape
+    shape = (m, _k(a)) if which == "U" else (_k(a), n)
+    return Expr.make("svd_" + which, (a,), NO_PARAMS, shape)
+
+
+def _svd_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    return u, s[:, None], vt
+
+
+def _svd_values(ev: Any, e: Expr) -> np.ndarray:
+    key = ("svd", e.args[0])
+    if ev.has_shared(key) or ev.mentions("svd_U") or ev.mentions("svd_Vt"):
+        return ev.op(itemgetter(1), ev.shared(key, _svd_full, ev(e.args[0])))
+    return ev.op(_svd_values_only, ev(e.args[0]))
+
+
+def _svd_values_only(a: np.ndarray) -> np.ndarray:
+    return np.linalg.svd(a, compute_uv=False)[:, None]
+
+
+def _svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
+    U, s, Vt = svd(a)
+    return U, s, Vt, transpose(Vt), _k(a)
+
+
+def _svdvals_jvp(node: Expr, i: int) -> Any:
+    U, _, _, V, k = _svd_parts(node.args[0])
+    return compose(DiagExtractMap(k), KronMap(U.T, V, node.args[0].shape, (k, k)))
+
+
+def _complement(Q: Expr) -> Expr:
+    """I − QQᵀ, the projector onto the orthogonal complement of Q's columns."""
+    return add(identity(Q.shape[0]), scale(-1.0, matmul(Q, Q.T)))
+
+
+def _svd_u_jvp(node: Expr, i: int) -> Any:
+    a = node.args[0]
+    (m, n), (U, s, _, V, k) = a.shape, _svd_parts(a)
+    S, Sinv = diag(s), diag(power(s, -1.0))
+    F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
+    inner = add_maps(KronMap(U.T, matmul(V, S), a.shape, (k, k)),
+                     KronTMap(matmul(S, V.T), U, a.shape, (k, k)))
+    dU = compose(KronMap(U, None, (k, k), (m, k)), ElementwiseMap(F, (k, k)), inner)
+    if m > k:
+        dU = add_maps(dU, KronMap(_complement(U), matmul(V, Sinv), a.shape, (m, k)))
+    return dU
+
+
+def _svd_vt_jvp(node: Expr, i: int) -> Any:
+    a = node.args[0]
+    (m, n), (U, s, _, V, k) = a.shape, _svd_parts(a)
+    S, Sinv = diag(s), diag(power(s, -1.0))
+    F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
+    inner = add_maps(KronMap(matmul(S, U.T), V, a.shape, (k, k)),
+                     KronTMap(V.T, matmul(U, S), a.shape, (k, k)))
+    dV = compose(KronMap(V, None, (k, k), (n, k)), ElementwiseMap(F, (k, k)), inner)
+    if n > k:
+        dV = add_maps(dV, KronTMap(_complement(V), matmul(U, Sinv), a.shape, (n, k)))
+    return compose(commutation_map((n, k)), dV)
+
+
+_SVD_IDENTITY = ("{arg} = U diag(s) Vᵀ ⇒ P = Uᵀ d{arg} V = UᵀdU S + dS + S dVᵀV ⇒ ds = diag(P), "
+                 "dU = U (F ⊙ (PS + SPᵀ)) + (I − UUᵀ) d{arg} V S⁻¹, dV = V (F ⊙ (SP + PᵀS)) + "
+                 "(I − VVᵀ) d{arg}ᵀ U S⁻¹ with Fᵢⱼ = 1/(sⱼ² − sᵢ²)",
+                 r"{arg} = U \operatorname{{diag}}(s) V^{{\top}} \Rightarrow \mathrm{{d}}s = "
+                 r"\operatorname{{diag}}(U^{{\top}} \mathrm{{d}}{arg}\, V)")
+
+
+def _svd_print(unicode: str, latex: str, index: int) -> Printing:
+    return Printing(func_print(unicode), func_print(latex),
+                    lambda p, e: (f"svd({p(e.args[0])})[{index}]", Prec.ATOM))
+
+
+SVD = register(
+    "svd", FAMILY, public="svd", function=svd, signature="(m,n)->(m,n)", node=False,
+    outputs=("U", "s", "Vt"),
+    doc="(U, s, Vᵀ), the reduced singular value decomposition; s alone with compute_uv=False",
+)
+register(
+    "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False),
+    evaluate=_svd_values, jvp=_svdvals_jvp,
+    printing=Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
+                      lambda p, e: (f"svd({p(e.args[0])}, compute_uv=False)", Prec.ATOM)),
+    identity=_SVD_IDENTITY,
+    doc="the singular values s of svd, descending, as a column",
+)
+register(
+    "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"),
+    evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
+    jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
+    identity=_SVD_IDENTITY,
+    doc="the left singular vectors U of svd",
+)
+register(
+    "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"),
+    evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
+    jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),
+    identity=_SVD_IDENTITY,
+    doc="the right singular vectors Vᵀ of svd",
+)
+
+
+# ---------------------------------------------------- norms through the SVD
+def nuclear_norm(a: Any) -> Expr:
+    """‖A‖_* = Σᵢ sᵢ (``kv.norm(A, "nuc")``); d‖A‖_* = tr(V Uᵀ dA), so its gradient is U Vᵀ."""
+    a = as_expr(a)
+    return Expr.make("nuclear_norm", (a,), NO_PARAMS, ())
+
+
+def spectral_norm(a: Any) -> Expr:
+    """‖A‖₂ = s₁, the largest singular value (``kv.norm(A, 2)``); d‖A‖₂ = u₁ᵀ dA v₁.
+
+    Its gradient u₁v₁ᵀ is the derivative where s₁ > s₂; at a repeated largest
+    singular value it is one subgradient (the pair LAPACK returns).
+    """
+    a = as_expr(a)
+    return Expr.make("spectral_norm", (a,), NO_PARAMS, ())
+
+
+def _first(k: int) -> Expr:
+    e1 = np.zeros((k, 1))
+    e1[0, 0] = 1.0
+    return Constant(e1, "e₁")
+
+
+def _nuclear_jvp(node: Expr, i: int) -> Any:
+    U, _, Vt, _, _ = _svd_parts(node.args[0])
+    return TraceMap(transpose(matmul(U, Vt)), Constant(1.0), node.args[0].shape, ())
+
+
+def _spectral_jvp(node: Expr, i: int) -> Any:
+    U, _, Vt, _, k = _svd_parts(node.args[0])
+    e1 = _first(k)
+    return TraceMap(transpose(matmul(U, e1, e1.T, Vt)), Constant(1.0), node.args[0].shape, ())
+
+
+register(
+    "nuclear_norm", FAMILY, function=nuclear_norm,
+    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, "nuc"))),
+    jvp=_nuclear_jvp,
+    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
+                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_*", Prec.ATOM),
+                      lambda p, e: (f"norm({p(e.args[0])}, ord='nuc')", Prec.ATOM)),
+    identity=("‖{arg}‖_* = Σ sᵢ ⇒ d‖{arg}‖_* = Σ uᵢᵀ d{arg} vᵢ = tr(V Uᵀ d{arg})",
+              r"\mathrm{{d}}\|{arg}\|_* = \operatorname{{tr}}(V U^{{\top}} \mathrm{{d}}{arg})"),
+    doc="the nuclear norm ‖A‖_* (the sum of the singular values)",
+)
+register(
+    "spectral_norm", FAMILY, function=spectral_norm,
+    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, 2))),
+    jvp=_spectral_jvp,
+    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
+                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_2", Prec.ATOM),
+                      lambda p, e: (f"norm({p(e.args[0])}, ord=2)", Prec.ATOM)),
+    identity=("‖{arg}‖₂ = s₁ ⇒ d‖{arg}‖₂ = u₁ᵀ d{arg} v₁", r"\mathrm{{d}}\|{arg}\|_2 = u_1^{{\top}} "
+              r"\mathrm{{d}}{arg}\, v_1"),
+    doc="the spectral norm ‖A‖₂ (the largest singular value)",
+)

@@ -1,0 +1,185 @@
+"""Functions of eigenvalues in the eigenbasis: V diag(g) Vᵀ and its Daleckii–Krein derivative.
+
+The gradient of Σᵢ φ(wᵢ) for w = eigvalsh(A) is V diag(φ'(w)) Vᵀ.  Differentiated
+factor by factor, that goes through dV = V (F ⊙ Vᵀ dA V), Fᵢⱼ = 1/(wⱼ − wᵢ), which
+does not exist at a repeated eigenvalue, although the sum does:
+
+    d(V diag(g) Vᵀ) = V (Γ ⊙ Vᵀ dAₛ V) Vᵀ + V diag(dg) Vᵀ,   Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ) (i ≠ j),
+
+and for g = φ(w) elementwise the divided difference Γᵢⱼ has the limit φ'(wᵢ) at
+a tie (Daleckii–Krein).  ``eigfun(A, g)`` is that node; the adjoint of the
+eigenvalue derivative builds it (so Hessians of sums of functions of
+eigenvalues are exact at repeated eigenvalues), and ``divdiff(w, g, g')``
+is Γ: the quotient where the eigenvalues are apart, (g'ᵢ + g'ⱼ)/2 where they
+are within ε^⅓ of each other (where the quotient would lose digits), and a
+:class:`~kronvec.DegenerateError` at a tie when g' is not known (g not an
+elementwise function of w).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import DegenerateError
+from ..expr import Expr, NO_PARAMS, as_expr
+from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
+from ..maps.algebra import add as add_maps
+from ..maps.algebra import compose
+from ..registry import Params, Prec, Printing, SELF, register, spec
+from ._common import func_print, py_call
+from .arithmetic import add
+from .leaves import identity, ones
+from .spectral import eigenvectors, eigvalsh, gapinv
+
+__all__ = ["eigfun", "divdiff", "elementwise_derivative"]
+
+FAMILY = "spectral"
+
+_ELEMENTWISE_OPS = {"power", "scale", "add", "hadamard", "named"}
+
+
+def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
+    """φ'(w) when g = φ(w) is an elementwise function of the column w, else None.
+
+    Forward mode along g's DAG with dw = 𝟙, through elementwise functions,
+    powers, sums, scalings and Hadamard products only (whose derivatives are
+    diagonal, so the image of 𝟙 is the diagonal of the Jacobian).
+    """
+    d: dict[Expr, Expr | None] = {}
+    for node in g.walk():
+        if node is w:
+            d[node] = ones(w.shape)
+            continue
+        moving = [i for i, a in enumerate(node.args) if d.get(a) is not None]
+        if not moving:
+            d[node] = None
+            continue
+        ok = node.op in _ELEMENTWISE_OPS or spec(node.op).family == "elementwise" or \
+            node.op == "smul" and moving == [1]
+        if not ok or node.shape != w.shape:
+            return None
+        d[node] = add(*[spec(node.op).jvp(node, i)._apply(d[node.args[i]]) for i in moving])  # type: ignore
+    return d.get(g) if d.get(g) is not None else None
+
+
+# -------------------------------------------------------------- divdiff
+def divdiff(w: Any, g: Any, gprime: Any = None) -> Expr:
+    """Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ) for i ≠ j, 0 on the diagonal; (g'ᵢ + g'ⱼ)/2 where wᵢ ≈ wⱼ.
+
+    Without ``gprime`` a tie raises :class:`~kronvec.DegenerateError`.
+    """
+    w, g = as_expr(w), as_expr(g)
+    args = (w, g) if gprime is None else (w, g, as_expr(gprime))
+    n = w.shape[0]
+    return Expr.make("divdiff", args, NO_PARAMS, (n, n))
+
+
+def divided_difference_matrix(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -> np.ndarray:
+    """The value of :func:`divdiff`."""
+    w, g = w.reshape(-1), g.reshape(-1)
+    n = w.size
+    dw, dg = w[:, None] - w[None, :], g[:, None] - g[None, :]
+    scale_ = max(float(np.abs(w).max(initial=0.0)), np.finfo(float).tiny)
+    near = (np.abs(dw) <= np.finfo(float).eps ** (1 / 3) * scale_) & ~np.eye(n, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(near, 0.0, dg / dw)
+    if near.any():
+        if gp is None:
+            i, j = map(int, np.argwhere(near)[0])
+            raise DegenerateError(f"eigh: a function of the eigenvalues that is not elementwise has no "
+                                  f"derivative at a repeated eigenvalue: w[{i}] = w[{j}] = {w[i]:.6g} "
+                                  f"(gap {abs(w[i] - w[j]):.3g})")
+        gp = gp.reshape(-1)
+        out = np.where(near, (gp[:, None] + gp[None, :]) / 2, out)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def _spread(n: int) -> Any:
+    """h ↦ 𝟙hᵀ − h𝟙ᵀ, the (n, n) matrix of differences hⱼ − hᵢ."""
+    return add_maps(KronTMap(ones(n, 1), None, (n, 1), (n, n)),
+                    -1.0 * KronMap(None, ones(1, n), (n, 1), (n, n)))
+
+
+def _divdiff_jvp(node: Expr, i: int) -> Any:
+    # away from ties Γ = (𝟙gᵀ − g𝟙ᵀ) ⊙ F(w), F(w)ᵢⱼ = 1/(wⱼ − wᵢ): its derivative (needs distinct eigenvalues)
+    w, g = node.args[0], node.args[1]
+    n = w.shape[0]
+    if i == 2:
+        return ZeroMap(w.shape, node.shape)  # g' matters at ties only, where Γ has no derivative here
+    F = gapinv(w, "eigh")
+    if i == 1:
+        return compose(ElementwiseMap(F, (n, n)), _spread(n))
+    return compose(ElementwiseMap(_spread(n)._apply(g), (n, n)), spec("gapinv").jvp(F, 0))
+
+
+def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -> np.ndarray:
+    return divided_difference_matrix(w, g, gp)
+
+
+register(
+    "divdiff", FAMILY, function=divdiff,
+    evaluate=lambda ev, e: ev.op(_divdiff_value, *[ev(a) for a in e.args]),
+    jvp=_divdiff_jvp,
+    printing=Printing(func_print("Γ"), func_print(r"\Gamma"), py_call("divdiff")),
+    rebuild=lambda node, args: divdiff(*args),
+    doc="the divided differences Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ) of Daleckii–Krein derivatives",
+)
+
+
+# --------------------------------------------------------------- eigfun
+def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
+    """V diag(g) Vᵀ for the eigenvectors V of ``eigh(A, UPLO)`` and a column g (n, 1).
+
+    Its derivative is the Daleckii–Krein form V (Γ ⊙ Vᵀ dAₛ V) Vᵀ + V diag(dg) Vᵀ
+    with Γ = divdiff(w, g, g'), exact at repeated eigenvalues when g is an
+    elementwise function of w (see the module docstring).
+    """
+    a, g = as_expr(a), as_expr(g)
+    if g.op == "ones":
+        return identity(a.shape[0])  # V Vᵀ = I
+    return Expr.make("eigfun", (a, g), Params(UPLO=UPLO), a.shape)
+
+
+def _eigfun_value(ev: Any, e: Expr) -> np.ndarray:
+    V = ev(eigenvectors(e.args[0], e.params.UPLO))
+    return ev.op(_sandwich, V, ev(e.args[1]))
+
+
+def _sandwich(V: np.ndarray, g: np.ndarray) -> np.ndarray:
+    return (V * g[:, 0]) @ V.T
+
+
+def _eigfun_jvp(node: Expr, i: int) -> Any:
+    a, g, uplo = node.args[0], node.args[1], node.params.UPLO
+    V, n = eigenvectors(a, uplo), a.shape[0]
+    if i == 1:
+        return KronDiagMap(V, V.T, "embed", g.shape, node.shape)
+    w = eigvalsh(a, uplo)
+    gamma = divdiff(w, g, elementwise_derivative(g, w))
+    mirror = "mirror_lower" if uplo == "L" else "mirror_upper"
+    return compose(KronMap(V, V.T, a.shape, a.shape), ElementwiseMap(gamma, a.shape),
+                   KronMap(V.T, V, a.shape, a.shape), TriangleMap(mirror, n))
+
+
+def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
+    V = eigenvectors(e.args[0], e.params.UPLO)
+    diag = p.s.func(r"\operatorname{diag}" if p.s.latex else "diag", p(e.args[1]))
+    return p.s.join([p(V, Prec.POSTFIX), diag, p(V.T, Prec.POSTFIX)], True), Prec.PROD
+
+
+register(
+    "eigfun", FAMILY, function=eigfun, params=("UPLO",),
+    evaluate=_eigfun_value,
+    jvp=_eigfun_jvp,
+    transpose=SELF,
+    printing=Printing(_print_eigfun, _print_eigfun,
+                      lambda p, e: (f"eigfun({p(e.args[0])}, {p(e.args[1])})", Prec.ATOM)),
+    rebuild=lambda node, args: eigfun(args[0], args[1], node.params.UPLO),
+    identity=("G = V diag(g) Vᵀ ⇒ dG = V (Γ ⊙ Vᵀ d{arg} V) Vᵀ + V diag(dg) Vᵀ with "
+              "Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ), g'(wᵢ) at a tie (Daleckii–Krein)",
+              r"\mathrm{{d}}(V \operatorname{{diag}}(g) V^{{\top}}) = V (\Gamma \odot V^{{\top}} "
+              r"\mathrm{{d}}{arg}\, V) V^{{\top}} + V \operatorname{{diag}}(\mathrm{{d}}g) V^{{\top}}"),
+    doc="V diag(g) Vᵀ in the eigenbasis of a symmetric matrix (gradients of functions of eigenvalues)",
+)

@@ -1,0 +1,282 @@
+"""Triangles and triangular factors: the ``tri`` parts, cholesky and solve_triangular.
+
+* ``tri(X, kind)`` (internal) is one part of a square matrix: tril(X), triu(X),
+  the strict parts, Φ(X) = tril(X) − ½ diag(X), the unit triangles
+  I + tril(X, −1), the mirror symₗ(X) = tril(X) + tril(X, −1)ᵀ (the symmetric
+  matrix a function reading only the lower triangle sees) and its adjoint
+  foldₗ(X) = tril(X) + triu(X, 1)ᵀ.  Its derivative is the same part of dX
+  (the strict part for the unit triangles): a :class:`TriangleMap`.
+* ``kv.cholesky(A)``: the lower factor L of A = LLᵀ, reading the lower
+  triangle of A as NumPy does; dL = L Φ(L⁻¹ dAₛ L⁻ᵀ) with dAₛ = symₗ(dA).
+* ``kv.solve_triangular(A, B, ...)``: op(T)⁻¹B as SciPy, with T the named
+  triangle of A: one triangular solve, and a derivative that reads the same
+  triangle.
+
+Nodes known to be triangular declare it (``triangular``), so the evaluator
+solves with them by ``trtrs`` and their inverses' derivatives are
+:class:`TriSolveMap` solves, never explicit inverses.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.linalg import lapack
+
+from ..errors import ShapeError
+from ..expr import Expr, NO_PARAMS, as_expr
+from ..maps import KronMap, TriangleMap, TriSolveMap, commutation_map
+from ..maps.algebra import compose
+from ..maps.algebra import scale as scale_map
+from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
+from ..shapes import fmt
+from ._common import call_printing, triangle, with_node
+from .arithmetic import scale
+from .leaves import identity, zeros
+from .products import inv
+
+__all__ = ["tri", "cholesky", "solve_triangular", "TRI_TEXT", "signed"]
+
+FAMILY = "triangular"
+
+_MIRRORS = ("mirror_lower", "mirror_upper")
+
+
+# ------------------------------------------------------------------ tri
+def tri(a: Any, kind: str) -> Expr:
+    """One part of the square matrix A, by ``kind``.
+
+    ``lower`` tril(A), ``upper`` triu(A), ``strict_lower`` tril(A, −1),
+    ``strict_upper`` triu(A, 1), ``phi`` Φ(A) = tril(A) − ½ diag(A) (and
+    ``phi_upper``), ``unit_lower`` I + tril(A, −1) (and ``unit_upper``),
+    ``mirror_lower`` symₗ(A) = tril(A) + tril(A, −1)ᵀ (and ``mirror_upper``),
+    ``fold_lower`` foldₗ(A) = tril(A) + triu(A, 1)ᵀ, the adjoint of symₗ (and
+    ``fold_upper``).  All but the unit triangles are linear in A.
+    """
+    a = as_expr(a)
+    if kind not in TRIANGLE_KINDS:
+        raise ValueError(f"tri: unknown kind {kind!r} (one of {', '.join(TRIANGLE_KINDS)})")
+    if len(a.shape) != 2 or a.shape[0] != a.shape[1]:
+        raise ShapeError(f"tri: needs a square matrix, got shape {fmt(a.shape)}")
+    unit = kind.startswith("unit")
+    if a.op == "zeros":
+        return identity(a.shape[0]) if unit else a
+    if kind in _MIRRORS and a.op == "symbol" and a.params.symmetric:
+        return a  # symₗ(S) = S for a symmetric S
+    if kind in ("lower", "upper") and triangle(a) == kind:
+        return a
+    if kind in _MIRRORS and a.op == "tri" and a.params.kind in _MIRRORS:
+        return a if a.params.kind == kind else tri(a.args[0], a.params.kind)  # already symmetric
+    if a.op == "scale" and not unit:
+        return scale(a.params.coef, tri(a.args[0], kind))
+    if a.op == "identity":  # the identity's parts: itself, ½I (Φ), or 0 (strict parts)
+        if kind.startswith("strict"):
+            return zeros(a.shape)
+        return scale(0.5, a) if kind.startswith("phi") else a
+    return Expr.make("tri", (a,), Params(kind=kind), a.shape)
+
+
+TRI_TEXT = {
+    # kind: (unicode name, latex name, extra argument)
+    "lower": ("tril", r"\operatorname{tril}", ""),
+    "upper": ("triu", r"\operatorname{triu}", ""),
+    "strict_lower": ("tril", r"\operatorname{tril}", "-1"),
+    "strict_upper": ("triu", r"\operatorname{triu}", "1"),
+    "phi": ("Φ", r"\Phi", ""),
+    "phi_upper": ("Φᵤ", r"\Phi_{U}", ""),
+    "mirror_lower": ("symₗ", r"\operatorname{sym}_{L}", ""),
+    "mirror_upper": ("symᵤ", r"\operatorname{sym}_{U}", ""),
+    "fold_lower": ("foldₗ", r"\operatorname{fold}_{L}", ""),
+    "fold_upper": ("foldᵤ", r"\operatorname{fold}_{U}", ""),
+    "unit_lower": ("tril", r"\operatorname{tril}", "-1"),
+    "unit_upper": ("triu", r"\operatorname{triu}", "1"),
+}
+
+
+def signed(style: Any, number: str) -> str:
+    """A literal such as -1 in the style's minus sign."""
+    return style.minus + number[1:] if number.startswith("-") else number
+
+
+def _print_tri(p: Any, e: Expr) -> tuple[str, int]:
+    kind = e.params.kind
+    uni, lat, extra = TRI_TEXT[kind]
+    args = [p(e.args[0])] + ([signed(p.s, extra)] if extra else [])
+    text = p.s.func(lat if p.s.latex else uni, *args)
+    if kind.startswith("unit"):
+        return f"{p.s.identity} + {text}", Prec.SUM
+    return text, Prec.ATOM
+
+
+def _tri_transposed(node: Expr, _: list) -> Expr:
+    if node.params.kind in _MIRRORS:
+        return node  # symmetric
+    return Expr.make("transpose", (node,), NO_PARAMS, node.shape[::-1])
+
+
+def _tri_jvp(node: Expr, i: int) -> Any:
+    kind = node.params.kind
+    linear = {"unit_lower": "strict_lower", "unit_upper": "strict_upper"}.get(kind, kind)
+    assert linear in LINEAR_KINDS
+    return TriangleMap(linear, node.shape[0])
+
+
+register(
+    "tri", FAMILY, function=tri, params=("kind",),
+    evaluate=with_node(lambda n, x: apply_triangle(n.params.kind, x)),
+    jvp=_tri_jvp,
+    transpose=Transpose((), _tri_transposed),
+    triangular=lambda node: TRIANGLE_KINDS[node.params.kind] or None,
+    printing=Printing(_print_tri, _print_tri,
+                      lambda p, e: (f"tri({p(e.args[0])}, {e.params.kind!r})", Prec.ATOM)),
+    rebuild=lambda node, args: tri(args[0], node.params.kind),
+    doc="a triangle of a square matrix: tril, triu, Φ, symₗ, ... (appears in factorization derivatives)",
+)
+
+
+# ------------------------------------------------------------- cholesky
+def cholesky(a: Any) -> Expr:
+    """The Cholesky factor L of a symmetric positive definite A: A = LLᵀ, L lower triangular.
+
+    As ``numpy.linalg.cholesky``, only the lower triangle of A is read: the
+    factor is that of Aₛ = symₗ(A) = tril(A) + tril(A, −1)ᵀ.  Differentiating
+    LLᵀ = Aₛ gives dL Lᵀ + L dLᵀ = dAₛ; L⁻¹ dL is lower triangular, so
+
+        dL = L Φ(L⁻¹ dAₛ L⁻ᵀ),   Φ(X) = tril(X) − ½ diag(X),
+
+    applied with two triangular solves and one product (O(n³), no inverse).
+    A value that is not positive definite raises ``LinAlgError``.
+    """
+    a = as_expr(a)
+    CHOLESKY.signature.check("cholesky", [a.shape])
+    if a.op == "identity":
+        return a
+    if a.op == "scale" and a.params.coef > 0:  # chol(cA) = √c chol(A)
+        return scale(float(np.sqrt(a.params.coef)), cholesky(a.args[0]))
+    return Expr.make("cholesky", (a,), NO_PARAMS, a.shape)
+
+
+def _cholesky_factor(label: str, a: np.ndarray) -> np.ndarray:
+    c, info = lapack.dpotrf(a, lower=1, clean=1)
+    if info > 0:
+        raise np.linalg.LinAlgError(f"{label}: the matrix is not positive definite (its leading "
+                                    f"minor of order {info} is not positive)")
+    if info < 0:
+        raise np.linalg.LinAlgError(f"{label}: LAPACK potrf failed (info={info})")
+    return c
+
+
+def _cholesky_value(ev: Any, e: Expr) -> np.ndarray:
+    a = e.args[0]
+    bound = ev.bound_cholesky(a)
+    if bound is not None:  # a positive definite symbol, factored when its value was bound
+        return ev.op(np.transpose, bound)
+    return ev.op(partial(_cholesky_factor, DISPLAY.python(e)), ev(a))
+
+
+def _cholesky_jvp(node: Expr, i: int) -> Any:
+    L, n = node, node.shape[0]
+    solves = TriSolveMap(L, L.T, True, False, node.shape, label=f"{DISPLAY.python(node)} (solve with L)")
+    return compose(KronMap(L, None, node.shape, node.shape), TriangleMap("phi", n), solves,
+                   TriangleMap("mirror_lower", n))
+
+
+CHOLESKY = register(
+    "cholesky", FAMILY, public="cholesky", function=cholesky, signature="(n,n)->(n,n)",
+    evaluate=_cholesky_value,
+    jvp=_cholesky_jvp,
+    triangular=lambda node: "lower",
+    printing=call_printing("chol", r"\operatorname{chol}", "cholesky"),
+    identity=("d({out}{out}ᵀ) = d{out} {out}ᵀ + {out} d{out}ᵀ = d{arg} with {out}⁻¹d{out} lower triangular ⇒ "
+              "d{out} = {out} Φ({out}⁻¹ d{arg} {out}⁻ᵀ) (Φ: the lower triangle, half the diagonal; d{arg} "
+              "mirrored from its lower triangle)",
+              r"\mathrm{{d}}({out}{out}^{{\top}}) = \mathrm{{d}}{out}\, {out}^{{\top}} + {out}\, "
+              r"\mathrm{{d}}{out}^{{\top}} = \mathrm{{d}}{arg} \Rightarrow \mathrm{{d}}{out} = {out}\, "
+              r"\Phi\left({out}^{{-1}} \mathrm{{d}}{arg}\, {out}^{{-\top}}\right)"),
+    domain=("invertible",),
+    doc="the lower Cholesky factor L of A = LLᵀ (reads the lower triangle)",
+)
+
+
+# ------------------------------------------------------ solve_triangular
+def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
+                     unit_diagonal: bool = False) -> Expr:
+    """X = op(T)⁻¹ B as ``scipy.linalg.solve_triangular``: T is the named triangle of A.
+
+    Only the lower (``lower=True``) or upper triangle of A is read, with ones
+    on the diagonal when ``unit_diagonal``; op(T) is T for ``trans`` 0/'N' and
+    Tᵀ for 1/'T' (or 2/'C', the same for real matrices).  The value is one
+    triangular solve, and the derivative reads the same triangle:
+
+        dX = −op(T)⁻¹ op(dT) X + op(T)⁻¹ dB,
+
+    with dT = tril(dA) (triu(dA); the strict part for a unit diagonal),
+    applied by triangular solves.
+    """
+    a, b = as_expr(a), as_expr(b)
+    t = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}.get(trans)  # type: ignore[call-overload]
+    if t is None:
+        raise ValueError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
+    shape = SOLVE_TRIANGULAR.signature.check("solve_triangular", [a.shape, b.shape])
+    if b.op == "zeros":
+        return b
+    return Expr.make("solve_triangular", (a, b), Params(trans=t, lower=bool(lower), unit=bool(unit_diagonal)),
+                     shape)
+
+
+def _triangle_read(node: Expr) -> Expr:
+    """T, the triangle of A that solve_triangular reads (transposed when trans): op(T)."""
+    p = node.params
+    T = tri(node.args[0], ("unit_" if p.unit else "") + ("lower" if p.lower else "upper"))
+    return T.T if p.trans else T
+
+
+def _solve_triangular_value(n: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    p = n.params
+    return sla.solve_triangular(a, b, trans=p.trans, lower=p.lower, unit_diagonal=p.unit, check_finite=False)
+
+
+def _solve_triangular_jvp(node: Expr, i: int) -> Any:
+    opT, p = _triangle_read(node), node.params
+    lower = p.lower != bool(p.trans)  # the triangle of op(T)
+    solve = TriSolveMap(opT, None, lower, True, node.shape, label=DISPLAY.python(node))
+    if i == 1:  # op(T)⁻¹ dB
+        return solve
+    n = node.args[0].shape[0]
+    kind = ("strict_" if p.unit else "") + ("lower" if p.lower else "upper")
+    part = TriangleMap(kind, n)  # dT
+    if p.trans:
+        part = compose(commutation_map((n, n)), part)  # op(dT) = dTᵀ
+    # −op(T)⁻¹ op(dT) X: the solve applied to op(dT) X
+    return scale_map(-1.0, compose(solve.relabel((n, node.shape[1]), (n, node.shape[1])),
+                                   KronMap(None, node, (n, n), node.shape), part))
+
+
+def _print_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
+    return p.product([inv(_triangle_read(e)), e.args[1]]), Prec.PROD
+
+
+def _python_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
+    q = e.params
+    extra = "".join([", trans=1" if q.trans else "", ", lower=True" if q.lower else "",
+                     ", unit_diagonal=True" if q.unit else ""])
+    return f"solve_triangular({p(e.args[0])}, {p(e.args[1])}{extra})", Prec.ATOM
+
+
+SOLVE_TRIANGULAR = register(
+    "solve_triangular", FAMILY, public="solve_triangular", function=solve_triangular,
+    signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"),
+    evaluate=with_node(_solve_triangular_value),
+    jvp=_solve_triangular_jvp,
+    printing=Printing(_print_solve_triangular, _print_solve_triangular, _python_solve_triangular),
+    rebuild=lambda node, args: solve_triangular(args[0], args[1], node.params.trans, node.params.lower,
+                                                node.params.unit),
+    identity=("X = T⁻¹B for the triangle T of {arg} that is read ⇒ T dX + dT X = dB ⇒ "
+              "dX = T⁻¹ (dB − dT X), dT the same triangle of d{arg}",
+              r"X = T^{{-1}} B \Rightarrow \mathrm{{d}}X = T^{{-1}} (\mathrm{{d}}B - \mathrm{{d}}T\, X)"),
+    domain=("invertible", ""),
+    doc="op(T)⁻¹B for the named triangle T of A, as scipy.linalg.solve_triangular",
+)
