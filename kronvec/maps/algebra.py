@@ -28,9 +28,8 @@ from . import factors as fx
 from ..shapes import as2d
 from .base import ALGEBRA, LinearMap
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
-from .selection import IndexMap, compose_index_maps
-from .terms import ElementwiseMap, KronMap, KronTMap, TraceMap
 from .diagonal import KronDiagMap
+from .selection import IndexMap, compose_index_maps
 from .terms import DiagEmbedMap, DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap
 from .triangular import TriSolveMap
 
