@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import algebra, nodes, structured, terms
+from kronvec.maps import algebra, diagonal, nodes, structured, terms
 from kronvec.testing import dottest
 
 
@@ -67,6 +67,29 @@ def make_expm_frechet(r, n, k, p, q):
     return terms.ExpmFrechetMap(0.5 * r.standard_normal((n, n)), (n, n))
 
 
+def make_sandwich(r, n, k, p, q):
+    a, b = int(r.integers(1, 4)), int(r.integers(1, 4))  # the middle shape (a, b)
+    return diagonal.DiagSandwichMap(r.standard_normal((p, a)), r.standard_normal((b, q)),
+                                    r.standard_normal((a, b)), r.standard_normal((a, n)),
+                                    r.standard_normal((k, b)), (n, k), (p, q))
+
+
+def make_sandwich_columns(r, n, k, p, q):
+    a = int(r.integers(1, 5))
+    return diagonal.DiagSandwichMap(r.standard_normal((p, a)), None, r.standard_normal((a, 1)),
+                                    r.standard_normal((a, n)), None, (n, 1), (p, 1))
+
+
+def make_sandwich_one_side(r, n, k, p, q):
+    return diagonal.DiagSandwichMap(None, None, r.standard_normal((n, q)), None, r.standard_normal((k, q)),
+                                    (n, k), (n, q))
+
+
+def make_rank_one(r, n, k, p, q):
+    pick = lambda: r.standard_normal((n, k)) if r.integers(3) else None  # noqa: E731
+    return diagonal.DiagRankOneMap(pick(), pick(), pick(), [None, 0, 1][r.integers(3)], (n, k))
+
+
 def make_sum(r, n, k, p, q):
     return nodes.SumMap([make_kron(r, n, k, p, q), make_kront(r, n, k, p, q), make_trace(r, n, k, p, q)])
 
@@ -107,6 +130,8 @@ MAKERS = {
     "scaled": make_scaled, "compose": make_compose, "zero": make_zero,
     "duplication": make_duplication, "duplication_adjoint": make_duplication_adjoint,
     "elimination": make_elimination, "elimination_adjoint": make_elimination_adjoint,
+    "sandwich": make_sandwich, "sandwich_columns": make_sandwich_columns,
+    "sandwich_one_side": make_sandwich_one_side, "rank_one": make_rank_one,
 }
 
 

@@ -4,3 +4,4 @@ Importing this package registers every operation in :mod:`kronvec.registry`.
 """
 from . import leaves  # noqa: F401  (first: the others build leaves)
 from . import arithmetic, elementwise, matrix_functions, products, reductions, structure  # noqa: F401
+from . import axis_reductions, ml, piecewise  # noqa: F401

@@ -104,7 +104,7 @@ def _build_node(tree: Node, symbols: Mapping[str, Any], namespace: Any) -> Any:
     function = getattr(namespace, tree.op, None)
     if not callable(function):
         raise ParseError(f"function {tree.op!r} is not available in this version of kronvec")
-    return function(*args)
+    return function(*args, **dict(tree.keywords))
 
 
 @dataclass
@@ -146,9 +146,9 @@ def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any
     ----------
     text : str
         E.g. ``"inv(X.T @ inv(V) @ X)"``.  Allowed: symbol names, numbers,
-        ``@ + - * / **``, unary ``- +``, ``.T`` and calls (positional
-        arguments only) of the public functions of the op registry
-        (:func:`function_names`).
+        ``@ + - * / **``, unary ``- +``, ``.T`` and calls of the public
+        functions of the op registry (:func:`function_names`) with positional
+        arguments and the literal keyword parameters they declare (``axis=0``).
     shapes : mapping of str to (int, int), optional
         Shapes of symbols; the others are inferred.  An int ``n`` means ``(n, 1)``.
     namespace : module-like

@@ -3,7 +3,8 @@
 The text is parsed with :func:`ast.parse` and walked node by node: symbol
 names, numbers, the operators ``@ + - * / **``, unary ``- +``, the attribute
 ``.T`` and calls of the public functions of the op registry with positional
-arguments.  Anything else is refused with the offending piece and its column.
+arguments and the literal keyword parameters their signatures declare (such
+as ``axis=0``).  Anything else is refused with the offending piece and its column.
 Nothing is ever evaluated by Python.  Numbers are folded as they are read,
 and symbols are marked where random test values must be invertible or
 positive (the registry's ``domain`` of each argument).
@@ -66,6 +67,7 @@ class Apply:
     op: str
     args: tuple["Node", ...]
     where: ast.AST | None = field(default=None, compare=False)
+    keywords: tuple[tuple[str, Any], ...] = ()  # literal keyword parameters (axis=0), defaults filled in
 
 
 Node = Union[Num, Sym, Apply]
@@ -189,18 +191,52 @@ class Reader:
         if op is None:
             raise self.error(node, f"unknown function {func.id!r} (allowed: {listed})")
         name = func.id
-        if node.keywords:
+        declared = op.signature.keywords
+        if node.keywords and not declared:
             raise self.error(node, f"keyword arguments are not allowed in {name}()")
         arity = op.signature.arity
-        if len(node.args) != arity:
-            raise self.error(node, f"{name}() takes {arity} argument{'s' if arity != 1 else ''}, "
+        if not arity <= len(node.args) <= arity + len(declared):
+            also = f" (and {', '.join(f'{k}=' for k in declared)})" if declared else ""
+            raise self.error(node, f"{name}() takes {arity} argument{'s' if arity != 1 else ''}{also}, "
                                    f"got {len(node.args)}")
         for argument in node.args:
             if isinstance(argument, ast.Starred):
                 raise self.refused(argument)
+        keywords = self.keywords(node, name, declared)
         domain = op.domain + ("",) * arity
-        args = tuple(self.visit(a, depth + 1, domain[i] or hint) for i, a in enumerate(node.args))
-        return Apply(name, args, node)
+        args = tuple(self.visit(a, depth + 1, domain[i] or hint) for i, a in enumerate(node.args[:arity]))
+        return Apply(name, args, node, keywords)
+
+    def keywords(self, node: ast.Call, name: str, declared: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """The declared keyword parameters of a call (given by name, or by position after
+        the arrays), each a literal, checked against the signature; defaults filled in."""
+        given: dict[str, Any] = {}
+        arity = self.functions[name].signature.arity
+        for key, value in zip(declared, node.args[arity:]):
+            given[key] = self.literal(value, name, key)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise self.error(keyword.value, "unpacking with '**' is not allowed")
+            if keyword.arg not in declared:
+                takes = ", ".join(f"{k}=" for k in declared)
+                raise self.error(node, f"keyword argument {keyword.arg!r} is not allowed in {name}() "
+                                       f"(it takes {takes})")
+            if keyword.arg in given:
+                raise self.error(node, f"{name}() got {keyword.arg}= twice")
+            given[keyword.arg] = self.literal(keyword.value, name, keyword.arg)
+        try:
+            return tuple(self.functions[name].signature.resolve(name, given).items())
+        except (TypeError, ValueError) as exc:
+            raise self.error(node, str(exc)) from None
+
+    def literal(self, node: ast.AST, name: str, key: str) -> Any:
+        """The value of a literal keyword argument: None, an integer, True/False or a string."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+                and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+            return -node.operand.value
+        if isinstance(node, ast.Constant) and (node.value is None or type(node.value) in (int, bool, str)):
+            return node.value
+        raise self.error(node, f"{name}() needs a literal value for {key}= (such as None or 0)")
 
 
 _VISITORS: dict[type, Callable[..., Node]] = {
