@@ -168,8 +168,12 @@ class Inference:
         not yet known is taken equal to the other side's, the least assumption.
         """
         if left is None or left.scalar:
+            if left is not None and right is not None:
+                self.scalar_by_default(where, right)
             return right if right is not None else left
         if right is None or right.scalar:
+            if right is not None:
+                self.scalar_by_default(where, left)
             return left
         try:
             rows = self.broadcast_dim(left.rows, right.rows)
@@ -177,6 +181,21 @@ class Inference:
         except Conflict:
             raise self.error(where, f"shape mismatch: {what} needs shapes that broadcast (equal sizes, "
                                     f"or 1), got {self.describe(left)} and {self.describe(right)}") from None
+
+    def scalar_by_default(self, where: ast.AST | None, kind: Matrix) -> None:
+        """``s - yᵀXw`` with s a scalar (a sum, a trace): sizes of the other operand that
+        nothing else decides are 1, the least assumption (so w is a column)."""
+        def apply() -> bool:
+            if self.dims.size(kind.rows) is not None and self.dims.size(kind.cols) is not None:
+                constraint.done = True
+            return False
+
+        def default() -> None:
+            for dim in (kind.rows, kind.cols):
+                if self.dims.size(dim) is None:
+                    self.dims.bind(dim, 1)
+        constraint = Deferred(apply, where, lambda: "", default=default)
+        self.deferred.append(constraint)
 
     def broadcast_dim(self, a: int, b: int) -> int:
         sa, sb = self.dims.size(a), self.dims.size(b)
