@@ -47,7 +47,7 @@ def sign(a: Any) -> Expr:
     return a if a.op == "sign" else elementwise_node("sign", a)
 
 
-register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)",
+register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)", stacks=True,
          evaluate=lift(np.sign), jvp=_zero_jvp,
          transpose=Transpose((0,), lambda node, t: sign(t[0])),
          printing=Printing(func_print("sign"), func_print(r"\operatorname{sign}"), py_call("sign")),
@@ -87,7 +87,7 @@ def _print_heaviside(name: str) -> Any:
 
 
 register("heaviside", FAMILY, public="heaviside", function=heaviside, signature="(...),num->(...)",
-         params=("h0",),
+         params=("h0",), stacks=True,
          evaluate=with_node(lambda n, x: np.heaviside(x, n.params.h0)), jvp=_zero_jvp,
          transpose=Transpose((0,), lambda node, t: heaviside(t[0], node.params.h0)),
          printing=Printing(_print_heaviside("heaviside"), _print_heaviside(r"\operatorname{heaviside}"),
@@ -145,7 +145,7 @@ def _extremum_jvp(larger: bool) -> Any:
 
 
 def _register_extremum(name: str, function: Any, value: Any, larger: bool, latex: str) -> None:
-    register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)",
+    register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)", stacks=True,
              evaluate=lift(value), jvp=_extremum_jvp(larger),
              transpose=Transpose((0, 1), lambda node, t: function(t[0], t[1])),
              printing=Printing(func_print(name[:3]), func_print(latex), py_call(name)),

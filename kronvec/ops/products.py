@@ -23,26 +23,32 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
-from ..shapes import fmt
-from ._common import io, lift, py_call, triangle, with_node
+from ..shapes import broadcast_shapes_nd, fmt, matrix_transposed, stack_of
+from ._common import io, lift, matrix_transpose_value, py_call, triangle, with_node
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
-__all__ = ["matmul", "transpose", "inv", "solve", "kron", "kron_contract", "matrix_power"]
+__all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "kron", "kron_contract",
+           "matrix_power"]
 
 FAMILY = "products"
 
 
 # --------------------------------------------------------------- matmul
 def matmul(*factors: Any) -> Expr:
-    """The matrix product A₁A₂⋯Aₖ (shapes checked pairwise)."""
+    """The matrix product A₁A₂⋯Aₖ (shapes checked pairwise).
+
+    For stacks of matrices the product is NumPy's: member by member, with the
+    stack axes broadcast (a matrix multiplies every member of a stack).
+    """
     factors = [as_expr(f) for f in factors]
     sig = MATMUL.signature
     for left, right in zip(factors, factors[1:]):
         sig.check("matmul", [left.shape, right.shape])
     if len(factors) == 1:
-        sig.check("matmul", [factors[0].shape, factors[0].shape[::-1]])
-    shape = (factors[0].shape[0], factors[-1].shape[1])
+        sig.check("matmul", [factors[0].shape, matrix_transposed(factors[0].shape)])
+    stack = _stack(factors)
+    shape = stack + (factors[0].shape[-2], factors[-1].shape[-1])
     coef = 1.0
     scalars: list[Expr] = []
     flat: list[Expr] = []
@@ -56,10 +62,12 @@ def matmul(*factors: Any) -> Expr:
                 f = f.args[1]
         if f.op == "zeros":
             return zeros(shape)
-        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
+        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity" or p.ndim > 2)
     flat = _cancel_inverses(_cancel_orthonormal(_cholesky_products(flat)))
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
+    if stack and _stack(flat) != stack:  # cancelled factors carried stack axes: keep them
+        flat.append(Expr.make("identity", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
     if not flat:
         core = identity(shape[0])
     elif len(flat) == 1:
@@ -69,6 +77,12 @@ def matmul(*factors: Any) -> Expr:
     for s in scalars:
         core = smul(s, core)
     return scale(coef, core)
+
+
+def _stack(factors: list[Expr]) -> tuple[int, ...]:
+    """The broadcast stack axes of a product's factors (``()`` for matrices)."""
+    stacks = [stack_of(f.shape) for f in factors if f.ndim > 2]
+    return broadcast_shapes_nd("matmul", *stacks) if stacks else ()
 
 
 def _merge_powers(flat: list[Expr]) -> list[Expr]:
@@ -94,7 +108,8 @@ def _merge_ones(flat: list[Expr]) -> tuple[list[Expr], float]:
     coef = 1.0
     only_ones = all(f.op == "ones" for f in flat)
     for f in flat:
-        if f.op == "ones" and out and out[-1].op == "ones" and (f.shape[0] > 1 or only_ones):
+        if f.op == "ones" and out and out[-1].op == "ones" and (f.shape[0] > 1 or only_ones) \
+                and f.ndim == out[-1].ndim == 2:
             coef *= f.shape[0]
             merged = ones(out.pop().shape[0], f.shape[1])
             if merged.op == "ones":
@@ -137,7 +152,7 @@ def _cancel_orthonormal(flat: list[Expr]) -> list[Expr]:
         if out:
             q1, k1 = _orthonormal(out[-1])
             q2, k2 = _orthonormal(f)
-            square = q1 is not None and q1.shape[0] == q1.shape[1]
+            square = q1 is not None and q1.shape[-2] == q1.shape[-1]
             if q1 is not None and q1 is q2 and k1 != k2 and (square or (k1 == "rows" and k2 == "columns")):
                 out.pop()  # QᵀQ (columns: Qᵀ has orthonormal rows, then Q columns)
                 continue
@@ -176,7 +191,7 @@ def _matmul_jvp(node: Expr, i: int) -> Any:
 
 
 MATMUL = register(
-    "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
+    "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)", stacks=True,
     evaluate=lambda ev, e: ev.product(e),
     jvp=_matmul_jvp,
     transpose=Transpose(None, lambda node, t: matmul(*reversed(t))),
@@ -192,9 +207,11 @@ MATMUL = register(
 def transpose(a: Any) -> Expr:
     """Aᵀ, pushed towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...
 
-    Each op's ``transpose`` hook says which arguments a transpose passes to
-    and how the node is rebuilt.  Works bottom-up with an explicit stack, so
-    deep expressions do not recurse.
+    The matrix transpose: for a stack, each member is transposed (the last
+    two axes swap); scalars, and per-member scalars of a stack, are their own
+    transposes.  Each op's ``transpose`` hook says which arguments a transpose
+    passes to and how the node is rebuilt.  Works bottom-up with an explicit
+    stack, so deep expressions do not recurse.
     """
     a = as_expr(a)
     direct = _transpose_directly(a)
@@ -224,11 +241,11 @@ def _transpose_directly(a: Expr) -> Expr | None:
     """Aᵀ when it needs no transposed arguments, else None."""
     if a.op == "transpose":
         return a.args[0]
-    if a.shape == () or a.shape == (1, 1):
+    if len(a.shape) < 2 or a.shape == (1, 1):
         return a
     rule = _transpose_rule(a.op)
     if rule is None:
-        return Expr.make("transpose", (a,), NO_PARAMS, a.shape[::-1])
+        return Expr.make("transpose", (a,), NO_PARAMS, matrix_transposed(a.shape))
     if rule.args == ():
         return rule.build(a, [])
     return None
@@ -246,15 +263,26 @@ def _transpose_rule(op: str) -> Transpose | None:
         return rule
 
 
+def matrix_transpose(a: Any) -> Expr:
+    """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
+    every member transposed (the last two axes swapped; ``X.mT``).
+
+    It is linear: d(Aᵀ) = (dA)ᵀ, the commutation matrix in the vec convention.  A scalar
+    (or per-member scalars of a stack) is its own transpose.
+    """
+    return transpose(a)
+
+
 register(
-    "transpose", FAMILY, public="transpose", function=transpose, signature="(m,n)->(n,m)",
-    evaluate=lift(np.transpose),
+    "transpose", FAMILY, public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
+    stacks=True,
+    evaluate=lift(matrix_transpose_value),
     jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
     printing=Printing(lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
                       lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
                       lambda p, e: (p(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
     rebuild=lambda node, args: transpose(args[0]),
-    doc="Aᵀ (A.T)",
+    doc="Aᵀ, each member's transpose for a stack (A.mT; A.T for a matrix)",
 )
 
 
@@ -298,7 +326,7 @@ def _plain_transpose(p: Any, t: Expr) -> bool:
 
 
 INV = register(
-    "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)",
+    "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)", stacks=True,
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
     jvp=lambda node, i: _inv_jvp(node),
     transpose=Transpose((0,), lambda node, t: inv(t[0])),
@@ -316,7 +344,7 @@ def solve(a: Any, b: Any) -> Expr:
 
 
 SOLVE = register(
-    "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False,
+    "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False, stacks=True,
     domain=("invertible", ""),
     doc="A⁻¹B by a solve (builds inv(A) @ B)",
 )
@@ -428,7 +456,7 @@ def matrix_power(a: Any, k: int) -> Expr:
     if k < 0:
         return matrix_power(inv(a), -k)
     if k == 0:
-        return identity(a.shape[0])
+        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)
     if k == 1 or a.op == "identity":
         return a
     return Expr.make("matpow", (a,), Params(k=k), a.shape)
@@ -457,7 +485,7 @@ def _print_matpow(p: Any, e: Expr) -> tuple[str, int]:
 
 MATPOW = register(
     "matpow", FAMILY, public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
-    params=("k",),
+    params=("k",), stacks=True,
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
     jvp=_matpow_jvp,
     transpose=Transpose((0,), lambda node, t: Expr.make("matpow", (t[0],), node.params, node.shape)),

@@ -28,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DegenerateError
+from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap, TriangleMap,
                     commutation_map)
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
-from ..shapes import fmt
+from ..shapes import first_member, fmt, member_text, stack_of
 from ._common import func_print, py_call, with_node
 from .arithmetic import add, hadamard, power, scale
 from .leaves import Constant, identity, ones
@@ -71,14 +71,16 @@ def gapinv(x: Any, what: str = "eigh", nonzero: bool = False) -> Expr:
     Its differential is dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ).
     """
     x = as_expr(x)
-    if len(x.shape) != 2 or x.shape[1] != 1:
+    if len(x.shape) < 2 or x.shape[-1] != 1:
         raise ValueError(f"gapinv: needs an (n, 1) column, got shape {fmt(x.shape)}")
-    n = x.shape[0]
-    return Expr.make("gapinv", (x,), Params(what=what, nonzero=bool(nonzero)), (n, n))
+    n = x.shape[-2]
+    return Expr.make("gapinv", (x,), Params(what=what, nonzero=bool(nonzero)), x.shape[:-1] + (n,))
 
 
 def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.ndarray:
     """The value of F(x) (see :func:`gapinv`), or a DegenerateError at a repeated value."""
+    if np.ndim(x) > 2:
+        return _gap_inverse_stack(np.asarray(x, dtype=float)[..., 0], what, nonzero)
     d = np.asarray(x, dtype=float).reshape(-1)
     n = d.size
     gaps = d[None, :] - d[:, None]  # xⱼ − xᵢ
@@ -104,16 +106,40 @@ def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.
     return out
 
 
+def _gap_inverse_stack(d: np.ndarray, what: str, nonzero: bool) -> np.ndarray:
+    """F(x) for every member of a stack (d: the values, ``(..., n)``), in batched operations;
+    a DegenerateError names the member and the repeated value."""
+    n = d.shape[-1]
+    gaps = d[..., None, :] - d[..., :, None]
+    scale_ = np.maximum(np.max(np.abs(d), axis=-1, initial=0.0), np.finfo(float).tiny)
+    tol = 10.0 * max(n, 1) * _EPS * scale_
+    off = ~np.eye(n, dtype=bool)
+    close = off & (np.abs(gaps) <= tol[..., None, None])
+    small = nonzero & (np.abs(d) <= tol[..., None])
+    bad = close.any(axis=(-2, -1)) | small.any(axis=-1)
+    if bad.any():
+        k = first_member(bad)
+        try:
+            gap_inverse(d[k][:, None], what, nonzero)
+        except DegenerateError as err:
+            raise DegenerateError(f"{member_text(k)} of the stack: {err}") from None
+    out = np.zeros(gaps.shape)
+    with np.errstate(divide="ignore"):
+        np.divide(1.0, gaps, out=out, where=off)
+    return out
+
+
 def _gapinv_jvp(node: Expr, i: int) -> Any:
     # dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ) = −F∘² ⊙ (𝟙 dxᵀ − dx 𝟙ᵀ)
-    n = node.shape[0]
-    spread = add_maps(KronTMap(ones(n, 1), None, (n, 1), (n, n)),
-                      -1.0 * KronMap(None, ones(1, n), (n, 1), (n, n)))
-    return compose(ElementwiseMap(scale(-1.0, hadamard(node, node)), (n, n)), spread)
+    n, stack = node.shape[-1], stack_of(node.shape)
+    col, square = stack + (n, 1), stack + (n, n)
+    spread = add_maps(KronTMap(ones(n, 1), None, col, square),
+                      -1.0 * KronMap(None, ones(1, n), col, square))
+    return compose(ElementwiseMap(scale(-1.0, hadamard(node, node)), square), spread)
 
 
 register(
-    "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"),
+    "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"), stacks=True,
     evaluate=with_node(lambda n, x: gap_inverse(x, n.params.what, n.params.nonzero)),
     jvp=_gapinv_jvp,
     printing=Printing(func_print("F"), func_print("F"), py_call("gapinv")),
@@ -135,13 +161,13 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Expr:
     the sorted eigenvalues along directions that do not split them).
     """
     a = as_expr(a)
-    EIGVALSH.signature.check("eigvalsh", [a.shape])
-    return Expr.make("eigvalsh", (a,), Params(UPLO=_uplo(UPLO)), (a.shape[0], 1))
+    shape = EIGVALSH.signature.check("eigvalsh", [a.shape])
+    return Expr.make("eigvalsh", (a,), Params(UPLO=_uplo(UPLO)), shape)
 
 
 def _eigh_full(uplo: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w, v = np.linalg.eigh(a, UPLO=uplo)
-    return w[:, None], v
+    return w[..., None], v
 
 
 def _eigvalsh_value(ev: Any, e: Expr) -> np.ndarray:
@@ -153,7 +179,7 @@ def _eigvalsh_value(ev: Any, e: Expr) -> np.ndarray:
 
 
 def _eigvalsh_only(uplo: str, a: np.ndarray) -> np.ndarray:
-    return np.linalg.eigvalsh(a, UPLO=uplo)[:, None]
+    return np.linalg.eigvalsh(a, UPLO=uplo)[..., None]
 
 
 def eigenvectors(a: Expr, uplo: str) -> Expr:
@@ -163,15 +189,16 @@ def eigenvectors(a: Expr, uplo: str) -> Expr:
 
 def _eigvalsh_jvp(node: Expr, i: int) -> Any:
     a, uplo = node.args[0], node.params.UPLO
-    V, n = eigenvectors(a, uplo), a.shape[0]
-    return compose(DiagExtractMap(n), KronMap(V.T, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n))
+    V, n, stack = eigenvectors(a, uplo), a.shape[-1], stack_of(a.shape)
+    return compose(DiagExtractMap(n, stack), KronMap(V.mT, V, a.shape, a.shape),
+                   TriangleMap(_mirror(uplo), n, stack))
 
 
 def _eigvectors_jvp(node: Expr, i: int) -> Any:
-    a, uplo, V, n = node.args[0], node.params.UPLO, node, node.shape[0]
+    a, uplo, V, n = node.args[0], node.params.UPLO, node, node.shape[-1]
     F = gapinv(eigvalsh(a, uplo), "eigh")
     return compose(KronMap(V, None, a.shape, a.shape), ElementwiseMap(F, a.shape),
-                   KronMap(V.T, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n))
+                   KronMap(V.mT, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n, stack_of(a.shape)))
 
 
 def _py_uplo(name: str) -> Any:
@@ -189,6 +216,7 @@ _EIGH_IDENTITY = ("{arg} = V diag(w) Vᵀ, VᵀV = I ⇒ Vᵀ d{arg} V = diag(dw
 
 EIGVALSH = register(
     "eigvalsh", FAMILY, public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
+    stacks=True,
     evaluate=_eigvalsh_value,
     jvp=_eigvalsh_jvp,
     printing=Printing(func_print("λ"), func_print(r"\lambda"), _py_uplo("eigvalsh")),
@@ -197,7 +225,7 @@ EIGVALSH = register(
 )
 
 register(
-    "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",),
+    "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
                                                           partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
     jvp=_eigvectors_jvp, orthonormal="columns",
@@ -230,13 +258,14 @@ def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
 
 EIGH = register(
     "eigh", FAMILY, public="eigh", function=eigh, signature="(n,n)->(n,1)", node=False, outputs=("w", "V"),
+    stacks=True,
     doc="(w, V): eigenvalues (ascending column) and eigenvectors of a symmetric matrix",
 )
 
 
 # ------------------------------------------------------------------ svd
 def _k(a: Expr) -> int:
-    return min(a.shape)
+    return min(a.shape[-2:])
 
 
 def svd(a: Any, compute_uv: bool = True) -> Any:
@@ -255,7 +284,7 @@ def svd(a: Any, compute_uv: bool = True) -> Any:
     """
     a = as_expr(a)
     SVD.signature.check("svd", [a.shape])
-    s = Expr.make("svdvals", (a,), NO_PARAMS, (_k(a), 1))
+    s = Expr.make("svdvals", (a,), NO_PARAMS, stack_of(a.shape) + (_k(a), 1))
     if not compute_uv:
         return s
     return svd_factor(a, "U"), s, svd_factor(a, "Vt")
@@ -263,14 +292,14 @@ def svd(a: Any, compute_uv: bool = True) -> Any:
 
 def svd_factor(a: Expr, which: str) -> Expr:
     """The node U (``which="U"``) or Vᵀ (``"Vt"``) of ``svd(A)`` (use :func:`svd`)."""
-    m, n = a.shape
+    m, n = a.shape[-2:]
     shape = (m, _k(a)) if which == "U" else (_k(a), n)
-    return Expr.make("svd_" + which, (a,), NO_PARAMS, shape)
+    return Expr.make("svd_" + which, (a,), NO_PARAMS, stack_of(a.shape) + shape)
 
 
 def _svd_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     u, s, vt = np.linalg.svd(a, full_matrices=False)
-    return u, s[:, None], vt
+    return u, s[..., None], vt
 
 
 def _svd_values(ev: Any, e: Expr) -> np.ndarray:
@@ -281,7 +310,7 @@ def _svd_values(ev: Any, e: Expr) -> np.ndarray:
 
 
 def _svd_values_only(a: np.ndarray) -> np.ndarray:
-    return np.linalg.svd(a, compute_uv=False)[:, None]
+    return np.linalg.svd(a, compute_uv=False)[..., None]
 
 
 def _svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
@@ -291,38 +320,39 @@ def _svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
 
 def _svdvals_jvp(node: Expr, i: int) -> Any:
     U, _, _, V, k = _svd_parts(node.args[0])
-    return compose(DiagExtractMap(k), KronMap(U.T, V, node.args[0].shape, (k, k)))
+    stack = stack_of(node.args[0].shape)
+    return compose(DiagExtractMap(k, stack), KronMap(U.mT, V, node.args[0].shape, stack + (k, k)))
 
 
 def _complement(Q: Expr) -> Expr:
     """I − QQᵀ, the projector onto the orthogonal complement of Q's columns."""
-    return add(identity(Q.shape[0]), scale(-1.0, matmul(Q, Q.T)))
+    return add(identity(Q.shape[-2]), scale(-1.0, matmul(Q, Q.mT)))
 
 
 def _svd_u_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    (m, n), (U, s, _, V, k) = a.shape, _svd_parts(a)
+    (m, n), (U, s, _, V, k), st = a.shape[-2:], _svd_parts(a), stack_of(a.shape)
     S, Sinv = diag(s), diag(power(s, -1.0))
     F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
-    inner = add_maps(KronMap(U.T, matmul(V, S), a.shape, (k, k)),
-                     KronTMap(matmul(S, V.T), U, a.shape, (k, k)))
-    dU = compose(KronMap(U, None, (k, k), (m, k)), ElementwiseMap(F, (k, k)), inner)
+    inner = add_maps(KronMap(U.mT, matmul(V, S), a.shape, st + (k, k)),
+                     KronTMap(matmul(S, V.mT), U, a.shape, st + (k, k)))
+    dU = compose(KronMap(U, None, st + (k, k), st + (m, k)), ElementwiseMap(F, st + (k, k)), inner)
     if m > k:
-        dU = add_maps(dU, KronMap(_complement(U), matmul(V, Sinv), a.shape, (m, k)))
+        dU = add_maps(dU, KronMap(_complement(U), matmul(V, Sinv), a.shape, st + (m, k)))
     return dU
 
 
 def _svd_vt_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    (m, n), (U, s, _, V, k) = a.shape, _svd_parts(a)
+    (m, n), (U, s, _, V, k), st = a.shape[-2:], _svd_parts(a), stack_of(a.shape)
     S, Sinv = diag(s), diag(power(s, -1.0))
     F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
-    inner = add_maps(KronMap(matmul(S, U.T), V, a.shape, (k, k)),
-                     KronTMap(V.T, matmul(U, S), a.shape, (k, k)))
-    dV = compose(KronMap(V, None, (k, k), (n, k)), ElementwiseMap(F, (k, k)), inner)
+    inner = add_maps(KronMap(matmul(S, U.mT), V, a.shape, st + (k, k)),
+                     KronTMap(V.mT, matmul(U, S), a.shape, st + (k, k)))
+    dV = compose(KronMap(V, None, st + (k, k), st + (n, k)), ElementwiseMap(F, st + (k, k)), inner)
     if n > k:
-        dV = add_maps(dV, KronTMap(_complement(V), matmul(U, Sinv), a.shape, (n, k)))
-    return compose(commutation_map((n, k)), dV)
+        dV = add_maps(dV, KronTMap(_complement(V), matmul(U, Sinv), a.shape, st + (n, k)))
+    return compose(commutation_map(st + (n, k)), dV)
 
 
 _SVD_IDENTITY = ("{arg} = U diag(s) Vᵀ ⇒ P = Uᵀ d{arg} V = UᵀdU S + dS + S dVᵀV ⇒ ds = diag(P), "
@@ -338,12 +368,12 @@ def _svd_print(unicode: str, latex: str, index: int) -> Printing:
 
 
 SVD = register(
-    "svd", FAMILY, public="svd", function=svd, signature="(m,n)->(m,n)", node=False,
+    "svd", FAMILY, public="svd", function=svd, signature="(m,n)->(m,n)", node=False, stacks=True,
     outputs=("U", "s", "Vt"),
     doc="(U, s, Vᵀ), the reduced singular value decomposition; s alone with compute_uv=False",
 )
 register(
-    "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False),
+    "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False), stacks=True,
     evaluate=_svd_values, jvp=_svdvals_jvp,
     printing=Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
                       lambda p, e: (f"svd({p(e.args[0])}, compute_uv=False)", Prec.ATOM)),
@@ -351,14 +381,14 @@ register(
     doc="the singular values s of svd, descending, as a column",
 )
 register(
-    "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"),
+    "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
     jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
     identity=_SVD_IDENTITY,
     doc="the left singular vectors U of svd",
 )
 register(
-    "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"),
+    "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
     jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),
     identity=_SVD_IDENTITY,
@@ -370,7 +400,7 @@ register(
 def nuclear_norm(a: Any) -> Expr:
     """‖A‖_* = Σᵢ sᵢ (``kv.norm(A, "nuc")``); d‖A‖_* = tr(V Uᵀ dA), so its gradient is U Vᵀ."""
     a = as_expr(a)
-    return Expr.make("nuclear_norm", (a,), NO_PARAMS, ())
+    return Expr.make("nuclear_norm", (a,), NO_PARAMS, _norm_shape("nuclear norm", a))
 
 
 def spectral_norm(a: Any) -> Expr:
@@ -380,7 +410,14 @@ def spectral_norm(a: Any) -> Expr:
     singular value it is one subgradient (the pair LAPACK returns).
     """
     a = as_expr(a)
-    return Expr.make("spectral_norm", (a,), NO_PARAMS, ())
+    return Expr.make("spectral_norm", (a,), NO_PARAMS, _norm_shape("spectral norm", a))
+
+
+def _norm_shape(what: str, a: Expr) -> tuple[int, ...]:
+    """``()`` for a matrix, the stack axes for a stack (a norm per member)."""
+    if a.ndim < 2:
+        raise ShapeError(f"{what}: needs a matrix, got shape {fmt(a.shape)}")
+    return a.shape[:-2]
 
 
 def _first(k: int) -> Expr:
@@ -391,18 +428,30 @@ def _first(k: int) -> Expr:
 
 def _nuclear_jvp(node: Expr, i: int) -> Any:
     U, _, Vt, _, _ = _svd_parts(node.args[0])
-    return TraceMap(transpose(matmul(U, Vt)), Constant(1.0), node.args[0].shape, ())
+    return TraceMap(transpose(matmul(U, Vt)), Constant(1.0), node.args[0].shape, _per_member(node))
 
 
 def _spectral_jvp(node: Expr, i: int) -> Any:
     U, _, Vt, _, k = _svd_parts(node.args[0])
     e1 = _first(k)
-    return TraceMap(transpose(matmul(U, e1, e1.T, Vt)), Constant(1.0), node.args[0].shape, ())
+    return TraceMap(transpose(matmul(U, e1, e1.T, Vt)), Constant(1.0), node.args[0].shape, _per_member(node))
+
+
+def _per_member(node: Expr) -> tuple[int, ...]:
+    if node.ndim > 1:
+        raise NotImplementedError(f"the derivative of the {node.op} of a stack with several stack axes: "
+                                  f"reshape the stack to one stack axis")
+    return node.shape
+
+
+def _matrix_norm(x: np.ndarray, order: Any) -> Any:
+    """The norm of a matrix (a float), or of each member of a stack."""
+    return float(np.linalg.norm(x, order)) if x.ndim == 2 else np.linalg.norm(x, order, axis=(-2, -1))
 
 
 register(
-    "nuclear_norm", FAMILY, function=nuclear_norm,
-    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, "nuc"))),
+    "nuclear_norm", FAMILY, function=nuclear_norm, stacks=True,
+    evaluate=with_node(lambda n, x: _matrix_norm(x, "nuc")),
     jvp=_nuclear_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
                       lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_*", Prec.ATOM),
@@ -412,8 +461,8 @@ register(
     doc="the nuclear norm ‖A‖_* (the sum of the singular values)",
 )
 register(
-    "spectral_norm", FAMILY, function=spectral_norm,
-    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, 2))),
+    "spectral_norm", FAMILY, function=spectral_norm, stacks=True,
+    evaluate=with_node(lambda n, x: _matrix_norm(x, 2)),
     jvp=_spectral_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
                       lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_2", Prec.ATOM),
