@@ -90,7 +90,7 @@ def member_mul(c: Expr, x: Expr) -> Expr:
     ``(b,)``): c broadcast over the matrix axes of x (a matrix x is shared by all members)."""
     if x.ndim >= 2:
         c = _build("reshape", c, c.shape + (1, 1))
-    return _build("multiply", c, x)
+    return _build("hadamard", c, x)  # the op of kv.multiply (NumPy broadcasting)
 
 
 def plus(a: Any, b: Any) -> Any:

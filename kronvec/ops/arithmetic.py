@@ -260,26 +260,24 @@ def hadamard(a: Any, b: Any) -> Expr:
     """The elementwise (Hadamard) product A ⊙ B of equally shaped matrices (for stacks, of
     shapes that broadcast as in NumPy)."""
     a, b = as_expr(a), as_expr(b)
+    shape = a.shape
     if a.shape != b.shape:
-        if not (is_plain(a.shape) and is_plain(b.shape)):
-            shape = broadcast_shapes_nd("multiply", a.shape, b.shape)
-            if a.op == "zeros" or b.op == "zeros":
-                return filled("zeros", shape)
-            return Expr.make("hadamard", (a, b), NO_PARAMS, shape)
-        raise ShapeError(f"hadamard: shapes {fmt(a.shape)} and {fmt(b.shape)} differ")
-    if is_scalar(a):
+        if is_plain(a.shape) and is_plain(b.shape):
+            raise ShapeError(f"hadamard: shapes {fmt(a.shape)} and {fmt(b.shape)} differ")
+        shape = broadcast_shapes_nd("multiply", a.shape, b.shape)
+    elif is_scalar(a):
         return smul(a, b)
     if a.op == "zeros" or b.op == "zeros":
-        return zeros(a.shape)
-    if a.op == "ones":
+        return filled("zeros", shape)
+    if a.op == "ones" and b.shape == shape:  # 𝟙 ⊙ B = B (also a broadcast 𝟙)
         return b
-    if b.op == "ones":
+    if b.op == "ones" and a.shape == shape:
         return a
     if a.op == "scale":
         return scale(a.params.coef, hadamard(a.args[0], b))
     if b.op == "scale":
         return scale(b.params.coef, hadamard(a, b.args[0]))
-    return Expr.make("hadamard", (a, b), NO_PARAMS, a.shape)
+    return Expr.make("hadamard", (a, b), NO_PARAMS, shape)
 
 
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:

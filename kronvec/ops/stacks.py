@@ -187,6 +187,9 @@ def broadcast_to(a: Any, shape: Sequence[int]) -> Expr:
         return filled(a.op, shape)
     if a.op == "scale":
         return scale(a.params.coef, broadcast_to(a.args[0], shape))
+    value = const_scalar(a)
+    if value is not None:  # c·𝟙 of the shape
+        return scale(value, filled("ones", shape))
     return Expr.make("broadcast_to", (a,), NO_PARAMS, shape)
 
 
