@@ -18,7 +18,7 @@ import numpy as np
 from . import expr as E
 from .blockjacobian import BlockJacobian
 from .errors import BindingError, ShapeError
-from .evaluation import Binder, Plan, run_recorded, symbol_table
+from .evaluation import CHUNKED, Binder, Plan, chunked_values, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .maps.axes import BroadcastMap
@@ -154,14 +154,20 @@ class Jacobian:
         factorizations (None when a symbol of F that no factor needs has no
         value).  The numeric steps of the first binding are recorded and
         replayed for later bindings.
+
+        With Dask values (stacks chunked along their stack axes) the result is
+        a :class:`kronvec.chunked.ChunkedMap`: bound block by block on the
+        active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
+        given = {**values, **kw} if values else kw
+        if CHUNKED and chunked_values(given):
+            return CHUNKED["at"](self, given)
         if self._factors is None:
             self._factors = list(dict.fromkeys(expression_factors(self.map)))
             self._plain = E.strip_names(self.expr)
             self._plain_symbols = self._plain.symbols()
             self._exprs = {False: self._factors, True: self._factors + [self._plain]}
             self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
-        given = {**values, **kw} if values else kw
         with_value = all(name in given for name in self._plain_symbols)
         exprs = self._exprs[with_value]
         bound = self._binders[with_value](given)
