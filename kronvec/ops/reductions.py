@@ -123,6 +123,7 @@ TRACE = register(
     "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()", stacks=True,
     evaluate=lift(_trace_value),
     jvp=_scalar_jvp(lambda node: None, lambda node: _one()),
+    rebuild=lambda node, args: trace(args[0], 0, -2, -1),  # the node traces the last two axes
     printing=Printing(_scalar_of_1x1("tr"), _scalar_of_1x1(r"\operatorname{tr}"), py_call("trace")),
     doc="the trace tr(A)",
 )
