@@ -32,7 +32,8 @@ LOGLIK = -0.5 * kv.sum(kv.logdet(V)) - 0.5 * kv.sum(residual.mT @ kv.solve(V, re
 
 
 def _chunked(values, chunks=3):
-    return {k: (da.from_array(v, chunks=(chunks,) + v.shape[1:]) if v.ndim == 3 else v) for k, v in values.items()}
+    return {k: (da.from_array(v, chunks=(chunks,) + v.shape[1:]) if v.ndim == 3 else v)
+            for k, v in values.items()}
 
 
 @pytest.mark.parametrize("expr", [F, beta, kv.logdet(V), LOGLIK, kv.sum(X, axis=0) @ A, kv.norm(X),
@@ -49,7 +50,8 @@ def test_evaluate_gives_dask_arrays_with_numpys_numbers(expr):
 
 def test_several_expressions_and_mixed_chunks():
     values = _values(1)
-    given = {"X": da.from_array(values["X"], chunks=(2, N, M)), "V": da.from_array(values["V"], chunks=(4, 1, N)),
+    given = {"X": da.from_array(values["X"], chunks=(2, N, M)),
+             "V": da.from_array(values["V"], chunks=(4, 1, N)),
              "y": values["y"]}  # a NumPy stack among Dask ones is chunked alike
     outs = kv.evaluate([F, LOGLIK], given)
     assert all(isinstance(o, da.Array) for o in outs)
