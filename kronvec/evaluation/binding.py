@@ -97,7 +97,9 @@ class Binder:
                     raise ValueError(f"value for {describe_symbol(sym)}: not positive definite "
                                      f"({float(value.reshape(())):g} <= 0)")
                 elif kind >= 4:
-                    value = _symmetric_stack(sym, value, kind == 5)
+                    value, factor = _symmetric_stack(sym, value, kind == 5)
+                    if factor is not None:
+                        cholesky[sym] = factor
                 bound[sym] = value
         except KeyError:
             self._raise_missing(values)
@@ -161,9 +163,10 @@ def _symmetric(sym: Expr, value: np.ndarray) -> np.ndarray:
     return (value + value.T) / 2
 
 
-def _symmetric_stack(sym: Expr, value: np.ndarray, definite: bool) -> np.ndarray:
+def _symmetric_stack(sym: Expr, value: np.ndarray, definite: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """A stack declared symmetric (or positive definite), checked member by member in batched
-    calls and made exactly symmetric; a ValueError names the first failing member."""
+    calls and made exactly symmetric, with the upper Cholesky factors of a positive definite
+    one (kept, as for a matrix); a ValueError names the first failing member."""
     flipped = np.swapaxes(value, -1, -2)
     if not (value == flipped).all():
         scale = np.abs(value).max(axis=(-2, -1))
@@ -175,16 +178,17 @@ def _symmetric_stack(sym: Expr, value: np.ndarray, definite: bool) -> np.ndarray
                              f"symmetric (max |V - Vᵀ| = {float(gap[k]):.3g} for max |V| = "
                              f"{float(scale[k]):.3g})")
         value = (value + flipped) / 2
-    if definite:
-        try:
-            np.linalg.cholesky(value)
-        except np.linalg.LinAlgError:
-            lowest = np.linalg.eigvalsh(value)[..., 0]
-            bad = ~(lowest > 0)
-            k = first_member(bad)
-            raise ValueError(f"value for {describe_symbol(sym)}: {member_text(k)} is "
-                             f"not positive definite (smallest eigenvalue {float(lowest[k]):.3g})") from None
-    return value
+    if not definite:
+        return value, None
+    try:
+        lower = np.linalg.cholesky(value)
+    except np.linalg.LinAlgError:
+        lowest = np.linalg.eigvalsh(value)[..., 0]
+        bad = ~(lowest > 0)
+        k = first_member(bad)
+        raise ValueError(f"value for {describe_symbol(sym)}: {member_text(k)} is "
+                         f"not positive definite (smallest eigenvalue {float(lowest[k]):.3g})") from None
+    return value, np.swapaxes(lower, -1, -2)
 
 
 def _cholesky(sym: Expr, value: np.ndarray) -> np.ndarray:

@@ -264,7 +264,8 @@ class Evaluator:
             kind = BatchedFactorization if a.ndim > 2 else Factorization
             make = partial(kind, label=f"inv({DISPLAY.python(a)})",
                            try_cholesky=is_symbol and a.params.positive_definite,
-                           symmetric=(a in self._symmetric_symbols) if is_symbol else None,
+                           symmetric=(a in self._symmetric_symbols or a.ndim > 2 and a.params.symmetric)
+                           if is_symbol else None,
                            finite=is_symbol, triangle=triangle(a))
             try:
                 if a in self._cholesky:  # factored when its value was bound

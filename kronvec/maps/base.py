@@ -399,6 +399,8 @@ def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
         if isinstance(v, Operand):
             return v
         v = np.asarray(v, dtype=float)
+        if v.ndim > 2 and not v.flags.c_contiguous:
+            return np.ascontiguousarray(v)  # a stack: batched products run fastest on C-ordered members
         return v.reshape(as2d(v.shape)) if v.ndim < 2 else v
     return f
 

@@ -21,10 +21,10 @@ import numpy as np
 from ..expr import Expr
 from ..maps import ElementwiseMap, KronMap, LinearMap
 from ..registry import Prec, Printing, spec
-from ..shapes import Shape, is_plain, stack_of
+from ..shapes import Shape, broadcast_shapes_nd, is_plain, stack_of
 
 __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
-           "matrix_transpose_value", "stack_in_shape",
+           "matrix_transpose_value", "stack_in_shape", "unit_factor", "product_stack",
            "call_printing", "func_print", "py_call", "python_number", "axis_printing", "swapped_axis",
            "NodeInfo", "Prec", "Printing", "triangle"]
 
@@ -148,6 +148,19 @@ def python_number(c: float) -> str:
     """A number as Python reads it back exactly."""
     c = float(c)
     return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
+
+
+# ------------------------------------------------------------- products
+def unit_factor(f: Expr) -> bool:
+    """An identity, or a stack of 1×1 ones (a per-member 1): dropped from products (the stack
+    axes it carries are kept by the product's shape)."""
+    return f.op == "identity" and f.ndim == 2 or f.op == "ones" and f.ndim > 2 and f.shape[-2:] == (1, 1)
+
+
+def product_stack(factors: list[Expr]) -> tuple[int, ...]:
+    """The broadcast stack axes of a product's factors (``()`` for matrices)."""
+    stacks = [stack_of(f.shape) for f in factors if f.ndim > 2]
+    return broadcast_shapes_nd("matmul", *stacks) if stacks else ()
 
 
 # ------------------------------------------------------------ structure

@@ -23,8 +23,9 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
-from ..shapes import broadcast_shapes_nd, fmt, matrix_transposed, stack_of
-from ._common import io, lift, matrix_transpose_value, py_call, triangle, with_node
+from ..shapes import fmt, matrix_transposed
+from ._common import (io, lift, matrix_transpose_value, product_stack, py_call, triangle, unit_factor,
+                      with_node)
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
@@ -47,7 +48,7 @@ def matmul(*factors: Any) -> Expr:
         sig.check("matmul", [left.shape, right.shape])
     if len(factors) == 1:
         sig.check("matmul", [factors[0].shape, matrix_transposed(factors[0].shape)])
-    stack = _stack(factors)
+    stack = product_stack(factors)
     shape = stack + (factors[0].shape[-2], factors[-1].shape[-1])
     coef = 1.0
     scalars: list[Expr] = []
@@ -62,11 +63,11 @@ def matmul(*factors: Any) -> Expr:
                 f = f.args[1]
         if f.op == "zeros":
             return zeros(shape)
-        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity" or p.ndim > 2)
+        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if not unit_factor(p))
     flat = _cancel_inverses(_cancel_orthonormal(_cholesky_products(flat)))
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
-    if stack and _stack(flat) != stack:  # cancelled factors carried stack axes: keep them
+    if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
         flat.append(Expr.make("identity", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
     if not flat:
         core = identity(shape[0])
@@ -77,12 +78,6 @@ def matmul(*factors: Any) -> Expr:
     for s in scalars:
         core = smul(s, core)
     return scale(coef, core)
-
-
-def _stack(factors: list[Expr]) -> tuple[int, ...]:
-    """The broadcast stack axes of a product's factors (``()`` for matrices)."""
-    stacks = [stack_of(f.shape) for f in factors if f.ndim > 2]
-    return broadcast_shapes_nd("matmul", *stacks) if stacks else ()
 
 
 def _merge_powers(flat: list[Expr]) -> list[Expr]:

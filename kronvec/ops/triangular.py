@@ -33,7 +33,7 @@ from ..maps.algebra import scale as scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
-from ._common import call_printing, triangle, with_node
+from ._common import call_printing, matrix_transpose_value, triangle, with_node
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -183,7 +183,7 @@ def _cholesky_value(ev: Any, e: Expr) -> np.ndarray:
     a = e.args[0]
     bound = ev.bound_cholesky(a)
     if bound is not None:  # a positive definite symbol, factored when its value was bound
-        return ev.op(np.transpose, bound)
+        return ev.op(matrix_transpose_value, bound)
     return ev.op(partial(_cholesky_factor, DISPLAY.python(e)), ev(a))
 
 
