@@ -62,7 +62,7 @@ def trace(a: Any) -> Expr:
 
 TRACE = register(
     "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()",
-    evaluate=lift(lambda x: float(np.trace(x))),
+    evaluate=lift(lambda x: float(np.trace(x))), code="{np}.trace({0})",
     jvp=lambda node, i: TraceMap(None, _one(), *io(node, i)),
     printing=Printing(_scalar_of_1x1("tr"), _scalar_of_1x1(r"\operatorname{tr}"), py_call("trace")),
     doc="the trace tr(A)",
@@ -92,6 +92,7 @@ def _det_value(fac: Any) -> float:
 DET = register(
     "det", FAMILY, public="det", function=det, signature="(n,n)->()",
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
+    code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
     jvp=lambda node, i: TraceMap(inv(node.args[0]), node, *io(node, i)),
     printing=Printing(func_print("det"), func_print(r"\det"), py_call("det")),
     domain=("invertible",),
@@ -117,6 +118,7 @@ def logdet(a: Any) -> Expr:
 LOGDET = register(
     "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()",
     evaluate=lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
+    code=lambda g, e, a: g.backend.logabsdet(g, g.factor(e.args[0])),
     jvp=lambda node, i: TraceMap(inv(node.args[0]), _one(), *io(node, i)),
     printing=Printing(func_print("log det"), func_print(r"\log\det"), py_call("logdet")),
     domain=("invertible",),
@@ -142,7 +144,7 @@ def sum(a: Any) -> Expr:  # noqa: A001 - the public name kv.sum
 
 register(
     "sum", FAMILY, public="sum", function=sum, signature="(m,n)->()",
-    evaluate=lift(lambda x: float(np.sum(x))),
+    evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
     jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
     printing=Printing(_scalar_of_1x1("sum"), _scalar_of_1x1(r"\operatorname{sum}"), py_call("sum")),
     doc="the sum of all entries",
@@ -170,7 +172,7 @@ def norm(a: Any, ord: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
 
 register(
     "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
-    evaluate=lift(lambda x: float(np.linalg.norm(x))),
+    evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
     jvp=lambda node, i: TraceMap(transpose(smul(power(node, -1.0), node.args[0])), _one(),
                                  *io(node, i)),
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),
