@@ -184,7 +184,8 @@ class NumpyBackend(Backend):
     def inverse(self, g: Any, f: Factor, trans: bool) -> str:
         k, names = f.kind, f.names
         if k == "cholesky":
-            upper = g.let(f"lapack.dpotri({names[0]}, lower=0)[0]", hint="upper", shared=False)
+            upper = g.let(f"lapack.dpotri({names[0]}, lower=0)[0]", hint="upper", shared=False,
+                          comment="the upper triangle of the inverse")
             return f"{upper} + np.triu({upper}, 1).T"
         if k == "ldl":
             upper = g.let(f"np.triu(lapack.dsytri({names[0]}, {names[1]}, lower=0)[0])", hint="upper",
@@ -285,7 +286,7 @@ class TorchBackend(Backend):
     modules = {"torch": "torch"}
 
     def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
-        return space["torch"].as_tensor(value)
+        return space["torch"].as_tensor(np.array(value))  # a writable copy
 
     def eye(self, n: int) -> str:
         return f"torch.eye({n}, **like)"

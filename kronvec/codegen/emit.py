@@ -36,7 +36,8 @@ __all__ = ["Emitter", "identifier", "CodegenError"]
 
 _TEMP = "\u0167"  # temporaries are ŧ1, ŧ2, ... (identifiers no symbol uses) until they are numbered
 _TEMPS = re.compile(_TEMP + r"\d+")
-_INLINE = 24  # longest code of a temporary written into its one use
+_INLINE = 24  # longest code of a temporary written into its one use (never a factorization or solve)
+_HEAVY = re.compile(r"solve|lapack|linalg|cho_|lu_|einsum|eigh|svd|qr|expm|helper")
 _ATOM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.T)?$|^[0-9.e+]+$|^\(-[0-9.e+-]+\)$")
 _COMMENT = 72  # longest comment kept whole
 
@@ -394,7 +395,8 @@ def _inline(lines: list[list], returned: list[str], keep: set[str]) -> tuple[lis
         for t in _TEMPS.findall(r):
             uses[t] = uses.get(t, 0) + 1
     for k, (var, code, _) in enumerate(lines):
-        if var is None or not _TEMPS.fullmatch(var) or var in keep or uses.get(var) != 1 or len(code) > _INLINE:
+        if var is None or not _TEMPS.fullmatch(var) or var in keep or uses.get(var) != 1 or len(code) > _INLINE \
+                or _HEAVY.search(code):
             continue
         pattern = re.compile(re.escape(var) + r"(?![\w])")
         for target in lines[k + 1:]:
