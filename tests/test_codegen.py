@@ -43,7 +43,8 @@ if jax is not None:
     import jax.numpy as jnp
 
 BACKENDS = ["numpy"] + (["jax"] if jax is not None else []) + (["torch"] if torch is not None else [])
-CONVERT = {"numpy": np.asarray, "jax": lambda x: jnp.asarray(x), "torch": lambda x: torch.as_tensor(np.array(x))}
+CONVERT = {"numpy": np.asarray, "jax": lambda x: jnp.asarray(x),
+           "torch": lambda x: torch.as_tensor(np.array(x))}
 
 # Written for NumPy only, or for symmetric arguments only (the cases use general ones), and
 # slices with negative steps, which PyTorch does not have: the backend says so (CodegenError).
@@ -184,7 +185,8 @@ def test_gls_jacobian_uses_solves_and_one_factorization_of_each_matrix(backend, 
         src = kv.lambdify([X, V], out, backend).source
         assert "inv(" not in src and "getri" not in src and "potri" not in src
         assert src.startswith(("def jvp(X, V, dV):", "def vjp(X, V, F_bar):"))
-        factor = {"numpy": r"dpotrf\(V" if pd else r"dgetrf\(V", "jax": r"cho_factor\(V" if pd else r"lu_factor\(V",
+        factor = {"numpy": r"dpotrf\(V" if pd else r"dgetrf\(V",
+                  "jax": r"cho_factor\(V" if pd else r"lu_factor\(V",
                   "torch": r"cholesky\(V" if pd else r"lu_factor\(V"}[backend]
         assert len(re.findall(factor, src)) == 1, src
         assert len(re.findall(r"dgetrf|dpotrf|cho_factor|lu_factor|linalg\.cholesky", src)) == 2, src
@@ -237,7 +239,8 @@ def test_jax_jit_of_the_generated_code():
     X, V, F, J = _gls(n=7, m=2)
     K, y, f, G = _gp(n=6)
     rng = np.random.default_rng(3)
-    X0, V0, H = rng.standard_normal((7, 2)), rng.standard_normal((7, 7)) + 4 * np.eye(7), rng.standard_normal((7, 7))
+    X0, H = rng.standard_normal((7, 2)), rng.standard_normal((7, 7))
+    V0 = rng.standard_normal((7, 7)) + 4 * np.eye(7)
     jvp = jax.jit(kv.lambdify([X, V], J, backend="jax"))
     _close(jvp(X0, V0, H), J.at(X=X0, V=V0).jvp(H))
     R = rng.standard_normal((6, 6))
@@ -283,6 +286,7 @@ def test_symbols_that_are_not_arguments_and_other_misuse():
 def test_pyproject_declares_the_extras():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    assert any(r.startswith("jax") for r in extras["jax"]) and any(r.startswith("torch") for r in extras["torch"])
+    assert any(r.startswith("jax") for r in extras["jax"])
+    assert any(r.startswith("torch") for r in extras["torch"])
     assert "jax>=0.4" in extras["test"]
     assert not any(r.startswith(("jax", "torch")) for r in project["dependencies"])

@@ -122,7 +122,8 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
         name = "f"
     source = _assemble(g, name, arglist, result, several)
     namespace = dict(space)
-    namespace.update({k: be.constant(space, v) if isinstance(v, np.ndarray) else v for k, v in g.helpers.items()})
+    namespace.update({k: be.constant(space, v) if isinstance(v, np.ndarray) else v
+                      for k, v in g.helpers.items()})
     exec(compile(source, f"<kronvec.lambdify {name}>", "exec"), namespace)  # our own generated source
     fn = namespace[name]
     fn.source, fn.backend, fn.args = source, be.name, tuple(params)

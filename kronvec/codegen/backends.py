@@ -8,15 +8,15 @@ builds the namespace the code runs in (importing its library when
 factorizations as code.  One factorization per matrix, as the evaluator
 chooses it:
 
-==============  ================================  ==========================  =======================
-kind            NumPy (LAPACK, as the evaluator)  JAX                         PyTorch
-==============  ================================  ==========================  =======================
-``cholesky``    ``potrf`` / ``potrs`` / ``potri``  ``jsla.cho_factor``/``cho_solve``  ``torch.linalg.cholesky``,
-                                                                              ``torch.cholesky_solve``
-``lu``          ``getrf`` / ``getrs`` / ``getri``  ``jsla.lu_factor``/``lu_solve``    ``torch.linalg.lu_factor``/``lu_solve``
-``ldl``         ``sytrf`` / ``sytrs`` / ``sytri``  as ``lu``                    as ``lu``
-``triangular``  ``trtrs`` / ``trtri``              ``jsla.solve_triangular``   ``torch.linalg.solve_triangular``
-==============  ================================  ==========================  =======================
+* ``cholesky``: NumPy ``potrf``/``potrs``/``potri`` (the LAPACK calls the
+  evaluator makes); JAX ``jsla.cho_factor``/``cho_solve``; PyTorch
+  ``torch.linalg.cholesky``/``torch.cholesky_solve``/``cholesky_inverse``;
+* ``lu``: NumPy ``getrf``/``getrs``/``getri``; JAX ``jsla.lu_factor``/``lu_solve``;
+  PyTorch ``torch.linalg.lu_factor``/``lu_solve``;
+* ``ldl`` (symmetric, 128 rows or more): NumPy ``sytrf``/``sytrs``/``sytri``;
+  JAX and PyTorch as ``lu``;
+* ``triangular`` (a matrix known to be triangular, no factorization):
+  ``trtrs``/``trtri``, ``jsla.solve_triangular``, ``torch.linalg.solve_triangular``.
 
 Inverses are formed only where the evaluator forms them (the inverse itself
 is wanted): NumPy by ``potri``/``getri``/``sytri``/``trtri``, the others by a
@@ -157,7 +157,8 @@ class NumpyBackend(Backend):
             return Factor(kind, (a,), n, lower)
         if kind == "cholesky":
             (c,) = g.fresh(base + "_chol")
-            g.line(f"{c} = lapack.dpotrf({a}.T, lower=0, clean=1)[0]", f"{label} = UᵀU ({a}.T: Fortran order)")
+            g.line(f"{c} = lapack.dpotrf({a}.T, lower=0, clean=1)[0]",
+                   f"{label} = UᵀU ({a}.T: Fortran order)")
             return Factor(kind, (c,), n)
         if kind == "ldl":
             ldl, ipiv = g.fresh(base + "_ldl", base + "_ipiv")
@@ -313,7 +314,8 @@ class TorchBackend(Backend):
     def _solve(self, f: Factor, b: str, trans: bool, left: bool) -> str:
         name, side = f.names[0], "" if left else ", left=False"
         if f.kind == "cholesky":
-            return f"torch.cholesky_solve({b}, {name})" if left else f"torch.cholesky_solve({_t(b)}, {name}).T"
+            return f"torch.cholesky_solve({b}, {name})" if left else \
+                f"torch.cholesky_solve({_t(b)}, {name}).T"
         if f.kind == "triangular":
             upper = f.lower if trans else not f.lower
             return f"torch.linalg.solve_triangular({_t(name) if trans else name}, {b}, upper={upper}{side})"

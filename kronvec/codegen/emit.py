@@ -395,15 +395,15 @@ def _inline(lines: list[list], returned: list[str], keep: set[str]) -> tuple[lis
         for t in _TEMPS.findall(r):
             uses[t] = uses.get(t, 0) + 1
     for k, (var, code, _) in enumerate(lines):
-        if var is None or not _TEMPS.fullmatch(var) or var in keep or uses.get(var) != 1 or len(code) > _INLINE \
-                or _HEAVY.search(code):
+        if var is None or not _TEMPS.fullmatch(var) or var in keep or uses.get(var) != 1 \
+                or len(code) > _INLINE or _HEAVY.search(code):
             continue
         pattern = re.compile(re.escape(var) + r"(?![\w])")
         for target in lines[k + 1:]:
             if pattern.search(target[1]):
                 if target[0] is None or target[0] == var:
                     break  # an in-place line (x[...] = ...) or a reassignment: keep the variable
-                target[1] = pattern.sub(lambda _: _operand(code), target[1])
+                target[1] = pattern.sub(_operand(code).replace("\\", "\\\\"), target[1])
                 lines[k][0] = None
                 lines[k][1] = None
                 break

@@ -30,9 +30,10 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
-from ..maps.structured import DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint, _EliminationAdjoint
+from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
+                               _EliminationAdjoint)
 from ..maps.terms import _SLOT_INDEX, _FactorTerm
-from ..ops._common import code_slice
+from ..ops._common import code_slice, code_transpose
 from ..ops.leaves import Matrix
 from ..registry import function
 from ..shapes import as2d
@@ -233,7 +234,7 @@ def _compose(g: Emitter, m: ComposeMap, h: str) -> str:
 
 
 def _transposed(h: str) -> str:
-    return h[:-2] if h.endswith(".T") and h[:-2].isidentifier() else f"{h}.T" if h.isidentifier() else f"({h}).T"
+    return code_transpose(h)
 
 
 def _unsupported_base(g: Emitter, m: Any, h: str) -> str:

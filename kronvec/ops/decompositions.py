@@ -126,7 +126,8 @@ QR = register(
     doc="(Q, R), the reduced QR decomposition of a matrix of full column rank",
 )
 register(
-    "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp, orthonormal="columns",
+    "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp,
+    orthonormal="columns",
     printing=_output("qr_Q", 0, "qr_Q", r"\operatorname{qr}_Q"), identity=_QR_IDENTITY,
     doc="the orthonormal factor Q of qr",
 )

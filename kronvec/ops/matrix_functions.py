@@ -105,7 +105,8 @@ register(
     "expm_frechet", FAMILY, function=expm_frechet,
     evaluate=lift(lambda a, h: sla.expm_frechet(a, h, compute_expm=False, check_finite=False)),
     code=code_for(numpy="sla.expm_frechet({0}, {1}, compute_expm=False, check_finite=False)",
-                  jax="jsla.expm_frechet({0}, {1}, compute_expm=False)", torch=lambda g, e, a, h: _block_frechet(g, e, a, h)),
+                  jax="jsla.expm_frechet({0}, {1}, compute_expm=False)",
+                  torch=lambda g, e, a, h: _block_frechet(g, e, a, h)),
     jvp=_expm_frechet_jvp,
     printing=call_printing("L_expm", r"\operatorname{L_expm}", "expm_frechet"),
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
@@ -336,7 +337,8 @@ register(
 )
 register(
     "logm_frechet2", FAMILY, function=logm_frechet2,
-    evaluate=lift(logm_second), code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
+    evaluate=lift(logm_second),
+    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
     jvp=_logm_frechet2_jvp,
     printing=call_printing("L²_logm", r"\operatorname{L^2_{logm}}", "logm_frechet2"),
     doc="the second Fréchet derivative of logm (appears in its Hessians)",

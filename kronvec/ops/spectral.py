@@ -170,7 +170,8 @@ def _eigvalsh_code(g: Any, e: Expr, a: str) -> str:
 
 def _svd_code(index: int) -> Any:
     def code(g: Any, e: Expr, a: str) -> str:
-        full = index != 1 or g.evaluates(svd_factor(e.args[0], "U")) or g.evaluates(svd_factor(e.args[0], "Vt"))
+        a_ = e.args[0]
+        full = index != 1 or g.evaluates(svd_factor(a_, "U")) or g.evaluates(svd_factor(a_, "Vt"))
         if not full:
             return f"{g.la}.svdvals({a})[:, None]" if g.name == "torch" else \
                 f"{g.la}.svd({a}, compute_uv=False)[:, None]"

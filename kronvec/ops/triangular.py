@@ -117,8 +117,10 @@ _TRI_CODE = {
     "phi": "{np}.tril({0}) - 0.5 * {np}.diag({np}.diagonal({0}))",
     "phi_upper": "{np}.triu({0}) - 0.5 * {np}.diag({np}.diagonal({0}))",
     "unit_lower": "{np}.tril({0}, -1) + {eye}", "unit_upper": "{np}.triu({0}, 1) + {eye}",
-    "mirror_lower": "{np}.tril({0}) + {np}.tril({0}, -1).T", "mirror_upper": "{np}.triu({0}) + {np}.triu({0}, 1).T",
-    "fold_lower": "{np}.tril({0}) + {np}.triu({0}, 1).T", "fold_upper": "{np}.triu({0}) + {np}.tril({0}, -1).T",
+    "mirror_lower": "{np}.tril({0}) + {np}.tril({0}, -1).T",
+    "mirror_upper": "{np}.triu({0}) + {np}.triu({0}, 1).T",
+    "fold_lower": "{np}.tril({0}) + {np}.triu({0}, 1).T",
+    "fold_upper": "{np}.triu({0}) + {np}.tril({0}, -1).T",
 }
 
 
@@ -143,7 +145,8 @@ def _tri_jvp(node: Expr, i: int) -> Any:
 
 register(
     "tri", FAMILY, function=tri, params=("kind",),
-    evaluate=with_node(lambda n, x: apply_triangle(n.params.kind, x)), code=lambda g, e, x: tri_code(g, e.params.kind, x, e.shape[0]),
+    evaluate=with_node(lambda n, x: apply_triangle(n.params.kind, x)),
+    code=lambda g, e, x: tri_code(g, e.params.kind, x, e.shape[0]),
     jvp=_tri_jvp,
     transpose=Transpose((), _tri_transposed),
     triangular=lambda node: TRIANGLE_KINDS[node.params.kind] or None,
@@ -195,7 +198,8 @@ def _cholesky_value(ev: Any, e: Expr) -> np.ndarray:
 
 
 _CHOLESKY_CODE = code_for(numpy="lapack.dpotrf({0}, lower=1, clean=1)[0]",
-                          jax="jnp.linalg.cholesky({0}, symmetrize_input=False)", torch="torch.linalg.cholesky({0})")
+                          jax="jnp.linalg.cholesky({0}, symmetrize_input=False)",
+                          torch="torch.linalg.cholesky({0})")
 
 
 def _cholesky_code(g: Any, e: Expr, a: str) -> str:
