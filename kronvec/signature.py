@@ -12,22 +12,38 @@ The language is NumPy's generalised-ufunc notation with three additions::
     (...)->(...)                 elementwise: any shape, kept
     (m,n)->()                    a scalar result
     blocks:grid->(m,n)           block: a (nested) list of blocks, assembled
+    (m,n),axis=None->() | (m,n),axis=0->(1,n) | (m,n),axis=1->(m,1)
+                                 sum: a keyword parameter picks the alternative
 
 ``()`` also accepts a ``(1, 1)`` matrix.  A dimension is a name, a literal
 integer, or a product of two names.
+
+Keyword parameters follow the arrays as ``name=literal`` (``None``, an
+integer, ``True``/``False`` or a quoted string).  An alternative that names a
+keyword applies only when the call gives the keyword that value; the value in
+the first alternative that names it is the default.  The parser accepts
+exactly the declared keywords (also positionally, after the arrays, in the
+order declared), and nothing else.  A keyword called ``axis`` takes NumPy's
+axis values: a negative integer counts from the end (for a matrix, −1 is 1
+and −2 is 0), and one out of range raises NumPy's ``AxisError``.
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from .errors import ShapeError
 from .shapes import Shape, fmt, is_scalar_shape
 
-__all__ = ["Signature", "Alternative", "Arg", "parse_signature"]
+__all__ = ["Signature", "Alternative", "Arg", "parse_signature", "normalize_keyword", "AxisError"]
 
 ANY = "..."
+AxisError = getattr(np, "exceptions", np).AxisError  # NumPy's (np.exceptions since 1.25)
+MATRIX_NDIM = 2
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,29 @@ class Arg:
 
 @dataclass(frozen=True)
 class Alternative:
+    """One way to call: the positional ``args``, the result ``out`` and the keyword
+    values it applies to (``(("axis", 0),)``; empty: any)."""
+
     args: tuple[Arg, ...]
     out: Arg
+    keywords: tuple[tuple[str, Any], ...] = ()
+
+    def accepts(self, keywords: Mapping[str, Any]) -> bool:
+        return all(keywords.get(name) == value for name, value in self.keywords)
+
+
+def normalize_keyword(op: str, name: str, value: Any) -> Any:
+    """A keyword value in the form the alternatives list: ``axis=-1`` is ``axis=1``.
+
+    Raises NumPy's ``AxisError`` for an axis that a matrix does not have.
+    """
+    if name != "axis" or value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be None or an integer, got {value!r}")
+    if not -MATRIX_NDIM <= value < MATRIX_NDIM:
+        raise AxisError(int(value), MATRIX_NDIM, op)
+    return int(value) % MATRIX_NDIM
 
 
 @dataclass(frozen=True)
@@ -66,19 +103,62 @@ class Signature:
     def arity(self) -> int:
         return len(self.alternatives[0].args)
 
+    @property
+    def keywords(self) -> dict[str, Any]:
+        """The keyword parameters and their defaults, in the order declared."""
+        out: dict[str, Any] = {}
+        for alt in self.alternatives:
+            for name, value in alt.keywords:
+                out.setdefault(name, value)
+        return out
+
+    def keyword_values(self, name: str) -> list[Any]:
+        """The values the alternatives declare for the keyword ``name``."""
+        return list(dict.fromkeys(v for alt in self.alternatives for k, v in alt.keywords if k == name))
+
+    def resolve(self, op: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every keyword's value for a call (defaults filled in, axes normalized).
+
+        Raises ``TypeError`` for an undeclared keyword, ``AxisError`` for an
+        axis out of range and ``ValueError`` for another undeclared value.
+        """
+        declared = self.keywords
+        given = dict(given or {})
+        unknown = [k for k in given if k not in declared]
+        if unknown:
+            takes = ", ".join(f"{k}=" for k in declared) or "no keyword arguments"
+            raise TypeError(f"{op}: unexpected keyword argument {unknown[0]!r} (it takes {takes})")
+        out = {}
+        for name, default in declared.items():
+            value = normalize_keyword(op, name, given.get(name, default))
+            allowed = self.keyword_values(name)
+            if not any(value == a and type(value) is type(a) for a in allowed):
+                listed = ", ".join(repr(a) for a in allowed)
+                raise ValueError(f"{op}: {name}={given.get(name, default)!r} is not supported "
+                                 f"(allowed: {listed})")
+            out[name] = value
+        return out
+
+    def alternatives_for(self, keywords: Mapping[str, Any]) -> tuple[Alternative, ...]:
+        """The alternatives that apply for resolved keyword values."""
+        return tuple(alt for alt in self.alternatives if alt.accepts(keywords))
+
     def literal_positions(self) -> tuple[int, ...]:
         """Positions of arguments that must be literal numbers (``int``, ``num``)."""
         return tuple(i for i, a in enumerate(self.alternatives[0].args) if a.kind in ("int", "num"))
 
-    def check(self, op: str, shapes: Sequence[Shape]) -> Shape:
-        """The output shape for argument ``shapes`` (literal arguments excluded),
-        or a ``ShapeError`` naming ``op`` and the shapes."""
-        key = tuple(shapes)
+    def check(self, op: str, shapes: Sequence[Shape], **keywords: Any) -> Shape:
+        """The output shape for argument ``shapes`` (literal arguments excluded)
+        and keyword values (see :meth:`resolve`), or a ``ShapeError`` naming
+        ``op`` and the shapes."""
+        key = (tuple(shapes), tuple((k, type(v), v) for k, v in sorted(keywords.items())))
         out = self._seen.get(key)
         if out is not None:
             return out
         shapes = [tuple(s) for s in shapes]
-        for alt in self.alternatives:
+        alternatives = self.alternatives_for(self.resolve(op, keywords)) if self.keywords \
+            else self.alternatives
+        for alt in alternatives:
             out = _match(alt, shapes)
             if out is not None:
                 if len(self._seen) < 4096:
@@ -152,7 +232,8 @@ def _size(dim: str, sizes: dict[str, int]) -> int:
     return sizes[dim]
 
 
-_ARG = re.compile(r"\s*(\((?:[^()]*)\)|int(?::\w+)?|num|blocks:\w+)\s*")
+_ARG = re.compile(r"\s*(\((?:[^()]*)\)|int(?::\w+)?|num|blocks:\w+"
+                  r"|\w+\s*=\s*(?:-?\w+|'[^']*'|\"[^\"]*\"))\s*")
 
 
 def _parse_arg(text: str) -> Arg:
@@ -185,11 +266,24 @@ def _split_args(text: str) -> list[str]:
     return parts
 
 
+def _keyword(text: str) -> tuple[str, Any]:
+    """``axis=None`` as ``("axis", None)``; the value is a Python literal."""
+    name, value = (part.strip() for part in text.split("=", 1))
+    literal = ast.literal_eval(value)
+    if literal is not None and not isinstance(literal, (bool, int, str)):
+        raise ValueError(f"bad keyword value in signature: {text!r}")
+    return name, literal
+
+
 def parse_signature(text: str, describe: str | None = None) -> Signature:
     """Parse the signature language above."""
     alternatives = []
     for alt in text.split("|"):
         args, out = alt.split("->")
-        alternatives.append(Alternative(tuple(_parse_arg(a) for a in _split_args(args)),
-                                        _parse_arg(out)))
+        parts = _split_args(args)
+        keywords = tuple(_keyword(a) for a in parts if "=" in a)
+        positional = [a for a in parts if "=" not in a]
+        if parts[:len(positional)] != positional:
+            raise ValueError(f"keyword parameters must follow the arrays in {text!r}")
+        alternatives.append(Alternative(tuple(_parse_arg(a) for a in positional), _parse_arg(out), keywords))
     return Signature(text, tuple(alternatives), describe)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import algebra, diagonal, frechet, nodes, selection, structured, terms, triangular
+from kronvec.maps import algebra, diagonal, frechet, nodes, sandwich, selection, structured, terms, triangular
 from kronvec.testing import dottest
 
 
@@ -104,6 +104,27 @@ def make_kron_diag(r, n, k, p, q):
         return diagonal.KronDiagMap(A, B, "extract", (n, k), (p, 1))
     A, B = r.standard_normal((n, p)), r.standard_normal((p, q))
     return diagonal.KronDiagMap(A, B, "embed", (p, 1), (n, q))
+def make_sandwich(r, n, k, p, q):
+    a, b = int(r.integers(1, 4)), int(r.integers(1, 4))  # the middle shape (a, b)
+    return sandwich.DiagSandwichMap(r.standard_normal((p, a)), r.standard_normal((b, q)),
+                                    r.standard_normal((a, b)), r.standard_normal((a, n)),
+                                    r.standard_normal((k, b)), (n, k), (p, q))
+
+
+def make_sandwich_columns(r, n, k, p, q):
+    a = int(r.integers(1, 5))
+    return sandwich.DiagSandwichMap(r.standard_normal((p, a)), None, r.standard_normal((a, 1)),
+                                    r.standard_normal((a, n)), None, (n, 1), (p, 1))
+
+
+def make_sandwich_one_side(r, n, k, p, q):
+    return sandwich.DiagSandwichMap(None, None, r.standard_normal((n, q)), None, r.standard_normal((k, q)),
+                                    (n, k), (n, q))
+
+
+def make_rank_one(r, n, k, p, q):
+    pick = lambda: r.standard_normal((n, k)) if r.integers(3) else None  # noqa: E731
+    return sandwich.DiagRankOneMap(pick(), pick(), pick(), [None, 0, 1][r.integers(3)], (n, k))
 
 
 def make_sum(r, n, k, p, q):
@@ -179,6 +200,8 @@ MAKERS = {
     "select": make_select, "place": make_place, "index_copy": make_index_copy,
     "triangle": make_triangle, "trisolve": make_trisolve, "matfun_frechet": make_matfun_frechet,
     "logm_second": make_logm_second, "kron_diag": make_kron_diag,
+    "sandwich": make_sandwich, "sandwich_columns": make_sandwich_columns,
+    "sandwich_one_side": make_sandwich_one_side, "rank_one": make_rank_one,
 }
 
 

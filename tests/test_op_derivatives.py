@@ -100,6 +100,46 @@ def _elementwise(fname):
     return case
 
 
+def _signed(fname):
+    """f(A ⊙ X − 5/4) with A, X in [1/2, 2]: arguments of both signs (kinks have measure zero)."""
+    def case(n, m, k):
+        X = kv.Matrix("X", (n, k))
+        return getattr(kv, fname)(kv.Matrix("A", (n, k)) * X - 1.25), X, True
+    return case
+
+
+def _axis(n, m, k):
+    return [None, 0, 1, -1][(n + m + k) % 4]
+
+
+def _along_axis(fname):
+    def case(n, m, k):  # slices of two or more entries (over one entry these functions are trivial)
+        X = kv.Matrix("X", (n + 1, k + 1))
+        return getattr(kv, fname)(kv.Matrix("A", (n + 1, k + 1)) * X - 1.25, axis=_axis(n, m, k)), X, True
+    return case
+
+
+def _case_extremum(fname):
+    def case(n, m, k):  # a column broadcast against a matrix, arguments crossing
+        X, b = kv.Matrix("X", (n, k)), kv.Vector("b", n)
+        return getattr(kv, fname)(kv.Matrix("A", (n, k)) * X - 1.25, b), X if k % 2 else b, True
+    return case
+
+
+def _case_weights(fname):
+    def case(n, m, k):  # the gradient of max contains its weights; differentiate them again
+        X = kv.Matrix("X", (n + 1, k + 1))
+        g = kv.grad(kv.sum(getattr(kv, fname)(X, axis=_axis(n, m, k))), X)
+        assert any(node.op == f"{fname}_weights" for node in g.walk())
+        return kv.Matrix("A", (n + 1, k + 1)) * g, X, False
+    return case
+
+
+def _case_mean(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.mean(X @ kv.Matrix("B", (k, m)), axis=_axis(n, m, k)), X, False
+
+
 def _case_sum(n, m, k):
     X = kv.Matrix("X", (n, k))
     return kv.sum(X @ kv.Matrix("B", (k, m))), X, False
@@ -322,6 +362,16 @@ CASES = {
     "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
     "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
+    "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
+    "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
+    "relu": _signed("relu"),
+    "heaviside": lambda n, m, k: (kv.heaviside(kv.Matrix("X", (n, k)) - 1.25, 0.5),
+                                  kv.Matrix("X", (n, k)), True),
+    "maximum": _case_extremum("maximum"), "minimum": _case_extremum("minimum"),
+    "max": _along_axis("max"), "min": _along_axis("min"),
+    "max_weights": _case_weights("max"), "min_weights": _case_weights("min"),
+    "mean": _case_mean, "logsumexp": _along_axis("logsumexp"), "softmax": _along_axis("softmax"),
+    "log_softmax": _along_axis("log_softmax"),
 }
 
 

@@ -2,6 +2,7 @@
 the algebra that simplifies them (importing the package installs it)."""
 from . import algebra  # noqa: F401  (installs compose/add/scale behind the operators)
 from .base import LinearMap, check_composable, expression_factors
+from .sandwich import DiagRankOneMap, DiagSandwichMap
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap
 from .selection import IndexMap, place_map, select_map
 from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, KronFactorMap,
@@ -15,4 +16,4 @@ __all__ = ["LinearMap", "check_composable", "expression_factors", "ComposeMap", 
            "KronFactorMap", "KronMap", "KronTMap", "TraceMap", "commutation_map", "identity_map",
            "IndexMap", "select_map", "place_map",
            "TriangleMap", "TriSolveMap", "MatrixFunctionFrechetMap", "LogmSecondMap",
-           "KronDiagMap"]
+           "KronDiagMap", "DiagRankOneMap", "DiagSandwichMap"]

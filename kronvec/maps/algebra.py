@@ -12,10 +12,14 @@ kept apart from the term classes:
   reads only entries the inner never wrote);
 * triangular solves next to a Kronecker term fold into its factors,
   A (T⁻¹ H) = (AT⁻¹) H, so that the evaluator computes AT⁻¹ once by a solve;
+* sandwiches: a Kronecker term on either side of an elementwise one is one
+  term, A₁ (D ⊙ (A₂ H B₂)) B₁, and further Kronecker terms multiply into its
+  outer factors (so a Hessian of Σ f(Xw) is Xᵀ diag(f''(Xw)) X);
 * zero, identity, scaling and sums distribute; what is left stays a lazy
   :class:`~kronvec.maps.nodes.ComposeMap`.
 
-Sums merge terms that share a factor: A H B₁ + A H B₂ = A H (B₁ + B₂).
+Sums merge terms that share a factor: A H B₁ + A H B₂ = A H (B₁ + B₂), and
+sandwiches with the same outer and inner factors add their diagonals.
 Every rule works on symbolic factors (building expressions) and on numbers.
 Importing this module installs it as the algebra behind ``@ + *`` of maps.
 """
@@ -27,6 +31,7 @@ from ..expr import Expr
 from . import factors as fx
 from ..shapes import as2d
 from .base import ALGEBRA, LinearMap
+from .sandwich import DiagSandwichMap, sandwich_shape_ok
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
 from .diagonal import KronDiagMap
 from .selection import IndexMap, compose_index_maps
@@ -141,6 +146,44 @@ def _elem_elem(o: ElementwiseMap, i: ElementwiseMap) -> LinearMap:
     return ElementwiseMap(fx.had(o.D, i.D), i.in_shape, o.out_shape)
 
 
+def _kron_elem(o: KronMap, i: ElementwiseMap) -> LinearMap | None:
+    # A (D ⊙ H) B
+    if not sandwich_shape_ok(i):
+        return None
+    return DiagSandwichMap(o.A, o.B, i.D, None, None, i.in_shape, o.out_shape)
+
+
+def _elem_kron(o: ElementwiseMap, i: KronMap) -> LinearMap | None:
+    # D ⊙ (A H B)
+    if not sandwich_shape_ok(o):
+        return None
+    return DiagSandwichMap(None, None, o.D, i.A, i.B, i.in_shape, o.out_shape)
+
+
+def _kron_sandwich(o: KronMap, i: DiagSandwichMap) -> LinearMap:
+    # A (A₁ (D ⊙ ·) B₁) B = (A A₁) (D ⊙ ·) (B₁ B)
+    return DiagSandwichMap(fx.mm(o.A, i.A1), fx.mm(i.B1, o.B), i.D, i.A2, i.B2, i.in_shape, o.out_shape)
+
+
+def _sandwich_kron(o: DiagSandwichMap, i: KronMap) -> LinearMap:
+    # (D ⊙ (A₂ (A H B) B₂)) = D ⊙ ((A₂A) H (BB₂))
+    return DiagSandwichMap(o.A1, o.B1, o.D, fx.mm(o.A2, i.A), fx.mm(i.B, o.B2), i.in_shape, o.out_shape)
+
+
+def _elem_sandwich(o: ElementwiseMap, i: DiagSandwichMap) -> LinearMap | None:
+    # D₁ ⊙ (D₂ ⊙ (A₂ H B₂)) when the sandwich has no outer factors
+    if i.A1 is not None or i.B1 is not None:
+        return None
+    return DiagSandwichMap(None, None, fx.had(o.D, i.D), i.A2, i.B2, i.in_shape, o.out_shape)
+
+
+def _sandwich_elem(o: DiagSandwichMap, i: ElementwiseMap) -> LinearMap | None:
+    # A₁ (D₁ ⊙ (D₂ ⊙ H)) B₁ when the sandwich has no inner factors
+    if o.A2 is not None or o.B2 is not None:
+        return None
+    return DiagSandwichMap(o.A1, o.B1, fx.had(o.D, i.D), None, None, i.in_shape, o.out_shape)
+
+
 def _trace_after(o: TraceMap, inner: LinearMap) -> LinearMap | None:
     # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ)
     if o.symbolic and not inner.acts_on_expressions():
@@ -220,6 +263,12 @@ COMPOSE_RULES: dict[tuple[type, type], Rule] = {
     (DiagExtractMap, KronMap): _diag_of_kron,
     (KronMap, DiagEmbedMap): _kron_of_diag,
     (TriSolveMap, KronMap): _trisolve_kron,
+    (KronMap, ElementwiseMap): _kron_elem,
+    (ElementwiseMap, KronMap): _elem_kron,
+    (KronMap, DiagSandwichMap): _kron_sandwich,
+    (DiagSandwichMap, KronMap): _sandwich_kron,
+    (ElementwiseMap, DiagSandwichMap): _elem_sandwich,
+    (DiagSandwichMap, ElementwiseMap): _sandwich_elem,
     (TraceMap, LinearMap): _trace_after,
     (LinearMap, TraceMap): _before_trace,
 }
@@ -324,6 +373,13 @@ def _merge_elementwise(x: ElementwiseMap, y: ElementwiseMap) -> LinearMap:
     return ElementwiseMap(fx.plus(x.D, y.D), x.in_shape, x.out_shape)
 
 
+def _merge_sandwich(x: DiagSandwichMap, y: DiagSandwichMap) -> Optional[LinearMap]:
+    # A₁ (D ⊙ (A₂ H B₂)) B₁ + A₁ (D' ⊙ (A₂ H B₂)) B₁ = A₁ ((D + D') ⊙ (A₂ H B₂)) B₁
+    if all(fx.same(a, b) for a, b in zip((x.A1, x.B1, x.A2, x.B2), (y.A1, y.B1, y.A2, y.B2))):
+        return DiagSandwichMap(x.A1, x.B1, fx.plus(x.D, y.D), x.A2, x.B2, x.in_shape, x.out_shape)
+    return None
+
+
 def _merge_trace(x: TraceMap, y: TraceMap) -> Optional[LinearMap]:
     # tr(C H) M: merge equal M (sum the C) or equal C (sum the M)
     if fx.same(x.M, y.M) and x.C is not None and y.C is not None:
@@ -358,6 +414,7 @@ def _explicit(f: Any, m: KronMap | KronTMap, side: str, like: Any) -> Any:
 
 MERGE_RULES: dict[type, Callable[[Any, Any], Optional[LinearMap]]] = {
     ElementwiseMap: _merge_elementwise,
+    DiagSandwichMap: _merge_sandwich,
     TraceMap: _merge_trace,
     KronMap: _merge_kron,
     KronTMap: _merge_kron,

@@ -29,13 +29,14 @@ def dense_by_einsum(m: Any, out: np.ndarray, coef: float) -> bool:
 
     Returns False (leaving ``out`` alone) when a factor has no einsum form.
     """
-    if not all(hasattr(t, "einsum_form") for t in m.maps):
+    maps = [p for t in m.maps for p in (t.parts() if hasattr(t, "parts") else (t,))]  # sandwiches
+    if not all(hasattr(t, "einsum_form") for t in maps):
         return False
     symbols = (oe.get_symbol(s) for s in range(10 ** 6))
     a, b = next(symbols), next(symbols)
     first_in = (a, b)
     operands: list[tuple[str, Any]] = []
-    for t in reversed(m.maps):
+    for t in reversed(maps):
         i, j = next(symbols), next(symbols)
         operands.extend(t.einsum_form(i, j, a, b))
         a, b = i, j

@@ -22,8 +22,9 @@ from ..registry import Prec, Printing, spec
 from ..shapes import Shape
 
 __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
-           "call_printing", "func_print", "py_call", "python_number", "NodeInfo", "Prec", "Printing",
-           "triangle", "code_number", "code_transpose", "code_sum", "code_for", "code_slice", "code_eigh"]
+           "call_printing", "func_print", "py_call", "python_number", "axis_printing", "swapped_axis",
+           "NodeInfo", "Prec", "Printing", "triangle", "code_number", "code_transpose", "code_sum", "code_for",
+           "code_slice", "code_eigh"]
 
 EvalRule = Callable[[Any, Expr], Any]
 PrintRule = Callable[[Any, Expr], tuple[str, int]]
@@ -88,6 +89,29 @@ def py_call(name: str) -> PrintRule:
 def call_printing(unicode: str, latex: str, python: str) -> Printing:
     """A node printed as a function call, e.g. tr(A), \\operatorname{tr}(A), trace(A)."""
     return Printing(func_print(unicode), func_print(latex), py_call(python))
+
+
+def _axis_call(name: str, latex: str, python: str) -> tuple[PrintRule, PrintRule, PrintRule]:
+    def styled(p: Any, e: Expr) -> tuple[str, int]:
+        args = [p(a) for a in e.args]
+        if e.params.axis is not None:
+            args.append((r"\mathrm{axis}=" if p.s.latex else "axis=") + str(e.params.axis))
+        return p.s.func(latex if p.s.latex else name, *args), Prec.ATOM
+
+    def plain(p: Any, e: Expr) -> tuple[str, int]:
+        axis = "" if e.params.axis is None else f", axis={e.params.axis}"
+        return f"{python}({', '.join(p(a) for a in e.args)}{axis})", Prec.ATOM
+    return styled, styled, plain
+
+
+def axis_printing(name: str, latex: str, python: str | None = None) -> Printing:
+    """``name(A)``, or ``name(A, axis=0)`` for a node with an axis, as NumPy writes the call."""
+    return Printing(*_axis_call(name, latex, python or name))
+
+
+def swapped_axis(axis: int | None) -> int | None:
+    """The axis of the transposed matrix: 0 and 1 trade places (None stays)."""
+    return None if axis is None else 1 - axis
 
 
 def python_number(c: float) -> str:

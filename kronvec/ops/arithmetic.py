@@ -22,6 +22,7 @@ from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
 from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
+from .broadcasting import broadcast_shapes, broadcast_to
 from .leaves import Constant, identity, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
@@ -35,26 +36,17 @@ def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
 
 # ------------------------------------------------------------------- add
 def add(*terms: Any) -> Expr:
-    """The sum of the terms, with equal terms merged.
+    """The sum of the terms, with equal terms merged; shapes broadcast as in NumPy.
 
-    Shapes must agree, except that a scalar of shape ``()`` broadcasts over a
-    matrix (as in NumPy) and ``()`` and ``(1, 1)`` count as the same scalar.
+    A column b of shape (n, 1) added to an (n, m) matrix is spread as b𝟙ᵀ, a
+    row r of shape (1, m) as 𝟙r and a scalar s as s𝟙 (:mod:`.broadcasting`);
+    ``()`` and ``(1, 1)`` count as the same scalar.  Shapes that do not
+    broadcast raise ``kv.ShapeError`` naming both.
     """
     terms = [as_expr(t) for t in terms]
-    shape = terms[0].shape
-    for t in terms[1:]:
-        if t.shape == shape:
-            continue
-        if is_scalar(t) and is_scalar(shape):
-            shape = (1, 1)
-        elif t.shape == () and not is_scalar(shape):
-            continue
-        elif shape == () and not is_scalar(t):
-            shape = t.shape
-        else:
-            raise ShapeError(f"add: shapes {fmt(shape)} and {fmt(t.shape)} differ")
+    shape = broadcast_shapes("add", *[t.shape for t in terms])
     if not is_scalar(shape):
-        terms = [smul(t, ones(shape)) if t.shape == () else t for t in terms]
+        terms = [broadcast_to(t, shape) for t in terms]
     coefs: dict[int, float] = {}
     bases: dict[int, Expr] = {}
     for t in terms:
@@ -305,7 +297,8 @@ def hadamard(a: Any, b: Any) -> Expr:
 
 
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
-    """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product."""
+    """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
+    of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
     if is_number(x):
         return scale(float(x), as_expr(y))
     if is_number(y):
@@ -315,7 +308,15 @@ def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
         return hadamard(a, b)
     if is_scalar(a) or is_scalar(b):
         return smul(a, b)
-    raise ShapeError(f"{op_name} (elementwise): shapes {fmt(a.shape)} and {fmt(b.shape)} differ")
+    shape = broadcast_shapes(op_name, a.shape, b.shape)
+    return hadamard(_spread_operand(a, shape), _spread_operand(b, shape))
+
+
+def _spread_operand(e: Expr, shape: Shape) -> Expr:
+    """``e`` broadcast to ``shape``; a reciprocal is spread inside, X ⊘ 𝟙r rather than X ⊙ 𝟙r∘⁻¹."""
+    if e.op == "power" and e.params.exponent == -1.0 and e.shape != shape:
+        return power(broadcast_to(e.args[0], shape), -1.0)
+    return broadcast_to(e, shape)
 
 
 def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:

@@ -1,4 +1,4 @@
-"""Elementwise functions: exp, log, sin, cos, tanh, sqrt and sigmoid.
+"""Elementwise functions: exp, log, log1p, expm1, sin, cos, tanh, sqrt, square and sigmoid.
 
 Each is f∘(A), applied entry by entry as NumPy does; its differential is
 f'(A) ⊙ dA, a diagonal map in the vec convention.  A transpose passes
@@ -11,13 +11,15 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import expit
 
+from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..registry import Printing, Transpose, register
 from ._common import code_for, elementwise_jvp, func_print, lift, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
 
-__all__ = ["exp", "log", "sin", "cos", "tanh", "sqrt", "sigmoid", "elementwise_node"]
+__all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sqrt", "square", "sigmoid",
+           "elementwise_node", "register_elementwise"]
 
 FAMILY = "elementwise"
 
@@ -48,9 +50,16 @@ def register_elementwise(name: str, function: Callable[[Any], Expr], value: Call
 
 # ------------------------------------------------------------------ exp
 def exp(a: Any) -> Expr:
-    """The elementwise exponential exp∘(A); d exp(A) = exp(A) ⊙ dA."""
+    """The elementwise exponential exp∘(A); d exp(A) = exp(A) ⊙ dA.
+
+    exp(log(A)) = A, and exp(log_softmax(A)) = softmax(A).
+    """
     a = as_expr(a)
-    return a.args[0] if a.op == "log" else elementwise_node("exp", a)
+    if a.op == "log":
+        return a.args[0]
+    if a.op == "log_softmax":
+        return registry.function("softmax")(a.args[0], axis=a.params.axis)
+    return elementwise_node("exp", a)
 
 
 register_elementwise("exp", exp, np.exp, lambda n: n, r"\exp", "elementwise exponential")
@@ -58,13 +67,42 @@ register_elementwise("exp", exp, np.exp, lambda n: n, r"\exp", "elementwise expo
 
 # ------------------------------------------------------------------ log
 def log(a: Any) -> Expr:
-    """The elementwise natural logarithm log∘(A); d log(A) = A∘⁻¹ ⊙ dA."""
+    """The elementwise natural logarithm log∘(A); d log(A) = A∘⁻¹ ⊙ dA.
+
+    log(exp(A)) = A, and log(softmax(A)) is the stable log_softmax(A).
+    """
     a = as_expr(a)
-    return a.args[0] if a.op == "exp" else elementwise_node("log", a)
+    if a.op == "exp":
+        return a.args[0]
+    if a.op == "softmax":
+        return registry.function("log_softmax")(a.args[0], axis=a.params.axis)
+    return elementwise_node("log", a)
 
 
 register_elementwise("log", log, np.log, lambda n: power(n.args[0], -1.0), r"\log",
                      "elementwise natural logarithm", domain="positive")
+
+
+# ---------------------------------------------------------- log1p, expm1
+def log1p(a: Any) -> Expr:
+    """log(1 + A) elementwise, accurate for small A (NumPy's ``log1p``);
+    d log1p(A) = (𝟙 + A)∘⁻¹ ⊙ dA.  log1p(expm1(A)) = A."""
+    a = as_expr(a)
+    return a.args[0] if a.op == "expm1" else elementwise_node("log1p", a)
+
+
+def expm1(a: Any) -> Expr:
+    """eᴬ − 1 elementwise, accurate for small A (NumPy's ``expm1``); d expm1(A) = exp(A) ⊙ dA.
+    expm1(log1p(A)) = A."""
+    a = as_expr(a)
+    return a.args[0] if a.op == "log1p" else elementwise_node("expm1", a)
+
+
+register_elementwise("log1p", log1p, np.log1p,
+                     lambda n: power(add(ones(n.shape), n.args[0]), -1.0), r"\operatorname{log1p}",
+                     "log(1 + A) elementwise, accurate near 0", domain="positive")
+register_elementwise("expm1", expm1, np.expm1, lambda n: exp(n.args[0]), r"\operatorname{expm1}",
+                     "eᴬ − 1 elementwise, accurate near 0")
 
 
 # ------------------------------------------------------------ sin, cos
@@ -102,6 +140,16 @@ def sqrt(a: Any) -> Expr:
 
 register("sqrt", FAMILY, public="sqrt", function=sqrt, signature="(...)->(...)", node=False,
          domain=("positive",), doc="elementwise square root (the power ½)")
+
+
+# --------------------------------------------------------------- square
+def square(a: Any) -> Expr:
+    """The elementwise square A ⊙ A = A∘² (the power 2, as NumPy's ``square``); d A∘² = 2A ⊙ dA."""
+    return power(as_expr(a), 2.0)
+
+
+register("square", FAMILY, public="square", function=square, signature="(...)->(...)", node=False,
+         doc="elementwise square (the power 2)")
 
 
 # -------------------------------------------------------------- sigmoid

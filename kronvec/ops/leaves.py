@@ -197,12 +197,18 @@ register(
     rebuild=lambda node, args: node,
     doc="the zero matrix",
 )
+def _print_ones(p: Any, e: Expr) -> tuple[str, int]:
+    """𝟙, and 𝟙ᵀ for a row of ones (as in b𝟙ᵀ, a column broadcast over columns)."""
+    if len(e.shape) == 2 and e.shape[0] == 1 and e.shape[1] > 1:
+        return p.s.ones + p.s.transpose, Prec.POSTFIX
+    return p.s.ones, Prec.ATOM
+
+
 register(
     "ones", FAMILY, leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.ones(e.shape)), code=lambda g, e: g.ones(e.shape),
     transpose=Transpose((), _transposed_fill),
-    printing=Printing(lambda p, e: (p.s.ones, Prec.ATOM), lambda p, e: (p.s.ones, Prec.ATOM),
-                      _filled_python("ones", "1")),
+    printing=Printing(_print_ones, _print_ones, _filled_python("ones", "1")),
     rebuild=lambda node, args: node,
     doc="the all-ones matrix",
 )

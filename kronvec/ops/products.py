@@ -84,13 +84,21 @@ def _merge_powers(flat: list[Expr]) -> list[Expr]:
 
 
 def _merge_ones(flat: list[Expr]) -> tuple[list[Expr], float]:
-    """𝟙ₘₚ𝟙ₚₖ = p·𝟙ₘₖ: adjacent all-ones factors merge (with the coefficient they give)."""
+    """𝟙ₘₚ𝟙ₚₖ = p·𝟙ₘₖ: adjacent all-ones factors merge (with the coefficient they give).
+
+    Next to other factors an outer product 𝟙𝟙ᵀ (p = 1) stays as it is, as a
+    broadcast prints (Y𝟙𝟙ᵀ), and is cheaper to apply than the full matrix of
+    ones; alone it is that matrix, 𝟙.  A merged 1×1 𝟙ᵀ𝟙 is the number p alone.
+    """
     out: list[Expr] = []
     coef = 1.0
+    only_ones = all(f.op == "ones" for f in flat)
     for f in flat:
-        if f.op == "ones" and out and out[-1].op == "ones":
+        if f.op == "ones" and out and out[-1].op == "ones" and (f.shape[0] > 1 or only_ones):
             coef *= f.shape[0]
-            out[-1] = ones(out[-1].shape[0], f.shape[1])
+            merged = ones(out.pop().shape[0], f.shape[1])
+            if merged.op == "ones":
+                out.append(merged)
         else:
             out.append(f)
     return out, coef

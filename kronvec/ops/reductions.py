@@ -13,15 +13,20 @@ import numpy as np
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
 from ..registry import Prec, Printing, register
+from ..signature import normalize_keyword
 from ._common import func_print, io, lift, py_call
 from .arithmetic import add, power, scale, smul
+from .broadcasting import slice_sums
 from .leaves import Constant, ones, zeros
 from .products import inv, transpose
 from .spectral import nuclear_norm, spectral_norm
 
-__all__ = ["trace", "det", "logdet", "sum", "norm"]
+__all__ = ["trace", "det", "logdet", "sum", "norm", "AXIS_REDUCTION"]
 
 FAMILY = "reductions"
+
+AXIS_REDUCTION = "(m,n),axis=None->() | (m,n),axis=0->(1,n) | (m,n),axis=1->(m,1)"
+"""The signature of a reduction along an axis (sum, mean, max, min, logsumexp)."""
 
 
 def _one() -> Expr:
@@ -127,12 +132,19 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
-def sum(a: Any) -> Expr:  # noqa: A001 - the public name kv.sum
-    """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar.
+def sum(a: Any, axis: int | None = None) -> Expr:  # noqa: A001 - the public name kv.sum
+    """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
+    (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
+    as ``np.sum`` (negative axes count from the end).
 
-    Its differential is Σᵢⱼ dAᵢⱼ = tr(𝟙ᵀ dA), so its gradient is the ones matrix.
+    Its differential is Σᵢⱼ dAᵢⱼ = tr(𝟙ᵀ dA), so its gradient is the ones matrix;
+    the sums along an axis are products with 𝟙, differentiated as products.
     """
     a = as_expr(a)
+    if axis is not None:
+        axis = normalize_keyword("sum", "axis", axis)
+        SUM.signature.check("sum", [a.shape], axis=axis)
+        return slice_sums(a, axis)
     if a.shape == ():
         return a
     if a.op == "scale":
@@ -142,12 +154,13 @@ def sum(a: Any) -> Expr:  # noqa: A001 - the public name kv.sum
     return Expr.make("sum", (a,), NO_PARAMS, ())
 
 
-register(
-    "sum", FAMILY, public="sum", function=sum, signature="(m,n)->()",
+SUM = register(
+    "sum", FAMILY, public="sum", function=sum,
+    signature=AXIS_REDUCTION,
     evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
     jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
     printing=Printing(_scalar_of_1x1("sum"), _scalar_of_1x1(r"\operatorname{sum}"), py_call("sum")),
-    doc="the sum of all entries",
+    doc="the sum of all entries, or of each column or row (axis=)",
 )
 
 

@@ -151,10 +151,10 @@ def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any
     text : str
         E.g. ``"inv(X.T @ inv(V) @ X)"``.  Allowed: symbol names, numbers,
         ``@ + - * / **``, unary ``- +``, ``.T``, subscripts with integer
-        literals and slices of them (``X[0, 1:3]``) and calls (positional
-        arguments only) of the public functions of the op registry
-        (:func:`function_names`), with lists of matrices for ``block``,
-        ``hstack`` and ``vstack``.
+        literals and slices of them (``X[0, 1:3]``) and calls of the public
+        functions of the op registry (:func:`function_names`) with positional
+        arguments (lists of matrices for ``block``, ``hstack`` and ``vstack``)
+        and literal keywords (``axis=0``, ``lower=True``).
     shapes : mapping of str to (int, int), optional
         Shapes of symbols; the others are inferred.  An int ``n`` means ``(n, 1)``.
     namespace : module-like

@@ -80,18 +80,58 @@ class Inference(AssemblyRules):
                                  f"{self.describe(right)} (the left operand's columns must equal the "
                                  f"right operand's rows)") from None
             return Matrix(left.rows, right.cols, left.scalar and right.scalar)
-        if left is None or left.scalar:
-            return right if right is not None else left
-        if right is None or right.scalar:
-            return left
+        if left is None or left.scalar or right is None or right.scalar:
+            return self.broadcast(tree.where, f"operator '{tree.op}'", left, right)
         if tree.op in ("*", "/") and self.is_one_by_one(right):
             return left
         if tree.op in ("*", "/") and self.is_one_by_one(left):
             return right
         if tree.op in ("*", "/") and self.is_free(left) != self.is_free(right):
             return self.maybe_scalar(tree, left, right)
-        self.equal(tree.where, left, right, f"operator '{tree.op}' needs equal shapes")
-        return Matrix(left.rows, left.cols)
+        return self.broadcast(tree.where, f"operator '{tree.op}'", left, right)
+
+    def broadcast(self, where: ast.AST | None, what: str, left: Type, right: Type) -> Type:
+        """The type of an elementwise ``left ∘ right``, broadcast as in NumPy.
+
+        Sizes known on both sides broadcast (equal, or one of them 1); a size
+        not yet known is taken equal to the other side's, the least assumption.
+        """
+        if left is None or left.scalar:
+            if left is not None and right is not None:
+                self.scalar_by_default(where, right)
+            return right if right is not None else left
+        if right is None or right.scalar:
+            if right is not None:
+                self.scalar_by_default(where, left)
+            return left
+        try:
+            rows = self.broadcast_dim(left.rows, right.rows)
+            return Matrix(rows, self.broadcast_dim(left.cols, right.cols))
+        except Conflict:
+            raise self.error(where, f"shape mismatch: {what} needs shapes that broadcast (equal sizes, "
+                                    f"or 1), got {self.describe(left)} and {self.describe(right)}") from None
+
+    def scalar_by_default(self, where: ast.AST | None, kind: Matrix) -> None:
+        """``s - yᵀXw`` with s a scalar (a sum, a trace): sizes of the other operand that
+        nothing else decides are 1, the least assumption (so w is a column)."""
+        def apply() -> bool:
+            if self.dims.size(kind.rows) is not None and self.dims.size(kind.cols) is not None:
+                constraint.done = True
+            return False
+
+        def default() -> None:
+            for dim in (kind.rows, kind.cols):
+                if self.dims.size(dim) is None:
+                    self.dims.bind(dim, 1)
+        constraint = Deferred(apply, where, lambda: "", default=default)
+        self.deferred.append(constraint)
+
+    def broadcast_dim(self, a: int, b: int) -> int:
+        sa, sb = self.dims.size(a), self.dims.size(b)
+        if sa is not None and sb is not None and sa != sb and 1 in (sa, sb):
+            return b if sa == 1 else a
+        self.dims.unify(a, b)
+        return a
 
     def power_type(self, tree: Apply, base: Type, exponent: Type) -> Type:
         """``B ** E``: a number or a scalar on one side (a free symbol there is taken as a scalar)."""
@@ -127,7 +167,8 @@ class Inference(AssemblyRules):
             constraint.done = True
             if self.is_one_by_one(free):
                 return False
-            self.equal(tree.where, free, other, f"operator '{tree.op}' needs equal shapes or a scalar")
+            self.fits_into(tree.where, free, other, f"operator '{tree.op}' needs shapes that broadcast "
+                                                    f"to the other operand's")
             return True
         constraint = Deferred(apply, tree.where, lambda: "", default=lambda: self.make_scalar(free))
         self.deferred.append(constraint)
@@ -141,29 +182,40 @@ class Inference(AssemblyRules):
     def is_one_by_one(self, kind: Matrix) -> bool:
         return self.dims.size(kind.rows) == 1 and self.dims.size(kind.cols) == 1
 
-    def equal(self, where: ast.AST | None, left: Matrix, right: Matrix, message: str) -> None:
-        before = f"{self.describe(left)} and {self.describe(right)}"
+    def fits_into(self, where: ast.AST | None, part: Matrix, whole: Matrix, message: str) -> None:
+        """``part`` broadcasts to ``whole`` (each size equal, or 1 in ``part``)."""
+        before = f"{self.describe(part)} and {self.describe(whole)}"
         try:
-            self.dims.unify(left.rows, right.rows)
-            self.dims.unify(left.cols, right.cols)
+            for a, b in ((part.rows, whole.rows), (part.cols, whole.cols)):
+                if self.dims.size(a) != 1:
+                    self.dims.unify(a, b)
         except Conflict:
             raise self.error(where, f"shape mismatch: {message}, got {before}") from None
 
     # -------------------------------------------------------------- calls
-    def call(self, tree: Apply, sig: Signature, kinds: list[Type]) -> Matrix:
+    def call(self, tree: Apply, sig: Signature, kinds: list[Type]) -> Type:
         name = tree.op
-        for arg, kind, sub in zip(sig.alternatives[0].args, kinds, tree.args):
+        alternatives = sig.alternatives_for(dict(tree.keywords))  # the keyword values pick some
+        first = alternatives[0]
+        if len(first.args) > 1 and all(a.kind == "any" for a in first.args):  # maximum(X, 0): broadcasts
+            result: Type = None
+            for kind in kinds:
+                result = self.broadcast(tree.where, f"{name}()", result, kind)
+            if result is None:
+                raise self.error(tree.where, f"{name}() needs a matrix argument, not only numbers")
+            return result
+        for arg, kind, sub in zip(first.args, kinds, tree.args):
             if arg.kind in ("int", "num"):
                 self.literal(tree, arg, sub)
             elif kind is None:
                 raise self.error(tree.where, f"{name}() needs matrix arguments, not numbers")
-        if len(sig.alternatives) == 1:
+        if len(alternatives) == 1:
             try:
-                return self.apply(sig.alternatives[0], tree, kinds)
+                return self.apply(first, tree, kinds)
             except Conflict:
-                raise self.error(tree.where, self.call_message(tree, sig, kinds)) from None
+                raise self.error(tree.where, self.call_message(tree, sig, kinds, first)) from None
         result = Matrix(self.dims.new(), self.dims.new())
-        pending = list(sig.alternatives)
+        pending = list(alternatives)
 
         def choose() -> bool:
             viable = [alt for alt in pending if self.fits(alt, tree, kinds, result)]
@@ -250,15 +302,18 @@ class Inference(AssemblyRules):
         self.dims.unify(a.rows, b.rows)
         self.dims.unify(a.cols, b.cols)
 
-    def call_message(self, tree: Apply, sig: Signature, kinds: list[Type]) -> str:
+    def call_message(self, tree: Apply, sig: Signature, kinds: list[Type],
+                     chosen: Alternative | None = None) -> str:
         got = " and ".join(self.describe(k) for k in kinds if k is not None)
-        first = sig.alternatives[0].args[0]
+        alternative = chosen or sig.alternatives[0]
+        first = alternative.args[0]
         if sig.describe is not None:
             return f"shape mismatch: {tree.op}() needs {sig.describe}, got {got}"
-        if len(sig.alternatives) == 1 and first.kind == "array" and len(first.dims) == 2 \
-                and first.dims[0] == first.dims[1] and not self.square_ok(kinds[0]):
+        if (chosen is not None or len(sig.alternatives) == 1) and first.kind == "array" \
+                and len(first.dims) == 2 and first.dims[0] == first.dims[1] and not self.square_ok(kinds[0]):
             return f"shape mismatch: {tree.op}() needs a square matrix, got {got}"
-        return f"shape mismatch: {tree.op}() needs shapes {sig.text.split('->')[0]}, got {got}"
+        needs = ",".join(_arg_text(a) for a in alternative.args)
+        return f"shape mismatch: {tree.op}() needs shapes {needs}, got {got}"
 
     def square_ok(self, kind: Type) -> bool:
         rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)  # type: ignore[union-attr]
@@ -304,3 +359,12 @@ class Inference(AssemblyRules):
         if unknown:
             raise ParseError("; ".join(unknown))
         return shapes
+
+
+def _arg_text(arg: Arg) -> str:
+    """An argument of a signature as declared: ``(n,n)``, ``(...)``, ``int`` or ``num``."""
+    if arg.kind == "any":
+        return "(...)"
+    if arg.kind == "array":
+        return "(" + ",".join(arg.dims) + ")"
+    return arg.kind

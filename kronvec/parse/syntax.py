@@ -5,7 +5,9 @@ names, numbers, the operators ``@ + - * / **``, unary ``- +``, the attribute
 ``.T``, subscripts whose indices are integer literals or slices of integer
 literals (``X[0, 1:3]``, ``x[-1]``, ``X[::2, :]``), and calls of the public
 functions of the op registry with positional arguments (lists of matrices
-for those that take blocks: ``block([[A, B], [C, D]])``, ``hstack([A, B])``).
+for those that take blocks: ``block([[A, B], [C, D]])``, ``hstack([A, B])``),
+the literal keyword parameters their signatures declare (``axis=0``) and
+the literal keyword arguments of their Python functions (``lower=True``).
 Anything else is refused with the offending piece and its column.
 Nothing is ever evaluated by Python.  Numbers are folded as they are read,
 and symbols are marked where random test values must be invertible or
@@ -70,7 +72,7 @@ class Apply:
     op: str
     args: tuple["Node", ...]
     where: ast.AST | None = field(default=None, compare=False)
-    keywords: tuple[tuple[str, Any], ...] = ()  # literal keyword arguments: lower=True, ord="nuc"
+    keywords: tuple[tuple[str, Any], ...] = ()  # literal keywords: axis=0 (defaults filled in), lower=True
 
 
 @dataclass(frozen=True)
@@ -268,23 +270,26 @@ class Reader:
             raise self.error(node, f"{name}() returns {len(op.outputs)} outputs ({', '.join(op.outputs)}), "
                                    f"but an expression has one value; use a single-valued function "
                                    f"({_SINGLE_VALUED}) or call kronvec.{name} from Python")
-        keywords = self.keywords(node, name, op.function)
+        declared = op.signature.keywords
         arity = op.signature.arity
-        if len(node.args) != arity:
-            raise self.error(node, f"{name}() takes {arity} argument{'s' if arity != 1 else ''}, "
+        if not arity <= len(node.args) <= arity + len(declared):
+            also = f" (and {', '.join(f'{k}=' for k in declared)})" if declared else ""
+            raise self.error(node, f"{name}() takes {arity} argument{'s' if arity != 1 else ''}{also}, "
                                    f"got {len(node.args)}")
         for argument in node.args:
             if isinstance(argument, ast.Starred):
                 raise self.refused(argument)
+        keywords = self.keywords(node, name, declared) if declared else \
+            self.function_keywords(node, name, op.function)
         domain = op.domain + ("",) * arity
         specs = op.signature.alternatives[0].args
         args = tuple(self.visit_blocks(a, specs[i].dims[0], name, depth + 1, hint)
                      if specs[i].kind == "blocks" else self.visit(a, depth + 1, domain[i] or hint)
-                     for i, a in enumerate(node.args))
+                     for i, a in enumerate(node.args[:arity]))
         return Apply(name, args, node, keywords)
 
-    def keywords(self, node: ast.Call, name: str,
-                 function: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
+    def function_keywords(self, node: ast.Call, name: str,
+                          function: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
         """The literal keyword arguments of a call (``lower=True``, ``UPLO="U"``, ``ord="nuc"``).
 
         Only the function's own keyword parameters, each given once, with a
@@ -292,6 +297,10 @@ class Reader:
         """
         allowed = [p.name for p in inspect.signature(function).parameters.values()
                    if p.default is not inspect.Parameter.empty]
+        if any(kw.arg is None for kw in node.keywords):
+            raise self.error(node, f"unpacking (**) is not allowed in {name}()")
+        if node.keywords and not allowed:
+            raise self.error(node, f"keyword arguments are not allowed in {name}()")
         out: dict[str, Any] = {}
         for kw in node.keywords:
             if kw.arg is None:
@@ -301,10 +310,10 @@ class Reader:
                 raise self.error(node, f"unknown keyword argument {kw.arg!r} in {name}(){known}")
             if kw.arg in out:
                 raise self.error(node, f"keyword argument {kw.arg!r} given twice in {name}()")
-            out[kw.arg] = self.literal(kw.value, f"{name}({kw.arg}=...)")
+            out[kw.arg] = self.free_literal(kw.value, f"{name}({kw.arg}=...)")
         return tuple(out.items())
 
-    def literal(self, value: ast.AST, what: str) -> Any:
+    def free_literal(self, value: ast.AST, what: str) -> Any:
         """A literal keyword value: a number (possibly negative), True/False/None or a short string."""
         negate = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
         inner = value.operand if negate else value
@@ -315,6 +324,37 @@ class Reader:
             if not negate and (v is None or isinstance(v, bool) or isinstance(v, str) and len(v) <= 8):
                 return v
         raise self.error(value, f"{what} needs a literal value (a number, True, False or a short string)")
+
+    def keywords(self, node: ast.Call, name: str, declared: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """The declared keyword parameters of a call (given by name, or by position after
+        the arrays), each a literal, checked against the signature; defaults filled in."""
+        given: dict[str, Any] = {}
+        arity = self.functions[name].signature.arity
+        for key, value in zip(declared, node.args[arity:]):
+            given[key] = self.literal(value, name, key)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise self.error(keyword.value, "unpacking with '**' is not allowed")
+            if keyword.arg not in declared:
+                takes = ", ".join(f"{k}=" for k in declared)
+                raise self.error(node, f"keyword argument {keyword.arg!r} is not allowed in {name}() "
+                                       f"(it takes {takes})")
+            if keyword.arg in given:
+                raise self.error(node, f"{name}() got {keyword.arg}= twice")
+            given[keyword.arg] = self.literal(keyword.value, name, keyword.arg)
+        try:
+            return tuple(self.functions[name].signature.resolve(name, given).items())
+        except (TypeError, ValueError) as exc:
+            raise self.error(node, str(exc)) from None
+
+    def literal(self, node: ast.AST, name: str, key: str) -> Any:
+        """The value of a literal keyword argument: None, an integer, True/False or a string."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+                and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+            return -node.operand.value
+        if isinstance(node, ast.Constant) and (node.value is None or type(node.value) in (int, bool, str)):
+            return node.value
+        raise self.error(node, f"{name}() needs a literal value for {key}= (such as None or 0)")
 
 
 _VISITORS: dict[type, Callable[..., Node]] = {

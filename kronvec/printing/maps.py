@@ -2,9 +2,11 @@
 
 H ↦ A H B prints as ``Bᵀ ⊗ A``, H ↦ A Hᵀ B as ``(Bᵀ ⊗ A)K`` (K the commutation
 matrix), H ↦ tr(C H) M as ``vec(M)vec(Cᵀ)ᵀ`` and H ↦ D ⊙ H as ``diag(vec D)``;
-scalar factors are pulled to the front, and maps with no Kronecker form print
-by their action (``H ↦ H ⊗ A``).  The renderer of each map type is chosen
-from a table keyed by type, apart from the classes it prints.
+between columns, a sandwich A₁ (D ⊙ (A₂ H)) prints as ``A₁ diag(D) A₂`` and
+the softmax Jacobian as ``diag(s) - ssᵀ``; scalar factors are pulled to the
+front, and maps with no Kronecker form print by their action (``H ↦ H ⊗ A``).
+The renderer of each map type is chosen from a table keyed by type, apart
+from the classes it prints.
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..expr import Expr, const_scalar, is_scalar, strip_names
-from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, IndexMap,
-                    KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, LogmSecondMap,
-                    MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap, TriangleMap, TriSolveMap, ZeroMap)
+from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, DiagRankOneMap, DiagSandwichMap,
+                    ElementwiseMap, ExpmFrechetMap, IndexMap, KronDiagMap, KronFactorMap, KronMap, KronTMap,
+                    LinearMap, LogmSecondMap, MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap,
+                    TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.operands import Operand
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
@@ -123,7 +126,7 @@ class _MapPrinter:
 
     def _compose(self, m: ComposeMap) -> tuple[str, bool, bool]:
         parts, neg = [], False
-        for t in m.maps:
+        for t in _chained(m.maps):
             text, n2, is_sum = self.render(t)
             neg ^= n2
             parts.append(self.s.paren(text) if is_sum or " " in text else text)
@@ -189,6 +192,35 @@ class _MapPrinter:
         left, right = m.inverses()
         return self._kron(KronMap(left, right, m.in_shape, m.out_shape))
 
+    def _sandwich(self, m: DiagSandwichMap) -> tuple[str, bool, bool]:
+        """A₁ diag(D) A₂ between columns; otherwise its terms, as a composition prints them."""
+        if not m.is_column_form():
+            return self._compose(ComposeMap(m.parts()))
+        c1, A1 = _split_scalar(m.A1)
+        cd, D = _split_scalar(m.D)
+        c2, A2 = _split_scalar(m.A2)
+        ctext, neg = self.coefficient(c1 + cd + c2)
+        parts = [self.factor(A1, POSTFIX) if A1 is not None else "",
+                 self.s.func("diag", self.factor(D, SUM)),
+                 self.factor(A2, POSTFIX) if A2 is not None else ""]
+        return self._with_coefficient(ctext, " ".join(p for p in parts if p)), neg, False
+
+    def _rank_one(self, m: DiagRankOneMap) -> tuple[str, bool, bool]:
+        """diag(s) - ssᵀ (I - 𝟙sᵀ for log_softmax) when the matrix is one slice; else the action."""
+        if not m.is_single_slice():
+            return self._action(m)
+        s = self.s
+        if as2d(m.in_shape)[1] == 1:  # a column is its own vec
+            diagonal = s.identity if m.D is None else s.func("diag", self.factor(m.D, SUM))
+            u = s.ones if m.U is None else self.factor(m.U, POSTFIX)
+            v = s.ones + s.transpose if m.V is None else self.transposed(m.V)
+        else:
+            vec = lambda f: s.ones if f is None else s.func("vec", self.factor(f, SUM))  # noqa: E731
+            diagonal = s.identity if m.D is None else s.func("diag", vec(m.D))
+            u, v = vec(m.U), vec(m.V) + s.transpose
+        spaced = len(u) > 1 or len(v) > 1 + len(s.transpose)
+        return f"{diagonal} {s.minus} {s.join([u, v], spaced)}", False, True
+
     def _action(self, m: LinearMap) -> tuple[str, bool, bool]:
         return self.action(m), False, False
 
@@ -219,9 +251,20 @@ MAP_RENDERERS: dict[type, Any] = {
     MatrixFunctionFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,
+    DiagSandwichMap: _MapPrinter._sandwich,
+    DiagRankOneMap: _MapPrinter._rank_one,
     VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
                            False, False),
 }
+
+
+def _chained(maps: tuple[LinearMap, ...]) -> list[LinearMap]:
+    """The terms of a composition, with sandwiches not written A₁ diag(D) A₂ opened up."""
+    out: list[LinearMap] = []
+    for t in maps:
+        opened = isinstance(t, DiagSandwichMap) and not t.is_column_form()
+        out.extend(t.parts() if opened else (t,))
+    return out
 
 
 def _is_one(e: Expr) -> bool:

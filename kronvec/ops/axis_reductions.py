@@ -1,0 +1,159 @@
+"""Reductions along an axis: mean, max and min (``kv.sum`` is in :mod:`.reductions`).
+
+As in NumPy, ``axis=None`` reduces every entry to a scalar, ``axis=0`` each
+column (giving ``(1, m)``) and ``axis=1`` each row (giving ``(n, 1)``);
+negative axes count from the end.  The results keep two dimensions, since
+vectors are columns and rows here.
+
+The derivative of a reduction that weighs the entries of each slice by W
+(the slice's maximum for max, the softmax for logsumexp) is dA ↦ Σ(W ⊙ dA) per
+slice: tr(Wᵀ dA) for ``axis=None``, 𝟙ᵀ(W ⊙ dA) for ``axis=0`` and
+(W ⊙ dA)𝟙 for ``axis=1`` (:func:`slice_sum_jvp`).  For max and min, W is the
+indicator of the entries where the extremum is attained, divided by their
+number: ties split the derivative evenly.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ..expr import Expr, as_expr
+from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
+from ..maps.algebra import compose
+from ..registry import Params, register
+from ..shapes import Shape
+from ..signature import normalize_keyword
+from ._common import axis_printing, io, with_node
+from .arithmetic import scale
+from .leaves import ones
+from .products import transpose
+from .reductions import AXIS_REDUCTION
+from .reductions import sum as sum_
+
+__all__ = ["mean", "max", "min", "AXIS_REDUCTION", "AXIS_KEPT", "slice_sum_jvp", "slice_length",
+           "resolve_axis"]
+
+FAMILY = "axis_reductions"
+
+AXIS_KEPT = "(...),axis=None->(...) | (m,n),axis=0->(m,n) | (m,n),axis=1->(m,n)"
+"""The signature of a function along an axis that keeps the shape (softmax, log_softmax)."""
+
+
+def resolve_axis(spec: Any, op: str, a: Expr, axis: Any) -> tuple[Shape, int | None]:
+    """The result shape of ``op(a, axis=axis)`` and the axis normalized (−1 is 1)."""
+    axis = normalize_keyword(op, "axis", axis)
+    return spec.signature.check(op, [a.shape], axis=axis), axis
+
+
+def slice_length(shape: Shape, axis: int | None) -> int:
+    """How many entries each slice along ``axis`` has (all of them for None)."""
+    return math.prod(shape) if axis is None else shape[axis]
+
+
+def slice_sum_jvp(weights: Expr, node: Expr, i: int) -> LinearMap:
+    """dA ↦ Σ(W ⊙ dA) over each slice along the node's axis, for the weights W of A's shape."""
+    in_shape, out_shape = io(node, i)
+    axis = node.params.axis
+    if axis is None or out_shape == (1, 1):
+        return TraceMap(transpose(weights), ones(out_shape), in_shape, out_shape)
+    n, m = in_shape
+    total = KronMap(ones(1, n), None, in_shape, out_shape) if axis == 0 else \
+        KronMap(None, ones(m, 1), in_shape, out_shape)
+    return compose(total, ElementwiseMap(weights, in_shape))
+
+
+# ----------------------------------------------------------------- mean
+def mean(a: Any, axis: int | None = None) -> Expr:
+    """The mean of the entries (``axis=None``), of each column (0) or of each row (1), as ``np.mean``.
+
+    It is the sum divided by the slice length: mean(A, axis=0) = 𝟙ᵀA/n.
+    """
+    a = as_expr(a)
+    if a.shape == () and axis is None:
+        return a
+    _, axis = resolve_axis(MEAN, "mean", a, axis)
+    return scale(1.0 / slice_length(a.shape, axis), sum_(a, axis=axis))
+
+
+MEAN = register("mean", FAMILY, public="mean", function=mean, signature=AXIS_REDUCTION, node=False,
+                doc="the mean of all entries, or of each column or row (axis=)")
+
+
+# ------------------------------------------------------------- max, min
+def _extremum(kind: str) -> Callable[..., Expr]:
+    def reduce(a: Any, axis: int | None = None) -> Expr:
+        a = as_expr(a)
+        if a.shape == () and axis is None:
+            return a
+        shape, axis = resolve_axis(_REDUCTIONS[kind], kind, a, axis)
+        if slice_length(a.shape, axis) == 1:
+            return a
+        return Expr.make(kind, (a,), Params(axis=axis), shape)
+    return reduce
+
+
+def _weights(kind: str) -> Callable[[Expr, int | None], Expr]:
+    def make(a: Expr, axis: int | None) -> Expr:
+        return Expr.make(f"{kind}_weights", (a,), Params(axis=axis), a.shape)
+    return make
+
+
+def _extremum_value(kind: str) -> Callable[..., Any]:
+    reduce = np.max if kind == "max" else np.min
+
+    def value(node: Any, x: np.ndarray) -> Any:
+        axis = node.params.axis
+        return float(reduce(x)) if axis is None else reduce(x, axis=axis, keepdims=True)
+    return value
+
+
+def _weights_value(kind: str) -> Callable[..., Any]:
+    reduce = np.max if kind == "max" else np.min
+
+    def value(node: Any, x: np.ndarray) -> np.ndarray:
+        axis = node.params.axis
+        hit = (x == reduce(x, axis=axis, keepdims=True)).astype(float)
+        return hit / hit.sum(axis=axis, keepdims=True)
+    return value
+
+
+_REDUCTIONS: dict[str, Any] = {}
+
+
+def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
+    reduce, weights = _extremum(kind), _weights(kind)
+    reduce.__name__ = reduce.__qualname__ = kind
+    reduce.__doc__ = doc
+    _REDUCTIONS[kind] = register(
+        kind, FAMILY, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",),
+        evaluate=with_node(_extremum_value(kind)),
+        jvp=lambda node, i: slice_sum_jvp(weights(node.args[0], node.params.axis), node, i),
+        printing=axis_printing(kind, rf"\{kind}"),
+        doc=f"the {'largest' if kind == 'max' else 'smallest'} entry, or that of each column or row "
+            f"(axis=); ties split the derivative evenly")
+    register(
+        f"{kind}_weights", FAMILY, function=weights, params=("axis",),
+        evaluate=with_node(_weights_value(kind)),
+        jvp=lambda node, i: ZeroMap(*io(node, i)),
+        printing=axis_printing(f"∂{kind}", rf"\partial\{kind}", f"{kind}_weights"),
+        doc=f"∂{kind}(A): where the {kind}imum of each slice is attained, divided by how often "
+            f"(the gradient of {kind}; piecewise constant)")
+    return reduce
+
+
+max = _register_extremum("max", """The largest entry (``axis=None``), or that of each column (0) or row (1),
+    as ``np.max`` (the result keeps two dimensions: (1, m) or (n, 1)).
+
+    Its derivative is dA ↦ Σ(W ⊙ dA) per slice, where W is 1 at the entries that
+    attain the maximum and 0 elsewhere, divided by how many attain it: ties
+    split evenly (W prints as ∂max(A)).
+    """)  # noqa: A001 - the public name kv.max
+min = _register_extremum("min", """The smallest entry (``axis=None``), or that of each column (0) or row (1),
+    as ``np.min`` (the result keeps two dimensions: (1, m) or (n, 1)).
+
+    Its derivative is dA ↦ Σ(W ⊙ dA) per slice, where W is 1 at the entries that
+    attain the minimum and 0 elsewhere, divided by how many attain it: ties
+    split evenly (W prints as ∂min(A)).
+    """)  # noqa: A001 - the public name kv.min

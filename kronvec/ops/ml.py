@@ -1,0 +1,139 @@
+"""The stable functions of everyday ML: softplus, logsumexp, softmax and log_softmax.
+
+Each is evaluated in its stable form, exact to rounding for arguments of any
+size (x = ±800 included): softplus as NumPy's ``logaddexp(0, x)``, the others
+as SciPy's max-shifted ``logsumexp``, ``softmax`` and ``log_softmax``.  Their
+derivatives are written with stable nodes too, so printed gradients and
+Hessians, and the maps bound from them, stay finite:
+
+* d softplus(A) = σ(A) ⊙ dA (σ the stable sigmoid);
+* d logsumexp(A) = Σ(S ⊙ dA) per slice with S = softmax(A): the gradient of a
+  log-sum-exp is a softmax;
+* d softmax(A) = S ⊙ dA − S ⊙ Σ(S ⊙ dA), on a vector (diag(s) − ssᵀ) ds;
+* d log_softmax(A) = dA − Σ(S ⊙ dA), on a vector (I − 𝟙sᵀ) ds.
+
+Σ is the sum over each slice along ``axis`` (scipy.special's semantics: the
+whole matrix for ``axis=None``, each column for 0, each row for 1), spread
+back over the slice.  The Jacobians of softmax and log_softmax are
+:class:`~kronvec.maps.DiagRankOneMap` terms.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from ..expr import Expr, as_expr
+from ..maps import DiagRankOneMap
+from ..registry import Params, register
+from ._common import axis_printing, io, with_node
+from .axis_reductions import AXIS_KEPT, AXIS_REDUCTION, resolve_axis, slice_length, slice_sum_jvp
+from .elementwise import elementwise_node, register_elementwise, sigmoid
+from .leaves import ones, zeros
+
+__all__ = ["softplus", "logsumexp", "softmax", "log_softmax"]
+
+FAMILY = "ml"
+
+
+# ------------------------------------------------------------- softplus
+def softplus(a: Any) -> Expr:
+    """softplus(A) = log(1 + eᴬ) elementwise, evaluated as ``np.logaddexp(0, A)``;
+    d softplus(A) = σ(A) ⊙ dA.
+
+    Stable for arguments of any size: softplus(800) = 800, softplus(−800) = 0.
+    """
+    return elementwise_node("softplus", as_expr(a))
+
+
+register_elementwise("softplus", softplus, lambda x: np.logaddexp(0.0, x), lambda n: sigmoid(n.args[0]),
+                     r"\operatorname{softplus}", "log(1 + eᴬ) elementwise, stable (derivative σ(A))")
+
+
+# ------------------------------------------------------------ logsumexp
+def logsumexp(a: Any, axis: int | None = None) -> Expr:
+    """log Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
+    as ``scipy.special.logsumexp`` with the reduced axis kept: (1, m) or (n, 1).
+
+    Evaluated max-shifted (exact for entries of any size).  Its gradient is
+    softmax(A, axis): d logsumexp(A) = Σ(softmax(A) ⊙ dA) per slice.
+    """
+    a = as_expr(a)
+    if a.shape == () and axis is None:
+        return a
+    shape, axis = resolve_axis(LOGSUMEXP, "logsumexp", a, axis)
+    if slice_length(a.shape, axis) == 1:
+        return a
+    return Expr.make("logsumexp", (a,), Params(axis=axis), shape)
+
+
+def _logsumexp_value(node: Any, x: np.ndarray) -> Any:
+    axis = node.params.axis
+    return float(special.logsumexp(x)) if axis is None else special.logsumexp(x, axis=axis, keepdims=True)
+
+
+LOGSUMEXP = register(
+    "logsumexp", FAMILY, public="logsumexp", function=logsumexp, signature=AXIS_REDUCTION,
+    params=("axis",),
+    evaluate=with_node(_logsumexp_value),
+    jvp=lambda node, i: slice_sum_jvp(softmax(node.args[0], axis=node.params.axis), node, i),
+    printing=axis_printing("logsumexp", r"\operatorname{logsumexp}"),
+    doc="log Σ exp(A), stable, over all entries or each column or row (axis=); gradient softmax",
+)
+
+
+# -------------------------------------------------------------- softmax
+def softmax(a: Any, axis: int | None = None) -> Expr:
+    """exp(A) / Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
+    as ``scipy.special.softmax`` (evaluated max-shifted, so never overflowing).
+
+    Its Jacobian is dA ↦ S ⊙ dA − S ⊙ Σ(S ⊙ dA) per slice, diag(s) − ssᵀ for a vector s.
+    """
+    a = as_expr(a)
+    shape, axis = resolve_axis(SOFTMAX, "softmax", a, axis)
+    if slice_length(a.shape, axis) == 1:
+        return ones(shape)
+    return Expr.make("softmax", (a,), Params(axis=axis), shape)
+
+
+def _softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
+    return special.softmax(x, axis=node.params.axis)
+
+
+SOFTMAX = register(
+    "softmax", FAMILY, public="softmax", function=softmax, signature=AXIS_KEPT, params=("axis",),
+    evaluate=with_node(_softmax_value),
+    jvp=lambda node, i: DiagRankOneMap(node, node, node, node.params.axis, *io(node, i)),
+    printing=axis_printing("softmax", r"\operatorname{softmax}"),
+    doc="exp(A)/Σ exp(A), stable, over all entries or each column or row (axis=)",
+)
+
+
+# ---------------------------------------------------------- log_softmax
+def log_softmax(a: Any, axis: int | None = None) -> Expr:
+    """A − logsumexp(A) over all entries (``axis=None``), each column (0) or each row (1),
+    as ``scipy.special.log_softmax`` (stable for entries of any size).
+
+    Its Jacobian is dA ↦ dA − Σ(S ⊙ dA) per slice with S = softmax(A): I − 𝟙sᵀ for a vector.
+    """
+    a = as_expr(a)
+    shape, axis = resolve_axis(LOG_SOFTMAX, "log_softmax", a, axis)
+    if slice_length(a.shape, axis) == 1:
+        return zeros(shape)
+    return Expr.make("log_softmax", (a,), Params(axis=axis), shape)
+
+
+def _log_softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
+    return special.log_softmax(x, axis=node.params.axis)
+
+
+LOG_SOFTMAX = register(
+    "log_softmax", FAMILY, public="log_softmax", function=log_softmax, signature=AXIS_KEPT,
+    params=("axis",),
+    evaluate=with_node(_log_softmax_value),
+    jvp=lambda node, i: DiagRankOneMap(None, None, softmax(node.args[0], axis=node.params.axis),
+                                       node.params.axis, *io(node, i)),
+    printing=axis_printing("log_softmax", r"\operatorname{log\_softmax}"),
+    doc="A − logsumexp(A), stable, over all entries or each column or row (axis=)",
+)

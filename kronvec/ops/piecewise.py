@@ -1,0 +1,156 @@
+"""Piecewise functions: abs, sign, heaviside, relu, maximum and minimum.
+
+They are differentiable except on a set of measure zero (a kink).  At a kink
+the derivative is the documented one-sided choice, never NaN:
+
+* abs and relu have derivative 0 at 0 (d|A| = sign(A) ⊙ dA with sign(0) = 0;
+  d relu(A) = heaviside(A, 0) ⊙ dA);
+* sign and heaviside are piecewise constant: their derivative is 0;
+* maximum and minimum split ties evenly: d maximum(A, B) = H ⊙ dA + (1 − H) ⊙ dB
+  with H = heaviside(A − B, ½), so at A = B each argument gets half.
+
+The binary ones broadcast their arguments as NumPy does (:mod:`.broadcasting`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
+from ..maps import ElementwiseMap, ZeroMap
+from ..registry import Params, Prec, Printing, Transpose, register
+from ._common import func_print, io, lift, py_call, python_number, with_node
+from .arithmetic import add, scale
+from .broadcasting import broadcast_all
+from .elementwise import elementwise_node, register_elementwise
+
+__all__ = ["abs", "sign", "heaviside", "relu", "maximum", "minimum"]
+
+FAMILY = "piecewise"
+
+
+def _zero_jvp(node: Expr, i: int) -> ZeroMap:
+    """The derivative of a piecewise constant function: 0 (also at its jumps, by choice)."""
+    return ZeroMap(*io(node, i))
+
+
+def _difference(a: Expr, b: Expr) -> Expr:
+    return add(a, scale(-1.0, b))
+
+
+# ------------------------------------------------------------------ sign
+def sign(a: Any) -> Expr:
+    """The elementwise sign, −1, 0 or 1 (NumPy's ``sign``); its derivative is 0
+    (also at 0, where sign jumps)."""
+    a = as_expr(a)
+    return a if a.op == "sign" else elementwise_node("sign", a)
+
+
+register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)",
+         evaluate=lift(np.sign), jvp=_zero_jvp,
+         transpose=Transpose((0,), lambda node, t: sign(t[0])),
+         printing=Printing(func_print("sign"), func_print(r"\operatorname{sign}"), py_call("sign")),
+         doc="the elementwise sign (derivative 0)")
+
+
+# ------------------------------------------------------------------- abs
+def abs(a: Any) -> Expr:  # noqa: A001 - the public name kv.abs
+    """The elementwise absolute value |Aᵢⱼ|; d abs(A) = sign(A) ⊙ dA, which is 0 at A = 0.
+
+    Printed ``abs(A)``, since |A| is the determinant in the Matrix Cookbook's notation.
+    """
+    a = as_expr(a)
+    return a if a.op == "abs" else elementwise_node("abs", a)
+
+
+register_elementwise("abs", abs, np.abs, lambda n: sign(n.args[0]), r"\operatorname{abs}",
+                     "the elementwise absolute value (derivative sign(A), 0 at 0)")
+
+
+# ------------------------------------------------------------- heaviside
+def heaviside(x1: Any, x2: float) -> Expr:
+    """The step function as NumPy's ``heaviside``: 0 where x1 < 0, ``x2`` where x1 == 0,
+    1 where x1 > 0 (``x2`` a number); its derivative is 0.
+
+    It is the derivative of relu (x2 = 0) and, with x2 = ½, of maximum.
+    """
+    x1 = as_expr(x1)
+    value = const_scalar(x1)
+    if value is not None and x1.shape == ():
+        return as_expr(float(np.heaviside(value, float(x2))))
+    return Expr.make("heaviside", (x1,), Params(h0=float(x2)), x1.shape)
+
+
+def _print_heaviside(name: str) -> Any:
+    return lambda p, e: (p.s.func(name, p(e.args[0]), p.format_number(e.params.h0)), Prec.ATOM)
+
+
+register("heaviside", FAMILY, public="heaviside", function=heaviside, signature="(...),num->(...)",
+         params=("h0",),
+         evaluate=with_node(lambda n, x: np.heaviside(x, n.params.h0)), jvp=_zero_jvp,
+         transpose=Transpose((0,), lambda node, t: heaviside(t[0], node.params.h0)),
+         printing=Printing(_print_heaviside("heaviside"), _print_heaviside(r"\operatorname{heaviside}"),
+                           lambda p, e: (f"heaviside({p(e.args[0])}, {python_number(e.params.h0)})",
+                                         Prec.ATOM)),
+         doc="the step function (NumPy's heaviside(x1, x2); derivative 0)")
+
+
+# ------------------------------------------------------------------ relu
+def relu(a: Any) -> Expr:
+    """max(A, 0) elementwise; d relu(A) = heaviside(A, 0) ⊙ dA, which is 0 at A = 0."""
+    a = as_expr(a)
+    return a if a.op == "relu" else elementwise_node("relu", a)
+
+
+register_elementwise("relu", relu, lambda x: np.maximum(x, 0.0), lambda n: heaviside(n.args[0], 0.0),
+                     r"\operatorname{relu}", "max(A, 0) elementwise (derivative 0 at 0)")
+
+
+# ------------------------------------------------------- maximum, minimum
+def maximum(a: Any, b: Any) -> Expr:
+    """The elementwise maximum of A and B, broadcast as in NumPy (``np.maximum``).
+
+    d maximum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(A − B, ½) and
+    H' = heaviside(B − A, ½): ties split evenly.  maximum(A, 0) is relu(A).
+    """
+    shape, (a, b) = broadcast_all("maximum", as_expr(a), as_expr(b))
+    if a is b:
+        return a
+    if b.op == "zeros" or a.op == "zeros":
+        return relu(a if b.op == "zeros" else b)
+    return Expr.make("maximum", (a, b), NO_PARAMS, shape)
+
+
+def minimum(a: Any, b: Any) -> Expr:
+    """The elementwise minimum of A and B, broadcast as in NumPy (``np.minimum``).
+
+    d minimum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(B − A, ½) and
+    H' = heaviside(A − B, ½): ties split evenly.  minimum(A, 0) is −relu(−A).
+    """
+    shape, (a, b) = broadcast_all("minimum", as_expr(a), as_expr(b))
+    if a is b:
+        return a
+    if b.op == "zeros" or a.op == "zeros":
+        return scale(-1.0, relu(scale(-1.0, a if b.op == "zeros" else b)))
+    return Expr.make("minimum", (a, b), NO_PARAMS, shape)
+
+
+def _extremum_jvp(larger: bool) -> Any:
+    def jvp(node: Expr, i: int) -> ElementwiseMap:
+        this, other = node.args[i], node.args[1 - i]
+        gap = _difference(this, other) if larger else _difference(other, this)
+        return ElementwiseMap(heaviside(gap, 0.5), *io(node, i))
+    return jvp
+
+
+def _register_extremum(name: str, function: Any, value: Any, larger: bool, latex: str) -> None:
+    register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)",
+             evaluate=lift(value), jvp=_extremum_jvp(larger),
+             transpose=Transpose((0, 1), lambda node, t: function(t[0], t[1])),
+             printing=Printing(func_print(name[:3]), func_print(latex), py_call(name)),
+             doc=f"the elementwise {name} (NumPy broadcasting; ties split the derivative evenly)")
+
+
+_register_extremum("maximum", maximum, np.maximum, True, r"\max")
+_register_extremum("minimum", minimum, np.minimum, False, r"\min")
