@@ -138,12 +138,22 @@ def test_scalars_and_scalar_shapes(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_sigmoid_stays_finite_for_large_arguments(backend):
+def test_stable_forms_for_arguments_of_any_size(backend):
+    """sigmoid, softplus, logsumexp, softmax and log_softmax (and their gradients) at ±800."""
     x = kv.Vector("x", 3)
-    f = kv.lambdify([x], (kv.sigmoid(x), kv.grad(kv.sum(kv.sigmoid(x)), x)), backend)
-    value, gradient = (np.asarray(v) for v in f(CONVERT[backend](np.array([[-800.0], [0.0], [800.0]]))))
-    np.testing.assert_array_equal(value.ravel(), [0.0, 0.5, 1.0])
-    np.testing.assert_array_equal(gradient.ravel(), [0.0, 0.25, 0.0])
+    outputs = (kv.sigmoid(x), kv.grad(kv.sum(kv.sigmoid(x)), x), kv.softplus(x),
+               kv.grad(kv.sum(kv.softplus(x)), x), kv.logsumexp(x), kv.grad(kv.logsumexp(x), x),
+               kv.softmax(x), kv.log_softmax(x), kv.grad(kv.sum(kv.log_softmax(x)), x))
+    f = kv.lambdify([x], outputs, backend)
+    x0 = np.array([[-800.0], [0.0], [800.0]])
+    got = [np.asarray(v, dtype=float) for v in f(CONVERT[backend](x0))]
+    want = kv.evaluate(outputs, x=x0)
+    for g, w in zip(got, want):
+        assert np.isfinite(g).all()
+        _close(g, w, rtol=1e-12)
+    np.testing.assert_array_equal(got[0].ravel(), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(got[2].ravel(), [0.0, np.log(2.0), 800.0], rtol=1e-15)
+    np.testing.assert_array_equal(got[6].ravel(), [0.0, 0.0, 1.0])
 
 
 # ------------------------------------------------------------------ readability

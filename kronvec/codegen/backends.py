@@ -225,7 +225,7 @@ class JaxBackend(Backend):
 
     name, library, extra = "jax", "JAX", "jax"
     np, la = "jnp", "jnp.linalg"
-    modules = {"jax": "jax", "jnp": "jax.numpy", "jsla": "jax.scipy.linalg"}
+    modules = {"jax": "jax", "jnp": "jax.numpy", "jsla": "jax.scipy.linalg", "jspecial": "jax.scipy.special"}
 
     def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
         return space["jnp"].asarray(value)

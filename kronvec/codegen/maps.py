@@ -30,6 +30,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
+from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
                                _EliminationAdjoint)
 from ..maps.terms import _SLOT_INDEX, _FactorTerm
@@ -213,6 +214,25 @@ def _elimination_adjoint(g: Emitter, m: _EliminationAdjoint, h: str) -> str:
     return g.let(g.backend.place(g, (m.n, m.n), f"{r}, {c}", f"{h}[:, 0]"), hint="term")
 
 
+def _sandwich(g: Emitter, m: DiagSandwichMap, h: str) -> str:
+    for part in reversed(m.parts()):  # A₂ H B₂, then D ⊙ ·, then A₁ · B₁
+        h = apply_map(g, part, h)
+    return h
+
+
+def _diag_rank_one(g: Emitter, m: DiagRankOneMap, h: str) -> str:
+    """D ⊙ H − U ⊙ Σ(V ⊙ H), the sums over each slice (all of H, each column, each row)."""
+    vh = h if m.V is None else g.let(f"{_factor(g, m.V)} * {h}", hint="t")
+    if g.name == "torch":
+        dims = "(0, 1)" if m.axis is None else m.axis
+        sums = g.let(f"{vh}.sum(dim={dims}, keepdim=True)", hint="t")
+    else:
+        sums = g.let(f"{vh}.sum(axis={(0, 1) if m.axis is None else m.axis}, keepdims=True)", hint="t")
+    first = h if m.D is None else f"{_factor(g, m.D)} * {h}"
+    spread = sums if m.U is None else f"{_factor(g, m.U)} * {sums}"
+    return g.let(f"{first} - {spread}", hint="term")
+
+
 def _zero(g: Emitter, m: ZeroMap, h: str) -> str:
     return g.zeros(as2d(m.out_shape))
 
@@ -262,6 +282,8 @@ MAP_CODE: dict[type, MapCode] = {
     _EliminationAdjoint: _elimination_adjoint,
     VechMap: _unsupported_base,
     _FactorTerm: _unsupported_base,
+    DiagSandwichMap: _sandwich,
+    DiagRankOneMap: _diag_rank_one,
     ZeroMap: _zero,
     SumMap: _sum,
     ScaledMap: _scaled,

@@ -23,8 +23,8 @@ from ..shapes import Shape
 
 __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
            "call_printing", "func_print", "py_call", "python_number", "axis_printing", "swapped_axis",
-           "NodeInfo", "Prec", "Printing", "triangle", "code_number", "code_transpose", "code_sum", "code_for",
-           "code_slice", "code_eigh"]
+           "NodeInfo", "Prec", "Printing", "triangle", "code_number", "code_transpose", "code_sum",
+           "code_for", "code_slice", "code_eigh", "code_axis"]
 
 EvalRule = Callable[[Any, Expr], Any]
 PrintRule = Callable[[Any, Expr], tuple[str, int]]
@@ -176,6 +176,15 @@ def code_eigh(g: Any, a: str, uplo: str = "L") -> str:
     """The variable holding ``eigh(a, UPLO)`` (w, V) in generated code, computed once."""
     extra = ", symmetrize_input=False" if g.name == "jax" else ""  # read one triangle, as NumPy
     return g.let(f"{g.la}.eigh({a}, UPLO={uplo!r}{extra})", hint="eigh")
+
+
+def code_axis(g: Any, axis: int | None, keep: bool) -> str:
+    """The axis arguments of a reduction in generated code (``", axis=0, keepdims=True"``; PyTorch's
+    ``dim=``/``keepdim=``); nothing for ``axis=None`` (all entries, except in PyTorch's logsumexp)."""
+    torch = g.name == "torch"
+    if axis is None:
+        return ", dim=(0, 1)" if torch and keep else ""
+    return f", dim={axis}, keepdim={keep}" if torch else f", axis={axis}, keepdims={keep}"
 
 
 def code_for(**by_backend: Any) -> dict[str, Any]:

@@ -56,8 +56,9 @@ def trace(a: Any) -> Expr:
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
-    if a.op == "smul":  # tr(sA) = s tr(A)
-        return smul(a.args[0], trace(a.args[1]))
+    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st
+        inner = a.args[1]
+        return smul(a.args[0], inner if inner.shape == () else trace(inner))
     if a.op == "identity":
         return Constant(float(a.shape[0]))
     if a.op == "zeros":
