@@ -403,11 +403,22 @@ def _inline(lines: list[list], returned: list[str], keep: set[str]) -> tuple[lis
             if pattern.search(target[1]):
                 if target[0] is None or target[0] == var:
                     break  # an in-place line (x[...] = ...) or a reassignment: keep the variable
-                target[1] = pattern.sub(_operand(code).replace("\\", "\\\\"), target[1])
+                target[1] = _substitute(pattern, code, target[1])
                 lines[k][0] = None
                 lines[k][1] = None
                 break
     return [x for x in lines if x[1] is not None], returned
+
+
+def _substitute(pattern: re.Pattern, code: str, text: str) -> str:
+    """``text`` with the variable matched by ``pattern`` replaced by ``code``: bare where it is a
+    whole argument of a call (``f(x, y)``), as an operand (:func:`_operand`) elsewhere."""
+    def replace(m: re.Match) -> str:
+        before, after = text[:m.start()].rstrip(), text[m.end():].lstrip()
+        whole = before.endswith(("(", ",", "[")) and after.startswith((")", ",", "]")) \
+            and not before.endswith("[")
+        return code if whole else _operand(code)
+    return pattern.sub(replace, text)
 
 
 def _operand(code: str) -> str:
