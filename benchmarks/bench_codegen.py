@@ -79,6 +79,18 @@ def gp(n: int) -> tuple:
     return K, y, f, kv.grad(f, K)
 
 
+class Cycle:
+    """Three value sets, a new one every call (so no side reuses the last call's values)."""
+
+    def __init__(self, n: int, m: int, keys: tuple[str, ...], convert=lambda x: x) -> None:
+        self.sets = [tuple(convert(values(n, m, seed)[k]) for k in keys) for seed in range(3)]
+        self.k = 0
+
+    def __call__(self) -> tuple:
+        self.k = (self.k + 1) % 3
+        return self.sets[self.k]
+
+
 def values(n: int, m: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed + 7919 * n + m)
     R = rng.standard_normal((n, n))
@@ -146,7 +158,8 @@ def bench(sizes: list, timer: Timer, use_jax: bool, log) -> list:
             args = (v["X"], v["V"], v["H"])
             ref = J.at(X=v["X"], V=v["V"]).jvp(v["H"])
             assert np.allclose(f(*args), ref) and np.allclose(hand(*args), ref), "GLS JVP disagrees"
-            t = timer.pair([lambda: f(*args), lambda: hand(*args)])
+            c1, c2 = Cycle(n, m, ("X", "V", "H")), Cycle(n, m, ("X", "V", "H"))
+            t = timer.pair([lambda: f(*c1()), lambda: hand(*c2())])
             rows.append(make_row(size, "GLS JVP (NumPy)", "PD V" if pd else "general V", t[0], label, t[1]))
             log(rows[-1])
         K, y, fk, G = gp(n)
@@ -155,10 +168,11 @@ def bench(sizes: list, timer: Timer, use_jax: bool, log) -> list:
         args = (v["K"], v["y"])
         ref = kv.evaluate(G, K=v["K"], y=v["y"])
         assert np.allclose(grad(*args), ref) and np.allclose(gp_grad_lapack(*args), ref), "GP disagrees"
-        t = timer.pair([lambda: grad(*args), lambda: gp_grad_lapack(*args)])
+        c1, c2 = Cycle(n, m, ("K", "y")), Cycle(n, m, ("K", "y"))
+        t = timer.pair([lambda: grad(*c1()), lambda: gp_grad_lapack(*c2())])
         rows.append(make_row(size, "GP gradient (NumPy)", "PD K", t[0], "potrf/potrs/potri", t[1]))
         log(rows[-1])
-        t = timer.pair([lambda: both(*args), lambda: gp_both_lapack(*args)])
+        t = timer.pair([lambda: both(*c1()), lambda: gp_both_lapack(*c2())])
         rows.append(make_row(size, "GP value and gradient (NumPy)", "PD K", t[0], "potrf/potrs/potri", t[1]))
         log(rows[-1])
         if jax is not None:
@@ -178,7 +192,8 @@ def bench_jax(jax, jnp, size: str, n: int, m: int, v: dict, timer: Timer, log) -
     Kj, yj = jnp.asarray(v["K"]), jnp.asarray(v["y"])
     ref = kv.evaluate(G, K=v["K"], y=v["y"])
     assert np.allclose(gen(Kj, yj), ref) and np.allclose(auto(Kj, yj), ref), "JAX GP gradient disagrees"
-    t = timer.pair([lambda: gen(Kj, yj).block_until_ready(), lambda: auto(Kj, yj).block_until_ready()])
+    c1, c2 = Cycle(n, m, ("K", "y"), jnp.asarray), Cycle(n, m, ("K", "y"), jnp.asarray)
+    t = timer.pair([lambda: gen(*c1()).block_until_ready(), lambda: auto(*c2()).block_until_ready()])
     rows.append(make_row(size, "GP gradient (JAX, jit)", "PD K", t[0], "jax.jit(jax.grad(f))", t[1]))
     log(rows[-1])
     X, V, J = gls(n, m, False)
@@ -191,7 +206,8 @@ def bench_jax(jax, jnp, size: str, n: int, m: int, v: dict, timer: Timer, log) -
     a = [jnp.asarray(v[k]) for k in ("X", "V", "H")]
     ref = J.at(X=v["X"], V=v["V"]).jvp(v["H"])
     assert np.allclose(gen(*a), ref) and np.allclose(auto(*a), ref), "JAX GLS JVP disagrees"
-    t = timer.pair([lambda: gen(*a).block_until_ready(), lambda: auto(*a).block_until_ready()])
+    c1, c2 = Cycle(n, m, ("X", "V", "H"), jnp.asarray), Cycle(n, m, ("X", "V", "H"), jnp.asarray)
+    t = timer.pair([lambda: gen(*c1()).block_until_ready(), lambda: auto(*c2()).block_until_ready()])
     rows.append(make_row(size, "GLS JVP (JAX, jit)", "general V", t[0], "jax.jit(jax.jvp(F))", t[1]))
     log(rows[-1])
     return rows
@@ -216,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")] if args.sizes else \
         (QUICK_SIZES if args.quick else FULL_SIZES)
-    timer = Timer(target=0.05 if args.quick else 0.2, repeat=15, budget=2.0 if args.quick else 6.0)
+    timer = Timer(target=0.05 if args.quick else 0.2, repeat=15 if args.quick else 25,
+                  budget=2.0 if args.quick else 10.0)
     rows = bench(sizes, timer, not args.no_jax,
                  lambda r: print(f"  {r.size:>9}  {r.bench:<30} {r.variant:<10} {fmt_t(r.time):>10} vs "
                                  f"{fmt_t(r.base_time):>10}  {fmt_r(r.ratio)}", flush=True))

@@ -366,7 +366,16 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (NumpyBackend(), JaxBackend()
 
 
 def backend(name: str) -> Backend:
-    """The backend called ``name``; a ``ValueError`` listing the backends for any other."""
+    """The backend called ``name``; a ``ValueError`` listing the backends for any other.
+
+    Examples
+    --------
+    >>> b = backend("torch")
+    >>> b.np, b.la, b.eye(3)
+    ('torch', 'torch.linalg', 'torch.eye(3, **like)')
+    >>> backend("numpy").solve(Factor("cholesky", ("K_chol",), 3), "y", False)
+    'lapack.dpotrs(K_chol, y, lower=0)[0]'
+    """
     try:
         return BACKENDS[name]
     except (KeyError, TypeError):

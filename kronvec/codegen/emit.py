@@ -47,7 +47,13 @@ class CodegenError(NotImplementedError):
 
 
 def identifier(name: str) -> str | None:
-    """A Python identifier for a printed name (``Wᵀ`` → ``W_T``), or None."""
+    """A Python identifier for a printed name, or None.
+
+    Examples
+    --------
+    >>> identifier("Wᵀ"), identifier("e₁"), identifier("2x")
+    ('W_T', 'e1', None)
+    """
     text = name.replace("ᵀ", "_T").replace("⁻¹", "_inv")
     text = re.sub(r"[^\w]", "", text)
     if not text or not text.isidentifier() or keyword.iskeyword(text):
@@ -67,6 +73,18 @@ class Emitter:
         Display names by expression (user names and those of :func:`kronvec.pretty`).
     params : mapping
         The function's parameters: symbol -> parameter name.
+    reserved : set of str
+        Names the code must not assign (the namespace's modules and helpers).
+
+    Notes
+    -----
+    A template ``(g, node, *args) -> str`` returns the code of the node's
+    value from the code of its arguments.  It may emit lines before it
+    (:meth:`let` assigns a value to a variable, the same one for the same
+    code), ask for values the evaluation computed (:meth:`value`) and
+    factorizations (:meth:`factor`, with the backend's ``solve``, ``det``, ...),
+    put the library's own routines into the NumPy namespace (:meth:`helper`),
+    or refuse (:meth:`unsupported`).
     """
 
     def __init__(self, backend: Backend, ev: Any, names: Mapping[Expr, str],

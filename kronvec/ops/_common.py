@@ -147,14 +147,26 @@ def code_number(c: float) -> str:
 
 
 def code_transpose(x: str) -> str:
-    """The code of xᵀ for the code of x (``W.T`` for ``W``, ``W`` for ``W.T``)."""
+    """The code of xᵀ for the code of x.
+
+    Examples
+    --------
+    >>> code_transpose("W"), code_transpose("W.T"), code_transpose("a @ b")
+    ('W.T', 'W', '(a @ b).T')
+    """
     if x.endswith(".T") and x[:-2].isidentifier():
         return x[:-2]
     return f"{x}.T" if x.isidentifier() else f"({x}).T"
 
 
 def code_sum(terms: list[tuple[float, str]]) -> str:
-    """c₁x₁ + c₂x₂ + ⋯ as code (``a - 0.5 * b``), for (coefficient, code) pairs."""
+    """c₁x₁ + c₂x₂ + ⋯ as code, for (coefficient, code) pairs.
+
+    Examples
+    --------
+    >>> code_sum([(1.0, "a"), (-0.5, "b"), (2.0, "c")])
+    'a - 0.5 * b + 2.0 * c'
+    """
     out = []
     for k, (c, x) in enumerate(terms):
         sign, c = ("-", -c) if c < 0 else ("+", c)
@@ -164,7 +176,13 @@ def code_sum(terms: list[tuple[float, str]]) -> str:
 
 
 def code_slice(r: range, size: int) -> str:
-    """The slice taking the positions ``r`` of an axis of ``size``, as code (``1:3``, ``:``, ``::2``)."""
+    """The slice taking the positions ``r`` of an axis of ``size``, as code.
+
+    Examples
+    --------
+    >>> code_slice(range(4), 4), code_slice(range(1, 3), 4), code_slice(range(3, -1, -1), 4)
+    (':', '1:3', '3::-1')
+    """
     if r == range(size):
         return ":"
     stop = r.stop if r.stop >= 0 else None
