@@ -190,7 +190,7 @@ class NumpyBackend(Backend):
             return f"{upper} + np.triu({upper}, 1).T"
         if k == "ldl":
             upper = g.let(f"np.triu(lapack.dsytri({names[0]}, {names[1]}, lower=0)[0])", hint="upper",
-                          shared=False)
+                          shared=False, comment="the upper triangle of the inverse")
             return f"{upper} + np.triu({upper}, 1).T"
         if k == "triangular":
             tri = "tril" if f.lower else "triu"
@@ -201,15 +201,14 @@ class NumpyBackend(Backend):
         if f.kind == "cholesky":
             return f"2.0 * np.log(np.diagonal({f.names[0]})).sum()"
         if f.kind == "ldl":
-            return f"{g.helper('ldl_logabsdet', _ldl_logabsdet)}({f.names[0]}, {f.names[1]})[1]"
+            return f"{self._ldl_sign_log(g, f)}[1]"
         return f"np.log(np.abs(np.diagonal({f.names[0]}))).sum()"
 
     def det(self, g: Any, f: Factor) -> str:
         if f.kind == "cholesky":
             return f"np.prod(np.diagonal({f.names[0]})) ** 2"
         if f.kind == "ldl":
-            sign_log = g.let(f"{g.helper('ldl_logabsdet', _ldl_logabsdet)}({f.names[0]}, {f.names[1]})",
-                             hint="sign_logdet")
+            sign_log = self._ldl_sign_log(g, f)
             return f"{sign_log}[0] * np.exp({sign_log}[1])"
         if f.kind == "triangular":
             return f"np.prod(np.diagonal({f.names[0]}))"
@@ -218,6 +217,11 @@ class NumpyBackend(Backend):
 
     def cholesky_lower(self, f: Factor) -> str:
         return f"{f.names[0]}.T"
+
+    def _ldl_sign_log(self, g: Any, f: Factor) -> str:
+        """(sign, log|det|) from the 1×1 and 2×2 blocks of D (the library's routine), once."""
+        return g.let(f"{g.helper('ldl_logabsdet', _ldl_logabsdet)}({f.names[0]}, {f.names[1]})",
+                     hint="sign_logdet", comment="(sign, log|det|) from the blocks of D")
 
 
 class JaxBackend(Backend):
