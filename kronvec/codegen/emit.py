@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+import unicodedata
 from typing import Any, Callable, Mapping, NoReturn
 
 import numpy as np
@@ -54,7 +55,7 @@ def identifier(name: str) -> str | None:
     >>> identifier("Wᵀ"), identifier("e₁"), identifier("2x")
     ('W_T', 'e1', None)
     """
-    text = name.replace("ᵀ", "_T").replace("⁻¹", "_inv")
+    text = unicodedata.normalize("NFKC", name.replace("ᵀ", "_T").replace("⁻¹", "_inv"))
     text = re.sub(r"[^\w]", "", text)
     if not text or not text.isidentifier() or keyword.iskeyword(text):
         return None
