@@ -95,12 +95,30 @@ class DiagSandwichMap(_FactorTerm):
         return DiagSandwichMap(self.A1, self.B1, fx.mul(c, self.D), self.A2, self.B2,
                                self.in_shape, self.out_shape)
 
+    @cached_property
+    def _columns(self) -> bool:
+        return self.is_column_form()
+
     def _apply(self, h: Any) -> Any:
         if not isinstance(h, np.ndarray) or self.symbolic:
             return fx.mm(self.A1, fx.had(self.D, fx.mm(self.A2, h, self.B2)), self.B1)
+        if self._columns:
+            return self._apply_columns(h)
         for part in reversed(self._parts):
             h = part._apply(h)
         return h
+
+    def _apply_columns(self, h: np.ndarray) -> np.ndarray:
+        """A₁ (d ⊙ (A₂ h)) for columns h: a stack of them is one matrix of columns, so the
+        products are two matrix-matrix products rather than a batch of matrix-vector ones."""
+        batch = h.shape[:-2]
+        x = h.reshape(-1, h.shape[-2]).T if batch else h  # (n, k): the k tangents as columns
+        if self.A2 is not None:
+            x = self.A2 @ x
+        x = self.D * x
+        if self.A1 is not None:
+            x = self.A1 @ x
+        return np.ascontiguousarray(x.T).reshape(batch + (x.shape[0], 1)) if batch else x
 
     def _adjoint(self) -> LinearMap:
         return DiagSandwichMap(fx.tr(self.A2), fx.tr(self.B2), self.D, fx.tr(self.A1), fx.tr(self.B1),
