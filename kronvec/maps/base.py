@@ -107,6 +107,11 @@ class LinearMap:
         """True for H ↦ H."""
         return False
 
+    def columnwise(self) -> bool:
+        """Whether this map between column vectors acts on each column of a matrix alike,
+        so that ``matvec`` can apply it to many columns at once (one matrix product)."""
+        return False
+
     def acts_on_expressions(self) -> bool:
         """Whether ``_apply`` takes expressions too (so the algebra may push factors through)."""
         return True
@@ -228,6 +233,9 @@ class LinearMap:
         n, k = as2d(self.in_shape)
         if v.ndim == 1 and v.shape[0] == n * k:
             return np.swapaxes(self._apply(v.reshape(k, n).T), -1, -2).reshape(-1).copy()
+        if v.ndim == 2 and v.shape[0] == n * k and k == 1 and as2d(self.out_shape)[1] == 1 \
+                and self.columnwise():
+            return np.asarray(self._apply(v), dtype=float)  # all columns in one product
         if v.ndim == 2 and v.shape[0] == n * k:
             cols = v.shape[1]
             h = np.swapaxes(v.T.reshape(cols, k, n), -1, -2)

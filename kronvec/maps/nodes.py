@@ -45,6 +45,9 @@ class SumMap(LinearMap):
     def children(self) -> tuple[LinearMap, ...]:
         return self.terms
 
+    def columnwise(self) -> bool:
+        return all(t.columnwise() for t in self.terms)
+
     def _apply(self, h: Any) -> Any:
         out = self.terms[0]._apply(h)
         for t in self.terms[1:]:
@@ -76,6 +79,9 @@ class ScaledMap(LinearMap):
     def children(self) -> tuple[LinearMap, ...]:
         return (self.inner,)
 
+    def columnwise(self) -> bool:
+        return self.inner.columnwise()
+
     def _apply(self, h: Any) -> Any:
         return fx.mul(self.coef, self.inner._apply(h))
 
@@ -103,6 +109,9 @@ class ComposeMap(LinearMap):
 
     def children(self) -> tuple[LinearMap, ...]:
         return self.maps
+
+    def columnwise(self) -> bool:
+        return all(m.columnwise() and as2d(m.out_shape)[1] == 1 for m in self.maps)
 
     def _apply(self, h: Any) -> Any:
         for m in reversed(self.maps):

@@ -72,6 +72,9 @@ class DiagSandwichMap(_FactorTerm):
     def factors(self) -> tuple[Any, ...]:
         return (self.A1, self.B1, self.D, self.A2, self.B2)
 
+    def columnwise(self) -> bool:
+        return self.B1 is None and self.B2 is None and (np.ndim(self.D) < 2 or np.shape(self.D)[-1] == 1)
+
     @cached_property
     def _parts(self) -> tuple[LinearMap, ...]:
         parts: list[LinearMap] = []

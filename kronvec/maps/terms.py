@@ -98,6 +98,9 @@ class KronMap(_FactorTerm):
     def is_identity(self) -> bool:
         return self.A is None and self.B is None
 
+    def columnwise(self) -> bool:
+        return self.B is None
+
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
         return self._copy_with(A=bind_factor(value, self.A), B=bind_factor(value, self.B))
 
@@ -249,6 +252,9 @@ class ElementwiseMap(_FactorTerm):
 
     def absorb(self, c: Any) -> LinearMap:
         return ElementwiseMap(fx.mul(c, self.D), self.in_shape, self.out_shape)
+
+    def columnwise(self) -> bool:
+        return np.ndim(self.D) < 2 or np.shape(self.D)[-1] == 1
 
     def _apply(self, h: Any) -> Any:
         return fx.had(self.D, h)
