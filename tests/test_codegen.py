@@ -215,6 +215,30 @@ def test_gp_value_and_gradient_share_the_cholesky_factor_and_the_solve(backend):
     _check_assigned_once(src)
 
 
+def test_wide_right_sides_are_solved_from_the_right():
+    """NumPy solves with many more right-hand columns than unknowns by trsm from the right (LU
+    with its permutation, Cholesky, triangular), to the same numbers."""
+    rng = np.random.default_rng(6)
+    X, V, F, J = _gls(n=40, m=16)
+    X0, V0 = rng.standard_normal((40, 16)), rng.standard_normal((40, 40)) + 9 * np.eye(40)
+    H, G = rng.standard_normal((40, 40)), rng.standard_normal((16, 16))
+    L = J.at(X=X0, V=V0)
+    for out, tangent, want in ((J, H, L.jvp(H)), (J.T, G, L.vjp(G))):
+        f = kv.lambdify([X, V], out)
+        assert "blas.dtrsm" in f.source and "dlaswp" in f.source
+        _close(f(X0, V0, tangent), want)
+    K, A = kv.Matrix("K", (16, 16), positive_definite=True), kv.Matrix("A", (16, 16))
+    B = kv.Matrix("B", (16, 40))
+    outputs = (kv.solve(K, B), B.T @ kv.inv(K), kv.solve(kv.cholesky(A @ A.T + 16 * kv.eye(16)), B))
+    f = kv.lambdify([K, A, B], outputs)
+    assert f.source.count("blas.dtrsm") == 3, f.source  # BᵀK⁻¹ is (K⁻¹B)ᵀ: one solve for both
+    R = rng.standard_normal((16, 16))
+    values = {"K": R @ R.T + 16 * np.eye(16), "A": rng.standard_normal((16, 16)),
+              "B": rng.standard_normal((16, 40))}
+    for got, want in zip(f(*(values[k] for k in "KAB")), kv.evaluate(outputs, values)):
+        _close(got, want)
+
+
 def test_inverses_only_where_the_inverse_is_wanted():
     A, B = kv.Matrix("A", (4, 4)), kv.Matrix("B", (4, 2))
     assert "dgetri" not in kv.lambdify([A, B], kv.solve(A, B) + kv.inv(A) @ B).source

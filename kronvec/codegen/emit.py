@@ -39,7 +39,7 @@ _TEMP = "\u0167"  # temporaries are ŧ1, ŧ2, ... (identifiers no symbol uses) u
 _TEMPS = re.compile(_TEMP + r"\d+")
 _INLINE = 24  # longest code of a temporary written into its one use (never a factorization or solve)
 _HEAVY = re.compile(r"solve|lapack|linalg|cho_|lu_|einsum|eigh|svd|qr|expm|helper")
-_ATOM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.T)?$|^[0-9.e+]+$|^\(-[0-9.e+-]+\)$")
+_ATOM = re.compile(r"^[^\W\d]\w*(\.T)?$|^[0-9.e+]+$|^\(-[0-9.e+-]+\)$")
 _COMMENT = 72  # longest comment kept whole
 
 
@@ -338,11 +338,12 @@ class Emitter:
         elif kind == "matmul":
             code = self.let(f"{self._arg(args[0])} @ {self._arg(args[1])}", node=what, shared=False)
         elif kind == "solve":
-            code = self.let(b.solve(self._factors[id(args[0])], self._arg(args[1]), step[1]), node=what,
-                            shared=False)
+            code = self.let(b.solve_code(self, self._factors[id(args[0])], self._arg(args[1]), step[1],
+                                         np.shape(args[1]), self._describe(what)), node=what, shared=False)
         elif kind == "solve_right":
-            code = self.let(b.solve_right(self._factors[id(args[0])], self._arg(args[1]), step[1]),
-                            node=what, shared=False)
+            rhs = b.solve_right_code(self, self._factors[id(args[0])], self._arg(args[1]), step[1],
+                                     np.shape(args[1]), self._describe(what))
+            code = self.let(rhs, node=what, shared=False)
         elif kind == "inverse":
             f = self._factors[id(args[0])]
             code = self.let(b.inverse(self, f, step[1]), node=what, shared=False,
