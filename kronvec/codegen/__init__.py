@@ -91,7 +91,7 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
     >>> f(K0, np.ones((3, 1))).ravel()
     array([0.5, 0.5, 0.5])
     """
-    be = _backend(backend)
+    be = _backend_named(backend)
     space = be.namespace()
     params = _params(args, set(space))
     jac = outputs if isinstance(outputs, Jacobian) else None
@@ -131,8 +131,7 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
     return fn
 
 
-def _backend(name: Any) -> Backend:
-    return backend(name)
+_backend_named = backend  # the parameter ``backend`` shadows the function inside lambdify
 
 
 def _params(args: Sequence[Expr], reserved: set[str]) -> dict[Expr, str]:
