@@ -21,6 +21,7 @@ from . import ops, printing  # noqa: F401  (registers every op; installs the pri
 from .blockjacobian import BlockJacobian
 from .derivative import Jacobian, explain, grad, hessian, jacobian
 from .errors import BindingError, DegenerateError, MaterializationError, ShapeError
+from .codegen import lambdify
 from .evaluation import evaluate
 from .expr import Expr
 from .maps import LinearMap
@@ -38,6 +39,6 @@ globals().update({name: op.function for name, op in public_functions().items()})
 __all__ = sorted(public_functions()) + [
     "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
-    "explain", "pretty", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
+    "explain", "pretty", "lambdify", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]

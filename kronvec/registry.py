@@ -157,6 +157,15 @@ class OpSpec:
         For a public function returning a tuple of expressions (such as
         ``eigh``), the names of its outputs; the parser, which reads
         single-valued expressions, refuses such a call with a message naming them.
+    code : str, dict or callable
+        How generated code (:func:`kronvec.lambdify`) computes the node from
+        the code of its arguments: a format string such as
+        ``"{np}.exp({0})"`` (``{0}``, ``{1}``: the arguments; ``{np}``,
+        ``{la}``: the backend's array and linear-algebra modules; ``{n}``: the
+        node, e.g. ``{n.params.coef}``), a callable ``(g, node, *args) -> str``
+        (``g`` is the code generator, :class:`kronvec.codegen.emit.Emitter`),
+        or a dict of either by backend (``"numpy"``, ``"jax"``, ``"torch"``,
+        ``"*"`` for the others).  Every node op has one (leaves excepted).
     doc : str
         One line for the README table and the CLI help.
     """
@@ -180,6 +189,7 @@ class OpSpec:
     identity: tuple[str, ...] = ()
     orthonormal: str = ""
     outputs: tuple[str, ...] = ()
+    code: Any = None
     doc: str = ""
 
     def rebuilt(self, node: Any, args: list[Any]) -> Any:

@@ -24,7 +24,7 @@ from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
 from ..shapes import fmt
-from ._common import io, lift, py_call, triangle, with_node
+from ._common import code_transpose, io, lift, py_call, triangle, with_node
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
@@ -177,7 +177,7 @@ def _matmul_jvp(node: Expr, i: int) -> Any:
 
 MATMUL = register(
     "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
-    evaluate=lambda ev, e: ev.product(e),
+    evaluate=lambda ev, e: ev.product(e), code=lambda g, e, *args: " @ ".join(args),
     jvp=_matmul_jvp,
     transpose=Transpose(None, lambda node, t: matmul(*reversed(t))),
     printing=Printing(lambda p, e: (p.product(list(e.args)), Prec.PROD),
@@ -248,7 +248,7 @@ def _transpose_rule(op: str) -> Transpose | None:
 
 register(
     "transpose", FAMILY, public="transpose", function=transpose, signature="(m,n)->(n,m)",
-    evaluate=lift(np.transpose),
+    evaluate=lift(np.transpose), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
     printing=Printing(lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
                       lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
@@ -300,6 +300,7 @@ def _plain_transpose(p: Any, t: Expr) -> bool:
 INV = register(
     "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)",
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
+    code=lambda g, e, x: g.backend.inverse(g, g.factor(e.args[0]), False),
     jvp=lambda node, i: _inv_jvp(node),
     transpose=Transpose((0,), lambda node, t: inv(t[0])),
     printing=Printing(_print_inv, _print_inv, py_call("inv")),
@@ -346,7 +347,7 @@ def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
 
 KRON = register(
     "kron", FAMILY, public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
-    evaluate=lift(np.kron),
+    evaluate=lift(np.kron), code="{np}.kron({0}, {1})",
     jvp=_kron_jvp,
     transpose=Transpose((0, 1), lambda node, t: kron(t[0], t[1])),
     printing=Printing(_print_kron, _print_kron, py_call("kron")),
@@ -386,6 +387,15 @@ def _kron_contract_value(node: Any, big: np.ndarray, other: np.ndarray) -> np.nd
     return np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
 
 
+def _kron_contract_code(g: Any, node: Expr, big: str, other: str) -> str:
+    r, c = node.shape
+    if node.params.side == "a":
+        p, q = node.args[1].shape
+        return f"{g.np}.einsum('ikjl,kl->ij', {big}.reshape({r}, {p}, {c}, {q}), {other})"
+    m, n = node.args[1].shape
+    return f"{g.np}.einsum('ikjl,ij->kl', {big}.reshape({m}, {r}, {n}, {c}), {other})"
+
+
 def _kron_contract_jvp(node: Expr, i: int) -> Any:
     big, other = node.args
     side = node.params.side
@@ -405,7 +415,7 @@ def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
 
 register(
     "kron_contract", FAMILY, function=kron_contract, params=("side",),
-    evaluate=with_node(_kron_contract_value),
+    evaluate=with_node(_kron_contract_value), code=_kron_contract_code,
     jvp=_kron_contract_jvp,
     printing=Printing(_print_kron_contract, _print_kron_contract, py_call("kron_contract")),
     rebuild=lambda node, args: kron_contract(args[0], args[1], node.shape, node.params.side),
@@ -459,6 +469,7 @@ MATPOW = register(
     "matpow", FAMILY, public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
     params=("k",),
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
+    code="{la}.matrix_power({0}, {n.params.k})",
     jvp=_matpow_jvp,
     transpose=Transpose((0,), lambda node, t: Expr.make("matpow", (t[0],), node.params, node.shape)),
     printing=Printing(_print_matpow, _print_matpow,

@@ -56,8 +56,9 @@ def trace(a: Any) -> Expr:
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
-    if a.op == "smul":  # tr(sA) = s tr(A)
-        return smul(a.args[0], trace(a.args[1]))
+    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st
+        inner = a.args[1]
+        return smul(a.args[0], inner if inner.shape == () else trace(inner))
     if a.op == "identity":
         return Constant(float(a.shape[0]))
     if a.op == "zeros":
@@ -67,7 +68,7 @@ def trace(a: Any) -> Expr:
 
 TRACE = register(
     "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()",
-    evaluate=lift(lambda x: float(np.trace(x))),
+    evaluate=lift(lambda x: float(np.trace(x))), code="{np}.trace({0})",
     jvp=lambda node, i: TraceMap(None, _one(), *io(node, i)),
     printing=Printing(_scalar_of_1x1("tr"), _scalar_of_1x1(r"\operatorname{tr}"), py_call("trace")),
     doc="the trace tr(A)",
@@ -97,6 +98,7 @@ def _det_value(fac: Any) -> float:
 DET = register(
     "det", FAMILY, public="det", function=det, signature="(n,n)->()",
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
+    code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
     jvp=lambda node, i: TraceMap(inv(node.args[0]), node, *io(node, i)),
     printing=Printing(func_print("det"), func_print(r"\det"), py_call("det")),
     domain=("invertible",),
@@ -122,6 +124,7 @@ def logdet(a: Any) -> Expr:
 LOGDET = register(
     "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()",
     evaluate=lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
+    code=lambda g, e, a: g.backend.logabsdet(g, g.factor(e.args[0])),
     jvp=lambda node, i: TraceMap(inv(node.args[0]), _one(), *io(node, i)),
     printing=Printing(func_print("log det"), func_print(r"\log\det"), py_call("logdet")),
     domain=("invertible",),
@@ -155,7 +158,7 @@ def sum(a: Any, axis: int | None = None) -> Expr:  # noqa: A001 - the public nam
 SUM = register(
     "sum", FAMILY, public="sum", function=sum,
     signature=AXIS_REDUCTION,
-    evaluate=lift(lambda x: float(np.sum(x))),
+    evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
     jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
     printing=Printing(_scalar_of_1x1("sum"), _scalar_of_1x1(r"\operatorname{sum}"), py_call("sum")),
     doc="the sum of all entries, or of each column or row (axis=)",
@@ -183,7 +186,7 @@ def norm(a: Any, ord: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
 
 register(
     "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
-    evaluate=lift(lambda x: float(np.linalg.norm(x))),
+    evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
     jvp=lambda node, i: TraceMap(transpose(smul(power(node, -1.0), node.args[0])), _one(),
                                  *io(node, i)),
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),

@@ -36,7 +36,7 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt
-from ._common import func_print, py_call, with_node
+from ._common import code_eigh, func_print, py_call, with_node
 from .arithmetic import add, hadamard, power, scale
 from .leaves import Constant, identity, ones
 from .products import matmul, transpose
@@ -104,6 +104,13 @@ def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.
     return out
 
 
+def _gapinv_code(g: Any, e: Expr, x: str) -> str:
+    if g.name == "numpy":  # as evaluated: a DegenerateError at a repeated value
+        return f"{g.helper('gap_inverse', gap_inverse)}({x}, {e.params.what!r}, {e.params.nonzero})"
+    eye = g.let(g.eye(e.shape[0]), hint="I")
+    return f"(1.0 - {eye}) / ({x}.T - {x} + {eye})"  # 1/(xⱼ − xᵢ) off the diagonal, 0 on it
+
+
 def _gapinv_jvp(node: Expr, i: int) -> Any:
     # dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ) = −F∘² ⊙ (𝟙 dxᵀ − dx 𝟙ᵀ)
     n = node.shape[0]
@@ -115,6 +122,7 @@ def _gapinv_jvp(node: Expr, i: int) -> Any:
 register(
     "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"),
     evaluate=with_node(lambda n, x: gap_inverse(x, n.params.what, n.params.nonzero)),
+    code=lambda g, e, x: _gapinv_code(g, e, x),
     jvp=_gapinv_jvp,
     printing=Printing(func_print("F"), func_print("F"), py_call("gapinv")),
     rebuild=lambda node, args: gapinv(args[0], node.params.what, node.params.nonzero),
@@ -150,6 +158,26 @@ def _eigvalsh_value(ev: Any, e: Expr) -> np.ndarray:
     if ev.has_shared(key) or ev.mentions("eigh_vectors"):
         return ev.op(itemgetter(0), ev.shared(key, partial(_eigh_full, uplo), ev(a)))
     return ev.op(partial(_eigvalsh_only, uplo), ev(a))
+
+
+def _eigvalsh_code(g: Any, e: Expr, a: str) -> str:
+    uplo = e.params.UPLO
+    if g.evaluates(eigenvectors(e.args[0], uplo)) or g.name == "jax":  # one eigh for both (JAX:
+        # its eigvalsh symmetrizes A instead of reading one triangle)
+        return f"{code_eigh(g, a, uplo)}[0][:, None]"
+    return f"{g.la}.eigvalsh({a}, UPLO={uplo!r})[:, None]"
+
+
+def _svd_code(index: int) -> Any:
+    def code(g: Any, e: Expr, a: str) -> str:
+        a_ = e.args[0]
+        full = index != 1 or g.evaluates(svd_factor(a_, "U")) or g.evaluates(svd_factor(a_, "Vt"))
+        if not full:
+            return f"{g.la}.svdvals({a})[:, None]" if g.name == "torch" else \
+                f"{g.la}.svd({a}, compute_uv=False)[:, None]"
+        usv = g.let(f"{g.la}.svd({a}, full_matrices=False)", hint="svd")
+        return f"{usv}[1][:, None]" if index == 1 else f"{usv}[{index}]"
+    return code
 
 
 def _eigvalsh_only(uplo: str, a: np.ndarray) -> np.ndarray:
@@ -189,7 +217,7 @@ _EIGH_IDENTITY = ("{arg} = V diag(w) Vᵀ, VᵀV = I ⇒ Vᵀ d{arg} V = diag(dw
 
 EIGVALSH = register(
     "eigvalsh", FAMILY, public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
-    evaluate=_eigvalsh_value,
+    evaluate=_eigvalsh_value, code=_eigvalsh_code,
     jvp=_eigvalsh_jvp,
     printing=Printing(func_print("λ"), func_print(r"\lambda"), _py_uplo("eigvalsh")),
     identity=_EIGH_IDENTITY,
@@ -200,6 +228,7 @@ register(
     "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",),
     evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
                                                           partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
+    code=lambda g, e, a: f"{code_eigh(g, a, e.params.UPLO)}[1]",
     jvp=_eigvectors_jvp, orthonormal="columns",
     printing=Printing(func_print("eigvecs"), func_print(r"\operatorname{eigvecs}"),
                       lambda p, e: (f"eigh({p(e.args[0])})[1]", Prec.ATOM)),
@@ -344,7 +373,7 @@ SVD = register(
 )
 register(
     "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False),
-    evaluate=_svd_values, jvp=_svdvals_jvp,
+    evaluate=_svd_values, jvp=_svdvals_jvp, code=_svd_code(1),
     printing=Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
                       lambda p, e: (f"svd({p(e.args[0])}, compute_uv=False)", Prec.ATOM)),
     identity=_SVD_IDENTITY,
@@ -353,6 +382,7 @@ register(
 register(
     "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"),
     evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
+    code=_svd_code(0),
     jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
     identity=_SVD_IDENTITY,
     doc="the left singular vectors U of svd",
@@ -360,6 +390,7 @@ register(
 register(
     "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"),
     evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
+    code=_svd_code(2),
     jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),
     identity=_SVD_IDENTITY,
     doc="the right singular vectors Vᵀ of svd",
@@ -402,7 +433,7 @@ def _spectral_jvp(node: Expr, i: int) -> Any:
 
 register(
     "nuclear_norm", FAMILY, function=nuclear_norm,
-    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, "nuc"))),
+    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, "nuc"))), code="{la}.norm({0}, 'nuc')",
     jvp=_nuclear_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
                       lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_*", Prec.ATOM),
@@ -413,7 +444,7 @@ register(
 )
 register(
     "spectral_norm", FAMILY, function=spectral_norm,
-    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, 2))),
+    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, 2))), code="{la}.norm({0}, 2)",
     jvp=_spectral_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
                       lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_2", Prec.ATOM),

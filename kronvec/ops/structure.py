@@ -38,7 +38,7 @@ def diag(a: Any) -> Expr:
 DIAG = register(
     "diag", FAMILY, public="diag", function=diag, signature="(n,1)->(n,n) | (n,n)->(n,1)",
     describe="an (n, 1) vector or a square matrix",
-    evaluate=lift(lambda v: np.diag(v[:, 0])),
+    evaluate=lift(lambda v: np.diag(v[:, 0])), code="{np}.diag({0}[:, 0])",
     jvp=lambda node, i: DiagEmbedMap(node.shape[0]),
     transpose=SELF,
     printing=call_printing("diag", r"\operatorname{diag}", "diag"),
@@ -47,7 +47,7 @@ DIAG = register(
 
 register(
     "diagpart", FAMILY, function=diag,
-    evaluate=lift(lambda x: np.diag(x).reshape(-1, 1).copy()),
+    evaluate=lift(lambda x: np.diag(x).reshape(-1, 1).copy()), code="{np}.diagonal({0})[:, None]",
     jvp=lambda node, i: DiagExtractMap(node.args[0].shape[0]),
     printing=Printing(func_print("diag"), func_print(r"\operatorname{diag}"), py_call("diag")),
     doc="the diagonal of a square matrix, as a column (built by diag)",
