@@ -22,6 +22,7 @@ from . import chunked  # noqa: F401  (installs evaluation with Dask values; Dask
 from .blockjacobian import BlockJacobian
 from .derivative import Jacobian, explain, grad, hessian, jacobian
 from .errors import BindingError, DegenerateError, MaterializationError, ShapeError
+from .codegen import lambdify
 from .evaluation import evaluate
 from .expr import Expr
 from .maps import LinearMap
@@ -40,6 +41,6 @@ globals().update({name: op.function for name, op in public_functions().items()})
 __all__ = sorted(public_functions()) + [
     "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
-    "explain", "pretty", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
+    "explain", "pretty", "lambdify", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]

@@ -162,6 +162,15 @@ class OpSpec:
         are core dimensions (the trailing axes) and leading stack axes
         broadcast, as for NumPy's gufuncs; its evaluation and JVP rule are
         batched.  Other operations refuse stacks with ``NotImplementedError``.
+    code : str, dict or callable
+        How generated code (:func:`kronvec.lambdify`) computes the node from
+        the code of its arguments: a format string such as
+        ``"{np}.exp({0})"`` (``{0}``, ``{1}``: the arguments; ``{np}``,
+        ``{la}``: the backend's array and linear-algebra modules; ``{n}``: the
+        node, e.g. ``{n.params.coef}``), a callable ``(g, node, *args) -> str``
+        (``g`` is the code generator, :class:`kronvec.codegen.emit.Emitter`),
+        or a dict of either by backend (``"numpy"``, ``"jax"``, ``"torch"``,
+        ``"*"`` for the others).  Every node op has one (leaves excepted).
     doc : str
         One line for the README table and the CLI help.
     """
@@ -186,6 +195,7 @@ class OpSpec:
     orthonormal: str = ""
     outputs: tuple[str, ...] = ()
     stacks: bool = False
+    code: Any = None
     doc: str = ""
 
     def rebuilt(self, node: Any, args: list[Any]) -> Any:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec.parse import ParseError, analyze, parse_expression
+from kronvec.printing import to_python
 from kronvec.testing import check_jacobian
 
 from _reference import close
@@ -170,3 +171,13 @@ def test_the_parser_broadcasts():
     assert analyze("X + c", {"X": (4, 3)}).shapes["c"] == (4, 3)  # the least assumption: equal shapes
     with pytest.raises(ParseError, match="broadcast"):
         analyze("X + b", {"X": (4, 3), "b": (2, 1)})
+
+
+def test_the_python_printing_of_the_new_operations_parses_back_to_the_same_node():
+    X, b, c = kv.Matrix("X", (4, 3)), kv.Vector("b", 4), kv.Matrix("c", (1, 3))
+    shapes = {"X": (4, 3), "b": (4, 1), "c": (1, 3)}
+    for e in (X + b, X * c, X / b, kv.maximum(X, b), kv.minimum(c, X), kv.heaviside(X - b, 0.5),
+              kv.relu(X), kv.abs(X), kv.sign(X), kv.softplus(X), kv.log1p(X), kv.expm1(X), kv.square(X),
+              kv.max(X, axis=0), kv.min(X), kv.mean(X, axis=1), kv.softmax(X, axis=1), kv.log_softmax(X),
+              kv.logsumexp(X, axis=0), kv.sum(X, axis=0) + c):
+        assert parse_expression(to_python(e), shapes, kv) is e, to_python(e)

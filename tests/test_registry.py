@@ -3,8 +3,9 @@ package's import graph has no cycle, no late import and no import inside a
 function.
 
 A new operation that lacks an evaluation, a JVP rule, one of the three
-printings, a parser entry, a README row or a finite-difference case fails
-here, before anything calls it.
+printings, a code template, a parser entry, a README row or a
+finite-difference case fails here, before anything calls it; so does a map
+type without a code template.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 
 import kronvec as kv
 from kronvec import registry
+from kronvec.codegen import MAP_CODE
+from kronvec.maps import LinearMap
 from kronvec.parse import function_names
 from test_op_derivatives import CASES
 
@@ -36,6 +39,28 @@ def test_every_node_can_be_evaluated_printed_and_differentiated(op):
     if not op.leaf:
         assert op.jvp is not None, f"{op.name}: no JVP rule"
         assert op.function is not None or op.rebuild is not None, f"{op.name}: cannot be rebuilt"
+
+
+@pytest.mark.parametrize("op", [op for op in SPECS if op.node and not op.leaf], ids=lambda op: op.name)
+def test_every_node_has_generated_code(op):
+    """kv.lambdify writes each node by its op's ``code`` template (leaves are its own)."""
+    assert op.code is not None, f"{op.name}: no code template (OpSpec.code) for kv.lambdify"
+    if isinstance(op.code, dict):
+        assert "numpy" in op.code or "*" in op.code, f"{op.name}: no NumPy code template"
+
+
+def _map_classes(cls: type = LinearMap) -> set[type]:
+    out = set()
+    for sub in cls.__subclasses__():
+        if sub.__module__.startswith("kronvec."):
+            out |= {sub} | _map_classes(sub)
+    return out
+
+
+def test_every_map_type_has_generated_code():
+    """The JVP of generated code applies each term by its map type's template."""
+    missing = sorted(c.__name__ for c in _map_classes() if c not in MAP_CODE)
+    assert not missing, f"map types without a template in kronvec.codegen.maps.MAP_CODE: {missing}"
 
 
 @pytest.mark.parametrize("op", [op for op in SPECS if op.public], ids=lambda op: op.name)

@@ -18,6 +18,11 @@ are separate nodes that share one computation: :meth:`Evaluator.shared` runs
 it once per evaluator (one recorded step, one LAPACK call), and
 :meth:`Evaluator.mentions` tells a values-only output (``eigvalsh``) whether
 its vectors are wanted too, in which case it takes them from the shared call.
+
+An evaluator made with ``describe=True`` also keeps :attr:`Evaluator.described`,
+the evaluation as code generation (:mod:`kronvec.codegen`) reads it: the
+evaluator's own steps with what they compute (``("solve", trans, factors)``,
+``("factorize", A)``, ...) and, for every node, the value its op's rule gave.
 """
 from __future__ import annotations
 
@@ -75,10 +80,16 @@ class Evaluator:
         against ``values`` at once so that missing names are reported together.
     record : bool
         Record every numeric step so that :meth:`plan` can replay them.
+    describe : bool
+        Keep :attr:`described`: the evaluator's own steps (factorizations,
+        solves, inverses, products and transposes) with their inputs, outputs
+        and what they compute, and an entry per node whose rule ran, in the
+        order of evaluation.
     """
 
     def __init__(self, values: Mapping[str, Any], exprs: Sequence[Expr],
-                 record: bool = False, bound: Mapping[Expr, np.ndarray] | None = None) -> None:
+                 record: bool = False, bound: Mapping[Expr, np.ndarray] | None = None,
+                 describe: bool = False) -> None:
         self.values = bound if bound is not None else bind_values(values, exprs)
         self._cholesky = getattr(self.values, "cholesky", {})
         self._cache: dict[Expr, Any] = {}
@@ -97,6 +108,8 @@ class Evaluator:
         self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
         self._slots: dict[int, int] = {}
         self._alive: list[Any] = []
+        # ("step", (kind, *data), inputs, output) and ("node", node, value) entries
+        self.described: list[tuple] | None = [] if describe else None
         if record:
             self._tape = []
             for v in self.values.values():
@@ -111,8 +124,12 @@ class Evaluator:
         self._slots[id(value)] = slot
         return slot
 
-    def op(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)``, recorded when recording (args must be earlier results)."""
+    def op(self, fn: Callable[..., Any], *args: Any, step: tuple | None = None) -> Any:
+        """``fn(*args)``, recorded when recording (args must be earlier results).
+
+        ``step`` describes the evaluator's own steps (``("matmul", factors)``, ...)
+        for :attr:`described`; the steps of op rules leave it out.
+        """
         out = fn(*args)
         if isinstance(out, float):
             out = np.asarray(out)
@@ -123,7 +140,16 @@ class Evaluator:
                 self._tape = None  # an untracked input: no plan, evaluation itself is unaffected
             else:
                 self._tape.append((fn, ins, self._register(out)))
+        if step is not None and self.described is not None:
+            self.described.append(("step", step, args, out))
         return out
+
+    def _rule(self, node: Expr) -> Any:
+        """The value of ``node`` by its op's rule (noted in :attr:`described`)."""
+        value = spec(node.op).evaluate(self, node)
+        if self.described is not None:
+            self.described.append(("node", node, value))
+        return value
 
     def shared(self, key: tuple, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` computed once per ``key`` in this evaluator (one recorded step).
@@ -207,8 +233,8 @@ class Evaluator:
             if any(a not in self._cache and not spec(a.op).deferred for a in e.args):
                 for node in e.walk():
                     if node not in self._cache and node is not e and not spec(node.op).deferred:
-                        self._cache[node] = spec(node.op).evaluate(self, node)
-            v = self._cache[e] = spec(e.op).evaluate(self, e)
+                        self._cache[node] = self._rule(node)
+            v = self._cache[e] = self._rule(e)
         return v
 
     def operand(self, e: Expr) -> Any:
@@ -247,13 +273,13 @@ class Evaluator:
         """The value of a product node: its transpose's if known, else the chain."""
         t = self.canon(transpose(e))
         if t in self._cache:
-            return self.op(matrix_transpose_value, self._cache[t])
+            return self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
         return self.chain(e.args)
 
     def inverse(self, e: Expr) -> np.ndarray:
         """The value of A⁻¹ itself (when no product can use a solve instead)."""
         fac, trans = self._inverse_operand(e)  # type: ignore[misc]
-        return self.op(partial(_inverse, trans=trans), fac)
+        return self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
 
     def factorization(self, a: Expr) -> Factorization:
         """The (cached) factorization of the square matrix ``a`` (of all its members, batched,
@@ -269,9 +295,9 @@ class Evaluator:
                            finite=is_symbol, triangle=triangle(a))
             try:
                 if a in self._cholesky:  # factored when its value was bound
-                    f = self.op(_with_cholesky(make), self(a), self._cholesky[a])
+                    f = self.op(_with_cholesky(make), self(a), self._cholesky[a], step=("factorize", a))
                 else:
-                    f = self.op(make, self(a))
+                    f = self.op(make, self(a), step=("factorize", a))
             except np.linalg.LinAlgError:
                 self.verify()  # NaN from a singular solve earlier: name that one
                 raise
@@ -294,7 +320,7 @@ class Evaluator:
             return hit
         flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
         hit = self._chains.get(flipped)
-        return None if hit is None else self.op(matrix_transpose_value, hit)
+        return None if hit is None else self.op(matrix_transpose_value, hit, step=("transpose", factors))
 
     def chain(self, factors: Sequence[Expr]) -> np.ndarray:
         """The product of ``factors`` in the cheapest order, with solves for inverses.
@@ -324,22 +350,28 @@ class Evaluator:
                     return inv_op
                 return self._operands.get(factors[i]) if factors[i] in self._operands else self(factors[i])
             k = split[i][j]
-            value = self._combine(product(i, k), product(k + 1, j), partial(_solve_label, factors, i, k, j))
+            value = self._combine(product(i, k), product(k + 1, j), partial(_solve_label, factors, i, k, j),
+                                  factors[i:j + 1])
             self._chains[factors[i:j + 1]] = value
             return value
 
         return product(0, n - 1)
 
-    def _combine(self, left: Any, right: Any, label: Callable[[], str]) -> np.ndarray:
+    def _combine(self, left: Any, right: Any, label: Callable[[], str],
+                 what: tuple[Expr, ...] = ()) -> np.ndarray:
         """left·right where either may be an unevaluated inverse (factorization, transposed);
-        ``label`` names the solve in the error for a singular matrix."""
+        ``label`` names the solve in the error for a singular matrix, ``what`` are the factors
+        of the product (for :attr:`described`)."""
         if isinstance(left, tuple):
             if isinstance(right, tuple):
-                right = self.op(partial(_inverse, trans=right[1]), right[0])
-            return self.op(partial(_solve, trans=left[1], context=label), left[0], right)
+                right = self.op(partial(_inverse, trans=right[1]), right[0],
+                                step=("inverse", right[1], what[-1] if what else None))
+            return self.op(partial(_solve, trans=left[1], context=label), left[0], right,
+                           step=("solve", left[1], what))
         if isinstance(right, tuple):
-            return self.op(partial(_solve_right, trans=right[1], context=label), right[0], left)
-        return self.op(operator.matmul, left, right)
+            return self.op(partial(_solve_right, trans=right[1], context=label), right[0], left,
+                           step=("solve_right", right[1], what))
+        return self.op(operator.matmul, left, right, step=("matmul", what))
 
 
 class Plan:

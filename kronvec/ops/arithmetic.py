@@ -21,7 +21,7 @@ from ..maps.algebra import scale as scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed
-from ._common import elementwise_jvp, identity_jvp, io, lift, python_number, with_node
+from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
 from .broadcasting import broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 
@@ -88,6 +88,12 @@ def evaluate_sum(ev: Any, e: Expr, coef: float = 1.0) -> Any:
     return ev.op(partial(_weighted_sum, coefs), *[ev(t) for _, t in terms])
 
 
+def sum_code(g: Any, e: Expr, coef: float = 1.0) -> str:
+    """Generated code of coef·Σᵢ cᵢ Aᵢ for the sum node ``e`` (as :func:`evaluate_sum`)."""
+    terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
+    return code_sum([(coef * c, g.value(t)) for c, t in terms])
+
+
 def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
     out = np.multiply(xs[0], coefs[0], order="C")
     if out.ndim == 0 or any(np.shape(x) != out.shape for x in xs[1:]):  # scalars of () and (1, 1)
@@ -110,6 +116,7 @@ def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
 register(
     "add", FAMILY, function=add, stacks=True,
     evaluate=evaluate_sum, deferred=True,
+    code=lambda g, e, *args: sum_code(g, e),
     jvp=identity_jvp,
     transpose=Transpose(None, lambda node, t: add(*t)),
     printing=Printing(lambda p, e: (p.sum(e.args), Prec.SUM), lambda p, e: (p.sum(e.args), Prec.SUM),
@@ -143,6 +150,13 @@ def _python_scale(p: Any, e: Expr) -> tuple[str, int]:
     return f"{python_number(c)} * {p(e.args[0], Prec.POSTFIX)}", Prec.PROD
 
 
+def _scale_code(g: Any, e: Expr, inner: str | None) -> str:
+    if e.args[0].op == "add" and not g.has(e.args[0]):  # as the evaluator: one pass per term
+        return sum_code(g, e.args[0], e.params.coef)
+    c = e.params.coef
+    return f"-{inner}" if c == -1.0 else f"{code_number(c)} * {inner}"
+
+
 def _scale_value(ev: Any, e: Expr) -> Any:
     inner = e.args[0]
     if inner.op == "add" and ev.cached(inner) is None:  # c·(A - B): one pass per term
@@ -151,8 +165,9 @@ def _scale_value(ev: Any, e: Expr) -> Any:
 
 
 register(
-    "scale", FAMILY, function=scale, params=("coef",), stacks=True,
-    evaluate=_scale_value,
+    "scale", FAMILY, function=scale, params=("coef",),
+    stacks=True,
+    evaluate=_scale_value, code=_scale_code,
     jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
     transpose=Transpose((0,), lambda node, t: scale(node.params.coef, t[0])),
     printing=Printing(lambda p, e: p.scaled(e.params.coef, e.args[0]),
@@ -220,6 +235,15 @@ def _smul_value(ev: Any, e: Expr) -> Any:
     return ev.op(_times, ev(s), ev(a))
 
 
+def _smul_code(g: Any, e: Expr, s: str | None, a: str | None) -> str:
+    sn, an = e.args
+    if sn.op == "det" and an.op == "inv" and an.args[0] in (sn.args[0], sn.args[0].T):
+        f = g.factor(sn.args[0])  # det(B)·B⁻¹, the adjugate: from the factors of B
+        det = g.let(g.backend.det(g, f), hint="det")
+        return f"{det} * {g.backend.inverse(g, f, an.args[0] is not sn.args[0])}"
+    return f"{s} * {a}"
+
+
 def _times(s: Any, x: Any) -> Any:
     return np.reshape(s, ()) * x
 
@@ -246,8 +270,9 @@ _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
 register(
-    "smul", FAMILY, function=smul, stacks=True,
-    evaluate=_smul_value,
+    "smul", FAMILY, function=smul,
+    stacks=True,
+    evaluate=_smul_value, code=_smul_code,
     jvp=_smul_jvp,
     transpose=Transpose((1,), lambda node, t: smul(node.args[0], t[0])),
     printing=Printing(_print_smul, _print_smul, _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),
@@ -316,7 +341,7 @@ def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
 register(
     "hadamard", FAMILY, public="multiply", function=multiply, signature="(...),(...)->(...)",
     stacks=True,
-    evaluate=lift(operator.mul),
+    evaluate=lift(operator.mul), code="{0} * {1}",
     jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
     transpose=Transpose((0, 1), lambda node, t: hadamard(t[0], t[1])),
     printing=Printing(_print_hadamard, _print_hadamard,
@@ -363,6 +388,7 @@ register(
     "power", FAMILY, public="power", function=power, signature="(...),num->(...)", stacks=True,
     params=("exponent",),
     evaluate=with_node(lambda n, x: np.power(x, n.params.exponent)),
+    code=lambda g, e, x: f"{x} ** {code_number(e.params.exponent)}",
     jvp=elementwise_jvp(lambda n: scale(n.params.exponent, power(n.args[0], n.params.exponent - 1))),
     transpose=Transpose((0,), lambda node, t: Expr.make("power", (t[0],), node.params,
                                                         matrix_transposed(node.shape))),

@@ -193,7 +193,19 @@ def _rebuild(node: Expr, args: list[Expr]) -> Expr:
     return _assemble(grid, "block")
 
 
-_LINEAR = dict(evaluate=with_node(_block_value), jvp=_block_jvp, rebuild=_rebuild,
+def _block_code(g: Any, e: Expr, *args: str) -> str:
+    codes = [a if b.shape != () else f"{a}.reshape(1, 1)" for a, b in zip(args, e.args)]
+    rows, k = [], 0
+    for count in e.params.layout:
+        rows.append(codes[k:k + count])
+        k += count
+    if g.name != "torch":
+        return f"{g.np}.block([{', '.join('[' + ', '.join(r) + ']' for r in rows)}])"
+    joined = [r[0] if len(r) == 1 else f"torch.cat([{', '.join(r)}], 1)" for r in rows]
+    return joined[0] if len(joined) == 1 else f"torch.cat([{', '.join(joined)}], 0)"
+
+
+_LINEAR = dict(evaluate=with_node(_block_value), jvp=_block_jvp, rebuild=_rebuild, code=_block_code,
                transpose=Transpose(None, _transposed),
                printing=Printing(_print_block, _print_block, _python_block))
 

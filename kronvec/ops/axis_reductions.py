@@ -25,7 +25,7 @@ from ..maps.algebra import compose
 from ..registry import Params, register
 from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
-from ._common import axis_printing, io, with_node
+from ._common import axis_printing, code_axis, io, with_node
 from .arithmetic import scale
 from .leaves import ones
 from .products import transpose
@@ -124,6 +124,25 @@ def _weights_value(kind: str) -> Callable[..., Any]:
     return value
 
 
+def _extremum_code(kind: str) -> Callable[..., str]:
+    def code(g: Any, e: Expr, x: str) -> str:
+        axis = e.params.axis
+        fn = f"a{kind}" if g.name == "torch" and axis is not None else kind
+        return f"{g.np}.{fn}({x}{code_axis(g, axis, axis is not None)})"
+    return code
+
+
+def _weights_code(kind: str) -> Callable[..., str]:
+    """Where each slice attains its extremum, divided by how often: ties split evenly."""
+    def code(g: Any, e: Expr, x: str) -> str:
+        axis = e.params.axis
+        extremum = _extremum_code(kind)(g, e, x)
+        cast = f".to({x}.dtype)" if g.name == "torch" else " * 1.0"
+        hit = g.let(f"({x} == {extremum}){cast}", hint="hit")
+        return f"{hit} / {hit}.sum({code_axis(g, axis, True)[2:]})"
+    return code
+
+
 _REDUCTIONS: dict[str, Any] = {}
 
 
@@ -133,14 +152,14 @@ def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
     reduce.__doc__ = doc
     _REDUCTIONS[kind] = register(
         kind, FAMILY, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",),
-        evaluate=with_node(_extremum_value(kind)),
+        evaluate=with_node(_extremum_value(kind)), code=_extremum_code(kind),
         jvp=lambda node, i: slice_sum_jvp(weights(node.args[0], node.params.axis), node, i),
         printing=axis_printing(kind, rf"\{kind}"),
         doc=f"the {'largest' if kind == 'max' else 'smallest'} entry, or that of each column or row "
             f"(axis=); ties split the derivative evenly")
     register(
         f"{kind}_weights", FAMILY, function=weights, params=("axis",),
-        evaluate=with_node(_weights_value(kind)),
+        evaluate=with_node(_weights_value(kind)), code=_weights_code(kind),
         jvp=lambda node, i: ZeroMap(*io(node, i)),
         printing=axis_printing(f"∂{kind}", rf"\partial\{kind}", f"{kind}_weights"),
         doc=f"∂{kind}(A): where the {kind}imum of each slice is attained, divided by how often "

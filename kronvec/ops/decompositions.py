@@ -35,7 +35,7 @@ from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Prec, Printing, Transpose, register
 from ..shapes import fmt, matrix_transposed, stack_of
-from ._common import func_print, lift
+from ._common import code_for, func_print, lift
 from .arithmetic import add, scale
 from .leaves import identity
 from .products import matmul
@@ -84,6 +84,17 @@ def _qr_output(index: int) -> Any:
     return lambda ev, e: ev.op(itemgetter(index), ev.shared(("qr", e.args[0]), _qr_full, ev(e.args[0])))
 
 
+def _qr_code(index: int) -> Any:
+    return lambda g, e, a: f"{g.let(f'{g.la}.qr({a})', hint='qr')}[{index}]"
+
+
+_LU_CALL = code_for(numpy="sla.lu({0}, check_finite=False)", jax="jsla.lu({0})", torch="torch.linalg.lu({0})")
+
+
+def _lu_code(index: int) -> Any:
+    return lambda g, e, a: f"{g.let(_LU_CALL[g.name].format(a), hint='plu')}[{index}]"
+
+
 def _qr_parts(node: Expr) -> tuple[Expr, Expr, Any, int]:
     a = node.args[0]
     Q, R = qr(a)
@@ -118,13 +129,15 @@ QR = register(
     doc="(Q, R), the reduced QR decomposition of a matrix of full column rank",
 )
 register(
-    "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), jvp=_qr_q_jvp, orthonormal="columns",
+    "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp,
     stacks=True,
+    orthonormal="columns",
     printing=_output("qr_Q", 0, "qr_Q", r"\operatorname{qr}_Q"), identity=_QR_IDENTITY,
     doc="the orthonormal factor Q of qr",
 )
 register(
-    "qr_R", FAMILY, function=lambda a: qr(a)[1], evaluate=_qr_output(1), jvp=_qr_r_jvp, stacks=True,
+    "qr_R", FAMILY, function=lambda a: qr(a)[1], evaluate=_qr_output(1), code=_qr_code(1), jvp=_qr_r_jvp,
+stacks=True,
     triangular=lambda node: "upper",
     printing=_output("qr_R", 1, "qr_R", r"\operatorname{qr}_R"), identity=_QR_IDENTITY,
     doc="the upper triangular factor R of qr",
@@ -216,19 +229,22 @@ LU = register(
     doc="(P, L, U) with A = PLU, as scipy.linalg.lu",
 )
 register(
-    "lu_P", FAMILY, function=lambda a: lu(a)[0], evaluate=_lu_output(0), stacks=True,
+    "lu_P", FAMILY, function=lambda a: lu(a)[0], evaluate=_lu_output(0), code=_lu_code(0),
+stacks=True,
     jvp=lambda node, i: ZeroMap(node.args[0].shape, node.shape),
     printing=_output("lu_P", 0, "lu_P", r"\operatorname{lu}_P"),
     doc="the permutation P of lu (constant)",
 )
 register(
-    "lu_L", FAMILY, function=lambda a: lu(a)[1], evaluate=_lu_output(1), jvp=_lu_l_jvp, stacks=True,
+    "lu_L", FAMILY, function=lambda a: lu(a)[1], evaluate=_lu_output(1), code=_lu_code(1), jvp=_lu_l_jvp,
+stacks=True,
     triangular=lambda node: "lower",
     printing=_output("lu_L", 1, "lu_L", r"\operatorname{lu}_L"), identity=_LU_IDENTITY,
     doc="the unit lower triangular factor L of lu",
 )
 register(
-    "lu_U", FAMILY, function=lambda a: lu(a)[2], evaluate=_lu_output(2), jvp=_lu_u_jvp, stacks=True,
+    "lu_U", FAMILY, function=lambda a: lu(a)[2], evaluate=_lu_output(2), code=_lu_code(2), jvp=_lu_u_jvp,
+stacks=True,
     triangular=lambda node: "upper",
     printing=_output("lu_U", 2, "lu_U", r"\operatorname{lu}_U"), identity=_LU_IDENTITY,
     doc="the upper triangular factor U of lu",
@@ -269,8 +285,9 @@ def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
 
 
 PINV = register(
-    "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)", stacks=True,
-    evaluate=lift(np.linalg.pinv),
+    "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)",
+    stacks=True,
+    evaluate=lift(np.linalg.pinv), code="{la}.pinv({0})",
     jvp=_pinv_jvp,
     transpose=Transpose((0,), lambda node, t: pinv(t[0])),
     printing=Printing(_print_pinv, _print_pinv, lambda p, e: (f"pinv({p(e.args[0])})", Prec.ATOM)),

@@ -14,7 +14,7 @@ from scipy.special import expit
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..registry import Printing, Transpose, register
-from ._common import elementwise_jvp, func_print, lift, py_call
+from ._common import code_for, elementwise_jvp, func_print, lift, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
 from ..shapes import matrix_transposed
@@ -36,13 +36,14 @@ def _transposed(node: Expr, t: list[Expr]) -> Expr:
 
 def register_elementwise(name: str, function: Callable[[Any], Expr], value: Callable[..., Any],
                          derivative: Callable[[Expr], Expr], latex: str, doc: str,
-                         domain: str = "", unicode: str | None = None) -> None:
+                         domain: str = "", unicode: str | None = None, code: Any = None) -> None:
     """Declare an elementwise function: f(A) evaluated by ``value``, with f'(A) = ``derivative(node)``.
 
-    It prints as ``unicode(A)`` (default: its name), ``latex(A)`` and ``name(A)``.
+    It prints as ``unicode(A)`` (default: its name), ``latex(A)`` and ``name(A)``; generated
+    code calls ``{np}.<name>`` unless ``code`` says otherwise.
     """
     register(name, FAMILY, public=name, function=function, signature="(...)->(...)",
-             evaluate=lift(value), jvp=elementwise_jvp(derivative),
+             evaluate=lift(value), jvp=elementwise_jvp(derivative), code=code or f"{{np}}.{name}({{0}})",
              transpose=Transpose((0,), _transposed),
              printing=Printing(func_print(unicode or name), func_print(latex), py_call(name)),
              domain=(domain,), stacks=True, doc=doc)
@@ -165,4 +166,6 @@ def sigmoid(a: Any) -> Expr:
 
 register_elementwise("sigmoid", sigmoid, expit,
                      lambda n: hadamard(n, add(ones(n.shape), scale(-1.0, n))), r"\sigma",
-                     "the logistic sigmoid 1/(1 + e⁻ᴬ)", unicode="σ")
+                     "the logistic sigmoid 1/(1 + e⁻ᴬ)", unicode="σ",
+                     code=code_for(numpy="special.expit({0})", jax="jax.nn.sigmoid({0})",
+                                   torch="torch.sigmoid({0})"))

@@ -77,6 +77,20 @@ def _pow_value(info: Any, b: Any, e: Any) -> np.ndarray:
     return value.reshape(info.shape) if value.size == math.prod(info.shape) else value
 
 
+def _pow_code(g: Any, node: Expr, b: str, e: str) -> str:
+    shapes = []
+    codes = []
+    for code, arg in zip((b, e), node.args):
+        if arg.shape != () and math.prod(arg.shape) == 1:  # a 1×1 value broadcasts as a scalar
+            code, shape = f"{code}.reshape(())", ()
+        else:
+            shape = arg.shape
+        codes.append(code)
+        shapes.append(shape)
+    out = f"{codes[0]} ** {codes[1]}"
+    return out if np.broadcast_shapes(*shapes) == node.shape else f"({out}).reshape({node.shape})"
+
+
 def _pow_jvp(node: Expr, i: int) -> Any:
     b, e = node.args
     if i == 0:  # E ⊙ B∘⁽ᴱ⁻¹⁾ ⊙ dB
@@ -101,8 +115,9 @@ def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "pow", FAMILY, function=pow, stacks=True,
-    evaluate=with_node(_pow_value),
+    "pow", FAMILY, function=pow,
+    stacks=True,
+    evaluate=with_node(_pow_value), code=_pow_code,
     jvp=_pow_jvp,
     transpose=Transpose(None, lambda node, t: pow(t[0], t[1])),
     printing=Printing(_print_pow, _print_pow,

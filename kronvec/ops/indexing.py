@@ -27,7 +27,7 @@ from ..indices import as_range, as_slice, key_text, normalize_key
 from ..maps import place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
-from ._common import with_node
+from ._common import code_slice, with_node
 from .arithmetic import as_shape, scale, smul
 from .leaves import Constant, identity, ones, zeros
 
@@ -152,6 +152,26 @@ def _index_value(info: Any, x: Any) -> np.ndarray:
     return taken.reshape(x.shape[:-2] + info.shape).copy()
 
 
+def _code_key(g: Any, rows: range, cols: range, shape: Shape) -> str:
+    if g.name == "torch" and (rows.step < 0 or cols.step < 0):
+        g.unsupported("an index with a negative step (PyTorch slices take positive steps only)")
+    return f"{code_slice(rows, shape[0])}, {code_slice(cols, shape[1])}"
+
+
+def _index_code(g: Any, e: Expr, x: str) -> str:
+    rows, cols = e.params.rows, e.params.cols
+    code = f"{x}[{_code_key(g, rows, cols, e.args[0].shape)}]"
+    return code if e.shape == (len(rows), len(cols)) else f"{code}.reshape({e.shape})"
+
+
+def _place_code(g: Any, e: Expr, x: str) -> str:
+    rows, cols, shape = e.params.rows, e.params.cols, e.shape or (1, 1)
+    block = (len(rows), len(cols))
+    value = x if e.args[0].shape in (block, ()) else f"{x}.reshape({block})"  # a scalar broadcasts
+    out = g.backend.place(g, shape, _code_key(g, rows, cols, shape), value)
+    return out if e.shape == shape else f"{out}.reshape(())"
+
+
 def _print_key(p: Any, e: Expr) -> str:
     return key_text(e.params.rows, e.params.cols, e.args[0].shape, e.shape == ())
 
@@ -172,7 +192,7 @@ def _latex_key(key: str) -> str:
 
 register(
     "index", FAMILY, function=index, params=("rows", "cols"),
-    evaluate=with_node(_index_value),
+    evaluate=with_node(_index_value), code=lambda g, e, x: _index_code(g, e, x),
     jvp=lambda node, i: select_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
     transpose=Transpose((0,), lambda node, t: index(t[0], node.params.cols, node.params.rows,
                                                     node.shape[::-1])),
@@ -246,7 +266,7 @@ def _python_slice(r: range) -> str:
 
 register(
     "place", FAMILY, function=place, params=("rows", "cols"),
-    evaluate=with_node(_place_value),
+    evaluate=with_node(_place_value), code=lambda g, e, x: _place_code(g, e, x),
     jvp=lambda node, i: place_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
     transpose=Transpose((0,), lambda node, t: place(t[0], node.params.cols, node.params.rows,
                                                     node.shape[::-1])),

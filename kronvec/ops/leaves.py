@@ -155,6 +155,7 @@ register(
     "identity", FAMILY, leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
     evaluate=constant_value(lambda e: np.eye(e.shape[0]) if e.ndim == 2 else
                             np.broadcast_to(np.eye(e.shape[-1]), e.shape)),
+    code=lambda g, e: g.eye(e.shape[0]),
     transpose=SELF,
     printing=Printing(lambda p, e: (p.s.identity, Prec.ATOM), lambda p, e: (p.s.identity, Prec.ATOM),
                       lambda p, e: (f"eye({e.shape[0]})", Prec.ATOM)),
@@ -205,7 +206,7 @@ def _transposed_fill(node: Expr, _: list) -> Expr:
 
 register(
     "zeros", FAMILY, leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
-    evaluate=constant_value(lambda e: np.zeros(e.shape)),
+    evaluate=constant_value(lambda e: np.zeros(e.shape)), code=lambda g, e: g.zeros(e.shape),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(lambda p, e: (p.s.zero, Prec.ATOM), lambda p, e: (p.s.zero, Prec.ATOM),
                       _filled_python("zeros", "0")),
@@ -221,7 +222,7 @@ def _print_ones(p: Any, e: Expr) -> tuple[str, int]:
 
 register(
     "ones", FAMILY, leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
-    evaluate=constant_value(lambda e: np.ones(e.shape)),
+    evaluate=constant_value(lambda e: np.ones(e.shape)), code=lambda g, e: g.ones(e.shape),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(_print_ones, _print_ones, _filled_python("ones", "1")),
     rebuild=lambda node, args: node,
@@ -238,8 +239,9 @@ def named(e: Expr, name: str) -> Expr:
 
 
 register(
-    "named", FAMILY, function=named, params=("name",), stacks=True,
-    evaluate=lambda ev, e: ev(e.args[0]),
+    "named", FAMILY, function=named, params=("name",),
+    stacks=True,
+    evaluate=lambda ev, e: ev(e.args[0]), code="{0}",
     jvp=identity_jvp,
     printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
                       lambda p, e: (p.s.name(e.params.name), Prec.ATOM),

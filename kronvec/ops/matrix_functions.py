@@ -26,7 +26,7 @@ from ..maps.algebra import scale as scale_map
 from ..maps.frechet import logm_second, real_logm, real_sqrtm
 from ..registry import Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import call_printing, lift, py_call
+from ._common import call_printing, code_eigh, code_for, lift, py_call
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -61,11 +61,19 @@ def _print_expm(p: Any, e: Expr) -> tuple[str, int]:
 EXPM = register(
     "expm", FAMILY, public="expm", function=expm, signature="(n,n)->(n,n)",
     evaluate=lift(sla.expm),
+    code=code_for(numpy="sla.expm({0})", jax="jsla.expm({0})", torch="torch.linalg.matrix_exp({0})"),
     jvp=lambda node, i: ExpmFrechetMap(node.args[0], node.shape),
     transpose=Transpose((0,), lambda node, t: Expr.make("expm", (t[0],), node.params, node.shape)),
     printing=Printing(_print_expm, _print_expm, py_call("expm")),
     doc="the matrix exponential e^A",
 )
+
+
+def _block_frechet(g: Any, node: Expr, a: str, h: str) -> str:
+    """L(A, E) as the upper right block of exp [[A, E], [0, A]] (generated code)."""
+    n = node.shape[0]
+    big = f"torch.cat([torch.cat([{a}, {h}], 1), torch.cat([{g.zeros((n, n))}, {a}], 1)], 0)"
+    return f"torch.linalg.matrix_exp({big})[:{n}, {n}:]"
 
 
 def expm_frechet(a: Any, e: Any) -> Expr:
@@ -96,6 +104,9 @@ def _expm_frechet_jvp(node: Expr, i: int) -> Any:
 register(
     "expm_frechet", FAMILY, function=expm_frechet,
     evaluate=lift(lambda a, h: sla.expm_frechet(a, h, compute_expm=False, check_finite=False)),
+    code=code_for(numpy="sla.expm_frechet({0}, {1}, compute_expm=False, check_finite=False)",
+                  jax="jsla.expm_frechet({0}, {1}, compute_expm=False)",
+                  torch=lambda g, e, a, h: _block_frechet(g, e, a, h)),
     jvp=_expm_frechet_jvp,
     printing=call_printing("L_expm", r"\operatorname{L_expm}", "expm_frechet"),
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
@@ -158,6 +169,45 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
 
 
+def _function_code(g: Any, e: Expr, a: str) -> str:
+    """sqrtm or logm in generated code: NumPy as :func:`_spectral_value`; the others in the
+    eigenbasis for a symmetric value (the square root of max(w, 0), as NumPy)."""
+    fn = e.op
+    if g.name == "numpy":
+        return f"{g.helper(fn + '_value', partial(_spectral_value, fn))}({a})"
+    if not g.symmetric(e.args[0]):
+        if fn == "sqrtm" and g.name == "jax":
+            return f"jnp.real(jsla.sqrtm({a}))"
+        g.unsupported(f"{fn} of a matrix that is not symmetric")
+    w, V = f"{code_eigh(g, a)}[0]", f"{code_eigh(g, a)}[1]"
+    f = f"{g.np}.sqrt(({w} + {g.np}.abs({w})) / 2)" if fn == "sqrtm" else f"{g.np}.log({w})"
+    return f"({V} * {f}) @ {V}.T"
+
+
+def _frechet_code(g: Any, e: Expr, a: str, h: str) -> str:
+    """L_f(A, H) in generated code: NumPy by the library's map; the others in the eigenbasis of a
+    symmetric A (Daleckii–Krein, divided differences exact at ties)."""
+    fn = e.op[:-len("_frechet")]
+    if g.name == "numpy":
+        f = g.value(sqrtm(e.args[0]) if fn == "sqrtm" else logm(e.args[0]))
+        return f"{g.helper(fn + '_frechet', partial(_apply_frechet, fn))}({a}, {f}, {h})"
+    if not g.symmetric(e.args[0]):
+        g.unsupported(f"the derivative of {fn} at a matrix that is not symmetric")
+    w, V = f"{code_eigh(g, a)}[0][:, None]", f"{code_eigh(g, a)}[1]"
+    np_ = g.np
+    if fn == "sqrtm":
+        r = g.let(f"{np_}.sqrt(({w} + {np_}.abs({w})) / 2)", hint="root")
+        G = f"1.0 / ({r} + {r}.T)"
+    else:
+        wi = g.let(w, hint="w")
+        diff = g.let(f"{wi} - {wi}.T", hint="gap")
+        ties = f"({diff} == 0)"
+        G = (f"{np_}.where({ties}, 1.0 / ({wi} + 0.0 * {wi}.T), "
+             f"{np_}.log1p({diff} / {wi}.T) / ({diff} + {ties}))")
+    G = g.let(G, hint="G")
+    return f"{V} @ ({G} * ({V}.T @ {h} @ {V})) @ {V}.T"
+
+
 def _transposed_function(node: Expr, t: list[Expr]) -> Expr:
     return Expr.make(node.op, (t[0],), node.params, node.shape)  # f(Aᵀ) = f(A)ᵀ
 
@@ -168,7 +218,7 @@ def _frechet_map(fn: str, a: Expr, value: Expr) -> MatrixFunctionFrechetMap:
 
 SQRTM = register(
     "sqrtm", FAMILY, public="sqrtm", function=sqrtm, signature="(n,n)->(n,n)",
-    evaluate=lift(partial(_spectral_value, "sqrtm")),
+    evaluate=lift(partial(_spectral_value, "sqrtm")), code=lambda g, e, a: _function_code(g, e, a),
     jvp=lambda node, i: _frechet_map("sqrtm", node.args[0], node),
     transpose=Transpose((0,), _transposed_function),
     printing=call_printing("sqrtm", r"\operatorname{sqrtm}", "sqrtm"),
@@ -183,7 +233,7 @@ SQRTM = register(
 
 LOGM = register(
     "logm", FAMILY, public="logm", function=logm, signature="(n,n)->(n,n)",
-    evaluate=lift(partial(_spectral_value, "logm")),
+    evaluate=lift(partial(_spectral_value, "logm")), code=lambda g, e, a: _function_code(g, e, a),
     jvp=lambda node, i: _frechet_map("logm", node.args[0], node),
     transpose=Transpose((0,), _transposed_function),
     printing=call_printing("logm", r"\operatorname{logm}", "logm"),
@@ -272,6 +322,7 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
 register(
     "sqrtm_frechet", FAMILY, function=sqrtm_frechet,
     evaluate=lambda ev, e: ev.op(_frechet_value("sqrtm"), ev(e.args[0]), ev(sqrtm(e.args[0])), ev(e.args[1])),
+    code=_frechet_code,
     jvp=_sqrtm_frechet_jvp,
     printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"),
     doc="the Fréchet derivative L(A, E) of sqrtm (appears in derivatives of sqrtm)",
@@ -279,6 +330,7 @@ register(
 register(
     "logm_frechet", FAMILY, function=logm_frechet,
     evaluate=lambda ev, e: ev.op(_frechet_value("logm"), ev(e.args[0]), ev(logm(e.args[0])), ev(e.args[1])),
+    code=_frechet_code,
     jvp=_logm_frechet_jvp,
     printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"),
     doc="the Fréchet derivative L(A, E) of logm (appears in derivatives of logm)",
@@ -286,6 +338,7 @@ register(
 register(
     "logm_frechet2", FAMILY, function=logm_frechet2,
     evaluate=lift(logm_second),
+    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
     jvp=_logm_frechet2_jvp,
     printing=call_printing("L²_logm", r"\operatorname{L^2_{logm}}", "logm_frechet2"),
     doc="the second Fréchet derivative of logm (appears in its Hessians)",

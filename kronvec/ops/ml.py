@@ -27,7 +27,7 @@ from scipy import special
 from ..expr import Expr, as_expr
 from ..maps import DiagRankOneMap
 from ..registry import Params, register
-from ._common import axis_printing, io, with_node
+from ._common import axis_printing, code_axis, code_for, io, with_node
 from .axis_reductions import AXIS_KEPT, AXIS_REDUCTION, resolve_axis, slice_length, slice_sum_jvp
 from .elementwise import elementwise_node, register_elementwise, sigmoid
 from .leaves import ones, zeros
@@ -48,7 +48,9 @@ def softplus(a: Any) -> Expr:
 
 
 register_elementwise("softplus", softplus, lambda x: np.logaddexp(0.0, x), lambda n: sigmoid(n.args[0]),
-                     r"\operatorname{softplus}", "log(1 + eᴬ) elementwise, stable (derivative σ(A))")
+                     r"\operatorname{softplus}", "log(1 + eᴬ) elementwise, stable (derivative σ(A))",
+                     code=code_for(numpy="np.logaddexp(0.0, {0})", jax="jax.nn.softplus({0})",
+                                   torch="torch.logaddexp(torch.zeros_like({0}), {0})"))
 
 
 # ------------------------------------------------------------ logsumexp
@@ -77,6 +79,9 @@ LOGSUMEXP = register(
     "logsumexp", FAMILY, public="logsumexp", function=logsumexp, signature=AXIS_REDUCTION,
     params=("axis",),
     evaluate=with_node(_logsumexp_value),
+    code=code_for(numpy=lambda g, e, x: f"special.logsumexp({x}{code_axis(g, e.params.axis, True)})",
+                  jax=lambda g, e, x: f"jspecial.logsumexp({x}{code_axis(g, e.params.axis, True)})",
+                  torch=lambda g, e, x: f"torch.logsumexp({x}{code_axis(g, e.params.axis, True)})"),
     jvp=lambda node, i: slice_sum_jvp(softmax(node.args[0], axis=node.params.axis), node, i),
     printing=axis_printing("logsumexp", r"\operatorname{logsumexp}"),
     doc="log Σ exp(A), stable, over all entries or each column or row (axis=); gradient softmax",
@@ -103,11 +108,23 @@ def _softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
 
 SOFTMAX = register(
     "softmax", FAMILY, public="softmax", function=softmax, signature=AXIS_KEPT, params=("axis",),
-    evaluate=with_node(_softmax_value),
+    evaluate=with_node(_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "softmax"),
     jvp=lambda node, i: DiagRankOneMap(node, node, node, node.params.axis, *io(node, i)),
     printing=axis_printing("softmax", r"\operatorname{softmax}"),
     doc="exp(A)/Σ exp(A), stable, over all entries or each column or row (axis=)",
 )
+
+
+def _softmax_code(g: Any, e: Expr, x: str, fn: str) -> str:
+    """softmax or log_softmax along the node's axis in generated code (each library's stable one)."""
+    axis = e.params.axis
+    if g.name == "numpy":
+        return f"special.{fn}({x}, axis={axis})"
+    if g.name == "jax":
+        return f"jax.nn.{fn}({x}, axis={(0, 1) if axis is None else axis})"
+    if axis is None:  # PyTorch's works along one dimension: over all entries, flattened
+        return f"torch.{fn}({x}.reshape(-1), 0).reshape({x}.shape)"
+    return f"torch.{fn}({x}, {axis})"
 
 
 # ---------------------------------------------------------- log_softmax
@@ -131,7 +148,7 @@ def _log_softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
 LOG_SOFTMAX = register(
     "log_softmax", FAMILY, public="log_softmax", function=log_softmax, signature=AXIS_KEPT,
     params=("axis",),
-    evaluate=with_node(_log_softmax_value),
+    evaluate=with_node(_log_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "log_softmax"),
     jvp=lambda node, i: DiagRankOneMap(None, None, softmax(node.args[0], axis=node.params.axis),
                                        node.params.axis, *io(node, i)),
     printing=axis_printing("log_softmax", r"\operatorname{log\_softmax}"),

@@ -20,7 +20,7 @@ import numpy as np
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, Transpose, register
-from ._common import func_print, io, lift, py_call, python_number, with_node
+from ._common import code_for, func_print, io, lift, py_call, python_number, with_node
 from .arithmetic import add, scale
 from .broadcasting import broadcast_all
 from .elementwise import elementwise_node, register_elementwise
@@ -47,8 +47,9 @@ def sign(a: Any) -> Expr:
     return a if a.op == "sign" else elementwise_node("sign", a)
 
 
-register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)", stacks=True,
-         evaluate=lift(np.sign), jvp=_zero_jvp,
+register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)",
+         stacks=True,
+         evaluate=lift(np.sign), jvp=_zero_jvp, code="{np}.sign({0})",
          transpose=Transpose((0,), lambda node, t: sign(t[0])),
          printing=Printing(func_print("sign"), func_print(r"\operatorname{sign}"), py_call("sign")),
          doc="the elementwise sign (derivative 0)")
@@ -89,6 +90,8 @@ def _print_heaviside(name: str) -> Any:
 register("heaviside", FAMILY, public="heaviside", function=heaviside, signature="(...),num->(...)",
          params=("h0",), stacks=True,
          evaluate=with_node(lambda n, x: np.heaviside(x, n.params.h0)), jvp=_zero_jvp,
+         code=code_for(other="{np}.heaviside({0}, {n.params.h0!r})",
+                       torch="({0} > 0).to({0}.dtype) + {n.params.h0!r} * ({0} == 0).to({0}.dtype)"),
          transpose=Transpose((0,), lambda node, t: heaviside(t[0], node.params.h0)),
          printing=Printing(_print_heaviside("heaviside"), _print_heaviside(r"\operatorname{heaviside}"),
                            lambda p, e: (f"heaviside({p(e.args[0])}, {python_number(e.params.h0)})",
@@ -104,7 +107,8 @@ def relu(a: Any) -> Expr:
 
 
 register_elementwise("relu", relu, lambda x: np.maximum(x, 0.0), lambda n: heaviside(n.args[0], 0.0),
-                     r"\operatorname{relu}", "max(A, 0) elementwise (derivative 0 at 0)")
+                     r"\operatorname{relu}", "max(A, 0) elementwise (derivative 0 at 0)",
+                     code=code_for(other="{np}.maximum({0}, 0.0)", torch="torch.relu({0})"))
 
 
 # ------------------------------------------------------- maximum, minimum
@@ -145,8 +149,9 @@ def _extremum_jvp(larger: bool) -> Any:
 
 
 def _register_extremum(name: str, function: Any, value: Any, larger: bool, latex: str) -> None:
-    register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)", stacks=True,
-             evaluate=lift(value), jvp=_extremum_jvp(larger),
+    register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)",
+             stacks=True,
+             evaluate=lift(value), jvp=_extremum_jvp(larger), code=f"{{np}}.{name}({{0}}, {{1}})",
              transpose=Transpose((0, 1), lambda node, t: function(t[0], t[1])),
              printing=Printing(func_print(name[:3]), func_print(latex), py_call(name)),
              doc=f"the elementwise {name} (NumPy broadcasting; ties split the derivative evenly)")

@@ -1,4 +1,4 @@
-"""Products, transposes and inverses: matmul, transpose, inv, solve, kron, matrix_power.
+"""Products, transposes and inverses: matmul, transpose, inv, solve, matrix_power.
 
 Canonical forms kept by the constructors:
 
@@ -16,21 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import KronFactorMap, KronMap, KronTMap, TriSolveMap
+from ..maps import KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
-from ..shapes import fmt, matrix_transposed
-from ._common import (io, lift, matrix_transpose_value, product_stack, py_call, triangle, unit_factor,
-                      with_node)
+from ..shapes import matrix_transposed
+from ._common import (code_transpose, io, lift, matrix_transpose_value, product_stack, py_call, triangle,
+                      unit_factor, with_node)
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
-__all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "kron", "kron_contract",
-           "matrix_power"]
+__all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "matrix_power"]
 
 FAMILY = "products"
 
@@ -186,8 +184,9 @@ def _matmul_jvp(node: Expr, i: int) -> Any:
 
 
 MATMUL = register(
-    "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)", stacks=True,
-    evaluate=lambda ev, e: ev.product(e),
+    "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
+    stacks=True,
+    evaluate=lambda ev, e: ev.product(e), code=lambda g, e, *args: " @ ".join(args),
     jvp=_matmul_jvp,
     transpose=Transpose(None, lambda node, t: matmul(*reversed(t))),
     printing=Printing(lambda p, e: (p.product(list(e.args)), Prec.PROD),
@@ -271,7 +270,7 @@ def matrix_transpose(a: Any) -> Expr:
 register(
     "transpose", FAMILY, public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,
-    evaluate=lift(matrix_transpose_value),
+    evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
     printing=Printing(lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
                       lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
@@ -323,6 +322,7 @@ def _plain_transpose(p: Any, t: Expr) -> bool:
 INV = register(
     "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)", stacks=True,
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
+    code=lambda g, e, x: g.backend.inverse(g, g.factor(e.args[0]), False),
     jvp=lambda node, i: _inv_jvp(node),
     transpose=Transpose((0,), lambda node, t: inv(t[0])),
     printing=Printing(_print_inv, _print_inv, py_call("inv")),
@@ -342,97 +342,6 @@ SOLVE = register(
     "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False, stacks=True,
     domain=("invertible", ""),
     doc="A⁻¹B by a solve (builds inv(A) @ B)",
-)
-
-
-# ----------------------------------------------------------------- kron
-def kron(a: Any, b: Any) -> Expr:
-    """The Kronecker product A ⊗ B."""
-    a, b = as_expr(a), as_expr(b)
-    shape = KRON.signature.check("kron", [a.shape, b.shape])
-    if a.op == "zeros" or b.op == "zeros":
-        return zeros(shape)
-    return Expr.make("kron", (a, b), NO_PARAMS, shape)
-
-
-def _kron_jvp(node: Expr, i: int) -> Any:
-    a, b = node.args
-    dims = (*a.shape, *b.shape)
-    if i == 0:
-        return KronFactorMap(b, "b", "a", "big", dims)
-    return KronFactorMap(a, "a", "b", "big", dims)
-
-
-def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
-    return p.s.kron.join(p(a, Prec.PROD) for a in e.args), Prec.KRON
-
-
-KRON = register(
-    "kron", FAMILY, public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
-    evaluate=lift(np.kron),
-    jvp=_kron_jvp,
-    transpose=Transpose((0, 1), lambda node, t: kron(t[0], t[1])),
-    printing=Printing(_print_kron, _print_kron, py_call("kron")),
-    doc="the Kronecker product A ⊗ B",
-)
-
-
-def kron_contract(big: Any, other: Any, small_shape: tuple[int, int], side: str) -> Expr:
-    """Contract ``big`` (shaped like A ⊗ B) with one Kronecker factor.
-
-    With ``big`` viewed as blocks ``big[i*p + k, j*q + l]`` for A of shape
-    ``(m, n)`` and B of shape ``(p, q)``:
-
-    * ``side="a"``: returns the (m, n) matrix Σₖₗ big[ip+k, jq+l] · other[k, l]
-      (``other`` is B); this is the adjoint of A ↦ A ⊗ B;
-    * ``side="b"``: returns the (p, q) matrix Σᵢⱼ big[ip+k, jq+l] · other[i, j]
-      (``other`` is A); the adjoint of B ↦ A ⊗ B.
-    """
-    big, other = as_expr(big), as_expr(other)
-    small_shape = tuple(small_shape)
-    expect = (small_shape[0] * other.shape[0], small_shape[1] * other.shape[1])
-    if side == "b":
-        expect = (other.shape[0] * small_shape[0], other.shape[1] * small_shape[1])
-    if big.shape != expect:
-        raise ShapeError(f"kron_contract: shapes {fmt(big.shape)} and {fmt(other.shape)} do not fit")
-    if big.op == "zeros" or other.op == "zeros":
-        return zeros(small_shape)
-    return Expr.make("kron_contract", (big, other), Params(side=side), small_shape)
-
-
-def _kron_contract_value(node: Any, big: np.ndarray, other: np.ndarray) -> np.ndarray:
-    r, c = node.shape
-    if node.params.side == "a":
-        p, q = other.shape
-        return np.einsum("ikjl,kl->ij", big.reshape(r, p, c, q), other)
-    m, n = other.shape
-    return np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
-
-
-def _kron_contract_jvp(node: Expr, i: int) -> Any:
-    big, other = node.args
-    side = node.params.side
-    fixed_other = "b" if side == "a" else "a"
-    dims = (*node.shape, *other.shape) if side == "a" else (*other.shape, *node.shape)
-    if i == 0:
-        return KronFactorMap(other, fixed_other, "big", side, dims)
-    return KronFactorMap(big, "big", fixed_other, side, dims)
-
-
-def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
-    # the matrix K with ⟨K, H⟩ = ⟨G, H ⊗ B⟩ (side a) or ⟨G, A ⊗ H⟩ (side b)
-    big, other = p(e.args[0]), p(e.args[1], Prec.PROD)
-    slot = f"·{p.s.kron}{other}" if e.params.side == "a" else f"{other}{p.s.kron}·"
-    return f"⟨{big}, {slot}⟩", Prec.ATOM
-
-
-register(
-    "kron_contract", FAMILY, function=kron_contract, params=("side",),
-    evaluate=with_node(_kron_contract_value),
-    jvp=_kron_contract_jvp,
-    printing=Printing(_print_kron_contract, _print_kron_contract, py_call("kron_contract")),
-    rebuild=lambda node, args: kron_contract(args[0], args[1], node.shape, node.params.side),
-    doc="the adjoint of a Kronecker factor (appears in gradients of kron)",
 )
 
 
@@ -482,6 +391,7 @@ MATPOW = register(
     "matpow", FAMILY, public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
     params=("k",), stacks=True,
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
+    code="{la}.matrix_power({0}, {n.params.k})",
     jvp=_matpow_jvp,
     transpose=Transpose((0,), lambda node, t: Expr.make("matpow", (t[0],), node.params, node.shape)),
     printing=Printing(_print_matpow, _print_matpow,

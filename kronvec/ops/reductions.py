@@ -20,7 +20,7 @@ from .arithmetic import add, multiply, power, scale, smul
 from .broadcasting import slice_sums
 from .leaves import Constant, filled, ones, zeros
 from .products import inv, transpose
-from .spectral import nuclear_norm, spectral_norm
+from .svd_norms import nuclear_norm, spectral_norm
 from .stacks import normalize_axes, reduce_sum, transpose as permute
 
 __all__ = ["trace", "det", "logdet", "sum", "norm", "AXIS_REDUCTION"]
@@ -81,9 +81,9 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
-    if a.op == "smul":  # tr(sA) = s tr(A) (and s·t for a scalar t made 1×1)
+    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st
         inner = a.args[1]
-        return smul(a.args[0], trace(inner) if inner.ndim == 2 else inner)
+        return smul(a.args[0], inner if inner.shape == () else trace(inner))
     if a.op == "identity":
         return Constant(float(a.shape[0]))
     if a.op == "zeros":
@@ -121,7 +121,7 @@ def _trace_value(x: np.ndarray) -> Any:
 
 TRACE = register(
     "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()", stacks=True,
-    evaluate=lift(_trace_value),
+    evaluate=lift(_trace_value), code="{np}.trace({0})",
     jvp=_scalar_jvp(lambda node: None, lambda node: _one()),
     rebuild=lambda node, args: trace(args[0], 0, -2, -1),  # the node traces the last two axes
     printing=Printing(_scalar_of_1x1("tr"), _scalar_of_1x1(r"\operatorname{tr}"), py_call("trace")),
@@ -154,6 +154,7 @@ def _det_value(fac: Any) -> Any:
 DET = register(
     "det", FAMILY, public="det", function=det, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
+    code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
     jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: node),
     printing=Printing(func_print("det"), func_print(r"\det"), py_call("det")),
     domain=("invertible",),
@@ -179,6 +180,7 @@ def logdet(a: Any) -> Expr:
 LOGDET = register(
     "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
+    code=lambda g, e, a: g.backend.logabsdet(g, g.factor(e.args[0])),
     jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: _one()),
     printing=Printing(func_print("log det"), func_print(r"\log\det"), py_call("logdet")),
     domain=("invertible",),
@@ -218,7 +220,7 @@ def sum(a: Any, axis: int | None = None) -> Expr:  # noqa: A001 - the public nam
 SUM = register(
     "sum", FAMILY, public="sum", function=sum, stacks=True,
     signature=AXIS_REDUCTION,
-    evaluate=lift(lambda x: float(np.sum(x))),
+    evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
     jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
     printing=Printing(_scalar_of_1x1("sum"), _scalar_of_1x1(r"\operatorname{sum}"), py_call("sum")),
     doc="the sum of all entries, or of each column or row (axis=)",
@@ -275,8 +277,9 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
 
 
 register(
-    "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()", stacks=True,
-    evaluate=lift(lambda x: float(np.linalg.norm(x))),
+    "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
+    stacks=True,
+    evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
     jvp=lambda node, i: TraceMap(transpose(smul(power(node, -1.0), node.args[0])), _one(),
                                  *io(node, i)),
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),

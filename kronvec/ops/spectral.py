@@ -1,4 +1,4 @@
-"""Spectral decompositions: eigh, eigvalsh and svd, and the norms that go through the SVD.
+"""Spectral decompositions: eigh, eigvalsh and svd (the norms through the SVD: ``svd_norms``).
 
 Each output of a decomposition is its own node (w and V of ``eigh``; U, s
 and Vᵀ of ``svd``), so each differentiates, prints and combines on its own;
@@ -28,21 +28,21 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DegenerateError, ShapeError
+from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap, TriangleMap,
+from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleMap,
                     commutation_map)
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
 from ..shapes import first_member, fmt, member_text, stack_of
-from ._common import func_print, py_call, with_node
+from ._common import code_eigh, func_print, py_call, with_node
 from .arithmetic import add, hadamard, power, scale
-from .leaves import Constant, identity, ones
+from .leaves import identity, ones
 from .products import matmul, transpose
 from .structure import diag
 
-__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "nuclear_norm", "spectral_norm"]
+__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts"]
 
 FAMILY = "spectral"
 
@@ -129,6 +129,13 @@ def _gap_inverse_stack(d: np.ndarray, what: str, nonzero: bool) -> np.ndarray:
     return out
 
 
+def _gapinv_code(g: Any, e: Expr, x: str) -> str:
+    if g.name == "numpy":  # as evaluated: a DegenerateError at a repeated value
+        return f"{g.helper('gap_inverse', gap_inverse)}({x}, {e.params.what!r}, {e.params.nonzero})"
+    eye = g.let(g.eye(e.shape[0]), hint="I")
+    return f"(1.0 - {eye}) / ({x}.T - {x} + {eye})"  # 1/(xⱼ − xᵢ) off the diagonal, 0 on it
+
+
 def _gapinv_jvp(node: Expr, i: int) -> Any:
     # dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ) = −F∘² ⊙ (𝟙 dxᵀ − dx 𝟙ᵀ)
     n, stack = node.shape[-1], stack_of(node.shape)
@@ -141,6 +148,7 @@ def _gapinv_jvp(node: Expr, i: int) -> Any:
 register(
     "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"), stacks=True,
     evaluate=with_node(lambda n, x: gap_inverse(x, n.params.what, n.params.nonzero)),
+    code=lambda g, e, x: _gapinv_code(g, e, x),
     jvp=_gapinv_jvp,
     printing=Printing(func_print("F"), func_print("F"), py_call("gapinv")),
     rebuild=lambda node, args: gapinv(args[0], node.params.what, node.params.nonzero),
@@ -176,6 +184,26 @@ def _eigvalsh_value(ev: Any, e: Expr) -> np.ndarray:
     if ev.has_shared(key) or ev.mentions("eigh_vectors"):
         return ev.op(itemgetter(0), ev.shared(key, partial(_eigh_full, uplo), ev(a)))
     return ev.op(partial(_eigvalsh_only, uplo), ev(a))
+
+
+def _eigvalsh_code(g: Any, e: Expr, a: str) -> str:
+    uplo = e.params.UPLO
+    if g.evaluates(eigenvectors(e.args[0], uplo)) or g.name == "jax":  # one eigh for both (JAX:
+        # its eigvalsh symmetrizes A instead of reading one triangle)
+        return f"{code_eigh(g, a, uplo)}[0][:, None]"
+    return f"{g.la}.eigvalsh({a}, UPLO={uplo!r})[:, None]"
+
+
+def _svd_code(index: int) -> Any:
+    def code(g: Any, e: Expr, a: str) -> str:
+        a_ = e.args[0]
+        full = index != 1 or g.evaluates(svd_factor(a_, "U")) or g.evaluates(svd_factor(a_, "Vt"))
+        if not full:
+            return f"{g.la}.svdvals({a})[:, None]" if g.name == "torch" else \
+                f"{g.la}.svd({a}, compute_uv=False)[:, None]"
+        usv = g.let(f"{g.la}.svd({a}, full_matrices=False)", hint="svd")
+        return f"{usv}[1][:, None]" if index == 1 else f"{usv}[{index}]"
+    return code
 
 
 def _eigvalsh_only(uplo: str, a: np.ndarray) -> np.ndarray:
@@ -217,7 +245,7 @@ _EIGH_IDENTITY = ("{arg} = V diag(w) Vᵀ, VᵀV = I ⇒ Vᵀ d{arg} V = diag(dw
 EIGVALSH = register(
     "eigvalsh", FAMILY, public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
     stacks=True,
-    evaluate=_eigvalsh_value,
+    evaluate=_eigvalsh_value, code=_eigvalsh_code,
     jvp=_eigvalsh_jvp,
     printing=Printing(func_print("λ"), func_print(r"\lambda"), _py_uplo("eigvalsh")),
     identity=_EIGH_IDENTITY,
@@ -228,6 +256,7 @@ register(
     "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
                                                           partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
+    code=lambda g, e, a: f"{code_eigh(g, a, e.params.UPLO)}[1]",
     jvp=_eigvectors_jvp, orthonormal="columns",
     printing=Printing(func_print("eigvecs"), func_print(r"\operatorname{eigvecs}"),
                       lambda p, e: (f"eigh({p(e.args[0])})[1]", Prec.ATOM)),
@@ -313,13 +342,14 @@ def _svd_values_only(a: np.ndarray) -> np.ndarray:
     return np.linalg.svd(a, compute_uv=False)[..., None]
 
 
-def _svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
+def svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
+    """(U, s, Vᵀ, V, k) of the reduced SVD of ``a``, k = min(m, n)."""
     U, s, Vt = svd(a)
     return U, s, Vt, transpose(Vt), _k(a)
 
 
 def _svdvals_jvp(node: Expr, i: int) -> Any:
-    U, _, _, V, k = _svd_parts(node.args[0])
+    U, _, _, V, k = svd_parts(node.args[0])
     stack = stack_of(node.args[0].shape)
     return compose(DiagExtractMap(k, stack), KronMap(U.mT, V, node.args[0].shape, stack + (k, k)))
 
@@ -331,7 +361,7 @@ def _complement(Q: Expr) -> Expr:
 
 def _svd_u_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    (m, n), (U, s, _, V, k), st = a.shape[-2:], _svd_parts(a), stack_of(a.shape)
+    (m, n), (U, s, _, V, k), st = a.shape[-2:], svd_parts(a), stack_of(a.shape)
     S, Sinv = diag(s), diag(power(s, -1.0))
     F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
     inner = add_maps(KronMap(U.mT, matmul(V, S), a.shape, st + (k, k)),
@@ -344,7 +374,7 @@ def _svd_u_jvp(node: Expr, i: int) -> Any:
 
 def _svd_vt_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    (m, n), (U, s, _, V, k), st = a.shape[-2:], _svd_parts(a), stack_of(a.shape)
+    (m, n), (U, s, _, V, k), st = a.shape[-2:], svd_parts(a), stack_of(a.shape)
     S, Sinv = diag(s), diag(power(s, -1.0))
     F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
     inner = add_maps(KronMap(matmul(S, U.mT), V, a.shape, st + (k, k)),
@@ -373,8 +403,9 @@ SVD = register(
     doc="(U, s, Vᵀ), the reduced singular value decomposition; s alone with compute_uv=False",
 )
 register(
-    "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False), stacks=True,
-    evaluate=_svd_values, jvp=_svdvals_jvp,
+    "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False),
+    stacks=True,
+    evaluate=_svd_values, jvp=_svdvals_jvp, code=_svd_code(1),
     printing=Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
                       lambda p, e: (f"svd({p(e.args[0])}, compute_uv=False)", Prec.ATOM)),
     identity=_SVD_IDENTITY,
@@ -383,6 +414,7 @@ register(
 register(
     "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
+    code=_svd_code(0),
     jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
     identity=_SVD_IDENTITY,
     doc="the left singular vectors U of svd",
@@ -390,84 +422,8 @@ register(
 register(
     "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
+    code=_svd_code(2),
     jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),
     identity=_SVD_IDENTITY,
     doc="the right singular vectors Vᵀ of svd",
-)
-
-
-# ---------------------------------------------------- norms through the SVD
-def nuclear_norm(a: Any) -> Expr:
-    """‖A‖_* = Σᵢ sᵢ (``kv.norm(A, "nuc")``); d‖A‖_* = tr(V Uᵀ dA), so its gradient is U Vᵀ."""
-    a = as_expr(a)
-    return Expr.make("nuclear_norm", (a,), NO_PARAMS, _norm_shape("nuclear norm", a))
-
-
-def spectral_norm(a: Any) -> Expr:
-    """‖A‖₂ = s₁, the largest singular value (``kv.norm(A, 2)``); d‖A‖₂ = u₁ᵀ dA v₁.
-
-    Its gradient u₁v₁ᵀ is the derivative where s₁ > s₂; at a repeated largest
-    singular value it is one subgradient (the pair LAPACK returns).
-    """
-    a = as_expr(a)
-    return Expr.make("spectral_norm", (a,), NO_PARAMS, _norm_shape("spectral norm", a))
-
-
-def _norm_shape(what: str, a: Expr) -> tuple[int, ...]:
-    """``()`` for a matrix, the stack axes for a stack (a norm per member)."""
-    if a.ndim < 2:
-        raise ShapeError(f"{what}: needs a matrix, got shape {fmt(a.shape)}")
-    return a.shape[:-2]
-
-
-def _first(k: int) -> Expr:
-    e1 = np.zeros((k, 1))
-    e1[0, 0] = 1.0
-    return Constant(e1, "e₁")
-
-
-def _nuclear_jvp(node: Expr, i: int) -> Any:
-    U, _, Vt, _, _ = _svd_parts(node.args[0])
-    return TraceMap(transpose(matmul(U, Vt)), Constant(1.0), node.args[0].shape, _per_member(node))
-
-
-def _spectral_jvp(node: Expr, i: int) -> Any:
-    U, _, Vt, _, k = _svd_parts(node.args[0])
-    e1 = _first(k)
-    return TraceMap(transpose(matmul(U, e1, e1.T, Vt)), Constant(1.0), node.args[0].shape, _per_member(node))
-
-
-def _per_member(node: Expr) -> tuple[int, ...]:
-    if node.ndim > 1:
-        raise NotImplementedError(f"the derivative of the {node.op} of a stack with several stack axes: "
-                                  f"reshape the stack to one stack axis")
-    return node.shape
-
-
-def _matrix_norm(x: np.ndarray, order: Any) -> Any:
-    """The norm of a matrix (a float), or of each member of a stack."""
-    return float(np.linalg.norm(x, order)) if x.ndim == 2 else np.linalg.norm(x, order, axis=(-2, -1))
-
-
-register(
-    "nuclear_norm", FAMILY, function=nuclear_norm, stacks=True,
-    evaluate=with_node(lambda n, x: _matrix_norm(x, "nuc")),
-    jvp=_nuclear_jvp,
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_*", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord='nuc')", Prec.ATOM)),
-    identity=("‖{arg}‖_* = Σ sᵢ ⇒ d‖{arg}‖_* = Σ uᵢᵀ d{arg} vᵢ = tr(V Uᵀ d{arg})",
-              r"\mathrm{{d}}\|{arg}\|_* = \operatorname{{tr}}(V U^{{\top}} \mathrm{{d}}{arg})"),
-    doc="the nuclear norm ‖A‖_* (the sum of the singular values)",
-)
-register(
-    "spectral_norm", FAMILY, function=spectral_norm, stacks=True,
-    evaluate=with_node(lambda n, x: _matrix_norm(x, 2)),
-    jvp=_spectral_jvp,
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_2", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord=2)", Prec.ATOM)),
-    identity=("‖{arg}‖₂ = s₁ ⇒ d‖{arg}‖₂ = u₁ᵀ d{arg} v₁", r"\mathrm{{d}}\|{arg}\|_2 = u_1^{{\top}} "
-              r"\mathrm{{d}}{arg}\, v_1"),
-    doc="the spectral norm ‖A‖₂ (the largest singular value)",
 )

@@ -114,6 +114,23 @@ def _divdiff_jvp(node: Expr, i: int) -> Any:
     return compose(ElementwiseMap(_spread(n)._apply(g), (n, n)), spec("gapinv").jvp(F, 0))
 
 
+def _divdiff_code(g: Any, e: Expr, w: str, f: str, fp: str | None = None) -> str:
+    """Γ in generated code: NumPy as evaluated; the others with the same rule, written with
+    ``where`` (the quotient apart, (g'ᵢ + g'ⱼ)/2 within ε^⅓ of a tie, 0 at a tie without g')."""
+    if g.name == "numpy":
+        helper = g.helper("divided_differences", divided_difference_matrix)
+        return f"{helper}({w}, {f}{', ' + fp if fp else ''})"
+    np_, n = g.np, e.shape[0]
+    eye = g.let(g.eye(n), hint="I")
+    dw = g.let(f"{w} - {w}.T", hint="gap")
+    close = float(np.finfo(float).eps ** (1 / 3))
+    near = g.let(f"({np_}.abs({dw}) <= {close!r} * {np_}.max({np_}.abs({w}))) & "
+                 f"({eye} == 0)", hint="near")
+    quotient = f"({f} - {f}.T) / {np_}.where({near} | ({eye} == 1), 1.0, {dw})"
+    tie = f"({fp} + {fp}.T) / 2" if fp else "0.0"
+    return f"{np_}.where({near}, {tie}, {quotient}) * (1.0 - {eye})"
+
+
 def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -> np.ndarray:
     return divided_difference_matrix(w, g, gp)
 
@@ -121,6 +138,7 @@ def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -
 register(
     "divdiff", FAMILY, function=divdiff,
     evaluate=lambda ev, e: ev.op(_divdiff_value, *[ev(a) for a in e.args]),
+    code=lambda g, e, *a: _divdiff_code(g, e, *a),
     jvp=_divdiff_jvp,
     printing=Printing(func_print("Γ"), func_print(r"\Gamma"), py_call("divdiff")),
     rebuild=lambda node, args: divdiff(*args),
@@ -172,6 +190,8 @@ def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
 register(
     "eigfun", FAMILY, function=eigfun, params=("UPLO",),
     evaluate=_eigfun_value,
+    code=lambda g, e, a, f: f"({g.value(eigenvectors(e.args[0], e.params.UPLO))} * {f}.T) @ "
+                            f"{g.value(eigenvectors(e.args[0], e.params.UPLO))}.T",
     jvp=_eigfun_jvp,
     transpose=SELF,
     printing=Printing(_print_eigfun, _print_eigfun,

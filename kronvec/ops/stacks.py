@@ -31,7 +31,7 @@ from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..registry import Params, Prec, Printing, register
 from ..shapes import broadcast_shapes_nd, fmt
 from ..signature import AxisError
-from ._common import with_node
+from ._common import code_for, with_node
 from .arithmetic import multiply, scale
 from .leaves import filled
 from .products import matmul, transpose as matrix_t
@@ -109,6 +109,7 @@ register(
     "permute_dims", FAMILY, public="transpose", function=transpose, signature="(m,n)->(n,m)",
     params=("axes",), stacks=True,
     evaluate=with_node(lambda n, x: np.transpose(x, n.params.axes)),
+    code=code_for(other="{np}.transpose({0}, {n.params.axes})", torch="{0}.permute({n.params.axes})"),
     jvp=lambda node, i: PermuteMap(node.args[0].shape, node.params.axes),
     printing=Printing(_print_permute, _print_permute,
                       lambda p, e: (f"transpose({p(e.args[0])}, {e.params.axes})", Prec.ATOM)),
@@ -164,7 +165,7 @@ def _print_inner(p: Any, e: Expr) -> tuple[str, int]:
 
 register(
     "reshape", FAMILY, function=reshape, stacks=True,
-    evaluate=with_node(lambda n, x: np.reshape(x, n.shape)),
+    evaluate=with_node(lambda n, x: np.reshape(x, n.shape)), code="{0}.reshape({n.shape})",
     jvp=lambda node, i: ReshapeMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
                       lambda p, e: (f"reshape({p(e.args[0])}, {e.shape})", Prec.ATOM)),
@@ -195,7 +196,7 @@ def broadcast_to(a: Any, shape: Sequence[int]) -> Expr:
 
 register(
     "broadcast_to", FAMILY, function=broadcast_to, stacks=True,
-    evaluate=with_node(lambda n, x: np.broadcast_to(x, n.shape)),
+    evaluate=with_node(lambda n, x: np.broadcast_to(x, n.shape)), code="{np}.broadcast_to({0}, {n.shape})",
     jvp=lambda node, i: BroadcastMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
                       lambda p, e: (f"broadcast_to({p(e.args[0])}, {e.shape})", Prec.ATOM)),
@@ -243,6 +244,8 @@ def _reduce_sum_jvp(node: Expr, i: int) -> Any:
 register(
     "reduce_sum", FAMILY, function=reduce_sum, params=("axes", "keepdims"), stacks=True,
     evaluate=with_node(lambda n, x: np.sum(x, axis=n.params.axes, keepdims=n.params.keepdims)),
+    code=code_for(other="{np}.sum({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
+                  torch="{np}.sum({0}, dim={n.params.axes}, keepdim={n.params.keepdims})"),
     jvp=_reduce_sum_jvp,
     printing=Printing(_print_reduce_sum, _print_reduce_sum, _python_reduce_sum),
     doc="the sums over some axes (kv.sum of a stack)",

@@ -33,7 +33,7 @@ from ..maps.algebra import scale as scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
-from ._common import call_printing, matrix_transpose_value, triangle, with_node
+from ._common import call_printing, code_for, matrix_transpose_value, triangle, with_node
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -112,6 +112,25 @@ def _print_tri(p: Any, e: Expr) -> tuple[str, int]:
     return text, Prec.ATOM
 
 
+_TRI_CODE = {
+    "lower": "{np}.tril({0})", "upper": "{np}.triu({0})",
+    "strict_lower": "{np}.tril({0}, -1)", "strict_upper": "{np}.triu({0}, 1)",
+    "phi": "{np}.tril({0}) - 0.5 * {np}.diag({np}.diagonal({0}))",
+    "phi_upper": "{np}.triu({0}) - 0.5 * {np}.diag({np}.diagonal({0}))",
+    "unit_lower": "{np}.tril({0}, -1) + {eye}", "unit_upper": "{np}.triu({0}, 1) + {eye}",
+    "mirror_lower": "{np}.tril({0}) + {np}.tril({0}, -1).T",
+    "mirror_upper": "{np}.triu({0}) + {np}.triu({0}, 1).T",
+    "fold_lower": "{np}.tril({0}) + {np}.triu({0}, 1).T",
+    "fold_upper": "{np}.triu({0}) + {np}.tril({0}, -1).T",
+}
+
+
+def tri_code(g: Any, kind: str, x: str, n: int) -> str:
+    """The ``kind`` part of the (n, n) matrix ``x`` (its code), as generated code."""
+    template = _TRI_CODE[kind]
+    return template.format(x, np=g.np, eye=g.eye(n) if "{eye}" in template else "")
+
+
 def _tri_transposed(node: Expr, _: list) -> Expr:
     if node.params.kind in _MIRRORS:
         return node  # symmetric
@@ -128,6 +147,7 @@ def _tri_jvp(node: Expr, i: int) -> Any:
 register(
     "tri", FAMILY, function=tri, params=("kind",), stacks=True,
     evaluate=with_node(lambda n, x: apply_triangle(n.params.kind, x)),
+    code=lambda g, e, x: tri_code(g, e.params.kind, x, e.shape[0]),
     jvp=_tri_jvp,
     transpose=Transpose((), _tri_transposed),
     triangular=lambda node: TRIANGLE_KINDS[node.params.kind] or None,
@@ -187,6 +207,18 @@ def _cholesky_value(ev: Any, e: Expr) -> np.ndarray:
     return ev.op(partial(_cholesky_factor, DISPLAY.python(e)), ev(a))
 
 
+_CHOLESKY_CODE = code_for(numpy="lapack.dpotrf({0}, lower=1, clean=1)[0]",
+                          jax="jnp.linalg.cholesky({0}, symmetrize_input=False)",
+                          torch="torch.linalg.cholesky({0})")
+
+
+def _cholesky_code(g: Any, e: Expr, a: str) -> str:
+    factor = g.bound_cholesky(e.args[0])  # a positive definite symbol: its one factorization
+    if factor is not None:
+        return g.backend.cholesky_lower(factor)
+    return _CHOLESKY_CODE[g.name].format(a)
+
+
 def _cholesky_jvp(node: Expr, i: int) -> Any:
     L, n, stack = node, node.shape[-1], stack_of(node.shape)
     solves = TriSolveMap(L, L.mT, True, False, node.shape, label=f"{DISPLAY.python(node)} (solve with L)")
@@ -195,8 +227,9 @@ def _cholesky_jvp(node: Expr, i: int) -> Any:
 
 
 CHOLESKY = register(
-    "cholesky", FAMILY, public="cholesky", function=cholesky, signature="(n,n)->(n,n)", stacks=True,
-    evaluate=_cholesky_value,
+    "cholesky", FAMILY, public="cholesky", function=cholesky, signature="(n,n)->(n,n)",
+    stacks=True,
+    evaluate=_cholesky_value, code=lambda g, e, a: _cholesky_code(g, e, a),
     jvp=_cholesky_jvp,
     triangular=lambda node: "lower",
     printing=call_printing("chol", r"\operatorname{chol}", "cholesky"),
@@ -252,6 +285,17 @@ def _solve_triangular_value(n: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return sla.solve_triangular(a, b, trans=p.trans, lower=p.lower, unit_diagonal=p.unit, check_finite=False)
 
 
+def _solve_triangular_code(g: Any, e: Expr, a: str, b: str) -> str:
+    p = e.params
+    if g.name == "torch":
+        t = f"{a}.T" if p.trans else a
+        upper = p.lower if p.trans else not p.lower
+        return f"torch.linalg.solve_triangular({t}, {b}, upper={upper}, unitriangular={p.unit})"
+    module, extra = ("sla", ", check_finite=False") if g.name == "numpy" else ("jsla", "")
+    return (f"{module}.solve_triangular({a}, {b}, trans={p.trans}, lower={p.lower}, unit_diagonal={p.unit}"
+            f"{extra})")
+
+
 def _solve_triangular_jvp(node: Expr, i: int) -> Any:
     opT, p = _triangle_read(node), node.params
     lower = p.lower != bool(p.trans)  # the triangle of op(T)
@@ -281,8 +325,9 @@ def _python_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
 
 SOLVE_TRIANGULAR = register(
     "solve_triangular", FAMILY, public="solve_triangular", function=solve_triangular,
-    signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"), stacks=True,
-    evaluate=with_node(_solve_triangular_value),
+    signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"),
+    stacks=True,
+    evaluate=with_node(_solve_triangular_value), code=lambda g, e, a, b: _solve_triangular_code(g, e, a, b),
     jvp=_solve_triangular_jvp,
     printing=Printing(_print_solve_triangular, _print_solve_triangular, _python_solve_triangular),
     rebuild=lambda node, args: solve_triangular(args[0], args[1], node.params.trans, node.params.lower,

@@ -1,0 +1,441 @@
+"""The backends of generated code: NumPy/SciPy, JAX and PyTorch.
+
+A :class:`Backend` knows the names the generated code uses for its modules
+(``np``, ``jnp``, ``torch``; ``{np}`` and ``{la}`` in the ops' code templates),
+builds the namespace the code runs in (importing its library when
+:func:`kronvec.lambdify` is called, so that a missing one raises an
+``ImportError`` naming the extra to install), and writes the evaluator's
+factorizations as code.  One factorization per matrix, as the evaluator
+chooses it:
+
+* ``cholesky``: NumPy ``potrf``/``potrs``/``potri`` (the LAPACK calls the
+  evaluator makes); JAX ``jsla.cho_factor``/``cho_solve``; PyTorch
+  ``torch.linalg.cholesky``/``torch.cholesky_solve``/``cholesky_inverse``;
+* ``lu``: NumPy ``getrf``/``getrs``/``getri``; JAX ``jsla.lu_factor``/``lu_solve``;
+  PyTorch ``torch.linalg.lu_factor``/``lu_solve``;
+* ``ldl`` (symmetric, 128 rows or more): NumPy ``sytrf``/``sytrs``/``sytri``;
+  JAX and PyTorch as ``lu``;
+* ``triangular`` (a matrix known to be triangular, no factorization):
+  ``trtrs``/``trtri``, ``jsla.solve_triangular``, ``torch.linalg.solve_triangular``.
+
+Inverses are formed only where the evaluator forms them (the inverse itself
+is wanted): NumPy by ``potri``/``getri``/``sytri``/``trtri``, the others by a
+solve with the identity on the same factors.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.linalg import lapack
+
+from ..evaluation.factorization import _ldl_logabsdet
+
+__all__ = ["Backend", "Factor", "BACKENDS", "backend"]
+
+
+@dataclass
+class Factor:
+    """A factorization in generated code: its kind, the variables holding it and its size.
+
+    ``kind`` is ``"cholesky"``, ``"lu"``, ``"ldl"`` or ``"triangular"`` (then
+    ``names`` is the triangular matrix itself and ``lower`` its triangle).
+    """
+
+    kind: str
+    names: tuple[str, ...]
+    n: int
+    lower: bool = False
+
+
+class Backend:
+    """How generated code is written for one array library.
+
+    Attributes
+    ----------
+    name : str
+        ``"numpy"``, ``"jax"`` or ``"torch"``.
+    np, la : str
+        The names of the array module and of its linear-algebra module in
+        the generated code (``{np}`` and ``{la}`` in code templates).
+    modules : dict
+        Namespace name -> module imported when a function is generated.
+    extra : str
+        The optional dependency to install for it (``pip install "kronvec[jax]"``).
+    """
+
+    name = ""
+    np = "np"
+    la = "np.linalg"
+    modules: dict[str, str] = {}
+    library = ""
+    extra = ""
+
+    def namespace(self) -> dict[str, Any]:
+        """The modules the generated code refers to, imported now.
+
+        Raises
+        ------
+        ImportError
+            The backend's library is not installed; the message names the
+            extra that installs it.
+        """
+        out = {}
+        for alias, module in self.modules.items():
+            try:
+                out[alias] = importlib.import_module(module)
+            except ImportError as err:
+                raise ImportError(f"the {self.name!r} backend of kronvec.lambdify needs {self.library}, "
+                                  f"which is not installed: pip install \"kronvec[{self.extra}]\" "
+                                  f"({err})") from err
+        return out
+
+    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+        """A constant array as the backend's array type."""
+        return value
+
+    # ------------------------------------------------------------ arrays
+    def eye(self, n: int) -> str:
+        return f"{self.np}.eye({n})"
+
+    def zeros(self, shape: tuple[int, ...]) -> str:
+        return f"{self.np}.zeros({tuple(shape)})"
+
+    def ones(self, shape: tuple[int, ...]) -> str:
+        return f"{self.np}.ones({tuple(shape)})"
+
+    def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
+        """The zero matrix of ``shape`` with ``value`` at ``[key]`` (two lines, in place)."""
+        out = g.let(self.zeros(shape), hint="placed", shared=False)
+        g.line(f"{out}[{key}] = {value}")
+        return out
+
+    # ---------------------------------------------------- factorizations
+    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+                  label: str | None = None) -> Factor:
+        """Emit the factorization of the matrix ``a`` (of size n, printed ``label``) and return it."""
+        raise NotImplementedError
+
+    def solve(self, f: Factor, b: str, trans: bool) -> str:
+        """A⁻¹b (A⁻ᵀb when ``trans``)."""
+        raise NotImplementedError
+
+    def solve_right(self, f: Factor, x: str, trans: bool) -> str:
+        """x A⁻¹ (x A⁻ᵀ when ``trans``)."""
+        raise NotImplementedError
+
+    def solve_code(self, g: Any, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+                   label: str | None = None) -> str:
+        """A⁻¹b for the right side b of ``shape`` (the backend may emit lines first; ``label``
+        prints the result)."""
+        return self.solve(f, b, trans)
+
+    def solve_right_code(self, g: Any, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+                         label: str | None = None) -> str:
+        """x A⁻¹ for x of ``shape`` (the backend may emit lines first)."""
+        return self.solve_right(f, x, trans)
+
+    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+        """A⁻¹ itself (A⁻ᵀ when ``trans``)."""
+        raise NotImplementedError
+
+    def logabsdet(self, g: Any, f: Factor) -> str:
+        """log|det A|."""
+        raise NotImplementedError
+
+    def det(self, g: Any, f: Factor) -> str:
+        """det A."""
+        raise NotImplementedError
+
+    def cholesky_lower(self, f: Factor) -> str:
+        """The lower Cholesky factor L (A = LLᵀ) of a ``cholesky`` factorization."""
+        raise NotImplementedError
+
+
+class NumpyBackend(Backend):
+    """NumPy and SciPy; factorizations by the LAPACK calls the evaluator makes."""
+
+    name, library, extra = "numpy", "NumPy and SciPy", "numpy"
+    modules = {"np": "numpy", "sla": "scipy.linalg", "lapack": "scipy.linalg.lapack",
+               "blas": "scipy.linalg.blas", "special": "scipy.special"}
+
+    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+                  label: str | None = None) -> Factor:
+        label = label or a
+        if kind == "triangular":
+            return Factor(kind, (a,), n, lower)
+        if kind == "cholesky":
+            (c,) = g.fresh(base + "_chol")
+            g.line(f"{c} = lapack.dpotrf({a}.T, lower=0, clean=1)[0]",
+                   f"{label} = UᵀU ({a}.T: Fortran order)")
+            return Factor(kind, (c,), n)
+        if kind == "ldl":
+            ldl, ipiv = g.fresh(base + "_ldl", base + "_ipiv")
+            lwork = int(lapack.dsytrf_lwork(n)[0])
+            g.line(f"{ldl}, {ipiv}, _ = lapack.dsytrf({a}.T, lower=0, lwork={lwork})", f"{label} = U D Uᵀ")
+            return Factor(kind, (ldl, ipiv), n)
+        lu, piv = g.fresh(base + "_lu", base + "_piv")
+        g.line(f"{lu}, {piv}, _ = lapack.dgetrf({a})", f"{label} = P L U")
+        return Factor("lu", (lu, piv), n)
+
+    def solve(self, f: Factor, b: str, trans: bool) -> str:
+        k, names = f.kind, f.names
+        if k == "cholesky":
+            return f"lapack.dpotrs({names[0]}, {b}, lower=0)[0]"
+        if k == "ldl":
+            return f"lapack.dsytrs({names[0]}, {names[1]}, {b}, lower=0)[0]"
+        if k == "triangular":
+            return f"lapack.dtrtrs({names[0]}, {b}, lower={int(f.lower)}, trans={int(trans)})[0]"
+        return f"lapack.dgetrs({names[0]}, {names[1]}, {b}{', trans=1' if trans else ''})[0]"
+
+    def solve_right(self, f: Factor, x: str, trans: bool) -> str:
+        return f"{self.solve(f, _t(x), not trans)}.T"
+
+    def solve_code(self, g: Any, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+                   label: str | None = None) -> str:
+        if _wide(f, shape, 1):  # A⁻¹B = (Bᵀ A⁻ᵀ)ᵀ
+            return _t(self._right_solves(g, f, _t(b), not trans, f"({label})ᵀ" if label else None))
+        return self.solve(f, b, trans)
+
+    def solve_right_code(self, g: Any, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+                         label: str | None = None) -> str:
+        if _wide(f, shape, 0):  # a tall x: x A⁻¹ by solves from the right
+            return self._right_solves(g, f, x, trans, label)
+        return self.solve_right(f, x, trans)
+
+    def _right_solves(self, g: Any, f: Factor, y: str, trans: bool, label: str | None) -> str:
+        """y A⁻¹ (y A⁻ᵀ when ``trans``) by BLAS ``trsm`` from the right: for a right side with
+        more columns than A has (or an x with more rows), OpenBLAS solves much faster from the
+        right than ``getrs`` does from the left."""
+        a = f.names[0]
+        steps: list[tuple[str, bool, bool, bool]] = []  # (factor, lower, transposed, unit diagonal)
+        if f.kind == "triangular":
+            steps = [("T", f.lower, trans, False)]
+        elif f.kind == "cholesky":  # A⁻¹ = U⁻¹U⁻ᵀ
+            steps = [("U", False, False, False), ("U", False, True, False)]
+        elif trans:  # A = P L U: A⁻ᵀ = P L⁻ᵀ U⁻ᵀ
+            y = g.let(f"lapack.dlaswp({_t(y)}, {f.names[1]}).T", shared=False, comment="· P")
+            steps = [("L", True, True, True), ("U", False, True, False)]
+        else:  # A⁻¹ = U⁻¹ L⁻¹ Pᵀ
+            steps = [("U", False, False, False), ("L", True, False, True)]
+        for k, (name, lower, t, unit) in enumerate(steps):
+            flags = "side=1" + (", lower=1" if lower else "") + (", trans_a=1" if t else "") + \
+                (", diag=1" if unit else "")
+            last = k == len(steps) - 1 and (f.kind != "lu" or trans)
+            y = g.let(f"blas.dtrsm(1.0, {a}, {y}, {flags})", shared=False,
+                      comment=label if last else f"· {name}{'⁻ᵀ' if t else '⁻¹'} (solve from the right)")
+        if f.kind == "lu" and not trans:
+            y = g.let(f"lapack.dlaswp({_t(y)}, {f.names[1]}, inc=-1).T", shared=False, comment=label)
+        return y
+
+    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+        k, names = f.kind, f.names
+        if k == "cholesky":
+            upper = g.let(f"lapack.dpotri({names[0]}, lower=0)[0]", hint="upper", shared=False,
+                          comment="the upper triangle of the inverse")
+            return f"{upper} + np.triu({upper}, 1).T"
+        if k == "ldl":
+            upper = g.let(f"np.triu(lapack.dsytri({names[0]}, {names[1]}, lower=0)[0])", hint="upper",
+                          shared=False, comment="the upper triangle of the inverse")
+            return f"{upper} + np.triu({upper}, 1).T"
+        if k == "triangular":
+            tri = "tril" if f.lower else "triu"
+            return f"np.{tri}(lapack.dtrtri({names[0]}, lower={int(f.lower)})[0]){'.T' if trans else ''}"
+        return f"lapack.dgetri({names[0]}, {names[1]})[0]{'.T' if trans else ''}"
+
+    def logabsdet(self, g: Any, f: Factor) -> str:
+        if f.kind == "cholesky":
+            return f"2.0 * np.log(np.diagonal({f.names[0]})).sum()"
+        if f.kind == "ldl":
+            return f"{self._ldl_sign_log(g, f)}[1]"
+        return f"np.log(np.abs(np.diagonal({f.names[0]}))).sum()"
+
+    def det(self, g: Any, f: Factor) -> str:
+        if f.kind == "cholesky":
+            return f"np.prod(np.diagonal({f.names[0]})) ** 2"
+        if f.kind == "ldl":
+            sign_log = self._ldl_sign_log(g, f)
+            return f"{sign_log}[0] * np.exp({sign_log}[1])"
+        if f.kind == "triangular":
+            return f"np.prod(np.diagonal({f.names[0]}))"
+        lu, piv = f.names
+        return f"np.prod(np.diagonal({lu})) * (-1.0) ** np.count_nonzero({piv} != np.arange({f.n}))"
+
+    def cholesky_lower(self, f: Factor) -> str:
+        return f"{f.names[0]}.T"
+
+    def _ldl_sign_log(self, g: Any, f: Factor) -> str:
+        """(sign, log|det|) from the 1×1 and 2×2 blocks of D (the library's routine), once."""
+        return g.let(f"{g.helper('ldl_logabsdet', _ldl_logabsdet)}({f.names[0]}, {f.names[1]})",
+                     hint="sign_logdet", comment="(sign, log|det|) from the blocks of D")
+
+
+class JaxBackend(Backend):
+    """``jax.numpy`` and ``jax.scipy.linalg``: jit-compatible, on any device JAX uses."""
+
+    name, library, extra = "jax", "JAX", "jax"
+    np, la = "jnp", "jnp.linalg"
+    modules = {"jax": "jax", "jnp": "jax.numpy", "jsla": "jax.scipy.linalg", "jspecial": "jax.scipy.special"}
+
+    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+        return space["jnp"].asarray(value)
+
+    def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
+        return f"{self.zeros(shape)}.at[{key}].set({value})"
+
+    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+                  label: str | None = None) -> Factor:
+        label = label or a
+        if kind == "triangular":
+            return Factor(kind, (a,), n, lower)
+        if kind == "cholesky":
+            (c,) = g.fresh(base + "_chol")
+            g.line(f"{c} = jsla.cho_factor({a})", f"{label} = UᵀU")
+            return Factor(kind, (c,), n)
+        (lu,) = g.fresh(base + "_lu")
+        g.line(f"{lu} = jsla.lu_factor({a})", f"{label} = P L U")
+        return Factor("lu", (lu,), n)
+
+    def solve(self, f: Factor, b: str, trans: bool) -> str:
+        name = f.names[0]
+        if f.kind == "cholesky":
+            return f"jsla.cho_solve({name}, {b})"
+        if f.kind == "triangular":
+            return f"jsla.solve_triangular({name}, {b}, trans={int(trans)}, lower={f.lower})"
+        return f"jsla.lu_solve({name}, {b}{', trans=1' if trans else ''})"
+
+    def solve_right(self, f: Factor, x: str, trans: bool) -> str:
+        return f"{self.solve(f, _t(x), not trans)}.T"
+
+    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+        out = self.solve(f, self.eye(f.n), False)
+        return f"{out}.T" if trans and f.kind not in ("cholesky",) else out
+
+    def logabsdet(self, g: Any, f: Factor) -> str:
+        m = _matrix(f, ("cholesky", "lu"))
+        scale = "2.0 * " if f.kind == "cholesky" else ""
+        return f"{scale}jnp.log(jnp.abs(jnp.diagonal({m}))).sum()"
+
+    def det(self, g: Any, f: Factor) -> str:
+        m = _matrix(f, ("cholesky", "lu"))
+        if f.kind == "cholesky":
+            return f"jnp.prod(jnp.diagonal({m})) ** 2"
+        if f.kind == "triangular":
+            return f"jnp.prod(jnp.diagonal({m}))"
+        return (f"jnp.prod(jnp.diagonal({m})) * (-1.0) ** jnp.count_nonzero({f.names[0]}[1] != "
+                f"jnp.arange({f.n}))")
+
+    def cholesky_lower(self, f: Factor) -> str:
+        return f"{f.names[0]}[0].T"
+
+
+class TorchBackend(Backend):
+    """PyTorch (``torch.linalg``); new arrays take the dtype and device of the first argument."""
+
+    name, library, extra = "torch", "PyTorch", "torch"
+    np, la = "torch", "torch.linalg"
+    modules = {"torch": "torch"}
+
+    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+        return space["torch"].as_tensor(np.array(value))  # a writable copy
+
+    def eye(self, n: int) -> str:
+        return f"torch.eye({n}, **like)"
+
+    def zeros(self, shape: tuple[int, ...]) -> str:
+        return f"torch.zeros({tuple(shape)}, **like)"
+
+    def ones(self, shape: tuple[int, ...]) -> str:
+        return f"torch.ones({tuple(shape)}, **like)"
+
+    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+                  label: str | None = None) -> Factor:
+        label = label or a
+        if kind == "triangular":
+            return Factor(kind, (a,), n, lower)
+        if kind == "cholesky":
+            (c,) = g.fresh(base + "_chol")
+            g.line(f"{c} = torch.linalg.cholesky({a})", f"{label} = LLᵀ")
+            return Factor(kind, (c,), n)
+        (lu,) = g.fresh(base + "_lu")
+        g.line(f"{lu} = torch.linalg.lu_factor({a})", f"{label} = P L U")
+        return Factor("lu", (lu,), n)
+
+    def _solve(self, f: Factor, b: str, trans: bool, left: bool) -> str:
+        name, side = f.names[0], "" if left else ", left=False"
+        if f.kind == "cholesky":
+            return f"torch.cholesky_solve({b}, {name})" if left else \
+                f"torch.cholesky_solve({_t(b)}, {name}).T"
+        if f.kind == "triangular":
+            upper = f.lower if trans else not f.lower
+            return f"torch.linalg.solve_triangular({_t(name) if trans else name}, {b}, upper={upper}{side})"
+        return f"torch.linalg.lu_solve(*{name}, {b}{side}{', adjoint=True' if trans else ''})"
+
+    def solve(self, f: Factor, b: str, trans: bool) -> str:
+        return self._solve(f, b, trans, True)
+
+    def solve_right(self, f: Factor, x: str, trans: bool) -> str:
+        return self._solve(f, x, trans, False)
+
+    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+        if f.kind == "cholesky":
+            return f"torch.cholesky_inverse({f.names[0]})"
+        out = self.solve(f, self.eye(f.n), False)
+        return f"{out}.T" if trans else out
+
+    def logabsdet(self, g: Any, f: Factor) -> str:
+        m = _matrix(f, ("lu",))
+        scale = "2.0 * " if f.kind == "cholesky" else ""
+        return f"{scale}torch.log(torch.abs(torch.diagonal({m}))).sum()"
+
+    def det(self, g: Any, f: Factor) -> str:
+        m = _matrix(f, ("lu",))
+        if f.kind == "cholesky":
+            return f"torch.prod(torch.diagonal({m})) ** 2"
+        if f.kind == "triangular":
+            return f"torch.prod(torch.diagonal({m}))"
+        swaps = f"torch.count_nonzero({f.names[0]}[1] != torch.arange(1, {f.n + 1}, device={m}.device))"
+        return f"torch.prod(torch.diagonal({m})) * (-1.0) ** {swaps}"
+
+    def cholesky_lower(self, f: Factor) -> str:
+        return f.names[0]
+
+
+def _wide(f: Factor, shape: tuple[int, ...], axis: int) -> bool:
+    """Whether a right side of ``shape`` is worth solving from the right: at least twice as many
+    columns (``axis=1``; rows of an x for x A⁻¹, ``axis=0``) as A has, A not tiny, not LDLᵀ."""
+    return f.kind != "ldl" and f.n >= 16 and len(shape) == 2 and shape[axis] >= 2 * f.n
+
+
+def _t(x: str) -> str:
+    """The code of xᵀ (``W.T`` of ``W``, ``W`` of ``W.T``)."""
+    return x[:-2] if x.endswith(".T") and x[:-2].isidentifier() else f"{x}.T"
+
+
+def _matrix(f: Factor, tuples: tuple[str, ...]) -> str:
+    """The array whose diagonal gives the determinant: the factor, or the first part of the
+    factorizations the library returns as tuples (``tuples``: their kinds)."""
+    return f"{f.names[0]}[0]" if f.kind in tuples else f.names[0]
+
+
+BACKENDS: dict[str, Backend] = {b.name: b for b in (NumpyBackend(), JaxBackend(), TorchBackend())}
+
+
+def backend(name: str) -> Backend:
+    """The backend called ``name``; a ``ValueError`` listing the backends for any other.
+
+    Examples
+    --------
+    >>> b = backend("torch")
+    >>> b.np, b.la, b.eye(3)
+    ('torch', 'torch.linalg', 'torch.eye(3, **like)')
+    >>> backend("numpy").solve(Factor("cholesky", ("K_chol",), 3), "y", False)
+    'lapack.dpotrs(K_chol, y, lower=0)[0]'
+    """
+    try:
+        return BACKENDS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown backend {name!r}: the backends are "
+                         f"{', '.join(repr(b) for b in BACKENDS)}") from None

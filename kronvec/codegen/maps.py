@@ -1,0 +1,301 @@
+"""Generated code for the action of a linear map: one template per map type.
+
+A Jacobian's JVP (or, for ``J.T``, its VJP) is written from the structure of
+its map, as a bound map applies it: the factors are computed first (shared
+with each other by the evaluator), then one line per term, e.g.
+
+=====================  ==========================================================
+map                    code for the tangent ``h``
+=====================  ==========================================================
+``KronMap(A, B)``      ``A @ h @ B`` or ``A @ (h @ B)``, the cheaper order (as bound)
+``KronTMap(A, B)``     ``A @ h.T @ B``
+``TraceMap(C, M)``     ``np.einsum('ij,ji->', h, C) * M``
+``ElementwiseMap(D)``  ``D * h``
+``TriSolveMap``        triangular solves with the backend's solver
+``SumMap``, ...        the sum of the terms, ``c * ...``, the maps one after another
+=====================  ==========================================================
+
+Maps whose action is an op (``ExpmFrechetMap`` is L(A, H), ``TriangleMap``
+a ``tri`` part) are written by that op's code template.  :data:`MAP_CODE`
+has an entry for every map class of :mod:`kronvec.maps` (a test checks it).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..expr import Expr
+from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, IndexMap,
+                    KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap,
+                    TriangleMap, TriSolveMap, ZeroMap)
+from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
+from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
+from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
+from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
+                               _EliminationAdjoint)
+from ..maps.terms import _SLOT_INDEX, _FactorTerm
+from ..ops._common import code_slice, code_transpose
+from ..ops.leaves import Matrix
+from ..registry import function
+from ..shapes import as2d
+from .backends import Factor
+from .emit import Emitter, _operand
+
+__all__ = ["MAP_CODE", "apply_map"]
+
+MapCode = Callable[[Emitter, Any, str], str]
+
+
+def apply_map(g: Emitter, m: LinearMap, h: str) -> str:
+    """Emit the code of m(h) for the tangent code ``h`` (of shape ``as2d(m.in_shape)``);
+    returns the code of the result (of shape ``as2d(m.out_shape)``, or a scalar)."""
+    for cls in type(m).__mro__:
+        rule = MAP_CODE.get(cls)
+        if rule is not None:
+            return rule(g, m, h)
+    g.unsupported(f"the action of a {type(m).__name__}")
+
+
+def _factor(g: Emitter, f: Any) -> str | None:
+    """The code of a map's factor (None for an identity)."""
+    if f is None or isinstance(f, Expr) and f.op == "identity":
+        return None
+    if isinstance(f, Expr):
+        return g.value(f)
+    if isinstance(f, (int, float, np.number)):
+        return repr(float(f))
+    return g.constant(f)
+
+
+def _is_scalar(f: Any) -> bool:
+    return isinstance(f, Expr) and f.shape == ()
+
+
+def _product(g: Emitter, left: Any, h: str, right: Any, left_first: bool = True) -> str:
+    a, b = _factor(g, left), _factor(g, right)
+    if a is not None and _is_scalar(left):
+        h, a = f"{a} * {h}", None
+    if b is not None and _is_scalar(right):
+        h, b = f"{h} * {b}", None
+    if a is None and b is None:
+        return h
+    if a is None:
+        return f"{h} @ {b}"
+    if b is None:
+        return f"{a} @ {h}"
+    return f"{a} @ {h} @ {b}" if left_first else f"{a} @ ({h} @ {b})"
+
+
+def _kron(g: Emitter, m: KronMap, h: str) -> str:
+    return g.let(_product(g, m.A, h, m.B, m._left_first), hint="term")
+
+
+def _kront(g: Emitter, m: KronTMap, h: str) -> str:
+    return g.let(_product(g, m.A, _transposed(h), m.B), hint="term")
+
+
+def _trace(g: Emitter, m: TraceMap, h: str) -> str:
+    c = _factor(g, m.C)
+    if c is None:
+        t = f"{g.np}.trace({h})"
+    elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
+        t = f"{h}.reshape(())" if _is_one(m.C) else f"{c} * {h}.reshape(())"
+    else:
+        t = f"{g.np}.einsum('ij,ji->', {h}, {c})"
+    if _is_one(m.M):
+        return g.let(t, hint="term")
+    return g.let(f"{_operand(t)} * {g.value(m.M)}", hint="term")
+
+
+def _is_one(f: Any) -> bool:
+    """Whether the factor is the constant 1."""
+    return isinstance(f, Expr) and f.op == "const" and f.params.value.array.size == 1 \
+        and float(f.params.value.array.reshape(())) == 1.0
+
+
+def _elementwise(g: Emitter, m: ElementwiseMap, h: str) -> str:
+    return g.let(f"{_factor(g, m.D)} * {h}", hint="term")
+
+
+def _diag_embed(g: Emitter, m: DiagEmbedMap, h: str) -> str:
+    return g.let(f"{g.np}.diag({h}[:, 0])", hint="term")
+
+
+def _diag_extract(g: Emitter, m: DiagExtractMap, h: str) -> str:
+    return g.let(f"{g.np}.diagonal({h})[:, None]", hint="term")
+
+
+def _kron_diag(g: Emitter, m: KronDiagMap, h: str) -> str:
+    a, b = _factor(g, m.A), _factor(g, m.B)
+    if m.direction == "extract":
+        return g.let(f"{g.np}.einsum('ij,ji->i', {a}, {h} @ {b})[:, None]", hint="term")
+    return g.let(f"({a} * {_transposed(h)}) @ {b}", hint="term")
+
+
+def _kron_factor(g: Emitter, m: KronFactorMap, h: str) -> str:
+    mm, n, p, q = m.dims
+    big4 = f"({mm}, {p}, {n}, {q})"
+    f = _factor(g, m.F)
+    fv = f"{f}.reshape{big4}" if m.fixed == "big" else f
+    hv = f"{h}.reshape{big4}" if m.src == "big" else h
+    spec = f"{_SLOT_INDEX[m.fixed]},{_SLOT_INDEX[m.src]}->{_SLOT_INDEX[m.dst]}"
+    out = f"{g.np}.einsum('{spec}', {fv}, {hv})"
+    return g.let(f"{out}.reshape({mm * p}, {n * q})" if m.dst == "big" else out, hint="term")
+
+
+def _tangent(shape: tuple[int, ...]) -> Expr:
+    """A symbol standing for the tangent, to write a map's action as an op node."""
+    return Matrix("_tangent", as2d(shape))
+
+
+def _via_op(build: Callable[[Any, Expr], Expr]) -> MapCode:
+    """A map whose action is the op node ``build(m, H)``: its arguments are factors and H."""
+    def code(g: Emitter, m: Any, h: str) -> str:
+        tangent = _tangent(m.in_shape)
+        node = build(m, tangent)
+        if tangent not in node.args:
+            g.unsupported(f"the action of a {type(m).__name__} (it simplifies to {node.op!r})")
+        args = [h if a is tangent else _factor(g, a) for a in node.args]
+        return g.let(g.render(node, args), hint="term")
+    return code
+
+
+def _index(g: Emitter, m: IndexMap, h: str) -> str:
+    (rs, cs), (ws, wc) = m._read, m._write
+    if None in (rs, cs, ws, wc):
+        g.unsupported("an index map that is not a slice")
+    (n, k), (p, q) = as2d(m.in_shape), as2d(m.out_shape)
+    if g.name == "torch" and any(s.step is not None and s.step < 0 for s in (rs, cs, ws, wc)):
+        g.unsupported("an index with a negative step (PyTorch slices take positive steps only)")
+    taken = f"{h}[{_slice(rs, n)}, {_slice(cs, k)}]"
+    if m.fills:
+        return g.let(taken, hint="term")
+    return g.let(g.backend.place(g, (p, q), f"{_slice(ws, p)}, {_slice(wc, q)}", taken), hint="term")
+
+
+def _slice(s: slice, size: int) -> str:
+    return code_slice(range(*s.indices(size)), size)
+
+
+def _trisolve(g: Emitter, m: TriSolveMap, h: str) -> str:
+    out = h
+    if m.Tr is not None:
+        f = Factor("triangular", (_factor(g, m.Tr),), as2d(m.in_shape)[1], m.lower_r)
+        out = g.let(g.backend.solve_right(f, out, False), hint="term")
+    if m.Tl is not None:
+        f = Factor("triangular", (_factor(g, m.Tl),), as2d(m.in_shape)[0], m.lower_l)
+        out = g.let(g.backend.solve(f, out, False), hint="term")
+    return out
+
+
+def _vech_indices(g: Emitter, m: VechMap) -> tuple[str, str]:
+    return g.index_constant(m.rows, "vech_rows"), g.index_constant(m.cols, "vech_cols")
+
+
+def _duplication(g: Emitter, m: DuplicationMap, h: str) -> str:
+    r, c = _vech_indices(g, m)
+    low = g.let(g.backend.place(g, (m.n, m.n), f"{r}, {c}", f"{h}[:, 0]"), hint="lower")
+    return g.let(f"{low} + {g.np}.tril({low}, -1).T", hint="term")
+
+
+def _duplication_adjoint(g: Emitter, m: _DuplicationAdjoint, h: str) -> str:
+    r, c = _vech_indices(g, m)
+    off = g.constant((m.rows != m.cols).astype(float), "vech_off")
+    return g.let(f"({h}[{r}, {c}] + {off} * {h}[{c}, {r}])[:, None]", hint="term")
+
+
+def _elimination(g: Emitter, m: EliminationMap, h: str) -> str:
+    r, c = _vech_indices(g, m)
+    return g.let(f"{h}[{r}, {c}][:, None]", hint="term")
+
+
+def _elimination_adjoint(g: Emitter, m: _EliminationAdjoint, h: str) -> str:
+    r, c = _vech_indices(g, m)
+    return g.let(g.backend.place(g, (m.n, m.n), f"{r}, {c}", f"{h}[:, 0]"), hint="term")
+
+
+def _sandwich(g: Emitter, m: DiagSandwichMap, h: str) -> str:
+    for part in reversed(m.parts()):  # A₂ H B₂, then D ⊙ ·, then A₁ · B₁
+        h = apply_map(g, part, h)
+    return h
+
+
+def _diag_rank_one(g: Emitter, m: DiagRankOneMap, h: str) -> str:
+    """D ⊙ H − U ⊙ Σ(V ⊙ H), the sums over each slice (all of H, each column, each row)."""
+    vh = h if m.V is None else g.let(f"{_factor(g, m.V)} * {h}", hint="t")
+    if g.name == "torch":
+        dims = "(0, 1)" if m.axis is None else m.axis
+        sums = g.let(f"{vh}.sum(dim={dims}, keepdim=True)", hint="t")
+    else:
+        sums = g.let(f"{vh}.sum(axis={(0, 1) if m.axis is None else m.axis}, keepdims=True)", hint="t")
+    first = h if m.D is None else f"{_factor(g, m.D)} * {h}"
+    spread = sums if m.U is None else f"{_factor(g, m.U)} * {sums}"
+    return g.let(f"{first} - {spread}", hint="term")
+
+
+def _zero(g: Emitter, m: ZeroMap, h: str) -> str:
+    return g.zeros(as2d(m.out_shape))
+
+
+def _sum(g: Emitter, m: SumMap, h: str) -> str:
+    terms = [apply_map(g, t, h) for t in m.terms]
+    return g.let(" + ".join(terms), hint="term")
+
+
+def _scaled(g: Emitter, m: ScaledMap, h: str) -> str:
+    inner = apply_map(g, m.inner, h)
+    return g.let(f"{_factor(g, m.coef)} * {inner}", hint="term")
+
+
+def _compose(g: Emitter, m: ComposeMap, h: str) -> str:
+    for inner in reversed(m.maps):
+        h = apply_map(g, inner, h)
+    return h
+
+
+def _transposed(h: str) -> str:
+    return code_transpose(h)
+
+
+def _unsupported_base(g: Emitter, m: Any, h: str) -> str:
+    g.unsupported(f"the action of a {type(m).__name__}")
+
+
+def _stack_axes(g: Emitter, m: Any, h: str) -> str:
+    g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
+
+
+MAP_CODE: dict[type, MapCode] = {
+    KronMap: _kron,
+    KronTMap: _kront,
+    TraceMap: _trace,
+    ElementwiseMap: _elementwise,
+    DiagEmbedMap: _diag_embed,
+    DiagExtractMap: _diag_extract,
+    KronDiagMap: _kron_diag,
+    KronFactorMap: _kron_factor,
+    ExpmFrechetMap: _via_op(lambda m, H: function("expm_frechet")(m.A, H)),
+    MatrixFunctionFrechetMap: _via_op(lambda m, H: function(m.fn + "_frechet")(m.A, H)),
+    LogmSecondMap: _via_op(lambda m, H: function("logm_frechet2")(m.A, H, m.E)),
+    TriangleMap: _via_op(lambda m, H: function("tri")(H, m.kind)),
+    TriSolveMap: _trisolve,
+    IndexMap: _index,
+    DuplicationMap: _duplication,
+    _DuplicationAdjoint: _duplication_adjoint,
+    EliminationMap: _elimination,
+    _EliminationAdjoint: _elimination_adjoint,
+    VechMap: _unsupported_base,
+    _FactorTerm: _unsupported_base,
+    DiagSandwichMap: _sandwich,
+    DiagRankOneMap: _diag_rank_one,
+    ZeroMap: _zero,
+    SumMap: _sum,
+    ScaledMap: _scaled,
+    ComposeMap: _compose,
+    _AxesMap: _stack_axes,
+    BroadcastMap: _stack_axes,
+    ReduceMap: _stack_axes,
+    PermuteMap: _stack_axes,
+    ReshapeMap: _stack_axes,
+}
