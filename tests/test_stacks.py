@@ -113,10 +113,22 @@ AXES = [
      lambda r: np.trace(r, axis1=-2, axis2=-1)),
     ("trace 0, 2", lambda: kv.trace(kv.Matrix("U", (N, B, N)), axis1=0, axis2=2),
      lambda u: np.trace(u, axis1=0, axis2=2)),
+    ("trace rectangular planes", lambda: kv.trace(X), lambda x: np.trace(x)),
+    ("trace rectangular members", lambda: kv.trace(X, axis1=-2, axis2=-1),
+     lambda x: np.trace(x, axis1=-2, axis2=-1)),
+    ("trace rectangular matrix", lambda: kv.trace(kv.Matrix("Q", (N, M))), lambda q: np.trace(q)),
     ("sum", lambda: kv.sum(X), lambda x: np.sum(x)),
     ("sum 0", lambda: kv.sum(X, axis=0), lambda x: np.sum(x, axis=0)),
     ("sum -1", lambda: kv.sum(X, axis=-1), lambda x: np.sum(x, axis=-1)),
     ("sum (1, 2)", lambda: kv.sum(X, axis=(1, 2)), lambda x: np.sum(x, axis=(1, 2))),
+    ("sum keepdims", lambda: kv.sum(X, axis=1, keepdims=True), lambda x: np.sum(x, axis=1, keepdims=True)),
+    ("sum all keepdims", lambda: kv.sum(X, keepdims=True), lambda x: np.sum(x, keepdims=True)),
+    ("mean keepdims", lambda: kv.mean(X, axis=(0, 2), keepdims=True),
+     lambda x: np.mean(x, axis=(0, 2), keepdims=True)),
+    ("matrix sum keepdims", lambda: kv.sum(kv.Matrix("Q", (N, M)), keepdims=True),
+     lambda q: np.sum(q, keepdims=True)),
+    ("matrix mean keepdims", lambda: kv.mean(kv.Matrix("Q", (N, M)), keepdims=True),
+     lambda q: np.mean(q, keepdims=True)),
     ("mean", lambda: kv.mean(X), lambda x: np.mean(x)),
     ("mean (0, 2)", lambda: kv.mean(X, axis=(0, 2)), lambda x: np.mean(x, axis=(0, 2))),
     ("norm", lambda: kv.norm(X), lambda x: np.linalg.norm(x)),
@@ -147,6 +159,25 @@ def test_axis_arguments_follow_numpy(name):
     expected = numpy(value)
     assert e.shape == np.shape(expected)
     np.testing.assert_allclose(kv.evaluate(e, values), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, axes", [((N, M), (0, 1)), ((M, N), (0, 1)), ((B, N, M), (-2, -1)),
+                                         ((B, N, M), (0, 1))])
+def test_traces_of_rectangular_matrices_sum_the_diagonal_and_differentiate(shape, axes):
+    Q = kv.Matrix("Q", shape)
+    t = kv.trace(Q, axis1=axes[0], axis2=axes[1])
+    values = {"Q": _rng(5).standard_normal(shape)}
+    np.testing.assert_allclose(kv.evaluate(t, values), np.trace(values["Q"], axis1=axes[0], axis2=axes[1]))
+    check_jacobian(t, Q, values)
+
+
+@pytest.mark.parametrize("shape, axis", [((N, M), None), ((B, N, M), 1), ((B, N, M), (0, 2)),
+                                         ((B, N, M), None)])
+def test_sums_and_means_keeping_their_axes_differentiate(shape, axis):
+    Q = kv.Matrix("Q", shape)
+    values = {"Q": _rng(6).standard_normal(shape)}
+    for f in (kv.sum(Q, axis=axis, keepdims=True), kv.mean(Q, axis=axis, keepdims=True)):
+        check_jacobian(f, Q, values)
 
 
 def test_T_reverses_all_axes_and_mT_transposes_the_members():

@@ -66,18 +66,21 @@ def slice_sum_jvp(weights: Expr, node: Expr, i: int) -> LinearMap:
 
 
 # ----------------------------------------------------------------- mean
-def mean(a: Any, axis: int | None = None) -> Expr:
+def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     """The mean of the entries (``axis=None``), of each column (0) or of each row (1), as ``np.mean``.
 
     It is the sum divided by the slice length: mean(A, axis=0) = 𝟙ᵀA/n.  For a stack,
-    NumPy's means over any axes (an int or a tuple; the axes removed), as ``kv.sum``.
+    NumPy's means over any axes (an int or a tuple; the axes removed unless ``keepdims``),
+    as ``kv.sum``.
     """
     a = as_expr(a)
     if a.shape == () and axis is None:
         return a
     if not is_plain(a.shape):
         axes = normalize_axes("mean", axis, a.ndim)
-        return scale(1.0 / math.prod(a.shape[k] for k in axes), sum_(a, axis=axes))
+        return scale(1.0 / math.prod(a.shape[k] for k in axes), sum_(a, axis=axes, keepdims=keepdims))
+    if keepdims and axis is None and a.ndim == 2:
+        return scale(1.0 / math.prod(a.shape), sum_(a, keepdims=True))
     _, axis = resolve_axis(MEAN, "mean", a, axis)
     return scale(1.0 / slice_length(a.shape, axis), sum_(a, axis=axis))
 

@@ -62,7 +62,9 @@ def _scalar_of_1x1(name: str) -> Any:
 
 # ---------------------------------------------------------------- trace
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
-    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A; as ``numpy.trace(A, offset, axis1, axis2)``.
+    """tr(A) = Σᵢ Aᵢᵢ, a scalar; as ``numpy.trace(A, offset, axis1, axis2)``.
+
+    For a rectangular (m, n) matrix the sum runs over its min(m, n) diagonal entries, as in NumPy.
 
     For a stack, the traces of the planes spanned by ``axis1`` and ``axis2``
     (NumPy's defaults: the first two axes); ``kv.trace(X, axis1=-2, axis2=-1)``
@@ -76,6 +78,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", axis1), normalize_keyword("trace", "axis", axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
+    a = _leading_square(a)
     TRACE.signature.check("trace", [a.shape])
     if a.op == "transpose":
         return trace(a.args[0])
@@ -104,6 +107,7 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
     if {first, second} != {ndim - 2, ndim - 1}:
         a = permute(a, tuple(k for k in range(ndim) if k not in (first, second)) + (first, second))
+    a = _leading_square(a)
     TRACE.signature.check("trace", [a.shape])
     stack = stack_of(a.shape)
     if a.op == "transpose":
@@ -113,6 +117,18 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
     if a.op == "zeros":
         return filled("zeros", stack)
     return Expr.make("trace", (a,), NO_PARAMS, stack)
+
+
+def _leading_square(a: Expr) -> Expr:
+    """The leading k×k block of a rectangular (m, n) matrix (or of each member), k = min(m, n):
+    as in NumPy, the trace of a rectangular matrix sums its k diagonal entries.  The block is
+    [I 0] A (m > n) or A [I 0]ᵀ (m < n), so it differentiates as a product with constants."""
+    m, n = a.shape[-2:]
+    if m > n:
+        return Constant(np.eye(n, m), "[I 0]") @ a
+    if m < n:
+        return a @ Constant(np.eye(n, m), "[I 0]ᵀ")
+    return a
 
 
 def _trace_value(x: np.ndarray) -> Any:
@@ -189,7 +205,7 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
-def sum(a: Any, axis: int | None = None) -> Expr:  # noqa: A001 - the public name kv.sum
+def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noqa: A001 - kv.sum
     """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
     (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
     as ``np.sum`` (negative axes count from the end).
@@ -199,11 +215,15 @@ def sum(a: Any, axis: int | None = None) -> Expr:  # noqa: A001 - the public nam
 
     For a stack (or per-member scalars), NumPy's sums: ``axis`` None (all
     entries), an integer or a tuple of them, and the summed axes removed
-    (``kv.sum(kv.logdet(V))`` sums over the members).
+    (``kv.sum(kv.logdet(V))`` sums over the members); ``keepdims=True`` keeps them
+    with length one, as in NumPy.  A matrix keeps its two axes anyway; with
+    ``keepdims=True`` its total is the 1×1 matrix 𝟙ᵀA𝟙.
     """
     a = as_expr(a)
     if not is_plain(a.shape):
-        return reduce_sum(a, normalize_axes("sum", axis, a.ndim))
+        return reduce_sum(a, normalize_axes("sum", axis, a.ndim), keepdims)
+    if keepdims and axis is None and a.ndim == 2:
+        return slice_sums(slice_sums(a, 0), 1)
     if axis is not None:
         axis = normalize_keyword("sum", "axis", axis)
         SUM.signature.check("sum", [a.shape], axis=axis)

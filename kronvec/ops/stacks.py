@@ -228,6 +228,8 @@ def reduce_sum(a: Any, axes: Sequence[int], keepdims: bool = False) -> Expr:
 def _print_reduce_sum(p: Any, e: Expr) -> tuple[str, int]:
     axes = e.params.axes
     extra = (r"\mathrm{axis}=" if p.s.latex else "axis=") + str(axes[0] if len(axes) == 1 else axes)
+    if e.params.keepdims:
+        extra += r", \mathrm{keepdims}" if p.s.latex else ", keepdims"
     return p.s.func(r"\operatorname{sum}" if p.s.latex else "sum", p(e.args[0]), extra), Prec.ATOM
 
 
