@@ -62,13 +62,13 @@ def _scalar_of_1x1(name: str) -> Any:
 
 # ---------------------------------------------------------------- trace
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
-    """tr(A) = Σᵢ Aᵢᵢ, a scalar; as ``numpy.trace(A, offset, axis1, axis2)``.
-
-    For a rectangular (m, n) matrix the sum runs over its min(m, n) diagonal entries, as in NumPy.
+    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A (a non-square matrix raises
+    :class:`~kronvec.ShapeError`); as ``numpy.trace(A, offset, axis1, axis2)``.
 
     For a stack, the traces of the planes spanned by ``axis1`` and ``axis2``
     (NumPy's defaults: the first two axes); ``kv.trace(X, axis1=-2, axis2=-1)``
-    gives the trace of each member, of shape ``(b,)``.  Only ``offset=0``.
+    gives the trace of each member, of shape ``(b,)``.  As in NumPy, a rectangular
+    plane of a stack sums its min(m, n) diagonal entries.  Only ``offset=0``.
     Its differential is tr(dA); ∇_X tr(AXB) = AᵀBᵀ (Matrix Cookbook eq. 101).
     """
     a = as_expr(a)
@@ -78,7 +78,6 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", axis1), normalize_keyword("trace", "axis", axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
-    a = _leading_square(a)
     TRACE.signature.check("trace", [a.shape])
     if a.op == "transpose":
         return trace(a.args[0])
@@ -120,8 +119,8 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
 
 
 def _leading_square(a: Expr) -> Expr:
-    """The leading k×k block of a rectangular (m, n) matrix (or of each member), k = min(m, n):
-    as in NumPy, the trace of a rectangular matrix sums its k diagonal entries.  The block is
+    """The leading k×k block of each rectangular (m, n) plane of a stack, k = min(m, n): as in
+    NumPy, the trace of a rectangular plane sums its k diagonal entries.  The block is
     [I 0] A (m > n) or A [I 0]ᵀ (m < n), so it differentiates as a product with constants."""
     m, n = a.shape[-2:]
     if m > n:
