@@ -18,6 +18,7 @@ the public functions of the op registry, exported here as they are
 registered (see ``docs/adding-an-operation.md``).
 """
 from . import ops, printing  # noqa: F401  (registers every op; installs the printer)
+from . import chunked  # noqa: F401  (installs evaluation with Dask values; Dask itself is imported on use)
 from .blockjacobian import BlockJacobian
 from .derivative import Jacobian, explain, grad, hessian, jacobian
 from .errors import BindingError, DegenerateError, MaterializationError, ShapeError
@@ -29,6 +30,7 @@ from .maps.blocks import BlockMap
 from .maps.structured import commutation, duplication, elimination, unvec, vec, vech
 from .ops.arithmetic import hadamard
 from .ops.leaves import Constant, Matrix, Scalar, Vector
+from .ops.stacks import permute_dims
 from .printing import pretty
 from .registry import public_functions
 
@@ -37,7 +39,7 @@ __version__ = "0.1.0"
 globals().update({name: op.function for name, op in public_functions().items()})
 
 __all__ = sorted(public_functions()) + [
-    "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard",
+    "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
     "explain", "pretty", "lambdify", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",

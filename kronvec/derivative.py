@@ -18,26 +18,40 @@ import numpy as np
 from . import expr as E
 from .blockjacobian import BlockJacobian
 from .errors import BindingError, ShapeError
-from .evaluation import Binder, Plan, run_recorded, symbol_table
+from .evaluation import CHUNKED, Binder, Plan, chunked_values, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
+from .maps.axes import BroadcastMap
 from .ops.arithmetic import add as add_expr
 from .ops.arithmetic import scale as scale_expr
 from .ops.arithmetic import smul as smul_expr
 from .ops.leaves import identity, ones, zeros
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
+from .shapes import is_plain, same_shape
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
            "partial"]
 
 
 def partial(node: E.Expr, i: int) -> LinearMap:
-    """∂ node / ∂ node.args[i] as a linear map: the op's JVP rule from the registry."""
-    rule = spec(node.op).jvp
-    if rule is None:
+    """∂ node / ∂ node.args[i] as a linear map: the op's JVP rule from the registry.
+
+    On stacks, a rule gives the map from argument i broadcast to the node's
+    stack axes (:func:`kronvec.ops._common.io`); the broadcast itself (a
+    matrix against a stack, a scalar over the members) is composed here.
+    """
+    op = spec(node.op)
+    if op.jvp is None:
         raise NotImplementedError(f"no derivative rule for {node.op!r}")
-    return rule(node, i)
+    arg = node.args[i]
+    if not op.stacks and not (is_plain(node.shape) and is_plain(arg.shape)):
+        raise NotImplementedError(f"the derivative of {node.op!r} is not implemented for stacks of "
+                                  f"matrices (shapes {arg.shape} -> {node.shape})")
+    m = op.jvp(node, i)
+    if not same_shape(m.in_shape, arg.shape):
+        m = compose(m, BroadcastMap(arg.shape, m.in_shape))
+    return m
 
 
 def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
@@ -140,14 +154,20 @@ class Jacobian:
         factorizations (None when a symbol of F that no factor needs has no
         value).  The numeric steps of the first binding are recorded and
         replayed for later bindings.
+
+        With Dask values (stacks chunked along their stack axes) the result is
+        a :class:`kronvec.chunked.ChunkedMap`: bound block by block on the
+        active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
+        given = {**values, **kw} if values else kw
+        if CHUNKED and chunked_values(given):
+            return CHUNKED["at"](self, given)
         if self._factors is None:
             self._factors = list(dict.fromkeys(expression_factors(self.map)))
             self._plain = E.strip_names(self.expr)
             self._plain_symbols = self._plain.symbols()
             self._exprs = {False: self._factors, True: self._factors + [self._plain]}
             self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
-        given = {**values, **kw} if values else kw
         with_value = all(name in given for name in self._plain_symbols)
         exprs = self._exprs[with_value]
         bound = self._binders[with_value](given)
@@ -314,7 +334,7 @@ def grad(f: Any, wrt: Any) -> Any:
     if wrt.params.symmetric and wrt.shape != ():
         g = assume_symmetric(g)
         g = _unfold(g)
-        g = scale_expr(0.5, add_expr(g, assume_symmetric(g.T)))
+        g = scale_expr(0.5, add_expr(g, assume_symmetric(g.mT)))
     return g
 
 
@@ -323,7 +343,7 @@ def _unfold(g: E.Expr) -> E.Expr:
     if g.op == "scale":
         inner = _unfold(g.args[0])
         return g if inner is g.args[0] else scale_expr(g.params.coef, inner)
-    if g.op == "tri" and g.params.kind.startswith("fold") and g.args[0].T is g.args[0]:
+    if g.op == "tri" and g.params.kind.startswith("fold") and g.args[0].mT is g.args[0]:
         return g.args[0]
     return g
 

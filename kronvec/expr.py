@@ -135,8 +135,30 @@ class Expr:
 
     @property
     def T(self) -> "Expr":
-        """The transpose Aᵀ."""
+        """The transpose Aᵀ; for a stack, as in NumPy, all axes reversed (``.mT`` transposes
+        the matrices of a stack)."""
+        if len(self.shape) <= 2:
+            return _fn("transpose")(self)
+        return _fn("permute_dims")(self)
+
+    @property
+    def mT(self) -> "Expr":
+        """The matrix transpose: the last two axes swapped (Aᵀ for a matrix, each member
+        transposed for a stack), as NumPy's ``.mT``."""
+        if len(self.shape) < 2:
+            raise ValueError(f"matrix transpose with ndim < 2 is undefined (shape {fmt(self.shape)})")
         return _fn("transpose")(self)
+
+    def swapaxes(self, axis1: int, axis2: int) -> "Expr":
+        """The expression with two axes interchanged, as ``numpy.swapaxes`` (which calls this
+        method, so ``np.swapaxes(X, -1, -2)`` works on expressions)."""
+        return _fn("swapaxes")(self, axis1, axis2)
+
+    def transpose(self, *axes: Any) -> "Expr":
+        """The axes permuted, as ``ndarray.transpose`` (no axes: all reversed)."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _fn("permute_dims")(self, tuple(axes) if axes else None)
 
     def named(self, name: str) -> "Expr":
         """This expression, printed as ``name`` wherever it occurs in a result.
@@ -363,7 +385,7 @@ def display_names(f: Expr) -> dict[Expr, str]:
         if node.op == "named":
             plain = strip_names(node.args[0])
             names.setdefault(plain, node.params.name)
-            t = plain.T
+            t = _fn("transpose")(plain)
             if t is not plain:
                 names.setdefault(t, node.params.name + "ᵀ")
     return names

@@ -157,6 +157,11 @@ class OpSpec:
         For a public function returning a tuple of expressions (such as
         ``eigh``), the names of its outputs; the parser, which reads
         single-valued expressions, refuses such a call with a message naming them.
+    stacks : bool
+        The operation acts on stacks of matrices: its signature's dimensions
+        are core dimensions (the trailing axes) and leading stack axes
+        broadcast, as for NumPy's gufuncs; its evaluation and JVP rule are
+        batched.  Other operations refuse stacks with ``NotImplementedError``.
     code : str, dict or callable
         How generated code (:func:`kronvec.lambdify`) computes the node from
         the code of its arguments: a format string such as
@@ -189,6 +194,7 @@ class OpSpec:
     identity: tuple[str, ...] = ()
     orthonormal: str = ""
     outputs: tuple[str, ...] = ()
+    stacks: bool = False
     code: Any = None
     doc: str = ""
 
@@ -213,7 +219,7 @@ def register(name: str, family: str, *, signature: str | None = None, describe: 
     """
     if name in _SPECS:
         raise ValueError(f"operation {name!r} is registered twice")
-    sig = parse_signature(signature, describe) if signature is not None else None
+    sig = parse_signature(signature, describe, bool(fields.get("stacks"))) if signature is not None else None
     op = OpSpec(name=name, family=family, signature=sig, **fields)
     _SPECS[name] = op
     if op.public is not None:

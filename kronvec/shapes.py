@@ -1,16 +1,26 @@
 """Shapes: the small vocabulary every layer shares.
 
-A shape is a tuple of ints: ``()`` for a scalar, ``(r, c)`` for a matrix.
-Scalars may also be ``(1, 1)`` matrices; both count as scalar.  Internally a
-tangent of shape ``()`` is handled as ``(1, 1)`` (:func:`as2d`).
+A shape is a tuple of ints: ``()`` for a scalar, ``(r, c)`` for a matrix and
+``(b, ..., r, c)`` for a *stack* of matrices (three or more axes: the leading
+ones are the stack axes, the last two the matrices).  Per-member scalars of a
+stack (``logdet`` of a ``(b, n, n)`` stack) have the stack's shape, ``(b,)``.
+Scalars may also be ``(1, 1)`` matrices; both count as scalar.
+
+Internally a tangent is handled in its *matrix form* (:func:`as2d`): ``()`` as
+``(1, 1)``, per-member scalars ``(b,)`` as the stack ``(b, 1, 1)`` of 1×1
+matrices, and every other shape as itself, so that the linear maps always act
+on (stacks of) matrices and broadcast over the stack axes as NumPy does.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from .errors import ShapeError
+
 Shape = tuple[int, ...]
 
-__all__ = ["Shape", "fmt", "is_scalar_shape", "as2d", "same_shape", "human_bytes"]
+__all__ = ["Shape", "fmt", "is_scalar_shape", "as2d", "same_shape", "human_bytes", "is_stack",
+           "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain", "first_member", "member_text"]
 
 
 def fmt(shape: Any) -> str:
@@ -23,9 +33,78 @@ def is_scalar_shape(shape: Any) -> bool:
     return tuple(shape) in ((), (1, 1))
 
 
-def as2d(shape: Shape) -> tuple[int, int]:
-    """The matrix shape a tangent of ``shape`` is handled as (``()`` → ``(1, 1)``)."""
-    return (int(shape[0]), int(shape[1])) if len(shape) == 2 else (1, 1)
+def as2d(shape: Shape) -> tuple[int, ...]:
+    """The matrix form a tangent of ``shape`` is handled in.
+
+    ``()`` → ``(1, 1)``; a matrix ``(r, c)`` stays; per-member scalars ``(b,)``
+    → ``(b, 1, 1)``; a stack ``(b, ..., r, c)`` stays.
+    """
+    if len(shape) == 2:
+        return (int(shape[0]), int(shape[1]))
+    if len(shape) == 0:
+        return (1, 1)
+    if len(shape) == 1:
+        return (int(shape[0]), 1, 1)
+    return tuple(int(s) for s in shape)
+
+
+def is_plain(shape: Shape) -> bool:
+    """A scalar or a matrix (``()`` or two axes): the shapes of expressions without stacks."""
+    return len(shape) in (0, 2)
+
+
+def is_stack(shape: Shape) -> bool:
+    """Three or more axes: a stack of matrices."""
+    return len(shape) >= 3
+
+
+def stack_of(shape: Shape) -> Shape:
+    """The stack axes of a shape: the leading axes of a stack, all axes of per-member
+    scalars (one axis), none for a matrix or a scalar."""
+    if len(shape) >= 3:
+        return tuple(shape[:-2])
+    return tuple(shape) if len(shape) == 1 else ()
+
+
+def matrix_transposed(shape: Shape) -> Shape:
+    """The shape of the matrix transpose (the last two axes swapped; shorter shapes stay)."""
+    shape = tuple(shape)
+    return shape[:-2] + (shape[-1], shape[-2]) if len(shape) >= 2 else shape
+
+
+def broadcast_shapes_nd(op: str, *shapes: Shape) -> Shape:
+    """NumPy's broadcast shape of ``shapes`` (aligned at the right), or a ``ShapeError``
+    naming ``op`` and the shapes as NumPy words it."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for shape in shapes:
+        for k, size in enumerate(shape, start=ndim - len(shape)):
+            if size != out[k]:
+                if out[k] != 1 and size != 1:
+                    listed = " ".join(fmt(s) for s in shapes)
+                    raise ShapeError(f"{op}: operands could not be broadcast together with shapes {listed}")
+                out[k] = max(out[k], size)
+    return tuple(out)
+
+
+def first_member(bad: Any) -> tuple[int, ...]:
+    """The index of the first True entry of a boolean array over the stack axes."""
+    flat = bad.reshape(-1)
+    return tuple(int(i) for i in divmod_index(int(flat.argmax()), bad.shape))
+
+
+def divmod_index(k: int, shape: Shape) -> tuple[int, ...]:
+    """The C-order multi-index of the flat index k in ``shape``."""
+    out = []
+    for size in reversed(shape):
+        k, r = divmod(k, size)
+        out.append(r)
+    return tuple(reversed(out))
+
+
+def member_text(index: tuple[int, ...]) -> str:
+    """``member 3`` (``member (1, 2)`` for several stack axes)."""
+    return f"member {index[0]}" if len(index) == 1 else f"member {index}"
 
 
 def same_shape(a: Shape, b: Shape) -> bool:

@@ -15,6 +15,13 @@ The language is NumPy's generalised-ufunc notation with three additions::
     (m,n),axis=None->() | (m,n),axis=0->(1,n) | (m,n),axis=1->(m,1)
                                  sum: a keyword parameter picks the alternative
 
+For an operation declared for stacks (``OpSpec.stacks``), the declared
+dimensions are the *core* dimensions, as in NumPy's gufuncs: the trailing
+axes of each argument; any leading axes are stack axes, broadcast between
+the arguments, and lead the result (``(n,n)->()`` of a ``(b, n, n)`` stack is
+``(b,)``).  An operation not declared for stacks refuses them with
+``NotImplementedError`` naming itself.
+
 ``()`` also accepts a ``(1, 1)`` matrix.  A dimension is a name, a literal
 integer, or a product of two names.
 
@@ -37,7 +44,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import ShapeError
-from .shapes import Shape, fmt, is_scalar_shape
+from .shapes import Shape, fmt, is_plain, is_scalar_shape
 
 __all__ = ["Signature", "Alternative", "Arg", "parse_signature", "normalize_keyword", "AxisError"]
 
@@ -97,6 +104,7 @@ class Signature:
     text: str
     alternatives: tuple[Alternative, ...]
     describe: str | None = None  # the accepted input, for error messages
+    batched: bool = False  # leading stack axes broadcast (gufunc semantics)
     _seen: dict = field(default_factory=dict, compare=False, repr=False)  # shapes -> result
 
     @property
@@ -156,41 +164,57 @@ class Signature:
         if out is not None:
             return out
         shapes = [tuple(s) for s in shapes]
+        if not self.batched and not all(is_plain(s) for s in shapes) and self._has_core_arrays():
+            stacked = next(s for s in shapes if not is_plain(s))
+            raise NotImplementedError(f"{op}: stacks of matrices are not supported by {op} (got an "
+                                      f"argument of shape {fmt(stacked)}); apply it to one matrix at "
+                                      f"a time")
         alternatives = self.alternatives_for(self.resolve(op, keywords)) if self.keywords \
             else self.alternatives
         for alt in alternatives:
-            out = _match(alt, shapes)
+            out = _match(alt, shapes, self.batched)
             if out is not None:
                 if len(self._seen) < 4096:
                     self._seen[key] = out
                 return out
         raise ShapeError(self._message(op, shapes))
 
+    def _has_core_arrays(self) -> bool:
+        """Whether some argument has declared (core) dimensions, as opposed to ``(...)``."""
+        return any(a.kind == "array" and a.dims for alt in self.alternatives for a in alt.args)
+
     def _message(self, op: str, shapes: list[Shape]) -> str:
         if self.describe is not None:
             return f"{op}: needs {self.describe}, got {', '.join(fmt(s) for s in shapes)}"
         arrays = [a for a in self.alternatives[0].args if a.kind in ("array", "any")]
         for spec, shape in zip(arrays, shapes):
-            if spec.kind == "array" and len(spec.dims) == 2 and len(shape) != 2:
+            if spec.kind == "array" and len(spec.dims) == 2 and len(shape) < 2:
                 return f"{op}: needs matrices, got a scalar of shape {fmt(shape)}"
         for spec, shape in zip(arrays, shapes):
             if spec.kind == "array" and len(spec.dims) == 2 and spec.dims[0] == spec.dims[1] \
-                    and shape[0] != shape[1]:
-                return f"{op}: needs a square matrix, got shape {fmt(shape)}"
+                    and shape[-2] != shape[-1]:
+                what = "a square matrix" if len(shape) == 2 else "a stack of square matrices"
+                return f"{op}: needs {what}, got shape {fmt(shape)}"
+        cores = [s[len(s) - len(spec.dims):] if self.batched and spec.kind == "array" else s
+                 for spec, s in zip(arrays, shapes)]
         listed = " and ".join(fmt(s) for s in shapes)
-        return f"{op}: shapes {listed} are not aligned{_conflict(arrays, shapes)}"
+        return f"{op}: shapes {listed} are not aligned{_conflict(arrays, cores)}"
 
 
-def _match(alt: Alternative, shapes: list[Shape]) -> Shape | None:
+def _match(alt: Alternative, shapes: list[Shape], batched: bool = False) -> Shape | None:
     arrays = [a for a in alt.args if a.kind in ("array", "any")]
     if len(arrays) != len(shapes):
         raise TypeError(f"expected {len(arrays)} array arguments, got {len(shapes)}")
     sizes: dict[str, int] = {}
     any_shape: Shape | None = None
+    stacks: list[Shape] = []
     for spec, shape in zip(arrays, shapes):
         if spec.kind == "any":
             any_shape = shape if any_shape is None else any_shape
             continue
+        if batched and spec.dims and len(shape) > len(spec.dims) and len(shape) >= 3:
+            stacks.append(shape[:len(shape) - len(spec.dims)])  # gufunc: the leading axes broadcast
+            shape = shape[len(shape) - len(spec.dims):]
         if not spec.dims:
             if not is_scalar_shape(shape):
                 return None
@@ -202,7 +226,22 @@ def _match(alt: Alternative, shapes: list[Shape]) -> Shape | None:
                 return None
     if alt.out.kind == "any":
         return any_shape
-    return tuple(_size(d, sizes) for d in alt.out.dims)
+    stack = _broadcast(stacks)
+    if stack is None:
+        return None
+    return stack + tuple(_size(d, sizes) for d in alt.out.dims)
+
+
+def _broadcast(stacks: list[Shape]) -> Shape | None:
+    """NumPy's broadcast of the stack axes, or None when they do not broadcast."""
+    ndim = max((len(s) for s in stacks), default=0)
+    out = [1] * ndim
+    for shape in stacks:
+        for k, size in enumerate(shape, start=ndim - len(shape)):
+            if size != out[k] and out[k] != 1 and size != 1:
+                return None
+            out[k] = max(out[k], size) if size != out[k] else size
+    return tuple(out)
 
 
 def _conflict(arrays: list[Arg], shapes: list[Shape]) -> str:
@@ -275,8 +314,8 @@ def _keyword(text: str) -> tuple[str, Any]:
     return name, literal
 
 
-def parse_signature(text: str, describe: str | None = None) -> Signature:
-    """Parse the signature language above."""
+def parse_signature(text: str, describe: str | None = None, batched: bool = False) -> Signature:
+    """Parse the signature language above (``batched``: stack axes broadcast, as for gufuncs)."""
     alternatives = []
     for alt in text.split("|"):
         args, out = alt.split("->")
@@ -286,4 +325,4 @@ def parse_signature(text: str, describe: str | None = None) -> Signature:
         if parts[:len(positional)] != positional:
             raise ValueError(f"keyword parameters must follow the arrays in {text!r}")
         alternatives.append(Alternative(tuple(_parse_arg(a) for a in positional), _parse_arg(out), keywords))
-    return Signature(text, tuple(alternatives), describe)
+    return Signature(text, tuple(alternatives), describe, batched)

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import algebra, diagonal, frechet, nodes, sandwich, selection, structured, terms, triangular
+from kronvec.maps import (algebra, axes, diagonal, frechet, nodes, sandwich, selection, structured, terms,
+                          triangular)
 from kronvec.testing import dottest
 
 
@@ -189,6 +190,43 @@ def make_index_copy(r, n, k, p, q):
     return selection.IndexMap(rows, cols, (n, k), (p, q))
 
 
+def make_broadcast(r, n, k, p, q):  # a column against a stack: a leading axis and a size-1 axis spread
+    return axes.BroadcastMap((n, 1), (p, n, k))
+
+
+def make_reduce(r, n, k, p, q):
+    return axes.ReduceMap((p, n, k), (n, 1))
+
+
+def make_permute(r, n, k, p, q):
+    return axes.PermuteMap((n, k, p), (2, 0, 1))
+
+
+def make_reshape(r, n, k, p, q):
+    return axes.ReshapeMap((n, k, p), (k, n * p))
+
+
+def make_kron_stack(r, n, k, p, q):  # factors of a stack of two members, one of them shared
+    return terms.KronMap(r.standard_normal((2, p, n)), r.standard_normal((k, q)), (2, n, k), (2, p, q))
+
+
+def make_trace_stack(r, n, k, p, q):  # per-member scalars of a stack, out (2,)
+    return terms.TraceMap(r.standard_normal((2, k, n)), r.standard_normal((2, 1, 1)), (2, n, k), (2,))
+
+
+def make_triangle_stack(r, n, k, p, q):
+    return triangular.TriangleMap(["phi", "mirror_lower", "fold_upper"][r.integers(3)], n, (2,))
+
+
+def make_trisolve_stack(r, n, k, p, q):
+    T = np.tril(r.standard_normal((2, n, n))) + 3 * np.eye(n)
+    return triangular.TriSolveMap(T, np.swapaxes(T, -1, -2), True, False, (2, n, n))
+
+
+def make_diag_stack(r, n, k, p, q):
+    return terms.DiagEmbedMap(n, (2,)) if r.integers(2) else terms.DiagExtractMap(n, (2,))
+
+
 MAKERS = {
     "kron": make_kron, "kron_identity": make_kron_identity_left, "kront": make_kront,
     "trace": make_trace, "trace_scalar": make_trace_scalar, "elementwise": make_elementwise,
@@ -202,6 +240,9 @@ MAKERS = {
     "logm_second": make_logm_second, "kron_diag": make_kron_diag,
     "sandwich": make_sandwich, "sandwich_columns": make_sandwich_columns,
     "sandwich_one_side": make_sandwich_one_side, "rank_one": make_rank_one,
+    "broadcast": make_broadcast, "reduce": make_reduce, "permute": make_permute, "reshape": make_reshape,
+    "kron_stack": make_kron_stack, "trace_stack": make_trace_stack, "triangle_stack": make_triangle_stack,
+    "trisolve_stack": make_trisolve_stack, "diag_stack": make_diag_stack,
 }
 
 

@@ -16,6 +16,7 @@ import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
 from kronvec.ops.spectral import gapinv
 from kronvec.ops.spectral_functions import divdiff
+from kronvec.ops.stacks import broadcast_to, reshape
 from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
@@ -338,6 +339,36 @@ def _case_logm_frechet2(n, m, k):
     return g, W if k % 2 else C, False
 
 
+def _case_permute(n, m, k):  # the axes of a stack permuted, then a matrix against the stack
+    X = kv.Matrix("X", (2, n, k))
+    return kv.Matrix("A", (m, 2)) @ kv.transpose(X, (1, 0, 2)), X, False
+
+
+def _case_swapaxes(n, m, k):
+    X = kv.Matrix("X", (n, 2, k))
+    return kv.swapaxes(X, 0, -1) * kv.Matrix("A", (k, 2, n)), X, False
+
+
+def _case_reshape(n, m, k):
+    X = kv.Matrix("X", (2, n, k))
+    return reshape(X * X, (n, 2 * k)) @ kv.Matrix("B", (2 * k, m)), X, False
+
+
+def _case_broadcast_to(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return broadcast_to(X * X, (2, n, k)) * kv.Matrix("A", (2, n, k)), X, False
+
+
+def _case_reduce_sum(n, m, k):
+    X = kv.Matrix("X", (2, n, k))
+    return kv.sum(X * kv.Matrix("A", (2, n, k)) * X, axis=(n + m + k) % 3), X, False
+
+
+def _case_tensordot(n, m, k):
+    X = kv.Matrix("X", (2, n, k))
+    return kv.tensordot(X * X, kv.Matrix("A", (n, k, m)), axes=2), X, False
+
+
 CASES = {
     "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
     "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
@@ -372,6 +403,8 @@ CASES = {
     "max_weights": _case_weights("max"), "min_weights": _case_weights("min"),
     "mean": _case_mean, "logsumexp": _along_axis("logsumexp"), "softmax": _along_axis("softmax"),
     "log_softmax": _along_axis("log_softmax"),
+    "permute_dims": _case_permute, "swapaxes": _case_swapaxes, "reshape": _case_reshape,
+    "broadcast_to": _case_broadcast_to, "reduce_sum": _case_reduce_sum, "tensordot": _case_tensordot,
 }
 
 

@@ -103,6 +103,10 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
         raise ValueError(f"lambdify: the outputs contain {', '.join(s.params.name for s in missing)}, "
                          f"which {'is' if len(missing) == 1 else 'are'} not among the args "
                          f"({', '.join(s.params.name for s in params) or 'none'})")
+    stacked = [e for e in list(roots) + list(params) if len(e.shape) not in (0, 2)]
+    if stacked:
+        raise CodegenError(f"lambdify: stacks of matrices are not supported (shape {stacked[0].shape}); "
+                           f"evaluate them with kv.evaluate or J.at(...), which are batched")
     ev = _described_evaluation(roots)
     names = abbreviate(roots, names)
     g = Emitter(be, ev, names, params, set(space) | _RESERVED)

@@ -29,6 +29,7 @@ from ..expr import Expr
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap, IndexMap,
                     KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap)
+from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
 from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
@@ -261,6 +262,10 @@ def _unsupported_base(g: Emitter, m: Any, h: str) -> str:
     g.unsupported(f"the action of a {type(m).__name__}")
 
 
+def _stack_axes(g: Emitter, m: Any, h: str) -> str:
+    g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
+
+
 MAP_CODE: dict[type, MapCode] = {
     KronMap: _kron,
     KronTMap: _kront,
@@ -288,4 +293,9 @@ MAP_CODE: dict[type, MapCode] = {
     SumMap: _sum,
     ScaledMap: _scaled,
     ComposeMap: _compose,
+    _AxesMap: _stack_axes,
+    BroadcastMap: _stack_axes,
+    ReduceMap: _stack_axes,
+    PermuteMap: _stack_axes,
+    ReshapeMap: _stack_axes,
 }

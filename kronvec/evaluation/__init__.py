@@ -18,7 +18,16 @@ from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
 
 __all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "Binder", "bind_values", "symbol_table",
-           "symmetric_key", "run_recorded"]
+           "symmetric_key", "run_recorded", "CHUNKED", "chunked_values"]
+
+CHUNKED: dict[str, Any] = {}
+"""Evaluation with Dask values, installed by :mod:`kronvec.chunked` (``"evaluate"`` and ``"at"``):
+values that are Dask arrays make ``kv.evaluate`` and ``J.at`` build Dask graphs instead."""
+
+
+def chunked_values(given: Mapping[str, Any]) -> bool:
+    """Whether any value is a Dask array (checked by its type's module: Dask is never imported here)."""
+    return any(type(v).__module__[:5] == "dask." for v in given.values())
 
 
 def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> Any:
@@ -48,7 +57,15 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     numpy.linalg.LinAlgError
         A matrix that must be inverted is singular; the message names the
         sub-expression.
+
+    Notes
+    -----
+    Values may be Dask arrays chunked along the stack axes of stacks of
+    matrices: the result is then a Dask array computed block by block
+    (:mod:`kronvec.chunked`), on whatever Dask scheduler is active.
     """
+    if CHUNKED and (chunked_values(values or {}) or chunked_values(kw)):
+        return CHUNKED["evaluate"](expr, {**values, **kw} if values else kw)
     several = isinstance(expr, (list, tuple)) and not _is_numeric(expr)
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)

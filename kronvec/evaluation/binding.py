@@ -11,6 +11,9 @@ here too:
 * a symbol declared ``positive_definite`` also needs a Cholesky factorization
   to succeed; the factor is kept (:attr:`Bound.cholesky`) and reused by every
   solve, inverse and determinant of that symbol.
+
+For a stack of matrices the checks are made for every member in one batched
+call, and a failing member is named by its index.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from scipy.linalg import lapack
 
 from ..errors import BindingError, ShapeError
 from ..expr import Expr, describe_symbol, raise_name_clash
-from ..shapes import is_scalar_shape
+from ..shapes import first_member, is_scalar_shape, member_text
 
 __all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL"]
 
@@ -53,7 +56,10 @@ def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset:
 
 def is_symmetric(v: np.ndarray) -> bool:
     """Whether the square ``v`` equals its transpose exactly (SciPy's early-exit loop for
-    large matrices, NumPy's comparison for small ones, where it has less overhead)."""
+    large matrices, NumPy's comparison for small ones, where it has less overhead; every
+    member for a stack)."""
+    if v.ndim > 2:
+        return bool((v == np.swapaxes(v, -1, -2)).all())
     return bool((v == v.T).all()) if v.shape[0] <= 64 else sla.issymmetric(v)
 
 
@@ -90,6 +96,10 @@ class Binder:
                 elif kind == 3 and not float(value.reshape(())) > 0:
                     raise ValueError(f"value for {describe_symbol(sym)}: not positive definite "
                                      f"({float(value.reshape(())):g} <= 0)")
+                elif kind >= 4:
+                    value, factor = _symmetric_stack(sym, value, kind == 5)
+                    if factor is not None:
+                        cholesky[sym] = factor
                 bound[sym] = value
         except KeyError:
             self._raise_missing(values)
@@ -107,6 +117,8 @@ class Binder:
 
 
 def _kind(sym: Expr) -> int:
+    if len(sym.shape) > 2:  # a stack: 4 symmetric, 5 positive definite (checked per member)
+        return 5 if sym.params.positive_definite else 4 if sym.params.symmetric else 0
     square = len(sym.shape) == 2 and sym.shape[0] == sym.shape[1]
     if sym.params.positive_definite:
         return 2 if square and sym.shape[0] > 1 else 3
@@ -149,6 +161,34 @@ def _symmetric(sym: Expr, value: np.ndarray) -> np.ndarray:
                          f"for max |V| = {scale:.3g}); pass a symmetric value or declare the symbol "
                          f"without symmetric=True")
     return (value + value.T) / 2
+
+
+def _symmetric_stack(sym: Expr, value: np.ndarray, definite: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A stack declared symmetric (or positive definite), checked member by member in batched
+    calls and made exactly symmetric, with the upper Cholesky factors of a positive definite
+    one (kept, as for a matrix); a ValueError names the first failing member."""
+    flipped = np.swapaxes(value, -1, -2)
+    if not (value == flipped).all():
+        scale = np.abs(value).max(axis=(-2, -1))
+        gap = np.abs(value - flipped).max(axis=(-2, -1))
+        bad = gap > SYMMETRY_RTOL * scale
+        if bad.any():
+            k = first_member(bad)
+            raise ValueError(f"value for {describe_symbol(sym)}: {member_text(k)} is not "
+                             f"symmetric (max |V - Vᵀ| = {float(gap[k]):.3g} for max |V| = "
+                             f"{float(scale[k]):.3g})")
+        value = (value + flipped) / 2
+    if not definite:
+        return value, None
+    try:
+        lower = np.linalg.cholesky(value)
+    except np.linalg.LinAlgError:
+        lowest = np.linalg.eigvalsh(value)[..., 0]
+        bad = ~(lowest > 0)
+        k = first_member(bad)
+        raise ValueError(f"value for {describe_symbol(sym)}: {member_text(k)} is "
+                         f"not positive definite (smallest eigenvalue {float(lowest[k]):.3g})") from None
+    return value, np.swapaxes(lower, -1, -2)
 
 
 def _cholesky(sym: Expr, value: np.ndarray) -> np.ndarray:

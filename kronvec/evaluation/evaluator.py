@@ -37,6 +37,8 @@ from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
 from ..ops._common import triangle
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
+from ..ops._common import matrix_transpose_value
+from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
 
@@ -271,7 +273,7 @@ class Evaluator:
         """The value of a product node: its transpose's if known, else the chain."""
         t = self.canon(transpose(e))
         if t in self._cache:
-            return self.op(np.transpose, self._cache[t], step=("transpose", e))
+            return self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
         return self.chain(e.args)
 
     def inverse(self, e: Expr) -> np.ndarray:
@@ -280,13 +282,16 @@ class Evaluator:
         return self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
 
     def factorization(self, a: Expr) -> Factorization:
-        """The (cached) factorization of the square matrix ``a``."""
+        """The (cached) factorization of the square matrix ``a`` (of all its members, batched,
+        for a stack)."""
         f = self._factors.get(a)
         if f is None:
             is_symbol = a.op == "symbol"  # its value was checked when bound
-            make = partial(Factorization, label=f"inv({DISPLAY.python(a)})",
+            kind = BatchedFactorization if a.ndim > 2 else Factorization
+            make = partial(kind, label=f"inv({DISPLAY.python(a)})",
                            try_cholesky=is_symbol and a.params.positive_definite,
-                           symmetric=(a in self._symmetric_symbols) if is_symbol else None,
+                           symmetric=(a in self._symmetric_symbols or a.ndim > 2 and a.params.symmetric)
+                           if is_symbol else None,
                            finite=is_symbol, triangle=triangle(a))
             try:
                 if a in self._cholesky:  # factored when its value was bound
@@ -315,7 +320,7 @@ class Evaluator:
             return hit
         flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
         hit = self._chains.get(flipped)
-        return None if hit is None else self.op(np.transpose, hit, step=("transpose", factors))
+        return None if hit is None else self.op(matrix_transpose_value, hit, step=("transpose", factors))
 
     def chain(self, factors: Sequence[Expr]) -> np.ndarray:
         """The product of ``factors`` in the cheapest order, with solves for inverses.
@@ -329,7 +334,7 @@ class Evaluator:
             return self(factors[0])
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
-        dims = [factors[0].shape[0]] + [f.shape[1] for f in factors]
+        dims = [factors[0].shape[-2]] + [f.shape[-1] for f in factors]
         known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
                  if (hit := self._cached_chain(factors[i:j + 1])) is not None}
         split = chain_order(dims, known)
@@ -434,7 +439,7 @@ def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[],
 
 def _solve_right(fac: Factorization, x: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
     """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
-    return fac.solve(x.T, not trans, context).T
+    return np.swapaxes(fac.solve(np.swapaxes(x, -1, -2), not trans, context), -1, -2)
 
 
 def _low_rank_split(e: Expr) -> int | None:

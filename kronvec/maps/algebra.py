@@ -185,15 +185,15 @@ def _sandwich_elem(o: DiagSandwichMap, i: ElementwiseMap) -> LinearMap | None:
 
 
 def _trace_after(o: TraceMap, inner: LinearMap) -> LinearMap | None:
-    # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ)
-    if o.symbolic and not inner.acts_on_expressions():
+    # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ); on stacks, for an L acting member by member
+    if o.symbolic and not inner.acts_on_expressions() or not inner.memberwise():
         return None
     return TraceMap(fx.tr(inner.T._apply(o.c_transposed())), o.M, inner.in_shape, o.out_shape)
 
 
 def _before_trace(outer: LinearMap, i: TraceMap) -> LinearMap | None:
-    # L(tr(C H) M) = tr(C H) L(M)
-    if i.symbolic and not outer.acts_on_expressions():
+    # L(tr(C H) M) = tr(C H) L(M); on stacks, for an L acting member by member
+    if i.symbolic and not outer.acts_on_expressions() or not outer.memberwise():
         return None
     return TraceMap(i.C, outer._apply(i.M), i.in_shape, outer.out_shape)
 
@@ -407,7 +407,7 @@ def _explicit(f: Any, m: KronMap | KronTMap, side: str, like: Any) -> Any:
     ``like`` (an expression, or numbers)."""
     if f is not None:
         return f
-    n, k = as2d(m.in_shape)
+    n, k = as2d(m.in_shape)[-2:]
     size = {("A", KronMap): n, ("B", KronMap): k, ("A", KronTMap): k, ("B", KronTMap): n}
     return fx.eye(size[(side, type(m))], like)
 

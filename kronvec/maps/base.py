@@ -26,12 +26,12 @@ from scipy.sparse.linalg import LinearOperator
 from .. import registry
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
-from ..shapes import Shape, as2d, fmt, human_bytes, is_scalar_shape, same_shape
+from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
 from . import factors as fx
 from .operands import Operand
 
 __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
-           "DEFAULT_MAX_BYTES", "same_shape"]
+           "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis"]
 
 DEFAULT_MAX_BYTES = 2 ** 30
 _FLOAT = np.dtype(float)
@@ -77,6 +77,7 @@ class LinearMap:
         self._symbolic: bool | None = None
         self.value: np.ndarray | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
+        self._plain = is_plain(self.in_shape) and is_plain(self.out_shape)  # no stacks
 
     # ----------------------------------------------------- to implement
     def _apply(self, h: Any) -> Any:
@@ -112,6 +113,11 @@ class LinearMap:
         so that ``matvec`` can apply it to many columns at once (one matrix product)."""
         return False
 
+    def memberwise(self) -> bool:
+        """Whether the map acts on each member of a stack alone (with that member's factors),
+        as every term does; maps that broadcast, sum, permute or reshape axes do not."""
+        return all(c.memberwise() for c in self.children())
+
     def acts_on_expressions(self) -> bool:
         """Whether ``_apply`` takes expressions too (so the algebra may push factors through)."""
         return True
@@ -132,6 +138,9 @@ class LinearMap:
         The default pushes the columns of the identity through ``_apply`` in
         batches; structured terms override it with a closed form.
         """
+        if not self._plain:
+            dense_by_basis(self, out, coef, assign)
+            return
         n, k = as2d(self.in_shape)
         rows = out.shape[0]
         batch = max(1, min(n * k, (32 * 2 ** 20) // (8 * max(1, rows + n * k))))
@@ -230,6 +239,8 @@ class LinearMap:
         """J v for a vec ``v`` (1-D), or J V for columns of vecs (2-D)."""
         self._require_numeric("matvec")
         v = np.asarray(v, dtype=float)
+        if not self._plain:
+            return self._matvec_nd(v)
         n, k = as2d(self.in_shape)
         if v.ndim == 1 and v.shape[0] == n * k:
             return np.swapaxes(self._apply(v.reshape(k, n).T), -1, -2).reshape(-1).copy()
@@ -243,6 +254,19 @@ class LinearMap:
             return np.swapaxes(out, -1, -2).reshape(cols, -1).T.copy()
         raise ShapeError(f"matvec: a vector of shape {fmt(v.shape)} does not fit the map's "
                          f"matrix shape {fmt(self.shape)}")
+
+    def _matvec_nd(self, v: np.ndarray) -> np.ndarray:
+        """``matvec`` for maps between stacks: vecs are column-major over all axes."""
+        inner, size = as2d(self.in_shape), math.prod(self.in_shape)
+        if v.ndim not in (1, 2) or v.shape[0] != size:
+            raise ShapeError(f"matvec: a vector of shape {fmt(v.shape)} does not fit the map's "
+                             f"matrix shape {fmt(self.shape)}")
+        cols = v.reshape(size, -1).T  # (columns, size)
+        h = cols.reshape((len(cols),) + inner[::-1]).transpose((0,) + tuple(range(len(inner), 0, -1)))
+        out = np.asarray(self._apply(np.ascontiguousarray(h)), dtype=float)
+        out = out.reshape((len(cols),) + as2d(self.out_shape))
+        flat = out.transpose((0,) + tuple(range(out.ndim - 1, 0, -1))).reshape(len(cols), -1).T
+        return flat.reshape(-1).copy() if v.ndim == 1 else flat.copy()
 
     def __matmul__(self, other: Any) -> Any:
         if isinstance(other, LinearMap):
@@ -311,15 +335,19 @@ class LinearMap:
                 f"to_dense(max_bytes={nbytes}) to allow it, or use jvp/vjp/aslinearoperator, "
                 f"which never materialise")
         out = np.empty((rows, cols))
-        self._dense_into(out, 1.0, True)  # every term writes all of ``out`` when assigning
+        if self._plain:
+            self._dense_into(out, 1.0, True)  # every term writes all of ``out`` when assigning
+        else:  # between stacks: basis tangents through the batched action
+            dense_by_basis(self, out, 1.0, True)
         return out
 
     def to_tensor(self, max_bytes: int | None = DEFAULT_MAX_BYTES) -> np.ndarray:
         """The tensor T of shape ``out_shape + in_shape``, T[i, j, a, b] = ∂F[i, j]/∂V[a, b]."""
-        p, q = as2d(self.out_shape)
-        n, k = as2d(self.in_shape)
+        out, inn = as2d(self.out_shape), as2d(self.in_shape)
         J = self.to_dense(max_bytes)
-        return J.reshape(q, p, k, n).transpose(1, 0, 3, 2).reshape(self.out_shape + self.in_shape)
+        T = J.reshape(out[::-1] + inn[::-1])  # column-major vecs: reversed axes in C order
+        axes = tuple(range(len(out) - 1, -1, -1)) + tuple(range(len(out) + len(inn) - 1, len(out) - 1, -1))
+        return T.transpose(axes).reshape(self.out_shape + self.in_shape)
 
     def aslinearoperator(self) -> Any:
         """A ``scipy.sparse.linalg.LinearOperator`` acting on vecs (column-major)."""
@@ -363,14 +391,40 @@ def expression_factors(m: LinearMap) -> list[Expr]:
 
 
 def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
-    """The number a factor stands for: an array (a 0-d one as 1×1), or a structured
+    """The number a factor stands for: an array (a 0-d one as 1×1, per-member scalars of a
+    stack ``(b,)`` as the stack ``(b, 1, 1)``), or a structured
     :class:`~kronvec.maps.operands.Operand` as the evaluator gave it."""
     if isinstance(f, Expr):
         v = value(f)
         if isinstance(v, Operand):
             return v
         v = np.asarray(v, dtype=float)
-        return v.reshape(1, 1) if v.ndim == 0 else v
+        if v.ndim > 2 and not v.flags.c_contiguous:
+            return np.ascontiguousarray(v)  # a stack: batched products run fastest on C-ordered members
+        return v.reshape(as2d(v.shape)) if v.ndim < 2 else v
     return f
+
+
+def dense_by_basis(m: LinearMap, out: np.ndarray, coef: float, assign: bool) -> None:
+    """Write (or add) ``coef`` times the dense matrix of ``m`` into ``out`` by pushing the
+    column-major basis tangents through ``m._apply``, a batch of columns at a time; for
+    shapes of any number of axes (maps between stacks)."""
+    n_in = math.prod(m.in_shape)
+    rows = out.shape[0]
+    inner = as2d(m.in_shape)
+    batch = max(1, min(n_in, (32 * 2 ** 20) // (8 * max(1, rows + n_in))))
+    for c0 in range(0, n_in, batch):
+        cols = np.arange(c0, min(c0 + batch, n_in))
+        basis = np.zeros((len(cols), n_in))
+        basis[np.arange(len(cols)), cols] = 1.0
+        # column-major: vec index c is the entry np.unravel_index(c, inner, order="F")
+        tangents = basis.reshape((len(cols),) + inner[::-1]).transpose((0,) + tuple(range(len(inner), 0, -1)))
+        images = np.asarray(m._apply(np.ascontiguousarray(tangents)), dtype=float)
+        images = images.reshape((len(cols),) + as2d(m.out_shape))
+        block = images.transpose((0,) + tuple(range(images.ndim - 1, 0, -1))).reshape(len(cols), rows).T
+        if assign:
+            out[:, c0:c0 + len(cols)] = coef * block
+        else:
+            out[:, c0:c0 + len(cols)] += coef * block
 
 

@@ -49,13 +49,13 @@ class KronDiagMap(LinearMap):
             if self.direction == "extract":
                 return diag(fx.mm(self.A, h, self.B))
             A = self.A
-            if isinstance(A, Expr) and A.op == "eigh_vectors" and self.B is A.T:
+            if isinstance(A, Expr) and A.op == "eigh_vectors" and A.ndim == 2 and self.B is A.T:
                 # V diag(h) Vᵀ in the eigenbasis: the node whose derivative is Daleckii–Krein
                 return registry.function("eigfun")(A.args[0], h, A.params.UPLO)
             return fx.mm(A, diag(h), self.B)
         h = np.asarray(h, dtype=float)
         if self.direction == "extract":
-            return np.einsum("ij,...ji->...i", self.A, h @ self.B)[..., None]
+            return np.einsum("...ij,...ji->...i", self.A, h @ self.B)[..., None]
         return (self.A * np.swapaxes(h, -1, -2)) @ self.B
 
     def _adjoint(self) -> LinearMap:

@@ -20,7 +20,7 @@ from .operands import LARGE, Identity
 Factor = Union[Expr, np.ndarray, None]
 
 __all__ = ["Factor", "is_symbolic", "mm", "tr", "had", "mul", "plus", "eye", "trace_prod", "same",
-           "constant", "zeros", "plus_all"]
+           "constant", "zeros", "plus_all", "member_mul"]
 
 
 def _build(op: str, *args: Any) -> Expr:
@@ -53,11 +53,11 @@ def mm(*xs: Factor) -> Factor:
 
 
 def tr(x: Factor) -> Factor:
-    """xᵀ (over the last two axes)."""
+    """xᵀ (over the last two axes: each member of a stack)."""
     if x is None:
         return None
     if isinstance(x, Expr):
-        return x.T
+        return _build("transpose", x) if x.ndim >= 2 else x
     return np.swapaxes(x, -1, -2) if x.ndim >= 2 else x
 
 
@@ -72,14 +72,25 @@ def had(a: Any, b: Any) -> Any:
 
 
 def mul(c: Any, x: Any) -> Any:
-    """c·x for a scalar c (a number, a 0-d or 1×1 array, or a scalar expression)."""
+    """c·x for a scalar c (a number, a 0-d or 1×1 array, or a scalar expression); a c of
+    per-member scalars of a stack, shape ``(b,)``, scales each member of x."""
     if is_symbolic(c, x):
+        if isinstance(c, Expr) and c.ndim == 1:  # per-member scalars of a stack
+            return member_mul(c, as_expr(x))
         if isinstance(c, Expr):
             return _build("smul", c, as_expr(x))
         return _build("scale", float(c), as_expr(x))
     if isinstance(c, np.ndarray):
         c = c.reshape(())
     return c * x
+
+
+def member_mul(c: Expr, x: Expr) -> Expr:
+    """The members of x, each scaled by its scalar in c (per-member scalars of a stack, shape
+    ``(b,)``): c broadcast over the matrix axes of x (a matrix x is shared by all members)."""
+    if x.ndim >= 2:
+        c = _build("reshape", c, c.shape + (1, 1))
+    return _build("hadamard", c, x)  # the op of kv.multiply (NumPy broadcasting)
 
 
 def plus(a: Any, b: Any) -> Any:
@@ -100,7 +111,9 @@ def plus_all(xs: list[Any]) -> Any:
 
 
 def zeros(shape: tuple[int, ...]) -> Expr:
-    """The zero matrix (or scalar) of ``shape`` as an expression."""
+    """The zero matrix (or scalar, stack, per-member scalars) of ``shape`` as an expression."""
+    if len(shape) == 1:
+        return Expr.make("zeros", (), shape=tuple(shape))
     return _build("zeros", shape)
 
 
@@ -116,14 +129,14 @@ def trace_prod(c: Factor, h: Any) -> Any:
     """tr(C H) (tr H when C is None), batched over leading axes of an array H."""
     if is_symbolic(c, h):
         h = as_expr(h)
-        if is_scalar(h):
-            return h if c is None else _build("smul", as_expr(c), h)
-        if isinstance(c, Expr) and c.op == "ones":  # tr(𝟙ᵀ H) = sum(H)
+        if is_scalar(h) or h.ndim == 1:  # a scalar, or per-member scalars of a stack
+            return h if c is None else mul(as_expr(c), h)
+        if isinstance(c, Expr) and c.op == "ones" and h.ndim == 2:  # tr(𝟙ᵀ H) = sum(H)
             return _build("sum", h)
-        return _build("trace", h if c is None else _build("matmul", c, h))
+        return _build("trace", h if c is None else _build("matmul", c, h), 0, -2, -1)
     if c is None:
         return np.trace(h, axis1=-2, axis2=-1)
-    return np.einsum("...ij,ji->...", h, c)
+    return np.einsum("...ij,...ji->...", h, c)
 
 
 def same(a: Factor, b: Factor) -> bool:

@@ -24,8 +24,9 @@ class ZeroMap(LinearMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return fx.zeros(as2d(self.out_shape))
-        return np.zeros(np.shape(h)[:-2] + as2d(self.out_shape))
+            return fx.zeros(as2d(self.out_shape) if self._plain else self.out_shape)
+        lead = np.shape(h)[:np.ndim(h) - len(as2d(self.in_shape))]  # the batch of tangents
+        return np.zeros(lead + as2d(self.out_shape))
 
     def _adjoint(self) -> LinearMap:
         return ZeroMap(self.out_shape, self.in_shape)

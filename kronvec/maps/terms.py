@@ -30,7 +30,7 @@ import scipy.linalg as sla
 
 from .. import registry
 from ..expr import Expr, as_expr, is_scalar
-from ..shapes import Shape, as2d
+from ..shapes import Shape, as2d, matrix_transposed
 from . import factors as fx
 from .base import LinearMap, bind_factor
 from .operands import dense_of, write_into
@@ -45,9 +45,9 @@ def identity_map(shape: Shape) -> "KronMap":
 
 
 def commutation_map(in_shape: Shape) -> "KronTMap":
-    """H ↦ Hᵀ (the commutation matrix K with K vec H = vec Hᵀ)."""
-    n, k = as2d(in_shape)
-    return KronTMap(None, None, (n, k), (k, n))
+    """H ↦ Hᵀ (the commutation matrix K with K vec H = vec Hᵀ; each member for a stack)."""
+    inner = as2d(in_shape)
+    return KronTMap(None, None, inner, matrix_transposed(inner))
 
 
 class _FactorTerm(LinearMap):
@@ -89,7 +89,7 @@ class KronMap(_FactorTerm):
     def __init__(self, A: Any, B: Any, in_shape: Shape, out_shape: Shape) -> None:
         super().__init__(in_shape, out_shape)
         self.A, self.B = A, B
-        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        (n, k), (p, q) = as2d(self.in_shape)[-2:], as2d(self.out_shape)[-2:]
         self._left_first = p * n * k + p * k * q <= n * k * q + p * n * q
 
     def factors(self) -> tuple[Any, ...]:
@@ -221,9 +221,9 @@ class TraceMap(_FactorTerm):
         """Cᵀ, built where C stands for an identity (the scalar 1 for a scalar input)."""
         if self.C is not None:
             return fx.tr(self.C)
-        if self.in_shape == () and fx.is_symbolic(self.M):
-            return fx.constant(1.0)
-        return fx.eye(as2d(self.in_shape)[0], self.M)
+        if len(self.in_shape) < 2 and fx.is_symbolic(self.M):
+            return fx.constant(1.0)  # a scalar, or per-member scalars of a stack
+        return fx.eye(as2d(self.in_shape)[-2], self.M)
 
     def _adjoint(self) -> LinearMap:
         return TraceMap(fx.tr(self.M), self.c_transposed(), self.out_shape, self.in_shape)
@@ -278,29 +278,33 @@ class ElementwiseMap(_FactorTerm):
 
 
 class DiagEmbedMap(LinearMap):
-    """h ↦ diag(h): an (n, 1) vector to the (n, n) diagonal matrix."""
+    """h ↦ diag(h): an (n, 1) vector to the (n, n) diagonal matrix (each member of a stack
+    ``stack + (n, 1)``)."""
 
-    def __init__(self, n: int) -> None:
-        super().__init__((n, 1), (n, n))
+    def __init__(self, n: int, stack: Shape = ()) -> None:
+        super().__init__(tuple(stack) + (n, 1), tuple(stack) + (n, n))
+        self.stack = tuple(stack)
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
             return registry.function("diag")(h)
-        n = self.in_shape[0]
+        n = self.in_shape[-2]
         out = np.zeros(np.shape(h)[:-2] + (n, n))
         idx = np.arange(n)
         out[..., idx, idx] = h[..., :, 0]
         return out
 
     def _adjoint(self) -> LinearMap:
-        return DiagExtractMap(self.in_shape[0])
+        return DiagExtractMap(self.in_shape[-2], self.stack)
 
 
 class DiagExtractMap(LinearMap):
-    """H ↦ diag(H): the diagonal of an (n, n) matrix as an (n, 1) vector."""
+    """H ↦ diag(H): the diagonal of an (n, n) matrix as an (n, 1) vector (each member of a
+    stack ``stack + (n, n)``)."""
 
-    def __init__(self, n: int) -> None:
-        super().__init__((n, n), (n, 1))
+    def __init__(self, n: int, stack: Shape = ()) -> None:
+        super().__init__(tuple(stack) + (n, n), tuple(stack) + (n, 1))
+        self.stack = tuple(stack)
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
@@ -308,7 +312,7 @@ class DiagExtractMap(LinearMap):
         return np.diagonal(h, axis1=-2, axis2=-1)[..., None].copy()
 
     def _adjoint(self) -> LinearMap:
-        return DiagEmbedMap(self.out_shape[0])
+        return DiagEmbedMap(self.out_shape[-2], self.stack)
 
 
 # The trilinear form ⟨Big, A ⊗ B⟩ = Σ Big[ip+k, jq+l] A[i, j] B[k, l] gives six

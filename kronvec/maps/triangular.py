@@ -31,7 +31,7 @@ from scipy.linalg import blas, lapack
 
 from .. import registry
 from ..expr import Expr
-from ..shapes import Shape
+from ..shapes import Shape, first_member, member_text
 from . import factors as fx
 from .base import LinearMap, bind_factor
 
@@ -86,7 +86,8 @@ def apply_triangle(kind: str, x: np.ndarray) -> np.ndarray:
 
 
 class TriangleMap(LinearMap):
-    """H ↦ T(H) for one of the linear triangle maps ``LINEAR_KINDS`` on (n, n) matrices.
+    """H ↦ T(H) for one of the linear triangle maps ``LINEAR_KINDS`` on (n, n) matrices (each
+    member of a stack ``stack + (n, n)``).
 
     The masks (``lower``, ``upper``, ``strict_*``, ``phi``, ``phi_upper``) are
     elementwise products with a 0/½/1 pattern, so they are self-adjoint;
@@ -94,11 +95,11 @@ class TriangleMap(LinearMap):
     other: ⟨symₗ(H), G⟩ = ⟨H, foldₗ(G)⟩.
     """
 
-    def __init__(self, kind: str, n: int) -> None:
+    def __init__(self, kind: str, n: int, stack: Shape = ()) -> None:
         if kind not in LINEAR_KINDS:
             raise ValueError(f"TriangleMap: unknown kind {kind!r} (one of {', '.join(LINEAR_KINDS)})")
-        super().__init__((n, n), (n, n))
-        self.kind = kind
+        super().__init__(tuple(stack) + (n, n), tuple(stack) + (n, n))
+        self.kind, self.stack = kind, tuple(stack)
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
@@ -106,7 +107,7 @@ class TriangleMap(LinearMap):
         return apply_triangle(self.kind, h)
 
     def _adjoint(self) -> LinearMap:
-        return TriangleMap(ADJOINT_KIND[self.kind], self.in_shape[0])
+        return TriangleMap(ADJOINT_KIND[self.kind], self.in_shape[-1], self.stack)
 
 
 def trsm(t: np.ndarray, lower: bool, b: np.ndarray, side: str, trans: bool = False) -> np.ndarray:
@@ -127,7 +128,12 @@ def trsm(t: np.ndarray, lower: bool, b: np.ndarray, side: str, trans: bool = Fal
 
 
 def _solve_stack(t: np.ndarray, lower: bool, h: np.ndarray, side: str) -> np.ndarray:
-    """T⁻¹ H or H T⁻¹ for H of shape (..., n, k) with leading batch axes, one ``trsm`` call."""
+    """T⁻¹ H or H T⁻¹ for H of shape (..., n, k) with leading batch axes, one ``trsm`` call;
+    for a stack of triangular T, one batched ``np.linalg.solve`` over all members."""
+    if t.ndim > 2:
+        if side == "left":
+            return np.linalg.solve(t, h)
+        return np.swapaxes(np.linalg.solve(np.swapaxes(t, -1, -2), np.swapaxes(h, -1, -2)), -1, -2)
     if h.ndim == 2:
         return trsm(t, lower, h, side)
     lead, (n, k) = h.shape[:-2], h.shape[-2:]
@@ -187,6 +193,9 @@ class TriSolveMap(LinearMap):
         for t, lower in ((self.Tl, self.lower_l), (self.Tr, self.lower_r)):
             if t is None:
                 continue
+            if np.ndim(t) > 2:
+                _check_stack(np.asarray(t, dtype=float), self.label)
+                continue
             rcond, _ = lapack.dtrcon(np.asarray(t, dtype=float), norm="1", uplo="L" if lower else "U")
             if not rcond > np.finfo(float).eps:
                 raise np.linalg.LinAlgError(f"{self.label}: the triangular factor is singular to "
@@ -209,3 +218,21 @@ class TriSolveMap(LinearMap):
     def _adjoint(self) -> LinearMap:
         return TriSolveMap(fx.tr(self.Tl), fx.tr(self.Tr), not self.lower_l, not self.lower_r,
                            self.out_shape, self.in_shape, self.label)
+
+
+def _check_stack(t: np.ndarray, label: str) -> None:
+    """Raise for the first singular member of a stack of triangular factors (from the exact
+    reciprocal condition numbers 1/(‖Tᵢ‖₁ ‖Tᵢ⁻¹‖₁), in batched calls)."""
+    d = np.abs(np.diagonal(t, axis1=-2, axis2=-1))
+    rcond = np.zeros(t.shape[:-2])
+    ok = (d > 0).all(axis=-1)
+    if ok.any():
+        inv = np.linalg.inv(np.where(ok[..., None, None], t, np.eye(t.shape[-1])))
+        norms = np.abs(t).sum(axis=-2).max(axis=-1) * np.abs(inv).sum(axis=-2).max(axis=-1)
+        rcond = np.where(ok, 1.0 / norms, 0.0)
+    bad = ~(rcond > np.finfo(float).eps)
+    if bad.any():
+        k = first_member(bad)
+        raise np.linalg.LinAlgError(f"{label}: the triangular factor is singular to working precision in "
+                                    f"{member_text(k)} of the stack (reciprocal condition number "
+                                    f"{float(rcond[k]):.1e})")

@@ -16,12 +16,15 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
+import numpy as np
+
 from ..expr import Expr
 from ..maps import ElementwiseMap, KronMap, LinearMap
 from ..registry import Prec, Printing, spec
-from ..shapes import Shape
+from ..shapes import Shape, broadcast_shapes_nd, is_plain, stack_of
 
 __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
+           "matrix_transpose_value", "stack_in_shape", "unit_factor", "product_stack",
            "call_printing", "func_print", "py_call", "python_number", "axis_printing", "swapped_axis",
            "NodeInfo", "Prec", "Printing", "triangle", "code_number", "code_transpose", "code_sum",
            "code_for", "code_slice", "code_eigh", "code_axis"]
@@ -59,10 +62,38 @@ def constant_value(make: Callable[[Expr], Any]) -> EvalRule:
     return lambda ev, e: ev.op(partial(_same, make(e)))
 
 
+def matrix_transpose_value(x: Any) -> Any:
+    """The matrix transpose of a value: the last two axes swapped (a scalar, or a 1-D array of
+    per-member scalars, is its own transpose)."""
+    return np.swapaxes(x, -1, -2) if np.ndim(x) >= 2 else x
+
+
 # ------------------------------------------------------------------ JVPs
 def io(node: Expr, i: int) -> tuple[Shape, Shape]:
-    """(shape of argument i, shape of the node): a map's in and out shapes."""
-    return node.args[i].shape, node.shape
+    """(shape of argument i, shape of the node): a map's in and out shapes.
+
+    For a node over stacks whose argument i has fewer (or size-1) stack axes
+    than the node, the in shape is that argument broadcast to the node's
+    stack axes (:func:`stack_in_shape`); :func:`kronvec.derivative.partial`
+    composes the map with the broadcast of the argument.
+    """
+    arg = node.args[i]
+    if arg.shape == node.shape or is_plain(arg.shape) and is_plain(node.shape):
+        return arg.shape, node.shape
+    return stack_in_shape(node, i), node.shape
+
+
+def stack_in_shape(node: Expr, i: int) -> Shape:
+    """Argument i's shape broadcast to the node: the node's whole shape for an elementwise
+    argument (``(...)`` in the signature, or a term of a sum), else the node's stack axes
+    followed by the argument's matrix (or scalar) axes."""
+    arg = node.args[i]
+    sig = spec(node.op).signature
+    arrays = [a for a in sig.alternatives[0].args if a.kind in ("array", "any")] if sig is not None else []
+    if node.op == "add" or (i < len(arrays) and arrays[i].kind == "any"):
+        return node.shape
+    core = arg.shape[-2:] if arg.ndim >= 2 else ()
+    return stack_of(node.shape) + tuple(core)
 
 
 def identity_jvp(node: Expr, i: int) -> LinearMap:
@@ -118,6 +149,19 @@ def python_number(c: float) -> str:
     """A number as Python reads it back exactly."""
     c = float(c)
     return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
+
+
+# ------------------------------------------------------------- products
+def unit_factor(f: Expr) -> bool:
+    """An identity, or a stack of 1×1 ones (a per-member 1): dropped from products (the stack
+    axes it carries are kept by the product's shape)."""
+    return f.op == "identity" and f.ndim == 2 or f.op == "ones" and f.ndim > 2 and f.shape[-2:] == (1, 1)
+
+
+def product_stack(factors: list[Expr]) -> tuple[int, ...]:
+    """The broadcast stack axes of a product's factors (``()`` for matrices)."""
+    stacks = [stack_of(f.shape) for f in factors if f.ndim > 2]
+    return broadcast_shapes_nd("matmul", *stacks) if stacks else ()
 
 
 # ------------------------------------------------------------ structure

@@ -20,10 +20,10 @@ from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt
+from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed
 from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
 from .broadcasting import broadcast_shapes, broadcast_to
-from .leaves import Constant, identity, ones, zeros
+from .leaves import Constant, filled, identity, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
 
@@ -44,9 +44,12 @@ def add(*terms: Any) -> Expr:
     broadcast raise ``kv.ShapeError`` naming both.
     """
     terms = [as_expr(t) for t in terms]
-    shape = broadcast_shapes("add", *[t.shape for t in terms])
-    if not is_scalar(shape):
-        terms = [broadcast_to(t, shape) for t in terms]
+    if all(is_plain(t.shape) for t in terms):
+        shape = broadcast_shapes("add", *[t.shape for t in terms])
+        if not is_scalar(shape):
+            terms = [broadcast_to(t, shape) for t in terms]
+    else:  # stacks: NumPy's broadcasting, done by the evaluation (the derivative spreads tangents)
+        shape = broadcast_shapes_nd("add", *[t.shape for t in terms])
     coefs: dict[int, float] = {}
     bases: dict[int, Expr] = {}
     for t in terms:
@@ -111,7 +114,7 @@ def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
 
 
 register(
-    "add", FAMILY, function=add,
+    "add", FAMILY, function=add, stacks=True,
     evaluate=evaluate_sum, deferred=True,
     code=lambda g, e, *args: sum_code(g, e),
     jvp=identity_jvp,
@@ -163,6 +166,7 @@ def _scale_value(ev: Any, e: Expr) -> Any:
 
 register(
     "scale", FAMILY, function=scale, params=("coef",),
+    stacks=True,
     evaluate=_scale_value, code=_scale_code,
     jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
     transpose=Transpose((0,), lambda node, t: scale(node.params.coef, t[0])),
@@ -267,6 +271,7 @@ _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 register(
     "smul", FAMILY, function=smul,
+    stacks=True,
     evaluate=_smul_value, code=_smul_code,
     jvp=_smul_jvp,
     transpose=Transpose((1,), lambda node, t: smul(node.args[0], t[0])),
@@ -277,23 +282,27 @@ register(
 
 # -------------------------------------------------------------- hadamard
 def hadamard(a: Any, b: Any) -> Expr:
-    """The elementwise (Hadamard) product A ⊙ B of equally shaped matrices."""
+    """The elementwise (Hadamard) product A ⊙ B of equally shaped matrices (for stacks, of
+    shapes that broadcast as in NumPy)."""
     a, b = as_expr(a), as_expr(b)
+    shape = a.shape
     if a.shape != b.shape:
-        raise ShapeError(f"hadamard: shapes {fmt(a.shape)} and {fmt(b.shape)} differ")
-    if is_scalar(a):
+        if is_plain(a.shape) and is_plain(b.shape):
+            raise ShapeError(f"hadamard: shapes {fmt(a.shape)} and {fmt(b.shape)} differ")
+        shape = broadcast_shapes_nd("multiply", a.shape, b.shape)
+    elif is_scalar(a):
         return smul(a, b)
     if a.op == "zeros" or b.op == "zeros":
-        return zeros(a.shape)
-    if a.op == "ones":
+        return filled("zeros", shape)
+    if a.op == "ones" and b.shape == shape:  # 𝟙 ⊙ B = B (also a broadcast 𝟙)
         return b
-    if b.op == "ones":
+    if b.op == "ones" and a.shape == shape:
         return a
     if a.op == "scale":
         return scale(a.params.coef, hadamard(a.args[0], b))
     if b.op == "scale":
         return scale(b.params.coef, hadamard(a, b.args[0]))
-    return Expr.make("hadamard", (a, b), NO_PARAMS, a.shape)
+    return Expr.make("hadamard", (a, b), NO_PARAMS, shape)
 
 
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
@@ -308,6 +317,9 @@ def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
         return hadamard(a, b)
     if is_scalar(a) or is_scalar(b):
         return smul(a, b)
+    if not (is_plain(a.shape) and is_plain(b.shape)):
+        broadcast_shapes_nd(op_name, a.shape, b.shape)  # refused as NumPy refuses it
+        return hadamard(a, b)
     shape = broadcast_shapes(op_name, a.shape, b.shape)
     return hadamard(_spread_operand(a, shape), _spread_operand(b, shape))
 
@@ -328,6 +340,7 @@ def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
 
 register(
     "hadamard", FAMILY, public="multiply", function=multiply, signature="(...),(...)->(...)",
+    stacks=True,
     evaluate=lift(operator.mul), code="{0} * {1}",
     jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
     transpose=Transpose((0, 1), lambda node, t: hadamard(t[0], t[1])),
@@ -372,12 +385,13 @@ def _print_power(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "power", FAMILY, public="power", function=power, signature="(...),num->(...)",
+    "power", FAMILY, public="power", function=power, signature="(...),num->(...)", stacks=True,
     params=("exponent",),
     evaluate=with_node(lambda n, x: np.power(x, n.params.exponent)),
     code=lambda g, e, x: f"{x} ** {code_number(e.params.exponent)}",
     jvp=elementwise_jvp(lambda n: scale(n.params.exponent, power(n.args[0], n.params.exponent - 1))),
-    transpose=Transpose((0,), lambda node, t: Expr.make("power", (t[0],), node.params, node.shape[::-1])),
+    transpose=Transpose((0,), lambda node, t: Expr.make("power", (t[0],), node.params,
+                                                        matrix_transposed(node.shape))),
     printing=Printing(_print_power, _print_power,
                       lambda p, e: (f"{p(e.args[0], Prec.ATOM)} ** {python_number(e.params.exponent)}",
                                     Prec.POSTFIX)),

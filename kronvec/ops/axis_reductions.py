@@ -23,7 +23,7 @@ from ..expr import Expr, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.algebra import compose
 from ..registry import Params, register
-from ..shapes import Shape
+from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
 from ._common import axis_printing, code_axis, io, with_node
 from .arithmetic import scale
@@ -31,6 +31,7 @@ from .leaves import ones
 from .products import transpose
 from .reductions import AXIS_REDUCTION
 from .reductions import sum as sum_
+from .stacks import normalize_axes
 
 __all__ = ["mean", "max", "min", "AXIS_REDUCTION", "AXIS_KEPT", "slice_sum_jvp", "slice_length",
            "resolve_axis"]
@@ -65,20 +66,27 @@ def slice_sum_jvp(weights: Expr, node: Expr, i: int) -> LinearMap:
 
 
 # ----------------------------------------------------------------- mean
-def mean(a: Any, axis: int | None = None) -> Expr:
+def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     """The mean of the entries (``axis=None``), of each column (0) or of each row (1), as ``np.mean``.
 
-    It is the sum divided by the slice length: mean(A, axis=0) = 𝟙ᵀA/n.
+    It is the sum divided by the slice length: mean(A, axis=0) = 𝟙ᵀA/n.  For a stack,
+    NumPy's means over any axes (an int or a tuple; the axes removed unless ``keepdims``),
+    as ``kv.sum``.
     """
     a = as_expr(a)
     if a.shape == () and axis is None:
         return a
+    if not is_plain(a.shape):
+        axes = normalize_axes("mean", axis, a.ndim)
+        return scale(1.0 / math.prod(a.shape[k] for k in axes), sum_(a, axis=axes, keepdims=keepdims))
+    if keepdims and axis is None and a.ndim == 2:
+        return scale(1.0 / math.prod(a.shape), sum_(a, keepdims=True))
     _, axis = resolve_axis(MEAN, "mean", a, axis)
     return scale(1.0 / slice_length(a.shape, axis), sum_(a, axis=axis))
 
 
 MEAN = register("mean", FAMILY, public="mean", function=mean, signature=AXIS_REDUCTION, node=False,
-                doc="the mean of all entries, or of each column or row (axis=)")
+                stacks=True, doc="the mean of all entries, or of each column or row (axis=)")
 
 
 # ------------------------------------------------------------- max, min

@@ -28,7 +28,7 @@ from typing import Any
 from .. import registry
 from ..errors import ShapeError
 from ..expr import Expr, is_scalar
-from ..shapes import Shape, fmt
+from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
 from .leaves import identity, ones
 
 __all__ = ["broadcast_shapes", "broadcast_to", "broadcast_all", "slice_sums"]
@@ -38,8 +38,10 @@ def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
     """The shape NumPy broadcasts ``shapes`` to, or a ``ShapeError`` naming ``op``.
 
     ``()`` and ``(1, 1)`` are scalars: two scalars give ``(1, 1)`` if either is
-    one, else ``()``.
+    one, else ``()``.  With stacks among them, NumPy's rule for any number of axes.
     """
+    if not all(is_plain(s) for s in shapes):
+        return broadcast_shapes_nd(op, *shapes)
     out: Shape = ()
     for shape in shapes:
         shape = tuple(shape)
@@ -65,9 +67,11 @@ def _error(op: str, shapes: tuple[Shape, ...]) -> ShapeError:
 
 
 def broadcast_to(e: Expr, shape: Shape) -> Expr:
-    """``e`` spread to ``shape`` (which it must broadcast to): b𝟙ᵀ, 𝟙r or s𝟙."""
+    """``e`` spread to ``shape`` (which it must broadcast to): b𝟙ᵀ, 𝟙r or s𝟙.  Against a
+    stack, ``e`` stays as it is: the evaluation broadcasts as NumPy does (and derivatives
+    spread tangents likewise)."""
     shape = tuple(shape)
-    if e.shape == shape:
+    if e.shape == shape or not (is_plain(shape) and is_plain(e.shape)):
         return e
     smul, matmul = registry.function("smul"), registry.function("matmul")
     if is_scalar(e):

@@ -34,7 +34,7 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Prec, Printing, Transpose, register
-from ..shapes import fmt
+from ..shapes import fmt, matrix_transposed, stack_of
 from ._common import code_for, func_print, lift
 from .arithmetic import add, scale
 from .leaves import identity
@@ -67,11 +67,13 @@ def qr(a: Any) -> tuple[Expr, Expr]:
     """
     a = as_expr(a)
     QR.signature.check("qr", [a.shape])
-    m, n = a.shape
+    m, n = a.shape[-2:]
     if m < n:
         raise ShapeError(f"qr: needs a matrix with at least as many rows as columns (full column rank), "
                          f"got shape {fmt(a.shape)}")
-    return Expr.make("qr_Q", (a,), NO_PARAMS, (m, n)), Expr.make("qr_R", (a,), NO_PARAMS, (n, n))
+    stack = stack_of(a.shape)
+    Q = Expr.make("qr_Q", (a,), NO_PARAMS, stack + (m, n))
+    return Q, Expr.make("qr_R", (a,), NO_PARAMS, stack + (n, n))
 
 
 def _qr_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,23 +98,23 @@ def _lu_code(index: int) -> Any:
 def _qr_parts(node: Expr) -> tuple[Expr, Expr, Any, int]:
     a = node.args[0]
     Q, R = qr(a)
-    n = a.shape[1]
+    n, square = a.shape[-1], R.shape
     # C = Qᵀ dA R⁻¹, then foldᵤ(C)
-    c_map = compose(TriSolveMap(None, R, True, False, (n, n), label=f"{DISPLAY.python(R)} (solve with R)"),
-                    KronMap(Q.T, None, a.shape, (n, n)))
-    return Q, R, compose(TriangleMap("fold_upper", n), c_map), n
+    c_map = compose(TriSolveMap(None, R, True, False, square, label=f"{DISPLAY.python(R)} (solve with R)"),
+                    KronMap(Q.mT, None, a.shape, square))
+    return Q, R, compose(TriangleMap("fold_upper", n, stack_of(a.shape)), c_map), n
 
 
 def _qr_r_jvp(node: Expr, i: int) -> Any:
     Q, R, fold_c, n = _qr_parts(node)
-    return compose(KronMap(None, R, (n, n), (n, n)), fold_c)
+    return compose(KronMap(None, R, R.shape, R.shape), fold_c)
 
 
 def _qr_q_jvp(node: Expr, i: int) -> Any:
     Q, R, fold_c, n = _qr_parts(node)
     a = node.args[0]
     right = TriSolveMap(None, R, True, False, a.shape, label=f"{DISPLAY.python(R)} (solve with R)")
-    return add_maps(right, scale_map(-1.0, compose(KronMap(Q, None, (n, n), a.shape), fold_c)))
+    return add_maps(right, scale_map(-1.0, compose(KronMap(Q, None, R.shape, a.shape), fold_c)))
 
 
 _QR_IDENTITY = ("{arg} = QR, QᵀQ = I ⇒ C = Qᵀ d{arg} R⁻¹ = QᵀdQ + dR R⁻¹ (skew + upper) ⇒ "
@@ -123,16 +125,19 @@ _QR_IDENTITY = ("{arg} = QR, QᵀQ = I ⇒ C = Qᵀ d{arg} R⁻¹ = QᵀdQ + dR 
 
 QR = register(
     "qr", FAMILY, public="qr", function=qr, signature="(m,n)->(m,n)", node=False, outputs=("Q", "R"),
+    stacks=True,
     doc="(Q, R), the reduced QR decomposition of a matrix of full column rank",
 )
 register(
     "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp,
+    stacks=True,
     orthonormal="columns",
     printing=_output("qr_Q", 0, "qr_Q", r"\operatorname{qr}_Q"), identity=_QR_IDENTITY,
     doc="the orthonormal factor Q of qr",
 )
 register(
     "qr_R", FAMILY, function=lambda a: qr(a)[1], evaluate=_qr_output(1), code=_qr_code(1), jvp=_qr_r_jvp,
+stacks=True,
     triangular=lambda node: "upper",
     printing=_output("qr_R", 1, "qr_R", r"\operatorname{qr}_R"), identity=_QR_IDENTITY,
     doc="the upper triangular factor R of qr",
@@ -162,7 +167,34 @@ def _lu_output(index: int) -> Any:
 
 
 def _lu_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if a.ndim > 2:
+        return batched_lu(a)
     return sla.lu(a, check_finite=False)
+
+
+def batched_lu(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P, L, U) of every member of a stack of square matrices, as ``scipy.linalg.lu`` gives for
+    each (partial pivoting, the first largest pivot, as LAPACK's ``getrf``).
+
+    Gaussian elimination column by column, each step one vectorized operation over all
+    members (a loop over the n columns, never over the members).
+    """
+    n = a.shape[-1]
+    lu = np.array(a, dtype=float).reshape((-1, n, n))
+    members = np.arange(lu.shape[0])
+    perm = np.tile(np.arange(n), (lu.shape[0], 1))
+    for j in range(n):
+        p = j + np.argmax(np.abs(lu[:, j:, j]), axis=1)
+        lu[members, j], lu[members, p] = lu[members, p], lu[members, j].copy()
+        perm[members, j], perm[members, p] = perm[members, p], perm[members, j].copy()
+        pivot = lu[:, j, j]
+        lu[:, j + 1:, j] /= np.where(pivot != 0, pivot, 1.0)[:, None]
+        lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j, None] * lu[:, j, None, j + 1:]
+    P = np.zeros_like(lu)
+    P[members[:, None], perm, np.arange(n)] = 1.0  # A = P L U: row perm[i] of A is row i of L U
+    shape = a.shape
+    L = (np.tril(lu, -1) + np.eye(n)).reshape(shape)
+    return P.reshape(shape), L, np.triu(lu).reshape(shape)
 
 
 def _lu_x(node: Expr) -> tuple[Expr, Expr, Any]:
@@ -170,17 +202,19 @@ def _lu_x(node: Expr) -> tuple[Expr, Expr, Any]:
     P, L, U = lu(a)
     label = DISPLAY.python(node)
     solves = TriSolveMap(L, U, True, False, a.shape, label=f"{label} (solves with L and U)")
-    return L, U, compose(solves, KronMap(P.T, None, a.shape, a.shape))
+    return L, U, compose(solves, KronMap(P.mT, None, a.shape, a.shape))
 
 
 def _lu_l_jvp(node: Expr, i: int) -> Any:
     L, U, x = _lu_x(node)
-    return compose(KronMap(L, None, node.shape, node.shape), TriangleMap("strict_lower", node.shape[0]), x)
+    part = TriangleMap("strict_lower", node.shape[-1], stack_of(node.shape))
+    return compose(KronMap(L, None, node.shape, node.shape), part, x)
 
 
 def _lu_u_jvp(node: Expr, i: int) -> Any:
     L, U, x = _lu_x(node)
-    return compose(KronMap(None, U, node.shape, node.shape), TriangleMap("upper", node.shape[0]), x)
+    return compose(KronMap(None, U, node.shape, node.shape), TriangleMap("upper", node.shape[-1],
+                                                                          stack_of(node.shape)), x)
 
 
 _LU_IDENTITY = ("{arg} = PLU, P constant ⇒ X = L⁻¹ Pᵀ d{arg} U⁻¹ = L⁻¹dL + dU U⁻¹ (strictly lower + upper) "
@@ -191,22 +225,26 @@ _LU_IDENTITY = ("{arg} = PLU, P constant ⇒ X = L⁻¹ Pᵀ d{arg} U⁻¹ = L�
 
 LU = register(
     "lu", FAMILY, public="lu", function=lu, signature="(n,n)->(n,n)", node=False, outputs=("P", "L", "U"),
+    stacks=True,
     doc="(P, L, U) with A = PLU, as scipy.linalg.lu",
 )
 register(
     "lu_P", FAMILY, function=lambda a: lu(a)[0], evaluate=_lu_output(0), code=_lu_code(0),
+stacks=True,
     jvp=lambda node, i: ZeroMap(node.args[0].shape, node.shape),
     printing=_output("lu_P", 0, "lu_P", r"\operatorname{lu}_P"),
     doc="the permutation P of lu (constant)",
 )
 register(
     "lu_L", FAMILY, function=lambda a: lu(a)[1], evaluate=_lu_output(1), code=_lu_code(1), jvp=_lu_l_jvp,
+stacks=True,
     triangular=lambda node: "lower",
     printing=_output("lu_L", 1, "lu_L", r"\operatorname{lu}_L"), identity=_LU_IDENTITY,
     doc="the unit lower triangular factor L of lu",
 )
 register(
     "lu_U", FAMILY, function=lambda a: lu(a)[2], evaluate=_lu_output(2), code=_lu_code(2), jvp=_lu_u_jvp,
+stacks=True,
     triangular=lambda node: "upper",
     printing=_output("lu_U", 2, "lu_U", r"\operatorname{lu}_U"), identity=_LU_IDENTITY,
     doc="the upper triangular factor U of lu",
@@ -229,17 +267,17 @@ def pinv(a: Any) -> Expr:
         return a.args[0]
     if a.op == "identity":
         return a
-    return Expr.make("pinv", (a,), NO_PARAMS, a.shape[::-1])
+    return Expr.make("pinv", (a,), NO_PARAMS, matrix_transposed(a.shape))
 
 
 def _pinv_jvp(node: Expr, i: int) -> Any:
     a, X = node.args[0], node  # X = A⁺ (n, m)
-    m, n = a.shape
+    m, n = a.shape[-2:]
     left = add(identity(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
     right = add(identity(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
     return add_maps(KronMap(scale(-1.0, X), X, a.shape, node.shape),
-                    KronTMap(matmul(X, X.T), right, a.shape, node.shape),
-                    KronTMap(left, matmul(X.T, X), a.shape, node.shape))
+                    KronTMap(matmul(X, X.mT), right, a.shape, node.shape),
+                    KronTMap(left, matmul(X.mT, X), a.shape, node.shape))
 
 
 def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
@@ -248,6 +286,7 @@ def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
 
 PINV = register(
     "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)",
+    stacks=True,
     evaluate=lift(np.linalg.pinv), code="{la}.pinv({0})",
     jvp=_pinv_jvp,
     transpose=Transpose((0,), lambda node, t: pinv(t[0])),

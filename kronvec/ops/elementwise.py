@@ -17,6 +17,7 @@ from ..registry import Printing, Transpose, register
 from ._common import code_for, elementwise_jvp, func_print, lift, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
+from ..shapes import matrix_transposed
 
 __all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sqrt", "square", "sigmoid",
            "elementwise_node", "register_elementwise"]
@@ -30,7 +31,7 @@ def elementwise_node(op: str, a: Expr) -> Expr:
 
 
 def _transposed(node: Expr, t: list[Expr]) -> Expr:
-    return Expr.make(node.op, (t[0],), node.params, node.shape[::-1])
+    return Expr.make(node.op, (t[0],), node.params, matrix_transposed(node.shape))
 
 
 def register_elementwise(name: str, function: Callable[[Any], Expr], value: Callable[..., Any],
@@ -45,7 +46,7 @@ def register_elementwise(name: str, function: Callable[[Any], Expr], value: Call
              evaluate=lift(value), jvp=elementwise_jvp(derivative), code=code or f"{{np}}.{name}({{0}})",
              transpose=Transpose((0,), _transposed),
              printing=Printing(func_print(unicode or name), func_print(latex), py_call(name)),
-             domain=(domain,), doc=doc)
+             domain=(domain,), stacks=True, doc=doc)
 
 
 # ------------------------------------------------------------------ exp
@@ -138,7 +139,7 @@ def sqrt(a: Any) -> Expr:
     return power(as_expr(a), 0.5)
 
 
-register("sqrt", FAMILY, public="sqrt", function=sqrt, signature="(...)->(...)", node=False,
+register("sqrt", FAMILY, public="sqrt", function=sqrt, signature="(...)->(...)", node=False, stacks=True,
          domain=("positive",), doc="elementwise square root (the power ½)")
 
 
@@ -149,6 +150,7 @@ def square(a: Any) -> Expr:
 
 
 register("square", FAMILY, public="square", function=square, signature="(...)->(...)", node=False,
+         stacks=True,
          doc="elementwise square (the power 2)")
 
 

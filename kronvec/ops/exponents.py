@@ -24,7 +24,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_scalar
 from ..maps import ElementwiseMap, TraceMap
 from ..registry import Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt
+from ..shapes import Shape, fmt, is_plain
 from ._common import with_node
 from .arithmetic import add, as_shape, multiply, power
 from .elementwise import log
@@ -98,6 +98,8 @@ def _pow_jvp(node: Expr, i: int) -> Any:
     else:  # B∘ᴱ ⊙ log(B) ⊙ dE
         d = multiply(node, log(b))
     arg = node.args[i]
+    if not is_plain(node.shape):  # a stack: dE spread over it is composed by the caller (partial)
+        return ElementwiseMap(d, node.shape, node.shape)
     if is_scalar(node) or arg.shape == node.shape:
         return ElementwiseMap(d, arg.shape, node.shape)
     return TraceMap(None, d, arg.shape, node.shape)  # a scalar argument: ds ↦ ds·D
@@ -114,6 +116,7 @@ def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
 
 register(
     "pow", FAMILY, function=pow,
+    stacks=True,
     evaluate=with_node(_pow_value), code=_pow_code,
     jvp=_pow_jvp,
     transpose=Transpose(None, lambda node, t: pow(t[0], t[1])),

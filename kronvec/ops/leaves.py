@@ -9,11 +9,11 @@ from ..errors import ShapeError
 from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
 from ..registry import SELF, Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt
+from ..shapes import Shape, fmt, matrix_transposed
 from ._common import constant_value, identity_jvp, python_number
 
 __all__ = ["Matrix", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
-           "symbol"]
+           "symbol", "filled"]
 
 FAMILY = "leaves"
 
@@ -32,18 +32,20 @@ def symbol(name: str, shape: Shape, symmetric: bool, positive_definite: bool) ->
 
 def Matrix(name: str, shape: Sequence[int], symmetric: bool = False,
            positive_definite: bool = False) -> Expr:
-    """A matrix symbol.
+    """A matrix symbol, or a stack of matrices.
 
     Parameters
     ----------
     name : str
         The name values are bound by (``kv.evaluate(F, X=X0)``).
-    shape : (int, int)
-        Rows and columns.
+    shape : (int, int), or (b, ..., int, int)
+        Rows and columns; with three or more axes, a stack of matrices (the
+        leading axes are the stack axes, as in NumPy: ``@`` broadcasts over
+        them and the linear-algebra functions act on the last two axes).
     symmetric : bool
-        Declares V = Vᵀ.  ``kv.grad`` then returns the gradient in the space of
-        symmetric matrices, sym(G) = (G + Gᵀ)/2; ``kv.jacobian`` stays the
-        unconstrained map.
+        Declares V = Vᵀ (for a stack: every member symmetric).  ``kv.grad`` then
+        returns the gradient in the space of symmetric matrices,
+        sym(G) = (G + Gᵀ)/2; ``kv.jacobian`` stays the unconstrained map.
     positive_definite : bool
         Declares V symmetric positive definite (implies ``symmetric``):
         inverses and determinants of V use a Cholesky factorization when the
@@ -51,12 +53,14 @@ def Matrix(name: str, shape: Sequence[int], symmetric: bool = False,
     """
     _check_name(name)
     shape = tuple(shape)
-    if len(shape) != 2 or any(not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
-        raise ShapeError(f"Matrix {name!r}: shape must be two positive integers, got {shape}")
+    if len(shape) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                             for s in shape):
+        raise ShapeError(f"Matrix {name!r}: shape must be two positive integers (or more, for a "
+                         f"stack of matrices), got {shape}")
     symmetric = bool(symmetric or positive_definite)
-    if symmetric and shape[0] != shape[1]:
+    if symmetric and shape[-2] != shape[-1]:
         raise ShapeError(f"Matrix {name!r}: a symmetric matrix must be square, got {fmt(shape)}")
-    return symbol(name, shape, symmetric, positive_definite)
+    return symbol(name, tuple(int(s) for s in shape), symmetric, positive_definite)
 
 
 def Vector(name: str, n: int) -> Expr:
@@ -74,7 +78,7 @@ def _transposed_symbol(node: Expr, _: list) -> Expr:
     """Sᵀ = S for a symbol declared symmetric; otherwise the transpose node."""
     if node.params.symmetric:
         return node
-    return Expr.make("transpose", (node,), NO_PARAMS, node.shape[::-1])
+    return Expr.make("transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
 
 
 register(
@@ -90,18 +94,20 @@ register(
 
 # -------------------------------------------------------------- constant
 def Constant(value: Any, name: str | None = None) -> Expr:
-    """A constant matrix (or scalar) with an optional display name."""
+    """A constant matrix (or scalar, or stack of matrices) with an optional display name.
+
+    A 1-D array is a column ``(n, 1)``; an array of three or more axes is a
+    stack of matrices.
+    """
     arr = np.asarray(value)
     if np.iscomplexobj(arr):
         raise TypeError("kronvec works in real arithmetic; complex constants are not supported")
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
-    if arr.ndim > 2:
-        raise ShapeError(f"a constant must be a scalar or a matrix, got shape {arr.shape}")
     if arr.ndim == 2 and name is None and arr.shape[0] == arr.shape[1] \
             and np.array_equal(arr, arr[0, 0] * np.eye(arr.shape[0])) and arr[0, 0] != 0:
         return registry.function("scale")(float(arr[0, 0]), identity(arr.shape[0]))
-    if arr.ndim == 2 and name is None and not arr.any():
+    if arr.ndim >= 2 and name is None and not arr.any():
         return zeros(arr.shape)
     return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
 
@@ -147,7 +153,9 @@ def eye(n: int) -> Expr:
 
 register(
     "identity", FAMILY, leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
-    evaluate=constant_value(lambda e: np.eye(e.shape[0])), code=lambda g, e: g.eye(e.shape[0]),
+    evaluate=constant_value(lambda e: np.eye(e.shape[0]) if e.ndim == 2 else
+                            np.broadcast_to(np.eye(e.shape[-1]), e.shape)),
+    code=lambda g, e: g.eye(e.shape[0]),
     transpose=SELF,
     printing=Printing(lambda p, e: (p.s.identity, Prec.ATOM), lambda p, e: (p.s.identity, Prec.ATOM),
                       lambda p, e: (f"eye({e.shape[0]})", Prec.ATOM)),
@@ -158,11 +166,19 @@ register(
 
 # --------------------------------------------------------- zeros and ones
 def _shape_of(dims: tuple) -> Shape:
-    """A shape from ``(r, c)`` or from the two integers ``r, c``."""
+    """A shape from ``(r, c)`` or from the two integers ``r, c`` (more for a stack; internally
+    also ``(b,)``, per-member scalars)."""
     shape = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
-    if any(int(d) != d or d < 1 for d in shape) or len(shape) not in (0, 2):
+    if any(int(d) != d or d < 1 for d in shape) or len(shape) == 1:
         raise ShapeError(f"a shape must be () or two positive integers, got {shape}")
     return tuple(int(d) for d in shape)
+
+
+def filled(op: str, shape: Shape) -> Expr:
+    """The zeros or ones (``op``) of any shape, per-member scalars ``(b,)`` included."""
+    if len(shape) != 1:
+        return zeros(shape) if op == "zeros" else ones(shape)
+    return Expr.make(op, (), NO_PARAMS, tuple(int(d) for d in shape))
 
 
 def zeros(*shape: Any) -> Expr:
@@ -185,7 +201,7 @@ def _filled_python(word: str, scalar: str) -> Any:
 
 
 def _transposed_fill(node: Expr, _: list) -> Expr:
-    return Expr.make(node.op, (), NO_PARAMS, node.shape[::-1])
+    return Expr.make(node.op, (), NO_PARAMS, matrix_transposed(node.shape))
 
 
 register(
@@ -224,6 +240,7 @@ def named(e: Expr, name: str) -> Expr:
 
 register(
     "named", FAMILY, function=named, params=("name",),
+    stacks=True,
     evaluate=lambda ev, e: ev(e.args[0]), code="{0}",
     jvp=identity_jvp,
     printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),

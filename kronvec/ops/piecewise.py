@@ -48,6 +48,7 @@ def sign(a: Any) -> Expr:
 
 
 register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)",
+         stacks=True,
          evaluate=lift(np.sign), jvp=_zero_jvp, code="{np}.sign({0})",
          transpose=Transpose((0,), lambda node, t: sign(t[0])),
          printing=Printing(func_print("sign"), func_print(r"\operatorname{sign}"), py_call("sign")),
@@ -87,7 +88,7 @@ def _print_heaviside(name: str) -> Any:
 
 
 register("heaviside", FAMILY, public="heaviside", function=heaviside, signature="(...),num->(...)",
-         params=("h0",),
+         params=("h0",), stacks=True,
          evaluate=with_node(lambda n, x: np.heaviside(x, n.params.h0)), jvp=_zero_jvp,
          code=code_for(other="{np}.heaviside({0}, {n.params.h0!r})",
                        torch="({0} > 0).to({0}.dtype) + {n.params.h0!r} * ({0} == 0).to({0}.dtype)"),
@@ -149,6 +150,7 @@ def _extremum_jvp(larger: bool) -> Any:
 
 def _register_extremum(name: str, function: Any, value: Any, larger: bool, latex: str) -> None:
     register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)",
+             stacks=True,
              evaluate=lift(value), jvp=_extremum_jvp(larger), code=f"{{np}}.{name}({{0}}, {{1}})",
              transpose=Transpose((0, 1), lambda node, t: function(t[0], t[1])),
              printing=Printing(func_print(name[:3]), func_print(latex), py_call(name)),

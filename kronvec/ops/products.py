@@ -1,4 +1,4 @@
-"""Products, transposes and inverses: matmul, transpose, inv, solve, kron, matrix_power.
+"""Products, transposes and inverses: matmul, transpose, inv, solve, matrix_power.
 
 Canonical forms kept by the constructors:
 
@@ -16,33 +16,38 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import KronFactorMap, KronMap, KronTMap, TriSolveMap
+from ..maps import KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
-from ..shapes import fmt
-from ._common import code_transpose, io, lift, py_call, triangle, with_node
+from ..shapes import matrix_transposed
+from ._common import (code_transpose, io, lift, matrix_transpose_value, product_stack, py_call, triangle,
+                      unit_factor, with_node)
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
-__all__ = ["matmul", "transpose", "inv", "solve", "kron", "kron_contract", "matrix_power"]
+__all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "matrix_power"]
 
 FAMILY = "products"
 
 
 # --------------------------------------------------------------- matmul
 def matmul(*factors: Any) -> Expr:
-    """The matrix product A₁A₂⋯Aₖ (shapes checked pairwise)."""
+    """The matrix product A₁A₂⋯Aₖ (shapes checked pairwise).
+
+    For stacks of matrices the product is NumPy's: member by member, with the
+    stack axes broadcast (a matrix multiplies every member of a stack).
+    """
     factors = [as_expr(f) for f in factors]
     sig = MATMUL.signature
     for left, right in zip(factors, factors[1:]):
         sig.check("matmul", [left.shape, right.shape])
     if len(factors) == 1:
-        sig.check("matmul", [factors[0].shape, factors[0].shape[::-1]])
-    shape = (factors[0].shape[0], factors[-1].shape[1])
+        sig.check("matmul", [factors[0].shape, matrix_transposed(factors[0].shape)])
+    stack = product_stack(factors)
+    shape = stack + (factors[0].shape[-2], factors[-1].shape[-1])
     coef = 1.0
     scalars: list[Expr] = []
     flat: list[Expr] = []
@@ -56,10 +61,12 @@ def matmul(*factors: Any) -> Expr:
                 f = f.args[1]
         if f.op == "zeros":
             return zeros(shape)
-        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if p.op != "identity")
+        flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if not unit_factor(p))
     flat = _cancel_inverses(_cancel_orthonormal(_cholesky_products(flat)))
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
+    if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
+        flat.append(Expr.make("identity", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
     if not flat:
         core = identity(shape[0])
     elif len(flat) == 1:
@@ -94,7 +101,8 @@ def _merge_ones(flat: list[Expr]) -> tuple[list[Expr], float]:
     coef = 1.0
     only_ones = all(f.op == "ones" for f in flat)
     for f in flat:
-        if f.op == "ones" and out and out[-1].op == "ones" and (f.shape[0] > 1 or only_ones):
+        if f.op == "ones" and out and out[-1].op == "ones" and (f.shape[0] > 1 or only_ones) \
+                and f.ndim == out[-1].ndim == 2:
             coef *= f.shape[0]
             merged = ones(out.pop().shape[0], f.shape[1])
             if merged.op == "ones":
@@ -137,7 +145,7 @@ def _cancel_orthonormal(flat: list[Expr]) -> list[Expr]:
         if out:
             q1, k1 = _orthonormal(out[-1])
             q2, k2 = _orthonormal(f)
-            square = q1 is not None and q1.shape[0] == q1.shape[1]
+            square = q1 is not None and q1.shape[-2] == q1.shape[-1]
             if q1 is not None and q1 is q2 and k1 != k2 and (square or (k1 == "rows" and k2 == "columns")):
                 out.pop()  # QᵀQ (columns: Qᵀ has orthonormal rows, then Q columns)
                 continue
@@ -177,6 +185,7 @@ def _matmul_jvp(node: Expr, i: int) -> Any:
 
 MATMUL = register(
     "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
+    stacks=True,
     evaluate=lambda ev, e: ev.product(e), code=lambda g, e, *args: " @ ".join(args),
     jvp=_matmul_jvp,
     transpose=Transpose(None, lambda node, t: matmul(*reversed(t))),
@@ -192,9 +201,11 @@ MATMUL = register(
 def transpose(a: Any) -> Expr:
     """Aᵀ, pushed towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...
 
-    Each op's ``transpose`` hook says which arguments a transpose passes to
-    and how the node is rebuilt.  Works bottom-up with an explicit stack, so
-    deep expressions do not recurse.
+    The matrix transpose: for a stack, each member is transposed (the last
+    two axes swap); scalars, and per-member scalars of a stack, are their own
+    transposes.  Each op's ``transpose`` hook says which arguments a transpose
+    passes to and how the node is rebuilt.  Works bottom-up with an explicit
+    stack, so deep expressions do not recurse.
     """
     a = as_expr(a)
     direct = _transpose_directly(a)
@@ -224,11 +235,11 @@ def _transpose_directly(a: Expr) -> Expr | None:
     """Aᵀ when it needs no transposed arguments, else None."""
     if a.op == "transpose":
         return a.args[0]
-    if a.shape == () or a.shape == (1, 1):
+    if len(a.shape) < 2 or a.shape == (1, 1):
         return a
     rule = _transpose_rule(a.op)
     if rule is None:
-        return Expr.make("transpose", (a,), NO_PARAMS, a.shape[::-1])
+        return Expr.make("transpose", (a,), NO_PARAMS, matrix_transposed(a.shape))
     if rule.args == ():
         return rule.build(a, [])
     return None
@@ -246,15 +257,26 @@ def _transpose_rule(op: str) -> Transpose | None:
         return rule
 
 
+def matrix_transpose(a: Any) -> Expr:
+    """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
+    every member transposed (the last two axes swapped; ``X.mT``).
+
+    It is linear: d(Aᵀ) = (dA)ᵀ, the commutation matrix in the vec convention.  A scalar
+    (or per-member scalars of a stack) is its own transpose.
+    """
+    return transpose(a)
+
+
 register(
-    "transpose", FAMILY, public="transpose", function=transpose, signature="(m,n)->(n,m)",
-    evaluate=lift(np.transpose), code=lambda g, e, x: code_transpose(x),
+    "transpose", FAMILY, public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
+    stacks=True,
+    evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
     printing=Printing(lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
                       lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
                       lambda p, e: (p(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
     rebuild=lambda node, args: transpose(args[0]),
-    doc="Aᵀ (A.T)",
+    doc="Aᵀ, each member's transpose for a stack (A.mT; A.T for a matrix)",
 )
 
 
@@ -298,7 +320,7 @@ def _plain_transpose(p: Any, t: Expr) -> bool:
 
 
 INV = register(
-    "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)",
+    "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)", stacks=True,
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
     code=lambda g, e, x: g.backend.inverse(g, g.factor(e.args[0]), False),
     jvp=lambda node, i: _inv_jvp(node),
@@ -317,109 +339,9 @@ def solve(a: Any, b: Any) -> Expr:
 
 
 SOLVE = register(
-    "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False,
+    "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False, stacks=True,
     domain=("invertible", ""),
     doc="A⁻¹B by a solve (builds inv(A) @ B)",
-)
-
-
-# ----------------------------------------------------------------- kron
-def kron(a: Any, b: Any) -> Expr:
-    """The Kronecker product A ⊗ B."""
-    a, b = as_expr(a), as_expr(b)
-    shape = KRON.signature.check("kron", [a.shape, b.shape])
-    if a.op == "zeros" or b.op == "zeros":
-        return zeros(shape)
-    return Expr.make("kron", (a, b), NO_PARAMS, shape)
-
-
-def _kron_jvp(node: Expr, i: int) -> Any:
-    a, b = node.args
-    dims = (*a.shape, *b.shape)
-    if i == 0:
-        return KronFactorMap(b, "b", "a", "big", dims)
-    return KronFactorMap(a, "a", "b", "big", dims)
-
-
-def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
-    return p.s.kron.join(p(a, Prec.PROD) for a in e.args), Prec.KRON
-
-
-KRON = register(
-    "kron", FAMILY, public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
-    evaluate=lift(np.kron), code="{np}.kron({0}, {1})",
-    jvp=_kron_jvp,
-    transpose=Transpose((0, 1), lambda node, t: kron(t[0], t[1])),
-    printing=Printing(_print_kron, _print_kron, py_call("kron")),
-    doc="the Kronecker product A ⊗ B",
-)
-
-
-def kron_contract(big: Any, other: Any, small_shape: tuple[int, int], side: str) -> Expr:
-    """Contract ``big`` (shaped like A ⊗ B) with one Kronecker factor.
-
-    With ``big`` viewed as blocks ``big[i*p + k, j*q + l]`` for A of shape
-    ``(m, n)`` and B of shape ``(p, q)``:
-
-    * ``side="a"``: returns the (m, n) matrix Σₖₗ big[ip+k, jq+l] · other[k, l]
-      (``other`` is B); this is the adjoint of A ↦ A ⊗ B;
-    * ``side="b"``: returns the (p, q) matrix Σᵢⱼ big[ip+k, jq+l] · other[i, j]
-      (``other`` is A); the adjoint of B ↦ A ⊗ B.
-    """
-    big, other = as_expr(big), as_expr(other)
-    small_shape = tuple(small_shape)
-    expect = (small_shape[0] * other.shape[0], small_shape[1] * other.shape[1])
-    if side == "b":
-        expect = (other.shape[0] * small_shape[0], other.shape[1] * small_shape[1])
-    if big.shape != expect:
-        raise ShapeError(f"kron_contract: shapes {fmt(big.shape)} and {fmt(other.shape)} do not fit")
-    if big.op == "zeros" or other.op == "zeros":
-        return zeros(small_shape)
-    return Expr.make("kron_contract", (big, other), Params(side=side), small_shape)
-
-
-def _kron_contract_value(node: Any, big: np.ndarray, other: np.ndarray) -> np.ndarray:
-    r, c = node.shape
-    if node.params.side == "a":
-        p, q = other.shape
-        return np.einsum("ikjl,kl->ij", big.reshape(r, p, c, q), other)
-    m, n = other.shape
-    return np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
-
-
-def _kron_contract_code(g: Any, node: Expr, big: str, other: str) -> str:
-    r, c = node.shape
-    if node.params.side == "a":
-        p, q = node.args[1].shape
-        return f"{g.np}.einsum('ikjl,kl->ij', {big}.reshape({r}, {p}, {c}, {q}), {other})"
-    m, n = node.args[1].shape
-    return f"{g.np}.einsum('ikjl,ij->kl', {big}.reshape({m}, {r}, {n}, {c}), {other})"
-
-
-def _kron_contract_jvp(node: Expr, i: int) -> Any:
-    big, other = node.args
-    side = node.params.side
-    fixed_other = "b" if side == "a" else "a"
-    dims = (*node.shape, *other.shape) if side == "a" else (*other.shape, *node.shape)
-    if i == 0:
-        return KronFactorMap(other, fixed_other, "big", side, dims)
-    return KronFactorMap(big, "big", fixed_other, side, dims)
-
-
-def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
-    # the matrix K with ⟨K, H⟩ = ⟨G, H ⊗ B⟩ (side a) or ⟨G, A ⊗ H⟩ (side b)
-    big, other = p(e.args[0]), p(e.args[1], Prec.PROD)
-    slot = f"·{p.s.kron}{other}" if e.params.side == "a" else f"{other}{p.s.kron}·"
-    return f"⟨{big}, {slot}⟩", Prec.ATOM
-
-
-register(
-    "kron_contract", FAMILY, function=kron_contract, params=("side",),
-    evaluate=with_node(_kron_contract_value), code=_kron_contract_code,
-    jvp=_kron_contract_jvp,
-    printing=Printing(_print_kron_contract, _print_kron_contract, py_call("kron_contract")),
-    rebuild=lambda node, args: kron_contract(args[0], args[1], node.shape, node.params.side),
-    doc="the adjoint of a Kronecker factor (appears in gradients of kron)",
 )
 
 
@@ -438,7 +360,7 @@ def matrix_power(a: Any, k: int) -> Expr:
     if k < 0:
         return matrix_power(inv(a), -k)
     if k == 0:
-        return identity(a.shape[0])
+        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)
     if k == 1 or a.op == "identity":
         return a
     return Expr.make("matpow", (a,), Params(k=k), a.shape)
@@ -467,7 +389,7 @@ def _print_matpow(p: Any, e: Expr) -> tuple[str, int]:
 
 MATPOW = register(
     "matpow", FAMILY, public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
-    params=("k",),
+    params=("k",), stacks=True,
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
     code="{la}.matrix_power({0}, {n.params.k})",
     jvp=_matpow_jvp,

@@ -13,13 +13,15 @@ import numpy as np
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
 from ..registry import Prec, Printing, register
+from ..shapes import is_plain, stack_of
 from ..signature import normalize_keyword
 from ._common import func_print, io, lift, py_call
-from .arithmetic import add, power, scale, smul
+from .arithmetic import add, multiply, power, scale, smul
 from .broadcasting import slice_sums
-from .leaves import Constant, ones, zeros
+from .leaves import Constant, filled, ones, zeros
 from .products import inv, transpose
-from .spectral import nuclear_norm, spectral_norm
+from .svd_norms import nuclear_norm, spectral_norm
+from .stacks import normalize_axes, reduce_sum, transpose as permute
 
 __all__ = ["trace", "det", "logdet", "sum", "norm", "AXIS_REDUCTION"]
 
@@ -31,6 +33,20 @@ AXIS_REDUCTION = "(m,n),axis=None->() | (m,n),axis=0->(1,n) | (m,n),axis=1->(m,1
 
 def _one() -> Expr:
     return Constant(1.0)
+
+
+def per_member(node: Expr) -> Expr:
+    """``node``, a per-member scalar of a stack, after checking that the stack has one axis: the
+    derivatives of per-member scalars are implemented for stacks ``(b, n, n)``."""
+    if node.ndim > 1:
+        raise NotImplementedError(f"the derivative of {node.op} of a stack with several stack axes "
+                                  f"(shape {node.args[0].shape}): reshape the stack to one stack axis")
+    return node
+
+
+def _scalar_jvp(C: Any, M: Any) -> Any:
+    """The rank-one JVP tr(C dA)·M of a scalar-valued function (per member for a stack)."""
+    return lambda node, i: TraceMap(C(per_member(node)), M(node), *io(node, i))
 
 
 def _scalar_of_1x1(name: str) -> Any:
@@ -45,12 +61,23 @@ def _scalar_of_1x1(name: str) -> Any:
 
 
 # ---------------------------------------------------------------- trace
-def trace(a: Any) -> Expr:
-    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A.
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
+    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A (a non-square matrix raises
+    :class:`~kronvec.ShapeError`); as ``numpy.trace(A, offset, axis1, axis2)``.
 
+    For a stack, the traces of the planes spanned by ``axis1`` and ``axis2``
+    (NumPy's defaults: the first two axes); ``kv.trace(X, axis1=-2, axis2=-1)``
+    gives the trace of each member, of shape ``(b,)``.  As in NumPy, a rectangular
+    plane of a stack sums its min(m, n) diagonal entries.  Only ``offset=0``.
     Its differential is tr(dA); ∇_X tr(AXB) = AᵀBᵀ (Matrix Cookbook eq. 101).
     """
     a = as_expr(a)
+    if offset != 0:
+        raise ValueError(f"trace: only offset=0 is supported, got offset={offset!r}")
+    if not is_plain(a.shape):
+        return _stack_trace(a, axis1, axis2)
+    if {normalize_keyword("trace", "axis", axis1), normalize_keyword("trace", "axis", axis2)} != {0, 1}:
+        raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
     TRACE.signature.check("trace", [a.shape])
     if a.op == "transpose":
         return trace(a.args[0])
@@ -66,10 +93,52 @@ def trace(a: Any) -> Expr:
     return Expr.make("trace", (a,), NO_PARAMS, ())
 
 
+trace.stack_keywords = ("offset", "axis1", "axis2")  # type: ignore[attr-defined]  # (not parsed)
+
+
+def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
+    """The traces of the planes (axis1, axis2) of an array of three or more axes."""
+    ndim = a.ndim
+    if ndim < 2:
+        raise ValueError(f"trace: needs at least two axes, got shape {a.shape}")
+    first, second = (normalize_axes("trace", x, ndim)[0] for x in (axis1, axis2))
+    if first == second:
+        raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
+    if {first, second} != {ndim - 2, ndim - 1}:
+        a = permute(a, tuple(k for k in range(ndim) if k not in (first, second)) + (first, second))
+    a = _leading_square(a)
+    TRACE.signature.check("trace", [a.shape])
+    stack = stack_of(a.shape)
+    if a.op == "transpose":
+        a = a.args[0]
+    if a.op == "scale":
+        return scale(a.params.coef, _stack_trace(a.args[0], -2, -1))
+    if a.op == "zeros":
+        return filled("zeros", stack)
+    return Expr.make("trace", (a,), NO_PARAMS, stack)
+
+
+def _leading_square(a: Expr) -> Expr:
+    """The leading k×k block of each rectangular (m, n) plane of a stack, k = min(m, n): as in
+    NumPy, the trace of a rectangular plane sums its k diagonal entries.  The block is
+    [I 0] A (m > n) or A [I 0]ᵀ (m < n), so it differentiates as a product with constants."""
+    m, n = a.shape[-2:]
+    if m > n:
+        return Constant(np.eye(n, m), "[I 0]") @ a
+    if m < n:
+        return a @ Constant(np.eye(n, m), "[I 0]ᵀ")
+    return a
+
+
+def _trace_value(x: np.ndarray) -> Any:
+    return float(np.trace(x)) if x.ndim == 2 else np.trace(x, axis1=-2, axis2=-1)
+
+
 TRACE = register(
-    "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()",
-    evaluate=lift(lambda x: float(np.trace(x))), code="{np}.trace({0})",
-    jvp=lambda node, i: TraceMap(None, _one(), *io(node, i)),
+    "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()", stacks=True,
+    evaluate=lift(_trace_value), code="{np}.trace({0})",
+    jvp=_scalar_jvp(lambda node: None, lambda node: _one()),
+    rebuild=lambda node, args: trace(args[0], 0, -2, -1),  # the node traces the last two axes
     printing=Printing(_scalar_of_1x1("tr"), _scalar_of_1x1(r"\operatorname{tr}"), py_call("trace")),
     doc="the trace tr(A)",
 )
@@ -82,24 +151,26 @@ def det(a: Any) -> Expr:
     Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46).
     """
     a = as_expr(a)
-    DET.signature.check("det", [a.shape])
+    shape = DET.signature.check("det", [a.shape])
     if a.op == "transpose":
         return det(a.args[0])
     if a.op == "scale":  # det(cA) = cⁿ det(A)
-        return scale(a.params.coef ** a.shape[0], det(a.args[0]))
-    return Expr.make("det", (a,), NO_PARAMS, ())
+        return scale(a.params.coef ** a.shape[-1], det(a.args[0]))
+    return Expr.make("det", (a,), NO_PARAMS, shape)
 
 
-def _det_value(fac: Any) -> float:
+def _det_value(fac: Any) -> Any:
     sign, logabs = fac.logabsdet()
+    if np.ndim(logabs):  # a stack: per member
+        return sign * np.exp(logabs)
     return sign * math.exp(logabs) if logabs > -math.inf else 0.0
 
 
 DET = register(
-    "det", FAMILY, public="det", function=det, signature="(n,n)->()",
+    "det", FAMILY, public="det", function=det, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
-    jvp=lambda node, i: TraceMap(inv(node.args[0]), node, *io(node, i)),
+    jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: node),
     printing=Printing(func_print("det"), func_print(r"\det"), py_call("det")),
     domain=("invertible",),
     doc="the determinant det(A)",
@@ -113,19 +184,19 @@ def logdet(a: Any) -> Expr:
     Its differential is tr(A⁻¹ dA) either way (Matrix Cookbook eq. 57).
     """
     a = as_expr(a)
-    LOGDET.signature.check("logdet", [a.shape])
+    shape = LOGDET.signature.check("logdet", [a.shape])
     if a.op == "transpose":
         return logdet(a.args[0])
     if a.op == "scale":  # log|det(cA)| = n log|c| + log|det A|
-        return add(Constant(a.shape[0] * math.log(abs(a.params.coef))), logdet(a.args[0]))
-    return Expr.make("logdet", (a,), NO_PARAMS, ())
+        return add(Constant(a.shape[-1] * math.log(abs(a.params.coef))), logdet(a.args[0]))
+    return Expr.make("logdet", (a,), NO_PARAMS, shape)
 
 
 LOGDET = register(
-    "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()",
+    "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.logabsdet(g, g.factor(e.args[0])),
-    jvp=lambda node, i: TraceMap(inv(node.args[0]), _one(), *io(node, i)),
+    jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: _one()),
     printing=Printing(func_print("log det"), func_print(r"\log\det"), py_call("logdet")),
     domain=("invertible",),
     doc="log|det A|",
@@ -133,15 +204,25 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
-def sum(a: Any, axis: int | None = None) -> Expr:  # noqa: A001 - the public name kv.sum
+def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noqa: A001 - kv.sum
     """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
     (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
     as ``np.sum`` (negative axes count from the end).
 
     Its differential is Σᵢⱼ dAᵢⱼ = tr(𝟙ᵀ dA), so its gradient is the ones matrix;
     the sums along an axis are products with 𝟙, differentiated as products.
+
+    For a stack (or per-member scalars), NumPy's sums: ``axis`` None (all
+    entries), an integer or a tuple of them, and the summed axes removed
+    (``kv.sum(kv.logdet(V))`` sums over the members); ``keepdims=True`` keeps them
+    with length one, as in NumPy.  A matrix keeps its two axes anyway; with
+    ``keepdims=True`` its total is the 1×1 matrix 𝟙ᵀA𝟙.
     """
     a = as_expr(a)
+    if not is_plain(a.shape):
+        return reduce_sum(a, normalize_axes("sum", axis, a.ndim), keepdims)
+    if keepdims and axis is None and a.ndim == 2:
+        return slice_sums(slice_sums(a, 0), 1)
     if axis is not None:
         axis = normalize_keyword("sum", "axis", axis)
         SUM.signature.check("sum", [a.shape], axis=axis)
@@ -156,7 +237,7 @@ def sum(a: Any, axis: int | None = None) -> Expr:  # noqa: A001 - the public nam
 
 
 SUM = register(
-    "sum", FAMILY, public="sum", function=sum,
+    "sum", FAMILY, public="sum", function=sum, stacks=True,
     signature=AXIS_REDUCTION,
     evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
     jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
@@ -166,15 +247,22 @@ SUM = register(
 
 
 # ----------------------------------------------------------------- norm
-def norm(a: Any, ord: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
-    """A matrix norm, a scalar, as ``numpy.linalg.norm(A, ord)`` for a matrix.
+def norm(a: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
+    """A matrix norm, a scalar, as ``numpy.linalg.norm(A, ord, axis)`` for a matrix.
 
     * ``ord=None`` or ``"fro"``: the Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½,
       d‖A‖ = tr((A/‖A‖)ᵀ dA);
     * ``"nuc"``: the nuclear norm ‖A‖_* = Σᵢ sᵢ, d‖A‖_* = tr(V Uᵀ dA) (through the SVD);
     * ``2``: the spectral norm ‖A‖₂ = s₁, d‖A‖₂ = u₁ᵀ dA v₁ (through the SVD).
+
+    ``axis`` as NumPy: None (the whole array; for a stack the 2-norm of all its
+    entries), an integer (the 2-norms of the vectors along it; for a matrix
+    the result keeps the axis, as ``kv.sum`` does) or a pair (the matrix norms
+    of those planes, ``axis=(-2, -1)``: each member's norm, of shape ``(b,)``).
     """
     a = as_expr(a)
+    if axis is not None or not is_plain(a.shape):
+        return _norm_along(a, ord, axis)
     if ord is None or ord == "fro":
         return Expr.make("norm", (a,), NO_PARAMS, ())
     if ord == "nuc":
@@ -184,8 +272,32 @@ def norm(a: Any, ord: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
     raise ValueError(f"norm: ord must be None, 'fro', 'nuc' or 2, got {ord!r}")
 
 
+norm.stack_keywords = ("axis",)  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
+
+
+def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
+    """NumPy's norms with ``axis``, or of a stack: square roots of sums of squares, and the
+    SVD's norms of the planes of a stack."""
+    ndim = a.ndim
+    if axis is None:  # a stack or per-member scalars: the 2-norm of all entries
+        if ord not in (None, "fro"):
+            raise ValueError(f"norm: ord={ord!r} needs a matrix, or axis=(i, j), got shape {a.shape}")
+        return power(sum(multiply(a, a)), 0.5)
+    axes = normalize_axes("norm", axis, ndim)
+    if len(axes) == 2 and ndim == 2:
+        return norm(a, ord)
+    if len(axes) == 2 and ord in ("nuc", 2):
+        moved = permute(a, tuple(k for k in range(ndim) if k not in axes) + axes)
+        return (nuclear_norm if ord == "nuc" else spectral_norm)(moved)
+    allowed = (None, 2) if len(axes) == 1 else (None, "fro")
+    if len(axes) > 2 or ord not in allowed:
+        raise ValueError(f"norm: ord={ord!r} is not supported with axis={axis!r}")
+    return power(sum(multiply(a, a), axis=axes[0] if ndim == 2 else axes), 0.5)
+
+
 register(
     "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
+    stacks=True,
     evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
     jvp=lambda node, i: TraceMap(transpose(smul(power(node, -1.0), node.args[0])), _one(),
                                  *io(node, i)),

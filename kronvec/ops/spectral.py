@@ -1,4 +1,4 @@
-"""Spectral decompositions: eigh, eigvalsh and svd, and the norms that go through the SVD.
+"""Spectral decompositions: eigh, eigvalsh and svd (the norms through the SVD: ``svd_norms``).
 
 Each output of a decomposition is its own node (w and V of ``eigh``; U, s
 and Vᵀ of ``svd``), so each differentiates, prints and combines on its own;
@@ -30,19 +30,19 @@ import numpy as np
 
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap, TriangleMap,
+from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleMap,
                     commutation_map)
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
-from ..shapes import fmt
+from ..shapes import first_member, fmt, member_text, stack_of
 from ._common import code_eigh, func_print, py_call, with_node
 from .arithmetic import add, hadamard, power, scale
-from .leaves import Constant, identity, ones
+from .leaves import identity, ones
 from .products import matmul, transpose
 from .structure import diag
 
-__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "nuclear_norm", "spectral_norm"]
+__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts"]
 
 FAMILY = "spectral"
 
@@ -71,14 +71,16 @@ def gapinv(x: Any, what: str = "eigh", nonzero: bool = False) -> Expr:
     Its differential is dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ).
     """
     x = as_expr(x)
-    if len(x.shape) != 2 or x.shape[1] != 1:
+    if len(x.shape) < 2 or x.shape[-1] != 1:
         raise ValueError(f"gapinv: needs an (n, 1) column, got shape {fmt(x.shape)}")
-    n = x.shape[0]
-    return Expr.make("gapinv", (x,), Params(what=what, nonzero=bool(nonzero)), (n, n))
+    n = x.shape[-2]
+    return Expr.make("gapinv", (x,), Params(what=what, nonzero=bool(nonzero)), x.shape[:-1] + (n,))
 
 
 def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.ndarray:
     """The value of F(x) (see :func:`gapinv`), or a DegenerateError at a repeated value."""
+    if np.ndim(x) > 2:
+        return _gap_inverse_stack(np.asarray(x, dtype=float)[..., 0], what, nonzero)
     d = np.asarray(x, dtype=float).reshape(-1)
     n = d.size
     gaps = d[None, :] - d[:, None]  # xⱼ − xᵢ
@@ -104,6 +106,29 @@ def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.
     return out
 
 
+def _gap_inverse_stack(d: np.ndarray, what: str, nonzero: bool) -> np.ndarray:
+    """F(x) for every member of a stack (d: the values, ``(..., n)``), in batched operations;
+    a DegenerateError names the member and the repeated value."""
+    n = d.shape[-1]
+    gaps = d[..., None, :] - d[..., :, None]
+    scale_ = np.maximum(np.max(np.abs(d), axis=-1, initial=0.0), np.finfo(float).tiny)
+    tol = 10.0 * max(n, 1) * _EPS * scale_
+    off = ~np.eye(n, dtype=bool)
+    close = off & (np.abs(gaps) <= tol[..., None, None])
+    small = nonzero & (np.abs(d) <= tol[..., None])
+    bad = close.any(axis=(-2, -1)) | small.any(axis=-1)
+    if bad.any():
+        k = first_member(bad)
+        try:
+            gap_inverse(d[k][:, None], what, nonzero)
+        except DegenerateError as err:
+            raise DegenerateError(f"{member_text(k)} of the stack: {err}") from None
+    out = np.zeros(gaps.shape)
+    with np.errstate(divide="ignore"):
+        np.divide(1.0, gaps, out=out, where=off)
+    return out
+
+
 def _gapinv_code(g: Any, e: Expr, x: str) -> str:
     if g.name == "numpy":  # as evaluated: a DegenerateError at a repeated value
         return f"{g.helper('gap_inverse', gap_inverse)}({x}, {e.params.what!r}, {e.params.nonzero})"
@@ -113,14 +138,15 @@ def _gapinv_code(g: Any, e: Expr, x: str) -> str:
 
 def _gapinv_jvp(node: Expr, i: int) -> Any:
     # dFᵢⱼ = −Fᵢⱼ² (dxⱼ − dxᵢ) = −F∘² ⊙ (𝟙 dxᵀ − dx 𝟙ᵀ)
-    n = node.shape[0]
-    spread = add_maps(KronTMap(ones(n, 1), None, (n, 1), (n, n)),
-                      -1.0 * KronMap(None, ones(1, n), (n, 1), (n, n)))
-    return compose(ElementwiseMap(scale(-1.0, hadamard(node, node)), (n, n)), spread)
+    n, stack = node.shape[-1], stack_of(node.shape)
+    col, square = stack + (n, 1), stack + (n, n)
+    spread = add_maps(KronTMap(ones(n, 1), None, col, square),
+                      -1.0 * KronMap(None, ones(1, n), col, square))
+    return compose(ElementwiseMap(scale(-1.0, hadamard(node, node)), square), spread)
 
 
 register(
-    "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"),
+    "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"), stacks=True,
     evaluate=with_node(lambda n, x: gap_inverse(x, n.params.what, n.params.nonzero)),
     code=lambda g, e, x: _gapinv_code(g, e, x),
     jvp=_gapinv_jvp,
@@ -143,13 +169,13 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Expr:
     the sorted eigenvalues along directions that do not split them).
     """
     a = as_expr(a)
-    EIGVALSH.signature.check("eigvalsh", [a.shape])
-    return Expr.make("eigvalsh", (a,), Params(UPLO=_uplo(UPLO)), (a.shape[0], 1))
+    shape = EIGVALSH.signature.check("eigvalsh", [a.shape])
+    return Expr.make("eigvalsh", (a,), Params(UPLO=_uplo(UPLO)), shape)
 
 
 def _eigh_full(uplo: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w, v = np.linalg.eigh(a, UPLO=uplo)
-    return w[:, None], v
+    return w[..., None], v
 
 
 def _eigvalsh_value(ev: Any, e: Expr) -> np.ndarray:
@@ -181,7 +207,7 @@ def _svd_code(index: int) -> Any:
 
 
 def _eigvalsh_only(uplo: str, a: np.ndarray) -> np.ndarray:
-    return np.linalg.eigvalsh(a, UPLO=uplo)[:, None]
+    return np.linalg.eigvalsh(a, UPLO=uplo)[..., None]
 
 
 def eigenvectors(a: Expr, uplo: str) -> Expr:
@@ -191,15 +217,16 @@ def eigenvectors(a: Expr, uplo: str) -> Expr:
 
 def _eigvalsh_jvp(node: Expr, i: int) -> Any:
     a, uplo = node.args[0], node.params.UPLO
-    V, n = eigenvectors(a, uplo), a.shape[0]
-    return compose(DiagExtractMap(n), KronMap(V.T, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n))
+    V, n, stack = eigenvectors(a, uplo), a.shape[-1], stack_of(a.shape)
+    return compose(DiagExtractMap(n, stack), KronMap(V.mT, V, a.shape, a.shape),
+                   TriangleMap(_mirror(uplo), n, stack))
 
 
 def _eigvectors_jvp(node: Expr, i: int) -> Any:
-    a, uplo, V, n = node.args[0], node.params.UPLO, node, node.shape[0]
+    a, uplo, V, n = node.args[0], node.params.UPLO, node, node.shape[-1]
     F = gapinv(eigvalsh(a, uplo), "eigh")
     return compose(KronMap(V, None, a.shape, a.shape), ElementwiseMap(F, a.shape),
-                   KronMap(V.T, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n))
+                   KronMap(V.mT, V, a.shape, a.shape), TriangleMap(_mirror(uplo), n, stack_of(a.shape)))
 
 
 def _py_uplo(name: str) -> Any:
@@ -217,6 +244,7 @@ _EIGH_IDENTITY = ("{arg} = V diag(w) Vᵀ, VᵀV = I ⇒ Vᵀ d{arg} V = diag(dw
 
 EIGVALSH = register(
     "eigvalsh", FAMILY, public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
+    stacks=True,
     evaluate=_eigvalsh_value, code=_eigvalsh_code,
     jvp=_eigvalsh_jvp,
     printing=Printing(func_print("λ"), func_print(r"\lambda"), _py_uplo("eigvalsh")),
@@ -225,7 +253,7 @@ EIGVALSH = register(
 )
 
 register(
-    "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",),
+    "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
                                                           partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
     code=lambda g, e, a: f"{code_eigh(g, a, e.params.UPLO)}[1]",
@@ -259,13 +287,14 @@ def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
 
 EIGH = register(
     "eigh", FAMILY, public="eigh", function=eigh, signature="(n,n)->(n,1)", node=False, outputs=("w", "V"),
+    stacks=True,
     doc="(w, V): eigenvalues (ascending column) and eigenvectors of a symmetric matrix",
 )
 
 
 # ------------------------------------------------------------------ svd
 def _k(a: Expr) -> int:
-    return min(a.shape)
+    return min(a.shape[-2:])
 
 
 def svd(a: Any, compute_uv: bool = True) -> Any:
@@ -284,7 +313,7 @@ def svd(a: Any, compute_uv: bool = True) -> Any:
     """
     a = as_expr(a)
     SVD.signature.check("svd", [a.shape])
-    s = Expr.make("svdvals", (a,), NO_PARAMS, (_k(a), 1))
+    s = Expr.make("svdvals", (a,), NO_PARAMS, stack_of(a.shape) + (_k(a), 1))
     if not compute_uv:
         return s
     return svd_factor(a, "U"), s, svd_factor(a, "Vt")
@@ -292,14 +321,14 @@ def svd(a: Any, compute_uv: bool = True) -> Any:
 
 def svd_factor(a: Expr, which: str) -> Expr:
     """The node U (``which="U"``) or Vᵀ (``"Vt"``) of ``svd(A)`` (use :func:`svd`)."""
-    m, n = a.shape
+    m, n = a.shape[-2:]
     shape = (m, _k(a)) if which == "U" else (_k(a), n)
-    return Expr.make("svd_" + which, (a,), NO_PARAMS, shape)
+    return Expr.make("svd_" + which, (a,), NO_PARAMS, stack_of(a.shape) + shape)
 
 
 def _svd_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     u, s, vt = np.linalg.svd(a, full_matrices=False)
-    return u, s[:, None], vt
+    return u, s[..., None], vt
 
 
 def _svd_values(ev: Any, e: Expr) -> np.ndarray:
@@ -310,48 +339,50 @@ def _svd_values(ev: Any, e: Expr) -> np.ndarray:
 
 
 def _svd_values_only(a: np.ndarray) -> np.ndarray:
-    return np.linalg.svd(a, compute_uv=False)[:, None]
+    return np.linalg.svd(a, compute_uv=False)[..., None]
 
 
-def _svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
+def svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
+    """(U, s, Vᵀ, V, k) of the reduced SVD of ``a``, k = min(m, n)."""
     U, s, Vt = svd(a)
     return U, s, Vt, transpose(Vt), _k(a)
 
 
 def _svdvals_jvp(node: Expr, i: int) -> Any:
-    U, _, _, V, k = _svd_parts(node.args[0])
-    return compose(DiagExtractMap(k), KronMap(U.T, V, node.args[0].shape, (k, k)))
+    U, _, _, V, k = svd_parts(node.args[0])
+    stack = stack_of(node.args[0].shape)
+    return compose(DiagExtractMap(k, stack), KronMap(U.mT, V, node.args[0].shape, stack + (k, k)))
 
 
 def _complement(Q: Expr) -> Expr:
     """I − QQᵀ, the projector onto the orthogonal complement of Q's columns."""
-    return add(identity(Q.shape[0]), scale(-1.0, matmul(Q, Q.T)))
+    return add(identity(Q.shape[-2]), scale(-1.0, matmul(Q, Q.mT)))
 
 
 def _svd_u_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    (m, n), (U, s, _, V, k) = a.shape, _svd_parts(a)
+    (m, n), (U, s, _, V, k), st = a.shape[-2:], svd_parts(a), stack_of(a.shape)
     S, Sinv = diag(s), diag(power(s, -1.0))
     F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
-    inner = add_maps(KronMap(U.T, matmul(V, S), a.shape, (k, k)),
-                     KronTMap(matmul(S, V.T), U, a.shape, (k, k)))
-    dU = compose(KronMap(U, None, (k, k), (m, k)), ElementwiseMap(F, (k, k)), inner)
+    inner = add_maps(KronMap(U.mT, matmul(V, S), a.shape, st + (k, k)),
+                     KronTMap(matmul(S, V.mT), U, a.shape, st + (k, k)))
+    dU = compose(KronMap(U, None, st + (k, k), st + (m, k)), ElementwiseMap(F, st + (k, k)), inner)
     if m > k:
-        dU = add_maps(dU, KronMap(_complement(U), matmul(V, Sinv), a.shape, (m, k)))
+        dU = add_maps(dU, KronMap(_complement(U), matmul(V, Sinv), a.shape, st + (m, k)))
     return dU
 
 
 def _svd_vt_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    (m, n), (U, s, _, V, k) = a.shape, _svd_parts(a)
+    (m, n), (U, s, _, V, k), st = a.shape[-2:], svd_parts(a), stack_of(a.shape)
     S, Sinv = diag(s), diag(power(s, -1.0))
     F = gapinv(power(s, 2.0), "svd", nonzero=m != n)
-    inner = add_maps(KronMap(matmul(S, U.T), V, a.shape, (k, k)),
-                     KronTMap(V.T, matmul(U, S), a.shape, (k, k)))
-    dV = compose(KronMap(V, None, (k, k), (n, k)), ElementwiseMap(F, (k, k)), inner)
+    inner = add_maps(KronMap(matmul(S, U.mT), V, a.shape, st + (k, k)),
+                     KronTMap(V.mT, matmul(U, S), a.shape, st + (k, k)))
+    dV = compose(KronMap(V, None, st + (k, k), st + (n, k)), ElementwiseMap(F, st + (k, k)), inner)
     if n > k:
-        dV = add_maps(dV, KronTMap(_complement(V), matmul(U, Sinv), a.shape, (n, k)))
-    return compose(commutation_map((n, k)), dV)
+        dV = add_maps(dV, KronTMap(_complement(V), matmul(U, Sinv), a.shape, st + (n, k)))
+    return compose(commutation_map(st + (n, k)), dV)
 
 
 _SVD_IDENTITY = ("{arg} = U diag(s) Vᵀ ⇒ P = Uᵀ d{arg} V = UᵀdU S + dS + S dVᵀV ⇒ ds = diag(P), "
@@ -367,12 +398,13 @@ def _svd_print(unicode: str, latex: str, index: int) -> Printing:
 
 
 SVD = register(
-    "svd", FAMILY, public="svd", function=svd, signature="(m,n)->(m,n)", node=False,
+    "svd", FAMILY, public="svd", function=svd, signature="(m,n)->(m,n)", node=False, stacks=True,
     outputs=("U", "s", "Vt"),
     doc="(U, s, Vᵀ), the reduced singular value decomposition; s alone with compute_uv=False",
 )
 register(
     "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False),
+    stacks=True,
     evaluate=_svd_values, jvp=_svdvals_jvp, code=_svd_code(1),
     printing=Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
                       lambda p, e: (f"svd({p(e.args[0])}, compute_uv=False)", Prec.ATOM)),
@@ -380,7 +412,7 @@ register(
     doc="the singular values s of svd, descending, as a column",
 )
 register(
-    "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"),
+    "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
     code=_svd_code(0),
     jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
@@ -388,68 +420,10 @@ register(
     doc="the left singular vectors U of svd",
 )
 register(
-    "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"),
+    "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
     code=_svd_code(2),
     jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),
     identity=_SVD_IDENTITY,
     doc="the right singular vectors Vᵀ of svd",
-)
-
-
-# ---------------------------------------------------- norms through the SVD
-def nuclear_norm(a: Any) -> Expr:
-    """‖A‖_* = Σᵢ sᵢ (``kv.norm(A, "nuc")``); d‖A‖_* = tr(V Uᵀ dA), so its gradient is U Vᵀ."""
-    a = as_expr(a)
-    return Expr.make("nuclear_norm", (a,), NO_PARAMS, ())
-
-
-def spectral_norm(a: Any) -> Expr:
-    """‖A‖₂ = s₁, the largest singular value (``kv.norm(A, 2)``); d‖A‖₂ = u₁ᵀ dA v₁.
-
-    Its gradient u₁v₁ᵀ is the derivative where s₁ > s₂; at a repeated largest
-    singular value it is one subgradient (the pair LAPACK returns).
-    """
-    a = as_expr(a)
-    return Expr.make("spectral_norm", (a,), NO_PARAMS, ())
-
-
-def _first(k: int) -> Expr:
-    e1 = np.zeros((k, 1))
-    e1[0, 0] = 1.0
-    return Constant(e1, "e₁")
-
-
-def _nuclear_jvp(node: Expr, i: int) -> Any:
-    U, _, Vt, _, _ = _svd_parts(node.args[0])
-    return TraceMap(transpose(matmul(U, Vt)), Constant(1.0), node.args[0].shape, ())
-
-
-def _spectral_jvp(node: Expr, i: int) -> Any:
-    U, _, Vt, _, k = _svd_parts(node.args[0])
-    e1 = _first(k)
-    return TraceMap(transpose(matmul(U, e1, e1.T, Vt)), Constant(1.0), node.args[0].shape, ())
-
-
-register(
-    "nuclear_norm", FAMILY, function=nuclear_norm,
-    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, "nuc"))), code="{la}.norm({0}, 'nuc')",
-    jvp=_nuclear_jvp,
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_*", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord='nuc')", Prec.ATOM)),
-    identity=("‖{arg}‖_* = Σ sᵢ ⇒ d‖{arg}‖_* = Σ uᵢᵀ d{arg} vᵢ = tr(V Uᵀ d{arg})",
-              r"\mathrm{{d}}\|{arg}\|_* = \operatorname{{tr}}(V U^{{\top}} \mathrm{{d}}{arg})"),
-    doc="the nuclear norm ‖A‖_* (the sum of the singular values)",
-)
-register(
-    "spectral_norm", FAMILY, function=spectral_norm,
-    evaluate=with_node(lambda n, x: float(np.linalg.norm(x, 2))), code="{la}.norm({0}, 2)",
-    jvp=_spectral_jvp,
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_2", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord=2)", Prec.ATOM)),
-    identity=("‖{arg}‖₂ = s₁ ⇒ d‖{arg}‖₂ = u₁ᵀ d{arg} v₁", r"\mathrm{{d}}\|{arg}\|_2 = u_1^{{\top}} "
-              r"\mathrm{{d}}{arg}\, v_1"),
-    doc="the spectral norm ‖A‖₂ (the largest singular value)",
 )

@@ -32,8 +32,8 @@ from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
-from ..shapes import fmt
-from ._common import call_printing, code_for, triangle, with_node
+from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
+from ._common import call_printing, code_for, matrix_transpose_value, triangle, with_node
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -59,11 +59,12 @@ def tri(a: Any, kind: str) -> Expr:
     a = as_expr(a)
     if kind not in TRIANGLE_KINDS:
         raise ValueError(f"tri: unknown kind {kind!r} (one of {', '.join(TRIANGLE_KINDS)})")
-    if len(a.shape) != 2 or a.shape[0] != a.shape[1]:
+    if len(a.shape) < 2 or a.shape[-2] != a.shape[-1]:
         raise ShapeError(f"tri: needs a square matrix, got shape {fmt(a.shape)}")
     unit = kind.startswith("unit")
     if a.op == "zeros":
-        return identity(a.shape[0]) if unit else a
+        return (identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)) \
+            if unit else a
     if kind in _MIRRORS and a.op == "symbol" and a.params.symmetric:
         return a  # symₗ(S) = S for a symmetric S
     if kind in ("lower", "upper") and triangle(a) == kind:
@@ -133,18 +134,18 @@ def tri_code(g: Any, kind: str, x: str, n: int) -> str:
 def _tri_transposed(node: Expr, _: list) -> Expr:
     if node.params.kind in _MIRRORS:
         return node  # symmetric
-    return Expr.make("transpose", (node,), NO_PARAMS, node.shape[::-1])
+    return Expr.make("transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
 
 
 def _tri_jvp(node: Expr, i: int) -> Any:
     kind = node.params.kind
     linear = {"unit_lower": "strict_lower", "unit_upper": "strict_upper"}.get(kind, kind)
     assert linear in LINEAR_KINDS
-    return TriangleMap(linear, node.shape[0])
+    return TriangleMap(linear, node.shape[-1], stack_of(node.shape))
 
 
 register(
-    "tri", FAMILY, function=tri, params=("kind",),
+    "tri", FAMILY, function=tri, params=("kind",), stacks=True,
     evaluate=with_node(lambda n, x: apply_triangle(n.params.kind, x)),
     code=lambda g, e, x: tri_code(g, e.params.kind, x, e.shape[0]),
     jvp=_tri_jvp,
@@ -180,6 +181,15 @@ def cholesky(a: Any) -> Expr:
 
 
 def _cholesky_factor(label: str, a: np.ndarray) -> np.ndarray:
+    if a.ndim > 2:  # a stack: one batched call (NumPy reads the lower triangle, as potrf here)
+        try:
+            return np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            lowest = np.linalg.eigvalsh(a, UPLO="L")[..., 0]
+            bad = ~(lowest > 0)
+            k = first_member(bad)
+            raise np.linalg.LinAlgError(f"{label}: {member_text(k)} of the stack is not positive definite "
+                                        f"(smallest eigenvalue {float(lowest[k]):.3g})") from None
     c, info = lapack.dpotrf(a, lower=1, clean=1)
     if info > 0:
         raise np.linalg.LinAlgError(f"{label}: the matrix is not positive definite (its leading "
@@ -193,7 +203,7 @@ def _cholesky_value(ev: Any, e: Expr) -> np.ndarray:
     a = e.args[0]
     bound = ev.bound_cholesky(a)
     if bound is not None:  # a positive definite symbol, factored when its value was bound
-        return ev.op(np.transpose, bound)
+        return ev.op(matrix_transpose_value, bound)
     return ev.op(partial(_cholesky_factor, DISPLAY.python(e)), ev(a))
 
 
@@ -210,14 +220,15 @@ def _cholesky_code(g: Any, e: Expr, a: str) -> str:
 
 
 def _cholesky_jvp(node: Expr, i: int) -> Any:
-    L, n = node, node.shape[0]
-    solves = TriSolveMap(L, L.T, True, False, node.shape, label=f"{DISPLAY.python(node)} (solve with L)")
-    return compose(KronMap(L, None, node.shape, node.shape), TriangleMap("phi", n), solves,
-                   TriangleMap("mirror_lower", n))
+    L, n, stack = node, node.shape[-1], stack_of(node.shape)
+    solves = TriSolveMap(L, L.mT, True, False, node.shape, label=f"{DISPLAY.python(node)} (solve with L)")
+    return compose(KronMap(L, None, node.shape, node.shape), TriangleMap("phi", n, stack), solves,
+                   TriangleMap("mirror_lower", n, stack))
 
 
 CHOLESKY = register(
     "cholesky", FAMILY, public="cholesky", function=cholesky, signature="(n,n)->(n,n)",
+    stacks=True,
     evaluate=_cholesky_value, code=lambda g, e, a: _cholesky_code(g, e, a),
     jvp=_cholesky_jvp,
     triangular=lambda node: "lower",
@@ -263,11 +274,14 @@ def _triangle_read(node: Expr) -> Expr:
     """T, the triangle of A that solve_triangular reads (transposed when trans): op(T)."""
     p = node.params
     T = tri(node.args[0], ("unit_" if p.unit else "") + ("lower" if p.lower else "upper"))
-    return T.T if p.trans else T
+    return T.mT if p.trans else T
 
 
 def _solve_triangular_value(n: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     p = n.params
+    if a.ndim > 2 or b.ndim > 2:  # stacks: the triangle read, solved for all members in one call
+        t = apply_triangle(("unit_" if p.unit else "") + ("lower" if p.lower else "upper"), a)
+        return np.linalg.solve(np.swapaxes(t, -1, -2) if p.trans else t, b)
     return sla.solve_triangular(a, b, trans=p.trans, lower=p.lower, unit_diagonal=p.unit, check_finite=False)
 
 
@@ -288,14 +302,14 @@ def _solve_triangular_jvp(node: Expr, i: int) -> Any:
     solve = TriSolveMap(opT, None, lower, True, node.shape, label=DISPLAY.python(node))
     if i == 1:  # op(T)⁻¹ dB
         return solve
-    n = node.args[0].shape[0]
+    n, stack = node.args[0].shape[-1], stack_of(node.shape)
     kind = ("strict_" if p.unit else "") + ("lower" if p.lower else "upper")
-    part = TriangleMap(kind, n)  # dT
+    part = TriangleMap(kind, n, stack)  # dT (of A spread over the stack of the result)
     if p.trans:
-        part = compose(commutation_map((n, n)), part)  # op(dT) = dTᵀ
+        part = compose(commutation_map(stack + (n, n)), part)  # op(dT) = dTᵀ
     # −op(T)⁻¹ op(dT) X: the solve applied to op(dT) X
-    return scale_map(-1.0, compose(solve.relabel((n, node.shape[1]), (n, node.shape[1])),
-                                   KronMap(None, node, (n, n), node.shape), part))
+    return scale_map(-1.0, compose(solve.relabel(node.shape, node.shape),
+                                   KronMap(None, node, stack + (n, n), node.shape), part))
 
 
 def _print_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
@@ -312,6 +326,7 @@ def _python_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
 SOLVE_TRIANGULAR = register(
     "solve_triangular", FAMILY, public="solve_triangular", function=solve_triangular,
     signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"),
+    stacks=True,
     evaluate=with_node(_solve_triangular_value), code=lambda g, e, a, b: _solve_triangular_code(g, e, a, b),
     jvp=_solve_triangular_jvp,
     printing=Printing(_print_solve_triangular, _print_solve_triangular, _python_solve_triangular),

@@ -295,8 +295,9 @@ class Reader:
         Only the function's own keyword parameters, each given once, with a
         number, a boolean or a short string as its value.
         """
+        hidden = getattr(function, "stack_keywords", ())  # meaningful for stacks only, never parsed
         allowed = [p.name for p in inspect.signature(function).parameters.values()
-                   if p.default is not inspect.Parameter.empty]
+                   if p.default is not inspect.Parameter.empty and p.name not in hidden]
         if any(kw.arg is None for kw in node.keywords):
             raise self.error(node, f"unpacking (**) is not allowed in {name}()")
         if node.keywords and not allowed:

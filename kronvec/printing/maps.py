@@ -20,10 +20,11 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, DiagRankOneMap, Di
                     ElementwiseMap, ExpmFrechetMap, IndexMap, KronDiagMap, KronFactorMap, KronMap, KronTMap,
                     LinearMap, LogmSecondMap, MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap)
+from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..maps.operands import Operand
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
-from ..ops.leaves import Matrix, Scalar
+from ..ops.leaves import Scalar, symbol
 from ..ops.products import transpose
 from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
@@ -137,7 +138,7 @@ class _MapPrinter:
         ca, A = _split_scalar(m.A)
         cb, B = _split_scalar(m.B)
         ctext, neg = self.coefficient(ca + cb)
-        commutation = self.s.sized("K", *as2d(m.in_shape))  # K₍ₙ,ₖ₎ vec H = vec Hᵀ, H of shape (n, k)
+        commutation = self.s.sized("K", *as2d(m.in_shape)[-2:])  # K₍ₙ,ₖ₎ vec H = vec Hᵀ, H of shape (n, k)
         if A is None and B is None:
             if is_scalar(m.in_shape):
                 return ctext or "1", neg, False  # the identity on scalars
@@ -224,9 +225,22 @@ class _MapPrinter:
     def _action(self, m: LinearMap) -> tuple[str, bool, bool]:
         return self.action(m), False, False
 
+    def _axes(self, m: LinearMap) -> tuple[str, bool, bool]:
+        """The maps on the axes of stacks, by their action in NumPy's words."""
+        if isinstance(m, BroadcastMap):
+            text = f"broadcast_to(H, {m.out_shape})"
+        elif isinstance(m, ReduceMap):
+            axes = m.removed + m.kept_sums
+            text = f"sum(H, axis={axes[0] if len(axes) == 1 else tuple(sorted(axes))})"
+        elif isinstance(m, PermuteMap):
+            text = f"transpose(H, {m.axes})"
+        else:
+            text = f"reshape(H, {m.out_shape})"
+        return f"H ↦ {text}", False, False
+
     def action(self, m: LinearMap) -> str:
         """A map with no Kronecker form, written by its action: ``H ↦ H ⊗ A``."""
-        h = Matrix("H", m.in_shape) if m.in_shape else Scalar("H")
+        h = symbol("H", m.in_shape, False, False) if m.in_shape else Scalar("H")
         if m.symbolic or not m.factors():
             return f"H ↦ {self.p(m._apply(h))}"
         return f"H ↦ {type(m).__name__}(H)"
@@ -251,6 +265,10 @@ MAP_RENDERERS: dict[type, Any] = {
     MatrixFunctionFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,
+    BroadcastMap: _MapPrinter._axes,
+    ReduceMap: _MapPrinter._axes,
+    PermuteMap: _MapPrinter._axes,
+    ReshapeMap: _MapPrinter._axes,
     DiagSandwichMap: _MapPrinter._sandwich,
     DiagRankOneMap: _MapPrinter._rank_one,
     VechMap: lambda p, m: (p.s.sized(m.letter, m.n) + (p.s.transpose if m.transposed else ""),
@@ -310,12 +328,12 @@ def differential(J: Any) -> str:
 
 
 def _symmetric(wrt: Expr) -> bool:
-    return bool(wrt.params.symmetric) and len(wrt.shape) == 2 and wrt.shape[0] > 1
+    return bool(wrt.params.symmetric) and len(wrt.shape) >= 2 and wrt.shape[-1] > 1
 
 
 def _symbol(name: str, shape: tuple, symmetric: bool = False) -> Expr:
     """The tangent d<name>; symmetric (so symₗ(dS) = dS, dSᵀ = dS) for a symmetric symbol S."""
-    return Matrix(name, shape, symmetric=symmetric) if shape != () else Scalar(name)
+    return symbol(name, shape, symmetric, False) if shape != () else Scalar(name)
 
 
 def _lhs_name(e: Expr) -> str:

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from .. import expr as E
 from ..derivative import partial
 from ..ops.arithmetic import add
-from ..ops.leaves import Matrix, Scalar
+from ..ops.leaves import Matrix, Scalar, symbol
 from ..registry import spec
 from .expressions import to_latex, to_unicode
 from .maps import map_to_latex, map_to_unicode
@@ -124,7 +124,9 @@ def _tangent(node: E.Expr, name: str | None = None) -> E.Expr:
     name = "d" + (name or node.params.name)
     if node.shape == ():
         return Scalar(name)
-    symmetric = node.op == "symbol" and bool(node.params.symmetric) and node.shape[0] > 1
+    symmetric = node.op == "symbol" and bool(node.params.symmetric) and node.shape[-1] > 1
+    if node.ndim != 2:  # a stack, or per-member scalars of one
+        return symbol(name, node.shape, symmetric, False)
     return Matrix(name, node.shape, symmetric=symmetric)
 
 

@@ -1,0 +1,18 @@
+"""Test configuration for the whole suite (tests, doctests of the package, docs and README).
+
+Hypothesis profiles: ``ci`` (the default) draws the same examples on every run, so a
+green suite stays green on a clean checkout; ``explore`` draws new ones on every run,
+for hunting: ``python -m pytest --hypothesis-profile=explore``.
+
+The docs run as doctests; the page on Dask needs the optional Dask extra.
+"""
+import importlib.util
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("ci")
+
+_HAS_DASK = bool(importlib.util.find_spec("dask") and importlib.util.find_spec("distributed"))
+collect_ignore = [] if _HAS_DASK else ["docs/stacks-and-dask.md"]

@@ -1,0 +1,395 @@
+"""Stacks of matrices: symbols of three or more axes, with NumPy's semantics.
+
+Values against NumPy (broadcasting ``@``, the linear-algebra functions on the
+last two axes, ``.T`` against ``.mT``, the axis arguments of trace, sum, norm
+and tensordot), every stacked function's Jacobian against finite differences
+with the adjoint dot-test on stacks of two members, the vec convention of
+``to_dense`` (column-major over all axes, no coupling between members), the
+per-member closed forms, the errors that name a member, and that nothing
+loops over the members in Python.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+
+import kronvec as kv
+from kronvec.testing import check_jacobian, dottest, random_values
+
+B, N, M, K = 2, 4, 3, 2
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _spd(rng, shape):
+    a = rng.standard_normal(shape)
+    return a @ np.swapaxes(a, -1, -2) / shape[-1] + np.eye(shape[-1])
+
+
+X = kv.Matrix("X", (B, N, M))
+Y = kv.Matrix("Y", (B, N, M))
+S = kv.Matrix("S", (B, N, N))
+V = kv.Matrix("V", (B, N, N), symmetric=True)
+A = kv.Matrix("A", (M, N))
+C = kv.Matrix("C", (N, M))
+
+
+def _values(rng=None):
+    rng = rng or _rng()
+    return {"X": rng.standard_normal((B, N, M)), "Y": rng.standard_normal((B, N, M)),
+            "S": rng.standard_normal((B, N, N)) + 3 * np.eye(N), "V": _spd(rng, (B, N, N)),
+            "A": rng.standard_normal((M, N)), "C": rng.standard_normal((N, M))}
+
+
+# ------------------------------------------------------------------ values
+VALUE_CASES = {
+    "stack @ matrix": (lambda: X @ A, lambda v: v["X"] @ v["A"]),
+    "matrix @ stack": (lambda: A @ S, lambda v: v["A"] @ v["S"]),
+    "stack @ stack": (lambda: X.mT @ S @ X, lambda v: np.swapaxes(v["X"], 1, 2) @ v["S"] @ v["X"]),
+    "broadcast stack axes": (lambda: kv.Matrix("Z", (1, M, N)) @ S,
+                             lambda v: v["Z"] @ v["S"]),
+    "inv": (lambda: kv.inv(S), lambda v: np.linalg.inv(v["S"])),
+    "solve": (lambda: kv.solve(S, X), lambda v: np.linalg.solve(v["S"], v["X"])),
+    "solve with a matrix": (lambda: kv.solve(S, C), lambda v: np.linalg.solve(v["S"], v["C"])),
+    "det": (lambda: kv.det(S), lambda v: np.linalg.det(v["S"])),
+    "logdet": (lambda: kv.logdet(S), lambda v: np.linalg.slogdet(v["S"])[1]),
+    "cholesky": (lambda: kv.cholesky(V), lambda v: np.linalg.cholesky(v["V"])),
+    "eigvalsh": (lambda: kv.eigvalsh(V), lambda v: np.linalg.eigvalsh(v["V"])[..., None]),
+    "eigh vectors": (lambda: kv.eigh(V)[1] @ kv.diag(kv.eigh(V)[0]) @ kv.eigh(V)[1].mT, lambda v: v["V"]),
+    "svd values": (lambda: kv.svd(X, compute_uv=False),
+                   lambda v: np.linalg.svd(v["X"], compute_uv=False)[..., None]),
+    "svd": (lambda: kv.svd(X)[0] @ kv.diag(kv.svd(X)[1]) @ kv.svd(X)[2], lambda v: v["X"]),
+    "qr": (lambda: kv.qr(X)[1], lambda v: np.linalg.qr(v["X"])[1]),
+    "lu": (lambda: kv.lu(S)[1], lambda v: np.stack([sla.lu(s)[1] for s in v["S"]])),
+    "lu P": (lambda: kv.lu(S)[0], lambda v: np.stack([sla.lu(s)[0] for s in v["S"]])),
+    "pinv": (lambda: kv.pinv(X), lambda v: np.linalg.pinv(v["X"])),
+    "solve_triangular": (lambda: kv.solve_triangular(S, X, lower=True),
+                         lambda v: np.stack([sla.solve_triangular(s, x, lower=True)
+                                             for s, x in zip(v["S"], v["X"])])),
+    "solve_triangular trans": (lambda: kv.solve_triangular(S, C, trans=1, unit_diagonal=True),
+                               lambda v: np.stack([sla.solve_triangular(s, v["C"], 1, unit_diagonal=True)
+                                                   for s in v["S"]])),
+    "matrix_power": (lambda: kv.matrix_power(S, -2), lambda v: np.linalg.matrix_power(v["S"], -2)),
+    "T": (lambda: X.T, lambda v: v["X"].T),
+    "mT": (lambda: X.mT, lambda v: np.swapaxes(v["X"], -1, -2)),
+    "matrix_transpose": (lambda: kv.matrix_transpose(X), lambda v: np.matrix_transpose(v["X"])),
+    "swapaxes": (lambda: kv.swapaxes(X, 0, 2), lambda v: np.swapaxes(v["X"], 0, 2)),
+    "np.swapaxes": (lambda: np.swapaxes(X, -1, -2), lambda v: np.swapaxes(v["X"], -1, -2)),
+    "transpose axes": (lambda: kv.transpose(X, (1, 0, 2)), lambda v: np.transpose(v["X"], (1, 0, 2))),
+    "np.transpose": (lambda: np.transpose(X), lambda v: np.transpose(v["X"])),
+    "add a matrix": (lambda: X + C, lambda v: v["X"] + v["C"]),
+    "subtract a column": (lambda: X - C[:, :1], lambda v: v["X"] - v["C"][:, :1]),
+    "multiply": (lambda: X * Y * C, lambda v: v["X"] * v["Y"] * v["C"]),
+    "divide": (lambda: X / (Y * Y + 1.0), lambda v: v["X"] / (v["Y"] ** 2 + 1.0)),
+    "scalar times": (lambda: 2.5 * X - kv.trace(A @ C) * X,
+                     lambda v: 2.5 * v["X"] - np.trace(v["A"] @ v["C"]) * v["X"]),
+    "elementwise": (lambda: kv.exp(X) + kv.tanh(Y) + kv.sigmoid(X * Y) + kv.relu(X) + kv.maximum(X, Y),
+                    lambda v: np.exp(v["X"]) + np.tanh(v["Y"]) + 1 / (1 + np.exp(-v["X"] * v["Y"]))
+                    + np.maximum(v["X"], 0) + np.maximum(v["X"], v["Y"])),
+    "power": (lambda: X ** 2 + (Y * Y) ** 0.5, lambda v: v["X"] ** 2 + np.abs(v["Y"])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_CASES))
+def test_values_follow_numpy(name):
+    build, numpy = VALUE_CASES[name]
+    e = build()
+    rng = _rng(1)
+    values = _values(rng)
+    values["Z"] = rng.standard_normal((1, M, N))
+    expected = numpy(values)
+    assert e.shape == expected.shape
+    np.testing.assert_allclose(kv.evaluate(e, values), expected, rtol=1e-10, atol=1e-12)
+
+
+AXES = [
+    ("trace", lambda: kv.trace(kv.Matrix("Q", (N, N, B))), lambda q: np.trace(q)),
+    ("trace last two", lambda: kv.trace(kv.Matrix("Q", (N, N, B)), axis1=1, axis2=0),
+     lambda q: np.trace(q, 0, 1, 0)),
+    ("trace members", lambda: kv.trace(kv.Matrix("R", (B, N, N)), axis1=-2, axis2=-1),
+     lambda r: np.trace(r, axis1=-2, axis2=-1)),
+    ("trace 0, 2", lambda: kv.trace(kv.Matrix("U", (N, B, N)), axis1=0, axis2=2),
+     lambda u: np.trace(u, axis1=0, axis2=2)),
+    ("trace rectangular planes", lambda: kv.trace(X), lambda x: np.trace(x)),
+    ("trace rectangular members", lambda: kv.trace(X, axis1=-2, axis2=-1),
+     lambda x: np.trace(x, axis1=-2, axis2=-1)),
+    ("sum", lambda: kv.sum(X), lambda x: np.sum(x)),
+    ("sum 0", lambda: kv.sum(X, axis=0), lambda x: np.sum(x, axis=0)),
+    ("sum -1", lambda: kv.sum(X, axis=-1), lambda x: np.sum(x, axis=-1)),
+    ("sum (1, 2)", lambda: kv.sum(X, axis=(1, 2)), lambda x: np.sum(x, axis=(1, 2))),
+    ("sum keepdims", lambda: kv.sum(X, axis=1, keepdims=True), lambda x: np.sum(x, axis=1, keepdims=True)),
+    ("sum all keepdims", lambda: kv.sum(X, keepdims=True), lambda x: np.sum(x, keepdims=True)),
+    ("mean keepdims", lambda: kv.mean(X, axis=(0, 2), keepdims=True),
+     lambda x: np.mean(x, axis=(0, 2), keepdims=True)),
+    ("matrix sum keepdims", lambda: kv.sum(kv.Matrix("Q", (N, M)), keepdims=True),
+     lambda q: np.sum(q, keepdims=True)),
+    ("matrix mean keepdims", lambda: kv.mean(kv.Matrix("Q", (N, M)), keepdims=True),
+     lambda q: np.mean(q, keepdims=True)),
+    ("mean", lambda: kv.mean(X), lambda x: np.mean(x)),
+    ("mean (0, 2)", lambda: kv.mean(X, axis=(0, 2)), lambda x: np.mean(x, axis=(0, 2))),
+    ("norm", lambda: kv.norm(X), lambda x: np.linalg.norm(x)),
+    ("norm axis 1", lambda: kv.norm(X, axis=1), lambda x: np.linalg.norm(x, axis=1)),
+    ("norm members", lambda: kv.norm(X, axis=(-2, -1)), lambda x: np.linalg.norm(x, axis=(-2, -1))),
+    ("norm nuc", lambda: kv.norm(X, "nuc", axis=(1, 2)), lambda x: np.linalg.norm(x, "nuc", axis=(1, 2))),
+    ("norm 2", lambda: kv.norm(X, 2, axis=(-2, -1)), lambda x: np.linalg.norm(x, 2, axis=(-2, -1))),
+    ("norm 2 of planes (0, 1)", lambda: kv.norm(X, 2, axis=(0, 1)),
+     lambda x: np.linalg.norm(x, 2, axis=(0, 1))),
+    ("diag", lambda: kv.diag(kv.Matrix("R", (B, N, N))),
+     lambda r: np.diagonal(r, axis1=1, axis2=2)[..., None]),
+    ("diag of columns", lambda: kv.diag(kv.Matrix("R", (B, N, 1))),
+     lambda r: r * np.eye(N)),
+    ("tensordot 2", lambda: kv.tensordot(X, kv.Matrix("W", (N, M, K)), axes=2),
+     lambda x: np.tensordot(x, np.arange(N * M * K, dtype=float).reshape(N, M, K), axes=2)),
+    ("tensordot pairs", lambda: kv.tensordot(X, Y, axes=([0, 1], [0, 1])),
+     lambda x: np.tensordot(x, x + 1, axes=([0, 1], [0, 1]))),
+]
+
+
+@pytest.mark.parametrize("name", [a[0] for a in AXES])
+def test_axis_arguments_follow_numpy(name):
+    _, build, numpy = next(a for a in AXES if a[0] == name)
+    e = build()
+    (sym_name, sym), = [(n, s) for n, s in e.symbols().items() if n != "W" and n != "Y"]
+    value = _rng(2).standard_normal(sym.shape)
+    values = {sym_name: value, "W": np.arange(N * M * K, dtype=float).reshape(N, M, K), "Y": value + 1}
+    expected = numpy(value)
+    assert e.shape == np.shape(expected)
+    np.testing.assert_allclose(kv.evaluate(e, values), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, axes", [((B, M, N), (-2, -1)), ((B, N, M), (-2, -1)), ((B, N, M), (0, 1)),
+                                         ((N, B, M), (0, 2))])
+def test_traces_of_rectangular_planes_of_stacks_sum_the_diagonal_and_differentiate(shape, axes):
+    """As np.trace; the trace of a non-square matrix (two axes) raises (the v1 contract)."""
+    Q = kv.Matrix("Q", shape)
+    t = kv.trace(Q, axis1=axes[0], axis2=axes[1])
+    values = {"Q": _rng(5).standard_normal(shape)}
+    np.testing.assert_allclose(kv.evaluate(t, values), np.trace(values["Q"], axis1=axes[0], axis2=axes[1]))
+    check_jacobian(t, Q, values)
+
+
+@pytest.mark.parametrize("shape, axis", [((N, M), None), ((B, N, M), 1), ((B, N, M), (0, 2)),
+                                         ((B, N, M), None)])
+def test_sums_and_means_keeping_their_axes_differentiate(shape, axis):
+    Q = kv.Matrix("Q", shape)
+    values = {"Q": _rng(6).standard_normal(shape)}
+    for f in (kv.sum(Q, axis=axis, keepdims=True), kv.mean(Q, axis=axis, keepdims=True)):
+        check_jacobian(f, Q, values)
+
+
+def test_T_reverses_all_axes_and_mT_transposes_the_members():
+    assert X.T.shape == (M, N, B) and X.mT.shape == (B, M, N)
+    assert X.mT.mT is X and X.T.T is X and kv.swapaxes(X, -1, -2) is X.mT is X.swapaxes(1, 2)
+    assert kv.transpose(X) is X.T and kv.permute_dims(X, (0, 2, 1)) is X.mT
+    assert str(X.mT) == "Xᵀ" and str(X.T) == "transpose(X, (2, 1, 0))"
+    Z = kv.Matrix("Z", (N, M))
+    assert Z.T is Z.mT is kv.transpose(Z) is kv.matrix_transpose(Z) is kv.swapaxes(Z, 0, 1)
+    with pytest.raises(ValueError, match="ndim < 2"):
+        _ = kv.Scalar("s").mT
+
+
+def test_a_matrix_broadcasts_against_a_stack():
+    v = _values()
+    for e, expected in [(C + X, v["C"] + v["X"]), (X * C, v["X"] * v["C"]), (A @ X.mT.mT.mT.mT, None)]:
+        if expected is not None:
+            assert e.shape == (B, N, M)
+            np.testing.assert_allclose(kv.evaluate(e, v), expected)
+    with pytest.raises(kv.ShapeError, match="could not be broadcast"):
+        X + kv.Matrix("D", (3, N, M))
+    with pytest.raises(kv.ShapeError, match="not aligned"):
+        X @ kv.Matrix("E", (B, N, M))
+
+
+# ------------------------------------------------------ finite differences
+def _skewed(Q):
+    return 0.1 * (Q - Q.mT) + 0.01 * Q
+
+
+SPD = X.mT @ X + 3 * kv.eye(M)  # a stack of (M, M) positive definite matrices
+FD_CASES = {
+    "matmul": (lambda: A @ X @ kv.Matrix("G", (M, M)), X),
+    "matmul in the matrix": (lambda: X @ kv.Matrix("G", (M, M)) @ X.mT, kv.Matrix("G", (M, M))),
+    "inv": (lambda: kv.inv(X.mT @ kv.inv(V) @ X), V),
+    "solve": (lambda: kv.solve(S, X), S),
+    "det": (lambda: kv.det(S), S),
+    "logdet": (lambda: kv.logdet(X.mT @ X), X),
+    "trace": (lambda: kv.trace(S @ S, axis1=-2, axis2=-1), S),
+    "trace over a stack axis": (lambda: kv.trace(kv.Matrix("Q", (N, N, B))), kv.Matrix("Q", (N, N, B))),
+    "sum over members": (lambda: kv.sum(kv.logdet(S)), S),
+    "sum along an axis": (lambda: kv.sum(X * X, axis=1), X),
+    "mean over members": (lambda: kv.mean(X * Y, axis=0), X),
+    "broadcast stack axes": (lambda: kv.Matrix("Z", (1, N, M)) * X + kv.Matrix("Z", (1, N, M)),
+                             kv.Matrix("Z", (1, N, M))),
+    "norm": (lambda: kv.norm(X - Y), X),
+    "norm of members": (lambda: kv.norm(X - Y, axis=(-2, -1)), X),
+    "nuclear norm": (lambda: kv.norm(X, "nuc", axis=(-2, -1)), X),
+    "diag": (lambda: kv.diag(kv.diag(S @ S)), S),
+    "T": (lambda: X.T * kv.Matrix("R", (M, N, B)), X),
+    "swapaxes": (lambda: kv.swapaxes(X, 0, 1) * kv.Matrix("P", (N, B, M)), X),
+    "tensordot": (lambda: kv.tensordot(X, Y, axes=([0, 1], [0, 1])), Y),
+    "elementwise": (lambda: kv.exp(X * Y) + kv.sin(X) * C, X),
+    "broadcast matrix": (lambda: kv.tanh(X + C) * X, C),
+    "scalar": (lambda: kv.Scalar("t") * X + kv.trace(A @ C) * Y, kv.Scalar("t")),
+    "matrix_power": (lambda: kv.matrix_power(S, 3), S),
+    "cholesky": (lambda: kv.cholesky(SPD + _skewed(kv.Matrix("Q", (B, M, M)))), kv.Matrix("Q", (B, M, M))),
+    "eigvalsh": (lambda: kv.eigvalsh(SPD), X),
+    "eigh": (lambda: kv.eigh(SPD + _skewed(kv.Matrix("Q", (B, M, M))))[1] @ kv.Matrix("G", (M, K)),
+             kv.Matrix("Q", (B, M, M))),
+    "svd": (lambda: kv.svd(X)[0] @ kv.svd(X)[2], X),
+    "svdvals": (lambda: kv.svd(X, compute_uv=False), X),
+    "qr": (lambda: kv.qr(X)[0] @ kv.qr(X)[1], X),
+    "lu": (lambda: kv.lu(S)[1] @ kv.lu(S)[2], S),
+    "pinv": (lambda: kv.pinv(X), X),
+    "solve_triangular": (lambda: kv.solve_triangular(S, X, lower=True), S),
+    "solve_triangular shared": (lambda: kv.solve_triangular(kv.Matrix("T", (N, N)) + 3 * kv.eye(N), X,
+                                                            trans=1), kv.Matrix("T", (N, N))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FD_CASES))
+def test_jacobian_matches_finite_differences_and_its_adjoint(name):
+    build, wrt = FD_CASES[name]
+    f = build()
+    values = random_values(f, _rng(3))
+    check_jacobian(f, wrt, values, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["logdet", "sum over members", "norm", "tensordot", "elementwise"])
+def test_gradients_and_hessians_of_stacks(name):
+    build, wrt = FD_CASES[name]
+    f = build()
+    scalar = f if f.shape == () else kv.sum(f * f)
+    values = random_values(scalar, _rng(4))
+    g = kv.grad(scalar, wrt)
+    assert g.shape == wrt.shape
+    L = kv.jacobian(scalar, wrt).at(values)
+    np.testing.assert_allclose(kv.evaluate(g, values), L.vjp(1.0), rtol=1e-10, atol=1e-12)
+    H = kv.hessian(scalar, wrt).at(values)
+    check = kv.testing.fd_jacobian(g, wrt, values)
+    np.testing.assert_allclose(H.to_dense(), check, rtol=1e-5, atol=1e-5)
+    dottest(H)
+
+
+def test_gradient_of_a_summed_log_likelihood_prints_per_member():
+    assert str(kv.grad(kv.sum(kv.logdet(V)), V)) == "V⁻¹"
+    assert str(kv.grad(kv.sum(kv.logdet(X.mT @ kv.inv(V) @ X)), X)) == "2V⁻¹X(XᵀV⁻¹X)⁻¹"
+
+
+# ------------------------------------------------------------- the maps
+def _gls():
+    F = kv.inv(X.mT @ kv.inv(V) @ X).named("F")
+    return F, kv.jacobian(F, V)
+
+
+def test_the_gls_jacobian_prints_the_closed_form_of_one_member():
+    F, J = _gls()
+    assert str(J) == "(V⁻¹XF)ᵀ ⊗ (FXᵀV⁻¹)"
+    assert J.differential() == "dF = F Xᵀ V⁻¹ dV V⁻¹ X F"
+    assert J.in_shape == (B, N, N) and J.out_shape == (B, M, M)
+
+
+def test_dense_is_column_major_and_members_stay_uncoupled():
+    F, J = _gls()
+    values = _values()
+    L = J.at(values)
+    D = L.to_dense()
+    assert D.shape == (B * M * M, B * N * N)
+    rows = np.arange(B * M * M).reshape((B, M, M), order="F")
+    cols = np.arange(B * N * N).reshape((B, N, N), order="F")
+    v0, x0 = values["V"], values["X"]
+    for i in range(B):
+        for j in range(B):
+            block = D[np.ix_(rows[i].reshape(-1, order="F"), cols[j].reshape(-1, order="F"))]
+            if i != j:
+                assert not block.any()  # no coupling between members
+            else:
+                W = np.linalg.solve(v0[i], x0[i]) @ np.linalg.inv(x0[i].T @ np.linalg.solve(v0[i], x0[i]))
+                np.testing.assert_allclose(block, np.kron(W.T, W.T), atol=1e-12)
+    H = _rng(5).standard_normal((B, N, N))
+    np.testing.assert_allclose(D @ kv.vec(H), kv.vec(L.jvp(H)), atol=1e-12)
+    np.testing.assert_allclose(L @ kv.vec(H), kv.vec(L.jvp(H)), atol=1e-12)
+    op = L.aslinearoperator()
+    np.testing.assert_allclose(op.rmatvec(kv.vec(L.jvp(H))), D.T @ D @ kv.vec(H), atol=1e-10)
+    T = L.to_tensor()
+    assert T.shape == (B, M, M, B, N, N)
+    np.testing.assert_allclose(np.tensordot(T, H, axes=3), L.jvp(H), atol=1e-12)
+
+
+def test_bound_maps_take_stacks_of_tangents():
+    F, J = _gls()
+    L = J.at(_values())
+    Hs = _rng(6).standard_normal((3, B, N, N))
+    np.testing.assert_allclose(L.jvp(Hs), np.stack([L.jvp(h) for h in Hs]), atol=1e-12)
+    Gs = _rng(7).standard_normal((3, B, M, M))
+    np.testing.assert_allclose(L.vjp(Gs), np.stack([L.vjp(g) for g in Gs]), atol=1e-12)
+
+
+def test_the_bound_factors_keep_the_stack_axes():
+    F, J = _gls()
+    L = J.at(_values())
+    assert isinstance(L, kv.maps.KronMap) and L.A.shape == (B, M, N) and L.B.shape == (B, N, M)
+
+
+def test_nothing_loops_over_the_members_in_python(monkeypatch):
+    """Stacks never reach SciPy's per-matrix LAPACK wrappers (which would be a Python loop)."""
+    from kronvec.evaluation import factorization
+    from kronvec.maps import triangular as maps_triangular
+    from kronvec.ops import decompositions, triangular
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a per-matrix LAPACK wrapper was called for a stack")
+    for module in (factorization.lapack, maps_triangular.lapack, maps_triangular.blas, triangular.lapack):
+        for name in dir(module):
+            if name.startswith("d"):
+                monkeypatch.setattr(module, name, refuse)
+    monkeypatch.setattr(decompositions.sla, "lu", refuse)
+    monkeypatch.setattr(triangular.sla, "solve_triangular", refuse)
+    values = _values()
+    for name in ("inv", "solve", "det", "logdet", "cholesky", "lu", "solve_triangular", "eigh", "qr"):
+        f = FD_CASES[name][0]()
+        vals = random_values(f, _rng(8))
+        L = kv.jacobian(f, FD_CASES[name][1]).at(vals)
+        L.jvp(np.ones(L.in_shape))
+        L.vjp(np.ones(L.out_shape))
+    kv.evaluate([kv.inv(S), kv.logdet(V), kv.det(S)], values)
+
+
+# ---------------------------------------------------------------- errors
+def test_a_singular_member_is_named():
+    values = _values()
+    values["S"][1] = np.ones((N, N))
+    with pytest.raises(np.linalg.LinAlgError, match=r"S is singular to working precision in member 1"):
+        kv.evaluate(kv.solve(S, X), values)
+    with pytest.raises(np.linalg.LinAlgError, match=r"member 1 of the stack"):
+        kv.jacobian(kv.inv(S), S).at(values)
+    near = _values()
+    near["S"][0] = np.outer(np.arange(1.0, N + 1), np.ones(N)) + 1e-18 * np.eye(N)
+    with pytest.raises(np.linalg.LinAlgError, match=r"member 0"):
+        kv.evaluate(kv.solve(S, X), near)
+
+
+def test_structure_is_checked_member_by_member():
+    values = _values()
+    values["V"][1, 0, 1] += 1.0
+    with pytest.raises(ValueError, match=r"member 1 is not symmetric"):
+        kv.evaluate(kv.logdet(V), values)
+    P = kv.Matrix("P", (B, N, N), positive_definite=True)
+    bad = _spd(_rng(), (B, N, N))
+    bad[0] = -bad[0]
+    with pytest.raises(ValueError, match=r"member 0 is not positive definite"):
+        kv.evaluate(kv.logdet(P), P=bad)
+    with pytest.raises(np.linalg.LinAlgError, match=r"member 0 of the stack is not positive definite"):
+        kv.evaluate(kv.cholesky(S), S=bad)
+
+
+def test_operations_without_stacks_say_so():
+    for build in (lambda: kv.expm(S), lambda: kv.kron(S, A), lambda: kv.logsumexp(X, axis=0)):
+        with pytest.raises(NotImplementedError, match="stacks"):
+            build()
+    with pytest.raises(IndexError, match="stack"):
+        X[0, 0]
+    with pytest.raises(kv.ShapeError, match="stack of square matrices"):
+        kv.inv(X)
