@@ -113,10 +113,22 @@ class Backend:
         return out
 
     # ---------------------------------------------------- factorizations
+    cholesky_call = lu_call = ""  # the library's calls, e.g. "jsla.cho_factor({a})"
+    cholesky_label = "UᵀU"        # how its Cholesky factor reads
+
     def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
                   label: str | None = None) -> Factor:
         """Emit the factorization of the matrix ``a`` (of size n, printed ``label``) and return it."""
-        raise NotImplementedError
+        label = label or a
+        if kind == "triangular":
+            return Factor(kind, (a,), n, lower)
+        if kind == "cholesky":
+            (c,) = g.fresh(base + "_chol")
+            g.line(f"{c} = {self.cholesky_call.format(a=a)}", f"{label} = {self.cholesky_label}")
+            return Factor(kind, (c,), n)
+        (lu,) = g.fresh(base + "_lu")
+        g.line(f"{lu} = {self.lu_call.format(a=a)}", f"{label} = P L U")
+        return Factor("lu", (lu,), n)
 
     def solve(self, f: Factor, b: str, trans: bool) -> str:
         """A⁻¹b (A⁻ᵀb when ``trans``)."""
@@ -285,18 +297,7 @@ class JaxBackend(Backend):
     def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
         return f"{self.zeros(shape)}.at[{key}].set({value})"
 
-    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
-                  label: str | None = None) -> Factor:
-        label = label or a
-        if kind == "triangular":
-            return Factor(kind, (a,), n, lower)
-        if kind == "cholesky":
-            (c,) = g.fresh(base + "_chol")
-            g.line(f"{c} = jsla.cho_factor({a})", f"{label} = UᵀU")
-            return Factor(kind, (c,), n)
-        (lu,) = g.fresh(base + "_lu")
-        g.line(f"{lu} = jsla.lu_factor({a})", f"{label} = P L U")
-        return Factor("lu", (lu,), n)
+    cholesky_call, lu_call = "jsla.cho_factor({a})", "jsla.lu_factor({a})"
 
     def solve(self, f: Factor, b: str, trans: bool) -> str:
         name = f.names[0]
@@ -350,18 +351,8 @@ class TorchBackend(Backend):
     def ones(self, shape: tuple[int, ...]) -> str:
         return f"torch.ones({tuple(shape)}, **like)"
 
-    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
-                  label: str | None = None) -> Factor:
-        label = label or a
-        if kind == "triangular":
-            return Factor(kind, (a,), n, lower)
-        if kind == "cholesky":
-            (c,) = g.fresh(base + "_chol")
-            g.line(f"{c} = torch.linalg.cholesky({a})", f"{label} = LLᵀ")
-            return Factor(kind, (c,), n)
-        (lu,) = g.fresh(base + "_lu")
-        g.line(f"{lu} = torch.linalg.lu_factor({a})", f"{label} = P L U")
-        return Factor("lu", (lu,), n)
+    cholesky_call, lu_call = "torch.linalg.cholesky({a})", "torch.linalg.lu_factor({a})"
+    cholesky_label = "LLᵀ"
 
     def _solve(self, f: Factor, b: str, trans: bool, left: bool) -> str:
         name, side = f.names[0], "" if left else ", left=False"
