@@ -97,14 +97,16 @@ class Backend:
         return value
 
     # ------------------------------------------------------------ arrays
+    array_options = ""  # keyword arguments of new arrays (torch: dtype and device)
+
     def eye(self, n: int) -> str:
-        return f"{self.np}.eye({n})"
+        return f"{self.np}.eye({n}{self.array_options})"
 
     def zeros(self, shape: tuple[int, ...]) -> str:
-        return f"{self.np}.zeros({tuple(shape)})"
+        return f"{self.np}.zeros({tuple(shape)}{self.array_options})"
 
     def ones(self, shape: tuple[int, ...]) -> str:
-        return f"{self.np}.ones({tuple(shape)})"
+        return f"{self.np}.ones({tuple(shape)}{self.array_options})"
 
     def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
         """The zero matrix of ``shape`` with ``value`` at ``[key]`` (two lines, in place)."""
@@ -342,14 +344,7 @@ class TorchBackend(Backend):
     def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
         return space["torch"].as_tensor(np.array(value))  # a writable copy
 
-    def eye(self, n: int) -> str:
-        return f"torch.eye({n}, **like)"
-
-    def zeros(self, shape: tuple[int, ...]) -> str:
-        return f"torch.zeros({tuple(shape)}, **like)"
-
-    def ones(self, shape: tuple[int, ...]) -> str:
-        return f"torch.ones({tuple(shape)}, **like)"
+    array_options = ", **like"
 
     cholesky_call, lu_call = "torch.linalg.cholesky({a})", "torch.linalg.lu_factor({a})"
     cholesky_label = "LLᵀ"

@@ -137,7 +137,7 @@ register(
 )
 register(
     "qr_R", FAMILY, function=lambda a: qr(a)[1], evaluate=_qr_output(1), code=_qr_code(1), jvp=_qr_r_jvp,
-stacks=True,
+    stacks=True,
     triangular=lambda node: "upper",
     printing=_output("qr_R", 1, "qr_R", r"\operatorname{qr}_R"), identity=_QR_IDENTITY,
     doc="the upper triangular factor R of qr",
@@ -230,21 +230,21 @@ LU = register(
 )
 register(
     "lu_P", FAMILY, function=lambda a: lu(a)[0], evaluate=_lu_output(0), code=_lu_code(0),
-stacks=True,
+    stacks=True,
     jvp=lambda node, i: ZeroMap(node.args[0].shape, node.shape),
     printing=_output("lu_P", 0, "lu_P", r"\operatorname{lu}_P"),
     doc="the permutation P of lu (constant)",
 )
 register(
     "lu_L", FAMILY, function=lambda a: lu(a)[1], evaluate=_lu_output(1), code=_lu_code(1), jvp=_lu_l_jvp,
-stacks=True,
+    stacks=True,
     triangular=lambda node: "lower",
     printing=_output("lu_L", 1, "lu_L", r"\operatorname{lu}_L"), identity=_LU_IDENTITY,
     doc="the unit lower triangular factor L of lu",
 )
 register(
     "lu_U", FAMILY, function=lambda a: lu(a)[2], evaluate=_lu_output(2), code=_lu_code(2), jvp=_lu_u_jvp,
-stacks=True,
+    stacks=True,
     triangular=lambda node: "upper",
     printing=_output("lu_U", 2, "lu_U", r"\operatorname{lu}_U"), identity=_LU_IDENTITY,
     doc="the upper triangular factor U of lu",
