@@ -108,3 +108,15 @@ def test_gradient_of_det_is_the_cofactor_matrix_also_when_singular(rank):
     np.testing.assert_allclose(kv.evaluate(g, A=A0), _cofactor(A0), atol=1e-12)
     L = kv.jacobian(kv.det(A), A).at(A=A0)
     np.testing.assert_allclose(L.to_dense().reshape(3, 3, order="F"), _cofactor(A0), atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [kv.vec, kv.vech, lambda a: kv.unvec(a, (2, 2))])
+def test_the_numeric_vec_helpers_name_an_expression_passed_to_them(fn):
+    X = kv.Matrix("X", (3, 2, 2))
+    with pytest.raises(TypeError, match=r"not the expression X of shape \(3, 2, 2\)"):
+        fn(X)
+
+
+def test_vec_of_a_stack_flattens_every_axis_column_major():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(kv.vec(a), a.reshape(-1, order="F"))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from ..expr import Expr
 from .base import LinearMap
 from .terms import KronTMap
 
@@ -23,12 +24,22 @@ __all__ = ["vec", "unvec", "vech", "commutation", "duplication", "elimination",
 
 
 def vec(A: Any) -> np.ndarray:
-    """The column-major vectorisation ``A.reshape(-1, order="F")``."""
+    """The column-major vectorisation ``A.reshape(-1, order="F")`` of an array (a matrix or a
+    stack: all axes, as ``to_dense`` flattens them)."""
+    _numeric("vec", A)
     return np.asarray(A, dtype=float).reshape(-1, order="F")
+
+
+def _numeric(fn: str, A: Any) -> None:
+    if isinstance(A, Expr):
+        raise TypeError(f"kv.{fn} takes numbers (an array), not the expression {A} of shape "
+                        f"{A.shape}: evaluate it first (kv.evaluate), or use J.to_dense() for the vec "
+                        f"form of a derivative")
 
 
 def unvec(v: Any, shape: tuple[int, int]) -> np.ndarray:
     """The inverse of :func:`vec`: a matrix of ``shape`` from its column stack."""
+    _numeric("unvec", v)
     v = np.asarray(v, dtype=float)
     if v.size != int(np.prod(shape)):
         raise ShapeError(f"unvec: {v.size} entries do not fill shape {tuple(shape)}")
@@ -43,6 +54,7 @@ def _vech_index(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def vech(A: Any) -> np.ndarray:
     """The half-vectorisation: the columns of the lower triangle of a square A, stacked."""
+    _numeric("vech", A)
     A = np.asarray(A, dtype=float)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ShapeError(f"vech: needs a square matrix, got shape {A.shape}")
