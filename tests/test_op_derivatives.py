@@ -364,6 +364,15 @@ def _case_reduce_sum(n, m, k):
     return kv.sum(X * kv.Matrix("A", (2, n, k)) * X, axis=(n + m + k) % 3), X, False
 
 
+def _stack_along_axes(fname):
+    def case(n, m, k):  # a stack of two members; one axis (negative), a pair, or all of them
+        X = kv.Matrix("X", (2, n + 1, k + 1))
+        axis = [0, (0, 2), None, (-2, -1), -1][(n + m + k) % 5]
+        keep = {"keepdims": bool(m % 2)} if fname in ("max", "min", "logsumexp") else {}
+        return getattr(kv, fname)(kv.Matrix("A", (2, n + 1, k + 1)) * X - 1.25, axis=axis, **keep), X, True
+    return case
+
+
 def _case_tensordot(n, m, k):
     X = kv.Matrix("X", (2, n, k))
     return kv.tensordot(X * X, kv.Matrix("A", (n, k, m)), axes=2), X, False
@@ -405,6 +414,9 @@ CASES = {
     "log_softmax": _along_axis("log_softmax"),
     "permute_dims": _case_permute, "swapaxes": _case_swapaxes, "reshape": _case_reshape,
     "broadcast_to": _case_broadcast_to, "reduce_sum": _case_reduce_sum, "tensordot": _case_tensordot,
+    "reduce_max": _stack_along_axes("max"), "reduce_min": _stack_along_axes("min"),
+    "reduce_logsumexp": _stack_along_axes("logsumexp"), "stacked softmax": _stack_along_axes("softmax"),
+    "stacked log_softmax": _stack_along_axes("log_softmax"),
 }
 
 

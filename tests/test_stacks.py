@@ -6,16 +6,20 @@ and tensordot), every stacked function's Jacobian against finite differences
 with the adjoint dot-test on stacks of two members, the vec convention of
 ``to_dense`` (column-major over all axes, no coupling between members), the
 per-member closed forms, the errors that name a member, and that nothing
-loops over the members in Python.
+loops over the members in Python.  The functions along axes (max, min,
+logsumexp, softmax, log_softmax) against NumPy and SciPy, their derivatives to
+second order, and their stability at ±800.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.linalg as sla
+from scipy import special
 
 import kronvec as kv
-from kronvec.testing import check_jacobian, dottest, random_values
+from kronvec.printing import to_latex, to_python
+from kronvec.testing import check_jacobian, dottest, fd_jacobian, random_values
 
 B, N, M, K = 2, 4, 3, 2
 
@@ -386,10 +390,169 @@ def test_structure_is_checked_member_by_member():
 
 
 def test_operations_without_stacks_say_so():
-    for build in (lambda: kv.expm(S), lambda: kv.kron(S, A), lambda: kv.logsumexp(X, axis=0)):
+    for build in (lambda: kv.expm(S), lambda: kv.kron(S, A), lambda: kv.sqrtm(S)):
         with pytest.raises(NotImplementedError, match="stacks"):
             build()
     with pytest.raises(IndexError, match="stack"):
         X[0, 0]
     with pytest.raises(kv.ShapeError, match="stack of square matrices"):
         kv.inv(X)
+
+
+# ------------------------------------------- max, min, logsumexp, softmax
+REDUCING = {"max": np.max, "min": np.min, "logsumexp": special.logsumexp}
+KEEPING = {"softmax": special.softmax, "log_softmax": special.log_softmax}
+ALONG = {**REDUCING, **KEEPING}
+STACK_AXES = [None, 0, 1, 2, -1, -2, -3, (1, 2), (-2, -1), (0, 2), (0, -1), (0, 1, 2), (2, 0)]
+
+
+def _along_cases():
+    for name in sorted(ALONG):
+        for axis in STACK_AXES:
+            for keepdims in ((False, True) if name in REDUCING else (False,)):
+                yield name, axis, keepdims
+
+
+def _call(name, x, axis, keepdims):
+    return ALONG[name](x, axis=axis, **({"keepdims": keepdims} if keepdims else {}))
+
+
+@pytest.mark.parametrize("name, axis, keepdims", list(_along_cases()))
+def test_functions_along_axes_follow_numpy_and_scipy(name, axis, keepdims):
+    e = getattr(kv, name)(X, axis=axis, **({"keepdims": True} if keepdims else {}))
+    x0 = _rng(11).standard_normal((B, N, M))
+    expected = _call(name, x0, axis, keepdims)
+    assert e.shape == np.shape(expected)
+    np.testing.assert_allclose(kv.evaluate(e, X=x0), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(ALONG))
+def test_functions_along_axes_of_a_four_axis_stack_and_of_per_member_scalars(name):
+    Q = kv.Matrix("Q", (2, 3, N, M))
+    q0 = _rng(12).standard_normal(Q.shape)
+    for axis in ((1, 3), -3, None):
+        np.testing.assert_allclose(kv.evaluate(getattr(kv, name)(Q, axis=axis), Q=q0),
+                                   ALONG[name](q0, axis=axis), rtol=1e-12, atol=1e-14)
+    f = getattr(kv, name)(kv.logdet(V))  # over the members' log-determinants, shape (B,)
+    v0 = _values()["V"]
+    np.testing.assert_allclose(kv.evaluate(f, V=v0), ALONG[name](np.linalg.slogdet(v0)[1]), rtol=1e-12)
+    check_jacobian(f, V, {"V": v0})
+
+
+@pytest.mark.parametrize("name", ["max", "min", "logsumexp"])
+def test_matrices_keep_their_dimensions_and_keepdims_makes_the_total_one_by_one(name):
+    Q = kv.Matrix("Q", (N, M))
+    q0 = _rng(13).standard_normal((N, M))
+    fn = getattr(kv, name)
+    assert fn(Q, axis=0).shape == (1, M) and fn(Q, axis=-1).shape == (N, 1) and fn(Q).shape == ()
+    assert fn(Q, axis=0, keepdims=True) is fn(Q, axis=0)
+    total = fn(Q, keepdims=True)
+    assert total.shape == (1, 1)
+    np.testing.assert_allclose(kv.evaluate(total, Q=q0), REDUCING[name](q0, keepdims=True), rtol=1e-12)
+    assert str(total) == str(fn(Q))
+    check_jacobian(total, Q, {"Q": q0})
+
+
+ALONG_FD = [("max", -1, False), ("min", (0, 2), True), ("max", None, False), ("logsumexp", -1, False),
+            ("logsumexp", (0, -2), True), ("logsumexp", None, False), ("logsumexp", 0, False),
+            ("softmax", -1, False), ("softmax", (1, 2), False), ("softmax", 0, False),
+            ("softmax", None, False),
+            ("log_softmax", -2, False), ("log_softmax", (0, 2), False), ("log_softmax", None, False)]
+
+
+@pytest.mark.parametrize("name, axis, keepdims", ALONG_FD)
+def test_functions_along_axes_differentiate(name, axis, keepdims):
+    extra = {"keepdims": True} if keepdims else {}
+    f = getattr(kv, name)(X * Y - 0.5, axis=axis, **extra)
+    values = random_values(f, _rng(14))
+    check_jacobian(f, X, values, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: kv.sum(kv.logsumexp(X, axis=-1)),
+    lambda: kv.sum(kv.logsumexp(X, axis=(0, 2))),
+    lambda: kv.logsumexp(X),
+    lambda: kv.sum(Y * kv.softmax(X, axis=-1)),
+    lambda: kv.sum(Y * kv.softmax(X, axis=(0, 1))),
+    lambda: kv.sum(Y * kv.log_softmax(X, axis=-2)),
+    lambda: kv.sum(Y * kv.max(X * X, axis=-1, keepdims=True)),
+], ids=["logsumexp rows", "logsumexp (0, 2)", "logsumexp all", "softmax rows", "softmax (0, 1)",
+        "log_softmax columns", "max"])
+def test_hessians_along_axes_match_finite_differences_of_the_gradient(build):
+    scalar = build()
+    values = random_values(scalar, _rng(15))
+    g = kv.grad(scalar, X)
+    assert g.shape == X.shape
+    fd = fd_jacobian(scalar, X, values).reshape(X.shape, order="F")
+    np.testing.assert_allclose(kv.evaluate(g, values), fd, rtol=1e-5, atol=1e-6)
+    H = kv.hessian(scalar, X).at(values)
+    np.testing.assert_allclose(H.to_dense(), fd_jacobian(g, X, values), rtol=1e-5, atol=1e-5)
+    dottest(H)
+
+
+@pytest.mark.parametrize("size", [800.0, -800.0])
+def test_functions_along_axes_of_stacks_are_stable(size):
+    x0 = _rng(16).standard_normal((B, N, M)) + size
+    x0[0, 1, 2] = -size  # one far entry the other way
+    for name in sorted(ALONG):
+        for axis in (-1, (0, 2), None):
+            value = kv.evaluate(getattr(kv, name)(X, axis=axis), X=x0)
+            assert np.all(np.isfinite(value)), (name, axis)
+            np.testing.assert_allclose(value, ALONG[name](x0, axis=axis), rtol=1e-14)
+    ones = np.full((B, N, M), size)
+    np.testing.assert_allclose(kv.evaluate(kv.logsumexp(X, axis=-1), X=ones), size + np.log(M), rtol=1e-15)
+    np.testing.assert_allclose(kv.evaluate(kv.softmax(X, axis=-1), X=ones), 1 / M, rtol=1e-14)
+    G = kv.evaluate(kv.grad(kv.sum(kv.logsumexp(X, axis=-1)), X), X=ones)
+    np.testing.assert_allclose(G, 1 / M, rtol=1e-14)
+    H = kv.hessian(kv.sum(kv.logsumexp(X, axis=-1)), X).at(X=x0).to_dense()
+    assert np.all(np.isfinite(H))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp", "max"])
+def test_members_stay_uncoupled_along_the_axes_of_the_matrices(name):
+    L = kv.jacobian(getattr(kv, name)(X, axis=-1), X).at(X=_rng(17).standard_normal((B, N, M)))
+    out = (B, N, M) if name in KEEPING else (B, N)
+    D = L.to_dense().reshape(out[::-1] + (M, N, B), order="C")  # column-major: axes reversed
+    for i in range(B):
+        for j in range(B):
+            block = D[..., i, :, :, j] if name in KEEPING else D[:, i, :, :, j]
+            assert (not block.any()) if i != j else block.any()
+    H = kv.hessian(kv.sum(kv.logsumexp(X, axis=(-2, -1))), X).at(X=_rng(18).standard_normal((B, N, M)))
+    D = H.to_dense().reshape((M, N, B, M, N, B))
+    assert not D[..., 0, :, :, 1].any() and D[..., 0, :, :, 0].any()
+
+
+def test_ties_split_the_derivative_evenly_over_the_axes():
+    x0 = np.zeros((B, N, M))
+    x0[0, :2, 0] = 1.0  # member 0: the maximum 1 twice
+    x0[1, 3, 1] = 2.0  # member 1: once
+    G = kv.evaluate(kv.grad(kv.sum(kv.max(X, axis=(-2, -1))), X), X=x0)
+    expected = np.zeros((B, N, M))
+    expected[0, :2, 0] = 0.5
+    expected[1, 3, 1] = 1.0
+    np.testing.assert_allclose(G, expected)
+
+
+def test_functions_along_axes_print():
+    f = kv.sum(kv.logsumexp(X, axis=-1))
+    assert str(f) == "sum(logsumexp(X, axis=2))"
+    assert str(kv.grad(f, X)) == "softmax(X, axis=2)"
+    assert str(kv.min(X, axis=(0, 2), keepdims=True)) == "min(X, axis=(0, 2), keepdims)"
+    assert str(kv.max(X)) == "max(X)" and str(kv.softmax(X, axis=(-2, -1))) == "softmax(X, axis=(1, 2))"
+    assert to_latex(kv.logsumexp(X, axis=1, keepdims=True)) == \
+        r"\operatorname{logsumexp}\left(X, \mathrm{axis}=1, \mathrm{keepdims}\right)"
+    assert to_latex(kv.log_softmax(X, axis=0)) == \
+        r"\operatorname{log\_softmax}\left(X, \mathrm{axis}=0\right)"
+    assert str(kv.jacobian(kv.softmax(X, axis=-1), X)) == \
+        "H ↦ softmax(X, axis=2) ⊙ H - softmax(X, axis=2) ⊙ sum(softmax(X, axis=2) ⊙ H, axis=2, keepdims)"
+    assert str(kv.jacobian(kv.log_softmax(X, axis=-1), X)) == \
+        "H ↦ H - sum(softmax(X, axis=2) ⊙ H, axis=2, keepdims)"
+    namespace = {**{k: getattr(kv, k) for k in kv.__all__}, "X": X, "Y": Y,
+                 "broadcast_to": kv.registry.function("broadcast_to"),  # internal nodes of gradients
+                 "reshape": kv.registry.function("reshape")}
+    for name, axis, keepdims in ALONG_FD:
+        e = getattr(kv, name)(X * Y, axis=axis, **({"keepdims": True} if keepdims else {}))
+        assert eval(to_python(e), namespace) is e  # the Python form builds the same node
+        if name not in ("max", "min"):  # (their gradients hold the internal node ∂max)
+            g = kv.grad(kv.sum(e * e), X)
+            assert eval(to_python(g), namespace) is g, to_python(g)

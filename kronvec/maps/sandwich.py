@@ -18,7 +18,8 @@ diag(s) − ssᵀ on each slice s, and of log_softmax, I − 𝟙sᵀ: applying 
 costs a few passes over H, never the (n × n) blocks.  A slice is the whole
 matrix (``axis=None``), each column (``axis=0``) or each row (``axis=1``);
 ``None`` as D, U or V stands for the all-ones matrix (so D = None is the
-identity).
+identity).  For a stack, ``axis`` is a tuple of axes of H, as NumPy's: each
+slice is what the other axes fix (``(2,)``: every row of every member).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from .. import registry
 from ..expr import Expr, as_expr
 from ..shapes import Shape, as2d
 from . import factors as fx
-from .base import LinearMap
+from .base import LinearMap, dense_by_basis
 from .nodes import ComposeMap
 from .terms import ElementwiseMap, KronMap, _FactorTerm
 
@@ -133,7 +134,8 @@ class DiagRankOneMap(_FactorTerm):
     Parameters
     ----------
     D, U, V : matrices of H's shape, or None for the all-ones matrix.
-    axis : None (one slice: the whole matrix), 0 (every column) or 1 (every row).
+    axis : None (one slice: the whole matrix), 0 (every column) or 1 (every row); for a stack,
+        a tuple of axes (non-negative, of H's shape) along which each slice runs.
 
     Notes
     -----
@@ -159,14 +161,23 @@ class DiagRankOneMap(_FactorTerm):
 
     def is_single_slice(self) -> bool:
         """Whether the whole matrix is one slice (then the dense form is diag(vec D) − vec U vec Vᵀ)."""
+        if isinstance(self.axis, tuple):
+            return all(s == 1 for k, s in enumerate(self.in_shape) if k not in self.axis)
         n, m = as2d(self.in_shape)
         return self.axis is None or (self.axis == 0 and m == 1) or (self.axis == 1 and n == 1)
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h, self.D, self.U, self.V):
             return self._apply_symbolic(as_expr(h))
+        if isinstance(self.axis, tuple):  # a stack: H read in its own shape, NumPy's axes
+            shape = self.in_shape
+            lead = np.shape(h)[:np.ndim(h) - len(as2d(shape))]
+            out = self._rank_one(np.reshape(h, lead + shape), tuple(k - len(shape) for k in self.axis))
+            return np.reshape(out, lead + as2d(self.out_shape))
+        return self._rank_one(h, (-2, -1) if self.axis is None else (-2 if self.axis == 0 else -1))
+
+    def _rank_one(self, h: Any, axes: Any) -> Any:
         vh = h if self.V is None else self.V * h
-        axes = (-2, -1) if self.axis is None else (-2 if self.axis == 0 else -1)
         sums = vh.sum(axis=axes, keepdims=True)
         first = h if self.D is None else self.D * h
         return first - (sums if self.U is None else self.U * sums)
@@ -175,15 +186,22 @@ class DiagRankOneMap(_FactorTerm):
         times = registry.function("hadamard")  # NumPy's *, which broadcasts
         sums = self._slice_sums(h)
         first = h if self.D is None else times(as_expr(self.D), h)
-        spread = times(registry.function("ones")(h.shape), sums) if self.U is None \
-            else times(as_expr(self.U), sums)
+        if self.U is not None:
+            spread = times(as_expr(self.U), sums)
+        elif isinstance(self.axis, tuple):  # NumPy's broadcasting of the sums over each slice
+            spread = registry.function("broadcast_to")(sums, h.shape)
+        else:
+            spread = times(registry.function("ones")(h.shape), sums)
         return registry.function("add")(first, registry.function("scale")(-1.0, spread))
 
     def _slice_sums(self, h: Expr) -> Expr:
         """Σ V ⊙ H over each slice: VᵀH for a column, 𝟙ᵀ(V ⊙ H), (V ⊙ H)𝟙 or sum(V ⊙ H)."""
         matmul, ones = registry.function("matmul"), registry.function("ones")
-        n, m = as2d(h.shape)
         v = None if self.V is None else as_expr(self.V)
+        if isinstance(self.axis, tuple):
+            vh = h if v is None else registry.function("hadamard")(v, h)
+            return registry.function("reduce_sum")(vh, self.axis, True)
+        n, m = as2d(h.shape)
         if m == 1 and self.axis in (None, 0):
             return matmul(ones(1, n) if v is None else v.T, h)
         if n == 1 and self.axis in (None, 1):
@@ -197,6 +215,9 @@ class DiagRankOneMap(_FactorTerm):
         return DiagRankOneMap(self.D, self.V, self.U, self.axis, self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
+        if isinstance(self.axis, tuple):
+            dense_by_basis(self, out, coef, assign)
+            return
         n, m = as2d(self.in_shape)
         size = n * m
         vec = lambda f: np.ones(size) if f is None else np.asarray(f).reshape(-1, order="F")  # noqa: E731

@@ -25,7 +25,8 @@ from ..shapes import Shape, broadcast_shapes_nd, is_plain, stack_of
 
 __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
            "matrix_transpose_value", "stack_in_shape", "unit_factor", "product_stack",
-           "call_printing", "func_print", "py_call", "python_number", "axis_printing", "swapped_axis",
+           "call_printing", "func_print", "py_call", "python_number", "axis_printing", "axes_printing",
+           "axis_text", "swapped_axis",
            "NodeInfo", "Prec", "Printing", "triangle", "code_number", "code_transpose", "code_sum",
            "code_for", "code_slice", "code_eigh", "code_axis"]
 
@@ -122,22 +123,43 @@ def call_printing(unicode: str, latex: str, python: str) -> Printing:
     return Printing(func_print(unicode), func_print(latex), py_call(python))
 
 
-def _axis_call(name: str, latex: str, python: str) -> tuple[PrintRule, PrintRule, PrintRule]:
+def axis_text(axis: Any) -> str:
+    """An axis argument as NumPy writes it: ``1``, ``(0, 2)``; one axis of a tuple as that axis."""
+    return str(axis[0] if isinstance(axis, tuple) and len(axis) == 1 else axis)
+
+
+def _axis_call(name: str, latex: str, python: str, field: str = "axis") -> tuple[PrintRule, PrintRule,
+                                                                                  PrintRule]:
+    def given(e: Expr) -> Any:  # all the axes of a stack are NumPy's axis=None
+        axis = getattr(e.params, field)
+        return None if isinstance(axis, tuple) and axis == tuple(range(e.args[0].ndim)) else axis
+
     def styled(p: Any, e: Expr) -> tuple[str, int]:
         args = [p(a) for a in e.args]
-        if e.params.axis is not None:
-            args.append((r"\mathrm{axis}=" if p.s.latex else "axis=") + str(e.params.axis))
+        axis = given(e)
+        if axis is not None:
+            args.append((r"\mathrm{axis}=" if p.s.latex else "axis=") + axis_text(axis))
+        if getattr(e.params, "keepdims", False):
+            args.append(r"\mathrm{keepdims}" if p.s.latex else "keepdims")
         return p.s.func(latex if p.s.latex else name, *args), Prec.ATOM
 
     def plain(p: Any, e: Expr) -> tuple[str, int]:
-        axis = "" if e.params.axis is None else f", axis={e.params.axis}"
-        return f"{python}({', '.join(p(a) for a in e.args)}{axis})", Prec.ATOM
+        axis = given(e)
+        extra = "" if axis is None else f", axis={axis_text(axis)}"
+        extra += ", keepdims=True" if getattr(e.params, "keepdims", False) else ""
+        return f"{python}({', '.join(p(a) for a in e.args)}{extra})", Prec.ATOM
     return styled, styled, plain
 
 
 def axis_printing(name: str, latex: str, python: str | None = None) -> Printing:
     """``name(A)``, or ``name(A, axis=0)`` for a node with an axis, as NumPy writes the call."""
     return Printing(*_axis_call(name, latex, python or name))
+
+
+def axes_printing(name: str, latex: str, python: str | None = None) -> Printing:
+    """``name(X, axis=(1, 2), keepdims)`` for a reduction of a stack over the axes ``params.axes``
+    (non-negative, as NumPy's call; the Python form ``keepdims=True``)."""
+    return Printing(*_axis_call(name, latex, python or name, "axes"))
 
 
 def swapped_axis(axis: int | None) -> int | None:

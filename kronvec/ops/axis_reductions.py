@@ -3,14 +3,19 @@
 As in NumPy, ``axis=None`` reduces every entry to a scalar, ``axis=0`` each
 column (giving ``(1, m)``) and ``axis=1`` each row (giving ``(n, 1)``);
 negative axes count from the end.  The results keep two dimensions, since
-vectors are columns and rows here.
+vectors are columns and rows here; ``keepdims=True`` makes the total of all
+entries the 1×1 matrix.  For a stack (three or more axes, or per-member
+scalars), NumPy's reductions: ``axis`` None, an integer or a tuple, the
+reduced axes removed unless ``keepdims=True`` (the internal nodes
+``reduce_max``, ``reduce_min``, as ``reduce_sum`` for ``kv.sum``).
 
 The derivative of a reduction that weighs the entries of each slice by W
 (the slice's maximum for max, the softmax for logsumexp) is dA ↦ Σ(W ⊙ dA) per
 slice: tr(Wᵀ dA) for ``axis=None``, 𝟙ᵀ(W ⊙ dA) for ``axis=0`` and
 (W ⊙ dA)𝟙 for ``axis=1`` (:func:`slice_sum_jvp`).  For max and min, W is the
 indicator of the entries where the extremum is attained, divided by their
-number: ties split the derivative evenly.
+number: ties split the derivative evenly.  Over the axes of a stack the
+derivative is the same, Σ over those axes (:func:`axes_sum_jvp`).
 """
 from __future__ import annotations
 
@@ -21,20 +26,22 @@ import numpy as np
 
 from ..expr import Expr, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
+from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
 from ..registry import Params, register
 from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
-from ._common import axis_printing, code_axis, io, with_node
+from ._common import axes_printing, axis_printing, code_axis, code_for, io, with_node
+from .broadcasting import broadcast_to
 from .arithmetic import scale
 from .leaves import ones
 from .products import transpose
 from .reductions import AXIS_REDUCTION
 from .reductions import sum as sum_
-from .stacks import normalize_axes
+from .stacks import normalize_axes, reduced_shape, reshape
 
 __all__ = ["mean", "max", "min", "AXIS_REDUCTION", "AXIS_KEPT", "slice_sum_jvp", "slice_length",
-           "resolve_axis"]
+           "resolve_axis", "axes_sum_jvp", "keep_total", "stack_reduction"]
 
 FAMILY = "axis_reductions"
 
@@ -65,6 +72,29 @@ def slice_sum_jvp(weights: Expr, node: Expr, i: int) -> LinearMap:
     return compose(total, ElementwiseMap(weights, in_shape))
 
 
+def axes_sum_jvp(weights: Expr, node: Expr) -> LinearMap:
+    """dA ↦ Σ(W ⊙ dA) over the node's ``axes`` (a reduction of a stack): the sums over axes
+    (:class:`~kronvec.maps.axes.ReduceMap`, removing them unless ``keepdims``) after W ⊙ ·."""
+    in_shape, p = node.args[0].shape, node.params
+    return compose(ReduceMap(in_shape, node.shape, () if p.keepdims else p.axes),
+                   ElementwiseMap(weights, in_shape))
+
+
+def keep_total(e: Expr, keepdims: bool) -> Expr:
+    """A matrix's total as the 1×1 matrix for ``keepdims=True`` (as ``kv.sum(A, keepdims=True)``)."""
+    return broadcast_to(e, (1, 1)) if keepdims and e.shape == () else e
+
+
+def stack_reduction(op: str, a: Expr, axis: Any, keepdims: bool) -> Expr:
+    """The node ``op`` (``reduce_max``, ...) of a stack over NumPy's ``axis``; a slice of one
+    entry is that entry (the array reshaped)."""
+    axes = normalize_axes(op.removeprefix("reduce_"), axis, a.ndim)
+    shape = reduced_shape(a.shape, axes, keepdims)
+    if all(a.shape[k] == 1 for k in axes):
+        return reshape(a, shape)
+    return Expr.make(op, (a,), Params(axes=axes, keepdims=bool(keepdims)), shape)
+
+
 # ----------------------------------------------------------------- mean
 def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     """The mean of the entries (``axis=None``), of each column (0) or of each row (1), as ``np.mean``.
@@ -91,21 +121,32 @@ MEAN = register("mean", FAMILY, public="mean", function=mean, signature=AXIS_RED
 
 # ------------------------------------------------------------- max, min
 def _extremum(kind: str) -> Callable[..., Expr]:
-    def reduce(a: Any, axis: int | None = None) -> Expr:
+    def reduce(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
         a = as_expr(a)
         if a.shape == () and axis is None:
             return a
+        if not is_plain(a.shape):
+            return stack_reduction(f"reduce_{kind}", a, axis, keepdims)
         shape, axis = resolve_axis(_REDUCTIONS[kind], kind, a, axis)
         if slice_length(a.shape, axis) == 1:
             return a
-        return Expr.make(kind, (a,), Params(axis=axis), shape)
+        return keep_total(Expr.make(kind, (a,), Params(axis=axis), shape), keepdims)
     return reduce
 
 
-def _weights(kind: str) -> Callable[[Expr, int | None], Expr]:
-    def make(a: Expr, axis: int | None) -> Expr:
+def _weights(kind: str) -> Callable[[Expr, Any], Expr]:
+    """∂max(A): of a matrix along None, 0 or 1; of a stack along a tuple of axes."""
+    def make(a: Expr, axis: Any) -> Expr:
         return Expr.make(f"{kind}_weights", (a,), Params(axis=axis), a.shape)
     return make
+
+
+def _stack_extremum(kind: str) -> Callable[..., Expr]:
+    def reduce(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
+        return stack_reduction(f"reduce_{kind}", as_expr(a), axes, keepdims)
+    reduce.__name__ = reduce.__qualname__ = f"reduce_{kind}"
+    reduce.__doc__ = f"The {kind}ima of a stack over ``axes``, as ``np.{kind}`` (``kv.{kind}`` of a stack)."
+    return reduce
 
 
 def _extremum_value(kind: str) -> Callable[..., Any]:
@@ -154,7 +195,7 @@ def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
     reduce.__name__ = reduce.__qualname__ = kind
     reduce.__doc__ = doc
     _REDUCTIONS[kind] = register(
-        kind, FAMILY, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",),
+        kind, FAMILY, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",), stacks=True,
         evaluate=with_node(_extremum_value(kind)), code=_extremum_code(kind),
         jvp=lambda node, i: slice_sum_jvp(weights(node.args[0], node.params.axis), node, i),
         printing=axis_printing(kind, rf"\{kind}"),
@@ -164,9 +205,18 @@ def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
         f"{kind}_weights", FAMILY, function=weights, params=("axis",),
         evaluate=with_node(_weights_value(kind)), code=_weights_code(kind),
         jvp=lambda node, i: ZeroMap(*io(node, i)),
-        printing=axis_printing(f"∂{kind}", rf"\partial\{kind}", f"{kind}_weights"),
+        printing=axis_printing(f"∂{kind}", rf"\partial\{kind}", f"{kind}_weights"), stacks=True,
         doc=f"∂{kind}(A): where the {kind}imum of each slice is attained, divided by how often "
             f"(the gradient of {kind}; piecewise constant)")
+    np_reduce = np.max if kind == "max" else np.min
+    register(
+        f"reduce_{kind}", FAMILY, function=_stack_extremum(kind), params=("axes", "keepdims"), stacks=True,
+        evaluate=with_node(lambda n, x: np_reduce(x, axis=n.params.axes, keepdims=n.params.keepdims)),
+        code=code_for(other=f"{{np}}.{kind}({{0}}, axis={{n.params.axes}}, keepdims={{n.params.keepdims}})",
+                      torch=f"torch.a{kind}({{0}}, dim={{n.params.axes}}, keepdim={{n.params.keepdims}})"),
+        jvp=lambda node, i: axes_sum_jvp(weights(node.args[0], node.params.axes), node),
+        printing=axes_printing(kind, rf"\{kind}"),
+        doc=f"the {kind}ima of a stack over some axes, as np.{kind} (kv.{kind} of a stack)")
     return reduce
 
 
@@ -175,12 +225,20 @@ max = _register_extremum("max", """The largest entry (``axis=None``), or that of
 
     Its derivative is dA ↦ Σ(W ⊙ dA) per slice, where W is 1 at the entries that
     attain the maximum and 0 elsewhere, divided by how many attain it: ties
-    split evenly (W prints as ∂max(A)).
+    split evenly (W prints as ∂max(A)).  ``keepdims=True`` with ``axis=None`` gives the 1×1 matrix.
+
+    For a stack, ``np.max(X, axis, keepdims)``: ``axis`` None, an integer or a tuple
+    (negative ones count from the end), the reduced axes removed unless ``keepdims``;
+    the derivative is the same sum of W ⊙ dX, over those axes.
     """)  # noqa: A001 - the public name kv.max
 min = _register_extremum("min", """The smallest entry (``axis=None``), or that of each column (0) or row (1),
     as ``np.min`` (the result keeps two dimensions: (1, m) or (n, 1)).
 
     Its derivative is dA ↦ Σ(W ⊙ dA) per slice, where W is 1 at the entries that
     attain the minimum and 0 elsewhere, divided by how many attain it: ties
-    split evenly (W prints as ∂min(A)).
+    split evenly (W prints as ∂min(A)).  ``keepdims=True`` with ``axis=None`` gives the 1×1 matrix.
+
+    For a stack, ``np.min(X, axis, keepdims)``: ``axis`` None, an integer or a tuple
+    (negative ones count from the end), the reduced axes removed unless ``keepdims``;
+    the derivative is the same sum of W ⊙ dX, over those axes.
     """)  # noqa: A001 - the public name kv.min

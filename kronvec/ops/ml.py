@@ -16,6 +16,13 @@ Hessians, and the maps bound from them, stay finite:
 whole matrix for ``axis=None``, each column for 0, each row for 1), spread
 back over the slice.  The Jacobians of softmax and log_softmax are
 :class:`~kronvec.maps.DiagRankOneMap` terms.
+
+For a stack (three or more axes, or per-member scalars), ``axis`` is NumPy's
+and SciPy's: None (every entry), an integer or a tuple, negative ones counting
+from the end; ``logsumexp`` removes the reduced axes unless ``keepdims=True``
+(the internal node ``reduce_logsumexp``), and the nodes of softmax and
+log_softmax keep the axes as a tuple.  The derivatives are the same, with Σ
+over those axes.
 """
 from __future__ import annotations
 
@@ -27,10 +34,13 @@ from scipy import special
 from ..expr import Expr, as_expr
 from ..maps import DiagRankOneMap
 from ..registry import Params, register
-from ._common import axis_printing, code_axis, code_for, io, with_node
-from .axis_reductions import AXIS_KEPT, AXIS_REDUCTION, resolve_axis, slice_length, slice_sum_jvp
+from ..shapes import is_plain
+from ._common import axes_printing, axis_printing, code_axis, code_for, io, with_node
+from .axis_reductions import (AXIS_KEPT, AXIS_REDUCTION, axes_sum_jvp, keep_total, resolve_axis, slice_length,
+                              slice_sum_jvp, stack_reduction)
 from .elementwise import elementwise_node, register_elementwise, sigmoid
-from .leaves import ones, zeros
+from .leaves import filled, ones, zeros
+from .stacks import normalize_axes, reshape
 
 __all__ = ["softplus", "logsumexp", "softmax", "log_softmax"]
 
@@ -54,20 +64,26 @@ register_elementwise("softplus", softplus, lambda x: np.logaddexp(0.0, x), lambd
 
 
 # ------------------------------------------------------------ logsumexp
-def logsumexp(a: Any, axis: int | None = None) -> Expr:
+def logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
     """log Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
-    as ``scipy.special.logsumexp`` with the reduced axis kept: (1, m) or (n, 1).
+    as ``scipy.special.logsumexp`` with the reduced axis kept: (1, m) or (n, 1)
+    (``keepdims=True`` with ``axis=None`` gives the 1×1 matrix).
 
     Evaluated max-shifted (exact for entries of any size).  Its gradient is
     softmax(A, axis): d logsumexp(A) = Σ(softmax(A) ⊙ dA) per slice.
+
+    For a stack, ``scipy.special.logsumexp(X, axis, keepdims=keepdims)``: ``axis`` None,
+    an integer or a tuple, the reduced axes removed unless ``keepdims``.
     """
     a = as_expr(a)
     if a.shape == () and axis is None:
         return a
+    if not is_plain(a.shape):
+        return stack_reduction("reduce_logsumexp", a, axis, keepdims)
     shape, axis = resolve_axis(LOGSUMEXP, "logsumexp", a, axis)
     if slice_length(a.shape, axis) == 1:
         return a
-    return Expr.make("logsumexp", (a,), Params(axis=axis), shape)
+    return keep_total(Expr.make("logsumexp", (a,), Params(axis=axis), shape), keepdims)
 
 
 def _logsumexp_value(node: Any, x: np.ndarray) -> Any:
@@ -77,7 +93,7 @@ def _logsumexp_value(node: Any, x: np.ndarray) -> Any:
 
 LOGSUMEXP = register(
     "logsumexp", FAMILY, public="logsumexp", function=logsumexp, signature=AXIS_REDUCTION,
-    params=("axis",),
+    params=("axis",), stacks=True,
     evaluate=with_node(_logsumexp_value),
     code=code_for(numpy=lambda g, e, x: f"special.logsumexp({x}{code_axis(g, e.params.axis, True)})",
                   jax=lambda g, e, x: f"jspecial.logsumexp({x}{code_axis(g, e.params.axis, True)})",
@@ -88,14 +104,45 @@ LOGSUMEXP = register(
 )
 
 
+def reduce_logsumexp(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
+    """log Σ exp(X) of a stack over ``axes``, as ``scipy.special.logsumexp`` (``kv.logsumexp``
+    of a stack); its gradient is softmax(X, axis=axes)."""
+    return stack_reduction("reduce_logsumexp", as_expr(a), axes, keepdims)
+
+
+register(
+    "reduce_logsumexp", FAMILY, function=reduce_logsumexp, params=("axes", "keepdims"), stacks=True,
+    evaluate=with_node(lambda n, x: special.logsumexp(x, axis=n.params.axes, keepdims=n.params.keepdims)),
+    code=code_for(numpy="special.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
+                  jax="jspecial.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
+                  torch="torch.logsumexp({0}, dim={n.params.axes}, keepdim={n.params.keepdims})"),
+    jvp=lambda node, i: axes_sum_jvp(softmax(node.args[0], axis=node.params.axes), node),
+    printing=axes_printing("logsumexp", r"\operatorname{logsumexp}"),
+    doc="log Σ exp(X) of a stack over some axes, stable (kv.logsumexp of a stack)",
+)
+
+
+def _along(op: str, a: Expr, axis: Any) -> Expr:
+    """softmax or log_softmax of a stack over NumPy's ``axis`` (kept as a tuple in the node)."""
+    axes = normalize_axes(op, axis, a.ndim)
+    if a.ndim == 1:  # per-member scalars (b,): as the stack (b, 1, 1), whose maps read (b, 1, 1) tangents
+        return reshape(_along(op, reshape(a, a.shape + (1, 1)), axes), a.shape)
+    if all(a.shape[k] == 1 for k in axes):  # one entry per slice
+        return filled("ones" if op == "softmax" else "zeros", a.shape)
+    return Expr.make(op, (a,), Params(axis=axes), a.shape)
+
+
 # -------------------------------------------------------------- softmax
 def softmax(a: Any, axis: int | None = None) -> Expr:
     """exp(A) / Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
     as ``scipy.special.softmax`` (evaluated max-shifted, so never overflowing).
 
     Its Jacobian is dA ↦ S ⊙ dA − S ⊙ Σ(S ⊙ dA) per slice, diag(s) − ssᵀ for a vector s.
+    For a stack, ``scipy.special.softmax(X, axis)`` (None, an integer or a tuple).
     """
     a = as_expr(a)
+    if not is_plain(a.shape):
+        return _along("softmax", a, axis)
     shape, axis = resolve_axis(SOFTMAX, "softmax", a, axis)
     if slice_length(a.shape, axis) == 1:
         return ones(shape)
@@ -107,7 +154,7 @@ def _softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
 
 
 SOFTMAX = register(
-    "softmax", FAMILY, public="softmax", function=softmax, signature=AXIS_KEPT, params=("axis",),
+    "softmax", FAMILY, public="softmax", function=softmax, signature=AXIS_KEPT, params=("axis",), stacks=True,
     evaluate=with_node(_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "softmax"),
     jvp=lambda node, i: DiagRankOneMap(node, node, node, node.params.axis, *io(node, i)),
     printing=axis_printing("softmax", r"\operatorname{softmax}"),
@@ -133,8 +180,11 @@ def log_softmax(a: Any, axis: int | None = None) -> Expr:
     as ``scipy.special.log_softmax`` (stable for entries of any size).
 
     Its Jacobian is dA ↦ dA − Σ(S ⊙ dA) per slice with S = softmax(A): I − 𝟙sᵀ for a vector.
+    For a stack, ``scipy.special.log_softmax(X, axis)`` (None, an integer or a tuple).
     """
     a = as_expr(a)
+    if not is_plain(a.shape):
+        return _along("log_softmax", a, axis)
     shape, axis = resolve_axis(LOG_SOFTMAX, "log_softmax", a, axis)
     if slice_length(a.shape, axis) == 1:
         return zeros(shape)
@@ -147,7 +197,7 @@ def _log_softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
 
 LOG_SOFTMAX = register(
     "log_softmax", FAMILY, public="log_softmax", function=log_softmax, signature=AXIS_KEPT,
-    params=("axis",),
+    params=("axis",), stacks=True,
     evaluate=with_node(_log_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "log_softmax"),
     jvp=lambda node, i: DiagRankOneMap(None, None, softmax(node.args[0], axis=node.params.axis),
                                        node.params.axis, *io(node, i)),

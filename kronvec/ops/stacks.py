@@ -31,13 +31,13 @@ from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..registry import Params, Prec, Printing, register
 from ..shapes import broadcast_shapes_nd, fmt
 from ..signature import AxisError
-from ._common import code_for, with_node
+from ._common import axes_printing, code_for, with_node
 from .arithmetic import multiply, scale
 from .leaves import filled
 from .products import matmul, transpose as matrix_t
 
 __all__ = ["transpose", "permute_dims", "swapaxes", "reshape", "broadcast_to", "reduce_sum", "tensordot",
-           "normalize_axes"]
+           "normalize_axes", "reduced_shape"]
 
 FAMILY = "stacks"
 
@@ -206,6 +206,13 @@ register(
 
 
 # -------------------------------------------------------------- reduce_sum
+def reduced_shape(shape: Sequence[int], axes: Sequence[int], keepdims: bool) -> tuple[int, ...]:
+    """The shape of a reduction over ``axes`` (non-negative): removed, or kept with length one."""
+    if keepdims:
+        return tuple(1 if k in axes else s for k, s in enumerate(shape))
+    return tuple(s for k, s in enumerate(shape) if k not in axes)
+
+
 def reduce_sum(a: Any, axes: Sequence[int], keepdims: bool = False) -> Expr:
     """The sums of A over ``axes`` (non-negative), as ``numpy.sum(A, axis=axes, keepdims=...)``;
     ``kv.sum`` of a stack builds it.  Its derivative sums the tangent likewise, and its
@@ -214,8 +221,7 @@ def reduce_sum(a: Any, axes: Sequence[int], keepdims: bool = False) -> Expr:
     axes = tuple(sorted(int(x) for x in axes))
     if not axes:
         return a
-    shape = tuple(1 if k in axes else s for k, s in enumerate(a.shape)) if keepdims else \
-        tuple(s for k, s in enumerate(a.shape) if k not in axes)
+    shape = reduced_shape(a.shape, axes, keepdims)
     if a.op == "zeros":
         return filled("zeros", shape)
     if a.op == "scale":
@@ -223,19 +229,6 @@ def reduce_sum(a: Any, axes: Sequence[int], keepdims: bool = False) -> Expr:
     if keepdims and all(a.shape[k] == 1 for k in axes):
         return a
     return Expr.make("reduce_sum", (a,), Params(axes=axes, keepdims=bool(keepdims)), shape)
-
-
-def _print_reduce_sum(p: Any, e: Expr) -> tuple[str, int]:
-    axes = e.params.axes
-    extra = (r"\mathrm{axis}=" if p.s.latex else "axis=") + str(axes[0] if len(axes) == 1 else axes)
-    if e.params.keepdims:
-        extra += r", \mathrm{keepdims}" if p.s.latex else ", keepdims"
-    return p.s.func(r"\operatorname{sum}" if p.s.latex else "sum", p(e.args[0]), extra), Prec.ATOM
-
-
-def _python_reduce_sum(p: Any, e: Expr) -> tuple[str, int]:
-    axes, keep = e.params.axes, ", keepdims=True" if e.params.keepdims else ""
-    return f"sum({p(e.args[0])}, axis={axes[0] if len(axes) == 1 else axes}{keep})", Prec.ATOM
 
 
 def _reduce_sum_jvp(node: Expr, i: int) -> Any:
@@ -249,7 +242,7 @@ register(
     code=code_for(other="{np}.sum({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
                   torch="{np}.sum({0}, dim={n.params.axes}, keepdim={n.params.keepdims})"),
     jvp=_reduce_sum_jvp,
-    printing=Printing(_print_reduce_sum, _print_reduce_sum, _python_reduce_sum),
+    printing=axes_printing("sum", r"\operatorname{sum}"),
     doc="the sums over some axes (kv.sum of a stack)",
 )
 
