@@ -160,6 +160,7 @@ class _Context:
             if not set(range(k)) <= set(found.params.axes):
                 raise NotImplementedError(f"a sum over some of the stack axes {fmt(self.stack)} with Dask "
                                           f"values (axes {found.params.axes})")
+            self._check_memberwise(found.args[0])  # summed by Dask, but evaluated block by block
             inner = self.blockwise(found.args[0])
             total = inner.sum(axis=found.params.axes, keepdims=found.params.keepdims)
             self._sums += 1
@@ -176,10 +177,11 @@ class _Context:
             if not self.stacked(node):
                 continue
             moves = node.op == "permute_dims" and node.params.axes[:k] != tuple(range(k))
-            if node.shape[:k] != self.stack or moves:
+            if node.shape[:k] != self.stack or moves or _along_stack_axes(node, k):
                 raise NotImplementedError(f"{node.op} mixes the members of the stack {fmt(self.stack)} "
                                           f"(shape {fmt(node.shape)}), which Dask values do not support "
-                                          f"block by block")
+                                          f"block by block: pass NumPy values for it, or keep such "
+                                          f"functions to the matrix axes")
 
     def inputs(self, e: Expr) -> tuple[list[str], list[str], dict[str, Any]]:
         """(chunked names, small Dask names, NumPy values) that ``e`` reads."""
@@ -406,3 +408,20 @@ def at_chunked(J: Jacobian, given: Mapping[str, Any]) -> ChunkedMap:
 
 
 evaluation.CHUNKED.update(evaluate=evaluate_chunked, at=at_chunked)
+
+
+def _along_stack_axes(node: Expr, k: int) -> bool:
+    """Whether a node that keeps the stack's shape still works along one of its first ``k`` axes
+    (softmax over the members, the weights of a max over them, ...): its value in one block
+    would depend on the other blocks."""
+    if node.op == "permute_dims":
+        return False
+    params = node.params
+    axes = getattr(params, "axes", getattr(params, "axis", False))
+    if axes is False:
+        return False
+    if axes is None:
+        return True
+    axes = (axes,) if isinstance(axes, int) else tuple(axes)
+    ndim = node.args[0].ndim if node.args else node.ndim  # the axes are those of the argument
+    return any((a + ndim if a < 0 else a) < k for a in axes)

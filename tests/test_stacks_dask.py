@@ -87,6 +87,33 @@ def test_what_mixes_members_is_refused():
         kv.jacobian(F, V).at(values).jvp(np.zeros((2, B, N, N)))
 
 
+@pytest.mark.parametrize("build", [lambda: kv.softmax(X, axis=0), lambda: kv.log_softmax(X, axis=(0, 1)),
+                                   lambda: kv.softmax(X), lambda: kv.max(X, axis=0), lambda: kv.logsumexp(X),
+                                   lambda: kv.sum(kv.softmax(X, axis=0) * X)])
+def test_functions_along_the_stack_axis_are_refused_not_computed_block_by_block(build):
+    """softmax over the members keeps the stack's shape, but one block's value depends on the
+    others: refused (it was once computed block by block, with wrong numbers)."""
+    values = _chunked(_values(5))
+    with pytest.raises(NotImplementedError, match="mixes the members"):
+        out = kv.evaluate(build(), values)
+        out.compute()
+    with pytest.raises(NotImplementedError, match="mixes the members"):
+        kv.jacobian(build(), X).at(values).jvp(np.ones(X.shape))
+
+
+@pytest.mark.parametrize("build", [lambda: kv.softmax(X, axis=-1), lambda: kv.log_softmax(X, axis=(1, 2)),
+                                   lambda: kv.logsumexp(X, axis=-2), lambda: kv.max(X, axis=(1, 2)),
+                                   lambda: kv.sum(kv.logsumexp(X, axis=(1, 2)))])
+def test_functions_along_the_matrix_axes_run_block_by_block(build):
+    values = _values(6)
+    f = build()
+    out = kv.evaluate(f, _chunked(values))
+    np.testing.assert_allclose(out.compute(), kv.evaluate(f, values), rtol=1e-12, atol=1e-12)
+    h = np.random.default_rng(7).standard_normal(X.shape)
+    got = kv.jacobian(f, X).at(_chunked(values)).jvp(h)
+    np.testing.assert_allclose(got.compute(), kv.jacobian(f, X).at(values).jvp(h), rtol=1e-11, atol=1e-12)
+
+
 def test_a_local_cluster_computes_the_same_numbers():
     distributed = pytest.importorskip("distributed")
     values = _values(4)
