@@ -30,7 +30,7 @@ import importlib
 import string
 from collections import OrderedDict
 from functools import partial
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -153,16 +153,17 @@ class _Context:
         reduction of the blockwise values (innermost first)."""
         while self.stack is not None:
             k = len(self.stack)
-            found = next((n for n in e.walk() if n.op == "reduce_sum" and self.stacked(n.args[0])
+            found = next((n for n in e.walk() if n.op in _STACK_REDUCTIONS and self.stacked(n.args[0])
                           and set(n.params.axes) & set(range(k))), None)
             if found is None:
                 return e
+            what = found.op.removeprefix("reduce_")
             if not set(range(k)) <= set(found.params.axes):
-                raise NotImplementedError(f"a sum over some of the stack axes {fmt(self.stack)} with Dask "
+                raise NotImplementedError(f"a {what} over some of the stack axes {fmt(self.stack)} with Dask "
                                           f"values (axes {found.params.axes})")
-            self._check_memberwise(found.args[0])  # summed by Dask, but evaluated block by block
+            self._check_memberwise(found.args[0])  # reduced by Dask, but evaluated block by block
             inner = self.blockwise(found.args[0])
-            total = inner.sum(axis=found.params.axes, keepdims=found.params.keepdims)
+            total = _STACK_REDUCTIONS[found.op](inner, found.params.axes, found.params.keepdims)
             self._sums += 1
             name = f"_stack_sum{self._sums}"
             self.small[name] = total
@@ -408,6 +409,24 @@ def at_chunked(J: Jacobian, given: Mapping[str, Any]) -> ChunkedMap:
 
 
 evaluation.CHUNKED.update(evaluate=evaluate_chunked, at=at_chunked)
+
+
+def _logsumexp(x: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
+    """log Σ exp(x) over ``axis`` of a Dask array, shifted by the maximum (finite at ±800)."""
+    top = x.max(axis=axis, keepdims=True)
+    top = dask_module().where(dask_module().isfinite(top), top, 0.0)
+    out = dask_module().log(dask_module().exp(x - top).sum(axis=axis, keepdims=True)) + top
+    return out if keepdims else out.squeeze(axis=axis)
+
+
+# reductions over the stack axes that Dask computes from the blockwise values (values only: the
+# derivatives of max, min and logsumexp over the members mix them, and are refused)
+_STACK_REDUCTIONS: dict[str, Callable[[Any, tuple[int, ...], bool], Any]] = {
+    "reduce_sum": lambda x, axis, keep: x.sum(axis=axis, keepdims=keep),
+    "reduce_max": lambda x, axis, keep: x.max(axis=axis, keepdims=keep),
+    "reduce_min": lambda x, axis, keep: x.min(axis=axis, keepdims=keep),
+    "reduce_logsumexp": _logsumexp,
+}
 
 
 def _along_stack_axes(node: Expr, k: int) -> bool:
