@@ -24,9 +24,10 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..maps.frechet import logm_second, real_logm, real_sqrtm
+from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import call_printing, code_eigh, code_for, lift, py_call
+from ._common import call_printing, code_eigh, code_for, io, lift, py_call
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -40,11 +41,14 @@ def expm(a: Any) -> Expr:
     """The matrix exponential e^A = Σₖ Aᵏ/k!.
 
     Its derivative is the Fréchet derivative d e^A = L(A, dA), a lazy map whose
-    adjoint is L(Aᵀ, ·).
+    adjoint is L(Aᵀ, ·).  A stack of matrices (three or more axes) gives the
+    exponential of each member, evaluated by one batched ``scipy.linalg.expm``;
+    its derivative is L(A, dA) member by member, applied to the whole stack at
+    once (the block formula of :func:`kronvec.maps.terms.expm_frechet_stack`).
     """
     a = as_expr(a)
     EXPM.signature.check("expm", [a.shape])
-    if a.op == "zeros":
+    if a.op == "zeros" and a.ndim == 2:
         return identity(a.shape[0])
     return Expr.make("expm", (a,), NO_PARAMS, a.shape)
 
@@ -65,6 +69,7 @@ EXPM = register(
     jvp=lambda node, i: ExpmFrechetMap(node.args[0], node.shape),
     transpose=Transpose((0,), lambda node, t: Expr.make("expm", (t[0],), node.params, node.shape)),
     printing=Printing(_print_expm, _print_expm, py_call("expm")),
+    stacks=True,
     doc="the matrix exponential e^A",
 )
 
@@ -79,36 +84,53 @@ def _block_frechet(g: Any, node: Expr, a: str, h: str) -> str:
 def expm_frechet(a: Any, e: Any) -> Expr:
     """L(A, E): the Fréchet derivative of e^A in the direction E.
 
-    ``d expm(A) = L(A, dA)``; its adjoint is L(Aᵀ, ·).
+    ``d expm(A) = L(A, dA)``; its adjoint is L(Aᵀ, ·).  For stacks, L(Aᵢ, Eᵢ)
+    of each member, the stack axes of A and E broadcast (a matrix E or A
+    serves every member).
     """
     a, e = as_expr(a), as_expr(e)
     EXPM.signature.check("expm_frechet", [a.shape])
-    if e.shape != a.shape:
+    EXPM.signature.check("expm_frechet", [e.shape])
+    if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"expm_frechet: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, e.shape))
+    except ValueError:
+        raise ShapeError(f"expm_frechet: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} "
+                         f"could not be broadcast") from None
     if e.op == "zeros":
-        return e
-    if e.op == "identity":  # A commutes with I: L(A, I) = ∫ e^{sA} e^{(1-s)A} ds = e^A
+        return zeros(shape)
+    if shape == a.shape and e.op == "identity":  # A commutes with I: L(A, I) = ∫ e^{sA} e^{(1-s)A} ds = e^A
         return expm(a)
-    if e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
         return scale(e.params.coef, expm(a))
-    return Expr.make("expm_frechet", (a, e), NO_PARAMS, a.shape)
+    return Expr.make("expm_frechet", (a, e), NO_PARAMS, shape)
+
+
+def _expm_frechet_value(a: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """L(A, H): SciPy's ``expm_frechet`` for a matrix, the batched block formula for a stack."""
+    if a.ndim > 2 or h.ndim > 2:
+        return expm_frechet_stack(a, h)
+    return sla.expm_frechet(a, h, compute_expm=False, check_finite=False)
 
 
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:
     if i == 1:
-        return ExpmFrechetMap(node.args[0], node.shape)
-    raise NotImplementedError("second derivatives through expm (the derivative of the "
-                              "Fréchet derivative in A) are not supported")
+        return ExpmFrechetMap(node.args[0], io(node, 1)[0])
+    raise NotImplementedError(f"expm_frechet: second derivatives through expm (the derivative of the "
+                              f"Fréchet derivative in A, here of shape {fmt(node.args[0].shape)}) are "
+                              f"not supported")
 
 
 register(
     "expm_frechet", FAMILY, function=expm_frechet,
-    evaluate=lift(lambda a, h: sla.expm_frechet(a, h, compute_expm=False, check_finite=False)),
+    evaluate=lift(_expm_frechet_value),
     code=code_for(numpy="sla.expm_frechet({0}, {1}, compute_expm=False, check_finite=False)",
                   jax="jsla.expm_frechet({0}, {1}, compute_expm=False)",
                   torch=lambda g, e, a, h: _block_frechet(g, e, a, h)),
     jvp=_expm_frechet_jvp,
     printing=call_printing("L_expm", r"\operatorname{L_expm}", "expm_frechet"),
+    stacks=True,
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
 )
 
