@@ -422,6 +422,69 @@ def test_expm_of_a_stack_maps_member_by_member():
                 np.testing.assert_allclose(block, ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name, reference", [("sqrtm", sla.sqrtm), ("logm", sla.logm)])
+def test_sqrtm_and_logm_of_stacks_of_symmetric_members(name, reference):
+    f = getattr(kv, name)
+    values = _values()
+    v0 = values["V"]
+    np.testing.assert_allclose(kv.evaluate(f(V), values), np.stack([reference(m) for m in v0]),
+                               rtol=1e-10, atol=1e-12)
+    check_jacobian(f(V), V, values, rtol=1e-5, atol=1e-6)
+    W = kv.Matrix("W", (N, N))
+    values["W"] = _rng(16).standard_normal((N, N))
+    weighted = kv.sum(kv.trace(W @ f(V), axis1=-2, axis2=-1))
+    check_jacobian(weighted, V, values, rtol=1e-5, atol=1e-6)
+    # member by member as for one matrix: gradients, and the Hessian of Σ tr f(Vᵢ)
+    one = kv.Matrix("V", (N, N), symmetric=True)
+    total = kv.sum(kv.trace(f(V), axis1=-2, axis2=-1))
+    Hs = kv.hessian(total, V).at(values)
+    T = _rng(17).standard_normal((B, N, N))
+    T = T + np.swapaxes(T, -1, -2)
+    for i in range(B):
+        member = {"V": v0[i], "W": values["W"]}
+        np.testing.assert_allclose(kv.evaluate(kv.grad(weighted, V), values)[i],
+                                   kv.evaluate(kv.grad(kv.trace(W @ f(one)), one), member),
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(Hs.jvp(T)[i], kv.hessian(kv.trace(f(one)), one).at(member).jvp(T[i]),
+                                   rtol=1e-10, atol=1e-12)
+    L = kv.jacobian(f(V), V).at(values)
+    D = L.to_dense()
+    cols = np.arange(B * N * N).reshape((B, N, N), order="F")
+    block = D[np.ix_(cols[0].reshape(-1, order="F"), cols[1].reshape(-1, order="F"))]
+    assert not block.any()  # no coupling between members
+    np.testing.assert_allclose(L.jvp(np.stack([T, T])), np.stack([L.jvp(T)] * 2), atol=1e-12)
+    with pytest.raises(NotImplementedError, match=rf"{name}_frechet.*\(2, 4, 4\)"):
+        kv.hessian(weighted, V)
+    with pytest.raises(NotImplementedError, match=rf"{name}: stacks .*member 0"):
+        kv.evaluate(f(S), values)
+
+
+def test_sqrtm_and_logm_of_symmetric_stacks_do_not_loop_over_the_members(monkeypatch):
+    from kronvec.maps import frechet
+    from kronvec.ops import matrix_functions
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a per-matrix routine was called for a stack")
+    for module in (frechet, matrix_functions):
+        monkeypatch.setattr(module, "real_sqrtm", refuse, raising=False)
+        monkeypatch.setattr(module, "real_logm", refuse, raising=False)
+    monkeypatch.setattr(frechet.sla, "issymmetric", refuse)
+    calls = []
+    batched = np.linalg.eigh
+
+    def counted(a, *args, **kwargs):
+        calls.append(np.shape(a))
+        return batched(a, *args, **kwargs)
+    monkeypatch.setattr(frechet.np.linalg, "eigh", counted)
+    values = _values()
+    for name in ("sqrtm", "logm"):
+        calls.clear()
+        L = kv.jacobian(getattr(kv, name)(V), V).at(values)
+        L.jvp(np.ones((3,) + L.in_shape))
+        L.vjp(np.ones(L.out_shape))
+        assert calls and all(shape == (B, N, N) for shape in calls)
+
+
 def test_gradients_of_traces_of_expm_of_stacks():
     f = kv.sum(kv.trace(kv.expm(S), axis1=-2, axis2=-1))
     g = kv.grad(f, S)
@@ -469,9 +532,12 @@ def test_structure_is_checked_member_by_member():
 
 
 def test_operations_without_stacks_say_so():
-    for build in (lambda: kv.kron(S, A), lambda: kv.sqrtm(S), lambda: kv.logm(S)):
+    for build in (lambda: kv.kron(S, A), lambda: kv.kron(A, S)):
         with pytest.raises(NotImplementedError, match="stacks"):
             build()
+    for f in (kv.sqrtm, kv.logm):  # of a stack with members that are not symmetric
+        with pytest.raises(NotImplementedError, match="stacks"):
+            kv.evaluate(f(S), _values())
     with pytest.raises(IndexError, match="stack"):
         X[0, 0]
     with pytest.raises(kv.ShapeError, match="stack of square matrices"):

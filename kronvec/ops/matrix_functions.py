@@ -23,10 +23,10 @@ from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechet
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
-from ..maps.frechet import logm_second, real_logm, real_sqrtm
+from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
-from ..shapes import fmt
+from ..shapes import Shape, fmt
 from ._common import call_printing, code_eigh, code_for, io, lift, py_call
 from .arithmetic import scale
 from .leaves import identity, zeros
@@ -175,19 +175,25 @@ def logm(a: Any) -> Expr:
 
 
 def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
-    """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise."""
-    if sla.issymmetric(a):
+    """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise; a stack of
+    symmetric members by one batched eigh (other stacks are refused)."""
+    if a.ndim > 2:
+        symmetric_members(fn, a)
+    if a.ndim > 2 or sla.issymmetric(a):
         w, V = np.linalg.eigh(a)
-        floor = -10 * a.shape[0] * np.finfo(float).eps * max(1.0, float(np.abs(w).max(initial=0.0)))
+        top = np.maximum(1.0, np.abs(w).max(axis=-1, initial=0.0))
+        floor = -10 * a.shape[-1] * np.finfo(float).eps * top
+        where = "" if a.ndim == 2 else " of a member"
+        Vt = np.swapaxes(V, -1, -2)
         if fn == "sqrtm":
-            if w.min(initial=0.0) < floor:
-                raise ValueError(f"sqrtm: the symmetric matrix has a negative eigenvalue {w.min():.3g}, so "
-                                 f"no real square root")
-            return (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
+            if np.any(w.min(axis=-1, initial=0.0) < floor):
+                raise ValueError(f"sqrtm: the symmetric matrix{where} has a negative eigenvalue "
+                                 f"{w.min():.3g}, so no real square root")
+            return (V * np.sqrt(np.maximum(w, 0.0))[..., None, :]) @ Vt
         if w.min(initial=1.0) <= 0.0:
-            raise ValueError(f"logm: the symmetric matrix has an eigenvalue {w.min():.3g} <= 0, so no real "
-                             f"logarithm")
-        return (V * np.log(w)) @ V.T
+            raise ValueError(f"logm: the symmetric matrix{where} has an eigenvalue {w.min():.3g} <= 0, so no "
+                             f"real logarithm")
+        return (V * np.log(w)[..., None, :]) @ Vt
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
 
 
@@ -249,7 +255,7 @@ SQRTM = register(
               "V (G ⊙ Vᵀ d{arg} V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ)",
               r"{out}^2 = {arg} \Rightarrow {out}\, \mathrm{{d}}{out} + \mathrm{{d}}{out}\, {out} = "
               r"\mathrm{{d}}{arg}"),
-    domain=("invertible",),
+    domain=("invertible",), stacks=True,
     doc="the principal matrix square root A^½",
 )
 
@@ -265,7 +271,7 @@ LOGM = register(
               "Gᵢⱼ = (log wᵢ − log wⱼ)/(wᵢ − wⱼ) (1/wᵢ at ties)",
               r"\mathrm{{d}}{out} = \left[\log \begin{{pmatrix}} {arg} & \mathrm{{d}}{arg} \\ 0 & {arg} "
               r"\end{{pmatrix}}\right]_{{12}}"),
-    domain=("invertible",),
+    domain=("invertible",), stacks=True,
     doc="the principal matrix logarithm log A",
 )
 
@@ -276,50 +282,63 @@ def sqrtm_frechet(a: Any, e: Any) -> Expr:
     L_sqrtm(A, I) = ½ S⁻¹.  Its derivative in A is −L(A, dS X + X dS) with
     dS = L(A, dA) (differentiating the Sylvester equation).
     """
-    a, e = _frechet_args("sqrtm_frechet", a, e)
+    a, e, shape = _frechet_args("sqrtm_frechet", a, e)
     if e.op == "zeros":
-        return e
-    if e.op == "identity":
+        return zeros(shape)
+    if shape == a.shape and e.op == "identity":
         return scale(0.5, inv(sqrtm(a)))
-    if e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
         return scale(0.5 * e.params.coef, inv(sqrtm(a)))
-    return Expr.make("sqrtm_frechet", (a, e), NO_PARAMS, a.shape)
+    return Expr.make("sqrtm_frechet", (a, e), NO_PARAMS, shape)
 
 
 def logm_frechet(a: Any, e: Any) -> Expr:
     """L_logm(A, E): the derivative of logm at A in the direction E; L_logm(A, I) = A⁻¹."""
-    a, e = _frechet_args("logm_frechet", a, e)
+    a, e, shape = _frechet_args("logm_frechet", a, e)
     if e.op == "zeros":
-        return e
-    if e.op == "identity":
+        return zeros(shape)
+    if shape == a.shape and e.op == "identity":
         return inv(a)
-    if e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
         return scale(e.params.coef, inv(a))
-    return Expr.make("logm_frechet", (a, e), NO_PARAMS, a.shape)
+    return Expr.make("logm_frechet", (a, e), NO_PARAMS, shape)
 
 
 def logm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     """L²_logm(A; H, E): the second Fréchet derivative of logm (that of L_logm(A, E) in A along H)."""
-    a, h = _frechet_args("logm_frechet2", a, h)
+    a, h, shape = _frechet_args("logm_frechet2", a, h)
     e = _frechet_args("logm_frechet2", a, e)[1]
+    if len(shape) > 2 or e.ndim > 2:
+        raise NotImplementedError(f"logm_frechet2: second derivatives of logm of stacks of matrices are not "
+                                  f"supported (got shapes {fmt(a.shape)}, {fmt(h.shape)}, {fmt(e.shape)})")
     if h.op == "zeros" or e.op == "zeros":
         return zeros(a.shape)
     return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, a.shape)
 
 
-def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr]:
+def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
+    """The arguments as expressions and the node's shape: that of A and E with their stack axes
+    broadcast (a matrix E serves every member of a stack A, and the reverse)."""
     a, e = as_expr(a), as_expr(e)
     SQRTM.signature.check(name, [a.shape])
-    if e.shape != a.shape:
+    SQRTM.signature.check(name, [e.shape])
+    if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"{name}: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
-    return a, e
+    try:
+        return a, e, tuple(np.broadcast_shapes(a.shape, e.shape))
+    except ValueError:
+        raise ShapeError(f"{name}: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} could not be "
+                         f"broadcast") from None
 
 
 def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    fr = _frechet_map("sqrtm", a, sqrtm(a))
     if i == 1:
-        return fr
+        return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), io(node, 1)[0])
+    if node.shape != a.shape or node.ndim > 2:
+        raise NotImplementedError(f"sqrtm_frechet: second derivatives of sqrtm of stacks of matrices are not "
+                                  f"supported (got shape {fmt(node.shape)})")
+    fr = _frechet_map("sqrtm", a, sqrtm(a))
     # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
     X = node
     around = add_maps(KronMap(None, X, a.shape, a.shape), KronMap(X, None, a.shape, a.shape))
@@ -329,7 +348,10 @@ def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
 def _logm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
-        return _frechet_map("logm", a, logm(a))
+        return MatrixFunctionFrechetMap("logm", a, logm(a), io(node, 1)[0])
+    if node.ndim > 2:
+        raise NotImplementedError(f"logm_frechet: second derivatives of logm of stacks of matrices are not "
+                                  f"supported (got shape {fmt(node.shape)})")
     return LogmSecondMap(a, e, a.shape)
 
 
@@ -346,7 +368,7 @@ register(
     evaluate=lambda ev, e: ev.op(_frechet_value("sqrtm"), ev(e.args[0]), ev(sqrtm(e.args[0])), ev(e.args[1])),
     code=_frechet_code,
     jvp=_sqrtm_frechet_jvp,
-    printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"),
+    printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"), stacks=True,
     doc="the Fréchet derivative L(A, E) of sqrtm (appears in derivatives of sqrtm)",
 )
 register(
@@ -354,7 +376,7 @@ register(
     evaluate=lambda ev, e: ev.op(_frechet_value("logm"), ev(e.args[0]), ev(logm(e.args[0])), ev(e.args[1])),
     code=_frechet_code,
     jvp=_logm_frechet_jvp,
-    printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"),
+    printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"), stacks=True,
     doc="the Fréchet derivative L(A, E) of logm (appears in derivatives of logm)",
 )
 register(
