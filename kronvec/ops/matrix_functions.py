@@ -148,6 +148,10 @@ def sqrtm(a: Any) -> Expr:
     dS = L_sqrtm(A, dA), a lazy map (solved on the Schur form of S; the
     Daleckii–Krein form V (G ⊙ Vᵀ dA V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ), for a
     symmetric A, exact at repeated eigenvalues).  Its adjoint is L_sqrtm(Aᵀ, ·).
+
+    A stack of symmetric members takes one batched ``eigh`` (value and
+    derivative); a stack with a member that is not symmetric raises
+    ``NotImplementedError`` when evaluated.
     """
     a = as_expr(a)
     SQRTM.signature.check("sqrtm", [a.shape])
@@ -165,7 +169,8 @@ def logm(a: Any) -> Expr:
 
     dX = L_logm(A, dA), exact: the upper right block of log [[A, dA], [0, A]]
     (the Daleckii–Krein form with Gᵢⱼ = log(wᵢ/wⱼ)/(wᵢ − wⱼ), 1/wᵢ at ties, for a
-    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).
+    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`
+    (symmetric members only).
     """
     a = as_expr(a)
     LOGM.signature.check("logm", [a.shape])
