@@ -94,6 +94,9 @@ VALUE_CASES = {
                     lambda v: np.exp(v["X"]) + np.tanh(v["Y"]) + 1 / (1 + np.exp(-v["X"] * v["Y"]))
                     + np.maximum(v["X"], 0) + np.maximum(v["X"], v["Y"])),
     "power": (lambda: X ** 2 + (Y * Y) ** 0.5, lambda v: v["X"] ** 2 + np.abs(v["Y"])),
+    "expm": (lambda: kv.expm(0.5 * S), lambda v: np.stack([sla.expm(0.5 * s) for s in v["S"]])),
+    "expm of transposed members": (lambda: kv.expm(S.mT),
+                                   lambda v: np.stack([sla.expm(s.T) for s in v["S"]])),
 }
 
 
@@ -250,6 +253,11 @@ FD_CASES = {
     "solve_triangular": (lambda: kv.solve_triangular(S, X, lower=True), S),
     "solve_triangular shared": (lambda: kv.solve_triangular(kv.Matrix("T", (N, N)) + 3 * kv.eye(N), X,
                                                             trans=1), kv.Matrix("T", (N, N))),
+    "expm": (lambda: kv.expm(0.5 * S), S),
+    "expm of a product": (lambda: kv.expm(X.mT @ kv.Matrix("G", (N, M)) / N), X),
+    "expm trace": (lambda: kv.sum(kv.trace(C.mT @ kv.expm(0.5 * S) @ C, axis1=-2, axis2=-1)), S),
+    "expm of a matrix against a stack": (lambda: kv.sum(kv.trace(kv.Matrix("Q", (B, N, N)) @ kv.expm(
+        0.5 * kv.Matrix("T", (N, N))), axis1=-2, axis2=-1)), kv.Matrix("T", (N, N))),
 }
 
 
@@ -361,6 +369,140 @@ def test_nothing_loops_over_the_members_in_python(monkeypatch):
     kv.evaluate([kv.inv(S), kv.logdet(V), kv.det(S)], values)
 
 
+def test_the_derivative_of_expm_does_not_loop_over_the_members(monkeypatch):
+    """L(A, H) of a stack is one batched exponential of the block matrices, never SciPy's
+    per-matrix ``expm_frechet`` once per member."""
+    from kronvec.maps import terms
+    from kronvec.ops import matrix_functions
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("expm_frechet was called for a member of a stack")
+    monkeypatch.setattr(terms.sla, "expm_frechet", refuse)
+    monkeypatch.setattr(matrix_functions.sla, "expm_frechet", refuse)
+    calls = []
+    batched = sla.expm
+
+    def counted(a):
+        calls.append(np.shape(a))
+        return batched(a)
+    monkeypatch.setattr(terms.sla, "expm", counted)
+    values = _values()
+    L = kv.jacobian(kv.expm(S), S).at(values)
+    L.jvp(np.ones(L.in_shape))
+    L.vjp(np.ones(L.out_shape))
+    L.jvp(np.ones((3,) + L.in_shape))
+    assert calls == [(B, 2 * N, 2 * N), (B, 2 * N, 2 * N), (3, B, 2 * N, 2 * N)]
+    f = kv.sum(kv.trace(C.mT @ kv.expm(S) @ C, axis1=-2, axis2=-1))
+    kv.evaluate(kv.grad(f, S), values)
+
+
+def test_expm_of_a_stack_maps_member_by_member():
+    values = _values()
+    s0 = values["S"] - 3 * np.eye(N)
+    L = kv.jacobian(kv.expm(S), S).at(S=s0)
+    H = _rng(13).standard_normal((B, N, N))
+    expected = np.stack([sla.expm_frechet(a, h, compute_expm=False) for a, h in zip(s0, H)])
+    np.testing.assert_allclose(L.jvp(H), expected, rtol=1e-10, atol=1e-12)
+    adjoint = np.stack([sla.expm_frechet(a.T, h, compute_expm=False) for a, h in zip(s0, H)])
+    np.testing.assert_allclose(L.vjp(H), adjoint, rtol=1e-10, atol=1e-12)
+    Hs = _rng(14).standard_normal((3, B, N, N))
+    np.testing.assert_allclose(L.jvp(Hs), np.stack([L.jvp(h) for h in Hs]), atol=1e-12)
+    np.testing.assert_allclose(L.vjp(Hs), np.stack([L.vjp(h) for h in Hs]), atol=1e-12)
+    D = L.to_dense()
+    cols = np.arange(B * N * N).reshape((B, N, N), order="F")
+    for i in range(B):
+        for j in range(B):
+            block = D[np.ix_(cols[i].reshape(-1, order="F"), cols[j].reshape(-1, order="F"))]
+            if i != j:
+                assert not block.any()  # no coupling between members
+            else:
+                ref = np.column_stack([kv.vec(sla.expm_frechet(s0[i], e.reshape((N, N), order="F"),
+                                                               compute_expm=False))
+                                       for e in np.eye(N * N)])
+                np.testing.assert_allclose(block, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, reference", [("sqrtm", sla.sqrtm), ("logm", sla.logm)])
+def test_sqrtm_and_logm_of_stacks_of_symmetric_members(name, reference):
+    f = getattr(kv, name)
+    values = _values()
+    v0 = values["V"]
+    np.testing.assert_allclose(kv.evaluate(f(V), values), np.stack([reference(m) for m in v0]),
+                               rtol=1e-10, atol=1e-12)
+    check_jacobian(f(V), V, values, rtol=1e-5, atol=1e-6)
+    W = kv.Matrix("W", (N, N))
+    values["W"] = _rng(16).standard_normal((N, N))
+    weighted = kv.sum(kv.trace(W @ f(V), axis1=-2, axis2=-1))
+    check_jacobian(weighted, V, values, rtol=1e-5, atol=1e-6)
+    # member by member as for one matrix: gradients, and the Hessian of Σ tr f(Vᵢ)
+    one = kv.Matrix("V", (N, N), symmetric=True)
+    total = kv.sum(kv.trace(f(V), axis1=-2, axis2=-1))
+    Hs = kv.hessian(total, V).at(values)
+    T = _rng(17).standard_normal((B, N, N))
+    T = T + np.swapaxes(T, -1, -2)
+    for i in range(B):
+        member = {"V": v0[i], "W": values["W"]}
+        np.testing.assert_allclose(kv.evaluate(kv.grad(weighted, V), values)[i],
+                                   kv.evaluate(kv.grad(kv.trace(W @ f(one)), one), member),
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(Hs.jvp(T)[i], kv.hessian(kv.trace(f(one)), one).at(member).jvp(T[i]),
+                                   rtol=1e-10, atol=1e-12)
+    L = kv.jacobian(f(V), V).at(values)
+    D = L.to_dense()
+    cols = np.arange(B * N * N).reshape((B, N, N), order="F")
+    block = D[np.ix_(cols[0].reshape(-1, order="F"), cols[1].reshape(-1, order="F"))]
+    assert not block.any()  # no coupling between members
+    np.testing.assert_allclose(L.jvp(np.stack([T, T])), np.stack([L.jvp(T)] * 2), atol=1e-12)
+    with pytest.raises(NotImplementedError, match=rf"{name}_frechet.*\(2, 4, 4\)"):
+        kv.hessian(weighted, V)
+    with pytest.raises(NotImplementedError, match=rf"{name}: stacks .*member 0"):
+        kv.evaluate(f(S), values)
+
+
+def test_sqrtm_and_logm_of_symmetric_stacks_do_not_loop_over_the_members(monkeypatch):
+    from kronvec.maps import frechet
+    from kronvec.ops import matrix_functions
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a per-matrix routine was called for a stack")
+    for module in (frechet, matrix_functions):
+        monkeypatch.setattr(module, "real_sqrtm", refuse, raising=False)
+        monkeypatch.setattr(module, "real_logm", refuse, raising=False)
+    monkeypatch.setattr(frechet.sla, "issymmetric", refuse)
+    calls = []
+    batched = np.linalg.eigh
+
+    def counted(a, *args, **kwargs):
+        calls.append(np.shape(a))
+        return batched(a, *args, **kwargs)
+    monkeypatch.setattr(frechet.np.linalg, "eigh", counted)
+    values = _values()
+    for name in ("sqrtm", "logm"):
+        calls.clear()
+        L = kv.jacobian(getattr(kv, name)(V), V).at(values)
+        L.jvp(np.ones((3,) + L.in_shape))
+        L.vjp(np.ones(L.out_shape))
+        assert calls and all(shape == (B, N, N) for shape in calls)
+
+
+def test_gradients_of_traces_of_expm_of_stacks():
+    f = kv.sum(kv.trace(kv.expm(S), axis1=-2, axis2=-1))
+    g = kv.grad(f, S)
+    assert str(g) == "expm(S)ᵀ"
+    values = _values()
+    np.testing.assert_allclose(kv.evaluate(g, values), np.swapaxes(sla.expm(values["S"]), -1, -2), rtol=1e-12)
+    H = kv.hessian(f, S).at(values)
+    np.testing.assert_allclose(H.to_dense(), fd_jacobian(g, S, values), rtol=1e-5, atol=1e-5)
+    weighted = kv.sum(kv.trace(kv.Matrix("W", (N, N)) @ kv.expm(S), axis1=-2, axis2=-1))
+    gw = kv.grad(weighted, S)
+    assert gw.shape == S.shape and any(node.op == "expm_frechet" for node in gw.walk())
+    values["W"] = _rng(15).standard_normal((N, N))
+    np.testing.assert_allclose(kv.evaluate(gw, values), kv.jacobian(weighted, S).at(values).vjp(1.0),
+                               rtol=1e-10, atol=1e-12)
+    with pytest.raises(NotImplementedError, match=r"expm_frechet.*\(2, 4, 4\)"):
+        kv.hessian(weighted, S)
+
+
 # ---------------------------------------------------------------- errors
 def test_a_singular_member_is_named():
     values = _values()
@@ -390,9 +532,12 @@ def test_structure_is_checked_member_by_member():
 
 
 def test_operations_without_stacks_say_so():
-    for build in (lambda: kv.expm(S), lambda: kv.kron(S, A), lambda: kv.sqrtm(S)):
+    for build in (lambda: kv.kron(S, A), lambda: kv.kron(A, S)):
         with pytest.raises(NotImplementedError, match="stacks"):
             build()
+    for f in (kv.sqrtm, kv.logm):  # of a stack with members that are not symmetric
+        with pytest.raises(NotImplementedError, match="stacks"):
+            kv.evaluate(f(S), _values())
     with pytest.raises(IndexError, match="stack"):
         X[0, 0]
     with pytest.raises(kv.ShapeError, match="stack of square matrices"):

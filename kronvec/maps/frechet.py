@@ -35,6 +35,7 @@ from . import factors as fx
 from .base import LinearMap, bind_factor
 
 __all__ = ["MatrixFunctionFrechetMap", "LogmSecondMap", "divided_differences", "real_logm", "real_sqrtm",
+           "symmetric_members",
            "logm_second"]
 
 _EPS = np.finfo(float).eps
@@ -61,11 +62,12 @@ def _real(out: np.ndarray, label: str, what: str) -> np.ndarray:
 
 
 def divided_differences(fn: str, w: np.ndarray) -> np.ndarray:
-    """Gᵢⱼ = (f(wᵢ) − f(wⱼ))/(wᵢ − wⱼ), = f'(wᵢ) at ties, for f = sqrt or log, without cancellation."""
-    wi, wj = w[:, None], w[None, :]
+    """Gᵢⱼ = (f(wᵢ) − f(wⱼ))/(wᵢ − wⱼ), = f'(wᵢ) at ties, for f = sqrt or log, without cancellation
+    (w of shape (..., n): a stack of spectra gives a stack of G)."""
+    wi, wj = w[..., :, None], w[..., None, :]
     if fn == "sqrtm":
         r = np.sqrt(np.maximum(w, 0.0))
-        total = r[:, None] + r[None, :]
+        total = r[..., :, None] + r[..., None, :]
         if np.any(total <= 0.0):
             raise DegenerateError("sqrtm: the square root has no derivative at a matrix with a repeated "
                                   "zero eigenvalue (0 + 0 in the divided difference 1/(√wᵢ + √wⱼ))")
@@ -108,7 +110,9 @@ class MatrixFunctionFrechetMap(LinearMap):
         """The application on one (n, n) tangent, set up once (eigen or Schur form)."""
         if self._apply_numeric is None:
             A, F = np.asarray(self.A, dtype=float), np.asarray(self.F, dtype=float)
-            if sla.issymmetric(A):
+            if A.ndim > 2:
+                self._apply_numeric = _symmetric_stack_frechet(self.fn, A)
+            elif sla.issymmetric(A):
                 w, V = np.linalg.eigh(A)
                 G = divided_differences(self.fn, w)
                 self._apply_numeric = lambda h: V @ (G * (V.T @ h @ V)) @ V.T
@@ -124,11 +128,33 @@ class MatrixFunctionFrechetMap(LinearMap):
             return registry.function(self.fn + "_frechet")(as_expr(self.A), as_expr(h))
         h = np.asarray(h, dtype=float)
         apply = self._numeric()
+        if np.ndim(self.A) > 2:
+            return apply(h)
         flat = h.reshape((-1,) + h.shape[-2:])
         return np.stack([apply(x) for x in flat]).reshape(h.shape)
 
     def _adjoint(self) -> LinearMap:
         return MatrixFunctionFrechetMap(self.fn, fx.tr(self.A), fx.tr(self.F), self.in_shape)
+
+
+def symmetric_members(label: str, A: np.ndarray) -> None:
+    """Refuse (``NotImplementedError``) a stack with a member that is not exactly symmetric."""
+    bad = np.flatnonzero(~(A == np.swapaxes(A, -1, -2)).all(axis=(-2, -1)).reshape(-1))
+    if bad.size:
+        raise NotImplementedError(f"{label}: stacks of matrices are supported by {label} only when every "
+                                  f"member is symmetric (member {int(bad[0])} of the stack of shape "
+                                  f"{A.shape} is not); declare the symbol symmetric=True, or apply it to one "
+                                  f"matrix at a time")
+
+
+def _symmetric_stack_frechet(fn: str, A: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """L_f(Aᵢ, Hᵢ) = Vᵢ (Gᵢ ⊙ Vᵢᵀ Hᵢ Vᵢ) Vᵢᵀ for a stack of symmetric members: one batched ``eigh``,
+    applied to the whole stack (and to leading axes of tangents) at once."""
+    symmetric_members(fn, A)
+    w, V = np.linalg.eigh(A)
+    G = divided_differences(fn, w)
+    Vt = np.swapaxes(V, -1, -2)
+    return lambda h: V @ (G * (Vt @ h @ V)) @ Vt
 
 
 def _sylvester(T: np.ndarray, Z: np.ndarray, h: np.ndarray) -> np.ndarray:

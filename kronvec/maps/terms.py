@@ -36,7 +36,8 @@ from .base import LinearMap, bind_factor
 from .operands import dense_of, write_into
 
 __all__ = ["KronMap", "KronTMap", "TraceMap", "ElementwiseMap", "DiagEmbedMap",
-           "DiagExtractMap", "KronFactorMap", "ExpmFrechetMap", "identity_map", "commutation_map"]
+           "DiagExtractMap", "KronFactorMap", "ExpmFrechetMap", "expm_frechet_stack", "identity_map",
+           "commutation_map"]
 
 
 def identity_map(shape: Shape) -> "KronMap":
@@ -383,8 +384,10 @@ class KronFactorMap(_FactorTerm):
 class ExpmFrechetMap(_FactorTerm):
     """H ↦ L(A, H), the Fréchet derivative of the matrix exponential at A.
 
-    L(A, H) = ∫₀¹ e^{sA} H e^{(1-s)A} ds; its adjoint is L(Aᵀ, ·).
-    Applied with ``scipy.linalg.expm_frechet``.
+    L(A, H) = ∫₀¹ e^{sA} H e^{(1-s)A} ds; its adjoint is L(Aᵀ, ·) (member by
+    member for a stack).  Applied with ``scipy.linalg.expm_frechet`` for a
+    matrix, and for a stack by :func:`expm_frechet_stack` (one batched
+    exponential of the 2n × 2n block matrices, no loop over the members).
     """
 
     def __init__(self, A: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
@@ -401,6 +404,8 @@ class ExpmFrechetMap(_FactorTerm):
         if fx.is_symbolic(self.A, h):
             return registry.function("expm_frechet")(as_expr(self.A), as_expr(h))
         h = np.asarray(h)
+        if np.ndim(self.A) > 2 or len(self.in_shape) > 2:
+            return expm_frechet_stack(self.A, h)
         flat = h.reshape((-1,) + h.shape[-2:])
         out = np.stack([sla.expm_frechet(self.A, x, compute_expm=False, check_finite=False)
                         for x in flat])
@@ -408,6 +413,27 @@ class ExpmFrechetMap(_FactorTerm):
 
     def _adjoint(self) -> LinearMap:
         return ExpmFrechetMap(fx.tr(self.A), self.in_shape)
+
+
+def expm_frechet_stack(A: Any, h: Any) -> np.ndarray:
+    """L(A, H) for every member of a stack at once (H may have more leading axes than A).
+
+    The block identity expm([[A, H], [0, A]]) = [[e^A, L(A, H)], [0, e^A]]:
+    one batched ``scipy.linalg.expm`` of the (…, 2n, 2n) block matrices, the
+    upper right blocks taken.  L is linear in H, so each member's H is scaled
+    to unit norm first (its scale multiplied back), which keeps the blocks'
+    norms, and so the scaling and squaring, those of A.
+    """
+    A, h = np.asarray(A, dtype=float), np.asarray(h, dtype=float)
+    n = h.shape[-1]
+    shape = np.broadcast_shapes(A.shape, h.shape)
+    size = np.linalg.norm(h, axis=(-2, -1), keepdims=True)
+    size = np.where(size > 0, size, 1.0)
+    big = np.zeros(shape[:-2] + (2 * n, 2 * n))
+    big[..., :n, :n] = A
+    big[..., n:, n:] = A
+    big[..., :n, n:] = h / size
+    return np.ascontiguousarray(sla.expm(big)[..., :n, n:] * size)
 
 
 def _absorb_kron(m: "KronMap | KronTMap", c: Any) -> LinearMap | None:

@@ -23,10 +23,11 @@ from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechet
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
-from ..maps.frechet import logm_second, real_logm, real_sqrtm
+from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
+from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
-from ..shapes import fmt
-from ._common import call_printing, code_eigh, code_for, lift, py_call
+from ..shapes import Shape, fmt
+from ._common import call_printing, code_eigh, code_for, io, lift, py_call
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -40,11 +41,14 @@ def expm(a: Any) -> Expr:
     """The matrix exponential e^A = Σₖ Aᵏ/k!.
 
     Its derivative is the Fréchet derivative d e^A = L(A, dA), a lazy map whose
-    adjoint is L(Aᵀ, ·).
+    adjoint is L(Aᵀ, ·).  A stack of matrices (three or more axes) gives the
+    exponential of each member, evaluated by one batched ``scipy.linalg.expm``;
+    its derivative is L(A, dA) member by member, applied to the whole stack at
+    once (the block formula of :func:`kronvec.maps.terms.expm_frechet_stack`).
     """
     a = as_expr(a)
     EXPM.signature.check("expm", [a.shape])
-    if a.op == "zeros":
+    if a.op == "zeros" and a.ndim == 2:
         return identity(a.shape[0])
     return Expr.make("expm", (a,), NO_PARAMS, a.shape)
 
@@ -65,6 +69,7 @@ EXPM = register(
     jvp=lambda node, i: ExpmFrechetMap(node.args[0], node.shape),
     transpose=Transpose((0,), lambda node, t: Expr.make("expm", (t[0],), node.params, node.shape)),
     printing=Printing(_print_expm, _print_expm, py_call("expm")),
+    stacks=True,
     doc="the matrix exponential e^A",
 )
 
@@ -79,36 +84,53 @@ def _block_frechet(g: Any, node: Expr, a: str, h: str) -> str:
 def expm_frechet(a: Any, e: Any) -> Expr:
     """L(A, E): the Fréchet derivative of e^A in the direction E.
 
-    ``d expm(A) = L(A, dA)``; its adjoint is L(Aᵀ, ·).
+    ``d expm(A) = L(A, dA)``; its adjoint is L(Aᵀ, ·).  For stacks, L(Aᵢ, Eᵢ)
+    of each member, the stack axes of A and E broadcast (a matrix E or A
+    serves every member).
     """
     a, e = as_expr(a), as_expr(e)
     EXPM.signature.check("expm_frechet", [a.shape])
-    if e.shape != a.shape:
+    EXPM.signature.check("expm_frechet", [e.shape])
+    if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"expm_frechet: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, e.shape))
+    except ValueError:
+        raise ShapeError(f"expm_frechet: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} "
+                         f"could not be broadcast") from None
     if e.op == "zeros":
-        return e
-    if e.op == "identity":  # A commutes with I: L(A, I) = ∫ e^{sA} e^{(1-s)A} ds = e^A
+        return zeros(shape)
+    if shape == a.shape and e.op == "identity":  # A commutes with I: L(A, I) = ∫ e^{sA} e^{(1-s)A} ds = e^A
         return expm(a)
-    if e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
         return scale(e.params.coef, expm(a))
-    return Expr.make("expm_frechet", (a, e), NO_PARAMS, a.shape)
+    return Expr.make("expm_frechet", (a, e), NO_PARAMS, shape)
+
+
+def _expm_frechet_value(a: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """L(A, H): SciPy's ``expm_frechet`` for a matrix, the batched block formula for a stack."""
+    if a.ndim > 2 or h.ndim > 2:
+        return expm_frechet_stack(a, h)
+    return sla.expm_frechet(a, h, compute_expm=False, check_finite=False)
 
 
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:
     if i == 1:
-        return ExpmFrechetMap(node.args[0], node.shape)
-    raise NotImplementedError("second derivatives through expm (the derivative of the "
-                              "Fréchet derivative in A) are not supported")
+        return ExpmFrechetMap(node.args[0], io(node, 1)[0])
+    raise NotImplementedError(f"expm_frechet: second derivatives through expm (the derivative of the "
+                              f"Fréchet derivative in A, here of shape {fmt(node.args[0].shape)}) are "
+                              f"not supported")
 
 
 register(
     "expm_frechet", FAMILY, function=expm_frechet,
-    evaluate=lift(lambda a, h: sla.expm_frechet(a, h, compute_expm=False, check_finite=False)),
+    evaluate=lift(_expm_frechet_value),
     code=code_for(numpy="sla.expm_frechet({0}, {1}, compute_expm=False, check_finite=False)",
                   jax="jsla.expm_frechet({0}, {1}, compute_expm=False)",
                   torch=lambda g, e, a, h: _block_frechet(g, e, a, h)),
     jvp=_expm_frechet_jvp,
     printing=call_printing("L_expm", r"\operatorname{L_expm}", "expm_frechet"),
+    stacks=True,
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
 )
 
@@ -126,6 +148,10 @@ def sqrtm(a: Any) -> Expr:
     dS = L_sqrtm(A, dA), a lazy map (solved on the Schur form of S; the
     Daleckii–Krein form V (G ⊙ Vᵀ dA V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ), for a
     symmetric A, exact at repeated eigenvalues).  Its adjoint is L_sqrtm(Aᵀ, ·).
+
+    A stack of symmetric members takes one batched ``eigh`` (value and
+    derivative); a stack with a member that is not symmetric raises
+    ``NotImplementedError`` when evaluated.
     """
     a = as_expr(a)
     SQRTM.signature.check("sqrtm", [a.shape])
@@ -143,7 +169,8 @@ def logm(a: Any) -> Expr:
 
     dX = L_logm(A, dA), exact: the upper right block of log [[A, dA], [0, A]]
     (the Daleckii–Krein form with Gᵢⱼ = log(wᵢ/wⱼ)/(wᵢ − wⱼ), 1/wᵢ at ties, for a
-    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).
+    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`
+    (symmetric members only).
     """
     a = as_expr(a)
     LOGM.signature.check("logm", [a.shape])
@@ -153,19 +180,25 @@ def logm(a: Any) -> Expr:
 
 
 def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
-    """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise."""
-    if sla.issymmetric(a):
+    """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise; a stack of
+    symmetric members by one batched eigh (other stacks are refused)."""
+    if a.ndim > 2:
+        symmetric_members(fn, a)
+    if a.ndim > 2 or sla.issymmetric(a):
         w, V = np.linalg.eigh(a)
-        floor = -10 * a.shape[0] * np.finfo(float).eps * max(1.0, float(np.abs(w).max(initial=0.0)))
+        top = np.maximum(1.0, np.abs(w).max(axis=-1, initial=0.0))
+        floor = -10 * a.shape[-1] * np.finfo(float).eps * top
+        where = "" if a.ndim == 2 else " of a member"
+        Vt = np.swapaxes(V, -1, -2)
         if fn == "sqrtm":
-            if w.min(initial=0.0) < floor:
-                raise ValueError(f"sqrtm: the symmetric matrix has a negative eigenvalue {w.min():.3g}, so "
-                                 f"no real square root")
-            return (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
+            if np.any(w.min(axis=-1, initial=0.0) < floor):
+                raise ValueError(f"sqrtm: the symmetric matrix{where} has a negative eigenvalue "
+                                 f"{w.min():.3g}, so no real square root")
+            return (V * np.sqrt(np.maximum(w, 0.0))[..., None, :]) @ Vt
         if w.min(initial=1.0) <= 0.0:
-            raise ValueError(f"logm: the symmetric matrix has an eigenvalue {w.min():.3g} <= 0, so no real "
-                             f"logarithm")
-        return (V * np.log(w)) @ V.T
+            raise ValueError(f"logm: the symmetric matrix{where} has an eigenvalue {w.min():.3g} <= 0, so no "
+                             f"real logarithm")
+        return (V * np.log(w)[..., None, :]) @ Vt
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
 
 
@@ -227,7 +260,7 @@ SQRTM = register(
               "V (G ⊙ Vᵀ d{arg} V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ)",
               r"{out}^2 = {arg} \Rightarrow {out}\, \mathrm{{d}}{out} + \mathrm{{d}}{out}\, {out} = "
               r"\mathrm{{d}}{arg}"),
-    domain=("invertible",),
+    domain=("invertible",), stacks=True,
     doc="the principal matrix square root A^½",
 )
 
@@ -243,7 +276,7 @@ LOGM = register(
               "Gᵢⱼ = (log wᵢ − log wⱼ)/(wᵢ − wⱼ) (1/wᵢ at ties)",
               r"\mathrm{{d}}{out} = \left[\log \begin{{pmatrix}} {arg} & \mathrm{{d}}{arg} \\ 0 & {arg} "
               r"\end{{pmatrix}}\right]_{{12}}"),
-    domain=("invertible",),
+    domain=("invertible",), stacks=True,
     doc="the principal matrix logarithm log A",
 )
 
@@ -254,50 +287,63 @@ def sqrtm_frechet(a: Any, e: Any) -> Expr:
     L_sqrtm(A, I) = ½ S⁻¹.  Its derivative in A is −L(A, dS X + X dS) with
     dS = L(A, dA) (differentiating the Sylvester equation).
     """
-    a, e = _frechet_args("sqrtm_frechet", a, e)
+    a, e, shape = _frechet_args("sqrtm_frechet", a, e)
     if e.op == "zeros":
-        return e
-    if e.op == "identity":
+        return zeros(shape)
+    if shape == a.shape and e.op == "identity":
         return scale(0.5, inv(sqrtm(a)))
-    if e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
         return scale(0.5 * e.params.coef, inv(sqrtm(a)))
-    return Expr.make("sqrtm_frechet", (a, e), NO_PARAMS, a.shape)
+    return Expr.make("sqrtm_frechet", (a, e), NO_PARAMS, shape)
 
 
 def logm_frechet(a: Any, e: Any) -> Expr:
     """L_logm(A, E): the derivative of logm at A in the direction E; L_logm(A, I) = A⁻¹."""
-    a, e = _frechet_args("logm_frechet", a, e)
+    a, e, shape = _frechet_args("logm_frechet", a, e)
     if e.op == "zeros":
-        return e
-    if e.op == "identity":
+        return zeros(shape)
+    if shape == a.shape and e.op == "identity":
         return inv(a)
-    if e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
         return scale(e.params.coef, inv(a))
-    return Expr.make("logm_frechet", (a, e), NO_PARAMS, a.shape)
+    return Expr.make("logm_frechet", (a, e), NO_PARAMS, shape)
 
 
 def logm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     """L²_logm(A; H, E): the second Fréchet derivative of logm (that of L_logm(A, E) in A along H)."""
-    a, h = _frechet_args("logm_frechet2", a, h)
+    a, h, shape = _frechet_args("logm_frechet2", a, h)
     e = _frechet_args("logm_frechet2", a, e)[1]
+    if len(shape) > 2 or e.ndim > 2:
+        raise NotImplementedError(f"logm_frechet2: second derivatives of logm of stacks of matrices are not "
+                                  f"supported (got shapes {fmt(a.shape)}, {fmt(h.shape)}, {fmt(e.shape)})")
     if h.op == "zeros" or e.op == "zeros":
         return zeros(a.shape)
     return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, a.shape)
 
 
-def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr]:
+def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
+    """The arguments as expressions and the node's shape: that of A and E with their stack axes
+    broadcast (a matrix E serves every member of a stack A, and the reverse)."""
     a, e = as_expr(a), as_expr(e)
     SQRTM.signature.check(name, [a.shape])
-    if e.shape != a.shape:
+    SQRTM.signature.check(name, [e.shape])
+    if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"{name}: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
-    return a, e
+    try:
+        return a, e, tuple(np.broadcast_shapes(a.shape, e.shape))
+    except ValueError:
+        raise ShapeError(f"{name}: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} could not be "
+                         f"broadcast") from None
 
 
 def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    fr = _frechet_map("sqrtm", a, sqrtm(a))
     if i == 1:
-        return fr
+        return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), io(node, 1)[0])
+    if node.shape != a.shape or node.ndim > 2:
+        raise NotImplementedError(f"sqrtm_frechet: second derivatives of sqrtm of stacks of matrices are not "
+                                  f"supported (got shape {fmt(node.shape)})")
+    fr = _frechet_map("sqrtm", a, sqrtm(a))
     # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
     X = node
     around = add_maps(KronMap(None, X, a.shape, a.shape), KronMap(X, None, a.shape, a.shape))
@@ -307,7 +353,10 @@ def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
 def _logm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
-        return _frechet_map("logm", a, logm(a))
+        return MatrixFunctionFrechetMap("logm", a, logm(a), io(node, 1)[0])
+    if node.ndim > 2:
+        raise NotImplementedError(f"logm_frechet: second derivatives of logm of stacks of matrices are not "
+                                  f"supported (got shape {fmt(node.shape)})")
     return LogmSecondMap(a, e, a.shape)
 
 
@@ -324,7 +373,7 @@ register(
     evaluate=lambda ev, e: ev.op(_frechet_value("sqrtm"), ev(e.args[0]), ev(sqrtm(e.args[0])), ev(e.args[1])),
     code=_frechet_code,
     jvp=_sqrtm_frechet_jvp,
-    printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"),
+    printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"), stacks=True,
     doc="the Fréchet derivative L(A, E) of sqrtm (appears in derivatives of sqrtm)",
 )
 register(
@@ -332,7 +381,7 @@ register(
     evaluate=lambda ev, e: ev.op(_frechet_value("logm"), ev(e.args[0]), ev(logm(e.args[0])), ev(e.args[1])),
     code=_frechet_code,
     jvp=_logm_frechet_jvp,
-    printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"),
+    printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"), stacks=True,
     doc="the Fréchet derivative L(A, E) of logm (appears in derivatives of logm)",
 )
 register(
