@@ -126,7 +126,7 @@ class Backend:
             return Factor(kind, (a,), n, lower)
         if kind == "cholesky":
             (c,) = g.fresh(base + "_chol")
-            g.line(f"{c} = {self.cholesky_call.format(a=a)}", f"{label} = {self.cholesky_label}")
+            g.line(f"{c} = {self.cholesky_call.format(a=a)}", f"{label} = {self.cholesky_label.format(a=a)}")
             return Factor(kind, (c,), n)
         (lu,) = g.fresh(base + "_lu")
         g.line(f"{lu} = {self.lu_call.format(a=a)}", f"{label} = P L U")
@@ -175,21 +175,19 @@ class NumpyBackend(Backend):
     modules = {"np": "numpy", "sla": "scipy.linalg", "lapack": "scipy.linalg.lapack",
                "blas": "scipy.linalg.blas", "special": "scipy.special"}
 
+    cholesky_call = "lapack.dpotrf({a}.T, lower=0, clean=1)[0]"
+    cholesky_label = "UᵀU ({a}.T: Fortran order)"
+
     def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
                   label: str | None = None) -> Factor:
         label = label or a
-        if kind == "triangular":
-            return Factor(kind, (a,), n, lower)
-        if kind == "cholesky":
-            (c,) = g.fresh(base + "_chol")
-            g.line(f"{c} = lapack.dpotrf({a}.T, lower=0, clean=1)[0]",
-                   f"{label} = UᵀU ({a}.T: Fortran order)")
-            return Factor(kind, (c,), n)
         if kind == "ldl":
             ldl, ipiv = g.fresh(base + "_ldl", base + "_ipiv")
             lwork = int(lapack.dsytrf_lwork(n)[0])
             g.line(f"{ldl}, {ipiv}, _ = lapack.dsytrf({a}.T, lower=0, lwork={lwork})", f"{label} = U D Uᵀ")
             return Factor(kind, (ldl, ipiv), n)
+        if kind != "lu":
+            return super().factorize(g, kind, a, base, n, lower, label)
         lu, piv = g.fresh(base + "_lu", base + "_piv")
         g.line(f"{lu}, {piv}, _ = lapack.dgetrf({a})", f"{label} = P L U")
         return Factor("lu", (lu, piv), n)

@@ -12,7 +12,7 @@ functions exact at repeated eigenvalues.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import scipy.linalg as sla
@@ -249,35 +249,37 @@ def _frechet_map(fn: str, a: Expr, value: Expr) -> MatrixFunctionFrechetMap:
     return MatrixFunctionFrechetMap(fn, a, value, a.shape)
 
 
-SQRTM = register(
-    "sqrtm", FAMILY, public="sqrtm", function=sqrtm, signature="(n,n)->(n,n)",
-    evaluate=lift(partial(_spectral_value, "sqrtm")), code=lambda g, e, a: _function_code(g, e, a),
-    jvp=lambda node, i: _frechet_map("sqrtm", node.args[0], node),
-    transpose=Transpose((0,), _transposed_function),
-    printing=call_printing("sqrtm", r"\operatorname{sqrtm}", "sqrtm"),
-    identity=("{out}² = {arg} ⇒ {out} d{out} + d{out} {out} = d{arg} (a Sylvester equation) ⇒ "
-              "d{out} = L_sqrtm({arg}, d{arg}); for a symmetric {arg} = V diag(w) Vᵀ: "
-              "V (G ⊙ Vᵀ d{arg} V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ)",
-              r"{out}^2 = {arg} \Rightarrow {out}\, \mathrm{{d}}{out} + \mathrm{{d}}{out}\, {out} = "
-              r"\mathrm{{d}}{arg}"),
-    domain=("invertible",), stacks=True,
-    doc="the principal matrix square root A^½",
-)
+def _register_function(fn: str, function: Callable[..., Expr], identity: tuple[str, str], doc: str) -> Any:
+    """sqrtm or logm: evaluated by SciPy (or in the eigenbasis for a symmetric value), with the
+    Fréchet derivative as its JVP."""
+    return register(
+        fn, FAMILY, public=fn, function=function, signature="(n,n)->(n,n)",
+        evaluate=lift(partial(_spectral_value, fn)), code=lambda g, e, a: _function_code(g, e, a),
+        jvp=lambda node, i: _frechet_map(fn, node.args[0], node),
+        transpose=Transpose((0,), _transposed_function),
+        printing=call_printing(fn, rf"\operatorname{{{fn}}}", fn),
+        identity=identity, domain=("invertible",), stacks=True, doc=doc,
+    )
 
-LOGM = register(
-    "logm", FAMILY, public="logm", function=logm, signature="(n,n)->(n,n)",
-    evaluate=lift(partial(_spectral_value, "logm")), code=lambda g, e, a: _function_code(g, e, a),
-    jvp=lambda node, i: _frechet_map("logm", node.args[0], node),
-    transpose=Transpose((0,), _transposed_function),
-    printing=call_printing("logm", r"\operatorname{logm}", "logm"),
-    identity=("{out} = log {arg} ⇒ d{out} = L_logm({arg}, d{arg}), the upper right block of "
-              "log [[{arg}, d{arg}], [0, {arg}]]; for a symmetric {arg} = V diag(w) Vᵀ: "
-              "V (G ⊙ Vᵀ d{arg} V) Vᵀ, "
-              "Gᵢⱼ = (log wᵢ − log wⱼ)/(wᵢ − wⱼ) (1/wᵢ at ties)",
-              r"\mathrm{{d}}{out} = \left[\log \begin{{pmatrix}} {arg} & \mathrm{{d}}{arg} \\ 0 & {arg} "
-              r"\end{{pmatrix}}\right]_{{12}}"),
-    domain=("invertible",), stacks=True,
-    doc="the principal matrix logarithm log A",
+
+SQRTM = _register_function(
+    "sqrtm", sqrtm,
+    ("{out}² = {arg} ⇒ {out} d{out} + d{out} {out} = d{arg} (a Sylvester equation) ⇒ "
+     "d{out} = L_sqrtm({arg}, d{arg}); for a symmetric {arg} = V diag(w) Vᵀ: "
+     "V (G ⊙ Vᵀ d{arg} V) Vᵀ, Gᵢⱼ = 1/(√wᵢ + √wⱼ)",
+     r"{out}^2 = {arg} \Rightarrow {out}\, \mathrm{{d}}{out} + \mathrm{{d}}{out}\, {out} = "
+     r"\mathrm{{d}}{arg}"),
+    "the principal matrix square root A^½",
+)
+LOGM = _register_function(
+    "logm", logm,
+    ("{out} = log {arg} ⇒ d{out} = L_logm({arg}, d{arg}), the upper right block of "
+     "log [[{arg}, d{arg}], [0, {arg}]]; for a symmetric {arg} = V diag(w) Vᵀ: "
+     "V (G ⊙ Vᵀ d{arg} V) Vᵀ, "
+     "Gᵢⱼ = (log wᵢ − log wⱼ)/(wᵢ − wⱼ) (1/wᵢ at ties)",
+     r"\mathrm{{d}}{out} = \left[\log \begin{{pmatrix}} {arg} & \mathrm{{d}}{arg} \\ 0 & {arg} "
+     r"\end{{pmatrix}}\right]_{{12}}"),
+    "the principal matrix logarithm log A",
 )
 
 
