@@ -439,7 +439,8 @@ def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[],
 
 def _solve_right(fac: Factorization, x: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
     """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
-    return np.swapaxes(fac.solve(np.swapaxes(x, -1, -2), not trans, context), -1, -2)
+    xt = x.swapaxes(-1, -2) if type(x) is np.ndarray else np.swapaxes(x, -1, -2)
+    return fac.solve(xt, not trans, context).swapaxes(-1, -2)
 
 
 def _low_rank_split(e: Expr) -> int | None:

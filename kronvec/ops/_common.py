@@ -66,6 +66,8 @@ def constant_value(make: Callable[[Expr], Any]) -> EvalRule:
 def matrix_transpose_value(x: Any) -> Any:
     """The matrix transpose of a value: the last two axes swapped (a scalar, or a 1-D array of
     per-member scalars, is its own transpose)."""
+    if type(x) is np.ndarray:  # the method: NumPy's function wrapper costs more than the swap
+        return x.swapaxes(-1, -2) if x.ndim >= 2 else x
     return np.swapaxes(x, -1, -2) if np.ndim(x) >= 2 else x
 
 
