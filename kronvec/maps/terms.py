@@ -318,17 +318,6 @@ class DiagExtractMap(LinearMap):
 
 # The trilinear form ⟨Big, A ⊗ B⟩ = Σ Big[ip+k, jq+l] A[i, j] B[k, l] gives six
 # linear maps: fix one slot, map a second to the dual of the third.
-def _transposed_copy(x: Any) -> Any:
-    """xᵀ for the adjoint of a bound product term: a C-ordered copy of a bound factor of at
-    most 2²⁰ entries.  OpenBLAS multiplies by a transposed view more slowly at some shapes
-    (W G Wᵀ at (200, 20): 37 µs with the view Wᵀ, 28 µs with a copy), and the adjoint is
-    made once per bound map, so its copy is paid once."""
-    t = fx.tr(x)
-    if type(t) is np.ndarray and t.ndim >= 2 and t.size <= 1 << 20 and not t.flags.c_contiguous:
-        return np.ascontiguousarray(t)
-    return t
-
-
 _SLOT_INDEX = {"a": "ij", "b": "kl", "big": "ikjl"}
 
 
@@ -434,6 +423,17 @@ def expm_frechet_stack(A: Any, h: Any) -> np.ndarray:
     big[..., n:, n:] = A
     big[..., :n, n:] = h / size
     return np.ascontiguousarray(sla.expm(big)[..., :n, n:] * size)
+
+
+def _transposed_copy(x: Any) -> Any:
+    """xᵀ for the adjoint of a bound product term: a C-ordered copy of a bound factor of at
+    most 2²⁰ entries.  OpenBLAS multiplies by a transposed view more slowly at some shapes
+    (W G Wᵀ at (200, 20): 37 µs with the view Wᵀ, 28 µs with a copy), and the adjoint is
+    made once per bound map, so its copy is paid once."""
+    t = fx.tr(x)
+    if type(t) is np.ndarray and t.ndim >= 2 and t.size <= 1 << 20 and not t.flags.c_contiguous:
+        return np.ascontiguousarray(t)
+    return t
 
 
 def _absorb_kron(m: "KronMap | KronTMap", c: Any) -> LinearMap | None:
