@@ -10,13 +10,13 @@ gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import expr as E
 from .blockjacobian import BlockJacobian
+from .caches import FIRST_USE, RecentCache
 from .errors import BindingError, ShapeError
 from .evaluation import CHUNKED, Binder, Plan, chunked_values, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
@@ -163,11 +163,7 @@ class Jacobian:
         if CHUNKED and chunked_values(given):
             return CHUNKED["at"](self, given)
         if self._factors is None:
-            self._factors = list(dict.fromkeys(expression_factors(self.map)))
-            self._plain = E.strip_names(self.expr)
-            self._plain_symbols = self._plain.symbols()
-            self._exprs = {False: self._factors, True: self._factors + [self._plain]}
-            self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+            self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
         exprs = self._exprs[with_value]
         bound = self._binders[with_value](given)
@@ -179,6 +175,19 @@ class Jacobian:
         bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape) \
             if with_value else None
         return bound_map
+
+    def _first_use(self) -> None:
+        """Build what binding needs, once, also when several threads bind at the same time
+        (``_factors`` is set last: once it is, everything else is there)."""
+        with FIRST_USE:
+            if self._factors is not None:
+                return
+            factors = list(dict.fromkeys(expression_factors(self.map)))
+            self._plain = E.strip_names(self.expr)
+            self._plain_symbols = self._plain.symbols()
+            self._exprs = {False: factors, True: factors + [self._plain]}
+            self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+            self._factors = factors
 
     @property
     def T(self) -> "Jacobian":
@@ -285,19 +294,13 @@ def jacobian(f: Any, wrt: Any) -> Any:
     key = (f, wrt)
     cached = _RECENT.get(key)
     if cached is not None:
-        _RECENT.move_to_end(key)
         return cached
-    J = Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f))
-    _RECENT[key] = J
-    if len(_RECENT) > _RECENT_SIZE:
-        _RECENT.popitem(last=False)
-    return J
+    return _RECENT.add(key, Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f)))
 
 
 # Expressions are interned, so (F, V) identifies a derivative: recent Jacobians are
 # reused with their recorded evaluation plans (``kv.jacobian(F, V).at(...)`` in a loop).
-_RECENT: "OrderedDict[tuple[E.Expr, E.Expr], Jacobian]" = OrderedDict()
-_RECENT_SIZE = 128
+_RECENT: "RecentCache[Jacobian]" = RecentCache(128)
 
 
 def grad(f: Any, wrt: Any) -> Any:

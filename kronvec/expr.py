@@ -15,6 +15,7 @@ always means what it says.
 from __future__ import annotations
 
 import numbers
+import threading
 import weakref
 from typing import Any, Iterable, Sequence
 
@@ -67,6 +68,9 @@ class ConstValue:
 
 
 NO_PARAMS = Params()
+_INTERNING = threading.Lock()
+"""Held while a new node is made and entered in the table, so that one expression is one node
+also when threads build it at the same time (lookups of existing nodes take no lock)."""
 
 
 def _fn(name: str) -> Any:
@@ -101,12 +105,19 @@ class Expr:
         key = (op, tuple(id(a) for a in args), params, shape)
         node = cls._table.get(key)
         if node is None:
-            node = object.__new__(cls)
-            symbols = _merged_symbols(args) if op != "symbol" else None
-            for field, value in (("op", op), ("args", args), ("params", params), ("shape", shape)):
-                object.__setattr__(node, field, value)
-            object.__setattr__(node, "_symbols", symbols if symbols is not None else {params.name: node})
-            cls._table[key] = node
+            with _INTERNING:  # look again: another thread may have made it meanwhile
+                node = cls._table.get(key)
+                if node is None:
+                    node = cls._table[key] = cls._new(op, args, params, shape)
+        return node
+
+    @classmethod
+    def _new(cls, op: str, args: tuple["Expr", ...], params: Params, shape: Shape) -> "Expr":
+        node = object.__new__(cls)
+        symbols = _merged_symbols(args) if op != "symbol" else None
+        for field, value in (("op", op), ("args", args), ("params", params), ("shape", shape)):
+            object.__setattr__(node, field, value)
+        object.__setattr__(node, "_symbols", symbols if symbols is not None else {params.name: node})
         return node
 
     def __setattr__(self, name: str, value: Any) -> None:

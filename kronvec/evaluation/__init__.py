@@ -7,11 +7,11 @@
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
 
+from ..caches import RecentCache
 from ..expr import Expr, as_expr
 from .binding import Binder, bind_values, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
@@ -70,12 +70,7 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = (Binder(symbol_table(list(exprs))), {})
-        _EVALUATE_MEMO[exprs] = memo
-        if len(_EVALUATE_MEMO) > _MEMO_SIZE:
-            _EVALUATE_MEMO.popitem(last=False)
-    else:
-        _EVALUATE_MEMO.move_to_end(exprs)
+        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}))
     binder, plans = memo
     bound = binder({**values, **kw} if values else kw)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
@@ -89,5 +84,4 @@ def _is_numeric(x: Any) -> bool:
 
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
 # keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan).
-_EVALUATE_MEMO: "OrderedDict[tuple[Expr, ...], tuple[dict, dict]]" = OrderedDict()
-_MEMO_SIZE = 256
+_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict]]" = RecentCache(256)
