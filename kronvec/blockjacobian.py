@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from . import expr as E
 from .caches import FIRST_USE
-from .evaluation import Plan, bind_values, run_recorded, symbol_table
+from .evaluation import Plan, bind_values, by_name, run_recorded, symbol_table
 from .maps import expression_factors
 from .maps.blocks import BlockMap
 from .registry import DISPLAY
@@ -76,7 +76,7 @@ class BlockJacobian:
                                                  for f in expression_factors(J.map)))
                     self._symbols = symbol_table(factors)
                     self._factors = factors
-        bound = bind_values({**(values or {}), **kw}, self._factors, self._symbols)
+        bound = bind_values(by_name("H.at", values, kw), self._factors, self._symbols)
         table = dict(zip(self._factors, run_recorded(self._plans, self._factors, bound)))
         return self.map.bind(table.__getitem__)
 

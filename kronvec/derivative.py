@@ -18,7 +18,7 @@ from . import expr as E
 from .blockjacobian import BlockJacobian
 from .caches import FIRST_USE, RecentCache
 from .errors import BindingError, ShapeError
-from .evaluation import CHUNKED, Binder, Plan, chunked_values, run_recorded, symbol_table
+from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .maps.axes import BroadcastMap
@@ -159,7 +159,7 @@ class Jacobian:
         a :class:`kronvec.chunked.ChunkedMap`: bound block by block on the
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
-        given = {**values, **kw} if values else kw
+        given = by_name("J.at", values, kw)
         if CHUNKED and chunked_values(given):
             return CHUNKED["at"](self, given)
         if self._factors is None:
@@ -167,7 +167,10 @@ class Jacobian:
         with_value = all(name in given for name in self._plain_symbols)
         exprs = self._exprs[with_value]
         bound = self._binders[with_value](given)
-        results = run_recorded(self._plans.setdefault(with_value, {}), exprs, bound, len(self._factors))
+        try:
+            results = run_recorded(self._plans.setdefault(with_value, {}), exprs, bound, len(self._factors))
+        except np.linalg.LinAlgError as err:
+            raise _solve_named(err, self._plain) from None
         table = dict(zip(self._factors, results))
         bound_map = self.map.bind(table.__getitem__)
         if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
@@ -255,6 +258,21 @@ class Jacobian:
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
+
+
+def _solve_named(err: np.linalg.LinAlgError, f: E.Expr) -> np.linalg.LinAlgError:
+    """A singular A met as the factor inv(A) of a derivative, named as the solve of ``f`` that
+    holds it (``solve(A, B)``, which is how ``kv.solve`` reads), when ``f`` has one."""
+    text = str(err)
+    for node in f.walk():
+        if node.op == "matmul" and node.args[0].op == "inv":
+            label = DISPLAY.python(node.args[0])
+            if text.startswith(label + ": "):
+                a = DISPLAY.python(node.args[0].args[0])
+                solve = f"solve({a}, {' @ '.join(DISPLAY.python(x) for x in node.args[1:])})"
+                rest = text[len(label) + 2:].replace("the matrix is", f"{a} is", 1)
+                return np.linalg.LinAlgError(f"{solve}: {rest} (met while binding the derivative)")
+    return err
 
 
 def _bound_to_numbers(m: LinearMap) -> bool:

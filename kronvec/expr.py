@@ -24,7 +24,7 @@ import numpy as np
 from . import registry
 from .errors import ShapeError
 from .registry import Params
-from .shapes import Shape, fmt, is_scalar_shape
+from .shapes import Shape, fmt, is_scalar_shape, whole_shape
 
 __all__ = ["Expr", "ConstValue", "as_expr", "is_scalar", "is_number", "const_scalar",
            "rebuild", "substitute", "strip_names", "display_names", "describe_symbol",
@@ -315,7 +315,8 @@ def describe_symbol(s: Expr) -> str:
     """``V (3, 3), symmetric`` and the like."""
     flags = ["positive definite" if s.params.positive_definite else
              "symmetric" if s.params.symmetric and s.shape != () else ""]
-    return ", ".join([f"{s.params.name} {fmt(s.shape)}"] + [f for f in flags if f])
+    shape = whole_shape(s.params.name, s.shape)  # of the whole stack, in a block of it
+    return ", ".join([f"{s.params.name} {fmt(shape)}"] + [f for f in flags if f])
 
 
 def raise_name_clash(a: Expr, b: Expr) -> None:
