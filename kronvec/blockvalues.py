@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .evaluation.binding import check_dtype
+from .evaluation.binding import check_dtype, refuse_masked
 from .expr import ConstValue, Expr, substitute
 from .registry import Params
 
@@ -26,6 +26,7 @@ def block_offset(offsets: tuple[np.ndarray, ...]) -> tuple[int, ...]:
 
 def checked_value(da: Any, name: str, v: Any) -> Any:
     """A value of the Dask path: a Dask array with known chunks, or an array, of real numbers."""
+    refuse_masked(name, v)
     if type(v).__module__[:5] != "dask.":
         check_dtype(name, np.asarray(v).dtype)
         return v

@@ -48,6 +48,17 @@ def test_complex_dask_values_are_refused_as_numpy_values_are():
         kv.evaluate(V @ A, V=_blocks(_stack()), A=np.eye(N) * 1j)
 
 
+def test_masked_values_are_refused_as_numpy_values_are():
+    v0 = _stack()
+    mask = np.zeros(v0.shape, dtype=bool)
+    mask[7, 0, 0] = True
+    for masked in (np.ma.masked_array(v0, mask=mask), da.ma.masked_array(_blocks(v0), mask=_blocks(mask))):
+        with pytest.raises(TypeError, match="value for V: a masked array"):
+            kv.evaluate(kv.inv(V), V=masked, y=_blocks(np.ones((B, N, 1))))
+        with pytest.raises(TypeError, match="value for V: a masked array"):
+            kv.jacobian(kv.inv(V), V).at(V=masked, y=_blocks(np.ones((B, N, 1))))
+
+
 def test_complex_tangents_to_a_map_bound_to_dask_values_are_refused():
     L = kv.jacobian(kv.inv(V), V).at(V=_blocks(_stack()))
     tangent = np.ones((B, N, N)) * (1 + 1j)

@@ -30,7 +30,7 @@ from ..expr import Expr, describe_symbol, raise_name_clash
 from ..shapes import first_member, fmt, is_scalar_shape, member_text
 
 __all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL",
-           "by_name", "check_dtype"]
+           "by_name", "check_dtype", "refuse_masked"]
 
 SYMMETRY_RTOL = 1e-10
 
@@ -152,10 +152,17 @@ def check_dtype(name: str, dtype: np.dtype) -> None:
                         f"give real numbers, e.g. a float64 array")
 
 
-def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    if isinstance(value, np.ma.MaskedArray):
+def refuse_masked(name: str, value: Any) -> None:
+    """A ``TypeError`` for a masked array (NumPy's, or a Dask array of them): its masked entries
+    would be read as numbers."""
+    if isinstance(value, np.ma.MaskedArray) or isinstance(getattr(value, "_meta", None), np.ma.MaskedArray):
         raise TypeError(f"value for {name}: a masked array; its masked entries would be read as "
                         f"numbers: pass value.filled(...) or a plain array")
+
+
+def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    if isinstance(value, np.ma.MaskedArray):
+        refuse_masked(name, value)
     try:
         arr = np.asarray(value)
     except ValueError:  # a ragged nested list
