@@ -114,11 +114,11 @@ def member_text(index: tuple[int, ...]) -> str:
     return f"member {index[0]}" if len(index) == 1 else f"member {index}"
 
 
-def whole_shape(name: str, shape: Shape) -> Shape:
-    """The shape of the symbol ``name`` in the whole stack, when a block of it is evaluated
-    (:func:`members_from`; ``shape`` itself otherwise)."""
+def whole_shape(name: str | None, shape: Shape) -> Shape:
+    """The shape of the symbol ``name`` (None: of a value with the block's stack axes) in the
+    whole stack, when a block of it is evaluated (:func:`members_from`; ``shape`` otherwise)."""
     _, stack, names = _BLOCK.get()
-    return stack + shape[len(stack):] if name in names else shape
+    return stack + tuple(shape[len(stack):]) if stack and (name is None or name in names) else tuple(shape)
 
 
 _BLOCK: ContextVar[tuple[Shape, Shape, frozenset[str]]] = ContextVar(

@@ -116,6 +116,17 @@ def test_a_singular_member_met_by_a_product_is_named_in_the_whole_stack():
         L.jvp(np.ones((B, N, 1))).compute()
 
 
+def test_a_member_refused_by_sqrtm_is_named_in_the_whole_stack():
+    S = kv.Matrix("S", (B, N, N))
+    s0 = np.broadcast_to(2 * np.eye(N), (B, N, N)).copy()
+    s0[10, 0, 1] = 0.1  # not symmetric: member 10, member 2 of the third block
+    message = r"member 10 of the stack of shape \(12, 3, 3\) is not"
+    with pytest.raises(NotImplementedError, match=message):
+        kv.evaluate(kv.sqrtm(S), S=s0)
+    with pytest.raises(NotImplementedError, match=message):
+        kv.evaluate(kv.sqrtm(S), S=_blocks(s0)).compute()
+
+
 def test_a_sum_over_the_stack_that_is_minus_infinity_is_numpys():
     v0 = _stack(singular=7)
     f = kv.sum(kv.logdet(V))
@@ -166,6 +177,19 @@ def test_binding_dask_values_computes_nothing_and_a_result_reads_each_block_once
     np.testing.assert_allclose(value, L0.value, rtol=1e-12)
     np.testing.assert_allclose(jvp, L0.jvp(h), rtol=1e-12)
     np.testing.assert_allclose(vjp, L0.vjp(np.ones((B, N, 1))), rtol=1e-12)
+
+
+def test_evaluating_dask_values_computes_nothing_until_the_result_is():
+    v0, y0 = _stack(), RNG.standard_normal((B, N, 1))
+    reads = [0] * (B // 4)
+    counter = _CountingScheduler()
+    loglik = -0.5 * kv.sum(kv.logdet(V)) - 0.5 * kv.sum(y.mT @ kv.solve(V, y))
+    with dask.config.set(scheduler=counter):
+        value, beta = kv.evaluate([loglik, kv.solve(V, y)], V=_counted_stack(v0, 4, reads), y=_blocks(y0))
+        assert counter.runs == 0 and reads == [0, 0, 0]
+        value, beta = dask.compute(value, beta)
+        assert counter.runs == 1 and reads == [1, 1, 1]
+    np.testing.assert_allclose(value, kv.evaluate(loglik, V=v0, y=y0), rtol=1e-12)
 
 
 def test_persist_binds_the_blocks_once_for_many_products():
