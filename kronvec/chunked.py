@@ -225,9 +225,13 @@ class _Context:
     def whole(self, e: Expr) -> Any:
         """``e`` as one task (it reads no stack, only sums over it and small values)."""
         chunked, small, numpy_values = self.inputs(e)
-        dask = dask_module("dask")
-        task = dask.delayed(_evaluate_whole)(e, tuple(small), numpy_values, *[self.small[n] for n in small])
-        return self.da.from_delayed(task, shape=e.shape, dtype=float)
+        fn = partial(_evaluate_whole, e, tuple(small), numpy_values)
+        if not small:
+            return self.da.from_delayed(dask_module("dask").delayed(fn)(), shape=e.shape, dtype=float)
+        args, pos = self.pairs([], small)  # whole: their indices are not the output's
+        out = string.ascii_letters[pos:pos + e.ndim]
+        return self.da.blockwise(fn, out, *args, dtype=float, concatenate=True, meta=np.empty((0,) * e.ndim),
+                                 new_axes=dict(zip(out, e.shape)))
 
 
 def _evaluate_block(e: Expr, stack: Shape, names: frozenset[str], order: tuple[str, ...],
