@@ -137,7 +137,7 @@ def by_name(what: str, values: Any, kw: Mapping[str, Any]) -> Mapping[str, Any]:
     ``TypeError`` saying so for values given otherwise (a list, an array)."""
     if values is None:
         return kw
-    if isinstance(values, Mapping):
+    if type(values) is dict or isinstance(values, Mapping):
         return {**values, **kw} if kw else values
     raise TypeError(f"{what}: pass values by symbol name, as keywords (X=X0) or a mapping ({{'X': X0}}), "
                     f"not as a {type(values).__name__}")
@@ -161,7 +161,7 @@ def refuse_masked(name: str, value: Any) -> None:
 
 
 def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    if isinstance(value, np.ma.MaskedArray):
+    if type(value) is not np.ndarray:  # a subclass, a list, a number, ...
         refuse_masked(name, value)
     try:
         arr = np.asarray(value)
