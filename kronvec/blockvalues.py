@@ -11,9 +11,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .evaluation.binding import check_dtype, refuse_masked
+from .evaluation.binding import check_dtype, convert_value, refuse_masked
 from .expr import ConstValue, Expr, substitute
 from .registry import Params
+from .shapes import Shape
 
 __all__ = ["block_offset", "checked_value", "finite_sums"]
 
@@ -24,12 +25,12 @@ def block_offset(offsets: tuple[np.ndarray, ...]) -> tuple[int, ...]:
     return tuple(int(o.reshape(-1)[0]) for o in offsets)
 
 
-def checked_value(da: Any, name: str, v: Any) -> Any:
-    """A value of the Dask path: a Dask array with known chunks, or an array, of real numbers."""
-    refuse_masked(name, v)
+def checked_value(da: Any, name: str, v: Any, shape: Shape) -> Any:
+    """A value of the Dask path for the symbol ``name`` of ``shape``: a Dask array with known
+    chunks, of real numbers, or an array checked as binding checks it."""
     if type(v).__module__[:5] != "dask.":
-        check_dtype(name, np.asarray(v).dtype)
-        return v
+        return convert_value(name, v, shape)
+    refuse_masked(name, v)
     arr = da.asarray(v)
     if any(math.isnan(c) for c in arr.shape):
         raise ValueError(f"value for {name}: a Dask array of unknown chunk sizes (shape {arr.shape}); "

@@ -36,10 +36,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from . import evaluation
+from .blockvalues import block_offset, checked_value, finite_sums
 from .caches import RecentCache
 from .derivative import Jacobian, jacobian
 from .errors import BindingError, ShapeError
-from .blockvalues import block_offset, checked_value, finite_sums
 from .expr import Expr, as_expr, rebuild, strip_names, substitute
 from .ops.leaves import symbol
 from .ops.stacks import broadcast_to, reshape
@@ -104,7 +104,8 @@ class _Context:
 
     def __init__(self, symbols: Mapping[str, Expr], given: Mapping[str, Any]) -> None:
         self.da = dask_module()
-        given = {n: checked_value(self.da, n, v) if n in symbols else v for n, v in given.items()}
+        given = {n: checked_value(self.da, n, v, symbols[n].shape) if n in symbols else v
+                 for n, v in given.items()}
         self.numpy: dict[str, Any] = {}
         self.small: dict[str, Any] = {}  # Dask values passed whole to every block
         self.chunked: dict[str, Any] = {}  # Dask stacks, chunked along the stack axes
@@ -279,9 +280,10 @@ class ChunkedMap:
     it needs in the same pass over the data (:meth:`persist` keeps the bound
     blocks on the active scheduler, for many products).  ``jvp`` and ``vjp``
     are one ``blockwise`` call each and return Dask arrays; an error names a
-    member by its index in the whole stack.  A result without the stack axes (the derivative of a
-    sum over the members, or the cotangent of a matrix that every member
-    shares) is the sum of the blocks' results, by Dask's reduction.
+    member by its index in the whole stack.  A result without the stack axes
+    (the derivative of a sum over the members, or the cotangent of a matrix
+    that every member shares) is the sum of the blocks' results, by Dask's
+    reduction.
 
     Attributes
     ----------

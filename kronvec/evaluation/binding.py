@@ -30,7 +30,7 @@ from ..expr import Expr, describe_symbol, raise_name_clash
 from ..shapes import first_member, fmt, is_scalar_shape, member_text
 
 __all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL",
-           "by_name", "check_dtype", "refuse_masked"]
+           "by_name", "check_dtype", "refuse_masked", "convert_value"]
 
 SYMMETRY_RTOL = 1e-10
 
@@ -88,7 +88,7 @@ class Binder:
         cholesky = bound.cholesky
         try:
             for name, sym, shape, kind in self._rows:
-                value = _convert(name, values[name], shape)
+                value = convert_value(name, values[name], shape)
                 if kind == 1:
                     value = _symmetric(sym, value)
                 elif kind == 2:
@@ -160,7 +160,9 @@ def refuse_masked(name: str, value: Any) -> None:
                         f"numbers: pass value.filled(...) or a plain array")
 
 
-def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+def convert_value(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The value of the symbol ``name`` as a float64 array of ``shape``, or an error naming the
+    symbol (masked, ragged, complex, non-numeric, of another shape, not finite)."""
     if type(value) is not np.ndarray:  # a subclass, a list, a number, ...
         refuse_masked(name, value)
     try:
