@@ -27,9 +27,10 @@ from scipy.linalg import lapack
 
 from ..errors import BindingError, ShapeError
 from ..expr import Expr, describe_symbol, raise_name_clash
-from ..shapes import first_member, is_scalar_shape, member_text
+from ..shapes import first_member, fmt, is_scalar_shape, member_text
 
-__all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL"]
+__all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL",
+           "by_name", "check_dtype", "refuse_masked", "convert_value"]
 
 SYMMETRY_RTOL = 1e-10
 
@@ -87,7 +88,7 @@ class Binder:
         cholesky = bound.cholesky
         try:
             for name, sym, shape, kind in self._rows:
-                value = _convert(name, values[name], shape)
+                value = convert_value(name, values[name], shape)
                 if kind == 1:
                     value = _symmetric(sym, value)
                 elif kind == 2:
@@ -131,13 +132,46 @@ def bind_values(values: Mapping[str, Any], exprs: Sequence[Expr],
     return Binder(symbols if symbols is not None else symbol_table(exprs))(values)
 
 
-def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr):
+def by_name(what: str, values: Any, kw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The values of a call such as ``kv.evaluate(F, values, **kw)``, by symbol name; a
+    ``TypeError`` saying so for values given otherwise (a list, an array)."""
+    if values is None:
+        return kw
+    if type(values) is dict or isinstance(values, Mapping):
+        return {**values, **kw} if kw else values
+    raise TypeError(f"{what}: pass values by symbol name, as keywords (X=X0) or a mapping ({{'X': X0}}), "
+                    f"not as a {type(values).__name__}")
+
+
+def check_dtype(name: str, dtype: np.dtype) -> None:
+    """Refuse complex and non-numeric values for the symbol ``name`` (a ``TypeError``)."""
+    if dtype.kind == "c":
         raise TypeError(f"value for {name}: complex values are not supported")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"value for {name}: not a numeric array (dtype {arr.dtype}); "
+    if dtype.kind not in "biuf":
+        raise TypeError(f"value for {name}: not a numeric array (dtype {dtype}); "
                         f"give real numbers, e.g. a float64 array")
+
+
+def refuse_masked(name: str, value: Any) -> None:
+    """A ``TypeError`` for a masked array (NumPy's, or a Dask array of them): its masked entries
+    would be read as numbers."""
+    if isinstance(value, np.ma.MaskedArray) or isinstance(getattr(value, "_meta", None), np.ma.MaskedArray):
+        raise TypeError(f"value for {name}: a masked array; its masked entries would be read as "
+                        f"numbers: pass value.filled(...) or a plain array")
+
+
+def convert_value(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The value of the symbol ``name`` as a float64 array of ``shape``, or an error naming the
+    symbol (masked, ragged, complex, non-numeric, of another shape, not finite)."""
+    if type(value) is not np.ndarray:  # a subclass, a list, a number, ...
+        refuse_masked(name, value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # a ragged nested list
+        raise ValueError(f"value for {name}: a ragged nested list (rows of different lengths), not an "
+                         f"array of shape {fmt(shape)}") from None
+    if arr.dtype.kind != "f":
+        check_dtype(name, arr.dtype)
     arr = arr.astype(float, copy=False)
     if arr.shape != shape:
         if arr.size == math.prod(shape) and (arr.ndim == 1 and len(shape) == 2 and shape[1] == 1

@@ -18,6 +18,7 @@ shape ``()`` is handled as ``(1, 1)`` and tangents may carry leading batch axes.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable
 
 import numpy as np
@@ -31,10 +32,27 @@ from . import factors as fx
 from .operands import Operand
 
 __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
-           "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis"]
+           "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis", "real_array", "check_max_bytes"]
 
 DEFAULT_MAX_BYTES = 2 ** 30
 _FLOAT = np.dtype(float)
+
+
+def real_array(x: Any, what: str) -> np.ndarray:
+    """``x`` as a float64 array; a ``TypeError`` for complex numbers, whose imaginary part a
+    cast would drop (called only for arrays that are not float64 already)."""
+    arr = np.asarray(x)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{what}: complex arrays are not supported (kronvec works in real arithmetic); "
+                        f"the map is real and linear, so apply it to the real and imaginary parts")
+    return arr.astype(float, copy=False)
+
+
+def check_max_bytes(max_bytes: Any) -> None:
+    """``to_dense``'s ``max_bytes`` is a number of bytes or None (a ``TypeError`` otherwise)."""
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Real)):
+        raise TypeError(f"to_dense: max_bytes must be a number of bytes (or None for no limit), "
+                        f"got {max_bytes!r} of type {type(max_bytes).__name__}")
 
 
 class _Algebra:
@@ -208,7 +226,7 @@ class LinearMap:
         if self._symbolic is not False:
             self._require_numeric("jvp")
         if type(H) is not np.ndarray or H.dtype != _FLOAT:
-            H = np.asarray(H, dtype=float)
+            H = real_array(H, "jvp")
         if H.shape == self.in_shape and self._direct:  # the common case, without reshaping
             out = self._apply(H)
             return out if type(out) is np.ndarray else np.asarray(out, dtype=float)
@@ -226,7 +244,7 @@ class LinearMap:
         if self._symbolic is not False:
             self._require_numeric("vjp")
         if type(G) is not np.ndarray or G.dtype != _FLOAT:
-            G = np.asarray(G, dtype=float)
+            G = real_array(G, "vjp")
         if G.shape == self.out_shape and self._direct:  # the common case, without reshaping
             adjoint = self._adj if self._adj is not None else self.T
             out = adjoint._apply(G)
@@ -238,7 +256,7 @@ class LinearMap:
     def matvec(self, v: Any) -> np.ndarray:
         """J v for a vec ``v`` (1-D), or J V for columns of vecs (2-D)."""
         self._require_numeric("matvec")
-        v = np.asarray(v, dtype=float)
+        v = real_array(v, "matvec")
         if not self._plain:
             return self._matvec_nd(v)
         n, k = as2d(self.in_shape)
@@ -278,7 +296,7 @@ class LinearMap:
 
     def __rmatmul__(self, other: Any) -> Any:
         """``u @ L`` for a row vector (or rows): (Jᵀ uᵀ)ᵀ."""
-        u = np.asarray(other, dtype=float)
+        u = real_array(other, "u @ L")
         return self.T.matvec(u.T).T
 
     # ---------------------------------------------------------- algebra
@@ -326,6 +344,7 @@ class LinearMap:
             None allows any size.
         """
         self._require_numeric("to_dense")
+        check_max_bytes(max_bytes)
         rows, cols = self.shape
         nbytes = 8 * rows * cols
         if max_bytes is not None and nbytes > max_bytes:
