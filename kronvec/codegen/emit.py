@@ -369,7 +369,10 @@ class Emitter:
     def _base(self, a: Expr) -> str:
         """A name to derive factor names from: the matrix's variable, or its printed name."""
         code = self.code_of(a)
-        if code is not None and (code.isidentifier() or code.startswith(_TEMP)):
+        if code is not None and code.endswith(".T") and _ATOM.match(code):
+            self._no_inline.add(code[:-2])  # the factors of Wᵀ are named W_T_lu, ...
+            return code[:-2] + "_T"
+        if code is not None and (code.isidentifier() or code.startswith(_TEMP)) and _ATOM.match(code):
             self._no_inline.add(code)
             return code
         return self._hint(a) or "A"
