@@ -128,6 +128,10 @@ class Jacobian:
         self._factors: list[E.Expr] | None = None
         self._plans: dict[bool, dict[frozenset, Plan]] = {}
 
+    def __reduce__(self) -> tuple:
+        """Pickle what the derivative is; what ``at`` set up is built again on first use."""
+        return (Jacobian, (self.expr, self.wrt, self.map, self.names, self.adjoint))
+
     @property
     def in_shape(self) -> tuple[int, ...]:
         return self.map.in_shape

@@ -1,0 +1,92 @@
+"""The function :func:`kronvec.lambdify` returns: generated code behind a shape check.
+
+Generated code is written for one value per symbol, of the symbol's shape.
+Arrays of other shapes would not always fail: NumPy's ``@`` broadcasts over
+leading axes while ``x.T`` reverses all of them, so a stack of tangents would
+give scrambled numbers.  :class:`GeneratedFunction` compares the shape of
+every argument with its symbol's before running the code (one tuple
+comparison per argument) and refuses any other shape, naming the argument and
+the shape it expects.  It pickles as what it was made from (the arguments, the
+outputs and the backend) and generates its code again when unpickled.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..shapes import fmt
+
+__all__ = ["GeneratedFunction"]
+
+
+class GeneratedFunction:
+    """A function written by :func:`kronvec.lambdify`; call it with one value per parameter.
+
+    Attributes
+    ----------
+    source : str
+        The generated code.
+    backend : str
+        ``"numpy"``, ``"jax"`` or ``"torch"``.
+    args : tuple of Expr
+        The symbols, in the order of the parameters (a Jacobian's tangent is
+        the last parameter and not among them).
+    shapes : tuple of tuple
+        The shape each parameter must have (sizes given as names match any
+        size, the same size wherever the name recurs).
+    """
+
+    def __init__(self, fn: Callable[..., Any], source: str, backend: str, args: Sequence[Any],
+                 params: Sequence[str], shapes: Sequence[tuple], doc: str,
+                 remake: tuple[Callable[..., Any], tuple]) -> None:
+        self._fn, self.source, self.backend, self.args = fn, source, backend, tuple(args)
+        self.params, self.shapes = tuple(params), tuple(tuple(s) for s in shapes)
+        self.__name__ = self.__qualname__ = fn.__name__
+        self.__doc__ = doc
+        self._remake = remake
+
+    def __call__(self, *values: Any) -> Any:
+        if len(values) == len(self.shapes):
+            for value, shape in zip(values, self.shapes):
+                if getattr(value, "shape", None) != shape:
+                    self._check(values)  # numbers, and sizes given as names; otherwise it raises
+                    break
+            return self._fn(*values)
+        self._check(values)
+        return self._fn(*values)
+
+    def _check(self, values: tuple) -> None:
+        """Refuse a wrong number of values, or a value whose shape is not its parameter's."""
+        if len(values) != len(self.shapes):
+            raise TypeError(f"{self.__name__}() takes {len(self.shapes)} values "
+                            f"({', '.join(self.params)}), got {len(values)}")
+        sizes: dict[str, tuple[int, str]] = {}
+        for value, shape, param in zip(values, self.shapes, self.params):
+            got = tuple(getattr(value, "shape", None) or np.shape(value))
+            fits = len(got) == len(shape)
+            for size, want in zip(got, shape) if fits else ():
+                if isinstance(want, str):
+                    first = sizes.setdefault(want, (size, param))
+                    fits = fits and first[0] == size
+                else:
+                    fits = fits and size == want
+            if not fits:
+                raise ShapeError(f"{self.__name__}: the value of {param} has shape {fmt(got)}, but "
+                                 f"{param} is {fmt(shape)}{_stack_hint(got, shape)}")
+
+    def __reduce__(self) -> tuple:
+        """Pickle as (args, outputs, backend); the code is generated again when unpickled."""
+        make, made_from = self._remake
+        return (make, made_from)
+
+    def __repr__(self) -> str:
+        return f"<kronvec.lambdify {self.__name__}({', '.join(self.params)}), backend {self.backend!r}>"
+
+
+def _stack_hint(got: tuple, shape: tuple) -> str:
+    if len(got) > len(shape) and tuple(got[len(got) - len(shape):]) == tuple(shape):
+        return (" (generated code takes one value per parameter, not a stack of them; a bound map "
+                "J.at(...) applies jvp/vjp to stacks of tangents, and kv.evaluate takes stacks)")
+    return ""
