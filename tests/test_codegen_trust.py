@@ -74,3 +74,41 @@ def test_cookbook_gradients_of_determinants_and_traces_of_inverses(case, symmetr
         one = _convert(backend, np.ones(f.shape))
         np.testing.assert_allclose(np.asarray(grad_fn(*given, one)), want, rtol=1e-8, atol=1e-10)
     assert ".T_" not in fn.source and ".T_" not in grad_fn.source
+
+
+def _square_case(n: int = 3):
+    A, X = kv.Matrix("A", (n, n)), kv.Matrix("X", (n, n))
+    F = A @ X.T @ X  # its JVP has dXᵀ, which reverses every axis of a stack
+    rng = np.random.default_rng(5)
+    A0, X0 = rng.standard_normal((2, n, n))
+    return A, X, F, kv.jacobian(F, X), A0, X0, rng
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_values_of_other_shapes_are_refused_naming_the_parameter(backend):
+    A, X, F, J, A0, X0, rng = _square_case()
+    stack = rng.standard_normal((3, 3, 3))  # three tangents (cotangents, values) of shape (3, 3)
+    wide = rng.standard_normal((3, 4))
+    cases = [(J, (A0, X0, stack), 2), (J.T, (A0, X0, stack), 2), (F, (stack, X0), 0),
+             (J, (A0, stack, X0), 1), (F, (A0, wide), 1), (J, (A0, X0, wide), 2)]
+    for out, given, culprit in cases:
+        fn = kv.lambdify([A, X], out, backend=backend)
+        param = fn.params[culprit]
+        got = given[culprit].shape
+        with pytest.raises(kv.ShapeError, match=rf"value of {param} has shape \({got[0]}, {got[1]}.*"
+                                                rf"but {param} is \(3, 3\)"):
+            fn(*[_convert(backend, v) for v in given])
+    with pytest.raises(TypeError, match=r"takes 3 values \(A, X, dX\), got 2"):
+        kv.lambdify([A, X], J, backend=backend)(A0, X0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_values_of_the_right_shapes_still_give_the_library_numbers(backend):
+    A, X, F, J, A0, X0, rng = _square_case()
+    H = rng.standard_normal((3, 3))
+    L = J.at(A=A0, X=X0)
+    conv = [_convert(backend, v) for v in (A0, X0, H)]
+    np.testing.assert_allclose(np.asarray(kv.lambdify([A, X], J, backend)(*conv)), L.jvp(H), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(kv.lambdify([A, X], J.T, backend)(*conv)), L.vjp(H), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(kv.lambdify([A, X], F, backend)(*conv[:2])),
+                               kv.evaluate(F, A=A0, X=X0), rtol=1e-12)
