@@ -98,7 +98,7 @@ def test_values_of_other_shapes_are_refused_naming_the_parameter(backend):
         with pytest.raises(kv.ShapeError, match=rf"value of {param} has shape \({got[0]}, {got[1]}.*"
                                                 rf"but {param} is \(3, 3\)"):
             fn(*[_convert(backend, v) for v in given])
-    with pytest.raises(TypeError, match=r"takes 3 values \(A, X, dX\), got 2"):
+    with pytest.raises(TypeError, match=r"jvp\(\) missing 1 required positional argument: .dX."):
         kv.lambdify([A, X], J, backend=backend)(A0, X0)
 
 

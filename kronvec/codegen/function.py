@@ -46,22 +46,14 @@ class GeneratedFunction:
         self.__name__ = self.__qualname__ = fn.__name__
         self.__doc__ = doc
         self._remake = remake
+        self._call = _checked(fn, self.params, self.shapes, self._check)
 
     def __call__(self, *values: Any) -> Any:
-        if len(values) == len(self.shapes):
-            for value, shape in zip(values, self.shapes):
-                if getattr(value, "shape", None) != shape:
-                    self._check(values)  # numbers, and sizes given as names; otherwise it raises
-                    break
-            return self._fn(*values)
-        self._check(values)
-        return self._fn(*values)
+        return self._call(*values)
 
-    def _check(self, values: tuple) -> None:
-        """Refuse a wrong number of values, or a value whose shape is not its parameter's."""
-        if len(values) != len(self.shapes):
-            raise TypeError(f"{self.__name__}() takes {len(self.shapes)} values "
-                            f"({', '.join(self.params)}), got {len(values)}")
+    def _check(self, *values: Any) -> Any:
+        """``fn(*values)`` after the full check: refuse a value whose shape is not its
+        parameter's; numbers for scalars and any size for a size given as a name pass."""
         sizes: dict[str, tuple[int, str]] = {}
         for value, shape, param in zip(values, self.shapes, self.params):
             got = tuple(getattr(value, "shape", None) or np.shape(value))
@@ -75,6 +67,7 @@ class GeneratedFunction:
             if not fits:
                 raise ShapeError(f"{self.__name__}: the value of {param} has shape {fmt(got)}, but "
                                  f"{param} is {fmt(shape)}{_stack_hint(got, shape)}")
+        return self._fn(*values)
 
     def __reduce__(self) -> tuple:
         """Pickle as (args, outputs, backend); the code is generated again when unpickled."""
@@ -83,6 +76,32 @@ class GeneratedFunction:
 
     def __repr__(self) -> str:
         return f"<kronvec.lambdify {self.__name__}({', '.join(self.params)}), backend {self.backend!r}>"
+
+
+def _checked(fn: Callable[..., Any], params: tuple[str, ...], shapes: tuple[tuple, ...],
+             check: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` behind one comparison of the arguments' shapes with ``shapes`` (the full check
+    ``check`` where they differ or an argument has no ``shape``), with ``fn``'s parameters."""
+    names = ", ".join(params)
+    fn_, shapes_, check_ = (_free(base, params) for base in ("fn", "shapes", "check"))
+    got = "(" + "".join(f"{p}.shape, " for p in params) + ")"
+    source = (f"def {fn.__name__}({names}):\n"
+              f"    try:\n"
+              f"        if {got} == {shapes_}:\n"
+              f"            return {fn_}({names})\n"
+              f"    except AttributeError:\n"
+              f"        pass\n"
+              f"    return {check_}({names})\n")
+    namespace = {fn_: fn, shapes_: shapes, check_: check}
+    exec(compile(source, f"<kronvec.lambdify {fn.__name__}, checked>", "exec"), namespace)
+    return namespace[fn.__name__]
+
+
+def _free(name: str, taken: tuple[str, ...]) -> str:
+    """``name`` with underscores appended until no parameter has it."""
+    while name in taken:
+        name += "_"
+    return name
 
 
 def _stack_hint(got: tuple, shape: tuple) -> str:
