@@ -132,6 +132,14 @@ class _Context:
         self.names = frozenset(self.chunked)
         self._sums = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the Dask module (imported again when unpickled)."""
+        return {k: v for k, v in self.__dict__.items() if k != "da"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.da = dask_module()
+
     @property
     def letters(self) -> str:
         return string.ascii_letters[:len(self.stack or ())]

@@ -163,3 +163,17 @@ def test_bound_maps_cross_process_boundaries():
         got = pool.starmap(LinearMap.jvp, jobs)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_maps_bound_to_dask_stacks_pickle():
+    da = pytest.importorskip("dask.array")
+    X, S = kv.Matrix("X", (4, 3, 3)), kv.Matrix("S", (4, 3, 3), symmetric=True)
+    rng = np.random.default_rng(6)
+    X0, H = rng.standard_normal((2, 4, 3, 3))
+    S0 = X0 @ X0.transpose(0, 2, 1) + np.eye(3)
+    for F, wrt, value in [(kv.inv(X) @ X.mT, X, X0), (kv.sqrtm(S), S, S0)]:
+        L = kv.jacobian(F, wrt).at({wrt.params.name: da.from_array(value, chunks=(2, 3, 3))})
+        want_jvp, want_vjp = np.asarray(L.jvp(H)), np.asarray(L.vjp(H))
+        L2 = _round_trip(L)
+        np.testing.assert_array_equal(np.asarray(L2.jvp(H)), want_jvp)
+        np.testing.assert_array_equal(np.asarray(L2.vjp(H)), want_vjp)
