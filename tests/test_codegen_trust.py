@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import numpy as np
 import pytest
@@ -78,7 +79,7 @@ def test_cookbook_gradients_of_determinants_and_traces_of_inverses(case, symmetr
 
 def _square_case(n: int = 3):
     A, X = kv.Matrix("A", (n, n)), kv.Matrix("X", (n, n))
-    F = A @ X.T @ X  # its JVP has dXᵀ, which reverses every axis of a stack
+    F = A @ X.T @ X  # its JVP has dXᵀ, which would reverse every axis of a stack
     rng = np.random.default_rng(5)
     A0, X0 = rng.standard_normal((2, n, n))
     return A, X, F, kv.jacobian(F, X), A0, X0, rng
@@ -89,26 +90,47 @@ def test_values_of_other_shapes_are_refused_naming_the_parameter(backend):
     A, X, F, J, A0, X0, rng = _square_case()
     stack = rng.standard_normal((3, 3, 3))  # three tangents (cotangents, values) of shape (3, 3)
     wide = rng.standard_normal((3, 4))
-    cases = [(J, (A0, X0, stack), 2), (J.T, (A0, X0, stack), 2), (F, (stack, X0), 0),
-             (J, (A0, stack, X0), 1), (F, (A0, wide), 1), (J, (A0, X0, wide), 2)]
+    Jt = kv.jacobian(kv.det(X) * (A @ X), X)  # a trace term: its code takes one tangent
+    cases = [(Jt, (A0, X0, stack), 2), (Jt.T, (A0, X0, stack), 2), (F, (stack, X0), 0),
+             (J, (A0, stack, X0), 1), (F, (A0, wide), 1), (J, (A0, X0, wide), 2), (J, (A0, X0, wide.T), 2),
+             (J.T, (A0, X0, stack[..., :2]), 2)]
     for out, given, culprit in cases:
         fn = kv.lambdify([A, X], out, backend=backend)
         param = fn.params[culprit]
-        got = given[culprit].shape
-        with pytest.raises(kv.ShapeError, match=rf"value of {param} has shape \({got[0]}, {got[1]}.*"
-                                                rf"but {param} is \(3, 3\)"):
+        got = re.escape(str(given[culprit].shape))
+        expected = rf"value of {param} has shape {got}, but {param} is \(3, 3\)"
+        with pytest.raises(kv.ShapeError, match=expected):
             fn(*[_convert(backend, v) for v in given])
     with pytest.raises(TypeError, match=r"jvp\(\) missing 1 required positional argument: .dX."):
         kv.lambdify([A, X], J, backend=backend)(A0, X0)
 
 
+def _stack_cases():
+    """Jacobians whose code takes stacks of tangents (Kronecker, transposed, elementwise, softmax
+    terms, sums and scalings), in X (3, 3) with A (3, 3) and B (3, 2)."""
+    A, X, B = kv.Matrix("A", (3, 3)), kv.Matrix("X", (3, 3)), kv.Matrix("B", (3, 2))
+    return [A, X, B], X, {
+        "AXᵀX": A @ X.T @ X, "tanh(X) ⊙ X": kv.tanh(X) * X, "2XB": 2.0 * X @ B, "X⁻¹": kv.inv(X),
+        "softmax(XB, 0)": kv.softmax(X @ B, axis=0), "log_softmax(X, 1)": kv.log_softmax(X, axis=1),
+        "softmax(X)": kv.softmax(X), "XᵀX + XB Bᵀ": X.T @ X + X @ B @ B.T,
+    }
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_values_of_the_right_shapes_still_give_the_library_numbers(backend):
-    A, X, F, J, A0, X0, rng = _square_case()
-    H = rng.standard_normal((3, 3))
-    L = J.at(A=A0, X=X0)
-    conv = [_convert(backend, v) for v in (A0, X0, H)]
-    np.testing.assert_allclose(np.asarray(kv.lambdify([A, X], J, backend)(*conv)), L.jvp(H), rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(kv.lambdify([A, X], J.T, backend)(*conv)), L.vjp(H), rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(kv.lambdify([A, X], F, backend)(*conv[:2])),
-                               kv.evaluate(F, A=A0, X=X0), rtol=1e-12)
+@pytest.mark.parametrize("case", sorted(_stack_cases()[2]))
+def test_jvp_and_vjp_code_takes_stacks_of_tangents(case, backend):
+    args, X, cases = _stack_cases()
+    J = kv.jacobian(cases[case], X)
+    rng = np.random.default_rng(8)
+    values = {s.params.name: rng.standard_normal(s.shape) for s in args}
+    L = J.at(values)
+    given = [_convert(backend, values[s.params.name]) for s in args]
+    for out, M in ((J, L), (J.T, L.T)):
+        fn = kv.lambdify(args, out, backend=backend)
+        assert fn.stacked_last
+        for lead in ((), (4,), (2, 3)):  # one tangent, a stack, a stack with two stack axes
+            H = rng.standard_normal(lead + M.in_shape)
+            want = np.stack([M.jvp(h) for h in H.reshape((-1,) + M.in_shape)]).reshape(lead + M.out_shape)
+            got = np.asarray(fn(*given, _convert(backend, H)))
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())

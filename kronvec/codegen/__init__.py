@@ -126,9 +126,11 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
         code = g.rename(apply_map(g, jac.map, h), _result_name(jac, names))
         result = [_reshaped(code, jac.out_shape)]
         name = "vjp" if jac.adjoint else "jvp"
+        stacks = g.batched and h == tangent and result[0] == code  # no reshape of either end
     else:
         result = [g.value(e) for e in exprs]
         name = "f"
+        stacks = False
     source = _assemble(g, name, arglist, result, several)
     namespace = dict(space)
     namespace.update({k: be.constant(space, v) if isinstance(v, np.ndarray) else v
@@ -136,7 +138,7 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
     exec(compile(source, f"<kronvec.lambdify {name}>", "exec"), namespace)  # our own generated source
     shapes = [s.shape for s in params] + ([jac.in_shape] if jac is not None else [])
     return GeneratedFunction(namespace[name], source, be.name, tuple(params), arglist, shapes,
-                             _docstring(outputs, jac, exprs, be),
+                             _docstring(outputs, jac, exprs, be), stacked_last=stacks,
                              remake=(lambdify, (tuple(params), outputs, be.name)))
 
 

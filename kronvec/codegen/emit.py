@@ -109,6 +109,7 @@ class Emitter:
             if value is not None:
                 self._code[id(value)] = name
         self.params = dict(params)
+        self.batched = True  # whether the map code written so far takes stacks of tangents
 
     # ------------------------------------------------------------ writing
     def line(self, text: str, comment: str | None = None, var: str | None = None) -> None:

@@ -36,16 +36,21 @@ class GeneratedFunction:
     shapes : tuple of tuple
         The shape each parameter must have (sizes given as names match any
         size, the same size wherever the name recurs).
+    stacked_last : bool
+        Whether the last parameter (a Jacobian's tangent) may be a stack of
+        them, of any leading axes: the code of the map broadcasts over them and
+        returns the stack of results, as a bound map's ``jvp`` does.
     """
 
     def __init__(self, fn: Callable[..., Any], source: str, backend: str, args: Sequence[Any],
                  params: Sequence[str], shapes: Sequence[tuple], doc: str,
-                 remake: tuple[Callable[..., Any], tuple]) -> None:
+                 remake: tuple[Callable[..., Any], tuple], stacked_last: bool = False) -> None:
         self._fn, self.source, self.backend, self.args = fn, source, backend, tuple(args)
         self.params, self.shapes = tuple(params), tuple(tuple(s) for s in shapes)
         self.__name__ = self.__qualname__ = fn.__name__
         self.__doc__ = doc
         self._remake = remake
+        self.stacked_last = stacked_last
         self._call = _checked(fn, self.params, self.shapes, self._check)
 
     def __call__(self, *values: Any) -> Any:
@@ -55,8 +60,11 @@ class GeneratedFunction:
         """``fn(*values)`` after the full check: refuse a value whose shape is not its
         parameter's; numbers for scalars and any size for a size given as a name pass."""
         sizes: dict[str, tuple[int, str]] = {}
-        for value, shape, param in zip(values, self.shapes, self.params):
+        last = len(self.shapes) - 1
+        for k, (value, shape, param) in enumerate(zip(values, self.shapes, self.params)):
             got = tuple(getattr(value, "shape", None) or np.shape(value))
+            if k == last and self.stacked_last and len(got) > len(shape):
+                got = got[len(got) - len(shape):]  # a stack of tangents: the code broadcasts
             fits = len(got) == len(shape)
             for size, want in zip(got, shape) if fits else ():
                 if isinstance(want, str):
@@ -65,6 +73,7 @@ class GeneratedFunction:
                 else:
                     fits = fits and size == want
             if not fits:
+                got = tuple(getattr(value, "shape", None) or np.shape(value))
                 raise ShapeError(f"{self.__name__}: the value of {param} has shape {fmt(got)}, but "
                                  f"{param} is {fmt(shape)}{_stack_hint(got, shape)}")
         return self._fn(*values)
@@ -106,6 +115,6 @@ def _free(name: str, taken: tuple[str, ...]) -> str:
 
 def _stack_hint(got: tuple, shape: tuple) -> str:
     if len(got) > len(shape) and tuple(got[len(got) - len(shape):]) == tuple(shape):
-        return (" (generated code takes one value per parameter, not a stack of them; a bound map "
+        return (" (this function takes one value per parameter, not a stack of them; a bound map "
                 "J.at(...) applies jvp/vjp to stacks of tangents, and kv.evaluate takes stacks)")
     return ""
