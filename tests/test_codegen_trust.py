@@ -90,7 +90,7 @@ def test_values_of_other_shapes_are_refused_naming_the_parameter(backend):
     A, X, F, J, A0, X0, rng = _square_case()
     stack = rng.standard_normal((3, 3, 3))  # three tangents (cotangents, values) of shape (3, 3)
     wide = rng.standard_normal((3, 4))
-    Jt = kv.jacobian(kv.det(X) * (A @ X), X)  # a trace term: its code takes one tangent
+    Jt = kv.jacobian(kv.expm(A @ X), X)  # a Fréchet derivative: its code takes one tangent
     cases = [(Jt, (A0, X0, stack), 2), (Jt.T, (A0, X0, stack), 2), (F, (stack, X0), 0),
              (J, (A0, stack, X0), 1), (F, (A0, wide), 1), (J, (A0, X0, wide), 2), (J, (A0, X0, wide.T), 2),
              (J.T, (A0, X0, stack[..., :2]), 2)]
@@ -106,13 +106,14 @@ def test_values_of_other_shapes_are_refused_naming_the_parameter(backend):
 
 
 def _stack_cases():
-    """Jacobians whose code takes stacks of tangents (Kronecker, transposed, elementwise, softmax
-    terms, sums and scalings), in X (3, 3) with A (3, 3) and B (3, 2)."""
+    """Jacobians whose code takes stacks of tangents (Kronecker, transposed, trace, elementwise,
+    softmax terms, sums and scalings), in X (3, 3) with A (3, 3) and B (3, 2)."""
     A, X, B = kv.Matrix("A", (3, 3)), kv.Matrix("X", (3, 3)), kv.Matrix("B", (3, 2))
     return [A, X, B], X, {
         "AXᵀX": A @ X.T @ X, "tanh(X) ⊙ X": kv.tanh(X) * X, "2XB": 2.0 * X @ B, "X⁻¹": kv.inv(X),
         "softmax(XB, 0)": kv.softmax(X @ B, axis=0), "log_softmax(X, 1)": kv.log_softmax(X, axis=1),
         "softmax(X)": kv.softmax(X), "XᵀX + XB Bᵀ": X.T @ X + X @ B @ B.T,
+        "det(X) AX": kv.det(X) * (A @ X), "tr(X) B + log det(X) XB": kv.trace(X) * B + kv.logdet(X) * (X @ B),
     }
 
 

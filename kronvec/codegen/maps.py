@@ -9,7 +9,7 @@ map                    code for the tangent ``h``
 =====================  ==========================================================
 ``KronMap(A, B)``      ``A @ h @ B`` or ``A @ (h @ B)``, the cheaper order (as bound)
 ``KronTMap(A, B)``     ``A @ h.T @ B``
-``TraceMap(C, M)``     ``np.einsum('ij,ji->', h, C) * M``
+``TraceMap(C, M)``     ``np.einsum('...ij,ji->...', h, C)[..., None, None] * M``
 ``ElementwiseMap(D)``  ``D * h``
 ``TriSolveMap``        triangular solves with the backend's solver
 ``SumMap``, ...        the sum of the terms, ``c * ...``, the maps one after another
@@ -104,13 +104,18 @@ def _kront(g: Emitter, m: KronTMap, h: str) -> str:
 def _trace(g: Emitter, m: TraceMap, h: str) -> str:
     c = _factor(g, m.C)
     if c is None:
-        t = f"{g.np}.trace({h})"
+        t = f"{g.np}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
     elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
+        g.batched = False
         t = f"{h}.reshape(())" if _is_one(m.C) else f"{c} * {h}.reshape(())"
     else:
-        t = f"{g.np}.einsum('ij,ji->', {h}, {c})"
+        t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
     if _is_one(m.M):
         return g.let(t, hint="term")
+    if len(m.M.shape) == 2:  # each trace times the matrix M
+        t = f"{_operand(t)}[..., None, None]"
+    elif m.M.shape != ():
+        g.batched = False
     return g.let(f"{_operand(t)} * {g.value(m.M)}", hint="term")
 
 
@@ -275,8 +280,8 @@ def _stack_axes(g: Emitter, m: Any, h: str) -> str:
 
 
 # Maps whose code broadcasts over leading axes of the tangent.
-BATCHED = frozenset({KronMap, KronTMap, ElementwiseMap, DiagSandwichMap, DiagRankOneMap, SumMap, ScaledMap,
-                     ComposeMap})
+BATCHED = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, DiagSandwichMap, DiagRankOneMap, SumMap,
+                     ScaledMap, ComposeMap})
 
 MAP_CODE: dict[type, MapCode] = {
     KronMap: _kron,
