@@ -132,6 +132,10 @@ class _Context:
         self.names = frozenset(self.chunked)
         self._sums = 0
 
+    @property
+    def letters(self) -> str:
+        return string.ascii_letters[:len(self.stack or ())]
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the Dask module (imported again when unpickled)."""
         return {k: v for k, v in self.__dict__.items() if k != "da"}
@@ -139,10 +143,6 @@ class _Context:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.da = dask_module()
-
-    @property
-    def letters(self) -> str:
-        return string.ascii_letters[:len(self.stack or ())]
 
     def stacked(self, e: Expr) -> bool:
         return any(name in self.chunked for name in e.symbols())
