@@ -66,7 +66,7 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
     if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
-    other = f.symbols().get(wrt.params.name)
+    other = f._symbols.get(wrt.params.name)  # (no copy: this runs on every call)
     if other is not None and other is not wrt:
         try:
             E.raise_name_clash(other, wrt)
