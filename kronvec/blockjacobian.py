@@ -46,6 +46,10 @@ class BlockJacobian:
         self._symbols: dict[str, E.Expr] = {}
         self._plans: dict[frozenset, Plan] = {}
 
+    def __reduce__(self) -> tuple:
+        """Pickle the blocks; what ``at`` set up is built again on first use."""
+        return (BlockJacobian, (self.expr, self.wrt, self.blocks))
+
     @property
     def in_shape(self) -> tuple[tuple[int, ...], ...]:
         return self.map.in_shape

@@ -141,6 +141,14 @@ class _Context:
     def letters(self) -> str:
         return string.ascii_letters[:len(self.stack or ())]
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the Dask module (imported again when unpickled)."""
+        return {k: v for k, v in self.__dict__.items() if k != "da"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.da = dask_module()
+
     def stacked(self, e: Expr) -> bool:
         return any(name in self.chunked for name in e.symbols())
 

@@ -66,6 +66,13 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
     if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
+    other = f._symbols.get(wrt.params.name)  # (no copy: this runs on every call)
+    if other is not None and other is not wrt:
+        try:
+            E.raise_name_clash(other, wrt)
+        except ShapeError as err:  # its derivative in wrt would silently be the zero map
+            raise ShapeError(f"{what}: the expression holds a different symbol of the name "
+                             f"{wrt.params.name!r}: {err}") from None
     return wrt
 
 
@@ -120,6 +127,10 @@ class Jacobian:
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
         self._plans: dict[bool, dict[frozenset, Plan]] = {}
+
+    def __reduce__(self) -> tuple:
+        """Pickle what the derivative is; what ``at`` set up is built again on first use."""
+        return (Jacobian, (self.expr, self.wrt, self.map, self.names, self.adjoint))
 
     @property
     def in_shape(self) -> tuple[int, ...]:

@@ -28,6 +28,7 @@ from .. import registry
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
+from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand
 
@@ -87,6 +88,9 @@ class LinearMap:
     """
 
     __array_ufunc__ = None  # ndarray @ LinearMap defers to __rmatmul__
+    # Attributes set up on first use (closures, decompositions) -> their empty value: left out
+    # when pickling, rebuilt lazily after (locks are left out and made anew too).
+    _caches: dict[str, Any] = {}
 
     def __init__(self, in_shape: Shape, out_shape: Shape) -> None:
         self.in_shape: Shape = tuple(int(s) for s in in_shape)
@@ -96,6 +100,12 @@ class LinearMap:
         self.value: np.ndarray | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
         self._plain = is_plain(self.in_shape) and is_plain(self.out_shape)  # no stacks
+
+    def __getstate__(self) -> dict[str, Any]:
+        return portable_state(self, self._caches)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        restore_state(self, state)
 
     # ----------------------------------------------------- to implement
     def _apply(self, h: Any) -> Any:

@@ -91,6 +91,8 @@ class MatrixFunctionFrechetMap(LinearMap):
     in_shape : (n, n)
     """
 
+    _caches = {"_apply_numeric": None}
+
     def __init__(self, fn: str, A: Any, F: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
         super().__init__(in_shape, in_shape)
         self.fn, self.A, self.F = fn, A, F
