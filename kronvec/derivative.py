@@ -28,6 +28,7 @@ from .ops.arithmetic import smul as smul_expr
 from .ops.leaves import identity, ones, zeros
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
+from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
@@ -318,15 +319,31 @@ def grad(f: Any, wrt: Any) -> Any:
     -X⁻ᵀabᵀX⁻ᵀ
     """
     f = E.strip_names(E.as_expr(f))
-    if _several(wrt, "grad"):
-        return tuple(grad(f, w) for w in wrt)
-    wrt = _check_wrt(wrt, "grad", f)
+    several = _several(wrt, "grad")
+    variables = [_check_wrt(w, "grad", f) for w in (wrt if several else [wrt])]
     if not E.is_scalar(f):
         raise ShapeError(f"grad: needs a scalar expression (shape () or (1, 1)), got shape "
                          f"{f.shape}; use kv.jacobian for matrix-valued expressions")
+    if several and not forward_is_cheap(f, variables):
+        bars = cotangents(f, variables, partial)  # one reverse sweep shared by all the variables
+        return tuple(_as_gradient(bars.get(v), v) for v in variables)
+    gradients = tuple(_as_gradient(_forward_gradient(f, v), v) for v in variables)
+    return gradients if several else gradients[0]
+
+
+def _forward_gradient(f: E.Expr, wrt: E.Expr) -> E.Expr | None:
+    """Jᵀ1 for the forward Jacobian J of the scalar f in ``wrt`` (None: f does not use it).
+
+    Its sums print expanded, as a hand derivation writes them.
+    """
     lmap = jacobian_map(f, wrt)
-    seed = ones(f.shape)
-    g = lmap.T._apply(seed) if not isinstance(lmap, ZeroMap) else zeros(wrt.shape)
+    return None if isinstance(lmap, ZeroMap) else lmap.T._apply(ones(f.shape))
+
+
+def _as_gradient(g: E.Expr | None, wrt: E.Expr) -> E.Expr:
+    """The cotangent ``g`` of ``wrt`` (None: f does not use it) in wrt's shape and space."""
+    if g is None:
+        return zeros(wrt.shape)
     if g.shape == (1, 1) and wrt.shape == ():
         g = trace(g)  # the 1×1 matrix as a scalar
     elif g.shape == () and wrt.shape == (1, 1):

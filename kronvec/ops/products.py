@@ -12,6 +12,7 @@ Canonical forms kept by the constructors:
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -218,6 +219,9 @@ def transpose(a: Any) -> Expr:
         if node in done:
             continue
         direct = _transpose_directly(node)
+        if direct is None:
+            known = _TRANSPOSED.get(node)
+            direct = known() if known is not None else None
         if direct is not None:
             done[node] = direct
             continue
@@ -225,10 +229,16 @@ def transpose(a: Any) -> Expr:
         kids = list(node.args) if rule.args is None else [node.args[i] for i in rule.args]
         if ready:
             done[node] = rule.build(node, [done[k] for k in kids])
+            _TRANSPOSED[node] = weakref.ref(done[node])
         else:
             stack.append((node, True))
             stack.extend((k, False) for k in kids if k not in done)
     return done[a]
+
+
+# Transposes already pushed to the leaves, held weakly on both sides: a reverse sweep
+# transposes the activations of every layer, and each of them reuses those below it.
+_TRANSPOSED: "weakref.WeakKeyDictionary[Expr, weakref.ref[Expr]]" = weakref.WeakKeyDictionary()
 
 
 def _transpose_directly(a: Expr) -> Expr | None:
