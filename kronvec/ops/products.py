@@ -179,9 +179,22 @@ def _cancel_inverses(flat: list[Expr]) -> list[Expr]:
 def _matmul_jvp(node: Expr, i: int) -> Any:
     # d(A₁⋯Aₖ) = Σᵢ A₁⋯Aᵢ₋₁ dAᵢ Aᵢ₊₁⋯Aₖ
     a = node.args
-    before = matmul(*a[:i]) if i > 0 else None
-    after = matmul(*a[i + 1:]) if i < len(a) - 1 else None
+    before = _subproduct(a[:i]) if i > 0 else None
+    after = _subproduct(a[i + 1:]) if i < len(a) - 1 else None
     return KronMap(before, after, *io(node, i))
+
+
+def _subproduct(factors: tuple[Expr, ...]) -> Expr:
+    """A run of a canonical product's factors as a product, which is canonical as it stands
+    (no pair in it cancels or merges) unless the run has identities or all-ones factors,
+    whose merging depends on the whole run; so the Hessian of a k-factor product does not
+    canonicalise its O(k²) runs again."""
+    if len(factors) == 1:
+        return factors[0]
+    if any(f.op in ("identity", "ones") for f in factors):
+        return matmul(*factors)
+    shape = product_stack(list(factors)) + (factors[0].shape[-2], factors[-1].shape[-1])
+    return Expr.make("matmul", factors, NO_PARAMS, shape)
 
 
 MATMUL = register(
