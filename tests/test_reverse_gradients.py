@@ -10,6 +10,7 @@ and the cost of the sweep, counted in nodes built (deterministic, not time).
 from __future__ import annotations
 
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -144,3 +145,30 @@ def _nodes_built(layers):
 def test_gradient_of_a_program_in_all_parameters_grows_linearly():
     small, large = _nodes_built(8), _nodes_built(32)
     assert large <= 4 * 1.25 * small, (small, large)
+
+
+def _calls_to_build_hessian(k):
+    """Python calls made by kv.hessian of tr(A₁X⋯AₖX) in X (fresh symbols; deterministic)."""
+    tag = f"_{next(_FRESH)}"
+    X = kv.Matrix(f"X{tag}", (3, 3))
+    P = kv.Matrix(f"A0{tag}", (3, 3)) @ X
+    for i in range(1, k):
+        P = P @ kv.Matrix(f"A{i}{tag}", (3, 3)) @ X
+    f = kv.trace(P)
+    calls = [0]
+
+    def count(frame, event, arg):
+        calls[0] += event == "call"
+    sys.setprofile(count)
+    try:
+        kv.hessian(f, X)
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+def test_hessian_of_a_long_product_grows_as_its_number_of_terms():
+    # k² terms: doubling k may cost at most 2^2.3 times the calls (k⁴ merges or k³ rebuilt
+    # runs of factors cost 5.6-9.8 times)
+    small, large = _calls_to_build_hessian(8), _calls_to_build_hessian(16)
+    assert large <= 2 ** 2.3 * small, (small, large, large / small)
