@@ -280,10 +280,14 @@ def add(*maps: LinearMap) -> LinearMap:
     """L₁ + L₂ + ⋯, merging terms that share a factor."""
     in_shape, out_shape = maps[0].in_shape, maps[0].out_shape
     terms: list[LinearMap] = []
-    index: dict[tuple, list[int]] = {}  # merge key -> positions of the terms that have it
-    for m in flatten_sum(maps):
+    flat = flatten_sum(maps)
+    index: dict[tuple, list[int]] | None = {} if len(flat) > 8 else None  # merge key -> positions
+    for m in flat:
         m = _relabel(m, in_shape, out_shape)
-        candidates = sorted({pos for key in _merge_keys(m) for pos in index.get(key, ())})
+        if index is None:  # a short sum: try every term
+            candidates: Any = range(len(terms))
+        else:
+            candidates = sorted({pos for key in _merge_keys(m) for pos in index.get(key, ())})
         for pos in candidates:  # the first term it merges with, as a scan of all terms finds
             merged = _merge(terms[pos], m)
             if merged is not None:
@@ -292,8 +296,9 @@ def add(*maps: LinearMap) -> LinearMap:
         else:
             terms.append(m)
             pos = len(terms) - 1
-        for key in _merge_keys(terms[pos]):
-            index.setdefault(key, []).append(pos)
+        if index is not None:
+            for key in _merge_keys(terms[pos]):
+                index.setdefault(key, []).append(pos)
     terms = _factor_kron_sums([t for t in terms if not isinstance(t, ZeroMap)])
     if not terms:
         return ZeroMap(in_shape, out_shape)
