@@ -6,6 +6,8 @@ the maps of its arguments; composition simplifies Kronecker terms by the mixed-p
 so the result is a short sum of structured terms whose factors are
 expressions.  ``grad`` applies the adjoint of that map to the scalar 1, which
 gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
+Gradients in several variables come from one reverse sweep
+(:mod:`kronvec.reverse`) whose cotangents are expressions shared by all of them.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from .ops.arithmetic import smul as smul_expr
 from .ops.leaves import identity, ones, zeros
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
+from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
@@ -338,6 +341,13 @@ def grad(f: Any, wrt: Any) -> Any:
     ``wrt`` is a symbol or the name of one of ``f``'s symbols; a list or tuple
     of them gives a tuple of gradients, in the same order.
 
+    One variable: forward accumulation, Gᵀ = Jᵀ1 for the Jacobian J of f.
+    Several: one reverse sweep over the expression DAG (each node's cotangent
+    ∂f/∂u built once as an expression and shared by every variable below it),
+    so the gradients of a program in all its parameters cost O(size of f);
+    when one forward derivation per variable costs at most about as much,
+    each gradient is the single-variable one instead.
+
     For a symbol declared ``symmetric=True`` this is the gradient in the space
     of symmetric matrices, sym(G) = (G + Gᵀ)/2 of the unconstrained G.
 
@@ -350,15 +360,41 @@ def grad(f: Any, wrt: Any) -> Any:
     -X⁻ᵀabᵀX⁻ᵀ
     """
     f = E.strip_names(E.as_expr(f))
-    if _several(wrt, "grad"):
-        return tuple(grad(f, w) for w in wrt)
-    wrt = _check_wrt(wrt, "grad", f)
+    several = _several(wrt, "grad")
+    variables = [_check_wrt(w, "grad", f) for w in (wrt if several else [wrt])]
     if not E.is_scalar(f):
         raise ShapeError(f"grad: needs a scalar expression (shape () or (1, 1)), got shape "
                          f"{f.shape}; use kv.jacobian for matrix-valued expressions")
+    if several and not forward_is_cheap(f, variables):
+        return reverse_gradients(f, variables)
+    gradients = tuple(_as_gradient(_forward_gradient(f, v), v) for v in variables)
+    return gradients if several else gradients[0]
+
+
+def reverse_gradients(f: E.Expr, variables: list[E.Expr]) -> tuple[E.Expr, ...]:
+    """The gradients of the scalar ``f`` (without names) in ``variables`` by one reverse sweep.
+
+    ``kv.grad(f, [V₁, …, Vₖ])`` uses it when one forward derivation per
+    variable would cost more than about twice the sweep
+    (:func:`kronvec.reverse.forward_is_cheap`).
+    """
+    bars = cotangents(f, variables, partial)
+    return tuple(_as_gradient(bars.get(v), v) for v in variables)
+
+
+def _forward_gradient(f: E.Expr, wrt: E.Expr) -> E.Expr | None:
+    """Jᵀ1 for the forward Jacobian J of the scalar f in ``wrt`` (None: f does not use it).
+
+    Its sums print expanded, as a hand derivation writes them.
+    """
     lmap = jacobian_map(f, wrt)
-    seed = ones(f.shape)
-    g = lmap.T._apply(seed) if not isinstance(lmap, ZeroMap) else zeros(wrt.shape)
+    return None if isinstance(lmap, ZeroMap) else lmap.T._apply(ones(f.shape))
+
+
+def _as_gradient(g: E.Expr | None, wrt: E.Expr) -> E.Expr:
+    """The cotangent ``g`` of ``wrt`` (None: f does not use it) in wrt's shape and space."""
+    if g is None:
+        return zeros(wrt.shape)
     if g.shape == (1, 1) and wrt.shape == ():
         g = trace(g)  # the 1×1 matrix as a scalar
     elif g.shape == () and wrt.shape == (1, 1):

@@ -280,15 +280,25 @@ def add(*maps: LinearMap) -> LinearMap:
     """L₁ + L₂ + ⋯, merging terms that share a factor."""
     in_shape, out_shape = maps[0].in_shape, maps[0].out_shape
     terms: list[LinearMap] = []
-    for m in flatten_sum(maps):
+    flat = flatten_sum(maps)
+    index: dict[tuple, list[int]] | None = {} if len(flat) > 8 else None  # merge key -> positions
+    for m in flat:
         m = _relabel(m, in_shape, out_shape)
-        for pos, t in enumerate(terms):
-            merged = _merge(t, m)
+        if index is None:  # a short sum: try every term
+            candidates: Any = range(len(terms))
+        else:
+            candidates = sorted({pos for key in _merge_keys(m) for pos in index.get(key, ())})
+        for pos in candidates:  # the first term it merges with, as a scan of all terms finds
+            merged = _merge(terms[pos], m)
             if merged is not None:
                 terms[pos] = merged
                 break
         else:
             terms.append(m)
+            pos = len(terms) - 1
+        if index is not None:
+            for key in _merge_keys(terms[pos]):
+                index.setdefault(key, []).append(pos)
     terms = _factor_kron_sums([t for t in terms if not isinstance(t, ZeroMap)])
     if not terms:
         return ZeroMap(in_shape, out_shape)
@@ -359,6 +369,19 @@ def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
 def _implicit(f: Any) -> Any:
     """None for an identity expression (so that it prints and applies as one)."""
     return None if isinstance(f, Expr) and f.op == "identity" else f
+
+
+def _merge_keys(m: LinearMap) -> list[tuple]:
+    """Keys that two terms share whenever :func:`_merge` can merge them (factors compare by
+    identity), so that a sum of n terms tries O(n) merges, not O(n²)."""
+    kind = type(m)
+    if _lookup1(MERGE_RULES, m) is None:
+        return []
+    if isinstance(m, (KronMap, KronTMap)):
+        return [(kind, 0, id(_coefficient(m.A)[1])), (kind, 1, id(_coefficient(m.B)[1]))]
+    if isinstance(m, TraceMap):
+        return [(kind, 0, id(m.C)), (kind, 1, id(m.M))]
+    return [(kind,)]
 
 
 def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:

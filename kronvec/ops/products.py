@@ -12,6 +12,7 @@ Canonical forms kept by the constructors:
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -178,9 +179,22 @@ def _cancel_inverses(flat: list[Expr]) -> list[Expr]:
 def _matmul_jvp(node: Expr, i: int) -> Any:
     # d(A₁⋯Aₖ) = Σᵢ A₁⋯Aᵢ₋₁ dAᵢ Aᵢ₊₁⋯Aₖ
     a = node.args
-    before = matmul(*a[:i]) if i > 0 else None
-    after = matmul(*a[i + 1:]) if i < len(a) - 1 else None
+    before = _subproduct(a[:i]) if i > 0 else None
+    after = _subproduct(a[i + 1:]) if i < len(a) - 1 else None
     return KronMap(before, after, *io(node, i))
+
+
+def _subproduct(factors: tuple[Expr, ...]) -> Expr:
+    """A run of a canonical product's factors as a product, which is canonical as it stands
+    (no pair in it cancels or merges) unless the run has identities or all-ones factors,
+    whose merging depends on the whole run; so the Hessian of a k-factor product does not
+    canonicalise its O(k²) runs again."""
+    if len(factors) == 1:
+        return factors[0]
+    if any(f.op in ("identity", "ones") for f in factors):
+        return matmul(*factors)
+    shape = product_stack(list(factors)) + (factors[0].shape[-2], factors[-1].shape[-1])
+    return Expr.make("matmul", factors, NO_PARAMS, shape)
 
 
 MATMUL = register(
@@ -218,6 +232,9 @@ def transpose(a: Any) -> Expr:
         if node in done:
             continue
         direct = _transpose_directly(node)
+        if direct is None:
+            known = _TRANSPOSED.get(node)
+            direct = known() if known is not None else None
         if direct is not None:
             done[node] = direct
             continue
@@ -225,10 +242,16 @@ def transpose(a: Any) -> Expr:
         kids = list(node.args) if rule.args is None else [node.args[i] for i in rule.args]
         if ready:
             done[node] = rule.build(node, [done[k] for k in kids])
+            _TRANSPOSED[node] = weakref.ref(done[node])
         else:
             stack.append((node, True))
             stack.extend((k, False) for k in kids if k not in done)
     return done[a]
+
+
+# Transposes already pushed to the leaves, held weakly on both sides: a reverse sweep
+# transposes the activations of every layer, and each of them reuses those below it.
+_TRANSPOSED: "weakref.WeakKeyDictionary[Expr, weakref.ref[Expr]]" = weakref.WeakKeyDictionary()
 
 
 def _transpose_directly(a: Expr) -> Expr | None:

@@ -1,0 +1,157 @@
+"""Benchmark: the time to BUILD derivatives of programs, as the program grows.
+
+    python benchmarks/bench_programs.py [--quick] [--no-jax] [--json out.json]
+
+Each size runs in a fresh interpreter (interning would otherwise share nodes
+between sizes), BLAS pinned to one thread; the time is the best of five
+builds with fresh symbol names, in CPU time of the process (so that other
+work on the machine does not count).  Rows:
+
+1. ``kv.grad(f, [W₁, b₁, …, W_L, b_L])`` of an L-layer tanh MLP (X 64×32,
+   W 32×32, b 1×32), loss Σ H⊙H and Σ logsumexp(H, rows), L = 8 … 64;
+2. ``kv.grad`` of a tanh chain H ← tanh(H W_i) in all W_i;
+3. ``kv.hessian(tr(A₁X⋯A_kX), X)``, k = 8 … 32 (k² terms);
+4. with JAX: ``jax.jit(jax.grad(f)).lower(...).compile()`` of the MLP loss in
+   all parameters (trace + compile), at each L.
+
+Prints times and the growth exponent (least-squares slope of log time against
+log size).  Not part of the test run; see benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(BENCH_DIR, os.pardir)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+
+def _mlp(kv, L, tag, loss="squares", n=64, d=32):
+    H = kv.Matrix(f"X{tag}", (n, d))
+    params = []
+    for i in range(L):
+        W, b = kv.Matrix(f"W{i}{tag}", (d, d)), kv.Matrix(f"b{i}{tag}", (1, d))
+        params += [W, b]
+        H = kv.tanh(H @ W + b)
+    f = kv.sum(H * H) if loss == "squares" else kv.sum(kv.logsumexp(H, axis=1))
+    return f, params
+
+
+def _chain(kv, L, tag, d=8):
+    H = kv.Matrix(f"X{tag}", (d, d))
+    params = [kv.Matrix(f"W{i}{tag}", (d, d)) for i in range(L)]
+    for W in params:
+        H = kv.tanh(H @ W)
+    return kv.sum(H * H), params
+
+
+def _product_trace(kv, k, tag, n=6):
+    X = kv.Matrix(f"X{tag}", (n, n))
+    P = None
+    for i in range(k):
+        term = kv.Matrix(f"A{i}{tag}", (n, n)) @ X
+        P = term if P is None else P @ term
+    return kv.trace(P), X
+
+
+def _best(build, repeats=5):
+    times = []
+    gc.disable()  # as timeit does: a collection pass belongs to no build in particular
+    try:
+        for r in range(repeats):
+            t = time.process_time()
+            build(f"_{r}")
+            times.append(time.process_time() - t)
+    finally:
+        gc.enable()
+    return min(times)
+
+
+def _jax_compile(L, n=64, d=32):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    def loss(params, X):
+        H = X
+        for W, b in params:
+            H = jnp.tanh(H @ W + b)
+        return jnp.sum(H * H)
+    rng = np.random.default_rng(0)
+    params = [(jnp.asarray(rng.standard_normal((d, d))), jnp.asarray(rng.standard_normal((1, d))))
+              for _ in range(L)]
+    X = jnp.asarray(rng.standard_normal((n, d)))
+    t = time.process_time()
+    jax.jit(jax.grad(loss)).lower(params, X).compile()
+    return time.process_time() - t
+
+
+def one(row: str, size: int) -> float:
+    """The build time of one row at one size (run in a fresh interpreter)."""
+    sys.path.insert(0, ROOT)
+    import kronvec as kv
+    if row == "jax":
+        _jax_compile(2)  # jax's own start-up is not the program's cost
+        return _jax_compile(size)
+    if row.startswith("mlp"):
+        def build(tag):
+            f, params = _mlp(kv, size, tag, loss=row.split("-")[1])
+            return kv.grad(f, params)
+    elif row == "chain":
+        def build(tag):
+            f, params = _chain(kv, size, tag)
+            return kv.grad(f, params)
+    else:
+        def build(tag):
+            f, X = _product_trace(kv, size, tag)
+            return kv.hessian(f, X)
+    return _best(build)
+
+
+def slope(sizes, times):
+    xs, ys = [math.log(s) for s in sizes], [math.log(t) for t in times]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--json")
+    ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(repr(one(args.one[0], int(args.one[1]))))
+        return
+    layers = [8, 16, 32] if args.quick else [8, 16, 32, 64]
+    rows = {"mlp-squares": layers, "mlp-logsumexp": layers, "chain": layers + ([] if args.quick else [80]),
+            "hessian": [8, 16, 32] if args.quick else [8, 16, 24, 32]}
+    if not args.no_jax:
+        rows["jax"] = layers
+    results = {}
+    for row, sizes in rows.items():
+        times = []
+        for size in sizes:
+            out = subprocess.run([sys.executable, __file__, "--one", row, str(size)],
+                                 capture_output=True, text=True, check=True)
+            times.append(float(out.stdout.strip().splitlines()[-1]))
+        results[row] = {"sizes": sizes, "seconds": times, "exponent": slope(sizes, times)}
+        cells = "  ".join(f"{s}: {t * 1e3:8.1f} ms" for s, t in zip(sizes, times))
+        print(f"{row:14s} {cells}   growth exponent {results[row]['exponent']:.2f}", flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
