@@ -15,7 +15,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_number, is_scalar
+from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
@@ -42,8 +42,12 @@ def add(*terms: Any) -> Expr:
     row r of shape (1, m) as 𝟙r and a scalar s as s𝟙 (:mod:`.broadcasting`);
     ``()`` and ``(1, 1)`` count as the same scalar.  Shapes that do not
     broadcast raise ``kv.ShapeError`` naming both.
+
+    The sum has the broadcast shape of *all* its terms, also when some cancel
+    or are zero: X − X + C for a stack X and a matrix C is C spread over X's
+    stack axes, as NumPy computes it.
     """
-    terms = [as_expr(t) for t in terms]
+    terms = as_operands(*terms)
     if all(is_plain(t.shape) for t in terms):
         shape = broadcast_shapes("add", *[t.shape for t in terms])
         if not is_scalar(shape):
@@ -63,6 +67,9 @@ def add(*terms: Any) -> Expr:
     nonzero = [k for k in bases if coefs[k] != 0.0]
     if not nonzero:
         return zeros(shape)
+    kept_shape = broadcast_shapes_nd("add", *[bases[k].shape for k in nonzero])
+    if not is_plain(shape) and kept_shape != shape:  # cancelled terms still set the shape
+        return registry.function("broadcast_to")(add(*[scale(coefs[k], bases[k]) for k in nonzero]), shape)
     common = abs(coefs[nonzero[0]])
     if len(nonzero) > 1 and common != 1.0 and all(abs(coefs[k]) == common for k in nonzero):
         # A/2 - B/2 = (A - B)/2, so that products containing it can pull the 1/2 out
@@ -232,7 +239,13 @@ def _smul_value(ev: Any, e: Expr) -> Any:
         # det(B)·B⁻¹ is the adjugate of B, which exists (and is computed) at a singular B too
         return ev.op(partial(adjugate, transposed=a.args[0] is not s.args[0]),
                      ev(s.args[0]), ev.factorization(s.args[0]))
-    return ev.op(_times, ev(s), ev(a))
+    return ev.op(partial(_scalar_times, e.shape), ev(s), ev(a))
+
+
+def _scalar_times(shape: Shape, s: Any, x: Any) -> Any:
+    """s·x of the node's shape: a ``(1, 1)`` scalar times a ``()`` one is ``(1, 1)``."""
+    out = np.reshape(s, ()) * x
+    return out.reshape(shape) if np.ndim(out) < len(shape) else out
 
 
 def _smul_code(g: Any, e: Expr, s: str | None, a: str | None) -> str:
@@ -308,11 +321,11 @@ def hadamard(a: Any, b: Any) -> Expr:
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
     """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
     of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
-    if is_number(x):
+    if is_number(x) and not isinstance(y, (np.ndarray, list, tuple)):
         return scale(float(x), as_expr(y))
-    if is_number(y):
+    if is_number(y) and not isinstance(x, (np.ndarray, list, tuple)):
         return scale(float(y), as_expr(x))
-    a, b = as_expr(x), as_expr(y)
+    a, b = as_operands(x, y)
     if a.shape == b.shape and not (a.shape == ()):
         return hadamard(a, b)
     if is_scalar(a) or is_scalar(b):
