@@ -20,9 +20,9 @@ from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed
+from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed, same_shape
 from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
-from .broadcasting import broadcast_shapes, broadcast_to
+from .broadcasting import aligned, broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
@@ -47,7 +47,7 @@ def add(*terms: Any) -> Expr:
     or are zero: X − X + C for a stack X and a matrix C is C spread over X's
     stack axes, as NumPy computes it.
     """
-    terms = as_operands(*terms)
+    terms = aligned(*as_operands(*terms))
     if all(is_plain(t.shape) for t in terms):
         shape = broadcast_shapes("add", *[t.shape for t in terms])
         if not is_scalar(shape):
@@ -68,7 +68,7 @@ def add(*terms: Any) -> Expr:
     if not nonzero:
         return zeros(shape)
     kept_shape = broadcast_shapes_nd("add", *[bases[k].shape for k in nonzero])
-    if not is_plain(shape) and kept_shape != shape:  # cancelled terms still set the shape
+    if not same_shape(kept_shape, shape):  # cancelled terms still set the shape
         return registry.function("broadcast_to")(add(*[scale(coefs[k], bases[k]) for k in nonzero]), shape)
     common = abs(coefs[nonzero[0]])
     if len(nonzero) > 1 and common != 1.0 and all(abs(coefs[k]) == common for k in nonzero):
@@ -223,6 +223,8 @@ def _power_base(e: Expr) -> tuple[Expr, float]:
 def _smul_jvp(node: Expr, i: int) -> Any:
     s, a = node.args
     if i == 0:  # ds · A
+        if node.ndim > 3:  # several stack axes: ds spread over all of A, A ⊙ ds (per-member scalars are 1-D)
+            return ElementwiseMap(a, node.shape, node.shape)
         return TraceMap(None, a, *io(node, 0))
     return scale_map(s, KronMap(None, None, *io(node, 1)))
 
@@ -325,7 +327,7 @@ def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
         return scale(float(x), as_expr(y))
     if is_number(y) and not isinstance(x, (np.ndarray, list, tuple)):
         return scale(float(y), as_expr(x))
-    a, b = as_operands(x, y)
+    a, b = aligned(*as_operands(x, y))
     if a.shape == b.shape and not (a.shape == ()):
         return hadamard(a, b)
     if is_scalar(a) or is_scalar(b):
