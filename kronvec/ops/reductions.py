@@ -84,9 +84,9 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
-    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st
-        inner = a.args[1]
-        return smul(a.args[0], inner if inner.shape == () else trace(inner))
+    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st (a trace is of shape ())
+        s, inner = a.args
+        return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
     if a.op == "identity":
         return Constant(float(a.shape[0]))
     if a.op == "zeros":
