@@ -25,7 +25,8 @@ from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape
 
-__all__ = ["Expr", "ConstValue", "as_expr", "as_operand", "as_operands", "is_scalar", "is_number", "const_scalar",
+__all__ = ["Expr", "ConstValue", "as_expr", "as_operand", "as_operands",
+           "is_scalar", "is_number", "const_scalar",
            "rebuild", "substitute", "strip_names", "display_names", "describe_symbol",
            "raise_name_clash"]
 
@@ -342,15 +343,21 @@ def as_operand(x: Any, *others: Any) -> Expr:
     """
     if isinstance(x, Expr):
         return x
-    if isinstance(x, (np.ndarray, list, tuple)) and np.ndim(x) == 1 \
-            and any(isinstance(o, Expr) and o.ndim not in (0, 2) for o in others):
-        return _fn("const")(x, column=False)
-    return as_expr(x)
+    return _constant_operand(x, any(isinstance(o, Expr) and o.ndim not in (0, 2) for o in others))
 
 
 def as_operands(*xs: Any) -> list[Expr]:
     """Every argument as an operand next to the others (:func:`as_operand`)."""
-    return [as_operand(x, *xs) for x in xs]
+    if all(isinstance(x, Expr) for x in xs):
+        return list(xs)
+    numpy_1d = any(isinstance(o, Expr) and o.ndim not in (0, 2) for o in xs)
+    return [x if isinstance(x, Expr) else _constant_operand(x, numpy_1d) for x in xs]
+
+
+def _constant_operand(x: Any, numpy_1d: bool) -> Expr:
+    if numpy_1d and isinstance(x, (np.ndarray, list, tuple)) and np.ndim(x) == 1:
+        return _fn("const")(x, column=False)
+    return as_expr(x)
 
 
 def const_scalar(e: Expr) -> float | None:

@@ -61,7 +61,7 @@ def check(f: kv.Expr, twin: Callable[..., Any] | None, values: dict[str, np.ndar
         np.testing.assert_allclose(value, expected, rtol=1e-10, atol=1e-12)
     assert np.shape(value) == f.shape
     _nodes_keep_their_shapes(f, values)
-    for name, sym in sorted(f.symbols().items()):
+    for _, sym in sorted(f.symbols().items()):
         check_jacobian(f, sym, values, rtol=1e-5, atol=1e-6)
         if f.shape not in ((), (1, 1)):
             continue
@@ -359,11 +359,30 @@ def _binary(op: str, a: Any, b: Any) -> Any:
             "/": lambda: a / (b * b + 1.0)}[op]()
 
 
+Twin = Callable[[dict], Any]
+
+
+def _symbol_twin(name: str) -> Twin:
+    return lambda v: v[name]
+
+
+def _constant_twin(c: np.ndarray) -> Twin:
+    return lambda v: c
+
+
+def _binary_twin(op: str, ta: Twin, tb: Twin) -> Twin:
+    return lambda v: _binary(op, ta(v), tb(v))
+
+
+def _unary_twin(fn: Callable[[Any], Any], t: Twin) -> Twin:
+    return lambda v: fn(t(v))
+
+
 @st.composite
-def _programs(draw: Any) -> tuple[kv.Expr, Callable[..., Any], dict[str, np.ndarray]]:
-    """A random elementwise program over 1–2 symbols of random shape classes, per-member results
-    of a stack and NumPy constants of rank 0–3, with its NumPy twin (1-D constants are columns
-    next to 2-D operands only: the drawn constants are never 1-D next to matrices)."""
+def _programs(draw: Any) -> tuple[kv.Expr, Twin, dict[str, np.ndarray]]:
+    """A random elementwise program over 1–2 symbols of random shape classes, a per-member result
+    of a stack and NumPy constants of rank 0–3, with its NumPy twin (a 1-D constant next to a
+    scalar or a matrix is a column there, the v1 convention)."""
     rng = RNG(draw(st.integers(0, 10 ** 6)))
     names = ["X", "Y"][:draw(st.integers(1, 2))]
     shapes = {n: draw(st.sampled_from(_LEAF_SHAPES)) for n in names}
@@ -374,32 +393,29 @@ def _programs(draw: Any) -> tuple[kv.Expr, Callable[..., Any], dict[str, np.ndar
     if per_member:
         values["S"] = values["S"] + 2 * np.eye(2)
     syms = {n: kv.Array(n, s) for n, s in shapes.items()}
-    leaves: list[tuple[Any, Callable[..., Any]]] = [
-        (syms[n], (lambda n: lambda v: v[n])(n)) for n in names]
+    leaves: list[tuple[Any, Twin]] = [(syms[n], _symbol_twin(n)) for n in names]
     if per_member:
         leaves.append((kv.det(syms["S"]), lambda v: np.linalg.det(v["S"])))
     for _ in range(draw(st.integers(0, 2))):
         c_shape = draw(st.sampled_from([(), (3,), (2,), (3, 3), (1, 3), (2, 1, 1), (2, 3, 3)]))
         c = np.asarray(rng.uniform(0.5, 1.5, c_shape))
-        leaves.append((c, (lambda c: lambda v: c)(c)))
+        leaves.append((c, _constant_twin(c)))
     expr, twin = leaves[0]
     for leaf, leaf_twin in leaves[1:]:
         op = draw(st.sampled_from(["+", "-", "*", "/", "max"]))
+        if isinstance(leaf, np.ndarray) and leaf.ndim == 1 and expr.ndim in (0, 2):
+            leaf_twin = _constant_twin(leaf[:, None])  # the v1 column convention
         swap = draw(st.booleans())
         a, b, ta, tb = (leaf, expr, leaf_twin, twin) if swap else (expr, leaf, twin, leaf_twin)
-        if isinstance(leaf, np.ndarray) and leaf.ndim == 1 and expr.ndim in (0, 2):
-            leaf_twin = (lambda c: lambda v: c[:, None])(leaf)  # the v1 column convention
-            ta, tb = (leaf_twin, twin) if swap else (twin, leaf_twin)
-        twin = (lambda op, ta, tb: lambda v: _binary(op, ta(v), tb(v)))(op, ta, tb)
+        twin = _binary_twin(op, ta, tb)
         try:
             expr = _binary(op, a, b)
         except kv.ShapeError:  # refused where NumPy refuses
             with pytest.raises(ValueError):
                 twin(values)
             assume(False)
-    fn = draw(st.sampled_from(sorted(_UNARY)))
-    k_fn, np_fn = _UNARY[fn]
-    return k_fn(expr), (lambda t: lambda v: np_fn(t(v)))(twin), values
+    k_fn, np_fn = _UNARY[draw(st.sampled_from(sorted(_UNARY)))]
+    return k_fn(expr), _unary_twin(np_fn, twin), values
 
 
 def _numpy_twin_shape(build: Callable[[], Any]) -> Any:
