@@ -174,7 +174,11 @@ def test_one_by_one_results_evaluate_to_their_shape():
     lambda Y, W: kv.sum(kv.logdet(Y @ W)) + kv.sum(kv.det(Y) * kv.det(W)),
     lambda Y, W: kv.sum(kv.exp(kv.trace(Y)) * W),
     lambda Y, W: kv.sum(kv.inv(Y) @ W.mT),
-], ids=["det2", "tanh-det", "logdet-YW", "exp-trace", "inv"])
+    lambda Y, W: kv.sum(kv.det(Y) * W),  # NumPy: (3,) against (3, 1, 1) is (3, 1, 3)
+    lambda Y, W: kv.sum(kv.trace(Y, axis1=-2, axis2=-1) ** 2 * kv.det(W)),
+    lambda Y, W: kv.sum(kv.inv(Y) * kv.det(W)) + kv.sum(np.array([1.0, 2.0, 3.0]) * Y),
+], ids=["det2", "tanh-det", "logdet-YW", "exp-trace", "inv", "det-times-stack", "trace-members",
+        "inv-det-1d"])
 def test_stacks_of_one_by_one_members(build):
     Y, W = kv.Matrix("Y", (3, 1, 1)), kv.Matrix("W", (3, 1, 1))
     f = build(Y, W)

@@ -216,6 +216,8 @@ class TraceMap(_FactorTerm):
     def _apply(self, h: Any) -> Any:
         t = fx.trace_prod(self.C, h)
         if fx.is_symbolic(t, self.M):
+            if np.ndim(t) == 1 and np.ndim(self.M) == 2:  # per-member scalars times a matrix: a stack
+                return fx.member_mul(as_expr(t), as_expr(self.M))
             if is_scalar(as_expr(self.M)):
                 return fx.mul(self.M, t)  # det(A) tr(A⁻¹ dA): the coefficient first
             return fx.mul(t, self.M)
