@@ -91,6 +91,10 @@ def test_cancelled_terms_keep_the_stack_axes():
     assert kv.evaluate(kv.sum(X - X + np.ones((3, 3))), values) == 18.0
     assert float(kv.evaluate(kv.sum(X - X + C), values)) == float(np.sum(values["X"] - values["X"] + C))
     check(kv.sum(X - X + C), lambda X: np.sum(X - X + C), values)
+    D = kv.Matrix("D", (3, 3))  # a nested sum whose stack term cancels later
+    values["D"] = RNG(2).standard_normal((3, 3))
+    assert ((X + C + D) - X).shape == (2, 3, 3)
+    check(kv.sum(((X + C + D) - X) ** 2), lambda X, D: np.sum(((X + C + D) - X) ** 2), values)
 
 
 def test_zeros_and_scalars_against_stacks_keep_the_stack_axes():

@@ -47,8 +47,9 @@ def add(*terms: Any) -> Expr:
     or are zero: X − X + C for a stack X and a matrix C is C spread over X's
     stack axes, as NumPy computes it.
     """
-    terms = aligned(*as_operands(*terms))
-    if all(is_plain(t.shape) for t in terms):
+    terms = aligned("add", *as_operands(*terms))
+    plain = all(is_plain(t.shape) for t in terms)  # then every term is spread to the shape
+    if plain:
         shape = broadcast_shapes("add", *[t.shape for t in terms])
         if not is_scalar(shape):
             terms = [broadcast_to(t, shape) for t in terms]
@@ -56,9 +57,11 @@ def add(*terms: Any) -> Expr:
         shape = broadcast_shapes_nd("add", *[t.shape for t in terms])
     coefs: dict[int, float] = {}
     bases: dict[int, Expr] = {}
+    parts = 0
     for t in terms:
         for part in (t.args if t.op == "add" else (t,)):
             c, base = (part.params.coef, part.args[0]) if part.op == "scale" else (1.0, part)
+            parts += 1
             if base.op == "zeros":
                 continue
             k = id(base)
@@ -67,8 +70,9 @@ def add(*terms: Any) -> Expr:
     nonzero = [k for k in bases if coefs[k] != 0.0]
     if not nonzero:
         return zeros(shape)
-    kept_shape = broadcast_shapes_nd("add", *[bases[k].shape for k in nonzero])
-    if not same_shape(kept_shape, shape):  # cancelled terms still set the shape
+    if not plain and len(nonzero) < parts and not same_shape(
+            broadcast_shapes_nd("add", *[bases[k].shape for k in nonzero]), shape):
+        # terms that cancel or vanish still set the shape (their stack axes stay)
         return registry.function("broadcast_to")(add(*[scale(coefs[k], bases[k]) for k in nonzero]), shape)
     common = abs(coefs[nonzero[0]])
     if len(nonzero) > 1 and common != 1.0 and all(abs(coefs[k]) == common for k in nonzero):
@@ -327,7 +331,7 @@ def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
         return scale(float(x), as_expr(y))
     if is_number(y) and not isinstance(x, (np.ndarray, list, tuple)):
         return scale(float(y), as_expr(x))
-    a, b = aligned(*as_operands(x, y))
+    a, b = aligned(op_name, *as_operands(x, y))
     if a.shape == b.shape and not (a.shape == ()):
         return hadamard(a, b)
     if is_scalar(a) or is_scalar(b):

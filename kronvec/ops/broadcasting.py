@@ -88,7 +88,7 @@ def broadcast_to(e: Expr, shape: Shape) -> Expr:
     return e
 
 
-def aligned(*args: Expr) -> list[Expr]:
+def aligned(op: str, *args: Expr) -> list[Expr]:
     """The operands of a broadcasting operation with their axes aligned as NumPy aligns them.
 
     A 1-D operand ``(n,)`` next to an operand of two or more axes is NumPy's
@@ -99,6 +99,7 @@ def aligned(*args: Expr) -> list[Expr]:
     ndim = max((a.ndim for a in args), default=0)
     if ndim < 2 or all(a.ndim != 1 for a in args):
         return list(args)
+    broadcast_shapes_nd(op, *[a.shape for a in args])  # refused with the shapes as given
     return [_with_leading_ones(a, ndim) if a.ndim == 1 else a for a in args]
 
 
@@ -111,7 +112,7 @@ def _with_leading_ones(a: Expr, ndim: int) -> Expr:
 
 def broadcast_all(op: str, *args: Any) -> tuple[Shape, list[Expr]]:
     """The broadcast shape of the arguments and the arguments spread to it."""
-    args = tuple(aligned(*args))
+    args = tuple(aligned(op, *args))
     shape = broadcast_shapes(op, *[a.shape for a in args])
     return shape, [broadcast_to(a, shape) for a in args]
 
