@@ -23,7 +23,7 @@ it), so it reaches ``matmul`` and ``smul`` through the registry.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .. import registry
 from ..errors import ShapeError
@@ -88,7 +88,7 @@ def broadcast_to(e: Expr, shape: Shape) -> Expr:
     return e
 
 
-def aligned(op: str, *args: Expr) -> list[Expr]:
+def aligned(op: str, *args: Expr) -> Sequence[Expr]:
     """The operands of a broadcasting operation with their axes aligned as NumPy aligns them.
 
     A 1-D operand ``(n,)`` next to an operand of two or more axes is NumPy's
@@ -96,8 +96,10 @@ def aligned(op: str, *args: Expr) -> list[Expr]:
     broadcast has one axis or as many as the result, and a 1-D operand always
     means one value per entry of its axis (per-member scalars among 1-D ones).
     """
-    ndim = max((a.ndim for a in args), default=0)
-    if ndim < 2 or all(a.ndim != 1 for a in args):
+    if not any(len(a.shape) == 1 for a in args):
+        return args  # the common case, kept cheap
+    ndim = max(len(a.shape) for a in args)
+    if ndim < 2:
         return list(args)
     broadcast_shapes_nd(op, *[a.shape for a in args])  # refused with the shapes as given
     return [_with_leading_ones(a, ndim) if a.ndim == 1 else a for a in args]
