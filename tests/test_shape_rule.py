@@ -303,6 +303,15 @@ def test_matrix_ops_on_arrays_of_fewer_than_two_dimensions_raise(op, build):
         assert op in text and str(arr.shape) in text, text
 
 
+@pytest.mark.parametrize("base, exponent", [((3, 4), (3, 1)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 4)),
+                                            ((3, 4), (2, 3, 4)), ((1, 1), (3,)), ((3, 4), (4,))])
+def test_powers_broadcast_as_numpy(base, exponent):
+    B, E = kv.Array("B", base), kv.Array("E", exponent)
+    values = {"B": RNG(12).uniform(0.5, 1.5, base), "E": RNG(13).uniform(0.5, 1.5, exponent)}
+    check(B ** E, lambda B, E: B ** E, values)
+    check(kv.sum(E ** B), lambda B, E: np.sum(E ** B), values)
+
+
 def test_array_refuses_bad_shapes():
     with pytest.raises(kv.ShapeError):
         kv.Array("w", (0,))
@@ -364,7 +373,7 @@ def _binary(op: str, a: Any, b: Any) -> Any:
     if op == "max":
         return (kv.maximum if isinstance(a, kv.Expr) or isinstance(b, kv.Expr) else np.maximum)(a, b)
     return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
-            "/": lambda: a / (b * b + 1.0)}[op]()
+            "/": lambda: a / (b * b + 1.0), "**": lambda: (a * a + 1.0) ** (b / (b * b + 1.0))}[op]()
 
 
 Twin = Callable[[dict], Any]
@@ -410,7 +419,7 @@ def _programs(draw: Any) -> tuple[kv.Expr, Twin, dict[str, np.ndarray]]:
         leaves.append((c, _constant_twin(c)))
     expr, twin = leaves[0]
     for leaf, leaf_twin in leaves[1:]:
-        op = draw(st.sampled_from(["+", "-", "*", "/", "max"]))
+        op = draw(st.sampled_from(["+", "-", "*", "/", "max", "**"]))
         if isinstance(leaf, np.ndarray) and leaf.ndim == 1 and expr.ndim in (0, 2):
             leaf_twin = _constant_twin(leaf[:, None])  # the v1 column convention
         swap = draw(st.booleans())
