@@ -15,14 +15,14 @@ import numpy as np
 from scipy.linalg import blas
 
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_number, is_scalar
+from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed
+from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed, same_shape
 from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
-from .broadcasting import broadcast_shapes, broadcast_to
+from .broadcasting import aligned, broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
@@ -42,9 +42,14 @@ def add(*terms: Any) -> Expr:
     row r of shape (1, m) as 𝟙r and a scalar s as s𝟙 (:mod:`.broadcasting`);
     ``()`` and ``(1, 1)`` count as the same scalar.  Shapes that do not
     broadcast raise ``kv.ShapeError`` naming both.
+
+    The sum has the broadcast shape of *all* its terms, also when some cancel
+    or are zero: X − X + C for a stack X and a matrix C is C spread over X's
+    stack axes, as NumPy computes it.
     """
-    terms = [as_expr(t) for t in terms]
-    if all(is_plain(t.shape) for t in terms):
+    terms = aligned("add", *as_operands(*terms))
+    plain = all(is_plain(t.shape) for t in terms)  # then every term is spread to the shape
+    if plain:
         shape = broadcast_shapes("add", *[t.shape for t in terms])
         if not is_scalar(shape):
             terms = [broadcast_to(t, shape) for t in terms]
@@ -52,9 +57,11 @@ def add(*terms: Any) -> Expr:
         shape = broadcast_shapes_nd("add", *[t.shape for t in terms])
     coefs: dict[int, float] = {}
     bases: dict[int, Expr] = {}
+    parts = 0
     for t in terms:
         for part in (t.args if t.op == "add" else (t,)):
             c, base = (part.params.coef, part.args[0]) if part.op == "scale" else (1.0, part)
+            parts += 1
             if base.op == "zeros":
                 continue
             k = id(base)
@@ -63,6 +70,10 @@ def add(*terms: Any) -> Expr:
     nonzero = [k for k in bases if coefs[k] != 0.0]
     if not nonzero:
         return zeros(shape)
+    if not plain and len(nonzero) < parts and not same_shape(
+            broadcast_shapes_nd("add", *[bases[k].shape for k in nonzero]), shape):
+        # terms that cancel or vanish still set the shape (their stack axes stay)
+        return registry.function("broadcast_to")(add(*[scale(coefs[k], bases[k]) for k in nonzero]), shape)
     common = abs(coefs[nonzero[0]])
     if len(nonzero) > 1 and common != 1.0 and all(abs(coefs[k]) == common for k in nonzero):
         # A/2 - B/2 = (A - B)/2, so that products containing it can pull the 1/2 out
@@ -216,6 +227,8 @@ def _power_base(e: Expr) -> tuple[Expr, float]:
 def _smul_jvp(node: Expr, i: int) -> Any:
     s, a = node.args
     if i == 0:  # ds · A
+        if node.ndim > 3:  # several stack axes: ds spread over all of A, A ⊙ ds (per-member scalars are 1-D)
+            return ElementwiseMap(a, node.shape, node.shape)
         return TraceMap(None, a, *io(node, 0))
     return scale_map(s, KronMap(None, None, *io(node, 1)))
 
@@ -232,7 +245,13 @@ def _smul_value(ev: Any, e: Expr) -> Any:
         # det(B)·B⁻¹ is the adjugate of B, which exists (and is computed) at a singular B too
         return ev.op(partial(adjugate, transposed=a.args[0] is not s.args[0]),
                      ev(s.args[0]), ev.factorization(s.args[0]))
-    return ev.op(_times, ev(s), ev(a))
+    return ev.op(partial(_scalar_times, e.shape), ev(s), ev(a))
+
+
+def _scalar_times(shape: Shape, s: Any, x: Any) -> Any:
+    """s·x of the node's shape: a ``(1, 1)`` scalar times a ``()`` one is ``(1, 1)``."""
+    out = np.reshape(s, ()) * x
+    return out.reshape(shape) if np.ndim(out) < len(shape) else out
 
 
 def _smul_code(g: Any, e: Expr, s: str | None, a: str | None) -> str:
@@ -308,11 +327,11 @@ def hadamard(a: Any, b: Any) -> Expr:
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
     """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
     of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
-    if is_number(x):
+    if is_number(x) and not isinstance(y, (np.ndarray, list, tuple)):
         return scale(float(x), as_expr(y))
-    if is_number(y):
+    if is_number(y) and not isinstance(x, (np.ndarray, list, tuple)):
         return scale(float(y), as_expr(x))
-    a, b = as_expr(x), as_expr(y)
+    a, b = aligned(op_name, *as_operands(x, y))
     if a.shape == b.shape and not (a.shape == ()):
         return hadamard(a, b)
     if is_scalar(a) or is_scalar(b):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
+from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, Transpose, register
 from ._common import code_for, func_print, io, lift, py_call, python_number, with_node
@@ -118,7 +118,7 @@ def maximum(a: Any, b: Any) -> Expr:
     d maximum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(A − B, ½) and
     H' = heaviside(B − A, ½): ties split evenly.  maximum(A, 0) is relu(A).
     """
-    shape, (a, b) = broadcast_all("maximum", as_expr(a), as_expr(b))
+    shape, (a, b) = broadcast_all("maximum", *as_operands(a, b))
     if a is b:
         return a
     if b.op == "zeros" or a.op == "zeros":
@@ -132,7 +132,7 @@ def minimum(a: Any, b: Any) -> Expr:
     d minimum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(B − A, ½) and
     H' = heaviside(A − B, ½): ties split evenly.  minimum(A, 0) is −relu(−A).
     """
-    shape, (a, b) = broadcast_all("minimum", as_expr(a), as_expr(b))
+    shape, (a, b) = broadcast_all("minimum", *as_operands(a, b))
     if a is b:
         return a
     if b.op == "zeros" or a.op == "zeros":

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
 from ..registry import Prec, Printing, register
-from ..shapes import is_plain, stack_of
+from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
 from ._common import func_print, io, lift, py_call
 from .arithmetic import add, multiply, power, scale, smul
@@ -83,9 +84,9 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
-    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st
-        inner = a.args[1]
-        return smul(a.args[0], inner if inner.shape == () else trace(inner))
+    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st (a trace is of shape ())
+        s, inner = a.args
+        return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
     if a.op == "identity":
         return Constant(float(a.shape[0]))
     if a.op == "zeros":
@@ -100,7 +101,7 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
     """The traces of the planes (axis1, axis2) of an array of three or more axes."""
     ndim = a.ndim
     if ndim < 2:
-        raise ValueError(f"trace: needs at least two axes, got shape {a.shape}")
+        raise ShapeError(f"trace: needs at least two axes, got shape {fmt(a.shape)}")
     first, second = (normalize_axes("trace", x, a.shape)[0] for x in (axis1, axis2))
     if first == second:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
@@ -231,7 +232,7 @@ def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noq
         return a
     if a.op == "scale":
         return scale(a.params.coef, sum(a.args[0]))
-    if a.op == "smul" and a.args[1].shape != (1, 1):  # Σ sA = s ΣA
+    if a.op == "smul" and a.args[0].shape == () and a.args[1].shape != (1, 1):  # Σ sA = s ΣA (a () total)
         return smul(a.args[0], sum(a.args[1]))
     return Expr.make("sum", (a,), NO_PARAMS, ())
 
