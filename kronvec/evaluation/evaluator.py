@@ -43,7 +43,7 @@ from .binding import bind_values, symmetric_key
 from .factorization import Factorization
 from .plan import Plan
 from .structure import Structure
-from .traces import expand_powers, has_inverse, standalone_inverses, trace_of_product
+from .traces import expand_powers, has_inverse, mirrored_half, standalone_inverses, trace_of_product
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
@@ -367,6 +367,8 @@ class Evaluator:
             return self(factors[0])
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
+        if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):
+            self.chain(half)  # PᵀMP: P once, Pᵀ its transpose
         dims = [factors[0].shape[-2]] + [f.shape[-1] for f in factors]
         known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
                  if (hit := self._cached_chain(factors[i:j + 1])) is not None}

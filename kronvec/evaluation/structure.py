@@ -7,7 +7,7 @@ so the symmetry they infer is exact by construction and needs no numeric check:
 
 * leaves: a symbol declared symmetric or whose value is exactly symmetric, I, 0, 𝟙
   (square), a constant equal to its transpose;
-* S₁ + S₂, c·S, s·S (a scalar s), S ⊙ T, Sᵀ, S⁻¹, Sᵏ of symmetric S, T;
+* S₁ + S₂, c·S, s·S (a scalar s), S ⊙ T, Sᵀ, S⁻¹, Sᵏ of symmetric S, T; A + Aᵀ;
 * palindromic products A₁A₂⋯A₂ᵀA₁ᵀ, e.g. AᵀA, AᵀSA, XᵀS⁻¹X, with a symmetric middle factor.
 
 Positive definiteness follows where it is implied: a declared positive definite
@@ -29,7 +29,7 @@ from ..ops.products import transpose
 __all__ = ["Structure"]
 
 # ops whose value is symmetric when every matrix argument is
-_SYMMETRIC_WHEN_ARGS = frozenset({"add", "hadamard", "named", "transpose", "inv", "matpow", "scale"})
+_SYMMETRIC_WHEN_ARGS = frozenset({"hadamard", "named", "transpose", "inv", "matpow", "scale"})
 
 
 class Structure:
@@ -73,20 +73,23 @@ class Structure:
             return value.ndim == 2 and bool((value == value.T).all())
         if op == "smul":
             return memo[e.args[1]]
+        if op == "add":  # every term symmetric, or with its transpose among the terms: A + Aᵀ
+            terms = set(e.args)
+            return all(memo[a] or transpose(a) in terms for a in e.args)
         if op in _SYMMETRIC_WHEN_ARGS:
             return all(memo[a] for a in e.args)
         if op == "matmul":
-            return self._palindrome(e.args)
+            return self.palindrome(e.args)
         return False
 
-    def _palindrome(self, factors: tuple[Expr, ...]) -> bool:
-        """A₁⋯Aₖ with Aₖ₊₁₋ᵢ = Aᵢᵀ and a symmetric middle factor (k odd)."""
+    def palindrome(self, factors: tuple[Expr, ...]) -> bool:
+        """Whether A₁⋯Aₖ has Aₖ₊₁₋ᵢ = Aᵢᵀ and a symmetric middle factor (k odd)."""
         k = len(factors)
         for i in range(k // 2):
             a, b = factors[i], factors[k - 1 - i]
-            if b is not transpose(a) and not (a is b and self._symmetric[a]):
+            if b is not transpose(a) and not (a is b and self.symmetric(a)):
                 return False
-        return k % 2 == 0 or self._symmetric[factors[k // 2]]
+        return k % 2 == 0 or self.symmetric(factors[k // 2])
 
     # ------------------------------------------------------- definiteness
     def positive_definite(self, e: Expr) -> bool:

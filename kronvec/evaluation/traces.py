@@ -26,7 +26,7 @@ import numpy as np
 
 from ..expr import Expr
 
-__all__ = ["expand_powers", "has_inverse", "trace_of_product", "trace_of_pair", "inverse_cost",
+__all__ = ["expand_powers", "has_inverse", "mirrored_half", "trace_of_product", "trace_of_pair", "inverse_cost",
            "standalone_inverses"]
 
 _MAX_ROTATED = 12  # longer chains are costed in their given rotation only
@@ -43,8 +43,8 @@ def expand_powers(factors: Sequence[Expr]) -> tuple[Expr, ...]:
 
 
 def has_inverse(product: Expr) -> bool:
-    """Whether the 2-D product node has a factor B⁻¹ or (B⁻¹)ᵏ."""
-    return product.op == "matmul" and product.ndim == 2 and any(
+    """Whether the 2-D product node, larger than 1×1, has a factor B⁻¹ or (B⁻¹)ᵏ."""
+    return product.op == "matmul" and product.ndim == 2 and product.shape[0] > 1 and any(
         f.op == "inv" or f.op == "matpow" and f.args[0].op == "inv" for f in product.args)
 
 
@@ -79,6 +79,20 @@ def _chain_costs(dims: Sequence[int], known: set[tuple[int, int]]) -> list[list[
                 cost[i][j] = min(cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
                                  for k in range(i, j))
     return cost
+
+
+def mirrored_half(ev: Any, factors: tuple[Expr, ...]) -> tuple[Expr, ...] | None:
+    """The right half P of a palindromic product PᵀMP (M symmetric), e.g. K⁻¹y in
+    yᵀK⁻¹KxK⁻¹y, when computing it first (its transpose Pᵀ is then known: one solve serves
+    both sides) is cheaper than the best order that does not share it; else None."""
+    k = len(factors)
+    if k < 4 or not ev.structure.palindrome(factors):
+        return None
+    dims = [factors[0].shape[0]] + [f.shape[1] for f in factors]
+    half = k - k // 2
+    alone = _chain_costs(dims, set())[0][k - 1]
+    shared = _chain_costs(dims, {(0, k // 2 - 1), (half, k - 1)})
+    return factors[half:] if shared[half][k - 1] + shared[0][k - 1] < alone else None
 
 
 def trace_of_product(ev: Any, product: Expr) -> Any:
