@@ -180,7 +180,8 @@ def test_gp_gradient_agrees_with_central_differences():
     value = lambda s0, t0: float(np.ravel(kv.evaluate(f, Kx=Kx0, y=y0, s=s0, t=t0))[0])  # noqa: E731
     s0, t0, h = 1.2, 0.5, 1e-6
     got = kv.evaluate([gs, gt], Kx=Kx0, y=y0, s=s0, t=t0)
-    fd = [(value(s0 + h, t0) - value(s0 - h, t0)) / (2 * h), (value(s0, t0 + h) - value(s0, t0 - h)) / (2 * h)]
+    fd = [(value(s0 + h, t0) - value(s0 - h, t0)) / (2 * h),
+          (value(s0, t0 + h) - value(s0, t0 - h)) / (2 * h)]
     np.testing.assert_allclose([float(v) for v in got], fd, rtol=1e-6)
 
 

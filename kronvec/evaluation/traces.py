@@ -26,8 +26,8 @@ import numpy as np
 
 from ..expr import Expr
 
-__all__ = ["expand_powers", "has_inverse", "mirrored_half", "trace_of_product", "trace_of_pair", "inverse_cost",
-           "standalone_inverses"]
+__all__ = ["expand_powers", "has_inverse", "mirrored_half", "trace_of_product", "trace_of_pair",
+           "inverse_cost", "standalone_inverses"]
 
 _MAX_ROTATED = 12  # longer chains are costed in their given rotation only
 
