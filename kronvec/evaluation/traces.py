@@ -82,17 +82,17 @@ def _chain_costs(dims: Sequence[int], known: set[tuple[int, int]]) -> list[list[
 
 
 def mirrored_half(ev: Any, factors: tuple[Expr, ...]) -> tuple[Expr, ...] | None:
-    """The right half P of a palindromic product PᵀMP (M symmetric), e.g. K⁻¹y in
-    yᵀK⁻¹KxK⁻¹y, when computing it first (its transpose Pᵀ is then known: one solve serves
+    """The left half Pᵀ of a palindromic product PᵀMP (M symmetric), e.g. yᵀK⁻¹ in
+    yᵀK⁻¹KxK⁻¹y, when computing it first (its transpose P is then known: one solve serves
     both sides) is cheaper than the best order that does not share it; else None."""
     k = len(factors)
     if k < 4 or not ev.structure.palindrome(factors):
         return None
     dims = [factors[0].shape[0]] + [f.shape[1] for f in factors]
     half = k - k // 2
-    alone = _chain_costs(dims, set())[0][k - 1]
+    alone = _chain_costs(dims, set())
     shared = _chain_costs(dims, {(0, k // 2 - 1), (half, k - 1)})
-    return factors[half:] if shared[half][k - 1] + shared[0][k - 1] < alone else None
+    return factors[:k // 2] if alone[0][k // 2 - 1] + shared[0][k - 1] < alone[0][k - 1] else None
 
 
 def trace_of_product(ev: Any, product: Expr) -> Any:
