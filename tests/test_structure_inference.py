@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -222,3 +224,52 @@ def test_trace_of_pair_every_layout(layout):
     assert np.isclose(trace_of_pair(L, R), np.trace(L @ R))
     assert np.isclose(trace_of_pair(S, S.T @ S, left_symmetric=True), np.trace(S @ S @ S))
     assert np.isclose(trace_of_pair(L @ R, S, right_symmetric=True), np.trace(L @ R @ S))
+
+
+# ------------------------------------------------------------ sums with scalar multiples
+def test_sums_of_scalar_multiples_and_identities_match_numpy():
+    rng = np.random.default_rng(9)
+    n = 5
+    A, B = kv.Matrix("A", (n, n)), kv.Matrix("B", (n, n))
+    s, t = kv.Scalar("s"), kv.Scalar("t")
+    A0, B0 = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    s0, t0 = 1.7, -0.3
+    eye = np.eye(n)
+    cases = [
+        (s * A + t * kv.eye(n), s0 * A0 + t0 * eye),
+        (s * A - 2 * (t * kv.eye(n)) + B + kv.eye(n), s0 * A0 - 2 * t0 * eye + B0 + eye),
+        (s * kv.eye(n) + t * kv.eye(n) + 3 * kv.eye(n), (s0 + t0 + 3) * eye),
+        (-(s * A) + t * B, -s0 * A0 + t0 * B0),
+        (kv.inv(s * A.T @ A + t * kv.eye(n)) @ B, np.linalg.solve(s0 * A0.T @ A0 + t0 * eye, B0)),
+    ]
+    for e, ref in cases:
+        for _ in range(2):  # recorded, then replayed
+            got = kv.evaluate(e, A=A0, B=B0, s=s0, t=t0)
+            np.testing.assert_allclose(got, ref, rtol=1e-12, err_msg=str(e))
+    # 1×1 sums of scalars (s·I₁) and a scalar symbol of shape (1, 1)
+    u = kv.Matrix("u", (1, 1))
+    np.testing.assert_allclose(kv.evaluate(s * u + t * kv.eye(1), u=[[2.0]], s=s0, t=t0), [[2 * s0 + t0]])
+
+
+def test_sum_with_a_scaled_identity_forms_no_identity(monkeypatch):
+    n = 30
+    A, s, t = kv.Matrix("A", (n, n)), kv.Scalar("s"), kv.Scalar("t")
+    A0 = np.arange(n * n, dtype=float).reshape(n, n)
+    e = s * A + t * kv.eye(n)
+    monkeypatch.setattr(np, "eye", _forbidden("np.eye"))
+    np.testing.assert_allclose(kv.evaluate(e, A=A0, s=2.0, t=1.0), 2.0 * A0 + np.diag(np.ones(n)))
+
+
+# ------------------------------------------------------------ imports
+def test_heavy_modules_load_on_first_use():
+    code = ("import sys, kronvec as kv, numpy as np\n"
+            "heavy = ['scipy.sparse.linalg', 'scipy.special', 'opt_einsum']\n"
+            "assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]\n"
+            "X, w = kv.Matrix('X', (4, 2)), kv.Vector('w', 2)\n"
+            "H = kv.hessian(kv.sum(kv.softplus(X @ w)), w).at(X=np.ones((4, 2)), w=np.ones(2))\n"
+            "op = H.aslinearoperator()\n"
+            "assert 'scipy.sparse.linalg' in sys.modules and op.matvec(np.ones(2)).shape == (2,)\n"
+            "print(float(kv.evaluate(kv.sum(kv.sigmoid(X)), X=np.zeros((4, 2)))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "4.0"

@@ -35,6 +35,7 @@ import numpy as np
 from ..expr import Expr, rebuild
 from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
 from ..ops._common import triangle
+from ..ops.arithmetic import scaled_term
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
 from ..ops._common import matrix_transpose_value
@@ -241,8 +242,10 @@ class Evaluator:
             # (inverses) wait until a product asks for them, so that they become solves
             if any(a not in self._cache and self._eager(a) for a in e.args):
                 nodes = e.walk()
-                if self.described is None:  # code generation keeps plain traces
+                if self.described is None:  # code generation keeps plain traces and sums
                     self._lazy.update(n.args[0] for n in nodes if n.op == "trace" and has_inverse(n.args[0]))
+                    self._lazy.update(t for n in nodes if n.op == "add" and n.ndim == 2
+                                      for t in n.args if scaled_term(t, n.shape))
                 for node in nodes:
                     if node not in self._cache and node is not e and self._eager(node):
                         self._cache[node] = self._rule(node)
@@ -251,8 +254,9 @@ class Evaluator:
 
     def _eager(self, node: Expr) -> bool:
         """Whether ``node`` is evaluated before its parents ask: not an inverse or a power of one
-        (a product makes those solves) nor a product only traced."""
-        return not (spec(node.op).deferred or node in self._lazy
+        (a product makes those solves), a product only traced, a term s·A or s·I of a sum (it
+        adds in place) or an identity."""
+        return not (spec(node.op).deferred or node in self._lazy or node.op == "identity"
                     or node.op == "matpow" and node.args[0].op == "inv")
 
     def standalone_inverses(self) -> set[Expr]:

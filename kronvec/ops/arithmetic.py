@@ -25,7 +25,7 @@ from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, l
 from .broadcasting import broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 
-__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
+__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", "scaled_term"]
 
 FAMILY = "arithmetic"
 
@@ -85,14 +85,14 @@ def evaluate_sum(ev: Any, e: Expr, coef: float = 1.0) -> Any:
     one pass per term into one new array (``scale`` nodes inside are never formed)."""
     terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
     coefs = tuple(coef * c for c, _ in terms)
-    if ev.described is None and e.ndim == 2 and any(_scaled_term(t, e.shape) for _, t in terms):
-        kinds = tuple(_scaled_term(t, e.shape) for _, t in terms)
+    if ev.described is None and e.ndim == 2 and any(scaled_term(t, e.shape) for _, t in terms):
+        kinds = tuple(scaled_term(t, e.shape) for _, t in terms)
         args = [x for (_, t), kind in zip(terms, kinds) for x in _term_values(ev, t, kind)]
         return ev.op(partial(_scaled_sum, coefs, kinds, e.shape[-1]), *args)
     return ev.op(partial(_weighted_sum, coefs), *[ev(t) for _, t in terms])
 
 
-def _scaled_term(t: Expr, shape: Shape) -> str:
+def scaled_term(t: Expr, shape: Shape) -> str:
     """How a term of an n×n sum is added without forming it: ``"eye"`` (I), ``"scaled eye"``
     (s·I, s a scalar expression), ``"scaled"`` (s·A: the scalar joins the coefficient), or ``""``."""
     if t.op == "identity" and t.shape == shape:
