@@ -17,6 +17,7 @@ import pytest
 from scipy.linalg import lapack
 
 import kronvec as kv
+from kronvec.evaluation import explain_cost
 from kronvec.evaluation.structure import Structure
 from kronvec.evaluation.traces import trace_of_pair
 
@@ -273,3 +274,14 @@ def test_heavy_modules_load_on_first_use():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "4.0"
+
+
+def test_explain_cost_names_the_choices():
+    rng = np.random.default_rng(10)
+    n = 30
+    f, gs, gt = _gp(n)
+    text = explain_cost([f, gs, gt], Kx=_spd_kernel(rng, n), y=rng.standard_normal(n), s=1.0, t=0.5)
+    assert "s Kx + t I is symmetric by its form: Cholesky" in text
+    assert f"(the product, then its trace: {n ** 3:.3g})" in text  # n solves, avoided
+    indefinite = explain_cost(f, Kx=-np.eye(n), y=np.ones(n), s=1.0, t=0.5)
+    assert "symmetric by its form: LU" in indefinite  # below the LDLᵀ size

@@ -44,7 +44,8 @@ from .binding import bind_values, symmetric_key
 from .factorization import Factorization
 from .plan import Plan
 from .structure import Structure
-from .traces import expand_powers, has_inverse, mirrored_half, standalone_inverses, trace_of_product
+from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, standalone_inverses,
+                     trace_of_product)
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
@@ -112,6 +113,7 @@ class Evaluator:
         self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
         self._lazy: set[Expr] = set()  # products only traced: tr(A₁⋯Aₖ) chooses its own order
         self._standalone: set[Expr] | None = None
+        self.notes: list[str] = []  # the choices made, with their multiply-add counts (explain_cost)
         self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
         self._slots: dict[int, int] = {}
         self._alive: list[Any] = []
@@ -339,6 +341,9 @@ class Evaluator:
                 self.verify()  # NaN from a singular solve earlier: name that one
                 raise
             self._factors[a] = f
+            if inferred:
+                self.notes.append(f"{DISPLAY.unicode(a)} is symmetric by its form: "
+                                  f"{factor_kind(f)}")
         return f
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization, bool] | None:

@@ -25,9 +25,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..expr import Expr
+from ..registry import DISPLAY
 
-__all__ = ["expand_powers", "has_inverse", "mirrored_half", "trace_of_product", "trace_of_pair",
-           "inverse_cost", "standalone_inverses"]
+__all__ = ["expand_powers", "factor_kind", "has_inverse", "mirrored_half", "trace_of_product",
+           "trace_of_pair", "inverse_cost", "standalone_inverses"]
 
 _MAX_ROTATED = 12  # longer chains are costed in their given rotation only
 
@@ -46,6 +47,15 @@ def has_inverse(product: Expr) -> bool:
     """Whether the 2-D product node, larger than 1×1, has a factor B⁻¹ or (B⁻¹)ᵏ."""
     return product.op == "matmul" and product.ndim == 2 and product.shape[0] > 1 and any(
         f.op == "inv" or f.op == "matpow" and f.args[0].op == "inv" for f in product.args)
+
+
+def factor_kind(fac: Any) -> str:
+    """What a factorization turned out to be: ``"Cholesky"``, ``"LDLᵀ"``, ``"LU"``, ..."""
+    if getattr(fac, "triangular", None) is not None:
+        return "triangular"
+    if getattr(fac, "cholesky", None) is not None:
+        return "Cholesky"
+    return "LDLᵀ (not positive definite)" if getattr(fac, "ldl", None) is not None else "LU"
 
 
 def inverse_cost(fac: Any) -> float:
@@ -92,7 +102,12 @@ def mirrored_half(ev: Any, factors: tuple[Expr, ...]) -> tuple[Expr, ...] | None
     half = k - k // 2
     alone = _chain_costs(dims, set())
     shared = _chain_costs(dims, {(0, k // 2 - 1), (half, k - 1)})
-    return factors[:k // 2] if alone[0][k // 2 - 1] + shared[0][k - 1] < alone[0][k - 1] else None
+    cost = alone[0][k // 2 - 1] + shared[0][k - 1]
+    if not cost < alone[0][k - 1]:
+        return None
+    ev.notes.append(f"{_text(factors)}: {_text(factors[:k // 2])} once, its transpose on the right: "
+                    f"{cost:.3g} multiply-adds (not shared: {alone[0][k - 1]:.3g})")
+    return factors[:k // 2]
 
 
 def trace_of_product(ev: Any, product: Expr) -> Any:
@@ -112,12 +127,19 @@ def trace_of_product(ev: Any, product: Expr) -> Any:
                  + _side_cost(ev, rot[j + 1:], cost[j + 1][k - 1], needed) + dims[0] * dims[j + 1])
             if best is None or c < best[0]:
                 best = (c, rot, j)
-    _, rot, j = best  # type: ignore[misc]
+    cost, rot, j = best  # type: ignore[misc]
     left, right = rot[:j + 1], rot[j + 1:]
+    plain = _chain_costs([factors[0].shape[0]] + [f.shape[1] for f in factors], set())[0][k - 1]
+    ev.notes.append(f"tr({_text(factors)}) = Σ ({_text(left)}) ⊙ ({_text(right)})ᵀ: {cost:.3g} "
+                    f"multiply-adds (the product, then its trace: {plain:.3g})")
     symmetric = ev.structure.symmetric
     fn = partial(trace_of_pair, left_symmetric=len(left) == 1 and symmetric(left[0]),
                  right_symmetric=len(right) == 1 and symmetric(right[0]))
     return ev.op(fn, ev.chain(left), ev.chain(right))
+
+
+def _text(factors: Sequence[Expr]) -> str:
+    return " ".join(DISPLAY.unicode(f) for f in factors)
 
 
 def _side_cost(ev: Any, side: tuple[Expr, ...], chain_cost: float, needed: set[Expr]) -> float:
