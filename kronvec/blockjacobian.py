@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from . import expr as E
-from .evaluation import Plan, bind_values, run_recorded, symbol_table
+from .caches import FIRST_USE
+from .evaluation import Plan, bind_values, by_name, run_recorded, symbol_table
 from .maps import expression_factors
 from .maps.blocks import BlockMap
 from .registry import DISPLAY
@@ -45,6 +46,10 @@ class BlockJacobian:
         self._symbols: dict[str, E.Expr] = {}
         self._plans: dict[frozenset, Plan] = {}
 
+    def __reduce__(self) -> tuple:
+        """Pickle the blocks; what ``at`` set up is built again on first use."""
+        return (BlockJacobian, (self.expr, self.wrt, self.blocks))
+
     @property
     def in_shape(self) -> tuple[tuple[int, ...], ...]:
         return self.map.in_shape
@@ -69,10 +74,13 @@ class BlockJacobian:
         tuple, ``vjp`` likewise, and ``to_dense()`` is the full block matrix.
         """
         if self._factors is None:
-            self._factors = list(dict.fromkeys(f for row in self.blocks for J in row
-                                               for f in expression_factors(J.map)))
-            self._symbols = symbol_table(self._factors)
-        bound = bind_values({**(values or {}), **kw}, self._factors, self._symbols)
+            with FIRST_USE:  # threads binding at once build this once (``_factors`` set last)
+                if self._factors is None:
+                    factors = list(dict.fromkeys(f for row in self.blocks for J in row
+                                                 for f in expression_factors(J.map)))
+                    self._symbols = symbol_table(factors)
+                    self._factors = factors
+        bound = bind_values(by_name("H.at", values, kw), self._factors, self._symbols)
         table = dict(zip(self._factors, run_recorded(self._plans, self._factors, bound)))
         return self.map.bind(table.__getitem__)
 

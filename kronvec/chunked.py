@@ -14,8 +14,10 @@ products included), run on whatever Dask scheduler is active, a
 * A sum over the stack axes (``kv.sum(kv.logdet(V))``, ``kv.mean``-like
   sums, a norm over everything) is Dask's own reduction of the blockwise
   values; what is computed from such sums is one more small task.
-* For ``J.at(...)``, the map is bound once per block (the bound blocks are
-  persisted on the scheduler); ``jvp``/``vjp`` are one blockwise call each,
+* For ``J.at(...)``, the map is bound once per block, lazily: nothing is
+  computed until a result is, and then the binding and the products run in
+  the same pass over the data (``L.persist()`` keeps the bound blocks on the
+  scheduler for many products); ``jvp``/``vjp`` are one blockwise call each,
   and a result without the stack axes (a map into a sum over members, or the
   cotangent of a matrix shared by the members) is Dask's sum of the blocks'.
 
@@ -28,19 +30,20 @@ from __future__ import annotations
 
 import importlib
 import string
-from collections import OrderedDict
 from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from . import evaluation
+from .blockvalues import block_offset, checked_value, finite_sums
+from .caches import RecentCache
 from .derivative import Jacobian, jacobian
 from .errors import BindingError, ShapeError
 from .expr import Expr, as_expr, rebuild, strip_names, substitute
 from .ops.leaves import symbol
 from .ops.stacks import broadcast_to, reshape
-from .shapes import Shape, fmt, stack_of
+from .shapes import Shape, fmt, members_from, stack_of
 
 __all__ = ["evaluate_chunked", "at_chunked", "ChunkedMap", "dask_module", "is_dask", "resized"]
 
@@ -59,7 +62,7 @@ def is_dask(x: Any) -> bool:
 
 
 # ------------------------------------------------------------- resizing
-_RESIZED: "OrderedDict[tuple, Expr]" = OrderedDict()
+_RESIZED: "RecentCache[Expr]" = RecentCache(256)
 
 
 def _stack_shaped(e: Expr, stack: Shape) -> bool:
@@ -92,10 +95,7 @@ def resized(e: Expr, stack: Shape, block: Shape, names: frozenset[str]) -> Expr:
         else:
             new = node
         memo[node] = new
-    _RESIZED[key] = out = memo[e]
-    if len(_RESIZED) > 256:
-        _RESIZED.popitem(last=False)
-    return out
+    return _RESIZED.add(key, memo[e])
 
 
 # ------------------------------------------------------------- context
@@ -104,6 +104,8 @@ class _Context:
 
     def __init__(self, symbols: Mapping[str, Expr], given: Mapping[str, Any]) -> None:
         self.da = dask_module()
+        given = {n: checked_value(self.da, n, v, symbols[n].shape) if n in symbols else v
+                 for n, v in given.items()}
         self.numpy: dict[str, Any] = {}
         self.small: dict[str, Any] = {}  # Dask values passed whole to every block
         self.chunked: dict[str, Any] = {}  # Dask stacks, chunked along the stack axes
@@ -117,7 +119,7 @@ class _Context:
                 continue
             v = given[name]
             if self.stack is not None and sym.ndim >= 3 and stack_of(sym.shape) == self.stack:
-                arr = self.da.asarray(v) if is_dask(v) else self.da.from_array(np.asarray(v, dtype=float))
+                arr = v if is_dask(v) else self.da.from_array(np.asarray(v, dtype=float))
                 if arr.shape != sym.shape:
                     raise ShapeError(f"value for {name}: expected shape {fmt(sym.shape)}, got "
                                                 f"{fmt(arr.shape)}")
@@ -131,10 +133,21 @@ class _Context:
                 self.numpy[name] = v
         self.names = frozenset(self.chunked)
         self._sums = 0
+        # the indices along each stack axis, chunked as the stack: a block's first one is its offset
+        self.offsets = [x for i, c in enumerate(chunks)
+                        for x in (self.da.arange(sum(c), chunks=(c,)), string.ascii_letters[i])]
 
     @property
     def letters(self) -> str:
         return string.ascii_letters[:len(self.stack or ())]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the Dask module (imported again when unpickled)."""
+        return {k: v for k, v in self.__dict__.items() if k != "da"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.da = dask_module()
 
     def stacked(self, e: Expr) -> bool:
         return any(name in self.chunked for name in e.symbols())
@@ -214,25 +227,33 @@ class _Context:
         k = len(self.letters)
         out_core = string.ascii_letters[pos:pos + e.ndim - k]
         fn = partial(_evaluate_block, e, self.stack, self.names, tuple(chunked) + tuple(small), numpy_values)
-        return self.da.blockwise(fn, self.letters + out_core, *args, dtype=float, concatenate=True,
-                                 new_axes={c: s for c, s in zip(out_core, e.shape[k:])},
+        return self.da.blockwise(fn, self.letters + out_core, *self.offsets, *args, dtype=float,
+                                 concatenate=True, new_axes={c: s for c, s in zip(out_core, e.shape[k:])},
                                  meta=np.empty((0,) * e.ndim))
 
     def whole(self, e: Expr) -> Any:
         """``e`` as one task (it reads no stack, only sums over it and small values)."""
         chunked, small, numpy_values = self.inputs(e)
-        dask = dask_module("dask")
-        task = dask.delayed(_evaluate_whole)(e, tuple(small), numpy_values, *[self.small[n] for n in small])
-        return self.da.from_delayed(task, shape=e.shape, dtype=float)
+        fn = partial(_evaluate_whole, e, tuple(small), numpy_values)
+        if not small:
+            return self.da.from_delayed(dask_module("dask").delayed(fn)(), shape=e.shape, dtype=float)
+        args, pos = self.pairs([], small)  # whole: their indices are not the output's
+        out = string.ascii_letters[pos:pos + e.ndim]
+        return self.da.blockwise(fn, out, *args, dtype=float, concatenate=True, meta=np.empty((0,) * e.ndim),
+                                 new_axes=dict(zip(out, e.shape)))
 
 
 def _evaluate_block(e: Expr, stack: Shape, names: frozenset[str], order: tuple[str, ...],
                     numpy_values: dict[str, Any], *blocks: np.ndarray) -> np.ndarray:
-    """One block: ``e`` resized to the block's members, evaluated by NumPy."""
+    """One block (after its offsets in the stack): ``e`` resized to the block's members, evaluated
+    by NumPy; an error names a member by its index in the whole stack."""
+    k = len(stack)
     values = dict(numpy_values)
-    values.update(zip(order, blocks))
-    block = _block_stack(names, order, blocks, len(stack))
-    return np.asarray(evaluation.evaluate(resized(e, stack, block, names), values), dtype=float)
+    values.update(zip(order, blocks[k:]))
+    block = _block_stack(names, order, blocks[k:], k)
+    with members_from(block_offset(blocks[:k]), stack, names):
+        part = finite_sums(resized(e, stack, block, names), values)
+        return np.asarray(evaluation.evaluate(part, values), dtype=float)
 
 
 def _block_stack(names: frozenset[str], order: tuple[str, ...], blocks: tuple[Any, ...], k: int) -> Shape:
@@ -242,7 +263,7 @@ def _block_stack(names: frozenset[str], order: tuple[str, ...], blocks: tuple[An
 def _evaluate_whole(e: Expr, order: tuple[str, ...], numpy_values: dict[str, Any], *small: Any) -> np.ndarray:
     values = dict(numpy_values)
     values.update(zip(order, small))
-    return np.asarray(evaluation.evaluate(e, values), dtype=float)
+    return np.asarray(evaluation.evaluate(finite_sums(e, values), values), dtype=float)
 
 
 def evaluate_chunked(expr: Any, given: Mapping[str, Any]) -> Any:
@@ -262,11 +283,15 @@ def evaluate_chunked(expr: Any, given: Mapping[str, Any]) -> Any:
 class ChunkedMap:
     """A Jacobian bound to Dask values, block by block (``J.at(...)`` with Dask values).
 
-    Every block of the stack holds its own bound NumPy map (persisted on the
-    active scheduler); ``jvp`` and ``vjp`` are one ``blockwise`` call each and
-    return Dask arrays.  A result without the stack axes (the derivative of a
-    sum over the members, or the cotangent of a matrix that every member
-    shares) is the sum of the blocks' results, by Dask's reduction.
+    Every block of the stack holds its own bound NumPy map, a task of the
+    graph: binding computes nothing, and computing a product binds the blocks
+    it needs in the same pass over the data (:meth:`persist` keeps the bound
+    blocks on the active scheduler, for many products).  ``jvp`` and ``vjp``
+    are one ``blockwise`` call each and return Dask arrays; an error names a
+    member by its index in the whole stack.  A result without the stack axes
+    (the derivative of a sum over the members, or the cotangent of a matrix
+    that every member shares) is the sum of the blocks' results, by Dask's
+    reduction.
 
     Attributes
     ----------
@@ -298,6 +323,12 @@ class ChunkedMap:
         """The cotangent of dV for the cotangent G of dF: a Dask array of ``in_shape``."""
         return self._apply(G, "jvp" if self._adjoint else "vjp")
 
+    def persist(self) -> "ChunkedMap":
+        """The same map with its blocks bound now and kept on the active scheduler (so that many
+        products do not bind again)."""
+        bound = self._bound.persist()
+        return ChunkedMap(self._ctx, self._J, bound, self._stacked, self.value, self._adjoint)
+
     def compute(self) -> Any:
         """The NumPy :class:`~kronvec.LinearMap` at the same values (computed)."""
         values = dict(self._ctx.numpy)
@@ -313,6 +344,9 @@ class ChunkedMap:
         J, ctx = self._J, self._ctx
         src, dst = (J.in_shape, J.out_shape) if how == "jvp" else (J.out_shape, J.in_shape)
         src_stacked, dst_stacked = self._stacked if how == "jvp" else self._stacked[::-1]
+        if (x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype).kind == "c":
+            raise TypeError(f"{how}: complex arrays are not supported (kronvec works in real arithmetic); "
+                            f"the map is real and linear, so apply it to the real and imaginary parts")
         if tuple(np.shape(x)) != tuple(src):
             raise ShapeError(f"{how}: an array of shape {fmt(np.shape(x))} does not fit the map's "
                              f"{'input' if how == 'jvp' else 'output'} shape {fmt(src)} (stacks of "
@@ -330,17 +364,21 @@ class ChunkedMap:
         out_core = string.ascii_letters[2 * k + 2 + len(core_in):][:len(dst) - (k if dst_stacked else 0)]
         chunks = {c: (ctx.chunks[i] if dst_stacked else 1) for i, c in enumerate(letters)}
         out_shape = dst[k:] if dst_stacked else dst
-        out = da.blockwise(partial(_apply_block, how, dst_stacked, k), letters + out_core, self._bound,
-                           letters, *arg, dtype=float, concatenate=True, align_arrays=False,
-                           adjust_chunks=chunks, new_axes=dict(zip(out_core, out_shape)),
-                           meta=np.empty((0,) * (k + len(out_core))))
+        fn = partial(_apply_block, how, dst_stacked, ctx.stack, ctx.names)
+        out = da.blockwise(fn, letters + out_core, *ctx.offsets, self._bound, letters, *arg, dtype=float,
+                           concatenate=True, align_arrays=False, adjust_chunks=chunks,
+                           new_axes=dict(zip(out_core, out_shape)), meta=np.empty((0,) * (k + len(out_core))))
         return out if dst_stacked else out.sum(axis=tuple(range(k)))
 
 
-def _apply_block(how: str, stacked: bool, k: int, bound: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """One block's jvp or vjp (with unit stack axes in front when the result is summed)."""
-    m = bound.reshape(-1)[0]
-    y = m.jvp(x) if how == "jvp" else m.vjp(x)
+def _apply_block(how: str, stacked: bool, stack: Shape, names: frozenset[str],
+                 *blocks: np.ndarray) -> np.ndarray:
+    """One block's jvp or vjp (with unit stack axes in front when the result is summed), after
+    the block's offsets in the stack, its bound map and its tangent."""
+    k = len(stack)
+    m, x = blocks[k].reshape(-1)[0], blocks[k + 1]
+    with members_from(block_offset(blocks[:k]), stack, names):
+        y = m.jvp(x) if how == "jvp" else m.vjp(x)
     return y if stacked else np.asarray(y)[(None,) * k]
 
 
@@ -350,12 +388,14 @@ def _apply_whole(how: str, m: Any, x: Any) -> np.ndarray:
 
 def _bind_block(F: Expr, wrt: Expr, stack: Shape, names: frozenset[str], order: tuple[str, ...],
                 numpy_values: dict[str, Any], *blocks: np.ndarray) -> np.ndarray:
-    """One block's bound map, in a 1-element object array (one per block of the stack)."""
-    values = dict(numpy_values)
-    values.update(zip(order, blocks))
+    """One block's bound map, in a 1-element object array (one per block of the stack); the
+    block's offsets in the stack come first."""
     k = len(stack)
-    block = _block_stack(names, order, blocks, k)
-    m = jacobian(resized(F, stack, block, names), resized(wrt, stack, block, names)).at(values)
+    values = dict(numpy_values)
+    values.update(zip(order, blocks[k:]))
+    block = _block_stack(names, order, blocks[k:], k)
+    with members_from(block_offset(blocks[:k]), stack, names):
+        m = jacobian(resized(F, stack, block, names), resized(wrt, stack, block, names)).at(values)
     out = np.empty((1,) * k, dtype=object)
     out[(0,) * k] = m
     return out
@@ -386,7 +426,7 @@ def at_chunked(J: Jacobian, given: Mapping[str, Any]) -> ChunkedMap:
     value = ctx.value(J.expr)
     if ctx.stack is None:
         values = {**ctx.numpy, **ctx.small}
-        bound = dask_module("dask").delayed(J.at)(values).persist()
+        bound = dask_module("dask").delayed(J.at)(values)
         return ChunkedMap(ctx, J, bound, (False, False), value)
     out_stacked = ctx.stacked(F) and F.shape[:len(ctx.stack)] == ctx.stack
     if out_stacked:
@@ -402,9 +442,9 @@ def at_chunked(J: Jacobian, given: Mapping[str, Any]) -> ChunkedMap:
     args, _ = ctx.pairs(chunked, [], len(ctx.letters))
     fn = partial(_bind_block, F, wrt, ctx.stack, ctx.names, tuple(chunked), numpy_values)
     k = len(ctx.letters)
-    bound = ctx.da.blockwise(fn, ctx.letters, *args, dtype=object, concatenate=True,
+    bound = ctx.da.blockwise(fn, ctx.letters, *ctx.offsets, *args, dtype=object, concatenate=True,
                              adjust_chunks={c: 1 for c in ctx.letters},
-                             meta=np.empty((0,) * k, dtype=object)).persist()
+                             meta=np.empty((0,) * k, dtype=object))
     return ChunkedMap(ctx, J, bound, (wrt.params.name in ctx.chunked, out_stacked), value)
 
 

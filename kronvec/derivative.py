@@ -10,15 +10,15 @@ gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import expr as E
 from .blockjacobian import BlockJacobian
+from .caches import FIRST_USE, RecentCache
 from .errors import BindingError, ShapeError
-from .evaluation import CHUNKED, Binder, Plan, chunked_values, run_recorded, symbol_table
+from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .maps.axes import BroadcastMap
@@ -66,6 +66,13 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
     if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
+    other = f._symbols.get(wrt.params.name)  # (no copy: this runs on every call)
+    if other is not None and other is not wrt:
+        try:
+            E.raise_name_clash(other, wrt)
+        except ShapeError as err:  # its derivative in wrt would silently be the zero map
+            raise ShapeError(f"{what}: the expression holds a different symbol of the name "
+                             f"{wrt.params.name!r}: {err}") from None
     return wrt
 
 
@@ -121,6 +128,10 @@ class Jacobian:
         self._factors: list[E.Expr] | None = None
         self._plans: dict[bool, dict[frozenset, Plan]] = {}
 
+    def __reduce__(self) -> tuple:
+        """Pickle what the derivative is; what ``at`` set up is built again on first use."""
+        return (Jacobian, (self.expr, self.wrt, self.map, self.names, self.adjoint))
+
     @property
     def in_shape(self) -> tuple[int, ...]:
         return self.map.in_shape
@@ -159,19 +170,18 @@ class Jacobian:
         a :class:`kronvec.chunked.ChunkedMap`: bound block by block on the
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
-        given = {**values, **kw} if values else kw
+        given = by_name("J.at", values, kw)
         if CHUNKED and chunked_values(given):
             return CHUNKED["at"](self, given)
         if self._factors is None:
-            self._factors = list(dict.fromkeys(expression_factors(self.map)))
-            self._plain = E.strip_names(self.expr)
-            self._plain_symbols = self._plain.symbols()
-            self._exprs = {False: self._factors, True: self._factors + [self._plain]}
-            self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+            self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
         exprs = self._exprs[with_value]
         bound = self._binders[with_value](given)
-        results = run_recorded(self._plans.setdefault(with_value, {}), exprs, bound, len(self._factors))
+        try:
+            results = run_recorded(self._plans.setdefault(with_value, {}), exprs, bound, len(self._factors))
+        except np.linalg.LinAlgError as err:
+            raise _solve_named(err, self._plain) from None
         table = dict(zip(self._factors, results))
         bound_map = self.map.bind(table.__getitem__)
         if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
@@ -179,6 +189,19 @@ class Jacobian:
         bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape) \
             if with_value else None
         return bound_map
+
+    def _first_use(self) -> None:
+        """Build what binding needs, once, also when several threads bind at the same time
+        (``_factors`` is set last: once it is, everything else is there)."""
+        with FIRST_USE:
+            if self._factors is not None:
+                return
+            factors = list(dict.fromkeys(expression_factors(self.map)))
+            self._plain = E.strip_names(self.expr)
+            self._plain_symbols = self._plain.symbols()
+            self._exprs = {False: factors, True: factors + [self._plain]}
+            self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+            self._factors = factors
 
     @property
     def T(self) -> "Jacobian":
@@ -248,6 +271,21 @@ class Jacobian:
         return f"${self.latex()}$"
 
 
+def _solve_named(err: np.linalg.LinAlgError, f: E.Expr) -> np.linalg.LinAlgError:
+    """A singular A met as the factor inv(A) of a derivative, named as the solve of ``f`` that
+    holds it (``solve(A, B)``, which is how ``kv.solve`` reads), when ``f`` has one."""
+    text = str(err)
+    for node in f.walk():
+        if node.op == "matmul" and node.args[0].op == "inv":
+            label = DISPLAY.python(node.args[0])
+            if text.startswith(label + ": "):
+                a = DISPLAY.python(node.args[0].args[0])
+                solve = f"solve({a}, {' @ '.join(DISPLAY.python(x) for x in node.args[1:])})"
+                rest = text[len(label) + 2:].replace("the matrix is", f"{a} is", 1)
+                return np.linalg.LinAlgError(f"{solve}: {rest} (met while binding the derivative)")
+    return err
+
+
 def _bound_to_numbers(m: LinearMap) -> bool:
     return any(isinstance(f, np.ndarray) for f in m.factors()) or any(map(_bound_to_numbers, m.children()))
 
@@ -285,19 +323,13 @@ def jacobian(f: Any, wrt: Any) -> Any:
     key = (f, wrt)
     cached = _RECENT.get(key)
     if cached is not None:
-        _RECENT.move_to_end(key)
         return cached
-    J = Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f))
-    _RECENT[key] = J
-    if len(_RECENT) > _RECENT_SIZE:
-        _RECENT.popitem(last=False)
-    return J
+    return _RECENT.add(key, Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f)))
 
 
 # Expressions are interned, so (F, V) identifies a derivative: recent Jacobians are
 # reused with their recorded evaluation plans (``kv.jacobian(F, V).at(...)`` in a loop).
-_RECENT: "OrderedDict[tuple[E.Expr, E.Expr], Jacobian]" = OrderedDict()
-_RECENT_SIZE = 128
+_RECENT: "RecentCache[Jacobian]" = RecentCache(128)
 
 
 def grad(f: Any, wrt: Any) -> Any:

@@ -15,6 +15,7 @@ always means what it says.
 from __future__ import annotations
 
 import numbers
+import threading
 import weakref
 from typing import Any, Iterable, Sequence
 
@@ -23,7 +24,7 @@ import numpy as np
 from . import registry
 from .errors import ShapeError
 from .registry import Params
-from .shapes import Shape, fmt, is_scalar_shape
+from .shapes import Shape, fmt, is_scalar_shape, whole_shape
 
 __all__ = ["Expr", "ConstValue", "as_expr", "is_scalar", "is_number", "const_scalar",
            "rebuild", "substitute", "strip_names", "display_names", "describe_symbol",
@@ -67,6 +68,9 @@ class ConstValue:
 
 
 NO_PARAMS = Params()
+_INTERNING = threading.Lock()
+"""Held while a new node is made and entered in the table, so that one expression is one node
+also when threads build it at the same time (lookups of existing nodes take no lock)."""
 
 
 def _fn(name: str) -> Any:
@@ -101,12 +105,19 @@ class Expr:
         key = (op, tuple(id(a) for a in args), params, shape)
         node = cls._table.get(key)
         if node is None:
-            node = object.__new__(cls)
-            symbols = _merged_symbols(args) if op != "symbol" else None
-            for field, value in (("op", op), ("args", args), ("params", params), ("shape", shape)):
-                object.__setattr__(node, field, value)
-            object.__setattr__(node, "_symbols", symbols if symbols is not None else {params.name: node})
-            cls._table[key] = node
+            with _INTERNING:  # look again: another thread may have made it meanwhile
+                node = cls._table.get(key)
+                if node is None:
+                    node = cls._table[key] = cls._new(op, args, params, shape)
+        return node
+
+    @classmethod
+    def _new(cls, op: str, args: tuple["Expr", ...], params: Params, shape: Shape) -> "Expr":
+        node = object.__new__(cls)
+        symbols = _merged_symbols(args) if op != "symbol" else None
+        for field, value in (("op", op), ("args", args), ("params", params), ("shape", shape)):
+            object.__setattr__(node, field, value)
+        object.__setattr__(node, "_symbols", symbols if symbols is not None else {params.name: node})
         return node
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -304,7 +315,8 @@ def describe_symbol(s: Expr) -> str:
     """``V (3, 3), symmetric`` and the like."""
     flags = ["positive definite" if s.params.positive_definite else
              "symmetric" if s.params.symmetric and s.shape != () else ""]
-    return ", ".join([f"{s.params.name} {fmt(s.shape)}"] + [f for f in flags if f])
+    shape = whole_shape(s.params.name, s.shape)  # of the whole stack, in a block of it
+    return ", ".join([f"{s.params.name} {fmt(shape)}"] + [f for f in flags if f])
 
 
 def raise_name_clash(a: Expr, b: Expr) -> None:

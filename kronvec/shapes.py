@@ -13,14 +13,17 @@ on (stacks of) matrices and broadcast over the stack axes as NumPy does.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 from .errors import ShapeError
 
 Shape = tuple[int, ...]
 
 __all__ = ["Shape", "fmt", "is_scalar_shape", "as2d", "same_shape", "human_bytes", "is_stack",
-           "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain", "first_member", "member_text"]
+           "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain", "first_member", "member_text",
+           "members_from", "whole_shape"]
 
 
 def fmt(shape: Any) -> str:
@@ -103,8 +106,36 @@ def divmod_index(k: int, shape: Shape) -> tuple[int, ...]:
 
 
 def member_text(index: tuple[int, ...]) -> str:
-    """``member 3`` (``member (1, 2)`` for several stack axes)."""
+    """``member 3`` (``member (1, 2)`` for several stack axes), counted in the whole stack when
+    a block of it is evaluated (:func:`members_from`)."""
+    offset = _BLOCK.get()[0]
+    if offset:
+        index = tuple(i + o for i, o in zip(index, offset)) + tuple(index[len(offset):])
     return f"member {index[0]}" if len(index) == 1 else f"member {index}"
+
+
+def whole_shape(name: str | None, shape: Shape) -> Shape:
+    """The shape of the symbol ``name`` (None: of a value with the block's stack axes) in the
+    whole stack, when a block of it is evaluated (:func:`members_from`; ``shape`` otherwise)."""
+    _, stack, names = _BLOCK.get()
+    return stack + tuple(shape[len(stack):]) if stack and (name is None or name in names) else tuple(shape)
+
+
+_BLOCK: ContextVar[tuple[Shape, Shape, frozenset[str]]] = ContextVar(
+    "kronvec_block", default=((), (), frozenset()))
+
+
+@contextmanager
+def members_from(offset: Shape, stack: Shape = (), names: frozenset[str] = frozenset()) -> Iterator[None]:
+    """Within this block, the stack being evaluated is the part of the ``stack`` of the symbols
+    ``names`` that starts at ``offset`` (a block of a Dask array): errors name members by their
+    index in the whole stack, and the symbols by their whole shape.  The setting is local to
+    the thread (a context variable)."""
+    token = _BLOCK.set((tuple(offset), tuple(stack), frozenset(names)))
+    try:
+        yield
+    finally:
+        _BLOCK.reset(token)
 
 
 def same_shape(a: Shape, b: Shape) -> bool:

@@ -46,7 +46,8 @@ import numpy as np
 from .errors import ShapeError
 from .shapes import Shape, fmt, is_plain, is_scalar_shape
 
-__all__ = ["Signature", "Alternative", "Arg", "parse_signature", "normalize_keyword", "AxisError"]
+__all__ = ["Signature", "Alternative", "Arg", "parse_signature", "normalize_keyword", "AxisError",
+           "axis_error"]
 
 ANY = "..."
 AxisError = getattr(np, "exceptions", np).AxisError  # NumPy's (np.exceptions since 1.25)
@@ -83,17 +84,25 @@ class Alternative:
         return all(keywords.get(name) == value for name, value in self.keywords)
 
 
-def normalize_keyword(op: str, name: str, value: Any) -> Any:
+def axis_error(op: str, axis: int, shape: Shape | int) -> Exception:
+    """NumPy's ``AxisError`` for ``op``, naming the operand's shape (or its number of axes)."""
+    if isinstance(shape, int):
+        return AxisError(int(axis), shape, op)
+    return AxisError(f"{op}: axis {int(axis)} is out of bounds for an operand of shape {fmt(shape)}")
+
+
+def normalize_keyword(op: str, name: str, value: Any, shape: Shape | None = None) -> Any:
     """A keyword value in the form the alternatives list: ``axis=-1`` is ``axis=1``.
 
-    Raises NumPy's ``AxisError`` for an axis that a matrix does not have.
+    Raises NumPy's ``AxisError`` for an axis that a matrix does not have, naming
+    the operand's ``shape`` when given.
     """
     if name != "axis" or value is None:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{op}: axis must be None or an integer, got {value!r}")
     if not -MATRIX_NDIM <= value < MATRIX_NDIM:
-        raise AxisError(int(value), MATRIX_NDIM, op)
+        raise axis_error(op, value, MATRIX_NDIM if shape is None else shape)
     return int(value) % MATRIX_NDIM
 
 

@@ -19,12 +19,12 @@ from kronvec.evaluation import binding
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the values the binder checked and converted, in order."""
     seen: list[str] = []
-    original = binding._convert
+    original = binding.convert_value
 
     def spy(name, value, shape):
         seen.append(name)
         return original(name, value, shape)
-    monkeypatch.setattr(binding, "_convert", spy)
+    monkeypatch.setattr(binding, "convert_value", spy)
     return seen
 
 

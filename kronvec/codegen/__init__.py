@@ -32,9 +32,10 @@ from ..shapes import as2d
 from ..testing import random_matrix
 from .backends import BACKENDS, Backend, backend
 from .emit import CodegenError, Emitter, identifier
+from .function import GeneratedFunction
 from .maps import MAP_CODE, apply_map
 
-__all__ = ["lambdify", "BACKENDS", "MAP_CODE", "CodegenError"]
+__all__ = ["lambdify", "BACKENDS", "MAP_CODE", "CodegenError", "GeneratedFunction"]
 
 _RESERVED = {"like", "dict"}
 
@@ -60,10 +61,14 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
 
     Returns
     -------
-    function
-        A plain Python function; ``f.source`` is its code, ``f.backend`` the
-        backend's name and ``f.args`` the symbols.  Values are not checked: pass
-        arrays of the symbols' shapes (symmetric ones for symmetric symbols).
+    GeneratedFunction
+        A callable; ``f.source`` is its code, ``f.backend`` the backend's name
+        and ``f.args`` the symbols.  It checks the shape of every value it is
+        given (one comparison each) and raises ``kv.ShapeError`` naming the
+        parameter and its shape for any other shape, a stack included; the
+        values themselves are not checked (pass symmetric ones for symmetric
+        symbols).  It pickles as ``(args, outputs, backend)`` and generates its
+        code again when unpickled.
 
     Raises
     ------
@@ -121,18 +126,20 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
         code = g.rename(apply_map(g, jac.map, h), _result_name(jac, names))
         result = [_reshaped(code, jac.out_shape)]
         name = "vjp" if jac.adjoint else "jvp"
+        stacks = g.batched and h == tangent and result[0] == code  # no reshape of either end
     else:
         result = [g.value(e) for e in exprs]
         name = "f"
+        stacks = False
     source = _assemble(g, name, arglist, result, several)
     namespace = dict(space)
     namespace.update({k: be.constant(space, v) if isinstance(v, np.ndarray) else v
                       for k, v in g.helpers.items()})
     exec(compile(source, f"<kronvec.lambdify {name}>", "exec"), namespace)  # our own generated source
-    fn = namespace[name]
-    fn.source, fn.backend, fn.args = source, be.name, tuple(params)
-    fn.__doc__ = _docstring(outputs, jac, exprs, be)
-    return fn
+    shapes = [s.shape for s in params] + ([jac.in_shape] if jac is not None else [])
+    return GeneratedFunction(namespace[name], source, be.name, tuple(params), arglist, shapes,
+                             _docstring(outputs, jac, exprs, be), stacked_last=stacks,
+                             remake=(lambdify, (tuple(params), outputs, be.name)))
 
 
 _backend_named = backend  # the parameter ``backend`` shadows the function inside lambdify

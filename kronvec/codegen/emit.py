@@ -109,6 +109,7 @@ class Emitter:
             if value is not None:
                 self._code[id(value)] = name
         self.params = dict(params)
+        self.batched = True  # whether the map code written so far takes stacks of tangents
 
     # ------------------------------------------------------------ writing
     def line(self, text: str, comment: str | None = None, var: str | None = None) -> None:
@@ -369,7 +370,10 @@ class Emitter:
     def _base(self, a: Expr) -> str:
         """A name to derive factor names from: the matrix's variable, or its printed name."""
         code = self.code_of(a)
-        if code is not None and (code.isidentifier() or code.startswith(_TEMP)):
+        if code is not None and code.endswith(".T") and _ATOM.match(code):
+            self._no_inline.add(code[:-2])  # the factors of Wᵀ are named W_T_lu, ...
+            return code[:-2] + "_T"
+        if code is not None and (code.isidentifier() or code.startswith(_TEMP)) and _ATOM.match(code):
             self._no_inline.add(code)
             return code
         return self._hint(a) or "A"

@@ -9,7 +9,7 @@ map                    code for the tangent ``h``
 =====================  ==========================================================
 ``KronMap(A, B)``      ``A @ h @ B`` or ``A @ (h @ B)``, the cheaper order (as bound)
 ``KronTMap(A, B)``     ``A @ h.T @ B``
-``TraceMap(C, M)``     ``np.einsum('ij,ji->', h, C) * M``
+``TraceMap(C, M)``     ``np.einsum('...ij,ji->...', h, C)[..., None, None] * M``
 ``ElementwiseMap(D)``  ``D * h``
 ``TriSolveMap``        triangular solves with the backend's solver
 ``SumMap``, ...        the sum of the terms, ``c * ...``, the maps one after another
@@ -42,17 +42,23 @@ from ..shapes import as2d
 from .backends import Factor
 from .emit import Emitter, _operand
 
-__all__ = ["MAP_CODE", "apply_map"]
+__all__ = ["MAP_CODE", "BATCHED", "apply_map"]
 
 MapCode = Callable[[Emitter, Any, str], str]
 
 
 def apply_map(g: Emitter, m: LinearMap, h: str) -> str:
     """Emit the code of m(h) for the tangent code ``h`` (of shape ``as2d(m.in_shape)``);
-    returns the code of the result (of shape ``as2d(m.out_shape)``, or a scalar)."""
+    returns the code of the result (of shape ``as2d(m.out_shape)``, or a scalar).
+
+    The code of the maps in :data:`BATCHED` takes tangents with leading axes as well (a
+    stack of tangents, as a bound map's ``jvp`` does); any other map clears ``g.batched``.
+    """
     for cls in type(m).__mro__:
         rule = MAP_CODE.get(cls)
         if rule is not None:
+            if cls not in BATCHED:
+                g.batched = False
             return rule(g, m, h)
     g.unsupported(f"the action of a {type(m).__name__}")
 
@@ -92,19 +98,24 @@ def _kron(g: Emitter, m: KronMap, h: str) -> str:
 
 
 def _kront(g: Emitter, m: KronTMap, h: str) -> str:
-    return g.let(_product(g, m.A, _transposed(h), m.B), hint="term")
+    return g.let(_product(g, m.A, f"{_operand(h)}.swapaxes(-1, -2)", m.B), hint="term")
 
 
 def _trace(g: Emitter, m: TraceMap, h: str) -> str:
     c = _factor(g, m.C)
     if c is None:
-        t = f"{g.np}.trace({h})"
+        t = f"{g.np}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
     elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
+        g.batched = False
         t = f"{h}.reshape(())" if _is_one(m.C) else f"{c} * {h}.reshape(())"
     else:
-        t = f"{g.np}.einsum('ij,ji->', {h}, {c})"
+        t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
     if _is_one(m.M):
         return g.let(t, hint="term")
+    if len(m.M.shape) == 2:  # each trace times the matrix M
+        t = f"{_operand(t)}[..., None, None]"
+    elif m.M.shape != ():
+        g.batched = False
     return g.let(f"{_operand(t)} * {g.value(m.M)}", hint="term")
 
 
@@ -224,11 +235,13 @@ def _sandwich(g: Emitter, m: DiagSandwichMap, h: str) -> str:
 def _diag_rank_one(g: Emitter, m: DiagRankOneMap, h: str) -> str:
     """D ⊙ H − U ⊙ Σ(V ⊙ H), the sums over each slice (all of H, each column, each row)."""
     vh = h if m.V is None else g.let(f"{_factor(g, m.V)} * {h}", hint="t")
+    axes = {None: (-2, -1), 0: -2, 1: -1}.get(m.axis)  # counted from the end: tangents may be stacked
+    if axes is None:
+        g.batched, axes = False, m.axis
     if g.name == "torch":
-        dims = "(0, 1)" if m.axis is None else m.axis
-        sums = g.let(f"{vh}.sum(dim={dims}, keepdim=True)", hint="t")
+        sums = g.let(f"{vh}.sum(dim={axes}, keepdim=True)", hint="t")
     else:
-        sums = g.let(f"{vh}.sum(axis={(0, 1) if m.axis is None else m.axis}, keepdims=True)", hint="t")
+        sums = g.let(f"{vh}.sum(axis={axes}, keepdims=True)", hint="t")
     first = h if m.D is None else f"{_factor(g, m.D)} * {h}"
     spread = sums if m.U is None else f"{_factor(g, m.U)} * {sums}"
     return g.let(f"{first} - {spread}", hint="term")
@@ -265,6 +278,10 @@ def _unsupported_base(g: Emitter, m: Any, h: str) -> str:
 def _stack_axes(g: Emitter, m: Any, h: str) -> str:
     g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
 
+
+# Maps whose code broadcasts over leading axes of the tangent.
+BATCHED = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, DiagSandwichMap, DiagRankOneMap, SumMap,
+                     ScaledMap, ComposeMap})
 
 MAP_CODE: dict[type, MapCode] = {
     KronMap: _kron,

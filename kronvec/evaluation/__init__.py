@@ -7,18 +7,18 @@
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
 
+from ..caches import RecentCache
 from ..expr import Expr, as_expr
-from .binding import Binder, bind_values, symbol_table, symmetric_key
+from .binding import Binder, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
 
 __all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "bind_values",
-           "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "chunked_values"]
+           "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "chunked_values", "by_name"]
 
 CHUNKED: dict[str, Any] = {}
 """Evaluation with Dask values, installed by :mod:`kronvec.chunked` (``"evaluate"`` and ``"at"``):
@@ -64,20 +64,16 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     matrices: the result is then a Dask array computed block by block
     (:mod:`kronvec.chunked`), on whatever Dask scheduler is active.
     """
-    if CHUNKED and (chunked_values(values or {}) or chunked_values(kw)):
-        return CHUNKED["evaluate"](expr, {**values, **kw} if values else kw)
+    given = by_name("kv.evaluate", values, kw)
+    if CHUNKED and chunked_values(given):
+        return CHUNKED["evaluate"](expr, given)
     several = isinstance(expr, (list, tuple)) and not _is_numeric(expr)
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = (Binder(symbol_table(list(exprs))), {})
-        _EVALUATE_MEMO[exprs] = memo
-        if len(_EVALUATE_MEMO) > _MEMO_SIZE:
-            _EVALUATE_MEMO.popitem(last=False)
-    else:
-        _EVALUATE_MEMO.move_to_end(exprs)
+        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}))
     binder, plans = memo
-    bound = binder({**values, **kw} if values else kw)
+    bound = binder(given)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
     return results if several else results[0]
 
@@ -117,5 +113,4 @@ def _is_numeric(x: Any) -> bool:
 
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
 # keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan).
-_EVALUATE_MEMO: "OrderedDict[tuple[Expr, ...], tuple[dict, dict]]" = OrderedDict()
-_MEMO_SIZE = 256
+_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict]]" = RecentCache(256)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import threading
 import weakref
 from collections import OrderedDict
 from typing import Any, Mapping, Sequence
@@ -33,9 +34,10 @@ from scipy.linalg import lapack
 
 from ..errors import BindingError, ShapeError
 from ..expr import Expr, describe_symbol, raise_name_clash
-from ..shapes import first_member, is_scalar_shape, member_text
+from ..shapes import first_member, fmt, is_scalar_shape, member_text
 
-__all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL"]
+__all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL",
+           "by_name", "check_dtype", "refuse_masked", "convert_value"]
 
 SYMMETRY_RTOL = 1e-10
 
@@ -43,8 +45,10 @@ CHECKED: "OrderedDict[int, tuple[weakref.ref, dict[str, Any]]]" = OrderedDict()
 """Read-only arrays that passed the binding checks, by ``id``: a weak reference to the array (the
 entry counts only while it is the same object) and what was found: ``"kind"`` (0 finite, 1 also
 exactly symmetric, 2 also positive definite) and ``"cholesky"`` (its upper factor, for kind 2).
-Recently bound arrays are kept, at most :data:`CHECKED_SIZE`."""
+The most recently remembered arrays are kept, at most :data:`CHECKED_SIZE`; reads take no lock.
+An entry whose array died stays until it is replaced or evicted, and never matches a new array."""
 CHECKED_SIZE = 64
+_CHECKED_LOCK = threading.Lock()
 
 
 class Bound(dict):
@@ -108,7 +112,7 @@ class Binder:
                         cholesky[sym] = passed["cholesky"]
                     bound[sym] = value
                     continue
-                value = _convert(name, given, shape)
+                value = convert_value(name, given, shape)
                 if kind == 1:
                     value = _symmetric(sym, value)
                 elif kind == 2:
@@ -154,7 +158,6 @@ def _passed(given: Any) -> dict[str, Any] | None:
     entry = CHECKED.get(id(given))
     if entry is None or entry[0]() is not given:
         return None
-    CHECKED.move_to_end(id(given))
     return entry[1]
 
 
@@ -164,9 +167,11 @@ def _remember(given: np.ndarray, found: dict[str, Any], value: np.ndarray) -> No
     if value.base is not given and value is not given:
         return  # symmetrized: a new array each time
     key = id(given)
-    CHECKED[key] = (weakref.ref(given, lambda _, key=key: CHECKED.pop(key, None)), found)
-    if len(CHECKED) > CHECKED_SIZE:
-        CHECKED.popitem(last=False)
+    with _CHECKED_LOCK:
+        CHECKED[key] = (weakref.ref(given), found)
+        CHECKED.move_to_end(key)
+        while len(CHECKED) > CHECKED_SIZE:
+            CHECKED.popitem(last=False)
 
 
 def _kind(sym: Expr) -> int:
@@ -184,13 +189,46 @@ def bind_values(values: Mapping[str, Any], exprs: Sequence[Expr],
     return Binder(symbols if symbols is not None else symbol_table(exprs))(values)
 
 
-def _convert(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr):
+def by_name(what: str, values: Any, kw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The values of a call such as ``kv.evaluate(F, values, **kw)``, by symbol name; a
+    ``TypeError`` saying so for values given otherwise (a list, an array)."""
+    if values is None:
+        return kw
+    if type(values) is dict or isinstance(values, Mapping):
+        return {**values, **kw} if kw else values
+    raise TypeError(f"{what}: pass values by symbol name, as keywords (X=X0) or a mapping ({{'X': X0}}), "
+                    f"not as a {type(values).__name__}")
+
+
+def check_dtype(name: str, dtype: np.dtype) -> None:
+    """Refuse complex and non-numeric values for the symbol ``name`` (a ``TypeError``)."""
+    if dtype.kind == "c":
         raise TypeError(f"value for {name}: complex values are not supported")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"value for {name}: not a numeric array (dtype {arr.dtype}); "
+    if dtype.kind not in "biuf":
+        raise TypeError(f"value for {name}: not a numeric array (dtype {dtype}); "
                         f"give real numbers, e.g. a float64 array")
+
+
+def refuse_masked(name: str, value: Any) -> None:
+    """A ``TypeError`` for a masked array (NumPy's, or a Dask array of them): its masked entries
+    would be read as numbers."""
+    if isinstance(value, np.ma.MaskedArray) or isinstance(getattr(value, "_meta", None), np.ma.MaskedArray):
+        raise TypeError(f"value for {name}: a masked array; its masked entries would be read as "
+                        f"numbers: pass value.filled(...) or a plain array")
+
+
+def convert_value(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The value of the symbol ``name`` as a float64 array of ``shape``, or an error naming the
+    symbol (masked, ragged, complex, non-numeric, of another shape, not finite)."""
+    if type(value) is not np.ndarray:  # a subclass, a list, a number, ...
+        refuse_masked(name, value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # a ragged nested list
+        raise ValueError(f"value for {name}: a ragged nested list (rows of different lengths), not an "
+                         f"array of shape {fmt(shape)}") from None
+    if arr.dtype.kind != "f":
+        check_dtype(name, arr.dtype)
     arr = arr.astype(float, copy=False)
     if arr.shape != shape:
         if arr.size == math.prod(shape) and (arr.ndim == 1 and len(shape) == 2 and shape[1] == 1

@@ -18,6 +18,7 @@ shape ``()`` is handled as ``(1, 1)`` and tangents may carry leading batch axes.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable
 
 import numpy as np
@@ -27,16 +28,34 @@ from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
 from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
+from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand
 
 sparse_linalg = LazyModule("scipy.sparse.linalg")  # for LinearOperator; imported on first use
 
 __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
-           "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis"]
+           "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis", "real_array", "check_max_bytes"]
 
 DEFAULT_MAX_BYTES = 2 ** 30
 _FLOAT = np.dtype(float)
+
+
+def real_array(x: Any, what: str) -> np.ndarray:
+    """``x`` as a float64 array; a ``TypeError`` for complex numbers, whose imaginary part a
+    cast would drop (called only for arrays that are not float64 already)."""
+    arr = np.asarray(x)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{what}: complex arrays are not supported (kronvec works in real arithmetic); "
+                        f"the map is real and linear, so apply it to the real and imaginary parts")
+    return arr.astype(float, copy=False)
+
+
+def check_max_bytes(max_bytes: Any) -> None:
+    """``to_dense``'s ``max_bytes`` is a number of bytes or None (a ``TypeError`` otherwise)."""
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Real)):
+        raise TypeError(f"to_dense: max_bytes must be a number of bytes (or None for no limit), "
+                        f"got {max_bytes!r} of type {type(max_bytes).__name__}")
 
 
 class _Algebra:
@@ -71,6 +90,9 @@ class LinearMap:
     """
 
     __array_ufunc__ = None  # ndarray @ LinearMap defers to __rmatmul__
+    # Attributes set up on first use (closures, decompositions) -> their empty value: left out
+    # when pickling, rebuilt lazily after (locks are left out and made anew too).
+    _caches: dict[str, Any] = {}
 
     def __init__(self, in_shape: Shape, out_shape: Shape) -> None:
         self.in_shape: Shape = tuple(int(s) for s in in_shape)
@@ -80,6 +102,12 @@ class LinearMap:
         self.value: np.ndarray | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
         self._plain = is_plain(self.in_shape) and is_plain(self.out_shape)  # no stacks
+
+    def __getstate__(self) -> dict[str, Any]:
+        return portable_state(self, self._caches)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        restore_state(self, state)
 
     # ----------------------------------------------------- to implement
     def _apply(self, h: Any) -> Any:
@@ -210,7 +238,7 @@ class LinearMap:
         if self._symbolic is not False:
             self._require_numeric("jvp")
         if type(H) is not np.ndarray or H.dtype != _FLOAT:
-            H = np.asarray(H, dtype=float)
+            H = real_array(H, "jvp")
         if H.shape == self.in_shape and self._direct:  # the common case, without reshaping
             out = self._apply(H)
             return out if type(out) is np.ndarray else np.asarray(out, dtype=float)
@@ -228,7 +256,7 @@ class LinearMap:
         if self._symbolic is not False:
             self._require_numeric("vjp")
         if type(G) is not np.ndarray or G.dtype != _FLOAT:
-            G = np.asarray(G, dtype=float)
+            G = real_array(G, "vjp")
         if G.shape == self.out_shape and self._direct:  # the common case, without reshaping
             adjoint = self._adj if self._adj is not None else self.T
             out = adjoint._apply(G)
@@ -240,7 +268,7 @@ class LinearMap:
     def matvec(self, v: Any) -> np.ndarray:
         """J v for a vec ``v`` (1-D), or J V for columns of vecs (2-D)."""
         self._require_numeric("matvec")
-        v = np.asarray(v, dtype=float)
+        v = real_array(v, "matvec")
         if not self._plain:
             return self._matvec_nd(v)
         n, k = as2d(self.in_shape)
@@ -280,7 +308,7 @@ class LinearMap:
 
     def __rmatmul__(self, other: Any) -> Any:
         """``u @ L`` for a row vector (or rows): (Jᵀ uᵀ)ᵀ."""
-        u = np.asarray(other, dtype=float)
+        u = real_array(other, "u @ L")
         return self.T.matvec(u.T).T
 
     # ---------------------------------------------------------- algebra
@@ -328,6 +356,7 @@ class LinearMap:
             None allows any size.
         """
         self._require_numeric("to_dense")
+        check_max_bytes(max_bytes)
         rows, cols = self.shape
         nbytes = 8 * rows * cols
         if max_bytes is not None and nbytes > max_bytes:

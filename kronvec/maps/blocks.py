@@ -24,7 +24,7 @@ from .. import registry
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr
 from ..shapes import Shape, fmt, human_bytes, same_shape
-from .base import DEFAULT_MAX_BYTES, LinearMap, sparse_linalg
+from .base import DEFAULT_MAX_BYTES, LinearMap, check_max_bytes, real_array, sparse_linalg
 
 __all__ = ["BlockMap"]
 
@@ -113,7 +113,7 @@ class BlockMap:
 
     def matvec(self, v: Any) -> np.ndarray:
         """[Lᵢⱼ] v for v the stacked vecs of the inputs (1-D), or columns of them (2-D)."""
-        v = np.asarray(v, dtype=float)
+        v = real_array(v, "matvec")
         if v.shape[:1] != (self.shape[1],) or v.ndim > 2:
             raise ShapeError(f"matvec: a vector of shape {fmt(v.shape)} does not fit the block map's "
                              f"matrix shape {fmt(self.shape)}")
@@ -134,7 +134,7 @@ class BlockMap:
 
     def __rmatmul__(self, other: Any) -> Any:
         """``u @ L`` for a row vector (or rows): (Lᵀ uᵀ)ᵀ."""
-        return self.T.matvec(np.asarray(other, dtype=float).T).T
+        return self.T.matvec(real_array(other, "u @ L").T).T
 
     # ---------------------------------------------------------- algebra
     def __add__(self, other: Any) -> "BlockMap":
@@ -165,6 +165,7 @@ class BlockMap:
     def to_dense(self, max_bytes: int | None = DEFAULT_MAX_BYTES) -> np.ndarray:
         """The block matrix [Lᵢⱼ] of shape ``self.shape`` (variables stacked in order,
         each vec column-major); refused beyond ``max_bytes`` as :meth:`LinearMap.to_dense`."""
+        check_max_bytes(max_bytes)
         rows, cols = self.shape
         nbytes = 8 * rows * cols
         if max_bytes is not None and nbytes > max_bytes:

@@ -30,7 +30,7 @@ from scipy.linalg import lapack
 from .. import registry
 from ..errors import DegenerateError
 from ..expr import Expr, as_expr
-from ..shapes import Shape
+from ..shapes import Shape, first_member, fmt, member_text, whole_shape
 from . import factors as fx
 from .base import LinearMap, bind_factor
 
@@ -91,6 +91,8 @@ class MatrixFunctionFrechetMap(LinearMap):
     in_shape : (n, n)
     """
 
+    _caches = {"_apply_numeric": None}
+
     def __init__(self, fn: str, A: Any, F: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
         super().__init__(in_shape, in_shape)
         self.fn, self.A, self.F = fn, A, F
@@ -139,12 +141,13 @@ class MatrixFunctionFrechetMap(LinearMap):
 
 def symmetric_members(label: str, A: np.ndarray) -> None:
     """Refuse (``NotImplementedError``) a stack with a member that is not exactly symmetric."""
-    bad = np.flatnonzero(~(A == np.swapaxes(A, -1, -2)).all(axis=(-2, -1)).reshape(-1))
-    if bad.size:
+    bad = ~(A == np.swapaxes(A, -1, -2)).all(axis=(-2, -1))
+    if bad.any():
+        whole = fmt(whole_shape(None, A.shape))  # of the whole stack, in a block of it
         raise NotImplementedError(f"{label}: stacks of matrices are supported by {label} only when every "
-                                  f"member is symmetric (member {int(bad[0])} of the stack of shape "
-                                  f"{A.shape} is not); declare the symbol symmetric=True, or apply it to one "
-                                  f"matrix at a time")
+                                  f"member is symmetric ({member_text(first_member(bad))} of the stack of "
+                                  f"shape {whole} is not); declare the symbol symmetric=True, or apply it "
+                                  f"to one matrix at a time")
 
 
 def _symmetric_stack_frechet(fn: str, A: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -51,7 +51,7 @@ AXIS_KEPT = "(...),axis=None->(...) | (m,n),axis=0->(m,n) | (m,n),axis=1->(m,n)"
 
 def resolve_axis(spec: Any, op: str, a: Expr, axis: Any) -> tuple[Shape, int | None]:
     """The result shape of ``op(a, axis=axis)`` and the axis normalized (−1 is 1)."""
-    axis = normalize_keyword(op, "axis", axis)
+    axis = normalize_keyword(op, "axis", axis, a.shape)
     return spec.signature.check(op, [a.shape], axis=axis), axis
 
 
@@ -88,7 +88,7 @@ def keep_total(e: Expr, keepdims: bool) -> Expr:
 def stack_reduction(op: str, a: Expr, axis: Any, keepdims: bool) -> Expr:
     """The node ``op`` (``reduce_max``, ...) of a stack over NumPy's ``axis``; a slice of one
     entry is that entry (the array reshaped)."""
-    axes = normalize_axes(op.removeprefix("reduce_"), axis, a.ndim)
+    axes = normalize_axes(op.removeprefix("reduce_"), axis, a.shape)
     shape = reduced_shape(a.shape, axes, keepdims)
     if all(a.shape[k] == 1 for k in axes):
         return reshape(a, shape)
@@ -107,7 +107,7 @@ def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     if a.shape == () and axis is None:
         return a
     if not is_plain(a.shape):
-        axes = normalize_axes("mean", axis, a.ndim)
+        axes = normalize_axes("mean", axis, a.shape)
         return scale(1.0 / math.prod(a.shape[k] for k in axes), sum_(a, axis=axes, keepdims=keepdims))
     if keepdims and axis is None and a.ndim == 2:
         return scale(1.0 / math.prod(a.shape), sum_(a, keepdims=True))

@@ -126,7 +126,7 @@ register(
 
 def _along(op: str, a: Expr, axis: Any) -> Expr:
     """softmax or log_softmax of a stack over NumPy's ``axis`` (kept as a tuple in the node)."""
-    axes = normalize_axes(op, axis, a.ndim)
+    axes = normalize_axes(op, axis, a.shape)
     if a.ndim == 1:  # per-member scalars (b,): as the stack (b, 1, 1), whose maps read (b, 1, 1) tangents
         return reshape(_along(op, reshape(a, a.shape + (1, 1)), axes), a.shape)
     if all(a.shape[k] == 1 for k in axes):  # one entry per slice

@@ -76,7 +76,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         raise ValueError(f"trace: only offset=0 is supported, got offset={offset!r}")
     if not is_plain(a.shape):
         return _stack_trace(a, axis1, axis2)
-    if {normalize_keyword("trace", "axis", axis1), normalize_keyword("trace", "axis", axis2)} != {0, 1}:
+    if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
     TRACE.signature.check("trace", [a.shape])
     if a.op == "transpose":
@@ -101,7 +101,7 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
     ndim = a.ndim
     if ndim < 2:
         raise ValueError(f"trace: needs at least two axes, got shape {a.shape}")
-    first, second = (normalize_axes("trace", x, ndim)[0] for x in (axis1, axis2))
+    first, second = (normalize_axes("trace", x, a.shape)[0] for x in (axis1, axis2))
     if first == second:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
     if {first, second} != {ndim - 2, ndim - 1}:
@@ -220,11 +220,11 @@ def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noq
     """
     a = as_expr(a)
     if not is_plain(a.shape):
-        return reduce_sum(a, normalize_axes("sum", axis, a.ndim), keepdims)
+        return reduce_sum(a, normalize_axes("sum", axis, a.shape), keepdims)
     if keepdims and axis is None and a.ndim == 2:
         return slice_sums(slice_sums(a, 0), 1)
     if axis is not None:
-        axis = normalize_keyword("sum", "axis", axis)
+        axis = normalize_keyword("sum", "axis", axis, a.shape)
         SUM.signature.check("sum", [a.shape], axis=axis)
         return slice_sums(a, axis)
     if a.shape == ():
@@ -283,7 +283,7 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
         if ord not in (None, "fro"):
             raise ValueError(f"norm: ord={ord!r} needs a matrix, or axis=(i, j), got shape {a.shape}")
         return power(sum(multiply(a, a)), 0.5)
-    axes = normalize_axes("norm", axis, ndim)
+    axes = normalize_axes("norm", axis, a.shape)
     if len(axes) == 2 and ndim == 2:
         return norm(a, ord)
     if len(axes) == 2 and ord in ("nuc", 2):

@@ -29,8 +29,8 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..registry import Params, Prec, Printing, register
-from ..shapes import broadcast_shapes_nd, fmt
-from ..signature import AxisError
+from ..shapes import Shape, broadcast_shapes_nd, fmt
+from ..signature import axis_error
 from ._common import axes_printing, code_for, with_node
 from .arithmetic import multiply, scale
 from .leaves import filled
@@ -42,9 +42,11 @@ __all__ = ["transpose", "permute_dims", "swapaxes", "reshape", "broadcast_to", "
 FAMILY = "stacks"
 
 
-def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
-    """NumPy's axis argument (None: all axes, an int, or a tuple of ints) as sorted
-    non-negative axes; ``AxisError`` for an axis out of range, ``ValueError`` for a repeat."""
+def normalize_axes(op: str, axis: Any, shape: Shape | int) -> tuple[int, ...]:
+    """NumPy's axis argument (None: all axes, an int, or a tuple of ints) for an operand of
+    ``shape`` (or of that many axes) as sorted non-negative axes; ``AxisError`` naming the shape
+    for an axis out of range, ``ValueError`` for a repeat."""
+    ndim = shape if isinstance(shape, int) else len(shape)
     if axis is None:
         return tuple(range(ndim))
     items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
@@ -53,7 +55,7 @@ def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
             raise TypeError(f"{op}: an axis must be an integer, got {a!r}")
         if not -ndim <= a < ndim:
-            raise AxisError(int(a), ndim, op)
+            raise axis_error(op, a, shape)
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
@@ -123,7 +125,7 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Expr:
     each member of a stack (``X.mT``), and for a matrix ``swapaxes(A, 0, 1)`` is Aᵀ."""
     a = as_expr(a)
     ndim = a.ndim
-    first, second = (normalize_axes("swapaxes", x, ndim)[0] for x in (axis1, axis2))
+    first, second = (normalize_axes("swapaxes", x, a.shape)[0] for x in (axis1, axis2))
     perm = list(range(ndim))
     perm[first], perm[second] = perm[second], perm[first]
     return _permuted(a, tuple(perm))
@@ -248,6 +250,15 @@ register(
 
 
 # --------------------------------------------------------------- tensordot
+def _contracted_axes(axes: Any, shape: Shape) -> tuple[int, ...]:
+    """One operand's axes of ``tensordot`` (an int or a sequence, in the given order)."""
+    listed = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    out = tuple(normalize_axes("tensordot", x, shape)[0] for x in listed)
+    if len(set(out)) != len(out):
+        raise ValueError(f"tensordot: repeated axis in {axes!r} (operand of shape {fmt(shape)})")
+    return out
+
+
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
     """The sums of products over axes of A and B, as ``numpy.tensordot(A, B, axes)``.
 
@@ -267,8 +278,8 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
         a_axes, b_axes = tuple(range(na - k, na)), tuple(range(k))
     else:
         first, second = axes
-        a_axes = tuple(x % na for x in ((first,) if isinstance(first, (int, np.integer)) else first))
-        b_axes = tuple(x % nb for x in ((second,) if isinstance(second, (int, np.integer)) else second))
+        a_axes = _contracted_axes(first, a.shape)
+        b_axes = _contracted_axes(second, b.shape)
         if len(a_axes) != len(b_axes):
             raise ValueError("tensordot: the two sequences of axes must have the same length")
     if any(a.shape[i] != b.shape[j] for i, j in zip(a_axes, b_axes)):

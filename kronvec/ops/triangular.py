@@ -33,7 +33,7 @@ from ..maps.algebra import scale as scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
-from ._common import call_printing, code_for, matrix_transpose_value, triangle, with_node
+from ._common import NodeInfo, call_printing, code_for, matrix_transpose_value, triangle, with_node
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -277,12 +277,33 @@ def _triangle_read(node: Expr) -> Expr:
     return T.mT if p.trans else T
 
 
-def _solve_triangular_value(n: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _solve_triangular_value(n: Any, node: Expr, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     p = n.params
-    if a.ndim > 2 or b.ndim > 2:  # stacks: the triangle read, solved for all members in one call
-        t = apply_triangle(("unit_" if p.unit else "") + ("lower" if p.lower else "upper"), a)
-        return np.linalg.solve(np.swapaxes(t, -1, -2) if p.trans else t, b)
-    return sla.solve_triangular(a, b, trans=p.trans, lower=p.lower, unit_diagonal=p.unit, check_finite=False)
+    try:
+        if a.ndim > 2 or b.ndim > 2:  # stacks: the triangle read, solved for all members in one call
+            t = apply_triangle(("unit_" if p.unit else "") + ("lower" if p.lower else "upper"), a)
+            return np.linalg.solve(np.swapaxes(t, -1, -2) if p.trans else t, b)
+        return sla.solve_triangular(a, b, trans=p.trans, lower=p.lower, unit_diagonal=p.unit,
+                                    check_finite=False)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(_zero_pivot(node, a)) from None
+
+
+def _zero_pivot(node: Expr, a: np.ndarray) -> str:
+    """The error for a triangle with a zero on its diagonal, naming the solve (and the member)."""
+    zero = np.diagonal(a, axis1=-2, axis2=-1) == 0
+    where = ""
+    if zero.ndim > 1:
+        k = first_member(zero.any(axis=-1))
+        where, zero = f" in {member_text(k)} of the stack", zero[k]
+    i = int(np.argmax(zero))
+    side = "lower" if node.params.lower else "upper"
+    return (f"{DISPLAY.python(node)}: the {side} triangle of {DISPLAY.python(node.args[0])} is singular "
+            f"(zero pivot at diagonal entry {i}){where}")
+
+
+def _solve_triangular_rule(ev: Any, e: Expr) -> Any:
+    return ev.op(partial(_solve_triangular_value, NodeInfo(e), e), *[ev(a) for a in e.args])
 
 
 def _solve_triangular_code(g: Any, e: Expr, a: str, b: str) -> str:
@@ -327,7 +348,7 @@ SOLVE_TRIANGULAR = register(
     "solve_triangular", FAMILY, public="solve_triangular", function=solve_triangular,
     signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"),
     stacks=True,
-    evaluate=with_node(_solve_triangular_value), code=lambda g, e, a, b: _solve_triangular_code(g, e, a, b),
+    evaluate=_solve_triangular_rule, code=lambda g, e, a, b: _solve_triangular_code(g, e, a, b),
     jvp=_solve_triangular_jvp,
     printing=Printing(_print_solve_triangular, _print_solve_triangular, _python_solve_triangular),
     rebuild=lambda node, args: solve_triangular(args[0], args[1], node.params.trans, node.params.lower,

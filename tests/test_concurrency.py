@@ -1,0 +1,165 @@
+"""Expressions, Jacobians and bound maps shared between threads give the serial numbers.
+
+Every round starts 8 threads at one barrier on objects that nobody has used
+yet (a fresh symbol name per round), with the interpreter switching threads
+every microsecond, so that the first uses overlap: the first ``J.at`` of a
+Jacobian, the interning of a new symbol, the first evaluation of a new
+expression, and the blocks of a Dask graph on the threaded scheduler.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import kronvec as kv
+
+THREADS = 8
+
+
+@pytest.fixture(autouse=True)
+def _switch_often():
+    """Switch threads every microsecond (the default is 5 ms), so that races show."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
+def _at_once(work: Callable[[int], Any], threads: int = THREADS) -> list[Any]:
+    """``work(i)`` in ``threads`` threads released together; results (or exceptions) in order."""
+    barrier = threading.Barrier(threads)
+    out: list[Any] = [None] * threads
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            out[i] = work(i)
+        except Exception as err:  # reported by the caller, with the others
+            out[i] = err
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return out
+
+
+def _raised(results: list[Any]) -> list[Exception]:
+    return [r for r in results if isinstance(r, Exception)]
+
+
+def _jacobian_round(r: int, rng: np.random.Generator) -> None:
+    n = 4
+    a0 = rng.standard_normal((n, n))
+    X = kv.Matrix(f"X{r}", (n, n))
+    J = kv.jacobian(kv.inv(X) @ a0 @ X + kv.logdet(X) * X, X)
+    x0 = 0.3 * rng.standard_normal((n, n)) + np.eye(n)
+    h, g = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+
+    def work(i: int) -> tuple[np.ndarray, np.ndarray]:
+        L = J.at({f"X{r}": x0})
+        return L.jvp(h), L.vjp(g)
+
+    results = _at_once(work)
+    assert not _raised(results), _raised(results)[:2]
+    xi = np.linalg.inv(x0)
+    expected = -xi @ h @ xi @ a0 @ x0 + xi @ a0 @ h + np.trace(xi @ h) * x0 + np.linalg.slogdet(x0)[1] * h
+    for jvp, vjp in results:
+        np.testing.assert_allclose(jvp, expected, rtol=1e-10, atol=1e-12)
+        assert np.isclose(np.sum(vjp * h), np.sum(jvp * g), rtol=1e-10)
+
+
+def test_first_binding_of_a_fresh_jacobian_from_many_threads():
+    """dF = -X⁻¹ H X⁻¹ A X + X⁻¹ A H + tr(X⁻¹ H) X + log det(X) H for F = X⁻¹ A X + log det(X) X,
+    and the VJP its adjoint."""
+    rng = np.random.default_rng(0)
+    for r in range(25):
+        _jacobian_round(r, rng)
+
+
+def _block_hessian_round(r: int, rng: np.random.Generator) -> None:
+    U, V = kv.Matrix(f"U{r}", (3, 3)), kv.Matrix(f"V{r}", (3, 3))
+    f = kv.trace(U @ V @ U.T @ V)
+    H = kv.hessian(f, [U, V])
+    values = {f"U{r}": rng.standard_normal((3, 3)), f"V{r}": rng.standard_normal((3, 3))}
+    tangents = (rng.standard_normal((3, 3)), rng.standard_normal((3, 3)))
+    results = _at_once(lambda i: H.at(values).jvp(tangents))
+    assert not _raised(results), _raised(results)[:2]
+    serial = kv.BlockJacobian(H.expr, H.wrt, H.blocks)  # one of its own, bound by one thread
+    expected = serial.at(values).jvp(tangents)
+    for out in results:
+        for got, want in zip(out, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_first_binding_of_a_fresh_block_hessian_from_many_threads():
+    rng = np.random.default_rng(1)
+    for r in range(15):
+        _block_hessian_round(r, rng)
+
+
+def _symbol_round(r: int, x0: np.ndarray) -> None:
+    def work(i: int) -> tuple[Any, np.ndarray]:
+        X = kv.Matrix(f"S{r}", (2, 2))
+        f = kv.sum(X * X) + kv.trace(kv.Matrix(f"S{r}", (2, 2)))
+        return X, kv.evaluate(kv.grad(f, X), {f"S{r}": x0})
+
+    results = _at_once(work)
+    assert not _raised(results), _raised(results)[:2]
+    assert len({id(X) for X, _ in results}) == 1
+    for _, g in results:
+        np.testing.assert_allclose(g, 2 * x0 + np.eye(2))
+
+
+def test_one_symbol_per_name_and_shape_when_threads_create_it_at_once():
+    """Two nodes for one symbol would make the derivative in one of them zero."""
+    rng = np.random.default_rng(2)
+    for r in range(150):
+        _symbol_round(r, rng.standard_normal((2, 2)))
+
+
+def _evaluation_round(r: int, rng: np.random.Generator) -> None:
+    V = kv.Matrix(f"W{r}", (3, 3), positive_definite=True)
+    y = kv.Vector(f"y{r}", 3)
+    f = kv.logdet(V) + y.T @ kv.solve(V, y)
+    a = rng.standard_normal((3, 3))
+    v0, y0 = a @ a.T + 3 * np.eye(3), rng.standard_normal(3)
+    values = {f"W{r}": v0, f"y{r}": y0}
+    results = _at_once(lambda i: (kv.evaluate(f, values), kv.evaluate(kv.grad(f, V), values)))
+    assert not _raised(results), _raised(results)[:2]
+    value = np.linalg.slogdet(v0)[1] + y0 @ np.linalg.solve(v0, y0)
+    w = np.linalg.solve(v0, y0)
+    for got, grad in results:
+        np.testing.assert_allclose(got, value, rtol=1e-12)
+        np.testing.assert_allclose(grad, np.linalg.inv(v0) - np.outer(w, w), rtol=1e-10, atol=1e-12)
+
+
+def test_first_evaluation_of_fresh_expressions_from_many_threads():
+    rng = np.random.default_rng(3)
+    for r in range(25):
+        _evaluation_round(r, rng)
+
+
+def test_dask_threaded_scheduler_gives_the_serial_numbers():
+    """Every block binds its own map (symbols of the block's shape, made by the first block that
+    needs them) on 8 threads; 8 fresh maps per round, computed together."""
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(4)
+    b, n = 16, 3
+    with dask.config.set(scheduler="threads", num_workers=THREADS):
+        for r in range(20):
+            v0 = rng.standard_normal((b, n, n)) + 3 * np.eye(n)
+            h = rng.standard_normal((b, n, n))
+            vi = np.linalg.inv(v0)
+            expected = -vi @ h @ vi @ np.swapaxes(v0, 1, 2) + vi @ np.swapaxes(h, 1, 2)
+            stacks = [kv.Matrix(f"D{r}_{k}", (b, n, n)) for k in range(8)]
+            jvps = [kv.jacobian(kv.inv(V) @ V.mT, V).at({V.name: da.from_array(v0, chunks=(1, n, n))}).jvp(h)
+                    for V in stacks]
+            for got in dask.compute(*jvps):
+                np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
