@@ -22,15 +22,17 @@ import numbers
 from typing import Any, Callable
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 
 from .. import registry
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
+from ..lazy import LazyModule
 from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
 from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand
+
+sparse_linalg = LazyModule("scipy.sparse.linalg")  # for LinearOperator; imported on first use
 
 __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
            "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis", "real_array", "check_max_bytes"]
@@ -381,7 +383,7 @@ class LinearMap:
     def aslinearoperator(self) -> Any:
         """A ``scipy.sparse.linalg.LinearOperator`` acting on vecs (column-major)."""
         self._require_numeric("aslinearoperator")
-        return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.T.matvec,
+        return sparse_linalg.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.T.matvec,
                               matmat=self.matvec, rmatmat=self.T.matvec, dtype=np.float64)
 
     # -------------------------------------------------------- printing

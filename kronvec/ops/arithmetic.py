@@ -25,7 +25,7 @@ from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, l
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 
-__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
+__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", "scaled_term"]
 
 FAMILY = "arithmetic"
 
@@ -96,7 +96,53 @@ def evaluate_sum(ev: Any, e: Expr, coef: float = 1.0) -> Any:
     one pass per term into one new array (``scale`` nodes inside are never formed)."""
     terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
     coefs = tuple(coef * c for c, _ in terms)
+    if ev.described is None and e.ndim == 2 and any(scaled_term(t, e.shape) for _, t in terms):
+        kinds = tuple(scaled_term(t, e.shape) for _, t in terms)
+        args = [x for (_, t), kind in zip(terms, kinds) for x in _term_values(ev, t, kind)]
+        return ev.op(partial(_scaled_sum, coefs, kinds, e.shape[-1]), *args)
     return ev.op(partial(_weighted_sum, coefs), *[ev(t) for _, t in terms])
+
+
+def scaled_term(t: Expr, shape: Shape) -> str:
+    """How a term of an n×n sum is added without forming it: ``"eye"`` (I), ``"scaled eye"``
+    (s·I, s a scalar expression), ``"scaled"`` (s·A: the scalar joins the coefficient), or ``""``."""
+    if t.op == "identity" and t.shape == shape:
+        return "eye"
+    if t.op != "smul" or t.args[1].shape != shape or t.args[0].op == "det" and t.args[1].op == "inv":
+        return ""
+    return "scaled eye" if t.args[1].op == "identity" else "scaled"
+
+
+def _term_values(ev: Any, t: Expr, kind: str) -> list[Any]:
+    if kind == "eye":
+        return []
+    if kind == "scaled eye":
+        return [ev(t.args[0])]
+    return [ev(t.args[0]), ev(t.args[1])] if kind == "scaled" else [ev(t)]
+
+
+def _scaled_sum(coefs: tuple[float, ...], kinds: tuple[str, ...], n: int, *xs: Any) -> np.ndarray:
+    """Σᵢ cᵢ Tᵢ for an n×n sum whose terms are I, s·I, s·A or plain A (``kinds``; ``xs`` holds
+    the scalar s before A): the scalars join the coefficients and identities add to the
+    diagonal, so the sum costs one pass per dense term."""
+    dense: list[tuple[float, np.ndarray]] = []
+    diagonal = 0.0
+    k = 0
+    for c, kind in zip(coefs, kinds):
+        if kind in ("scaled", "scaled eye"):
+            c = c * float(np.reshape(xs[k], ()))
+            k += 1
+        if kind in ("eye", "scaled eye"):
+            diagonal += c
+        else:
+            dense.append((c, xs[k]))
+            k += 1
+    if not dense:
+        return diagonal * np.eye(n)
+    out = _weighted_sum(tuple(c for c, _ in dense), *[x for _, x in dense])
+    if diagonal:
+        out.reshape(-1)[::out.shape[-1] + 1] += diagonal
+    return out
 
 
 def sum_code(g: Any, e: Expr, coef: float = 1.0) -> str:
