@@ -16,6 +16,7 @@ import pytest
 import scipy.linalg as sla
 
 import kronvec as kv
+from kronvec.testing import dottest, fd_jacobian
 
 
 def _quiet(fn):
@@ -57,3 +58,44 @@ def test_logm_of_regular_matrices_is_unchanged():
         a = np.array(value)
         out = kv.evaluate(kv.logm(A), A=a)
         np.testing.assert_allclose(out, np.real(sla.logm(a)), rtol=1e-12)
+
+
+# ---------------------------------------------- finding 12: false "singular" on stacks
+def _stack_solve_values(rng: np.random.Generator, zero_columns: tuple[int, ...]) -> dict[str, np.ndarray]:
+    a = rng.standard_normal((3, 3, 3)) + 4 * np.eye(3)
+    b = rng.standard_normal((3, 3, 2))
+    b[..., list(zero_columns)] = 0.0
+    return {"A": a, "B": b}
+
+
+@pytest.mark.parametrize("zero_columns", [(1,), (0, 1)])
+def test_stacked_solve_with_a_zero_right_hand_column_is_not_singular(zero_columns):
+    A, B = kv.Matrix("A", (3, 3, 3)), kv.Matrix("B", (3, 3, 2))
+    values = _stack_solve_values(np.random.default_rng(3), zero_columns)
+    out = kv.evaluate(kv.solve(A, B), values)
+    np.testing.assert_allclose(out, np.linalg.solve(values["A"], values["B"]), rtol=1e-12, atol=1e-14)
+    out = kv.evaluate(kv.inv(A) @ B, values)
+    np.testing.assert_allclose(out, np.linalg.solve(values["A"], values["B"]), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("reduce", [kv.max, kv.min])
+def test_gradients_of_max_and_min_through_a_stacked_solve_with_a_zero_column(reduce):
+    A, B = kv.Matrix("A", (3, 3, 3)), kv.Matrix("B", (3, 3, 2))
+    values = _stack_solve_values(np.random.default_rng(4), (1,))
+    values["B"][..., 0] += 0.1 * np.arange(9.0).reshape(3, 3)  # one extremum, away from the zero column
+    f = reduce(kv.solve(A, B))
+    for sym in (A, B):
+        L = kv.jacobian(f, sym).at(values)
+        np.testing.assert_allclose(L.to_dense(), fd_jacobian(f, sym, values), rtol=1e-6, atol=1e-8)
+        dottest(L)
+        grad = kv.evaluate(kv.grad(f, sym), values)
+        assert grad.shape == sym.shape
+        np.testing.assert_allclose(grad.reshape(-1, order="F"), L.to_dense().ravel(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_singular_member_still_raises_and_is_named():
+    A, B = kv.Matrix("A", (3, 3, 3)), kv.Matrix("B", (3, 3, 2))
+    values = _stack_solve_values(np.random.default_rng(5), (1,))
+    values["A"][2] = np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 0.5])
+    with pytest.raises(np.linalg.LinAlgError, match=r"singular .*member 2"):
+        kv.evaluate(kv.solve(A, B), values)
