@@ -339,6 +339,20 @@ def _case_logm_frechet2(n, m, k):
     return g, W if k % 2 else C, False
 
 
+def _case_adj(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    g = kv.grad(kv.det(X), X)
+    assert any(node.op == "adj" for node in g.walk())
+    return g, X, False
+
+
+def _case_adj_frechet(n, m, k):
+    X, W = kv.Matrix("X", (n, n)), kv.Matrix("W", (n, n))
+    g = kv.grad(kv.sum(W * kv.grad(kv.det(X), X)), X)
+    assert any(node.op == "adj_frechet" for node in g.walk())
+    return g, W, False
+
+
 def _case_permute(n, m, k):  # the axes of a stack permuted, then a matrix against the stack
     X = kv.Matrix("X", (2, n, k))
     return kv.Matrix("A", (m, 2)) @ kv.transpose(X, (1, 0, 2)), X, False
@@ -401,7 +415,8 @@ CASES = {
     "lu_P": _lu_case(0), "lu_L": _lu_case(1), "lu_U": _lu_case(2), "lu": _lu_case(1),
     "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
-    "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
+    "logm_frechet2": _case_logm_frechet2,
+    "adj": _case_adj, "adj_frechet": _case_adj_frechet, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
     "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
     "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
     "relu": _signed("relu"),

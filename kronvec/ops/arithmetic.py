@@ -16,6 +16,7 @@ from scipy.linalg import blas
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_number, is_scalar
+from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
@@ -255,15 +256,11 @@ def adjugate(b: np.ndarray, fac: Any, transposed: bool = False) -> np.ndarray:
     B = U S Vᵀ: adj(B) = det(U) det(V) V diag(Πⱼ≠ᵢ sⱼ) Uᵀ, which is continuous
     through singular B (rank n − 1 gives a rank-one adjugate, rank n − 2 zero).
     """
-    if fac.rcond() > _SQRT_EPS:
+    if b.ndim == 2 and fac.rcond() > _SQRT_EPS:
         sign, logabs = fac.logabsdet()
         return sign * np.exp(logabs) * fac.inverse(trans=transposed)
-    u, sv, vt = np.linalg.svd(b)
-    prefix = np.concatenate(([1.0], np.cumprod(sv[:-1])))
-    suffix = np.concatenate((np.cumprod(sv[::-1][:-1])[::-1], [1.0]))
-    sign = np.sign(np.linalg.det(u)) * np.sign(np.linalg.det(vt))
-    adj = sign * (vt.T * (prefix * suffix)) @ u.T
-    return adj.T if transposed else adj
+    adj = adjugate_by_svd(b)
+    return np.swapaxes(adj, -1, -2) if transposed else adj
 
 
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))

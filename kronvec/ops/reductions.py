@@ -16,6 +16,7 @@ from ..registry import Prec, Printing, register
 from ..shapes import is_plain, stack_of
 from ..signature import normalize_keyword
 from ._common import func_print, io, lift, py_call
+from .adjugate import adj
 from .arithmetic import add, multiply, power, scale, smul
 from .broadcasting import slice_sums
 from .leaves import Constant, filled, ones, zeros
@@ -50,12 +51,19 @@ def _scalar_jvp(C: Any, M: Any) -> Any:
 
 
 def _scalar_of_1x1(name: str) -> Any:
-    """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar."""
+    """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar; a trace that starts
+    with an adjugate, tr(adj(B) X), as det(B) tr(B⁻¹ X) (Jacobi's formula as written by hand)."""
     inner = func_print(name)
 
     def render(p: Any, e: Expr) -> tuple[str, int]:
-        if e.args[0].shape == (1, 1):
-            return p.render(e.args[0])
+        arg = e.args[0]
+        if arg.shape == (1, 1):
+            return p.render(arg)
+        if e.op == "trace" and arg.op == "matmul" and arg.args[0].op == "adj":
+            b = arg.args[0].args[0]
+            product = Expr.make("matmul", (inv(b),) + arg.args[1:], arg.params, arg.shape)
+            return p.render(Expr.make("smul", (det(b), Expr.make("trace", (product,), NO_PARAMS, e.shape)),
+                                      NO_PARAMS, e.shape))
         return inner(p, e)
     return render
 
@@ -148,7 +156,9 @@ TRACE = register(
 def det(a: Any) -> Expr:
     """det(A), a scalar, for a square A (computed from an LU or Cholesky factorization).
 
-    Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46).
+    Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46), with
+    det(A) A⁻¹ the adjugate adj(A), a polynomial in A: the gradient adj(A)ᵀ and the Hessian
+    exist, and are computed, at singular A too.
     """
     a = as_expr(a)
     shape = DET.signature.check("det", [a.shape])
@@ -170,7 +180,7 @@ DET = register(
     "det", FAMILY, public="det", function=det, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
-    jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: node),
+    jvp=_scalar_jvp(lambda node: adj(node.args[0]), lambda node: _one()),  # adj(A) = det(A) A⁻¹
     printing=Printing(func_print("det"), func_print(r"\det"), py_call("det")),
     domain=("invertible",),
     doc="the determinant det(A)",
