@@ -49,10 +49,28 @@ def adj(a: Any) -> Expr:
 def adjugate_value(b: np.ndarray, fac: Any) -> np.ndarray:
     """adj(B): det(B) B⁻¹ from the factorization of a well-conditioned matrix, else from the
     SVD (:func:`~kronvec.maps.adjugate.adjugate_by_svd`; always for a stack)."""
-    if b.ndim == 2 and fac.rcond() > _SQRT_EPS:
+    if b.ndim > 2:
+        return _stack_adjugate(b)
+    if fac.rcond() > _SQRT_EPS:
         sign, logabs = fac.logabsdet()
         return sign * np.exp(logabs) * fac.inverse()
     return adjugate_by_svd(b)
+
+
+def _stack_adjugate(b: np.ndarray) -> np.ndarray:
+    """det(Bᵢ) Bᵢ⁻¹ for the well-conditioned members (batched inverses), the SVD for the others."""
+    try:
+        inverse = np.linalg.inv(b)
+    except np.linalg.LinAlgError:  # an exactly singular member
+        return adjugate_by_svd(b)
+    sign, logabs = np.linalg.slogdet(b)
+    out = (sign * np.exp(logabs))[..., None, None] * inverse
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        rcond = 1.0 / (np.abs(b).sum(axis=-2).max(axis=-1) * np.abs(inverse).sum(axis=-2).max(axis=-1))
+    bad = ~(rcond > _SQRT_EPS)
+    if bad.any():
+        out[bad] = adjugate_by_svd(b[bad])
+    return out
 
 
 def _as_product(p: Any, e: Expr) -> tuple[str, int]:
