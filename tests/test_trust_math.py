@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.linalg as sla
+from scipy.special import expit
 
 import kronvec as kv
 from kronvec.testing import dottest, fd_jacobian
@@ -99,3 +100,46 @@ def test_a_singular_member_still_raises_and_is_named():
     values["A"][2] = np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 0.5])
     with pytest.raises(np.linalg.LinAlgError, match=r"singular .*member 2"):
         kv.evaluate(kv.solve(A, B), values)
+
+
+# --------------------------------------------- finding 15: kinks, ties and tails
+@pytest.mark.parametrize("c", [0, 0.0, 1.0, -2])
+def test_maximum_and_minimum_with_a_number_split_ties_evenly(c):
+    A = kv.Matrix("A", (2, 3))
+    a = np.array([[c, c + 1.0, c - 1.0], [c, c - 0.5, c]], dtype=float)
+    for fn, above in ((kv.maximum, 1.0), (kv.minimum, 0.0)):
+        expected = np.where(a == c, 0.5, np.where(a > c, above, 1.0 - above))
+        for f in (fn(A, c), fn(c, A)):
+            np.testing.assert_array_equal(kv.jacobian(f, A).at(A=a).to_dense().diagonal(),
+                                          expected.reshape(-1, order="F"))
+            np.testing.assert_array_equal(kv.evaluate(kv.grad(kv.sum(f), A), A=a), expected)
+            np.testing.assert_array_equal(kv.evaluate(f, A=a), np.maximum(a, c) if fn is kv.maximum
+                                          else np.minimum(a, c))
+    assert str(kv.relu(A)) == "relu(A)"  # relu keeps its own documented 0 at 0
+    np.testing.assert_array_equal(kv.evaluate(kv.grad(kv.sum(kv.relu(A)), A), A=np.zeros((2, 3))), 0.0)
+
+
+def test_maximum_ties_on_stacks_and_1x1():
+    for shape in ((1, 1), (2, 1, 1), (2, 2, 3)):
+        X = kv.Matrix("X", shape)
+        L = kv.jacobian(kv.maximum(X, 0.0), X).at(X=np.zeros(shape))
+        np.testing.assert_array_equal(L.to_dense(), 0.5 * np.eye(int(np.prod(shape))))
+
+
+SIGMOID_POINTS = np.array([[-800.0], [-40.0], [-1.0], [0.0], [3.0], [40.0], [700.0], [800.0]])
+
+
+def test_the_derivative_of_sigmoid_keeps_relative_precision_in_the_tails():
+    x = kv.Matrix("x", (8, 1))
+    slope = expit(SIGMOID_POINTS) * expit(-SIGMOID_POINTS)  # σ(x)σ(−x), exact to rounding
+    f = kv.sum(kv.sigmoid(x))
+    jac = kv.jacobian(kv.sigmoid(x), x).at(x=SIGMOID_POINTS).to_dense().diagonal()
+    grad = kv.evaluate(kv.grad(f, x), x=SIGMOID_POINTS)
+    code = kv.lambdify([x], kv.grad(f, x))(SIGMOID_POINTS)
+    for got in (jac, grad.ravel(), np.asarray(code).ravel()):
+        np.testing.assert_allclose(got, slope.ravel(), rtol=1e-13, atol=0)
+    assert str(kv.grad(f, x)) == "σ(x) ⊙ σ(-x)"
+    # σ'' = σ'(x)(σ(−x) − σ(x)): finite, of the right sign and size in the tails
+    hess = kv.hessian(f, x).at(x=SIGMOID_POINTS).to_dense().diagonal()
+    np.testing.assert_allclose(hess, (slope * (expit(-SIGMOID_POINTS) - expit(SIGMOID_POINTS))).ravel(),
+                               rtol=1e-12, atol=0)
