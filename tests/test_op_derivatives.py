@@ -353,6 +353,21 @@ def _case_adj_frechet(n, m, k):
     return g, W, False
 
 
+def _case_norm_gradient(n, m, k):
+    X = kv.Matrix("X", (n + m - 1, n) if k % 3 else (n, n + m - 1))
+    g = kv.grad(kv.norm(X, 2 if k % 2 else "nuc"), X)  # the Hessian case (k = 3) is the spectral one
+    assert any(node.op == "norm_gradient" for node in g.walk())
+    return g, X, False
+
+
+def _case_polar_frechet(n, m, k):
+    X = kv.Matrix("X", (n + m - 1, n) if k % 2 else (n, n + m - 1))
+    W = kv.Matrix("W", X.shape)
+    g = kv.grad(kv.sum(W * kv.grad(kv.norm(X, "nuc"), X)), X)
+    assert any(node.op == "polar_frechet" for node in g.walk())
+    return g, W, False
+
+
 def _case_permute(n, m, k):  # the axes of a stack permuted, then a matrix against the stack
     X = kv.Matrix("X", (2, n, k))
     return kv.Matrix("A", (m, 2)) @ kv.transpose(X, (1, 0, 2)), X, False
@@ -416,7 +431,8 @@ CASES = {
     "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
     "logm_frechet2": _case_logm_frechet2,
-    "adj": _case_adj, "adj_frechet": _case_adj_frechet, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
+    "adj": _case_adj, "adj_frechet": _case_adj_frechet, "norm_gradient": _case_norm_gradient,
+    "polar_frechet": _case_polar_frechet, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
     "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
     "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
     "relu": _signed("relu"),

@@ -143,3 +143,75 @@ def test_the_derivative_of_sigmoid_keeps_relative_precision_in_the_tails():
     hess = kv.hessian(f, x).at(x=SIGMOID_POINTS).to_dense().diagonal()
     np.testing.assert_allclose(hess, (slope * (expit(-SIGMOID_POINTS) - expit(SIGMOID_POINTS))).ravel(),
                                rtol=1e-12, atol=0)
+
+
+# ------------------------------- findings 13 and 15: the nuclear and spectral norms
+def _with_singular_values(shape: tuple[int, int], s: list[float], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((shape[0], len(s))))
+    v, _ = np.linalg.qr(rng.standard_normal((shape[1], len(s))))
+    return (u * s) @ v.T
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (1, 1), (1, 3)])
+@pytest.mark.parametrize("ord_", ["nuc", 2])
+def test_norm_gradients_at_a_zero_matrix_are_zero(shape, ord_):
+    A = kv.Matrix("A", shape)
+    f = kv.norm(A, ord_)
+    np.testing.assert_array_equal(kv.evaluate(kv.grad(f, A), A=np.zeros(shape)), np.zeros(shape))
+    dense = kv.jacobian(f, A).at(A=np.zeros(shape)).to_dense()
+    np.testing.assert_array_equal(dense, np.zeros((1, np.prod(shape))))
+
+
+def test_spectral_norm_gradient_at_a_tie_is_the_average():
+    A = kv.Matrix("A", (4, 3))
+    a = _with_singular_values((4, 3), [2.0, 2.0, 0.5], 1)
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    expected = (u[:, :2] @ vt[:2]) / 2
+    np.testing.assert_allclose(kv.evaluate(kv.grad(kv.norm(A, 2), A), A=a), expected, atol=1e-12)
+    np.testing.assert_allclose(kv.evaluate(kv.grad(kv.norm(A, 2), A), A=2 * np.eye(4, 3)),
+                               np.eye(4, 3) / 3, atol=1e-15)
+    # away from ties: u₁v₁ᵀ, and the Hessian still by the SVD's rules
+    b = _with_singular_values((4, 3), [3.0, 2.0, 0.5], 2)
+    u, s, vt = np.linalg.svd(b, full_matrices=False)
+    top = np.outer(u[:, 0], vt[0])
+    np.testing.assert_allclose(kv.evaluate(kv.grad(kv.norm(A, 2), A), A=b), top, atol=1e-12)
+    H = kv.hessian(kv.norm(A, 2), A).at(A=b)
+    np.testing.assert_allclose(H.to_dense(), fd_jacobian(kv.grad(kv.norm(A, 2), A), A, {"A": b}), atol=1e-6)
+
+
+def test_nuclear_norm_gradient_at_lower_rank_is_the_minimum_norm_subgradient():
+    A = kv.Matrix("A", (4, 3))
+    a = _with_singular_values((4, 3), [2.0, 1.0], 3)  # rank 2
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    np.testing.assert_allclose(kv.evaluate(kv.grad(kv.norm(A, "nuc"), A), A=a), u[:, :2] @ vt[:2], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape,s", [((3, 3), [2.0, 2.0, 1.0]), ((4, 3), [1.5, 1.5, 1.5]),
+                                     ((3, 5), [3.0, 1.0, 1.0]), ((3, 3), [1.0, 2.0, 3.0]), ((1, 1), [2.0]),
+                                     ((1, 4), [1.3])])
+def test_nuclear_norm_hessian_at_repeated_singular_values(shape, s):
+    A = kv.Matrix("A", shape)
+    a = _with_singular_values(shape, s, 4) * (1 if shape[0] > 1 else -1)
+    f = kv.norm(A, "nuc")
+    H = kv.hessian(f, A).at(A=a)
+    dottest(H)
+    fd = fd_jacobian(kv.grad(f, A), A, {"A": a})
+    np.testing.assert_allclose(H.to_dense(), fd, atol=1e-7)
+    np.testing.assert_allclose(H.to_dense(), H.to_dense().T, atol=1e-12)  # a Hessian is symmetric
+
+
+def test_nuclear_norm_hessian_on_a_stack_with_ties():
+    S = kv.Matrix("S", (2, 3, 3))
+    s = np.stack([_with_singular_values((3, 3), [1.0, 1.0, 1.0], 5),
+                  _with_singular_values((3, 3), [2.0, 2.0, 1.0], 6)])
+    f = kv.sum(kv.norm(S, "nuc", axis=(-2, -1)))
+    H = kv.hessian(f, S).at(S=s)
+    dottest(H)
+    np.testing.assert_allclose(H.to_dense(), fd_jacobian(kv.grad(f, S), S, {"S": s}), atol=1e-7)
+
+
+def test_nuclear_norm_hessian_where_the_rank_changes_raises():
+    A = kv.Matrix("A", (4, 3))
+    with pytest.raises(kv.DegenerateError, match="nuclear norm.*rank"):
+        kv.hessian(kv.norm(A, "nuc"), A).at(A=_with_singular_values((4, 3), [2.0, 1.0], 7)).to_dense()

@@ -21,6 +21,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, DiagRankOneMap, Di
                     LinearMap, LogmSecondMap, MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.polar import PolarFrechetMap
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..maps.operands import Operand
 from ..maps.structured import VechMap
@@ -269,6 +270,7 @@ MAP_RENDERERS: dict[type, Any] = {
     TriSolveMap: _MapPrinter._trisolve,
     MatrixFunctionFrechetMap: _MapPrinter._action,
     AdjugateFrechetMap: _MapPrinter._action,
+    PolarFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,
     BroadcastMap: _MapPrinter._axes,
