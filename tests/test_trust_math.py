@@ -215,3 +215,33 @@ def test_nuclear_norm_hessian_where_the_rank_changes_raises():
     A = kv.Matrix("A", (4, 3))
     with pytest.raises(kv.DegenerateError, match="nuclear norm.*rank"):
         kv.hessian(kv.norm(A, "nuc"), A).at(A=_with_singular_values((4, 3), [2.0, 1.0], 7)).to_dense()
+
+
+# --------------------------------------------- finding 15: pinv where the rank changes
+@pytest.mark.parametrize("shape,s", [((2, 2), [5.0, 0.0]), ((4, 3), [2.0, 1.0]), ((3, 5), [1.0, 1e-17]),
+                                     ((1, 3), [0.0]), ((3, 1), [0.0])])
+def test_pinv_jacobian_where_the_rank_changes_raises(shape, s):
+    A = kv.Matrix("A", shape)
+    a = _with_singular_values(shape, s, 8) if any(s) else np.zeros(shape)
+    np.testing.assert_allclose(kv.evaluate(kv.pinv(A), A=a), np.linalg.pinv(a), atol=1e-12)  # the value
+    with pytest.raises(kv.DegenerateError, match=r"pinv: .*rank"):
+        kv.jacobian(kv.pinv(A), A).at(A=a).to_dense()
+    with pytest.raises(kv.DegenerateError, match=r"pinv: .*rank"):
+        kv.evaluate(kv.grad(kv.sum(kv.pinv(A)), A), A=a)
+
+
+def test_pinv_jacobian_of_a_stack_names_the_member():
+    S = kv.Matrix("S", (3, 4, 2))
+    s = np.random.default_rng(9).standard_normal((3, 4, 2))
+    s[2, :, 1] = 2 * s[2, :, 0]
+    with pytest.raises(kv.DegenerateError, match=r"pinv: .*member \(2,\)"):
+        kv.jacobian(kv.pinv(S), S).at(S=s).jvp(np.ones((3, 4, 2)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 3), (3, 1), (4, 3), (3, 5), (2, 3, 2)])
+def test_pinv_jacobian_at_full_rank_is_unchanged(shape):
+    A = kv.Matrix("A", shape)
+    a = np.random.default_rng(10).standard_normal(shape)
+    L = kv.jacobian(kv.pinv(A), A).at(A=a)
+    np.testing.assert_allclose(L.to_dense(), fd_jacobian(kv.pinv(A), A, {"A": a}), rtol=1e-6, atol=1e-7)
+    dottest(L)
