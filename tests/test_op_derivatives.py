@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
+from kronvec.ops.norm_roots import power0
 from kronvec.ops.spectral import gapinv
 from kronvec.ops.spectral_functions import divdiff
 from kronvec.ops.stacks import broadcast_to, reshape
@@ -368,6 +369,11 @@ def _case_polar_frechet(n, m, k):
     return g, W, False
 
 
+def _case_power0(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return power0(X * X + 0.5, -0.5 if k % 2 else 1.5), X, False
+
+
 def _case_permute(n, m, k):  # the axes of a stack permuted, then a matrix against the stack
     X = kv.Matrix("X", (2, n, k))
     return kv.Matrix("A", (m, 2)) @ kv.transpose(X, (1, 0, 2)), X, False
@@ -432,7 +438,8 @@ CASES = {
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
     "logm_frechet2": _case_logm_frechet2,
     "adj": _case_adj, "adj_frechet": _case_adj_frechet, "norm_gradient": _case_norm_gradient,
-    "polar_frechet": _case_polar_frechet, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
+    "polar_frechet": _case_polar_frechet,
+    "power0": _case_power0, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
     "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
     "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
     "relu": _signed("relu"),

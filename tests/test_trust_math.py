@@ -245,3 +245,37 @@ def test_pinv_jacobian_at_full_rank_is_unchanged(shape):
     L = kv.jacobian(kv.pinv(A), A).at(A=a)
     np.testing.assert_allclose(L.to_dense(), fd_jacobian(kv.pinv(A), A, {"A": a}), rtol=1e-6, atol=1e-7)
     dottest(L)
+
+
+# ------------------------------- finding 15: norms at a zero argument have gradient 0
+NORMS_AT_ZERO = {  # shape, the scalar, the axes each norm runs over
+    "fro (3, 2)": ((3, 2), lambda A: kv.norm(A), (0, 1)),
+    "fro (1, 1)": ((1, 1), lambda A: kv.norm(A, "fro"), (0, 1)),
+    "fro (1, 3)": ((1, 3), lambda A: kv.norm(A), (0, 1)),
+    "columns": ((3, 2), lambda A: kv.sum(kv.norm(A, axis=0)), (0,)),
+    "rows": ((3, 2), lambda A: kv.sum(kv.norm(A, axis=1)), (1,)),
+    "stack": ((2, 3, 2), lambda A: kv.norm(A), (0, 1, 2)),
+    "stack columns": ((2, 3, 2), lambda A: kv.sum(kv.norm(A, axis=1)), (1,)),
+    "stack members": ((2, 3, 2), lambda A: kv.sum(kv.norm(A, axis=(-2, -1))), (1, 2)),
+    "stack of 1x1": ((3, 1, 1), lambda A: kv.sum(kv.norm(A, axis=(-2, -1))), (1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NORMS_AT_ZERO))
+def test_norm_gradients_at_zero_and_at_zero_slices(name):
+    shape, build, axes = NORMS_AT_ZERO[name]
+    A = kv.Matrix("A", shape)
+    f = build(A)
+    a = np.random.default_rng(11).standard_normal(shape)
+    a[..., 0] = 0.0
+    if len(shape) == 3:
+        a[1] = 0.0  # a zero member as well
+    for value in (np.zeros(shape), a):
+        with np.errstate(all="raise"):
+            g = kv.evaluate(kv.grad(f, A), A=value)
+            dense = kv.jacobian(f, A).at(A=value).to_dense()
+        norms = np.sqrt((value * value).sum(axis=axes, keepdims=True))
+        expected = np.divide(value, norms, out=np.zeros(shape), where=norms > 0)  # 0 on zero slices
+        assert g.size == expected.size  # (the shape of a 1×1 gradient is finding 4's: not checked here)
+        np.testing.assert_allclose(np.reshape(g, shape), expected, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(dense.reshape(shape, order="F"), expected, rtol=1e-13, atol=0)

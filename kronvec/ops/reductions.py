@@ -17,9 +17,10 @@ from ..shapes import is_plain, stack_of
 from ..signature import normalize_keyword
 from ._common import func_print, io, lift, py_call
 from .adjugate import adj
-from .arithmetic import add, multiply, power, scale, smul
+from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
 from .leaves import Constant, filled, ones, zeros
+from .norm_roots import power0
 from .products import inv, transpose
 from .svd_norms import nuclear_norm, spectral_norm
 from .stacks import normalize_axes, reduce_sum, transpose as permute
@@ -292,7 +293,7 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
     if axis is None:  # a stack or per-member scalars: the 2-norm of all entries
         if ord not in (None, "fro"):
             raise ValueError(f"norm: ord={ord!r} needs a matrix, or axis=(i, j), got shape {a.shape}")
-        return power(sum(multiply(a, a)), 0.5)
+        return power0(sum(multiply(a, a)), 0.5)
     axes = normalize_axes("norm", axis, ndim)
     if len(axes) == 2 and ndim == 2:
         return norm(a, ord)
@@ -302,14 +303,14 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
     allowed = (None, 2) if len(axes) == 1 else (None, "fro")
     if len(axes) > 2 or ord not in allowed:
         raise ValueError(f"norm: ord={ord!r} is not supported with axis={axis!r}")
-    return power(sum(multiply(a, a), axis=axes[0] if ndim == 2 else axes), 0.5)
+    return power0(sum(multiply(a, a), axis=axes[0] if ndim == 2 else axes), 0.5)  # gradient 0 at 0
 
 
 register(
     "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
     stacks=True,
     evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
-    jvp=lambda node, i: TraceMap(transpose(smul(power(node, -1.0), node.args[0])), _one(),
+    jvp=lambda node, i: TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(),  # 0 at A = 0
                                  *io(node, i)),
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),
                       lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM), py_call("norm")),
