@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
-from kronvec.ops.norm_roots import power0
 from kronvec.ops.spectral import gapinv
 from kronvec.ops.spectral_functions import divdiff
 from kronvec.ops.stacks import broadcast_to, reshape
 from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
+
+from _trust_cases import TRUST_CASES
 
 
 def _case_matmul(n, m, k):
@@ -340,40 +341,6 @@ def _case_logm_frechet2(n, m, k):
     return g, W if k % 2 else C, False
 
 
-def _case_adj(n, m, k):
-    X = kv.Matrix("X", (n, n))
-    g = kv.grad(kv.det(X), X)
-    assert any(node.op == "adj" for node in g.walk())
-    return g, X, False
-
-
-def _case_adj_frechet(n, m, k):
-    X, W = kv.Matrix("X", (n, n)), kv.Matrix("W", (n, n))
-    g = kv.grad(kv.sum(W * kv.grad(kv.det(X), X)), X)
-    assert any(node.op == "adj_frechet" for node in g.walk())
-    return g, W, False
-
-
-def _case_norm_gradient(n, m, k):
-    X = kv.Matrix("X", (n + m - 1, n) if k % 3 else (n, n + m - 1))
-    g = kv.grad(kv.norm(X, 2 if k % 2 else "nuc"), X)  # the Hessian case (k = 3) is the spectral one
-    assert any(node.op == "norm_gradient" for node in g.walk())
-    return g, X, False
-
-
-def _case_polar_frechet(n, m, k):
-    X = kv.Matrix("X", (n + m - 1, n) if k % 2 else (n, n + m - 1))
-    W = kv.Matrix("W", X.shape)
-    g = kv.grad(kv.sum(W * kv.grad(kv.norm(X, "nuc"), X)), X)
-    assert any(node.op == "polar_frechet" for node in g.walk())
-    return g, W, False
-
-
-def _case_power0(n, m, k):
-    X = kv.Matrix("X", (n, k))
-    return power0(X * X + 0.5, -0.5 if k % 2 else 1.5), X, False
-
-
 def _case_permute(n, m, k):  # the axes of a stack permuted, then a matrix against the stack
     X = kv.Matrix("X", (2, n, k))
     return kv.Matrix("A", (m, 2)) @ kv.transpose(X, (1, 0, 2)), X, False
@@ -436,10 +403,7 @@ CASES = {
     "lu_P": _lu_case(0), "lu_L": _lu_case(1), "lu_U": _lu_case(2), "lu": _lu_case(1),
     "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
-    "logm_frechet2": _case_logm_frechet2,
-    "adj": _case_adj, "adj_frechet": _case_adj_frechet, "norm_gradient": _case_norm_gradient,
-    "polar_frechet": _case_polar_frechet,
-    "power0": _case_power0, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
+    "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
     "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
     "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
     "relu": _signed("relu"),
@@ -455,6 +419,7 @@ CASES = {
     "reduce_max": _stack_along_axes("max"), "reduce_min": _stack_along_axes("min"),
     "reduce_logsumexp": _stack_along_axes("logsumexp"), "stacked softmax": _stack_along_axes("softmax"),
     "stacked log_softmax": _stack_along_axes("log_softmax"),
+    **TRUST_CASES,
 }
 
 
