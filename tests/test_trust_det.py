@@ -8,6 +8,8 @@ against the cofactor matrix computed by minors and against central differences.
 """
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,12 @@ def test_the_printed_forms_are_jacobis_formula():
     assert str(kv.grad(kv.det(A), A)) == "det(A) A⁻ᵀ"
     assert kv.jacobian(kv.det(A), A).differential().replace(" ", "") == "d(det(A))=det(A)tr(A⁻¹dA)"
     assert "L_adj" in str(kv.hessian(kv.det(A), A))
+
+
+def test_hessian_maps_of_det_and_of_the_nuclear_norm_pickle_after_use():
+    A = kv.Matrix("A", (3, 3))
+    a = RANKS["rank n-1"] + np.diag([0.0, 0.0, 1e-3])
+    for f in (kv.det(A), kv.norm(A, "nuc")):
+        L = kv.hessian(f, A).at(A=a)
+        before = L.jvp(a)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(L)).jvp(a), before)

@@ -104,6 +104,10 @@ class PolarFrechetMap(LinearMap):
     def factors(self) -> tuple[Any, ...]:
         return (self.A,)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the set-up application (a closure), which is rebuilt on first use."""
+        return {**self.__dict__, "_apply_numeric": None}
+
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
         return PolarFrechetMap(bind_factor(value, self.A), self.in_shape)
 
