@@ -279,3 +279,18 @@ def test_norm_gradients_at_zero_and_at_zero_slices(name):
         assert g.size == expected.size  # (the shape of a 1×1 gradient is finding 4's: not checked here)
         np.testing.assert_allclose(np.reshape(g, shape), expected, rtol=1e-13, atol=0)
         np.testing.assert_allclose(dense.reshape(shape, order="F"), expected, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("name", ["fro (3, 2)", "columns", "stack members"])
+def test_norm_hessians_at_a_zero_slice_raise_and_elsewhere_match_differences(name):
+    shape, build, _ = NORMS_AT_ZERO[name]
+    A = kv.Matrix("A", shape)
+    f = build(A)
+    a = np.random.default_rng(12).standard_normal(shape)
+    H = kv.hessian(f, A).at(A=a)
+    np.testing.assert_allclose(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a}), atol=1e-7)
+    a[..., 0] = 0.0
+    a[0] = 0.0 if len(shape) == 3 else a[0]
+    a = 0.0 * a if name.startswith("fro") else a  # a zero matrix, column, member
+    with pytest.raises(kv.DegenerateError, match="norm: no second derivative at a zero"):
+        kv.hessian(f, A).at(A=a).to_dense()

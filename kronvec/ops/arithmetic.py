@@ -202,8 +202,9 @@ def smul(s: Any, a: Any) -> Expr:
     if a.op == "smul":
         return smul(smul(s, a.args[0]), a.args[1])
     if a.shape == () and s.op == a.op == "power0" and s.args[0] is a.args[0]:  # xᵖ xᵠ, 0 at x = 0
-        exponent = s.params.exponent + a.params.exponent
-        return a.args[0] if exponent == 1.0 else Expr.make("power0", a.args, Params(exponent=exponent), ())
+        exponent, strict = s.params.exponent + a.params.exponent, s.params.strict or a.params.strict
+        return a.args[0] if exponent == 1.0 else \
+            Expr.make("power0", a.args, Params(exponent=exponent, strict=strict), ())
     if a.shape == () and _power_base(s)[0] is _power_base(a)[0]:
         return power(_power_base(a)[0], _power_base(s)[1] + _power_base(a)[1])
     avalue = const_scalar(a)

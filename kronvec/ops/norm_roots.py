@@ -6,7 +6,8 @@ column), where the quotient is 0/0.  There the norm has no derivative, and the
 contract's choice is 0, the minimum-norm subgradient.  ``power0(x, p)`` is xᵖ for
 x > 0 and 0 at x = 0 for every p, so the same formulas give that choice; it is
 only applied to norms and sums of squares (x ≥ 0), and it prints as the power.
-Its derivative is p·power0(x, p − 1), again 0 at x = 0.
+Its derivative is p·power0(x, p − 1), again 0 at x = 0 for p > 0; for p < 0 (second
+derivatives of a norm) it raises ``kv.DegenerateError`` at x = 0, where none exists.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DegenerateError
 from ..expr import Expr, as_expr
 from ..registry import Params, Printing, Transpose, register
 from ..shapes import matrix_transposed
@@ -25,16 +27,27 @@ __all__ = ["power0"]
 FAMILY = "norm_roots"
 
 
-def power0(x: Any, p: float) -> Expr:
-    """xᵖ elementwise for a nonnegative x (a norm, a sum of squares), and 0 where x = 0."""
+def power0(x: Any, p: float, strict: bool = False) -> Expr:
+    """xᵖ elementwise for a nonnegative x (a norm, a sum of squares), and 0 where x = 0;
+    ``strict``: raise ``kv.DegenerateError`` at x = 0 instead (a second derivative of a norm
+    at a zero argument, which does not exist)."""
     x = as_expr(x)
     if p == 1.0:
         return x
-    return Expr.make("power0", (x,), Params(exponent=float(p)), x.shape)
+    return Expr.make("power0", (x,), Params(exponent=float(p), strict=bool(strict)), x.shape)
+
+
+def _derivative(n: Expr) -> Expr:
+    """p·x^(p−1): past the first derivative of a norm (p < 0), at a zero norm it does not exist."""
+    p = n.params.exponent
+    return scale(p, power0(n.args[0], p - 1.0, strict=n.params.strict or p < 0))
 
 
 def _value(node: Any, x: Any) -> Any:
     p = node.params.exponent
+    if node.params.strict and np.any(np.asarray(x) == 0):
+        raise DegenerateError("norm: no second derivative at a zero argument (a zero matrix, column or "
+                              "member): the norm has a kink there")
     positive = np.asarray(x) > 0
     out = np.where(positive, np.where(positive, x, 1.0) ** p, 0.0)
     return float(out) if np.ndim(out) == 0 else out
@@ -50,9 +63,9 @@ def _code(g: Any, e: Expr, x: str) -> str:
 
 
 register(
-    "power0", FAMILY, function=power0, params=("exponent",), stacks=True,
+    "power0", FAMILY, function=power0, params=("exponent", "strict"), stacks=True,
     evaluate=with_node(_value), code=_code,
-    jvp=elementwise_jvp(lambda n: scale(n.params.exponent, power0(n.args[0], n.params.exponent - 1.0))),
+    jvp=elementwise_jvp(_derivative),
     transpose=Transpose((0,), lambda node, t: Expr.make("power0", (t[0],), node.params,
                                                         matrix_transposed(node.shape))),
     printing=Printing(_as_power, _as_power, _as_power),
