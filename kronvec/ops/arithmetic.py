@@ -201,10 +201,11 @@ def smul(s: Any, a: Any) -> Expr:
         return zeros(shape)
     if a.op == "smul":
         return smul(smul(s, a.args[0]), a.args[1])
-    if a.shape == () and s.op == a.op == "power0" and s.args[0] is a.args[0]:  # xᵖ xᵠ, 0 at x = 0
-        exponent, strict = s.params.exponent + a.params.exponent, s.params.strict or a.params.strict
-        return a.args[0] if exponent == 1.0 else \
-            Expr.make("power0", a.args, Params(exponent=exponent, strict=strict), ())
+    if a.shape == () and "power0" in (s.op, a.op) and _power_base(s)[0] is _power_base(a)[0]:
+        exponent = _power_base(s)[1] + _power_base(a)[1]  # xᵖ xᵠ of a norm x, 0 at x = 0 (x⁰ = 1)
+        strict = any(e.op == "power0" and e.params.strict for e in (s, a))
+        return power(_power_base(a)[0], exponent) if exponent in (0.0, 1.0) else \
+            Expr.make("power0", (_power_base(a)[0],), Params(exponent=exponent, strict=strict), ())
     if a.shape == () and _power_base(s)[0] is _power_base(a)[0]:
         return power(_power_base(a)[0], _power_base(s)[1] + _power_base(a)[1])
     avalue = const_scalar(a)
@@ -215,7 +216,7 @@ def smul(s: Any, a: Any) -> Expr:
 
 def _power_base(e: Expr) -> tuple[Expr, float]:
     """(b, p) with e = b^p (p = 1 for anything but a power)."""
-    return (e.args[0], e.params.exponent) if e.op == "power" else (e, 1.0)
+    return (e.args[0], e.params.exponent) if e.op in ("power", "power0") else (e, 1.0)
 
 
 def _smul_jvp(node: Expr, i: int) -> Any:
