@@ -52,19 +52,12 @@ def _scalar_jvp(C: Any, M: Any) -> Any:
 
 
 def _scalar_of_1x1(name: str) -> Any:
-    """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar; a trace that starts
-    with an adjugate, tr(adj(B) X), as det(B) tr(B⁻¹ X) (Jacobi's formula as written by hand)."""
+    """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar."""
     inner = func_print(name)
 
     def render(p: Any, e: Expr) -> tuple[str, int]:
-        arg = e.args[0]
-        if arg.shape == (1, 1):
-            return p.render(arg)
-        if e.op == "trace" and arg.op == "matmul" and arg.args[0].op == "adj":
-            b = arg.args[0].args[0]
-            product = Expr.make("matmul", (inv(b),) + arg.args[1:], arg.params, arg.shape)
-            return p.render(Expr.make("smul", (det(b), Expr.make("trace", (product,), NO_PARAMS, e.shape)),
-                                      NO_PARAMS, e.shape))
+        if e.args[0].shape == (1, 1):
+            return p.render(e.args[0])
         return inner(p, e)
     return render
 

@@ -116,7 +116,7 @@ def _norm_gradient_code(g: Any, e: Expr, a: str) -> str:
     tol = f"max({a}.shape[-2:]) * {float(np.finfo(float).eps)!r} * s[..., :1]"
     count = f"((s >= s[..., :1] - {tol}) * 1.0).sum(-1, {keep}=True)"
     weights = f"(s > {tol}) * 1.0" if e.params.kind == "nuc" else \
-        f"(((s >= s[..., :1] - {tol}) & (s[..., :1] > 0)) * 1.0) / {g.np}.maximum({count}, 1.0)"
+        f"(((s >= s[..., :1] - {tol}) & (s[..., :1] > 0)) * 1.0) / ({count}).clip(1.0)"
     svd = f"{g.la}.svd({a}, full_matrices=False)"
     return f"(lambda u, s, vt: (u * ({weights})[..., None, :]) @ vt)(*{svd})"
 
