@@ -117,6 +117,9 @@ def test_the_printed_forms_are_jacobis_formula():
     assert str(kv.grad(kv.det(A), A)) == "det(A) A⁻ᵀ"
     assert kv.jacobian(kv.det(A), A).differential().replace(" ", "") == "d(det(A))=det(A)tr(A⁻¹dA)"
     assert "L_adj" in str(kv.hessian(kv.det(A), A))
+    X, B = kv.Matrix("X", (3, 3)), kv.Matrix("B", (3, 3))
+    assert str(kv.grad(kv.det(A @ X @ B), X)) == "det(AXB) Aᵀ(BᵀXᵀAᵀ)⁻¹Bᵀ"
+    assert kv.jacobian(kv.det(A @ A.T), A).differential() == "d(det(AAᵀ)) = 2det(AAᵀ) tr(Aᵀ (AAᵀ)⁻¹ dA)"
 
 
 def test_hessian_maps_of_det_and_of_the_nuclear_norm_pickle_after_use():
