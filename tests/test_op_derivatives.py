@@ -20,6 +20,8 @@ from kronvec.ops.stacks import broadcast_to, reshape
 from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
+from _trust_cases import TRUST_CASES
+
 
 def _case_matmul(n, m, k):
     A, X, B = kv.Matrix("A", (m, n)), kv.Matrix("X", (n, k)), kv.Matrix("B", (k, m + 1))
@@ -417,6 +419,7 @@ CASES = {
     "reduce_max": _stack_along_axes("max"), "reduce_min": _stack_along_axes("min"),
     "reduce_logsumexp": _stack_along_axes("logsumexp"), "stacked softmax": _stack_along_axes("softmax"),
     "stacked log_softmax": _stack_along_axes("log_softmax"),
+    **TRUST_CASES,
 }
 
 

@@ -3,6 +3,7 @@
 Importing this package registers every operation in :mod:`kronvec.registry`.
 """
 from . import leaves  # noqa: F401  (first: the others build leaves)
+from . import adjugate  # noqa: F401
 from . import arithmetic, elementwise, matrix_functions, products, reductions, structure  # noqa: F401
 from . import assembly, exponents, indexing, kronecker, stacks  # noqa: F401
 # after products: these build products and inverses

@@ -16,6 +16,7 @@ from scipy.linalg import blas
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
+from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
@@ -257,6 +258,11 @@ def smul(s: Any, a: Any) -> Expr:
         return zeros(shape)
     if a.op == "smul":
         return smul(smul(s, a.args[0]), a.args[1])
+    if a.shape == () and "power0" in (s.op, a.op) and _power_base(s)[0] is _power_base(a)[0]:
+        exponent = _power_base(s)[1] + _power_base(a)[1]  # xᵖ xᵠ of a norm x, 0 at x = 0 (x⁰ = 1)
+        strict = any(e.op == "power0" and e.params.strict for e in (s, a))
+        return power(_power_base(a)[0], exponent) if exponent in (0.0, 1.0) else \
+            Expr.make("power0", (_power_base(a)[0],), Params(exponent=exponent, strict=strict), ())
     if a.shape == () and _power_base(s)[0] is _power_base(a)[0]:
         return power(_power_base(a)[0], _power_base(s)[1] + _power_base(a)[1])
     avalue = const_scalar(a)
@@ -267,7 +273,7 @@ def smul(s: Any, a: Any) -> Expr:
 
 def _power_base(e: Expr) -> tuple[Expr, float]:
     """(b, p) with e = b^p (p = 1 for anything but a power)."""
-    return (e.args[0], e.params.exponent) if e.op == "power" else (e, 1.0)
+    return (e.args[0], e.params.exponent) if e.op in ("power", "power0") else (e, 1.0)
 
 
 def _smul_jvp(node: Expr, i: int) -> Any:
@@ -320,15 +326,11 @@ def adjugate(b: np.ndarray, fac: Any, transposed: bool = False) -> np.ndarray:
     B = U S Vᵀ: adj(B) = det(U) det(V) V diag(Πⱼ≠ᵢ sⱼ) Uᵀ, which is continuous
     through singular B (rank n − 1 gives a rank-one adjugate, rank n − 2 zero).
     """
-    if fac.rcond() > _SQRT_EPS:
+    if b.ndim == 2 and fac.rcond() > _SQRT_EPS:
         sign, logabs = fac.logabsdet()
         return sign * np.exp(logabs) * fac.inverse(trans=transposed)
-    u, sv, vt = np.linalg.svd(b)
-    prefix = np.concatenate(([1.0], np.cumprod(sv[:-1])))
-    suffix = np.concatenate((np.cumprod(sv[::-1][:-1])[::-1], [1.0]))
-    sign = np.sign(np.linalg.det(u)) * np.sign(np.linalg.det(vt))
-    adj = sign * (vt.T * (prefix * suffix)) @ u.T
-    return adj.T if transposed else adj
+    adj = adjugate_by_svd(b)
+    return np.swapaxes(adj, -1, -2) if transposed else adj
 
 
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))

@@ -158,10 +158,12 @@ register("square", FAMILY, public="square", function=square, signature="(...)->(
 
 # -------------------------------------------------------------- sigmoid
 def sigmoid(a: Any) -> Expr:
-    """The logistic function σ(A) = 1/(1 + e⁻ᴬ), elementwise; dσ(A) = σ(A) ⊙ (1 − σ(A)) ⊙ dA.
+    """The logistic function σ(A) = 1/(1 + e⁻ᴬ), elementwise; dσ(A) = σ(A) ⊙ σ(−A) ⊙ dA.
 
     Evaluated as SciPy's ``expit``, which stays exact for arguments of any
-    size (σ(−800) = 0, σ(800) = 1, never NaN).
+    size (σ(−800) = 0, σ(800) = 1, never NaN).  The derivative is written
+    σ(A) σ(−A), not σ(A)(1 − σ(A)): 1 − σ(A) cancels to 0 for A ≳ 37, where
+    σ(−A) keeps its relative precision.
     """
     return elementwise_node("sigmoid", as_expr(a))
 
@@ -171,7 +173,7 @@ def _expit(x: Any) -> Any:
 
 
 register_elementwise("sigmoid", sigmoid, _expit,
-                     lambda n: hadamard(n, add(ones(n.shape), scale(-1.0, n))), r"\sigma",
+                     lambda n: hadamard(n, sigmoid(scale(-1.0, n.args[0]))), r"\sigma",
                      "the logistic sigmoid 1/(1 + e⁻ᴬ)", unicode="σ",
                      code=code_for(numpy="special.expit({0})", jax="jax.nn.sigmoid({0})",
                                    torch="torch.sigmoid({0})"))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..expr import Expr, const_scalar
+from .. import registry
+from ..expr import Expr, NO_PARAMS, const_scalar
 from ..ops.arithmetic import add, scale
 from ..ops.leaves import Constant
 from ..ops.products import matmul
@@ -58,6 +59,8 @@ class Printer:
         if e in self.names:
             self.used.add(e)
             return self.s.name(self.names[e]), Prec.ATOM
+        if e.op in ("matmul", "trace"):
+            e = _determinant_in_front(e)
         printing = spec(e.op).printing
         return (printing.latex if self.s.latex else printing.unicode)(self, e)
 
@@ -212,3 +215,23 @@ def to_latex(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
 def to_python(e: Expr) -> str:
     """The expression in the library's own syntax, e.g. ``inv(X.T @ inv(V) @ X)``."""
     return PythonPrinter()(e)
+
+
+def _determinant_in_front(e: Expr) -> Expr:
+    """A product (or the trace of one) with an adjugate factor adj(B) = det(B) B⁻¹ written as
+    det(B) times the product with B⁻¹, as Jacobi's formula is written by hand."""
+    product = e.args[0] if e.op == "trace" else e
+    if product.op != "matmul":
+        return e
+    found = next((k for k, f in enumerate(product.args) if f.op == "adj"), None)
+    if found is None:
+        return e
+    b = product.args[found].args[0]
+    factors = product.args[:found] + (registry.function("inv")(b),) + product.args[found + 1:]
+    inner = Expr.make("matmul", factors, product.params, product.shape)
+    if e.op == "trace":
+        inner = Expr.make("trace", (inner,), e.params, e.shape)
+    flipped = registry.function("transpose")(b)  # det(Bᵀ) = det(B): the one with fewer transposes
+    transposes = [sum(n.op == "transpose" for n in x.walk()) for x in (b, flipped)]
+    det = registry.function("det")(flipped if transposes[1] < transposes[0] else b)
+    return Expr.make("smul", (det, inner), NO_PARAMS, e.shape)

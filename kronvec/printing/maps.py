@@ -20,12 +20,15 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, DiagRankOneMap, Di
                     ElementwiseMap, ExpmFrechetMap, IndexMap, KronDiagMap, KronFactorMap, KronMap, KronTMap,
                     LinearMap, LogmSecondMap, MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap)
+from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.polar import PolarFrechetMap
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..maps.operands import Operand
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Scalar, symbol
-from ..ops.products import transpose
+from ..ops.products import inv, transpose
+from ..ops.reductions import det
 from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
 from ..shapes import as2d
@@ -40,8 +43,11 @@ SUM, UNARY, KRON, PROD, POSTFIX, ATOM = (Prec.SUM, Prec.UNARY, Prec.KRON, Prec.P
 def _split_scalar(f: Any) -> tuple[list[Any], Any]:
     """Leading scalar factors (numbers or scalar expressions) of an expression factor."""
     coefs: list[Any] = []
-    while isinstance(f, Expr) and f.op in ("scale", "smul"):
-        if f.op == "scale":
+    while isinstance(f, Expr) and f.op in ("scale", "smul", "adj"):
+        if f.op == "adj":  # det(A) A⁻¹
+            coefs.append(det(f.args[0]))
+            f = inv(f.args[0])
+        elif f.op == "scale":
             coefs.append(f.params.coef)
             f = f.args[0]
         else:
@@ -263,6 +269,8 @@ MAP_RENDERERS: dict[type, Any] = {
     TriangleMap: _MapPrinter._triangle,
     TriSolveMap: _MapPrinter._trisolve,
     MatrixFunctionFrechetMap: _MapPrinter._action,
+    AdjugateFrechetMap: _MapPrinter._action,
+    PolarFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,
     BroadcastMap: _MapPrinter._axes,
