@@ -18,8 +18,7 @@ kept apart from the term classes:
 * zero, identity, scaling and sums distribute; what is left stays a lazy
   :class:`~kronvec.maps.nodes.ComposeMap`.
 
-Sums merge terms that share a factor: A H B₁ + A H B₂ = A H (B₁ + B₂), and
-sandwiches with the same outer and inner factors add their diagonals.
+Sums merge terms that share a factor (A H B₁ + A H B₂ = A H (B₁ + B₂); sandwiches add diagonals).
 Every rule works on symbolic factors (building expressions) and on numbers.
 Importing this module installs it as the algebra behind ``@ + *`` of maps.
 """
