@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import importlib
 import string
-from collections import OrderedDict
 from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from . import evaluation
+from .caches import BoundedCache, constant_bytes
 from .derivative import Jacobian, jacobian
 from .errors import BindingError, ShapeError
 from .expr import Expr, as_expr, rebuild, strip_names, substitute
@@ -59,7 +59,7 @@ def is_dask(x: Any) -> bool:
 
 
 # ------------------------------------------------------------- resizing
-_RESIZED: "OrderedDict[tuple, Expr]" = OrderedDict()
+_RESIZED = BoundedCache(256)  # bounded by the bytes of the constants it keeps alive
 
 
 def _stack_shaped(e: Expr, stack: Shape) -> bool:
@@ -92,9 +92,8 @@ def resized(e: Expr, stack: Shape, block: Shape, names: frozenset[str]) -> Expr:
         else:
             new = node
         memo[node] = new
-    _RESIZED[key] = out = memo[e]
-    if len(_RESIZED) > 256:
-        _RESIZED.popitem(last=False)
+    out = memo[e]
+    _RESIZED.put(key, out, constant_bytes((e, out)))
     return out
 
 

@@ -10,13 +10,13 @@ gives an ordinary expression, so ``hessian(f, X) = jacobian(grad(f, X), X)``.
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import expr as E
 from .blockjacobian import BlockJacobian
+from .caches import BoundedCache, constant_bytes
 from .errors import BindingError, ShapeError
 from .evaluation import CHUNKED, Binder, Plan, chunked_values, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
@@ -285,19 +285,16 @@ def jacobian(f: Any, wrt: Any) -> Any:
     key = (f, wrt)
     cached = _RECENT.get(key)
     if cached is not None:
-        _RECENT.move_to_end(key)
         return cached
     J = Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f))
-    _RECENT[key] = J
-    if len(_RECENT) > _RECENT_SIZE:
-        _RECENT.popitem(last=False)
+    _RECENT.put(key, J, constant_bytes(key))
     return J
 
 
 # Expressions are interned, so (F, V) identifies a derivative: recent Jacobians are
-# reused with their recorded evaluation plans (``kv.jacobian(F, V).at(...)`` in a loop).
-_RECENT: "OrderedDict[tuple[E.Expr, E.Expr], Jacobian]" = OrderedDict()
-_RECENT_SIZE = 128
+# reused with their recorded evaluation plans (``kv.jacobian(F, V).at(...)`` in a loop), within a
+# byte budget for the constants they keep alive.
+_RECENT = BoundedCache(128)
 
 
 def grad(f: Any, wrt: Any) -> Any:

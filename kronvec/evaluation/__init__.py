@@ -7,11 +7,11 @@
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
 
+from ..caches import BoundedCache, constant_bytes
 from ..expr import Expr, as_expr
 from .binding import Binder, bind_values, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
@@ -71,11 +71,7 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
         memo = (Binder(symbol_table(list(exprs))), {})
-        _EVALUATE_MEMO[exprs] = memo
-        if len(_EVALUATE_MEMO) > _MEMO_SIZE:
-            _EVALUATE_MEMO.popitem(last=False)
-    else:
-        _EVALUATE_MEMO.move_to_end(exprs)
+        _EVALUATE_MEMO.put(exprs, memo, constant_bytes(exprs))
     binder, plans = memo
     bound = binder({**values, **kw} if values else kw)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
@@ -88,6 +84,6 @@ def _is_numeric(x: Any) -> bool:
 
 
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
-# keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan).
-_EVALUATE_MEMO: "OrderedDict[tuple[Expr, ...], tuple[dict, dict]]" = OrderedDict()
-_MEMO_SIZE = 256
+# keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan), within a
+# byte budget for the constants they keep alive.
+_EVALUATE_MEMO = BoundedCache(256)
