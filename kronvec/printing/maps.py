@@ -22,6 +22,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, DiagRankOneMap, Di
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..maps.operands import Operand
+from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Scalar, symbol
@@ -264,6 +265,8 @@ MAP_RENDERERS: dict[type, Any] = {
     TriSolveMap: _MapPrinter._trisolve,
     MatrixFunctionFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
+    MatrixPowerFrechetMap: _MapPrinter._action,  # H ↦ Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ
+    MatrixPowerSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,
     BroadcastMap: _MapPrinter._axes,
     ReduceMap: _MapPrinter._axes,
