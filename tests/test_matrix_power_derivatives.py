@@ -116,3 +116,18 @@ def test_stacks_and_generated_code():
     f = kv.lambdify([X], kv.grad(kv.sum(kv.matrix_power(X, 9)), X))
     np.testing.assert_allclose(f(A[0]), kv.evaluate(kv.grad(kv.sum(kv.matrix_power(X, 9)), X), X=A[0]),
                                rtol=1e-12)
+
+
+def test_generated_jvp_of_a_large_power():
+    X = kv.Matrix("X", (3, 3))
+    F = kv.matrix_power(X, 12)
+    A, H = _point(3, 4), np.random.default_rng(2).standard_normal((3, 3))
+    f = kv.lambdify([X], F)
+    np.testing.assert_allclose(f(A), P(A, 12), rtol=1e-12)
+    J = kv.jacobian(F, X)
+    np.testing.assert_allclose(kv.lambdify([X], J)(A, H), J.at(X=A).jvp(H), rtol=1e-12)
+    np.testing.assert_allclose(kv.lambdify([X], J.T)(A, H), J.at(X=A).vjp(H), rtol=1e-12)
+    S = kv.hessian(kv.sum(F), X)
+    np.testing.assert_allclose(kv.lambdify([X], kv.jacobian(kv.grad(kv.sum(F), X), X))(A, H),
+                               kv.jacobian(kv.grad(kv.sum(F), X), X).at(X=A).jvp(H), rtol=1e-12)
+    assert S is not None

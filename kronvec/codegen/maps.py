@@ -31,6 +31,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
+from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
                                _EliminationAdjoint)
@@ -278,6 +279,9 @@ MAP_CODE: dict[type, MapCode] = {
     ExpmFrechetMap: _via_op(lambda m, H: function("expm_frechet")(m.A, H)),
     MatrixFunctionFrechetMap: _via_op(lambda m, H: function(m.fn + "_frechet")(m.A, H)),
     LogmSecondMap: _via_op(lambda m, H: function("logm_frechet2")(m.A, H, m.E)),
+    MatrixPowerFrechetMap: _via_op(lambda m, H: function("matpow_frechet")(m.A, H, m.k)),
+    MatrixPowerSecondMap: _via_op(lambda m, H: function("matpow_frechet2")(m.A, *((H, m.F) if m.slot == 0
+                                                                                  else (m.F, H)), m.k)),
     TriangleMap: _via_op(lambda m, H: function("tri")(H, m.kind)),
     TriSolveMap: _trisolve,
     IndexMap: _index,
