@@ -201,3 +201,36 @@ def test_the_command_line_derives_a_huge_matrix_power_at_once():
     assert done.returncode in (0, 1, 2) and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.count("\n") <= 1
     assert "Σᵢ₌₀⁹⁹⁹⁹⁹⁹⁹⁹⁸" in done.stdout
+
+
+def test_printed_forms_grow_linearly_with_nesting():
+    # before: differential() of softmax nested 10 deep printed 266,376 characters, and nested 20 deep
+    # ran out of memory (hundreds of MB of text)
+    out = succeeds("""
+        import kronvec as kv
+        X = kv.Matrix("X", (3, 3))
+        F, sizes = X, {}
+        for depth in range(1, 21):
+            F = kv.softmax(F)
+            if depth in (10, 20):
+                J = kv.jacobian(kv.sum(F), X)
+                g = kv.grad(kv.sum(F), X)
+                sizes[depth] = [len(str(F)), len(J.differential()), len(str(J)), len(J.latex()),
+                                len(J.steps()), len(str(g)), len(g.latex())]
+        print(sizes[10], sizes[20])
+    """, memory=1 * GiB, seconds=30)
+    ten, twenty = (list(map(int, part.strip(" []").split(","))) for part in out.strip().split("] ["))
+    assert max(twenty) <= 100_000, twenty
+    assert all(b <= 3 * a for a, b in zip(ten, twenty)), (ten, twenty)
+
+
+def test_big_repeated_subexpressions_are_named_and_small_forms_are_unchanged():
+    import kronvec as kv
+    X = kv.Matrix("X", (3, 3))
+    F = X
+    for _ in range(8):
+        F = kv.softmax(F)
+    text = kv.jacobian(kv.sum(F), X).differential()
+    assert ",  where P" in text and len(text) < 3000  # 35,000 characters written out
+    small = kv.softmax(kv.softmax(X))
+    assert "where" not in str(kv.grad(kv.sum(small), X))  # small forms print as they always did
