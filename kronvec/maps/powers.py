@@ -26,7 +26,8 @@ from ..shapes import Shape
 from . import factors as fx
 from .base import LinearMap, bind_factor
 
-__all__ = ["MatrixPowerFrechetMap", "MatrixPowerSecondMap", "power_frechet", "power_second"]
+__all__ = ["MatrixPowerFrechetMap", "MatrixPowerSecondMap", "power_frechet", "power_second",
+           "frechet_by_squaring", "second_by_squaring"]
 
 
 def _power(combine: Callable[[tuple, tuple], tuple], base: tuple, k: int) -> tuple:
@@ -48,20 +49,31 @@ def _pair(x: tuple, y: tuple) -> tuple:
 
 def _triple(x: tuple, y: tuple) -> tuple:
     (p1, a1, b1, r1), (p2, a2, b2, r2) = x, y
-    return p1 @ p2, p1 @ a2 + a1 @ p2, p1 @ b2 + b1 @ p2, p1 @ r2 + a1 @ b2 + r1 @ p2
+    r = a1 @ b2 + (0 if r2 is None else p1 @ r2) + (0 if r1 is None else r1 @ p2)
+    return p1 @ p2, p1 @ a2 + a1 @ p2, p1 @ b2 + b1 @ p2, r
+
+
+def frechet_by_squaring(A: Any, H: Any, k: int) -> Any:
+    """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (k ≥ 1) by repeated squaring, with ``@`` and ``+`` alone (so any array
+    library's arrays will do: generated code uses it for every backend)."""
+    return _power(_pair, (A, H), int(k))[1]
+
+
+def second_by_squaring(A: Any, X: Any, Y: Any, k: int) -> Any:
+    """Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ (k ≥ 2) by repeated squaring, with ``@`` and ``+`` alone."""
+    return _power(_triple, (A, X, Y, None), int(k))[3]
 
 
 def power_frechet(A: np.ndarray, H: np.ndarray, k: int) -> np.ndarray:
     """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (k ≥ 1) in O(log k) products; stack axes of A and H broadcast."""
-    A, H = np.asarray(A, dtype=float), np.asarray(H, dtype=float)
-    return _power(_pair, (A, H), int(k))[1]
+    return frechet_by_squaring(np.asarray(A, dtype=float), np.asarray(H, dtype=float), k)
 
 
 def power_second(A: np.ndarray, X: np.ndarray, Y: np.ndarray, k: int) -> np.ndarray:
     """Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ (0 for k < 2) in O(log k) products."""
     A, X, Y = (np.asarray(v, dtype=float) for v in (A, X, Y))
-    zero = np.zeros(np.broadcast_shapes(A.shape, X.shape, Y.shape))
-    return _power(_triple, (A, X, Y, zero), int(k))[3]
+    shape = np.broadcast_shapes(A.shape, X.shape, Y.shape)
+    return np.zeros(shape) if k < 2 else np.broadcast_to(second_by_squaring(A, X, Y, k), shape).copy()
 
 
 class MatrixPowerFrechetMap(LinearMap):

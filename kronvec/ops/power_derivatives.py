@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
 from ..maps.algebra import add as add_maps
-from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap, power_frechet, power_second
+from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,
+                           power_second, second_by_squaring)
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
 from ._common import code_for, io, with_node
@@ -112,7 +113,7 @@ def _print_python(p: Any, e: Expr) -> tuple[str, int]:
 register(
     "matpow_frechet", FAMILY, function=matpow_frechet, params=("k",), stacks=True,
     evaluate=with_node(lambda n, a, h: power_frechet(a, h, n.params.k)),
-    code=code_for(numpy=lambda g, e, a, h: f"{g.helper('power_frechet', power_frechet)}({a}, {h}, "
+    code=code_for(other=lambda g, e, a, h: f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, "
                                            f"{e.params.k})"),
     jvp=_frechet_jvp,
     transpose=Transpose(None, lambda node, t: matpow_frechet(t[0], t[1], node.params.k)),
@@ -122,8 +123,8 @@ register(
 register(
     "matpow_frechet2", FAMILY, function=matpow_frechet2, params=("k",), stacks=True,
     evaluate=with_node(lambda n, a, x, y: power_second(a, x, y, n.params.k)),
-    code=code_for(numpy=lambda g, e, a, x, y: f"{g.helper('power_second', power_second)}({a}, {x}, {y}, "
-                                              f"{e.params.k})"),
+    code=code_for(other=lambda g, e, a, x, y: f"{g.helper('power_second', second_by_squaring)}({a}, {x}, "
+                                              f"{y}, {e.params.k})"),
     jvp=_second_jvp,
     transpose=Transpose(None, lambda node, t: matpow_frechet2(t[0], t[2], t[1], node.params.k)),
     printing=Printing(_print_sum, _print_sum, _print_python),
