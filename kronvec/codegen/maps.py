@@ -33,6 +33,7 @@ from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMa
 from ..maps.adjugate import AdjugateFrechetMap
 from ..maps.polar import PolarFrechetMap
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
+from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
                                _EliminationAdjoint)
@@ -299,6 +300,9 @@ MAP_CODE: dict[type, MapCode] = {
     AdjugateFrechetMap: _via_op(lambda m, H: function("adj_frechet")(m.A, H)),
     PolarFrechetMap: _via_op(lambda m, H: function("polar_frechet")(m.A, H)),
     LogmSecondMap: _via_op(lambda m, H: function("logm_frechet2")(m.A, H, m.E)),
+    MatrixPowerFrechetMap: _via_op(lambda m, H: function("matpow_frechet")(m.A, H, m.k)),
+    MatrixPowerSecondMap: _via_op(lambda m, H: function("matpow_frechet2")(m.A, *((H, m.F) if m.slot == 0
+                                                                                  else (m.F, H)), m.k)),
     TriangleMap: _via_op(lambda m, H: function("tri")(H, m.kind)),
     TriSolveMap: _trisolve,
     IndexMap: _index,

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..caches import RecentCache
+from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
 from .binding import Binder, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
@@ -71,7 +71,7 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}))
+        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}), constant_bytes(exprs))
     binder, plans = memo
     bound = binder(given)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
@@ -112,5 +112,6 @@ def _is_numeric(x: Any) -> bool:
 
 
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
-# keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan).
+# keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan), within a
+# byte budget for the constants they keep alive.
 _EVALUATE_MEMO: "RecentCache[tuple[Binder, dict]]" = RecentCache(256)

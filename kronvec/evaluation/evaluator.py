@@ -36,6 +36,7 @@ from ..expr import Expr, rebuild
 from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
 from ..ops._common import triangle
 from ..ops.arithmetic import scaled_term
+from ..ops.leaves import ones
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
 from ..ops._common import matrix_transpose_value
@@ -374,6 +375,12 @@ class Evaluator:
         n = len(factors)
         if n == 1:
             return self(factors[0])
+        wide = next((i for i, f in enumerate(factors) if f.op == "ones" and f.ndim == 2 and min(f.shape) > 1),
+                    -1)
+        if wide >= 0:  # L 𝟙 R = (L 𝟙ₚ)(𝟙_qᵀ R), rank one: never the p×q ones matrix itself
+            (p, q), before, after = factors[wide].shape, factors[:wide], factors[wide + 1:]
+            return self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
+                           self.chain((ones(1, q),) + after), step=("matmul", factors))
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
         if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):

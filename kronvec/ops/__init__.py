@@ -8,4 +8,4 @@ from . import arithmetic, elementwise, matrix_functions, products, reductions, s
 from . import assembly, exponents, indexing, kronecker, stacks  # noqa: F401
 # after products: these build products and inverses
 from . import decompositions, spectral, spectral_functions, triangular  # noqa: F401
-from . import axis_reductions, ml, piecewise  # noqa: F401
+from . import axis_reductions, ml, piecewise, power_derivatives  # noqa: F401

@@ -247,6 +247,7 @@ register(
     transpose=Transpose((), _transposed_fill),
     printing=Printing(_print_ones, _print_ones, _filled_python("ones", "1")),
     rebuild=lambda node, args: node,
+    deferred=True,  # evaluated only when used: products with it are sums (Evaluator.chain)
     doc="the all-ones matrix",
 )
 
