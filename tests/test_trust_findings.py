@@ -127,7 +127,7 @@ _REPORTED = [("x xT", op) for op in ("cholesky", "eigh", "eigvalsh")] + [("trace
 def test_finding_11_ops_after_a_1x1_intermediate_differentiate(op, made_by):
     x = kv.Matrix("x", (1, 3))
     M = x @ x.T + 1.0 if made_by == "x xT" else kv.trace(x.T @ x) * np.ones((1, 1)) + 1.0
-    f = kv.sum(_AFTER_A_1X1[op](M) ** 2)
+    f = kv.sum(_AFTER_A_1X1[op](M) * _AFTER_A_1X1[op](M))
     values = {"x": np.array([[.3, -.7, .5]])}
     G = kv.evaluate(kv.grad(f, x), values)
     np.testing.assert_allclose(G.reshape(-1, order="F"), fd_jacobian(f, x, values).ravel(), rtol=1e-6)
