@@ -119,7 +119,8 @@ _AFTER_A_1X1 = {
 
 # after a 1×1 product x xᵀ the Hessians of the triangle-reading ops raise; after a 1×1 made
 # from trace() even the gradients of all of them do
-_REPORTED = [("x xT", op) for op in ("cholesky", "eigh", "eigvalsh")] + [("trace", op) for op in sorted(_AFTER_A_1X1)]
+_REPORTED = ([("x xT", op) for op in ("cholesky", "eigh", "eigvalsh")]
+             + [("trace", op) for op in sorted(_AFTER_A_1X1)])
 
 
 @_finding(11)
