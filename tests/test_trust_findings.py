@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.linalg as sla
 
 import kronvec as kv
 from kronvec.testing import fd_jacobian, fd_jvp
@@ -226,3 +227,76 @@ def test_finding_15_pinv_jacobian_where_the_rank_changes_raises():
     A = kv.Matrix("A", (2, 2))
     with pytest.raises(kv.DegenerateError, match="pinv"):
         kv.jacobian(kv.pinv(A), A).at(A=np.diag([1., 0.])).to_dense()
+
+
+# Found by the differential fuzzer (tests/test_fuzz.py), beyond issue 17's list. Each is
+# gated in the fuzzer by a family of NEW_FINDINGS / KNOWN_GAPS in tests/fuzz/programs.py.
+
+def _found(what: str):
+    return pytest.mark.xfail(strict=True, reason=f"found by the fuzzer: {what}")
+
+
+@_found("scalar times a stack with two stack axes")
+def test_fuzz_finding_scalar_times_a_stack_with_two_stack_axes():
+    X = kv.Matrix("X", (2, 2, 3, 3))
+    rng = np.random.default_rng(0)
+    X0, H = rng.standard_normal((2, 2, 3, 3)), rng.standard_normal((2, 2, 3, 3))
+    f = kv.sum(X) * X
+    L = kv.jacobian(f, X).at(X=X0)
+    np.testing.assert_allclose(L.jvp(H), fd_jvp(f, X, {"X": X0}, H), atol=1e-6)
+    assert L.vjp(H).shape == (2, 2, 3, 3)
+
+
+@_found("max/logsumexp over a stack with two stack axes: Hessian-vector products")
+@pytest.mark.parametrize("name", ["max", "logsumexp"])
+def test_fuzz_finding_hessian_through_a_reduction_of_a_stack_with_two_stack_axes(name):
+    X = kv.Matrix("X", (2, 2, 3, 3))
+    rng = np.random.default_rng(0)
+    X0, h1, h2 = (rng.standard_normal((2, 2, 3, 3)) for _ in range(3))
+    m = getattr(kv, name)(X, axis=0)
+    f = kv.sum(kv.sum(m) * m * rng.standard_normal(m.shape))
+    H = kv.hessian(f, X).at(X=X0)
+    np.testing.assert_allclose(np.vdot(H.jvp(h1), h2), np.vdot(h1, H.jvp(h2)), rtol=1e-9)
+    g, step = kv.grad(f, X), 1e-6
+    fd = (kv.evaluate(g, X=X0 + step * h1) - kv.evaluate(g, X=X0 - step * h1)) / (2 * step)
+    np.testing.assert_allclose(H.jvp(h1), fd, atol=1e-6)
+
+
+@_found("per-member scalars of a stack with two stack axes have no derivative")
+@pytest.mark.parametrize("member", ["det", "logdet", "nuc", "2"])
+def test_fuzz_finding_per_member_scalars_of_a_stack_with_two_stack_axes(member):
+    X = kv.Matrix("X", (2, 2, 3, 3))
+    X0 = np.random.default_rng(0).standard_normal((2, 2, 3, 3)) + 3 * np.eye(3)
+    f = kv.sum({"det": kv.det, "logdet": kv.logdet,
+                "nuc": lambda A: kv.norm(A, "nuc", axis=(-2, -1)),
+                "2": lambda A: kv.norm(A, 2, axis=(-2, -1))}[member](X))
+    G = kv.evaluate(kv.grad(f, X), X=X0)
+    np.testing.assert_allclose(G.reshape(-1, order="F"), fd_jacobian(f, X, {"X": X0}).ravel(), atol=1e-6)
+
+
+@_found("sqrtm/logm of a stack of non-symmetric matrices are refused")
+@pytest.mark.parametrize("fname", ["sqrtm", "logm"])
+def test_fuzz_finding_matrix_functions_of_a_non_symmetric_stack(fname):
+    A = kv.Matrix("A", (2, 2, 2))
+    A0 = 3 * np.eye(2) + 0.3 * np.random.default_rng(0).standard_normal((2, 2, 2))
+    reference = np.stack([getattr(sla, fname)(member) for member in A0])
+    np.testing.assert_allclose(kv.evaluate(getattr(kv, fname)(A), A=A0), reference, atol=1e-10)
+
+
+@_found("Hessians through sqrtm/logm of a stack raise NotImplementedError")
+@pytest.mark.parametrize("fname", ["sqrtm", "logm"])
+def test_fuzz_finding_hessian_through_matrix_functions_of_a_stack(fname):
+    B = kv.Matrix("B", (2, 3, 3))
+    B0 = np.random.default_rng(0).standard_normal((2, 3, 3))
+    f = kv.sum(getattr(kv, fname)(B @ kv.matrix_transpose(B) + kv.eye(3)))
+    H = kv.hessian(f, B).at(B=B0).to_dense()
+    np.testing.assert_allclose(H, fd_jacobian(kv.grad(f, B), B, {"B": B0}), atol=1e-5)
+
+
+@_found("Hessian of a scalar times a stack of 1×1 members: RecursionError")
+def test_fuzz_finding_hessian_of_a_scalar_times_a_stack_of_1x1():
+    X, Y = kv.Matrix("X", (2, 1, 1)), kv.Matrix("Y", (1, 1))
+    f = kv.sum((kv.sum(Y * kv.exp(X)) * Y) * kv.exp(X))
+    values = {"X": np.array([.3, -.2]).reshape(2, 1, 1), "Y": np.array([[.5]])}
+    H = kv.hessian(f, X).at(values).to_dense()
+    np.testing.assert_allclose(H, fd_jacobian(kv.grad(f, X), X, values), atol=1e-6)
