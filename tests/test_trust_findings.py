@@ -300,3 +300,24 @@ def test_fuzz_finding_hessian_of_a_scalar_times_a_stack_of_1x1():
     values = {"X": np.array([.3, -.2]).reshape(2, 1, 1), "Y": np.array([[.5]])}
     H = kv.hessian(f, X).at(values).to_dense()
     np.testing.assert_allclose(H, fd_jacobian(kv.grad(f, X), X, values), atol=1e-6)
+
+
+@pytest.mark.parametrize("rhs", ["symbol", "constant"])
+@pytest.mark.parametrize("form", ["solve", "inv @", "@ inv"])
+def test_fuzz_finding_one_matrix_solved_against_a_stack(rhs, form):
+    """A single matrix A against a stack B: every member solved with the one factorization.
+
+    With a NumPy stack of right-hand sides whose stack size equals n, LAPACK took the stack
+    for one matrix and returned wrong numbers silently (other sizes raised)."""
+    A = kv.Matrix("A", (2, 2))
+    rng = np.random.default_rng(0)
+    A0 = rng.standard_normal((2, 2)) + 3 * np.eye(2)
+    B0 = rng.standard_normal((2, 2, 2) if rhs == "constant" else (3, 2, 2))
+    B = B0 if rhs == "constant" else kv.Matrix("B", B0.shape)
+    expr = {"solve": lambda: kv.solve(A, B), "inv @": lambda: kv.inv(A) @ B,
+            "@ inv": lambda: B @ kv.inv(A)}[form]()
+    reference = np.linalg.inv(A0) @ B0 if form != "@ inv" else B0 @ np.linalg.inv(A0)
+    np.testing.assert_allclose(kv.evaluate(expr, A=A0, B=B0), reference, atol=1e-12)
+    L = kv.jacobian(expr, A).at(A=A0, B=B0)
+    H = rng.standard_normal((2, 2))
+    np.testing.assert_allclose(L.jvp(H), fd_jvp(expr, A, {"A": A0, "B": B0}, H), atol=1e-6)

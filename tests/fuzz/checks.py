@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -232,8 +233,7 @@ class Checker:
                 G = self.evaluate(kv.grad(f, symbol))
                 assert G.shape == tuple(symbol.shape), f"kv.grad has shape {G.shape}, not {symbol.shape}"
                 grads[name] = G
-                of_f = lambda v: self.evaluate(f, v)  # noqa: E731
-                _close(np.vdot(G, H), five_point_difference(of_f, self.values, name, H),
+                _close(np.vdot(G, H), five_point_difference(partial(self.evaluate, f), self.values, name, H),
                        "<grad, H> vs 5-point FD")
             self.check(f"kv.grad in {name}", grad)
             if with_hessian:

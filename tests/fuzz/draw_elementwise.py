@@ -118,12 +118,14 @@ def draw_another_variable(ctx: Context, t: Term) -> Term | None:
     if shape is None:
         return None
     y = ctx.new_variable(shape)
+    tags = ("(1, 1) factor of a stack",) if shape == (1, 1) and len(t.shape) >= 3 else ()
     op = ctx.pick(["+", "-", "*", "maximum"])
     if op == "maximum":
         return t.then(kv.maximum(t.expr, y.expr), lambda v: np.maximum(t.twin(v), y.twin(v)),
-                      guards=(away_from_zero("maximum tie", lambda v: t.twin(v) - y.twin(v)),), also=(y,))
+                      guards=(away_from_zero("maximum tie", lambda v: t.twin(v) - y.twin(v)),), also=(y,),
+                      tags=tags)
     f = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}[op]
-    return t.then(f(t.expr, y.expr), lambda v: f(t.twin(v), y.twin(v)), also=(y,))
+    return t.then(f(t.expr, y.expr), lambda v: f(t.twin(v), y.twin(v)), also=(y,), tags=tags)
 
 
 def draw_scaled_by_a_scalar_of_itself(ctx: Context, t: Term) -> Term | None:
@@ -131,7 +133,7 @@ def draw_scaled_by_a_scalar_of_itself(ctx: Context, t: Term) -> Term | None:
     c = ctx.rng.standard_normal(t.shape)
     tags = (("scalar times a 1×1",) if t.shape == (1, 1) else ()) + \
         (("scalar times a stack with two stack axes",) if len(t.shape) >= 4 else ()) + \
-        (("scalar times a stack of 1×1",) if len(t.shape) >= 3 and t.shape[-2:] == (1, 1) else ()) + \
+        (("(1, 1) factor of a stack",) if len(t.shape) >= 3 and t.shape[-2:] == (1, 1) else ()) + \
         _constant_tags(t, c.ndim)
     return t.then(t.expr * kv.sum(t.expr * c), lambda v: t.twin(v) * np.sum(t.twin(v) * c), tags=tags)
 

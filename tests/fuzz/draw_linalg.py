@@ -16,7 +16,7 @@ import scipy.linalg as sla
 
 import kronvec as kv
 
-from .terms import Context, Guard, Term, singular_values, smallest, spectral_gaps
+from .terms import Context, Guard, Term, Values, singular_values, smallest, spectral_gaps
 
 Pair = tuple[Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]
 
@@ -211,7 +211,12 @@ def draw_rectangular_function(ctx: Context, t: Term) -> Term | None:
     n, m = t.shape[-2:]
     svals = singular_values(t.twin)
     distinct = spectral_gaps("repeated singular value", svals)
-    full_rank = Guard("near a rank change", lambda v: min(distinct.margin(v), float(np.min(svals(v))) - 0.2))
+
+    def conditioning(v: Values) -> float:  # singular values distinct, ≥ 0.2 and within 1e3 of each other
+        s = svals(v)
+        condition = float(np.max(s[..., 0] / s[..., -1]))
+        return min(distinct.margin(v), float(np.min(s)) - 0.2, 1 - condition / 1e3)
+    full_rank = Guard("near a rank change", conditioning)
     options = ["singular values", "U²", "pinv", "fro", "nuc", "2"] + (["qr Q", "qr R"] if n >= m else [])
     name = ctx.pick(options)
     member_axes = {"axis": (-2, -1)} if len(t.shape) >= 3 else {}

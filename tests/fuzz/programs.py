@@ -42,8 +42,8 @@ NEW_FINDINGS: dict[str, str] = {
     "sqrtm/logm of a non-symmetric stack": "kv.evaluate refuses (NotImplementedError)",
     "max/min/logsumexp/softmax of a stack with two stack axes":
         "Hessian-vector products silently wrong (not symmetric), to_dense raises ValueError",
-    "scalar times a stack of 1×1":
-        "kv.hessian raises RecursionError (X (2, 1, 1), Y (1, 1): (Σ Y ⊙ eˣ) Y ⊙ eˣ)",
+    "(1, 1) factor of a stack":
+        "derivatives raise RecursionError (X (2, 2, 3), Z (1, 1): Σ (Z Σ(X ⊙ C)) X)",
 }
 
 KNOWN_GAPS: dict[str, str] = {
@@ -88,7 +88,10 @@ class Program:
         for _ in range(tries):
             values = draw_values(self.variables, rng)
             with np.errstate(all="ignore"):
-                if all(guard.margin(values) > MARGIN for guard in self.term.guards):
+                try:
+                    if all(guard.margin(values) > MARGIN for guard in self.term.guards):
+                        return values
+                except AssertionError:  # kronvec's and NumPy's shapes differ: the checks say so
                     return values
         return None
 
