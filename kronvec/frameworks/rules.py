@@ -79,7 +79,8 @@ class Signature:
                 raise TypeError(f"{what}: args must be symbols (kv.Matrix, kv.Vector, kv.Scalar), got {a!r}")
         self.several = isinstance(outputs, (tuple, list))
         self.outputs = tuple(as_expr(o) for o in (outputs if self.several else [outputs]))
-        self.symmetric = tuple(bool(a.params.symmetric) for a in self.args)
+        self.symmetric = tuple(bool(a.params.symmetric) and len(a.shape) >= 2 and a.shape[-1] == a.shape[-2]
+                               and a.shape[-1] != 1 for a in self.args)
         self._uses = [set(symbol_table([o]).values()) for o in self.outputs]
         self._taken = {a.params.name for a in self.args}
 
