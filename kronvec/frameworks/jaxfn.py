@@ -72,10 +72,10 @@ class _JaxFunction:
 
     def primal(self, *values: Any) -> Any:
         jnp = self.jnp
-        values = tuple(0.5 * (v + jnp.swapaxes(v, -1, -2)) if s else v
-                       for v, s in zip(values, self.sig.symmetric))
+        values = tuple(0.5 * (v + jnp.swapaxes(v, -1, -2)) if s else jnp.reshape(v, (1, 1)) if one else v
+                       for v, s, one in zip(values, self.sig.symmetric, self.sig.one_by_one))
         outs = self.code(*values)
-        outs = tuple(jnp.reshape(v, e.shape) for v, e in zip(outs, self.sig.outputs))
+        outs = tuple(jnp.reshape(v, shape) for v, shape in zip(outs, self.sig.output_shapes))
         return outs if self.sig.several else outs[0]
 
     def tangent_function(self) -> "_JaxFunction | None":

@@ -26,7 +26,12 @@ from ..evaluation import symbol_table
 from ..expr import Expr, as_expr
 from ..ops.leaves import Matrix, Scalar
 
-__all__ = ["library", "Signature", "symmetrized"]
+__all__ = ["library", "Signature", "symmetrized", "value_shape"]
+
+
+def value_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of the framework's value of an expression of ``shape``: () for a scalar or a 1×1."""
+    return () if tuple(shape) in ((), (1, 1)) else tuple(shape)
 
 
 def library(module: str, extra: str, what: str) -> ModuleType:
@@ -79,6 +84,9 @@ class Signature:
                 raise TypeError(f"{what}: args must be symbols (kv.Matrix, kv.Vector, kv.Scalar), got {a!r}")
         self.several = isinstance(outputs, (tuple, list))
         self.outputs = tuple(as_expr(o) for o in (outputs if self.several else [outputs]))
+        self.output_shapes = tuple(value_shape(o.shape) for o in self.outputs)
+        # the arguments given as 0-d values whose symbols are 1×1 (cotangents of 1×1 outputs)
+        self.one_by_one = tuple(tuple(a.shape) == (1, 1) for a in self.args)
         self.symmetric = tuple(bool(a.params.symmetric) and len(a.shape) >= 2 and a.shape[-1] == a.shape[-2]
                                and a.shape[-1] != 1 for a in self.args)
         self._uses = [set(symbol_table([o]).values()) for o in self.outputs]

@@ -74,9 +74,12 @@ class _TorchFunction:
         })
 
     def forward(self, *values: Any) -> Any:
-        values = tuple(0.5 * (v + v.transpose(-1, -2)) if s else v for v, s in zip(values, self.sig.symmetric))
+        values = tuple(0.5 * (v + v.transpose(-1, -2)) if s else v.reshape(1, 1) if one else v
+                       for v, s, one in zip(values, self.sig.symmetric, self.sig.one_by_one))
         outs = self.code(*values)
-        outs = tuple(v.reshape(e.shape) for v, e in zip(outs, self.sig.outputs))
+        # fresh contiguous tensors: forward-mode AD wants tangents of the primal's layout, not views
+        outs = tuple(v.reshape(shape).clone(memory_format=self.torch.contiguous_format)
+                     for v, shape in zip(outs, self.sig.output_shapes))
         return outs if self.sig.several else outs[0]
 
     def _rule(self, kind: str) -> tuple["_TorchFunction | None", list[bool]]:
