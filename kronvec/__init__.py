@@ -42,6 +42,7 @@ globals().update({name: op.function for name, op in public_functions().items()})
 __all__ = sorted(public_functions()) + [
     "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
-    "explain", "pretty", "lambdify", "jax_function", "torch_function", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
+    "explain", "pretty", "lambdify", "jax_function", "torch_function",
+    "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]

@@ -95,9 +95,8 @@ class _TorchFunction:
     def _apply_rule(self, kind: str, values: tuple, extra: tuple, like: Sequence[tuple]) -> tuple:
         """The rule's results, zeros (of ``like``: (shape, dtype, device)) where it has none."""
         fn, zero = self._rule(kind)
-        torch = self.torch
         parts = iter(fn.function.apply(*values, *extra) if fn is not None else ())
-        return tuple(torch.zeros(x[0], dtype=x[1], device=x[2]) if z else next(parts) for x, z in zip(like, zero))
+        return tuple(_zero_if_none(self.torch, None, x) if z else next(parts) for x, z in zip(like, zero))
 
     def backward(self, ctx: Any, *grads: Any) -> Any:
         values = ctx.saved_tensors
@@ -134,7 +133,8 @@ def _stacked(f: _TorchFunction, torch: Any) -> Callable[..., Any]:
         if len(values) != len(shapes):
             raise TypeError(f"kv.torch_function: {len(shapes)} values expected "
                             f"({', '.join(a.params.name for a in f.sig.args)}), got {len(values)}")
-        leads = [tuple(v.shape[:v.dim() - len(s)]) if v.dim() > len(s) else () for v, s in zip(values, shapes)]
+        leads = [tuple(v.shape[:v.dim() - len(s)]) if v.dim() > len(s) else ()
+                 for v, s in zip(values, shapes)]
         if not any(leads):
             return f.function.apply(*values)
         lead = tuple(torch.broadcast_shapes(*leads))
