@@ -95,7 +95,10 @@ def _jacobian_matches(f: kv.Expr, sym: kv.Expr, value: np.ndarray) -> np.ndarray
 
 @pytest.mark.parametrize("name", sorted(SCALARS))
 def test_scalar_functions_of_stacks_with_two_stack_axes(name):
-    make, sym, value = SCALARS[name]
+    _check_scalar(*SCALARS[name])
+
+
+def _check_scalar(make, sym: kv.Expr, value: np.ndarray) -> None:
     f = make()
     values = _values(sym, value)
     fd = _jacobian_matches(f, sym, value)
@@ -144,3 +147,27 @@ def test_three_stack_axes():
     g = kv.evaluate(kv.grad(f, T), T=T0)
     assert g.shape == T.shape
     np.testing.assert_allclose(np.reshape(g, -1, order="F"), fd.ravel(), rtol=1e-6, atol=1e-8)
+
+
+def _eigh_vectors() -> kv.Expr:
+    w, Q = kv.eigh(S)
+    return kv.sum(Q ** 2 * np.array([[1.0, -0.5], [2.0, 0.3]])) + kv.sum(w * np.array([[0.4], [1.0]]))
+
+
+def _svd_parts() -> kv.Expr:
+    U, s, Vt = kv.svd(R)
+    return kv.sum(s * np.array([[1.0], [-0.5]])) + kv.sum(U ** 2 * RNG.standard_normal((3, 2))) \
+        + kv.sum(Vt ** 2 * np.array([[1.0, 0.2], [0.0, 1.0]]))
+
+
+def _qr_parts() -> kv.Expr:
+    Q, Rf = kv.qr(R)
+    return kv.sum(Q * RNG.standard_normal((2, 2, 3, 2))) + kv.sum(Rf ** 2)
+
+
+FACTORIZATIONS = {"eigh": (_eigh_vectors, S, S0), "svd": (_svd_parts, R, R0), "qr": (_qr_parts, R, R0)}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIZATIONS))
+def test_factorizations_of_stacks_with_two_stack_axes(name):
+    _check_scalar(*FACTORIZATIONS[name])
