@@ -26,8 +26,6 @@ KNOWN_FINDINGS: dict[str, str] = {
 NEW_FINDINGS: dict[str, str] = {
     # program family → a failure the fuzzer found beyond issue 17's list (see the report of the
     # branch that added it); empty it as the fixes land.
-    "per-member scalars of a stack with two stack axes":
-        "det, norm(ord='nuc'/2) of a stack with two stack axes: NotImplementedError in derivatives",
     "sqrtm/logm of a non-symmetric stack": "kv.evaluate refuses (NotImplementedError)",
 }
 
