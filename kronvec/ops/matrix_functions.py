@@ -23,6 +23,7 @@ from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechet
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
+from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
@@ -32,7 +33,7 @@ from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
 
-__all__ = ["expm", "expm_frechet", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2"]
+__all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2"]
 
 FAMILY = "matrix_functions"
 
@@ -115,11 +116,41 @@ def _expm_frechet_value(a: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:
+    a, e = node.args
     if i == 1:
-        return ExpmFrechetMap(node.args[0], io(node, 1)[0])
-    raise NotImplementedError(f"expm_frechet: second derivatives through expm (the derivative of the "
-                              f"Fréchet derivative in A, here of shape {fmt(node.args[0].shape)}) are "
-                              f"not supported")
+        return ExpmFrechetMap(a, io(node, 1)[0])
+    return ExpmSecondMap(a, e, io(node, 0)[0])  # d L(A, E) = L²(A; dA, E)
+
+
+def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
+    """L²_expm(A; H, E): the second Fréchet derivative of expm (that of L(A, E) in A along H).
+
+    Symmetric in H and E; the stack axes of A, H and E broadcast.  Evaluated
+    from the (1, 3) blocks of expm([[A, H, 0], [0, A, E], [0, 0, A]]) and of
+    the same with H and E swapped (:func:`kronvec.maps.expm_second.expm_second`).
+    """
+    a, h, e = as_expr(a), as_expr(h), as_expr(e)
+    for x in (a, h, e):
+        EXPM.signature.check("expm_frechet2", [x.shape])
+    if not h.shape[-2:] == e.shape[-2:] == a.shape[-2:]:
+        raise ShapeError(f"expm_frechet2: shapes {fmt(a.shape)}, {fmt(h.shape)} and {fmt(e.shape)} differ")
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, h.shape, e.shape))
+    except ValueError:
+        raise ShapeError(f"expm_frechet2: the stack axes of {fmt(a.shape)}, {fmt(h.shape)} and "
+                         f"{fmt(e.shape)} could not be broadcast") from None
+    if h.op == "zeros" or e.op == "zeros":
+        return zeros(shape)
+    return Expr.make("expm_frechet2", (a, h, e), NO_PARAMS, shape)
+
+
+def _expm_frechet2_jvp(node: Expr, i: int) -> Any:
+    a, h, e = node.args
+    if i == 0:
+        raise NotImplementedError(f"expm_frechet2: third derivatives through expm (the derivative of its "
+                                  f"second Fréchet derivative in A, here of shape {fmt(a.shape)}) are not "
+                                  f"supported")
+    return ExpmSecondMap(a, e if i == 1 else h, io(node, i)[0])
 
 
 register(
@@ -132,6 +163,15 @@ register(
     printing=call_printing("L_expm", r"\operatorname{L_expm}", "expm_frechet"),
     stacks=True,
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
+)
+register(
+    "expm_frechet2", FAMILY, function=expm_frechet2,
+    evaluate=lift(expm_second),
+    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('expm_second', expm_second)}({a}, {h}, {x})"),
+    jvp=_expm_frechet2_jvp,
+    printing=call_printing("L²_expm", r"\operatorname{L^2_{expm}}", "expm_frechet2"),
+    stacks=True,
+    doc="the second Fréchet derivative L²(A; H, E) of expm (appears in Hessians through expm)",
 )
 
 
