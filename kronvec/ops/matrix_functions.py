@@ -360,12 +360,10 @@ def logm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     """L²_logm(A; H, E): the second Fréchet derivative of logm (that of L_logm(A, E) in A along H)."""
     a, h, shape = _frechet_args("logm_frechet2", a, h)
     e = _frechet_args("logm_frechet2", a, e)[1]
-    if len(shape) > 2 or e.ndim > 2:
-        raise NotImplementedError(f"logm_frechet2: second derivatives of logm of stacks of matrices are not "
-                                  f"supported (got shapes {fmt(a.shape)}, {fmt(h.shape)}, {fmt(e.shape)})")
+    shape = _frechet_args("logm_frechet2", zeros(shape), e)[2]
     if h.op == "zeros" or e.op == "zeros":
-        return zeros(a.shape)
-    return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, a.shape)
+        return zeros(shape)
+    return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, shape)
 
 
 def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
@@ -387,9 +385,10 @@ def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
     if i == 1:
         return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), io(node, 1)[0])
-    if node.shape != a.shape or node.ndim > 2:
-        raise NotImplementedError(f"sqrtm_frechet: second derivatives of sqrtm of stacks of matrices are not "
-                                  f"supported (got shape {fmt(node.shape)})")
+    if node.shape != a.shape:
+        raise NotImplementedError(f"sqrtm_frechet: second derivatives of sqrtm of a matrix against a stack of "
+                                  f"directions are not supported (got shapes {fmt(a.shape)} and "
+                                  f"{fmt(node.args[1].shape)})")
     fr = _frechet_map("sqrtm", a, sqrtm(a))
     # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
     X = node
@@ -401,10 +400,7 @@ def _logm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
         return MatrixFunctionFrechetMap("logm", a, logm(a), io(node, 1)[0])
-    if node.ndim > 2:
-        raise NotImplementedError(f"logm_frechet: second derivatives of logm of stacks of matrices are not "
-                                  f"supported (got shape {fmt(node.shape)})")
-    return LogmSecondMap(a, e, a.shape)
+    return LogmSecondMap(a, e, io(node, 0)[0])
 
 
 def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
@@ -412,7 +408,7 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
     if i == 0:
         raise NotImplementedError("third derivatives through logm (the derivative of its second Fréchet "
                                   "derivative in A) are not supported")
-    return LogmSecondMap(a, e if i == 1 else h, a.shape)
+    return LogmSecondMap(a, e if i == 1 else h, io(node, i)[0])
 
 
 register(
@@ -437,6 +433,7 @@ register(
     code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
     jvp=_logm_frechet2_jvp,
     printing=call_printing("L²_logm", r"\operatorname{L^2_{logm}}", "logm_frechet2"),
+    stacks=True,
     doc="the second Fréchet derivative of logm (appears in its Hessians)",
 )
 
