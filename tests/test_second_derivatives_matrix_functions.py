@@ -11,6 +11,7 @@ import scipy.linalg as sla
 import kronvec as kv
 from kronvec.maps.expm_second import ExpmSecondMap, expm_second
 from kronvec.maps.frechet import LogmSecondMap, logm_second
+from kronvec.ops import matrix_functions
 from kronvec.testing import dottest, fd_jacobian, random_values, symmetrizer
 
 
@@ -33,7 +34,7 @@ def _check_hessian(f, wrt, values, symmetric=False, rtol=1e-5):
 
 # ------------------------------------------------------------------ expm
 def test_expm_second_equals_the_block_formula_of_a_4n_exponential():
-    """L²(A; H, E) is also the (1, 4) block of expm([[A, H, E, 0], [0, A, 0, E], [0, 0, A, H], [0, 0, 0, A]])."""
+    """L²(A; H, E) is the (1, 4) block of expm([[A, H, E, 0], [0, A, 0, E], [0, 0, A, H], [0, 0, 0, A]])."""
     rng = np.random.default_rng(0)
     n = 3
     A, H, E = (rng.standard_normal((n, n)) for _ in range(3))
@@ -161,3 +162,28 @@ def test_logm_second_of_a_stack_with_a_member_that_is_not_symmetric_is_refused()
     A = np.stack([np.eye(3) * 2, np.eye(3) * 2 + np.triu(np.ones((3, 3)), 1)])
     with pytest.raises(NotImplementedError, match="member 1.*not"):
         LogmSecondMap(A, rng.standard_normal((2, 3, 3)), (2, 3, 3)).jvp(rng.standard_normal((2, 3, 3)))
+
+
+@pytest.mark.parametrize("fn", ["expm", "sqrtm", "logm"])
+@pytest.mark.parametrize("shapes", [((3, 3), (2, 3, 3)), ((2, 3, 3), (3, 3))])
+def test_frechet_derivative_of_a_matrix_against_a_stack_differentiates_in_a(fn, shapes):
+    """d L_f(A, E)/dA where one of A, E is a matrix and the other a stack (broadcast)."""
+    rng = np.random.default_rng(16)
+    A, E = kv.Matrix("A", shapes[0], symmetric=True), kv.Matrix("E", shapes[1])
+    f = getattr(matrix_functions, fn + "_frechet")(A, E)
+    B = rng.standard_normal(shapes[0])
+    values = {"A": B @ np.swapaxes(B, -1, -2) / 3 + 2 * np.eye(3), "E": rng.standard_normal(shapes[1])}
+    J = kv.jacobian(f, A).at(values)
+    P = symmetrizer(3, shapes[0][:-2])
+    fd = fd_jacobian(f, A, values)
+    np.testing.assert_allclose(J.to_dense() @ P, fd, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(fd).max()))
+    dottest(J)
+
+
+def test_logm_second_of_one_matrix_that_is_not_symmetric_against_stacked_directions():
+    rng = np.random.default_rng(17)
+    A = 3 * np.eye(3) + 0.5 * rng.standard_normal((3, 3))
+    H, E = rng.standard_normal((2, 3, 3)), rng.standard_normal((3, 3))
+    got = logm_second(A, H, E)
+    for i in range(2):
+        np.testing.assert_allclose(got[i], logm_second(A, H[i], E), rtol=1e-12, atol=1e-12)

@@ -237,6 +237,11 @@ def logm_second(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
     otherwise the 3n × 3n logarithms themselves.  Stacks (of symmetric members only) take one
     batched ``eigh``.
     """
+    if A.ndim == 2 and (h.ndim > 2 or e.ndim > 2) and not sla.issymmetric(A):  # one A, stacked directions
+        shape = np.broadcast_shapes(h.shape, e.shape)
+        pairs = zip(np.broadcast_to(h, shape).reshape((-1,) + shape[-2:]),
+                    np.broadcast_to(e, shape).reshape((-1,) + shape[-2:]))
+        return np.stack([logm_second(A, x, y) for x, y in pairs]).reshape(shape)
     if A.ndim > 2 or h.ndim > 2 or e.ndim > 2:
         return _logm_second_symmetric_stack(np.broadcast_to(A, np.broadcast_shapes(A.shape, e.shape)), h, e)
     second = _logm_second_eigenbasis(A)

@@ -33,7 +33,8 @@ from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
 
-__all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2"]
+__all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet",
+           "logm_frechet2"]
 
 FAMILY = "matrix_functions"
 
@@ -385,14 +386,11 @@ def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
     if i == 1:
         return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), io(node, 1)[0])
-    if node.shape != a.shape:
-        raise NotImplementedError(f"sqrtm_frechet: second derivatives of sqrtm of a matrix against a stack of "
-                                  f"directions are not supported (got shapes {fmt(a.shape)} and "
-                                  f"{fmt(node.args[1].shape)})")
-    fr = _frechet_map("sqrtm", a, sqrtm(a))
+    shape = io(node, 0)[0]  # a matrix A against a stack E: the stack of L(A, Eᵢ)
+    fr = MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), shape)
     # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
     X = node
-    around = add_maps(KronMap(None, X, a.shape, a.shape), KronMap(X, None, a.shape, a.shape))
+    around = add_maps(KronMap(None, X, shape, shape), KronMap(X, None, shape, shape))
     return scale_map(-1.0, compose(fr, around, fr))
 
 
