@@ -32,8 +32,6 @@ NEW_FINDINGS: dict[str, str] = {
 KNOWN_GAPS: dict[str, str] = {
     # family → a Hessian check that fails for a reason outside issue 17's list (the Hessian
     # of these families is not checked while listed here).
-    "through expm": "Hessians through expm raise NotImplementedError (API.md v1.3 promises them)",
-    "sqrtm/logm of a stack": "Hessians through sqrtm/logm of stacks raise NotImplementedError",
 }
 
 STEPS: list[Callable[[Context, Term], Term | None]] = ELEMENTWISE_STEPS + LINALG_STEPS
