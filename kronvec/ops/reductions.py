@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
 from ..registry import Prec, Printing, register
@@ -247,8 +248,8 @@ SUM = register(
 
 
 # ----------------------------------------------------------------- norm
-def norm(a: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
-    """A matrix norm, a scalar, as ``numpy.linalg.norm(A, ord, axis)`` for a matrix.
+def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:  # noqa: A002
+    """A matrix or vector norm, as ``numpy.linalg.norm(A, ord, axis, keepdims)``.
 
     * ``ord=None`` or ``"fro"``: the Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½,
       d‖A‖ = tr((A/‖A‖)ᵀ dA);
@@ -259,8 +260,13 @@ def norm(a: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - Num
     entries), an integer (the 2-norms of the vectors along it; for a matrix
     the result keeps the axis, as ``kv.sum`` does) or a pair (the matrix norms
     of those planes, ``axis=(-2, -1)``: each member's norm, of shape ``(b,)``).
+
+    The other orders of NumPy (matrices: ±1, −2, ±∞; vectors: any p, ±∞, 0), ``keepdims``
+    and the vectors of per-member scalars are :func:`kronvec.ops.norms.norm_of_order`'s.
     """
     a = as_expr(a)
+    if keepdims or a.ndim == 1 or not any(ord is o or ord == o for o in (None, "fro", "nuc", 2)):
+        return registry.function("norm_of_order")(a, ord, axis, keepdims)
     if axis is not None or not is_plain(a.shape):
         return _norm_along(a, ord, axis)
     if ord is None or ord == "fro":
@@ -272,7 +278,7 @@ def norm(a: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - Num
     raise ValueError(f"norm: ord must be None, 'fro', 'nuc' or 2, got {ord!r}")
 
 
-norm.stack_keywords = ("axis",)  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
+norm.stack_keywords = ("axis", "keepdims")  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
 
 
 def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
