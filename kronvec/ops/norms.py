@@ -317,7 +317,7 @@ def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = Fa
     """
     a = as_expr(a)
     if axis is None:
-        if ord is None:
+        if ord is None and a.ndim != 1:
             out = basic_norm(a)
             target = tuple(1 for _ in a.shape) if keepdims else out.shape
             return reshape(out, target) if out.shape != target else out
