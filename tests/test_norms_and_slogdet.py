@@ -103,7 +103,8 @@ def test_jvp_and_vjp_match_finite_differences(shape, ord_, axis, keep):
     W = rng.standard_normal(e.shape)
     scalar = kv.sum(kv.Constant(W) * e) if e.shape != () else e
     G = kv.evaluate(kv.grad(scalar, X), values)
-    np.testing.assert_allclose(G, fd_jacobian(scalar, X, values).reshape(shape, order="F"), rtol=1e-5, atol=1e-7)
+    fd = fd_jacobian(scalar, X, values).reshape(shape, order="F")
+    np.testing.assert_allclose(G, fd, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("ord_, axis", [(-2, None), (3, 0), (0.5, 1), (-1.5, 0), (3, -1)])

@@ -147,7 +147,8 @@ def vector_norm(a: Any, p: float, axes: tuple[int, ...], keepdims: bool = False)
     """
     a = as_expr(a)
     shape = reduced_shape(a.shape, axes, keepdims)
-    return Expr.make("vector_norm", (a,), Params(p=float(p), axes=tuple(axes), keepdims=bool(keepdims)), shape)
+    params = Params(p=float(p), axes=tuple(axes), keepdims=bool(keepdims))
+    return Expr.make("vector_norm", (a,), params, shape)
 
 
 def _vector_norm_value(node: Any, x: np.ndarray) -> Any:
@@ -227,7 +228,8 @@ def _smallest_jvp(node: Expr, i: int) -> Any:
         raise NotImplementedError("the derivative of norm(A, -2) of a stack with several stack axes: "
                                   "reshape the stack to one stack axis")
     U, s, Vt, _, _ = svd_parts(a)
-    return TraceMap(transpose(matmul(U, multiply(smallest_weights(s), Vt))), Constant(1.0), a.shape, node.shape)
+    gradient = matmul(U, multiply(smallest_weights(s), Vt))  # U diag(w) Vᵀ
+    return TraceMap(transpose(gradient), Constant(1.0), a.shape, node.shape)
 
 
 def _smallest_value(x: np.ndarray) -> Any:
@@ -322,7 +324,8 @@ def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = Fa
             target = tuple(1 for _ in a.shape) if keepdims else out.shape
             return reshape(out, target) if out.shape != target else out
         if a.ndim > 2 or a.ndim == 0:
-            raise ValueError(f"norm: improper number of dimensions to norm (shape {fmt(a.shape)}, ord={ord!r})")
+            raise ValueError(f"norm: improper number of dimensions to norm "
+                             f"(shape {fmt(a.shape)}, ord={ord!r})")
     axes = normalize_axes("norm", axis, a.shape)
     if isinstance(axis, tuple) and len(set(axis)) == 2 and len(axes) == 2:
         axes = tuple(normalize_axes("norm", x, a.shape)[0] for x in axis)  # (row, col) in the given order
