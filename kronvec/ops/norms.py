@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import ElementwiseMap, TraceMap, ZeroMap
+from ..maps import ElementwiseMap, KronMap, TraceMap, ZeroMap
+from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt, is_plain
 from ._common import code_for, func_print, io, lift, py_call, with_node
@@ -33,7 +34,7 @@ from .arithmetic import multiply, scale
 from .axis_reductions import axes_sum_jvp, keep_total
 from .axis_reductions import max as max_
 from .axis_reductions import min as min_
-from .leaves import Constant
+from .leaves import Constant, ones
 from .piecewise import abs as abs_
 from .piecewise import sign
 from .products import matmul, transpose
@@ -162,6 +163,11 @@ def _vector_norm_jvp(node: Expr, i: int) -> Any:
     a, par = node.args[0], node.params
     kept = node if par.keepdims else reshape(node, reduced_shape(a.shape, par.axes, True))
     weights = multiply(signed_power(a, par.p - 1), abs_power(kept, 1 - par.p))
+    if is_plain(a.shape):  # a matrix, along one axis (kept): 𝟙ᵀ(W ⊙ dA) or (W ⊙ dA)𝟙
+        n, m = a.shape
+        total = KronMap(ones(1, n), None, a.shape, node.shape) if par.axes == (0,) else \
+            KronMap(None, ones(m, 1), a.shape, node.shape)
+        return compose(total, ElementwiseMap(weights, a.shape))
     return axes_sum_jvp(weights, node)
 
 
@@ -222,6 +228,19 @@ def _smallest_weights_value(s: np.ndarray) -> np.ndarray:
     return hit / count
 
 
+def _smallest_weights_code(g: Any, s: str) -> str:
+    """The tied group of the smallest singular value as code (NumPy, JAX and PyTorch spellings)."""
+    torch = g.name == "torch"
+    axis = "dim=-2, keepdim=True" if torch else "axis=-2, keepdims=True"
+    low = g.let(f"{s}.amin({axis})" if torch else f"{s}.min({axis})", hint="low")
+    top = f"{s}.amax({axis})" if torch else f"{s}.max({axis})"
+    tol = g.let(f"{s}.shape[-2] * {float(np.finfo(float).eps)!r} * {top}", hint="tol")
+    cast = f".to({s}.dtype)" if torch else " * 1.0"
+    hit = g.let(f"(({s} - {low} <= {tol}) & ({low} > {tol})){cast}", hint="hit")
+    count = f"{hit}.sum({axis}).clamp(min=1.0)" if torch else f"{g.np}.maximum({hit}.sum({axis}), 1.0)"
+    return f"{hit} / {count}"
+
+
 def _smallest_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
     if node.ndim > 1:
@@ -249,10 +268,7 @@ register(
 register(
     "smallest_weights", FAMILY, function=smallest_weights, stacks=True,
     evaluate=lift(_smallest_weights_value),
-    code=lambda g, e, s: (f"(lambda s: (lambda hit: hit / {g.np}.maximum(hit.sum(axis=-2, keepdims=True), 1))"
-                          f"((s - s.min(axis=-2, keepdims=True) <= s.shape[-2] * 2.220446049250313e-16 * "
-                          f"s.max(axis=-2, keepdims=True)) & (s.min(axis=-2, keepdims=True) > s.shape[-2] * "
-                          f"2.220446049250313e-16 * s.max(axis=-2, keepdims=True))) * 1.0)({s})"),
+    code=lambda g, e, s: _smallest_weights_code(g, s),
     jvp=lambda node, i: ZeroMap(*io(node, i)),
     printing=Printing(func_print("∂min"), func_print(r"\partial\min"), py_call("smallest_weights")),
     doc="where the smallest singular value is attained, divided by how often (piecewise constant)")
