@@ -395,7 +395,24 @@ def _p_norm_case(order, axis=0):
     return case
 
 
+def _case_diagonal(n, m, k):  # an offset diagonal of a rectangular matrix, squared (1-D result)
+    X = kv.Matrix("X", (n + 1, k + 1))
+    d = kv.diagonal(X * kv.Matrix("A", (n + 1, k + 1)), (n + k) % 3 - 1)
+    return d * d, X, False
+
+
+def _case_offset_trace(n, m, k):  # planes (0, 2) of a stack, with an offset
+    X = kv.Matrix("X", (n + 1, 2, k + 1))
+    return kv.trace(X * X, offset=1 - (n + k) % 3, axis1=0, axis2=2), X, False
+
+
+def _case_pinv_rtol(n, m, k):
+    X = kv.Matrix("X", (n, n + m - 1) if k % 2 else (n + m - 1, n))
+    return kv.pinv(X, rtol=1e-6), X, False
+
+
 CASES = {
+    "diagonal": _case_diagonal, "offset_trace": _case_offset_trace, "pinv_checked": _case_pinv_rtol,
     "slogdet": _case_slogdet, "slogdet_sign": _case_slogdet_sign,
     "vector_norm": _p_norm_case(3), "abs_power": _p_norm_case(-1.5, 1), "signed_power": _p_norm_case(0.5),
     "norm_of_order": _p_norm_case(1, None), "smallest_singular_value": _norm_case(-2),

@@ -69,12 +69,13 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     For a stack, the traces of the planes spanned by ``axis1`` and ``axis2``
     (NumPy's defaults: the first two axes); ``kv.trace(X, axis1=-2, axis2=-1)``
     gives the trace of each member, of shape ``(b,)``.  As in NumPy, a rectangular
-    plane of a stack sums its min(m, n) diagonal entries.  Only ``offset=0``.
+    plane of a stack sums its min(m, n) diagonal entries.  With an ``offset``, the sum of
+    ``kv.diagonal(A, offset, axis1, axis2)``, as NumPy's (0 for an empty diagonal).
     Its differential is tr(dA); ∇_X tr(AXB) = AᵀBᵀ (Matrix Cookbook eq. 101).
     """
     a = as_expr(a)
-    if offset != 0:
-        raise ValueError(f"trace: only offset=0 is supported, got offset={offset!r}")
+    if offset != 0:  # the sum of an offset diagonal
+        return registry.function("offset_trace")(a, offset, axis1, axis2)
     if not is_plain(a.shape):
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
