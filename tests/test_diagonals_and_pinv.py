@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
+from kronvec.parse import ParseError, parse_expression
 from kronvec.testing import check_jacobian, dottest, fd_jacobian
 
 
@@ -124,3 +125,10 @@ def test_pinv_with_keywords_prints_them():
     assert str(kv.pinv(X)) == "X⁺"
     assert kv.pinv(kv.pinv(X, rtol=0.1)).op == "pinv"  # truncation is not undone
     assert kv.pinv(kv.pinv(X)) is X
+
+
+def test_the_parser_reads_the_new_orders_and_refuses_a_1d_diagonal_clearly():
+    X = kv.Matrix("X", (4, 4))
+    assert parse_expression("norm(X, ord=-2)", {"X": (4, 4)}, kv) is kv.norm(X, -2)
+    with pytest.raises(ParseError, match="diagonal.*1-D array"):
+        parse_expression("diagonal(X)", {"X": (4, 4)}, kv)
