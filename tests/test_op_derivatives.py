@@ -395,15 +395,15 @@ def _p_norm_case(order, axis=0):
     return case
 
 
-def _case_diagonal(n, m, k):  # an offset diagonal of a rectangular matrix, squared (1-D result)
-    X = kv.Matrix("X", (n + 1, k + 1))
-    d = kv.diagonal(X * kv.Matrix("A", (n + 1, k + 1)), (n + k) % 3 - 1)
+def _case_diagonal(n, m, k):  # offset diagonals of the rectangular members of a stack, squared: (2, k)
+    X = kv.Matrix("X", (2, n + 1, k + 1))
+    d = kv.diagonal(X * kv.Matrix("A", (2, n + 1, k + 1)), (n + k) % 3 - 1, -2, -1)
     return d * d, X, False
 
 
-def _case_offset_trace(n, m, k):  # planes (0, 2) of a stack, with an offset
-    X = kv.Matrix("X", (n + 1, 2, k + 1))
-    return kv.trace(X * X, offset=1 - (n + k) % 3, axis1=0, axis2=2), X, False
+def _case_offset_trace(n, m, k):  # planes (0, 3) of a four-axis stack, with an offset: (2, m)
+    X = kv.Matrix("X", (n + 1, 2, m, k + 1))
+    return kv.trace(X * X, offset=1 - 2 * ((n + k) % 2), axis1=0, axis2=3), X, False
 
 
 def _case_pinv_rtol(n, m, k):
