@@ -73,6 +73,10 @@ def test_invalid_orders_raise_as_numpy():
         kv.norm(X, "nuc", axis=0)
     with pytest.raises(ValueError, match="dimensions"):
         kv.norm(S, 1)
+    for ord_ in ("fro", "nuc", 2):  # an order with axis=None needs one or two axes, as in NumPy
+        with pytest.raises(ValueError, match="dimensions"):
+            kv.norm(S, ord_)
+    assert kv.norm(S).shape == ()
 
 
 # ------------------------------------------------------------ derivatives

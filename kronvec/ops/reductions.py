@@ -266,7 +266,8 @@ def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> E
     and the vectors of per-member scalars are :func:`kronvec.ops.norms.norm_of_order`'s.
     """
     a = as_expr(a)
-    if keepdims or a.ndim == 1 or not any(ord is o or ord == o for o in (None, "fro", "nuc", 2)):
+    if keepdims or a.ndim == 1 or not any(ord is o or ord == o for o in (None, "fro", "nuc", 2)) or \
+            axis is None and a.ndim > 2 and ord is not None:  # (NumPy refuses an order for 3+ axes)
         return registry.function("norm_of_order")(a, ord, axis, keepdims)
     if axis is not None or not is_plain(a.shape):
         return _norm_along(a, ord, axis)
