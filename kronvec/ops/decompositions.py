@@ -256,7 +256,9 @@ register(
 def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
     """The Moore–Penrose inverse A⁺ (``numpy.linalg.pinv``), of shape (n, m) for A (m, n).
 
-    Along perturbations that keep the rank (Golub & Pereyra, 1973):
+    Along perturbations that keep the rank (Golub & Pereyra, 1973); the Jacobian exists where
+    A has full rank (elsewhere a perturbation changes the rank, and binding or evaluating the
+    derivative raises ``kv.DegenerateError``, the rank decided as ``np.linalg.pinv`` does):
 
         dA⁺ = −A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I − AA⁺) + (I − A⁺A) dAᵀ A⁺ᵀA⁺,
 
@@ -287,12 +289,13 @@ def _pinv_node(a: Expr, params: Any) -> Expr:
     return Expr.make("pinv", (a,), params, matrix_transposed(a.shape))
 
 
-def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
-    return np.linalg.pinv(x, **dict(node.params))
+def _keywords(params: Any) -> dict[str, Any]:
+    """NumPy's keywords of a pinv node (``rtol``, ``hermitian``) that differ from the defaults."""
+    return {k: v for k, v in params if k in ("rtol", "hermitian") and v is not None and v is not False}
 
 
 def _pinv_code(g: Any, e: Expr, x: str) -> str:
-    extra = "".join(f", {k}={v!r}" for k, v in e.params if v is not None and v is not False)
+    extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
     return f"{g.la}.pinv({x}{extra})"
 
 
@@ -300,14 +303,39 @@ def _pinv_python(p: Any, e: Expr) -> tuple[str, int]:
     a = e.args[0]
     hermitian = bool(dict(e.params).get("hermitian"))
     arg = p(a.args[0] if hermitian and a.op == "tri" else a)
-    extra = "".join(f", {k}={v!r}" for k, v in e.params if v is not None and v is not False)
+    extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
     return f"pinv({arg}{extra})", Prec.ATOM
 
 
+def _full_rank(a: Expr) -> Expr:
+    """A⁺ as a factor of pinv's derivative: the same value, from an evaluation that refuses an A
+    whose rank is not full (where the rank changes, and the derivative does not exist)."""
+    return Expr.make("pinv", (a,), Params(full_rank=True), matrix_transposed(a.shape))
+
+
+def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
+    """``np.linalg.pinv``; for the factors of the derivative, by the SVD with NumPy's cutoff
+    max(m, n)·ε·s₁, raising ``kv.DegenerateError`` where a singular value is at or below it."""
+    if not dict(node.params).get("full_rank"):
+        return np.linalg.pinv(x, **_keywords(node.params))
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    low = ~(s > max(x.shape[-2:]) * np.finfo(float).eps * s[..., :1])
+    if low.any():
+        member = np.argwhere(low.any(axis=-1))[0] if low.ndim > 1 else ()
+        where = f" in member {tuple(int(k) for k in member)} of the stack" if low.ndim > 1 else ""
+        rank = int((~low[tuple(member)]).sum())
+        raise DegenerateError(f"pinv: no derivative at a matrix of shape {x.shape} of rank {rank} < "
+                              f"{min(x.shape[-2:])}{where} (singular values {s[tuple(member)]}): a "
+                              f"perturbation changes the rank there")
+    return np.swapaxes(vt, -1, -2) @ (np.swapaxes(u, -1, -2) / s[..., :, None])
+
+
 def _pinv_jvp(node: Expr, i: int) -> Any:
-    a, X = node.args[0], node  # X = A⁺ (n, m)
-    if node.params and node.params.rtol is not None:  # the formula holds while the cutoff discards nothing
-        X = Expr.make("pinv_checked", (a, node), Params(rtol=node.params.rtol), node.shape)
+    a = node.args[0]
+    X = _full_rank(a)  # A⁺ (n, m), checked for full rank when evaluated
+    rtol = dict(node.params).get("rtol")
+    if rtol is not None:  # pinv(A, rtol) is A⁺ while the cutoff discards no singular value: checked
+        X = Expr.make("pinv_checked", (a, X), Params(rtol=rtol), X.shape)
     m, n = a.shape[-2:]
     left = add(identity(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
     right = add(identity(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
