@@ -406,7 +406,45 @@ def _case_tensordot(n, m, k):
     return kv.tensordot(X * X, kv.Matrix("A", (n, k, m)), axes=2), X, False
 
 
+def _case_slogdet(n, m, k):
+    X = kv.Matrix("X", (n, n))
+    return kv.slogdet(X.T @ X + kv.Matrix("S", (n, n), symmetric=True))[1], X, False
+
+
+def _case_slogdet_sign(n, m, k):  # piecewise constant: derivative 0
+    X = kv.Matrix("X", (n, n))
+    return kv.slogdet(X + kv.Matrix("S", (n, n), symmetric=True))[0] * kv.trace(X), X, False
+
+
+def _p_norm_case(order, axis=0):
+    def case(n, m, k):  # entries of both signs (|x|^p has its kink at 0, of measure zero)
+        X = kv.Matrix("X", (n, k))
+        return kv.norm(kv.Matrix("A", (n, k)) * X - 1.25, order, axis), X, True
+    return case
+
+
+def _case_diagonal(n, m, k):  # offset diagonals of the rectangular members of a stack, squared: (2, k)
+    X = kv.Matrix("X", (2, n + 1, k + 1))
+    d = kv.diagonal(X * kv.Matrix("A", (2, n + 1, k + 1)), (n + k) % 3 - 1, -2, -1)
+    return d * d, X, False
+
+
+def _case_offset_trace(n, m, k):  # planes (0, 3) of a four-axis stack, with an offset: (2, m)
+    X = kv.Matrix("X", (n + 1, 2, m, k + 1))
+    return kv.trace(X * X, offset=1 - 2 * ((n + k) % 2), axis1=0, axis2=3), X, False
+
+
+def _case_pinv_rtol(n, m, k):
+    X = kv.Matrix("X", (n, n + m - 1) if k % 2 else (n + m - 1, n))
+    return kv.pinv(X, rtol=1e-6), X, False
+
+
 CASES = {
+    "diagonal": _case_diagonal, "offset_trace": _case_offset_trace, "pinv_checked": _case_pinv_rtol,
+    "slogdet": _case_slogdet, "slogdet_sign": _case_slogdet_sign,
+    "vector_norm": _p_norm_case(3), "abs_power": _p_norm_case(-1.5, 1), "signed_power": _p_norm_case(0.5),
+    "norm_of_order": _p_norm_case(1, None), "smallest_singular_value": _norm_case(-2),
+    "smallest_weights": _norm_case(-2),
     "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
     "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
     "det": _case_det, "logdet": _case_logdet, "kron": _case_kron,

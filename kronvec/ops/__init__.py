@@ -9,3 +9,4 @@ from . import assembly, exponents, indexing, kronecker, stacks  # noqa: F401
 # after products: these build products and inverses
 from . import decompositions, spectral, spectral_functions, triangular  # noqa: F401
 from . import axis_reductions, ml, piecewise, power_derivatives  # noqa: F401
+from . import diagonals, norms  # noqa: F401  (after axis_reductions and piecewise: norms are built from them)

@@ -39,6 +39,7 @@ from ._common import code_for, func_print, with_node
 from .arithmetic import add, scale
 from .leaves import identity
 from .products import matmul
+from .triangular import tri
 
 __all__ = ["qr", "lu", "pinv"]
 
@@ -252,7 +253,7 @@ register(
 
 
 # ----------------------------------------------------------------- pinv
-def pinv(a: Any) -> Expr:
+def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
     """The Moore–Penrose inverse A⁺ (``numpy.linalg.pinv``), of shape (n, m) for A (m, n).
 
     Along perturbations that keep the rank (Golub & Pereyra, 1973); the Jacobian exists where
@@ -262,14 +263,48 @@ def pinv(a: Any) -> Expr:
         dA⁺ = −A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I − AA⁺) + (I − A⁺A) dAᵀ A⁺ᵀA⁺,
 
     which for A of full rank is the derivative (one of the projectors vanishes).
+
+    As NumPy (≥ 2): singular values below ``rtol`` · s₁ count as zero (default
+    max(m, n) · ε), and ``hermitian=True`` reads A as symmetric through its lower
+    triangle, as ``eigh`` does: A⁺ is then the pseudo-inverse of symₗ(A) =
+    tril(A) + tril(A, −1)ᵀ, differentiated through that triangle.
     """
     a = as_expr(a)
     PINV.signature.check("pinv", [a.shape])
-    if a.op == "pinv":
-        return a.args[0]
-    if a.op == "identity":
-        return a
-    return Expr.make("pinv", (a,), NO_PARAMS, matrix_transposed(a.shape))
+    if hermitian:
+        a = tri(a, "mirror_lower")
+    if rtol is None and not hermitian:
+        if a.op == "pinv" and not a.params:
+            return a.args[0]
+        if a.op == "identity":
+            return a
+        return Expr.make("pinv", (a,), NO_PARAMS, matrix_transposed(a.shape))
+    return _pinv_node(a, Params(rtol=None if rtol is None else float(rtol), hermitian=bool(hermitian)))
+
+
+pinv.stack_keywords = ("rtol", "hermitian")  # type: ignore[attr-defined]  # (not parsed)
+
+
+def _pinv_node(a: Expr, params: Any) -> Expr:
+    return Expr.make("pinv", (a,), params, matrix_transposed(a.shape))
+
+
+def _keywords(params: Any) -> dict[str, Any]:
+    """NumPy's keywords of a pinv node (``rtol``, ``hermitian``) that differ from the defaults."""
+    return {k: v for k, v in params if k in ("rtol", "hermitian") and v is not None and v is not False}
+
+
+def _pinv_code(g: Any, e: Expr, x: str) -> str:
+    extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
+    return f"{g.la}.pinv({x}{extra})"
+
+
+def _pinv_python(p: Any, e: Expr) -> tuple[str, int]:
+    a = e.args[0]
+    hermitian = bool(dict(e.params).get("hermitian"))
+    arg = p(a.args[0] if hermitian and a.op == "tri" else a)
+    extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
+    return f"pinv({arg}{extra})", Prec.ATOM
 
 
 def _full_rank(a: Expr) -> Expr:
@@ -282,7 +317,7 @@ def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
     """``np.linalg.pinv``; for the factors of the derivative, by the SVD with NumPy's cutoff
     max(m, n)·ε·s₁, raising ``kv.DegenerateError`` where a singular value is at or below it."""
     if not dict(node.params).get("full_rank"):
-        return np.linalg.pinv(x)
+        return np.linalg.pinv(x, **_keywords(node.params))
     u, s, vt = np.linalg.svd(x, full_matrices=False)
     low = ~(s > max(x.shape[-2:]) * np.finfo(float).eps * s[..., :1])
     if low.any():
@@ -298,12 +333,28 @@ def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
 def _pinv_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
     X = _full_rank(a)  # A⁺ (n, m), checked for full rank when evaluated
+    rtol = dict(node.params).get("rtol")
+    if rtol is not None:  # pinv(A, rtol) is A⁺ while the cutoff discards no singular value: checked
+        X = Expr.make("pinv_checked", (a, X), Params(rtol=rtol), X.shape)
     m, n = a.shape[-2:]
     left = add(identity(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
     right = add(identity(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
     return add_maps(KronMap(scale(-1.0, X), X, a.shape, node.shape),
                     KronTMap(matmul(X, X.mT), right, a.shape, node.shape),
                     KronTMap(left, matmul(X.mT, X), a.shape, node.shape))
+
+
+def _checked_value(node: Any, a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x`` (= pinv(a, rtol)), after checking that the cutoff discarded no singular value that the
+    default cutoff keeps: the pseudo-inverse's derivative here is that of constant rank."""
+    s = np.linalg.svd(a, compute_uv=False)
+    top = s[..., :1]
+    cut = (s <= node.params.rtol * top) & (s > max(a.shape[-2:]) * np.finfo(float).eps * top)
+    if np.any(cut):
+        raise DegenerateError(f"pinv(rtol={node.params.rtol!r}): the cutoff discards the singular value "
+                              f"{float(s[cut][0]):.3g} (of {float(top.max()):.3g}), so the rank of the "
+                              f"truncated pseudo-inverse is not that of A: its derivative is not implemented")
+    return x
 
 
 def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
@@ -313,15 +364,26 @@ def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
 PINV = register(
     "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)",
     stacks=True,
-    evaluate=with_node(_pinv_value), code="{la}.pinv({0})",
+    evaluate=with_node(_pinv_value), code=_pinv_code,
+    rebuild=lambda node, args: pinv(args[0]) if not node.params else _pinv_node(args[0], node.params),
     jvp=_pinv_jvp,
-    transpose=Transpose((0,), lambda node, t: _full_rank(t[0]) if dict(node.params).get("full_rank")
-                        else pinv(t[0])),
-    printing=Printing(_print_pinv, _print_pinv, lambda p, e: (f"pinv({p(e.args[0])})", Prec.ATOM)),
+    transpose=Transpose((0,), lambda node, t: _pinv_node(t[0], node.params) if node.params else pinv(t[0])),
+    printing=Printing(_print_pinv, _print_pinv, _pinv_python),
     identity=("{out} = {arg}⁺ (constant rank) ⇒ d{out} = −{out} d{arg} {out} + {out}{out}ᵀ d{arg}ᵀ "
               "(I − {arg}{out}) + (I − {out}{arg}) d{arg}ᵀ {out}ᵀ{out} (Golub–Pereyra)",
               r"\mathrm{{d}}{out} = -{out}\, \mathrm{{d}}{arg}\, {out} + {out}{out}^{{\top}} "
               r"\mathrm{{d}}{arg}^{{\top}} (I - {arg}{out}) + (I - {out}{arg}) \mathrm{{d}}{arg}^{{\top}} "
               r"{out}^{{\top}}{out}"),
     doc="the Moore–Penrose pseudo-inverse A⁺ (its derivative at constant rank)",
+)
+register(
+    "pinv_checked", FAMILY,
+    function=lambda a, x, rtol: Expr.make("pinv_checked", (a, x), Params(rtol=rtol), x.shape),
+    stacks=True, params=("rtol",),
+    evaluate=with_node(_checked_value), code="{1}",
+    jvp=lambda node, i: KronMap(None, None, node.shape, node.shape) if i == 1 else
+    ZeroMap(node.args[0].shape, node.shape),
+    printing=Printing(lambda p, e: p.render(e.args[1]), lambda p, e: p.render(e.args[1]),
+                      lambda p, e: p.render(e.args[1])),
+    doc="pinv(A, rtol) in a derivative, checked to discard no singular value (the value of pinv)",
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import registry
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
@@ -64,12 +65,13 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     For a stack, the traces of the planes spanned by ``axis1`` and ``axis2``
     (NumPy's defaults: the first two axes); ``kv.trace(X, axis1=-2, axis2=-1)``
     gives the trace of each member, of shape ``(b,)``.  As in NumPy, a rectangular
-    plane of a stack sums its min(m, n) diagonal entries.  Only ``offset=0``.
+    plane of a stack sums its min(m, n) diagonal entries.  With an ``offset``, the sum of
+    ``kv.diagonal(A, offset, axis1, axis2)``, as NumPy's (0 for an empty diagonal).
     Its differential is tr(dA); ∇_X tr(AXB) = AᵀBᵀ (Matrix Cookbook eq. 101).
     """
     a = as_expr(a)
-    if offset != 0:
-        raise ValueError(f"trace: only offset=0 is supported, got offset={offset!r}")
+    if offset != 0:  # the sum of an offset diagonal
+        return registry.function("offset_trace")(a, offset, axis1, axis2)
     if not is_plain(a.shape):
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
@@ -245,8 +247,8 @@ SUM = register(
 
 
 # ----------------------------------------------------------------- norm
-def norm(a: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - NumPy's argument name
-    """A matrix norm, a scalar, as ``numpy.linalg.norm(A, ord, axis)`` for a matrix.
+def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:  # noqa: A002
+    """A matrix or vector norm, as ``numpy.linalg.norm(A, ord, axis, keepdims)``.
 
     * ``ord=None`` or ``"fro"``: the Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½,
       d‖A‖ = tr((A/‖A‖)ᵀ dA);
@@ -257,8 +259,14 @@ def norm(a: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - Num
     entries), an integer (the 2-norms of the vectors along it; for a matrix
     the result keeps the axis, as ``kv.sum`` does) or a pair (the matrix norms
     of those planes, ``axis=(-2, -1)``: each member's norm, of shape ``(b,)``).
+
+    The other orders of NumPy (matrices: ±1, −2, ±∞; vectors: any p, ±∞, 0), ``keepdims``
+    and the vectors of per-member scalars are :func:`kronvec.ops.norms.norm_of_order`'s.
     """
     a = as_expr(a)
+    if keepdims or a.ndim == 1 or not any(ord is o or ord == o for o in (None, "fro", "nuc", 2)) or \
+            axis is None and a.ndim > 2 and ord is not None:  # (NumPy refuses an order for 3+ axes)
+        return registry.function("norm_of_order")(a, ord, axis, keepdims)
     if axis is not None or not is_plain(a.shape):
         return _norm_along(a, ord, axis)
     if ord is None or ord == "fro":
@@ -270,7 +278,7 @@ def norm(a: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - Num
     raise ValueError(f"norm: ord must be None, 'fro', 'nuc' or 2, got {ord!r}")
 
 
-norm.stack_keywords = ("axis",)  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
+norm.stack_keywords = ("axis", "keepdims")  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
 
 
 def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002

@@ -35,7 +35,7 @@ from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
 from ._common import NodeInfo, call_printing, code_for, matrix_transpose_value, triangle, with_node
 from .arithmetic import scale
-from .leaves import identity, zeros
+from .leaves import Constant, identity, zeros
 from .products import inv
 
 __all__ = ["tri", "cholesky", "solve_triangular", "TRI_TEXT", "signed"]
@@ -59,9 +59,13 @@ def tri(a: Any, kind: str) -> Expr:
     a = as_expr(a)
     if kind not in TRIANGLE_KINDS:
         raise ValueError(f"tri: unknown kind {kind!r} (one of {', '.join(TRIANGLE_KINDS)})")
+    unit = kind.startswith("unit")
+    if a.shape == ():  # a scalar read as a 1×1 matrix (a tangent of a 1×1 argument, in a Hessian)
+        if kind.startswith("strict"):
+            return zeros(())
+        return Constant(1.0) if unit else scale(0.5, a) if kind.startswith("phi") else a
     if len(a.shape) < 2 or a.shape[-2] != a.shape[-1]:
         raise ShapeError(f"tri: needs a square matrix, got shape {fmt(a.shape)}")
-    unit = kind.startswith("unit")
     if a.op == "zeros":
         return (identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)) \
             if unit else a

@@ -264,6 +264,9 @@ class Inference(AssemblyRules):
             return Matrix(any_kind.rows, any_kind.cols)  # type: ignore[union-attr]
         if not alt.out.dims:
             return Matrix(self.one, self.one, scalar=True)
+        if len(alt.out.dims) == 1:
+            raise self.error(tree.where, f"{tree.op}() of a matrix is a 1-D array, which a parsed expression "
+                                         f"(of matrices) cannot hold; call kronvec.{tree.op} from Python")
         rows, cols = (self.product(tree, kinds, d, var) if "*" in d else var(d) for d in alt.out.dims)
         return Matrix(rows, cols)
 
