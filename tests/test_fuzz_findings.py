@@ -166,3 +166,16 @@ def test_e_second_derivative_map_of_matrix_power_on_a_stack_passes_the_dot_test(
                                     shape[-2:]).jvp(h.reshape(-1, *shape[-2:])[b])
                for b in range(int(np.prod(shape[:-2])))]
     np.testing.assert_allclose(L.jvp(h), np.reshape(members, shape), rtol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [(1, 2), (-2, -1)])
+def test_d_lambdify_of_a_jacobian_into_per_member_scalars_has_their_shape(axis):
+    # sum(X + C1, axis=(1, 2)) for X (1, 1) and C1 (2, 1, 1): a (2,) result, not (2, 1, 1)
+    X = kv.Matrix("X", (1, 1))
+    F = kv.sum(X + RNG.standard_normal((2, 1, 1)), axis=axis)
+    x, H, G = np.array([[0.3]]), np.array([[0.5]]), RNG.standard_normal(2)
+    L = kv.jacobian(F, X).at({"X": x})
+    jvp = kv.lambdify([X], kv.jacobian(F, X))(x, H)
+    assert np.shape(jvp) == (2,)
+    np.testing.assert_allclose(jvp, L.jvp(H), rtol=1e-12)
+    np.testing.assert_allclose(kv.lambdify([X], kv.jacobian(F, X).T)(x, G), L.vjp(G), rtol=1e-12)

@@ -225,7 +225,9 @@ def _result_name(jac: Jacobian, names: dict[Expr, str]) -> str:
 
 
 def _reshaped(code: str, shape: tuple[int, ...]) -> str:
-    return f"{code}.reshape({tuple(shape)})" if tuple(shape) in ((), (1, 1)) else code
+    """The code of a map's result (of shape ``as2d(shape)``) in the Jacobian's own shape."""
+    shape = tuple(shape)
+    return f"{code}.reshape({shape})" if shape in ((), (1, 1)) or as2d(shape) != shape else code
 
 
 def _assemble(g: Emitter, name: str, arglist: list[str], result: list[str], several: bool) -> str:
