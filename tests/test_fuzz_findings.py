@@ -179,3 +179,16 @@ def test_d_lambdify_of_a_jacobian_into_per_member_scalars_has_their_shape(axis):
     assert np.shape(jvp) == (2,)
     np.testing.assert_allclose(jvp, L.jvp(H), rtol=1e-12)
     np.testing.assert_allclose(kv.lambdify([X], kv.jacobian(F, X).T)(x, G), L.vjp(G), rtol=1e-12)
+
+
+# F. lambdify of an expression defined only for small values of its symbols
+
+
+def test_f_lambdify_finds_representative_values_where_the_expression_is_defined():
+    # logm(3I − 0.449188(λ(X² + I) + Y)) has no real logarithm for X, Y with entries in [0.5, 2]
+    X, Y = kv.Matrix("X", (1, 1)), kv.Matrix("Y", (1, 1))
+    F = kv.logm(3 * kv.eye(1) - 0.449188 * (kv.eigvalsh(kv.matrix_power(X, 2) + kv.eye(1)) + Y))
+    x, y, H = np.array([[0.088]]), np.array([[-0.0925]]), np.array([[0.4]])
+    np.testing.assert_allclose(kv.lambdify([X, Y], F)(x, y), kv.evaluate(F, X=x, Y=y), rtol=1e-12)
+    J = kv.jacobian(F, X)
+    np.testing.assert_allclose(kv.lambdify([X, Y], J)(x, y, H), J.at({"X": x, "Y": y}).jvp(H), rtol=1e-12)
