@@ -348,21 +348,22 @@ def as_operand(x: Any, *others: Any) -> Expr:
 
     The one rule for shapes: NumPy's, with vectors as ``(n, 1)`` columns.  A
     1-D array (or list) is an ``(n, 1)`` column when every other operand that
-    is an expression is a scalar or a matrix (the v1 convention); next to an
-    expression of one dimension or of three or more (a per-member result such
-    as ``logdet`` of a stack, a stack itself) it stays 1-D and NumPy's
-    broadcasting decides.  Other values become constants of their own shape.
+    is an expression is a matrix (the v1 convention); next to an expression of
+    no dimension (a () scalar such as ``logdet(A)``), of one, or of three or
+    more (a per-member result such as ``logdet`` of a stack, a stack itself) it
+    stays 1-D and NumPy's broadcasting decides.  Other values become constants
+    of their own shape.
     """
     if isinstance(x, Expr):
         return x
-    return _constant_operand(x, any(isinstance(o, Expr) and o.ndim not in (0, 2) for o in others))
+    return _constant_operand(x, any(isinstance(o, Expr) and o.ndim != 2 for o in others))
 
 
 def as_operands(*xs: Any) -> list[Expr]:
     """Every argument as an operand next to the others (:func:`as_operand`)."""
     if all(isinstance(x, Expr) for x in xs):
         return list(xs)
-    numpy_1d = any(isinstance(o, Expr) and o.ndim not in (0, 2) for o in xs)
+    numpy_1d = any(isinstance(o, Expr) and o.ndim != 2 for o in xs)
     return [x if isinstance(x, Expr) else _constant_operand(x, numpy_1d) for x in xs]
 
 

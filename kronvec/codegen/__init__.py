@@ -176,9 +176,11 @@ def _outputs(outputs: Any, jac: Jacobian | None) -> tuple[list[Expr], dict[Expr,
     return exprs, names, several
 
 
-def _representative(symbols: dict[str, Expr], seed: int, positive: bool) -> dict[str, np.ndarray]:
+def _representative(symbols: dict[str, Expr], seed: int, positive: bool,
+                    scale: float = 1.0) -> dict[str, np.ndarray]:
     """Random values satisfying the declarations: SPD for positive definite (and symmetric)
-    symbols, generic otherwise; entries in [0.5, 2] for ``positive``."""
+    symbols, generic otherwise; entries in [0.5, 2] for ``positive``; all but the SPD ones
+    times ``scale`` (small values keep I − c·f(X) and the like near I)."""
     rng = np.random.default_rng(seed)
     values = {}
     for name, sym in sorted(symbols.items()):
@@ -190,6 +192,8 @@ def _representative(symbols: dict[str, Expr], seed: int, positive: bool) -> dict
             values[name] = rng.uniform(0.5, 2.0, shape) + (shape[0] * np.eye(shape[0]) if square else 0.0)
         else:
             values[name] = random_matrix(rng, shape, invertible=square)
+        if scale != 1.0 and not (square and sym.params.symmetric):
+            values[name] = scale * values[name]
     return values
 
 
@@ -197,8 +201,8 @@ def _described_evaluation(roots: list[Expr]) -> Evaluator:
     """An evaluator that evaluated ``roots`` with representative values, describing its steps."""
     symbols = symbol_table(roots)
     failure: Exception | None = None
-    for seed, positive in ((0, False), (0, True), (1, True)):
-        bound = bind_values(_representative(symbols, seed, positive), roots, symbols)
+    for seed, positive, scale in ((0, False, 1.0), (0, True, 1.0), (1, True, 1.0), (0, True, 0.1)):
+        bound = bind_values(_representative(symbols, seed, positive, scale), roots, symbols)
         ev = Evaluator({}, roots, bound=bound, describe=True)
         try:
             with np.errstate(all="ignore"):
@@ -225,7 +229,9 @@ def _result_name(jac: Jacobian, names: dict[Expr, str]) -> str:
 
 
 def _reshaped(code: str, shape: tuple[int, ...]) -> str:
-    return f"{code}.reshape({tuple(shape)})" if tuple(shape) in ((), (1, 1)) else code
+    """The code of a map's result (of shape ``as2d(shape)``) in the Jacobian's own shape."""
+    shape = tuple(shape)
+    return f"{code}.reshape({shape})" if shape in ((), (1, 1)) or as2d(shape) != shape else code
 
 
 def _assemble(g: Emitter, name: str, arglist: list[str], result: list[str], several: bool) -> str:

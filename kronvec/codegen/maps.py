@@ -12,6 +12,8 @@ map                    code for the tangent ``h``
 ``TraceMap(C, M)``     ``np.einsum('...ij,ji->...', h, C)[..., None, None] * M``
 ``ElementwiseMap(D)``  ``D * h``
 ``TriSolveMap``        triangular solves with the backend's solver
+``BroadcastMap``       ``np.broadcast_to(h.reshape(...), out_shape)`` (unit axes inserted first)
+``ReduceMap``          ``h.sum(axis=...)`` over the axes a broadcast spread along (its adjoint)
 ``SumMap``, ...        the sum of the terms, ``c * ...``, the maps one after another
 =====================  ==========================================================
 
@@ -111,6 +113,8 @@ def _trace(g: Emitter, m: TraceMap, h: str) -> str:
         t = f"{g.np}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
     elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
         g.batched = False
+        if not (_is_scalar(m.C) or isinstance(m.C, (int, float, np.number))):
+            c = f"{_operand(c)}.reshape(())"  # a 1×1 factor C: tr(C h) is still a () number
         t = f"{h}.reshape(())" if _is_one(m.C) else f"{c} * {h}.reshape(())"
     else:
         t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
@@ -279,6 +283,29 @@ def _unsupported_base(g: Emitter, m: Any, h: str) -> str:
     g.unsupported(f"the action of a {type(m).__name__}")
 
 
+def _broadcast(g: Emitter, m: BroadcastMap, h: str) -> str:
+    """H in its own shape, unit axes inserted, spread to the output's shape by broadcasting."""
+    g.batched = False
+    expanded = list(m.out_shape)
+    kept = iter(m.in_shape)
+    for k in range(len(expanded)):
+        expanded[k] = 1 if k in m.inserted else next(kept)
+    spread = f"{g.np}.broadcast_to({_operand(h)}.reshape({tuple(expanded)}), {tuple(m.out_shape)})"
+    return g.let(f"{spread}.reshape({as2d(m.out_shape)})", hint="term")
+
+
+def _reduce(g: Emitter, m: ReduceMap, h: str) -> str:
+    """Σ of H over the axes where the output has size 1 (kept) and over the removed ones."""
+    g.batched = False
+    x = f"{_operand(h)}.reshape({tuple(m.in_shape)})"
+    keep, axis = ("keepdim", "dim") if g.name == "torch" else ("keepdims", "axis")
+    if m.kept_sums:
+        x = f"{x}.sum({axis}={m.kept_sums}, {keep}=True)"
+    if m.removed:
+        x = f"{x}.sum({axis}={m.removed})"
+    return g.let(f"{x}.reshape({as2d(m.out_shape)})", hint="term")
+
+
 def _stack_axes(g: Emitter, m: Any, h: str) -> str:
     g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
 
@@ -321,8 +348,8 @@ MAP_CODE: dict[type, MapCode] = {
     ScaledMap: _scaled,
     ComposeMap: _compose,
     _AxesMap: _stack_axes,
-    BroadcastMap: _stack_axes,
-    ReduceMap: _stack_axes,
+    BroadcastMap: _broadcast,
+    ReduceMap: _reduce,
     PermuteMap: _stack_axes,
     ReshapeMap: _stack_axes,
 }

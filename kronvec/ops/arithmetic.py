@@ -244,7 +244,9 @@ def smul(s: Any, a: Any) -> Expr:
             s, a = a, s
         else:
             raise ShapeError(f"scalar multiply: {fmt(s.shape)} is not a scalar (with {fmt(a.shape)})")
-    shape = a.shape if not (a.shape == () and s.shape == (1, 1)) else (1, 1)
+    if s.shape == (1, 1) and a.shape == ():  # A₁ₓ₁·s: the () scalar is the coefficient, A₁ₓ₁ the matrix
+        s, a = a, s
+    shape = a.shape
     if s.op == "smul" and s.args[1].op == "identity" and s.shape == (1, 1):  # (t·I₁)·A = t·A
         return as_shape(smul(s.args[0], a), shape)
     value = const_scalar(s)

@@ -128,8 +128,8 @@ def _extremum(kind: str) -> Callable[..., Expr]:
         if not is_plain(a.shape):
             return stack_reduction(f"reduce_{kind}", a, axis, keepdims)
         shape, axis = resolve_axis(_REDUCTIONS[kind], kind, a, axis)
-        if slice_length(a.shape, axis) == 1:
-            return a
+        if slice_length(a.shape, axis) == 1:  # the one entry; over all entries of a 1×1, a () scalar
+            return sum_(a) if axis is None and not keepdims else a
         return keep_total(Expr.make(kind, (a,), Params(axis=axis), shape), keepdims)
     return reduce
 

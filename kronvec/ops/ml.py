@@ -40,6 +40,7 @@ from .axis_reductions import (AXIS_KEPT, AXIS_REDUCTION, axes_sum_jvp, keep_tota
                               slice_sum_jvp, stack_reduction)
 from .elementwise import elementwise_node, register_elementwise, sigmoid
 from .leaves import filled, ones, zeros
+from .reductions import sum as sum_
 from .stacks import normalize_axes, reshape
 
 special = LazyModule("scipy.special")  # for logsumexp; imported on first use
@@ -83,8 +84,8 @@ def logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
     if not is_plain(a.shape):
         return stack_reduction("reduce_logsumexp", a, axis, keepdims)
     shape, axis = resolve_axis(LOGSUMEXP, "logsumexp", a, axis)
-    if slice_length(a.shape, axis) == 1:
-        return a
+    if slice_length(a.shape, axis) == 1:  # the one entry; over all entries of a 1×1, a () scalar
+        return sum_(a) if axis is None and not keepdims else a
     return keep_total(Expr.make("logsumexp", (a,), Params(axis=axis), shape), keepdims)
 
 

@@ -7,7 +7,7 @@ of A⁹⁹⁹⁹⁹⁹⁹⁹⁹ costs about 90 products and prints in one line. 
 keeps gradients of tr(Aᵏ) short.  Its derivative in A is
 ``matpow_frechet2(A, E, H, k) + matpow_frechet2(A, H, E, k)`` with
 matpow_frechet2(A, X, Y, k) = Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ (the (1, 3) block of
-[[A, X, 0], [0, A, Y], [0, 0, A]]ᵏ), so Hessians work; third derivatives
+[[A, X, 0], [0, A, Y], [0, 0, A]]ᵏ), so Hessians work, member by member on stacks; third derivatives
 through it are refused.
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ import numpy as np
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
 from ..maps.algebra import add as add_maps
+from ..maps.algebra import compose
+from ..maps.axes import BroadcastMap
 from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,
                            power_second, second_by_squaring)
 from ..registry import Params, Prec, Printing, Transpose, register
@@ -75,10 +77,10 @@ def _frechet_jvp(node: Expr, i: int) -> Any:
     k, shape = node.params.k, io(node, i)[0]
     if i == 1:
         return MatrixPowerFrechetMap(a, k, shape)
-    if node.ndim > 2:
-        raise NotImplementedError(f"matpow_frechet: second derivatives of matrix_power of stacks of matrices "
-                                  f"(shape {fmt(node.shape)}) are not supported")
-    return add_maps(MatrixPowerSecondMap(a, h, k, 0, shape), MatrixPowerSecondMap(a, h, k, 1, shape))
+    second = add_maps(*(MatrixPowerSecondMap(a, h, k, slot, node.shape) for slot in (0, 1)))
+    if shape != node.shape:  # A's members against more of H's stack axes: dA spread over them first
+        return compose(second, BroadcastMap(shape, node.shape))
+    return second
 
 
 def _second_jvp(node: Expr, i: int) -> Any:
