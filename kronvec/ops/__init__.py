@@ -8,3 +8,4 @@ from . import assembly, exponents, indexing, kronecker, stacks  # noqa: F401
 # after products: these build products and inverses
 from . import decompositions, spectral, spectral_functions, triangular  # noqa: F401
 from . import axis_reductions, ml, piecewise  # noqa: F401
+from . import special  # noqa: F401  (after stacks: gradients spread over stacks)
