@@ -33,7 +33,7 @@ from ._common import code_for, func_print, io, lift, py_call, with_node
 from .arithmetic import add, hadamard, power, scale
 from .broadcasting import broadcast_all
 from .elementwise import elementwise_node, exp, log, register_elementwise
-from .leaves import ones
+from .leaves import filled
 from .stacks import broadcast_to
 
 __all__ = ["gammaln", "digamma", "polygamma", "erf", "erfc", "ndtr", "log_ndtr", "ndtr_ratio", "logit",
@@ -47,7 +47,7 @@ _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _one_minus(a: Expr) -> Expr:
-    return add(ones(a.shape), scale(-1.0, a))
+    return add(filled("ones", a.shape), scale(-1.0, a))
 
 
 def _gaussian(a: Expr, c: float) -> Expr:
