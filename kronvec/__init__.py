@@ -29,7 +29,7 @@ from .maps import LinearMap
 from .maps.blocks import BlockMap
 from .maps.structured import commutation, duplication, elimination, unvec, vec, vech
 from .ops.arithmetic import hadamard
-from .ops.leaves import Constant, Matrix, Scalar, Vector
+from .ops.leaves import Array, Constant, Matrix, Scalar, Vector
 from .ops.stacks import permute_dims
 from .printing import pretty
 from .registry import public_functions
@@ -39,7 +39,7 @@ __version__ = "0.1.0"
 globals().update({name: op.function for name, op in public_functions().items()})
 
 __all__ = sorted(public_functions()) + [
-    "Matrix", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
+    "Matrix", "Array", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
     "explain", "pretty", "lambdify", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",

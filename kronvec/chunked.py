@@ -37,7 +37,7 @@ import numpy as np
 
 from . import evaluation
 from .blockvalues import block_offset, checked_value, finite_sums
-from .caches import RecentCache
+from .caches import RecentCache, constant_bytes
 from .derivative import Jacobian, jacobian
 from .errors import BindingError, ShapeError
 from .expr import Expr, as_expr, rebuild, strip_names, substitute
@@ -62,7 +62,7 @@ def is_dask(x: Any) -> bool:
 
 
 # ------------------------------------------------------------- resizing
-_RESIZED: "RecentCache[Expr]" = RecentCache(256)
+_RESIZED: "RecentCache[Expr]" = RecentCache(256)  # bounded by the bytes of the constants it keeps alive
 
 
 def _stack_shaped(e: Expr, stack: Shape) -> bool:
@@ -95,7 +95,7 @@ def resized(e: Expr, stack: Shape, block: Shape, names: frozenset[str]) -> Expr:
         else:
             new = node
         memo[node] = new
-    return _RESIZED.add(key, memo[e])
+    return _RESIZED.add(key, memo[e], constant_bytes((e, memo[e])))
 
 
 # ------------------------------------------------------------- context

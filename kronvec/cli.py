@@ -7,11 +7,18 @@ checks it against central finite differences at random values (with the
 checks of :mod:`kronvec.testing`), prints LaTeX or the derivation steps, or
 saves the dense Jacobian.
 
-Exit status: 0 on success, 1 if ``--check`` fails, 2 on bad input.
+Exit status: 0 on success, 1 if ``--check`` fails, 2 on any error (bad
+input, a refusal, a file that cannot be read or written), reported as one
+line on stderr, never a traceback.  ``--check`` and ``--dense`` refuse work
+that would need more memory than ``--max-bytes`` (1 GiB by default) before
+allocating it; ``--at`` reads only regular ``.npy`` files, and ``--dense``
+writes only a name ending in ``.npy`` that does not exist yet (``--force``
+replaces it, a symbolic link included, without following the link).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -20,6 +27,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import kronvec as kv
+from kronvec.cli_files import CommandLineError, check_target, load_npy, parse_bytes, printable, write_npy
+from kronvec.maps import expression_factors
 from kronvec.parse import ParseError, ParsedExpression, function_names, parse
 from kronvec.testing import (fd_jacobian, fd_jvp, random_matrix, random_values, relative_error,
                              symmetrizer)
@@ -37,6 +46,9 @@ _SAMPLE = "⊗∇ᵀ⁻¹×"
 _SHAPE_PATTERN = re.compile(r"^\s*([^\W\d]\w*)\s*=\s*(?:(scalar)|(\d+)\s*(?:[x×X*]\s*(\d+))?)\s*$")
 _AT_PATTERN = re.compile(r"^\s*([^\W\d]\w*)\s*=\s*(.+?)\s*$")
 DOMAIN_TRIES = 4
+MAX_BYTES = 2 ** 30
+# Temporaries while checking: the values, the finite-difference evaluations and the map's factors.
+_WORKING_COPIES = 4
 
 
 @dataclass
@@ -89,15 +101,20 @@ def _shape_argument(text: str) -> list[tuple[str, tuple[int, ...]]]:
     return shapes
 
 
-def _at_argument(text: str) -> tuple[str, np.ndarray]:
-    """Parse ``NAME=FILE.npy`` and load the array."""
+def _at_argument(text: str) -> tuple[str, str]:
+    """Parse ``NAME=FILE.npy`` (the file is read later, within the memory budget)."""
     match = _AT_PATTERN.match(text)
     if match is None:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}; expected NAME=FILE.npy")
+    return match.group(1), match.group(2)
+
+
+def _bytes_argument(text: str) -> int:
+    """Parse a size in bytes for --max-bytes."""
     try:
-        return match.group(1), np.load(match.group(2), allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {match.group(2)!r}: {exc}") from None
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _names_argument(text: str) -> list[str]:
@@ -113,10 +130,19 @@ def _check_symbol_name(name: str, error: Callable[[str], Exception]) -> None:
         raise error(f"{name!r} is not a valid symbol name")
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        sys.stderr.write(f"error: {printable(message)} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
 def _argument_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="kronvec", description="Matrix calculus: derivatives of matrix expressions as lazy linear maps.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_OneLineParser)
     derive = commands.add_parser(
         "derive", help="differentiate a matrix expression",
         description=("Differentiate EXPR (Python syntax: @ + - * / ** .T and "
@@ -137,9 +163,17 @@ def _argument_parser() -> argparse.ArgumentParser:
     derive.add_argument("--latex", action="store_true", help="also print LaTeX")
     derive.add_argument("--steps", action="store_true", help="print the derivation step by step")
     derive.add_argument("--dense", metavar="FILE.npy",
-                        help="save the dense Jacobian (at random values) to FILE.npy")
+                        help="save the dense Jacobian (at random values) to FILE.npy (the name must end "
+                             "in .npy and must not exist, unless --force)")
+    derive.add_argument("--force", action="store_true",
+                        help="let --dense replace an existing FILE.npy (a symbolic link is replaced "
+                             "itself, never followed)")
     derive.add_argument("--at", action="append", default=[], type=_at_argument, metavar="NAME=FILE.npy",
-                        help="the value of a symbol for --check and --dense (others stay random)")
+                        help="the value of a symbol for --check and --dense (others stay random); a "
+                             "regular .npy file")
+    derive.add_argument("--max-bytes", type=_bytes_argument, default=MAX_BYTES, metavar="BYTES",
+                        help="the memory --check, --dense and --at may use, e.g. 4GiB (default 1GiB); "
+                             "larger work is refused before anything is allocated")
     derive.add_argument("--seed", type=int, default=0, help="seed for the random values (default 0)")
     return parser
 
@@ -190,7 +224,7 @@ def _print_header(problem: _Problem) -> None:
     name = "f" if problem.is_scalar else "F"
     described = "scalar" if problem.is_scalar else _dims(problem.expression.shape)
     symbols = ", ".join(f"{sym}: {_dims(s)}" for sym, s in problem.shapes().items())
-    print(f"{name} = {problem.text}")
+    print(f"{name} = {printable(problem.text)}")
     print(f"    {name}: {described};  {symbols}")
 
 
@@ -252,16 +286,37 @@ def _check(problem: _Problem, operator: kv.LinearMap, gradient: Any, values: dic
     return passed
 
 
-def _save_dense(path: str, operator: kv.LinearMap) -> None:
-    """Save the dense Jacobian to ``path`` (refusing above DENSE_LIMIT entries)."""
+def _save_dense(path: str, operator: kv.LinearMap, force: bool) -> None:
+    """Save the dense Jacobian to ``path`` (refusing above DENSE_LIMIT entries).
+
+    The file is written next to its target and moved into place: an existing file (or
+    symbolic link, which is never followed) is replaced only with ``force``.
+    """
     rows, cols = operator.shape
     if rows * cols > DENSE_LIMIT:
         raise ValueError(f"refusing to save a dense {rows}×{cols} Jacobian "
                          f"({rows * cols:.2e} entries; the limit is {DENSE_LIMIT:.0e})")
+    check_target(path, force)
     dense = operator.to_dense()
-    target = path if path.endswith(".npy") else path + ".npy"
-    np.save(target, dense)
-    print(f"saved the dense Jacobian, shape {dense.shape}, to {target}")
+    write_npy(path, dense, force)
+    print(f"saved the dense Jacobian, shape {dense.shape}, to {printable(path)}")
+
+
+def _check_budget(problem: _Problem, jacobian: kv.Jacobian, args: argparse.Namespace) -> None:
+    """Refuse --check/--dense work that needs more than --max-bytes, before allocating it:
+    the largest value met while evaluating F and the map's factors (a few copies), and the
+    dense Jacobian."""
+    nodes = [problem.expression, *expression_factors(jacobian.map)]
+    largest = max((math.prod(node.shape) for e in nodes if isinstance(e, kv.Expr) for node in e.walk()),
+                  default=1)
+    rows, cols = jacobian.shape
+    dense = rows * cols if args.dense or (args.check and rows * cols <= DENSE_LIMIT
+                                          and cols <= MAX_FD_COLUMNS) else 0
+    need = 8 * (_WORKING_COPIES * max(largest, rows, cols) + 2 * dense)
+    if need > args.max_bytes:
+        raise CommandLineError(f"{'--check' if args.check else '--dense'} would need about {need:.3g} bytes "
+                               f"of memory, more than --max-bytes {args.max_bytes}; raise --max-bytes to "
+                               f"allow it")
 
 
 # --------------------------------------------------------------------------
@@ -352,21 +407,31 @@ def _derive(args: argparse.Namespace) -> int:
             print(jacobian.steps(latex=True))
     if not (args.check or args.dense):
         return 0
-    values = _point(problem, args.seed, dict(args.at))
+    if args.dense:
+        check_target(args.dense, args.force)
+    _check_budget(problem, jacobian, args)
+    given = {name: load_npy(path, args.max_bytes) for name, path in args.at}
+    values = _point(problem, args.seed, given)
     operator = jacobian.at(values)
     status = 0
     if args.check and not _check(problem, operator, gradient, values, args.seed):
         status = 1
     if args.dense:
-        _save_dense(args.dense, operator)
+        _save_dense(args.dense, operator, args.force)
     return status
 
 
 def _message(error: BaseException) -> str:
-    """An exception's message without KeyError's quotes."""
+    """An exception's message on one printable line, without KeyError's quotes."""
     if isinstance(error, KeyError) and len(error.args) == 1 and type(error).__str__ is KeyError.__str__:
-        return str(error.args[0])
-    return str(error) or type(error).__name__
+        text = str(error.args[0])
+    elif isinstance(error, MemoryError):
+        text = f"not enough memory ({error or 'MemoryError'}); try smaller shapes"
+    elif isinstance(error, RecursionError):
+        text = "the expression is nested too deeply"
+    else:
+        text = str(error) or type(error).__name__
+    return printable(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -378,7 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _argument_parser().parse_args(argv)
     try:
         return _derive(args)
-    except _USER_ERRORS as error:
+    except (*_USER_ERRORS, CommandLineError) as error:
         print(f"error: {_message(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - any failure is one line, never a traceback
+        print(f"error: {type(error).__name__}: {_message(error)}", file=sys.stderr)
         return 2
 

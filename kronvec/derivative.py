@@ -12,13 +12,15 @@ Gradients in several variables come from one reverse sweep
 from __future__ import annotations
 
 import copy
+import functools
+import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import expr as E
 from .blockjacobian import BlockJacobian
-from .caches import FIRST_USE, RecentCache
+from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
 from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
@@ -105,6 +107,17 @@ def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
     return maps.get(f, ZeroMap(wrt.shape, f.shape))
 
 
+EAGER_VALUE_ENTRIES = 2 ** 20
+"""``J.at`` computes F with the factors when no node of F outside them has more entries than this;
+otherwise ``L.value`` is computed on first access (F may be far larger than the map's factors)."""
+
+
+def _cheap_beside(f: E.Expr, factors: list[E.Expr]) -> bool:
+    """Whether every node of ``f`` that is not among ``factors`` is small (see EAGER_VALUE_ENTRIES)."""
+    known = set(factors)
+    return all(node in known or math.prod(node.shape) <= EAGER_VALUE_ENTRIES for node in f.walk())
+
+
 class Jacobian:
     """The symbolic derivative dV ↦ dF of an expression F in a symbol V.
 
@@ -179,18 +192,23 @@ class Jacobian:
         if self._factors is None:
             self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
-        exprs = self._exprs[with_value]
-        bound = self._binders[with_value](given)
+        eager = with_value and self._eager_value
+        exprs = self._exprs[eager]
+        bound = self._binders[eager](given)
         try:
-            results = run_recorded(self._plans.setdefault(with_value, {}), exprs, bound, len(self._factors))
+            results = run_recorded(self._plans.setdefault(eager, {}), exprs, bound, len(self._factors))
         except np.linalg.LinAlgError as err:
             raise _solve_named(err, self._plain) from None
         table = dict(zip(self._factors, results))
         bound_map = self.map.bind(table.__getitem__)
         if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
             bound_map = copy.copy(bound_map)
-        bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape) \
-            if with_value else None
+        if eager:
+            bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape)
+        elif with_value:
+            bound_map.defer_value(functools.partial(self._value_at, self._binders[True](given)))
+        else:
+            bound_map.value = None
         return bound_map
 
     def _first_use(self) -> None:
@@ -204,7 +222,16 @@ class Jacobian:
             self._plain_symbols = self._plain.symbols()
             self._exprs = {False: factors, True: factors + [self._plain]}
             self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+            self._eager_value = _cheap_beside(self._plain, factors)
             self._factors = factors
+
+    def _value_at(self, bound: Mapping[E.Expr, Any]) -> np.ndarray:
+        """F at a bound point, alone (a value deferred by :meth:`at`)."""
+        try:
+            value = run_recorded(self._plans.setdefault("value", {}), [self._plain], bound)[0]
+        except np.linalg.LinAlgError as err:
+            raise _solve_named(err, self._plain) from None
+        return np.asarray(value, dtype=float).reshape(self.expr.shape)
 
     @property
     def T(self) -> "Jacobian":
@@ -327,11 +354,13 @@ def jacobian(f: Any, wrt: Any) -> Any:
     cached = _RECENT.get(key)
     if cached is not None:
         return cached
-    return _RECENT.add(key, Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f)))
+    J = Jacobian(f, wrt, jacobian_map(E.strip_names(f), wrt), E.display_names(f))
+    return _RECENT.add(key, J, constant_bytes(key))
 
 
 # Expressions are interned, so (F, V) identifies a derivative: recent Jacobians are
-# reused with their recorded evaluation plans (``kv.jacobian(F, V).at(...)`` in a loop).
+# reused with their recorded evaluation plans (``kv.jacobian(F, V).at(...)`` in a loop), within a
+# byte budget for the constants they keep alive.
 _RECENT: "RecentCache[Jacobian]" = RecentCache(128)
 
 

@@ -26,7 +26,8 @@ from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape, whole_shape
 
-__all__ = ["Expr", "ConstValue", "as_expr", "is_scalar", "is_number", "const_scalar",
+__all__ = ["Expr", "ConstValue", "as_expr", "as_operand", "as_operands",
+           "is_scalar", "is_number", "const_scalar",
            "rebuild", "substitute", "strip_names", "display_names", "describe_symbol",
            "raise_name_clash"]
 
@@ -239,10 +240,10 @@ class Expr:
         return _fn("add")(other, self)
 
     def __sub__(self, other: Any) -> "Expr":
-        return _fn("add")(self, _fn("scale")(-1.0, as_expr(other)))
+        return _fn("add")(self, _fn("scale")(-1.0, as_operand(other, self)))
 
     def __rsub__(self, other: Any) -> "Expr":
-        return _fn("add")(other, _fn("scale")(-1.0, self))
+        return _fn("add")(as_operand(other, self), _fn("scale")(-1.0, self))
 
     def __neg__(self) -> "Expr":
         return _fn("scale")(-1.0, self)
@@ -261,19 +262,19 @@ class Expr:
             if other == 0:
                 raise ZeroDivisionError("division of an expression by zero")
             return _fn("scale")(1.0 / float(other), self)
-        return _fn("hadamard")(self, _fn("power")(as_expr(other), -1.0), op_name="divide")
+        return _fn("hadamard")(self, _fn("power")(as_operand(other, self), -1.0), op_name="divide")
 
     def __rtruediv__(self, other: Any) -> "Expr":
-        return _fn("hadamard")(other, _fn("power")(self, -1.0), op_name="divide")
+        return _fn("hadamard")(as_operand(other, self), _fn("power")(self, -1.0), op_name="divide")
 
     def __pow__(self, p: Any) -> "Expr":
         if is_number(p):
             return _fn("power")(self, float(p))
-        return _fn("pow")(self, as_expr(p))
+        return _fn("pow")(self, as_operand(p, self))
 
     def __rpow__(self, base: Any) -> "Expr":
         """``s ** A``: the number (or scalar) s raised elementwise to the entries of A."""
-        return _fn("pow")(as_expr(base), self)
+        return _fn("pow")(as_operand(base, self), self)
 
     def __getitem__(self, key: Any) -> "Expr":
         """``X[i, j]``, ``X[:, j]``, ``X[i, :]``, ``X[a:b, c:d]`` and ``x[i]``: NumPy's basic
@@ -340,6 +341,35 @@ def as_expr(x: Any) -> Expr:
     if isinstance(x, (numbers.Number, np.ndarray, np.generic, list, tuple)):
         return _fn("const")(x)
     raise TypeError(f"cannot use a {type(x).__name__} in a kronvec expression")
+
+
+def as_operand(x: Any, *others: Any) -> Expr:
+    """``x`` as an operand of an elementwise or broadcasting operation with ``others``.
+
+    The one rule for shapes: NumPy's, with vectors as ``(n, 1)`` columns.  A
+    1-D array (or list) is an ``(n, 1)`` column when every other operand that
+    is an expression is a scalar or a matrix (the v1 convention); next to an
+    expression of one dimension or of three or more (a per-member result such
+    as ``logdet`` of a stack, a stack itself) it stays 1-D and NumPy's
+    broadcasting decides.  Other values become constants of their own shape.
+    """
+    if isinstance(x, Expr):
+        return x
+    return _constant_operand(x, any(isinstance(o, Expr) and o.ndim not in (0, 2) for o in others))
+
+
+def as_operands(*xs: Any) -> list[Expr]:
+    """Every argument as an operand next to the others (:func:`as_operand`)."""
+    if all(isinstance(x, Expr) for x in xs):
+        return list(xs)
+    numpy_1d = any(isinstance(o, Expr) and o.ndim not in (0, 2) for o in xs)
+    return [x if isinstance(x, Expr) else _constant_operand(x, numpy_1d) for x in xs]
+
+
+def _constant_operand(x: Any, numpy_1d: bool) -> Expr:
+    if numpy_1d and isinstance(x, (np.ndarray, list, tuple)) and np.ndim(x) == 1:
+        return _fn("const")(x, column=False)
+    return as_expr(x)
 
 
 def const_scalar(e: Expr) -> float | None:

@@ -165,7 +165,7 @@ def test_hessians_through_a_broadcast():
 def test_the_parser_broadcasts():
     shapes = {"X": (4, 3), "b": (4, 1), "r": (1, 3)}
     for text, expected in (("X + b", "X + b𝟙ᵀ"), ("X - r", "X - 𝟙r"), ("X * b", "X ⊙ b𝟙ᵀ"),
-                           ("maximum(X, 0)", "relu(X)"), ("maximum(X, b)", "max(X, b𝟙ᵀ)"),
+                           ("maximum(X, 0)", "max(X, 0)"), ("maximum(X, b)", "max(X, b𝟙ᵀ)"),
                            ("minimum(r, X)", "min(𝟙r, X)")):
         assert str(parse_expression(text, shapes, kv)) == expected
     assert analyze("X + c", {"X": (4, 3)}).shapes["c"] == (4, 3)  # the least assumption: equal shapes

@@ -157,10 +157,10 @@ def test_the_logistic_regression_prints_like_the_textbook():
     f, X, w, y = _logistic()
     assert str(kv.grad(f, w)) == "Xᵀ(σ(Xw) - y)"
     H = kv.hessian(f, w)
-    assert str(H) == "Xᵀ diag(σ(Xw) ⊙ (𝟙 - σ(Xw))) X"
+    assert str(H) == "Xᵀ diag(σ(Xw) ⊙ σ(-Xw)) X"
     assert H.nterms == 1
     assert H.latex() == (r"X^{\top} \operatorname{diag}\left(\sigma\left(X w\right) \odot "
-                         r"\left(\mathbf{1} - \sigma\left(X w\right)\right)\right) X")
+                         r"\sigma\left(-X w\right)\right) X")
     # a sum of sigmoids: the product rule's two terms merge into one diagonal
     assert kv.hessian(kv.sum(kv.sigmoid(X @ w)), w).nterms == 1
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import (algebra, axes, diagonal, frechet, nodes, sandwich, selection, structured, terms,
-                          triangular)
+from kronvec.maps import (adjugate, algebra, axes, diagonal, frechet, nodes, polar, powers, sandwich,
+                          selection, structured, terms, triangular)
 from kronvec.testing import dottest
 
 
@@ -97,6 +97,15 @@ def make_matfun_frechet(r, n, k, p, q):
 def make_logm_second(r, n, k, p, q):
     A = 0.3 * r.standard_normal((n, n)) + 2 * np.eye(n)
     return frechet.LogmSecondMap(A, r.standard_normal((n, n)), (n, n))
+
+
+def make_power_frechet(r, n, k, p, q):
+    return powers.MatrixPowerFrechetMap(0.4 * r.standard_normal((n, n)), int(r.integers(1, 40)), (n, n))
+
+
+def make_power_second(r, n, k, p, q):
+    return powers.MatrixPowerSecondMap(0.4 * r.standard_normal((n, n)), r.standard_normal((n, n)),
+                                       int(r.integers(2, 20)), int(r.integers(2)), (n, n))
 
 
 def make_kron_diag(r, n, k, p, q):
@@ -223,6 +232,18 @@ def make_trisolve_stack(r, n, k, p, q):
     return triangular.TriSolveMap(T, np.swapaxes(T, -1, -2), True, False, (2, n, n))
 
 
+def make_adjugate_frechet(r, n, k, p, q):
+    a = r.standard_normal((n, n))
+    if n > 1 and r.integers(2):  # a singular A: the derivative of the adjugate exists there too
+        a[:, 0] = a[:, 1:].sum(axis=1)
+    return adjugate.AdjugateFrechetMap(a, (n, n))
+
+
+def make_polar_frechet(r, n, k, p, q):
+    shape = (n + p - 1, n) if r.integers(2) else (n, n + p - 1)
+    return polar.PolarFrechetMap(r.standard_normal(shape), shape)
+
+
 def make_diag_stack(r, n, k, p, q):
     return terms.DiagEmbedMap(n, (2,)) if r.integers(2) else terms.DiagExtractMap(n, (2,))
 
@@ -237,7 +258,9 @@ MAKERS = {
     "elimination": make_elimination, "elimination_adjoint": make_elimination_adjoint,
     "select": make_select, "place": make_place, "index_copy": make_index_copy,
     "triangle": make_triangle, "trisolve": make_trisolve, "matfun_frechet": make_matfun_frechet,
-    "logm_second": make_logm_second, "kron_diag": make_kron_diag,
+    "logm_second": make_logm_second, "kron_diag": make_kron_diag, "adjugate_frechet": make_adjugate_frechet,
+    "polar_frechet": make_polar_frechet, "power_frechet": make_power_frechet,
+    "power_second": make_power_second,
     "sandwich": make_sandwich, "sandwich_columns": make_sandwich_columns,
     "sandwich_one_side": make_sandwich_one_side, "rank_one": make_rank_one,
     "broadcast": make_broadcast, "reduce": make_reduce, "permute": make_permute, "reshape": make_reshape,

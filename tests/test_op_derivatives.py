@@ -21,6 +21,8 @@ from kronvec.ops.stacks import broadcast_to, reshape
 from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
+from _trust_cases import TRUST_CASES
+
 
 def _case_matmul(n, m, k):
     A, X, B = kv.Matrix("A", (m, n)), kv.Matrix("X", (n, k)), kv.Matrix("B", (k, m + 1))
@@ -165,6 +167,25 @@ def _case_diagpart(n, m, k):
 def _case_matpow(n, m, k):
     X = kv.Matrix("X", (n, n))
     return kv.matrix_power(X, 3), X, False
+
+
+def _case_matpow_large(n, m, k):  # beyond the written-out powers: the O(log k) map
+    X = kv.Matrix("X", (n, n))
+    return kv.matrix_power(0.4 * X, 7), X, False
+
+
+def _case_matpow_frechet(n, m, k):
+    X, C = kv.Matrix("X", (n, n)), kv.Matrix("C", (n, n))
+    g = kv.grad(kv.trace(C @ kv.matrix_power(0.4 * X, 6)), X)
+    assert any(node.op == "matpow_frechet" for node in g.walk())
+    return g, C if k % 2 else X, False  # in X: a Hessian of it would be a third derivative
+
+
+def _case_matpow_frechet2(n, m, k):
+    X, C, W = kv.Matrix("X", (n, n)), kv.Matrix("C", (n, n)), kv.Matrix("W", (n, n))
+    g = kv.grad(kv.sum(W * kv.grad(kv.trace(C @ kv.matrix_power(0.4 * X, 5)), X)), X)
+    assert any(node.op == "matpow_frechet2" for node in g.walk())
+    return g, W if k % 2 else C, False
 
 
 def _case_expm(n, m, k):
@@ -413,6 +434,8 @@ CASES = {
     "cos": _elementwise("cos"), "tanh": _elementwise("tanh"), "sigmoid": _elementwise("sigmoid"),
     "sum": _case_sum,
     "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matpow": _case_matpow,
+    "matpow large": _case_matpow_large, "matpow_frechet": _case_matpow_frechet,
+    "matpow_frechet2": _case_matpow_frechet2,
     "expm": _case_expm, "expm_frechet": _case_expm_frechet,
     "solve": lambda n, m, k: (kv.solve(kv.Matrix("A", (n, n)), kv.Matrix("X", (n, k))),
                               kv.Matrix("A", (n, n)), False),
@@ -447,6 +470,7 @@ CASES = {
     "erf": _signed("erf"), "erfc": _signed("erfc"), "ndtr": _wide(kv.ndtr), "log_ndtr": _wide(kv.log_ndtr),
     "ndtr_ratio": _wide(ndtr_ratio), "logit": _case_logit, "xlogy": _case_xlogy(kv.xlogy),
     "xdivy": _case_xlogy(xdivy),
+    **TRUST_CASES,
 }
 
 

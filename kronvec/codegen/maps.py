@@ -30,7 +30,10 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     KronDiagMap, KronFactorMap, KronMap, KronTMap, LinearMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
+from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.polar import PolarFrechetMap
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
+from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
                                _EliminationAdjoint)
@@ -294,7 +297,12 @@ MAP_CODE: dict[type, MapCode] = {
     KronFactorMap: _kron_factor,
     ExpmFrechetMap: _via_op(lambda m, H: function("expm_frechet")(m.A, H)),
     MatrixFunctionFrechetMap: _via_op(lambda m, H: function(m.fn + "_frechet")(m.A, H)),
+    AdjugateFrechetMap: _via_op(lambda m, H: function("adj_frechet")(m.A, H)),
+    PolarFrechetMap: _via_op(lambda m, H: function("polar_frechet")(m.A, H)),
     LogmSecondMap: _via_op(lambda m, H: function("logm_frechet2")(m.A, H, m.E)),
+    MatrixPowerFrechetMap: _via_op(lambda m, H: function("matpow_frechet")(m.A, H, m.k)),
+    MatrixPowerSecondMap: _via_op(lambda m, H: function("matpow_frechet2")(m.A, *((H, m.F) if m.slot == 0
+                                                                                  else (m.F, H)), m.k)),
     TriangleMap: _via_op(lambda m, H: function("tri")(H, m.kind)),
     TriSolveMap: _trisolve,
     IndexMap: _index,

@@ -11,14 +11,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..caches import RecentCache
+from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
 from .binding import Binder, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
 
-__all__ = ["evaluate", "Evaluator", "Factorization", "Plan", "Binder", "bind_values", "symbol_table",
-           "symmetric_key", "run_recorded", "CHUNKED", "chunked_values", "by_name"]
+__all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "bind_values",
+           "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "chunked_values", "by_name"]
 
 CHUNKED: dict[str, Any] = {}
 """Evaluation with Dask values, installed by :mod:`kronvec.chunked` (``"evaluate"`` and ``"at"``):
@@ -71,11 +71,39 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}))
+        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}), constant_bytes(exprs))
     binder, plans = memo
     bound = binder(given)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
     return results if several else results[0]
+
+
+def explain_cost(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> str:
+    """The choices the evaluator makes for ``expr`` at these values, one a line, with their
+    multiply-add counts: matrices factored by Cholesky because they are symmetric by their form,
+    traces of products with inverses taken as elementwise sums, shared halves of palindromic
+    products.
+
+    Examples
+    --------
+    >>> import kronvec as kv
+    >>> import numpy as np
+    >>> from kronvec.evaluation import explain_cost
+    >>> Kx, s, t = kv.Matrix("Kx", (100, 100), symmetric=True), kv.Scalar("s"), kv.Scalar("t")
+    >>> K = s * Kx + t * kv.eye(100)
+    >>> print(explain_cost(kv.trace(kv.inv(K) @ Kx), Kx=np.eye(100), s=1.0, t=1.0))
+    s Kx + t I is symmetric by its form: Cholesky
+    tr((s Kx + t I)⁻¹ Kx) = Σ ((s Kx + t I)⁻¹) ⊙ (Kx)ᵀ: 3.43e+05 multiply-adds
+    (the product, then its trace: 1e+06)
+    """
+    several = isinstance(expr, (list, tuple)) and not _is_numeric(expr)
+    exprs = [as_expr(e) for e in expr] if several else [as_expr(expr)]
+    bound = Binder(symbol_table(exprs))({**values, **kw} if values else kw)
+    ev = Evaluator({}, exprs, bound=bound)
+    for e in exprs:
+        ev(e)
+    ev.verify()
+    return "\n".join(ev.notes) or "no choices: every product in its matrix-chain order"
 
 
 def _is_numeric(x: Any) -> bool:
@@ -84,5 +112,6 @@ def _is_numeric(x: Any) -> bool:
 
 
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
-# keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan).
+# keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan), within a
+# byte budget for the constants they keep alive.
 _EVALUATE_MEMO: "RecentCache[tuple[Binder, dict]]" = RecentCache(256)

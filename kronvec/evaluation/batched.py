@@ -34,6 +34,19 @@ def _PROBE(n: int) -> np.ndarray:  # noqa: N802 - a constant vector
     return (-1.0) ** i * (1.0 + i / max(n - 1, 1))
 
 
+def _norm_ratios(x: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """‖xⱼ‖₁/‖bⱼ‖₁ for every column of the solves x = A⁻¹b: lower bounds of ‖A⁻¹‖₁.
+
+    A zero column bⱼ bounds nothing (0, not the 0/0 of the quotient) unless its solution is
+    not zero, which only a singular A gives (∞); a solution with NaN or ∞ gives ∞.
+    """
+    x_norm, b_norm = np.abs(x).sum(axis=-2), np.abs(b).sum(axis=-2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(b_norm > 0, x_norm / np.where(b_norm > 0, b_norm, 1.0),
+                          np.where(x_norm == 0, 0.0, np.inf))
+    return np.nan_to_num(ratios, nan=np.inf)
+
+
 class BatchedFactorization:
     """Solves, inverses and determinants of every member of a stack of square matrices.
 
@@ -109,9 +122,7 @@ class BatchedFactorization:
         except np.linalg.LinAlgError:
             self._singular()
             raise
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = np.abs(x).sum(axis=-2) / np.abs(rhs).sum(axis=-2)
-        bound = np.nan_to_num(ratios, nan=np.inf).max(axis=-1)
+        bound = _norm_ratios(x, rhs).max(axis=-1)
         extra = tuple(range(bound.ndim - len(self.stack)))  # a right-hand side with more stack axes
         self._lower_bound = np.maximum(self._lower_bound, bound.max(axis=extra) if extra else bound)
         return x[..., :cols]

@@ -14,11 +14,18 @@ here too:
 
 For a stack of matrices the checks are made for every member in one batched
 call, and a failing member is named by its index.
+
+An array that cannot change (not writeable, nor any array it views) is checked
+once: binding the same object again skips the checks it passed (finiteness,
+exact symmetry) and reuses its Cholesky factor (:data:`CHECKED`).
 """
 from __future__ import annotations
 
 import difflib
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -33,6 +40,15 @@ __all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "i
            "by_name", "check_dtype", "refuse_masked", "convert_value"]
 
 SYMMETRY_RTOL = 1e-10
+
+CHECKED: "OrderedDict[int, tuple[weakref.ref, dict[str, Any]]]" = OrderedDict()
+"""Read-only arrays that passed the binding checks, by ``id``: a weak reference to the array (the
+entry counts only while it is the same object) and what was found: ``"kind"`` (0 finite, 1 also
+exactly symmetric, 2 also positive definite) and ``"cholesky"`` (its upper factor, for kind 2).
+The most recently remembered arrays are kept, at most :data:`CHECKED_SIZE`; reads take no lock.
+An entry whose array died stays until it is replaced or evicted, and never matches a new array."""
+CHECKED_SIZE = 64
+_CHECKED_LOCK = threading.Lock()
 
 
 class Bound(dict):
@@ -88,7 +104,15 @@ class Binder:
         cholesky = bound.cholesky
         try:
             for name, sym, shape, kind in self._rows:
-                value = convert_value(name, values[name], shape)
+                given = values[name]
+                passed = _passed(given)
+                if passed is not None and kind <= passed["kind"] and given.shape == shape:
+                    value = given.view()  # checked before: a distinct object per symbol, as _convert
+                    if kind == 2:
+                        cholesky[sym] = passed["cholesky"]
+                    bound[sym] = value
+                    continue
+                value = convert_value(name, given, shape)
                 if kind == 1:
                     value = _symmetric(sym, value)
                 elif kind == 2:
@@ -101,6 +125,9 @@ class Binder:
                     value, factor = _symmetric_stack(sym, value, kind == 5)
                     if factor is not None:
                         cholesky[sym] = factor
+                if kind <= 2 and type(given) is np.ndarray and given.shape == shape and given.dtype == float \
+                        and _unchangeable(given):
+                    _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
                 bound[sym] = value
         except KeyError:
             self._raise_missing(values)
@@ -115,6 +142,36 @@ class Binder:
                  if (close := difflib.get_close_matches(s.params.name, unused, n=1, cutoff=0.5)
                      or [k for k in unused if k.lower() == s.params.name.lower()])]
         raise BindingError(message + (f" ({'; '.join(hints)})" if hints else ""))
+
+
+def _unchangeable(a: Any) -> bool:
+    """Whether the ndarray ``a`` cannot change: neither it nor any array it views is writeable."""
+    while type(a) is np.ndarray:
+        if a.flags.writeable:
+            return False
+        a = a.base
+    return a is None
+
+
+def _passed(given: Any) -> dict[str, Any] | None:
+    """What the checks found for ``given`` when it was bound before, if it is the same object."""
+    entry = CHECKED.get(id(given))
+    if entry is None or entry[0]() is not given:
+        return None
+    return entry[1]
+
+
+def _remember(given: np.ndarray, found: dict[str, Any], value: np.ndarray) -> None:
+    """Note that the read-only ``given`` passed the checks (and was used unchanged: a symmetric
+    symbol's value is kept only when it was exactly symmetric)."""
+    if value.base is not given and value is not given:
+        return  # symmetrized: a new array each time
+    key = id(given)
+    with _CHECKED_LOCK:
+        CHECKED[key] = (weakref.ref(given), found)
+        CHECKED.move_to_end(key)
+        while len(CHECKED) > CHECKED_SIZE:
+            CHECKED.popitem(last=False)
 
 
 def _kind(sym: Expr) -> int:

@@ -35,12 +35,18 @@ import numpy as np
 from ..expr import Expr, rebuild
 from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
 from ..ops._common import triangle
+from ..ops.arithmetic import scaled_term
+from ..ops.leaves import ones
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
 from ..ops._common import matrix_transpose_value
 from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
+from .plan import Plan
+from .structure import Structure
+from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, standalone_inverses,
+                     trace_of_product)
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
@@ -105,6 +111,10 @@ class Evaluator:
         self._transposes = [(transpose(s), s) for s in self._symmetric_symbols]
         self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
         self._canonical: dict[Expr, Expr] = {}
+        self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
+        self._lazy: set[Expr] = set()  # products only traced: tr(A₁⋯Aₖ) chooses its own order
+        self._standalone: set[Expr] | None = None
+        self.notes: list[str] = []  # the choices made, with their multiply-add counts (explain_cost)
         self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
         self._slots: dict[int, int] = {}
         self._alive: list[Any] = []
@@ -146,7 +156,10 @@ class Evaluator:
 
     def _rule(self, node: Expr) -> Any:
         """The value of ``node`` by its op's rule (noted in :attr:`described`)."""
-        value = spec(node.op).evaluate(self, node)
+        if node.op == "trace" and node.args[0] in self._lazy and node.args[0] not in self._cache:
+            value = trace_of_product(self, node.args[0])
+        else:
+            value = spec(node.op).evaluate(self, node)
         if self.described is not None:
             self.described.append(("node", node, value))
         return value
@@ -230,12 +243,35 @@ class Evaluator:
         if v is None:
             # children first, so deep expressions do not recurse; deferred nodes
             # (inverses) wait until a product asks for them, so that they become solves
-            if any(a not in self._cache and not spec(a.op).deferred for a in e.args):
-                for node in e.walk():
-                    if node not in self._cache and node is not e and not spec(node.op).deferred:
+            if any(a not in self._cache and self._eager(a) for a in e.args):
+                nodes = e.walk()
+                if self.described is None:  # code generation keeps plain traces and sums
+                    self._lazy.update(n.args[0] for n in nodes if n.op == "trace" and has_inverse(n.args[0]))
+                    self._lazy.update(t for n in nodes if n.op == "add" and n.ndim == 2
+                                      for t in n.args if scaled_term(t, n.shape))
+                for node in nodes:
+                    if node not in self._cache and node is not e and self._eager(node):
                         self._cache[node] = self._rule(node)
             v = self._cache[e] = self._rule(e)
         return v
+
+    def _eager(self, node: Expr) -> bool:
+        """Whether ``node`` is evaluated before its parents ask: not an inverse or a power of one
+        (a product makes those solves), a product only traced, a term s·A or s·I of a sum (it
+        adds in place) or an identity."""
+        return not (spec(node.op).deferred or node in self._lazy or node.op == "identity"
+                    or node.op == "matpow" and node.args[0].op == "inv")
+
+    def standalone_inverses(self) -> set[Expr]:
+        """The inverses whose value is needed as a matrix (:func:`.traces.standalone_inverses`)."""
+        if self._standalone is None:
+            self._standalone = {self.canon(e) for e in standalone_inverses(self._exprs)}
+        return self._standalone
+
+    def known_chain(self, factors: tuple[Expr, ...]) -> bool:
+        """Whether the product of ``factors`` was computed already (in either orientation)."""
+        flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
+        return factors in self._chains or flipped in self._chains
 
     def operand(self, e: Expr) -> Any:
         """The value of a map's factor ``e``: dense, or kept structured where forming it would
@@ -288,10 +324,14 @@ class Evaluator:
         if f is None:
             is_symbol = a.op == "symbol"  # its value was checked when bound
             kind = BatchedFactorization if a.ndim > 2 else Factorization
+            # symmetric by its form: Cholesky first, LDLᵀ/LU if that fails (code generation
+            # keeps the factorization its representative values would not decide)
+            inferred = a.ndim == 2 and not is_symbol and self.structure.symmetric(a)
             make = partial(kind, label=f"inv({DISPLAY.python(a)})",
-                           try_cholesky=is_symbol and a.params.positive_definite,
+                           try_cholesky=is_symbol and a.params.positive_definite
+                           or inferred and self.described is None,
                            symmetric=(a in self._symmetric_symbols or a.ndim > 2 and a.params.symmetric)
-                           if is_symbol else None,
+                           if is_symbol else inferred or None,
                            finite=is_symbol, triangle=triangle(a))
             try:
                 if a in self._cholesky:  # factored when its value was bound
@@ -302,6 +342,9 @@ class Evaluator:
                 self.verify()  # NaN from a singular solve earlier: name that one
                 raise
             self._factors[a] = f
+            if inferred:
+                self.notes.append(f"{DISPLAY.unicode(a)} is symmetric by its form: "
+                                  f"{factor_kind(f)}")
         return f
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization, bool] | None:
@@ -328,12 +371,20 @@ class Evaluator:
         Products computed before (in either orientation) cost nothing, so the
         order prefers to reuse them.
         """
-        factors = tuple(factors)
+        factors = expand_powers(factors)
         n = len(factors)
         if n == 1:
             return self(factors[0])
+        wide = next((i for i, f in enumerate(factors) if f.op == "ones" and f.ndim == 2 and min(f.shape) > 1),
+                    -1)
+        if wide >= 0:  # L 𝟙 R = (L 𝟙ₚ)(𝟙_qᵀ R), rank one: never the p×q ones matrix itself
+            (p, q), before, after = factors[wide].shape, factors[:wide], factors[wide + 1:]
+            return self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
+                           self.chain((ones(1, q),) + after), step=("matmul", factors))
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
+        if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):
+            self.chain(half)  # PᵀMP: P once, Pᵀ its transpose
         dims = [factors[0].shape[-2]] + [f.shape[-1] for f in factors]
         known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
                  if (hit := self._cached_chain(factors[i:j + 1])) is not None}
@@ -372,65 +423,6 @@ class Evaluator:
             return self.op(partial(_solve_right, trans=right[1], context=label), right[0], left,
                            step=("solve_right", right[1], what))
         return self.op(operator.matmul, left, right, step=("matmul", what))
-
-
-class Plan:
-    """A recorded evaluation: the numeric steps alone, replayable for new values.
-
-    Valid for any values whose symmetric symbols (those whose value equals its
-    transpose) are the same as when it was recorded: ``key``.  The steps are
-    compiled once into one straight-line Python function (no per-step
-    dispatch); the factorizations in ``checked`` are verified at the end.
-    """
-
-    def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int], steps: list,
-                 outputs: list[int], checked: list[int], size: int, key: frozenset) -> None:
-        self.inputs, self.factors, self.steps = inputs, factors, steps
-        self.outputs, self.checked, self.size, self.key = outputs, checked, size, key
-        self._compiled = _compile(self)
-
-    def run(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
-        try:
-            return self._compiled(bound, getattr(bound, "cholesky", {}))
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-            self.run_stepwise(bound)  # to raise for the singular matrix behind it, if any
-            raise
-
-    def run_stepwise(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
-        """The same steps one at a time (verifying what was factored if one fails)."""
-        slots: list[Any] = [None] * self.size
-        for sym, slot in self.inputs.items():
-            slots[slot] = bound[sym]
-        cholesky = getattr(bound, "cholesky", {})
-        for sym, slot in self.factors.items():
-            slots[slot] = cholesky[sym]
-        try:
-            for fn, ins, out in self.steps:
-                slots[out] = fn(*[slots[i] for i in ins])
-        finally:
-            for i in self.checked:
-                if slots[i] is not None:
-                    slots[i].verify()
-        return [slots[o] for o in self.outputs]
-
-
-def _compile(plan: Plan) -> Callable[..., list[Any]]:
-    """``plan``'s steps as the source of one function, compiled."""
-    space: dict[str, Any] = {}
-    lines = ["def run(bound, cholesky):"]
-    for k, (sym, slot) in enumerate(plan.inputs.items()):
-        space[f"x{k}"] = sym
-        lines.append(f"    s{slot} = bound[x{k}]")
-    for k, (sym, slot) in enumerate(plan.factors.items()):
-        space[f"c{k}"] = sym
-        lines.append(f"    s{slot} = cholesky[c{k}]")
-    for k, (fn, ins, out) in enumerate(plan.steps):
-        space[f"f{k}"] = fn
-        lines.append(f"    s{out} = f{k}({', '.join(f's{i}' for i in ins)})")
-    lines.extend(f"    s{i}.verify()" for i in plan.checked)
-    lines.append(f"    return [{', '.join(f's{o}' for o in plan.outputs)}]")
-    exec(compile("\n".join(lines), "<kronvec plan>", "exec"), space)  # our own generated source
-    return space["run"]
 
 
 def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:

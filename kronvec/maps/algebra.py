@@ -18,8 +18,7 @@ kept apart from the term classes:
 * zero, identity, scaling and sums distribute; what is left stays a lazy
   :class:`~kronvec.maps.nodes.ComposeMap`.
 
-Sums merge terms that share a factor: A H B₁ + A H B₂ = A H (B₁ + B₂), and
-sandwiches with the same outer and inner factors add their diagonals.
+Sums merge terms that share a factor (A H B₁ + A H B₂ = A H (B₁ + B₂); sandwiches add diagonals).
 Every rule works on symbolic factors (building expressions) and on numbers.
 Importing this module installs it as the algebra behind ``@ + *`` of maps.
 """
@@ -400,7 +399,22 @@ def _merge_sandwich(x: DiagSandwichMap, y: DiagSandwichMap) -> Optional[LinearMa
     # A₁ (D ⊙ (A₂ H B₂)) B₁ + A₁ (D' ⊙ (A₂ H B₂)) B₁ = A₁ ((D + D') ⊙ (A₂ H B₂)) B₁
     if all(fx.same(a, b) for a, b in zip((x.A1, x.B1, x.A2, x.B2), (y.A1, y.B1, y.A2, y.B2))):
         return DiagSandwichMap(x.A1, x.B1, fx.plus(x.D, y.D), x.A2, x.B2, x.in_shape, x.out_shape)
+    # the same with numbers on the factors (A₂ and −A₂): the numbers move into the diagonals
+    (kx, fx_), (ky, fy) = _unscaled_factors(x), _unscaled_factors(y)
+    if fx.is_symbolic(x.D, y.D) and all(fx.same(a, b) for a, b in zip(fx_, fy)):
+        return DiagSandwichMap(fx_[0], fx_[1], fx.plus(fx.mul(kx, x.D) if kx != 1.0 else x.D,
+                                                      fx.mul(ky, y.D) if ky != 1.0 else y.D),
+                               fx_[2], fx_[3], x.in_shape, x.out_shape)
     return None
+
+
+def _unscaled_factors(m: DiagSandwichMap) -> tuple[float, list[Any]]:
+    """(k, [A₁, B₁, A₂, B₂]) with the numbers scaling the factors taken out, multiplied into k."""
+    k, bases = 1.0, []
+    for f in (m.A1, m.B1, m.A2, m.B2):
+        c, base = _coefficient(f)
+        k, bases = k * c, bases + [base]
+    return k, bases
 
 
 def _merge_trace(x: TraceMap, y: TraceMap) -> Optional[LinearMap]:

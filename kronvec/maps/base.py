@@ -22,15 +22,17 @@ import numbers
 from typing import Any, Callable
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 
 from .. import registry
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
+from ..lazy import LazyModule
 from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
 from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand
+
+sparse_linalg = LazyModule("scipy.sparse.linalg")  # for LinearOperator; imported on first use
 
 __all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
            "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis", "real_array", "check_max_bytes"]
@@ -97,7 +99,6 @@ class LinearMap:
         self.out_shape: Shape = tuple(int(s) for s in out_shape)
         self._adj: LinearMap | None = None
         self._symbolic: bool | None = None
-        self.value: np.ndarray | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
         self._plain = is_plain(self.in_shape) and is_plain(self.out_shape)  # no stacks
 
@@ -184,6 +185,30 @@ class LinearMap:
                 out[:, c0:c0 + len(cols)] += coef * block
 
     # ------------------------------------------------------------- info
+    _value: np.ndarray | None = None
+    _value_thunk: Callable[[], np.ndarray] | None = None
+
+    @property
+    def value(self) -> np.ndarray | None:
+        """F at the bound point (for a map from ``J.at(...)``), or None.
+
+        A value that costs more than the map's own factors is computed on
+        first access, not by ``J.at`` (so a map whose F is too large to hold
+        can still be built and applied)."""
+        thunk = self._value_thunk
+        if thunk is not None:
+            self._value = thunk()
+            self._value_thunk = None
+        return self._value
+
+    @value.setter
+    def value(self, value: np.ndarray | None) -> None:
+        self._value, self._value_thunk = value, None
+
+    def defer_value(self, compute: Callable[[], np.ndarray]) -> None:
+        """Make ``value`` the result of ``compute()``, called on first access."""
+        self._value, self._value_thunk = None, compute
+
     @property
     def shape(self) -> tuple[int, int]:
         """``(prod(out_shape), prod(in_shape))``."""
@@ -381,7 +406,7 @@ class LinearMap:
     def aslinearoperator(self) -> Any:
         """A ``scipy.sparse.linalg.LinearOperator`` acting on vecs (column-major)."""
         self._require_numeric("aslinearoperator")
-        return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.T.matvec,
+        return sparse_linalg.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.T.matvec,
                               matmat=self.matvec, rmatmat=self.T.matvec, dtype=np.float64)
 
     # -------------------------------------------------------- printing

@@ -19,13 +19,12 @@ import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 
 from .. import registry
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr
 from ..shapes import Shape, fmt, human_bytes, same_shape
-from .base import DEFAULT_MAX_BYTES, LinearMap, check_max_bytes, real_array
+from .base import DEFAULT_MAX_BYTES, LinearMap, check_max_bytes, real_array, sparse_linalg
 
 __all__ = ["BlockMap"]
 
@@ -181,7 +180,7 @@ class BlockMap:
 
     def aslinearoperator(self) -> Any:
         """A ``scipy.sparse.linalg.LinearOperator`` on the stacked vecs."""
-        return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.T.matvec,
+        return sparse_linalg.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.T.matvec,
                               matmat=self.matvec, rmatmat=self.T.matvec, dtype=np.float64)
 
     # --------------------------------------------------------- printing

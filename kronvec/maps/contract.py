@@ -11,9 +11,11 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import opt_einsum as oe
 
+from ..lazy import LazyModule
 from ..shapes import as2d
+
+oe = LazyModule("opt_einsum")  # imported on first use
 
 __all__ = ["dense_by_einsum", "cached_expression"]
 

@@ -39,11 +39,23 @@ __all__ = ["MatrixFunctionFrechetMap", "LogmSecondMap", "divided_differences", "
            "logm_second"]
 
 _EPS = np.finfo(float).eps
+_LOG_SUSPECT = 20.0
+"""|log λ| above this (λ < 2·10⁻⁹ relative to 1) makes a logarithm worth checking for a singular matrix."""
 
 
 def real_logm(a: np.ndarray, label: str = "logm") -> np.ndarray:
-    """The principal logarithm of a real matrix with no eigenvalue on the closed negative real axis."""
-    return _real(sla.logm(a), label, "logarithm")
+    """The principal logarithm of a real matrix with no eigenvalue on the closed negative real axis.
+
+    A singular matrix (σ_min ≤ n·ε·σ_max) has none: SciPy would return finite numbers of size
+    |log ε|, so a result that large, or not finite, is checked by the singular values and refused.
+    """
+    out = _real(sla.logm(a), label, "logarithm")
+    if not np.all(np.isfinite(out)) or np.abs(out).max(initial=0.0) > _LOG_SUSPECT:
+        s = np.linalg.svd(a, compute_uv=False)
+        if s[-1] <= a.shape[-1] * _EPS * s[0]:
+            raise ValueError(f"{label}: the matrix of shape {a.shape} is singular (smallest singular value "
+                             f"{s[-1]:.3g}, largest {s[0]:.3g}), so it has no logarithm")
+    return out
 
 
 def real_sqrtm(a: np.ndarray, label: str = "sqrtm") -> np.ndarray:

@@ -159,6 +159,12 @@ class DiagRankOneMap(_FactorTerm):
     def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap:
         return DiagRankOneMap(self.D, self.U, self.V, self.axis, in_shape, out_shape)
 
+    def memberwise(self) -> bool:
+        """False when a slice runs along a stack axis (softmax over the members mixes them)."""
+        if not isinstance(self.axis, tuple):
+            return True
+        return all(k >= len(self.in_shape) - 2 for k in self.axis)
+
     def is_single_slice(self) -> bool:
         """Whether the whole matrix is one slice (then the dense form is diag(vec D) − vec U vec Vᵀ)."""
         if isinstance(self.axis, tuple):

@@ -83,7 +83,22 @@ class VechMap(LinearMap):
         half, full = (n * (n + 1) // 2, 1), (n, n)
         super().__init__(full if to_vech else half, half if to_vech else full)
         self.n = n
-        self.rows, self.cols = _vech_index(n)
+        self._index: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row indices of the lower triangle in vech order (computed on first use)."""
+        return self._vech_index()[0]
+
+    @property
+    def cols(self) -> np.ndarray:
+        """Column indices of the lower triangle in vech order (computed on first use)."""
+        return self._vech_index()[1]
+
+    def _vech_index(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._index is None:  # O(n²) only once the map is applied: construction is O(1)
+            self._index = _vech_index(self.n)
+        return self._index
 
     def _lower(self, h: Any) -> np.ndarray:
         """The n×n matrices with the vech entries h in their lower triangles."""

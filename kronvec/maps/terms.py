@@ -195,6 +195,7 @@ class TraceMap(_FactorTerm):
         # tr(C H) (sM) = tr((sC) H) M: scalar factors of M live in C, where they can cancel
         # (‖A‖⁻¹ against ‖A‖) and det(A)·A⁻¹ is one factor (the adjugate, defined at singular A)
         if isinstance(C, Expr) and isinstance(M, Expr):
+            shape = M.shape
             while M.op in ("scale", "smul") or is_scalar(M) and M.op != "const":
                 if M.op == "scale":
                     C, M = fx.mul(M.params.coef, C), M.args[0]
@@ -202,6 +203,8 @@ class TraceMap(_FactorTerm):
                     C, M = fx.mul(M.args[0], C), M.args[1]
                 else:
                     C, M = fx.mul(M, C), fx.constant(1.0)
+            if M.shape != shape:  # a (1, 1) output stays a matrix: the factor I₁ keeps its shape
+                M = fx.mul(M, fx.eye(1, M))
         self.C, self.M = C, M
 
     def factors(self) -> tuple[Any, ...]:
@@ -213,6 +216,8 @@ class TraceMap(_FactorTerm):
     def _apply(self, h: Any) -> Any:
         t = fx.trace_prod(self.C, h)
         if fx.is_symbolic(t, self.M):
+            if np.ndim(t) == 1 and np.ndim(self.M) == 2:  # per-member scalars times a matrix: a stack
+                return fx.member_mul(as_expr(t), as_expr(self.M))
             if is_scalar(as_expr(self.M)):
                 return fx.mul(self.M, t)  # det(A) tr(A⁻¹ dA): the coefficient first
             return fx.mul(t, self.M)
@@ -246,6 +251,10 @@ class ElementwiseMap(_FactorTerm):
 
     def __init__(self, D: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
         super().__init__(in_shape, in_shape if out_shape is None else out_shape)
+        if isinstance(D, Expr) and D.ndim == 1 and len(self.out_shape) >= 2:
+            # a 1-D D against a matrix or a stack is aligned as NumPy aligns it, with the last
+            # axis (bound 1-D factors are per-member scalars, so it is given all the axes)
+            D = registry.function("reshape")(D, (1,) * (len(self.out_shape) - 1) + D.shape)
         self.D = D
 
     def factors(self) -> tuple[Any, ...]:

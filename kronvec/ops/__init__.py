@@ -3,9 +3,10 @@
 Importing this package registers every operation in :mod:`kronvec.registry`.
 """
 from . import leaves  # noqa: F401  (first: the others build leaves)
+from . import adjugate  # noqa: F401
 from . import arithmetic, elementwise, matrix_functions, products, reductions, structure  # noqa: F401
 from . import assembly, exponents, indexing, kronecker, stacks  # noqa: F401
 # after products: these build products and inverses
 from . import decompositions, spectral, spectral_functions, triangular  # noqa: F401
-from . import axis_reductions, ml, piecewise  # noqa: F401
+from . import axis_reductions, ml, piecewise, power_derivatives  # noqa: F401
 from . import special  # noqa: F401  (after stacks: gradients spread over stacks)

@@ -15,17 +15,18 @@ import numpy as np
 from scipy.linalg import blas
 
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_number, is_scalar
+from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
+from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed
+from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed, same_shape
 from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
-from .broadcasting import broadcast_shapes, broadcast_to
+from .broadcasting import aligned, broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 
-__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate"]
+__all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", "scaled_term"]
 
 FAMILY = "arithmetic"
 
@@ -42,9 +43,14 @@ def add(*terms: Any) -> Expr:
     row r of shape (1, m) as 𝟙r and a scalar s as s𝟙 (:mod:`.broadcasting`);
     ``()`` and ``(1, 1)`` count as the same scalar.  Shapes that do not
     broadcast raise ``kv.ShapeError`` naming both.
+
+    The sum has the broadcast shape of *all* its terms, also when some cancel
+    or are zero: X − X + C for a stack X and a matrix C is C spread over X's
+    stack axes, as NumPy computes it.
     """
-    terms = [as_expr(t) for t in terms]
-    if all(is_plain(t.shape) for t in terms):
+    terms = aligned("add", *as_operands(*terms))
+    plain = all(is_plain(t.shape) for t in terms)  # then every term is spread to the shape
+    if plain:
         shape = broadcast_shapes("add", *[t.shape for t in terms])
         if not is_scalar(shape):
             terms = [broadcast_to(t, shape) for t in terms]
@@ -52,9 +58,11 @@ def add(*terms: Any) -> Expr:
         shape = broadcast_shapes_nd("add", *[t.shape for t in terms])
     coefs: dict[int, float] = {}
     bases: dict[int, Expr] = {}
+    parts = 0
     for t in terms:
         for part in (t.args if t.op == "add" else (t,)):
             c, base = (part.params.coef, part.args[0]) if part.op == "scale" else (1.0, part)
+            parts += 1
             if base.op == "zeros":
                 continue
             k = id(base)
@@ -63,6 +71,10 @@ def add(*terms: Any) -> Expr:
     nonzero = [k for k in bases if coefs[k] != 0.0]
     if not nonzero:
         return zeros(shape)
+    if not plain and len(nonzero) < parts and not same_shape(
+            broadcast_shapes_nd("add", *[bases[k].shape for k in nonzero]), shape):
+        # terms that cancel or vanish still set the shape (their stack axes stay)
+        return registry.function("broadcast_to")(add(*[scale(coefs[k], bases[k]) for k in nonzero]), shape)
     common = abs(coefs[nonzero[0]])
     if len(nonzero) > 1 and common != 1.0 and all(abs(coefs[k]) == common for k in nonzero):
         # A/2 - B/2 = (A - B)/2, so that products containing it can pull the 1/2 out
@@ -85,7 +97,53 @@ def evaluate_sum(ev: Any, e: Expr, coef: float = 1.0) -> Any:
     one pass per term into one new array (``scale`` nodes inside are never formed)."""
     terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
     coefs = tuple(coef * c for c, _ in terms)
+    if ev.described is None and e.ndim == 2 and any(scaled_term(t, e.shape) for _, t in terms):
+        kinds = tuple(scaled_term(t, e.shape) for _, t in terms)
+        args = [x for (_, t), kind in zip(terms, kinds) for x in _term_values(ev, t, kind)]
+        return ev.op(partial(_scaled_sum, coefs, kinds, e.shape[-1]), *args)
     return ev.op(partial(_weighted_sum, coefs), *[ev(t) for _, t in terms])
+
+
+def scaled_term(t: Expr, shape: Shape) -> str:
+    """How a term of an n×n sum is added without forming it: ``"eye"`` (I), ``"scaled eye"``
+    (s·I, s a scalar expression), ``"scaled"`` (s·A: the scalar joins the coefficient), or ``""``."""
+    if t.op == "identity" and t.shape == shape:
+        return "eye"
+    if t.op != "smul" or t.args[1].shape != shape or t.args[0].op == "det" and t.args[1].op == "inv":
+        return ""
+    return "scaled eye" if t.args[1].op == "identity" else "scaled"
+
+
+def _term_values(ev: Any, t: Expr, kind: str) -> list[Any]:
+    if kind == "eye":
+        return []
+    if kind == "scaled eye":
+        return [ev(t.args[0])]
+    return [ev(t.args[0]), ev(t.args[1])] if kind == "scaled" else [ev(t)]
+
+
+def _scaled_sum(coefs: tuple[float, ...], kinds: tuple[str, ...], n: int, *xs: Any) -> np.ndarray:
+    """Σᵢ cᵢ Tᵢ for an n×n sum whose terms are I, s·I, s·A or plain A (``kinds``; ``xs`` holds
+    the scalar s before A): the scalars join the coefficients and identities add to the
+    diagonal, so the sum costs one pass per dense term."""
+    dense: list[tuple[float, np.ndarray]] = []
+    diagonal = 0.0
+    k = 0
+    for c, kind in zip(coefs, kinds):
+        if kind in ("scaled", "scaled eye"):
+            c = c * float(np.reshape(xs[k], ()))
+            k += 1
+        if kind in ("eye", "scaled eye"):
+            diagonal += c
+        else:
+            dense.append((c, xs[k]))
+            k += 1
+    if not dense:
+        return diagonal * np.eye(n)
+    out = _weighted_sum(tuple(c for c, _ in dense), *[x for _, x in dense])
+    if diagonal:
+        out.reshape(-1)[::out.shape[-1] + 1] += diagonal
+    return out
 
 
 def sum_code(g: Any, e: Expr, coef: float = 1.0) -> str:
@@ -200,6 +258,11 @@ def smul(s: Any, a: Any) -> Expr:
         return zeros(shape)
     if a.op == "smul":
         return smul(smul(s, a.args[0]), a.args[1])
+    if a.shape == () and "power0" in (s.op, a.op) and _power_base(s)[0] is _power_base(a)[0]:
+        exponent = _power_base(s)[1] + _power_base(a)[1]  # xᵖ xᵠ of a norm x, 0 at x = 0 (x⁰ = 1)
+        strict = any(e.op == "power0" and e.params.strict for e in (s, a))
+        return power(_power_base(a)[0], exponent) if exponent in (0.0, 1.0) else \
+            Expr.make("power0", (_power_base(a)[0],), Params(exponent=exponent, strict=strict), ())
     if a.shape == () and _power_base(s)[0] is _power_base(a)[0]:
         return power(_power_base(a)[0], _power_base(s)[1] + _power_base(a)[1])
     avalue = const_scalar(a)
@@ -210,12 +273,14 @@ def smul(s: Any, a: Any) -> Expr:
 
 def _power_base(e: Expr) -> tuple[Expr, float]:
     """(b, p) with e = b^p (p = 1 for anything but a power)."""
-    return (e.args[0], e.params.exponent) if e.op == "power" else (e, 1.0)
+    return (e.args[0], e.params.exponent) if e.op in ("power", "power0") else (e, 1.0)
 
 
 def _smul_jvp(node: Expr, i: int) -> Any:
     s, a = node.args
     if i == 0:  # ds · A
+        if node.ndim > 3:  # several stack axes: ds spread over all of A, A ⊙ ds (per-member scalars are 1-D)
+            return ElementwiseMap(a, node.shape, node.shape)
         return TraceMap(None, a, *io(node, 0))
     return scale_map(s, KronMap(None, None, *io(node, 1)))
 
@@ -232,7 +297,13 @@ def _smul_value(ev: Any, e: Expr) -> Any:
         # det(B)·B⁻¹ is the adjugate of B, which exists (and is computed) at a singular B too
         return ev.op(partial(adjugate, transposed=a.args[0] is not s.args[0]),
                      ev(s.args[0]), ev.factorization(s.args[0]))
-    return ev.op(_times, ev(s), ev(a))
+    return ev.op(partial(_scalar_times, e.shape), ev(s), ev(a))
+
+
+def _scalar_times(shape: Shape, s: Any, x: Any) -> Any:
+    """s·x of the node's shape: a ``(1, 1)`` scalar times a ``()`` one is ``(1, 1)``."""
+    out = np.reshape(s, ()) * x
+    return out.reshape(shape) if np.ndim(out) < len(shape) else out
 
 
 def _smul_code(g: Any, e: Expr, s: str | None, a: str | None) -> str:
@@ -255,15 +326,11 @@ def adjugate(b: np.ndarray, fac: Any, transposed: bool = False) -> np.ndarray:
     B = U S Vᵀ: adj(B) = det(U) det(V) V diag(Πⱼ≠ᵢ sⱼ) Uᵀ, which is continuous
     through singular B (rank n − 1 gives a rank-one adjugate, rank n − 2 zero).
     """
-    if fac.rcond() > _SQRT_EPS:
+    if b.ndim == 2 and fac.rcond() > _SQRT_EPS:
         sign, logabs = fac.logabsdet()
         return sign * np.exp(logabs) * fac.inverse(trans=transposed)
-    u, sv, vt = np.linalg.svd(b)
-    prefix = np.concatenate(([1.0], np.cumprod(sv[:-1])))
-    suffix = np.concatenate((np.cumprod(sv[::-1][:-1])[::-1], [1.0]))
-    sign = np.sign(np.linalg.det(u)) * np.sign(np.linalg.det(vt))
-    adj = sign * (vt.T * (prefix * suffix)) @ u.T
-    return adj.T if transposed else adj
+    adj = adjugate_by_svd(b)
+    return np.swapaxes(adj, -1, -2) if transposed else adj
 
 
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
@@ -308,11 +375,11 @@ def hadamard(a: Any, b: Any) -> Expr:
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
     """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
     of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
-    if is_number(x):
+    if is_number(x) and not isinstance(y, (np.ndarray, list, tuple)):
         return scale(float(x), as_expr(y))
-    if is_number(y):
+    if is_number(y) and not isinstance(x, (np.ndarray, list, tuple)):
         return scale(float(y), as_expr(x))
-    a, b = as_expr(x), as_expr(y)
+    a, b = aligned(op_name, *as_operands(x, y))
     if a.shape == b.shape and not (a.shape == ()):
         return hadamard(a, b)
     if is_scalar(a) or is_scalar(b):

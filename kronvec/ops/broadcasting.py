@@ -23,15 +23,15 @@ it), so it reaches ``matmul`` and ``smul`` through the registry.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .. import registry
 from ..errors import ShapeError
 from ..expr import Expr, is_scalar
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
-from .leaves import identity, ones
+from .leaves import Constant, identity, ones
 
-__all__ = ["broadcast_shapes", "broadcast_to", "broadcast_all", "slice_sums"]
+__all__ = ["broadcast_shapes", "broadcast_to", "broadcast_all", "aligned", "slice_sums"]
 
 
 def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
@@ -88,8 +88,33 @@ def broadcast_to(e: Expr, shape: Shape) -> Expr:
     return e
 
 
+def aligned(op: str, *args: Expr) -> Sequence[Expr]:
+    """The operands of a broadcasting operation with their axes aligned as NumPy aligns them.
+
+    A 1-D operand ``(n,)`` next to an operand of two or more axes is NumPy's
+    ``(1, ..., 1, n)``: written so (a reshape), so that every operand of a
+    broadcast has one axis or as many as the result, and a 1-D operand always
+    means one value per entry of its axis (per-member scalars among 1-D ones).
+    """
+    if not any(len(a.shape) == 1 for a in args):
+        return args  # the common case, kept cheap
+    ndim = max(len(a.shape) for a in args)
+    if ndim < 2:
+        return list(args)
+    broadcast_shapes_nd(op, *[a.shape for a in args])  # refused with the shapes as given
+    return [_with_leading_ones(a, ndim) if a.ndim == 1 else a for a in args]
+
+
+def _with_leading_ones(a: Expr, ndim: int) -> Expr:
+    shape = (1,) * (ndim - 1) + a.shape
+    if a.op == "const":
+        return Constant(a.params.value.array.reshape(shape), a.params.value.name)
+    return registry.function("reshape")(a, shape)
+
+
 def broadcast_all(op: str, *args: Any) -> tuple[Shape, list[Expr]]:
     """The broadcast shape of the arguments and the arguments spread to it."""
+    args = tuple(aligned(op, *args))
     shape = broadcast_shapes(op, *[a.shape for a in args])
     return shape, [broadcast_to(a, shape) for a in args]
 

@@ -27,15 +27,15 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from ..errors import ShapeError
+from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
-from ..registry import DISPLAY, Prec, Printing, Transpose, register
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import fmt, matrix_transposed, stack_of
-from ._common import code_for, func_print, lift
+from ._common import code_for, func_print, with_node
 from .arithmetic import add, scale
 from .leaves import identity
 from .products import matmul
@@ -255,7 +255,9 @@ register(
 def pinv(a: Any) -> Expr:
     """The Moore–Penrose inverse A⁺ (``numpy.linalg.pinv``), of shape (n, m) for A (m, n).
 
-    Along perturbations that keep the rank (Golub & Pereyra, 1973):
+    Along perturbations that keep the rank (Golub & Pereyra, 1973); the Jacobian exists where
+    A has full rank (elsewhere a perturbation changes the rank, and binding or evaluating the
+    derivative raises ``kv.DegenerateError``, the rank decided as ``np.linalg.pinv`` does):
 
         dA⁺ = −A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I − AA⁺) + (I − A⁺A) dAᵀ A⁺ᵀA⁺,
 
@@ -270,8 +272,32 @@ def pinv(a: Any) -> Expr:
     return Expr.make("pinv", (a,), NO_PARAMS, matrix_transposed(a.shape))
 
 
+def _full_rank(a: Expr) -> Expr:
+    """A⁺ as a factor of pinv's derivative: the same value, from an evaluation that refuses an A
+    whose rank is not full (where the rank changes, and the derivative does not exist)."""
+    return Expr.make("pinv", (a,), Params(full_rank=True), matrix_transposed(a.shape))
+
+
+def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
+    """``np.linalg.pinv``; for the factors of the derivative, by the SVD with NumPy's cutoff
+    max(m, n)·ε·s₁, raising ``kv.DegenerateError`` where a singular value is at or below it."""
+    if not dict(node.params).get("full_rank"):
+        return np.linalg.pinv(x)
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    low = ~(s > max(x.shape[-2:]) * np.finfo(float).eps * s[..., :1])
+    if low.any():
+        member = np.argwhere(low.any(axis=-1))[0] if low.ndim > 1 else ()
+        where = f" in member {tuple(int(k) for k in member)} of the stack" if low.ndim > 1 else ""
+        rank = int((~low[tuple(member)]).sum())
+        raise DegenerateError(f"pinv: no derivative at a matrix of shape {x.shape} of rank {rank} < "
+                              f"{min(x.shape[-2:])}{where} (singular values {s[tuple(member)]}): a "
+                              f"perturbation changes the rank there")
+    return np.swapaxes(vt, -1, -2) @ (np.swapaxes(u, -1, -2) / s[..., :, None])
+
+
 def _pinv_jvp(node: Expr, i: int) -> Any:
-    a, X = node.args[0], node  # X = A⁺ (n, m)
+    a = node.args[0]
+    X = _full_rank(a)  # A⁺ (n, m), checked for full rank when evaluated
     m, n = a.shape[-2:]
     left = add(identity(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
     right = add(identity(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
@@ -287,9 +313,10 @@ def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
 PINV = register(
     "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)",
     stacks=True,
-    evaluate=lift(np.linalg.pinv), code="{la}.pinv({0})",
+    evaluate=with_node(_pinv_value), code="{la}.pinv({0})",
     jvp=_pinv_jvp,
-    transpose=Transpose((0,), lambda node, t: pinv(t[0])),
+    transpose=Transpose((0,), lambda node, t: _full_rank(t[0]) if dict(node.params).get("full_rank")
+                        else pinv(t[0])),
     printing=Printing(_print_pinv, _print_pinv, lambda p, e: (f"pinv({p(e.args[0])})", Prec.ATOM)),
     identity=("{out} = {arg}⁺ (constant rank) ⇒ d{out} = −{out} d{arg} {out} + {out}{out}ᵀ d{arg}ᵀ "
               "(I − {arg}{out}) + (I − {out}{arg}) d{arg}ᵀ {out}ᵀ{out} (Golub–Pereyra)",

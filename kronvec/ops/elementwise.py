@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from scipy.special import expit
 
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
@@ -18,6 +17,9 @@ from ._common import code_for, elementwise_jvp, func_print, lift, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
 from ..shapes import matrix_transposed
+from ..lazy import LazyModule
+
+special = LazyModule("scipy.special")  # for expit; imported on first use
 
 __all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sqrt", "square", "sigmoid",
            "elementwise_node", "register_elementwise"]
@@ -156,16 +158,22 @@ register("square", FAMILY, public="square", function=square, signature="(...)->(
 
 # -------------------------------------------------------------- sigmoid
 def sigmoid(a: Any) -> Expr:
-    """The logistic function σ(A) = 1/(1 + e⁻ᴬ), elementwise; dσ(A) = σ(A) ⊙ (1 − σ(A)) ⊙ dA.
+    """The logistic function σ(A) = 1/(1 + e⁻ᴬ), elementwise; dσ(A) = σ(A) ⊙ σ(−A) ⊙ dA.
 
     Evaluated as SciPy's ``expit``, which stays exact for arguments of any
-    size (σ(−800) = 0, σ(800) = 1, never NaN).
+    size (σ(−800) = 0, σ(800) = 1, never NaN).  The derivative is written
+    σ(A) σ(−A), not σ(A)(1 − σ(A)): 1 − σ(A) cancels to 0 for A ≳ 37, where
+    σ(−A) keeps its relative precision.
     """
     return elementwise_node("sigmoid", as_expr(a))
 
 
-register_elementwise("sigmoid", sigmoid, expit,
-                     lambda n: hadamard(n, add(ones(n.shape), scale(-1.0, n))), r"\sigma",
+def _expit(x: Any) -> Any:
+    return special.expit(x)
+
+
+register_elementwise("sigmoid", sigmoid, _expit,
+                     lambda n: hadamard(n, sigmoid(scale(-1.0, n.args[0]))), r"\sigma",
                      "the logistic sigmoid 1/(1 + e⁻ᴬ)", unicode="σ",
                      code=code_for(numpy="special.expit({0})", jax="jax.nn.sigmoid({0})",
                                    torch="torch.sigmoid({0})"))

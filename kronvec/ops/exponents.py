@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr, const_scalar, is_scalar
+from .. import registry
+from ..expr import Expr, NO_PARAMS, as_operands, const_scalar, is_scalar
 from ..maps import ElementwiseMap, TraceMap
 from ..registry import Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt, is_plain
+from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
 from ._common import with_node
 from .arithmetic import add, as_shape, multiply, power
+from .broadcasting import aligned, broadcast_to
 from .elementwise import log
 from .leaves import Constant, ones
 
@@ -43,7 +45,14 @@ def _result_shape(b: Expr, e: Expr) -> Shape:
     if is_scalar(b) or b.shape == e.shape:
         return e.shape
     raise ShapeError(f"power: shapes {fmt(b.shape)} and {fmt(e.shape)} differ (the base and the "
-                     f"exponent of ** need one shape, or one of them must be a scalar)")
+                     f"exponent of ** need shapes that broadcast)")
+
+
+def _spread(a: Expr, shape: Shape) -> Expr:
+    """``a`` broadcast to ``shape``: b𝟙ᵀ, 𝟙r for matrices, NumPy's ``broadcast_to`` otherwise."""
+    if a.shape == shape:
+        return a
+    return broadcast_to(a, shape) if is_plain(shape) else registry.function("broadcast_to")(a, shape)
 
 
 def pow(base: Any, exponent: Any) -> Expr:  # noqa: A001 - the operator's name
@@ -56,7 +65,16 @@ def pow(base: Any, exponent: Any) -> Expr:  # noqa: A001 - the operator's name
 
     d(B∘ᴱ) = E ⊙ B∘⁽ᴱ⁻¹⁾ ⊙ dB + B∘ᴱ ⊙ log(B) ⊙ dE.
     """
-    b, e = as_expr(base), as_expr(exponent)
+    b, e = as_operands(base, exponent)
+    if b.shape != e.shape and () not in (b.shape, e.shape) and (
+            not (is_scalar(b) or is_scalar(e)) or 1 in (b.ndim, e.ndim)):  # NumPy's broadcasting
+        try:
+            common = broadcast_shapes_nd("power", b.shape, e.shape)
+        except ShapeError:
+            raise ShapeError(f"power: shapes {fmt(b.shape)} and {fmt(e.shape)} differ and do not "
+                             f"broadcast (the base and the exponent of **)") from None
+        b, e = aligned("power", b, e)
+        b, e = _spread(b, common), _spread(e, common)
     shape = _result_shape(b, e)
     p = const_scalar(e) if is_scalar(e) else None
     if p is not None:

@@ -12,7 +12,7 @@ from ..registry import SELF, Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt, matrix_transposed
 from ._common import constant_value, identity_jvp, python_number
 
-__all__ = ["Matrix", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
+__all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
            "symbol", "filled"]
 
 FAMILY = "leaves"
@@ -63,6 +63,28 @@ def Matrix(name: str, shape: Sequence[int], symmetric: bool = False,
     return symbol(name, tuple(int(s) for s in shape), symmetric, positive_definite)
 
 
+def Array(name: str, shape: Sequence[int] | int) -> Expr:
+    """A symbol of any number of dimensions, as a NumPy array of that shape.
+
+    ``Array("w", (b,))`` is a 1-D array (NumPy's semantics: next to a stack it
+    aligns with the last axis, next to per-member scalars it is one value per
+    member), ``Array("s", ())`` a scalar (the same symbol as ``Scalar("s")``)
+    and two or more dimensions give :func:`Matrix`.  Elementwise functions,
+    sums and broadcasting arithmetic act on every shape; matrix operations
+    (``@``, ``inv``, ``det``, ...) need two dimensions or more and raise
+    ``kv.ShapeError`` naming the operation and the shape otherwise.
+    """
+    _check_name(name)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) else tuple(shape)
+    if len(shape) >= 2:
+        return Matrix(name, shape)
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
+        raise ShapeError(f"Array {name!r}: a shape is a tuple of positive integers, got {shape}")
+    if not shape:
+        return Scalar(name)
+    return symbol(name, (int(shape[0]),), False, False)
+
+
 def Vector(name: str, n: int) -> Expr:
     """A column-vector symbol: an ``(n, 1)`` matrix."""
     return Matrix(name, (int(n), 1))
@@ -93,21 +115,22 @@ register(
 
 
 # -------------------------------------------------------------- constant
-def Constant(value: Any, name: str | None = None) -> Expr:
+def Constant(value: Any, name: str | None = None, *, column: bool = True) -> Expr:
     """A constant matrix (or scalar, or stack of matrices) with an optional display name.
 
-    A 1-D array is a column ``(n, 1)``; an array of three or more axes is a
-    stack of matrices.
+    A 1-D array is a column ``(n, 1)`` (with ``column=False`` it stays 1-D, as
+    NumPy's; :func:`kronvec.expr.as_operand` says when operators keep it so);
+    an array of three or more axes is a stack of matrices.
     """
     arr = np.asarray(value)
     if np.iscomplexobj(arr):
         raise TypeError("kronvec works in real arithmetic; complex constants are not supported")
-    if arr.ndim == 1:
+    if arr.ndim == 1 and column:
         arr = arr.reshape(-1, 1)
     if arr.ndim == 2 and name is None and arr.shape[0] == arr.shape[1] \
             and np.array_equal(arr, arr[0, 0] * np.eye(arr.shape[0])) and arr[0, 0] != 0:
         return registry.function("scale")(float(arr[0, 0]), identity(arr.shape[0]))
-    if arr.ndim >= 2 and name is None and not arr.any():
+    if arr.ndim >= 1 and name is None and not arr.any():
         return zeros(arr.shape)
     return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
 
@@ -166,23 +189,21 @@ register(
 
 # --------------------------------------------------------- zeros and ones
 def _shape_of(dims: tuple) -> Shape:
-    """A shape from ``(r, c)`` or from the two integers ``r, c`` (more for a stack; internally
-    also ``(b,)``, per-member scalars)."""
+    """A shape from ``(r, c)`` or from the integers ``r, c`` (any number of them, as NumPy:
+    ``(b,)`` for per-member scalars or a 1-D array, more for a stack)."""
     shape = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
-    if any(int(d) != d or d < 1 for d in shape) or len(shape) == 1:
-        raise ShapeError(f"a shape must be () or two positive integers, got {shape}")
+    if any(isinstance(d, bool) or int(d) != d or d < 1 for d in shape):
+        raise ShapeError(f"a shape must be a tuple of positive integers, got {shape}")
     return tuple(int(d) for d in shape)
 
 
 def filled(op: str, shape: Shape) -> Expr:
-    """The zeros or ones (``op``) of any shape, per-member scalars ``(b,)`` included."""
-    if len(shape) != 1:
-        return zeros(shape) if op == "zeros" else ones(shape)
-    return Expr.make(op, (), NO_PARAMS, tuple(int(d) for d in shape))
+    """The zeros or ones (``op``) of any shape."""
+    return zeros(shape) if op == "zeros" else ones(shape)
 
 
 def zeros(*shape: Any) -> Expr:
-    """The zero matrix of a shape, ``zeros(r, c)`` or ``zeros((r, c))``."""
+    """The zero array of a shape, ``zeros(r, c)`` or ``zeros((r, c))`` (any number of axes)."""
     return Expr.make("zeros", (), NO_PARAMS, _shape_of(shape))
 
 
@@ -226,6 +247,7 @@ register(
     transpose=Transpose((), _transposed_fill),
     printing=Printing(_print_ones, _print_ones, _filled_python("ones", "1")),
     rebuild=lambda node, args: node,
+    deferred=True,  # evaluated only when used: products with it are sums (Evaluator.chain)
     doc="the all-ones matrix",
 )
 

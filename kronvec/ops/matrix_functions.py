@@ -195,9 +195,14 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
                 raise ValueError(f"sqrtm: the symmetric matrix{where} has a negative eigenvalue "
                                  f"{w.min():.3g}, so no real square root")
             return (V * np.sqrt(np.maximum(w, 0.0))[..., None, :]) @ Vt
-        if w.min(initial=1.0) <= 0.0:
-            raise ValueError(f"logm: the symmetric matrix{where} has an eigenvalue {w.min():.3g} <= 0, so no "
-                             f"real logarithm")
+        bad = np.flatnonzero(np.reshape(w.min(axis=-1, initial=1.0) <= -floor, -1))
+        if bad.size:  # at most rounding above 0: singular to working precision
+            member = int(bad[0])
+            where = "" if a.ndim == 2 else f" (member {member} of the stack of shape {a.shape})"
+            lowest = float(w.reshape(-1, w.shape[-1])[member].min())
+            kind = "singular" if abs(lowest) <= -np.reshape(floor, -1)[member] else "not positive definite"
+            raise ValueError(f"logm: the symmetric matrix{where} is {kind} (eigenvalue {lowest:.3g}), so it "
+                             f"has no real logarithm")
         return (V * np.log(w)[..., None, :]) @ Vt
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
 

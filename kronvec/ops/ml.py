@@ -29,9 +29,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from ..expr import Expr, as_expr
+from ..lazy import LazyModule
 from ..maps import DiagRankOneMap
 from ..registry import Params, register
 from ..shapes import is_plain
@@ -41,6 +41,8 @@ from .axis_reductions import (AXIS_KEPT, AXIS_REDUCTION, axes_sum_jvp, keep_tota
 from .elementwise import elementwise_node, register_elementwise, sigmoid
 from .leaves import filled, ones, zeros
 from .stacks import normalize_axes, reshape
+
+special = LazyModule("scipy.special")  # for logsumexp; imported on first use
 
 __all__ = ["softplus", "logsumexp", "softmax", "log_softmax"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
+from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, Transpose, register
 from ._common import code_for, func_print, io, lift, py_call, python_number, with_node
@@ -116,13 +116,12 @@ def maximum(a: Any, b: Any) -> Expr:
     """The elementwise maximum of A and B, broadcast as in NumPy (``np.maximum``).
 
     d maximum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(A − B, ½) and
-    H' = heaviside(B − A, ½): ties split evenly.  maximum(A, 0) is relu(A).
+    H' = heaviside(B − A, ½): ties split evenly.  maximum(A, 0) has the values of relu(A) but
+    keeps the tie rule: its derivative at A = 0 is ½ (relu's is 0).
     """
-    shape, (a, b) = broadcast_all("maximum", as_expr(a), as_expr(b))
+    shape, (a, b) = broadcast_all("maximum", *as_operands(a, b))
     if a is b:
         return a
-    if b.op == "zeros" or a.op == "zeros":
-        return relu(a if b.op == "zeros" else b)
     return Expr.make("maximum", (a, b), NO_PARAMS, shape)
 
 
@@ -130,13 +129,11 @@ def minimum(a: Any, b: Any) -> Expr:
     """The elementwise minimum of A and B, broadcast as in NumPy (``np.minimum``).
 
     d minimum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(B − A, ½) and
-    H' = heaviside(A − B, ½): ties split evenly.  minimum(A, 0) is −relu(−A).
+    H' = heaviside(A − B, ½): ties split evenly (minimum(A, 0) too: ½ at A = 0).
     """
-    shape, (a, b) = broadcast_all("minimum", as_expr(a), as_expr(b))
+    shape, (a, b) = broadcast_all("minimum", *as_operands(a, b))
     if a is b:
         return a
-    if b.op == "zeros" or a.op == "zeros":
-        return scale(-1.0, relu(scale(-1.0, a if b.op == "zeros" else b)))
     return Expr.make("minimum", (a, b), NO_PARAMS, shape)
 
 

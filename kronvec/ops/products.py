@@ -21,6 +21,7 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import scale as scale_map
+from ..maps.powers import MatrixPowerFrechetMap
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
 from ..shapes import matrix_transposed
@@ -372,8 +373,10 @@ SOLVE = register(
 def matrix_power(a: Any, k: int) -> Expr:
     """Aᵏ for any integer k, as ``numpy.linalg.matrix_power``: A⁰ = I, A⁻ᵏ = (A⁻¹)ᵏ.
 
-    d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ for k > 0; a negative power is the power of the
-    inverse, so its derivative goes through dA⁻¹ = −A⁻¹ dA A⁻¹.
+    d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ for k > 0, written out for k ≤ 3 and otherwise a lazy
+    map applied in O(log k) products (the upper right block of [[A, dA], [0, A]]ᵏ
+    by repeated squaring), printed as that sum; a negative power is the power of
+    the inverse, so its derivative goes through dA⁻¹ = −A⁻¹ dA A⁻¹.
     """
     a = as_expr(a)
     MATPOW.signature.check("matrix_power", [a.shape])
@@ -389,9 +392,16 @@ def matrix_power(a: Any, k: int) -> Expr:
     return Expr.make("matpow", (a,), Params(k=k), a.shape)
 
 
+EXPANDED_POWERS = 3
+"""d(Aᵏ) for k up to this is written out as k Kronecker terms; beyond, it is the lazy map
+H ↦ Σⱼ Aʲ H Aᵏ⁻¹⁻ʲ applied in O(log k) products (:mod:`kronvec.maps.powers`)."""
+
+
 def _matpow_jvp(node: Expr, i: int) -> Any:
     # d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ
     a, k = node.args[0], node.params.k
+    if k > EXPANDED_POWERS:
+        return MatrixPowerFrechetMap(a, k, a.shape)
     power = lambda j: matrix_power(a, j) if j > 0 else None  # noqa: E731
     return add_maps(*[KronMap(power(j), power(k - 1 - j), a.shape, a.shape) for j in range(k)])
 

@@ -10,15 +10,18 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
 from ..registry import Prec, Printing, register
-from ..shapes import is_plain, stack_of
+from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
 from ._common import func_print, io, lift, py_call
-from .arithmetic import add, multiply, power, scale, smul
+from .adjugate import adj
+from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
 from .leaves import Constant, filled, ones, zeros
+from .norm_roots import power0
 from .products import inv, transpose
 from .svd_norms import nuclear_norm, spectral_norm
 from .stacks import normalize_axes, reduce_sum, transpose as permute
@@ -83,9 +86,9 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
-    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st
-        inner = a.args[1]
-        return smul(a.args[0], inner if inner.shape == () else trace(inner))
+    if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st (a trace is of shape ())
+        s, inner = a.args
+        return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
     if a.op == "identity":
         return Constant(float(a.shape[0]))
     if a.op == "zeros":
@@ -100,7 +103,7 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
     """The traces of the planes (axis1, axis2) of an array of three or more axes."""
     ndim = a.ndim
     if ndim < 2:
-        raise ValueError(f"trace: needs at least two axes, got shape {a.shape}")
+        raise ShapeError(f"trace: needs at least two axes, got shape {fmt(a.shape)}")
     first, second = (normalize_axes("trace", x, a.shape)[0] for x in (axis1, axis2))
     if first == second:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
@@ -148,7 +151,9 @@ TRACE = register(
 def det(a: Any) -> Expr:
     """det(A), a scalar, for a square A (computed from an LU or Cholesky factorization).
 
-    Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46).
+    Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46), with
+    det(A) A⁻¹ the adjugate adj(A), a polynomial in A: the gradient adj(A)ᵀ and the Hessian
+    exist, and are computed, at singular A too.
     """
     a = as_expr(a)
     shape = DET.signature.check("det", [a.shape])
@@ -170,7 +175,7 @@ DET = register(
     "det", FAMILY, public="det", function=det, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
-    jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: node),
+    jvp=_scalar_jvp(lambda node: adj(node.args[0]), lambda node: _one()),  # adj(A) = det(A) A⁻¹
     printing=Printing(func_print("det"), func_print(r"\det"), py_call("det")),
     domain=("invertible",),
     doc="the determinant det(A)",
@@ -231,7 +236,7 @@ def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noq
         return a
     if a.op == "scale":
         return scale(a.params.coef, sum(a.args[0]))
-    if a.op == "smul" and a.args[1].shape != (1, 1):  # Σ sA = s ΣA
+    if a.op == "smul" and a.args[0].shape == () and a.args[1].shape != (1, 1):  # Σ sA = s ΣA (a () total)
         return smul(a.args[0], sum(a.args[1]))
     return Expr.make("sum", (a,), NO_PARAMS, ())
 
@@ -282,7 +287,7 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
     if axis is None:  # a stack or per-member scalars: the 2-norm of all entries
         if ord not in (None, "fro"):
             raise ValueError(f"norm: ord={ord!r} needs a matrix, or axis=(i, j), got shape {a.shape}")
-        return power(sum(multiply(a, a)), 0.5)
+        return power0(sum(multiply(a, a)), 0.5)
     axes = normalize_axes("norm", axis, a.shape)
     if len(axes) == 2 and ndim == 2:
         return norm(a, ord)
@@ -292,14 +297,14 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
     allowed = (None, 2) if len(axes) == 1 else (None, "fro")
     if len(axes) > 2 or ord not in allowed:
         raise ValueError(f"norm: ord={ord!r} is not supported with axis={axis!r}")
-    return power(sum(multiply(a, a), axis=axes[0] if ndim == 2 else axes), 0.5)
+    return power0(sum(multiply(a, a), axis=axes[0] if ndim == 2 else axes), 0.5)  # gradient 0 at 0
 
 
 register(
     "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
     stacks=True,
     evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
-    jvp=lambda node, i: TraceMap(transpose(smul(power(node, -1.0), node.args[0])), _one(),
+    jvp=lambda node, i: TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(),  # 0 at A = 0
                                  *io(node, i)),
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),
                       lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM), py_call("norm")),

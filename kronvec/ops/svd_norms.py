@@ -12,10 +12,15 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import TraceMap
-from ..registry import Prec, Printing, register
+from .. import registry
+from ..maps import KronMap, TraceMap
+from ..maps.algebra import add as add_maps
+from ..maps.algebra import compose
+from ..maps.polar import PolarFrechetMap, norm_gradient_value
+from ..maps.polar import polar_frechet as polar_frechet_value
+from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import with_node
+from ._common import call_printing, code_for, lift, with_node
 from .leaves import Constant
 from .products import matmul, transpose
 from .spectral import svd_parts
@@ -27,7 +32,13 @@ FAMILY = "spectral"
 
 # ---------------------------------------------------- norms through the SVD
 def nuclear_norm(a: Any) -> Expr:
-    """‖A‖_* = Σᵢ sᵢ (``kv.norm(A, "nuc")``); d‖A‖_* = tr(V Uᵀ dA), so its gradient is U Vᵀ."""
+    """‖A‖_* = Σᵢ sᵢ (``kv.norm(A, "nuc")``); d‖A‖_* = tr(V Uᵀ dA), so its gradient is U Vᵀ.
+
+    Where A is not of full rank, the gradient is U_r V_rᵀ over the nonzero singular values
+    (the minimum-norm subgradient, 0 at A = 0).  Its derivative (the Hessian) is that of the
+    polar factor A (AᵀA)^{-½}, exact at repeated singular values; where the rank is not full
+    it does not exist and raises ``kv.DegenerateError``.
+    """
     a = as_expr(a)
     return Expr.make("nuclear_norm", (a,), NO_PARAMS, _norm_shape("nuclear norm", a))
 
@@ -36,7 +47,8 @@ def spectral_norm(a: Any) -> Expr:
     """‖A‖₂ = s₁, the largest singular value (``kv.norm(A, 2)``); d‖A‖₂ = u₁ᵀ dA v₁.
 
     Its gradient u₁v₁ᵀ is the derivative where s₁ > s₂; at a repeated largest
-    singular value it is one subgradient (the pair LAPACK returns).
+    singular value it is the mean of uᵢvᵢᵀ over the tied ones (ties split evenly),
+    and 0 at A = 0: the minimum-norm subgradients.
     """
     a = as_expr(a)
     return Expr.make("spectral_norm", (a,), NO_PARAMS, _norm_shape("spectral norm", a))
@@ -56,14 +68,66 @@ def _first(k: int) -> Expr:
 
 
 def _nuclear_jvp(node: Expr, i: int) -> Any:
-    U, _, Vt, _, _ = svd_parts(node.args[0])
-    return TraceMap(transpose(matmul(U, Vt)), Constant(1.0), node.args[0].shape, _per_member(node))
+    a = node.args[0]
+    return TraceMap(transpose(norm_gradient(a, "nuc")), Constant(1.0), a.shape, _per_member(node))
 
 
 def _spectral_jvp(node: Expr, i: int) -> Any:
-    U, _, Vt, _, k = svd_parts(node.args[0])
+    a = node.args[0]
+    return TraceMap(transpose(norm_gradient(a, "2")), Constant(1.0), a.shape, _per_member(node))
+
+
+# ------------------------------------------- the gradients, with their choices at kinks
+def norm_gradient(a: Any, kind: str) -> Expr:
+    """∇‖A‖_* = U_r V_rᵀ (``kind="nuc"``) or ∇‖A‖₂ = the mean of uᵢvᵢᵀ over the singular values
+    tied with s₁ (``kind="2"``): the minimum-norm subgradients, 0 at A = 0
+    (:func:`~kronvec.maps.polar.norm_gradient_value`)."""
+    a = as_expr(a)
+    return Expr.make("norm_gradient", (a,), Params(kind=kind), a.shape)
+
+
+def _svd_form(a: Expr, kind: str) -> Expr:
+    """U Vᵀ or U e₁e₁ᵀ Vᵀ from the SVD nodes: how the gradient prints and, for ‖A‖₂, differentiates."""
+    U, _, Vt, _, k = svd_parts(a)
+    if kind == "nuc":
+        return matmul(U, Vt)
     e1 = _first(k)
-    return TraceMap(transpose(matmul(U, e1, e1.T, Vt)), Constant(1.0), node.args[0].shape, _per_member(node))
+    return matmul(U, e1, e1.T, Vt)
+
+
+def _norm_gradient_jvp(node: Expr, i: int) -> Any:
+    a = node.args[0]
+    if node.params.kind == "nuc":  # d(U Vᵀ), exact at repeated singular values
+        return PolarFrechetMap(a, a.shape)
+    # d(u₁v₁ᵀ) = du₁ v₁ᵀ + u₁ dv₁ᵀ (where s₁ > s₂; the SVD's rules raise at a tie)
+    U, _, Vt, _, k = svd_parts(a)
+    e1 = _first(k)
+    through_u = compose(KronMap(None, matmul(e1, e1.T, Vt), U.shape, a.shape),
+                        registry.spec("svd_U").jvp(U, 0))
+    through_v = compose(KronMap(matmul(U, e1, e1.T), None, Vt.shape, a.shape),
+                        registry.spec("svd_Vt").jvp(Vt, 0))
+    return add_maps(through_u, through_v)
+
+
+def _norm_gradient_code(g: Any, e: Expr, a: str) -> str:
+    if g.name == "numpy":
+        return f"{g.helper('norm_gradient', norm_gradient_value)}({e.params.kind!r}, {a})"
+    keep = "keepdim" if g.name == "torch" else "keepdims"
+    tol = f"max({a}.shape[-2:]) * {float(np.finfo(float).eps)!r} * s[..., :1]"
+    count = f"((s >= s[..., :1] - {tol}) * 1.0).sum(-1, {keep}=True)"
+    weights = f"(s > {tol}) * 1.0" if e.params.kind == "nuc" else \
+        f"(((s >= s[..., :1] - {tol}) & (s[..., :1] > 0)) * 1.0) / ({count}).clip(1.0)"
+    svd = f"{g.la}.svd({a}, full_matrices=False)"
+    return f"(lambda u, s, vt: (u * ({weights})[..., None, :]) @ vt)(*{svd})"
+
+
+register(
+    "norm_gradient", FAMILY, function=norm_gradient, params=("kind",), stacks=True,
+    evaluate=with_node(lambda n, x: norm_gradient_value(n.params.kind, x)), code=_norm_gradient_code,
+    jvp=_norm_gradient_jvp,
+    printing=Printing(*(lambda p, e: p.render(_svd_form(e.args[0], e.params.kind)),) * 3),
+    doc="the gradient of the nuclear (U_r V_rᵀ) or spectral norm (the mean of uᵢvᵢᵀ over ties of s₁)",
+)
 
 
 def _per_member(node: Expr) -> tuple[int, ...]:
@@ -99,4 +163,48 @@ register(
     identity=("‖{arg}‖₂ = s₁ ⇒ d‖{arg}‖₂ = u₁ᵀ d{arg} v₁", r"\mathrm{{d}}\|{arg}\|_2 = u_1^{{\top}} "
               r"\mathrm{{d}}{arg}\, v_1"),
     doc="the spectral norm ‖A‖₂ (the largest singular value)",
+)
+
+
+def polar_frechet(a: Any, h: Any) -> Expr:
+    """d(U Vᵀ)[H], the derivative of the nuclear norm's gradient at A along H (linear in H)."""
+    a, h = as_expr(a), as_expr(h)
+    if h.shape != a.shape:
+        raise ShapeError(f"polar_frechet: A and H must have the same shape, got {fmt(a.shape)} and "
+                         f"{fmt(h.shape)}")
+    return Expr.make("polar_frechet", (a, h), NO_PARAMS, a.shape)
+
+
+def _polar_frechet_code(g: Any, e: Expr, a: str, h: str) -> str:
+    """U Ω Vᵀ (+ the terms of a rectangular A) from the SVD, for JAX and PyTorch (matrices)."""
+    if e.ndim > 2:
+        g.unsupported("the derivative of the nuclear norm's gradient of a stack")
+    svd = g.let(f"{g.la}.svd({a}, full_matrices=False)", hint="svd")
+    u, s, vt = f"{svd}[0]", f"{svd}[1]", f"{svd}[2]"
+    inner = g.let(f"{u}.T @ {h} @ {vt}.T", hint="E")
+    out = f"{u} @ (({inner} - {inner}.T) / ({s}[:, None] + {s}[None, :])) @ {vt}"
+    m, n = e.shape
+    if m > n:
+        out += f" + (({h} @ {vt}.T - {u} @ {inner}) / {s}[None, :]) @ {vt}"
+    elif n > m:
+        out += f" + {u} @ (({u}.T @ {h} - {inner} @ {vt}) / {s}[:, None])"
+    return out
+
+
+def _polar_frechet_jvp(node: Expr, i: int) -> Any:
+    if i == 0:
+        raise NotImplementedError("third derivatives of the nuclear norm (the derivative of "
+                                  "polar_frechet(A, H) in A) are not supported")
+    return PolarFrechetMap(node.args[0], node.shape)
+
+
+register(
+    "polar_frechet", FAMILY, function=polar_frechet, stacks=True,
+    evaluate=lift(polar_frechet_value),
+    code=code_for(numpy=lambda g, e, a, h: f"{g.helper('polar_frechet', polar_frechet_value)}({a}, {h})",
+                  other=lambda g, e, a, h: _polar_frechet_code(g, e, a, h)),
+    jvp=_polar_frechet_jvp,
+    transpose=Transpose(None, lambda node, t: polar_frechet(t[0], t[1])),  # G(Aᵀ) = G(A)ᵀ
+    printing=call_printing("L_polar", r"\operatorname{L_{polar}}", "polar_frechet"),
+    doc="the derivative d(U Vᵀ)[H] of the nuclear norm's gradient (in its Hessians)",
 )

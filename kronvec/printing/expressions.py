@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..expr import Expr, const_scalar
+from .. import registry
+from ..expr import Expr, NO_PARAMS, const_scalar
 from ..ops.arithmetic import add, scale
 from ..ops.leaves import Constant
 from ..ops.products import matmul
@@ -58,6 +59,8 @@ class Printer:
         if e in self.names:
             self.used.add(e)
             return self.s.name(self.names[e]), Prec.ATOM
+        if e.op in ("matmul", "trace"):
+            e = _determinant_in_front(e)
         printing = spec(e.op).printing
         return (printing.latex if self.s.latex else printing.unicode)(self, e)
 
@@ -200,15 +203,107 @@ class PythonPrinter:
 
 
 def to_unicode(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
-    """Unicode closed form, e.g. ``(XᵀV⁻¹X)⁻¹``."""
-    return Printer(UNICODE, names)(e)
+    """Unicode closed form, e.g. ``(XᵀV⁻¹X)⁻¹``; big repeated parts named (:func:`with_shared_names`)."""
+    return with_shared_names(UNICODE, e, names)
 
 
 def to_latex(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
     """LaTeX source, e.g. ``\\left(X^{\\top} V^{-1} X\\right)^{-1}``."""
-    return Printer(LATEX, names)(e)
+    return with_shared_names(LATEX, e, names)
+
+
+SHARED_MIN_NODES = 12
+"""A subexpression the printed form would repeat is named when it prints this many nodes or more."""
+EXPANDED_LIMIT = 400
+"""... and only when the whole expression, written out, would print more nodes than this, so that
+small expressions print as they always did."""
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def shared_names(roots: list[Expr], names: Mapping[Expr, str], latex: bool = False) -> dict[Expr, str]:
+    """Names P₁, P₂, … for the big subexpressions that printing ``roots`` would repeat.
+
+    Written out, an expression prints its shared subexpressions once per
+    occurrence, so nesting (softmax of softmax of …) grows the text
+    exponentially.  In one pass over the DAG, children first, a node
+    referenced more than once whose printed tree (with names counted as one
+    node) has ``SHARED_MIN_NODES`` nodes or more gets a name, which keeps the
+    text linear in the number of distinct subexpressions.  Nothing is named
+    when the whole text would have at most ``EXPANDED_LIMIT`` nodes.
+    """
+    order: list[Expr] = []
+    seen: set[Expr] = set()
+    for r in roots:
+        for node in r.walk():
+            if node not in seen:
+                seen.add(node)
+                order.append(node)
+    written: dict[Expr, int] = {}
+    references: dict[Expr, int] = {r: 1 for r in roots}
+    for node in order:
+        written[node] = 1 if node in names else 1 + sum(written[a] for a in node.args)
+        for a in node.args:
+            references[a] = references.get(a, 0) + 1
+    if sum(written[r] for r in roots) <= EXPANDED_LIMIT:
+        return {}
+    new: dict[Expr, str] = {}
+    for node in order:
+        if node in names or not node.args:
+            continue
+        written[node] = 1 + sum(written[a] for a in node.args)
+        if references[node] > 1 and written[node] >= SHARED_MIN_NODES:
+            k = str(len(new) + 1)
+            new[node] = f"P_{{{k}}}" if latex else "P" + k.translate(_SUBSCRIPTS)
+            written[node] = 1
+    return new
+
+
+def with_shared_names(style: Style, e: Expr, names: Mapping[Expr, str] | None = None) -> str:
+    """``e`` printed, with big repeated subexpressions named: ``… P₁ …,  where P₁ = …``."""
+    given = dict(names or {})
+    new = shared_names([e], given, style.latex)
+    if not new:
+        return Printer(style, given)(e)
+    printer = Printer(style, {**given, **new})
+    text = printer(e)
+    return text + where_clause(style, printer, new)
+
+
+def where_clause(style: Style, printer: Printer, new: Mapping[Expr, str]) -> str:
+    """``,  where P₁ = …, P₂ = …`` for the names in ``new`` that ``printer`` used (and those
+    their definitions use), children first; empty when none was used."""
+    definitions: dict[Expr, str] = {}
+    for node in reversed(list(new)):  # parents first: a definition may use the names below it
+        if node in printer.used:
+            printing = spec(node.op).printing
+            body, _ = (printing.latex if style.latex else printing.unicode)(printer, node)
+            definitions[node] = f"{style.name(new[node])} = {body}"
+    if not definitions:
+        return ""
+    where = r", \quad \text{where } " if style.latex else ",  where "
+    return where + ", ".join(definitions[n] for n in new if n in definitions)
 
 
 def to_python(e: Expr) -> str:
     """The expression in the library's own syntax, e.g. ``inv(X.T @ inv(V) @ X)``."""
     return PythonPrinter()(e)
+
+
+def _determinant_in_front(e: Expr) -> Expr:
+    """A product (or the trace of one) with an adjugate factor adj(B) = det(B) B⁻¹ written as
+    det(B) times the product with B⁻¹, as Jacobi's formula is written by hand."""
+    product = e.args[0] if e.op == "trace" else e
+    if product.op != "matmul":
+        return e
+    found = next((k for k, f in enumerate(product.args) if f.op == "adj"), None)
+    if found is None:
+        return e
+    b = product.args[found].args[0]
+    factors = product.args[:found] + (registry.function("inv")(b),) + product.args[found + 1:]
+    inner = Expr.make("matmul", factors, product.params, product.shape)
+    if e.op == "trace":
+        inner = Expr.make("trace", (inner,), e.params, e.shape)
+    flipped = registry.function("transpose")(b)  # det(Bᵀ) = det(B): the one with fewer transposes
+    transposes = [sum(n.op == "transpose" for n in x.walk()) for x in (b, flipped)]
+    det = registry.function("det")(flipped if transposes[1] < transposes[0] else b)
+    return Expr.make("smul", (det, inner), NO_PARAMS, e.shape)

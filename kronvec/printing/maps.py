@@ -19,17 +19,21 @@ from ..expr import Expr, const_scalar, is_scalar, strip_names
 from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, DiagRankOneMap, DiagSandwichMap,
                     ElementwiseMap, ExpmFrechetMap, IndexMap, KronDiagMap, KronFactorMap, KronMap, KronTMap,
                     LinearMap, LogmSecondMap, MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap,
-                    TriangleMap, TriSolveMap, ZeroMap)
+                    TriangleMap, TriSolveMap, ZeroMap, expression_factors)
+from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.polar import PolarFrechetMap
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..maps.operands import Operand
+from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Scalar, symbol
-from ..ops.products import transpose
+from ..ops.products import inv, transpose
+from ..ops.reductions import det
 from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
 from ..shapes import as2d
-from .expressions import Printer, format_number, to_unicode
+from .expressions import Printer, format_number, shared_names, to_unicode, where_clause
 from .styles import LATEX, UNICODE, Style
 
 __all__ = ["map_to_unicode", "map_to_latex", "differential", "render_map", "MAP_RENDERERS"]
@@ -40,8 +44,11 @@ SUM, UNARY, KRON, PROD, POSTFIX, ATOM = (Prec.SUM, Prec.UNARY, Prec.KRON, Prec.P
 def _split_scalar(f: Any) -> tuple[list[Any], Any]:
     """Leading scalar factors (numbers or scalar expressions) of an expression factor."""
     coefs: list[Any] = []
-    while isinstance(f, Expr) and f.op in ("scale", "smul"):
-        if f.op == "scale":
+    while isinstance(f, Expr) and f.op in ("scale", "smul", "adj"):
+        if f.op == "adj":  # det(A) A⁻¹
+            coefs.append(det(f.args[0]))
+            f = inv(f.args[0])
+        elif f.op == "scale":
             coefs.append(f.params.coef)
             f = f.args[0]
         else:
@@ -263,7 +270,11 @@ MAP_RENDERERS: dict[type, Any] = {
     TriangleMap: _MapPrinter._triangle,
     TriSolveMap: _MapPrinter._trisolve,
     MatrixFunctionFrechetMap: _MapPrinter._action,
+    AdjugateFrechetMap: _MapPrinter._action,
+    PolarFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
+    MatrixPowerFrechetMap: _MapPrinter._action,  # H ↦ Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ
+    MatrixPowerSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,
     BroadcastMap: _MapPrinter._axes,
     ReduceMap: _MapPrinter._axes,
@@ -298,7 +309,14 @@ def render_map(style: Style, m: LinearMap, names: Mapping[Expr, str] | None) -> 
 
 
 def _map_text(style: Style, m: LinearMap, names: Mapping[Expr, str] | None) -> str:
-    return render_map(style, m, names)[0]
+    """The map's text, with big subexpressions that it would repeat named (``,  where P₁ = …``)."""
+    given = dict(names or {})
+    new = shared_names([f for f in expression_factors(m) if isinstance(f, Expr)], given, style.latex)
+    if not new:
+        return render_map(style, m, given)[0]
+    printer = _MapPrinter(style, {**given, **new})
+    text, neg, _ = printer.render(m)
+    return (style.minus if neg else "") + text + where_clause(style, printer.p, new)
 
 
 def map_to_unicode(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:

@@ -1,0 +1,132 @@
+"""The derivatives of ``matrix_power`` as nodes: L(A, H) = Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ and its derivative in A.
+
+``d(Aᵏ) = matpow_frechet(A, dA, k)``, applied in O(log k) products (the upper
+right block of [[A, H], [0, A]]ᵏ by repeated squaring, see
+:mod:`kronvec.maps.powers`), so deriving, printing and applying the derivative
+of A⁹⁹⁹⁹⁹⁹⁹⁹⁹ costs about 90 products and prints in one line.  L(A, I) = k Aᵏ⁻¹
+keeps gradients of tr(Aᵏ) short.  Its derivative in A is
+``matpow_frechet2(A, E, H, k) + matpow_frechet2(A, H, E, k)`` with
+matpow_frechet2(A, X, Y, k) = Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ (the (1, 3) block of
+[[A, X, 0], [0, A, Y], [0, 0, A]]ᵏ), so Hessians work; third derivatives
+through it are refused.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..expr import Expr, as_expr
+from ..maps.algebra import add as add_maps
+from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,
+                           power_second, second_by_squaring)
+from ..registry import Params, Prec, Printing, Transpose, register
+from ..shapes import Shape, fmt
+from ._common import code_for, io, with_node
+from .arithmetic import scale
+from .leaves import zeros
+from .products import matrix_power
+
+__all__ = ["matpow_frechet", "matpow_frechet2"]
+
+FAMILY = "products"
+
+
+def _shape(name: str, *args: Expr) -> Shape:
+    a = args[0]
+    for x in args:
+        if x.ndim < 2 or x.shape[-2:] != a.shape[-2:] or a.shape[-1] != a.shape[-2]:
+            raise ShapeError(f"{name}: needs square matrices of one size, got shapes "
+                             f"{', '.join(fmt(y.shape) for y in args)}")
+    try:
+        return tuple(np.broadcast_shapes(*(x.shape for x in args)))
+    except ValueError:
+        raise ShapeError(f"{name}: the stack axes of {', '.join(fmt(y.shape) for y in args)} could not be "
+                         f"broadcast") from None
+
+
+def matpow_frechet(a: Any, h: Any, k: int) -> Expr:
+    """L(A, H) = Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ, the derivative of Aᵏ (k ≥ 1) in the direction H."""
+    a, h, k = as_expr(a), as_expr(h), int(k)
+    shape = _shape("matpow_frechet", a, h)
+    if h.op == "zeros" or k < 1:
+        return zeros(shape)
+    if k == 1:
+        return h
+    if shape == a.shape and h.op == "identity" and a.ndim == 2:  # A commutes with I: k Aᵏ⁻¹
+        return scale(float(k), matrix_power(a, k - 1))
+    if shape == a.shape and h.op == "scale" and h.args[0].op == "identity" and a.ndim == 2:
+        return scale(h.params.coef * k, matrix_power(a, k - 1))
+    return Expr.make("matpow_frechet", (a, h), Params(k=k), shape)
+
+
+def matpow_frechet2(a: Any, x: Any, y: Any, k: int) -> Expr:
+    """Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ: with X and Y swapped and added, the derivative of L(A, Y) in A along X."""
+    a, x, y, k = as_expr(a), as_expr(x), as_expr(y), int(k)
+    shape = _shape("matpow_frechet2", a, x, y)
+    if x.op == "zeros" or y.op == "zeros" or k < 2:
+        return zeros(shape)
+    return Expr.make("matpow_frechet2", (a, x, y), Params(k=k), shape)
+
+
+def _frechet_jvp(node: Expr, i: int) -> Any:
+    a, h = node.args
+    k, shape = node.params.k, io(node, i)[0]
+    if i == 1:
+        return MatrixPowerFrechetMap(a, k, shape)
+    if node.ndim > 2:
+        raise NotImplementedError(f"matpow_frechet: second derivatives of matrix_power of stacks of matrices "
+                                  f"(shape {fmt(node.shape)}) are not supported")
+    return add_maps(MatrixPowerSecondMap(a, h, k, 0, shape), MatrixPowerSecondMap(a, h, k, 1, shape))
+
+
+def _second_jvp(node: Expr, i: int) -> Any:
+    a, x, y = node.args
+    if i == 0:
+        raise NotImplementedError(f"third derivatives through matrix_power(·, {node.params.k}) (the "
+                                  f"derivative of its second derivative in A, of shape {fmt(a.shape)}) "
+                                  f"are not supported")
+    if i == 1:
+        return MatrixPowerSecondMap(a, y, node.params.k, 0, io(node, i)[0])
+    return MatrixPowerSecondMap(a, x, node.params.k, 1, io(node, i)[0])
+
+
+def _print_sum(p: Any, e: Expr) -> tuple[str, int]:
+    """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (and the double sum of the second derivative), with the number k − 1."""
+    s, a, top = p.s, p(e.args[0], Prec.ATOM), e.params.k - 1
+    if e.op == "matpow_frechet":
+        h = p(e.args[1], Prec.PROD)
+        if s.latex:
+            return rf"\sum_{{i=0}}^{{{top}}} {a}^{{i}} {h} {a}^{{{top}-i}}", Prec.SUM
+        return f"Σᵢ₌₀{s.sup(str(top))} {a}ⁱ {h} {a}{s.sup(str(top))}⁻ⁱ", Prec.SUM
+    x, y = p(e.args[1], Prec.PROD), p(e.args[2], Prec.PROD)
+    if s.latex:
+        return (rf"\sum_{{i+j+l={top - 1}}} {a}^{{i}} {x} {a}^{{j}} {y} {a}^{{l}}", Prec.SUM)
+    return f"Σ_{{i+j+l={top - 1}}} {a}ⁱ {x} {a}ʲ {y} {a}ˡ", Prec.SUM
+
+
+def _print_python(p: Any, e: Expr) -> tuple[str, int]:
+    return f"{e.op}({', '.join(p(x) for x in e.args)}, {e.params.k})", Prec.ATOM
+
+
+register(
+    "matpow_frechet", FAMILY, function=matpow_frechet, params=("k",), stacks=True,
+    evaluate=with_node(lambda n, a, h: power_frechet(a, h, n.params.k)),
+    code=code_for(other=lambda g, e, a, h: f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, "
+                                           f"{e.params.k})"),
+    jvp=_frechet_jvp,
+    transpose=Transpose(None, lambda node, t: matpow_frechet(t[0], t[1], node.params.k)),
+    printing=Printing(_print_sum, _print_sum, _print_python),
+    doc="Σᵢ Aⁱ H Aᵏ⁻¹⁻ⁱ, the derivative of matrix_power (appears in its derivatives)",
+)
+register(
+    "matpow_frechet2", FAMILY, function=matpow_frechet2, params=("k",), stacks=True,
+    evaluate=with_node(lambda n, a, x, y: power_second(a, x, y, n.params.k)),
+    code=code_for(other=lambda g, e, a, x, y: f"{g.helper('power_second', second_by_squaring)}({a}, {x}, "
+                                              f"{y}, {e.params.k})"),
+    jvp=_second_jvp,
+    transpose=Transpose(None, lambda node, t: matpow_frechet2(t[0], t[2], t[1], node.params.k)),
+    printing=Printing(_print_sum, _print_sum, _print_python),
+    doc="Σ Aⁱ X Aʲ Y Aˡ, the second derivative of matrix_power (appears in its Hessians)",
+)
