@@ -21,12 +21,13 @@ Transposes pass through, as for every elementwise function.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from ..expr import Expr, NO_PARAMS, as_expr
+from ..lazy import LazyModule
 from ..maps import ElementwiseMap
 from ..registry import Params, Prec, Printing, Transpose, register
 from ._common import code_for, func_print, io, lift, py_call, with_node
@@ -41,9 +42,20 @@ __all__ = ["gammaln", "digamma", "polygamma", "erf", "erfc", "ndtr", "log_ndtr",
 
 FAMILY = "special"
 
+special = LazyModule("scipy.special")  # imported on first use
+
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _call(name: str, *values: Any) -> Any:
+    return getattr(special, name)(*values)
+
+
+def _scipy(name: str) -> Any:
+    """The evaluation of ``scipy.special.<name>``, which imports SciPy's module on first use."""
+    return partial(_call, name)
 
 
 def _one_minus(a: Expr) -> Expr:
@@ -69,12 +81,12 @@ def digamma(a: Any) -> Expr:
     return elementwise_node("digamma", as_expr(a))
 
 
-register_elementwise("gammaln", gammaln, special.gammaln, lambda n: digamma(n.args[0]), r"\log\Gamma",
+register_elementwise("gammaln", gammaln, _scipy("gammaln"), lambda n: digamma(n.args[0]), r"\log\Gamma",
                      "log|Γ(A)| elementwise (scipy.special.gammaln; derivative ψ(A))", domain="positive",
                      unicode="logΓ",
                      code=code_for(numpy="special.gammaln({0})", jax="jspecial.gammaln({0})",
                                    torch="torch.special.gammaln({0})"))
-register_elementwise("digamma", digamma, special.digamma, lambda n: polygamma(1, n.args[0]), r"\psi",
+register_elementwise("digamma", digamma, _scipy("digamma"), lambda n: polygamma(1, n.args[0]), r"\psi",
                      "the digamma function ψ(A) = Γ'(A)/Γ(A) elementwise (derivative polygamma(1, A))",
                      domain="positive", unicode="ψ",
                      code=code_for(numpy="special.digamma({0})", jax="jspecial.digamma({0})",
@@ -132,11 +144,11 @@ def erfc(a: Any) -> Expr:
 
 
 _ERF_SLOPE = 2.0 / math.sqrt(math.pi)
-register_elementwise("erf", erf, special.erf, lambda n: scale(_ERF_SLOPE, _gaussian(n.args[0], 1.0)),
+register_elementwise("erf", erf, _scipy("erf"), lambda n: scale(_ERF_SLOPE, _gaussian(n.args[0], 1.0)),
                      r"\operatorname{erf}", "the error function (scipy.special.erf)",
                      code=code_for(numpy="special.erf({0})", jax="jspecial.erf({0})",
                                    torch="torch.special.erf({0})"))
-register_elementwise("erfc", erfc, special.erfc, lambda n: scale(-_ERF_SLOPE, _gaussian(n.args[0], 1.0)),
+register_elementwise("erfc", erfc, _scipy("erfc"), lambda n: scale(-_ERF_SLOPE, _gaussian(n.args[0], 1.0)),
                      r"\operatorname{erfc}", "the complementary error function 1 − erf(A) "
                      "(scipy.special.erfc)",
                      code=code_for(numpy="special.erfc({0})", jax="jspecial.erfc({0})",
@@ -150,7 +162,7 @@ def ndtr(a: Any) -> Expr:
     return elementwise_node("ndtr", as_expr(a))
 
 
-register_elementwise("ndtr", ndtr, special.ndtr,
+register_elementwise("ndtr", ndtr, _scipy("ndtr"),
                      lambda n: scale(1.0 / math.sqrt(2.0 * math.pi), _gaussian(n.args[0], 0.5)), r"\Phi",
                      "the standard normal distribution function Φ (scipy.special.ndtr)", unicode="Φ",
                      code=code_for(numpy="special.ndtr({0})", jax="jspecial.ndtr({0})",
@@ -187,7 +199,7 @@ def _erfcx_code(module: str) -> str:
     return f"{_SQRT_2_OVER_PI!r} / {module}.erfcx((-{_SQRT_HALF!r}) * {{0}})"
 
 
-register_elementwise("log_ndtr", log_ndtr, special.log_ndtr, lambda n: ndtr_ratio(n.args[0]), r"\log\Phi",
+register_elementwise("log_ndtr", log_ndtr, _scipy("log_ndtr"), lambda n: ndtr_ratio(n.args[0]), r"\log\Phi",
                      "log Φ(A), stable far into the lower tail (scipy.special.log_ndtr)", unicode="logΦ",
                      code=code_for(numpy="special.log_ndtr({0})", jax="jspecial.log_ndtr({0})",
                                    torch="torch.special.log_ndtr({0})"))
@@ -210,7 +222,7 @@ def logit(a: Any) -> Expr:
     return a.args[0] if a.op == "sigmoid" else elementwise_node("logit", a)
 
 
-register_elementwise("logit", logit, special.logit,
+register_elementwise("logit", logit, _scipy("logit"),
                      lambda n: power(hadamard(n.args[0], _one_minus(n.args[0])), -1.0),
                      r"\operatorname{logit}", "log(A/(1 − A)) on (0, 1), the inverse of the sigmoid "
                      "(scipy.special.logit)", domain="unit",
@@ -260,7 +272,7 @@ def _xdivy_code(module: str) -> str:
 
 
 register("xlogy", FAMILY, public="xlogy", function=xlogy, signature="(...),(...)->(...)", stacks=True,
-         evaluate=lift(special.xlogy), jvp=_xlogy_jvp,
+         evaluate=lift(_scipy("xlogy")), jvp=_xlogy_jvp,
          code=code_for(numpy="special.xlogy({0}, {1})", jax="jspecial.xlogy({0}, {1})",
                        torch="torch.special.xlogy({0}, {1})"),
          transpose=Transpose((0, 1), lambda node, t: xlogy(t[0], t[1])),
