@@ -129,7 +129,13 @@ class Factorization:
 
         ``context`` names the computation in the error for a singular matrix
         (e.g. ``solve(A, B)``); the default is the factorization's label.
+        A stack b of shape (..., n, k) is solved member by member in one call, as the
+        columns of the (n, ...·k) matrix its members form side by side.
         """
+        if b.ndim > 2:
+            columns = np.moveaxis(b, -2, 0)
+            x = self.solve(columns.reshape(columns.shape[0], -1), trans, context)
+            return np.moveaxis(x.reshape(columns.shape), 0, -2)
         self._note_use(context)
         if self.triangular is not None:
             t, lower = self.triangular
