@@ -72,13 +72,7 @@ def test_random_program_matches_numpy_and_finite_differences(shape_class, data):
                           f"{ {k: v.tolist() for k, v in values.items()} }:\n" + "\n".join(failures))
 
 
-# lambdify of the Jacobian in a 1×1 variable of a wider result has shape (1, 1, 1, m), not (1, m)
-# (kv.hstack([kv.exp(X), kv.exp(X) ** 2]) for X 1×1, no special function needed): a codegen finding
-_ONE_BY_ONE = pytest.mark.xfail(reason="generated JVP in a 1×1 variable: shape (1, 1, 1, m)", strict=False)
-
-
-@pytest.mark.parametrize("shape_class", [pytest.param(c, marks=_ONE_BY_ONE) if c == "1×1" else c
-                                         for c in sorted(SHAPE_CLASSES)])
+@pytest.mark.parametrize("shape_class", sorted(SHAPE_CLASSES))
 @settings(max_examples=max(1, round(CI_EXAMPLES * SCALE / 8)), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

@@ -110,7 +110,7 @@ def _trace(g: Emitter, m: TraceMap, h: str) -> str:
         t = f"{g.np}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
     elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
         g.batched = False
-        t = f"{h}.reshape(())" if _is_one(m.C) else f"{c} * {h}.reshape(())"
+        t = f"{h}.reshape(())" if _is_one(m.C) else f"({c} * {h}).reshape(())"  # c may be 1×1
     else:
         t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
     if _is_one(m.M):
