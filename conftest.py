@@ -4,7 +4,8 @@ Hypothesis profiles: ``ci`` (the default) draws the same examples on every run, 
 green suite stays green on a clean checkout; ``explore`` draws new ones on every run,
 for hunting: ``python -m pytest --hypothesis-profile=explore``.
 
-The docs run as doctests; the page on Dask needs the optional Dask extra.
+The docs run as doctests; the page on Dask needs the optional Dask extra, the page on
+JAX and PyTorch both of them.
 """
 import importlib.util
 
@@ -15,4 +16,6 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile("ci")
 
 _HAS_DASK = bool(importlib.util.find_spec("dask") and importlib.util.find_spec("distributed"))
-collect_ignore = [] if _HAS_DASK else ["docs/stacks-and-dask.md"]
+_HAS_FRAMEWORKS = bool(importlib.util.find_spec("jax") and importlib.util.find_spec("torch"))
+collect_ignore = ([] if _HAS_DASK else ["docs/stacks-and-dask.md"]) + \
+    ([] if _HAS_FRAMEWORKS else ["docs/frameworks.md"])

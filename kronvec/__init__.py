@@ -24,6 +24,7 @@ from .derivative import Jacobian, explain, grad, hessian, jacobian
 from .errors import BindingError, DegenerateError, MaterializationError, ShapeError
 from .codegen import lambdify
 from .evaluation import evaluate
+from .frameworks import jax_function, torch_function
 from .expr import Expr
 from .maps import LinearMap
 from .maps.blocks import BlockMap
@@ -41,6 +42,7 @@ globals().update({name: op.function for name, op in public_functions().items()})
 __all__ = sorted(public_functions()) + [
     "Matrix", "Array", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
-    "explain", "pretty", "lambdify", "vec", "unvec", "vech", "commutation", "duplication", "elimination",
+    "explain", "pretty", "lambdify", "jax_function", "torch_function",
+    "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]

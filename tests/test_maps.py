@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
-from kronvec.maps import (adjugate, algebra, axes, diagonal, frechet, nodes, polar, powers, sandwich,
-                          selection, structured, terms, triangular)
+from kronvec.maps import (adjugate, algebra, axes, diagonal, expm_second, frechet, nodes, polar, powers,
+                          sandwich, selection, structured, terms, triangular)
 from kronvec.testing import dottest
 
 
@@ -97,6 +97,10 @@ def make_matfun_frechet(r, n, k, p, q):
 def make_logm_second(r, n, k, p, q):
     A = 0.3 * r.standard_normal((n, n)) + 2 * np.eye(n)
     return frechet.LogmSecondMap(A, r.standard_normal((n, n)), (n, n))
+
+
+def make_expm_second(r, n, k, p, q):
+    return expm_second.ExpmSecondMap(0.5 * r.standard_normal((n, n)), r.standard_normal((n, n)), (n, n))
 
 
 def make_power_frechet(r, n, k, p, q):
@@ -259,6 +263,7 @@ MAKERS = {
     "select": make_select, "place": make_place, "index_copy": make_index_copy,
     "triangle": make_triangle, "trisolve": make_trisolve, "matfun_frechet": make_matfun_frechet,
     "logm_second": make_logm_second, "kron_diag": make_kron_diag, "adjugate_frechet": make_adjugate_frechet,
+    "expm_second": make_expm_second,
     "polar_frechet": make_polar_frechet, "power_frechet": make_power_frechet,
     "power_second": make_power_second,
     "sandwich": make_sandwich, "sandwich_columns": make_sandwich_columns,

@@ -193,6 +193,13 @@ def _case_expm(n, m, k):
     return kv.expm(0.3 * X), X, False
 
 
+def _case_expm_frechet2(n, m, k):
+    X, C, W = kv.Matrix("X", (n, n)), kv.Matrix("C", (n, n)), kv.Matrix("W", (n, n))
+    g = kv.grad(kv.sum(W * kv.grad(kv.trace(C @ kv.expm(0.3 * X)), X)), X)
+    assert any(node.op == "expm_frechet2" for node in g.walk())
+    return g, W if k % 2 else C, False
+
+
 def _case_expm_frechet(n, m, k):
     X, C = kv.Matrix("X", (n, n)), kv.Matrix("C", (n, n))
     g = kv.grad(kv.trace(C @ kv.expm(0.3 * X)), X)
@@ -436,7 +443,7 @@ CASES = {
     "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matpow": _case_matpow,
     "matpow large": _case_matpow_large, "matpow_frechet": _case_matpow_frechet,
     "matpow_frechet2": _case_matpow_frechet2,
-    "expm": _case_expm, "expm_frechet": _case_expm_frechet,
+    "expm": _case_expm, "expm_frechet": _case_expm_frechet, "expm_frechet2": _case_expm_frechet2,
     "solve": lambda n, m, k: (kv.solve(kv.Matrix("A", (n, n)), kv.Matrix("X", (n, k))),
                               kv.Matrix("A", (n, n)), False),
     "sqrt": lambda n, m, k: (kv.sqrt(kv.Matrix("X", (n, k))), kv.Matrix("X", (n, k)), True),
@@ -500,7 +507,7 @@ def test_gradient_of_a_scalar_through_each_rule(op):
 
 
 # Ops whose second derivative kronvec does not have (it raises NotImplementedError, tested below).
-NO_SECOND_ORDER = {"expm", "expm_frechet"}
+NO_SECOND_ORDER: set[str] = set()
 
 
 @pytest.mark.parametrize("op", sorted(set(CASES) - NO_SECOND_ORDER))
@@ -514,10 +521,11 @@ def test_hessian_matches_finite_differences_of_the_gradient(op):
     np.testing.assert_allclose(H.to_dense(), fd_jacobian(g, wrt, values), rtol=1e-5, atol=1e-5)
 
 
-def test_second_derivative_through_expm_is_refused_clearly():
+def test_third_derivative_through_expm_is_refused_clearly():
     X, C = kv.Matrix("X", (3, 3)), kv.Matrix("C", (3, 3))
-    with pytest.raises(NotImplementedError, match="expm"):
-        kv.hessian(kv.trace(C @ kv.expm(X)), X)
+    g = kv.grad(kv.sum(kv.grad(kv.trace(C @ kv.expm(X)), X)), X)
+    with pytest.raises(NotImplementedError, match="third derivatives through expm"):
+        kv.jacobian(g, X)
 
 
 def test_trace_of_expm_has_a_hessian():

@@ -31,6 +31,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
 from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
 from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
@@ -300,6 +301,7 @@ MAP_CODE: dict[type, MapCode] = {
     AdjugateFrechetMap: _via_op(lambda m, H: function("adj_frechet")(m.A, H)),
     PolarFrechetMap: _via_op(lambda m, H: function("polar_frechet")(m.A, H)),
     LogmSecondMap: _via_op(lambda m, H: function("logm_frechet2")(m.A, H, m.E)),
+    ExpmSecondMap: _via_op(lambda m, H: function("expm_frechet2")(m.A, H, m.E)),
     MatrixPowerFrechetMap: _via_op(lambda m, H: function("matpow_frechet")(m.A, H, m.k)),
     MatrixPowerSecondMap: _via_op(lambda m, H: function("matpow_frechet2")(m.A, *((H, m.F) if m.slot == 0
                                                                                   else (m.F, H)), m.k)),

@@ -234,8 +234,16 @@ def logm_second(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
 
     In the eigenbasis of A (when well conditioned) B₁₃ = X B X⁻¹ with
     Bᵢⱼ = Σₖ log[λᵢ, λₖ, λⱼ] H'ᵢₖ E'ₖⱼ (second divided differences; H' = X⁻¹HX);
-    otherwise the 3n × 3n logarithms themselves.
+    otherwise the 3n × 3n logarithms themselves.  Stacks (of symmetric members only) take one
+    batched ``eigh``.
     """
+    if A.ndim == 2 and (h.ndim > 2 or e.ndim > 2) and not sla.issymmetric(A):  # one A, stacked directions
+        shape = np.broadcast_shapes(h.shape, e.shape)
+        pairs = zip(np.broadcast_to(h, shape).reshape((-1,) + shape[-2:]),
+                    np.broadcast_to(e, shape).reshape((-1,) + shape[-2:]))
+        return np.stack([logm_second(A, x, y) for x, y in pairs]).reshape(shape)
+    if A.ndim > 2 or h.ndim > 2 or e.ndim > 2:
+        return _logm_second_symmetric_stack(np.broadcast_to(A, np.broadcast_shapes(A.shape, e.shape)), h, e)
     second = _logm_second_eigenbasis(A)
     if second is not None:
         return second(h, e)
@@ -248,6 +256,18 @@ def logm_second(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
         big[:n, n:2 * n], big[n:2 * n, 2 * n:] = x, y
         return real_logm(big, "logm")[:n, 2 * n:]
     return block(h, e) + block(e, h)
+
+
+def _logm_second_symmetric_stack(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """L²_log(Aᵢ; Hᵢ, Eᵢ) for a stack of symmetric members, by one batched ``eigh``: Aᵢ = Vᵢ diag(wᵢ) Vᵢᵀ,
+    Bᵢⱼ = Σₖ log[wᵢ, wₖ, wⱼ] (H'ᵢₖ E'ₖⱼ + E'ᵢₖ H'ₖⱼ) with H' = Vᵀ H V, and L² = V B Vᵀ (any H, E)."""
+    symmetric_members("logm", A)
+    w, V = np.linalg.eigh(A)
+    T = _log_second_divided_differences(w, divided_differences("logm", w))
+    Vt = np.swapaxes(V, -1, -2)
+    hp, ep = Vt @ h @ V, Vt @ e @ V
+    b = np.einsum("...ikj,...ik,...kj->...ij", T, hp, ep) + np.einsum("...ikj,...ik,...kj->...ij", T, ep, hp)
+    return V @ b @ Vt
 
 
 def _logm_second_eigenbasis(A: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
@@ -266,13 +286,14 @@ def _logm_second_eigenbasis(A: np.ndarray) -> Callable[[np.ndarray, np.ndarray],
 
 
 def _log_second_divided_differences(lam: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """Tᵢₖⱼ = log[λᵢ, λₖ, λⱼ] = (G[i,k] − G[k,j])/(λᵢ − λⱼ), with the confluent limits at ties."""
-    li, lk, lj = lam[:, None, None], lam[None, :, None], lam[None, None, :]
+    """Tᵢₖⱼ = log[λᵢ, λₖ, λⱼ] = (G[i,k] − G[k,j])/(λᵢ − λⱼ), with the confluent limits at ties
+    (λ of shape (..., n): a stack of spectra gives a stack of T)."""
+    li, lk, lj = lam[..., :, None, None], lam[..., None, :, None], lam[..., None, None, :]
     tol = 1e-8 * np.maximum(np.abs(li), np.abs(lj))
     with np.errstate(divide="ignore", invalid="ignore"):
-        far = (G[:, :, None] - G[None, :, :]) / (li - lj)  # G symmetric: G[k, j]
+        far = (G[..., :, :, None] - G[..., None, :, :]) / (li - lj)  # G symmetric: G[k, j]
         # λᵢ ≈ λⱼ: ∂G(λᵢ, λₖ)/∂λᵢ = (1/λᵢ − G[i,k])/(λᵢ − λₖ), and −1/(2λᵢ²) when λₖ ≈ λᵢ too
-        conf = (1.0 / li - G[:, :, None]) / (li - lk)
+        conf = (1.0 / li - G[..., :, :, None]) / (li - lk)
     both = np.broadcast_to(-0.5 / li ** 2, far.shape)
     near_k = np.abs(li - lk) <= 1e-8 * np.maximum(np.abs(li), np.abs(lk))
     return np.where(np.abs(li - lj) > tol, far, np.where(near_k, both, conf))
@@ -301,8 +322,10 @@ class LogmSecondMap(LinearMap):
         if fx.is_symbolic(self.A, self.E, h):
             return registry.function("logm_frechet2")(as_expr(self.A), as_expr(h), as_expr(self.E))
         h = np.asarray(h, dtype=float)
-        flat = h.reshape((-1,) + h.shape[-2:])
         A, E = np.asarray(self.A, dtype=float), np.asarray(self.E, dtype=float)
+        if A.ndim > 2 or E.ndim > 2:
+            return logm_second(A, h, E)
+        flat = h.reshape((-1,) + h.shape[-2:])
         return np.stack([logm_second(A, x, E) for x in flat]).reshape(h.shape)
 
     def _adjoint(self) -> LinearMap:

@@ -83,6 +83,8 @@ def io(node: Expr, i: int) -> tuple[Shape, Shape]:
     arg = node.args[i]
     if arg.shape == node.shape or is_plain(arg.shape) and is_plain(node.shape):
         return arg.shape, node.shape
+    if arg.ndim >= 3 and arg.shape[:-2] == node.shape:  # per-member scalars, any number of stack axes
+        return arg.shape, node.shape
     return stack_in_shape(node, i), node.shape
 
 

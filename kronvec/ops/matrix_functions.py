@@ -23,6 +23,7 @@ from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechet
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
+from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
@@ -32,7 +33,8 @@ from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
 
-__all__ = ["expm", "expm_frechet", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2"]
+__all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet",
+           "logm_frechet2"]
 
 FAMILY = "matrix_functions"
 
@@ -115,11 +117,41 @@ def _expm_frechet_value(a: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:
+    a, e = node.args
     if i == 1:
-        return ExpmFrechetMap(node.args[0], io(node, 1)[0])
-    raise NotImplementedError(f"expm_frechet: second derivatives through expm (the derivative of the "
-                              f"Fréchet derivative in A, here of shape {fmt(node.args[0].shape)}) are "
-                              f"not supported")
+        return ExpmFrechetMap(a, io(node, 1)[0])
+    return ExpmSecondMap(a, e, io(node, 0)[0])  # d L(A, E) = L²(A; dA, E)
+
+
+def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
+    """L²_expm(A; H, E): the second Fréchet derivative of expm (that of L(A, E) in A along H).
+
+    Symmetric in H and E; the stack axes of A, H and E broadcast.  Evaluated
+    from the (1, 3) blocks of expm([[A, H, 0], [0, A, E], [0, 0, A]]) and of
+    the same with H and E swapped (:func:`kronvec.maps.expm_second.expm_second`).
+    """
+    a, h, e = as_expr(a), as_expr(h), as_expr(e)
+    for x in (a, h, e):
+        EXPM.signature.check("expm_frechet2", [x.shape])
+    if not h.shape[-2:] == e.shape[-2:] == a.shape[-2:]:
+        raise ShapeError(f"expm_frechet2: shapes {fmt(a.shape)}, {fmt(h.shape)} and {fmt(e.shape)} differ")
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, h.shape, e.shape))
+    except ValueError:
+        raise ShapeError(f"expm_frechet2: the stack axes of {fmt(a.shape)}, {fmt(h.shape)} and "
+                         f"{fmt(e.shape)} could not be broadcast") from None
+    if h.op == "zeros" or e.op == "zeros":
+        return zeros(shape)
+    return Expr.make("expm_frechet2", (a, h, e), NO_PARAMS, shape)
+
+
+def _expm_frechet2_jvp(node: Expr, i: int) -> Any:
+    a, h, e = node.args
+    if i == 0:
+        raise NotImplementedError(f"expm_frechet2: third derivatives through expm (the derivative of its "
+                                  f"second Fréchet derivative in A, here of shape {fmt(a.shape)}) are not "
+                                  f"supported")
+    return ExpmSecondMap(a, e if i == 1 else h, io(node, i)[0])
 
 
 register(
@@ -132,6 +164,15 @@ register(
     printing=call_printing("L_expm", r"\operatorname{L_expm}", "expm_frechet"),
     stacks=True,
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
+)
+register(
+    "expm_frechet2", FAMILY, function=expm_frechet2,
+    evaluate=lift(expm_second),
+    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('expm_second', expm_second)}({a}, {h}, {x})"),
+    jvp=_expm_frechet2_jvp,
+    printing=call_printing("L²_expm", r"\operatorname{L^2_{expm}}", "expm_frechet2"),
+    stacks=True,
+    doc="the second Fréchet derivative L²(A; H, E) of expm (appears in Hessians through expm)",
 )
 
 
@@ -320,12 +361,10 @@ def logm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     """L²_logm(A; H, E): the second Fréchet derivative of logm (that of L_logm(A, E) in A along H)."""
     a, h, shape = _frechet_args("logm_frechet2", a, h)
     e = _frechet_args("logm_frechet2", a, e)[1]
-    if len(shape) > 2 or e.ndim > 2:
-        raise NotImplementedError(f"logm_frechet2: second derivatives of logm of stacks of matrices are not "
-                                  f"supported (got shapes {fmt(a.shape)}, {fmt(h.shape)}, {fmt(e.shape)})")
+    shape = _frechet_args("logm_frechet2", zeros(shape), e)[2]
     if h.op == "zeros" or e.op == "zeros":
-        return zeros(a.shape)
-    return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, a.shape)
+        return zeros(shape)
+    return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, shape)
 
 
 def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
@@ -347,13 +386,11 @@ def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
     if i == 1:
         return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), io(node, 1)[0])
-    if node.shape != a.shape or node.ndim > 2:
-        raise NotImplementedError(f"sqrtm_frechet: second derivatives of sqrtm of stacks of matrices are not "
-                                  f"supported (got shape {fmt(node.shape)})")
-    fr = _frechet_map("sqrtm", a, sqrtm(a))
+    shape = io(node, 0)[0]  # a matrix A against a stack E: the stack of L(A, Eᵢ)
+    fr = MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), shape)
     # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
     X = node
-    around = add_maps(KronMap(None, X, a.shape, a.shape), KronMap(X, None, a.shape, a.shape))
+    around = add_maps(KronMap(None, X, shape, shape), KronMap(X, None, shape, shape))
     return scale_map(-1.0, compose(fr, around, fr))
 
 
@@ -361,10 +398,7 @@ def _logm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
         return MatrixFunctionFrechetMap("logm", a, logm(a), io(node, 1)[0])
-    if node.ndim > 2:
-        raise NotImplementedError(f"logm_frechet: second derivatives of logm of stacks of matrices are not "
-                                  f"supported (got shape {fmt(node.shape)})")
-    return LogmSecondMap(a, e, a.shape)
+    return LogmSecondMap(a, e, io(node, 0)[0])
 
 
 def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
@@ -372,7 +406,7 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
     if i == 0:
         raise NotImplementedError("third derivatives through logm (the derivative of its second Fréchet "
                                   "derivative in A) are not supported")
-    return LogmSecondMap(a, e if i == 1 else h, a.shape)
+    return LogmSecondMap(a, e if i == 1 else h, io(node, i)[0])
 
 
 register(
@@ -397,6 +431,7 @@ register(
     code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
     jvp=_logm_frechet2_jvp,
     printing=call_printing("L²_logm", r"\operatorname{L^2_{logm}}", "logm_frechet2"),
+    stacks=True,
     doc="the second Fréchet derivative of logm (appears in its Hessians)",
 )
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import TraceMap
+from ..maps.members import member_trace_map
 from ..registry import Prec, Printing, register
 from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
@@ -38,18 +39,10 @@ def _one() -> Expr:
     return Constant(1.0)
 
 
-def per_member(node: Expr) -> Expr:
-    """``node``, a per-member scalar of a stack, after checking that the stack has one axis: the
-    derivatives of per-member scalars are implemented for stacks ``(b, n, n)``."""
-    if node.ndim > 1:
-        raise NotImplementedError(f"the derivative of {node.op} of a stack with several stack axes "
-                                  f"(shape {node.args[0].shape}): reshape the stack to one stack axis")
-    return node
-
-
 def _scalar_jvp(C: Any, M: Any) -> Any:
-    """The rank-one JVP tr(C dA)·M of a scalar-valued function (per member for a stack)."""
-    return lambda node, i: TraceMap(C(per_member(node)), M(node), *io(node, i))
+    """The rank-one JVP tr(C dA)·M of a scalar-valued function (per member for a stack, with
+    any number of stack axes)."""
+    return lambda node, i: member_trace_map(C(node), M(node), *io(node, i))
 
 
 def _scalar_of_1x1(name: str) -> Any:

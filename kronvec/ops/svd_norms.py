@@ -13,9 +13,10 @@ import numpy as np
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from .. import registry
-from ..maps import KronMap, TraceMap
+from ..maps import KronMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
+from ..maps.members import member_trace_map
 from ..maps.polar import PolarFrechetMap, norm_gradient_value
 from ..maps.polar import polar_frechet as polar_frechet_value
 from ..registry import Params, Prec, Printing, Transpose, register
@@ -69,12 +70,12 @@ def _first(k: int) -> Expr:
 
 def _nuclear_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    return TraceMap(transpose(norm_gradient(a, "nuc")), Constant(1.0), a.shape, _per_member(node))
+    return member_trace_map(transpose(norm_gradient(a, "nuc")), Constant(1.0), a.shape, node.shape)
 
 
 def _spectral_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    return TraceMap(transpose(norm_gradient(a, "2")), Constant(1.0), a.shape, _per_member(node))
+    return member_trace_map(transpose(norm_gradient(a, "2")), Constant(1.0), a.shape, node.shape)
 
 
 # ------------------------------------------- the gradients, with their choices at kinks
@@ -128,13 +129,6 @@ register(
     printing=Printing(*(lambda p, e: p.render(_svd_form(e.args[0], e.params.kind)),) * 3),
     doc="the gradient of the nuclear (U_r V_rᵀ) or spectral norm (the mean of uᵢvᵢᵀ over ties of s₁)",
 )
-
-
-def _per_member(node: Expr) -> tuple[int, ...]:
-    if node.ndim > 1:
-        raise NotImplementedError(f"the derivative of the {node.op} of a stack with several stack axes: "
-                                  f"reshape the stack to one stack axis")
-    return node.shape
 
 
 def _matrix_norm(x: np.ndarray, order: Any) -> Any:

@@ -21,6 +21,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, DiagRankOneMap, Di
                     LinearMap, LogmSecondMap, MatrixFunctionFrechetMap, ScaledMap, SumMap, TraceMap,
                     TriangleMap, TriSolveMap, ZeroMap, expression_factors)
 from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..maps.operands import Operand
@@ -273,6 +274,7 @@ MAP_RENDERERS: dict[type, Any] = {
     AdjugateFrechetMap: _MapPrinter._action,
     PolarFrechetMap: _MapPrinter._action,
     LogmSecondMap: _MapPrinter._action,
+    ExpmSecondMap: _MapPrinter._action,  # H ↦ L²_expm(A, H, E)
     MatrixPowerFrechetMap: _MapPrinter._action,  # H ↦ Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ
     MatrixPowerSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,

@@ -51,8 +51,6 @@ DOCUMENTED_REFUSALS: list[tuple[type[BaseException], str, Callable[[Program], bo
 
 KNOWN_CHECK_FINDINGS: dict[str, str] = {
     # check → the finding of issue 17 that makes it fail today (empty it as fixes land).
-    "lambdify jacobian of a stack": "issue 17 finding 5 (generated code with stacks of tangents)",
-    "grad of a (1, 1) variable": "issue 17 finding 4 (gradients of (1, 1) come back as ())",
 }
 
 RTOL = 1e-6

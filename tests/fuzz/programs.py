@@ -20,37 +20,18 @@ from .terms import MARGIN, SHAPE_CLASSES, Context, Term, draw_values
 
 KNOWN_FINDINGS: dict[str, str] = {
     # program family (a Term tag) → the finding of issue 17 that makes it fail today.
-    # Empty this as the fixes land: the fuzzer then draws these families too.
-    "per-member op after mixing members": "issue 17 finding 1 (softmax over a stack axis, then det, ...)",
-    "1-D constant against a non-matrix": "issue 17 finding 3 (1-D constants against per-member results)",
-    "per-member scalars against a 2-D constant": "issue 17 findings 3 and 10 (grad raises in hadamard)",
-    "elementwise of per-member scalars": "issue 17 finding 10 (kv.tanh(kv.det(X)) for a stack X)",
-    "1×1 intermediate into a matrix op": "issue 17 finding 11 (1×1 intermediates: matmul, tri, ...)",
-    "scalar times a 1×1": "issue 17 finding 4 (kv.evaluate of a (1, 1) expression returns ())",
-    "cancelled to a constant": "issue 17 finding 2 (a cancelled stack loses its stack axes)",
-    "reduction of a 1×1": "issue 17 finding 4 (kv.sum/mean/... of a (1, 1) keep (1, 1), NumPy gives ())",
-    "1×1 intermediate from a reduction": "issue 17 finding 11 (a (1, 1) reduction breaks Hessians)",
+    # Empty now: every family of issue 17's findings is drawn.
 }
 
 NEW_FINDINGS: dict[str, str] = {
     # program family → a failure the fuzzer found beyond issue 17's list (see the report of the
     # branch that added it); empty it as the fixes land.
-    "scalar times a stack with two stack axes":
-        "kv.sum(X) * X for X (2, 2, 3, 3): silently wrong JVP, VJP and grad raise",
-    "per-member scalars of a stack with two stack axes":
-        "det, norm(ord='nuc'/2) of a stack with two stack axes: NotImplementedError in derivatives",
     "sqrtm/logm of a non-symmetric stack": "kv.evaluate refuses (NotImplementedError)",
-    "max/min/logsumexp/softmax of a stack with two stack axes":
-        "Hessian-vector products silently wrong (not symmetric), to_dense raises ValueError",
-    "(1, 1) factor of a stack":
-        "derivatives raise RecursionError (X (2, 2, 3), Z (1, 1): Σ (Z Σ(X ⊙ C)) X)",
 }
 
 KNOWN_GAPS: dict[str, str] = {
     # family → a Hessian check that fails for a reason outside issue 17's list (the Hessian
     # of these families is not checked while listed here).
-    "through expm": "Hessians through expm raise NotImplementedError (API.md v1.3 promises them)",
-    "sqrtm/logm of a stack": "Hessians through sqrtm/logm of stacks raise NotImplementedError",
 }
 
 STEPS: list[Callable[[Context, Term], Term | None]] = ELEMENTWISE_STEPS + LINALG_STEPS

@@ -1,0 +1,135 @@
+"""The derivative rules of ``kv.jax_function`` and ``kv.torch_function`` as kronvec expressions.
+
+For outputs F_k of the symbols X_i the JVP is, for tangents Ḣ_i (new symbols
+of the shapes of the X_i),
+
+    dF_k = Σ_i J_ki(s_i(Ḣ_i)),     J_ki = kv.jacobian(F_k, X_i),
+
+and the VJP, for cotangents Ḡ_k of the shapes of the F_k,
+
+    X̄_i = s_i(Σ_k J_kiᵀ(Ḡ_k)),
+
+with s_i(H) = (H + Hᵀ)/2 for a symbol declared symmetric (or positive
+definite) and s_i(H) = H otherwise: the function is f(s(X)) and its
+derivatives are those of f∘s, so a finite difference of one entry of a
+symmetric argument agrees with them.  ``J.apply`` writes each map applied to a
+symbol as an expression, so the rules can be differentiated again.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Sequence
+
+from ..derivative import jacobian
+from ..evaluation import symbol_table
+from ..expr import Expr, as_expr
+from ..ops.leaves import Matrix, Scalar
+
+__all__ = ["library", "Signature", "symmetrized", "value_shape"]
+
+
+def value_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of the framework's value of an expression of ``shape``: () for a scalar or a 1×1."""
+    return () if tuple(shape) in ((), (1, 1)) else tuple(shape)
+
+
+def library(module: str, extra: str, what: str) -> ModuleType:
+    """The module ``module``, imported now; an ImportError naming the extra ``kronvec[extra]``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(f"{what} needs {module}, which is not installed: "
+                          f"pip install \"kronvec[{extra}]\" ({err})") from err
+
+
+def symmetrized(x: Expr) -> Expr:
+    """(X + Xᵀ)/2."""
+    return 0.5 * (x + x.T)
+
+
+def _symbol_like(name: str, shape: tuple[int, ...]) -> Expr:
+    """A new unstructured symbol called ``name`` of ``shape`` (a scalar, a matrix or a stack)."""
+    return Scalar(name) if shape == () else Matrix(name, shape)
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    name = base
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+class Signature:
+    """The symbols and outputs of a framework function, and its derivative rules as expressions.
+
+    Attributes
+    ----------
+    args : tuple of Expr
+        The symbols, in the order of the function's parameters.
+    outputs : tuple of Expr
+        The outputs (always a tuple here; ``several`` says whether the
+        function returns one).
+    symmetric : tuple of bool
+        Whether each argument is declared symmetric (then it is read as (X + Xᵀ)/2).
+    """
+
+    def __init__(self, args: Sequence[Expr], outputs: Any, what: str) -> None:
+        if isinstance(args, Expr):
+            args = [args]
+        self.args = tuple(args)
+        for a in self.args:
+            if not isinstance(a, Expr) or a.op != "symbol":
+                raise TypeError(f"{what}: args must be symbols (kv.Matrix, kv.Vector, kv.Scalar), got {a!r}")
+        self.several = isinstance(outputs, (tuple, list))
+        self.outputs = tuple(as_expr(o) for o in (outputs if self.several else [outputs]))
+        self.output_shapes = tuple(value_shape(o.shape) for o in self.outputs)
+        # the arguments given as 0-d values whose symbols are 1×1 (cotangents of 1×1 outputs)
+        self.one_by_one = tuple(tuple(a.shape) == (1, 1) for a in self.args)
+        self.symmetric = tuple(bool(a.params.symmetric) and len(a.shape) >= 2 and a.shape[-1] == a.shape[-2]
+                               and a.shape[-1] != 1 for a in self.args)
+        self._uses = [set(symbol_table([o]).values()) for o in self.outputs]
+        self._taken = {a.params.name for a in self.args}
+
+    def _jacobian(self, k: int, i: int) -> Any:
+        return jacobian(self.outputs[k], self.args[i]) if self.args[i] in self._uses[k] else None
+
+    def jvp(self) -> tuple[tuple[Expr, ...], list[Expr | None]]:
+        """(the tangent symbols, one per argument; dF_k for each output, None where it is zero)."""
+        tangents = tuple(_symbol_like(_fresh("d" + a.params.name, self._taken), a.shape) for a in self.args)
+        out: list[Expr | None] = []
+        for k in range(len(self.outputs)):
+            terms = []
+            for i, h in enumerate(tangents):
+                jac = self._jacobian(k, i)
+                if jac is not None:
+                    terms.append(jac.apply(symmetrized(h) if self.symmetric[i] else h))
+            out.append(_sum(terms))
+        return tangents, out
+
+    def vjp(self) -> tuple[tuple[Expr, ...], list[Expr | None]]:
+        """(the cotangent symbols, one per output; X̄_i for each argument, None where it is zero)."""
+        names = [_fresh(a.params.name + "_bar", set(self._taken)) for a in self.args]
+        self._taken.update(names)
+        cotangents = tuple(_symbol_like(_fresh(f"out{k}_bar", self._taken), o.shape)
+                           for k, o in enumerate(self.outputs))
+        out: list[Expr | None] = []
+        for i in range(len(self.args)):
+            terms = []
+            for k, g in enumerate(cotangents):
+                jac = self._jacobian(k, i)
+                if jac is not None:
+                    terms.append(jac.T.apply(g))
+            total = _sum(terms)
+            out.append(symmetrized(total) if total is not None and self.symmetric[i] else total)
+        return cotangents, out
+
+
+def _sum(terms: list[Expr]) -> Expr | None:
+    if not terms:
+        return None
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
