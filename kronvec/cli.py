@@ -364,11 +364,11 @@ def _point(problem: _Problem, seed: int, given: dict[str, np.ndarray]) -> dict[s
     for attempt in range(DOMAIN_TRIES):
         rng = np.random.default_rng(seed)
         values = random_values(problem.expression, rng, positive=analysis.positive,
-                               invertible=analysis.invertible | problem.symmetric)
+                               invertible=analysis.invertible | problem.symmetric, unit=analysis.unit)
         if problem.wrt_name not in values:  # differentiating by a symbol F does not contain
             values[problem.wrt_name] = random_matrix(rng, problem.wrt.shape,
                                                      spd=problem.wrt.params.symmetric)
-        for name in analysis.positive & set(values):
+        for name in (analysis.positive - analysis.unit) & set(values):
             values[name] = values[name] * 10.0 ** attempt
         values.update(given)
         if _finite_at(problem.expression, values):

@@ -187,11 +187,12 @@ def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = 
 
 def random_values(expr: E.Expr, rng: np.random.Generator | None = None,
                   positive: bool | Collection[str] = False,
-                  invertible: Collection[str] = ()) -> dict[str, np.ndarray]:
+                  invertible: Collection[str] = (), unit: Collection[str] = ()) -> dict[str, np.ndarray]:
     """Random values for every symbol of ``expr`` (square ones well conditioned).
 
     ``positive`` (True, or the names it applies to) gives entries in [0.5, 2]
-    for expressions with logs or roots; symbols declared symmetric, and those
+    for expressions with logs or roots; those named in ``unit`` get entries in
+    [0.05, 0.95] (arguments of ``logit``); symbols declared symmetric, and those
     named in ``invertible``, get symmetric positive definite values when square.
     """
     rng = np.random.default_rng(0) if rng is None else rng
@@ -200,7 +201,9 @@ def random_values(expr: E.Expr, rng: np.random.Generator | None = None,
         wants_positive = positive is True or (not isinstance(positive, bool) and name in positive)
         square = len(sym.shape) >= 2 and sym.shape[-2] == sym.shape[-1]
         spd = square and (sym.params.symmetric or name in invertible)
-        if wants_positive and spd:
+        if name in unit:
+            values[name] = rng.uniform(0.05, 0.95, sym.shape)
+        elif wants_positive and spd:
             n = sym.shape[-1]
             base = np.abs(rng.standard_normal(sym.shape)) + 0.1
             values[name] = (base @ np.swapaxes(base, -1, -2) + n * np.eye(n)) / n

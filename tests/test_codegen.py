@@ -330,3 +330,13 @@ def test_pyproject_declares_the_extras():
     assert any(r.startswith("torch") for r in extras["torch"])
     assert "jax>=0.4" in extras["test"]
     assert not any(r.startswith(("jax", "torch")) for r in project["dependencies"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generated_jvp_in_a_one_by_one_variable_of_a_wider_result(backend):
+    """tr(c h) M for a 1×1 tangent h and a 1×1 factor c is a number times M: (1, m), not (1, 1, 1, m)."""
+    X = kv.Matrix("X", (1, 1))
+    J = kv.jacobian(kv.hstack([kv.exp(X), kv.exp(X) * kv.exp(X)]), X)
+    x, h = np.array([[0.5]]), np.array([[0.25]])
+    out = np.asarray(kv.lambdify([X], J, backend)(CONVERT[backend](x), CONVERT[backend](h)))
+    np.testing.assert_allclose(out, J.at(X=x).jvp(h), rtol=1e-14)

@@ -70,3 +70,21 @@ def test_random_program_matches_numpy_and_finite_differences(shape_class, data):
     assert not failures, (f"program {program.expr} of shape {program.expr.shape} "
                           f"({program.shape_class}, tags {sorted(program.term.tags)}) at "
                           f"{ {k: v.tolist() for k, v in values.items()} }:\n" + "\n".join(failures))
+
+
+@pytest.mark.parametrize("shape_class", sorted(SHAPE_CLASSES))
+@settings(max_examples=max(1, round(CI_EXAMPLES * SCALE / 8)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_random_program_with_special_functions(shape_class, data):
+    """The same checks on programs that start with a scipy.special function (gammaln, log_ndtr,
+    xlogy, ...) and may draw more of them."""
+    program = data.draw(programs(shape_class, with_known=WITH_KNOWN, special=True), label="program")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+    values = program.valid_values(rng)
+    if values is None:
+        return
+    failures = check_program(program, values, TALLY, rng, with_known=WITH_KNOWN)
+    assert not failures, (f"program {program.expr} of shape {program.expr.shape} "
+                          f"({program.shape_class}, tags {sorted(program.term.tags)}) at "
+                          f"{ {k: v.tolist() for k, v in values.items()} }:\n" + "\n".join(failures))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
 from kronvec.ops.spectral import gapinv
+from kronvec.ops.special import ndtr_ratio, xdivy
 from kronvec.ops.spectral_functions import divdiff
 from kronvec.ops.stacks import broadcast_to, reshape
 from kronvec.ops.triangular import tri
@@ -439,6 +440,31 @@ def _case_pinv_rtol(n, m, k):
     return kv.pinv(X, rtol=1e-6), X, False
 
 
+def _wide(fname):
+    """f(4 A ⊙ X − 8) with A, X in [1/2, 2]: arguments from −7 to 8 (both tails of the normal)."""
+    def case(n, m, k):
+        X = kv.Matrix("X", (n, k))
+        return fname(4.0 * (kv.Matrix("A", (n, k)) * X) - 8.0), X, True
+    return case
+
+
+def _case_polygamma(n, m, k):
+    X = kv.Matrix("X", (n, k))
+    return kv.polygamma(1 + (n + m + k) % 3, kv.Matrix("A", (n, k)) * X), X, True
+
+
+def _case_logit(n, m, k):  # arguments in [0.05, 0.8]
+    X = kv.Matrix("X", (n, k))
+    return kv.logit(0.2 * (kv.Matrix("A", (n, k)) * X)), X, True
+
+
+def _case_xlogy(fn):
+    def case(n, m, k):  # x of both signs, a positive column y broadcast against it
+        X, b = kv.Matrix("X", (n, k)), kv.Vector("b", n)
+        return fn(kv.Matrix("A", (n, k)) * X - 1.25, b), X if k % 2 else b, True
+    return case
+
+
 CASES = {
     "diagonal": _case_diagonal, "offset_trace": _case_offset_trace, "pinv_checked": _case_pinv_rtol,
     "slogdet": _case_slogdet, "slogdet_sign": _case_slogdet_sign,
@@ -485,6 +511,10 @@ CASES = {
     "reduce_max": _stack_along_axes("max"), "reduce_min": _stack_along_axes("min"),
     "reduce_logsumexp": _stack_along_axes("logsumexp"), "stacked softmax": _stack_along_axes("softmax"),
     "stacked log_softmax": _stack_along_axes("log_softmax"),
+    "gammaln": _elementwise("gammaln"), "digamma": _elementwise("digamma"), "polygamma": _case_polygamma,
+    "erf": _signed("erf"), "erfc": _signed("erfc"), "ndtr": _wide(kv.ndtr), "log_ndtr": _wide(kv.log_ndtr),
+    "ndtr_ratio": _wide(ndtr_ratio), "logit": _case_logit, "xlogy": _case_xlogy(kv.xlogy),
+    "xdivy": _case_xlogy(xdivy),
     **TRUST_CASES,
 }
 

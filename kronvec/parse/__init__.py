@@ -36,12 +36,15 @@ class Analysis:
     positive : frozenset[str]
         Symbols that occur under ``log``, ``sqrt``, a fractional or negative
         power, or in a denominator (random test values should be positive).
+    unit : frozenset[str]
+        Symbols that occur where the registry asks for values in (0, 1) (under ``logit``).
     """
 
     tree: Node
     shapes: dict[str, tuple[int, ...]]
     invertible: frozenset[str] = field(default_factory=frozenset)
     positive: frozenset[str] = field(default_factory=frozenset)
+    unit: frozenset[str] = field(default_factory=frozenset)
 
 
 def _normalize_shape(name: str, shape: Any) -> tuple[int, ...]:
@@ -84,7 +87,7 @@ def analyze(text: str, shapes: Mapping[str, Any] | None = None) -> Analysis:
     inference.type_of(tree)
     inference.solve_deferred()
     return Analysis(tree, inference.resolved_shapes(), frozenset(reader.invertible),
-                    frozenset(reader.positive))
+                    frozenset(reader.positive), frozenset(reader.unit))
 
 
 _OPERATORS: dict[str, Callable[..., Any]] = {

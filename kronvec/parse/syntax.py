@@ -115,6 +115,7 @@ class Reader:
         self.functions = public_functions()
         self.invertible: set[str] = set()
         self.positive: set[str] = set()
+        self.unit: set[str] = set()
 
     def error(self, node: ast.AST, message: str) -> ParseError:
         """A ParseError quoting ``node`` and its position."""
@@ -160,7 +161,8 @@ class Reader:
             raise self.error(node, f"name {name!r} is not allowed (names may not start with '_')")
         if name in self.functions:
             raise self.error(node, f"function {name!r} used as a value; call it, e.g. {name}(X)")
-        {"invertible": self.invertible, "positive": self.positive}.get(hint, set()).add(name)
+        hinted = {"invertible": self.invertible, "positive": self.positive, "unit": self.unit}
+        hinted.get(hint, set()).add(name)
         return Sym(name, node)
 
     def visit_Attribute(self, node: ast.Attribute, depth: int, hint: str) -> Node:

@@ -31,6 +31,19 @@ SMOOTH: dict[str, tuple[Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]
     "power": (lambda e: (e * e + 0.5) ** 1.5, lambda a: (a * a + 0.5) ** 1.5),
     "reciprocal": (lambda e: 1.0 / (e * e + 0.5), lambda a: 1.0 / (a * a + 0.5)),
 }
+# the scipy.special functions, drawn only by draw_special_function (programs(..., special=True)),
+# so that the draws of the other programs stay as they are
+SPECIAL: dict[str, tuple[Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]] = {
+    "erf": (kv.erf, sp.erf),
+    "erfc": (kv.erfc, sp.erfc),
+    "ndtr": (kv.ndtr, sp.ndtr),
+    "log_ndtr": (lambda e: kv.log_ndtr(3.0 * e), lambda a: sp.log_ndtr(3.0 * a)),
+    "gammaln": (lambda e: kv.gammaln(e * e + 1.0), lambda a: sp.gammaln(a * a + 1.0)),
+    "digamma": (lambda e: kv.digamma(e * e + 1.5), lambda a: sp.digamma(a * a + 1.5)),
+    "polygamma": (lambda e: kv.polygamma(1, e * e + 1.5), lambda a: sp.polygamma(1, a * a + 1.5)),
+    "logit": (lambda e: kv.logit(1.0 / (e * e + 2.0)), lambda a: sp.logit(1.0 / (a * a + 2.0))),
+    "xlogy": (lambda e: kv.xlogy(e, e * e + 0.5), lambda a: sp.xlogy(a, a * a + 0.5)),
+}
 KINKED: dict[str, tuple[Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]] = {
     "abs": (kv.abs, np.abs),
     "relu": (kv.relu, lambda a: np.maximum(a, 0.0)),
@@ -46,6 +59,13 @@ def _per_member_tags(t: Term) -> tuple[str, ...]:
 def draw_smooth_function(ctx: Context, t: Term) -> Term:
     name = ctx.pick(sorted(SMOOTH))
     f, twin = SMOOTH[name]
+    return t.then(f(t.expr), lambda v: twin(t.twin(v)), tags=_per_member_tags(t))
+
+
+def draw_special_function(ctx: Context, t: Term) -> Term:
+    """A scipy.special function, its argument shifted into its domain."""
+    name = ctx.pick(sorted(SPECIAL))
+    f, twin = SPECIAL[name]
     return t.then(f(t.expr), lambda v: twin(t.twin(v)), tags=_per_member_tags(t))
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from .draw_elementwise import ELEMENTWISE_STEPS
+from .draw_elementwise import ELEMENTWISE_STEPS, draw_special_function
 from .draw_linalg import LINALG_STEPS
 from .terms import MARGIN, SHAPE_CLASSES, Context, Term, draw_values
 
@@ -86,18 +86,21 @@ def _mark_constant(term: Term | None) -> Term | None:
 
 @st.composite
 def programs(draw: Callable[[Any], Any], shape_class: str | None = None, max_steps: int = 4,
-             with_known: bool = False) -> Program:
+             with_known: bool = False, special: bool = False) -> Program:
     """A random program of ``shape_class`` (any when None); ``with_known`` also draws the
-    families of :data:`KNOWN_FINDINGS`."""
+    families of :data:`KNOWN_FINDINGS`; ``special`` starts with a scipy.special function and
+    may draw more of them."""
     shape_class = shape_class or draw(st.sampled_from(sorted(SHAPE_CLASSES)))
     stack, core = SHAPE_CLASSES[shape_class](lambda lo, hi: draw(st.integers(lo, hi)))
     excluded = frozenset() if with_known else frozenset(KNOWN_FINDINGS) | frozenset(NEW_FINDINGS)
     ctx = Context(draw, np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1))), stack, core,
                   excluded=excluded)
     term = ctx.new_variable(stack + core)
+    if special:
+        term = draw_special_function(ctx, term)
     steps = draw(st.integers(1, max_steps))
     for _ in range(steps):
-        for step in draw(st.permutations(STEPS)):
+        for step in draw(st.permutations(STEPS + [draw_special_function] if special else STEPS)):
             before = dict(ctx.variables)
             try:
                 candidate = _mark_constant(step(ctx, term))
