@@ -159,8 +159,6 @@ def test_constants_of_every_rank(rank):
         check_jacobian(f, X, {"X": x})
 
 
-@pytest.mark.xfail(reason="a 1-D constant next to per-member scalars (b,) is still a column here; "
-                          "v1.3's one rule for shapes keeps NumPy's (b,)", strict=False)
 def test_one_dimensional_constant_next_to_per_member_scalars():
     rng = np.random.default_rng(5)
     B = kv.Matrix("B", (3, 2, 2))

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap
 from ..registry import Params, Prec, Printing, Transpose, register
@@ -234,14 +234,14 @@ register_elementwise("logit", logit, _scipy("logit"),
 def xlogy(x: Any, y: Any) -> Expr:
     """X ⊙ log(Y) elementwise, broadcast as in NumPy, and 0 where X = 0 (also at Y = 0), as
     ``scipy.special.xlogy``; d xlogy(X, Y) = log(Y) ⊙ dX + xdivy(X, Y) ⊙ dY."""
-    shape, (x, y) = broadcast_all("xlogy", as_expr(x), as_expr(y))
+    shape, (x, y) = broadcast_all("xlogy", *as_operands(x, y))
     return Expr.make("xlogy", (x, y), NO_PARAMS, shape)
 
 
 def xdivy(x: Any, y: Any) -> Expr:
     """X ⊘ Y elementwise, and 0 where X = 0 (internal: the derivative of xlogy in Y);
     d xdivy(X, Y) = Y∘⁻¹ ⊙ dX − xdivy(X, Y∘²) ⊙ dY."""
-    shape, (x, y) = broadcast_all("xdivy", as_expr(x), as_expr(y))
+    shape, (x, y) = broadcast_all("xdivy", *as_operands(x, y))
     return Expr.make("xdivy", (x, y), NO_PARAMS, shape)
 
 
