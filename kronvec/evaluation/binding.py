@@ -105,7 +105,7 @@ class Binder:
         try:
             for name, sym, shape, kind in self._rows:
                 given = values[name]
-                passed = _passed(given)
+                passed = _passed(given) if CHECKED else None
                 if passed is not None and kind <= passed["kind"] and given.shape == shape:
                     value = given.view()  # checked before: a distinct object per symbol, as _convert
                     if kind == 2:
@@ -125,8 +125,8 @@ class Binder:
                     value, factor = _symmetric_stack(sym, value, kind == 5)
                     if factor is not None:
                         cholesky[sym] = factor
-                if kind <= 2 and type(given) is np.ndarray and given.shape == shape and given.dtype == float \
-                        and _unchangeable(given):
+                if kind <= 2 and type(given) is np.ndarray and not given.flags.writeable \
+                        and given.shape == shape and given.dtype == float and _unchangeable(given):
                     _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
                 bound[sym] = value
         except KeyError:

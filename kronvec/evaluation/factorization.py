@@ -10,6 +10,7 @@ an evaluation (exactly from an inverse when one was formed, else
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -204,6 +205,7 @@ class Factorization:
 
 
 _BLOCK = 256
+_SMALL = 64
 LDL_FROM = 128  # from this size the symmetric factorization beats LU
 # (n, k) from which one solve with k right-hand sides pays for setting up the trsm form of
 # LDLᵀ (syconv, O(n²)): at n = 2000, k = 200 it takes 19 ms + 47 ms against sytrs' 270 ms
@@ -239,10 +241,25 @@ def one_norm(a: np.ndarray) -> float:
     return float(lapack.dlange("I", a.T))  # the 1-norm of A is the ∞-norm of Aᵀ
 
 
+@functools.lru_cache(maxsize=16)
+def _strict_lower(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the strict lower triangle of an n×n matrix (kept for small n)."""
+    return np.tril_indices(n, -1)
+
+
 def mirror_upper(a: np.ndarray) -> np.ndarray:
     """Fill the strict lower triangle of the square ``a`` (zero there, as LAPACK's ``potri``
-    leaves it after ``potrf(clean=1)``) from its upper one, in place, block by block."""
+    leaves it after ``potrf(clean=1)``) from its upper one, in place, block by block (small
+    matrices by one indexed copy: building triangle masks would cost more than the copy)."""
     n = a.shape[0]
+    if n <= 8:
+        for j in range(n - 1):
+            a[j + 1:, j] = a[j, j + 1:]
+        return a
+    if n <= _SMALL:
+        lower = _strict_lower(n)
+        a[lower] = a.T[lower]
+        return a
     for j0 in range(0, n, _BLOCK):
         j1 = min(j0 + _BLOCK, n)
         a[j1:, j0:j1] = a[j0:j1, j1:].T
