@@ -16,15 +16,13 @@ Every function takes stacks (..., n, n) as well, in batched NumPy calls.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from .. import registry
-from ..expr import Expr, as_expr
-from ..shapes import Shape
 from . import factors as fx
-from .base import LinearMap, bind_factor
+from .base import LinearMap
+from .prepared import PreparedMap
 
 __all__ = ["adjugate_by_svd", "adjugate_frechet", "AdjugateFrechetMap"]
 
@@ -94,7 +92,7 @@ def adjugate_frechet(a: np.ndarray, h: np.ndarray) -> np.ndarray:
     return _frechet(a)(np.asarray(h, dtype=float))
 
 
-class AdjugateFrechetMap(LinearMap):
+class AdjugateFrechetMap(PreparedMap):
     """H ↦ d adj(A)[H], the derivative of the adjugate (the Hessian of det, read as a map).
 
     Parameters
@@ -103,30 +101,9 @@ class AdjugateFrechetMap(LinearMap):
     in_shape : A's shape.
     """
 
-    def __init__(self, A: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
-        super().__init__(in_shape, in_shape)
-        self.A = A
-        self._apply_numeric: Callable[[np.ndarray], np.ndarray] | None = None
-
-    def factors(self) -> tuple[Any, ...]:
-        return (self.A,)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the set-up application (a closure), which is rebuilt on first use."""
-        return {**self.__dict__, "_apply_numeric": None}
-
-    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        return AdjugateFrechetMap(bind_factor(value, self.A), self.in_shape)
-
-    def relabel(self, in_shape: Shape, out_shape: Shape) -> None:
-        return None
-
-    def _apply(self, h: Any) -> Any:
-        if fx.is_symbolic(self.A, h):
-            return registry.function("adj_frechet")(as_expr(self.A), as_expr(h))
-        if self._apply_numeric is None:
-            self._apply_numeric = _frechet(np.asarray(self.A, dtype=float))
-        return self._apply_numeric(np.asarray(h, dtype=float))
+    node = "adj_frechet"
+    _apply = PreparedMap.apply_prepared
+    prepare = staticmethod(_frechet)
 
     def _adjoint(self) -> LinearMap:
         return AdjugateFrechetMap(fx.tr(self.A), self.in_shape)

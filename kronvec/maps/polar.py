@@ -17,16 +17,13 @@ Every function takes stacks (..., m, n) in batched NumPy calls.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from .. import registry
 from ..errors import DegenerateError
-from ..expr import Expr, as_expr
-from ..shapes import Shape
-from . import factors as fx
-from .base import LinearMap, bind_factor
+from .base import LinearMap
+from .prepared import PreparedMap
 
 __all__ = ["norm_gradient_value", "polar_frechet", "PolarFrechetMap"]
 
@@ -87,7 +84,7 @@ def polar_frechet(a: np.ndarray, h: np.ndarray) -> np.ndarray:
     return _polar(a)(np.asarray(h, dtype=float))
 
 
-class PolarFrechetMap(LinearMap):
+class PolarFrechetMap(PreparedMap):
     """H ↦ d(U Vᵀ)[H], the derivative of the gradient of the nuclear norm (self-adjoint).
 
     Parameters
@@ -96,30 +93,9 @@ class PolarFrechetMap(LinearMap):
     in_shape : A's shape.
     """
 
-    def __init__(self, A: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
-        super().__init__(in_shape, in_shape)
-        self.A = A
-        self._apply_numeric: Callable[[np.ndarray], np.ndarray] | None = None
-
-    def factors(self) -> tuple[Any, ...]:
-        return (self.A,)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the set-up application (a closure), which is rebuilt on first use."""
-        return {**self.__dict__, "_apply_numeric": None}
-
-    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        return PolarFrechetMap(bind_factor(value, self.A), self.in_shape)
-
-    def relabel(self, in_shape: Shape, out_shape: Shape) -> None:
-        return None
-
-    def _apply(self, h: Any) -> Any:
-        if fx.is_symbolic(self.A, h):
-            return registry.function("polar_frechet")(as_expr(self.A), as_expr(h))
-        if self._apply_numeric is None:
-            self._apply_numeric = _polar(np.asarray(self.A, dtype=float))
-        return self._apply_numeric(np.asarray(h, dtype=float))
+    node = "polar_frechet"
+    _apply = PreparedMap.apply_prepared
+    prepare = staticmethod(_polar)
 
     def _adjoint(self) -> LinearMap:
         return self
