@@ -70,11 +70,24 @@ class Program:
             values = draw_values(self.variables, rng)
             with np.errstate(all="ignore"):
                 try:
-                    if all(guard.margin(values) > MARGIN for guard in self.term.guards):
+                    if all(guard.margin(values) > MARGIN for guard in self.term.guards) \
+                            and _checkable(self.term.twin(values)):
                         return values
                 except AssertionError:  # kronvec's and NumPy's shapes differ: the checks say so
                     return values
         return None
+
+
+LARGEST = 1e8
+"""Largest magnitude of a program's value at a point the checks use: beyond it (exp of exp
+overflowing, or values of 10²⁵) finite differences with steps of 10⁻³ keep no digit, so the
+point is not one at which a derivative can be checked."""
+
+
+def _checkable(value: np.ndarray) -> bool:
+    """Whether the twin's value is finite and small enough for finite differences to check."""
+    value = np.asarray(value, dtype=float)
+    return bool(np.isfinite(value).all() and np.abs(value).max(initial=0.0) <= LARGEST)
 
 
 def _mark_constant(term: Term | None) -> Term | None:
