@@ -35,6 +35,7 @@ from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMa
 from ..maps.adjugate import AdjugateFrechetMap
 from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
+from ..maps.prepared import PreparedMap
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
 from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
@@ -314,6 +315,8 @@ def _stack_axes(g: Emitter, m: Any, h: str) -> str:
 BATCHED = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, DiagSandwichMap, DiagRankOneMap, SumMap,
                      ScaledMap, ComposeMap})
 
+_prepared = _via_op(lambda m, H: function(m.node)(m.A, H))  # a PreparedMap's node names its op
+
 MAP_CODE: dict[type, MapCode] = {
     KronMap: _kron,
     KronTMap: _kront,
@@ -325,8 +328,9 @@ MAP_CODE: dict[type, MapCode] = {
     KronFactorMap: _kron_factor,
     ExpmFrechetMap: _via_op(lambda m, H: function("expm_frechet")(m.A, H)),
     MatrixFunctionFrechetMap: _via_op(lambda m, H: function(m.fn + "_frechet")(m.A, H)),
-    AdjugateFrechetMap: _via_op(lambda m, H: function("adj_frechet")(m.A, H)),
-    PolarFrechetMap: _via_op(lambda m, H: function("polar_frechet")(m.A, H)),
+    PreparedMap: _prepared,
+    AdjugateFrechetMap: _prepared,
+    PolarFrechetMap: _prepared,
     LogmSecondMap: _via_op(lambda m, H: function("logm_frechet2")(m.A, H, m.E)),
     ExpmSecondMap: _via_op(lambda m, H: function("expm_frechet2")(m.A, H, m.E)),
     MatrixPowerFrechetMap: _via_op(lambda m, H: function("matpow_frechet")(m.A, H, m.k)),
