@@ -11,6 +11,7 @@ an evaluation (exactly from an inverse when one was formed, else
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable
 
 import numpy as np
@@ -58,7 +59,7 @@ class Factorization:
         self._checked = False
         self._rcond: float | None = None
         self._inverse_norm: float | None = None
-        if not finite and not np.isfinite(a).all():
+        if not finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass if finite
             raise np.linalg.LinAlgError(f"{label}: the matrix contains NaN or inf")
         self._anorm = one_norm(a) if a.size else 0.0
         self.cholesky: np.ndarray | None = cholesky
@@ -261,15 +262,18 @@ def mirror_upper(a: np.ndarray) -> np.ndarray:
     triangle to be zero (as LAPACK's ``potri`` leaves it after ``potrf(clean=1)``).
     """
     n = a.shape[0]
-    if n <= _SMALL and (a.flags.c_contiguous or a.flags.f_contiguous):
-        upper, lower = _triangle_offsets(n)
-        if a.flags.c_contiguous:
-            flat = a.reshape(-1)
-            flat[lower] = flat[upper]
-        else:
+    if n <= _SMALL:
+        flags = a.flags
+        if flags.f_contiguous:  # LAPACK's output
+            upper, lower = _triangle_offsets(n)
             flat = a.T.reshape(-1)
             flat[upper] = flat[lower]
-        return a
+            return a
+        if flags.c_contiguous:
+            upper, lower = _triangle_offsets(n)
+            flat = a.reshape(-1)
+            flat[lower] = flat[upper]
+            return a
     for j0 in range(0, n, _BLOCK):
         j1 = min(j0 + _BLOCK, n)
         a[j1:, j0:j1] = a[j0:j1, j1:].T
