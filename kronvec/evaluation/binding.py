@@ -48,6 +48,7 @@ exactly symmetric, 2 also positive definite) and ``"cholesky"`` (its upper facto
 The most recently remembered arrays are kept, at most :data:`CHECKED_SIZE`; reads take no lock.
 An entry whose array died stays until it is replaced or evicted, and never matches a new array."""
 CHECKED_SIZE = 64
+_FLOAT64 = np.dtype(np.float64)  # the native descriptor: a value of exactly this one needs no conversion
 _CHECKED_LOCK = threading.Lock()
 
 
@@ -220,6 +221,18 @@ def refuse_masked(name: str, value: Any) -> None:
 def convert_value(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
     """The value of the symbol ``name`` as a float64 array of ``shape``, or an error naming the
     symbol (masked, ragged, complex, non-numeric, of another shape, not finite)."""
+    if type(value) is np.ndarray and value.dtype is _FLOAT64 and value.shape == shape:
+        arr = value  # the common case: only finiteness is left to check
+    else:
+        arr = _as_float_array(name, value, shape)
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():  # one pass when all is well
+        raise ValueError(f"value for {name} contains NaN or inf")
+    return arr.view()  # a distinct object per symbol, so recorded plans can tell them apart
+
+
+def _as_float_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as a float64 array of ``shape`` (not yet checked finite), or an error naming
+    the symbol (masked, ragged, complex, non-numeric, of another shape)."""
     if type(value) is not np.ndarray:  # a subclass, a list, a number, ...
         refuse_masked(name, value)
     try:
@@ -236,9 +249,7 @@ def convert_value(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
             arr = arr.reshape(shape)
         else:
             raise ShapeError(f"value for {name}: expected shape {shape}, got {arr.shape}")
-    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():  # one pass when all is well
-        raise ValueError(f"value for {name} contains NaN or inf")
-    return arr.view()  # a distinct object per symbol, so recorded plans can tell them apart
+    return arr
 
 
 def _symmetric(sym: Expr, value: np.ndarray) -> np.ndarray:

@@ -1,0 +1,55 @@
+"""The fast paths of binding and factoring a value keep every check: a plain float64 array
+skips only the conversions it does not need, and the one-sum finiteness test falls back to
+the entrywise one when the sum alone cannot tell (finite entries whose sum overflows)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kronvec as kv
+from kronvec.errors import ShapeError
+from kronvec.evaluation.binding import convert_value
+from kronvec.evaluation.factorization import Factorization
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")  # the sum's, before the entrywise test
+def test_finite_entries_whose_sum_overflows_are_accepted():
+    big = np.array([[1e308, 1e308], [1e308, 1e308]])
+    converted = convert_value("A", big, (2, 2))
+    np.testing.assert_array_equal(converted, big)
+    assert converted is not big  # a distinct object per symbol
+    fac = Factorization(np.array([[1e308, 1e308], [-1e308, 1e308]]), "A", try_cholesky=False)
+    assert fac.lu is not None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_plain_float64_array_with_nan_or_inf_is_refused(bad):
+    a = np.eye(3)
+    a[1, 2] = bad
+    with pytest.raises(ValueError, match="value for A contains NaN or inf"):
+        convert_value("A", a, (3, 3))
+    with pytest.raises(np.linalg.LinAlgError, match="NaN or inf"):
+        Factorization(a, "A", try_cholesky=False)
+
+
+def test_values_off_the_fast_path_are_still_converted_or_refused():
+    np.testing.assert_array_equal(convert_value("A", np.eye(2, dtype=np.float32), (2, 2)), np.eye(2))
+    np.testing.assert_array_equal(convert_value("A", np.eye(2).astype(">f8"), (2, 2)), np.eye(2))
+    np.testing.assert_array_equal(convert_value("x", np.ones(3), (3, 1)), np.ones((3, 1)))
+    with pytest.raises(ShapeError, match="expected shape"):
+        convert_value("A", np.eye(3), (2, 2))
+    with pytest.raises(TypeError, match="complex"):
+        convert_value("A", np.eye(2, dtype=complex), (2, 2))
+    with pytest.raises(TypeError, match="masked"):
+        convert_value("A", np.ma.masked_array(np.eye(2)), (2, 2))
+
+
+def test_a_positive_definite_symbol_bound_twice_gives_the_same_inverse():
+    X0 = np.random.default_rng(0).standard_normal((6, 3))
+    X = kv.Matrix("X", (6, 3))
+    F = kv.inv(X.T @ X)
+    J = kv.jacobian(F, X)
+    first, second = J.at(X=X0).value, J.at(X=X0).value  # recorded, then replayed
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(second, second.T)
+    np.testing.assert_allclose(second, np.linalg.inv(X0.T @ X0), rtol=1e-12)
