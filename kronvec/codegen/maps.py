@@ -35,7 +35,7 @@ from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMa
 from ..maps.adjugate import AdjugateFrechetMap
 from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
-from ..maps.prepared import PreparedMap
+from ..maps.prepared import PreparedMap, SecondFrechetMap
 from ..maps.frechet import LogmSecondMap, MatrixFunctionFrechetMap
 from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
@@ -316,6 +316,7 @@ BATCHED = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, DiagSandwichMa
                      ScaledMap, ComposeMap})
 
 _prepared = _via_op(lambda m, H: function(m.node)(m.A, H))  # a PreparedMap's node names its op
+_second = _via_op(lambda m, H: function(m.node)(m.A, H, m.E))
 
 MAP_CODE: dict[type, MapCode] = {
     KronMap: _kron,
@@ -331,8 +332,9 @@ MAP_CODE: dict[type, MapCode] = {
     PreparedMap: _prepared,
     AdjugateFrechetMap: _prepared,
     PolarFrechetMap: _prepared,
-    LogmSecondMap: _via_op(lambda m, H: function("logm_frechet2")(m.A, H, m.E)),
-    ExpmSecondMap: _via_op(lambda m, H: function("expm_frechet2")(m.A, H, m.E)),
+    SecondFrechetMap: _second,
+    LogmSecondMap: _second,
+    ExpmSecondMap: _second,
     MatrixPowerFrechetMap: _via_op(lambda m, H: function("matpow_frechet")(m.A, H, m.k)),
     MatrixPowerSecondMap: _via_op(lambda m, H: function("matpow_frechet2")(m.A, *((H, m.F) if m.slot == 0
                                                                                   else (m.F, H)), m.k)),

@@ -22,16 +22,12 @@ is G ↦ L²(Aᵀ; G, Eᵀ).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 
-from .. import registry
-from ..expr import Expr, as_expr
-from ..shapes import Shape
-from . import factors as fx
-from .base import LinearMap, bind_factor
+from .prepared import SecondFrechetMap
 
 __all__ = ["ExpmSecondMap", "expm_second"]
 
@@ -60,7 +56,7 @@ def expm_second(A: Any, h: Any, e: Any) -> np.ndarray:
     return np.ascontiguousarray((corner[0] + corner[1]) * (hs * es))
 
 
-class ExpmSecondMap(LinearMap):
+class ExpmSecondMap(SecondFrechetMap):
     """H ↦ L²(A; H, E), the derivative of L(A, E) in A (the second Fréchet derivative of expm).
 
     Parameters
@@ -71,23 +67,8 @@ class ExpmSecondMap(LinearMap):
     Symmetric in H and E; its adjoint is G ↦ L²(Aᵀ; G, Eᵀ) (module docstring).
     """
 
-    def __init__(self, A: Any, E: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
-        super().__init__(in_shape, in_shape)
-        self.A, self.E = A, E
+    node = "expm_frechet2"
+    _apply = SecondFrechetMap.apply_second
 
-    def factors(self) -> tuple[Any, ...]:
-        return (self.A, self.E)
-
-    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        return ExpmSecondMap(bind_factor(value, self.A), bind_factor(value, self.E), self.in_shape)
-
-    def relabel(self, in_shape: Shape, out_shape: Shape) -> None:
-        return None
-
-    def _apply(self, h: Any) -> Any:
-        if fx.is_symbolic(self.A, self.E, h):
-            return registry.function("expm_frechet2")(as_expr(self.A), as_expr(h), as_expr(self.E))
+    def second(self, h: np.ndarray) -> np.ndarray:
         return expm_second(self.A, h, self.E)
-
-    def _adjoint(self) -> LinearMap:
-        return ExpmSecondMap(fx.tr(self.A), fx.tr(self.E), self.in_shape)

@@ -33,6 +33,7 @@ from ..expr import Expr, as_expr
 from ..shapes import Shape, first_member, fmt, member_text, whole_shape
 from . import factors as fx
 from .base import LinearMap, bind_factor
+from .prepared import SecondFrechetMap
 
 __all__ = ["MatrixFunctionFrechetMap", "LogmSecondMap", "divided_differences", "real_logm", "real_sqrtm",
            "symmetric_members",
@@ -299,34 +300,18 @@ def _log_second_divided_differences(lam: np.ndarray, G: np.ndarray) -> np.ndarra
     return np.where(np.abs(li - lj) > tol, far, np.where(near_k, both, conf))
 
 
-class LogmSecondMap(LinearMap):
+class LogmSecondMap(SecondFrechetMap):
     """H ↦ L²_log(A; H, E), the derivative of L_log(A, E) in A (the second Fréchet derivative of logm).
 
     Symmetric in H and E; its adjoint is G ↦ L²_log(Aᵀ; G, Eᵀ).
     """
 
-    def __init__(self, A: Any, E: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
-        super().__init__(in_shape, in_shape)
-        self.A, self.E = A, E
+    node = "logm_frechet2"
+    _apply = SecondFrechetMap.apply_second
 
-    def factors(self) -> tuple[Any, ...]:
-        return (self.A, self.E)
-
-    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        return LogmSecondMap(bind_factor(value, self.A), bind_factor(value, self.E), self.in_shape)
-
-    def relabel(self, in_shape: Shape, out_shape: Shape) -> None:
-        return None
-
-    def _apply(self, h: Any) -> Any:
-        if fx.is_symbolic(self.A, self.E, h):
-            return registry.function("logm_frechet2")(as_expr(self.A), as_expr(h), as_expr(self.E))
-        h = np.asarray(h, dtype=float)
+    def second(self, h: np.ndarray) -> np.ndarray:
         A, E = np.asarray(self.A, dtype=float), np.asarray(self.E, dtype=float)
         if A.ndim > 2 or E.ndim > 2:
             return logm_second(A, h, E)
         flat = h.reshape((-1,) + h.shape[-2:])
         return np.stack([logm_second(A, x, E) for x in flat]).reshape(h.shape)
-
-    def _adjoint(self) -> LinearMap:
-        return LogmSecondMap(fx.tr(self.A), fx.tr(self.E), self.in_shape)

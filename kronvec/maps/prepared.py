@@ -1,4 +1,7 @@
-"""Maps of one square-or-rectangular factor A whose numeric action is prepared once per value of A.
+"""Maps whose numeric action comes from one function of their factors, named by an op node.
+
+* :class:`PreparedMap`: one factor A, the action prepared once per value of A.
+* :class:`SecondFrechetMap`: the second Fréchet derivatives L²_f(A; H, E) of matrix functions.
 
 Some derivatives are cheap to apply once a decomposition of A is known (an SVD for the
 adjugate's and the polar factor's derivatives): :class:`PreparedMap` keeps that set-up (a
@@ -61,3 +64,43 @@ class PreparedMap(LinearMap):
         if self._apply_numeric is None:
             self._apply_numeric = self.prepare(np.asarray(self.A, dtype=float))
         return self._apply_numeric(np.asarray(h, dtype=float))
+
+
+class SecondFrechetMap(LinearMap):
+    """H ↦ L²_f(A; H, E), the derivative of a Fréchet derivative L_f(A, E) in A.
+
+    Symmetric in H and E; its adjoint is G ↦ L²_f(Aᵀ; G, Eᵀ).  Subclasses set :attr:`node`
+    (the op that prints and differentiates it) and :meth:`second` (its numeric value).
+
+    Parameters
+    ----------
+    A, E : (..., n, n) factors (expressions or arrays).
+    in_shape : the shape of H (also the output shape).
+    """
+
+    node: str = ""
+
+    def __init__(self, A: Any, E: Any, in_shape: Shape, out_shape: Shape | None = None) -> None:
+        super().__init__(in_shape, in_shape)
+        self.A, self.E = A, E
+
+    def second(self, h: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def factors(self) -> tuple[Any, ...]:
+        return (self.A, self.E)
+
+    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
+        return type(self)(bind_factor(value, self.A), bind_factor(value, self.E), self.in_shape)
+
+    def relabel(self, in_shape: Shape, out_shape: Shape) -> None:
+        return None
+
+    def apply_second(self, h: Any) -> Any:
+        """L²_f(A; H, E): the node on symbolic arguments, else :meth:`second`."""
+        if fx.is_symbolic(self.A, self.E, h):
+            return registry.function(self.node)(as_expr(self.A), as_expr(h), as_expr(self.E))
+        return self.second(np.asarray(h, dtype=float))
+
+    def _adjoint(self) -> LinearMap:
+        return type(self)(fx.tr(self.A), fx.tr(self.E), self.in_shape)
