@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from ..expr import Expr, display_names, strip_names
 from ..maps import expression_factors
-from .expressions import Printer
+from .expressions import Printer, distinct_nodes
 from .maps import render_map
 from .styles import UNICODE
 
@@ -53,13 +53,7 @@ def _occurrences(roots: list[Expr], names: Mapping[Expr, str]) -> dict[Expr, int
     Counted over the DAG from parents to children (linear time, however much
     the expression shares), stopping at named subexpressions.
     """
-    order: list[Expr] = []
-    seen: set[Expr] = set()
-    for r in roots:
-        for node in r.walk():
-            if node not in seen:
-                seen.add(node)
-                order.append(node)
+    order = distinct_nodes(roots)
     times: dict[Expr, int] = {}
     for r in roots:
         times[r] = times.get(r, 0) + 1

@@ -220,6 +220,18 @@ small expressions print as they always did."""
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
+def distinct_nodes(roots: list[Expr]) -> list[Expr]:
+    """Every node below the roots once, in the order of their walks (children before parents)."""
+    order: list[Expr] = []
+    seen: set[Expr] = set()
+    for r in roots:
+        for node in r.walk():
+            if node not in seen:
+                seen.add(node)
+                order.append(node)
+    return order
+
+
 def shared_names(roots: list[Expr], names: Mapping[Expr, str], latex: bool = False) -> dict[Expr, str]:
     """Names P₁, P₂, … for the big subexpressions that printing ``roots`` would repeat.
 
@@ -231,13 +243,7 @@ def shared_names(roots: list[Expr], names: Mapping[Expr, str], latex: bool = Fal
     text linear in the number of distinct subexpressions.  Nothing is named
     when the whole text would have at most ``EXPANDED_LIMIT`` nodes.
     """
-    order: list[Expr] = []
-    seen: set[Expr] = set()
-    for r in roots:
-        for node in r.walk():
-            if node not in seen:
-                seen.add(node)
-                order.append(node)
+    order = distinct_nodes(roots)
     written: dict[Expr, int] = {}
     references: dict[Expr, int] = {r: 1 for r in roots}
     for node in order:
