@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
+from _backends import BACKENDS, jax, torch
 from kronvec.codegen import CodegenError
 from kronvec.testing import random_values
 from test_op_derivatives import CASES
@@ -29,20 +30,9 @@ from test_op_derivatives import CASES
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _optional(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-jax = _optional("jax")
-torch = _optional("torch")
 if jax is not None:
-    jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
 
-BACKENDS = ["numpy"] + (["jax"] if jax is not None else []) + (["torch"] if torch is not None else [])
 CONVERT = {"numpy": np.asarray, "jax": lambda x: jnp.asarray(x),
            "torch": lambda x: torch.as_tensor(np.array(x))}
 

@@ -9,28 +9,15 @@
 """
 from __future__ import annotations
 
-import importlib
 import re
 
 import numpy as np
 import pytest
 
 import kronvec as kv
+from _backends import BACKENDS, jax, torch
 
 
-def _optional(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-jax = _optional("jax")
-torch = _optional("torch")
-if jax is not None:
-    jax.config.update("jax_enable_x64", True)
-
-BACKENDS = ["numpy"] + (["jax"] if jax is not None else []) + (["torch"] if torch is not None else [])
 
 
 def _convert(backend: str, x: np.ndarray):
