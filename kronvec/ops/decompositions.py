@@ -282,9 +282,6 @@ def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
     return _pinv_node(a, Params(rtol=None if rtol is None else float(rtol), hermitian=bool(hermitian)))
 
 
-pinv.stack_keywords = ("rtol", "hermitian")  # type: ignore[attr-defined]  # (not parsed)
-
-
 def _pinv_node(a: Expr, params: Any) -> Expr:
     return Expr.make("pinv", (a,), params, matrix_transposed(a.shape))
 

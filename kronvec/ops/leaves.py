@@ -145,8 +145,10 @@ def _print_constant(p: Any, e: Expr) -> tuple[str, int]:
 
 
 def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
+    """The constant's name if it is a Python name (the parser reads it back given the
+    constants), its number if it has one entry, else a label ``C1``, ``C2``, ..."""
     value = e.params.value
-    if value.name:
+    if value.name and value.name.isidentifier():
         return value.name, Prec.ATOM
     if value.array.size == 1:
         return python_number(float(value.array.reshape(()))), Prec.ATOM

@@ -197,9 +197,19 @@ class PythonPrinter:
         if e not in memo:
             for node in e.walk():  # children first
                 if node not in memo:
-                    memo[node] = spec(node.op).printing.python(self, node)
+                    memo[node] = self.render(node)
         text, prec = memo[e]
         return f"({text})" if prec < level else text
+
+    def render(self, e: Expr) -> tuple[str, int]:
+        """(text, precedence) of ``e`` by its op's Python printing (internal nodes that print
+        as the expression they stand for render that expression)."""
+        return spec(e.op).printing.python(self, e)
+
+    def constants(self) -> dict[str, Any]:
+        """The constants printed under a label (``C1``, ...), by label: what
+        :func:`kronvec.parse.parse_expression` needs to read the text back."""
+        return {label: value for value, label in self._constants.items()}
 
 
 def to_unicode(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
