@@ -2,7 +2,7 @@
 
 An op section reads as a declaration, e.g. the trace::
 
-    register("trace", FAMILY, public="trace", function=trace, signature="(n,n)->()",
+    register("trace", public="trace", function=trace, signature="(n,n)->()",
              evaluate=lift(np.trace),
              jvp=lambda node, i: TraceMap(None, one(), *io(node, i)),
              printing=call_printing("tr", r"\\operatorname{tr}", "trace"))

@@ -35,7 +35,6 @@ from .products import inv
 
 __all__ = ["adj", "adj_frechet", "adjugate_value"]
 
-FAMILY = "adjugate"
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -89,7 +88,7 @@ def _adj_code(g: Any, e: Expr, a: str) -> str:
 
 
 ADJ = register(
-    "adj", FAMILY, function=adj, stacks=True,
+    "adj", function=adj, stacks=True,
     evaluate=lambda ev, e: ev.op(adjugate_value, ev(e.args[0]), ev.factorization(e.args[0])),
     code=_adj_code,
     jvp=lambda node, i: AdjugateFrechetMap(node.args[0], node.args[0].shape),
@@ -136,7 +135,7 @@ def _adj_frechet_other(g: Any, e: Expr, a: str, h: str) -> str:
 
 
 register(
-    "adj_frechet", FAMILY, function=adj_frechet, stacks=True,
+    "adj_frechet", function=adj_frechet, stacks=True,
     evaluate=lambda ev, e: ev.op(adjugate_frechet, ev(e.args[0]), ev(e.args[1])),
     code=code_for(numpy=lambda g, e, a, h: f"{g.helper('adjugate_frechet', adjugate_frechet)}({a}, {h})",
                   other=_adj_frechet_other),

@@ -28,7 +28,6 @@ from .leaves import Constant, filled, identity, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", "scaled_term"]
 
-FAMILY = "arithmetic"
 
 
 def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
@@ -172,7 +171,7 @@ def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
 
 
 register(
-    "add", FAMILY, function=add, stacks=True,
+    "add", function=add, stacks=True,
     evaluate=evaluate_sum, deferred=True,
     code=lambda g, e, *args: sum_code(g, e),
     jvp=identity_jvp,
@@ -223,7 +222,7 @@ def _scale_value(ev: Any, e: Expr) -> Any:
 
 
 register(
-    "scale", FAMILY, function=scale, params=("coef",),
+    "scale", function=scale, params=("coef",),
     stacks=True,
     evaluate=_scale_value, code=_scale_code,
     jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
@@ -339,7 +338,7 @@ _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
 register(
-    "smul", FAMILY, function=smul,
+    "smul", function=smul,
     stacks=True,
     evaluate=_smul_value, code=_smul_code,
     jvp=_smul_jvp,
@@ -408,7 +407,7 @@ def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "hadamard", FAMILY, public="multiply", function=multiply, signature="(...),(...)->(...)",
+    "hadamard", public="multiply", function=multiply, signature="(...),(...)->(...)",
     stacks=True,
     evaluate=lift(operator.mul), code="{0} * {1}",
     jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
@@ -454,7 +453,7 @@ def _print_power(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "power", FAMILY, public="power", function=power, signature="(...),num->(...)", stacks=True,
+    "power", public="power", function=power, signature="(...),num->(...)", stacks=True,
     params=("exponent",),
     evaluate=with_node(lambda n, x: np.power(x, n.params.exponent)),
     code=lambda g, e, x: f"{x} ** {code_number(e.params.exponent)}",

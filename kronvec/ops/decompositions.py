@@ -43,7 +43,6 @@ from .triangular import tri
 
 __all__ = ["qr", "lu", "pinv"]
 
-FAMILY = "decompositions"
 
 
 def _output(op: str, index: int, unicode: str, latex: str) -> Printing:
@@ -125,19 +124,19 @@ _QR_IDENTITY = ("{arg} = QR, QᵀQ = I ⇒ C = Qᵀ d{arg} R⁻¹ = QᵀdQ + dR 
                 r"\operatorname{{fold}}_U(C)")
 
 QR = register(
-    "qr", FAMILY, public="qr", function=qr, signature="(m,n)->(m,n)", node=False, outputs=("Q", "R"),
+    "qr", public="qr", function=qr, signature="(m,n)->(m,n)", node=False, outputs=("Q", "R"),
     stacks=True,
     doc="(Q, R), the reduced QR decomposition of a matrix of full column rank",
 )
 register(
-    "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp,
+    "qr_Q", function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp,
     stacks=True,
     orthonormal="columns",
     printing=_output("qr_Q", 0, "qr_Q", r"\operatorname{qr}_Q"), identity=_QR_IDENTITY,
     doc="the orthonormal factor Q of qr",
 )
 register(
-    "qr_R", FAMILY, function=lambda a: qr(a)[1], evaluate=_qr_output(1), code=_qr_code(1), jvp=_qr_r_jvp,
+    "qr_R", function=lambda a: qr(a)[1], evaluate=_qr_output(1), code=_qr_code(1), jvp=_qr_r_jvp,
     stacks=True,
     triangular=lambda node: "upper",
     printing=_output("qr_R", 1, "qr_R", r"\operatorname{qr}_R"), identity=_QR_IDENTITY,
@@ -225,26 +224,26 @@ _LU_IDENTITY = ("{arg} = PLU, P constant ⇒ X = L⁻¹ Pᵀ d{arg} U⁻¹ = L�
                 r"\mathrm{{d}}U = \operatorname{{triu}}(X) U")
 
 LU = register(
-    "lu", FAMILY, public="lu", function=lu, signature="(n,n)->(n,n)", node=False, outputs=("P", "L", "U"),
+    "lu", public="lu", function=lu, signature="(n,n)->(n,n)", node=False, outputs=("P", "L", "U"),
     stacks=True,
     doc="(P, L, U) with A = PLU, as scipy.linalg.lu",
 )
 register(
-    "lu_P", FAMILY, function=lambda a: lu(a)[0], evaluate=_lu_output(0), code=_lu_code(0),
+    "lu_P", function=lambda a: lu(a)[0], evaluate=_lu_output(0), code=_lu_code(0),
     stacks=True,
     jvp=lambda node, i: ZeroMap(node.args[0].shape, node.shape),
     printing=_output("lu_P", 0, "lu_P", r"\operatorname{lu}_P"),
     doc="the permutation P of lu (constant)",
 )
 register(
-    "lu_L", FAMILY, function=lambda a: lu(a)[1], evaluate=_lu_output(1), code=_lu_code(1), jvp=_lu_l_jvp,
+    "lu_L", function=lambda a: lu(a)[1], evaluate=_lu_output(1), code=_lu_code(1), jvp=_lu_l_jvp,
     stacks=True,
     triangular=lambda node: "lower",
     printing=_output("lu_L", 1, "lu_L", r"\operatorname{lu}_L"), identity=_LU_IDENTITY,
     doc="the unit lower triangular factor L of lu",
 )
 register(
-    "lu_U", FAMILY, function=lambda a: lu(a)[2], evaluate=_lu_output(2), code=_lu_code(2), jvp=_lu_u_jvp,
+    "lu_U", function=lambda a: lu(a)[2], evaluate=_lu_output(2), code=_lu_code(2), jvp=_lu_u_jvp,
     stacks=True,
     triangular=lambda node: "upper",
     printing=_output("lu_U", 2, "lu_U", r"\operatorname{lu}_U"), identity=_LU_IDENTITY,
@@ -359,7 +358,7 @@ def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
 
 
 PINV = register(
-    "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)",
+    "pinv", public="pinv", function=pinv, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=with_node(_pinv_value), code=_pinv_code,
     rebuild=lambda node, args: pinv(args[0]) if not node.params else _pinv_node(args[0], node.params),
@@ -374,7 +373,7 @@ PINV = register(
     doc="the Moore–Penrose pseudo-inverse A⁺ (its derivative at constant rank)",
 )
 register(
-    "pinv_checked", FAMILY,
+    "pinv_checked",
     function=lambda a, x, rtol: Expr.make("pinv_checked", (a, x), Params(rtol=rtol), x.shape),
     stacks=True, params=("rtol",),
     evaluate=with_node(_checked_value), code="{1}",

@@ -22,9 +22,13 @@ from ..lazy import LazyModule
 special = LazyModule("scipy.special")  # for expit; imported on first use
 
 __all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sqrt", "square", "sigmoid",
-           "elementwise_node", "register_elementwise"]
+           "elementwise_node", "register_elementwise", "ELEMENTWISE_FUNCTIONS"]
 
-FAMILY = "elementwise"
+
+
+ELEMENTWISE_FUNCTIONS: set[str] = set()
+"""The ops declared by :func:`register_elementwise` (here and in other modules): f∘(A) with
+derivative f'(A) ⊙ dA."""
 
 
 def elementwise_node(op: str, a: Expr) -> Expr:
@@ -44,7 +48,8 @@ def register_elementwise(name: str, function: Callable[[Any], Expr], value: Call
     It prints as ``unicode(A)`` (default: its name), ``latex(A)`` and ``name(A)``; generated
     code calls ``{np}.<name>`` unless ``code`` says otherwise.
     """
-    register(name, FAMILY, public=name, function=function, signature="(...)->(...)",
+    ELEMENTWISE_FUNCTIONS.add(name)
+    register(name, public=name, function=function, signature="(...)->(...)",
              evaluate=lift(value), jvp=elementwise_jvp(derivative), code=code or f"{{np}}.{name}({{0}})",
              transpose=Transpose((0,), _transposed),
              printing=Printing(func_print(unicode or name), func_print(latex), py_call(name)),
@@ -141,7 +146,7 @@ def sqrt(a: Any) -> Expr:
     return power(as_expr(a), 0.5)
 
 
-register("sqrt", FAMILY, public="sqrt", function=sqrt, signature="(...)->(...)", node=False, stacks=True,
+register("sqrt", public="sqrt", function=sqrt, signature="(...)->(...)", node=False, stacks=True,
          domain=("positive",), doc="elementwise square root (the power ½)")
 
 
@@ -151,7 +156,7 @@ def square(a: Any) -> Expr:
     return power(as_expr(a), 2.0)
 
 
-register("square", FAMILY, public="square", function=square, signature="(...)->(...)", node=False,
+register("square", public="square", function=square, signature="(...)->(...)", node=False,
          stacks=True,
          doc="elementwise square (the power 2)")
 

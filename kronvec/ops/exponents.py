@@ -34,7 +34,6 @@ from .leaves import Constant, ones
 
 __all__ = ["pow"]
 
-FAMILY = "exponents"
 
 
 def _result_shape(b: Expr, e: Expr) -> Shape:
@@ -133,7 +132,7 @@ def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "pow", FAMILY, function=pow,
+    "pow", function=pow,
     stacks=True,
     evaluate=with_node(_pow_value), code=_pow_code,
     jvp=_pow_jvp,

@@ -33,7 +33,6 @@ from .leaves import Constant, identity, ones, zeros
 
 __all__ = ["getitem", "index", "place"]
 
-FAMILY = "indexing"
 
 
 def getitem(a: Any, key: Any) -> Expr:
@@ -57,7 +56,7 @@ def getitem(a: Any, key: Any) -> Expr:
     return index(a, rows, cols, shape)
 
 
-register("getitem", FAMILY, function=getitem, node=False,
+register("getitem", function=getitem, node=False,
          doc="X[key]: builds the index node of NumPy's basic indexing")
 
 
@@ -191,7 +190,7 @@ def _latex_key(key: str) -> str:
 
 
 register(
-    "index", FAMILY, function=index, params=("rows", "cols"),
+    "index", function=index, params=("rows", "cols"),
     evaluate=with_node(_index_value), code=lambda g, e, x: _index_code(g, e, x),
     jvp=lambda node, i: select_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
     transpose=Transpose((0,), lambda node, t: index(t[0], node.params.cols, node.params.rows,
@@ -265,7 +264,7 @@ def _python_slice(r: range) -> str:
 
 
 register(
-    "place", FAMILY, function=place, params=("rows", "cols"),
+    "place", function=place, params=("rows", "cols"),
     evaluate=with_node(_place_value), code=lambda g, e, x: _place_code(g, e, x),
     jvp=lambda node, i: place_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
     transpose=Transpose((0,), lambda node, t: place(t[0], node.params.cols, node.params.rows,

@@ -20,7 +20,6 @@ from .leaves import zeros
 
 __all__ = ["kron", "kron_contract"]
 
-FAMILY = "products"
 
 
 # ----------------------------------------------------------------- kron
@@ -46,7 +45,7 @@ def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
 
 
 KRON = register(
-    "kron", FAMILY, public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
+    "kron", public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
     evaluate=lift(np.kron), code="{np}.kron({0}, {1})",
     jvp=_kron_jvp,
     transpose=Transpose((0, 1), lambda node, t: kron(t[0], t[1])),
@@ -114,7 +113,7 @@ def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "kron_contract", FAMILY, function=kron_contract, params=("side",),
+    "kron_contract", function=kron_contract, params=("side",),
     evaluate=with_node(_kron_contract_value), code=_kron_contract_code,
     jvp=_kron_contract_jvp,
     printing=Printing(_print_kron_contract, _print_kron_contract, py_call("kron_contract")),

@@ -15,7 +15,6 @@ from ._common import constant_value, identity_jvp, python_number
 __all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
            "symbol", "filled"]
 
-FAMILY = "leaves"
 
 
 def _check_name(name: Any) -> None:
@@ -104,7 +103,7 @@ def _transposed_symbol(node: Expr, _: list) -> Expr:
 
 
 register(
-    "symbol", FAMILY, leaf=True, params=("name", "symmetric", "positive_definite"),
+    "symbol", leaf=True, params=("name", "symmetric", "positive_definite"),
     evaluate=lambda ev, e: ev.values[e],
     transpose=Transpose((), _transposed_symbol),
     printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
@@ -156,7 +155,7 @@ def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "const", FAMILY, leaf=True, function=Constant, params=("value",),
+    "const", leaf=True, function=Constant, params=("value",),
     evaluate=constant_value(lambda e: e.params.value.array),
     printing=Printing(_print_constant, _print_constant, _python_constant),
     doc="a constant array",
@@ -177,7 +176,7 @@ def eye(n: int) -> Expr:
 
 
 register(
-    "identity", FAMILY, leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
+    "identity", leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
     evaluate=constant_value(lambda e: np.eye(e.shape[0]) if e.ndim == 2 else
                             np.broadcast_to(np.eye(e.shape[-1]), e.shape)),
     code=lambda g, e: g.eye(e.shape[0]),
@@ -228,7 +227,7 @@ def _transposed_fill(node: Expr, _: list) -> Expr:
 
 
 register(
-    "zeros", FAMILY, leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
+    "zeros", leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.zeros(e.shape)), code=lambda g, e: g.zeros(e.shape),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(lambda p, e: (p.s.zero, Prec.ATOM), lambda p, e: (p.s.zero, Prec.ATOM),
@@ -244,7 +243,7 @@ def _print_ones(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "ones", FAMILY, leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
+    "ones", leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.ones(e.shape)), code=lambda g, e: g.ones(e.shape),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(_print_ones, _print_ones, _filled_python("ones", "1")),
@@ -263,7 +262,7 @@ def named(e: Expr, name: str) -> Expr:
 
 
 register(
-    "named", FAMILY, function=named, params=("name",),
+    "named", function=named, params=("name",),
     stacks=True,
     evaluate=lambda ev, e: ev(e.args[0]), code="{0}",
     jvp=identity_jvp,

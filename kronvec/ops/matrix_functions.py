@@ -36,7 +36,6 @@ from .products import inv
 __all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet",
            "logm_frechet2"]
 
-FAMILY = "matrix_functions"
 
 
 def expm(a: Any) -> Expr:
@@ -65,7 +64,7 @@ def _print_expm(p: Any, e: Expr) -> tuple[str, int]:
 
 
 EXPM = register(
-    "expm", FAMILY, public="expm", function=expm, signature="(n,n)->(n,n)",
+    "expm", public="expm", function=expm, signature="(n,n)->(n,n)",
     evaluate=lift(sla.expm),
     code=code_for(numpy="sla.expm({0})", jax="jsla.expm({0})", torch="torch.linalg.matrix_exp({0})"),
     jvp=lambda node, i: ExpmFrechetMap(node.args[0], node.shape),
@@ -155,7 +154,7 @@ def _expm_frechet2_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "expm_frechet", FAMILY, function=expm_frechet,
+    "expm_frechet", function=expm_frechet,
     evaluate=lift(_expm_frechet_value),
     code=code_for(numpy="sla.expm_frechet({0}, {1}, compute_expm=False, check_finite=False)",
                   jax="jsla.expm_frechet({0}, {1}, compute_expm=False)",
@@ -166,7 +165,7 @@ register(
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
 )
 register(
-    "expm_frechet2", FAMILY, function=expm_frechet2,
+    "expm_frechet2", function=expm_frechet2,
     evaluate=lift(expm_second),
     code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('expm_second', expm_second)}({a}, {h}, {x})"),
     jvp=_expm_frechet2_jvp,
@@ -299,7 +298,7 @@ def _register_function(fn: str, function: Callable[..., Expr], identity: tuple[s
     """sqrtm or logm: evaluated by SciPy (or in the eigenbasis for a symmetric value), with the
     Fréchet derivative as its JVP."""
     return register(
-        fn, FAMILY, public=fn, function=function, signature="(n,n)->(n,n)",
+        fn, public=fn, function=function, signature="(n,n)->(n,n)",
         evaluate=lift(partial(_spectral_value, fn)), code=lambda g, e, a: _function_code(g, e, a),
         jvp=lambda node, i: _frechet_map(fn, node.args[0], node),
         transpose=Transpose((0,), _transposed_function),
@@ -410,7 +409,7 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "sqrtm_frechet", FAMILY, function=sqrtm_frechet,
+    "sqrtm_frechet", function=sqrtm_frechet,
     evaluate=lambda ev, e: ev.op(_frechet_value("sqrtm"), ev(e.args[0]), ev(sqrtm(e.args[0])), ev(e.args[1])),
     code=_frechet_code,
     jvp=_sqrtm_frechet_jvp,
@@ -418,7 +417,7 @@ register(
     doc="the Fréchet derivative L(A, E) of sqrtm (appears in derivatives of sqrtm)",
 )
 register(
-    "logm_frechet", FAMILY, function=logm_frechet,
+    "logm_frechet", function=logm_frechet,
     evaluate=lambda ev, e: ev.op(_frechet_value("logm"), ev(e.args[0]), ev(logm(e.args[0])), ev(e.args[1])),
     code=_frechet_code,
     jvp=_logm_frechet_jvp,
@@ -426,7 +425,7 @@ register(
     doc="the Fréchet derivative L(A, E) of logm (appears in derivatives of logm)",
 )
 register(
-    "logm_frechet2", FAMILY, function=logm_frechet2,
+    "logm_frechet2", function=logm_frechet2,
     evaluate=lift(logm_second),
     code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
     jvp=_logm_frechet2_jvp,

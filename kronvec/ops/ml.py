@@ -47,7 +47,6 @@ special = LazyModule("scipy.special")  # for logsumexp; imported on first use
 
 __all__ = ["softplus", "logsumexp", "softmax", "log_softmax"]
 
-FAMILY = "ml"
 
 
 # ------------------------------------------------------------- softplus
@@ -95,7 +94,7 @@ def _logsumexp_value(node: Any, x: np.ndarray) -> Any:
 
 
 LOGSUMEXP = register(
-    "logsumexp", FAMILY, public="logsumexp", function=logsumexp, signature=AXIS_REDUCTION,
+    "logsumexp", public="logsumexp", function=logsumexp, signature=AXIS_REDUCTION,
     params=("axis",), stacks=True,
     evaluate=with_node(_logsumexp_value),
     code=code_for(numpy=lambda g, e, x: f"special.logsumexp({x}{code_axis(g, e.params.axis, True)})",
@@ -114,7 +113,7 @@ def reduce_logsumexp(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> E
 
 
 register(
-    "reduce_logsumexp", FAMILY, function=reduce_logsumexp, params=("axes", "keepdims"), stacks=True,
+    "reduce_logsumexp", function=reduce_logsumexp, params=("axes", "keepdims"), stacks=True,
     evaluate=with_node(lambda n, x: special.logsumexp(x, axis=n.params.axes, keepdims=n.params.keepdims)),
     code=code_for(numpy="special.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
                   jax="jspecial.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
@@ -157,7 +156,7 @@ def _softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
 
 
 SOFTMAX = register(
-    "softmax", FAMILY, public="softmax", function=softmax, signature=AXIS_KEPT, params=("axis",), stacks=True,
+    "softmax", public="softmax", function=softmax, signature=AXIS_KEPT, params=("axis",), stacks=True,
     evaluate=with_node(_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "softmax"),
     jvp=lambda node, i: DiagRankOneMap(node, node, node, node.params.axis, *io(node, i)),
     printing=axis_printing("softmax", r"\operatorname{softmax}"),
@@ -199,7 +198,7 @@ def _log_softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
 
 
 LOG_SOFTMAX = register(
-    "log_softmax", FAMILY, public="log_softmax", function=log_softmax, signature=AXIS_KEPT,
+    "log_softmax", public="log_softmax", function=log_softmax, signature=AXIS_KEPT,
     params=("axis",), stacks=True,
     evaluate=with_node(_log_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "log_softmax"),
     jvp=lambda node, i: DiagRankOneMap(None, None, softmax(node.args[0], axis=node.params.axis),

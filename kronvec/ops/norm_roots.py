@@ -24,7 +24,6 @@ from .arithmetic import power, scale
 
 __all__ = ["power0"]
 
-FAMILY = "norm_roots"
 
 
 def power0(x: Any, p: float, strict: bool = False) -> Expr:
@@ -63,7 +62,7 @@ def _code(g: Any, e: Expr, x: str) -> str:
 
 
 register(
-    "power0", FAMILY, function=power0, params=("exponent", "strict"), stacks=True,
+    "power0", function=power0, params=("exponent", "strict"), stacks=True,
     evaluate=with_node(_value), code=_code,
     jvp=elementwise_jvp(_derivative),
     transpose=Transpose((0,), lambda node, t: Expr.make("power0", (t[0],), node.params,

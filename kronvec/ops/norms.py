@@ -47,7 +47,6 @@ from .stacks import transpose as permute
 __all__ = ["slogdet", "norm_of_order", "vector_norm", "smallest_singular_value", "abs_power",
            "signed_power"]
 
-FAMILY = "norms"
 
 
 # -------------------------------------------------------------- slogdet
@@ -72,11 +71,11 @@ def _sign_value(x: np.ndarray) -> Any:
 
 
 SLOGDET = register(
-    "slogdet", FAMILY, public="slogdet", function=slogdet, signature="(n,n)->()", node=False,
+    "slogdet", public="slogdet", function=slogdet, signature="(n,n)->()", node=False,
     stacks=True, outputs=("sign", "logabsdet"),
     doc="(sign det A, log|det A|) as np.linalg.slogdet")
 register(
-    "slogdet_sign", FAMILY, function=lambda a: slogdet(a)[0], stacks=True,
+    "slogdet_sign", function=lambda a: slogdet(a)[0], stacks=True,
     evaluate=lift(_sign_value), code="{la}.slogdet({0})[0]",
     jvp=lambda node, i: ZeroMap(*io(node, i)),
     printing=Printing(func_print("sign det"), func_print(r"\operatorname{sign}\det"),
@@ -125,14 +124,14 @@ def _power_printing(name: str, unicode: str, latex: str) -> Printing:
 
 
 register(
-    "abs_power", FAMILY, function=abs_power, params=("q",), stacks=True,
+    "abs_power", function=abs_power, params=("q",), stacks=True,
     evaluate=with_node(_abs_power_value), code=lambda g, e, x: _safe_code(g, x, e.params.q, False),
     jvp=lambda node, i: ElementwiseMap(scale(node.params.q, signed_power(node.args[0], node.params.q - 1)),
                                        node.args[0].shape, node.shape),
     printing=_power_printing("abs_power", "|{}|", r"\left|{}\right|"),
     doc="|A|∘q elementwise, 0 at A = 0 for q < 0")
 register(
-    "signed_power", FAMILY, function=signed_power, params=("q",), stacks=True,
+    "signed_power", function=signed_power, params=("q",), stacks=True,
     evaluate=with_node(_signed_power_value), code=lambda g, e, x: _safe_code(g, x, e.params.q, True),
     jvp=lambda node, i: ElementwiseMap(scale(node.params.q, abs_power(node.args[0], node.params.q - 1)),
                                        node.args[0].shape, node.shape),
@@ -187,7 +186,7 @@ def _vector_norm_python(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "vector_norm", FAMILY, function=vector_norm, params=("p", "axes", "keepdims"), stacks=True,
+    "vector_norm", function=vector_norm, params=("p", "axes", "keepdims"), stacks=True,
     evaluate=with_node(_vector_norm_value),
     code=code_for(other="{np}.sum({np}.abs({0}) ** {n.params.p!r}, axis={n.params.axes}, "
                         "keepdims={n.params.keepdims}) ** (1.0 / {n.params.p!r})",
@@ -256,7 +255,7 @@ def _smallest_value(x: np.ndarray) -> Any:
 
 
 register(
-    "smallest_singular_value", FAMILY, function=smallest_singular_value, stacks=True,
+    "smallest_singular_value", function=smallest_singular_value, stacks=True,
     evaluate=lift(_smallest_value),
     code=code_for(other="{la}.svd({0}, compute_uv=False)[..., -1]",
                   torch="torch.linalg.svdvals({0})[..., -1]"),
@@ -266,7 +265,7 @@ register(
                       lambda p, e: (f"norm({p(e.args[0])}, ord=-2)", Prec.ATOM)),
     doc="the smallest singular value ‖A‖₋₂ (ties split evenly, 0 at a zero value)")
 register(
-    "smallest_weights", FAMILY, function=smallest_weights, stacks=True,
+    "smallest_weights", function=smallest_weights, stacks=True,
     evaluate=lift(_smallest_weights_value),
     code=lambda g, e, s: _smallest_weights_code(g, s),
     jvp=lambda node, i: ZeroMap(*io(node, i)),
@@ -353,5 +352,5 @@ def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = Fa
 
 
 register(
-    "norm_of_order", FAMILY, function=norm_of_order, node=False, stacks=True,
+    "norm_of_order", function=norm_of_order, node=False, stacks=True,
     doc="np.linalg.norm for every ord, axis and keepdims (kv.norm dispatches here)")

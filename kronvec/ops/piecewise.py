@@ -27,7 +27,6 @@ from .elementwise import elementwise_node, register_elementwise
 
 __all__ = ["abs", "sign", "heaviside", "relu", "maximum", "minimum"]
 
-FAMILY = "piecewise"
 
 
 def _zero_jvp(node: Expr, i: int) -> ZeroMap:
@@ -47,7 +46,7 @@ def sign(a: Any) -> Expr:
     return a if a.op == "sign" else elementwise_node("sign", a)
 
 
-register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)",
+register("sign", public="sign", function=sign, signature="(...)->(...)",
          stacks=True,
          evaluate=lift(np.sign), jvp=_zero_jvp, code="{np}.sign({0})",
          transpose=Transpose((0,), lambda node, t: sign(t[0])),
@@ -87,7 +86,7 @@ def _print_heaviside(name: str) -> Any:
     return lambda p, e: (p.s.func(name, p(e.args[0]), p.format_number(e.params.h0)), Prec.ATOM)
 
 
-register("heaviside", FAMILY, public="heaviside", function=heaviside, signature="(...),num->(...)",
+register("heaviside", public="heaviside", function=heaviside, signature="(...),num->(...)",
          params=("h0",), stacks=True,
          evaluate=with_node(lambda n, x: np.heaviside(x, n.params.h0)), jvp=_zero_jvp,
          code=code_for(other="{np}.heaviside({0}, {n.params.h0!r})",
@@ -146,7 +145,7 @@ def _extremum_jvp(larger: bool) -> Any:
 
 
 def _register_extremum(name: str, function: Any, value: Any, larger: bool, latex: str) -> None:
-    register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)",
+    register(name, public=name, function=function, signature="(...),(...)->(...)",
              stacks=True,
              evaluate=lift(value), jvp=_extremum_jvp(larger), code=f"{{np}}.{name}({{0}}, {{1}})",
              transpose=Transpose((0, 1), lambda node, t: function(t[0], t[1])),

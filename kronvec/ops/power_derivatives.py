@@ -32,7 +32,6 @@ from .products import matrix_power
 
 __all__ = ["matpow_frechet", "matpow_frechet2"]
 
-FAMILY = "products"
 
 
 def _shape(name: str, *args: Expr) -> Shape:
@@ -113,7 +112,7 @@ def _print_python(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "matpow_frechet", FAMILY, function=matpow_frechet, params=("k",), stacks=True,
+    "matpow_frechet", function=matpow_frechet, params=("k",), stacks=True,
     evaluate=with_node(lambda n, a, h: power_frechet(a, h, n.params.k)),
     code=code_for(other=lambda g, e, a, h: f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, "
                                            f"{e.params.k})"),
@@ -123,7 +122,7 @@ register(
     doc="Σᵢ Aⁱ H Aᵏ⁻¹⁻ⁱ, the derivative of matrix_power (appears in its derivatives)",
 )
 register(
-    "matpow_frechet2", FAMILY, function=matpow_frechet2, params=("k",), stacks=True,
+    "matpow_frechet2", function=matpow_frechet2, params=("k",), stacks=True,
     evaluate=with_node(lambda n, a, x, y: power_second(a, x, y, n.params.k)),
     code=code_for(other=lambda g, e, a, x, y: f"{g.helper('power_second', second_by_squaring)}({a}, {x}, "
                                               f"{y}, {e.params.k})"),

@@ -32,7 +32,6 @@ from .leaves import identity, ones, zeros
 
 __all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "matrix_power"]
 
-FAMILY = "products"
 
 
 # --------------------------------------------------------------- matmul
@@ -199,7 +198,7 @@ def _subproduct(factors: tuple[Expr, ...]) -> Expr:
 
 
 MATMUL = register(
-    "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
+    "matmul", public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
     stacks=True,
     evaluate=lambda ev, e: ev.product(e), code=lambda g, e, *args: " @ ".join(args),
     jvp=_matmul_jvp,
@@ -292,7 +291,7 @@ def matrix_transpose(a: Any) -> Expr:
 
 
 register(
-    "transpose", FAMILY, public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
+    "transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
@@ -344,7 +343,7 @@ def _plain_transpose(p: Any, t: Expr) -> bool:
 
 
 INV = register(
-    "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)", stacks=True,
+    "inv", public="inv", function=inv, signature="(n,n)->(n,n)", stacks=True,
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
     code=lambda g, e, x: g.backend.inverse(g, g.factor(e.args[0]), False),
     jvp=lambda node, i: _inv_jvp(node),
@@ -363,7 +362,7 @@ def solve(a: Any, b: Any) -> Expr:
 
 
 SOLVE = register(
-    "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False, stacks=True,
+    "solve", public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False, stacks=True,
     domain=("invertible", ""),
     doc="A⁻¹B by a solve (builds inv(A) @ B)",
 )
@@ -421,7 +420,7 @@ def _print_matpow(p: Any, e: Expr) -> tuple[str, int]:
 
 
 MATPOW = register(
-    "matpow", FAMILY, public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
+    "matpow", public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
     params=("k",), stacks=True,
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
     code="{la}.matrix_power({0}, {n.params.k})",

@@ -30,7 +30,6 @@ from .stacks import normalize_axes, reduce_sum, transpose as permute
 
 __all__ = ["trace", "det", "logdet", "sum", "norm", "AXIS_REDUCTION"]
 
-FAMILY = "reductions"
 
 AXIS_REDUCTION = "(m,n),axis=None->() | (m,n),axis=0->(1,n) | (m,n),axis=1->(m,1)"
 """The signature of a reduction along an axis (sum, mean, max, min, logsumexp)."""
@@ -133,7 +132,7 @@ def _trace_value(x: np.ndarray) -> Any:
 
 
 TRACE = register(
-    "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()", stacks=True,
+    "trace", public="trace", function=trace, signature="(n,n)->()", stacks=True,
     evaluate=lift(_trace_value), code="{np}.trace({0})",
     jvp=_scalar_jvp(lambda node: None, lambda node: _one()),
     rebuild=lambda node, args: trace(args[0], 0, -2, -1),  # the node traces the last two axes
@@ -167,7 +166,7 @@ def _det_value(fac: Any) -> Any:
 
 
 DET = register(
-    "det", FAMILY, public="det", function=det, signature="(n,n)->()", stacks=True,
+    "det", public="det", function=det, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
     jvp=_scalar_jvp(lambda node: adj(node.args[0]), lambda node: _one()),  # adj(A) = det(A) A⁻¹
@@ -193,7 +192,7 @@ def logdet(a: Any) -> Expr:
 
 
 LOGDET = register(
-    "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()", stacks=True,
+    "logdet", public="logdet", function=logdet, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.logabsdet(g, g.factor(e.args[0])),
     jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: _one()),
@@ -237,7 +236,7 @@ def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noq
 
 
 SUM = register(
-    "sum", FAMILY, public="sum", function=sum, stacks=True,
+    "sum", public="sum", function=sum, stacks=True,
     signature=AXIS_REDUCTION,
     evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
     jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
@@ -302,7 +301,7 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
 
 
 register(
-    "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
+    "norm", public="norm", function=norm, signature="(m,n)->()",
     stacks=True,
     evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
     jvp=lambda node, i: TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(),  # 0 at A = 0

@@ -40,7 +40,6 @@ from .stacks import broadcast_to
 __all__ = ["gammaln", "digamma", "polygamma", "erf", "erfc", "ndtr", "log_ndtr", "ndtr_ratio", "logit",
            "xlogy", "xdivy"]
 
-FAMILY = "special"
 
 special = LazyModule("scipy.special")  # imported on first use
 
@@ -114,7 +113,7 @@ def _print_polygamma(latex: bool) -> Any:
     return styled
 
 
-register("polygamma", FAMILY, public="polygamma", function=polygamma, signature="int,(...)->(...)",
+register("polygamma", public="polygamma", function=polygamma, signature="int,(...)->(...)",
          params=("order",), stacks=True,
          rebuild=lambda node, args: polygamma(node.params.order, args[0]),
          evaluate=with_node(lambda n, x: special.polygamma(n.params.order, x)),
@@ -203,7 +202,7 @@ register_elementwise("log_ndtr", log_ndtr, _scipy("log_ndtr"), lambda n: ndtr_ra
                      "log Φ(A), stable far into the lower tail (scipy.special.log_ndtr)", unicode="logΦ",
                      code=code_for(numpy="special.log_ndtr({0})", jax="jspecial.log_ndtr({0})",
                                    torch="torch.special.log_ndtr({0})"))
-register("ndtr_ratio", FAMILY, function=ndtr_ratio, signature="(...)->(...)", stacks=True,
+register("ndtr_ratio", function=ndtr_ratio, signature="(...)->(...)", stacks=True,
          evaluate=lift(_ndtr_ratio_value),
          jvp=_ndtr_ratio_jvp,
          code=code_for(numpy=_erfcx_code("special"), jax=_erfcx_code("jspecial"),
@@ -271,7 +270,7 @@ def _xdivy_code(module: str) -> str:
     return f"{{0}} / {module}.where({{0}} == 0, 1.0, {{1}})"
 
 
-register("xlogy", FAMILY, public="xlogy", function=xlogy, signature="(...),(...)->(...)", stacks=True,
+register("xlogy", public="xlogy", function=xlogy, signature="(...),(...)->(...)", stacks=True,
          evaluate=lift(_scipy("xlogy")), jvp=_xlogy_jvp,
          code=code_for(numpy="special.xlogy({0}, {1})", jax="jspecial.xlogy({0}, {1})",
                        torch="torch.special.xlogy({0}, {1})"),
@@ -279,7 +278,7 @@ register("xlogy", FAMILY, public="xlogy", function=xlogy, signature="(...),(...)
          printing=Printing(func_print("xlogy"), func_print(r"\operatorname{xlogy}"), py_call("xlogy")),
          domain=("", "positive"),
          doc="X ⊙ log(Y), 0 where X = 0, broadcast as NumPy (scipy.special.xlogy)")
-register("xdivy", FAMILY, function=xdivy, signature="(...),(...)->(...)", stacks=True,
+register("xdivy", function=xdivy, signature="(...),(...)->(...)", stacks=True,
          evaluate=lift(_xdivy_value), jvp=_xdivy_jvp,
          code=code_for(numpy=_xdivy_code("np"), jax=_xdivy_code("jnp"), torch=_xdivy_code("torch")),
          transpose=Transpose((0, 1), lambda node, t: xdivy(t[0], t[1])),

@@ -44,7 +44,6 @@ from .structure import diag
 
 __all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts"]
 
-FAMILY = "spectral"
 
 _EPS = np.finfo(float).eps
 
@@ -146,7 +145,7 @@ def _gapinv_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"), stacks=True,
+    "gapinv", function=gapinv, params=("what", "nonzero"), stacks=True,
     evaluate=with_node(lambda n, x: gap_inverse(x, n.params.what, n.params.nonzero)),
     code=lambda g, e, x: _gapinv_code(g, e, x),
     jvp=_gapinv_jvp,
@@ -243,7 +242,7 @@ _EIGH_IDENTITY = ("{arg} = V diag(w) Vᵀ, VᵀV = I ⇒ Vᵀ d{arg} V = diag(dw
                   r"V^{{\top}} \mathrm{{d}}{arg}\, V),\ F_{{ij}} = 1/(w_j - w_i)")
 
 EIGVALSH = register(
-    "eigvalsh", FAMILY, public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
+    "eigvalsh", public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
     stacks=True,
     evaluate=_eigvalsh_value, code=_eigvalsh_code,
     jvp=_eigvalsh_jvp,
@@ -253,7 +252,7 @@ EIGVALSH = register(
 )
 
 register(
-    "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",), stacks=True,
+    "eigh_vectors", function=eigenvectors, params=("UPLO",), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
                                                           partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
     code=lambda g, e, a: f"{code_eigh(g, a, e.params.UPLO)}[1]",
@@ -286,7 +285,7 @@ def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
 
 
 EIGH = register(
-    "eigh", FAMILY, public="eigh", function=eigh, signature="(n,n)->(n,1)", node=False, outputs=("w", "V"),
+    "eigh", public="eigh", function=eigh, signature="(n,n)->(n,1)", node=False, outputs=("w", "V"),
     stacks=True,
     doc="(w, V): eigenvalues (ascending column) and eigenvectors of a symmetric matrix",
 )
@@ -398,12 +397,12 @@ def _svd_print(unicode: str, latex: str, index: int) -> Printing:
 
 
 SVD = register(
-    "svd", FAMILY, public="svd", function=svd, signature="(m,n)->(m,n)", node=False, stacks=True,
+    "svd", public="svd", function=svd, signature="(m,n)->(m,n)", node=False, stacks=True,
     outputs=("U", "s", "Vt"),
     doc="(U, s, Vᵀ), the reduced singular value decomposition; s alone with compute_uv=False",
 )
 register(
-    "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False),
+    "svdvals", function=lambda a: svd(a, compute_uv=False),
     stacks=True,
     evaluate=_svd_values, jvp=_svdvals_jvp, code=_svd_code(1),
     printing=Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
@@ -412,7 +411,7 @@ register(
     doc="the singular values s of svd, descending, as a column",
 )
 register(
-    "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"), stacks=True,
+    "svd_U", function=lambda a: svd_factor(a, "U"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
     code=_svd_code(0),
     jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
@@ -420,7 +419,7 @@ register(
     doc="the left singular vectors U of svd",
 )
 register(
-    "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"), stacks=True,
+    "svd_Vt", function=lambda a: svd_factor(a, "Vt"), stacks=True,
     evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
     code=_svd_code(2),
     jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),

@@ -29,12 +29,12 @@ from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, SELF, register, spec
 from ._common import func_print, py_call
 from .arithmetic import add
+from .elementwise import ELEMENTWISE_FUNCTIONS
 from .leaves import identity, ones
 from .spectral import eigenvectors, eigvalsh, gapinv
 
 __all__ = ["eigfun", "divdiff", "elementwise_derivative"]
 
-FAMILY = "spectral"
 
 _ELEMENTWISE_OPS = {"power", "scale", "add", "hadamard", "named"}
 
@@ -55,7 +55,7 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
         if not moving:
             d[node] = None
             continue
-        ok = node.op in _ELEMENTWISE_OPS or spec(node.op).family == "elementwise" or \
+        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or \
             node.op == "smul" and moving == [1]
         if not ok or node.shape != w.shape:
             return None
@@ -136,7 +136,7 @@ def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -
 
 
 register(
-    "divdiff", FAMILY, function=divdiff,
+    "divdiff", function=divdiff,
     evaluate=lambda ev, e: ev.op(_divdiff_value, *[ev(a) for a in e.args]),
     code=lambda g, e, *a: _divdiff_code(g, e, *a),
     jvp=_divdiff_jvp,
@@ -188,7 +188,7 @@ def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "eigfun", FAMILY, function=eigfun, params=("UPLO",),
+    "eigfun", function=eigfun, params=("UPLO",),
     evaluate=_eigfun_value,
     code=lambda g, e, a, f: f"({g.value(eigenvectors(e.args[0], e.params.UPLO))} * {f}.T) @ "
                             f"{g.value(eigenvectors(e.args[0], e.params.UPLO))}.T",

@@ -14,7 +14,6 @@ from .leaves import identity
 
 __all__ = ["diag"]
 
-FAMILY = "structure"
 
 
 def diag(a: Any) -> Expr:
@@ -48,7 +47,7 @@ def _embed(v: np.ndarray) -> np.ndarray:
 
 
 DIAG = register(
-    "diag", FAMILY, public="diag", function=diag, signature="(n,1)->(n,n) | (n,n)->(n,1)", stacks=True,
+    "diag", public="diag", function=diag, signature="(n,1)->(n,n) | (n,n)->(n,1)", stacks=True,
     describe="an (n, 1) vector or a square matrix",
     evaluate=lift(_embed), code="{np}.diag({0}[:, 0])",
     jvp=lambda node, i: DiagEmbedMap(node.shape[-1], stack_of(node.shape)),
@@ -58,7 +57,7 @@ DIAG = register(
 )
 
 register(
-    "diagpart", FAMILY, function=diag, stacks=True,
+    "diagpart", function=diag, stacks=True,
     evaluate=lift(lambda x: np.diagonal(x, axis1=-2, axis2=-1)[..., None].copy()),
     code="{np}.diagonal({0})[:, None]",
     jvp=lambda node, i: DiagExtractMap(node.args[0].shape[-1], stack_of(node.shape)),

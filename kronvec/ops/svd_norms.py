@@ -28,7 +28,6 @@ from .spectral import svd_parts
 
 __all__ = ["nuclear_norm", "spectral_norm"]
 
-FAMILY = "spectral"
 
 
 # ---------------------------------------------------- norms through the SVD
@@ -123,7 +122,7 @@ def _norm_gradient_code(g: Any, e: Expr, a: str) -> str:
 
 
 register(
-    "norm_gradient", FAMILY, function=norm_gradient, params=("kind",), stacks=True,
+    "norm_gradient", function=norm_gradient, params=("kind",), stacks=True,
     evaluate=with_node(lambda n, x: norm_gradient_value(n.params.kind, x)), code=_norm_gradient_code,
     jvp=_norm_gradient_jvp,
     printing=Printing(*(lambda p, e: p.render(_svd_form(e.args[0], e.params.kind)),) * 3),
@@ -137,7 +136,7 @@ def _matrix_norm(x: np.ndarray, order: Any) -> Any:
 
 
 register(
-    "nuclear_norm", FAMILY, function=nuclear_norm, stacks=True,
+    "nuclear_norm", function=nuclear_norm, stacks=True,
     evaluate=with_node(lambda n, x: _matrix_norm(x, "nuc")), code="{la}.norm({0}, 'nuc')",
     jvp=_nuclear_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
@@ -148,7 +147,7 @@ register(
     doc="the nuclear norm ‖A‖_* (the sum of the singular values)",
 )
 register(
-    "spectral_norm", FAMILY, function=spectral_norm, stacks=True,
+    "spectral_norm", function=spectral_norm, stacks=True,
     evaluate=with_node(lambda n, x: _matrix_norm(x, 2)), code="{la}.norm({0}, 2)",
     jvp=_spectral_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
@@ -193,7 +192,7 @@ def _polar_frechet_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "polar_frechet", FAMILY, function=polar_frechet, stacks=True,
+    "polar_frechet", function=polar_frechet, stacks=True,
     evaluate=lift(polar_frechet_value),
     code=code_for(numpy=lambda g, e, a, h: f"{g.helper('polar_frechet', polar_frechet_value)}({a}, {h})",
                   other=lambda g, e, a, h: _polar_frechet_code(g, e, a, h)),

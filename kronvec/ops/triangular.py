@@ -40,7 +40,6 @@ from .products import inv
 
 __all__ = ["tri", "cholesky", "solve_triangular", "TRI_TEXT", "signed"]
 
-FAMILY = "triangular"
 
 _MIRRORS = ("mirror_lower", "mirror_upper")
 
@@ -149,7 +148,7 @@ def _tri_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "tri", FAMILY, function=tri, params=("kind",), stacks=True,
+    "tri", function=tri, params=("kind",), stacks=True,
     evaluate=with_node(lambda n, x: apply_triangle(n.params.kind, x)),
     code=lambda g, e, x: tri_code(g, e.params.kind, x, e.shape[0]),
     jvp=_tri_jvp,
@@ -231,7 +230,7 @@ def _cholesky_jvp(node: Expr, i: int) -> Any:
 
 
 CHOLESKY = register(
-    "cholesky", FAMILY, public="cholesky", function=cholesky, signature="(n,n)->(n,n)",
+    "cholesky", public="cholesky", function=cholesky, signature="(n,n)->(n,n)",
     stacks=True,
     evaluate=_cholesky_value, code=lambda g, e, a: _cholesky_code(g, e, a),
     jvp=_cholesky_jvp,
@@ -349,7 +348,7 @@ def _python_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
 
 
 SOLVE_TRIANGULAR = register(
-    "solve_triangular", FAMILY, public="solve_triangular", function=solve_triangular,
+    "solve_triangular", public="solve_triangular", function=solve_triangular,
     signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"),
     stacks=True,
     evaluate=_solve_triangular_rule, code=lambda g, e, a, b: _solve_triangular_code(g, e, a, b),

@@ -180,7 +180,7 @@ def leaf_name(f: Expr, names: Mapping[Expr, str]) -> str:
     return ""
 
 
-SPACED_FAMILIES = frozenset({"triangular", "spectral", "decompositions"})
+SPACED_FAMILIES = frozenset({"triangular", "spectral", "spectral_functions", "svd_norms", "decompositions"})
 
 
 class PythonPrinter:
