@@ -28,7 +28,8 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Printing, Transpose, register
 from ..shapes import fmt
-from ._common import call_printing, code_for
+from ._code_templates import code_for
+from ._printing_rules import call_printing
 from .arithmetic import add, scale, smul
 from .leaves import identity
 from .products import inv

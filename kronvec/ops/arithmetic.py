@@ -22,7 +22,10 @@ from ..maps.algebra import scale as scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed, same_shape
-from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
+from ._code_templates import code_number, code_sum
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import elementwise_jvp, identity_jvp, io
+from ._printing_rules import python_number
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 

@@ -21,7 +21,7 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import place_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import with_node
+from ._evaluation_rules import with_node
 from .arithmetic import as_shape
 from .indexing import block_offsets
 from .leaves import zeros

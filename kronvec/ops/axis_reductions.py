@@ -31,7 +31,10 @@ from ..maps.algebra import compose
 from ..registry import Params, register
 from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
-from ._common import axes_printing, axis_printing, code_axis, code_for, io, with_node
+from ._code_templates import code_axis, code_for
+from ._evaluation_rules import with_node
+from ._jvp_rules import io
+from ._printing_rules import axes_printing, axis_printing
 from .broadcasting import broadcast_to
 from .arithmetic import scale
 from .leaves import ones

@@ -35,7 +35,9 @@ from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import fmt, matrix_transposed, stack_of
-from ._common import code_for, func_print, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
+from ._printing_rules import func_print
 from .arithmetic import add, scale
 from .leaves import identity
 from .products import matmul

@@ -13,7 +13,10 @@ import numpy as np
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..registry import Printing, Transpose, register
-from ._common import code_for, elementwise_jvp, func_print, lift, py_call
+from ._code_templates import code_for
+from ._evaluation_rules import lift
+from ._jvp_rules import elementwise_jvp
+from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
 from ..shapes import matrix_transposed

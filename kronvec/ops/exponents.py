@@ -26,7 +26,7 @@ from ..expr import Expr, NO_PARAMS, as_operands, const_scalar, is_scalar
 from ..maps import ElementwiseMap, TraceMap
 from ..registry import Prec, Printing, Transpose, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
-from ._common import with_node
+from ._evaluation_rules import with_node
 from .arithmetic import add, as_shape, multiply, power
 from .broadcasting import aligned, broadcast_to
 from .elementwise import log

@@ -27,7 +27,8 @@ from ..indices import as_range, as_slice, key_text, normalize_key
 from ..maps import place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
-from ._common import code_slice, with_node
+from ._code_templates import code_slice
+from ._evaluation_rules import with_node
 from .arithmetic import as_shape, scale, smul
 from .leaves import Constant, identity, ones, zeros
 

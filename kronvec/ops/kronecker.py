@@ -15,7 +15,8 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronFactorMap
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import lift, py_call, with_node
+from ._evaluation_rules import lift, with_node
+from ._printing_rules import py_call
 from .leaves import zeros
 
 __all__ = ["kron", "kron_contract"]

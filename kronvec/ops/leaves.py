@@ -10,7 +10,9 @@ from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
 from ..registry import SELF, Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt, matrix_transposed
-from ._common import constant_value, identity_jvp, python_number
+from ._evaluation_rules import constant_value
+from ._jvp_rules import identity_jvp
+from ._printing_rules import python_number
 
 __all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
            "symbol", "filled"]

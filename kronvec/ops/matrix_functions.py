@@ -28,7 +28,10 @@ from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
-from ._common import call_printing, code_eigh, code_for, io, lift, py_call
+from ._code_templates import code_eigh, code_for
+from ._evaluation_rules import lift
+from ._jvp_rules import io
+from ._printing_rules import call_printing, py_call
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv

@@ -35,7 +35,10 @@ from ..lazy import LazyModule
 from ..maps import DiagRankOneMap
 from ..registry import Params, register
 from ..shapes import is_plain
-from ._common import axes_printing, axis_printing, code_axis, code_for, io, with_node
+from ._code_templates import code_axis, code_for
+from ._evaluation_rules import with_node
+from ._jvp_rules import io
+from ._printing_rules import axes_printing, axis_printing
 from .axis_reductions import (AXIS_KEPT, AXIS_REDUCTION, axes_sum_jvp, keep_total, resolve_axis, slice_length,
                               slice_sum_jvp, stack_reduction)
 from .elementwise import elementwise_node, register_elementwise, sigmoid

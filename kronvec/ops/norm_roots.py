@@ -19,7 +19,8 @@ from ..errors import DegenerateError
 from ..expr import Expr, as_expr
 from ..registry import Params, Printing, Transpose, register
 from ..shapes import matrix_transposed
-from ._common import elementwise_jvp, with_node
+from ._evaluation_rules import with_node
+from ._jvp_rules import elementwise_jvp
 from .arithmetic import power, scale
 
 __all__ = ["power0"]

@@ -29,7 +29,10 @@ from ..maps import ElementwiseMap, KronMap, TraceMap, ZeroMap
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt, is_plain
-from ._common import code_for, func_print, io, lift, py_call, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call
 from .arithmetic import multiply, scale
 from .axis_reductions import axes_sum_jvp, keep_total
 from .axis_reductions import max as max_

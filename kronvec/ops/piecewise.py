@@ -20,7 +20,10 @@ import numpy as np
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, Transpose, register
-from ._common import code_for, func_print, io, lift, py_call, python_number, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call, python_number
 from .arithmetic import add, scale
 from .broadcasting import broadcast_all
 from .elementwise import elementwise_node, register_elementwise

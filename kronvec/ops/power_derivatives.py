@@ -25,7 +25,9 @@ from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_
                            power_second, second_by_squaring)
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
-from ._common import code_for, io, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
+from ._jvp_rules import io
 from .arithmetic import scale
 from .leaves import zeros
 from .products import matrix_power

@@ -25,8 +25,12 @@ from ..maps.powers import MatrixPowerFrechetMap
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
 from ..shapes import matrix_transposed
-from ._common import (code_transpose, io, lift, matrix_transpose_value, product_stack, py_call, triangle,
-                      unit_factor, with_node)
+from ._code_templates import code_transpose
+from ._evaluation_rules import lift, matrix_transpose_value, with_node
+from ._jvp_rules import io
+from ._printing_rules import py_call
+from ._product_factors import product_stack, unit_factor
+from ._triangles import triangle
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 

@@ -18,7 +18,9 @@ from ..maps.members import member_trace_map
 from ..registry import Prec, Printing, register
 from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
-from ._common import func_print, io, lift, py_call
+from ._evaluation_rules import lift
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums

@@ -30,7 +30,10 @@ from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap
 from ..registry import Params, Prec, Printing, Transpose, register
-from ._common import code_for, func_print, io, lift, py_call, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
 from .broadcasting import broadcast_all
 from .elementwise import elementwise_node, exp, log, register_elementwise

@@ -36,7 +36,9 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
 from ..shapes import first_member, fmt, member_text, stack_of
-from ._common import code_eigh, func_print, py_call, with_node
+from ._code_templates import code_eigh
+from ._evaluation_rules import with_node
+from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import identity, ones
 from .products import matmul, transpose

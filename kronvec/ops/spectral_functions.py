@@ -27,7 +27,7 @@ from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, 
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, SELF, register, spec
-from ._common import func_print, py_call
+from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .elementwise import ELEMENTWISE_FUNCTIONS
 from .leaves import identity, ones

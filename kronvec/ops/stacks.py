@@ -31,7 +31,9 @@ from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..registry import Params, Prec, Printing, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ..signature import axis_error
-from ._common import axes_printing, code_for, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
+from ._printing_rules import axes_printing
 from .arithmetic import multiply, scale
 from .leaves import filled
 from .products import matmul, transpose as matrix_t

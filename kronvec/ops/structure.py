@@ -9,7 +9,8 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
 from ..registry import SELF, Printing, register
 from ..shapes import stack_of
-from ._common import call_printing, func_print, lift, py_call
+from ._evaluation_rules import lift
+from ._printing_rules import call_printing, func_print, py_call
 from .leaves import identity
 
 __all__ = ["diag"]

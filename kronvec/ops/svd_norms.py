@@ -21,7 +21,9 @@ from ..maps.polar import PolarFrechetMap, norm_gradient_value
 from ..maps.polar import polar_frechet as polar_frechet_value
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import call_printing, code_for, lift, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._printing_rules import call_printing
 from .leaves import Constant
 from .products import matmul, transpose
 from .spectral import svd_parts

@@ -33,7 +33,10 @@ from ..maps.algebra import scale as scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
-from ._common import NodeInfo, call_printing, code_for, matrix_transpose_value, triangle, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import NodeInfo, matrix_transpose_value, with_node
+from ._printing_rules import call_printing
+from ._triangles import triangle
 from .arithmetic import scale
 from .leaves import Constant, identity, zeros
 from .products import inv
