@@ -34,7 +34,7 @@ import numpy as np
 
 from ..expr import Expr, rebuild
 from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
-from ..ops._triangles import triangle
+from ..ops._structure_rules import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
 from ..ops.products import transpose

@@ -5,7 +5,7 @@ modules written against this one import unchanged; new code imports from those m
 * :mod:`._jvp_rules`: JVP helpers (``io``, ``identity_jvp``, ``elementwise_jvp``);
 * :mod:`._printing_rules`: printing rules (``func_print``, ``py_call``, ``axis_printing``, ...);
 * :mod:`._product_factors`: unit factors and stack axes of products;
-* :mod:`._triangles`: the triangle a node's value lies in;
+* :mod:`._structure_rules`: the triangle a node's value lies in, the transpose of entrywise ops;
 * :mod:`._code_templates`: pieces of generated code.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ._jvp_rules import elementwise_jvp, identity_jvp, io, stack_in_shape
 from ._printing_rules import (axes_printing, axis_printing, axis_text, call_printing, func_print, py_call,
                               python_number)
 from ._product_factors import product_stack, unit_factor
-from ._triangles import triangle
+from ._structure_rules import triangle
 
 __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "elementwise_jvp",
            "matrix_transpose_value", "stack_in_shape", "unit_factor", "product_stack",

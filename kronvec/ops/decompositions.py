@@ -29,15 +29,16 @@ import scipy.linalg as sla
 
 from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import KronMap, KronTMap, TriangleMap, TriSolveMap, ZeroMap
+from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
+from ..registry import DISPLAY, Params, Prec, Printing, register
 from ..shapes import fmt, matrix_transposed, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
 from ._printing_rules import func_print
+from ._structure_rules import through
 from .arithmetic import add, scale
 from .leaves import identity
 from .products import matmul
@@ -365,7 +366,7 @@ PINV = register(
     evaluate=with_node(_pinv_value), code=_pinv_code,
     rebuild=lambda node, args: pinv(args[0]) if not node.params else _pinv_node(args[0], node.params),
     jvp=_pinv_jvp,
-    transpose=Transpose((0,), lambda node, t: _pinv_node(t[0], node.params) if node.params else pinv(t[0])),
+    transpose=through(0),
     printing=Printing(_print_pinv, _print_pinv, _pinv_python),
     identity=("{out} = {arg}⁺ (constant rank) ⇒ d{out} = −{out} d{arg} {out} + {out}{out}ᵀ d{arg}ᵀ "
               "(I − {arg}{out}) + (I − {out}{arg}) d{arg}ᵀ {out}ᵀ{out} (Golub–Pereyra)",
@@ -374,14 +375,28 @@ PINV = register(
               r"{out}^{{\top}}{out}"),
     doc="the Moore–Penrose pseudo-inverse A⁺ (its derivative at constant rank)",
 )
+def _pinv_checked(a: Expr, x: Expr, rtol: float | None) -> Expr:
+    return Expr.make("pinv_checked", (a, x), Params(rtol=rtol), x.shape)
+
+
+def _pinv_checked_jvp(node: Expr, i: int) -> LinearMap:
+    """The value passes through (argument 1); the checked matrix (argument 0) has no derivative."""
+    if i == 1:
+        return KronMap(None, None, node.shape, node.shape)
+    return ZeroMap(node.args[0].shape, node.shape)
+
+
+def _print_checked_value(printer: Any, e: Expr) -> tuple[str, int]:
+    """Printed as the value it checks (pinv(A, rtol))."""
+    return printer.render(e.args[1])
+
+
 register(
     "pinv_checked",
-    function=lambda a, x, rtol: Expr.make("pinv_checked", (a, x), Params(rtol=rtol), x.shape),
+    function=_pinv_checked,
     stacks=True, params=("rtol",),
     evaluate=with_node(_checked_value), code="{1}",
-    jvp=lambda node, i: KronMap(None, None, node.shape, node.shape) if i == 1 else
-    ZeroMap(node.args[0].shape, node.shape),
-    printing=Printing(lambda p, e: p.render(e.args[1]), lambda p, e: p.render(e.args[1]),
-                      lambda p, e: p.render(e.args[1])),
+    jvp=_pinv_checked_jvp,
+    printing=Printing(*(_print_checked_value,) * 3),
     doc="pinv(A, rtol) in a derivative, checked to discard no singular value (the value of pinv)",
 )

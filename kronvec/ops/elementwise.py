@@ -17,9 +17,9 @@ from ._code_templates import code_for
 from ._evaluation_rules import lift
 from ._jvp_rules import elementwise_jvp
 from ._printing_rules import func_print, py_call
+from ._structure_rules import transposed_alike
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
-from ..shapes import matrix_transposed
 from ..lazy import LazyModule
 
 special = LazyModule("scipy.special")  # for expit; imported on first use
@@ -39,10 +39,6 @@ def elementwise_node(op: str, a: Expr) -> Expr:
     return Expr.make(op, (a,), NO_PARAMS, a.shape)
 
 
-def _transposed(node: Expr, t: list[Expr]) -> Expr:
-    return Expr.make(node.op, (t[0],), node.params, matrix_transposed(node.shape))
-
-
 def register_elementwise(name: str, function: Callable[[Any], Expr], value: Callable[..., Any],
                          derivative: Callable[[Expr], Expr], latex: str, doc: str,
                          domain: str = "", unicode: str | None = None, code: Any = None) -> None:
@@ -54,7 +50,7 @@ def register_elementwise(name: str, function: Callable[[Any], Expr], value: Call
     ELEMENTWISE_FUNCTIONS.add(name)
     register(name, public=name, function=function, signature="(...)->(...)",
              evaluate=lift(value), jvp=elementwise_jvp(derivative), code=code or f"{{np}}.{name}({{0}})",
-             transpose=Transpose((0,), _transposed),
+             transpose=Transpose((0,), transposed_alike),
              printing=Printing(func_print(unicode or name), func_print(latex), py_call(name)),
              domain=(domain,), stacks=True, doc=doc)
 

@@ -24,9 +24,10 @@ from ..errors import ShapeError
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_operands, const_scalar, is_scalar
 from ..maps import ElementwiseMap, TraceMap
-from ..registry import Prec, Printing, Transpose, register
+from ..registry import Prec, Printing, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
 from ._evaluation_rules import with_node
+from ._structure_rules import through
 from .arithmetic import add, as_shape, multiply, power
 from .broadcasting import aligned, broadcast_to
 from .elementwise import log
@@ -131,16 +132,17 @@ def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
     return f"{base}{'∘' if elementwise else ''}^{exponent}", Prec.POSTFIX
 
 
+def _python_pow(printer: Any, e: Expr) -> tuple[str, int]:
+    return f"{printer(e.args[0], Prec.ATOM)} ** {printer(e.args[1], Prec.ATOM)}", Prec.POSTFIX
+
+
 register(
     "pow", function=pow,
     stacks=True,
     evaluate=with_node(_pow_value), code=_pow_code,
     jvp=_pow_jvp,
-    transpose=Transpose(None, lambda node, t: pow(t[0], t[1])),
-    printing=Printing(_print_pow, _print_pow,
-                      lambda p, e: (f"{p(e.args[0], Prec.ATOM)} ** {p(e.args[1], Prec.ATOM)}",
-                                    Prec.POSTFIX)),
-    rebuild=lambda node, args: pow(*args),
+    transpose=through(),
+    printing=Printing(_print_pow, _print_pow, _python_pow),
     domain=("positive", ""),
     doc="A ** s and s ** A, the elementwise power with an expression as exponent",
 )

@@ -13,10 +13,11 @@ import numpy as np
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronFactorMap
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import py_call
+from ._structure_rules import through
 from .leaves import zeros
 
 __all__ = ["kron", "kron_contract"]
@@ -49,7 +50,7 @@ KRON = register(
     "kron", public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
     evaluate=lift(np.kron), code="{np}.kron({0}, {1})",
     jvp=_kron_jvp,
-    transpose=Transpose((0, 1), lambda node, t: kron(t[0], t[1])),
+    transpose=through(0, 1),
     printing=Printing(_print_kron, _print_kron, py_call("kron")),
     doc="the Kronecker product A ⊗ B",
 )

@@ -177,15 +177,30 @@ def eye(n: int) -> Expr:
     return identity(n)
 
 
+def _identity_value(e: Expr) -> np.ndarray:
+    """I, or for a stack the identity in every member (a read-only broadcast view)."""
+    return np.eye(e.shape[0]) if e.ndim == 2 else np.broadcast_to(np.eye(e.shape[-1]), e.shape)
+
+
+def _print_identity(printer: Any, e: Expr) -> tuple[str, int]:
+    return printer.s.identity, Prec.ATOM
+
+
+def _python_identity(printer: Any, e: Expr) -> tuple[str, int]:
+    return f"eye({e.shape[0]})", Prec.ATOM
+
+
+def _itself(node: Expr, args: list[Expr]) -> Expr:
+    return node
+
+
 register(
     "identity", leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
-    evaluate=constant_value(lambda e: np.eye(e.shape[0]) if e.ndim == 2 else
-                            np.broadcast_to(np.eye(e.shape[-1]), e.shape)),
+    evaluate=constant_value(_identity_value),
     code=lambda g, e: g.eye(e.shape[0]),
     transpose=SELF,
-    printing=Printing(lambda p, e: (p.s.identity, Prec.ATOM), lambda p, e: (p.s.identity, Prec.ATOM),
-                      lambda p, e: (f"eye({e.shape[0]})", Prec.ATOM)),
-    rebuild=lambda node, args: node,
+    printing=Printing(_print_identity, _print_identity, _python_identity),
+    rebuild=_itself,
     doc="the n×n identity matrix",
 )
 

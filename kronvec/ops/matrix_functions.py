@@ -32,6 +32,7 @@ from ._code_templates import code_eigh, code_for
 from ._evaluation_rules import lift
 from ._jvp_rules import io
 from ._printing_rules import call_printing, py_call
+from ._structure_rules import transposed_alike
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -71,7 +72,7 @@ EXPM = register(
     evaluate=lift(sla.expm),
     code=code_for(numpy="sla.expm({0})", jax="jsla.expm({0})", torch="torch.linalg.matrix_exp({0})"),
     jvp=lambda node, i: ExpmFrechetMap(node.args[0], node.shape),
-    transpose=Transpose((0,), lambda node, t: Expr.make("expm", (t[0],), node.params, node.shape)),
+    transpose=Transpose((0,), transposed_alike),
     printing=Printing(_print_expm, _print_expm, py_call("expm")),
     stacks=True,
     doc="the matrix exponential e^A",

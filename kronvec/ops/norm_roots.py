@@ -18,9 +18,9 @@ import numpy as np
 from ..errors import DegenerateError
 from ..expr import Expr, as_expr
 from ..registry import Params, Printing, Transpose, register
-from ..shapes import matrix_transposed
 from ._evaluation_rules import with_node
 from ._jvp_rules import elementwise_jvp
+from ._structure_rules import transposed_alike
 from .arithmetic import power, scale
 
 __all__ = ["power0"]
@@ -66,8 +66,7 @@ register(
     "power0", function=power0, params=("exponent", "strict"), stacks=True,
     evaluate=with_node(_value), code=_code,
     jvp=elementwise_jvp(_derivative),
-    transpose=Transpose((0,), lambda node, t: Expr.make("power0", (t[0],), node.params,
-                                                        matrix_transposed(node.shape))),
+    transpose=Transpose((0,), transposed_alike),
     printing=Printing(_as_power, _as_power, _as_power),
     doc="xᵖ of a norm or a sum of squares, 0 where it is 0 (gradients of norms at a zero argument)",
 )

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import ElementwiseMap, KronMap, TraceMap, ZeroMap
+from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt, is_plain
@@ -126,18 +126,28 @@ def _power_printing(name: str, unicode: str, latex: str) -> Printing:
                     lambda p, e: (f"{name}({p(e.args[0])}, {e.params.q!r})", Prec.ATOM))
 
 
+def _abs_power_jvp(node: Expr, i: int) -> LinearMap:
+    """d|A|∘q = q sign(A) ⊙ |A|∘(q−1) ⊙ dA."""
+    q = node.params.q
+    return ElementwiseMap(scale(q, signed_power(node.args[0], q - 1)), node.args[0].shape, node.shape)
+
+
+def _signed_power_jvp(node: Expr, i: int) -> LinearMap:
+    """d(sign(A) ⊙ |A|∘q) = q |A|∘(q−1) ⊙ dA."""
+    q = node.params.q
+    return ElementwiseMap(scale(q, abs_power(node.args[0], q - 1)), node.args[0].shape, node.shape)
+
+
 register(
     "abs_power", function=abs_power, params=("q",), stacks=True,
     evaluate=with_node(_abs_power_value), code=lambda g, e, x: _safe_code(g, x, e.params.q, False),
-    jvp=lambda node, i: ElementwiseMap(scale(node.params.q, signed_power(node.args[0], node.params.q - 1)),
-                                       node.args[0].shape, node.shape),
+    jvp=_abs_power_jvp,
     printing=_power_printing("abs_power", "|{}|", r"\left|{}\right|"),
     doc="|A|∘q elementwise, 0 at A = 0 for q < 0")
 register(
     "signed_power", function=signed_power, params=("q",), stacks=True,
     evaluate=with_node(_signed_power_value), code=lambda g, e, x: _safe_code(g, x, e.params.q, True),
-    jvp=lambda node, i: ElementwiseMap(scale(node.params.q, abs_power(node.args[0], node.params.q - 1)),
-                                       node.args[0].shape, node.shape),
+    jvp=_signed_power_jvp,
     printing=_power_printing("signed_power", "sign({0})|{0}|", r"\operatorname{{sign}}({0})\left|{0}\right|"),
     doc="sign(A) ⊙ |A|∘q elementwise, 0 at A = 0")
 

@@ -30,7 +30,7 @@ from ._evaluation_rules import lift, matrix_transpose_value, with_node
 from ._jvp_rules import io
 from ._printing_rules import py_call
 from ._product_factors import product_stack, unit_factor
-from ._triangles import triangle
+from ._structure_rules import through, transposed_alike, triangle
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
@@ -351,7 +351,7 @@ INV = register(
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
     code=lambda g, e, x: g.backend.inverse(g, g.factor(e.args[0]), False),
     jvp=lambda node, i: _inv_jvp(node),
-    transpose=Transpose((0,), lambda node, t: inv(t[0])),
+    transpose=through(0),
     printing=Printing(_print_inv, _print_inv, py_call("inv")),
     domain=("invertible",),
     doc="the inverse A⁻¹ (solves, never an explicit inverse, where a product allows)",
@@ -429,7 +429,7 @@ MATPOW = register(
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
     code="{la}.matrix_power({0}, {n.params.k})",
     jvp=_matpow_jvp,
-    transpose=Transpose((0,), lambda node, t: Expr.make("matpow", (t[0],), node.params, node.shape)),
+    transpose=Transpose((0,), transposed_alike),
     printing=Printing(_print_matpow, _print_matpow,
                       lambda p, e: (f"matrix_power({p(e.args[0])}, {e.params.k})", Prec.ATOM)),
     doc="Aᵏ for an integer k (negative powers through the inverse)",

@@ -13,7 +13,7 @@ import numpy as np
 from .. import registry
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import TraceMap
+from ..maps import LinearMap, TraceMap
 from ..maps.members import member_trace_map
 from ..registry import Prec, Printing, register
 from ..shapes import fmt, is_plain, stack_of
@@ -302,13 +302,24 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
     return power0(sum(multiply(a, a), axis=axes[0] if ndim == 2 else axes), 0.5)  # gradient 0 at 0
 
 
+def _frobenius_value(x: Any) -> float:
+    return float(np.linalg.norm(x))
+
+
+def _frobenius_jvp(node: Expr, i: int) -> LinearMap:
+    """d‖A‖ = tr((A/‖A‖)ᵀ dA), 0 at A = 0 (power0: the minimum-norm subgradient)."""
+    return TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(), *io(node, i))
+
+
+def _print_frobenius(printer: Any, e: Expr) -> tuple[str, int]:
+    return printer.s.norm(printer(e.args[0])), Prec.ATOM
+
+
 register(
     "norm", public="norm", function=norm, signature="(m,n)->()",
     stacks=True,
-    evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
-    jvp=lambda node, i: TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(),  # 0 at A = 0
-                                 *io(node, i)),
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),
-                      lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM), py_call("norm")),
+    evaluate=lift(_frobenius_value), code="{la}.norm({0})",
+    jvp=_frobenius_jvp,
+    printing=Printing(_print_frobenius, _print_frobenius, py_call("norm")),
     doc="a matrix norm: Frobenius ‖A‖ (ord None/'fro'), nuclear (ord 'nuc') or spectral (ord 2)",
 )

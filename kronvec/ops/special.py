@@ -29,11 +29,12 @@ import numpy as np
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._jvp_rules import io
 from ._printing_rules import func_print, py_call
+from ._structure_rules import through
 from .arithmetic import add, hadamard, power, scale
 from .broadcasting import broadcast_all
 from .elementwise import elementwise_node, exp, log, register_elementwise
@@ -124,7 +125,7 @@ register("polygamma", public="polygamma", function=polygamma, signature="int,(..
          code=code_for(numpy="special.polygamma({n.params.order}, {0})",
                        jax="jspecial.polygamma({n.params.order}, {0})",
                        torch="torch.special.polygamma({n.params.order}, {0})"),
-         transpose=Transpose((0,), lambda node, t: polygamma(node.params.order, t[0])),
+         transpose=through(0),
          printing=Printing(_print_polygamma(False), _print_polygamma(True),
                            lambda p, e: (f"polygamma({e.params.order}, {p(e.args[0])})", Prec.ATOM)),
          domain=("", "positive"),
@@ -210,7 +211,7 @@ register("ndtr_ratio", function=ndtr_ratio, signature="(...)->(...)", stacks=Tru
          jvp=_ndtr_ratio_jvp,
          code=code_for(numpy=_erfcx_code("special"), jax=_erfcx_code("jspecial"),
                        torch=_erfcx_code("torch.special")),
-         transpose=Transpose((0,), lambda node, t: ndtr_ratio(t[0])),
+         transpose=through(0),
          printing=Printing(func_print("(φ/Φ)"), func_print(r"\left(\varphi/\Phi\right)"),
                            py_call("ndtr_ratio")),
          doc="φ(A)/Φ(A) elementwise, the derivative of log_ndtr, stable in both tails")
@@ -277,13 +278,13 @@ register("xlogy", public="xlogy", function=xlogy, signature="(...),(...)->(...)"
          evaluate=lift(_scipy("xlogy")), jvp=_xlogy_jvp,
          code=code_for(numpy="special.xlogy({0}, {1})", jax="jspecial.xlogy({0}, {1})",
                        torch="torch.special.xlogy({0}, {1})"),
-         transpose=Transpose((0, 1), lambda node, t: xlogy(t[0], t[1])),
+         transpose=through(0, 1),
          printing=Printing(func_print("xlogy"), func_print(r"\operatorname{xlogy}"), py_call("xlogy")),
          domain=("", "positive"),
          doc="X ⊙ log(Y), 0 where X = 0, broadcast as NumPy (scipy.special.xlogy)")
 register("xdivy", function=xdivy, signature="(...),(...)->(...)", stacks=True,
          evaluate=lift(_xdivy_value), jvp=_xdivy_jvp,
          code=code_for(numpy=_xdivy_code("np"), jax=_xdivy_code("jnp"), torch=_xdivy_code("torch")),
-         transpose=Transpose((0, 1), lambda node, t: xdivy(t[0], t[1])),
+         transpose=through(0, 1),
          printing=Printing(func_print("xdivy"), func_print(r"\operatorname{xdivy}"), py_call("xdivy")),
          doc="X ⊘ Y, 0 where X = 0 (the derivative of xlogy in Y)")

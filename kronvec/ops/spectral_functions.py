@@ -187,16 +187,28 @@ def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.join([p(V, Prec.POSTFIX), diag, p(V.T, Prec.POSTFIX)], True), Prec.PROD
 
 
+def _eigfun_code(g: Any, e: Expr, a: str, f: str) -> str:
+    """(V ⊙ gᵀ) Vᵀ = V diag(g) Vᵀ, with V the eigenvectors computed once."""
+    vectors = g.value(eigenvectors(e.args[0], e.params.UPLO))
+    return f"({vectors} * {f}.T) @ {vectors}.T"
+
+
+def _python_eigfun(printer: Any, e: Expr) -> tuple[str, int]:
+    return f"eigfun({printer(e.args[0])}, {printer(e.args[1])})", Prec.ATOM
+
+
+def _rebuild_eigfun(node: Expr, args: list[Expr]) -> Expr:
+    return eigfun(args[0], args[1], node.params.UPLO)
+
+
 register(
     "eigfun", function=eigfun, params=("UPLO",),
     evaluate=_eigfun_value,
-    code=lambda g, e, a, f: f"({g.value(eigenvectors(e.args[0], e.params.UPLO))} * {f}.T) @ "
-                            f"{g.value(eigenvectors(e.args[0], e.params.UPLO))}.T",
+    code=_eigfun_code,
     jvp=_eigfun_jvp,
     transpose=SELF,
-    printing=Printing(_print_eigfun, _print_eigfun,
-                      lambda p, e: (f"eigfun({p(e.args[0])}, {p(e.args[1])})", Prec.ATOM)),
-    rebuild=lambda node, args: eigfun(args[0], args[1], node.params.UPLO),
+    printing=Printing(_print_eigfun, _print_eigfun, _python_eigfun),
+    rebuild=_rebuild_eigfun,
     identity=("G = V diag(g) Vᵀ ⇒ dG = V (Γ ⊙ Vᵀ d{arg} V) Vᵀ + V diag(dg) Vᵀ with "
               "Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ), g'(wᵢ) at a tie (Daleckii–Krein)",
               r"\mathrm{{d}}(V \operatorname{{diag}}(g) V^{{\top}}) = V (\Gamma \odot V^{{\top}} "

@@ -19,11 +19,12 @@ from ..maps.algebra import compose
 from ..maps.members import member_trace_map
 from ..maps.polar import PolarFrechetMap, norm_gradient_value
 from ..maps.polar import polar_frechet as polar_frechet_value
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import call_printing
+from ._structure_rules import through
 from .leaves import Constant
 from .products import matmul, transpose
 from .spectral import svd_parts
@@ -199,7 +200,7 @@ register(
     code=code_for(numpy=lambda g, e, a, h: f"{g.helper('polar_frechet', polar_frechet_value)}({a}, {h})",
                   other=lambda g, e, a, h: _polar_frechet_code(g, e, a, h)),
     jvp=_polar_frechet_jvp,
-    transpose=Transpose(None, lambda node, t: polar_frechet(t[0], t[1])),  # G(Aᵀ) = G(A)ᵀ
+    transpose=through(),  # G(Aᵀ) = G(A)ᵀ
     printing=call_printing("L_polar", r"\operatorname{L_{polar}}", "polar_frechet"),
     doc="the derivative d(U Vᵀ)[H] of the nuclear norm's gradient (in its Hessians)",
 )

@@ -36,7 +36,7 @@ from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import NodeInfo, matrix_transpose_value, with_node
 from ._printing_rules import call_printing
-from ._triangles import triangle
+from ._structure_rules import triangle
 from .arithmetic import scale
 from .leaves import Constant, identity, zeros
 from .products import inv
@@ -350,6 +350,10 @@ def _python_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
     return f"solve_triangular({p(e.args[0])}, {p(e.args[1])}{extra})", Prec.ATOM
 
 
+def _rebuild_solve_triangular(node: Expr, args: list[Expr]) -> Expr:
+    return solve_triangular(args[0], args[1], node.params.trans, node.params.lower, node.params.unit)
+
+
 SOLVE_TRIANGULAR = register(
     "solve_triangular", public="solve_triangular", function=solve_triangular,
     signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"),
@@ -357,8 +361,7 @@ SOLVE_TRIANGULAR = register(
     evaluate=_solve_triangular_rule, code=lambda g, e, a, b: _solve_triangular_code(g, e, a, b),
     jvp=_solve_triangular_jvp,
     printing=Printing(_print_solve_triangular, _print_solve_triangular, _python_solve_triangular),
-    rebuild=lambda node, args: solve_triangular(args[0], args[1], node.params.trans, node.params.lower,
-                                                node.params.unit),
+    rebuild=_rebuild_solve_triangular,
     identity=("X = T⁻¹B for the triangle T of {arg} that is read ⇒ T dX + dT X = dB ⇒ "
               "dX = T⁻¹ (dB − dT X), dT the same triangle of d{arg}",
               r"X = T^{{-1}} B \Rightarrow \mathrm{{d}}X = T^{{-1}} (\mathrm{{d}}B - \mathrm{{d}}T\, X)"),
