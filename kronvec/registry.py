@@ -96,7 +96,11 @@ class Transpose:
     build: Callable[[Any, list[Any]], Any]
 
 
-SELF = Transpose((), lambda node, _: node)  # the node is its own transpose (e.g. diag(v))
+def _itself(node: Any, transposed: list[Any]) -> Any:
+    return node
+
+
+SELF = Transpose((), _itself)  # the node is its own transpose (e.g. diag(v))
 
 
 @dataclass(frozen=True)

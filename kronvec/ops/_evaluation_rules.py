@@ -22,7 +22,9 @@ EvalRule = Callable[[Any, Expr], Any]
 
 def lift(fn: Callable[..., Any]) -> EvalRule:
     """An evaluation rule applying ``fn`` to the values of the arguments."""
-    return lambda ev, e: ev.op(fn, *[ev(a) for a in e.args])
+    def evaluate_lifted(ev: Any, e: Expr) -> Any:
+        return ev.op(fn, *[ev(a) for a in e.args])
+    return evaluate_lifted
 
 
 class NodeInfo:
@@ -36,7 +38,9 @@ class NodeInfo:
 
 def with_node(fn: Callable[..., Any]) -> EvalRule:
     """A rule calling ``fn(NodeInfo, *argument values)``."""
-    return lambda ev, e: ev.op(partial(fn, NodeInfo(e)), *[ev(a) for a in e.args])
+    def evaluate_with_node(ev: Any, e: Expr) -> Any:
+        return ev.op(partial(fn, NodeInfo(e)), *[ev(a) for a in e.args])
+    return evaluate_with_node
 
 
 def _same(value: Any) -> Any:
@@ -45,7 +49,9 @@ def _same(value: Any) -> Any:
 
 def constant_value(make: Callable[[Expr], Any]) -> EvalRule:
     """A rule for a leaf whose value depends only on the node."""
-    return lambda ev, e: ev.op(partial(_same, make(e)))
+    def evaluate_constant(ev: Any, e: Expr) -> Any:
+        return ev.op(partial(_same, make(e)))
+    return evaluate_constant
 
 
 def matrix_transpose_value(x: Any) -> Any:

@@ -48,4 +48,6 @@ def identity_jvp(node: Expr, i: int) -> LinearMap:
 
 def elementwise_jvp(derivative: Callable[[Expr], Expr]) -> Callable[[Expr, int], LinearMap]:
     """The JVP f'(A) ⊙ dA of an elementwise function, with f'(A) = ``derivative(node)``."""
-    return lambda node, i: ElementwiseMap(derivative(node), node.args[0].shape, node.shape)
+    def elementwise_map(node: Expr, i: int) -> LinearMap:
+        return ElementwiseMap(derivative(node), node.args[0].shape, node.shape)
+    return elementwise_map

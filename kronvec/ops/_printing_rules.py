@@ -19,12 +19,16 @@ PrintRule = Callable[[Any, Expr], tuple[str, int]]
 
 def func_print(name: str) -> PrintRule:
     """``name(args)`` in the printer's style (Unicode or LaTeX)."""
-    return lambda p, e: (p.s.func(name, *[p(a) for a in e.args]), Prec.ATOM)
+    def print_call(printer: Any, e: Expr) -> tuple[str, int]:
+        return printer.s.func(name, *[printer(a) for a in e.args]), Prec.ATOM
+    return print_call
 
 
 def py_call(name: str) -> PrintRule:
     """``name(args)`` in the library's Python syntax."""
-    return lambda p, e: (f"{name}({', '.join(p(a) for a in e.args)})", Prec.ATOM)
+    def python_call(printer: Any, e: Expr) -> tuple[str, int]:
+        return f"{name}({', '.join(printer(a) for a in e.args)})", Prec.ATOM
+    return python_call
 
 
 def call_printing(unicode: str, latex: str, python: str) -> Printing:

@@ -412,22 +412,21 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
     return LogmSecondMap(a, e if i == 1 else h, io(node, i)[0])
 
 
-register(
-    "sqrtm_frechet", function=sqrtm_frechet,
-    evaluate=lambda ev, e: ev.op(_frechet_value("sqrtm"), ev(e.args[0]), ev(sqrtm(e.args[0])), ev(e.args[1])),
-    code=_frechet_code,
-    jvp=_sqrtm_frechet_jvp,
-    printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"), stacks=True,
-    doc="the Fréchet derivative L(A, E) of sqrtm (appears in derivatives of sqrtm)",
-)
-register(
-    "logm_frechet", function=logm_frechet,
-    evaluate=lambda ev, e: ev.op(_frechet_value("logm"), ev(e.args[0]), ev(logm(e.args[0])), ev(e.args[1])),
-    code=_frechet_code,
-    jvp=_logm_frechet_jvp,
-    printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"), stacks=True,
-    doc="the Fréchet derivative L(A, E) of logm (appears in derivatives of logm)",
-)
+_FUNCTIONS = {"sqrtm": sqrtm, "logm": logm}
+
+
+def _frechet_evaluation(ev: Any, e: Expr) -> Any:
+    """L(A, E) of sqrtm or logm (named by the op) from the values of A, f(A) and E."""
+    fn = e.op.removesuffix("_frechet")
+    a = e.args[0]
+    return ev.op(_frechet_value(fn), ev(a), ev(_FUNCTIONS[fn](a)), ev(e.args[1]))
+
+
+for _fn, _function, _jvp in (("sqrtm", sqrtm_frechet, _sqrtm_frechet_jvp),
+                             ("logm", logm_frechet, _logm_frechet_jvp)):
+    register(f"{_fn}_frechet", function=_function, evaluate=_frechet_evaluation, code=_frechet_code, jvp=_jvp,
+             printing=call_printing(f"L_{_fn}", rf"\operatorname{{L_{{{_fn}}}}}", f"{_fn}_frechet"),
+             stacks=True, doc=f"the Fréchet derivative L(A, E) of {_fn} (appears in derivatives of {_fn})")
 register(
     "logm_frechet2", function=logm_frechet2,
     evaluate=lift(logm_second),
