@@ -195,7 +195,7 @@ class BlockMap:
 
     def __repr__(self) -> str:
         kind = "symbolic" if self.symbolic else "numeric"
-        shapes = lambda ss: "(" + ", ".join(fmt(s) for s in ss) + ")"  # noqa: E731
+        shapes = lambda ss: "(" + ", ".join(fmt(s) for s in ss) + ")"
         return f"<{kind} BlockMap {shapes(self.in_shape)} -> {shapes(self.out_shape)}>"
 
 

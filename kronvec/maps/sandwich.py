@@ -226,7 +226,7 @@ class DiagRankOneMap(_FactorTerm):
             return
         n, m = as2d(self.in_shape)
         size = n * m
-        vec = lambda f: np.ones(size) if f is None else np.asarray(f).reshape(-1, order="F")  # noqa: E731
+        vec = lambda f: np.ones(size) if f is None else np.asarray(f).reshape(-1, order="F")
         dense = np.multiply.outer(-coef * vec(self.U), vec(self.V))
         if self.axis is not None:
             index = np.arange(size)

@@ -232,7 +232,7 @@ max = _register_extremum("max", """The largest entry (``axis=None``), or that of
     For a stack, ``np.max(X, axis, keepdims)``: ``axis`` None, an integer or a tuple
     (negative ones count from the end), the reduced axes removed unless ``keepdims``;
     the derivative is the same sum of W ⊙ dX, over those axes.
-    """)  # noqa: A001 - the public name kv.max
+    """)
 min = _register_extremum("min", """The smallest entry (``axis=None``), or that of each column (0) or row (1),
     as ``np.min`` (the result keeps two dimensions: (1, m) or (n, 1)).
 
@@ -243,4 +243,4 @@ min = _register_extremum("min", """The smallest entry (``axis=None``), or that o
     For a stack, ``np.min(X, axis, keepdims)``: ``axis`` None, an integer or a tuple
     (negative ones count from the end), the reduced axes removed unless ``keepdims``;
     the derivative is the same sum of W ⊙ dX, over those axes.
-    """)  # noqa: A001 - the public name kv.min
+    """)

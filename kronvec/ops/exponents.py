@@ -55,7 +55,7 @@ def _spread(a: Expr, shape: Shape) -> Expr:
     return broadcast_to(a, shape) if is_plain(shape) else registry.function("broadcast_to")(a, shape)
 
 
-def pow(base: Any, exponent: Any) -> Expr:  # noqa: A001 - the operator's name
+def pow(base: Any, exponent: Any) -> Expr:
     """The elementwise power ``base ** exponent`` with an expression as exponent (or base).
 
     ``A ** s`` for a matrix A and a scalar expression s is A∘ˢ (every entry

@@ -295,12 +295,12 @@ def _reduce(kind: str, x: Expr, axes: tuple[int, ...], keepdims: bool) -> Expr:
     return fn(x, axis=axes, keepdims=keepdims)
 
 
-def _vector(a: Expr, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Expr:  # noqa: A002
+def _vector(a: Expr, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Expr:
     if isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     keep = keepdims or is_plain(a.shape)
     if ord is None:
-        ord = 2  # noqa: A001
+        ord = 2
     if ord == math.inf:
         return _reduce("max", abs_(a), axes, keepdims)
     if ord == -math.inf:
@@ -312,7 +312,7 @@ def _vector(a: Expr, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Expr:  
     return vector_norm(a, float(ord), axes, keep)
 
 
-def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:  # noqa: A002
+def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:
     row, col = axes
     target = reduced_shape(a.shape, axes, keepdims) if not is_plain(a.shape) else ((1, 1) if keepdims else ())
     if ord in (None, "fro", "nuc", 2, -2):
@@ -336,7 +336,7 @@ def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:  
     return reshape(out, target) if out.shape != target else out
 
 
-def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:  # noqa: A002
+def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
     """``numpy.linalg.norm(A, ord, axis, keepdims)`` for the orders that need more than the
     Frobenius, nuclear and spectral norms (``kv.norm`` sends them here).
 

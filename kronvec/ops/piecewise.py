@@ -59,7 +59,7 @@ register("sign", public="sign", function=sign, signature="(...)->(...)",
 
 
 # ------------------------------------------------------------------- abs
-def abs(a: Any) -> Expr:  # noqa: A001 - the public name kv.abs
+def abs(a: Any) -> Expr:
     """The elementwise absolute value |Aᵢⱼ|; d abs(A) = sign(A) ⊙ dA, which is 0 at A = 0.
 
     Printed ``abs(A)``, since |A| is the determinant in the Matrix Cookbook's notation.

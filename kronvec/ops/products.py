@@ -405,7 +405,7 @@ def _matpow_jvp(node: Expr, i: int) -> Any:
     a, k = node.args[0], node.params.k
     if k > EXPANDED_POWERS:
         return MatrixPowerFrechetMap(a, k, a.shape)
-    power = lambda j: matrix_power(a, j) if j > 0 else None  # noqa: E731
+    power = lambda j: matrix_power(a, j) if j > 0 else None
     return add_maps(*[KronMap(power(j), power(k - 1 - j), a.shape, a.shape) for j in range(k)])
 
 

@@ -205,7 +205,7 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
-def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noqa: A001 - kv.sum
+def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
     (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
     as ``np.sum`` (negative axes count from the end).
@@ -248,7 +248,7 @@ SUM = register(
 
 
 # ----------------------------------------------------------------- norm
-def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:  # noqa: A002
+def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
     """A matrix or vector norm, as ``numpy.linalg.norm(A, ord, axis, keepdims)``.
 
     * ``ord=None`` or ``"fro"``: the Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½,
@@ -282,7 +282,7 @@ def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> E
 norm.stack_keywords = ("axis", "keepdims")  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
 
 
-def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
+def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:
     """NumPy's norms with ``axis``, or of a stack: square roots of sums of squares, and the
     SVD's norms of the planes of a stack."""
     ndim = a.ndim
