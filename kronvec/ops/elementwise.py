@@ -1,4 +1,4 @@
-"""Elementwise functions: exp, log, log1p, expm1, sin, cos, tanh, sqrt, square and sigmoid.
+"""Elementwise functions: exp, log, log1p, expm1, sin, cos, tanh, arctan, sqrt, square and sigmoid.
 
 Each is f∘(A), applied entry by entry as NumPy does; its differential is
 f'(A) ⊙ dA, a diagonal map in the vec convention.  A transpose passes
@@ -24,7 +24,7 @@ from ..lazy import LazyModule
 
 special = LazyModule("scipy.special")  # for expit; imported on first use
 
-__all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sqrt", "square", "sigmoid",
+__all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "arctan", "sqrt", "square", "sigmoid",
            "elementwise_node", "register_elementwise", "ELEMENTWISE_FUNCTIONS"]
 
 
@@ -137,6 +137,22 @@ def tanh(a: Any) -> Expr:
 register_elementwise("tanh", tanh, np.tanh,
                      lambda n: add(ones(n.shape), scale(-1.0, hadamard(n, n))), r"\tanh",
                      "elementwise hyperbolic tangent")
+
+
+# --------------------------------------------------------------- arctan
+def arctan(a: Any) -> Expr:
+    """The elementwise inverse tangent arctan∘(A), in (−π/2, π/2); d arctan(A) = (1 + A∘²)∘⁻¹ ⊙ dA."""
+    return elementwise_node("arctan", as_expr(a))
+
+
+def _arctan_derivative(node: Expr) -> Expr:
+    """1/(1 + A∘²), entry by entry."""
+    a = node.args[0]
+    return power(add(ones(a.shape), hadamard(a, a)), -1.0)
+
+
+register_elementwise("arctan", arctan, np.arctan, _arctan_derivative, r"\arctan",
+                     "elementwise inverse tangent, in (−π/2, π/2)")
 
 
 # ----------------------------------------------------------------- sqrt
