@@ -2,6 +2,7 @@
 it is stale.  Regenerate it with ``python tests/test_readme_operations.py``."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import kronvec  # noqa: F401  (registers every operation)
 from kronvec import registry
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = README.parent / "docs" / "adding-an-operation.md"
 BEGIN = "<!-- operations: generated from the registry by `python tests/test_readme_operations.py` -->\n"
 END = "<!-- end of operations -->\n"
 
@@ -52,6 +54,14 @@ def test_a_family_that_is_not_the_module_is_refused():
     with pytest.raises(ValueError, match="declares the family 'products'; an operation's family is"):
         registry.register("kron_elsewhere", "products")
     assert "kron_elsewhere" not in {op.name for op in registry.specs()}
+
+
+def test_the_guide_to_adding_an_operation_names_every_field():
+    """docs/adding-an-operation.md has a row for every field of OpSpec (its examples run as doctests)."""
+    guide = GUIDE.read_text()
+    missing = [f.name for f in dataclasses.fields(registry.OpSpec) if f"| `{f.name}` |" not in guide]
+    assert not missing, f"docs/adding-an-operation.md: no row for the OpSpec fields {missing}"
+    assert "`describe=`" in guide
 
 
 if __name__ == "__main__":

@@ -28,21 +28,14 @@ from .triangular import tri
 __all__ = ["cumsum"]
 
 
+# --------------------------------------------------------------- cumsum
 def cumsum(a: Any, axis: int | None = None) -> Expr:
     """The cumulative sums of A's entries, as ``numpy.cumsum(A, axis)``.
 
     ``axis=0``: down each column, C = L A with L = tril(𝟙), Cᵢⱼ = Σ_{k≤i} Aₖⱼ;
     ``axis=1``: along each row, C = A Lᵀ; ``axis=None`` (NumPy's default): over all
     entries in C order, a 1-D result of length m·n.  Linear: d cumsum(A) = cumsum(dA).
-
-    Examples
-    --------
-    >>> import numpy as np, kronvec as kv
-    >>> X = kv.Matrix("X", (3, 2))
-    >>> print(kv.cumsum(X, axis=0))
-    cumsum(X, axis=0)
-    >>> kv.cumsum(X).shape
-    (6,)
+    (Examples: ``docs/adding-an-operation.md``, which adds it.)
     """
     a = as_expr(a)
     if a.ndim > 2:
