@@ -187,8 +187,8 @@ class Jacobian:
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
         given = by_name("J.at", values, kw)
-        if CHUNKED and chunked_values(given):
-            return CHUNKED["at"](self, given)
+        if CHUNKED.at is not None and chunked_values(given):
+            return CHUNKED.at(self, given)
         if self._factors is None:
             self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
