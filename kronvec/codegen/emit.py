@@ -290,9 +290,8 @@ class Emitter:
 
     def render(self, node: Expr, args: list[str | None]) -> str:
         """The code of ``node`` from the code of its arguments, by its op's template."""
-        template = spec(node.op).code
-        if isinstance(template, dict):
-            template = template.get(self.name, template.get("*"))
+        code = spec(node.op).code
+        template = code.get(self.name, code.get("*")) if isinstance(code, Mapping) else code
         if template is None:
             self.unsupported(f"{node.op!r} ({spec(node.op).doc})")
         if callable(template):

@@ -197,9 +197,13 @@ class PythonPrinter:
         if e not in memo:
             for node in e.walk():  # children first
                 if node not in memo:
-                    memo[node] = spec(node.op).printing.python(self, node)
+                    memo[node] = self.render(node)
         text, prec = memo[e]
         return f"({text})" if prec < level else text
+
+    def render(self, e: Expr) -> tuple[str, int]:
+        """(text, precedence) of ``e`` by its op's printing."""
+        return spec(e.op).printing.python(self, e)
 
 
 def to_unicode(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
