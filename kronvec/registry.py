@@ -42,7 +42,7 @@ class Prec(IntEnum):
     ATOM = 5
 
 
-class Params(tuple):
+class Params(tuple[tuple[str, Any], ...]):
     """A node's parameters by name: ``node.params.coef``.
 
     A tuple of ``(name, value)`` pairs, so it hashes and compares by value
@@ -60,7 +60,7 @@ class Params(tuple):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("parameters are immutable")
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[[tuple[tuple[str, Any], ...]], Params], tuple[Any, ...]]:
         return (_params, (tuple(self),))
 
     def __repr__(self) -> str:
@@ -70,7 +70,7 @@ class Params(tuple):
         return tuple(v for _, v in self)
 
 
-def _params(pairs: tuple) -> Params:
+def _params(pairs: tuple[tuple[str, Any], ...]) -> Params:
     return Params(**dict(pairs))
 
 
