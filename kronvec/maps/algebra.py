@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional
 
 from ..expr import Expr
 from . import factors as fx
-from ..shapes import as2d
+from ..shapes import Shape, as2d
 from .base import ALGEBRA, LinearMap
 from .sandwich import DiagSandwichMap, sandwich_shape_ok
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
@@ -102,7 +102,7 @@ def _into_outer_chain(outer: ComposeMap, inner: LinearMap) -> LinearMap:
     return compose(*outer.maps[:-1], tail)
 
 
-def _relabel(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
+def _relabel(m: LinearMap, in_shape: Shape, out_shape: Shape) -> LinearMap:
     """``m`` relabelled to scalar shapes ``()``/``(1, 1)`` where they differ."""
     if m.in_shape == tuple(in_shape) and m.out_shape == tuple(out_shape):
         return m
@@ -114,7 +114,7 @@ def _relabel(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
                        KronMap(None, None, in_shape, m.in_shape)])
 
 
-RELABEL_RULES: dict[type, Callable[[Any, tuple, tuple], LinearMap]] = {
+RELABEL_RULES: dict[type, Callable[[Any, Shape, Shape], LinearMap]] = {
     ScaledMap: lambda m, i, o: ScaledMap(m.coef, _relabel(m.inner, i, o)),
     SumMap: lambda m, i, o: SumMap([_relabel(t, i, o) for t in m.terms]),
     ZeroMap: lambda m, i, o: ZeroMap(i, o),
@@ -280,7 +280,7 @@ def add(*maps: LinearMap) -> LinearMap:
     in_shape, out_shape = maps[0].in_shape, maps[0].out_shape
     terms: list[LinearMap] = []
     flat = flatten_sum(maps)
-    index: dict[tuple, list[int]] | None = {} if len(flat) > 8 else None  # merge key -> positions
+    index: dict[tuple[Any, ...], list[int]] | None = {} if len(flat) > 8 else None  # merge key -> positions
     for m in flat:
         m = _relabel(m, in_shape, out_shape)
         if index is None:  # a short sum: try every term
@@ -370,7 +370,7 @@ def _implicit(f: Any) -> Any:
     return None if isinstance(f, Expr) and f.op == "identity" else f
 
 
-def _merge_keys(m: LinearMap) -> list[tuple]:
+def _merge_keys(m: LinearMap) -> list[tuple[Any, ...]]:
     """Keys that two terms share whenever :func:`_merge` can merge them (factors compare by
     identity), so that a sum of n terms tries O(n) merges, not O(n²)."""
     kind = type(m)
@@ -410,7 +410,8 @@ def _merge_sandwich(x: DiagSandwichMap, y: DiagSandwichMap) -> Optional[LinearMa
 
 def _unscaled_factors(m: DiagSandwichMap) -> tuple[float, list[Any]]:
     """(k, [A₁, B₁, A₂, B₂]) with the numbers scaling the factors taken out, multiplied into k."""
-    k, bases = 1.0, []
+    k = 1.0
+    bases: list[Any] = []
     for f in (m.A1, m.B1, m.A2, m.B2):
         c, base = _coefficient(f)
         k, bases = k * c, bases + [base]
@@ -476,7 +477,8 @@ def scale(c: Any, m: LinearMap) -> LinearMap:
             return ZeroMap(m.in_shape, m.out_shape)
     rule = _lookup1(SCALE_RULES, m)
     if rule is not None:
-        return rule(c, m)
+        result: LinearMap = rule(c, m)
+        return result
     absorbed = m.absorb(c)
     return absorbed if absorbed is not None else ScaledMap(c, m)
 
