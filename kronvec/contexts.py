@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the layers above the ops: named in annotations only
     import numpy as np
 
     from .codegen.backends import Backend, Factor
+    from .evaluation.batched import BatchedFactorization
     from .evaluation.factorization import Factorization
     from .expr import Expr
     from .maps.base import LinearMap
@@ -82,8 +83,9 @@ class EvaluationContext(Protocol):
     def inverse(self, e: Expr) -> np.ndarray:
         """The value of an explicit inverse (only when asked for directly)."""
 
-    def factorization(self, a: Expr) -> Factorization:
-        """The factorization of the square matrix ``a`` (shared by every use)."""
+    def factorization(self, a: Expr) -> Factorization | BatchedFactorization:
+        """The factorization of the square matrix ``a`` (of every member, batched, for a stack),
+        shared by every use."""
 
 
 class PrintContext(Protocol):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 import threading
 import weakref
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -186,7 +186,7 @@ class Expr:
         """The symbols this expression contains, by name."""
         return dict(self._symbols)
 
-    def walk(self) -> Iterable["Expr"]:
+    def walk(self) -> list["Expr"]:
         """Every distinct node once, children before parents."""
         seen: set[int] = set()
         order: list[Expr] = []

@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, NoReturn
 
 import numpy as np
 
+from ..evaluation.evaluator import Evaluator
 from ..expr import Expr
 from ..ops.products import matmul
 from ..printing.expressions import Printer
@@ -88,7 +89,7 @@ class Emitter:
     or refuse (:meth:`unsupported`).
     """
 
-    def __init__(self, backend: Backend, ev: Any, names: Mapping[Expr, str],
+    def __init__(self, backend: Backend, ev: Evaluator, names: Mapping[Expr, str],
                  params: Mapping[Expr, str], reserved: set[str]) -> None:
         self.backend, self.ev, self.names = backend, ev, dict(names)
         self.name, self.np, self.la = backend.name, backend.np, backend.la

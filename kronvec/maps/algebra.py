@@ -24,7 +24,8 @@ Importing this module installs it as the algebra behind ``@ + *`` of maps.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import math
+from typing import Any, Callable, Optional, TypeVar
 
 from ..expr import Expr
 from . import factors as fx
@@ -41,9 +42,10 @@ __all__ = ["compose", "add", "scale", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_R
            "RELABEL_RULES"]
 
 Rule = Callable[[Any, Any], Optional[LinearMap]]
+_Rule1 = TypeVar("_Rule1")  # the rules of a table by one map's type
 
 
-def _lookup1(table: dict[type, Any], m: LinearMap) -> Any:
+def _lookup1(table: dict[type, _Rule1], m: LinearMap) -> _Rule1 | None:
     """The rule for the most specific class of ``m`` in ``table``, or None."""
     for kind in type(m).__mro__:
         if kind in table:
@@ -410,12 +412,8 @@ def _merge_sandwich(x: DiagSandwichMap, y: DiagSandwichMap) -> Optional[LinearMa
 
 def _unscaled_factors(m: DiagSandwichMap) -> tuple[float, list[Any]]:
     """(k, [A₁, B₁, A₂, B₂]) with the numbers scaling the factors taken out, multiplied into k."""
-    k = 1.0
-    bases: list[Any] = []
-    for f in (m.A1, m.B1, m.A2, m.B2):
-        c, base = _coefficient(f)
-        k, bases = k * c, bases + [base]
-    return k, bases
+    coefficients = [_coefficient(f) for f in (m.A1, m.B1, m.A2, m.B2)]
+    return math.prod([c for c, _ in coefficients], start=1.0), [base for _, base in coefficients]
 
 
 def _merge_trace(x: TraceMap, y: TraceMap) -> Optional[LinearMap]:
@@ -477,8 +475,7 @@ def scale(c: Any, m: LinearMap) -> LinearMap:
             return ZeroMap(m.in_shape, m.out_shape)
     rule = _lookup1(SCALE_RULES, m)
     if rule is not None:
-        result: LinearMap = rule(c, m)
-        return result
+        return rule(c, m)
     absorbed = m.absorb(c)
     return absorbed if absorbed is not None else ScaledMap(c, m)
 
