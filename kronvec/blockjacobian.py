@@ -44,7 +44,7 @@ class BlockJacobian:
         self.map = BlockMap([[J.map for J in row] for row in self.blocks], (names, names))
         self._factors: list[E.Expr] | None = None
         self._symbols: dict[str, E.Expr] = {}
-        self._plans: dict[frozenset[str], Plan] = {}
+        self._plans: dict[frozenset[E.Expr], Plan] = {}
 
     def __reduce__(self) -> tuple[type[BlockJacobian], tuple[Any, ...]]:
         """Pickle the blocks; what ``at`` set up is built again on first use."""
