@@ -17,5 +17,6 @@ def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = 
     if spd:
         return a @ np.swapaxes(a, -1, -2) / n + n * np.eye(n)
     if invertible:
-        return a + 2 * n ** 0.5 * np.eye(n)
+        result: np.ndarray = a + 2 * n ** 0.5 * np.eye(n)
+        return result
     return a

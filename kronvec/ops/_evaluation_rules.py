@@ -13,16 +13,17 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..contexts import EvaluateRule, EvaluationContext
 from ..expr import Expr
 
 __all__ = ["EvalRule", "lift", "NodeInfo", "with_node", "constant_value", "matrix_transpose_value"]
 
-EvalRule = Callable[[Any, Expr], Any]
+EvalRule = EvaluateRule
 
 
 def lift(fn: Callable[..., Any]) -> EvalRule:
     """An evaluation rule applying ``fn`` to the values of the arguments."""
-    def evaluate_lifted(ev: Any, e: Expr) -> Any:
+    def evaluate_lifted(ev: EvaluationContext, e: Expr) -> Any:
         return ev.op(fn, *[ev(a) for a in e.args])
     return evaluate_lifted
 
@@ -38,7 +39,7 @@ class NodeInfo:
 
 def with_node(fn: Callable[..., Any]) -> EvalRule:
     """A rule calling ``fn(NodeInfo, *argument values)``."""
-    def evaluate_with_node(ev: Any, e: Expr) -> Any:
+    def evaluate_with_node(ev: EvaluationContext, e: Expr) -> Any:
         return ev.op(partial(fn, NodeInfo(e)), *[ev(a) for a in e.args])
     return evaluate_with_node
 
@@ -49,7 +50,7 @@ def _same(value: Any) -> Any:
 
 def constant_value(make: Callable[[Expr], Any]) -> EvalRule:
     """A rule for a leaf whose value depends only on the node."""
-    def evaluate_constant(ev: Any, e: Expr) -> Any:
+    def evaluate_constant(ev: EvaluationContext, e: Expr) -> Any:
         return ev.op(partial(_same, make(e)))
     return evaluate_constant
 

@@ -6,27 +6,25 @@ printer writes the library's own syntax, which the parser reads back.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
+from ..contexts import PrintContext, PrintRule, PythonPrintRule, StyledPrintContext
 from ..expr import Expr
 from ..registry import Prec, Printing
 
-__all__ = ["PrintRule", "func_print", "py_call", "call_printing", "axis_text", "axis_printing",
-           "axes_printing", "python_number"]
-
-PrintRule = Callable[[Any, Expr], tuple[str, int]]
-
+__all__ = ["PrintRule", "PythonPrintRule", "func_print", "py_call", "call_printing", "axis_text",
+           "axis_printing", "axes_printing", "python_number"]
 
 def func_print(name: str) -> PrintRule:
     """``name(args)`` in the printer's style (Unicode or LaTeX)."""
-    def print_call(printer: Any, e: Expr) -> tuple[str, int]:
+    def print_call(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
         return printer.s.func(name, *[printer(a) for a in e.args]), Prec.ATOM
     return print_call
 
 
-def py_call(name: str) -> PrintRule:
+def py_call(name: str) -> PythonPrintRule:
     """``name(args)`` in the library's Python syntax."""
-    def python_call(printer: Any, e: Expr) -> tuple[str, int]:
+    def python_call(printer: PrintContext, e: Expr) -> tuple[str, int]:
         return f"{name}({', '.join(printer(a) for a in e.args)})", Prec.ATOM
     return python_call
 
@@ -42,12 +40,12 @@ def axis_text(axis: Any) -> str:
 
 
 def _axis_call(name: str, latex: str, python: str, field: str = "axis") -> tuple[PrintRule, PrintRule,
-                                                                                  PrintRule]:
+                                                                                  PythonPrintRule]:
     def given(e: Expr) -> Any:  # all the axes of a stack are NumPy's axis=None
         axis = getattr(e.params, field)
         return None if isinstance(axis, tuple) and axis == tuple(range(e.args[0].ndim)) else axis
 
-    def styled(p: Any, e: Expr) -> tuple[str, int]:
+    def styled(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
         args = [p(a) for a in e.args]
         axis = given(e)
         if axis is not None:
@@ -56,7 +54,7 @@ def _axis_call(name: str, latex: str, python: str, field: str = "axis") -> tuple
             args.append(r"\mathrm{keepdims}" if p.s.latex else "keepdims")
         return p.s.func(latex if p.s.latex else name, *args), Prec.ATOM
 
-    def plain(p: Any, e: Expr) -> tuple[str, int]:
+    def plain(p: PrintContext, e: Expr) -> tuple[str, int]:
         axis = given(e)
         extra = "" if axis is None else f", axis={axis_text(axis)}"
         extra += ", keepdims=True" if getattr(e.params, "keepdims", False) else ""

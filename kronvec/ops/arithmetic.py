@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
+from ..contexts import PrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
@@ -456,7 +457,7 @@ def _print_power(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.elem_power(p(base, Prec.ATOM), p.format_number(exponent)), Prec.POSTFIX
 
 
-def _python_power(printer: Any, e: Expr) -> tuple[str, int]:
+def _python_power(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"{printer(e.args[0], Prec.ATOM)} ** {python_number(e.params.exponent)}", Prec.POSTFIX
 
 

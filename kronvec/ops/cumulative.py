@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext
 from ..expr import Expr, as_expr
 from ..shapes import fmt
 from ..maps import KronMap, LinearMap
@@ -37,14 +38,14 @@ def cumsum(a: Any, axis: int | None = None) -> Expr:
     entries in C order, a 1-D result of length m·n.  Linear: d cumsum(A) = cumsum(dA).
     (Examples: ``docs/adding-an-operation.md``, which adds it.)
     """
-    a = as_expr(a)
-    if a.ndim > 2:
-        raise NotImplementedError(f"cumsum: takes a matrix, not an array of {a.ndim} axes "
-                                  f"(shape {fmt(a.shape)})")
-    shape, axis = resolve_axis(CUMSUM, "cumsum", a, axis)
-    if axis is not None and a.shape[axis] == 1:
-        return a
-    return Expr.make("cumsum", (a,), Params(axis=axis), shape)
+    x = as_expr(a)
+    if x.ndim > 2:
+        raise NotImplementedError(f"cumsum: takes a matrix, not an array of {x.ndim} axes "
+                                  f"(shape {fmt(x.shape)})")
+    shape, axis = resolve_axis(CUMSUM, "cumsum", x, axis)
+    if axis is not None and x.shape[axis] == 1:
+        return x
+    return Expr.make("cumsum", (x,), Params(axis=axis), shape)
 
 
 def _cumsum_value(node: Any, x: np.ndarray) -> np.ndarray:
@@ -66,7 +67,7 @@ def _cumsum_jvp(node: Expr, i: int) -> LinearMap:
                    ReshapeMap(node.args[0].shape, column))
 
 
-def _cumsum_code(g: Any, e: Expr, a: str) -> str:
+def _cumsum_code(g: CodeContext, e: Expr, a: str) -> str:
     axis = e.params.axis
     if g.name == "torch":  # torch.cumsum takes one dimension: over all entries, the flattened array
         return f"torch.cumsum({a}.reshape(-1), 0)" if axis is None else f"torch.cumsum({a}, {axis})"

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
+from ..contexts import PrintContext
 from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
@@ -386,7 +387,7 @@ def _pinv_checked_jvp(node: Expr, i: int) -> LinearMap:
     return ZeroMap(node.args[0].shape, node.shape)
 
 
-def _print_checked_value(printer: Any, e: Expr) -> tuple[str, int]:
+def _print_checked_value(printer: PrintContext, e: Expr) -> tuple[str, int]:
     """Printed as the value it checks (pinv(A, rtol))."""
     return printer.render(e.args[1])
 

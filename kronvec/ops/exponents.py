@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext
 from ..errors import ShapeError
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_operands, const_scalar, is_scalar
@@ -132,7 +133,7 @@ def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
     return f"{base}{'∘' if elementwise else ''}^{exponent}", Prec.POSTFIX
 
 
-def _python_pow(printer: Any, e: Expr) -> tuple[str, int]:
+def _python_pow(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"{printer(e.args[0], Prec.ATOM)} ** {printer(e.args[1], Prec.ATOM)}", Prec.POSTFIX
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, key_text, normalize_key
 from ..maps import LinearMap, place_map, select_map
@@ -200,7 +201,7 @@ def _index_transposed(node: Expr, t: list[Expr]) -> Expr:
     return index(t[0], node.params.cols, node.params.rows, node.shape[::-1])
 
 
-def _python_index(printer: Any, e: Expr) -> tuple[str, int]:
+def _python_index(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"{printer(e.args[0], Prec.ATOM)}[{_print_key(printer, e)}]", Prec.POSTFIX
 
 

@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..contexts import PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
@@ -182,11 +183,11 @@ def _identity_value(e: Expr) -> np.ndarray:
     return np.eye(e.shape[0]) if e.ndim == 2 else np.broadcast_to(np.eye(e.shape[-1]), e.shape)
 
 
-def _print_identity(printer: Any, e: Expr) -> tuple[str, int]:
+def _print_identity(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return printer.s.identity, Prec.ATOM
 
 
-def _python_identity(printer: Any, e: Expr) -> tuple[str, int]:
+def _python_identity(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"eye({e.shape[0]})", Prec.ATOM
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg as sla
 
+from ..contexts import EvaluationContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechetMap
@@ -415,7 +416,7 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
 _FUNCTIONS = {"sqrtm": sqrtm, "logm": logm}
 
 
-def _frechet_evaluation(ev: Any, e: Expr) -> Any:
+def _frechet_evaluation(ev: EvaluationContext, e: Expr) -> Any:
     """L(A, E) of sqrtm or logm (named by the op) from the values of A, f(A) and E."""
     fn = e.op.removesuffix("_frechet")
     a = e.args[0]

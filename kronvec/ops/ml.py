@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext
 from ..expr import Expr, as_expr
 from ..lazy import LazyModule
 from ..maps import DiagRankOneMap, LinearMap
@@ -178,7 +179,7 @@ def _normalized_value(op: str, node: Any, x: np.ndarray) -> np.ndarray:
     return getattr(special, op)(x, axis=node.params.axis)
 
 
-def _normalized_code(g: Any, e: Expr, x: str) -> str:
+def _normalized_code(g: CodeContext, e: Expr, x: str) -> str:
     """softmax or log_softmax along the node's axis in generated code (each library's stable one)."""
     axis, fn = e.params.axis, e.op
     if g.name == "numpy":

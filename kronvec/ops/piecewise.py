@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, register
@@ -90,7 +91,7 @@ def _print_heaviside(name: str) -> Any:
     return lambda p, e: (p.s.func(name, p(e.args[0]), p.format_number(e.params.h0)), Prec.ATOM)
 
 
-def _python_heaviside(printer: Any, e: Expr) -> tuple[str, int]:
+def _python_heaviside(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"heaviside({printer(e.args[0])}, {python_number(e.params.h0)})", Prec.ATOM
 
 

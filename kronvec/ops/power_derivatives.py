@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
 from ..maps.algebra import add as add_maps
@@ -118,7 +119,7 @@ def _frechet_value(node: Any, a: Any, h: Any) -> Any:
     return power_frechet(a, h, node.params.k)
 
 
-def _frechet_code(g: Any, e: Expr, a: str, h: str) -> str:
+def _frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
     return f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, {e.params.k})"
 
 
@@ -126,7 +127,7 @@ def _second_value(node: Any, a: Any, x: Any, y: Any) -> Any:
     return power_second(a, x, y, node.params.k)
 
 
-def _second_code(g: Any, e: Expr, a: str, x: str, y: str) -> str:
+def _second_code(g: CodeContext, e: Expr, a: str, x: str, y: str) -> str:
     return f"{g.helper('power_second', second_by_squaring)}({a}, {x}, {y}, {e.params.k})"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import registry
+from ..contexts import StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import LinearMap, TraceMap
@@ -311,7 +312,7 @@ def _frobenius_jvp(node: Expr, i: int) -> LinearMap:
     return TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(), *io(node, i))
 
 
-def _print_frobenius(printer: Any, e: Expr) -> tuple[str, int]:
+def _print_frobenius(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return printer.s.norm(printer(e.args[0])), Prec.ATOM
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext, PrintContext
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
@@ -187,13 +188,13 @@ def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.join([p(V, Prec.POSTFIX), diag, p(V.T, Prec.POSTFIX)], True), Prec.PROD
 
 
-def _eigfun_code(g: Any, e: Expr, a: str, f: str) -> str:
+def _eigfun_code(g: CodeContext, e: Expr, a: str, f: str) -> str:
     """(V ⊙ gᵀ) Vᵀ = V diag(g) Vᵀ, with V the eigenvectors computed once."""
     vectors = g.value(eigenvectors(e.args[0], e.params.UPLO))
     return f"({vectors} * {f}.T) @ {vectors}.T"
 
 
-def _python_eigfun(printer: Any, e: Expr) -> tuple[str, int]:
+def _python_eigfun(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"eigfun({printer(e.args[0])}, {printer(e.args[1])})", Prec.ATOM
 
 
