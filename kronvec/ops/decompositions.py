@@ -21,7 +21,6 @@ together; solves with R, L and U are triangular solves.
 """
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from ..registry import DISPLAY, Params, Prec, Printing, register
 from ..shapes import fmt, matrix_transposed, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
-from ._printing_rules import func_print
+from ._outputs import Output, register_outputs
 from ._structure_rules import through
 from .arithmetic import add, scale
 from .leaves import identity
@@ -47,12 +46,6 @@ from .triangular import tri
 
 __all__ = ["qr", "lu", "pinv"]
 
-
-
-def _output(op: str, index: int, unicode: str, latex: str) -> Printing:
-    public = op.split("_")[0]
-    return Printing(func_print(unicode), func_print(latex),
-                    lambda p, e: (f"{public}({p(e.args[0])})[{index}]", Prec.ATOM))
 
 
 # ------------------------------------------------------------------- qr
@@ -82,10 +75,6 @@ def qr(a: Any) -> tuple[Expr, Expr]:
 
 def _qr_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.linalg.qr(a)
-
-
-def _qr_output(index: int) -> Any:
-    return lambda ev, e: ev.op(itemgetter(index), ev.shared(("qr", e.args[0]), _qr_full, ev(e.args[0])))
 
 
 def _qr_code(index: int) -> Any:
@@ -121,6 +110,19 @@ def _qr_q_jvp(node: Expr, i: int) -> Any:
     return add_maps(right, scale_map(-1.0, compose(KronMap(Q, None, R.shape, a.shape), fold_c)))
 
 
+def _upper(node: Expr) -> str:
+    return "upper"
+
+
+def _lower(node: Expr) -> str:
+    return "lower"
+
+
+def _lu_p_jvp(node: Expr, i: int) -> LinearMap:
+    """P is piecewise constant: its derivative is zero."""
+    return ZeroMap(node.args[0].shape, node.shape)
+
+
 _QR_IDENTITY = ("{arg} = QR, QᵀQ = I ⇒ C = Qᵀ d{arg} R⁻¹ = QᵀdQ + dR R⁻¹ (skew + upper) ⇒ "
                 "dR = foldᵤ(C) R, dQ = d{arg} R⁻¹ − Q foldᵤ(C), foldᵤ(C) = triu(C) + tril(C, −1)ᵀ",
                 r"{arg} = QR \Rightarrow C = Q^{{\top}} \mathrm{{d}}{arg}\, R^{{-1}},\ \mathrm{{d}}R = "
@@ -132,20 +134,12 @@ QR = register(
     stacks=True,
     doc="(Q, R), the reduced QR decomposition of a matrix of full column rank",
 )
-register(
-    "qr_Q", function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp,
-    stacks=True,
-    orthonormal="columns",
-    printing=_output("qr_Q", 0, "qr_Q", r"\operatorname{qr}_Q"), identity=_QR_IDENTITY,
-    doc="the orthonormal factor Q of qr",
-)
-register(
-    "qr_R", function=lambda a: qr(a)[1], evaluate=_qr_output(1), code=_qr_code(1), jvp=_qr_r_jvp,
-    stacks=True,
-    triangular=lambda node: "upper",
-    printing=_output("qr_R", 1, "qr_R", r"\operatorname{qr}_R"), identity=_QR_IDENTITY,
-    doc="the upper triangular factor R of qr",
-)
+register_outputs("qr", qr, _qr_full, _qr_code, [
+    Output("qr_Q", 0, _qr_q_jvp, "qr_Q", r"\operatorname{qr}_Q", "the orthonormal factor Q of qr",
+           {"orthonormal": "columns"}),
+    Output("qr_R", 1, _qr_r_jvp, "qr_R", r"\operatorname{qr}_R", "the upper triangular factor R of qr",
+           {"triangular": _upper}),
+], stacks=True, identity=_QR_IDENTITY)
 
 
 # ------------------------------------------------------------------- lu
@@ -164,10 +158,6 @@ def lu(a: Any) -> tuple[Expr, Expr, Expr]:
     a = as_expr(a)
     LU.signature.check("lu", [a.shape])
     return tuple(Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")  # type: ignore[return-value]
-
-
-def _lu_output(index: int) -> Any:
-    return lambda ev, e: ev.op(itemgetter(index), ev.shared(("lu", e.args[0]), _lu_full, ev(e.args[0])))
 
 
 def _lu_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,27 +222,13 @@ LU = register(
     stacks=True,
     doc="(P, L, U) with A = PLU, as scipy.linalg.lu",
 )
-register(
-    "lu_P", function=lambda a: lu(a)[0], evaluate=_lu_output(0), code=_lu_code(0),
-    stacks=True,
-    jvp=lambda node, i: ZeroMap(node.args[0].shape, node.shape),
-    printing=_output("lu_P", 0, "lu_P", r"\operatorname{lu}_P"),
-    doc="the permutation P of lu (constant)",
-)
-register(
-    "lu_L", function=lambda a: lu(a)[1], evaluate=_lu_output(1), code=_lu_code(1), jvp=_lu_l_jvp,
-    stacks=True,
-    triangular=lambda node: "lower",
-    printing=_output("lu_L", 1, "lu_L", r"\operatorname{lu}_L"), identity=_LU_IDENTITY,
-    doc="the unit lower triangular factor L of lu",
-)
-register(
-    "lu_U", function=lambda a: lu(a)[2], evaluate=_lu_output(2), code=_lu_code(2), jvp=_lu_u_jvp,
-    stacks=True,
-    triangular=lambda node: "upper",
-    printing=_output("lu_U", 2, "lu_U", r"\operatorname{lu}_U"), identity=_LU_IDENTITY,
-    doc="the upper triangular factor U of lu",
-)
+register_outputs("lu", lu, _lu_full, _lu_code, [
+    Output("lu_P", 0, _lu_p_jvp, "lu_P", r"\operatorname{lu}_P", "the permutation P of lu (constant)"),
+    Output("lu_L", 1, _lu_l_jvp, "lu_L", r"\operatorname{lu}_L", "the unit lower triangular factor L of lu",
+           {"triangular": _lower, "identity": _LU_IDENTITY}),
+    Output("lu_U", 2, _lu_u_jvp, "lu_U", r"\operatorname{lu}_U", "the upper triangular factor U of lu",
+           {"triangular": _upper, "identity": _LU_IDENTITY}),
+], stacks=True)
 
 
 # ----------------------------------------------------------------- pinv
