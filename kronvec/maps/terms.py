@@ -55,7 +55,8 @@ class _FactorTerm(LinearMap):
     """A term defined by a few factor matrices (rebuilt with new factors by ``bind``)."""
 
     def _with(self, *factors: Any) -> LinearMap:
-        return type(self)(*factors, self.in_shape, self.out_shape)  # type: ignore[call-arg]
+        make: Callable[..., LinearMap] = type(self)  # a term's constructor: (*factors, in_shape, out_shape)
+        return make(*factors, self.in_shape, self.out_shape)
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
         return self._with(*[bind_factor(value, f) for f in self.factors()])
@@ -69,7 +70,8 @@ class _FactorTerm(LinearMap):
         return new
 
     def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap | None:
-        return type(self)(*self.factors(), in_shape, out_shape)  # type: ignore[call-arg]
+        make: Callable[..., LinearMap] = type(self)
+        return make(*self.factors(), in_shape, out_shape)
 
 
 class KronMap(_FactorTerm):

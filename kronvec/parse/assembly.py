@@ -130,9 +130,10 @@ class AssemblyRules:
         def apply() -> bool:
             sizes = [self.dims.size(p) for p in parts]
             known_total = self.dims.size(total)
-            if None not in sizes:
+            known = [s for s in sizes if s is not None]
+            if len(known) == len(sizes):
                 constraint.done = True
-                return self.dims.bind(total, sum(sizes))  # type: ignore[arg-type]
+                return self.dims.bind(total, sum(known))
             missing = [p for p, s in zip(parts, sizes) if s is None]
             if known_total is not None and len(missing) == 1:
                 rest = known_total - sum(s for s in sizes if s is not None)

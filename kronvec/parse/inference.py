@@ -235,6 +235,12 @@ class Inference(AssemblyRules):
         self.deferred.append(constraint)
         return result
 
+    def matrix(self, tree: Apply, kind: Type) -> Matrix:
+        """The type of a matrix argument (:meth:`call` refused numbers there)."""
+        if kind is None:
+            raise self.error(tree.where, f"{tree.op}() needs matrix arguments, not numbers")
+        return kind
+
     def literal(self, tree: Apply, arg: Arg, sub: Node) -> None:
         if not isinstance(sub, Num):
             raise self.error(tree.where, f"{tree.op}() needs a number as this argument")
@@ -259,13 +265,17 @@ class Inference(AssemblyRules):
             if arg.kind == "any":
                 any_kind = kind
             elif arg.kind == "int" and arg.dims:
-                self.dims.bind(var(arg.dims[0]), int(sub.value))  # type: ignore[union-attr]
+                if not isinstance(sub, Num):
+                    raise self.error(tree.where, f"{tree.op}() needs a number as this argument")
+                self.dims.bind(var(arg.dims[0]), int(sub.value))
             elif arg.kind == "array":
                 dims = arg.dims or ("1", "1")
-                self.dims.unify(kind.rows, var(dims[0]))  # type: ignore[union-attr]
-                self.dims.unify(kind.cols, var(dims[1]))  # type: ignore[union-attr]
+                matrix = self.matrix(tree, kind)
+                self.dims.unify(matrix.rows, var(dims[0]))
+                self.dims.unify(matrix.cols, var(dims[1]))
         if alt.out.kind == "any":
-            return Matrix(any_kind.rows, any_kind.cols)  # type: ignore[union-attr]
+            matrix = self.matrix(tree, any_kind)
+            return Matrix(matrix.rows, matrix.cols)
         if not alt.out.dims:
             return Matrix(self.one, self.one, scalar=True)
         if len(alt.out.dims) == 1:
@@ -323,7 +333,9 @@ class Inference(AssemblyRules):
         return f"shape mismatch: {tree.op}() needs shapes {needs}, got {got}"
 
     def square_ok(self, kind: Type) -> bool:
-        rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)  # type: ignore[union-attr]
+        if kind is None:  # a number, refused as such
+            return True
+        rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)
         return rows is None or cols is None or rows == cols
 
     # ------------------------------------------------------------ results
