@@ -42,7 +42,7 @@ from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
                                _EliminationAdjoint)
 from ..maps.terms import _SLOT_INDEX, _FactorTerm
-from ..ops._common import code_slice, code_transpose
+from ..ops._code_templates import code_slice, code_transpose
 from ..ops.leaves import Matrix
 from ..registry import function
 from ..shapes import as2d
