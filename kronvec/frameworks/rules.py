@@ -45,7 +45,7 @@ def library(module: str, extra: str, what: str) -> ModuleType:
 
 def symmetrized(x: Expr) -> Expr:
     """(X + Xᵀ)/2."""
-    return 0.5 * (x + x.T)
+    return 0.5 * (x + x.mT)
 
 
 def _symbol_like(name: str, shape: tuple[int, ...]) -> Expr:
