@@ -28,8 +28,10 @@ import importlib
 from typing import Any
 
 import numpy as np
+from numpy import ndarray  # the class attribute ``np`` below is the module's name in generated code
 from scipy.linalg import lapack
 
+from ..contexts import CodeContext
 from ..evaluation.factorization import _ldl_logabsdet
 from .arrays import (Factor, diagonals, numpy_stack_factor, numpy_stack_solve, paren as _paren,
                      transposed_members)
@@ -79,7 +81,7 @@ class Backend:
                                   f"({err})") from err
         return out
 
-    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+    def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         """A constant array as the backend's array type."""
         return value
 
@@ -95,7 +97,7 @@ class Backend:
     def ones(self, shape: tuple[int, ...]) -> str:
         return f"{self.np}.ones({tuple(shape)}{self.array_options})"
 
-    def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
+    def place(self, g: CodeContext, shape: tuple[int, ...], key: str, value: str) -> str:
         """The zero matrix of ``shape`` with ``value`` at ``[key]`` (two lines, in place)."""
         out = g.let(self.zeros(shape), hint="placed", shared=False)
         g.line(f"{out}[{key}] = {value}")
@@ -105,7 +107,7 @@ class Backend:
     cholesky_call = lu_call = ""  # the library's calls, e.g. "jsla.cho_factor({a})"
     cholesky_label = "UᵀU"        # how its Cholesky factor reads
 
-    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+    def factorize(self, g: CodeContext, kind: str, a: str, base: str, n: int, lower: bool = False,
                   label: str | None = None, stacked: int = 0) -> Factor:
         """Emit the factorization of the matrix ``a`` (of size n, printed ``label``; every
         member of a stack with ``stacked`` stack axes) and return it."""
@@ -128,26 +130,26 @@ class Backend:
         """x A⁻¹ (x A⁻ᵀ when ``trans``)."""
         raise NotImplementedError
 
-    def solve_code(self, g: Any, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+    def solve_code(self, g: CodeContext, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
                    label: str | None = None) -> str:
         """A⁻¹b for the right side b of ``shape`` (the backend may emit lines first; ``label``
         prints the result)."""
         return self.solve(f, b, trans)
 
-    def solve_right_code(self, g: Any, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+    def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
         """x A⁻¹ for x of ``shape`` (the backend may emit lines first)."""
         return self.solve_right(f, x, trans)
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         """A⁻¹ itself (A⁻ᵀ when ``trans``)."""
         raise NotImplementedError
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         """log|det A|."""
         raise NotImplementedError
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         """det A."""
         raise NotImplementedError
 
@@ -166,7 +168,7 @@ class NumpyBackend(Backend):
     cholesky_call = "lapack.dpotrf({a}.T, lower=0, clean=1)[0]"
     cholesky_label = "UᵀU ({a}.T: Fortran order)"
 
-    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+    def factorize(self, g: CodeContext, kind: str, a: str, base: str, n: int, lower: bool = False,
                   label: str | None = None, stacked: int = 0) -> Factor:
         label = label or a
         if stacked:
@@ -198,7 +200,7 @@ class NumpyBackend(Backend):
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
         return _t(self.solve(f, _t(x, f.stacked), not trans), f.stacked, call=True)
 
-    def solve_code(self, g: Any, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+    def solve_code(self, g: CodeContext, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
                    label: str | None = None) -> str:
         if f.stacked:
             return self.solve(f, b, trans) if f.kind == "triangular" else numpy_stack_solve(g, f, b, trans)
@@ -206,7 +208,7 @@ class NumpyBackend(Backend):
             return _t(self._right_solves(g, f, _t(b), not trans, f"({label})ᵀ" if label else None))
         return self.solve(f, b, trans)
 
-    def solve_right_code(self, g: Any, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+    def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
         if f.stacked:  # x A⁻¹ = (A⁻ᵀ xᵀ)ᵀ
             return _t(self.solve_code(g, f, _t(x, True), not trans, shape), True)
@@ -214,7 +216,7 @@ class NumpyBackend(Backend):
             return self._right_solves(g, f, x, trans, label)
         return self.solve_right(f, x, trans)
 
-    def _right_solves(self, g: Any, f: Factor, y: str, trans: bool, label: str | None) -> str:
+    def _right_solves(self, g: CodeContext, f: Factor, y: str, trans: bool, label: str | None) -> str:
         """y A⁻¹ (y A⁻ᵀ when ``trans``) by BLAS ``trsm`` from the right: for a right side with
         more columns than A has (or an x with more rows), OpenBLAS solves much faster from the
         right than ``getrs`` does from the left."""
@@ -239,7 +241,7 @@ class NumpyBackend(Backend):
             y = g.let(f"lapack.dlaswp({_t(y)}, {f.names[1]}, inc=-1).T", shared=False, comment=label)
         return y
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         k, names = f.kind, f.names
         if f.stacked:
             if f.inverses is None:
@@ -259,7 +261,7 @@ class NumpyBackend(Backend):
             return f"np.{tri}(lapack.dtrtri({names[0]}, lower={int(f.lower)})[0]){'.T' if trans else ''}"
         return f"lapack.dgetri({names[0]}, {names[1]})[0]{'.T' if trans else ''}"
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         if f.stacked:
             return f"2.0 * np.log(np.diagonal({f.names[1]}, axis1=-2, axis2=-1)).sum(axis=-1)" \
                 if f.kind == "cholesky" else f"np.linalg.slogdet({f.names[0]})[1]"
@@ -269,7 +271,7 @@ class NumpyBackend(Backend):
             return f"{self._ldl_sign_log(g, f)}[1]"
         return f"np.log(np.abs(np.diagonal({f.names[0]}))).sum()"
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         if f.stacked:
             return f"np.prod(np.diagonal({f.names[1]}, axis1=-2, axis2=-1), axis=-1) ** 2" \
                 if f.kind == "cholesky" else f"np.linalg.det({f.names[0]})"
@@ -288,7 +290,7 @@ class NumpyBackend(Backend):
             return f.names[1] if f.kind == "cholesky" else f"np.linalg.cholesky({f.names[0]})"
         return f"{f.names[0]}.T"
 
-    def _ldl_sign_log(self, g: Any, f: Factor) -> str:
+    def _ldl_sign_log(self, g: CodeContext, f: Factor) -> str:
         """(sign, log|det|) from the 1×1 and 2×2 blocks of D (the library's routine), once."""
         return g.let(f"{g.helper('ldl_logabsdet', _ldl_logabsdet)}({f.names[0]}, {f.names[1]})",
                      hint="sign_logdet", comment="(sign, log|det|) from the blocks of D")
@@ -301,19 +303,19 @@ class JaxBackend(Backend):
     np, la = "jnp", "jnp.linalg"
     modules = {"jax": "jax", "jnp": "jax.numpy", "jsla": "jax.scipy.linalg", "jspecial": "jax.scipy.special"}
 
-    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+    def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         return space["jnp"].asarray(value)
 
-    def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
+    def place(self, g: CodeContext, shape: tuple[int, ...], key: str, value: str) -> str:
         return f"{self.zeros(shape)}.at[{key}].set({value})"
 
     cholesky_call, lu_call = "jsla.cho_factor({a})", "jsla.lu_factor({a})"
 
-    def solve_code(self, g: Any, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+    def solve_code(self, g: CodeContext, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
                    label: str | None = None) -> str:
         return self.solve(f, _leading(b, f, shape), trans)
 
-    def solve_right_code(self, g: Any, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+    def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
         return self.solve_right(f, _leading(x, f, shape), trans)
 
@@ -328,16 +330,16 @@ class JaxBackend(Backend):
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
         return _t(self.solve(f, _t(x, f.stacked), not trans), f.stacked, call=True)
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         out = self.solve(f, _leading(self.eye(f.n), f, (f.n, f.n)), False)
         return _t(out, f.stacked, call=True) if trans and f.kind not in ("cholesky",) else out
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("cholesky", "lu"))
         scale = "2.0 * " if f.kind == "cholesky" else ""
         return f"{scale}jnp.log(jnp.abs({_diagonal('jnp', m, f)})).sum({_last(f)})"
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("cholesky", "lu"))
         d, last = _diagonal("jnp", m, f), _last(f, "axis=")
         if f.kind == "cholesky":
@@ -358,7 +360,7 @@ class TorchBackend(Backend):
     np, la = "torch", "torch.linalg"
     modules = {"torch": "torch"}
 
-    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+    def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         return space["torch"].as_tensor(np.array(value))  # a writable copy
 
     array_options = ", **like"
@@ -383,18 +385,18 @@ class TorchBackend(Backend):
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
         return self._solve(f, x, trans, False)
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         if f.kind == "cholesky":
             return f"torch.cholesky_inverse({f.names[0]})"
         out = self.solve(f, self.eye(f.n), False)
         return _t(out, f.stacked, call=True) if trans else out
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("lu",))
         scale = "2.0 * " if f.kind == "cholesky" else ""
         return f"{scale}torch.log(torch.abs({_diagonal('torch', m, f)})).sum({_last(f)})"
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("lu",))
         d, last = _diagonal("torch", m, f), _last(f, "dim=")
         if f.kind == "cholesky":
@@ -414,7 +416,7 @@ def _wide(f: Factor, shape: tuple[int, ...], axis: int) -> bool:
     return f.kind != "ldl" and f.n >= 16 and len(shape) == 2 and shape[axis] >= 2 * f.n
 
 
-def _t(x: str, stacked: bool = False, call: bool = False) -> str:
+def _t(x: str, stacked: int = 0, call: bool = False) -> str:
     """The code of xᵀ (``W.T`` of ``W``, ``W`` of ``W.T``); of every member's transpose for a
     stack (``call``: x is a call or a subscript, which needs no parentheses)."""
     if stacked:

@@ -61,7 +61,8 @@ def _diag(g: Any, e: Expr, x: str) -> str:
 def _cholesky(g: Any, e: Expr, a: str) -> str:
     factor = g.bound_cholesky(e.args[0])  # a positive definite symbol: its one factorization
     if factor is not None:
-        return g.backend.cholesky_lower(factor)
+        lower: str = g.backend.cholesky_lower(factor)
+        return lower
     return {"numpy": "np.linalg.cholesky({0})", "jax": "jnp.linalg.cholesky({0}, symmetrize_input=False)",
             "torch": "torch.linalg.cholesky({0})"}[g.name].format(a)
 
@@ -70,7 +71,8 @@ def _matrix_function(g: Any, e: Expr, a: str) -> str:
     """sqrtm or logm of a stack of symmetric members: NumPy's helper takes stacks; the others in
     the eigenbasis of every member, V f(Λ) Vᵀ."""
     if g.name == "numpy":
-        return g.render(e, [a], stacks=False)
+        own: str = g.render(e, [a], stacks=False)
+        return own
     if not g.symmetric(e.args[0]):
         g.unsupported(f"{e.op} of a stack whose members are not symmetric")
     w, V = f"{code_eigh(g, a)}[0]", f"{code_eigh(g, a)}[1]"
@@ -108,7 +110,8 @@ def _tri(g: Any, e: Expr, x: str) -> str:
 
 def _solve_triangular(g: Any, e: Expr, a: str, b: str) -> str:
     if g.name != "torch":  # SciPy's and JAX's take stacks
-        return g.render(e, [a, b], stacks=False)
+        own: str = g.render(e, [a, b], stacks=False)
+        return own
     p = e.params
     t = transposed_members(a) if p.trans else a
     upper = p.lower if p.trans else not p.lower
@@ -124,7 +127,7 @@ def _identity(g: Any, e: Expr) -> str:
 
 def _column(g: Any, e: Expr, *args: str) -> str:
     """The op's own code, which returns one column ``[:, None]``: a column per member."""
-    code = g.render(e, list(args), stacks=False)
+    code: str = g.render(e, list(args), stacks=False)
     if not code.endswith("[:, None]"):
         g.unsupported(f"{e.op} of a stack (shape {e.args[0].shape})")
     return code[:-len("[:, None]")] + "[..., None]"
