@@ -318,7 +318,9 @@ class Evaluator:
 
     def inverse(self, e: Expr) -> np.ndarray:
         """The value of A⁻¹ itself (when no product can use a solve instead)."""
-        fac, trans = self._inverse_operand(e)  # type: ignore[misc]
+        operand = self._inverse_operand(e)
+        assert operand is not None, "the inverse of a square matrix"
+        fac, trans = operand
         result: np.ndarray = self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
         return result
 

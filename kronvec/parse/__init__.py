@@ -55,13 +55,15 @@ def _normalize_shape(name: str, shape: Any) -> tuple[int, ...]:
         shape = ()
     shape = tuple(shape)
     if shape == ():
-        return shape
+        result: tuple[int, ...] = shape
+        return result
     if len(shape) == 1:
         shape = (shape[0], 1)
     valid = len(shape) == 2 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
     if not valid:
         raise ParseError(f"invalid shape for {name!r}: {shape!r} (expected two positive integers)")
-    return shape
+    result = shape
+    return result
 
 
 def analyze(text: str, shapes: Mapping[str, Any] | None = None) -> Analysis:
