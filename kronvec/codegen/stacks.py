@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..expr import Expr
-from ..ops._common import code_eigh
+from ..ops._code_templates import code_eigh
 from ..registry import spec
 from .arrays import diagonals, paren as _paren, transposed_members
 
