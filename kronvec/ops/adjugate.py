@@ -74,11 +74,11 @@ def _stack_adjugate(b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _as_product(p: Any, e: Expr) -> tuple[str, int]:
+def _as_product(printer: Any, e: Expr) -> tuple[str, int]:
     """adj(A) printed as det(A) A⁻¹ (a product of the two nodes, built without simplifying)."""
     a = e.args[0]
     det, inv = registry.function("det")(a), registry.function("inv")(a)
-    return p.render(Expr.make("smul", (det, inv), NO_PARAMS, e.shape))
+    return printer.render(Expr.make("smul", (det, inv), NO_PARAMS, e.shape))
 
 
 def _adj_code(g: Any, e: Expr, a: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
-from ..contexts import PrintContext
+from ..contexts import PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
@@ -36,7 +36,7 @@ __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", 
 
 
 def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
-    return lambda p, e: (f"{p(e.args[0], left)}{symbol}{p(e.args[1], right)}", prec)
+    return lambda printer, e: (f"{printer(e.args[0], left)}{symbol}{printer(e.args[1], right)}", prec)
 
 
 # ------------------------------------------------------------------- add
@@ -175,14 +175,21 @@ def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
     return out
 
 
+def _print_add(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.sum(e.args), Prec.SUM
+
+
+def _python_add(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return " + ".join(printer(a, Prec.PROD) for a in e.args), Prec.SUM
+
+
 register(
     "add", function=add, stacks=True,
     evaluate=evaluate_sum, deferred=True,
     code=lambda g, e, *args: sum_code(g, e),
     jvp=identity_jvp,
     transpose=through(),
-    printing=Printing(lambda p, e: (p.sum(e.args), Prec.SUM), lambda p, e: (p.sum(e.args), Prec.SUM),
-                      lambda p, e: (" + ".join(p(a, Prec.PROD) for a in e.args), Prec.SUM)),
+    printing=Printing(_print_add, _print_add, _python_add),
     rebuild=lambda node, args: add(*args),
     doc="A + B",
 )
@@ -205,11 +212,11 @@ def scale(c: float, a: Any) -> Expr:
     return Expr.make("scale", (a,), Params(coef=c), a.shape)
 
 
-def _python_scale(p: Any, e: Expr) -> tuple[str, int]:
+def _python_scale(printer: Any, e: Expr) -> tuple[str, int]:
     c = e.params.coef
     if c == -1.0:
-        return "-" + p(e.args[0], Prec.PROD), Prec.UNARY
-    return f"{python_number(c)} * {p(e.args[0], Prec.POSTFIX)}", Prec.PROD
+        return "-" + printer(e.args[0], Prec.PROD), Prec.UNARY
+    return f"{python_number(c)} * {printer(e.args[0], Prec.POSTFIX)}", Prec.PROD
 
 
 def _scale_code(g: Any, e: Expr, inner: str | None) -> str:
@@ -232,8 +239,8 @@ register(
     evaluate=_scale_value, code=_scale_code,
     jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
     transpose=through(0),
-    printing=Printing(lambda p, e: p.scaled(e.params.coef, e.args[0]),
-                      lambda p, e: p.scaled(e.params.coef, e.args[0]), _python_scale),
+    printing=Printing(lambda printer, e: printer.scaled(e.params.coef, e.args[0]),
+                      lambda printer, e: printer.scaled(e.params.coef, e.args[0]), _python_scale),
     rebuild=lambda node, args: scale(node.params.coef, args[0]),
     doc="c·A for a number c",
 )
@@ -291,10 +298,10 @@ def _smul_jvp(node: Expr, i: int) -> Any:
     return scale_map(s, KronMap(None, None, *io(node, 1)))
 
 
-def _print_smul(p: Any, e: Expr) -> tuple[str, int]:
+def _print_smul(printer: Any, e: Expr) -> tuple[str, int]:
     if e.args[1].op == "identity" and e.shape == (1, 1):
-        return p.render(e.args[0])  # s·I₁: the scalar itself
-    return p.s.scalar_times(p(e.args[0], Prec.POSTFIX), p(e.args[1], Prec.PROD)), Prec.PROD
+        return printer.render(e.args[0])  # s·I₁: the scalar itself
+    return printer.s.scalar_times(printer(e.args[0], Prec.POSTFIX), printer(e.args[1], Prec.PROD)), Prec.PROD
 
 
 def _smul_value(ev: Any, e: Expr) -> Any:
@@ -404,11 +411,11 @@ def _spread_operand(e: Expr, shape: Shape) -> Expr:
     return broadcast_to(e, shape)
 
 
-def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
+def _print_hadamard(printer: Any, e: Expr) -> tuple[str, int]:
     a, b = e.args
     if b.op == "power" and b.params.exponent == -1.0:
-        return p(a, Prec.PROD) + p.s.divide + p(b.args[0], Prec.PROD), Prec.KRON
-    return p(a, Prec.PROD) + p.s.hadamard + p(b, Prec.PROD), Prec.KRON
+        return printer(a, Prec.PROD) + printer.s.divide + printer(b.args[0], Prec.PROD), Prec.KRON
+    return printer(a, Prec.PROD) + printer.s.hadamard + printer(b, Prec.PROD), Prec.KRON
 
 
 register(
@@ -448,13 +455,13 @@ def power(a: Any, p: Any) -> Expr:
     return Expr.make("power", (a,), Params(exponent=p), a.shape)
 
 
-def _print_power(p: Any, e: Expr) -> tuple[str, int]:
+def _print_power(printer: Any, e: Expr) -> tuple[str, int]:
     base, exponent = e.args[0], e.params.exponent
     if exponent == 0.5:
-        return p.s.func(p.s.sqrt, p(base)), Prec.ATOM
+        return printer.s.func(printer.s.sqrt, printer(base)), Prec.ATOM
     if base.shape == ():
-        return p(base, Prec.ATOM) + p.s.sup(p.format_number(exponent)), Prec.POSTFIX
-    return p.s.elem_power(p(base, Prec.ATOM), p.format_number(exponent)), Prec.POSTFIX
+        return printer(base, Prec.ATOM) + printer.s.sup(printer.format_number(exponent)), Prec.POSTFIX
+    return printer.s.elem_power(printer(base, Prec.ATOM), printer.format_number(exponent)), Prec.POSTFIX
 
 
 def _python_power(printer: PrintContext, e: Expr) -> tuple[str, int]:

@@ -171,16 +171,16 @@ def _transposed(node: Expr, t: list[Expr]) -> Expr:
     return _assemble([[transpose(row[j]) for row in rows] for j in range(len(rows[0]))], "block")
 
 
-def _print_block(p: Any, e: Expr) -> tuple[str, int]:
+def _print_block(printer: Any, e: Expr) -> tuple[str, int]:
     rows = _rows(e)
-    if p.s.latex:
-        body = r" \\ ".join(" & ".join(p(b) for b in row) for row in rows)
+    if printer.s.latex:
+        body = r" \\ ".join(" & ".join(printer(b) for b in row) for row in rows)
         return r"\begin{bmatrix} " + body + r" \end{bmatrix}", Prec.ATOM
-    return "[" + "; ".join(", ".join(p(b) for b in row) for row in rows) + "]", Prec.ATOM
+    return "[" + "; ".join(", ".join(printer(b) for b in row) for row in rows) + "]", Prec.ATOM
 
 
-def _python_block(p: Any, e: Expr) -> tuple[str, int]:
-    rows = ", ".join("[" + ", ".join(p(b) for b in row) + "]" for row in _rows(e))
+def _python_block(printer: Any, e: Expr) -> tuple[str, int]:
+    rows = ", ".join("[" + ", ".join(printer(b) for b in row) + "]" for row in _rows(e))
     return f"block([{rows}])", Prec.ATOM
 
 

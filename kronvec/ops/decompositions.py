@@ -275,10 +275,10 @@ def _pinv_code(g: Any, e: Expr, x: str) -> str:
     return f"{g.la}.pinv({x}{extra})"
 
 
-def _pinv_python(p: Any, e: Expr) -> tuple[str, int]:
+def _pinv_python(printer: Any, e: Expr) -> tuple[str, int]:
     a = e.args[0]
     hermitian = bool(dict(e.params).get("hermitian"))
-    arg = p(a.args[0] if hermitian and a.op == "tri" else a)
+    arg = printer(a.args[0] if hermitian and a.op == "tri" else a)
     extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
     return f"pinv({arg}{extra})", Prec.ATOM
 
@@ -333,8 +333,8 @@ def _checked_value(node: Any, a: np.ndarray, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
-    return p(e.args[0], Prec.ATOM) + ("^{+}" if p.s.latex else "⁺"), Prec.POSTFIX
+def _print_pinv(printer: Any, e: Expr) -> tuple[str, int]:
+    return printer(e.args[0], Prec.ATOM) + ("^{+}" if printer.s.latex else "⁺"), Prec.POSTFIX
 
 
 PINV = register(

@@ -42,8 +42,8 @@ def _kron_jvp(node: Expr, i: int) -> Any:
     return KronFactorMap(a, "a", "b", "big", dims)
 
 
-def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
-    return p.s.kron.join(p(a, Prec.PROD) for a in e.args), Prec.KRON
+def _print_kron(printer: Any, e: Expr) -> tuple[str, int]:
+    return printer.s.kron.join(printer(a, Prec.PROD) for a in e.args), Prec.KRON
 
 
 KRON = register(
@@ -107,10 +107,10 @@ def _kron_contract_jvp(node: Expr, i: int) -> Any:
     return KronFactorMap(big, "big", fixed_other, side, dims)
 
 
-def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
+def _print_kron_contract(printer: Any, e: Expr) -> tuple[str, int]:
     # the matrix K with ⟨K, H⟩ = ⟨G, H ⊗ B⟩ (side a) or ⟨G, A ⊗ H⟩ (side b)
-    big, other = p(e.args[0]), p(e.args[1], Prec.PROD)
-    slot = f"·{p.s.kron}{other}" if e.params.side == "a" else f"{other}{p.s.kron}·"
+    big, other = printer(e.args[0]), printer(e.args[1], Prec.PROD)
+    slot = f"·{printer.s.kron}{other}" if e.params.side == "a" else f"{other}{printer.s.kron}·"
     return f"⟨{big}, {slot}⟩", Prec.ATOM
 
 

@@ -109,9 +109,9 @@ register(
     "symbol", leaf=True, params=("name", "symmetric", "positive_definite"),
     evaluate=lambda ev, e: ev.values[e],
     transpose=Transpose((), _transposed_symbol),
-    printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (e.params.name, Prec.ATOM)),
+    printing=Printing(lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (e.params.name, Prec.ATOM)),
     doc="a matrix, vector or scalar symbol",
 )
 
@@ -137,16 +137,16 @@ def Constant(value: Any, name: str | None = None, *, column: bool = True) -> Exp
     return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
 
 
-def _print_constant(p: Any, e: Expr) -> tuple[str, int]:
+def _print_constant(printer: Any, e: Expr) -> tuple[str, int]:
     value = e.params.value
     if value.name is not None:
-        return p.s.name(value.name), Prec.ATOM
+        return printer.s.name(value.name), Prec.ATOM
     if value.array.size == 1:
-        return p.number(float(value.array.reshape(())))
-    return p.s.name(p.constant_label(value)), Prec.ATOM
+        return printer.number(float(value.array.reshape(())))
+    return printer.s.name(printer.constant_label(value)), Prec.ATOM
 
 
-def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
+def _python_constant(printer: Any, e: Expr) -> tuple[str, int]:
     """The constant's name if it is a Python name (the parser reads it back given the
     constants), its number if it has one entry, else a label ``C1``, ``C2``, ..."""
     value = e.params.value
@@ -154,7 +154,7 @@ def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
         return value.name, Prec.ATOM
     if value.array.size == 1:
         return python_number(float(value.array.reshape(()))), Prec.ATOM
-    return p.constant_label(value), Prec.ATOM
+    return printer.constant_label(value), Prec.ATOM
 
 
 register(
@@ -237,7 +237,11 @@ def ones(*shape: Any) -> Expr:
 
 
 def _filled_python(word: str, scalar: str) -> Any:
-    return lambda p, e: ((f"{word}({', '.join(map(str, e.shape))})" if e.shape else scalar), Prec.ATOM)
+    return lambda printer, e: ((f"{word}({', '.join(map(str, e.shape))})" if e.shape else scalar), Prec.ATOM)
+
+
+def _print_zero(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.s.zero, Prec.ATOM
 
 
 def _transposed_fill(node: Expr, _: list) -> Expr:
@@ -248,16 +252,15 @@ register(
     "zeros", leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.zeros(e.shape)), code=lambda g, e: g.zeros(e.shape),
     transpose=Transpose((), _transposed_fill),
-    printing=Printing(lambda p, e: (p.s.zero, Prec.ATOM), lambda p, e: (p.s.zero, Prec.ATOM),
-                      _filled_python("zeros", "0")),
+    printing=Printing(_print_zero, _print_zero, _filled_python("zeros", "0")),
     rebuild=lambda node, args: node,
     doc="the zero matrix",
 )
-def _print_ones(p: Any, e: Expr) -> tuple[str, int]:
+def _print_ones(printer: Any, e: Expr) -> tuple[str, int]:
     """𝟙, and 𝟙ᵀ for a row of ones (as in b𝟙ᵀ, a column broadcast over columns)."""
     if len(e.shape) == 2 and e.shape[0] == 1 and e.shape[1] > 1:
-        return p.s.ones + p.s.transpose, Prec.POSTFIX
-    return p.s.ones, Prec.ATOM
+        return printer.s.ones + printer.s.transpose, Prec.POSTFIX
+    return printer.s.ones, Prec.ATOM
 
 
 register(
@@ -284,9 +287,9 @@ register(
     stacks=True,
     evaluate=lambda ev, e: ev(e.args[0]), code="{0}",
     jvp=identity_jvp,
-    printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (e.params.name, Prec.ATOM)),
+    printing=Printing(lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (e.params.name, Prec.ATOM)),
     doc="a subexpression with a display name",
 )
 

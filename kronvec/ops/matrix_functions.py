@@ -59,13 +59,13 @@ def expm(a: Any) -> Expr:
     return Expr.make("expm", (a,), NO_PARAMS, a.shape)
 
 
-def _print_expm(p: Any, e: Expr) -> tuple[str, int]:
+def _print_expm(printer: Any, e: Expr) -> tuple[str, int]:
     """expm(A), and expm(A)ᵀ for e^(Aᵀ) = (e^A)ᵀ."""
     arg = e.args[0]
-    name = r"\operatorname{expm}" if p.s.latex else "expm"
-    if arg.op == "transpose" and arg not in p.names:
-        return p.s.func(name, p(arg.args[0])) + p.s.transpose, Prec.POSTFIX
-    return p.s.func(name, p(arg)), Prec.ATOM
+    name = r"\operatorname{expm}" if printer.s.latex else "expm"
+    if arg.op == "transpose" and arg not in printer.names:
+        return printer.s.func(name, printer(arg.args[0])) + printer.s.transpose, Prec.POSTFIX
+    return printer.s.func(name, printer(arg)), Prec.ATOM
 
 
 EXPM = register(

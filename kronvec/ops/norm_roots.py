@@ -53,9 +53,9 @@ def _value(node: Any, x: Any) -> Any:
     return float(out) if np.ndim(out) == 0 else out
 
 
-def _as_power(p: Any, e: Expr) -> tuple[str, int]:
+def _as_power(printer: Any, e: Expr) -> tuple[str, int]:
     """Printed as the power it stands for (sqrt(x), x⁻¹, x∘⁻⁰·⁵, ...)."""
-    return p.render(power(e.args[0], e.params.exponent))
+    return printer.render(power(e.args[0], e.params.exponent))
 
 
 def _code(g: Any, e: Expr, x: str) -> str:

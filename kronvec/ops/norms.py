@@ -19,10 +19,12 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
@@ -82,7 +84,7 @@ register(
     evaluate=lift(_sign_value), code="{la}.slogdet({0})[0]",
     jvp=lambda node, i: ZeroMap(*io(node, i)),
     printing=Printing(func_print("sign det"), func_print(r"\operatorname{sign}\det"),
-                      lambda p, e: (f"slogdet({p(e.args[0])})[0]", Prec.ATOM)),
+                      lambda printer, e: (f"slogdet({printer(e.args[0])})[0]", Prec.ATOM)),
     doc="the sign of det A (−1, 0 or 1; derivative 0)")
 
 
@@ -121,9 +123,15 @@ def _safe_code(g: Any, x: str, q: float, signed: bool) -> str:
 
 
 def _power_printing(name: str, unicode: str, latex: str) -> Printing:
-    return Printing(lambda p, e: (f"{unicode.format(p(e.args[0]))}∘{e.params.q:g}", Prec.POSTFIX),
-                    lambda p, e: (latex.format(p(e.args[0])) + f"^{{\\circ {e.params.q:g}}}", Prec.POSTFIX),
-                    lambda p, e: (f"{name}({p(e.args[0])}, {e.params.q!r})", Prec.ATOM))
+    def print_unicode(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+        return f"{unicode.format(printer(e.args[0]))}∘{e.params.q:g}", Prec.POSTFIX
+
+    def print_latex(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+        return latex.format(printer(e.args[0])) + f"^{{\\circ {e.params.q:g}}}", Prec.POSTFIX
+
+    def print_python(printer: PrintContext, e: Expr) -> tuple[str, int]:
+        return f"{name}({printer(e.args[0])}, {e.params.q!r})", Prec.ATOM
+    return Printing(print_unicode, print_latex, print_python)
 
 
 def _abs_power_jvp(node: Expr, i: int) -> LinearMap:
@@ -183,19 +191,19 @@ def _vector_norm_jvp(node: Expr, i: int) -> Any:
     return axes_sum_jvp(weights, node)
 
 
-def _vector_norm_text(p: Any, e: Expr, latex: bool) -> tuple[str, int]:
+def _vector_norm_text(printer: Any, e: Expr, latex: bool) -> tuple[str, int]:
     par = e.params
     extra = "" if par.axes == tuple(range(e.args[0].ndim)) else f", axis={par.axes}"
-    arg = p(e.args[0]) + extra
+    arg = printer(e.args[0]) + extra
     return (rf"\left\|{arg}\right\|_{{{par.p:g}}}" if latex else f"‖{arg}‖_{par.p:g}"), Prec.ATOM
 
 
-def _vector_norm_python(p: Any, e: Expr) -> tuple[str, int]:
+def _vector_norm_python(printer: Any, e: Expr) -> tuple[str, int]:
     par = e.params
     plain = is_plain(e.args[0].shape)
     axis = par.axes[0] if plain and len(par.axes) == 1 else par.axes
     keep = "" if plain else f", keepdims={par.keepdims}"
-    return f"norm({p(e.args[0])}, ord={par.p!r}, axis={axis}{keep})", Prec.ATOM
+    return f"norm({printer(e.args[0])}, ord={par.p!r}, axis={axis}{keep})", Prec.ATOM
 
 
 register(
@@ -206,7 +214,7 @@ register(
                   torch="torch.sum(torch.abs({0}) ** {n.params.p!r}, dim={n.params.axes}, "
                         "keepdim={n.params.keepdims}) ** (1.0 / {n.params.p!r})"),
     jvp=_vector_norm_jvp,
-    printing=Printing(lambda p, e: _vector_norm_text(p, e, False), lambda p, e: _vector_norm_text(p, e, True),
+    printing=Printing(partial(_vector_norm_text, latex=False), partial(_vector_norm_text, latex=True),
                       _vector_norm_python),
     doc="the vector p-norm (Σ|xᵢ|ᵖ)^(1/p) over some axes")
 
@@ -273,9 +281,9 @@ register(
     code=code_for(other="{la}.svd({0}, compute_uv=False)[..., -1]",
                   torch="torch.linalg.svdvals({0})[..., -1]"),
     jvp=_smallest_jvp,
-    printing=Printing(lambda p, e: (f"‖{p(e.args[0])}‖₋₂", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_{-2}", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord=-2)", Prec.ATOM)),
+    printing=Printing(lambda printer, e: (f"‖{printer(e.args[0])}‖₋₂", Prec.ATOM),
+                      lambda printer, e: (r"\left\|" + printer(e.args[0]) + r"\right\|_{-2}", Prec.ATOM),
+                      lambda printer, e: (f"norm({printer(e.args[0])}, ord=-2)", Prec.ATOM)),
     doc="the smallest singular value ‖A‖₋₂ (ties split evenly, 0 at a zero value)")
 register(
     "smallest_weights", function=smallest_weights, stacks=True,

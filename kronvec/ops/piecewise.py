@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contexts import PrintContext
+from ..contexts import PrintContext, StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, register
@@ -88,7 +88,9 @@ def heaviside(x1: Any, x2: float) -> Expr:
 
 
 def _print_heaviside(name: str) -> Any:
-    return lambda p, e: (p.s.func(name, p(e.args[0]), p.format_number(e.params.h0)), Prec.ATOM)
+    def print_heaviside(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+        return printer.s.func(name, printer(e.args[0]), printer.format_number(e.params.h0)), Prec.ATOM
+    return print_heaviside
 
 
 def _python_heaviside(printer: PrintContext, e: Expr) -> tuple[str, int]:

@@ -97,22 +97,22 @@ def _second_jvp(node: Expr, i: int) -> Any:
     return MatrixPowerSecondMap(a, x, node.params.k, 1, io(node, i)[0])
 
 
-def _print_sum(p: Any, e: Expr) -> tuple[str, int]:
+def _print_sum(printer: Any, e: Expr) -> tuple[str, int]:
     """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (and the double sum of the second derivative), with the number k − 1."""
-    s, a, top = p.s, p(e.args[0], Prec.ATOM), e.params.k - 1
+    s, a, top = printer.s, printer(e.args[0], Prec.ATOM), e.params.k - 1
     if e.op == "matpow_frechet":
-        h = p(e.args[1], Prec.PROD)
+        h = printer(e.args[1], Prec.PROD)
         if s.latex:
             return rf"\sum_{{i=0}}^{{{top}}} {a}^{{i}} {h} {a}^{{{top}-i}}", Prec.SUM
         return f"Σᵢ₌₀{s.sup(str(top))} {a}ⁱ {h} {a}{s.sup(str(top))}⁻ⁱ", Prec.SUM
-    x, y = p(e.args[1], Prec.PROD), p(e.args[2], Prec.PROD)
+    x, y = printer(e.args[1], Prec.PROD), printer(e.args[2], Prec.PROD)
     if s.latex:
         return (rf"\sum_{{i+j+l={top - 1}}} {a}^{{i}} {x} {a}^{{j}} {y} {a}^{{l}}", Prec.SUM)
     return f"Σ_{{i+j+l={top - 1}}} {a}ⁱ {x} {a}ʲ {y} {a}ˡ", Prec.SUM
 
 
-def _print_python(p: Any, e: Expr) -> tuple[str, int]:
-    return f"{e.op}({', '.join(p(x) for x in e.args)}, {e.params.k})", Prec.ATOM
+def _print_python(printer: Any, e: Expr) -> tuple[str, int]:
+    return f"{e.op}({', '.join(printer(x) for x in e.args)}, {e.params.k})", Prec.ATOM
 
 
 def _frechet_value(node: Any, a: Any, h: Any) -> Any:

@@ -207,9 +207,9 @@ MATMUL = register(
     evaluate=lambda ev, e: ev.product(e), code=lambda g, e, *args: " @ ".join(args),
     jvp=_matmul_jvp,
     transpose=Transpose(None, lambda node, t: matmul(*reversed(t))),
-    printing=Printing(lambda p, e: (p.product(list(e.args)), Prec.PROD),
-                      lambda p, e: (p.product(list(e.args)), Prec.PROD),
-                      lambda p, e: (" @ ".join(p(a, Prec.POSTFIX) for a in e.args), Prec.PROD)),
+    printing=Printing(lambda printer, e: (printer.product(list(e.args)), Prec.PROD),
+                      lambda printer, e: (printer.product(list(e.args)), Prec.PROD),
+                      lambda printer, e: (" @ ".join(printer(a, Prec.POSTFIX) for a in e.args), Prec.PROD)),
     rebuild=lambda node, args: matmul(*args),
     doc="the matrix product A @ B",
 )
@@ -299,9 +299,9 @@ register(
     stacks=True,
     evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
-    printing=Printing(lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
-                      lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
-                      lambda p, e: (p(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
+    printing=Printing(lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
+                      lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
+                      lambda printer, e: (printer(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
     rebuild=lambda node, args: transpose(args[0]),
     doc="Aᵀ, each member's transpose for a stack (A.mT; A.T for a matrix)",
 )
@@ -323,11 +323,11 @@ def inv(a: Any) -> Expr:
     return Expr.make("inv", (a,), NO_PARAMS, a.shape)
 
 
-def _print_inv(p: Any, e: Expr) -> tuple[str, int]:
+def _print_inv(printer: Any, e: Expr) -> tuple[str, int]:
     inner = e.args[0]
-    if inner.op == "transpose" and _plain_transpose(p, inner):
-        return p(inner.args[0], Prec.ATOM) + p.s.inverse_t, Prec.POSTFIX
-    return p(inner, Prec.ATOM) + p.s.inverse, Prec.POSTFIX
+    if inner.op == "transpose" and _plain_transpose(printer, inner):
+        return printer(inner.args[0], Prec.ATOM) + printer.s.inverse_t, Prec.POSTFIX
+    return printer(inner, Prec.ATOM) + printer.s.inverse, Prec.POSTFIX
 
 
 def _inv_jvp(node: Expr) -> Any:
@@ -340,10 +340,10 @@ def _inv_jvp(node: Expr) -> Any:
     return scale_map(-1.0, solves)
 
 
-def _plain_transpose(p: Any, t: Expr) -> bool:
+def _plain_transpose(printer: Any, t: Expr) -> bool:
     """Whether Bᵀ prints as the transpose of B (unnamed, or named B's name + ᵀ): then (Bᵀ)⁻¹ is B⁻ᵀ."""
-    name = p.names.get(t)
-    return name is None or name == p.names.get(t.args[0], "\0") + "ᵀ"
+    name = printer.names.get(t)
+    return name is None or name == printer.names.get(t.args[0], "\0") + "ᵀ"
 
 
 INV = register(
@@ -409,18 +409,18 @@ def _matpow_jvp(node: Expr, i: int) -> Any:
     return add_maps(*[KronMap(power(j), power(k - 1 - j), a.shape, a.shape) for j in range(k)])
 
 
-def _print_matpow(p: Any, e: Expr) -> tuple[str, int]:
+def _print_matpow(printer: Any, e: Expr) -> tuple[str, int]:
     """Bᵏ, with X⁻ᵏ for B = X⁻¹ and (Xᵏ)ᵀ, (X⁻ᵏ)ᵀ for transposed leaves."""
-    base, k, s, names = e.args[0], e.params.k, p.s, p.names
+    base, k, s, names = e.args[0], e.params.k, printer.s, printer.names
     if base not in names:
         if base.op == "inv" and base.args[0] not in names:
             inner = base.args[0]
             if inner.op == "transpose" and inner not in names:
-                return s.paren(p(inner.args[0], Prec.ATOM) + s.sup(f"-{k}")) + s.transpose, Prec.POSTFIX
-            return p(inner, Prec.ATOM) + s.sup(f"-{k}"), Prec.POSTFIX
+                return s.paren(printer(inner.args[0], Prec.ATOM) + s.sup(f"-{k}")) + s.transpose, Prec.POSTFIX
+            return printer(inner, Prec.ATOM) + s.sup(f"-{k}"), Prec.POSTFIX
         if base.op == "transpose":
-            return s.paren(p(base.args[0], Prec.ATOM) + s.sup(str(k))) + s.transpose, Prec.POSTFIX
-    return p(base, Prec.ATOM) + s.sup(str(k)), Prec.POSTFIX
+            return s.paren(printer(base.args[0], Prec.ATOM) + s.sup(str(k))) + s.transpose, Prec.POSTFIX
+    return printer(base, Prec.ATOM) + s.sup(str(k)), Prec.POSTFIX
 
 
 MATPOW = register(
@@ -431,6 +431,6 @@ MATPOW = register(
     jvp=_matpow_jvp,
     transpose=Transpose((0,), transposed_alike),
     printing=Printing(_print_matpow, _print_matpow,
-                      lambda p, e: (f"matrix_power({p(e.args[0])}, {e.params.k})", Prec.ATOM)),
+                      lambda printer, e: (f"matrix_power({printer(e.args[0])}, {e.params.k})", Prec.ATOM)),
     doc="Aᵏ for an integer k (negative powers through the inverse)",
 )

@@ -52,10 +52,10 @@ def _scalar_of_1x1(name: str) -> Any:
     """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar."""
     inner = func_print(name)
 
-    def render(p: Any, e: Expr) -> tuple[str, int]:
+    def render(printer: Any, e: Expr) -> tuple[str, int]:
         if e.args[0].shape == (1, 1):
-            return p.render(e.args[0])
-        return inner(p, e)
+            return printer.render(e.args[0])
+        return inner(printer, e)
     return render
 
 

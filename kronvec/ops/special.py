@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap
@@ -110,11 +111,15 @@ def polygamma(n: int, x: Any) -> Expr:
 
 
 def _print_polygamma(latex: bool) -> Any:
-    def styled(p: Any, e: Expr) -> tuple[str, int]:
+    def styled(printer: Any, e: Expr) -> tuple[str, int]:
         order = e.params.order
         head = rf"\psi^{{({order})}}" if latex else f"ψ⁽{str(order).translate(_SUPERSCRIPT)}⁾"
-        return p.s.func(head, p(e.args[0])), Prec.ATOM
+        return printer.s.func(head, printer(e.args[0])), Prec.ATOM
     return styled
+
+
+def _python_polygamma(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"polygamma({e.params.order}, {printer(e.args[0])})", Prec.ATOM
 
 
 register("polygamma", public="polygamma", function=polygamma, signature="int,(...)->(...)",
@@ -127,7 +132,7 @@ register("polygamma", public="polygamma", function=polygamma, signature="int,(..
                        torch="torch.special.polygamma({n.params.order}, {0})"),
          transpose=through(0),
          printing=Printing(_print_polygamma(False), _print_polygamma(True),
-                           lambda p, e: (f"polygamma({e.params.order}, {p(e.args[0])})", Prec.ATOM)),
+                           _python_polygamma),
          domain=("", "positive"),
          doc="ψ⁽ⁿ⁾(X), derivatives of the digamma function (scipy.special.polygamma(n, x))")
 

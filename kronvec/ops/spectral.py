@@ -233,9 +233,9 @@ def _eigvectors_jvp(node: Expr, i: int) -> Any:
 
 
 def _py_uplo(name: str) -> Any:
-    def render(p: Any, e: Expr) -> tuple[str, int]:
+    def render(printer: Any, e: Expr) -> tuple[str, int]:
         extra = ", UPLO='U'" if e.params.UPLO == "U" else ""
-        return f"{name}({p(e.args[0])}{extra})", Prec.ATOM
+        return f"{name}({printer(e.args[0])}{extra})", Prec.ATOM
     return render
 
 

@@ -182,10 +182,10 @@ def _eigfun_jvp(node: Expr, i: int) -> Any:
                    KronMap(V.T, V, a.shape, a.shape), TriangleMap(mirror, n))
 
 
-def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
+def _print_eigfun(printer: Any, e: Expr) -> tuple[str, int]:
     V = eigenvectors(e.args[0], e.params.UPLO)
-    diag = p.s.func(r"\operatorname{diag}" if p.s.latex else "diag", p(e.args[1]))
-    return p.s.join([p(V, Prec.POSTFIX), diag, p(V.T, Prec.POSTFIX)], True), Prec.PROD
+    diag = printer.s.func(r"\operatorname{diag}" if printer.s.latex else "diag", printer(e.args[1]))
+    return printer.s.join([printer(V, Prec.POSTFIX), diag, printer(V.T, Prec.POSTFIX)], True), Prec.PROD
 
 
 def _eigfun_code(g: CodeContext, e: Expr, a: str, f: str) -> str:

@@ -104,8 +104,8 @@ def _permuted(a: Expr, perm: tuple[int, ...]) -> Expr:
     return Expr.make("permute_dims", (a,), Params(axes=perm), tuple(a.shape[p] for p in perm))
 
 
-def _print_permute(p: Any, e: Expr) -> tuple[str, int]:
-    return p.s.func("transpose", p(e.args[0]), str(e.params.axes)), Prec.ATOM
+def _print_permute(printer: Any, e: Expr) -> tuple[str, int]:
+    return printer.s.func("transpose", printer(e.args[0]), str(e.params.axes)), Prec.ATOM
 
 
 register(
@@ -115,7 +115,7 @@ register(
     code=code_for(other="{np}.transpose({0}, {n.params.axes})", torch="{0}.permute({n.params.axes})"),
     jvp=lambda node, i: PermuteMap(node.args[0].shape, node.params.axes),
     printing=Printing(_print_permute, _print_permute,
-                      lambda p, e: (f"transpose({p(e.args[0])}, {e.params.axes})", Prec.ATOM)),
+                      lambda printer, e: (f"transpose({printer(e.args[0])}, {e.params.axes})", Prec.ATOM)),
     rebuild=lambda node, args: _permuted(args[0], node.params.axes),
     doc="the axes permuted, as numpy.transpose (all reversed by default: Aᵀ, or X.T of a stack)",
 )
@@ -161,9 +161,9 @@ def reshape(a: Any, shape: Sequence[int]) -> Expr:
     return Expr.make("reshape", (a,), NO_PARAMS, shape)
 
 
-def _print_inner(p: Any, e: Expr) -> tuple[str, int]:
+def _print_inner(printer: Any, e: Expr) -> tuple[str, int]:
     """Printed as the array it reshapes or broadcasts (the closed forms are per member)."""
-    return p.render(e.args[0])
+    return printer.render(e.args[0])
 
 
 register(
@@ -171,7 +171,7 @@ register(
     evaluate=with_node(lambda n, x: np.reshape(x, n.shape)), code="{0}.reshape({n.shape})",
     jvp=lambda node, i: ReshapeMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
-                      lambda p, e: (f"reshape({p(e.args[0])}, {e.shape})", Prec.ATOM)),
+                      lambda printer, e: (f"reshape({printer(e.args[0])}, {e.shape})", Prec.ATOM)),
     rebuild=lambda node, args: reshape(args[0], node.shape),
     doc="the entries in another shape, in C order (internal)",
 )
@@ -202,7 +202,7 @@ register(
     evaluate=with_node(lambda n, x: np.broadcast_to(x, n.shape)), code="{np}.broadcast_to({0}, {n.shape})",
     jvp=lambda node, i: BroadcastMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
-                      lambda p, e: (f"broadcast_to({p(e.args[0])}, {e.shape})", Prec.ATOM)),
+                      lambda printer, e: (f"broadcast_to({printer(e.args[0])}, {e.shape})", Prec.ATOM)),
     rebuild=lambda node, args: broadcast_to(args[0], node.shape),
     doc="an array spread to a shape by NumPy's broadcasting (internal)",
 )
