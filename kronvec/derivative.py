@@ -43,7 +43,7 @@ def partial(node: E.Expr, i: int) -> LinearMap:
     """∂ node / ∂ node.args[i] as a linear map: the op's JVP rule from the registry.
 
     On stacks, a rule gives the map from argument i broadcast to the node's
-    stack axes (:func:`kronvec.ops._jvp_rules.io`); the broadcast itself (a
+    stack axes (:func:`kronvec.ops._jvp_rules.map_shapes`); the broadcast itself (a
     matrix against a stack, a scalar over the members) is composed here.
     """
     op = spec(node.op)

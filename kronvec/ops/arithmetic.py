@@ -25,7 +25,7 @@ from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape
 from ._code_templates import code_number, code_sum
 from ._evaluation_rules import lift, with_node
-from ._jvp_rules import elementwise_jvp, identity_jvp, io
+from ._jvp_rules import elementwise_jvp, identity_jvp, map_shapes
 from ._printing_rules import python_number
 from ._structure_rules import through, transposed_alike
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
@@ -294,8 +294,8 @@ def _smul_jvp(node: Expr, i: int) -> Any:
     if i == 0:  # ds · A
         if node.ndim > 3:  # several stack axes: ds spread over all of A, A ⊙ ds (per-member scalars are 1-D)
             return ElementwiseMap(a, node.shape, node.shape)
-        return TraceMap(None, a, *io(node, 0))
-    return scale_map(s, KronMap(None, None, *io(node, 1)))
+        return TraceMap(None, a, *map_shapes(node, 0))
+    return scale_map(s, KronMap(None, None, *map_shapes(node, 1)))
 
 
 def _print_smul(printer: Any, e: Expr) -> tuple[str, int]:
@@ -422,7 +422,7 @@ register(
     "hadamard", public="multiply", function=multiply, signature="(...),(...)->(...)",
     stacks=True,
     evaluate=lift(operator.mul), code="{0} * {1}",
-    jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
+    jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *map_shapes(node, i)),
     transpose=through(0, 1),
     printing=Printing(_print_hadamard, _print_hadamard,
                       _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),

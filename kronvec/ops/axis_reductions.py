@@ -33,7 +33,7 @@ from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
 from ._code_templates import code_axis, code_for
 from ._evaluation_rules import with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import axes_printing, axis_printing
 from .broadcasting import broadcast_to
 from .arithmetic import scale
@@ -64,7 +64,7 @@ def slice_length(shape: Shape, axis: int | None) -> int:
 
 def slice_sum_jvp(weights: Expr, node: Expr, i: int) -> LinearMap:
     """dA ↦ Σ(W ⊙ dA) over each slice along the node's axis, for the weights W of A's shape."""
-    in_shape, out_shape = io(node, i)
+    in_shape, out_shape = map_shapes(node, i)
     axis = node.params.axis
     if axis is None or out_shape == (1, 1):
         return TraceMap(transpose(weights), ones(out_shape), in_shape, out_shape)
@@ -206,7 +206,7 @@ def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
     register(
         f"{kind}_weights", function=weights, params=("axis",),
         evaluate=with_node(_weights_value(kind)), code=_weights_code(kind),
-        jvp=lambda node, i: ZeroMap(*io(node, i)),
+        jvp=lambda node, i: ZeroMap(*map_shapes(node, i)),
         printing=axis_printing(f"∂{kind}", rf"\partial\{kind}", f"{kind}_weights"), stacks=True,
         doc=f"∂{kind}(A): where the {kind}imum of each slice is attained, divided by how often "
             f"(the gradient of {kind}; piecewise constant)")

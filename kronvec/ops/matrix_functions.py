@@ -31,7 +31,7 @@ from ..registry import Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
 from ._code_templates import code_eigh, code_for
 from ._evaluation_rules import lift
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import call_printing, py_call
 from ._structure_rules import transposed_alike
 from .arithmetic import scale
@@ -123,8 +123,8 @@ def _expm_frechet_value(a: np.ndarray, h: np.ndarray) -> np.ndarray:
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
-        return ExpmFrechetMap(a, io(node, 1)[0])
-    return ExpmSecondMap(a, e, io(node, 0)[0])  # d L(A, E) = L²(A; dA, E)
+        return ExpmFrechetMap(a, map_shapes(node, 1)[0])
+    return ExpmSecondMap(a, e, map_shapes(node, 0)[0])  # d L(A, E) = L²(A; dA, E)
 
 
 def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
@@ -155,7 +155,7 @@ def _expm_frechet2_jvp(node: Expr, i: int) -> Any:
         raise NotImplementedError(f"expm_frechet2: third derivatives through expm (the derivative of its "
                                   f"second Fréchet derivative in A, here of shape {fmt(a.shape)}) are not "
                                   f"supported")
-    return ExpmSecondMap(a, e if i == 1 else h, io(node, i)[0])
+    return ExpmSecondMap(a, e if i == 1 else h, map_shapes(node, i)[0])
 
 
 register(
@@ -389,8 +389,8 @@ def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
 def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
     if i == 1:
-        return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), io(node, 1)[0])
-    shape = io(node, 0)[0]  # a matrix A against a stack E: the stack of L(A, Eᵢ)
+        return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), map_shapes(node, 1)[0])
+    shape = map_shapes(node, 0)[0]  # a matrix A against a stack E: the stack of L(A, Eᵢ)
     fr = MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), shape)
     # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
     X = node
@@ -401,8 +401,8 @@ def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
 def _logm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
-        return MatrixFunctionFrechetMap("logm", a, logm(a), io(node, 1)[0])
-    return LogmSecondMap(a, e, io(node, 0)[0])
+        return MatrixFunctionFrechetMap("logm", a, logm(a), map_shapes(node, 1)[0])
+    return LogmSecondMap(a, e, map_shapes(node, 0)[0])
 
 
 def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
@@ -410,7 +410,7 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
     if i == 0:
         raise NotImplementedError("third derivatives through logm (the derivative of its second Fréchet "
                                   "derivative in A) are not supported")
-    return LogmSecondMap(a, e if i == 1 else h, io(node, i)[0])
+    return LogmSecondMap(a, e if i == 1 else h, map_shapes(node, i)[0])
 
 
 _FUNCTIONS = {"sqrtm": sqrtm, "logm": logm}

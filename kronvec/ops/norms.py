@@ -33,7 +33,7 @@ from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt, is_plain
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import func_print, py_call
 from .arithmetic import multiply, scale
 from .axis_reductions import axes_sum_jvp, keep_total
@@ -82,7 +82,7 @@ SLOGDET = register(
 register(
     "slogdet_sign", function=lambda a: slogdet(a)[0], stacks=True,
     evaluate=lift(_sign_value), code="{la}.slogdet({0})[0]",
-    jvp=lambda node, i: ZeroMap(*io(node, i)),
+    jvp=lambda node, i: ZeroMap(*map_shapes(node, i)),
     printing=Printing(func_print("sign det"), func_print(r"\operatorname{sign}\det"),
                       lambda printer, e: (f"slogdet({printer(e.args[0])})[0]", Prec.ATOM)),
     doc="the sign of det A (−1, 0 or 1; derivative 0)")
@@ -289,7 +289,7 @@ register(
     "smallest_weights", function=smallest_weights, stacks=True,
     evaluate=lift(_smallest_weights_value),
     code=lambda g, e, s: _smallest_weights_code(g, s),
-    jvp=lambda node, i: ZeroMap(*io(node, i)),
+    jvp=lambda node, i: ZeroMap(*map_shapes(node, i)),
     printing=Printing(func_print("∂min"), func_print(r"\partial\min"), py_call("smallest_weights")),
     doc="where the smallest singular value is attained, divided by how often (piecewise constant)")
 

@@ -28,7 +28,7 @@ from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._structure_rules import through
 from .arithmetic import scale
 from .leaves import zeros
@@ -77,7 +77,7 @@ def matpow_frechet2(a: Any, x: Any, y: Any, k: int) -> Expr:
 
 def _frechet_jvp(node: Expr, i: int) -> Any:
     a, h = node.args
-    k, shape = node.params.k, io(node, i)[0]
+    k, shape = node.params.k, map_shapes(node, i)[0]
     if i == 1:
         return MatrixPowerFrechetMap(a, k, shape)
     second = add_maps(*(MatrixPowerSecondMap(a, h, k, slot, node.shape) for slot in (0, 1)))
@@ -93,8 +93,8 @@ def _second_jvp(node: Expr, i: int) -> Any:
                                   f"derivative of its second derivative in A, of shape {fmt(a.shape)}) "
                                   f"are not supported")
     if i == 1:
-        return MatrixPowerSecondMap(a, y, node.params.k, 0, io(node, i)[0])
-    return MatrixPowerSecondMap(a, x, node.params.k, 1, io(node, i)[0])
+        return MatrixPowerSecondMap(a, y, node.params.k, 0, map_shapes(node, i)[0])
+    return MatrixPowerSecondMap(a, x, node.params.k, 1, map_shapes(node, i)[0])
 
 
 def _print_sum(printer: Any, e: Expr) -> tuple[str, int]:

@@ -27,7 +27,7 @@ from ..registry import function as registry_function
 from ..shapes import matrix_transposed
 from ._code_templates import code_transpose
 from ._evaluation_rules import lift, matrix_transpose_value, with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import py_call
 from ._product_factors import product_stack, unit_factor
 from ._structure_rules import through, transposed_alike, triangle
@@ -185,7 +185,7 @@ def _matmul_jvp(node: Expr, i: int) -> Any:
     a = node.args
     before = _subproduct(a[:i]) if i > 0 else None
     after = _subproduct(a[i + 1:]) if i < len(a) - 1 else None
-    return KronMap(before, after, *io(node, i))
+    return KronMap(before, after, *map_shapes(node, i))
 
 
 def _subproduct(factors: tuple[Expr, ...]) -> Expr:
@@ -298,7 +298,7 @@ register(
     "transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
-    jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
+    jvp=lambda node, i: KronTMap(None, None, *map_shapes(node, i)),
     printing=Printing(lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
                       lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
                       lambda printer, e: (printer(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
@@ -334,7 +334,7 @@ def _inv_jvp(node: Expr) -> Any:
     """dC = −C dA C for C = A⁻¹; for a triangular A the two products are triangular solves."""
     found = triangle(node.args[0])
     if found is None:
-        return KronMap(scale(-1.0, node), node, *io(node, 0))
+        return KronMap(scale(-1.0, node), node, *map_shapes(node, 0))
     lower = found == "lower"
     solves = TriSolveMap(node.args[0], node.args[0], lower, lower, node.shape, label=DISPLAY.python(node))
     return scale_map(-1.0, solves)

@@ -20,7 +20,7 @@ from ..registry import Prec, Printing, register
 from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
 from ._evaluation_rules import lift
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import func_print, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
@@ -45,7 +45,7 @@ def _one() -> Expr:
 def _scalar_jvp(C: Any, M: Any) -> Any:
     """The rank-one JVP tr(C dA)·M of a scalar-valued function (per member for a stack, with
     any number of stack axes)."""
-    return lambda node, i: member_trace_map(C(node), M(node), *io(node, i))
+    return lambda node, i: member_trace_map(C(node), M(node), *map_shapes(node, i))
 
 
 def _scalar_of_1x1(name: str) -> Any:
@@ -242,7 +242,7 @@ SUM = register(
     "sum", public="sum", function=sum, stacks=True,
     signature=AXIS_REDUCTION,
     evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
-    jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
+    jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *map_shapes(node, i)),
     printing=Printing(_scalar_of_1x1("sum"), _scalar_of_1x1(r"\operatorname{sum}"), py_call("sum")),
     doc="the sum of all entries, or of each column or row (axis=)",
 )
@@ -309,7 +309,7 @@ def _frobenius_value(x: Any) -> float:
 
 def _frobenius_jvp(node: Expr, i: int) -> LinearMap:
     """d‖A‖ = tr((A/‖A‖)ᵀ dA), 0 at A = 0 (power0: the minimum-norm subgradient)."""
-    return TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(), *io(node, i))
+    return TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(), *map_shapes(node, i))
 
 
 def _print_frobenius(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
