@@ -132,8 +132,9 @@ def _adj_frechet_other(g: Any, e: Expr, a: str, h: str) -> str:
     """det(A) (tr(A⁻¹H) A⁻¹ − A⁻¹ H A⁻¹) for an invertible matrix (JAX, PyTorch)."""
     if e.ndim > 2:
         g.unsupported("the derivative of the adjugate of a stack")
-    inv = g.let(f"{g.np}.linalg.inv({a})", hint="inv")
-    return f"{g.np}.linalg.det({a}) * ({g.np}.trace({inv} @ {h}) * {inv} - {inv} @ {h} @ {inv})"
+    inv = g.let(f"{g.array_module}.linalg.inv({a})", hint="inv")
+    module = g.array_module
+    return f"{module}.linalg.det({a}) * ({module}.trace({inv} @ {h}) * {inv} - {inv} @ {h} @ {inv})"
 
 
 register(

@@ -199,7 +199,7 @@ def _block_code(g: Any, e: Expr, *args: str) -> str:
         rows.append(codes[k:k + count])
         k += count
     if g.name != "torch":
-        return f"{g.np}.block([{', '.join('[' + ', '.join(r) + ']' for r in rows)}])"
+        return f"{g.array_module}.block([{', '.join('[' + ', '.join(r) + ']' for r in rows)}])"
     joined = [r[0] if len(r) == 1 else f"torch.cat([{', '.join(r)}], 1)" for r in rows]
     return joined[0] if len(joined) == 1 else f"torch.cat([{', '.join(joined)}], 0)"
 

@@ -174,7 +174,7 @@ def _extremum_code(kind: str) -> Callable[..., str]:
     def code(g: Any, e: Expr, x: str) -> str:
         axis = e.params.axis
         fn = f"a{kind}" if g.name == "torch" and axis is not None else kind
-        return f"{g.np}.{fn}({x}{code_axis(g, axis, axis is not None)})"
+        return f"{g.array_module}.{fn}({x}{code_axis(g, axis, axis is not None)})"
     return code
 
 

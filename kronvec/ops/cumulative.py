@@ -71,7 +71,7 @@ def _cumsum_code(g: CodeContext, e: Expr, a: str) -> str:
     axis = e.params.axis
     if g.name == "torch":  # torch.cumsum takes one dimension: over all entries, the flattened array
         return f"torch.cumsum({a}.reshape(-1), 0)" if axis is None else f"torch.cumsum({a}, {axis})"
-    return f"{g.np}.cumsum({a}, axis={axis})"
+    return f"{g.array_module}.cumsum({a}, axis={axis})"
 
 
 def _cumsum_transposed(node: Expr, t: list[Expr]) -> Expr:

@@ -78,7 +78,7 @@ def _qr_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _qr_code(index: int) -> Any:
-    return lambda g, e, a: f"{g.let(f'{g.la}.qr({a})', hint='qr')}[{index}]"
+    return lambda g, e, a: f"{g.let(f'{g.linalg_module}.qr({a})', hint='qr')}[{index}]"
 
 
 _LU_CALL = code_for(numpy="sla.lu({0}, check_finite=False)", jax="jsla.lu({0})", torch="torch.linalg.lu({0})")
@@ -272,7 +272,7 @@ def _keywords(params: Any) -> dict[str, Any]:
 
 def _pinv_code(g: Any, e: Expr, x: str) -> str:
     extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
-    return f"{g.la}.pinv({x}{extra})"
+    return f"{g.linalg_module}.pinv({x}{extra})"
 
 
 def _pinv_python(printer: Any, e: Expr) -> tuple[str, int]:

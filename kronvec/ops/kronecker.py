@@ -92,9 +92,9 @@ def _kron_contract_code(g: Any, node: Expr, big: str, other: str) -> str:
     r, c = node.shape
     if node.params.side == "a":
         p, q = node.args[1].shape
-        return f"{g.np}.einsum('ikjl,kl->ij', {big}.reshape({r}, {p}, {c}, {q}), {other})"
+        return f"{g.array_module}.einsum('ikjl,kl->ij', {big}.reshape({r}, {p}, {c}, {q}), {other})"
     m, n = node.args[1].shape
-    return f"{g.np}.einsum('ikjl,ij->kl', {big}.reshape({m}, {r}, {n}, {c}), {other})"
+    return f"{g.array_module}.einsum('ikjl,ij->kl', {big}.reshape({m}, {r}, {n}, {c}), {other})"
 
 
 def _kron_contract_jvp(node: Expr, i: int) -> Any:

@@ -263,7 +263,8 @@ def _function_code(g: Any, e: Expr, a: str) -> str:
             return f"jnp.real(jsla.sqrtm({a}))"
         g.unsupported(f"{fn} of a matrix that is not symmetric")
     w, V = f"{code_eigh(g, a)}[0]", f"{code_eigh(g, a)}[1]"
-    f = f"{g.np}.sqrt(({w} + {g.np}.abs({w})) / 2)" if fn == "sqrtm" else f"{g.np}.log({w})"
+    module = g.array_module
+    f = f"{module}.sqrt(({w} + {module}.abs({w})) / 2)" if fn == "sqrtm" else f"{module}.log({w})"
     return f"({V} * {f}) @ {V}.T"
 
 
@@ -277,7 +278,7 @@ def _frechet_code(g: Any, e: Expr, a: str, h: str) -> str:
     if not g.symmetric(e.args[0]):
         g.unsupported(f"the derivative of {fn} at a matrix that is not symmetric")
     w, V = f"{code_eigh(g, a)}[0][:, None]", f"{code_eigh(g, a)}[1]"
-    np_ = g.np
+    np_ = g.array_module
     if fn == "sqrtm":
         r = g.let(f"{np_}.sqrt(({w} + {np_}.abs({w})) / 2)", hint="root")
         G = f"1.0 / ({r} + {r}.T)"

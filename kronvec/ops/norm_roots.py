@@ -59,7 +59,8 @@ def _as_power(printer: Any, e: Expr) -> tuple[str, int]:
 
 
 def _code(g: Any, e: Expr, x: str) -> str:
-    return f"{g.np}.where({x} > 0, {g.np}.where({x} > 0, {x}, 1.0) ** {e.params.exponent!r}, 0.0)"
+    module = g.array_module
+    return f"{module}.where({x} > 0, {module}.where({x} > 0, {x}, 1.0) ** {e.params.exponent!r}, 0.0)"
 
 
 register(

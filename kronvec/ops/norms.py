@@ -116,7 +116,7 @@ def _signed_power_value(node: Any, x: np.ndarray) -> Any:
 
 
 def _safe_code(g: Any, x: str, q: float, signed: bool) -> str:
-    np_ = g.np
+    np_ = g.array_module
     body = f"{np_}.abs({x}) ** {float(q)!r}" if q >= 0 else \
         f"{np_}.where({x} == 0, 0.0, {np_}.abs({np_}.where({x} == 0, 1.0, {x})) ** {float(q)!r})"
     return f"{np_}.sign({x}) * ({body})" if signed else body
@@ -257,7 +257,8 @@ def _smallest_weights_code(g: Any, s: str) -> str:
     tol = g.let(f"{s}.shape[-2] * {float(np.finfo(float).eps)!r} * {top}", hint="tol")
     cast = f".to({s}.dtype)" if torch else " * 1.0"
     hit = g.let(f"(({s} - {low} <= {tol}) & ({low} > {tol})){cast}", hint="hit")
-    count = f"{hit}.sum({axis}).clamp(min=1.0)" if torch else f"{g.np}.maximum({hit}.sum({axis}), 1.0)"
+    count = f"{hit}.sum({axis}).clamp(min=1.0)" if torch else \
+        f"{g.array_module}.maximum({hit}.sum({axis}), 1.0)"
     return f"{hit} / {count}"
 
 

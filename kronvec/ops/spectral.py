@@ -194,7 +194,7 @@ def _eigvalsh_code(g: Any, e: Expr, a: str) -> str:
     if g.evaluates(eigenvectors(e.args[0], uplo)) or g.name == "jax":  # one eigh for both (JAX:
         # its eigvalsh symmetrizes A instead of reading one triangle)
         return f"{code_eigh(g, a, uplo)}[0][:, None]"
-    return f"{g.la}.eigvalsh({a}, UPLO={uplo!r})[:, None]"
+    return f"{g.linalg_module}.eigvalsh({a}, UPLO={uplo!r})[:, None]"
 
 
 def _svd_code(index: int) -> Any:
@@ -202,9 +202,9 @@ def _svd_code(index: int) -> Any:
         a_ = e.args[0]
         full = index != 1 or g.evaluates(svd_factor(a_, "U")) or g.evaluates(svd_factor(a_, "Vt"))
         if not full:
-            return f"{g.la}.svdvals({a})[:, None]" if g.name == "torch" else \
-                f"{g.la}.svd({a}, compute_uv=False)[:, None]"
-        usv = g.let(f"{g.la}.svd({a}, full_matrices=False)", hint="svd")
+            return f"{g.linalg_module}.svdvals({a})[:, None]" if g.name == "torch" else \
+                f"{g.linalg_module}.svd({a}, compute_uv=False)[:, None]"
+        usv = g.let(f"{g.linalg_module}.svd({a}, full_matrices=False)", hint="svd")
         return f"{usv}[1][:, None]" if index == 1 else f"{usv}[{index}]"
     return code
 

@@ -121,7 +121,7 @@ def _divdiff_code(g: Any, e: Expr, w: str, f: str, fp: str | None = None) -> str
     if g.name == "numpy":
         helper = g.helper("divided_differences", divided_difference_matrix)
         return f"{helper}({w}, {f}{', ' + fp if fp else ''})"
-    np_, n = g.np, e.shape[0]
+    np_, n = g.array_module, e.shape[0]
     eye = g.let(g.eye(n), hint="I")
     dw = g.let(f"{w} - {w}.T", hint="gap")
     close = float(np.finfo(float).eps ** (1 / 3))

@@ -120,7 +120,7 @@ def _norm_gradient_code(g: Any, e: Expr, a: str) -> str:
     count = f"((s >= s[..., :1] - {tol}) * 1.0).sum(-1, {keep}=True)"
     weights = f"(s > {tol}) * 1.0" if e.params.kind == "nuc" else \
         f"(((s >= s[..., :1] - {tol}) & (s[..., :1] > 0)) * 1.0) / ({count}).clip(1.0)"
-    svd = f"{g.la}.svd({a}, full_matrices=False)"
+    svd = f"{g.linalg_module}.svd({a}, full_matrices=False)"
     return f"(lambda u, s, vt: (u * ({weights})[..., None, :]) @ vt)(*{svd})"
 
 
@@ -175,7 +175,7 @@ def _polar_frechet_code(g: Any, e: Expr, a: str, h: str) -> str:
     """U Ω Vᵀ (+ the terms of a rectangular A) from the SVD, for JAX and PyTorch (matrices)."""
     if e.ndim > 2:
         g.unsupported("the derivative of the nuclear norm's gradient of a stack")
-    svd = g.let(f"{g.la}.svd({a}, full_matrices=False)", hint="svd")
+    svd = g.let(f"{g.linalg_module}.svd({a}, full_matrices=False)", hint="svd")
     u, s, vt = f"{svd}[0]", f"{svd}[1]", f"{svd}[2]"
     inner = g.let(f"{u}.T @ {h} @ {vt}.T", hint="E")
     out = f"{u} @ (({inner} - {inner}.T) / ({s}[:, None] + {s}[None, :])) @ {vt}"

@@ -134,7 +134,7 @@ _TRI_CODE = {
 def tri_code(g: Any, kind: str, x: str, n: int) -> str:
     """The ``kind`` part of the (n, n) matrix ``x`` (its code), as generated code."""
     template = _TRI_CODE[kind]
-    return template.format(x, np=g.np, eye=g.eye(n) if "{eye}" in template else "")
+    return template.format(x, np=g.array_module, eye=g.eye(n) if "{eye}" in template else "")
 
 
 def _tri_transposed(node: Expr, _: list) -> Expr:
