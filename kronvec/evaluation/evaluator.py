@@ -37,7 +37,7 @@ from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
 from ..ops._structure_rules import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
-from ..ops.products import transpose
+from ..ops.products import matrix_transpose
 from ..registry import DISPLAY, spec
 from ..ops._evaluation_rules import matrix_transpose_value
 from .batched import BatchedFactorization
@@ -108,7 +108,7 @@ class Evaluator:
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
         self._symmetric_symbols = symmetric_key(self.values)
-        self._transposes = [(transpose(s), s) for s in self._symmetric_symbols]
+        self._transposes = [(matrix_transpose(s), s) for s in self._symmetric_symbols]
         self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
         self._canonical: dict[Expr, Expr] = {}
         self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
@@ -273,7 +273,7 @@ class Evaluator:
 
     def known_chain(self, factors: tuple[Expr, ...]) -> bool:
         """Whether the product of ``factors`` was computed already (in either orientation)."""
-        flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
+        flipped = tuple(self.canon(matrix_transpose(f)) for f in reversed(factors))
         return factors in self._chains or flipped in self._chains
 
     def operand(self, e: Expr) -> Any:
@@ -310,7 +310,7 @@ class Evaluator:
 
     def product(self, e: Expr) -> np.ndarray:
         """The value of a product node: its transpose's if known, else the chain."""
-        t = self.canon(transpose(e))
+        t = self.canon(matrix_transpose(e))
         if t in self._cache:
             result: np.ndarray = self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
             return result
@@ -368,7 +368,7 @@ class Evaluator:
         hit = self._chains.get(factors)
         if hit is not None:
             return hit
-        flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
+        flipped = tuple(self.canon(matrix_transpose(f)) for f in reversed(factors))
         hit = self._chains.get(flipped)
         return None if hit is None else self.op(matrix_transpose_value, hit, step=("transpose", factors))
 

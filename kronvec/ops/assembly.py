@@ -25,7 +25,7 @@ from ._evaluation_rules import with_node
 from .arithmetic import as_shape
 from .indexing import block_offsets
 from .leaves import zeros
-from .products import transpose
+from .products import matrix_transpose
 
 __all__ = ["block", "hstack", "vstack"]
 
@@ -168,7 +168,7 @@ def _transposed(node: Expr, t: list[Expr]) -> Expr:
     if not _is_grid(node):
         return Expr.make("transpose", (node,), NO_PARAMS, node.shape[::-1])
     rows = _rows(node)
-    return _assemble([[transpose(row[j]) for row in rows] for j in range(len(rows[0]))], "block")
+    return _assemble([[matrix_transpose(row[j]) for row in rows] for j in range(len(rows[0]))], "block")
 
 
 def _print_block(printer: Any, e: Expr) -> tuple[str, int]:

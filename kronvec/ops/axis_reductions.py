@@ -38,7 +38,7 @@ from ._printing_rules import axes_printing, axis_printing
 from .broadcasting import broadcast_to
 from .arithmetic import scale
 from .leaves import ones
-from .products import transpose
+from .products import matrix_transpose
 from .reductions import AXIS_REDUCTION
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reduced_shape, reshape
@@ -67,7 +67,7 @@ def slice_sum_jvp(weights: Expr, node: Expr, i: int) -> LinearMap:
     in_shape, out_shape = map_shapes(node, i)
     axis = node.params.axis
     if axis is None or out_shape == (1, 1):
-        return TraceMap(transpose(weights), ones(out_shape), in_shape, out_shape)
+        return TraceMap(matrix_transpose(weights), ones(out_shape), in_shape, out_shape)
     n, m = in_shape
     total = KronMap(ones(1, n), None, in_shape, out_shape) if axis == 0 else \
         KronMap(None, ones(m, 1), in_shape, out_shape)

@@ -42,7 +42,7 @@ from .axis_reductions import min as min_
 from .leaves import Constant, ones
 from .piecewise import abs as abs_
 from .piecewise import sign
-from .products import matmul, transpose
+from .products import matmul, matrix_transpose
 from .reductions import logdet, norm as basic_norm
 from .reductions import sum as sum_
 from .spectral import svd_parts
@@ -269,7 +269,7 @@ def _smallest_jvp(node: Expr, i: int) -> Any:
                                   "reshape the stack to one stack axis")
     U, s, Vt, _, _ = svd_parts(a)
     gradient = matmul(U, multiply(smallest_weights(s), Vt))  # U diag(w) Vᵀ
-    return TraceMap(transpose(gradient), Constant(1.0), a.shape, node.shape)
+    return TraceMap(matrix_transpose(gradient), Constant(1.0), a.shape, node.shape)
 
 
 def _smallest_value(x: np.ndarray) -> Any:

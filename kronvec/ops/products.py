@@ -34,7 +34,7 @@ from ._structure_rules import through, transposed_alike, triangle
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
-__all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "matrix_power"]
+__all__ = ["matmul", "matrix_transpose", "inv", "solve", "matrix_power"]
 
 
 
@@ -216,14 +216,16 @@ MATMUL = register(
 
 
 # ------------------------------------------------------------ transpose
-def transpose(a: Any) -> Expr:
-    """Aᵀ, pushed towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...
+def matrix_transpose(a: Any) -> Expr:
+    """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
+    every member transposed (the last two axes swapped; ``X.mT``); scalars, and per-member
+    scalars of a stack, are their own transposes.
 
-    The matrix transpose: for a stack, each member is transposed (the last
-    two axes swap); scalars, and per-member scalars of a stack, are their own
-    transposes.  Each op's ``transpose`` hook says which arguments a transpose
-    passes to and how the node is rebuilt.  Works bottom-up with an explicit
-    stack, so deep expressions do not recurse.
+    It is linear: d(Aᵀ) = (dA)ᵀ, the commutation matrix in the vec convention.  Aᵀ is pushed
+    towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...  Each op's
+    ``transpose`` hook says which arguments a transpose passes to and how the node is
+    rebuilt.  Works bottom-up with an explicit stack, so deep expressions do not recurse.
+    (``kv.transpose`` is NumPy's permutation of all axes: :func:`kronvec.ops.stacks.transpose`.)
     """
     a = as_expr(a)
     direct = _transpose_directly(a)
@@ -284,14 +286,7 @@ def _transpose_rule(op: str) -> Transpose | None:
         return rule
 
 
-def matrix_transpose(a: Any) -> Expr:
-    """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
-    every member transposed (the last two axes swapped; ``X.mT``).
-
-    It is linear: d(Aᵀ) = (dA)ᵀ, the commutation matrix in the vec convention.  A scalar
-    (or per-member scalars of a stack) is its own transpose.
-    """
-    return transpose(a)
+transpose = matrix_transpose  # the old name, for op modules written before the rename (not exported)
 
 
 register(
@@ -302,7 +297,7 @@ register(
     printing=Printing(lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
                       lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
                       lambda printer, e: (printer(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
-    rebuild=lambda node, args: transpose(args[0]),
+    rebuild=lambda node, args: matrix_transpose(args[0]),
     doc="Aᵀ, each member's transpose for a stack (A.mT; A.T for a matrix)",
 )
 

@@ -27,7 +27,7 @@ from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
 from .leaves import Constant, filled, ones, zeros
 from .norm_roots import power0
-from .products import inv, transpose
+from .products import inv, matrix_transpose
 from .svd_norms import nuclear_norm, spectral_norm
 from .stacks import normalize_axes, reduce_sum, transpose as permute
 
@@ -309,7 +309,7 @@ def _frobenius_value(x: Any) -> float:
 
 def _frobenius_jvp(node: Expr, i: int) -> LinearMap:
     """d‖A‖ = tr((A/‖A‖)ᵀ dA), 0 at A = 0 (power0: the minimum-norm subgradient)."""
-    return TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(), *map_shapes(node, i))
+    return TraceMap(matrix_transpose(smul(power0(node, -1.0), node.args[0])), _one(), *map_shapes(node, i))
 
 
 def _print_frobenius(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:

@@ -43,7 +43,7 @@ from ._outputs import Output, register_outputs
 from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import identity, ones
-from .products import matmul, transpose
+from .products import matmul, matrix_transpose
 from .structure import diag
 
 __all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts"]
@@ -363,7 +363,7 @@ def _svd_values_only(a: np.ndarray) -> np.ndarray:
 def svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
     """(U, s, Vᵀ, V, k) of the reduced SVD of ``a``, k = min(m, n)."""
     U, s, Vt = svd(a)
-    return U, s, Vt, transpose(Vt), _k(a)
+    return U, s, Vt, matrix_transpose(Vt), _k(a)
 
 
 def _svdvals_jvp(node: Expr, i: int) -> Any:

@@ -36,7 +36,7 @@ from ._evaluation_rules import with_node
 from ._printing_rules import axes_printing
 from .arithmetic import multiply, scale
 from .leaves import filled
-from .products import matmul, transpose as matrix_t
+from .products import matmul, matrix_transpose
 
 __all__ = ["transpose", "permute_dims", "swapaxes", "reshape", "broadcast_to", "reduce_sum", "tensordot",
            "normalize_axes", "reduced_shape"]
@@ -93,7 +93,7 @@ def _permuted(a: Expr, perm: tuple[int, ...]) -> Expr:
     if perm == tuple(range(ndim)):
         return a
     if ndim >= 2 and perm == tuple(range(ndim - 2)) + (ndim - 1, ndim - 2):
-        return matrix_t(a)  # the members' transposes
+        return matrix_transpose(a)  # the members' transposes
     if a.op == "permute_dims":
         inner = a.params.axes
         return _permuted(a.args[0], tuple(inner[p] for p in perm))
@@ -292,7 +292,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
     if na == nb == 2 and a_axes == (1,) and b_axes == (0,):
         return matmul(a, b)
     if na == nb == 2 and len(a_axes) == 2:  # Σ A ⊙ Bᵀ-like: a full contraction
-        b2 = b if a_axes == b_axes else matrix_t(b)
+        b2 = b if a_axes == b_axes else matrix_transpose(b)
         return registry.function("sum")(multiply(a, b2))  # reductions sit above this family
     rows = math.prod(a.shape[i] for i in free_a)
     inner = math.prod(a.shape[i] for i in a_axes)

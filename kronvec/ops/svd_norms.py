@@ -26,7 +26,7 @@ from ._evaluation_rules import lift, with_node
 from ._printing_rules import call_printing
 from ._structure_rules import through
 from .leaves import Constant
-from .products import matmul, transpose
+from .products import matmul, matrix_transpose
 from .spectral import svd_parts
 
 __all__ = ["nuclear_norm", "spectral_norm"]
@@ -72,12 +72,12 @@ def _first(k: int) -> Expr:
 
 def _nuclear_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    return member_trace_map(transpose(norm_gradient(a, "nuc")), Constant(1.0), a.shape, node.shape)
+    return member_trace_map(matrix_transpose(norm_gradient(a, "nuc")), Constant(1.0), a.shape, node.shape)
 
 
 def _spectral_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    return member_trace_map(transpose(norm_gradient(a, "2")), Constant(1.0), a.shape, node.shape)
+    return member_trace_map(matrix_transpose(norm_gradient(a, "2")), Constant(1.0), a.shape, node.shape)
 
 
 # ------------------------------------------- the gradients, with their choices at kinks
