@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annot
                            TriangleRule)
     from .expr import Expr
 
-__all__ = ["OpSpec", "Printing", "Transpose", "Params", "Prec", "register", "spec", "specs",
+__all__ = ["OpSpec", "Printing", "signature_of", "Transpose", "Params", "Prec", "register", "spec", "specs",
            "function", "public_functions", "DISPLAY", "SELF"]
 
 
@@ -242,6 +242,13 @@ def spec(name: str) -> OpSpec:
         return _SPECS[name]
     except KeyError:
         raise KeyError(f"no operation {name!r} is registered") from None
+
+
+def signature_of(op: OpSpec) -> Signature:
+    """The shape signature of ``op`` (a ``TypeError`` naming it if it declares none)."""
+    if op.signature is None:
+        raise TypeError(f"operation {op.name!r} declares no signature")
+    return op.signature
 
 
 def specs() -> list[OpSpec]:
