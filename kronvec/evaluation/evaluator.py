@@ -34,12 +34,12 @@ import numpy as np
 
 from ..expr import Expr, rebuild
 from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
-from ..ops._common import triangle
+from ..ops._structure_rules import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
-from ..ops._common import matrix_transpose_value
+from ..ops._evaluation_rules import matrix_transpose_value
 from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
