@@ -228,7 +228,7 @@ def registering_module() -> str:
     called from another module's top level, are looked through)."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_name != "<module>":
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return str(frame.f_globals.get("__name__", "")) if frame is not None else ""
 
 
