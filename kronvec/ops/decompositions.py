@@ -157,7 +157,8 @@ def lu(a: Any) -> tuple[Expr, Expr, Expr]:
     """
     a = as_expr(a)
     signature_of(LU).check("lu", [a.shape])
-    return tuple(Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")  # type: ignore[return-value]
+    P, L, U = (Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")
+    return P, L, U
 
 
 def _lu_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -93,7 +93,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     return Expr.make("trace", (a,), NO_PARAMS, ())
 
 
-trace.stack_keywords = ("offset", "axis1", "axis2")  # type: ignore[attr-defined]  # (not parsed)
+trace.__dict__["stack_keywords"] = ("offset", "axis1", "axis2")  # (not parsed)
 
 
 def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
@@ -280,7 +280,7 @@ def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> E
     raise ValueError(f"norm: ord must be None, 'fro', 'nuc' or 2, got {ord!r}")
 
 
-norm.stack_keywords = ("axis", "keepdims")  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
+norm.__dict__["stack_keywords"] = ("axis", "keepdims")  # the parser reads matrices: not parsed
 
 
 def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:

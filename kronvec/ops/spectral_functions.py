@@ -60,7 +60,9 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
             node.op == "smul" and moving == [1]
         if not ok or node.shape != w.shape:
             return None
-        d[node] = add(*[spec(node.op).jvp(node, i)._apply(d[node.args[i]]) for i in moving])  # type: ignore
+        jvp = spec(node.op).jvp
+        assert jvp is not None, "an elementwise op has a JVP rule"
+        d[node] = add(*[jvp(node, i)._apply(d[node.args[i]]) for i in moving])
     return d.get(g) if d.get(g) is not None else None
 
 
