@@ -13,12 +13,14 @@ import numpy as np
 
 from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
-from .binding import Binder, bind_values, by_name, symbol_table, symmetric_key
+from .binding import Binder, Bound, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
+from .work import work_beside
 
-__all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "bind_values",
-           "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "chunked_values", "by_name"]
+__all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "Bound", "bind_values",
+           "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "chunked_values", "by_name",
+           "work_beside"]
 
 CHUNKED: dict[str, Any] = {}
 """Evaluation with Dask values, installed by :mod:`kronvec.chunked` (``"evaluate"`` and ``"at"``):

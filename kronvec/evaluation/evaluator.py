@@ -43,6 +43,7 @@ from ..ops._common import matrix_transpose_value
 from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
+from .fused import fused_operands, sigmoid_slope, sigmoid_slope_argument
 from .plan import Plan
 from .structure import Structure
 from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, standalone_inverses,
@@ -113,6 +114,7 @@ class Evaluator:
         self._canonical: dict[Expr, Expr] = {}
         self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
         self._lazy: set[Expr] = set()  # products only traced: tr(A₁⋯Aₖ) chooses its own order
+        self._unforced: set[Expr] = set()  # operands of fused chains: evaluated only when asked for
         self._standalone: set[Expr] | None = None
         self.notes: list[str] = []  # the choices made, with their multiply-add counts (explain_cost)
         self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
@@ -158,6 +160,8 @@ class Evaluator:
         """The value of ``node`` by its op's rule (noted in :attr:`described`)."""
         if node.op == "trace" and node.args[0] in self._lazy and node.args[0] not in self._cache:
             value = trace_of_product(self, node.args[0])
+        elif self.described is None and (u := sigmoid_slope_argument(node)) is not None:
+            value = self.op(sigmoid_slope, self(u))
         else:
             value = spec(node.op).evaluate(self, node)
         if self.described is not None:
@@ -249,6 +253,7 @@ class Evaluator:
                     self._lazy.update(n.args[0] for n in nodes if n.op == "trace" and has_inverse(n.args[0]))
                     self._lazy.update(t for n in nodes if n.op == "add" and n.ndim == 2
                                       for t in n.args if scaled_term(t, n.shape))
+                    self._unforced.update(fused_operands(nodes))
                 for node in nodes:
                     if node not in self._cache and node is not e and self._eager(node):
                         self._cache[node] = self._rule(node)
@@ -259,7 +264,8 @@ class Evaluator:
         """Whether ``node`` is evaluated before its parents ask: not an inverse or a power of one
         (a product makes those solves), a product only traced, a term s·A or s·I of a sum (it
         adds in place) or an identity."""
-        return not (spec(node.op).deferred or node in self._lazy or node.op == "identity"
+        return not (spec(node.op).deferred or node in self._lazy or node in self._unforced
+                    or node.op == "identity"
                     or node.op == "matpow" and node.args[0].op == "inv")
 
     def standalone_inverses(self) -> set[Expr]:
