@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, NoReturn
 
 import numpy as np
 
+from ..evaluation.fused import ones_product_kind
 from ..expr import Expr
 from ..ops.products import matmul
 from ..printing.expressions import Printer
@@ -337,7 +338,8 @@ class Emitter:
         if kind == "transpose":
             code = _transposed(self._arg(args[0]))
         elif kind == "matmul":
-            code = self.let(f"{self._arg(args[0])} @ {self._arg(args[1])}", node=what, shared=False)
+            code = self.let(self._product_code(step[-1], what, *map(self._arg, args)), node=what,
+                            shared=False)
         elif kind == "solve":
             code = self.let(b.solve_code(self, self._factors[id(args[0])], self._arg(args[1]), step[1],
                                          np.shape(args[1]), self._describe(what)), node=what, shared=False)
@@ -352,6 +354,16 @@ class Emitter:
         else:
             raise CodegenError(f"code generation: unknown evaluator step {kind!r}")
         self._code[id(out)] = code
+
+    def _product_code(self, factors: Any, what: Expr | None, left: str, right: str) -> str:
+        """``left @ right``, or in NumPy the broadcast or sum a product with a vector of ones is."""
+        kind = ones_product_kind(factors) if self.name == "numpy" and what is not None else None
+        if kind in ("repeat_row", "repeat_column"):
+            return f"np.broadcast_to({right if kind == 'repeat_row' else left}, {tuple(what.shape)})"
+        if kind in ("column_sums", "row_sums"):
+            axis = -2 if kind == "column_sums" else -1
+            return f"{_operand(right if axis == -2 else left)}.sum(axis={axis}, keepdims=True)"
+        return f"{left} @ {right}"
 
     def _factorize(self, a: Expr, args: tuple, fac: Any) -> None:
         if len(args) == 2:  # with the Cholesky factor computed when a positive definite symbol is bound

@@ -43,13 +43,16 @@ from ..ops._common import matrix_transpose_value
 from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
-from .fused import fused_operands, sigmoid_slope, sigmoid_slope_argument
+from .fused import fused_operands, ones_product, sigmoid_slope, sigmoid_slope_argument
 from .plan import Plan
 from .structure import Structure
 from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, standalone_inverses,
                      trace_of_product)
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
+
+
+_OWN_TRANSPOSES = frozenset({"matmul", "transpose"})  # products look for their transposes themselves
 
 
 def run_recorded(plans: dict, exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
@@ -160,6 +163,8 @@ class Evaluator:
         """The value of ``node`` by its op's rule (noted in :attr:`described`)."""
         if node.op == "trace" and node.args[0] in self._lazy and node.args[0] not in self._cache:
             value = trace_of_product(self, node.args[0])
+        elif (t := self._transpose_known(node)) is not None:  # a view, as NumPy's .T
+            value = self.op(matrix_transpose_value, t, step=("transpose", node))
         elif self.described is None and (u := sigmoid_slope_argument(node)) is not None:
             value = self.op(sigmoid_slope, self(u))
         else:
@@ -167,6 +172,13 @@ class Evaluator:
         if self.described is not None:
             self.described.append(("node", node, value))
         return value
+
+    def _transpose_known(self, node: Expr) -> Any:
+        """The value of ``node``ᵀ if it was computed already (transposes pushed to the leaves make
+        tanh(XW)ᵀ the node tanh(WᵀXᵀ): its value is a view of the other's), else None."""
+        if node.ndim < 2 or not node.args or node.op in _OWN_TRANSPOSES:
+            return None
+        return self._cache.get(self.canon(transpose(node)))
 
     def shared(self, key: tuple, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` computed once per ``key`` in this evaluator (one recorded step).
@@ -387,6 +399,8 @@ class Evaluator:
             (p, q), before, after = factors[wide].shape, factors[:wide], factors[wide + 1:]
             return self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
                            self.chain((ones(1, q),) + after), step=("matmul", factors))
+        if (by_numpy := ones_product(factors)) is not None:  # broadcast or sum, no outer product
+            return self.op(by_numpy, self(factors[0]), self(factors[1]), step=("matmul", factors))
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
         if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):

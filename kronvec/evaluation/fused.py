@@ -1,4 +1,8 @@
-"""Elementwise chains the evaluator computes as one NumPy expression instead of node by node.
+"""Nodes the evaluator computes as a person would in NumPy instead of node by node.
+
+Products with a vector of ones are broadcasts and sums: 𝟙ₚb (a row b repeated, the bias of a
+layer) is a read-only broadcast view of b, b𝟙_qᵀ one of the column b, 𝟙ᵀA the column sums of
+A and A𝟙 its row sums (no outer product is formed, no matrix-vector product with ones).
 
 The slope of the logistic sigmoid, σ(u) ⊙ σ(−u) (the second derivative of softplus, the
 weights of the logistic-regression Hessian Xᵀ diag(σ(Xw) ⊙ σ(−Xw)) X), is
@@ -11,13 +15,14 @@ the tails e⁻ᵘ for large |u| are kept (1 − σ(u) would round them to 0).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..expr import Expr
 
-__all__ = ["sigmoid_slope_argument", "sigmoid_slope", "fused_operands"]
+__all__ = ["sigmoid_slope_argument", "sigmoid_slope", "fused_operands", "ones_product",
+           "ones_product_kind"]
 
 
 def sigmoid_slope_argument(node: Expr) -> Expr | None:
@@ -50,3 +55,47 @@ def sigmoid_slope(u: Any) -> Any:
     d = np.add(e, 1.0)
     np.multiply(d, d, out=d)
     return np.divide(e, d, out=d)
+
+
+def ones_product_kind(factors: Sequence[Expr]) -> str | None:
+    """``"repeat_row"`` (𝟙b), ``"repeat_column"`` (b𝟙ᵀ), ``"column_sums"`` (𝟙ᵀA) or
+    ``"row_sums"`` (A𝟙) for a product of two ``factors`` one of which is a vector of ones, else
+    None."""
+    if len(factors) != 2:
+        return None
+    a, b = factors
+    if a.op == "ones" and a.ndim == 2 and b.op not in _NOT_DENSE:
+        return "repeat_row" if a.shape[1] == 1 else "column_sums" if a.shape[0] == 1 else None
+    if b.op == "ones" and b.ndim == 2 and a.op not in _NOT_DENSE:
+        return "repeat_column" if b.shape[0] == 1 else "row_sums" if b.shape[1] == 1 else None
+    return None
+
+
+def ones_product(factors: Sequence[Expr]) -> Callable[[Any, Any], Any] | None:
+    """How to compute the product of two ``factors`` one of which is a vector of ones, by
+    broadcasting or summing (called with the two values), or None for any other product."""
+    kind = ones_product_kind(factors)
+    return None if kind is None else _BY_NUMPY[kind]
+
+
+_NOT_DENSE = frozenset({"ones", "inv", "matpow", "identity"})  # solves, inverses and 𝟙𝟙ᵀ go as before
+
+
+def _repeat_row(ones: np.ndarray, b: Any) -> Any:
+    return np.broadcast_to(b, np.shape(b)[:-2] + (ones.shape[0], np.shape(b)[-1]))
+
+
+def _repeat_column(a: Any, ones: np.ndarray) -> Any:
+    return np.broadcast_to(a, np.shape(a)[:-1] + (ones.shape[1],))
+
+
+def _column_sums(ones: np.ndarray, a: Any) -> Any:
+    return np.sum(a, axis=-2, keepdims=True)
+
+
+def _row_sums(a: Any, ones: np.ndarray) -> Any:
+    return np.sum(a, axis=-1, keepdims=True)
+
+
+_BY_NUMPY = {"repeat_row": _repeat_row, "repeat_column": _repeat_column, "column_sums": _column_sums,
+             "row_sums": _row_sums}
