@@ -4,12 +4,13 @@ products with 𝟙ᵀ, in ``kv.evaluate`` and in the code ``kv.lambdify`` writes
 from __future__ import annotations
 
 import operator
+import weakref
 
 import numpy as np
 import pytest
 
 import kronvec as kv
-from kronvec.evaluation import Binder, run_recorded, symbol_table
+from kronvec.evaluation import Binder, Plan, run_recorded, symbol_table
 
 
 def _steps(exprs, values):
@@ -107,3 +108,30 @@ def test_ones_products_of_thin_shapes(shape):
     np.testing.assert_allclose(got[0], A0.sum(0, keepdims=True))
     np.testing.assert_allclose(got[1], A0.sum(1, keepdims=True))
     np.testing.assert_allclose(got[2], (A0 + 1).sum())
+
+
+def test_a_recorded_plan_releases_each_temporary_after_its_last_use_and_drops_dead_steps():
+    # before: every intermediate lived until the plan returned (fresh pages on every call), and
+    # a step whose result nothing read (-A beside a sum that reads A with coefficient -1) ran
+    x = kv.Matrix("x", (3, 3))
+    seen: list = []
+    refs: list = []
+
+    def double(a):
+        out = 2.0 * a
+        refs.append(weakref.ref(out))
+        return out
+
+    def probe(a):
+        seen.append(refs[-1]() is None)  # the doubled temporary is gone by now
+        return a
+
+    dead_calls: list = []
+    steps = [(double, (0,), 1), (np.negative, (1,), 2), (lambda a: dead_calls.append(1) or a, (1,), 3),
+             (probe, (2,), 4)]
+    plan = Plan({x: 0}, {}, steps, [4], [], 5, frozenset())
+    x0 = np.arange(9.0).reshape(3, 3)
+    (got,) = plan.run({x: x0})
+    np.testing.assert_array_equal(got, -2.0 * x0)
+    assert seen == [True] and dead_calls == []
+    assert len(plan.steps) == 3

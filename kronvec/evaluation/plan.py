@@ -22,11 +22,13 @@ class Plan:
     transpose) are the same as when it was recorded: ``key``.  The steps are
     compiled once into one straight-line Python function (no per-step
     dispatch); the factorizations in ``checked`` are verified at the end.
+    Steps whose results nothing reads are left out (a term -A of a sum that the
+    sum read as A with the coefficient -1).
     """
 
     def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int], steps: list,
                  outputs: list[int], checked: list[int], size: int, key: frozenset) -> None:
-        self.inputs, self.factors, self.steps = inputs, factors, steps
+        self.inputs, self.factors, self.steps = inputs, factors, _live(steps, {*outputs, *checked})
         self.outputs, self.checked, self.size, self.key = outputs, checked, size, key
         self._compiled = _compile(self)
 
@@ -55,8 +57,25 @@ class Plan:
         return [slots[o] for o in self.outputs]
 
 
+def _live(steps: list, needed: set[int]) -> list:
+    """The steps that ``needed`` slots depend on, in their order."""
+    kept = []
+    for step in reversed(steps):
+        if step[2] in needed:
+            kept.append(step)
+            needed.update(step[1])
+    return kept[::-1]
+
+
 def _compile(plan: Plan) -> Callable[..., list[Any]]:
-    """``plan``'s steps as the source of one function, compiled."""
+    """``plan``'s steps as the source of one function, compiled.  Each intermediate is deleted
+    after its last use, so that NumPy reuses its memory for the next temporaries (the
+    evaluation then touches about as many fresh pages as the same code written by hand)."""
+    kept = {*plan.outputs, *plan.checked}
+    last_use = {slot: k for k, (_, ins, _) in enumerate(plan.steps) for slot in ins if slot not in kept}
+    dying: dict[int, list[int]] = {}
+    for slot, k in last_use.items():
+        dying.setdefault(k, []).append(slot)
     space: dict[str, Any] = {}
     lines = ["def run(bound, cholesky):"]
     for k, (sym, slot) in enumerate(plan.inputs.items()):
@@ -68,6 +87,8 @@ def _compile(plan: Plan) -> Callable[..., list[Any]]:
     for k, (fn, ins, out) in enumerate(plan.steps):
         space[f"f{k}"] = fn
         lines.append(f"    s{out} = f{k}({', '.join(f's{i}' for i in ins)})")
+        if k in dying:
+            lines.append(f"    del {', '.join(f's{i}' for i in sorted(dying[k]))}")
     lines.extend(f"    s{i}.verify()" for i in plan.checked)
     lines.append(f"    return [{', '.join(f's{o}' for o in plan.outputs)}]")
     exec(compile("\n".join(lines), "<kronvec plan>", "exec"), space)  # our own generated source
