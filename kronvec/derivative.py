@@ -118,7 +118,7 @@ X of every binding that never reads ``L.value``."""
 
 def _cheap_beside(f: E.Expr, factors: list[E.Expr]) -> bool:
     """Whether F adds little to the factors' evaluation (see EAGER_VALUE_ENTRIES)."""
-    largest, madds = work_beside(f, factors)
+    largest, madds = work_beside(f, factors, EAGER_VALUE_MADDS)
     return largest <= EAGER_VALUE_ENTRIES and madds <= EAGER_VALUE_MADDS
 
 

@@ -131,7 +131,32 @@ def test_a_recorded_plan_releases_each_temporary_after_its_last_use_and_drops_de
              (probe, (2,), 4)]
     plan = Plan({x: 0}, {}, steps, [4], [], 5, frozenset())
     x0 = np.arange(9.0).reshape(3, 3)
-    (got,) = plan.run({x: x0})
-    np.testing.assert_array_equal(got, -2.0 * x0)
-    assert seen == [True] and dead_calls == []
+    for _ in range(3):  # step by step, then compiled
+        (got,) = plan.run({x: x0})
+        np.testing.assert_array_equal(got, -2.0 * x0)
+    assert seen == [True, True, True] and dead_calls == []
     assert len(plan.steps) == 3
+
+
+def test_a_plan_is_compiled_only_when_it_is_replayed_a_second_time():
+    # a derivative bound once (cold first use) does not pay for compiling its plan
+    x = kv.Matrix("x", (2, 2))
+    plan = Plan({x: 0}, {}, [(np.negative, (0,), 1)], [1], [], 2, frozenset())
+    x0 = np.eye(2)
+    assert plan._compiled is None
+    np.testing.assert_array_equal(plan.run({x: x0})[0], -x0)
+    assert plan._compiled is None
+    np.testing.assert_array_equal(plan.run({x: x0})[0], -x0)
+    assert plan._compiled is not None
+    np.testing.assert_array_equal(plan.run({x: 2 * x0})[0], -2 * x0)
+
+
+def test_errors_still_name_the_singular_matrix_with_labels_made_on_demand():
+    X, V = kv.Matrix("X", (4, 2)), kv.Matrix("V", (4, 4))
+    J = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
+    X0 = np.arange(8.0).reshape(4, 2)
+    J.at(X=X0, V=np.eye(4) + 0.1)
+    with pytest.raises(np.linalg.LinAlgError, match=r"V is singular|inv\(V\)|solve\(V"):
+        J.at(X=X0, V=np.ones((4, 4)))
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        J.at(X=np.ones((4, 2)), V=np.eye(4))

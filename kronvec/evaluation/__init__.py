@@ -105,7 +105,7 @@ def explain_cost(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) 
     for e in exprs:
         ev(e)
     ev.verify()
-    return "\n".join(ev.notes) or "no choices: every product in its matrix-chain order"
+    return "\n".join(note() for note in ev.notes) or "no choices: every product in its matrix-chain order"
 
 
 def _is_numeric(x: Any) -> bool:

@@ -54,7 +54,7 @@ class BatchedFactorization:
     ----------
     a : (..., n, n) array
         The stack.
-    label : str
+    label : str, or a function returning it
         How errors name it, e.g. ``inv(X.mT @ X)``.
     try_cholesky, symmetric : bool
         ``a`` is declared positive definite or symmetric: determinants try a
@@ -72,16 +72,16 @@ class BatchedFactorization:
     that is singular to working precision.
     """
 
-    def __init__(self, a: np.ndarray, label: str, try_cholesky: bool = False,
+    def __init__(self, a: np.ndarray, label: str | Callable[[], str], try_cholesky: bool = False,
                  symmetric: bool | None = None, finite: bool = False, cholesky: np.ndarray | None = None,
                  triangle: str | None = None) -> None:
-        self.label = label
+        self._label = label  # a string, or a function that makes it (only errors read it)
         self.n = a.shape[-1]
         self.stack = a.shape[:-2]
         if not finite and not np.isfinite(a).all():
             bad = ~np.isfinite(a).all(axis=(-2, -1))
-            raise np.linalg.LinAlgError(f"{label}: {member_text(first_member(bad))} of the stack contains "
-                                        f"NaN or inf")
+            raise np.linalg.LinAlgError(f"{self.label}: {member_text(first_member(bad))} of the stack "
+                                        f"contains NaN or inf")
         self._a = a
         self._symmetric = bool(symmetric or try_cholesky)  # declared so: Cholesky for determinants
         self._upper = cholesky  # upper Cholesky factors computed when the value was bound
@@ -93,6 +93,13 @@ class BatchedFactorization:
         self._checked = False
         self._context: Callable[[], str] | None = None
 
+
+    @property
+    def label(self) -> str:
+        """How errors name the matrix, e.g. ``inv(X.T @ X)``."""
+        if not isinstance(self._label, str):
+            self._label = self._label()
+        return self._label
     def _singular(self) -> None:
         """After NumPy refused an exactly singular member: raise naming it."""
         sign, _ = np.linalg.slogdet(self._a)

@@ -43,6 +43,7 @@ from ..ops._common import matrix_transpose_value
 from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
+from .labels import inverse_label, solve_label
 from .fused import fused_operands, ones_product, sigmoid_slope, sigmoid_slope_argument
 from .plan import Plan
 from .structure import Structure
@@ -119,7 +120,8 @@ class Evaluator:
         self._lazy: set[Expr] = set()  # products only traced: tr(A₁⋯Aₖ) chooses its own order
         self._unforced: set[Expr] = set()  # operands of fused chains: evaluated only when asked for
         self._standalone: set[Expr] | None = None
-        self.notes: list[str] = []  # the choices made, with their multiply-add counts (explain_cost)
+        # the choices made, with their multiply-add counts (explain_cost), each written when read
+        self.notes: list[Callable[[], str]] = []
         self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
         self._slots: dict[int, int] = {}
         self._alive: list[Any] = []
@@ -345,7 +347,7 @@ class Evaluator:
             # symmetric by its form: Cholesky first, LDLᵀ/LU if that fails (code generation
             # keeps the factorization its representative values would not decide)
             inferred = a.ndim == 2 and not is_symbol and self.structure.symmetric(a)
-            make = partial(kind, label=f"inv({DISPLAY.python(a)})",
+            make = partial(kind, label=partial(inverse_label, a),
                            try_cholesky=is_symbol and a.params.positive_definite
                            or inferred and self.described is None,
                            symmetric=(a in self._symmetric_symbols or a.ndim > 2 and a.params.symmetric)
@@ -361,8 +363,8 @@ class Evaluator:
                 raise
             self._factors[a] = f
             if inferred:
-                self.notes.append(f"{DISPLAY.unicode(a)} is symmetric by its form: "
-                                  f"{factor_kind(f)}")
+                self.notes.append(lambda a=a, f=f: f"{DISPLAY.unicode(a)} is symmetric by its form: "
+                                                   f"{factor_kind(f)}")
         return f
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization, bool] | None:
@@ -374,13 +376,15 @@ class Evaluator:
             return self.factorization(base.args[0]), True
         return self.factorization(base), False
 
-    def _cached_chain(self, factors: tuple[Expr, ...]) -> np.ndarray | None:
-        """A product computed before, in this or in transposed order."""
+    def _cached_chain(self, factors: tuple[Expr, ...],
+                      flipped: Sequence[Expr] | None = None) -> np.ndarray | None:
+        """A product computed before, in this or in transposed order (``flipped``: the transposes
+        of ``factors`` in reverse order, when known)."""
         hit = self._chains.get(factors)
         if hit is not None:
             return hit
-        flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
-        hit = self._chains.get(flipped)
+        hit = self._chains.get(tuple(flipped) if flipped is not None else
+                               tuple(self.canon(transpose(f)) for f in reversed(factors)))
         return None if hit is None else self.op(matrix_transpose_value, hit, step=("transpose", factors))
 
     def chain(self, factors: Sequence[Expr]) -> np.ndarray:
@@ -406,14 +410,22 @@ class Evaluator:
         if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):
             self.chain(half)  # PᵀMP: P once, Pᵀ its transpose
         dims = [factors[0].shape[-2]] + [f.shape[-1] for f in factors]
-        known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
-                 if (hit := self._cached_chain(factors[i:j + 1])) is not None}
+        flipped: list[Expr] = []  # the transposed factors in reverse order, made once if needed
+
+        def cached(i: int, j: int) -> Any:
+            if not self._chains:
+                return None
+            if not flipped:
+                flipped.extend(self.canon(transpose(f)) for f in reversed(factors))
+            return self._cached_chain(factors[i:j + 1], flipped[n - 1 - j:n - i])
+
+        known = {(i, j): hit for i in range(n) for j in range(i + 1, n) if (hit := cached(i, j)) is not None}
         split = chain_order(dims, known)
 
         def product(i: int, j: int) -> Any:
             if (i, j) in known:
                 return known[(i, j)]
-            if j > i and (hit := self._cached_chain(factors[i:j + 1])) is not None:
+            if j > i and (hit := cached(i, j)) is not None:
                 return hit  # computed meanwhile, e.g. yᵀK⁻¹ as (K⁻¹y)ᵀ
             if i == j:
                 inv_op = self._inverse_operand(factors[i])
@@ -421,7 +433,7 @@ class Evaluator:
                     return inv_op
                 return self._operands.get(factors[i]) if factors[i] in self._operands else self(factors[i])
             k = split[i][j]
-            value = self._combine(product(i, k), product(k + 1, j), partial(_solve_label, factors, i, k, j),
+            value = self._combine(product(i, k), product(k + 1, j), partial(solve_label, factors, i, k, j),
                                   factors[i:j + 1])
             self._chains[factors[i:j + 1]] = value
             return value
@@ -477,17 +489,6 @@ def _scaled(c: float, x: Any) -> Any:
 
 def _with_cholesky(make: Callable[..., Factorization]) -> Callable[..., Factorization]:
     return lambda a, c: make(a, cholesky=c)
-
-
-def _solve_label(factors: tuple[Expr, ...], i: int, k: int, j: int) -> str:
-    """``solve(A, B)`` (or ``B @ inv(A)``) for the product of factors[i..k] and factors[k+1..j]."""
-    left, right = factors[i:k + 1], factors[k + 1:j + 1]
-    text = lambda fs: " @ ".join(DISPLAY.python(f) for f in fs)  # noqa: E731
-    if len(left) == 1 and left[0].op == "inv":
-        return f"solve({DISPLAY.python(left[0].args[0])}, {text(right)})"
-    if len(right) == 1 and right[0].op == "inv":
-        return f"{text(left)} @ {DISPLAY.python(right[0])}"
-    return text(left + right)
 
 
 def _inverse(fac: Factorization, trans: bool) -> np.ndarray:
