@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..expr import Expr, rebuild
-from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
+from ..maps.operands import LARGE, Identity, chain_order
 from ..ops._common import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
@@ -44,6 +44,7 @@ from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
 from .labels import inverse_label, solve_label
+from .operands import low_rank_split, product_operand, scaled, sum_operand
 from .fused import fused_operands, ones_product, sigmoid_slope, sigmoid_slope_argument
 from .plan import Plan
 from .structure import Structure
@@ -56,7 +57,7 @@ __all__ = ["Evaluator", "Plan", "run_recorded"]
 _OWN_TRANSPOSES = frozenset({"matmul", "transpose"})  # products look for their transposes themselves
 
 
-def run_recorded(plans: dict, exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
+def run_recorded(plans: dict[frozenset[Expr], Plan], exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
                  factors: int = 0) -> list[Any]:
     """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it.
 
@@ -108,7 +109,7 @@ class Evaluator:
         self._chains: dict[tuple[Expr, ...], np.ndarray] = {}
         self._operands: dict[Expr, Any] = {}
         self._exprs = tuple(exprs)
-        self._shared: dict[tuple, Any] = {}
+        self._shared: dict[tuple[Any, ...], Any] = {}
         self._ops: frozenset[str] | None = None
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
@@ -126,7 +127,7 @@ class Evaluator:
         self._slots: dict[int, int] = {}
         self._alive: list[Any] = []
         # ("step", (kind, *data), inputs, output) and ("node", node, value) entries
-        self.described: list[tuple] | None = [] if describe else None
+        self.described: list[tuple[Any, ...]] | None = [] if describe else None
         if record:
             self._tape = []
             for v in self.values.values():
@@ -141,7 +142,7 @@ class Evaluator:
         self._slots[id(value)] = slot
         return slot
 
-    def op(self, fn: Callable[..., Any], *args: Any, step: tuple | None = None) -> Any:
+    def op(self, fn: Callable[..., Any], *args: Any, step: tuple[Any, ...] | None = None) -> Any:
         """``fn(*args)``, recorded when recording (args must be earlier results).
 
         ``step`` describes the evaluator's own steps (``("matmul", factors)``, ...)
@@ -170,7 +171,10 @@ class Evaluator:
         elif self.described is None and (u := sigmoid_slope_argument(node)) is not None:
             value = self.op(sigmoid_slope, self(u))
         else:
-            value = spec(node.op).evaluate(self, node)
+            rule = spec(node.op).evaluate
+            if rule is None:
+                raise TypeError(f"operation {node.op!r} has no evaluation rule")
+            value = rule(self, node)
         if self.described is not None:
             self.described.append(("node", node, value))
         return value
@@ -182,7 +186,7 @@ class Evaluator:
             return None
         return self._cache.get(self.canon(transpose(node)))
 
-    def shared(self, key: tuple, fn: Callable[..., Any], *args: Any) -> Any:
+    def shared(self, key: tuple[Any, ...], fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` computed once per ``key`` in this evaluator (one recorded step).
 
         The outputs of one factorization are separate nodes; each asks for the
@@ -198,7 +202,7 @@ class Evaluator:
         definite) was bound, or None."""
         return self._cholesky.get(a)
 
-    def has_shared(self, key: tuple) -> bool:
+    def has_shared(self, key: tuple[Any, ...]) -> bool:
         """Whether :meth:`shared` has computed ``key`` already."""
         return key in self._shared
 
@@ -307,15 +311,15 @@ class Evaluator:
             return hit if hit is not None else self(e)
         if e.op == "add":
             terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
-            value = self.op(partial(_sum_operand, tuple(c for c, _ in terms)),
+            value = self.op(partial(sum_operand, tuple(c for c, _ in terms)),
                             *[self.operand(t) for _, t in terms])
         elif e.op == "scale" and e.args[0].op in ("add", "matmul"):
             inner = self.operand(e.args[0])
-            value = self.op(partial(_scaled, e.params.coef), inner)
+            value = self.op(partial(scaled, e.params.coef), inner)
         elif e.op == "identity":
             value = self.op(partial(Identity, e.shape[0]))
-        elif e.op == "matmul" and (split := _low_rank_split(e)) is not None:
-            value = self.op(_product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))
+        elif e.op == "matmul" and (split := low_rank_split(e)) is not None:
+            value = self.op(product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))
         else:
             return self(e)
         self._operands[e] = value
@@ -329,15 +333,17 @@ class Evaluator:
         """The value of a product node: its transpose's if known, else the chain."""
         t = self.canon(transpose(e))
         if t in self._cache:
-            return self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
+            result: np.ndarray = self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
+            return result
         return self.chain(e.args)
 
     def inverse(self, e: Expr) -> np.ndarray:
         """The value of A⁻¹ itself (when no product can use a solve instead)."""
         fac, trans = self._inverse_operand(e)  # type: ignore[misc]
-        return self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
+        result: np.ndarray = self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
+        return result
 
-    def factorization(self, a: Expr) -> Factorization:
+    def factorization(self, a: Expr) -> Factorization | BatchedFactorization:
         """The (cached) factorization of the square matrix ``a`` (of all its members, batched,
         for a stack)."""
         f = self._factors.get(a)
@@ -363,11 +369,10 @@ class Evaluator:
                 raise
             self._factors[a] = f
             if inferred:
-                self.notes.append(lambda a=a, f=f: f"{DISPLAY.unicode(a)} is symmetric by its form: "
-                                                   f"{factor_kind(f)}")
+                self.notes.append(partial(_symmetric_note, a, f))
         return f
 
-    def _inverse_operand(self, f: Expr) -> tuple[Factorization, bool] | None:
+    def _inverse_operand(self, f: Expr) -> tuple[Factorization | BatchedFactorization, bool] | None:
         """For a factor B⁻¹ or B⁻ᵀ not yet evaluated: (factorization of B, transposed)."""
         if f.op != "inv" or f in self._cache:
             return None
@@ -396,15 +401,18 @@ class Evaluator:
         factors = expand_powers(factors)
         n = len(factors)
         if n == 1:
-            return self(factors[0])
+            result: np.ndarray = self(factors[0])
+            return result
         wide = next((i for i, f in enumerate(factors) if f.op == "ones" and f.ndim == 2 and min(f.shape) > 1),
                     -1)
         if wide >= 0:  # L 𝟙 R = (L 𝟙ₚ)(𝟙_qᵀ R), rank one: never the p×q ones matrix itself
             (p, q), before, after = factors[wide].shape, factors[:wide], factors[wide + 1:]
-            return self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
+            result = self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
                            self.chain((ones(1, q),) + after), step=("matmul", factors))
+            return result
         if (by_numpy := ones_product(factors)) is not None:  # broadcast or sum, no outer product
-            return self.op(by_numpy, self(factors[0]), self(factors[1]), step=("matmul", factors))
+            result = self.op(by_numpy, self(factors[0]), self(factors[1]), step=("matmul", factors))
+            return result
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
         if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):
@@ -438,7 +446,8 @@ class Evaluator:
             self._chains[factors[i:j + 1]] = value
             return value
 
-        return product(0, n - 1)
+        result = product(0, n - 1)
+        return result
 
     def _combine(self, left: Any, right: Any, label: Callable[[], str],
                  what: tuple[Expr, ...] = ()) -> np.ndarray:
@@ -449,49 +458,39 @@ class Evaluator:
             if isinstance(right, tuple):
                 right = self.op(partial(_inverse, trans=right[1]), right[0],
                                 step=("inverse", right[1], what[-1] if what else None))
-            return self.op(partial(_solve, trans=left[1], context=label), left[0], right,
+            result: np.ndarray = self.op(partial(_solve, trans=left[1], context=label), left[0], right,
                            step=("solve", left[1], what))
+            return result
         if isinstance(right, tuple):
-            return self.op(partial(_solve_right, trans=right[1], context=label), right[0], left,
+            result = self.op(partial(_solve_right, trans=right[1], context=label), right[0], left,
                            step=("solve_right", right[1], what))
-        return self.op(operator.matmul, left, right, step=("matmul", what))
+            return result
+        result = self.op(operator.matmul, left, right, step=("matmul", what))
+        return result
 
 
-def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
+def _solve(fac: Factorization | BatchedFactorization, b: np.ndarray, trans: bool,
+           context: Callable[[], str]) -> np.ndarray:
     return fac.solve(b, trans, context)
 
 
-def _solve_right(fac: Factorization, x: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
+def _solve_right(fac: Factorization | BatchedFactorization, x: np.ndarray, trans: bool,
+                 context: Callable[[], str]) -> np.ndarray:
     """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
     xt = x.swapaxes(-1, -2) if type(x) is np.ndarray else np.swapaxes(x, -1, -2)
     return fac.solve(xt, not trans, context).swapaxes(-1, -2)
 
 
-def _low_rank_split(e: Expr) -> int | None:
-    """Where to split a product p×q into (p×r)(r×q) pieces, if that is much smaller."""
-    dims = [e.args[0].shape[0]] + [a.shape[1] for a in e.args]
-    rows, cols = dims[0], dims[-1]
-    k = min(range(1, len(e.args)), key=lambda i: dims[i])
-    return k if dims[k] * (rows + cols) * 4 < rows * cols else None
+def _symmetric_note(a: Expr, f: Factorization | BatchedFactorization) -> str:
+    return f"{DISPLAY.unicode(a)} is symmetric by its form: {factor_kind(f)}"
 
 
-def _sum_operand(coefs: tuple[float, ...], *values: Any) -> Sum:
-    return Sum(list(zip(coefs, values)))
-
-
-def _product_operand(left: Any, right: Any) -> Product:
-    return Product([left, right])
-
-
-def _scaled(c: float, x: Any) -> Any:
-    return x.scaled(c) if isinstance(x, Operand) else c * x
-
-
-def _with_cholesky(make: Callable[..., Factorization]) -> Callable[..., Factorization]:
+def _with_cholesky(make: Callable[..., Factorization | BatchedFactorization]
+                   ) -> Callable[[np.ndarray, np.ndarray], Factorization | BatchedFactorization]:
     return lambda a, c: make(a, cholesky=c)
 
 
-def _inverse(fac: Factorization, trans: bool) -> np.ndarray:
+def _inverse(fac: Factorization | BatchedFactorization, trans: bool) -> np.ndarray:
     return fac.inverse(trans)
 
 

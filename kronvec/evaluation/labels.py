@@ -15,7 +15,9 @@ def inverse_label(a: Expr) -> str:
 def solve_label(factors: tuple[Expr, ...], i: int, k: int, j: int) -> str:
     """``solve(A, B)`` (or ``B @ inv(A)``) for the product of factors[i..k] and factors[k+1..j]."""
     left, right = factors[i:k + 1], factors[k + 1:j + 1]
-    text = lambda fs: " @ ".join(DISPLAY.python(f) for f in fs)  # noqa: E731
+
+    def text(fs: tuple[Expr, ...]) -> str:
+        return " @ ".join(DISPLAY.python(f) for f in fs)
     if len(left) == 1 and left[0].op == "inv":
         return f"solve({DISPLAY.python(left[0].args[0])}, {text(right)})"
     if len(right) == 1 and right[0].op == "inv":

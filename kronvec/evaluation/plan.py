@@ -28,8 +28,9 @@ class Plan:
     sum read as A with the coefficient -1).
     """
 
-    def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int], steps: list,
-                 outputs: list[int], checked: list[int], size: int, key: frozenset) -> None:
+    def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int],
+                 steps: list[tuple[Callable[..., Any], tuple[int, ...], int]],
+                 outputs: list[int], checked: list[int], size: int, key: frozenset[Expr]) -> None:
         self.inputs, self.factors, self.steps = inputs, factors, _live(steps, {*outputs, *checked})
         self.outputs, self.checked, self.size, self.key = outputs, checked, size, key
         self._dying = _last_uses(self.steps, {*outputs, *checked})
@@ -71,7 +72,10 @@ class Plan:
         return [slots[o] for o in self.outputs]
 
 
-def _live(steps: list, needed: set[int]) -> list:
+Step = tuple[Callable[..., Any], tuple[int, ...], int]
+
+
+def _live(steps: list[Step], needed: set[int]) -> list[Step]:
     """The steps that ``needed`` slots depend on, in their order."""
     kept = []
     for step in reversed(steps):
@@ -81,7 +85,7 @@ def _live(steps: list, needed: set[int]) -> list:
     return kept[::-1]
 
 
-def _last_uses(steps: list, kept: set[int]) -> dict[int, list[int]]:
+def _last_uses(steps: list[Step], kept: set[int]) -> dict[int, list[int]]:
     """The slots (other than ``kept``) each step reads for the last time, by step index: released
     there, so that NumPy reuses their memory for the next temporaries (an evaluation then touches
     about as many fresh pages as the same code written by hand)."""
@@ -112,4 +116,5 @@ def _compile(plan: Plan) -> Callable[..., list[Any]]:
     lines.extend(f"    s{i}.verify()" for i in plan.checked)
     lines.append(f"    return [{', '.join(f's{o}' for o in plan.outputs)}]")
     exec(compile("\n".join(lines), "<kronvec plan>", "exec"), space)  # our own generated source
-    return space["run"]
+    run: Callable[..., list[Any]] = space["run"]
+    return run
