@@ -160,3 +160,31 @@ def test_errors_still_name_the_singular_matrix_with_labels_made_on_demand():
         J.at(X=X0, V=np.ones((4, 4)))
     with pytest.raises(np.linalg.LinAlgError, match="singular"):
         J.at(X=np.ones((4, 2)), V=np.eye(4))
+
+
+def test_a_stack_whose_inverse_is_an_output_solves_by_products_with_it():
+    # before: F = (XᵀV⁻¹X)⁻¹ of every member was formed for the value and, besides, a batched LU
+    # solve with XᵀV⁻¹X made FXᵀV⁻¹
+    b, n, m = 3, 6, 2
+    rng = np.random.default_rng(3)
+    R = rng.standard_normal((b, n, n))
+    V0 = R @ np.swapaxes(R, 1, 2) / n + np.eye(n)
+    V0 = (V0 + np.swapaxes(V0, 1, 2)) / 2
+    X0 = rng.standard_normal((b, n, m))
+    X, V = kv.Matrix("X", (b, n, m)), kv.Matrix("V", (b, n, n), symmetric=True)
+    F = kv.inv(X.mT @ kv.solve(V, X))
+    J = kv.jacobian(F, V)
+    L = J.at(X=X0, V=V0)
+    (plan,) = J._plans[J._eager_value].values()
+    solves = [fn for fn, _, _ in plan.steps if "solve" in repr(fn)]
+    assert len(solves) == 1, plan.steps  # V⁻¹ once; F by its inverse, which F is
+    Y = np.linalg.solve(V0, X0)
+    F0 = np.linalg.inv(np.swapaxes(X0, 1, 2) @ Y)
+    W = Y @ F0
+    H = rng.standard_normal((b, n, n))
+    np.testing.assert_allclose(L.jvp(H), np.swapaxes(W, 1, 2) @ H @ W, rtol=1e-10)
+    np.testing.assert_allclose(L.value, F0, rtol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError, match="member 1|\\[1\\]"):
+        X1 = X0.copy()
+        X1[1] = 0.0
+        J.at(X=X1, V=V0)

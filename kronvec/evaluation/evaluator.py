@@ -37,7 +37,7 @@ from ..maps.operands import LARGE, Identity, chain_order
 from ..ops._common import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
-from ..ops.products import transpose
+from ..ops.products import inv, transpose
 from ..registry import DISPLAY, spec
 from ..ops._common import matrix_transpose_value
 from .batched import BatchedFactorization
@@ -370,6 +370,8 @@ class Evaluator:
             self._factors[a] = f
             if inferred:
                 self.notes.append(partial(_symmetric_note, a, f))
+            if a.ndim > 2 and self.described is None and self.canon(inv(a)) in self.standalone_inverses():
+                self(inv(a))  # formed anyway (F = (XᵀV⁻¹X)⁻¹): the solves become products with it
         return f
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization | BatchedFactorization, bool] | None:
