@@ -9,6 +9,7 @@ from scipy.special import expit
 
 import kronvec as kv
 from kronvec.evaluation import Binder, run_recorded, symbol_table
+from kronvec.evaluation.batched import one_norms
 from kronvec.evaluation.fused import sigmoid_slope
 
 
@@ -79,3 +80,14 @@ def test_the_sigmoids_are_still_computed_when_another_output_needs_them():
     np.testing.assert_allclose(slope, expit(u0) * expit(-u0), rtol=4e-15)
     np.testing.assert_allclose(s, expit(u0), rtol=1e-15)
     np.testing.assert_allclose(r, expit(-u0), rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 4), (400, 20, 20), (7, 3, 300, 5), (2, 1, 1), (0, 3, 3)])
+def test_the_one_norms_of_a_stack_taken_a_few_members_at_a_time(shape):
+    a = np.random.default_rng(1).standard_normal(shape)
+    if a.size > 10:
+        a.reshape(-1)[5] = np.nan  # a NaN member has a NaN norm, as before
+    expected = np.abs(a).sum(axis=-2).max(axis=-1)
+    np.testing.assert_allclose(one_norms(a), expected, rtol=1e-14)
+    flipped = np.swapaxes(a, -1, -2)  # not contiguous
+    np.testing.assert_allclose(one_norms(flipped), np.abs(flipped).sum(axis=-2).max(axis=-1), rtol=1e-14)

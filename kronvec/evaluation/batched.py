@@ -34,6 +34,25 @@ def _PROBE(n: int) -> np.ndarray:  # noqa: N802 - a constant vector
     return (-1.0) ** i * (1.0 + i / max(n - 1, 1))
 
 
+_CHUNK = 1 << 16  # entries of the members one_norms takes at a time
+
+
+def one_norms(a: np.ndarray) -> np.ndarray:
+    """‖Aᵢ‖₁ = maxⱼ Σᵢ |aᵢⱼ| of every member of the stack ``a``, a few members at a time (|A| of a
+    whole large stack would be a temporary as large as the stack, fresh pages on every call)."""
+    members = a.reshape((-1,) + a.shape[-2:])
+    if members.size <= _CHUNK:
+        return np.abs(a).sum(axis=-2).max(axis=-1)
+    step = max(1, _CHUNK // (a.shape[-2] * a.shape[-1]))
+    out = np.empty(members.shape[0])
+    buffer = np.empty((step,) + a.shape[-2:])
+    for i in range(0, members.shape[0], step):
+        chunk = members[i:i + step]
+        part = np.abs(chunk, out=buffer[:len(chunk)])
+        np.max(part.sum(axis=-2), axis=-1, out=out[i:i + len(chunk)])
+    return out.reshape(a.shape[:-2])
+
+
 def _norm_ratios(x: np.ndarray, b: np.ndarray) -> np.ndarray:
     """‖xⱼ‖₁/‖bⱼ‖₁ for every column of the solves x = A⁻¹b: lower bounds of ‖A⁻¹‖₁.
 
@@ -173,8 +192,8 @@ class BatchedFactorization:
         """The reciprocal condition number of every member in the 1-norm: exact from the
         inverses if they were formed, else the estimate from the solves made."""
         if self._rcond is None:
-            anorm = np.abs(self._a).sum(axis=-2).max(axis=-1)
-            inorm = np.abs(self._inv).sum(axis=-2).max(axis=-1) if self._inv is not None else \
+            anorm = one_norms(self._a)
+            inorm = one_norms(self._inv) if self._inv is not None else \
                 self._lower_bound
             with np.errstate(divide="ignore", invalid="ignore"):
                 self._rcond = np.where(anorm > 0, 1.0 / (anorm * inorm), 0.0)
