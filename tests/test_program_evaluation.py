@@ -188,3 +188,24 @@ def test_a_stack_whose_inverse_is_an_output_solves_by_products_with_it():
         X1 = X0.copy()
         X1[1] = 0.0
         J.at(X=X1, V=V0)
+
+
+def test_a_stack_solve_with_more_columns_than_rows_goes_through_the_inverses():
+    # before: a batched LU solve of the 5×5 members against 20 columns (and a probe column)
+    rng = np.random.default_rng(4)
+    A0 = rng.standard_normal((50, 3, 3)) + 3 * np.eye(3)
+    B0 = rng.standard_normal((50, 3, 7))
+    A, B = kv.Matrix("A", (50, 3, 3)), kv.Matrix("B", (50, 3, 7))
+    calls: list = []
+    original = np.linalg.solve
+    try:
+        np.linalg.solve = lambda *a, **k: calls.append(1) or original(*a, **k)
+        got = kv.evaluate(kv.solve(A, B), A=A0, B=B0)
+    finally:
+        np.linalg.solve = original
+    np.testing.assert_allclose(got, original(A0, B0), rtol=1e-12)
+    assert calls == []
+    singular = A0.copy()
+    singular[7] = np.outer([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    with pytest.raises(np.linalg.LinAlgError, match="member 7|\\[7\\]"):
+        kv.evaluate(kv.solve(A, B), A=singular, B=B0)

@@ -4,8 +4,9 @@
 (which factors one matrix by LAPACK) for values with stack axes,
 ``(b, ..., n, n)``.  Everything is one batched NumPy call that loops over the
 members in C: the first solve is ``np.linalg.solve`` (LU of every member);
-from a second solve on, or when the inverse itself is wanted, the inverses
-are formed once by ``np.linalg.inv`` and every further solve is a batched
+from a second solve on, for a right-hand side with more columns than the
+members have rows, or when the inverse itself is wanted, the inverses are
+formed once by ``np.linalg.inv`` and every further solve is a batched
 ``np.matmul``; ``np.linalg.slogdet`` gives the (log-)determinants.
 
 The reciprocal condition number of every member is exact from the inverses,
@@ -160,10 +161,12 @@ class BatchedFactorization:
     def solve(self, b: np.ndarray, trans: bool = False,
               context: Callable[[], str] | None = None) -> np.ndarray:
         """A⁻¹B (A⁻ᵀB when ``trans``) for every member: one batched LU solve the first time, a
-        batched product with the inverses after that."""
+        batched product with the inverses after that, and at once when B has more columns
+        than A (the inverses of 10,000 5×5 members and a product with 20 columns take half
+        the time of the LU solve)."""
         self._note_use(context)
         self._solves += 1
-        if self._inv is None and self._solves == 1:
+        if self._inv is None and self._solves == 1 and np.shape(b)[-1] <= self.n:
             return self._lu_solve(np.asarray(b, dtype=float), trans)
         inv = self._inverses()
         result: np.ndarray = (np.swapaxes(inv, -1, -2) if trans else inv) @ b
