@@ -43,7 +43,8 @@ def one_norms(a: np.ndarray) -> np.ndarray:
     whole large stack would be a temporary as large as the stack, fresh pages on every call)."""
     members = a.reshape((-1,) + a.shape[-2:])
     if members.size <= _CHUNK:
-        return np.abs(a).sum(axis=-2).max(axis=-1)
+        whole: np.ndarray = np.abs(a).sum(axis=-2).max(axis=-1)
+        return whole
     step = max(1, _CHUNK // (a.shape[-2] * a.shape[-1]))
     out = np.empty(members.shape[0])
     buffer = np.empty((step,) + a.shape[-2:])
