@@ -22,7 +22,7 @@ import numpy as np
 from ..expr import Expr
 
 __all__ = ["sigmoid_slope_argument", "sigmoid_slope", "fused_operands", "ones_product",
-           "ones_product_kind"]
+           "ones_product_kind", "ones_product_code"]
 
 
 def sigmoid_slope_argument(node: Expr) -> Expr | None:
@@ -68,6 +68,21 @@ def ones_product_kind(factors: Sequence[Expr]) -> str | None:
         return "repeat_row" if a.shape[1] == 1 else "column_sums" if a.shape[0] == 1 else None
     if b.op == "ones" and b.ndim == 2 and a.op not in _NOT_DENSE:
         return "repeat_column" if b.shape[0] == 1 else "row_sums" if b.shape[1] == 1 else None
+    return None
+
+
+def ones_product_code(factors: Sequence[Expr], left: str, right: str) -> str | None:
+    """NumPy code of the product of two ``factors`` (their code ``left`` and ``right``) when one
+    is a vector of ones: ``np.broadcast_to(b, shape)`` or ``A.sum(axis=..., keepdims=True)``."""
+    kind = ones_product_kind(factors)
+    if kind in ("repeat_row", "repeat_column"):
+        a, b = factors
+        shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+        return f"np.broadcast_to({right if kind == 'repeat_row' else left}, {tuple(shape)})"
+    if kind in ("column_sums", "row_sums"):  # 𝟙ᵀA sums over the rows, A𝟙 over the columns
+        summed = right if kind == "column_sums" else left
+        summed = summed if summed.isidentifier() else f"({summed})"
+        return f"{summed}.sum(axis={-2 if kind == 'column_sums' else -1}, keepdims=True)"
     return None
 
 
