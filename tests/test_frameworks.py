@@ -380,3 +380,23 @@ def test_jax_every_order_is_kronvecs_in_reverse_mode_too(jax64):
     e = np.random.default_rng(9).standard_normal((3, 3))
     along = fd(lambda v: hessian(jnp.asarray(v)), a0, e, eps=1e-5)
     np.testing.assert_allclose(np.tensordot(third, e, 2), along, rtol=1e-5, atol=1e-7)
+
+
+@needs_torch
+def test_torch_second_order_at_a_tie_is_kronvecs_through_every_transform(torch):
+    """torch.func.hessian and jacrev(jacrev) of a fresh function (its derivative Functions made inside
+    the transforms) and double backward, at eigenvalues (1, 1, 4): kronvec's exact second derivative."""
+    S = kv.Matrix("S", (3, 3), positive_definite=True)
+    W = np.arange(9.0).reshape(3, 3) / 9
+    f = kv.trace(kv.Constant(W) @ kv.sqrtm(S))
+    s0 = rotated([1.0, 1.0, 4.0])
+    want = kv.hessian(f, S).at(S=s0).to_tensor()
+    want = (want + want.transpose(0, 1, 3, 2)) / 2
+    want = (want + want.transpose(1, 0, 2, 3)) / 2
+    for second in (torch.func.hessian, lambda g: torch.func.jacrev(torch.func.jacrev(g))):
+        hess = second(kv.torch_function([S], f))(torch.tensor(s0)).numpy()
+        np.testing.assert_allclose(hess, want, rtol=1e-9, atol=1e-12)
+    x = torch.tensor(s0, requires_grad=True)
+    (g,) = torch.autograd.grad(kv.torch_function([S], f)(x), x, create_graph=True)
+    rows = [torch.autograd.grad(g.reshape(-1)[k], x, retain_graph=True)[0].numpy() for k in range(9)]
+    np.testing.assert_allclose(np.reshape(rows, (3, 3, 3, 3)), want, rtol=1e-9, atol=1e-12)

@@ -65,7 +65,8 @@ class _TorchFunction:
 
     def __init__(self, sig: Signature, torch: Any) -> None:
         self.sig, self.torch = sig, torch
-        self.code = lambdify(sig.args, sig.outputs, backend="torch")
+        with torch._C._DisableFuncTorch():  # made inside a torch.func transform: plain constant tensors
+            self.code = lambdify(sig.args, sig.outputs, backend="torch")
         self._rules: dict[str, tuple[_TorchFunction | None, list[bool]]] = {}
         # a subclass of torch.autograd.Function (PyTorch is imported on use: not named here)
         self.function: Any = type("KronvecFunction", (torch.autograd.Function,), {
