@@ -98,9 +98,11 @@ class _JaxFunction:
         self.batching.primitive_batchers[prim] = self.batch_rule
         mlir.register_lowering(prim, mlir.lower_fun(self.impl, multiple_results=True))
 
-    def lead(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The stack axes of the first value (every value of one call has the same)."""
-        return tuple(shape[:len(shape) - len(self.shapes[0])])
+    def lead(self, values: Sequence[Any], mapped: tuple[bool, ...]) -> tuple[int, ...]:
+        """The stack axes of the mapped values (they all have the same; the others have none)."""
+        i = mapped.index(True) if True in mapped else 0
+        shape = tuple(values[i].shape)
+        return shape[:len(shape) - len(self.shapes[i])] if True in mapped else ()
 
     def member(self, *values: Any) -> tuple[Any, ...]:
         """The outputs for one value per symbol: the generated code."""
@@ -110,14 +112,14 @@ class _JaxFunction:
         outs = self.code(*values)
         return tuple(jnp.reshape(v, shape) for v, shape in zip(outs, self.sig.output_shapes))
 
-    def impl(self, *values: Any) -> list[Any]:
-        mapped = self.member
-        for _ in self.lead(values[0].shape):
-            mapped = self.jax.vmap(mapped)
-        return list(mapped(*values))
+    def impl(self, *values: Any, mapped: tuple[bool, ...]) -> list[Any]:
+        run = self.member
+        for _ in self.lead(values, mapped):  # the unmapped values are shared, not copied
+            run = self.jax.vmap(run, in_axes=tuple(0 if m else None for m in mapped))
+        return list(run(*values))
 
-    def abstract(self, *avals: Any) -> list[Any]:
-        lead = self.lead(avals[0].shape)
+    def abstract(self, *avals: Any, mapped: tuple[bool, ...]) -> list[Any]:
+        lead = self.lead(avals, mapped)
         dtype = self.jnp.result_type(*[a.dtype for a in avals])
         return [self.shaped(lead + tuple(shape), dtype) for shape in self.sig.output_shapes]
 
@@ -132,11 +134,12 @@ class _JaxFunction:
                                                                 "kv.jax_function"), self.jax)
         return self._tangent_function
 
-    def jvp_rule(self, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[list[Any], list[Any]]:
-        outs = self.prim.bind(*primals)
+    def jvp_rule(self, primals: Sequence[Any], tangents: Sequence[Any], *,
+                 mapped: tuple[bool, ...]) -> tuple[list[Any], list[Any]]:
+        outs = self.prim.bind(*primals, mapped=mapped)
         tf = self.tangent_function()
-        tangents = [self.ad.instantiate_zeros(t) for t in tangents]
-        parts = iter(tf.prim.bind(*primals, *tangents) if tf is not None else ())
+        tangents = [self.ad.instantiate_zeros(t) for t in tangents]  # of their primals' shapes
+        parts = iter(tf.prim.bind(*primals, *tangents, mapped=mapped + mapped) if tf is not None else ())
         return outs, [self.jnp.zeros_like(o) if zero else next(parts)
                       for o, zero in zip(outs, self._tangent_zero)]
 
@@ -153,27 +156,43 @@ class _JaxFunction:
                 Signature(self.sig.args + cotangents, outputs, "kv.jax_function"), self.jax)
         return self._transposes[linear]
 
-    def transpose_rule(self, cts: Sequence[Any], *args: Any) -> list[Any]:
+    def transpose_rule(self, cts: Sequence[Any], *args: Any, mapped: tuple[bool, ...]) -> list[Any]:
         jnp = self.jnp
         linear = tuple(i for i, a in enumerate(args) if self.ad.is_undefined_primal(a))
         # the function is linear in those: their values do not enter the VJP (zeros stand in)
         values = [jnp.zeros(a.aval.shape, a.aval.dtype) if i in linear else a for i, a in enumerate(args)]
         cts = [self.ad.instantiate_zeros(c) for c in cts]
+        lead = self.lead(values, mapped)
         tf = self.transpose_function(linear)
-        parts = iter(tf.prim.bind(*values, *cts) if tf is not None else [jnp.zeros_like(values[i])
-                                                                          for i in linear])
-        return [next(parts) if i in linear else None for i in range(len(args))]
+        parts = iter(tf.prim.bind(*values, *cts, mapped=mapped + (bool(lead),) * len(cts)) if tf is not None
+                     else [jnp.zeros(values[i].shape, values[i].dtype) for i in linear])
+        out: list[Any] = [None] * len(args)
+        for i in linear:  # an argument shared by the members: the sum of their cotangents
+            part = next(parts)
+            out[i] = part.sum(axis=tuple(range(len(lead)))) if lead and not mapped[i] else part
+        return out
 
-    def batch_rule(self, values: Sequence[Any], dims: Sequence[Any]) -> tuple[list[Any], list[int]]:
+    def batch_rule(self, values: Sequence[Any], dims: Sequence[Any], *,
+                   mapped: tuple[bool, ...]) -> tuple[list[Any], list[int]]:
         jnp = self.jnp
         size = next(v.shape[d] for v, d in zip(values, dims) if d is not None)
-        values = [jnp.broadcast_to(v, (size,) + v.shape) if d is None else jnp.moveaxis(v, d, 0)
-                  for v, d in zip(values, dims)]
-        outs = self.prim.bind(*values)
+        lead = self.lead(values, mapped)
+        now = tuple(m or d is not None for m, d in zip(mapped, dims))
+        moved = []
+        for v, d, m, shape in zip(values, dims, mapped, self.shapes):
+            if d is not None:
+                v = jnp.moveaxis(v, d, 0)
+                if lead and not m:  # the new axis first, then the others' stack axes
+                    v = jnp.broadcast_to(jnp.reshape(v, (size,) + (1,) * len(lead) + tuple(shape)),
+                                         (size,) + lead + tuple(shape))
+            elif m:
+                v = jnp.broadcast_to(v[None], (size,) + tuple(v.shape))
+            moved.append(v)
+        outs = self.prim.bind(*moved, mapped=now)
         return outs, [0] * len(outs)
 
-    def __call__(self, *values: Any) -> Any:
-        outs = self.prim.bind(*values)
+    def __call__(self, *values: Any, mapped: tuple[bool, ...]) -> Any:
+        outs = self.prim.bind(*values, mapped=mapped)
         return tuple(outs) if self.sig.several else outs[0]
 
 
@@ -200,10 +219,12 @@ def _stacked(f: _JaxFunction, jax: Any) -> Callable[..., Any]:
             check_declared("kv.jax_function", f.sig.args[i], concrete, float(jnp.finfo(concrete.dtype).eps),
                            definite)
         leads = [v.shape[:v.ndim - len(s)] if v.ndim > len(s) else () for v, s in zip(values, shapes)]
-        if any(leads):  # stacks: every value with the same leading axes
-            lead = jnp.broadcast_shapes(*leads)
-            values = tuple(jnp.broadcast_to(v, lead + tuple(s)) for v, s in zip(values, shapes))
-        return f(*values)
+        mapped = tuple(bool(lead) for lead in leads)
+        if any(mapped):  # stacks: the values that have leading axes, with the same ones
+            lead = jnp.broadcast_shapes(*[lead for lead in leads if lead])
+            values = tuple(jnp.broadcast_to(v, lead + tuple(s)) if m else v
+                           for v, s, m in zip(values, shapes, mapped))
+        return f(*values, mapped=mapped)
 
     function.__doc__ = f.code.__doc__
     function.__name__ = function.__qualname__ = "jax_function"
