@@ -29,7 +29,7 @@ from ..expr import Expr, as_expr, display_names, strip_names
 from ..maps import expression_factors
 from ..printing import abbreviate, to_unicode
 from ..shapes import as2d
-from ..testing import random_matrix
+from ..sample_values import random_matrix
 from .backends import BACKENDS, Backend, backend
 from .emit import CodegenError, Emitter, identifier
 from .function import GeneratedFunction

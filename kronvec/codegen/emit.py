@@ -22,7 +22,7 @@ import ast
 import keyword
 import re
 import unicodedata
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Mapping, NoReturn
 
 import numpy as np
 
@@ -488,13 +488,3 @@ def _transposed(code: str, stacked: bool = False) -> str:
     if _ATOM.match(code):  # a number
         return code
     return f"({code}).T"
-
-
-def format_output(code: str, shape: tuple[int, ...], natural: tuple[int, ...] | None) -> str:
-    """``code`` reshaped to ``shape`` where its natural shape differs."""
-    if natural is not None and tuple(natural) == tuple(shape):
-        return code
-    return f"{code}.reshape({tuple(shape)})"
-
-
-Template = Callable[..., str]

@@ -42,7 +42,7 @@ from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
                                _EliminationAdjoint)
 from ..maps.terms import _SLOT_INDEX, _FactorTerm
-from ..ops._common import code_slice, code_transpose
+from ..ops._code_templates import code_slice, code_transpose
 from ..ops.leaves import Matrix
 from ..registry import function
 from ..shapes import as2d
@@ -174,7 +174,10 @@ def _is_one(f: Any) -> bool:
 
 
 def _elementwise(g: Emitter, m: ElementwiseMap, h: str) -> str:
-    return g.let(f"{_factor(g, m.D)} * {h}", hint="term")
+    d = _factor(g, m.D)
+    if isinstance(m.D, Expr) and len(m.D.shape) == 1:  # per-member scalars, in matrix form (b, 1, 1)
+        d = f"{_operand(d)}[..., None, None]" if d is not None else d
+    return g.let(f"{d} * {h}", hint="term")
 
 
 def _diag_embed(g: Emitter, m: DiagEmbedMap, h: str) -> str:

@@ -162,5 +162,5 @@ def _stacked(f: _TorchFunction, torch: Any) -> Callable[..., Any]:
 
     function.__doc__ = f.code.__doc__
     function.__name__ = function.__qualname__ = "torch_function"
-    function.function = f.function  # type: ignore[attr-defined]
+    function.__dict__["function"] = f.function  # the autograd.Function, as an attribute
     return function
