@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contexts import PrintContext
+from ..contexts import PrintContext, StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap, LinearMap
@@ -111,7 +111,7 @@ def polygamma(n: int, x: Any) -> Expr:
 
 
 def _print_polygamma(latex: bool) -> Any:
-    def styled(printer: Any, e: Expr) -> tuple[str, int]:
+    def styled(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
         order = e.params.order
         head = rf"\psi^{{({order})}}" if latex else f"ψ⁽{str(order).translate(_SUPERSCRIPT)}⁾"
         return printer.s.func(head, printer(e.args[0])), Prec.ATOM
