@@ -20,6 +20,7 @@ import numpy as np
 
 from . import expr as E
 from .blockjacobian import BlockJacobian
+from .dims import has_names
 from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
 from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
@@ -34,6 +35,7 @@ from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
+from .sizing import PerSizes, composed, named_symbols, sized_derivative
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
            "partial"]
@@ -143,6 +145,8 @@ class Jacobian:
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
         self._plans: dict[bool, dict[frozenset, Plan]] = {}
+        self._per_sizes = PerSizes() if has_names(lmap.in_shape, lmap.out_shape) or \
+            named_symbols(expr._symbols.values()) else None  # sizes given as names
 
     def __reduce__(self) -> tuple:
         """Pickle what the derivative is; what ``at`` set up is built again on first use."""
@@ -187,6 +191,8 @@ class Jacobian:
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
         given = by_name("J.at", values, kw)
+        if self._per_sizes is not None:
+            return sized_derivative(self, given, jacobian).at(given)
         if CHUNKED and chunked_values(given):
             return CHUNKED["at"](self, given)
         if self._factors is None:
@@ -244,12 +250,13 @@ class Jacobian:
         if isinstance(other, LinearMap):
             _require_structural(other, "J @ L")
             check_composable(self.map, other)
-            return Jacobian(self.expr, self.wrt, compose(self.map, other), self.names, self.adjoint)
+            return composed(Jacobian(self.expr, self.wrt, compose(self.map, other), self.names,
+                                      self.adjoint))
         if not isinstance(other, Jacobian):
             return NotImplemented
         check_composable(self.map, other.map)
-        return Jacobian(self.expr, other.wrt, compose(self.map, other.map),
-                        {**other.names, **self.names})
+        return composed(Jacobian(self.expr, other.wrt, compose(self.map, other.map),
+                                  {**other.names, **self.names}))
 
     def __rmatmul__(self, other: Any) -> "Jacobian":
         """``L @ J`` for a structural map L (such as ``kv.elimination(n)``)."""
@@ -257,7 +264,7 @@ class Jacobian:
             return NotImplemented
         _require_structural(other, "L @ J")
         check_composable(other, self.map)
-        return Jacobian(self.expr, self.wrt, compose(other, self.map), self.names, self.adjoint)
+        return composed(Jacobian(self.expr, self.wrt, compose(other, self.map), self.names, self.adjoint))
 
     def apply(self, tangent: Any) -> E.Expr:
         """dF as an expression, for the tangent expression dV = ``tangent``."""

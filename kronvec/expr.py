@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import registry
+from .dims import BASE, dim
 from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape, whole_shape
@@ -102,7 +103,7 @@ class Expr:
              shape: Shape = ()) -> "Expr":
         """The unique node with these fields (hash-consing)."""
         args = tuple(args)
-        shape = tuple(int(s) for s in shape)
+        shape = tuple(int(s) if s < BASE else dim(s) for s in shape)  # names stay Dims
         key = (op, tuple(id(a) for a in args), params, shape)
         node = cls._table.get(key)
         if node is None:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator
 
+from .dims import BASE, letters_for, size_text
 from .errors import ShapeError
 
 Shape = tuple[int, ...]
@@ -26,9 +27,14 @@ __all__ = ["Shape", "fmt", "is_scalar_shape", "as2d", "same_shape", "human_bytes
            "members_from", "whole_shape"]
 
 
-def fmt(shape: Any) -> str:
-    """A shape as the user writes it, e.g. ``(4, 3)``."""
-    return str(tuple(shape))
+def fmt(shape: Any, letters: dict[int, str] | None = None) -> str:
+    """A shape as the user writes it, e.g. ``(4, 3)``, ``(n, m)``."""
+    shape = tuple(shape)
+    if not any(s >= BASE for s in shape):
+        return str(shape)
+    letters = letters_for(shape) if letters is None else letters
+    inner = ", ".join(size_text(s, "*", letters) for s in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
 def is_scalar_shape(shape: Any) -> bool:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
+from ..sizing import PerSizes, named_symbols, read_sizes, with_sizes
 from .binding import Binder, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
@@ -71,8 +72,14 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}), constant_bytes(exprs))
-    binder, plans = memo
+        symbols = symbol_table(list(exprs))
+        named = PerSizes() if named_symbols(symbols.values()) else None
+        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbols), {}, named), constant_bytes(exprs))
+    binder, plans, named = memo
+    if named is not None:  # sizes given as names: the values fix them
+        sizes = read_sizes("kv.evaluate", binder.symbols, given)
+        sized = named.get(sizes, lambda: with_sizes(exprs, sizes))
+        return evaluate(sized if several else sized[0], given)
     bound = binder(given)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
     return results if several else results[0]

@@ -28,6 +28,7 @@ from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
 from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
+from ..sizing import refuse_named
 from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand
@@ -243,6 +244,7 @@ class LinearMap:
             return ()  # a vector (n, 1) given as a 1-D array, as values may be
         if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
             return x.shape[:1]
+        refuse_named(what, shape)
         raise ShapeError(f"{what}: an array of shape {fmt(x.shape)} does not fit the map's "
                          f"{'input' if what == 'jvp' else 'output'} shape {fmt(shape)} "
                          f"(or a stack (k, *{fmt(shape)}))")
@@ -383,6 +385,7 @@ class LinearMap:
         rows, cols = self.shape
         nbytes = 8 * rows * cols
         if max_bytes is not None and nbytes > max_bytes:
+            refuse_named("to_dense", self.out_shape + self.in_shape)
             raise MaterializationError(
                 f"to_dense would allocate {human_bytes(nbytes)} for a {rows} x {cols} float64 matrix, "
                 f"more than max_bytes={max_bytes} ({human_bytes(max_bytes)}); call "

@@ -22,7 +22,7 @@ from ._common import func_print, io, lift, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
-from .leaves import Constant, filled, ones, zeros
+from .leaves import Constant, filled, ones, size_of, zeros
 from .norm_roots import power0
 from .products import inv, transpose
 from .svd_norms import nuclear_norm, spectral_norm
@@ -85,7 +85,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         s, inner = a.args
         return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
     if a.op == "identity":
-        return Constant(float(a.shape[0]))
+        return size_of(a.shape[0])
     if a.op == "zeros":
         return zeros(())
     return Expr.make("trace", (a,), NO_PARAMS, ())
