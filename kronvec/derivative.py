@@ -20,7 +20,7 @@ import numpy as np
 
 from . import expr as E
 from .blockjacobian import BlockJacobian
-from .dims import has_names
+from .dims import Unified
 from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
 from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
@@ -35,7 +35,7 @@ from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
-from .sizing import PerSizes, composed, named_symbols, sized_derivative
+from .sizing import composed, per_sizes, sized_derivative
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
            "partial"]
@@ -77,6 +77,8 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
     if other is not None and other is not wrt:
         try:
             E.raise_name_clash(other, wrt)
+        except Unified:  # wrt's sizes were left to inference: it is the symbol inside f
+            return other
         except ShapeError as err:  # its derivative in wrt would silently be the zero map
             raise ShapeError(f"{what}: the expression holds a different symbol of the name "
                              f"{wrt.params.name!r}: {err}") from None
@@ -145,8 +147,7 @@ class Jacobian:
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
         self._plans: dict[bool, dict[frozenset, Plan]] = {}
-        self._per_sizes = PerSizes() if has_names(lmap.in_shape, lmap.out_shape) or \
-            named_symbols(expr._symbols.values()) else None  # sizes given as names
+        self._per_sizes = per_sizes(expr, lmap)  # None unless sizes are given as names
 
     def __reduce__(self) -> tuple:
         """Pickle what the derivative is; what ``at`` set up is built again on first use."""
@@ -250,8 +251,7 @@ class Jacobian:
         if isinstance(other, LinearMap):
             _require_structural(other, "J @ L")
             check_composable(self.map, other)
-            return composed(Jacobian(self.expr, self.wrt, compose(self.map, other), self.names,
-                                      self.adjoint))
+            return composed(Jacobian(self.expr, self.wrt, compose(self.map, other), self.names, self.adjoint))
         if not isinstance(other, Jacobian):
             return NotImplemented
         check_composable(self.map, other.map)

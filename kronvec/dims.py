@@ -21,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["BASE", "Dim", "dim", "free_dim", "is_named", "is_free", "has_names", "size_text",
+from .errors import ShapeError
+
+__all__ = ["Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named", "is_free", "has_names", "size_text",
            "factor_names", "resolve", "find", "substitute_shape", "LETTERS", "letters_for"]
 
 BASE = 2 ** 40
@@ -105,7 +107,7 @@ class Dim(int):
         return is_free(self)
 
     def __repr__(self) -> str:
-        return size_text(int(self), "*")
+        return size_text(int(find(self)), "*")  # an inferred size as what it was unified with
 
     __str__ = __repr__
 
@@ -265,3 +267,22 @@ def substitute_shape(shape: Iterable[Any], sizes: Mapping[int, int] | None = Non
             s = dim(value) if value >= BASE else value
         out.append(s)
     return tuple(out)
+
+
+class Unified(ShapeError):
+    """Raised when sizes that were inferred have just been unified: the operation is built again
+    with its operands' inferred sizes resolved (by the constructors' wrapper in the registry)."""
+
+
+def has_free(shapes: Iterable[Iterable[Any]]) -> bool:
+    """Whether any of the shapes holds an inferred (free) size."""
+    return bool(_NAME_OF) and any(is_free(s) for shape in shapes for s in shape)
+
+
+def unify(pairs: Sequence[tuple[Any, Any]], message: str) -> None:
+    """Unify each pair of sizes (one of each must be free, else nothing is done) and raise
+    :class:`Unified` with ``message`` if any was."""
+    if pairs and all(is_free(find(a)) or is_free(find(b)) or find(a) == find(b) for a, b in pairs):
+        for a, b in pairs:
+            resolve(a, b)
+        raise Unified(message)

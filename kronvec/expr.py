@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import registry
-from .dims import BASE, dim
+from .dims import BASE, dim, unify
 from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape, whole_shape
@@ -323,6 +323,9 @@ def describe_symbol(s: Expr) -> str:
 
 def raise_name_clash(a: Expr, b: Expr) -> None:
     """Two different symbols with one name: a ``ShapeError`` saying what differs."""
+    if len(a.shape) == len(b.shape) and a.params.symmetric == b.params.symmetric \
+            and a.params.positive_definite == b.params.positive_definite:
+        unify(list(zip(a.shape, b.shape)), f"two symbols named {a.params.name!r} with inferred sizes")
     diffs = []
     if a.shape != b.shape:
         diffs.append(f"shapes {fmt(a.shape)} and {fmt(b.shape)}")

@@ -16,10 +16,12 @@ cycle.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable
 
+from .dims import Unified
 from .signature import Signature, parse_signature
 
 __all__ = ["OpSpec", "Printing", "Transpose", "Params", "Prec", "register", "spec", "specs",
@@ -220,6 +222,8 @@ def register(name: str, family: str, *, signature: str | None = None, describe: 
     if name in _SPECS:
         raise ValueError(f"operation {name!r} is registered twice")
     sig = parse_signature(signature, describe, bool(fields.get("stacks"))) if signature is not None else None
+    if fields.get("function") is not None:
+        fields["function"] = _inferring(fields["function"])
     op = OpSpec(name=name, family=family, signature=sig, **fields)
     _SPECS[name] = op
     if op.public is not None:
@@ -227,6 +231,28 @@ def register(name: str, family: str, *, signature: str | None = None, describe: 
             raise ValueError(f"public function {op.public!r} is declared by two operations")
         _PUBLIC[op.public] = op
     return op
+
+
+def _inferring(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, built again with resolved operands when sizes left to inference were unified while
+    building it (:class:`kronvec.dims.Unified`; operands are resolved by :data:`RESOLVE`)."""
+    @functools.wraps(fn)
+    def build(*args: Any, **kw: Any) -> Any:
+        try:
+            return fn(*args, **kw)
+        except Unified:
+            for _ in range(63):
+                args, kw = RESOLVE(args), RESOLVE(kw)
+                try:
+                    return fn(*args, **kw)
+                except Unified:
+                    continue
+            raise
+    return build
+
+
+RESOLVE: Callable[[Any], Any] = lambda x: x
+"""Operands with their inferred sizes resolved (set by :mod:`kronvec.sizing`)."""
 
 
 def spec(name: str) -> OpSpec:

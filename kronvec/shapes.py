@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator
 
-from .dims import BASE, letters_for, size_text
+from .dims import BASE, letters_for, size_text, unify
 from .errors import ShapeError
 
 Shape = tuple[int, ...]
@@ -91,7 +91,9 @@ def broadcast_shapes_nd(op: str, *shapes: Shape) -> Shape:
             if size != out[k]:
                 if out[k] != 1 and size != 1:
                     listed = " ".join(fmt(s) for s in shapes)
-                    raise ShapeError(f"{op}: operands could not be broadcast together with shapes {listed}")
+                    message = f"{op}: operands could not be broadcast together with shapes {listed}"
+                    unify([(out[k], size)], message)  # an inferred size takes the other
+                    raise ShapeError(message)
                 out[k] = max(out[k], size)
     return tuple(out)
 

@@ -19,11 +19,12 @@ import numpy as np
 from .dims import BASE, letters_for, size_text, substitute_shape
 from .errors import BindingError, ShapeError
 from .expr import Expr
+from . import registry
 from .registry import Params
 from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text", "refuse_named",
-           "sized_derivative", "composed"]
+           "sized_derivative", "composed", "per_sizes", "resolved"]
 
 V = TypeVar("V")
 
@@ -122,6 +123,14 @@ def refuse_named(what: str, shape: Sequence[Any]) -> None:
                          f"of the symbols fix the sizes)")
 
 
+def per_sizes(expr: Expr, lmap: Any) -> "PerSizes | None":
+    """A cache of sized copies for a derivative of ``expr`` whose sizes are names, else None."""
+    if any(s >= BASE for shape in (lmap.in_shape, lmap.out_shape) for s in shape) \
+            or named_symbols(expr._symbols.values()):
+        return PerSizes()
+    return None
+
+
 def composed(J: Any) -> Any:
     """Marks a Jacobian composed with another map: it is no longer the derivative of its
     expression, so binding cannot derive it again at other sizes."""
@@ -171,3 +180,17 @@ class PerSizes(Generic[V]):
             while len(self._data) > self.size:
                 self._data.pop(next(iter(self._data)))
         return hit
+
+
+def resolved(x: Any) -> Any:
+    """``x`` (an expression, or a tuple, list or dict of them) with inferred sizes resolved."""
+    if isinstance(x, Expr):
+        return with_sizes([x], {})[0]
+    if isinstance(x, (tuple, list)):
+        return type(x)(resolved(v) for v in x)
+    if isinstance(x, dict):
+        return {k: resolved(v) for k, v in x.items()}
+    return x
+
+
+registry.RESOLVE = resolved
