@@ -25,9 +25,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import ShapeError
 
-__all__ = ["Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named", "is_free", "has_names",
-           "size_text",
-           "factor_names", "resolve", "find", "substitute_shape", "LETTERS", "letters_for"]
+__all__ = ["Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named", "is_free",
+           "has_names", "size_text", "factor_names", "resolve", "find", "substitute_shape", "LETTERS",
+           "letters_for"]
 
 BASE = 2 ** 40
 """Sizes at or above this are names or products of names (no real axis is this long)."""
