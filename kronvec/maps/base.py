@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import registry
+from ..dims import BASE, dim
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
@@ -96,8 +97,8 @@ class LinearMap:
     _caches: dict[str, Any] = {}
 
     def __init__(self, in_shape: Shape, out_shape: Shape) -> None:
-        self.in_shape: Shape = tuple(int(s) for s in in_shape)
-        self.out_shape: Shape = tuple(int(s) for s in out_shape)
+        self.in_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in in_shape)  # names stay Dims
+        self.out_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in out_shape)
         self._adj: LinearMap | None = None
         self._symbolic: bool | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
@@ -212,8 +213,9 @@ class LinearMap:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(prod(out_shape), prod(in_shape))``."""
-        return (math.prod(self.out_shape), math.prod(self.in_shape))
+        """``(prod(out_shape), prod(in_shape))`` (with sizes given as names, products of them)."""
+        rows, cols = math.prod(self.out_shape), math.prod(self.in_shape)
+        return (rows if rows < BASE else dim(rows), cols if cols < BASE else dim(cols))
 
     @property
     def symbolic(self) -> bool:
