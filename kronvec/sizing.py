@@ -24,7 +24,7 @@ from .registry import Params
 from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text", "refuse_named",
-           "sized_derivative", "composed", "per_sizes", "resolved"]
+           "sized_derivative", "composed", "per_sizes", "resolved", "refuse_unfixed"]
 
 V = TypeVar("V")
 
@@ -159,6 +159,16 @@ def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr,
         raise ShapeError(f"J.at: the values do not fix every size of the derivative; give values for "
                          f"{', '.join(unfixed) or 'the symbols whose sizes are names'}")
     return sized
+
+
+def refuse_unfixed(exprs: Sequence[Expr]) -> None:
+    """A ``ShapeError`` for expressions whose shapes hold names when none of their symbols does
+    (nothing bound to them can fix the sizes); None otherwise."""
+    for e in exprs:
+        if any(s >= BASE for s in e.shape):
+            raise ShapeError(f"kv.evaluate: the sizes {fmt(e.shape)} are names that no symbol of the "
+                             f"expression fixes; build it with numbers, or with a symbol of those sizes")
+    return None
 
 
 class PerSizes(Generic[V]):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
-from ..sizing import PerSizes, named_symbols, read_sizes, with_sizes
+from ..sizing import PerSizes, named_symbols, read_sizes, refuse_unfixed, with_sizes
 from .binding import Binder, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
@@ -73,7 +73,7 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
         symbols = symbol_table(list(exprs))
-        named = PerSizes() if named_symbols(symbols.values()) else None
+        named = PerSizes() if named_symbols(symbols.values()) else refuse_unfixed(exprs)
         memo = _EVALUATE_MEMO.add(exprs, (Binder(symbols), {}, named), constant_bytes(exprs))
     binder, plans, named = memo
     if named is not None:  # sizes given as names: the values fix them

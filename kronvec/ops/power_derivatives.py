@@ -24,7 +24,7 @@ from ..maps.axes import BroadcastMap
 from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,
                            power_second, second_by_squaring)
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt
+from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ._common import code_for, io, with_node
 from .arithmetic import scale
 from .leaves import zeros
@@ -42,7 +42,7 @@ def _shape(name: str, *args: Expr) -> Shape:
             raise ShapeError(f"{name}: needs square matrices of one size, got shapes "
                              f"{', '.join(fmt(y.shape) for y in args)}")
     try:
-        return tuple(np.broadcast_shapes(*(x.shape for x in args)))
+        return broadcast_shapes_nd(name, *(x.shape for x in args))
     except ValueError:
         raise ShapeError(f"{name}: the stack axes of {', '.join(fmt(y.shape) for y in args)} could not be "
                          f"broadcast") from None
