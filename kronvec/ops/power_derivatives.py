@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
