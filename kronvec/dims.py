@@ -27,7 +27,7 @@ from .errors import ShapeError
 
 __all__ = ["Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named", "is_free",
            "has_names", "size_text", "factor_names", "resolve", "find", "substitute_shape", "LETTERS",
-           "letters_for"]
+           "letters_for", "linear_form"]
 
 BASE = 2 ** 40
 """Sizes at or above this are names or products of names (no real axis is this long)."""
@@ -176,6 +176,16 @@ def factor_names(value: int) -> tuple[list[str], int]:
     return names, rest
 
 
+def linear_form(value: int) -> tuple[list[str], int, int]:
+    """(names, c, d) with value = c·∏names + d for a small offset d (n + 1 and the like); no
+    names when a size is not of that form."""
+    for offset in (0, 1, -1, 2, -2, 3, -3, 4, -4):
+        names, number = factor_names(value - offset)
+        if names and number < BASE:
+            return names, number, offset
+    return [], value, 0
+
+
 def letters_for(dims: Iterable[Any]) -> dict[int, str]:
     """Letters for the free dimensions among ``dims``, in order of appearance: the first of
     n, m, p, q, r, k that no named dimension among ``dims`` uses (then n₂, m₂, ...)."""
@@ -203,9 +213,11 @@ def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = 
     """
     if value < BASE:
         return str(int(value))
-    names, number = factor_names(int(value))
-    if number >= BASE or not names:
-        return f"⟨size {value}⟩"  # not a product of names (e.g. n - 1): cannot happen for shapes
+    names, number, offset = linear_form(int(value))
+    if not names:
+        return f"⟨size {int(value)}⟩"  # not of the form c·(product of names) + small offset
+    if offset:
+        return f"{size_text(int(value) - offset, joiner, letters)}{offset:+d}"  # n+1 and the like
     shown = [(letters or {}).get(_PRIME_OF[name]) or _free_letter(name) for name in names]
     sep = joiner or ("" if all(len(s) == 1 for s in shown) else "·")
     return (str(number) + ("" if not joiner else joiner) if number != 1 else "") + sep.join(shown)
@@ -261,11 +273,11 @@ def substitute_shape(shape: Iterable[Any], sizes: Mapping[int, int] | None = Non
     for s in shape:
         s = find(s)
         if s >= BASE and sizes:
-            names, number = factor_names(int(s))
+            names, number, offset = linear_form(int(s))
             value = number
             for name in names:
                 value *= sizes.get(_PRIME_OF[name], _PRIME_OF[name])
-            s = dim(value) if value >= BASE else value
+            s = dim(value + offset) if names else sizes.get(int(s), s)
         out.append(s)
     return tuple(out)
 

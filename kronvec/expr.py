@@ -259,7 +259,7 @@ class Expr:
         return _fn("hadamard")(other, self)
 
     def __truediv__(self, other: Any) -> "Expr":
-        if is_number(other):
+        if is_number(other) and not other >= BASE:  # (a size given as a name is no constant)
             if other == 0:
                 raise ZeroDivisionError("division of an expression by zero")
             return _fn("scale")(1.0 / float(other), self)
@@ -269,7 +269,7 @@ class Expr:
         return _fn("hadamard")(as_operand(other, self), _fn("power")(self, -1.0), op_name="divide")
 
     def __pow__(self, p: Any) -> "Expr":
-        if is_number(p):
+        if is_number(p) and not p >= BASE:
             return _fn("power")(self, float(p))
         return _fn("pow")(self, as_operand(p, self))
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Generic, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .dims import BASE, letters_for, size_text, substitute_shape
+from .dims import BASE, Dim, letters_for, linear_form, size_text, substitute_shape
 from .errors import BindingError, ShapeError
 from .expr import Expr
 from . import registry
@@ -24,7 +24,7 @@ from .registry import Params
 from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text", "refuse_named",
-           "sized_derivative", "composed", "per_sizes", "resolved", "refuse_unfixed"]
+           "sized_derivative", "composed", "per_sizes", "resolved", "refuse_unfixed", "DERIVATION"]
 
 V = TypeVar("V")
 
@@ -68,10 +68,10 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
         for declared, size in zip(sym.shape, shape):
             if declared < BASE:
                 continue  # a number: the binding checks it
-            key = int(declared)
+            key, size = _atom(int(declared), size)  # n + 1 is 5: n is 4
             if size < 1:
-                raise ShapeError(f"{what}: {size_text(key)} is {size} from {name} {shape}; a size "
-                                 f"must be positive")
+                raise ShapeError(f"{what}: {size_text(int(declared))} is {size} from {name} {shape}, "
+                                 f"which is no size")
             known = sizes.setdefault(key, size)
             if known != size:
                 first, first_shape = source[key]
@@ -80,6 +80,15 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
                                  f"but {size} from {name} {shape}")
             source.setdefault(key, (name, shape))
     return sizes
+
+
+def _atom(declared: int, size: int) -> tuple[int, int]:
+    """The name a declared size stands on and its number: c·n + d of ``size`` gives n, or the
+    declared size itself when it is not of that form."""
+    names, number, offset = linear_form(declared)
+    if len(names) == 1 and (size - offset) % number == 0:
+        return int(Dim(names[0])), (size - offset) // number
+    return declared, size
 
 
 def sizes_text(sizes: Mapping[int, int]) -> str:
@@ -116,11 +125,14 @@ def with_sizes(roots: Sequence[Expr], sizes: Mapping[int, int]) -> list[Expr]:
     return [memo[id(r)] for r in roots]
 
 
-def refuse_named(what: str, shape: Sequence[Any]) -> None:
+DERIVATION = "this operation needs them as numbers (not yet with names); give the sizes as numbers"
+
+
+def refuse_named(what: str, shape: Sequence[Any],
+                 hint: str = "bind values to evaluate (the values of the symbols fix the sizes)") -> None:
     """A ``ShapeError`` when a shape that is about to be allocated holds a name."""
     if any(s >= BASE for s in shape):
-        raise ShapeError(f"{what}: sizes are names, {fmt(shape)}; bind values to evaluate (the values "
-                         f"of the symbols fix the sizes)")
+        raise ShapeError(f"{what}: sizes are names, {fmt(shape)}; {hint}")
 
 
 def per_sizes(expr: Expr, lmap: Any) -> "PerSizes | None":

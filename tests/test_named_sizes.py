@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 
 import kronvec as kv
+from kronvec.dims import Dim
+from kronvec.sizing import with_sizes
 from kronvec.testing import dottest, fd_jacobian, random_values, symmetrizer
+from test_op_derivatives import CASES as OP_CASES
 
 SIZE_SETS = ({"n": 4, "m": 3, "k": 2, "b": 2}, {"n": 6, "m": 2, "k": 5, "b": 3})
 
@@ -173,7 +176,7 @@ def test_generated_code_runs_at_two_sizes(name: str) -> None:
     assert pickle.loads(pickle.dumps(value_fn))(*args).shape == fs.shape
 
 
-INFERRED = ["gls_V", "inverse", "trace_inverse", "bilinear_inverse", "logdet", "gram", "hadamard", "expm",
+INFERRED = ["gls_V", "inverse", "trace_inverse", "bilinear_inverse", "logdet", "gram", "hadamard",
             "symmetric_logdet", "quadratic_symmetric"]
 
 
@@ -244,3 +247,44 @@ def test_shapes_hold_names() -> None:
     assert str(kv.zeros("n", 3).shape) == "(n, 3)" and str(kv.ones(("n", "m")).shape) == "(n, m)"
     assert str(kv.Vector("a", "n").shape) == "(n, 1)" and str(kv.Array("w", "n").shape) == "(n,)"
     assert pickle.loads(pickle.dumps(X)) is X
+
+
+# ------------------------------------- a size-free version of every op's derivative case
+N, M, K = Dim("n"), Dim("m"), Dim("k")
+# Cases whose sizes are not names: sums such as n + m (a size that is no product of names
+# cannot be read back from values, nor substituted here), min(n, k), or indexing, diagonals with
+# offsets and 2-norms, whose derivatives need numbers (they raise ShapeError saying so).
+NOT_NAMED = {"cholesky", "eigfun", "eigh", "eigh_vectors", "eigvalsh", "inv", "kron_contract", "pinv",
+             "pinv_checked", "polar_frechet", "qr", "qr_Q", "qr_R", "svd", "svd_U", "svd_Vt", "svdvals",
+             "divdiff", "gapinv", "block", "getitem", "index", "place", "hstack", "vstack", "diagonal",
+             "offset_trace", "norm_gradient"}
+NEEDS_NUMBERS = ["block", "getitem", "hstack", "vstack", "diagonal", "offset_trace", "norm_gradient"]
+
+
+@pytest.mark.parametrize("op", sorted(set(OP_CASES) - NOT_NAMED))
+def test_every_op_derivative_with_names(op: str) -> None:
+    f, wrt, positive = OP_CASES[op](N, M, K)
+    J = kv.jacobian(f, wrt)
+    for seed, (n, m, k) in enumerate([(3, 2, 4), (2, 4, 3)]):
+        fs, ws = with_sizes([f, wrt], {int(N): n, int(M): m, int(K): k})
+        values = random_values(fs, np.random.default_rng(seed), positive=positive)
+        Js = kv.jacobian(fs, ws)  # (printed forms: sizes used as numbers, n·I, print as names)
+        L = J.at(values)
+        dense = L.to_dense()
+        np.testing.assert_allclose(dense, Js.at(values).to_dense(), rtol=1e-9, atol=1e-11)
+        if seed:
+            continue  # finite differences at the first size set (the sized twin checks the second)
+        reference = fd_jacobian(fs, ws, values)
+        if ws.params.symmetric and ws.shape[-1] > 1:
+            dense = dense @ symmetrizer(ws.shape[-1], ws.shape[:-2])
+        scale = max(1.0, np.abs(reference).max())
+        if not np.allclose(dense, reference, rtol=1e-5, atol=1e-6 * scale):
+            reference = fd_jacobian(fs, ws, values, eps=1e-4, points=5)
+        np.testing.assert_allclose(dense, reference, rtol=1e-5, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("op", NEEDS_NUMBERS)
+def test_ops_that_need_numbers_say_so(op: str) -> None:
+    with pytest.raises(kv.ShapeError, match="sizes are names.*give the sizes as numbers"):
+        f, wrt, _ = OP_CASES[op](N, M, K)
+        kv.jacobian(f, wrt)

@@ -139,6 +139,8 @@ def Constant(value: Any, name: str | None = None, *, column: bool = True) -> Exp
     NumPy's; :func:`kronvec.expr.as_operand` says when operators keep it so);
     an array of three or more axes is a stack of matrices.
     """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= BASE:
+        return size_of(value)  # a size given as a name, used as a number (n·X)
     arr = np.asarray(value)
     if np.iscomplexobj(arr):
         raise TypeError("kronvec works in real arithmetic; complex constants are not supported")

@@ -22,6 +22,7 @@ from ._common import func_print, io, lift, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
+from ..sizing import DERIVATION, refuse_named
 from .leaves import Constant, filled, ones, size_of, zeros
 from .norm_roots import power0
 from .products import inv, transpose
@@ -121,6 +122,8 @@ def _leading_square(a: Expr) -> Expr:
     NumPy, the trace of a rectangular plane sums its k diagonal entries.  The block is
     [I 0] A (m > n) or A [I 0]ᵀ (m < n), so it differentiates as a product with constants."""
     m, n = a.shape[-2:]
+    if m != n:
+        refuse_named("trace", (m, n), DERIVATION)
     if m > n:
         return Constant(np.eye(n, m), "[I 0]") @ a
     if m < n:

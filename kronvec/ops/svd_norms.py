@@ -21,6 +21,7 @@ from ..maps.polar import PolarFrechetMap, norm_gradient_value
 from ..maps.polar import polar_frechet as polar_frechet_value
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import fmt
+from ..sizing import DERIVATION, refuse_named
 from ._common import call_printing, code_for, lift, with_node
 from .leaves import Constant
 from .products import matmul, transpose
@@ -63,6 +64,7 @@ def _norm_shape(what: str, a: Expr) -> tuple[int, ...]:
 
 
 def _first(k: int) -> Expr:
+    refuse_named("norm", (k,), DERIVATION)
     e1 = np.zeros((k, 1))
     e1[0, 0] = 1.0
     return Constant(e1, "e₁")
