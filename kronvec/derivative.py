@@ -20,7 +20,6 @@ import numpy as np
 
 from . import expr as E
 from .blockjacobian import BlockJacobian
-from .dims import Unified
 from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
 from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
@@ -35,7 +34,7 @@ from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
-from .sizing import composed, per_sizes, sized_derivative
+from .sizing import composed, inferred_as, per_sizes, sized_derivative
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
            "partial"]
@@ -74,11 +73,10 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
     other = f._symbols.get(wrt.params.name)  # (no copy: this runs on every call)
+    wrt = wrt if other is None or other is wrt else inferred_as(other, wrt)  # sizes left to inference
     if other is not None and other is not wrt:
         try:
             E.raise_name_clash(other, wrt)
-        except Unified:  # wrt's sizes were left to inference: it is the symbol inside f
-            return other
         except ShapeError as err:  # its derivative in wrt would silently be the zero map
             raise ShapeError(f"{what}: the expression holds a different symbol of the name "
                              f"{wrt.params.name!r}: {err}") from None
@@ -146,10 +144,10 @@ class Jacobian:
         self.adjoint = adjoint
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
-        self._plans: dict[bool, dict[frozenset, Plan]] = {}
+        self._plans: dict[bool | str, dict[frozenset[E.Expr], Plan]] = {}  # eager, or "value"
         self._per_sizes = per_sizes(expr, lmap)  # None unless sizes are given as names
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Jacobian], tuple[Any, ...]]:
         """Pickle what the derivative is; what ``at`` set up is built again on first use."""
         return (Jacobian, (self.expr, self.wrt, self.map, self.names, self.adjoint))
 
@@ -195,18 +193,18 @@ class Jacobian:
         if self._per_sizes is not None:
             return sized_derivative(self, given, jacobian).at(given)
         if CHUNKED and chunked_values(given):
-            return CHUNKED["at"](self, given)
-        if self._factors is None:
-            self._first_use()
+            result: LinearMap = CHUNKED["at"](self, given)
+            return result
+        factors = self._factors if self._factors is not None else self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
         eager = with_value and self._eager_value
         exprs = self._exprs[eager]
         bound = self._binders[eager](given)
         try:
-            results = run_recorded(self._plans.setdefault(eager, {}), exprs, bound, len(self._factors))
+            results = run_recorded(self._plans.setdefault(eager, {}), exprs, bound, len(factors))
         except np.linalg.LinAlgError as err:
             raise _solve_named(err, self._plain) from None
-        table = dict(zip(self._factors, results))
+        table = dict(zip(factors, results))
         bound_map = self.map.bind(table.__getitem__)
         if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
             bound_map = copy.copy(bound_map)
@@ -218,12 +216,12 @@ class Jacobian:
             bound_map.value = None
         return bound_map
 
-    def _first_use(self) -> None:
+    def _first_use(self) -> list[E.Expr]:
         """Build what binding needs, once, also when several threads bind at the same time
-        (``_factors`` is set last: once it is, everything else is there)."""
+        (``_factors`` is set last: once it is, everything else is there); returns the factors."""
         with FIRST_USE:
             if self._factors is not None:
-                return
+                return self._factors
             factors = list(dict.fromkeys(expression_factors(self.map)))
             self._plain = E.strip_names(self.expr)
             self._plain_symbols = self._plain.symbols()
@@ -231,6 +229,7 @@ class Jacobian:
             self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
             self._eager_value = _cheap_beside(self._plain, factors)
             self._factors = factors
+            return factors
 
     def _value_at(self, bound: Mapping[E.Expr, Any]) -> np.ndarray:
         """F at a bound point, alone (a value deferred by :meth:`at`)."""
@@ -255,8 +254,7 @@ class Jacobian:
         if not isinstance(other, Jacobian):
             return NotImplemented
         check_composable(self.map, other.map)
-        return composed(Jacobian(self.expr, other.wrt, compose(self.map, other.map),
-                                  {**other.names, **self.names}))
+        return composed(Jacobian(self.expr, other.wrt, compose(self.map, other.map), other.names | self.names))
 
     def __rmatmul__(self, other: Any) -> "Jacobian":
         """``L @ J`` for a structural map L (such as ``kv.elimination(n)``)."""
@@ -272,7 +270,8 @@ class Jacobian:
         if tangent.shape != self.in_shape:
             raise ShapeError(f"apply: tangent shape {tangent.shape} differs from the map's "
                              f"input shape {self.in_shape}")
-        return self.map._apply(tangent)
+        result: E.Expr = self.map._apply(tangent)
+        return result
 
     def differential(self) -> str:
         """The matrix form, e.g. ``dF = F Xᵀ V⁻¹ dV V⁻¹ X F``.
@@ -497,4 +496,5 @@ def explain(f: Any, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -> s
     df = tr(X⁻¹ dX)
     df = tr(Gᵀ dX) with G = X⁻ᵀ
     """
-    return jacobian(f, wrt).steps(names)
+    result: str = jacobian(f, wrt).steps(names)
+    return result

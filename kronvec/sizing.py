@@ -16,15 +16,16 @@ from typing import Any, Callable, Generic, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .dims import BASE, Dim, letters_for, linear_form, size_text, substitute_shape
+from .dims import BASE, Dim, Unified, letters_for, linear_form, size_text, substitute_shape
 from .errors import BindingError, ShapeError
-from .expr import Expr
+from .expr import Expr, raise_name_clash
 from . import registry
 from .registry import Params
 from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text", "refuse_named",
-           "sized_derivative", "composed", "per_sizes", "resolved", "refuse_unfixed", "DERIVATION"]
+           "sized_derivative", "composed", "per_sizes", "resolved", "refuse_unfixed", "DERIVATION",
+           "inferred_as"]
 
 V = TypeVar("V")
 
@@ -133,6 +134,18 @@ def refuse_named(what: str, shape: Sequence[Any],
     """A ``ShapeError`` when a shape that is about to be allocated holds a name."""
     if any(s >= BASE for s in shape):
         raise ShapeError(f"{what}: sizes are names, {fmt(shape)}; {hint}")
+
+
+def inferred_as(other: Expr, wrt: Expr) -> Expr:
+    """``other`` (the symbol of ``wrt``'s name inside an expression) when ``wrt`` is that symbol
+    with sizes left to inference, else ``wrt``."""
+    try:
+        raise_name_clash(other, wrt)
+    except Unified:
+        return other
+    except ShapeError:
+        pass
+    return wrt
 
 
 def per_sizes(expr: Expr, lmap: Any) -> "PerSizes | None":
