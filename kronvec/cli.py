@@ -99,8 +99,9 @@ def _shape_argument(text: str) -> list[tuple[str, tuple[int, ...]]]:
             shapes.append((match.group(1), ()))
             continue
         rows, cols = int(match.group(3)), int(match.group(4) or 1)
-        if rows < 1 or cols < 1:
-            raise argparse.ArgumentTypeError(f"invalid shape {item!r}; sizes must be positive")
+        if rows < 1 or cols < 1 or max(rows, cols) >= BASE:
+            raise argparse.ArgumentTypeError(f"invalid shape {item!r}; sizes must be positive (and "
+                                             f"below 2**40)")
         shapes.append((match.group(1), (rows, cols)))
     return shapes
 

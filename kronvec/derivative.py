@@ -34,7 +34,7 @@ from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
-from .sizing import composed, inferred_as, per_sizes, sized_derivative
+from .sizing import inferred_as, per_sizes, sized_derivative
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
            "partial"]
@@ -72,8 +72,7 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
     if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
-    other = f._symbols.get(wrt.params.name)  # (no copy: this runs on every call)
-    wrt = wrt if other is None or other is wrt else inferred_as(other, wrt)  # sizes left to inference
+    wrt = inferred_as(other := f._symbols.get(wrt.params.name), wrt)  # (no copy: runs on every call)
     if other is not None and other is not wrt:
         try:
             E.raise_name_clash(other, wrt)
@@ -250,11 +249,12 @@ class Jacobian:
         if isinstance(other, LinearMap):
             _require_structural(other, "J @ L")
             check_composable(self.map, other)
-            return composed(Jacobian(self.expr, self.wrt, compose(self.map, other), self.names, self.adjoint))
+            return Jacobian(self.expr, self.wrt, compose(self.map, other), self.names, self.adjoint)
         if not isinstance(other, Jacobian):
             return NotImplemented
         check_composable(self.map, other.map)
-        return composed(Jacobian(self.expr, other.wrt, compose(self.map, other.map), other.names | self.names))
+        return Jacobian(self.expr, other.wrt, compose(self.map, other.map),
+                        {**other.names, **self.names})
 
     def __rmatmul__(self, other: Any) -> "Jacobian":
         """``L @ J`` for a structural map L (such as ``kv.elimination(n)``)."""
@@ -262,7 +262,7 @@ class Jacobian:
             return NotImplemented
         _require_structural(other, "L @ J")
         check_composable(other, self.map)
-        return composed(Jacobian(self.expr, self.wrt, compose(other, self.map), self.names, self.adjoint))
+        return Jacobian(self.expr, self.wrt, compose(other, self.map), self.names, self.adjoint)
 
     def apply(self, tangent: Any) -> E.Expr:
         """dF as an expression, for the tangent expression dV = ``tangent``."""

@@ -24,7 +24,7 @@ from .registry import Params
 from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text", "refuse_named",
-           "sized_derivative", "composed", "per_sizes", "resolved", "refuse_unfixed", "DERIVATION",
+           "sized_derivative", "per_sizes", "resolved", "refuse_unfixed", "DERIVATION",
            "inferred_as"]
 
 V = TypeVar("V")
@@ -136,9 +136,11 @@ def refuse_named(what: str, shape: Sequence[Any],
         raise ShapeError(f"{what}: sizes are names, {fmt(shape)}; {hint}")
 
 
-def inferred_as(other: Expr, wrt: Expr) -> Expr:
+def inferred_as(other: Expr | None, wrt: Expr) -> Expr:
     """``other`` (the symbol of ``wrt``'s name inside an expression) when ``wrt`` is that symbol
     with sizes left to inference, else ``wrt``."""
+    if other is None or other is wrt:
+        return wrt
     try:
         raise_name_clash(other, wrt)
     except Unified:
@@ -156,19 +158,14 @@ def per_sizes(expr: Expr, lmap: Any) -> "PerSizes | None":
     return None
 
 
-def composed(J: Any) -> Any:
-    """Marks a Jacobian composed with another map: it is no longer the derivative of its
-    expression, so binding cannot derive it again at other sizes."""
-    J._derived = False
-    return J
-
-
 def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> Any:
     """The derivative ``J`` with the sizes the values ``given`` fix, derived once per size set
     (``jacobian`` derives it from the sized expression)."""
     symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
     sizes = read_sizes("J.at", symbols, given, required=False)
-    if not getattr(J, "_derived", True):
+    derived = jacobian(J.expr, J.wrt).map
+    derived = derived.T if J.adjoint else derived
+    if derived is not J.map and str(derived) != str(J.map):  # J composed with another map
         raise ShapeError("J.at: a composed derivative with sizes given as names cannot be bound; "
                          "bind each derivative, then compose the bound maps (J1.at(...) @ J2.at(...))")
 

@@ -38,6 +38,9 @@ def _size(s: Any) -> Any:
         return Dim(s) if s.isidentifier() else None
     if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
         return None
+    if s >= 2 ** 63 and not isinstance(s, Dim):  # (a name is a Dim; n + 1 is far below)
+        raise ShapeError(f"a size of {int(s)} is beyond what kronvec handles (sizes below 2**40, or "
+                         f"names)")
     return dim(s)
 
 
