@@ -288,3 +288,17 @@ def test_ops_that_need_numbers_say_so(op: str) -> None:
     with pytest.raises(kv.ShapeError, match="sizes are names.*give the sizes as numbers"):
         f, wrt, _ = OP_CASES[op](N, M, K)
         kv.jacobian(f, wrt)
+
+
+def test_dask_values_fix_the_sizes() -> None:
+    da = pytest.importorskip("dask.array")
+    X, V = kv.Matrix("X", ("b", "n", "m")), kv.Matrix("V", ("b", "n", "n"))
+    F = kv.inv(X.mT @ kv.inv(V) @ X)
+    J = kv.jacobian(F, V)
+    rng = np.random.default_rng(0)
+    for b, n, m in ((4, 5, 3), (2, 3, 2)):
+        X0, V0 = rng.standard_normal((b, n, m)), np.eye(n) * 2 + 0.1 * rng.standard_normal((b, n, n))
+        Xd, Vd = da.from_array(X0, chunks=(1, n, m)), da.from_array(V0, chunks=(1, n, n))
+        np.testing.assert_allclose(kv.evaluate(F, X=Xd, V=Vd).compute(), kv.evaluate(F, X=X0, V=V0))
+        H = rng.standard_normal((b, n, n))
+        np.testing.assert_allclose(np.asarray(J.at(X=Xd, V=Vd).jvp(H)), J.at(X=X0, V=V0).jvp(H))

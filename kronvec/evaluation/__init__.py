@@ -67,7 +67,7 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     """
     given = by_name("kv.evaluate", values, kw)
     if CHUNKED and chunked_values(given):
-        return CHUNKED["evaluate"](expr, given)
+        return CHUNKED["evaluate"](_with_bound_sizes(expr, given), given)
     several = isinstance(expr, (list, tuple)) and not _is_numeric(expr)
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
@@ -83,6 +83,16 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     bound = binder(given)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
     return results if several else results[0]
+
+
+def _with_bound_sizes(expr: Any, given: Mapping[str, Any]) -> Any:
+    """``expr`` (or a list of expressions) with the sizes the values fix, where they are names."""
+    exprs = [as_expr(e) for e in expr] if isinstance(expr, (list, tuple)) else [as_expr(expr)]
+    symbols = symbol_table(exprs)
+    if not named_symbols(symbols.values()):
+        return expr
+    sized = with_sizes(exprs, read_sizes("kv.evaluate", symbols, given))
+    return sized if isinstance(expr, (list, tuple)) else sized[0]
 
 
 def explain_cost(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> str:
