@@ -72,14 +72,14 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
     if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
-    wrt = inferred_as(other := f._symbols.get(wrt.params.name), wrt)  # (no copy: runs on every call)
-    if other is not None and other is not wrt:
+    symbol = inferred_as(other := f._symbols.get(wrt.params.name), wrt)  # (no copy: runs on every call)
+    if other is not None and other is not symbol:
         try:
-            E.raise_name_clash(other, wrt)
+            E.raise_name_clash(other, symbol)
         except ShapeError as err:  # its derivative in wrt would silently be the zero map
             raise ShapeError(f"{what}: the expression holds a different symbol of the name "
-                             f"{wrt.params.name!r}: {err}") from None
-    return wrt
+                             f"{symbol.params.name!r}: {err}") from None
+    return symbol
 
 
 def _several(wrt: Any, what: str) -> bool:
@@ -190,7 +190,7 @@ class Jacobian:
         """
         given = by_name("J.at", values, kw)
         if self._per_sizes is not None:
-            return sized_derivative(self, given, jacobian).at(given)
+            return sized_derivative(self, given, jacobian)
         if CHUNKED and chunked_values(given):
             result: LinearMap = CHUNKED["at"](self, given)
             return result

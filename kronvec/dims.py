@@ -112,7 +112,7 @@ class Dim(int):
 
     __str__ = __repr__
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         factors, number = factor_names(int(self))
         return (_dim_product, (tuple(factors), number))
 
@@ -141,7 +141,7 @@ def free_dim() -> Dim:
 
 def is_named(size: Any) -> bool:
     """Whether a size is a name or a product of names (not a number)."""
-    return size >= BASE
+    return bool(size >= BASE)
 
 
 def is_free(size: Any) -> bool:
@@ -266,7 +266,7 @@ def resolve(a: Any, b: Any) -> bool:
     return True
 
 
-def substitute_shape(shape: Iterable[Any], sizes: Mapping[int, int] | None = None) -> tuple:
+def substitute_shape(shape: Iterable[Any], sizes: Mapping[int, int] | None = None) -> tuple[Any, ...]:
     """A shape with free dimensions resolved (:func:`find`) and names replaced by the numbers
     in ``sizes`` (by the value of the name's prime); products are multiplied out."""
     out = []

@@ -20,11 +20,12 @@ from .dims import BASE, Dim, Unified, letters_for, linear_form, size_text, subst
 from .errors import BindingError, ShapeError
 from .expr import Expr, raise_name_clash
 from . import registry
+from .maps.base import LinearMap
 from .registry import Params
 from .shapes import fmt
 
-__all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text", "refuse_named",
-           "sized_derivative", "per_sizes", "resolved", "refuse_unfixed", "DERIVATION",
+__all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text",
+           "sized_derivative", "per_sizes", "resolved", "refuse_unfixed",
            "inferred_as"]
 
 V = TypeVar("V")
@@ -126,16 +127,6 @@ def with_sizes(roots: Sequence[Expr], sizes: Mapping[int, int]) -> list[Expr]:
     return [memo[id(r)] for r in roots]
 
 
-DERIVATION = "this operation needs them as numbers (not yet with names); give the sizes as numbers"
-
-
-def refuse_named(what: str, shape: Sequence[Any],
-                 hint: str = "bind values to evaluate (the values of the symbols fix the sizes)") -> None:
-    """A ``ShapeError`` when a shape that is about to be allocated holds a name."""
-    if any(s >= BASE for s in shape):
-        raise ShapeError(f"{what}: sizes are names, {fmt(shape)}; {hint}")
-
-
 def inferred_as(other: Expr | None, wrt: Expr) -> Expr:
     """``other`` (the symbol of ``wrt``'s name inside an expression) when ``wrt`` is that symbol
     with sizes left to inference, else ``wrt``."""
@@ -150,7 +141,7 @@ def inferred_as(other: Expr | None, wrt: Expr) -> Expr:
     return wrt
 
 
-def per_sizes(expr: Expr, lmap: Any) -> "PerSizes | None":
+def per_sizes(expr: Expr, lmap: Any) -> "PerSizes[Any] | None":
     """A cache of sized copies for a derivative of ``expr`` whose sizes are names, else None."""
     if any(s >= BASE for shape in (lmap.in_shape, lmap.out_shape) for s in shape) \
             or named_symbols(expr._symbols.values()):
@@ -158,9 +149,9 @@ def per_sizes(expr: Expr, lmap: Any) -> "PerSizes | None":
     return None
 
 
-def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> Any:
-    """The derivative ``J`` with the sizes the values ``given`` fix, derived once per size set
-    (``jacobian`` derives it from the sized expression)."""
+def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> LinearMap:
+    """The derivative ``J`` bound at the values ``given``: J with the sizes they fix, derived once per
+    size set (``jacobian`` derives it from the sized expression), then bound."""
     symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
     sizes = read_sizes("J.at", symbols, given, required=False)
     derived = jacobian(J.expr, J.wrt).map
@@ -180,7 +171,8 @@ def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr,
                    if name not in given and any(d >= BASE for d in s.shape)]
         raise ShapeError(f"J.at: the values do not fix every size of the derivative; give values for "
                          f"{', '.join(unfixed) or 'the symbols whose sizes are names'}")
-    return sized
+    bound: LinearMap = sized.at(given)
+    return bound
 
 
 def refuse_unfixed(exprs: Sequence[Expr]) -> None:

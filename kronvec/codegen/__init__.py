@@ -98,7 +98,7 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
     array([0.5, 0.5, 0.5])
     """
     if has_named_sizes(args, outputs):  # code for each size set the calls bring
-        return NamedSizesFunction(lambdify, args, outputs, backend)  # type: ignore[return-value]
+        return NamedSizesFunction(lambdify, args, outputs, backend)
     be = _backend_named(backend)
     space = be.namespace()
     params = _params(args, set(space))

@@ -76,7 +76,7 @@ class NamedSizesFunction:
             outputs = with_sizes([as_expr(self.outputs)], sizes)[0]
         return self._make(args, outputs, self.backend)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (self._make, (self.args, self.outputs, self.backend))
 
     def __repr__(self) -> str:

@@ -73,7 +73,9 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
         symbols = symbol_table(list(exprs))
-        named = PerSizes() if named_symbols(symbols.values()) else refuse_unfixed(exprs)
+        named: PerSizes[list[Expr]] | None = PerSizes() if named_symbols(symbols.values()) else None
+        if named is None:
+            refuse_unfixed(exprs)  # shapes with names that no symbol fixes
         memo = _EVALUATE_MEMO.add(exprs, (Binder(symbols), {}, named), constant_bytes(exprs))
     binder, plans, named = memo
     if named is not None:  # sizes given as names: the values fix them
@@ -131,4 +133,5 @@ def _is_numeric(x: Any) -> bool:
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
 # keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan), within a
 # byte budget for the constants they keep alive.
-_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict[frozenset[Expr], Plan]]]" = RecentCache(256)
+_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict[frozenset[Expr], Plan], PerSizes[list[Expr]] | None]]" = \
+    RecentCache(256)

@@ -29,7 +29,7 @@ from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
 from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
-from ..sizing import refuse_named
+from ..shapes import refuse_named
 from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand

@@ -33,7 +33,7 @@ from .. import registry
 from ..expr import Expr
 from ..indices import as_range, as_slice
 from ..shapes import Shape, as2d
-from ..sizing import DERIVATION, refuse_named
+from ..shapes import DERIVATION, refuse_named
 from .base import LinearMap
 from .nodes import ZeroMap
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..expr import Expr, as_expr
 from ..registry import register
 from ..shapes import fmt, stack_of
-from ..sizing import DERIVATION, refuse_named
+from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant, filled, zeros
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reduce_sum, reshape

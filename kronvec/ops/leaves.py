@@ -11,7 +11,7 @@ from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
 from ..registry import SELF, Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt, matrix_transposed
-from ..sizing import refuse_named
+from ..shapes import refuse_named
 from ._common import constant_value, identity_jvp, python_number
 
 __all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",

@@ -22,7 +22,7 @@ from ._common import func_print, io, lift, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
-from ..sizing import DERIVATION, refuse_named
+from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant, filled, ones, size_of, zeros
 from .norm_roots import power0
 from .products import inv, transpose

@@ -21,7 +21,7 @@ from ..maps.polar import PolarFrechetMap, norm_gradient_value
 from ..maps.polar import polar_frechet as polar_frechet_value
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ..sizing import DERIVATION, refuse_named
+from ..shapes import DERIVATION, refuse_named
 from ._common import call_printing, code_for, lift, with_node
 from .leaves import Constant
 from .products import matmul, transpose
