@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .dims import Unified
+from .dims import Unified, on_first_free
 from .signature import Signature, parse_signature
 
 if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annotations only)
@@ -253,7 +253,7 @@ def register(name: str, family: str | None = None, *, signature: str | None = No
         raise ValueError(f"operation {name!r} is registered in {module} but declares the family {family!r}; "
                          f"an operation's family is the module that registers it ({derived!r})")
     sig = parse_signature(signature, describe, bool(fields.get("stacks"))) if signature is not None else None
-    if fields.get("function") is not None:
+    if fields.get("function") is not None and _INFERRING:
         fields["function"] = _inferring(fields["function"])
     op = OpSpec(name=name, family=derived, signature=sig, **fields)
     _SPECS[name] = op
@@ -281,6 +281,20 @@ def _inferring(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
     return build
 
+
+def enable_inference() -> None:
+    """From now on, build through :func:`_inferring` (called when the first size is left to
+    inference: until then, constructors run without the wrapper, so sized expressions pay nothing)."""
+    if _INFERRING:
+        return
+    _INFERRING.append(True)
+    for op in _SPECS.values():
+        if op.function is not None:
+            object.__setattr__(op, "function", _inferring(op.function))
+
+
+_INFERRING: list[bool] = []
+on_first_free(enable_inference)
 
 RESOLVE: Callable[[Any], Any] = lambda x: x
 """Operands with their inferred sizes resolved (set by :mod:`kronvec.sizing`)."""
