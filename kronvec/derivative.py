@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,7 +21,8 @@ from . import expr as E
 from .blockjacobian import BlockJacobian
 from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
-from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
+from .evaluation import (CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table,
+                         work_beside)
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .maps.axes import BroadcastMap
@@ -34,7 +34,7 @@ from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
-from .sizing import inferred_as, per_sizes, sized_derivative
+from .sizing import bound_elsewhere, inferred_as, per_sizes
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
            "partial"]
@@ -109,14 +109,15 @@ def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
 
 
 EAGER_VALUE_ENTRIES = 2 ** 20
-"""``J.at`` computes F with the factors when no node of F outside them has more entries than this;
-otherwise ``L.value`` is computed on first access (F may be far larger than the map's factors)."""
+"""``J.at`` computes F with the factors when no node of F outside them has more entries than this
+and F adds at most EAGER_VALUE_MADDS multiply-adds; otherwise ``L.value`` is computed on access."""
+EAGER_VALUE_MADDS = 2 ** 15  # Xᵀσ(Xw) − Xᵀy beside the logistic Hessian's factors doubles its products
 
 
 def _cheap_beside(f: E.Expr, factors: list[E.Expr]) -> bool:
-    """Whether every node of ``f`` that is not among ``factors`` is small (see EAGER_VALUE_ENTRIES)."""
-    known = set(factors)
-    return all(node in known or math.prod(node.shape) <= EAGER_VALUE_ENTRIES for node in f.walk())
+    """Whether F adds little to the factors' evaluation (see EAGER_VALUE_ENTRIES)."""
+    largest, madds = work_beside(f, factors, EAGER_VALUE_MADDS)
+    return largest <= EAGER_VALUE_ENTRIES and madds <= EAGER_VALUE_MADDS
 
 
 class Jacobian:
@@ -189,11 +190,8 @@ class Jacobian:
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
         given = by_name("J.at", values, kw)
-        if self._per_sizes is not None:
-            return sized_derivative(self, given, jacobian)
-        if CHUNKED.at is not None and chunked_values(given):
-            result: LinearMap = CHUNKED.at(self, given)
-            return result
+        if self._per_sizes is not None or CHUNKED.at is not None and chunked_values(given):
+            return bound_elsewhere(self, given, jacobian, CHUNKED.at)  # sizes as names, or Dask values
         factors = self._factors if self._factors is not None else self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
         eager = with_value and self._eager_value
@@ -210,7 +208,7 @@ class Jacobian:
         if eager:
             bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape)
         elif with_value:
-            bound_map.defer_value(functools.partial(self._value_at, self._binders[True](given)))
+            bound_map.defer_value(functools.partial(self._value_at, self._rest_binder.adding(bound, given)))
         else:
             bound_map.value = None
         return bound_map
@@ -226,6 +224,8 @@ class Jacobian:
             self._plain_symbols = self._plain.symbols()
             self._exprs = {False: factors, True: factors + [self._plain]}
             self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+            self._rest_binder = Binder({name: sym for name, sym in self._binders[True].symbols.items()
+                                        if name not in self._binders[False].symbols})
             self._eager_value = _cheap_beside(self._plain, factors)
             self._factors = factors
             return factors

@@ -26,7 +26,7 @@ from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text",
            "sized_derivative", "per_sizes", "resolved", "refuse_unfixed",
-           "inferred_as"]
+           "inferred_as", "bound_elsewhere"]
 
 V = TypeVar("V")
 
@@ -183,6 +183,16 @@ def refuse_unfixed(exprs: Sequence[Expr]) -> None:
             raise ShapeError(f"kv.evaluate: the sizes {fmt(e.shape)} are names that no symbol of the "
                              f"expression fixes; build it with numbers, or with a symbol of those sizes")
     return None
+
+
+def bound_elsewhere(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any],
+                    chunked_at: Callable[[Any, Mapping[str, Any]], Any] | None) -> LinearMap:
+    """``J.at(given)`` where J's own plans do not serve: with sizes given as names (J derived at
+    the sizes the values fix, :func:`sized_derivative`), or with Dask values (``chunked_at``)."""
+    if J._per_sizes is not None or chunked_at is None:
+        return sized_derivative(J, given, jacobian)
+    bound: LinearMap = chunked_at(J, given)
+    return bound
 
 
 class PerSizes(Generic[V]):
