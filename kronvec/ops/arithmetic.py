@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
+from ..dims import BASE
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
@@ -199,6 +200,8 @@ register(
 # ----------------------------------------------------------------- scale
 def scale(c: float, a: Any) -> Expr:
     """c·A for a number c."""
+    if isinstance(c, int) and c >= BASE:  # a size given as a name: a number once values are bound
+        return smul(Constant(c), a)
     c = float(c)
     a = as_expr(a)
     if c == 1.0:
@@ -391,9 +394,9 @@ def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
     """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
     of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
     if is_number(x) and not isinstance(y, (np.ndarray, list, tuple)):
-        return scale(float(x), as_expr(y))
+        return scale(x, as_expr(y))
     if is_number(y) and not isinstance(x, (np.ndarray, list, tuple)):
-        return scale(float(y), as_expr(x))
+        return scale(y, as_expr(x))
     a, b = aligned(op_name, *as_operands(x, y))
     if a.shape == b.shape and not (a.shape == ()):
         return hadamard(a, b)

@@ -37,8 +37,7 @@ from ._evaluation_rules import with_node
 from ._jvp_rules import map_shapes
 from ._printing_rules import axes_printing, axis_printing
 from .broadcasting import broadcast_to
-from .arithmetic import scale
-from .leaves import ones
+from .leaves import ones, per_size
 from .products import matrix_transpose
 from .reductions import AXIS_REDUCTION
 from .reductions import sum as sum_
@@ -111,11 +110,11 @@ def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
         return a
     if not is_plain(a.shape):
         axes = normalize_axes("mean", axis, a.shape)
-        return scale(1.0 / math.prod(a.shape[k] for k in axes), sum_(a, axis=axes, keepdims=keepdims))
+        return per_size(sum_(a, axis=axes, keepdims=keepdims), math.prod(a.shape[k] for k in axes))
     if keepdims and axis is None and a.ndim == 2:
-        return scale(1.0 / math.prod(a.shape), sum_(a, keepdims=True))
+        return per_size(sum_(a, keepdims=True), math.prod(a.shape))
     _, axis = resolve_axis(MEAN, "mean", a, axis)
-    return scale(1.0 / slice_length(a.shape, axis), sum_(a, axis=axis))
+    return per_size(sum_(a, axis=axis), slice_length(a.shape, axis))
 
 
 MEAN = register("mean", public="mean", function=mean, signature=AXIS_REDUCTION, node=False,

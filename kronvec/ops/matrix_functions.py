@@ -28,7 +28,7 @@ from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register, signature_of
-from ..shapes import Shape, fmt
+from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ._code_templates import code_eigh, code_for
 from ._evaluation_rules import lift
 from ._jvp_rules import map_shapes
@@ -100,7 +100,7 @@ def expm_frechet(a: Any, e: Any) -> Expr:
     if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"expm_frechet: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
     try:
-        shape = tuple(np.broadcast_shapes(a.shape, e.shape))
+        shape = broadcast_shapes_nd("expm_frechet", a.shape, e.shape)
     except ValueError:
         raise ShapeError(f"expm_frechet: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} "
                          f"could not be broadcast") from None
@@ -141,7 +141,7 @@ def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     if not h.shape[-2:] == e.shape[-2:] == a.shape[-2:]:
         raise ShapeError(f"expm_frechet2: shapes {fmt(a.shape)}, {fmt(h.shape)} and {fmt(e.shape)} differ")
     try:
-        shape = tuple(np.broadcast_shapes(a.shape, h.shape, e.shape))
+        shape = broadcast_shapes_nd("expm_frechet2", a.shape, h.shape, e.shape)
     except ValueError:
         raise ShapeError(f"expm_frechet2: the stack axes of {fmt(a.shape)}, {fmt(h.shape)} and "
                          f"{fmt(e.shape)} could not be broadcast") from None
@@ -384,7 +384,7 @@ def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
     if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"{name}: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
     try:
-        return a, e, tuple(np.broadcast_shapes(a.shape, e.shape))
+        return a, e, broadcast_shapes_nd(name, a.shape, e.shape)
     except ValueError:
         raise ShapeError(f"{name}: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} could not be "
                          f"broadcast") from None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
@@ -25,7 +24,7 @@ from ..maps.axes import BroadcastMap
 from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,
                            power_second, second_by_squaring)
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt
+from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
 from ._jvp_rules import map_shapes
@@ -45,7 +44,7 @@ def _shape(name: str, *args: Expr) -> Shape:
             raise ShapeError(f"{name}: needs square matrices of one size, got shapes "
                              f"{', '.join(fmt(y.shape) for y in args)}")
     try:
-        return tuple(np.broadcast_shapes(*(x.shape for x in args)))
+        return broadcast_shapes_nd(name, *(x.shape for x in args))
     except ValueError:
         raise ShapeError(f"{name}: the stack axes of {', '.join(fmt(y.shape) for y in args)} could not be "
                          f"broadcast") from None

@@ -25,7 +25,8 @@ from ._printing_rules import func_print, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
-from .leaves import Constant, filled, ones, zeros
+from ..shapes import DERIVATION, refuse_named
+from .leaves import Constant, filled, ones, size_of, zeros
 from .norm_roots import power0
 from .products import inv, matrix_transpose
 from .svd_norms import nuclear_norm, spectral_norm
@@ -87,7 +88,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         s, inner = a.args
         return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
     if a.op == "identity":
-        return Constant(float(a.shape[0]))
+        return size_of(a.shape[0])
     if a.op == "zeros":
         return zeros(())
     return Expr.make("trace", (a,), NO_PARAMS, ())
@@ -123,6 +124,8 @@ def _leading_square(a: Expr) -> Expr:
     NumPy, the trace of a rectangular plane sums its k diagonal entries.  The block is
     [I 0] A (m > n) or A [I 0]ᵀ (m < n), so it differentiates as a product with constants."""
     m, n = a.shape[-2:]
+    if m != n:
+        refuse_named("trace", (m, n), DERIVATION)
     if m > n:
         return Constant(np.eye(n, m), "[I 0]") @ a
     if m < n:

@@ -26,6 +26,7 @@ from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import call_printing
 from ._structure_rules import through
+from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant
 from .products import matmul, matrix_transpose
 from .spectral import svd_parts
@@ -66,6 +67,7 @@ def _norm_shape(what: str, a: Expr) -> tuple[int, ...]:
 
 
 def _first(k: int) -> Expr:
+    refuse_named("norm", (k,), DERIVATION)
     e1 = np.zeros((k, 1))
     e1[0, 0] = 1.0
     return Constant(e1, "e₁")

@@ -35,7 +35,7 @@ from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
 from ..shapes import as2d
 from .expressions import Printer, format_number, shared_names, to_unicode, where_clause
-from .styles import LATEX, UNICODE, Style
+from .styles import LATEX, UNICODE, Style, free_letters
 
 __all__ = ["map_to_unicode", "map_to_latex", "differential", "render_map", "MAP_RENDERERS"]
 
@@ -327,12 +327,14 @@ def _map_text(style: Style, m: LinearMap, names: Mapping[Expr, str] | None) -> s
 
 def map_to_unicode(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:
     """The map in the vec convention, e.g. ``(V⁻¹XF)ᵀ ⊗ FXᵀV⁻¹``."""
-    return _map_text(UNICODE, m, names)
+    with free_letters((m.in_shape, m.out_shape)):
+        return _map_text(UNICODE, m, names)
 
 
 def map_to_latex(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:
     """LaTeX of the map in the vec convention."""
-    return _map_text(LATEX, m, names)
+    with free_letters((m.in_shape, m.out_shape)):
+        return _map_text(LATEX, m, names)
 
 
 def differential(J: Any) -> str:
