@@ -180,7 +180,8 @@ def _resolvent_jvp(node: Expr, i: int) -> Any:
 def _resolvent_code(g: Any, e: Expr, a: str) -> str:
     if g.name == "numpy":
         pair = code_eigh(g, a, e.params.UPLO)
-        return f"{g.helper('reduced_resolvent', resolvent_value)}({e.params.j}, ({pair}[0][..., None], {pair}[1]))"
+        helper = g.helper("reduced_resolvent", resolvent_value)
+        return f"{helper}({e.params.j}, ({pair}[0][..., None], {pair}[1]))"
     np_, j, n = g.np, e.params.j, e.shape[-1]
     pair = code_eigh(g, a, e.params.UPLO)
     at_j = g.let(f"{np_}.arange({n}) == {j}", hint="at_j")

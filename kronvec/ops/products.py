@@ -28,7 +28,8 @@ from ..shapes import matrix_transposed
 from ._common import (code_transpose, io, lift, matrix_transpose_value, product_stack, py_call, triangle,
                       unit_factor, with_node)
 from .arithmetic import scale, smul
-from .leaves import Constant, identity, ones, zeros
+from .eigenbasis_products import eigenbasis_sandwiches
+from .leaves import identity, ones, zeros
 
 __all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "matrix_power"]
 
@@ -64,7 +65,7 @@ def matmul(*factors: Any) -> Expr:
         if f.op == "zeros":
             return zeros(shape)
         flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if not unit_factor(p))
-    flat = _eigenbasis_sandwiches(_cancel_inverses(_cancel_orthonormal(_cholesky_products(flat))))
+    flat = eigenbasis_sandwiches(_cancel_inverses(_cancel_orthonormal(_cholesky_products(flat))))
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
     if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
@@ -138,58 +139,6 @@ def _orthonormal(f: Expr) -> tuple[Expr, str] | tuple[None, str]:
     if flipped:
         kind = "rows" if kind == "columns" else "columns"
     return base, kind
-
-
-def _eigenvector_columns(f: Expr) -> tuple[Expr, range] | None:
-    """(V, columns) when ``f`` is eigh's V (2-D) or a block of its columns V[:, G], else None."""
-    if f.op == "eigh_vectors" and f.ndim == 2:
-        return f, range(f.shape[-1])
-    if f.op == "index" and f.args[0].op == "eigh_vectors" and f.args[0].ndim == 2 and \
-            f.params.rows == range(f.args[0].shape[0]) and len(f.params.cols) > 1:
-        return f.args[0], f.params.cols
-    return None
-
-
-def _eigenbasis_sandwich(left: Expr, middle: Expr | None, right: Expr) -> Expr | None:
-    """V_G diag(g) V_Gᵀ (or V_G V_Gᵀ, the spectral projector of the columns G) as ``eigfun(A, g)``
-    with g placed at G (zero elsewhere), whose derivative is Daleckii–Krein's: defined also where
-    eigenvalues repeat (within a tied group it needs g equal on the group, as a projector onto
-    whole groups)."""
-    found = _eigenvector_columns(left)
-    if found is None or (middle is not None and middle.op != "diag") or right is not left.mT:
-        return None
-    V, cols = found
-    n = V.shape[-1]
-    if middle is None:
-        inside = np.zeros((n, 1))
-        inside[list(cols)] = 1.0
-        g = Constant(inside)
-    else:
-        g = middle.args[0]
-        if len(cols) < n:
-            g = registry_function("place")(g, cols, range(1), (n, 1))
-    return registry_function("eigfun")(V.args[0], g, V.params.UPLO)
-
-
-def _eigenbasis_sandwiches(flat: list[Expr]) -> list[Expr]:
-    """Replace V diag(g) Vᵀ and V_G V_Gᵀ in a flat product by ``eigfun`` nodes (see above)."""
-    if not any(f.op == "eigh_vectors" or f.op == "index" and f.args[0].op == "eigh_vectors" for f in flat):
-        return flat
-    out: list[Expr] = []
-    i = 0
-    while i < len(flat):
-        for width in (3, 2):
-            parts = flat[i:i + width]
-            if len(parts) == width:
-                found = _eigenbasis_sandwich(parts[0], parts[1] if width == 3 else None, parts[-1])
-                if found is not None:
-                    out.append(found)
-                    i += width
-                    break
-        else:
-            out.append(flat[i])
-            i += 1
-    return out
 
 
 def _cancel_orthonormal(flat: list[Expr]) -> list[Expr]:
