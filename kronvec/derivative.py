@@ -30,6 +30,7 @@ from .ops.arithmetic import add as add_expr
 from .ops.arithmetic import scale as scale_expr
 from .ops.arithmetic import smul as smul_expr
 from .ops.leaves import identity, ones, zeros
+from .ops.norms import singular_logabsdet
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
@@ -303,7 +304,11 @@ class Jacobian:
 
 def _solve_named(err: np.linalg.LinAlgError, f: E.Expr) -> np.linalg.LinAlgError:
     """A singular A met as the factor inv(A) of a derivative, named as the solve of ``f`` that
-    holds it (``solve(A, B)``, which is how ``kv.solve`` reads), when ``f`` has one."""
+    holds it (``solve(A, B)``, which is how ``kv.solve`` reads), when ``f`` has one; the factor
+    A⁻¹ of the derivative of log|det A| as a DegenerateError naming slogdet."""
+    degenerate = singular_logabsdet(err, f)
+    if degenerate is not None:
+        return degenerate
     text = str(err)
     for node in f.walk():
         if node.op == "matmul" and node.args[0].op == "inv":
