@@ -44,7 +44,8 @@ from .spectral import svd_parts
 from .stacks import normalize_axes, reduced_shape, reshape
 from .stacks import transpose as permute
 
-__all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "smallest_singular_value", "abs_power",
+__all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "smallest_singular_value",
+           "abs_power",
            "signed_power"]
 
 FAMILY = "norms"
