@@ -307,6 +307,13 @@ def _reduce(g: Emitter, m: ReduceMap, h: str) -> str:
     return g.let(f"{x}.reshape({as2d(m.out_shape)})", hint="term")
 
 
+def _reshape(g: Emitter, m: ReshapeMap, h: str) -> str:
+    """H read in its own shape and reshaped in C order (as NumPy reshapes values)."""
+    g.batched = False
+    x = f"{_operand(h)}.reshape({tuple(m.in_shape)})"
+    return g.let(f"{x}.reshape({as2d(m.out_shape)})", hint="term")
+
+
 def _stack_axes(g: Emitter, m: Any, h: str) -> str:
     g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
 
@@ -357,5 +364,5 @@ MAP_CODE: dict[type, MapCode] = {
     BroadcastMap: _broadcast,
     ReduceMap: _reduce,
     PermuteMap: _stack_axes,
-    ReshapeMap: _stack_axes,
+    ReshapeMap: _reshape,
 }

@@ -24,7 +24,7 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
-from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
+from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
@@ -191,8 +191,8 @@ def sqrtm(a: Any) -> Expr:
     symmetric A, exact at repeated eigenvalues).  Its adjoint is L_sqrtm(Aᵀ, ·).
 
     A stack of symmetric members takes one batched ``eigh`` (value and
-    derivative); a stack with a member that is not symmetric raises
-    ``NotImplementedError`` when evaluated.
+    derivative); a stack with a member that is not symmetric is evaluated and
+    differentiated member by member (each in its own form).
     """
     a = as_expr(a)
     SQRTM.signature.check("sqrtm", [a.shape])
@@ -210,8 +210,7 @@ def logm(a: Any) -> Expr:
 
     dX = L_logm(A, dA), exact: the upper right block of log [[A, dA], [0, A]]
     (the Daleckii–Krein form with Gᵢⱼ = log(wᵢ/wⱼ)/(wᵢ − wⱼ), 1/wᵢ at ties, for a
-    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`
-    (symmetric members only).
+    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`.
     """
     a = as_expr(a)
     LOGM.signature.check("logm", [a.shape])
@@ -222,9 +221,10 @@ def logm(a: Any) -> Expr:
 
 def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
     """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise; a stack of
-    symmetric members by one batched eigh (other stacks are refused)."""
-    if a.ndim > 2:
-        symmetric_members(fn, a)
+    symmetric members by one batched eigh, other stacks member by member."""
+    if a.ndim > 2 and not all_symmetric(a):  # member by member, each in its own form
+        flat = a.reshape((-1,) + a.shape[-2:])
+        return np.stack([_spectral_value(fn, member) for member in flat]).reshape(a.shape)
     if a.ndim > 2 or sla.issymmetric(a):
         w, V = np.linalg.eigh(a)
         top = np.maximum(1.0, np.abs(w).max(axis=-1, initial=0.0))

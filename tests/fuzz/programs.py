@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from .draw_elementwise import ELEMENTWISE_STEPS, draw_special_function
 from .draw_linalg import LINALG_STEPS
+from .draw_more_linalg import MORE_LINALG_STEPS
 from .terms import MARGIN, SHAPE_CLASSES, Context, Term, draw_values
 
 KNOWN_FINDINGS: dict[str, str] = {
@@ -26,7 +27,6 @@ KNOWN_FINDINGS: dict[str, str] = {
 NEW_FINDINGS: dict[str, str] = {
     # program family → a failure the fuzzer found beyond issue 17's list (see the report of the
     # branch that added it); empty it as the fixes land.
-    "sqrtm/logm of a non-symmetric stack": "kv.evaluate refuses (NotImplementedError)",
 }
 
 KNOWN_GAPS: dict[str, str] = {
@@ -34,7 +34,7 @@ KNOWN_GAPS: dict[str, str] = {
     # of these families is not checked while listed here).
 }
 
-STEPS: list[Callable[[Context, Term], Term | None]] = ELEMENTWISE_STEPS + LINALG_STEPS
+STEPS: list[Callable[[Context, Term], Term | None]] = ELEMENTWISE_STEPS + LINALG_STEPS + MORE_LINALG_STEPS
 
 CI_EXAMPLES = 80
 """Programs drawn per shape class in the normal suite (``KRONVEC_FUZZ_SCALE`` multiplies it)."""
