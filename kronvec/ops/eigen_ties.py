@@ -190,12 +190,19 @@ def _resolvent_code(g: Any, e: Expr, a: str) -> str:
     return f"({pair}[1] * {h}[..., None, :]) @ {pair}[1].T"
 
 
+def _python_resolvent(p: Any, e: Expr) -> tuple[str, int]:
+    return f"reduced_resolvent({p(e.args[0])}, {e.params.j})", Prec.ATOM
+
+
+def _rebuild_resolvent(node: Expr, args: tuple[Expr, ...]) -> Expr:
+    return reduced_resolvent(args[0], node.params.j, node.params.UPLO)
+
+
 register(
     "eigh_resolvent", FAMILY, function=reduced_resolvent, params=("j", "UPLO"), stacks=True,
     evaluate=_resolvent_evaluate, code=_resolvent_code, jvp=_resolvent_jvp, transpose=SELF,
-    printing=Printing(func_print("S"), func_print("S"),
-                      lambda p, e: (f"reduced_resolvent({p(e.args[0])}, {e.params.j})", Prec.ATOM)),
-    rebuild=lambda node, args: reduced_resolvent(args[0], node.params.j, node.params.UPLO),
+    printing=Printing(func_print("S"), func_print("S"), _python_resolvent),
+    rebuild=_rebuild_resolvent,
     identity=("Sⱼ = Σ_{{i≠j}} vᵢvᵢᵀ/(wⱼ − wᵢ) ⇒ dSⱼ = Sⱼ (d{arg} − dwⱼ I) Sⱼ − Sⱼ² d{arg} Pⱼ − "
               "Pⱼ d{arg} Sⱼ² (Kato)",
               r"\mathrm{{d}}S_j = S_j (\mathrm{{d}}{arg} - \mathrm{{d}}w_j I) S_j - S_j^2\, "
