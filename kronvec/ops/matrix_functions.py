@@ -27,7 +27,7 @@ from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt
+from ..shapes import Shape, divmod_index, fmt, member_text, whole_shape
 from ._common import call_printing, code_eigh, code_for, io, lift, py_call
 from .arithmetic import scale
 from .leaves import identity, zeros
@@ -223,8 +223,7 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
     """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise; a stack of
     symmetric members by one batched eigh, other stacks member by member."""
     if a.ndim > 2 and not all_symmetric(a):  # member by member, each in its own form
-        flat = a.reshape((-1,) + a.shape[-2:])
-        return np.stack([_spectral_value(fn, member) for member in flat]).reshape(a.shape)
+        return _member_values(fn, a)
     if a.ndim > 2 or sla.issymmetric(a):
         w, V = np.linalg.eigh(a)
         top = np.maximum(1.0, np.abs(w).max(axis=-1, initial=0.0))
@@ -246,6 +245,20 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
                              f"has no real logarithm")
         return (V * np.log(w)[..., None, :]) @ Vt
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
+
+
+def _member_values(fn: str, a: np.ndarray) -> np.ndarray:
+    """f(Aᵢ) for every member of a stack, one at a time; an error names the member in the whole stack."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    out = np.empty_like(flat, dtype=float)
+    for k, member in enumerate(flat):
+        try:
+            out[k] = _spectral_value(fn, member)
+        except ValueError as err:
+            where = member_text(divmod_index(k, a.shape[:-2]))
+            whole = fmt(whole_shape(None, a.shape))
+            raise ValueError(f"{where} of the stack of shape {whole}: {err}") from None
+    return out.reshape(a.shape)
 
 
 def _function_code(g: Any, e: Expr, a: str) -> str:
