@@ -308,8 +308,7 @@ def _solve_named(err: np.linalg.LinAlgError, f: E.Expr) -> np.linalg.LinAlgError
     """A singular A met as the factor inv(A) of a derivative, named as the solve of ``f`` that
     holds it (``solve(A, B)``, which is how ``kv.solve`` reads), when ``f`` has one; the factor
     A⁻¹ of the derivative of log|det A| as a DegenerateError naming slogdet."""
-    degenerate = singular_logabsdet(err, f)
-    if degenerate is not None:
+    if (degenerate := singular_logabsdet(err, f)) is not None:
         return degenerate
     text = str(err)
     for node in f.walk():

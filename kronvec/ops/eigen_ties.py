@@ -146,7 +146,8 @@ def resolvent_value(j: int, pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     gaps[..., j] = 1.0
     h = 1.0 / gaps
     h[..., j] = 0.0
-    return (V * h[..., None, :]) @ np.swapaxes(V, -1, -2)
+    resolvent: np.ndarray = (V * h[..., None, :]) @ np.swapaxes(V, -1, -2)
+    return resolvent
 
 
 def _simple(j: int, w: np.ndarray) -> bool:
