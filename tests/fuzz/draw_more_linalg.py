@@ -108,9 +108,13 @@ def draw_norm_of_order(ctx: Context, t: Term) -> Term | None:
         if ord_ == -2 and 1 in t.shape[-2:] and t.shape[-2:] != (1, 1):
             return None  # (through a 1×1 Gram matrix: the smallest of one singular value)
         axes = {"axis": (-2, -1)} if len(t.shape) >= 3 else {}
+        tags = _member_tags(t, True) + (("norm -2 of a stack with two stack axes",)
+                                        if ord_ == -2 and len(t.shape) >= 4 else ())
+        if not ctx.allows(tags):
+            return None
         expr = kv.norm(t.expr, ord_, **axes)
         return t.then(expr, lambda v: np.asarray(np.linalg.norm(t.twin(v), ord_, **axes)),
-                      guards=(_matrix_norm_guard(t, ord_),), tags=_member_tags(t, True))
+                      guards=(_matrix_norm_guard(t, ord_),), tags=tags)
     ord_ = ctx.pick(VECTOR_ORDS)
     axis = ctx.pick([-2, -1])
     expr = kv.norm(t.expr, ord_, axis=axis)
@@ -214,8 +218,9 @@ def draw_eigenvector_column(ctx: Context, t: Term) -> Term | None:
     column = V[:, j] if len(t.shape) == 2 else V @ unit
     guard = spectral_gaps("repeated eigenvalue at the column",
                           lambda v: _gaps_at(np.linalg.eigvalsh(p.twin(v)), j))
+    tags = ("eigenvector column of a stack",) if len(t.shape) >= 3 else ()
     return p.then(column * column, lambda v: np.linalg.eigh(p.twin(v))[1][..., :, j:j + 1] ** 2,
-                  guards=(guard,))
+                  guards=(guard,), tags=tags)
 
 
 def _gaps_at(w: np.ndarray, j: int) -> np.ndarray:
