@@ -40,7 +40,6 @@ from .spectral import eigh_pair
 
 __all__ = ["eigh_column", "reduced_resolvent", "tied_groups"]
 
-FAMILY = "spectral"
 
 _EPS = np.finfo(float).eps
 
@@ -112,7 +111,7 @@ _COLUMN_IDENTITY = ("{arg} = V diag(w) Vᵀ, wⱼ simple ⇒ dvⱼ = Sⱼ d{arg}
                     r"\frac{{v_i v_i^{{\top}}}}{{w_j - w_i}}")
 
 register(
-    "eigh_column", FAMILY, function=eigh_column, params=("j", "UPLO"), stacks=True,
+    "eigh_column", function=eigh_column, params=("j", "UPLO"), stacks=True,
     evaluate=_column_evaluate, code=_column_code, jvp=_column_jvp,
     printing=Printing(_print_column, _print_column, _python_column),
     rebuild=_rebuild_column, identity=_COLUMN_IDENTITY,
@@ -200,7 +199,7 @@ def _rebuild_resolvent(node: Expr, args: tuple[Expr, ...]) -> Expr:
 
 
 register(
-    "eigh_resolvent", FAMILY, function=reduced_resolvent, params=("j", "UPLO"), stacks=True,
+    "eigh_resolvent", function=reduced_resolvent, params=("j", "UPLO"), stacks=True,
     evaluate=_resolvent_evaluate, code=_resolvent_code, jvp=_resolvent_jvp, transpose=SELF,
     printing=Printing(func_print("S"), func_print("S"), _python_resolvent),
     rebuild=_rebuild_resolvent,
