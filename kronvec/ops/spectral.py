@@ -186,7 +186,7 @@ _VECTOR_OPS = ("eigh_vectors", "eigh_column", "eigh_resolvent", "eigfun")
 """The ops whose values need eigh's vectors: with one of them the eigenvalues come from the same call."""
 
 
-def eigh_pair(ev: Any, a: Expr, uplo: str) -> Any:
+def eigh_pair(ev: Any, a: Expr, uplo: Literal["L", "U"]) -> Any:
     """The value (w as a column, V) of ``eigh(a, UPLO)``, from the one LAPACK call its outputs share."""
     return ev.shared(("eigh", a, uplo), partial(_eigh_full, uplo), ev(a))
 
