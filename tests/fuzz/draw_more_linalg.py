@@ -45,7 +45,7 @@ def _gap_of_sorted(values: np.ndarray) -> float:
 # ----------------------------------------------------------------------- slogdet
 def draw_slogdet(ctx: Context, t: Term) -> Term | None:
     """sign · logabsdet (or logabsdet alone) of Q = 0.3 t Cᵀ ± 3I: a sign of either kind."""
-    if len(t.shape) < 2:
+    if len(t.shape) < 2 or not ctx.allows(("slogdet of a stack",) if len(t.shape) >= 3 else ()):
         return None
     n = t.shape[-2]
     c = ctx.rng.standard_normal(t.shape[-2:])
@@ -60,7 +60,8 @@ def draw_slogdet(ctx: Context, t: Term) -> Term | None:
         s, la = np.linalg.slogdet(q.twin(v))
         return np.asarray(s * la if both else la)
     guard = Guard("singular", lambda v: float(np.min(np.linalg.svd(q.twin(v), compute_uv=False))))
-    return q.then(expr, twin, guards=(guard,), tags=_member_tags(t, True))
+    tags = _member_tags(t, True) + (("slogdet of a stack",) if len(t.shape) >= 3 else ())
+    return q.then(expr, twin, guards=(guard,), tags=tags)
 
 
 # ------------------------------------------------------------------------- norms
