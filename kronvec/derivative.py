@@ -26,10 +26,9 @@ from .evaluation import (CHUNKED, Binder, Plan, by_name, chunked_values, run_rec
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .maps.axes import BroadcastMap
-from .ops.arithmetic import add as add_expr
-from .ops.arithmetic import scale as scale_expr
-from .ops.arithmetic import smul as smul_expr
+from .ops.arithmetic import add as add_expr, scale as scale_expr, smul as smul_expr
 from .ops.leaves import identity, ones, zeros
+from .ops.norms import singular_logabsdet
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
@@ -319,7 +318,7 @@ def _solve_named(err: np.linalg.LinAlgError, f: E.Expr) -> np.linalg.LinAlgError
                 solve = f"solve({a}, {' @ '.join(DISPLAY.python(x) for x in node.args[1:])})"
                 rest = text[len(label) + 2:].replace("the matrix is", f"{a} is", 1)
                 return np.linalg.LinAlgError(f"{solve}: {rest} (met while binding the derivative)")
-    return err
+    return singular_logabsdet(err, f) or err  # A⁻¹ of d log|det A|: a DegenerateError naming slogdet
 
 
 def _bound_to_numbers(m: LinearMap) -> bool:

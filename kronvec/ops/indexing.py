@@ -25,6 +25,7 @@ import numpy as np
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, key_text, normalize_key
+from .. import registry
 from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
@@ -110,6 +111,10 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
         return _index_of_place(a, rows, cols, shape)
     if op == "block":
         return _index_of_block(a, rows, cols, shape)
+    if op == "eigh_vectors" and len(cols) == 1:  # a column of eigh's V: differentiable where its
+        # eigenvalue is simple, also at ties of the others (ops/eigen_ties.py)
+        column = registry.function("eigh_column")(a.args[0], cols[0], a.params.UPLO)
+        return index(column, rows, range(1), shape)
     return None
 
 

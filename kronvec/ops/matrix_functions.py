@@ -25,10 +25,10 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
-from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
+from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register, signature_of
-from ..shapes import Shape, broadcast_shapes_nd, fmt
+from ..shapes import Shape, broadcast_shapes_nd, divmod_index, fmt, member_text, whole_shape
 from ._code_templates import code_eigh, code_for
 from ._evaluation_rules import lift
 from ._jvp_rules import map_shapes
@@ -196,8 +196,8 @@ def sqrtm(a: Any) -> Expr:
     symmetric A, exact at repeated eigenvalues).  Its adjoint is L_sqrtm(Aᵀ, ·).
 
     A stack of symmetric members takes one batched ``eigh`` (value and
-    derivative); a stack with a member that is not symmetric raises
-    ``NotImplementedError`` when evaluated.
+    derivative); a stack with a member that is not symmetric is evaluated and
+    differentiated member by member (each in its own form).
     """
     a = as_expr(a)
     signature_of(SQRTM).check("sqrtm", [a.shape])
@@ -215,8 +215,7 @@ def logm(a: Any) -> Expr:
 
     dX = L_logm(A, dA), exact: the upper right block of log [[A, dA], [0, A]]
     (the Daleckii–Krein form with Gᵢⱼ = log(wᵢ/wⱼ)/(wᵢ − wⱼ), 1/wᵢ at ties, for a
-    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`
-    (symmetric members only).
+    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`.
     """
     a = as_expr(a)
     signature_of(LOGM).check("logm", [a.shape])
@@ -227,9 +226,9 @@ def logm(a: Any) -> Expr:
 
 def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
     """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise; a stack of
-    symmetric members by one batched eigh (other stacks are refused)."""
-    if a.ndim > 2:
-        symmetric_members(fn, a)
+    symmetric members by one batched eigh, other stacks member by member."""
+    if a.ndim > 2 and not all_symmetric(a):  # member by member, each in its own form
+        return _member_values(fn, a)
     if a.ndim > 2 or sla.issymmetric(a):
         w, V = np.linalg.eigh(a)
         top = np.maximum(1.0, np.abs(w).max(axis=-1, initial=0.0))
@@ -253,6 +252,20 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
         result = (V * np.log(w)[..., None, :]) @ Vt
         return result
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
+
+
+def _member_values(fn: str, a: np.ndarray) -> np.ndarray:
+    """f(Aᵢ) for every member of a stack, one at a time; an error names the member in the whole stack."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    out = np.empty_like(flat, dtype=float)
+    for k, member in enumerate(flat):
+        try:
+            out[k] = _spectral_value(fn, member)
+        except ValueError as err:
+            where = member_text(divmod_index(k, a.shape[:-2]))
+            whole = fmt(whole_shape(None, a.shape))
+            raise ValueError(f"{where} of the stack of shape {whole}: {err}") from None
+    return out.reshape(a.shape)
 
 
 def _function_code(g: CodeContext, e: Expr, a: str) -> str:

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
-from ..errors import ShapeError
+from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.algebra import compose
-from ..registry import Params, Prec, Printing, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
 from ..shapes import fmt, is_plain
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
@@ -42,14 +42,15 @@ from .axis_reductions import min as min_
 from .leaves import Constant, ones
 from .piecewise import abs as abs_
 from .piecewise import sign
-from .products import matmul, matrix_transpose
+from .products import inv, matmul, matrix_transpose
 from .reductions import logdet, norm as basic_norm
 from .reductions import sum as sum_
 from .spectral import svd_parts
 from .stacks import normalize_axes, reduced_shape, reshape
 from .stacks import transpose as permute
 
-__all__ = ["slogdet", "norm_of_order", "vector_norm", "smallest_singular_value", "abs_power",
+__all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "smallest_singular_value",
+           "abs_power",
            "signed_power"]
 
 
@@ -86,6 +87,22 @@ register(
     printing=Printing(func_print("sign det"), func_print(r"\operatorname{sign}\det"),
                       lambda printer, e: (f"slogdet({printer(e.args[0])})[0]", Prec.ATOM)),
     doc="the sign of det A (−1, 0 or 1; derivative 0)")
+
+
+def singular_logabsdet(err: np.linalg.LinAlgError, f: Expr) -> DegenerateError | None:
+    """The error for a singular A met as the factor A⁻¹ of the derivative of log|det A| in ``f``
+    (``slogdet(A)[1]``, ``logdet(A)``), which has no derivative there (it is −∞); None when ``err``
+    is not about such a factor.  Used only once binding has failed."""
+    text = str(err)
+    for node in f.walk():
+        if node.op != "logdet":
+            continue
+        label = DISPLAY.python(inv(node.args[0]))
+        if text.startswith(label + ": "):
+            a = DISPLAY.python(node.args[0])
+            return DegenerateError(f"slogdet: log|det {a}| (slogdet({a})[1], logdet({a})) has no derivative "
+                                   f"at a singular {a}, where it is −∞: {text[len(label) + 2:]}")
+    return None
 
 
 # ------------------------------------------------ powers of absolute values

@@ -33,6 +33,7 @@ from ._printing_rules import py_call
 from ._product_factors import product_stack, unit_factor
 from ._structure_rules import through, transposed_alike, triangle
 from .arithmetic import scale, smul
+from .eigenbasis_products import eigenbasis_sandwiches
 from .leaves import identity, ones, zeros
 
 __all__ = ["matmul", "matrix_transpose", "inv", "solve", "matrix_power"]
@@ -68,7 +69,7 @@ def matmul(*factors: Any) -> Expr:
         if f.op == "zeros":
             return zeros(shape)
         flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if not unit_factor(p))
-    flat = _cancel_inverses(_cancel_orthonormal(_cholesky_products(flat)))
+    flat = eigenbasis_sandwiches(_cancel_inverses(_cancel_orthonormal(_cholesky_products(flat))))
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
     if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them

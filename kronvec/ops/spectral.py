@@ -46,7 +46,7 @@ from .leaves import identity, ones
 from .products import matmul, matrix_transpose
 from .structure import diag
 
-__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts"]
+__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts", "eigh_pair"]
 
 
 _EPS = np.finfo(float).eps
@@ -182,10 +182,19 @@ def _eigh_full(uplo: Literal["L", "U"], a: np.ndarray) -> tuple[np.ndarray, np.n
     return w[..., None], v
 
 
+_VECTOR_OPS = ("eigh_vectors", "eigh_column", "eigh_resolvent", "eigfun")
+"""The ops whose values need eigh's vectors: with one of them the eigenvalues come from the same call."""
+
+
+def eigh_pair(ev: Any, a: Expr, uplo: Literal["L", "U"]) -> Any:
+    """The value (w as a column, V) of ``eigh(a, UPLO)``, from the one LAPACK call its outputs share."""
+    return ev.shared(("eigh", a, uplo), partial(_eigh_full, uplo), ev(a))
+
+
 def _eigvalsh_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
     a, uplo = e.args[0], e.params.UPLO
     key = ("eigh", a, uplo)
-    if ev.has_shared(key) or ev.mentions("eigh_vectors"):
+    if ev.has_shared(key) or any(ev.mentions(op) for op in _VECTOR_OPS):
         result: np.ndarray = ev.op(itemgetter(0), ev.shared(key, partial(_eigh_full, uplo), ev(a)))
         return result
     result = ev.op(partial(_eigvalsh_only, uplo), ev(a))
