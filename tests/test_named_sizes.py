@@ -254,7 +254,9 @@ N, M, K = Dim("n"), Dim("m"), Dim("k")
 # Cases whose sizes are not names: sums such as n + m (a size that is no product of names
 # cannot be read back from values, nor substituted here), min(n, k), or indexing, diagonals with
 # offsets and 2-norms, whose derivatives need numbers (they raise ShapeError saying so).
-NOT_NAMED = {"cholesky", "eigfun", "eigh", "eigh_vectors", "eigvalsh", "inv", "kron_contract", "pinv",
+# The eigenvector columns (eigh_column, eigh_resolvent) pick a column by a number.
+NOT_NAMED = {"cholesky", "eigfun", "eigh", "eigh_column", "eigh_resolvent", "eigh_vectors", "eigvalsh",
+             "inv", "kron_contract", "pinv",
              "pinv_checked", "polar_frechet", "qr", "qr_Q", "qr_R", "svd", "svd_U", "svd_Vt", "svdvals",
              "divdiff", "gapinv", "block", "getitem", "index", "place", "hstack", "vstack", "diagonal",
              "offset_trace", "norm_gradient"}
