@@ -182,7 +182,7 @@ def _resolvent_code(g: Any, e: Expr, a: str) -> str:
         pair = code_eigh(g, a, e.params.UPLO)
         helper = g.helper("reduced_resolvent", resolvent_value)
         return f"{helper}({e.params.j}, ({pair}[0][..., None], {pair}[1]))"
-    np_, j, n = g.np, e.params.j, e.shape[-1]
+    np_, j, n = g.array_module, e.params.j, e.shape[-1]
     pair = code_eigh(g, a, e.params.UPLO)
     at_j = g.let(f"{np_}.arange({n}) == {j}", hint="at_j")
     h = g.let(f"{np_}.where({at_j}, 0.0, 1.0 / {np_}.where({at_j}, 1.0, {pair}[0][..., {j}:{j + 1}] - "
