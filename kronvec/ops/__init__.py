@@ -11,3 +11,4 @@ from . import decompositions, spectral, spectral_functions, triangular  # noqa: 
 from . import axis_reductions, ml, piecewise, power_derivatives  # noqa: F401
 from . import diagonals, norms  # noqa: F401  (after axis_reductions and piecewise: norms are built from them)
 from . import special  # noqa: F401  (after stacks: gradients spread over stacks)
+from . import einsum  # noqa: F401  (after products and reductions: contractions that are matrix ops become them)
