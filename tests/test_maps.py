@@ -255,7 +255,8 @@ def make_diag_stack(r, n, k, p, q):
 
 def make_einsum(r, n, k, p, q):  # H ↦ Σ A[i,j,k] H[k,l] b[j] with a 1-D factor
     c, _ = einsum_maps.parse_einsum("ijk,kl,j->il", [(p, n, k), (k, q), (n,)])
-    return einsum_maps.EinsumMap(c, [r.standard_normal((p, n, k)), None, r.standard_normal(n)], (k, q), (p, q))
+    operands = [r.standard_normal((p, n, k)), None, r.standard_normal(n)]
+    return einsum_maps.EinsumMap(c, operands, (k, q), (p, q))
 
 
 def make_einsum_diagonal(r, n, k, p, q):  # H ↦ Σ H[i,i,j] A[j,l]: a repeated index and a summed one

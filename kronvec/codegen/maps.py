@@ -315,8 +315,9 @@ def _einsum(g: Emitter, m: EinsumMap, h: str) -> str:
     args = [f"{_operand(h)}.reshape({m.in_shape})" if x is None else _einsum_factor(g, x, shape)
             for x, shape in zip(m.operands, m.operand_shapes)]
     extra = ", optimize=True" if g.name == "numpy" else ""
-    return g.let(f"{g.np}.einsum({m.contraction.text!r}, {', '.join(args)}{extra}).reshape({as2d(m.out_shape)})",
-                 hint="term")
+    text = m.contraction.text
+    contracted = f"{g.np}.einsum({text!r}, {', '.join(args)}{extra})"
+    return g.let(f"{contracted}.reshape({as2d(m.out_shape)})", hint="term")
 
 
 def _einsum_factor(g: Emitter, x: Any, shape: tuple[int, ...]) -> str:

@@ -69,7 +69,8 @@ class Contraction:
 
     def sizes(self, shapes: Sequence[Shape]) -> dict[str, int]:
         """The size of each letter, read from the operands' shapes."""
-        return {letter: int(size) for subs, shape in zip(self.inputs, shapes) for letter, size in zip(subs, shape)}
+        return {letter: int(size) for subs, shape in zip(self.inputs, shapes)
+                for letter, size in zip(subs, shape)}
 
 
 def _fail(subscripts: str, shapes: Sequence[Shape], why: str) -> ShapeError:
@@ -108,7 +109,8 @@ def parse_einsum(subscripts: str, shapes: Sequence[Shape]) -> tuple[Contraction,
     for term, shape in zip(inputs, shapes):
         letters = len(term.replace("...", ""))
         if len(shape) < letters or "..." not in term and len(shape) != letters:
-            raise _fail(subscripts, shapes, f"the term {term!r} does not match an operand of shape {fmt(shape)}")
+            raise _fail(subscripts, shapes,
+                        f"the term {term!r} does not match an operand of shape {fmt(shape)}")
         ell_ndim.append(len(shape) - letters if "..." in term else 0)
     ell_letters = "".join(next(spare) for _ in range(max(ell_ndim, default=0)))
     terms = [t.replace("...", ell_letters[len(ell_letters) - e:]) for t, e in zip(inputs, ell_ndim)]
@@ -117,7 +119,8 @@ def parse_einsum(subscripts: str, shapes: Sequence[Shape]) -> tuple[Contraction,
         output_term = ell_letters + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
     else:
         if ell_letters and "..." not in output:
-            raise _fail(subscripts, shapes, "the operands have broadcast axes ('...') but the output names none")
+            raise _fail(subscripts, shapes,
+                        "the operands have broadcast axes ('...') but the output names none")
         output_term = output.replace("...", ell_letters)
     if len(set(output_term)) != len(output_term):
         raise _fail(subscripts, shapes, f"the output {output!r} repeats a letter")
@@ -126,7 +129,8 @@ def parse_einsum(subscripts: str, shapes: Sequence[Shape]) -> tuple[Contraction,
         for letter, size in zip(term, shape):
             if size != 1:
                 if sizes.get(letter, size) != size:
-                    raise _fail(subscripts, shapes, f"the index {letter!r} has sizes {sizes[letter]} and {size}")
+                    raise _fail(subscripts, shapes,
+                                f"the index {letter!r} has sizes {sizes[letter]} and {size}")
                 sizes[letter] = size
     missing = [c for c in output_term if not any(c in t for t in terms)]
     if missing:

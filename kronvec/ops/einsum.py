@@ -228,7 +228,8 @@ def _print_index_notation(p: Any, e: Expr) -> tuple[str, int]:
     body = p.s.join([_indexed(p, a, s) for a, s in zip(e.args, c.inputs)], p.s.latex)
     summed = c.summed()
     if summed:
-        body = (f"\\sum_{{{summed}}} " if p.s.latex else "Σ" + "".join(_SUBSCRIPT[ch] for ch in summed) + " ") + body
+        sigma = f"\\sum_{{{summed}}} " if p.s.latex else "Σ" + "".join(_SUBSCRIPT[ch] for ch in summed) + " "
+        body = sigma + body
     if not c.output:
         return body, Prec.UNARY if summed else Prec.PROD
     if p.s.latex:
@@ -250,7 +251,8 @@ def _code(g: Any, e: Expr, *args: str) -> str:
 
 
 register(
-    "einsum", FAMILY, public="einsum", function=einsum, signature="(m,n),(n,k)->(m,k)", params=("subscripts",),
+    "einsum", FAMILY, public="einsum", function=einsum, signature="(m,n),(n,k)->(m,k)",
+    params=("subscripts",),
     stacks=True, evaluate=_evaluate_rule, jvp=_einsum_jvp, rebuild=_rebuild,
     printing=Printing(_print_index_notation, _print_index_notation, _print_call),
     code=_code,
