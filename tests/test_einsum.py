@@ -123,7 +123,8 @@ def test_contraction_orders_are_planned_once_per_subscripts_and_shapes():
     T, X, w = kv.Array("T", (5, 6, 7)), kv.Matrix("X", (7, 3)), kv.Array("w", 6)
     e = kv.einsum("ijk,kl,j->il", T, X, w)
     rng = np.random.default_rng(0)
-    values = {"T": rng.standard_normal((5, 6, 7)), "X": rng.standard_normal((7, 3)), "w": rng.standard_normal(6)}
+    values = {"T": rng.standard_normal((5, 6, 7)), "X": rng.standard_normal((7, 3)),
+              "w": rng.standard_normal(6)}
     kv.evaluate(e, values)
     before = cached_expression.cache_info()
     for _ in range(3):
@@ -169,7 +170,8 @@ def test_an_einsum_of_einsums_is_one_contraction():
 # ------------------------------------------------------------------ errors
 def test_errors_name_the_subscripts_shapes_and_index():
     A, B = kv.Matrix("A", (3, 4)), kv.Matrix("B", (5, 2))
-    with pytest.raises(kv.ShapeError, match=r"einsum 'ij,jk' with operands of shapes \(3, 4\), \(5, 2\).*'j'.*4 and 5"):
+    culprit = r"einsum 'ij,jk' with operands of shapes \(3, 4\), \(5, 2\).*'j'.*4 and 5"
+    with pytest.raises(kv.ShapeError, match=culprit):
         kv.einsum("ij,jk", A, B)
     with pytest.raises(kv.ShapeError, match="does not match an operand of shape"):
         kv.einsum("ijk", A)
@@ -188,7 +190,7 @@ def test_lambdify_writes_the_contraction_and_its_derivatives(backend):
     holds an identity δ, and a three-operand contraction."""
     S, X, Y = kv.Matrix("S", (3, 3)), kv.Matrix("X", (3, 5)), kv.Matrix("Y", (3, 5))
     rng = np.random.default_rng(0)
-    values = {"S": rng.standard_normal((3, 3)), "X": rng.standard_normal((3, 5)), "Y": rng.standard_normal((3, 5))}
+    values = {name: rng.standard_normal(shape) for name, shape in (("S", (3, 3)), ("X", (3, 5)), ("Y", (3, 5)))}
     for e in (kv.einsum("ij,jl,jl->il", S, X, Y), kv.einsum("ii,ij->ij", S, X)):
         assert e.op == "einsum"
         f = kv.lambdify([S, X, Y], e, backend=backend)
