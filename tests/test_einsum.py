@@ -190,7 +190,7 @@ def test_lambdify_writes_the_contraction_and_its_derivatives(backend):
     holds an identity δ, and a three-operand contraction."""
     S, X, Y = kv.Matrix("S", (3, 3)), kv.Matrix("X", (3, 5)), kv.Matrix("Y", (3, 5))
     rng = np.random.default_rng(0)
-    values = {name: rng.standard_normal(shape) for name, shape in (("S", (3, 3)), ("X", (3, 5)), ("Y", (3, 5)))}
+    values = {s.params.name: rng.standard_normal(s.shape) for s in (S, X, Y)}
     for e in (kv.einsum("ij,jl,jl->il", S, X, Y), kv.einsum("ii,ij->ij", S, X)):
         assert e.op == "einsum"
         f = kv.lambdify([S, X, Y], e, backend=backend)
