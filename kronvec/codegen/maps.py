@@ -327,6 +327,20 @@ def _einsum_factor(g: Emitter, x: Any, shape: tuple[int, ...]) -> str:
     return f"{g.np}.reshape({code}, {shape})"
 
 
+def _reshape(g: Emitter, m: ReshapeMap, h: str) -> str:
+    """The tangent's entries in the output's shape, C order (as the values are reshaped)."""
+    g.batched = False
+    return g.let(f"{g.np}.reshape({h}, {as2d(m.out_shape)})", hint="term")
+
+
+def _permute(g: Emitter, m: PermuteMap, h: str) -> str:
+    """The tangent read in its own shape, its axes permuted, written in the output's matrix form."""
+    g.batched = False
+    moved = f"{g.np}.reshape({h}, {tuple(m.in_shape)})"
+    moved = f"{moved}.permute({m.axes})" if g.name == "torch" else f"{g.np}.transpose({moved}, {m.axes})"
+    return g.let(f"{g.np}.reshape({moved}, {as2d(m.out_shape)})", hint="term")
+
+
 def _stack_axes(g: Emitter, m: Any, h: str) -> str:
     g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
 
@@ -376,7 +390,7 @@ MAP_CODE: dict[type, MapCode] = {
     _AxesMap: _stack_axes,
     BroadcastMap: _broadcast,
     ReduceMap: _reduce,
-    PermuteMap: _stack_axes,
-    ReshapeMap: _stack_axes,
+    PermuteMap: _permute,
+    ReshapeMap: _reshape,
     EinsumMap: _einsum,
 }

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import registry
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, key_text, normalize_key
 from ..maps import place_map, select_map
@@ -53,6 +54,9 @@ def getitem(a: Any, key: Any) -> Expr:
         An empty selection.
     """
     a = as_expr(a)
+    items = key if isinstance(key, tuple) else (key,)
+    if any(item is None for item in items):  # new axes: A[:, None], A[None]
+        return registry.function("index_newaxis")(a, key)
     rows, cols, shape = normalize_key(key, a.shape, f"index of a matrix of shape {a.shape}")
     return index(a, rows, cols, shape)
 
