@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from .draw_elementwise import ELEMENTWISE_STEPS, draw_special_function
 from .draw_linalg import LINALG_STEPS
+from .draw_tensors import TENSOR_STEPS
 from .terms import MARGIN, SHAPE_CLASSES, Context, Term, draw_values
 
 KNOWN_FINDINGS: dict[str, str] = {
@@ -34,7 +35,7 @@ KNOWN_GAPS: dict[str, str] = {
     # of these families is not checked while listed here).
 }
 
-STEPS: list[Callable[[Context, Term], Term | None]] = ELEMENTWISE_STEPS + LINALG_STEPS
+STEPS: list[Callable[[Context, Term], Term | None]] = ELEMENTWISE_STEPS + LINALG_STEPS + TENSOR_STEPS
 
 CI_EXAMPLES = 80
 """Programs drawn per shape class in the normal suite (``KRONVEC_FUZZ_SCALE`` multiplies it)."""
