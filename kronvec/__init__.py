@@ -39,10 +39,11 @@ __version__ = "0.1.0"
 
 globals().update({name: op.function for name, op in public_functions().items()})
 
-__all__ = sorted(public_functions()) + [
+__all__ = [  # a literal list, so that type checkers see these names as exported
     "Matrix", "Array", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
     "explain", "pretty", "lambdify", "jax_function", "torch_function",
     "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]
+__all__[:0] = sorted(public_functions())  # the op functions first, as before

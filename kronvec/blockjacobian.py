@@ -44,9 +44,9 @@ class BlockJacobian:
         self.map = BlockMap([[J.map for J in row] for row in self.blocks], (names, names))
         self._factors: list[E.Expr] | None = None
         self._symbols: dict[str, E.Expr] = {}
-        self._plans: dict[frozenset, Plan] = {}
+        self._plans: dict[frozenset[E.Expr], Plan] = {}
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[BlockJacobian], tuple[Any, ...]]:
         """Pickle the blocks; what ``at`` set up is built again on first use."""
         return (BlockJacobian, (self.expr, self.wrt, self.blocks))
 

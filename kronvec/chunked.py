@@ -226,6 +226,7 @@ class _Context:
         args, pos = self.pairs(chunked, small, 2 * len(self.letters) + 2)
         k = len(self.letters)
         out_core = string.ascii_letters[pos:pos + e.ndim - k]
+        assert self.stack is not None, "blockwise evaluation of a stack"
         fn = partial(_evaluate_block, e, self.stack, self.names, tuple(chunked) + tuple(small), numpy_values)
         return self.da.blockwise(fn, self.letters + out_core, *self.offsets, *args, dtype=float,
                                  concatenate=True, new_axes={c: s for c, s in zip(out_core, e.shape[k:])},
@@ -383,7 +384,8 @@ def _apply_block(how: str, stacked: bool, stack: Shape, names: frozenset[str],
 
 
 def _apply_whole(how: str, m: Any, x: Any) -> np.ndarray:
-    return m.jvp(x) if how == "jvp" else m.vjp(x)
+    y: np.ndarray = m.jvp(x) if how == "jvp" else m.vjp(x)
+    return y
 
 
 def _bind_block(F: Expr, wrt: Expr, stack: Shape, names: frozenset[str], order: tuple[str, ...],

@@ -22,7 +22,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
@@ -70,7 +70,8 @@ class _Problem:
 
     @property
     def wrt_name(self) -> str:
-        return self.wrt.params.name
+        result: str = self.wrt.params.name
+        return result
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """The shapes of all symbols, including W if F lacks it."""
@@ -133,7 +134,7 @@ def _check_symbol_name(name: str, error: Callable[[str], Exception]) -> None:
 class _OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr (exit status 2)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"error: {printable(message)} (see {self.prog} --help)\n")
         raise SystemExit(2)
 

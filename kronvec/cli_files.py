@@ -59,7 +59,8 @@ def load_npy(path: str, max_bytes: int) -> np.ndarray:
                                f"{max_bytes}; raise --max-bytes to read it")
     try:
         with open(path, "rb") as stream:
-            return np.load(stream, allow_pickle=False)
+            result: np.ndarray = np.load(stream, allow_pickle=False)
+            return result
     except MemoryError:
         raise CommandLineError(f"--at: not enough memory to read {path!r}") from None
     except (OSError, ValueError, EOFError) as exc:

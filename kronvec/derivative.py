@@ -142,9 +142,9 @@ class Jacobian:
         self.adjoint = adjoint
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
-        self._plans: dict[bool, dict[frozenset, Plan]] = {}
+        self._plans: dict[bool | str, dict[frozenset[E.Expr], Plan]] = {}  # eager, or "value"
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Jacobian], tuple[Any, ...]]:
         """Pickle what the derivative is; what ``at`` set up is built again on first use."""
         return (Jacobian, (self.expr, self.wrt, self.map, self.names, self.adjoint))
 
@@ -188,18 +188,18 @@ class Jacobian:
         """
         given = by_name("J.at", values, kw)
         if CHUNKED and chunked_values(given):
-            return CHUNKED["at"](self, given)
-        if self._factors is None:
-            self._first_use()
+            result: LinearMap = CHUNKED["at"](self, given)
+            return result
+        factors = self._factors if self._factors is not None else self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
         eager = with_value and self._eager_value
         exprs = self._exprs[eager]
         bound = self._binders[eager](given)
         try:
-            results = run_recorded(self._plans.setdefault(eager, {}), exprs, bound, len(self._factors))
+            results = run_recorded(self._plans.setdefault(eager, {}), exprs, bound, len(factors))
         except np.linalg.LinAlgError as err:
             raise _solve_named(err, self._plain) from None
-        table = dict(zip(self._factors, results))
+        table = dict(zip(factors, results))
         bound_map = self.map.bind(table.__getitem__)
         if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
             bound_map = copy.copy(bound_map)
@@ -211,12 +211,12 @@ class Jacobian:
             bound_map.value = None
         return bound_map
 
-    def _first_use(self) -> None:
+    def _first_use(self) -> list[E.Expr]:
         """Build what binding needs, once, also when several threads bind at the same time
-        (``_factors`` is set last: once it is, everything else is there)."""
+        (``_factors`` is set last: once it is, everything else is there); returns the factors."""
         with FIRST_USE:
             if self._factors is not None:
-                return
+                return self._factors
             factors = list(dict.fromkeys(expression_factors(self.map)))
             self._plain = E.strip_names(self.expr)
             self._plain_symbols = self._plain.symbols()
@@ -224,6 +224,7 @@ class Jacobian:
             self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
             self._eager_value = _cheap_beside(self._plain, factors)
             self._factors = factors
+            return factors
 
     def _value_at(self, bound: Mapping[E.Expr, Any]) -> np.ndarray:
         """F at a bound point, alone (a value deferred by :meth:`at`)."""
@@ -265,7 +266,8 @@ class Jacobian:
         if tangent.shape != self.in_shape:
             raise ShapeError(f"apply: tangent shape {tangent.shape} differs from the map's "
                              f"input shape {self.in_shape}")
-        return self.map._apply(tangent)
+        result: E.Expr = self.map._apply(tangent)
+        return result
 
     def differential(self) -> str:
         """The matrix form, e.g. ``dF = F Xᵀ V⁻¹ dV V⁻¹ X F``.
@@ -490,4 +492,5 @@ def explain(f: Any, wrt: E.Expr, names: Mapping[E.Expr, str] | None = None) -> s
     df = tr(X⁻¹ dX)
     df = tr(Gᵀ dX) with G = X⁻ᵀ
     """
-    return jacobian(f, wrt).steps(names)
+    result: str = jacobian(f, wrt).steps(names)
+    return result

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 import threading
 import weakref
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -74,7 +74,7 @@ _INTERNING = threading.Lock()
 also when threads build it at the same time (lookups of existing nodes take no lock)."""
 
 
-def _fn(name: str) -> Any:
+def _fn(name: str) -> Callable[..., Expr]:
     return registry.function(name)
 
 
@@ -90,12 +90,13 @@ class Expr:
 
     __slots__ = ("op", "args", "params", "shape", "_symbols", "__weakref__")
     __array_ufunc__ = None  # make ndarray @ Expr defer to Expr.__rmatmul__
-    _table: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
+    _table: "weakref.WeakValueDictionary[tuple[Any, ...], Expr]" = weakref.WeakValueDictionary()
 
     op: str
     args: tuple["Expr", ...]
     params: Params
     shape: Shape
+    _symbols: dict[str, "Expr"]
 
     @classmethod
     def make(cls, op: str, args: Sequence["Expr"] = (), params: Params = NO_PARAMS,
@@ -127,7 +128,7 @@ class Expr:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"kronvec expressions are immutable (cannot delete {name!r})")
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[..., Expr], tuple[Any, ...]]:
         """Pickle by structure; unpickling interns again, so identity is kept."""
         return (Expr.make, (self.op, self.args, self.params, self.shape))
 
@@ -139,11 +140,12 @@ class Expr:
     @property
     def name(self) -> str | None:
         """The symbol's or constant's name, or the name given by :meth:`named`."""
+        name: str | None = None
         if self.op in ("symbol", "named"):
-            return self.params.name
-        if self.op == "const":
-            return self.params.value.name
-        return None
+            name = self.params.name
+        elif self.op == "const":
+            name = self.params.value.name
+        return name
 
     @property
     def T(self) -> "Expr":
@@ -168,9 +170,9 @@ class Expr:
 
     def transpose(self, *axes: Any) -> "Expr":
         """The axes permuted, as ``ndarray.transpose`` (no axes: all reversed)."""
-        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return _fn("permute_dims")(self, tuple(axes) if axes else None)
+        order = axes[0] if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))) \
+            else axes
+        return _fn("permute_dims")(self, tuple(order) if order else None)
 
     def named(self, name: str) -> "Expr":
         """This expression, printed as ``name`` wherever it occurs in a result.
@@ -184,7 +186,7 @@ class Expr:
         """The symbols this expression contains, by name."""
         return dict(self._symbols)
 
-    def walk(self) -> Iterable["Expr"]:
+    def walk(self) -> list["Expr"]:
         """Every distinct node once, children before parents."""
         seen: set[int] = set()
         order: list[Expr] = []

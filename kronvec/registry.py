@@ -18,9 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .signature import Signature, parse_signature
+
+if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annotations only)
+    from .contexts import (CodeTemplate, EvaluateRule, JvpRule, PrintRule, PythonPrintRule, RebuildRule,
+                           TriangleRule)
+    from .expr import Expr
 
 __all__ = ["OpSpec", "Printing", "Transpose", "Params", "Prec", "register", "spec", "specs",
            "function", "public_functions", "DISPLAY", "SELF"]
@@ -37,7 +42,7 @@ class Prec(IntEnum):
     ATOM = 5
 
 
-class Params(tuple):
+class Params(tuple[tuple[str, Any], ...]):
     """A node's parameters by name: ``node.params.coef``.
 
     A tuple of ``(name, value)`` pairs, so it hashes and compares by value
@@ -55,7 +60,7 @@ class Params(tuple):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("parameters are immutable")
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[[tuple[tuple[str, Any], ...]], Params], tuple[Any, ...]]:
         return (_params, (tuple(self),))
 
     def __repr__(self) -> str:
@@ -65,7 +70,7 @@ class Params(tuple):
         return tuple(v for _, v in self)
 
 
-def _params(pairs: tuple) -> Params:
+def _params(pairs: tuple[tuple[str, Any], ...]) -> Params:
     return Params(**dict(pairs))
 
 
@@ -78,9 +83,9 @@ class Printing:
     the parser reads back.
     """
 
-    unicode: Callable[[Any, Any], tuple[str, int]]
-    latex: Callable[[Any, Any], tuple[str, int]]
-    python: Callable[[Any, Any], tuple[str, int]]
+    unicode: PrintRule
+    latex: PrintRule
+    python: PythonPrintRule
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class Transpose:
     """
 
     args: tuple[int, ...] | None
-    build: Callable[[Any, list[Any]], Any]
+    build: Callable[[Expr, list[Expr]], Expr]
 
 
 SELF = Transpose((), lambda node, _: node)  # the node is its own transpose (e.g. diag(v))
@@ -178,31 +183,33 @@ class OpSpec:
     name: str
     family: str
     public: str | None = None
-    function: Callable[..., Any] | None = None
+    function: Callable[..., Expr] | None = None
     signature: Signature | None = None
     params: tuple[str, ...] = ()
-    evaluate: Callable[[Any, Any], Any] | None = None
-    jvp: Callable[[Any, int], Any] | None = None
+    evaluate: EvaluateRule | None = None
+    jvp: JvpRule | None = None
     transpose: Transpose | None = None
     printing: Printing | None = None
-    rebuild: Callable[[Any, list[Any]], Any] | None = None
+    rebuild: RebuildRule | None = None
     leaf: bool = False
     node: bool = True
     deferred: bool = False
     domain: tuple[str, ...] = ()
-    triangular: Callable[[Any], str | None] | None = None
+    triangular: TriangleRule | None = None
     identity: tuple[str, ...] = ()
     orthonormal: str = ""
     outputs: tuple[str, ...] = ()
     stacks: bool = False
-    code: Any = None
+    code: CodeTemplate | None = None
     doc: str = ""
 
-    def rebuilt(self, node: Any, args: list[Any]) -> Any:
+    def rebuilt(self, node: Expr, args: Sequence[Expr]) -> Expr:
         """``node`` with new arguments, through the canonicalising constructor."""
         if self.rebuild is not None:
             return self.rebuild(node, args)
-        return self.function(*args, *node.params.values())  # type: ignore[misc]
+        if self.function is None:
+            raise TypeError(f"operation {self.name!r} has neither a rebuild rule nor a constructor")
+        return self.function(*args, *node.params.values())
 
 
 _SPECS: dict[str, OpSpec] = {}
@@ -247,7 +254,7 @@ def public_functions() -> dict[str, OpSpec]:
     return dict(_PUBLIC)
 
 
-def function(name: str) -> Callable[..., Any]:
+def function(name: str) -> Callable[..., Expr]:
     """The constructor of the op ``name`` (used by operators such as ``A @ B``)."""
     fn = spec(name).function
     if fn is None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, SupportsInt
 
 import numpy as np
 
@@ -50,7 +50,7 @@ __all__ = ["Signature", "Alternative", "Arg", "parse_signature", "normalize_keyw
            "axis_error"]
 
 ANY = "..."
-AxisError = getattr(np, "exceptions", np).AxisError  # NumPy's (np.exceptions since 1.25)
+AxisError: type[ValueError] = getattr(np, "exceptions", np).AxisError  # NumPy's (np.exceptions since 1.25)
 MATRIX_NDIM = 2
 
 
@@ -84,7 +84,7 @@ class Alternative:
         return all(keywords.get(name) == value for name, value in self.keywords)
 
 
-def axis_error(op: str, axis: int, shape: Shape | int) -> Exception:
+def axis_error(op: str, axis: SupportsInt, shape: Shape | int) -> Exception:
     """NumPy's ``AxisError`` for ``op``, naming the operand's shape (or its number of axes)."""
     if isinstance(shape, int):
         return AxisError(int(axis), shape, op)
@@ -114,7 +114,8 @@ class Signature:
     alternatives: tuple[Alternative, ...]
     describe: str | None = None  # the accepted input, for error messages
     batched: bool = False  # leading stack axes broadcast (gufunc semantics)
-    _seen: dict = field(default_factory=dict, compare=False, repr=False)  # shapes -> result
+    # argument shapes and keywords -> result
+    _seen: dict[tuple[Any, ...], Shape] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def arity(self) -> int:

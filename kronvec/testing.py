@@ -140,7 +140,8 @@ def fd_jvp(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any], direction: Any,
     d = np.asarray(direction, dtype=float).reshape(wrt.shape)
     plus = np.asarray(evaluate(f, {**values, name: v0 + h * d}))
     minus = np.asarray(evaluate(f, {**values, name: v0 - h * d}))
-    return (plus - minus) / (2 * h)
+    result: np.ndarray = (plus - minus) / (2 * h)
+    return result
 
 
 def relative_error(computed: Any, reference: Any) -> float:
@@ -168,7 +169,8 @@ def check_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any],
         fd = fd_jacobian(f, wrt, values, eps=1e-4, points=5)
     np.testing.assert_allclose(dense, fd, rtol=rtol, atol=atol * max(1.0, np.abs(fd).max()))
     dottest(L)
-    return L
+    result: LinearMap = L
+    return result
 
 
 def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = False,
@@ -181,7 +183,8 @@ def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = 
     if spd:
         return a @ np.swapaxes(a, -1, -2) / n + n * np.eye(n)
     if invertible:
-        return a + 2 * n ** 0.5 * np.eye(n)
+        result: np.ndarray = a + 2 * n ** 0.5 * np.eye(n)
+        return result
     return a
 
 

@@ -18,7 +18,7 @@ __all__ = ["portable_state", "restore_state"]
 
 _LOCK_TYPES: dict[type, Callable[[], Any]] = {type(threading.Lock()): threading.Lock,
                                               type(threading.RLock()): threading.RLock}
-_LOCK_KINDS = {threading.Lock: "lock", threading.RLock: "rlock"}
+_LOCK_KINDS: dict[Callable[[], Any], str] = {threading.Lock: "lock", threading.RLock: "rlock"}
 _MAKE_LOCK = {"lock": threading.Lock, "rlock": threading.RLock}
 _LOCKS_KEY = "__kronvec_locks__"
 

@@ -187,3 +187,17 @@ def test_steps_in_latex(gls):
     lines = [squash(line).removesuffix("\\\\") for line in text.splitlines()[1:-1]]
     assert squash(r"\mathrm{d}P &= -P \mathrm{d}V P") in lines
     assert squash(r"\mathrm{d}F &= F X^{\top} V^{-1} \mathrm{d}V V^{-1} X F") in lines
+
+
+def test_python_syntax_of_a_pinv_gradient_with_a_cutoff_prints_and_parses_back():
+    # the gradient holds an internal node printed as its second argument; the Python printer
+    # gives that node's (text, precedence) as the Unicode and LaTeX printers do
+    from kronvec.parse import parse_expression
+    from kronvec.printing import to_python
+    A = kv.Matrix("A", (3, 4))
+    g = kv.grad(kv.sum(kv.pinv(A, rtol=1e-3)), A)
+    text = to_python(g)
+    assert "pinv(A)" in text
+    again = parse_expression(text, {"A": (3, 4)}, kv)
+    values = {"A": np.random.default_rng(0).standard_normal((3, 4))}
+    np.testing.assert_allclose(kv.evaluate(again, values), kv.evaluate(g, values), rtol=1e-12)

@@ -115,6 +115,7 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
     ev = _described_evaluation(roots)
     names = abbreviate(roots, names)
     g = Emitter(be, ev, names, params, set(space) | _RESERVED)
+    assert ev.described is not None, "an evaluation that describes its steps"
     g.run(ev.described)
     arglist = [params[s] for s in params]
     if jac is not None:
@@ -216,14 +217,16 @@ def _described_evaluation(roots: list[Expr]) -> Evaluator:
 
 def _tangent_name(jac: Jacobian, names: dict[Expr, str]) -> str:
     if not jac.adjoint:
-        return "d" + jac.wrt.params.name
+        result: str = "d" + jac.wrt.params.name
+        return result
     name = identifier(names.get(jac.expr, "")) if names.get(jac.expr) else None
     return (name or "F") + "_bar"
 
 
 def _result_name(jac: Jacobian, names: dict[Expr, str]) -> str:
     if jac.adjoint:
-        return jac.wrt.params.name + "_bar"
+        result: str = jac.wrt.params.name + "_bar"
+        return result
     name = identifier(names.get(jac.expr, "")) if names.get(jac.expr) else None
     return "d" + (name or "F")
 

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy import ndarray  # the class attribute ``np`` below is the module's name in generated code
 from scipy.linalg import lapack
 
+from ..contexts import CodeContext
 from ..evaluation.factorization import _ldl_logabsdet
 
 __all__ = ["Backend", "Factor", "BACKENDS", "backend"]
@@ -92,7 +94,7 @@ class Backend:
                                   f"({err})") from err
         return out
 
-    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+    def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         """A constant array as the backend's array type."""
         return value
 
@@ -108,7 +110,7 @@ class Backend:
     def ones(self, shape: tuple[int, ...]) -> str:
         return f"{self.np}.ones({tuple(shape)}{self.array_options})"
 
-    def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
+    def place(self, g: CodeContext, shape: tuple[int, ...], key: str, value: str) -> str:
         """The zero matrix of ``shape`` with ``value`` at ``[key]`` (two lines, in place)."""
         out = g.let(self.zeros(shape), hint="placed", shared=False)
         g.line(f"{out}[{key}] = {value}")
@@ -118,7 +120,7 @@ class Backend:
     cholesky_call = lu_call = ""  # the library's calls, e.g. "jsla.cho_factor({a})"
     cholesky_label = "UᵀU"        # how its Cholesky factor reads
 
-    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+    def factorize(self, g: CodeContext, kind: str, a: str, base: str, n: int, lower: bool = False,
                   label: str | None = None) -> Factor:
         """Emit the factorization of the matrix ``a`` (of size n, printed ``label``) and return it."""
         label = label or a
@@ -140,26 +142,26 @@ class Backend:
         """x A⁻¹ (x A⁻ᵀ when ``trans``)."""
         raise NotImplementedError
 
-    def solve_code(self, g: Any, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+    def solve_code(self, g: CodeContext, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
                    label: str | None = None) -> str:
         """A⁻¹b for the right side b of ``shape`` (the backend may emit lines first; ``label``
         prints the result)."""
         return self.solve(f, b, trans)
 
-    def solve_right_code(self, g: Any, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+    def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
         """x A⁻¹ for x of ``shape`` (the backend may emit lines first)."""
         return self.solve_right(f, x, trans)
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         """A⁻¹ itself (A⁻ᵀ when ``trans``)."""
         raise NotImplementedError
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         """log|det A|."""
         raise NotImplementedError
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         """det A."""
         raise NotImplementedError
 
@@ -178,7 +180,7 @@ class NumpyBackend(Backend):
     cholesky_call = "lapack.dpotrf({a}.T, lower=0, clean=1)[0]"
     cholesky_label = "UᵀU ({a}.T: Fortran order)"
 
-    def factorize(self, g: Any, kind: str, a: str, base: str, n: int, lower: bool = False,
+    def factorize(self, g: CodeContext, kind: str, a: str, base: str, n: int, lower: bool = False,
                   label: str | None = None) -> Factor:
         label = label or a
         if kind == "ldl":
@@ -205,19 +207,19 @@ class NumpyBackend(Backend):
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
         return f"{self.solve(f, _t(x), not trans)}.T"
 
-    def solve_code(self, g: Any, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+    def solve_code(self, g: CodeContext, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
                    label: str | None = None) -> str:
         if _wide(f, shape, 1):  # A⁻¹B = (Bᵀ A⁻ᵀ)ᵀ
             return _t(self._right_solves(g, f, _t(b), not trans, f"({label})ᵀ" if label else None))
         return self.solve(f, b, trans)
 
-    def solve_right_code(self, g: Any, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+    def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
         if _wide(f, shape, 0):  # a tall x: x A⁻¹ by solves from the right
             return self._right_solves(g, f, x, trans, label)
         return self.solve_right(f, x, trans)
 
-    def _right_solves(self, g: Any, f: Factor, y: str, trans: bool, label: str | None) -> str:
+    def _right_solves(self, g: CodeContext, f: Factor, y: str, trans: bool, label: str | None) -> str:
         """y A⁻¹ (y A⁻ᵀ when ``trans``) by BLAS ``trsm`` from the right: for a right side with
         more columns than A has (or an x with more rows), OpenBLAS solves much faster from the
         right than ``getrs`` does from the left."""
@@ -242,7 +244,7 @@ class NumpyBackend(Backend):
             y = g.let(f"lapack.dlaswp({_t(y)}, {f.names[1]}, inc=-1).T", shared=False, comment=label)
         return y
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         k, names = f.kind, f.names
         if k == "cholesky":
             upper = g.let(f"lapack.dpotri({names[0]}, lower=0)[0]", hint="upper", shared=False,
@@ -257,14 +259,14 @@ class NumpyBackend(Backend):
             return f"np.{tri}(lapack.dtrtri({names[0]}, lower={int(f.lower)})[0]){'.T' if trans else ''}"
         return f"lapack.dgetri({names[0]}, {names[1]})[0]{'.T' if trans else ''}"
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         if f.kind == "cholesky":
             return f"2.0 * np.log(np.diagonal({f.names[0]})).sum()"
         if f.kind == "ldl":
             return f"{self._ldl_sign_log(g, f)}[1]"
         return f"np.log(np.abs(np.diagonal({f.names[0]}))).sum()"
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         if f.kind == "cholesky":
             return f"np.prod(np.diagonal({f.names[0]})) ** 2"
         if f.kind == "ldl":
@@ -278,7 +280,7 @@ class NumpyBackend(Backend):
     def cholesky_lower(self, f: Factor) -> str:
         return f"{f.names[0]}.T"
 
-    def _ldl_sign_log(self, g: Any, f: Factor) -> str:
+    def _ldl_sign_log(self, g: CodeContext, f: Factor) -> str:
         """(sign, log|det|) from the 1×1 and 2×2 blocks of D (the library's routine), once."""
         return g.let(f"{g.helper('ldl_logabsdet', _ldl_logabsdet)}({f.names[0]}, {f.names[1]})",
                      hint="sign_logdet", comment="(sign, log|det|) from the blocks of D")
@@ -291,10 +293,10 @@ class JaxBackend(Backend):
     np, la = "jnp", "jnp.linalg"
     modules = {"jax": "jax", "jnp": "jax.numpy", "jsla": "jax.scipy.linalg", "jspecial": "jax.scipy.special"}
 
-    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+    def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         return space["jnp"].asarray(value)
 
-    def place(self, g: Any, shape: tuple[int, ...], key: str, value: str) -> str:
+    def place(self, g: CodeContext, shape: tuple[int, ...], key: str, value: str) -> str:
         return f"{self.zeros(shape)}.at[{key}].set({value})"
 
     cholesky_call, lu_call = "jsla.cho_factor({a})", "jsla.lu_factor({a})"
@@ -310,16 +312,16 @@ class JaxBackend(Backend):
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
         return f"{self.solve(f, _t(x), not trans)}.T"
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         out = self.solve(f, self.eye(f.n), False)
         return f"{out}.T" if trans and f.kind not in ("cholesky",) else out
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("cholesky", "lu"))
         scale = "2.0 * " if f.kind == "cholesky" else ""
         return f"{scale}jnp.log(jnp.abs(jnp.diagonal({m}))).sum()"
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("cholesky", "lu"))
         if f.kind == "cholesky":
             return f"jnp.prod(jnp.diagonal({m})) ** 2"
@@ -339,7 +341,7 @@ class TorchBackend(Backend):
     np, la = "torch", "torch.linalg"
     modules = {"torch": "torch"}
 
-    def constant(self, space: dict[str, Any], value: np.ndarray) -> Any:
+    def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         return space["torch"].as_tensor(np.array(value))  # a writable copy
 
     array_options = ", **like"
@@ -363,18 +365,18 @@ class TorchBackend(Backend):
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
         return self._solve(f, x, trans, False)
 
-    def inverse(self, g: Any, f: Factor, trans: bool) -> str:
+    def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         if f.kind == "cholesky":
             return f"torch.cholesky_inverse({f.names[0]})"
         out = self.solve(f, self.eye(f.n), False)
         return f"{out}.T" if trans else out
 
-    def logabsdet(self, g: Any, f: Factor) -> str:
+    def logabsdet(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("lu",))
         scale = "2.0 * " if f.kind == "cholesky" else ""
         return f"{scale}torch.log(torch.abs(torch.diagonal({m}))).sum()"
 
-    def det(self, g: Any, f: Factor) -> str:
+    def det(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("lu",))
         if f.kind == "cholesky":
             return f"torch.prod(torch.diagonal({m})) ** 2"

@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, NoReturn
 
 import numpy as np
 
+from ..evaluation.evaluator import Evaluator
 from ..expr import Expr
 from ..ops.products import matmul
 from ..printing.expressions import Printer
@@ -88,11 +89,11 @@ class Emitter:
     or refuse (:meth:`unsupported`).
     """
 
-    def __init__(self, backend: Backend, ev: Any, names: Mapping[Expr, str],
+    def __init__(self, backend: Backend, ev: Evaluator, names: Mapping[Expr, str],
                  params: Mapping[Expr, str], reserved: set[str]) -> None:
         self.backend, self.ev, self.names = backend, ev, dict(names)
         self.name, self.np, self.la = backend.name, backend.np, backend.la
-        self.lines: list[list] = []  # [variable or None, code, comment]
+        self.lines: list[list[Any]] = []  # [variable or None, code, comment]
         self.helpers: dict[str, Any] = {}    # namespace name -> helper function or constant array
         self._code: dict[int, str] = {}      # id(value) -> its code
         self._factors: dict[int, Factor] = {}  # id(Factorization) -> Factor
@@ -143,7 +144,8 @@ class Emitter:
         temporary); returns the code of the value."""
         if self.lines and self.lines[-1][0] == code and _TEMPS.fullmatch(code):
             (self.lines[-1][0],) = self.fresh(name)
-            return self.lines[-1][0]
+            result: str = self.lines[-1][0]
+            return result
         return code
 
     def finish(self, returned: list[str]) -> tuple[list[str], list[str]]:
@@ -154,7 +156,7 @@ class Emitter:
         taken = {n for n in self._taken if not n.startswith(_TEMP)}
         counter = 0
 
-        def name(match: re.Match) -> str:
+        def name(match: re.Match[str]) -> str:
             nonlocal counter
             key = match.group(0)
             if key not in order:
@@ -290,9 +292,8 @@ class Emitter:
 
     def render(self, node: Expr, args: list[str | None]) -> str:
         """The code of ``node`` from the code of its arguments, by its op's template."""
-        template = spec(node.op).code
-        if isinstance(template, dict):
-            template = template.get(self.name, template.get("*"))
+        code = spec(node.op).code
+        template = code.get(self.name, code.get("*")) if isinstance(code, Mapping) else code
         if template is None:
             self.unsupported(f"{node.op!r} ({spec(node.op).doc})")
         if callable(template):
@@ -300,7 +301,7 @@ class Emitter:
         return template.format(*args, np=self.np, la=self.la, n=node)
 
     # ------------------------------------------------------- translation
-    def run(self, described: list[tuple]) -> None:
+    def run(self, described: list[tuple[Any, ...]]) -> None:
         """Write the code of every step and node of the described evaluation, in order."""
         self._nodes = {entry[1] for entry in described if entry[0] == "node"}
         for entry in described:
@@ -328,7 +329,7 @@ class Emitter:
             return repr(c) if c >= 0 else f"({c!r})"
         return self.constant(cv.array, identifier(cv.name) if cv.name else None)
 
-    def _step(self, step: tuple, args: tuple, out: Any) -> None:
+    def _step(self, step: tuple[Any, ...], args: tuple[Any, ...], out: Any) -> None:
         kind, b = step[0], self.backend
         if kind == "factorize":
             self._factorize(step[1], args, out)
@@ -353,7 +354,7 @@ class Emitter:
             raise CodegenError(f"code generation: unknown evaluator step {kind!r}")
         self._code[id(out)] = code
 
-    def _factorize(self, a: Expr, args: tuple, fac: Any) -> None:
+    def _factorize(self, a: Expr, args: tuple[Any, ...], fac: Any) -> None:
         if len(args) == 2:  # with the Cholesky factor computed when a positive definite symbol is bound
             f = self.cholesky(a)
         else:
@@ -385,7 +386,7 @@ class Emitter:
         return code
 
 
-def _live(lines: list[list], returned: list[str]) -> list[list]:
+def _live(lines: list[list[Any]], returned: list[str]) -> list[list[Any]]:
     """The lines the returned values depend on (the evaluator may compute a value no output
     needs, such as a sum's scaled term that an enclosing sum reads as coefficient and term)."""
     needed = {n.id for r in returned for n in ast.walk(ast.parse(r, mode="eval")) if isinstance(n, ast.Name)}
@@ -393,7 +394,8 @@ def _live(lines: list[list], returned: list[str]) -> list[list]:
     for line in reversed(lines):
         var, code, _ = line
         tree = ast.parse(f"{var} = {code}" if var is not None else code).body[0]
-        targets, used = set(), set()
+        targets: set[str] = set()
+        used: set[str] = set()
         for t in getattr(tree, "targets", []):
             for n in ast.walk(t):
                 if isinstance(n, ast.Name):
@@ -408,7 +410,8 @@ def _live(lines: list[list], returned: list[str]) -> list[list]:
     return kept[::-1]
 
 
-def _inline(lines: list[list], returned: list[str], keep: set[str]) -> tuple[list[list], list[str]]:
+def _inline(lines: list[list[Any]], returned: list[str],
+            keep: set[str]) -> tuple[list[list[Any]], list[str]]:
     """Temporaries used once, whose code is short, written into the line that uses them."""
     lines = [list(x) for x in lines]
     uses: dict[str, int] = {}
@@ -434,10 +437,10 @@ def _inline(lines: list[list], returned: list[str], keep: set[str]) -> tuple[lis
     return [x for x in lines if x[1] is not None], returned
 
 
-def _substitute(pattern: re.Pattern, code: str, text: str) -> str:
+def _substitute(pattern: re.Pattern[str], code: str, text: str) -> str:
     """``text`` with the variable matched by ``pattern`` replaced by ``code``: bare where it is a
     whole argument of a call (``f(x, y)``), as an operand (:func:`_operand`) elsewhere."""
-    def replace(m: re.Match) -> str:
+    def replace(m: re.Match[str]) -> str:
         before, after = text[:m.start()].rstrip(), text[m.end():].lstrip()
         whole = before.endswith(("(", ",", "[")) and after.startswith((")", ",", "]")) \
             and not before.endswith("[")

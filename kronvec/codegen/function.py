@@ -43,8 +43,8 @@ class GeneratedFunction:
     """
 
     def __init__(self, fn: Callable[..., Any], source: str, backend: str, args: Sequence[Any],
-                 params: Sequence[str], shapes: Sequence[tuple], doc: str,
-                 remake: tuple[Callable[..., Any], tuple], stacked_last: bool = False) -> None:
+                 params: Sequence[str], shapes: Sequence[tuple[int, ...]], doc: str,
+                 remake: tuple[Callable[..., Any], tuple[Any, ...]], stacked_last: bool = False) -> None:
         self._fn, self.source, self.backend, self.args = fn, source, backend, tuple(args)
         self.params, self.shapes = tuple(params), tuple(tuple(s) for s in shapes)
         self.__name__ = self.__qualname__ = fn.__name__
@@ -78,7 +78,7 @@ class GeneratedFunction:
                                  f"{param} is {fmt(shape)}{_stack_hint(got, shape)}")
         return self._fn(*values)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """Pickle as (args, outputs, backend); the code is generated again when unpickled."""
         make, made_from = self._remake
         return (make, made_from)
@@ -87,7 +87,7 @@ class GeneratedFunction:
         return f"<kronvec.lambdify {self.__name__}({', '.join(self.params)}), backend {self.backend!r}>"
 
 
-def _checked(fn: Callable[..., Any], params: tuple[str, ...], shapes: tuple[tuple, ...],
+def _checked(fn: Callable[..., Any], params: tuple[str, ...], shapes: tuple[tuple[int, ...], ...],
              check: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` behind one comparison of the arguments' shapes with ``shapes`` (the full check
     ``check`` where they differ or an argument has no ``shape``), with ``fn``'s parameters."""
@@ -101,9 +101,10 @@ def _checked(fn: Callable[..., Any], params: tuple[str, ...], shapes: tuple[tupl
               f"    except AttributeError:\n"
               f"        pass\n"
               f"    return {check_}({names})\n")
-    namespace = {fn_: fn, shapes_: shapes, check_: check}
+    namespace: dict[str, Any] = {fn_: fn, shapes_: shapes, check_: check}
     exec(compile(source, f"<kronvec.lambdify {fn.__name__}, checked>", "exec"), namespace)
-    return namespace[fn.__name__]
+    checked: Callable[..., Any] = namespace[fn.__name__]
+    return checked
 
 
 def _free(name: str, taken: tuple[str, ...]) -> str:
@@ -113,7 +114,7 @@ def _free(name: str, taken: tuple[str, ...]) -> str:
     return name
 
 
-def _stack_hint(got: tuple, shape: tuple) -> str:
+def _stack_hint(got: tuple[int, ...], shape: tuple[int, ...]) -> str:
     if len(got) > len(shape) and tuple(got[len(got) - len(shape):]) == tuple(shape):
         return (" (this function takes one value per parameter, not a stack of them; a bound map "
                 "J.at(...) applies jvp/vjp to stacks of tangents, and kv.evaluate takes stacks)")

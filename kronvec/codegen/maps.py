@@ -82,6 +82,14 @@ def _factor(g: Emitter, f: Any) -> str | None:
     return g.constant(f)
 
 
+def _factor_code(g: Emitter, f: Any) -> str:
+    """The code of a factor that is no identity (a triangular solve's)."""
+    code = _factor(g, f)
+    if code is None:
+        g.unsupported("a triangular solve with an identity factor")
+    return code
+
+
 def _is_scalar(f: Any) -> bool:
     return isinstance(f, Expr) and f.shape == ()
 
@@ -184,7 +192,7 @@ def _via_op(build: Callable[[Any, Expr], Expr]) -> MapCode:
 
 def _index(g: Emitter, m: IndexMap, h: str) -> str:
     (rs, cs), (ws, wc) = m._read, m._write
-    if None in (rs, cs, ws, wc):
+    if rs is None or cs is None or ws is None or wc is None:
         g.unsupported("an index map that is not a slice")
     (n, k), (p, q) = as2d(m.in_shape), as2d(m.out_shape)
     if g.name == "torch" and any(s.step is not None and s.step < 0 for s in (rs, cs, ws, wc)):
@@ -202,10 +210,10 @@ def _slice(s: slice, size: int) -> str:
 def _trisolve(g: Emitter, m: TriSolveMap, h: str) -> str:
     out = h
     if m.Tr is not None:
-        f = Factor("triangular", (_factor(g, m.Tr),), as2d(m.in_shape)[1], m.lower_r)
+        f = Factor("triangular", (_factor_code(g, m.Tr),), as2d(m.in_shape)[1], m.lower_r)
         out = g.let(g.backend.solve_right(f, out, False), hint="term")
     if m.Tl is not None:
-        f = Factor("triangular", (_factor(g, m.Tl),), as2d(m.in_shape)[0], m.lower_l)
+        f = Factor("triangular", (_factor_code(g, m.Tl),), as2d(m.in_shape)[0], m.lower_l)
         out = g.let(g.backend.solve(f, out, False), hint="term")
     return out
 

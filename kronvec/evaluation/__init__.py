@@ -114,4 +114,4 @@ def _is_numeric(x: Any) -> bool:
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
 # keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan), within a
 # byte budget for the constants they keep alive.
-_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict]]" = RecentCache(256)
+_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict[frozenset[Expr], Plan]]]" = RecentCache(256)

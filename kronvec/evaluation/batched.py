@@ -140,7 +140,8 @@ class BatchedFactorization:
         if self._inv is None and self._solves == 1:
             return self._lu_solve(np.asarray(b, dtype=float), trans)
         inv = self._inverses()
-        return (np.swapaxes(inv, -1, -2) if trans else inv) @ b
+        result: np.ndarray = (np.swapaxes(inv, -1, -2) if trans else inv) @ b
+        return result
 
     def inverse(self, trans: bool = False) -> np.ndarray:
         """A⁻¹ (or A⁻ᵀ) of every member."""

@@ -26,7 +26,7 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.linalg as sla
@@ -41,7 +41,7 @@ __all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "i
 
 SYMMETRY_RTOL = 1e-10
 
-CHECKED: "OrderedDict[int, tuple[weakref.ref, dict[str, Any]]]" = OrderedDict()
+CHECKED: "OrderedDict[int, tuple[weakref.ref[np.ndarray], dict[str, Any]]]" = OrderedDict()
 """Read-only arrays that passed the binding checks, by ``id``: a weak reference to the array (the
 entry counts only while it is the same object) and what was found: ``"kind"`` (0 finite, 1 also
 exactly symmetric, 2 also positive definite) and ``"cholesky"`` (its upper factor, for kind 2).
@@ -52,16 +52,17 @@ _FLOAT64 = np.dtype(np.float64)  # the native descriptor: a value of exactly thi
 _CHECKED_LOCK = threading.Lock()
 
 
-class Bound(dict):
+class Bound(dict[Expr, np.ndarray]):
     """Checked values by symbol, with the upper Cholesky factors of the values
     of symbols declared positive definite (``cholesky``)."""
 
-    def __init__(self, values: Mapping[Expr, np.ndarray] = (), cholesky: Mapping[Expr, np.ndarray] = ()):
+    def __init__(self, values: Mapping[Expr, np.ndarray] | Iterable[tuple[Expr, np.ndarray]] = (),
+                 cholesky: Mapping[Expr, np.ndarray] | Iterable[tuple[Expr, np.ndarray]] = ()) -> None:
         super().__init__(values)
         self.cholesky: dict[Expr, np.ndarray] = dict(cholesky)
 
 
-def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset:
+def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset[Expr]:
     """The square symbols (n > 1) whose values are exactly symmetric.
 
     Declared symmetric symbols are symmetric by their binding; the others are
@@ -262,7 +263,8 @@ def _symmetric(sym: Expr, value: np.ndarray) -> np.ndarray:
         raise ValueError(f"value for {describe_symbol(sym)}: not symmetric (max |V - Vᵀ| = {gap:.3g} "
                          f"for max |V| = {scale:.3g}); pass a symmetric value or declare the symbol "
                          f"without symmetric=True")
-    return (value + value.T) / 2
+    result: np.ndarray = (value + value.T) / 2
+    return result
 
 
 def _symmetric_stack(sym: Expr, value: np.ndarray, definite: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -300,4 +302,5 @@ def _cholesky(sym: Expr, value: np.ndarray) -> np.ndarray:
         raise ValueError(f"value for {describe_symbol(sym)}: not positive definite (its Cholesky "
                          f"factorization breaks down at column {info}); pass a positive definite "
                          f"value or declare the symbol symmetric=True instead")
-    return c
+    result: np.ndarray = c
+    return result

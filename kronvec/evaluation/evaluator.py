@@ -51,7 +51,7 @@ from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, sta
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
 
-def run_recorded(plans: dict, exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
+def run_recorded(plans: dict[frozenset[Expr], Plan], exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
                  factors: int = 0) -> list[Any]:
     """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it.
 
@@ -103,7 +103,7 @@ class Evaluator:
         self._chains: dict[tuple[Expr, ...], np.ndarray] = {}
         self._operands: dict[Expr, Any] = {}
         self._exprs = tuple(exprs)
-        self._shared: dict[tuple, Any] = {}
+        self._shared: dict[tuple[Any, ...], Any] = {}
         self._ops: frozenset[str] | None = None
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
@@ -119,7 +119,7 @@ class Evaluator:
         self._slots: dict[int, int] = {}
         self._alive: list[Any] = []
         # ("step", (kind, *data), inputs, output) and ("node", node, value) entries
-        self.described: list[tuple] | None = [] if describe else None
+        self.described: list[tuple[Any, ...]] | None = [] if describe else None
         if record:
             self._tape = []
             for v in self.values.values():
@@ -134,7 +134,7 @@ class Evaluator:
         self._slots[id(value)] = slot
         return slot
 
-    def op(self, fn: Callable[..., Any], *args: Any, step: tuple | None = None) -> Any:
+    def op(self, fn: Callable[..., Any], *args: Any, step: tuple[Any, ...] | None = None) -> Any:
         """``fn(*args)``, recorded when recording (args must be earlier results).
 
         ``step`` describes the evaluator's own steps (``("matmul", factors)``, ...)
@@ -159,12 +159,15 @@ class Evaluator:
         if node.op == "trace" and node.args[0] in self._lazy and node.args[0] not in self._cache:
             value = trace_of_product(self, node.args[0])
         else:
-            value = spec(node.op).evaluate(self, node)
+            rule = spec(node.op).evaluate
+            if rule is None:
+                raise TypeError(f"operation {node.op!r} has no evaluation rule")
+            value = rule(self, node)
         if self.described is not None:
             self.described.append(("node", node, value))
         return value
 
-    def shared(self, key: tuple, fn: Callable[..., Any], *args: Any) -> Any:
+    def shared(self, key: tuple[Any, ...], fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` computed once per ``key`` in this evaluator (one recorded step).
 
         The outputs of one factorization are separate nodes; each asks for the
@@ -180,7 +183,7 @@ class Evaluator:
         definite) was bound, or None."""
         return self._cholesky.get(a)
 
-    def has_shared(self, key: tuple) -> bool:
+    def has_shared(self, key: tuple[Any, ...]) -> bool:
         """Whether :meth:`shared` has computed ``key`` already."""
         return key in self._shared
 
@@ -309,15 +312,17 @@ class Evaluator:
         """The value of a product node: its transpose's if known, else the chain."""
         t = self.canon(transpose(e))
         if t in self._cache:
-            return self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
+            result: np.ndarray = self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
+            return result
         return self.chain(e.args)
 
     def inverse(self, e: Expr) -> np.ndarray:
         """The value of A⁻¹ itself (when no product can use a solve instead)."""
         fac, trans = self._inverse_operand(e)  # type: ignore[misc]
-        return self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
+        result: np.ndarray = self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
+        return result
 
-    def factorization(self, a: Expr) -> Factorization:
+    def factorization(self, a: Expr) -> Factorization | BatchedFactorization:
         """The (cached) factorization of the square matrix ``a`` (of all its members, batched,
         for a stack)."""
         f = self._factors.get(a)
@@ -347,7 +352,7 @@ class Evaluator:
                                   f"{factor_kind(f)}")
         return f
 
-    def _inverse_operand(self, f: Expr) -> tuple[Factorization, bool] | None:
+    def _inverse_operand(self, f: Expr) -> tuple[Factorization | BatchedFactorization, bool] | None:
         """For a factor B⁻¹ or B⁻ᵀ not yet evaluated: (factorization of B, transposed)."""
         if f.op != "inv" or f in self._cache:
             return None
@@ -374,13 +379,15 @@ class Evaluator:
         factors = expand_powers(factors)
         n = len(factors)
         if n == 1:
-            return self(factors[0])
+            result: np.ndarray = self(factors[0])
+            return result
         wide = next((i for i, f in enumerate(factors) if f.op == "ones" and f.ndim == 2 and min(f.shape) > 1),
                     -1)
         if wide >= 0:  # L 𝟙 R = (L 𝟙ₚ)(𝟙_qᵀ R), rank one: never the p×q ones matrix itself
             (p, q), before, after = factors[wide].shape, factors[:wide], factors[wide + 1:]
-            return self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
+            result = self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
                            self.chain((ones(1, q),) + after), step=("matmul", factors))
+            return result
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
         if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):
@@ -406,7 +413,8 @@ class Evaluator:
             self._chains[factors[i:j + 1]] = value
             return value
 
-        return product(0, n - 1)
+        result = product(0, n - 1)
+        return result
 
     def _combine(self, left: Any, right: Any, label: Callable[[], str],
                  what: tuple[Expr, ...] = ()) -> np.ndarray:
@@ -417,19 +425,24 @@ class Evaluator:
             if isinstance(right, tuple):
                 right = self.op(partial(_inverse, trans=right[1]), right[0],
                                 step=("inverse", right[1], what[-1] if what else None))
-            return self.op(partial(_solve, trans=left[1], context=label), left[0], right,
+            result: np.ndarray = self.op(partial(_solve, trans=left[1], context=label), left[0], right,
                            step=("solve", left[1], what))
+            return result
         if isinstance(right, tuple):
-            return self.op(partial(_solve_right, trans=right[1], context=label), right[0], left,
+            result = self.op(partial(_solve_right, trans=right[1], context=label), right[0], left,
                            step=("solve_right", right[1], what))
-        return self.op(operator.matmul, left, right, step=("matmul", what))
+            return result
+        result = self.op(operator.matmul, left, right, step=("matmul", what))
+        return result
 
 
-def _solve(fac: Factorization, b: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
+def _solve(fac: Factorization | BatchedFactorization, b: np.ndarray, trans: bool,
+           context: Callable[[], str]) -> np.ndarray:
     return fac.solve(b, trans, context)
 
 
-def _solve_right(fac: Factorization, x: np.ndarray, trans: bool, context: Callable[[], str]) -> np.ndarray:
+def _solve_right(fac: Factorization | BatchedFactorization, x: np.ndarray, trans: bool,
+                 context: Callable[[], str]) -> np.ndarray:
     """X B⁻¹ = (B⁻ᵀ Xᵀ)ᵀ (or X B⁻ᵀ)."""
     xt = x.swapaxes(-1, -2) if type(x) is np.ndarray else np.swapaxes(x, -1, -2)
     return fac.solve(xt, not trans, context).swapaxes(-1, -2)
@@ -455,14 +468,17 @@ def _scaled(c: float, x: Any) -> Any:
     return x.scaled(c) if isinstance(x, Operand) else c * x
 
 
-def _with_cholesky(make: Callable[..., Factorization]) -> Callable[..., Factorization]:
+def _with_cholesky(make: Callable[..., Factorization | BatchedFactorization]
+                   ) -> Callable[[np.ndarray, np.ndarray], Factorization | BatchedFactorization]:
     return lambda a, c: make(a, cholesky=c)
 
 
 def _solve_label(factors: tuple[Expr, ...], i: int, k: int, j: int) -> str:
     """``solve(A, B)`` (or ``B @ inv(A)``) for the product of factors[i..k] and factors[k+1..j]."""
     left, right = factors[i:k + 1], factors[k + 1:j + 1]
-    text = lambda fs: " @ ".join(DISPLAY.python(f) for f in fs)  # noqa: E731
+
+    def text(fs: tuple[Expr, ...]) -> str:
+        return " @ ".join(DISPLAY.python(f) for f in fs)
     if len(left) == 1 and left[0].op == "inv":
         return f"solve({DISPLAY.python(left[0].args[0])}, {text(right)})"
     if len(right) == 1 and right[0].op == "inv":
@@ -470,7 +486,7 @@ def _solve_label(factors: tuple[Expr, ...], i: int, k: int, j: int) -> str:
     return text(left + right)
 
 
-def _inverse(fac: Factorization, trans: bool) -> np.ndarray:
+def _inverse(fac: Factorization | BatchedFactorization, trans: bool) -> np.ndarray:
     return fac.inverse(trans)
 
 

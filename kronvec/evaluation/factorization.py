@@ -96,6 +96,7 @@ class Factorization:
             elif self.ldl is not None:
                 self._rcond = float(lapack.dsycon(*self.ldl, self._anorm, lower=0)[0])
             else:
+                assert self.lu is not None, "the factors are LU when no other kind is"
                 lu = self.lu[0]
                 self._rcond = 0.0 if np.any(np.diag(lu) == 0) else \
                     float(lapack.dgecon(lu, self._anorm, norm="1")[0])
@@ -147,6 +148,7 @@ class Factorization:
         elif self.ldl is not None:  # symmetric: A⁻ᵀ = A⁻¹
             x, info = self._ldl_solve(b)
         else:
+            assert self.lu is not None, "the factors are LU when no other kind is"
             x, info = lapack.dgetrs(self.lu[0], self.lu[1], b, trans=1 if trans else 0)
         if info != 0:
             raise np.linalg.LinAlgError(f"{self.label}: LAPACK solve failed (info={info})")
@@ -155,16 +157,20 @@ class Factorization:
     def _ldl_solve(self, b: np.ndarray) -> tuple[np.ndarray, int]:
         """``sytrs``, or for many right-hand sides of a large matrix the ``trsm`` form
         (:class:`~kronvec.evaluation.ldl.WideLDLSolver`, set up once and kept)."""
+        ldl = self.ldl
+        assert ldl is not None, "called for LDLᵀ factors"
         k = b.shape[1] if b.ndim == 2 else 1
         if self._wide is None and k >= WIDE_SETUP_FROM[1] and self.n >= WIDE_SETUP_FROM[0]:
-            self._wide = WideLDLSolver(*self.ldl)
+            self._wide = WideLDLSolver(*ldl)
         if self._wide is not None and k >= WIDE_FROM:
             return self._wide.solve(b), 0
-        return lapack.dsytrs(*self.ldl, b, lower=0)
+        solved: tuple[np.ndarray, int] = lapack.dsytrs(*ldl, b, lower=0)
+        return solved
 
     def inverse(self, trans: bool = False) -> np.ndarray:
         """A⁻¹ (or A⁻ᵀ) from the factors (``potri``/``sytri``/``getri``, or ``trtri`` for a
         triangular matrix), for when the inverse itself is the value asked for."""
+        out: np.ndarray
         self._note_use(None)
         if self.triangular is not None:
             t, lower = self.triangular
@@ -180,6 +186,7 @@ class Factorization:
             if info == 0:
                 out = mirror_upper(np.triu(out)).T
         else:
+            assert self.lu is not None, "the factors are LU when no other kind is"
             out, info = lapack.dgetri(*self.lu)
             out = out.T if trans else out
         if info != 0:
@@ -198,6 +205,7 @@ class Factorization:
             return 1.0, 2.0 * float(np.log(np.diag(self.cholesky)).sum())
         if self.ldl is not None:
             return _ldl_logabsdet(*self.ldl)
+        assert self.lu is not None, "the factors are LU when no other kind is"
         lu, piv = self.lu
         d = np.diag(lu)  # scipy returns 0-based pivots
         sign = (-1.0) ** int(np.count_nonzero(piv != np.arange(self.n))) * float(np.prod(np.sign(d)))

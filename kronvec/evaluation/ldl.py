@@ -66,4 +66,5 @@ class WideLDLSolver:
                 z[self.first] = (self.b * y1 - y2) / self.denom
                 z[self.second] = (self.a * y2 - y1) / self.denom
         x = sla.solve_triangular(self.U, z, lower=False, trans=1, unit_diagonal=True, check_finite=False)
-        return x[self.unperm]
+        result: np.ndarray = x[self.unperm]
+        return result

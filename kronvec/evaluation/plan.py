@@ -24,8 +24,9 @@ class Plan:
     dispatch); the factorizations in ``checked`` are verified at the end.
     """
 
-    def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int], steps: list,
-                 outputs: list[int], checked: list[int], size: int, key: frozenset) -> None:
+    def __init__(self, inputs: Mapping[Expr, int], factors: Mapping[Expr, int],
+                 steps: list[tuple[Callable[..., Any], tuple[int, ...], int]],
+                 outputs: list[int], checked: list[int], size: int, key: frozenset[Expr]) -> None:
         self.inputs, self.factors, self.steps = inputs, factors, steps
         self.outputs, self.checked, self.size, self.key = outputs, checked, size, key
         self._compiled = _compile(self)
@@ -71,4 +72,5 @@ def _compile(plan: Plan) -> Callable[..., list[Any]]:
     lines.extend(f"    s{i}.verify()" for i in plan.checked)
     lines.append(f"    return [{', '.join(f's{o}' for o in plan.outputs)}]")
     exec(compile("\n".join(lines), "<kronvec plan>", "exec"), space)  # our own generated source
-    return space["run"]
+    run: Callable[..., list[Any]] = space["run"]
+    return run

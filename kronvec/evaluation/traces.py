@@ -20,12 +20,15 @@ an explicit inverse): :func:`expand_powers`.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..expr import Expr
 from ..registry import DISPLAY
+
+if TYPE_CHECKING:  # the evaluator calls these functions (named in annotations only)
+    from .evaluator import Evaluator
 
 __all__ = ["expand_powers", "factor_kind", "has_inverse", "mirrored_half", "trace_of_product",
            "trace_of_pair", "inverse_cost", "standalone_inverses"]
@@ -91,7 +94,7 @@ def _chain_costs(dims: Sequence[int], known: set[tuple[int, int]]) -> list[list[
     return cost
 
 
-def mirrored_half(ev: Any, factors: tuple[Expr, ...]) -> tuple[Expr, ...] | None:
+def mirrored_half(ev: Evaluator, factors: tuple[Expr, ...]) -> tuple[Expr, ...] | None:
     """The left half Pᵀ of a palindromic product PᵀMP (M symmetric), e.g. yᵀK⁻¹ in
     yᵀK⁻¹KxK⁻¹y, when computing it first (its transpose P is then known: one solve serves
     both sides) is cheaper than the best order that does not share it; else None."""
@@ -110,7 +113,7 @@ def mirrored_half(ev: Any, factors: tuple[Expr, ...]) -> tuple[Expr, ...] | None
     return factors[:k // 2]
 
 
-def trace_of_product(ev: Any, product: Expr) -> Any:
+def trace_of_product(ev: Evaluator, product: Expr) -> Any:
     """tr(``product``) for a 2-D product with inverse factors, by the cheapest rotation and
     split (the evaluator ``ev`` computes the two sides, with solves, and records the steps)."""
     factors = expand_powers(product.args)
@@ -127,10 +130,11 @@ def trace_of_product(ev: Any, product: Expr) -> Any:
                  + _side_cost(ev, rot[j + 1:], cost[j + 1][k - 1], needed) + dims[0] * dims[j + 1])
             if best is None or c < best[0]:
                 best = (c, rot, j)
-    cost, rot, j = best  # type: ignore[misc]
+    assert best is not None, "a product of k ≥ 2 factors has a split"
+    total, rot, j = best
     left, right = rot[:j + 1], rot[j + 1:]
     plain = _chain_costs([factors[0].shape[0]] + [f.shape[1] for f in factors], set())[0][k - 1]
-    ev.notes.append(f"tr({_text(factors)}) = Σ ({_text(left)}) ⊙ ({_text(right)})ᵀ: {cost:.3g} "
+    ev.notes.append(f"tr({_text(factors)}) = Σ ({_text(left)}) ⊙ ({_text(right)})ᵀ: {total:.3g} "
                     f"multiply-adds (the product, then its trace: {plain:.3g})")
     symmetric = ev.structure.symmetric
     fn = partial(trace_of_pair, left_symmetric=len(left) == 1 and symmetric(left[0]),
@@ -142,7 +146,7 @@ def _text(factors: Sequence[Expr]) -> str:
     return " ".join(DISPLAY.unicode(f) for f in factors)
 
 
-def _side_cost(ev: Any, side: tuple[Expr, ...], chain_cost: float, needed: set[Expr]) -> float:
+def _side_cost(ev: Evaluator, side: tuple[Expr, ...], chain_cost: float, needed: set[Expr]) -> float:
     if len(side) > 1:
         return chain_cost
     f = side[0]

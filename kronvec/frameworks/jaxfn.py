@@ -89,7 +89,7 @@ class _JaxFunction:
                                                                 "kv.jax_function"), self.jax)
         return self._tangent_function
 
-    def rule(self, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    def rule(self, primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
         out = self.primal(*primals)
         outs = out if self.sig.several else (out,)
         tf = self.tangent_function()

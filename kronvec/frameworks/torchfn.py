@@ -19,6 +19,8 @@ from .rules import Signature, library
 
 __all__ = ["torch_function"]
 
+TensorLike = tuple[tuple[int, ...], Any, Any]  # (shape, dtype, device): what torch.zeros needs
+
 
 def torch_function(args: Sequence[Expr], outputs: Any) -> Callable[..., Any]:
     """A PyTorch function of the values of ``args`` computing ``outputs``, differentiated by kronvec.
@@ -65,7 +67,8 @@ class _TorchFunction:
         self.sig, self.torch = sig, torch
         self.code = lambdify(sig.args, sig.outputs, backend="torch")
         self._rules: dict[str, tuple[_TorchFunction | None, list[bool]]] = {}
-        self.function = type("KronvecFunction", (torch.autograd.Function,), {
+        # a subclass of torch.autograd.Function (PyTorch is imported on use: not named here)
+        self.function: Any = type("KronvecFunction", (torch.autograd.Function,), {
             "generate_vmap_rule": True,
             "forward": staticmethod(self.forward),
             "setup_context": staticmethod(_setup_context),
@@ -92,7 +95,8 @@ class _TorchFunction:
             self._rules[kind] = (fn, [e is None for e in exprs])
         return self._rules[kind]
 
-    def _apply_rule(self, kind: str, values: tuple, extra: tuple, like: Sequence[tuple]) -> tuple:
+    def _apply_rule(self, kind: str, values: tuple[Any, ...], extra: tuple[Any, ...],
+                    like: Sequence[TensorLike]) -> tuple[Any, ...]:
         """The rule's results, zeros (of ``like``: (shape, dtype, device)) where it has none."""
         fn, zero = self._rule(kind)
         parts = iter(fn.function.apply(*values, *extra) if fn is not None else ())
@@ -110,16 +114,16 @@ class _TorchFunction:
         return outs if self.sig.several else outs[0]
 
 
-def _like(x: Any) -> tuple:
+def _like(x: Any) -> TensorLike:
     """(shape, dtype, device) of a tensor: what ``torch.zeros`` needs to make zeros like it."""
     return tuple(x.shape), x.dtype, x.device
 
 
-def _zero_if_none(torch: Any, t: Any, like: tuple) -> Any:
+def _zero_if_none(torch: Any, t: Any, like: TensorLike) -> Any:
     return torch.zeros(like[0], dtype=like[1], device=like[2]) if t is None else t
 
 
-def _setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     ctx.save_for_backward(*inputs)
     ctx.save_for_forward(*inputs)
     ctx.output_like = [_like(o) for o in (output if isinstance(output, tuple) else (output,))]

@@ -39,7 +39,8 @@ def _all_but_one(s: np.ndarray) -> np.ndarray:
     ones = np.ones(s.shape[:-1] + (1,))
     prefix = np.concatenate((ones, np.cumprod(s[..., :-1], axis=-1)), axis=-1)
     suffix = np.concatenate((np.cumprod(s[..., :0:-1], axis=-1)[..., ::-1], ones), axis=-1)
-    return prefix * suffix
+    result: np.ndarray = prefix * suffix
+    return result
 
 
 def _all_but_two(s: np.ndarray) -> np.ndarray:
@@ -68,7 +69,8 @@ def adjugate_by_svd(a: np.ndarray) -> np.ndarray:
     """adj(A) = σ V diag(q) Uᵀ for every member of A (continuous through singular A:
     rank n − 1 gives a rank-one adjugate, lower rank zero)."""
     u, s, v, sign = _svd(a)
-    return sign * (v * _all_but_one(s)[..., None, :]) @ np.swapaxes(u, -1, -2)
+    result: np.ndarray = sign * (v * _all_but_one(s)[..., None, :]) @ np.swapaxes(u, -1, -2)
+    return result
 
 
 def _frechet(a: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -83,7 +85,8 @@ def _frechet(a: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         inner = -p * e
         n = e.shape[-1]
         inner[..., np.arange(n), np.arange(n)] = (p @ d)[..., 0]
-        return sign * (v @ inner @ ut)
+        result: np.ndarray = sign * (v @ inner @ ut)
+        return result
     return apply
 
 

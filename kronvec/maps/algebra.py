@@ -24,11 +24,12 @@ Importing this module installs it as the algebra behind ``@ + *`` of maps.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import math
+from typing import Any, Callable, Optional, TypeVar
 
 from ..expr import Expr
 from . import factors as fx
-from ..shapes import as2d
+from ..shapes import Shape, as2d
 from .base import ALGEBRA, LinearMap
 from .sandwich import DiagSandwichMap, sandwich_shape_ok
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
@@ -41,9 +42,10 @@ __all__ = ["compose", "add", "scale", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_R
            "RELABEL_RULES"]
 
 Rule = Callable[[Any, Any], Optional[LinearMap]]
+_Rule1 = TypeVar("_Rule1")  # the rules of a table by one map's type
 
 
-def _lookup1(table: dict[type, Any], m: LinearMap) -> Any:
+def _lookup1(table: dict[type, _Rule1], m: LinearMap) -> _Rule1 | None:
     """The rule for the most specific class of ``m`` in ``table``, or None."""
     for kind in type(m).__mro__:
         if kind in table:
@@ -102,7 +104,7 @@ def _into_outer_chain(outer: ComposeMap, inner: LinearMap) -> LinearMap:
     return compose(*outer.maps[:-1], tail)
 
 
-def _relabel(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
+def _relabel(m: LinearMap, in_shape: Shape, out_shape: Shape) -> LinearMap:
     """``m`` relabelled to scalar shapes ``()``/``(1, 1)`` where they differ."""
     if m.in_shape == tuple(in_shape) and m.out_shape == tuple(out_shape):
         return m
@@ -114,7 +116,7 @@ def _relabel(m: LinearMap, in_shape: tuple, out_shape: tuple) -> LinearMap:
                        KronMap(None, None, in_shape, m.in_shape)])
 
 
-RELABEL_RULES: dict[type, Callable[[Any, tuple, tuple], LinearMap]] = {
+RELABEL_RULES: dict[type, Callable[[Any, Shape, Shape], LinearMap]] = {
     ScaledMap: lambda m, i, o: ScaledMap(m.coef, _relabel(m.inner, i, o)),
     SumMap: lambda m, i, o: SumMap([_relabel(t, i, o) for t in m.terms]),
     ZeroMap: lambda m, i, o: ZeroMap(i, o),
@@ -280,7 +282,7 @@ def add(*maps: LinearMap) -> LinearMap:
     in_shape, out_shape = maps[0].in_shape, maps[0].out_shape
     terms: list[LinearMap] = []
     flat = flatten_sum(maps)
-    index: dict[tuple, list[int]] | None = {} if len(flat) > 8 else None  # merge key -> positions
+    index: dict[tuple[Any, ...], list[int]] | None = {} if len(flat) > 8 else None  # merge key -> positions
     for m in flat:
         m = _relabel(m, in_shape, out_shape)
         if index is None:  # a short sum: try every term
@@ -370,7 +372,7 @@ def _implicit(f: Any) -> Any:
     return None if isinstance(f, Expr) and f.op == "identity" else f
 
 
-def _merge_keys(m: LinearMap) -> list[tuple]:
+def _merge_keys(m: LinearMap) -> list[tuple[Any, ...]]:
     """Keys that two terms share whenever :func:`_merge` can merge them (factors compare by
     identity), so that a sum of n terms tries O(n) merges, not O(n²)."""
     kind = type(m)
@@ -410,11 +412,8 @@ def _merge_sandwich(x: DiagSandwichMap, y: DiagSandwichMap) -> Optional[LinearMa
 
 def _unscaled_factors(m: DiagSandwichMap) -> tuple[float, list[Any]]:
     """(k, [A₁, B₁, A₂, B₂]) with the numbers scaling the factors taken out, multiplied into k."""
-    k, bases = 1.0, []
-    for f in (m.A1, m.B1, m.A2, m.B2):
-        c, base = _coefficient(f)
-        k, bases = k * c, bases + [base]
-    return k, bases
+    coefficients = [_coefficient(f) for f in (m.A1, m.B1, m.A2, m.B2)]
+    return math.prod([c for c, _ in coefficients], start=1.0), [base for _, base in coefficients]
 
 
 def _merge_trace(x: TraceMap, y: TraceMap) -> Optional[LinearMap]:

@@ -297,7 +297,8 @@ class LinearMap:
             return self._matvec_nd(v)
         n, k = as2d(self.in_shape)
         if v.ndim == 1 and v.shape[0] == n * k:
-            return np.swapaxes(self._apply(v.reshape(k, n).T), -1, -2).reshape(-1).copy()
+            result: np.ndarray = np.swapaxes(self._apply(v.reshape(k, n).T), -1, -2).reshape(-1).copy()
+            return result
         if v.ndim == 2 and v.shape[0] == n * k and k == 1 and as2d(self.out_shape)[1] == 1 \
                 and self.columnwise():
             return np.asarray(self._apply(v), dtype=float)  # all columns in one product

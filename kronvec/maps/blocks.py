@@ -146,7 +146,8 @@ class BlockMap:
                         self.labels)
 
     def __sub__(self, other: Any) -> "BlockMap":
-        return self + (-1.0) * other
+        result: BlockMap = self + (-1.0) * other
+        return result
 
     def __neg__(self) -> "BlockMap":
         return (-1.0) * self
@@ -195,7 +196,9 @@ class BlockMap:
 
     def __repr__(self) -> str:
         kind = "symbolic" if self.symbolic else "numeric"
-        shapes = lambda ss: "(" + ", ".join(fmt(s) for s in ss) + ")"  # noqa: E731
+
+        def shapes(ss: Sequence[Shape]) -> str:
+            return "(" + ", ".join(fmt(s) for s in ss) + ")"
         return f"<{kind} BlockMap {shapes(self.in_shape)} -> {shapes(self.out_shape)}>"
 
 

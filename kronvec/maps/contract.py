@@ -42,8 +42,8 @@ def dense_by_einsum(m: Any, out: np.ndarray, coef: float) -> bool:
         i, j = next(symbols), next(symbols)
         operands.extend(t.einsum_form(i, j, a, b))
         a, b = i, j
-    subs, arrays = zip(*operands)
-    arrays = list(arrays)
+    subs, operand_arrays = zip(*operands)
+    arrays = list(operand_arrays)
     smallest = min(range(len(arrays)), key=lambda s: arrays[s].size)
     arrays[smallest] = coef * arrays[smallest]
     out_subs = b + a + first_in[1] + first_in[0]  # J4[j, i, b, a]

@@ -9,7 +9,7 @@ carry leading batch axes.
 """
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 
@@ -46,10 +46,11 @@ def mm(*xs: Factor) -> Factor:
         return xs[0]
     if is_symbolic(*xs):
         return _build("matmul", *xs)
-    out = xs[0]
+    out: Any = xs[0]  # arrays or structured operands (maps.operands)
     for x in xs[1:]:
         out = out @ x
-    return out
+    product: Factor = out
+    return product
 
 
 def tr(x: Factor) -> Factor:
@@ -138,7 +139,7 @@ def trace_prod(c: Factor, h: Any) -> Any:
         return _build("trace", h if c is None else _build("matmul", c, h), 0, -2, -1)
     if c is None:
         return np.trace(h, axis1=-2, axis2=-1)
-    return np.einsum("...ij,...ji->...", h, c)
+    return np.einsum("...ij,...ji->...", h, cast(np.ndarray, c))  # numbers here: c is no Expr
 
 
 def same(a: Factor, b: Factor) -> bool:

@@ -84,7 +84,8 @@ def divided_differences(fn: str, w: np.ndarray) -> np.ndarray:
         if np.any(total <= 0.0):
             raise DegenerateError("sqrtm: the square root has no derivative at a matrix with a repeated "
                                   "zero eigenvalue (0 + 0 in the divided difference 1/(√wᵢ + √wⱼ))")
-        return 1.0 / total
+        result: np.ndarray = 1.0 / total
+        return result
     if np.any(w <= 0.0):
         raise ValueError("logm: the symmetric matrix is not positive definite: it has no real logarithm")
     diff = wi - wj
@@ -179,7 +180,8 @@ def _sylvester(T: np.ndarray, Z: np.ndarray, h: np.ndarray) -> np.ndarray:
     y, scale, info = lapack.dtrsyl(T, T, c)
     if info < 0:
         raise np.linalg.LinAlgError(f"sqrtm: LAPACK trsyl failed (info={info})")
-    return Z @ (y / scale) @ Z.T
+    result: np.ndarray = Z @ (y / scale) @ Z.T
+    return result
 
 
 # The eigenbasis forms lose about κ(X)² ε (first derivative) and κ(X)³ ε (second) to rounding,
@@ -256,7 +258,8 @@ def logm_second(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
             big[k * n:(k + 1) * n, k * n:(k + 1) * n] = A
         big[:n, n:2 * n], big[n:2 * n, 2 * n:] = x, y
         return real_logm(big, "logm")[:n, 2 * n:]
-    return block(h, e) + block(e, h)
+    result: np.ndarray = block(h, e) + block(e, h)
+    return result
 
 
 def _logm_second_symmetric_stack(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -268,7 +271,8 @@ def _logm_second_symmetric_stack(A: np.ndarray, h: np.ndarray, e: np.ndarray) ->
     Vt = np.swapaxes(V, -1, -2)
     hp, ep = Vt @ h @ V, Vt @ e @ V
     b = np.einsum("...ikj,...ik,...kj->...ij", T, hp, ep) + np.einsum("...ikj,...ik,...kj->...ij", T, ep, hp)
-    return V @ b @ Vt
+    result: np.ndarray = V @ b @ Vt
+    return result
 
 
 def _logm_second_eigenbasis(A: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
@@ -282,7 +286,8 @@ def _logm_second_eigenbasis(A: np.ndarray) -> Callable[[np.ndarray, np.ndarray],
     def apply(h: np.ndarray, e: np.ndarray) -> np.ndarray:
         hp, ep = Xinv @ h @ X, Xinv @ e @ X
         b = np.einsum("ikj,ik,kj->ij", T, hp, ep) + np.einsum("ikj,ik,kj->ij", T, ep, hp)
-        return (X @ b @ Xinv).real
+        result: np.ndarray = (X @ b @ Xinv).real
+        return result
     return apply
 
 

@@ -144,6 +144,9 @@ class Operand:
 class Product(Operand):
     """p₁p₂⋯pₖ kept as its pieces (arrays or operands); applied in the cheapest order."""
 
+    parts: list[Any]
+    coef: float
+
     def __init__(self, parts: Sequence[Any], coef: float = 1.0) -> None:
         flat: list[Any] = []
         for p in parts:
@@ -180,6 +183,7 @@ class Sum(Operand):
     formed once after that; written into an output in one pass."""
 
     THIN = 0.25  # a thin operand has at most this many columns per row of the sum
+    terms: list[tuple[float, Any]]
 
     def __init__(self, terms: Sequence[tuple[float, Any]]) -> None:
         flat: list[tuple[float, Any]] = []

@@ -32,7 +32,8 @@ _EPS = np.finfo(float).eps
 
 def _tolerance(a: np.ndarray, s: np.ndarray) -> np.ndarray:
     """NumPy's ``matrix_rank`` tolerance max(m, n)·ε·s₁ of every member, shaped to broadcast over s."""
-    return max(a.shape[-2:]) * _EPS * s[..., :1]
+    result: np.ndarray = max(a.shape[-2:]) * _EPS * s[..., :1]
+    return result
 
 
 def norm_gradient_value(kind: str, a: np.ndarray) -> np.ndarray:
@@ -44,7 +45,8 @@ def norm_gradient_value(kind: str, a: np.ndarray) -> np.ndarray:
     else:
         tied = (s >= s[..., :1] - tol) & (s[..., :1] > 0)
         weights = tied / np.maximum(tied.sum(axis=-1, keepdims=True), 1)
-    return (u * weights[..., None, :]) @ vt
+    result: np.ndarray = (u * weights[..., None, :]) @ vt
+    return result
 
 
 def _polar_parts(a: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -75,7 +77,8 @@ def _polar(a: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         elif n > m:  # U S⁻¹ Uᵀ H (I − VVᵀ)
             rest = ut @ h - (ut @ h @ v) @ vt
             out = out + u @ (rest / s[..., :, None])
-        return out
+        result: np.ndarray = out
+        return result
     return apply
 
 

@@ -30,24 +30,28 @@ __all__ = ["MatrixPowerFrechetMap", "MatrixPowerSecondMap", "power_frechet", "po
            "frechet_by_squaring", "second_by_squaring"]
 
 
-def _power(combine: Callable[[tuple, tuple], tuple], base: tuple, k: int) -> tuple:
+Powers = tuple[Any, ...]  # the running products of a repeated squaring (arrays of any library)
+
+
+def _power(combine: Callable[[Powers, Powers], Powers], base: Powers, k: int) -> Powers:
     """baseᵏ (k ≥ 1) under the associative ``combine``, by repeated squaring."""
-    result = None
+    result: Powers | None = None
     while True:
         if k & 1:
             result = base if result is None else combine(result, base)
         k >>= 1
         if not k:
+            assert result is not None, "a power k ≥ 1"
             return result
         base = combine(base, base)
 
 
-def _pair(x: tuple, y: tuple) -> tuple:
+def _pair(x: Powers, y: Powers) -> Powers:
     (p1, q1), (p2, q2) = x, y
     return p1 @ p2, p1 @ q2 + q1 @ p2
 
 
-def _triple(x: tuple, y: tuple) -> tuple:
+def _triple(x: Powers, y: Powers) -> Powers:
     (p1, a1, b1, r1), (p2, a2, b2, r2) = x, y
     r = a1 @ b2 + (0 if r2 is None else p1 @ r2) + (0 if r1 is None else r1 @ p2)
     return p1 @ p2, p1 @ a2 + a1 @ p2, p1 @ b2 + b1 @ p2, r
@@ -66,7 +70,8 @@ def second_by_squaring(A: Any, X: Any, Y: Any, k: int) -> Any:
 
 def power_frechet(A: np.ndarray, H: np.ndarray, k: int) -> np.ndarray:
     """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (k ≥ 1) in O(log k) products; stack axes of A and H broadcast."""
-    return frechet_by_squaring(np.asarray(A, dtype=float), np.asarray(H, dtype=float), k)
+    out: np.ndarray = frechet_by_squaring(np.asarray(A, dtype=float), np.asarray(H, dtype=float), k)
+    return out
 
 
 def power_second(A: np.ndarray, X: np.ndarray, Y: np.ndarray, k: int) -> np.ndarray:

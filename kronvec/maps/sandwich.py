@@ -154,7 +154,8 @@ class DiagRankOneMap(_FactorTerm):
         return (self.D, self.U, self.V)
 
     def _with(self, *factors: Any) -> LinearMap:
-        return DiagRankOneMap(*factors, self.axis, self.in_shape, self.out_shape)
+        D, U, V = factors
+        return DiagRankOneMap(D, U, V, self.axis, self.in_shape, self.out_shape)
 
     def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap:
         return DiagRankOneMap(self.D, self.U, self.V, self.axis, in_shape, out_shape)
@@ -226,7 +227,9 @@ class DiagRankOneMap(_FactorTerm):
             return
         n, m = as2d(self.in_shape)
         size = n * m
-        vec = lambda f: np.ones(size) if f is None else np.asarray(f).reshape(-1, order="F")  # noqa: E731
+
+        def vec(f: Any) -> np.ndarray:
+            return np.ones(size) if f is None else np.asarray(f).reshape(-1, order="F")
         dense = np.multiply.outer(-coef * vec(self.U), vec(self.V))
         if self.axis is not None:
             index = np.arange(size)

@@ -143,7 +143,8 @@ def _is_all(positions: np.ndarray, size: int) -> bool:
     return len(positions) == size and bool(np.all(positions == np.arange(size)))
 
 
-def _gather(h: np.ndarray, slices: tuple, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _gather(h: np.ndarray, slices: tuple[slice | None, slice | None], rows: np.ndarray,
+            cols: np.ndarray) -> np.ndarray:
     rs, cs = slices
     if rs is not None and cs is not None:
         return h[..., rs, cs]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ShapeError
 from ..expr import Expr
@@ -23,7 +24,7 @@ __all__ = ["vec", "unvec", "vech", "commutation", "duplication", "elimination",
            "DuplicationMap", "EliminationMap", "VechMap"]
 
 
-def vec(A: Any) -> np.ndarray:
+def vec(A: ArrayLike) -> np.ndarray:
     """The column-major vectorisation ``A.reshape(-1, order="F")`` of an array (a matrix or a
     stack: all axes, as ``to_dense`` flattens them)."""
     _numeric("vec", A)
@@ -37,7 +38,7 @@ def _numeric(fn: str, A: Any) -> None:
                         f"form of a derivative")
 
 
-def unvec(v: Any, shape: tuple[int, int]) -> np.ndarray:
+def unvec(v: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
     """The inverse of :func:`vec`: a matrix of ``shape`` from its column stack."""
     _numeric("unvec", v)
     v = np.asarray(v, dtype=float)
@@ -52,14 +53,15 @@ def _vech_index(n: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def vech(A: Any) -> np.ndarray:
+def vech(A: ArrayLike) -> np.ndarray:
     """The half-vectorisation: the columns of the lower triangle of a square A, stacked."""
     _numeric("vech", A)
-    A = np.asarray(A, dtype=float)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ShapeError(f"vech: needs a square matrix, got shape {A.shape}")
-    rows, cols = _vech_index(A.shape[0])
-    return A[rows, cols]
+    a = np.asarray(A, dtype=float)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ShapeError(f"vech: needs a square matrix, got shape {a.shape}")
+    rows, cols = _vech_index(a.shape[0])
+    half: np.ndarray = a[rows, cols]
+    return half
 
 
 def commutation(m: int, n: int) -> LinearMap:

@@ -68,7 +68,7 @@ class _FactorTerm(LinearMap):
         new.__dict__.update(factors, _adj=None, _symbolic=False, value=None)
         return new
 
-    def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap:
+    def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap | None:
         return type(self)(*self.factors(), in_shape, out_shape)  # type: ignore[call-arg]
 
 

@@ -119,9 +119,10 @@ def trsm(t: np.ndarray, lower: bool, b: np.ndarray, side: str, trans: bool = Fal
     """
     if not t.flags.f_contiguous:  # T in C order is Tᵀ in Fortran order: solve with that
         t, lower, trans = t.T, not lower, not trans
+    out: np.ndarray
     if b.flags.f_contiguous:
-        return blas.dtrsm(1.0, t, b, side=0 if side == "left" else 1, lower=int(lower),
-                          trans_a=int(trans))
+        out = blas.dtrsm(1.0, t, b, side=0 if side == "left" else 1, lower=int(lower), trans_a=int(trans))
+        return out
     bt = np.ascontiguousarray(b).T  # Fortran order: op(T)⁻¹ B = (Bᵀ op(T)⁻ᵀ)ᵀ and the reverse
     out = blas.dtrsm(1.0, t, bt, side=1 if side == "left" else 0, lower=int(lower), trans_a=int(not trans))
     return out.T

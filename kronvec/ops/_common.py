@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..contexts import EvaluateRule, PrintContext, PrintRule, PythonPrintRule, StyledPrintContext
 from ..expr import Expr
 from ..maps import ElementwiseMap, KronMap, LinearMap
 from ..registry import Prec, Printing, spec
@@ -30,8 +31,7 @@ __all__ = ["lift", "with_node", "constant_value", "io", "identity_jvp", "element
            "NodeInfo", "Prec", "Printing", "triangle", "code_number", "code_transpose", "code_sum",
            "code_for", "code_slice", "code_eigh", "code_axis"]
 
-EvalRule = Callable[[Any, Expr], Any]
-PrintRule = Callable[[Any, Expr], tuple[str, int]]
+EvalRule = EvaluateRule
 
 
 # ------------------------------------------------------------ evaluation
@@ -117,7 +117,7 @@ def func_print(name: str) -> PrintRule:
     return lambda p, e: (p.s.func(name, *[p(a) for a in e.args]), Prec.ATOM)
 
 
-def py_call(name: str) -> PrintRule:
+def py_call(name: str) -> PythonPrintRule:
     """``name(args)`` in the library's Python syntax."""
     return lambda p, e: (f"{name}({', '.join(p(a) for a in e.args)})", Prec.ATOM)
 
@@ -133,12 +133,12 @@ def axis_text(axis: Any) -> str:
 
 
 def _axis_call(name: str, latex: str, python: str, field: str = "axis") -> tuple[PrintRule, PrintRule,
-                                                                                  PrintRule]:
+                                                                                  PythonPrintRule]:
     def given(e: Expr) -> Any:  # all the axes of a stack are NumPy's axis=None
         axis = getattr(e.params, field)
         return None if isinstance(axis, tuple) and axis == tuple(range(e.args[0].ndim)) else axis
 
-    def styled(p: Any, e: Expr) -> tuple[str, int]:
+    def styled(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
         args = [p(a) for a in e.args]
         axis = given(e)
         if axis is not None:
@@ -147,7 +147,7 @@ def _axis_call(name: str, latex: str, python: str, field: str = "axis") -> tuple
             args.append(r"\mathrm{keepdims}" if p.s.latex else "keepdims")
         return p.s.func(latex if p.s.latex else name, *args), Prec.ATOM
 
-    def plain(p: Any, e: Expr) -> tuple[str, int]:
+    def plain(p: PrintContext, e: Expr) -> tuple[str, int]:
         axis = given(e)
         extra = "" if axis is None else f", axis={axis_text(axis)}"
         extra += ", keepdims=True" if getattr(e.params, "keepdims", False) else ""

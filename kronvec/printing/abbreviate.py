@@ -38,7 +38,9 @@ def abbreviate(roots: list[Expr], names: Mapping[Expr, str] | None = None,
             length = len(printer(node))
             if length >= min_length and (count - 1) * length > gain:
                 best, gain = node, (count - 1) * length
-        letter = next(letters, None) if best is not None else None
+        if best is None:
+            break
+        letter = next(letters, None)
         if letter is None:
             break
         chosen[best] = letter

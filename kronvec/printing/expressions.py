@@ -61,7 +61,7 @@ class Printer:
             return self.s.name(self.names[e]), Prec.ATOM
         if e.op in ("matmul", "trace"):
             e = _determinant_in_front(e)
-        printing = spec(e.op).printing
+        printing = _printing(e)
         return (printing.latex if self.s.latex else printing.unicode)(self, e)
 
     # ------------------------------------------------ notation for op sections
@@ -172,12 +172,22 @@ def leaf_name(f: Expr, names: Mapping[Expr, str]) -> str:
     if f in names:
         return names[f].rstrip("ᵀ")
     if f.op in ("symbol", "named"):
-        return f.params.name
+        result: str = f.params.name
+        return result
     if f.op == "const" and f.params.value.name:
-        return f.params.value.name
+        result = f.params.value.name
+        return result
     if spec(f.op).family in SPACED_FAMILIES:
         return f.op  # function-like factors (Φ(X), chol(A)) are set apart: L Φ(L⁻¹ dA L⁻ᵀ)
     return ""
+
+
+def _printing(e: Expr) -> registry.Printing:
+    """How the node ``e`` prints (every node op declares it)."""
+    printing = spec(e.op).printing
+    if printing is None:
+        raise TypeError(f"operation {e.op!r} has no printing")
+    return printing
 
 
 SPACED_FAMILIES = frozenset({"triangular", "spectral", "decompositions"})
@@ -197,9 +207,13 @@ class PythonPrinter:
         if e not in memo:
             for node in e.walk():  # children first
                 if node not in memo:
-                    memo[node] = spec(node.op).printing.python(self, node)
+                    memo[node] = self.render(node)
         text, prec = memo[e]
         return f"({text})" if prec < level else text
+
+    def render(self, e: Expr) -> tuple[str, int]:
+        """(text, precedence) of ``e`` by its op's printing."""
+        return _printing(e).python(self, e)
 
 
 def to_unicode(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
@@ -281,7 +295,7 @@ def where_clause(style: Style, printer: Printer, new: Mapping[Expr, str]) -> str
     definitions: dict[Expr, str] = {}
     for node in reversed(list(new)):  # parents first: a definition may use the names below it
         if node in printer.used:
-            printing = spec(node.op).printing
+            printing = _printing(node)
             body, _ = (printing.latex if style.latex else printing.unicode)(printer, node)
             definitions[node] = f"{style.name(new[node])} = {body}"
     if not definitions:

@@ -11,7 +11,7 @@ from the classes it prints.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -90,8 +90,8 @@ class _MapPrinter:
                 number *= float(np.reshape(c, ()))
         while scalar is not None and scalar.op == "scale":
             number, scalar = number * scalar.params.coef, scalar.args[0]
-        if scalar is not None and const_scalar(scalar) is not None:  # ‖X‖ ‖X‖⁻¹ = 1
-            number, scalar = number * const_scalar(scalar), None
+        if scalar is not None and (constant := const_scalar(scalar)) is not None:  # ‖X‖ ‖X‖⁻¹ = 1
+            number, scalar = number * constant, None
         magnitude = abs(number)
         if magnitude == 1.0:
             text = ""
@@ -108,7 +108,8 @@ class _MapPrinter:
         for kind in type(m).__mro__:
             method = MAP_RENDERERS.get(kind)
             if method is not None:
-                return method(self, m)
+                result: tuple[str, bool, bool] = method(self, m)
+                return result
         return getattr(m, "display_name", type(m).__name__), False, False
 
     def _with_coefficient(self, ctext: str, body: str) -> str:
@@ -225,7 +226,7 @@ class _MapPrinter:
             u = s.ones if m.U is None else self.factor(m.U, POSTFIX)
             v = s.ones + s.transpose if m.V is None else self.transposed(m.V)
         else:
-            vec = lambda f: s.ones if f is None else s.func("vec", self.factor(f, SUM))  # noqa: E731
+            vec: Callable[[Any], str] = lambda f: s.ones if f is None else s.func("vec", self.factor(f, SUM))  # noqa: E731
             diagonal = s.identity if m.D is None else s.func("diag", vec(m.D))
             u, v = vec(m.U), vec(m.V) + s.transpose
         spaced = len(u) > 1 or len(v) > 1 + len(s.transpose)
@@ -295,8 +296,10 @@ def _chained(maps: tuple[LinearMap, ...]) -> list[LinearMap]:
     """The terms of a composition, with sandwiches not written A₁ diag(D) A₂ opened up."""
     out: list[LinearMap] = []
     for t in maps:
-        opened = isinstance(t, DiagSandwichMap) and not t.is_column_form()
-        out.extend(t.parts() if opened else (t,))
+        if isinstance(t, DiagSandwichMap) and not t.is_column_form():
+            out.extend(t.parts())
+        else:
+            out.append(t)
     return out
 
 
@@ -353,13 +356,14 @@ def _symmetric(wrt: Expr) -> bool:
     return bool(wrt.params.symmetric) and len(wrt.shape) >= 2 and wrt.shape[-1] > 1
 
 
-def _symbol(name: str, shape: tuple, symmetric: bool = False) -> Expr:
+def _symbol(name: str, shape: tuple[int, ...], symmetric: bool = False) -> Expr:
     """The tangent d<name>; symmetric (so symₗ(dS) = dS, dSᵀ = dS) for a symmetric symbol S."""
     return symbol(name, shape, symmetric, False) if shape != () else Scalar(name)
 
 
 def _lhs_name(e: Expr) -> str:
     if e.op in ("symbol", "named"):
-        return e.params.name
+        result: str = e.params.name
+        return result
     text = to_unicode(e)
     return text if len(text) <= 1 else f"({text})"

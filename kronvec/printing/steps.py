@@ -17,7 +17,7 @@ For a scalar f the last lines are df = tr(Gᵀ dX) and G.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .. import expr as E
 from ..derivative import partial
@@ -49,7 +49,8 @@ def derivation(J: Any, gradient: E.Expr | None = None,
         Give LaTeX: one ``aligned`` block with a line per step.
     """
     show, show_map = (to_latex, map_to_latex) if latex else (to_unicode, map_to_unicode)
-    line = (lambda lhs, rhs: f"{lhs} &= {rhs}") if latex else (lambda lhs, rhs: f"{lhs} = {rhs}")
+    line: Callable[[str, str], str] = \
+        (lambda lhs, rhs: f"{lhs} &= {rhs}") if latex else (lambda lhs, rhs: f"{lhs} = {rhs}")
     d = "\\mathrm{d}" if latex else "d"
     wrt = J.wrt
     plain = E.strip_names(E.as_expr(J.expr))
@@ -115,7 +116,8 @@ def _arg_name(arg: E.Expr, steps: Mapping[E.Expr, str], show: Any) -> str:
     if arg in steps:
         return steps[arg]
     if arg.op in ("symbol", "named"):
-        return arg.params.name
+        result: str = arg.params.name
+        return result
     return f"({show(arg)})"
 
 
