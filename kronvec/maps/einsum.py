@@ -83,7 +83,10 @@ def _terms(subscripts: str, count: int, shapes: Sequence[Shape]) -> tuple[list[s
     text = subscripts.replace(" ", "")
     if text.count("->") > 1:
         raise _fail(subscripts, shapes, "more than one '->'")
-    inputs_text, output = (text.split("->") + [None])[:2] if "->" in text else (text, None)
+    output: str | None = None
+    inputs_text = text
+    if "->" in text:
+        inputs_text, output = text.split("->")
     inputs = inputs_text.split(",")
     if len(inputs) != count:
         raise ValueError(f"einsum {subscripts!r}: {len(inputs)} terms of subscripts for {count} operands")
@@ -151,7 +154,8 @@ def parse_einsum(subscripts: str, shapes: Sequence[Shape]) -> tuple[Contraction,
 def contract(text: str, *arrays: np.ndarray) -> np.ndarray:
     """The contraction ``text`` of ``arrays`` by opt_einsum, in the order planned once per
     subscripts and shapes."""
-    return cached_expression(text, *[a.shape for a in arrays])(*arrays)
+    result: np.ndarray = cached_expression(text, *[a.shape for a in arrays])(*arrays)
+    return result
 
 
 def _fresh(used: str) -> Callable[[], str]:

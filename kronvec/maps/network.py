@@ -38,7 +38,7 @@ __all__ = ["dense_by_network"]
 MAX_TERMS = 256
 """Sums inside compositions are multiplied out into at most this many products."""
 
-Labels = list  # one index letter per axis of the tangent (None for an axis of length one)
+Labels = list[str | None]  # one index letter per axis of the tangent (None for an axis of length one)
 
 
 class _Unsupported(Exception):
@@ -57,7 +57,7 @@ class _Network:
         """A fresh letter for an axis of ``size`` (None for length one: no letter needed)."""
         if size == 1:
             return None
-        symbol = oe.get_symbol(self._next)
+        symbol = str(oe.get_symbol(self._next))
         self._next += 1
         self.sizes[symbol] = int(size)
         return symbol
@@ -67,11 +67,11 @@ class _Network:
         array = np.asarray(dense_of(array) if isinstance(array, Operand) else array, dtype=float)
         if array.ndim != len(labels):
             raise _Unsupported
-        keep = [k for k, c in enumerate(labels) if c is not None]
-        if any(array.shape[k] != self.sizes[labels[k]] for k in keep):
+        kept = [(k, c) for k, c in enumerate(labels) if c is not None]
+        if any(array.shape[k] != self.sizes[c] for k, c in kept):
             raise _Unsupported
-        subs = "".join(labels[k] for k in keep)
-        self.operands.append((subs, array.reshape([array.shape[k] for k in keep])))
+        subs = "".join(c for _, c in kept)
+        self.operands.append((subs, array.reshape([array.shape[k] for k, _ in kept])))
 
 
 def _broadcast_labels(net: _Network, shape: tuple[int, ...], labels: Labels) -> Labels:
@@ -80,7 +80,7 @@ def _broadcast_labels(net: _Network, shape: tuple[int, ...], labels: Labels) -> 
     if len(shape) > len(labels):
         raise _Unsupported
     aligned = labels[len(labels) - len(shape):]
-    out = []
+    out: Labels = []
     for size, c in zip(shape, aligned):
         if size == 1:
             out.append(None)
@@ -105,13 +105,13 @@ def _through(net: _Network, m: LinearMap, labels: Labels, coef: list[float]) -> 
     if isinstance(m, ReshapeMap):
         if [s for s in m.in_shape if s != 1] != [s for s in m.out_shape if s != 1]:
             raise _Unsupported  # a reshape that merges or splits axes
-        kept = iter(c for c in labels if c is not None)
-        return [next(kept) if s != 1 else None for s in m.out_shape]
+        letters = iter(c for c in labels if c is not None)
+        return [next(letters) if s != 1 else None for s in m.out_shape]
     if isinstance(m, PermuteMap):
         return [labels[a] for a in m.axes]
     if isinstance(m, BroadcastMap):
         old = iter(labels)
-        out = []
+        out: Labels = []
         for k, size in enumerate(m.out_shape):
             c = None if k in m.inserted else next(old)
             if c is None and size != 1:

@@ -211,7 +211,7 @@ def _rebuild(node: Expr, args: list[Expr]) -> Expr:
 # ---------------------------------------------------------------- printing
 def _indexed(p: Any, e: Expr, letters: str) -> str:
     """``e`` with its index letters attached: Aᵢⱼ, A_{ij}, (X + Y)ᵢⱼ; a scalar as itself."""
-    text = p(e, Prec.ATOM)
+    text = str(p(e, Prec.ATOM))
     if not letters:
         return text
     if p.s.latex:
