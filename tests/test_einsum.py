@@ -98,12 +98,13 @@ def test_gradient_and_hessian_match_finite_differences(subscripts, shapes):
 
 
 def test_derivative_is_a_lazy_einsum_map_with_an_einsum_adjoint():
-    T, X = kv.Array("T", (2, 3, 4)), kv.Matrix("X", (4, 5))
-    J = kv.jacobian(kv.einsum("ijk,kl->ijl", T, X), X)
+    T, X, w = kv.Array("T", (2, 3, 4)), kv.Matrix("X", (4, 5)), kv.Array("w", 3)
+    J = kv.jacobian(kv.einsum("ijk,kl,j->il", T, X, w), X)
     assert isinstance(J.map, EinsumMap)
     assert isinstance(J.map.T, EinsumMap)
-    assert str(J) == "H ↦ [Σₖ TᵢⱼₖHₖₗ]ᵢⱼₗ"
-    L = J.at(T=np.ones((2, 3, 4)), X=np.ones((4, 5)))
+    assert str(J) == "H ↦ [Σⱼₖ TᵢⱼₖHₖₗwⱼ]ᵢₗ"
+    assert str(J.T) == "H ↦ [Σᵢⱼ TᵢⱼₖHᵢₗwⱼ]ₖₗ"
+    L = J.at(T=np.ones((2, 3, 4)), X=np.ones((4, 5)), w=np.ones(3))
     assert isinstance(L, EinsumMap) and isinstance(L.T, EinsumMap)
     dottest(L)
 
@@ -146,6 +147,20 @@ def test_matrix_operations_print_as_themselves():
     assert str(kv.einsum("ji", A)) == "Aᵀ"
     assert str(kv.einsum("ij,ij", A, C)) == "tr(AᵀC)"
     assert kv.einsum("ij,jk->ik", A, B).latex() == "A B"
+
+
+def test_products_of_stacks_are_matmuls():
+    T, B, S = kv.Array("T", (2, 3, 4)), kv.Matrix("B", (4, 5)), kv.Array("S", (2, 5, 4))
+    A, U = kv.Matrix("A", (3, 4)), kv.Array("U", (2, 4, 5))
+    cases = [("...ij,...jk", (T, B), "TB"), ("bij,bkj->bik", (T, S), "TSᵀ"), ("bij,bkj->bki", (T, S), "STᵀ"),
+             ("ij,bjk->bik", (A, U), "AU")]
+    rng = np.random.default_rng(0)
+    for subscripts, operands, text in cases:
+        e = kv.einsum(subscripts, *operands)
+        assert e.op in ("matmul", "transpose") and str(e) == text
+        values = [rng.standard_normal(x.shape) for x in operands]
+        got = kv.evaluate(e, {x.params.name: v for x, v in zip(operands, values)})
+        np.testing.assert_allclose(got, np.einsum(subscripts, *values), atol=1e-12)
 
 
 def test_other_contractions_print_in_index_notation():

@@ -146,9 +146,10 @@ def _oriented(e: Expr, subs: str, first: str) -> Expr:
 
 def _as_matrix_op(c: Contraction, exprs: list[Expr]) -> Expr | None:
     """The contraction as a matrix product, trace, Hadamard product or transpose, when it is
-    one of them for matrices (two axes each) with NumPy's result shape; else None."""
+    one of them for matrices (two axes each) with NumPy's result shape, or a product of the
+    members of stacks (``...ij,...jk->...ik``); else None."""
     if any(len(s) != 2 for s in c.inputs) or any(e.ndim != 2 for e in exprs):
-        return None
+        return _as_stacked_product(c, exprs)
     ins, out = c.inputs, c.output
     if len(ins) == 1:
         (s,) = ins
@@ -170,6 +171,16 @@ def _as_matrix_op(c: Contraction, exprs: list[Expr]) -> Expr | None:
         return trace(matmul(transpose(a), _oriented(b, sb, sa[0])))
     if len(shared) != 1 or len(out) != 2 or (shared & set(out)):
         return None
+    return _core_product(a, b, sa, sb, out)
+
+
+def _core_product(a: Expr, b: Expr, sa: str, sb: str, out: str) -> Expr | None:
+    """AB, with the transposes the letters ask for, when ``sa,sb->out`` (two letters each,
+    no repeats) sums over exactly one shared letter; else None.  For stacks the transposes
+    are the members' and the product broadcasts over the stack axes, as ``@``."""
+    shared = set(sa) & set(sb)
+    if len(set(sa)) != 2 or len(set(sb)) != 2 or len(shared) != 1 or (shared & set(out)):
+        return None
     (k,) = shared
     free_a, free_b = sa.replace(k, ""), sb.replace(k, "")
     if {free_a, free_b} != set(out) or free_a == free_b:
@@ -178,6 +189,19 @@ def _as_matrix_op(c: Contraction, exprs: list[Expr]) -> Expr | None:
     right = b if sb == k + free_b else transpose(b)
     product = matmul(left, right)
     return product if out == free_a + free_b else transpose(product)
+
+
+def _as_stacked_product(c: Contraction, exprs: list[Expr]) -> Expr | None:
+    """``...ij,...jk->...ik`` (any transposes of the members) as the product of stacks: the
+    leading letters of each operand are the output's leading letters, aligned at the right."""
+    if len(exprs) != 2 or any(e.ndim < 2 for e in exprs) or len(c.output) < 3:
+        return None
+    (sa, sb), out = c.inputs, c.output
+    lead = out[:-2]
+    if any(s[:-2] != lead[len(lead) - len(s) + 2:] for s in (sa, sb)) or \
+            len(lead) != max(len(sa), len(sb)) - 2 or set(lead) & set(sa[-2:] + sb[-2:] + out[-2:]):
+        return None
+    return _core_product(exprs[0], exprs[1], sa[-2:], sb[-2:], out[-2:])
 
 
 def _evaluate(info: "_EinsumInfo", *values: Any) -> np.ndarray:
