@@ -167,6 +167,7 @@ def test_other_contractions_print_in_index_notation():
     T, X, w = kv.Array("T", (2, 3, 4)), kv.Matrix("X", (4, 5)), kv.Array("w", 3)
     e = kv.einsum("ijk,kl,j->il", T, X, w)
     assert str(e) == "[Σⱼₖ TᵢⱼₖXₖₗwⱼ]ᵢₗ"
+    assert str(e.T) == "[Σⱼₖ TᵢⱼₖXₖₗwⱼ]ₗᵢ" and e.T.op == "einsum"  # the output letters swapped
     assert e.latex() == r"\left[\sum_{jk} T_{ijk} X_{kl} w_{j}\right]_{il}"
     assert str(kv.einsum("i,i", w, w)) == "Σᵢ wᵢwᵢ"
     assert str(kv.einsum("ii->i", kv.Matrix("S", (3, 3)))) == "[Sᵢᵢ]ᵢ"

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..expr import Expr, as_expr
 from ..maps.einsum import LETTERS, Contraction, EinsumMap, contract, parse_einsum
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
 from .arithmetic import hadamard, scale
 from .leaves import Constant, zeros
@@ -228,6 +228,16 @@ def _einsum_jvp(node: Expr, i: int) -> EinsumMap:
     return EinsumMap(c, operands, node.args[i].shape, node.shape)
 
 
+def _transposed(node: Expr, _: list[Expr]) -> Expr:
+    """(einsum)ᵀ: the same contraction with the last two output letters swapped (each member
+    of a stack transposed; a result of fewer than two axes is its own transpose)."""
+    c = Contraction.read(node.params.subscripts)
+    if len(c.output) < 2:
+        return node
+    swapped = Contraction(c.inputs, c.output[:-2] + c.output[-1] + c.output[-2])
+    return _built(swapped, list(node.args))
+
+
 def _rebuild(node: Expr, args: list[Expr]) -> Expr:
     return _built(Contraction.read(node.params.subscripts), [as_expr(a) for a in args])
 
@@ -278,6 +288,7 @@ register(
     "einsum", FAMILY, public="einsum", function=einsum, signature="(m,n),(n,k)->(m,k)",
     params=("subscripts",),
     stacks=True, evaluate=_evaluate_rule, jvp=_einsum_jvp, rebuild=_rebuild,
+    transpose=Transpose((), _transposed),
     printing=Printing(_print_index_notation, _print_index_notation, _print_call),
     code=_code,
     doc="Einstein summation as numpy.einsum (matrix products, traces and Hadamard products print as such)",
