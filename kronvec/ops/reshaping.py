@@ -107,10 +107,13 @@ def reshape(a: Any, shape: Any, order: str = "C") -> Expr:
     if order not in ("C", "F"):
         raise ValueError(f"reshape: order must be 'C' or 'F', got {order!r}")
     shape = _target_shape(a, shape)
-    if order == "F" and _order_matters(a.shape, shape) and shape != a.shape:
-        return Expr.make("reshaped", (a,), Params(order="F"), shape) if a.op not in ("zeros", "ones") \
-            else filled(a.op, shape)
-    return _reshaped("reshaped", a, shape, Params(order="C"))
+    if order == "C" or not _order_matters(a.shape, shape) or shape == a.shape:
+        return _reshaped("reshaped", a, shape, Params(order="C"))
+    if a.op == "scale":
+        return scale(a.params.coef, reshape(a.args[0], shape, order))
+    if a.op in ("zeros", "ones"):
+        return filled(a.op, shape)
+    return Expr.make("reshaped", (a,), Params(order="F"), shape)
 
 
 def _print_reshaped(p: Any, e: Expr) -> tuple[str, int]:
