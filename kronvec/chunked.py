@@ -450,7 +450,7 @@ def at_chunked(J: Jacobian, given: Mapping[str, Any]) -> ChunkedMap:
     return ChunkedMap(ctx, J, bound, (wrt.params.name in ctx.chunked, out_stacked), value)
 
 
-evaluation.CHUNKED.update(evaluate=evaluate_chunked, at=at_chunked)
+evaluation.CHUNKED.install(evaluate=evaluate_chunked, at=at_chunked)
 
 
 def _logsumexp(x: Any, axis: tuple[int, ...], keepdims: bool) -> Any:

@@ -447,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (*_USER_ERRORS, CommandLineError) as error:
         print(f"error: {_message(error)}", file=sys.stderr)
         return 2
-    except Exception as error:  # noqa: BLE001 - any failure is one line, never a traceback
+    except Exception as error:
         print(f"error: {type(error).__name__}: {_message(error)}", file=sys.stderr)
         return 2
 

@@ -43,7 +43,7 @@ def partial(node: E.Expr, i: int) -> LinearMap:
     """∂ node / ∂ node.args[i] as a linear map: the op's JVP rule from the registry.
 
     On stacks, a rule gives the map from argument i broadcast to the node's
-    stack axes (:func:`kronvec.ops._common.io`); the broadcast itself (a
+    stack axes (:func:`kronvec.ops._jvp_rules.io`); the broadcast itself (a
     matrix against a stack, a scalar over the members) is composed here.
     """
     op = spec(node.op)
@@ -187,8 +187,8 @@ class Jacobian:
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
         given = by_name("J.at", values, kw)
-        if CHUNKED and chunked_values(given):
-            result: LinearMap = CHUNKED["at"](self, given)
+        if CHUNKED.at is not None and chunked_values(given):
+            result: LinearMap = CHUNKED.at(self, given)
             return result
         factors = self._factors if self._factors is not None else self._first_use()
         with_value = all(name in given for name in self._plain_symbols)

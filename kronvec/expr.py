@@ -203,9 +203,6 @@ class Expr:
             stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
         return order
 
-    def depends_on(self, symbol: "Expr") -> bool:
-        return any(n is symbol for n in self.walk())
-
     # ------------------------------------------------------------ printing
     def __str__(self) -> str:
         return registry.DISPLAY.unicode(self)

@@ -16,6 +16,7 @@ cycle.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annot
     from .expr import Expr
 
 __all__ = ["OpSpec", "Printing", "Transpose", "Params", "Prec", "register", "spec", "specs",
-           "function", "public_functions", "DISPLAY", "SELF"]
+           "function", "public_functions", "operations_table", "DISPLAY", "SELF"]
 
 
 class Prec(IntEnum):
@@ -100,7 +101,11 @@ class Transpose:
     build: Callable[[Expr, list[Expr]], Expr]
 
 
-SELF = Transpose((), lambda node, _: node)  # the node is its own transpose (e.g. diag(v))
+def _itself(node: Any, transposed: list[Any]) -> Any:
+    return node
+
+
+SELF = Transpose((), _itself)  # the node is its own transpose (e.g. diag(v))
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class OpSpec:
     name : str
         The node's ``op``.
     family : str
-        The module of :mod:`kronvec.ops` that declares it.
+        The module of :mod:`kronvec.ops` that registers it (``kronecker`` for
+        ``kron``): the name of the file it lives in.
     public : str or None
         The name of the public function (``kv.<public>``) that the parser
         whitelists; None for internal nodes.
@@ -216,18 +222,36 @@ _SPECS: dict[str, OpSpec] = {}
 _PUBLIC: dict[str, OpSpec] = {}
 
 
-def register(name: str, family: str, *, signature: str | None = None, describe: str | None = None,
-             **fields: Any) -> OpSpec:
+def registering_module() -> str:
+    """The name of the module whose import runs the current registration: the
+    innermost module-level frame (helpers such as ``register_elementwise``,
+    called from another module's top level, are looked through)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back  # type: ignore[assignment]
+    return str(frame.f_globals.get("__name__", "")) if frame is not None else ""
+
+
+def register(name: str, family: str | None = None, *, signature: str | None = None,
+             describe: str | None = None, **fields: Any) -> OpSpec:
     """Declare an operation (each name once); returns its spec.
 
+    Its family is the module that registers it (``kron`` in
+    ``kronvec/ops/kronecker.py`` is of family ``kronecker``), so the name
+    leads to the file; ``family``, if given, must be that module's name.
     ``signature`` is given in the language of :mod:`kronvec.signature`;
     ``describe`` replaces the generic shape-error text (``an (n, 1) vector
     or a square matrix``).
     """
     if name in _SPECS:
         raise ValueError(f"operation {name!r} is registered twice")
+    module = registering_module()
+    derived = module.rsplit(".", 1)[-1]
+    if family is not None and family != derived:
+        raise ValueError(f"operation {name!r} is registered in {module} but declares the family {family!r}; "
+                         f"an operation's family is the module that registers it ({derived!r})")
     sig = parse_signature(signature, describe, bool(fields.get("stacks"))) if signature is not None else None
-    op = OpSpec(name=name, family=family, signature=sig, **fields)
+    op = OpSpec(name=name, family=derived, signature=sig, **fields)
     _SPECS[name] = op
     if op.public is not None:
         if op.public in _PUBLIC:
@@ -260,6 +284,24 @@ def function(name: str) -> Callable[..., Expr]:
     if fn is None:
         raise KeyError(f"operation {name!r} has no constructor")
     return fn
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def operations_table() -> str:
+    """The README's table of the public operations (Markdown), from the registry.
+
+    One row per public function, by module and then by name: its name, the
+    module of :mod:`kronvec.ops` that declares it, its shape signature and its
+    one-line description (``OpSpec.doc``).
+    """
+    rows = ["| function | declared in | shapes | what it is |", "|---|---|---|---|"]
+    for op in sorted((op for op in _SPECS.values() if op.public), key=lambda op: (op.family, op.public)):
+        shapes = f"`{_cell(op.signature.text)}`" if op.signature is not None else ""
+        rows.append(f"| `kv.{op.public}` | `ops/{op.family}.py` | {shapes} | {_cell(op.doc)} |")
+    return "\n".join(rows) + "\n"
 
 
 class _Display:

@@ -161,10 +161,6 @@ class Signature:
         """The alternatives that apply for resolved keyword values."""
         return tuple(alt for alt in self.alternatives if alt.accepts(keywords))
 
-    def literal_positions(self) -> tuple[int, ...]:
-        """Positions of arguments that must be literal numbers (``int``, ``num``)."""
-        return tuple(i for i, a in enumerate(self.alternatives[0].args) if a.kind in ("int", "num"))
-
     def check(self, op: str, shapes: Sequence[Shape], **keywords: Any) -> Shape:
         """The output shape for argument ``shapes`` (literal arguments excluded)
         and keyword values (see :meth:`resolve`), or a ``ShapeError`` naming

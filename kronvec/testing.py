@@ -24,6 +24,7 @@ from .derivative import jacobian
 from .evaluation import evaluate
 from .maps import LinearMap
 from .maps.blocks import BlockMap
+from .sample_values import random_matrix
 
 __all__ = ["dottest", "fd_jacobian", "fd_jvp", "check_jacobian", "random_values", "random_matrix",
            "relative_error", "symmetrizer"]
@@ -171,21 +172,6 @@ def check_jacobian(f: E.Expr, wrt: E.Expr, values: Mapping[str, Any],
     dottest(L)
     result: LinearMap = L
     return result
-
-
-def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], spd: bool = False,
-                  invertible: bool = False) -> np.ndarray:
-    """A random matrix (or stack); ``invertible`` adds n·I, ``spd`` gives A Aᵀ/n + n·I."""
-    if shape == ():
-        return np.asarray(rng.uniform(0.5, 2.0))
-    a = rng.standard_normal(shape)
-    n = shape[-1]
-    if spd:
-        return a @ np.swapaxes(a, -1, -2) / n + n * np.eye(n)
-    if invertible:
-        result: np.ndarray = a + 2 * n ** 0.5 * np.eye(n)
-        return result
-    return a
 
 
 def random_values(expr: E.Expr, rng: np.random.Generator | None = None,

@@ -67,16 +67,18 @@ def test_values_jvp_and_vjp_equal_the_library(op, backend):
     f, wrt, positive = CASES[op](3, 2, 4)
     syms = _symbols(f)
     J = kv.jacobian(f, wrt)
-    if any(len(e.shape) not in (0, 2) for e in [f, *syms]):  # generated code is for matrices
-        for out in (f, J, J.T):
-            with pytest.raises(CodegenError, match="stacks of matrices are not supported"):
-                kv.lambdify(syms, out, backend)
-        return
-    if op in UNSUPPORTED.get(backend, ()):
+    if any(len(e.shape) > 2 for e in [f, *syms]):  # stacks: the code is right, or refused naming a stack
+        try:
+            fns = [kv.lambdify(syms, out, backend) for out in (f, J, J.T)]
+        except CodegenError as err:
+            assert "stack" in str(err), str(err)
+            return
+    elif op in UNSUPPORTED.get(backend, ()):
         with pytest.raises(CodegenError, match=backend):
             kv.lambdify(syms, f, backend), kv.lambdify(syms, J, backend), kv.lambdify(syms, J.T, backend)
         return
-    fns = [kv.lambdify(syms, out, backend) for out in (f, J, J.T)]
+    else:
+        fns = [kv.lambdify(syms, out, backend) for out in (f, J, J.T)]
     signs = backend != "numpy" and op in SIGNS
     conv = CONVERT[backend]
     for seed in (1, 2, 3):  # one generated function, new values every call

@@ -160,7 +160,7 @@ def test_jax_jit_vmap_stacks_and_linear_transpose(jax64):
     g = rng.standard_normal((3, 3))
     J = kv.jacobian(F, V).at(X=xs[0, 0], V=v0)
     np.testing.assert_allclose(vjp(jnp.asarray(g))[1], J.vjp(g), rtol=1e-9)
-    lin = lambda h: jax.jvp(lambda v: f(xs[0, 0], v), (jnp.asarray(v0),), (h,))[1]  # noqa: E731
+    lin = lambda h: jax.jvp(lambda v: f(xs[0, 0], v), (jnp.asarray(v0),), (h,))[1]
     transposed = jax.linear_transpose(lin, jnp.zeros((5, 5)))
     np.testing.assert_allclose(transposed(jnp.asarray(g))[0], J.vjp(g), rtol=1e-9)
 
@@ -283,7 +283,7 @@ def test_torch_func_transforms_and_hessian(torch):
                                [kv.evaluate(kv.grad(f, A), A=v) for v in stack.numpy()], rtol=1e-9)
     # third order: the derivative of kronvec's Hessian against finite differences of it
     third = torch.func.jacfwd(torch.func.jacrev(torch.func.grad(fun)))(x).numpy()
-    hess_at = lambda v: torch.func.jacrev(torch.func.grad(fun))(torch.tensor(v)).numpy()  # noqa: E731
+    hess_at = lambda v: torch.func.jacrev(torch.func.grad(fun))(torch.tensor(v)).numpy()
     np.testing.assert_allclose(np.tensordot(third, d.numpy(), 2), fd(hess_at, a0, d.numpy()),
                                rtol=1e-5, atol=1e-7)
 

@@ -33,7 +33,7 @@ def slices(draw, size):
 @st.composite
 def matrix_and_key(draw):
     n, m = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    index = lambda size: st.one_of(st.integers(-size, size - 1), slices(size))  # noqa: E731
+    index = lambda size: st.one_of(st.integers(-size, size - 1), slices(size))
     kind = draw(st.sampled_from(["pair", "pair", "pair", "one"]))
     if kind == "pair":
         key = (draw(index(n)), draw(index(m)))

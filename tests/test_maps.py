@@ -138,7 +138,7 @@ def make_sandwich_one_side(r, n, k, p, q):
 
 
 def make_rank_one(r, n, k, p, q):
-    pick = lambda: r.standard_normal((n, k)) if r.integers(3) else None  # noqa: E731
+    pick = lambda: r.standard_normal((n, k)) if r.integers(3) else None
     return sandwich.DiagRankOneMap(pick(), pick(), pick(), [None, 0, 1][r.integers(3)], (n, k))
 
 

@@ -145,6 +145,11 @@ def _case_mean(n, m, k):
     return kv.mean(X @ kv.Matrix("B", (k, m)), axis=_axis(n, m, k)), X, False
 
 
+def _case_cumsum(n, m, k):  # X ⊙ X: a nonlinear argument, so that the Hessian check is not trivial
+    X = kv.Matrix("X", (n, k))
+    return kv.cumsum(X * X @ kv.Matrix("B", (k, m)), axis=_axis(n, m, k)), X, False
+
+
 def _case_sum(n, m, k):
     X = kv.Matrix("X", (n, k))
     return kv.sum(X @ kv.Matrix("B", (k, m))), X, False
@@ -477,8 +482,9 @@ CASES = {
     "det": _case_det, "logdet": _case_logdet, "kron": _case_kron,
     "kron_contract": _case_kron_contract, "hadamard": _case_hadamard, "power": _case_power,
     "exp": _elementwise("exp"), "log": _elementwise("log"), "sin": _elementwise("sin"),
-    "cos": _elementwise("cos"), "tanh": _elementwise("tanh"), "sigmoid": _elementwise("sigmoid"),
-    "sum": _case_sum,
+    "cos": _elementwise("cos"), "tanh": _elementwise("tanh"), "arctan": _elementwise("arctan"),
+    "sigmoid": _elementwise("sigmoid"),
+    "sum": _case_sum, "cumsum": _case_cumsum,
     "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matpow": _case_matpow,
     "matpow large": _case_matpow_large, "matpow_frechet": _case_matpow_frechet,
     "matpow_frechet2": _case_matpow_frechet2,

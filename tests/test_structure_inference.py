@@ -180,7 +180,7 @@ def test_gp_gradient_agrees_with_central_differences():
     n = 15
     f, gs, gt = _gp(n)
     Kx0, y0 = _spd_kernel(rng, n), rng.standard_normal(n)
-    value = lambda s0, t0: float(np.ravel(kv.evaluate(f, Kx=Kx0, y=y0, s=s0, t=t0))[0])  # noqa: E731
+    value = lambda s0, t0: float(np.ravel(kv.evaluate(f, Kx=Kx0, y=y0, s=s0, t=t0))[0])
     s0, t0, h = 1.2, 0.5, 1e-6
     got = kv.evaluate([gs, gt], Kx=Kx0, y=y0, s=s0, t=t0)
     fd = [(value(s0 + h, t0) - value(s0 - h, t0)) / (2 * h),

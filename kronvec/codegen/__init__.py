@@ -29,7 +29,7 @@ from ..expr import Expr, as_expr, display_names, strip_names
 from ..maps import expression_factors
 from ..printing import abbreviate, to_unicode
 from ..shapes import as2d
-from ..testing import random_matrix
+from ..sample_values import random_matrix
 from .backends import BACKENDS, Backend, backend
 from .emit import CodegenError, Emitter, identifier
 from .function import GeneratedFunction
@@ -108,10 +108,6 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
         raise ValueError(f"lambdify: the outputs contain {', '.join(s.params.name for s in missing)}, "
                          f"which {'is' if len(missing) == 1 else 'are'} not among the args "
                          f"({', '.join(s.params.name for s in params) or 'none'})")
-    stacked = [e for e in list(roots) + list(params) if len(e.shape) not in (0, 2)]
-    if stacked:
-        raise CodegenError(f"lambdify: stacks of matrices are not supported (shape {stacked[0].shape}); "
-                           f"evaluate them with kv.evaluate or J.at(...), which are batched")
     ev = _described_evaluation(roots)
     names = abbreviate(roots, names)
     g = Emitter(be, ev, names, params, set(space) | _RESERVED)
@@ -186,11 +182,11 @@ def _representative(symbols: dict[str, Expr], seed: int, positive: bool,
     values = {}
     for name, sym in sorted(symbols.items()):
         shape = sym.shape
-        square = len(shape) == 2 and shape[0] == shape[1]
+        square = len(shape) >= 2 and shape[-1] == shape[-2]  # a matrix, or a stack of them
         if square and sym.params.symmetric:
             values[name] = random_matrix(rng, shape, spd=True)
         elif positive and shape != ():
-            values[name] = rng.uniform(0.5, 2.0, shape) + (shape[0] * np.eye(shape[0]) if square else 0.0)
+            values[name] = rng.uniform(0.5, 2.0, shape) + (shape[-1] * np.eye(shape[-1]) if square else 0.0)
         else:
             values[name] = random_matrix(rng, shape, invertible=square)
         if scale != 1.0 and not (square and sym.params.symmetric):

@@ -25,7 +25,6 @@ solve with the identity on the same factors.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,22 +33,10 @@ from scipy.linalg import lapack
 
 from ..contexts import CodeContext
 from ..evaluation.factorization import _ldl_logabsdet
+from .arrays import (Factor, diagonals, numpy_stack_factor, numpy_stack_solve, paren as _paren,
+                     transposed_members)
 
 __all__ = ["Backend", "Factor", "BACKENDS", "backend"]
-
-
-@dataclass
-class Factor:
-    """A factorization in generated code: its kind, the variables holding it and its size.
-
-    ``kind`` is ``"cholesky"``, ``"lu"``, ``"ldl"`` or ``"triangular"`` (then
-    ``names`` is the triangular matrix itself and ``lower`` its triangle).
-    """
-
-    kind: str
-    names: tuple[str, ...]
-    n: int
-    lower: bool = False
 
 
 class Backend:
@@ -121,18 +108,19 @@ class Backend:
     cholesky_label = "UᵀU"        # how its Cholesky factor reads
 
     def factorize(self, g: CodeContext, kind: str, a: str, base: str, n: int, lower: bool = False,
-                  label: str | None = None) -> Factor:
-        """Emit the factorization of the matrix ``a`` (of size n, printed ``label``) and return it."""
+                  label: str | None = None, stacked: int = 0) -> Factor:
+        """Emit the factorization of the matrix ``a`` (of size n, printed ``label``; every
+        member of a stack with ``stacked`` stack axes) and return it."""
         label = label or a
         if kind == "triangular":
-            return Factor(kind, (a,), n, lower)
+            return Factor(kind, (a,), n, lower, stacked)
         if kind == "cholesky":
             (c,) = g.fresh(base + "_chol")
             g.line(f"{c} = {self.cholesky_call.format(a=a)}", f"{label} = {self.cholesky_label.format(a=a)}")
-            return Factor(kind, (c,), n)
+            return Factor(kind, (c,), n, stacked=stacked)
         (lu,) = g.fresh(base + "_lu")
         g.line(f"{lu} = {self.lu_call.format(a=a)}", f"{label} = P L U")
-        return Factor("lu", (lu,), n)
+        return Factor("lu", (lu,), n, stacked=stacked)
 
     def solve(self, f: Factor, b: str, trans: bool) -> str:
         """A⁻¹b (A⁻ᵀb when ``trans``)."""
@@ -181,8 +169,10 @@ class NumpyBackend(Backend):
     cholesky_label = "UᵀU ({a}.T: Fortran order)"
 
     def factorize(self, g: CodeContext, kind: str, a: str, base: str, n: int, lower: bool = False,
-                  label: str | None = None) -> Factor:
+                  label: str | None = None, stacked: int = 0) -> Factor:
         label = label or a
+        if stacked:
+            return numpy_stack_factor(g, kind, a, base, n, label, stacked)
         if kind == "ldl":
             ldl, ipiv = g.fresh(base + "_ldl", base + "_ipiv")
             lwork = int(lapack.dsytrf_lwork(n)[0])
@@ -200,21 +190,28 @@ class NumpyBackend(Backend):
             return f"lapack.dpotrs({names[0]}, {b}, lower=0)[0]"
         if k == "ldl":
             return f"lapack.dsytrs({names[0]}, {names[1]}, {b}, lower=0)[0]"
+        if k == "triangular" and f.stacked:  # SciPy's solve_triangular takes stacks
+            return (f"sla.solve_triangular({names[0]}, {b}, trans={int(trans)}, lower={f.lower}, "
+                    f"check_finite=False)")
         if k == "triangular":
             return f"lapack.dtrtrs({names[0]}, {b}, lower={int(f.lower)}, trans={int(trans)})[0]"
         return f"lapack.dgetrs({names[0]}, {names[1]}, {b}{', trans=1' if trans else ''})[0]"
 
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
-        return f"{self.solve(f, _t(x), not trans)}.T"
+        return _t(self.solve(f, _t(x, f.stacked), not trans), f.stacked, call=True)
 
     def solve_code(self, g: CodeContext, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
                    label: str | None = None) -> str:
+        if f.stacked:
+            return self.solve(f, b, trans) if f.kind == "triangular" else numpy_stack_solve(g, f, b, trans)
         if _wide(f, shape, 1):  # A⁻¹B = (Bᵀ A⁻ᵀ)ᵀ
             return _t(self._right_solves(g, f, _t(b), not trans, f"({label})ᵀ" if label else None))
         return self.solve(f, b, trans)
 
     def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
+        if f.stacked:  # x A⁻¹ = (A⁻ᵀ xᵀ)ᵀ
+            return _t(self.solve_code(g, f, _t(x, True), not trans, shape), True)
         if _wide(f, shape, 0):  # a tall x: x A⁻¹ by solves from the right
             return self._right_solves(g, f, x, trans, label)
         return self.solve_right(f, x, trans)
@@ -246,6 +243,11 @@ class NumpyBackend(Backend):
 
     def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
         k, names = f.kind, f.names
+        if f.stacked:
+            if f.inverses is None:
+                f.inverses = g.let(f"np.linalg.inv({names[0]})", hint=names[0] + "_inv", shared=False,
+                                   comment="the inverses of the members")
+            return _t(f.inverses, True) if trans else f.inverses
         if k == "cholesky":
             upper = g.let(f"lapack.dpotri({names[0]}, lower=0)[0]", hint="upper", shared=False,
                           comment="the upper triangle of the inverse")
@@ -260,6 +262,9 @@ class NumpyBackend(Backend):
         return f"lapack.dgetri({names[0]}, {names[1]})[0]{'.T' if trans else ''}"
 
     def logabsdet(self, g: CodeContext, f: Factor) -> str:
+        if f.stacked:
+            return f"2.0 * np.log(np.diagonal({f.names[1]}, axis1=-2, axis2=-1)).sum(axis=-1)" \
+                if f.kind == "cholesky" else f"np.linalg.slogdet({f.names[0]})[1]"
         if f.kind == "cholesky":
             return f"2.0 * np.log(np.diagonal({f.names[0]})).sum()"
         if f.kind == "ldl":
@@ -267,6 +272,9 @@ class NumpyBackend(Backend):
         return f"np.log(np.abs(np.diagonal({f.names[0]}))).sum()"
 
     def det(self, g: CodeContext, f: Factor) -> str:
+        if f.stacked:
+            return f"np.prod(np.diagonal({f.names[1]}, axis1=-2, axis2=-1), axis=-1) ** 2" \
+                if f.kind == "cholesky" else f"np.linalg.det({f.names[0]})"
         if f.kind == "cholesky":
             return f"np.prod(np.diagonal({f.names[0]})) ** 2"
         if f.kind == "ldl":
@@ -278,6 +286,8 @@ class NumpyBackend(Backend):
         return f"np.prod(np.diagonal({lu})) * (-1.0) ** np.count_nonzero({piv} != np.arange({f.n}))"
 
     def cholesky_lower(self, f: Factor) -> str:
+        if f.stacked:
+            return f.names[1] if f.kind == "cholesky" else f"np.linalg.cholesky({f.names[0]})"
         return f"{f.names[0]}.T"
 
     def _ldl_sign_log(self, g: CodeContext, f: Factor) -> str:
@@ -301,6 +311,14 @@ class JaxBackend(Backend):
 
     cholesky_call, lu_call = "jsla.cho_factor({a})", "jsla.lu_factor({a})"
 
+    def solve_code(self, g: CodeContext, f: Factor, b: str, trans: bool, shape: tuple[int, ...],
+                   label: str | None = None) -> str:
+        return self.solve(f, _leading(b, f, shape), trans)
+
+    def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
+                         label: str | None = None) -> str:
+        return self.solve_right(f, _leading(x, f, shape), trans)
+
     def solve(self, f: Factor, b: str, trans: bool) -> str:
         name = f.names[0]
         if f.kind == "cholesky":
@@ -310,28 +328,29 @@ class JaxBackend(Backend):
         return f"jsla.lu_solve({name}, {b}{', trans=1' if trans else ''})"
 
     def solve_right(self, f: Factor, x: str, trans: bool) -> str:
-        return f"{self.solve(f, _t(x), not trans)}.T"
+        return _t(self.solve(f, _t(x, f.stacked), not trans), f.stacked, call=True)
 
     def inverse(self, g: CodeContext, f: Factor, trans: bool) -> str:
-        out = self.solve(f, self.eye(f.n), False)
-        return f"{out}.T" if trans and f.kind not in ("cholesky",) else out
+        out = self.solve(f, _leading(self.eye(f.n), f, (f.n, f.n)), False)
+        return _t(out, f.stacked, call=True) if trans and f.kind not in ("cholesky",) else out
 
     def logabsdet(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("cholesky", "lu"))
         scale = "2.0 * " if f.kind == "cholesky" else ""
-        return f"{scale}jnp.log(jnp.abs(jnp.diagonal({m}))).sum()"
+        return f"{scale}jnp.log(jnp.abs({_diagonal('jnp', m, f)})).sum({_last(f)})"
 
     def det(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("cholesky", "lu"))
+        d, last = _diagonal("jnp", m, f), _last(f, "axis=")
         if f.kind == "cholesky":
-            return f"jnp.prod(jnp.diagonal({m})) ** 2"
+            return f"jnp.prod({d}{last}) ** 2"
         if f.kind == "triangular":
-            return f"jnp.prod(jnp.diagonal({m}))"
-        return (f"jnp.prod(jnp.diagonal({m})) * (-1.0) ** jnp.count_nonzero({f.names[0]}[1] != "
-                f"jnp.arange({f.n}))")
+            return f"jnp.prod({d}{last})"
+        return (f"jnp.prod({d}{last}) * (-1.0) ** jnp.count_nonzero({f.names[0]}[1] != "
+                f"jnp.arange({f.n}){last})")
 
     def cholesky_lower(self, f: Factor) -> str:
-        return f"{f.names[0]}[0].T"
+        return _t(f"{f.names[0]}[0]", f.stacked)
 
 
 class TorchBackend(Backend):
@@ -353,10 +372,11 @@ class TorchBackend(Backend):
         name, side = f.names[0], "" if left else ", left=False"
         if f.kind == "cholesky":
             return f"torch.cholesky_solve({b}, {name})" if left else \
-                f"torch.cholesky_solve({_t(b)}, {name}).T"
+                _t(f"torch.cholesky_solve({_t(b, f.stacked)}, {name})", f.stacked, call=True)
         if f.kind == "triangular":
             upper = f.lower if trans else not f.lower
-            return f"torch.linalg.solve_triangular({_t(name) if trans else name}, {b}, upper={upper}{side})"
+            return (f"torch.linalg.solve_triangular({_t(name, f.stacked) if trans else name}, {b}, "
+                    f"upper={upper}{side})")
         return f"torch.linalg.lu_solve(*{name}, {b}{side}{', adjoint=True' if trans else ''})"
 
     def solve(self, f: Factor, b: str, trans: bool) -> str:
@@ -369,21 +389,22 @@ class TorchBackend(Backend):
         if f.kind == "cholesky":
             return f"torch.cholesky_inverse({f.names[0]})"
         out = self.solve(f, self.eye(f.n), False)
-        return f"{out}.T" if trans else out
+        return _t(out, f.stacked, call=True) if trans else out
 
     def logabsdet(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("lu",))
         scale = "2.0 * " if f.kind == "cholesky" else ""
-        return f"{scale}torch.log(torch.abs(torch.diagonal({m}))).sum()"
+        return f"{scale}torch.log(torch.abs({_diagonal('torch', m, f)})).sum({_last(f)})"
 
     def det(self, g: CodeContext, f: Factor) -> str:
         m = _matrix(f, ("lu",))
+        d, last = _diagonal("torch", m, f), _last(f, "dim=")
         if f.kind == "cholesky":
-            return f"torch.prod(torch.diagonal({m})) ** 2"
+            return f"torch.prod({d}{last}) ** 2"
         if f.kind == "triangular":
-            return f"torch.prod(torch.diagonal({m}))"
-        swaps = f"torch.count_nonzero({f.names[0]}[1] != torch.arange(1, {f.n + 1}, device={m}.device))"
-        return f"torch.prod(torch.diagonal({m})) * (-1.0) ** {swaps}"
+            return f"torch.prod({d}{last})"
+        swaps = f"torch.count_nonzero({f.names[0]}[1] != torch.arange(1, {f.n + 1}, device={m}.device){last})"
+        return f"torch.prod({d}{last}) * (-1.0) ** {swaps}"
 
     def cholesky_lower(self, f: Factor) -> str:
         return f.names[0]
@@ -395,9 +416,29 @@ def _wide(f: Factor, shape: tuple[int, ...], axis: int) -> bool:
     return f.kind != "ldl" and f.n >= 16 and len(shape) == 2 and shape[axis] >= 2 * f.n
 
 
-def _t(x: str) -> str:
-    """The code of xᵀ (``W.T`` of ``W``, ``W`` of ``W.T``)."""
+def _t(x: str, stacked: int = 0, call: bool = False) -> str:
+    """The code of xᵀ (``W.T`` of ``W``, ``W`` of ``W.T``); of every member's transpose for a
+    stack (``call``: x is a call or a subscript, which needs no parentheses)."""
+    if stacked:
+        return transposed_members(x, call)
     return x[:-2] if x.endswith(".T") and x[:-2].isidentifier() else f"{x}.T"
+
+
+def _leading(b: str, f: Factor, shape: tuple[int, ...]) -> str:
+    """A right side with as many axes as the stack of factors (unit axes in front): JAX's solvers
+    read a right side with one axis fewer than the factors as a stack of vectors."""
+    missing = f.stacked + 2 - len(shape)
+    return f"{_paren(b)}[{'None, ' * missing}...]" if f.stacked and missing > 0 else b
+
+
+def _diagonal(np_name: str, m: str, f: Factor) -> str:
+    """The code of the diagonal of ``m`` (of every member, along the last axis, for a stack)."""
+    return diagonals(np_name, m) if f.stacked else f"{np_name}.diagonal({m})"
+
+
+def _last(f: Factor, keyword: str = "") -> str:
+    """The axis argument reducing over the members' diagonals of a stack (none for a matrix)."""
+    return (", " if keyword else "") + f"{keyword}-1" if f.stacked else ""
 
 
 def _matrix(f: Factor, tuples: tuple[str, ...]) -> str:

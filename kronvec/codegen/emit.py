@@ -22,7 +22,7 @@ import ast
 import keyword
 import re
 import unicodedata
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Mapping, NoReturn
 
 import numpy as np
 
@@ -32,7 +32,9 @@ from ..ops.products import matmul
 from ..printing.expressions import Printer
 from ..printing.styles import UNICODE
 from ..registry import spec
+from .arrays import transposed_members
 from .backends import Backend, Factor
+from .stacks import stack_template, stacked
 
 __all__ = ["Emitter", "identifier", "CodegenError"]
 
@@ -235,7 +237,7 @@ class Emitter:
         if f is None:
             base = self.params.get(sym, "A")
             f = self._cholesky[sym] = self.backend.factorize(self, "cholesky", self.value(sym), base,
-                                                             sym.shape[0])
+                                                             sym.shape[-1], stacked=len(sym.shape) - 2)
         return f
 
     def bound_cholesky(self, a: Expr) -> Factor | None:
@@ -249,7 +251,8 @@ class Emitter:
         """Whether the value of ``a`` is symmetric for any values of the symbols: it was exactly
         symmetric at the representative values (which are generic where nothing is declared)."""
         v = self.ev.cached(a)
-        return v is not None and np.ndim(v) == 2 and v.shape[0] == v.shape[1] and bool((v == v.T).all())
+        return v is not None and np.ndim(v) >= 2 and v.shape[-1] == v.shape[-2] \
+            and bool((v == np.swapaxes(v, -1, -2)).all())
 
     def helper(self, name: str, fn: Any) -> str:
         """``fn`` in the namespace under ``name`` (for NumPy code that calls the library's own
@@ -290,8 +293,12 @@ class Emitter:
     def unsupported(self, what: str) -> NoReturn:
         raise CodegenError(f"the {self.name!r} backend of kronvec.lambdify cannot generate {what}")
 
-    def render(self, node: Expr, args: list[str | None]) -> str:
-        """The code of ``node`` from the code of its arguments, by its op's template."""
+    def render(self, node: Expr, args: list[str | None], stacks: bool = True) -> str:
+        """The code of ``node`` from the code of its arguments, by its op's template (over stacks, by
+        :func:`.stacks.stack_template` unless ``stacks`` is False)."""
+        special = stack_template(self, node) if stacks and stacked(node) else None
+        if special is not None:
+            return special(self, node, *args)
         code = spec(node.op).code
         template = code.get(self.name, code.get("*")) if isinstance(code, Mapping) else code
         if template is None:
@@ -335,8 +342,8 @@ class Emitter:
             self._factorize(step[1], args, out)
             return
         what = _product(step[-1])
-        if kind == "transpose":
-            code = _transposed(self._arg(args[0]))
+        if kind == "transpose":  # of every member, for a stack
+            code = _transposed(self._arg(args[0]), np.ndim(out) > 2)
         elif kind == "matmul":
             code = self.let(f"{self._arg(args[0])} @ {self._arg(args[1])}", node=what, shared=False)
         elif kind == "solve":
@@ -357,6 +364,11 @@ class Emitter:
     def _factorize(self, a: Expr, args: tuple[Any, ...], fac: Any) -> None:
         if len(args) == 2:  # with the Cholesky factor computed when a positive definite symbol is bound
             f = self.cholesky(a)
+        elif np.ndim(args[0]) > 2:  # a stack: every member factored in one batched call
+            kind = "cholesky" if a.op == "symbol" and a.params.positive_definite else "lu"
+            label = self._describe(a) if a.args else None
+            f = self.backend.factorize(self, kind, self._arg(args[0]), self._base(a), fac.n, label=label,
+                                       stacked=np.ndim(args[0]) - 2)
         else:
             kind = "triangular" if fac.triangular is not None else "cholesky" if fac.cholesky is not None \
                 else "ldl" if fac.ldl is not None else "lu"
@@ -468,21 +480,11 @@ def _product(what: Any) -> Expr | None:
     return matmul(*what) if len(what) else None
 
 
-def _transposed(code: str) -> str:
-    if code.endswith(".T") and code[:-2].isidentifier():
-        return code[:-2]
+def _transposed(code: str, stacked: bool = False) -> str:
+    if stacked or code.endswith(".T") and code[:-2].isidentifier():
+        return transposed_members(code) if stacked else code[:-2]
     if code.isidentifier():
         return f"{code}.T"
     if _ATOM.match(code):  # a number
         return code
     return f"({code}).T"
-
-
-def format_output(code: str, shape: tuple[int, ...], natural: tuple[int, ...] | None) -> str:
-    """``code`` reshaped to ``shape`` where its natural shape differs."""
-    if natural is not None and tuple(natural) == tuple(shape):
-        return code
-    return f"{code}.reshape({tuple(shape)})"
-
-
-Template = Callable[..., str]

@@ -43,14 +43,14 @@ from ..maps.sandwich import DiagRankOneMap, DiagSandwichMap
 from ..maps.structured import (DuplicationMap, EliminationMap, VechMap, _DuplicationAdjoint,
                                _EliminationAdjoint)
 from ..maps.terms import _SLOT_INDEX, _FactorTerm
-from ..ops._common import code_slice, code_transpose
+from ..ops._code_templates import code_slice, code_transpose
 from ..ops.leaves import Matrix
 from ..registry import function
 from ..shapes import as2d
 from .backends import Factor
 from .emit import Emitter, _operand
 
-__all__ = ["MAP_CODE", "BATCHED", "apply_map"]
+__all__ = ["MAP_CODE", "BATCHED", "STACK_MAPS", "apply_map"]
 
 MapCode = Callable[[Emitter, Any, str], str]
 
@@ -67,6 +67,9 @@ def apply_map(g: Emitter, m: LinearMap, h: str) -> str:
         if rule is not None:
             if cls not in BATCHED:
                 g.batched = False
+            if cls not in STACK_MAPS and max(len(m.in_shape), len(m.out_shape)) > 2:
+                g.unsupported(f"the action of a {type(m).__name__} on a stack, shape {tuple(m.in_shape)} "
+                              f"(its code is written for one matrix)")
             return rule(g, m, h)
     g.unsupported(f"the action of a {type(m).__name__}")
 
@@ -119,6 +122,8 @@ def _kront(g: Emitter, m: KronTMap, h: str) -> str:
 
 def _trace(g: Emitter, m: TraceMap, h: str) -> str:
     c = _factor(g, m.C)
+    if max(len(as2d(m.in_shape)), len(as2d(m.out_shape))) > 2:
+        return _trace_members(g, m, h, c)
     if c is None:
         t = f"{g.np}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
     elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
@@ -126,6 +131,8 @@ def _trace(g: Emitter, m: TraceMap, h: str) -> str:
         if not (_is_scalar(m.C) or isinstance(m.C, (int, float, np.number))):
             c = f"{_operand(c)}.reshape(())"  # a 1×1 factor C: tr(C h) is still a () number
         t = f"{h}.reshape(())" if _is_one(m.C) else f"{c} * {h}.reshape(())"
+    elif len(m.C.shape) > 2:  # a stack of factors Cᵢ: tr(Cᵢ Hᵢ) for every member
+        t = f"{g.np}.einsum('...ij,...ji->...', {h}, {c})"
     else:
         t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
     if _is_one(m.M):
@@ -135,6 +142,30 @@ def _trace(g: Emitter, m: TraceMap, h: str) -> str:
     elif m.M.shape != ():
         g.batched = False
     return g.let(f"{_operand(t)} * {g.value(m.M)}", hint="term")
+
+
+def _trace_members(g: Emitter, m: TraceMap, h: str, c: str | None) -> str:
+    """tr(Cᵢ Hᵢ) Mᵢ for every member i of a stack (C, M: one matrix, or one per member), in the
+    matrix form of the output (per-member scalars as (..., 1, 1))."""
+    g.batched = False
+    if as2d(m.in_shape)[-2:] == (1, 1):  # per-member scalar tangents: tr(cᵢ hᵢ) = cᵢ hᵢ
+        t = f"{_operand(h)}[..., 0, 0]"
+        if c is not None and not _is_one(m.C):
+            scalar = _is_scalar(m.C) or not isinstance(m.C, Expr) or len(m.C.shape) < 2
+            t = f"{c if scalar else _operand(c) + '[..., 0, 0]'} * {t}"
+    elif c is None:
+        t = f"{g.np}.einsum('...ii->...', {h})"
+    elif len(m.C.shape) > 2:
+        t = f"{g.np}.einsum('...ij,...ji->...', {h}, {c})"
+    else:
+        t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
+    t = f"{_operand(t)}[..., None, None]"
+    if _is_one(m.M):
+        return g.let(t, hint="term")
+    mv = g.value(m.M)
+    if 0 < len(m.M.shape) < 2:  # per-member scalars
+        mv = f"{_operand(mv)}[..., None, None]"
+    return g.let(f"{t} * {mv}", hint="term")
 
 
 def _is_one(f: Any) -> bool:
@@ -208,13 +239,15 @@ def _slice(s: slice, size: int) -> str:
 
 
 def _trisolve(g: Emitter, m: TriSolveMap, h: str) -> str:
-    out = h
+    out, shape = h, as2d(m.in_shape)
     if m.Tr is not None:
-        f = Factor("triangular", (_factor_code(g, m.Tr),), as2d(m.in_shape)[1], m.lower_r)
-        out = g.let(g.backend.solve_right(f, out, False), hint="term")
+        f = Factor("triangular", (_factor_code(g, m.Tr),), shape[-1], m.lower_r, stacked=len(m.Tr.shape) - 2)
+        out = g.let(g.backend.solve_right_code(g, f, out, False, shape) if f.stacked
+                    else g.backend.solve_right(f, out, False), hint="term")
     if m.Tl is not None:
-        f = Factor("triangular", (_factor_code(g, m.Tl),), as2d(m.in_shape)[0], m.lower_l)
-        out = g.let(g.backend.solve(f, out, False), hint="term")
+        f = Factor("triangular", (_factor_code(g, m.Tl),), shape[-2], m.lower_l, stacked=len(m.Tl.shape) - 2)
+        out = g.let(g.backend.solve_code(g, f, out, False, shape) if f.stacked
+                    else g.backend.solve(f, out, False), hint="term")
     return out
 
 
@@ -335,22 +368,31 @@ def _einsum_factor(g: Emitter, x: Any, shape: tuple[int, ...]) -> str:
     return f"{g.np}.reshape({code}, {shape})"
 
 
-def _reshape(g: Emitter, m: ReshapeMap, h: str) -> str:
-    """The tangent's entries in the output's shape, C order (as the values are reshaped)."""
-    g.batched = False
-    return g.let(f"{g.np}.reshape({h}, {as2d(m.out_shape)})", hint="term")
+def _stack_axes(g: Emitter, m: Any, h: str) -> str:
+    g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
 
 
 def _permute(g: Emitter, m: PermuteMap, h: str) -> str:
-    """The tangent read in its own shape, its axes permuted, written in the output's matrix form."""
+    """H in its own shape, its axes permuted (``np.transpose``; PyTorch's ``permute``)."""
     g.batched = False
-    moved = f"{g.np}.reshape({h}, {tuple(m.in_shape)})"
-    moved = f"{moved}.permute({m.axes})" if g.name == "torch" else f"{g.np}.transpose({moved}, {m.axes})"
-    return g.let(f"{g.np}.reshape({moved}, {as2d(m.out_shape)})", hint="term")
+    x = f"{_operand(h)}.reshape({tuple(m.in_shape)})"
+    moved = f"{x}.permute({m.axes})" if g.name == "torch" else f"{g.np}.transpose({x}, {m.axes})"
+    return g.let(f"{moved}.reshape({as2d(m.out_shape)})", hint="term")
 
 
-def _stack_axes(g: Emitter, m: Any, h: str) -> str:
-    g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
+def _reshape(g: Emitter, m: ReshapeMap, h: str) -> str:
+    """H read in C order in the output's shape, as NumPy reshapes values."""
+    g.batched = False
+    return g.let(f"{_operand(h)}.reshape({as2d(m.out_shape)})", hint="term")
+
+
+# Maps whose code is written for stacks (factors and tangents with leading axes); the maps written
+# by an op's template (``_via_op``) are checked by the op (:mod:`.stacks`).
+STACK_MAPS = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, SumMap, ScaledMap, ComposeMap, ZeroMap,
+                        BroadcastMap, ReduceMap, PermuteMap, ReshapeMap, DiagRankOneMap, DiagSandwichMap,
+                        ExpmFrechetMap, MatrixFunctionFrechetMap, PreparedMap, AdjugateFrechetMap,
+                        PolarFrechetMap, SecondFrechetMap, LogmSecondMap, ExpmSecondMap,
+                        MatrixPowerFrechetMap, MatrixPowerSecondMap, TriangleMap, TriSolveMap, EinsumMap})
 
 
 # Maps whose code broadcasts over leading axes of the tangent.

@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -18,11 +18,26 @@ from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
 
 __all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "bind_values",
-           "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "chunked_values", "by_name"]
+           "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "DaskHook", "chunked_values",
+           "by_name"]
 
-CHUNKED: dict[str, Any] = {}
-"""Evaluation with Dask values, installed by :mod:`kronvec.chunked` (``"evaluate"`` and ``"at"``):
-values that are Dask arrays make ``kv.evaluate`` and ``J.at`` build Dask graphs instead."""
+class DaskHook:
+    """Evaluation with Dask values, installed by :mod:`kronvec.chunked` (:meth:`install`):
+    values that are Dask arrays make ``kv.evaluate`` and ``J.at`` build Dask graphs instead.
+    Until it is installed both functions are None (Dask is an optional extra)."""
+
+    __slots__ = ("evaluate", "at")
+
+    def __init__(self) -> None:
+        self.evaluate: Callable[[Any, Mapping[str, Any]], Any] | None = None  # (expr, values) -> Dask array
+        self.at: Callable[[Any, Mapping[str, Any]], Any] | None = None  # (Jacobian, values) -> ChunkedMap
+
+    def install(self, evaluate: Callable[[Any, Mapping[str, Any]], Any],
+                at: Callable[[Any, Mapping[str, Any]], Any]) -> None:
+        self.evaluate, self.at = evaluate, at
+
+
+CHUNKED = DaskHook()
 
 
 def chunked_values(given: Mapping[str, Any]) -> bool:
@@ -65,8 +80,8 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     (:mod:`kronvec.chunked`), on whatever Dask scheduler is active.
     """
     given = by_name("kv.evaluate", values, kw)
-    if CHUNKED and chunked_values(given):
-        return CHUNKED["evaluate"](expr, given)
+    if CHUNKED.evaluate is not None and chunked_values(given):
+        return CHUNKED.evaluate(expr, given)
     several = isinstance(expr, (list, tuple)) and not _is_numeric(expr)
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)

@@ -29,7 +29,7 @@ __all__ = ["BatchedFactorization"]
 _EPS = np.finfo(float).eps
 
 
-def _PROBE(n: int) -> np.ndarray:  # noqa: N802 - a constant vector
+def _PROBE(n: int) -> np.ndarray:
     i = np.arange(n)
     return (-1.0) ** i * (1.0 + i / max(n - 1, 1))
 

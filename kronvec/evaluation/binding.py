@@ -26,6 +26,7 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
+from enum import IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -43,13 +44,30 @@ SYMMETRY_RTOL = 1e-10
 
 CHECKED: "OrderedDict[int, tuple[weakref.ref[np.ndarray], dict[str, Any]]]" = OrderedDict()
 """Read-only arrays that passed the binding checks, by ``id``: a weak reference to the array (the
-entry counts only while it is the same object) and what was found: ``"kind"`` (0 finite, 1 also
-exactly symmetric, 2 also positive definite) and ``"cholesky"`` (its upper factor, for kind 2).
+entry counts only while it is the same object) and what was found: ``"kind"`` (a :class:`Kind` up to
+``POSITIVE_DEFINITE``: the checks it passed) and ``"cholesky"`` (its upper factor, for that kind).
 The most recently remembered arrays are kept, at most :data:`CHECKED_SIZE`; reads take no lock.
 An entry whose array died stays until it is replaced or evicted, and never matches a new array."""
 CHECKED_SIZE = 64
 _FLOAT64 = np.dtype(np.float64)  # the native descriptor: a value of exactly this one needs no conversion
 _CHECKED_LOCK = threading.Lock()
+
+
+class Kind(IntEnum):
+    """What binding checks of a symbol's value.  The first three are ordered: each checks what
+    the one before it does, and more (an array that passed a later one passed the earlier)."""
+
+    PLAIN = 0  # a finite array of the symbol's shape
+    SYMMETRIC = 1  # also equal to its transpose up to rounding; made exactly symmetric
+    POSITIVE_DEFINITE = 2  # also a Cholesky factorization, which is kept
+    POSITIVE_SCALAR = 3  # a 1×1 symbol declared positive definite: a positive number
+    SYMMETRIC_STACK = 4  # a stack whose members are declared symmetric (checked per member)
+    POSITIVE_DEFINITE_STACK = 5  # a stack whose members are declared positive definite
+
+
+# The members as module constants, for the per-symbol loop of Binder: on Python 3.11 reading
+# Kind.SYMMETRIC costs 0.15 µs, a global 0.02 µs.
+_PLAIN, _SYMMETRIC, _POSITIVE_DEFINITE, _POSITIVE_SCALAR, _SYMMETRIC_STACK, _POSITIVE_DEFINITE_STACK = Kind
 
 
 class Bound(dict[Expr, np.ndarray]):
@@ -98,7 +116,7 @@ class Binder:
 
     def __init__(self, symbols: Mapping[str, Expr]) -> None:
         self.symbols = dict(symbols)
-        # (name, symbol, shape, kind): kind 0 plain, 1 symmetric, 2 positive definite, 3 1×1 p.d.
+        self._rows: list[tuple[str, Expr, tuple[int, ...], Kind]]
         self._rows = [(name, sym, sym.shape, _kind(sym)) for name, sym in self.symbols.items()]
 
     def __call__(self, values: Mapping[str, Any]) -> Bound:
@@ -110,25 +128,26 @@ class Binder:
                 passed = _passed(given) if CHECKED else None
                 if passed is not None and kind <= passed["kind"] and given.shape == shape:
                     value = given.view()  # checked before: a distinct object per symbol, as _convert
-                    if kind == 2:
+                    if kind is _POSITIVE_DEFINITE:
                         cholesky[sym] = passed["cholesky"]
                     bound[sym] = value
                     continue
                 value = convert_value(name, given, shape)
-                if kind == 1:
+                if kind is _SYMMETRIC:
                     value = _symmetric(sym, value)
-                elif kind == 2:
+                elif kind is _POSITIVE_DEFINITE:
                     value = _symmetric(sym, value)
                     cholesky[sym] = _cholesky(sym, value)
-                elif kind == 3 and not float(value.reshape(())) > 0:
+                elif kind is _POSITIVE_SCALAR and not float(value.reshape(())) > 0:
                     raise ValueError(f"value for {describe_symbol(sym)}: not positive definite "
                                      f"({float(value.reshape(())):g} <= 0)")
-                elif kind >= 4:
-                    value, factor = _symmetric_stack(sym, value, kind == 5)
+                elif kind >= _SYMMETRIC_STACK:
+                    value, factor = _symmetric_stack(sym, value, kind is _POSITIVE_DEFINITE_STACK)
                     if factor is not None:
                         cholesky[sym] = factor
-                if kind <= 2 and type(given) is np.ndarray and not given.flags.writeable \
-                        and given.shape == shape and given.dtype == float and _unchangeable(given):
+                if kind <= _POSITIVE_DEFINITE and type(given) is np.ndarray \
+                        and not given.flags.writeable and given.shape == shape and given.dtype == float \
+                        and _unchangeable(given):
                     _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
                 bound[sym] = value
         except KeyError:
@@ -176,13 +195,15 @@ def _remember(given: np.ndarray, found: dict[str, Any], value: np.ndarray) -> No
             CHECKED.popitem(last=False)
 
 
-def _kind(sym: Expr) -> int:
-    if len(sym.shape) > 2:  # a stack: 4 symmetric, 5 positive definite (checked per member)
-        return 5 if sym.params.positive_definite else 4 if sym.params.symmetric else 0
+def _kind(sym: Expr) -> Kind:
+    """What binding checks of ``sym``'s value, from its declared structure and shape."""
+    if len(sym.shape) > 2:
+        return Kind.POSITIVE_DEFINITE_STACK if sym.params.positive_definite else \
+            Kind.SYMMETRIC_STACK if sym.params.symmetric else Kind.PLAIN
     square = len(sym.shape) == 2 and sym.shape[0] == sym.shape[1]
     if sym.params.positive_definite:
-        return 2 if square and sym.shape[0] > 1 else 3
-    return 1 if sym.params.symmetric and square and sym.shape[0] > 1 else 0
+        return Kind.POSITIVE_DEFINITE if square and sym.shape[0] > 1 else Kind.POSITIVE_SCALAR
+    return Kind.SYMMETRIC if sym.params.symmetric and square and sym.shape[0] > 1 else Kind.PLAIN
 
 
 def bind_values(values: Mapping[str, Any], exprs: Sequence[Expr],

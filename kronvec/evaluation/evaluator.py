@@ -34,12 +34,12 @@ import numpy as np
 
 from ..expr import Expr, rebuild
 from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
-from ..ops._common import triangle
+from ..ops._structure_rules import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
 from ..ops.products import transpose
 from ..registry import DISPLAY, spec
-from ..ops._common import matrix_transpose_value
+from ..ops._evaluation_rules import matrix_transpose_value
 from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
@@ -318,7 +318,9 @@ class Evaluator:
 
     def inverse(self, e: Expr) -> np.ndarray:
         """The value of A⁻¹ itself (when no product can use a solve instead)."""
-        fac, trans = self._inverse_operand(e)  # type: ignore[misc]
+        operand = self._inverse_operand(e)
+        assert operand is not None, "the inverse of a square matrix"
+        fac, trans = operand
         result: np.ndarray = self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
         return result
 

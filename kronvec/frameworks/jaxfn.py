@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from ..codegen import lambdify
 from ..expr import Expr
-from .rules import Signature, library
+from .rules import Signature, check_declared, library
 
 __all__ = ["jax_function"]
 
@@ -103,12 +103,23 @@ def _stacked(f: _JaxFunction, jax: Any) -> Callable[..., Any]:
     """``f.fn``, mapped with ``jax.vmap`` over the leading axes of values that are stacks."""
     shapes = [a.shape for a in f.sig.args]
     jnp = jax.numpy
+    concrete_or_error = library("jax.extend.core", "jax", "kv.jax_function").concrete_or_error
+
+    def definite(value: Any) -> bool:  # JAX's Cholesky factor is NaN where there is none
+        return not bool(jnp.isnan(jnp.linalg.cholesky(value)).any())
 
     def function(*values: Any) -> Any:
         if len(values) != len(shapes):
             raise TypeError(f"kv.jax_function: {len(shapes)} values expected "
                             f"({', '.join(a.params.name for a in f.sig.args)}), got {len(values)}")
         values = tuple(jnp.asarray(v) for v in values)
+        for i in f.sig.declared:  # concrete values only: traced ones (jit, vmap) cannot be checked
+            try:
+                concrete = concrete_or_error(None, values[i])
+            except jax.errors.ConcretizationTypeError:
+                continue
+            check_declared("kv.jax_function", f.sig.args[i], concrete, float(jnp.finfo(concrete.dtype).eps),
+                           definite)
         leads = [v.shape[:v.ndim - len(s)] if v.ndim > len(s) else () for v, s in zip(values, shapes)]
         if not any(leads):
             return f.fn(*values)

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..derivative import jacobian
 from ..evaluation import symbol_table
 from ..expr import Expr, as_expr
 from ..ops.leaves import Matrix, Scalar
 
-__all__ = ["library", "Signature", "symmetrized", "value_shape"]
+__all__ = ["library", "Signature", "symmetrized", "value_shape", "check_declared"]
 
 
 def value_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -45,7 +45,29 @@ def library(module: str, extra: str, what: str) -> ModuleType:
 
 def symmetrized(x: Expr) -> Expr:
     """(X + Xᵀ)/2."""
-    return 0.5 * (x + x.T)
+    return 0.5 * (x + x.mT)
+
+
+def check_declared(what: str, sym: Expr, value: Any, eps: float, definite: Callable[[Any], bool]) -> None:
+    """Raise a ValueError naming ``sym`` if the concrete ``value`` (a JAX array or a tensor) breaks
+    its declaration: far from symmetric (max |V − Vᵀ| above max(10⁻⁵, 10³ε) max |V|), or, for a
+    positive definite symbol, (V + Vᵀ)/2 not positive definite (``definite`` False: its Cholesky
+    factorization fails).
+
+    The function reads the value as (V + Vᵀ)/2, so an asymmetry of the size finite differences make
+    (``gradcheck`` perturbs one entry) is the derivative's business, not an error; a value that is
+    not symmetric at all, or is indefinite, would silently give the numbers of another function.
+    """
+    flipped = value.swapaxes(-1, -2)
+    gap, scale = float(abs(value - flipped).max()), float(abs(value).max())
+    declared = "positive definite" if sym.params.positive_definite else "symmetric"
+    if gap > max(1e-5, 1e3 * eps) * scale:
+        raise ValueError(f"{what}: the value of {sym.params.name} (declared {declared}, shape "
+                         f"{tuple(sym.shape)}) is not symmetric: max |V - Vᵀ| = {gap:.3g} for max |V| = "
+                         f"{scale:.3g}")
+    if sym.params.positive_definite and not definite((value + flipped) / 2):
+        raise ValueError(f"{what}: the value of {sym.params.name} (declared positive definite, shape "
+                         f"{tuple(sym.shape)}) is not positive definite (its Cholesky factorization fails)")
 
 
 def _symbol_like(name: str, shape: tuple[int, ...]) -> Expr:
@@ -89,6 +111,8 @@ class Signature:
         self.one_by_one = tuple(tuple(a.shape) == (1, 1) for a in self.args)
         self.symmetric = tuple(bool(a.params.symmetric) and len(a.shape) >= 2 and a.shape[-1] == a.shape[-2]
                                and a.shape[-1] != 1 for a in self.args)
+        # the arguments whose declared structure concrete values are checked against
+        self.declared = tuple(i for i, sym in enumerate(self.symmetric) if sym)
         self._uses = [set(symbol_table([o]).values()) for o in self.outputs]
         self._taken = {a.params.name for a in self.args}
 

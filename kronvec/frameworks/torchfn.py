@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 from ..codegen import lambdify
 from ..expr import Expr
-from .rules import Signature, library
+from .rules import Signature, check_declared, library
 
 __all__ = ["torch_function"]
 
@@ -132,11 +132,22 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
 def _stacked(f: _TorchFunction, torch: Any) -> Callable[..., Any]:
     """``f.function.apply``, mapped with ``torch.func.vmap`` over the leading axes of stacks."""
     shapes = [a.shape for a in f.sig.args]
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", lambda v: False)
+
+    def concrete(value: Any) -> bool:
+        return isinstance(value, torch.Tensor) and not wrapped(value) and not torch.compiler.is_compiling()
+
+    def definite(value: Any) -> bool:
+        return not bool(torch.linalg.cholesky_ex(value).info.any())
 
     def function(*values: Any) -> Any:
         if len(values) != len(shapes):
             raise TypeError(f"kv.torch_function: {len(shapes)} values expected "
                             f"({', '.join(a.params.name for a in f.sig.args)}), got {len(values)}")
+        for i in f.sig.declared:  # concrete values only: not under torch.func transforms or compile
+            if concrete(values[i]):
+                check_declared("kv.torch_function", f.sig.args[i], values[i].detach(),
+                               float(torch.finfo(values[i].dtype).eps), definite)
         leads = [tuple(v.shape[:v.dim() - len(s)]) if v.dim() > len(s) else ()
                  for v, s in zip(values, shapes)]
         if not any(leads):
@@ -150,5 +161,5 @@ def _stacked(f: _TorchFunction, torch: Any) -> Callable[..., Any]:
 
     function.__doc__ = f.code.__doc__
     function.__name__ = function.__qualname__ = "torch_function"
-    function.function = f.function  # type: ignore[attr-defined]
+    function.__dict__["function"] = f.function  # the autograd.Function, as an attribute
     return function

@@ -55,7 +55,8 @@ class _FactorTerm(LinearMap):
     """A term defined by a few factor matrices (rebuilt with new factors by ``bind``)."""
 
     def _with(self, *factors: Any) -> LinearMap:
-        return type(self)(*factors, self.in_shape, self.out_shape)  # type: ignore[call-arg]
+        make: Callable[..., LinearMap] = type(self)  # a term's constructor: (*factors, in_shape, out_shape)
+        return make(*factors, self.in_shape, self.out_shape)
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
         return self._with(*[bind_factor(value, f) for f in self.factors()])
@@ -69,7 +70,8 @@ class _FactorTerm(LinearMap):
         return new
 
     def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap | None:
-        return type(self)(*self.factors(), in_shape, out_shape)  # type: ignore[call-arg]
+        make: Callable[..., LinearMap] = type(self)
+        return make(*self.factors(), in_shape, out_shape)
 
 
 class KronMap(_FactorTerm):
@@ -205,7 +207,8 @@ class TraceMap(_FactorTerm):
                     C, M = fx.mul(M, C), fx.constant(1.0)
             if M.shape != shape:  # a (1, 1) output stays a matrix: the factor I₁ keeps its shape
                 M = fx.mul(M, fx.eye(1, M))
-        self.C, self.M = C, M
+        self.C: Any = C  # factors: expressions, or arrays and operands once bound
+        self.M: Any = M
 
     def factors(self) -> tuple[Any, ...]:
         return (self.C, self.M)
@@ -255,7 +258,7 @@ class ElementwiseMap(_FactorTerm):
             # a 1-D D against a matrix or a stack is aligned as NumPy aligns it, with the last
             # axis (bound 1-D factors are per-member scalars, so it is given all the axes)
             D = registry.function("reshape")(D, (1,) * (len(self.out_shape) - 1) + D.shape)
-        self.D = D
+        self.D: Any = D  # an expression, or an array once bound
 
     def factors(self) -> tuple[Any, ...]:
         return (self.D,)

@@ -26,16 +26,17 @@ from ..maps import KronMap, TraceMap
 from ..maps.adjugate import AdjugateFrechetMap, adjugate_by_svd, adjugate_frechet
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
-from ..registry import Printing, Transpose, register
+from ..registry import Printing, register
 from ..shapes import fmt
-from ._common import call_printing, code_for
+from ._code_templates import code_for
+from ._printing_rules import call_printing
+from ._structure_rules import through
 from .arithmetic import add, scale, smul
 from .leaves import identity
 from .products import inv
 
 __all__ = ["adj", "adj_frechet", "adjugate_value"]
 
-FAMILY = "adjugate"
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -89,11 +90,11 @@ def _adj_code(g: Any, e: Expr, a: str) -> str:
 
 
 ADJ = register(
-    "adj", FAMILY, function=adj, stacks=True,
+    "adj", function=adj, stacks=True,
     evaluate=lambda ev, e: ev.op(adjugate_value, ev(e.args[0]), ev.factorization(e.args[0])),
     code=_adj_code,
     jvp=lambda node, i: AdjugateFrechetMap(node.args[0], node.args[0].shape),
-    transpose=Transpose((0,), lambda node, t: adj(t[0])),  # adj(A)ᵀ = adj(Aᵀ)
+    transpose=through(0),  # adj(A)ᵀ = adj(Aᵀ)
     printing=Printing(_as_product, _as_product, _as_product),
     doc="the adjugate det(A) A⁻¹ (the gradient of det; defined at singular A)",
 )
@@ -136,12 +137,12 @@ def _adj_frechet_other(g: Any, e: Expr, a: str, h: str) -> str:
 
 
 register(
-    "adj_frechet", FAMILY, function=adj_frechet, stacks=True,
+    "adj_frechet", function=adj_frechet, stacks=True,
     evaluate=lambda ev, e: ev.op(adjugate_frechet, ev(e.args[0]), ev(e.args[1])),
     code=code_for(numpy=lambda g, e, a, h: f"{g.helper('adjugate_frechet', adjugate_frechet)}({a}, {h})",
                   other=_adj_frechet_other),
     jvp=_adj_frechet_jvp,
-    transpose=Transpose(None, lambda node, t: adj_frechet(t[0], t[1])),  # (d adj(A)[H])ᵀ = d adj(Aᵀ)[Hᵀ]
+    transpose=through(),  # (d adj(A)[H])ᵀ = d adj(Aᵀ)[Hᵀ]
     printing=call_printing("L_adj", r"\operatorname{L_{adj}}", "adj_frechet"),
     doc="the derivative d adj(A)[H] of the adjugate (appears in Hessians of det)",
 )

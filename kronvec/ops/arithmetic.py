@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
+from ..contexts import PrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
@@ -21,14 +22,17 @@ from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale as scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, matrix_transposed, same_shape
-from ._common import code_number, code_sum, elementwise_jvp, identity_jvp, io, lift, python_number, with_node
+from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape
+from ._code_templates import code_number, code_sum
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import elementwise_jvp, identity_jvp, io
+from ._printing_rules import python_number
+from ._structure_rules import through, transposed_alike
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", "scaled_term"]
 
-FAMILY = "arithmetic"
 
 
 def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
@@ -172,11 +176,11 @@ def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
 
 
 register(
-    "add", FAMILY, function=add, stacks=True,
+    "add", function=add, stacks=True,
     evaluate=evaluate_sum, deferred=True,
     code=lambda g, e, *args: sum_code(g, e),
     jvp=identity_jvp,
-    transpose=Transpose(None, lambda node, t: add(*t)),
+    transpose=through(),
     printing=Printing(lambda p, e: (p.sum(e.args), Prec.SUM), lambda p, e: (p.sum(e.args), Prec.SUM),
                       lambda p, e: (" + ".join(p(a, Prec.PROD) for a in e.args), Prec.SUM)),
     rebuild=lambda node, args: add(*args),
@@ -223,11 +227,11 @@ def _scale_value(ev: Any, e: Expr) -> Any:
 
 
 register(
-    "scale", FAMILY, function=scale, params=("coef",),
+    "scale", function=scale, params=("coef",),
     stacks=True,
     evaluate=_scale_value, code=_scale_code,
     jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
-    transpose=Transpose((0,), lambda node, t: scale(node.params.coef, t[0])),
+    transpose=through(0),
     printing=Printing(lambda p, e: p.scaled(e.params.coef, e.args[0]),
                       lambda p, e: p.scaled(e.params.coef, e.args[0]), _python_scale),
     rebuild=lambda node, args: scale(node.params.coef, args[0]),
@@ -339,11 +343,11 @@ _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
 register(
-    "smul", FAMILY, function=smul,
+    "smul", function=smul,
     stacks=True,
     evaluate=_smul_value, code=_smul_code,
     jvp=_smul_jvp,
-    transpose=Transpose((1,), lambda node, t: smul(node.args[0], t[0])),
+    transpose=through(1),
     printing=Printing(_print_smul, _print_smul, _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),
     doc="s·A for a scalar expression s",
 )
@@ -408,11 +412,11 @@ def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "hadamard", FAMILY, public="multiply", function=multiply, signature="(...),(...)->(...)",
+    "hadamard", public="multiply", function=multiply, signature="(...),(...)->(...)",
     stacks=True,
     evaluate=lift(operator.mul), code="{0} * {1}",
     jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
-    transpose=Transpose((0, 1), lambda node, t: hadamard(t[0], t[1])),
+    transpose=through(0, 1),
     printing=Printing(_print_hadamard, _print_hadamard,
                       _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),
     rebuild=lambda node, args: hadamard(*args),
@@ -453,16 +457,22 @@ def _print_power(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.elem_power(p(base, Prec.ATOM), p.format_number(exponent)), Prec.POSTFIX
 
 
+def _python_power(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"{printer(e.args[0], Prec.ATOM)} ** {python_number(e.params.exponent)}", Prec.POSTFIX
+
+
+def _power_derivative(node: Expr) -> Expr:
+    """p A∘^(p−1), the elementwise derivative of A∘^p."""
+    return scale(node.params.exponent, power(node.args[0], node.params.exponent - 1))
+
+
 register(
-    "power", FAMILY, public="power", function=power, signature="(...),num->(...)", stacks=True,
+    "power", public="power", function=power, signature="(...),num->(...)", stacks=True,
     params=("exponent",),
     evaluate=with_node(lambda n, x: np.power(x, n.params.exponent)),
     code=lambda g, e, x: f"{x} ** {code_number(e.params.exponent)}",
-    jvp=elementwise_jvp(lambda n: scale(n.params.exponent, power(n.args[0], n.params.exponent - 1))),
-    transpose=Transpose((0,), lambda node, t: Expr.make("power", (t[0],), node.params,
-                                                        matrix_transposed(node.shape))),
-    printing=Printing(_print_power, _print_power,
-                      lambda p, e: (f"{p(e.args[0], Prec.ATOM)} ** {python_number(e.params.exponent)}",
-                                    Prec.POSTFIX)),
+    jvp=elementwise_jvp(_power_derivative),
+    transpose=Transpose((0,), transposed_alike),
+    printing=Printing(_print_power, _print_power, _python_power),
     doc="A ** p, the elementwise power",
 )

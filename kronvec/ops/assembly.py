@@ -21,7 +21,7 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import place_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import fmt
-from ._common import with_node
+from ._evaluation_rules import with_node
 from .arithmetic import as_shape
 from .indexing import block_offsets
 from .leaves import zeros
@@ -29,7 +29,6 @@ from .products import transpose
 
 __all__ = ["block", "hstack", "vstack"]
 
-FAMILY = "assembly"
 
 
 def _dims(e: Expr, op: str) -> tuple[int, int]:
@@ -209,10 +208,10 @@ _LINEAR = dict(evaluate=with_node(_block_value), jvp=_block_jvp, rebuild=_rebuil
                transpose=Transpose(None, _transposed),
                printing=Printing(_print_block, _print_block, _python_block))
 
-register("block", FAMILY, public="block", function=block, signature="blocks:grid->(m,n)",
+register("block", public="block", function=block, signature="blocks:grid->(m,n)",
          params=("layout",), doc="a matrix assembled from blocks, as np.block", **_LINEAR)
-register("hstack", FAMILY, public="hstack", function=hstack, signature="blocks:row->(m,n)", node=False,
+register("hstack", public="hstack", function=hstack, signature="blocks:row->(m,n)", node=False,
          doc="matrices side by side, as np.hstack (builds a block)")
-register("vstack", FAMILY, public="vstack", function=vstack, signature="blocks:column->(m,n)",
+register("vstack", public="vstack", function=vstack, signature="blocks:column->(m,n)",
          node=False, doc="matrices one above the other, as np.vstack (builds a block)")
 

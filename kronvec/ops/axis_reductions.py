@@ -31,7 +31,10 @@ from ..maps.algebra import compose
 from ..registry import Params, register
 from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
-from ._common import axes_printing, axis_printing, code_axis, code_for, io, with_node
+from ._code_templates import code_axis, code_for
+from ._evaluation_rules import with_node
+from ._jvp_rules import io
+from ._printing_rules import axes_printing, axis_printing
 from .broadcasting import broadcast_to
 from .arithmetic import scale
 from .leaves import ones
@@ -43,7 +46,6 @@ from .stacks import normalize_axes, reduced_shape, reshape
 __all__ = ["mean", "max", "min", "AXIS_REDUCTION", "AXIS_KEPT", "slice_sum_jvp", "slice_length",
            "resolve_axis", "axes_sum_jvp", "keep_total", "stack_reduction"]
 
-FAMILY = "axis_reductions"
 
 AXIS_KEPT = "(...),axis=None->(...) | (m,n),axis=0->(m,n) | (m,n),axis=1->(m,n)"
 """The signature of a function along an axis that keeps the shape (softmax, log_softmax)."""
@@ -115,7 +117,7 @@ def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     return scale(1.0 / slice_length(a.shape, axis), sum_(a, axis=axis))
 
 
-MEAN = register("mean", FAMILY, public="mean", function=mean, signature=AXIS_REDUCTION, node=False,
+MEAN = register("mean", public="mean", function=mean, signature=AXIS_REDUCTION, node=False,
                 stacks=True, doc="the mean of all entries, or of each column or row (axis=)")
 
 
@@ -195,14 +197,14 @@ def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
     reduce.__name__ = reduce.__qualname__ = kind
     reduce.__doc__ = doc
     _REDUCTIONS[kind] = register(
-        kind, FAMILY, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",), stacks=True,
+        kind, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",), stacks=True,
         evaluate=with_node(_extremum_value(kind)), code=_extremum_code(kind),
         jvp=lambda node, i: slice_sum_jvp(weights(node.args[0], node.params.axis), node, i),
         printing=axis_printing(kind, rf"\{kind}"),
         doc=f"the {'largest' if kind == 'max' else 'smallest'} entry, or that of each column or row "
             f"(axis=); ties split the derivative evenly")
     register(
-        f"{kind}_weights", FAMILY, function=weights, params=("axis",),
+        f"{kind}_weights", function=weights, params=("axis",),
         evaluate=with_node(_weights_value(kind)), code=_weights_code(kind),
         jvp=lambda node, i: ZeroMap(*io(node, i)),
         printing=axis_printing(f"∂{kind}", rf"\partial\{kind}", f"{kind}_weights"), stacks=True,
@@ -210,7 +212,7 @@ def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
             f"(the gradient of {kind}; piecewise constant)")
     np_reduce = np.max if kind == "max" else np.min
     register(
-        f"reduce_{kind}", FAMILY, function=_stack_extremum(kind), params=("axes", "keepdims"), stacks=True,
+        f"reduce_{kind}", function=_stack_extremum(kind), params=("axes", "keepdims"), stacks=True,
         evaluate=with_node(lambda n, x: np_reduce(x, axis=n.params.axes, keepdims=n.params.keepdims)),
         code=code_for(other=f"{{np}}.{kind}({{0}}, axis={{n.params.axes}}, keepdims={{n.params.keepdims}})",
                       torch=f"torch.a{kind}({{0}}, dim={{n.params.axes}}, keepdim={{n.params.keepdims}})"),
@@ -230,7 +232,7 @@ max = _register_extremum("max", """The largest entry (``axis=None``), or that of
     For a stack, ``np.max(X, axis, keepdims)``: ``axis`` None, an integer or a tuple
     (negative ones count from the end), the reduced axes removed unless ``keepdims``;
     the derivative is the same sum of W ⊙ dX, over those axes.
-    """)  # noqa: A001 - the public name kv.max
+    """)
 min = _register_extremum("min", """The smallest entry (``axis=None``), or that of each column (0) or row (1),
     as ``np.min`` (the result keeps two dimensions: (1, m) or (n, 1)).
 
@@ -241,4 +243,4 @@ min = _register_extremum("min", """The smallest entry (``axis=None``), or that o
     For a stack, ``np.min(X, axis, keepdims)``: ``axis`` None, an integer or a tuple
     (negative ones count from the end), the reduced axes removed unless ``keepdims``;
     the derivative is the same sum of W ⊙ dX, over those axes.
-    """)  # noqa: A001 - the public name kv.min
+    """)

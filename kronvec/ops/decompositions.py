@@ -21,21 +21,24 @@ together; solves with R, L and U are triangular solves.
 """
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 
+from ..contexts import PrintContext
 from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import KronMap, KronTMap, TriangleMap, TriSolveMap, ZeroMap
+from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
+from ..registry import DISPLAY, Params, Prec, Printing, register
 from ..shapes import fmt, matrix_transposed, stack_of
-from ._common import code_for, func_print, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
+from ._outputs import Output, register_outputs
+from ._structure_rules import through
 from .arithmetic import add, scale
 from .leaves import identity
 from .products import matmul
@@ -43,13 +46,6 @@ from .triangular import tri
 
 __all__ = ["qr", "lu", "pinv"]
 
-FAMILY = "decompositions"
-
-
-def _output(op: str, index: int, unicode: str, latex: str) -> Printing:
-    public = op.split("_")[0]
-    return Printing(func_print(unicode), func_print(latex),
-                    lambda p, e: (f"{public}({p(e.args[0])})[{index}]", Prec.ATOM))
 
 
 # ------------------------------------------------------------------- qr
@@ -79,10 +75,6 @@ def qr(a: Any) -> tuple[Expr, Expr]:
 
 def _qr_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.linalg.qr(a)
-
-
-def _qr_output(index: int) -> Any:
-    return lambda ev, e: ev.op(itemgetter(index), ev.shared(("qr", e.args[0]), _qr_full, ev(e.args[0])))
 
 
 def _qr_code(index: int) -> Any:
@@ -118,6 +110,19 @@ def _qr_q_jvp(node: Expr, i: int) -> Any:
     return add_maps(right, scale_map(-1.0, compose(KronMap(Q, None, R.shape, a.shape), fold_c)))
 
 
+def _upper(node: Expr) -> str:
+    return "upper"
+
+
+def _lower(node: Expr) -> str:
+    return "lower"
+
+
+def _lu_p_jvp(node: Expr, i: int) -> LinearMap:
+    """P is piecewise constant: its derivative is zero."""
+    return ZeroMap(node.args[0].shape, node.shape)
+
+
 _QR_IDENTITY = ("{arg} = QR, QᵀQ = I ⇒ C = Qᵀ d{arg} R⁻¹ = QᵀdQ + dR R⁻¹ (skew + upper) ⇒ "
                 "dR = foldᵤ(C) R, dQ = d{arg} R⁻¹ − Q foldᵤ(C), foldᵤ(C) = triu(C) + tril(C, −1)ᵀ",
                 r"{arg} = QR \Rightarrow C = Q^{{\top}} \mathrm{{d}}{arg}\, R^{{-1}},\ \mathrm{{d}}R = "
@@ -125,24 +130,16 @@ _QR_IDENTITY = ("{arg} = QR, QᵀQ = I ⇒ C = Qᵀ d{arg} R⁻¹ = QᵀdQ + dR 
                 r"\operatorname{{fold}}_U(C)")
 
 QR = register(
-    "qr", FAMILY, public="qr", function=qr, signature="(m,n)->(m,n)", node=False, outputs=("Q", "R"),
+    "qr", public="qr", function=qr, signature="(m,n)->(m,n)", node=False, outputs=("Q", "R"),
     stacks=True,
     doc="(Q, R), the reduced QR decomposition of a matrix of full column rank",
 )
-register(
-    "qr_Q", FAMILY, function=lambda a: qr(a)[0], evaluate=_qr_output(0), code=_qr_code(0), jvp=_qr_q_jvp,
-    stacks=True,
-    orthonormal="columns",
-    printing=_output("qr_Q", 0, "qr_Q", r"\operatorname{qr}_Q"), identity=_QR_IDENTITY,
-    doc="the orthonormal factor Q of qr",
-)
-register(
-    "qr_R", FAMILY, function=lambda a: qr(a)[1], evaluate=_qr_output(1), code=_qr_code(1), jvp=_qr_r_jvp,
-    stacks=True,
-    triangular=lambda node: "upper",
-    printing=_output("qr_R", 1, "qr_R", r"\operatorname{qr}_R"), identity=_QR_IDENTITY,
-    doc="the upper triangular factor R of qr",
-)
+register_outputs("qr", qr, _qr_full, _qr_code, [
+    Output("qr_Q", 0, _qr_q_jvp, "qr_Q", r"\operatorname{qr}_Q", "the orthonormal factor Q of qr",
+           {"orthonormal": "columns"}),
+    Output("qr_R", 1, _qr_r_jvp, "qr_R", r"\operatorname{qr}_R", "the upper triangular factor R of qr",
+           {"triangular": _upper}),
+], stacks=True, identity=_QR_IDENTITY)
 
 
 # ------------------------------------------------------------------- lu
@@ -161,10 +158,6 @@ def lu(a: Any) -> tuple[Expr, Expr, Expr]:
     a = as_expr(a)
     LU.signature.check("lu", [a.shape])
     return tuple(Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")  # type: ignore[return-value]
-
-
-def _lu_output(index: int) -> Any:
-    return lambda ev, e: ev.op(itemgetter(index), ev.shared(("lu", e.args[0]), _lu_full, ev(e.args[0])))
 
 
 def _lu_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -225,31 +218,17 @@ _LU_IDENTITY = ("{arg} = PLU, P constant ⇒ X = L⁻¹ Pᵀ d{arg} U⁻¹ = L�
                 r"\mathrm{{d}}U = \operatorname{{triu}}(X) U")
 
 LU = register(
-    "lu", FAMILY, public="lu", function=lu, signature="(n,n)->(n,n)", node=False, outputs=("P", "L", "U"),
+    "lu", public="lu", function=lu, signature="(n,n)->(n,n)", node=False, outputs=("P", "L", "U"),
     stacks=True,
     doc="(P, L, U) with A = PLU, as scipy.linalg.lu",
 )
-register(
-    "lu_P", FAMILY, function=lambda a: lu(a)[0], evaluate=_lu_output(0), code=_lu_code(0),
-    stacks=True,
-    jvp=lambda node, i: ZeroMap(node.args[0].shape, node.shape),
-    printing=_output("lu_P", 0, "lu_P", r"\operatorname{lu}_P"),
-    doc="the permutation P of lu (constant)",
-)
-register(
-    "lu_L", FAMILY, function=lambda a: lu(a)[1], evaluate=_lu_output(1), code=_lu_code(1), jvp=_lu_l_jvp,
-    stacks=True,
-    triangular=lambda node: "lower",
-    printing=_output("lu_L", 1, "lu_L", r"\operatorname{lu}_L"), identity=_LU_IDENTITY,
-    doc="the unit lower triangular factor L of lu",
-)
-register(
-    "lu_U", FAMILY, function=lambda a: lu(a)[2], evaluate=_lu_output(2), code=_lu_code(2), jvp=_lu_u_jvp,
-    stacks=True,
-    triangular=lambda node: "upper",
-    printing=_output("lu_U", 2, "lu_U", r"\operatorname{lu}_U"), identity=_LU_IDENTITY,
-    doc="the upper triangular factor U of lu",
-)
+register_outputs("lu", lu, _lu_full, _lu_code, [
+    Output("lu_P", 0, _lu_p_jvp, "lu_P", r"\operatorname{lu}_P", "the permutation P of lu (constant)"),
+    Output("lu_L", 1, _lu_l_jvp, "lu_L", r"\operatorname{lu}_L", "the unit lower triangular factor L of lu",
+           {"triangular": _lower, "identity": _LU_IDENTITY}),
+    Output("lu_U", 2, _lu_u_jvp, "lu_U", r"\operatorname{lu}_U", "the upper triangular factor U of lu",
+           {"triangular": _upper, "identity": _LU_IDENTITY}),
+], stacks=True)
 
 
 # ----------------------------------------------------------------- pinv
@@ -280,9 +259,6 @@ def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
             return a
         return Expr.make("pinv", (a,), NO_PARAMS, matrix_transposed(a.shape))
     return _pinv_node(a, Params(rtol=None if rtol is None else float(rtol), hermitian=bool(hermitian)))
-
-
-pinv.stack_keywords = ("rtol", "hermitian")  # type: ignore[attr-defined]  # (not parsed)
 
 
 def _pinv_node(a: Expr, params: Any) -> Expr:
@@ -362,12 +338,12 @@ def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
 
 
 PINV = register(
-    "pinv", FAMILY, public="pinv", function=pinv, signature="(m,n)->(n,m)",
+    "pinv", public="pinv", function=pinv, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=with_node(_pinv_value), code=_pinv_code,
     rebuild=lambda node, args: pinv(args[0]) if not node.params else _pinv_node(args[0], node.params),
     jvp=_pinv_jvp,
-    transpose=Transpose((0,), lambda node, t: _pinv_node(t[0], node.params) if node.params else pinv(t[0])),
+    transpose=through(0),
     printing=Printing(_print_pinv, _print_pinv, _pinv_python),
     identity=("{out} = {arg}⁺ (constant rank) ⇒ d{out} = −{out} d{arg} {out} + {out}{out}ᵀ d{arg}ᵀ "
               "(I − {arg}{out}) + (I − {out}{arg}) d{arg}ᵀ {out}ᵀ{out} (Golub–Pereyra)",
@@ -376,14 +352,28 @@ PINV = register(
               r"{out}^{{\top}}{out}"),
     doc="the Moore–Penrose pseudo-inverse A⁺ (its derivative at constant rank)",
 )
+def _pinv_checked(a: Expr, x: Expr, rtol: float | None) -> Expr:
+    return Expr.make("pinv_checked", (a, x), Params(rtol=rtol), x.shape)
+
+
+def _pinv_checked_jvp(node: Expr, i: int) -> LinearMap:
+    """The value passes through (argument 1); the checked matrix (argument 0) has no derivative."""
+    if i == 1:
+        return KronMap(None, None, node.shape, node.shape)
+    return ZeroMap(node.args[0].shape, node.shape)
+
+
+def _print_checked_value(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    """Printed as the value it checks (pinv(A, rtol))."""
+    return printer.render(e.args[1])
+
+
 register(
-    "pinv_checked", FAMILY,
-    function=lambda a, x, rtol: Expr.make("pinv_checked", (a, x), Params(rtol=rtol), x.shape),
+    "pinv_checked",
+    function=_pinv_checked,
     stacks=True, params=("rtol",),
     evaluate=with_node(_checked_value), code="{1}",
-    jvp=lambda node, i: KronMap(None, None, node.shape, node.shape) if i == 1 else
-    ZeroMap(node.args[0].shape, node.shape),
-    printing=Printing(lambda p, e: p.render(e.args[1]), lambda p, e: p.render(e.args[1]),
-                      lambda p, e: p.render(e.args[1])),
+    jvp=_pinv_checked_jvp,
+    printing=Printing(*(_print_checked_value,) * 3),
     doc="pinv(A, rtol) in a derivative, checked to discard no singular value (the value of pinv)",
 )

@@ -25,7 +25,6 @@ from .structure import diag
 
 __all__ = ["diagonal", "offset_trace"]
 
-FAMILY = "structure"
 
 
 def _planes_last(op: str, a: Expr, axis1: int, axis2: int) -> Expr:
@@ -96,7 +95,7 @@ def offset_trace(a: Any, offset: int, axis1: int = 0, axis2: int = 1) -> Expr:
     return sum_(d) if d.ndim == 1 else reduce_sum(d, (d.ndim - 1,), False)
 
 
-register("diagonal", FAMILY, public="diagonal", function=diagonal, signature="(n,n)->(n)", node=False,
+register("diagonal", public="diagonal", function=diagonal, signature="(n,n)->(n)", node=False,
          stacks=True, doc="the diagonal with an offset, as np.diagonal (a 1-D result for a matrix)")
-register("offset_trace", FAMILY, function=offset_trace, node=False, stacks=True,
+register("offset_trace", function=offset_trace, node=False, stacks=True,
          doc="the trace with an offset, as np.trace (kv.trace dispatches here)")

@@ -1,4 +1,4 @@
-"""Elementwise functions: exp, log, log1p, expm1, sin, cos, tanh, sqrt, square and sigmoid.
+"""Elementwise functions: exp, log, log1p, expm1, sin, cos, tanh, arctan, sqrt, square and sigmoid.
 
 Each is f∘(A), applied entry by entry as NumPy does; its differential is
 f'(A) ⊙ dA, a diagonal map in the vec convention.  A transpose passes
@@ -13,27 +13,30 @@ import numpy as np
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..registry import Printing, Transpose, register
-from ._common import code_for, elementwise_jvp, func_print, lift, py_call
+from ._code_templates import code_for
+from ._evaluation_rules import lift
+from ._jvp_rules import elementwise_jvp
+from ._printing_rules import func_print, py_call
+from ._structure_rules import transposed_alike
 from .arithmetic import add, hadamard, power, scale
 from .leaves import ones
-from ..shapes import matrix_transposed
 from ..lazy import LazyModule
 
 special = LazyModule("scipy.special")  # for expit; imported on first use
 
-__all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sqrt", "square", "sigmoid",
-           "elementwise_node", "register_elementwise"]
+__all__ = ["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "arctan", "sqrt", "square", "sigmoid",
+           "elementwise_node", "register_elementwise", "ELEMENTWISE_FUNCTIONS"]
 
-FAMILY = "elementwise"
+
+
+ELEMENTWISE_FUNCTIONS: set[str] = set()
+"""The ops declared by :func:`register_elementwise` (here and in other modules): f∘(A) with
+derivative f'(A) ⊙ dA."""
 
 
 def elementwise_node(op: str, a: Expr) -> Expr:
     """The node ``op(a)`` of an elementwise function (the constructors simplify first)."""
     return Expr.make(op, (a,), NO_PARAMS, a.shape)
-
-
-def _transposed(node: Expr, t: list[Expr]) -> Expr:
-    return Expr.make(node.op, (t[0],), node.params, matrix_transposed(node.shape))
 
 
 def register_elementwise(name: str, function: Callable[[Any], Expr], value: Callable[..., Any],
@@ -44,9 +47,10 @@ def register_elementwise(name: str, function: Callable[[Any], Expr], value: Call
     It prints as ``unicode(A)`` (default: its name), ``latex(A)`` and ``name(A)``; generated
     code calls ``{np}.<name>`` unless ``code`` says otherwise.
     """
-    register(name, FAMILY, public=name, function=function, signature="(...)->(...)",
+    ELEMENTWISE_FUNCTIONS.add(name)
+    register(name, public=name, function=function, signature="(...)->(...)",
              evaluate=lift(value), jvp=elementwise_jvp(derivative), code=code or f"{{np}}.{name}({{0}})",
-             transpose=Transpose((0,), _transposed),
+             transpose=Transpose((0,), transposed_alike),
              printing=Printing(func_print(unicode or name), func_print(latex), py_call(name)),
              domain=(domain,), stacks=True, doc=doc)
 
@@ -135,13 +139,29 @@ register_elementwise("tanh", tanh, np.tanh,
                      "elementwise hyperbolic tangent")
 
 
+# --------------------------------------------------------------- arctan
+def arctan(a: Any) -> Expr:
+    """The elementwise inverse tangent arctan∘(A), in (−π/2, π/2); d arctan(A) = (1 + A∘²)∘⁻¹ ⊙ dA."""
+    return elementwise_node("arctan", as_expr(a))
+
+
+def _arctan_derivative(node: Expr) -> Expr:
+    """1/(1 + A∘²), entry by entry."""
+    a = node.args[0]
+    return power(add(ones(a.shape), hadamard(a, a)), -1.0)
+
+
+register_elementwise("arctan", arctan, np.arctan, _arctan_derivative, r"\arctan",
+                     "elementwise inverse tangent, in (−π/2, π/2)")
+
+
 # ----------------------------------------------------------------- sqrt
 def sqrt(a: Any) -> Expr:
     """The elementwise square root A∘½ (the power ½); d sqrt(A) = ½ A∘⁻½ ⊙ dA."""
     return power(as_expr(a), 0.5)
 
 
-register("sqrt", FAMILY, public="sqrt", function=sqrt, signature="(...)->(...)", node=False, stacks=True,
+register("sqrt", public="sqrt", function=sqrt, signature="(...)->(...)", node=False, stacks=True,
          domain=("positive",), doc="elementwise square root (the power ½)")
 
 
@@ -151,7 +171,7 @@ def square(a: Any) -> Expr:
     return power(as_expr(a), 2.0)
 
 
-register("square", FAMILY, public="square", function=square, signature="(...)->(...)", node=False,
+register("square", public="square", function=square, signature="(...)->(...)", node=False,
          stacks=True,
          doc="elementwise square (the power 2)")
 

@@ -20,13 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext
 from ..errors import ShapeError
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_operands, const_scalar, is_scalar
 from ..maps import ElementwiseMap, TraceMap
-from ..registry import Prec, Printing, Transpose, register
+from ..registry import Prec, Printing, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
-from ._common import with_node
+from ._evaluation_rules import with_node
+from ._structure_rules import through
 from .arithmetic import add, as_shape, multiply, power
 from .broadcasting import aligned, broadcast_to
 from .elementwise import log
@@ -34,7 +36,6 @@ from .leaves import Constant, ones
 
 __all__ = ["pow"]
 
-FAMILY = "exponents"
 
 
 def _result_shape(b: Expr, e: Expr) -> Shape:
@@ -55,7 +56,7 @@ def _spread(a: Expr, shape: Shape) -> Expr:
     return broadcast_to(a, shape) if is_plain(shape) else registry.function("broadcast_to")(a, shape)
 
 
-def pow(base: Any, exponent: Any) -> Expr:  # noqa: A001 - the operator's name
+def pow(base: Any, exponent: Any) -> Expr:
     """The elementwise power ``base ** exponent`` with an expression as exponent (or base).
 
     ``A ** s`` for a matrix A and a scalar expression s is A∘ˢ (every entry
@@ -132,16 +133,17 @@ def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
     return f"{base}{'∘' if elementwise else ''}^{exponent}", Prec.POSTFIX
 
 
+def _python_pow(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"{printer(e.args[0], Prec.ATOM)} ** {printer(e.args[1], Prec.ATOM)}", Prec.POSTFIX
+
+
 register(
-    "pow", FAMILY, function=pow,
+    "pow", function=pow,
     stacks=True,
     evaluate=with_node(_pow_value), code=_pow_code,
     jvp=_pow_jvp,
-    transpose=Transpose(None, lambda node, t: pow(t[0], t[1])),
-    printing=Printing(_print_pow, _print_pow,
-                      lambda p, e: (f"{p(e.args[0], Prec.ATOM)} ** {p(e.args[1], Prec.ATOM)}",
-                                    Prec.POSTFIX)),
-    rebuild=lambda node, args: pow(*args),
+    transpose=through(),
+    printing=Printing(_print_pow, _print_pow, _python_pow),
     domain=("positive", ""),
     doc="A ** s and s ** A, the elementwise power with an expression as exponent",
 )

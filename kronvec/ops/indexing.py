@@ -23,18 +23,19 @@ from typing import Any
 import numpy as np
 
 from .. import registry
+from ..contexts import PrintContext
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, key_text, normalize_key
-from ..maps import place_map, select_map
+from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
-from ._common import code_slice, with_node
+from ._code_templates import code_slice
+from ._evaluation_rules import with_node
 from .arithmetic import as_shape, scale, smul
 from .leaves import Constant, identity, ones, zeros
 
 __all__ = ["getitem", "index", "place"]
 
-FAMILY = "indexing"
 
 
 def getitem(a: Any, key: Any) -> Expr:
@@ -61,7 +62,7 @@ def getitem(a: Any, key: Any) -> Expr:
     return index(a, rows, cols, shape)
 
 
-register("getitem", FAMILY, function=getitem, node=False,
+register("getitem", function=getitem, node=False,
          doc="X[key]: builds the index node of NumPy's basic indexing")
 
 
@@ -194,14 +195,26 @@ def _latex_key(key: str) -> str:
     return key.replace(":", "{:}").replace(", ", ",\\,")
 
 
+def _index_jvp(node: Expr, i: int) -> LinearMap:
+    """d(A[rows, cols]) = dA[rows, cols]: a selection."""
+    return select_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape)
+
+
+def _index_transposed(node: Expr, t: list[Expr]) -> Expr:
+    """A[rows, cols]ᵀ = Aᵀ[cols, rows]."""
+    return index(t[0], node.params.cols, node.params.rows, node.shape[::-1])
+
+
+def _python_index(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"{printer(e.args[0], Prec.ATOM)}[{_print_key(printer, e)}]", Prec.POSTFIX
+
+
 register(
-    "index", FAMILY, function=index, params=("rows", "cols"),
-    evaluate=with_node(_index_value), code=lambda g, e, x: _index_code(g, e, x),
-    jvp=lambda node, i: select_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
-    transpose=Transpose((0,), lambda node, t: index(t[0], node.params.cols, node.params.rows,
-                                                    node.shape[::-1])),
-    printing=Printing(_print_index, _print_index,
-                      lambda p, e: (f"{p(e.args[0], Prec.ATOM)}[{_print_key(p, e)}]", Prec.POSTFIX)),
+    "index", function=index, params=("rows", "cols"),
+    evaluate=with_node(_index_value), code=_index_code,
+    jvp=_index_jvp,
+    transpose=Transpose((0,), _index_transposed),
+    printing=Printing(_print_index, _print_index, _python_index),
     rebuild=lambda node, args: index(args[0], node.params.rows, node.params.cols, node.shape),
     doc="X[i, j], X[:, j], X[i, :], X[a:b, c:d]: basic indexing (a selection)",
 )
@@ -268,13 +281,26 @@ def _python_slice(r: range) -> str:
     return f"slice({s.start}, {s.stop}, {s.step})"
 
 
+def _place_jvp(node: Expr, i: int) -> LinearMap:
+    """d place(A) = place(dA): a placement, the adjoint of a selection."""
+    return place_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape)
+
+
+def _place_transposed(node: Expr, t: list[Expr]) -> Expr:
+    """place(A, rows, cols)ᵀ = place(Aᵀ, cols, rows)."""
+    return place(t[0], node.params.cols, node.params.rows, node.shape[::-1])
+
+
+def _rebuild_place(node: Expr, args: list[Expr]) -> Expr:
+    return place(args[0], node.params.rows, node.params.cols, node.shape)
+
+
 register(
-    "place", FAMILY, function=place, params=("rows", "cols"),
-    evaluate=with_node(_place_value), code=lambda g, e, x: _place_code(g, e, x),
-    jvp=lambda node, i: place_map(node.params.rows, node.params.cols, node.args[0].shape, node.shape),
-    transpose=Transpose((0,), lambda node, t: place(t[0], node.params.cols, node.params.rows,
-                                                    node.shape[::-1])),
+    "place", function=place, params=("rows", "cols"),
+    evaluate=with_node(_place_value), code=_place_code,
+    jvp=_place_jvp,
+    transpose=Transpose((0,), _place_transposed),
     printing=Printing(_print_place, _print_place, _python_place),
-    rebuild=lambda node, args: place(args[0], node.params.rows, node.params.cols, node.shape),
+    rebuild=_rebuild_place,
     doc="a matrix placed into zeros (the adjoint of indexing; in gradients)",
 )

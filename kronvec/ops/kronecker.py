@@ -13,14 +13,15 @@ import numpy as np
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronFactorMap
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt
-from ._common import lift, py_call, with_node
+from ._evaluation_rules import lift, with_node
+from ._printing_rules import py_call
+from ._structure_rules import through
 from .leaves import zeros
 
 __all__ = ["kron", "kron_contract"]
 
-FAMILY = "products"
 
 
 # ----------------------------------------------------------------- kron
@@ -46,10 +47,10 @@ def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
 
 
 KRON = register(
-    "kron", FAMILY, public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
+    "kron", public="kron", function=kron, signature="(m,n),(p,q)->(m*p,n*q)",
     evaluate=lift(np.kron), code="{np}.kron({0}, {1})",
     jvp=_kron_jvp,
-    transpose=Transpose((0, 1), lambda node, t: kron(t[0], t[1])),
+    transpose=through(0, 1),
     printing=Printing(_print_kron, _print_kron, py_call("kron")),
     doc="the Kronecker product A ⊗ B",
 )
@@ -114,7 +115,7 @@ def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "kron_contract", FAMILY, function=kron_contract, params=("side",),
+    "kron_contract", function=kron_contract, params=("side",),
     evaluate=with_node(_kron_contract_value), code=_kron_contract_code,
     jvp=_kron_contract_jvp,
     printing=Printing(_print_kron_contract, _print_kron_contract, py_call("kron_contract")),

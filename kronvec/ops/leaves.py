@@ -5,17 +5,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..contexts import PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
 from ..registry import SELF, Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt, matrix_transposed
-from ._common import constant_value, identity_jvp, python_number
+from ._evaluation_rules import constant_value
+from ._jvp_rules import identity_jvp
+from ._printing_rules import python_number
 
 __all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
            "symbol", "filled"]
 
-FAMILY = "leaves"
 
 
 def _check_name(name: Any) -> None:
@@ -104,7 +106,7 @@ def _transposed_symbol(node: Expr, _: list) -> Expr:
 
 
 register(
-    "symbol", FAMILY, leaf=True, params=("name", "symmetric", "positive_definite"),
+    "symbol", leaf=True, params=("name", "symmetric", "positive_definite"),
     evaluate=lambda ev, e: ev.values[e],
     transpose=Transpose((), _transposed_symbol),
     printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
@@ -145,8 +147,10 @@ def _print_constant(p: Any, e: Expr) -> tuple[str, int]:
 
 
 def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
+    """The constant's name if it is a Python name (the parser reads it back given the
+    constants), its number if it has one entry, else a label ``C1``, ``C2``, ..."""
     value = e.params.value
-    if value.name:
+    if value.name and value.name.isidentifier():
         return value.name, Prec.ATOM
     if value.array.size == 1:
         return python_number(float(value.array.reshape(()))), Prec.ATOM
@@ -154,7 +158,7 @@ def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "const", FAMILY, leaf=True, function=Constant, params=("value",),
+    "const", leaf=True, function=Constant, params=("value",),
     evaluate=constant_value(lambda e: e.params.value.array),
     printing=Printing(_print_constant, _print_constant, _python_constant),
     doc="a constant array",
@@ -174,15 +178,30 @@ def eye(n: int) -> Expr:
     return identity(n)
 
 
+def _identity_value(e: Expr) -> np.ndarray:
+    """I, or for a stack the identity in every member (a read-only broadcast view)."""
+    return np.eye(e.shape[0]) if e.ndim == 2 else np.broadcast_to(np.eye(e.shape[-1]), e.shape)
+
+
+def _print_identity(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.s.identity, Prec.ATOM
+
+
+def _python_identity(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"eye({e.shape[0]})", Prec.ATOM
+
+
+def _itself(node: Expr, args: list[Expr]) -> Expr:
+    return node
+
+
 register(
-    "identity", FAMILY, leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
-    evaluate=constant_value(lambda e: np.eye(e.shape[0]) if e.ndim == 2 else
-                            np.broadcast_to(np.eye(e.shape[-1]), e.shape)),
+    "identity", leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
+    evaluate=constant_value(_identity_value),
     code=lambda g, e: g.eye(e.shape[0]),
     transpose=SELF,
-    printing=Printing(lambda p, e: (p.s.identity, Prec.ATOM), lambda p, e: (p.s.identity, Prec.ATOM),
-                      lambda p, e: (f"eye({e.shape[0]})", Prec.ATOM)),
-    rebuild=lambda node, args: node,
+    printing=Printing(_print_identity, _print_identity, _python_identity),
+    rebuild=_itself,
     doc="the n×n identity matrix",
 )
 
@@ -226,7 +245,7 @@ def _transposed_fill(node: Expr, _: list) -> Expr:
 
 
 register(
-    "zeros", FAMILY, leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
+    "zeros", leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.zeros(e.shape)), code=lambda g, e: g.zeros(e.shape),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(lambda p, e: (p.s.zero, Prec.ATOM), lambda p, e: (p.s.zero, Prec.ATOM),
@@ -242,7 +261,7 @@ def _print_ones(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "ones", FAMILY, leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
+    "ones", leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
     evaluate=constant_value(lambda e: np.ones(e.shape)), code=lambda g, e: g.ones(e.shape),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(_print_ones, _print_ones, _filled_python("ones", "1")),
@@ -261,7 +280,7 @@ def named(e: Expr, name: str) -> Expr:
 
 
 register(
-    "named", FAMILY, function=named, params=("name",),
+    "named", function=named, params=("name",),
     stacks=True,
     evaluate=lambda ev, e: ev(e.args[0]), code="{0}",
     jvp=identity_jvp,

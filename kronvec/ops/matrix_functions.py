@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg as sla
 
+from ..contexts import EvaluationContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechetMap
@@ -28,7 +29,11 @@ from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
-from ._common import call_printing, code_eigh, code_for, io, lift, py_call
+from ._code_templates import code_eigh, code_for
+from ._evaluation_rules import lift
+from ._jvp_rules import io
+from ._printing_rules import call_printing, py_call
+from ._structure_rules import transposed_alike
 from .arithmetic import scale
 from .leaves import identity, zeros
 from .products import inv
@@ -36,7 +41,6 @@ from .products import inv
 __all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet",
            "logm_frechet2"]
 
-FAMILY = "matrix_functions"
 
 
 def expm(a: Any) -> Expr:
@@ -65,11 +69,11 @@ def _print_expm(p: Any, e: Expr) -> tuple[str, int]:
 
 
 EXPM = register(
-    "expm", FAMILY, public="expm", function=expm, signature="(n,n)->(n,n)",
+    "expm", public="expm", function=expm, signature="(n,n)->(n,n)",
     evaluate=lift(sla.expm),
     code=code_for(numpy="sla.expm({0})", jax="jsla.expm({0})", torch="torch.linalg.matrix_exp({0})"),
     jvp=lambda node, i: ExpmFrechetMap(node.args[0], node.shape),
-    transpose=Transpose((0,), lambda node, t: Expr.make("expm", (t[0],), node.params, node.shape)),
+    transpose=Transpose((0,), transposed_alike),
     printing=Printing(_print_expm, _print_expm, py_call("expm")),
     stacks=True,
     doc="the matrix exponential e^A",
@@ -155,7 +159,7 @@ def _expm_frechet2_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "expm_frechet", FAMILY, function=expm_frechet,
+    "expm_frechet", function=expm_frechet,
     evaluate=lift(_expm_frechet_value),
     code=code_for(numpy="sla.expm_frechet({0}, {1}, compute_expm=False, check_finite=False)",
                   jax="jsla.expm_frechet({0}, {1}, compute_expm=False)",
@@ -166,7 +170,7 @@ register(
     doc="the Fréchet derivative L(A, E) of expm (appears in derivatives of expm)",
 )
 register(
-    "expm_frechet2", FAMILY, function=expm_frechet2,
+    "expm_frechet2", function=expm_frechet2,
     evaluate=lift(expm_second),
     code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('expm_second', expm_second)}({a}, {h}, {x})"),
     jvp=_expm_frechet2_jvp,
@@ -299,7 +303,7 @@ def _register_function(fn: str, function: Callable[..., Expr], identity: tuple[s
     """sqrtm or logm: evaluated by SciPy (or in the eigenbasis for a symmetric value), with the
     Fréchet derivative as its JVP."""
     return register(
-        fn, FAMILY, public=fn, function=function, signature="(n,n)->(n,n)",
+        fn, public=fn, function=function, signature="(n,n)->(n,n)",
         evaluate=lift(partial(_spectral_value, fn)), code=lambda g, e, a: _function_code(g, e, a),
         jvp=lambda node, i: _frechet_map(fn, node.args[0], node),
         transpose=Transpose((0,), _transposed_function),
@@ -409,24 +413,23 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
     return LogmSecondMap(a, e if i == 1 else h, io(node, i)[0])
 
 
+_FUNCTIONS = {"sqrtm": sqrtm, "logm": logm}
+
+
+def _frechet_evaluation(ev: EvaluationContext, e: Expr) -> Any:
+    """L(A, E) of sqrtm or logm (named by the op) from the values of A, f(A) and E."""
+    fn = e.op.removesuffix("_frechet")
+    a = e.args[0]
+    return ev.op(_frechet_value(fn), ev(a), ev(_FUNCTIONS[fn](a)), ev(e.args[1]))
+
+
+for _fn, _function, _jvp in (("sqrtm", sqrtm_frechet, _sqrtm_frechet_jvp),
+                             ("logm", logm_frechet, _logm_frechet_jvp)):
+    register(f"{_fn}_frechet", function=_function, evaluate=_frechet_evaluation, code=_frechet_code, jvp=_jvp,
+             printing=call_printing(f"L_{_fn}", rf"\operatorname{{L_{{{_fn}}}}}", f"{_fn}_frechet"),
+             stacks=True, doc=f"the Fréchet derivative L(A, E) of {_fn} (appears in derivatives of {_fn})")
 register(
-    "sqrtm_frechet", FAMILY, function=sqrtm_frechet,
-    evaluate=lambda ev, e: ev.op(_frechet_value("sqrtm"), ev(e.args[0]), ev(sqrtm(e.args[0])), ev(e.args[1])),
-    code=_frechet_code,
-    jvp=_sqrtm_frechet_jvp,
-    printing=call_printing("L_sqrtm", r"\operatorname{L_{sqrtm}}", "sqrtm_frechet"), stacks=True,
-    doc="the Fréchet derivative L(A, E) of sqrtm (appears in derivatives of sqrtm)",
-)
-register(
-    "logm_frechet", FAMILY, function=logm_frechet,
-    evaluate=lambda ev, e: ev.op(_frechet_value("logm"), ev(e.args[0]), ev(logm(e.args[0])), ev(e.args[1])),
-    code=_frechet_code,
-    jvp=_logm_frechet_jvp,
-    printing=call_printing("L_logm", r"\operatorname{L_{logm}}", "logm_frechet"), stacks=True,
-    doc="the Fréchet derivative L(A, E) of logm (appears in derivatives of logm)",
-)
-register(
-    "logm_frechet2", FAMILY, function=logm_frechet2,
+    "logm_frechet2", function=logm_frechet2,
     evaluate=lift(logm_second),
     code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
     jvp=_logm_frechet2_jvp,

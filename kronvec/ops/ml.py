@@ -26,20 +26,25 @@ over those axes.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext
 from ..expr import Expr, as_expr
 from ..lazy import LazyModule
-from ..maps import DiagRankOneMap
-from ..registry import Params, register
+from ..maps import DiagRankOneMap, LinearMap
+from ..registry import Params, register, spec
 from ..shapes import is_plain
-from ._common import axes_printing, axis_printing, code_axis, code_for, io, with_node
+from ._code_templates import code_axis, code_for
+from ._evaluation_rules import with_node
+from ._jvp_rules import io
+from ._printing_rules import axes_printing, axis_printing
 from .axis_reductions import (AXIS_KEPT, AXIS_REDUCTION, axes_sum_jvp, keep_total, resolve_axis, slice_length,
                               slice_sum_jvp, stack_reduction)
 from .elementwise import elementwise_node, register_elementwise, sigmoid
-from .leaves import filled, ones, zeros
+from .leaves import filled
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reshape
 
@@ -47,7 +52,6 @@ special = LazyModule("scipy.special")  # for logsumexp; imported on first use
 
 __all__ = ["softplus", "logsumexp", "softmax", "log_softmax"]
 
-FAMILY = "ml"
 
 
 # ------------------------------------------------------------- softplus
@@ -95,7 +99,7 @@ def _logsumexp_value(node: Any, x: np.ndarray) -> Any:
 
 
 LOGSUMEXP = register(
-    "logsumexp", FAMILY, public="logsumexp", function=logsumexp, signature=AXIS_REDUCTION,
+    "logsumexp", public="logsumexp", function=logsumexp, signature=AXIS_REDUCTION,
     params=("axis",), stacks=True,
     evaluate=with_node(_logsumexp_value),
     code=code_for(numpy=lambda g, e, x: f"special.logsumexp({x}{code_axis(g, e.params.axis, True)})",
@@ -114,7 +118,7 @@ def reduce_logsumexp(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> E
 
 
 register(
-    "reduce_logsumexp", FAMILY, function=reduce_logsumexp, params=("axes", "keepdims"), stacks=True,
+    "reduce_logsumexp", function=reduce_logsumexp, params=("axes", "keepdims"), stacks=True,
     evaluate=with_node(lambda n, x: special.logsumexp(x, axis=n.params.axes, keepdims=n.params.keepdims)),
     code=code_for(numpy="special.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
                   jax="jspecial.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
@@ -131,11 +135,11 @@ def _along(op: str, a: Expr, axis: Any) -> Expr:
     if a.ndim == 1:  # per-member scalars (b,): as the stack (b, 1, 1), whose maps read (b, 1, 1) tangents
         return reshape(_along(op, reshape(a, a.shape + (1, 1)), axes), a.shape)
     if all(a.shape[k] == 1 for k in axes):  # one entry per slice
-        return filled("ones" if op == "softmax" else "zeros", a.shape)
+        return filled(_ONE_ENTRY[op], a.shape)
     return Expr.make(op, (a,), Params(axis=axes), a.shape)
 
 
-# -------------------------------------------------------------- softmax
+# ------------------------------------------------------ softmax, log_softmax
 def softmax(a: Any, axis: int | None = None) -> Expr:
     """exp(A) / Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
     as ``scipy.special.softmax`` (evaluated max-shifted, so never overflowing).
@@ -143,31 +147,41 @@ def softmax(a: Any, axis: int | None = None) -> Expr:
     Its Jacobian is dA ↦ S ⊙ dA − S ⊙ Σ(S ⊙ dA) per slice, diag(s) − ssᵀ for a vector s.
     For a stack, ``scipy.special.softmax(X, axis)`` (None, an integer or a tuple).
     """
+    return _normalized("softmax", a, axis)
+
+
+def log_softmax(a: Any, axis: int | None = None) -> Expr:
+    """A − logsumexp(A) over all entries (``axis=None``), each column (0) or each row (1),
+    as ``scipy.special.log_softmax`` (stable for entries of any size).
+
+    Its Jacobian is dA ↦ dA − Σ(S ⊙ dA) per slice with S = softmax(A): I − 𝟙sᵀ for a vector.
+    For a stack, ``scipy.special.log_softmax(X, axis)`` (None, an integer or a tuple).
+    """
+    return _normalized("log_softmax", a, axis)
+
+
+_ONE_ENTRY = {"softmax": "ones", "log_softmax": "zeros"}  # the value along a slice of one entry
+
+
+def _normalized(op: str, a: Any, axis: int | None) -> Expr:
+    """softmax or log_softmax of ``a`` along ``axis`` (a constant along slices of one entry)."""
     a = as_expr(a)
     if not is_plain(a.shape):
-        return _along("softmax", a, axis)
-    shape, axis = resolve_axis(SOFTMAX, "softmax", a, axis)
+        return _along(op, a, axis)
+    shape, axis = resolve_axis(spec(op), op, a, axis)
     if slice_length(a.shape, axis) == 1:
-        return ones(shape)
-    return Expr.make("softmax", (a,), Params(axis=axis), shape)
+        return filled(_ONE_ENTRY[op], shape)
+    return Expr.make(op, (a,), Params(axis=axis), shape)
 
 
-def _softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
-    return special.softmax(x, axis=node.params.axis)
+def _normalized_value(op: str, node: Any, x: np.ndarray) -> np.ndarray:
+    """``scipy.special.softmax`` or ``log_softmax`` along the node's axis."""
+    return getattr(special, op)(x, axis=node.params.axis)
 
 
-SOFTMAX = register(
-    "softmax", FAMILY, public="softmax", function=softmax, signature=AXIS_KEPT, params=("axis",), stacks=True,
-    evaluate=with_node(_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "softmax"),
-    jvp=lambda node, i: DiagRankOneMap(node, node, node, node.params.axis, *io(node, i)),
-    printing=axis_printing("softmax", r"\operatorname{softmax}"),
-    doc="exp(A)/Σ exp(A), stable, over all entries or each column or row (axis=)",
-)
-
-
-def _softmax_code(g: Any, e: Expr, x: str, fn: str) -> str:
+def _normalized_code(g: CodeContext, e: Expr, x: str) -> str:
     """softmax or log_softmax along the node's axis in generated code (each library's stable one)."""
-    axis = e.params.axis
+    axis, fn = e.params.axis, e.op
     if g.name == "numpy":
         return f"special.{fn}({x}, axis={axis})"
     if g.name == "jax":
@@ -177,33 +191,22 @@ def _softmax_code(g: Any, e: Expr, x: str, fn: str) -> str:
     return f"torch.{fn}({x}, {axis})"
 
 
-# ---------------------------------------------------------- log_softmax
-def log_softmax(a: Any, axis: int | None = None) -> Expr:
-    """A − logsumexp(A) over all entries (``axis=None``), each column (0) or each row (1),
-    as ``scipy.special.log_softmax`` (stable for entries of any size).
-
-    Its Jacobian is dA ↦ dA − Σ(S ⊙ dA) per slice with S = softmax(A): I − 𝟙sᵀ for a vector.
-    For a stack, ``scipy.special.log_softmax(X, axis)`` (None, an integer or a tuple).
-    """
-    a = as_expr(a)
-    if not is_plain(a.shape):
-        return _along("log_softmax", a, axis)
-    shape, axis = resolve_axis(LOG_SOFTMAX, "log_softmax", a, axis)
-    if slice_length(a.shape, axis) == 1:
-        return zeros(shape)
-    return Expr.make("log_softmax", (a,), Params(axis=axis), shape)
+def _softmax_jvp(node: Expr, i: int) -> LinearMap:
+    """dS = S ⊙ dA − S ⊙ Σ(S ⊙ dA) per slice."""
+    return DiagRankOneMap(node, node, node, node.params.axis, *io(node, i))
 
 
-def _log_softmax_value(node: Any, x: np.ndarray) -> np.ndarray:
-    return special.log_softmax(x, axis=node.params.axis)
+def _log_softmax_jvp(node: Expr, i: int) -> LinearMap:
+    """d log_softmax(A) = dA − Σ(S ⊙ dA) per slice, S = softmax(A)."""
+    s = softmax(node.args[0], axis=node.params.axis)
+    return DiagRankOneMap(None, None, s, node.params.axis, *io(node, i))
 
 
-LOG_SOFTMAX = register(
-    "log_softmax", FAMILY, public="log_softmax", function=log_softmax, signature=AXIS_KEPT,
-    params=("axis",), stacks=True,
-    evaluate=with_node(_log_softmax_value), code=lambda g, e, x: _softmax_code(g, e, x, "log_softmax"),
-    jvp=lambda node, i: DiagRankOneMap(None, None, softmax(node.args[0], axis=node.params.axis),
-                                       node.params.axis, *io(node, i)),
-    printing=axis_printing("log_softmax", r"\operatorname{log\_softmax}"),
-    doc="A − logsumexp(A), stable, over all entries or each column or row (axis=)",
-)
+for _op, _function, _jvp, _latex, _doc in (
+        ("softmax", softmax, _softmax_jvp, r"\operatorname{softmax}",
+         "exp(A)/Σ exp(A), stable, over all entries or each column or row (axis=)"),
+        ("log_softmax", log_softmax, _log_softmax_jvp, r"\operatorname{log\_softmax}",
+         "A − logsumexp(A), stable, over all entries or each column or row (axis=)")):
+    register(_op, public=_op, function=_function, signature=AXIS_KEPT, params=("axis",), stacks=True,
+             evaluate=with_node(partial(_normalized_value, _op)), code=_normalized_code, jvp=_jvp,
+             printing=axis_printing(_op, _latex), doc=_doc)

@@ -18,13 +18,13 @@ import numpy as np
 from ..errors import DegenerateError
 from ..expr import Expr, as_expr
 from ..registry import Params, Printing, Transpose, register
-from ..shapes import matrix_transposed
-from ._common import elementwise_jvp, with_node
+from ._evaluation_rules import with_node
+from ._jvp_rules import elementwise_jvp
+from ._structure_rules import transposed_alike
 from .arithmetic import power, scale
 
 __all__ = ["power0"]
 
-FAMILY = "norm_roots"
 
 
 def power0(x: Any, p: float, strict: bool = False) -> Expr:
@@ -63,11 +63,10 @@ def _code(g: Any, e: Expr, x: str) -> str:
 
 
 register(
-    "power0", FAMILY, function=power0, params=("exponent", "strict"), stacks=True,
+    "power0", function=power0, params=("exponent", "strict"), stacks=True,
     evaluate=with_node(_value), code=_code,
     jvp=elementwise_jvp(_derivative),
-    transpose=Transpose((0,), lambda node, t: Expr.make("power0", (t[0],), node.params,
-                                                        matrix_transposed(node.shape))),
+    transpose=Transpose((0,), transposed_alike),
     printing=Printing(_as_power, _as_power, _as_power),
     doc="xᵖ of a norm or a sum of squares, 0 where it is 0 (gradients of norms at a zero argument)",
 )

@@ -25,11 +25,14 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import ElementwiseMap, KronMap, TraceMap, ZeroMap
+from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt, is_plain
-from ._common import code_for, func_print, io, lift, py_call, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call
 from .arithmetic import multiply, scale
 from .axis_reductions import axes_sum_jvp, keep_total
 from .axis_reductions import max as max_
@@ -47,7 +50,6 @@ from .stacks import transpose as permute
 __all__ = ["slogdet", "norm_of_order", "vector_norm", "smallest_singular_value", "abs_power",
            "signed_power"]
 
-FAMILY = "norms"
 
 
 # -------------------------------------------------------------- slogdet
@@ -72,11 +74,11 @@ def _sign_value(x: np.ndarray) -> Any:
 
 
 SLOGDET = register(
-    "slogdet", FAMILY, public="slogdet", function=slogdet, signature="(n,n)->()", node=False,
+    "slogdet", public="slogdet", function=slogdet, signature="(n,n)->()", node=False,
     stacks=True, outputs=("sign", "logabsdet"),
     doc="(sign det A, log|det A|) as np.linalg.slogdet")
 register(
-    "slogdet_sign", FAMILY, function=lambda a: slogdet(a)[0], stacks=True,
+    "slogdet_sign", function=lambda a: slogdet(a)[0], stacks=True,
     evaluate=lift(_sign_value), code="{la}.slogdet({0})[0]",
     jvp=lambda node, i: ZeroMap(*io(node, i)),
     printing=Printing(func_print("sign det"), func_print(r"\operatorname{sign}\det"),
@@ -124,18 +126,28 @@ def _power_printing(name: str, unicode: str, latex: str) -> Printing:
                     lambda p, e: (f"{name}({p(e.args[0])}, {e.params.q!r})", Prec.ATOM))
 
 
+def _abs_power_jvp(node: Expr, i: int) -> LinearMap:
+    """d|A|∘q = q sign(A) ⊙ |A|∘(q−1) ⊙ dA."""
+    q = node.params.q
+    return ElementwiseMap(scale(q, signed_power(node.args[0], q - 1)), node.args[0].shape, node.shape)
+
+
+def _signed_power_jvp(node: Expr, i: int) -> LinearMap:
+    """d(sign(A) ⊙ |A|∘q) = q |A|∘(q−1) ⊙ dA."""
+    q = node.params.q
+    return ElementwiseMap(scale(q, abs_power(node.args[0], q - 1)), node.args[0].shape, node.shape)
+
+
 register(
-    "abs_power", FAMILY, function=abs_power, params=("q",), stacks=True,
+    "abs_power", function=abs_power, params=("q",), stacks=True,
     evaluate=with_node(_abs_power_value), code=lambda g, e, x: _safe_code(g, x, e.params.q, False),
-    jvp=lambda node, i: ElementwiseMap(scale(node.params.q, signed_power(node.args[0], node.params.q - 1)),
-                                       node.args[0].shape, node.shape),
+    jvp=_abs_power_jvp,
     printing=_power_printing("abs_power", "|{}|", r"\left|{}\right|"),
     doc="|A|∘q elementwise, 0 at A = 0 for q < 0")
 register(
-    "signed_power", FAMILY, function=signed_power, params=("q",), stacks=True,
+    "signed_power", function=signed_power, params=("q",), stacks=True,
     evaluate=with_node(_signed_power_value), code=lambda g, e, x: _safe_code(g, x, e.params.q, True),
-    jvp=lambda node, i: ElementwiseMap(scale(node.params.q, abs_power(node.args[0], node.params.q - 1)),
-                                       node.args[0].shape, node.shape),
+    jvp=_signed_power_jvp,
     printing=_power_printing("signed_power", "sign({0})|{0}|", r"\operatorname{{sign}}({0})\left|{0}\right|"),
     doc="sign(A) ⊙ |A|∘q elementwise, 0 at A = 0")
 
@@ -187,7 +199,7 @@ def _vector_norm_python(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "vector_norm", FAMILY, function=vector_norm, params=("p", "axes", "keepdims"), stacks=True,
+    "vector_norm", function=vector_norm, params=("p", "axes", "keepdims"), stacks=True,
     evaluate=with_node(_vector_norm_value),
     code=code_for(other="{np}.sum({np}.abs({0}) ** {n.params.p!r}, axis={n.params.axes}, "
                         "keepdims={n.params.keepdims}) ** (1.0 / {n.params.p!r})",
@@ -256,7 +268,7 @@ def _smallest_value(x: np.ndarray) -> Any:
 
 
 register(
-    "smallest_singular_value", FAMILY, function=smallest_singular_value, stacks=True,
+    "smallest_singular_value", function=smallest_singular_value, stacks=True,
     evaluate=lift(_smallest_value),
     code=code_for(other="{la}.svd({0}, compute_uv=False)[..., -1]",
                   torch="torch.linalg.svdvals({0})[..., -1]"),
@@ -266,7 +278,7 @@ register(
                       lambda p, e: (f"norm({p(e.args[0])}, ord=-2)", Prec.ATOM)),
     doc="the smallest singular value ‖A‖₋₂ (ties split evenly, 0 at a zero value)")
 register(
-    "smallest_weights", FAMILY, function=smallest_weights, stacks=True,
+    "smallest_weights", function=smallest_weights, stacks=True,
     evaluate=lift(_smallest_weights_value),
     code=lambda g, e, s: _smallest_weights_code(g, s),
     jvp=lambda node, i: ZeroMap(*io(node, i)),
@@ -283,12 +295,12 @@ def _reduce(kind: str, x: Expr, axes: tuple[int, ...], keepdims: bool) -> Expr:
     return fn(x, axis=axes, keepdims=keepdims)
 
 
-def _vector(a: Expr, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Expr:  # noqa: A002
+def _vector(a: Expr, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Expr:
     if isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     keep = keepdims or is_plain(a.shape)
     if ord is None:
-        ord = 2  # noqa: A001
+        ord = 2
     if ord == math.inf:
         return _reduce("max", abs_(a), axes, keepdims)
     if ord == -math.inf:
@@ -300,7 +312,7 @@ def _vector(a: Expr, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Expr:  
     return vector_norm(a, float(ord), axes, keep)
 
 
-def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:  # noqa: A002
+def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:
     row, col = axes
     target = reduced_shape(a.shape, axes, keepdims) if not is_plain(a.shape) else ((1, 1) if keepdims else ())
     if ord in (None, "fro", "nuc", 2, -2):
@@ -324,7 +336,7 @@ def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:  
     return reshape(out, target) if out.shape != target else out
 
 
-def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:  # noqa: A002
+def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
     """``numpy.linalg.norm(A, ord, axis, keepdims)`` for the orders that need more than the
     Frobenius, nuclear and spectral norms (``kv.norm`` sends them here).
 
@@ -353,5 +365,5 @@ def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = Fa
 
 
 register(
-    "norm_of_order", FAMILY, function=norm_of_order, node=False, stacks=True,
+    "norm_of_order", function=norm_of_order, node=False, stacks=True,
     doc="np.linalg.norm for every ord, axis and keepdims (kv.norm dispatches here)")

@@ -17,17 +17,21 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
-from ..registry import Params, Prec, Printing, Transpose, register
-from ._common import code_for, func_print, io, lift, py_call, python_number, with_node
+from ..registry import Params, Prec, Printing, register
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call, python_number
+from ._structure_rules import through
 from .arithmetic import add, scale
 from .broadcasting import broadcast_all
 from .elementwise import elementwise_node, register_elementwise
 
 __all__ = ["abs", "sign", "heaviside", "relu", "maximum", "minimum"]
 
-FAMILY = "piecewise"
 
 
 def _zero_jvp(node: Expr, i: int) -> ZeroMap:
@@ -47,16 +51,16 @@ def sign(a: Any) -> Expr:
     return a if a.op == "sign" else elementwise_node("sign", a)
 
 
-register("sign", FAMILY, public="sign", function=sign, signature="(...)->(...)",
+register("sign", public="sign", function=sign, signature="(...)->(...)",
          stacks=True,
          evaluate=lift(np.sign), jvp=_zero_jvp, code="{np}.sign({0})",
-         transpose=Transpose((0,), lambda node, t: sign(t[0])),
+         transpose=through(0),
          printing=Printing(func_print("sign"), func_print(r"\operatorname{sign}"), py_call("sign")),
          doc="the elementwise sign (derivative 0)")
 
 
 # ------------------------------------------------------------------- abs
-def abs(a: Any) -> Expr:  # noqa: A001 - the public name kv.abs
+def abs(a: Any) -> Expr:
     """The elementwise absolute value |Aᵢⱼ|; d abs(A) = sign(A) ⊙ dA, which is 0 at A = 0.
 
     Printed ``abs(A)``, since |A| is the determinant in the Matrix Cookbook's notation.
@@ -87,15 +91,18 @@ def _print_heaviside(name: str) -> Any:
     return lambda p, e: (p.s.func(name, p(e.args[0]), p.format_number(e.params.h0)), Prec.ATOM)
 
 
-register("heaviside", FAMILY, public="heaviside", function=heaviside, signature="(...),num->(...)",
+def _python_heaviside(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"heaviside({printer(e.args[0])}, {python_number(e.params.h0)})", Prec.ATOM
+
+
+register("heaviside", public="heaviside", function=heaviside, signature="(...),num->(...)",
          params=("h0",), stacks=True,
          evaluate=with_node(lambda n, x: np.heaviside(x, n.params.h0)), jvp=_zero_jvp,
          code=code_for(other="{np}.heaviside({0}, {n.params.h0!r})",
                        torch="({0} > 0).to({0}.dtype) + {n.params.h0!r} * ({0} == 0).to({0}.dtype)"),
-         transpose=Transpose((0,), lambda node, t: heaviside(t[0], node.params.h0)),
+         transpose=through(0),
          printing=Printing(_print_heaviside("heaviside"), _print_heaviside(r"\operatorname{heaviside}"),
-                           lambda p, e: (f"heaviside({p(e.args[0])}, {python_number(e.params.h0)})",
-                                         Prec.ATOM)),
+                           _python_heaviside),
          doc="the step function (NumPy's heaviside(x1, x2); derivative 0)")
 
 
@@ -146,10 +153,10 @@ def _extremum_jvp(larger: bool) -> Any:
 
 
 def _register_extremum(name: str, function: Any, value: Any, larger: bool, latex: str) -> None:
-    register(name, FAMILY, public=name, function=function, signature="(...),(...)->(...)",
+    register(name, public=name, function=function, signature="(...),(...)->(...)",
              stacks=True,
              evaluate=lift(value), jvp=_extremum_jvp(larger), code=f"{{np}}.{name}({{0}}, {{1}})",
-             transpose=Transpose((0, 1), lambda node, t: function(t[0], t[1])),
+             transpose=through(0, 1),
              printing=Printing(func_print(name[:3]), func_print(latex), py_call(name)),
              doc=f"the elementwise {name} (NumPy broadcasting; ties split the derivative evenly)")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
 from ..maps.algebra import add as add_maps
@@ -25,14 +26,16 @@ from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_
                            power_second, second_by_squaring)
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
-from ._common import code_for, io, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
+from ._jvp_rules import io
+from ._structure_rules import through
 from .arithmetic import scale
 from .leaves import zeros
 from .products import matrix_power
 
 __all__ = ["matpow_frechet", "matpow_frechet2"]
 
-FAMILY = "products"
 
 
 def _shape(name: str, *args: Expr) -> Shape:
@@ -112,23 +115,40 @@ def _print_python(p: Any, e: Expr) -> tuple[str, int]:
     return f"{e.op}({', '.join(p(x) for x in e.args)}, {e.params.k})", Prec.ATOM
 
 
+def _frechet_value(node: Any, a: Any, h: Any) -> Any:
+    return power_frechet(a, h, node.params.k)
+
+
+def _frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
+    return f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, {e.params.k})"
+
+
+def _second_value(node: Any, a: Any, x: Any, y: Any) -> Any:
+    return power_second(a, x, y, node.params.k)
+
+
+def _second_code(g: CodeContext, e: Expr, a: str, x: str, y: str) -> str:
+    return f"{g.helper('power_second', second_by_squaring)}({a}, {x}, {y}, {e.params.k})"
+
+
+def _second_transposed(node: Expr, t: list[Expr]) -> Expr:
+    """(Σ Aⁱ X Aʲ Y Aˡ)ᵀ = Σ Aᵀˡ Yᵀ Aᵀʲ Xᵀ Aᵀⁱ: the directions trade places."""
+    return matpow_frechet2(t[0], t[2], t[1], node.params.k)
+
+
 register(
-    "matpow_frechet", FAMILY, function=matpow_frechet, params=("k",), stacks=True,
-    evaluate=with_node(lambda n, a, h: power_frechet(a, h, n.params.k)),
-    code=code_for(other=lambda g, e, a, h: f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, "
-                                           f"{e.params.k})"),
+    "matpow_frechet", function=matpow_frechet, params=("k",), stacks=True,
+    evaluate=with_node(_frechet_value), code=code_for(other=_frechet_code),
     jvp=_frechet_jvp,
-    transpose=Transpose(None, lambda node, t: matpow_frechet(t[0], t[1], node.params.k)),
+    transpose=through(),
     printing=Printing(_print_sum, _print_sum, _print_python),
     doc="Σᵢ Aⁱ H Aᵏ⁻¹⁻ⁱ, the derivative of matrix_power (appears in its derivatives)",
 )
 register(
-    "matpow_frechet2", FAMILY, function=matpow_frechet2, params=("k",), stacks=True,
-    evaluate=with_node(lambda n, a, x, y: power_second(a, x, y, n.params.k)),
-    code=code_for(other=lambda g, e, a, x, y: f"{g.helper('power_second', second_by_squaring)}({a}, {x}, "
-                                              f"{y}, {e.params.k})"),
+    "matpow_frechet2", function=matpow_frechet2, params=("k",), stacks=True,
+    evaluate=with_node(_second_value), code=code_for(other=_second_code),
     jvp=_second_jvp,
-    transpose=Transpose(None, lambda node, t: matpow_frechet2(t[0], t[2], t[1], node.params.k)),
+    transpose=Transpose(None, _second_transposed),
     printing=Printing(_print_sum, _print_sum, _print_python),
     doc="Σ Aⁱ X Aʲ Y Aˡ, the second derivative of matrix_power (appears in its Hessians)",
 )

@@ -25,14 +25,17 @@ from ..maps.powers import MatrixPowerFrechetMap
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
 from ..registry import function as registry_function
 from ..shapes import matrix_transposed
-from ._common import (code_transpose, io, lift, matrix_transpose_value, product_stack, py_call, triangle,
-                      unit_factor, with_node)
+from ._code_templates import code_transpose
+from ._evaluation_rules import lift, matrix_transpose_value, with_node
+from ._jvp_rules import io
+from ._printing_rules import py_call
+from ._product_factors import product_stack, unit_factor
+from ._structure_rules import through, transposed_alike, triangle
 from .arithmetic import scale, smul
 from .leaves import identity, ones, zeros
 
 __all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "matrix_power"]
 
-FAMILY = "products"
 
 
 # --------------------------------------------------------------- matmul
@@ -199,7 +202,7 @@ def _subproduct(factors: tuple[Expr, ...]) -> Expr:
 
 
 MATMUL = register(
-    "matmul", FAMILY, public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
+    "matmul", public="matmul", function=matmul, signature="(m,n),(n,k)->(m,k)",
     stacks=True,
     evaluate=lambda ev, e: ev.product(e), code=lambda g, e, *args: " @ ".join(args),
     jvp=_matmul_jvp,
@@ -292,7 +295,7 @@ def matrix_transpose(a: Any) -> Expr:
 
 
 register(
-    "transpose", FAMILY, public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
+    "transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
@@ -344,11 +347,11 @@ def _plain_transpose(p: Any, t: Expr) -> bool:
 
 
 INV = register(
-    "inv", FAMILY, public="inv", function=inv, signature="(n,n)->(n,n)", stacks=True,
+    "inv", public="inv", function=inv, signature="(n,n)->(n,n)", stacks=True,
     evaluate=lambda ev, e: ev.inverse(e), deferred=True,
     code=lambda g, e, x: g.backend.inverse(g, g.factor(e.args[0]), False),
     jvp=lambda node, i: _inv_jvp(node),
-    transpose=Transpose((0,), lambda node, t: inv(t[0])),
+    transpose=through(0),
     printing=Printing(_print_inv, _print_inv, py_call("inv")),
     domain=("invertible",),
     doc="the inverse A⁻¹ (solves, never an explicit inverse, where a product allows)",
@@ -363,7 +366,7 @@ def solve(a: Any, b: Any) -> Expr:
 
 
 SOLVE = register(
-    "solve", FAMILY, public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False, stacks=True,
+    "solve", public="solve", function=solve, signature="(n,n),(n,k)->(n,k)", node=False, stacks=True,
     domain=("invertible", ""),
     doc="A⁻¹B by a solve (builds inv(A) @ B)",
 )
@@ -402,7 +405,7 @@ def _matpow_jvp(node: Expr, i: int) -> Any:
     a, k = node.args[0], node.params.k
     if k > EXPANDED_POWERS:
         return MatrixPowerFrechetMap(a, k, a.shape)
-    power = lambda j: matrix_power(a, j) if j > 0 else None  # noqa: E731
+    power = lambda j: matrix_power(a, j) if j > 0 else None
     return add_maps(*[KronMap(power(j), power(k - 1 - j), a.shape, a.shape) for j in range(k)])
 
 
@@ -421,12 +424,12 @@ def _print_matpow(p: Any, e: Expr) -> tuple[str, int]:
 
 
 MATPOW = register(
-    "matpow", FAMILY, public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
+    "matpow", public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
     params=("k",), stacks=True,
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
     code="{la}.matrix_power({0}, {n.params.k})",
     jvp=_matpow_jvp,
-    transpose=Transpose((0,), lambda node, t: Expr.make("matpow", (t[0],), node.params, node.shape)),
+    transpose=Transpose((0,), transposed_alike),
     printing=Printing(_print_matpow, _print_matpow,
                       lambda p, e: (f"matrix_power({p(e.args[0])}, {e.params.k})", Prec.ATOM)),
     doc="Aᵏ for an integer k (negative powers through the inverse)",

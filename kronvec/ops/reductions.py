@@ -11,14 +11,17 @@ from typing import Any
 import numpy as np
 
 from .. import registry
+from ..contexts import StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import TraceMap
+from ..maps import LinearMap, TraceMap
 from ..maps.members import member_trace_map
 from ..registry import Prec, Printing, register
 from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
-from ._common import func_print, io, lift, py_call
+from ._evaluation_rules import lift
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
@@ -30,7 +33,6 @@ from .stacks import normalize_axes, reduce_sum, transpose as permute
 
 __all__ = ["trace", "det", "logdet", "sum", "norm", "AXIS_REDUCTION"]
 
-FAMILY = "reductions"
 
 AXIS_REDUCTION = "(m,n),axis=None->() | (m,n),axis=0->(1,n) | (m,n),axis=1->(m,1)"
 """The signature of a reduction along an axis (sum, mean, max, min, logsumexp)."""
@@ -133,7 +135,7 @@ def _trace_value(x: np.ndarray) -> Any:
 
 
 TRACE = register(
-    "trace", FAMILY, public="trace", function=trace, signature="(n,n)->()", stacks=True,
+    "trace", public="trace", function=trace, signature="(n,n)->()", stacks=True,
     evaluate=lift(_trace_value), code="{np}.trace({0})",
     jvp=_scalar_jvp(lambda node: None, lambda node: _one()),
     rebuild=lambda node, args: trace(args[0], 0, -2, -1),  # the node traces the last two axes
@@ -167,7 +169,7 @@ def _det_value(fac: Any) -> Any:
 
 
 DET = register(
-    "det", FAMILY, public="det", function=det, signature="(n,n)->()", stacks=True,
+    "det", public="det", function=det, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(_det_value, ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.det(g, g.factor(e.args[0])),
     jvp=_scalar_jvp(lambda node: adj(node.args[0]), lambda node: _one()),  # adj(A) = det(A) A⁻¹
@@ -193,7 +195,7 @@ def logdet(a: Any) -> Expr:
 
 
 LOGDET = register(
-    "logdet", FAMILY, public="logdet", function=logdet, signature="(n,n)->()", stacks=True,
+    "logdet", public="logdet", function=logdet, signature="(n,n)->()", stacks=True,
     evaluate=lambda ev, e: ev.op(lambda fac: fac.logabsdet()[1], ev.factorization(e.args[0])),
     code=lambda g, e, a: g.backend.logabsdet(g, g.factor(e.args[0])),
     jvp=_scalar_jvp(lambda node: inv(node.args[0]), lambda node: _one()),
@@ -204,7 +206,7 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
-def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noqa: A001 - kv.sum
+def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
     (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
     as ``np.sum`` (negative axes count from the end).
@@ -237,7 +239,7 @@ def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:  # noq
 
 
 SUM = register(
-    "sum", FAMILY, public="sum", function=sum, stacks=True,
+    "sum", public="sum", function=sum, stacks=True,
     signature=AXIS_REDUCTION,
     evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
     jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
@@ -247,7 +249,7 @@ SUM = register(
 
 
 # ----------------------------------------------------------------- norm
-def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:  # noqa: A002
+def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
     """A matrix or vector norm, as ``numpy.linalg.norm(A, ord, axis, keepdims)``.
 
     * ``ord=None`` or ``"fro"``: the Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½,
@@ -281,7 +283,7 @@ def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> E
 norm.stack_keywords = ("axis", "keepdims")  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
 
 
-def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
+def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:
     """NumPy's norms with ``axis``, or of a stack: square roots of sums of squares, and the
     SVD's norms of the planes of a stack."""
     ndim = a.ndim
@@ -301,13 +303,24 @@ def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:  # noqa: A002
     return power0(sum(multiply(a, a), axis=axes[0] if ndim == 2 else axes), 0.5)  # gradient 0 at 0
 
 
+def _frobenius_value(x: Any) -> float:
+    return float(np.linalg.norm(x))
+
+
+def _frobenius_jvp(node: Expr, i: int) -> LinearMap:
+    """d‖A‖ = tr((A/‖A‖)ᵀ dA), 0 at A = 0 (power0: the minimum-norm subgradient)."""
+    return TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(), *io(node, i))
+
+
+def _print_frobenius(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.s.norm(printer(e.args[0])), Prec.ATOM
+
+
 register(
-    "norm", FAMILY, public="norm", function=norm, signature="(m,n)->()",
+    "norm", public="norm", function=norm, signature="(m,n)->()",
     stacks=True,
-    evaluate=lift(lambda x: float(np.linalg.norm(x))), code="{la}.norm({0})",
-    jvp=lambda node, i: TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(),  # 0 at A = 0
-                                 *io(node, i)),
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM),
-                      lambda p, e: (p.s.norm(p(e.args[0])), Prec.ATOM), py_call("norm")),
+    evaluate=lift(_frobenius_value), code="{la}.norm({0})",
+    jvp=_frobenius_jvp,
+    printing=Printing(_print_frobenius, _print_frobenius, py_call("norm")),
     doc="a matrix norm: Frobenius ‖A‖ (ord None/'fro'), nuclear (ord 'nuc') or spectral (ord 2)",
 )

@@ -29,8 +29,12 @@ import numpy as np
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap
-from ..registry import Params, Prec, Printing, Transpose, register
-from ._common import code_for, func_print, io, lift, py_call, with_node
+from ..registry import Params, Prec, Printing, register
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._jvp_rules import io
+from ._printing_rules import func_print, py_call
+from ._structure_rules import through
 from .arithmetic import add, hadamard, power, scale
 from .broadcasting import broadcast_all
 from .elementwise import elementwise_node, exp, log, register_elementwise
@@ -40,7 +44,6 @@ from .stacks import broadcast_to
 __all__ = ["gammaln", "digamma", "polygamma", "erf", "erfc", "ndtr", "log_ndtr", "ndtr_ratio", "logit",
            "xlogy", "xdivy"]
 
-FAMILY = "special"
 
 special = LazyModule("scipy.special")  # imported on first use
 
@@ -114,7 +117,7 @@ def _print_polygamma(latex: bool) -> Any:
     return styled
 
 
-register("polygamma", FAMILY, public="polygamma", function=polygamma, signature="int,(...)->(...)",
+register("polygamma", public="polygamma", function=polygamma, signature="int,(...)->(...)",
          params=("order",), stacks=True,
          rebuild=lambda node, args: polygamma(node.params.order, args[0]),
          evaluate=with_node(lambda n, x: special.polygamma(n.params.order, x)),
@@ -122,7 +125,7 @@ register("polygamma", FAMILY, public="polygamma", function=polygamma, signature=
          code=code_for(numpy="special.polygamma({n.params.order}, {0})",
                        jax="jspecial.polygamma({n.params.order}, {0})",
                        torch="torch.special.polygamma({n.params.order}, {0})"),
-         transpose=Transpose((0,), lambda node, t: polygamma(node.params.order, t[0])),
+         transpose=through(0),
          printing=Printing(_print_polygamma(False), _print_polygamma(True),
                            lambda p, e: (f"polygamma({e.params.order}, {p(e.args[0])})", Prec.ATOM)),
          domain=("", "positive"),
@@ -203,12 +206,12 @@ register_elementwise("log_ndtr", log_ndtr, _scipy("log_ndtr"), lambda n: ndtr_ra
                      "log Φ(A), stable far into the lower tail (scipy.special.log_ndtr)", unicode="logΦ",
                      code=code_for(numpy="special.log_ndtr({0})", jax="jspecial.log_ndtr({0})",
                                    torch="torch.special.log_ndtr({0})"))
-register("ndtr_ratio", FAMILY, function=ndtr_ratio, signature="(...)->(...)", stacks=True,
+register("ndtr_ratio", function=ndtr_ratio, signature="(...)->(...)", stacks=True,
          evaluate=lift(_ndtr_ratio_value),
          jvp=_ndtr_ratio_jvp,
          code=code_for(numpy=_erfcx_code("special"), jax=_erfcx_code("jspecial"),
                        torch=_erfcx_code("torch.special")),
-         transpose=Transpose((0,), lambda node, t: ndtr_ratio(t[0])),
+         transpose=through(0),
          printing=Printing(func_print("(φ/Φ)"), func_print(r"\left(\varphi/\Phi\right)"),
                            py_call("ndtr_ratio")),
          doc="φ(A)/Φ(A) elementwise, the derivative of log_ndtr, stable in both tails")
@@ -271,17 +274,17 @@ def _xdivy_code(module: str) -> str:
     return f"{{0}} / {module}.where({{0}} == 0, 1.0, {{1}})"
 
 
-register("xlogy", FAMILY, public="xlogy", function=xlogy, signature="(...),(...)->(...)", stacks=True,
+register("xlogy", public="xlogy", function=xlogy, signature="(...),(...)->(...)", stacks=True,
          evaluate=lift(_scipy("xlogy")), jvp=_xlogy_jvp,
          code=code_for(numpy="special.xlogy({0}, {1})", jax="jspecial.xlogy({0}, {1})",
                        torch="torch.special.xlogy({0}, {1})"),
-         transpose=Transpose((0, 1), lambda node, t: xlogy(t[0], t[1])),
+         transpose=through(0, 1),
          printing=Printing(func_print("xlogy"), func_print(r"\operatorname{xlogy}"), py_call("xlogy")),
          domain=("", "positive"),
          doc="X ⊙ log(Y), 0 where X = 0, broadcast as NumPy (scipy.special.xlogy)")
-register("xdivy", FAMILY, function=xdivy, signature="(...),(...)->(...)", stacks=True,
+register("xdivy", function=xdivy, signature="(...),(...)->(...)", stacks=True,
          evaluate=lift(_xdivy_value), jvp=_xdivy_jvp,
          code=code_for(numpy=_xdivy_code("np"), jax=_xdivy_code("jnp"), torch=_xdivy_code("torch")),
-         transpose=Transpose((0, 1), lambda node, t: xdivy(t[0], t[1])),
+         transpose=through(0, 1),
          printing=Printing(func_print("xdivy"), func_print(r"\operatorname{xdivy}"), py_call("xdivy")),
          doc="X ⊘ Y, 0 where X = 0 (the derivative of xlogy in Y)")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from functools import partial
 from operator import itemgetter
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -34,9 +34,13 @@ from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleM
                     commutation_map)
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
+from ..contexts import CodeContext, EvaluationContext, PrintContext
 from ..registry import Params, Prec, Printing, register
 from ..shapes import first_member, fmt, member_text, stack_of
-from ._common import code_eigh, func_print, py_call, with_node
+from ._code_templates import code_eigh
+from ._evaluation_rules import with_node
+from ._outputs import Output, register_outputs
+from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import identity, ones
 from .products import matmul, transpose
@@ -44,7 +48,6 @@ from .structure import diag
 
 __all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts"]
 
-FAMILY = "spectral"
 
 _EPS = np.finfo(float).eps
 
@@ -146,7 +149,7 @@ def _gapinv_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "gapinv", FAMILY, function=gapinv, params=("what", "nonzero"), stacks=True,
+    "gapinv", function=gapinv, params=("what", "nonzero"), stacks=True,
     evaluate=with_node(lambda n, x: gap_inverse(x, n.params.what, n.params.nonzero)),
     code=lambda g, e, x: _gapinv_code(g, e, x),
     jvp=_gapinv_jvp,
@@ -243,7 +246,7 @@ _EIGH_IDENTITY = ("{arg} = V diag(w) Vᵀ, VᵀV = I ⇒ Vᵀ d{arg} V = diag(dw
                   r"V^{{\top}} \mathrm{{d}}{arg}\, V),\ F_{{ij}} = 1/(w_j - w_i)")
 
 EIGVALSH = register(
-    "eigvalsh", FAMILY, public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
+    "eigvalsh", public="eigvalsh", function=eigvalsh, signature="(n,n)->(n,1)", params=("UPLO",),
     stacks=True,
     evaluate=_eigvalsh_value, code=_eigvalsh_code,
     jvp=_eigvalsh_jvp,
@@ -252,15 +255,30 @@ EIGVALSH = register(
     doc="the eigenvalues of a symmetric matrix, ascending, as a column (reads the UPLO triangle)",
 )
 
+def _eigenvectors_value(ev: EvaluationContext, e: Expr) -> Any:
+    """V from the eigendecomposition shared with the eigenvalues (one LAPACK call)."""
+    a, uplo = e.args[0], e.params.UPLO
+    return ev.op(itemgetter(1), ev.shared(("eigh", a, uplo), partial(_eigh_full, uplo), ev(a)))
+
+
+def _eigenvectors_code(g: CodeContext, e: Expr, a: str) -> str:
+    return f"{code_eigh(g, a, e.params.UPLO)}[1]"
+
+
+def _python_eigenvectors(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"eigh({printer(e.args[0])})[1]", Prec.ATOM
+
+
+def _rebuild_eigenvectors(node: Expr, args: Sequence[Expr]) -> Expr:
+    return eigenvectors(args[0], node.params.UPLO)
+
+
 register(
-    "eigh_vectors", FAMILY, function=eigenvectors, params=("UPLO",), stacks=True,
-    evaluate=lambda ev, e: ev.op(itemgetter(1), ev.shared(("eigh", e.args[0], e.params.UPLO),
-                                                          partial(_eigh_full, e.params.UPLO), ev(e.args[0]))),
-    code=lambda g, e, a: f"{code_eigh(g, a, e.params.UPLO)}[1]",
+    "eigh_vectors", function=eigenvectors, params=("UPLO",), stacks=True,
+    evaluate=_eigenvectors_value, code=_eigenvectors_code,
     jvp=_eigvectors_jvp, orthonormal="columns",
-    printing=Printing(func_print("eigvecs"), func_print(r"\operatorname{eigvecs}"),
-                      lambda p, e: (f"eigh({p(e.args[0])})[1]", Prec.ATOM)),
-    rebuild=lambda node, args: eigenvectors(args[0], node.params.UPLO),
+    printing=Printing(func_print("eigvecs"), func_print(r"\operatorname{eigvecs}"), _python_eigenvectors),
+    rebuild=_rebuild_eigenvectors,
     identity=_EIGH_IDENTITY,
     doc="the orthonormal eigenvectors V of eigh (columns in the order of w)",
 )
@@ -286,7 +304,7 @@ def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
 
 
 EIGH = register(
-    "eigh", FAMILY, public="eigh", function=eigh, signature="(n,n)->(n,1)", node=False, outputs=("w", "V"),
+    "eigh", public="eigh", function=eigh, signature="(n,n)->(n,1)", node=False, outputs=("w", "V"),
     stacks=True,
     doc="(w, V): eigenvalues (ascending column) and eigenvectors of a symmetric matrix",
 )
@@ -392,38 +410,24 @@ _SVD_IDENTITY = ("{arg} = U diag(s) Vᵀ ⇒ P = Uᵀ d{arg} V = UᵀdU S + dS +
                  r"\operatorname{{diag}}(U^{{\top}} \mathrm{{d}}{arg}\, V)")
 
 
-def _svd_print(unicode: str, latex: str, index: int) -> Printing:
-    return Printing(func_print(unicode), func_print(latex),
-                    lambda p, e: (f"svd({p(e.args[0])})[{index}]", Prec.ATOM))
+def _python_svdvals(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"svd({printer(e.args[0])}, compute_uv=False)", Prec.ATOM
 
 
 SVD = register(
-    "svd", FAMILY, public="svd", function=svd, signature="(m,n)->(m,n)", node=False, stacks=True,
+    "svd", public="svd", function=svd, signature="(m,n)->(m,n)", node=False, stacks=True,
     outputs=("U", "s", "Vt"),
     doc="(U, s, Vᵀ), the reduced singular value decomposition; s alone with compute_uv=False",
 )
-register(
-    "svdvals", FAMILY, function=lambda a: svd(a, compute_uv=False),
-    stacks=True,
-    evaluate=_svd_values, jvp=_svdvals_jvp, code=_svd_code(1),
-    printing=Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
-                      lambda p, e: (f"svd({p(e.args[0])}, compute_uv=False)", Prec.ATOM)),
-    identity=_SVD_IDENTITY,
-    doc="the singular values s of svd, descending, as a column",
-)
-register(
-    "svd_U", FAMILY, function=lambda a: svd_factor(a, "U"), stacks=True,
-    evaluate=lambda ev, e: ev.op(itemgetter(0), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
-    code=_svd_code(0),
-    jvp=_svd_u_jvp, orthonormal="columns", printing=_svd_print("svd_U", r"\operatorname{svd}_U", 0),
-    identity=_SVD_IDENTITY,
-    doc="the left singular vectors U of svd",
-)
-register(
-    "svd_Vt", FAMILY, function=lambda a: svd_factor(a, "Vt"), stacks=True,
-    evaluate=lambda ev, e: ev.op(itemgetter(2), ev.shared(("svd", e.args[0]), _svd_full, ev(e.args[0]))),
-    code=_svd_code(2),
-    jvp=_svd_vt_jvp, orthonormal="rows", printing=_svd_print("svd_Vt", r"\operatorname{svd}_{V^\top}", 2),
-    identity=_SVD_IDENTITY,
-    doc="the right singular vectors Vᵀ of svd",
-)
+register_outputs("svd", svd, _svd_full, _svd_code, [
+    Output("svdvals", 1, _svdvals_jvp, "svdvals", r"\operatorname{svdvals}",
+           "the singular values s of svd, descending, as a column",
+           {"function": partial(svd, compute_uv=False), "evaluate": _svd_values,
+            "printing": Printing(func_print("svdvals"), func_print(r"\operatorname{svdvals}"),
+                                 _python_svdvals)}),
+    Output("svd_U", 0, _svd_u_jvp, "svd_U", r"\operatorname{svd}_U", "the left singular vectors U of svd",
+           {"function": partial(svd_factor, which="U"), "orthonormal": "columns"}),
+    Output("svd_Vt", 2, _svd_vt_jvp, "svd_Vt", r"\operatorname{svd}_{V^\top}",
+           "the right singular vectors Vᵀ of svd",
+           {"function": partial(svd_factor, which="Vt"), "orthonormal": "rows"}),
+], stacks=True, identity=_SVD_IDENTITY)

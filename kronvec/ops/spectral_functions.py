@@ -21,20 +21,21 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext, PrintContext
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, SELF, register, spec
-from ._common import func_print, py_call
+from ._printing_rules import func_print, py_call
 from .arithmetic import add
+from .elementwise import ELEMENTWISE_FUNCTIONS
 from .leaves import identity, ones
 from .spectral import eigenvectors, eigvalsh, gapinv
 
 __all__ = ["eigfun", "divdiff", "elementwise_derivative"]
 
-FAMILY = "spectral"
 
 _ELEMENTWISE_OPS = {"power", "scale", "add", "hadamard", "named"}
 
@@ -55,7 +56,7 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
         if not moving:
             d[node] = None
             continue
-        ok = node.op in _ELEMENTWISE_OPS or spec(node.op).family == "elementwise" or \
+        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or \
             node.op == "smul" and moving == [1]
         if not ok or node.shape != w.shape:
             return None
@@ -136,7 +137,7 @@ def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -
 
 
 register(
-    "divdiff", FAMILY, function=divdiff,
+    "divdiff", function=divdiff,
     evaluate=lambda ev, e: ev.op(_divdiff_value, *[ev(a) for a in e.args]),
     code=lambda g, e, *a: _divdiff_code(g, e, *a),
     jvp=_divdiff_jvp,
@@ -187,16 +188,28 @@ def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.join([p(V, Prec.POSTFIX), diag, p(V.T, Prec.POSTFIX)], True), Prec.PROD
 
 
+def _eigfun_code(g: CodeContext, e: Expr, a: str, f: str) -> str:
+    """(V ⊙ gᵀ) Vᵀ = V diag(g) Vᵀ, with V the eigenvectors computed once."""
+    vectors = g.value(eigenvectors(e.args[0], e.params.UPLO))
+    return f"({vectors} * {f}.T) @ {vectors}.T"
+
+
+def _python_eigfun(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"eigfun({printer(e.args[0])}, {printer(e.args[1])})", Prec.ATOM
+
+
+def _rebuild_eigfun(node: Expr, args: list[Expr]) -> Expr:
+    return eigfun(args[0], args[1], node.params.UPLO)
+
+
 register(
-    "eigfun", FAMILY, function=eigfun, params=("UPLO",),
+    "eigfun", function=eigfun, params=("UPLO",),
     evaluate=_eigfun_value,
-    code=lambda g, e, a, f: f"({g.value(eigenvectors(e.args[0], e.params.UPLO))} * {f}.T) @ "
-                            f"{g.value(eigenvectors(e.args[0], e.params.UPLO))}.T",
+    code=_eigfun_code,
     jvp=_eigfun_jvp,
     transpose=SELF,
-    printing=Printing(_print_eigfun, _print_eigfun,
-                      lambda p, e: (f"eigfun({p(e.args[0])}, {p(e.args[1])})", Prec.ATOM)),
-    rebuild=lambda node, args: eigfun(args[0], args[1], node.params.UPLO),
+    printing=Printing(_print_eigfun, _print_eigfun, _python_eigfun),
+    rebuild=_rebuild_eigfun,
     identity=("G = V diag(g) Vᵀ ⇒ dG = V (Γ ⊙ Vᵀ d{arg} V) Vᵀ + V diag(dg) Vᵀ with "
               "Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ), g'(wᵢ) at a tie (Daleckii–Krein)",
               r"\mathrm{{d}}(V \operatorname{{diag}}(g) V^{{\top}}) = V (\Gamma \odot V^{{\top}} "

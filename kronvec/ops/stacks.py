@@ -31,7 +31,9 @@ from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
 from ..registry import Params, Prec, Printing, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ..signature import axis_error
-from ._common import axes_printing, code_for, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
+from ._printing_rules import axes_printing
 from .arithmetic import multiply, scale
 from .leaves import filled
 from .products import matmul, transpose as matrix_t
@@ -39,7 +41,6 @@ from .products import matmul, transpose as matrix_t
 __all__ = ["transpose", "permute_dims", "swapaxes", "reshape", "broadcast_to", "reduce_sum", "tensordot",
            "normalize_axes", "reduced_shape"]
 
-FAMILY = "stacks"
 
 
 def normalize_axes(op: str, axis: Any, shape: Shape | int) -> tuple[int, ...]:
@@ -108,7 +109,7 @@ def _print_permute(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "permute_dims", FAMILY, public="transpose", function=transpose, signature="(m,n)->(n,m)",
+    "permute_dims", public="transpose", function=transpose, signature="(m,n)->(n,m)",
     params=("axes",), stacks=True,
     evaluate=with_node(lambda n, x: np.transpose(x, n.params.axes)),
     code=code_for(other="{np}.transpose({0}, {n.params.axes})", torch="{0}.permute({n.params.axes})"),
@@ -132,7 +133,7 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Expr:
 
 
 register(
-    "swapaxes", FAMILY, public="swapaxes", function=swapaxes, signature="(m,n),int,int->(n,m)", node=False,
+    "swapaxes", public="swapaxes", function=swapaxes, signature="(m,n),int,int->(n,m)", node=False,
     stacks=True, doc="two axes interchanged, as numpy.swapaxes (swapaxes(X, -1, -2) is X.mT)",
 )
 
@@ -166,7 +167,7 @@ def _print_inner(p: Any, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "reshape", FAMILY, function=reshape, stacks=True,
+    "reshape", function=reshape, stacks=True,
     evaluate=with_node(lambda n, x: np.reshape(x, n.shape)), code="{0}.reshape({n.shape})",
     jvp=lambda node, i: ReshapeMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
@@ -197,7 +198,7 @@ def broadcast_to(a: Any, shape: Sequence[int]) -> Expr:
 
 
 register(
-    "broadcast_to", FAMILY, function=broadcast_to, stacks=True,
+    "broadcast_to", function=broadcast_to, stacks=True,
     evaluate=with_node(lambda n, x: np.broadcast_to(x, n.shape)), code="{np}.broadcast_to({0}, {n.shape})",
     jvp=lambda node, i: BroadcastMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
@@ -239,7 +240,7 @@ def _reduce_sum_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "reduce_sum", FAMILY, function=reduce_sum, params=("axes", "keepdims"), stacks=True,
+    "reduce_sum", function=reduce_sum, params=("axes", "keepdims"), stacks=True,
     evaluate=with_node(lambda n, x: np.sum(x, axis=n.params.axes, keepdims=n.params.keepdims)),
     code=code_for(other="{np}.sum({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
                   torch="{np}.sum({0}, dim={n.params.axes}, keepdim={n.params.keepdims})"),
@@ -302,7 +303,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
 
 
 register(
-    "tensordot", FAMILY, public="tensordot", function=tensordot,
+    "tensordot", public="tensordot", function=tensordot,
     signature="(m,n),(m,n),axes=2->() | (m,n),(n,k),axes=1->(m,k)", node=False, stacks=True,
     doc="sums of products over axes, as numpy.tensordot (axes=1: AB; axes=2: Σ A ⊙ B)",
 )

@@ -9,12 +9,12 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
 from ..registry import SELF, Printing, register
 from ..shapes import stack_of
-from ._common import call_printing, func_print, lift, py_call
+from ._evaluation_rules import lift
+from ._printing_rules import call_printing, func_print, py_call
 from .leaves import identity
 
 __all__ = ["diag"]
 
-FAMILY = "structure"
 
 
 def diag(a: Any) -> Expr:
@@ -48,7 +48,7 @@ def _embed(v: np.ndarray) -> np.ndarray:
 
 
 DIAG = register(
-    "diag", FAMILY, public="diag", function=diag, signature="(n,1)->(n,n) | (n,n)->(n,1)", stacks=True,
+    "diag", public="diag", function=diag, signature="(n,1)->(n,n) | (n,n)->(n,1)", stacks=True,
     describe="an (n, 1) vector or a square matrix",
     evaluate=lift(_embed), code="{np}.diag({0}[:, 0])",
     jvp=lambda node, i: DiagEmbedMap(node.shape[-1], stack_of(node.shape)),
@@ -58,7 +58,7 @@ DIAG = register(
 )
 
 register(
-    "diagpart", FAMILY, function=diag, stacks=True,
+    "diagpart", function=diag, stacks=True,
     evaluate=lift(lambda x: np.diagonal(x, axis1=-2, axis2=-1)[..., None].copy()),
     code="{np}.diagonal({0})[:, None]",
     jvp=lambda node, i: DiagExtractMap(node.args[0].shape[-1], stack_of(node.shape)),

@@ -19,16 +19,18 @@ from ..maps.algebra import compose
 from ..maps.members import member_trace_map
 from ..maps.polar import PolarFrechetMap, norm_gradient_value
 from ..maps.polar import polar_frechet as polar_frechet_value
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, register
 from ..shapes import fmt
-from ._common import call_printing, code_for, lift, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import lift, with_node
+from ._printing_rules import call_printing
+from ._structure_rules import through
 from .leaves import Constant
 from .products import matmul, transpose
 from .spectral import svd_parts
 
 __all__ = ["nuclear_norm", "spectral_norm"]
 
-FAMILY = "spectral"
 
 
 # ---------------------------------------------------- norms through the SVD
@@ -123,7 +125,7 @@ def _norm_gradient_code(g: Any, e: Expr, a: str) -> str:
 
 
 register(
-    "norm_gradient", FAMILY, function=norm_gradient, params=("kind",), stacks=True,
+    "norm_gradient", function=norm_gradient, params=("kind",), stacks=True,
     evaluate=with_node(lambda n, x: norm_gradient_value(n.params.kind, x)), code=_norm_gradient_code,
     jvp=_norm_gradient_jvp,
     printing=Printing(*(lambda p, e: p.render(_svd_form(e.args[0], e.params.kind)),) * 3),
@@ -137,7 +139,7 @@ def _matrix_norm(x: np.ndarray, order: Any) -> Any:
 
 
 register(
-    "nuclear_norm", FAMILY, function=nuclear_norm, stacks=True,
+    "nuclear_norm", function=nuclear_norm, stacks=True,
     evaluate=with_node(lambda n, x: _matrix_norm(x, "nuc")), code="{la}.norm({0}, 'nuc')",
     jvp=_nuclear_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
@@ -148,7 +150,7 @@ register(
     doc="the nuclear norm ‖A‖_* (the sum of the singular values)",
 )
 register(
-    "spectral_norm", FAMILY, function=spectral_norm, stacks=True,
+    "spectral_norm", function=spectral_norm, stacks=True,
     evaluate=with_node(lambda n, x: _matrix_norm(x, 2)), code="{la}.norm({0}, 2)",
     jvp=_spectral_jvp,
     printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
@@ -193,12 +195,12 @@ def _polar_frechet_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "polar_frechet", FAMILY, function=polar_frechet, stacks=True,
+    "polar_frechet", function=polar_frechet, stacks=True,
     evaluate=lift(polar_frechet_value),
     code=code_for(numpy=lambda g, e, a, h: f"{g.helper('polar_frechet', polar_frechet_value)}({a}, {h})",
                   other=lambda g, e, a, h: _polar_frechet_code(g, e, a, h)),
     jvp=_polar_frechet_jvp,
-    transpose=Transpose(None, lambda node, t: polar_frechet(t[0], t[1])),  # G(Aᵀ) = G(A)ᵀ
+    transpose=through(),  # G(Aᵀ) = G(A)ᵀ
     printing=call_printing("L_polar", r"\operatorname{L_{polar}}", "polar_frechet"),
     doc="the derivative d(U Vᵀ)[H] of the nuclear norm's gradient (in its Hessians)",
 )

@@ -33,14 +33,16 @@ from ..maps.algebra import scale as scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
-from ._common import NodeInfo, call_printing, code_for, matrix_transpose_value, triangle, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import NodeInfo, matrix_transpose_value, with_node
+from ._printing_rules import call_printing
+from ._structure_rules import triangle
 from .arithmetic import scale
 from .leaves import Constant, identity, zeros
 from .products import inv
 
 __all__ = ["tri", "cholesky", "solve_triangular", "TRI_TEXT", "signed"]
 
-FAMILY = "triangular"
 
 _MIRRORS = ("mirror_lower", "mirror_upper")
 
@@ -149,7 +151,7 @@ def _tri_jvp(node: Expr, i: int) -> Any:
 
 
 register(
-    "tri", FAMILY, function=tri, params=("kind",), stacks=True,
+    "tri", function=tri, params=("kind",), stacks=True,
     evaluate=with_node(lambda n, x: apply_triangle(n.params.kind, x)),
     code=lambda g, e, x: tri_code(g, e.params.kind, x, e.shape[0]),
     jvp=_tri_jvp,
@@ -231,7 +233,7 @@ def _cholesky_jvp(node: Expr, i: int) -> Any:
 
 
 CHOLESKY = register(
-    "cholesky", FAMILY, public="cholesky", function=cholesky, signature="(n,n)->(n,n)",
+    "cholesky", public="cholesky", function=cholesky, signature="(n,n)->(n,n)",
     stacks=True,
     evaluate=_cholesky_value, code=lambda g, e, a: _cholesky_code(g, e, a),
     jvp=_cholesky_jvp,
@@ -348,15 +350,18 @@ def _python_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
     return f"solve_triangular({p(e.args[0])}, {p(e.args[1])}{extra})", Prec.ATOM
 
 
+def _rebuild_solve_triangular(node: Expr, args: list[Expr]) -> Expr:
+    return solve_triangular(args[0], args[1], node.params.trans, node.params.lower, node.params.unit)
+
+
 SOLVE_TRIANGULAR = register(
-    "solve_triangular", FAMILY, public="solve_triangular", function=solve_triangular,
+    "solve_triangular", public="solve_triangular", function=solve_triangular,
     signature="(n,n),(n,k)->(n,k)", params=("trans", "lower", "unit"),
     stacks=True,
     evaluate=_solve_triangular_rule, code=lambda g, e, a, b: _solve_triangular_code(g, e, a, b),
     jvp=_solve_triangular_jvp,
     printing=Printing(_print_solve_triangular, _print_solve_triangular, _python_solve_triangular),
-    rebuild=lambda node, args: solve_triangular(args[0], args[1], node.params.trans, node.params.lower,
-                                                node.params.unit),
+    rebuild=_rebuild_solve_triangular,
     identity=("X = T⁻¹B for the triangle T of {arg} that is read ⇒ T dX + dT X = dB ⇒ "
               "dX = T⁻¹ (dB − dT X), dT the same triangle of d{arg}",
               r"X = T^{{-1}} B \Rightarrow \mathrm{{d}}X = T^{{-1}} (\mathrm{{d}}B - \mathrm{{d}}T\, X)"),

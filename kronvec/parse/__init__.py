@@ -55,13 +55,15 @@ def _normalize_shape(name: str, shape: Any) -> tuple[int, ...]:
         shape = ()
     shape = tuple(shape)
     if shape == ():
-        return shape
+        result: tuple[int, ...] = shape
+        return result
     if len(shape) == 1:
         shape = (shape[0], 1)
     valid = len(shape) == 2 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
     if not valid:
         raise ParseError(f"invalid shape for {name!r}: {shape!r} (expected two positive integers)")
-    return shape
+    result = shape
+    return result
 
 
 def analyze(text: str, shapes: Mapping[str, Any] | None = None) -> Analysis:
@@ -124,11 +126,16 @@ class ParsedExpression:
     analysis: Analysis
 
 
-def build(analysis: Analysis, namespace: Any, symmetric: Collection[str] = ()) -> ParsedExpression:
+def build(analysis: Analysis, namespace: Any, symmetric: Collection[str] = (),
+          constants: Mapping[str, Any] | None = None) -> ParsedExpression:
     """Build an analyzed expression with the functions of ``namespace``; the
-    symbols named in ``symmetric`` are declared ``symmetric=True``."""
+    symbols named in ``symmetric`` are declared ``symmetric=True``, and the
+    names in ``constants`` stand for those expressions (named constants)."""
     symbols = {}
     for name, shape in analysis.shapes.items():
+        if constants and name in constants:
+            symbols[name] = constants[name]
+            continue
         if name in symmetric and shape[0] != shape[1]:
             raise ParseError(f"{name!r} is declared symmetric but its shape {shape[0]}×{shape[1]} "
                              f"is not square")
@@ -140,13 +147,14 @@ def build(analysis: Analysis, namespace: Any, symmetric: Collection[str] = ()) -
 
 
 def parse(text: str, shapes: Mapping[str, Any] | None, namespace: Any,
-          symmetric: Collection[str] = ()) -> ParsedExpression:
+          symmetric: Collection[str] = (), constants: Mapping[str, Any] | None = None) -> ParsedExpression:
     """Parse ``text`` and build it in ``namespace``; see :func:`parse_expression`."""
-    return build(analyze(text, shapes), namespace, symmetric)
+    known = {**(shapes or {}), **{name: c.shape for name, c in (constants or {}).items()}}
+    return build(analyze(text, known), namespace, symmetric, constants)
 
 
 def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any,
-                     symmetric: Collection[str] = ()) -> Any:
+                     symmetric: Collection[str] = (), constants: Mapping[str, Any] | None = None) -> Any:
     """Parse a matrix expression written in Python syntax.
 
     Parameters
@@ -164,6 +172,9 @@ def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any
         Provides ``Matrix`` and the functions (normally the ``kronvec`` package).
     symmetric : collection of str, optional
         Symbols to declare ``symmetric=True``.
+    constants : mapping of str to Expr, optional
+        Named constants (``kv.Constant(value, name)``) by the name their Python
+        form prints, so that printed text parses back to the same expression.
 
     Raises
     ------
@@ -172,4 +183,4 @@ def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any
         texts over 10,000 characters, nesting deeper than 100, shape
         conflicts, or symbols whose shape cannot be inferred.
     """
-    return parse(text, shapes, namespace, symmetric).expression
+    return parse(text, shapes, namespace, symmetric, constants).expression

@@ -10,13 +10,14 @@ result's size: sums whose parts or whose total are known decide the rest.
 """
 from __future__ import annotations
 
+import ast
 from typing import Any, Callable
 
 from ..errors import ShapeError
 from ..indices import normalize_key
 from ..signature import Arg
-from .dims import Conflict, Deferred, Matrix, Type
-from .syntax import Apply, Index, Seq
+from .dims import Conflict, Deferred, Dims, Matrix, Type
+from .syntax import Apply, Index, ParseError, Seq
 
 __all__ = ["AssemblyRules"]
 
@@ -24,11 +25,11 @@ __all__ = ["AssemblyRules"]
 class AssemblyRules:
     """Types of index and block nodes (uses the dimensions of the inference it is mixed into)."""
 
-    dims: Any
+    dims: Dims
     one: int
     deferred: list[Deferred]
     type_of: Callable[..., Type]
-    error: Callable[..., Any]
+    error: Callable[[ast.AST | None, str], ParseError]
     describe: Callable[[Type], str]
     unify_types: Callable[[Matrix, Matrix], None]
 
@@ -83,10 +84,13 @@ class AssemblyRules:
     # ------------------------------------------------------------ blocks
     def blocks_type(self, tree: Apply, arg: Arg) -> Matrix:
         """The type of ``block``, ``hstack`` or ``vstack`` of a list of matrices."""
-        seq: Seq = tree.args[0]  # type: ignore[assignment]
+        seq = tree.args[0]
+        if not isinstance(seq, Seq):
+            raise self.error(tree.where, f"{tree.op}() needs a list of blocks first")
         arrangement = arg.dims[0]
-        items = [self.block_kind(x) if not isinstance(x, Seq) else [self.block_kind(y) for y in x.items]
-                 for x in seq.items]
+        items: list[Any] = [  # the types of the blocks, or lists of them for rows of blocks
+            self.block_kind(x) if not isinstance(x, Seq) else [self.block_kind(y) for y in x.items]
+            for x in seq.items]
         if arrangement == "column":
             grid = [[k] for k in items]
         elif items and isinstance(items[0], list):
@@ -126,9 +130,10 @@ class AssemblyRules:
         def apply() -> bool:
             sizes = [self.dims.size(p) for p in parts]
             known_total = self.dims.size(total)
-            if None not in sizes:
+            known = [s for s in sizes if s is not None]
+            if len(known) == len(sizes):
                 constraint.done = True
-                return self.dims.bind(total, sum(sizes))  # type: ignore[arg-type]
+                return self.dims.bind(total, sum(known))
             missing = [p for p, s in zip(parts, sizes) if s is None]
             if known_total is not None and len(missing) == 1:
                 rest = known_total - sum(s for s in sizes if s is not None)

@@ -80,7 +80,7 @@ class Deferred:
     """A constraint applied once enough sizes are known; ``apply`` returns whether it changed anything."""
 
     apply: Callable[[], bool]
-    where: ast.AST
+    where: ast.AST | None
     message: Callable[[], str]
     default: Callable[[], None] | None = None  # what to assume when nothing else decides it
     done: bool = False

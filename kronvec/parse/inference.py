@@ -17,7 +17,7 @@ from ..registry import public_functions
 from ..signature import Alternative, Arg, Signature
 from .assembly import AssemblyRules
 from .dims import Conflict, Deferred, Dims, Matrix, Type
-from .syntax import Apply, Index, Node, Num, ParseError, Seq, Sym
+from .syntax import Apply, Index, Node, Num, ParseError, Seq, Sym, signature_of
 
 __all__ = ["Inference", "Matrix"]
 
@@ -25,7 +25,7 @@ __all__ = ["Inference", "Matrix"]
 class Inference(AssemblyRules):
     """Types of a tree's nodes and shapes of its symbols."""
 
-    def __init__(self, reader: Any, shapes: Mapping[str, tuple[int, int]]) -> None:
+    def __init__(self, reader: Any, shapes: Mapping[str, tuple[int, ...]]) -> None:
         self.reader = reader
         self.given = shapes
         self.dims = Dims()
@@ -56,10 +56,14 @@ class Inference(AssemblyRules):
             return self.symbols[tree.name]
         if isinstance(tree, Index):
             return self.index_type(tree, self.type_of(tree.base))
+        if isinstance(tree, Seq):
+            raise self.error(tree.where, "a list of blocks is not an expression")
         if any(isinstance(a, Seq) for a in tree.args):
-            return self.blocks_type(tree, public_functions()[tree.op].signature.alternatives[0].args[0])
+            return self.blocks_type(tree, signature_of(public_functions()[tree.op]).alternatives[0].args[0])
         kinds = [self.type_of(a) for a in tree.args]
         if tree.op == "T":
+            if kinds[0] is None:
+                raise self.error(tree.where, ".T needs a matrix, not a number")
             return Matrix(kinds[0].cols, kinds[0].rows, kinds[0].scalar)
         if tree.op == "neg":
             return kinds[0]
@@ -67,9 +71,9 @@ class Inference(AssemblyRules):
             return self.power_type(tree, *kinds)
         if tree.op in ("@", "+", "-", "*", "/"):
             return self.binary(tree, *kinds)
-        return self.call(tree, public_functions()[tree.op].signature, kinds)
+        return self.call(tree, signature_of(public_functions()[tree.op]), kinds)
 
-    def binary(self, tree: Apply, left: Type, right: Type) -> Matrix:
+    def binary(self, tree: Apply, left: Type, right: Type) -> Type:
         if tree.op == "@":
             if left is None or right is None:
                 raise self.error(tree.where, "operator '@' needs matrices, not numbers")
@@ -231,6 +235,12 @@ class Inference(AssemblyRules):
         self.deferred.append(constraint)
         return result
 
+    def matrix(self, tree: Apply, kind: Type) -> Matrix:
+        """The type of a matrix argument (:meth:`call` refused numbers there)."""
+        if kind is None:
+            raise self.error(tree.where, f"{tree.op}() needs matrix arguments, not numbers")
+        return kind
+
     def literal(self, tree: Apply, arg: Arg, sub: Node) -> None:
         if not isinstance(sub, Num):
             raise self.error(tree.where, f"{tree.op}() needs a number as this argument")
@@ -255,13 +265,17 @@ class Inference(AssemblyRules):
             if arg.kind == "any":
                 any_kind = kind
             elif arg.kind == "int" and arg.dims:
-                self.dims.bind(var(arg.dims[0]), int(sub.value))  # type: ignore[union-attr]
+                if not isinstance(sub, Num):
+                    raise self.error(tree.where, f"{tree.op}() needs a number as this argument")
+                self.dims.bind(var(arg.dims[0]), int(sub.value))
             elif arg.kind == "array":
                 dims = arg.dims or ("1", "1")
-                self.dims.unify(kind.rows, var(dims[0]))  # type: ignore[union-attr]
-                self.dims.unify(kind.cols, var(dims[1]))  # type: ignore[union-attr]
+                matrix = self.matrix(tree, kind)
+                self.dims.unify(matrix.rows, var(dims[0]))
+                self.dims.unify(matrix.cols, var(dims[1]))
         if alt.out.kind == "any":
-            return Matrix(any_kind.rows, any_kind.cols)  # type: ignore[union-attr]
+            matrix = self.matrix(tree, any_kind)
+            return Matrix(matrix.rows, matrix.cols)
         if not alt.out.dims:
             return Matrix(self.one, self.one, scalar=True)
         if len(alt.out.dims) == 1:
@@ -278,8 +292,8 @@ class Inference(AssemblyRules):
             sx, sy, sz = self.dims.size(x), self.dims.size(y), self.dims.size(z)
             if sx is not None and sy is not None:
                 return self.dims.bind(z, sx * sy)
-            if sz is not None and (sx is not None or sy is not None):
-                known, unknown = (sx, y) if sx is not None else (sy, x)
+            known, unknown = (sx, y) if sx is not None else (sy, x)
+            if sz is not None and known is not None:
                 if sz % known:
                     raise Conflict()
                 return self.dims.bind(unknown, sz // known)
@@ -319,7 +333,9 @@ class Inference(AssemblyRules):
         return f"shape mismatch: {tree.op}() needs shapes {needs}, got {got}"
 
     def square_ok(self, kind: Type) -> bool:
-        rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)  # type: ignore[union-attr]
+        if kind is None:  # a number, refused as such
+            return True
+        rows, cols = self.dims.size(kind.rows), self.dims.size(kind.cols)
         return rows is None or cols is None or rows == cols
 
     # ------------------------------------------------------------ results
@@ -338,11 +354,12 @@ class Inference(AssemblyRules):
                             changed = True
                     except Conflict:
                         raise self.error(constraint.where, constraint.message()) from None
-            waiting = [c for c in self.deferred if not c.done and c.default is not None]
+            waiting = [(c, default) for c in self.deferred
+                       if not c.done and (default := c.default) is not None]
             if not waiting:
                 return
-            waiting[0].default()
-            waiting[0].done = True
+            waiting[0][1]()
+            waiting[0][0].done = True
 
     def resolved_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every symbol's shape, or a ParseError naming the undetermined ones."""

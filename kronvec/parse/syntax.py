@@ -22,7 +22,8 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
-from ..registry import public_functions
+from ..registry import OpSpec, public_functions
+from ..signature import Signature
 
 __all__ = ["ParseError", "Num", "Sym", "Apply", "Index", "Seq", "Node", "read", "MAX_LENGTH",
            "MAX_DEPTH", "function_names"]
@@ -100,6 +101,13 @@ class Seq:
 Node = Union[Num, Sym, Apply, Index, Seq]
 
 _INDEX_HELP = "only integer literals and slices of integer literals are allowed as indices, e.g. X[0, 1:3]"
+
+
+def signature_of(op: OpSpec) -> Signature:
+    """The shape signature of a public function (each one declares it)."""
+    if op.signature is None:
+        raise TypeError(f"kv.{op.public} declares no signature")
+    return op.signature
 
 
 def function_names() -> list[str]:
@@ -272,8 +280,9 @@ class Reader:
             raise self.error(node, f"{name}() returns {len(op.outputs)} outputs ({', '.join(op.outputs)}), "
                                    f"but an expression has one value; use a single-valued function "
                                    f"({_SINGLE_VALUED}) or call kronvec.{name} from Python")
-        declared = op.signature.keywords
-        arity = op.signature.arity
+        signature = signature_of(op)
+        declared = signature.keywords
+        arity = signature.arity
         if not arity <= len(node.args) <= arity + len(declared):
             also = f" (and {', '.join(f'{k}=' for k in declared)})" if declared else ""
             raise self.error(node, f"{name}() takes {arity} argument{'s' if arity != 1 else ''}{also}, "
@@ -284,19 +293,21 @@ class Reader:
         keywords = self.keywords(node, name, declared) if declared else \
             self.function_keywords(node, name, op.function)
         domain = op.domain + ("",) * arity
-        specs = op.signature.alternatives[0].args
+        specs = signature.alternatives[0].args
         args = tuple(self.visit_blocks(a, specs[i].dims[0], name, depth + 1, hint)
                      if specs[i].kind == "blocks" else self.visit(a, depth + 1, domain[i] or hint)
                      for i, a in enumerate(node.args[:arity]))
         return Apply(name, args, node, keywords)
 
     def function_keywords(self, node: ast.Call, name: str,
-                          function: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
+                          function: Callable[..., Any] | None) -> tuple[tuple[str, Any], ...]:
         """The literal keyword arguments of a call (``lower=True``, ``UPLO="U"``, ``ord="nuc"``).
 
         Only the function's own keyword parameters, each given once, with a
         number, a boolean or a short string as its value.
         """
+        if function is None:
+            raise TypeError(f"kv.{name} has no function")
         hidden = getattr(function, "stack_keywords", ())  # meaningful for stacks only, never parsed
         allowed = [p.name for p in inspect.signature(function).parameters.values()
                    if p.default is not inspect.Parameter.empty and p.name not in hidden]
@@ -319,7 +330,7 @@ class Reader:
     def free_literal(self, value: ast.AST, what: str) -> Any:
         """A literal keyword value: a number (possibly negative), True/False/None or a short string."""
         negate = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
-        inner = value.operand if negate else value
+        inner = value.operand if isinstance(value, ast.UnaryOp) and negate else value
         if isinstance(inner, ast.Constant):
             v = inner.value
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
@@ -332,7 +343,7 @@ class Reader:
         """The declared keyword parameters of a call (given by name, or by position after
         the arrays), each a literal, checked against the signature; defaults filled in."""
         given: dict[str, Any] = {}
-        arity = self.functions[name].signature.arity
+        arity = signature_of(self.functions[name]).arity
         for key, value in zip(declared, node.args[arity:]):
             given[key] = self.literal(value, name, key)
         for keyword in node.keywords:
@@ -346,7 +357,7 @@ class Reader:
                 raise self.error(node, f"{name}() got {keyword.arg}= twice")
             given[keyword.arg] = self.literal(keyword.value, name, keyword.arg)
         try:
-            return tuple(self.functions[name].signature.resolve(name, given).items())
+            return tuple(signature_of(self.functions[name]).resolve(name, given).items())
         except (TypeError, ValueError) as exc:
             raise self.error(node, str(exc)) from None
 

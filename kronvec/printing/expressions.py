@@ -190,7 +190,7 @@ def _printing(e: Expr) -> registry.Printing:
     return printing
 
 
-SPACED_FAMILIES = frozenset({"triangular", "spectral", "decompositions"})
+SPACED_FAMILIES = frozenset({"triangular", "spectral", "spectral_functions", "svd_norms", "decompositions"})
 
 
 class PythonPrinter:
@@ -212,8 +212,14 @@ class PythonPrinter:
         return f"({text})" if prec < level else text
 
     def render(self, e: Expr) -> tuple[str, int]:
-        """(text, precedence) of ``e`` by its op's printing."""
+        """(text, precedence) of ``e`` by its op's Python printing (internal nodes that print
+        as the expression they stand for render that expression)."""
         return _printing(e).python(self, e)
+
+    def constants(self) -> dict[str, Any]:
+        """The constants printed under a label (``C1``, ...), by label: what
+        :func:`kronvec.parse.parse_expression` needs to read the text back."""
+        return {label: value for value, label in self._constants.items()}
 
 
 def to_unicode(e: Expr, names: Mapping[Expr, str] | None = None) -> str:

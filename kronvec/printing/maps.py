@@ -11,7 +11,7 @@ from the classes it prints.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -226,7 +226,8 @@ class _MapPrinter:
             u = s.ones if m.U is None else self.factor(m.U, POSTFIX)
             v = s.ones + s.transpose if m.V is None else self.transposed(m.V)
         else:
-            vec: Callable[[Any], str] = lambda f: s.ones if f is None else s.func("vec", self.factor(f, SUM))  # noqa: E731
+            def vec(f: Any) -> str:
+                return s.ones if f is None else s.func("vec", self.factor(f, SUM))
             diagonal = s.identity if m.D is None else s.func("diag", vec(m.D))
             u, v = vec(m.U), vec(m.V) + s.transpose
         spaced = len(u) > 1 or len(v) > 1 + len(s.transpose)
