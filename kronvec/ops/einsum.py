@@ -285,7 +285,7 @@ def _code(g: Any, e: Expr, *args: str) -> str:
 
 
 register(
-    "einsum", FAMILY, public="einsum", function=einsum, signature="(m,n),(n,k)->(m,k)",
+    "einsum", FAMILY, public="einsum", function=einsum, signature="(...),(...)->(...)",
     params=("subscripts",),
     stacks=True, evaluate=_evaluate_rule, jvp=_einsum_jvp, rebuild=_rebuild,
     transpose=Transpose((), _transposed),

@@ -142,7 +142,7 @@ def _reshape_code(g: Any, e: Expr, x: str) -> str:
 
 
 register(
-    "reshaped", FAMILY, public="reshape", function=reshape, signature="(m,n)->(m,n)", params=("order",),
+    "reshaped", FAMILY, public="reshape", function=reshape, signature="(...)->(...)", params=("order",),
     stacks=True, evaluate=with_node(_reshaped_value), jvp=_reshape_jvp, rebuild=_rebuild_reshaped,
     printing=Printing(_print_reshaped, _print_reshaped, _python_reshaped), code=_reshape_code,
     doc="the entries in another shape, as numpy.reshape (order 'C' or 'F')",
@@ -193,7 +193,7 @@ def _rebuild_expanded(node: Expr, args: list[Expr]) -> Expr:
 
 
 register(
-    "expand_dims", FAMILY, public="expand_dims", function=expand_dims, signature="(m,n),int->(m,n)",
+    "expand_dims", FAMILY, public="expand_dims", function=expand_dims, signature="(...),int->(...)",
     params=("axes",), stacks=True, evaluate=with_node(_c_order_value),
     jvp=_reshape_jvp, rebuild=_rebuild_expanded,
     printing=Printing(_print_expanded, _print_expanded, _python_expanded),
@@ -258,7 +258,7 @@ def _rebuild_squeezed(node: Expr, args: list[Expr]) -> Expr:
 
 
 register(
-    "squeeze", FAMILY, public="squeeze", function=squeeze, signature="(m,n)->(m,n)", params=("axes",),
+    "squeeze", FAMILY, public="squeeze", function=squeeze, signature="(...)->(...)", params=("axes",),
     stacks=True, evaluate=with_node(_c_order_value), jvp=_reshape_jvp, rebuild=_rebuild_squeezed,
     printing=Printing(_print_squeezed, _print_squeezed, _python_squeezed),
     code=code_for(other="{np}.reshape({0}, {n.shape})"),
@@ -289,7 +289,7 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Expr:
     return permute(a, tuple(order))
 
 
-register("moveaxis", FAMILY, public="moveaxis", function=moveaxis, signature="(m,n),int,int->(n,m)",
+register("moveaxis", FAMILY, public="moveaxis", function=moveaxis, signature="(...),int,int->(...)",
          node=False, stacks=True, doc="axes moved to new positions, as numpy.moveaxis (a permutation)")
 
 
