@@ -15,7 +15,9 @@ bench_gls.py), BLAS pinned to one thread:
   it) vs the same NumPy on a 1-D vector;
 * 16 vectors at once: ``H @ V`` for V of shape (d, 16) vs ``X.T @ (D * (X @ V))``;
 * first use: ``kv.hessian(f, w).at(...).jvp(v)`` (evaluates σ(Xw) and D) vs NumPy
-  computing D with ``scipy.special.expit`` and one HVP.
+  computing D with ``scipy.special.expit`` and one HVP;
+* first use with a new w every call and the same read-only X (a Newton loop), the same
+  against NumPy (target ≤ 1.2× at (2048, 256)).
 
 Every result is checked against the NumPy one before it is timed.  Not part of
 the test run; see benchmarks/README.md.
@@ -87,6 +89,21 @@ def bench_size(n: int, d: int, timer: Timer) -> list[dict[str, Any]]:
         s = expit(X0 @ w0)
         return X0.T @ ((s * (1 - s)) * (X0 @ v))
 
+    # a Newton or trust-region loop: the data fixed (and read-only), a new iterate w every call
+    X_fixed = X0.copy()
+    X_fixed.flags.writeable = False
+    iterates = [rng.standard_normal((d, 1)) for _ in range(16)]
+    step = [0, 0]
+
+    def new_w_kronvec() -> np.ndarray:
+        step[0] += 1
+        return J.at(X=X_fixed, y=values["y"], w=iterates[step[0] % 16]).jvp(v)
+
+    def new_w_numpy() -> np.ndarray:
+        step[1] += 1
+        s = expit(X_fixed @ iterates[step[1] % 16])
+        return X_fixed.T @ ((s * (1 - s)) * (X_fixed @ v))
+
     rows = [
         compare(timer, "bound HVP H.jvp(v)", lambda: H.jvp(v), lambda: X0.T @ (D * (X0 @ v)),
                 TARGET if (n, d) == TARGET_SIZE else None),
@@ -94,6 +111,8 @@ def bench_size(n: int, d: int, timer: Timer) -> list[dict[str, Any]]:
                 lambda: X0.T @ (D[:, 0] * (X0 @ v1)), None),
         compare(timer, "16 vectors H @ V", lambda: H @ V, lambda: X0.T @ (D * (X0 @ V)), None),
         compare(timer, "first use at(...).jvp(v)", lambda: J.at(values).jvp(v), first_use_numpy, None),
+        compare(timer, "first use, new w, X read-only", new_w_kronvec, new_w_numpy,
+                TARGET if (n, d) == TARGET_SIZE else None),
     ]
     for row in rows:
         row["size"] = f"{n}x{d}"

@@ -100,6 +100,15 @@ def numpy_part(b: int, n: int, m: int, timer: Timer) -> list[dict]:
                                     lambda: np.linalg.solve(V0, X0) @ np.linalg.inv(
                                         np.swapaxes(X0, 1, 2) @ np.linalg.solve(V0, X0))])
     rows.append(report("kronvec J.at(X, V) (binding)", t_bind, t_bind_np, "NumPy W = V⁻¹XF (batched)"))
+
+    def first_use_numpy() -> np.ndarray:  # one batched solve, F, W and one JVP, as a person writes it
+        Y = np.linalg.solve(V0, X0)
+        Wn = Y @ np.linalg.inv(np.swapaxes(X0, 1, 2) @ Y)
+        return np.swapaxes(Wn, 1, 2) @ H @ Wn
+
+    np.testing.assert_allclose(J.at(X=X0, V=V0).jvp(H), first_use_numpy(), rtol=1e-10, atol=1e-12)
+    t_use, t_use_np = timer.pair([lambda: J.at(X=X0, V=V0).jvp(H), first_use_numpy])
+    rows.append(report("kronvec J.at(X, V).jvp(H) (first use)", t_use, t_use_np, "NumPy W, Wᵀ H W (batched)"))
     # what one pays without stacks: bind each member's map and apply it, in a Python loop
     bind_loop = lambda: np.stack([J1.at(X=x, V=v).jvp(h) for x, v, h in zip(X0, V0, H)])  # noqa: E731
     np.testing.assert_allclose(bind_loop(), hand(), rtol=1e-10, atol=1e-12)
@@ -108,11 +117,11 @@ def numpy_part(b: int, n: int, m: int, timer: Timer) -> list[dict]:
                        "Python loop: J.at(member).jvp"))
     ok_batched = rows[0]["ratio"] <= TARGET_BATCHED
     ok_loop = 1.0 / rows[1]["ratio"] >= TARGET_LOOP
-    ok_first = 1.0 / rows[3]["ratio"] >= TARGET_LOOP
+    ok_first = 1.0 / rows[4]["ratio"] >= TARGET_LOOP
     print(f"  targets: batched ≤ {TARGET_BATCHED}× NumPy: {'met' if ok_batched else 'MISSED'}; "
           f"≥ {TARGET_LOOP:.0f}× faster than the loop of bound maps: {'met' if ok_loop else 'MISSED'} "
           f"({1.0 / rows[1]['ratio']:.1f}× faster); than the loop binding each member: "
-          f"{'met' if ok_first else 'MISSED'} ({1.0 / rows[3]['ratio']:.1f}× faster)")
+          f"{'met' if ok_first else 'MISSED'} ({1.0 / rows[4]['ratio']:.1f}× faster)")
     return rows
 
 

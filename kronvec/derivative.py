@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,7 +21,8 @@ from . import expr as E
 from .blockjacobian import BlockJacobian
 from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
-from .evaluation import CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table
+from .evaluation import (CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table,
+                         work_beside)
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .maps.axes import BroadcastMap
@@ -108,14 +108,15 @@ def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
 
 
 EAGER_VALUE_ENTRIES = 2 ** 20
-"""``J.at`` computes F with the factors when no node of F outside them has more entries than this;
-otherwise ``L.value`` is computed on first access (F may be far larger than the map's factors)."""
+"""``J.at`` computes F with the factors when no node of F outside them has more entries than this
+and F adds at most EAGER_VALUE_MADDS multiply-adds; otherwise ``L.value`` is computed on access."""
+EAGER_VALUE_MADDS = 2 ** 15  # Xᵀσ(Xw) − Xᵀy beside the logistic Hessian's factors doubles its products
 
 
 def _cheap_beside(f: E.Expr, factors: list[E.Expr]) -> bool:
-    """Whether every node of ``f`` that is not among ``factors`` is small (see EAGER_VALUE_ENTRIES)."""
-    known = set(factors)
-    return all(node in known or math.prod(node.shape) <= EAGER_VALUE_ENTRIES for node in f.walk())
+    """Whether F adds little to the factors' evaluation (see EAGER_VALUE_ENTRIES)."""
+    largest, madds = work_beside(f, factors, EAGER_VALUE_MADDS)
+    return largest <= EAGER_VALUE_ENTRIES and madds <= EAGER_VALUE_MADDS
 
 
 class Jacobian:
@@ -206,7 +207,7 @@ class Jacobian:
         if eager:
             bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape)
         elif with_value:
-            bound_map.defer_value(functools.partial(self._value_at, self._binders[True](given)))
+            bound_map.defer_value(functools.partial(self._value_at, self._rest_binder.adding(bound, given)))
         else:
             bound_map.value = None
         return bound_map
@@ -222,6 +223,8 @@ class Jacobian:
             self._plain_symbols = self._plain.symbols()
             self._exprs = {False: factors, True: factors + [self._plain]}
             self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
+            self._rest_binder = Binder({name: sym for name, sym in self._binders[True].symbols.items()
+                                        if name not in self._binders[False].symbols})
             self._eager_value = _cheap_beside(self._plain, factors)
             self._factors = factors
             return factors

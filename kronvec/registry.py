@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annot
                            TriangleRule)
     from .expr import Expr
 
-__all__ = ["OpSpec", "Printing", "Transpose", "Params", "Prec", "register", "spec", "specs",
+__all__ = ["OpSpec", "Printing", "signature_of", "Transpose", "Params", "Prec", "register", "spec", "specs",
            "function", "public_functions", "operations_table", "DISPLAY", "SELF"]
 
 
@@ -228,7 +228,7 @@ def registering_module() -> str:
     called from another module's top level, are looked through)."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_name != "<module>":
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return str(frame.f_globals.get("__name__", "")) if frame is not None else ""
 
 
@@ -266,6 +266,13 @@ def spec(name: str) -> OpSpec:
         return _SPECS[name]
     except KeyError:
         raise KeyError(f"no operation {name!r} is registered") from None
+
+
+def signature_of(op: OpSpec) -> Signature:
+    """The shape signature of ``op`` (a ``TypeError`` naming it if it declares none)."""
+    if op.signature is None:
+        raise TypeError(f"operation {op.name!r} declares no signature")
+    return op.signature
 
 
 def specs() -> list[OpSpec]:

@@ -122,3 +122,14 @@ def test_jvp_and_vjp_code_takes_stacks_of_tangents(case, backend):
             got = np.asarray(fn(*given, _convert(backend, H)))
             assert got.shape == want.shape
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
+def test_elementwise_factor_of_per_member_scalars_in_generated_jvp():
+    """maximum(det(W), c) for a 1-D c is one number per entry of c; the JVP's elementwise
+    factor (a step function of shape (2,)) multiplies tangents in their matrix form (2, 1, 1)."""
+    X = kv.Matrix("X", (1, 2))
+    C1, C2 = np.array([[0.5], [0.7]]), np.array([-1.0, 2.0])
+    E = kv.maximum(kv.det(0.3 * (kv.cos(X) @ C1) + 3 * kv.eye(1)), C2)
+    J = kv.jacobian(E, X)
+    x, h = np.array([[0.088, -0.092]]), np.array([[0.3, -0.4]])
+    np.testing.assert_allclose(kv.lambdify([X], J)(x, h), J.at(X=x).jvp(h), rtol=1e-12)

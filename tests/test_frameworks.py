@@ -345,3 +345,58 @@ def test_missing_library_names_the_extra(monkeypatch, make, module, extra):
     A = kv.Matrix("A", (2, 2))
     with pytest.raises(ImportError, match=extra.replace("[", r"\[").replace("]", r"\]")):
         make([A], kv.inv(A))
+
+
+@needs_jax
+def test_jax_every_order_is_kronvecs_in_reverse_mode_too(jax64):
+    """jax.hessian (forward over reverse) and jacrev(jacrev) at repeated eigenvalues: kronvec's second
+    derivative of the square root (finite, exact), where differentiating eigh gives NaN; and the third
+    order of one case against finite differences of kronvec's Hessian."""
+    jax, jnp = jax64, jax64.numpy
+    S = kv.Matrix("S", (3, 3), positive_definite=True)
+    W = np.arange(9.0).reshape(3, 3) / 9
+    f = kv.trace(kv.Constant(W) @ kv.sqrtm(S))
+    s0 = rotated([1.0, 1.0, 4.0])
+    fun = kv.jax_function([S], f)
+    want = kv.hessian(f, S).at(S=s0).to_tensor()
+    want = (want + want.transpose(0, 1, 3, 2)) / 2  # tangents act as (H + Hᵀ)/2
+    want = (want + want.transpose(1, 0, 2, 3)) / 2  # and so do the gradient's
+    for second in (jax.hessian, lambda g: jax.jacrev(jax.jacrev(g)), lambda g: jax.jacfwd(jax.jacrev(g))):
+        hess = jax.jit(second(fun))(jnp.asarray(s0))
+        assert np.isfinite(np.asarray(hess)).all()
+        np.testing.assert_allclose(hess, want, rtol=1e-9, atol=1e-12)
+    d = np.random.default_rng(8).standard_normal((3, 3))
+    d = (d + d.T) / 2
+    grad = jax.jit(jax.grad(fun))
+    np.testing.assert_allclose(np.tensordot(jax.hessian(fun)(jnp.asarray(s0)), d, 2),
+                               fd(lambda v: grad(jnp.asarray(v)), s0, d), rtol=1e-6, atol=1e-8)
+    # the third order: reverse over forward over reverse, against finite differences of the Hessian
+    A = kv.Matrix("A", (3, 3))
+    g = kv.logdet(A @ A.T) + kv.trace(kv.inv(A))
+    a0 = np.random.default_rng(0).standard_normal((3, 3)) + 3 * np.eye(3)
+    gfun = kv.jax_function([A], g)
+    third = jax.jit(jax.jacrev(jax.hessian(gfun)))(jnp.asarray(a0))
+    hessian = jax.jit(jax.hessian(gfun))
+    e = np.random.default_rng(9).standard_normal((3, 3))
+    along = fd(lambda v: hessian(jnp.asarray(v)), a0, e, eps=1e-5)
+    np.testing.assert_allclose(np.tensordot(third, e, 2), along, rtol=1e-5, atol=1e-7)
+
+
+@needs_torch
+def test_torch_second_order_at_a_tie_is_kronvecs_through_every_transform(torch):
+    """torch.func.hessian and jacrev(jacrev) of a fresh function (its derivative Functions made inside
+    the transforms) and double backward, at eigenvalues (1, 1, 4): kronvec's exact second derivative."""
+    S = kv.Matrix("S", (3, 3), positive_definite=True)
+    W = np.arange(9.0).reshape(3, 3) / 9
+    f = kv.trace(kv.Constant(W) @ kv.sqrtm(S))
+    s0 = rotated([1.0, 1.0, 4.0])
+    want = kv.hessian(f, S).at(S=s0).to_tensor()
+    want = (want + want.transpose(0, 1, 3, 2)) / 2
+    want = (want + want.transpose(1, 0, 2, 3)) / 2
+    for second in (torch.func.hessian, lambda g: torch.func.jacrev(torch.func.jacrev(g))):
+        hess = second(kv.torch_function([S], f))(torch.tensor(s0)).numpy()
+        np.testing.assert_allclose(hess, want, rtol=1e-9, atol=1e-12)
+    x = torch.tensor(s0, requires_grad=True)
+    (g,) = torch.autograd.grad(kv.torch_function([S], f)(x), x, create_graph=True)
+    rows = [torch.autograd.grad(g.reshape(-1)[k], x, retain_graph=True)[0].numpy() for k in range(9)]
+    np.testing.assert_allclose(np.reshape(rows, (3, 3, 3, 3)), want, rtol=1e-9, atol=1e-12)

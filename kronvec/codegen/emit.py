@@ -27,6 +27,7 @@ from typing import Any, Mapping, NoReturn
 import numpy as np
 
 from ..evaluation.evaluator import Evaluator
+from ..evaluation.fused import ones_product_code
 from ..expr import Expr
 from ..ops.products import matmul
 from ..printing.expressions import Printer
@@ -345,7 +346,8 @@ class Emitter:
         if kind == "transpose":  # of every member, for a stack
             code = _transposed(self._arg(args[0]), np.ndim(out) > 2)
         elif kind == "matmul":
-            code = self.let(f"{self._arg(args[0])} @ {self._arg(args[1])}", node=what, shared=False)
+            product = self._product_code(step[-1], what, *map(self._arg, args))
+            code = self.let(product, node=what, shared=False)
         elif kind == "solve":
             code = self.let(b.solve_code(self, self._factors[id(args[0])], self._arg(args[1]), step[1],
                                          np.shape(args[1]), self._describe(what)), node=what, shared=False)
@@ -360,6 +362,11 @@ class Emitter:
         else:
             raise CodegenError(f"code generation: unknown evaluator step {kind!r}")
         self._code[id(out)] = code
+
+    def _product_code(self, factors: Any, what: Expr | None, left: str, right: str) -> str:
+        """``left @ right``, or the NumPy broadcast or sum that a product with a vector of ones is."""
+        numpy = self.name == "numpy" and what is not None
+        return (ones_product_code(factors, left, right) if numpy else None) or f"{left} @ {right}"
 
     def _factorize(self, a: Expr, args: tuple[Any, ...], fac: Any) -> None:
         if len(args) == 2:  # with the Cholesky factor computed when a positive definite symbol is bound

@@ -175,7 +175,10 @@ def _is_one(f: Any) -> bool:
 
 
 def _elementwise(g: Emitter, m: ElementwiseMap, h: str) -> str:
-    return g.let(f"{_factor(g, m.D)} * {h}", hint="term")
+    d = _factor(g, m.D)
+    if isinstance(m.D, Expr) and len(m.D.shape) == 1:  # per-member scalars, in matrix form (b, 1, 1)
+        d = f"{_operand(d)}[..., None, None]" if d is not None else d
+    return g.let(f"{d} * {h}", hint="term")
 
 
 def _diag_embed(g: Emitter, m: DiagEmbedMap, h: str) -> str:

@@ -13,13 +13,14 @@ import numpy as np
 
 from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
-from .binding import Binder, bind_values, by_name, symbol_table, symmetric_key
+from .binding import Binder, Bound, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
+from .work import work_beside
 
-__all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "bind_values",
+__all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "Bound", "bind_values",
            "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "DaskHook", "chunked_values",
-           "by_name"]
+           "by_name", "work_beside"]
 
 class DaskHook:
     """Evaluation with Dask values, installed by :mod:`kronvec.chunked` (:meth:`install`):
@@ -118,7 +119,7 @@ def explain_cost(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) 
     for e in exprs:
         ev(e)
     ev.verify()
-    return "\n".join(ev.notes) or "no choices: every product in its matrix-chain order"
+    return "\n".join(note() for note in ev.notes) or "no choices: every product in its matrix-chain order"
 
 
 def _is_numeric(x: Any) -> bool:

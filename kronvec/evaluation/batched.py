@@ -4,8 +4,9 @@
 (which factors one matrix by LAPACK) for values with stack axes,
 ``(b, ..., n, n)``.  Everything is one batched NumPy call that loops over the
 members in C: the first solve is ``np.linalg.solve`` (LU of every member);
-from a second solve on, or when the inverse itself is wanted, the inverses
-are formed once by ``np.linalg.inv`` and every further solve is a batched
+from a second solve on, for a right-hand side with more columns than the
+members have rows, or when the inverse itself is wanted, the inverses are
+formed once by ``np.linalg.inv`` and every further solve is a batched
 ``np.matmul``; ``np.linalg.slogdet`` gives the (log-)determinants.
 
 The reciprocal condition number of every member is exact from the inverses,
@@ -34,6 +35,26 @@ def _PROBE(n: int) -> np.ndarray:
     return (-1.0) ** i * (1.0 + i / max(n - 1, 1))
 
 
+_CHUNK = 1 << 16  # entries of the members one_norms takes at a time
+
+
+def one_norms(a: np.ndarray) -> np.ndarray:
+    """‖Aᵢ‖₁ = maxⱼ Σᵢ |aᵢⱼ| of every member of the stack ``a``, a few members at a time (|A| of a
+    whole large stack would be a temporary as large as the stack, fresh pages on every call)."""
+    members = a.reshape((-1,) + a.shape[-2:])
+    if members.size <= _CHUNK:
+        whole: np.ndarray = np.abs(a).sum(axis=-2).max(axis=-1)
+        return whole
+    step = max(1, _CHUNK // (a.shape[-2] * a.shape[-1]))
+    out = np.empty(members.shape[0])
+    buffer = np.empty((step,) + a.shape[-2:])
+    for i in range(0, members.shape[0], step):
+        chunk = members[i:i + step]
+        part = np.abs(chunk, out=buffer[:len(chunk)])
+        np.max(part.sum(axis=-2), axis=-1, out=out[i:i + len(chunk)])
+    return out.reshape(a.shape[:-2])
+
+
 def _norm_ratios(x: np.ndarray, b: np.ndarray) -> np.ndarray:
     """‖xⱼ‖₁/‖bⱼ‖₁ for every column of the solves x = A⁻¹b: lower bounds of ‖A⁻¹‖₁.
 
@@ -54,7 +75,7 @@ class BatchedFactorization:
     ----------
     a : (..., n, n) array
         The stack.
-    label : str
+    label : str, or a function returning it
         How errors name it, e.g. ``inv(X.mT @ X)``.
     try_cholesky, symmetric : bool
         ``a`` is declared positive definite or symmetric: determinants try a
@@ -72,16 +93,16 @@ class BatchedFactorization:
     that is singular to working precision.
     """
 
-    def __init__(self, a: np.ndarray, label: str, try_cholesky: bool = False,
+    def __init__(self, a: np.ndarray, label: str | Callable[[], str], try_cholesky: bool = False,
                  symmetric: bool | None = None, finite: bool = False, cholesky: np.ndarray | None = None,
                  triangle: str | None = None) -> None:
-        self.label = label
+        self._label = label  # a string, or a function that makes it (only errors read it)
         self.n = a.shape[-1]
         self.stack = a.shape[:-2]
         if not finite and not np.isfinite(a).all():
             bad = ~np.isfinite(a).all(axis=(-2, -1))
-            raise np.linalg.LinAlgError(f"{label}: {member_text(first_member(bad))} of the stack contains "
-                                        f"NaN or inf")
+            raise np.linalg.LinAlgError(f"{self.label}: {member_text(first_member(bad))} of the stack "
+                                        f"contains NaN or inf")
         self._a = a
         self._symmetric = bool(symmetric or try_cholesky)  # declared so: Cholesky for determinants
         self._upper = cholesky  # upper Cholesky factors computed when the value was bound
@@ -93,6 +114,13 @@ class BatchedFactorization:
         self._checked = False
         self._context: Callable[[], str] | None = None
 
+
+    @property
+    def label(self) -> str:
+        """How errors name the matrix, e.g. ``inv(X.T @ X)``."""
+        if not isinstance(self._label, str):
+            self._label = self._label()
+        return self._label
     def _singular(self) -> None:
         """After NumPy refused an exactly singular member: raise naming it."""
         sign, _ = np.linalg.slogdet(self._a)
@@ -134,10 +162,12 @@ class BatchedFactorization:
     def solve(self, b: np.ndarray, trans: bool = False,
               context: Callable[[], str] | None = None) -> np.ndarray:
         """A⁻¹B (A⁻ᵀB when ``trans``) for every member: one batched LU solve the first time, a
-        batched product with the inverses after that."""
+        batched product with the inverses after that, and at once when B has more columns
+        than A (the inverses of 10,000 5×5 members and a product with 20 columns take half
+        the time of the LU solve)."""
         self._note_use(context)
         self._solves += 1
-        if self._inv is None and self._solves == 1:
+        if self._inv is None and self._solves == 1 and np.shape(b)[-1] <= self.n:
             return self._lu_solve(np.asarray(b, dtype=float), trans)
         inv = self._inverses()
         result: np.ndarray = (np.swapaxes(inv, -1, -2) if trans else inv) @ b
@@ -166,8 +196,8 @@ class BatchedFactorization:
         """The reciprocal condition number of every member in the 1-norm: exact from the
         inverses if they were formed, else the estimate from the solves made."""
         if self._rcond is None:
-            anorm = np.abs(self._a).sum(axis=-2).max(axis=-1)
-            inorm = np.abs(self._inv).sum(axis=-2).max(axis=-1) if self._inv is not None else \
+            anorm = one_norms(self._a)
+            inorm = one_norms(self._inv) if self._inv is not None else \
                 self._lower_bound
             with np.errstate(divide="ignore", invalid="ignore"):
                 self._rcond = np.where(anorm > 0, 1.0 / (anorm * inorm), 0.0)

@@ -154,6 +154,16 @@ class Binder:
             self._raise_missing(values)
         return bound
 
+    def adding(self, bound: Bound, values: Mapping[str, Any]) -> Bound:
+        """``bound`` with the checked values of this binder's symbols (a new ``Bound`` when there
+        are any; ``bound`` itself is left as it is)."""
+        rest = self(values)
+        if not rest:
+            return bound
+        rest.update(bound)
+        rest.cholesky.update(bound.cholesky)
+        return rest
+
     def _raise_missing(self, values: Mapping[str, Any]) -> None:
         missing = [s for name, s in self.symbols.items() if name not in values]
         listed = ", ".join(f"{s.params.name} (shape {s.shape})" for s in missing)

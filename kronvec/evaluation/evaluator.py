@@ -33,22 +33,28 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..expr import Expr, rebuild
-from ..maps.operands import LARGE, Identity, Operand, Product, Sum, chain_order
+from ..maps.operands import LARGE, Identity, chain_order
 from ..ops._structure_rules import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
-from ..ops.products import transpose
+from ..ops.products import inv, transpose
 from ..registry import DISPLAY, spec
 from ..ops._evaluation_rules import matrix_transpose_value
 from .batched import BatchedFactorization
 from .binding import bind_values, symmetric_key
 from .factorization import Factorization
+from .labels import inverse_label, solve_label
+from .operands import low_rank_split, product_operand, scaled, sum_operand
+from .fused import fused_operands, ones_product, sigmoid_slope, sigmoid_slope_argument
 from .plan import Plan
 from .structure import Structure
 from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, standalone_inverses,
                      trace_of_product)
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
+
+
+_OWN_TRANSPOSES = frozenset({"matmul", "transpose"})  # products look for their transposes themselves
 
 
 def run_recorded(plans: dict[frozenset[Expr], Plan], exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
@@ -113,8 +119,10 @@ class Evaluator:
         self._canonical: dict[Expr, Expr] = {}
         self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
         self._lazy: set[Expr] = set()  # products only traced: tr(A₁⋯Aₖ) chooses its own order
+        self._unforced: set[Expr] = set()  # operands of fused chains: evaluated only when asked for
         self._standalone: set[Expr] | None = None
-        self.notes: list[str] = []  # the choices made, with their multiply-add counts (explain_cost)
+        # the choices made, with their multiply-add counts (explain_cost), each written when read
+        self.notes: list[Callable[[], str]] = []
         self._tape: list[tuple[Callable[..., Any], tuple[int, ...], int]] | None = None
         self._slots: dict[int, int] = {}
         self._alive: list[Any] = []
@@ -158,6 +166,10 @@ class Evaluator:
         """The value of ``node`` by its op's rule (noted in :attr:`described`)."""
         if node.op == "trace" and node.args[0] in self._lazy and node.args[0] not in self._cache:
             value = trace_of_product(self, node.args[0])
+        elif (t := self._transpose_known(node)) is not None:  # a view, as NumPy's .T
+            value = self.op(matrix_transpose_value, t, step=("transpose", node))
+        elif self.described is None and (u := sigmoid_slope_argument(node)) is not None:
+            value = self.op(sigmoid_slope, self(u))
         else:
             rule = spec(node.op).evaluate
             if rule is None:
@@ -166,6 +178,13 @@ class Evaluator:
         if self.described is not None:
             self.described.append(("node", node, value))
         return value
+
+    def _transpose_known(self, node: Expr) -> Any:
+        """The value of ``node``ᵀ if it was computed already (transposes pushed to the leaves make
+        tanh(XW)ᵀ the node tanh(WᵀXᵀ): its value is a view of the other's), else None."""
+        if node.ndim < 2 or not node.args or node.op in _OWN_TRANSPOSES:
+            return None
+        return self._cache.get(self.canon(transpose(node)))
 
     def shared(self, key: tuple[Any, ...], fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` computed once per ``key`` in this evaluator (one recorded step).
@@ -252,6 +271,7 @@ class Evaluator:
                     self._lazy.update(n.args[0] for n in nodes if n.op == "trace" and has_inverse(n.args[0]))
                     self._lazy.update(t for n in nodes if n.op == "add" and n.ndim == 2
                                       for t in n.args if scaled_term(t, n.shape))
+                    self._unforced.update(fused_operands(nodes))
                 for node in nodes:
                     if node not in self._cache and node is not e and self._eager(node):
                         self._cache[node] = self._rule(node)
@@ -262,7 +282,8 @@ class Evaluator:
         """Whether ``node`` is evaluated before its parents ask: not an inverse or a power of one
         (a product makes those solves), a product only traced, a term s·A or s·I of a sum (it
         adds in place) or an identity."""
-        return not (spec(node.op).deferred or node in self._lazy or node.op == "identity"
+        return not (spec(node.op).deferred or node in self._lazy or node in self._unforced
+                    or node.op == "identity"
                     or node.op == "matpow" and node.args[0].op == "inv")
 
     def standalone_inverses(self) -> set[Expr]:
@@ -290,15 +311,15 @@ class Evaluator:
             return hit if hit is not None else self(e)
         if e.op == "add":
             terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
-            value = self.op(partial(_sum_operand, tuple(c for c, _ in terms)),
+            value = self.op(partial(sum_operand, tuple(c for c, _ in terms)),
                             *[self.operand(t) for _, t in terms])
         elif e.op == "scale" and e.args[0].op in ("add", "matmul"):
             inner = self.operand(e.args[0])
-            value = self.op(partial(_scaled, e.params.coef), inner)
+            value = self.op(partial(scaled, e.params.coef), inner)
         elif e.op == "identity":
             value = self.op(partial(Identity, e.shape[0]))
-        elif e.op == "matmul" and (split := _low_rank_split(e)) is not None:
-            value = self.op(_product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))
+        elif e.op == "matmul" and (split := low_rank_split(e)) is not None:
+            value = self.op(product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))
         else:
             return self(e)
         self._operands[e] = value
@@ -334,7 +355,7 @@ class Evaluator:
             # symmetric by its form: Cholesky first, LDLᵀ/LU if that fails (code generation
             # keeps the factorization its representative values would not decide)
             inferred = a.ndim == 2 and not is_symbol and self.structure.symmetric(a)
-            make = partial(kind, label=f"inv({DISPLAY.python(a)})",
+            make = partial(kind, label=partial(inverse_label, a),
                            try_cholesky=is_symbol and a.params.positive_definite
                            or inferred and self.described is None,
                            symmetric=(a in self._symmetric_symbols or a.ndim > 2 and a.params.symmetric)
@@ -350,8 +371,9 @@ class Evaluator:
                 raise
             self._factors[a] = f
             if inferred:
-                self.notes.append(f"{DISPLAY.unicode(a)} is symmetric by its form: "
-                                  f"{factor_kind(f)}")
+                self.notes.append(partial(_symmetric_note, a, f))
+            if a.ndim > 2 and self.described is None and self.canon(inv(a)) in self.standalone_inverses():
+                self(inv(a))  # formed anyway (F = (XᵀV⁻¹X)⁻¹): the solves become products with it
         return f
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization | BatchedFactorization, bool] | None:
@@ -363,13 +385,15 @@ class Evaluator:
             return self.factorization(base.args[0]), True
         return self.factorization(base), False
 
-    def _cached_chain(self, factors: tuple[Expr, ...]) -> np.ndarray | None:
-        """A product computed before, in this or in transposed order."""
+    def _cached_chain(self, factors: tuple[Expr, ...],
+                      flipped: Sequence[Expr] | None = None) -> np.ndarray | None:
+        """A product computed before, in this or in transposed order (``flipped``: the transposes
+        of ``factors`` in reverse order, when known)."""
         hit = self._chains.get(factors)
         if hit is not None:
             return hit
-        flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
-        hit = self._chains.get(flipped)
+        hit = self._chains.get(tuple(flipped) if flipped is not None else
+                               tuple(self.canon(transpose(f)) for f in reversed(factors)))
         return None if hit is None else self.op(matrix_transpose_value, hit, step=("transpose", factors))
 
     def chain(self, factors: Sequence[Expr]) -> np.ndarray:
@@ -390,19 +414,30 @@ class Evaluator:
             result = self.op(operator.matmul, self.chain(before + (ones(p, 1),)),
                            self.chain((ones(1, q),) + after), step=("matmul", factors))
             return result
+        if (by_numpy := ones_product(factors)) is not None:  # broadcast or sum, no outer product
+            result = self.op(by_numpy, self(factors[0]), self(factors[1]), step=("matmul", factors))
+            return result
         for f in factors:  # factorize first: that evaluates (and caches) what inverses contain
             self._inverse_operand(f)
         if n >= 4 and (half := mirrored_half(self, factors)) is not None and not self.known_chain(half):
             self.chain(half)  # PᵀMP: P once, Pᵀ its transpose
         dims = [factors[0].shape[-2]] + [f.shape[-1] for f in factors]
-        known = {(i, j): hit for i in range(n) for j in range(i + 1, n)
-                 if (hit := self._cached_chain(factors[i:j + 1])) is not None}
+        flipped: list[Expr] = []  # the transposed factors in reverse order, made once if needed
+
+        def cached(i: int, j: int) -> Any:
+            if not self._chains:
+                return None
+            if not flipped:
+                flipped.extend(self.canon(transpose(f)) for f in reversed(factors))
+            return self._cached_chain(factors[i:j + 1], flipped[n - 1 - j:n - i])
+
+        known = {(i, j): hit for i in range(n) for j in range(i + 1, n) if (hit := cached(i, j)) is not None}
         split = chain_order(dims, known)
 
         def product(i: int, j: int) -> Any:
             if (i, j) in known:
                 return known[(i, j)]
-            if j > i and (hit := self._cached_chain(factors[i:j + 1])) is not None:
+            if j > i and (hit := cached(i, j)) is not None:
                 return hit  # computed meanwhile, e.g. yᵀK⁻¹ as (K⁻¹y)ᵀ
             if i == j:
                 inv_op = self._inverse_operand(factors[i])
@@ -410,7 +445,7 @@ class Evaluator:
                     return inv_op
                 return self._operands.get(factors[i]) if factors[i] in self._operands else self(factors[i])
             k = split[i][j]
-            value = self._combine(product(i, k), product(k + 1, j), partial(_solve_label, factors, i, k, j),
+            value = self._combine(product(i, k), product(k + 1, j), partial(solve_label, factors, i, k, j),
                                   factors[i:j + 1])
             self._chains[factors[i:j + 1]] = value
             return value
@@ -450,42 +485,13 @@ def _solve_right(fac: Factorization | BatchedFactorization, x: np.ndarray, trans
     return fac.solve(xt, not trans, context).swapaxes(-1, -2)
 
 
-def _low_rank_split(e: Expr) -> int | None:
-    """Where to split a product p×q into (p×r)(r×q) pieces, if that is much smaller."""
-    dims = [e.args[0].shape[0]] + [a.shape[1] for a in e.args]
-    rows, cols = dims[0], dims[-1]
-    k = min(range(1, len(e.args)), key=lambda i: dims[i])
-    return k if dims[k] * (rows + cols) * 4 < rows * cols else None
-
-
-def _sum_operand(coefs: tuple[float, ...], *values: Any) -> Sum:
-    return Sum(list(zip(coefs, values)))
-
-
-def _product_operand(left: Any, right: Any) -> Product:
-    return Product([left, right])
-
-
-def _scaled(c: float, x: Any) -> Any:
-    return x.scaled(c) if isinstance(x, Operand) else c * x
+def _symmetric_note(a: Expr, f: Factorization | BatchedFactorization) -> str:
+    return f"{DISPLAY.unicode(a)} is symmetric by its form: {factor_kind(f)}"
 
 
 def _with_cholesky(make: Callable[..., Factorization | BatchedFactorization]
                    ) -> Callable[[np.ndarray, np.ndarray], Factorization | BatchedFactorization]:
     return lambda a, c: make(a, cholesky=c)
-
-
-def _solve_label(factors: tuple[Expr, ...], i: int, k: int, j: int) -> str:
-    """``solve(A, B)`` (or ``B @ inv(A)``) for the product of factors[i..k] and factors[k+1..j]."""
-    left, right = factors[i:k + 1], factors[k + 1:j + 1]
-
-    def text(fs: tuple[Expr, ...]) -> str:
-        return " @ ".join(DISPLAY.python(f) for f in fs)
-    if len(left) == 1 and left[0].op == "inv":
-        return f"solve({DISPLAY.python(left[0].args[0])}, {text(right)})"
-    if len(right) == 1 and right[0].op == "inv":
-        return f"{text(left)} @ {DISPLAY.python(right[0])}"
-    return text(left + right)
 
 
 def _inverse(fac: Factorization | BatchedFactorization, trans: bool) -> np.ndarray:

@@ -36,7 +36,7 @@ class Factorization:
     ----------
     a : (n, n) array
         The matrix.
-    label : str
+    label : str, or a function returning it
         How errors name it, e.g. ``inv(X.T @ X)``.
     try_cholesky : bool
         Try ``potrf`` first (for a symbol declared positive definite).
@@ -49,10 +49,10 @@ class Factorization:
         triangular solves with ``a`` itself and no factorization is computed.
     """
 
-    def __init__(self, a: np.ndarray, label: str, try_cholesky: bool,
+    def __init__(self, a: np.ndarray, label: str | Callable[[], str], try_cholesky: bool,
                  symmetric: bool | None = None, finite: bool = False,
                  cholesky: np.ndarray | None = None, triangle: str | None = None) -> None:
-        self.label = label
+        self._label = label  # a string, or a function that makes it (only errors read it)
         self.n = a.shape[0]
         self._used = False  # the factors served a solve or an inverse
         self._context: Callable[[], str] | None = None  # names the first solve, if any
@@ -60,7 +60,7 @@ class Factorization:
         self._rcond: float | None = None
         self._inverse_norm: float | None = None
         if not finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass if finite
-            raise np.linalg.LinAlgError(f"{label}: the matrix contains NaN or inf")
+            raise np.linalg.LinAlgError(f"{self.label}: the matrix contains NaN or inf")
         self._anorm = one_norm(a) if a.size else 0.0
         self.cholesky: np.ndarray | None = cholesky
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
@@ -82,6 +82,13 @@ class Factorization:
             lu, piv, _ = lapack.dgetrf(a)  # a zero pivot is reported by verify
             self.lu = (lu, piv)
 
+
+    @property
+    def label(self) -> str:
+        """How errors name the matrix, e.g. ``inv(X.T @ X)``."""
+        if not isinstance(self._label, str):
+            self._label = self._label()
+        return self._label
     def rcond(self) -> float:
         """The reciprocal condition number in the 1-norm, computed once: exactly from the
         inverse when it was formed, else the LAPACK estimate (``pocon``/``gecon``)."""

@@ -108,8 +108,9 @@ def mirrored_half(ev: Evaluator, factors: tuple[Expr, ...]) -> tuple[Expr, ...] 
     cost = alone[0][k // 2 - 1] + shared[0][k - 1]
     if not cost < alone[0][k - 1]:
         return None
-    ev.notes.append(f"{_text(factors)}: {_text(factors[:k // 2])} once, its transpose on the right: "
-                    f"{cost:.3g} multiply-adds (not shared: {alone[0][k - 1]:.3g})")
+    unshared = alone[0][k - 1]
+    ev.notes.append(lambda: f"{_text(factors)}: {_text(factors[:k // 2])} once, its transpose on the right: "
+                            f"{cost:.3g} multiply-adds (not shared: {unshared:.3g})")
     return factors[:k // 2]
 
 
@@ -134,8 +135,8 @@ def trace_of_product(ev: Evaluator, product: Expr) -> Any:
     total, rot, j = best
     left, right = rot[:j + 1], rot[j + 1:]
     plain = _chain_costs([factors[0].shape[0]] + [f.shape[1] for f in factors], set())[0][k - 1]
-    ev.notes.append(f"tr({_text(factors)}) = Σ ({_text(left)}) ⊙ ({_text(right)})ᵀ: {total:.3g} "
-                    f"multiply-adds (the product, then its trace: {plain:.3g})")
+    ev.notes.append(lambda: f"tr({_text(factors)}) = Σ ({_text(left)}) ⊙ ({_text(right)})ᵀ: {total:.3g} "
+                            f"multiply-adds (the product, then its trace: {plain:.3g})")
     symmetric = ev.structure.symmetric
     fn = partial(trace_of_pair, left_symmetric=len(left) == 1 and symmetric(left[0]),
                  right_symmetric=len(right) == 1 and symmetric(right[0]))

@@ -65,8 +65,10 @@ class _TorchFunction:
 
     def __init__(self, sig: Signature, torch: Any) -> None:
         self.sig, self.torch = sig, torch
-        self.code = lambdify(sig.args, sig.outputs, backend="torch")
-        self._rules: dict[str, tuple[_TorchFunction | None, list[bool]]] = {}
+        with torch._C._DisableFuncTorch():  # made inside a torch.func transform: plain constant tensors
+            self.code = lambdify(sig.args, sig.outputs, backend="torch")
+        self._rules: dict[tuple[str, tuple[bool, ...] | None], tuple[_TorchFunction | None, list[bool]]] = {}
+        self._parts: dict[str, tuple[tuple[Expr, ...], list[Expr | None]]] = {}
         # a subclass of torch.autograd.Function (PyTorch is imported on use: not named here)
         self.function: Any = type("KronvecFunction", (torch.autograd.Function,), {
             "generate_vmap_rule": True,
@@ -85,27 +87,36 @@ class _TorchFunction:
                      for v, shape in zip(outs, self.sig.output_shapes))
         return outs if self.sig.several else outs[0]
 
-    def _rule(self, kind: str) -> tuple["_TorchFunction | None", list[bool]]:
-        """The function of (values, tangents or cotangents) giving the nonzero JVPs or VJPs."""
-        if kind not in self._rules:
-            extra, exprs = self.sig.jvp() if kind == "jvp" else self.sig.vjp()
+    def _rule(self, kind: str,
+              wanted: tuple[bool, ...] | None = None) -> tuple["_TorchFunction | None", list[bool]]:
+        """The function of (values, tangents or cotangents) giving the nonzero JVPs or VJPs (the
+        VJPs of the arguments ``wanted`` only: the others are None)."""
+        key = (kind, wanted)
+        if key not in self._rules:
+            if kind not in self._parts:
+                self._parts[kind] = self.sig.jvp() if kind == "jvp" else self.sig.vjp()
+            extra, exprs = self._parts[kind]
+            exprs = [e if wanted is None or wanted[i] else None for i, e in enumerate(exprs)]
             nonzero = tuple(e for e in exprs if e is not None)
             fn = _TorchFunction(Signature(self.sig.args + extra, nonzero, "kv.torch_function"),
                                 self.torch) if nonzero else None
-            self._rules[kind] = (fn, [e is None for e in exprs])
-        return self._rules[kind]
+            self._rules[key] = (fn, [e is None for e in exprs])
+        return self._rules[key]
 
     def _apply_rule(self, kind: str, values: tuple[Any, ...], extra: tuple[Any, ...],
-                    like: Sequence[TensorLike]) -> tuple[Any, ...]:
-        """The rule's results, zeros (of ``like``: (shape, dtype, device)) where it has none."""
-        fn, zero = self._rule(kind)
+                    like: Sequence[TensorLike], wanted: tuple[bool, ...] | None = None) -> tuple[Any, ...]:
+        """The rule's results, zeros (of ``like``: (shape, dtype, device)) where it has none, None
+        where it is not ``wanted``."""
+        fn, zero = self._rule(kind, wanted)
         parts = iter(fn.function.apply(*values, *extra) if fn is not None else ())
-        return tuple(_zero_if_none(self.torch, None, x) if z else next(parts) for x, z in zip(like, zero))
+        return tuple((None if wanted is not None and not wanted[i] else _zero_if_none(self.torch, None, x))
+                     if z else next(parts) for i, (x, z) in enumerate(zip(like, zero)))
 
     def backward(self, ctx: Any, *grads: Any) -> Any:
         values = ctx.saved_tensors
         grads = tuple(_zero_if_none(self.torch, g, o) for g, o in zip(grads, ctx.output_like))
-        return self._apply_rule("vjp", values, grads, [_like(v) for v in values])
+        # only the gradients autograd asks for (a Hessian in x alone needs no gradient in A)
+        return self._apply_rule("vjp", values, grads, [_like(v) for v in values], tuple(ctx.needs_input_grad))
 
     def jvp(self, ctx: Any, *tangents: Any) -> Any:
         values = ctx.saved_tensors

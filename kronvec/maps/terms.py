@@ -344,7 +344,7 @@ class KronFactorMap(_FactorTerm):
     G ↦ Σₖₗ G[ip+k, jq+l] B[k, l].
     """
 
-    def __init__(self, F: Any, fixed: str, src: str, dst: str, dims: tuple[int, int, int, int],
+    def __init__(self, F: Any, fixed: str, src: str, dst: str, dims: tuple[int, ...],
                  in_shape: Shape | None = None, out_shape: Shape | None = None) -> None:
         m, n, p, q = dims
         shapes = {"a": (m, n), "b": (p, q), "big": (m * p, n * q)}

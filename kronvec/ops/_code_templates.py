@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contexts import CodeContext
+
 __all__ = ["code_number", "code_transpose", "code_sum", "code_slice", "code_eigh", "code_axis", "code_for"]
 
 
@@ -57,13 +59,13 @@ def code_slice(r: range, size: int) -> str:
     return text + (f":{r.step}" if r.step != 1 else "")
 
 
-def code_eigh(g: Any, a: str, uplo: str = "L") -> str:
+def code_eigh(g: CodeContext, a: str, uplo: str = "L") -> str:
     """The variable holding ``eigh(a, UPLO)`` (w, V) in generated code, computed once."""
     extra = ", symmetrize_input=False" if g.name == "jax" else ""  # read one triangle, as NumPy
     return g.let(f"{g.la}.eigh({a}, UPLO={uplo!r}{extra})", hint="eigh")
 
 
-def code_axis(g: Any, axis: int | None, keep: bool) -> str:
+def code_axis(g: CodeContext, axis: int | None, keep: bool) -> str:
     """The axis arguments of a reduction in generated code (``", axis=0, keepdims=True"``; PyTorch's
     ``dim=``/``keepdim=``); nothing for ``axis=None`` (all entries, except in PyTorch's logsumexp)."""
     torch = g.name == "torch"

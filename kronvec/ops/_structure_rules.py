@@ -14,7 +14,8 @@ def _rebuilt_transposed(node: Expr, transposed: list[Expr]) -> Expr:
     """The node rebuilt by its constructor with the transposed arguments in their places."""
     op = spec(node.op)
     args = list(node.args)
-    positions = range(len(args)) if op.transpose.args is None else op.transpose.args  # type: ignore[union-attr]
+    assert op.transpose is not None, "called as the op's transpose rule"
+    positions = range(len(args)) if op.transpose.args is None else op.transpose.args
     for i, t in zip(positions, transposed):
         args[i] = t
     return op.rebuilt(node, args)

@@ -20,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext, CodeContext
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, TraceMap
 from ..maps.adjugate import AdjugateFrechetMap, adjugate_by_svd, adjugate_frechet
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
-from ..registry import Printing, register
+from ..registry import Printing, register, signature_of
 from ..shapes import fmt
 from ._code_templates import code_for
 from ._printing_rules import call_printing
@@ -43,7 +44,7 @@ _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 def adj(a: Any) -> Expr:
     """adj(A) = det(A) A⁻¹ for a square A (each member of a stack), defined at singular A too."""
     a = as_expr(a)
-    registry.spec("det").signature.check("adj", [a.shape])
+    signature_of(registry.spec("det")).check("adj", [a.shape])
     return Expr.make("adj", (a,), NO_PARAMS, a.shape)
 
 
@@ -54,7 +55,8 @@ def adjugate_value(b: np.ndarray, fac: Any) -> np.ndarray:
         return _stack_adjugate(b)
     if fac.rcond() > _SQRT_EPS:
         sign, logabs = fac.logabsdet()
-        return sign * np.exp(logabs) * fac.inverse()
+        result: np.ndarray = sign * np.exp(logabs) * fac.inverse()
+        return result
     return adjugate_by_svd(b)
 
 
@@ -71,17 +73,18 @@ def _stack_adjugate(b: np.ndarray) -> np.ndarray:
     bad = ~(rcond > _SQRT_EPS)
     if bad.any():
         out[bad] = adjugate_by_svd(b[bad])
-    return out
+    result: np.ndarray = out
+    return result
 
 
-def _as_product(p: Any, e: Expr) -> tuple[str, int]:
+def _as_product(p: PrintContext, e: Expr) -> tuple[str, int]:
     """adj(A) printed as det(A) A⁻¹ (a product of the two nodes, built without simplifying)."""
     a = e.args[0]
     det, inv = registry.function("det")(a), registry.function("inv")(a)
     return p.render(Expr.make("smul", (det, inv), NO_PARAMS, e.shape))
 
 
-def _adj_code(g: Any, e: Expr, a: str) -> str:
+def _adj_code(g: CodeContext, e: Expr, a: str) -> str:
     """det(A)·A⁻¹ from the factors of A (as the product was written before)."""
     f = g.factor(e.args[0])
     det = g.let(g.backend.det(g, f), hint="det")
@@ -128,7 +131,7 @@ def _adj_frechet_jvp(node: Expr, i: int) -> Any:
                     KronMap(adj(a) @ h @ ai, ai, shape, shape))
 
 
-def _adj_frechet_other(g: Any, e: Expr, a: str, h: str) -> str:
+def _adj_frechet_other(g: CodeContext, e: Expr, a: str, h: str) -> str:
     """det(A) (tr(A⁻¹H) A⁻¹ − A⁻¹ H A⁻¹) for an invertible matrix (JAX, PyTorch)."""
     if e.ndim > 2:
         g.unsupported("the derivative of the adjugate of a stack")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
-from ..contexts import PrintContext
+from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
@@ -96,7 +96,7 @@ def as_shape(e: Expr, shape: Shape) -> Expr:
     return Expr.make("smul", (e, identity(1)), NO_PARAMS, (1, 1))
 
 
-def evaluate_sum(ev: Any, e: Expr, coef: float = 1.0) -> Any:
+def evaluate_sum(ev: EvaluationContext, e: Expr, coef: float = 1.0) -> Any:
     """coef·Σᵢ cᵢ Aᵢ for the sum node ``e``, with the scaled terms cᵢAᵢ read as (cᵢ, Aᵢ):
     one pass per term into one new array (``scale`` nodes inside are never formed)."""
     terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
@@ -118,7 +118,7 @@ def scaled_term(t: Expr, shape: Shape) -> str:
     return "scaled eye" if t.args[1].op == "identity" else "scaled"
 
 
-def _term_values(ev: Any, t: Expr, kind: str) -> list[Any]:
+def _term_values(ev: EvaluationContext, t: Expr, kind: str) -> list[Any]:
     if kind == "eye":
         return []
     if kind == "scaled eye":
@@ -147,10 +147,11 @@ def _scaled_sum(coefs: tuple[float, ...], kinds: tuple[str, ...], n: int, *xs: A
     out = _weighted_sum(tuple(c for c, _ in dense), *[x for _, x in dense])
     if diagonal:
         out.reshape(-1)[::out.shape[-1] + 1] += diagonal
-    return out
+    result: np.ndarray = out
+    return result
 
 
-def sum_code(g: Any, e: Expr, coef: float = 1.0) -> str:
+def sum_code(g: CodeContext, e: Expr, coef: float = 1.0) -> str:
     """Generated code of coef·Σᵢ cᵢ Aᵢ for the sum node ``e`` (as :func:`evaluate_sum`)."""
     terms = [(t.params.coef, t.args[0]) if t.op == "scale" else (1.0, t) for t in e.args]
     return code_sum([(coef * c, g.value(t)) for c, t in terms])
@@ -205,21 +206,21 @@ def scale(c: float, a: Any) -> Expr:
     return Expr.make("scale", (a,), Params(coef=c), a.shape)
 
 
-def _python_scale(p: Any, e: Expr) -> tuple[str, int]:
+def _python_scale(p: PrintContext, e: Expr) -> tuple[str, int]:
     c = e.params.coef
     if c == -1.0:
         return "-" + p(e.args[0], Prec.PROD), Prec.UNARY
     return f"{python_number(c)} * {p(e.args[0], Prec.POSTFIX)}", Prec.PROD
 
 
-def _scale_code(g: Any, e: Expr, inner: str | None) -> str:
+def _scale_code(g: CodeContext, e: Expr, inner: str | None) -> str:
     if e.args[0].op == "add" and not g.has(e.args[0]):  # as the evaluator: one pass per term
         return sum_code(g, e.args[0], e.params.coef)
     c = e.params.coef
     return f"-{inner}" if c == -1.0 else f"{code_number(c)} * {inner}"
 
 
-def _scale_value(ev: Any, e: Expr) -> Any:
+def _scale_value(ev: EvaluationContext, e: Expr) -> Any:
     inner = e.args[0]
     if inner.op == "add" and ev.cached(inner) is None:  # c·(A - B): one pass per term
         return evaluate_sum(ev, inner, e.params.coef)
@@ -291,13 +292,13 @@ def _smul_jvp(node: Expr, i: int) -> Any:
     return scale_map(s, KronMap(None, None, *io(node, 1)))
 
 
-def _print_smul(p: Any, e: Expr) -> tuple[str, int]:
+def _print_smul(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     if e.args[1].op == "identity" and e.shape == (1, 1):
         return p.render(e.args[0])  # s·I₁: the scalar itself
     return p.s.scalar_times(p(e.args[0], Prec.POSTFIX), p(e.args[1], Prec.PROD)), Prec.PROD
 
 
-def _smul_value(ev: Any, e: Expr) -> Any:
+def _smul_value(ev: EvaluationContext, e: Expr) -> Any:
     s, a = e.args
     if s.op == "det" and a.op == "inv" and a.args[0] in (s.args[0], s.args[0].T):
         # det(B)·B⁻¹ is the adjugate of B, which exists (and is computed) at a singular B too
@@ -312,7 +313,7 @@ def _scalar_times(shape: Shape, s: Any, x: Any) -> Any:
     return out.reshape(shape) if np.ndim(out) < len(shape) else out
 
 
-def _smul_code(g: Any, e: Expr, s: str | None, a: str | None) -> str:
+def _smul_code(g: CodeContext, e: Expr, s: str | None, a: str | None) -> str:
     sn, an = e.args
     if sn.op == "det" and an.op == "inv" and an.args[0] in (sn.args[0], sn.args[0].T):
         f = g.factor(sn.args[0])  # det(B)·B⁻¹, the adjugate: from the factors of B
@@ -334,7 +335,8 @@ def adjugate(b: np.ndarray, fac: Any, transposed: bool = False) -> np.ndarray:
     """
     if b.ndim == 2 and fac.rcond() > _SQRT_EPS:
         sign, logabs = fac.logabsdet()
-        return sign * np.exp(logabs) * fac.inverse(trans=transposed)
+        result: np.ndarray = sign * np.exp(logabs) * fac.inverse(trans=transposed)
+        return result
     adj = adjugate_by_svd(b)
     return np.swapaxes(adj, -1, -2) if transposed else adj
 
@@ -404,7 +406,7 @@ def _spread_operand(e: Expr, shape: Shape) -> Expr:
     return broadcast_to(e, shape)
 
 
-def _print_hadamard(p: Any, e: Expr) -> tuple[str, int]:
+def _print_hadamard(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     a, b = e.args
     if b.op == "power" and b.params.exponent == -1.0:
         return p(a, Prec.PROD) + p.s.divide + p(b.args[0], Prec.PROD), Prec.KRON
@@ -448,7 +450,7 @@ def power(a: Any, p: Any) -> Expr:
     return Expr.make("power", (a,), Params(exponent=p), a.shape)
 
 
-def _print_power(p: Any, e: Expr) -> tuple[str, int]:
+def _print_power(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base, exponent = e.args[0], e.params.exponent
     if exponent == 0.5:
         return p.s.func(p.s.sqrt, p(base)), Prec.ATOM

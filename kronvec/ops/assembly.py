@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import place_map
@@ -58,6 +59,7 @@ def _assemble(grid: list[list[Any]], op: str) -> Expr:
                              f"{op}: shapes {', '.join(fmt(r[0].shape) for r in rows)} have "
                              f"different numbers of columns")
         width = width or (row_width, row)
+    assert width is not None, "a block has a row"
     shape = (sum(_dims(row[0], op)[0] for row in rows), width[0])
     flat = [b for row in rows for b in row]
     if len(flat) == 1:
@@ -171,7 +173,7 @@ def _transposed(node: Expr, t: list[Expr]) -> Expr:
     return _assemble([[transpose(row[j]) for row in rows] for j in range(len(rows[0]))], "block")
 
 
-def _print_block(p: Any, e: Expr) -> tuple[str, int]:
+def _print_block(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     rows = _rows(e)
     if p.s.latex:
         body = r" \\ ".join(" & ".join(p(b) for b in row) for row in rows)
@@ -179,7 +181,7 @@ def _print_block(p: Any, e: Expr) -> tuple[str, int]:
     return "[" + "; ".join(", ".join(p(b) for b in row) for row in rows) + "]", Prec.ATOM
 
 
-def _python_block(p: Any, e: Expr) -> tuple[str, int]:
+def _python_block(p: PrintContext, e: Expr) -> tuple[str, int]:
     rows = ", ".join("[" + ", ".join(p(b) for b in row) + "]" for row in _rows(e))
     return f"block([{rows}])", Prec.ATOM
 
@@ -192,7 +194,7 @@ def _rebuild(node: Expr, args: list[Expr]) -> Expr:
     return _assemble(grid, "block")
 
 
-def _block_code(g: Any, e: Expr, *args: str) -> str:
+def _block_code(g: CodeContext, e: Expr, *args: str) -> str:
     codes = [a if b.shape != () else f"{a}.reshape(1, 1)" for a, b in zip(args, e.args)]
     rows, k = [], 0
     for count in e.params.layout:
@@ -204,9 +206,10 @@ def _block_code(g: Any, e: Expr, *args: str) -> str:
     return joined[0] if len(joined) == 1 else f"torch.cat([{', '.join(joined)}], 0)"
 
 
-_LINEAR = dict(evaluate=with_node(_block_value), jvp=_block_jvp, rebuild=_rebuild, code=_block_code,
-               transpose=Transpose(None, _transposed),
-               printing=Printing(_print_block, _print_block, _python_block))
+_LINEAR: dict[str, Any] = dict(  # the fields of the linear assembly ops
+    evaluate=with_node(_block_value), jvp=_block_jvp, rebuild=_rebuild, code=_block_code,
+    transpose=Transpose(None, _transposed),
+    printing=Printing(_print_block, _print_block, _python_block))
 
 register("block", public="block", function=block, signature="blocks:grid->(m,n)",
          params=("layout",), doc="a matrix assembled from blocks, as np.block", **_LINEAR)

@@ -24,11 +24,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..contexts import CodeContext
 from ..expr import Expr, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
-from ..registry import Params, register
+from ..registry import Params, register, signature_of
 from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
 from ._code_templates import code_axis, code_for
@@ -54,7 +55,7 @@ AXIS_KEPT = "(...),axis=None->(...) | (m,n),axis=0->(m,n) | (m,n),axis=1->(m,n)"
 def resolve_axis(spec: Any, op: str, a: Expr, axis: Any) -> tuple[Shape, int | None]:
     """The result shape of ``op(a, axis=axis)`` and the axis normalized (−1 is 1)."""
     axis = normalize_keyword(op, "axis", axis, a.shape)
-    return spec.signature.check(op, [a.shape], axis=axis), axis
+    return signature_of(spec).check(op, [a.shape], axis=axis), axis
 
 
 def slice_length(shape: Shape, axis: int | None) -> int:
@@ -166,12 +167,13 @@ def _weights_value(kind: str) -> Callable[..., Any]:
     def value(node: Any, x: np.ndarray) -> np.ndarray:
         axis = node.params.axis
         hit = (x == reduce(x, axis=axis, keepdims=True)).astype(float)
-        return hit / hit.sum(axis=axis, keepdims=True)
+        result: np.ndarray = hit / hit.sum(axis=axis, keepdims=True)
+        return result
     return value
 
 
 def _extremum_code(kind: str) -> Callable[..., str]:
-    def code(g: Any, e: Expr, x: str) -> str:
+    def code(g: CodeContext, e: Expr, x: str) -> str:
         axis = e.params.axis
         fn = f"a{kind}" if g.name == "torch" and axis is not None else kind
         return f"{g.np}.{fn}({x}{code_axis(g, axis, axis is not None)})"
@@ -180,7 +182,7 @@ def _extremum_code(kind: str) -> Callable[..., str]:
 
 def _weights_code(kind: str) -> Callable[..., str]:
     """Where each slice attains its extremum, divided by how often: ties split evenly."""
-    def code(g: Any, e: Expr, x: str) -> str:
+    def code(g: CodeContext, e: Expr, x: str) -> str:
         axis = e.params.axis
         extremum = _extremum_code(kind)(g, e, x)
         cast = f".to({x}.dtype)" if g.name == "torch" else " * 1.0"

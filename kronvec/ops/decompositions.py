@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from ..contexts import PrintContext
+from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
-from ..registry import DISPLAY, Params, Prec, Printing, register
+from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
 from ..shapes import fmt, matrix_transposed, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
@@ -63,7 +63,7 @@ def qr(a: Any) -> tuple[Expr, Expr]:
     raises ``LinAlgError`` there.
     """
     a = as_expr(a)
-    QR.signature.check("qr", [a.shape])
+    signature_of(QR).check("qr", [a.shape])
     m, n = a.shape[-2:]
     if m < n:
         raise ShapeError(f"qr: needs a matrix with at least as many rows as columns (full column rank), "
@@ -156,14 +156,16 @@ def lu(a: Any) -> tuple[Expr, Expr, Expr]:
     derivative (U is singular).
     """
     a = as_expr(a)
-    LU.signature.check("lu", [a.shape])
-    return tuple(Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")  # type: ignore[return-value]
+    signature_of(LU).check("lu", [a.shape])
+    P, L, U = (Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")
+    return P, L, U
 
 
 def _lu_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if a.ndim > 2:
         return batched_lu(a)
-    return sla.lu(a, check_finite=False)
+    result: tuple[np.ndarray, np.ndarray, np.ndarray] = sla.lu(a, check_finite=False)
+    return result
 
 
 def batched_lu(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -249,7 +251,7 @@ def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
     tril(A) + tril(A, −1)ᵀ, differentiated through that triangle.
     """
     a = as_expr(a)
-    PINV.signature.check("pinv", [a.shape])
+    signature_of(PINV).check("pinv", [a.shape])
     if hermitian:
         a = tri(a, "mirror_lower")
     if rtol is None and not hermitian:
@@ -270,12 +272,12 @@ def _keywords(params: Any) -> dict[str, Any]:
     return {k: v for k, v in params if k in ("rtol", "hermitian") and v is not None and v is not False}
 
 
-def _pinv_code(g: Any, e: Expr, x: str) -> str:
+def _pinv_code(g: CodeContext, e: Expr, x: str) -> str:
     extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
     return f"{g.la}.pinv({x}{extra})"
 
 
-def _pinv_python(p: Any, e: Expr) -> tuple[str, int]:
+def _pinv_python(p: PrintContext, e: Expr) -> tuple[str, int]:
     a = e.args[0]
     hermitian = bool(dict(e.params).get("hermitian"))
     arg = p(a.args[0] if hermitian and a.op == "tri" else a)
@@ -303,7 +305,8 @@ def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
         raise DegenerateError(f"pinv: no derivative at a matrix of shape {x.shape} of rank {rank} < "
                               f"{min(x.shape[-2:])}{where} (singular values {s[tuple(member)]}): a "
                               f"perturbation changes the rank there")
-    return np.swapaxes(vt, -1, -2) @ (np.swapaxes(u, -1, -2) / s[..., :, None])
+    result: np.ndarray = np.swapaxes(vt, -1, -2) @ (np.swapaxes(u, -1, -2) / s[..., :, None])
+    return result
 
 
 def _pinv_jvp(node: Expr, i: int) -> Any:
@@ -333,7 +336,7 @@ def _checked_value(node: Any, a: np.ndarray, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _print_pinv(p: Any, e: Expr) -> tuple[str, int]:
+def _print_pinv(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return p(e.args[0], Prec.ATOM) + ("^{+}" if p.s.latex else "⁺"), Prec.POSTFIX
 
 

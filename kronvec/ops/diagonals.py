@@ -80,7 +80,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     return reshape(column, column.shape[:-1])
 
 
-diagonal.stack_keywords = ("offset", "axis1", "axis2")  # type: ignore[attr-defined]  # (not parsed)
+diagonal.__dict__["stack_keywords"] = ("offset", "axis1", "axis2")  # (not parsed)
 
 
 def offset_trace(a: Any, offset: int, axis1: int = 0, axis2: int = 1) -> Expr:

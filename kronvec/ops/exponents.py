@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contexts import PrintContext
+from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_operands, const_scalar, is_scalar
@@ -93,10 +93,11 @@ def pow(base: Any, exponent: Any) -> Expr:
 def _pow_value(info: Any, b: Any, e: Any) -> np.ndarray:
     b, e = np.asarray(b, dtype=float), np.asarray(e, dtype=float)
     value = np.power(b.reshape(()) if b.size == 1 else b, e.reshape(()) if e.size == 1 else e)
-    return value.reshape(info.shape) if value.size == math.prod(info.shape) else value
+    result: np.ndarray = value.reshape(info.shape) if value.size == math.prod(info.shape) else value
+    return result
 
 
-def _pow_code(g: Any, node: Expr, b: str, e: str) -> str:
+def _pow_code(g: CodeContext, node: Expr, b: str, e: str) -> str:
     shapes = []
     codes = []
     for code, arg in zip((b, e), node.args):
@@ -124,7 +125,7 @@ def _pow_jvp(node: Expr, i: int) -> Any:
     return TraceMap(None, d, arg.shape, node.shape)  # a scalar argument: ds ↦ ds·D
 
 
-def _print_pow(p: Any, e: Expr) -> tuple[str, int]:
+def _print_pow(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base, exponent = (p(a, Prec.ATOM) for a in e.args)
     elementwise = not is_scalar(e)
     if p.s.latex:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import registry
-from ..contexts import PrintContext
+from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, key_text, normalize_key
 from ..maps import LinearMap, place_map, select_map
@@ -157,19 +157,19 @@ def _index_value(info: Any, x: Any) -> np.ndarray:
     return taken.reshape(x.shape[:-2] + info.shape).copy()
 
 
-def _code_key(g: Any, rows: range, cols: range, shape: Shape) -> str:
+def _code_key(g: CodeContext, rows: range, cols: range, shape: Shape) -> str:
     if g.name == "torch" and (rows.step < 0 or cols.step < 0):
         g.unsupported("an index with a negative step (PyTorch slices take positive steps only)")
     return f"{code_slice(rows, shape[0])}, {code_slice(cols, shape[1])}"
 
 
-def _index_code(g: Any, e: Expr, x: str) -> str:
+def _index_code(g: CodeContext, e: Expr, x: str) -> str:
     rows, cols = e.params.rows, e.params.cols
     code = f"{x}[{_code_key(g, rows, cols, e.args[0].shape)}]"
     return code if e.shape == (len(rows), len(cols)) else f"{code}.reshape({e.shape})"
 
 
-def _place_code(g: Any, e: Expr, x: str) -> str:
+def _place_code(g: CodeContext, e: Expr, x: str) -> str:
     rows, cols, shape = e.params.rows, e.params.cols, e.shape or (1, 1)
     block = (len(rows), len(cols))
     value = x if e.args[0].shape in (block, ()) else f"{x}.reshape({block})"  # a scalar broadcasts
@@ -177,11 +177,11 @@ def _place_code(g: Any, e: Expr, x: str) -> str:
     return out if e.shape == shape else f"{out}.reshape(())"
 
 
-def _print_key(p: Any, e: Expr) -> str:
+def _print_key(p: PrintContext, e: Expr) -> str:
     return key_text(e.params.rows, e.params.cols, e.args[0].shape, e.shape == ())
 
 
-def _print_index(p: Any, e: Expr) -> tuple[str, int]:
+def _print_index(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base = e.args[0]
     text = p(base, Prec.POSTFIX if base.op == "transpose" else Prec.ATOM)
     key = _print_key(p, e)
@@ -262,7 +262,7 @@ def _place_key(e: Expr) -> str:
     return key_text(e.params.rows, e.params.cols, e.shape or (1, 1), scalar)
 
 
-def _print_place(p: Any, e: Expr) -> tuple[str, int]:
+def _print_place(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """``place₍₄,₃₎(G, [1:3, 0])``: G at rows 1:3, column 0 of a 4×3 zero matrix."""
     key, dims = _place_key(e), e.shape or (1, 1)
     if p.s.latex:
@@ -271,7 +271,7 @@ def _print_place(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.func(p.s.sized("place", *dims), p(e.args[0]), f"[{key}]"), Prec.ATOM
 
 
-def _python_place(p: Any, e: Expr) -> tuple[str, int]:
+def _python_place(p: PrintContext, e: Expr) -> tuple[str, int]:
     parts = [_python_slice(r) for r in (e.params.rows, e.params.cols)]
     return f"place({p(e.args[0])}, {tuple(e.shape)}, ({parts[0]}, {parts[1]}))", Prec.ATOM
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronFactorMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, register, signature_of
 from ..shapes import fmt
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import py_call
@@ -28,7 +29,7 @@ __all__ = ["kron", "kron_contract"]
 def kron(a: Any, b: Any) -> Expr:
     """The Kronecker product A ⊗ B."""
     a, b = as_expr(a), as_expr(b)
-    shape = KRON.signature.check("kron", [a.shape, b.shape])
+    shape = signature_of(KRON).check("kron", [a.shape, b.shape])
     if a.op == "zeros" or b.op == "zeros":
         return zeros(shape)
     return Expr.make("kron", (a, b), NO_PARAMS, shape)
@@ -42,7 +43,7 @@ def _kron_jvp(node: Expr, i: int) -> Any:
     return KronFactorMap(a, "a", "b", "big", dims)
 
 
-def _print_kron(p: Any, e: Expr) -> tuple[str, int]:
+def _print_kron(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return p.s.kron.join(p(a, Prec.PROD) for a in e.args), Prec.KRON
 
 
@@ -83,12 +84,14 @@ def _kron_contract_value(node: Any, big: np.ndarray, other: np.ndarray) -> np.nd
     r, c = node.shape
     if node.params.side == "a":
         p, q = other.shape
-        return np.einsum("ikjl,kl->ij", big.reshape(r, p, c, q), other)
+        result: np.ndarray = np.einsum("ikjl,kl->ij", big.reshape(r, p, c, q), other)
+        return result
     m, n = other.shape
-    return np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
+    result = np.einsum("ikjl,ij->kl", big.reshape(m, r, n, c), other)
+    return result
 
 
-def _kron_contract_code(g: Any, node: Expr, big: str, other: str) -> str:
+def _kron_contract_code(g: CodeContext, node: Expr, big: str, other: str) -> str:
     r, c = node.shape
     if node.params.side == "a":
         p, q = node.args[1].shape
@@ -107,7 +110,7 @@ def _kron_contract_jvp(node: Expr, i: int) -> Any:
     return KronFactorMap(big, "big", fixed_other, side, dims)
 
 
-def _print_kron_contract(p: Any, e: Expr) -> tuple[str, int]:
+def _print_kron_contract(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     # the matrix K with ⟨K, H⟩ = ⟨G, H ⊗ B⟩ (side a) or ⟨G, A ⊗ H⟩ (side b)
     big, other = p(e.args[0]), p(e.args[1], Prec.PROD)
     slot = f"·{p.s.kron}{other}" if e.params.side == "a" else f"{other}{p.s.kron}·"

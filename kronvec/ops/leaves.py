@@ -1,7 +1,7 @@
 """Leaves: symbols, constants, the identity, zeros and ones, and named subexpressions."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 
@@ -77,7 +77,8 @@ def Array(name: str, shape: Sequence[int] | int) -> Expr:
     ``kv.ShapeError`` naming the operation and the shape otherwise.
     """
     _check_name(name)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) else tuple(shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) \
+        else tuple(cast(Sequence[int], shape))  # a bool is refused by tuple() as before
     if len(shape) >= 2:
         return Matrix(name, shape)
     if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
@@ -98,7 +99,7 @@ def Scalar(name: str) -> Expr:
     return symbol(name, (), True, False)
 
 
-def _transposed_symbol(node: Expr, _: list) -> Expr:
+def _transposed_symbol(node: Expr, _: list[Expr]) -> Expr:
     """Sᵀ = S for a symbol declared symmetric; otherwise the transpose node."""
     if node.params.symmetric:
         return node
@@ -137,7 +138,7 @@ def Constant(value: Any, name: str | None = None, *, column: bool = True) -> Exp
     return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
 
 
-def _print_constant(p: Any, e: Expr) -> tuple[str, int]:
+def _print_constant(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     value = e.params.value
     if value.name is not None:
         return p.s.name(value.name), Prec.ATOM
@@ -146,7 +147,7 @@ def _print_constant(p: Any, e: Expr) -> tuple[str, int]:
     return p.s.name(p.constant_label(value)), Prec.ATOM
 
 
-def _python_constant(p: Any, e: Expr) -> tuple[str, int]:
+def _python_constant(p: PrintContext, e: Expr) -> tuple[str, int]:
     """The constant's name if it is a Python name (the parser reads it back given the
     constants), its number if it has one entry, else a label ``C1``, ``C2``, ..."""
     value = e.params.value
@@ -207,7 +208,7 @@ register(
 
 
 # --------------------------------------------------------- zeros and ones
-def _shape_of(dims: tuple) -> Shape:
+def _shape_of(dims: tuple[Any, ...]) -> Shape:
     """A shape from ``(r, c)`` or from the integers ``r, c`` (any number of them, as NumPy:
     ``(b,)`` for per-member scalars or a 1-D array, more for a stack)."""
     shape = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
@@ -240,7 +241,7 @@ def _filled_python(word: str, scalar: str) -> Any:
     return lambda p, e: ((f"{word}({', '.join(map(str, e.shape))})" if e.shape else scalar), Prec.ATOM)
 
 
-def _transposed_fill(node: Expr, _: list) -> Expr:
+def _transposed_fill(node: Expr, _: list[Expr]) -> Expr:
     return Expr.make(node.op, (), NO_PARAMS, matrix_transposed(node.shape))
 
 
@@ -253,7 +254,7 @@ register(
     rebuild=lambda node, args: node,
     doc="the zero matrix",
 )
-def _print_ones(p: Any, e: Expr) -> tuple[str, int]:
+def _print_ones(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """𝟙, and 𝟙ᵀ for a row of ones (as in b𝟙ᵀ, a column broadcast over columns)."""
     if len(e.shape) == 2 and e.shape[0] == 1 and e.shape[1] > 1:
         return p.s.ones + p.s.transpose, Prec.POSTFIX

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg as sla
 
-from ..contexts import EvaluationContext
+from ..contexts import CodeContext, EvaluationContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechetMap
@@ -27,7 +27,7 @@ from ..maps.algebra import scale as scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
 from ..maps.terms import expm_frechet_stack
-from ..registry import Prec, Printing, Transpose, register
+from ..registry import Prec, Printing, Transpose, register, signature_of
 from ..shapes import Shape, fmt
 from ._code_templates import code_eigh, code_for
 from ._evaluation_rules import lift
@@ -53,13 +53,13 @@ def expm(a: Any) -> Expr:
     once (the block formula of :func:`kronvec.maps.terms.expm_frechet_stack`).
     """
     a = as_expr(a)
-    EXPM.signature.check("expm", [a.shape])
+    signature_of(EXPM).check("expm", [a.shape])
     if a.op == "zeros" and a.ndim == 2:
         return identity(a.shape[0])
     return Expr.make("expm", (a,), NO_PARAMS, a.shape)
 
 
-def _print_expm(p: Any, e: Expr) -> tuple[str, int]:
+def _print_expm(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """expm(A), and expm(A)ᵀ for e^(Aᵀ) = (e^A)ᵀ."""
     arg = e.args[0]
     name = r"\operatorname{expm}" if p.s.latex else "expm"
@@ -80,7 +80,7 @@ EXPM = register(
 )
 
 
-def _block_frechet(g: Any, node: Expr, a: str, h: str) -> str:
+def _block_frechet(g: CodeContext, node: Expr, a: str, h: str) -> str:
     """L(A, E) as the upper right block of exp [[A, E], [0, A]] (generated code)."""
     n = node.shape[0]
     big = f"torch.cat([torch.cat([{a}, {h}], 1), torch.cat([{g.zeros((n, n))}, {a}], 1)], 0)"
@@ -95,8 +95,8 @@ def expm_frechet(a: Any, e: Any) -> Expr:
     serves every member).
     """
     a, e = as_expr(a), as_expr(e)
-    EXPM.signature.check("expm_frechet", [a.shape])
-    EXPM.signature.check("expm_frechet", [e.shape])
+    signature_of(EXPM).check("expm_frechet", [a.shape])
+    signature_of(EXPM).check("expm_frechet", [e.shape])
     if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"expm_frechet: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
     try:
@@ -117,7 +117,8 @@ def _expm_frechet_value(a: np.ndarray, h: np.ndarray) -> np.ndarray:
     """L(A, H): SciPy's ``expm_frechet`` for a matrix, the batched block formula for a stack."""
     if a.ndim > 2 or h.ndim > 2:
         return expm_frechet_stack(a, h)
-    return sla.expm_frechet(a, h, compute_expm=False, check_finite=False)
+    result: np.ndarray = sla.expm_frechet(a, h, compute_expm=False, check_finite=False)
+    return result
 
 
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:
@@ -136,7 +137,7 @@ def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     """
     a, h, e = as_expr(a), as_expr(h), as_expr(e)
     for x in (a, h, e):
-        EXPM.signature.check("expm_frechet2", [x.shape])
+        signature_of(EXPM).check("expm_frechet2", [x.shape])
     if not h.shape[-2:] == e.shape[-2:] == a.shape[-2:]:
         raise ShapeError(f"expm_frechet2: shapes {fmt(a.shape)}, {fmt(h.shape)} and {fmt(e.shape)} differ")
     try:
@@ -199,7 +200,7 @@ def sqrtm(a: Any) -> Expr:
     ``NotImplementedError`` when evaluated.
     """
     a = as_expr(a)
-    SQRTM.signature.check("sqrtm", [a.shape])
+    signature_of(SQRTM).check("sqrtm", [a.shape])
     if a.op in ("identity", "zeros"):
         return a
     return Expr.make("sqrtm", (a,), NO_PARAMS, a.shape)
@@ -218,7 +219,7 @@ def logm(a: Any) -> Expr:
     (symmetric members only).
     """
     a = as_expr(a)
-    LOGM.signature.check("logm", [a.shape])
+    signature_of(LOGM).check("logm", [a.shape])
     if a.op == "identity":
         return zeros(a.shape)
     return Expr.make("logm", (a,), NO_PARAMS, a.shape)
@@ -239,7 +240,8 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
             if np.any(w.min(axis=-1, initial=0.0) < floor):
                 raise ValueError(f"sqrtm: the symmetric matrix{where} has a negative eigenvalue "
                                  f"{w.min():.3g}, so no real square root")
-            return (V * np.sqrt(np.maximum(w, 0.0))[..., None, :]) @ Vt
+            result: np.ndarray = (V * np.sqrt(np.maximum(w, 0.0))[..., None, :]) @ Vt
+            return result
         bad = np.flatnonzero(np.reshape(w.min(axis=-1, initial=1.0) <= -floor, -1))
         if bad.size:  # at most rounding above 0: singular to working precision
             member = int(bad[0])
@@ -248,11 +250,12 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
             kind = "singular" if abs(lowest) <= -np.reshape(floor, -1)[member] else "not positive definite"
             raise ValueError(f"logm: the symmetric matrix{where} is {kind} (eigenvalue {lowest:.3g}), so it "
                              f"has no real logarithm")
-        return (V * np.log(w)[..., None, :]) @ Vt
+        result = (V * np.log(w)[..., None, :]) @ Vt
+        return result
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
 
 
-def _function_code(g: Any, e: Expr, a: str) -> str:
+def _function_code(g: CodeContext, e: Expr, a: str) -> str:
     """sqrtm or logm in generated code: NumPy as :func:`_spectral_value`; the others in the
     eigenbasis for a symmetric value (the square root of max(w, 0), as NumPy)."""
     fn = e.op
@@ -267,7 +270,7 @@ def _function_code(g: Any, e: Expr, a: str) -> str:
     return f"({V} * {f}) @ {V}.T"
 
 
-def _frechet_code(g: Any, e: Expr, a: str, h: str) -> str:
+def _frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
     """L_f(A, H) in generated code: NumPy by the library's map; the others in the eigenbasis of a
     symmetric A (Daleckii–Krein, divided differences exact at ties)."""
     fn = e.op[:-len("_frechet")]
@@ -375,8 +378,8 @@ def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
     """The arguments as expressions and the node's shape: that of A and E with their stack axes
     broadcast (a matrix E serves every member of a stack A, and the reverse)."""
     a, e = as_expr(a), as_expr(e)
-    SQRTM.signature.check(name, [a.shape])
-    SQRTM.signature.check(name, [e.shape])
+    signature_of(SQRTM).check(name, [a.shape])
+    signature_of(SQRTM).check(name, [e.shape])
     if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"{name}: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
     try:
@@ -444,4 +447,5 @@ def _frechet_value(fn: str) -> Any:
 
 
 def _apply_frechet(fn: str, a: np.ndarray, f: np.ndarray, e: np.ndarray) -> np.ndarray:
-    return MatrixFunctionFrechetMap(fn, a, f, a.shape)._apply(e)
+    result: np.ndarray = MatrixFunctionFrechetMap(fn, a, f, a.shape)._apply(e)
+    return result

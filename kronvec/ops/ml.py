@@ -176,7 +176,8 @@ def _normalized(op: str, a: Any, axis: int | None) -> Expr:
 
 def _normalized_value(op: str, node: Any, x: np.ndarray) -> np.ndarray:
     """``scipy.special.softmax`` or ``log_softmax`` along the node's axis."""
-    return getattr(special, op)(x, axis=node.params.axis)
+    result: np.ndarray = getattr(special, op)(x, axis=node.params.axis)
+    return result
 
 
 def _normalized_code(g: CodeContext, e: Expr, x: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext, CodeContext
 from ..errors import DegenerateError
 from ..expr import Expr, as_expr
 from ..registry import Params, Printing, Transpose, register
@@ -53,12 +54,12 @@ def _value(node: Any, x: Any) -> Any:
     return float(out) if np.ndim(out) == 0 else out
 
 
-def _as_power(p: Any, e: Expr) -> tuple[str, int]:
+def _as_power(p: PrintContext, e: Expr) -> tuple[str, int]:
     """Printed as the power it stands for (sqrt(x), x⁻¹, x∘⁻⁰·⁵, ...)."""
     return p.render(power(e.args[0], e.params.exponent))
 
 
-def _code(g: Any, e: Expr, x: str) -> str:
+def _code(g: CodeContext, e: Expr, x: str) -> str:
     return f"{g.np}.where({x} > 0, {g.np}.where({x} > 0, {x}, 1.0) ** {e.params.exponent!r}, 0.0)"
 
 

@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.algebra import compose
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, register, signature_of
 from ..shapes import fmt, is_plain
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
@@ -63,7 +64,7 @@ def slogdet(a: Any) -> tuple[Expr, Expr]:
     ``LinAlgError`` naming the singular matrix).
     """
     a = as_expr(a)
-    shape = SLOGDET.signature.check("slogdet", [a.shape])
+    shape = signature_of(SLOGDET).check("slogdet", [a.shape])
     inner = a.args[0] if a.op == "transpose" else a
     return Expr.make("slogdet_sign", (inner,), NO_PARAMS, shape), logdet(a)
 
@@ -113,7 +114,7 @@ def _signed_power_value(node: Any, x: np.ndarray) -> Any:
     return np.sign(x) * _abs_power_value(node, x)
 
 
-def _safe_code(g: Any, x: str, q: float, signed: bool) -> str:
+def _safe_code(g: CodeContext, x: str, q: float, signed: bool) -> str:
     np_ = g.np
     body = f"{np_}.abs({x}) ** {float(q)!r}" if q >= 0 else \
         f"{np_}.where({x} == 0, 0.0, {np_}.abs({np_}.where({x} == 0, 1.0, {x})) ** {float(q)!r})"
@@ -183,14 +184,14 @@ def _vector_norm_jvp(node: Expr, i: int) -> Any:
     return axes_sum_jvp(weights, node)
 
 
-def _vector_norm_text(p: Any, e: Expr, latex: bool) -> tuple[str, int]:
+def _vector_norm_text(p: StyledPrintContext, e: Expr, latex: bool) -> tuple[str, int]:
     par = e.params
     extra = "" if par.axes == tuple(range(e.args[0].ndim)) else f", axis={par.axes}"
     arg = p(e.args[0]) + extra
     return (rf"\left\|{arg}\right\|_{{{par.p:g}}}" if latex else f"‖{arg}‖_{par.p:g}"), Prec.ATOM
 
 
-def _vector_norm_python(p: Any, e: Expr) -> tuple[str, int]:
+def _vector_norm_python(p: PrintContext, e: Expr) -> tuple[str, int]:
     par = e.params
     plain = is_plain(e.args[0].shape)
     axis = par.axes[0] if plain and len(par.axes) == 1 else par.axes
@@ -237,10 +238,11 @@ def _smallest_weights_value(s: np.ndarray) -> np.ndarray:
     tol = k * np.finfo(float).eps * top
     hit = (s - low <= tol) & (low > tol)
     count = np.maximum(hit.sum(axis=-2, keepdims=True), 1)
-    return hit / count
+    result: np.ndarray = hit / count
+    return result
 
 
-def _smallest_weights_code(g: Any, s: str) -> str:
+def _smallest_weights_code(g: CodeContext, s: str) -> str:
     """The tied group of the smallest singular value as code (NumPy, JAX and PyTorch spellings)."""
     torch = g.name == "torch"
     axis = "dim=-2, keepdim=True" if torch else "axis=-2, keepdims=True"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contexts import CodeContext
+from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
 from ..maps.algebra import add as add_maps
@@ -97,7 +97,7 @@ def _second_jvp(node: Expr, i: int) -> Any:
     return MatrixPowerSecondMap(a, x, node.params.k, 1, io(node, i)[0])
 
 
-def _print_sum(p: Any, e: Expr) -> tuple[str, int]:
+def _print_sum(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (and the double sum of the second derivative), with the number k − 1."""
     s, a, top = p.s, p(e.args[0], Prec.ATOM), e.params.k - 1
     if e.op == "matpow_frechet":
@@ -111,7 +111,7 @@ def _print_sum(p: Any, e: Expr) -> tuple[str, int]:
     return f"Σ_{{i+j+l={top - 1}}} {a}ⁱ {x} {a}ʲ {y} {a}ˡ", Prec.SUM
 
 
-def _print_python(p: Any, e: Expr) -> tuple[str, int]:
+def _print_python(p: PrintContext, e: Expr) -> tuple[str, int]:
     return f"{e.op}({', '.join(p(x) for x in e.args)}, {e.params.k})", Prec.ATOM
 
 

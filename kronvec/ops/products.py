@@ -13,16 +13,17 @@ Canonical forms kept by the constructors:
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from ..contexts import StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import scale as scale_map
 from ..maps.powers import MatrixPowerFrechetMap
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, spec
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of, spec
 from ..registry import function as registry_function
 from ..shapes import matrix_transposed
 from ._code_templates import code_transpose
@@ -46,7 +47,7 @@ def matmul(*factors: Any) -> Expr:
     stack axes broadcast (a matrix multiplies every member of a stack).
     """
     factors = [as_expr(f) for f in factors]
-    sig = MATMUL.signature
+    sig = signature_of(MATMUL)
     for left, right in zip(factors, factors[1:]):
         sig.check("matmul", [left.shape, right.shape])
     if len(factors) == 1:
@@ -243,6 +244,7 @@ def transpose(a: Any) -> Expr:
             done[node] = direct
             continue
         rule = _transpose_rule(node.op)
+        assert rule is not None, "a node without a transpose rule is transposed directly"
         kids = list(node.args) if rule.args is None else [node.args[i] for i in rule.args]
         if ready:
             done[node] = rule.build(node, [done[k] for k in kids])
@@ -311,7 +313,7 @@ register(
 def inv(a: Any) -> Expr:
     """The matrix inverse A⁻¹ (evaluated by factorization and solves)."""
     a = as_expr(a)
-    INV.signature.check("inv", [a.shape])
+    signature_of(INV).check("inv", [a.shape])
     if a.op == "inv":
         return a.args[0]
     if a.op == "identity":
@@ -323,7 +325,7 @@ def inv(a: Any) -> Expr:
     return Expr.make("inv", (a,), NO_PARAMS, a.shape)
 
 
-def _print_inv(p: Any, e: Expr) -> tuple[str, int]:
+def _print_inv(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     inner = e.args[0]
     if inner.op == "transpose" and _plain_transpose(p, inner):
         return p(inner.args[0], Prec.ATOM) + p.s.inverse_t, Prec.POSTFIX
@@ -340,7 +342,7 @@ def _inv_jvp(node: Expr) -> Any:
     return scale_map(-1.0, solves)
 
 
-def _plain_transpose(p: Any, t: Expr) -> bool:
+def _plain_transpose(p: StyledPrintContext, t: Expr) -> bool:
     """Whether Bᵀ prints as the transpose of B (unnamed, or named B's name + ᵀ): then (Bᵀ)⁻¹ is B⁻ᵀ."""
     name = p.names.get(t)
     return name is None or name == p.names.get(t.args[0], "\0") + "ᵀ"
@@ -361,7 +363,7 @@ INV = register(
 def solve(a: Any, b: Any) -> Expr:
     """A⁻¹B, computed by a solve with a factorization of A (never an inverse)."""
     a, b = as_expr(a), as_expr(b)
-    SOLVE.signature.check("solve", [a.shape, b.shape])
+    signature_of(SOLVE).check("solve", [a.shape, b.shape])
     return matmul(inv(a), b)
 
 
@@ -382,7 +384,7 @@ def matrix_power(a: Any, k: int) -> Expr:
     the inverse, so its derivative goes through dA⁻¹ = −A⁻¹ dA A⁻¹.
     """
     a = as_expr(a)
-    MATPOW.signature.check("matrix_power", [a.shape])
+    signature_of(MATPOW).check("matrix_power", [a.shape])
     if isinstance(k, bool) or not isinstance(k, (int, np.integer, float)) or int(k) != k:
         raise ValueError(f"matrix_power: k must be an integer, got {k!r}")
     k = int(k)
@@ -405,11 +407,11 @@ def _matpow_jvp(node: Expr, i: int) -> Any:
     a, k = node.args[0], node.params.k
     if k > EXPANDED_POWERS:
         return MatrixPowerFrechetMap(a, k, a.shape)
-    power = lambda j: matrix_power(a, j) if j > 0 else None
+    power: Callable[[int], Expr | None] = lambda j: matrix_power(a, j) if j > 0 else None
     return add_maps(*[KronMap(power(j), power(k - 1 - j), a.shape, a.shape) for j in range(k)])
 
 
-def _print_matpow(p: Any, e: Expr) -> tuple[str, int]:
+def _print_matpow(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """Bᵏ, with X⁻ᵏ for B = X⁻¹ and (Xᵏ)ᵀ, (X⁻ᵏ)ᵀ for transposed leaves."""
     base, k, s, names = e.args[0], e.params.k, p.s, p.names
     if base not in names:

@@ -16,7 +16,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import LinearMap, TraceMap
 from ..maps.members import member_trace_map
-from ..registry import Prec, Printing, register
+from ..registry import Prec, Printing, register, signature_of
 from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
 from ._evaluation_rules import lift
@@ -52,7 +52,7 @@ def _scalar_of_1x1(name: str) -> Any:
     """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar."""
     inner = func_print(name)
 
-    def render(p: Any, e: Expr) -> tuple[str, int]:
+    def render(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
         if e.args[0].shape == (1, 1):
             return p.render(e.args[0])
         return inner(p, e)
@@ -78,7 +78,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
-    TRACE.signature.check("trace", [a.shape])
+    signature_of(TRACE).check("trace", [a.shape])
     if a.op == "transpose":
         return trace(a.args[0])
     if a.op == "scale":
@@ -93,7 +93,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     return Expr.make("trace", (a,), NO_PARAMS, ())
 
 
-trace.stack_keywords = ("offset", "axis1", "axis2")  # type: ignore[attr-defined]  # (not parsed)
+trace.__dict__["stack_keywords"] = ("offset", "axis1", "axis2")  # (not parsed)
 
 
 def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
@@ -107,7 +107,7 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
     if {first, second} != {ndim - 2, ndim - 1}:
         a = permute(a, tuple(k for k in range(ndim) if k not in (first, second)) + (first, second))
     a = _leading_square(a)
-    TRACE.signature.check("trace", [a.shape])
+    signature_of(TRACE).check("trace", [a.shape])
     stack = stack_of(a.shape)
     if a.op == "transpose":
         a = a.args[0]
@@ -153,7 +153,7 @@ def det(a: Any) -> Expr:
     exist, and are computed, at singular A too.
     """
     a = as_expr(a)
-    shape = DET.signature.check("det", [a.shape])
+    shape = signature_of(DET).check("det", [a.shape])
     if a.op == "transpose":
         return det(a.args[0])
     if a.op == "scale":  # det(cA) = cⁿ det(A)
@@ -186,7 +186,7 @@ def logdet(a: Any) -> Expr:
     Its differential is tr(A⁻¹ dA) either way (Matrix Cookbook eq. 57).
     """
     a = as_expr(a)
-    shape = LOGDET.signature.check("logdet", [a.shape])
+    shape = signature_of(LOGDET).check("logdet", [a.shape])
     if a.op == "transpose":
         return logdet(a.args[0])
     if a.op == "scale":  # log|det(cA)| = n log|c| + log|det A|
@@ -206,7 +206,7 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
-def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
+def sum(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Expr:
     """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
     (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
     as ``np.sum`` (negative axes count from the end).
@@ -227,7 +227,7 @@ def sum(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
         return slice_sums(slice_sums(a, 0), 1)
     if axis is not None:
         axis = normalize_keyword("sum", "axis", axis, a.shape)
-        SUM.signature.check("sum", [a.shape], axis=axis)
+        signature_of(SUM).check("sum", [a.shape], axis=axis)
         return slice_sums(a, axis)
     if a.shape == ():
         return a
@@ -280,7 +280,7 @@ def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> E
     raise ValueError(f"norm: ord must be None, 'fro', 'nuc' or 2, got {ord!r}")
 
 
-norm.stack_keywords = ("axis", "keepdims")  # type: ignore[attr-defined]  # the parser reads matrices: not parsed
+norm.__dict__["stack_keywords"] = ("axis", "keepdims")  # the parser reads matrices: not parsed
 
 
 def _norm_along(a: Expr, ord: Any, axis: Any) -> Expr:

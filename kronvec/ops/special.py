@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap
@@ -110,7 +111,7 @@ def polygamma(n: int, x: Any) -> Expr:
 
 
 def _print_polygamma(latex: bool) -> Any:
-    def styled(p: Any, e: Expr) -> tuple[str, int]:
+    def styled(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
         order = e.params.order
         head = rf"\psi^{{({order})}}" if latex else f"ψ⁽{str(order).translate(_SUPERSCRIPT)}⁾"
         return p.s.func(head, p(e.args[0])), Prec.ATOM

@@ -24,18 +24,18 @@ from __future__ import annotations
 
 from functools import partial
 from operator import itemgetter
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleMap,
                     commutation_map)
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
-from ..contexts import CodeContext, EvaluationContext, PrintContext
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, register, signature_of
 from ..shapes import first_member, fmt, member_text, stack_of
 from ._code_templates import code_eigh
 from ._evaluation_rules import with_node
@@ -55,7 +55,8 @@ _EPS = np.finfo(float).eps
 def _uplo(UPLO: Any) -> str:
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    return UPLO
+    result: str = UPLO
+    return result
 
 
 def _mirror(uplo: str) -> str:
@@ -132,7 +133,7 @@ def _gap_inverse_stack(d: np.ndarray, what: str, nonzero: bool) -> np.ndarray:
     return out
 
 
-def _gapinv_code(g: Any, e: Expr, x: str) -> str:
+def _gapinv_code(g: CodeContext, e: Expr, x: str) -> str:
     if g.name == "numpy":  # as evaluated: a DegenerateError at a repeated value
         return f"{g.helper('gap_inverse', gap_inverse)}({x}, {e.params.what!r}, {e.params.nonzero})"
     eye = g.let(g.eye(e.shape[0]), hint="I")
@@ -172,24 +173,26 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Expr:
     the sorted eigenvalues along directions that do not split them).
     """
     a = as_expr(a)
-    shape = EIGVALSH.signature.check("eigvalsh", [a.shape])
+    shape = signature_of(EIGVALSH).check("eigvalsh", [a.shape])
     return Expr.make("eigvalsh", (a,), Params(UPLO=_uplo(UPLO)), shape)
 
 
-def _eigh_full(uplo: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _eigh_full(uplo: Literal["L", "U"], a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w, v = np.linalg.eigh(a, UPLO=uplo)
     return w[..., None], v
 
 
-def _eigvalsh_value(ev: Any, e: Expr) -> np.ndarray:
+def _eigvalsh_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
     a, uplo = e.args[0], e.params.UPLO
     key = ("eigh", a, uplo)
     if ev.has_shared(key) or ev.mentions("eigh_vectors"):
-        return ev.op(itemgetter(0), ev.shared(key, partial(_eigh_full, uplo), ev(a)))
-    return ev.op(partial(_eigvalsh_only, uplo), ev(a))
+        result: np.ndarray = ev.op(itemgetter(0), ev.shared(key, partial(_eigh_full, uplo), ev(a)))
+        return result
+    result = ev.op(partial(_eigvalsh_only, uplo), ev(a))
+    return result
 
 
-def _eigvalsh_code(g: Any, e: Expr, a: str) -> str:
+def _eigvalsh_code(g: CodeContext, e: Expr, a: str) -> str:
     uplo = e.params.UPLO
     if g.evaluates(eigenvectors(e.args[0], uplo)) or g.name == "jax":  # one eigh for both (JAX:
         # its eigvalsh symmetrizes A instead of reading one triangle)
@@ -198,7 +201,7 @@ def _eigvalsh_code(g: Any, e: Expr, a: str) -> str:
 
 
 def _svd_code(index: int) -> Any:
-    def code(g: Any, e: Expr, a: str) -> str:
+    def code(g: CodeContext, e: Expr, a: str) -> str:
         a_ = e.args[0]
         full = index != 1 or g.evaluates(svd_factor(a_, "U")) or g.evaluates(svd_factor(a_, "Vt"))
         if not full:
@@ -209,7 +212,7 @@ def _svd_code(index: int) -> Any:
     return code
 
 
-def _eigvalsh_only(uplo: str, a: np.ndarray) -> np.ndarray:
+def _eigvalsh_only(uplo: Literal["L", "U"], a: np.ndarray) -> np.ndarray:
     return np.linalg.eigvalsh(a, UPLO=uplo)[..., None]
 
 
@@ -233,7 +236,7 @@ def _eigvectors_jvp(node: Expr, i: int) -> Any:
 
 
 def _py_uplo(name: str) -> Any:
-    def render(p: Any, e: Expr) -> tuple[str, int]:
+    def render(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
         extra = ", UPLO='U'" if e.params.UPLO == "U" else ""
         return f"{name}({p(e.args[0])}{extra})", Prec.ATOM
     return render
@@ -298,7 +301,7 @@ def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
     :class:`~kronvec.DegenerateError` naming the eigenvalue and the gap.
     """
     a = as_expr(a)
-    EIGH.signature.check("eigh", [a.shape])
+    signature_of(EIGH).check("eigh", [a.shape])
     uplo = _uplo(UPLO)
     return eigvalsh(a, uplo), eigenvectors(a, uplo)
 
@@ -330,7 +333,7 @@ def svd(a: Any, compute_uv: bool = True) -> Any:
     elsewhere evaluating their derivatives raises :class:`~kronvec.DegenerateError`.
     """
     a = as_expr(a)
-    SVD.signature.check("svd", [a.shape])
+    signature_of(SVD).check("svd", [a.shape])
     s = Expr.make("svdvals", (a,), NO_PARAMS, stack_of(a.shape) + (_k(a), 1))
     if not compute_uv:
         return s
@@ -349,11 +352,13 @@ def _svd_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return u, s[..., None], vt
 
 
-def _svd_values(ev: Any, e: Expr) -> np.ndarray:
+def _svd_values(ev: EvaluationContext, e: Expr) -> np.ndarray:
     key = ("svd", e.args[0])
     if ev.has_shared(key) or ev.mentions("svd_U") or ev.mentions("svd_Vt"):
-        return ev.op(itemgetter(1), ev.shared(key, _svd_full, ev(e.args[0])))
-    return ev.op(_svd_values_only, ev(e.args[0]))
+        result: np.ndarray = ev.op(itemgetter(1), ev.shared(key, _svd_full, ev(e.args[0])))
+        return result
+    result = ev.op(_svd_values_only, ev(e.args[0]))
+    return result
 
 
 def _svd_values_only(a: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contexts import CodeContext, PrintContext
+from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
@@ -60,7 +60,9 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
             node.op == "smul" and moving == [1]
         if not ok or node.shape != w.shape:
             return None
-        d[node] = add(*[spec(node.op).jvp(node, i)._apply(d[node.args[i]]) for i in moving])  # type: ignore
+        jvp = spec(node.op).jvp
+        assert jvp is not None, "an elementwise op has a JVP rule"
+        d[node] = add(*[jvp(node, i)._apply(d[node.args[i]]) for i in moving])
     return d.get(g) if d.get(g) is not None else None
 
 
@@ -112,10 +114,12 @@ def _divdiff_jvp(node: Expr, i: int) -> Any:
     F = gapinv(w, "eigh")
     if i == 1:
         return compose(ElementwiseMap(F, (n, n)), _spread(n))
-    return compose(ElementwiseMap(_spread(n)._apply(g), (n, n)), spec("gapinv").jvp(F, 0))
+    gapinv_jvp = spec("gapinv").jvp
+    assert gapinv_jvp is not None, "gapinv has a JVP rule"
+    return compose(ElementwiseMap(_spread(n)._apply(g), (n, n)), gapinv_jvp(F, 0))
 
 
-def _divdiff_code(g: Any, e: Expr, w: str, f: str, fp: str | None = None) -> str:
+def _divdiff_code(g: CodeContext, e: Expr, w: str, f: str, fp: str | None = None) -> str:
     """Γ in generated code: NumPy as evaluated; the others with the same rule, written with
     ``where`` (the quotient apart, (g'ᵢ + g'ⱼ)/2 within ε^⅓ of a tie, 0 at a tie without g')."""
     if g.name == "numpy":
@@ -161,13 +165,15 @@ def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
     return Expr.make("eigfun", (a, g), Params(UPLO=UPLO), a.shape)
 
 
-def _eigfun_value(ev: Any, e: Expr) -> np.ndarray:
+def _eigfun_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
     V = ev(eigenvectors(e.args[0], e.params.UPLO))
-    return ev.op(_sandwich, V, ev(e.args[1]))
+    result: np.ndarray = ev.op(_sandwich, V, ev(e.args[1]))
+    return result
 
 
 def _sandwich(V: np.ndarray, g: np.ndarray) -> np.ndarray:
-    return (V * g[:, 0]) @ V.T
+    result: np.ndarray = (V * g[:, 0]) @ V.T
+    return result
 
 
 def _eigfun_jvp(node: Expr, i: int) -> Any:
@@ -182,7 +188,7 @@ def _eigfun_jvp(node: Expr, i: int) -> Any:
                    KronMap(V.T, V, a.shape, a.shape), TriangleMap(mirror, n))
 
 
-def _print_eigfun(p: Any, e: Expr) -> tuple[str, int]:
+def _print_eigfun(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     V = eigenvectors(e.args[0], e.params.UPLO)
     diag = p.s.func(r"\operatorname{diag}" if p.s.latex else "diag", p(e.args[1]))
     return p.s.join([p(V, Prec.POSTFIX), diag, p(V.T, Prec.POSTFIX)], True), Prec.PROD

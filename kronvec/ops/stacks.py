@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..contexts import StyledPrintContext
 from .. import registry
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
@@ -104,7 +105,7 @@ def _permuted(a: Expr, perm: tuple[int, ...]) -> Expr:
     return Expr.make("permute_dims", (a,), Params(axes=perm), tuple(a.shape[p] for p in perm))
 
 
-def _print_permute(p: Any, e: Expr) -> tuple[str, int]:
+def _print_permute(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return p.s.func("transpose", p(e.args[0]), str(e.params.axes)), Prec.ATOM
 
 
@@ -161,7 +162,7 @@ def reshape(a: Any, shape: Sequence[int]) -> Expr:
     return Expr.make("reshape", (a,), NO_PARAMS, shape)
 
 
-def _print_inner(p: Any, e: Expr) -> tuple[str, int]:
+def _print_inner(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """Printed as the array it reshapes or broadcasts (the closed forms are per member)."""
     return p.render(e.args[0])
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
-from ..registry import SELF, Printing, register
+from ..registry import Printing, SELF, register, signature_of
 from ..shapes import stack_of
 from ._evaluation_rules import lift
 from ._printing_rules import call_printing, func_print, py_call
@@ -26,7 +26,7 @@ def diag(a: Any) -> Expr:
     two axes.  Both are linear, so d diag(A) = diag(dA).
     """
     a = as_expr(a)
-    shape = DIAG.signature.check("diag", [a.shape])
+    shape = signature_of(DIAG).check("diag", [a.shape])
     if a.shape[-2:] == (1, 1):
         return a
     if shape[-1] != 1:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from .. import registry
@@ -105,14 +106,14 @@ def _norm_gradient_jvp(node: Expr, i: int) -> Any:
     # d(u₁v₁ᵀ) = du₁ v₁ᵀ + u₁ dv₁ᵀ (where s₁ > s₂; the SVD's rules raise at a tie)
     U, _, Vt, _, k = svd_parts(a)
     e1 = _first(k)
-    through_u = compose(KronMap(None, matmul(e1, e1.T, Vt), U.shape, a.shape),
-                        registry.spec("svd_U").jvp(U, 0))
-    through_v = compose(KronMap(matmul(U, e1, e1.T), None, Vt.shape, a.shape),
-                        registry.spec("svd_Vt").jvp(Vt, 0))
+    u_jvp, vt_jvp = registry.spec("svd_U").jvp, registry.spec("svd_Vt").jvp
+    assert u_jvp is not None and vt_jvp is not None, "the SVD's factors have JVP rules"
+    through_u = compose(KronMap(None, matmul(e1, e1.T, Vt), U.shape, a.shape), u_jvp(U, 0))
+    through_v = compose(KronMap(matmul(U, e1, e1.T), None, Vt.shape, a.shape), vt_jvp(Vt, 0))
     return add_maps(through_u, through_v)
 
 
-def _norm_gradient_code(g: Any, e: Expr, a: str) -> str:
+def _norm_gradient_code(g: CodeContext, e: Expr, a: str) -> str:
     if g.name == "numpy":
         return f"{g.helper('norm_gradient', norm_gradient_value)}({e.params.kind!r}, {a})"
     keep = "keepdim" if g.name == "torch" else "keepdims"
@@ -171,7 +172,7 @@ def polar_frechet(a: Any, h: Any) -> Expr:
     return Expr.make("polar_frechet", (a, h), NO_PARAMS, a.shape)
 
 
-def _polar_frechet_code(g: Any, e: Expr, a: str, h: str) -> str:
+def _polar_frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
     """U Ω Vᵀ (+ the terms of a rectangular A) from the SVD, for JAX and PyTorch (matrices)."""
     if e.ndim > 2:
         g.unsupported("the derivative of the nuclear norm's gradient of a stack")

@@ -25,13 +25,14 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
+from ..contexts import PrintContext, CodeContext, EvaluationContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, TriangleMap, TriSolveMap, commutation_map
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import NodeInfo, matrix_transpose_value, with_node
@@ -108,7 +109,7 @@ def signed(style: Any, number: str) -> str:
     return style.minus + number[1:] if number.startswith("-") else number
 
 
-def _print_tri(p: Any, e: Expr) -> tuple[str, int]:
+def _print_tri(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     kind = e.params.kind
     uni, lat, extra = TRI_TEXT[kind]
     args = [p(e.args[0])] + ([signed(p.s, extra)] if extra else [])
@@ -131,13 +132,13 @@ _TRI_CODE = {
 }
 
 
-def tri_code(g: Any, kind: str, x: str, n: int) -> str:
+def tri_code(g: CodeContext, kind: str, x: str, n: int) -> str:
     """The ``kind`` part of the (n, n) matrix ``x`` (its code), as generated code."""
     template = _TRI_CODE[kind]
     return template.format(x, np=g.np, eye=g.eye(n) if "{eye}" in template else "")
 
 
-def _tri_transposed(node: Expr, _: list) -> Expr:
+def _tri_transposed(node: Expr, _: list[Expr]) -> Expr:
     if node.params.kind in _MIRRORS:
         return node  # symmetric
     return Expr.make("transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
@@ -178,7 +179,7 @@ def cholesky(a: Any) -> Expr:
     A value that is not positive definite raises ``LinAlgError``.
     """
     a = as_expr(a)
-    CHOLESKY.signature.check("cholesky", [a.shape])
+    signature_of(CHOLESKY).check("cholesky", [a.shape])
     if a.op == "identity":
         return a
     if a.op == "scale" and a.params.coef > 0:  # chol(cA) = √c chol(A)
@@ -202,15 +203,18 @@ def _cholesky_factor(label: str, a: np.ndarray) -> np.ndarray:
                                     f"minor of order {info} is not positive)")
     if info < 0:
         raise np.linalg.LinAlgError(f"{label}: LAPACK potrf failed (info={info})")
-    return c
+    result: np.ndarray = c
+    return result
 
 
-def _cholesky_value(ev: Any, e: Expr) -> np.ndarray:
+def _cholesky_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
     a = e.args[0]
     bound = ev.bound_cholesky(a)
     if bound is not None:  # a positive definite symbol, factored when its value was bound
-        return ev.op(matrix_transpose_value, bound)
-    return ev.op(partial(_cholesky_factor, DISPLAY.python(e)), ev(a))
+        result: np.ndarray = ev.op(matrix_transpose_value, bound)
+        return result
+    result = ev.op(partial(_cholesky_factor, DISPLAY.python(e)), ev(a))
+    return result
 
 
 _CHOLESKY_CODE = code_for(numpy="lapack.dpotrf({0}, lower=1, clean=1)[0]",
@@ -218,11 +222,12 @@ _CHOLESKY_CODE = code_for(numpy="lapack.dpotrf({0}, lower=1, clean=1)[0]",
                           torch="torch.linalg.cholesky({0})")
 
 
-def _cholesky_code(g: Any, e: Expr, a: str) -> str:
+def _cholesky_code(g: CodeContext, e: Expr, a: str) -> str:
     factor = g.bound_cholesky(e.args[0])  # a positive definite symbol: its one factorization
     if factor is not None:
         return g.backend.cholesky_lower(factor)
-    return _CHOLESKY_CODE[g.name].format(a)
+    result: str = _CHOLESKY_CODE[g.name].format(a)
+    return result
 
 
 def _cholesky_jvp(node: Expr, i: int) -> Any:
@@ -266,10 +271,10 @@ def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
     applied by triangular solves.
     """
     a, b = as_expr(a), as_expr(b)
-    t = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}.get(trans)  # type: ignore[call-overload]
+    t = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}.get(trans)
     if t is None:
         raise ValueError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
-    shape = SOLVE_TRIANGULAR.signature.check("solve_triangular", [a.shape, b.shape])
+    shape = signature_of(SOLVE_TRIANGULAR).check("solve_triangular", [a.shape, b.shape])
     if b.op == "zeros":
         return b
     return Expr.make("solve_triangular", (a, b), Params(trans=t, lower=bool(lower), unit=bool(unit_diagonal)),
@@ -289,8 +294,9 @@ def _solve_triangular_value(n: Any, node: Expr, a: np.ndarray, b: np.ndarray) ->
         if a.ndim > 2 or b.ndim > 2:  # stacks: the triangle read, solved for all members in one call
             t = apply_triangle(("unit_" if p.unit else "") + ("lower" if p.lower else "upper"), a)
             return np.linalg.solve(np.swapaxes(t, -1, -2) if p.trans else t, b)
-        return sla.solve_triangular(a, b, trans=p.trans, lower=p.lower, unit_diagonal=p.unit,
+        result: np.ndarray = sla.solve_triangular(a, b, trans=p.trans, lower=p.lower, unit_diagonal=p.unit,
                                     check_finite=False)
+        return result
     except np.linalg.LinAlgError:
         raise np.linalg.LinAlgError(_zero_pivot(node, a)) from None
 
@@ -308,11 +314,11 @@ def _zero_pivot(node: Expr, a: np.ndarray) -> str:
             f"(zero pivot at diagonal entry {i}){where}")
 
 
-def _solve_triangular_rule(ev: Any, e: Expr) -> Any:
+def _solve_triangular_rule(ev: EvaluationContext, e: Expr) -> Any:
     return ev.op(partial(_solve_triangular_value, NodeInfo(e), e), *[ev(a) for a in e.args])
 
 
-def _solve_triangular_code(g: Any, e: Expr, a: str, b: str) -> str:
+def _solve_triangular_code(g: CodeContext, e: Expr, a: str, b: str) -> str:
     p = e.params
     if g.name == "torch":
         t = f"{a}.T" if p.trans else a
@@ -339,11 +345,11 @@ def _solve_triangular_jvp(node: Expr, i: int) -> Any:
                                    KronMap(None, node, stack + (n, n), node.shape), part))
 
 
-def _print_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
+def _print_solve_triangular(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return p.product([inv(_triangle_read(e)), e.args[1]]), Prec.PROD
 
 
-def _python_solve_triangular(p: Any, e: Expr) -> tuple[str, int]:
+def _python_solve_triangular(p: PrintContext, e: Expr) -> tuple[str, int]:
     q = e.params
     extra = "".join([", trans=1" if q.trans else "", ", lower=True" if q.lower else "",
                      ", unit_diagonal=True" if q.unit else ""])

@@ -13,11 +13,11 @@ from __future__ import annotations
 import ast
 from typing import Any, Callable, Mapping
 
-from ..registry import public_functions
+from ..registry import public_functions, signature_of
 from ..signature import Alternative, Arg, Signature
 from .assembly import AssemblyRules
 from .dims import Conflict, Deferred, Dims, Matrix, Type
-from .syntax import Apply, Index, Node, Num, ParseError, Seq, Sym, signature_of
+from .syntax import Apply, Index, Node, Num, ParseError, Seq, Sym
 
 __all__ = ["Inference", "Matrix"]
 

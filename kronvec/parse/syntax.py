@@ -22,8 +22,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
-from ..registry import OpSpec, public_functions
-from ..signature import Signature
+from ..registry import public_functions, signature_of
 
 __all__ = ["ParseError", "Num", "Sym", "Apply", "Index", "Seq", "Node", "read", "MAX_LENGTH",
            "MAX_DEPTH", "function_names"]
@@ -101,13 +100,6 @@ class Seq:
 Node = Union[Num, Sym, Apply, Index, Seq]
 
 _INDEX_HELP = "only integer literals and slices of integer literals are allowed as indices, e.g. X[0, 1:3]"
-
-
-def signature_of(op: OpSpec) -> Signature:
-    """The shape signature of a public function (each one declares it)."""
-    if op.signature is None:
-        raise TypeError(f"kv.{op.public} declares no signature")
-    return op.signature
 
 
 def function_names() -> list[str]:

@@ -1,0 +1,165 @@
+"""Benchmark: the value and the 4 gradients of a two-layer MLP, against hand-written NumPy.
+
+    python benchmarks/bench_mlp.py [--rounds 30] [--fresh 7] [--json out.json]
+
+The network is X (512×128) → tanh(X W1 + b1) (256) → H W2 + b2 (10) with the loss
+½ Σ (H W2 + b2 − Y)², the biases rows broadcast over the 512 samples.  Rows, each kronvec /
+hand-written in the same process, interleaved round by round, BLAS on one thread:
+
+* ``kv.evaluate([loss, *grads])`` (``grads = kv.grad(loss, [W1, b1, W2, b2])``, the
+  recorded plan replayed) vs the forward and backward pass written by hand;
+* the function written by ``kv.lambdify`` (NumPy) vs the same;
+* the same two in a fresh process: a new interpreter per sample that builds and warms up
+  (one call), then times its next call, with the page faults of that call
+  (``ru_minflt``): what a script that runs the computation a few times pays.
+
+Times are the process's CPU time (``time.process_time``), which other processes on a shared
+machine do not inflate the way they inflate the wall clock.
+
+Every result is checked against the hand-written one before it is timed.  Not part of
+the test run; see benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # before NumPy is imported: BLAS on one thread
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+
+import kronvec as kv  # noqa: E402
+
+N, D, HIDDEN, K = 512, 128, 256, 10
+ORDER = ("X", "Y", "W1", "b1", "W2", "b2")
+CLOCK = time.process_time  # CPU time of this process: BLAS runs on this thread; a shared machine's
+# other processes slow the wall clock of every sample alike but add no CPU time here
+TARGETS = {"evaluate": 1.25, "lambdify": 1.1}
+
+
+def values(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"X": rng.standard_normal((N, D)), "Y": rng.standard_normal((N, K)),
+            "W1": rng.standard_normal((D, HIDDEN)) / np.sqrt(D), "b1": rng.standard_normal((1, HIDDEN)),
+            "W2": rng.standard_normal((HIDDEN, K)) / np.sqrt(HIDDEN), "b2": rng.standard_normal((1, K))}
+
+
+def outputs() -> tuple[list[Any], list[Any]]:
+    """([loss, ∇W1, ∇b1, ∇W2, ∇b2], the symbols in ORDER)."""
+    X, Y = kv.Matrix("X", (N, D)), kv.Matrix("Y", (N, K))
+    W1, b1 = kv.Matrix("W1", (D, HIDDEN)), kv.Matrix("b1", (1, HIDDEN))
+    W2, b2 = kv.Matrix("W2", (HIDDEN, K)), kv.Matrix("b2", (1, K))
+    R = kv.tanh(X @ W1 + b1) @ W2 + b2 - Y
+    loss = 0.5 * kv.sum(R * R)
+    return [loss, *kv.grad(loss, [W1, b1, W2, b2])], [X, Y, W1, b1, W2, b2]
+
+
+def hand(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray,
+         b2: np.ndarray) -> tuple[Any, ...]:
+    """The forward and backward pass as a person writes it."""
+    H = np.tanh(X @ W1 + b1)
+    R = H @ W2 + b2 - Y
+    dZ = (R @ W2.T) * (1.0 - H * H)
+    return 0.5 * np.sum(R * R), X.T @ dZ, dZ.sum(axis=0, keepdims=True), H.T @ R, R.sum(axis=0, keepdims=True)
+
+
+def callables() -> dict[str, Callable[[], Any]]:
+    vals = values()
+    args = [vals[name] for name in ORDER]
+    outs, symbols = outputs()
+    generated = kv.lambdify(symbols, outs)
+    fns = {"hand": lambda: hand(*args), "evaluate": lambda: kv.evaluate(outs, vals),
+           "lambdify": lambda: generated(*args)}
+    expected = fns["hand"]()
+    for name in ("evaluate", "lambdify"):
+        for got, want in zip(fns[name](), expected):
+            np.testing.assert_allclose(np.reshape(got, np.shape(want)), want, rtol=1e-10, atol=1e-10)
+    return fns
+
+
+def warm(rounds: int) -> dict[str, list[float]]:
+    fns = callables()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t = CLOCK()
+            for _ in range(5):
+                fn()
+            times[name].append((CLOCK() - t) / 5)
+    return times
+
+
+def _fresh_sample(name: str) -> None:
+    """In a new interpreter: set up, call once, then time one call and count its page faults."""
+    fn = callables()[name]
+    fn()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    t = CLOCK()
+    fn()
+    elapsed = CLOCK() - t
+    print(json.dumps({"time": elapsed, "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults}))
+
+
+def fresh(samples: int) -> dict[str, list[dict[str, float]]]:
+    out: dict[str, list[dict[str, float]]] = {"hand": [], "evaluate": [], "lambdify": []}
+    for _ in range(samples):
+        for name in out:
+            run = subprocess.run([sys.executable, os.path.abspath(__file__), "--sample", name],
+                                 capture_output=True, text=True, check=True)
+            out[name].append(json.loads(run.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=30, help="warm rounds (5 calls each)")
+    ap.add_argument("--fresh", type=int, default=7, help="fresh-process samples of each")
+    ap.add_argument("--sample", help=argparse.SUPPRESS)
+    ap.add_argument("--json", metavar="FILE")
+    args = ap.parse_args(argv)
+    if args.sample:
+        _fresh_sample(args.sample)
+        return 0
+    rows = []
+    times = warm(args.rounds)
+    base = np.array(times["hand"])
+    for name in ("evaluate", "lambdify"):
+        t = np.array(times[name])
+        rows.append({"bench": f"{name}, warm", "kronvec_s": t.min(), "numpy_s": base.min(),
+                     "ratio": t.min() / base.min(), "median_ratio": float(np.median(t / base)),
+                     "target": TARGETS[name]})
+    if args.fresh:
+        samples = fresh(args.fresh)
+        base_t = min(s["time"] for s in samples["hand"])
+        for name in ("evaluate", "lambdify"):
+            t = min(s["time"] for s in samples[name])
+            rows.append({"bench": f"{name}, fresh process", "kronvec_s": t, "numpy_s": base_t,
+                         "ratio": t / base_t, "faults": float(np.median([s["faults"] for s in samples[name]])),
+                         "numpy_faults": float(np.median([s["faults"] for s in samples["hand"]])),
+                         "target": TARGETS[name]})
+    print(f"kronvec {kv.__version__}, NumPy {np.__version__}, BLAS threads 1; MLP {N}×{D}→{HIDDEN}→{K}")
+    for r in rows:
+        extra = f"  page faults {r['faults']:.0f} vs {r['numpy_faults']:.0f}" if "faults" in r else \
+            f"  median {r['median_ratio']:.2f}"
+        verdict = "ok" if r["ratio"] <= r["target"] else "MISSED"
+        print(f"{r['bench']:<26} {r['kronvec_s'] * 1e6:9.0f} µs vs {r['numpy_s'] * 1e6:9.0f} µs  "
+              f"{r['ratio']:5.2f}×{extra}  (≤ {r['target']}: {verdict})")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
