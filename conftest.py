@@ -5,7 +5,7 @@ green suite stays green on a clean checkout; ``explore`` draws new ones on every
 for hunting: ``python -m pytest --hypothesis-profile=explore``.
 
 The docs run as doctests; the page on Dask needs the optional Dask extra, the page on
-JAX and PyTorch both of them.
+JAX and PyTorch both of them, the page on eigenvectors at ties JAX.
 """
 import importlib.util
 
@@ -17,5 +17,7 @@ settings.load_profile("ci")
 
 _HAS_DASK = bool(importlib.util.find_spec("dask") and importlib.util.find_spec("distributed"))
 _HAS_FRAMEWORKS = bool(importlib.util.find_spec("jax") and importlib.util.find_spec("torch"))
+_HAS_JAX = bool(importlib.util.find_spec("jax"))
 collect_ignore = ([] if _HAS_DASK else ["docs/stacks-and-dask.md"]) + \
-    ([] if _HAS_FRAMEWORKS else ["docs/frameworks.md"])
+    ([] if _HAS_FRAMEWORKS else ["docs/frameworks.md"]) + \
+    ([] if _HAS_JAX else ["docs/eigenvectors-at-ties.md"])

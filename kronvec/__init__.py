@@ -33,11 +33,14 @@ from .ops.arithmetic import hadamard
 from .ops.leaves import Array, Constant, Matrix, Scalar, Vector
 from .ops.stacks import permute_dims
 from .printing import pretty
+from .dims import on_first_free
 from .registry import public_functions
 
 __version__ = "0.1.0"
 
 globals().update({name: op.function for name, op in public_functions().items()})
+# sizes left to inference build through a wrapper from the first one on (kronvec.registry)
+on_first_free(lambda: globals().update({name: op.function for name, op in public_functions().items()}))
 
 __all__ = [  # a literal list, so that type checkers see these names as exported
     "Matrix", "Array", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",

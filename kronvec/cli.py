@@ -27,6 +27,8 @@ from typing import Any, Callable, NoReturn, Sequence
 import numpy as np
 
 import kronvec as kv
+from kronvec.dims import BASE, size_text, substitute_shape
+from kronvec.sizing import sizes_text
 from kronvec.cli_files import CommandLineError, check_target, load_npy, parse_bytes, printable, write_npy
 from kronvec.maps import expression_factors
 from kronvec.parse import ParseError, ParsedExpression, function_names, parse
@@ -46,6 +48,7 @@ _SAMPLE = "⊗∇ᵀ⁻¹×"
 _SHAPE_PATTERN = re.compile(r"^\s*([^\W\d]\w*)\s*=\s*(?:(scalar)|(\d+)\s*(?:[x×X*]\s*(\d+))?)\s*$")
 _AT_PATTERN = re.compile(r"^\s*([^\W\d]\w*)\s*=\s*(.+?)\s*$")
 DOMAIN_TRIES = 4
+CHECK_SIZES = (4, 3, 5, 6, 7, 2, 8, 9, 10, 11)  # sizes --check draws for names, in order of appearance
 MAX_BYTES = 2 ** 30
 # Temporaries while checking: the values, the finite-difference evaluations and the map's factors.
 _WORKING_COPIES = 4
@@ -96,8 +99,9 @@ def _shape_argument(text: str) -> list[tuple[str, tuple[int, ...]]]:
             shapes.append((match.group(1), ()))
             continue
         rows, cols = int(match.group(3)), int(match.group(4) or 1)
-        if rows < 1 or cols < 1:
-            raise argparse.ArgumentTypeError(f"invalid shape {item!r}; sizes must be positive")
+        if rows < 1 or cols < 1 or max(rows, cols) >= BASE:
+            raise argparse.ArgumentTypeError(f"invalid shape {item!r}; sizes must be positive (and "
+                                             f"below 2**40)")
         shapes.append((match.group(1), (rows, cols)))
     return shapes
 
@@ -218,7 +222,7 @@ def _isatty(stream: Any) -> bool:
 
 
 def _dims(shape: Sequence[int]) -> str:
-    return "×".join(str(n) for n in shape) if len(shape) else "scalar"
+    return "×".join(size_text(n) for n in shape) if len(shape) else "scalar"
 
 
 def _print_header(problem: _Problem) -> None:
@@ -235,7 +239,7 @@ def _print_derivative(problem: _Problem, jacobian: kv.Jacobian, gradient: Any) -
     if gradient is not None:
         print(f"∇_{w} {f} = {gradient}")
         _print_abbreviated(gradient)
-    print(f"Jacobian d{f}/d{w} ({rows}×{cols}, vec d{f} = J vec d{w}):")
+    print(f"Jacobian d{f}/d{w} ({size_text(rows)}×{size_text(cols)}, vec d{f} = J vec d{w}):")
     print(f"vec d{f} = ({jacobian}) vec d{w}")
     _print_abbreviated(jacobian)
     print(jacobian.differential())
@@ -253,7 +257,7 @@ def _print_abbreviated(result: Any) -> None:
 
 
 def _check(problem: _Problem, operator: kv.LinearMap, gradient: Any, values: dict[str, np.ndarray],
-           seed: int) -> bool:
+           seed: int, drawn: str = "") -> bool:
     """Run the finite-difference check, print the result, return whether it passed."""
     f, wrt = problem.expression, problem.wrt
     rows, cols = operator.shape
@@ -284,6 +288,8 @@ def _check(problem: _Problem, operator: kv.LinearMap, gradient: Any, values: dic
     passed = error <= TOLERANCE
     print(f"    compared: {what} (central differences, seed {seed})")
     print(f"finite-difference check: max relative error = {error:.1e} ({'passed' if passed else 'FAILED'})")
+    if drawn:
+        print(f"checked at {drawn}: max error {error:.0e}")
     return passed
 
 
@@ -408,18 +414,37 @@ def _derive(args: argparse.Namespace) -> int:
             print(jacobian.steps(latex=True))
     if not (args.check or args.dense):
         return 0
+    named = dict.fromkeys(d for s in problem.shapes().values() for d in s if d >= BASE)
+    if args.dense and named:
+        raise CommandLineError(f"--dense needs sizes, and {', '.join(sorted(map(size_text, named)))} "
+                               f"{'is a name' if len(named) == 1 else 'are names'}: give them with "
+                               f"--shape, e.g. {_shape_example(problem)}")
+    drawn = ""
+    if named:  # small distinct sizes for the check: the symbolic derivative is bound at them
+        sizes = dict(zip(named, CHECK_SIZES))
+        drawn = sizes_text(sizes)
+        shapes = {name: substitute_shape(s, sizes) for name, s in problem.shapes().items()}
+        problem = _problem(argparse.Namespace(**{**vars(args), "shape": [list(shapes.items())]}))
     if args.dense:
         check_target(args.dense, args.force)
-    _check_budget(problem, jacobian, args)
+    _check_budget(problem, kv.jacobian(_named_result(problem), problem.wrt) if drawn else jacobian, args)
     given = {name: load_npy(path, args.max_bytes) for name, path in args.at}
     values = _point(problem, args.seed, given)
     operator = jacobian.at(values)
     status = 0
-    if args.check and not _check(problem, operator, gradient, values, args.seed):
+    if args.check and not _check(problem, operator, gradient, values, args.seed, drawn):
         status = 1
     if args.dense:
         _save_dense(args.dense, operator, args.force)
     return status
+
+
+def _shape_example(problem: _Problem) -> str:
+    """``--shape X=4x3 --shape V=4x4``: the symbols' shapes with small numbers for the names."""
+    sizes = dict(zip(dict.fromkeys(d for s in problem.shapes().values() for d in s if d >= BASE),
+                     CHECK_SIZES))
+    return " ".join(f"--shape {name}={'x'.join(str(d) for d in substitute_shape(s, sizes))}"
+                    for name, s in problem.shapes().items() if s)
 
 
 def _message(error: BaseException) -> str:

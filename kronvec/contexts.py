@@ -133,13 +133,13 @@ class StyledPrintContext(PrintContext, Protocol):
 class CodeContext(Protocol):
     """The code emitter as a ``code`` rule sees it (:class:`kronvec.codegen.emit.Emitter`).
 
-    ``g.np`` and ``g.la`` are the backend's array and linear-algebra module
+    ``g.array_module`` and ``g.linalg_module`` are the backend's array and linear-algebra module
     names in generated code; ``g.name`` is the backend's name.
     """
 
     name: str
-    np: str
-    la: str
+    array_module: str
+    linalg_module: str
     batched: bool
 
     @property

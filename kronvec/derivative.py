@@ -26,14 +26,14 @@ from .evaluation import (CHUNKED, Binder, Plan, by_name, chunked_values, run_rec
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add, compose
 from .maps.axes import BroadcastMap
-from .ops.arithmetic import add as add_expr
-from .ops.arithmetic import scale as scale_expr
-from .ops.arithmetic import smul as smul_expr
+from .ops.arithmetic import add as add_expr, scale as scale_expr, smul as smul_expr
 from .ops.leaves import identity, ones, zeros
+from .ops.norms import singular_logabsdet
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
 from .shapes import is_plain, same_shape
+from .sizing import bound_elsewhere, inferred_as, per_sizes
 
 __all__ = ["jacobian", "grad", "hessian", "explain", "Jacobian", "BlockJacobian", "jacobian_map",
            "partial"]
@@ -43,7 +43,7 @@ def partial(node: E.Expr, i: int) -> LinearMap:
     """∂ node / ∂ node.args[i] as a linear map: the op's JVP rule from the registry.
 
     On stacks, a rule gives the map from argument i broadcast to the node's
-    stack axes (:func:`kronvec.ops._jvp_rules.io`); the broadcast itself (a
+    stack axes (:func:`kronvec.ops._jvp_rules.map_shapes`); the broadcast itself (a
     matrix against a stack, a scalar over the members) is composed here.
     """
     op = spec(node.op)
@@ -71,14 +71,14 @@ def _check_wrt(wrt: Any, what: str, f: E.Expr) -> E.Expr:
     if not isinstance(wrt, E.Expr) or wrt.op != "symbol":
         raise TypeError(f"{what}: differentiate with respect to a symbol such as "
                         f"kv.Matrix('V', (n, n)), got {wrt!r}")
-    other = f._symbols.get(wrt.params.name)  # (no copy: this runs on every call)
-    if other is not None and other is not wrt:
+    symbol = inferred_as(other := f._symbols.get(wrt.params.name), wrt)  # (no copy: runs on every call)
+    if other is not None and other is not symbol:
         try:
-            E.raise_name_clash(other, wrt)
+            E.raise_name_clash(other, symbol)
         except ShapeError as err:  # its derivative in wrt would silently be the zero map
             raise ShapeError(f"{what}: the expression holds a different symbol of the name "
-                             f"{wrt.params.name!r}: {err}") from None
-    return wrt
+                             f"{symbol.params.name!r}: {err}") from None
+    return symbol
 
 
 def _several(wrt: Any, what: str) -> bool:
@@ -144,6 +144,7 @@ class Jacobian:
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
         self._plans: dict[bool | str, dict[frozenset[E.Expr], Plan]] = {}  # eager, or "value"
+        self._per_sizes = per_sizes(expr, lmap)  # None unless sizes are given as names
 
     def __reduce__(self) -> tuple[type[Jacobian], tuple[Any, ...]]:
         """Pickle what the derivative is; what ``at`` set up is built again on first use."""
@@ -188,9 +189,8 @@ class Jacobian:
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
         given = by_name("J.at", values, kw)
-        if CHUNKED.at is not None and chunked_values(given):
-            result: LinearMap = CHUNKED.at(self, given)
-            return result
+        if self._per_sizes is not None or CHUNKED.at is not None and chunked_values(given):
+            return bound_elsewhere(self, given, jacobian, CHUNKED.at)  # sizes as names, or Dask values
         factors = self._factors if self._factors is not None else self._first_use()
         with_value = all(name in given for name in self._plain_symbols)
         eager = with_value and self._eager_value
@@ -318,7 +318,7 @@ def _solve_named(err: np.linalg.LinAlgError, f: E.Expr) -> np.linalg.LinAlgError
                 solve = f"solve({a}, {' @ '.join(DISPLAY.python(x) for x in node.args[1:])})"
                 rest = text[len(label) + 2:].replace("the matrix is", f"{a} is", 1)
                 return np.linalg.LinAlgError(f"{solve}: {rest} (met while binding the derivative)")
-    return err
+    return singular_logabsdet(err, f) or err  # A⁻¹ of d log|det A|: a DegenerateError naming slogdet
 
 
 def _bound_to_numbers(m: LinearMap) -> bool:

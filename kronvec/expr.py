@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import registry
+from .dims import BASE, dim, unify
 from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape, whole_shape
@@ -103,7 +104,7 @@ class Expr:
              shape: Shape = ()) -> "Expr":
         """The unique node with these fields (hash-consing)."""
         args = tuple(args)
-        shape = tuple(int(s) for s in shape)
+        shape = tuple(int(s) if s < BASE else dim(s) for s in shape)  # names stay Dims
         key = (op, tuple(id(a) for a in args), params, shape)
         node = cls._table.get(key)
         if node is None:
@@ -257,7 +258,7 @@ class Expr:
         return _fn("hadamard")(other, self)
 
     def __truediv__(self, other: Any) -> "Expr":
-        if is_number(other):
+        if is_number(other) and not other >= BASE:  # (a size given as a name is no constant)
             if other == 0:
                 raise ZeroDivisionError("division of an expression by zero")
             return _fn("scale")(1.0 / float(other), self)
@@ -267,7 +268,7 @@ class Expr:
         return _fn("hadamard")(as_operand(other, self), _fn("power")(self, -1.0), op_name="divide")
 
     def __pow__(self, p: Any) -> "Expr":
-        if is_number(p):
+        if is_number(p) and not p >= BASE:
             return _fn("power")(self, float(p))
         return _fn("pow")(self, as_operand(p, self))
 
@@ -321,6 +322,9 @@ def describe_symbol(s: Expr) -> str:
 
 def raise_name_clash(a: Expr, b: Expr) -> None:
     """Two different symbols with one name: a ``ShapeError`` saying what differs."""
+    if len(a.shape) == len(b.shape) and a.params.symmetric == b.params.symmetric \
+            and a.params.positive_definite == b.params.positive_definite:
+        unify(list(zip(a.shape, b.shape)), f"two symbols named {a.params.name!r} with inferred sizes")
     diffs = []
     if a.shape != b.shape:
         diffs.append(f"shapes {fmt(a.shape)} and {fmt(b.shape)}")

@@ -16,11 +16,13 @@ cycle.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from .dims import Unified, on_first_free
 from .signature import Signature, parse_signature
 
 if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annotations only)
@@ -251,6 +253,8 @@ def register(name: str, family: str | None = None, *, signature: str | None = No
         raise ValueError(f"operation {name!r} is registered in {module} but declares the family {family!r}; "
                          f"an operation's family is the module that registers it ({derived!r})")
     sig = parse_signature(signature, describe, bool(fields.get("stacks"))) if signature is not None else None
+    if fields.get("function") is not None and _INFERRING:
+        fields["function"] = _inferring(fields["function"])
     op = OpSpec(name=name, family=derived, signature=sig, **fields)
     _SPECS[name] = op
     if op.public is not None:
@@ -258,6 +262,42 @@ def register(name: str, family: str | None = None, *, signature: str | None = No
             raise ValueError(f"public function {op.public!r} is declared by two operations")
         _PUBLIC[op.public] = op
     return op
+
+
+def _inferring(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, built again with resolved operands when sizes left to inference were unified while
+    building it (:class:`kronvec.dims.Unified`; operands are resolved by :data:`RESOLVE`)."""
+    @functools.wraps(fn)
+    def build(*args: Any, **kw: Any) -> Any:
+        try:
+            return fn(*args, **kw)
+        except Unified:
+            for _ in range(63):
+                args, kw = RESOLVE(args), RESOLVE(kw)
+                try:
+                    return fn(*args, **kw)
+                except Unified:
+                    continue
+            raise
+    return build
+
+
+def enable_inference() -> None:
+    """From now on, build through :func:`_inferring` (called when the first size is left to
+    inference: until then, constructors run without the wrapper, so sized expressions pay nothing)."""
+    if _INFERRING:
+        return
+    _INFERRING.append(True)
+    for op in _SPECS.values():
+        if op.function is not None:
+            object.__setattr__(op, "function", _inferring(op.function))
+
+
+_INFERRING: list[bool] = []
+on_first_free(enable_inference)
+
+RESOLVE: Callable[[Any], Any] = lambda x: x
+"""Operands with their inferred sizes resolved (set by :mod:`kronvec.sizing`)."""
 
 
 def spec(name: str) -> OpSpec:

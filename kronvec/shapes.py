@@ -15,20 +15,36 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
+from .dims import BASE, letters_for, size_text, unify
 from .errors import ShapeError
 
 Shape = tuple[int, ...]
 
-__all__ = ["Shape", "fmt", "is_scalar_shape", "as2d", "same_shape", "human_bytes", "is_stack",
-           "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain", "first_member", "member_text",
-           "members_from", "whole_shape"]
+__all__ = ["Shape", "fmt", "refuse_named", "DERIVATION", "is_scalar_shape", "as2d", "same_shape",
+           "human_bytes", "is_stack", "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain",
+           "first_member", "member_text", "members_from", "whole_shape"]
 
 
-def fmt(shape: Any) -> str:
-    """A shape as the user writes it, e.g. ``(4, 3)``."""
-    return str(tuple(shape))
+def fmt(shape: Any, letters: dict[int, str] | None = None) -> str:
+    """A shape as the user writes it, e.g. ``(4, 3)``, ``(n, m)``."""
+    shape = tuple(shape)
+    if not any(s >= BASE for s in shape):
+        return str(shape)
+    letters = letters_for(shape) if letters is None else letters
+    inner = ", ".join(size_text(s, "*", letters) for s in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+DERIVATION = "this operation needs them as numbers (not yet with names); give the sizes as numbers"
+
+
+def refuse_named(what: str, shape: Sequence[Any],
+                 hint: str = "bind values to evaluate (the values of the symbols fix the sizes)") -> None:
+    """A ``ShapeError`` when a shape that is about to be allocated holds a name."""
+    if any(s >= BASE for s in shape):
+        raise ShapeError(f"{what}: sizes are names, {fmt(shape)}; {hint}")
 
 
 def is_scalar_shape(shape: Any) -> bool:
@@ -85,7 +101,9 @@ def broadcast_shapes_nd(op: str, *shapes: Shape) -> Shape:
             if size != out[k]:
                 if out[k] != 1 and size != 1:
                     listed = " ".join(fmt(s) for s in shapes)
-                    raise ShapeError(f"{op}: operands could not be broadcast together with shapes {listed}")
+                    message = f"{op}: operands could not be broadcast together with shapes {listed}"
+                    unify([(out[k], size)], message)  # an inferred size takes the other
+                    raise ShapeError(message)
                 out[k] = max(out[k], size)
     return tuple(out)
 

@@ -43,6 +43,7 @@ from typing import Any, Mapping, Sequence, SupportsInt
 
 import numpy as np
 
+from .dims import has_free, has_names, is_free, letters_for, size_text, unify
 from .errors import ShapeError
 from .shapes import Shape, fmt, is_plain, is_scalar_shape
 
@@ -183,6 +184,11 @@ class Signature:
                 if len(self._seen) < 4096:
                     self._seen[key] = out
                 return out
+        if has_free(shapes):  # sizes left to inference: unify them, the operation is built again
+            for alt in alternatives:
+                pairs = _unifying(alt, shapes, self.batched)
+                if pairs:
+                    unify(pairs, self._message(op, shapes))
         raise ShapeError(self._message(op, shapes))
 
     def _has_core_arrays(self) -> bool:
@@ -203,6 +209,10 @@ class Signature:
                 return f"{op}: needs {what}, got shape {fmt(shape)}"
         cores = [s[len(s) - len(spec.dims):] if self.batched and spec.kind == "array" else s
                  for spec, s in zip(arrays, shapes)]
+        if has_names(*shapes):  # matmul: (n, m) @ (k, n): m ≠ k
+            letters = letters_for(d for s in shapes for d in s)
+            listed = (" @ " if op == "matmul" else ", ").join(fmt(s, letters) for s in shapes)
+            return f"{op}: {listed}{_conflict(arrays, cores, letters)}"
         listed = " and ".join(fmt(s) for s in shapes)
         return f"{op}: shapes {listed} are not aligned{_conflict(arrays, cores)}"
 
@@ -238,6 +248,30 @@ def _match(alt: Alternative, shapes: list[Shape], batched: bool = False) -> Shap
     return stack + tuple(_size(d, sizes) for d in alt.out.dims)
 
 
+def _unifying(alt: Alternative, shapes: list[Shape], batched: bool) -> list[tuple[int, int]] | None:
+    """The pairs of sizes that must be equal for ``alt`` to match ``shapes`` (None: it cannot,
+    whatever the inferred sizes are)."""
+    arrays = [a for a in alt.args if a.kind in ("array", "any")]
+    sizes: dict[str, int] = {}
+    pairs: list[tuple[int, int]] = []
+    for spec, shape in zip(arrays, shapes):
+        if spec.kind == "any":
+            continue
+        if batched and spec.dims and len(shape) > len(spec.dims) and len(shape) >= 3:
+            shape = shape[len(shape) - len(spec.dims):]
+        if len(shape) != len(spec.dims):
+            return None
+        for d, size in zip(spec.dims, shape):
+            if "*" in d:
+                continue
+            known = int(d) if d.isdigit() else sizes.setdefault(d, size)
+            if known != size:
+                if not (is_free(known) or is_free(size)):
+                    return None
+                pairs.append((known, size))
+    return pairs
+
+
 def _broadcast(stacks: list[Shape]) -> Shape | None:
     """NumPy's broadcast of the stack axes, or None when they do not broadcast."""
     ndim = max((len(s) for s in stacks), default=0)
@@ -250,12 +284,15 @@ def _broadcast(stacks: list[Shape]) -> Shape | None:
     return tuple(out)
 
 
-def _conflict(arrays: list[Arg], shapes: list[Shape]) -> str:
-    """`` (3 != 5)`` for the first dimension bound to two sizes, else ``""``."""
+def _conflict(arrays: list[Arg], shapes: list[Shape], letters: dict[int, str] | None = None) -> str:
+    """`` (3 != 5)`` for the first dimension bound to two sizes, else ``""``; with sizes given as
+    names (``letters`` for the inferred ones), ``: m ≠ k``."""
     sizes: dict[str, int] = {}
     for spec, shape in zip(arrays, shapes):
         for dim, size in zip(spec.dims, shape):
             if not dim.isdigit() and "*" not in dim and sizes.setdefault(dim, size) != size:
+                if letters is not None:
+                    return f": {size_text(sizes[dim], '*', letters)} ≠ {size_text(size, '*', letters)}"
                 return f" ({sizes[dim]} != {size})"
     return ""
 

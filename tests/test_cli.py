@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
+from kronvec.dims import Dim
 from kronvec import cli
 from kronvec.cli import main
 from kronvec.parse import MAX_DEPTH, MAX_LENGTH, ParseError, analyze, parse, parse_expression
@@ -104,15 +105,13 @@ def test_numbers_are_folded() -> None:
 # Parser: shape errors
 
 
-def test_undetermined_shape_names_symbol() -> None:
-    with pytest.raises(ParseError, match=r"'Y'.*--shape Y=3xC"):
-        analyze("X @ Y", {"X": (2, 3)})
+def test_undetermined_size_becomes_a_name() -> None:
+    # v1.3 (sizes given as names): a size no use decides is a name, no longer an error
+    assert analyze("X @ Y", {"X": (2, 3)}).shapes == {"X": (2, 3), "Y": (3, Dim("n"))}
 
 
-def test_undetermined_shapes_all_named() -> None:
-    with pytest.raises(ParseError) as info:
-        analyze("X @ Y", {})
-    assert "--shape X=RxC" in str(info.value) and "--shape Y=RxC" in str(info.value)
+def test_undetermined_sizes_all_named() -> None:
+    assert analyze("X @ Y", {}).shapes == {"X": (Dim("n"), Dim("m")), "Y": (Dim("m"), Dim("p"))}
 
 
 @pytest.mark.parametrize(
@@ -362,9 +361,13 @@ def test_cli_shape_mismatch() -> None:
 
 
 def test_cli_undetermined_shape() -> None:
+    # v1.3 (sizes given as names): sizes no use decides are names; only --dense needs numbers
     result = run_cli("derive", "X @ Y", "--wrt", "X")
+    assert result.returncode == 0, result.stderr
+    assert "X: n×m, Y: m×p" in result.stdout
+    result = run_cli("derive", "X @ Y", "--wrt", "X", "--dense", "out.npy")
     assert result.returncode == 2
-    assert "--shape X=RxC" in result.stderr
+    assert "--shape X=4x3 --shape Y=3x5" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -119,11 +119,12 @@ def test_a_singular_member_met_by_a_product_is_named_in_the_whole_stack():
 def test_a_member_refused_by_sqrtm_is_named_in_the_whole_stack():
     S = kv.Matrix("S", (B, N, N))
     s0 = np.broadcast_to(2 * np.eye(N), (B, N, N)).copy()
-    s0[10, 0, 1] = 0.1  # not symmetric: member 10, member 2 of the third block
-    message = r"member 10 of the stack of shape \(12, 3, 3\) is not"
-    with pytest.raises(NotImplementedError, match=message):
+    s0[10, 0, 1] = 0.1  # not symmetric (evaluated member by member, API.md v1.3) ...
+    s0[10, 2, 2] = -1.0  # ... and without a real square root: member 10, member 2 of the third block
+    message = r"member 10 of the stack of shape \(12, 3, 3\): sqrtm: the matrix has no real"
+    with pytest.raises(ValueError, match=message):
         kv.evaluate(kv.sqrtm(S), S=s0)
-    with pytest.raises(NotImplementedError, match=message):
+    with pytest.raises(ValueError, match=message):
         kv.evaluate(kv.sqrtm(S), S=_blocks(s0)).compute()
 
 

@@ -400,3 +400,17 @@ def test_torch_second_order_at_a_tie_is_kronvecs_through_every_transform(torch):
     (g,) = torch.autograd.grad(kv.torch_function([S], f)(x), x, create_graph=True)
     rows = [torch.autograd.grad(g.reshape(-1)[k], x, retain_graph=True)[0].numpy() for k in range(9)]
     np.testing.assert_allclose(np.reshape(rows, (3, 3, 3, 3)), want, rtol=1e-9, atol=1e-12)
+
+
+@needs_jax
+def test_jax_float32_values_with_float64_constants(jax64):
+    """A constant of the expression (float64) does not promote float32 values: jit and grad lower."""
+    jax, jnp = jax64, jax64.numpy
+    S = kv.Matrix("S", (3, 3), positive_definite=True)
+    W = np.arange(9.0).reshape(3, 3) / 9
+    f = kv.jax_function([S], kv.trace(kv.Constant(W) @ kv.sqrtm(S)))
+    s0 = jnp.asarray(rotated([1.0, 2.0, 4.0]), jnp.float32)
+    g = jax.jit(jax.grad(f))(s0)
+    assert g.dtype == jnp.float32 and f(s0).dtype == jnp.float32
+    want = kv.evaluate(kv.grad(kv.trace(kv.Constant(W) @ kv.sqrtm(S)), S), S=np.asarray(s0, float))
+    np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5)

@@ -192,3 +192,20 @@ def test_f_lambdify_finds_representative_values_where_the_expression_is_defined(
     np.testing.assert_allclose(kv.lambdify([X, Y], F)(x, y), kv.evaluate(F, X=x, Y=y), rtol=1e-12)
     J = kv.jacobian(F, X)
     np.testing.assert_allclose(kv.lambdify([X, Y], J)(x, y, H), J.at({"X": x, "Y": y}).jvp(H), rtol=1e-12)
+
+
+# G. Generated code for the Jacobian of a 1-D diagonal (a reshape of an index): it refused the
+# reshape map as if it were a stack of matrices
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_g_lambdify_of_the_jacobian_of_a_diagonal_with_an_offset(offset):
+    X = kv.Matrix("X", (3, 2))
+    f = kv.diagonal(kv.abs(X), offset)
+    J = kv.jacobian(f, X)
+    jvp, vjp = kv.lambdify([X], J), kv.lambdify([X], J.T)
+    x, h = RNG.standard_normal((3, 2)) + 2.0, RNG.standard_normal((3, 2))
+    L = J.at(X=x)
+    np.testing.assert_allclose(np.reshape(jvp(x, h), -1), np.reshape(L.jvp(h), -1), atol=1e-14)
+    g = RNG.standard_normal(f.shape)
+    np.testing.assert_allclose(np.reshape(vjp(x, g), -1), np.reshape(L.vjp(g), -1), atol=1e-14)

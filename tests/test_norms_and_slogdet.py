@@ -223,3 +223,29 @@ def test_slogdet_derivatives(shape):
     assert str(sign) == "sign det(X)"
     if len(shape) == 2:
         np.testing.assert_array_equal(kv.lambdify([X], sign)(A), np.linalg.slogdet(A)[0])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (1, 1), (2, 3, 3), (2, 1, 2, 2)])
+def test_the_derivative_of_logabsdet_at_a_singular_matrix_is_a_degenerate_error_naming_slogdet(shape):
+    X = kv.Matrix("X", shape)
+    singular = np.ones(shape)  # every member of rank 1 (and 1×1: [1] is regular, so zero it)
+    if shape[-1] == 1:
+        singular = np.zeros(shape)
+    logabs = kv.slogdet(X)[1]
+    with pytest.raises(kv.DegenerateError, match=r"slogdet: log\|det X\| .*no derivative at a singular X"):
+        kv.jacobian(kv.sum(logabs), X).at(X=singular)
+    regular = np.eye(shape[-1]) + np.zeros(shape)
+    kv.jacobian(kv.sum(logabs), X).at(X=regular)  # (the check costs nothing where A is regular)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2, 3, 3), (3, 1, 1)])
+def test_hessians_of_det_exist_at_singular_matrices(shape):
+    X = kv.Matrix("X", shape)
+    rng = np.random.default_rng(7)
+    u = rng.standard_normal(shape[:-1] + (1,))
+    singular = u * np.swapaxes(u, -1, -2) if shape[-1] > 1 else np.zeros(shape)  # rank 1 (or 0)
+    f = kv.sum(kv.det(X) ** 2) + kv.sum(kv.det(X))
+    H = kv.hessian(f, X).at(X=singular)
+    fd2 = fd_jacobian(kv.grad(f, X), X, {"X": singular})
+    np.testing.assert_allclose(H.to_dense(), fd2, atol=1e-7 * max(1.0, np.abs(fd2).max()))
+    dottest(H)

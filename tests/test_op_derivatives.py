@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
+from kronvec.ops.eigen_ties import reduced_resolvent
 from kronvec.ops.spectral import gapinv
 from kronvec.ops.special import ndtr_ratio, xdivy
 from kronvec.ops.spectral_functions import divdiff
@@ -288,6 +289,19 @@ def _case_eigh_vectors(n, m, k):
     return kv.Matrix("B", (m, n)) @ V, A, False
 
 
+def _case_eigh_column(n, m, k):
+    skew, A = _skew(n)
+    w, V = kv.eigh(_spd(n, m) + skew, UPLO="LU"[k % 2])
+    column = V[:, n - 1]
+    assert column.op == "eigh_column" or n == 1  # (V[:, 0] of a 1×1 V is V)
+    return kv.Matrix("B", (m, n)) @ column, A, False
+
+
+def _case_eigh_resolvent(n, m, k):
+    skew, A = _skew(n)
+    return kv.Matrix("B", (m, n)) @ reduced_resolvent(_spd(n, m) + skew, k % n, "LU"[k % 2]), A, False
+
+
 def _case_gapinv(n, m, k):
     v = kv.Vector("v", n)
     return gapinv(0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)), v, False
@@ -496,6 +510,7 @@ CASES = {
     "hstack": _case_hstack, "vstack": _case_vstack, "pow": _case_pow,
     "tri": _case_tri, "cholesky": _case_cholesky, "solve_triangular": _case_solve_triangular,
     "eigvalsh": _case_eigvalsh, "eigh_vectors": _case_eigh_vectors, "eigh": _case_eigh_vectors,
+    "eigh_column": _case_eigh_column, "eigh_resolvent": _case_eigh_resolvent,
     "gapinv": _case_gapinv, "svd_U": _svd_case(0), "svdvals": _svd_case(1), "svd_Vt": _svd_case(2),
     "svd": _svd_case(0), "nuclear_norm": _norm_case("nuc"), "spectral_norm": _norm_case(2),
     "qr_Q": _qr_case(0), "qr_R": _qr_case(1), "qr": _qr_case(0),

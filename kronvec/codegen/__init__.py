@@ -34,6 +34,7 @@ from .backends import BACKENDS, Backend, backend
 from .emit import CodegenError, Emitter, identifier
 from .function import GeneratedFunction
 from .maps import MAP_CODE, apply_map
+from .named import NamedSizesFunction, has_named_sizes
 
 __all__ = ["lambdify", "BACKENDS", "MAP_CODE", "CodegenError", "GeneratedFunction"]
 
@@ -96,6 +97,8 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
     >>> f(K0, np.ones((3, 1))).ravel()
     array([0.5, 0.5, 0.5])
     """
+    if has_named_sizes(args, outputs):  # code for each size set the calls bring
+        return NamedSizesFunction(lambdify, args, outputs, backend)
     be = _backend_named(backend)
     space = be.namespace()
     params = _params(args, set(space))

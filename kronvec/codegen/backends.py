@@ -28,7 +28,7 @@ import importlib
 from typing import Any
 
 import numpy as np
-from numpy import ndarray  # the class attribute ``np`` below is the module's name in generated code
+from numpy import ndarray
 from scipy.linalg import lapack
 
 from ..contexts import CodeContext
@@ -46,7 +46,7 @@ class Backend:
     ----------
     name : str
         ``"numpy"``, ``"jax"`` or ``"torch"``.
-    np, la : str
+    array_module, linalg_module : str
         The names of the array module and of its linear-algebra module in
         the generated code (``{np}`` and ``{la}`` in code templates).
     modules : dict
@@ -56,8 +56,8 @@ class Backend:
     """
 
     name = ""
-    np = "np"
-    la = "np.linalg"
+    array_module = "np"
+    linalg_module = "np.linalg"
     modules: dict[str, str] = {}
     library = ""
     extra = ""
@@ -89,13 +89,13 @@ class Backend:
     array_options = ""  # keyword arguments of new arrays (torch: dtype and device)
 
     def eye(self, n: int) -> str:
-        return f"{self.np}.eye({n}{self.array_options})"
+        return f"{self.array_module}.eye({n}{self.array_options})"
 
     def zeros(self, shape: tuple[int, ...]) -> str:
-        return f"{self.np}.zeros({tuple(shape)}{self.array_options})"
+        return f"{self.array_module}.zeros({tuple(shape)}{self.array_options})"
 
     def ones(self, shape: tuple[int, ...]) -> str:
-        return f"{self.np}.ones({tuple(shape)}{self.array_options})"
+        return f"{self.array_module}.ones({tuple(shape)}{self.array_options})"
 
     def place(self, g: CodeContext, shape: tuple[int, ...], key: str, value: str) -> str:
         """The zero matrix of ``shape`` with ``value`` at ``[key]`` (two lines, in place)."""
@@ -300,7 +300,7 @@ class JaxBackend(Backend):
     """``jax.numpy`` and ``jax.scipy.linalg``: jit-compatible, on any device JAX uses."""
 
     name, library, extra = "jax", "JAX", "jax"
-    np, la = "jnp", "jnp.linalg"
+    array_module, linalg_module = "jnp", "jnp.linalg"
     modules = {"jax": "jax", "jnp": "jax.numpy", "jsla": "jax.scipy.linalg", "jspecial": "jax.scipy.special"}
 
     def constant(self, space: dict[str, Any], value: ndarray) -> Any:
@@ -357,7 +357,7 @@ class TorchBackend(Backend):
     """PyTorch (``torch.linalg``); new arrays take the dtype and device of the first argument."""
 
     name, library, extra = "torch", "PyTorch", "torch"
-    np, la = "torch", "torch.linalg"
+    array_module, linalg_module = "torch", "torch.linalg"
     modules = {"torch": "torch"}
 
     def constant(self, space: dict[str, Any], value: ndarray) -> Any:
@@ -456,7 +456,7 @@ def backend(name: str) -> Backend:
     Examples
     --------
     >>> b = backend("torch")
-    >>> b.np, b.la, b.eye(3)
+    >>> b.array_module, b.linalg_module, b.eye(3)
     ('torch', 'torch.linalg', 'torch.eye(3, **like)')
     >>> backend("numpy").solve(Factor("cholesky", ("K_chol",), 3), "y", False)
     'lapack.dpotrs(K_chol, y, lower=0)[0]'

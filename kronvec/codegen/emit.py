@@ -95,7 +95,8 @@ class Emitter:
     def __init__(self, backend: Backend, ev: Evaluator, names: Mapping[Expr, str],
                  params: Mapping[Expr, str], reserved: set[str]) -> None:
         self.backend, self.ev, self.names = backend, ev, dict(names)
-        self.name, self.np, self.la = backend.name, backend.np, backend.la
+        self.name = backend.name
+        self.array_module, self.linalg_module = backend.array_module, backend.linalg_module
         self.lines: list[list[Any]] = []  # [variable or None, code, comment]
         self.helpers: dict[str, Any] = {}    # namespace name -> helper function or constant array
         self._code: dict[int, str] = {}      # id(value) -> its code
@@ -306,7 +307,7 @@ class Emitter:
             self.unsupported(f"{node.op!r} ({spec(node.op).doc})")
         if callable(template):
             return template(self, node, *args)
-        return template.format(*args, np=self.np, la=self.la, n=node)
+        return template.format(*args, np=self.array_module, la=self.linalg_module, n=node)
 
     # ------------------------------------------------------- translation
     def run(self, described: list[tuple[Any, ...]]) -> None:

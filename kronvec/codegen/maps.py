@@ -125,16 +125,16 @@ def _trace(g: Emitter, m: TraceMap, h: str) -> str:
     if max(len(as2d(m.in_shape)), len(as2d(m.out_shape))) > 2:
         return _trace_members(g, m, h, c)
     if c is None:
-        t = f"{g.np}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
+        t = f"{g.array_module}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
     elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
         g.batched = False
         if not (_is_scalar(m.C) or isinstance(m.C, (int, float, np.number))):
             c = f"{_operand(c)}.reshape(())"  # a 1×1 factor C: tr(C h) is still a () number
         t = f"{h}.reshape(())" if _is_one(m.C) else f"{c} * {h}.reshape(())"
     elif len(m.C.shape) > 2:  # a stack of factors Cᵢ: tr(Cᵢ Hᵢ) for every member
-        t = f"{g.np}.einsum('...ij,...ji->...', {h}, {c})"
+        t = f"{g.array_module}.einsum('...ij,...ji->...', {h}, {c})"
     else:
-        t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
+        t = f"{g.array_module}.einsum('...ij,ji->...', {h}, {c})"
     if _is_one(m.M):
         return g.let(t, hint="term")
     if len(m.M.shape) == 2:  # each trace times the matrix M
@@ -154,11 +154,11 @@ def _trace_members(g: Emitter, m: TraceMap, h: str, c: str | None) -> str:
             scalar = _is_scalar(m.C) or not isinstance(m.C, Expr) or len(m.C.shape) < 2
             t = f"{c if scalar else _operand(c) + '[..., 0, 0]'} * {t}"
     elif c is None:
-        t = f"{g.np}.einsum('...ii->...', {h})"
+        t = f"{g.array_module}.einsum('...ii->...', {h})"
     elif len(m.C.shape) > 2:
-        t = f"{g.np}.einsum('...ij,...ji->...', {h}, {c})"
+        t = f"{g.array_module}.einsum('...ij,...ji->...', {h}, {c})"
     else:
-        t = f"{g.np}.einsum('...ij,ji->...', {h}, {c})"
+        t = f"{g.array_module}.einsum('...ij,ji->...', {h}, {c})"
     t = f"{_operand(t)}[..., None, None]"
     if _is_one(m.M):
         return g.let(t, hint="term")
@@ -182,17 +182,17 @@ def _elementwise(g: Emitter, m: ElementwiseMap, h: str) -> str:
 
 
 def _diag_embed(g: Emitter, m: DiagEmbedMap, h: str) -> str:
-    return g.let(f"{g.np}.diag({h}[:, 0])", hint="term")
+    return g.let(f"{g.array_module}.diag({h}[:, 0])", hint="term")
 
 
 def _diag_extract(g: Emitter, m: DiagExtractMap, h: str) -> str:
-    return g.let(f"{g.np}.diagonal({h})[:, None]", hint="term")
+    return g.let(f"{g.array_module}.diagonal({h})[:, None]", hint="term")
 
 
 def _kron_diag(g: Emitter, m: KronDiagMap, h: str) -> str:
     a, b = _factor(g, m.A), _factor(g, m.B)
     if m.direction == "extract":
-        return g.let(f"{g.np}.einsum('ij,ji->i', {a}, {h} @ {b})[:, None]", hint="term")
+        return g.let(f"{g.array_module}.einsum('ij,ji->i', {a}, {h} @ {b})[:, None]", hint="term")
     return g.let(f"({a} * {_transposed(h)}) @ {b}", hint="term")
 
 
@@ -203,7 +203,7 @@ def _kron_factor(g: Emitter, m: KronFactorMap, h: str) -> str:
     fv = f"{f}.reshape{big4}" if m.fixed == "big" else f
     hv = f"{h}.reshape{big4}" if m.src == "big" else h
     spec = f"{_SLOT_INDEX[m.fixed]},{_SLOT_INDEX[m.src]}->{_SLOT_INDEX[m.dst]}"
-    out = f"{g.np}.einsum('{spec}', {fv}, {hv})"
+    out = f"{g.array_module}.einsum('{spec}', {fv}, {hv})"
     return g.let(f"{out}.reshape({mm * p}, {n * q})" if m.dst == "big" else out, hint="term")
 
 
@@ -261,7 +261,7 @@ def _vech_indices(g: Emitter, m: VechMap) -> tuple[str, str]:
 def _duplication(g: Emitter, m: DuplicationMap, h: str) -> str:
     r, c = _vech_indices(g, m)
     low = g.let(g.backend.place(g, (m.n, m.n), f"{r}, {c}", f"{h}[:, 0]"), hint="lower")
-    return g.let(f"{low} + {g.np}.tril({low}, -1).T", hint="term")
+    return g.let(f"{low} + {g.array_module}.tril({low}, -1).T", hint="term")
 
 
 def _duplication_adjoint(g: Emitter, m: _DuplicationAdjoint, h: str) -> str:
@@ -336,7 +336,7 @@ def _broadcast(g: Emitter, m: BroadcastMap, h: str) -> str:
     kept = iter(m.in_shape)
     for k in range(len(expanded)):
         expanded[k] = 1 if k in m.inserted else next(kept)
-    spread = f"{g.np}.broadcast_to({_operand(h)}.reshape({tuple(expanded)}), {tuple(m.out_shape)})"
+    spread = f"{g.array_module}.broadcast_to({_operand(h)}.reshape({tuple(expanded)}), {tuple(m.out_shape)})"
     return g.let(f"{spread}.reshape({as2d(m.out_shape)})", hint="term")
 
 
@@ -360,7 +360,7 @@ def _einsum(g: Emitter, m: EinsumMap, h: str) -> str:
             for x, shape in zip(m.operands, m.operand_shapes)]
     extra = ", optimize=True" if g.name == "numpy" else ""
     text = m.contraction.text
-    contracted = f"{g.np}.einsum({text!r}, {', '.join(args)}{extra})"
+    contracted = f"{g.array_module}.einsum({text!r}, {', '.join(args)}{extra})"
     return g.let(f"{contracted}.reshape({as2d(m.out_shape)})", hint="term")
 
 
@@ -368,7 +368,7 @@ def _einsum_factor(g: Emitter, x: Any, shape: tuple[int, ...]) -> str:
     code = _factor(g, x)
     if code is None:  # an identity (the δ of a repeated index)
         code = g.eye(shape[0])
-    return f"{g.np}.reshape({code}, {shape})"
+    return f"{g.array_module}.reshape({code}, {shape})"
 
 
 def _stack_axes(g: Emitter, m: Any, h: str) -> str:
@@ -379,7 +379,7 @@ def _permute(g: Emitter, m: PermuteMap, h: str) -> str:
     """H in its own shape, its axes permuted (``np.transpose``; PyTorch's ``permute``)."""
     g.batched = False
     x = f"{_operand(h)}.reshape({tuple(m.in_shape)})"
-    moved = f"{x}.permute({m.axes})" if g.name == "torch" else f"{g.np}.transpose({x}, {m.axes})"
+    moved = f"{x}.permute({m.axes})" if g.name == "torch" else f"{g.array_module}.transpose({x}, {m.axes})"
     return g.let(f"{moved}.reshape({as2d(m.out_shape)})", hint="term")
 
 

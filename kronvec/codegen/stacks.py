@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..expr import Expr
-from ..ops._common import code_eigh
+from ..ops._code_templates import code_eigh
 from ..registry import spec
 from .arrays import diagonals, paren as _paren, transposed_members
 
@@ -48,11 +48,11 @@ def _transpose(g: Any, e: Expr, x: str) -> str:
 def _trace(g: Any, e: Expr, x: str) -> str:
     if g.name == "torch":
         return f"{diagonals('torch', x)}.sum(-1)"
-    return f"{g.np}.trace({x}, axis1=-2, axis2=-1)"
+    return f"{g.array_module}.trace({x}, axis1=-2, axis2=-1)"
 
 
 def _diagpart(g: Any, e: Expr, x: str) -> str:
-    return f"{diagonals(g.np, x)}[..., None]"
+    return f"{diagonals(g.array_module, x)}[..., None]"
 
 
 def _diag(g: Any, e: Expr, x: str) -> str:
@@ -77,13 +77,14 @@ def _matrix_function(g: Any, e: Expr, a: str) -> str:
     if not g.symmetric(e.args[0]):
         g.unsupported(f"{e.op} of a stack whose members are not symmetric")
     w, V = f"{code_eigh(g, a)}[0]", f"{code_eigh(g, a)}[1]"
-    f = f"{g.np}.sqrt(({w} + {g.np}.abs({w})) / 2)" if e.op == "sqrtm" else f"{g.np}.log({w})"
+    module = g.array_module
+    f = f"{module}.sqrt(({w} + {module}.abs({w})) / 2)" if e.op == "sqrtm" else f"{module}.log({w})"
     return f"({V} * {_paren(f)}[..., None, :]) @ {transposed_members(V)}"
 
 
 def _adjugate_frechet(g: Any, e: Expr, a: str, h: str) -> str:
     """det(A) (tr(A⁻¹H) A⁻¹ − A⁻¹ H A⁻¹) for every member (invertible members, batched inverses)."""
-    np_ = g.np
+    np_ = g.array_module
     inv = g.let(f"{np_}.linalg.inv({a})", hint="inv")
     trace = _trace(g, e, f"{inv} @ {_paren(h)}")
     return (f"{np_}.linalg.det({a})[..., None, None] * ({_paren(trace)}[..., None, None] * {inv} - "
@@ -104,8 +105,8 @@ _TRI_STACK = {  # the parts of every member; numpy/jax/torch tril and triu act o
 
 
 def _tri(g: Any, e: Expr, x: str) -> str:
-    diagonal = f"{diagonals(g.np, x)}[..., None]"
-    return _TRI_STACK[e.params.kind].format(x, np=g.np, eye=g.eye(e.shape[-1]), diagonal=diagonal,
+    diagonal = f"{diagonals(g.array_module, x)}[..., None]"
+    return _TRI_STACK[e.params.kind].format(x, np=g.array_module, eye=g.eye(e.shape[-1]), diagonal=diagonal,
                                             T=".swapaxes(-1, -2)")
 
 
@@ -123,7 +124,7 @@ def _identity(g: Any, e: Expr) -> str:
     """A stack of identities: I spread over the leading axes."""
     eye = g.eye(e.shape[-1])
     return f"{eye}.expand({tuple(e.shape)})" if g.name == "torch" else \
-        f"{g.np}.broadcast_to({eye}, {tuple(e.shape)})"
+        f"{g.array_module}.broadcast_to({eye}, {tuple(e.shape)})"
 
 
 def _column(g: Any, e: Expr, *args: str) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
+from ..sizing import PerSizes, named_symbols, read_sizes, refuse_unfixed, with_sizes
 from .binding import Binder, Bound, bind_values, by_name, symbol_table, symmetric_key
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
@@ -82,16 +83,34 @@ def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> A
     """
     given = by_name("kv.evaluate", values, kw)
     if CHUNKED.evaluate is not None and chunked_values(given):
-        return CHUNKED.evaluate(expr, given)
+        return CHUNKED.evaluate(_with_bound_sizes(expr, given), given)
     several = isinstance(expr, (list, tuple)) and not _is_numeric(expr)
     exprs = tuple(as_expr(e) for e in expr) if several else (as_expr(expr),)
     memo = _EVALUATE_MEMO.get(exprs)
     if memo is None:
-        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbol_table(list(exprs))), {}), constant_bytes(exprs))
-    binder, plans = memo
+        symbols = symbol_table(list(exprs))
+        named: PerSizes[list[Expr]] | None = PerSizes() if named_symbols(symbols.values()) else None
+        if named is None:
+            refuse_unfixed(exprs)  # shapes with names that no symbol fixes
+        memo = _EVALUATE_MEMO.add(exprs, (Binder(symbols), {}, named), constant_bytes(exprs))
+    binder, plans, named = memo
+    if named is not None:  # sizes given as names: the values fix them
+        sizes = read_sizes("kv.evaluate", binder.symbols, given)
+        sized = named.get(sizes, lambda: with_sizes(exprs, sizes))
+        return evaluate(sized if several else sized[0], given)
     bound = binder(given)
     results = tuple(np.array(r, dtype=float) for r in run_recorded(plans, list(exprs), bound))
     return results if several else results[0]
+
+
+def _with_bound_sizes(expr: Any, given: Mapping[str, Any]) -> Any:
+    """``expr`` (or a list of expressions) with the sizes the values fix, where they are names."""
+    exprs = [as_expr(e) for e in expr] if isinstance(expr, (list, tuple)) else [as_expr(expr)]
+    symbols = symbol_table(exprs)
+    if not named_symbols(symbols.values()):
+        return expr
+    sized = with_sizes(exprs, read_sizes("kv.evaluate", symbols, given))
+    return sized if isinstance(expr, (list, tuple)) else sized[0]
 
 
 def explain_cost(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> str:
@@ -130,4 +149,5 @@ def _is_numeric(x: Any) -> bool:
 # Expressions are interned, so a tuple of them identifies an evaluation: recent ones
 # keep their recorded plans (``kv.evaluate(f, ...)`` in a loop replays one plan), within a
 # byte budget for the constants they keep alive.
-_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict[frozenset[Expr], Plan]]]" = RecentCache(256)
+_EVALUATE_MEMO: "RecentCache[tuple[Binder, dict[frozenset[Expr], Plan], PerSizes[list[Expr]] | None]]" = \
+    RecentCache(256)

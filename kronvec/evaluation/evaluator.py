@@ -37,7 +37,7 @@ from ..maps.operands import LARGE, Identity, chain_order
 from ..ops._structure_rules import triangle
 from ..ops.arithmetic import scaled_term
 from ..ops.leaves import ones
-from ..ops.products import inv, transpose
+from ..ops.products import inv, matrix_transpose
 from ..registry import DISPLAY, spec
 from ..ops._evaluation_rules import matrix_transpose_value
 from .batched import BatchedFactorization
@@ -114,7 +114,7 @@ class Evaluator:
         # Vᵀ and V are the same numbers when V's value is exactly symmetric: one
         # canonical form lets XᵀV⁻¹ and V⁻¹X share a single solve.
         self._symmetric_symbols = symmetric_key(self.values)
-        self._transposes = [(transpose(s), s) for s in self._symmetric_symbols]
+        self._transposes = [(matrix_transpose(s), s) for s in self._symmetric_symbols]
         self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
         self._canonical: dict[Expr, Expr] = {}
         self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
@@ -184,7 +184,7 @@ class Evaluator:
         tanh(XW)ᵀ the node tanh(WᵀXᵀ): its value is a view of the other's), else None."""
         if node.ndim < 2 or not node.args or node.op in _OWN_TRANSPOSES:
             return None
-        return self._cache.get(self.canon(transpose(node)))
+        return self._cache.get(self.canon(matrix_transpose(node)))
 
     def shared(self, key: tuple[Any, ...], fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` computed once per ``key`` in this evaluator (one recorded step).
@@ -294,7 +294,7 @@ class Evaluator:
 
     def known_chain(self, factors: tuple[Expr, ...]) -> bool:
         """Whether the product of ``factors`` was computed already (in either orientation)."""
-        flipped = tuple(self.canon(transpose(f)) for f in reversed(factors))
+        flipped = tuple(self.canon(matrix_transpose(f)) for f in reversed(factors))
         return factors in self._chains or flipped in self._chains
 
     def operand(self, e: Expr) -> Any:
@@ -331,7 +331,7 @@ class Evaluator:
 
     def product(self, e: Expr) -> np.ndarray:
         """The value of a product node: its transpose's if known, else the chain."""
-        t = self.canon(transpose(e))
+        t = self.canon(matrix_transpose(e))
         if t in self._cache:
             result: np.ndarray = self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
             return result
@@ -393,7 +393,7 @@ class Evaluator:
         if hit is not None:
             return hit
         hit = self._chains.get(tuple(flipped) if flipped is not None else
-                               tuple(self.canon(transpose(f)) for f in reversed(factors)))
+                               tuple(self.canon(matrix_transpose(f)) for f in reversed(factors)))
         return None if hit is None else self.op(matrix_transpose_value, hit, step=("transpose", factors))
 
     def chain(self, factors: Sequence[Expr]) -> np.ndarray:
@@ -428,7 +428,7 @@ class Evaluator:
             if not self._chains:
                 return None
             if not flipped:
-                flipped.extend(self.canon(transpose(f)) for f in reversed(factors))
+                flipped.extend(self.canon(matrix_transpose(f)) for f in reversed(factors))
             return self._cached_chain(factors[i:j + 1], flipped[n - 1 - j:n - i])
 
         known = {(i, j): hit for i in range(n) for j in range(i + 1, n) if (hit := cached(i, j)) is not None}

@@ -24,7 +24,7 @@ from typing import Collection
 import numpy as np
 
 from ..expr import Expr
-from ..ops.products import transpose
+from ..ops.products import matrix_transpose
 
 __all__ = ["Structure"]
 
@@ -75,7 +75,7 @@ class Structure:
             return memo[e.args[1]]
         if op == "add":  # every term symmetric, or with its transpose among the terms: A + Aᵀ
             terms = set(e.args)
-            return all(memo[a] or transpose(a) in terms for a in e.args)
+            return all(memo[a] or matrix_transpose(a) in terms for a in e.args)
         if op in _SYMMETRIC_WHEN_ARGS:
             return all(memo[a] for a in e.args)
         if op == "matmul":
@@ -87,7 +87,7 @@ class Structure:
         k = len(factors)
         for i in range(k // 2):
             a, b = factors[i], factors[k - 1 - i]
-            if b is not transpose(a) and not (a is b and self.symmetric(a)):
+            if b is not matrix_transpose(a) and not (a is b and self.symmetric(a)):
                 return False
         return k % 2 == 0 or self.symmetric(factors[k // 2])
 

@@ -104,13 +104,19 @@ class _JaxFunction:
         shape = tuple(values[i].shape)
         return shape[:len(shape) - len(self.shapes[i])] if True in mapped else ()
 
+    def dtype(self, dtypes: Sequence[Any]) -> Any:
+        """The outputs' dtype: the values' (float32 values give float32 whatever the constants)."""
+        dtype = self.jnp.result_type(*dtypes)
+        return dtype if self.jnp.issubdtype(dtype, self.jnp.floating) else self.jnp.result_type(float)
+
     def member(self, *values: Any) -> tuple[Any, ...]:
         """The outputs for one value per symbol: the generated code."""
         jnp = self.jnp
+        dtype = self.dtype([v.dtype for v in values])
         values = tuple(0.5 * (v + jnp.swapaxes(v, -1, -2)) if s else jnp.reshape(v, (1, 1)) if one else v
                        for v, s, one in zip(values, self.sig.symmetric, self.sig.one_by_one))
         outs = self.code(*values)
-        return tuple(jnp.reshape(v, shape) for v, shape in zip(outs, self.sig.output_shapes))
+        return tuple(jnp.reshape(v, shape).astype(dtype) for v, shape in zip(outs, self.sig.output_shapes))
 
     def impl(self, *values: Any, mapped: tuple[bool, ...]) -> list[Any]:
         run = self.member
@@ -120,7 +126,7 @@ class _JaxFunction:
 
     def abstract(self, *avals: Any, mapped: tuple[bool, ...]) -> list[Any]:
         lead = self.lead(avals, mapped)
-        dtype = self.jnp.result_type(*[a.dtype for a in avals])
+        dtype = self.dtype([a.dtype for a in avals])
         return [self.shaped(lead + tuple(shape), dtype) for shape in self.sig.output_shapes]
 
     def tangent_function(self) -> "_JaxFunction | None":

@@ -24,10 +24,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import registry
+from ..dims import BASE, dim
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
 from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
+from ..shapes import refuse_named
 from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand
@@ -96,8 +98,8 @@ class LinearMap:
     _caches: dict[str, Any] = {}
 
     def __init__(self, in_shape: Shape, out_shape: Shape) -> None:
-        self.in_shape: Shape = tuple(int(s) for s in in_shape)
-        self.out_shape: Shape = tuple(int(s) for s in out_shape)
+        self.in_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in in_shape)  # names stay Dims
+        self.out_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in out_shape)
         self._adj: LinearMap | None = None
         self._symbolic: bool | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
@@ -212,8 +214,9 @@ class LinearMap:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(prod(out_shape), prod(in_shape))``."""
-        return (math.prod(self.out_shape), math.prod(self.in_shape))
+        """``(prod(out_shape), prod(in_shape))`` (with sizes given as names, products of them)."""
+        rows, cols = math.prod(self.out_shape), math.prod(self.in_shape)
+        return (rows if rows < BASE else dim(rows), cols if cols < BASE else dim(cols))
 
     @property
     def symbolic(self) -> bool:
@@ -244,6 +247,7 @@ class LinearMap:
             return ()  # a vector (n, 1) given as a 1-D array, as values may be
         if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
             return x.shape[:1]
+        refuse_named(what, shape)
         raise ShapeError(f"{what}: an array of shape {fmt(x.shape)} does not fit the map's "
                          f"{'input' if what == 'jvp' else 'output'} shape {fmt(shape)} "
                          f"(or a stack (k, *{fmt(shape)}))")
@@ -385,6 +389,7 @@ class LinearMap:
         rows, cols = self.shape
         nbytes = 8 * rows * cols
         if max_bytes is not None and nbytes > max_bytes:
+            refuse_named("to_dense", self.out_shape + self.in_shape)
             raise MaterializationError(
                 f"to_dense would allocate {human_bytes(nbytes)} for a {rows} x {cols} float64 matrix, "
                 f"more than max_bytes={max_bytes} ({human_bytes(max_bytes)}); call "

@@ -36,7 +36,7 @@ from .base import LinearMap, bind_factor
 from .prepared import SecondFrechetMap
 
 __all__ = ["MatrixFunctionFrechetMap", "LogmSecondMap", "divided_differences", "real_logm", "real_sqrtm",
-           "symmetric_members",
+           "symmetric_members", "all_symmetric",
            "logm_second"]
 
 _EPS = np.finfo(float).eps
@@ -127,7 +127,8 @@ class MatrixFunctionFrechetMap(LinearMap):
         if self._apply_numeric is None:
             A, F = np.asarray(self.A, dtype=float), np.asarray(self.F, dtype=float)
             if A.ndim > 2:
-                self._apply_numeric = _symmetric_stack_frechet(self.fn, A)
+                self._apply_numeric = _symmetric_stack_frechet(self.fn, A) if all_symmetric(A) else \
+                    _member_frechet(self.fn, A, F)
             elif sla.issymmetric(A):
                 w, V = np.linalg.eigh(A)
                 G = divided_differences(self.fn, w)
@@ -151,6 +152,27 @@ class MatrixFunctionFrechetMap(LinearMap):
 
     def _adjoint(self) -> LinearMap:
         return MatrixFunctionFrechetMap(self.fn, fx.tr(self.A), fx.tr(self.F), self.in_shape)
+
+
+def all_symmetric(A: np.ndarray) -> bool:
+    """Whether every member of a stack (or the matrix) is exactly symmetric."""
+    return bool((A == np.swapaxes(A, -1, -2)).all())
+
+
+def _member_frechet(fn: str, A: np.ndarray, F: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """L_f(Aᵢ, Hᵢ) member by member, for a stack with a member that is not symmetric (each member in
+    its own form: eigenbasis, Schur form or block formula)."""
+    n = A.shape[-1]
+    F = np.broadcast_to(F, A.shape)
+    members = [MatrixFunctionFrechetMap(fn, a, f, a.shape)._numeric()
+               for a, f in zip(A.reshape((-1, n, n)), F.reshape((-1, n, n)))]
+
+    def apply(h: np.ndarray) -> np.ndarray:
+        shape = np.broadcast_shapes(np.shape(h), A.shape)
+        tangents = np.broadcast_to(h, shape).reshape((-1, len(members), n, n))
+        out = np.stack([np.stack([f(x) for f, x in zip(members, batch)]) for batch in tangents])
+        return out.reshape(shape)
+    return apply
 
 
 def symmetric_members(label: str, A: np.ndarray) -> None:
@@ -245,6 +267,10 @@ def logm_second(A: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
         pairs = zip(np.broadcast_to(h, shape).reshape((-1,) + shape[-2:]),
                     np.broadcast_to(e, shape).reshape((-1,) + shape[-2:]))
         return np.stack([logm_second(A, x, y) for x, y in pairs]).reshape(shape)
+    if A.ndim > 2 and not all_symmetric(A):  # member by member, each in its own form
+        shape = np.broadcast_shapes(A.shape, h.shape, e.shape)
+        triples = zip(*(np.broadcast_to(x, shape).reshape((-1,) + shape[-2:]) for x in (A, h, e)))
+        return np.stack([logm_second(a, x, y) for a, x, y in triples]).reshape(shape)
     if A.ndim > 2 or h.ndim > 2 or e.ndim > 2:
         return _logm_second_symmetric_stack(np.broadcast_to(A, np.broadcast_shapes(A.shape, e.shape)), h, e)
     second = _logm_second_eigenbasis(A)

@@ -33,6 +33,7 @@ from .. import registry
 from ..expr import Expr
 from ..indices import as_range, as_slice
 from ..shapes import Shape, as2d
+from ..shapes import DERIVATION, refuse_named
 from .base import LinearMap
 from .nodes import ZeroMap
 
@@ -152,6 +153,7 @@ def _gather(h: np.ndarray, slices: tuple[slice | None, slice | None], rows: np.n
 
 
 def _pairs_for(positions: range, to_output: bool) -> Pairs:
+    refuse_named("indexing", (len(positions),), DERIVATION)
     dense = np.arange(len(positions))
     taken = np.array(positions, dtype=np.intp)
     return (dense, taken) if to_output else (taken, dense)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..dims import dim
 from ..errors import ShapeError
 from ..expr import Expr
 from .base import LinearMap
@@ -65,7 +66,9 @@ def vech(A: ArrayLike) -> np.ndarray:
 
 
 def commutation(m: int, n: int) -> LinearMap:
-    """The map A ↦ Aᵀ from (m, n) to (n, m); its dense form K has K vec A = vec Aᵀ."""
+    """The map A ↦ Aᵀ from (m, n) to (n, m); its dense form K has K vec A = vec Aᵀ (m and n
+    numbers or names: ``commutation("n", "m")`` prints K₍ₙ,ₘ₎)."""
+    m, n = dim(m), dim(n)
     return KronTMap(None, None, (m, n), (n, m))
 
 
@@ -82,6 +85,7 @@ class VechMap(LinearMap):
         return False  # index maps on arrays only: compositions with them stay lazy
 
     def __init__(self, n: int, to_vech: bool) -> None:
+        n = dim(n)
         half, full = (n * (n + 1) // 2, 1), (n, n)
         super().__init__(full if to_vech else half, half if to_vech else full)
         self.n = n
@@ -178,9 +182,9 @@ class _EliminationAdjoint(VechMap):
 def duplication(n: int) -> LinearMap:
     """The duplication matrix D as a map vech → vec; ``L @ duplication(n)`` is the
     Jacobian with respect to vech V."""
-    return DuplicationMap(int(n))
+    return DuplicationMap(dim(n))
 
 
 def elimination(n: int) -> LinearMap:
     """The elimination matrix L as a map vec → vech (inverse of D on symmetric matrices)."""
-    return EliminationMap(int(n))
+    return EliminationMap(dim(n))

@@ -62,7 +62,7 @@ def code_slice(r: range, size: int) -> str:
 def code_eigh(g: CodeContext, a: str, uplo: str = "L") -> str:
     """The variable holding ``eigh(a, UPLO)`` (w, V) in generated code, computed once."""
     extra = ", symmetrize_input=False" if g.name == "jax" else ""  # read one triangle, as NumPy
-    return g.let(f"{g.la}.eigh({a}, UPLO={uplo!r}{extra})", hint="eigh")
+    return g.let(f"{g.linalg_module}.eigh({a}, UPLO={uplo!r}{extra})", hint="eigh")
 
 
 def code_axis(g: CodeContext, axis: int | None, keep: bool) -> str:

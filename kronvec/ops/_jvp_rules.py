@@ -9,10 +9,10 @@ from ..maps import ElementwiseMap, KronMap, LinearMap
 from ..registry import spec
 from ..shapes import Shape, is_plain, stack_of
 
-__all__ = ["io", "stack_in_shape", "identity_jvp", "elementwise_jvp"]
+__all__ = ["map_shapes", "stack_in_shape", "identity_jvp", "elementwise_jvp"]
 
 
-def io(node: Expr, i: int) -> tuple[Shape, Shape]:
+def map_shapes(node: Expr, i: int) -> tuple[Shape, Shape]:
     """(shape of argument i, shape of the node): a map's in and out shapes.
 
     For a node over stacks whose argument i has fewer (or size-1) stack axes
@@ -43,7 +43,7 @@ def stack_in_shape(node: Expr, i: int) -> Shape:
 
 def identity_jvp(node: Expr, i: int) -> LinearMap:
     """d(node) = d(argument i): linear ops that map tangents as they map values."""
-    return KronMap(None, None, *io(node, i))
+    return KronMap(None, None, *map_shapes(node, i))
 
 
 def elementwise_jvp(derivative: Callable[[Expr], Expr]) -> Callable[[Expr, int], LinearMap]:

@@ -1,8 +1,9 @@
 """Makers of printing rules, ``(printer, node) -> (text, precedence)``.
 
-``p(x, level)`` prints a sub-expression, with parentheses when it binds
-looser than ``level``, and ``p.s`` is the style (Unicode or LaTeX); the Python
-printer writes the library's own syntax, which the parser reads back.
+``printer(x, level)`` prints a sub-expression, with parentheses when it binds
+looser than ``level``, and ``printer.s`` is the style (Unicode or LaTeX); the
+Python printer writes the library's own syntax, which the parser reads back.
+(``p`` is never a printer: in the op sections it is an exponent or parameters.)
 """
 from __future__ import annotations
 
@@ -45,20 +46,20 @@ def _axis_call(name: str, latex: str, python: str, field: str = "axis") -> tuple
         axis = getattr(e.params, field)
         return None if isinstance(axis, tuple) and axis == tuple(range(e.args[0].ndim)) else axis
 
-    def styled(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
-        args = [p(a) for a in e.args]
+    def styled(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+        args = [printer(a) for a in e.args]
         axis = given(e)
         if axis is not None:
-            args.append((r"\mathrm{axis}=" if p.s.latex else "axis=") + axis_text(axis))
+            args.append((r"\mathrm{axis}=" if printer.s.latex else "axis=") + axis_text(axis))
         if getattr(e.params, "keepdims", False):
-            args.append(r"\mathrm{keepdims}" if p.s.latex else "keepdims")
-        return p.s.func(latex if p.s.latex else name, *args), Prec.ATOM
+            args.append(r"\mathrm{keepdims}" if printer.s.latex else "keepdims")
+        return printer.s.func(latex if printer.s.latex else name, *args), Prec.ATOM
 
-    def plain(p: PrintContext, e: Expr) -> tuple[str, int]:
+    def plain(printer: PrintContext, e: Expr) -> tuple[str, int]:
         axis = given(e)
         extra = "" if axis is None else f", axis={axis_text(axis)}"
         extra += ", keepdims=True" if getattr(e.params, "keepdims", False) else ""
-        return f"{python}({', '.join(p(a) for a in e.args)}{extra})", Prec.ATOM
+        return f"{python}({', '.join(printer(a) for a in e.args)}{extra})", Prec.ATOM
     return styled, styled, plain
 
 

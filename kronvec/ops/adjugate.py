@@ -77,11 +77,11 @@ def _stack_adjugate(b: np.ndarray) -> np.ndarray:
     return result
 
 
-def _as_product(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _as_product(printer: PrintContext, e: Expr) -> tuple[str, int]:
     """adj(A) printed as det(A) A⁻¹ (a product of the two nodes, built without simplifying)."""
     a = e.args[0]
     det, inv = registry.function("det")(a), registry.function("inv")(a)
-    return p.render(Expr.make("smul", (det, inv), NO_PARAMS, e.shape))
+    return printer.render(Expr.make("smul", (det, inv), NO_PARAMS, e.shape))
 
 
 def _adj_code(g: CodeContext, e: Expr, a: str) -> str:
@@ -135,8 +135,9 @@ def _adj_frechet_other(g: CodeContext, e: Expr, a: str, h: str) -> str:
     """det(A) (tr(A⁻¹H) A⁻¹ − A⁻¹ H A⁻¹) for an invertible matrix (JAX, PyTorch)."""
     if e.ndim > 2:
         g.unsupported("the derivative of the adjugate of a stack")
-    inv = g.let(f"{g.np}.linalg.inv({a})", hint="inv")
-    return f"{g.np}.linalg.det({a}) * ({g.np}.trace({inv} @ {h}) * {inv} - {inv} @ {h} @ {inv})"
+    inv = g.let(f"{g.array_module}.linalg.inv({a})", hint="inv")
+    module = g.array_module
+    return f"{module}.linalg.det({a}) * ({module}.trace({inv} @ {h}) * {inv} - {inv} @ {h} @ {inv})"
 
 
 register(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
+from ..dims import BASE
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
@@ -25,7 +26,7 @@ from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape
 from ._code_templates import code_number, code_sum
 from ._evaluation_rules import lift, with_node
-from ._jvp_rules import elementwise_jvp, identity_jvp, io
+from ._jvp_rules import elementwise_jvp, identity_jvp, map_shapes
 from ._printing_rules import python_number
 from ._structure_rules import through, transposed_alike
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
@@ -36,7 +37,7 @@ __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", 
 
 
 def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
-    return lambda p, e: (f"{p(e.args[0], left)}{symbol}{p(e.args[1], right)}", prec)
+    return lambda printer, e: (f"{printer(e.args[0], left)}{symbol}{printer(e.args[1], right)}", prec)
 
 
 # ------------------------------------------------------------------- add
@@ -176,14 +177,21 @@ def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
     return out
 
 
+def _print_add(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.sum(e.args), Prec.SUM
+
+
+def _python_add(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return " + ".join(printer(a, Prec.PROD) for a in e.args), Prec.SUM
+
+
 register(
     "add", function=add, stacks=True,
     evaluate=evaluate_sum, deferred=True,
     code=lambda g, e, *args: sum_code(g, e),
     jvp=identity_jvp,
     transpose=through(),
-    printing=Printing(lambda p, e: (p.sum(e.args), Prec.SUM), lambda p, e: (p.sum(e.args), Prec.SUM),
-                      lambda p, e: (" + ".join(p(a, Prec.PROD) for a in e.args), Prec.SUM)),
+    printing=Printing(_print_add, _print_add, _python_add),
     rebuild=lambda node, args: add(*args),
     doc="A + B",
 )
@@ -192,6 +200,8 @@ register(
 # ----------------------------------------------------------------- scale
 def scale(c: float, a: Any) -> Expr:
     """c·A for a number c."""
+    if isinstance(c, int) and c >= BASE:  # a size given as a name: a number once values are bound
+        return smul(Constant(c), a)
     c = float(c)
     a = as_expr(a)
     if c == 1.0:
@@ -206,11 +216,11 @@ def scale(c: float, a: Any) -> Expr:
     return Expr.make("scale", (a,), Params(coef=c), a.shape)
 
 
-def _python_scale(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _python_scale(printer: PrintContext, e: Expr) -> tuple[str, int]:
     c = e.params.coef
     if c == -1.0:
-        return "-" + p(e.args[0], Prec.PROD), Prec.UNARY
-    return f"{python_number(c)} * {p(e.args[0], Prec.POSTFIX)}", Prec.PROD
+        return "-" + printer(e.args[0], Prec.PROD), Prec.UNARY
+    return f"{python_number(c)} * {printer(e.args[0], Prec.POSTFIX)}", Prec.PROD
 
 
 def _scale_code(g: CodeContext, e: Expr, inner: str | None) -> str:
@@ -233,8 +243,8 @@ register(
     evaluate=_scale_value, code=_scale_code,
     jvp=lambda node, i: scale_map(node.params.coef, identity_jvp(node, i)),
     transpose=through(0),
-    printing=Printing(lambda p, e: p.scaled(e.params.coef, e.args[0]),
-                      lambda p, e: p.scaled(e.params.coef, e.args[0]), _python_scale),
+    printing=Printing(lambda printer, e: printer.scaled(e.params.coef, e.args[0]),
+                      lambda printer, e: printer.scaled(e.params.coef, e.args[0]), _python_scale),
     rebuild=lambda node, args: scale(node.params.coef, args[0]),
     doc="c·A for a number c",
 )
@@ -288,14 +298,14 @@ def _smul_jvp(node: Expr, i: int) -> Any:
     if i == 0:  # ds · A
         if node.ndim > 3:  # several stack axes: ds spread over all of A, A ⊙ ds (per-member scalars are 1-D)
             return ElementwiseMap(a, node.shape, node.shape)
-        return TraceMap(None, a, *io(node, 0))
-    return scale_map(s, KronMap(None, None, *io(node, 1)))
+        return TraceMap(None, a, *map_shapes(node, 0))
+    return scale_map(s, KronMap(None, None, *map_shapes(node, 1)))
 
 
-def _print_smul(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_smul(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     if e.args[1].op == "identity" and e.shape == (1, 1):
-        return p.render(e.args[0])  # s·I₁: the scalar itself
-    return p.s.scalar_times(p(e.args[0], Prec.POSTFIX), p(e.args[1], Prec.PROD)), Prec.PROD
+        return printer.render(e.args[0])  # s·I₁: the scalar itself
+    return printer.s.scalar_times(printer(e.args[0], Prec.POSTFIX), printer(e.args[1], Prec.PROD)), Prec.PROD
 
 
 def _smul_value(ev: EvaluationContext, e: Expr) -> Any:
@@ -384,9 +394,9 @@ def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
     """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
     of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
     if is_number(x) and not isinstance(y, (np.ndarray, list, tuple)):
-        return scale(float(x), as_expr(y))
+        return scale(x, as_expr(y))
     if is_number(y) and not isinstance(x, (np.ndarray, list, tuple)):
-        return scale(float(y), as_expr(x))
+        return scale(y, as_expr(x))
     a, b = aligned(op_name, *as_operands(x, y))
     if a.shape == b.shape and not (a.shape == ()):
         return hadamard(a, b)
@@ -406,18 +416,18 @@ def _spread_operand(e: Expr, shape: Shape) -> Expr:
     return broadcast_to(e, shape)
 
 
-def _print_hadamard(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_hadamard(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     a, b = e.args
     if b.op == "power" and b.params.exponent == -1.0:
-        return p(a, Prec.PROD) + p.s.divide + p(b.args[0], Prec.PROD), Prec.KRON
-    return p(a, Prec.PROD) + p.s.hadamard + p(b, Prec.PROD), Prec.KRON
+        return printer(a, Prec.PROD) + printer.s.divide + printer(b.args[0], Prec.PROD), Prec.KRON
+    return printer(a, Prec.PROD) + printer.s.hadamard + printer(b, Prec.PROD), Prec.KRON
 
 
 register(
     "hadamard", public="multiply", function=multiply, signature="(...),(...)->(...)",
     stacks=True,
     evaluate=lift(operator.mul), code="{0} * {1}",
-    jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *io(node, i)),
+    jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *map_shapes(node, i)),
     transpose=through(0, 1),
     printing=Printing(_print_hadamard, _print_hadamard,
                       _py_binary(" * ", Prec.PROD, Prec.POSTFIX, Prec.POSTFIX)),
@@ -450,13 +460,13 @@ def power(a: Any, p: Any) -> Expr:
     return Expr.make("power", (a,), Params(exponent=p), a.shape)
 
 
-def _print_power(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_power(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base, exponent = e.args[0], e.params.exponent
     if exponent == 0.5:
-        return p.s.func(p.s.sqrt, p(base)), Prec.ATOM
+        return printer.s.func(printer.s.sqrt, printer(base)), Prec.ATOM
     if base.shape == ():
-        return p(base, Prec.ATOM) + p.s.sup(p.format_number(exponent)), Prec.POSTFIX
-    return p.s.elem_power(p(base, Prec.ATOM), p.format_number(exponent)), Prec.POSTFIX
+        return printer(base, Prec.ATOM) + printer.s.sup(printer.format_number(exponent)), Prec.POSTFIX
+    return printer.s.elem_power(printer(base, Prec.ATOM), printer.format_number(exponent)), Prec.POSTFIX
 
 
 def _python_power(printer: PrintContext, e: Expr) -> tuple[str, int]:

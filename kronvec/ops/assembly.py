@@ -26,7 +26,7 @@ from ._evaluation_rules import with_node
 from .arithmetic import as_shape
 from .indexing import block_offsets
 from .leaves import zeros
-from .products import transpose
+from .products import matrix_transpose
 
 __all__ = ["block", "hstack", "vstack"]
 
@@ -170,19 +170,19 @@ def _transposed(node: Expr, t: list[Expr]) -> Expr:
     if not _is_grid(node):
         return Expr.make("transpose", (node,), NO_PARAMS, node.shape[::-1])
     rows = _rows(node)
-    return _assemble([[transpose(row[j]) for row in rows] for j in range(len(rows[0]))], "block")
+    return _assemble([[matrix_transpose(row[j]) for row in rows] for j in range(len(rows[0]))], "block")
 
 
-def _print_block(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_block(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     rows = _rows(e)
-    if p.s.latex:
-        body = r" \\ ".join(" & ".join(p(b) for b in row) for row in rows)
+    if printer.s.latex:
+        body = r" \\ ".join(" & ".join(printer(b) for b in row) for row in rows)
         return r"\begin{bmatrix} " + body + r" \end{bmatrix}", Prec.ATOM
-    return "[" + "; ".join(", ".join(p(b) for b in row) for row in rows) + "]", Prec.ATOM
+    return "[" + "; ".join(", ".join(printer(b) for b in row) for row in rows) + "]", Prec.ATOM
 
 
-def _python_block(p: PrintContext, e: Expr) -> tuple[str, int]:
-    rows = ", ".join("[" + ", ".join(p(b) for b in row) + "]" for row in _rows(e))
+def _python_block(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    rows = ", ".join("[" + ", ".join(printer(b) for b in row) + "]" for row in _rows(e))
     return f"block([{rows}])", Prec.ATOM
 
 
@@ -201,7 +201,7 @@ def _block_code(g: CodeContext, e: Expr, *args: str) -> str:
         rows.append(codes[k:k + count])
         k += count
     if g.name != "torch":
-        return f"{g.np}.block([{', '.join('[' + ', '.join(r) + ']' for r in rows)}])"
+        return f"{g.array_module}.block([{', '.join('[' + ', '.join(r) + ']' for r in rows)}])"
     joined = [r[0] if len(r) == 1 else f"torch.cat([{', '.join(r)}], 1)" for r in rows]
     return joined[0] if len(joined) == 1 else f"torch.cat([{', '.join(joined)}], 0)"
 

@@ -34,12 +34,11 @@ from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
 from ._code_templates import code_axis, code_for
 from ._evaluation_rules import with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import axes_printing, axis_printing
 from .broadcasting import broadcast_to
-from .arithmetic import scale
-from .leaves import ones
-from .products import transpose
+from .leaves import ones, per_size
+from .products import matrix_transpose
 from .reductions import AXIS_REDUCTION
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reduced_shape, reshape
@@ -65,10 +64,10 @@ def slice_length(shape: Shape, axis: int | None) -> int:
 
 def slice_sum_jvp(weights: Expr, node: Expr, i: int) -> LinearMap:
     """dA ↦ Σ(W ⊙ dA) over each slice along the node's axis, for the weights W of A's shape."""
-    in_shape, out_shape = io(node, i)
+    in_shape, out_shape = map_shapes(node, i)
     axis = node.params.axis
     if axis is None or out_shape == (1, 1):
-        return TraceMap(transpose(weights), ones(out_shape), in_shape, out_shape)
+        return TraceMap(matrix_transpose(weights), ones(out_shape), in_shape, out_shape)
     n, m = in_shape
     total = KronMap(ones(1, n), None, in_shape, out_shape) if axis == 0 else \
         KronMap(None, ones(m, 1), in_shape, out_shape)
@@ -111,11 +110,11 @@ def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
         return a
     if not is_plain(a.shape):
         axes = normalize_axes("mean", axis, a.shape)
-        return scale(1.0 / math.prod(a.shape[k] for k in axes), sum_(a, axis=axes, keepdims=keepdims))
+        return per_size(sum_(a, axis=axes, keepdims=keepdims), math.prod(a.shape[k] for k in axes))
     if keepdims and axis is None and a.ndim == 2:
-        return scale(1.0 / math.prod(a.shape), sum_(a, keepdims=True))
+        return per_size(sum_(a, keepdims=True), math.prod(a.shape))
     _, axis = resolve_axis(MEAN, "mean", a, axis)
-    return scale(1.0 / slice_length(a.shape, axis), sum_(a, axis=axis))
+    return per_size(sum_(a, axis=axis), slice_length(a.shape, axis))
 
 
 MEAN = register("mean", public="mean", function=mean, signature=AXIS_REDUCTION, node=False,
@@ -176,7 +175,7 @@ def _extremum_code(kind: str) -> Callable[..., str]:
     def code(g: CodeContext, e: Expr, x: str) -> str:
         axis = e.params.axis
         fn = f"a{kind}" if g.name == "torch" and axis is not None else kind
-        return f"{g.np}.{fn}({x}{code_axis(g, axis, axis is not None)})"
+        return f"{g.array_module}.{fn}({x}{code_axis(g, axis, axis is not None)})"
     return code
 
 
@@ -208,7 +207,7 @@ def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
     register(
         f"{kind}_weights", function=weights, params=("axis",),
         evaluate=with_node(_weights_value(kind)), code=_weights_code(kind),
-        jvp=lambda node, i: ZeroMap(*io(node, i)),
+        jvp=lambda node, i: ZeroMap(*map_shapes(node, i)),
         printing=axis_printing(f"∂{kind}", rf"\partial\{kind}", f"{kind}_weights"), stacks=True,
         doc=f"∂{kind}(A): where the {kind}imum of each slice is attained, divided by how often "
             f"(the gradient of {kind}; piecewise constant)")

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import registry
+from ..dims import unify
 from ..errors import ShapeError
 from ..expr import Expr, is_scalar
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
@@ -55,6 +56,7 @@ def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
         dims = []
         for a, b in zip(out, shape):
             if a != b and a != 1 and b != 1:
+                unify([(a, b)], str(_error(op, shapes)))  # an inferred size takes the other
                 raise _error(op, shapes)
             dims.append(b if a == 1 else a)
         out = tuple(dims)

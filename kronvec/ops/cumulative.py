@@ -20,7 +20,7 @@ from ..maps.axes import ReshapeMap
 from ..maps.algebra import compose
 from ..registry import Params, Transpose, register
 from ._evaluation_rules import with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import axis_printing
 from .axis_reductions import resolve_axis
 from .leaves import ones
@@ -59,9 +59,9 @@ def _cumsum_jvp(node: Expr, i: int) -> LinearMap:
     n = node.shape[0 if axis is None else axis]
     lower = tri(ones(n, n), "lower")
     if axis == 0:
-        return KronMap(lower, None, *io(node, i))
+        return KronMap(lower, None, *map_shapes(node, i))
     if axis == 1:
-        return KronMap(None, lower.T, *io(node, i))
+        return KronMap(None, lower.T, *map_shapes(node, i))
     column = (n, 1)
     return compose(ReshapeMap(column, node.shape), KronMap(lower, None, column, column),
                    ReshapeMap(node.args[0].shape, column))
@@ -71,7 +71,7 @@ def _cumsum_code(g: CodeContext, e: Expr, a: str) -> str:
     axis = e.params.axis
     if g.name == "torch":  # torch.cumsum takes one dimension: over all entries, the flattened array
         return f"torch.cumsum({a}.reshape(-1), 0)" if axis is None else f"torch.cumsum({a}, {axis})"
-    return f"{g.np}.cumsum({a}, axis={axis})"
+    return f"{g.array_module}.cumsum({a}, axis={axis})"
 
 
 def _cumsum_transposed(node: Expr, t: list[Expr]) -> Expr:

@@ -27,14 +27,14 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
-from ..errors import DegenerateError, ShapeError
+from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
-from ..shapes import fmt, matrix_transposed, stack_of
+from ..shapes import matrix_transposed, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
 from ._outputs import Output, register_outputs
@@ -42,18 +42,30 @@ from ._structure_rules import through
 from .arithmetic import add, scale
 from .leaves import identity
 from .products import matmul
+from .rectangular_factors import tall_lu_maps, wide_lu_maps, wide_qr_maps
 from .triangular import tri
 
 __all__ = ["qr", "lu", "pinv"]
 
 
 
+def _upper_if_square(node: Expr) -> str | None:
+    """"upper" for a square factor (a trapezoidal one is not inverted)."""
+    return "upper" if node.shape[-1] == node.shape[-2] else None
+
+
+def _lower_if_square(node: Expr) -> str | None:
+    """"lower" for a square factor (a trapezoidal one is not inverted)."""
+    return "lower" if node.shape[-1] == node.shape[-2] else None
+
+
 # ------------------------------------------------------------------- qr
 def qr(a: Any) -> tuple[Expr, Expr]:
     """(Q, R) with A = QR, reduced, as ``numpy.linalg.qr(A)`` (mode "reduced").
 
-    For A of shape (m, n), m ≥ n, of full column rank: Q (m, n) with QᵀQ = I and
-    R (n, n) upper triangular (LAPACK's signs, which the derivative keeps).
+    For A of shape (m, n) and k = min(m, n): Q (m, k) with QᵀQ = I and R (k, n)
+    upper triangular (trapezoidal when wide; LAPACK's signs, which the derivative
+    keeps).  For m ≥ n, of full column rank:
     With C = Qᵀ dA R⁻¹:
 
         dR = foldᵤ(C) R,   dQ = dA R⁻¹ − Q foldᵤ(C),   foldᵤ(C) = triu(C) + tril(C, −1)ᵀ
@@ -65,12 +77,9 @@ def qr(a: Any) -> tuple[Expr, Expr]:
     a = as_expr(a)
     signature_of(QR).check("qr", [a.shape])
     m, n = a.shape[-2:]
-    if m < n:
-        raise ShapeError(f"qr: needs a matrix with at least as many rows as columns (full column rank), "
-                         f"got shape {fmt(a.shape)}")
-    stack = stack_of(a.shape)
-    Q = Expr.make("qr_Q", (a,), NO_PARAMS, stack + (m, n))
-    return Q, Expr.make("qr_R", (a,), NO_PARAMS, stack + (n, n))
+    k, stack = min(m, n), stack_of(a.shape)
+    Q = Expr.make("qr_Q", (a,), NO_PARAMS, stack + (m, k))
+    return Q, Expr.make("qr_R", (a,), NO_PARAMS, stack + (k, n))
 
 
 def _qr_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +87,7 @@ def _qr_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _qr_code(index: int) -> Any:
-    return lambda g, e, a: f"{g.let(f'{g.la}.qr({a})', hint='qr')}[{index}]"
+    return lambda g, e, a: f"{g.let(f'{g.linalg_module}.qr({a})', hint='qr')}[{index}]"
 
 
 _LU_CALL = code_for(numpy="sla.lu({0}, check_finite=False)", jax="jsla.lu({0})", torch="torch.linalg.lu({0})")
@@ -98,24 +107,25 @@ def _qr_parts(node: Expr) -> tuple[Expr, Expr, Any, int]:
     return Q, R, compose(TriangleMap("fold_upper", n, stack_of(a.shape)), c_map), n
 
 
+def _wide(a: Expr) -> bool:
+    return a.shape[-2] < a.shape[-1]
+
+
 def _qr_r_jvp(node: Expr, i: int) -> Any:
+    a = node.args[0]
+    if _wide(a):
+        return wide_qr_maps(a, *qr(a), DISPLAY.python(node))[1]
     Q, R, fold_c, n = _qr_parts(node)
     return compose(KronMap(None, R, R.shape, R.shape), fold_c)
 
 
 def _qr_q_jvp(node: Expr, i: int) -> Any:
-    Q, R, fold_c, n = _qr_parts(node)
     a = node.args[0]
+    if _wide(a):
+        return wide_qr_maps(a, *qr(a), DISPLAY.python(node))[0]
+    Q, R, fold_c, n = _qr_parts(node)
     right = TriSolveMap(None, R, True, False, a.shape, label=f"{DISPLAY.python(R)} (solve with R)")
     return add_maps(right, scale_map(-1.0, compose(KronMap(Q, None, R.shape, a.shape), fold_c)))
-
-
-def _upper(node: Expr) -> str:
-    return "upper"
-
-
-def _lower(node: Expr) -> str:
-    return "lower"
 
 
 def _lu_p_jvp(node: Expr, i: int) -> LinearMap:
@@ -138,31 +148,36 @@ register_outputs("qr", qr, _qr_full, _qr_code, [
     Output("qr_Q", 0, _qr_q_jvp, "qr_Q", r"\operatorname{qr}_Q", "the orthonormal factor Q of qr",
            {"orthonormal": "columns"}),
     Output("qr_R", 1, _qr_r_jvp, "qr_R", r"\operatorname{qr}_R", "the upper triangular factor R of qr",
-           {"triangular": _upper}),
+           {"triangular": _upper_if_square}),
 ], stacks=True, identity=_QR_IDENTITY)
 
 
 # ------------------------------------------------------------------- lu
 def lu(a: Any) -> tuple[Expr, Expr, Expr]:
-    """(P, L, U) with A = PLU, as ``scipy.linalg.lu(A)``, for a square A.
+    """(P, L, U) with A = PLU, as ``scipy.linalg.lu(A)``.
 
-    P is a permutation matrix (piecewise constant: its derivative is zero), L
-    unit lower triangular, U upper triangular.  With X = L⁻¹ Pᵀ dA U⁻¹, which is
+    For A of shape (m, n) and k = min(m, n): P (m, m) a permutation matrix
+    (piecewise constant: its derivative is zero), L (m, k) unit lower triangular
+    (trapezoidal when tall), U (k, n) upper triangular (trapezoidal when wide).
+    For a square A:  With X = L⁻¹ Pᵀ dA U⁻¹, which is
     L⁻¹dL (strictly lower) + dU U⁻¹ (upper):
 
         dL = L tril(X, −1),   dU = triu(X) U,
 
     applied with triangular solves.  A singular A raises ``LinAlgError`` in the
-    derivative (U is singular).
+    derivative (U is singular).  Tall and wide A: :mod:`kronvec.ops.rectangular_factors`.
     """
     a = as_expr(a)
     signature_of(LU).check("lu", [a.shape])
-    P, L, U = (Expr.make(f"lu_{part}", (a,), NO_PARAMS, a.shape) for part in "PLU")
-    return P, L, U
+    stack, (m, n) = stack_of(a.shape), a.shape[-2:]
+    k = min(m, n)
+    shapes = {"P": (m, m), "L": (m, k), "U": (k, n)}
+    return tuple(Expr.make(f"lu_{part}", (a,), NO_PARAMS, stack + shapes[part])  # type: ignore[return-value]
+                 for part in "PLU")
 
 
 def _lu_full(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if a.ndim > 2:
+    if a.ndim > 2 and a.shape[-1] == a.shape[-2]:
         return batched_lu(a)
     result: tuple[np.ndarray, np.ndarray, np.ndarray] = sla.lu(a, check_finite=False)
     return result
@@ -201,13 +216,23 @@ def _lu_x(node: Expr) -> tuple[Expr, Expr, Any]:
     return L, U, compose(solves, KronMap(P.mT, None, a.shape, a.shape))
 
 
+def _lu_rectangular(node: Expr) -> tuple[Any, Any]:
+    a = node.args[0]
+    maps = tall_lu_maps if a.shape[-2] > a.shape[-1] else wide_lu_maps
+    return maps(a, *lu(a), DISPLAY.python(node))
+
+
 def _lu_l_jvp(node: Expr, i: int) -> Any:
+    if node.args[0].shape[-2] != node.args[0].shape[-1]:
+        return _lu_rectangular(node)[0]
     L, U, x = _lu_x(node)
     part = TriangleMap("strict_lower", node.shape[-1], stack_of(node.shape))
     return compose(KronMap(L, None, node.shape, node.shape), part, x)
 
 
 def _lu_u_jvp(node: Expr, i: int) -> Any:
+    if node.args[0].shape[-2] != node.args[0].shape[-1]:
+        return _lu_rectangular(node)[1]
     L, U, x = _lu_x(node)
     return compose(KronMap(None, U, node.shape, node.shape), TriangleMap("upper", node.shape[-1],
                                                                           stack_of(node.shape)), x)
@@ -220,16 +245,16 @@ _LU_IDENTITY = ("{arg} = PLU, P constant ⇒ X = L⁻¹ Pᵀ d{arg} U⁻¹ = L�
                 r"\mathrm{{d}}U = \operatorname{{triu}}(X) U")
 
 LU = register(
-    "lu", public="lu", function=lu, signature="(n,n)->(n,n)", node=False, outputs=("P", "L", "U"),
+    "lu", public="lu", function=lu, signature="(m,n)->(m,n)", node=False, outputs=("P", "L", "U"),
     stacks=True,
     doc="(P, L, U) with A = PLU, as scipy.linalg.lu",
 )
 register_outputs("lu", lu, _lu_full, _lu_code, [
     Output("lu_P", 0, _lu_p_jvp, "lu_P", r"\operatorname{lu}_P", "the permutation P of lu (constant)"),
     Output("lu_L", 1, _lu_l_jvp, "lu_L", r"\operatorname{lu}_L", "the unit lower triangular factor L of lu",
-           {"triangular": _lower, "identity": _LU_IDENTITY}),
+           {"triangular": _lower_if_square, "identity": _LU_IDENTITY}),
     Output("lu_U", 2, _lu_u_jvp, "lu_U", r"\operatorname{lu}_U", "the upper triangular factor U of lu",
-           {"triangular": _upper, "identity": _LU_IDENTITY}),
+           {"triangular": _upper_if_square, "identity": _LU_IDENTITY}),
 ], stacks=True)
 
 
@@ -274,13 +299,13 @@ def _keywords(params: Any) -> dict[str, Any]:
 
 def _pinv_code(g: CodeContext, e: Expr, x: str) -> str:
     extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
-    return f"{g.la}.pinv({x}{extra})"
+    return f"{g.linalg_module}.pinv({x}{extra})"
 
 
-def _pinv_python(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _pinv_python(printer: PrintContext, e: Expr) -> tuple[str, int]:
     a = e.args[0]
     hermitian = bool(dict(e.params).get("hermitian"))
-    arg = p(a.args[0] if hermitian and a.op == "tri" else a)
+    arg = printer(a.args[0] if hermitian and a.op == "tri" else a)
     extra = "".join(f", {k}={v!r}" for k, v in _keywords(e.params).items())
     return f"pinv({arg}{extra})", Prec.ATOM
 
@@ -336,8 +361,8 @@ def _checked_value(node: Any, a: np.ndarray, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _print_pinv(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
-    return p(e.args[0], Prec.ATOM) + ("^{+}" if p.s.latex else "⁺"), Prec.POSTFIX
+def _print_pinv(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer(e.args[0], Prec.ATOM) + ("^{+}" if printer.s.latex else "⁺"), Prec.POSTFIX
 
 
 PINV = register(

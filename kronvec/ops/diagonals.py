@@ -17,6 +17,7 @@ import numpy as np
 from ..expr import Expr, as_expr
 from ..registry import register
 from ..shapes import fmt, stack_of
+from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant, filled, zeros
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reduce_sum, reshape
@@ -55,6 +56,7 @@ def _offset_block(a: Expr, offset: int) -> Expr:
         return a
     if a.ndim == 2:
         return a[row:row + k, col:col + k]
+    refuse_named("diagonal", a.shape[-2:], DERIVATION)
     if (row, k) != (0, n):
         a = Constant(np.eye(n)[row:row + k], f"[0 I 0]{k}×{n}") @ a
     if (col, k) != (0, m):

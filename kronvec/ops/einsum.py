@@ -280,8 +280,8 @@ def _print_call(p: Any, e: Expr) -> tuple[str, int]:
 def _code(g: Any, e: Expr, *args: str) -> str:
     """``np.einsum('ij,jk->ik', a, b)`` on every backend (NumPy plans the order with optimize)."""
     extra = ", optimize=True" if g.name == "numpy" else ""
-    shaped = [f"{g.np}.reshape({x}, {a.shape})" for x, a in zip(args, e.args)]
-    return f"{g.np}.einsum({e.params.subscripts!r}, {', '.join(shaped)}{extra})"
+    shaped = [f"{g.array_module}.reshape({x}, {a.shape})" for x, a in zip(args, e.args)]
+    return f"{g.array_module}.einsum({e.params.subscripts!r}, {', '.join(shaped)}{extra})"
 
 
 register(

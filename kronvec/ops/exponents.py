@@ -125,10 +125,10 @@ def _pow_jvp(node: Expr, i: int) -> Any:
     return TraceMap(None, d, arg.shape, node.shape)  # a scalar argument: ds ↦ ds·D
 
 
-def _print_pow(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
-    base, exponent = (p(a, Prec.ATOM) for a in e.args)
+def _print_pow(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    base, exponent = (printer(a, Prec.ATOM) for a in e.args)
     elementwise = not is_scalar(e)
-    if p.s.latex:
+    if printer.s.latex:
         circ = "\\circ " if elementwise else ""
         return f"{base}^{{{circ}{exponent}}}", Prec.POSTFIX
     return f"{base}{'∘' if elementwise else ''}^{exponent}", Prec.POSTFIX

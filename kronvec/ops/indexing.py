@@ -114,6 +114,10 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
         return _index_of_place(a, rows, cols, shape)
     if op == "block":
         return _index_of_block(a, rows, cols, shape)
+    if op == "eigh_vectors" and len(cols) == 1:  # a column of eigh's V: differentiable where its
+        # eigenvalue is simple, also at ties of the others (ops/eigen_ties.py)
+        column = registry.function("eigh_column")(a.args[0], cols[0], a.params.UPLO)
+        return index(column, rows, range(1), shape)
     return None
 
 
@@ -177,15 +181,15 @@ def _place_code(g: CodeContext, e: Expr, x: str) -> str:
     return out if e.shape == shape else f"{out}.reshape(())"
 
 
-def _print_key(p: PrintContext, e: Expr) -> str:
+def _print_key(printer: PrintContext, e: Expr) -> str:
     return key_text(e.params.rows, e.params.cols, e.args[0].shape, e.shape == ())
 
 
-def _print_index(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_index(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base = e.args[0]
-    text = p(base, Prec.POSTFIX if base.op == "transpose" else Prec.ATOM)
-    key = _print_key(p, e)
-    if p.s.latex:  # braces keep X^{\top} from taking a second superscript after the key
+    text = printer(base, Prec.POSTFIX if base.op == "transpose" else Prec.ATOM)
+    key = _print_key(printer, e)
+    if printer.s.latex:  # braces keep X^{\top} from taking a second superscript after the key
         return f"{'{' + text + '}' if '^' in text else text}_{{{_latex_key(key)}}}", Prec.ATOM
     return f"{text}[{key}]", Prec.ATOM
 
@@ -262,18 +266,18 @@ def _place_key(e: Expr) -> str:
     return key_text(e.params.rows, e.params.cols, e.shape or (1, 1), scalar)
 
 
-def _print_place(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_place(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """``place₍₄,₃₎(G, [1:3, 0])``: G at rows 1:3, column 0 of a 4×3 zero matrix."""
     key, dims = _place_key(e), e.shape or (1, 1)
-    if p.s.latex:
-        name = "\\operatorname{place}" + p.s.sized("", *dims)
-        return p.s.func(name, p(e.args[0]), f"[{_latex_key(key)}]"), Prec.ATOM
-    return p.s.func(p.s.sized("place", *dims), p(e.args[0]), f"[{key}]"), Prec.ATOM
+    if printer.s.latex:
+        name = "\\operatorname{place}" + printer.s.sized("", *dims)
+        return printer.s.func(name, printer(e.args[0]), f"[{_latex_key(key)}]"), Prec.ATOM
+    return printer.s.func(printer.s.sized("place", *dims), printer(e.args[0]), f"[{key}]"), Prec.ATOM
 
 
-def _python_place(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _python_place(printer: PrintContext, e: Expr) -> tuple[str, int]:
     parts = [_python_slice(r) for r in (e.params.rows, e.params.cols)]
-    return f"place({p(e.args[0])}, {tuple(e.shape)}, ({parts[0]}, {parts[1]}))", Prec.ATOM
+    return f"place({printer(e.args[0])}, {tuple(e.shape)}, ({parts[0]}, {parts[1]}))", Prec.ATOM
 
 
 def _python_slice(r: range) -> str:

@@ -43,8 +43,8 @@ def _kron_jvp(node: Expr, i: int) -> Any:
     return KronFactorMap(a, "a", "b", "big", dims)
 
 
-def _print_kron(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
-    return p.s.kron.join(p(a, Prec.PROD) for a in e.args), Prec.KRON
+def _print_kron(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.s.kron.join(printer(a, Prec.PROD) for a in e.args), Prec.KRON
 
 
 KRON = register(
@@ -95,9 +95,9 @@ def _kron_contract_code(g: CodeContext, node: Expr, big: str, other: str) -> str
     r, c = node.shape
     if node.params.side == "a":
         p, q = node.args[1].shape
-        return f"{g.np}.einsum('ikjl,kl->ij', {big}.reshape({r}, {p}, {c}, {q}), {other})"
+        return f"{g.array_module}.einsum('ikjl,kl->ij', {big}.reshape({r}, {p}, {c}, {q}), {other})"
     m, n = node.args[1].shape
-    return f"{g.np}.einsum('ikjl,ij->kl', {big}.reshape({m}, {r}, {n}, {c}), {other})"
+    return f"{g.array_module}.einsum('ikjl,ij->kl', {big}.reshape({m}, {r}, {n}, {c}), {other})"
 
 
 def _kron_contract_jvp(node: Expr, i: int) -> Any:
@@ -110,10 +110,10 @@ def _kron_contract_jvp(node: Expr, i: int) -> Any:
     return KronFactorMap(big, "big", fixed_other, side, dims)
 
 
-def _print_kron_contract(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_kron_contract(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     # the matrix K with ⟨K, H⟩ = ⟨G, H ⊗ B⟩ (side a) or ⟨G, A ⊗ H⟩ (side b)
-    big, other = p(e.args[0]), p(e.args[1], Prec.PROD)
-    slot = f"·{p.s.kron}{other}" if e.params.side == "a" else f"{other}{p.s.kron}·"
+    big, other = printer(e.args[0]), printer(e.args[1], Prec.PROD)
+    slot = f"·{printer.s.kron}{other}" if e.params.side == "a" else f"{other}{printer.s.kron}·"
     return f"⟨{big}, {slot}⟩", Prec.ATOM
 
 

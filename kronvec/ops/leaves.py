@@ -6,17 +6,19 @@ from typing import Any, Sequence, cast
 import numpy as np
 
 from ..contexts import PrintContext, StyledPrintContext
+from ..dims import BASE, Dim, dim, free_dim, size_text
 from ..errors import ShapeError
 from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
 from ..registry import SELF, Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt, matrix_transposed
+from ..shapes import refuse_named
 from ._evaluation_rules import constant_value
 from ._jvp_rules import identity_jvp
 from ._printing_rules import python_number
 
 __all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
-           "symbol", "filled"]
+           "symbol", "filled", "size_of", "per_size"]
 
 
 
@@ -32,7 +34,19 @@ def symbol(name: str, shape: Shape, symmetric: bool, positive_definite: bool) ->
                                           positive_definite=bool(positive_definite)), shape)
 
 
-def Matrix(name: str, shape: Sequence[int], symmetric: bool = False,
+def _size(s: Any) -> Any:
+    """A declared size: a positive integer or a name (a :class:`kronvec.dims.Dim`), else None."""
+    if isinstance(s, str):
+        return Dim(s) if s.isidentifier() else None
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+        return None
+    if s >= 2 ** 63 and not isinstance(s, Dim):  # (a name is a Dim; n + 1 is far below)
+        raise ShapeError(f"a size of {int(s)} is beyond what kronvec handles (sizes below 2**40, or "
+                         f"names)")
+    return dim(s)
+
+
+def Matrix(name: str, shape: Sequence[Any] | None = None, symmetric: bool = False,
            positive_definite: bool = False) -> Expr:
     """A matrix symbol, or a stack of matrices.
 
@@ -40,10 +54,12 @@ def Matrix(name: str, shape: Sequence[int], symmetric: bool = False,
     ----------
     name : str
         The name values are bound by (``kv.evaluate(F, X=X0)``).
-    shape : (int, int), or (b, ..., int, int)
+    shape : (int, int), or (b, ..., int, int), or None
         Rows and columns; with three or more axes, a stack of matrices (the
         leading axes are the stack axes, as in NumPy: ``@`` broadcasts over
-        them and the linear-algebra functions act on the last two axes).
+        them and the linear-algebra functions act on the last two axes).  A
+        size may be a name (``("n", "m")``): the values bound later fix it.
+        None leaves both sizes to be inferred from how the symbol is used.
     symmetric : bool
         Declares V = Vᵀ (for a stack: every member symmetric).  ``kv.grad`` then
         returns the gradient in the space of symmetric matrices,
@@ -54,15 +70,18 @@ def Matrix(name: str, shape: Sequence[int], symmetric: bool = False,
         bound value is symmetric.
     """
     _check_name(name)
-    shape = tuple(shape)
-    if len(shape) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
-                             for s in shape):
-        raise ShapeError(f"Matrix {name!r}: shape must be two positive integers (or more, for a "
-                         f"stack of matrices), got {shape}")
     symmetric = bool(symmetric or positive_definite)
-    if symmetric and shape[-2] != shape[-1]:
-        raise ShapeError(f"Matrix {name!r}: a symmetric matrix must be square, got {fmt(shape)}")
-    return symbol(name, tuple(int(s) for s in shape), symmetric, positive_definite)
+    if shape is None:
+        n = free_dim()
+        shape = (n, n) if symmetric else (n, free_dim())
+    given = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    sizes = tuple(_size(s) for s in given)
+    if len(sizes) < 2 or any(s is None for s in sizes):
+        raise ShapeError(f"Matrix {name!r}: shape must be two positive integers or names (or more, "
+                         f"for a stack of matrices), got {given}")
+    if symmetric and sizes[-2] != sizes[-1]:
+        raise ShapeError(f"Matrix {name!r}: a symmetric matrix must be square, got {fmt(sizes)}")
+    return symbol(name, sizes, symmetric, positive_definite)
 
 
 def Array(name: str, shape: Sequence[int] | int) -> Expr:
@@ -77,20 +96,20 @@ def Array(name: str, shape: Sequence[int] | int) -> Expr:
     ``kv.ShapeError`` naming the operation and the shape otherwise.
     """
     _check_name(name)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) \
-        else tuple(cast(Sequence[int], shape))  # a bool is refused by tuple() as before
+    shape = (shape,) if isinstance(shape, (int, np.integer, str)) and not isinstance(shape, bool) \
+        else tuple(cast(Sequence[Any], shape))  # a bool is refused by tuple() as before
     if len(shape) >= 2:
         return Matrix(name, shape)
-    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
-        raise ShapeError(f"Array {name!r}: a shape is a tuple of positive integers, got {shape}")
+    if any(_size(s) is None for s in shape):
+        raise ShapeError(f"Array {name!r}: a shape is a tuple of positive integers or names, got {shape}")
     if not shape:
         return Scalar(name)
-    return symbol(name, (int(shape[0]),), False, False)
+    return symbol(name, (_size(shape[0]),), False, False)
 
 
-def Vector(name: str, n: int) -> Expr:
-    """A column-vector symbol: an ``(n, 1)`` matrix."""
-    return Matrix(name, (int(n), 1))
+def Vector(name: str, n: int | str | None = None) -> Expr:
+    """A column-vector symbol: an ``(n, 1)`` matrix (n a number, a name, or None: inferred)."""
+    return Matrix(name, (free_dim() if n is None else n, 1))
 
 
 def Scalar(name: str) -> Expr:
@@ -110,9 +129,9 @@ register(
     "symbol", leaf=True, params=("name", "symmetric", "positive_definite"),
     evaluate=lambda ev, e: ev.values[e],
     transpose=Transpose((), _transposed_symbol),
-    printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (e.params.name, Prec.ATOM)),
+    printing=Printing(lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (e.params.name, Prec.ATOM)),
     doc="a matrix, vector or scalar symbol",
 )
 
@@ -125,6 +144,8 @@ def Constant(value: Any, name: str | None = None, *, column: bool = True) -> Exp
     NumPy's; :func:`kronvec.expr.as_operand` says when operators keep it so);
     an array of three or more axes is a stack of matrices.
     """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= BASE:
+        return size_of(value)  # a size given as a name, used as a number (n·X)
     arr = np.asarray(value)
     if np.iscomplexobj(arr):
         raise TypeError("kronvec works in real arithmetic; complex constants are not supported")
@@ -138,16 +159,16 @@ def Constant(value: Any, name: str | None = None, *, column: bool = True) -> Exp
     return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
 
 
-def _print_constant(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_constant(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     value = e.params.value
     if value.name is not None:
-        return p.s.name(value.name), Prec.ATOM
+        return printer.s.name(value.name), Prec.ATOM
     if value.array.size == 1:
-        return p.number(float(value.array.reshape(())))
-    return p.s.name(p.constant_label(value)), Prec.ATOM
+        return printer.number(float(value.array.reshape(())))
+    return printer.s.name(printer.constant_label(value)), Prec.ATOM
 
 
-def _python_constant(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _python_constant(printer: PrintContext, e: Expr) -> tuple[str, int]:
     """The constant's name if it is a Python name (the parser reads it back given the
     constants), its number if it has one entry, else a label ``C1``, ``C2``, ..."""
     value = e.params.value
@@ -155,7 +176,7 @@ def _python_constant(p: PrintContext, e: Expr) -> tuple[str, int]:
         return value.name, Prec.ATOM
     if value.array.size == 1:
         return python_number(float(value.array.reshape(()))), Prec.ATOM
-    return p.constant_label(value), Prec.ATOM
+    return printer.constant_label(value), Prec.ATOM
 
 
 register(
@@ -167,11 +188,13 @@ register(
 
 
 # -------------------------------------------------------------- identity
-def identity(n: int) -> Expr:
-    """The n×n identity I."""
-    if int(n) != n or n < 1:
-        raise ShapeError(f"eye: the size must be a positive integer, got {n!r}")
-    return Expr.make("identity", (), NO_PARAMS, (int(n), int(n)))
+def identity(n: int | str) -> Expr:
+    """The n×n identity I (n a positive integer or a name)."""
+    size = _size(n) if isinstance(n, str) else n
+    if size is None or int(size) != size or size < 1:
+        raise ShapeError(f"eye: the size must be a positive integer or a name, got {n!r}")
+    size = dim(size)
+    return Expr.make("identity", (), NO_PARAMS, (size, size))
 
 
 def eye(n: int) -> Expr:
@@ -181,7 +204,7 @@ def eye(n: int) -> Expr:
 
 def _identity_value(e: Expr) -> np.ndarray:
     """I, or for a stack the identity in every member (a read-only broadcast view)."""
-    return np.eye(e.shape[0]) if e.ndim == 2 else np.broadcast_to(np.eye(e.shape[-1]), e.shape)
+    return np.eye(_numeric(e)[0]) if e.ndim == 2 else np.broadcast_to(np.eye(e.shape[-1]), _numeric(e))
 
 
 def _print_identity(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
@@ -207,14 +230,21 @@ register(
 )
 
 
+def _numeric(e: Expr) -> Shape:
+    """The shape of a constant about to be made: a ``ShapeError`` if a size is still a name."""
+    refuse_named(e.op if e.op != "identity" else "eye", e.shape)
+    return e.shape
+
+
 # --------------------------------------------------------- zeros and ones
 def _shape_of(dims: tuple[Any, ...]) -> Shape:
     """A shape from ``(r, c)`` or from the integers ``r, c`` (any number of them, as NumPy:
     ``(b,)`` for per-member scalars or a 1-D array, more for a stack)."""
     shape = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
-    if any(isinstance(d, bool) or int(d) != d or d < 1 for d in shape):
-        raise ShapeError(f"a shape must be a tuple of positive integers, got {shape}")
-    return tuple(int(d) for d in shape)
+    sizes = tuple(_size(d) if isinstance(d, str) else d for d in shape)
+    if any(d is None or isinstance(d, bool) or int(d) != d or d < 1 for d in sizes):
+        raise ShapeError(f"a shape must be a tuple of positive integers or names, got {shape}")
+    return tuple(dim(d) for d in sizes)
 
 
 def filled(op: str, shape: Shape) -> Expr:
@@ -238,7 +268,11 @@ def ones(*shape: Any) -> Expr:
 
 
 def _filled_python(word: str, scalar: str) -> Any:
-    return lambda p, e: ((f"{word}({', '.join(map(str, e.shape))})" if e.shape else scalar), Prec.ATOM)
+    return lambda printer, e: ((f"{word}({', '.join(map(str, e.shape))})" if e.shape else scalar), Prec.ATOM)
+
+
+def _print_zero(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.s.zero, Prec.ATOM
 
 
 def _transposed_fill(node: Expr, _: list[Expr]) -> Expr:
@@ -247,28 +281,65 @@ def _transposed_fill(node: Expr, _: list[Expr]) -> Expr:
 
 register(
     "zeros", leaf=True, public="zeros", function=zeros, signature="int:m,int:n->(m,n)",
-    evaluate=constant_value(lambda e: np.zeros(e.shape)), code=lambda g, e: g.zeros(e.shape),
+    evaluate=constant_value(lambda e: np.zeros(_numeric(e))), code=lambda g, e: g.zeros(e.shape),
     transpose=Transpose((), _transposed_fill),
-    printing=Printing(lambda p, e: (p.s.zero, Prec.ATOM), lambda p, e: (p.s.zero, Prec.ATOM),
-                      _filled_python("zeros", "0")),
+    printing=Printing(_print_zero, _print_zero, _filled_python("zeros", "0")),
     rebuild=lambda node, args: node,
     doc="the zero matrix",
 )
-def _print_ones(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_ones(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """𝟙, and 𝟙ᵀ for a row of ones (as in b𝟙ᵀ, a column broadcast over columns)."""
     if len(e.shape) == 2 and e.shape[0] == 1 and e.shape[1] > 1:
-        return p.s.ones + p.s.transpose, Prec.POSTFIX
-    return p.s.ones, Prec.ATOM
+        return printer.s.ones + printer.s.transpose, Prec.POSTFIX
+    return printer.s.ones, Prec.ATOM
 
 
 register(
     "ones", leaf=True, public="ones", function=ones, signature="int:m,int:n->(m,n)",
-    evaluate=constant_value(lambda e: np.ones(e.shape)), code=lambda g, e: g.ones(e.shape),
+    evaluate=constant_value(lambda e: np.ones(_numeric(e))), code=lambda g, e: g.ones(e.shape),
     transpose=Transpose((), _transposed_fill),
     printing=Printing(_print_ones, _print_ones, _filled_python("ones", "1")),
     rebuild=lambda node, args: node,
     deferred=True,  # evaluated only when used: products with it are sums (Evaluator.chain)
     doc="the all-ones matrix",
+)
+
+
+# ------------------------------------------------------------------ size
+def size_of(n: int) -> Expr:
+    """The number n as a scalar expression: a constant, or for a size given as a name (or a
+    product of names, such as the n·m entries of an n×m matrix) a node that prints as the name
+    and evaluates to the number the bound values give it (``tr(Iₙ) = n``)."""
+    if n < BASE:
+        return Constant(float(n))
+    return Expr.make("size", (), Params(size=dim(n)), ())
+
+
+def per_size(e: Expr, n: int) -> Expr:
+    """e / n for a size n (a number or a name): the mean of n entries is their sum over n."""
+    if n < BASE:
+        return registry.function("scale")(1.0 / n, e)
+    return registry.function("smul")(registry.function("power")(size_of(n), -1.0), e)
+
+
+def _print_size(e: Expr) -> tuple[str, int]:
+    """n; a product of names as nm, which binds like a product ((nm)⁻¹)."""
+    text = size_text(e.params.size)
+    return text, Prec.ATOM if len(text) == 1 else Prec.PROD
+
+
+def _size_value(e: Expr) -> float:
+    refuse_named("size", (e.params.size,))
+    return float(e.params.size)
+
+
+register(
+    "size", leaf=True, params=("size",),
+    evaluate=constant_value(_size_value), code=lambda g, e: repr(_size_value(e)),
+    transpose=SELF,
+    printing=Printing(lambda p, e: _print_size(e), lambda p, e: _print_size(e),
+                      lambda p, e: (size_text(e.params.size, "*"), Prec.ATOM)),
+    doc="a size given as a name, as a number",
 )
 
 
@@ -285,9 +356,9 @@ register(
     stacks=True,
     evaluate=lambda ev, e: ev(e.args[0]), code="{0}",
     jvp=identity_jvp,
-    printing=Printing(lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (p.s.name(e.params.name), Prec.ATOM),
-                      lambda p, e: (e.params.name, Prec.ATOM)),
+    printing=Printing(lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (printer.s.name(e.params.name), Prec.ATOM),
+                      lambda printer, e: (e.params.name, Prec.ATOM)),
     doc="a subexpression with a display name",
 )
 

@@ -25,13 +25,13 @@ from ..maps.algebra import add as add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
-from ..maps.frechet import logm_second, real_logm, real_sqrtm, symmetric_members
+from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register, signature_of
-from ..shapes import Shape, fmt
+from ..shapes import Shape, broadcast_shapes_nd, divmod_index, fmt, member_text, whole_shape
 from ._code_templates import code_eigh, code_for
 from ._evaluation_rules import lift
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import call_printing, py_call
 from ._structure_rules import transposed_alike
 from .arithmetic import scale
@@ -59,13 +59,13 @@ def expm(a: Any) -> Expr:
     return Expr.make("expm", (a,), NO_PARAMS, a.shape)
 
 
-def _print_expm(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_expm(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """expm(A), and expm(A)ᵀ for e^(Aᵀ) = (e^A)ᵀ."""
     arg = e.args[0]
-    name = r"\operatorname{expm}" if p.s.latex else "expm"
-    if arg.op == "transpose" and arg not in p.names:
-        return p.s.func(name, p(arg.args[0])) + p.s.transpose, Prec.POSTFIX
-    return p.s.func(name, p(arg)), Prec.ATOM
+    name = r"\operatorname{expm}" if printer.s.latex else "expm"
+    if arg.op == "transpose" and arg not in printer.names:
+        return printer.s.func(name, printer(arg.args[0])) + printer.s.transpose, Prec.POSTFIX
+    return printer.s.func(name, printer(arg)), Prec.ATOM
 
 
 EXPM = register(
@@ -100,7 +100,7 @@ def expm_frechet(a: Any, e: Any) -> Expr:
     if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"expm_frechet: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
     try:
-        shape = tuple(np.broadcast_shapes(a.shape, e.shape))
+        shape = broadcast_shapes_nd("expm_frechet", a.shape, e.shape)
     except ValueError:
         raise ShapeError(f"expm_frechet: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} "
                          f"could not be broadcast") from None
@@ -124,8 +124,8 @@ def _expm_frechet_value(a: np.ndarray, h: np.ndarray) -> np.ndarray:
 def _expm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
-        return ExpmFrechetMap(a, io(node, 1)[0])
-    return ExpmSecondMap(a, e, io(node, 0)[0])  # d L(A, E) = L²(A; dA, E)
+        return ExpmFrechetMap(a, map_shapes(node, 1)[0])
+    return ExpmSecondMap(a, e, map_shapes(node, 0)[0])  # d L(A, E) = L²(A; dA, E)
 
 
 def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
@@ -141,7 +141,7 @@ def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     if not h.shape[-2:] == e.shape[-2:] == a.shape[-2:]:
         raise ShapeError(f"expm_frechet2: shapes {fmt(a.shape)}, {fmt(h.shape)} and {fmt(e.shape)} differ")
     try:
-        shape = tuple(np.broadcast_shapes(a.shape, h.shape, e.shape))
+        shape = broadcast_shapes_nd("expm_frechet2", a.shape, h.shape, e.shape)
     except ValueError:
         raise ShapeError(f"expm_frechet2: the stack axes of {fmt(a.shape)}, {fmt(h.shape)} and "
                          f"{fmt(e.shape)} could not be broadcast") from None
@@ -156,7 +156,7 @@ def _expm_frechet2_jvp(node: Expr, i: int) -> Any:
         raise NotImplementedError(f"expm_frechet2: third derivatives through expm (the derivative of its "
                                   f"second Fréchet derivative in A, here of shape {fmt(a.shape)}) are not "
                                   f"supported")
-    return ExpmSecondMap(a, e if i == 1 else h, io(node, i)[0])
+    return ExpmSecondMap(a, e if i == 1 else h, map_shapes(node, i)[0])
 
 
 register(
@@ -196,8 +196,8 @@ def sqrtm(a: Any) -> Expr:
     symmetric A, exact at repeated eigenvalues).  Its adjoint is L_sqrtm(Aᵀ, ·).
 
     A stack of symmetric members takes one batched ``eigh`` (value and
-    derivative); a stack with a member that is not symmetric raises
-    ``NotImplementedError`` when evaluated.
+    derivative); a stack with a member that is not symmetric is evaluated and
+    differentiated member by member (each in its own form).
     """
     a = as_expr(a)
     signature_of(SQRTM).check("sqrtm", [a.shape])
@@ -215,8 +215,7 @@ def logm(a: Any) -> Expr:
 
     dX = L_logm(A, dA), exact: the upper right block of log [[A, dA], [0, A]]
     (the Daleckii–Krein form with Gᵢⱼ = log(wᵢ/wⱼ)/(wᵢ − wⱼ), 1/wᵢ at ties, for a
-    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`
-    (symmetric members only).
+    symmetric A).  Its adjoint is L_logm(Aᵀ, ·).  Stacks as for :func:`sqrtm`.
     """
     a = as_expr(a)
     signature_of(LOGM).check("logm", [a.shape])
@@ -227,9 +226,9 @@ def logm(a: Any) -> Expr:
 
 def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
     """f(A) for f = sqrt or log: by eigh for a symmetric A, by SciPy otherwise; a stack of
-    symmetric members by one batched eigh (other stacks are refused)."""
-    if a.ndim > 2:
-        symmetric_members(fn, a)
+    symmetric members by one batched eigh, other stacks member by member."""
+    if a.ndim > 2 and not all_symmetric(a):  # member by member, each in its own form
+        return _member_values(fn, a)
     if a.ndim > 2 or sla.issymmetric(a):
         w, V = np.linalg.eigh(a)
         top = np.maximum(1.0, np.abs(w).max(axis=-1, initial=0.0))
@@ -255,6 +254,20 @@ def _spectral_value(fn: str, a: np.ndarray) -> np.ndarray:
     return real_sqrtm(a) if fn == "sqrtm" else real_logm(a)
 
 
+def _member_values(fn: str, a: np.ndarray) -> np.ndarray:
+    """f(Aᵢ) for every member of a stack, one at a time; an error names the member in the whole stack."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    out = np.empty_like(flat, dtype=float)
+    for k, member in enumerate(flat):
+        try:
+            out[k] = _spectral_value(fn, member)
+        except ValueError as err:
+            where = member_text(divmod_index(k, a.shape[:-2]))
+            whole = fmt(whole_shape(None, a.shape))
+            raise ValueError(f"{where} of the stack of shape {whole}: {err}") from None
+    return out.reshape(a.shape)
+
+
 def _function_code(g: CodeContext, e: Expr, a: str) -> str:
     """sqrtm or logm in generated code: NumPy as :func:`_spectral_value`; the others in the
     eigenbasis for a symmetric value (the square root of max(w, 0), as NumPy)."""
@@ -266,7 +279,8 @@ def _function_code(g: CodeContext, e: Expr, a: str) -> str:
             return f"jnp.real(jsla.sqrtm({a}))"
         g.unsupported(f"{fn} of a matrix that is not symmetric")
     w, V = f"{code_eigh(g, a)}[0]", f"{code_eigh(g, a)}[1]"
-    f = f"{g.np}.sqrt(({w} + {g.np}.abs({w})) / 2)" if fn == "sqrtm" else f"{g.np}.log({w})"
+    module = g.array_module
+    f = f"{module}.sqrt(({w} + {module}.abs({w})) / 2)" if fn == "sqrtm" else f"{module}.log({w})"
     return f"({V} * {f}) @ {V}.T"
 
 
@@ -280,7 +294,7 @@ def _frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
     if not g.symmetric(e.args[0]):
         g.unsupported(f"the derivative of {fn} at a matrix that is not symmetric")
     w, V = f"{code_eigh(g, a)}[0][:, None]", f"{code_eigh(g, a)}[1]"
-    np_ = g.np
+    np_ = g.array_module
     if fn == "sqrtm":
         r = g.let(f"{np_}.sqrt(({w} + {np_}.abs({w})) / 2)", hint="root")
         G = f"1.0 / ({r} + {r}.T)"
@@ -383,7 +397,7 @@ def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
     if e.shape[-2:] != a.shape[-2:]:
         raise ShapeError(f"{name}: shapes {fmt(a.shape)} and {fmt(e.shape)} differ")
     try:
-        return a, e, tuple(np.broadcast_shapes(a.shape, e.shape))
+        return a, e, broadcast_shapes_nd(name, a.shape, e.shape)
     except ValueError:
         raise ShapeError(f"{name}: the stack axes of {fmt(a.shape)} and {fmt(e.shape)} could not be "
                          f"broadcast") from None
@@ -392,8 +406,8 @@ def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
 def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
     if i == 1:
-        return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), io(node, 1)[0])
-    shape = io(node, 0)[0]  # a matrix A against a stack E: the stack of L(A, Eᵢ)
+        return MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), map_shapes(node, 1)[0])
+    shape = map_shapes(node, 0)[0]  # a matrix A against a stack E: the stack of L(A, Eᵢ)
     fr = MatrixFunctionFrechetMap("sqrtm", a, sqrtm(a), shape)
     # S X + X S = E ⇒ S dX + dX S = −(dS X + X dS), dS = L(A, dA)
     X = node
@@ -404,8 +418,8 @@ def _sqrtm_frechet_jvp(node: Expr, i: int) -> Any:
 def _logm_frechet_jvp(node: Expr, i: int) -> Any:
     a, e = node.args
     if i == 1:
-        return MatrixFunctionFrechetMap("logm", a, logm(a), io(node, 1)[0])
-    return LogmSecondMap(a, e, io(node, 0)[0])
+        return MatrixFunctionFrechetMap("logm", a, logm(a), map_shapes(node, 1)[0])
+    return LogmSecondMap(a, e, map_shapes(node, 0)[0])
 
 
 def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
@@ -413,7 +427,7 @@ def _logm_frechet2_jvp(node: Expr, i: int) -> Any:
     if i == 0:
         raise NotImplementedError("third derivatives through logm (the derivative of its second Fréchet "
                                   "derivative in A) are not supported")
-    return LogmSecondMap(a, e if i == 1 else h, io(node, i)[0])
+    return LogmSecondMap(a, e if i == 1 else h, map_shapes(node, i)[0])
 
 
 _FUNCTIONS = {"sqrtm": sqrtm, "logm": logm}

@@ -39,7 +39,7 @@ from ..registry import Params, register, spec
 from ..shapes import is_plain
 from ._code_templates import code_axis, code_for
 from ._evaluation_rules import with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import axes_printing, axis_printing
 from .axis_reductions import (AXIS_KEPT, AXIS_REDUCTION, axes_sum_jvp, keep_total, resolve_axis, slice_length,
                               slice_sum_jvp, stack_reduction)
@@ -194,13 +194,13 @@ def _normalized_code(g: CodeContext, e: Expr, x: str) -> str:
 
 def _softmax_jvp(node: Expr, i: int) -> LinearMap:
     """dS = S ⊙ dA − S ⊙ Σ(S ⊙ dA) per slice."""
-    return DiagRankOneMap(node, node, node, node.params.axis, *io(node, i))
+    return DiagRankOneMap(node, node, node, node.params.axis, *map_shapes(node, i))
 
 
 def _log_softmax_jvp(node: Expr, i: int) -> LinearMap:
     """d log_softmax(A) = dA − Σ(S ⊙ dA) per slice, S = softmax(A)."""
     s = softmax(node.args[0], axis=node.params.axis)
-    return DiagRankOneMap(None, None, s, node.params.axis, *io(node, i))
+    return DiagRankOneMap(None, None, s, node.params.axis, *map_shapes(node, i))
 
 
 for _op, _function, _jvp, _latex, _doc in (

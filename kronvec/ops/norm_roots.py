@@ -54,13 +54,14 @@ def _value(node: Any, x: Any) -> Any:
     return float(out) if np.ndim(out) == 0 else out
 
 
-def _as_power(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _as_power(printer: PrintContext, e: Expr) -> tuple[str, int]:
     """Printed as the power it stands for (sqrt(x), x⁻¹, x∘⁻⁰·⁵, ...)."""
-    return p.render(power(e.args[0], e.params.exponent))
+    return printer.render(power(e.args[0], e.params.exponent))
 
 
 def _code(g: CodeContext, e: Expr, x: str) -> str:
-    return f"{g.np}.where({x} > 0, {g.np}.where({x} > 0, {x}, 1.0) ** {e.params.exponent!r}, 0.0)"
+    module = g.array_module
+    return f"{module}.where({x} > 0, {module}.where({x} > 0, {x}, 1.0) ** {e.params.exponent!r}, 0.0)"
 
 
 register(

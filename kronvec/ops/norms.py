@@ -19,20 +19,21 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..contexts import PrintContext, CodeContext, StyledPrintContext
-from ..errors import ShapeError
+from ..contexts import CodeContext, PrintContext, StyledPrintContext
+from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.algebra import compose
-from ..registry import Params, Prec, Printing, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
 from ..shapes import fmt, is_plain
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import func_print, py_call
 from .arithmetic import multiply, scale
 from .axis_reductions import axes_sum_jvp, keep_total
@@ -41,14 +42,15 @@ from .axis_reductions import min as min_
 from .leaves import Constant, ones
 from .piecewise import abs as abs_
 from .piecewise import sign
-from .products import matmul, transpose
+from .products import inv, matmul, matrix_transpose
 from .reductions import logdet, norm as basic_norm
 from .reductions import sum as sum_
 from .spectral import svd_parts
 from .stacks import normalize_axes, reduced_shape, reshape
 from .stacks import transpose as permute
 
-__all__ = ["slogdet", "norm_of_order", "vector_norm", "smallest_singular_value", "abs_power",
+__all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "smallest_singular_value",
+           "abs_power",
            "signed_power"]
 
 
@@ -81,10 +83,26 @@ SLOGDET = register(
 register(
     "slogdet_sign", function=lambda a: slogdet(a)[0], stacks=True,
     evaluate=lift(_sign_value), code="{la}.slogdet({0})[0]",
-    jvp=lambda node, i: ZeroMap(*io(node, i)),
+    jvp=lambda node, i: ZeroMap(*map_shapes(node, i)),
     printing=Printing(func_print("sign det"), func_print(r"\operatorname{sign}\det"),
-                      lambda p, e: (f"slogdet({p(e.args[0])})[0]", Prec.ATOM)),
+                      lambda printer, e: (f"slogdet({printer(e.args[0])})[0]", Prec.ATOM)),
     doc="the sign of det A (−1, 0 or 1; derivative 0)")
+
+
+def singular_logabsdet(err: np.linalg.LinAlgError, f: Expr) -> DegenerateError | None:
+    """The error for a singular A met as the factor A⁻¹ of the derivative of log|det A| in ``f``
+    (``slogdet(A)[1]``, ``logdet(A)``), which has no derivative there (it is −∞); None when ``err``
+    is not about such a factor.  Used only once binding has failed."""
+    text = str(err)
+    for node in f.walk():
+        if node.op != "logdet":
+            continue
+        label = DISPLAY.python(inv(node.args[0]))
+        if text.startswith(label + ": "):
+            a = DISPLAY.python(node.args[0])
+            return DegenerateError(f"slogdet: log|det {a}| (slogdet({a})[1], logdet({a})) has no derivative "
+                                   f"at a singular {a}, where it is −∞: {text[len(label) + 2:]}")
+    return None
 
 
 # ------------------------------------------------ powers of absolute values
@@ -115,16 +133,22 @@ def _signed_power_value(node: Any, x: np.ndarray) -> Any:
 
 
 def _safe_code(g: CodeContext, x: str, q: float, signed: bool) -> str:
-    np_ = g.np
+    np_ = g.array_module
     body = f"{np_}.abs({x}) ** {float(q)!r}" if q >= 0 else \
         f"{np_}.where({x} == 0, 0.0, {np_}.abs({np_}.where({x} == 0, 1.0, {x})) ** {float(q)!r})"
     return f"{np_}.sign({x}) * ({body})" if signed else body
 
 
 def _power_printing(name: str, unicode: str, latex: str) -> Printing:
-    return Printing(lambda p, e: (f"{unicode.format(p(e.args[0]))}∘{e.params.q:g}", Prec.POSTFIX),
-                    lambda p, e: (latex.format(p(e.args[0])) + f"^{{\\circ {e.params.q:g}}}", Prec.POSTFIX),
-                    lambda p, e: (f"{name}({p(e.args[0])}, {e.params.q!r})", Prec.ATOM))
+    def print_unicode(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+        return f"{unicode.format(printer(e.args[0]))}∘{e.params.q:g}", Prec.POSTFIX
+
+    def print_latex(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+        return latex.format(printer(e.args[0])) + f"^{{\\circ {e.params.q:g}}}", Prec.POSTFIX
+
+    def print_python(printer: PrintContext, e: Expr) -> tuple[str, int]:
+        return f"{name}({printer(e.args[0])}, {e.params.q!r})", Prec.ATOM
+    return Printing(print_unicode, print_latex, print_python)
 
 
 def _abs_power_jvp(node: Expr, i: int) -> LinearMap:
@@ -184,19 +208,19 @@ def _vector_norm_jvp(node: Expr, i: int) -> Any:
     return axes_sum_jvp(weights, node)
 
 
-def _vector_norm_text(p: StyledPrintContext, e: Expr, latex: bool) -> tuple[str, int]:
+def _vector_norm_text(printer: StyledPrintContext, e: Expr, latex: bool) -> tuple[str, int]:
     par = e.params
     extra = "" if par.axes == tuple(range(e.args[0].ndim)) else f", axis={par.axes}"
-    arg = p(e.args[0]) + extra
+    arg = printer(e.args[0]) + extra
     return (rf"\left\|{arg}\right\|_{{{par.p:g}}}" if latex else f"‖{arg}‖_{par.p:g}"), Prec.ATOM
 
 
-def _vector_norm_python(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _vector_norm_python(printer: PrintContext, e: Expr) -> tuple[str, int]:
     par = e.params
     plain = is_plain(e.args[0].shape)
     axis = par.axes[0] if plain and len(par.axes) == 1 else par.axes
     keep = "" if plain else f", keepdims={par.keepdims}"
-    return f"norm({p(e.args[0])}, ord={par.p!r}, axis={axis}{keep})", Prec.ATOM
+    return f"norm({printer(e.args[0])}, ord={par.p!r}, axis={axis}{keep})", Prec.ATOM
 
 
 register(
@@ -207,7 +231,7 @@ register(
                   torch="torch.sum(torch.abs({0}) ** {n.params.p!r}, dim={n.params.axes}, "
                         "keepdim={n.params.keepdims}) ** (1.0 / {n.params.p!r})"),
     jvp=_vector_norm_jvp,
-    printing=Printing(lambda p, e: _vector_norm_text(p, e, False), lambda p, e: _vector_norm_text(p, e, True),
+    printing=Printing(partial(_vector_norm_text, latex=False), partial(_vector_norm_text, latex=True),
                       _vector_norm_python),
     doc="the vector p-norm (Σ|xᵢ|ᵖ)^(1/p) over some axes")
 
@@ -251,7 +275,8 @@ def _smallest_weights_code(g: CodeContext, s: str) -> str:
     tol = g.let(f"{s}.shape[-2] * {float(np.finfo(float).eps)!r} * {top}", hint="tol")
     cast = f".to({s}.dtype)" if torch else " * 1.0"
     hit = g.let(f"(({s} - {low} <= {tol}) & ({low} > {tol})){cast}", hint="hit")
-    count = f"{hit}.sum({axis}).clamp(min=1.0)" if torch else f"{g.np}.maximum({hit}.sum({axis}), 1.0)"
+    count = f"{hit}.sum({axis}).clamp(min=1.0)" if torch else \
+        f"{g.array_module}.maximum({hit}.sum({axis}), 1.0)"
     return f"{hit} / {count}"
 
 
@@ -262,7 +287,7 @@ def _smallest_jvp(node: Expr, i: int) -> Any:
                                   "reshape the stack to one stack axis")
     U, s, Vt, _, _ = svd_parts(a)
     gradient = matmul(U, multiply(smallest_weights(s), Vt))  # U diag(w) Vᵀ
-    return TraceMap(transpose(gradient), Constant(1.0), a.shape, node.shape)
+    return TraceMap(matrix_transpose(gradient), Constant(1.0), a.shape, node.shape)
 
 
 def _smallest_value(x: np.ndarray) -> Any:
@@ -275,15 +300,15 @@ register(
     code=code_for(other="{la}.svd({0}, compute_uv=False)[..., -1]",
                   torch="torch.linalg.svdvals({0})[..., -1]"),
     jvp=_smallest_jvp,
-    printing=Printing(lambda p, e: (f"‖{p(e.args[0])}‖₋₂", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_{-2}", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord=-2)", Prec.ATOM)),
+    printing=Printing(lambda printer, e: (f"‖{printer(e.args[0])}‖₋₂", Prec.ATOM),
+                      lambda printer, e: (r"\left\|" + printer(e.args[0]) + r"\right\|_{-2}", Prec.ATOM),
+                      lambda printer, e: (f"norm({printer(e.args[0])}, ord=-2)", Prec.ATOM)),
     doc="the smallest singular value ‖A‖₋₂ (ties split evenly, 0 at a zero value)")
 register(
     "smallest_weights", function=smallest_weights, stacks=True,
     evaluate=lift(_smallest_weights_value),
     code=lambda g, e, s: _smallest_weights_code(g, s),
-    jvp=lambda node, i: ZeroMap(*io(node, i)),
+    jvp=lambda node, i: ZeroMap(*map_shapes(node, i)),
     printing=Printing(func_print("∂min"), func_print(r"\partial\min"), py_call("smallest_weights")),
     doc="where the smallest singular value is attained, divided by how often (piecewise constant)")
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from ..contexts import PrintContext
+from ..contexts import PrintContext, StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import func_print, py_call, python_number
 from ._structure_rules import through
 from .arithmetic import add, scale
@@ -36,7 +36,7 @@ __all__ = ["abs", "sign", "heaviside", "relu", "maximum", "minimum"]
 
 def _zero_jvp(node: Expr, i: int) -> ZeroMap:
     """The derivative of a piecewise constant function: 0 (also at its jumps, by choice)."""
-    return ZeroMap(*io(node, i))
+    return ZeroMap(*map_shapes(node, i))
 
 
 def _difference(a: Expr, b: Expr) -> Expr:
@@ -88,7 +88,9 @@ def heaviside(x1: Any, x2: float) -> Expr:
 
 
 def _print_heaviside(name: str) -> Any:
-    return lambda p, e: (p.s.func(name, p(e.args[0]), p.format_number(e.params.h0)), Prec.ATOM)
+    def print_heaviside(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+        return printer.s.func(name, printer(e.args[0]), printer.format_number(e.params.h0)), Prec.ATOM
+    return print_heaviside
 
 
 def _python_heaviside(printer: PrintContext, e: Expr) -> tuple[str, int]:
@@ -148,7 +150,7 @@ def _extremum_jvp(larger: bool) -> Any:
     def jvp(node: Expr, i: int) -> ElementwiseMap:
         this, other = node.args[i], node.args[1 - i]
         gap = _difference(this, other) if larger else _difference(other, this)
-        return ElementwiseMap(heaviside(gap, 0.5), *io(node, i))
+        return ElementwiseMap(heaviside(gap, 0.5), *map_shapes(node, i))
     return jvp
 
 

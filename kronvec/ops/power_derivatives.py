@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
@@ -25,10 +24,10 @@ from ..maps.axes import BroadcastMap
 from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,
                            power_second, second_by_squaring)
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape, fmt
+from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._structure_rules import through
 from .arithmetic import scale
 from .leaves import zeros
@@ -45,7 +44,7 @@ def _shape(name: str, *args: Expr) -> Shape:
             raise ShapeError(f"{name}: needs square matrices of one size, got shapes "
                              f"{', '.join(fmt(y.shape) for y in args)}")
     try:
-        return tuple(np.broadcast_shapes(*(x.shape for x in args)))
+        return broadcast_shapes_nd(name, *(x.shape for x in args))
     except ValueError:
         raise ShapeError(f"{name}: the stack axes of {', '.join(fmt(y.shape) for y in args)} could not be "
                          f"broadcast") from None
@@ -77,7 +76,7 @@ def matpow_frechet2(a: Any, x: Any, y: Any, k: int) -> Expr:
 
 def _frechet_jvp(node: Expr, i: int) -> Any:
     a, h = node.args
-    k, shape = node.params.k, io(node, i)[0]
+    k, shape = node.params.k, map_shapes(node, i)[0]
     if i == 1:
         return MatrixPowerFrechetMap(a, k, shape)
     second = add_maps(*(MatrixPowerSecondMap(a, h, k, slot, node.shape) for slot in (0, 1)))
@@ -93,26 +92,26 @@ def _second_jvp(node: Expr, i: int) -> Any:
                                   f"derivative of its second derivative in A, of shape {fmt(a.shape)}) "
                                   f"are not supported")
     if i == 1:
-        return MatrixPowerSecondMap(a, y, node.params.k, 0, io(node, i)[0])
-    return MatrixPowerSecondMap(a, x, node.params.k, 1, io(node, i)[0])
+        return MatrixPowerSecondMap(a, y, node.params.k, 0, map_shapes(node, i)[0])
+    return MatrixPowerSecondMap(a, x, node.params.k, 1, map_shapes(node, i)[0])
 
 
-def _print_sum(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_sum(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (and the double sum of the second derivative), with the number k − 1."""
-    s, a, top = p.s, p(e.args[0], Prec.ATOM), e.params.k - 1
+    s, a, top = printer.s, printer(e.args[0], Prec.ATOM), e.params.k - 1
     if e.op == "matpow_frechet":
-        h = p(e.args[1], Prec.PROD)
+        h = printer(e.args[1], Prec.PROD)
         if s.latex:
             return rf"\sum_{{i=0}}^{{{top}}} {a}^{{i}} {h} {a}^{{{top}-i}}", Prec.SUM
         return f"Σᵢ₌₀{s.sup(str(top))} {a}ⁱ {h} {a}{s.sup(str(top))}⁻ⁱ", Prec.SUM
-    x, y = p(e.args[1], Prec.PROD), p(e.args[2], Prec.PROD)
+    x, y = printer(e.args[1], Prec.PROD), printer(e.args[2], Prec.PROD)
     if s.latex:
         return (rf"\sum_{{i+j+l={top - 1}}} {a}^{{i}} {x} {a}^{{j}} {y} {a}^{{l}}", Prec.SUM)
     return f"Σ_{{i+j+l={top - 1}}} {a}ⁱ {x} {a}ʲ {y} {a}ˡ", Prec.SUM
 
 
-def _print_python(p: PrintContext, e: Expr) -> tuple[str, int]:
-    return f"{e.op}({', '.join(p(x) for x in e.args)}, {e.params.k})", Prec.ATOM
+def _print_python(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"{e.op}({', '.join(printer(x) for x in e.args)}, {e.params.k})", Prec.ATOM
 
 
 def _frechet_value(node: Any, a: Any, h: Any) -> Any:

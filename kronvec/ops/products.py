@@ -28,14 +28,15 @@ from ..registry import function as registry_function
 from ..shapes import matrix_transposed
 from ._code_templates import code_transpose
 from ._evaluation_rules import lift, matrix_transpose_value, with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import py_call
 from ._product_factors import product_stack, unit_factor
 from ._structure_rules import through, transposed_alike, triangle
 from .arithmetic import scale, smul
+from .eigenbasis_products import eigenbasis_sandwiches
 from .leaves import identity, ones, zeros
 
-__all__ = ["matmul", "transpose", "matrix_transpose", "inv", "solve", "matrix_power"]
+__all__ = ["matmul", "matrix_transpose", "inv", "solve", "matrix_power"]
 
 
 
@@ -68,7 +69,7 @@ def matmul(*factors: Any) -> Expr:
         if f.op == "zeros":
             return zeros(shape)
         flat.extend(p for p in (f.args if f.op == "matmul" else (f,)) if not unit_factor(p))
-    flat = _cancel_inverses(_cancel_orthonormal(_cholesky_products(flat)))
+    flat = eigenbasis_sandwiches(_cancel_inverses(_cancel_orthonormal(_cholesky_products(flat))))
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
     if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
@@ -186,7 +187,7 @@ def _matmul_jvp(node: Expr, i: int) -> Any:
     a = node.args
     before = _subproduct(a[:i]) if i > 0 else None
     after = _subproduct(a[i + 1:]) if i < len(a) - 1 else None
-    return KronMap(before, after, *io(node, i))
+    return KronMap(before, after, *map_shapes(node, i))
 
 
 def _subproduct(factors: tuple[Expr, ...]) -> Expr:
@@ -208,23 +209,25 @@ MATMUL = register(
     evaluate=lambda ev, e: ev.product(e), code=lambda g, e, *args: " @ ".join(args),
     jvp=_matmul_jvp,
     transpose=Transpose(None, lambda node, t: matmul(*reversed(t))),
-    printing=Printing(lambda p, e: (p.product(list(e.args)), Prec.PROD),
-                      lambda p, e: (p.product(list(e.args)), Prec.PROD),
-                      lambda p, e: (" @ ".join(p(a, Prec.POSTFIX) for a in e.args), Prec.PROD)),
+    printing=Printing(lambda printer, e: (printer.product(list(e.args)), Prec.PROD),
+                      lambda printer, e: (printer.product(list(e.args)), Prec.PROD),
+                      lambda printer, e: (" @ ".join(printer(a, Prec.POSTFIX) for a in e.args), Prec.PROD)),
     rebuild=lambda node, args: matmul(*args),
     doc="the matrix product A @ B",
 )
 
 
 # ------------------------------------------------------------ transpose
-def transpose(a: Any) -> Expr:
-    """Aᵀ, pushed towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...
+def matrix_transpose(a: Any) -> Expr:
+    """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
+    every member transposed (the last two axes swapped; ``X.mT``); scalars, and per-member
+    scalars of a stack, are their own transposes.
 
-    The matrix transpose: for a stack, each member is transposed (the last
-    two axes swap); scalars, and per-member scalars of a stack, are their own
-    transposes.  Each op's ``transpose`` hook says which arguments a transpose
-    passes to and how the node is rebuilt.  Works bottom-up with an explicit
-    stack, so deep expressions do not recurse.
+    It is linear: d(Aᵀ) = (dA)ᵀ, the commutation matrix in the vec convention.  Aᵀ is pushed
+    towards the leaves: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹, ...  Each op's
+    ``transpose`` hook says which arguments a transpose passes to and how the node is
+    rebuilt.  Works bottom-up with an explicit stack, so deep expressions do not recurse.
+    (``kv.transpose`` is NumPy's permutation of all axes: :func:`kronvec.ops.stacks.transpose`.)
     """
     a = as_expr(a)
     direct = _transpose_directly(a)
@@ -286,25 +289,18 @@ def _transpose_rule(op: str) -> Transpose | None:
         return rule
 
 
-def matrix_transpose(a: Any) -> Expr:
-    """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
-    every member transposed (the last two axes swapped; ``X.mT``).
-
-    It is linear: d(Aᵀ) = (dA)ᵀ, the commutation matrix in the vec convention.  A scalar
-    (or per-member scalars of a stack) is its own transpose.
-    """
-    return transpose(a)
+transpose = matrix_transpose  # the old name, for op modules written before the rename (not exported)
 
 
 register(
     "transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
-    jvp=lambda node, i: KronTMap(None, None, *io(node, i)),
-    printing=Printing(lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
-                      lambda p, e: (p(e.args[0], Prec.ATOM) + p.s.transpose, Prec.POSTFIX),
-                      lambda p, e: (p(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
-    rebuild=lambda node, args: transpose(args[0]),
+    jvp=lambda node, i: KronTMap(None, None, *map_shapes(node, i)),
+    printing=Printing(lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
+                      lambda printer, e: (printer(e.args[0], Prec.ATOM) + printer.s.transpose, Prec.POSTFIX),
+                      lambda printer, e: (printer(e.args[0], Prec.ATOM) + ".T", Prec.POSTFIX)),
+    rebuild=lambda node, args: matrix_transpose(args[0]),
     doc="Aᵀ, each member's transpose for a stack (A.mT; A.T for a matrix)",
 )
 
@@ -325,27 +321,27 @@ def inv(a: Any) -> Expr:
     return Expr.make("inv", (a,), NO_PARAMS, a.shape)
 
 
-def _print_inv(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_inv(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     inner = e.args[0]
-    if inner.op == "transpose" and _plain_transpose(p, inner):
-        return p(inner.args[0], Prec.ATOM) + p.s.inverse_t, Prec.POSTFIX
-    return p(inner, Prec.ATOM) + p.s.inverse, Prec.POSTFIX
+    if inner.op == "transpose" and _plain_transpose(printer, inner):
+        return printer(inner.args[0], Prec.ATOM) + printer.s.inverse_t, Prec.POSTFIX
+    return printer(inner, Prec.ATOM) + printer.s.inverse, Prec.POSTFIX
 
 
 def _inv_jvp(node: Expr) -> Any:
     """dC = −C dA C for C = A⁻¹; for a triangular A the two products are triangular solves."""
     found = triangle(node.args[0])
     if found is None:
-        return KronMap(scale(-1.0, node), node, *io(node, 0))
+        return KronMap(scale(-1.0, node), node, *map_shapes(node, 0))
     lower = found == "lower"
     solves = TriSolveMap(node.args[0], node.args[0], lower, lower, node.shape, label=DISPLAY.python(node))
     return scale_map(-1.0, solves)
 
 
-def _plain_transpose(p: StyledPrintContext, t: Expr) -> bool:
+def _plain_transpose(printer: StyledPrintContext, t: Expr) -> bool:
     """Whether Bᵀ prints as the transpose of B (unnamed, or named B's name + ᵀ): then (Bᵀ)⁻¹ is B⁻ᵀ."""
-    name = p.names.get(t)
-    return name is None or name == p.names.get(t.args[0], "\0") + "ᵀ"
+    name = printer.names.get(t)
+    return name is None or name == printer.names.get(t.args[0], "\0") + "ᵀ"
 
 
 INV = register(
@@ -411,18 +407,18 @@ def _matpow_jvp(node: Expr, i: int) -> Any:
     return add_maps(*[KronMap(power(j), power(k - 1 - j), a.shape, a.shape) for j in range(k)])
 
 
-def _print_matpow(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_matpow(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """Bᵏ, with X⁻ᵏ for B = X⁻¹ and (Xᵏ)ᵀ, (X⁻ᵏ)ᵀ for transposed leaves."""
-    base, k, s, names = e.args[0], e.params.k, p.s, p.names
+    base, k, s, names = e.args[0], e.params.k, printer.s, printer.names
     if base not in names:
         if base.op == "inv" and base.args[0] not in names:
             inner = base.args[0]
             if inner.op == "transpose" and inner not in names:
-                return s.paren(p(inner.args[0], Prec.ATOM) + s.sup(f"-{k}")) + s.transpose, Prec.POSTFIX
-            return p(inner, Prec.ATOM) + s.sup(f"-{k}"), Prec.POSTFIX
+                return s.paren(printer(inner.args[0], Prec.ATOM) + s.sup(f"-{k}")) + s.transpose, Prec.POSTFIX
+            return printer(inner, Prec.ATOM) + s.sup(f"-{k}"), Prec.POSTFIX
         if base.op == "transpose":
-            return s.paren(p(base.args[0], Prec.ATOM) + s.sup(str(k))) + s.transpose, Prec.POSTFIX
-    return p(base, Prec.ATOM) + s.sup(str(k)), Prec.POSTFIX
+            return s.paren(printer(base.args[0], Prec.ATOM) + s.sup(str(k))) + s.transpose, Prec.POSTFIX
+    return printer(base, Prec.ATOM) + s.sup(str(k)), Prec.POSTFIX
 
 
 MATPOW = register(
@@ -433,6 +429,6 @@ MATPOW = register(
     jvp=_matpow_jvp,
     transpose=Transpose((0,), transposed_alike),
     printing=Printing(_print_matpow, _print_matpow,
-                      lambda p, e: (f"matrix_power({p(e.args[0])}, {e.params.k})", Prec.ATOM)),
+                      lambda printer, e: (f"matrix_power({printer(e.args[0])}, {e.params.k})", Prec.ATOM)),
     doc="Aᵏ for an integer k (negative powers through the inverse)",
 )

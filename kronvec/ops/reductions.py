@@ -20,14 +20,15 @@ from ..registry import Prec, Printing, register, signature_of
 from ..shapes import fmt, is_plain, stack_of
 from ..signature import normalize_keyword
 from ._evaluation_rules import lift
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import func_print, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
 from .broadcasting import slice_sums
-from .leaves import Constant, filled, ones, zeros
+from ..shapes import DERIVATION, refuse_named
+from .leaves import Constant, filled, ones, size_of, zeros
 from .norm_roots import power0
-from .products import inv, transpose
+from .products import inv, matrix_transpose
 from .svd_norms import nuclear_norm, spectral_norm
 from .stacks import normalize_axes, reduce_sum, transpose as permute
 
@@ -45,17 +46,17 @@ def _one() -> Expr:
 def _scalar_jvp(C: Any, M: Any) -> Any:
     """The rank-one JVP tr(C dA)·M of a scalar-valued function (per member for a stack, with
     any number of stack axes)."""
-    return lambda node, i: member_trace_map(C(node), M(node), *io(node, i))
+    return lambda node, i: member_trace_map(C(node), M(node), *map_shapes(node, i))
 
 
 def _scalar_of_1x1(name: str) -> Any:
     """Print ``name(A)``, or just A when A is a 1×1 matrix read as a scalar."""
     inner = func_print(name)
 
-    def render(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    def render(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
         if e.args[0].shape == (1, 1):
-            return p.render(e.args[0])
-        return inner(p, e)
+            return printer.render(e.args[0])
+        return inner(printer, e)
     return render
 
 
@@ -87,7 +88,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         s, inner = a.args
         return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
     if a.op == "identity":
-        return Constant(float(a.shape[0]))
+        return size_of(a.shape[0])
     if a.op == "zeros":
         return zeros(())
     return Expr.make("trace", (a,), NO_PARAMS, ())
@@ -123,6 +124,8 @@ def _leading_square(a: Expr) -> Expr:
     NumPy, the trace of a rectangular plane sums its k diagonal entries.  The block is
     [I 0] A (m > n) or A [I 0]ᵀ (m < n), so it differentiates as a product with constants."""
     m, n = a.shape[-2:]
+    if m != n:
+        refuse_named("trace", (m, n), DERIVATION)
     if m > n:
         return Constant(np.eye(n, m), "[I 0]") @ a
     if m < n:
@@ -242,7 +245,7 @@ SUM = register(
     "sum", public="sum", function=sum, stacks=True,
     signature=AXIS_REDUCTION,
     evaluate=lift(lambda x: float(np.sum(x))), code="{np}.sum({0})",
-    jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *io(node, i)),
+    jvp=lambda node, i: TraceMap(ones(node.args[0].shape[::-1]), _one(), *map_shapes(node, i)),
     printing=Printing(_scalar_of_1x1("sum"), _scalar_of_1x1(r"\operatorname{sum}"), py_call("sum")),
     doc="the sum of all entries, or of each column or row (axis=)",
 )
@@ -309,7 +312,7 @@ def _frobenius_value(x: Any) -> float:
 
 def _frobenius_jvp(node: Expr, i: int) -> LinearMap:
     """d‖A‖ = tr((A/‖A‖)ᵀ dA), 0 at A = 0 (power0: the minimum-norm subgradient)."""
-    return TraceMap(transpose(smul(power0(node, -1.0), node.args[0])), _one(), *io(node, i))
+    return TraceMap(matrix_transpose(smul(power0(node, -1.0), node.args[0])), _one(), *map_shapes(node, i))
 
 
 def _print_frobenius(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:

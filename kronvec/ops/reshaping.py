@@ -134,11 +134,12 @@ def _rebuild_reshaped(node: Expr, args: list[Expr]) -> Expr:
 
 def _reshape_code(g: Any, e: Expr, x: str) -> str:
     if e.params.order == "C":
-        return f"{g.np}.reshape({x}, {e.shape})"
+        return f"{g.array_module}.reshape({x}, {e.shape})"
     if g.name == "torch":  # no order= in PyTorch: the C-order reshape of the reversed axes
-        return f"{g.np}.permute({g.np}.reshape({g.np}.permute({x}, {tuple(range(e.args[0].ndim))[::-1]}), " \
-               f"{e.shape[::-1]}), {tuple(range(e.ndim))[::-1]})"
-    return f"{g.np}.reshape({x}, {e.shape}, order='F')"
+        xp = g.array_module
+        reversed_in = f"{xp}.permute({x}, {tuple(range(e.args[0].ndim))[::-1]})"
+        return f"{xp}.permute({xp}.reshape({reversed_in}, {e.shape[::-1]}), {tuple(range(e.ndim))[::-1]})"
+    return f"{g.array_module}.reshape({x}, {e.shape}, order='F')"
 
 
 register(

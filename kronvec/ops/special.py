@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ..contexts import StyledPrintContext
+from ..contexts import PrintContext, StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
-from ..maps import ElementwiseMap
+from ..maps import ElementwiseMap, LinearMap
 from ..registry import Params, Prec, Printing, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
-from ._jvp_rules import io
+from ._jvp_rules import map_shapes
 from ._printing_rules import func_print, py_call
 from ._structure_rules import through
 from .arithmetic import add, hadamard, power, scale
@@ -111,24 +111,33 @@ def polygamma(n: int, x: Any) -> Expr:
 
 
 def _print_polygamma(latex: bool) -> Any:
-    def styled(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    def styled(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
         order = e.params.order
         head = rf"\psi^{{({order})}}" if latex else f"ψ⁽{str(order).translate(_SUPERSCRIPT)}⁾"
-        return p.s.func(head, p(e.args[0])), Prec.ATOM
+        return printer.s.func(head, printer(e.args[0])), Prec.ATOM
     return styled
+
+
+def _polygamma_jvp(node: Expr, i: int) -> LinearMap:
+    """d ψ⁽ⁿ⁾(A) = ψ⁽ⁿ⁺¹⁾(A) ⊙ dA."""
+    return ElementwiseMap(polygamma(node.params.order + 1, node.args[0]), *map_shapes(node, i))
+
+
+def _python_polygamma(printer: PrintContext, e: Expr) -> tuple[str, int]:
+    return f"polygamma({e.params.order}, {printer(e.args[0])})", Prec.ATOM
 
 
 register("polygamma", public="polygamma", function=polygamma, signature="int,(...)->(...)",
          params=("order",), stacks=True,
          rebuild=lambda node, args: polygamma(node.params.order, args[0]),
          evaluate=with_node(lambda n, x: special.polygamma(n.params.order, x)),
-         jvp=lambda node, i: ElementwiseMap(polygamma(node.params.order + 1, node.args[0]), *io(node, i)),
+         jvp=_polygamma_jvp,
          code=code_for(numpy="special.polygamma({n.params.order}, {0})",
                        jax="jspecial.polygamma({n.params.order}, {0})",
                        torch="torch.special.polygamma({n.params.order}, {0})"),
          transpose=through(0),
          printing=Printing(_print_polygamma(False), _print_polygamma(True),
-                           lambda p, e: (f"polygamma({e.params.order}, {p(e.args[0])})", Prec.ATOM)),
+                           _python_polygamma),
          domain=("", "positive"),
          doc="ψ⁽ⁿ⁾(X), derivatives of the digamma function (scipy.special.polygamma(n, x))")
 
@@ -196,7 +205,7 @@ def _ndtr_ratio_value(x: Any) -> Any:
 
 
 def _ndtr_ratio_jvp(node: Expr, i: int) -> ElementwiseMap:
-    return ElementwiseMap(scale(-1.0, hadamard(node, add(node.args[0], node))), *io(node, i))
+    return ElementwiseMap(scale(-1.0, hadamard(node, add(node.args[0], node))), *map_shapes(node, i))
 
 
 def _erfcx_code(module: str) -> str:
@@ -262,13 +271,13 @@ def _spread(d: Expr, node: Expr) -> Expr:
 def _xlogy_jvp(node: Expr, i: int) -> ElementwiseMap:
     x, y = node.args
     d = log(y) if i == 0 else xdivy(x, y)
-    return ElementwiseMap(_spread(d, node), *io(node, i))
+    return ElementwiseMap(_spread(d, node), *map_shapes(node, i))
 
 
 def _xdivy_jvp(node: Expr, i: int) -> ElementwiseMap:
     x, y = node.args
     d = power(y, -1.0) if i == 0 else scale(-1.0, xdivy(x, power(y, 2.0)))
-    return ElementwiseMap(_spread(d, node), *io(node, i))
+    return ElementwiseMap(_spread(d, node), *map_shapes(node, i))
 
 
 def _xdivy_code(module: str) -> str:

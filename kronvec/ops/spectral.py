@@ -43,10 +43,10 @@ from ._outputs import Output, register_outputs
 from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
 from .leaves import identity, ones
-from .products import matmul, transpose
+from .products import matmul, matrix_transpose
 from .structure import diag
 
-__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts"]
+__all__ = ["eigh", "eigvalsh", "svd", "gapinv", "svd_parts", "eigh_pair"]
 
 
 _EPS = np.finfo(float).eps
@@ -182,10 +182,19 @@ def _eigh_full(uplo: Literal["L", "U"], a: np.ndarray) -> tuple[np.ndarray, np.n
     return w[..., None], v
 
 
+_VECTOR_OPS = ("eigh_vectors", "eigh_column", "eigh_resolvent", "eigfun")
+"""The ops whose values need eigh's vectors: with one of them the eigenvalues come from the same call."""
+
+
+def eigh_pair(ev: Any, a: Expr, uplo: Literal["L", "U"]) -> Any:
+    """The value (w as a column, V) of ``eigh(a, UPLO)``, from the one LAPACK call its outputs share."""
+    return ev.shared(("eigh", a, uplo), partial(_eigh_full, uplo), ev(a))
+
+
 def _eigvalsh_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
     a, uplo = e.args[0], e.params.UPLO
     key = ("eigh", a, uplo)
-    if ev.has_shared(key) or ev.mentions("eigh_vectors"):
+    if ev.has_shared(key) or any(ev.mentions(op) for op in _VECTOR_OPS):
         result: np.ndarray = ev.op(itemgetter(0), ev.shared(key, partial(_eigh_full, uplo), ev(a)))
         return result
     result = ev.op(partial(_eigvalsh_only, uplo), ev(a))
@@ -197,7 +206,7 @@ def _eigvalsh_code(g: CodeContext, e: Expr, a: str) -> str:
     if g.evaluates(eigenvectors(e.args[0], uplo)) or g.name == "jax":  # one eigh for both (JAX:
         # its eigvalsh symmetrizes A instead of reading one triangle)
         return f"{code_eigh(g, a, uplo)}[0][:, None]"
-    return f"{g.la}.eigvalsh({a}, UPLO={uplo!r})[:, None]"
+    return f"{g.linalg_module}.eigvalsh({a}, UPLO={uplo!r})[:, None]"
 
 
 def _svd_code(index: int) -> Any:
@@ -205,9 +214,9 @@ def _svd_code(index: int) -> Any:
         a_ = e.args[0]
         full = index != 1 or g.evaluates(svd_factor(a_, "U")) or g.evaluates(svd_factor(a_, "Vt"))
         if not full:
-            return f"{g.la}.svdvals({a})[:, None]" if g.name == "torch" else \
-                f"{g.la}.svd({a}, compute_uv=False)[:, None]"
-        usv = g.let(f"{g.la}.svd({a}, full_matrices=False)", hint="svd")
+            return f"{g.linalg_module}.svdvals({a})[:, None]" if g.name == "torch" else \
+                f"{g.linalg_module}.svd({a}, compute_uv=False)[:, None]"
+        usv = g.let(f"{g.linalg_module}.svd({a}, full_matrices=False)", hint="svd")
         return f"{usv}[1][:, None]" if index == 1 else f"{usv}[{index}]"
     return code
 
@@ -236,9 +245,9 @@ def _eigvectors_jvp(node: Expr, i: int) -> Any:
 
 
 def _py_uplo(name: str) -> Any:
-    def render(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    def render(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
         extra = ", UPLO='U'" if e.params.UPLO == "U" else ""
-        return f"{name}({p(e.args[0])}{extra})", Prec.ATOM
+        return f"{name}({printer(e.args[0])}{extra})", Prec.ATOM
     return render
 
 
@@ -368,7 +377,7 @@ def _svd_values_only(a: np.ndarray) -> np.ndarray:
 def svd_parts(a: Expr) -> tuple[Expr, Expr, Expr, Expr, int]:
     """(U, s, Vᵀ, V, k) of the reduced SVD of ``a``, k = min(m, n)."""
     U, s, Vt = svd(a)
-    return U, s, Vt, transpose(Vt), _k(a)
+    return U, s, Vt, matrix_transpose(Vt), _k(a)
 
 
 def _svdvals_jvp(node: Expr, i: int) -> Any:

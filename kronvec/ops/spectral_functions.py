@@ -31,7 +31,7 @@ from ..registry import Params, Prec, Printing, SELF, register, spec
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .elementwise import ELEMENTWISE_FUNCTIONS
-from .leaves import identity, ones
+from .leaves import identity, ones, zeros
 from .spectral import eigenvectors, eigvalsh, gapinv
 
 __all__ = ["eigfun", "divdiff", "elementwise_derivative"]
@@ -44,26 +44,49 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
     """φ'(w) when g = φ(w) is an elementwise function of the column w, else None.
 
     Forward mode along g's DAG with dw = 𝟙, through elementwise functions,
-    powers, sums, scalings and Hadamard products only (whose derivatives are
-    diagonal, so the image of 𝟙 is the diagonal of the Jacobian).
+    powers, sums, scalings and Hadamard products, and through entries taken
+    from w (``w[G]``) and placed back at the same rows (``place(·, G)``), whose
+    Jacobians are all diagonal, so the image of 𝟙 is the diagonal of the
+    Jacobian.  A g that does not depend on w (a constant: the indicator of a
+    projector) has φ' = 0.
     """
     d: dict[Expr, Expr | None] = {}
+    rows: dict[Expr, range] = {}  # the entries of w that each row of a moving node stands for
     for node in g.walk():
         if node is w:
-            d[node] = ones(w.shape)
+            d[node], rows[node] = ones(w.shape), range(w.shape[0])
             continue
         moving = [i for i, a in enumerate(node.args) if d.get(a) is not None]
         if not moving:
             d[node] = None
             continue
-        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or \
-            node.op == "smul" and moving == [1]
-        if not ok or node.shape != w.shape:
+        aligned = _aligned_rows(node, moving, [rows[node.args[i]] for i in moving], w)
+        if aligned is None:
             return None
+        rows[node] = aligned
         jvp = spec(node.op).jvp
         assert jvp is not None, "an elementwise op has a JVP rule"
         d[node] = add(*[jvp(node, i)._apply(d[node.args[i]]) for i in moving])
-    return d.get(g) if d.get(g) is not None else None
+    if d.get(g) is None:
+        return zeros(w.shape) if w not in g.walk() else None
+    return d[g] if g.shape == w.shape and rows[g] == range(w.shape[0]) else None
+
+
+def _aligned_rows(node: Expr, moving: list[int], moving_rows: list[range], w: Expr) -> range | None:
+    """The rows of w that the rows of ``node`` stand for, when node's Jacobian in its moving
+    arguments stays diagonal (None otherwise)."""
+    first = moving_rows[0]
+    if any(r != first for r in moving_rows):
+        return None
+    if node.op == "index":
+        r = node.params.rows
+        return first[r.start:r.stop:r.step] if node.params.cols == range(1) else None
+    if node.op == "place":
+        same = node.params.rows == first and node.params.cols == range(1)
+        return range(node.shape[0]) if same and node.shape == w.shape else None
+    ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or \
+        node.op == "smul" and moving == [1]
+    return first if ok and node.shape[0] == len(first) else None
 
 
 # -------------------------------------------------------------- divdiff
@@ -94,6 +117,16 @@ def divided_difference_matrix(w: np.ndarray, g: np.ndarray, gp: np.ndarray | Non
                                   f"derivative at a repeated eigenvalue: w[{i}] = w[{j}] = {w[i]:.6g} "
                                   f"(gap {abs(w[i] - w[j]):.3g})")
         gp = gp.reshape(-1)
+        predicted = np.maximum(np.abs(gp[:, None]), np.abs(gp[None, :])) * np.abs(dw)
+        slack = 100.0 * np.finfo(float).eps * max(float(np.abs(g).max(initial=0.0)), np.finfo(float).tiny)
+        split = near & (np.abs(dg) > 2.0 * predicted + slack)
+        if split.any():  # g differs within a group of (nearly) equal eigenvalues: a projector onto
+            # part of a tied group, which has no derivative
+            i, j = map(int, np.argwhere(split)[0])
+            raise DegenerateError(f"eigh: V diag(g) Vᵀ has no derivative where g differs within a group of "
+                                  f"repeated eigenvalues: w[{i}] = w[{j}] = {w[i]:.6g} but g[{i}] = "
+                                  f"{g[i]:.6g}, g[{j}] = {g[j]:.6g} (a projector onto part of a tied "
+                                  f"group, or columns of V that split it)")
         out = np.where(near, (gp[:, None] + gp[None, :]) / 2, out)
     np.fill_diagonal(out, 0.0)
     return out
@@ -125,7 +158,7 @@ def _divdiff_code(g: CodeContext, e: Expr, w: str, f: str, fp: str | None = None
     if g.name == "numpy":
         helper = g.helper("divided_differences", divided_difference_matrix)
         return f"{helper}({w}, {f}{', ' + fp if fp else ''})"
-    np_, n = g.np, e.shape[0]
+    np_, n = g.array_module, e.shape[0]
     eye = g.let(g.eye(n), hint="I")
     dw = g.let(f"{w} - {w}.T", hint="gap")
     close = float(np.finfo(float).eps ** (1 / 3))
@@ -188,10 +221,10 @@ def _eigfun_jvp(node: Expr, i: int) -> Any:
                    KronMap(V.T, V, a.shape, a.shape), TriangleMap(mirror, n))
 
 
-def _print_eigfun(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_eigfun(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     V = eigenvectors(e.args[0], e.params.UPLO)
-    diag = p.s.func(r"\operatorname{diag}" if p.s.latex else "diag", p(e.args[1]))
-    return p.s.join([p(V, Prec.POSTFIX), diag, p(V.T, Prec.POSTFIX)], True), Prec.PROD
+    diag = printer.s.func(r"\operatorname{diag}" if printer.s.latex else "diag", printer(e.args[1]))
+    return printer.s.join([printer(V, Prec.POSTFIX), diag, printer(V.T, Prec.POSTFIX)], True), Prec.PROD
 
 
 def _eigfun_code(g: CodeContext, e: Expr, a: str, f: str) -> str:

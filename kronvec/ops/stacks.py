@@ -37,7 +37,7 @@ from ._evaluation_rules import with_node
 from ._printing_rules import axes_printing
 from .arithmetic import multiply, scale
 from .leaves import filled
-from .products import matmul, transpose as matrix_t
+from .products import matmul, matrix_transpose
 
 __all__ = ["transpose", "permute_dims", "swapaxes", "reshape", "broadcast_to", "reduce_sum", "tensordot",
            "normalize_axes", "reduced_shape"]
@@ -94,7 +94,7 @@ def _permuted(a: Expr, perm: tuple[int, ...]) -> Expr:
     if perm == tuple(range(ndim)):
         return a
     if ndim >= 2 and perm == tuple(range(ndim - 2)) + (ndim - 1, ndim - 2):
-        return matrix_t(a)  # the members' transposes
+        return matrix_transpose(a)  # the members' transposes
     if a.op == "permute_dims":
         inner = a.params.axes
         return _permuted(a.args[0], tuple(inner[p] for p in perm))
@@ -105,8 +105,8 @@ def _permuted(a: Expr, perm: tuple[int, ...]) -> Expr:
     return Expr.make("permute_dims", (a,), Params(axes=perm), tuple(a.shape[p] for p in perm))
 
 
-def _print_permute(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
-    return p.s.func("transpose", p(e.args[0]), str(e.params.axes)), Prec.ATOM
+def _print_permute(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.s.func("transpose", printer(e.args[0]), str(e.params.axes)), Prec.ATOM
 
 
 register(
@@ -116,7 +116,7 @@ register(
     code=code_for(other="{np}.transpose({0}, {n.params.axes})", torch="{0}.permute({n.params.axes})"),
     jvp=lambda node, i: PermuteMap(node.args[0].shape, node.params.axes),
     printing=Printing(_print_permute, _print_permute,
-                      lambda p, e: (f"transpose({p(e.args[0])}, {e.params.axes})", Prec.ATOM)),
+                      lambda printer, e: (f"transpose({printer(e.args[0])}, {e.params.axes})", Prec.ATOM)),
     rebuild=lambda node, args: _permuted(args[0], node.params.axes),
     doc="the axes permuted, as numpy.transpose (all reversed by default: Aᵀ, or X.T of a stack)",
 )
@@ -162,9 +162,9 @@ def reshape(a: Any, shape: Sequence[int]) -> Expr:
     return Expr.make("reshape", (a,), NO_PARAMS, shape)
 
 
-def _print_inner(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_inner(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """Printed as the array it reshapes or broadcasts (the closed forms are per member)."""
-    return p.render(e.args[0])
+    return printer.render(e.args[0])
 
 
 register(
@@ -172,7 +172,7 @@ register(
     evaluate=with_node(lambda n, x: np.reshape(x, n.shape)), code="{0}.reshape({n.shape})",
     jvp=lambda node, i: ReshapeMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
-                      lambda p, e: (f"reshape({p(e.args[0])}, {e.shape})", Prec.ATOM)),
+                      lambda printer, e: (f"reshape({printer(e.args[0])}, {e.shape})", Prec.ATOM)),
     rebuild=lambda node, args: reshape(args[0], node.shape),
     doc="the entries in another shape, in C order (internal)",
 )
@@ -203,7 +203,7 @@ register(
     evaluate=with_node(lambda n, x: np.broadcast_to(x, n.shape)), code="{np}.broadcast_to({0}, {n.shape})",
     jvp=lambda node, i: BroadcastMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
-                      lambda p, e: (f"broadcast_to({p(e.args[0])}, {e.shape})", Prec.ATOM)),
+                      lambda printer, e: (f"broadcast_to({printer(e.args[0])}, {e.shape})", Prec.ATOM)),
     rebuild=lambda node, args: broadcast_to(args[0], node.shape),
     doc="an array spread to a shape by NumPy's broadcasting (internal)",
 )
@@ -293,7 +293,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
     if na == nb == 2 and a_axes == (1,) and b_axes == (0,):
         return matmul(a, b)
     if na == nb == 2 and len(a_axes) == 2:  # Σ A ⊙ Bᵀ-like: a full contraction
-        b2 = b if a_axes == b_axes else matrix_t(b)
+        b2 = b if a_axes == b_axes else matrix_transpose(b)
         return registry.function("sum")(multiply(a, b2))  # reductions sit above this family
     rows = math.prod(a.shape[i] for i in free_a)
     inner = math.prod(a.shape[i] for i in a_axes)

@@ -26,8 +26,9 @@ from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import call_printing
 from ._structure_rules import through
+from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant
-from .products import matmul, transpose
+from .products import matmul, matrix_transpose
 from .spectral import svd_parts
 
 __all__ = ["nuclear_norm", "spectral_norm"]
@@ -66,6 +67,7 @@ def _norm_shape(what: str, a: Expr) -> tuple[int, ...]:
 
 
 def _first(k: int) -> Expr:
+    refuse_named("norm", (k,), DERIVATION)
     e1 = np.zeros((k, 1))
     e1[0, 0] = 1.0
     return Constant(e1, "e₁")
@@ -73,12 +75,12 @@ def _first(k: int) -> Expr:
 
 def _nuclear_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    return member_trace_map(transpose(norm_gradient(a, "nuc")), Constant(1.0), a.shape, node.shape)
+    return member_trace_map(matrix_transpose(norm_gradient(a, "nuc")), Constant(1.0), a.shape, node.shape)
 
 
 def _spectral_jvp(node: Expr, i: int) -> Any:
     a = node.args[0]
-    return member_trace_map(transpose(norm_gradient(a, "2")), Constant(1.0), a.shape, node.shape)
+    return member_trace_map(matrix_transpose(norm_gradient(a, "2")), Constant(1.0), a.shape, node.shape)
 
 
 # ------------------------------------------- the gradients, with their choices at kinks
@@ -121,7 +123,7 @@ def _norm_gradient_code(g: CodeContext, e: Expr, a: str) -> str:
     count = f"((s >= s[..., :1] - {tol}) * 1.0).sum(-1, {keep}=True)"
     weights = f"(s > {tol}) * 1.0" if e.params.kind == "nuc" else \
         f"(((s >= s[..., :1] - {tol}) & (s[..., :1] > 0)) * 1.0) / ({count}).clip(1.0)"
-    svd = f"{g.la}.svd({a}, full_matrices=False)"
+    svd = f"{g.linalg_module}.svd({a}, full_matrices=False)"
     return f"(lambda u, s, vt: (u * ({weights})[..., None, :]) @ vt)(*{svd})"
 
 
@@ -129,7 +131,7 @@ register(
     "norm_gradient", function=norm_gradient, params=("kind",), stacks=True,
     evaluate=with_node(lambda n, x: norm_gradient_value(n.params.kind, x)), code=_norm_gradient_code,
     jvp=_norm_gradient_jvp,
-    printing=Printing(*(lambda p, e: p.render(_svd_form(e.args[0], e.params.kind)),) * 3),
+    printing=Printing(*(lambda printer, e: printer.render(_svd_form(e.args[0], e.params.kind)),) * 3),
     doc="the gradient of the nuclear (U_r V_rᵀ) or spectral norm (the mean of uᵢvᵢᵀ over ties of s₁)",
 )
 
@@ -143,9 +145,9 @@ register(
     "nuclear_norm", function=nuclear_norm, stacks=True,
     evaluate=with_node(lambda n, x: _matrix_norm(x, "nuc")), code="{la}.norm({0}, 'nuc')",
     jvp=_nuclear_jvp,
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "_*", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_*", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord='nuc')", Prec.ATOM)),
+    printing=Printing(lambda printer, e: (printer.s.norm(printer(e.args[0])) + "_*", Prec.ATOM),
+                      lambda printer, e: (r"\left\|" + printer(e.args[0]) + r"\right\|_*", Prec.ATOM),
+                      lambda printer, e: (f"norm({printer(e.args[0])}, ord='nuc')", Prec.ATOM)),
     identity=("‖{arg}‖_* = Σ sᵢ ⇒ d‖{arg}‖_* = Σ uᵢᵀ d{arg} vᵢ = tr(V Uᵀ d{arg})",
               r"\mathrm{{d}}\|{arg}\|_* = \operatorname{{tr}}(V U^{{\top}} \mathrm{{d}}{arg})"),
     doc="the nuclear norm ‖A‖_* (the sum of the singular values)",
@@ -154,9 +156,9 @@ register(
     "spectral_norm", function=spectral_norm, stacks=True,
     evaluate=with_node(lambda n, x: _matrix_norm(x, 2)), code="{la}.norm({0}, 2)",
     jvp=_spectral_jvp,
-    printing=Printing(lambda p, e: (p.s.norm(p(e.args[0])) + "₂", Prec.ATOM),
-                      lambda p, e: (r"\left\|" + p(e.args[0]) + r"\right\|_2", Prec.ATOM),
-                      lambda p, e: (f"norm({p(e.args[0])}, ord=2)", Prec.ATOM)),
+    printing=Printing(lambda printer, e: (printer.s.norm(printer(e.args[0])) + "₂", Prec.ATOM),
+                      lambda printer, e: (r"\left\|" + printer(e.args[0]) + r"\right\|_2", Prec.ATOM),
+                      lambda printer, e: (f"norm({printer(e.args[0])}, ord=2)", Prec.ATOM)),
     identity=("‖{arg}‖₂ = s₁ ⇒ d‖{arg}‖₂ = u₁ᵀ d{arg} v₁", r"\mathrm{{d}}\|{arg}\|_2 = u_1^{{\top}} "
               r"\mathrm{{d}}{arg}\, v_1"),
     doc="the spectral norm ‖A‖₂ (the largest singular value)",
@@ -176,7 +178,7 @@ def _polar_frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
     """U Ω Vᵀ (+ the terms of a rectangular A) from the SVD, for JAX and PyTorch (matrices)."""
     if e.ndim > 2:
         g.unsupported("the derivative of the nuclear norm's gradient of a stack")
-    svd = g.let(f"{g.la}.svd({a}, full_matrices=False)", hint="svd")
+    svd = g.let(f"{g.linalg_module}.svd({a}, full_matrices=False)", hint="svd")
     u, s, vt = f"{svd}[0]", f"{svd}[1]", f"{svd}[2]"
     inner = g.let(f"{u}.T @ {h} @ {vt}.T", hint="E")
     out = f"{u} @ (({inner} - {inner}.T) / ({s}[:, None] + {s}[None, :])) @ {vt}"

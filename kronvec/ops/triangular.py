@@ -109,13 +109,13 @@ def signed(style: Any, number: str) -> str:
     return style.minus + number[1:] if number.startswith("-") else number
 
 
-def _print_tri(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
+def _print_tri(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     kind = e.params.kind
     uni, lat, extra = TRI_TEXT[kind]
-    args = [p(e.args[0])] + ([signed(p.s, extra)] if extra else [])
-    text = p.s.func(lat if p.s.latex else uni, *args)
+    args = [printer(e.args[0])] + ([signed(printer.s, extra)] if extra else [])
+    text = printer.s.func(lat if printer.s.latex else uni, *args)
     if kind.startswith("unit"):
-        return f"{p.s.identity} + {text}", Prec.SUM
+        return f"{printer.s.identity} + {text}", Prec.SUM
     return text, Prec.ATOM
 
 
@@ -135,7 +135,7 @@ _TRI_CODE = {
 def tri_code(g: CodeContext, kind: str, x: str, n: int) -> str:
     """The ``kind`` part of the (n, n) matrix ``x`` (its code), as generated code."""
     template = _TRI_CODE[kind]
-    return template.format(x, np=g.np, eye=g.eye(n) if "{eye}" in template else "")
+    return template.format(x, np=g.array_module, eye=g.eye(n) if "{eye}" in template else "")
 
 
 def _tri_transposed(node: Expr, _: list[Expr]) -> Expr:
@@ -159,7 +159,7 @@ register(
     transpose=Transpose((), _tri_transposed),
     triangular=lambda node: TRIANGLE_KINDS[node.params.kind] or None,
     printing=Printing(_print_tri, _print_tri,
-                      lambda p, e: (f"tri({p(e.args[0])}, {e.params.kind!r})", Prec.ATOM)),
+                      lambda printer, e: (f"tri({printer(e.args[0])}, {e.params.kind!r})", Prec.ATOM)),
     rebuild=lambda node, args: tri(args[0], node.params.kind),
     doc="a triangle of a square matrix: tril, triu, Φ, symₗ, ... (appears in factorization derivatives)",
 )
@@ -345,15 +345,15 @@ def _solve_triangular_jvp(node: Expr, i: int) -> Any:
                                    KronMap(None, node, stack + (n, n), node.shape), part))
 
 
-def _print_solve_triangular(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
-    return p.product([inv(_triangle_read(e)), e.args[1]]), Prec.PROD
+def _print_solve_triangular(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    return printer.product([inv(_triangle_read(e)), e.args[1]]), Prec.PROD
 
 
-def _python_solve_triangular(p: PrintContext, e: Expr) -> tuple[str, int]:
+def _python_solve_triangular(printer: PrintContext, e: Expr) -> tuple[str, int]:
     q = e.params
     extra = "".join([", trans=1" if q.trans else "", ", lower=True" if q.lower else "",
                      ", unit_diagonal=True" if q.unit else ""])
-    return f"solve_triangular({p(e.args[0])}, {p(e.args[1])}{extra})", Prec.ATOM
+    return f"solve_triangular({printer(e.args[0])}, {printer(e.args[1])}{extra})", Prec.ATOM
 
 
 def _rebuild_solve_triangular(node: Expr, args: list[Expr]) -> Expr:

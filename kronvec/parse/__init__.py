@@ -88,6 +88,7 @@ def analyze(text: str, shapes: Mapping[str, Any] | None = None) -> Analysis:
     inference = Inference(reader, given)
     inference.type_of(tree)
     inference.solve_deferred()
+    inference.default_sizes()
     return Analysis(tree, inference.resolved_shapes(), frozenset(reader.invertible),
                     frozenset(reader.positive), frozenset(reader.unit))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Callable, Mapping
 
+from ..dims import LETTERS, Dim
 from ..registry import public_functions, signature_of
 from ..signature import Alternative, Arg, Signature
 from .assembly import AssemblyRules
@@ -360,6 +361,26 @@ class Inference(AssemblyRules):
                 return
             waiting[0][1]()
             waiting[0][0].done = True
+
+    def default_sizes(self) -> None:
+        """Decide the sizes no use decides: a symbol whose name is one lower-case letter is a
+        column vector (the Matrix Cookbook's convention) and every size still unknown becomes a
+        name, the first free letter of n, m, p, q, r, k in order of appearance."""
+        for name, kind in self.symbols.items():
+            if len(name) == 1 and name.islower() and name not in self.given and name not in self.scalars \
+                    and not kind.scalar and self.dims.size(kind.cols) is None:
+                self.dims.bind(kind.cols, 1)
+        self.solve_deferred()
+        used = {str(s) for shape in self.given.values() for s in shape if isinstance(s, Dim)}
+        letters = (f"{letter}{suffix}" for suffix in ("", "2", "3", "4", "5") for letter in LETTERS)
+        for kind in list(self.symbols.values()):
+            for var in (kind.rows, kind.cols):
+                if self.dims.size(var) is None:
+                    letter = next(letters)
+                    while letter in used:
+                        letter = next(letters)
+                    self.dims.bind(var, Dim(letter))
+                    self.solve_deferred()
 
     def resolved_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every symbol's shape, or a ParseError naming the undetermined ones."""

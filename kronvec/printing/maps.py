@@ -30,13 +30,13 @@ from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.structured import VechMap
 from ..ops.arithmetic import smul
 from ..ops.leaves import Scalar, symbol
-from ..ops.products import inv, transpose
+from ..ops.products import inv, matrix_transpose
 from ..ops.reductions import det
 from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
 from ..shapes import as2d
 from .expressions import Printer, format_number, shared_names, to_unicode, where_clause
-from .styles import LATEX, UNICODE, Style
+from .styles import LATEX, UNICODE, Style, free_letters
 
 __all__ = ["map_to_unicode", "map_to_latex", "differential", "render_map", "MAP_RENDERERS"]
 
@@ -77,7 +77,7 @@ class _MapPrinter:
             return self.s.identity
         if isinstance(f, Expr) and f.op not in ("matmul", "add", "smul", "scale", "kron",
                                                   "hadamard"):
-            return self.p(transpose(f), POSTFIX)
+            return self.p(matrix_transpose(f), POSTFIX)
         return self.factor(f, ATOM) + self.s.transpose
 
     def coefficient(self, coefs: list[Any]) -> tuple[str, bool]:
@@ -172,7 +172,7 @@ class _MapPrinter:
             cm, M = cm + [M], None
         ctext, neg = self.coefficient(cm + cc)
         row = "" if C is None and scalar_in else \
-            s.func("vec", self.factor(transpose(C) if isinstance(C, Expr) else C, SUM)) + s.transpose
+            s.func("vec", self.factor(matrix_transpose(C) if isinstance(C, Expr) else C, SUM)) + s.transpose
         column = "" if M is None or isinstance(M, Expr) and _is_one(M) or \
             isinstance(M, np.ndarray) and M.size == 1 else s.func("vec", self.factor(M, SUM))
         body = " ".join(part for part in (ctext, column, row) if part)
@@ -244,7 +244,7 @@ class _MapPrinter:
             axes = m.removed + m.kept_sums
             text = f"sum(H, axis={axes[0] if len(axes) == 1 else tuple(sorted(axes))})"
         elif isinstance(m, PermuteMap):
-            text = f"transpose(H, {m.axes})"
+            text = f"matrix_transpose(H, {m.axes})"
         else:
             text = f"reshape(H, {m.out_shape})"
         return f"H ↦ {text}", False, False
@@ -329,12 +329,14 @@ def _map_text(style: Style, m: LinearMap, names: Mapping[Expr, str] | None) -> s
 
 def map_to_unicode(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:
     """The map in the vec convention, e.g. ``(V⁻¹XF)ᵀ ⊗ FXᵀV⁻¹``."""
-    return _map_text(UNICODE, m, names)
+    with free_letters((m.in_shape, m.out_shape)):
+        return _map_text(UNICODE, m, names)
 
 
 def map_to_latex(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:
     """LaTeX of the map in the vec convention."""
-    return _map_text(LATEX, m, names)
+    with free_letters((m.in_shape, m.out_shape)):
+        return _map_text(LATEX, m, names)
 
 
 def differential(J: Any) -> str:

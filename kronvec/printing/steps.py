@@ -17,7 +17,7 @@ For a scalar f the last lines are df = tr(Gᵀ dX) and G.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from .. import expr as E
 from ..derivative import partial
@@ -48,10 +48,7 @@ def derivation(J: Any, gradient: E.Expr | None = None,
     latex : bool
         Give LaTeX: one ``aligned`` block with a line per step.
     """
-    show, show_map = (to_latex, map_to_latex) if latex else (to_unicode, map_to_unicode)
-    line: Callable[[str, str], str] = \
-        (lambda lhs, rhs: f"{lhs} &= {rhs}") if latex else (lambda lhs, rhs: f"{lhs} = {rhs}")
-    d = "\\mathrm{d}" if latex else "d"
+    w = _Writer(latex)
     wrt = J.wrt
     plain = E.strip_names(E.as_expr(J.expr))
     given = {**J.names, **(names or {})}
@@ -62,10 +59,31 @@ def derivation(J: Any, gradient: E.Expr | None = None,
     if latex:  # tangents print as \mathrm{d}V rather than as a symbol named dV
         tangents = {_tangent(wrt): wrt.params.name, **{_tangent(n, L): L for n, L in steps.items()}}
         shown_names.update(_with_transposes({t: f"\\mathrm{{d}}{L}" for t, L in tangents.items()}))
-    lines = []
-    for node, letter in steps.items():
-        shown = {k: v for k, v in shown_names.items() if k is not node}
-        lines.append(line(letter, show(node, shown)))
+    lines = [w.line(letter, w.show(node, {k: v for k, v in shown_names.items() if k is not node}))
+             for node, letter in steps.items()]
+    dname = _differentials(w, plain, wrt, steps, shown_names, lines)
+    lines += _conclusion(w, J, gradient, plain, final, dname[wrt], len(steps) > 1)
+    if latex:
+        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+    return "\n".join(lines)
+
+
+class _Writer:
+    """How the lines of a derivation are written, in Unicode or in LaTeX."""
+
+    def __init__(self, latex: bool) -> None:
+        self.latex = latex
+        self.show, self.show_map = (to_latex, map_to_latex) if latex else (to_unicode, map_to_unicode)
+        self.d = "\\mathrm{d}" if latex else "d"
+
+    def line(self, lhs: str, rhs: str) -> str:
+        return f"{lhs} &= {rhs}" if self.latex else f"{lhs} = {rhs}"
+
+
+def _differentials(w: _Writer, plain: E.Expr, wrt: E.Expr, steps: dict[E.Expr, str],
+                   shown_names: Mapping[E.Expr, str], lines: list[str]) -> dict[E.Expr, E.Expr]:
+    """The differential of every node of ``plain`` that depends on ``wrt``, by node; for the
+    lettered intermediates (``steps``) it appends ``using <identity>`` and ``dL = ...`` to ``lines``."""
     dname: dict[E.Expr, E.Expr] = {wrt: _tangent(wrt)}
     transposed = {node.T: node for node in steps}
     for node in plain.walk():
@@ -81,34 +99,40 @@ def derivation(J: Any, gradient: E.Expr | None = None,
             letter = steps[node]
             identity = spec(node.op).identity
             if identity:
-                arg = _arg_name(node.args[0], steps, show)
-                text = identity[1 if latex else 0].format(out=letter, arg=arg)
-                lines.append(f"&\\text{{using }} {text}" if latex else f"using {text}")
-            lines.append(line(f"{d}{letter}", show(total, shown_names)))
+                arg = _arg_name(node.args[0], steps, w.show)
+                text = identity[1 if w.latex else 0].format(out=letter, arg=arg)
+                lines.append(f"&\\text{{using }} {text}" if w.latex else f"using {text}")
+            lines.append(w.line(f"{w.d}{letter}", w.show(total, shown_names)))
             dname[node] = _tangent(node, letter)
         else:
             dname[node] = total
+    return dname
+
+
+def _conclusion(w: _Writer, J: Any, gradient: E.Expr | None, plain: E.Expr, final: str,
+                tangent: E.Expr, several: bool) -> list[str]:
+    """The last lines: dF substituted back (for several steps), then df = tr(Gᵀ dX) with G for
+    a gradient, or vec dF = (J) vec dX."""
+    wrt, lines = J.wrt, []
     final_names = {**J.names, plain: final}
-    if latex:
+    if w.latex:
         final_names.update(_with_transposes({_tangent(wrt): f"\\mathrm{{d}}{wrt.params.name}"}))
     if plain.T is not plain:
         final_names.setdefault(plain.T, final + "ᵀ")
-    if len(steps) > 1:
-        lines.append(line(f"{d}{final}", show(J.apply(dname[wrt]), final_names)))
+    if several:
+        lines.append(w.line(f"{w.d}{final}", w.show(J.apply(tangent), final_names)))
     if gradient is not None:
-        g, x = show(gradient, final_names), wrt.params.name
-        if latex:
+        g, x = w.show(gradient, final_names), wrt.params.name
+        if w.latex:
             trace = f"\\operatorname{{tr}}(G^{{\\top}} \\mathrm{{d}}{x})"
-            lines.append(line(f"{d}{final}", f"{trace}, \\quad G = {g}"))
+            lines.append(w.line(f"{w.d}{final}", f"{trace}, \\quad G = {g}"))
         else:
             lines.append(f"d{final} = tr(Gᵀ d{x}) with G = {g}")
     else:
-        vec = "\\operatorname{vec}" if latex else "vec"
-        closed_form = show_map(J.map, final_names)
-        lines.append(line(f"{vec} {d}{final}", f"({closed_form}) {vec} {d}{wrt.params.name}"))
-    if latex:
-        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
-    return "\n".join(lines)
+        vec = "\\operatorname{vec}" if w.latex else "vec"
+        closed_form = w.show_map(J.map, final_names)
+        lines.append(w.line(f"{vec} {w.d}{final}", f"({closed_form}) {vec} {w.d}{wrt.params.name}"))
+    return lines
 
 
 def _arg_name(arg: E.Expr, steps: Mapping[E.Expr, str], show: Any) -> str:

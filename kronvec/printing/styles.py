@@ -6,10 +6,34 @@ every op: transposes, inverses, powers, parentheses and names.
 """
 from __future__ import annotations
 
-__all__ = ["Style", "LatexStyle", "UNICODE", "LATEX"]
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterable, Iterator
+
+from ..dims import BASE, letters_for, size_text
+
+__all__ = ["Style", "LatexStyle", "UNICODE", "LATEX", "free_letters"]
+
+_LETTERS: ContextVar[dict[int, str] | None] = ContextVar("kronvec_free_letters", default=None)
+
+
+@contextmanager
+def free_letters(shapes: Iterable[Any]) -> Iterator[None]:
+    """Within this block, inferred sizes print with the letters their order of appearance in
+    ``shapes`` gives (the first free letter of n, m, p, q, r, k)."""
+    token = _LETTERS.set(letters_for(s for shape in shapes for s in shape))
+    try:
+        yield
+    finally:
+        _LETTERS.reset(token)
+
+
+def _size(d: Any) -> str:
+    return str(d) if d < BASE else size_text(d, "", _LETTERS.get())
 
 _SUP = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
-_SUB = str.maketrans("0123456789()", "₀₁₂₃₄₅₆₇₈₉₍₎")
+_SUB = str.maketrans("0123456789()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
+_SUBSCRIPTABLE = set("0123456789(),aehijklmnoprstuvx")
 
 
 class Style:
@@ -57,9 +81,13 @@ class Style:
         return f"1/{k}"
 
     def sized(self, letter: str, *dims: int) -> str:
-        """A structured matrix with its size: the identity I₉, the commutation matrix K₍₃,₂₎."""
-        text = f"({dims[0]},{dims[1]})" if len(dims) == 2 else str(dims[0])
-        return letter + text.translate(_SUB)
+        """A structured matrix with its size: the identity I₉, the commutation matrix K₍₃,₂₎;
+        sizes given as names print with them (Iₙₘ, K₍ₙ,ₘ₎; I_q where Unicode has no subscript q)."""
+        sizes = [_size(d) for d in dims]
+        text = f"({sizes[0]},{sizes[1]})" if len(sizes) == 2 else sizes[0]
+        if set(text) <= _SUBSCRIPTABLE:
+            return letter + text.translate(_SUB)
+        return f"{letter}_{text}"
 
 
 class LatexStyle(Style):
@@ -110,7 +138,8 @@ class LatexStyle(Style):
         return f"\\frac{{1}}{{{k}}}"
 
     def sized(self, letter: str, *dims: int) -> str:
-        text = f"({dims[0]},{dims[1]})" if len(dims) == 2 else str(dims[0])
+        sizes = [_size(d) for d in dims]
+        text = f"({sizes[0]},{sizes[1]})" if len(sizes) == 2 else sizes[0]
         return f"{letter}_{{{text}}}"
 
 

@@ -25,14 +25,17 @@ from fuzz.terms import SHAPE_CLASSES  # noqa: E402
 
 
 def survey(scale: float, with_known: bool) -> tuple[Tally, dict[str, list[str]]]:
+    """Per shape class, ``CI_EXAMPLES × scale`` programs and, as the suite does, an eighth as many
+    that start with a scipy.special function."""
     tally, failures = Tally(), defaultdict(list)
-    def runner(shape_class: str):
-        @settings(max_examples=max(1, round(CI_EXAMPLES * scale)), deadline=None, derandomize=True,
+    def runner(shape_class: str, special: bool = False):
+        examples = CI_EXAMPLES * scale / (8 if special else 1)
+        @settings(max_examples=max(1, round(examples)), deadline=None, derandomize=True,
                   database=None, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck))
         @given(data=st.data())
         def run(data):
-            program = data.draw(programs(shape_class, with_known=with_known))
+            program = data.draw(programs(shape_class, with_known=with_known, special=special))
             rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
             tally.programs += 1
             values = program.valid_values(rng)
@@ -48,6 +51,7 @@ def survey(scale: float, with_known: bool) -> tuple[Tally, dict[str, list[str]]]
 
     for shape_class in sorted(SHAPE_CLASSES):
         runner(shape_class)()
+        runner(shape_class, special=True)()
     return tally, failures
 
 

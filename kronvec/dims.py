@@ -1,0 +1,312 @@
+"""Sizes given as names: ``kv.Matrix("X", ("n", "m"))``.
+
+A named dimension is a :class:`Dim`, an ``int`` whose value is a sentinel: a
+distinct prime above ``BASE`` = 2⁴⁰ for each name.  Every piece of shape code
+keeps working unchanged: equal names compare equal, two different names never
+do (names are rigid), a name is never 1 (it never broadcasts), and a size
+computed from names (``vec`` of an n×m matrix has n·m entries, ``kron``
+multiplies sizes) is an int that factors uniquely back into the names, so it
+prints as ``nm``.  No real axis has 2⁴⁰ entries, so a size at or above
+``BASE`` is always a name or a product of names.
+
+An *inferred* dimension (``kv.Matrix("X")`` leaves its sizes to be inferred)
+is a free dimension: it unifies with any other size (:func:`resolve`), and
+prints with the first free letter of n, m, p, q, r, k.
+
+The prime of a name is derived from the name itself (a hash, then the next
+prime), so a pickled expression means the same sizes in every process.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .errors import ShapeError
+
+__all__ = ["on_first_free", "Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named",
+           "is_free",
+           "has_names", "size_text", "factor_names", "resolve", "find", "substitute_shape", "LETTERS",
+           "letters_for", "linear_form"]
+
+BASE = 2 ** 40
+"""Sizes at or above this are names or products of names (no real axis is this long)."""
+
+LETTERS = ("n", "m", "p", "q", "r", "k")
+"""The letters inferred dimensions print with, in order of appearance."""
+
+_LOCK = threading.Lock()
+_NAME_OF: dict[int, str] = {}   # prime -> name
+_PRIME_OF: dict[str, int] = {}  # name -> prime
+_FREE_PREFIX = "?"
+_free_counter = itertools.count(1)
+_PARENT: dict[int, int] = {}    # union-find over free dimensions: free prime -> what it became
+
+
+def _is_prime(n: int) -> bool:
+    """Deterministic Miller–Rabin (exact for n < 3.3·10²⁴)."""
+    if n < 2:
+        return False
+    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41):
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41):
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _prime_for(name: str) -> int:
+    """The prime that stands for ``name`` (registered on first use)."""
+    prime = _PRIME_OF.get(name)
+    if prime is not None:
+        return prime
+    with _LOCK:
+        prime = _PRIME_OF.get(name)
+        if prime is None:
+            digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+            prime = BASE + (digest << 7) + 1
+            while not _is_prime(prime) or prime in _NAME_OF:
+                prime += 2
+            _NAME_OF[prime] = name
+            _PRIME_OF[name] = prime
+    return prime
+
+
+class Dim(int):
+    """A size given as a name (or a product of names): an int whose value stands for it.
+
+    ``Dim("n")`` is the dimension n; ``repr`` and ``str`` give the name (``n*m``
+    for a product).  Arithmetic gives plain ints, which :func:`size_text` prints
+    with the names again.
+    """
+
+    def __new__(cls, name: Any) -> "Dim":
+        if isinstance(name, str):
+            if not (name.isidentifier() or name.startswith(_FREE_PREFIX)):
+                raise ValueError(f"a dimension name must be an identifier, got {name!r}")
+            return super().__new__(cls, _prime_for(name))
+        return super().__new__(cls, int(name))
+
+    @property
+    def name(self) -> str:
+        return size_text(int(self))
+
+    @property
+    def free(self) -> bool:
+        """Whether this is an inferred dimension (it unifies with any other)."""
+        return is_free(self)
+
+    def __repr__(self) -> str:
+        return size_text(int(find(self)), "*")  # an inferred size as what it was unified with
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        factors, number = factor_names(int(self))
+        return (_dim_product, (tuple(factors), number))
+
+
+def _dim_product(names: tuple[str, ...], number: int) -> Dim:
+    value = number
+    for name in names:
+        value *= _prime_for(name)
+    return Dim(value)
+
+
+def dim(size: Any) -> Any:
+    """A dimension as a shape holds it: a name becomes a :class:`Dim`, a number an int."""
+    if isinstance(size, str):
+        return Dim(size)
+    if isinstance(size, Dim):
+        return size
+    size = int(size)
+    return Dim(size) if size >= BASE else size
+
+
+def free_dim() -> Dim:
+    """A fresh inferred dimension (the first one switches inference on, see :func:`on_first_free`)."""
+    while _FIRST_FREE:
+        _FIRST_FREE.pop(0)()
+    return Dim(f"{_FREE_PREFIX}{next(_free_counter)}")
+
+
+_FIRST_FREE: list[Callable[[], None]] = []
+
+
+def on_first_free(hook: Callable[[], None]) -> None:
+    """Call ``hook`` once, when the first size is left to inference."""
+    _FIRST_FREE.append(hook)
+
+
+def is_named(size: Any) -> bool:
+    """Whether a size is a name or a product of names (not a number)."""
+    return bool(size >= BASE)
+
+
+def is_free(size: Any) -> bool:
+    """Whether a size is an inferred (free) dimension."""
+    return size >= BASE and _NAME_OF.get(int(size), "").startswith(_FREE_PREFIX)
+
+
+def has_names(*shapes: Iterable[Any]) -> bool:
+    """Whether any of the shapes holds a named size."""
+    return any(s >= BASE for shape in shapes for s in shape)
+
+
+_FACTORS: dict[int, tuple[tuple[str, ...], int]] = {}
+
+
+def factor_names(value: int) -> tuple[list[str], int]:
+    """The names whose product (times a number) a size is: ``n·m`` → (["n", "m"], 1)."""
+    cached = _FACTORS.get(value)
+    if cached is not None:
+        return list(cached[0]), cached[1]
+    names: list[str] = []
+    rest = value
+    if value >= BASE:
+        for prime in sorted(_NAME_OF):
+            if prime > rest:
+                break
+            while rest % prime == 0:
+                names.append(_NAME_OF[prime])
+                rest //= prime
+    if len(_FACTORS) < 65536:
+        _FACTORS[value] = (tuple(names), rest)
+    return names, rest
+
+
+def linear_form(value: int) -> tuple[list[str], int, int]:
+    """(names, c, d) with value = c·∏names + d for a small offset d (n + 1 and the like); no
+    names when a size is not of that form."""
+    for offset in (0, 1, -1, 2, -2, 3, -3, 4, -4):
+        names, number = factor_names(value - offset)
+        if names and number < BASE:
+            return names, number, offset
+    return [], value, 0
+
+
+def letters_for(dims: Iterable[Any]) -> dict[int, str]:
+    """Letters for the free dimensions among ``dims``, in order of appearance: the first of
+    n, m, p, q, r, k that no named dimension among ``dims`` uses (then n₂, m₂, ...)."""
+    dims = list(dims)
+    used = {name for d in dims if d >= BASE for name in factor_names(int(d))[0]
+            if not name.startswith(_FREE_PREFIX)}
+    out: dict[int, str] = {}
+    pool = (letter + suffix for suffix in ("", "2", "3", "4") for letter in LETTERS)
+    for d in dims:
+        for name in factor_names(int(d))[0] if d >= BASE else ():
+            prime = _PRIME_OF[name]
+            if name.startswith(_FREE_PREFIX) and prime not in out:
+                letter = next(pool)
+                while letter in used:
+                    letter = next(pool)
+                out[prime] = letter
+    return out
+
+
+def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = None) -> str:
+    """A size as text: ``5``, ``n``, ``nm`` (``n*m`` with ``joiner="*"``), ``2n``.
+
+    Free dimensions print with ``letters`` (see :func:`letters_for`), else with the letter
+    their order among all free dimensions gives.
+    """
+    if value < BASE:
+        return str(int(value))
+    names, number, offset = linear_form(int(value))
+    if not names:
+        return f"⟨size {int(value)}⟩"  # not of the form c·(product of names) + small offset
+    if offset:
+        return f"{size_text(int(value) - offset, joiner, letters)}{offset:+d}"  # n+1 and the like
+    shown = [(letters or {}).get(_PRIME_OF[name]) or _free_letter(name) for name in names]
+    sep = joiner or ("" if all(len(s) == 1 for s in shown) else "·")
+    return (str(number) + ("" if not joiner else joiner) if number != 1 else "") + sep.join(shown)
+
+
+def _free_letter(name: str) -> str:
+    if not name.startswith(_FREE_PREFIX):
+        return name
+    k = int(name[1:]) - 1
+    return LETTERS[k % len(LETTERS)] + (str(k // len(LETTERS) + 1) if k >= len(LETTERS) else "")
+
+
+# ------------------------------------------------------------- inference
+def find(size: Any) -> Any:
+    """What a size stands for now: a free dimension that was unified stands for the other."""
+    if size < BASE or not _PARENT:
+        return size
+    names, number = factor_names(int(size))
+    if not any(_PRIME_OF[n] in _PARENT for n in names):
+        return size
+    value = number
+    for name in names:
+        value *= _root(_PRIME_OF[name])
+    return dim(value) if value >= BASE else value
+
+
+def _root(prime: int) -> int:
+    while prime in _PARENT:
+        prime = _PARENT[prime]
+    return prime
+
+
+def resolve(a: Any, b: Any) -> bool:
+    """Unify two sizes when one of them is free (the free one then stands for the other);
+    False when neither is free (two different names, or numbers, never unify)."""
+    a, b = find(a), find(b)
+    if a == b:
+        return True
+    with _LOCK:
+        if is_free(a):
+            _PARENT[int(a)] = int(b)
+        elif is_free(b):
+            _PARENT[int(b)] = int(a)
+        else:
+            return False
+    return True
+
+
+def substitute_shape(shape: Iterable[Any], sizes: Mapping[int, int] | None = None) -> tuple[Any, ...]:
+    """A shape with free dimensions resolved (:func:`find`) and names replaced by the numbers
+    in ``sizes`` (by the value of the name's prime); products are multiplied out."""
+    out = []
+    for s in shape:
+        s = find(s)
+        if s >= BASE and sizes:
+            names, number, offset = linear_form(int(s))
+            value = number
+            for name in names:
+                value *= sizes.get(_PRIME_OF[name], _PRIME_OF[name])
+            s = dim(value + offset) if names else sizes.get(int(s), s)
+        out.append(s)
+    return tuple(out)
+
+
+class Unified(ShapeError):
+    """Raised when sizes that were inferred have just been unified: the operation is built again
+    with its operands' inferred sizes resolved (by the constructors' wrapper in the registry)."""
+
+
+def has_free(shapes: Iterable[Iterable[Any]]) -> bool:
+    """Whether any of the shapes holds an inferred (free) size."""
+    return bool(_NAME_OF) and any(is_free(s) for shape in shapes for s in shape)
+
+
+def unify(pairs: Sequence[tuple[Any, Any]], message: str) -> None:
+    """Unify each pair of sizes (one of each must be free, else nothing is done) and raise
+    :class:`Unified` with ``message`` if any was."""
+    if pairs and all(is_free(find(a)) or is_free(find(b)) or find(a) == find(b) for a, b in pairs):
+        for a, b in pairs:
+            resolve(a, b)
+        raise Unified(message)

@@ -1,0 +1,154 @@
+"""Eigenvectors at ties of other eigenvalues (API.md v1.3): a column of ``eigh(A)[1]`` whose
+eigenvalue is simple, spectral projectors of tied groups and V f(w) Vᵀ written by hand
+differentiate where other eigenvalues repeat; quantities inside a tied group raise
+``kv.DegenerateError`` naming the group.
+
+Finite differences of a column align the sign of each evaluated column with the column at the
+point (an eigenvector is defined up to its sign, which LAPACK may flip between nearby matrices).
+"""
+import numpy as np
+import pytest
+
+import kronvec as kv
+from kronvec.testing import dottest, fd_jacobian, relative_error
+
+
+def _rotated(values, seed=0, stack=()):
+    """Q diag(values) Qᵀ for random rotations Q (one per member of a stack)."""
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    q, _ = np.linalg.qr(rng.standard_normal(tuple(stack) + (n, n)))
+    a = (q * np.asarray(values, dtype=float)) @ np.swapaxes(q, -1, -2)
+    return (a + np.swapaxes(a, -1, -2)) / 2
+
+
+def _aligned_fd(f, name, a0, eps=1e-6):
+    """The Jacobian of ``f`` (columns of eigenvectors, (..., n, 1)) by central differences, signs
+    aligned with f at a0, in the vec convention of ``to_dense``."""
+    f0 = kv.evaluate(f, {name: a0})
+
+    def value(a):
+        v = kv.evaluate(f, {name: a})
+        return v * np.sign(np.sum(v * f0, axis=-2, keepdims=True))
+
+    columns = []
+    for c in range(a0.size):
+        e = np.zeros(a0.size)
+        e[c] = 1.0
+        e = e.reshape(a0.shape, order="F")
+        columns.append(((value(a0 + eps * e) - value(a0 - eps * e)) / (2 * eps)).reshape(-1, order="F"))
+    return np.array(columns).T
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_column_whose_eigenvalue_is_simple_differentiates_at_a_tie_of_the_others(uplo):
+    a0 = _rotated([1.0, 1.0, 4.0])
+    A = kv.Matrix("A", (3, 3))
+    w, V = kv.eigh(A, UPLO=uplo)
+    v = V[:, 2]
+    assert v.op == "eigh_column"
+    L = kv.jacobian(v, A).at({"A": a0})
+    assert relative_error(L.to_dense(), _aligned_fd(v, "A", a0)) < 1e-7
+    dottest(L)
+
+
+def test_column_at_an_exact_tie_of_a_diagonal_matrix():
+    a0 = np.diag([1.0, 1.0, 4.0])  # LAPACK returns the tie exactly (JAX's derivative is NaN here)
+    A = kv.Matrix("A", (3, 3))
+    v = kv.eigh(A)[1][:, 2]
+    J = kv.jacobian(v, A).at({"A": a0}).to_dense()
+    assert np.isfinite(J).all()
+    assert relative_error(J, _aligned_fd(v, "A", a0)) < 1e-7
+
+
+def test_second_derivatives_of_a_column_at_a_tie_of_the_others():
+    a0 = _rotated([1.0, 1.0, 4.0], seed=3)
+    A = kv.Matrix("A", (3, 3))
+    v = kv.eigh(A)[1][:, 2]
+    b = kv.Constant(np.array([[1.0], [-2.0], [0.5]]))
+    for f in (kv.sum(v.T @ b) ** 2, kv.sum(kv.hadamard(v, v) * b) * kv.sum(v.T @ b) ** 2):
+        H = kv.hessian(f, A).at({"A": a0})
+        fd = fd_jacobian(kv.grad(f, A), A, {"A": a0})
+        assert relative_error(H.to_dense(), fd) < 1e-6
+        dottest(H)
+
+
+@pytest.mark.parametrize("stack", [(2,), (2, 2)])
+def test_columns_of_stacks_with_ties(stack):
+    rng = np.random.default_rng(4)
+    shifts = rng.uniform(-1, 1, stack)[..., None, None] * np.eye(3)
+    a0 = _rotated([1.0, 1.0, 4.0], seed=5, stack=stack) + shifts
+    A = kv.Matrix("A", stack + (3, 3))
+    w, V = kv.eigh(A)
+    e2 = np.array([[0.0], [0.0], [1.0]])
+    v = V @ e2
+    assert v.op == "eigh_column" and v.shape == stack + (3, 1)
+    L = kv.jacobian(v, A).at({"A": a0})
+    assert relative_error(L.to_dense(), _aligned_fd(v, "A", a0)) < 1e-7
+    dottest(L)
+    f = kv.sum(kv.hadamard(v, v) * kv.Constant(np.array([[1.0], [2.0], [3.0]])))
+    H = kv.hessian(f, A).at({"A": a0})
+    assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a0})) < 1e-6
+
+
+def test_a_column_inside_a_tied_group_raises_naming_the_group():
+    a0 = _rotated([1.0, 1.0, 4.0])
+    A = kv.Matrix("A", (3, 3))
+    V = kv.eigh(A)[1]
+    with pytest.raises(kv.DegenerateError, match=r"column 0 .*tied group w\[0:2\]"):
+        kv.jacobian(V[:, 0], A).at({"A": a0})
+    with pytest.raises(kv.DegenerateError, match="repeated eigenvalue"):
+        kv.jacobian(V, A).at({"A": a0})  # V as a whole: no derivative
+    S = kv.Matrix("S", (2, 3, 3))
+    e0 = np.array([[1.0], [0.0], [0.0]])
+    stacked = np.stack([np.diag([0.0, 2.0, 5.0]), a0])
+    with pytest.raises(kv.DegenerateError, match=r"member \(?1.*tied group w\[0:2\]"):
+        kv.jacobian(kv.eigh(S)[1] @ e0, S).at({"S": stacked})
+
+
+@pytest.mark.parametrize("build", ["projector", "exp", "cube", "group_function"])
+def test_projectors_and_functions_written_by_hand_differentiate_at_ties(build):
+    a0 = _rotated([1.0, 1.0, 4.0], seed=2)
+    A = kv.Matrix("A", (3, 3))
+    w, V = kv.eigh(A)
+    f = {"projector": lambda: V[:, :2] @ V[:, :2].T,
+         "exp": lambda: V @ kv.diag(kv.exp(w)) @ V.T,
+         "cube": lambda: V @ kv.diag(w ** 3) @ V.T,
+         "group_function": lambda: V[:, :2] @ kv.diag(kv.exp(w[:2])) @ V[:, :2].T}[build]()
+    assert f.op == "eigfun"
+    L = kv.jacobian(f, A).at({"A": a0})
+    assert relative_error(L.to_dense(), fd_jacobian(f, A, {"A": a0})) < 1e-7
+    dottest(L)
+    if build == "exp":  # V exp(w) Vᵀ is expm(A): the same derivative
+        sym = kv.Matrix("S", (3, 3), symmetric=True)
+        ref = kv.jacobian(kv.expm(sym), sym).at({"S": a0}).to_dense()
+        sym_dirs = kv.testing.symmetrizer(3)
+        assert relative_error(L.to_dense() @ sym_dirs, ref @ sym_dirs) < 1e-9
+
+
+def test_a_projector_that_splits_a_tied_group_raises():
+    a0 = _rotated([1.0, 1.0, 4.0])
+    A = kv.Matrix("A", (3, 3))
+    V = kv.eigh(A)[1]
+    with pytest.raises(kv.DegenerateError, match="g differs within a group of repeated eigenvalues"):
+        kv.jacobian(V[:, 1:] @ V[:, 1:].T, A).at({"A": a0})
+
+
+def test_second_derivatives_of_projectors_at_ties_raise_rather_than_guess():
+    a0 = _rotated([1.0, 1.0, 4.0])
+    A = kv.Matrix("A", (3, 3))
+    V = kv.eigh(A)[1]
+    f = kv.trace(kv.Constant(np.arange(9.0).reshape(3, 3)) @ V[:, :2] @ V[:, :2].T)
+    with pytest.raises(kv.DegenerateError):
+        kv.hessian(f, A).at({"A": a0}).to_dense()
+
+
+def test_apart_from_ties_the_column_and_the_full_eigenvectors_agree():
+    a0 = _rotated([1.0, 2.0, 4.0])
+    A = kv.Matrix("A", (3, 3))
+    w, V = kv.eigh(A)
+    e1 = np.array([[0.0], [1.0], [0.0]])
+    full = kv.jacobian(kv.Constant(np.eye(3)) @ V, A).at({"A": a0}).to_dense()
+    column = kv.jacobian(V[:, 1], A).at({"A": a0}).to_dense()
+    assert relative_error(column, full[3:6]) < 1e-12
+    assert kv.evaluate(V[:, 1], A=a0) == pytest.approx(kv.evaluate(V, A=a0) @ e1)
