@@ -24,7 +24,7 @@ def draw_einsum(ctx: Context, t: Term) -> Term | None:
     summed over one axis)."""
     shape = t.shape
     letters = _letters(len(shape))
-    kinds = ["alone", "constant"] + (["variable"] if len(ctx.variables) < 3 and shape else [])
+    kinds = ["alone", "constant"] + (["variable"] if len(ctx.variables) < 3 and len(shape) >= 2 else [])
     kind = ctx.pick(kinds)
     if kind == "alone":
         same = [(i, j) for i in range(len(shape)) for j in range(i + 1, len(shape)) if shape[i] == shape[j]]
