@@ -52,6 +52,8 @@ def _case(name, stack, n=3, k=2):
         "per_member": (kv.tanh(kv.det(X)) * kv.logdet(S), S),
         "trace": (kv.trace(A @ X) + kv.sum(kv.inv(S) * S), X),
         "reduction": (kv.sum(kv.logdet(S)) + kv.sum(y.mT @ kv.solve(S, y)), S),
+        "tensors": (kv.reshape(kv.expand_dims(kv.einsum("...ij,...jk,...ik->...i", X, y, y), -1) * y,
+                               stack + (k, n), order="F"), X),
     }
     f, wrt = exprs[name]
     syms = [s for s in (X, S, y, A) if s in f.symbols().values()]
@@ -59,7 +61,7 @@ def _case(name, stack, n=3, k=2):
 
 
 NAMES = ["inv", "solve", "solve_spd", "det", "logdet", "cholesky", "quadratic", "chain", "elementwise",
-         "per_member", "trace", "reduction"]
+         "per_member", "trace", "reduction", "tensors"]
 
 
 def _close(got, want, rtol=1e-8):

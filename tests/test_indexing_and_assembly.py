@@ -140,9 +140,12 @@ def test_errors():
         X[0, 0, 0]
     with pytest.raises(IndexError, match=r"write X\[i, :\] for a row"):
         X[1]
-    for fancy in ([0, 1], np.array([0, 1]), True, (Ellipsis, 0), None, 1.5):
+    for fancy in ([0, 1], np.array([0, 1]), True, (Ellipsis, 0), 1.5):
         with pytest.raises(IndexError, match="basic indexing"):
             X[fancy]
+    assert X[None].shape == (1, 4, 3)  # a new axis, as NumPy (API v1.3; it used to be refused)
+    with pytest.raises(IndexError, match="full slices"):  # new axes with other indices are refused
+        X[0, None]
     with pytest.raises(kv.ShapeError, match=r"\(0, 3\) from \(4, 3\) is empty"):
         X[2:1]
     with pytest.raises(ValueError, match="step cannot be zero"):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
+from kronvec.maps import einsum as einsum_maps
 from kronvec.maps import (adjugate, algebra, axes, diagonal, expm_second, frechet, nodes, polar, powers,
                           sandwich, selection, structured, terms, triangular)
 from kronvec.testing import dottest
@@ -252,7 +253,19 @@ def make_diag_stack(r, n, k, p, q):
     return terms.DiagEmbedMap(n, (2,)) if r.integers(2) else terms.DiagExtractMap(n, (2,))
 
 
+def make_einsum(r, n, k, p, q):  # H ↦ Σ A[i,j,k] H[k,l] b[j] with a 1-D factor
+    c, _ = einsum_maps.parse_einsum("ijk,kl,j->il", [(p, n, k), (k, q), (n,)])
+    operands = [r.standard_normal((p, n, k)), None, r.standard_normal(n)]
+    return einsum_maps.EinsumMap(c, operands, (k, q), (p, q))
+
+
+def make_einsum_diagonal(r, n, k, p, q):  # H ↦ Σ H[i,i,j] A[j,l]: a repeated index and a summed one
+    c, _ = einsum_maps.parse_einsum("iij,jl->l", [(n, n, k), (k, q)])
+    return einsum_maps.EinsumMap(c, [None, r.standard_normal((k, q))], (n, n, k), (q,))
+
+
 MAKERS = {
+    "einsum": make_einsum, "einsum_diagonal": make_einsum_diagonal,
     "kron": make_kron, "kron_identity": make_kron_identity_left, "kront": make_kront,
     "trace": make_trace, "trace_scalar": make_trace_scalar, "elementwise": make_elementwise,
     "diag_embed": make_diag_embed, "diag_extract": make_diag_extract,

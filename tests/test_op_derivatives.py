@@ -22,6 +22,7 @@ from kronvec.ops.stacks import broadcast_to, reshape
 from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
+from _tensor_cases import TENSOR_CASES
 from _trust_cases import TRUST_CASES
 
 
@@ -537,6 +538,7 @@ CASES = {
     "ndtr_ratio": _wide(ndtr_ratio), "logit": _case_logit, "xlogy": _case_xlogy(kv.xlogy),
     "xdivy": _case_xlogy(xdivy),
     **TRUST_CASES,
+    **TENSOR_CASES,
 }
 
 

@@ -104,6 +104,8 @@ def _why_not_parseable(e, text: str) -> str | None:
     internal |= {node.op for node in e.walk() if registry.spec(node.op).public is None} - OPERATOR_NODES
     if internal:
         return f"internal nodes {sorted(internal)}: public functions build them, the parser reads those"
+    if calls & {"reshape", "expand_dims", "squeeze", "einsum"}:
+        return "a shape, axes or subscripts as an argument: the parser reads numbers and matrices"
     if "norm" in calls and "axis=" in text:
         return "norm(..., axis=...) is not parsed: the parser reads norms of whole matrices"
     if any(node.op == "named" for node in e.walk()):

@@ -33,6 +33,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
 from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.einsum import EinsumMap
 from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
 from ..maps.prepared import PreparedMap, SecondFrechetMap
@@ -351,6 +352,25 @@ def _reduce(g: Emitter, m: ReduceMap, h: str) -> str:
     return g.let(f"{x}.reshape({as2d(m.out_shape)})", hint="term")
 
 
+def _einsum(g: Emitter, m: EinsumMap, h: str) -> str:
+    """``np.einsum(subscripts, A, h, …)`` with the tangent read in its own shape, written back in
+    its matrix form."""
+    g.batched = False
+    args = [f"{_operand(h)}.reshape({m.in_shape})" if x is None else _einsum_factor(g, x, shape)
+            for x, shape in zip(m.operands, m.operand_shapes)]
+    extra = ", optimize=True" if g.name == "numpy" else ""
+    text = m.contraction.text
+    contracted = f"{g.array_module}.einsum({text!r}, {', '.join(args)}{extra})"
+    return g.let(f"{contracted}.reshape({as2d(m.out_shape)})", hint="term")
+
+
+def _einsum_factor(g: Emitter, x: Any, shape: tuple[int, ...]) -> str:
+    code = _factor(g, x)
+    if code is None:  # an identity (the δ of a repeated index)
+        code = g.eye(shape[0])
+    return f"{g.array_module}.reshape({code}, {shape})"
+
+
 def _stack_axes(g: Emitter, m: Any, h: str) -> str:
     g.unsupported(f"the action of a {type(m).__name__}: generated code is for matrices, not stacks")
 
@@ -375,7 +395,7 @@ STACK_MAPS = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, SumMap, Sca
                         BroadcastMap, ReduceMap, PermuteMap, ReshapeMap, DiagRankOneMap, DiagSandwichMap,
                         ExpmFrechetMap, MatrixFunctionFrechetMap, PreparedMap, AdjugateFrechetMap,
                         PolarFrechetMap, SecondFrechetMap, LogmSecondMap, ExpmSecondMap,
-                        MatrixPowerFrechetMap, MatrixPowerSecondMap, TriangleMap, TriSolveMap})
+                        MatrixPowerFrechetMap, MatrixPowerSecondMap, TriangleMap, TriSolveMap, EinsumMap})
 
 
 # Maps whose code broadcasts over leading axes of the tangent.
@@ -425,4 +445,5 @@ MAP_CODE: dict[type, MapCode] = {
     ReduceMap: _reduce,
     PermuteMap: _permute,
     ReshapeMap: _reshape,
+    EinsumMap: _einsum,
 }

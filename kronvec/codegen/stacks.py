@@ -37,6 +37,7 @@ STACK_READY = frozenset({
     "logit", "pow", "sum", "norm", "permute_dims", "reshape", "broadcast_to", "reduce_sum",
     "reduce_max", "reduce_min", "reduce_logsumexp", "slogdet_sign", "pinv_checked", "pinv", "ones", "zeros",
     "qr_Q", "qr_R", "expm", "adj",
+    "einsum", "reshaped", "expand_dims", "squeeze",  # np.einsum and np.reshape of the whole arrays
 })
 
 

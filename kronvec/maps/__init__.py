@@ -10,6 +10,7 @@ from .terms import (DiagEmbedMap, DiagExtractMap, ElementwiseMap, ExpmFrechetMap
 from .diagonal import KronDiagMap
 from .frechet import LogmSecondMap, MatrixFunctionFrechetMap
 from .triangular import TriangleMap, TriSolveMap
+from . import network  # noqa: F401  (installs dense matrices by one contraction per term)
 
 __all__ = ["LinearMap", "check_composable", "expression_factors", "ComposeMap", "ScaledMap",
            "SumMap", "ZeroMap", "DiagEmbedMap", "DiagExtractMap", "ElementwiseMap", "ExpmFrechetMap",

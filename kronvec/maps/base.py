@@ -66,6 +66,7 @@ class _Algebra:
     compose: Callable[..., "LinearMap"]
     add: Callable[..., "LinearMap"]
     scale: Callable[[Any, "LinearMap"], "LinearMap"]
+    dense: Callable[["LinearMap", np.ndarray], bool]  # one contraction per term (maps.network)
 
 
 ALGEBRA = _Algebra()
@@ -395,6 +396,8 @@ class LinearMap:
                 f"to_dense(max_bytes={nbytes}) to allow it, or use jvp/vjp/aslinearoperator, "
                 f"which never materialise")
         out = np.empty((rows, cols))
+        if ALGEBRA.dense(self, out):
+            return out
         if self._plain:
             self._dense_into(out, 1.0, True)  # every term writes all of ``out`` when assigning
         else:  # between stacks: basis tangents through the batched action

@@ -12,3 +12,5 @@ from . import eigen_ties  # noqa: F401  (after spectral and indexing: columns of
 from . import axis_reductions, cumulative, ml, piecewise, power_derivatives  # noqa: F401
 from . import diagonals, norms  # noqa: F401  (after axis_reductions and piecewise: norms are built from them)
 from . import special  # noqa: F401  (after stacks: gradients spread over stacks)
+from . import einsum  # noqa: F401  (after products and reductions: contractions that are matrix ops become them)
+from . import reshaping  # noqa: F401  (after einsum: outer is a contraction)

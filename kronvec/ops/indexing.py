@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import registry
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, key_text, normalize_key
-from .. import registry
 from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
@@ -55,6 +55,9 @@ def getitem(a: Any, key: Any) -> Expr:
         An empty selection.
     """
     a = as_expr(a)
+    items = key if isinstance(key, tuple) else (key,)
+    if any(item is None for item in items):  # new axes: A[:, None], A[None]
+        return registry.function("index_newaxis")(a, key)
     rows, cols, shape = normalize_key(key, a.shape, f"index of a matrix of shape {a.shape}")
     return index(a, rows, cols, shape)
 

@@ -24,6 +24,7 @@ from ..maps.adjugate import AdjugateFrechetMap
 from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
+from ..maps.einsum import EinsumMap
 from ..maps.operands import Operand
 from ..maps.powers import MatrixPowerFrechetMap, MatrixPowerSecondMap
 from ..maps.structured import VechMap
@@ -280,6 +281,7 @@ MAP_RENDERERS: dict[type, Any] = {
     MatrixPowerFrechetMap: _MapPrinter._action,  # H ↦ Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ
     MatrixPowerSecondMap: _MapPrinter._action,
     KronDiagMap: _MapPrinter._action,
+    EinsumMap: _MapPrinter._action,  # H ↦ [Σₖ AᵢₖHₖⱼₗ]ᵢⱼₗ
     BroadcastMap: _MapPrinter._axes,
     ReduceMap: _MapPrinter._axes,
     PermuteMap: _MapPrinter._axes,

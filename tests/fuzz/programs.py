@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from .draw_elementwise import ELEMENTWISE_STEPS, draw_special_function
 from .draw_linalg import LINALG_STEPS
 from .draw_more_linalg import MORE_LINALG_STEPS
+from .draw_tensors import TENSOR_STEPS
 from .terms import MARGIN, SHAPE_CLASSES, Context, Term, draw_values
 
 KNOWN_FINDINGS: dict[str, str] = {
@@ -42,7 +43,8 @@ KNOWN_GAPS: dict[str, str] = {
     "symbolically to a stacked C)",
 }
 
-STEPS: list[Callable[[Context, Term], Term | None]] = ELEMENTWISE_STEPS + LINALG_STEPS + MORE_LINALG_STEPS
+STEPS: list[Callable[[Context, Term], Term | None]] = (ELEMENTWISE_STEPS + LINALG_STEPS + MORE_LINALG_STEPS
+                                                      + TENSOR_STEPS)
 
 CI_EXAMPLES = 80
 """Programs drawn per shape class in the normal suite (``KRONVEC_FUZZ_SCALE`` multiplies it)."""
