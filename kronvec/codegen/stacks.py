@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from ..expr import Expr
 from ..ops._code_templates import code_eigh
+from ..ops.triangular import tri_code
 from ..registry import spec
 from .arrays import diagonals, paren as _paren, transposed_members
 
@@ -91,23 +92,8 @@ def _adjugate_frechet(g: Any, e: Expr, a: str, h: str) -> str:
             f"{inv} @ {_paren(h)} @ {inv})")
 
 
-_TRI_STACK = {  # the parts of every member; numpy/jax/torch tril and triu act on the last two axes
-    "lower": "{np}.tril({0})", "upper": "{np}.triu({0})",
-    "strict_lower": "{np}.tril({0}, -1)", "strict_upper": "{np}.triu({0}, 1)",
-    "phi": "{np}.tril({0}) - 0.5 * {diagonal} * {eye}",
-    "phi_upper": "{np}.triu({0}) - 0.5 * {diagonal} * {eye}",
-    "unit_lower": "{np}.tril({0}, -1) + {eye}", "unit_upper": "{np}.triu({0}, 1) + {eye}",
-    "mirror_lower": "{np}.tril({0}) + {np}.tril({0}, -1){T}",
-    "mirror_upper": "{np}.triu({0}) + {np}.triu({0}, 1){T}",
-    "fold_lower": "{np}.tril({0}) + {np}.triu({0}, 1){T}",
-    "fold_upper": "{np}.triu({0}) + {np}.tril({0}, -1){T}",
-}
-
-
 def _tri(g: Any, e: Expr, x: str) -> str:
-    diagonal = f"{diagonals(g.array_module, x)}[..., None]"
-    return _TRI_STACK[e.params.kind].format(x, np=g.array_module, eye=g.eye(e.shape[-1]), diagonal=diagonal,
-                                            T=".swapaxes(-1, -2)")
+    return tri_code(g, e.params.kind, x, e.shape[-1], members_diagonal=diagonals(g.array_module, x))
 
 
 def _solve_triangular(g: Any, e: Expr, a: str, b: str) -> str:

@@ -119,23 +119,32 @@ def _print_tri(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return text, Prec.ATOM
 
 
-_TRI_CODE = {
+_TRI_CODE = {  # {T}: the transpose of every member; {diagonal}: the diagonal part as a matrix (stack)
     "lower": "{np}.tril({0})", "upper": "{np}.triu({0})",
     "strict_lower": "{np}.tril({0}, -1)", "strict_upper": "{np}.triu({0}, 1)",
-    "phi": "{np}.tril({0}) - 0.5 * {np}.diag({np}.diagonal({0}))",
-    "phi_upper": "{np}.triu({0}) - 0.5 * {np}.diag({np}.diagonal({0}))",
+    "phi": "{np}.tril({0}) - 0.5 * {diagonal}",
+    "phi_upper": "{np}.triu({0}) - 0.5 * {diagonal}",
     "unit_lower": "{np}.tril({0}, -1) + {eye}", "unit_upper": "{np}.triu({0}, 1) + {eye}",
-    "mirror_lower": "{np}.tril({0}) + {np}.tril({0}, -1).T",
-    "mirror_upper": "{np}.triu({0}) + {np}.triu({0}, 1).T",
-    "fold_lower": "{np}.tril({0}) + {np}.triu({0}, 1).T",
-    "fold_upper": "{np}.triu({0}) + {np}.tril({0}, -1).T",
+    "mirror_lower": "{np}.tril({0}) + {np}.tril({0}, -1){T}",
+    "mirror_upper": "{np}.triu({0}) + {np}.triu({0}, 1){T}",
+    "fold_lower": "{np}.tril({0}) + {np}.triu({0}, 1){T}",
+    "fold_upper": "{np}.triu({0}) + {np}.tril({0}, -1){T}",
 }
 
 
-def tri_code(g: CodeContext, kind: str, x: str, n: int) -> str:
-    """The ``kind`` part of the (n, n) matrix ``x`` (its code), as generated code."""
+def tri_code(g: CodeContext, kind: str, x: str, n: int, members_diagonal: str | None = None) -> str:
+    """The ``kind`` part of the (n, n) matrix ``x`` (its code), as generated code.
+
+    For a stack ``x``, ``members_diagonal`` is the code of the members' diagonals, shape (..., n);
+    numpy's, JAX's and torch's tril and triu act on the last two axes.
+    """
     template = _TRI_CODE[kind]
-    return template.format(x, np=g.array_module, eye=g.eye(n) if "{eye}" in template else "")
+    eye = g.eye(n) if "{eye}" in template or "{diagonal}" in template and members_diagonal else ""
+    if members_diagonal is None:
+        return template.format(x, np=g.array_module, eye=eye, T=".T",
+                               diagonal=f"{g.array_module}.diag({g.array_module}.diagonal({x}))")
+    return template.format(x, np=g.array_module, eye=eye, T=".swapaxes(-1, -2)",
+                           diagonal=f"{members_diagonal}[..., None] * {eye}")
 
 
 def _tri_transposed(node: Expr, _: list[Expr]) -> Expr:
