@@ -133,3 +133,19 @@ def test_elementwise_factor_of_per_member_scalars_in_generated_jvp():
     J = kv.jacobian(E, X)
     x, h = np.array([[0.088, -0.092]]), np.array([[0.3, -0.4]])
     np.testing.assert_allclose(kv.lambdify([X], J)(x, h), J.at(X=x).jvp(h), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", ["solve", "solve from the right", "transposed solve from the right"])
+def test_one_factored_matrix_against_a_stack_of_right_sides(backend, case):
+    """(XXᵀ + I)⁻¹ X C for a stack C of constants: one factorization, a stack of solves (the code
+    once passed the stack to a solver of single matrices, which refused it)."""
+    rng = np.random.default_rng(0)
+    X = kv.Matrix("X", (3, 2))
+    A = kv.inv(X @ X.T + kv.eye(3))
+    E = {"solve": A @ X @ rng.standard_normal((2, 2, 1)),
+         "solve from the right": rng.standard_normal((2, 1, 3)) @ A,
+         "transposed solve from the right": rng.standard_normal((2, 1, 3)) @ (A @ X @ X.T).T}[case]
+    x = rng.standard_normal((3, 2))
+    got = np.asarray(kv.lambdify([X], E, backend=backend)(_convert(backend, x)))
+    np.testing.assert_allclose(got, kv.evaluate(E, X=x), rtol=1e-10, atol=1e-12)

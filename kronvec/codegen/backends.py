@@ -204,14 +204,18 @@ class NumpyBackend(Backend):
                    label: str | None = None) -> str:
         if f.stacked:
             return self.solve(f, b, trans) if f.kind == "triangular" else numpy_stack_solve(g, f, b, trans)
+        if len(shape) > 2:  # one matrix, a stack of right sides: the members side by side as columns
+            x = self.solve(f, f"np.moveaxis({b}, -2, 0).reshape({shape[-2]}, -1)", trans)
+            return f"np.moveaxis({x}.reshape({(shape[-2], *shape[:-2], shape[-1])}), 0, -2)"
         if _wide(f, shape, 1):  # A⁻¹B = (Bᵀ A⁻ᵀ)ᵀ
             return _t(self._right_solves(g, f, _t(b), not trans, f"({label})ᵀ" if label else None))
         return self.solve(f, b, trans)
 
     def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
-        if f.stacked:  # x A⁻¹ = (A⁻ᵀ xᵀ)ᵀ
-            return _t(self.solve_code(g, f, _t(x, True), not trans, shape), True)
+        if f.stacked or len(shape) > 2:  # x A⁻¹ = (A⁻ᵀ xᵀ)ᵀ for every member
+            transposed = (*shape[:-2], shape[-1], shape[-2]) if len(shape) >= 2 else shape
+            return _t(self.solve_code(g, f, _t(x, True), not trans, transposed), True)
         if _wide(f, shape, 0):  # a tall x: x A⁻¹ by solves from the right
             return self._right_solves(g, f, x, trans, label)
         return self.solve_right(f, x, trans)
@@ -317,6 +321,8 @@ class JaxBackend(Backend):
 
     def solve_right_code(self, g: CodeContext, f: Factor, x: str, trans: bool, shape: tuple[int, ...],
                          label: str | None = None) -> str:
+        if not f.stacked and len(shape) > 2:  # x A⁻¹ = (A⁻ᵀ xᵀ)ᵀ for every member of x
+            return _t(self.solve(f, _t(x, True), not trans), True, call=True)
         return self.solve_right(f, _leading(x, f, shape), trans)
 
     def solve(self, f: Factor, b: str, trans: bool) -> str:
