@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 from ..codegen import lambdify
 from ..expr import Expr
-from .rules import Signature, check_declared, library, value_shape
+from .rules import AnySizes, Signature, check_declared, library, value_shape
 
 __all__ = ["jax_function"]
 
@@ -61,7 +61,11 @@ def jax_function(args: Sequence[Expr], outputs: Any) -> Callable[..., Any]:
     True
     """
     jax = library("jax", "jax", "kv.jax_function")
-    return _stacked(_JaxFunction(Signature(args, outputs, "kv.jax_function"), jax), jax)
+    sig = Signature(args, outputs, "kv.jax_function")
+    if AnySizes.wanted(sig):  # sizes given as names: a function for each size set the calls bring
+        return AnySizes("kv.jax_function", sig, lambda a, o: _stacked(
+            _JaxFunction(Signature(a, o, "kv.jax_function"), jax), jax))
+    return _stacked(_JaxFunction(sig, jax), jax)
 
 
 class _JaxFunction:
@@ -91,7 +95,8 @@ class _JaxFunction:
         primitive = library("jax.extend.core", "jax", "kv.jax_function").Primitive
         prim = self.prim = primitive("kronvec_" + "_".join(a.params.name for a in sig.args))
         prim.multiple_results = True
-        prim.def_impl(self.impl)
+        # called outside jit (eagerly): the whole generated code compiled once per shape, not op by op
+        prim.def_impl(jax.jit(self.impl, static_argnames="mapped"))
         prim.def_abstract_eval(self.abstract)
         self.ad.primitive_jvps[prim] = self.jvp_rule
         self.ad.primitive_transposes[prim] = self.transpose_rule

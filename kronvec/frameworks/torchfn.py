@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 from ..codegen import lambdify
 from ..expr import Expr
-from .rules import Signature, check_declared, library
+from .rules import AnySizes, Signature, check_declared, library
 
 __all__ = ["torch_function"]
 
@@ -57,7 +57,11 @@ def torch_function(args: Sequence[Expr], outputs: Any) -> Callable[..., Any]:
     True
     """
     torch = library("torch", "torch", "kv.torch_function")
-    return _stacked(_TorchFunction(Signature(args, outputs, "kv.torch_function"), torch), torch)
+    sig = Signature(args, outputs, "kv.torch_function")
+    if AnySizes.wanted(sig):  # sizes given as names: a function for each size set the calls bring
+        return AnySizes("kv.torch_function", sig, lambda a, o: _stacked(
+            _TorchFunction(Signature(a, o, "kv.torch_function"), torch), torch))
+    return _stacked(_TorchFunction(sig, torch), torch)
 
 
 class _TorchFunction:
