@@ -47,6 +47,7 @@ from ..ops._code_templates import code_slice, code_transpose
 from ..ops.leaves import Matrix
 from ..registry import function
 from ..shapes import as2d
+from .arrays import diagonals
 from .backends import Factor
 from .emit import Emitter, _operand
 
@@ -182,11 +183,13 @@ def _elementwise(g: Emitter, m: ElementwiseMap, h: str) -> str:
 
 
 def _diag_embed(g: Emitter, m: DiagEmbedMap, h: str) -> str:
-    return g.let(f"{g.array_module}.diag({h}[:, 0])", hint="term")
+    """diag(h) of each (n, 1) member: hᵢ δᵢⱼ, the column times the identity (stacks broadcast)."""
+    return g.let(f"{_operand(h)} * {g.eye(m.out_shape[-1])}", hint="term")
 
 
 def _diag_extract(g: Emitter, m: DiagExtractMap, h: str) -> str:
-    return g.let(f"{g.array_module}.diagonal({h})[:, None]", hint="term")
+    """The diagonal of each (n, n) member as a column (stacks broadcast)."""
+    return g.let(f"{diagonals(g.array_module, h)}[..., None]", hint="term")
 
 
 def _kron_diag(g: Emitter, m: KronDiagMap, h: str) -> str:
@@ -395,12 +398,13 @@ STACK_MAPS = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, SumMap, Sca
                         BroadcastMap, ReduceMap, PermuteMap, ReshapeMap, DiagRankOneMap, DiagSandwichMap,
                         ExpmFrechetMap, MatrixFunctionFrechetMap, PreparedMap, AdjugateFrechetMap,
                         PolarFrechetMap, SecondFrechetMap, LogmSecondMap, ExpmSecondMap,
-                        MatrixPowerFrechetMap, MatrixPowerSecondMap, TriangleMap, TriSolveMap, EinsumMap})
+                        MatrixPowerFrechetMap, MatrixPowerSecondMap, TriangleMap, TriSolveMap, EinsumMap,
+                        DiagEmbedMap, DiagExtractMap})
 
 
 # Maps whose code broadcasts over leading axes of the tangent.
 BATCHED = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, DiagSandwichMap, DiagRankOneMap, SumMap,
-                     ScaledMap, ComposeMap})
+                     ScaledMap, ComposeMap, DiagEmbedMap, DiagExtractMap})
 
 _prepared = _via_op(lambda m, H: function(m.node)(m.A, H))  # a PreparedMap's node names its op
 _second = _via_op(lambda m, H: function(m.node)(m.A, H, m.E))

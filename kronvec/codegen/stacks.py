@@ -23,6 +23,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..expr import Expr
+from ..maps.expm_second import expm_second
+from ..maps.frechet import logm_second
+from ..maps.terms import expm_frechet_stack
 from ..ops._code_templates import code_eigh
 from ..ops.triangular import tri_code
 from ..registry import spec
@@ -121,6 +124,67 @@ def _column(g: Any, e: Expr, *args: str) -> str:
     return code[:-len("[:, None]")] + "[..., None]"
 
 
+def _normalized(g: Any, e: Expr, x: str) -> str:
+    """softmax or log_softmax of a stack over the node's axes (a tuple: every entry of the whole
+    stack, or some axes), as ``scipy.special``'s: S = exp(X − lse), log S = X − lse with
+    lse = logsumexp(X) over those axes (kept), the max-shifted logsumexp of each library."""
+    axes = tuple(e.params.axis)
+    if g.name != "torch":  # SciPy's and JAX's take a tuple of axes
+        own: str = g.render(e, [x], stacks=False).replace(f"axis={e.params.axis}", f"axis={axes}")
+        return own
+    lse = g.let(f"torch.logsumexp({x}, dim={axes}, keepdim=True)", hint="lse")
+    return f"torch.exp({x} - {lse})" if e.op == "softmax" else f"{x} - {lse}"
+
+
+def _block_frechet(g: Any, e: Expr, a: str, h: str) -> str:
+    """L(A, H) of expm for every member: the upper right block of exp [[A, H], [0, A]] (one batched
+    exponential of the (…, 2n, 2n) block matrices; A and H broadcast to the node's stack)."""
+    n, shape = e.shape[-1], tuple(e.shape)
+    if g.name == "numpy":  # the library's own, which also scales each H to unit norm
+        return f"{g.helper('expm_frechet_stack', expm_frechet_stack)}({a}, {h})"
+    jax = g.name == "jax"
+    spread, cat, exp = (("jnp.broadcast_to({0}, {1})", "jnp.concatenate", "jsla.expm") if jax
+                        else ("{0}.expand({1})", "torch.cat", "torch.linalg.matrix_exp"))
+    a_, h_ = (g.let(spread.format(x, shape), hint=hint) for x, hint in ((a, "A"), (h, "H")))
+    zeros = f"{g.array_module}.zeros_like({a_})"
+    top, bottom = f"{cat}([{a_}, {h_}], -1)", f"{cat}([{zeros}, {a_}], -1)"
+    return f"{exp}({cat}([{top}, {bottom}], -2))[..., :{n}, {n}:]"
+
+
+def _spectral_frechet(g: Any, e: Expr, a: str, h: str) -> str:
+    """L_f(A, H) of sqrtm or logm for every member: NumPy by the library's map (which takes stacks);
+    the others in the eigenbasis of each symmetric member, V (G ⊙ Vᵀ H V) Vᵀ with the divided
+    differences Gᵢⱼ = 1/(√wᵢ + √wⱼ), or log(wᵢ/wⱼ)/(wᵢ − wⱼ) and 1/wᵢ at ties (exact there)."""
+    fn = e.op.removesuffix("_frechet")
+    if g.name == "numpy":
+        own: str = g.render(e, [a, h], stacks=False)
+        return own
+    if not g.symmetric(e.args[0]):
+        g.unsupported(f"the derivative of {fn} at a stack whose members are not symmetric")
+    np_ = g.array_module
+    w, V = f"{code_eigh(g, a)}[0][..., :, None]", f"{code_eigh(g, a)}[1]"
+    if fn == "sqrtm":
+        r = g.let(f"{np_}.sqrt(({w} + {np_}.abs({w})) / 2)", hint="root")
+        G = f"1.0 / ({r} + {transposed_members(r)})"
+    else:
+        wi = g.let(w, hint="w")
+        diff = g.let(f"{wi} - {transposed_members(wi)}", hint="gap")
+        ties = f"({diff} == 0)"
+        G = (f"{np_}.where({ties}, 1.0 / ({wi} + 0.0 * {transposed_members(wi)}), "
+             f"{np_}.log1p({diff} / {transposed_members(wi)}) / ({diff} + {ties}))")
+    G = g.let(G, hint="G")
+    Vt = transposed_members(V)
+    return f"{V} @ ({G} * ({Vt} @ {_paren(h)} @ {V})) @ {Vt}"
+
+
+def _second_frechet(g: Any, e: Expr, a: str, h: str, x: str) -> str:
+    """L²(A; H, E) of expm or logm: the library's own (it takes stacks), in NumPy code only."""
+    if g.name != "numpy":
+        g.render(e, [a, h, x], stacks=False)  # refuses, naming the op, as for one matrix
+    fn = {"expm_frechet2": ("expm_second", expm_second), "logm_frechet2": ("logm_second", logm_second)}[e.op]
+    return f"{g.helper(*fn)}({a}, {h}, {x})"
+
+
 # Templates for stacks of the ops whose one-matrix code names the two matrix axes.
 STACK_CODE: dict[str, Callable[..., str]] = {
     "transpose": _transpose,
@@ -136,6 +200,13 @@ STACK_CODE: dict[str, Callable[..., str]] = {
     "sqrtm": _matrix_function,
     "logm": _matrix_function,
     "svdvals": _column,
+    "softmax": _normalized,
+    "log_softmax": _normalized,
+    "expm_frechet": _block_frechet,
+    "sqrtm_frechet": _spectral_frechet,
+    "logm_frechet": _spectral_frechet,
+    "expm_frechet2": _second_frechet,
+    "logm_frechet2": _second_frechet,
 }
 
 
