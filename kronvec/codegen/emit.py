@@ -36,6 +36,7 @@ from ..registry import spec
 from .arrays import transposed_members
 from .backends import Backend, Factor
 from .stacks import stack_template, stacked
+from .twins import SOLVES, flipped, own_factor, share_transposed
 
 __all__ = ["Emitter", "identifier", "CodegenError"]
 
@@ -102,6 +103,7 @@ class Emitter:
         self._code: dict[int, str] = {}      # id(value) -> its code
         self._factors: dict[int, Factor] = {}  # id(Factorization) -> Factor
         self._factor_of: dict[Expr, Factor] = {}
+        self._transposed: dict[int, Any] = {}  # factorizations of Aᵀ done by A's (:mod:`.twins`)
         self._cholesky: dict[Expr, Factor] = {}
         self._let: dict[str, str] = {}
         self._taken = set(reserved) | set(params.values())
@@ -228,7 +230,7 @@ class Emitter:
 
     def factor(self, a: Expr) -> Factor:
         """The factorization of the matrix ``a`` that the evaluation computed."""
-        f = self._factor_of.get(self.ev.canon(a))
+        f = own_factor(self, self.ev.canon(a))
         if f is None:
             raise CodegenError(f"code generation: no factorization of {a} was computed")
         return f
@@ -341,24 +343,24 @@ class Emitter:
     def _step(self, step: tuple[Any, ...], args: tuple[Any, ...], out: Any) -> None:
         kind, b = step[0], self.backend
         if kind == "factorize":
-            self._factorize(step[1], args, out)
+            share_transposed(self, step[1], args, out) or self._factorize(step[1], args, out)
             return
-        what = _product(step[-1])
+        what, trans = _product(step[-1]), flipped(self, args[0], step[1]) if kind in SOLVES else False
         if kind == "transpose":  # of every member, for a stack
             code = _transposed(self._arg(args[0]), np.ndim(out) > 2)
         elif kind == "matmul":
             product = self._product_code(step[-1], what, *map(self._arg, args))
             code = self.let(product, node=what, shared=False)
         elif kind == "solve":
-            code = self.let(b.solve_code(self, self._factors[id(args[0])], self._arg(args[1]), step[1],
+            code = self.let(b.solve_code(self, self._factors[id(args[0])], self._arg(args[1]), trans,
                                          np.shape(args[1]), self._describe(what)), node=what, shared=False)
         elif kind == "solve_right":
-            rhs = b.solve_right_code(self, self._factors[id(args[0])], self._arg(args[1]), step[1],
+            rhs = b.solve_right_code(self, self._factors[id(args[0])], self._arg(args[1]), trans,
                                      np.shape(args[1]), self._describe(what))
             code = self.let(rhs, node=what, shared=False)
         elif kind == "inverse":
             f = self._factors[id(args[0])]
-            code = self.let(b.inverse(self, f, step[1]), node=what, shared=False,
+            code = self.let(b.inverse(self, f, trans), node=what, shared=False,
                             hint=(self._base(what.args[0]) + "_inv") if what is not None else None)
         else:
             raise CodegenError(f"code generation: unknown evaluator step {kind!r}")
