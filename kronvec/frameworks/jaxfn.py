@@ -95,8 +95,7 @@ class _JaxFunction:
         primitive = library("jax.extend.core", "jax", "kv.jax_function").Primitive
         prim = self.prim = primitive("kronvec_" + "_".join(a.params.name for a in sig.args))
         prim.multiple_results = True
-        # called outside jit (eagerly): the whole generated code compiled once per shape, not op by op
-        prim.def_impl(jax.jit(self.impl, static_argnames="mapped"))
+        prim.def_impl(self.impl)
         prim.def_abstract_eval(self.abstract)
         self.ad.primitive_jvps[prim] = self.jvp_rule
         self.ad.primitive_transposes[prim] = self.transpose_rule
