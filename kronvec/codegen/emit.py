@@ -36,7 +36,7 @@ from ..registry import spec
 from .arrays import transposed_members
 from .backends import Backend, Factor
 from .stacks import stack_template, stacked
-from .twins import SOLVES, flipped, own_factor, share_transposed
+from .twins import SOLVES, factorize, flipped, own_factor
 
 __all__ = ["Emitter", "identifier", "CodegenError"]
 
@@ -343,7 +343,7 @@ class Emitter:
     def _step(self, step: tuple[Any, ...], args: tuple[Any, ...], out: Any) -> None:
         kind, b = step[0], self.backend
         if kind == "factorize":
-            share_transposed(self, step[1], args, out) or self._factorize(step[1], args, out)
+            factorize(self, step[1], args, out)  # A's factors for Aᵀ when A is factored (:mod:`.twins`)
             return
         what, trans = _product(step[-1]), flipped(self, args[0], step[1]) if kind in SOLVES else False
         if kind == "transpose":  # of every member, for a stack

@@ -17,7 +17,7 @@ import numpy as np
 from ..expr import Expr
 from .arrays import Factor
 
-__all__ = ["SOLVES", "share_transposed", "flipped", "own_factor"]
+__all__ = ["SOLVES", "factorize", "share_transposed", "flipped", "own_factor"]
 
 SOLVES = frozenset({"solve", "solve_right", "inverse"})  # the evaluator steps that read a factorization
 
@@ -41,6 +41,12 @@ def share_transposed(g: Any, a: Expr, args: tuple[Any, ...], fac: Any) -> bool:
     g._factors[id(fac)] = twin
     g._transposed[id(fac)] = (a, args, fac)
     return True
+
+
+def factorize(g: Any, a: Expr, args: tuple[Any, ...], fac: Any) -> None:
+    """The evaluator's factorization ``fac`` of ``a`` in code: shared with a factored Aᵀ, or its own."""
+    if not share_transposed(g, a, args, fac):
+        g._factorize(a, args, fac)
 
 
 def flipped(g: Any, fac_value: Any, trans: bool) -> bool:
