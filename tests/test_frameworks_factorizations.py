@@ -123,3 +123,22 @@ def test_a_matrix_and_its_transpose_share_lu_factors_in_generated_code(case, bac
             np.testing.assert_allclose(np.asarray(g), want, rtol=1e-10, atol=1e-12)
     if case == "solves":  # one factorization: M's
         assert len(re.findall(r"lu_factor\(|dgetrf\(", fun.source)) == 1, fun.source
+
+
+@needs_jax
+def test_jvp_rule_takes_only_the_nonzero_tangents(jax64):
+    """jacfwd in w alone: the JVP primitive reads (w, X, y, dw), not zero tangents of X and y, whose
+    terms (products with an m×n zero matrix per basis tangent) would be work for nothing."""
+    jax = jax64
+    m, n = 6, 3
+    X, y, w = kv.Matrix("X", (m, n)), kv.Vector("y", m), kv.Vector("w", n)
+    loss = kv.sum(kv.softplus(X @ w)) - y.T @ X @ w
+    fun = kv.jax_function([w, X, y], loss)
+    rng = np.random.default_rng(3)
+    w0, x0, y0 = rng.standard_normal((n, 1)), rng.standard_normal((m, n)), rng.standard_normal((m, 1))
+    jaxpr = jax.make_jaxpr(jax.jacfwd(fun))(w0, x0, y0).jaxpr
+    arities = [len(eq.invars) for eq in jaxpr.eqns if eq.primitive.name.startswith("kronvec_")]
+    assert max(arities) == 4, arities
+    values = {"w": w0, "X": x0, "y": y0}
+    np.testing.assert_allclose(jax.hessian(fun)(w0, x0, y0).reshape(n, n),
+                               kv.hessian(loss, w).at(values).to_dense(), rtol=1e-9)

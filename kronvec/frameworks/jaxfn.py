@@ -88,8 +88,7 @@ class _JaxFunction:
         with jax.ensure_compile_time_eval():  # made while JAX traces: constants stay concrete arrays
             self.code = lambdify(sig.args, sig.outputs, backend="jax")
         self.shapes = [value_shape(a.shape) for a in sig.args]
-        self._tangent_function: _JaxFunction | None = None
-        self._tangent_zero: list[bool] = []
+        self._tangent_functions: dict[tuple[bool, ...], tuple[_JaxFunction | None, list[bool]]] = {}
         self._vjp: tuple[tuple[Expr, ...], list[Expr | None]] | None = None
         self._transposes: dict[tuple[int, ...], _JaxFunction | None] = {}
         primitive = library("jax.extend.core", "jax", "kv.jax_function").Primitive
@@ -133,25 +132,27 @@ class _JaxFunction:
         dtype = self.dtype([a.dtype for a in avals])
         return [self.shaped(lead + tuple(shape), dtype) for shape in self.sig.output_shapes]
 
-    def tangent_function(self) -> "_JaxFunction | None":
-        """The function (values, tangents) -> the nonzero JVPs, or None when every JVP is zero."""
-        if not self._tangent_zero:
-            tangents, exprs = self.sig.jvp()
-            self._tangent_zero = [e is None for e in exprs]
+    def tangent_function(self, wanted: tuple[bool, ...]) -> tuple["_JaxFunction | None", list[bool]]:
+        """The function (values, the ``wanted`` tangents) -> the nonzero JVPs (None when all are
+        zero), and which JVPs are zero: the other tangents are zero, so their terms are left out
+        (``jax.hessian`` in one argument pushes its basis through the terms of that one only)."""
+        if wanted not in self._tangent_functions:
+            tangents, exprs = self.sig.jvp(wanted)
             nonzero = tuple(e for e in exprs if e is not None)
-            if nonzero:
-                self._tangent_function = _JaxFunction(Signature(self.sig.args + tangents, nonzero,
-                                                                "kv.jax_function"), self.jax)
-        return self._tangent_function
+            fn = _JaxFunction(Signature(self.sig.args + tangents, nonzero, "kv.jax_function"),
+                              self.jax) if nonzero else None
+            self._tangent_functions[wanted] = (fn, [e is None for e in exprs])
+        return self._tangent_functions[wanted]
 
     def jvp_rule(self, primals: Sequence[Any], tangents: Sequence[Any], *,
                  mapped: tuple[bool, ...]) -> tuple[list[Any], list[Any]]:
         outs = self.prim.bind(*primals, mapped=mapped)
-        tf = self.tangent_function()
-        tangents = [self.ad.instantiate_zeros(t) for t in tangents]  # of their primals' shapes
-        parts = iter(tf.prim.bind(*primals, *tangents, mapped=mapped + mapped) if tf is not None else ())
-        return outs, [self.jnp.zeros_like(o) if zero else next(parts)
-                      for o, zero in zip(outs, self._tangent_zero)]
+        wanted = tuple(type(t) is not self.ad.Zero for t in tangents)
+        tf, zero = self.tangent_function(wanted)
+        given = [t for t, w in zip(tangents, wanted) if w]
+        given_mapped = tuple(m for m, w in zip(mapped, wanted) if w)
+        parts = iter(tf.prim.bind(*primals, *given, mapped=mapped + given_mapped) if tf is not None else ())
+        return outs, [self.jnp.zeros_like(o) if z else next(parts) for o, z in zip(outs, zero)]
 
     def transpose_function(self, linear: tuple[int, ...]) -> "_JaxFunction | None":
         """The function (values, cotangents) -> the VJPs in the arguments ``linear`` (those the

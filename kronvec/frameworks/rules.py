@@ -120,18 +120,20 @@ class Signature:
     def _jacobian(self, k: int, i: int) -> Any:
         return jacobian(self.outputs[k], self.args[i]) if self.args[i] in self._uses[k] else None
 
-    def jvp(self) -> tuple[tuple[Expr, ...], list[Expr | None]]:
-        """(the tangent symbols, one per argument; dF_k for each output, None where it is zero)."""
+    def jvp(self, wanted: Sequence[bool] | None = None) -> tuple[tuple[Expr, ...], list[Expr | None]]:
+        """(the tangent symbols, one per argument ``wanted`` (default: all); dF_k for each output, None
+        where it is zero): the terms of the other arguments, whose tangents are zero, are left out."""
+        wanted = [True] * len(self.args) if wanted is None else list(wanted)
         tangents = tuple(_symbol_like(_fresh("d" + a.params.name, self._taken), a.shape) for a in self.args)
         out: list[Expr | None] = []
         for k in range(len(self.outputs)):
             terms = []
             for i, h in enumerate(tangents):
-                jac = self._jacobian(k, i)
+                jac = self._jacobian(k, i) if wanted[i] else None
                 if jac is not None:
                     terms.append(jac.apply(symmetrized(h) if self.symmetric[i] else h))
             out.append(_sum(terms))
-        return tangents, out
+        return tuple(h for h, w in zip(tangents, wanted) if w), out
 
     def vjp(self) -> tuple[tuple[Expr, ...], list[Expr | None]]:
         """(the cotangent symbols, one per output; X̄_i for each argument, None where it is zero)."""

@@ -93,14 +93,19 @@ class _TorchFunction:
 
     def _rule(self, kind: str,
               wanted: tuple[bool, ...] | None = None) -> tuple["_TorchFunction | None", list[bool]]:
-        """The function of (values, tangents or cotangents) giving the nonzero JVPs or VJPs (the
-        VJPs of the arguments ``wanted`` only: the others are None)."""
+        """The function of (values, tangents or cotangents) giving the nonzero JVPs or VJPs, and
+        which are zero: the JVPs for the tangents of the arguments ``wanted`` (the others are
+        zero: their terms are left out), the VJPs of the arguments ``wanted`` only (the others
+        are None)."""
         key = (kind, wanted)
         if key not in self._rules:
-            if kind not in self._parts:
-                self._parts[kind] = self.sig.jvp() if kind == "jvp" else self.sig.vjp()
-            extra, exprs = self._parts[kind]
-            exprs = [e if wanted is None or wanted[i] else None for i, e in enumerate(exprs)]
+            if kind == "jvp":
+                extra, exprs = self.sig.jvp(wanted)
+            else:
+                if kind not in self._parts:
+                    self._parts[kind] = self.sig.vjp()
+                extra, exprs = self._parts[kind]
+                exprs = [e if wanted is None or wanted[i] else None for i, e in enumerate(exprs)]
             nonzero = tuple(e for e in exprs if e is not None)
             fn = _TorchFunction(Signature(self.sig.args + extra, nonzero, "kv.torch_function"),
                                 self.torch) if nonzero else None
@@ -124,8 +129,12 @@ class _TorchFunction:
 
     def jvp(self, ctx: Any, *tangents: Any) -> Any:
         values = ctx.saved_tensors
-        tangents = tuple(_zero_if_none(self.torch, t, _like(v)) for t, v in zip(tangents, values))
-        outs = self._apply_rule("jvp", values, tangents, ctx.output_like)
+        wanted = tuple(t is not None for t in tangents)  # the terms of the others are zero: left out
+        fn, zero = self._rule("jvp", wanted)
+        given = [t for t in tangents if t is not None]
+        parts = iter(fn.function.apply(*values, *given) if fn is not None else ())
+        outs = tuple(_zero_if_none(self.torch, None, like) if z else next(parts)
+                     for like, z in zip(ctx.output_like, zero))
         return outs if self.sig.several else outs[0]
 
 
