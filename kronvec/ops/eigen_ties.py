@@ -34,7 +34,8 @@ from ..maps.algebra import compose
 from ..maps.algebra import scale as scale_map
 from ..registry import Params, Prec, Printing, SELF, register
 from ..shapes import first_member, member_text, stack_of
-from ._common import code_eigh, func_print
+from ._code_templates import code_eigh
+from ._printing_rules import func_print
 from .products import matmul
 from .spectral import eigh_pair
 

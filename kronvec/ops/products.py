@@ -289,9 +289,6 @@ def _transpose_rule(op: str) -> Transpose | None:
         return rule
 
 
-transpose = matrix_transpose  # the old name, for op modules written before the rename (not exported)
-
-
 register(
     "transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,

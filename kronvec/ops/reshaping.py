@@ -22,11 +22,12 @@ from ..maps.algebra import compose
 from ..maps.axes import PermuteMap, ReshapeMap
 from ..registry import Params, Prec, Printing, register
 from ..shapes import Shape, fmt
-from ._common import code_for, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
 from .arithmetic import scale
 from .einsum import einsum
 from .leaves import filled
-from .products import matmul, transpose as matrix_transpose
+from .products import matmul, matrix_transpose
 from .stacks import normalize_axes, reshape as c_reshape, transpose as permute
 
 __all__ = ["reshape", "expand_dims", "squeeze", "moveaxis", "outer", "index_newaxis"]
