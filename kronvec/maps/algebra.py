@@ -29,7 +29,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from ..expr import Expr
 from . import factors as fx
-from ..shapes import Shape, as2d
+from ..shapes import Shape, as_matrix_shape
 from .base import ALGEBRA, LinearMap
 from .sandwich import DiagSandwichMap, sandwich_shape_ok
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
@@ -443,7 +443,7 @@ def _explicit(f: Any, m: KronMap | KronTMap, side: str, like: Any) -> Any:
     ``like`` (an expression, or numbers)."""
     if f is not None:
         return f
-    n, k = as2d(m.in_shape)[-2:]
+    n, k = as_matrix_shape(m.in_shape)[-2:]
     size = {("A", KronMap): n, ("B", KronMap): k, ("A", KronTMap): k, ("B", KronTMap): n}
     return fx.eye(size[(side, type(m))], like)
 

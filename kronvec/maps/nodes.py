@@ -13,7 +13,7 @@ import numpy as np
 
 from ..expr import Expr
 from . import factors as fx
-from .base import ALGEBRA, LinearMap, as2d, bind_factor
+from .base import ALGEBRA, LinearMap, as_matrix_shape, bind_factor
 from .contract import dense_by_einsum
 
 __all__ = ["ZeroMap", "SumMap", "ScaledMap", "ComposeMap", "flatten_sum"]
@@ -24,9 +24,9 @@ class ZeroMap(LinearMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return fx.zeros(as2d(self.out_shape) if self._plain else self.out_shape)
-        lead = np.shape(h)[:np.ndim(h) - len(as2d(self.in_shape))]  # the batch of tangents
-        return np.zeros(lead + as2d(self.out_shape))
+            return fx.zeros(as_matrix_shape(self.out_shape) if self._plain else self.out_shape)
+        lead = np.shape(h)[:np.ndim(h) - len(as_matrix_shape(self.in_shape))]  # the batch of tangents
+        return np.zeros(lead + as_matrix_shape(self.out_shape))
 
     def _adjoint(self) -> LinearMap:
         return ZeroMap(self.out_shape, self.in_shape)
@@ -112,7 +112,7 @@ class ComposeMap(LinearMap):
         return self.maps
 
     def columnwise(self) -> bool:
-        return all(m.columnwise() and as2d(m.out_shape)[1] == 1 for m in self.maps)
+        return all(m.columnwise() and as_matrix_shape(m.out_shape)[1] == 1 for m in self.maps)
 
     def _apply(self, h: Any) -> Any:
         for m in reversed(self.maps):
