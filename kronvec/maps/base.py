@@ -64,8 +64,8 @@ class _Algebra:
     """compose / add / scale of maps, set by :mod:`kronvec.maps.algebra` on import."""
 
     compose: Callable[..., "LinearMap"]
-    add: Callable[..., "LinearMap"]
-    scale: Callable[[Any, "LinearMap"], "LinearMap"]
+    add_maps: Callable[..., "LinearMap"]
+    scale_map: Callable[[Any, "LinearMap"], "LinearMap"]
     dense: Callable[["LinearMap", np.ndarray], bool]  # one contraction per term (maps.network)
 
 
@@ -347,7 +347,7 @@ class LinearMap:
         if not (same_shape(self.in_shape, other.in_shape) and same_shape(self.out_shape, other.out_shape)):
             raise ShapeError(f"add: maps {fmt(self.in_shape)} -> {fmt(self.out_shape)} and "
                              f"{fmt(other.in_shape)} -> {fmt(other.out_shape)} differ")
-        return ALGEBRA.add(self, other)
+        return ALGEBRA.add_maps(self, other)
 
     def __sub__(self, other: Any) -> "LinearMap":
         if not isinstance(other, LinearMap):
@@ -360,9 +360,9 @@ class LinearMap:
     def __mul__(self, c: Any) -> "LinearMap":
         if isinstance(c, (int, float, np.integer, np.floating)) or \
                 (isinstance(c, np.ndarray) and c.ndim == 0):
-            return ALGEBRA.scale(float(c), self)
+            return ALGEBRA.scale_map(float(c), self)
         if isinstance(c, Expr) and is_scalar(c):
-            return ALGEBRA.scale(c, self)
+            return ALGEBRA.scale_map(c, self)
         return NotImplemented
 
     __rmul__ = __mul__

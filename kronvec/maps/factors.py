@@ -19,8 +19,8 @@ from .operands import LARGE, Identity
 
 Factor = Union[Expr, np.ndarray, None]
 
-__all__ = ["Factor", "is_symbolic", "mm", "tr", "had", "mul", "plus", "eye", "trace_prod", "same",
-           "constant", "zeros", "plus_all", "member_mul"]
+__all__ = ["Factor", "is_symbolic", "product", "transposed", "elementwise_product", "mul", "plus", "eye",
+           "trace_prod", "same", "constant", "zeros", "plus_all", "member_mul"]
 
 
 def _build(op: str, *args: Any) -> Expr:
@@ -37,7 +37,7 @@ def constant(value: float) -> Expr:
     return _build("const", value)
 
 
-def mm(*xs: Factor) -> Factor:
+def product(*xs: Factor) -> Factor:
     """The product x₁x₂⋯ of the non-identity factors (None when all are identities)."""
     xs = tuple(x for x in xs if x is not None)
     if not xs:
@@ -53,7 +53,7 @@ def mm(*xs: Factor) -> Factor:
     return product
 
 
-def tr(x: Factor) -> Factor:
+def transposed(x: Factor) -> Factor:
     """xᵀ (over the last two axes: each member of a stack)."""
     if x is None:
         return None
@@ -64,7 +64,7 @@ def tr(x: Factor) -> Factor:
     return np.swapaxes(x, -1, -2) if x.ndim >= 2 else x
 
 
-def had(a: Any, b: Any) -> Any:
+def elementwise_product(a: Any, b: Any) -> Any:
     """a ⊙ b (a scalar times b when either is a scalar)."""
     if is_symbolic(a, b):
         a, b = as_expr(a), as_expr(b)

@@ -37,7 +37,7 @@ class ZeroMap(LinearMap):
 
 
 class SumMap(LinearMap):
-    """H ↦ Σᵢ Lᵢ(H).  Build with :func:`kronvec.maps.algebra.add`."""
+    """H ↦ Σᵢ Lᵢ(H).  Build with :func:`kronvec.maps.algebra.add_maps`."""
 
     def __init__(self, terms: Sequence[LinearMap]) -> None:
         super().__init__(terms[0].in_shape, terms[0].out_shape)
@@ -59,7 +59,7 @@ class SumMap(LinearMap):
         return SumMap([t.T for t in self.terms])
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        return ALGEBRA.add(*[t.bind(value) for t in self.terms])
+        return ALGEBRA.add_maps(*[t.bind(value) for t in self.terms])
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         for i, t in enumerate(self.terms):
@@ -91,7 +91,7 @@ class ScaledMap(LinearMap):
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
         c = bind_factor(value, self.coef)
-        return ALGEBRA.scale(float(np.reshape(c, ())), self.inner.bind(value))
+        return ALGEBRA.scale_map(float(np.reshape(c, ())), self.inner.bind(value))
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         self.inner._dense_into(out, coef * float(np.reshape(self.coef, ())), assign)

@@ -101,14 +101,15 @@ class DiagSandwichMap(_FactorTerm):
 
     def _apply(self, h: Any) -> Any:
         if not isinstance(h, np.ndarray) or self.symbolic:
-            return fx.mm(self.A1, fx.had(self.D, fx.mm(self.A2, h, self.B2)), self.B1)
+            inner = fx.elementwise_product(self.D, fx.product(self.A2, h, self.B2))
+            return fx.product(self.A1, inner, self.B1)
         for part in reversed(self._parts):
             h = part._apply(h)
         return h
 
     def _adjoint(self) -> LinearMap:
-        return DiagSandwichMap(fx.tr(self.A2), fx.tr(self.B2), self.D, fx.tr(self.A1), fx.tr(self.B1),
-                               self.out_shape, self.in_shape)
+        return DiagSandwichMap(fx.transposed(self.A2), fx.transposed(self.B2), self.D,
+                               fx.transposed(self.A1), fx.transposed(self.B1), self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         if self.is_column_form():

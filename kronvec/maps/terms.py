@@ -113,7 +113,7 @@ class KronMap(_FactorTerm):
     def _apply(self, h: Any) -> Any:
         A, B = self.A, self.B
         if type(h) is not np.ndarray or self._symbolic is not False and self.symbolic:
-            return fx.mm(A, h, B)
+            return fx.product(A, h, B)
         if A is None:
             return h if B is None else h @ B
         if B is None:
@@ -164,8 +164,8 @@ class KronTMap(_FactorTerm):
         return _absorb_kron(self, c)
 
     def _apply(self, h: Any) -> Any:
-        return fx.mm(self.A, fx.tr(h), self.B) if self.A is not None or self.B is not None \
-            else fx.tr(h)
+        return fx.product(self.A, fx.transposed(h), self.B) if self.A is not None or self.B is not None \
+            else fx.transposed(h)
 
     def _adjoint(self) -> LinearMap:
         return KronTMap(self.B, self.A, self.out_shape, self.in_shape)
@@ -229,13 +229,13 @@ class TraceMap(_FactorTerm):
     def c_transposed(self) -> Any:
         """Cᵀ, built where C stands for an identity (the scalar 1 for a scalar input)."""
         if self.C is not None:
-            return fx.tr(self.C)
+            return fx.transposed(self.C)
         if len(self.in_shape) < 2 and fx.is_symbolic(self.M):
             return fx.constant(1.0)  # a scalar, or per-member scalars of a stack
         return fx.eye(as_matrix_shape(self.in_shape)[-2], self.M)
 
     def _adjoint(self) -> LinearMap:
-        return TraceMap(fx.tr(self.M), self.c_transposed(), self.out_shape, self.in_shape)
+        return TraceMap(fx.transposed(self.M), self.c_transposed(), self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
@@ -270,7 +270,7 @@ class ElementwiseMap(_FactorTerm):
         return np.ndim(self.D) < 2 or np.shape(self.D)[-1] == 1
 
     def _apply(self, h: Any) -> Any:
-        return fx.had(self.D, h)
+        return fx.elementwise_product(self.D, h)
 
     def _adjoint(self) -> LinearMap:
         return ElementwiseMap(self.D, self.out_shape, self.in_shape)
@@ -413,7 +413,7 @@ class ExpmFrechetMap(_FactorTerm):
         return out.reshape(h.shape)
 
     def _adjoint(self) -> LinearMap:
-        return ExpmFrechetMap(fx.tr(self.A), self.in_shape)
+        return ExpmFrechetMap(fx.transposed(self.A), self.in_shape)
 
 
 def expm_frechet_stack(A: Any, h: Any) -> np.ndarray:
@@ -442,7 +442,7 @@ def _transposed_copy(x: Any) -> Any:
     most 2²⁰ entries.  OpenBLAS multiplies by a transposed view more slowly at some shapes
     (W G Wᵀ at (200, 20): 37 µs with the view Wᵀ, 28 µs with a copy), and the adjoint is
     made once per bound map, so its copy is paid once."""
-    t = fx.tr(x)
+    t = fx.transposed(x)
     if type(t) is np.ndarray and t.ndim >= 2 and t.size <= 1 << 20 and not t.flags.c_contiguous:
         return np.ascontiguousarray(t)
     return t

@@ -20,7 +20,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape

@@ -30,9 +30,9 @@ from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
 from ..shapes import matrix_transposed, stack_of
 from ._code_templates import code_for

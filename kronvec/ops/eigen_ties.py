@@ -29,9 +29,9 @@ import numpy as np
 from ..errors import DegenerateError
 from ..expr import Expr
 from ..maps import KronMap, TraceMap, TriangleMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..registry import Params, Prec, Printing, SELF, register
 from ..shapes import first_member, member_text, stack_of
 from ._code_templates import code_eigh

@@ -21,9 +21,9 @@ from ..contexts import CodeContext, EvaluationContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechetMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack

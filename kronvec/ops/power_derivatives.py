@@ -18,7 +18,7 @@ from typing import Any
 from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.axes import BroadcastMap
 from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,

@@ -20,8 +20,8 @@ import numpy as np
 from ..contexts import StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, TriSolveMap
-from ..maps.algebra import add as add_maps
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import add_maps
+from ..maps.algebra import scale_map
 from ..maps.powers import MatrixPowerFrechetMap
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of, spec
 from ..registry import function as registry_function

@@ -25,7 +25,7 @@ from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrint
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, SELF, register, spec
 from ._printing_rules import func_print, py_call

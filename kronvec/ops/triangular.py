@@ -30,7 +30,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, TriangleMap, TriSolveMap, commutation_map
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
