@@ -499,7 +499,7 @@ CASES = {
     "cos": _elementwise("cos"), "tanh": _elementwise("tanh"), "arctan": _elementwise("arctan"),
     "sigmoid": _elementwise("sigmoid"),
     "sum": _case_sum, "cumsum": _case_cumsum,
-    "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matpow": _case_matpow,
+    "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matrix_power": _case_matpow,
     "matpow large": _case_matpow_large, "matpow_frechet": _case_matpow_frechet,
     "matpow_frechet2": _case_matpow_frechet2,
     "expm": _case_expm, "expm_frechet": _case_expm_frechet, "expm_frechet2": _case_expm_frechet2,

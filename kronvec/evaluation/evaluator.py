@@ -284,7 +284,7 @@ class Evaluator:
         adds in place) or an identity."""
         return not (spec(node.op).deferred or node in self._lazy or node in self._unforced
                     or node.op == "identity"
-                    or node.op == "matpow" and node.args[0].op == "inv")
+                    or node.op == "matrix_power" and node.args[0].op == "inv")
 
     def standalone_inverses(self) -> set[Expr]:
         """The inverses whose value is needed as a matrix (:func:`.traces.standalone_inverses`)."""

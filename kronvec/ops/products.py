@@ -89,12 +89,12 @@ def _merge_powers(flat: list[Expr]) -> list[Expr]:
     """Write runs of one factor as a power: BBᵏ = Bᵏ⁺¹ (so equal terms can merge)."""
     out: list[tuple[Expr, int]] = []
     for f in flat:
-        base, k = (f.args[0], f.params.k) if f.op == "matpow" else (f, 1)
+        base, k = (f.args[0], f.params.k) if f.op == "matrix_power" else (f, 1)
         if out and out[-1][0] is base:
             out[-1] = (base, out[-1][1] + k)
         else:
             out.append((base, k))
-    return [b if k == 1 else Expr.make("matpow", (b,), Params(k=k), b.shape) for b, k in out]
+    return [b if k == 1 else Expr.make("matrix_power", (b,), Params(k=k), b.shape) for b, k in out]
 
 
 def _merge_ones(flat: list[Expr]) -> tuple[list[Expr], float]:
@@ -387,7 +387,7 @@ def matrix_power(a: Any, k: int) -> Expr:
         return identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)
     if k == 1 or a.op == "identity":
         return a
-    return Expr.make("matpow", (a,), Params(k=k), a.shape)
+    return Expr.make("matrix_power", (a,), Params(k=k), a.shape)
 
 
 EXPANDED_POWERS = 3
@@ -419,7 +419,7 @@ def _print_matpow(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
 
 
 MATPOW = register(
-    "matpow", public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
+    "matrix_power", public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
     params=("k",), stacks=True,
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
     code="{la}.matrix_power({0}, {n.params.k})",
