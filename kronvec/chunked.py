@@ -67,7 +67,7 @@ _RESIZED: "RecentCache[Expr]" = RecentCache(256)  # bounded by the bytes of the 
 
 def _stack_shaped(e: Expr, stack: Shape) -> bool:
     k = len(stack)
-    return e.shape[:k] == stack and (e.ndim >= k + 2 or e.ndim == k and e.op != "identity")
+    return e.shape[:k] == stack and (e.ndim >= k + 2 or e.ndim == k and e.op != "eye")
 
 
 def resized(e: Expr, stack: Shape, block: Shape, names: frozenset[str]) -> Expr:
@@ -83,7 +83,7 @@ def resized(e: Expr, stack: Shape, block: Shape, names: frozenset[str]) -> Expr:
         p = node.params
         if node.op == "symbol" and p.name in names:
             new = symbol(p.name, block + node.shape[k:], p.symmetric, p.positive_definite)
-        elif not node.args and node.op in ("zeros", "ones", "identity") and _stack_shaped(node, stack):
+        elif not node.args and node.op in ("zeros", "ones", "eye") and _stack_shaped(node, stack):
             new = Expr.make(node.op, (), p, block + node.shape[k:])
         elif not node.args and node.op == "const" and _stack_shaped(node, stack):
             raise NotImplementedError("a constant stack with Dask values: give it as a symbol's value")

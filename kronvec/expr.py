@@ -380,7 +380,7 @@ def const_scalar(e: Expr) -> float | None:
     """The number a constant scalar expression stands for, else None."""
     if e.op == "const" and e.params.value.array.size == 1 and e.params.value.name is None:
         return float(e.params.value.array.reshape(()))
-    if e.op == "identity" and e.shape == (1, 1):
+    if e.op == "eye" and e.shape == (1, 1):
         return 1.0
     if e.op == "zeros" and is_scalar(e):
         return 0.0

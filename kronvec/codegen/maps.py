@@ -76,7 +76,7 @@ def apply_map(g: Emitter, m: LinearMap, h: str) -> str:
 
 def _factor(g: Emitter, f: Any) -> str | None:
     """The code of a map's factor (None for an identity)."""
-    if f is None or isinstance(f, Expr) and f.op == "identity":
+    if f is None or isinstance(f, Expr) and f.op == "eye":
         return None
     if isinstance(f, Expr):
         return g.value(f)

@@ -130,7 +130,7 @@ STACK_CODE: dict[str, Callable[..., str]] = {
     "cholesky": _cholesky,
     "adj_frechet": _adjugate_frechet,
     "tri": _tri,
-    "identity": _identity,
+    "eye": _identity,
     "solve_triangular": _solve_triangular,
     "eigvalsh": _column,
     "sqrtm": _matrix_function,

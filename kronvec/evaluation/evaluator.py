@@ -283,7 +283,7 @@ class Evaluator:
         (a product makes those solves), a product only traced, a term s·A or s·I of a sum (it
         adds in place) or an identity."""
         return not (spec(node.op).deferred or node in self._lazy or node in self._unforced
-                    or node.op == "identity"
+                    or node.op == "eye"
                     or node.op == "matrix_power" and node.args[0].op == "inv")
 
     def standalone_inverses(self) -> set[Expr]:
@@ -316,7 +316,7 @@ class Evaluator:
         elif e.op == "scale" and e.args[0].op in ("add", "matmul"):
             inner = self.operand(e.args[0])
             value = self.op(partial(scaled, e.params.coef), inner)
-        elif e.op == "identity":
+        elif e.op == "eye":
             value = self.op(partial(Identity, e.shape[0]))
         elif e.op == "matmul" and (split := low_rank_split(e)) is not None:
             value = self.op(product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))

@@ -93,7 +93,7 @@ def ones_product(factors: Sequence[Expr]) -> Callable[[Any, Any], Any] | None:
     return None if kind is None else _BY_NUMPY[kind]
 
 
-_NOT_DENSE = frozenset({"ones", "inv", "matrix_power", "identity"})  # solves, inverses and 𝟙𝟙ᵀ go as before
+_NOT_DENSE = frozenset({"ones", "inv", "matrix_power", "eye"})  # solves, inverses and 𝟙𝟙ᵀ go as before
 
 
 def _repeat_row(ones: np.ndarray, b: Any) -> Any:

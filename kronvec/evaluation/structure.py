@@ -66,7 +66,7 @@ class Structure:
         op, memo = e.op, self._symmetric
         if op == "symbol":
             return bool(e.params.symmetric) or e in self._symbols
-        if op in ("identity", "zeros", "ones"):
+        if op in ("eye", "zeros", "ones"):
             return True
         if op == "const":
             value = np.asarray(e.params.value.array)
@@ -113,7 +113,7 @@ class Structure:
         op, memo = e.op, self._definite
         if op == "symbol":
             return 2 if e.params.positive_definite else 0
-        if op == "identity":
+        if op == "eye":
             return 2
         if op == "zeros":
             return 1

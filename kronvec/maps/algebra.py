@@ -352,7 +352,7 @@ def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
 
 def _implicit(f: Any) -> Any:
     """None for an identity expression (so that it prints and applies as one)."""
-    return None if isinstance(f, Expr) and f.op == "identity" else f
+    return None if isinstance(f, Expr) and f.op == "eye" else f
 
 
 def _merge_keys(m: LinearMap) -> list[tuple[Any, ...]]:

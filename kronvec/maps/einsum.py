@@ -192,7 +192,7 @@ def adjoint_contraction(c: Contraction, slot: int, sizes: dict[str, int]) -> tup
 
 def _extra_operand(kind: str, n: int, symbolic: bool) -> Any:
     if symbolic:
-        return registry.function("identity")(n) if kind == "delta" else registry.function("ones")(n)
+        return registry.function("eye")(n) if kind == "delta" else registry.function("ones")(n)
     return np.eye(n) if kind == "delta" else np.ones(n)
 
 

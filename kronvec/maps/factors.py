@@ -124,7 +124,7 @@ def eye(n: int, like: Any) -> Any:
     """The n×n identity as an expression or, matching ``like``, numbers: an array, or for a
     large n an :class:`~kronvec.maps.operands.Identity` that is never formed."""
     if is_symbolic(like):
-        return _build("identity", n)
+        return _build("eye", n)
     return Identity(n) if n * n >= LARGE else np.eye(n)
 
 

@@ -282,7 +282,7 @@ def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
     if rtol is None and not hermitian:
         if a.op == "pinv" and not a.params:
             return a.args[0]
-        if a.op == "identity":
+        if a.op == "eye":
             return a
         return Expr.make("pinv", (a,), NO_PARAMS, matrix_transposed(a.shape))
     return _pinv_node(a, Params(rtol=None if rtol is None else float(rtol), hermitian=bool(hermitian)))

@@ -106,9 +106,9 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
         return smul(a.args[0], index(a.args[1], rows, cols, shape))
     if op == "const" and a.params.value.name is None:
         return Constant(a.params.value.array[as_slice(rows), as_slice(cols)].reshape(shape))
-    if op == "identity" and rows == cols:
+    if op == "eye" and rows == cols:
         return identity(len(rows)) if shape != () else Constant(1.0)
-    if op == "identity" and not set(rows) & set(cols):
+    if op == "eye" and not set(rows) & set(cols):
         return zeros(shape)
     if op == "place":
         return _index_of_place(a, rows, cols, shape)
@@ -235,9 +235,9 @@ def place(g: Any, rows: range, cols: range, shape: Shape) -> Expr:
     g = as_expr(g)
     shape = tuple(shape)
     rows_all, cols_all = (range(shape[0]), range(shape[1])) if shape else (range(1), range(1))
-    if g.shape == (1, 1) and g.op == "identity":
+    if g.shape == (1, 1) and g.op == "eye":
         g = Constant(1.0)  # a scalar placed: the entry 1, not the 1×1 identity
-    elif g.shape == (1, 1) and g.op == "smul" and g.args[1].op == "identity":
+    elif g.shape == (1, 1) and g.op == "smul" and g.args[1].op == "eye":
         g = g.args[0]
     if g.op == "zeros":
         return zeros(shape)

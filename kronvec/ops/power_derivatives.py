@@ -58,9 +58,9 @@ def matpow_frechet(a: Any, h: Any, k: int) -> Expr:
         return zeros(shape)
     if k == 1:
         return h
-    if shape == a.shape and h.op == "identity" and a.ndim == 2:  # A commutes with I: k Aᵏ⁻¹
+    if shape == a.shape and h.op == "eye" and a.ndim == 2:  # A commutes with I: k Aᵏ⁻¹
         return scale(float(k), matrix_power(a, k - 1))
-    if shape == a.shape and h.op == "scale" and h.args[0].op == "identity" and a.ndim == 2:
+    if shape == a.shape and h.op == "scale" and h.args[0].op == "eye" and a.ndim == 2:
         return scale(h.params.coef * k, matrix_power(a, k - 1))
     return Expr.make("matpow_frechet", (a, h), Params(k=k), shape)
 

@@ -73,7 +73,7 @@ def matmul(*factors: Any) -> Expr:
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
     if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
-        flat.append(Expr.make("identity", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
+        flat.append(Expr.make("eye", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
     if not flat:
         core = identity(shape[0])
     elif len(flat) == 1:
@@ -197,7 +197,7 @@ def _subproduct(factors: tuple[Expr, ...]) -> Expr:
     canonicalise its O(k²) runs again."""
     if len(factors) == 1:
         return factors[0]
-    if any(f.op in ("identity", "ones") for f in factors):
+    if any(f.op in ("eye", "ones") for f in factors):
         return matmul(*factors)
     shape = product_stack(list(factors)) + (factors[0].shape[-2], factors[-1].shape[-1])
     return Expr.make("matmul", factors, NO_PARAMS, shape)
@@ -309,7 +309,7 @@ def inv(a: Any) -> Expr:
     signature_of(INV).check("inv", [a.shape])
     if a.op == "inv":
         return a.args[0]
-    if a.op == "identity":
+    if a.op == "eye":
         return a
     if a.op == "zeros":
         raise np.linalg.LinAlgError("inv: the zero matrix is singular")
@@ -384,8 +384,8 @@ def matrix_power(a: Any, k: int) -> Expr:
     if k < 0:
         return matrix_power(inv(a), -k)
     if k == 0:
-        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)
-    if k == 1 or a.op == "identity":
+        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)
+    if k == 1 or a.op == "eye":
         return a
     return Expr.make("matrix_power", (a,), Params(k=k), a.shape)
 

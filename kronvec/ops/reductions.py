@@ -87,7 +87,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st (a trace is of shape ())
         s, inner = a.args
         return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
-    if a.op == "identity":
+    if a.op == "eye":
         return size_of(a.shape[0])
     if a.op == "zeros":
         return zeros(())

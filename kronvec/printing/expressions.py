@@ -130,7 +130,7 @@ def _signed(t: Expr) -> tuple[bool, Expr]:
     value = const_scalar(t)
     if value is not None and value < 0:
         return True, Constant(-value)
-    if t.op == "smul" and t.args[1].op == "identity" and t.shape == (1, 1):  # s·I₁ prints as s
+    if t.op == "smul" and t.args[1].op == "eye" and t.shape == (1, 1):  # s·I₁ prints as s
         return _signed(t.args[0])
     return False, t
 

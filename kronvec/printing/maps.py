@@ -306,7 +306,7 @@ def _chained(maps: tuple[LinearMap, ...]) -> list[LinearMap]:
 
 
 def _is_one(e: Expr) -> bool:
-    return e.op == "identity" or (e.op == "const" and e.params.value.array.size == 1
+    return e.op == "eye" or (e.op == "const" and e.params.value.array.size == 1
                                   and float(e.params.value.array.reshape(())) == 1.0)
 
 

@@ -192,7 +192,7 @@ def _used_by(node: E.Expr, parents: list[E.Expr]) -> bool:
 
 def _prints_as_its_argument(node: E.Expr) -> bool:
     """A scalar read as a 1×1 matrix (s·I₁) prints as s: naming it would give "S = R"."""
-    return node.op == "smul" and node.args[1].op == "identity" and node.shape == (1, 1)
+    return node.op == "smul" and node.args[1].op == "eye" and node.shape == (1, 1)
 
 
 def _transposes(e: E.Expr) -> int:
