@@ -252,20 +252,20 @@ class Expr:
         return self
 
     def __mul__(self, other: Any) -> "Expr":
-        return _fn("hadamard")(self, other)
+        return _fn("multiply")(self, other)
 
     def __rmul__(self, other: Any) -> "Expr":
-        return _fn("hadamard")(other, self)
+        return _fn("multiply")(other, self)
 
     def __truediv__(self, other: Any) -> "Expr":
         if is_number(other) and not other >= BASE:  # (a size given as a name is no constant)
             if other == 0:
                 raise ZeroDivisionError("division of an expression by zero")
             return _fn("scale")(1.0 / float(other), self)
-        return _fn("hadamard")(self, _fn("power")(as_operand(other, self), -1.0), op_name="divide")
+        return _fn("multiply")(self, _fn("power")(as_operand(other, self), -1.0), op_name="divide")
 
     def __rtruediv__(self, other: Any) -> "Expr":
-        return _fn("hadamard")(as_operand(other, self), _fn("power")(self, -1.0), op_name="divide")
+        return _fn("multiply")(as_operand(other, self), _fn("power")(self, -1.0), op_name="divide")
 
     def __pow__(self, p: Any) -> "Expr":
         if is_number(p) and not p >= BASE:

@@ -494,7 +494,7 @@ CASES = {
     "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
     "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
     "det": _case_det, "logdet": _case_logdet, "kron": _case_kron,
-    "kron_contract": _case_kron_contract, "hadamard": _case_hadamard, "power": _case_power,
+    "kron_contract": _case_kron_contract, "multiply": _case_hadamard, "power": _case_power,
     "exp": _elementwise("exp"), "log": _elementwise("log"), "sin": _elementwise("sin"),
     "cos": _elementwise("cos"), "tanh": _elementwise("tanh"), "arctan": _elementwise("arctan"),
     "sigmoid": _elementwise("sigmoid"),

@@ -32,7 +32,7 @@ __all__ = ["STACK_READY", "STACK_CODE", "stacked", "stack_template"]
 
 # Ops whose code template broadcasts over leading axes exactly as NumPy's stack semantics do.
 STACK_READY = frozenset({
-    "named", "add", "scale", "smul", "hadamard", "power", "matmul", "inv", "matrix_power", "det", "logdet",
+    "named", "add", "scale", "smul", "multiply", "power", "matmul", "inv", "matrix_power", "det", "logdet",
     "exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sigmoid", "softplus", "abs", "sign", "relu",
     "maximum", "minimum", "xlogy", "xdivy", "gammaln", "digamma", "erf", "erfc", "ndtr", "log_ndtr",
     "logit", "pow", "sum", "norm", "permute_dims", "reshape", "broadcast_to", "reduce_sum",

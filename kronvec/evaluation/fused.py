@@ -27,7 +27,7 @@ __all__ = ["sigmoid_slope_argument", "sigmoid_slope", "fused_operands", "ones_pr
 
 def sigmoid_slope_argument(node: Expr) -> Expr | None:
     """u when ``node`` is σ(u) ⊙ σ(−u) (in either order, −u as ``-1 · u``), else None."""
-    if node.op != "hadamard" or len(node.args) != 2:
+    if node.op != "multiply" or len(node.args) != 2:
         return None
     a, b = node.args
     if a.op != "sigmoid" or b.op != "sigmoid" or a.shape != b.shape:

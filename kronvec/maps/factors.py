@@ -70,7 +70,7 @@ def elementwise_product(a: Any, b: Any) -> Any:
         a, b = as_expr(a), as_expr(b)
         if is_scalar(a) or is_scalar(b):
             return _build("smul", a, b)
-        return _build("hadamard", a, b)
+        return _build("multiply", a, b)
     return a * b
 
 
@@ -93,7 +93,7 @@ def member_mul(c: Expr, x: Expr) -> Expr:
     ``(b,)``): c broadcast over the matrix axes of x (a matrix x is shared by all members)."""
     if x.ndim >= 2:
         c = _build("reshape", c, c.shape + (1, 1))
-    return _build("hadamard", c, x)  # the op of kv.multiply (NumPy broadcasting)
+    return _build("multiply", c, x)  # the op of kv.multiply (NumPy broadcasting)
 
 
 def plus(a: Any, b: Any) -> Any:

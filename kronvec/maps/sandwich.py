@@ -191,7 +191,7 @@ class DiagRankOneMap(_FactorTerm):
         return first - (sums if self.U is None else self.U * sums)
 
     def _apply_symbolic(self, h: Expr) -> Expr:
-        times = registry.function("hadamard")  # NumPy's *, which broadcasts
+        times = registry.function("multiply")  # NumPy's *, which broadcasts
         sums = self._slice_sums(h)
         first = h if self.D is None else times(as_expr(self.D), h)
         if self.U is not None:
@@ -207,14 +207,14 @@ class DiagRankOneMap(_FactorTerm):
         matmul, ones = registry.function("matmul"), registry.function("ones")
         v = None if self.V is None else as_expr(self.V)
         if isinstance(self.axis, tuple):
-            vh = h if v is None else registry.function("hadamard")(v, h)
+            vh = h if v is None else registry.function("multiply")(v, h)
             return registry.function("reduce_sum")(vh, self.axis, True)
         n, m = as_matrix_shape(h.shape)
         if m == 1 and self.axis in (None, 0):
             return matmul(ones(1, n) if v is None else v.T, h)
         if n == 1 and self.axis in (None, 1):
             return matmul(h, ones(m, 1) if v is None else v.T)
-        vh = h if v is None else registry.function("hadamard")(v, h)
+        vh = h if v is None else registry.function("multiply")(v, h)
         if self.axis is None:
             return registry.function("sum")(vh)
         return matmul(ones(1, n), vh) if self.axis == 0 else matmul(vh, ones(m, 1))

@@ -387,7 +387,7 @@ def hadamard(a: Any, b: Any) -> Expr:
         return scale(a.params.coef, hadamard(a.args[0], b))
     if b.op == "scale":
         return scale(b.params.coef, hadamard(a, b.args[0]))
-    return Expr.make("hadamard", (a, b), NO_PARAMS, shape)
+    return Expr.make("multiply", (a, b), NO_PARAMS, shape)
 
 
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
@@ -424,7 +424,7 @@ def _print_hadamard(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "hadamard", public="multiply", function=multiply, signature="(...),(...)->(...)",
+    "multiply", public="multiply", function=multiply, signature="(...),(...)->(...)",
     stacks=True,
     evaluate=lift(operator.mul), code="{0} * {1}",
     jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *map_shapes(node, i)),

@@ -37,7 +37,7 @@ from .spectral import eigenvectors, eigvalsh, gapinv
 __all__ = ["eigfun", "divdiff", "elementwise_derivative"]
 
 
-_ELEMENTWISE_OPS = {"power", "scale", "add", "hadamard", "named"}
+_ELEMENTWISE_OPS = {"power", "scale", "add", "multiply", "named"}
 
 
 def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:

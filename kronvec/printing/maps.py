@@ -76,7 +76,7 @@ class _MapPrinter:
         if f is None:
             return self.s.identity
         if isinstance(f, Expr) and f.op not in ("matmul", "add", "smul", "scale", "kron",
-                                                  "hadamard"):
+                                                  "multiply"):
             return self.p(matrix_transpose(f), POSTFIX)
         return self.factor(f, ATOM) + self.s.transpose
 
