@@ -86,7 +86,7 @@ class BroadcastMap(_AxesMap):
                         shape[k] = self.in_shape[k - sum(a < k for a in self.inserted)]
                     else:
                         shape[k] = 1
-                expanded = registry.function("reshape")(h, tuple(shape))
+                expanded = registry.function("c_order_reshape")(h, tuple(shape))
             return registry.function("broadcast_to")(expanded, self.out_shape)
         x, lead = self._read(h)
         x = np.expand_dims(x, tuple(len(lead) + a for a in self.inserted)) if self.inserted else x
@@ -149,7 +149,7 @@ class ReshapeMap(_AxesMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return registry.function("reshape")(h, self.out_shape)
+            return registry.function("c_order_reshape")(h, self.out_shape)
         x, lead = self._read(h)
         return self._write(x, lead)
 

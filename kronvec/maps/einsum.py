@@ -245,7 +245,7 @@ class EinsumMap(LinearMap):
         if fx.is_symbolic(h, *self.factors()):
             if not isinstance(h, Expr):
                 h = registry.function("const")(h, column=False)
-            h = registry.function("reshape")(h, self.in_shape)
+            h = registry.function("c_order_reshape")(h, self.in_shape)
             operands = [h if x is None else x for x in self.operands]
             return registry.function("einsum")(c.text, *operands)
         h = np.asarray(h, dtype=float)

@@ -92,7 +92,7 @@ def member_mul(c: Expr, x: Expr) -> Expr:
     """The members of x, each scaled by its scalar in c (per-member scalars of a stack, shape
     ``(b,)``): c broadcast over the matrix axes of x (a matrix x is shared by all members)."""
     if x.ndim >= 2:
-        c = _build("reshape", c, c.shape + (1, 1))
+        c = _build("c_order_reshape", c, c.shape + (1, 1))
     return _build("multiply", c, x)  # the op of kv.multiply (NumPy broadcasting)
 
 

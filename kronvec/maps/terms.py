@@ -257,7 +257,7 @@ class ElementwiseMap(_FactorTerm):
         if isinstance(D, Expr) and D.ndim == 1 and len(self.out_shape) >= 2:
             # a 1-D D against a matrix or a stack is aligned as NumPy aligns it, with the last
             # axis (bound 1-D factors are per-member scalars, so it is given all the axes)
-            D = registry.function("reshape")(D, (1,) * (len(self.out_shape) - 1) + D.shape)
+            D = registry.function("c_order_reshape")(D, (1,) * (len(self.out_shape) - 1) + D.shape)
         self.D: Any = D  # an expression, or an array once bound
 
     def factors(self) -> tuple[Any, ...]:

@@ -32,7 +32,7 @@ from .leaves import Constant, zeros
 from .products import matmul, matrix_transpose
 from .reductions import sum as sum_all
 from .reductions import trace
-from .stacks import reshape
+from .stacks import c_order_reshape
 
 __all__ = ["einsum"]
 
@@ -80,7 +80,7 @@ def einsum(subscripts: str, *operands: Any) -> Expr:
         raise ValueError("einsum: needs at least one operand")
     exprs = [_operand(x) for x in operands]
     contraction, squeezes = parse_einsum(subscripts, [e.shape for e in exprs])
-    exprs = [reshape(e, tuple(s for k, s in enumerate(e.shape) if k not in drop)) if drop else e
+    exprs = [c_order_reshape(e, tuple(s for k, s in enumerate(e.shape) if k not in drop)) if drop else e
              for e, drop in zip(exprs, squeezes)]
     return _built(contraction, exprs)
 

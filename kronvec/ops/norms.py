@@ -46,7 +46,7 @@ from .products import inv, matmul, matrix_transpose
 from .reductions import logdet, norm as basic_norm
 from .reductions import sum as sum_
 from .spectral import svd_parts
-from .stacks import normalize_axes, reduced_shape, reshape
+from .stacks import normalize_axes, reduced_shape, c_order_reshape
 from .stacks import transpose as permute
 
 __all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "smallest_singular_value",
@@ -198,7 +198,7 @@ def _vector_norm_value(node: Any, x: np.ndarray) -> Any:
 
 def _vector_norm_jvp(node: Expr, i: int) -> Any:
     a, par = node.args[0], node.params
-    kept = node if par.keepdims else reshape(node, reduced_shape(a.shape, par.axes, True))
+    kept = node if par.keepdims else c_order_reshape(node, reduced_shape(a.shape, par.axes, True))
     weights = multiply(signed_power(a, par.p - 1), abs_power(kept, 1 - par.p))
     if is_plain(a.shape):  # a matrix, along one axis (kept): 𝟙ᵀ(W ⊙ dA) or (W ⊙ dA)𝟙
         n, m = a.shape
@@ -348,7 +348,7 @@ def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:
             permute(a, tuple(k for k in range(ndim) if k not in axes) + (row, col))
         out = smallest_singular_value(moved) if ord == -2 else \
             basic_norm(moved, ord, None if is_plain(moved.shape) else (-2, -1))
-        return reshape(out, target) if out.shape != target else out
+        return c_order_reshape(out, target) if out.shape != target else out
     if ord in (1, -1):
         inner, outer = row, col
     elif ord in (math.inf, -math.inf):
@@ -360,7 +360,7 @@ def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:
     if is_plain(a.shape):  # (a 1×1 sum is its own extremum: its total is the scalar)
         return keep_total(_reduce("sum" if sums.shape == (1, 1) else kind, sums, (0, 1), False), keepdims)
     out = _reduce(kind, sums, (outer,), True)
-    return reshape(out, target) if out.shape != target else out
+    return c_order_reshape(out, target) if out.shape != target else out
 
 
 def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
@@ -377,7 +377,7 @@ def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = Fa
         if ord is None and a.ndim != 1:
             out = basic_norm(a)
             target = tuple(1 for _ in a.shape) if keepdims else out.shape
-            return reshape(out, target) if out.shape != target else out
+            return c_order_reshape(out, target) if out.shape != target else out
         if a.ndim > 2 or a.ndim == 0:
             raise ValueError(f"norm: improper number of dimensions to norm "
                              f"(shape {fmt(a.shape)}, ord={ord!r})")
