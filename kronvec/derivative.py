@@ -457,7 +457,7 @@ def assume_symmetric(e: E.Expr) -> E.Expr:
     to a symmetric matrix); used to shorten such results, never on Jacobians.
     """
     mapping = {id(n): n.args[0] for n in e.walk()
-               if n.op == "transpose" and n.args[0].op == "symbol" and n.args[0].params.symmetric}
+               if n.op == "matrix_transpose" and n.args[0].op == "symbol" and n.args[0].params.symmetric}
     return E.substitute(e, mapping) if mapping else e
 
 

@@ -153,7 +153,7 @@ class Expr:
         """The transpose Aᵀ; for a stack, as in NumPy, all axes reversed (``.mT`` transposes
         the matrices of a stack)."""
         if len(self.shape) <= 2:
-            return _fn("transpose")(self)
+            return _fn("matrix_transpose")(self)
         return _fn("permute_dims")(self)
 
     @property
@@ -162,7 +162,7 @@ class Expr:
         transposed for a stack), as NumPy's ``.mT``."""
         if len(self.shape) < 2:
             raise ValueError(f"matrix transpose with ndim < 2 is undefined (shape {fmt(self.shape)})")
-        return _fn("transpose")(self)
+        return _fn("matrix_transpose")(self)
 
     def swapaxes(self, axis1: int, axis2: int) -> "Expr":
         """The expression with two axes interchanged, as ``numpy.swapaxes`` (which calls this
@@ -431,7 +431,7 @@ def display_names(f: Expr) -> dict[Expr, str]:
         if node.op == "named":
             plain = strip_names(node.args[0])
             names.setdefault(plain, node.params.name)
-            t = _fn("transpose")(plain)
+            t = _fn("matrix_transpose")(plain)
             if t is not plain:
                 names.setdefault(t, node.params.name + "ᵀ")
     return names

@@ -219,7 +219,7 @@ def test_block_printing_and_transpose():
     assert M.T is kv.block([[A.T, C.T], [B.T, D.T]])
     assert str(kv.vstack([A, B])) == "[A; B]" and str(kv.hstack([A, B])) == "[A, B]"
     irregular = kv.block([[kv.Matrix("E", (1, 3)), kv.Matrix("F", (1, 1))], [kv.Matrix("G", (2, 4))]])
-    assert irregular.T.op == "transpose"
+    assert irregular.T.op == "matrix_transpose"
     assert str(kv.jacobian(M, B)) == "H ↦ place₍₄,₄₎(H, [:2, 2:])"
     assert str(kv.grad(kv.sum(M), D)) == "𝟙"
 

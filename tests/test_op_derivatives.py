@@ -492,7 +492,7 @@ CASES = {
     "norm_of_order": _p_norm_case(1, None), "smallest_singular_value": _norm_case(-2),
     "smallest_weights": _norm_case(-2),
     "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
-    "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
+    "smul": _case_smul, "matrix_transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
     "det": _case_det, "logdet": _case_logdet, "kron": _case_kron,
     "kron_contract": _case_kron_contract, "multiply": _case_hadamard, "power": _case_power,
     "exp": _elementwise("exp"), "log": _elementwise("log"), "sin": _elementwise("sin"),

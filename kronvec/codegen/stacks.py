@@ -123,7 +123,7 @@ def _column(g: Any, e: Expr, *args: str) -> str:
 
 # Templates for stacks of the ops whose one-matrix code names the two matrix axes.
 STACK_CODE: dict[str, Callable[..., str]] = {
-    "transpose": _transpose,
+    "matrix_transpose": _transpose,
     "trace": _trace,
     "diagpart": _diagpart,
     "diag": _diag,

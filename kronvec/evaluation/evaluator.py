@@ -54,7 +54,7 @@ from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, sta
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
 
-_OWN_TRANSPOSES = frozenset({"matmul", "transpose"})  # products look for their transposes themselves
+_OWN_TRANSPOSES = frozenset({"matmul", "matrix_transpose"})  # products look for their transposes themselves
 
 
 def run_recorded(plans: dict[frozenset[Expr], Plan], exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
@@ -381,7 +381,7 @@ class Evaluator:
         if f.op != "inv" or f in self._cache:
             return None
         base = f.args[0]
-        if base.op == "transpose":
+        if base.op == "matrix_transpose":
             return self.factorization(base.args[0]), True
         return self.factorization(base), False
 

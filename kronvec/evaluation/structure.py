@@ -29,7 +29,7 @@ from ..ops.products import matrix_transpose
 __all__ = ["Structure"]
 
 # ops whose value is symmetric when every matrix argument is
-_SYMMETRIC_WHEN_ARGS = frozenset({"multiply", "named", "transpose", "inv", "matrix_power", "scale"})
+_SYMMETRIC_WHEN_ARGS = frozenset({"multiply", "named", "matrix_transpose", "inv", "matrix_power", "scale"})
 
 
 class Structure:

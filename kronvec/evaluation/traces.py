@@ -153,7 +153,7 @@ def _side_cost(ev: Evaluator, side: tuple[Expr, ...], chain_cost: float, needed:
     f = side[0]
     if f.op != "inv" or ev.cached(f) is not None or ev.canon(f) in needed:
         return 0.0
-    base = f.args[0].args[0] if f.args[0].op == "transpose" else f.args[0]
+    base = f.args[0].args[0] if f.args[0].op == "matrix_transpose" else f.args[0]
     return inverse_cost(ev.factorization(base))
 
 

@@ -58,7 +58,7 @@ def transposed(x: Factor) -> Factor:
     if x is None:
         return None
     if isinstance(x, Expr):
-        return _build("transpose", x) if x.ndim >= 2 else x
+        return _build("matrix_transpose", x) if x.ndim >= 2 else x
     if type(x) is np.ndarray:  # the method: NumPy's function wrapper costs more than the swap
         return x.swapaxes(-1, -2) if x.ndim >= 2 else x
     return np.swapaxes(x, -1, -2) if x.ndim >= 2 else x

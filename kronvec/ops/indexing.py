@@ -187,7 +187,7 @@ def _print_key(printer: PrintContext, e: Expr) -> str:
 
 def _print_index(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base = e.args[0]
-    text = printer(base, Prec.POSTFIX if base.op == "transpose" else Prec.ATOM)
+    text = printer(base, Prec.POSTFIX if base.op == "matrix_transpose" else Prec.ATOM)
     key = _print_key(printer, e)
     if printer.s.latex:  # braces keep X^{\top} from taking a second superscript after the key
         return f"{'{' + text + '}' if '^' in text else text}_{{{_latex_key(key)}}}", Prec.ATOM

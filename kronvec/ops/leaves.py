@@ -122,7 +122,7 @@ def _transposed_symbol(node: Expr, _: list[Expr]) -> Expr:
     """Sᵀ = S for a symbol declared symmetric; otherwise the transpose node."""
     if node.params.symmetric:
         return node
-    return Expr.make("transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
+    return Expr.make("matrix_transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
 
 
 register(

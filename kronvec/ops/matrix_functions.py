@@ -63,7 +63,7 @@ def _print_expm(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """expm(A), and expm(A)ᵀ for e^(Aᵀ) = (e^A)ᵀ."""
     arg = e.args[0]
     name = r"\operatorname{expm}" if printer.s.latex else "expm"
-    if arg.op == "transpose" and arg not in printer.names:
+    if arg.op == "matrix_transpose" and arg not in printer.names:
         return printer.s.func(name, printer(arg.args[0])) + printer.s.transpose, Prec.POSTFIX
     return printer.s.func(name, printer(arg)), Prec.ATOM
 

@@ -67,7 +67,7 @@ def slogdet(a: Any) -> tuple[Expr, Expr]:
     """
     a = as_expr(a)
     shape = signature_of(SLOGDET).check("slogdet", [a.shape])
-    inner = a.args[0] if a.op == "transpose" else a
+    inner = a.args[0] if a.op == "matrix_transpose" else a
     return Expr.make("slogdet_sign", (inner,), NO_PARAMS, shape), logdet(a)
 
 

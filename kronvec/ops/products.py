@@ -124,10 +124,10 @@ def _cholesky_products(flat: list[Expr]) -> list[Expr]:
     out: list[Expr] = []
     for f in flat:
         prev = out[-1] if out else None
-        if prev is not None and prev.op == "cholesky" and f.op == "transpose" and f.args[0] is prev:
+        if prev is not None and prev.op == "cholesky" and f.op == "matrix_transpose" and f.args[0] is prev:
             out[-1] = registry_function("tri")(prev.args[0], "mirror_lower")
         elif prev is not None and f.op == "inv" and f.args[0].op == "cholesky" and prev.op == "inv" \
-                and prev.args[0].op == "transpose" and prev.args[0].args[0] is f.args[0]:
+                and prev.args[0].op == "matrix_transpose" and prev.args[0].args[0] is f.args[0]:
             out[-1] = inv(registry_function("tri")(f.args[0].args[0], "mirror_lower"))
         else:
             out.append(f)
@@ -136,7 +136,7 @@ def _cholesky_products(flat: list[Expr]) -> list[Expr]:
 
 def _orthonormal(f: Expr) -> tuple[Expr, str] | tuple[None, str]:
     """(Q, "columns" | "rows") for a factor Q or Qᵀ whose value has orthonormal columns or rows."""
-    base, flipped = (f.args[0], True) if f.op == "transpose" else (f, False)
+    base, flipped = (f.args[0], True) if f.op == "matrix_transpose" else (f, False)
     kind = spec(base.op).orthonormal
     if not kind:
         return None, ""
@@ -265,13 +265,13 @@ _TRANSPOSED: "weakref.WeakKeyDictionary[Expr, weakref.ref[Expr]]" = weakref.Weak
 
 def _transpose_directly(a: Expr) -> Expr | None:
     """Aᵀ when it needs no transposed arguments, else None."""
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return a.args[0]
     if len(a.shape) < 2 or a.shape == (1, 1):
         return a
     rule = _transpose_rule(a.op)
     if rule is None:
-        return Expr.make("transpose", (a,), NO_PARAMS, matrix_transposed(a.shape))
+        return Expr.make("matrix_transpose", (a,), NO_PARAMS, matrix_transposed(a.shape))
     if rule.args == ():
         return rule.build(a, [])
     return None
@@ -290,7 +290,7 @@ def _transpose_rule(op: str) -> Transpose | None:
 
 
 register(
-    "transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
+    "matrix_transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *map_shapes(node, i)),
@@ -320,7 +320,7 @@ def inv(a: Any) -> Expr:
 
 def _print_inv(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     inner = e.args[0]
-    if inner.op == "transpose" and _plain_transpose(printer, inner):
+    if inner.op == "matrix_transpose" and _plain_transpose(printer, inner):
         return printer(inner.args[0], Prec.ATOM) + printer.s.inverse_t, Prec.POSTFIX
     return printer(inner, Prec.ATOM) + printer.s.inverse, Prec.POSTFIX
 
@@ -410,10 +410,10 @@ def _print_matpow(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     if base not in names:
         if base.op == "inv" and base.args[0] not in names:
             inner = base.args[0]
-            if inner.op == "transpose" and inner not in names:
+            if inner.op == "matrix_transpose" and inner not in names:
                 return s.paren(printer(inner.args[0], Prec.ATOM) + s.sup(f"-{k}")) + s.transpose, Prec.POSTFIX
             return printer(inner, Prec.ATOM) + s.sup(f"-{k}"), Prec.POSTFIX
-        if base.op == "transpose":
+        if base.op == "matrix_transpose":
             return s.paren(printer(base.args[0], Prec.ATOM) + s.sup(str(k))) + s.transpose, Prec.POSTFIX
     return printer(base, Prec.ATOM) + s.sup(str(k)), Prec.POSTFIX
 

@@ -80,7 +80,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
     signature_of(TRACE).check("trace", [a.shape])
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
@@ -110,7 +110,7 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
     a = _leading_square(a)
     signature_of(TRACE).check("trace", [a.shape])
     stack = stack_of(a.shape)
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         a = a.args[0]
     if a.op == "scale":
         return scale(a.params.coef, _stack_trace(a.args[0], -2, -1))
@@ -157,7 +157,7 @@ def det(a: Any) -> Expr:
     """
     a = as_expr(a)
     shape = signature_of(DET).check("det", [a.shape])
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return det(a.args[0])
     if a.op == "scale":  # det(cA) = cⁿ det(A)
         return scale(a.params.coef ** a.shape[-1], det(a.args[0]))
@@ -190,7 +190,7 @@ def logdet(a: Any) -> Expr:
     """
     a = as_expr(a)
     shape = signature_of(LOGDET).check("logdet", [a.shape])
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return logdet(a.args[0])
     if a.op == "scale":  # log|det(cA)| = n log|c| + log|det A|
         return add(Constant(a.shape[-1] * math.log(abs(a.params.coef))), logdet(a.args[0]))

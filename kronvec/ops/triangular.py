@@ -150,7 +150,7 @@ def tri_code(g: CodeContext, kind: str, x: str, n: int, members_diagonal: str | 
 def _tri_transposed(node: Expr, _: list[Expr]) -> Expr:
     if node.params.kind in _MIRRORS:
         return node  # symmetric
-    return Expr.make("transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
+    return Expr.make("matrix_transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
 
 
 def _tri_jvp(node: Expr, i: int) -> Any:

@@ -165,7 +165,8 @@ def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[
     for node in f.walk():
         if node.args and any(a in depends for a in node.args):
             depends.add(node)
-            if node is not f and node.op not in ("transpose", "scale") and not _prints_as_its_argument(node):
+            if node is not f and node.op not in ("matrix_transpose", "scale") \
+                    and not _prints_as_its_argument(node):
                 candidates.append(node)
     # Of r and rᵀ (both in the expression), name the one with fewer transposes; on a
     # tie, the one that the intermediates above it use (parents are decided first).
@@ -196,7 +197,7 @@ def _prints_as_its_argument(node: E.Expr) -> bool:
 
 
 def _transposes(e: E.Expr) -> int:
-    return sum(n.op == "transpose" for n in e.walk())
+    return sum(n.op == "matrix_transpose" for n in e.walk())
 
 
 def _with_transposes(names: Mapping[E.Expr, str]) -> dict[E.Expr, str]:
