@@ -152,3 +152,30 @@ def test_apart_from_ties_the_column_and_the_full_eigenvectors_agree():
     column = kv.jacobian(V[:, 1], A).at({"A": a0}).to_dense()
     assert relative_error(column, full[3:6]) < 1e-12
     assert kv.evaluate(V[:, 1], A=a0) == pytest.approx(kv.evaluate(V, A=a0) @ e1)
+
+
+def _computed_stack(X, C, kind):
+    """A stack computed from X: scaled by one scalar of the whole stack, or member by member."""
+    if kind == "scalar of the stack":
+        return X * kv.sum(X * C)
+    sums = kv.sum(X * C, axis=(-2, -1), keepdims=True)
+    return kv.tanh(X) * sums
+
+
+@pytest.mark.parametrize("kind", ["scalar of the stack", "per-member scalars"])
+@pytest.mark.parametrize("shape", [(3, 2, 1), (3, 2, 2), (2, 2, 3, 2), (2, 1, 2, 1)])
+def test_hessian_of_an_eigenvector_column_of_a_computed_stack(shape, kind):
+    # the Hessian composes the trace map of dλⱼ Sⱼ² after a map of the stack holding a trace
+    # per member (its adjoint applied to a stack of 1×1 factors gives per-member scalars)
+    rng = np.random.default_rng(7)
+    X = kv.Matrix("X", shape)
+    n = shape[-2]
+    Y = _computed_stack(X, rng.standard_normal(shape), kind)
+    V = kv.eigh(Y @ kv.matrix_transpose(Y) + 2.0 * np.eye(n))[1]
+    x0 = 0.7 * rng.standard_normal(shape)
+    for j in range(n):
+        v = V @ np.eye(n)[:, j:j + 1]
+        f = kv.sum(v * v * kv.Constant(rng.standard_normal(v.shape)))
+        H = kv.hessian(f, X).at({"X": x0})
+        assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, X), X, {"X": x0})) < 1e-5
+        dottest(H)
