@@ -33,10 +33,6 @@ NEW_FINDINGS: dict[str, str] = {
 KNOWN_GAPS: dict[str, str] = {
     # family → a Hessian check that fails for a reason outside issue 17's list (the Hessian
     # of these families is not checked while listed here).
-    "eigenvector column of a stack": "kv.hessian raises ShapeError 'scalar multiply: (b, 1, 1) is not a "
-    "scalar (with (b,))' where the TraceMap of dλⱼ·Sⱼ² (ops/eigen_ties.py) is composed after a stacked "
-    "map holding a per-member trace (maps/algebra.py _trace_after applies the inner adjoint "
-    "symbolically to a stacked C)",
 }
 
 STEPS: list[Callable[[Context, Term], Term | None]] = (ELEMENTWISE_STEPS + LINALG_STEPS + MORE_LINALG_STEPS
