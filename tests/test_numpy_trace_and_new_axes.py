@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
-from kronvec.testing import check_jacobian, dottest, fd_jvp
+from kronvec.testing import check_jacobian, dottest
 
 RNG = np.random.default_rng(2207)
 RECTANGULAR = [(2, 3), (3, 2), (1, 3), (3, 1), (1, 4), (4, 1)]
