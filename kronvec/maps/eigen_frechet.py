@@ -173,8 +173,8 @@ class EigfunSecondMap(LinearMap):
         return (self.V, self.w, self.g, self.gp, self.gpp, self.E)
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        bound = [bind_factor(value, f) for f in self.factors()]
-        return EigfunSecondMap(None, self.uplo, *bound, self.in_shape)
+        V, w, g, gp, gpp, E = (bind_factor(value, f) for f in self.factors())
+        return EigfunSecondMap(None, self.uplo, V, w, g, gp, gpp, E, self.in_shape)
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h, *self.factors()):
