@@ -25,7 +25,7 @@ from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrint
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.eigen_frechet import EigfunFrechetMap
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, SELF, register, spec
@@ -39,7 +39,7 @@ from .structure import diag
 __all__ = ["eigfun", "divdiff", "elementwise_derivative", "spectral_derivative"]
 
 
-_ELEMENTWISE_OPS = {"power", "scale", "add", "hadamard", "named"}
+_ELEMENTWISE_OPS = {"power", "scale", "add", "multiply", "named"}
 
 
 def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:

@@ -28,10 +28,6 @@ KNOWN_FINDINGS: dict[str, str] = {
 NEW_FINDINGS: dict[str, str] = {
     # program family → a failure the fuzzer found beyond issue 17's list (see the report of the
     # branch that added it); empty it as the fixes land.
-    "slogdet of a stack": "kv.lambdify of the Jacobian of slogdet on a stack of 1×1 members raises "
-    "SyntaxError in the generated code (found after generated code took stacks)",
-    "norm -2 of a stack with two stack axes": "the derivative of norm(A, -2) raises NotImplementedError "
-    "for a stack with several stack axes (ops/norms.py asks to reshape to one stack axis)",
 }
 
 KNOWN_GAPS: dict[str, str] = {
