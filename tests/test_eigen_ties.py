@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
+from _backends import BACKENDS, jax, torch
 from kronvec.testing import dottest, fd_jacobian, relative_error
 
 
@@ -291,3 +292,26 @@ def test_a_column_of_a_fast_oscillating_matrix_matches_differences_that_resolve_
     scale = np.abs(jvp).max()
     assert np.abs(_five_point(v * v, x0, h_dir, 2e-4) - jvp).max() > 0.1 * scale
     assert np.abs(_five_point(v * v, x0, h_dir, 3e-6) - jvp).max() < 1e-7 * scale
+
+
+def _as_backend(backend, x):
+    if backend == "jax":
+        return jax.numpy.asarray(x)
+    return torch.as_tensor(np.array(x)) if backend == "torch" else x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("stack", [(3,), (2, 2)])
+def test_generated_code_of_columns_of_stacks(stack, backend):
+    # the column and the reduced resolvent come from the batched eigh of every member
+    rng = np.random.default_rng(12)
+    X = kv.Matrix("X", stack + (3, 2))
+    v = kv.eigh(X @ kv.matrix_transpose(X) + 2.0 * np.eye(3))[1] @ np.array([[0.0], [1.0], [0.0]])
+    f = kv.sum(v * v * kv.Constant(rng.standard_normal(v.shape)))
+    x0, h = rng.standard_normal(X.shape), rng.standard_normal(X.shape)
+    J, H = kv.jacobian(v * v, X), kv.hessian(f, X)
+    cases = [(v * v, (x0,), kv.evaluate(v * v, X=x0)), (J, (x0, h), J.at(X=x0).jvp(h)),
+             (H, (x0, h), H.at(X=x0).jvp(h))]
+    for out, args, expected in cases:
+        got = kv.lambdify([X], out, backend)(*[_as_backend(backend, a) for a in args])
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)
