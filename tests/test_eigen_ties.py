@@ -237,7 +237,7 @@ def _computed_stack(X, C, kind):
 
 
 @pytest.mark.parametrize("kind", ["scalar of the stack", "per-member scalars"])
-@pytest.mark.parametrize("shape", [(3, 2, 1), (3, 2, 2), (2, 2, 3, 2), (2, 1, 2, 1)])
+@pytest.mark.parametrize("shape", [(3, 2, 1), (3, 2, 2), (2, 2, 3, 2), (2, 1, 2, 1), (3, 1, 1)])
 def test_hessian_of_an_eigenvector_column_of_a_computed_stack(shape, kind):
     # the Hessian composes the trace map of dλⱼ Sⱼ² after a map of the stack holding a trace
     # per member (its adjoint applied to a stack of 1×1 factors gives per-member scalars)
