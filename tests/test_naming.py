@@ -53,3 +53,11 @@ def test_no_second_name_for_a_function():
                     and node.value.id in names and all(isinstance(t, ast.Name) for t in node.targets)]
     assert not aliases, "second names:\n" + "\n".join(aliases)
     assert not (PACKAGE / "ops" / "_common.py").exists(), "ops/_common.py only re-exported other modules"
+
+
+def test_node_names_are_public_names():
+    """An op with a public function is a node of that name (``kv.matrix_power`` builds a
+    ``matrix_power`` node, ``kv.transpose`` a ``transpose`` node), so that one name leads from
+    the function to its node, its registry record and its tests."""
+    differ = [(op.name, op.public) for op in registry.specs() if op.public and op.name != op.public]
+    assert not differ, f"(node, public function) pairs with two names: {differ}"
