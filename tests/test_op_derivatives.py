@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
+from kronvec.ops.eigen_frechet import eigfun_frechet, eigfun_frechet2
 from kronvec.ops.eigen_ties import reduced_resolvent
 from kronvec.ops.spectral import gapinv
 from kronvec.ops.special import ndtr_ratio, xdivy
@@ -315,6 +316,19 @@ def _case_eigfun(n, m, k):
     return g, A, False
 
 
+def _case_eigfun_frechet(n, m, k):
+    # L(A, E) of V exp(0.3w) Vᵀ (the derivative in A, second order, is tested in test_eigen_ties)
+    a = _spd(n, m)
+    E = kv.Matrix("E", (n, n))
+    return eigfun_frechet(a, kv.exp(0.3 * kv.eigvalsh(a, "LU"[k % 2])), E, "LU"[k % 2]), E, False
+
+
+def _case_eigfun_frechet2(n, m, k):
+    a = _spd(n, m)
+    H, E = kv.Matrix("H", (n, n)), kv.Matrix("E", (n, n))
+    return eigfun_frechet2(a, kv.eigvalsh(a) ** 3, H, E + H.T), H, False
+
+
 def _case_divdiff(n, m, k):
     v = kv.Vector("v", n)
     w = 0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)
@@ -518,6 +532,7 @@ CASES = {
     "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
     "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
+    "eigfun_frechet": _case_eigfun_frechet, "eigfun_frechet2": _case_eigfun_frechet2,
     "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
     "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
     "relu": _signed("relu"),

@@ -33,6 +33,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
 from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.eigen_frechet import EigfunFrechetMap, EigfunSecondMap
 from ..maps.einsum import EinsumMap
 from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
@@ -417,6 +418,8 @@ MAP_CODE: dict[type, MapCode] = {
     ExpmFrechetMap: _via_op(lambda m, H: function("expm_frechet")(m.A, H)),
     MatrixFunctionFrechetMap: _via_op(lambda m, H: function(m.fn + "_frechet")(m.A, H)),
     PreparedMap: _prepared,
+    EigfunFrechetMap: lambda g, m, h: apply_map(g, m.sandwich(), h),  # V (Γ ⊙ Vᵀ H V) Vᵀ
+    EigfunSecondMap: _via_op(lambda m, H: function("eigfun_frechet2")(m.A, m.g, H, m.E, m.uplo)),
     AdjugateFrechetMap: _prepared,
     PolarFrechetMap: _prepared,
     SecondFrechetMap: _second,

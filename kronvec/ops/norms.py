@@ -28,6 +28,7 @@ from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
+from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
 from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
 from ..shapes import fmt, is_plain
@@ -281,12 +282,14 @@ def _smallest_weights_code(g: CodeContext, s: str) -> str:
 
 
 def _smallest_jvp(node: Expr, i: int) -> Any:
+    """ds_k = tr(Gᵀ dA) with G = U diag(w) Vᵀ; with several stack axes Σ over the two last
+    axes of G ⊙ dA, member by member."""
     a = node.args[0]
-    if node.ndim > 1:
-        raise NotImplementedError("the derivative of norm(A, -2) of a stack with several stack axes: "
-                                  "reshape the stack to one stack axis")
     U, s, Vt, _, _ = svd_parts(a)
     gradient = matmul(U, multiply(smallest_weights(s), Vt))  # U diag(w) Vᵀ
+    if node.ndim > 1:
+        return compose(ReduceMap(a.shape, node.shape, (a.ndim - 2, a.ndim - 1)),
+                       ElementwiseMap(gradient, a.shape))
     return TraceMap(matrix_transpose(gradient), Constant(1.0), a.shape, node.shape)
 
 
