@@ -83,9 +83,8 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
-    n, m = a.shape
-    if n != m and not is_named(n) and not is_named(m):  # as NumPy: the leading k × k block
-        k = min(n, m)
+    if a.ndim == 2 and a.shape[0] != a.shape[1] and not any(is_named(s) for s in a.shape):
+        k = min(a.shape)  # as NumPy: the trace of the leading k × k block
         return trace(a[:k, :k])
     signature_of(TRACE).check("trace", [a.shape])
     if a.op == "matrix_transpose":
