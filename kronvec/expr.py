@@ -15,6 +15,7 @@ always means what it says.
 from __future__ import annotations
 
 import numbers
+import operator
 import threading
 import weakref
 from typing import Any, Callable, Sequence
@@ -292,6 +293,7 @@ def _merged_symbols(args: tuple[Expr, ...]) -> dict[str, Expr]:
     """The symbols of a new node's arguments; two different symbols with one name meet here
     and are refused.  (Dictionaries are shared between nodes, never changed.)"""
     merged = _NO_SYMBOLS
+    owned = False  # merged was made here (no node holds it yet): extended in place, not copied
     for a in args:
         syms = a._symbols
         if syms is merged or not syms:
@@ -299,16 +301,26 @@ def _merged_symbols(args: tuple[Expr, ...]) -> dict[str, Expr]:
         if not merged:
             merged = syms
             continue
-        small, big = (syms, merged) if len(syms) <= len(merged) else (merged, syms)
-        if all(big.get(name) is node for name, node in small.items()):
-            merged = big
+        if len(syms) == 1 and owned:  # a symbol (or its function) joining a dictionary made here
+            for name, node in syms.items():
+                other = merged.setdefault(name, node)
+                if other is not node:
+                    raise_name_clash(other, node)
             continue
-        out = dict(big)
-        for name, node in small.items():
-            other = out.setdefault(name, node)
-            if other is not node:
-                raise_name_clash(other, node)
-        merged = out
+        small, big = (syms, merged) if len(syms) <= len(merged) else (merged, syms)
+        shared = [name for name in small if name in big]  # O(len(small)): a product of m
+        # factors merges m dictionaries, which must not cost O(m²)
+        if not all(map(operator.is_, map(big.__getitem__, shared), map(small.__getitem__, shared))):
+            for name in shared:
+                if big[name] is not small[name]:
+                    raise_name_clash(big[name], small[name])
+        if len(shared) == len(small):
+            if big is not merged:
+                merged, owned = big, False
+        elif owned and big is merged:
+            merged.update(small)
+        else:
+            merged, owned = {**big, **small}, True
     return merged
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -172,3 +173,26 @@ def test_hessian_of_a_long_product_grows_as_its_number_of_terms():
     # runs of factors cost 5.6-9.8 times)
     small, large = _calls_to_build_hessian(8), _calls_to_build_hessian(16)
     assert large <= 2 ** 2.3 * small, (small, large, large / small)
+
+
+def _merge_seconds(m):
+    """Best time of merging the symbol tables of a node with m arguments (m/2 distinct symbols)."""
+    tag = f"_{next(_FRESH)}"
+    X = kv.Matrix(f"X{tag}", (3, 3))
+    args = tuple(a for i in range(m // 2) for a in (kv.Matrix(f"A{i}{tag}", (3, 3)), X))
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        E._merged_symbols(args)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_symbol_tables_of_a_long_product_merge_in_linear_time():
+    # each subproduct of A₁X⋯AₖX (there are k² of them) merges its factors' symbols: a copy of
+    # the table per factor made that O(k) per factor (8x the factors cost 50-60x the time)
+    small, large = _merge_seconds(1000), _merge_seconds(8000)
+    assert large <= 20 * small, (small, large, large / small)
+    X, Y = kv.Matrix("X", (3, 3)), kv.Matrix("Y", (3, 3))
+    with pytest.raises(kv.ShapeError, match="'X'"):
+        E._merged_symbols((X, Y, kv.Matrix("X", (3, 4))))
