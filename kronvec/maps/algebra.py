@@ -341,9 +341,8 @@ def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
     col_of: dict[int, int] = {}
 
     def index(items: list[Any], positions: dict[int, int], x: Any) -> int:
-        pos = positions.get(id(x))
-        if pos is None:
-            pos = positions[id(x)] = len(items)
+        pos = positions.setdefault(id(x), len(items))
+        if pos == len(items):
             items.append(x)
         return pos
     for t in group:
