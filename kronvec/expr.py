@@ -18,7 +18,7 @@ import numbers
 import operator
 import threading
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Container, Iterable, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .shapes import Shape, fmt, is_scalar_shape, whole_shape
 __all__ = ["Expr", "ConstValue", "as_expr", "as_operand", "as_operands",
            "is_scalar", "is_number", "const_scalar",
            "rebuild", "substitute", "strip_names", "display_names", "describe_symbol",
-           "raise_name_clash"]
+           "raise_name_clash", "walk_all"]
 
 
 def is_scalar(shape_or_expr: Any) -> bool:
@@ -190,20 +190,7 @@ class Expr:
 
     def walk(self) -> list["Expr"]:
         """Every distinct node once, children before parents."""
-        seen: set[int] = set()
-        order: list[Expr] = []
-        stack: list[tuple[Expr, bool]] = [(self, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
-        return order
+        return walk_all((self,))
 
     # ------------------------------------------------------------ printing
     def __str__(self) -> str:
@@ -284,6 +271,27 @@ class Expr:
 
     def __iter__(self) -> Any:
         raise TypeError("kronvec expressions are not iterable; index them (X[i, j], X[:, j])")
+
+
+def walk_all(exprs: Iterable[Expr], known: Container[Expr] = ()) -> list[Expr]:
+    """Every distinct node of several expressions once, children before parents: O(their
+    distinct nodes), where a walk of each (a loss and its gradients share most nodes) costs
+    O(outputs × nodes).  Nodes in ``known`` (values computed before) are left out, and so is
+    everything below them that no other node reads."""
+    seen: set[int] = set()
+    order: list[Expr] = []
+    stack: list[tuple[Expr, bool]] = [(e, False) for e in reversed(list(exprs))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen or (known and node in known):
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
+    return order
 
 
 _NO_SYMBOLS: dict[str, Expr] = {}
