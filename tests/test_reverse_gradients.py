@@ -242,3 +242,26 @@ def test_first_use_of_a_program_and_its_gradients_grows_linearly():
     _calls_to_first_use(2)  # what a first evaluation in a process pays once
     small, large = _calls_to_first_use(8), _calls_to_first_use(32)
     assert large <= 4 * 1.15 * small, (small, large, large / small)
+
+
+def test_a_composition_rule_is_looked_up_once_per_pair_of_types():
+    # the block Hessian of an 8-layer MLP composed 600,000 pairs of maps, each searching
+    # |MRO|² keys of every tier of the table (a third of its build time)
+    from kronvec.maps import KronMap, ZeroMap, dispatch
+
+    class Counted(dict):
+        reads = 0
+
+        def get(self, key, default=None):
+            Counted.reads += 1
+            return super().get(key, default)
+    table = Counted({(KronMap, ZeroMap): lambda outer, inner: inner})
+    a = KronMap(None, None, (2, 2), (2, 2))
+    z = ZeroMap((2, 2), (2, 2))
+    assert dispatch.rule_for_pair(table, a, z) is not None and dispatch.rule_for_pair(table, z, a) is None
+    searched = Counted.reads
+    for _ in range(10):
+        assert dispatch.rule_for_pair(table, a, z) is not None and dispatch.rule_for_pair(table, z, a) is None
+    assert Counted.reads == searched, (searched, Counted.reads)
+    table[(ZeroMap, KronMap)] = lambda outer, inner: outer  # a rule added later is found
+    assert dispatch.rule_for_pair(table, z, a) is not None
