@@ -21,6 +21,9 @@ from .errors import BindingError, ShapeError
 from .expr import Expr, raise_name_clash
 from . import registry
 from .maps.base import LinearMap
+from .maps.nodes import ComposeMap
+from .maps.structured import VechMap
+from .maps.terms import KronTMap
 from .registry import Params
 from .shapes import fmt
 
@@ -156,14 +159,19 @@ def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr,
     sizes = read_sizes("J.at", symbols, given, required=False)
     derived = jacobian(J.expr, J.wrt).map
     derived = derived.T if J.adjoint else derived
+    outer, inner = [], []
     if derived is not J.map and str(derived) != str(J.map):  # J composed with another map
-        raise ShapeError("J.at: a composed derivative with sizes given as names cannot be bound; "
-                         "bind each derivative, then compose the bound maps (J1.at(...) @ J2.at(...))")
+        outer, inner = _structural_around(J.map, derived)
 
     def derive() -> Any:
         f, wrt = with_sizes([J.expr, J.wrt], sizes)
         sized = jacobian(f, wrt)
-        return sized.T if J.adjoint else sized
+        sized = sized.T if J.adjoint else sized
+        for m in reversed(inner):
+            sized = sized @ _resized(m, sizes)
+        for m in reversed(outer):
+            sized = _resized(m, sizes) @ sized
+        return sized
 
     sized = J._per_sizes.get(sizes, derive)
     if sized._per_sizes is not None:
@@ -173,6 +181,33 @@ def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr,
                          f"{', '.join(unfixed) or 'the symbols whose sizes are names'}")
     bound: LinearMap = sized.at(given)
     return bound
+
+
+def _structural_around(composed: LinearMap, derived: LinearMap) -> tuple[list[LinearMap], list[LinearMap]]:
+    """(L, R) with ``composed`` = L∘derived∘R for structural maps L and R (``kv.duplication(n)``,
+    ``kv.elimination(n)``, ``kv.commutation(m, n)`` and their transposes), found as the chain of
+    a derivative composed with them; a ``ShapeError`` when ``composed`` is not such a chain."""
+    chain = composed.maps if isinstance(composed, ComposeMap) else [composed]
+    core = derived.maps if isinstance(derived, ComposeMap) else [derived]
+    for start in range(len(chain) - len(core) + 1):
+        outer, inner = chain[:start], chain[start + len(core):]
+        if all(a is b or str(a) == str(b) for a, b in zip(chain[start:], core)) \
+                and all(_structural(m) for m in outer + inner):
+            return list(outer), list(inner)
+    raise ShapeError("J.at: a derivative with sizes given as names composed with maps other than "
+                     "kv.duplication, kv.elimination and kv.commutation cannot be bound; bind each "
+                     "derivative, then compose the bound maps (J1.at(...) @ J2.at(...))")
+
+
+def _structural(m: LinearMap) -> bool:
+    return isinstance(m, VechMap) or isinstance(m, KronTMap) and m.A is None and m.B is None
+
+
+def _resized(m: LinearMap, sizes: Mapping[int, int]) -> LinearMap:
+    """A structural map (:func:`_structural`) with the numbers ``sizes`` for its names."""
+    if isinstance(m, VechMap):
+        return type(m)(substitute_shape((m.n,), sizes)[0])
+    return KronTMap(None, None, substitute_shape(m.in_shape, sizes), substitute_shape(m.out_shape, sizes))
 
 
 def refuse_unfixed(exprs: Sequence[Expr]) -> None:
