@@ -16,7 +16,8 @@ from typing import Any, Callable, Generic, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .dims import BASE, Dim, Unified, letters_for, linear_form, size_text, substitute_shape
+from .dims import (BASE, Dim, Unified, letters_for, linear_form, polynomial, size_of_polynomial, size_text,
+                   substitute_shape)
 from .errors import BindingError, ShapeError
 from .expr import Expr, raise_name_clash
 from . import registry
@@ -63,6 +64,7 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
         raise BindingError(f"{what}: missing value{'s' if len(missing) > 1 else ''} for {listed}")
     sizes: dict[int, int] = {}
     source: dict[int, tuple[str, tuple[int, ...]]] = {}
+    sums: list[tuple[int, int, str, tuple[int, ...]]] = []  # sizes such as m + k, solved last
     for name, sym in symbols.items():
         if name not in given or not any(s >= BASE for s in sym.shape):
             continue
@@ -73,6 +75,10 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
         for declared, size in zip(sym.shape, shape):
             if declared < BASE:
                 continue  # a number: the binding checks it
+            terms = polynomial(int(declared))
+            if terms is not None and sum(1 for k in terms if k) > 1:
+                sums.append((int(declared), size, name, shape))
+                continue
             key, size = _atom(int(declared), size)  # n + 1 is 5: n is 4
             if size < 1:
                 raise ShapeError(f"{what}: {size_text(int(declared))} is {size} from {name} {shape}, "
@@ -84,7 +90,40 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
                 raise ShapeError(f"{size_text(key, '', letters)} is {known} from {first} {first_shape} "
                                  f"but {size} from {name} {shape}")
             source.setdefault(key, (name, shape))
+    _solve_sums(sums, sizes)
     return sizes
+
+
+def _solve_sums(sums: list[tuple[int, int, str, tuple[int, ...]]], sizes: dict[int, int]) -> None:
+    """Sizes read from values whose declared sizes are sums of names (``m + k`` is 5): each sum
+    with one name unknown, and that name in no product, gives it; the others are checked."""
+    pending = list(sums)
+    while pending:
+        left = []
+        for declared, size, name, shape in pending:
+            terms = polynomial(declared) or {}
+            unknown = {n for k in terms for n in k if int(Dim(n)) not in sizes}
+            if len(unknown) == 1 and (next(iter(unknown)),) in terms \
+                    and sum(1 for k in terms if next(iter(unknown)) in k) == 1:
+                atom = next(iter(unknown))
+                coef = terms.pop((atom,))
+                rest = size - int(size_of_polynomial(terms, lambda n: sizes[int(Dim(n))]))
+                if rest % coef or rest // coef < 1:
+                    raise ShapeError(f"{size_text(declared)} is {size} from {name} {shape}, which gives "
+                                     f"{atom} no size (the other sizes: {sizes_text(sizes)})")
+                sizes[int(Dim(atom))] = rest // coef
+            elif not unknown:
+                known = int(size_of_polynomial(terms, lambda n: sizes[int(Dim(n))]))
+                if known != size:
+                    used = {int(Dim(n)) for monomial in terms for n in monomial}
+                    mentioned = {k: v for k, v in sizes.items() if k in used}
+                    raise ShapeError(f"{size_text(declared)} is {known} ({sizes_text(mentioned)}) but "
+                                     f"{size} from {name} {shape}")
+            else:
+                left.append((declared, size, name, shape))
+        if len(left) == len(pending):
+            return  # sizes that the values do not fix: the binding says which symbols to give
+        pending = left
 
 
 def _atom(declared: int, size: int) -> tuple[int, int]:

@@ -2,6 +2,8 @@
 offset diagonals, structured maps composed with derivatives."""
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -40,3 +42,25 @@ def test_a_derivative_composed_with_structured_maps_binds_at_two_sizes() -> None
     X = kv.Matrix("X", ("n", "m"))
     with pytest.raises(kv.ShapeError, match="compose the bound maps"):
         (kv.jacobian(X @ X.T, X) @ kv.jacobian(2 * X, X)).at(X=np.ones((3, 2)))
+
+
+def test_sums_of_named_sizes_print_and_bind() -> None:
+    X, Y = kv.Matrix("X", ("n", "m")), kv.Matrix("Y", ("n", "k"))
+    H = kv.hstack([X, Y])
+    assert str(H.shape) == "(n, m + k)" and str(kv.vstack([X.T, Y.T]).shape) == "(m + k, n)"
+    W = kv.Matrix("W", (H.shape[1], "p"))
+    assert str(W.shape) == "(m + k, p)"
+    assert str(kv.Matrix("V", (X.shape[0] * H.shape[1], 2)).shape) == "(n*m + n*k, 2)"
+    assert str(kv.Matrix("U", (X.shape[0] + X.shape[1] - 1, 2)).shape) == "(n + m - 1, 2)"
+    rng = np.random.default_rng(1)
+    J = kv.jacobian(H @ W, W)
+    for n, m, k, p in ((2, 3, 1, 2), (4, 1, 3, 5)):
+        X0, Y0, W0 = rng.standard_normal((n, m)), rng.standard_normal((n, k)), rng.standard_normal((m + k, p))
+        np.testing.assert_allclose(kv.evaluate(H @ W, X=X0, Y=Y0, W=W0), np.hstack([X0, Y0]) @ W0)
+        assert J.at(X=X0, Y=Y0, W=W0).shape == (n * p, (m + k) * p)
+        Z = kv.Matrix("Z", (H.shape[1], "n"))  # k read from Z (m + k rows) once X gives m
+        Z0 = rng.standard_normal((m + k, n))
+        assert kv.evaluate(kv.sum(Z) + kv.sum(X), Z=Z0, X=X0) == pytest.approx(Z0.sum() + X0.sum())
+    with pytest.raises(kv.ShapeError, match=r"^m \+ k is 4 \(m = 3, k = 1\) but 5 from W \(5, 2\)$"):
+        kv.evaluate(H @ W, X=np.ones((2, 3)), Y=np.ones((2, 1)), W=np.ones((5, 2)))
+    assert pickle.loads(pickle.dumps(W)) is W
