@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ShapeError
 
-__all__ = ["polynomial", "size_of_polynomial",
+__all__ = ["polynomial", "size_of_polynomial", "sign_of_difference", "smaller",
            "on_first_free", "Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named",
            "is_free",
            "has_names", "size_text", "factor_names", "resolve", "find", "substitute_shape", "LETTERS",
@@ -463,3 +463,35 @@ def _polynomial_text(terms: Polynomial, joiner: str, letters: Mapping[int, str] 
             body = str(abs(coef))
         out += (("-" if coef < 0 else "") if not out else (" - " if coef < 0 else " + ")) + body
     return out
+
+
+def sign_of_difference(a: Any, b: Any) -> int | None:
+    """The sign of a − b for every positive value of the names, or None when it depends on
+    them (n against m): n + 1 > n, n + m − 1 ≥ n, 5 < n (a name stands for any size)."""
+    pa, pb = polynomial(int(a)), polynomial(int(b))
+    if pa is None or pb is None:
+        return None
+    diff = dict(pa)
+    for monomial, c in pb.items():
+        diff[monomial] = diff.get(monomial, 0) - c
+    named = [c for k, c in diff.items() if k and c]
+    least = sum(named) + diff.get((), 0)  # the value with every name 1
+    if all(c >= 0 for c in named) and (least > 0 or not named and least == 0):
+        return 1 if least > 0 else 0
+    if all(c <= 0 for c in named) and least < 0:
+        return -1
+    if not named:
+        return 0
+    return 1 if all(c >= 0 for c in named) and least >= 0 else None
+
+
+def smaller(a: Any, b: Any, what: str) -> Any:
+    """min(a, b) of two sizes; a ``ShapeError`` (``what`` says what has min(a, b) entries) when names
+    leave it open."""
+    if a < BASE and b < BASE:
+        return min(a, b)
+    sign = sign_of_difference(a, b)
+    if sign is None:
+        raise ShapeError(f"{what} min({size_text(int(a))}, {size_text(int(b))}) entries, which depends "
+                         f"on the sizes (the sizes are names); give the sizes as numbers")
+    return b if sign > 0 else a

@@ -141,11 +141,21 @@ def sizes_text(sizes: Mapping[int, int]) -> str:
 
 
 def _sized_param(value: Any, sizes: Mapping[int, int]) -> Any:
+    if isinstance(value, range) and max(abs(value.start), abs(value.stop)) >= BASE // 2:
+        return range(*(_sized_position(v, sizes) for v in (value.start, value.stop, value.step)))
     if isinstance(value, tuple) and any(isinstance(v, int) and v >= BASE for v in value):
         return substitute_shape(value, sizes)
     if isinstance(value, int) and value >= BASE:
         return substitute_shape((value,), sizes)[0]
     return value
+
+
+def _sized_position(value: int, sizes: Mapping[int, int]) -> int:
+    """A position or bound on an axis whose size is a name (n - 1, n + 1), at the sizes."""
+    if abs(value) < BASE // 2:
+        return value
+    sized = int(substitute_shape((abs(value),), sizes)[0])
+    return sized if value > 0 else -sized
 
 
 def with_sizes(roots: Sequence[Expr], sizes: Mapping[int, int]) -> list[Expr]:
@@ -159,14 +169,30 @@ def with_sizes(roots: Sequence[Expr], sizes: Mapping[int, int]) -> list[Expr]:
             args = tuple(memo[id(a)] for a in node.args)
             shape = substitute_shape(node.shape, sizes) if any(s >= BASE for s in node.shape) else node.shape
             params = node.params
-            if any(isinstance(v, (int, tuple)) for v in params.values()):
+            if any(isinstance(v, (int, tuple, range)) for v in params.values()):
                 params = Params(**{k: _sized_param(v, sizes) for k, v in params})
             if shape == node.shape and all(a is b for a, b in zip(args, node.args)) \
                     and params == node.params:
                 memo[id(node)] = node
             else:
                 memo[id(node)] = Expr.make(node.op, args, params, shape)
+                if node.op in ("index", "place"):
+                    _check_positions(node, memo[id(node)])
     return [memo[id(r)] for r in roots]
+
+
+def _check_positions(named: Expr, sized: Expr) -> None:
+    """A ``ShapeError`` when an index (or a placement) reaches past an axis at the bound sizes:
+    ``X[3, :]`` of an (n, m) X bound with n = 2 has no entry to take."""
+    base = sized.args[0].shape if sized.op == "index" else sized.shape
+    named_base = named.args[0].shape if named.op == "index" else named.shape
+    for axis, positions in enumerate((sized.params.rows, sized.params.cols)):
+        size = (base or (1, 1))[axis]
+        ends = sorted((positions[0], positions[-1])) if len(positions) else (0, 0)
+        if not 0 <= ends[0] <= ends[1] < size:
+            raise ShapeError(f"{named.op}: positions {positions[0]} to {positions[-1]} of an axis of size "
+                             f"{size_text((named_base or (1, 1))[axis])} = {size}: past its end; the index "
+                             f"needs a larger size (or the sizes as numbers)")
 
 
 def inferred_as(other: Expr | None, wrt: Expr) -> Expr:

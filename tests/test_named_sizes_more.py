@@ -3,11 +3,13 @@ offset diagonals, structured maps composed with derivatives."""
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 
 import kronvec as kv
+from kronvec.testing import fd_jacobian
 
 
 def test_mean_prints_as_the_sized_mean_with_names_for_numbers() -> None:
@@ -64,3 +66,97 @@ def test_sums_of_named_sizes_print_and_bind() -> None:
     with pytest.raises(kv.ShapeError, match=r"^m \+ k is 4 \(m = 3, k = 1\) but 5 from W \(5, 2\)$"):
         kv.evaluate(H @ W, X=np.ones((2, 3)), Y=np.ones((2, 1)), W=np.ones((5, 2)))
     assert pickle.loads(pickle.dumps(W)) is W
+
+
+# ------------------------------------------- indexing, assembly, offset diagonals, 2-norms
+_SUBSCRIPT = str.maketrans("ₙₘₖ₊₋₀₁₂₃₄₅₆₇₈₉", "nmk+-0123456789")
+_TO_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _value(text: str, sizes: dict[str, int]) -> int:
+    """A size as printed (m+k, n-1, 2k, nm) at ``sizes``."""
+    text = re.sub(r"(\d)([nmk])", r"\1*\2", text)
+    text = re.sub(r"([nmk])(?=[nmk])", r"\1*", text)
+    return int(eval(text, {}, dict(sizes)))
+
+
+def numbered(text: str, sizes: dict[str, int]) -> str:
+    """A printed form with every size given as names (in subscripts, keys and shapes) replaced
+    by its number: place₍ₙ,ₘ₊ₖ₎(H, [:, :m]) → place₍₄,₅₎(H, [:, :3])."""
+    text = re.sub("[ₙₘₖ][ₙₘₖ₊₋₀-₉]*", lambda g: str(_value(g.group(0).translate(_SUBSCRIPT), sizes))
+                  .translate(_TO_SUBSCRIPT), text)
+    return re.sub(r"(?<![A-Za-z_])[nmk](?:[nmk]|[+-]\d+|[+-][nmk]|\d)*(?![A-Za-z_(])",
+                  lambda g: str(_value(g.group(0), sizes)), text)
+
+
+def _symbols(sizes: dict[str, int] | None) -> dict[str, kv.Expr]:
+    def shape(*dims: str | int) -> tuple:
+        return tuple(d if sizes is None or isinstance(d, int) else sizes[d] for d in dims)
+    return {"X": kv.Matrix("X", shape("n", "m")), "Y": kv.Matrix("Y", shape("n", "k")),
+            "Z": kv.Matrix("Z", shape("k", "m")), "S": kv.Matrix("S", shape("n", "n")),
+            "A": kv.Matrix("A", shape("m", "m")), "B": kv.Matrix("B", shape("b", "n", "n")),
+            "W": kv.Matrix("W", shape("k", "k"))}
+
+
+NUMBERED_CASES = {  # name: (f of the symbols, the symbol to differentiate by)
+    "row": (lambda s: s["X"][0, :] @ s["A"], "X"),
+    "rows_from_one": (lambda s: kv.sum(s["X"][1:, :] ** 2), "X"),
+    "last_row_reversed": (lambda s: s["X"][-1, ::-1] * s["X"][0, -1], "X"),
+    "column_block": (lambda s: s["S"][1:, :-1] @ s["S"][:-1, 1:], "S"),
+    "hstack": (lambda s: kv.hstack([s["X"], s["Y"] * s["Y"]]), "Y"),
+    "vstack": (lambda s: kv.vstack([s["X"] @ s["A"], s["Z"]]), "X"),
+    "block": (lambda s: kv.block([[s["S"], s["Y"]], [s["Y"].T, s["W"] @ s["W"]]]), "W"),
+    "hstack_gram": (lambda s: kv.sum(kv.hstack([s["X"], s["Y"]]).T @ kv.hstack([s["X"], s["Y"]])), "X"),
+    "offset_diagonal": (lambda s: kv.diagonal(s["S"] @ s["S"], 1), "S"),
+    "offset_trace": (lambda s: kv.trace(s["S"] * s["S"], -1), "S"),
+    "stack_offset_diagonal": (lambda s: kv.sum(kv.diagonal(s["B"] * s["B"], 1, -2, -1)), "B"),
+    "spectral_norm_gradient": (lambda s: kv.sum(s["S"] * kv.grad(kv.norm(s["S"], 2), s["S"])), "S"),
+}
+NUMBERED_SIZES = ({"n": 4, "m": 3, "k": 2, "b": 2}, {"n": 5, "m": 2, "k": 3, "b": 3})
+
+
+@pytest.mark.parametrize("name", NUMBERED_CASES)
+def test_indexing_assembly_and_diagonals_derive_with_names(name: str) -> None:
+    f_of, wrt = NUMBERED_CASES[name]
+    named = _symbols(None)
+    f = f_of(named)
+    J = kv.jacobian(f, named[wrt])
+    symbols = list(f.symbols().values())
+    value_fn, jvp_fn = kv.lambdify(symbols, f), kv.lambdify(symbols, J)
+    for seed, sizes in enumerate(NUMBERED_SIZES):
+        sized = _symbols(sizes)
+        fs = f_of(sized)
+        Js = kv.jacobian(fs, sized[wrt])
+        if "stack" not in name:  # (a stack's selection matrices print as constants when sized)
+            assert numbered(str(J), sizes) == str(Js)
+            assert numbered(str(f), sizes) == str(fs)
+            if f.shape == ():
+                assert numbered(str(kv.grad(f, named[wrt])), sizes) == str(kv.grad(fs, sized[wrt]))
+        rng = np.random.default_rng(seed)
+        values = {k: rng.standard_normal(s.shape) for k, s in fs.symbols().items()}
+        np.testing.assert_allclose(J.at(values).to_dense(), Js.at(values).to_dense(), rtol=1e-10, atol=1e-12)
+        reference = fd_jacobian(fs, sized[wrt], values)
+        np.testing.assert_allclose(Js.at(values).to_dense(), reference, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(kv.evaluate(f, values), kv.evaluate(fs, values), rtol=1e-12)
+        args = [values[s.params.name] for s in symbols]
+        H = rng.standard_normal(sized[wrt].shape)
+        np.testing.assert_allclose(value_fn(*args), kv.evaluate(fs, values), rtol=1e-10, atol=1e-12)
+        if "stack" not in name:  # (generated code for a diagonal map of a stack: none, sized or not)
+            np.testing.assert_allclose(jvp_fn(*args, H), Js.at(values).jvp(H), rtol=1e-9, atol=1e-11)
+        if f.shape == ():
+            np.testing.assert_allclose(kv.evaluate(kv.grad(f, named[wrt]), values),
+                                       kv.evaluate(kv.grad(fs, sized[wrt]), values), rtol=1e-10, atol=1e-12)
+
+
+def test_indexing_with_names_says_what_needs_numbers() -> None:
+    X = kv.Matrix("X", ("n", "m"))
+    with pytest.raises(kv.ShapeError, match=r"step of 2 .* size m depends on m modulo 2.*as numbers"):
+        X[:, ::2]
+    with pytest.raises(kv.ShapeError, match=r"offset 1 in planes \(n, m\) has min\(n, m-1\) entries"):
+        kv.diagonal(X, 1)
+    with pytest.raises(kv.ShapeError, match=r"positions 3 to 3 of an axis of size n = 2: past its end"):
+        kv.evaluate(kv.sum(X[3, :]), X=np.ones((2, 2)))
+    assert kv.evaluate(kv.sum(X[3, :]), X=np.ones((4, 2))) == 2.0
+    assert str(kv.jacobian(X[1:, :], X)) == "H ↦ H[1:, :]" and str(X[-1, :]) == "X[n-1, :]"
+    assert str(kv.grad(kv.sum(X[1:, :]), X)) == "place₍ₙ,ₘ₎(𝟙, [1:, :])"
+    assert str(kv.jacobian(kv.hstack([X, kv.Matrix("Y", ("n", "k"))]), X)) == "H ↦ place₍ₙ,ₘ₊ₖ₎(H, [:, :m])"

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from ..dims import BASE, size_text, smaller
 from ..expr import Expr, as_expr
 from ..registry import register
 from ..shapes import fmt, stack_of
-from ..shapes import DERIVATION, refuse_named
-from .leaves import Constant, filled, zeros
+from .indexing import index
+from .leaves import Constant, filled, identity, zeros
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reduce_sum, reshape
 from .stacks import transpose as permute
@@ -45,7 +46,8 @@ def _block_size(shape: tuple[int, ...], offset: int) -> tuple[int, int, int]:
     """(first row, first column, k) of the k × k block whose diagonal is the offset diagonal."""
     n, m = shape[-2:]
     row, col = max(0, -offset), max(0, offset)
-    return row, col, max(0, min(n - row, m - col))
+    what = f"diagonal: the diagonal of offset {offset} in planes {fmt(shape[-2:])} has"
+    return row, col, max(0, smaller(n - row, m - col, what))
 
 
 def _offset_block(a: Expr, offset: int) -> Expr:
@@ -56,12 +58,19 @@ def _offset_block(a: Expr, offset: int) -> Expr:
         return a
     if a.ndim == 2:
         return a[row:row + k, col:col + k]
-    refuse_named("diagonal", a.shape[-2:], DERIVATION)
     if (row, k) != (0, n):
-        a = Constant(np.eye(n)[row:row + k], f"[0 I 0]{k}×{n}") @ a
+        a = _selection(n, range(row, row + k), f"[0 I 0]{size_text(k)}×{size_text(n)}") @ a
     if (col, k) != (0, m):
-        a = a @ Constant(np.eye(m)[:, col:col + k], f"[0 I 0]ᵀ{m}×{k}")
+        a = a @ _selection(m, range(col, col + k), f"[0 I 0]{size_text(k)}×{size_text(m)}").T
     return a
+
+
+def _selection(n: int, rows: range, label: str) -> Expr:
+    """The rows ``rows`` of I_n, [0 I 0]: a constant, or for a size given as a name the index of
+    the identity (evaluated once the sizes are bound)."""
+    if n < BASE:
+        return Constant(np.eye(n)[rows.start:rows.stop], label)
+    return index(identity(n), rows, range(n), (len(rows), n)).named(label)
 
 
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:

@@ -25,7 +25,7 @@ import numpy as np
 from .. import registry
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..expr import Expr, as_expr
-from ..indices import as_range, as_slice, key_text, normalize_key
+from ..indices import as_range, as_slice, disjoint, is_named_range, key_text, normalize_key, within
 from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
@@ -68,9 +68,17 @@ register("getitem", function=getitem, node=False,
 
 def _within(inner: range, outer: range) -> range | None:
     """The positions, within ``outer``, of the entries of ``inner`` (None unless all are in it)."""
+    if is_named_range(inner) or is_named_range(outer):
+        return within(inner, outer)  # positions on an axis whose size is a name: never listed
     if not set(inner) <= set(outer):
         return None
     return as_range([outer.index(x) for x in inner])
+
+
+def _disjoint(a: range, b: range) -> bool:
+    if is_named_range(a) or is_named_range(b):
+        return disjoint(a, b)
+    return not set(a) & set(b)
 
 
 def index(a: Any, rows: range, cols: range, shape: Shape) -> Expr:
@@ -108,7 +116,7 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
         return Constant(a.params.value.array[as_slice(rows), as_slice(cols)].reshape(shape))
     if op == "identity" and rows == cols:
         return identity(len(rows)) if shape != () else Constant(1.0)
-    if op == "identity" and not set(rows) & set(cols):
+    if op == "identity" and _disjoint(rows, cols):
         return zeros(shape)
     if op == "place":
         return _index_of_place(a, rows, cols, shape)
@@ -123,7 +131,7 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
 
 def _index_of_place(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
     placed_rows, placed_cols = a.params.rows, a.params.cols
-    if not set(rows) & set(placed_rows) or not set(cols) & set(placed_cols):
+    if _disjoint(rows, placed_rows) or _disjoint(cols, placed_cols):
         return zeros(shape)
     r, c = _within(rows, placed_rows), _within(cols, placed_cols)
     if r is None or c is None:
