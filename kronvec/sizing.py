@@ -224,7 +224,8 @@ def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr,
     sizes = read_sizes("J.at", symbols, given, required=False)
     derived = jacobian(J.expr, J.wrt).map
     derived = derived.T if J.adjoint else derived
-    outer, inner = [], []
+    outer: list[LinearMap] = []
+    inner: list[LinearMap] = []
     if derived is not J.map and str(derived) != str(J.map):  # J composed with another map
         outer, inner = _structural_around(J.map, derived)
 
@@ -255,10 +256,10 @@ def _structural_around(composed: LinearMap, derived: LinearMap) -> tuple[list[Li
     chain = composed.maps if isinstance(composed, ComposeMap) else [composed]
     core = derived.maps if isinstance(derived, ComposeMap) else [derived]
     for start in range(len(chain) - len(core) + 1):
-        outer, inner = chain[:start], chain[start + len(core):]
+        outer, inner = list(chain[:start]), list(chain[start + len(core):])
         if all(a is b or str(a) == str(b) for a, b in zip(chain[start:], core)) \
                 and all(_structural(m) for m in outer + inner):
-            return list(outer), list(inner)
+            return outer, inner
     raise ShapeError("J.at: a derivative with sizes given as names composed with maps other than "
                      "kv.duplication, kv.elimination and kv.commutation cannot be bound; bind each "
                      "derivative, then compose the bound maps (J1.at(...) @ J2.at(...))")
@@ -271,7 +272,7 @@ def _structural(m: LinearMap) -> bool:
 def _resized(m: LinearMap, sizes: Mapping[int, int]) -> LinearMap:
     """A structural map (:func:`_structural`) with the numbers ``sizes`` for its names."""
     if isinstance(m, VechMap):
-        return type(m)(substitute_shape((m.n,), sizes)[0])
+        return type(m)(substitute_shape((m.n,), sizes)[0])  # type: ignore[call-arg]
     return KronTMap(None, None, substitute_shape(m.in_shape, sizes), substitute_shape(m.out_shape, sizes))
 
 

@@ -76,6 +76,10 @@ class IndexMap(LinearMap):
     def __init__(self, rows: Pairs, cols: Pairs, in_shape: Shape, out_shape: Shape) -> None:
         super().__init__(in_shape, out_shape)
         (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        self.rows: tuple[Any, Any]  # (source, destination) arrays; ranges when sizes are names
+        self.cols: tuple[Any, Any]
+        self._read: tuple[slice | None, slice | None]
+        self._write: tuple[slice | None, slice | None]
         if has_names(self.in_shape, self.out_shape):  # positions kept as ranges, never listed
             self.rows, self.cols = _ranges(rows), _ranges(cols)
             self._read = self._write = (None, None)
@@ -150,7 +154,7 @@ def _range(positions: Any) -> range:
     return positions if isinstance(positions, range) else as_range(positions)
 
 
-def _ranges(pair: Any) -> tuple[range, range]:
+def _ranges(pair: Any) -> tuple[range, range]:  # (source, destination)
     return (_range(pair[0]), _range(pair[1]))
 
 
@@ -166,10 +170,10 @@ def _gather(h: np.ndarray, slices: tuple[slice | None, slice | None], rows: np.n
     return h[..., rows[:, None], cols[None, :]]
 
 
-def _pairs_for(positions: range, to_output: bool) -> Pairs:
+def _pairs_for(positions: range, to_output: bool) -> Any:
     if len(positions) >= BASE // 2 or max(abs(positions.start), abs(positions.stop)) >= BASE // 2:
         ranges = (range(len(positions)), positions)  # positions on an axis whose size is a name
-        return ranges[::-1] if not to_output else ranges  # type: ignore[return-value]
+        return ranges[::-1] if not to_output else ranges
     dense = np.arange(len(positions))
     taken = np.array(positions, dtype=np.intp)
     return (dense, taken) if to_output else (taken, dense)
@@ -194,16 +198,16 @@ def _compose_axis(outer: Pairs, inner: Pairs, middle: int) -> Pairs:
     return inner[0][through[kept]], outer[1][kept]
 
 
-def _compose_ranges(outer: tuple[range, range], inner: tuple[range, range], middle: int) -> Pairs:
+def _compose_ranges(outer: tuple[range, range], inner: tuple[range, range], middle: int) -> Any:
     """:func:`_compose_axis` on ranges (positions on axes whose sizes are names): the entries
     outer reads that inner wrote, as progressions."""
     kept = positions_in(outer[0], inner[1])
     if not len(kept):
-        return (range(0), range(0))  # type: ignore[return-value]
+        return (range(0), range(0))
     first = inner[1].index(outer[0][kept[0]])
     step = inner[1].index(outer[0][kept[1]]) - first if len(kept) > 1 else 1
     through = range(first, first + step * len(kept), step)
-    return (inner[0][as_slice(through)], outer[1][as_slice(kept)])  # type: ignore[return-value]
+    return (inner[0][as_slice(through)], outer[1][as_slice(kept)])
 
 
 def compose_index_maps(outer: IndexMap, inner: IndexMap) -> LinearMap:

@@ -19,7 +19,7 @@ from ..signature import Alternative, Arg, Signature
 from .assembly import AssemblyRules
 from .tensors import TensorRules
 from .dims import Conflict, Deferred, Dims, Matrix, Type
-from .syntax import Apply, Index, Node, Num, ParseError, Seq, Sym
+from .syntax import Apply, Index, Lit, Node, Num, ParseError, Seq, Sym
 
 __all__ = ["Inference", "Matrix"]
 
@@ -60,6 +60,8 @@ class Inference(AssemblyRules, TensorRules):
             return self.index_type(tree, self.type_of(tree.base))
         if isinstance(tree, Seq):
             raise self.error(tree.where, "a list of blocks is not an expression")
+        if isinstance(tree, Lit):
+            raise self.error(tree.where, "a literal here is not an expression")
         if tree.op in ("einsum", "reshape"):
             return self.tensor_type(tree)
         if any(isinstance(a, Seq) for a in tree.args):

@@ -10,7 +10,7 @@ it is what the other leaves).
 from __future__ import annotations
 
 import ast
-from typing import Callable
+from typing import Any, Callable
 
 from ..dims import Dim
 from .dims import Conflict, Deferred, Dims, Matrix, Type
@@ -71,7 +71,7 @@ class TensorRules:
 
     def reshape_type(self, tree: Apply) -> Matrix:
         kind = self.type_of(tree.args[0])
-        shape = tuple(_literal(tree.args[1]))  # type: ignore[arg-type]
+        shape: tuple[int, ...] = tuple(_literal(tree.args[1]))
         if kind is None:
             raise self.error(tree.where, "reshape() needs a matrix, not a number")
         if len(shape) != 2:
@@ -79,7 +79,7 @@ class TensorRules:
                                          f"has two sizes (call kronvec.reshape from Python for others)")
         if shape.count(-1) > 1 or any(s == 0 or s < -1 for s in shape):
             raise self.error(tree.where, f"reshape() to {shape}: sizes are positive, and one may be -1")
-        rows, cols = (self.dims.new(None if s == -1 else s) for s in shape)
+        rows, cols = (self.dims.new(None if size == -1 else int(size)) for size in shape)
 
         def apply() -> bool:
             n, m = self.dims.size(kind.rows), self.dims.size(kind.cols)
@@ -88,13 +88,13 @@ class TensorRules:
                 if r is None or c is None or (n is None) == (m is None):
                     return False
                 known, unknown = (n, kind.cols) if n is not None else (m, kind.rows)
-                if (r * c) % known:
+                if known is None or (r * c) % known:
                     raise Conflict()
                 return self.dims.bind(unknown, r * c // known)
             constraint.done = True
             if r is None or c is None:
                 given, free = (c, rows) if r is None else (r, cols)
-                if (n * m) % given:
+                if given is None or (n * m) % given:
                     raise Conflict()
                 return self.dims.bind(free, n * m // given)
             if r * c != n * m:
@@ -112,6 +112,6 @@ class TensorRules:
         return Matrix(rows, cols)
 
 
-def _literal(node: Node) -> object:
+def _literal(node: Node) -> Any:
     assert isinstance(node, Lit), "the reader makes the subscripts and the shape literals"
     return node.value
