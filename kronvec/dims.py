@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ShapeError
 
-__all__ = ["polynomial", "size_of_polynomial", "sign_of_difference", "smaller",
+__all__ = ["polynomial", "size_of_polynomial",
            "on_first_free", "Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named",
            "is_free",
            "has_names", "size_text", "factor_names", "resolve", "find", "substitute_shape", "LETTERS",
@@ -227,12 +227,12 @@ def letters_for(dims: Iterable[Any]) -> dict[int, str]:
     """Letters for the free dimensions among ``dims``, in order of appearance: the first of
     n, m, p, q, r, k that no named dimension among ``dims`` uses (then n₂, m₂, ...)."""
     dims = list(dims)
-    used = {name for d in dims if d >= BASE for name in factor_names(int(d))[0]
+    used = {name for d in dims if d >= BASE for name in _names_in(int(d))
             if not name.startswith(_FREE_PREFIX)}
     out: dict[int, str] = {}
     pool = (letter + suffix for suffix in ("", "2", "3", "4") for letter in LETTERS)
     for d in dims:
-        for name in factor_names(int(d))[0] if d >= BASE else ():
+        for name in _names_in(int(d)) if d >= BASE else ():
             prime = _PRIME_OF[name]
             if name.startswith(_FREE_PREFIX) and prime not in out:
                 letter = next(pool)
@@ -240,6 +240,15 @@ def letters_for(dims: Iterable[Any]) -> dict[int, str]:
                     letter = next(pool)
                 out[prime] = letter
     return out
+
+
+def _names_in(value: int) -> list[str]:
+    """The names a size is made of, in order (those of each term of a sum)."""
+    names, rest = factor_names(value)
+    if rest < BASE:
+        return names
+    terms = polynomial(value) or {}
+    return list(dict.fromkeys(name for monomial in terms for name in monomial))
 
 
 def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = None) -> str:
@@ -464,34 +473,3 @@ def _polynomial_text(terms: Polynomial, joiner: str, letters: Mapping[int, str] 
         out += (("-" if coef < 0 else "") if not out else (" - " if coef < 0 else " + ")) + body
     return out
 
-
-def sign_of_difference(a: Any, b: Any) -> int | None:
-    """The sign of a − b for every positive value of the names, or None when it depends on
-    them (n against m): n + 1 > n, n + m − 1 ≥ n, 5 < n (a name stands for any size)."""
-    pa, pb = polynomial(int(a)), polynomial(int(b))
-    if pa is None or pb is None:
-        return None
-    diff = dict(pa)
-    for monomial, c in pb.items():
-        diff[monomial] = diff.get(monomial, 0) - c
-    named = [c for k, c in diff.items() if k and c]
-    least = sum(named) + diff.get((), 0)  # the value with every name 1
-    if all(c >= 0 for c in named) and (least > 0 or not named and least == 0):
-        return 1 if least > 0 else 0
-    if all(c <= 0 for c in named) and least < 0:
-        return -1
-    if not named:
-        return 0
-    return 1 if all(c >= 0 for c in named) and least >= 0 else None
-
-
-def smaller(a: Any, b: Any, what: str) -> Any:
-    """min(a, b) of two sizes; a ``ShapeError`` (``what`` says what has min(a, b) entries) when names
-    leave it open."""
-    if a < BASE and b < BASE:
-        return min(a, b)
-    sign = sign_of_difference(a, b)
-    if sign is None:
-        raise ShapeError(f"{what} min({size_text(int(a))}, {size_text(int(b))}) entries, which depends "
-                         f"on the sizes (the sizes are names); give the sizes as numbers")
-    return b if sign > 0 else a

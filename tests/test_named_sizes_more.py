@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
+from kronvec.dims import find
 from kronvec.testing import fd_jacobian
 
 
@@ -160,3 +161,27 @@ def test_indexing_with_names_says_what_needs_numbers() -> None:
     assert str(kv.jacobian(X[1:, :], X)) == "H ↦ H[1:, :]" and str(X[-1, :]) == "X[n-1, :]"
     assert str(kv.grad(kv.sum(X[1:, :]), X)) == "place₍ₙ,ₘ₎(𝟙, [1:, :])"
     assert str(kv.jacobian(kv.hstack([X, kv.Matrix("Y", ("n", "k"))]), X)) == "H ↦ place₍ₙ,ₘ₊ₖ₎(H, [:, :m])"
+
+
+def test_assembly_of_inferred_sizes_unifies_them() -> None:
+    X, Y, V = kv.Matrix("X"), kv.Matrix("Y"), kv.Matrix("V", ("n", "n"))
+    H = kv.hstack([X, Y])
+    assert find(H.shape[0]) == find(X.shape[0]) == find(Y.shape[0])
+    f = kv.sum(H @ H.T @ V)
+    J = kv.jacobian(f, "X")
+    rng = np.random.default_rng(3)
+    for n, m, k in ((3, 2, 1), (4, 1, 3)):
+        values = {"X": rng.standard_normal((n, m)), "Y": rng.standard_normal((n, k)), "V": rng.standard_normal((n, n))}
+        Xs, Ys, Vs = (kv.Matrix(name, values[name].shape) for name in "XYV")
+        fs = kv.sum(kv.hstack([Xs, Ys]) @ kv.hstack([Xs, Ys]).T @ Vs)
+        np.testing.assert_allclose(J.at(values).to_dense(), kv.jacobian(fs, Xs).at(values).to_dense(), atol=1e-12)
+    A, B, C, D = (kv.Matrix(name) for name in "ABCD")
+    G = kv.block([[A, B], [C, D]])
+    a, b, c, d = (tuple(find(s) for s in M.shape) for M in (A, B, C, D))
+    assert (a[0], a[1], d) == (b[0], c[1], (c[0], b[1]))
+    assert tuple(find(s) for s in G.shape) == (find(a[0] + c[0]), find(a[1] + b[1]))
+    P, Q = kv.Matrix("P"), kv.Matrix("Q")
+    assert find(kv.vstack([P, Q]).shape[1]) == find(P.shape[1]) == find(Q.shape[1])
+    Z = kv.Matrix("Z", ("n", "m"))
+    with pytest.raises(kv.ShapeError, match="different numbers of rows"):
+        kv.hstack([Z, kv.Matrix("W", ("k", "m"))])  # two names never unify

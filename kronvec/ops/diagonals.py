@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..dims import BASE, size_text, smaller
+from ..dims import BASE, size_text
 from ..expr import Expr, as_expr
 from ..registry import register
-from ..shapes import fmt, stack_of
+from ..shapes import fmt, smaller, stack_of
 from .indexing import index
 from .leaves import Constant, filled, identity, zeros
 from .reductions import sum as sum_
