@@ -171,10 +171,12 @@ def test_assembly_of_inferred_sizes_unifies_them() -> None:
     J = kv.jacobian(f, "X")
     rng = np.random.default_rng(3)
     for n, m, k in ((3, 2, 1), (4, 1, 3)):
-        values = {"X": rng.standard_normal((n, m)), "Y": rng.standard_normal((n, k)), "V": rng.standard_normal((n, n))}
+        values = {"X": rng.standard_normal((n, m)), "Y": rng.standard_normal((n, k)),
+                  "V": rng.standard_normal((n, n))}
         Xs, Ys, Vs = (kv.Matrix(name, values[name].shape) for name in "XYV")
         fs = kv.sum(kv.hstack([Xs, Ys]) @ kv.hstack([Xs, Ys]).T @ Vs)
-        np.testing.assert_allclose(J.at(values).to_dense(), kv.jacobian(fs, Xs).at(values).to_dense(), atol=1e-12)
+        sized = kv.jacobian(fs, Xs).at(values).to_dense()
+        np.testing.assert_allclose(J.at(values).to_dense(), sized, atol=1e-12)
     A, B, C, D = (kv.Matrix(name) for name in "ABCD")
     G = kv.block([[A, B], [C, D]])
     a, b, c, d = (tuple(find(s) for s in M.shape) for M in (A, B, C, D))
