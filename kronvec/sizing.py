@@ -29,7 +29,7 @@ from .registry import Params
 from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text",
-           "sized_derivative", "per_sizes", "resolved", "refuse_unfixed",
+           "sized_derivative", "sized_jacobian", "per_sizes", "resolved", "refuse_unfixed",
            "inferred_as", "bound_elsewhere"]
 
 V = TypeVar("V")
@@ -217,29 +217,31 @@ def per_sizes(expr: Expr, lmap: Any) -> "PerSizes[Any] | None":
     return None
 
 
-def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> LinearMap:
-    """The derivative ``J`` bound at the values ``given``: J with the sizes they fix, derived once per
-    size set (``jacobian`` derives it from the sized expression), then bound."""
-    symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
-    sizes = read_sizes("J.at", symbols, given, required=False)
+def sized_jacobian(J: Any, sizes: Mapping[int, int], jacobian: Callable[[Expr, Expr], Any]) -> Any:
+    """The derivative ``J`` at the numbers ``sizes`` for its names: derived from the sized expression
+    (``jacobian``), transposed and composed with structural maps as J is."""
     derived = jacobian(J.expr, J.wrt).map
     derived = derived.T if J.adjoint else derived
     outer: list[LinearMap] = []
     inner: list[LinearMap] = []
     if derived is not J.map and str(derived) != str(J.map):  # J composed with another map
         outer, inner = _structural_around(J.map, derived)
+    f, wrt = with_sizes([J.expr, J.wrt], sizes)
+    sized = jacobian(f, wrt)
+    sized = sized.T if J.adjoint else sized
+    for m in reversed(inner):
+        sized = sized @ _resized(m, sizes)
+    for m in reversed(outer):
+        sized = _resized(m, sizes) @ sized
+    return sized
 
-    def derive() -> Any:
-        f, wrt = with_sizes([J.expr, J.wrt], sizes)
-        sized = jacobian(f, wrt)
-        sized = sized.T if J.adjoint else sized
-        for m in reversed(inner):
-            sized = sized @ _resized(m, sizes)
-        for m in reversed(outer):
-            sized = _resized(m, sizes) @ sized
-        return sized
 
-    sized = J._per_sizes.get(sizes, derive)
+def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> LinearMap:
+    """The derivative ``J`` bound at the values ``given``: J with the sizes they fix, derived once per
+    size set (:func:`sized_jacobian`), then bound."""
+    symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
+    sizes = read_sizes("J.at", symbols, given, required=False)
+    sized = J._per_sizes.get(sizes, lambda: sized_jacobian(J, sizes, jacobian))
     if sized._per_sizes is not None:
         unfixed = [f"{name} {fmt(s.shape)}" for name, s in symbols.items()
                    if name not in given and any(d >= BASE for d in s.shape)]

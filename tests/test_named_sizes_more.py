@@ -42,6 +42,9 @@ def test_a_derivative_composed_with_structured_maps_binds_at_two_sizes() -> None
             bound = M.at(values)
             assert bound.shape == sized[key].at(values).shape, key
             np.testing.assert_allclose(bound.to_dense(), sized[key].at(values).to_dense(), atol=1e-12)
+            tangent = rng.standard_normal(bound.in_shape)
+            np.testing.assert_allclose(kv.lambdify([S, A], M)(values["S"], values["A"], tangent),
+                                       bound.jvp(tangent), atol=1e-12)  # generated code at both sizes
     X = kv.Matrix("X", ("n", "m"))
     with pytest.raises(kv.ShapeError, match="compose the bound maps"):
         (kv.jacobian(X @ X.T, X) @ kv.jacobian(2 * X, X)).at(X=np.ones((3, 2)))
