@@ -10,6 +10,7 @@ import pytest
 
 import kronvec as kv
 from kronvec.dims import find
+from kronvec.printing import to_python
 from kronvec.testing import fd_jacobian
 
 
@@ -163,6 +164,8 @@ def test_indexing_with_names_says_what_needs_numbers() -> None:
     assert kv.evaluate(kv.sum(X[3, :]), X=np.ones((4, 2))) == 2.0
     assert str(kv.jacobian(X[1:, :], X)) == "H ↦ H[1:, :]" and str(X[-1, :]) == "X[n-1, :]"
     assert str(kv.grad(kv.sum(X[1:, :]), X)) == "place₍ₙ,ₘ₎(𝟙, [1:, :])"
+    python = "place(ones(n-1, m), (n, m), (slice(1, n, 1), slice(0, m, 1)))"
+    assert to_python(kv.grad(kv.sum(X[1:, :]), X)) == python
     assert str(kv.jacobian(kv.hstack([X, kv.Matrix("Y", ("n", "k"))]), X)) == "H ↦ place₍ₙ,ₘ₊ₖ₎(H, [:, :m])"
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import registry
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
+from ..dims import size_text
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, disjoint, is_named_range, key_text, normalize_key, within
 from ..maps import LinearMap, place_map, select_map
@@ -290,7 +291,8 @@ def _python_place(printer: PrintContext, e: Expr) -> tuple[str, int]:
 
 def _python_slice(r: range) -> str:
     s = as_slice(r)
-    return f"slice({s.start}, {s.stop}, {s.step})"
+    bounds = ("None" if b is None else size_text(b) if b >= 0 else str(b) for b in (s.start, s.stop, s.step))
+    return f"slice({', '.join(bounds)})"  # (sizes given as names by their names: slice(1, n, 1))
 
 
 def _place_jvp(node: Expr, i: int) -> LinearMap:
