@@ -7,9 +7,12 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec.dims import find
+from kronvec.indices import positions_in, within
 from kronvec.printing import to_python
 from kronvec.testing import fd_jacobian
 
@@ -193,3 +196,16 @@ def test_assembly_of_inferred_sizes_unifies_them() -> None:
     Z = kv.Matrix("Z", ("n", "m"))
     with pytest.raises(kv.ShapeError, match="different numbers of rows"):
         kv.hstack([Z, kv.Matrix("W", ("k", "m"))])  # two names never unify
+
+
+@given(st.tuples(st.integers(0, 12), st.integers(0, 14), st.sampled_from([1, 2, 3, -1, -2, 4])),
+       st.tuples(st.integers(0, 12), st.integers(0, 14), st.sampled_from([1, 2, 3, -1, -3])))
+def test_positions_of_ranges_without_listing_them(a_bounds: tuple, b_bounds: tuple) -> None:
+    """positions_in and within (used where sizes are names) agree with listing the entries."""
+    a, b = range(*a_bounds), range(*b_bounds)
+    assert [a[i] for i in positions_in(a, b)] == [x for x in a if x in b]
+    inside = within(a, b)
+    if len(a) and all(x in b for x in a):
+        assert inside is not None and [b[i] for i in inside] == list(a)
+    else:
+        assert inside is None
