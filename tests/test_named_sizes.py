@@ -259,7 +259,9 @@ N, M, K = Dim("n"), Dim("m"), Dim("k")
 _MIN = "min(n, k) of two names: the case's sizes are n and k"
 _EIGEN = "an eigenvector column picked by a number, or the eigen-decomposition's numeric ties"
 NOT_NAMED = {"eigfun": _EIGEN, "eigh": _EIGEN, "eigh_column": _EIGEN, "eigh_resolvent": _EIGEN,
-             "eigh_vectors": _EIGEN, "eigvalsh": _EIGEN, "divdiff": _EIGEN, "gapinv": _EIGEN,
+             "eigh_vectors": _EIGEN, "eigvalsh": _EIGEN,
+             "divdiff": "the case builds a NumPy constant of n entries (np.arange(n))",
+             "gapinv": "the case builds a NumPy constant of n entries (np.arange(n))",
              "kron_contract": "the case's values do not fix every size of its derivative",
              "svd": _MIN, "svd_U": _MIN, "svd_Vt": _MIN, "svdvals": _MIN,
              "place": "X[1:, ::2]: a step of 2 over a named axis (test_ops_that_need_numbers_say_so; "
