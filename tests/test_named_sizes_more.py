@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kronvec as kv
-from kronvec.dims import find
+from kronvec.dims import Dim, find
 from kronvec.indices import positions_in, within
 from kronvec.printing import to_python
 from kronvec.testing import fd_jacobian
@@ -99,11 +99,15 @@ def numbered(text: str, sizes: dict[str, int]) -> str:
 
 def _symbols(sizes: dict[str, int] | None) -> dict[str, kv.Expr]:
     def shape(*dims: str | int) -> tuple:
-        return tuple(d if sizes is None or isinstance(d, int) else sizes[d] for d in dims)
+        if sizes is None:
+            return tuple(Dim(d) if isinstance(d, str) else d for d in dims)
+        return tuple(d if isinstance(d, int) else sizes[d] for d in dims)
     return {"X": kv.Matrix("X", shape("n", "m")), "Y": kv.Matrix("Y", shape("n", "k")),
             "Z": kv.Matrix("Z", shape("k", "m")), "S": kv.Matrix("S", shape("n", "n")),
             "A": kv.Matrix("A", shape("m", "m")), "B": kv.Matrix("B", shape("b", "n", "n")),
-            "W": kv.Matrix("W", shape("k", "k"))}
+            "W": kv.Matrix("W", shape("k", "k")),
+            "R": kv.Matrix("R", (shape("n")[0] + 1, shape("n")[0])),
+            "C": kv.Matrix("C", (shape("b")[0], shape("n")[0] + 1, shape("n")[0]))}
 
 
 NUMBERED_CASES = {  # name: (f of the symbols, the symbol to differentiate by)
@@ -118,6 +122,8 @@ NUMBERED_CASES = {  # name: (f of the symbols, the symbol to differentiate by)
     "offset_diagonal": (lambda s: kv.diagonal(s["S"] @ s["S"], 1), "S"),
     "offset_trace": (lambda s: kv.trace(s["S"] * s["S"], -1), "S"),
     "stack_offset_diagonal": (lambda s: kv.sum(kv.diagonal(s["B"] * s["B"], 1, -2, -1)), "B"),
+    "rectangular_trace": (lambda s: kv.trace(s["R"] * s["R"]) * kv.trace(s["R"].T @ s["R"]), "R"),
+    "stack_rectangular_trace": (lambda s: kv.sum(kv.trace(s["C"] * s["C"], axis1=-2, axis2=-1)), "C"),
     "spectral_norm_gradient": (lambda s: kv.sum(s["S"] * kv.grad(kv.norm(s["S"], 2), s["S"])), "S"),
 }
 NUMBERED_SIZES = ({"n": 4, "m": 3, "k": 2, "b": 2}, {"n": 5, "m": 2, "k": 3, "b": 3})
@@ -162,6 +168,8 @@ def test_indexing_with_names_says_what_needs_numbers() -> None:
         X[:, ::2]
     with pytest.raises(kv.ShapeError, match=r"offset 1 in planes \(n, m\) has min\(n, m-1\) entries"):
         kv.diagonal(X, 1)
+    with pytest.raises(kv.ShapeError, match=r"the \(n, m\) matrix sums min\(n, m\) entries.*numbers"):
+        kv.trace(X)
     with pytest.raises(kv.ShapeError, match=r"positions 3 to 3 of an axis of size n = 2: past its end"):
         kv.evaluate(kv.sum(X[3, :]), X=np.ones((2, 2)))
     assert kv.evaluate(kv.sum(X[3, :]), X=np.ones((4, 2))) == 2.0

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
-from ..dims import BASE, size_text
+from ..dims import size_text
 from ..expr import Expr, as_expr
 from ..registry import register
 from ..shapes import fmt, smaller, stack_of
-from .indexing import index
-from .leaves import Constant, filled, identity, zeros
+from .indexing import selected_rows
+from .leaves import filled, zeros
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reduce_sum, c_order_reshape
 from .stacks import transpose as permute
@@ -59,18 +58,10 @@ def _offset_block(a: Expr, offset: int) -> Expr:
     if a.ndim == 2:
         return a[row:row + k, col:col + k]
     if (row, k) != (0, n):
-        a = _selection(n, range(row, row + k), f"[0 I 0]{size_text(k)}×{size_text(n)}") @ a
+        a = selected_rows(n, range(row, row + k), f"[0 I 0]{size_text(k)}×{size_text(n)}") @ a
     if (col, k) != (0, m):
-        a = a @ _selection(m, range(col, col + k), f"[0 I 0]{size_text(k)}×{size_text(m)}").T
+        a = a @ selected_rows(m, range(col, col + k), f"[0 I 0]{size_text(k)}×{size_text(m)}").T
     return a
-
-
-def _selection(n: int, rows: range, label: str) -> Expr:
-    """The rows ``rows`` of I_n, [0 I 0]: a constant, or for a size given as a name the index of
-    the identity (evaluated once the sizes are bound)."""
-    if n < BASE:
-        return Constant(np.eye(n)[rows.start:rows.stop], label)
-    return index(identity(n), rows, range(n), (len(rows), n)).named(label)
 
 
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:

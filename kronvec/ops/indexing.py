@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import registry
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
-from ..dims import size_text
+from ..dims import BASE, size_text
 from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, disjoint, is_named_range, key_text, normalize_key, within
 from ..maps import LinearMap, place_map, select_map
@@ -35,7 +35,7 @@ from ._evaluation_rules import with_node
 from .arithmetic import as_shape, scale, smul
 from .leaves import Constant, identity, ones, zeros
 
-__all__ = ["getitem", "index", "place"]
+__all__ = ["getitem", "index", "place", "selected_rows"]
 
 
 
@@ -116,6 +116,14 @@ def _within(inner: range, outer: range) -> range | None:
     if not set(inner) <= set(outer):
         return None
     return as_range([outer.index(x) for x in inner])
+
+
+def selected_rows(n: int, rows: range, label: str) -> Expr:
+    """The rows ``rows`` of I_n ([0 I 0], printed as ``label``): a constant, or for a size given
+    as a name the index of the identity (evaluated once values fix the sizes)."""
+    if n < BASE:
+        return Constant(np.eye(n)[rows.start:rows.stop], label)
+    return index(identity(n), rows, range(n), (len(rows), n)).named(label)
 
 
 def _disjoint(a: range, b: range) -> bool:
