@@ -122,7 +122,7 @@ NUMBERED_CASES = {  # name: (f of the symbols, the symbol to differentiate by)
     "offset_diagonal": (lambda s: kv.diagonal(s["S"] @ s["S"], 1), "S"),
     "offset_trace": (lambda s: kv.trace(s["S"] * s["S"], -1), "S"),
     "stack_offset_diagonal": (lambda s: kv.sum(kv.diagonal(s["B"] * s["B"], 1, -2, -1)), "B"),
-    "rectangular_trace": (lambda s: kv.trace(s["R"] * s["R"]) * kv.trace(s["R"].T @ s["R"]), "R"),
+    "rectangular_rows": (lambda s: kv.trace(s["R"][:-1, :] * s["R"][1:, :]) * kv.sum(s["R"] * s["R"]), "R"),
     "stack_rectangular_trace": (lambda s: kv.sum(kv.trace(s["C"] * s["C"], axis1=-2, axis2=-1)), "C"),
     "spectral_norm_gradient": (lambda s: kv.sum(s["S"] * kv.grad(kv.norm(s["S"], 2), s["S"])), "S"),
 }
@@ -168,7 +168,7 @@ def test_indexing_with_names_says_what_needs_numbers() -> None:
         X[:, ::2]
     with pytest.raises(kv.ShapeError, match=r"offset 1 in planes \(n, m\) has min\(n, m-1\) entries"):
         kv.diagonal(X, 1)
-    with pytest.raises(kv.ShapeError, match=r"the \(n, m\) matrix sums min\(n, m\) entries.*numbers"):
+    with pytest.raises(kv.ShapeError, match=r"trace: needs a square matrix, got shape \(n, m\)"):
         kv.trace(X)
     with pytest.raises(kv.ShapeError, match=r"positions 3 to 3 of an axis of size n = 2: past its end"):
         kv.evaluate(kv.sum(X[3, :]), X=np.ones((2, 2)))
