@@ -154,7 +154,7 @@ class Expr:
         the matrices of a stack)."""
         if len(self.shape) <= 2:
             return _fn("matrix_transpose")(self)
-        return _fn("permute_dims")(self)
+        return _fn("transpose")(self)
 
     @property
     def mT(self) -> "Expr":
@@ -173,7 +173,7 @@ class Expr:
         """The axes permuted, as ``ndarray.transpose`` (no axes: all reversed)."""
         order = axes[0] if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))) \
             else axes
-        return _fn("permute_dims")(self, tuple(order) if order else None)
+        return _fn("transpose")(self, tuple(order) if order else None)
 
     def named(self, name: str) -> "Expr":
         """This expression, printed as ``name`` wherever it occurs in a result.

@@ -471,7 +471,7 @@ def _scale_chain(c: Any, m: ComposeMap) -> LinearMap:
     return ScaledMap(c, m)
 
 
-def _scale_scaled(c: Any, m: ScaledMap) -> LinearMap:
+def _scale_scaled(c: float | Expr, m: ScaledMap) -> LinearMap:
     # c·(c'·L) = (c c')·L
     return scale_map(fx.mul(c, m.coef) if fx.is_symbolic(c, m.coef) else c * m.coef, m.inner)
 
