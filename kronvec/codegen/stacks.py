@@ -39,6 +39,7 @@ STACK_READY = frozenset({
     "reduce_max", "reduce_min", "reduce_logsumexp", "slogdet_sign", "pinv_checked", "pinv", "ones", "zeros",
     "qr_Q", "qr_R", "expm", "adj",
     "einsum", "reshape", "expand_dims", "squeeze",  # np.einsum and np.reshape of the whole arrays
+    "eigh_column", "eigh_resolvent",  # from the batched eigh of every member
 })
 
 
