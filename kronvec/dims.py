@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ShapeError
 
-__all__ = ["on_first_free", "Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named",
+__all__ = ["polynomial", "size_of_polynomial",
+           "on_first_free", "Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named",
            "is_free",
            "has_names", "size_text", "factor_names", "resolve", "find", "substitute_shape", "LETTERS",
            "letters_for", "linear_form"]
@@ -114,8 +115,29 @@ class Dim(int):
     __str__ = __repr__
 
     def __reduce__(self) -> tuple[Any, ...]:
+        terms = polynomial(int(self))
+        if terms is not None and len(terms) > 1 or terms is None:
+            return (_dim_polynomial, (tuple(terms.items()) if terms else ((((), int(self)),)),))
         factors, number = factor_names(int(self))
         return (_dim_product, (tuple(factors), number))
+
+    # Arithmetic of sizes stays a size: a sum of names (m + k, the width of an hstack) is
+    # recorded as the polynomial it is, so that it prints and binds as one.
+    def __add__(self, other: Any) -> Any:
+        return _combined(self, other, 1) if isinstance(other, int) else int.__add__(self, other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Any:
+        return _combined(self, other, -1) if isinstance(other, int) else int.__sub__(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return _combined(other, self, -1) if isinstance(other, int) else int.__rsub__(self, other)
+
+    def __mul__(self, other: Any) -> Any:
+        return _multiplied(self, other) if isinstance(other, int) else int.__mul__(self, other)
+
+    __rmul__ = __mul__
 
 
 def _dim_product(names: tuple[str, ...], number: int) -> Dim:
@@ -123,6 +145,10 @@ def _dim_product(names: tuple[str, ...], number: int) -> Dim:
     for name in names:
         value *= _prime_for(name)
     return Dim(value)
+
+
+def _dim_polynomial(terms: tuple[tuple[tuple[str, ...], int], ...]) -> Any:
+    return size_of_polynomial(dict(terms))
 
 
 def dim(size: Any) -> Any:
@@ -201,12 +227,12 @@ def letters_for(dims: Iterable[Any]) -> dict[int, str]:
     """Letters for the free dimensions among ``dims``, in order of appearance: the first of
     n, m, p, q, r, k that no named dimension among ``dims`` uses (then n₂, m₂, ...)."""
     dims = list(dims)
-    used = {name for d in dims if d >= BASE for name in factor_names(int(d))[0]
+    used = {name for d in dims if d >= BASE for name in _names_in(int(d))
             if not name.startswith(_FREE_PREFIX)}
     out: dict[int, str] = {}
     pool = (letter + suffix for suffix in ("", "2", "3", "4") for letter in LETTERS)
     for d in dims:
-        for name in factor_names(int(d))[0] if d >= BASE else ():
+        for name in _names_in(int(d)) if d >= BASE else ():
             prime = _PRIME_OF[name]
             if name.startswith(_FREE_PREFIX) and prime not in out:
                 letter = next(pool)
@@ -214,6 +240,15 @@ def letters_for(dims: Iterable[Any]) -> dict[int, str]:
                     letter = next(pool)
                 out[prime] = letter
     return out
+
+
+def _names_in(value: int) -> list[str]:
+    """The names a size is made of, in order (those of each term of a sum)."""
+    names, rest = factor_names(value)
+    if rest < BASE:
+        return names
+    terms = polynomial(value) or {}
+    return list(dict.fromkeys(name for monomial in terms for name in monomial))
 
 
 def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = None) -> str:
@@ -226,7 +261,10 @@ def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = 
         return str(int(value))
     names, number, offset = linear_form(int(value))
     if not names:
-        return f"⟨size {int(value)}⟩"  # not of the form c·(product of names) + small offset
+        terms = polynomial(int(value))
+        if terms is None:
+            return f"⟨size {int(value)}⟩"  # no polynomial in the names that kronvec knows of
+        return _polynomial_text(terms, joiner, letters)
     if offset:
         return f"{size_text(int(value) - offset, joiner, letters)}{offset:+d}"  # n+1 and the like
     shown = [(letters or {}).get(_PRIME_OF[name]) or _free_letter(name) for name in names]
@@ -247,6 +285,11 @@ def find(size: Any) -> Any:
     if size < BASE or not _PARENT:
         return size
     names, number = factor_names(int(size))
+    if number >= BASE:  # a sum of names: each of its names resolved
+        terms = polynomial(int(size))
+        if terms is None or not any(_PRIME_OF[n] in _PARENT for m in terms for n in m):
+            return size
+        return size_of_polynomial(terms, lambda name: _root(_PRIME_OF[name]))
     if not any(_PRIME_OF[n] in _PARENT for n in names):
         return size
     value = number
@@ -284,11 +327,11 @@ def substitute_shape(shape: Iterable[Any], sizes: Mapping[int, int] | None = Non
     for s in shape:
         s = find(s)
         if s >= BASE and sizes:
-            names, number, offset = linear_form(int(s))
-            value = number
-            for name in names:
-                value *= sizes.get(_PRIME_OF[name], _PRIME_OF[name])
-            s = dim(value + offset) if names else sizes.get(int(s), s)
+            terms = polynomial(int(s))
+            if terms is None:
+                s = sizes.get(int(s), s)
+            else:
+                s = size_of_polynomial(terms, lambda name: sizes.get(_PRIME_OF[name], _PRIME_OF[name]))
         out.append(s)
     return tuple(out)
 
@@ -310,3 +353,123 @@ def unify(pairs: Sequence[tuple[Any, Any]], message: str) -> None:
         for a, b in pairs:
             resolve(a, b)
         raise Unified(message)
+
+
+# ------------------------------------------------------------ sums of names
+Polynomial = dict[tuple[str, ...], int]
+"""A size as a polynomial in the names: {(names of a monomial, sorted): integer coefficient};
+the constant term has no names.  ``m + k`` is {("m",): 1, ("k",): 1}."""
+
+_SUMS: dict[int, tuple[tuple[tuple[str, ...], int], ...]] = {}  # value -> its polynomial, recorded
+
+
+def _monomial(value: int) -> Polynomial | None:
+    """c·(product of names) + d for a small d (:func:`linear_form`), as a polynomial."""
+    names, number, offset = linear_form(value)
+    if not names:
+        return None
+    out: Polynomial = {tuple(sorted(names)): number}
+    if offset:
+        out[()] = offset
+    return out
+
+
+def polynomial(value: int) -> Polynomial | None:
+    """The polynomial in the names that a size stands for, or None when it is none kronvec knows.
+
+    A product of names with a small offset (n·m, n + 1) factors back; a sum (m + k) is what
+    arithmetic of :class:`Dim` recorded, or, when a sum was made of plain ints, one name plus
+    such a product (found by trying each name)."""
+    value = int(value)
+    if value < BASE:
+        return {(): value} if value else {}
+    recorded = _SUMS.get(value)
+    if recorded is not None:
+        return dict(recorded)
+    simple = _monomial(value)
+    if simple is not None:
+        return simple
+    names, rest = factor_names(value)
+    if names and rest >= BASE:  # (m + k)·n
+        inner = polynomial(rest)
+        if inner is not None:
+            return {tuple(sorted(k + tuple(names))): c for k, c in inner.items()}
+    for prime, name in list(_NAME_OF.items()):
+        if name.startswith(_FREE_PREFIX) or prime >= value:
+            continue
+        rest = _monomial(value - prime)
+        if rest is not None:
+            rest[(name,)] = rest.get((name,), 0) + 1
+            _record(value, rest)
+            return rest
+    return None
+
+
+def _record(value: int, terms: Polynomial) -> None:
+    if len(_SUMS) < 65536:
+        _SUMS[value] = tuple((k, c) for k, c in terms.items() if c)
+
+
+def _combined(a: Any, b: Any, sign: int) -> Any:
+    """a + b (``sign`` 1) or a − b (``sign`` -1) of sizes, recorded when it is a sum of names."""
+    value = int(a) + sign * int(b)
+    if value < BASE:
+        return value
+    pa, pb = polynomial(int(a)), polynomial(int(b))
+    if pa is not None and pb is not None and len(pa) + len(pb) > 1 and value not in _SUMS:
+        terms = dict(pa)
+        for monomial, c in pb.items():
+            terms[monomial] = terms.get(monomial, 0) + sign * c
+        terms = {k: c for k, c in terms.items() if c}
+        if len([k for k in terms if k]) > 1:
+            _record(value, terms)
+    return Dim(value)
+
+
+def _multiplied(a: Any, b: Any) -> Any:
+    """a·b of sizes, recorded when it is a sum of names ((m + k)·n)."""
+    value = int(a) * int(b)
+    if value < BASE or value in _SUMS:
+        return dim(value)
+    pa, pb = polynomial(int(a)), polynomial(int(b))
+    if pa is not None and pb is not None and (len(pa) > 1 or len(pb) > 1):
+        terms: Polynomial = {}
+        for ka, ca in pa.items():
+            for kb, cb in pb.items():
+                key = tuple(sorted(ka + kb))
+                terms[key] = terms.get(key, 0) + ca * cb
+        if len([k for k, c in terms.items() if k and c]) > 1:
+            _record(value, terms)
+    return dim(value)
+
+
+def size_of_polynomial(terms: Polynomial, value_of: Callable[[str], int] | None = None) -> Any:
+    """The size of a polynomial with each name worth ``value_of(name)`` (default: the name
+    itself), recorded as a sum when names remain."""
+    total: Any = 0
+    for monomial, coef in terms.items():
+        term: Any = coef
+        for name in monomial:
+            term = term * (value_of(name) if value_of is not None else Dim(name))
+        total = _combined(total, term, 1) if total >= BASE or term >= BASE else total + term
+    return dim(total) if total >= BASE else int(total)
+
+
+def _polynomial_text(terms: Polynomial, joiner: str, letters: Mapping[int, str] | None) -> str:
+    """m + k, nm + k + 1, n - m: the monomials of higher degree first, then in the order the
+    names were first used; the constant last."""
+    order = {name: k for k, name in enumerate(_PRIME_OF)}
+    keys = sorted((k for k in terms if k), key=lambda k: (-len(k), [order.get(n, 0) for n in k]))
+    out = ""
+    for monomial in keys + ([()] if terms.get(()) else []):
+        coef = terms[monomial]
+        if monomial:
+            product = 1
+            for name in monomial:
+                product *= _PRIME_OF[name]
+            body = size_text(abs(coef) * product, joiner, letters)
+        else:
+            body = str(abs(coef))
+        out += (("-" if coef < 0 else "") if not out else (" - " if coef < 0 else " + ")) + body
+    return out
+

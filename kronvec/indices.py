@@ -19,16 +19,19 @@ arrays, booleans), ``...`` and ``None`` raise an ``IndexError`` saying so.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from typing import Any
 
 import numpy as np
 
+from .dims import BASE, size_text
 from .errors import ShapeError
 from .shapes import Shape, fmt
 
-__all__ = ["normalize_key", "range_text", "key_text", "as_slice", "as_range", "Ranges"]
+__all__ = ["normalize_key", "range_text", "key_text", "as_slice", "as_range", "Ranges", "is_named_range",
+           "positions_in", "within", "disjoint"]
 
 Ranges = tuple[range, range]
 
@@ -59,7 +62,13 @@ def _axis(part: Any, size: int, axis: int, where: str) -> tuple[range, bool]:
         bounds = [None if b is None else _integer(b, where) for b in (part.start, part.stop, part.step)]
         if bounds[2] == 0:
             raise ValueError(f"{where}: slice step cannot be zero")
-        return range(size)[slice(*bounds)], False
+        taken = range(size)[slice(*bounds)]
+        if size >= BASE and abs(taken.step) > 1 and len(taken) > 1:
+            raise ShapeError(f"{where}: how many entries a step of {taken.step} takes from an axis of "
+                             f"size {size_text(size)} depends on {size_text(size)} modulo {abs(taken.step)}, "
+                             f"which a size given as a name does not say (the sizes are names); give the "
+                             f"sizes as numbers")
+        return taken, False
     i = _integer(part, where)
     if not -size <= i < size:
         raise IndexError(f"{where}: index {i} is out of bounds for axis {axis} with size {size}")
@@ -116,14 +125,14 @@ def range_text(r: range, size: int, as_int: bool) -> str:
     """The slice that takes ``r`` from an axis of ``size``: ``:``, ``1:3``, ``::-1``, or ``2``
     when ``as_int`` and ``r`` has one entry."""
     if as_int and len(r) == 1:
-        return str(r[0])
+        return size_text(r[0])
     if r == range(size):
         return ":"
     step = r.step if len(r) > 1 else 1
     start, last = r[0], r[-1]
     stop = last + step
-    start_text = "" if (step > 0 and start == 0) or (step < 0 and start == size - 1) else str(start)
-    stop_text = "" if (step > 0 and stop >= size) or (step < 0 and stop < 0) else str(stop)
+    start_text = "" if (step > 0 and start == 0) or (step < 0 and start == size - 1) else size_text(start)
+    stop_text = "" if (step > 0 and stop >= size) or (step < 0 and stop < 0) else size_text(stop)
     return f"{start_text}:{stop_text}" + ("" if step == 1 else f":{step}")
 
 
@@ -156,3 +165,47 @@ def as_range(positions: Any) -> range:
     if step == 0 or list(r) != p:
         raise ValueError(f"positions {p} are not an arithmetic progression")
     return r
+
+
+# ------------------------------------------- positions whose sizes are names
+def is_named_range(r: range) -> bool:
+    """Whether a range runs over positions of an axis whose size is a name (n, n + 1, ...)."""
+    return max(abs(r.start), abs(r.stop)) >= BASE // 2
+
+
+def positions_in(a: range, b: range) -> range:
+    """The indices i, as a range, of the entries a[i] that ``b`` holds (without listing them).
+
+    a[i] = a₀ + i·s lies in b = {b₀ + j·t} when i·s ≡ b₀ − a₀ (mod t): with g = gcd(s, t) that
+    is i ≡ i₀ (mod t/g), within the bounds of b."""
+    if not len(a) or not len(b):
+        return range(0)
+    b = b if b.step > 0 else b[::-1]
+    if a.step < 0:
+        found = positions_in(a[::-1], b)
+        last = len(a) - 1
+        return range(last - found[-1], last - found[0] + 1, found.step) if len(found) else found
+    s, t = a.step, b.step
+    g = math.gcd(s, t)
+    if (b[0] - a[0]) % g:
+        return range(0)
+    period = t // g
+    i0 = ((b[0] - a[0]) // g) * pow(s // g, -1, period) % period if period > 1 else 0
+    lo = max(0, -((a[0] - b[0]) // s))
+    hi = min(len(a) - 1, (b[-1] - a[0]) // s)
+    first = lo + (i0 - lo) % period
+    return range(first, hi + 1, period) if first <= hi else range(0)
+
+
+def within(inner: range, outer: range) -> range | None:
+    """The positions, within ``outer``, of the entries of ``inner`` (None unless all are in it)."""
+    if not len(inner) or len(positions_in(inner, outer)) != len(inner):
+        return None
+    first = outer.index(inner[0])
+    step = (outer.index(inner[1]) - first) if len(inner) > 1 else 1
+    return range(first, first + step * len(inner), step)
+
+
+def disjoint(a: range, b: range) -> bool:
+    """Whether two ranges share no entry."""
+    return not len(positions_in(a, b))

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Sequence
 
-from .dims import BASE, letters_for, size_text, unify
+from .dims import BASE, letters_for, polynomial, size_text, unify
 from .errors import ShapeError
 
 Shape = tuple[int, ...]
 
 __all__ = ["Shape", "fmt", "refuse_named", "DERIVATION", "is_scalar_shape", "as_matrix_shape", "same_shape",
            "human_bytes", "is_stack", "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain",
-           "first_member", "member_text", "members_from", "whole_shape"]
+           "first_member", "member_text", "members_from", "whole_shape", "sign_of_difference", "smaller"]
 
 
 def fmt(shape: Any, letters: dict[int, str] | None = None) -> str:
@@ -168,3 +168,35 @@ def human_bytes(nbytes: float) -> str:
             return f"{nbytes:.1f} {unit}" if unit != "bytes" else f"{int(nbytes)} bytes"
         nbytes /= 1024
     return f"{nbytes:.1f} PiB"
+
+
+def sign_of_difference(a: Any, b: Any) -> int | None:
+    """The sign of a − b for every positive value of the names, or None when it depends on
+    them (n against m): n + 1 > n, n + m − 1 ≥ n, 5 < n (a name stands for any size)."""
+    pa, pb = polynomial(int(a)), polynomial(int(b))
+    if pa is None or pb is None:
+        return None
+    diff = dict(pa)
+    for monomial, c in pb.items():
+        diff[monomial] = diff.get(monomial, 0) - c
+    named = [c for k, c in diff.items() if k and c]
+    least = sum(named) + diff.get((), 0)  # the value with every name 1
+    if all(c >= 0 for c in named) and (least > 0 or not named and least == 0):
+        return 1 if least > 0 else 0
+    if all(c <= 0 for c in named) and least < 0:
+        return -1
+    if not named:
+        return 0
+    return 1 if all(c >= 0 for c in named) and least >= 0 else None
+
+
+def smaller(a: Any, b: Any, what: str) -> Any:
+    """min(a, b) of two sizes; a ``ShapeError`` (``what`` says what has min(a, b) entries) when names
+    leave it open."""
+    if a < BASE and b < BASE:
+        return min(a, b)
+    sign = sign_of_difference(a, b)
+    if sign is None:
+        raise ShapeError(f"{what} min({size_text(int(a))}, {size_text(int(b))}) entries, which depends "
+                         f"on the sizes (the sizes are names); give the sizes as numbers")
+    return b if sign > 0 else a

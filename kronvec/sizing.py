@@ -16,16 +16,20 @@ from typing import Any, Callable, Generic, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .dims import BASE, Dim, Unified, letters_for, linear_form, size_text, substitute_shape
+from .dims import (BASE, Dim, Unified, letters_for, linear_form, polynomial, size_of_polynomial, size_text,
+                   substitute_shape)
 from .errors import BindingError, ShapeError
 from .expr import Expr, raise_name_clash
 from . import registry
 from .maps.base import LinearMap
+from .maps.nodes import ComposeMap
+from .maps.structured import VechMap
+from .maps.terms import KronTMap
 from .registry import Params
 from .shapes import fmt
 
 __all__ = ["named_symbols", "read_sizes", "with_sizes", "PerSizes", "sizes_text",
-           "sized_derivative", "per_sizes", "resolved", "refuse_unfixed",
+           "sized_derivative", "sized_jacobian", "per_sizes", "resolved", "refuse_unfixed",
            "inferred_as", "bound_elsewhere"]
 
 V = TypeVar("V")
@@ -60,6 +64,7 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
         raise BindingError(f"{what}: missing value{'s' if len(missing) > 1 else ''} for {listed}")
     sizes: dict[int, int] = {}
     source: dict[int, tuple[str, tuple[int, ...]]] = {}
+    sums: list[tuple[int, int, str, tuple[int, ...]]] = []  # sizes such as m + k, solved last
     for name, sym in symbols.items():
         if name not in given or not any(s >= BASE for s in sym.shape):
             continue
@@ -70,6 +75,10 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
         for declared, size in zip(sym.shape, shape):
             if declared < BASE:
                 continue  # a number: the binding checks it
+            terms = polynomial(int(declared))
+            if terms is not None and sum(1 for k in terms if k) > 1:
+                sums.append((int(declared), size, name, shape))
+                continue
             key, size = _atom(int(declared), size)  # n + 1 is 5: n is 4
             if size < 1:
                 raise ShapeError(f"{what}: {size_text(int(declared))} is {size} from {name} {shape}, "
@@ -81,7 +90,40 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
                 raise ShapeError(f"{size_text(key, '', letters)} is {known} from {first} {first_shape} "
                                  f"but {size} from {name} {shape}")
             source.setdefault(key, (name, shape))
+    _solve_sums(sums, sizes)
     return sizes
+
+
+def _solve_sums(sums: list[tuple[int, int, str, tuple[int, ...]]], sizes: dict[int, int]) -> None:
+    """Sizes read from values whose declared sizes are sums of names (``m + k`` is 5): each sum
+    with one name unknown, and that name in no product, gives it; the others are checked."""
+    pending = list(sums)
+    while pending:
+        left = []
+        for declared, size, name, shape in pending:
+            terms = polynomial(declared) or {}
+            unknown = {n for k in terms for n in k if int(Dim(n)) not in sizes}
+            if len(unknown) == 1 and (next(iter(unknown)),) in terms \
+                    and sum(1 for k in terms if next(iter(unknown)) in k) == 1:
+                atom = next(iter(unknown))
+                coef = terms.pop((atom,))
+                rest = size - int(size_of_polynomial(terms, lambda n: sizes[int(Dim(n))]))
+                if rest % coef or rest // coef < 1:
+                    raise ShapeError(f"{size_text(declared)} is {size} from {name} {shape}, which gives "
+                                     f"{atom} no size (the other sizes: {sizes_text(sizes)})")
+                sizes[int(Dim(atom))] = rest // coef
+            elif not unknown:
+                known = int(size_of_polynomial(terms, lambda n: sizes[int(Dim(n))]))
+                if known != size:
+                    used = {int(Dim(n)) for monomial in terms for n in monomial}
+                    mentioned = {k: v for k, v in sizes.items() if k in used}
+                    raise ShapeError(f"{size_text(declared)} is {known} ({sizes_text(mentioned)}) but "
+                                     f"{size} from {name} {shape}")
+            else:
+                left.append((declared, size, name, shape))
+        if len(left) == len(pending):
+            return  # sizes that the values do not fix: the binding says which symbols to give
+        pending = left
 
 
 def _atom(declared: int, size: int) -> tuple[int, int]:
@@ -99,11 +141,21 @@ def sizes_text(sizes: Mapping[int, int]) -> str:
 
 
 def _sized_param(value: Any, sizes: Mapping[int, int]) -> Any:
+    if isinstance(value, range) and max(abs(value.start), abs(value.stop)) >= BASE // 2:
+        return range(*(_sized_position(v, sizes) for v in (value.start, value.stop, value.step)))
     if isinstance(value, tuple) and any(isinstance(v, int) and v >= BASE for v in value):
         return substitute_shape(value, sizes)
     if isinstance(value, int) and value >= BASE:
         return substitute_shape((value,), sizes)[0]
     return value
+
+
+def _sized_position(value: int, sizes: Mapping[int, int]) -> int:
+    """A position or bound on an axis whose size is a name (n - 1, n + 1), at the sizes."""
+    if abs(value) < BASE // 2:
+        return value
+    sized = int(substitute_shape((abs(value),), sizes)[0])
+    return sized if value > 0 else -sized
 
 
 def with_sizes(roots: Sequence[Expr], sizes: Mapping[int, int]) -> list[Expr]:
@@ -117,14 +169,30 @@ def with_sizes(roots: Sequence[Expr], sizes: Mapping[int, int]) -> list[Expr]:
             args = tuple(memo[id(a)] for a in node.args)
             shape = substitute_shape(node.shape, sizes) if any(s >= BASE for s in node.shape) else node.shape
             params = node.params
-            if any(isinstance(v, (int, tuple)) for v in params.values()):
+            if any(isinstance(v, (int, tuple, range)) for v in params.values()):
                 params = Params(**{k: _sized_param(v, sizes) for k, v in params})
             if shape == node.shape and all(a is b for a, b in zip(args, node.args)) \
                     and params == node.params:
                 memo[id(node)] = node
             else:
                 memo[id(node)] = Expr.make(node.op, args, params, shape)
+                if node.op in ("index", "place"):
+                    _check_positions(node, memo[id(node)])
     return [memo[id(r)] for r in roots]
+
+
+def _check_positions(named: Expr, sized: Expr) -> None:
+    """A ``ShapeError`` when an index (or a placement) reaches past an axis at the bound sizes:
+    ``X[3, :]`` of an (n, m) X bound with n = 2 has no entry to take."""
+    base = sized.args[0].shape if sized.op == "index" else sized.shape
+    named_base = named.args[0].shape if named.op == "index" else named.shape
+    for axis, positions in enumerate((sized.params.rows, sized.params.cols)):
+        size = (base or (1, 1))[axis]
+        ends = sorted((positions[0], positions[-1])) if len(positions) else (0, 0)
+        if not 0 <= ends[0] <= ends[1] < size:
+            raise ShapeError(f"{named.op}: positions {positions[0]} to {positions[-1]} of an axis of size "
+                             f"{size_text((named_base or (1, 1))[axis])} = {size}: past its end; the index "
+                             f"needs a larger size (or the sizes as numbers)")
 
 
 def inferred_as(other: Expr | None, wrt: Expr) -> Expr:
@@ -149,23 +217,31 @@ def per_sizes(expr: Expr, lmap: Any) -> "PerSizes[Any] | None":
     return None
 
 
-def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> LinearMap:
-    """The derivative ``J`` bound at the values ``given``: J with the sizes they fix, derived once per
-    size set (``jacobian`` derives it from the sized expression), then bound."""
-    symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
-    sizes = read_sizes("J.at", symbols, given, required=False)
+def sized_jacobian(J: Any, sizes: Mapping[int, int], jacobian: Callable[[Expr, Expr], Any]) -> Any:
+    """The derivative ``J`` at the numbers ``sizes`` for its names: derived from the sized expression
+    (``jacobian``), transposed and composed with structural maps as J is."""
     derived = jacobian(J.expr, J.wrt).map
     derived = derived.T if J.adjoint else derived
+    outer: list[LinearMap] = []
+    inner: list[LinearMap] = []
     if derived is not J.map and str(derived) != str(J.map):  # J composed with another map
-        raise ShapeError("J.at: a composed derivative with sizes given as names cannot be bound; "
-                         "bind each derivative, then compose the bound maps (J1.at(...) @ J2.at(...))")
+        outer, inner = _structural_around(J.map, derived)
+    f, wrt = with_sizes([J.expr, J.wrt], sizes)
+    sized = jacobian(f, wrt)
+    sized = sized.T if J.adjoint else sized
+    for m in reversed(inner):
+        sized = sized @ _resized(m, sizes)
+    for m in reversed(outer):
+        sized = _resized(m, sizes) @ sized
+    return sized
 
-    def derive() -> Any:
-        f, wrt = with_sizes([J.expr, J.wrt], sizes)
-        sized = jacobian(f, wrt)
-        return sized.T if J.adjoint else sized
 
-    sized = J._per_sizes.get(sizes, derive)
+def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> LinearMap:
+    """The derivative ``J`` bound at the values ``given``: J with the sizes they fix, derived once per
+    size set (:func:`sized_jacobian`), then bound."""
+    symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
+    sizes = read_sizes("J.at", symbols, given, required=False)
+    sized = J._per_sizes.get(sizes, lambda: sized_jacobian(J, sizes, jacobian))
     if sized._per_sizes is not None:
         unfixed = [f"{name} {fmt(s.shape)}" for name, s in symbols.items()
                    if name not in given and any(d >= BASE for d in s.shape)]
@@ -173,6 +249,33 @@ def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr,
                          f"{', '.join(unfixed) or 'the symbols whose sizes are names'}")
     bound: LinearMap = sized.at(given)
     return bound
+
+
+def _structural_around(composed: LinearMap, derived: LinearMap) -> tuple[list[LinearMap], list[LinearMap]]:
+    """(L, R) with ``composed`` = L∘derived∘R for structural maps L and R (``kv.duplication(n)``,
+    ``kv.elimination(n)``, ``kv.commutation(m, n)`` and their transposes), found as the chain of
+    a derivative composed with them; a ``ShapeError`` when ``composed`` is not such a chain."""
+    chain = composed.maps if isinstance(composed, ComposeMap) else [composed]
+    core = derived.maps if isinstance(derived, ComposeMap) else [derived]
+    for start in range(len(chain) - len(core) + 1):
+        outer, inner = list(chain[:start]), list(chain[start + len(core):])
+        if all(a is b or str(a) == str(b) for a, b in zip(chain[start:], core)) \
+                and all(_structural(m) for m in outer + inner):
+            return outer, inner
+    raise ShapeError("J.at: a derivative with sizes given as names composed with maps other than "
+                     "kv.duplication, kv.elimination and kv.commutation cannot be bound; bind each "
+                     "derivative, then compose the bound maps (J1.at(...) @ J2.at(...))")
+
+
+def _structural(m: LinearMap) -> bool:
+    return isinstance(m, VechMap) or isinstance(m, KronTMap) and m.A is None and m.B is None
+
+
+def _resized(m: LinearMap, sizes: Mapping[int, int]) -> LinearMap:
+    """A structural map (:func:`_structural`) with the numbers ``sizes`` for its names."""
+    if isinstance(m, VechMap):
+        return type(m)(substitute_shape((m.n,), sizes)[0])  # type: ignore[call-arg]
+    return KronTMap(None, None, substitute_shape(m.in_shape, sizes), substitute_shape(m.out_shape, sizes))
 
 
 def refuse_unfixed(exprs: Sequence[Expr]) -> None:

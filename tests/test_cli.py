@@ -422,3 +422,18 @@ def test_values_can_be_given(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert main(["derive", "log(X - 5)", "--wrt", "X", "--shape", "X=2x2", "--check",
                  "--at", f"X={outside}"]) == 2
     assert "outside the domain" in capsys.readouterr().err
+
+
+def test_derive_reads_einsum_and_reshape(capsys):
+    assert main(["derive", 'einsum("ij,jk->ik", A, X)', "--wrt", "X", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "dF = A dX" in out and "(passed)" in out
+    question = "trace(reshape(X, (3, -1)) @ A)"
+    assert main(["derive", question, "--wrt", "X", "--shape", "X=2x6", "--check"]) == 0
+    assert "(passed)" in capsys.readouterr().out
+    assert main(["derive", "sum(reshape(X, (3, 4)))", "--wrt", "X"]) == 2
+    assert "reshape() to (3, 4) needs its matrix's sizes as numbers" in capsys.readouterr().err
+    assert main(["derive", 'einsum("ijk,kl->il", T, X)', "--wrt", "X"]) == 2
+    assert "the parser reads matrices: each operand needs two indices" in capsys.readouterr().err
+    assert main(["derive", "einsum(A, X)", "--wrt", "X"]) == 2
+    assert "subscripts as a string literal" in capsys.readouterr().err

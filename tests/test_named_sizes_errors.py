@@ -87,7 +87,7 @@ def test_sizes_from_values_in_expressions_with_size_constants() -> None:
         g = kv.grad(kv.mean(X) + kv.sum(X * X), X)
         np.testing.assert_allclose(kv.evaluate(g, X=X0), np.full((n, m), 1 / (n * m)) + 2 * X0)
     with pytest.raises(kv.ShapeError, match=r"sizes \(n, m\) are names that no symbol of the expression"):
-        kv.evaluate(kv.grad(kv.mean(X), X), X=np.ones((2, 2)))  # (nm)⁻¹𝟙 holds no symbol
+        kv.evaluate(kv.grad(kv.mean(X), X), X=np.ones((2, 2)))  # 𝟙/(nm) holds no symbol
 
 
 def test_command_line_derives_without_sizes(capsys: pytest.CaptureFixture[str]) -> None:

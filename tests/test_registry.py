@@ -20,6 +20,7 @@ from kronvec import registry
 from kronvec.codegen import MAP_CODE
 from kronvec.maps import LinearMap
 from kronvec.parse import function_names
+from test_named_sizes import NOT_NAMED
 from test_op_derivatives import CASES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +101,13 @@ def test_every_public_function_is_a_name_type_checkers_see():
 @pytest.mark.parametrize("op", [op for op in SPECS if not op.leaf], ids=lambda op: op.name)
 def test_every_operation_has_a_finite_difference_case(op):
     assert op.name in CASES, f"{op.name}: add a case to tests/test_op_derivatives.py"
+
+
+@pytest.mark.parametrize("op", [op for op in SPECS if not op.leaf], ids=lambda op: op.name)
+def test_every_operation_derives_with_named_sizes_or_says_why(op):
+    """Each case runs with sizes given as names (tests/test_named_sizes.py), unless NOT_NAMED says
+    why it cannot: then the operation's named cases live elsewhere, or it needs numbers."""
+    assert op.name not in NOT_NAMED or len(NOT_NAMED[op.name]) > 20, f"{op.name}: say why it is not named"
 
 
 def test_signatures_read_back():

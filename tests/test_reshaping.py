@@ -140,3 +140,13 @@ def test_reshaping_errors_name_the_shapes():
         kv.reshape(X, (5, 2))
     with pytest.raises(ValueError, match="order must be"):
         kv.reshape(X, 12, order="A")
+
+
+def test_differentials_through_a_reshape_print_the_reshape():
+    """A reshape that moves entries to other rows and columns is printed, never dropped."""
+    X, A = kv.Matrix("X", (2, 6)), kv.Matrix("A", (4, 3))
+    assert kv.jacobian(kv.reshape(X, (3, 4)) @ A, X).differential() == \
+        "d(reshape(X, (3, 4))A) = reshape(dX, (3, 4))A"
+    assert kv.jacobian(kv.reshape(X, (3, 4), order="F") @ A, X).differential() == \
+        "d(reshape(X, (3, 4), order=F)A) = reshape(dXᵀ, (4, 3))ᵀA"
+    assert "reshape" in kv.jacobian(kv.reshape(X, (3, 4)), X).T.differential()

@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 from ..derivative import Jacobian, jacobian
 from ..expr import Expr, as_expr
-from ..sizing import PerSizes, read_sizes, with_sizes
+from ..sizing import PerSizes, read_sizes, sized_jacobian, with_sizes
 
 __all__ = ["NamedSizesFunction", "has_named_sizes"]
 
@@ -55,7 +55,7 @@ class NamedSizesFunction:
         given = dict(zip(symbols, values))
         jac = self.outputs if isinstance(self.outputs, Jacobian) else None
         if jac is not None and len(values) == len(self.args) + 1:  # the tangent fixes sizes too
-            tangent = jac.wrt if not jac.adjoint else None
+            tangent = jac.wrt if not jac.adjoint and jac.in_shape == jac.wrt.shape else None
             if tangent is not None:
                 symbols = {**symbols, "(tangent)": tangent}
                 given["(tangent)"] = values[-1]
@@ -67,9 +67,7 @@ class NamedSizesFunction:
     def _sized(self, sizes: dict[int, int]) -> Any:
         args = with_sizes(list(self.args), sizes)
         if isinstance(self.outputs, Jacobian):
-            J = self.outputs
-            f, wrt = with_sizes([J.expr, J.wrt], sizes)
-            outputs: Any = jacobian(f, wrt).T if J.adjoint else jacobian(f, wrt)
+            outputs: Any = sized_jacobian(self.outputs, sizes, jacobian)  # (composed as J is)
         elif isinstance(self.outputs, (tuple, list)):
             outputs = tuple(with_sizes([as_expr(o) for o in self.outputs], sizes))
         else:

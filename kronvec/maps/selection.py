@@ -31,9 +31,9 @@ import numpy as np
 
 from .. import registry
 from ..expr import Expr
-from ..indices import as_range, as_slice
+from ..dims import BASE, has_names
+from ..indices import as_range, as_slice, positions_in
 from ..shapes import Shape, as_matrix_shape
-from ..shapes import DERIVATION, refuse_named
 from .base import LinearMap
 from .nodes import ZeroMap
 
@@ -75,9 +75,19 @@ class IndexMap(LinearMap):
 
     def __init__(self, rows: Pairs, cols: Pairs, in_shape: Shape, out_shape: Shape) -> None:
         super().__init__(in_shape, out_shape)
+        (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
+        self.rows: tuple[Any, Any]  # (source, destination) arrays; ranges when sizes are names
+        self.cols: tuple[Any, Any]
+        self._read: tuple[slice | None, slice | None]
+        self._write: tuple[slice | None, slice | None]
+        if has_names(self.in_shape, self.out_shape):  # positions kept as ranges, never listed
+            self.rows, self.cols = _ranges(rows), _ranges(cols)
+            self._read = self._write = (None, None)
+            self.fills = self.rows[1] == range(p) and self.cols[1] == range(q)
+            self.reads_all = self.rows[0] == range(n) and self.cols[0] == range(k)
+            return
         self.rows = (_frozen(rows[0]), _frozen(rows[1]))
         self.cols = (_frozen(cols[0]), _frozen(cols[1]))
-        (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
         self._read = (_progression(self.rows[0]), _progression(self.cols[0]))
         self._write = (_progression(self.rows[1]), _progression(self.cols[1]))
         self.fills = _is_all(self.rows[1], p) and _is_all(self.cols[1], q)
@@ -107,11 +117,11 @@ class IndexMap(LinearMap):
 
     def _apply_symbolic(self, h: Expr) -> Expr:
         take, place = registry.function("index"), registry.function("place")
-        rows, cols = as_range(self.rows[0]), as_range(self.cols[0])
+        rows, cols = _range(self.rows[0]), _range(self.cols[0])
         if self.fills:
             return take(h, rows, cols, self.out_shape)
         taken = take(h, rows, cols, (len(rows), len(cols)))
-        return place(taken, as_range(self.rows[1]), as_range(self.cols[1]), self.out_shape)
+        return place(taken, _range(self.rows[1]), _range(self.cols[1]), self.out_shape)
 
     def _adjoint(self) -> LinearMap:
         return IndexMap(self.rows[::-1], self.cols[::-1], self.out_shape, self.in_shape)
@@ -141,6 +151,14 @@ class IndexMap(LinearMap):
         return [(i + a, P), (j + b, Q)]
 
 
+def _range(positions: Any) -> range:
+    return positions if isinstance(positions, range) else as_range(positions)
+
+
+def _ranges(pair: Any) -> tuple[range, range]:  # (source, destination)
+    return (_range(pair[0]), _range(pair[1]))
+
+
 def _is_all(positions: np.ndarray, size: int) -> bool:
     return len(positions) == size and bool(np.all(positions == np.arange(size)))
 
@@ -153,8 +171,10 @@ def _gather(h: np.ndarray, slices: tuple[slice | None, slice | None], rows: np.n
     return h[..., rows[:, None], cols[None, :]]
 
 
-def _pairs_for(positions: range, to_output: bool) -> Pairs:
-    refuse_named("indexing", (len(positions),), DERIVATION)
+def _pairs_for(positions: range, to_output: bool) -> Any:
+    if len(positions) >= BASE // 2 or max(abs(positions.start), abs(positions.stop)) >= BASE // 2:
+        ranges = (range(len(positions)), positions)  # positions on an axis whose size is a name
+        return ranges[::-1] if not to_output else ranges
     dense = np.arange(len(positions))
     taken = np.array(positions, dtype=np.intp)
     return (dense, taken) if to_output else (taken, dense)
@@ -179,11 +199,27 @@ def _compose_axis(outer: Pairs, inner: Pairs, middle: int) -> Pairs:
     return inner[0][through[kept]], outer[1][kept]
 
 
+def _compose_ranges(outer: tuple[range, range], inner: tuple[range, range], middle: int) -> Any:
+    """:func:`_compose_axis` on ranges (positions on axes whose sizes are names): the entries
+    outer reads that inner wrote, as progressions."""
+    kept = positions_in(outer[0], inner[1])
+    if not len(kept):
+        return (range(0), range(0))
+    first = inner[1].index(outer[0][kept[0]])
+    step = inner[1].index(outer[0][kept[1]]) - first if len(kept) > 1 else 1
+    through = range(first, first + step * len(kept), step)
+    return (inner[0][as_slice(through)], outer[1][as_slice(kept)])
+
+
 def compose_index_maps(outer: IndexMap, inner: IndexMap) -> LinearMap:
     """outer ∘ inner as one index map, or the zero map when nothing passes through."""
     mid_rows, mid_cols = as_matrix_shape(inner.out_shape)
-    rows = _compose_axis(outer.rows, inner.rows, mid_rows)
-    cols = _compose_axis(outer.cols, inner.cols, mid_cols)
+    if isinstance(inner.rows[0], range) or isinstance(outer.rows[0], range):
+        rows = _compose_ranges(_ranges(outer.rows), _ranges(inner.rows), mid_rows)
+        cols = _compose_ranges(_ranges(outer.cols), _ranges(inner.cols), mid_cols)
+    else:
+        rows = _compose_axis(outer.rows, inner.rows, mid_rows)
+        cols = _compose_axis(outer.cols, inner.cols, mid_cols)
     if not len(rows[0]) or not len(cols[0]):
         return ZeroMap(inner.in_shape, outer.out_shape)
     return IndexMap(rows, cols, inner.in_shape, outer.out_shape)

@@ -14,7 +14,7 @@ from ..expr import Expr
 from ..registry import Prec, Printing
 
 __all__ = ["PrintRule", "PythonPrintRule", "func_print", "py_call", "call_printing", "axis_text",
-           "axis_printing", "axes_printing", "python_number"]
+           "axis_printing", "axes_printing", "python_number", "per_size_text"]
 
 def func_print(name: str) -> PrintRule:
     """``name(args)`` in the printer's style (Unicode or LaTeX)."""
@@ -78,3 +78,11 @@ def python_number(c: float) -> str:
     """A number as Python reads it back exactly."""
     c = float(c)
     return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
+
+
+def per_size_text(printer: StyledPrintContext, size: Expr, a: Expr) -> tuple[str, int]:
+    """A/n for a size n given as a name (the mean of n entries), as a number divides: ``sum(X)/(nm)``."""
+    text, prec = printer.render(size)
+    if printer.s.latex:
+        return f"\\frac{{{printer(a)}}}{{{text}}}", Prec.UNARY
+    return f"{printer(a, Prec.PROD)}/{text if prec >= Prec.ATOM else printer.s.paren(text)}", Prec.UNARY

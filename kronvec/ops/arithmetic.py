@@ -27,7 +27,7 @@ from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape
 from ._code_templates import code_number, code_sum
 from ._evaluation_rules import lift, with_node
 from ._jvp_rules import elementwise_jvp, identity_jvp, map_shapes
-from ._printing_rules import python_number
+from ._printing_rules import per_size_text, python_number
 from ._structure_rules import through, transposed_alike
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
 from .leaves import Constant, filled, identity, ones, zeros
@@ -305,6 +305,9 @@ def _smul_jvp(node: Expr, i: int) -> Any:
 def _print_smul(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     if e.args[1].op == "eye" and e.shape == (1, 1):
         return printer.render(e.args[0])  # s·I₁: the scalar itself
+    s = e.args[0]
+    if s.op == "power" and s.params.exponent == -1.0 and s.args[0].op == "size":
+        return per_size_text(printer, s.args[0], e.args[1])
     return printer.s.scalar_times(printer(e.args[0], Prec.POSTFIX), printer(e.args[1], Prec.PROD)), Prec.PROD
 
 

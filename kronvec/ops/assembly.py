@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..contexts import PrintContext, CodeContext, StyledPrintContext
+from ..dims import unify
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import place_map
@@ -48,11 +49,16 @@ def _assemble(grid: list[list[Any]], op: str) -> Expr:
         heights = {_dims(b, op)[0] for b in row}
         if len(heights) > 1:
             listed = ", ".join(fmt(b.shape) for b in row)
-            raise ShapeError(f"{op}: the blocks {listed} of row {k} have different numbers of rows"
-                             if len(rows) > 1 or op == "block" else
-                             f"{op}: shapes {listed} have different numbers of rows")
+            message = (f"{op}: the blocks {listed} of row {k} have different numbers of rows"
+                       if len(rows) > 1 or op == "block" else
+                       f"{op}: shapes {listed} have different numbers of rows")
+            unify([(_dims(row[0], op)[0], _dims(b, op)[0]) for b in row[1:]], message)  # inferred sizes
+            raise ShapeError(message)
         row_width = sum(_dims(b, op)[1] for b in row)
         if width is not None and row_width != width[0]:
+            if len(row) == len(width[1]):  # inferred widths unify, block column by block column
+                unify([(_dims(a, op)[1], _dims(b, op)[1]) for a, b in zip(width[1], row)],
+                      f"{op}: different numbers of columns")
             raise ShapeError(f"{op}: rows of blocks have different widths: {width[0]} (row 0: "
                              f"{', '.join(fmt(b.shape) for b in width[1])}) and {row_width} (row {k}: "
                              f"{', '.join(fmt(b.shape) for b in row)})" if op == "block" else

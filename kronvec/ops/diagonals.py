@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
+from ..dims import size_text
 from ..expr import Expr, as_expr
 from ..registry import register
-from ..shapes import fmt, stack_of
-from ..shapes import DERIVATION, refuse_named
-from .leaves import Constant, filled, zeros
+from ..shapes import fmt, smaller, stack_of
+from .indexing import selected_rows
+from .leaves import filled, zeros
 from .reductions import sum as sum_
 from .stacks import normalize_axes, reduce_sum, c_order_reshape
 from .stacks import transpose as permute
@@ -45,7 +45,8 @@ def _block_size(shape: tuple[int, ...], offset: int) -> tuple[int, int, int]:
     """(first row, first column, k) of the k × k block whose diagonal is the offset diagonal."""
     n, m = shape[-2:]
     row, col = max(0, -offset), max(0, offset)
-    return row, col, max(0, min(n - row, m - col))
+    what = f"diagonal: the diagonal of offset {offset} in planes {fmt(shape[-2:])} has"
+    return row, col, max(0, smaller(n - row, m - col, what))
 
 
 def _offset_block(a: Expr, offset: int) -> Expr:
@@ -56,11 +57,10 @@ def _offset_block(a: Expr, offset: int) -> Expr:
         return a
     if a.ndim == 2:
         return a[row:row + k, col:col + k]
-    refuse_named("diagonal", a.shape[-2:], DERIVATION)
     if (row, k) != (0, n):
-        a = Constant(np.eye(n)[row:row + k], f"[0 I 0]{k}×{n}") @ a
+        a = selected_rows(n, range(row, row + k), f"[0 I 0]{size_text(k)}×{size_text(n)}") @ a
     if (col, k) != (0, m):
-        a = a @ Constant(np.eye(m)[:, col:col + k], f"[0 I 0]ᵀ{m}×{k}")
+        a = a @ selected_rows(m, range(col, col + k), f"[0 I 0]{size_text(k)}×{size_text(m)}").T
     return a
 
 

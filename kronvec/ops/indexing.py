@@ -24,8 +24,9 @@ import numpy as np
 
 from .. import registry
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
+from ..dims import BASE, size_text
 from ..expr import Expr, as_expr
-from ..indices import as_range, as_slice, key_text, normalize_key
+from ..indices import as_range, as_slice, disjoint, is_named_range, key_text, normalize_key, within
 from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, fmt
@@ -34,7 +35,7 @@ from ._evaluation_rules import with_node
 from .arithmetic import as_shape, scale, smul
 from .leaves import Constant, identity, ones, zeros
 
-__all__ = ["getitem", "index", "place"]
+__all__ = ["getitem", "index", "place", "selected_rows"]
 
 
 
@@ -110,9 +111,25 @@ register("getitem", function=getitem, node=False,
 
 def _within(inner: range, outer: range) -> range | None:
     """The positions, within ``outer``, of the entries of ``inner`` (None unless all are in it)."""
+    if is_named_range(inner) or is_named_range(outer):
+        return within(inner, outer)  # positions on an axis whose size is a name: never listed
     if not set(inner) <= set(outer):
         return None
     return as_range([outer.index(x) for x in inner])
+
+
+def selected_rows(n: int, rows: range, label: str) -> Expr:
+    """The rows ``rows`` of I_n ([0 I 0], printed as ``label``): a constant, or for a size given
+    as a name the index of the identity (evaluated once values fix the sizes)."""
+    if n < BASE:
+        return Constant(np.eye(n)[rows.start:rows.stop], label)
+    return index(identity(n), rows, range(n), (len(rows), n)).named(label)
+
+
+def _disjoint(a: range, b: range) -> bool:
+    if is_named_range(a) or is_named_range(b):
+        return disjoint(a, b)
+    return not set(a) & set(b)
 
 
 def index(a: Any, rows: range, cols: range, shape: Shape) -> Expr:
@@ -150,7 +167,7 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
         return Constant(a.params.value.array[as_slice(rows), as_slice(cols)].reshape(shape))
     if op == "eye" and rows == cols:
         return identity(len(rows)) if shape != () else Constant(1.0)
-    if op == "eye" and not set(rows) & set(cols):
+    if op == "eye" and _disjoint(rows, cols):
         return zeros(shape)
     if op == "place":
         return _index_of_place(a, rows, cols, shape)
@@ -165,7 +182,7 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
 
 def _index_of_place(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
     placed_rows, placed_cols = a.params.rows, a.params.cols
-    if not set(rows) & set(placed_rows) or not set(cols) & set(placed_cols):
+    if _disjoint(rows, placed_rows) or _disjoint(cols, placed_cols):
         return zeros(shape)
     r, c = _within(rows, placed_rows), _within(cols, placed_cols)
     if r is None or c is None:
@@ -324,7 +341,8 @@ def _python_place(printer: PrintContext, e: Expr) -> tuple[str, int]:
 
 def _python_slice(r: range) -> str:
     s = as_slice(r)
-    return f"slice({s.start}, {s.stop}, {s.step})"
+    bounds = ("None" if b is None else size_text(b) if b >= 0 else str(b) for b in (s.start, s.stop, s.step))
+    return f"slice({', '.join(bounds)})"  # (sizes given as names by their names: slice(1, n, 1))
 
 
 def _place_jvp(node: Expr, i: int) -> LinearMap:

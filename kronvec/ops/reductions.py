@@ -12,20 +12,21 @@ import numpy as np
 
 from .. import registry
 from ..contexts import StyledPrintContext
+from ..dims import is_named
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import LinearMap, TraceMap
 from ..maps.members import member_trace_map
 from ..registry import Prec, Printing, register, signature_of
-from ..shapes import fmt, is_plain, stack_of
+from ..shapes import fmt, is_plain, smaller, stack_of
 from ..signature import normalize_keyword
 from ._evaluation_rules import lift
 from ._jvp_rules import map_shapes
 from ._printing_rules import func_print, py_call
 from .adjugate import adj
 from .arithmetic import add, multiply, scale, smul
+from .indexing import selected_rows
 from .broadcasting import slice_sums
-from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant, filled, ones, size_of, zeros
 from .norm_roots import power0
 from .products import inv, matrix_transpose
@@ -124,8 +125,11 @@ def _leading_square(a: Expr) -> Expr:
     NumPy, the trace of a rectangular plane sums its k diagonal entries.  The block is
     [I 0] A (m > n) or A [I 0]ᵀ (m < n), so it differentiates as a product with constants."""
     m, n = a.shape[-2:]
-    if m != n:
-        refuse_named("trace", (m, n), DERIVATION)
+    if m != n and (is_named(m) or is_named(n)):  # [I 0] as a selection of I (sizes as names)
+        k = smaller(m, n, f"trace: the planes {fmt(a.shape[-2:])} of a stack sum")
+        if k == n:
+            return selected_rows(m, range(n), "[I 0]") @ a
+        return a @ selected_rows(n, range(m), "[I 0]").mT
     if m > n:
         return Constant(np.eye(n, m), "[I 0]") @ a
     if m < n:

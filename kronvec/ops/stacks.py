@@ -167,11 +167,19 @@ def _print_inner(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return printer.render(e.args[0])
 
 
+def _print_c_order_reshape(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
+    """As its argument when only axes of length one come or go ((b,) as (b, 1, 1)); otherwise
+    ``reshape(A, shape)``, since the entries move to other rows and columns."""
+    if [s for s in e.shape if s != 1] == [s for s in e.args[0].shape if s != 1]:
+        return printer.render(e.args[0])
+    return printer.s.func("reshape", printer(e.args[0]), str(e.shape)), Prec.ATOM
+
+
 register(
     "c_order_reshape", function=c_order_reshape, stacks=True,
     evaluate=with_node(lambda n, x: np.reshape(x, n.shape)), code="{0}.reshape({n.shape})",
     jvp=lambda node, i: ReshapeMap(node.args[0].shape, node.shape),
-    printing=Printing(_print_inner, _print_inner,
+    printing=Printing(_print_c_order_reshape, _print_c_order_reshape,
                       lambda printer, e: (f"reshape({printer(e.args[0])}, {e.shape})", Prec.ATOM)),
     rebuild=lambda node, args: c_order_reshape(args[0], node.shape),
     doc="the entries in another shape, in C order (internal)",

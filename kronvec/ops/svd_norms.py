@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..contexts import CodeContext
+from ..dims import BASE
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from .. import registry
@@ -26,7 +27,6 @@ from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import call_printing
 from ._structure_rules import through
-from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant
 from .products import matmul, matrix_transpose
 from .spectral import svd_parts
@@ -67,7 +67,9 @@ def _norm_shape(what: str, a: Expr) -> tuple[int, ...]:
 
 
 def _first(k: int) -> Expr:
-    refuse_named("norm", (k,), DERIVATION)
+    """e₁, the first column of I_k (for a size k given as a name, a 1 placed into zeros)."""
+    if k >= BASE:
+        return registry.function("place")(Constant(1.0), range(1), range(1), (k, 1)).named("e₁")
     e1 = np.zeros((k, 1))
     e1[0, 0] = 1.0
     return Constant(e1, "e₁")

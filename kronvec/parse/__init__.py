@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
 from .inference import Inference
-from .syntax import MAX_DEPTH, MAX_LENGTH, Index, Node, Num, ParseError, Seq, Sym, function_names, read
+from .syntax import MAX_DEPTH, MAX_LENGTH, Index, Lit, Node, Num, ParseError, Seq, Sym, function_names, read
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "Analysis", "ParseError", "ParsedExpression", "analyze", "build",
            "parse", "parse_expression", "function_names"]
@@ -100,7 +100,7 @@ _OPERATORS: dict[str, Callable[..., Any]] = {
 
 
 def _build_node(tree: Node, symbols: Mapping[str, Any], namespace: Any) -> Any:
-    if isinstance(tree, Num):
+    if isinstance(tree, (Num, Lit)):
         return tree.value
     if isinstance(tree, Sym):
         return symbols[tree.name]
@@ -166,7 +166,9 @@ def parse_expression(text: str, shapes: Mapping[str, Any] | None, namespace: Any
         literals and slices of them (``X[0, 1:3]``) and calls of the public
         functions of the op registry (:func:`function_names`) with positional
         arguments (lists of matrices for ``block``, ``hstack`` and ``vstack``)
-        and literal keywords (``axis=0``, ``lower=True``).
+        and literal keywords (``axis=0``, ``lower=True``); ``einsum`` with its subscripts as a
+        string literal (``einsum('ij,jk->ik', A, B)``, operands and result matrices) and
+        ``reshape`` with a shape of integer literals (``reshape(A, (3, -1), order='F')``).
     shapes : mapping of str to (int, int), optional
         Shapes of symbols; the others are inferred.  An int ``n`` means ``(n, 1)``.
     namespace : module-like

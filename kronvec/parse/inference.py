@@ -17,13 +17,14 @@ from ..dims import LETTERS, Dim
 from ..registry import public_functions, signature_of
 from ..signature import Alternative, Arg, Signature
 from .assembly import AssemblyRules
+from .tensors import TensorRules
 from .dims import Conflict, Deferred, Dims, Matrix, Type
-from .syntax import Apply, Index, Node, Num, ParseError, Seq, Sym
+from .syntax import Apply, Index, Lit, Node, Num, ParseError, Seq, Sym
 
 __all__ = ["Inference", "Matrix"]
 
 
-class Inference(AssemblyRules):
+class Inference(AssemblyRules, TensorRules):
     """Types of a tree's nodes and shapes of its symbols."""
 
     def __init__(self, reader: Any, shapes: Mapping[str, tuple[int, ...]]) -> None:
@@ -59,6 +60,10 @@ class Inference(AssemblyRules):
             return self.index_type(tree, self.type_of(tree.base))
         if isinstance(tree, Seq):
             raise self.error(tree.where, "a list of blocks is not an expression")
+        if isinstance(tree, Lit):
+            raise self.error(tree.where, "a literal here is not an expression")
+        if tree.op in ("einsum", "reshape"):
+            return self.tensor_type(tree)
         if any(isinstance(a, Seq) for a in tree.args):
             return self.blocks_type(tree, signature_of(public_functions()[tree.op]).alternatives[0].args[0])
         kinds = [self.type_of(a) for a in tree.args]

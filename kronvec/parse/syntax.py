@@ -7,7 +7,9 @@ literals (``X[0, 1:3]``, ``x[-1]``, ``X[::2, :]``), and calls of the public
 functions of the op registry with positional arguments (lists of matrices
 for those that take blocks: ``block([[A, B], [C, D]])``, ``hstack([A, B])``),
 the literal keyword parameters their signatures declare (``axis=0``) and
-the literal keyword arguments of their Python functions (``lower=True``).
+the literal keyword arguments of their Python functions (``lower=True``);
+``einsum`` takes its subscripts as a string literal and ``reshape`` a shape of
+integer literals, as the Python API spells them.
 Anything else is refused with the offending piece and its column.
 Nothing is ever evaluated by Python.  Numbers are folded as they are read,
 and symbols are marked where random test values must be invertible or
@@ -24,7 +26,7 @@ from typing import Any, Callable, Union
 
 from ..registry import public_functions, signature_of
 
-__all__ = ["ParseError", "Num", "Sym", "Apply", "Index", "Seq", "Node", "read", "MAX_LENGTH",
+__all__ = ["ParseError", "Num", "Sym", "Apply", "Index", "Seq", "Lit", "Node", "read", "MAX_LENGTH",
            "MAX_DEPTH", "function_names"]
 
 MAX_LENGTH = 10_000
@@ -97,7 +99,15 @@ class Seq:
     where: ast.AST | None = field(default=None, compare=False)
 
 
-Node = Union[Num, Sym, Apply, Index, Seq]
+@dataclass(frozen=True)
+class Lit:
+    """A literal argument that is neither a number nor a matrix: einsum's subscripts, a shape."""
+
+    value: Any
+    where: ast.AST | None = field(default=None, compare=False)
+
+
+Node = Union[Num, Sym, Apply, Index, Seq, Lit]
 
 _INDEX_HELP = "only integer literals and slices of integer literals are allowed as indices, e.g. X[0, 1:3]"
 
@@ -268,6 +278,8 @@ class Reader:
         if op is None:
             raise self.error(node, f"unknown function {func.id!r} (allowed: {listed})")
         name = func.id
+        if name in _TENSOR_CALLS:
+            return _TENSOR_CALLS[name](self, node, depth, hint)
         if op.outputs:
             raise self.error(node, f"{name}() returns {len(op.outputs)} outputs ({', '.join(op.outputs)}), "
                                    f"but an expression has one value; use a single-valued function "
@@ -362,6 +374,42 @@ class Reader:
             return node.value
         raise self.error(node, f"{name}() needs a literal value for {key}= (such as None or 0)")
 
+
+    # ------------------------------------------------ einsum and reshape
+    def visit_einsum(self, node: ast.Call, depth: int, hint: str) -> Node:
+        """``einsum('ij,jk->ik', A, B)``: the subscripts as a string literal, then the operands."""
+        if node.keywords:
+            raise self.error(node, "einsum() takes no keyword arguments here")
+        if len(node.args) < 2:
+            raise self.error(node, "einsum() takes the subscripts and at least one operand, "
+                                   "e.g. einsum('ij,jk->ik', A, B)")
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)) \
+                or len(first.value) > 64 or not set(first.value) <= _SUBSCRIPT_CHARACTERS:
+            raise self.error(first, "einsum() needs its subscripts as a string literal of letters, "
+                                    "',' and '->', e.g. 'ij,jk->ik'")
+        operands = tuple(self.visit(a, depth + 1, hint) for a in node.args[1:])
+        return Apply("einsum", (Lit(first.value, first), *operands), node)
+
+    def visit_reshape(self, node: ast.Call, depth: int, hint: str) -> Node:
+        """``reshape(A, (r, c))`` or ``reshape(A, (r, -1), order='F')``: the shape as integer literals."""
+        order = [self.literal(a, "reshape", "order") for a in node.args[2:3]]
+        for keyword in node.keywords:
+            if keyword.arg != "order" or order:
+                raise self.error(node, "reshape() takes the matrix, the shape and order= only")
+            order.append(self.literal(keyword.value, "reshape", "order"))
+        if not 2 <= len(node.args) <= 3 or order and order[0] not in ("C", "F"):
+            raise self.error(node, "reshape() takes a matrix, a shape such as (3, 4), and order='C' or 'F'")
+        target = node.args[1]
+        items = target.elts if isinstance(target, ast.Tuple) else [target]
+        shape = tuple(self.index_literal(item) for item in items)
+        operand = self.visit(node.args[0], depth + 1, hint)
+        return Apply("reshape", (operand, Lit(shape, target)), node, (("order", order[0] if order else "C"),))
+
+
+_SUBSCRIPT_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,->. ")
+_TENSOR_CALLS: dict[str, Callable[..., Node]] = {"einsum": Reader.visit_einsum,
+                                                  "reshape": Reader.visit_reshape}
 
 _VISITORS: dict[type, Callable[..., Node]] = {
     ast.Constant: Reader.visit_Constant, ast.Name: Reader.visit_Name,

@@ -29,11 +29,11 @@ def free_letters(shapes: Iterable[Any]) -> Iterator[None]:
 
 
 def _size(d: Any) -> str:
-    return str(d) if d < BASE else size_text(d, "", _LETTERS.get())
+    return str(d) if d < BASE else size_text(d, "", _LETTERS.get()).replace(" ", "")  # m+k, n+1
 
 _SUP = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
-_SUB = str.maketrans("0123456789()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
-_SUBSCRIPTABLE = set("0123456789(),aehijklmnoprstuvx")
+_SUB = str.maketrans("0123456789()aehijklmnoprstuvx+-", "₀₁₂₃₄₅₆₇₈₉₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₊₋")
+_SUBSCRIPTABLE = set("0123456789(),aehijklmnoprstuvx+-")
 
 
 class Style:
