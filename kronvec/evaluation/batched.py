@@ -16,6 +16,12 @@ solved columns and one probe column z carried along in the same call.  A
 singular member raises a ``LinAlgError`` naming the sub-expression and the
 member's index.  No per-matrix LAPACK wrapper is ever called in a Python loop
 over members.
+
+With ``quick=True`` (:mod:`.checks`) the stack is not checked finite and no 1-norm is taken:
+the check reads results, a lower bound of every member's condition number,
+max |aᵢᵢ| · ‖A⁻¹z‖₁/‖z‖₁ from the probe column (or max |aᵢᵢ| · max |(A⁻¹)ᵢⱼ| from the inverses),
+and raises :class:`~.checks.SuspectResult` when it reaches 1/:data:`~.checks.PIVOT_GATE` or
+is not finite; the full check then names the member.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from ..shapes import first_member, member_text
+from .checks import PIVOT_GATE, SuspectResult
 
 __all__ = ["BatchedFactorization"]
 
@@ -33,6 +40,10 @@ _EPS = np.finfo(float).eps
 def _PROBE(n: int) -> np.ndarray:
     i = np.arange(n)
     return (-1.0) ** i * (1.0 + i / max(n - 1, 1))
+
+
+def _PROBE_NORM(n: int) -> float:
+    return float(np.abs(_PROBE(n)).sum())
 
 
 _CHUNK = 1 << 16  # entries of the members one_norms takes at a time
@@ -84,6 +95,8 @@ class BatchedFactorization:
         The caller knows that ``a`` is finite.
     cholesky : array, optional
         Upper Cholesky factors of the members, computed when the value was bound.
+    quick : bool
+        Check results instead of the stack (see the module's notes).
 
     Notes
     -----
@@ -95,11 +108,12 @@ class BatchedFactorization:
 
     def __init__(self, a: np.ndarray, label: str | Callable[[], str], try_cholesky: bool = False,
                  symmetric: bool | None = None, finite: bool = False, cholesky: np.ndarray | None = None,
-                 triangle: str | None = None) -> None:
+                 triangle: str | None = None, quick: bool = False) -> None:
         self._label = label  # a string, or a function that makes it (only errors read it)
         self.n = a.shape[-1]
         self.stack = a.shape[:-2]
-        if not finite and not np.isfinite(a).all():
+        self._quick = quick
+        if not (finite or quick) and not np.isfinite(a).all():
             bad = ~np.isfinite(a).all(axis=(-2, -1))
             raise np.linalg.LinAlgError(f"{self.label}: {member_text(first_member(bad))} of the stack "
                                         f"contains NaN or inf")
@@ -123,6 +137,8 @@ class BatchedFactorization:
         return self._label
     def _singular(self) -> None:
         """After NumPy refused an exactly singular member: raise naming it."""
+        if self._quick:
+            raise SuspectResult(f"{self.label}: an exactly singular member")
         sign, _ = np.linalg.slogdet(self._a)
         self._rcond = np.where(sign == 0, 0.0, 1.0)
         self._used = True
@@ -150,7 +166,8 @@ class BatchedFactorization:
         except np.linalg.LinAlgError:
             self._singular()
             raise
-        bound = _norm_ratios(x, rhs).max(axis=-1)
+        bound = np.abs(x[..., cols]).sum(axis=-1) / _PROBE_NORM(n) if self._quick else \
+            _norm_ratios(x, rhs).max(axis=-1)
         extra = tuple(range(bound.ndim - len(self.stack)))  # a right-hand side with more stack axes
         self._lower_bound = np.maximum(self._lower_bound, bound.max(axis=extra) if extra else bound)
         return x[..., :cols]
@@ -203,10 +220,22 @@ class BatchedFactorization:
                 self._rcond = np.where(anorm > 0, 1.0 / (anorm * inorm), 0.0)
         return self._rcond
 
+    def _results_look_fine(self) -> bool:
+        """For ``quick``: every member's lower bound max |aᵢᵢ| · ‖A⁻¹‖ (from the probe or the
+        inverses) below 1/PIVOT_GATE, and finite."""
+        inverse = self._lower_bound if self._inv is None else np.abs(self._inv).max(axis=(-2, -1))
+        diagonal = np.abs(np.diagonal(self._a, axis1=-2, axis2=-1)).max(axis=-1)
+        return bool((diagonal * inverse < 1.0 / PIVOT_GATE).all())
+
     def verify(self) -> None:
         """Raise ``LinAlgError`` naming the first member that is singular to working precision,
         if the factors served a solve or an inverse."""
         if not self._used or self._checked:
+            return
+        if self._quick:
+            if not self._results_look_fine():
+                raise SuspectResult(f"{self.label}: a member looks singular")
+            self._checked = True
             return
         rcond = self.rcond()
         bad = ~(rcond > _EPS)

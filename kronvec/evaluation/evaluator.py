@@ -19,10 +19,9 @@ it once per evaluator (one recorded step, one LAPACK call), and
 :meth:`Evaluator.mentions` tells a values-only output (``eigvalsh``) whether
 its vectors are wanted too, in which case it takes them from the shared call.
 
-An evaluator made with ``describe=True`` also keeps :attr:`Evaluator.described`,
-the evaluation as code generation (:mod:`kronvec.codegen`) reads it: the
-evaluator's own steps with what they compute (``("solve", trans, factors)``,
-``("factorize", A)``, ...) and, for every node, the value its op's rule gave.
+With ``describe=True`` it also keeps :attr:`Evaluator.described`, the evaluation as code
+generation (:mod:`kronvec.codegen`) reads it: its own steps with what they compute
+(``("solve", trans, factors)``, ...) and, for every node, the value its op's rule gave.
 """
 from __future__ import annotations
 
@@ -53,21 +52,21 @@ from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, sta
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
-
 _OWN_TRANSPOSES = frozenset({"matmul", "transpose"})  # products look for their transposes themselves
 
 
 def run_recorded(plans: dict[frozenset[Expr], Plan], exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
-                 factors: int = 0) -> list[Any]:
+                 factors: int = 0, quick: bool = False) -> list[Any]:
     """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it.
 
     The first ``factors`` expressions are factors of a map being bound: they
-    may come back structured (:meth:`Evaluator.operand`).
+    may come back structured (:meth:`Evaluator.operand`).  With ``quick`` the
+    factorizations check their results (:mod:`.checks`); keep its plans apart.
     """
     plan = plans.get(symmetric_key(bound))
     if plan is not None:
         return plan.run(bound)
-    ev = Evaluator({}, exprs, record=True, bound=bound)
+    ev = Evaluator({}, exprs, record=True, bound=bound, quick=quick)
     try:
         results = [ev.operand(e) if k < factors else ev(e) for k, e in enumerate(exprs)]
     except (np.linalg.LinAlgError, ValueError, FloatingPointError):
@@ -93,16 +92,18 @@ class Evaluator:
     record : bool
         Record every numeric step so that :meth:`plan` can replay them.
     describe : bool
-        Keep :attr:`described`: the evaluator's own steps (factorizations,
-        solves, inverses, products and transposes) with their inputs, outputs
-        and what they compute, and an entry per node whose rule ran, in the
-        order of evaluation.
+        Keep :attr:`described`: the evaluator's own steps (factorizations, solves, inverses,
+        products and transposes) with their inputs, outputs and what they compute, and an
+        entry per node whose rule ran, in the order of evaluation.
+    quick : bool
+        Factorizations check their results, not their matrices (:mod:`.checks`).
     """
 
-    def __init__(self, values: Mapping[str, Any], exprs: Sequence[Expr],
-                 record: bool = False, bound: Mapping[Expr, np.ndarray] | None = None,
-                 describe: bool = False) -> None:
+    def __init__(self, values: Mapping[str, Any], exprs: Sequence[Expr], record: bool = False,
+                 bound: Mapping[Expr, np.ndarray] | None = None, describe: bool = False,
+                 quick: bool = False) -> None:
         self.values = bound if bound is not None else bind_values(values, exprs)
+        self._quick = quick
         self._cholesky = getattr(self.values, "cholesky", {})
         self._cache: dict[Expr, Any] = {}
         self._factors: dict[Expr, Factorization] = {}
@@ -360,7 +361,7 @@ class Evaluator:
                            or inferred and self.described is None,
                            symmetric=(a in self._symmetric_symbols or a.ndim > 2 and a.params.symmetric)
                            if is_symbol else inferred or None,
-                           finite=is_symbol, triangle=triangle(a))
+                           finite=is_symbol, triangle=triangle(a), quick=self._quick)
             try:
                 if a in self._cholesky:  # factored when its value was bound
                     f = self.op(_with_cholesky(make), self(a), self._cholesky[a], step=("factorize", a))
@@ -372,8 +373,9 @@ class Evaluator:
             self._factors[a] = f
             if inferred:
                 self.notes.append(partial(_symmetric_note, a, f))
-            if a.ndim > 2 and self.described is None and self.canon(inv(a)) in self.standalone_inverses():
-                self(inv(a))  # formed anyway (F = (XᵀV⁻¹X)⁻¹): the solves become products with it
+            if (a.ndim > 2 or self._quick and a.shape[-1] <= 8) and self.described is None \
+                    and self.canon(inv(a)) in self.standalone_inverses():  # F = (XᵀV⁻¹X)⁻¹, formed anyway:
+                self(inv(a))  # a stack's solves (a bound map's, of a few rows) are products with it
         return f
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization | BatchedFactorization, bool] | None:
@@ -496,5 +498,3 @@ def _with_cholesky(make: Callable[..., Factorization | BatchedFactorization]
 
 def _inverse(fac: Factorization | BatchedFactorization, trans: bool) -> np.ndarray:
     return fac.inverse(trans)
-
-
