@@ -240,7 +240,8 @@ class Binder:
 
 def _exactly_symmetric(v: np.ndarray) -> bool:
     """Whether ``v`` (a matrix or a stack) is finite and equal to its transpose: one pass,
-    ``(V - Vᵀ).any()`` (NaN - NaN and inf - inf are NaN, which ``any`` counts), for a large
+    ``(V - Vᵀ).any()`` (NaN - NaN and inf - inf are NaN, which ``any`` counts; NumPy warns of
+    the inf - inf before the full binding names the value), for a large
     matrix a finite sum and SciPy's early-exit comparison (a transposed pass through memory
     the size of V costs more there)."""
     if v.ndim == 2 and v.size > _SMALL_SYMMETRIC:

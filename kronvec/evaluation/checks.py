@@ -71,7 +71,7 @@ def pivots_balanced(factor: np.ndarray, squared: bool) -> bool:
 def check_mode(check: Any) -> str:
     """The binding mode of ``J.at(..., check=...)``; a ``TypeError`` for anything but True,
     False or "full" (a value meant for a symbol named ``check`` goes in the mapping)."""
-    if check is True or check is False or check == "full" and isinstance(check, str):
+    if check is True or check is False or isinstance(check, str) and check == "full":
         return MODES[check]
     raise TypeError(f"J.at: check= takes True (check results), 'full' (check every input and "
                     f"condition number) or False (check no input), not a {type(check).__name__}; "
