@@ -246,10 +246,19 @@ def _exactly_symmetric(v: np.ndarray) -> bool:
     the size of V costs more there)."""
     if v.ndim == 2 and v.size > _SMALL_SYMMETRIC:
         return math.isfinite(v.sum()) and sla.issymmetric(v) or bool(np.isfinite(v).all() and is_symmetric(v))
-    return not (v - v.swapaxes(-1, -2)).any()
+    if v.size <= _SMALL_SYMMETRIC:
+        return not (v - v.swapaxes(-1, -2)).any()
+    members = v.reshape((-1,) + v.shape[-2:])  # a large stack: a few members at a time, one buffer
+    step = max(1, _SMALL_SYMMETRIC // (v.shape[-1] * v.shape[-1]))
+    buffer = np.empty((step,) + v.shape[-2:])
+    for i in range(0, len(members), step):
+        chunk = members[i:i + step]
+        if np.subtract(chunk, chunk.swapaxes(-1, -2), out=buffer[:len(chunk)]).any():
+            return False
+    return True
 
 
-_SMALL_SYMMETRIC = 64 * 64
+_SMALL_SYMMETRIC = 1 << 14  # entries: a matrix or stack compared at once, or chunks of a stack
 
 
 def _unchangeable(a: Any) -> bool:
