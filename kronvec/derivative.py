@@ -143,7 +143,7 @@ class Jacobian:
         self.adjoint = adjoint
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
-        self._plans: dict[Any, dict[frozenset[E.Expr], Plan]] = {}  # eager, "value", or (eager, "quick")
+        self._plans: dict[Any, dict[frozenset[E.Expr], Plan]] = {}  # eager, "value", or (eager, "full")
         self._per_sizes = per_sizes(expr, lmap)  # None unless sizes are given as names
 
     def __reduce__(self) -> tuple[type[Jacobian], tuple[Any, ...]]:

@@ -28,15 +28,15 @@ def bind_and_run(plans: dict[Any, dict[frozenset[Expr], Plan]], key: Any, exprs:
     """The values of ``exprs`` (the first ``factors`` of them may come back structured) for the
     values ``given``, and the bound values, checked as ``mode`` says (``"quick"``, ``"none"``:
     only results, or ``"full"``); the recorded plans are kept in ``plans`` under ``key`` (and
-    ``(key, "quick")`` for the checks of results)."""
+    ``(key, "full")`` for the full checks)."""
     if mode != "full":
         try:
             bound = binder.quick(given, inputs=mode == "quick")
-            quick_plans = plans.get((key, "quick"))
+            quick_plans = plans.get(key)
             if quick_plans is None:
-                quick_plans = plans.setdefault((key, "quick"), {})
+                quick_plans = plans.setdefault(key, {})
             return run_recorded(quick_plans, exprs, bound, factors, quick=True), bound
         except _SEARCH:
             pass  # the search for the culprit: every check, as a full binding makes them
     bound = binder(given)
-    return run_recorded(plans.setdefault(key, {}), exprs, bound, factors), bound
+    return run_recorded(plans.setdefault((key, "full"), {}), exprs, bound, factors), bound

@@ -1,23 +1,21 @@
 """The evaluator: values of expressions over one binding, with shared work.
 
-An :class:`Evaluator` binds values to symbols once and evaluates any number of
-expressions over them, computing each shared subexpression once; each node is
-evaluated by its op's ``evaluate`` rule from the registry.  Inverses are never
-formed when a product allows a solve: in a chain A₁⋯Aₖ a factor B⁻¹
-multiplies its neighbour by a triangular solve with a factorization of B
-(LU, or Cholesky for a symbol declared positive definite whose value is
-symmetric), and every factorization is computed once per evaluator.  The
-chain's multiplication order is chosen from the shapes (matrix-chain order).
+An :class:`Evaluator` binds values to symbols once and evaluates any number of expressions
+over them, computing each shared subexpression once; each node is evaluated by its op's
+``evaluate`` rule from the registry.  Inverses are never formed when a product allows a solve:
+in a chain A₁⋯Aₖ a factor B⁻¹ multiplies its neighbour by a triangular solve with a
+factorization of B (LU, or Cholesky for a symbol declared positive definite whose value is
+symmetric), and every factorization is computed once per evaluator.  The chain's
+multiplication order is chosen from the shapes (matrix-chain order).
 
-Every numeric step goes through :meth:`Evaluator.op`, which can record it: the
-recorded :class:`Plan` replays the same LAPACK/BLAS calls for new values
-without the symbolic bookkeeping (a Jacobian keeps one per binding pattern).
+Every numeric step goes through :meth:`Evaluator.op`, which can record it: the recorded
+:class:`Plan` replays the same LAPACK/BLAS calls for new values without the symbolic
+bookkeeping (a Jacobian keeps one per binding pattern).
 
-The outputs of one factorization (w and V of ``eigh``, Q and R of ``qr``)
-are separate nodes that share one computation: :meth:`Evaluator.shared` runs
-it once per evaluator (one recorded step, one LAPACK call), and
-:meth:`Evaluator.mentions` tells a values-only output (``eigvalsh``) whether
-its vectors are wanted too, in which case it takes them from the shared call.
+The outputs of one factorization (w and V of ``eigh``, Q and R of ``qr``) are separate nodes
+that share one computation: :meth:`Evaluator.shared` runs it once per evaluator (one recorded
+step, one LAPACK call), and :meth:`Evaluator.mentions` tells a values-only output
+(``eigvalsh``) whether its vectors are wanted too, in which case it takes them from that call.
 
 With ``describe=True`` it also keeps :attr:`Evaluator.described`, the evaluation as code
 generation (:mod:`kronvec.codegen`) reads it: its own steps with what they compute
@@ -118,6 +116,7 @@ class Evaluator:
         self._transposes = [(matrix_transpose(s), s) for s in self._symmetric_symbols]
         self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
         self._canonical: dict[Expr, Expr] = {}
+        self._kinds: set[tuple[str, tuple[int, ...]]] = set()  # (op, shape) computed: transposes to look for
         self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
         self._lazy: set[Expr] = set()  # products only traced: tr(A₁⋯Aₖ) chooses its own order
         self._unforced: set[Expr] = set()  # operands of fused chains: evaluated only when asked for
@@ -144,11 +143,8 @@ class Evaluator:
         return slot
 
     def op(self, fn: Callable[..., Any], *args: Any, step: tuple[Any, ...] | None = None) -> Any:
-        """``fn(*args)``, recorded when recording (args must be earlier results).
-
-        ``step`` describes the evaluator's own steps (``("matmul", factors)``, ...)
-        for :attr:`described`; the steps of op rules leave it out.
-        """
+        """``fn(*args)``, recorded when recording (args must be earlier results).  ``step`` describes
+        the evaluator's own steps (``("matmul", factors)``, ...) for :attr:`described`."""
         out = fn(*args)
         if isinstance(out, float):
             out = np.asarray(out)
@@ -178,12 +174,14 @@ class Evaluator:
             value = rule(self, node)
         if self.described is not None:
             self.described.append(("node", node, value))
+        self._kinds.add((node.op, node.shape))
         return value
 
     def _transpose_known(self, node: Expr) -> Any:
-        """The value of ``node``ᵀ if it was computed already (transposes pushed to the leaves make
-        tanh(XW)ᵀ the node tanh(WᵀXᵀ): its value is a view of the other's), else None."""
-        if node.ndim < 2 or not node.args or node.op in _OWN_TRANSPOSES:
+        """The value of ``node``ᵀ if it was computed already (tanh(XW)ᵀ is the node tanh(WᵀXᵀ): its
+        value is a view of the other's), else None; looked for only if a node of that op and shape was."""
+        if node.ndim < 2 or not node.args or node.op in _OWN_TRANSPOSES \
+                or (node.op, node.shape[:-2] + node.shape[:-3:-1]) not in self._kinds:
             return None
         return self._cache.get(self.canon(matrix_transpose(node)))
 
@@ -331,9 +329,10 @@ class Evaluator:
         return self._cache.get(self.canon(e))
 
     def product(self, e: Expr) -> np.ndarray:
-        """The value of a product node: its transpose's if known, else the chain."""
-        t = self.canon(matrix_transpose(e))
-        if t in self._cache:
+        """A product's value: its transpose's if known (looked for only when a product of that
+        shape was computed: building the transpose is most of a product's planning), else the chain."""
+        if ("matmul", e.shape[:-2] + e.shape[:-3:-1]) in self._kinds \
+                and (t := self.canon(matrix_transpose(e))) in self._cache:
             result: np.ndarray = self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
             return result
         return self.chain(e.args)
