@@ -14,8 +14,9 @@ at the cost of the hand-written formula.
 dF = F Xᵀ V⁻¹ dV V⁻¹ X F
 
 The functions on expressions (``kv.inv``, ``kv.trace``, ``kv.exp``, ...) are
-the public functions of the op registry, exported here as they are
-registered (see ``docs/adding-an-operation.md``).
+the public functions of the op registry, imported here by name from the
+modules of :mod:`kronvec.ops` that declare them, so that type checkers see
+them (``tests/test_registry.py`` checks that this list is the registry's).
 """
 from . import ops, printing  # noqa: F401  (registers every op; installs the printer)
 from . import chunked  # noqa: F401  (installs evaluation with Dask values; Dask itself is imported on use)
@@ -29,24 +30,65 @@ from .expr import Expr
 from .maps import LinearMap
 from .maps.blocks import BlockMap
 from .maps.structured import commutation, duplication, elimination, unvec, vec, vech
-from .ops.arithmetic import hadamard
-from .ops.leaves import Array, Constant, Matrix, Scalar, Vector
-from .ops.stacks import permute_dims
+from .ops.arithmetic import hadamard, multiply, power
+from .ops.assembly import block, hstack, vstack
+from .ops.axis_reductions import max, mean, min
+from .ops.cumulative import cumsum
+from .ops.decompositions import lu, pinv, qr
+from .ops.diagonals import diagonal
+from .ops.einsum import einsum
+from .ops.elementwise import arctan, cos, exp, expm1, log, log1p, sigmoid, sin, sqrt, square, tanh
+from .ops.kronecker import kron
+from .ops.leaves import Array, Constant, Matrix, Scalar, Vector, eye, ones, zeros
+from .ops.matrix_functions import expm, logm, sqrtm
+from .ops.ml import log_softmax, logsumexp, softmax, softplus
+from .ops.norms import slogdet
+from .ops.piecewise import abs, heaviside, maximum, minimum, relu, sign
+from .ops.products import inv, matmul, matrix_power, matrix_transpose, solve
+from .ops.reductions import det, logdet, norm, sum, trace
+from .ops.reshaping import expand_dims, moveaxis, outer, reshape, squeeze
+from .ops.special import digamma, erf, erfc, gammaln, log_ndtr, logit, ndtr, polygamma, xlogy
+from .ops.spectral import eigh, eigvalsh, svd
+from .ops.stacks import permute_dims, swapaxes, tensordot, transpose
+from .ops.structure import diag
+from .ops.triangular import cholesky, solve_triangular
 from .printing import pretty
 from .dims import on_first_free
 from .registry import public_functions
 
 __version__ = "0.1.0"
 
-globals().update({name: op.function for name, op in public_functions().items()})
-# sizes left to inference build through a wrapper from the first one on (kronvec.registry)
-on_first_free(lambda: globals().update({name: op.function for name, op in public_functions().items()}))
+
+def _build_with_inference() -> None:
+    """Rebind each public function to its registered constructor once a size is left to inference.
+
+    From then on the registry's constructors build an operation again with its operands' sizes
+    resolved when building it unified inferred sizes (:func:`kronvec.registry.enable_inference`,
+    which runs first); until then the public functions are the plain constructors, so expressions
+    with sized symbols pay nothing for inference.  The names and signatures stay the ones imported
+    above.
+    """
+    namespace = globals()
+    for name, op in public_functions().items():
+        namespace[name] = op.function
+
+
+on_first_free(_build_with_inference)
 
 __all__ = [  # a literal list, so that type checkers see these names as exported
+    # the public functions of the op registry
+    "abs", "arctan", "block", "cholesky", "cos", "cumsum", "det", "diag", "diagonal", "digamma", "eigh",
+    "eigvalsh", "einsum", "erf", "erfc", "exp", "expand_dims", "expm", "expm1", "eye", "gammaln",
+    "heaviside", "hstack", "inv", "kron", "log", "log1p", "log_ndtr", "log_softmax", "logdet", "logit",
+    "logm", "logsumexp", "lu", "matmul", "matrix_power", "matrix_transpose", "max", "maximum", "mean",
+    "min", "minimum", "moveaxis", "multiply", "ndtr", "norm", "ones", "outer", "pinv", "polygamma",
+    "power", "qr", "relu", "reshape", "sigmoid", "sign", "sin", "slogdet", "softmax", "softplus", "solve",
+    "solve_triangular", "sqrt", "sqrtm", "square", "squeeze", "sum", "svd", "swapaxes", "tanh",
+    "tensordot", "trace", "transpose", "vstack", "xlogy", "zeros",
+    # symbols, derivatives, maps and the rest
     "Matrix", "Array", "Vector", "Scalar", "Constant", "Expr", "hadamard", "permute_dims",
     "evaluate", "jacobian", "grad", "hessian", "Jacobian", "LinearMap", "BlockJacobian", "BlockMap",
     "explain", "pretty", "lambdify", "jax_function", "torch_function",
     "vec", "unvec", "vech", "commutation", "duplication", "elimination",
     "ShapeError", "BindingError", "MaterializationError", "DegenerateError",
 ]
-__all__[:0] = sorted(public_functions())  # the op functions first, as before

@@ -42,7 +42,7 @@ from .derivative import Jacobian, jacobian
 from .errors import BindingError, ShapeError
 from .expr import Expr, as_expr, rebuild, strip_names, substitute
 from .ops.leaves import symbol
-from .ops.stacks import broadcast_to, reshape
+from .ops.stacks import broadcast_to, c_order_reshape
 from .shapes import Shape, fmt, members_from, stack_of
 
 __all__ = ["evaluate_chunked", "at_chunked", "ChunkedMap", "dask_module", "is_dask", "resized"]
@@ -67,7 +67,7 @@ _RESIZED: "RecentCache[Expr]" = RecentCache(256)  # bounded by the bytes of the 
 
 def _stack_shaped(e: Expr, stack: Shape) -> bool:
     k = len(stack)
-    return e.shape[:k] == stack and (e.ndim >= k + 2 or e.ndim == k and e.op != "identity")
+    return e.shape[:k] == stack and (e.ndim >= k + 2 or e.ndim == k and e.op != "eye")
 
 
 def resized(e: Expr, stack: Shape, block: Shape, names: frozenset[str]) -> Expr:
@@ -83,12 +83,12 @@ def resized(e: Expr, stack: Shape, block: Shape, names: frozenset[str]) -> Expr:
         p = node.params
         if node.op == "symbol" and p.name in names:
             new = symbol(p.name, block + node.shape[k:], p.symmetric, p.positive_definite)
-        elif not node.args and node.op in ("zeros", "ones", "identity") and _stack_shaped(node, stack):
+        elif not node.args and node.op in ("zeros", "ones", "eye") and _stack_shaped(node, stack):
             new = Expr.make(node.op, (), p, block + node.shape[k:])
         elif not node.args and node.op == "const" and _stack_shaped(node, stack):
             raise NotImplementedError("a constant stack with Dask values: give it as a symbol's value")
-        elif node.op in ("reshape", "broadcast_to") and _stack_shaped(node, stack):
-            build = reshape if node.op == "reshape" else broadcast_to
+        elif node.op in ("c_order_reshape", "broadcast_to") and _stack_shaped(node, stack):
+            build = c_order_reshape if node.op == "c_order_reshape" else broadcast_to
             new = build(memo[node.args[0]], block + node.shape[k:])
         elif node.args:
             new = rebuild(node, [memo[a] for a in node.args])

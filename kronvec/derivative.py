@@ -25,7 +25,7 @@ from .evaluation import (CHUNKED, Binder, Plan, bind_and_run, by_name, check_mod
                          run_recorded, symbol_table, work_beside)
 from .evaluation.labels import solve_named
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
-from .maps.algebra import add, compose
+from .maps.algebra import add_maps, compose
 from .maps.axes import BroadcastMap
 from .ops.arithmetic import add as add_expr, scale as scale_expr, smul as smul_expr
 from .ops.leaves import identity, ones, zeros
@@ -103,7 +103,7 @@ def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
                  for i, a in enumerate(node.args) if a in depends]
         if parts:
             depends.add(node)
-            maps[node] = add(*parts)
+            maps[node] = add_maps(*parts)
     return maps.get(f, ZeroMap(wrt.shape, f.shape))
 
 
@@ -457,7 +457,7 @@ def assume_symmetric(e: E.Expr) -> E.Expr:
     to a symmetric matrix); used to shorten such results, never on Jacobians.
     """
     mapping = {id(n): n.args[0] for n in e.walk()
-               if n.op == "transpose" and n.args[0].op == "symbol" and n.args[0].params.symmetric}
+               if n.op == "matrix_transpose" and n.args[0].op == "symbol" and n.args[0].params.symmetric}
     return E.substitute(e, mapping) if mapping else e
 
 

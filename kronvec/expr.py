@@ -153,7 +153,7 @@ class Expr:
         """The transpose Aᵀ; for a stack, as in NumPy, all axes reversed (``.mT`` transposes
         the matrices of a stack)."""
         if len(self.shape) <= 2:
-            return _fn("transpose")(self)
+            return _fn("matrix_transpose")(self)
         return _fn("permute_dims")(self)
 
     @property
@@ -162,7 +162,7 @@ class Expr:
         transposed for a stack), as NumPy's ``.mT``."""
         if len(self.shape) < 2:
             raise ValueError(f"matrix transpose with ndim < 2 is undefined (shape {fmt(self.shape)})")
-        return _fn("transpose")(self)
+        return _fn("matrix_transpose")(self)
 
     def swapaxes(self, axis1: int, axis2: int) -> "Expr":
         """The expression with two axes interchanged, as ``numpy.swapaxes`` (which calls this
@@ -252,20 +252,20 @@ class Expr:
         return self
 
     def __mul__(self, other: Any) -> "Expr":
-        return _fn("hadamard")(self, other)
+        return _fn("multiply")(self, other)
 
     def __rmul__(self, other: Any) -> "Expr":
-        return _fn("hadamard")(other, self)
+        return _fn("multiply")(other, self)
 
     def __truediv__(self, other: Any) -> "Expr":
         if is_number(other) and not other >= BASE:  # (a size given as a name is no constant)
             if other == 0:
                 raise ZeroDivisionError("division of an expression by zero")
             return _fn("scale")(1.0 / float(other), self)
-        return _fn("hadamard")(self, _fn("power")(as_operand(other, self), -1.0), op_name="divide")
+        return _fn("multiply")(self, _fn("power")(as_operand(other, self), -1.0), op_name="divide")
 
     def __rtruediv__(self, other: Any) -> "Expr":
-        return _fn("hadamard")(as_operand(other, self), _fn("power")(self, -1.0), op_name="divide")
+        return _fn("multiply")(as_operand(other, self), _fn("power")(self, -1.0), op_name="divide")
 
     def __pow__(self, p: Any) -> "Expr":
         if is_number(p) and not p >= BASE:
@@ -380,7 +380,7 @@ def const_scalar(e: Expr) -> float | None:
     """The number a constant scalar expression stands for, else None."""
     if e.op == "const" and e.params.value.array.size == 1 and e.params.value.name is None:
         return float(e.params.value.array.reshape(()))
-    if e.op == "identity" and e.shape == (1, 1):
+    if e.op == "eye" and e.shape == (1, 1):
         return 1.0
     if e.op == "zeros" and is_scalar(e):
         return 0.0
@@ -431,7 +431,7 @@ def display_names(f: Expr) -> dict[Expr, str]:
         if node.op == "named":
             plain = strip_names(node.args[0])
             names.setdefault(plain, node.params.name)
-            t = _fn("transpose")(plain)
+            t = _fn("matrix_transpose")(plain)
             if t is not plain:
                 names.setdefault(t, node.params.name + "ᵀ")
     return names

@@ -6,7 +6,7 @@ ones are the stack axes, the last two the matrices).  Per-member scalars of a
 stack (``logdet`` of a ``(b, n, n)`` stack) have the stack's shape, ``(b,)``.
 Scalars may also be ``(1, 1)`` matrices; both count as scalar.
 
-Internally a tangent is handled in its *matrix form* (:func:`as2d`): ``()`` as
+Internally a tangent is handled in its *matrix form* (:func:`as_matrix_shape`): ``()`` as
 ``(1, 1)``, per-member scalars ``(b,)`` as the stack ``(b, 1, 1)`` of 1×1
 matrices, and every other shape as itself, so that the linear maps always act
 on (stacks of) matrices and broadcast over the stack axes as NumPy does.
@@ -22,7 +22,7 @@ from .errors import ShapeError
 
 Shape = tuple[int, ...]
 
-__all__ = ["Shape", "fmt", "refuse_named", "DERIVATION", "is_scalar_shape", "as2d", "same_shape",
+__all__ = ["Shape", "fmt", "refuse_named", "DERIVATION", "is_scalar_shape", "as_matrix_shape", "same_shape",
            "human_bytes", "is_stack", "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain",
            "first_member", "member_text", "members_from", "whole_shape"]
 
@@ -52,7 +52,7 @@ def is_scalar_shape(shape: Any) -> bool:
     return tuple(shape) in ((), (1, 1))
 
 
-def as2d(shape: Shape) -> tuple[int, ...]:
+def as_matrix_shape(shape: Shape) -> tuple[int, ...]:
     """The matrix form a tangent of ``shape`` is handled in.
 
     ``()`` → ``(1, 1)``; a matrix ``(r, c)`` stays; per-member scalars ``(b,)``

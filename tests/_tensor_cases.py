@@ -51,7 +51,7 @@ def _case_outer(n, m, k):
 
 
 TENSOR_CASES = {
-    "einsum": _case_einsum, "reshaped": _case_reshape, "expand_dims": _case_expand_dims,
+    "einsum": _case_einsum, "reshape": _case_reshape, "expand_dims": _case_expand_dims,
     "index_newaxis": _case_newaxis, "squeeze": _case_squeeze, "moveaxis": _case_moveaxis,
     "outer": _case_outer,
 }

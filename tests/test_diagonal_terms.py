@@ -12,7 +12,7 @@ import numpy as np
 
 import kronvec as kv
 from kronvec.maps import ComposeMap, DiagRankOneMap, DiagSandwichMap, ElementwiseMap, KronMap
-from kronvec.maps.algebra import add, compose
+from kronvec.maps.algebra import add_maps, compose
 from kronvec.testing import dottest
 
 from _reference import close
@@ -81,6 +81,6 @@ def test_rank_one_terms_are_adjoint_by_swapping():
         dottest(m)
     scaled = 2.0 * DiagRankOneMap(S, S, S, 0, (3, 4))
     close(scaled.to_dense(), 2 * DiagRankOneMap(S, S, S, 0, (3, 4)).to_dense())
-    total = add(DiagRankOneMap(S, S, S, 0, (3, 4)), scaled)
+    total = add_maps(DiagRankOneMap(S, S, S, 0, (3, 4)), scaled)
     close(total.to_dense(), 3 * DiagRankOneMap(S, S, S, 0, (3, 4)).to_dense())
     assert isinstance(compose(DiagRankOneMap(S, S, S, 0, (3, 4)), ElementwiseMap(V, (3, 4))), ComposeMap)

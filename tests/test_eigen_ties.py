@@ -130,17 +130,90 @@ def test_a_projector_that_splits_a_tied_group_raises():
     a0 = _rotated([1.0, 1.0, 4.0])
     A = kv.Matrix("A", (3, 3))
     V = kv.eigh(A)[1]
-    with pytest.raises(kv.DegenerateError, match="g differs within a group of repeated eigenvalues"):
+    with pytest.raises(kv.DegenerateError, match=r"g differs within a group of repeated eigenvalues: the "
+                       r"tied group w\[0:2\] = 1"):
         kv.jacobian(V[:, 1:] @ V[:, 1:].T, A).at({"A": a0})
 
 
-def test_second_derivatives_of_projectors_at_ties_raise_rather_than_guess():
+_BY_HAND = {"projector": lambda w, V: V[:, :2] @ V[:, :2].T,
+            "exp": lambda w, V: V @ kv.diag(kv.exp(w)) @ V.T,
+            "cube": lambda w, V: V @ kv.diag(w ** 3) @ V.T,
+            "group_function": lambda w, V: V[:, :2] @ kv.diag(kv.exp(w[:2])) @ V[:, :2].T}
+
+
+@pytest.mark.parametrize("point", ["rotated tie", "exact tie", "apart"])
+@pytest.mark.parametrize("uplo", ["L", "U"])
+@pytest.mark.parametrize("build", sorted(_BY_HAND))
+def test_second_derivatives_of_projectors_and_functions_at_ties(build, uplo, point):
+    # Daleckii–Krein to second order: the Hessian of a scalar of V f(w) Vᵀ (f = exp, cube) and
+    # of the projector onto a tied group, where the other eigenvalues repeat or not
+    a0 = {"rotated tie": _rotated([1.0, 1.0, 4.0], seed=2), "exact tie": np.diag([1.0, 1.0, 4.0]),
+          "apart": _rotated([1.0, 1.5, 4.0], seed=2)}[point]
+    A = kv.Matrix("A", (3, 3))
+    w, V = kv.eigh(A, UPLO=uplo)
+    F = _BY_HAND[build](w, V)
+    C = kv.Constant(np.arange(9.0).reshape(3, 3) / 5 - 0.7)
+    for f in (kv.trace(C @ F), kv.trace(C @ F) ** 2, kv.sum(F * F * C)):
+        H = kv.hessian(f, A).at({"A": a0})
+        assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a0})) < 1e-6
+        dottest(H)
+
+
+def test_second_derivatives_at_a_tie_of_three():
+    # the second divided differences of f at three equal eigenvalues are f''/2
+    rng = np.random.default_rng(11)
+    q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    a0 = (q * np.array([2.0, 2.0, 2.0, 5.0])) @ q.T
+    a0 = (a0 + a0.T) / 2
+    A = kv.Matrix("A", (4, 4))
+    w, V = kv.eigh(A)
+    C = kv.Constant(rng.standard_normal((4, 4)))
+    for F in (V @ kv.diag(kv.exp(0.5 * w)) @ V.T, V[:, :3] @ V[:, :3].T):
+        f = kv.trace(C @ F) ** 2 + kv.sum(F * F * C)
+        H = kv.hessian(f, A).at({"A": a0})
+        assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a0})) < 1e-6
+        dottest(H)
+    # and V exp(w) Vᵀ is expm(A): the same Hessian as through expm
+    S = kv.Matrix("S", (4, 4), symmetric=True)
+    f_hand = kv.trace(C @ (V @ kv.diag(kv.exp(0.5 * w)) @ V.T))
+    f_expm = kv.trace(C @ kv.expm(0.5 * S))
+    sym = kv.testing.symmetrizer(4)
+    by_hand = sym.T @ kv.hessian(f_hand, A).at({"A": a0}).to_dense() @ sym
+    through_expm = sym.T @ kv.hessian(f_expm, S).at({"S": a0}).to_dense() @ sym
+    assert relative_error(by_hand, through_expm) < 1e-8
+
+
+def test_the_derivative_of_a_projector_differentiates_again_at_a_tie():
+    # the first derivative is one node, L(A, E) = V (Γ ⊙ Vᵀ E V) Vᵀ; its Jacobian in A (the second
+    # derivative along E) and in E (the first derivative again) match differences at the tie
+    a0 = _rotated([1.0, 1.0, 4.0], seed=6)
+    A, E = kv.Matrix("A", (3, 3)), kv.Matrix("E", (3, 3))
+    V = kv.eigh(A)[1]
+    f = kv.trace(E.T @ (V[:, :2] @ V[:, :2].T))
+    L = kv.grad(f, A)
+    assert any(node.op == "eigfun_frechet" for node in L.walk())
+    values = {"A": a0, "E": np.random.default_rng(8).standard_normal((3, 3))}
+    for wrt in (A, E):
+        J = kv.jacobian(L, wrt).at(values)
+        assert relative_error(J.to_dense(), fd_jacobian(L, wrt, values)) < 1e-6
+        dottest(J)
+
+
+def test_a_projector_splitting_a_tied_group_has_no_second_derivative_either():
     a0 = _rotated([1.0, 1.0, 4.0])
     A = kv.Matrix("A", (3, 3))
     V = kv.eigh(A)[1]
-    f = kv.trace(kv.Constant(np.arange(9.0).reshape(3, 3)) @ V[:, :2] @ V[:, :2].T)
-    with pytest.raises(kv.DegenerateError):
+    f = kv.trace(kv.Constant(np.arange(9.0).reshape(3, 3)) @ V[:, 1:] @ V[:, 1:].T)
+    with pytest.raises(kv.DegenerateError, match=r"tied group w\[0:2\] = 1 has g\[0\] = 0, g\[1\] = 1"):
         kv.hessian(f, A).at({"A": a0}).to_dense()
+
+
+def test_third_derivatives_through_functions_written_by_hand_are_refused_clearly():
+    A, C = kv.Matrix("A", (3, 3)), kv.Constant(np.arange(9.0).reshape(3, 3))
+    w, V = kv.eigh(A)
+    g = kv.grad(kv.sum(kv.grad(kv.trace(C @ V @ kv.diag(kv.exp(w)) @ V.T), A) ** 2), A)
+    with pytest.raises(NotImplementedError, match="third derivatives through V diag"):
+        kv.jacobian(g, A)
 
 
 def test_apart_from_ties_the_column_and_the_full_eigenvectors_agree():
@@ -152,3 +225,30 @@ def test_apart_from_ties_the_column_and_the_full_eigenvectors_agree():
     column = kv.jacobian(V[:, 1], A).at({"A": a0}).to_dense()
     assert relative_error(column, full[3:6]) < 1e-12
     assert kv.evaluate(V[:, 1], A=a0) == pytest.approx(kv.evaluate(V, A=a0) @ e1)
+
+
+def _computed_stack(X, C, kind):
+    """A stack computed from X: scaled by one scalar of the whole stack, or member by member."""
+    if kind == "scalar of the stack":
+        return X * kv.sum(X * C)
+    sums = kv.sum(X * C, axis=(-2, -1), keepdims=True)
+    return kv.tanh(X) * sums
+
+
+@pytest.mark.parametrize("kind", ["scalar of the stack", "per-member scalars"])
+@pytest.mark.parametrize("shape", [(3, 2, 1), (3, 2, 2), (2, 2, 3, 2), (2, 1, 2, 1)])
+def test_hessian_of_an_eigenvector_column_of_a_computed_stack(shape, kind):
+    # the Hessian composes the trace map of dλⱼ Sⱼ² after a map of the stack holding a trace
+    # per member (its adjoint applied to a stack of 1×1 factors gives per-member scalars)
+    rng = np.random.default_rng(7)
+    X = kv.Matrix("X", shape)
+    n = shape[-2]
+    Y = _computed_stack(X, rng.standard_normal(shape), kind)
+    V = kv.eigh(Y @ kv.matrix_transpose(Y) + 2.0 * np.eye(n))[1]
+    x0 = 0.7 * rng.standard_normal(shape)
+    for j in range(n):
+        v = V @ np.eye(n)[:, j:j + 1]
+        f = kv.sum(v * v * kv.Constant(rng.standard_normal(v.shape)))
+        H = kv.hessian(f, X).at({"X": x0})
+        assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, X), X, {"X": x0})) < 1e-5
+        dottest(H)

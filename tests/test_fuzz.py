@@ -28,7 +28,8 @@ profile of the root conftest). Environment variables:
 * ``KRONVEC_FUZZ_KNOWN=1`` also draws the families of ``KNOWN_FINDINGS``.
 
 ``python tests/fuzz/survey.py`` runs the same generator without stopping at the first
-failure and prints the figures and every distinct failure.
+failure and prints the figures and every distinct failure, each with the command that
+replays it (``--seed S`` draws other programs; ``--replay ID`` checks one program again).
 """
 from __future__ import annotations
 

@@ -209,3 +209,43 @@ def test_g_lambdify_of_the_jacobian_of_a_diagonal_with_an_offset(offset):
     np.testing.assert_allclose(np.reshape(jvp(x, h), -1), np.reshape(L.jvp(h), -1), atol=1e-14)
     g = RNG.standard_normal(f.shape)
     np.testing.assert_allclose(np.reshape(vjp(x, g), -1), np.reshape(L.vjp(g), -1), atol=1e-14)
+
+
+# H. The derivative of norm(A, -2) of a stack with several stack axes (it raised
+#    NotImplementedError asking to reshape to one stack axis)
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 3, 2), (2, 1, 2, 2), (2, 3, 1, 1), (2, 2, 1, 3), (2, 1, 2, 3, 2)])
+def test_h_derivatives_of_the_smallest_singular_value_of_a_stack_with_several_stack_axes(shape):
+    X = kv.Matrix("X", shape)
+    E = kv.norm(X, -2, axis=(-2, -1))
+    x, h = RNG.standard_normal(shape), RNG.standard_normal(shape)
+    assert E.shape == shape[:-2]
+    L = kv.jacobian(E, X).at({"X": x})
+    np.testing.assert_allclose(L.jvp(h), fd_jvp(E, X, {"X": x}, h), rtol=1e-6, atol=1e-8)
+    dottest(L, RNG)
+    w = RNG.standard_normal(E.shape)
+    f = kv.sum(E * w)
+    G = kv.evaluate(kv.grad(f, X), {"X": x})
+    assert G.shape == shape
+    np.testing.assert_allclose(np.vdot(G, h), np.vdot(w, L.jvp(h)), rtol=1e-10)
+    Hm = kv.hessian(f, X).at({"X": x})
+    dottest(Hm, RNG)
+    np.testing.assert_allclose(Hm.jvp(h), fd_jvp(kv.grad(f, X), X, {"X": x}, h), rtol=1e-5, atol=1e-7)
+
+
+# I. Generated code naming the inverses of a stack after code that is not a name (the factored
+#    stack was a transposed view, 'ŧ7.swapaxes(-1, -2)', and its inverses were named
+#    'ŧ7.swapaxes(-1, -2)_inv': a SyntaxError)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 1), (2, 2, 2), (2, 1, 3, 3)])
+def test_i_lambdify_of_the_jacobian_of_slogdet_of_a_stack_scaled_by_a_scalar_of_itself(shape):
+    X = kv.Matrix("X", shape)
+    c = RNG.standard_normal(shape)
+    _, logabs = kv.slogdet(0.38 * kv.sum(X * c) * X - 3 * kv.eye(shape[-1]))
+    E = kv.sum(logabs) / 3
+    J = kv.jacobian(E, X)
+    x, h = 0.5 * RNG.standard_normal(shape), RNG.standard_normal(shape)
+    np.testing.assert_allclose(kv.lambdify([X], J)(x, h), J.at({"X": x}).jvp(h), rtol=1e-10)
+    np.testing.assert_allclose(J.at({"X": x}).jvp(h), fd_jvp(E, X, {"X": x}, h), rtol=1e-6)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec import maps
+from kronvec.maps import eigen_frechet
 from kronvec.maps import einsum as einsum_maps
 from kronvec.maps import (adjugate, algebra, axes, diagonal, expm_second, frechet, nodes, polar, powers,
                           sandwich, selection, structured, terms, triangular)
@@ -249,6 +250,27 @@ def make_polar_frechet(r, n, k, p, q):
     return polar.PolarFrechetMap(r.standard_normal(shape), shape)
 
 
+def _spectrum(r, n):
+    """An orthogonal V and eigenvalues with a tie (w₀ = w₁ when n > 2)."""
+    V = np.linalg.qr(r.standard_normal((n, n)))[0]
+    w = np.sort(r.standard_normal(n))
+    if n > 2:
+        w[1] = w[0]
+    return V, w[:, None]
+
+
+def make_eigfun_frechet(r, n, k, p, q):  # V (Γ ⊙ Vᵀ H V) Vᵀ with Γ of exp at the spectrum
+    V, w = _spectrum(r, n)
+    gamma = eigen_frechet.first_divided_differences(w, np.exp(w), np.exp(w))
+    return eigen_frechet.EigfunFrechetMap(None, None, "L", V, gamma, (n, n))
+
+
+def make_eigfun_second(r, n, k, p, q):  # H ↦ L²(A; H, E) for exp
+    V, w = _spectrum(r, n)
+    return eigen_frechet.EigfunSecondMap(None, "L", V, w, np.exp(w), np.exp(w), np.exp(w),
+                                         r.standard_normal((n, n)), (n, n))
+
+
 def make_diag_stack(r, n, k, p, q):
     return terms.DiagEmbedMap(n, (2,)) if r.integers(2) else terms.DiagExtractMap(n, (2,))
 
@@ -284,6 +306,7 @@ MAKERS = {
     "broadcast": make_broadcast, "reduce": make_reduce, "permute": make_permute, "reshape": make_reshape,
     "kron_stack": make_kron_stack, "trace_stack": make_trace_stack, "triangle_stack": make_triangle_stack,
     "trisolve_stack": make_trisolve_stack, "diag_stack": make_diag_stack,
+    "eigfun_frechet": make_eigfun_frechet, "eigfun_second": make_eigfun_second,
 }
 
 

@@ -256,7 +256,7 @@ N, M, K = Dim("n"), Dim("m"), Dim("k")
 # offsets and 2-norms, whose derivatives need numbers (they raise ShapeError saying so).
 # The eigenvector columns (eigh_column, eigh_resolvent) pick a column by a number.
 NOT_NAMED = {"cholesky", "eigfun", "eigh", "eigh_column", "eigh_resolvent", "eigh_vectors", "eigvalsh",
-             "inv", "kron_contract", "pinv",
+             "eigfun_frechet", "eigfun_frechet2", "inv", "kron_contract", "pinv",
              "pinv_checked", "polar_frechet", "qr", "qr_Q", "qr_R", "svd", "svd_U", "svd_Vt", "svdvals",
              "divdiff", "gapinv", "block", "getitem", "index", "place", "hstack", "vstack", "diagonal",
              "offset_trace", "norm_gradient"}

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 import kronvec as kv
 from kronvec.maps.triangular import TRIANGLE_KINDS
+from kronvec.ops.eigen_frechet import eigfun_frechet, eigfun_frechet2
 from kronvec.ops.eigen_ties import reduced_resolvent
 from kronvec.ops.spectral import gapinv
 from kronvec.ops.special import ndtr_ratio, xdivy
 from kronvec.ops.spectral_functions import divdiff
-from kronvec.ops.stacks import broadcast_to, reshape
+from kronvec.ops.stacks import broadcast_to, c_order_reshape
 from kronvec.ops.triangular import tri
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
@@ -315,6 +316,19 @@ def _case_eigfun(n, m, k):
     return g, A, False
 
 
+def _case_eigfun_frechet(n, m, k):
+    # L(A, E) of V exp(0.3w) Vᵀ (the derivative in A, second order, is tested in test_eigen_ties)
+    a = _spd(n, m)
+    E = kv.Matrix("E", (n, n))
+    return eigfun_frechet(a, kv.exp(0.3 * kv.eigvalsh(a, "LU"[k % 2])), E, "LU"[k % 2]), E, False
+
+
+def _case_eigfun_frechet2(n, m, k):
+    a = _spd(n, m)
+    H, E = kv.Matrix("H", (n, n)), kv.Matrix("E", (n, n))
+    return eigfun_frechet2(a, kv.eigvalsh(a) ** 3, H, E + H.T), H, False
+
+
 def _case_divdiff(n, m, k):
     v = kv.Vector("v", n)
     w = 0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)
@@ -400,7 +414,7 @@ def _case_swapaxes(n, m, k):
 
 def _case_reshape(n, m, k):
     X = kv.Matrix("X", (2, n, k))
-    return reshape(X * X, (n, 2 * k)) @ kv.Matrix("B", (2 * k, m)), X, False
+    return c_order_reshape(X * X, (n, 2 * k)) @ kv.Matrix("B", (2 * k, m)), X, False
 
 
 def _case_broadcast_to(n, m, k):
@@ -492,14 +506,14 @@ CASES = {
     "norm_of_order": _p_norm_case(1, None), "smallest_singular_value": _norm_case(-2),
     "smallest_weights": _norm_case(-2),
     "matmul": _case_matmul, "add": _case_add, "named": _case_named, "scale": _case_scale,
-    "smul": _case_smul, "transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
+    "smul": _case_smul, "matrix_transpose": _case_transpose, "inv": _case_inv, "trace": _case_trace,
     "det": _case_det, "logdet": _case_logdet, "kron": _case_kron,
-    "kron_contract": _case_kron_contract, "hadamard": _case_hadamard, "power": _case_power,
+    "kron_contract": _case_kron_contract, "multiply": _case_hadamard, "power": _case_power,
     "exp": _elementwise("exp"), "log": _elementwise("log"), "sin": _elementwise("sin"),
     "cos": _elementwise("cos"), "tanh": _elementwise("tanh"), "arctan": _elementwise("arctan"),
     "sigmoid": _elementwise("sigmoid"),
     "sum": _case_sum, "cumsum": _case_cumsum,
-    "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matpow": _case_matpow,
+    "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matrix_power": _case_matpow,
     "matpow large": _case_matpow_large, "matpow_frechet": _case_matpow_frechet,
     "matpow_frechet2": _case_matpow_frechet2,
     "expm": _case_expm, "expm_frechet": _case_expm_frechet, "expm_frechet2": _case_expm_frechet2,
@@ -518,6 +532,7 @@ CASES = {
     "pinv": _case_pinv, "sqrtm": _matfun_case("sqrtm"), "logm": _matfun_case("logm"),
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
     "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
+    "eigfun_frechet": _case_eigfun_frechet, "eigfun_frechet2": _case_eigfun_frechet2,
     "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
     "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
     "relu": _signed("relu"),
@@ -528,7 +543,7 @@ CASES = {
     "max_weights": _case_weights("max"), "min_weights": _case_weights("min"),
     "mean": _case_mean, "logsumexp": _along_axis("logsumexp"), "softmax": _along_axis("softmax"),
     "log_softmax": _along_axis("log_softmax"),
-    "permute_dims": _case_permute, "swapaxes": _case_swapaxes, "reshape": _case_reshape,
+    "permute_dims": _case_permute, "swapaxes": _case_swapaxes, "c_order_reshape": _case_reshape,
     "broadcast_to": _case_broadcast_to, "reduce_sum": _case_reduce_sum, "tensordot": _case_tensordot,
     "reduce_max": _stack_along_axes("max"), "reduce_min": _stack_along_axes("min"),
     "reduce_logsumexp": _stack_along_axes("logsumexp"), "stacked softmax": _stack_along_axes("softmax"),

@@ -74,6 +74,29 @@ def test_every_public_function_is_parsed_exported_and_documented(op):
     assert f"kv.{op.public}" in (ROOT / "README.md").read_text(), f"kv.{op.public} is not in the README"
 
 
+def _statically_exported_names() -> tuple[set[str], list[str]]:
+    """The names ``kronvec/__init__.py`` imports at its top level, and its literal ``__all__``."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    exported = [node.value for stmt in tree.body if isinstance(stmt, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets)
+                for node in ast.walk(stmt.value) if isinstance(node, ast.Constant)]
+    return imported, exported
+
+
+def test_every_public_function_is_a_name_type_checkers_see():
+    """``kv.inv`` and every other public function is imported by name in ``kronvec/__init__.py``
+    and listed in its literal ``__all__``, so a user's type checker sees it (not added at run time)."""
+    imported, exported = _statically_exported_names()
+    public = {op.public for op in SPECS if op.public}
+    assert not public - imported, f"public functions not imported by name in kronvec/__init__.py: " \
+                                  f"{sorted(public - imported)}"
+    assert not public - set(exported), f"public functions missing from kronvec.__all__: " \
+                                       f"{sorted(public - set(exported))}"
+    assert exported == kv.__all__ and len(set(exported)) == len(exported)
+
+
 @pytest.mark.parametrize("op", [op for op in SPECS if not op.leaf], ids=lambda op: op.name)
 def test_every_operation_has_a_finite_difference_case(op):
     assert op.name in CASES, f"{op.name}: add a case to tests/test_op_derivatives.py"

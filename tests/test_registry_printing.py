@@ -37,7 +37,7 @@ LEAVES = {
     "symbol": lambda: kv.Matrix("X", (2, 3)),
     "const": lambda: kv.Constant(np.arange(6.0).reshape(2, 3), name="A"),
     "unnamed const": lambda: kv.Constant(np.arange(6.0).reshape(2, 3)),
-    "identity": lambda: kv.eye(3),
+    "eye": lambda: kv.eye(3),
     "zeros": lambda: kv.zeros(2, 3),
     "ones": lambda: kv.ones(2, 3),
 }

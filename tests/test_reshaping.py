@@ -81,10 +81,11 @@ def test_pairwise_differences_print_as_numpy_writes_them():
     np.testing.assert_allclose(kv.evaluate(D, X=X0), X0[:, None, :] - X0[None, :, :])
 
 
-def test_new_axes_refuse_other_indices_naming_them():
+def test_new_axes_refuse_other_indices_of_a_stack_naming_them():
     X = kv.Matrix("X", (5, 3))
+    assert X[0, None].shape == (1, 3)  # a matrix is indexed as NumPy (tests/test_numpy_trace_and_new_axes.py)
     with pytest.raises(IndexError, match="full slices"):
-        X[0, None]
+        kv.Matrix("S", (2, 5, 3))[0, None]
     with pytest.raises(IndexError, match="too many indices"):
         X[:, :, :, None]
 

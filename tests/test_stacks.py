@@ -170,7 +170,7 @@ def test_axis_arguments_follow_numpy(name):
 @pytest.mark.parametrize("shape, axes", [((B, M, N), (-2, -1)), ((B, N, M), (-2, -1)), ((B, N, M), (0, 1)),
                                          ((N, B, M), (0, 2))])
 def test_traces_of_rectangular_planes_of_stacks_sum_the_diagonal_and_differentiate(shape, axes):
-    """As np.trace; the trace of a non-square matrix (two axes) raises (the v1 contract)."""
+    """As np.trace (of a non-square matrix too, tests/test_numpy_trace_and_new_axes.py)."""
     Q = kv.Matrix("Q", shape)
     t = kv.trace(Q, axis1=axes[0], axis2=axes[1])
     values = {"Q": _rng(5).standard_normal(shape)}
@@ -699,7 +699,7 @@ def test_functions_along_axes_print():
         "H ↦ H - sum(softmax(X, axis=2) ⊙ H, axis=2, keepdims)"
     namespace = {**{k: getattr(kv, k) for k in kv.__all__}, "X": X, "Y": Y,
                  "broadcast_to": kv.registry.function("broadcast_to"),  # internal nodes of gradients
-                 "reshape": kv.registry.function("reshape")}
+                 "reshape": kv.registry.function("c_order_reshape")}
     for name, axis, keepdims in ALONG_FD:
         e = getattr(kv, name)(X * Y, axis=axis, **({"keepdims": True} if keepdims else {}))
         assert eval(to_python(e), namespace) is e  # the Python form builds the same node

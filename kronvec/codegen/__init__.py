@@ -18,6 +18,7 @@ the evaluator shares between the outputs.
 from __future__ import annotations
 
 import keyword
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -28,9 +29,9 @@ from ..evaluation import Evaluator, bind_values, symbol_table
 from ..expr import Expr, as_expr, display_names, strip_names
 from ..maps import expression_factors
 from ..printing import abbreviate, to_unicode
-from ..shapes import as2d
+from ..shapes import as_matrix_shape
 from ..sample_values import random_matrix
-from .backends import BACKENDS, Backend, backend
+from .backends import BACKENDS, Backend, backend as backend_named
 from .emit import CodegenError, Emitter, identifier
 from .function import GeneratedFunction
 from .maps import MAP_CODE, apply_map
@@ -99,50 +100,94 @@ def lambdify(args: Sequence[Expr], outputs: Any, backend: str = "numpy") -> Call
     """
     if has_named_sizes(args, outputs):  # code for each size set the calls bring
         return NamedSizesFunction(lambdify, args, outputs, backend)
-    be = _backend_named(backend)
+    request = _request(args, outputs, backend_named(backend))
+    return _compiled(request, _written(request))
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What :func:`lambdify` was asked for, checked: the backend, the parameters by their names
+    in the code, the outputs (plain expressions, or a Jacobian ``jac``), the expressions the code
+    evaluates (``roots``: the outputs, or the Jacobian's factors) and their display names."""
+
+    be: Backend
+    space: dict[str, Any]
+    params: dict[Expr, str]
+    outputs: Any
+    jac: Jacobian | None
+    exprs: list[Expr]
+    names: dict[Expr, str]
+    several: bool
+    roots: list[Expr]
+
+
+@dataclass(frozen=True)
+class _Code:
+    """The generated source of a request: the function's name, its parameter list, and whether
+    it takes a stack of tangents as its last argument."""
+
+    emitter: Emitter
+    name: str
+    arglist: list[str]
+    source: str
+    stacked_last: bool
+
+
+def _request(args: Sequence[Expr], outputs: Any, be: Backend) -> _Request:
+    """The request, with every symbol of the outputs among ``args`` (a ``ValueError`` naming the
+    missing ones otherwise)."""
     space = be.namespace()
     params = _params(args, set(space))
     jac = outputs if isinstance(outputs, Jacobian) else None
     exprs, names, several = _outputs(outputs, jac)
-    factors = list(dict.fromkeys(expression_factors(jac.map))) if jac is not None else []
-    roots = factors if jac is not None else exprs
+    roots = list(dict.fromkeys(expression_factors(jac.map))) if jac is not None else exprs
     missing = [s for s in symbol_table(roots).values() if s not in params]
     if missing:
         raise ValueError(f"lambdify: the outputs contain {', '.join(s.params.name for s in missing)}, "
                          f"which {'is' if len(missing) == 1 else 'are'} not among the args "
                          f"({', '.join(s.params.name for s in params) or 'none'})")
-    ev = _described_evaluation(roots)
-    names = abbreviate(roots, names)
-    g = Emitter(be, ev, names, params, set(space) | _RESERVED)
+    return _Request(be, space, params, outputs, jac, exprs, names, several, roots)
+
+
+def _written(request: _Request) -> _Code:
+    """The source of the function: the evaluator's described steps, one line each, then the
+    outputs (or the Jacobian's map applied to the tangent, the last parameter)."""
+    ev = _described_evaluation(request.roots)
+    names = abbreviate(request.roots, request.names)
+    g = Emitter(request.be, ev, names, request.params, set(request.space) | _RESERVED)
     assert ev.described is not None, "an evaluation that describes its steps"
     g.run(ev.described)
-    arglist = [params[s] for s in params]
-    if jac is not None:
-        (tangent,) = g.fresh(_tangent_name(jac, names))
-        arglist.append(tangent)
-        h = tangent
-        if as2d(jac.in_shape) != tuple(jac.in_shape):
-            h = g.let(f"{tangent}.reshape{as2d(jac.in_shape)}", hint=tangent + "2")
-        code = g.rename(apply_map(g, jac.map, h), _result_name(jac, names))
-        result = [_reshaped(code, jac.out_shape)]
-        name = "vjp" if jac.adjoint else "jvp"
-        stacks = g.batched and h == tangent and result[0] == code  # no reshape of either end
-    else:
-        result = [g.value(e) for e in exprs]
-        name = "f"
-        stacks = False
-    source = _assemble(g, name, arglist, result, several)
-    namespace = dict(space)
-    namespace.update({k: be.constant(space, v) if isinstance(v, np.ndarray) else v
-                      for k, v in g.helpers.items()})
-    exec(compile(source, f"<kronvec.lambdify {name}>", "exec"), namespace)  # our own generated source
+    arglist = [request.params[s] for s in request.params]
+    jac = request.jac
+    if jac is None:
+        result = [g.value(e) for e in request.exprs]
+        return _Code(g, "f", arglist, _assemble(g, "f", arglist, result, request.several), False)
+    (tangent,) = g.fresh(_tangent_name(jac, names))
+    arglist.append(tangent)
+    h = tangent
+    if as_matrix_shape(jac.in_shape) != tuple(jac.in_shape):
+        h = g.let(f"{tangent}.reshape{as_matrix_shape(jac.in_shape)}", hint=tangent + "2")
+    code = g.rename(apply_map(g, jac.map, h), _result_name(jac, names))
+    result = [_reshaped(code, jac.out_shape)]
+    name = "vjp" if jac.adjoint else "jvp"
+    stacks = g.batched and h == tangent and result[0] == code  # no reshape of either end
+    return _Code(g, name, arglist, _assemble(g, name, arglist, result, False), stacks)
+
+
+def _compiled(request: _Request, code: _Code) -> GeneratedFunction:
+    """The generated function: ``code.source`` run in the backend's namespace with the
+    emitter's helpers (constants in the backend's arrays)."""
+    be, jac = request.be, request.jac
+    namespace = dict(request.space)
+    namespace.update({k: be.constant(request.space, v) if isinstance(v, np.ndarray) else v
+                      for k, v in code.emitter.helpers.items()})
+    exec(compile(code.source, f"<kronvec.lambdify {code.name}>", "exec"), namespace)  # our own source
+    params = tuple(request.params)
     shapes = [s.shape for s in params] + ([jac.in_shape] if jac is not None else [])
-    return GeneratedFunction(namespace[name], source, be.name, tuple(params), arglist, shapes,
-                             _docstring(outputs, jac, exprs, be), stacked_last=stacks,
-                             remake=(lambdify, (tuple(params), outputs, be.name)))
-
-
-_backend_named = backend  # the parameter ``backend`` shadows the function inside lambdify
+    return GeneratedFunction(namespace[code.name], code.source, be.name, params, code.arglist, shapes,
+                             _docstring(request.outputs, jac, request.exprs, be),
+                             stacked_last=code.stacked_last,
+                             remake=(lambdify, (params, request.outputs, be.name)))
 
 
 def _params(args: Sequence[Expr], reserved: set[str]) -> dict[Expr, str]:
@@ -231,9 +276,9 @@ def _result_name(jac: Jacobian, names: dict[Expr, str]) -> str:
 
 
 def _reshaped(code: str, shape: tuple[int, ...]) -> str:
-    """The code of a map's result (of shape ``as2d(shape)``) in the Jacobian's own shape."""
+    """The code of a map's result (of shape ``as_matrix_shape(shape)``) in the Jacobian's own shape."""
     shape = tuple(shape)
-    return f"{code}.reshape({shape})" if shape in ((), (1, 1)) or as2d(shape) != shape else code
+    return f"{code}.reshape({shape})" if shape in ((), (1, 1)) or as_matrix_shape(shape) != shape else code
 
 
 def _assemble(g: Emitter, name: str, arglist: list[str], result: list[str], several: bool) -> str:

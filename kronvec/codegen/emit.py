@@ -128,10 +128,10 @@ class Emitter:
         are numbered when the code is finished (:meth:`finish`), in order of appearance."""
         out = []
         for hint in hints:
-            if hint.startswith(_TEMP):  # derived from a temporary: 't3_lu'
+            if hint.startswith(_TEMP) and hint.isidentifier():  # derived from a temporary: 't3_lu'
                 name = hint
-            else:
-                base = identifier(hint) or "t"
+            else:  # (a hint made from code, 'ŧ7.swapaxes(-1, -2)_inv', names a temporary)
+                base = (identifier(hint) if not hint.startswith(_TEMP) else None) or "t"
                 if base in ("t", "term"):
                     self._count += 1
                     name = f"{_TEMP}{self._count}"

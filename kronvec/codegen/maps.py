@@ -33,6 +33,7 @@ from ..maps import (ComposeMap, DiagEmbedMap, DiagExtractMap, ElementwiseMap, Ex
                     TriangleMap, TriSolveMap, ZeroMap)
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap, _AxesMap
 from ..maps.adjugate import AdjugateFrechetMap
+from ..maps.eigen_frechet import EigfunFrechetMap, EigfunSecondMap
 from ..maps.einsum import EinsumMap
 from ..maps.expm_second import ExpmSecondMap
 from ..maps.polar import PolarFrechetMap
@@ -46,7 +47,7 @@ from ..maps.terms import _SLOT_INDEX, _FactorTerm
 from ..ops._code_templates import code_slice, code_transpose
 from ..ops.leaves import Matrix
 from ..registry import function
-from ..shapes import as2d
+from ..shapes import as_matrix_shape
 from .backends import Factor
 from .emit import Emitter, _operand
 
@@ -56,8 +57,8 @@ MapCode = Callable[[Emitter, Any, str], str]
 
 
 def apply_map(g: Emitter, m: LinearMap, h: str) -> str:
-    """Emit the code of m(h) for the tangent code ``h`` (of shape ``as2d(m.in_shape)``);
-    returns the code of the result (of shape ``as2d(m.out_shape)``, or a scalar).
+    """Emit the code of m(h) for the tangent code ``h`` (of shape ``as_matrix_shape(m.in_shape)``);
+    returns the code of the result (of shape ``as_matrix_shape(m.out_shape)``, or a scalar).
 
     The code of the maps in :data:`BATCHED` takes tangents with leading axes as well (a
     stack of tangents, as a bound map's ``jvp`` does); any other map clears ``g.batched``.
@@ -76,7 +77,7 @@ def apply_map(g: Emitter, m: LinearMap, h: str) -> str:
 
 def _factor(g: Emitter, f: Any) -> str | None:
     """The code of a map's factor (None for an identity)."""
-    if f is None or isinstance(f, Expr) and f.op == "identity":
+    if f is None or isinstance(f, Expr) and f.op == "eye":
         return None
     if isinstance(f, Expr):
         return g.value(f)
@@ -122,11 +123,11 @@ def _kront(g: Emitter, m: KronTMap, h: str) -> str:
 
 def _trace(g: Emitter, m: TraceMap, h: str) -> str:
     c = _factor(g, m.C)
-    if max(len(as2d(m.in_shape)), len(as2d(m.out_shape))) > 2:
+    if max(len(as_matrix_shape(m.in_shape)), len(as_matrix_shape(m.out_shape))) > 2:
         return _trace_members(g, m, h, c)
     if c is None:
         t = f"{g.array_module}.einsum('...ii->...', {h})"  # the trace of each tangent of a stack
-    elif _is_scalar(m.C) or as2d(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
+    elif _is_scalar(m.C) or as_matrix_shape(m.in_shape) == (1, 1):  # a scalar tangent: tr(c h) = c h
         g.batched = False
         if not (_is_scalar(m.C) or isinstance(m.C, (int, float, np.number))):
             c = f"{_operand(c)}.reshape(())"  # a 1×1 factor C: tr(C h) is still a () number
@@ -148,7 +149,7 @@ def _trace_members(g: Emitter, m: TraceMap, h: str, c: str | None) -> str:
     """tr(Cᵢ Hᵢ) Mᵢ for every member i of a stack (C, M: one matrix, or one per member), in the
     matrix form of the output (per-member scalars as (..., 1, 1))."""
     g.batched = False
-    if as2d(m.in_shape)[-2:] == (1, 1):  # per-member scalar tangents: tr(cᵢ hᵢ) = cᵢ hᵢ
+    if as_matrix_shape(m.in_shape)[-2:] == (1, 1):  # per-member scalar tangents: tr(cᵢ hᵢ) = cᵢ hᵢ
         t = f"{_operand(h)}[..., 0, 0]"
         if c is not None and not _is_one(m.C):
             scalar = _is_scalar(m.C) or not isinstance(m.C, Expr) or len(m.C.shape) < 2
@@ -209,7 +210,7 @@ def _kron_factor(g: Emitter, m: KronFactorMap, h: str) -> str:
 
 def _tangent(shape: tuple[int, ...]) -> Expr:
     """A symbol standing for the tangent, to write a map's action as an op node."""
-    return Matrix("_tangent", as2d(shape))
+    return Matrix("_tangent", as_matrix_shape(shape))
 
 
 def _via_op(build: Callable[[Any, Expr], Expr]) -> MapCode:
@@ -228,7 +229,7 @@ def _index(g: Emitter, m: IndexMap, h: str) -> str:
     (rs, cs), (ws, wc) = m._read, m._write
     if rs is None or cs is None or ws is None or wc is None:
         g.unsupported("an index map that is not a slice")
-    (n, k), (p, q) = as2d(m.in_shape), as2d(m.out_shape)
+    (n, k), (p, q) = as_matrix_shape(m.in_shape), as_matrix_shape(m.out_shape)
     if g.name == "torch" and any(s.step is not None and s.step < 0 for s in (rs, cs, ws, wc)):
         g.unsupported("an index with a negative step (PyTorch slices take positive steps only)")
     taken = f"{h}[{_slice(rs, n)}, {_slice(cs, k)}]"
@@ -242,7 +243,7 @@ def _slice(s: slice, size: int) -> str:
 
 
 def _trisolve(g: Emitter, m: TriSolveMap, h: str) -> str:
-    out, shape = h, as2d(m.in_shape)
+    out, shape = h, as_matrix_shape(m.in_shape)
     if m.Tr is not None:
         f = Factor("triangular", (_factor_code(g, m.Tr),), shape[-1], m.lower_r, stacked=len(m.Tr.shape) - 2)
         out = g.let(g.backend.solve_right_code(g, f, out, False, shape) if f.stacked
@@ -302,7 +303,7 @@ def _diag_rank_one(g: Emitter, m: DiagRankOneMap, h: str) -> str:
 
 
 def _zero(g: Emitter, m: ZeroMap, h: str) -> str:
-    return g.zeros(as2d(m.out_shape))
+    return g.zeros(as_matrix_shape(m.out_shape))
 
 
 def _sum(g: Emitter, m: SumMap, h: str) -> str:
@@ -337,7 +338,7 @@ def _broadcast(g: Emitter, m: BroadcastMap, h: str) -> str:
     for k in range(len(expanded)):
         expanded[k] = 1 if k in m.inserted else next(kept)
     spread = f"{g.array_module}.broadcast_to({_operand(h)}.reshape({tuple(expanded)}), {tuple(m.out_shape)})"
-    return g.let(f"{spread}.reshape({as2d(m.out_shape)})", hint="term")
+    return g.let(f"{spread}.reshape({as_matrix_shape(m.out_shape)})", hint="term")
 
 
 def _reduce(g: Emitter, m: ReduceMap, h: str) -> str:
@@ -349,7 +350,7 @@ def _reduce(g: Emitter, m: ReduceMap, h: str) -> str:
         x = f"{x}.sum({axis}={m.kept_sums}, {keep}=True)"
     if m.removed:
         x = f"{x}.sum({axis}={m.removed})"
-    return g.let(f"{x}.reshape({as2d(m.out_shape)})", hint="term")
+    return g.let(f"{x}.reshape({as_matrix_shape(m.out_shape)})", hint="term")
 
 
 def _einsum(g: Emitter, m: EinsumMap, h: str) -> str:
@@ -361,7 +362,7 @@ def _einsum(g: Emitter, m: EinsumMap, h: str) -> str:
     extra = ", optimize=True" if g.name == "numpy" else ""
     text = m.contraction.text
     contracted = f"{g.array_module}.einsum({text!r}, {', '.join(args)}{extra})"
-    return g.let(f"{contracted}.reshape({as2d(m.out_shape)})", hint="term")
+    return g.let(f"{contracted}.reshape({as_matrix_shape(m.out_shape)})", hint="term")
 
 
 def _einsum_factor(g: Emitter, x: Any, shape: tuple[int, ...]) -> str:
@@ -380,13 +381,13 @@ def _permute(g: Emitter, m: PermuteMap, h: str) -> str:
     g.batched = False
     x = f"{_operand(h)}.reshape({tuple(m.in_shape)})"
     moved = f"{x}.permute({m.axes})" if g.name == "torch" else f"{g.array_module}.transpose({x}, {m.axes})"
-    return g.let(f"{moved}.reshape({as2d(m.out_shape)})", hint="term")
+    return g.let(f"{moved}.reshape({as_matrix_shape(m.out_shape)})", hint="term")
 
 
 def _reshape(g: Emitter, m: ReshapeMap, h: str) -> str:
     """H read in C order in the output's shape, as NumPy reshapes values."""
     g.batched = False
-    return g.let(f"{_operand(h)}.reshape({as2d(m.out_shape)})", hint="term")
+    return g.let(f"{_operand(h)}.reshape({as_matrix_shape(m.out_shape)})", hint="term")
 
 
 # Maps whose code is written for stacks (factors and tangents with leading axes); the maps written
@@ -417,6 +418,8 @@ MAP_CODE: dict[type, MapCode] = {
     ExpmFrechetMap: _via_op(lambda m, H: function("expm_frechet")(m.A, H)),
     MatrixFunctionFrechetMap: _via_op(lambda m, H: function(m.fn + "_frechet")(m.A, H)),
     PreparedMap: _prepared,
+    EigfunFrechetMap: lambda g, m, h: apply_map(g, m.sandwich(), h),  # V (Γ ⊙ Vᵀ H V) Vᵀ
+    EigfunSecondMap: _via_op(lambda m, H: function("eigfun_frechet2")(m.A, m.g, H, m.E, m.uplo)),
     AdjugateFrechetMap: _prepared,
     PolarFrechetMap: _prepared,
     SecondFrechetMap: _second,

@@ -32,13 +32,13 @@ __all__ = ["STACK_READY", "STACK_CODE", "stacked", "stack_template"]
 
 # Ops whose code template broadcasts over leading axes exactly as NumPy's stack semantics do.
 STACK_READY = frozenset({
-    "named", "add", "scale", "smul", "hadamard", "power", "matmul", "inv", "matpow", "det", "logdet",
+    "named", "add", "scale", "smul", "multiply", "power", "matmul", "inv", "matrix_power", "det", "logdet",
     "exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sigmoid", "softplus", "abs", "sign", "relu",
     "maximum", "minimum", "xlogy", "xdivy", "gammaln", "digamma", "erf", "erfc", "ndtr", "log_ndtr",
-    "logit", "pow", "sum", "norm", "permute_dims", "reshape", "broadcast_to", "reduce_sum",
+    "logit", "pow", "sum", "norm", "permute_dims", "c_order_reshape", "broadcast_to", "reduce_sum",
     "reduce_max", "reduce_min", "reduce_logsumexp", "slogdet_sign", "pinv_checked", "pinv", "ones", "zeros",
     "qr_Q", "qr_R", "expm", "adj",
-    "einsum", "reshaped", "expand_dims", "squeeze",  # np.einsum and np.reshape of the whole arrays
+    "einsum", "reshape", "expand_dims", "squeeze",  # np.einsum and np.reshape of the whole arrays
 })
 
 
@@ -123,14 +123,14 @@ def _column(g: Any, e: Expr, *args: str) -> str:
 
 # Templates for stacks of the ops whose one-matrix code names the two matrix axes.
 STACK_CODE: dict[str, Callable[..., str]] = {
-    "transpose": _transpose,
+    "matrix_transpose": _transpose,
     "trace": _trace,
     "diagpart": _diagpart,
     "diag": _diag,
     "cholesky": _cholesky,
     "adj_frechet": _adjugate_frechet,
     "tri": _tri,
-    "identity": _identity,
+    "eye": _identity,
     "solve_triangular": _solve_triangular,
     "eigvalsh": _column,
     "sqrtm": _matrix_function,

@@ -50,7 +50,7 @@ from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, sta
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
-_OWN_TRANSPOSES = frozenset({"matmul", "transpose"})  # products look for their transposes themselves
+_OWN_TRANSPOSES = frozenset({"matmul", "matrix_transpose"})  # products look for their transposes themselves
 
 
 def run_recorded(plans: dict[frozenset[Expr], Plan], exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
@@ -282,8 +282,8 @@ class Evaluator:
         (a product makes those solves), a product only traced, a term s·A or s·I of a sum (it
         adds in place) or an identity."""
         return not (spec(node.op).deferred or node in self._lazy or node in self._unforced
-                    or node.op == "identity"
-                    or node.op == "matpow" and node.args[0].op == "inv")
+                    or node.op == "eye"
+                    or node.op == "matrix_power" and node.args[0].op == "inv")
 
     def standalone_inverses(self) -> set[Expr]:
         """The inverses whose value is needed as a matrix (:func:`.traces.standalone_inverses`)."""
@@ -315,7 +315,7 @@ class Evaluator:
         elif e.op == "scale" and e.args[0].op in ("add", "matmul"):
             inner = self.operand(e.args[0])
             value = self.op(partial(scaled, e.params.coef), inner)
-        elif e.op == "identity":
+        elif e.op == "eye":
             value = self.op(partial(Identity, e.shape[0]))
         elif e.op == "matmul" and (split := low_rank_split(e)) is not None:
             value = self.op(product_operand, self.chain(e.args[:split]), self.chain(e.args[split:]))
@@ -382,7 +382,7 @@ class Evaluator:
         if f.op != "inv" or f in self._cache:
             return None
         base = f.args[0]
-        if base.op == "transpose":
+        if base.op == "matrix_transpose":
             return self.factorization(base.args[0]), True
         return self.factorization(base), False
 

@@ -27,7 +27,7 @@ __all__ = ["sigmoid_slope_argument", "sigmoid_slope", "fused_operands", "ones_pr
 
 def sigmoid_slope_argument(node: Expr) -> Expr | None:
     """u when ``node`` is σ(u) ⊙ σ(−u) (in either order, −u as ``-1 · u``), else None."""
-    if node.op != "hadamard" or len(node.args) != 2:
+    if node.op != "multiply" or len(node.args) != 2:
         return None
     a, b = node.args
     if a.op != "sigmoid" or b.op != "sigmoid" or a.shape != b.shape:
@@ -93,7 +93,7 @@ def ones_product(factors: Sequence[Expr]) -> Callable[[Any, Any], Any] | None:
     return None if kind is None else _BY_NUMPY[kind]
 
 
-_NOT_DENSE = frozenset({"ones", "inv", "matpow", "identity"})  # solves, inverses and 𝟙𝟙ᵀ go as before
+_NOT_DENSE = frozenset({"ones", "inv", "matrix_power", "eye"})  # solves, inverses and 𝟙𝟙ᵀ go as before
 
 
 def _repeat_row(ones: np.ndarray, b: Any) -> Any:

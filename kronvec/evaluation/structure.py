@@ -29,7 +29,7 @@ from ..ops.products import matrix_transpose
 __all__ = ["Structure"]
 
 # ops whose value is symmetric when every matrix argument is
-_SYMMETRIC_WHEN_ARGS = frozenset({"hadamard", "named", "transpose", "inv", "matpow", "scale"})
+_SYMMETRIC_WHEN_ARGS = frozenset({"multiply", "named", "matrix_transpose", "inv", "matrix_power", "scale"})
 
 
 class Structure:
@@ -66,7 +66,7 @@ class Structure:
         op, memo = e.op, self._symmetric
         if op == "symbol":
             return bool(e.params.symmetric) or e in self._symbols
-        if op in ("identity", "zeros", "ones"):
+        if op in ("eye", "zeros", "ones"):
             return True
         if op == "const":
             value = np.asarray(e.params.value.array)
@@ -113,7 +113,7 @@ class Structure:
         op, memo = e.op, self._definite
         if op == "symbol":
             return 2 if e.params.positive_definite else 0
-        if op == "identity":
+        if op == "eye":
             return 2
         if op == "zeros":
             return 1
@@ -124,7 +124,7 @@ class Structure:
         if op == "add":
             levels = [memo[a] for a in e.args]
             return 0 if min(levels) == 0 else max(levels)
-        if op == "matpow":
+        if op == "matrix_power":
             base, k = e.args[0], e.params.k
             return memo[base] if memo[base] == 2 else (1 if k % 2 == 0 else memo[base])
         if op == "matmul":  # AᵀA, AᵀSA: palindromes (symmetric, checked above) with a PSD middle

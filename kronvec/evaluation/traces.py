@@ -38,18 +38,18 @@ _MAX_ROTATED = 12  # longer chains are costed in their given rotation only
 
 def expand_powers(factors: Sequence[Expr]) -> tuple[Expr, ...]:
     """The factors of a product with every (B⁻¹)ᵏ written as k factors B⁻¹."""
-    if not any(f.op == "matpow" and f.args[0].op == "inv" for f in factors):
+    if not any(f.op == "matrix_power" and f.args[0].op == "inv" for f in factors):
         return tuple(factors)
     out: list[Expr] = []
     for f in factors:
-        out.extend((f.args[0],) * f.params.k if f.op == "matpow" and f.args[0].op == "inv" else (f,))
+        out.extend((f.args[0],) * f.params.k if f.op == "matrix_power" and f.args[0].op == "inv" else (f,))
     return tuple(out)
 
 
 def has_inverse(product: Expr) -> bool:
     """Whether the 2-D product node, larger than 1×1, has a factor B⁻¹ or (B⁻¹)ᵏ."""
     return product.op == "matmul" and product.ndim == 2 and product.shape[0] > 1 and any(
-        f.op == "inv" or f.op == "matpow" and f.args[0].op == "inv" for f in product.args)
+        f.op == "inv" or f.op == "matrix_power" and f.args[0].op == "inv" for f in product.args)
 
 
 def factor_kind(fac: Any) -> str:
@@ -76,7 +76,7 @@ def standalone_inverses(exprs: Sequence[Expr]) -> set[Expr]:
     out = {e for e in exprs if e.op == "inv"}
     for e in exprs:
         for node in e.walk():
-            if node.op not in ("matmul", "matpow"):
+            if node.op not in ("matmul", "matrix_power"):
                 out.update(a for a in node.args if a.op == "inv")
     return out
 
@@ -153,7 +153,7 @@ def _side_cost(ev: Evaluator, side: tuple[Expr, ...], chain_cost: float, needed:
     f = side[0]
     if f.op != "inv" or ev.cached(f) is not None or ev.canon(f) in needed:
         return 0.0
-    base = f.args[0].args[0] if f.args[0].op == "transpose" else f.args[0]
+    base = f.args[0].args[0] if f.args[0].op == "matrix_transpose" else f.args[0]
     return inverse_cost(ev.factorization(base))
 
 

@@ -109,4 +109,4 @@ class AdjugateFrechetMap(PreparedMap):
     prepare = staticmethod(_frechet)
 
     def _adjoint(self) -> LinearMap:
-        return AdjugateFrechetMap(fx.tr(self.A), self.in_shape)
+        return AdjugateFrechetMap(fx.transposed(self.A), self.in_shape)

@@ -25,12 +25,13 @@ Importing this module installs it as the algebra behind ``@ + *`` of maps.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional
 
 from ..expr import Expr
 from . import factors as fx
-from ..shapes import Shape, as2d
+from ..shapes import Shape, as_matrix_shape
 from .base import ALGEBRA, LinearMap
+from .dispatch import Rule, rule_for_pair, rule_for_type
 from .sandwich import DiagSandwichMap, sandwich_shape_ok
 from .nodes import ComposeMap, ScaledMap, SumMap, ZeroMap, flatten_sum
 from .diagonal import KronDiagMap
@@ -38,30 +39,8 @@ from .selection import IndexMap, compose_index_maps
 from .terms import DiagEmbedMap, DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TraceMap
 from .triangular import TriSolveMap
 
-__all__ = ["compose", "add", "scale", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_RULES", "SCALE_RULES",
+__all__ = ["compose", "add_maps", "scale_map", "COMPOSE_TIERS", "COMPOSE_RULES", "MERGE_RULES", "SCALE_RULES",
            "RELABEL_RULES"]
-
-Rule = Callable[[Any, Any], Optional[LinearMap]]
-_Rule1 = TypeVar("_Rule1")  # the rules of a table by one map's type
-
-
-def _lookup1(table: dict[type, _Rule1], m: LinearMap) -> _Rule1 | None:
-    """The rule for the most specific class of ``m`` in ``table``, or None."""
-    for kind in type(m).__mro__:
-        if kind in table:
-            return table[kind]
-    return None
-
-
-def _lookup(table: dict[tuple[type, type], Rule], outer: LinearMap, inner: LinearMap) -> Rule | None:
-    """The most specific rule for the pair of types (along both class hierarchies)."""
-    for o in type(outer).__mro__:
-        for i in type(inner).__mro__:
-            rule = table.get((o, i))
-            if rule is not None:
-                return rule
-    return None
-
 
 # ------------------------------------------------------------ composition
 def compose(*maps: LinearMap) -> LinearMap:
@@ -78,7 +57,7 @@ def _compose2(outer: LinearMap, inner: LinearMap) -> LinearMap:
     if outer.is_identity():
         return _relabel(inner, inner.in_shape, outer.out_shape)
     for table in COMPOSE_TIERS:  # zero, scalings, sums and chains first, then the term rules
-        rule = _lookup(table, outer, inner)
+        rule = rule_for_pair(table, outer, inner)
         merged = rule(outer, inner) if rule is not None else None
         if merged is not None:
             return merged
@@ -108,7 +87,7 @@ def _relabel(m: LinearMap, in_shape: Shape, out_shape: Shape) -> LinearMap:
     """``m`` relabelled to scalar shapes ``()``/``(1, 1)`` where they differ."""
     if m.in_shape == tuple(in_shape) and m.out_shape == tuple(out_shape):
         return m
-    rule = _lookup1(RELABEL_RULES, m)
+    rule = rule_for_type(RELABEL_RULES, m)
     relabelled = rule(m, in_shape, out_shape) if rule is not None else m.relabel(in_shape, out_shape)
     if relabelled is not None:
         return relabelled
@@ -125,26 +104,28 @@ RELABEL_RULES: dict[type, Callable[[Any, Shape, Shape], LinearMap]] = {
 
 def _kron_kron(o: KronMap, i: KronMap) -> LinearMap:
     # A₁ (A₂ H B₂) B₁
-    return KronMap(fx.mm(o.A, i.A), fx.mm(i.B, o.B), i.in_shape, o.out_shape)
+    return KronMap(fx.product(o.A, i.A), fx.product(i.B, o.B), i.in_shape, o.out_shape)
 
 
 def _kron_kront(o: KronMap, i: KronTMap) -> LinearMap:
     # A₁ (A₂ Hᵀ B₂) B₁
-    return KronTMap(fx.mm(o.A, i.A), fx.mm(i.B, o.B), i.in_shape, o.out_shape)
+    return KronTMap(fx.product(o.A, i.A), fx.product(i.B, o.B), i.in_shape, o.out_shape)
 
 
 def _kront_kron(o: KronTMap, i: KronMap) -> LinearMap:
     # A₁ (A₂ H B₂)ᵀ B₁ = (A₁B₂ᵀ) Hᵀ (A₂ᵀB₁)
-    return KronTMap(fx.mm(o.A, fx.tr(i.B)), fx.mm(fx.tr(i.A), o.B), i.in_shape, o.out_shape)
+    return KronTMap(fx.product(o.A, fx.transposed(i.B)), fx.product(fx.transposed(i.A), o.B),
+                    i.in_shape, o.out_shape)
 
 
 def _kront_kront(o: KronTMap, i: KronTMap) -> LinearMap:
     # A₁ (A₂ Hᵀ B₂)ᵀ B₁ = (A₁B₂ᵀ) H (A₂ᵀB₁)
-    return KronMap(fx.mm(o.A, fx.tr(i.B)), fx.mm(fx.tr(i.A), o.B), i.in_shape, o.out_shape)
+    return KronMap(fx.product(o.A, fx.transposed(i.B)), fx.product(fx.transposed(i.A), o.B),
+                   i.in_shape, o.out_shape)
 
 
 def _elem_elem(o: ElementwiseMap, i: ElementwiseMap) -> LinearMap:
-    return ElementwiseMap(fx.had(o.D, i.D), i.in_shape, o.out_shape)
+    return ElementwiseMap(fx.elementwise_product(o.D, i.D), i.in_shape, o.out_shape)
 
 
 def _kron_elem(o: KronMap, i: ElementwiseMap) -> LinearMap | None:
@@ -163,33 +144,35 @@ def _elem_kron(o: ElementwiseMap, i: KronMap) -> LinearMap | None:
 
 def _kron_sandwich(o: KronMap, i: DiagSandwichMap) -> LinearMap:
     # A (A₁ (D ⊙ ·) B₁) B = (A A₁) (D ⊙ ·) (B₁ B)
-    return DiagSandwichMap(fx.mm(o.A, i.A1), fx.mm(i.B1, o.B), i.D, i.A2, i.B2, i.in_shape, o.out_shape)
+    return DiagSandwichMap(fx.product(o.A, i.A1), fx.product(i.B1, o.B), i.D, i.A2, i.B2,
+                           i.in_shape, o.out_shape)
 
 
 def _sandwich_kron(o: DiagSandwichMap, i: KronMap) -> LinearMap:
     # (D ⊙ (A₂ (A H B) B₂)) = D ⊙ ((A₂A) H (BB₂))
-    return DiagSandwichMap(o.A1, o.B1, o.D, fx.mm(o.A2, i.A), fx.mm(i.B, o.B2), i.in_shape, o.out_shape)
+    return DiagSandwichMap(o.A1, o.B1, o.D, fx.product(o.A2, i.A), fx.product(i.B, o.B2),
+                           i.in_shape, o.out_shape)
 
 
 def _elem_sandwich(o: ElementwiseMap, i: DiagSandwichMap) -> LinearMap | None:
     # D₁ ⊙ (D₂ ⊙ (A₂ H B₂)) when the sandwich has no outer factors
     if i.A1 is not None or i.B1 is not None:
         return None
-    return DiagSandwichMap(None, None, fx.had(o.D, i.D), i.A2, i.B2, i.in_shape, o.out_shape)
+    return DiagSandwichMap(None, None, fx.elementwise_product(o.D, i.D), i.A2, i.B2, i.in_shape, o.out_shape)
 
 
 def _sandwich_elem(o: DiagSandwichMap, i: ElementwiseMap) -> LinearMap | None:
     # A₁ (D₁ ⊙ (D₂ ⊙ H)) B₁ when the sandwich has no inner factors
     if o.A2 is not None or o.B2 is not None:
         return None
-    return DiagSandwichMap(o.A1, o.B1, fx.had(o.D, i.D), None, None, i.in_shape, o.out_shape)
+    return DiagSandwichMap(o.A1, o.B1, fx.elementwise_product(o.D, i.D), None, None, i.in_shape, o.out_shape)
 
 
 def _trace_after(o: TraceMap, inner: LinearMap) -> LinearMap | None:
     # tr(C L(H)) M = tr(C' H) M with C'ᵀ = Lᵀ(Cᵀ); on stacks, for an L acting member by member
     if o.symbolic and not inner.acts_on_expressions() or not inner.memberwise():
         return None
-    return TraceMap(fx.tr(inner.T._apply(o.c_transposed())), o.M, inner.in_shape, o.out_shape)
+    return TraceMap(fx.transposed(inner.T._apply(o.c_transposed())), o.M, inner.in_shape, o.out_shape)
 
 
 def _before_trace(outer: LinearMap, i: TraceMap) -> LinearMap | None:
@@ -207,7 +190,7 @@ def _kron_trisolve(o: KronMap, i: TriSolveMap) -> LinearMap | None:
     fold_l, fold_r = o.A is not None and i.Tl is not None, o.B is not None and i.Tr is not None
     if not (fold_l or fold_r):
         return None
-    kron = KronMap(fx.mm(o.A, left) if fold_l else o.A, fx.mm(right, o.B) if fold_r else o.B,
+    kron = KronMap(fx.product(o.A, left) if fold_l else o.A, fx.product(right, o.B) if fold_r else o.B,
                    i.out_shape, o.out_shape)
     rest = TriSolveMap(None if fold_l else i.Tl, None if fold_r else i.Tr, i.lower_l, i.lower_r,
                        i.in_shape, i.out_shape, i.label)
@@ -222,7 +205,7 @@ def _trisolve_kron(o: TriSolveMap, i: KronMap) -> LinearMap | None:
     fold_l, fold_r = i.A is not None and o.Tl is not None, i.B is not None and o.Tr is not None
     if not (fold_l or fold_r):
         return None
-    kron = KronMap(fx.mm(left, i.A) if fold_l else i.A, fx.mm(i.B, right) if fold_r else i.B,
+    kron = KronMap(fx.product(left, i.A) if fold_l else i.A, fx.product(i.B, right) if fold_r else i.B,
                    i.in_shape, i.out_shape)
     rest = TriSolveMap(None if fold_l else o.Tl, None if fold_r else o.Tr, o.lower_l, o.lower_r,
                        i.out_shape, o.out_shape, o.label)
@@ -245,10 +228,10 @@ def _kron_of_diag(o: KronMap, i: DiagEmbedMap) -> LinearMap | None:
 
 COMPOSE_TIERS: list[dict[tuple[type, type], Rule]] = [
     {(ZeroMap, LinearMap): _zero, (LinearMap, ZeroMap): _zero},
-    {(ScaledMap, LinearMap): lambda o, i: scale(o.coef, _compose2(o.inner, i)),
-     (LinearMap, ScaledMap): lambda o, i: scale(i.coef, _compose2(o, i.inner))},
-    {(SumMap, LinearMap): lambda o, i: add(*[_compose2(t, i) for t in o.terms]),
-     (LinearMap, SumMap): lambda o, i: add(*[_compose2(o, t) for t in i.terms])},
+    {(ScaledMap, LinearMap): lambda o, i: scale_map(o.coef, _compose2(o.inner, i)),
+     (LinearMap, ScaledMap): lambda o, i: scale_map(i.coef, _compose2(o, i.inner))},
+    {(SumMap, LinearMap): lambda o, i: add_maps(*[_compose2(t, i) for t in o.terms]),
+     (LinearMap, SumMap): lambda o, i: add_maps(*[_compose2(o, t) for t in i.terms])},
     {(LinearMap, ComposeMap): _into_inner_chain},
     {(ComposeMap, LinearMap): _into_outer_chain},
 ]
@@ -277,7 +260,7 @@ COMPOSE_TIERS.append(COMPOSE_RULES)
 
 
 # ------------------------------------------------------------------ sums
-def add(*maps: LinearMap) -> LinearMap:
+def add_maps(*maps: LinearMap) -> LinearMap:
     """L₁ + L₂ + ⋯, merging terms that share a factor."""
     in_shape, out_shape = maps[0].in_shape, maps[0].out_shape
     terms: list[LinearMap] = []
@@ -369,14 +352,14 @@ def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
 
 def _implicit(f: Any) -> Any:
     """None for an identity expression (so that it prints and applies as one)."""
-    return None if isinstance(f, Expr) and f.op == "identity" else f
+    return None if isinstance(f, Expr) and f.op == "eye" else f
 
 
 def _merge_keys(m: LinearMap) -> list[tuple[Any, ...]]:
     """Keys that two terms share whenever :func:`_merge` can merge them (factors compare by
     identity), so that a sum of n terms tries O(n) merges, not O(n²)."""
     kind = type(m)
-    if _lookup1(MERGE_RULES, m) is None:
+    if rule_for_type(MERGE_RULES, m) is None:
         return []
     if isinstance(m, (KronMap, KronTMap)):
         return [(kind, 0, id(_coefficient(m.A)[1])), (kind, 1, id(_coefficient(m.B)[1]))]
@@ -389,7 +372,7 @@ def _merge(x: LinearMap, y: LinearMap) -> Optional[LinearMap]:
     """x + y as a single term when they share a factor, else None."""
     if type(x) is not type(y):
         return None
-    rule = _lookup1(MERGE_RULES, x)
+    rule = rule_for_type(MERGE_RULES, x)
     return rule(x, y) if rule is not None else None
 
 
@@ -443,7 +426,7 @@ def _explicit(f: Any, m: KronMap | KronTMap, side: str, like: Any) -> Any:
     ``like`` (an expression, or numbers)."""
     if f is not None:
         return f
-    n, k = as2d(m.in_shape)[-2:]
+    n, k = as_matrix_shape(m.in_shape)[-2:]
     size = {("A", KronMap): n, ("B", KronMap): k, ("A", KronTMap): k, ("B", KronTMap): n}
     return fx.eye(size[(side, type(m))], like)
 
@@ -465,7 +448,7 @@ def _coefficient(f: Any) -> tuple[float, Any]:
 
 
 # --------------------------------------------------------------- scaling
-def scale(c: Any, m: LinearMap) -> LinearMap:
+def scale_map(c: Any, m: LinearMap) -> LinearMap:
     """c·L for a number or a scalar expression c; absorbed into a factor where possible."""
     if not isinstance(c, Expr):
         c = float(c)
@@ -473,7 +456,7 @@ def scale(c: Any, m: LinearMap) -> LinearMap:
             return m
         if c == 0.0:
             return ZeroMap(m.in_shape, m.out_shape)
-    rule = _lookup1(SCALE_RULES, m)
+    rule = rule_for_type(SCALE_RULES, m)
     if rule is not None:
         return rule(c, m)
     absorbed = m.absorb(c)
@@ -482,18 +465,23 @@ def scale(c: Any, m: LinearMap) -> LinearMap:
 
 def _scale_chain(c: Any, m: ComposeMap) -> LinearMap:
     for pos, part in enumerate(m.maps):
-        scaled = scale(c, part)
+        scaled = scale_map(c, part)
         if not isinstance(scaled, ScaledMap):
             return ComposeMap(m.maps[:pos] + (scaled,) + m.maps[pos + 1:])
     return ScaledMap(c, m)
 
 
+def _scale_scaled(c: Any, m: ScaledMap) -> LinearMap:
+    # c·(c'·L) = (c c')·L
+    return scale_map(fx.mul(c, m.coef) if fx.is_symbolic(c, m.coef) else c * m.coef, m.inner)
+
+
 SCALE_RULES: dict[type, Callable[[Any, Any], LinearMap]] = {
     ZeroMap: lambda c, m: m,
-    ScaledMap: lambda c, m: scale(fx.mul(c, m.coef) if fx.is_symbolic(c, m.coef) else c * m.coef, m.inner),
-    SumMap: lambda c, m: add(*[scale(c, t) for t in m.terms]),
+    ScaledMap: _scale_scaled,
+    SumMap: lambda c, m: add_maps(*[scale_map(c, t) for t in m.terms]),
     ComposeMap: _scale_chain,
 }
 
 
-ALGEBRA.compose, ALGEBRA.add, ALGEBRA.scale = compose, add, scale
+ALGEBRA.compose, ALGEBRA.add_maps, ALGEBRA.scale_map = compose, add_maps, scale_map

@@ -14,7 +14,7 @@ term                       action H ↦                                  adjoint
 ``ReshapeMap(s, t)``       ``H.reshape(t)`` (C order, as NumPy)        the reshape back
 =========================  ==========================================  =====================
 
-Tangents arrive in their matrix form (:func:`kronvec.shapes.as2d`) with
+Tangents arrive in their matrix form (:func:`kronvec.shapes.as_matrix_shape`) with
 leading batch axes of tangents; each map reads them in the shape of its
 input, acts, and returns the matrix form of its output.  None of them
 couples the members of a stack beyond what the operation itself does, and
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .. import registry
-from ..shapes import Shape, as2d, fmt
+from ..shapes import Shape, as_matrix_shape, fmt
 from . import factors as fx
 from .base import LinearMap, dense_by_basis
 
@@ -41,7 +41,7 @@ def leading_axes(small: Shape, big: Shape) -> tuple[int, ...]:
 
 def _lead(h: Any, shape: Shape) -> tuple[int, ...]:
     """The batch axes of tangents in front of the matrix form of ``shape``."""
-    return tuple(np.shape(h)[:np.ndim(h) - len(as2d(shape))])
+    return tuple(np.shape(h)[:np.ndim(h) - len(as_matrix_shape(shape))])
 
 
 class _AxesMap(LinearMap):
@@ -52,7 +52,7 @@ class _AxesMap(LinearMap):
         return np.asarray(h, dtype=float).reshape(lead + self.in_shape), lead
 
     def _write(self, x: np.ndarray, lead: tuple[int, ...]) -> np.ndarray:
-        return np.reshape(x, lead + as2d(self.out_shape))
+        return np.reshape(x, lead + as_matrix_shape(self.out_shape))
 
     def memberwise(self) -> bool:
         return False
@@ -86,7 +86,7 @@ class BroadcastMap(_AxesMap):
                         shape[k] = self.in_shape[k - sum(a < k for a in self.inserted)]
                     else:
                         shape[k] = 1
-                expanded = registry.function("reshape")(h, tuple(shape))
+                expanded = registry.function("c_order_reshape")(h, tuple(shape))
             return registry.function("broadcast_to")(expanded, self.out_shape)
         x, lead = self._read(h)
         x = np.expand_dims(x, tuple(len(lead) + a for a in self.inserted)) if self.inserted else x
@@ -149,7 +149,7 @@ class ReshapeMap(_AxesMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return registry.function("reshape")(h, self.out_shape)
+            return registry.function("c_order_reshape")(h, self.out_shape)
         x, lead = self._read(h)
         return self._write(x, lead)
 

@@ -28,7 +28,7 @@ from ..dims import BASE, dim
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
-from ..shapes import Shape, as2d, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
+from ..shapes import Shape, as_matrix_shape, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
 from ..shapes import refuse_named
 from ..transient import portable_state, restore_state
 from . import factors as fx
@@ -36,7 +36,7 @@ from .operands import Operand
 
 sparse_linalg = LazyModule("scipy.sparse.linalg")  # for LinearOperator; imported on first use
 
-__all__ = ["LinearMap", "ALGEBRA", "as2d", "expression_factors", "bind_factor", "check_composable",
+__all__ = ["LinearMap", "ALGEBRA", "as_matrix_shape", "expression_factors", "bind_factor", "check_composable",
            "DEFAULT_MAX_BYTES", "same_shape", "dense_by_basis", "real_array", "check_max_bytes"]
 
 DEFAULT_MAX_BYTES = 2 ** 30
@@ -64,8 +64,8 @@ class _Algebra:
     """compose / add / scale of maps, set by :mod:`kronvec.maps.algebra` on import."""
 
     compose: Callable[..., "LinearMap"]
-    add: Callable[..., "LinearMap"]
-    scale: Callable[[Any, "LinearMap"], "LinearMap"]
+    add_maps: Callable[..., "LinearMap"]
+    scale_map: Callable[[Any, "LinearMap"], "LinearMap"]
     dense: Callable[["LinearMap", np.ndarray], bool]  # one contraction per term (maps.network)
 
 
@@ -113,7 +113,7 @@ class LinearMap:
 
     # ----------------------------------------------------- to implement
     def _apply(self, h: Any) -> Any:
-        """L(h) for h of shape (..., *as2d(in_shape)), an array or an expression."""
+        """L(h) for h of shape (..., *as_matrix_shape(in_shape)), an array or an expression."""
         raise NotImplementedError
 
     def _adjoint(self) -> "LinearMap":
@@ -173,7 +173,7 @@ class LinearMap:
         if not self._plain:
             dense_by_basis(self, out, coef, assign)
             return
-        n, k = as2d(self.in_shape)
+        n, k = as_matrix_shape(self.in_shape)
         rows = out.shape[0]
         batch = max(1, min(n * k, (32 * 2 ** 20) // (8 * max(1, rows + n * k))))
         for c0 in range(0, n * k, batch):
@@ -271,7 +271,7 @@ class LinearMap:
             out = self._apply(H)
             return out if type(out) is np.ndarray else np.asarray(out, dtype=float)
         batch = self._batch(H, self.in_shape, "jvp")
-        out = self._apply(H.reshape(batch + as2d(self.in_shape)))
+        out = self._apply(H.reshape(batch + as_matrix_shape(self.in_shape)))
         return np.asarray(out, dtype=float).reshape(batch + self.out_shape)
 
     def vjp(self, G: Any) -> np.ndarray:
@@ -290,7 +290,7 @@ class LinearMap:
             out = adjoint._apply(G)
             return out if type(out) is np.ndarray else np.asarray(out, dtype=float)
         batch = self._batch(G, self.out_shape, "vjp")
-        out = self.T._apply(G.reshape(batch + as2d(self.out_shape)))
+        out = self.T._apply(G.reshape(batch + as_matrix_shape(self.out_shape)))
         return np.asarray(out, dtype=float).reshape(batch + self.in_shape)
 
     def matvec(self, v: Any) -> np.ndarray:
@@ -299,11 +299,11 @@ class LinearMap:
         v = real_array(v, "matvec")
         if not self._plain:
             return self._matvec_nd(v)
-        n, k = as2d(self.in_shape)
+        n, k = as_matrix_shape(self.in_shape)
         if v.ndim == 1 and v.shape[0] == n * k:
             result: np.ndarray = np.swapaxes(self._apply(v.reshape(k, n).T), -1, -2).reshape(-1).copy()
             return result
-        if v.ndim == 2 and v.shape[0] == n * k and k == 1 and as2d(self.out_shape)[1] == 1 \
+        if v.ndim == 2 and v.shape[0] == n * k and k == 1 and as_matrix_shape(self.out_shape)[1] == 1 \
                 and self.columnwise():
             return np.asarray(self._apply(v), dtype=float)  # all columns in one product
         if v.ndim == 2 and v.shape[0] == n * k:
@@ -316,14 +316,14 @@ class LinearMap:
 
     def _matvec_nd(self, v: np.ndarray) -> np.ndarray:
         """``matvec`` for maps between stacks: vecs are column-major over all axes."""
-        inner, size = as2d(self.in_shape), math.prod(self.in_shape)
+        inner, size = as_matrix_shape(self.in_shape), math.prod(self.in_shape)
         if v.ndim not in (1, 2) or v.shape[0] != size:
             raise ShapeError(f"matvec: a vector of shape {fmt(v.shape)} does not fit the map's "
                              f"matrix shape {fmt(self.shape)}")
         cols = v.reshape(size, -1).T  # (columns, size)
         h = cols.reshape((len(cols),) + inner[::-1]).transpose((0,) + tuple(range(len(inner), 0, -1)))
         out = np.asarray(self._apply(np.ascontiguousarray(h)), dtype=float)
-        out = out.reshape((len(cols),) + as2d(self.out_shape))
+        out = out.reshape((len(cols),) + as_matrix_shape(self.out_shape))
         flat = out.transpose((0,) + tuple(range(out.ndim - 1, 0, -1))).reshape(len(cols), -1).T
         return flat.reshape(-1).copy() if v.ndim == 1 else flat.copy()
 
@@ -347,7 +347,7 @@ class LinearMap:
         if not (same_shape(self.in_shape, other.in_shape) and same_shape(self.out_shape, other.out_shape)):
             raise ShapeError(f"add: maps {fmt(self.in_shape)} -> {fmt(self.out_shape)} and "
                              f"{fmt(other.in_shape)} -> {fmt(other.out_shape)} differ")
-        return ALGEBRA.add(self, other)
+        return ALGEBRA.add_maps(self, other)
 
     def __sub__(self, other: Any) -> "LinearMap":
         if not isinstance(other, LinearMap):
@@ -360,9 +360,9 @@ class LinearMap:
     def __mul__(self, c: Any) -> "LinearMap":
         if isinstance(c, (int, float, np.integer, np.floating)) or \
                 (isinstance(c, np.ndarray) and c.ndim == 0):
-            return ALGEBRA.scale(float(c), self)
+            return ALGEBRA.scale_map(float(c), self)
         if isinstance(c, Expr) and is_scalar(c):
-            return ALGEBRA.scale(c, self)
+            return ALGEBRA.scale_map(c, self)
         return NotImplemented
 
     __rmul__ = __mul__
@@ -406,7 +406,7 @@ class LinearMap:
 
     def to_tensor(self, max_bytes: int | None = DEFAULT_MAX_BYTES) -> np.ndarray:
         """The tensor T of shape ``out_shape + in_shape``, T[i, j, a, b] = ∂F[i, j]/∂V[a, b]."""
-        out, inn = as2d(self.out_shape), as2d(self.in_shape)
+        out, inn = as_matrix_shape(self.out_shape), as_matrix_shape(self.in_shape)
         J = self.to_dense(max_bytes)
         T = J.reshape(out[::-1] + inn[::-1])  # column-major vecs: reversed axes in C order
         axes = tuple(range(len(out) - 1, -1, -1)) + tuple(range(len(out) + len(inn) - 1, len(out) - 1, -1))
@@ -464,7 +464,7 @@ def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
         v = np.asarray(v, dtype=float)
         if v.ndim > 2 and not v.flags.c_contiguous:
             return np.ascontiguousarray(v)  # a stack: batched products run fastest on C-ordered members
-        return v.reshape(as2d(v.shape)) if v.ndim < 2 else v
+        return v.reshape(as_matrix_shape(v.shape)) if v.ndim < 2 else v
     return f
 
 
@@ -474,7 +474,7 @@ def dense_by_basis(m: LinearMap, out: np.ndarray, coef: float, assign: bool) -> 
     shapes of any number of axes (maps between stacks)."""
     n_in = math.prod(m.in_shape)
     rows = out.shape[0]
-    inner = as2d(m.in_shape)
+    inner = as_matrix_shape(m.in_shape)
     batch = max(1, min(n_in, (32 * 2 ** 20) // (8 * max(1, rows + n_in))))
     for c0 in range(0, n_in, batch):
         cols = np.arange(c0, min(c0 + batch, n_in))
@@ -483,7 +483,7 @@ def dense_by_basis(m: LinearMap, out: np.ndarray, coef: float, assign: bool) -> 
         # column-major: vec index c is the entry np.unravel_index(c, inner, order="F")
         tangents = basis.reshape((len(cols),) + inner[::-1]).transpose((0,) + tuple(range(len(inner), 0, -1)))
         images = np.asarray(m._apply(np.ascontiguousarray(tangents)), dtype=float)
-        images = images.reshape((len(cols),) + as2d(m.out_shape))
+        images = images.reshape((len(cols),) + as_matrix_shape(m.out_shape))
         block = images.transpose((0,) + tuple(range(images.ndim - 1, 0, -1))).reshape(len(cols), rows).T
         if assign:
             out[:, c0:c0 + len(cols)] = coef * block

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..lazy import LazyModule
-from ..shapes import as2d
+from ..shapes import as_matrix_shape
 
 oe = LazyModule("opt_einsum")  # imported on first use
 
@@ -48,6 +48,6 @@ def dense_by_einsum(m: Any, out: np.ndarray, coef: float) -> bool:
     arrays[smallest] = coef * arrays[smallest]
     out_subs = b + a + first_in[1] + first_in[0]  # J4[j, i, b, a]
     expr = cached_expression(",".join(subs) + "->" + out_subs, *[x.shape for x in arrays])
-    (n, k), (p, q) = as2d(m.in_shape), as2d(m.out_shape)
+    (n, k), (p, q) = as_matrix_shape(m.in_shape), as_matrix_shape(m.out_shape)
     expr(*arrays, out=out.reshape(q, p, k, n))
     return True

@@ -47,12 +47,12 @@ class KronDiagMap(LinearMap):
         diag = registry.function("diag")
         if fx.is_symbolic(self.A, self.B, h):
             if self.direction == "extract":
-                return diag(fx.mm(self.A, h, self.B))
+                return diag(fx.product(self.A, h, self.B))
             A = self.A
             if isinstance(A, Expr) and A.op == "eigh_vectors" and A.ndim == 2 and self.B is A.T:
                 # V diag(h) Vᵀ in the eigenbasis: the node whose derivative is Daleckii–Krein
                 return registry.function("eigfun")(A.args[0], h, A.params.UPLO)
-            return fx.mm(A, diag(h), self.B)
+            return fx.product(A, diag(h), self.B)
         h = np.asarray(h, dtype=float)
         if self.direction == "extract":
             return np.einsum("...ij,...ji->...i", self.A, h @ self.B)[..., None]
@@ -60,4 +60,4 @@ class KronDiagMap(LinearMap):
 
     def _adjoint(self) -> LinearMap:
         flip = "embed" if self.direction == "extract" else "extract"
-        return KronDiagMap(fx.tr(self.A), fx.tr(self.B), flip, self.out_shape, self.in_shape)
+        return KronDiagMap(fx.transposed(self.A), fx.transposed(self.B), flip, self.out_shape, self.in_shape)

@@ -28,7 +28,7 @@ import numpy as np
 from .. import registry
 from ..errors import ShapeError
 from ..expr import Expr
-from ..shapes import Shape, as2d, fmt
+from ..shapes import Shape, as_matrix_shape, fmt
 from . import factors as fx
 from .base import LinearMap
 from .contract import cached_expression
@@ -192,7 +192,7 @@ def adjoint_contraction(c: Contraction, slot: int, sizes: dict[str, int]) -> tup
 
 def _extra_operand(kind: str, n: int, symbolic: bool) -> Any:
     if symbolic:
-        return registry.function("identity")(n) if kind == "delta" else registry.function("ones")(n)
+        return registry.function("eye")(n) if kind == "delta" else registry.function("ones")(n)
     return np.eye(n) if kind == "delta" else np.ones(n)
 
 
@@ -210,7 +210,7 @@ class EinsumMap(LinearMap):
 
     Notes
     -----
-    Tangents arrive in their matrix form (:func:`kronvec.shapes.as2d`), possibly with
+    Tangents arrive in their matrix form (:func:`kronvec.shapes.as_matrix_shape`), possibly with
     leading batch axes; they are read in ``in_shape``, the batch becomes one more letter of
     the contraction, and the result is written in the matrix form of ``out_shape``.
     """
@@ -245,21 +245,21 @@ class EinsumMap(LinearMap):
         if fx.is_symbolic(h, *self.factors()):
             if not isinstance(h, Expr):
                 h = registry.function("const")(h, column=False)
-            h = registry.function("reshape")(h, self.in_shape)
+            h = registry.function("c_order_reshape")(h, self.in_shape)
             operands = [h if x is None else x for x in self.operands]
             return registry.function("einsum")(c.text, *operands)
         h = np.asarray(h, dtype=float)
-        lead = h.shape[:h.ndim - len(as2d(self.in_shape))]
+        lead = h.shape[:h.ndim - len(as_matrix_shape(self.in_shape))]
         if not lead:
             operands = [h.reshape(self.in_shape) if x is None else x for x in self.operands]
-            return contract(c.text, *operands).reshape(as2d(self.out_shape))
+            return contract(c.text, *operands).reshape(as_matrix_shape(self.out_shape))
         b = self._batch_letter
         inputs = list(c.inputs)
         inputs[k] = b + inputs[k]
         text = ",".join(inputs) + "->" + b + c.output
         batch = math.prod(lead)
         operands = [h.reshape((batch,) + self.in_shape) if x is None else x for x in self.operands]
-        return contract(text, *operands).reshape(lead + as2d(self.out_shape))
+        return contract(text, *operands).reshape(lead + as_matrix_shape(self.out_shape))
 
     def _adjoint(self) -> LinearMap:
         sizes = self.contraction.sizes(self.operand_shapes)

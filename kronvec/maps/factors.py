@@ -19,8 +19,8 @@ from .operands import LARGE, Identity
 
 Factor = Union[Expr, np.ndarray, None]
 
-__all__ = ["Factor", "is_symbolic", "mm", "tr", "had", "mul", "plus", "eye", "trace_prod", "same",
-           "constant", "zeros", "plus_all", "member_mul"]
+__all__ = ["Factor", "is_symbolic", "product", "transposed", "elementwise_product", "mul", "plus", "eye",
+           "trace_prod", "same", "constant", "zeros", "plus_all", "member_mul"]
 
 
 def _build(op: str, *args: Any) -> Expr:
@@ -37,7 +37,7 @@ def constant(value: float) -> Expr:
     return _build("const", value)
 
 
-def mm(*xs: Factor) -> Factor:
+def product(*xs: Factor) -> Factor:
     """The product x₁x₂⋯ of the non-identity factors (None when all are identities)."""
     xs = tuple(x for x in xs if x is not None)
     if not xs:
@@ -53,24 +53,24 @@ def mm(*xs: Factor) -> Factor:
     return product
 
 
-def tr(x: Factor) -> Factor:
+def transposed(x: Factor) -> Factor:
     """xᵀ (over the last two axes: each member of a stack)."""
     if x is None:
         return None
     if isinstance(x, Expr):
-        return _build("transpose", x) if x.ndim >= 2 else x
+        return _build("matrix_transpose", x) if x.ndim >= 2 else x
     if type(x) is np.ndarray:  # the method: NumPy's function wrapper costs more than the swap
         return x.swapaxes(-1, -2) if x.ndim >= 2 else x
     return np.swapaxes(x, -1, -2) if x.ndim >= 2 else x
 
 
-def had(a: Any, b: Any) -> Any:
+def elementwise_product(a: Any, b: Any) -> Any:
     """a ⊙ b (a scalar times b when either is a scalar)."""
     if is_symbolic(a, b):
         a, b = as_expr(a), as_expr(b)
         if is_scalar(a) or is_scalar(b):
             return _build("smul", a, b)
-        return _build("hadamard", a, b)
+        return _build("multiply", a, b)
     return a * b
 
 
@@ -92,8 +92,8 @@ def member_mul(c: Expr, x: Expr) -> Expr:
     """The members of x, each scaled by its scalar in c (per-member scalars of a stack, shape
     ``(b,)``): c broadcast over the matrix axes of x (a matrix x is shared by all members)."""
     if x.ndim >= 2:
-        c = _build("reshape", c, c.shape + (1, 1))
-    return _build("hadamard", c, x)  # the op of kv.multiply (NumPy broadcasting)
+        c = _build("c_order_reshape", c, c.shape + (1, 1))
+    return _build("multiply", c, x)  # the op of kv.multiply (NumPy broadcasting)
 
 
 def plus(a: Any, b: Any) -> Any:
@@ -124,7 +124,7 @@ def eye(n: int, like: Any) -> Any:
     """The n×n identity as an expression or, matching ``like``, numbers: an array, or for a
     large n an :class:`~kronvec.maps.operands.Identity` that is never formed."""
     if is_symbolic(like):
-        return _build("identity", n)
+        return _build("eye", n)
     return Identity(n) if n * n >= LARGE else np.eye(n)
 
 
@@ -133,6 +133,9 @@ def trace_prod(c: Factor, h: Any) -> Any:
     if is_symbolic(c, h):
         h = as_expr(h)
         if is_scalar(h) or h.ndim == 1:  # a scalar, or per-member scalars of a stack
+            if isinstance(c, Expr) and c.ndim >= 3:  # a stack of 1×1 members: tr(Cᵦ h) = Cᵦ h, shape (b,)
+                members = _build("reshape", c, c.shape[:-2])
+                return _build("hadamard", members, h) if h.ndim == 1 else _build("smul", h, members)
             return h if c is None else mul(as_expr(c), h)
         if isinstance(c, Expr) and c.op == "ones" and h.ndim == 2:  # tr(𝟙ᵀ H) = sum(H)
             return _build("sum", h)

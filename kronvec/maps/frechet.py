@@ -151,7 +151,7 @@ class MatrixFunctionFrechetMap(LinearMap):
         return np.stack([apply(x) for x in flat]).reshape(h.shape)
 
     def _adjoint(self) -> LinearMap:
-        return MatrixFunctionFrechetMap(self.fn, fx.tr(self.A), fx.tr(self.F), self.in_shape)
+        return MatrixFunctionFrechetMap(self.fn, fx.transposed(self.A), fx.transposed(self.F), self.in_shape)
 
 
 def all_symmetric(A: np.ndarray) -> bool:

@@ -32,7 +32,7 @@ def _flat_members(C: Any, count: int) -> Any:
     identity ``None`` or a factor shared by every member, of two axes, stays)."""
     if C is None or not isinstance(C, Expr) or C.ndim <= 2:
         return C
-    return registry.function("reshape")(C, (count,) + tuple(C.shape[-2:]))
+    return registry.function("c_order_reshape")(C, (count,) + tuple(C.shape[-2:]))
 
 
 def member_trace_map(C: Any, M: Any, in_shape: Shape, out_shape: Shape) -> LinearMap:
@@ -51,6 +51,6 @@ def member_trace_map(C: Any, M: Any, in_shape: Shape, out_shape: Shape) -> Linea
     count = math.prod(stack)
     flat_in = (count,) + tuple(in_shape[-2:])
     if isinstance(M, Expr) and M.shape == stack:
-        M = registry.function("reshape")(M, (count,))
+        M = registry.function("c_order_reshape")(M, (count,))
     inner = TraceMap(_flat_members(C, count), M, flat_in, (count,))
     return compose(ReshapeMap((count,), stack), inner, ReshapeMap(tuple(in_shape), flat_in))

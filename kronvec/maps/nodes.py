@@ -13,7 +13,7 @@ import numpy as np
 
 from ..expr import Expr
 from . import factors as fx
-from .base import ALGEBRA, LinearMap, as2d, bind_factor
+from .base import ALGEBRA, LinearMap, as_matrix_shape, bind_factor
 from .contract import dense_by_einsum
 
 __all__ = ["ZeroMap", "SumMap", "ScaledMap", "ComposeMap", "flatten_sum"]
@@ -24,9 +24,9 @@ class ZeroMap(LinearMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return fx.zeros(as2d(self.out_shape) if self._plain else self.out_shape)
-        lead = np.shape(h)[:np.ndim(h) - len(as2d(self.in_shape))]  # the batch of tangents
-        return np.zeros(lead + as2d(self.out_shape))
+            return fx.zeros(as_matrix_shape(self.out_shape) if self._plain else self.out_shape)
+        lead = np.shape(h)[:np.ndim(h) - len(as_matrix_shape(self.in_shape))]  # the batch of tangents
+        return np.zeros(lead + as_matrix_shape(self.out_shape))
 
     def _adjoint(self) -> LinearMap:
         return ZeroMap(self.out_shape, self.in_shape)
@@ -37,7 +37,7 @@ class ZeroMap(LinearMap):
 
 
 class SumMap(LinearMap):
-    """H ↦ Σᵢ Lᵢ(H).  Build with :func:`kronvec.maps.algebra.add`."""
+    """H ↦ Σᵢ Lᵢ(H).  Build with :func:`kronvec.maps.algebra.add_maps`."""
 
     def __init__(self, terms: Sequence[LinearMap]) -> None:
         super().__init__(terms[0].in_shape, terms[0].out_shape)
@@ -59,7 +59,7 @@ class SumMap(LinearMap):
         return SumMap([t.T for t in self.terms])
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        return ALGEBRA.add(*[t.bind(value) for t in self.terms])
+        return ALGEBRA.add_maps(*[t.bind(value) for t in self.terms])
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         for i, t in enumerate(self.terms):
@@ -91,7 +91,7 @@ class ScaledMap(LinearMap):
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
         c = bind_factor(value, self.coef)
-        return ALGEBRA.scale(float(np.reshape(c, ())), self.inner.bind(value))
+        return ALGEBRA.scale_map(float(np.reshape(c, ())), self.inner.bind(value))
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         self.inner._dense_into(out, coef * float(np.reshape(self.coef, ())), assign)
@@ -112,7 +112,7 @@ class ComposeMap(LinearMap):
         return self.maps
 
     def columnwise(self) -> bool:
-        return all(m.columnwise() and as2d(m.out_shape)[1] == 1 for m in self.maps)
+        return all(m.columnwise() and as_matrix_shape(m.out_shape)[1] == 1 for m in self.maps)
 
     def _apply(self, h: Any) -> Any:
         for m in reversed(self.maps):

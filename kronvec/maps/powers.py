@@ -110,7 +110,7 @@ class MatrixPowerFrechetMap(LinearMap):
         return power_frechet(self.A, h, self.k)
 
     def _adjoint(self) -> LinearMap:
-        return MatrixPowerFrechetMap(fx.tr(self.A), self.k, self.in_shape)
+        return MatrixPowerFrechetMap(fx.transposed(self.A), self.k, self.in_shape)
 
 
 class MatrixPowerSecondMap(LinearMap):
@@ -142,4 +142,5 @@ class MatrixPowerSecondMap(LinearMap):
         return power_second(self.A, x, y, self.k)
 
     def _adjoint(self) -> LinearMap:
-        return MatrixPowerSecondMap(fx.tr(self.A), fx.tr(self.F), self.k, self.slot, self.in_shape)
+        return MatrixPowerSecondMap(fx.transposed(self.A), fx.transposed(self.F), self.k, self.slot,
+                                    self.in_shape)

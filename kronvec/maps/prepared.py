@@ -103,4 +103,4 @@ class SecondFrechetMap(LinearMap):
         return self.second(np.asarray(h, dtype=float))
 
     def _adjoint(self) -> LinearMap:
-        return type(self)(fx.tr(self.A), fx.tr(self.E), self.in_shape)
+        return type(self)(fx.transposed(self.A), fx.transposed(self.E), self.in_shape)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import registry
 from ..expr import Expr, as_expr
-from ..shapes import Shape, as2d
+from ..shapes import Shape, as_matrix_shape
 from . import factors as fx
 from .base import LinearMap, dense_by_basis
 from .nodes import ComposeMap
@@ -92,8 +92,8 @@ class DiagSandwichMap(_FactorTerm):
 
     def is_column_form(self) -> bool:
         """Whether it maps columns to columns through columns: then it is A₁ diag(d) A₂."""
-        return (self.B1 is None and self.B2 is None and as2d(self.in_shape)[1] == 1
-                and as2d(self.out_shape)[1] == 1 and as2d(self.mid_shape)[1] == 1)
+        return (self.B1 is None and self.B2 is None and as_matrix_shape(self.in_shape)[1] == 1
+                and as_matrix_shape(self.out_shape)[1] == 1 and as_matrix_shape(self.mid_shape)[1] == 1)
 
     def absorb(self, c: Any) -> LinearMap:
         return DiagSandwichMap(self.A1, self.B1, fx.mul(c, self.D), self.A2, self.B2,
@@ -101,14 +101,15 @@ class DiagSandwichMap(_FactorTerm):
 
     def _apply(self, h: Any) -> Any:
         if not isinstance(h, np.ndarray) or self.symbolic:
-            return fx.mm(self.A1, fx.had(self.D, fx.mm(self.A2, h, self.B2)), self.B1)
+            inner = fx.elementwise_product(self.D, fx.product(self.A2, h, self.B2))
+            return fx.product(self.A1, inner, self.B1)
         for part in reversed(self._parts):
             h = part._apply(h)
         return h
 
     def _adjoint(self) -> LinearMap:
-        return DiagSandwichMap(fx.tr(self.A2), fx.tr(self.B2), self.D, fx.tr(self.A1), fx.tr(self.B1),
-                               self.out_shape, self.in_shape)
+        return DiagSandwichMap(fx.transposed(self.A2), fx.transposed(self.B2), self.D,
+                               fx.transposed(self.A1), fx.transposed(self.B1), self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         if self.is_column_form():
@@ -170,7 +171,7 @@ class DiagRankOneMap(_FactorTerm):
         """Whether the whole matrix is one slice (then the dense form is diag(vec D) − vec U vec Vᵀ)."""
         if isinstance(self.axis, tuple):
             return all(s == 1 for k, s in enumerate(self.in_shape) if k not in self.axis)
-        n, m = as2d(self.in_shape)
+        n, m = as_matrix_shape(self.in_shape)
         return self.axis is None or (self.axis == 0 and m == 1) or (self.axis == 1 and n == 1)
 
     def _apply(self, h: Any) -> Any:
@@ -178,9 +179,9 @@ class DiagRankOneMap(_FactorTerm):
             return self._apply_symbolic(as_expr(h))
         if isinstance(self.axis, tuple):  # a stack: H read in its own shape, NumPy's axes
             shape = self.in_shape
-            lead = np.shape(h)[:np.ndim(h) - len(as2d(shape))]
+            lead = np.shape(h)[:np.ndim(h) - len(as_matrix_shape(shape))]
             out = self._rank_one(np.reshape(h, lead + shape), tuple(k - len(shape) for k in self.axis))
-            return np.reshape(out, lead + as2d(self.out_shape))
+            return np.reshape(out, lead + as_matrix_shape(self.out_shape))
         return self._rank_one(h, (-2, -1) if self.axis is None else (-2 if self.axis == 0 else -1))
 
     def _rank_one(self, h: Any, axes: Any) -> Any:
@@ -190,7 +191,7 @@ class DiagRankOneMap(_FactorTerm):
         return first - (sums if self.U is None else self.U * sums)
 
     def _apply_symbolic(self, h: Expr) -> Expr:
-        times = registry.function("hadamard")  # NumPy's *, which broadcasts
+        times = registry.function("multiply")  # NumPy's *, which broadcasts
         sums = self._slice_sums(h)
         first = h if self.D is None else times(as_expr(self.D), h)
         if self.U is not None:
@@ -206,14 +207,14 @@ class DiagRankOneMap(_FactorTerm):
         matmul, ones = registry.function("matmul"), registry.function("ones")
         v = None if self.V is None else as_expr(self.V)
         if isinstance(self.axis, tuple):
-            vh = h if v is None else registry.function("hadamard")(v, h)
+            vh = h if v is None else registry.function("multiply")(v, h)
             return registry.function("reduce_sum")(vh, self.axis, True)
-        n, m = as2d(h.shape)
+        n, m = as_matrix_shape(h.shape)
         if m == 1 and self.axis in (None, 0):
             return matmul(ones(1, n) if v is None else v.T, h)
         if n == 1 and self.axis in (None, 1):
             return matmul(h, ones(m, 1) if v is None else v.T)
-        vh = h if v is None else registry.function("hadamard")(v, h)
+        vh = h if v is None else registry.function("multiply")(v, h)
         if self.axis is None:
             return registry.function("sum")(vh)
         return matmul(ones(1, n), vh) if self.axis == 0 else matmul(vh, ones(m, 1))
@@ -225,7 +226,7 @@ class DiagRankOneMap(_FactorTerm):
         if isinstance(self.axis, tuple):
             dense_by_basis(self, out, coef, assign)
             return
-        n, m = as2d(self.in_shape)
+        n, m = as_matrix_shape(self.in_shape)
         size = n * m
 
         def vec(f: Any) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 from .. import registry
 from ..expr import Expr
 from ..indices import as_range, as_slice
-from ..shapes import Shape, as2d
+from ..shapes import Shape, as_matrix_shape
 from ..shapes import DERIVATION, refuse_named
 from .base import LinearMap
 from .nodes import ZeroMap
@@ -77,14 +77,15 @@ class IndexMap(LinearMap):
         super().__init__(in_shape, out_shape)
         self.rows = (_frozen(rows[0]), _frozen(rows[1]))
         self.cols = (_frozen(cols[0]), _frozen(cols[1]))
-        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
         self._read = (_progression(self.rows[0]), _progression(self.cols[0]))
         self._write = (_progression(self.rows[1]), _progression(self.cols[1]))
         self.fills = _is_all(self.rows[1], p) and _is_all(self.cols[1], q)
         self.reads_all = _is_all(self.rows[0], n) and _is_all(self.cols[0], k)
 
     def is_identity(self) -> bool:
-        return self.fills and self.reads_all and as2d(self.in_shape) == as2d(self.out_shape)
+        return self.fills and self.reads_all \
+            and as_matrix_shape(self.in_shape) == as_matrix_shape(self.out_shape)
 
     def relabel(self, in_shape: Shape, out_shape: Shape) -> LinearMap:
         return IndexMap(self.rows, self.cols, in_shape, out_shape)
@@ -96,7 +97,7 @@ class IndexMap(LinearMap):
         taken = _gather(h, self._read, self.rows[0], self.cols[0])
         if self.fills:
             return np.array(taken)  # a copy, never a view of the tangent
-        out = np.zeros(h.shape[:-2] + as2d(self.out_shape))
+        out = np.zeros(h.shape[:-2] + as_matrix_shape(self.out_shape))
         rs, cs = self._write
         if rs is not None and cs is not None:
             out[..., rs, cs] = taken
@@ -116,7 +117,7 @@ class IndexMap(LinearMap):
         return IndexMap(self.rows[::-1], self.cols[::-1], self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        (n, _), (p, _) = as2d(self.in_shape), as2d(self.out_shape)
+        (n, _), (p, _) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
         (ri, ro), (ci, co) = self.rows, self.cols
         out_idx = (ro[:, None] + p * co[None, :]).reshape(-1)
         in_idx = (ri[:, None] + n * ci[None, :]).reshape(-1)
@@ -128,7 +129,7 @@ class IndexMap(LinearMap):
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """(P, Q), the partial permutation matrices of H ↦ P H Qᵀ."""
-        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
         P, Q = np.zeros((p, n)), np.zeros((q, k))
         P[self.rows[1], self.rows[0]] = 1.0
         Q[self.cols[1], self.cols[0]] = 1.0
@@ -180,7 +181,7 @@ def _compose_axis(outer: Pairs, inner: Pairs, middle: int) -> Pairs:
 
 def compose_index_maps(outer: IndexMap, inner: IndexMap) -> LinearMap:
     """outer ∘ inner as one index map, or the zero map when nothing passes through."""
-    mid_rows, mid_cols = as2d(inner.out_shape)
+    mid_rows, mid_cols = as_matrix_shape(inner.out_shape)
     rows = _compose_axis(outer.rows, inner.rows, mid_rows)
     cols = _compose_axis(outer.cols, inner.cols, mid_cols)
     if not len(rows[0]) or not len(cols[0]):

@@ -30,7 +30,7 @@ import scipy.linalg as sla
 
 from .. import registry
 from ..expr import Expr, as_expr, is_scalar
-from ..shapes import Shape, as2d, matrix_transposed
+from ..shapes import Shape, as_matrix_shape, matrix_transposed
 from . import factors as fx
 from .base import LinearMap, bind_factor
 from .operands import dense_of, write_into
@@ -47,7 +47,7 @@ def identity_map(shape: Shape) -> "KronMap":
 
 def commutation_map(in_shape: Shape) -> "KronTMap":
     """H ↦ Hᵀ (the commutation matrix K with K vec H = vec Hᵀ; each member for a stack)."""
-    inner = as2d(in_shape)
+    inner = as_matrix_shape(in_shape)
     return KronTMap(None, None, inner, matrix_transposed(inner))
 
 
@@ -92,7 +92,7 @@ class KronMap(_FactorTerm):
     def __init__(self, A: Any, B: Any, in_shape: Shape, out_shape: Shape) -> None:
         super().__init__(in_shape, out_shape)
         self.A, self.B = A, B
-        (n, k), (p, q) = as2d(self.in_shape)[-2:], as2d(self.out_shape)[-2:]
+        (n, k), (p, q) = as_matrix_shape(self.in_shape)[-2:], as_matrix_shape(self.out_shape)[-2:]
         self._left_first = p * n * k + p * k * q <= n * k * q + p * n * q
 
     def factors(self) -> tuple[Any, ...]:
@@ -113,7 +113,7 @@ class KronMap(_FactorTerm):
     def _apply(self, h: Any) -> Any:
         A, B = self.A, self.B
         if type(h) is not np.ndarray or self._symbolic is not False and self.symbolic:
-            return fx.mm(A, h, B)
+            return fx.product(A, h, B)
         if A is None:
             return h if B is None else h @ B
         if B is None:
@@ -132,7 +132,7 @@ class KronMap(_FactorTerm):
         return new
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
         if self.B is None and k == q == 1 and self.A is not None:  # Bᵀ ⊗ A is A itself
             write_into(self.A, out, coef, assign)
             return
@@ -147,7 +147,7 @@ class KronMap(_FactorTerm):
 
     def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
         """Operands of out[i, j] = Σ A[i, a] H[a, b] B[b, j]."""
-        n, k = as2d(self.in_shape)
+        n, k = as_matrix_shape(self.in_shape)
         return [(i + a, _or_eye(self.A, n)), (b + j, _or_eye(self.B, k))]
 
 
@@ -172,21 +172,21 @@ class KronTMap(_FactorTerm):
         return _absorb_kron(self, c)
 
     def _apply(self, h: Any) -> Any:
-        return fx.mm(self.A, fx.tr(h), self.B) if self.A is not None or self.B is not None \
-            else fx.tr(h)
+        return fx.product(self.A, fx.transposed(h), self.B) if self.A is not None or self.B is not None \
+            else fx.transposed(h)
 
     def _adjoint(self) -> LinearMap:
         return KronTMap(self.B, self.A, self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
         A = coef * (np.eye(p) if self.A is None else dense_of(self.A))
         Bt = np.eye(q) if self.B is None else dense_of(self.B).T
         _outer_into(out.reshape(q, p, k, n), Bt[:, None, None, :], A[None, :, :, None], assign)
 
     def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
         """Operands of out[i, j] = Σ A[i, b] H[a, b] B[a, j]."""
-        n, k = as2d(self.in_shape)
+        n, k = as_matrix_shape(self.in_shape)
         return [(i + b, _or_eye(self.A, k)), (a + j, _or_eye(self.B, n))]
 
 
@@ -237,23 +237,23 @@ class TraceMap(_FactorTerm):
     def c_transposed(self) -> Any:
         """Cᵀ, built where C stands for an identity (the scalar 1 for a scalar input)."""
         if self.C is not None:
-            return fx.tr(self.C)
+            return fx.transposed(self.C)
         if len(self.in_shape) < 2 and fx.is_symbolic(self.M):
             return fx.constant(1.0)  # a scalar, or per-member scalars of a stack
-        return fx.eye(as2d(self.in_shape)[-2], self.M)
+        return fx.eye(as_matrix_shape(self.in_shape)[-2], self.M)
 
     def _adjoint(self) -> LinearMap:
-        return TraceMap(fx.tr(self.M), self.c_transposed(), self.out_shape, self.in_shape)
+        return TraceMap(fx.transposed(self.M), self.c_transposed(), self.out_shape, self.in_shape)
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
-        (n, k), (p, q) = as2d(self.in_shape), as2d(self.out_shape)
+        (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
         C = np.eye(n) if self.C is None else dense_of(self.C)
         Mt = coef * dense_of(self.M).T
         _outer_into(out.reshape(q, p, k, n), Mt[:, :, None, None], C[None, None, :, :], assign)
 
     def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
         """Operands of out[i, j] = M[i, j] Σ C[b, a] H[a, b]."""
-        n = as2d(self.in_shape)[0]
+        n = as_matrix_shape(self.in_shape)[0]
         return [(i + j, np.asarray(self.M)), (b + a, _or_eye(self.C, n))]
 
 
@@ -265,7 +265,7 @@ class ElementwiseMap(_FactorTerm):
         if isinstance(D, Expr) and D.ndim == 1 and len(self.out_shape) >= 2:
             # a 1-D D against a matrix or a stack is aligned as NumPy aligns it, with the last
             # axis (bound 1-D factors are per-member scalars, so it is given all the axes)
-            D = registry.function("reshape")(D, (1,) * (len(self.out_shape) - 1) + D.shape)
+            D = registry.function("c_order_reshape")(D, (1,) * (len(self.out_shape) - 1) + D.shape)
         self.D: Any = D  # an expression, or an array once bound
 
     def factors(self) -> tuple[Any, ...]:
@@ -278,7 +278,7 @@ class ElementwiseMap(_FactorTerm):
         return np.ndim(self.D) < 2 or np.shape(self.D)[-1] == 1
 
     def _apply(self, h: Any) -> Any:
-        return fx.had(self.D, h)
+        return fx.elementwise_product(self.D, h)
 
     def _adjoint(self) -> LinearMap:
         return ElementwiseMap(self.D, self.out_shape, self.in_shape)
@@ -294,7 +294,7 @@ class ElementwiseMap(_FactorTerm):
 
     def einsum_form(self, i: str, j: str, a: str, b: str) -> list[tuple[str, Any]]:
         """Operands of out[i, j] = D[i, j] H[i, j], with Kronecker deltas tying a to i, b to j."""
-        n, k = as2d(self.in_shape)
+        n, k = as_matrix_shape(self.in_shape)
         return [(i + j, np.asarray(self.D)), (i + a, np.eye(n)), (j + b, np.eye(k))]
 
 
@@ -421,7 +421,7 @@ class ExpmFrechetMap(_FactorTerm):
         return out.reshape(h.shape)
 
     def _adjoint(self) -> LinearMap:
-        return ExpmFrechetMap(fx.tr(self.A), self.in_shape)
+        return ExpmFrechetMap(fx.transposed(self.A), self.in_shape)
 
 
 def expm_frechet_stack(A: Any, h: Any) -> np.ndarray:
@@ -450,7 +450,7 @@ def _transposed_copy(x: Any) -> Any:
     most 2²⁰ entries.  OpenBLAS multiplies by a transposed view more slowly at some shapes
     (W G Wᵀ at (200, 20): 37 µs with the view Wᵀ, 28 µs with a copy), and the adjoint is
     made once per bound map, so its copy is paid once."""
-    t = fx.tr(x)
+    t = fx.transposed(x)
     if type(t) is np.ndarray and t.ndim >= 2 and t.size <= 1 << 20 and not t.flags.c_contiguous:
         return np.ascontiguousarray(t)
     return t

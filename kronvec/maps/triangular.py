@@ -206,7 +206,7 @@ class TriSolveMap(LinearMap):
     def _apply(self, h: Any) -> Any:
         if not isinstance(h, np.ndarray) or self.symbolic:
             left, right = self.inverses()
-            return fx.mm(left, h, right)
+            return fx.product(left, h, right)
         if not self._checked:
             self._check()
         out = np.asarray(h, dtype=float)
@@ -217,7 +217,7 @@ class TriSolveMap(LinearMap):
         return out
 
     def _adjoint(self) -> LinearMap:
-        return TriSolveMap(fx.tr(self.Tl), fx.tr(self.Tr), not self.lower_l, not self.lower_r,
+        return TriSolveMap(fx.transposed(self.Tl), fx.transposed(self.Tr), not self.lower_l, not self.lower_r,
                            self.out_shape, self.in_shape, self.label)
 
 

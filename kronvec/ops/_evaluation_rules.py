@@ -16,12 +16,11 @@ import numpy as np
 from ..contexts import EvaluateRule, EvaluationContext
 from ..expr import Expr
 
-__all__ = ["EvalRule", "lift", "NodeInfo", "with_node", "constant_value", "matrix_transpose_value"]
-
-EvalRule = EvaluateRule
+__all__ = ["EvaluateRule", "lift", "NodeInfo", "with_node", "constant_value", "matrix_transpose_value"]
 
 
-def lift(fn: Callable[..., Any]) -> EvalRule:
+
+def lift(fn: Callable[..., Any]) -> EvaluateRule:
     """An evaluation rule applying ``fn`` to the values of the arguments."""
     def evaluate_lifted(ev: EvaluationContext, e: Expr) -> Any:
         return ev.op(fn, *[ev(a) for a in e.args])
@@ -37,7 +36,7 @@ class NodeInfo:
         self.params, self.shape = e.params, e.shape
 
 
-def with_node(fn: Callable[..., Any]) -> EvalRule:
+def with_node(fn: Callable[..., Any]) -> EvaluateRule:
     """A rule calling ``fn(NodeInfo, *argument values)``."""
     def evaluate_with_node(ev: EvaluationContext, e: Expr) -> Any:
         return ev.op(partial(fn, NodeInfo(e)), *[ev(a) for a in e.args])
@@ -48,7 +47,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-def constant_value(make: Callable[[Expr], Any]) -> EvalRule:
+def constant_value(make: Callable[[Expr], Any]) -> EvaluateRule:
     """A rule for a leaf whose value depends only on the node."""
     def evaluate_constant(ev: EvaluationContext, e: Expr) -> Any:
         return ev.op(partial(_same, make(e)))

@@ -11,7 +11,7 @@ __all__ = ["unit_factor", "product_stack"]
 def unit_factor(f: Expr) -> bool:
     """An identity, or a stack of 1×1 ones (a per-member 1): dropped from products (the stack
     axes it carries are kept by the product's shape)."""
-    return f.op == "identity" and f.ndim == 2 or f.op == "ones" and f.ndim > 2 and f.shape[-2:] == (1, 1)
+    return f.op == "eye" and f.ndim == 2 or f.op == "ones" and f.ndim > 2 and f.shape[-2:] == (1, 1)
 
 
 def product_stack(factors: list[Expr]) -> tuple[int, ...]:

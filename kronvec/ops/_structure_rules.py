@@ -44,8 +44,8 @@ def triangle(e: Expr) -> str | None:
     lower triangular); a transpose flips the triangle, a scaling keeps it.
     """
     flips = False
-    while e.op in ("transpose", "scale", "named"):
-        flips ^= e.op == "transpose"
+    while e.op in ("matrix_transpose", "scale", "named"):
+        flips ^= e.op == "matrix_transpose"
         e = e.args[0]
     rule = spec(e.op).triangular
     found = rule(e) if rule is not None else None

@@ -25,7 +25,7 @@ from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, TraceMap
 from ..maps.adjugate import AdjugateFrechetMap, adjugate_by_svd, adjugate_frechet
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..registry import Printing, register, signature_of
 from ..shapes import fmt

@@ -20,7 +20,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from .. import registry
 from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape
@@ -112,11 +112,11 @@ def evaluate_sum(ev: EvaluationContext, e: Expr, coef: float = 1.0) -> Any:
 def scaled_term(t: Expr, shape: Shape) -> str:
     """How a term of an n×n sum is added without forming it: ``"eye"`` (I), ``"scaled eye"``
     (s·I, s a scalar expression), ``"scaled"`` (s·A: the scalar joins the coefficient), or ``""``."""
-    if t.op == "identity" and t.shape == shape:
+    if t.op == "eye" and t.shape == shape:
         return "eye"
     if t.op != "smul" or t.args[1].shape != shape or t.args[0].op == "det" and t.args[1].op == "inv":
         return ""
-    return "scaled eye" if t.args[1].op == "identity" else "scaled"
+    return "scaled eye" if t.args[1].op == "eye" else "scaled"
 
 
 def _term_values(ev: EvaluationContext, t: Expr, kind: str) -> list[Any]:
@@ -262,7 +262,7 @@ def smul(s: Any, a: Any) -> Expr:
     if s.shape == (1, 1) and a.shape == ():  # A₁ₓ₁·s: the () scalar is the coefficient, A₁ₓ₁ the matrix
         s, a = a, s
     shape = a.shape
-    if s.op == "smul" and s.args[1].op == "identity" and s.shape == (1, 1):  # (t·I₁)·A = t·A
+    if s.op == "smul" and s.args[1].op == "eye" and s.shape == (1, 1):  # (t·I₁)·A = t·A
         return as_shape(smul(s.args[0], a), shape)
     value = const_scalar(s)
     if value is not None:
@@ -303,7 +303,7 @@ def _smul_jvp(node: Expr, i: int) -> Any:
 
 
 def _print_smul(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
-    if e.args[1].op == "identity" and e.shape == (1, 1):
+    if e.args[1].op == "eye" and e.shape == (1, 1):
         return printer.render(e.args[0])  # s·I₁: the scalar itself
     return printer.s.scalar_times(printer(e.args[0], Prec.POSTFIX), printer(e.args[1], Prec.PROD)), Prec.PROD
 
@@ -387,7 +387,7 @@ def hadamard(a: Any, b: Any) -> Expr:
         return scale(a.params.coef, hadamard(a.args[0], b))
     if b.op == "scale":
         return scale(b.params.coef, hadamard(a, b.args[0]))
-    return Expr.make("hadamard", (a, b), NO_PARAMS, shape)
+    return Expr.make("multiply", (a, b), NO_PARAMS, shape)
 
 
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
@@ -424,7 +424,7 @@ def _print_hadamard(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "hadamard", public="multiply", function=multiply, signature="(...),(...)->(...)",
+    "multiply", public="multiply", function=multiply, signature="(...),(...)->(...)",
     stacks=True,
     evaluate=lift(operator.mul), code="{0} * {1}",
     jvp=lambda node, i: ElementwiseMap(node.args[1 - i], *map_shapes(node, i)),

@@ -168,7 +168,7 @@ def _is_grid(node: Expr) -> bool:
 def _transposed(node: Expr, t: list[Expr]) -> Expr:
     """[A B; C D]ᵀ = [Aᵀ Cᵀ; Bᵀ Dᵀ] when the blocks form a grid; else a transpose node."""
     if not _is_grid(node):
-        return Expr.make("transpose", (node,), NO_PARAMS, node.shape[::-1])
+        return Expr.make("matrix_transpose", (node,), NO_PARAMS, node.shape[::-1])
     rows = _rows(node)
     return _assemble([[matrix_transpose(row[j]) for row in rows] for j in range(len(rows[0]))], "block")
 

@@ -41,7 +41,7 @@ from .leaves import ones, per_size
 from .products import matrix_transpose
 from .reductions import AXIS_REDUCTION
 from .reductions import sum as sum_
-from .stacks import normalize_axes, reduced_shape, reshape
+from .stacks import normalize_axes, reduced_shape, c_order_reshape
 
 __all__ = ["mean", "max", "min", "AXIS_REDUCTION", "AXIS_KEPT", "slice_sum_jvp", "slice_length",
            "resolve_axis", "axes_sum_jvp", "keep_total", "stack_reduction"]
@@ -93,7 +93,7 @@ def stack_reduction(op: str, a: Expr, axis: Any, keepdims: bool) -> Expr:
     axes = normalize_axes(op.removeprefix("reduce_"), axis, a.shape)
     shape = reduced_shape(a.shape, axes, keepdims)
     if all(a.shape[k] == 1 for k in axes):
-        return reshape(a, shape)
+        return c_order_reshape(a, shape)
     return Expr.make(op, (a,), Params(axes=axes, keepdims=bool(keepdims)), shape)
 
 

@@ -111,7 +111,7 @@ def _with_leading_ones(a: Expr, ndim: int) -> Expr:
     shape = (1,) * (ndim - 1) + a.shape
     if a.op == "const":
         return Constant(a.params.value.array.reshape(shape), a.params.value.name)
-    return registry.function("reshape")(a, shape)
+    return registry.function("c_order_reshape")(a, shape)
 
 
 def broadcast_all(op: str, *args: Any) -> tuple[Shape, list[Expr]]:

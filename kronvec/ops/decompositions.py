@@ -30,9 +30,9 @@ from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
 from ..shapes import matrix_transposed, stack_of
 from ._code_templates import code_for
@@ -282,7 +282,7 @@ def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
     if rtol is None and not hermitian:
         if a.op == "pinv" and not a.params:
             return a.args[0]
-        if a.op == "identity":
+        if a.op == "eye":
             return a
         return Expr.make("pinv", (a,), NO_PARAMS, matrix_transposed(a.shape))
     return _pinv_node(a, Params(rtol=None if rtol is None else float(rtol), hermitian=bool(hermitian)))

@@ -20,7 +20,7 @@ from ..shapes import fmt, stack_of
 from ..shapes import DERIVATION, refuse_named
 from .leaves import Constant, filled, zeros
 from .reductions import sum as sum_
-from .stacks import normalize_axes, reduce_sum, reshape
+from .stacks import normalize_axes, reduce_sum, c_order_reshape
 from .stacks import transpose as permute
 from .structure import diag
 
@@ -79,7 +79,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         raise ValueError(f"diagonal: offset {offset} leaves no diagonal in planes of shape "
                          f"{fmt(a.shape[-2:])}")
     column = diag(_offset_block(a, offset))
-    return reshape(column, column.shape[:-1])
+    return c_order_reshape(column, column.shape[:-1])
 
 
 diagonal.__dict__["stack_keywords"] = ("offset", "axis1", "axis2")  # (not parsed)

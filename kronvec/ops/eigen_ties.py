@@ -29,12 +29,13 @@ import numpy as np
 from ..errors import DegenerateError
 from ..expr import Expr
 from ..maps import KronMap, TraceMap, TriangleMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..registry import Params, Prec, Printing, SELF, register
 from ..shapes import first_member, member_text, stack_of
-from ._common import code_eigh, func_print
+from ._code_templates import code_eigh
+from ._printing_rules import func_print
 from .products import matmul
 from .spectral import eigh_pair
 

@@ -29,10 +29,10 @@ from ..registry import Params, Prec, Printing, Transpose, register
 from ..shapes import Shape
 from .arithmetic import hadamard, scale
 from .leaves import Constant, zeros
-from .products import matmul, transpose
+from .products import matmul, matrix_transpose
 from .reductions import sum as sum_all
 from .reductions import trace
-from .stacks import reshape
+from .stacks import c_order_reshape
 
 __all__ = ["einsum"]
 
@@ -80,7 +80,7 @@ def einsum(subscripts: str, *operands: Any) -> Expr:
         raise ValueError("einsum: needs at least one operand")
     exprs = [_operand(x) for x in operands]
     contraction, squeezes = parse_einsum(subscripts, [e.shape for e in exprs])
-    exprs = [reshape(e, tuple(s for k, s in enumerate(e.shape) if k not in drop)) if drop else e
+    exprs = [c_order_reshape(e, tuple(s for k, s in enumerate(e.shape) if k not in drop)) if drop else e
              for e, drop in zip(exprs, squeezes)]
     return _built(contraction, exprs)
 
@@ -141,7 +141,7 @@ def _flattened(c: Contraction, exprs: list[Expr]) -> Expr | None:
 
 def _oriented(e: Expr, subs: str, first: str) -> Expr:
     """The matrix ``e`` (subscripts ``subs``) transposed if needed to have ``first`` as its rows."""
-    return e if subs[0] == first else transpose(e)
+    return e if subs[0] == first else matrix_transpose(e)
 
 
 def _as_matrix_op(c: Contraction, exprs: list[Expr]) -> Expr | None:
@@ -168,7 +168,7 @@ def _as_matrix_op(c: Contraction, exprs: list[Expr]) -> Expr | None:
     (a, b), (sa, sb) = exprs, ins
     shared = set(sa) & set(sb)
     if len(shared) == 2 and out == "":  # Σ A ⊙ B (or A ⊙ Bᵀ) = tr(AᵀB) (or tr(AB))
-        return trace(matmul(transpose(a), _oriented(b, sb, sa[0])))
+        return trace(matmul(matrix_transpose(a), _oriented(b, sb, sa[0])))
     if len(shared) != 1 or len(out) != 2 or (shared & set(out)):
         return None
     return _core_product(a, b, sa, sb, out)
@@ -185,10 +185,10 @@ def _core_product(a: Expr, b: Expr, sa: str, sb: str, out: str) -> Expr | None:
     free_a, free_b = sa.replace(k, ""), sb.replace(k, "")
     if {free_a, free_b} != set(out) or free_a == free_b:
         return None
-    left = a if sa == free_a + k else transpose(a)
-    right = b if sb == k + free_b else transpose(b)
+    left = a if sa == free_a + k else matrix_transpose(a)
+    right = b if sb == k + free_b else matrix_transpose(b)
     product = matmul(left, right)
-    return product if out == free_a + free_b else transpose(product)
+    return product if out == free_a + free_b else matrix_transpose(product)
 
 
 def _as_stacked_product(c: Contraction, exprs: list[Expr]) -> Expr | None:

@@ -28,7 +28,7 @@ from ..expr import Expr, as_expr
 from ..indices import as_range, as_slice, key_text, normalize_key
 from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
-from ..shapes import Shape
+from ..shapes import Shape, fmt
 from ._code_templates import code_slice
 from ._evaluation_rules import with_node
 from .arithmetic import as_shape, scale, smul
@@ -57,9 +57,51 @@ def getitem(a: Any, key: Any) -> Expr:
     a = as_expr(a)
     items = key if isinstance(key, tuple) else (key,)
     if any(item is None for item in items):  # new axes: A[:, None], A[None]
+        if a.ndim == 2 and not all(item is None or item is Ellipsis or item == slice(None) for item in items):
+            return _index_with_new_axes(a, items)
         return registry.function("index_newaxis")(a, key)
     rows, cols, shape = normalize_key(key, a.shape, f"index of a matrix of shape {a.shape}")
     return index(a, rows, cols, shape)
+
+
+def _index_with_new_axes(a: Expr, items: tuple[Any, ...]) -> Expr:
+    """``X[key]`` of a matrix for a key that mixes ``None`` with integers or slices, as NumPy:
+    an integer drops its axis, a slice keeps it, ``None`` inserts an axis of length one, in the
+    order of the key.  So ``X[0, None]`` and ``X[None, 0]`` are the row ``(1, m)`` (kronvec's
+    ``X[0, :]``), ``X[:, 0, None]`` the column ``(n, 1)`` and ``X[0, :, None]`` is ``(m, 1)``."""
+    what = f"index {_key_repr(items)} of a matrix of shape {fmt(a.shape)}"
+    if sum(item is Ellipsis for item in items) > 1:
+        raise IndexError(f"{what}: an index can only have a single ellipsis ('...')")
+    indexed = [item for item in items if item is not None and item is not Ellipsis]
+    if len(indexed) > 2:
+        raise IndexError(f"{what}: too many indices, {len(indexed)} for 2 axes")
+    spread = [slice(None)] * (2 - len(indexed))
+    at = items.index(Ellipsis) if Ellipsis in items else len(items)
+    full = list(items[:at]) + spread + [item for item in items[at + 1:]] if Ellipsis in items \
+        else list(items) + spread
+    parts = tuple(item for item in full if item is not None)
+    rows, cols, _ = normalize_key(parts, a.shape, what)
+    block = index(a, rows, cols, (len(rows), len(cols)))
+    lengths = iter((len(rows), len(cols)))
+    shape: list[int] = []
+    for item in full:
+        if item is None:
+            shape.append(1)
+        elif isinstance(item, slice):
+            shape.append(next(lengths))
+        else:
+            next(lengths)  # an integer drops its axis
+    return block if tuple(shape) == block.shape else registry.function("reshaped")(block, tuple(shape))
+
+
+def _key_repr(items: tuple[Any, ...]) -> str:
+    """``[0, None]``: the key as it was written."""
+    def one(item: Any) -> str:
+        if isinstance(item, slice):
+            return ":".join("" if x is None else str(x) for x in (item.start, item.stop)) + \
+                ("" if item.step is None else f":{item.step}")
+        return "..." if item is Ellipsis else repr(item)
+    return "[" + ", ".join(one(item) for item in items) + "]"
 
 
 register("getitem", function=getitem, node=False,
@@ -106,9 +148,9 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
         return smul(a.args[0], index(a.args[1], rows, cols, shape))
     if op == "const" and a.params.value.name is None:
         return Constant(a.params.value.array[as_slice(rows), as_slice(cols)].reshape(shape))
-    if op == "identity" and rows == cols:
+    if op == "eye" and rows == cols:
         return identity(len(rows)) if shape != () else Constant(1.0)
-    if op == "identity" and not set(rows) & set(cols):
+    if op == "eye" and not set(rows) & set(cols):
         return zeros(shape)
     if op == "place":
         return _index_of_place(a, rows, cols, shape)
@@ -187,7 +229,7 @@ def _print_key(printer: PrintContext, e: Expr) -> str:
 
 def _print_index(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base = e.args[0]
-    text = printer(base, Prec.POSTFIX if base.op == "transpose" else Prec.ATOM)
+    text = printer(base, Prec.POSTFIX if base.op == "matrix_transpose" else Prec.ATOM)
     key = _print_key(printer, e)
     if printer.s.latex:  # braces keep X^{\top} from taking a second superscript after the key
         return f"{'{' + text + '}' if '^' in text else text}_{{{_latex_key(key)}}}", Prec.ATOM
@@ -235,9 +277,9 @@ def place(g: Any, rows: range, cols: range, shape: Shape) -> Expr:
     g = as_expr(g)
     shape = tuple(shape)
     rows_all, cols_all = (range(shape[0]), range(shape[1])) if shape else (range(1), range(1))
-    if g.shape == (1, 1) and g.op == "identity":
+    if g.shape == (1, 1) and g.op == "eye":
         g = Constant(1.0)  # a scalar placed: the entry 1, not the 1×1 identity
-    elif g.shape == (1, 1) and g.op == "smul" and g.args[1].op == "identity":
+    elif g.shape == (1, 1) and g.op == "smul" and g.args[1].op == "eye":
         g = g.args[0]
     if g.op == "zeros":
         return zeros(shape)

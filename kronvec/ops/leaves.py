@@ -122,7 +122,7 @@ def _transposed_symbol(node: Expr, _: list[Expr]) -> Expr:
     """Sᵀ = S for a symbol declared symmetric; otherwise the transpose node."""
     if node.params.symmetric:
         return node
-    return Expr.make("transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
+    return Expr.make("matrix_transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
 
 
 register(
@@ -194,7 +194,7 @@ def identity(n: int | str) -> Expr:
     if size is None or int(size) != size or size < 1:
         raise ShapeError(f"eye: the size must be a positive integer or a name, got {n!r}")
     size = dim(size)
-    return Expr.make("identity", (), NO_PARAMS, (size, size))
+    return Expr.make("eye", (), NO_PARAMS, (size, size))
 
 
 def eye(n: int) -> Expr:
@@ -220,7 +220,7 @@ def _itself(node: Expr, args: list[Expr]) -> Expr:
 
 
 register(
-    "identity", leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
+    "eye", leaf=True, public="eye", function=eye, signature="int:n->(n,n)",
     evaluate=constant_value(_identity_value),
     code=lambda g, e: g.eye(e.shape[0]),
     transpose=SELF,
@@ -232,7 +232,7 @@ register(
 
 def _numeric(e: Expr) -> Shape:
     """The shape of a constant about to be made: a ``ShapeError`` if a size is still a name."""
-    refuse_named(e.op if e.op != "identity" else "eye", e.shape)
+    refuse_named(e.op, e.shape)
     return e.shape
 
 

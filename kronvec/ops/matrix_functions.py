@@ -21,9 +21,9 @@ from ..contexts import CodeContext, EvaluationContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechetMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
@@ -63,7 +63,7 @@ def _print_expm(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """expm(A), and expm(A)ᵀ for e^(Aᵀ) = (e^A)ᵀ."""
     arg = e.args[0]
     name = r"\operatorname{expm}" if printer.s.latex else "expm"
-    if arg.op == "transpose" and arg not in printer.names:
+    if arg.op == "matrix_transpose" and arg not in printer.names:
         return printer.s.func(name, printer(arg.args[0])) + printer.s.transpose, Prec.POSTFIX
     return printer.s.func(name, printer(arg)), Prec.ATOM
 
@@ -106,9 +106,9 @@ def expm_frechet(a: Any, e: Any) -> Expr:
                          f"could not be broadcast") from None
     if e.op == "zeros":
         return zeros(shape)
-    if shape == a.shape and e.op == "identity":  # A commutes with I: L(A, I) = ∫ e^{sA} e^{(1-s)A} ds = e^A
+    if shape == a.shape and e.op == "eye":  # A commutes with I: L(A, I) = ∫ e^{sA} e^{(1-s)A} ds = e^A
         return expm(a)
-    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "eye":
         return scale(e.params.coef, expm(a))
     return Expr.make("expm_frechet", (a, e), NO_PARAMS, shape)
 
@@ -201,7 +201,7 @@ def sqrtm(a: Any) -> Expr:
     """
     a = as_expr(a)
     signature_of(SQRTM).check("sqrtm", [a.shape])
-    if a.op in ("identity", "zeros"):
+    if a.op in ("eye", "zeros"):
         return a
     return Expr.make("sqrtm", (a,), NO_PARAMS, a.shape)
 
@@ -219,7 +219,7 @@ def logm(a: Any) -> Expr:
     """
     a = as_expr(a)
     signature_of(LOGM).check("logm", [a.shape])
-    if a.op == "identity":
+    if a.op == "eye":
         return zeros(a.shape)
     return Expr.make("logm", (a,), NO_PARAMS, a.shape)
 
@@ -359,9 +359,9 @@ def sqrtm_frechet(a: Any, e: Any) -> Expr:
     a, e, shape = _frechet_args("sqrtm_frechet", a, e)
     if e.op == "zeros":
         return zeros(shape)
-    if shape == a.shape and e.op == "identity":
+    if shape == a.shape and e.op == "eye":
         return scale(0.5, inv(sqrtm(a)))
-    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "eye":
         return scale(0.5 * e.params.coef, inv(sqrtm(a)))
     return Expr.make("sqrtm_frechet", (a, e), NO_PARAMS, shape)
 
@@ -371,9 +371,9 @@ def logm_frechet(a: Any, e: Any) -> Expr:
     a, e, shape = _frechet_args("logm_frechet", a, e)
     if e.op == "zeros":
         return zeros(shape)
-    if shape == a.shape and e.op == "identity":
+    if shape == a.shape and e.op == "eye":
         return inv(a)
-    if shape == a.shape and e.op == "scale" and e.args[0].op == "identity":
+    if shape == a.shape and e.op == "scale" and e.args[0].op == "eye":
         return scale(e.params.coef, inv(a))
     return Expr.make("logm_frechet", (a, e), NO_PARAMS, shape)
 

@@ -46,7 +46,7 @@ from .axis_reductions import (AXIS_KEPT, AXIS_REDUCTION, axes_sum_jvp, keep_tota
 from .elementwise import elementwise_node, register_elementwise, sigmoid
 from .leaves import filled
 from .reductions import sum as sum_
-from .stacks import normalize_axes, reshape
+from .stacks import normalize_axes, c_order_reshape
 
 special = LazyModule("scipy.special")  # for logsumexp; imported on first use
 
@@ -133,7 +133,7 @@ def _along(op: str, a: Expr, axis: Any) -> Expr:
     """softmax or log_softmax of a stack over NumPy's ``axis`` (kept as a tuple in the node)."""
     axes = normalize_axes(op, axis, a.shape)
     if a.ndim == 1:  # per-member scalars (b,): as the stack (b, 1, 1), whose maps read (b, 1, 1) tangents
-        return reshape(_along(op, reshape(a, a.shape + (1, 1)), axes), a.shape)
+        return c_order_reshape(_along(op, c_order_reshape(a, a.shape + (1, 1)), axes), a.shape)
     if all(a.shape[k] == 1 for k in axes):  # one entry per slice
         return filled(_ONE_ENTRY[op], a.shape)
     return Expr.make(op, (a,), Params(axis=axes), a.shape)

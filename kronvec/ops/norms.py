@@ -28,6 +28,7 @@ from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
+from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
 from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
 from ..shapes import fmt, is_plain
@@ -46,7 +47,7 @@ from .products import inv, matmul, matrix_transpose
 from .reductions import logdet, norm as basic_norm
 from .reductions import sum as sum_
 from .spectral import svd_parts
-from .stacks import normalize_axes, reduced_shape, reshape
+from .stacks import normalize_axes, reduced_shape, c_order_reshape
 from .stacks import transpose as permute
 
 __all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "smallest_singular_value",
@@ -67,7 +68,7 @@ def slogdet(a: Any) -> tuple[Expr, Expr]:
     """
     a = as_expr(a)
     shape = signature_of(SLOGDET).check("slogdet", [a.shape])
-    inner = a.args[0] if a.op == "transpose" else a
+    inner = a.args[0] if a.op == "matrix_transpose" else a
     return Expr.make("slogdet_sign", (inner,), NO_PARAMS, shape), logdet(a)
 
 
@@ -198,7 +199,7 @@ def _vector_norm_value(node: Any, x: np.ndarray) -> Any:
 
 def _vector_norm_jvp(node: Expr, i: int) -> Any:
     a, par = node.args[0], node.params
-    kept = node if par.keepdims else reshape(node, reduced_shape(a.shape, par.axes, True))
+    kept = node if par.keepdims else c_order_reshape(node, reduced_shape(a.shape, par.axes, True))
     weights = multiply(signed_power(a, par.p - 1), abs_power(kept, 1 - par.p))
     if is_plain(a.shape):  # a matrix, along one axis (kept): 𝟙ᵀ(W ⊙ dA) or (W ⊙ dA)𝟙
         n, m = a.shape
@@ -281,12 +282,14 @@ def _smallest_weights_code(g: CodeContext, s: str) -> str:
 
 
 def _smallest_jvp(node: Expr, i: int) -> Any:
+    """ds_k = tr(Gᵀ dA) with G = U diag(w) Vᵀ; with several stack axes Σ over the two last
+    axes of G ⊙ dA, member by member."""
     a = node.args[0]
-    if node.ndim > 1:
-        raise NotImplementedError("the derivative of norm(A, -2) of a stack with several stack axes: "
-                                  "reshape the stack to one stack axis")
     U, s, Vt, _, _ = svd_parts(a)
     gradient = matmul(U, multiply(smallest_weights(s), Vt))  # U diag(w) Vᵀ
+    if node.ndim > 1:
+        return compose(ReduceMap(a.shape, node.shape, (a.ndim - 2, a.ndim - 1)),
+                       ElementwiseMap(gradient, a.shape))
     return TraceMap(matrix_transpose(gradient), Constant(1.0), a.shape, node.shape)
 
 
@@ -348,7 +351,7 @@ def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:
             permute(a, tuple(k for k in range(ndim) if k not in axes) + (row, col))
         out = smallest_singular_value(moved) if ord == -2 else \
             basic_norm(moved, ord, None if is_plain(moved.shape) else (-2, -1))
-        return reshape(out, target) if out.shape != target else out
+        return c_order_reshape(out, target) if out.shape != target else out
     if ord in (1, -1):
         inner, outer = row, col
     elif ord in (math.inf, -math.inf):
@@ -360,7 +363,7 @@ def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:
     if is_plain(a.shape):  # (a 1×1 sum is its own extremum: its total is the scalar)
         return keep_total(_reduce("sum" if sums.shape == (1, 1) else kind, sums, (0, 1), False), keepdims)
     out = _reduce(kind, sums, (outer,), True)
-    return reshape(out, target) if out.shape != target else out
+    return c_order_reshape(out, target) if out.shape != target else out
 
 
 def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
@@ -377,7 +380,7 @@ def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = Fa
         if ord is None and a.ndim != 1:
             out = basic_norm(a)
             target = tuple(1 for _ in a.shape) if keepdims else out.shape
-            return reshape(out, target) if out.shape != target else out
+            return c_order_reshape(out, target) if out.shape != target else out
         if a.ndim > 2 or a.ndim == 0:
             raise ValueError(f"norm: improper number of dimensions to norm "
                              f"(shape {fmt(a.shape)}, ord={ord!r})")

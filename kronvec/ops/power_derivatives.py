@@ -18,7 +18,7 @@ from typing import Any
 from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, as_expr
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.axes import BroadcastMap
 from ..maps.powers import (MatrixPowerFrechetMap, MatrixPowerSecondMap, frechet_by_squaring, power_frechet,
@@ -58,9 +58,9 @@ def matpow_frechet(a: Any, h: Any, k: int) -> Expr:
         return zeros(shape)
     if k == 1:
         return h
-    if shape == a.shape and h.op == "identity" and a.ndim == 2:  # A commutes with I: k Aᵏ⁻¹
+    if shape == a.shape and h.op == "eye" and a.ndim == 2:  # A commutes with I: k Aᵏ⁻¹
         return scale(float(k), matrix_power(a, k - 1))
-    if shape == a.shape and h.op == "scale" and h.args[0].op == "identity" and a.ndim == 2:
+    if shape == a.shape and h.op == "scale" and h.args[0].op == "eye" and a.ndim == 2:
         return scale(h.params.coef * k, matrix_power(a, k - 1))
     return Expr.make("matpow_frechet", (a, h), Params(k=k), shape)
 

@@ -20,8 +20,8 @@ import numpy as np
 from ..contexts import StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, TriSolveMap
-from ..maps.algebra import add as add_maps
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import add_maps
+from ..maps.algebra import scale_map
 from ..maps.powers import MatrixPowerFrechetMap
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of, spec
 from ..registry import function as registry_function
@@ -73,7 +73,7 @@ def matmul(*factors: Any) -> Expr:
     flat, ones_coef = _merge_ones(_merge_powers(flat))
     coef *= ones_coef
     if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
-        flat.append(Expr.make("identity", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
+        flat.append(Expr.make("eye", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
     if not flat:
         core = identity(shape[0])
     elif len(flat) == 1:
@@ -89,12 +89,12 @@ def _merge_powers(flat: list[Expr]) -> list[Expr]:
     """Write runs of one factor as a power: BBᵏ = Bᵏ⁺¹ (so equal terms can merge)."""
     out: list[tuple[Expr, int]] = []
     for f in flat:
-        base, k = (f.args[0], f.params.k) if f.op == "matpow" else (f, 1)
+        base, k = (f.args[0], f.params.k) if f.op == "matrix_power" else (f, 1)
         if out and out[-1][0] is base:
             out[-1] = (base, out[-1][1] + k)
         else:
             out.append((base, k))
-    return [b if k == 1 else Expr.make("matpow", (b,), Params(k=k), b.shape) for b, k in out]
+    return [b if k == 1 else Expr.make("matrix_power", (b,), Params(k=k), b.shape) for b, k in out]
 
 
 def _merge_ones(flat: list[Expr]) -> tuple[list[Expr], float]:
@@ -124,10 +124,10 @@ def _cholesky_products(flat: list[Expr]) -> list[Expr]:
     out: list[Expr] = []
     for f in flat:
         prev = out[-1] if out else None
-        if prev is not None and prev.op == "cholesky" and f.op == "transpose" and f.args[0] is prev:
+        if prev is not None and prev.op == "cholesky" and f.op == "matrix_transpose" and f.args[0] is prev:
             out[-1] = registry_function("tri")(prev.args[0], "mirror_lower")
         elif prev is not None and f.op == "inv" and f.args[0].op == "cholesky" and prev.op == "inv" \
-                and prev.args[0].op == "transpose" and prev.args[0].args[0] is f.args[0]:
+                and prev.args[0].op == "matrix_transpose" and prev.args[0].args[0] is f.args[0]:
             out[-1] = inv(registry_function("tri")(f.args[0].args[0], "mirror_lower"))
         else:
             out.append(f)
@@ -136,7 +136,7 @@ def _cholesky_products(flat: list[Expr]) -> list[Expr]:
 
 def _orthonormal(f: Expr) -> tuple[Expr, str] | tuple[None, str]:
     """(Q, "columns" | "rows") for a factor Q or Qᵀ whose value has orthonormal columns or rows."""
-    base, flipped = (f.args[0], True) if f.op == "transpose" else (f, False)
+    base, flipped = (f.args[0], True) if f.op == "matrix_transpose" else (f, False)
     kind = spec(base.op).orthonormal
     if not kind:
         return None, ""
@@ -197,7 +197,7 @@ def _subproduct(factors: tuple[Expr, ...]) -> Expr:
     canonicalise its O(k²) runs again."""
     if len(factors) == 1:
         return factors[0]
-    if any(f.op in ("identity", "ones") for f in factors):
+    if any(f.op in ("eye", "ones") for f in factors):
         return matmul(*factors)
     shape = product_stack(list(factors)) + (factors[0].shape[-2], factors[-1].shape[-1])
     return Expr.make("matmul", factors, NO_PARAMS, shape)
@@ -265,13 +265,13 @@ _TRANSPOSED: "weakref.WeakKeyDictionary[Expr, weakref.ref[Expr]]" = weakref.Weak
 
 def _transpose_directly(a: Expr) -> Expr | None:
     """Aᵀ when it needs no transposed arguments, else None."""
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return a.args[0]
     if len(a.shape) < 2 or a.shape == (1, 1):
         return a
     rule = _transpose_rule(a.op)
     if rule is None:
-        return Expr.make("transpose", (a,), NO_PARAMS, matrix_transposed(a.shape))
+        return Expr.make("matrix_transpose", (a,), NO_PARAMS, matrix_transposed(a.shape))
     if rule.args == ():
         return rule.build(a, [])
     return None
@@ -289,11 +289,8 @@ def _transpose_rule(op: str) -> Transpose | None:
         return rule
 
 
-transpose = matrix_transpose  # the old name, for op modules written before the rename (not exported)
-
-
 register(
-    "transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
+    "matrix_transpose", public="matrix_transpose", function=matrix_transpose, signature="(m,n)->(n,m)",
     stacks=True,
     evaluate=lift(matrix_transpose_value), code=lambda g, e, x: code_transpose(x),
     jvp=lambda node, i: KronTMap(None, None, *map_shapes(node, i)),
@@ -312,7 +309,7 @@ def inv(a: Any) -> Expr:
     signature_of(INV).check("inv", [a.shape])
     if a.op == "inv":
         return a.args[0]
-    if a.op == "identity":
+    if a.op == "eye":
         return a
     if a.op == "zeros":
         raise np.linalg.LinAlgError("inv: the zero matrix is singular")
@@ -323,7 +320,7 @@ def inv(a: Any) -> Expr:
 
 def _print_inv(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     inner = e.args[0]
-    if inner.op == "transpose" and _plain_transpose(printer, inner):
+    if inner.op == "matrix_transpose" and _plain_transpose(printer, inner):
         return printer(inner.args[0], Prec.ATOM) + printer.s.inverse_t, Prec.POSTFIX
     return printer(inner, Prec.ATOM) + printer.s.inverse, Prec.POSTFIX
 
@@ -387,10 +384,10 @@ def matrix_power(a: Any, k: int) -> Expr:
     if k < 0:
         return matrix_power(inv(a), -k)
     if k == 0:
-        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)
-    if k == 1 or a.op == "identity":
+        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)
+    if k == 1 or a.op == "eye":
         return a
-    return Expr.make("matpow", (a,), Params(k=k), a.shape)
+    return Expr.make("matrix_power", (a,), Params(k=k), a.shape)
 
 
 EXPANDED_POWERS = 3
@@ -413,16 +410,16 @@ def _print_matpow(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     if base not in names:
         if base.op == "inv" and base.args[0] not in names:
             inner = base.args[0]
-            if inner.op == "transpose" and inner not in names:
+            if inner.op == "matrix_transpose" and inner not in names:
                 return s.paren(printer(inner.args[0], Prec.ATOM) + s.sup(f"-{k}")) + s.transpose, Prec.POSTFIX
             return printer(inner, Prec.ATOM) + s.sup(f"-{k}"), Prec.POSTFIX
-        if base.op == "transpose":
+        if base.op == "matrix_transpose":
             return s.paren(printer(base.args[0], Prec.ATOM) + s.sup(str(k))) + s.transpose, Prec.POSTFIX
     return printer(base, Prec.ATOM) + s.sup(str(k)), Prec.POSTFIX
 
 
 MATPOW = register(
-    "matpow", public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
+    "matrix_power", public="matrix_power", function=matrix_power, signature="(n,n),int->(n,n)",
     params=("k",), stacks=True,
     evaluate=with_node(lambda n, x: np.linalg.matrix_power(x, n.params.k)),
     code="{la}.matrix_power({0}, {n.params.k})",

@@ -33,9 +33,9 @@ import numpy as np
 
 from ..expr import Expr
 from ..maps import KronMap, TriangleMap, TriSolveMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..shapes import stack_of
 from .arithmetic import add, scale
 from .leaves import Constant, identity

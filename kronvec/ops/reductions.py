@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import registry
 from ..contexts import StyledPrintContext
+from ..dims import is_named
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import LinearMap, TraceMap
@@ -62,8 +63,11 @@ def _scalar_of_1x1(name: str) -> Any:
 
 # ---------------------------------------------------------------- trace
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
-    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A (a non-square matrix raises
-    :class:`~kronvec.ShapeError`); as ``numpy.trace(A, offset, axis1, axis2)``.
+    """tr(A) = Σᵢ Aᵢᵢ, a scalar; as ``numpy.trace(A, offset, axis1, axis2)``.
+
+    A non-square (n, m) matrix sums its min(n, m) diagonal entries, as NumPy: the trace of
+    its leading square block, ``tr(A[:k, :k])``.  Sizes given as names must be equal (a
+    matrix whose sizes are inferred is made square).
 
     For a stack, the traces of the planes spanned by ``axis1`` and ``axis2``
     (NumPy's defaults: the first two axes); ``kv.trace(X, axis1=-2, axis2=-1)``
@@ -79,15 +83,19 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
+    n, m = a.shape
+    if n != m and not is_named(n) and not is_named(m):  # as NumPy: the leading k × k block
+        k = min(n, m)
+        return trace(a[:k, :k])
     signature_of(TRACE).check("trace", [a.shape])
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return trace(a.args[0])
     if a.op == "scale":
         return scale(a.params.coef, trace(a.args[0]))
     if a.op == "smul":  # tr(sA) = s tr(A); a 1×1 s·t of two scalars is st (a trace is of shape ())
         s, inner = a.args
         return smul(s if s.shape == () else trace(s), inner if inner.shape == () else trace(inner))
-    if a.op == "identity":
+    if a.op == "eye":
         return size_of(a.shape[0])
     if a.op == "zeros":
         return zeros(())
@@ -110,7 +118,7 @@ def _stack_trace(a: Expr, axis1: int, axis2: int) -> Expr:
     a = _leading_square(a)
     signature_of(TRACE).check("trace", [a.shape])
     stack = stack_of(a.shape)
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         a = a.args[0]
     if a.op == "scale":
         return scale(a.params.coef, _stack_trace(a.args[0], -2, -1))
@@ -157,7 +165,7 @@ def det(a: Any) -> Expr:
     """
     a = as_expr(a)
     shape = signature_of(DET).check("det", [a.shape])
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return det(a.args[0])
     if a.op == "scale":  # det(cA) = cⁿ det(A)
         return scale(a.params.coef ** a.shape[-1], det(a.args[0]))
@@ -190,7 +198,7 @@ def logdet(a: Any) -> Expr:
     """
     a = as_expr(a)
     shape = signature_of(LOGDET).check("logdet", [a.shape])
-    if a.op == "transpose":
+    if a.op == "matrix_transpose":
         return logdet(a.args[0])
     if a.op == "scale":  # log|det(cA)| = n log|c| + log|det A|
         return add(Constant(a.shape[-1] * math.log(abs(a.params.coef))), logdet(a.args[0]))

@@ -22,18 +22,19 @@ from ..maps.algebra import compose
 from ..maps.axes import PermuteMap, ReshapeMap
 from ..registry import Params, Prec, Printing, register
 from ..shapes import Shape, fmt
-from ._common import code_for, with_node
+from ._code_templates import code_for
+from ._evaluation_rules import with_node
 from .arithmetic import scale
 from .einsum import einsum
 from .leaves import filled
-from .products import matmul, transpose as matrix_transpose
-from .stacks import normalize_axes, reshape as c_reshape, transpose as permute
+from .products import matmul, matrix_transpose
+from .stacks import c_order_reshape, normalize_axes, transpose as permute
 
 __all__ = ["reshape", "expand_dims", "squeeze", "moveaxis", "outer", "index_newaxis"]
 
 FAMILY = "reshaping"
 
-_REARRANGED = ("reshaped", "expand_dims", "squeeze", "reshape")
+_REARRANGED = ("reshape", "expand_dims", "squeeze", "c_order_reshape")
 """Nodes that only reshape in C order: a C-order reshape of one of them reshapes its argument."""
 
 
@@ -65,7 +66,7 @@ def _reshaped(op: str, a: Expr, shape: Shape, params: Params) -> Expr:
         return scale(a.params.coef, _reshaped(op, a.args[0], shape, params))
     if a.op in ("zeros", "ones"):
         return filled(a.op, shape)
-    if a.op in _REARRANGED and (a.op != "reshaped" or a.params.order == "C"):
+    if a.op in _REARRANGED and (a.op != "reshape" or a.params.order == "C"):
         return _reshaped(op, a.args[0], shape, params)
     return Expr.make(op, (a,), params, shape)
 
@@ -108,12 +109,12 @@ def reshape(a: Any, shape: Any, order: str = "C") -> Expr:
         raise ValueError(f"reshape: order must be 'C' or 'F', got {order!r}")
     shape = _target_shape(a, shape)
     if order == "C" or not _order_matters(a.shape, shape) or shape == a.shape:
-        return _reshaped("reshaped", a, shape, Params(order="C"))
+        return _reshaped("reshape", a, shape, Params(order="C"))
     if a.op == "scale":
         return scale(a.params.coef, reshape(a.args[0], shape, order))
     if a.op in ("zeros", "ones"):
         return filled(a.op, shape)
-    return Expr.make("reshaped", (a,), Params(order="F"), shape)
+    return Expr.make("reshape", (a,), Params(order="F"), shape)
 
 
 def _print_reshaped(p: Any, e: Expr) -> tuple[str, int]:
@@ -143,7 +144,7 @@ def _reshape_code(g: Any, e: Expr, x: str) -> str:
 
 
 register(
-    "reshaped", FAMILY, public="reshape", function=reshape, signature="(...)->(...)", params=("order",),
+    "reshape", FAMILY, public="reshape", function=reshape, signature="(...)->(...)", params=("order",),
     stacks=True, evaluate=with_node(_reshaped_value), jvp=_reshape_jvp, rebuild=_rebuild_reshaped,
     printing=Printing(_print_reshaped, _print_reshaped, _python_reshaped), code=_reshape_code,
     doc="the entries in another shape, as numpy.reshape (order 'C' or 'F')",
@@ -301,7 +302,7 @@ def outer(a: Any, b: Any) -> Expr:
     a, b = as_expr(a), as_expr(b)
     if a.ndim == 2 and b.ndim == 2 and a.shape[1] == 1 and b.shape[1] == 1:
         return matmul(a, matrix_transpose(b))
-    flat = [x if x.ndim == 1 else c_reshape(x, (math.prod(x.shape),)) for x in (a, b)]
+    flat = [x if x.ndim == 1 else c_order_reshape(x, (math.prod(x.shape),)) for x in (a, b)]
     return einsum("i,j->ij", *flat)
 
 

@@ -33,7 +33,7 @@ from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleMap,
                     commutation_map)
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register, signature_of
 from ..shapes import first_member, fmt, member_text, stack_of

@@ -25,7 +25,8 @@ from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrint
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
+from ..maps.eigen_frechet import EigfunFrechetMap
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, SELF, register, spec
 from ._printing_rules import func_print, py_call
@@ -33,11 +34,12 @@ from .arithmetic import add
 from .elementwise import ELEMENTWISE_FUNCTIONS
 from .leaves import identity, ones, zeros
 from .spectral import eigenvectors, eigvalsh, gapinv
+from .structure import diag
 
-__all__ = ["eigfun", "divdiff", "elementwise_derivative"]
+__all__ = ["eigfun", "divdiff", "elementwise_derivative", "spectral_derivative"]
 
 
-_ELEMENTWISE_OPS = {"power", "scale", "add", "hadamard", "named"}
+_ELEMENTWISE_OPS = {"power", "scale", "add", "multiply", "named"}
 
 
 def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
@@ -70,6 +72,22 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
     if d.get(g) is None:
         return zeros(w.shape) if w not in g.walk() else None
     return d[g] if g.shape == w.shape and rows[g] == range(w.shape[0]) else None
+
+
+def spectral_derivative(g: Expr, w: Expr) -> Expr | None:
+    """φ'(w) when g = φ(w) depends on no variable except through w (constants and w are its
+    leaves) and elementwise, else None.  Then V diag(g) Vᵀ is a function of A alone, whose
+    derivative is Daleckii–Krein's to every order."""
+    stack, seen = [g], set()
+    while stack:
+        node = stack.pop()
+        if node is w or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op == "symbol":
+            return None
+        stack.extend(node.args)
+    return elementwise_derivative(g, w)
 
 
 def _aligned_rows(node: Expr, moving: list[int], moving_rows: list[range], w: Expr) -> range | None:
@@ -123,10 +141,11 @@ def divided_difference_matrix(w: np.ndarray, g: np.ndarray, gp: np.ndarray | Non
         if split.any():  # g differs within a group of (nearly) equal eigenvalues: a projector onto
             # part of a tied group, which has no derivative
             i, j = map(int, np.argwhere(split)[0])
+            group = np.flatnonzero(near[i] | (np.arange(n) == i))
             raise DegenerateError(f"eigh: V diag(g) Vᵀ has no derivative where g differs within a group of "
-                                  f"repeated eigenvalues: w[{i}] = w[{j}] = {w[i]:.6g} but g[{i}] = "
-                                  f"{g[i]:.6g}, g[{j}] = {g[j]:.6g} (a projector onto part of a tied "
-                                  f"group, or columns of V that split it)")
+                                  f"repeated eigenvalues: the tied group w[{group[0]}:{group[-1] + 1}] = "
+                                  f"{w[i]:.6g} has g[{i}] = {g[i]:.6g}, g[{j}] = {g[j]:.6g} (a projector "
+                                  f"onto part of a tied group, or columns of V that split it)")
         out = np.where(near, (gp[:, None] + gp[None, :]) / 2, out)
     np.fill_diagonal(out, 0.0)
     return out
@@ -212,11 +231,17 @@ def _sandwich(V: np.ndarray, g: np.ndarray) -> np.ndarray:
 def _eigfun_jvp(node: Expr, i: int) -> Any:
     a, g, uplo = node.args[0], node.args[1], node.params.UPLO
     V, n = eigenvectors(a, uplo), a.shape[0]
+    w = eigvalsh(a, uplo)
+    mirror = "mirror_lower" if uplo == "L" else "mirror_upper"
+    gprime = spectral_derivative(g, w)
+    if gprime is not None:  # a function of A alone: all of its derivative is in A, g' on Γ's diagonal
+        if i == 1:
+            return ZeroMap(g.shape, node.shape)
+        gamma = add(divdiff(w, g, gprime), diag(gprime))
+        return compose(EigfunFrechetMap(a, g, uplo, V, gamma, a.shape), TriangleMap(mirror, n))
     if i == 1:
         return KronDiagMap(V, V.T, "embed", g.shape, node.shape)
-    w = eigvalsh(a, uplo)
     gamma = divdiff(w, g, elementwise_derivative(g, w))
-    mirror = "mirror_lower" if uplo == "L" else "mirror_upper"
     return compose(KronMap(V, V.T, a.shape, a.shape), ElementwiseMap(gamma, a.shape),
                    KronMap(V.T, V, a.shape, a.shape), TriangleMap(mirror, n))
 

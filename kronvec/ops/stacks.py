@@ -1,4 +1,4 @@
-"""The axes of stacks of matrices: transpose (permute_dims), swapaxes, reshape, broadcast_to,
+"""The axes of stacks of matrices: transpose (permute_dims), swapaxes, c_order_reshape, broadcast_to,
 reduce_sum and tensordot.
 
 A symbol of three or more axes, ``kv.Matrix("X", (b, n, m))``, is a stack of b
@@ -13,7 +13,7 @@ matrices.  As in NumPy:
 
 Every one of them is linear, so its derivative is the same operation on the
 tangent: a permutation, reshape, broadcast or sum over axes
-(:mod:`kronvec.maps.axes`).  ``reshape`` and ``broadcast_to`` are internal
+(:mod:`kronvec.maps.axes`).  ``c_order_reshape`` and ``broadcast_to`` are internal
 nodes (per-member scalars spread over the matrices of a stack, and NumPy's
 broadcasting of a matrix against a stack, appear in gradients).
 """
@@ -39,8 +39,8 @@ from .arithmetic import multiply, scale
 from .leaves import filled
 from .products import matmul, matrix_transpose
 
-__all__ = ["transpose", "permute_dims", "swapaxes", "reshape", "broadcast_to", "reduce_sum", "tensordot",
-           "normalize_axes", "reduced_shape"]
+__all__ = ["transpose", "permute_dims", "swapaxes", "c_order_reshape", "broadcast_to", "reduce_sum",
+           "tensordot", "normalize_axes", "reduced_shape"]
 
 
 
@@ -139,8 +139,8 @@ register(
 )
 
 
-# ----------------------------------------------------------------- reshape
-def reshape(a: Any, shape: Sequence[int]) -> Expr:
+# ----------------------------------------------------------------- c_order_reshape
+def c_order_reshape(a: Any, shape: Sequence[int]) -> Expr:
     """A with the same entries in ``shape``, read in C order as ``numpy.reshape`` (internal: it
     spreads per-member scalars ``(b,)`` over matrices as ``(b, 1, 1)``, and serves tensordot)."""
     a = as_expr(a)
@@ -149,17 +149,17 @@ def reshape(a: Any, shape: Sequence[int]) -> Expr:
         raise ShapeError(f"reshape: cannot reshape an array of shape {fmt(a.shape)} into shape {fmt(shape)}")
     if shape == a.shape:
         return a
-    if a.op == "reshape":
-        return reshape(a.args[0], shape)
+    if a.op == "c_order_reshape":
+        return c_order_reshape(a.args[0], shape)
     if a.op in ("zeros", "ones"):
         return filled(a.op, shape)
     if a.op == "scale":
-        return scale(a.params.coef, reshape(a.args[0], shape))
+        return scale(a.params.coef, c_order_reshape(a.args[0], shape))
     value = const_scalar(a)
     if value is not None and a.op == "const":
         return Expr.make("const", (), Params(value=type(a.params.value)(np.reshape(a.params.value.array,
                                                                                     shape), None)), shape)
-    return Expr.make("reshape", (a,), NO_PARAMS, shape)
+    return Expr.make("c_order_reshape", (a,), NO_PARAMS, shape)
 
 
 def _print_inner(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
@@ -168,12 +168,12 @@ def _print_inner(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "reshape", function=reshape, stacks=True,
+    "c_order_reshape", function=c_order_reshape, stacks=True,
     evaluate=with_node(lambda n, x: np.reshape(x, n.shape)), code="{0}.reshape({n.shape})",
     jvp=lambda node, i: ReshapeMap(node.args[0].shape, node.shape),
     printing=Printing(_print_inner, _print_inner,
                       lambda printer, e: (f"reshape({printer(e.args[0])}, {e.shape})", Prec.ATOM)),
-    rebuild=lambda node, args: reshape(args[0], node.shape),
+    rebuild=lambda node, args: c_order_reshape(args[0], node.shape),
     doc="the entries in another shape, in C order (internal)",
 )
 
@@ -298,9 +298,9 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
     rows = math.prod(a.shape[i] for i in free_a)
     inner = math.prod(a.shape[i] for i in a_axes)
     cols = math.prod(b.shape[j] for j in free_b)
-    left = reshape(_permuted(a, free_a + a_axes), (rows, inner))
-    right = reshape(_permuted(b, b_axes + free_b), (inner, cols))
-    return reshape(matmul(left, right), shape)
+    left = c_order_reshape(_permuted(a, free_a + a_axes), (rows, inner))
+    right = c_order_reshape(_permuted(b, b_axes + free_b), (inner, cols))
+    return c_order_reshape(matmul(left, right), shape)
 
 
 register(

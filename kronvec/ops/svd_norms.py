@@ -15,7 +15,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from .. import registry
 from ..maps import KronMap
-from ..maps.algebra import add as add_maps
+from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.members import member_trace_map
 from ..maps.polar import PolarFrechetMap, norm_gradient_value

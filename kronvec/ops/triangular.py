@@ -30,7 +30,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, TriangleMap, TriSolveMap, commutation_map
 from ..maps.algebra import compose
-from ..maps.algebra import scale as scale_map
+from ..maps.algebra import scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
 from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
@@ -70,7 +70,7 @@ def tri(a: Any, kind: str) -> Expr:
     if len(a.shape) < 2 or a.shape[-2] != a.shape[-1]:
         raise ShapeError(f"tri: needs a square matrix, got shape {fmt(a.shape)}")
     if a.op == "zeros":
-        return (identity(a.shape[0]) if a.ndim == 2 else Expr.make("identity", (), NO_PARAMS, a.shape)) \
+        return (identity(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)) \
             if unit else a
     if kind in _MIRRORS and a.op == "symbol" and a.params.symmetric:
         return a  # symₗ(S) = S for a symmetric S
@@ -80,7 +80,7 @@ def tri(a: Any, kind: str) -> Expr:
         return a if a.params.kind == kind else tri(a.args[0], a.params.kind)  # already symmetric
     if a.op == "scale" and not unit:
         return scale(a.params.coef, tri(a.args[0], kind))
-    if a.op == "identity":  # the identity's parts: itself, ½I (Φ), or 0 (strict parts)
+    if a.op == "eye":  # the identity's parts: itself, ½I (Φ), or 0 (strict parts)
         if kind.startswith("strict"):
             return zeros(a.shape)
         return scale(0.5, a) if kind.startswith("phi") else a
@@ -150,7 +150,7 @@ def tri_code(g: CodeContext, kind: str, x: str, n: int, members_diagonal: str | 
 def _tri_transposed(node: Expr, _: list[Expr]) -> Expr:
     if node.params.kind in _MIRRORS:
         return node  # symmetric
-    return Expr.make("transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
+    return Expr.make("matrix_transpose", (node,), NO_PARAMS, matrix_transposed(node.shape))
 
 
 def _tri_jvp(node: Expr, i: int) -> Any:
@@ -189,7 +189,7 @@ def cholesky(a: Any) -> Expr:
     """
     a = as_expr(a)
     signature_of(CHOLESKY).check("cholesky", [a.shape])
-    if a.op == "identity":
+    if a.op == "eye":
         return a
     if a.op == "scale" and a.params.coef > 0:  # chol(cA) = √c chol(A)
         return scale(float(np.sqrt(a.params.coef)), cholesky(a.args[0]))

@@ -33,7 +33,7 @@ def abbreviate(roots: list[Expr], names: Mapping[Expr, str] | None = None,
         printer = Printer(UNICODE, chosen)
         best, gain = None, 0
         for node, count in counts.items():
-            if count < 2 or node in chosen or not node.args or node.op in ("transpose", "named"):
+            if count < 2 or node in chosen or not node.args or node.op in ("matrix_transpose", "named"):
                 continue
             length = len(printer(node))
             if length >= min_length and (count - 1) * length > gain:
@@ -65,7 +65,7 @@ def _occurrences(roots: list[Expr], names: Mapping[Expr, str]) -> dict[Expr, int
         c = times.get(node, 0)
         if not c:
             continue
-        key = node.args[0] if node.op == "transpose" and node.args[0].args else node
+        key = node.args[0] if node.op == "matrix_transpose" and node.args[0].args else node
         counts[key] = counts.get(key, 0) + c
         if node in names:
             continue

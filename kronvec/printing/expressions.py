@@ -130,7 +130,7 @@ def _signed(t: Expr) -> tuple[bool, Expr]:
     value = const_scalar(t)
     if value is not None and value < 0:
         return True, Constant(-value)
-    if t.op == "smul" and t.args[1].op == "identity" and t.shape == (1, 1):  # s·I₁ prints as s
+    if t.op == "smul" and t.args[1].op == "eye" and t.shape == (1, 1):  # s·I₁ prints as s
         return _signed(t.args[0])
     return False, t
 
@@ -167,7 +167,7 @@ def leaf_name(f: Expr, names: Mapping[Expr, str]) -> str:
     """The name a factor prints with (for deciding whether a product needs spaces)."""
     if f in names:
         return names[f].rstrip("ᵀ")
-    while f.op in ("transpose", "inv") and f not in names:
+    while f.op in ("matrix_transpose", "inv") and f not in names:
         f = f.args[0]
     if f in names:
         return names[f].rstrip("ᵀ")
@@ -329,7 +329,7 @@ def _determinant_in_front(e: Expr) -> Expr:
     inner = Expr.make("matmul", factors, product.params, product.shape)
     if e.op == "trace":
         inner = Expr.make("trace", (inner,), e.params, e.shape)
-    flipped = registry.function("transpose")(b)  # det(Bᵀ) = det(B): the one with fewer transposes
-    transposes = [sum(n.op == "transpose" for n in x.walk()) for x in (b, flipped)]
+    flipped = registry.function("matrix_transpose")(b)  # det(Bᵀ) = det(B): the one with fewer transposes
+    transposes = [sum(n.op == "matrix_transpose" for n in x.walk()) for x in (b, flipped)]
     det = registry.function("det")(flipped if transposes[1] < transposes[0] else b)
     return Expr.make("smul", (det, inner), NO_PARAMS, e.shape)

@@ -34,7 +34,7 @@ from ..ops.products import inv, matrix_transpose
 from ..ops.reductions import det
 from ..ops.triangular import TRI_TEXT, signed
 from ..registry import Prec
-from ..shapes import as2d
+from ..shapes import as_matrix_shape
 from .expressions import Printer, format_number, shared_names, to_unicode, where_clause
 from .styles import LATEX, UNICODE, Style, free_letters
 
@@ -76,7 +76,7 @@ class _MapPrinter:
         if f is None:
             return self.s.identity
         if isinstance(f, Expr) and f.op not in ("matmul", "add", "smul", "scale", "kron",
-                                                  "hadamard"):
+                                                  "multiply"):
             return self.p(matrix_transpose(f), POSTFIX)
         return self.factor(f, ATOM) + self.s.transpose
 
@@ -148,7 +148,8 @@ class _MapPrinter:
         ca, A = _split_scalar(m.A)
         cb, B = _split_scalar(m.B)
         ctext, neg = self.coefficient(ca + cb)
-        commutation = self.s.sized("K", *as2d(m.in_shape)[-2:])  # K₍ₙ,ₖ₎ vec H = vec Hᵀ, H of shape (n, k)
+        # K₍ₙ,ₖ₎ vec H = vec Hᵀ, H of shape (n, k)
+        commutation = self.s.sized("K", *as_matrix_shape(m.in_shape)[-2:])
         if A is None and B is None:
             if is_scalar(m.in_shape):
                 return ctext or "1", neg, False  # the identity on scalars
@@ -221,7 +222,7 @@ class _MapPrinter:
         if not m.is_single_slice():
             return self._action(m)
         s = self.s
-        if as2d(m.in_shape)[1] == 1:  # a column is its own vec
+        if as_matrix_shape(m.in_shape)[1] == 1:  # a column is its own vec
             diagonal = s.identity if m.D is None else s.func("diag", self.factor(m.D, SUM))
             u = s.ones if m.U is None else self.factor(m.U, POSTFIX)
             v = s.ones + s.transpose if m.V is None else self.transposed(m.V)
@@ -305,7 +306,7 @@ def _chained(maps: tuple[LinearMap, ...]) -> list[LinearMap]:
 
 
 def _is_one(e: Expr) -> bool:
-    return e.op == "identity" or (e.op == "const" and e.params.value.array.size == 1
+    return e.op == "eye" or (e.op == "const" and e.params.value.array.size == 1
                                   and float(e.params.value.array.reshape(())) == 1.0)
 
 

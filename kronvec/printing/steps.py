@@ -165,7 +165,8 @@ def _intermediates(f: E.Expr, wrt: E.Expr, given: Mapping[E.Expr, str]) -> dict[
     for node in f.walk():
         if node.args and any(a in depends for a in node.args):
             depends.add(node)
-            if node is not f and node.op not in ("transpose", "scale") and not _prints_as_its_argument(node):
+            if node is not f and node.op not in ("matrix_transpose", "scale") \
+                    and not _prints_as_its_argument(node):
                 candidates.append(node)
     # Of r and rᵀ (both in the expression), name the one with fewer transposes; on a
     # tie, the one that the intermediates above it use (parents are decided first).
@@ -192,11 +193,11 @@ def _used_by(node: E.Expr, parents: list[E.Expr]) -> bool:
 
 def _prints_as_its_argument(node: E.Expr) -> bool:
     """A scalar read as a 1×1 matrix (s·I₁) prints as s: naming it would give "S = R"."""
-    return node.op == "smul" and node.args[1].op == "identity" and node.shape == (1, 1)
+    return node.op == "smul" and node.args[1].op == "eye" and node.shape == (1, 1)
 
 
 def _transposes(e: E.Expr) -> int:
-    return sum(n.op == "transpose" for n in e.walk())
+    return sum(n.op == "matrix_transpose" for n in e.walk())
 
 
 def _with_transposes(names: Mapping[E.Expr, str]) -> dict[E.Expr, str]:

@@ -75,9 +75,11 @@ def draw_reshaping(ctx: Context, t: Term) -> Term | None:
     if kind == "newaxis":
         if not shape:
             return None
-        key = ctx.pick([(None,), (slice(None), None)])  # A[None] or A[:, None]
+        # A[None] or A[:, None]; of a matrix also with an integer, as NumPy (X[0, None] is (1, m))
+        with_integer = [(0, None), (None, -1), (slice(None), 0, None), (-1, slice(None), None)]
+        key = ctx.pick([(None,), (slice(None), None)] + (with_integer if len(shape) == 2 else []))
         spread = list(t.expr[key].shape)
-        spread[key.index(None)] = 2
+        spread[sum(1 for item in key[:key.index(None)] if not isinstance(item, int))] = 2
         c = ctx.rng.standard_normal(tuple(spread))
         return t.then(t.expr[key] * c, lambda v: t.twin(v)[key] * c, tags=("new axis",))
     if kind == "expand_squeeze":

@@ -28,19 +28,11 @@ KNOWN_FINDINGS: dict[str, str] = {
 NEW_FINDINGS: dict[str, str] = {
     # program family → a failure the fuzzer found beyond issue 17's list (see the report of the
     # branch that added it); empty it as the fixes land.
-    "slogdet of a stack": "kv.lambdify of the Jacobian of slogdet on a stack of 1×1 members raises "
-    "SyntaxError in the generated code (found after generated code took stacks)",
-    "norm -2 of a stack with two stack axes": "the derivative of norm(A, -2) raises NotImplementedError "
-    "for a stack with several stack axes (ops/norms.py asks to reshape to one stack axis)",
 }
 
 KNOWN_GAPS: dict[str, str] = {
     # family → a Hessian check that fails for a reason outside issue 17's list (the Hessian
     # of these families is not checked while listed here).
-    "eigenvector column of a stack": "kv.hessian raises ShapeError 'scalar multiply: (b, 1, 1) is not a "
-    "scalar (with (b,))' where the TraceMap of dλⱼ·Sⱼ² (ops/eigen_ties.py) is composed after a stacked "
-    "map holding a per-member trace (maps/algebra.py _trace_after applies the inner adjoint "
-    "symbolically to a stacked C)",
 }
 
 STEPS: list[Callable[[Context, Term], Term | None]] = (ELEMENTWISE_STEPS + LINALG_STEPS + MORE_LINALG_STEPS
