@@ -192,6 +192,9 @@ class Binder:
                         _as_float_array(name, given, shape).view()
                     if kind is _POSITIVE_SCALAR and not float(value.reshape(())) > 0:
                         raise SuspectResult(name)
+                    if inputs and kind is _PLAIN and type(given) is np.ndarray and not given.flags.writeable \
+                            and given.dtype == float and _unchangeable(given):
+                        _remember(given, {"kind": kind, "cholesky": None}, value)
                     bound[sym] = value
                     continue
                 value = given.view() if type(given) is np.ndarray and given.dtype is _FLOAT64 \
