@@ -126,7 +126,7 @@ class EigfunFrechetMap(LinearMap):
 
     def __init__(self, A: Any, g: Any, uplo: str, V: Any, gamma: Any, in_shape: Shape) -> None:
         super().__init__(in_shape, in_shape)
-        self.A, self.g, self.uplo, self.V, self.Vt, self.gamma = A, g, uplo, V, fx.tr(V), gamma
+        self.A, self.g, self.uplo, self.V, self.Vt, self.gamma = A, g, uplo, V, fx.transposed(V), gamma
 
     def factors(self) -> tuple[Any, ...]:
         return (self.V, self.Vt, self.gamma)
@@ -173,8 +173,8 @@ class EigfunSecondMap(LinearMap):
         return (self.V, self.w, self.g, self.gp, self.gpp, self.E)
 
     def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
-        bound = [bind_factor(value, f) for f in self.factors()]
-        return EigfunSecondMap(None, self.uplo, *bound, self.in_shape)
+        V, w, g, gp, gpp, E = (bind_factor(value, f) for f in self.factors())
+        return EigfunSecondMap(None, self.uplo, V, w, g, gp, gpp, E, self.in_shape)
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h, *self.factors()):
@@ -186,5 +186,5 @@ class EigfunSecondMap(LinearMap):
 
     def _adjoint(self) -> LinearMap:
         # ⟨G, L²(H, E)⟩ = ⟨L²(G, Eᵀ), H⟩: T is symmetric in its three indices
-        return EigfunSecondMap(self.A, self.uplo, self.V, self.w, self.g, self.gp, self.gpp, fx.tr(self.E),
-                               self.in_shape)
+        return EigfunSecondMap(self.A, self.uplo, self.V, self.w, self.g, self.gp, self.gpp,
+                               fx.transposed(self.E), self.in_shape)

@@ -108,7 +108,7 @@ register(
     evaluate=_frechet_evaluate, code=_frechet_code, jvp=_frechet_jvp,
     printing=Printing(func_print("L_eigfun"), func_print(r"\operatorname{L_{eigfun}}"),
                       py_call("eigfun_frechet")),
-    rebuild=lambda node, args: eigfun_frechet(*args, UPLO=node.params.UPLO),
+    rebuild=lambda node, args: eigfun_frechet(args[0], args[1], args[2], UPLO=node.params.UPLO),
     identity=("L(A, E) = V (Γ ⊙ Vᵀ E V) Vᵀ, Γᵢⱼ = φ[wᵢ, wⱼ] ⇒ dL = V B Vᵀ, Bᵢⱼ = Σₖ φ[wᵢ, wₖ, wⱼ] "
               "(H'ᵢₖ E'ₖⱼ + E'ᵢₖ H'ₖⱼ), H' = Vᵀ d{arg} V (Daleckii–Krein)",
               r"\mathrm{{d}}L = V B V^{{\top}},\ B_{{ij}} = \sum_k \varphi[w_i, w_k, w_j] "
@@ -167,6 +167,6 @@ register(
     evaluate=_second_evaluate, code=_second_code, jvp=_second_jvp,
     printing=Printing(func_print("L²_eigfun"), func_print(r"\operatorname{L^2_{eigfun}}"),
                       py_call("eigfun_frechet2")),
-    rebuild=lambda node, args: eigfun_frechet2(*args, UPLO=node.params.UPLO),
+    rebuild=lambda node, args: eigfun_frechet2(args[0], args[1], args[2], args[3], UPLO=node.params.UPLO),
     doc="the second Daleckii–Krein derivative L²(A; H, E) of V diag(φ(w)) Vᵀ (in Hessians through it)",
 )

@@ -91,7 +91,7 @@ def _index_with_new_axes(a: Expr, items: tuple[Any, ...]) -> Expr:
             shape.append(next(lengths))
         else:
             next(lengths)  # an integer drops its axis
-    return block if tuple(shape) == block.shape else registry.function("reshaped")(block, tuple(shape))
+    return block if tuple(shape) == block.shape else registry.function("reshape")(block, tuple(shape))
 
 
 def _key_repr(items: tuple[Any, ...]) -> str:
