@@ -8,6 +8,7 @@ import pytest
 from scipy.linalg import lapack
 
 import kronvec as kv
+from kronvec.evaluation import binding
 from kronvec.evaluation.checks import PIVOT_GATE, pivots_balanced
 
 
@@ -219,3 +220,21 @@ def test_stacks_give_the_full_numbers(condition_estimates):
     full = J.at(X=X0, V=V0, check="full").jvp(H)
     for _ in range(3):
         np.testing.assert_allclose(J.at(X=X0, V=V0).jvp(H), full, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("pd", [True, False])
+def test_a_read_only_stack_bound_again_skips_its_checks(pd, monkeypatch):
+    """A read-only stack that passed the checks is not compared with its transpose again (its
+    Cholesky factors, when positive definite, are reused); a writeable one is, every time."""
+    J = gls(pd=pd, symmetric=not pd, stack=(3,))
+    X0, V0 = values(stack=(3,))
+    frozen = V0.copy()
+    frozen.flags.writeable = False
+    reference = J.at(X=X0, V=frozen).value  # checked, and remembered
+    compared = []
+    original = binding._exactly_symmetric
+    monkeypatch.setattr(binding, "_exactly_symmetric", lambda v: compared.append(v.shape) or original(v))
+    np.testing.assert_array_equal(J.at(X=X0, V=frozen).value, reference)
+    assert compared == []
+    J.at(X=X0, V=V0)
+    assert compared == [V0.shape]  # a writeable value is checked every time

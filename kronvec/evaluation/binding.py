@@ -50,8 +50,9 @@ SYMMETRY_RTOL = 1e-10
 
 CHECKED: "OrderedDict[int, tuple[weakref.ref[np.ndarray], dict[str, Any]]]" = OrderedDict()
 """Read-only arrays that passed the binding checks, by ``id``: a weak reference to the array (the
-entry counts only while it is the same object) and what was found: ``"kind"`` (a :class:`Kind` up to
-``POSITIVE_DEFINITE``: the checks it passed) and ``"cholesky"`` (its upper factor, for that kind).
+entry counts only while it is the same object) and what was found: ``"kind"`` (a :class:`Kind` other
+than ``POSITIVE_SCALAR``: the checks it passed) and ``"cholesky"`` (its upper factor, or factors of
+a stack, for a positive definite kind).
 The most recently remembered arrays are kept, at most :data:`CHECKED_SIZE`; reads take no lock.
 An entry whose array died stays until it is replaced or evicted, and never matches a new array."""
 CHECKED_SIZE = 64
@@ -143,7 +144,7 @@ class Binder:
                 passed = _passed(given) if CHECKED else None
                 if passed is not None and kind <= passed["kind"] and given.shape == shape:
                     value = given.view()  # checked before: a distinct object per symbol, as _convert
-                    if kind is _POSITIVE_DEFINITE:
+                    if kind is _POSITIVE_DEFINITE or kind is _POSITIVE_DEFINITE_STACK:
                         cholesky[sym] = passed["cholesky"]
                     bound[sym] = value
                     continue
@@ -160,7 +161,7 @@ class Binder:
                     value, factor = _symmetric_stack(sym, value, kind is _POSITIVE_DEFINITE_STACK)
                     if factor is not None:
                         cholesky[sym] = factor
-                if kind <= _POSITIVE_DEFINITE and type(given) is np.ndarray \
+                if kind is not _POSITIVE_SCALAR and type(given) is np.ndarray \
                         and not given.flags.writeable and given.shape == shape and given.dtype == float \
                         and _unchangeable(given):
                     _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
@@ -211,7 +212,7 @@ class Binder:
                         cholesky[sym] = np.linalg.cholesky(value).swapaxes(-1, -2)
                     except np.linalg.LinAlgError:
                         raise SuspectResult(name) from None
-                if inputs and kind <= _POSITIVE_DEFINITE and type(given) is np.ndarray \
+                if inputs and kind is not _POSITIVE_SCALAR and type(given) is np.ndarray \
                         and not given.flags.writeable and given.dtype == float and _unchangeable(given):
                     _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
                 bound[sym] = value
