@@ -208,7 +208,7 @@ class Jacobian:
         if self._per_sizes is not None or CHUNKED.at is not None and chunked_values(given):
             return bound_elsewhere(self, given, jacobian, CHUNKED.at)  # sizes as names, or Dask values
         factors = self._factors if self._factors is not None else self._first_use()
-        with_value = all(name in given for name in self._plain_symbols)
+        with_value = given.keys() >= self._plain_symbols.keys()
         eager = with_value and self._eager_value
         try:
             results, bound = bind_and_run(self._plans, eager, self._exprs[eager], len(factors),

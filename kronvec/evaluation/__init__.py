@@ -46,7 +46,7 @@ CHUNKED = DaskHook()
 
 def chunked_values(given: Mapping[str, Any]) -> bool:
     """Whether any value is a Dask array (checked by its type's module: Dask is never imported here)."""
-    return any(type(v).__module__[:5] == "dask." for v in given.values())
+    return any(type(v) is not np.ndarray and type(v).__module__[:5] == "dask." for v in given.values())
 
 
 def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> Any:
