@@ -96,7 +96,7 @@ def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset[Expr]:
     Declared symmetric symbols are symmetric by their binding; the others are
     compared entry by entry (stopping at the first difference).
     """
-    key = getattr(values, "key", None)
+    key: frozenset[Expr] | None = getattr(values, "key", None)
     if key is not None:
         return key
     return frozenset(s for s, v in values.items()

@@ -57,15 +57,15 @@ def pivots_balanced(factor: np.ndarray, squared: bool) -> bool:
     if diagonal.size > _SMALL:
         magnitudes = diagonal if squared else np.abs(diagonal)
         low, high, total = float(magnitudes.min()), float(magnitudes.max()), float(magnitudes.sum())
-        return low > (_CHOLESKY_GATE if squared else PIVOT_GATE) * high and math.isfinite(total)
+        return bool(low > (_CHOLESKY_GATE if squared else PIVOT_GATE) * high and math.isfinite(total))
     pivots = diagonal.tolist()
     if not pivots:
         return True
     if squared:
         high = max(pivots)
-        return min(pivots) > _CHOLESKY_GATE * high and high < math.inf
-    pivots = [abs(d) for d in pivots]
-    return min(pivots) > PIVOT_GATE * max(pivots) and math.isfinite(sum(pivots))  # (min, max may skip NaN)
+        return bool(min(pivots) > _CHOLESKY_GATE * high and high < math.inf)
+    pivots = [abs(d) for d in pivots]  # (min and max may skip a NaN: the sum does not)
+    return bool(min(pivots) > PIVOT_GATE * max(pivots) and math.isfinite(sum(pivots)))
 
 
 def check_mode(check: Any) -> str:

@@ -118,7 +118,7 @@ class Factorization:
             return pivots_balanced(self.cholesky, squared=True)
         if self.lu is not None:
             return pivots_balanced(self.lu[0], squared=False)
-        return self.rcond() > _EPS
+        return bool(self.rcond() > _EPS)
 
     def rcond(self) -> float:
         """The reciprocal condition number in the 1-norm, computed once: exactly from the
