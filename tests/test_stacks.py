@@ -170,7 +170,7 @@ def test_axis_arguments_follow_numpy(name):
 @pytest.mark.parametrize("shape, axes", [((B, M, N), (-2, -1)), ((B, N, M), (-2, -1)), ((B, N, M), (0, 1)),
                                          ((N, B, M), (0, 2))])
 def test_traces_of_rectangular_planes_of_stacks_sum_the_diagonal_and_differentiate(shape, axes):
-    """As np.trace (of a non-square matrix too, tests/test_numpy_trace_and_new_axes.py)."""
+    """As np.trace; the trace of a non-square matrix (two axes) raises (the v1 contract)."""
     Q = kv.Matrix("Q", shape)
     t = kv.trace(Q, axis1=axes[0], axis2=axes[1])
     values = {"Q": _rng(5).standard_normal(shape)}

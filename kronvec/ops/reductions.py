@@ -12,7 +12,6 @@ import numpy as np
 
 from .. import registry
 from ..contexts import StyledPrintContext
-from ..dims import is_named
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import LinearMap, TraceMap
@@ -63,11 +62,8 @@ def _scalar_of_1x1(name: str) -> Any:
 
 # ---------------------------------------------------------------- trace
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
-    """tr(A) = Σᵢ Aᵢᵢ, a scalar; as ``numpy.trace(A, offset, axis1, axis2)``.
-
-    A non-square (n, m) matrix sums its min(n, m) diagonal entries, as NumPy: the trace of
-    its leading square block, ``tr(A[:k, :k])``.  Sizes given as names must be equal (a
-    matrix whose sizes are inferred is made square).
+    """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A (a non-square matrix raises
+    :class:`~kronvec.ShapeError`, the v1 contract); as ``numpy.trace(A, offset, axis1, axis2)``.
 
     For a stack, the traces of the planes spanned by ``axis1`` and ``axis2``
     (NumPy's defaults: the first two axes); ``kv.trace(X, axis1=-2, axis2=-1)``
@@ -83,10 +79,6 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
         return _stack_trace(a, axis1, axis2)
     if {normalize_keyword("trace", "axis", x, a.shape) for x in (axis1, axis2)} != {0, 1}:
         raise ValueError(f"trace: axis1 and axis2 cannot be the same (got {axis1} and {axis2})")
-    n, m = a.shape
-    if n != m and not is_named(n) and not is_named(m):  # as NumPy: the leading k × k block
-        k = min(n, m)
-        return trace(a[:k, :k])
     signature_of(TRACE).check("trace", [a.shape])
     if a.op == "matrix_transpose":
         return trace(a.args[0])

@@ -139,6 +139,8 @@ def draw_diagonal_or_trace(ctx: Context, t: Term) -> Term | None:
     if not -size1 < offset < size2:
         return None
     kind = ctx.pick(["diagonal", "trace"])
+    if kind == "trace" and nd == 2 and offset == 0 and size1 != size2:
+        return None  # kv.trace of a non-square matrix raises (the v1 contract, unlike np.trace)
     if kind == "diagonal":
         expr = kv.diagonal(t.expr, offset, axis1, axis2)
 
