@@ -12,10 +12,19 @@ work on the machine does not count).  Rows:
 2. ``kv.grad`` of a tanh chain H ← tanh(H W_i) in all W_i;
 3. ``kv.hessian(tr(A₁X⋯A_kX), X)``, k = 8 … 32 (k² terms);
 4. with JAX: ``jax.jit(jax.grad(f)).lower(...).compile()`` of the MLP loss in
-   all parameters (trace + compile), at each L.
+   all parameters (trace + compile), at each L;
+5. ``mlp-first-use``: the same gradient built and then evaluated once
+   (``kv.evaluate([f, *grads])``, which plans the evaluation): what a program
+   pays before its first numbers, to set beside JAX's trace + compile.
 
 Prints times and the growth exponent (least-squares slope of log time against
-log size).  Not part of the test run; see benchmarks/README.md.
+log size).  Then, unless ``--no-sizes``: the printed size (characters) of
+softmax nested 10 and 20 deep (``str`` of F, ``str`` and ``differential()`` of
+``kv.jacobian(F, X)`` and of ``kv.jacobian(Σ F, X)``, ``str`` of the gradient;
+target ≤ 100,000 and at most 3× the size at depth 10), and the time of
+``import kronvec`` against ``import numpy, scipy.linalg`` in fresh interpreters
+(CPU time, bytecode cached, the two alternated, median and best of 15; target ≤ 1.15×).
+Not part of the test run; see benchmarks/README.md.
 """
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ import gc
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -61,6 +71,17 @@ def _product_trace(kv, k, tag, n=6):
         term = kv.Matrix(f"A{i}{tag}", (n, n)) @ X
         P = term if P is None else P @ term
     return kv.trace(P), X
+
+
+def _first_use(kv, L, tag, n=64, d=32):
+    """Build the MLP gradient and evaluate the loss and it once (planning included)."""
+    import numpy as np
+    f, params = _mlp(kv, L, tag)
+    grads = kv.grad(f, params)
+    rng = np.random.default_rng(0)
+    values = {p.params.name: 0.3 * rng.standard_normal(p.shape) for p in params}
+    values[f"X{tag}"] = rng.standard_normal((n, d))
+    return kv.evaluate([f, *grads], values)
 
 
 def _best(build, repeats=5):
@@ -102,7 +123,10 @@ def one(row: str, size: int) -> float:
     if row == "jax":
         _jax_compile(2)  # jax's own start-up is not the program's cost
         return _jax_compile(size)
-    if row.startswith("mlp"):
+    if row == "mlp-first-use":
+        def build(tag):
+            return _first_use(kv, size, tag)
+    elif row.startswith("mlp"):
         def build(tag):
             f, params = _mlp(kv, size, tag, loss=row.split("-")[1])
             return kv.grad(f, params)
@@ -123,10 +147,50 @@ def slope(sizes, times):
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
+def printed_sizes() -> dict[int, dict[str, int]]:
+    """Characters of the printed forms of softmax nested 10 and 20 deep."""
+    sys.path.insert(0, ROOT)
+    import kronvec as kv
+    X, F, sizes = kv.Matrix("X", (3, 3)), None, {}
+    F = X
+    for depth in range(1, 21):
+        F = kv.softmax(F)
+        if depth in (10, 20):
+            J, Js = kv.jacobian(F, X), kv.jacobian(kv.sum(F), X)
+            sizes[depth] = {"str(F)": len(str(F)), "str(J)": len(str(J)),
+                            "J.differential()": len(J.differential()), "str(J of ΣF)": len(str(Js)),
+                            "(J of ΣF).differential()": len(Js.differential()),
+                            "str(grad ΣF)": len(str(kv.grad(kv.sum(F), X)))}
+    return sizes
+
+
+def import_times(repeats=15):
+    """CPU seconds of ``import kronvec`` and of ``import numpy, scipy.linalg``, fresh interpreters
+    (reading the files waits outside the CPU clock: on a loaded machine the wall clock
+    measures the other processes)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.path.abspath(ROOT)
+
+    def once(stmt):
+        code = f"import time; t = time.process_time(); {stmt}; print(time.process_time() - t)"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                              check=True)
+        return float(done.stdout)
+    once("import kronvec")  # writes the bytecode if it is missing
+    ours, theirs = [], []
+    for r in range(repeats):
+        pair = [("import kronvec", ours), ("import numpy, scipy.linalg", theirs)]
+        for stmt, into in pair[::1 if r % 2 else -1]:
+            into.append(once(stmt))
+    return ours, theirs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--no-sizes", action="store_true", help="skip the printed sizes and the import")
+    ap.add_argument("--only", help="comma-separated rows to run")
     ap.add_argument("--json")
     ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -135,9 +199,11 @@ def main() -> None:
         return
     layers = [8, 16, 32] if args.quick else [8, 16, 32, 64]
     rows = {"mlp-squares": layers, "mlp-logsumexp": layers, "chain": layers + ([] if args.quick else [80]),
-            "hessian": [8, 16, 32] if args.quick else [8, 16, 24, 32]}
+            "hessian": [8, 16, 32] if args.quick else [8, 16, 24, 32], "mlp-first-use": layers}
     if not args.no_jax:
         rows["jax"] = layers
+    if args.only:
+        rows = {k: v for k, v in rows.items() if k in args.only.split(",")}
     results = {}
     for row, sizes in rows.items():
         times = []
@@ -148,6 +214,20 @@ def main() -> None:
         results[row] = {"sizes": sizes, "seconds": times, "exponent": slope(sizes, times)}
         cells = "  ".join(f"{s}: {t * 1e3:8.1f} ms" for s, t in zip(sizes, times))
         print(f"{row:14s} {cells}   growth exponent {results[row]['exponent']:.2f}", flush=True)
+    if not args.no_sizes:
+        sizes = printed_sizes()
+        results["printed sizes"] = sizes
+        for what in sizes[10]:
+            ten, twenty = sizes[10][what], sizes[20][what]
+            ok = twenty <= 100_000 and twenty <= 3 * ten
+            print(f"softmax nested, {what:26s} depth 10: {ten:7d}  depth 20: {twenty:7d}  "
+                  f"({twenty / ten:.2f}×; ≤ 100,000 and ≤ 3×: {'ok' if ok else 'MISSED'})")
+        ours, theirs = import_times()
+        results["import"] = {"kronvec": ours, "numpy, scipy.linalg": theirs}
+        ratio, best = statistics.median(ours) / statistics.median(theirs), min(ours) / min(theirs)
+        print(f"import kronvec {statistics.median(ours) * 1e3:.1f} ms (best {min(ours) * 1e3:.1f}) vs "
+              f"numpy, scipy.linalg {statistics.median(theirs) * 1e3:.1f} ms (best {min(theirs) * 1e3:.1f}): "
+              f"{ratio:.2f}× (best {best:.2f}×; ≤ 1.15: {'ok' if ratio <= 1.15 else 'MISSED'})")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)

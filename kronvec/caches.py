@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Generic, Hashable, Iterable, TypeVar
 
-from .expr import Expr
+from .expr import Expr, walk_all
 
 __all__ = ["FIRST_USE", "RecentCache", "constant_bytes", "CACHE_BYTES"]
 
@@ -40,15 +40,8 @@ V = TypeVar("V")
 
 def constant_bytes(exprs: Iterable[Any]) -> int:
     """The bytes of the constant arrays held by the expressions (each distinct node once)."""
-    total, seen = 0, set()
-    for e in exprs:
-        if not isinstance(e, Expr):
-            continue
-        for node in e.walk():
-            if node.op == "const" and id(node) not in seen:
-                seen.add(id(node))
-                total += int(getattr(node.params.value.array, "nbytes", 0))
-    return total
+    return sum(int(getattr(node.params.value.array, "nbytes", 0))
+               for node in walk_all(e for e in exprs if isinstance(e, Expr)) if node.op == "const")
 
 
 class RecentCache(Generic[V]):

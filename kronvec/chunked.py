@@ -190,7 +190,7 @@ class _Context:
         for node in e.walk():
             if not self.stacked(node):
                 continue
-            moves = node.op == "permute_dims" and node.params.axes[:k] != tuple(range(k))
+            moves = node.op == "transpose" and node.params.axes[:k] != tuple(range(k))
             if node.shape[:k] != self.stack or moves or _along_stack_axes(node, k):
                 raise NotImplementedError(f"{node.op} mixes the members of the stack {fmt(self.stack)} "
                                           f"(shape {fmt(node.shape)}), which Dask values do not support "
@@ -475,7 +475,7 @@ def _along_stack_axes(node: Expr, k: int) -> bool:
     """Whether a node that keeps the stack's shape still works along one of its first ``k`` axes
     (softmax over the members, the weights of a max over them, ...): its value in one block
     would depend on the other blocks."""
-    if node.op == "permute_dims":
+    if node.op == "transpose":
         return False
     params = node.params
     axes = getattr(params, "axes", getattr(params, "axis", False))

@@ -15,9 +15,10 @@ always means what it says.
 from __future__ import annotations
 
 import numbers
+import operator
 import threading
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Container, Iterable, Sequence
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from .shapes import Shape, fmt, is_scalar_shape, whole_shape
 __all__ = ["Expr", "ConstValue", "as_expr", "as_operand", "as_operands",
            "is_scalar", "is_number", "const_scalar",
            "rebuild", "substitute", "strip_names", "display_names", "describe_symbol",
-           "raise_name_clash"]
+           "raise_name_clash", "walk_all"]
 
 
 def is_scalar(shape_or_expr: Any) -> bool:
@@ -154,7 +155,7 @@ class Expr:
         the matrices of a stack)."""
         if len(self.shape) <= 2:
             return _fn("matrix_transpose")(self)
-        return _fn("permute_dims")(self)
+        return _fn("transpose")(self)
 
     @property
     def mT(self) -> "Expr":
@@ -173,7 +174,7 @@ class Expr:
         """The axes permuted, as ``ndarray.transpose`` (no axes: all reversed)."""
         order = axes[0] if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))) \
             else axes
-        return _fn("permute_dims")(self, tuple(order) if order else None)
+        return _fn("transpose")(self, tuple(order) if order else None)
 
     def named(self, name: str) -> "Expr":
         """This expression, printed as ``name`` wherever it occurs in a result.
@@ -189,20 +190,7 @@ class Expr:
 
     def walk(self) -> list["Expr"]:
         """Every distinct node once, children before parents."""
-        seen: set[int] = set()
-        order: list[Expr] = []
-        stack: list[tuple[Expr, bool]] = [(self, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
-        return order
+        return walk_all((self,))
 
     # ------------------------------------------------------------ printing
     def __str__(self) -> str:
@@ -285,6 +273,27 @@ class Expr:
         raise TypeError("kronvec expressions are not iterable; index them (X[i, j], X[:, j])")
 
 
+def walk_all(exprs: Iterable[Expr], known: Container[Expr] = ()) -> list[Expr]:
+    """Every distinct node of several expressions once, children before parents: O(their
+    distinct nodes), where a walk of each (a loss and its gradients share most nodes) costs
+    O(outputs × nodes).  Nodes in ``known`` (values computed before) are left out, and so is
+    everything below them that no other node reads."""
+    seen: set[int] = set()
+    order: list[Expr] = []
+    stack: list[tuple[Expr, bool]] = [(e, False) for e in reversed(list(exprs))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen or (known and node in known):
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
+    return order
+
+
 _NO_SYMBOLS: dict[str, Expr] = {}
 
 
@@ -292,6 +301,7 @@ def _merged_symbols(args: tuple[Expr, ...]) -> dict[str, Expr]:
     """The symbols of a new node's arguments; two different symbols with one name meet here
     and are refused.  (Dictionaries are shared between nodes, never changed.)"""
     merged = _NO_SYMBOLS
+    owned = False  # merged was made here (no node holds it yet): extended in place, not copied
     for a in args:
         syms = a._symbols
         if syms is merged or not syms:
@@ -299,16 +309,26 @@ def _merged_symbols(args: tuple[Expr, ...]) -> dict[str, Expr]:
         if not merged:
             merged = syms
             continue
-        small, big = (syms, merged) if len(syms) <= len(merged) else (merged, syms)
-        if all(big.get(name) is node for name, node in small.items()):
-            merged = big
+        if len(syms) == 1 and owned:  # a symbol (or its function) joining a dictionary made here
+            for name, node in syms.items():
+                other = merged.setdefault(name, node)
+                if other is not node:
+                    raise_name_clash(other, node)
             continue
-        out = dict(big)
-        for name, node in small.items():
-            other = out.setdefault(name, node)
-            if other is not node:
-                raise_name_clash(other, node)
-        merged = out
+        small, big = (syms, merged) if len(syms) <= len(merged) else (merged, syms)
+        shared = [name for name in small if name in big]  # O(len(small)): a product of m
+        # factors merges m dictionaries, which must not cost O(m²)
+        if not all(map(operator.is_, map(big.__getitem__, shared), map(small.__getitem__, shared))):
+            for name in shared:
+                if big[name] is not small[name]:
+                    raise_name_clash(big[name], small[name])
+        if len(shared) == len(small):
+            if big is not merged:
+                merged, owned = big, False
+        elif owned and big is merged:
+            merged.update(small)
+        else:
+            merged, owned = {**big, **small}, True
     return merged
 
 

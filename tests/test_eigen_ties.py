@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import kronvec as kv
+from _backends import BACKENDS, jax, torch
 from kronvec.testing import dottest, fd_jacobian, relative_error
 
 
@@ -236,7 +237,7 @@ def _computed_stack(X, C, kind):
 
 
 @pytest.mark.parametrize("kind", ["scalar of the stack", "per-member scalars"])
-@pytest.mark.parametrize("shape", [(3, 2, 1), (3, 2, 2), (2, 2, 3, 2), (2, 1, 2, 1)])
+@pytest.mark.parametrize("shape", [(3, 2, 1), (3, 2, 2), (2, 2, 3, 2), (2, 1, 2, 1), (3, 1, 1)])
 def test_hessian_of_an_eigenvector_column_of_a_computed_stack(shape, kind):
     # the Hessian composes the trace map of dλⱼ Sⱼ² after a map of the stack holding a trace
     # per member (its adjoint applied to a stack of 1×1 factors gives per-member scalars)
@@ -252,3 +253,65 @@ def test_hessian_of_an_eigenvector_column_of_a_computed_stack(shape, kind):
         H = kv.hessian(f, X).at({"X": x0})
         assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, X), X, {"X": x0})) < 1e-5
         dottest(H)
+
+
+def _five_point(f, x0, h_dir, h):
+    at = [kv.evaluate(f, X=x0 + t * h * h_dir) for t in (2, 1, -1, -2)]
+    return (8 * (at[1] - at[2]) - (at[0] - at[3])) / (12 * h)
+
+
+def test_columns_of_a_two_axis_stack_near_a_tie_match_differences_that_resolve_the_gap():
+    # (eigvecs(XXᵀ + 2I) eⱼ)∘² at a point where one member's eigenvalues are 0.052 apart: five-point
+    # differences with the fuzzer's step (h = 2·10⁻⁴) are off by 3·10⁻⁶ there, and converge to the
+    # JVP as h⁴ (16× per halving): the differences' truncation error, not the derivative's
+    rng = np.random.default_rng(4)
+    x0, h_dir = 0.7 * rng.standard_normal((2, 2, 2, 2)), rng.standard_normal((2, 2, 2, 2))
+    w = np.linalg.eigvalsh(x0 @ np.swapaxes(x0, -1, -2) + 2 * np.eye(2))
+    assert np.min(w[..., 1] - w[..., 0]) == pytest.approx(0.0523, abs=1e-4)
+    X = kv.Matrix("X", (2, 2, 2, 2))
+    v = kv.eigh(X @ kv.matrix_transpose(X) + 2.0 * np.eye(2))[1] @ np.array([[0.0], [1.0]])
+    jvp = kv.jacobian(v * v, X).at({"X": x0}).jvp(h_dir)
+    errors = [np.abs(_five_point(v * v, x0, h_dir, h) - jvp).max() for h in (2e-4, 1e-4, 5e-5, 2.5e-5)]
+    assert errors[0] > 1e-6 and errors[-1] < 1e-9
+    assert all(12 < a / b < 20 for a, b in zip(errors, errors[1:]))
+
+
+def test_a_column_of_a_fast_oscillating_matrix_matches_differences_that_resolve_it():
+    # eigvecs(M Mᵀ + 2I)[:, 0]∘², M = cos(Σ(D ⊙ C₂) D), D = det(0.3 X C₁ᵀ + 3I) per member of a
+    # stack with two stack axes: M's entries are cosines of arguments in the thousands, so
+    # differences with h = 2·10⁻⁴ (h |dM| ≈ 1) keep no digit; with h = 3·10⁻⁶ they agree
+    r = np.random.default_rng(1015)
+    C1, C2 = r.standard_normal((3, 2)), r.standard_normal((2, 2))
+    X = kv.Matrix("X", (2, 2, 3, 2))
+    D = kv.det(0.3 * (X @ C1.T) + 3 * kv.eye(3))
+    M = kv.cos(D * kv.sum(D * C2))
+    v = kv.eigh(M @ kv.matrix_transpose(M) + 2.0 * np.eye(2))[1][:, 0]
+    rng = np.random.default_rng(15)
+    x0, h_dir = 0.7 * rng.standard_normal((2, 2, 3, 2)), rng.standard_normal((2, 2, 3, 2))
+    jvp = kv.jacobian(v * v, X).at({"X": x0}).jvp(h_dir)
+    scale = np.abs(jvp).max()
+    assert np.abs(_five_point(v * v, x0, h_dir, 2e-4) - jvp).max() > 0.1 * scale
+    assert np.abs(_five_point(v * v, x0, h_dir, 3e-6) - jvp).max() < 1e-7 * scale
+
+
+def _as_backend(backend, x):
+    if backend == "jax":
+        return jax.numpy.asarray(x)
+    return torch.as_tensor(np.array(x)) if backend == "torch" else x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("stack", [(3,), (2, 2)])
+def test_generated_code_of_columns_of_stacks(stack, backend):
+    # the column and the reduced resolvent come from the batched eigh of every member
+    rng = np.random.default_rng(12)
+    X = kv.Matrix("X", stack + (3, 2))
+    v = kv.eigh(X @ kv.matrix_transpose(X) + 2.0 * np.eye(3))[1] @ np.array([[0.0], [1.0], [0.0]])
+    f = kv.sum(v * v * kv.Constant(rng.standard_normal(v.shape)))
+    x0, h = rng.standard_normal(X.shape), rng.standard_normal(X.shape)
+    J, H = kv.jacobian(v * v, X), kv.hessian(f, X)
+    cases = [(v * v, (x0,), kv.evaluate(v * v, X=x0)), (J, (x0, h), J.at(X=x0).jvp(h)),
+             (H, (x0, h), H.at(X=x0).jvp(h))]
+    for out, args, expected in cases:
+        got = kv.lambdify([X], out, backend)(*[_as_backend(backend, a) for a in args])
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)

@@ -4,6 +4,7 @@ that contributors touch have names that say what they do, and there are no secon
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,28 @@ def test_no_second_name_for_a_function():
                     and node.value.id in names and all(isinstance(t, ast.Name) for t in node.targets)]
     assert not aliases, "second names:\n" + "\n".join(aliases)
     assert not (PACKAGE / "ops" / "_common.py").exists(), "ops/_common.py only re-exported other modules"
+
+
+def test_node_names_are_public_names():
+    """An op with a public function is a node of that name (``kv.matrix_power`` builds a
+    ``matrix_power`` node, ``kv.transpose`` a ``transpose`` node), so that one name leads from
+    the function to its node, its registry record and its tests."""
+    differ = [(op.name, op.public) for op in registry.specs() if op.public and op.name != op.public]
+    assert not differ, f"(node, public function) pairs with two names: {differ}"
+
+
+_OP_NAME_USES = re.compile(
+    r"""(?:\.op\s*(?:==|!=)\s*|\b(?:Expr\.make|registry\.function|registry_function|_build|_fn|spec)\(\s*)"""
+    r"""["']([A-Za-z_][A-Za-z0-9_]*)["'](?!\s*\+)""")  # (not a prefix: "svd_" + which)
+
+
+def test_every_op_name_in_the_code_is_registered():
+    """Strings used as op names (``node.op == "..."``, ``Expr.make("...")``,
+    ``registry.function("...")``) name registered operations: a renamed node leaves no stale
+    name behind, such as one that code written before the rename still uses."""
+    names = {op.name for op in registry.specs()} | {"symbol", "const", "named"}
+    # (the parser's trees have ops of their own)
+    expression_code = [path for path in MODULES if "parse" not in path.parts]
+    stale = [f"{path.relative_to(PACKAGE)}: {m.group(1)!r}" for path in expression_code
+             for m in _OP_NAME_USES.finditer(path.read_text()) if m.group(1) not in names]
+    assert not stale, "op names that are not registered:\n" + "\n".join(stale)

@@ -543,7 +543,7 @@ CASES = {
     "max_weights": _case_weights("max"), "min_weights": _case_weights("min"),
     "mean": _case_mean, "logsumexp": _along_axis("logsumexp"), "softmax": _along_axis("softmax"),
     "log_softmax": _along_axis("log_softmax"),
-    "permute_dims": _case_permute, "swapaxes": _case_swapaxes, "c_order_reshape": _case_reshape,
+    "transpose": _case_permute, "swapaxes": _case_swapaxes, "c_order_reshape": _case_reshape,
     "broadcast_to": _case_broadcast_to, "reduce_sum": _case_reduce_sum, "tensordot": _case_tensordot,
     "reduce_max": _stack_along_axes("max"), "reduce_min": _stack_along_axes("min"),
     "reduce_logsumexp": _stack_along_axes("logsumexp"), "stacked softmax": _stack_along_axes("softmax"),

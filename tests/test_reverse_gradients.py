@@ -9,8 +9,10 @@ and the cost of the sweep, counted in nodes built (deterministic, not time).
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -172,3 +174,94 @@ def test_hessian_of_a_long_product_grows_as_its_number_of_terms():
     # runs of factors cost 5.6-9.8 times)
     small, large = _calls_to_build_hessian(8), _calls_to_build_hessian(16)
     assert large <= 2 ** 2.3 * small, (small, large, large / small)
+
+
+def _merge_seconds(*sizes):
+    """Best times of merging the symbol tables of a node with m arguments (m/2 distinct symbols)
+    for each m, interleaved (a burst of load on the machine hits every size alike)."""
+    tag = f"_{next(_FRESH)}"
+    X = kv.Matrix(f"X{tag}", (3, 3))
+    nodes = [tuple(a for i in range(m // 2) for a in (kv.Matrix(f"A{i}{tag}", (3, 3)), X)) for m in sizes]
+    best = [float("inf")] * len(sizes)
+    gc.disable()
+    try:
+        for _ in range(15):
+            for k, args in enumerate(nodes):
+                start = time.perf_counter()
+                E._merged_symbols(args)
+                best[k] = min(best[k], time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return best
+
+
+def test_symbol_tables_of_a_long_product_merge_in_linear_time():
+    # each subproduct of A₁X⋯AₖX (there are k² of them) merges its factors' symbols: a copy of
+    # the table per factor made that O(k) per factor (8x the factors cost 50-60x the time)
+    small, large = _merge_seconds(1000, 8000)
+    assert large <= 20 * small, (small, large, large / small)
+    X, Y = kv.Matrix("X", (3, 3)), kv.Matrix("Y", (3, 3))
+    with pytest.raises(kv.ShapeError, match="'X'"):
+        E._merged_symbols((X, Y, kv.Matrix("X", (3, 4))))
+
+
+def _calls_to_first_use(layers):
+    """Python calls of building the MLP's gradients in all parameters and evaluating the loss
+    and them once (planning included), with fresh symbols (deterministic)."""
+    tag = f"_{next(_FRESH)}"
+    rng = np.random.default_rng(0)
+    H = kv.Matrix(f"X{tag}", (6, 4))
+    values = {f"X{tag}": rng.standard_normal((6, 4))}
+    params = []
+    for i in range(layers):
+        W, b = kv.Matrix(f"W{i}{tag}", (4, 4)), kv.Matrix(f"b{i}{tag}", (1, 4))
+        values[f"W{i}{tag}"] = 0.5 * rng.standard_normal((4, 4))
+        values[f"b{i}{tag}"] = rng.standard_normal((1, 4))
+        params += [W, b]
+        H = kv.tanh(H @ W + b)
+    f = kv.sum(H * H)
+    calls = [0]
+
+    def count(frame, event, arg):
+        calls[0] += event == "call"
+    gc.collect()
+    gc.disable()  # weakly cached nodes must not vanish mid-count
+    sys.setprofile(count)
+    try:
+        kv.evaluate([f, *kv.grad(f, params)], values)
+    finally:
+        sys.setprofile(None)
+        gc.enable()
+    return calls[0]
+
+
+def test_first_use_of_a_program_and_its_gradients_grows_linearly():
+    # the outputs share most nodes: walking each output's whole expression (to size the
+    # constants it holds, to find what to evaluate first) made it O(layers²): 6.9x the calls
+    # for 4x the layers; linear: 3.9-4x
+    _calls_to_first_use(2)  # what a first evaluation in a process pays once
+    small, large = _calls_to_first_use(8), _calls_to_first_use(32)
+    assert large <= 4 * 1.15 * small, (small, large, large / small)
+
+
+def test_a_composition_rule_is_looked_up_once_per_pair_of_types():
+    # the block Hessian of an 8-layer MLP composed 600,000 pairs of maps, each searching
+    # |MRO|² keys of every tier of the table (a third of its build time)
+    from kronvec.maps import KronMap, ZeroMap, dispatch
+
+    class Counted(dict):
+        reads = 0
+
+        def get(self, key, default=None):
+            Counted.reads += 1
+            return super().get(key, default)
+    table = Counted({(KronMap, ZeroMap): lambda outer, inner: inner})
+    a = KronMap(None, None, (2, 2), (2, 2))
+    z = ZeroMap((2, 2), (2, 2))
+    assert dispatch.rule_for_pair(table, a, z) is not None and dispatch.rule_for_pair(table, z, a) is None
+    searched = Counted.reads
+    for _ in range(10):
+        assert dispatch.rule_for_pair(table, a, z) is not None and dispatch.rule_for_pair(table, z, a) is None
+    assert Counted.reads == searched, (searched, Counted.reads)
+    table[(ZeroMap, KronMap)] = lambda outer, inner: outer  # a rule added later is found
+    assert dispatch.rule_for_pair(table, z, a) is not None

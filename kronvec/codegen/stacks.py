@@ -35,10 +35,11 @@ STACK_READY = frozenset({
     "named", "add", "scale", "smul", "multiply", "power", "matmul", "inv", "matrix_power", "det", "logdet",
     "exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sigmoid", "softplus", "abs", "sign", "relu",
     "maximum", "minimum", "xlogy", "xdivy", "gammaln", "digamma", "erf", "erfc", "ndtr", "log_ndtr",
-    "logit", "pow", "sum", "norm", "permute_dims", "c_order_reshape", "broadcast_to", "reduce_sum",
+    "logit", "pow", "sum", "norm", "transpose", "c_order_reshape", "broadcast_to", "reduce_sum",
     "reduce_max", "reduce_min", "reduce_logsumexp", "slogdet_sign", "pinv_checked", "pinv", "ones", "zeros",
     "qr_Q", "qr_R", "expm", "adj",
     "einsum", "reshape", "expand_dims", "squeeze",  # np.einsum and np.reshape of the whole arrays
+    "eigh_column", "eigh_resolvent",  # from the batched eigh of every member
 })
 
 

@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..expr import Expr, rebuild
+from ..expr import Expr, rebuild, walk_all
 from ..maps.operands import LARGE, Identity, chain_order
 from ..ops._structure_rules import triangle
 from ..ops.arithmetic import scaled_term
@@ -265,7 +265,7 @@ class Evaluator:
             # children first, so deep expressions do not recurse; deferred nodes
             # (inverses) wait until a product asks for them, so that they become solves
             if any(a not in self._cache and self._eager(a) for a in e.args):
-                nodes = e.walk()
+                nodes = walk_all((e,), self._cache)
                 if self.described is None:  # code generation keeps plain traces and sums
                     self._lazy.update(n.args[0] for n in nodes if n.op == "trace" and has_inverse(n.args[0]))
                     self._lazy.update(t for n in nodes if n.op == "add" and n.ndim == 2

@@ -320,19 +320,20 @@ def _rank_one(group: list[KronMap | KronTMap]) -> LinearMap | None:
     rows: list[Any] = []
     cols: list[Any] = []
     coef: dict[tuple[int, int], float] = {}
+    row_of: dict[int, int] = {}  # id(term) -> its position (the terms stay alive in rows/cols)
+    col_of: dict[int, int] = {}
 
-    def index(items: list[Any], x: Any) -> int:
-        for i, y in enumerate(items):
-            if y is x:
-                return i
-        items.append(x)
-        return len(items) - 1
+    def index(items: list[Any], positions: dict[int, int], x: Any) -> int:
+        pos = positions.setdefault(id(x), len(items))
+        if pos == len(items):
+            items.append(x)
+        return pos
     for t in group:
         a = _explicit(t.A, t, "A", like)
         b = _explicit(t.B, t, "B", like)
         for ca, pa in _summands(a):
             for cb, pb in _summands(b):
-                key = (index(rows, pa), index(cols, pb))
+                key = (index(rows, row_of, pa), index(cols, col_of, pb))
                 coef[key] = coef.get(key, 0.0) + ca * cb
     coef = {k: c for k, c in coef.items() if c != 0.0}
     if not coef or len(rows) * len(cols) < 2:
@@ -471,7 +472,7 @@ def _scale_chain(c: Any, m: ComposeMap) -> LinearMap:
     return ScaledMap(c, m)
 
 
-def _scale_scaled(c: Any, m: ScaledMap) -> LinearMap:
+def _scale_scaled(c: float | Expr, m: ScaledMap) -> LinearMap:
     # c·(c'·L) = (c c')·L
     return scale_map(fx.mul(c, m.coef) if fx.is_symbolic(c, m.coef) else c * m.coef, m.inner)
 

@@ -135,7 +135,7 @@ class PermuteMap(_AxesMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(h):
-            return registry.function("permute_dims")(h, self.axes)
+            return registry.function("transpose")(h, self.axes)
         x, lead = self._read(h)
         order = tuple(range(len(lead))) + tuple(len(lead) + a for a in self.axes)
         return self._write(np.transpose(x, order), lead)

@@ -24,10 +24,26 @@ def rule_for_type(table: dict[type, RuleOfType], m: LinearMap) -> RuleOfType | N
 
 
 def rule_for_pair(table: dict[tuple[type, type], Rule], outer: LinearMap, inner: LinearMap) -> Rule | None:
-    """The most specific rule for the pair of types (along both class hierarchies)."""
+    """The most specific rule for the pair of types (along both class hierarchies).
+
+    Remembered per table and pair of types (a block Hessian composes hundreds of thousands
+    of pairs, and each search tries up to |MRO|² keys), and looked up again when the table
+    has grown since.
+    """
+    key = (id(table), type(outer), type(inner))
+    known = _PAIRS.get(key)
+    if known is not None and known[0] is table and known[1] == len(table):
+        return known[2]
+    found = None
     for o in type(outer).__mro__:
         for i in type(inner).__mro__:
-            rule = table.get((o, i))
-            if rule is not None:
-                return rule
-    return None
+            found = table.get((o, i))
+            if found is not None:
+                break
+        if found is not None:
+            break
+    _PAIRS[key] = (table, len(table), found)  # the table itself too: its id is never reused
+    return found
+
+
+_PAIRS: dict[tuple[int, type, type], tuple[dict[tuple[type, type], Rule], int, Rule | None]] = {}

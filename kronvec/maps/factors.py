@@ -134,8 +134,8 @@ def trace_prod(c: Factor, h: Any) -> Any:
         h = as_expr(h)
         if is_scalar(h) or h.ndim == 1:  # a scalar, or per-member scalars of a stack
             if isinstance(c, Expr) and c.ndim >= 3:  # a stack of 1×1 members: tr(Cᵦ h) = Cᵦ h, shape (b,)
-                members = _build("reshape", c, c.shape[:-2])
-                return _build("hadamard", members, h) if h.ndim == 1 else _build("smul", h, members)
+                members = _build("c_order_reshape", c, c.shape[:-2])
+                return _build("multiply", members, h) if h.ndim == 1 else _build("smul", h, members)
             return h if c is None else mul(as_expr(c), h)
         if isinstance(c, Expr) and c.op == "ones" and h.ndim == 2:  # tr(𝟙ᵀ H) = sum(H)
             return _build("sum", h)

@@ -188,7 +188,7 @@ def _resolvent_code(g: Any, e: Expr, a: str) -> str:
     at_j = g.let(f"{np_}.arange({n}) == {j}", hint="at_j")
     h = g.let(f"{np_}.where({at_j}, 0.0, 1.0 / {np_}.where({at_j}, 1.0, {pair}[0][..., {j}:{j + 1}] - "
               f"{pair}[0]))", hint="h")
-    return f"({pair}[1] * {h}[..., None, :]) @ {pair}[1].T"
+    return f"({pair}[1] * {h}[..., None, :]) @ {pair}[1].swapaxes(-1, -2)"
 
 
 def _python_resolvent(p: Any, e: Expr) -> tuple[str, int]:

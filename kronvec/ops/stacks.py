@@ -95,14 +95,14 @@ def _permuted(a: Expr, perm: tuple[int, ...]) -> Expr:
         return a
     if ndim >= 2 and perm == tuple(range(ndim - 2)) + (ndim - 1, ndim - 2):
         return matrix_transpose(a)  # the members' transposes
-    if a.op == "permute_dims":
+    if a.op == "transpose":
         inner = a.params.axes
         return _permuted(a.args[0], tuple(inner[p] for p in perm))
     if a.op == "scale":
         return scale(a.params.coef, _permuted(a.args[0], perm))
     if a.op in ("zeros", "ones"):
         return filled(a.op, tuple(a.shape[p] for p in perm))
-    return Expr.make("permute_dims", (a,), Params(axes=perm), tuple(a.shape[p] for p in perm))
+    return Expr.make("transpose", (a,), Params(axes=perm), tuple(a.shape[p] for p in perm))
 
 
 def _print_permute(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
@@ -110,7 +110,7 @@ def _print_permute(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
 
 
 register(
-    "permute_dims", public="transpose", function=transpose, signature="(m,n)->(n,m)",
+    "transpose", public="transpose", function=transpose, signature="(m,n)->(n,m)",
     params=("axes",), stacks=True,
     evaluate=with_node(lambda n, x: np.transpose(x, n.params.axes)),
     code=code_for(other="{np}.transpose({0}, {n.params.axes})", torch="{0}.permute({n.params.axes})"),
