@@ -379,12 +379,13 @@ class Evaluator:
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization | BatchedFactorization, bool] | None:
         """For a factor B⁻¹ or B⁻ᵀ not yet evaluated: (factorization of B, transposed)."""
-        if f.op != "inv" or f in self._cache:
-            return None
-        base = f.args[0]
-        if base.op == "matrix_transpose":
-            return self.factorization(base.args[0]), True
-        return self.factorization(base), False
+        return None if f.op != "inv" or f in self._cache else self.factored(f.args[0])
+
+    def factored(self, b: Expr) -> tuple[Factorization | BatchedFactorization, bool]:
+        """(A's factorization, True) when B = Aᵀ is written so or A is factored already, else (B's, False)."""
+        a = self.canon(matrix_transpose(b))
+        transposed = b.op == "matrix_transpose" or b not in self._factors and a in self._factors
+        return (self.factorization(a), True) if transposed else (self.factorization(b), False)
 
     def _cached_chain(self, factors: tuple[Expr, ...],
                       flipped: Sequence[Expr] | None = None) -> np.ndarray | None:
