@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import math
 import os
@@ -426,6 +427,23 @@ def bench_size(n: int, m: int, timer: Timer, jax: Any, torch: Any, log: Callable
         tk, ts, tc = timer.pair([first_use, np_first_solve, np_first_cho])
         add(make_row(size, "first use J.at(..).jvp(H)", variant, tk, "numpy solve: F, W, JVP", ts))
         add(make_row(size, "first use J.at(..).jvp(H)", variant, tk, "numpy cho_solve: F, W, JVP", tc))
+
+        # --- first use of the VJP, and with check=False (no input checks), where J.at takes it
+        def np_first_vjp() -> np.ndarray:
+            c = sla.cho_factor(V0, check_finite=False) if pd else None
+            Y = sla.cho_solve(c, X0, check_finite=False) if pd else np.linalg.solve(V0, X0)
+            Wv = Y @ np.linalg.inv(X0.T @ Y)
+            return Wv @ G @ Wv.T  # V0 is symmetric: Aᵀ G Bᵀ = W G Wᵀ for plain V too
+
+        np.testing.assert_allclose(J.at(X=X0, V=V0).vjp(G), np_first_vjp(), rtol=1e-8, atol=1e-12)
+        tk, tv = timer.pair([lambda: J.at(X=X0, V=V0).vjp(G), np_first_vjp])
+        vjp_base = "numpy cho_solve: F, W, VJP" if pd else "numpy solve: F, W, VJP"
+        add(make_row(size, "first use J.at(..).vjp(G)", variant, tk, vjp_base, tv))
+        if "check" in inspect.signature(J.at).parameters:
+            tk, tc = timer.pair([lambda: J.at(X=X0, V=V0, check=False).jvp(H),
+                                 np_first_cho if pd else np_first_solve])
+            add(make_row(size, "first use, check=False", variant, tk,
+                         "numpy cho_solve: F, W, JVP" if pd else "numpy solve: F, W, JVP", tc))
 
         # --- cold first use: a Jacobian never bound before (built untimed, fresh names),
         # so J.at has to plan the evaluation, not only replay it; timed call by call

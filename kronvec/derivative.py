@@ -21,14 +21,14 @@ from . import expr as E
 from .blockjacobian import BlockJacobian
 from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
-from .evaluation import (CHUNKED, Binder, Plan, by_name, chunked_values, run_recorded, symbol_table,
-                         work_beside)
+from .evaluation import (CHUNKED, Binder, Plan, bind_and_run, by_name, check_mode, chunked_values,
+                         run_recorded, symbol_table, work_beside)
+from .evaluation.labels import solve_named
 from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
 from .maps.algebra import add_maps, compose
 from .maps.axes import BroadcastMap
 from .ops.arithmetic import add as add_expr, scale as scale_expr, smul as smul_expr
 from .ops.leaves import identity, ones, zeros
-from .ops.norms import singular_logabsdet
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
@@ -143,7 +143,7 @@ class Jacobian:
         self.adjoint = adjoint
         self.names = dict(names or {})
         self._factors: list[E.Expr] | None = None
-        self._plans: dict[bool | str, dict[frozenset[E.Expr], Plan]] = {}  # eager, or "value"
+        self._plans: dict[Any, dict[frozenset[E.Expr], Plan]] = {}  # eager, "value", or (eager, "full")
         self._per_sizes = per_sizes(expr, lmap)  # None unless sizes are given as names
 
     def __reduce__(self) -> tuple[type[Jacobian], tuple[Any, ...]]:
@@ -174,7 +174,8 @@ class Jacobian:
         """How many structured terms the closed form has."""
         return len(self.terms)
 
-    def at(self, values: Mapping[str, Any] | None = None, **kw: Any) -> LinearMap:
+    def at(self, values: Mapping[str, Any] | None = None, *, check: bool | str = True,
+           **kw: Any) -> LinearMap:
         """The numeric lazy map at the given values (bound by symbol name).
 
         Every factor is evaluated once, sharing subexpressions and
@@ -184,22 +185,36 @@ class Jacobian:
         value).  The numeric steps of the first binding are recorded and
         replayed for later bindings.
 
+        ``check`` says what is checked (:mod:`kronvec.evaluation.checks`):
+
+        * ``True`` (default): results. Plain values are checked finite (one sum), values of
+          symmetric symbols exactly symmetric and finite (one pass); a failed Cholesky
+          factorization, or tiny or non-finite pivots of an LU or Cholesky factorization, make
+          the binding run again with every check, which raises the error naming the culprit
+          (the symbol, or the singular sub-expression), or gives the values.
+        * ``"full"``: also the LAPACK condition estimate of every matrix solved with.
+        * ``False``: no input is checked, for values known to be finite and, for symmetric
+          symbols, exactly symmetric: anything else is the caller's responsibility (the numbers
+          are undefined). The checks of results still run.
+
+        A symbol named ``check`` is bound through the mapping: ``J.at({"check": C0}, X=X0)``.
+
         With Dask values (stacks chunked along their stack axes) the result is
         a :class:`kronvec.chunked.ChunkedMap`: bound block by block on the
         active Dask scheduler, its ``jvp``/``vjp`` return Dask arrays.
         """
+        mode = check_mode(check)
         given = by_name("J.at", values, kw)
         if self._per_sizes is not None or CHUNKED.at is not None and chunked_values(given):
             return bound_elsewhere(self, given, jacobian, CHUNKED.at)  # sizes as names, or Dask values
         factors = self._factors if self._factors is not None else self._first_use()
-        with_value = all(name in given for name in self._plain_symbols)
+        with_value = given.keys() >= self._plain_symbols.keys()
         eager = with_value and self._eager_value
-        exprs = self._exprs[eager]
-        bound = self._binders[eager](given)
         try:
-            results = run_recorded(self._plans.setdefault(eager, {}), exprs, bound, len(factors))
+            results, bound = bind_and_run(self._plans, eager, self._exprs[eager], len(factors),
+                                          self._binders[eager], given, mode)
         except np.linalg.LinAlgError as err:
-            raise _solve_named(err, self._plain) from None
+            raise solve_named(err, self._plain) from None
         table = dict(zip(factors, results))
         bound_map = self.map.bind(table.__getitem__)
         if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
@@ -234,7 +249,7 @@ class Jacobian:
         try:
             value = run_recorded(self._plans.setdefault("value", {}), [self._plain], bound)[0]
         except np.linalg.LinAlgError as err:
-            raise _solve_named(err, self._plain) from None
+            raise solve_named(err, self._plain) from None
         return np.asarray(value, dtype=float).reshape(self.expr.shape)
 
     @property
@@ -304,21 +319,6 @@ class Jacobian:
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
-
-
-def _solve_named(err: np.linalg.LinAlgError, f: E.Expr) -> np.linalg.LinAlgError:
-    """A singular A met as the factor inv(A) of a derivative, named as the solve of ``f`` that
-    holds it (``solve(A, B)``, which is how ``kv.solve`` reads), when ``f`` has one."""
-    text = str(err)
-    for node in f.walk():
-        if node.op == "matmul" and node.args[0].op == "inv":
-            label = DISPLAY.python(node.args[0])
-            if text.startswith(label + ": "):
-                a = DISPLAY.python(node.args[0].args[0])
-                solve = f"solve({a}, {' @ '.join(DISPLAY.python(x) for x in node.args[1:])})"
-                rest = text[len(label) + 2:].replace("the matrix is", f"{a} is", 1)
-                return np.linalg.LinAlgError(f"{solve}: {rest} (met while binding the derivative)")
-    return singular_logabsdet(err, f) or err  # A⁻¹ of d log|det A|: a DegenerateError naming slogdet
 
 
 def _bound_to_numbers(m: LinearMap) -> bool:

@@ -154,3 +154,21 @@ def test_symmetric_indefinite_matrices_use_the_symmetric_factorization(seed, lap
     np.testing.assert_allclose(out[3], np.linalg.det(S0 / 8), rtol=1e-8)
     ldl = kv.evaluation.Evaluator({"S": S0}, [kv.inv(S)]).factorization(S).ldl
     assert ldl is not None and (ldl[1] < 0).any() == (seed >= 0)
+
+
+def test_a_matrix_and_its_transpose_written_out_share_one_factorization(lapack_calls):
+    """(s Kxᵀ + t I)⁻¹ in the gradient of a GP likelihood in t is (s Kx + t I)⁻ᵀ: one LU serves
+    both (a non-symmetric Kx, so no Cholesky)."""
+    n = 7
+    Kx, y, s, t = kv.Matrix("Kx", (n, n)), kv.Vector("y", n), kv.Scalar("s"), kv.Scalar("t")
+    K = s * Kx + t * kv.eye(n)
+    f = 0.5 * (y.T @ kv.inv(K) @ y) + 0.5 * kv.logdet(K)
+    rng = np.random.default_rng(3)
+    kx, y0 = rng.standard_normal((n, n)) + n * np.eye(n), rng.standard_normal((n, 1))
+    lapack_calls.clear()
+    fv, gs, gt = kv.evaluate([f, kv.grad(f, s), kv.grad(f, t)], Kx=kx, y=y0, s=1.3, t=0.7)
+    assert lapack_calls.count("dgetrf") == 1, lapack_calls
+    Ki = np.linalg.inv(1.3 * kx + 0.7 * np.eye(n))
+    alpha, beta = Ki @ y0, Ki.T @ y0  # K⁻¹y and K⁻ᵀy
+    np.testing.assert_allclose(gt, 0.5 * np.trace(Ki) - 0.5 * (beta.T @ alpha).item(), rtol=1e-10)
+    np.testing.assert_allclose(gs, 0.5 * np.trace(Ki @ kx) - 0.5 * (beta.T @ kx @ alpha).item(), rtol=1e-10)

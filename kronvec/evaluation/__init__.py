@@ -15,13 +15,15 @@ from ..caches import RecentCache, constant_bytes
 from ..expr import Expr, as_expr
 from ..sizing import PerSizes, named_symbols, read_sizes, refuse_unfixed, with_sizes
 from .binding import Binder, Bound, bind_values, by_name, symbol_table, symmetric_key
+from .checked_run import bind_and_run
+from .checks import SuspectResult, check_mode
 from .evaluator import Evaluator, Plan, run_recorded
 from .factorization import Factorization
 from .work import work_beside
 
 __all__ = ["evaluate", "explain_cost", "Evaluator", "Factorization", "Plan", "Binder", "Bound", "bind_values",
            "symbol_table", "symmetric_key", "run_recorded", "CHUNKED", "DaskHook", "chunked_values",
-           "by_name", "work_beside"]
+           "by_name", "work_beside", "bind_and_run", "check_mode", "SuspectResult"]
 
 class DaskHook:
     """Evaluation with Dask values, installed by :mod:`kronvec.chunked` (:meth:`install`):
@@ -44,7 +46,7 @@ CHUNKED = DaskHook()
 
 def chunked_values(given: Mapping[str, Any]) -> bool:
     """Whether any value is a Dask array (checked by its type's module: Dask is never imported here)."""
-    return any(type(v).__module__[:5] == "dask." for v in given.values())
+    return any(type(v) is not np.ndarray and type(v).__module__[:5] == "dask." for v in given.values())
 
 
 def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> Any:

@@ -16,6 +16,13 @@ solved columns and one probe column z carried along in the same call.  A
 singular member raises a ``LinAlgError`` naming the sub-expression and the
 member's index.  No per-matrix LAPACK wrapper is ever called in a Python loop
 over members.
+
+With ``quick=True`` (:mod:`.checks`) the stack is not checked finite and no 1-norm is taken:
+the check reads results, a lower bound of every member's condition number,
+max |aᵢᵢ| · ‖A⁻¹z‖₁/‖z‖₁ for z the sum of the columns solved for (no probe column is carried,
+nor B copied), or max |aᵢᵢ| · max |(A⁻¹)ᵢⱼ| from the inverses,
+and raises :class:`~.checks.SuspectResult` when it reaches 1/:data:`~.checks.PIVOT_GATE` or
+is not finite; the full check then names the member.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from typing import Callable
 import numpy as np
 
 from ..shapes import first_member, member_text
+from .checks import PIVOT_GATE, SuspectResult
 
 __all__ = ["BatchedFactorization"]
 
@@ -68,6 +76,16 @@ def _norm_ratios(x: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(ratios, nan=np.inf)
 
 
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """The sums of the columns of every member of ``x`` (..., n, k), as (..., n): one
+    matrix-vector product over all rows when ``x`` is C-ordered (NumPy's reduction over a short
+    last axis is several times slower)."""
+    if x.flags.c_contiguous and x.ndim > 2:
+        return (x.reshape(-1, x.shape[-1]) @ np.ones(x.shape[-1])).reshape(x.shape[:-1])
+    sums: np.ndarray = x.sum(axis=-1)
+    return sums
+
+
 class BatchedFactorization:
     """Solves, inverses and determinants of every member of a stack of square matrices.
 
@@ -84,6 +102,8 @@ class BatchedFactorization:
         The caller knows that ``a`` is finite.
     cholesky : array, optional
         Upper Cholesky factors of the members, computed when the value was bound.
+    quick : bool
+        Check results instead of the stack (see the module's notes).
 
     Notes
     -----
@@ -95,11 +115,12 @@ class BatchedFactorization:
 
     def __init__(self, a: np.ndarray, label: str | Callable[[], str], try_cholesky: bool = False,
                  symmetric: bool | None = None, finite: bool = False, cholesky: np.ndarray | None = None,
-                 triangle: str | None = None) -> None:
+                 triangle: str | None = None, quick: bool = False) -> None:
         self._label = label  # a string, or a function that makes it (only errors read it)
         self.n = a.shape[-1]
         self.stack = a.shape[:-2]
-        if not finite and not np.isfinite(a).all():
+        self._quick = quick
+        if not (finite or quick) and not np.isfinite(a).all():
             bad = ~np.isfinite(a).all(axis=(-2, -1))
             raise np.linalg.LinAlgError(f"{self.label}: {member_text(first_member(bad))} of the stack "
                                         f"contains NaN or inf")
@@ -123,6 +144,8 @@ class BatchedFactorization:
         return self._label
     def _singular(self) -> None:
         """After NumPy refused an exactly singular member: raise naming it."""
+        if self._quick:
+            raise SuspectResult(f"{self.label}: an exactly singular member")
         sign, _ = np.linalg.slogdet(self._a)
         self._rcond = np.where(sign == 0, 0.0, 1.0)
         self._used = True
@@ -139,8 +162,20 @@ class BatchedFactorization:
         return self._inv
 
     def _lu_solve(self, b: np.ndarray, trans: bool) -> np.ndarray:
-        """A⁻¹B by ``np.linalg.solve``, with a probe column for the condition estimate."""
+        """A⁻¹B by ``np.linalg.solve``, with a probe column for the condition estimate (for
+        ``quick``, the sums of the columns of B and of A⁻¹B are the probe: no copy of B)."""
         a = np.swapaxes(self._a, -1, -2) if trans else self._a
+        if self._quick:
+            try:
+                x = np.linalg.solve(a, b)
+            except np.linalg.LinAlgError:
+                self._singular()
+                raise
+            x_norm, b_norm = np.abs(_row_sums(x)).sum(axis=-1), np.abs(_row_sums(b)).sum(axis=-1)
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 bounds nothing, c/0 is singular
+                bound = np.where(b_norm > 0, x_norm / b_norm, np.where(x_norm == 0, 0.0, np.inf))
+            self._note_bound(np.nan_to_num(bound, nan=np.inf))
+            return x
         n, cols = self.n, b.shape[-1]
         rhs = np.empty(np.broadcast_shapes(self.stack, b.shape[:-2]) + (n, cols + 1))
         rhs[..., :cols] = b
@@ -150,10 +185,14 @@ class BatchedFactorization:
         except np.linalg.LinAlgError:
             self._singular()
             raise
-        bound = _norm_ratios(x, rhs).max(axis=-1)
-        extra = tuple(range(bound.ndim - len(self.stack)))  # a right-hand side with more stack axes
-        self._lower_bound = np.maximum(self._lower_bound, bound.max(axis=extra) if extra else bound)
+        self._note_bound(_norm_ratios(x, rhs).max(axis=-1))
         return x[..., :cols]
+
+    def _note_bound(self, bound: np.ndarray) -> None:
+        """Keep the lower bounds of ‖Aᵢ⁻¹‖₁ that a solve gave (the largest over the stack axes of a
+        right-hand side that has more than A)."""
+        extra = tuple(range(bound.ndim - len(self.stack)))
+        self._lower_bound = np.maximum(self._lower_bound, bound.max(axis=extra) if extra else bound)
 
     def _note_use(self, context: Callable[[], str] | None) -> None:
         if not self._used:
@@ -203,10 +242,22 @@ class BatchedFactorization:
                 self._rcond = np.where(anorm > 0, 1.0 / (anorm * inorm), 0.0)
         return self._rcond
 
+    def _results_look_fine(self) -> bool:
+        """For ``quick``: every member's lower bound max |aᵢᵢ| · ‖A⁻¹‖ (from the probe or the
+        inverses) below 1/PIVOT_GATE, and finite."""
+        inverse = self._lower_bound if self._inv is None else np.abs(self._inv).max(axis=(-2, -1))
+        diagonal = np.abs(np.diagonal(self._a, axis1=-2, axis2=-1)).max(axis=-1)
+        return bool((diagonal * inverse < 1.0 / PIVOT_GATE).all())
+
     def verify(self) -> None:
         """Raise ``LinAlgError`` naming the first member that is singular to working precision,
         if the factors served a solve or an inverse."""
         if not self._used or self._checked:
+            return
+        if self._quick:
+            if not self._results_look_fine():
+                raise SuspectResult(f"{self.label}: a member looks singular")
+            self._checked = True
             return
         rcond = self.rcond()
         bad = ~(rcond > _EPS)

@@ -18,6 +18,11 @@ call, and a failing member is named by its index.
 An array that cannot change (not writeable, nor any array it views) is checked
 once: binding the same object again skips the checks it passed (finiteness,
 exact symmetry) and reuses its Cholesky factor (:data:`CHECKED`).
+
+:meth:`Binder.quick` binds for the checks of results (:mod:`.checks`): a value of a symmetric
+symbol is checked exactly symmetric and finite in one pass, and anything that would need more
+(a value symmetric only to rounding, a failed Cholesky factorization) raises
+:class:`~.checks.SuspectResult` for the full binding to decide and name.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from scipy.linalg import lapack
 from ..errors import BindingError, ShapeError
 from ..expr import Expr, describe_symbol, raise_name_clash
 from ..shapes import first_member, fmt, is_scalar_shape, member_text
+from .checks import SuspectResult
 
 __all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL",
            "by_name", "check_dtype", "refuse_masked", "convert_value"]
@@ -44,8 +50,9 @@ SYMMETRY_RTOL = 1e-10
 
 CHECKED: "OrderedDict[int, tuple[weakref.ref[np.ndarray], dict[str, Any]]]" = OrderedDict()
 """Read-only arrays that passed the binding checks, by ``id``: a weak reference to the array (the
-entry counts only while it is the same object) and what was found: ``"kind"`` (a :class:`Kind` up to
-``POSITIVE_DEFINITE``: the checks it passed) and ``"cholesky"`` (its upper factor, for that kind).
+entry counts only while it is the same object) and what was found: ``"kind"`` (a :class:`Kind` other
+than ``POSITIVE_SCALAR``: the checks it passed) and ``"cholesky"`` (its upper factor, or factors of
+a stack, for a positive definite kind).
 The most recently remembered arrays are kept, at most :data:`CHECKED_SIZE`; reads take no lock.
 An entry whose array died stays until it is replaced or evicted, and never matches a new array."""
 CHECKED_SIZE = 64
@@ -72,12 +79,15 @@ _PLAIN, _SYMMETRIC, _POSITIVE_DEFINITE, _POSITIVE_SCALAR, _SYMMETRIC_STACK, _POS
 
 class Bound(dict[Expr, np.ndarray]):
     """Checked values by symbol, with the upper Cholesky factors of the values
-    of symbols declared positive definite (``cholesky``)."""
+    of symbols declared positive definite (``cholesky``) and, when the binder knows it
+    without looking at the values, their :func:`symmetric_key` (``key``)."""
 
     def __init__(self, values: Mapping[Expr, np.ndarray] | Iterable[tuple[Expr, np.ndarray]] = (),
-                 cholesky: Mapping[Expr, np.ndarray] | Iterable[tuple[Expr, np.ndarray]] = ()) -> None:
+                 cholesky: Mapping[Expr, np.ndarray] | Iterable[tuple[Expr, np.ndarray]] = (),
+                 key: frozenset[Expr] | None = None) -> None:
         super().__init__(values)
         self.cholesky: dict[Expr, np.ndarray] = dict(cholesky)
+        self.key = key
 
 
 def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset[Expr]:
@@ -86,6 +96,9 @@ def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset[Expr]:
     Declared symmetric symbols are symmetric by their binding; the others are
     compared entry by entry (stopping at the first difference).
     """
+    key: frozenset[Expr] | None = getattr(values, "key", None)
+    if key is not None:
+        return key
     return frozenset(s for s, v in values.items()
                      if v.ndim == 2 and v.shape[0] == v.shape[1] > 1
                      and (s.params.symmetric or is_symmetric(v)))
@@ -118,9 +131,12 @@ class Binder:
         self.symbols = dict(symbols)
         self._rows: list[tuple[str, Expr, tuple[int, ...], Kind]]
         self._rows = [(name, sym, sym.shape, _kind(sym)) for name, sym in self.symbols.items()]
+        square = [s for s in self.symbols.values() if len(s.shape) == 2 and s.shape[0] == s.shape[1] > 1]
+        # the symmetric_key of every binding, when no square symbol is left to compare
+        self._key = frozenset(square) if all(s.params.symmetric for s in square) else None
 
     def __call__(self, values: Mapping[str, Any]) -> Bound:
-        bound = Bound()
+        bound = Bound(key=self._key)
         cholesky = bound.cholesky
         try:
             for name, sym, shape, kind in self._rows:
@@ -128,7 +144,7 @@ class Binder:
                 passed = _passed(given) if CHECKED else None
                 if passed is not None and kind <= passed["kind"] and given.shape == shape:
                     value = given.view()  # checked before: a distinct object per symbol, as _convert
-                    if kind is _POSITIVE_DEFINITE:
+                    if kind is _POSITIVE_DEFINITE or kind is _POSITIVE_DEFINITE_STACK:
                         cholesky[sym] = passed["cholesky"]
                     bound[sym] = value
                     continue
@@ -145,9 +161,59 @@ class Binder:
                     value, factor = _symmetric_stack(sym, value, kind is _POSITIVE_DEFINITE_STACK)
                     if factor is not None:
                         cholesky[sym] = factor
-                if kind <= _POSITIVE_DEFINITE and type(given) is np.ndarray \
+                if kind is not _POSITIVE_SCALAR and type(given) is np.ndarray \
                         and not given.flags.writeable and given.shape == shape and given.dtype == float \
                         and _unchangeable(given):
+                    _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
+                bound[sym] = value
+        except KeyError:
+            self._raise_missing(values)
+        return bound
+
+    def quick(self, values: Mapping[str, Any], inputs: bool = True) -> Bound:
+        """The values checked as the checks of results need (:mod:`.checks`): plain values finite
+        (one sum each), values of symmetric symbols exactly symmetric and finite (one pass, no
+        copy), Cholesky factors of positive definite ones; with ``inputs=False`` only the
+        conversion and the Cholesky factors.  :class:`~.checks.SuspectResult` for anything the
+        full binding (:meth:`__call__`) must decide: it makes the same checks and names the culprit.
+        """
+        bound = Bound(key=self._key)
+        cholesky = bound.cholesky
+        try:
+            for name, sym, shape, kind in self._rows:
+                given = values[name]
+                passed = _passed(given) if CHECKED else None
+                if passed is not None and kind <= passed["kind"] and given.shape == shape:
+                    if kind is _POSITIVE_DEFINITE or kind is _POSITIVE_DEFINITE_STACK:
+                        cholesky[sym] = passed["cholesky"]
+                    bound[sym] = given.view()
+                    continue
+                if kind is _PLAIN or kind is _POSITIVE_SCALAR or not inputs and kind is _SYMMETRIC:
+                    value = convert_value(name, given, shape) if inputs else \
+                        _as_float_array(name, given, shape).view()
+                    if kind is _POSITIVE_SCALAR and not float(value.reshape(())) > 0:
+                        raise SuspectResult(name)
+                    if inputs and kind is _PLAIN and type(given) is np.ndarray and not given.flags.writeable \
+                            and given.dtype == float and _unchangeable(given):
+                        _remember(given, {"kind": kind, "cholesky": None}, value)
+                    bound[sym] = value
+                    continue
+                value = given.view() if type(given) is np.ndarray and given.dtype is _FLOAT64 \
+                    and given.shape == shape else _as_float_array(name, given, shape).view()
+                if inputs and not _exactly_symmetric(value):
+                    raise SuspectResult(name)
+                if kind is _POSITIVE_DEFINITE:
+                    c, info = lapack.dpotrf(value.T if value.flags.c_contiguous else value, lower=0, clean=1)
+                    if info != 0:
+                        raise SuspectResult(name)
+                    cholesky[sym] = c
+                elif kind is _POSITIVE_DEFINITE_STACK:
+                    try:
+                        cholesky[sym] = np.linalg.cholesky(value).swapaxes(-1, -2)
+                    except np.linalg.LinAlgError:
+                        raise SuspectResult(name) from None
+                if inputs and kind is not _POSITIVE_SCALAR and type(given) is np.ndarray \
+                        and not given.flags.writeable and given.dtype == float and _unchangeable(given):
                     _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
                 bound[sym] = value
         except KeyError:
@@ -162,6 +228,7 @@ class Binder:
             return bound
         rest.update(bound)
         rest.cholesky.update(bound.cholesky)
+        rest.key = None if rest.key is None or bound.key is None else rest.key | bound.key
         return rest
 
     def _raise_missing(self, values: Mapping[str, Any]) -> None:
@@ -173,6 +240,29 @@ class Binder:
                  if (close := difflib.get_close_matches(s.params.name, unused, n=1, cutoff=0.5)
                      or [k for k in unused if k.lower() == s.params.name.lower()])]
         raise BindingError(message + (f" ({'; '.join(hints)})" if hints else ""))
+
+
+def _exactly_symmetric(v: np.ndarray) -> bool:
+    """Whether ``v`` (a matrix or a stack) is finite and equal to its transpose: one pass,
+    ``(V - Vᵀ).any()`` (NaN - NaN and inf - inf are NaN, which ``any`` counts; NumPy warns of
+    the inf - inf before the full binding names the value), for a large
+    matrix a finite sum and SciPy's early-exit comparison (a transposed pass through memory
+    the size of V costs more there)."""
+    if v.ndim == 2 and v.size > _SMALL_SYMMETRIC:
+        return math.isfinite(v.sum()) and sla.issymmetric(v) or bool(np.isfinite(v).all() and is_symmetric(v))
+    if v.size <= _SMALL_SYMMETRIC:
+        return not (v - v.swapaxes(-1, -2)).any()
+    members = v.reshape((-1,) + v.shape[-2:])  # a large stack: a few members at a time, one buffer
+    step = max(1, _SMALL_SYMMETRIC // (v.shape[-1] * v.shape[-1]))
+    buffer = np.empty((step,) + v.shape[-2:])
+    for i in range(0, len(members), step):
+        chunk = members[i:i + step]
+        if np.subtract(chunk, chunk.swapaxes(-1, -2), out=buffer[:len(chunk)]).any():
+            return False
+    return True
+
+
+_SMALL_SYMMETRIC = 1 << 14  # entries: a matrix or stack compared at once, or chunks of a stack
 
 
 def _unchangeable(a: Any) -> bool:

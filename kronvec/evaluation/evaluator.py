@@ -1,28 +1,25 @@
 """The evaluator: values of expressions over one binding, with shared work.
 
-An :class:`Evaluator` binds values to symbols once and evaluates any number of
-expressions over them, computing each shared subexpression once; each node is
-evaluated by its op's ``evaluate`` rule from the registry.  Inverses are never
-formed when a product allows a solve: in a chain A₁⋯Aₖ a factor B⁻¹
-multiplies its neighbour by a triangular solve with a factorization of B
-(LU, or Cholesky for a symbol declared positive definite whose value is
-symmetric), and every factorization is computed once per evaluator.  The
-chain's multiplication order is chosen from the shapes (matrix-chain order).
+An :class:`Evaluator` binds values to symbols once and evaluates any number of expressions
+over them, computing each shared subexpression once; each node is evaluated by its op's
+``evaluate`` rule from the registry.  Inverses are never formed when a product allows a solve:
+in a chain A₁⋯Aₖ a factor B⁻¹ multiplies its neighbour by a triangular solve with a
+factorization of B (LU, or Cholesky for a symbol declared positive definite whose value is
+symmetric), and every factorization is computed once per evaluator.  The chain's
+multiplication order is chosen from the shapes (matrix-chain order).
 
-Every numeric step goes through :meth:`Evaluator.op`, which can record it: the
-recorded :class:`Plan` replays the same LAPACK/BLAS calls for new values
-without the symbolic bookkeeping (a Jacobian keeps one per binding pattern).
+Every numeric step goes through :meth:`Evaluator.op`, which can record it: the recorded
+:class:`Plan` replays the same LAPACK/BLAS calls for new values without the symbolic
+bookkeeping (a Jacobian keeps one per binding pattern).
 
-The outputs of one factorization (w and V of ``eigh``, Q and R of ``qr``)
-are separate nodes that share one computation: :meth:`Evaluator.shared` runs
-it once per evaluator (one recorded step, one LAPACK call), and
-:meth:`Evaluator.mentions` tells a values-only output (``eigvalsh``) whether
-its vectors are wanted too, in which case it takes them from the shared call.
+The outputs of one factorization (w and V of ``eigh``, Q and R of ``qr``) are separate nodes
+that share one computation: :meth:`Evaluator.shared` runs it once per evaluator (one recorded
+step, one LAPACK call), and :meth:`Evaluator.mentions` tells a values-only output
+(``eigvalsh``) whether its vectors are wanted too, in which case it takes them from that call.
 
-An evaluator made with ``describe=True`` also keeps :attr:`Evaluator.described`,
-the evaluation as code generation (:mod:`kronvec.codegen`) reads it: the
-evaluator's own steps with what they compute (``("solve", trans, factors)``,
-``("factorize", A)``, ...) and, for every node, the value its op's rule gave.
+With ``describe=True`` it also keeps :attr:`Evaluator.described`, the evaluation as code
+generation (:mod:`kronvec.codegen`) reads it: its own steps with what they compute
+(``("solve", trans, factors)``, ...) and, for every node, the value its op's rule gave.
 """
 from __future__ import annotations
 
@@ -53,21 +50,21 @@ from .traces import (expand_powers, factor_kind, has_inverse, mirrored_half, sta
 
 __all__ = ["Evaluator", "Plan", "run_recorded"]
 
-
 _OWN_TRANSPOSES = frozenset({"matmul", "matrix_transpose"})  # products look for their transposes themselves
 
 
 def run_recorded(plans: dict[frozenset[Expr], Plan], exprs: Sequence[Expr], bound: Mapping[Expr, np.ndarray],
-                 factors: int = 0) -> list[Any]:
+                 factors: int = 0, quick: bool = False) -> list[Any]:
     """Values of ``exprs``, replaying a plan from ``plans`` or recording one into it.
 
     The first ``factors`` expressions are factors of a map being bound: they
-    may come back structured (:meth:`Evaluator.operand`).
+    may come back structured (:meth:`Evaluator.operand`).  With ``quick`` the
+    factorizations check their results (:mod:`.checks`); keep its plans apart.
     """
     plan = plans.get(symmetric_key(bound))
     if plan is not None:
         return plan.run(bound)
-    ev = Evaluator({}, exprs, record=True, bound=bound)
+    ev = Evaluator({}, exprs, record=True, bound=bound, quick=quick)
     try:
         results = [ev.operand(e) if k < factors else ev(e) for k, e in enumerate(exprs)]
     except (np.linalg.LinAlgError, ValueError, FloatingPointError):
@@ -93,16 +90,18 @@ class Evaluator:
     record : bool
         Record every numeric step so that :meth:`plan` can replay them.
     describe : bool
-        Keep :attr:`described`: the evaluator's own steps (factorizations,
-        solves, inverses, products and transposes) with their inputs, outputs
-        and what they compute, and an entry per node whose rule ran, in the
-        order of evaluation.
+        Keep :attr:`described`: the evaluator's own steps (factorizations, solves, inverses,
+        products and transposes) with their inputs, outputs and what they compute, and an
+        entry per node whose rule ran, in the order of evaluation.
+    quick : bool
+        Factorizations check their results, not their matrices (:mod:`.checks`).
     """
 
-    def __init__(self, values: Mapping[str, Any], exprs: Sequence[Expr],
-                 record: bool = False, bound: Mapping[Expr, np.ndarray] | None = None,
-                 describe: bool = False) -> None:
+    def __init__(self, values: Mapping[str, Any], exprs: Sequence[Expr], record: bool = False,
+                 bound: Mapping[Expr, np.ndarray] | None = None, describe: bool = False,
+                 quick: bool = False) -> None:
         self.values = bound if bound is not None else bind_values(values, exprs)
+        self._quick = quick
         self._cholesky = getattr(self.values, "cholesky", {})
         self._cache: dict[Expr, Any] = {}
         self._factors: dict[Expr, Factorization] = {}
@@ -117,6 +116,7 @@ class Evaluator:
         self._transposes = [(matrix_transpose(s), s) for s in self._symmetric_symbols]
         self._symmetric = {id(t): s for t, s in self._transposes}  # nodes kept alive above
         self._canonical: dict[Expr, Expr] = {}
+        self._kinds: set[tuple[str, tuple[int, ...]]] = set()  # (op, shape) computed: transposes to look for
         self.structure = Structure(self._symmetric_symbols)  # symmetric matrices, known from their form
         self._lazy: set[Expr] = set()  # products only traced: tr(A₁⋯Aₖ) chooses its own order
         self._unforced: set[Expr] = set()  # operands of fused chains: evaluated only when asked for
@@ -143,11 +143,8 @@ class Evaluator:
         return slot
 
     def op(self, fn: Callable[..., Any], *args: Any, step: tuple[Any, ...] | None = None) -> Any:
-        """``fn(*args)``, recorded when recording (args must be earlier results).
-
-        ``step`` describes the evaluator's own steps (``("matmul", factors)``, ...)
-        for :attr:`described`; the steps of op rules leave it out.
-        """
+        """``fn(*args)``, recorded when recording (args must be earlier results).  ``step`` describes
+        the evaluator's own steps (``("matmul", factors)``, ...) for :attr:`described`."""
         out = fn(*args)
         if isinstance(out, float):
             out = np.asarray(out)
@@ -177,12 +174,14 @@ class Evaluator:
             value = rule(self, node)
         if self.described is not None:
             self.described.append(("node", node, value))
+        self._kinds.add((node.op, node.shape))
         return value
 
     def _transpose_known(self, node: Expr) -> Any:
-        """The value of ``node``ᵀ if it was computed already (transposes pushed to the leaves make
-        tanh(XW)ᵀ the node tanh(WᵀXᵀ): its value is a view of the other's), else None."""
-        if node.ndim < 2 or not node.args or node.op in _OWN_TRANSPOSES:
+        """The value of ``node``ᵀ if it was computed already (tanh(XW)ᵀ is the node tanh(WᵀXᵀ): its
+        value is a view of the other's), else None; looked for only if a node of that op and shape was."""
+        if node.ndim < 2 or not node.args or node.op in _OWN_TRANSPOSES \
+                or (node.op, node.shape[:-2] + node.shape[:-3:-1]) not in self._kinds:
             return None
         return self._cache.get(self.canon(matrix_transpose(node)))
 
@@ -330,9 +329,10 @@ class Evaluator:
         return self._cache.get(self.canon(e))
 
     def product(self, e: Expr) -> np.ndarray:
-        """The value of a product node: its transpose's if known, else the chain."""
-        t = self.canon(matrix_transpose(e))
-        if t in self._cache:
+        """A product's value: its transpose's if known (looked for only when a product of that
+        shape was computed: building the transpose is most of a product's planning), else the chain."""
+        if ("matmul", e.shape[:-2] + e.shape[:-3:-1]) in self._kinds \
+                and (t := self.canon(matrix_transpose(e))) in self._cache:
             result: np.ndarray = self.op(matrix_transpose_value, self._cache[t], step=("transpose", e))
             return result
         return self.chain(e.args)
@@ -360,7 +360,7 @@ class Evaluator:
                            or inferred and self.described is None,
                            symmetric=(a in self._symmetric_symbols or a.ndim > 2 and a.params.symmetric)
                            if is_symbol else inferred or None,
-                           finite=is_symbol, triangle=triangle(a))
+                           finite=is_symbol, triangle=triangle(a), quick=self._quick)
             try:
                 if a in self._cholesky:  # factored when its value was bound
                     f = self.op(_with_cholesky(make), self(a), self._cholesky[a], step=("factorize", a))
@@ -372,18 +372,20 @@ class Evaluator:
             self._factors[a] = f
             if inferred:
                 self.notes.append(partial(_symmetric_note, a, f))
-            if a.ndim > 2 and self.described is None and self.canon(inv(a)) in self.standalone_inverses():
-                self(inv(a))  # formed anyway (F = (XᵀV⁻¹X)⁻¹): the solves become products with it
+            if (a.ndim > 2 or self._quick and a.shape[-1] <= 8) and self.described is None \
+                    and self.canon(inv(a)) in self.standalone_inverses():  # F = (XᵀV⁻¹X)⁻¹, formed anyway:
+                self(inv(a))  # a stack's solves (a bound map's, of a few rows) are products with it
         return f
 
     def _inverse_operand(self, f: Expr) -> tuple[Factorization | BatchedFactorization, bool] | None:
         """For a factor B⁻¹ or B⁻ᵀ not yet evaluated: (factorization of B, transposed)."""
-        if f.op != "inv" or f in self._cache:
-            return None
-        base = f.args[0]
-        if base.op == "matrix_transpose":
-            return self.factorization(base.args[0]), True
-        return self.factorization(base), False
+        return None if f.op != "inv" or f in self._cache else self.factored(f.args[0])
+
+    def factored(self, b: Expr) -> tuple[Factorization | BatchedFactorization, bool]:
+        """(A's factorization, True) when B = Aᵀ is written so or A is factored already, else (B's, False)."""
+        a = self.canon(matrix_transpose(b))
+        transposed = b.op == "matrix_transpose" or b not in self._factors and a in self._factors
+        return (self.factorization(a), True) if transposed else (self.factorization(b), False)
 
     def _cached_chain(self, factors: tuple[Expr, ...],
                       flipped: Sequence[Expr] | None = None) -> np.ndarray | None:
@@ -496,5 +498,3 @@ def _with_cholesky(make: Callable[..., Factorization | BatchedFactorization]
 
 def _inverse(fac: Factorization | BatchedFactorization, trans: bool) -> np.ndarray:
     return fac.inverse(trans)
-
-

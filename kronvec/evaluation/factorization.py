@@ -7,6 +7,11 @@ factorization; many right-hand sides of a large LDLᵀ factor go through ``trsm`
 an evaluation (exactly from an inverse when one was formed, else
 ``gecon``/``pocon``/``sycon``/``trcon``), so a singular matrix raises a
 ``LinAlgError`` naming the sub-expression instead of giving garbage.
+
+A factorization made with ``quick=True`` checks its result instead: its pivots
+(:func:`~.checks.pivots_balanced`, O(n)), with no finiteness pass over the matrix and no
+1-norm; pivots that are tiny or not finite raise :class:`~.checks.SuspectResult`, and the
+caller evaluates again with every check above, which names the culprit.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .binding import is_symmetric
+from .checks import SuspectResult, pivots_balanced
 from .ldl import WIDE_FROM, WideLDLSolver
 
 __all__ = ["Factorization", "mirror_upper", "one_norm", "fortran_view"]
@@ -47,11 +53,16 @@ class Factorization:
     triangle : "lower", "upper" or None
         ``a`` is known to be triangular (a Cholesky factor, ...): solves are
         triangular solves with ``a`` itself and no factorization is computed.
+    quick : bool
+        Check the result, not the matrix: :meth:`verify` reads the pivots of LU and
+        Cholesky factors and raises :class:`~.checks.SuspectResult` when they are tiny
+        (estimated reciprocal condition number below :data:`~.checks.PIVOT_GATE`) or not finite.
     """
 
     def __init__(self, a: np.ndarray, label: str | Callable[[], str], try_cholesky: bool,
                  symmetric: bool | None = None, finite: bool = False,
-                 cholesky: np.ndarray | None = None, triangle: str | None = None) -> None:
+                 cholesky: np.ndarray | None = None, triangle: str | None = None,
+                 quick: bool = False) -> None:
         self._label = label  # a string, or a function that makes it (only errors read it)
         self.n = a.shape[0]
         self._used = False  # the factors served a solve or an inverse
@@ -59,9 +70,11 @@ class Factorization:
         self._checked = False
         self._rcond: float | None = None
         self._inverse_norm: float | None = None
-        if not finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass if finite
+        self._quick = quick
+        self._a = a if quick else None  # kept for a condition estimate asked for later
+        self._norm: float | None = None if quick else one_norm(a) if a.size else 0.0  # ‖a‖₁
+        if not (finite or quick) and not math.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass
             raise np.linalg.LinAlgError(f"{self.label}: the matrix contains NaN or inf")
-        self._anorm = one_norm(a) if a.size else 0.0
         self.cholesky: np.ndarray | None = cholesky
         self.lu: tuple[np.ndarray, np.ndarray] | None = None
         self.ldl: tuple[np.ndarray, np.ndarray] | None = None
@@ -89,6 +102,24 @@ class Factorization:
         if not isinstance(self._label, str):
             self._label = self._label()
         return self._label
+
+    @property
+    def _anorm(self) -> float:
+        """‖A‖₁ (computed once, when asked for)."""
+        if self._norm is None:
+            assert self._a is not None, "kept when the norm was not computed at once"
+            self._norm = one_norm(self._a) if self._a.size else 0.0
+        return self._norm
+
+    def _pivots_look_fine(self) -> bool:
+        """For ``quick``: whether the pivots of LU or Cholesky factors are finite and not tiny
+        (other factors are checked by their condition estimate)."""
+        if self.cholesky is not None:
+            return pivots_balanced(self.cholesky, squared=True)
+        if self.lu is not None:
+            return pivots_balanced(self.lu[0], squared=False)
+        return bool(self.rcond() > _EPS)
+
     def rcond(self) -> float:
         """The reciprocal condition number in the 1-norm, computed once: exactly from the
         inverse when it was formed, else the LAPACK estimate (``pocon``/``gecon``)."""
@@ -117,6 +148,11 @@ class Factorization:
         condition estimate can come from an inverse computed meanwhile.
         """
         if not self._used or self._checked:
+            return
+        if self._quick:
+            if not self._pivots_look_fine():
+                raise SuspectResult(f"{self.label}: tiny or non-finite pivots")
+            self._checked = True
             return
         rcond = self.rcond()
         if not rcond > _EPS:
@@ -197,9 +233,12 @@ class Factorization:
             out, info = lapack.dgetri(*self.lu)
             out = out.T if trans else out
         if info != 0:
+            if self._quick:
+                raise SuspectResult(f"{self.label}: singular")
             self._inverse_norm = np.inf  # singular: verify() says so
             self.verify()
-        self._inverse_norm = one_norm(out)
+        if not self._quick:
+            self._inverse_norm = one_norm(out)
         return out
 
     def logabsdet(self) -> tuple[float, float]:

@@ -153,8 +153,7 @@ def _side_cost(ev: Evaluator, side: tuple[Expr, ...], chain_cost: float, needed:
     f = side[0]
     if f.op != "inv" or ev.cached(f) is not None or ev.canon(f) in needed:
         return 0.0
-    base = f.args[0].args[0] if f.args[0].op == "matrix_transpose" else f.args[0]
-    return inverse_cost(ev.factorization(base))
+    return inverse_cost(ev.factored(f.args[0])[0])
 
 
 def trace_of_pair(left: np.ndarray, right: np.ndarray, left_symmetric: bool = False,

@@ -121,7 +121,15 @@ class KronMap(_FactorTerm):
         return (A @ h) @ B if self._left_first else A @ (h @ B)
 
     def _adjoint(self) -> LinearMap:
-        return KronMap(_transposed_copy(self.A), _transposed_copy(self.B), self.out_shape, self.in_shape)
+        A, B = _transposed_copy(self.A), _transposed_copy(self.B)
+        if self._symbolic is not False or not self._direct or type(self) is not KronMap:
+            return KronMap(A, B, self.out_shape, self.in_shape)
+        (n, k), (p, q) = self.out_shape, self.in_shape  # bound, of plain shapes: no shape logic redone
+        new = object.__new__(KronMap)
+        new.__dict__.update(in_shape=self.out_shape, out_shape=self.in_shape, _adj=None, _symbolic=False,
+                            _direct=True, _plain=self._plain, A=A, B=B,
+                            _left_first=p * n * k + p * k * q <= n * k * q + p * n * q)
+        return new
 
     def _dense_into(self, out: np.ndarray, coef: float, assign: bool) -> None:
         (n, k), (p, q) = as_matrix_shape(self.in_shape), as_matrix_shape(self.out_shape)
