@@ -26,7 +26,7 @@ from ..expr import Expr
 from ..maps.expm_second import expm_second
 from ..maps.frechet import logm_second
 from ..maps.terms import expm_frechet_stack
-from ..ops._code_templates import code_eigh
+from ..ops._code_templates import code_eigenbasis_frechet, code_eigh
 from ..ops.triangular import tri_code
 from ..registry import spec
 from .arrays import diagonals, paren as _paren, transposed_members
@@ -162,20 +162,7 @@ def _spectral_frechet(g: Any, e: Expr, a: str, h: str) -> str:
         return own
     if not g.symmetric(e.args[0]):
         g.unsupported(f"the derivative of {fn} at a stack whose members are not symmetric")
-    np_ = g.array_module
-    w, V = f"{code_eigh(g, a)}[0][..., :, None]", f"{code_eigh(g, a)}[1]"
-    if fn == "sqrtm":
-        r = g.let(f"{np_}.sqrt(({w} + {np_}.abs({w})) / 2)", hint="root")
-        G = f"1.0 / ({r} + {transposed_members(r)})"
-    else:
-        wi = g.let(w, hint="w")
-        diff = g.let(f"{wi} - {transposed_members(wi)}", hint="gap")
-        ties = f"({diff} == 0)"
-        G = (f"{np_}.where({ties}, 1.0 / ({wi} + 0.0 * {transposed_members(wi)}), "
-             f"{np_}.log1p({diff} / {transposed_members(wi)}) / ({diff} + {ties}))")
-    G = g.let(G, hint="G")
-    Vt = transposed_members(V)
-    return f"{V} @ ({G} * ({Vt} @ {_paren(h)} @ {V})) @ {Vt}"
+    return code_eigenbasis_frechet(g, fn, a, _paren(h), transposed_members, "[..., :, None]")
 
 
 def _second_frechet(g: Any, e: Expr, a: str, h: str, x: str) -> str:

@@ -2,7 +2,7 @@
 numbers, transposes, sums, slices, the shared eigendecomposition and axis arguments."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..contexts import CodeContext
 
@@ -63,6 +63,28 @@ def code_eigh(g: CodeContext, a: str, uplo: str = "L") -> str:
     """The variable holding ``eigh(a, UPLO)`` (w, V) in generated code, computed once."""
     extra = ", symmetrize_input=False" if g.name == "jax" else ""  # read one triangle, as NumPy
     return g.let(f"{g.linalg_module}.eigh({a}, UPLO={uplo!r}{extra})", hint="eigh")
+
+
+def code_eigenbasis_frechet(g: CodeContext, fn: str, a: str, h: str, transposed: Callable[[str], str],
+                            column: str) -> str:
+    """L_f(A, H) = V (G ⊙ Vᵀ H V) Vᵀ of ``fn`` (sqrtm or logm) in the eigenbasis of a symmetric A
+    (Daleckii–Krein), with the divided differences Gᵢⱼ = 1/(√wᵢ + √wⱼ), or log(wᵢ/wⱼ)/(wᵢ − wⱼ)
+    and 1/wᵢ at ties (exact there).  ``transposed`` writes the transpose (of a matrix or of the
+    members of a stack) and ``column`` the subscript that makes w a column (``[:, None]``)."""
+    w, V = f"{code_eigh(g, a)}[0]{column}", f"{code_eigh(g, a)}[1]"
+    np_ = g.array_module
+    if fn == "sqrtm":
+        r = g.let(f"{np_}.sqrt(({w} + {np_}.abs({w})) / 2)", hint="root")
+        G = f"1.0 / ({r} + {transposed(r)})"
+    else:
+        wi = g.let(w, hint="w")
+        diff = g.let(f"{wi} - {transposed(wi)}", hint="gap")
+        ties = f"({diff} == 0)"
+        G = (f"{np_}.where({ties}, 1.0 / ({wi} + 0.0 * {transposed(wi)}), "
+             f"{np_}.log1p({diff} / {transposed(wi)}) / ({diff} + {ties}))")
+    G = g.let(G, hint="G")
+    Vt = transposed(V)
+    return f"{V} @ ({G} * ({Vt} @ {h} @ {V})) @ {Vt}"
 
 
 def code_axis(g: CodeContext, axis: int | None, keep: bool) -> str:

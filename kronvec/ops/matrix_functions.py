@@ -29,7 +29,7 @@ from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register, signature_of
 from ..shapes import Shape, broadcast_shapes_nd, divmod_index, fmt, member_text, whole_shape
-from ._code_templates import code_eigh, code_for
+from ._code_templates import code_eigenbasis_frechet, code_eigh, code_for
 from ._evaluation_rules import lift
 from ._jvp_rules import map_shapes
 from ._printing_rules import call_printing, py_call
@@ -293,19 +293,7 @@ def _frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
         return f"{g.helper(fn + '_frechet', partial(_apply_frechet, fn))}({a}, {f}, {h})"
     if not g.symmetric(e.args[0]):
         g.unsupported(f"the derivative of {fn} at a matrix that is not symmetric")
-    w, V = f"{code_eigh(g, a)}[0][:, None]", f"{code_eigh(g, a)}[1]"
-    np_ = g.array_module
-    if fn == "sqrtm":
-        r = g.let(f"{np_}.sqrt(({w} + {np_}.abs({w})) / 2)", hint="root")
-        G = f"1.0 / ({r} + {r}.T)"
-    else:
-        wi = g.let(w, hint="w")
-        diff = g.let(f"{wi} - {wi}.T", hint="gap")
-        ties = f"({diff} == 0)"
-        G = (f"{np_}.where({ties}, 1.0 / ({wi} + 0.0 * {wi}.T), "
-             f"{np_}.log1p({diff} / {wi}.T) / ({diff} + {ties}))")
-    G = g.let(G, hint="G")
-    return f"{V} @ ({G} * ({V}.T @ {h} @ {V})) @ {V}.T"
+    return code_eigenbasis_frechet(g, fn, a, h, lambda x: f"{x}.T", "[:, None]")
 
 
 def _transposed_function(node: Expr, t: list[Expr]) -> Expr:
