@@ -49,6 +49,8 @@ def _case(name, stack, n=3, k=2):
         "quadratic": (y.mT @ kv.inv(S) @ y, y),
         "chain": (A @ X @ X.mT @ y, X),
         "elementwise": (kv.tanh(X) * kv.exp(X.mT) + X ** 2, X),
+        # their derivatives bring ndtr_ratio, polygamma and heaviside
+        "special": (kv.arctan(X) + kv.log_ndtr(X) + kv.digamma(X * X + 5) * kv.relu(X), X),
         "per_member": (kv.tanh(kv.det(X)) * kv.logdet(S), S),
         "trace": (kv.trace(A @ X) + kv.sum(kv.inv(S) * S), X),
         "reduction": (kv.sum(kv.logdet(S)) + kv.sum(y.mT @ kv.solve(S, y)), S),
@@ -60,7 +62,7 @@ def _case(name, stack, n=3, k=2):
     return f, syms, values, wrt
 
 
-NAMES = ["inv", "solve", "solve_spd", "det", "logdet", "cholesky", "quadratic", "chain", "elementwise",
+NAMES = ["inv", "solve", "solve_spd", "det", "logdet", "cholesky", "quadratic", "chain", "elementwise", "special",
          "per_member", "trace", "reduction", "tensors"]
 
 
@@ -121,7 +123,7 @@ def test_stack_source_reads_as_numpy_stack_code():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_op_written_for_one_matrix_is_refused_on_a_stack(backend):
-    """arctan has no stack code: refused, naming it and the shape."""
+    """The nuclear norm has no stack code: refused, naming it and the shape."""
     X = kv.Matrix("X", (2, 3, 3))
-    with pytest.raises(CodegenError, match=r"arctan .* of a stack, shape \(2, 3, 3\)"):
-        kv.lambdify([X], kv.arctan(X), backend)
+    with pytest.raises(CodegenError, match=r"nuclear_norm .* of a stack, shape \(2, 3, 3\)"):
+        kv.lambdify([X], kv.norm(X, "nuc", axis=(-2, -1)), backend)

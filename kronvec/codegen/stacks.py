@@ -43,6 +43,7 @@ STACK_READY = frozenset({
     "qr_Q", "qr_R", "expm", "adj",
     "einsum", "reshape", "expand_dims", "squeeze",  # np.einsum and np.reshape of the whole arrays
     "eigh_column", "eigh_resolvent",  # from the batched eigh of every member
+    "arctan", "heaviside", "polygamma", "ndtr_ratio",  # elementwise, as written
 })
 
 
