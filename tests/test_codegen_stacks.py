@@ -62,8 +62,8 @@ def _case(name, stack, n=3, k=2):
     return f, syms, values, wrt
 
 
-NAMES = ["inv", "solve", "solve_spd", "det", "logdet", "cholesky", "quadratic", "chain", "elementwise", "special",
-         "per_member", "trace", "reduction", "tensors"]
+NAMES = ["inv", "solve", "solve_spd", "det", "logdet", "cholesky", "quadratic", "chain", "elementwise",
+         "special", "per_member", "trace", "reduction", "tensors"]
 
 
 def _close(got, want, rtol=1e-8):
