@@ -141,12 +141,7 @@ class Binder:
         try:
             for name, sym, shape, kind in self._rows:
                 given = values[name]
-                passed = _passed(given) if CHECKED else None
-                if passed is not None and kind <= passed["kind"] and given.shape == shape:
-                    value = given.view()  # checked before: a distinct object per symbol, as _convert
-                    if kind is _POSITIVE_DEFINITE or kind is _POSITIVE_DEFINITE_STACK:
-                        cholesky[sym] = passed["cholesky"]
-                    bound[sym] = value
+                if CHECKED and _bound_as_checked_before(bound, sym, given, shape, kind):
                     continue
                 value = convert_value(name, given, shape)
                 if kind is _SYMMETRIC:
@@ -182,11 +177,7 @@ class Binder:
         try:
             for name, sym, shape, kind in self._rows:
                 given = values[name]
-                passed = _passed(given) if CHECKED else None
-                if passed is not None and kind <= passed["kind"] and given.shape == shape:
-                    if kind is _POSITIVE_DEFINITE or kind is _POSITIVE_DEFINITE_STACK:
-                        cholesky[sym] = passed["cholesky"]
-                    bound[sym] = given.view()
+                if CHECKED and _bound_as_checked_before(bound, sym, given, shape, kind):
                     continue
                 if kind is _PLAIN or kind is _POSITIVE_SCALAR or not inputs and kind is _SYMMETRIC:
                     value = convert_value(name, given, shape) if inputs else \
@@ -272,6 +263,18 @@ def _unchangeable(a: Any) -> bool:
             return False
         a = a.base
     return a is None
+
+
+def _bound_as_checked_before(bound: Bound, sym: Expr, given: Any, shape: tuple[int, ...], kind: Kind) -> bool:
+    """Bind ``given`` as a view (a distinct object per symbol, as a conversion makes) with the
+    Cholesky factor found before, when the same read-only array passed these checks already."""
+    passed = _passed(given)
+    if passed is None or kind > passed["kind"] or given.shape != shape:
+        return False
+    if kind is _POSITIVE_DEFINITE or kind is _POSITIVE_DEFINITE_STACK:
+        bound.cholesky[sym] = passed["cholesky"]
+    bound[sym] = given.view()
+    return True
 
 
 def _passed(given: Any) -> dict[str, Any] | None:
