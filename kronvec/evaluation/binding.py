@@ -156,10 +156,8 @@ class Binder:
                     value, factor = _symmetric_stack(sym, value, kind is _POSITIVE_DEFINITE_STACK)
                     if factor is not None:
                         cholesky[sym] = factor
-                if kind is not _POSITIVE_SCALAR and type(given) is np.ndarray \
-                        and not given.flags.writeable and given.shape == shape and given.dtype == float \
-                        and _unchangeable(given):
-                    _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
+                if kind is not _POSITIVE_SCALAR:
+                    _remember(given, kind, cholesky.get(sym), value)
                 bound[sym] = value
         except KeyError:
             self._raise_missing(values)
@@ -184,9 +182,8 @@ class Binder:
                         _as_float_array(name, given, shape).view()
                     if kind is _POSITIVE_SCALAR and not float(value.reshape(())) > 0:
                         raise SuspectResult(name)
-                    if inputs and kind is _PLAIN and type(given) is np.ndarray and not given.flags.writeable \
-                            and given.dtype == float and _unchangeable(given):
-                        _remember(given, {"kind": kind, "cholesky": None}, value)
+                    if inputs and kind is _PLAIN:
+                        _remember(given, kind, None, value)
                     bound[sym] = value
                     continue
                 value = given.view() if type(given) is np.ndarray and given.dtype is _FLOAT64 \
@@ -203,9 +200,8 @@ class Binder:
                         cholesky[sym] = np.linalg.cholesky(value).swapaxes(-1, -2)
                     except np.linalg.LinAlgError:
                         raise SuspectResult(name) from None
-                if inputs and kind is not _POSITIVE_SCALAR and type(given) is np.ndarray \
-                        and not given.flags.writeable and given.dtype == float and _unchangeable(given):
-                    _remember(given, {"kind": kind, "cholesky": cholesky.get(sym)}, value)
+                if inputs and kind is not _POSITIVE_SCALAR:
+                    _remember(given, kind, cholesky.get(sym), value)
                 bound[sym] = value
         except KeyError:
             self._raise_missing(values)
@@ -285,14 +281,18 @@ def _passed(given: Any) -> dict[str, Any] | None:
     return entry[1]
 
 
-def _remember(given: np.ndarray, found: dict[str, Any], value: np.ndarray) -> None:
-    """Note that the read-only ``given`` passed the checks (and was used unchanged: a symmetric
-    symbol's value is kept only when it was exactly symmetric)."""
-    if value.base is not given and value is not given:
-        return  # symmetrized: a new array each time
-    key = id(given)
+def _remember(given: Any, kind: Kind, cholesky: Any, value: np.ndarray) -> None:
+    """Note that ``given`` passed the checks of ``kind`` (with its Cholesky factor), when it is a
+    float64 ndarray that cannot change and was used unchanged (a symmetric symbol's value is kept
+    only when it was exactly symmetric)."""
+    if not _unchangeable(given):
+        return  # writeable (or not an ndarray)
+    array: np.ndarray = given
+    if array.dtype != float or value.base is not array and value is not array:
+        return  # converted or symmetrized: a new array each time
+    key = id(array)
     with _CHECKED_LOCK:
-        CHECKED[key] = (weakref.ref(given), found)
+        CHECKED[key] = (weakref.ref(array), {"kind": kind, "cholesky": cholesky})
         CHECKED.move_to_end(key)
         while len(CHECKED) > CHECKED_SIZE:
             CHECKED.popitem(last=False)
