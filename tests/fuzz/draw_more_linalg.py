@@ -232,5 +232,23 @@ def _gaps_at(w: np.ndarray, j: int) -> np.ndarray:
     return np.concatenate([np.zeros_like(distance), distance], axis=-1)
 
 
+def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
+    """V diag(tanh(w/5)) Vᵀ written by hand from eigh(P), P = t tᵀ + 2I: the matrix function, with
+    derivatives of every order the checks take (Daleckii–Krein) even where eigenvalues tie (at 2
+    when t has at least two fewer columns than rows).  One matrix: on stacks this form goes
+    through V and has no derivative at ties."""
+    if len(t.shape) != 2 or t.shape[0] < 2:
+        return None
+    n = t.shape[0]
+    d = 2.0 * np.eye(n)
+    p = t.then(t.expr @ t.expr.T + d, lambda v: t.twin(v) @ t.twin(v).T + d)
+    w, V = kv.eigh(p.expr)
+
+    def twin(v: Any) -> np.ndarray:
+        wv, Vv = np.linalg.eigh(p.twin(v))
+        return np.asarray(Vv @ np.diag(np.tanh(wv / 5)) @ Vv.T)
+    return p.then(V @ kv.diag(kv.tanh(w / 5)) @ V.T, twin, tags=("function written in the eigenbasis",))
+
+
 MORE_LINALG_STEPS = [draw_slogdet, draw_norm_of_order, draw_diagonal_or_trace, draw_rectangular_factor,
-                     draw_eigenvector_column]
+                     draw_eigenvector_column, draw_function_by_eigenbasis]
