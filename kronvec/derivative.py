@@ -21,7 +21,7 @@ from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
 from .evaluation import CHUNKED, by_name, check_mode, chunked_values
 from .evaluation.derivative_binding import FactorBinding, SharedStructure, bind_derivative
-from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
+from .maps import LinearMap, SumMap, ZeroMap, check_composable, identity_map
 from .maps.algebra import add_maps, compose
 from .maps.axes import BroadcastMap
 from .ops.arithmetic import add as add_expr, scale as scale_expr, smul as smul_expr

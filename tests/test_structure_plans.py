@@ -69,8 +69,8 @@ def test_the_plan_recorded_at_one_size_set_is_the_one_replayed_at_the_others(rec
     assert len(recordings) == 1  # recorded at (5, 3), replayed at (9, 2) and compiled at (4, 4)
     for n, m in [(6, 2), (3, 3)]:
         X0, V0 = rng.standard_normal((n, m)), _spd(rng, n)
-        np.testing.assert_allclose(J.at(X21=X0, V21=V0).jvp(V0), np.linalg.inv(X0.T @ np.linalg.solve(V0, X0)),
-                                   rtol=1e-10)  # dF = F Xᵀ V⁻¹ dV V⁻¹ X F is F at dV = V
+        F0 = np.linalg.inv(X0.T @ np.linalg.solve(V0, X0))  # dF = F Xᵀ V⁻¹ dV V⁻¹ X F is F at dV = V
+        np.testing.assert_allclose(J.at(X21=X0, V21=V0).jvp(V0), F0, rtol=1e-10)
     assert len(recordings) == 1 and Program.compilations == compiled + 1
     programs = {id(plan.program) for sized in J._per_sizes._data.values()
                 for plans in sized._binding.plans.values() for plan in plans.values()}

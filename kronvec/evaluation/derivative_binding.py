@@ -92,7 +92,8 @@ class FactorBinding:
         return np.asarray(value, dtype=float).reshape(self.shape)
 
 
-def bind_derivative(binding: FactorBinding, lmap: LinearMap, given: Mapping[str, Any], mode: str) -> LinearMap:
+def bind_derivative(binding: FactorBinding, lmap: LinearMap, given: Mapping[str, Any],
+                    mode: str) -> LinearMap:
     """The map ``lmap`` with its factors evaluated at the values ``given`` (by symbol name),
     checked as ``mode`` says (:func:`~.checks.check_mode`), and F's value: set when every symbol
     of F has a value (computed on first access when F costs more than the factors), else None.

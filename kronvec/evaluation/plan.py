@@ -135,7 +135,7 @@ class StructurePlans(dict[frozenset[Expr], Plan]):
         super().__init__()
         self.shared, self.symbols = shared, symbols
 
-    def get(self, key: frozenset[Expr], default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: frozenset[Expr], default: Any = None) -> Any:
         plan = super().get(key)
         if plan is None:
             recorded = self.shared.get(frozenset(s.params.name for s in key))
