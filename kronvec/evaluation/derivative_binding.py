@@ -37,10 +37,9 @@ EAGER_VALUE_ENTRIES = 2 ** 20
 and F adds at most EAGER_VALUE_MADDS multiply-adds; otherwise ``L.value`` is computed on access."""
 EAGER_VALUE_MADDS = 2 ** 15  # Xᵀσ(Xw) − Xᵀy beside the logistic Hessian's factors doubles its products
 
-PlanKey = Any
-"""``eager`` (a bool: F evaluated with the factors), ``(eager, "full")`` for the full checks, or
-``"value"`` (F alone, deferred)."""
-_PLAN_KEYS: tuple[PlanKey, ...] = (False, True, (False, "full"), (True, "full"), "value")
+_PLAN_KEYS: tuple[Any, ...] = (False, True, (False, "full"), (True, "full"), "value")
+"""The keys of a derivative's plans: ``eager`` (a bool: F evaluated with the factors),
+``(eager, "full")`` for the full checks, and ``"value"`` (F alone, deferred)."""
 
 
 def _cheap_beside(f: Expr, factors: list[Expr]) -> bool:
@@ -68,7 +67,7 @@ class FactorBinding:
     """
 
     def __init__(self, expr: Expr, lmap: LinearMap, factors: Sequence[Expr] | None = None,
-                 shared: dict[PlanKey, dict[frozenset[str], Plan]] | None = None) -> None:
+                 shared: dict[Any, dict[frozenset[str], Plan]] | None = None) -> None:
         self.factors = list(factors if factors is not None else dict.fromkeys(expression_factors(lmap)))
         self.plain = strip_names(expr)
         self.shape = expr.shape
@@ -78,7 +77,7 @@ class FactorBinding:
         self.rest_binder = Binder({name: sym for name, sym in self.binders[True].symbols.items()
                                    if name not in self.binders[False].symbols})
         self.eager_value = _cheap_beside(self.plain, self.factors)
-        self.plans: dict[PlanKey, dict[frozenset[Expr], Plan]] = {}
+        self.plans: dict[Any, dict[frozenset[Expr], Plan]] = {}
         if shared is not None:
             symbols = self.binders[True].symbols
             self.plans = {key: StructurePlans(shared.setdefault(key, {}), symbols) for key in _PLAN_KEYS}
@@ -133,7 +132,7 @@ class SharedStructure:
     def __init__(self, expr: Expr, lmap: LinearMap) -> None:
         self.factors = list(dict.fromkeys(expression_factors(lmap)))
         self.size_free = size_free(self.factors + [strip_names(expr)])
-        self.plans: dict[PlanKey, dict[frozenset[str], Plan]] = {}
+        self.plans: dict[Any, dict[frozenset[str], Plan]] = {}
 
     def binding(self, expr: Expr, lmap: LinearMap, sizes: Mapping[int, int]) -> FactorBinding:
         """The binding of the sized derivative (``expr`` and ``lmap`` at ``sizes``), sharing this
