@@ -37,11 +37,22 @@ class Program:
     def __init__(self, input_slots: list[int], factor_slots: list[int], steps: list[Step],
                  outputs: list[int], checked: list[int], size: int) -> None:
         self.input_slots, self.factor_slots = input_slots, factor_slots
-        self.steps = _live(steps, {*outputs, *checked})
         self.outputs, self.checked, self.size = outputs, checked, size
-        self._dying = _last_uses(self.steps, {*outputs, *checked})
+        self._recorded = steps  # pruned on first use: a derivative bound once never replays
+        self._steps: list[Step] | None = None
+        self._dying: dict[int, list[int]] = {}
         self._compiled: Callable[..., list[Any]] | None = None
         self._replayed = False
+
+    @property
+    def steps(self) -> list[Step]:
+        """The steps that the outputs and the checked factorizations depend on, in order."""
+        if self._steps is None:
+            kept = {*self.outputs, *self.checked}
+            steps = _live(self._recorded, set(kept))
+            self._dying = _last_uses(steps, kept)
+            self._steps = steps
+        return self._steps
 
     def run(self, inputs: list[Any], factors: list[Any]) -> list[Any]:
         """The outputs for the values of the input slots and of the factor slots, in order."""
@@ -61,6 +72,7 @@ class Program:
     def run_stepwise(self, inputs: list[Any], factors: list[Any]) -> list[Any]:
         """The same steps one at a time (verifying what was factored if one fails), each
         intermediate released after its last use."""
+        steps = self.steps
         slots: list[Any] = [None] * self.size
         for slot, value in zip(self.input_slots, inputs):
             slots[slot] = value
@@ -68,7 +80,7 @@ class Program:
             slots[slot] = value
         try:
             dying = self._dying
-            for k, (fn, ins, out) in enumerate(self.steps):
+            for k, (fn, ins, out) in enumerate(steps):
                 slots[out] = fn(*[slots[i] for i in ins])
                 for i in dying.get(k, ()):
                     slots[i] = None
@@ -199,6 +211,7 @@ def _last_uses(steps: list[Step], kept: set[int]) -> dict[int, list[int]]:
 def _compile(program: Program) -> Callable[..., list[Any]]:
     """``program``'s steps as the source of one function, compiled (intermediates deleted after
     their last use)."""
+    steps = program.steps
     dying = program._dying
     space: dict[str, Any] = {}
     lines = ["def run(inputs, factors):"]
@@ -206,7 +219,7 @@ def _compile(program: Program) -> Callable[..., list[Any]]:
         lines.append(f"    {', '.join(f's{i}' for i in program.input_slots)}, = inputs")
     if program.factor_slots:
         lines.append(f"    {', '.join(f's{i}' for i in program.factor_slots)}, = factors")
-    for k, (fn, ins, out) in enumerate(program.steps):
+    for k, (fn, ins, out) in enumerate(steps):
         space[f"f{k}"] = fn
         lines.append(f"    s{out} = f{k}({', '.join(f's{i}' for i in ins)})")
         if k in dying:
