@@ -10,7 +10,8 @@ one plan and replays it with the values of every size set (:meth:`Plan.rekeyed`)
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class Program:
             self._steps = steps
         return self._steps
 
-    def run(self, inputs: list[Any], factors: list[Any]) -> list[Any]:
+    def run(self, inputs: Sequence[Any], factors: Sequence[Any]) -> list[Any]:
         """The outputs for the values of the input slots and of the factor slots, in order."""
         compiled = self._compiled
         if compiled is None:
@@ -69,7 +70,7 @@ class Program:
             self.run_stepwise(inputs, factors)  # to raise for the singular matrix behind it, if any
             raise
 
-    def run_stepwise(self, inputs: list[Any], factors: list[Any]) -> list[Any]:
+    def run_stepwise(self, inputs: Sequence[Any], factors: Sequence[Any]) -> list[Any]:
         """The same steps one at a time (verifying what was factored if one fails), each
         intermediate released after its last use."""
         steps = self.steps
@@ -117,12 +118,12 @@ class Plan:
         return self.program._compiled
 
     def run(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
-        cholesky = getattr(bound, "cholesky", {})
-        return self.program.run([bound[s] for s in self.inputs], [cholesky[s] for s in self.factors])
+        return self.program.run(_values(bound, self.inputs),
+                                _values(getattr(bound, "cholesky", {}), self.factors))
 
     def run_stepwise(self, bound: Mapping[Expr, np.ndarray]) -> list[Any]:
-        cholesky = getattr(bound, "cholesky", {})
-        return self.program.run_stepwise([bound[s] for s in self.inputs], [cholesky[s] for s in self.factors])
+        return self.program.run_stepwise(_values(bound, self.inputs),
+                                         _values(getattr(bound, "cholesky", {}), self.factors))
 
     def rekeyed(self, symbols: Mapping[str, Expr]) -> "Plan":
         """The same program reading the values of the symbols of the same names in ``symbols``
@@ -185,6 +186,13 @@ def size_free(exprs: Iterable[Expr]) -> bool:
                     not in SIZE_FREE_RULES:
                 return False
     return True
+
+
+def _values(values: Mapping[Expr, Any], keys: tuple[Expr, ...]) -> Any:
+    """The values of ``keys``, in order (a tuple, or a list for one key)."""
+    if len(keys) > 1:
+        return itemgetter(*keys)(values)
+    return [values[k] for k in keys]
 
 
 def _live(steps: list[Step], needed: set[int]) -> list[Step]:
