@@ -293,6 +293,7 @@ def test_dask_rounds_while_the_collector_runs_at_nearly_every_allocation(_child_
 
 def test_the_child_reports_a_crash_with_every_threads_stack(tmp_path):
     """The machinery above: a child that dies by a signal fails the tests with faulthandler's dump."""
+    resource = pytest.importorskip("resource")  # POSIX: the dying child leaves no core file
     script = tmp_path / "die.py"
     script.write_text("import faulthandler, threading, time\n"
                       "started = threading.Event()\n"
@@ -303,7 +304,8 @@ def test_the_child_reports_a_crash_with_every_threads_stack(tmp_path):
                       "started.wait()\n"
                       "faulthandler._sigsegv()\n")  # a segmentation fault with the interpreter held
     done = subprocess.run([sys.executable, "-X", "faulthandler", str(script)], capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+                          timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
     assert done.returncode != 0
     assert "Fatal Python error: Segmentation fault" in done.stderr
     assert done.stderr.count("hread 0x") >= 2 and "in wait" in done.stderr  # every thread's stack
