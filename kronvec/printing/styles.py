@@ -85,7 +85,7 @@ class Style:
         sizes given as names print with them (Iₙₘ, K₍ₙ,ₘ₎; I_q where Unicode has no subscript q)."""
         sizes = [_size(d) for d in dims]
         text = f"({sizes[0]},{sizes[1]})" if len(sizes) == 2 else sizes[0]
-        if set(text) <= _SUBSCRIPTABLE:
+        if set(text) <= _SUBSCRIPTABLE and "min" not in text:  # min(n,m) stays legible
             return letter + text.translate(_SUB)
         return f"{letter}_{text}"
 
@@ -140,7 +140,7 @@ class LatexStyle(Style):
     def sized(self, letter: str, *dims: int) -> str:
         sizes = [_size(d) for d in dims]
         text = f"({sizes[0]},{sizes[1]})" if len(sizes) == 2 else sizes[0]
-        return f"{letter}_{{{text}}}"
+        return f"{letter}_{{{text.replace('min(', chr(92) + 'min(')}}}"
 
 
 UNICODE, LATEX = Style(), LatexStyle()
