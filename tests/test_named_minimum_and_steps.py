@@ -150,7 +150,7 @@ def test_a_step_over_a_named_axis_names_the_operation_the_axis_and_the_name(key:
     X = kv.Matrix("X", ("n", "m"))
     step = next(abs(k.step) for k in key if isinstance(k, slice) and k.step)
     expected = (rf"^index of a matrix of shape \(n, m\): the number of entries a step of -?{step} takes "
-                rf"from axis {axis} of size {name} depends on {name} modulo {step}.*give the sizes as numbers")
+                rf"from axis {axis} of size {name} depends on {name} modulo {step}.*as numbers")
     with pytest.raises(kv.ShapeError, match=expected):
         X[key]
     # steps of ±1, and steps that take one entry, derive with names
