@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import threading
+from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ShapeError
@@ -35,6 +37,8 @@ BASE = 2 ** 40
 
 LETTERS = ("n", "m", "p", "q", "r", "k")
 """The letters inferred dimensions print with, in order of appearance."""
+LETTERING: ContextVar[Mapping[int, str] | None] = ContextVar("kronvec_free_letters", default=None)
+"""The letters of the free dimensions of what is being printed (:func:`letters_for`), if any."""
 
 _LOCK = threading.Lock()
 _NAME_OF: dict[int, str] = {}   # prime -> name
@@ -84,15 +88,15 @@ class Dim(int):
     def name(self) -> str:
         return size_text(int(self))
 
-    @property
-    def free(self) -> bool:
-        """Whether this is an inferred dimension (it unifies with any other)."""
-        return is_free(self)
-
     def __repr__(self) -> str:
         return size_text(int(find(self)), "*")  # an inferred size as what it was unified with
 
     __str__ = __repr__
+
+    @property
+    def free(self) -> bool:
+        """Whether this is an inferred dimension (it unifies with any other)."""
+        return is_free(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         terms = polynomial(int(self))
@@ -121,10 +125,7 @@ class Dim(int):
 
 
 def _dim_product(names: tuple[str, ...], number: int) -> Dim:
-    value = number
-    for name in names:
-        value *= _prime_for(name)
-    return Dim(value)
+    return Dim(number * math.prod(_prime_for(name) for name in names))
 
 
 def _dim_polynomial(terms: tuple[tuple[tuple[str, ...], int], ...]) -> Any:
@@ -133,10 +134,8 @@ def _dim_polynomial(terms: tuple[tuple[tuple[str, ...], int], ...]) -> Any:
 
 def dim(size: Any) -> Any:
     """A dimension as a shape holds it: a name becomes a :class:`Dim`, a number an int."""
-    if isinstance(size, str):
-        return Dim(size)
-    if isinstance(size, Dim):
-        return size
+    if isinstance(size, (str, Dim)):
+        return size if isinstance(size, Dim) else Dim(size)
     size = int(size)
     return Dim(size) if size >= BASE else size
 
@@ -250,6 +249,7 @@ def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = 
     """
     if value < BASE:
         return str(int(value))
+    letters = LETTERING.get() if letters is None else letters
     names, number, offset = linear_form(int(value))
     if not names:
         terms = polynomial(int(value))

@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterable, Iterator
 
-from ..dims import BASE, letters_for, size_text
+from ..dims import BASE, LETTERING, letters_for, size_text
 
 __all__ = ["Style", "LatexStyle", "UNICODE", "LATEX", "free_letters"]
 
-_LETTERS: ContextVar[dict[int, str] | None] = ContextVar("kronvec_free_letters", default=None)
+_LETTERS: ContextVar[Any] = LETTERING  # size_text reads it too (keys such as [:n, m])
 
 
 @contextmanager
