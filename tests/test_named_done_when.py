@@ -33,15 +33,15 @@ from test_op_derivatives import CASES as OP_CASES
 SIZE_SETS = ({"n": 4, "m": 3, "k": 2}, {"n": 6, "m": 2, "k": 5})
 
 # ------------------------------------------------------------------ names back to numbers
-_SUB_TO = str.maketrans("ₙₘₖ₊₋₀₁₂₃₄₅₆₇₈₉", "nmk+-0123456789")
+_SUB_TO = str.maketrans("ₙₘₖₚ₊₋₀₁₂₃₄₅₆₇₈₉", "nmkp+-0123456789")
 _TO_SUB = str.maketrans("0123456789(),", "₀₁₂₃₄₅₆₇₈₉₍₎,")
-_TERM = r"(?:\d+\*?)?[nmk](?:\*?(?:\d+|[nmk]))*"
+_TERM = r"(?:\d+\*?)?[nmkp](?:\*?(?:\d+|[nmkp]))*"
 _SIZE = rf"{_TERM}(?:\s?[+-]\s?(?:{_TERM}|\d+))*"
 
 
 def _value(text: str, sizes: dict[str, int]) -> int:
-    text = re.sub(r"(\d)([nmk])", r"\1*\2", text.replace(" ", ""))
-    text = re.sub(r"([nmk])(?=[nmk\d])", r"\1*", text)
+    text = re.sub(r"(\d)([nmkp])", r"\1*\2", text.replace(" ", ""))
+    text = re.sub(r"([nmkp])(?=[nmkp\d])", r"\1*", text)
     return int(eval(text, {"min": min}, dict(sizes)))
 
 
@@ -54,11 +54,11 @@ def numbered(text: str, sizes: dict[str, int]) -> str:
 
     def subscript(g: re.Match) -> str:
         inner = g.group(2).translate(_SUB_TO)
-        parts = [str(_value(p, sizes)) if re.search("[nmk]", p) else p
+        parts = [str(_value(p, sizes)) if re.search("[nmkp]", p) else p
                  for p in inner.strip("₍₎()").split(",")]
         return g.group(1) + (f"({','.join(parts)})" if "," in inner else parts[0]).translate(_TO_SUB)
 
-    text = re.sub(r"(place|𝟙|(?<![A-Za-z])[IKDL])([₍ₙₘₖ₊₋₀-₉,₎]*[ₙₘₖ][₍ₙₘₖ₊₋₀-₉,₎]*)", subscript, text)
+    text = re.sub(r"(place|𝟙|(?<![A-Za-z])[IKDL])([₍ₙₘₖₚ₊₋₀-₉,₎]*[ₙₘₖₚ][₍ₙₘₖₚ₊₋₀-₉,₎]*)", subscript, text)
     text = re.sub(rf"_\{{(\(?)({_SIZE}|\d+)(?:,({_SIZE}|\d+))?(\)?)\}}", lambda g: "_{" + g.group(1)
                   + ",".join(str(_value(p, sizes)) for p in g.groups()[1:3] if p) + g.group(4) + "}", text)
     text = re.sub(r"_\(([^()]*)\)", lambda g: ",".join(str(_value(p, sizes)) for p in g.group(1).split(","))
@@ -258,12 +258,25 @@ def test_every_op_case_prints_as_the_sized_one_and_generates_code_at_two_sizes(o
 def test_every_op_case_with_inferred_sizes_binds_at_two_sizes(op: str) -> None:
     dims = (free_dim(), free_dim(), free_dim())
     f, wrt, positive = OP_CASES[op](*dims)
-    J = kv.jacobian(f, wrt)
+    J = kv.jacobian(f, wrt)  # printed forms as the sized ones, bound at two size sets
     for seed, numbers in enumerate(OP_SIZES):
         fs, ws = _at(f, wrt, dims, numbers)
+        Js = kv.jacobian(fs, ws)
+        if op not in PRINTED_APART:  # letters in order of appearance: the sized form for some lettering
+            assert any(_numbered_or_none(str(J), letters, numbers) == str(Js)
+                       and _numbered_or_none(J.latex(), letters, numbers) == Js.latex()
+                       and _numbered_or_none(J.differential(), letters, numbers) == Js.differential()
+                       for letters in itertools.permutations("nmkp", 3)), str(J)
         values = random_values(fs, np.random.default_rng(seed), positive=positive)
         np.testing.assert_allclose(J.at(values).to_dense(), kv.jacobian(fs, ws).at(values).to_dense(),
                                    rtol=1e-9, atol=1e-11)
+
+
+def _numbered_or_none(text: str, letters: tuple[str, ...], numbers: tuple[int, ...]) -> str | None:
+    try:
+        return numbered(text, dict(zip(letters, numbers)))
+    except NameError:  # a letter that this lettering gives no number
+        return None
 
 
 # ------------------------------------------------------------ the seed questions, command line
