@@ -315,3 +315,25 @@ def test_generated_code_of_columns_of_stacks(stack, backend):
     for out, args, expected in cases:
         got = kv.lambdify([X], out, backend)(*[_as_backend(backend, a) for a in args])
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("spectrum", [[1.0, 1.0, 4.0], [2.0, 2.0, 2.0], [1.0, 1.5, 4.0]])
+def test_generated_code_of_second_derivatives_of_functions_written_by_hand(spectrum, backend):
+    # eigfun_frechet2 (second divided differences, φ''/2 where three eigenvalues tie) on every backend
+    a0 = _rotated(spectrum, seed=9)
+    rng = np.random.default_rng(10)
+    A = kv.Matrix("A", (3, 3))
+    w, V = kv.eigh(A)
+    C = kv.Constant(rng.standard_normal((3, 3)))
+    by_hand = [V @ kv.diag(kv.exp(0.5 * w)) @ V.T] + ([V[:, :2] @ V[:, :2].T] if spectrum[1] < 2 else [])
+    for F in by_hand:
+        f = kv.trace(C @ F) ** 2 + kv.sum(F * F * C)
+        H = kv.hessian(f, A)
+        h = rng.standard_normal((3, 3))
+        expected = H.at(A=a0).jvp(h)
+        code = kv.lambdify([A], H, backend)
+        if backend != "numpy":
+            assert "einsum('ikj" in code.source  # the second Daleckii–Krein derivative, written out
+        got = code(_as_backend(backend, a0), _as_backend(backend, h))
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)

@@ -28,6 +28,7 @@ from ..maps.algebra import compose
 from ..maps.eigen_frechet import (EigfunFrechetMap, EigfunSecondMap, frechet_value,
                                   second_divided_differences, second_frechet_value)
 from ..registry import Params, Printing, register
+from ._code_templates import code_second_divided_differences, code_second_frechet
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .spectral import eigenvectors, eigvalsh
@@ -152,11 +153,14 @@ def _second_evaluate(ev: EvaluationContext, e: Expr) -> Any:
 
 
 def _second_code(c: CodeContext, e: Expr, a: str, g: str, h: str, x: str) -> str:
-    if c.name != "numpy":
-        c.unsupported("the second derivative of V diag(g) Vᵀ (eigfun_frechet2) outside NumPy")
+    """L²(A; H, E): NumPy through the evaluator's functions (a tied group that g splits raises there);
+    JAX and PyTorch with the same rule written out (:func:`code_second_divided_differences`)."""
     uplo = e.params.UPLO
     w, gp, gpp = _derivatives(e.args[0], e.args[1], uplo, 2)
     V = c.value(eigenvectors(e.args[0], uplo))
+    if c.name != "numpy":
+        T = code_second_divided_differences(c, c.value(w), g, c.value(gp), c.value(gpp))
+        return code_second_frechet(c, V, T, h, x)
     T = f"{c.helper('second_divided_differences', second_divided_differences)}({c.value(w)}, {g}, " \
         f"{c.value(gp)}, {c.value(gpp)})"
     return f"{c.helper('eigfun_second_value', second_frechet_value)}({V}, {T}, {h}, {x})"
