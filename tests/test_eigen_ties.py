@@ -334,6 +334,65 @@ def test_generated_code_of_second_derivatives_of_functions_written_by_hand(spect
         expected = H.at(A=a0).jvp(h)
         code = kv.lambdify([A], H, backend)
         if backend != "numpy":
-            assert "einsum('ikj" in code.source  # the second Daleckii–Krein derivative, written out
+            assert "einsum('...ikj" in code.source  # the second Daleckii–Krein derivative, written out
         got = code(_as_backend(backend, a0), _as_backend(backend, h))
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)
+
+
+def _tied_stack(stack, n, seed=21):
+    """A stack of n×n symmetric members with a tie in every member (the first two eigenvalues of
+    n ≥ 3, shifted per member; 1×1 members are any numbers)."""
+    rng = np.random.default_rng(seed)
+    spectrum = [1.0, 1.0, 4.0, 6.0][:n] if n > 1 else [1.5]
+    shifts = rng.uniform(-0.5, 0.5, stack)[..., None, None] * np.eye(n)
+    return _rotated(spectrum, seed=seed, stack=stack) + shifts
+
+
+_BY_HAND_ON_STACKS = {
+    "exp": lambda w, V: V @ kv.diag(kv.exp(0.5 * w)) @ V.mT,
+    "cube": lambda w, V: V @ kv.diag(w ** 3) @ V.mT,
+    "projector": lambda w, V: V @ kv.diag(kv.Constant(np.array([[1.0], [1.0], [0.0]]))) @ V.mT,
+}
+
+
+@pytest.mark.parametrize("stack, n, build", [(stack, n, build) for stack in ((2,), (2, 2)) for n in (3, 1)
+                                              for build in sorted(_BY_HAND_ON_STACKS)
+                                              if n == 3 or build != "projector"] + [((3,), 1, "exp")])
+def test_functions_written_by_hand_on_stacks_at_ties(stack, n, build):
+    # V diag(g) Vᵀ of a stack is one eigfun node: first and second derivatives by Daleckii–Krein,
+    # member by member, where every member's eigenvalues repeat (the projector's indicator is 3×3)
+    a0 = _tied_stack(stack, n)
+    A = kv.Matrix("A", stack + (n, n))
+    w, V = kv.eigh(A)
+    F = _BY_HAND_ON_STACKS[build](w, V)
+    assert F.op == "eigfun" and F.shape == A.shape
+    L = kv.jacobian(F, A).at({"A": a0})
+    assert relative_error(L.to_dense(), fd_jacobian(F, A, {"A": a0})) < 1e-7
+    dottest(L)
+    C = kv.Constant(np.random.default_rng(3).standard_normal(A.shape))
+    for f in (kv.sum(C * F), kv.sum(C * F) ** 2, kv.sum(F * F * C)):
+        H = kv.hessian(f, A).at({"A": a0})
+        assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a0})) < 1e-6
+        dottest(H)
+
+
+@pytest.mark.parametrize("stack, n", [((2,), 3), ((2, 2), 3), ((2, 2), 1)])
+def test_hessians_of_sums_of_functions_of_eigenvalues_of_stacks_at_ties(stack, n):
+    # the gradient of Σ exp(w) of a stack is V diag(exp(w)) Vᵀ, an eigfun node: its Jacobian at ties
+    a0 = _tied_stack(stack, n, seed=22)
+    A = kv.Matrix("A", stack + (n, n))
+    f = kv.sum(kv.exp(0.5 * kv.eigvalsh(A)))
+    assert any(node.op == "eigfun" for node in kv.grad(f, A).walk())
+    H = kv.hessian(f, A).at({"A": a0})
+    assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a0})) < 1e-6
+    dottest(H)
+
+
+def test_a_projector_splitting_a_tied_group_of_one_member_of_a_stack_raises_naming_the_member():
+    a0 = np.stack([np.diag([0.0, 2.0, 5.0]), _rotated([1.0, 1.0, 4.0])])
+    A = kv.Matrix("A", (2, 3, 3))
+    w, V = kv.eigh(A)
+    P = V @ kv.diag(kv.Constant(np.array([[0.0], [1.0], [1.0]]))) @ V.mT
+    with pytest.raises(kv.DegenerateError, match=r"member 1 of the stack: eigh: V diag\(g\) Vᵀ has no "
+                       r"derivative .* tied group w\[0:2\]"):
+        kv.jacobian(P, A).at({"A": a0}).to_dense()

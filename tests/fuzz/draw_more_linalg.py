@@ -250,5 +250,25 @@ def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
     return p.then(V @ kv.diag(kv.tanh(w / 5)) @ V.T, twin, tags=("function written in the eigenbasis",))
 
 
+def draw_function_by_eigenbasis_of_stack(ctx: Context, t: Term) -> Term | None:
+    """V diag(tanh(w/5)) Vᵀ of a stack, written by hand from eigh(P), P = t tᵀ + 2I member by member
+    (one or more stack axes, 1×1 members too): Daleckii–Krein to every order the checks take, also
+    where the eigenvalues of members tie (at 2 when t has at least two fewer columns than rows)."""
+    if len(t.shape) < 3:
+        return None
+    n = t.shape[-2]
+    d = 2.0 * np.eye(n)
+    p = t.then(t.expr @ kv.matrix_transpose(t.expr) + d,
+               lambda v: t.twin(v) @ np.swapaxes(t.twin(v), -1, -2) + d)
+    w, V = kv.eigh(p.expr)
+
+    def twin(v: Any) -> np.ndarray:
+        wv, Vv = np.linalg.eigh(p.twin(v))
+        return np.asarray((Vv * np.tanh(wv / 5)[..., None, :]) @ np.swapaxes(Vv, -1, -2))
+    tags = ("function written in the eigenbasis of a stack",) + \
+        (("function written in the eigenbasis of 1×1 members",) if n == 1 else ())
+    return p.then(V @ kv.diag(kv.tanh(w / 5)) @ V.mT, twin, tags=tags)
+
+
 MORE_LINALG_STEPS = [draw_slogdet, draw_norm_of_order, draw_diagonal_or_trace, draw_rectangular_factor,
-                     draw_eigenvector_column, draw_function_by_eigenbasis]
+                     draw_eigenvector_column, draw_function_by_eigenbasis, draw_function_by_eigenbasis_of_stack]
