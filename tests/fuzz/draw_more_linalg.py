@@ -235,8 +235,10 @@ def _gaps_at(w: np.ndarray, j: int) -> np.ndarray:
 def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
     """V diag(tanh(w/5)) Vᵀ written by hand from eigh(P), P = t tᵀ + 2I: the matrix function, with
     derivatives of every order the checks take (Daleckii–Krein) even where eigenvalues tie (at 2
-    when t has at least two fewer columns than rows).  One matrix: on stacks this form goes
-    through V and has no derivative at ties."""
+    when t has at least two fewer columns than rows).  On stacks (one or more stack axes, 1×1
+    members too) the same, member by member."""
+    if len(t.shape) > 2:
+        return _function_by_eigenbasis_of_stack(t)
     if len(t.shape) != 2 or t.shape[0] < 2:
         return None
     n = t.shape[0]
@@ -250,12 +252,7 @@ def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
     return p.then(V @ kv.diag(kv.tanh(w / 5)) @ V.T, twin, tags=("function written in the eigenbasis",))
 
 
-def draw_function_by_eigenbasis_of_stack(ctx: Context, t: Term) -> Term | None:
-    """V diag(tanh(w/5)) Vᵀ of a stack, written by hand from eigh(P), P = t tᵀ + 2I member by member
-    (one or more stack axes, 1×1 members too): Daleckii–Krein to every order the checks take, also
-    where the eigenvalues of members tie (at 2 when t has at least two fewer columns than rows)."""
-    if len(t.shape) < 3:
-        return None
+def _function_by_eigenbasis_of_stack(t: Term) -> Term:
     n = t.shape[-2]
     d = 2.0 * np.eye(n)
     p = t.then(t.expr @ kv.matrix_transpose(t.expr) + d,
@@ -271,4 +268,4 @@ def draw_function_by_eigenbasis_of_stack(ctx: Context, t: Term) -> Term | None:
 
 
 MORE_LINALG_STEPS = [draw_slogdet, draw_norm_of_order, draw_diagonal_or_trace, draw_rectangular_factor,
-                     draw_eigenvector_column, draw_function_by_eigenbasis, draw_function_by_eigenbasis_of_stack]
+                     draw_eigenvector_column, draw_function_by_eigenbasis]
