@@ -73,7 +73,8 @@ def _check_groups(w: np.ndarray, g: np.ndarray, gp: np.ndarray, near: np.ndarray
     members = np.flatnonzero(near[i])
     where = f"{member_text(member)} of the stack: " if member else ""
     raise DegenerateError(
-        f"{where}eigh: V diag(g) Vᵀ has no derivative where g differs within a group of repeated eigenvalues: "
+        f"{where}eigh: V diag(g) Vᵀ has no derivative where g differs within a group of repeated "
+        f"eigenvalues: "
         f"the tied group w[{members[0]}:{members[-1] + 1}] = {w[i]:.6g} has g[{i}] = {g[i]:.6g}, "
         f"g[{j}] = {g[j]:.6g} (a projector onto part of a tied group, or columns of V that split it)")
 
