@@ -329,17 +329,6 @@ def _case_eigfun_frechet2(n, m, k):
     return eigfun_frechet2(a, kv.eigvalsh(a) ** 3, H, E + H.T), H, False
 
 
-def _case_eigvalsh_held(n, m, k):
-    # V diag(exp(s w)) Vᵀ: g depends on s besides w, so eigfun holds w in g (its derivative in A is
-    # Daleckii–Krein's at fixed s, and in s V diag(w exp(s w)) Vᵀ); the gradient in A moves Γ with s
-    skew, A = _skew(n)
-    s = kv.Matrix("s", (1, 1))
-    w, V = kv.eigh(_spd(n, m) + skew, UPLO="LU"[k % 2])
-    F = V @ kv.diag(kv.exp(s * w)) @ V.T
-    assert any(node.op == "eigvalsh_held" for node in F.walk())
-    return F + kv.grad(kv.trace(F) ** 2 + kv.sum(F * F), A), (A, s)[k % 2], False
-
-
 def _case_divdiff(n, m, k):
     v = kv.Vector("v", n)
     w = 0.1 * v + np.arange(n, dtype=float).reshape(-1, 1)
@@ -544,7 +533,6 @@ CASES = {
     "sqrtm_frechet": _case_sqrtm_frechet, "logm_frechet": _case_logm_frechet,
     "logm_frechet2": _case_logm_frechet2, "eigfun": _case_eigfun, "divdiff": _case_divdiff,
     "eigfun_frechet": _case_eigfun_frechet, "eigfun_frechet2": _case_eigfun_frechet2,
-    "eigvalsh_held": _case_eigvalsh_held,
     "log1p": _elementwise("log1p"), "expm1": _signed("expm1"), "square": _signed("square"),
     "softplus": _signed("softplus"), "abs": _signed("abs"), "sign": _signed("sign"),
     "relu": _signed("relu"),

@@ -8,7 +8,7 @@ from . import arithmetic, elementwise, matrix_functions, products, reductions, s
 from . import assembly, exponents, indexing, kronecker, stacks  # noqa: F401
 # after products: these build products and inverses
 from . import decompositions, spectral, spectral_functions, triangular  # noqa: F401
-from . import eigen_held, eigen_ties, eigen_frechet  # noqa: F401  (after spectral and indexing: columns of eigh's V)
+from . import eigen_ties, eigen_frechet  # noqa: F401  (after spectral and indexing: columns of eigh's V)
 from . import axis_reductions, cumulative, ml, piecewise, power_derivatives  # noqa: F401
 from . import diagonals, norms  # noqa: F401  (after axis_reductions and piecewise: norms are built from them)
 from . import special  # noqa: F401  (after stacks: gradients spread over stacks)

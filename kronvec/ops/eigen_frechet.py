@@ -24,40 +24,28 @@ import numpy as np
 from ..contexts import CodeContext, EvaluationContext
 from ..expr import Expr, as_expr
 from ..maps import TriangleMap, ZeroMap
-from ..maps.sandwich import DiagSandwichMap
 from ..maps.algebra import compose
 from ..maps.eigen_frechet import (EigfunFrechetMap, EigfunSecondMap, frechet_value,
                                   second_divided_differences, second_frechet_value)
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Printing, register
 from ..shapes import stack_of
 from ._code_templates import code_second_divided_differences, code_second_frechet
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
-from .eigen_held import held_eigenvalues
-from .products import matmul
 from .spectral import eigenvectors, eigvalsh
-from .spectral_functions import divdiff, elementwise_derivative, spectral_derivative
+from .spectral_functions import divdiff, spectral_derivative
 from .structure import diag
 
 __all__ = ["eigfun_frechet", "eigfun_frechet2"]
 
 
-def _holds(a: Expr, g: Expr, uplo: str) -> bool:
-    """Whether g = φ(w, θ) depends on other variables θ too (its w held, :mod:`.eigen_held`)."""
-    held = held_eigenvalues(a, uplo)
-    return any(node is held for node in g.walk())
-
-
 def _derivatives(a: Expr, g: Expr, uplo: str, order: int) -> tuple[Expr, ...]:
-    """(w, g', g'') (up to ``order``) for g = φ(w), w = eigvalsh(A), or g = φ(w, θ) with w held (then
-    the derivatives in w at fixed θ, and the held w first): NotImplementedError where g is not
-    such a function (the nodes are built for those only)."""
-    held = _holds(a, g, uplo)
-    w = held_eigenvalues(a, uplo) if held else eigvalsh(a, uplo)
+    """(w, g', g'') (up to ``order``) for g = φ(w), w = eigvalsh(A): NotImplementedError where g is
+    not such a function (the nodes are built for those only)."""
+    w = eigvalsh(a, uplo)
     out = [w]
     for _ in range(order):
-        x = out[-1] if len(out) > 1 else g
-        d = elementwise_derivative(x, w) if held else spectral_derivative(x, w)
+        d = spectral_derivative(out[-1] if len(out) > 1 else g, w)
         if d is None:
             raise NotImplementedError(f"eigh: the derivative of V diag(g) Vᵀ of order {len(out) + 1} needs g "
                                       f"as an elementwise function of the eigenvalues only")
@@ -75,8 +63,6 @@ def eigfun_frechet(a: Any, g: Any, e: Any, UPLO: str = "L") -> Expr:
     a, g, e = as_expr(a), as_expr(g), as_expr(e)
     if e.op == "zeros":
         return e
-    if _holds(a, g, UPLO):  # g = φ(w, θ): Γ moves with θ too, as its own argument (Γ ↦ V (Γ ⊙ E') Vᵀ)
-        return Expr.make("eigfun_frechet", (a, g, e, _gamma(a, g, UPLO)), Params(UPLO=UPLO), a.shape)
     return Expr.make("eigfun_frechet", (a, g, e), Params(UPLO=UPLO), a.shape)
 
 
@@ -97,25 +83,22 @@ def _second_order_map(a: Expr, g: Expr, e: Expr, uplo: str) -> Any:
 
 
 def _frechet_jvp(node: Expr, i: int) -> Any:
-    a, g, e = node.args[:3]
+    a, g, e = node.args
     uplo = node.params.UPLO
     if i == 0:
         return _second_order_map(a, g, e, uplo)
-    if i == 1:  # g = φ(w) moves with A only, and g = φ(w, θ) moves through Γ (its own argument)
+    if i == 1:  # g = φ(w) moves with A only: its part is in the derivative in A
         return ZeroMap(g.shape, node.shape)
-    if i == 3:  # δΓ ↦ V (δΓ ⊙ Vᵀ E V) Vᵀ
-        V = eigenvectors(a, uplo)
-        return DiagSandwichMap(V, V.mT, matmul(V.mT, e, V), None, None, a.shape, a.shape)
     return _first_order_map(a, g, uplo)
 
 
 def _frechet_evaluate(ev: EvaluationContext, e: Expr) -> Any:
-    a, g, x = e.args[:3]
+    a, g, x = e.args
     uplo = e.params.UPLO
     return ev.op(frechet_value, ev(eigenvectors(a, uplo)), ev(_gamma(a, g, uplo)), ev(x))
 
 
-def _frechet_code(c: CodeContext, e: Expr, a: str, g: str, x: str, *gamma_of_moving_g: str) -> str:
+def _frechet_code(c: CodeContext, e: Expr, a: str, g: str, x: str) -> str:
     """V (Γ ⊙ Vᵀ E V) Vᵀ with V and Γ computed as nodes (so every backend writes them)."""
     V = c.value(eigenvectors(e.args[0], e.params.UPLO))
     gamma = c.value(_gamma(e.args[0], e.args[1], e.params.UPLO))
@@ -123,21 +106,11 @@ def _frechet_code(c: CodeContext, e: Expr, a: str, g: str, x: str, *gamma_of_mov
     return f"{V} @ ({gamma} * ({Vt} @ {x} @ {V})) @ {Vt}"
 
 
-def _print_three(name: str) -> Any:
-    """``name(A, g, E)`` (Γ of a moving g, a fourth argument, follows from them)."""
-    def printed(printer: Any, e: Expr) -> tuple[str, int]:
-        return printer.s.func(name, *[printer(x) for x in e.args[:3]]), Prec.ATOM
-    return printed
-
-
-def _python_three(printer: Any, e: Expr) -> tuple[str, int]:
-    return f"eigfun_frechet({', '.join(printer(x) for x in e.args[:3])})", Prec.ATOM
-
-
 register(
     "eigfun_frechet", function=eigfun_frechet, params=("UPLO",), stacks=True,
     evaluate=_frechet_evaluate, code=_frechet_code, jvp=_frechet_jvp,
-    printing=Printing(_print_three("L_eigfun"), _print_three(r"\operatorname{L_{eigfun}}"), _python_three),
+    printing=Printing(func_print("L_eigfun"), func_print(r"\operatorname{L_{eigfun}}"),
+                      py_call("eigfun_frechet")),
     rebuild=lambda node, args: eigfun_frechet(args[0], args[1], args[2], UPLO=node.params.UPLO),
     identity=("L(A, E) = V (Γ ⊙ Vᵀ E V) Vᵀ, Γᵢⱼ = φ[wᵢ, wⱼ] ⇒ dL = V B Vᵀ, Bᵢⱼ = Σₖ φ[wᵢ, wₖ, wⱼ] "
               "(H'ᵢₖ E'ₖⱼ + E'ᵢₖ H'ₖⱼ), H' = Vᵀ d{arg} V (Daleckii–Krein)",
@@ -162,10 +135,6 @@ def _second_jvp(node: Expr, i: int) -> Any:
     if i == 0:
         raise NotImplementedError("third derivatives through V diag(g) Vᵀ (the derivative of its second "
                                   "Daleckii–Krein derivative in A) are not supported")
-    if i == 1 and _holds(a, g, uplo):
-        raise NotImplementedError("third derivatives through V diag(g) Vᵀ (the derivative of its second "
-                                  "Daleckii–Krein derivative eigfun_frechet2 in g's variables other than "
-                                  "the eigenvalues) are not supported")
     if i == 1:
         return ZeroMap(g.shape, node.shape)
     w, gp, gpp = _derivatives(a, g, uplo, 2)

@@ -82,11 +82,7 @@ def gapinv(x: Any, what: str = "eigh", nonzero: bool = False) -> Expr:
 
 
 def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.ndarray:
-    """The value of F(x) (see :func:`gapinv`), or a DegenerateError at a repeated value; with
-    ``what="divdiff"`` 0 where xᵢ and xⱼ are within ε^⅓ of each other, where divided differences
-    take the derivatives instead (:func:`kronvec.ops.spectral_functions.divdiff`)."""
-    if what == "divdiff":
-        return _apart_gap_inverse(np.asarray(x, dtype=float)[..., 0])
+    """The value of F(x) (see :func:`gapinv`), or a DegenerateError at a repeated value."""
     if np.ndim(x) > 2:
         return _gap_inverse_stack(np.asarray(x, dtype=float)[..., 0], what, nonzero)
     d = np.asarray(x, dtype=float).reshape(-1)
@@ -96,9 +92,9 @@ def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.
     tol = 10.0 * max(n, 1) * _EPS * max(scale_, np.finfo(float).tiny)
     off = ~np.eye(n, dtype=bool)
     close = off & (np.abs(gaps) <= tol)
-    values, noun, vectors = ("s", "singular value", "singular vectors") if what == "svd" else \
-        ("w", "eigenvalue", "eigenvectors")
-    shown = (lambda v: float(np.sqrt(max(v, 0.0)))) if what == "svd" else (lambda v: v)
+    values, noun, vectors = ("w", "eigenvalue", "eigenvectors") if what == "eigh" else \
+        ("s", "singular value", "singular vectors")
+    shown = (lambda v: v) if what == "eigh" else (lambda v: float(np.sqrt(max(v, 0.0))))
     if close.any():
         i, j = map(int, np.argwhere(close)[0])
         raise DegenerateError(
@@ -111,16 +107,6 @@ def gap_inverse(x: np.ndarray, what: str = "eigh", nonzero: bool = False) -> np.
                               f"zero {noun}: {values}[{i}] = {shown(d[i]):.3g}")
     out = np.zeros((n, n))
     out[off] = 1.0 / gaps[off]
-    return out
-
-
-def _apart_gap_inverse(d: np.ndarray) -> np.ndarray:
-    """1/(xⱼ − xᵢ) where the two are more than ε^⅓ (relative) apart, 0 elsewhere (of every member)."""
-    gaps = d[..., None, :] - d[..., :, None]
-    scale_ = np.maximum(np.max(np.abs(d), axis=-1, initial=0.0), np.finfo(float).tiny)[..., None, None]
-    apart = np.abs(gaps) > _EPS ** (1 / 3) * scale_
-    out = np.zeros(gaps.shape)
-    np.divide(1.0, gaps, out=out, where=apart)
     return out
 
 
@@ -151,11 +137,6 @@ def _gapinv_code(g: CodeContext, e: Expr, x: str) -> str:
     if g.name == "numpy":  # as evaluated: a DegenerateError at a repeated value
         return f"{g.helper('gap_inverse', gap_inverse)}({x}, {e.params.what!r}, {e.params.nonzero})"
     eye = g.let(g.eye(e.shape[0]), hint="I")
-    if e.params.what == "divdiff":  # 0 within ε^⅓ of a tie
-        np_, gap = g.array_module, g.let(f"{x}.T - {x}", hint="gap")
-        close = float(_EPS ** (1 / 3))
-        apart = g.let(f"{np_}.abs({gap}) > {close!r} * {np_}.max({np_}.abs({x}))", hint="apart")
-        return f"{np_}.where({apart}, 1.0 / {np_}.where({apart}, {gap}, 1.0), 0.0)"
     return f"(1.0 - {eye}) / ({x}.T - {x} + {eye})"  # 1/(xⱼ − xᵢ) off the diagonal, 0 on it
 
 

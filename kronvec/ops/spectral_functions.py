@@ -23,7 +23,7 @@ import numpy as np
 
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
-from ..expr import Expr, NO_PARAMS, as_expr, substitute
+from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
 from ..maps.algebra import add_maps
 from ..maps.eigen_frechet import EigfunFrechetMap
@@ -32,15 +32,13 @@ from ..registry import Params, Prec, Printing, SELF, register, spec
 from ..shapes import first_member, member_text, stack_of
 from ._code_templates import code_transpose
 from ._printing_rules import func_print, py_call
-from .arithmetic import add, scale
-from .eigen_held import held_eigenvalues
+from .arithmetic import add
 from .elementwise import ELEMENTWISE_FUNCTIONS
 from .leaves import identity, ones, zeros
 from .spectral import eigenvectors, eigvalsh, gapinv
 from .structure import diag
 
-__all__ = ["eigfun", "divdiff", "divided_difference_map", "elementwise_derivative", "spectral_derivative",
-           "hold_eigenvalues"]
+__all__ = ["eigfun", "divdiff", "elementwise_derivative", "spectral_derivative"]
 
 _EPS = np.finfo(float).eps
 
@@ -102,11 +100,8 @@ def _aligned_rows(node: Expr, moving: list[int], moving_rows: list[range], w: Ex
     first = moving_rows[0]
     if any(r != first for r in moving_rows):
         return None
-    if w.shape == (1, 1):  # one eigenvalue: every function that keeps it 1×1 is elementwise
-        return first if node.shape == (1, 1) else None
     if len(w.shape) > 2:  # a stack of columns: elementwise functions keeping its shape
-        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or \
-            node.op == "smul" and moving == [1]
+        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or node.op == "smul" and moving == [1]
         return first if ok and node.shape == w.shape else None
     if node.op == "index":
         r = node.params.rows
@@ -195,31 +190,22 @@ def _stack_divided_differences(w: np.ndarray, g: np.ndarray, gp: np.ndarray | No
     return out
 
 
-def _spread(n: int, stack: tuple[int, ...] = (), sign: float = -1.0) -> Any:
-    """h ↦ 𝟙hᵀ − h𝟙ᵀ, the (n, n) matrix of differences hⱼ − hᵢ (of every member of a stack); with
-    ``sign=1`` the sums hⱼ + hᵢ."""
+def _spread(n: int, stack: tuple[int, ...] = ()) -> Any:
+    """h ↦ 𝟙hᵀ − h𝟙ᵀ, the (n, n) matrix of differences hⱼ − hᵢ (of every member of a stack)."""
     column, square = stack + (n, 1), stack + (n, n)
     return add_maps(KronTMap(ones(n, 1), None, column, square),
-                    sign * KronMap(None, ones(1, n), column, square))
-
-
-def divided_difference_map(gaps: Expr, n: int, stack: tuple[int, ...] = ()) -> Any:
-    """ψ ↦ Γψ, Γψᵢⱼ = (ψᵢ − ψⱼ)/(wᵢ − wⱼ) (0 on the diagonal), for the gap factor ``gaps`` =
-    gapinv(w, ...)."""
-    return compose(ElementwiseMap(gaps, stack + (n, n)), _spread(n, stack))
+                    -1.0 * KronMap(None, ones(1, n), column, square))
 
 
 def _divdiff_jvp(node: Expr, i: int) -> Any:
-    # Γ = (𝟙gᵀ − g𝟙ᵀ) ⊙ F(w), F(w)ᵢⱼ = 1/(wⱼ − wᵢ), where the eigenvalues are more than ε^⅓ apart, and
-    # (g'ᵢ + g'ⱼ)/2 within ε^⅓ (no explicit w there): F is 0 within ε^⅓ (gapinv's "divdiff" form)
+    # away from ties Γ = (𝟙gᵀ − g𝟙ᵀ) ⊙ F(w), F(w)ᵢⱼ = 1/(wⱼ − wᵢ): its derivative (needs distinct eigenvalues)
     w, g = node.args[0], node.args[1]
     n, stack = w.shape[-2], stack_of(w.shape)
-    F = gapinv(w, "divdiff")
-    if i == 2:  # χ ↦ N ⊙ (𝟙χᵀ + χ𝟙ᵀ)/2, N the pairs within ε^⅓ (off the diagonal)
-        near = divdiff(w, zeros(w.shape), ones(w.shape))
-        return compose(ElementwiseMap(scale(0.5, near), node.shape), _spread(n, stack, 1.0))
+    if i == 2:
+        return ZeroMap(w.shape, node.shape)  # g' matters at ties only, where Γ has no derivative here
+    F = gapinv(w, "eigh")
     if i == 1:
-        return divided_difference_map(F, n, stack)
+        return compose(ElementwiseMap(F, node.shape), _spread(n, stack))
     gapinv_jvp = spec("gapinv").jvp
     assert gapinv_jvp is not None, "gapinv has a JVP rule"
     return compose(ElementwiseMap(_spread(n, stack)._apply(g), node.shape), gapinv_jvp(F, 0))
@@ -271,17 +257,7 @@ def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
     a, g = as_expr(a), as_expr(g)
     if g.op == "ones" and len(a.shape) == 2:
         return identity(a.shape[0])  # V Vᵀ = I
-    return Expr.make("eigfun", (a, hold_eigenvalues(g, a, UPLO)), Params(UPLO=UPLO), a.shape)
-
-
-def hold_eigenvalues(g: Expr, a: Expr, uplo: str) -> Expr:
-    """g = φ(w, θ) with w = eigvalsh(A) replaced by the held eigenvalues (:mod:`.eigen_held`) when g is
-    elementwise in w and depends on other variables θ too; g itself otherwise."""
-    w = eigvalsh(a, uplo)
-    if not any(node is w for node in g.walk()) or spectral_derivative(g, w) is not None or \
-            elementwise_derivative(g, w) is None:
-        return g
-    return substitute(g, {id(w): held_eigenvalues(a, uplo)})
+    return Expr.make("eigfun", (a, g), Params(UPLO=UPLO), a.shape)
 
 
 def _eigfun_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
@@ -298,15 +274,8 @@ def _sandwich(V: np.ndarray, g: np.ndarray) -> np.ndarray:
 def _eigfun_jvp(node: Expr, i: int) -> Any:
     a, g, uplo = node.args[0], node.args[1], node.params.UPLO
     V, n, stack = eigenvectors(a, uplo), a.shape[-1], stack_of(a.shape)
-    w, held = eigvalsh(a, uplo), held_eigenvalues(a, uplo)
+    w = eigvalsh(a, uplo)
     mirror = TriangleMap("mirror_lower" if uplo == "L" else "mirror_upper", n, stack)
-    if any(node is held for node in g.walk()):  # g = φ(w, θ): φ(·, θ) of A, and θ's move at fixed w
-        if i == 1:
-            return KronDiagMap(V, V.mT, "embed", g.shape, node.shape)
-        gprime = elementwise_derivative(g, held)
-        assert gprime is not None, "eigfun holds w only in g elementwise in w"
-        gamma = add(divdiff(held, g, gprime), diag(gprime))
-        return compose(EigfunFrechetMap(a, g, uplo, V, gamma, a.shape), mirror)
     gprime = spectral_derivative(g, w)
     if gprime is not None:  # a function of A alone: all of its derivative is in A, g' on Γ's diagonal
         if i == 1:
