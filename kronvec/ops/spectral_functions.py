@@ -101,7 +101,8 @@ def _aligned_rows(node: Expr, moving: list[int], moving_rows: list[range], w: Ex
     if any(r != first for r in moving_rows):
         return None
     if len(w.shape) > 2:  # a stack of columns: elementwise functions keeping its shape
-        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or node.op == "smul" and moving == [1]
+        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or \
+            node.op == "smul" and moving == [1]
         return first if ok and node.shape == w.shape else None
     if node.op == "index":
         r = node.params.rows
