@@ -59,27 +59,36 @@ class Factorization:
         (estimated reciprocal condition number below :data:`~.checks.PIVOT_GATE`) or not finite.
     """
 
+    # What every factorization starts with (class attributes: an evaluation makes many small
+    # ones, and each attribute set in __init__ costs its share of a first use)
+    _used = False  # the factors served a solve or an inverse
+    _context: Callable[[], str] | None = None  # names the first solve, if any
+    _checked = False
+    _rcond: float | None = None
+    _inverse_norm: float | None = None
+    _quick = False
+    _a: np.ndarray | None = None
+    _norm: float | None = None  # ‖a‖₁
+    cholesky: np.ndarray | None = None
+    lu: tuple[np.ndarray, np.ndarray] | None = None
+    ldl: tuple[np.ndarray, np.ndarray] | None = None
+    _wide: WideLDLSolver | None = None  # the trsm form of ldl, once wide solves come
+    triangular: tuple[np.ndarray, bool] | None = None  # (the matrix, lower)
+
     def __init__(self, a: np.ndarray, label: str | Callable[[], str], try_cholesky: bool,
                  symmetric: bool | None = None, finite: bool = False,
                  cholesky: np.ndarray | None = None, triangle: str | None = None,
                  quick: bool = False) -> None:
         self._label = label  # a string, or a function that makes it (only errors read it)
         self.n = a.shape[0]
-        self._used = False  # the factors served a solve or an inverse
-        self._context: Callable[[], str] | None = None  # names the first solve, if any
-        self._checked = False
-        self._rcond: float | None = None
-        self._inverse_norm: float | None = None
-        self._quick = quick
-        self._a = a if quick else None  # kept for a condition estimate asked for later
-        self._norm: float | None = None if quick else one_norm(a) if a.size else 0.0  # ‖a‖₁
-        if not (finite or quick) and not math.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass
-            raise np.linalg.LinAlgError(f"{self.label}: the matrix contains NaN or inf")
-        self.cholesky: np.ndarray | None = cholesky
-        self.lu: tuple[np.ndarray, np.ndarray] | None = None
-        self.ldl: tuple[np.ndarray, np.ndarray] | None = None
-        self._wide: WideLDLSolver | None = None  # the trsm form of ldl, once wide solves come
-        self.triangular: tuple[np.ndarray, bool] | None = None  # (the matrix, lower)
+        if quick:
+            self._quick, self._a = True, a  # a kept for a condition estimate asked for later
+        else:
+            self._norm = one_norm(a) if a.size else 0.0
+            if not finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass
+                raise np.linalg.LinAlgError(f"{self.label}: the matrix contains NaN or inf")
+        if cholesky is not None:
+            self.cholesky = cholesky
         if triangle is not None:
             self.triangular = (a, triangle == "lower")
             return
