@@ -294,3 +294,17 @@ def test_finiteness_by_a_sum_lets_large_finite_values_through():
     X = kv.Matrix("X", (4, 3))
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(kv.evaluate(X.T, X=big), big.T)
+
+
+@pytest.mark.parametrize("first", ["full", True])
+def test_a_read_only_singular_value_remembered_by_the_full_binding_still_raises(first):
+    """A Cholesky factor that the quick binding takes from a value bound before has balanced
+    pivots, whichever binding remembered it (the full one does not check pivots): a read-only
+    matrix singular to working precision raises the full check's error on every binding."""
+    V_ = kv.Matrix("V", (6, 6), positive_definite=True)
+    J = kv.jacobian(kv.inv(V_), V_)  # V's factor is the only one
+    V = near_singular(rcond=1e-17)
+    V.flags.writeable = False
+    errors = [error_of(J, check, V=V) for check in (first, True, True, "full")]
+    assert errors[0][0] is np.linalg.LinAlgError and "singular to working precision" in errors[0][1]
+    assert errors == [errors[0]] * 4

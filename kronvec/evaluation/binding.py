@@ -42,7 +42,7 @@ from scipy.linalg import lapack
 from ..errors import BindingError, ShapeError
 from ..expr import Expr, describe_symbol, raise_name_clash
 from ..shapes import first_member, fmt, is_scalar_shape, member_text
-from .checks import SuspectResult, pivots_finite
+from .checks import SuspectResult, pivots_balanced
 
 __all__ = ["Bound", "Binder", "symbol_table", "bind_values", "symmetric_key", "is_symmetric", "SYMMETRY_RTOL",
            "by_name", "check_dtype", "refuse_masked", "convert_value"]
@@ -89,6 +89,13 @@ class Bound(dict[Expr, np.ndarray]):
         super().__init__(values)
         self.cholesky: dict[Expr, np.ndarray] = dict(cholesky)
         self.key = key
+
+
+def _empty_bound(key: frozenset[Expr] | None) -> Bound:
+    """``Bound(key=key)``, made without the calls of its ``__init__`` (a first use makes one)."""
+    bound: Bound = dict.__new__(Bound)
+    bound.cholesky, bound.key = {}, key
+    return bound
 
 
 def symmetric_key(values: Mapping[Expr, np.ndarray]) -> frozenset[Expr]:
@@ -167,44 +174,45 @@ class Binder:
     def quick(self, values: Mapping[str, Any], inputs: bool = True) -> Bound:
         """The values checked as the checks of results need (:mod:`.checks`): plain values finite
         (one dot product each), values of symmetric symbols exactly symmetric (their bytes against
-        their transpose's) and finite, Cholesky factors of positive definite ones, with finite
-        pivots; with ``inputs=False`` only the conversion and the Cholesky factors.
+        their transpose's) and finite, Cholesky factors of positive definite ones, with balanced
+        pivots (:func:`~.checks.pivots_balanced`: the factorizations made from them do not check
+        them again); with ``inputs=False`` only the conversion and the Cholesky factors.
         :class:`~.checks.SuspectResult` for anything the full binding (:meth:`__call__`) must
         decide: it makes the same checks and names the culprit.
         """
-        bound = Bound(key=self._key)
+        bound = _empty_bound(self._key)
         cholesky = bound.cholesky
         try:
             for name, sym, shape, kind in self._rows:
                 given = values[name]
-                if CHECKED and _bound_as_checked_before(bound, sym, given, shape, kind):
-                    continue
-                if kind is _PLAIN or kind is _POSITIVE_SCALAR or not inputs and kind is _SYMMETRIC:
-                    value = convert_value(name, given, shape) if inputs else \
-                        _as_float_array(name, given, shape).view()
-                    if kind is _POSITIVE_SCALAR and not float(value.reshape(())) > 0:
-                        raise SuspectResult(name)
-                    if inputs and kind is _PLAIN:
-                        _remember(given, kind, None, value)
-                    bound[sym] = value
+                if CHECKED and _bound_as_checked_before(bound, sym, given, shape, kind, quick=True):
                     continue
                 value = given.view() if type(given) is np.ndarray and given.dtype is _FLOAT64 \
                     and given.shape == shape else _as_float_array(name, given, shape).view()
-                # (a positive definite matrix is checked finite by the pivots of its factor)
-                if inputs and not (mirror_equal(value) if kind is _POSITIVE_DEFINITE
-                                   else _exactly_symmetric(value)):
-                    raise SuspectResult(name)
-                if kind is _POSITIVE_DEFINITE:
-                    c, info = lapack.dpotrf(value.T if value.flags.c_contiguous else value, lower=0, clean=1)
-                    if info != 0 or not pivots_finite(c):
+                if kind is _PLAIN:
+                    if inputs and not looks_finite(value):
+                        raise SuspectResult(name)  # the full binding names NaN or inf (or finds none)
+                elif kind is _POSITIVE_DEFINITE:
+                    # (checked finite by the pivots of its factor, which read every entry)
+                    if inputs and not mirror_equal(value):
                         raise SuspectResult(name)
-                    cholesky[sym] = c
+                    c, info = lapack.dpotrf(value.T if value.flags.c_contiguous else value, lower=0, clean=1)
+                    if info != 0 or not pivots_balanced(c, squared=True):
+                        raise SuspectResult(name)
+                    cholesky[sym] = c  # its pivots checked here: its factorization does not again
+                elif kind is _POSITIVE_SCALAR:
+                    if not float(value.reshape(())) > 0:  # (nor NaN)
+                        raise SuspectResult(name)
+                    bound[sym] = value
+                    continue
+                elif inputs and not _exactly_symmetric(value):  # a symmetric matrix or stack
+                    raise SuspectResult(name)
                 elif kind is _POSITIVE_DEFINITE_STACK:
                     try:
                         cholesky[sym] = np.linalg.cholesky(value).swapaxes(-1, -2)
                     except np.linalg.LinAlgError:
                         raise SuspectResult(name) from None
-                if inputs and kind is not _POSITIVE_SCALAR:
+                if inputs and type(given) is np.ndarray and not given.flags.writeable:
                     _remember(given, kind, cholesky.get(sym), value)
                 bound[sym] = value
         except KeyError:
@@ -237,7 +245,7 @@ def _exactly_symmetric(v: np.ndarray) -> bool:
     """Whether ``v`` (a matrix or a stack) is finite (one dot product, :func:`looks_finite`) and
     equal to its transpose (:func:`mirror_equal`).  A positive definite matrix needs only the
     second: the Cholesky factorization that follows reads every entry of the triangle it factors
-    into its pivots (:func:`~.checks.pivots_finite`), and the other triangle is the same bits."""
+    into its pivots (:func:`~.checks.pivots_balanced`), and the other triangle is the same bits."""
     return looks_finite(v) and mirror_equal(v)
 
 
@@ -295,11 +303,16 @@ def _unchangeable(a: Any) -> bool:
     return a is None
 
 
-def _bound_as_checked_before(bound: Bound, sym: Expr, given: Any, shape: tuple[int, ...], kind: Kind) -> bool:
+def _bound_as_checked_before(bound: Bound, sym: Expr, given: Any, shape: tuple[int, ...], kind: Kind,
+                             quick: bool = False) -> bool:
     """Bind ``given`` as a view (a distinct object per symbol, as a conversion makes) with the
-    Cholesky factor found before, when the same read-only array passed these checks already."""
+    Cholesky factor found before, when the same read-only array passed these checks already
+    (for :meth:`Binder.quick`, a factor of a matrix with balanced pivots: the quick binding
+    checks them, the full one does not)."""
     passed = _passed(given)
     if passed is None or kind > passed["kind"] or given.shape != shape:
+        return False
+    if quick and kind is _POSITIVE_DEFINITE and not pivots_balanced(passed["cholesky"], squared=True):
         return False
     if kind is _POSITIVE_DEFINITE or kind is _POSITIVE_DEFINITE_STACK:
         bound.cholesky[sym] = passed["cholesky"]

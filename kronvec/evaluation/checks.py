@@ -11,7 +11,7 @@ Binding values and evaluating the factors of a derivative has two modes:
   (:func:`pivots_balanced`), a failed Cholesky factorization, and a value of a symmetric symbol
   that is not exactly symmetric (its bytes against those of its transpose) or not finite (one
   dot product; for a positive definite matrix, the pivots of its Cholesky factor,
-  :func:`pivots_finite`).  Plain values are still checked finite by one dot product each: it
+  :func:`pivots_balanced`).  Plain values are still checked finite by one dot product each: it
   costs less than a pass over the results, which contain them or are as large in every workload
   measured (``docs/benchmarks.md``).
   Anything that looks wrong raises :class:`SuspectResult`, and the evaluation is made again
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SuspectResult", "PIVOT_GATE", "pivots_balanced", "pivots_finite", "check_mode", "MODES"]
+__all__ = ["SuspectResult", "PIVOT_GATE", "pivots_balanced", "check_mode", "MODES"]
 
 PIVOT_GATE = 1e-8
 """Pivots estimate a reciprocal condition number of min |uᵢᵢ| / max |uᵢᵢ| (LU) or its square
@@ -55,7 +55,9 @@ def pivots_balanced(factor: np.ndarray, squared: bool) -> bool:
 
     The pivots of a Cholesky factor are positive, or NaN: OpenBLAS's ``potrf`` passes a NaN
     on (reference LAPACK stops there); those of LU may be anything.  Python's ``min`` and
-    ``max`` may skip a NaN, the sum does not."""
+    ``max`` may skip a NaN, the sum does not.  A NaN or ±inf anywhere in the triangle ``potrf``
+    reads shows in its pivots or makes it fail: each entry aᵢⱼ enters rᵢⱼ = (aᵢⱼ − …)/rᵢᵢ,
+    whose square enters the radicand of rⱼⱼ."""
     diagonal = factor.diagonal()
     if diagonal.size > _SMALL:
         magnitudes = diagonal if squared else np.abs(diagonal)
@@ -68,14 +70,6 @@ def pivots_balanced(factor: np.ndarray, squared: bool) -> bool:
         pivots = [abs(d) for d in pivots]
     return bool(min(pivots) > (_CHOLESKY_GATE if squared else PIVOT_GATE) * max(pivots)
                 and math.isfinite(sum(pivots)))
-
-
-def pivots_finite(factor: np.ndarray) -> bool:
-    """Whether the diagonal of the Cholesky factor ``factor`` (a matrix) is finite.  A NaN or
-    ±inf anywhere in the triangle ``potrf`` reads ends there or makes ``potrf`` fail: each
-    entry aᵢⱼ enters rᵢⱼ = (aᵢⱼ − …)/rᵢᵢ, whose square enters the radicand of rⱼⱼ."""
-    diagonal = factor.diagonal()
-    return math.isfinite(sum(diagonal.tolist()) if diagonal.size <= _SMALL else float(diagonal.sum()))
 
 
 def check_mode(check: Any) -> str:

@@ -49,7 +49,8 @@ class Factorization:
     symmetric, finite : bool, optional
         What the caller already knows of ``a``.
     cholesky : array, optional
-        An upper Cholesky factor computed before (when the value was bound).
+        An upper Cholesky factor computed before (when the value was bound; with ``quick``,
+        by :meth:`Binder.quick <.binding.Binder.quick>`, which checked its pivots).
     triangle : "lower", "upper" or None
         ``a`` is known to be triangular (a Cholesky factor, ...): solves are
         triangular solves with ``a`` itself and no factorization is computed.
@@ -89,6 +90,7 @@ class Factorization:
                 raise np.linalg.LinAlgError(f"{self.label}: the matrix contains NaN or inf")
         if cholesky is not None:
             self.cholesky = cholesky
+            self._checked = quick  # its pivots were checked when it was bound (Binder.quick)
         if triangle is not None:
             self.triangular = (a, triangle == "lower")
             return

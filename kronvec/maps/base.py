@@ -459,6 +459,8 @@ def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
     :class:`~kronvec.maps.operands.Operand` as the evaluator gave it."""
     if isinstance(f, Expr):
         v = value(f)
+        if type(v) is np.ndarray and v.ndim == 2 and v.dtype is _FLOAT:
+            return v  # the common case: a matrix as the evaluator gave it
         if isinstance(v, Operand):
             return v
         v = np.asarray(v, dtype=float)
