@@ -308,3 +308,19 @@ def test_a_read_only_singular_value_remembered_by_the_full_binding_still_raises(
     errors = [error_of(J, check, V=V) for check in (first, True, True, "full")]
     assert errors[0][0] is np.linalg.LinAlgError and "singular to working precision" in errors[0][1]
     assert errors == [errors[0]] * 4
+
+
+def test_stack_members_of_very_different_scales_are_judged_member_by_member():
+    """The whole stack's largest |aᵢᵢ| times its largest ‖Aᵢ⁻¹‖ answers for every member only
+    when small enough: members scaled by 1e5 and 1e-5 (each well conditioned) give the full
+    check's numbers, and a singular member among them is still named."""
+    J = gls(pd=False, symmetric=True, stack=(3,))
+    X0, V0 = values(stack=(3,))
+    V0[0] *= 1e5
+    V0[2] *= 1e-5
+    L, full = J.at(X=X0, V=V0), J.at(X=X0, V=V0, check="full")
+    H = np.random.default_rng(3).standard_normal((3, 6, 6))
+    np.testing.assert_allclose(L.jvp(H), full.jvp(H), rtol=1e-12, atol=0)
+    V0[1] = near_singular(rcond=0.0)
+    expected = error_of(J, "full", X=X0, V=V0)
+    assert "member 1" in expected[1] and error_of(J, True, X=X0, V=V0) == expected

@@ -279,14 +279,21 @@ _BYTES_AT_ONCE = 12288
 
 
 def looks_finite(arr: np.ndarray) -> bool:
-    """Whether every entry of the float64 ``arr`` is finite: its sum, by one dot product with a
-    vector of ones (BLAS: 0.25 µs against NumPy's 0.75 µs for a sum of 100 entries) up to
-    :data:`_DOT_SUM_UP_TO` entries, by NumPy's sum above.  False also when the sum overflows
-    (as NumPy's sum does): the caller's exact pass (``np.isfinite``) then decides."""
-    if arr.size <= _DOT_SUM_UP_TO and arr.flags.forc:
-        flat = arr.ravel("K")
+    """Whether every entry of the float64 ``arr`` is finite: its sum, by dot products with a
+    vector of ones, :data:`_DOT_SUM_UP_TO` entries at a time (BLAS: 0.25 µs against NumPy's
+    0.75 µs for a sum of 100 entries, 0.7 against 1.5 ms for 4 million).  False also when the
+    sum overflows (as NumPy's sum does): the caller's exact pass (``np.isfinite``), or the full
+    binding, then decides."""
+    if not arr.flags.forc:
+        return math.isfinite(arr.sum())
+    flat = arr.ravel("K")
+    if flat.size <= _DOT_SUM_UP_TO:
         return math.isfinite(flat.dot(_ONES[:flat.size]))
-    return math.isfinite(arr.sum())
+    total = 0.0
+    for start in range(0, flat.size, _DOT_SUM_UP_TO):
+        part = flat[start:start + _DOT_SUM_UP_TO]
+        total += float(part.dot(_ONES[:part.size]))
+    return math.isfinite(total)
 
 
 _DOT_SUM_UP_TO = 1 << 16
