@@ -279,6 +279,12 @@ def test_exact_symmetry_is_read_from_the_bits_member_by_member(stack):
     zeros[..., 0, 1], zeros[..., 1, 0] = 0.0, -0.0
     np.testing.assert_array_equal(J.at(X=X0, V=zeros).value, J.at(X=X0, V=zeros, check="full").value)
     assert binding.mirror_equal(V0) and not binding.mirror_equal(skewed) and not binding.mirror_equal(zeros)
+    for bad in (np.nan, np.inf):  # a pair in the last member: equal bits, not finite
+        pair = V0.copy()
+        pair[(-1,) * len(stack) + (4, 2)] = pair[(-1,) * len(stack) + (2, 4)] = bad
+        with np.errstate(invalid="ignore"):
+            full = error_of(J, "full", X=X0, V=pair)
+            assert "NaN or inf" in full[1] and error_of(J, True, X=X0, V=pair) == full
 
 
 def test_finiteness_by_a_sum_lets_large_finite_values_through():

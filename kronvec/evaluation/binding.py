@@ -242,10 +242,13 @@ class Binder:
 
 
 def _exactly_symmetric(v: np.ndarray) -> bool:
-    """Whether ``v`` (a matrix or a stack) is finite (one dot product, :func:`looks_finite`) and
-    equal to its transpose (:func:`mirror_equal`).  A positive definite matrix needs only the
-    second: the Cholesky factorization that follows reads every entry of the triangle it factors
-    into its pivots (:func:`~.checks.pivots_balanced`), and the other triangle is the same bits."""
+    """Whether ``v`` (a matrix or a stack) is finite (its sum, :func:`looks_finite`) and equal
+    to its transpose (:func:`mirror_equal`); a stack of small members in one pass, each few
+    members summed while in cache.  A positive definite matrix needs only the second: the
+    Cholesky factorization that follows reads every entry of the triangle it factors into its
+    pivots (:func:`~.checks.pivots_balanced`), and the other triangle is the same bits."""
+    if v.ndim > 2 and v.shape[-1] ** 2 <= _BYTES_AT_ONCE and v.flags.c_contiguous:
+        return _members_mirror_equal(v, summed=True)
     return looks_finite(v) and mirror_equal(v)
 
 
@@ -264,13 +267,24 @@ def mirror_equal(v: np.ndarray) -> bool:
         return all(sla.issymmetric(member) for member in members)
     if v.ndim == 2:
         return v.tobytes() == v.T.tobytes()
+    return _members_mirror_equal(v, summed=False)
+
+
+def _members_mirror_equal(v: np.ndarray, summed: bool) -> bool:
+    """:func:`mirror_equal` for a stack of small members, a few at a time (and, when ``summed``,
+    their sum finite, taken while they are in cache)."""
+    n = v.shape[-1]
     members = v.reshape((-1, n, n))
     step = _BYTES_AT_ONCE // (n * n)
+    total = 0.0
     for i in range(0, len(members), step):
         chunk = members[i:i + step]
         if chunk.tobytes() != chunk.swapaxes(-1, -2).tobytes():
             return False
-    return True
+        if summed:
+            flat = chunk.reshape(-1)
+            total += float(flat.dot(_ONES[:flat.size]))
+    return math.isfinite(total)
 
 
 _BYTES_AT_ONCE = 12288
