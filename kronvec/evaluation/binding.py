@@ -144,7 +144,7 @@ class Binder:
         self._key = frozenset(square) if all(s.params.symmetric for s in square) else None
 
     def __call__(self, values: Mapping[str, Any]) -> Bound:
-        bound = Bound(key=self._key)
+        bound = _empty_bound(self._key)
         cholesky = bound.cholesky
         try:
             for name, sym, shape, kind in self._rows:
@@ -164,7 +164,7 @@ class Binder:
                     value, factor = _symmetric_stack(sym, value, kind is _POSITIVE_DEFINITE_STACK)
                     if factor is not None:
                         cholesky[sym] = factor
-                if kind is not _POSITIVE_SCALAR:
+                if kind is not _POSITIVE_SCALAR and type(given) is np.ndarray and not given.flags.writeable:
                     _remember(given, kind, cholesky.get(sym), value)
                 bound[sym] = value
         except KeyError:
