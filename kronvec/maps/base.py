@@ -464,19 +464,12 @@ def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
         if isinstance(v, Operand):
             return v
         v = np.asarray(v, dtype=float)
-        if v.ndim > 2 and not v.flags.c_contiguous and not _transposed_members(v):
-            return np.ascontiguousarray(v)  # a stack: batched products run fastest on BLAS-ordered members
+        if v.ndim > 2 and not v.flags.c_contiguous and not v.swapaxes(-1, -2).flags.c_contiguous:
+            # a stack: batched products run fastest on C-ordered members (or, as BLAS reads a
+            # transpose, on the transposes of C-ordered members: no pass over the stack then)
+            return np.ascontiguousarray(v)
         return v.reshape(as_matrix_shape(v.shape)) if v.ndim < 2 else v
     return f
-
-
-def _transposed_members(v: np.ndarray) -> bool:
-    """Whether every member of the stack ``v`` is a Fortran-ordered matrix (the members of a
-    C-ordered stack, transposed): batched products read them as BLAS reads a transpose, as fast
-    as a C-ordered copy, which would cost a pass over the stack at every binding."""
-    item = v.itemsize
-    return v.strides[-2] == item and v.strides[-1] == v.shape[-2] * item \
-        and v.strides[-3] == v.shape[-2] * v.shape[-1] * item
 
 
 def dense_by_basis(m: LinearMap, out: np.ndarray, coef: float, assign: bool) -> None:

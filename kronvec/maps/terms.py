@@ -463,11 +463,9 @@ def expm_frechet_stack(A: Any, h: Any) -> np.ndarray:
 
 def _transposed_copy(x: Any) -> Any:
     """xᵀ for the adjoint of a bound product term: a C-ordered copy of a bound factor of more
-    than 2¹⁰ and at most 2²⁰ entries.  OpenBLAS multiplies by a transposed view more slowly at
-    some shapes (W G Wᵀ at (200, 20): 37 µs with the view Wᵀ, 28 µs with a copy), and the
-    adjoint is made once per bound map, so its copy is paid once.  A smaller factor is read
-    as the view: the products then take the same time, and the copy would be a third of a
-    first VJP's overhead at (20, 5)."""
+    than 2¹⁰ and at most 2²⁰ entries (OpenBLAS multiplies by a transposed view more slowly at
+    some shapes: W G Wᵀ at (200, 20), 37 µs with the view, 28 µs with a copy; smaller factors
+    multiply as fast as views, and their copy would be a third of a first VJP at (20, 5))."""
     t = fx.transposed(x)
     if type(t) is np.ndarray and t.ndim >= 2 and _COPIED_FROM < t.size <= 1 << 20 \
             and not t.flags.c_contiguous:
