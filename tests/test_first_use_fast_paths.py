@@ -73,3 +73,18 @@ def test_the_first_vjp_of_a_bound_map_is_its_adjoints(n, m):
     assert np.isclose(np.sum(L.jvp(H) * G), np.sum(H * first), rtol=1e-11, atol=1e-13)
     stacked = J.at(X=X0, V=V0).vjp(np.stack([G, 2 * G]))
     np.testing.assert_allclose(stacked, np.stack([first, 2 * first]), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 5, 200])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_factored_matrix_is_checked_finite_by_its_one_norm(n, order, bad):
+    """The full check reads finiteness from the 1-norm it takes anyway (LAPACK's dlange passes
+    NaN and inf on), wherever the entry is."""
+    for position in {(0, 0), (n - 1, 0), (0, n - 1), (n // 2, n - 1)}:
+        a = np.asarray(np.eye(n) * n + 0.5, order=order)
+        a[position] = bad
+        with pytest.raises(np.linalg.LinAlgError, match="NaN or inf"):
+            Factorization(a, "A", try_cholesky=True, symmetric=True)
+        with pytest.raises(np.linalg.LinAlgError, match="NaN or inf"):
+            Factorization(a, "A", try_cholesky=False)

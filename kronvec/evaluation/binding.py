@@ -189,12 +189,15 @@ class Binder:
                     continue
                 value = given.view() if type(given) is np.ndarray and given.dtype is _FLOAT64 \
                     and given.shape == shape else _as_float_array(name, given, shape).view()
-                if kind is _PLAIN:
-                    if inputs and not looks_finite(value):
+                if kind is _PLAIN:  # (looks_finite, its common case written out)
+                    if inputs and not (value.size <= _DOT_SUM_UP_TO and value.flags.c_contiguous
+                                       and math.isfinite(value.reshape(-1).dot(_ONES[:value.size]))
+                                       or looks_finite(value)):
                         raise SuspectResult(name)  # the full binding names NaN or inf (or finds none)
                 elif kind is _POSITIVE_DEFINITE:
-                    # (checked finite by the pivots of its factor, which read every entry)
-                    if inputs and not mirror_equal(value):
+                    # (finite by the pivots of its factor; mirror_equal, its common case written out)
+                    if inputs and not (value.size <= _BYTES_AT_ONCE and value.tobytes() == value.T.tobytes()
+                                       or mirror_equal(value)):
                         raise SuspectResult(name)
                     c, info = lapack.dpotrf(value.T if value.flags.c_contiguous else value, lower=0, clean=1)
                     if info != 0 or not pivots_balanced(c, squared=True):
@@ -287,9 +290,7 @@ def _members_mirror_equal(v: np.ndarray, summed: bool) -> bool:
     return math.isfinite(total)
 
 
-_BYTES_AT_ONCE = 12288
-"""Entries compared as bytes at once: 96 KiB, under glibc's 128 KiB threshold above which every
-``tobytes`` would map fresh pages."""
+_BYTES_AT_ONCE = 12288  # entries compared as bytes at once: 96 KiB, under glibc's 128 KiB mmap threshold
 
 
 def looks_finite(arr: np.ndarray) -> bool:

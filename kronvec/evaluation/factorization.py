@@ -85,8 +85,8 @@ class Factorization:
         if quick:
             self._quick, self._a = True, a  # a kept for a condition estimate asked for later
         else:
-            self._norm = one_norm(a) if a.size else 0.0
-            if not finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass
+            self._norm = one_norm(a) if a.size else 0.0  # (NaN or inf when an entry is)
+            if not finite and not math.isfinite(self._norm) and not np.isfinite(a).all():
                 raise np.linalg.LinAlgError(f"{self.label}: the matrix contains NaN or inf")
         if cholesky is not None:
             self.cholesky = cholesky
