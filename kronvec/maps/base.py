@@ -459,11 +459,15 @@ def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
     :class:`~kronvec.maps.operands.Operand` as the evaluator gave it."""
     if isinstance(f, Expr):
         v = value(f)
+        if type(v) is np.ndarray and v.ndim == 2 and v.dtype is _FLOAT:
+            return v  # the common case: a matrix as the evaluator gave it
         if isinstance(v, Operand):
             return v
         v = np.asarray(v, dtype=float)
-        if v.ndim > 2 and not v.flags.c_contiguous:
-            return np.ascontiguousarray(v)  # a stack: batched products run fastest on C-ordered members
+        if v.ndim > 2 and not v.flags.c_contiguous and not v.swapaxes(-1, -2).flags.c_contiguous:
+            # a stack: batched products run fastest on C-ordered members (or, as BLAS reads a
+            # transpose, on the transposes of C-ordered members: no pass over the stack then)
+            return np.ascontiguousarray(v)
         return v.reshape(as_matrix_shape(v.shape)) if v.ndim < 2 else v
     return f
 
