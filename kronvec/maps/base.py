@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import registry
-from ..dims import BASE, dim
+from ..dims import BASE, dim, normal_shape
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
@@ -98,8 +98,8 @@ class LinearMap:
     _caches: dict[str, Any] = {}
 
     def __init__(self, in_shape: Shape, out_shape: Shape) -> None:
-        self.in_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in in_shape)  # names stay Dims
-        self.out_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in out_shape)
+        self.in_shape: Shape = normal_shape(in_shape)
+        self.out_shape: Shape = normal_shape(out_shape)  # names stay Dims
         self._adj: LinearMap | None = None
         self._symbolic: bool | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
