@@ -85,6 +85,10 @@ class Backend:
         """A constant array as the backend's array type."""
         return value
 
+    def constant_use(self, name: str) -> str:
+        """The code that reads the constant array ``name`` where it is used."""
+        return name
+
     # ------------------------------------------------------------ arrays
     array_options = ""  # keyword arguments of new arrays (torch: dtype and device)
 
@@ -368,6 +372,11 @@ class TorchBackend(Backend):
 
     def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         return space["torch"].as_tensor(np.array(value))  # a writable copy
+
+    def constant_use(self, name: str) -> str:
+        # torch does not promote float32 @ float64: a constant takes the arguments' dtype and device
+        # (``Tensor.to`` returns the tensor itself when they already match)
+        return f"{name}.to(**like)"
 
     array_options = ", **like"
 

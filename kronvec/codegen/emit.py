@@ -272,7 +272,7 @@ class Emitter:
             (var,) = self.fresh(name or f"C{len(self._constants) + 1}")
             self._constants[key] = var
             self.helpers[var] = arr
-        return self._constants[key]
+        return self.backend.constant_use(self._constants[key])
 
     def index_constant(self, value: Any, name: str) -> str:
         """A constant integer array (positions) in the namespace."""
