@@ -64,6 +64,22 @@ def test_node_names_are_public_names():
     assert not differ, f"(node, public function) pairs with two names: {differ}"
 
 
+# derivative nodes whose base is no node of its own, and why
+_DERIVATIVE_OF_NO_NODE = {"polar_frechet": "the derivative of U Vᵀ, the polar factor of svd, which is no node"}
+
+
+def test_derivative_nodes_are_named_after_their_node():
+    """A node that holds a derivative is named after the node it derives, in full
+    (``matrix_power_frechet`` for ``matrix_power``, ``expm_frechet2`` for ``expm``), so that
+    its name leads to that node, its public function and its tests."""
+    names = {op.name for op in registry.specs()}
+    derivative = re.compile(r"(.+)_frechet\d*$")
+    stray = [op.name for op in registry.specs() if (m := derivative.match(op.name))
+             and m.group(1) not in names and op.name not in _DERIVATIVE_OF_NO_NODE]
+    assert not stray, f"derivative nodes not named after a registered node: {stray}"
+    assert all(name in names for name in _DERIVATIVE_OF_NO_NODE)
+
+
 _OP_NAME_USES = re.compile(
     r"""(?:\.op\s*(?:==|!=)\s*|\b(?:Expr\.make|registry\.function|registry_function|_build|_fn|spec)\(\s*)"""
     r"""["']([A-Za-z_][A-Za-z0-9_]*)["'](?!\s*\+)""")  # (not a prefix: "svd_" + which)
