@@ -65,7 +65,8 @@ def test_node_names_are_public_names():
 
 
 # derivative nodes whose base is no node of its own, and why
-_DERIVATIVE_OF_NO_NODE = {"polar_frechet": "the derivative of U Vᵀ, the polar factor of svd, which is no node"}
+_DERIVATIVE_OF_NO_NODE = {
+    "polar_frechet": "the derivative of U Vᵀ, the polar factor of svd, which is no node"}
 
 
 def test_derivative_nodes_are_named_after_their_node():
