@@ -33,7 +33,7 @@ from ._code_templates import code_for
 from ._printing_rules import call_printing
 from ._structure_rules import through
 from .arithmetic import add, scale, smul
-from .leaves import identity
+from .leaves import eye
 from .products import inv
 
 __all__ = ["adj", "adj_frechet", "adjugate_value"]
@@ -126,7 +126,7 @@ def _adj_frechet_jvp(node: Expr, i: int) -> Any:
     shape, ai = a.shape, inv(a)
     tr_h = registry.function("trace")(ai @ h)
     outer = TraceMap(scale(-1.0, ai @ h @ ai), adj(a), shape, shape)
-    right = add(smul(tr_h, identity(shape[0])), scale(-1.0, h @ ai))
+    right = add(smul(tr_h, eye(shape[0])), scale(-1.0, h @ ai))
     return add_maps(outer, compose(KronMap(None, right, shape, shape), AdjugateFrechetMap(a, shape)),
                     KronMap(adj(a) @ h @ ai, ai, shape, shape))
 

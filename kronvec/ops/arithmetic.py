@@ -30,7 +30,7 @@ from ._jvp_rules import elementwise_jvp, identity_jvp, map_shapes
 from ._printing_rules import per_size_text, python_number
 from ._structure_rules import through, transposed_alike
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
-from .leaves import Constant, filled, identity, ones, zeros
+from .leaves import Constant, eye, filled, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", "scaled_term"]
 
@@ -94,7 +94,7 @@ def as_shape(e: Expr, shape: Shape) -> Expr:
     """A scalar of shape () where a (1, 1) one is needed, as s·I₁ (others unchanged)."""
     if e.shape == shape or tuple(shape) != (1, 1):
         return e
-    return Expr.make("smul", (e, identity(1)), NO_PARAMS, (1, 1))
+    return Expr.make("smul", (e, eye(1)), NO_PARAMS, (1, 1))
 
 
 def evaluate_sum(ev: EvaluationContext, e: Expr, coef: float = 1.0) -> Any:

@@ -40,7 +40,7 @@ from ._evaluation_rules import with_node
 from ._outputs import Output, register_outputs
 from ._structure_rules import through
 from .arithmetic import add, scale
-from .leaves import identity
+from .leaves import eye
 from .products import matmul
 from .rectangular_factors import tall_lu_maps, wide_lu_maps, wide_qr_maps
 from .triangular import tri
@@ -341,8 +341,8 @@ def _pinv_jvp(node: Expr, i: int) -> Any:
     if rtol is not None:  # pinv(A, rtol) is A⁺ while the cutoff discards no singular value: checked
         X = Expr.make("pinv_checked", (a, X), Params(rtol=rtol), X.shape)
     m, n = a.shape[-2:]
-    left = add(identity(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
-    right = add(identity(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
+    left = add(eye(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
+    right = add(eye(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
     return add_maps(KronMap(scale(-1.0, X), X, a.shape, node.shape),
                     KronTMap(matmul(X, X.mT), right, a.shape, node.shape),
                     KronTMap(left, matmul(X.mT, X), a.shape, node.shape))

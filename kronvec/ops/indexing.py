@@ -33,7 +33,7 @@ from ..shapes import Shape, fmt
 from ._code_templates import code_slice
 from ._evaluation_rules import with_node
 from .arithmetic import as_shape, scale, smul
-from .leaves import Constant, identity, ones, zeros
+from .leaves import Constant, eye, ones, zeros
 
 __all__ = ["getitem", "index", "place", "selected_rows"]
 
@@ -123,7 +123,7 @@ def selected_rows(n: int, rows: range, label: str) -> Expr:
     as a name the index of the identity (evaluated once values fix the sizes)."""
     if n < BASE:
         return Constant(np.eye(n)[rows.start:rows.stop], label)
-    return index(identity(n), rows, range(n), (len(rows), n)).named(label)
+    return index(eye(n), rows, range(n), (len(rows), n)).named(label)
 
 
 def _disjoint(a: range, b: range) -> bool:
@@ -166,7 +166,7 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
     if op == "const" and a.params.value.name is None:
         return Constant(a.params.value.array[as_slice(rows), as_slice(cols)].reshape(shape))
     if op == "eye" and rows == cols:
-        return identity(len(rows)) if shape != () else Constant(1.0)
+        return eye(len(rows)) if shape != () else Constant(1.0)
     if op == "eye" and _disjoint(rows, cols):
         return zeros(shape)
     if op == "place":

@@ -35,7 +35,7 @@ from ._jvp_rules import map_shapes
 from ._printing_rules import call_printing, py_call
 from ._structure_rules import transposed_alike
 from .arithmetic import scale
-from .leaves import identity, zeros
+from .leaves import eye, zeros
 from .products import inv
 
 __all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet",
@@ -55,7 +55,7 @@ def expm(a: Any) -> Expr:
     a = as_expr(a)
     signature_of(EXPM).check("expm", [a.shape])
     if a.op == "zeros" and a.ndim == 2:
-        return identity(a.shape[0])
+        return eye(a.shape[0])
     return Expr.make("expm", (a,), NO_PARAMS, a.shape)
 
 

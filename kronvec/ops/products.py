@@ -34,7 +34,7 @@ from ._product_factors import product_stack, unit_factor
 from ._structure_rules import through, transposed_alike, triangle
 from .arithmetic import scale, smul
 from .eigenbasis_products import eigenbasis_sandwiches
-from .leaves import identity, ones, zeros
+from .leaves import eye, ones, zeros
 
 __all__ = ["matmul", "matrix_transpose", "inv", "solve", "matrix_power"]
 
@@ -75,7 +75,7 @@ def matmul(*factors: Any) -> Expr:
     if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
         flat.append(Expr.make("eye", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
     if not flat:
-        core = identity(shape[0])
+        core = eye(shape[0])
     elif len(flat) == 1:
         core = flat[0]
     else:
@@ -384,7 +384,7 @@ def matrix_power(a: Any, k: int) -> Expr:
     if k < 0:
         return matrix_power(inv(a), -k)
     if k == 0:
-        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)
+        return eye(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)
     if k == 1 or a.op == "eye":
         return a
     return Expr.make("matrix_power", (a,), Params(k=k), a.shape)

@@ -42,7 +42,7 @@ from ._evaluation_rules import with_node
 from ._outputs import Output, register_outputs
 from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
-from .leaves import identity, ones
+from .leaves import eye, ones
 from .products import matmul, matrix_transpose
 from .structure import diag
 
@@ -388,7 +388,7 @@ def _svdvals_jvp(node: Expr, i: int) -> Any:
 
 def _complement(Q: Expr) -> Expr:
     """I − QQᵀ, the projector onto the orthogonal complement of Q's columns."""
-    return add(identity(Q.shape[-2]), scale(-1.0, matmul(Q, Q.mT)))
+    return add(eye(Q.shape[-2]), scale(-1.0, matmul(Q, Q.mT)))
 
 
 def _svd_u_jvp(node: Expr, i: int) -> Any:

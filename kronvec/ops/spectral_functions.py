@@ -32,7 +32,7 @@ from ..registry import Params, Prec, Printing, SELF, register, spec
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .elementwise import ELEMENTWISE_FUNCTIONS
-from .leaves import identity, ones, zeros
+from .leaves import eye, ones, zeros
 from .spectral import eigenvectors, eigvalsh, gapinv
 from .structure import diag
 
@@ -188,13 +188,9 @@ def _divdiff_code(g: CodeContext, e: Expr, w: str, f: str, fp: str | None = None
     return f"{np_}.where({near}, {tie}, {quotient}) * (1.0 - {eye})"
 
 
-def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -> np.ndarray:
-    return divided_difference_matrix(w, g, gp)
-
-
 register(
     "divdiff", function=divdiff,
-    evaluate=lambda ev, e: ev.op(_divdiff_value, *[ev(a) for a in e.args]),
+    evaluate=lambda ev, e: ev.op(divided_difference_matrix, *[ev(a) for a in e.args]),
     code=lambda g, e, *a: _divdiff_code(g, e, *a),
     jvp=_divdiff_jvp,
     printing=Printing(func_print("Γ"), func_print(r"\Gamma"), py_call("divdiff")),
@@ -213,7 +209,7 @@ def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
     """
     a, g = as_expr(a), as_expr(g)
     if g.op == "ones":
-        return identity(a.shape[0])  # V Vᵀ = I
+        return eye(a.shape[0])  # V Vᵀ = I
     return Expr.make("eigfun", (a, g), Params(UPLO=UPLO), a.shape)
 
 

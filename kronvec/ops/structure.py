@@ -11,7 +11,7 @@ from ..registry import Printing, SELF, register, signature_of
 from ..shapes import stack_of
 from ._evaluation_rules import lift
 from ._printing_rules import call_printing, func_print, py_call
-from .leaves import identity
+from .leaves import eye
 
 __all__ = ["diag"]
 
@@ -31,7 +31,7 @@ def diag(a: Any) -> Expr:
         return a
     if shape[-1] != 1:
         if a.op == "ones" and a.ndim == 2:
-            return identity(shape[0])  # diag(𝟙) = I
+            return eye(shape[0])  # diag(𝟙) = I
         return Expr.make("diag", (a,), NO_PARAMS, shape)
     if a.op == "diag":
         return a.args[0]

@@ -39,7 +39,7 @@ from ._evaluation_rules import NodeInfo, matrix_transpose_value, with_node
 from ._printing_rules import call_printing
 from ._structure_rules import triangle
 from .arithmetic import scale
-from .leaves import Constant, identity, zeros
+from .leaves import Constant, eye, zeros
 from .products import inv
 
 __all__ = ["tri", "cholesky", "solve_triangular", "TRI_TEXT", "signed"]
@@ -70,7 +70,7 @@ def tri(a: Any, kind: str) -> Expr:
     if len(a.shape) < 2 or a.shape[-2] != a.shape[-1]:
         raise ShapeError(f"tri: needs a square matrix, got shape {fmt(a.shape)}")
     if a.op == "zeros":
-        return (identity(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)) \
+        return (eye(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)) \
             if unit else a
     if kind in _MIRRORS and a.op == "symbol" and a.params.symmetric:
         return a  # symₗ(S) = S for a symmetric S
