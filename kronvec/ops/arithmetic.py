@@ -22,7 +22,7 @@ from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale_map
 from .. import registry
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, Transpose, inferring, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape
 from ._code_templates import code_number, code_sum
 from ._evaluation_rules import lift, with_node
@@ -393,6 +393,7 @@ def hadamard(a: Any, b: Any) -> Expr:
     return Expr.make("multiply", (a, b), NO_PARAMS, shape)
 
 
+@inferring
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
     """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
     of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
@@ -440,6 +441,7 @@ register(
 
 
 # ----------------------------------------------------------------- power
+@inferring
 def power(a: Any, p: Any) -> Expr:
     """The elementwise power A∘ᵖ for a number p (``A ** p``).
 

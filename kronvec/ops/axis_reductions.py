@@ -29,7 +29,7 @@ from ..expr import Expr, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
-from ..registry import Params, register, signature_of
+from ..registry import Params, inferring, register, signature_of
 from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
 from ._code_templates import code_axis, code_for
@@ -98,6 +98,7 @@ def stack_reduction(op: str, a: Expr, axis: Any, keepdims: bool) -> Expr:
 
 
 # ----------------------------------------------------------------- mean
+@inferring
 def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
     """The mean of the entries (``axis=None``), of each column (0) or of each row (1), as ``np.mean``.
 
@@ -194,9 +195,10 @@ _REDUCTIONS: dict[str, Any] = {}
 
 
 def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
-    reduce, weights = _extremum(kind), _weights(kind)
-    reduce.__name__ = reduce.__qualname__ = kind
-    reduce.__doc__ = doc
+    extremum, weights = _extremum(kind), _weights(kind)
+    extremum.__name__ = extremum.__qualname__ = kind
+    extremum.__doc__ = doc
+    reduce = inferring(extremum)
     _REDUCTIONS[kind] = register(
         kind, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",), stacks=True,
         evaluate=with_node(_extremum_value(kind)), code=_extremum_code(kind),

@@ -18,7 +18,7 @@ from ..shapes import fmt
 from ..maps import KronMap, LinearMap
 from ..maps.axes import ReshapeMap
 from ..maps.algebra import compose
-from ..registry import Params, Transpose, register
+from ..registry import Params, Transpose, inferring, register
 from ._evaluation_rules import with_node
 from ._jvp_rules import map_shapes
 from ._printing_rules import axis_printing
@@ -30,6 +30,7 @@ __all__ = ["cumsum"]
 
 
 # --------------------------------------------------------------- cumsum
+@inferring
 def cumsum(a: Any, axis: int | None = None) -> Expr:
     """The cumulative sums of A's entries, as ``numpy.cumsum(A, axis)``.
 

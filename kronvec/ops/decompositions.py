@@ -33,7 +33,7 @@ from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroM
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale_map
-from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import matrix_transposed, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
@@ -60,6 +60,7 @@ def _lower_if_square(node: Expr) -> str | None:
 
 
 # ------------------------------------------------------------------- qr
+@inferring
 def qr(a: Any) -> tuple[Expr, Expr]:
     """(Q, R) with A = QR, reduced, as ``numpy.linalg.qr(A)`` (mode "reduced").
 
@@ -153,6 +154,7 @@ register_outputs("qr", qr, _qr_full, _qr_code, [
 
 
 # ------------------------------------------------------------------- lu
+@inferring
 def lu(a: Any) -> tuple[Expr, Expr, Expr]:
     """(P, L, U) with A = PLU, as ``scipy.linalg.lu(A)``.
 
@@ -259,6 +261,7 @@ register_outputs("lu", lu, _lu_full, _lu_code, [
 
 
 # ----------------------------------------------------------------- pinv
+@inferring
 def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
     """The Moore–Penrose inverse A⁺ (``numpy.linalg.pinv``), of shape (n, m) for A (m, n).
 

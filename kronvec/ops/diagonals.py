@@ -15,7 +15,7 @@ from typing import Any
 
 from ..dims import size_text
 from ..expr import Expr, as_expr
-from ..registry import register
+from ..registry import inferring, register
 from ..shapes import fmt, smaller, stack_of
 from .indexing import selected_rows
 from .leaves import filled, zeros
@@ -64,6 +64,7 @@ def _offset_block(a: Expr, offset: int) -> Expr:
     return a
 
 
+@inferring
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     """The diagonal as ``numpy.diagonal(A, offset, axis1, axis2)``: the entries A[i, i + offset].
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..expr import Expr, as_expr
 from ..maps.einsum import LETTERS, Contraction, EinsumMap, contract, parse_einsum
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, Transpose, inferring, register
 from ..shapes import Shape
 from .arithmetic import hadamard, scale
 from .leaves import Constant, zeros
@@ -46,6 +46,7 @@ def _operand(x: Any) -> Expr:
     return x if isinstance(x, Expr) else Constant(x, column=False)
 
 
+@inferring
 def einsum(subscripts: str, *operands: Any) -> Expr:
     """Einstein summation of the operands over the subscripts, as ``numpy.einsum``.
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import registry
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..registry import Printing, Transpose, register
+from ..registry import Printing, Transpose, inferring, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift
 from ._jvp_rules import elementwise_jvp
@@ -56,6 +56,7 @@ def register_elementwise(name: str, function: Callable[[Any], Expr], value: Call
 
 
 # ------------------------------------------------------------------ exp
+@inferring
 def exp(a: Any) -> Expr:
     """The elementwise exponential exp∘(A); d exp(A) = exp(A) ⊙ dA.
 
@@ -73,6 +74,7 @@ register_elementwise("exp", exp, np.exp, lambda n: n, r"\exp", "elementwise expo
 
 
 # ------------------------------------------------------------------ log
+@inferring
 def log(a: Any) -> Expr:
     """The elementwise natural logarithm log∘(A); d log(A) = A∘⁻¹ ⊙ dA.
 
@@ -91,6 +93,7 @@ register_elementwise("log", log, np.log, lambda n: power(n.args[0], -1.0), r"\lo
 
 
 # ---------------------------------------------------------- log1p, expm1
+@inferring
 def log1p(a: Any) -> Expr:
     """log(1 + A) elementwise, accurate for small A (NumPy's ``log1p``);
     d log1p(A) = (𝟙 + A)∘⁻¹ ⊙ dA.  log1p(expm1(A)) = A."""
@@ -98,6 +101,7 @@ def log1p(a: Any) -> Expr:
     return a.args[0] if a.op == "expm1" else elementwise_node("log1p", a)
 
 
+@inferring
 def expm1(a: Any) -> Expr:
     """eᴬ − 1 elementwise, accurate for small A (NumPy's ``expm1``); d expm1(A) = exp(A) ⊙ dA.
     expm1(log1p(A)) = A."""
@@ -113,11 +117,13 @@ register_elementwise("expm1", expm1, np.expm1, lambda n: exp(n.args[0]), r"\oper
 
 
 # ------------------------------------------------------------ sin, cos
+@inferring
 def sin(a: Any) -> Expr:
     """The elementwise sine; d sin(A) = cos(A) ⊙ dA."""
     return elementwise_node("sin", as_expr(a))
 
 
+@inferring
 def cos(a: Any) -> Expr:
     """The elementwise cosine; d cos(A) = −sin(A) ⊙ dA."""
     return elementwise_node("cos", as_expr(a))
@@ -129,6 +135,7 @@ register_elementwise("cos", cos, np.cos, lambda n: scale(-1.0, sin(n.args[0])), 
 
 
 # ----------------------------------------------------------------- tanh
+@inferring
 def tanh(a: Any) -> Expr:
     """The elementwise hyperbolic tangent; d tanh(A) = (1 − tanh²(A)) ⊙ dA."""
     return elementwise_node("tanh", as_expr(a))
@@ -140,6 +147,7 @@ register_elementwise("tanh", tanh, np.tanh,
 
 
 # --------------------------------------------------------------- arctan
+@inferring
 def arctan(a: Any) -> Expr:
     """The elementwise inverse tangent arctan∘(A), in (−π/2, π/2); d arctan(A) = (1 + A∘²)∘⁻¹ ⊙ dA."""
     return elementwise_node("arctan", as_expr(a))
@@ -156,6 +164,7 @@ register_elementwise("arctan", arctan, np.arctan, _arctan_derivative, r"\arctan"
 
 
 # ----------------------------------------------------------------- sqrt
+@inferring
 def sqrt(a: Any) -> Expr:
     """The elementwise square root A∘½ (the power ½); d sqrt(A) = ½ A∘⁻½ ⊙ dA."""
     return power(as_expr(a), 0.5)
@@ -166,6 +175,7 @@ register("sqrt", public="sqrt", function=sqrt, signature="(...)->(...)", node=Fa
 
 
 # --------------------------------------------------------------- square
+@inferring
 def square(a: Any) -> Expr:
     """The elementwise square A ⊙ A = A∘² (the power 2, as NumPy's ``square``); d A∘² = 2A ⊙ dA."""
     return power(as_expr(a), 2.0)
@@ -177,6 +187,7 @@ register("square", public="square", function=square, signature="(...)->(...)", n
 
 
 # -------------------------------------------------------------- sigmoid
+@inferring
 def sigmoid(a: Any) -> Expr:
     """The logistic function σ(A) = 1/(1 + e⁻ᴬ), elementwise; dσ(A) = σ(A) ⊙ σ(−A) ⊙ dA.
 

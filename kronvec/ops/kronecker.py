@@ -14,7 +14,7 @@ from ..contexts import CodeContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronFactorMap
-from ..registry import Params, Prec, Printing, register, signature_of
+from ..registry import Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import py_call
@@ -26,6 +26,7 @@ __all__ = ["kron", "kron_contract"]
 
 
 # ----------------------------------------------------------------- kron
+@inferring
 def kron(a: Any, b: Any) -> Expr:
     """The Kronecker product A ⊗ B."""
     a, b = as_expr(a), as_expr(b)

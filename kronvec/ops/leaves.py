@@ -10,7 +10,7 @@ from ..dims import BASE, Dim, dim, free_dim, size_text
 from ..errors import ShapeError
 from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
-from ..registry import SELF, Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, SELF, Transpose, inferring, register
 from ..shapes import Shape, fmt, matrix_transposed
 from ..shapes import refuse_named
 from ._evaluation_rules import constant_value
@@ -188,6 +188,7 @@ register(
 
 
 # -------------------------------------------------------------- identity
+@inferring
 def eye(n: int | str) -> Expr:
     """The n×n identity matrix I, as ``numpy.eye(n)`` (``kv.eye(n)``).
 
@@ -258,11 +259,13 @@ def filled(op: str, shape: Shape) -> Expr:
     return zeros(shape) if op == "zeros" else ones(shape)
 
 
+@inferring
 def zeros(*shape: Any) -> Expr:
     """The zero array of a shape, ``zeros(r, c)`` or ``zeros((r, c))`` (any number of axes)."""
     return Expr.make("zeros", (), NO_PARAMS, _shape_of(shape))
 
 
+@inferring
 def ones(*shape: Any) -> Expr:
     """The all-ones matrix J, ``ones(r, c)`` or ``ones((r, c))``; ``ones(())`` is the scalar 1."""
     shape = _shape_of(shape)

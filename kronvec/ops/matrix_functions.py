@@ -27,7 +27,7 @@ from ..maps.algebra import scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
-from ..registry import Prec, Printing, Transpose, register, signature_of
+from ..registry import Prec, Printing, Transpose, inferring, register, signature_of
 from ..shapes import Shape, broadcast_shapes_nd, divmod_index, fmt, member_text, whole_shape
 from ._code_templates import code_eigenbasis_frechet, code_eigh, code_for
 from ._evaluation_rules import lift
@@ -43,6 +43,7 @@ __all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frec
 
 
 
+@inferring
 def expm(a: Any) -> Expr:
     """The matrix exponential e^A = Σₖ Aᵏ/k!.
 
@@ -182,6 +183,7 @@ register(
 
 
 # ------------------------------------------------------- sqrtm and logm
+@inferring
 def sqrtm(a: Any) -> Expr:
     """The principal square root S = A^½ (S² = A, eigenvalues in the right half plane).
 
@@ -206,6 +208,7 @@ def sqrtm(a: Any) -> Expr:
     return Expr.make("sqrtm", (a,), NO_PARAMS, a.shape)
 
 
+@inferring
 def logm(a: Any) -> Expr:
     """The principal logarithm X = log A (e^X = A, eigenvalues with |Im| < π).
 

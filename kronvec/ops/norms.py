@@ -30,7 +30,7 @@ from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
-from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt, is_plain
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
@@ -57,6 +57,7 @@ __all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "sma
 
 
 # -------------------------------------------------------------- slogdet
+@inferring
 def slogdet(a: Any) -> tuple[Expr, Expr]:
     """(sign, logabsdet) of a square A as ``numpy.linalg.slogdet``: det A = sign · exp(logabsdet).
 

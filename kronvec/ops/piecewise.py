@@ -20,7 +20,7 @@ import numpy as np
 from ..contexts import PrintContext, StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._jvp_rules import map_shapes
@@ -44,6 +44,7 @@ def _difference(a: Expr, b: Expr) -> Expr:
 
 
 # ------------------------------------------------------------------ sign
+@inferring
 def sign(a: Any) -> Expr:
     """The elementwise sign, −1, 0 or 1 (NumPy's ``sign``); its derivative is 0
     (also at 0, where sign jumps)."""
@@ -60,6 +61,7 @@ register("sign", public="sign", function=sign, signature="(...)->(...)",
 
 
 # ------------------------------------------------------------------- abs
+@inferring
 def abs(a: Any) -> Expr:
     """The elementwise absolute value |Aᵢⱼ|; d abs(A) = sign(A) ⊙ dA, which is 0 at A = 0.
 
@@ -74,6 +76,7 @@ register_elementwise("abs", abs, np.abs, lambda n: sign(n.args[0]), r"\operatorn
 
 
 # ------------------------------------------------------------- heaviside
+@inferring
 def heaviside(x1: Any, x2: float) -> Expr:
     """The step function as NumPy's ``heaviside``: 0 where x1 < 0, ``x2`` where x1 == 0,
     1 where x1 > 0 (``x2`` a number); its derivative is 0.
@@ -109,6 +112,7 @@ register("heaviside", public="heaviside", function=heaviside, signature="(...),n
 
 
 # ------------------------------------------------------------------ relu
+@inferring
 def relu(a: Any) -> Expr:
     """max(A, 0) elementwise; d relu(A) = heaviside(A, 0) ⊙ dA, which is 0 at A = 0."""
     a = as_expr(a)
@@ -121,6 +125,7 @@ register_elementwise("relu", relu, lambda x: np.maximum(x, 0.0), lambda n: heavi
 
 
 # ------------------------------------------------------- maximum, minimum
+@inferring
 def maximum(a: Any, b: Any) -> Expr:
     """The elementwise maximum of A and B, broadcast as in NumPy (``np.maximum``).
 
@@ -134,6 +139,7 @@ def maximum(a: Any, b: Any) -> Expr:
     return Expr.make("maximum", (a, b), NO_PARAMS, shape)
 
 
+@inferring
 def minimum(a: Any, b: Any) -> Expr:
     """The elementwise minimum of A and B, broadcast as in NumPy (``np.minimum``).
 

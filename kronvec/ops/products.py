@@ -23,7 +23,7 @@ from ..maps import KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add_maps
 from ..maps.algebra import scale_map
 from ..maps.powers import MatrixPowerFrechetMap
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of, spec
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, inferring, register, signature_of, spec
 from ..registry import function as registry_function
 from ..shapes import matrix_transposed
 from ._code_templates import code_transpose
@@ -41,6 +41,7 @@ __all__ = ["matmul", "matrix_transpose", "inv", "solve", "matrix_power"]
 
 
 # --------------------------------------------------------------- matmul
+@inferring
 def matmul(*factors: Any) -> Expr:
     """The matrix product A₁A₂⋯Aₖ (shapes checked pairwise).
 
@@ -218,6 +219,7 @@ MATMUL = register(
 
 
 # ------------------------------------------------------------ transpose
+@inferring
 def matrix_transpose(a: Any) -> Expr:
     """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
     every member transposed (the last two axes swapped; ``X.mT``); scalars, and per-member
@@ -303,6 +305,7 @@ register(
 
 
 # ------------------------------------------------------------------ inv
+@inferring
 def inv(a: Any) -> Expr:
     """The matrix inverse A⁻¹ (evaluated by factorization and solves)."""
     a = as_expr(a)
@@ -353,6 +356,7 @@ INV = register(
 )
 
 
+@inferring
 def solve(a: Any, b: Any) -> Expr:
     """A⁻¹B, computed by a solve with a factorization of A (never an inverse)."""
     a, b = as_expr(a), as_expr(b)
@@ -368,6 +372,7 @@ SOLVE = register(
 
 
 # --------------------------------------------------------- matrix_power
+@inferring
 def matrix_power(a: Any, k: int) -> Expr:
     """Aᵏ for any integer k, as ``numpy.linalg.matrix_power``: A⁰ = I, A⁻ᵏ = (A⁻¹)ᵏ.
 

@@ -17,7 +17,7 @@ from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import LinearMap, TraceMap
 from ..maps.members import member_trace_map
-from ..registry import Prec, Printing, register, signature_of
+from ..registry import Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt, is_plain, smaller, stack_of
 from ..signature import normalize_keyword
 from ._evaluation_rules import lift
@@ -62,6 +62,7 @@ def _scalar_of_1x1(name: str) -> Any:
 
 
 # ---------------------------------------------------------------- trace
+@inferring
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A (a non-square matrix raises
     :class:`~kronvec.ShapeError`, the v1 contract); as ``numpy.trace(A, offset, axis1, axis2)``.
@@ -152,6 +153,7 @@ TRACE = register(
 
 
 # ------------------------------------------------------------------ det
+@inferring
 def det(a: Any) -> Expr:
     """det(A), a scalar, for a square A (computed from an LU or Cholesky factorization).
 
@@ -187,6 +189,7 @@ DET = register(
 
 
 # --------------------------------------------------------------- logdet
+@inferring
 def logdet(a: Any) -> Expr:
     """log|det A|, a scalar (equal to log det A when det A > 0).
 
@@ -213,6 +216,7 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
+@inferring
 def sum(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Expr:
     """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
     (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
@@ -256,6 +260,7 @@ SUM = register(
 
 
 # ----------------------------------------------------------------- norm
+@inferring
 def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
     """A matrix or vector norm, as ``numpy.linalg.norm(A, ord, axis, keepdims)``.
 

@@ -20,7 +20,7 @@ from ..expr import Expr, as_expr
 from ..maps import LinearMap
 from ..maps.algebra import compose
 from ..maps.axes import PermuteMap, ReshapeMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ..shapes import Shape, fmt
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
@@ -97,6 +97,7 @@ def _c_order_value(n: Any, x: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- reshape
+@inferring
 def reshape(a: Any, shape: Any, order: str = "C") -> Expr:
     """A's entries in another shape, as ``numpy.reshape(A, shape, order)``.
 
@@ -164,6 +165,7 @@ def _expanded(a: Expr, axes: tuple[int, ...]) -> Expr:
     return _reshaped("expand_dims", a, shape, Params(axes=axes))
 
 
+@inferring
 def expand_dims(a: Any, axis: Any) -> Expr:
     """A with axes of length one inserted at ``axis`` (an int or a tuple, counted in the
     result), as ``numpy.expand_dims``; ``A[:, None]`` and ``A[None]`` build it too.
@@ -231,6 +233,7 @@ register("index_newaxis", FAMILY, function=index_newaxis, node=False,
 
 
 # ----------------------------------------------------------------- squeeze
+@inferring
 def squeeze(a: Any, axis: Any = None) -> Expr:
     """A without axes of length one (all of them, or those at ``axis``), as ``numpy.squeeze``;
     an axis of another length raises.  Linear: a lazy reshape map."""
@@ -274,6 +277,7 @@ def _listed(axes: Any) -> tuple[Any, ...]:
     return tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
 
 
+@inferring
 def moveaxis(a: Any, source: Any, destination: Any) -> Expr:
     """A with the axes ``source`` moved to the positions ``destination`` (ints or sequences),
     the others kept in order, as ``numpy.moveaxis``.  Linear: a permutation of the axes."""
@@ -296,6 +300,7 @@ register("moveaxis", FAMILY, public="moveaxis", function=moveaxis, signature="(.
 
 
 # ------------------------------------------------------------------- outer
+@inferring
 def outer(a: Any, b: Any) -> Expr:
     """The outer product out[i, j] = a[i] b[j] of the flattened operands, as ``numpy.outer``:
     a bᵀ for two column vectors.  Bilinear: d outer = outer(da, b) + outer(a, db)."""

@@ -30,7 +30,7 @@ from ..contexts import PrintContext, StyledPrintContext
 from ..expr import Expr, NO_PARAMS, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap, LinearMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._jvp_rules import map_shapes
@@ -72,6 +72,7 @@ def _gaussian(a: Expr, c: float) -> Expr:
 
 
 # -------------------------------------------------------------- gammaln
+@inferring
 def gammaln(a: Any) -> Expr:
     """log |Γ(A)| elementwise, as ``scipy.special.gammaln``; d gammaln(A) = ψ(A) ⊙ dA
     (ψ = digamma)."""
@@ -79,6 +80,7 @@ def gammaln(a: Any) -> Expr:
 
 
 # -------------------------------------------------------------- digamma
+@inferring
 def digamma(a: Any) -> Expr:
     """ψ(A) = Γ'(A)/Γ(A) elementwise, as ``scipy.special.digamma``; d ψ(A) = ψ⁽¹⁾(A) ⊙ dA
     (the trigamma function, ``polygamma(1, A)``)."""
@@ -90,7 +92,12 @@ register_elementwise("gammaln", gammaln, _scipy("gammaln"), lambda n: digamma(n.
                      unicode="logΓ",
                      code=code_for(numpy="special.gammaln({0})", jax="jspecial.gammaln({0})",
                                    torch="torch.special.gammaln({0})"))
-register_elementwise("digamma", digamma, _scipy("digamma"), lambda n: polygamma(1, n.args[0]), r"\psi",
+def _digamma_derivative(node: Expr) -> Expr:
+    """ψ'(A) = polygamma(1, A)."""
+    return polygamma(1, node.args[0])
+
+
+register_elementwise("digamma", digamma, _scipy("digamma"), _digamma_derivative, r"\psi",
                      "the digamma function ψ(A) = Γ'(A)/Γ(A) elementwise (derivative polygamma(1, A))",
                      domain="positive", unicode="ψ",
                      code=code_for(numpy="special.digamma({0})", jax="jspecial.digamma({0})",
@@ -98,6 +105,7 @@ register_elementwise("digamma", digamma, _scipy("digamma"), lambda n: polygamma(
 
 
 # ------------------------------------------------------------ polygamma
+@inferring
 def polygamma(n: int, x: Any) -> Expr:
     """ψ⁽ⁿ⁾(X), the n-th derivative of the digamma function, elementwise, as
     ``scipy.special.polygamma(n, x)`` for an integer n ≥ 0 (polygamma(0, X) is digamma(X));
@@ -143,12 +151,14 @@ register("polygamma", public="polygamma", function=polygamma, signature="int,(..
 
 
 # ------------------------------------------------------------ erf, erfc
+@inferring
 def erf(a: Any) -> Expr:
     """The error function erf(A) = (2/√π) ∫₀ᴬ e^(−t²) dt elementwise, as ``scipy.special.erf``;
     d erf(A) = (2/√π) e^(−A∘²) ⊙ dA."""
     return elementwise_node("erf", as_expr(a))
 
 
+@inferring
 def erfc(a: Any) -> Expr:
     """The complementary error function erfc(A) = 1 − erf(A) elementwise, as
     ``scipy.special.erfc`` (exact in the tail, where 1 − erf(A) rounds to 0);
@@ -169,6 +179,7 @@ register_elementwise("erfc", erfc, _scipy("erfc"), lambda n: scale(-_ERF_SLOPE, 
 
 
 # ----------------------------------------------------------------- ndtr
+@inferring
 def ndtr(a: Any) -> Expr:
     """Φ(A), the standard normal distribution function, elementwise, as ``scipy.special.ndtr``;
     d Φ(A) = φ(A) ⊙ dA with φ(x) = e^(−x²/2)/√(2π)."""
@@ -183,6 +194,7 @@ register_elementwise("ndtr", ndtr, _scipy("ndtr"),
 
 
 # ------------------------------------------------------------- log_ndtr
+@inferring
 def log_ndtr(a: Any) -> Expr:
     """log Φ(A) elementwise, as ``scipy.special.log_ndtr`` (exact far into the lower tail:
     log Φ(−10³) ≈ −5·10⁵); d log Φ(A) = (φ/Φ)(A) ⊙ dA, the ratio computed stably
@@ -228,6 +240,7 @@ register("ndtr_ratio", function=ndtr_ratio, signature="(...)->(...)", stacks=Tru
 
 
 # ---------------------------------------------------------------- logit
+@inferring
 def logit(a: Any) -> Expr:
     """logit(A) = log(A/(1 − A)) elementwise on (0, 1), the inverse of the sigmoid, as
     ``scipy.special.logit``; d logit(A) = (A ⊙ (𝟙 − A))∘⁻¹ ⊙ dA.  logit(σ(A)) = A."""
@@ -244,6 +257,7 @@ register_elementwise("logit", logit, _scipy("logit"),
 
 
 # ---------------------------------------------------------- xlogy, xdivy
+@inferring
 def xlogy(x: Any, y: Any) -> Expr:
     """X ⊙ log(Y) elementwise, broadcast as in NumPy, and 0 where X = 0 (also at Y = 0), as
     ``scipy.special.xlogy``; d xlogy(X, Y) = log(Y) ⊙ dX + xdivy(X, Y) ⊙ dY."""

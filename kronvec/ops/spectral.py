@@ -35,7 +35,7 @@ from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleM
                     commutation_map)
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..registry import Params, Prec, Printing, register, signature_of
+from ..registry import Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import first_member, fmt, member_text, stack_of
 from ._code_templates import code_eigh
 from ._evaluation_rules import with_node
@@ -161,6 +161,7 @@ register(
 
 
 # ----------------------------------------------------------------- eigh
+@inferring
 def eigvalsh(a: Any, UPLO: str = "L") -> Expr:
     """The eigenvalues w of a symmetric A, ascending, as an (n, 1) column (``numpy.linalg.eigvalsh``).
 
@@ -296,6 +297,7 @@ register(
 )
 
 
+@inferring
 def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
     """(w, V) with A = V diag(w) Vᵀ for a symmetric A, as ``numpy.linalg.eigh``.
 
@@ -327,6 +329,7 @@ def _k(a: Expr) -> int:
     return min(a.shape[-2:])
 
 
+@inferring
 def svd(a: Any, compute_uv: bool = True) -> Any:
     """(U, s, Vᵀ) with A = U diag(s) Vᵀ, reduced, as ``numpy.linalg.svd(A, full_matrices=False)``.
 

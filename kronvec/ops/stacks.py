@@ -29,7 +29,7 @@ from .. import registry
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ..signature import axis_error
 from ._code_templates import code_for
@@ -65,6 +65,7 @@ def normalize_axes(op: str, axis: Any, shape: Shape | int) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------ permute_dims
+@inferring
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Expr:
     """The axes of A permuted, as ``numpy.transpose``: all reversed by default (Aᵀ for a
     matrix, ``(m, n, b)`` for a ``(b, n, m)`` stack); ``axes`` gives the new order.
@@ -122,6 +123,7 @@ register(
 )
 
 
+@inferring
 def swapaxes(a: Any, axis1: int, axis2: int) -> Expr:
     """A with two axes interchanged, as ``numpy.swapaxes``; ``swapaxes(X, -1, -2)`` transposes
     each member of a stack (``X.mT``), and for a matrix ``swapaxes(A, 0, 1)`` is Aᵀ."""
@@ -269,6 +271,7 @@ def _contracted_axes(axes: Any, shape: Shape) -> tuple[int, ...]:
     return out
 
 
+@inferring
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
     """The sums of products over axes of A and B, as ``numpy.tensordot(A, B, axes)``.
 

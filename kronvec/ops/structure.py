@@ -7,7 +7,7 @@ import numpy as np
 
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
-from ..registry import Printing, SELF, register, signature_of
+from ..registry import Printing, SELF, inferring, register, signature_of
 from ..shapes import stack_of
 from ._evaluation_rules import lift
 from ._printing_rules import call_printing, func_print, py_call
@@ -17,6 +17,7 @@ __all__ = ["diag"]
 
 
 
+@inferring
 def diag(a: Any) -> Expr:
     """diag(v) for an (n, 1) vector: the (n, n) diagonal matrix; for a square
     (n, n) matrix A: its diagonal as an (n, 1) vector.

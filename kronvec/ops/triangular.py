@@ -32,7 +32,7 @@ from ..maps import KronMap, TriangleMap, TriSolveMap, commutation_map
 from ..maps.algebra import compose
 from ..maps.algebra import scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, inferring, register, signature_of
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import NodeInfo, matrix_transpose_value, with_node
@@ -175,6 +175,7 @@ register(
 
 
 # ------------------------------------------------------------- cholesky
+@inferring
 def cholesky(a: Any) -> Expr:
     """The Cholesky factor L of a symmetric positive definite A: A = LLᵀ, L lower triangular.
 
@@ -265,6 +266,7 @@ CHOLESKY = register(
 
 
 # ------------------------------------------------------ solve_triangular
+@inferring
 def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
                      unit_diagonal: bool = False) -> Expr:
     """X = op(T)⁻¹ B as ``scipy.linalg.solve_triangular``: T is the named triangle of A.
