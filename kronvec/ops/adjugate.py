@@ -22,7 +22,7 @@ import numpy as np
 
 from ..contexts import PrintContext, CodeContext
 from .. import registry
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, TraceMap
 from ..maps.adjugate import AdjugateFrechetMap, adjugate_by_svd, adjugate_frechet
 from ..maps.algebra import add_maps
@@ -41,7 +41,7 @@ __all__ = ["adj", "adj_frechet", "adjugate_value"]
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
-def adj(a: Any) -> Expr:
+def adj(a: Operand) -> Expr:
     """adj(A) = det(A) A⁻¹ for a square A (each member of a stack), defined at singular A too."""
     a = as_expr(a)
     signature_of(registry.spec("det")).check("adj", [a.shape])
@@ -103,7 +103,7 @@ ADJ = register(
 )
 
 
-def adj_frechet(a: Any, h: Any) -> Expr:
+def adj_frechet(a: Operand, h: Operand) -> Expr:
     """d adj(A)[H], the derivative of the adjugate at A along H (linear in H; any A)."""
     a, h = as_expr(a), as_expr(h)
     if h.shape != a.shape:

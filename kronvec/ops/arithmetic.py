@@ -17,7 +17,7 @@ from scipy.linalg import blas
 from ..dims import BASE
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
+from ..expr import Expr, NO_PARAMS, Operand, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale_map
@@ -41,7 +41,7 @@ def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
 
 
 # ------------------------------------------------------------------- add
-def add(*terms: Any) -> Expr:
+def add(*terms: Operand) -> Expr:
     """The sum of the terms, with equal terms merged; shapes broadcast as in NumPy.
 
     A column b of shape (n, 1) added to an (n, m) matrix is spread as b𝟙ᵀ, a
@@ -198,7 +198,7 @@ register(
 
 
 # ----------------------------------------------------------------- scale
-def scale(c: float, a: Any) -> Expr:
+def scale(c: float, a: Operand) -> Expr:
     """c·A for a number c."""
     if isinstance(c, int) and c >= BASE:  # a size given as a name: a number once values are bound
         return smul(Constant(c), a)
@@ -251,7 +251,7 @@ register(
 
 
 # ------------------------------------------------------------------ smul
-def smul(s: Any, a: Any) -> Expr:
+def smul(s: Operand, a: Operand) -> Expr:
     """s·A for a scalar expression s (shape ``()`` or ``(1, 1)``)."""
     s, a = as_expr(s), as_expr(a)
     if not is_scalar(s):
@@ -369,7 +369,7 @@ register(
 
 
 # -------------------------------------------------------------- hadamard
-def hadamard(a: Any, b: Any) -> Expr:
+def hadamard(a: Operand, b: Operand) -> Expr:
     """The elementwise (Hadamard) product A ⊙ B of equally shaped matrices (for stacks, of
     shapes that broadcast as in NumPy)."""
     a, b = as_expr(a), as_expr(b)
@@ -442,7 +442,7 @@ register(
 
 # ----------------------------------------------------------------- power
 @inferring
-def power(a: Any, p: Any) -> Expr:
+def power(a: Operand, p: Any) -> Expr:
     """The elementwise power A∘ᵖ for a number p (``A ** p``).
 
     An expression as p (a scalar, or a matrix of A's shape), or a scalar A

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..contexts import CodeContext
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
@@ -99,7 +99,7 @@ def stack_reduction(op: str, a: Expr, axis: Any, keepdims: bool) -> Expr:
 
 # ----------------------------------------------------------------- mean
 @inferring
-def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
+def mean(a: Operand, axis: int | None = None, keepdims: bool = False) -> Expr:
     """The mean of the entries (``axis=None``), of each column (0) or of each row (1), as ``np.mean``.
 
     It is the sum divided by the slice length: mean(A, axis=0) = 𝟙ᵀA/n.  For a stack,
@@ -124,7 +124,7 @@ MEAN = register("mean", public="mean", function=mean, signature=AXIS_REDUCTION, 
 
 # ------------------------------------------------------------- max, min
 def _extremum(kind: str) -> Callable[..., Expr]:
-    def reduce(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
+    def reduce(a: Operand, axis: Any = None, keepdims: bool = False) -> Expr:
         a = as_expr(a)
         if a.shape == () and axis is None:
             return a
@@ -145,7 +145,7 @@ def _weights(kind: str) -> Callable[[Expr, Any], Expr]:
 
 
 def _stack_extremum(kind: str) -> Callable[..., Expr]:
-    def reduce(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
+    def reduce(a: Operand, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
         return stack_reduction(f"reduce_{kind}", as_expr(a), axes, keepdims)
     reduce.__name__ = reduce.__qualname__ = f"reduce_{kind}"
     reduce.__doc__ = f"The {kind}ima of a stack over ``axes``, as ``np.{kind}`` (``kv.{kind}`` of a stack)."

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..contexts import CodeContext
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..shapes import fmt
 from ..maps import KronMap, LinearMap
 from ..maps.axes import ReshapeMap
@@ -31,7 +31,7 @@ __all__ = ["cumsum"]
 
 # --------------------------------------------------------------- cumsum
 @inferring
-def cumsum(a: Any, axis: int | None = None) -> Expr:
+def cumsum(a: Operand, axis: int | None = None) -> Expr:
     """The cumulative sums of A's entries, as ``numpy.cumsum(A, axis)``.
 
     ``axis=0``: down each column, C = L A with L = tril(𝟙), Cᵢⱼ = Σ_{k≤i} Aₖⱼ;

@@ -28,7 +28,7 @@ import scipy.linalg as sla
 
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
@@ -61,7 +61,7 @@ def _lower_if_square(node: Expr) -> str | None:
 
 # ------------------------------------------------------------------- qr
 @inferring
-def qr(a: Any) -> tuple[Expr, Expr]:
+def qr(a: Operand) -> tuple[Expr, Expr]:
     """(Q, R) with A = QR, reduced, as ``numpy.linalg.qr(A)`` (mode "reduced").
 
     For A of shape (m, n) and k = min(m, n): Q (m, k) with QᵀQ = I and R (k, n)
@@ -155,7 +155,7 @@ register_outputs("qr", qr, _qr_full, _qr_code, [
 
 # ------------------------------------------------------------------- lu
 @inferring
-def lu(a: Any) -> tuple[Expr, Expr, Expr]:
+def lu(a: Operand) -> tuple[Expr, Expr, Expr]:
     """(P, L, U) with A = PLU, as ``scipy.linalg.lu(A)``.
 
     For A of shape (m, n) and k = min(m, n): P (m, m) a permutation matrix
@@ -262,7 +262,7 @@ register_outputs("lu", lu, _lu_full, _lu_code, [
 
 # ----------------------------------------------------------------- pinv
 @inferring
-def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
+def pinv(a: Operand, rtol: float | None = None, hermitian: bool = False) -> Expr:
     """The Moore–Penrose inverse A⁺ (``numpy.linalg.pinv``), of shape (n, m) for A (m, n).
 
     Along perturbations that keep the rank (Golub & Pereyra, 1973); the Jacobian exists where

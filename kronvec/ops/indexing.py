@@ -25,7 +25,7 @@ import numpy as np
 from .. import registry
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..dims import BASE, size_text
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..indices import as_range, as_slice, disjoint, is_named_range, key_text, normalize_key, within
 from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
@@ -39,7 +39,7 @@ __all__ = ["getitem", "index", "place", "selected_rows"]
 
 
 
-def getitem(a: Any, key: Any) -> Expr:
+def getitem(a: Operand, key: Any) -> Expr:
     """``a[key]`` with NumPy's basic indexing; vectors are ``(n, 1)`` columns.
 
     ``X[i, j]`` is the entry (a scalar), ``X[:, j]`` the column ``(n, 1)``,
@@ -132,7 +132,7 @@ def _disjoint(a: range, b: range) -> bool:
     return not set(a) & set(b)
 
 
-def index(a: Any, rows: range, cols: range, shape: Shape) -> Expr:
+def index(a: Operand, rows: range, cols: range, shape: Shape) -> Expr:
     """The entries of ``a`` at ``rows`` and ``cols`` (ranges), as a matrix of ``shape``.
 
     ``shape`` is ``(len(rows), len(cols))``, or ``()`` for one entry taken as a
@@ -284,7 +284,7 @@ register(
 
 
 # ----------------------------------------------------------------- place
-def place(g: Any, rows: range, cols: range, shape: Shape) -> Expr:
+def place(g: Operand, rows: range, cols: range, shape: Shape) -> Expr:
     """The zero matrix of ``shape`` with ``g`` at ``rows`` and ``cols`` (ranges).
 
     The adjoint of indexing: ⟨place(G, [r, c]), H⟩ = ⟨G, H[r, c]⟩; gradients

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..contexts import CodeContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronFactorMap
 from ..registry import Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt
@@ -27,7 +27,7 @@ __all__ = ["kron", "kron_contract"]
 
 # ----------------------------------------------------------------- kron
 @inferring
-def kron(a: Any, b: Any) -> Expr:
+def kron(a: Operand, b: Operand) -> Expr:
     """The Kronecker product A ⊗ B."""
     a, b = as_expr(a), as_expr(b)
     shape = signature_of(KRON).check("kron", [a.shape, b.shape])
@@ -58,7 +58,7 @@ KRON = register(
 )
 
 
-def kron_contract(big: Any, other: Any, small_shape: tuple[int, int], side: str) -> Expr:
+def kron_contract(big: Operand, other: Operand, small_shape: tuple[int, int], side: str) -> Expr:
     """Contract ``big`` (shaped like A ⊗ B) with one Kronecker factor.
 
     With ``big`` viewed as blocks ``big[i*p + k, j*q + l]`` for A of shape

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..contexts import CodeContext
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..lazy import LazyModule
 from ..maps import DiagRankOneMap, LinearMap
 from ..registry import Params, inferring, register, spec
@@ -56,7 +56,7 @@ __all__ = ["softplus", "logsumexp", "softmax", "log_softmax"]
 
 # ------------------------------------------------------------- softplus
 @inferring
-def softplus(a: Any) -> Expr:
+def softplus(a: Operand) -> Expr:
     """softplus(A) = log(1 + eᴬ) elementwise, evaluated as ``np.logaddexp(0, A)``;
     d softplus(A) = σ(A) ⊙ dA.
 
@@ -73,7 +73,7 @@ register_elementwise("softplus", softplus, lambda x: np.logaddexp(0.0, x), lambd
 
 # ------------------------------------------------------------ logsumexp
 @inferring
-def logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
+def logsumexp(a: Operand, axis: Any = None, keepdims: bool = False) -> Expr:
     """log Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
     as ``scipy.special.logsumexp`` with the reduced axis kept: (1, m) or (n, 1)
     (``keepdims=True`` with ``axis=None`` gives the 1×1 matrix).
@@ -119,7 +119,7 @@ LOGSUMEXP = register(
 )
 
 
-def reduce_logsumexp(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
+def reduce_logsumexp(a: Operand, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
     """log Σ exp(X) of a stack over ``axes``, as ``scipy.special.logsumexp`` (``kv.logsumexp``
     of a stack); its gradient is softmax(X, axis=axes)."""
     return stack_reduction("reduce_logsumexp", as_expr(a), axes, keepdims)
@@ -173,7 +173,7 @@ def log_softmax(a: Any, axis: int | None = None) -> Expr:
 _ONE_ENTRY = {"softmax": "ones", "log_softmax": "zeros"}  # the value along a slice of one entry
 
 
-def _normalized(op: str, a: Any, axis: int | None) -> Expr:
+def _normalized(op: str, a: Operand, axis: int | None) -> Expr:
     """softmax or log_softmax of ``a`` along ``axis`` (a constant along slices of one entry)."""
     a = as_expr(a)
     if not is_plain(a.shape):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..contexts import PrintContext, StyledPrintContext
-from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
+from ..expr import Expr, NO_PARAMS, Operand, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
 from ..registry import Params, Prec, Printing, inferring, register
 from ._code_templates import code_for
@@ -45,7 +45,7 @@ def _difference(a: Expr, b: Expr) -> Expr:
 
 # ------------------------------------------------------------------ sign
 @inferring
-def sign(a: Any) -> Expr:
+def sign(a: Operand) -> Expr:
     """The elementwise sign, −1, 0 or 1 (NumPy's ``sign``); its derivative is 0
     (also at 0, where sign jumps)."""
     a = as_expr(a)
@@ -62,7 +62,7 @@ register("sign", public="sign", function=sign, signature="(...)->(...)",
 
 # ------------------------------------------------------------------- abs
 @inferring
-def abs(a: Any) -> Expr:
+def abs(a: Operand) -> Expr:
     """The elementwise absolute value |Aᵢⱼ|; d abs(A) = sign(A) ⊙ dA, which is 0 at A = 0.
 
     Printed ``abs(A)``, since |A| is the determinant in the Matrix Cookbook's notation.
@@ -77,7 +77,7 @@ register_elementwise("abs", abs, np.abs, lambda n: sign(n.args[0]), r"\operatorn
 
 # ------------------------------------------------------------- heaviside
 @inferring
-def heaviside(x1: Any, x2: float) -> Expr:
+def heaviside(x1: Operand, x2: float) -> Expr:
     """The step function as NumPy's ``heaviside``: 0 where x1 < 0, ``x2`` where x1 == 0,
     1 where x1 > 0 (``x2`` a number); its derivative is 0.
 
@@ -113,7 +113,7 @@ register("heaviside", public="heaviside", function=heaviside, signature="(...),n
 
 # ------------------------------------------------------------------ relu
 @inferring
-def relu(a: Any) -> Expr:
+def relu(a: Operand) -> Expr:
     """max(A, 0) elementwise; d relu(A) = heaviside(A, 0) ⊙ dA, which is 0 at A = 0."""
     a = as_expr(a)
     return a if a.op == "relu" else elementwise_node("relu", a)
@@ -126,7 +126,7 @@ register_elementwise("relu", relu, lambda x: np.maximum(x, 0.0), lambda n: heavi
 
 # ------------------------------------------------------- maximum, minimum
 @inferring
-def maximum(a: Any, b: Any) -> Expr:
+def maximum(a: Operand, b: Operand) -> Expr:
     """The elementwise maximum of A and B, broadcast as in NumPy (``np.maximum``).
 
     d maximum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(A − B, ½) and
@@ -140,7 +140,7 @@ def maximum(a: Any, b: Any) -> Expr:
 
 
 @inferring
-def minimum(a: Any, b: Any) -> Expr:
+def minimum(a: Operand, b: Operand) -> Expr:
     """The elementwise minimum of A and B, broadcast as in NumPy (``np.minimum``).
 
     d minimum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(B − A, ½) and

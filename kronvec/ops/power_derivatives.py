@@ -17,7 +17,7 @@ from typing import Any
 
 from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.axes import BroadcastMap
@@ -50,7 +50,7 @@ def _shape(name: str, *args: Expr) -> Shape:
                          f"broadcast") from None
 
 
-def matrix_power_frechet(a: Any, h: Any, k: int) -> Expr:
+def matrix_power_frechet(a: Operand, h: Operand, k: int) -> Expr:
     """L(A, H) = Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ, the derivative of Aᵏ (k ≥ 1) in the direction H."""
     a, h, k = as_expr(a), as_expr(h), int(k)
     shape = _shape("matrix_power_frechet", a, h)
@@ -65,7 +65,7 @@ def matrix_power_frechet(a: Any, h: Any, k: int) -> Expr:
     return Expr.make("matrix_power_frechet", (a, h), Params(k=k), shape)
 
 
-def matrix_power_frechet2(a: Any, x: Any, y: Any, k: int) -> Expr:
+def matrix_power_frechet2(a: Operand, x: Operand, y: Operand, k: int) -> Expr:
     """Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ: with X and Y swapped and added, the derivative of L(A, Y) in A along X."""
     a, x, y, k = as_expr(a), as_expr(x), as_expr(y), int(k)
     shape = _shape("matrix_power_frechet2", a, x, y)

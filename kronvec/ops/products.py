@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..contexts import StyledPrintContext
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add_maps
 from ..maps.algebra import scale_map
@@ -220,7 +220,7 @@ MATMUL = register(
 
 # ------------------------------------------------------------ transpose
 @inferring
-def matrix_transpose(a: Any) -> Expr:
+def matrix_transpose(a: Operand) -> Expr:
     """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
     every member transposed (the last two axes swapped; ``X.mT``); scalars, and per-member
     scalars of a stack, are their own transposes.
@@ -306,7 +306,7 @@ register(
 
 # ------------------------------------------------------------------ inv
 @inferring
-def inv(a: Any) -> Expr:
+def inv(a: Operand) -> Expr:
     """The matrix inverse A⁻¹ (evaluated by factorization and solves)."""
     a = as_expr(a)
     signature_of(INV).check("inv", [a.shape])
@@ -357,7 +357,7 @@ INV = register(
 
 
 @inferring
-def solve(a: Any, b: Any) -> Expr:
+def solve(a: Operand, b: Operand) -> Expr:
     """A⁻¹B, computed by a solve with a factorization of A (never an inverse)."""
     a, b = as_expr(a), as_expr(b)
     signature_of(SOLVE).check("solve", [a.shape, b.shape])
@@ -373,7 +373,7 @@ SOLVE = register(
 
 # --------------------------------------------------------- matrix_power
 @inferring
-def matrix_power(a: Any, k: int) -> Expr:
+def matrix_power(a: Operand, k: int) -> Expr:
     """Aᵏ for any integer k, as ``numpy.linalg.matrix_power``: A⁰ = I, A⁻ᵏ = (A⁻¹)ᵏ.
 
     d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ for k > 0, written out for k ≤ 3 and otherwise a lazy

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..maps import LinearMap
 from ..maps.algebra import compose
 from ..maps.axes import PermuteMap, ReshapeMap
@@ -98,7 +98,7 @@ def _c_order_value(n: Any, x: Any) -> np.ndarray:
 
 # ----------------------------------------------------------------- reshape
 @inferring
-def reshape(a: Any, shape: Any, order: str = "C") -> Expr:
+def reshape(a: Operand, shape: Any, order: str = "C") -> Expr:
     """A's entries in another shape, as ``numpy.reshape(A, shape, order)``.
 
     ``order="C"`` reads and writes the entries with the last axis changing fastest,
@@ -166,7 +166,7 @@ def _expanded(a: Expr, axes: tuple[int, ...]) -> Expr:
 
 
 @inferring
-def expand_dims(a: Any, axis: Any) -> Expr:
+def expand_dims(a: Operand, axis: Any) -> Expr:
     """A with axes of length one inserted at ``axis`` (an int or a tuple, counted in the
     result), as ``numpy.expand_dims``; ``A[:, None]`` and ``A[None]`` build it too.
     Linear: its derivative inserts the same axes in the tangent (a lazy reshape map)."""
@@ -206,7 +206,7 @@ register(
 )
 
 
-def index_newaxis(a: Any, key: Any) -> Expr:
+def index_newaxis(a: Operand, key: Any) -> Expr:
     """``a[key]`` for a key of ``None`` (new axes), full slices ``:`` and ``...``, as NumPy:
     ``X[:, None, :]`` is ``(n, 1, m)`` for X ``(n, m)``, ``A[None]`` is ``(1, *A.shape)``."""
     a = as_expr(a)
@@ -234,7 +234,7 @@ register("index_newaxis", FAMILY, function=index_newaxis, node=False,
 
 # ----------------------------------------------------------------- squeeze
 @inferring
-def squeeze(a: Any, axis: Any = None) -> Expr:
+def squeeze(a: Operand, axis: Any = None) -> Expr:
     """A without axes of length one (all of them, or those at ``axis``), as ``numpy.squeeze``;
     an axis of another length raises.  Linear: a lazy reshape map."""
     a = as_expr(a)
@@ -278,7 +278,7 @@ def _listed(axes: Any) -> tuple[Any, ...]:
 
 
 @inferring
-def moveaxis(a: Any, source: Any, destination: Any) -> Expr:
+def moveaxis(a: Operand, source: Any, destination: Any) -> Expr:
     """A with the axes ``source`` moved to the positions ``destination`` (ints or sequences),
     the others kept in order, as ``numpy.moveaxis``.  Linear: a permutation of the axes."""
     a = as_expr(a)
@@ -301,7 +301,7 @@ register("moveaxis", FAMILY, public="moveaxis", function=moveaxis, signature="(.
 
 # ------------------------------------------------------------------- outer
 @inferring
-def outer(a: Any, b: Any) -> Expr:
+def outer(a: Operand, b: Operand) -> Expr:
     """The outer product out[i, j] = a[i] b[j] of the flattened operands, as ``numpy.outer``:
     a bᵀ for two column vectors.  Bilinear: d outer = outer(da, b) + outer(a, db)."""
     a, b = as_expr(a), as_expr(b)

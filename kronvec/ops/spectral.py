@@ -30,7 +30,7 @@ import numpy as np
 
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleMap,
                     commutation_map)
 from ..maps.algebra import add_maps
@@ -64,7 +64,7 @@ def _mirror(uplo: str) -> str:
 
 
 # --------------------------------------------------------------- gapinv
-def gapinv(x: Any, what: str = "eigh", nonzero: bool = False) -> Expr:
+def gapinv(x: Operand, what: str = "eigh", nonzero: bool = False) -> Expr:
     """F(x): Fᵢⱼ = 1/(xⱼ − xᵢ) for i ≠ j and 0 on the diagonal, for a column x (n, 1).
 
     The factor of eigenvector (x = w) and singular vector (x = s∘²)
@@ -162,7 +162,7 @@ register(
 
 # ----------------------------------------------------------------- eigh
 @inferring
-def eigvalsh(a: Any, UPLO: str = "L") -> Expr:
+def eigvalsh(a: Operand, UPLO: str = "L") -> Expr:
     """The eigenvalues w of a symmetric A, ascending, as an (n, 1) column (``numpy.linalg.eigvalsh``).
 
     Only the ``UPLO`` triangle of A is read ("L" lower, "U" upper): A stands
@@ -298,7 +298,7 @@ register(
 
 
 @inferring
-def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
+def eigh(a: Operand, UPLO: str = "L") -> tuple[Expr, Expr]:
     """(w, V) with A = V diag(w) Vᵀ for a symmetric A, as ``numpy.linalg.eigh``.
 
     w are the eigenvalues, ascending, as an (n, 1) column; V the orthonormal
@@ -330,7 +330,7 @@ def _k(a: Expr) -> int:
 
 
 @inferring
-def svd(a: Any, compute_uv: bool = True) -> Any:
+def svd(a: Operand, compute_uv: bool = True) -> Any:
     """(U, s, Vᵀ) with A = U diag(s) Vᵀ, reduced, as ``numpy.linalg.svd(A, full_matrices=False)``.
 
     For A of shape (m, n) and k = min(m, n): U (m, k), s (k, 1) descending,

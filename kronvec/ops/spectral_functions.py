@@ -23,7 +23,7 @@ import numpy as np
 
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
 from ..maps.algebra import add_maps
 from ..maps.eigen_frechet import EigfunFrechetMap
@@ -108,7 +108,7 @@ def _aligned_rows(node: Expr, moving: list[int], moving_rows: list[range], w: Ex
 
 
 # -------------------------------------------------------------- divdiff
-def divdiff(w: Any, g: Any, gprime: Any = None) -> Expr:
+def divdiff(w: Operand, g: Operand, gprime: Operand | None = None) -> Expr:
     """Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ) for i ≠ j, 0 on the diagonal; (g'ᵢ + g'ⱼ)/2 where wᵢ ≈ wⱼ.
 
     Without ``gprime`` a tie raises :class:`~kronvec.DegenerateError`.
@@ -200,7 +200,7 @@ register(
 
 
 # --------------------------------------------------------------- eigfun
-def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
+def eigfun(a: Operand, g: Operand, UPLO: str = "L") -> Expr:
     """V diag(g) Vᵀ for the eigenvectors V of ``eigh(A, UPLO)`` and a column g (n, 1).
 
     Its derivative is the Daleckii–Krein form V (Γ ⊙ Vᵀ dAₛ V) Vᵀ + V diag(dg) Vᵀ

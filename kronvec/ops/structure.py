@@ -1,11 +1,9 @@
 """Diagonals: diag(v) builds a diagonal matrix, diag(A) extracts one."""
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
 from ..registry import Printing, SELF, inferring, register, signature_of
 from ..shapes import stack_of
@@ -18,7 +16,7 @@ __all__ = ["diag"]
 
 
 @inferring
-def diag(a: Any) -> Expr:
+def diag(a: Operand) -> Expr:
     """diag(v) for an (n, 1) vector: the (n, n) diagonal matrix; for a square
     (n, n) matrix A: its diagonal as an (n, 1) vector.
 

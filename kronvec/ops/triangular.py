@@ -27,7 +27,7 @@ from scipy.linalg import lapack
 
 from ..contexts import PrintContext, CodeContext, EvaluationContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, TriangleMap, TriSolveMap, commutation_map
 from ..maps.algebra import compose
 from ..maps.algebra import scale_map
@@ -49,7 +49,7 @@ _MIRRORS = ("mirror_lower", "mirror_upper")
 
 
 # ------------------------------------------------------------------ tri
-def tri(a: Any, kind: str) -> Expr:
+def tri(a: Operand, kind: str) -> Expr:
     """One part of the square matrix A, by ``kind``.
 
     ``lower`` tril(A), ``upper`` triu(A), ``strict_lower`` tril(A, −1),
@@ -176,7 +176,7 @@ register(
 
 # ------------------------------------------------------------- cholesky
 @inferring
-def cholesky(a: Any) -> Expr:
+def cholesky(a: Operand) -> Expr:
     """The Cholesky factor L of a symmetric positive definite A: A = LLᵀ, L lower triangular.
 
     As ``numpy.linalg.cholesky``, only the lower triangle of A is read: the
@@ -267,7 +267,7 @@ CHOLESKY = register(
 
 # ------------------------------------------------------ solve_triangular
 @inferring
-def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
+def solve_triangular(a: Operand, b: Operand, trans: Any = 0, lower: bool = False,
                      unit_diagonal: bool = False) -> Expr:
     """X = op(T)⁻¹ B as ``scipy.linalg.solve_triangular``: T is the named triangle of A.
 
