@@ -155,7 +155,7 @@ def _stack_extremum(kind: str) -> Callable[..., Expr]:
 def _extremum_value(kind: str) -> Callable[..., Any]:
     reduce = np.max if kind == "max" else np.min
 
-    def value(node: Any, x: np.ndarray) -> Any:
+    def value(node: Expr, x: np.ndarray) -> Any:
         axis = node.params.axis
         return float(reduce(x)) if axis is None else reduce(x, axis=axis, keepdims=True)
     return value
@@ -164,7 +164,7 @@ def _extremum_value(kind: str) -> Callable[..., Any]:
 def _weights_value(kind: str) -> Callable[..., Any]:
     reduce = np.max if kind == "max" else np.min
 
-    def value(node: Any, x: np.ndarray) -> np.ndarray:
+    def value(node: Expr, x: np.ndarray) -> np.ndarray:
         axis = node.params.axis
         hit = (x == reduce(x, axis=axis, keepdims=True)).astype(float)
         result: np.ndarray = hit / hit.sum(axis=axis, keepdims=True)

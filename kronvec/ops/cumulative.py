@@ -8,8 +8,6 @@ a 1-D array: the cumulative sum down the flattened column, dA ↦ L vec_C(dA).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..contexts import CodeContext
@@ -49,7 +47,7 @@ def cumsum(a: Operand, axis: int | None = None) -> Expr:
     return Expr.make("cumsum", (x,), Params(axis=axis), shape)
 
 
-def _cumsum_value(node: Any, x: np.ndarray) -> np.ndarray:
+def _cumsum_value(node: Expr, x: np.ndarray) -> np.ndarray:
     return np.cumsum(x, axis=node.params.axis)
 
 

@@ -319,7 +319,7 @@ def _full_rank(a: Expr) -> Expr:
     return Expr.make("pinv", (a,), Params(full_rank=True), matrix_transposed(a.shape))
 
 
-def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
+def _pinv_value(node: Expr, x: np.ndarray) -> np.ndarray:
     """``np.linalg.pinv``; for the factors of the derivative, by the SVD with NumPy's cutoff
     max(m, n)·ε·s₁, raising ``kv.DegenerateError`` where a singular value is at or below it."""
     if not dict(node.params).get("full_rank"):
@@ -351,7 +351,7 @@ def _pinv_jvp(node: Expr, i: int) -> Any:
                     KronTMap(left, matmul(X.mT, X), a.shape, node.shape))
 
 
-def _checked_value(node: Any, a: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _checked_value(node: Expr, a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``x`` (= pinv(a, rtol)), after checking that the cutoff discarded no singular value that the
     default cutoff keeps: the pseudo-inverse's derivative here is that of constant rank."""
     s = np.linalg.svd(a, compute_uv=False)

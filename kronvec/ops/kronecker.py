@@ -81,7 +81,7 @@ def kron_contract(big: Operand, other: Operand, small_shape: tuple[int, int], si
     return Expr.make("kron_contract", (big, other), Params(side=side), small_shape)
 
 
-def _kron_contract_value(node: Any, big: np.ndarray, other: np.ndarray) -> np.ndarray:
+def _kron_contract_value(node: Expr, big: np.ndarray, other: np.ndarray) -> np.ndarray:
     r, c = node.shape
     if node.params.side == "a":
         p, q = other.shape

@@ -101,7 +101,7 @@ def _softmax_of_argument(node: Expr) -> Expr:
     return softmax(node.args[0], axis=axis)
 
 
-def _logsumexp_value(node: Any, x: np.ndarray) -> Any:
+def _logsumexp_value(node: Expr, x: np.ndarray) -> Any:
     axis = node.params.axis
     return float(special.logsumexp(x)) if axis is None else special.logsumexp(x, axis=axis, keepdims=True)
 
@@ -184,7 +184,7 @@ def _normalized(op: str, a: Operand, axis: int | None) -> Expr:
     return Expr.make(op, (a,), Params(axis=axis), shape)
 
 
-def _normalized_value(op: str, node: Any, x: np.ndarray) -> np.ndarray:
+def _normalized_value(op: str, node: Expr, x: np.ndarray) -> np.ndarray:
     """``scipy.special.softmax`` or ``log_softmax`` along the node's axis."""
     result: np.ndarray = getattr(special, op)(x, axis=node.params.axis)
     return result

@@ -44,7 +44,7 @@ def _derivative(n: Expr) -> Expr:
     return scale(p, power0(n.args[0], p - 1.0, strict=n.params.strict or p < 0))
 
 
-def _value(node: Any, x: Any) -> Any:
+def _value(node: Expr, x: Any) -> Any:
     p = node.params.exponent
     if node.params.strict and np.any(np.asarray(x) == 0):
         raise DegenerateError("norm: no second derivative at a zero argument (a zero matrix, column or "

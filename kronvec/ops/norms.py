@@ -121,7 +121,7 @@ def signed_power(a: Operand, q: float) -> Expr:
     return Expr.make("signed_power", (a,), Params(q=float(q)), a.shape)
 
 
-def _abs_power_value(node: Any, x: np.ndarray) -> Any:
+def _abs_power_value(node: Expr, x: np.ndarray) -> Any:
     q = node.params.q
     ax = np.abs(x)
     if q >= 0:
@@ -130,7 +130,7 @@ def _abs_power_value(node: Any, x: np.ndarray) -> Any:
         return np.where(ax == 0, 0.0, ax ** q)
 
 
-def _signed_power_value(node: Any, x: np.ndarray) -> Any:
+def _signed_power_value(node: Expr, x: np.ndarray) -> Any:
     return np.sign(x) * _abs_power_value(node, x)
 
 
@@ -191,7 +191,7 @@ def vector_norm(a: Operand, p: float, axes: tuple[int, ...], keepdims: bool = Fa
     return Expr.make("vector_norm", (a,), params, shape)
 
 
-def _vector_norm_value(node: Any, x: np.ndarray) -> Any:
+def _vector_norm_value(node: Expr, x: np.ndarray) -> Any:
     par = node.params
     with np.errstate(divide="ignore", over="ignore"):
         out = np.sum(np.abs(x) ** par.p, axis=par.axes, keepdims=par.keepdims) ** (1.0 / par.p)

@@ -114,7 +114,7 @@ def _print_python(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"{e.op}({', '.join(printer(x) for x in e.args)}, {e.params.k})", Prec.ATOM
 
 
-def _frechet_value(node: Any, a: Any, h: Any) -> Any:
+def _frechet_value(node: Expr, a: Any, h: Any) -> Any:
     return power_frechet(a, h, node.params.k)
 
 
@@ -122,7 +122,7 @@ def _frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
     return f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, {e.params.k})"
 
 
-def _second_value(node: Any, a: Any, x: Any, y: Any) -> Any:
+def _second_value(node: Expr, a: Any, x: Any, y: Any) -> Any:
     return power_second(a, x, y, node.params.k)
 
 

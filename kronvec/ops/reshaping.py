@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from ..expr import Expr, Operand, as_expr
 from ..maps import LinearMap
@@ -118,14 +119,14 @@ def reshape(a: Operand, shape: Any, order: str = "C") -> Expr:
     return Expr.make("reshape", (a,), Params(order="F"), shape)
 
 
-def _print_reshaped(p: Any, e: Expr) -> tuple[str, int]:
+def _print_reshaped(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     extra = [str(e.shape)]
     if e.params.order == "F":
         extra.append("\\mathrm{order}=F" if p.s.latex else "order=F")
     return p.s.func("reshape", p(e.args[0]), *extra), Prec.ATOM
 
 
-def _python_reshaped(p: Any, e: Expr) -> tuple[str, int]:
+def _python_reshaped(p: PrintContext, e: Expr) -> tuple[str, int]:
     extra = ", order='F'" if e.params.order == "F" else ""
     return f"reshape({p(e.args[0])}, {e.shape}{extra})", Prec.ATOM
 
@@ -134,7 +135,7 @@ def _rebuild_reshaped(node: Expr, args: list[Expr]) -> Expr:
     return reshape(args[0], node.shape, node.params.order)
 
 
-def _reshape_code(g: Any, e: Expr, x: str) -> str:
+def _reshape_code(g: CodeContext, e: Expr, x: str) -> str:
     if e.params.order == "C":
         return f"{g.array_module}.reshape({x}, {e.shape})"
     if g.name == "torch":  # no order= in PyTorch: the C-order reshape of the reversed axes
@@ -179,7 +180,7 @@ def _axes_key(e: Expr, unit: str) -> str:
     return ", ".join(unit if k in e.params.axes else ":" for k in range(e.ndim))
 
 
-def _print_expanded(p: Any, e: Expr) -> tuple[str, int]:
+def _print_expanded(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base = p(e.args[0], Prec.ATOM)
     if p.s.latex:
         key = _axes_key(e, r"\mathrm{None}").replace(":", "{:}")
@@ -187,7 +188,7 @@ def _print_expanded(p: Any, e: Expr) -> tuple[str, int]:
     return f"{base}[{_axes_key(e, 'None')}]", Prec.ATOM
 
 
-def _python_expanded(p: Any, e: Expr) -> tuple[str, int]:
+def _python_expanded(p: PrintContext, e: Expr) -> tuple[str, int]:
     axes = e.params.axes
     return f"expand_dims({p(e.args[0])}, {axes[0] if len(axes) == 1 else axes})", Prec.ATOM
 
@@ -250,11 +251,11 @@ def squeeze(a: Operand, axis: Any = None) -> Expr:
     return _reshaped("squeeze", a, shape, Params(axes=axes))
 
 
-def _print_squeezed(p: Any, e: Expr) -> tuple[str, int]:
+def _print_squeezed(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return p.s.func("squeeze", p(e.args[0])), Prec.ATOM
 
 
-def _python_squeezed(p: Any, e: Expr) -> tuple[str, int]:
+def _python_squeezed(p: PrintContext, e: Expr) -> tuple[str, int]:
     return f"squeeze({p(e.args[0])}, {e.params.axes})", Prec.ATOM
 
 
