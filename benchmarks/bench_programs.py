@@ -23,7 +23,8 @@ softmax nested 10 and 20 deep (``str`` of F, ``str`` and ``differential()`` of
 ``kv.jacobian(F, X)`` and of ``kv.jacobian(Σ F, X)``, ``str`` of the gradient;
 target ≤ 100,000 and at most 3× the size at depth 10), and the time of
 ``import kronvec`` against ``import numpy, scipy.linalg`` in fresh interpreters
-(CPU time, bytecode cached, the two alternated, median and best of 15; target ≤ 1.15×).
+(CPU time, bytecode cached, the two alternated, median and best of 15; target ≤ 1.15×;
+``bench_import.py`` times it alone, with a breakdown).
 Not part of the test run; see benchmarks/README.md.
 """
 from __future__ import annotations
@@ -43,6 +44,8 @@ ROOT = os.path.join(BENCH_DIR, os.pardir)
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+from bench_import import import_times  # noqa: E402  (the import row; see bench_import.py)
 
 
 def _mlp(kv, L, tag, loss="squares", n=64, d=32):
@@ -162,27 +165,6 @@ def printed_sizes() -> dict[int, dict[str, int]]:
                             "(J of ΣF).differential()": len(Js.differential()),
                             "str(grad ΣF)": len(str(kv.grad(kv.sum(F), X)))}
     return sizes
-
-
-def import_times(repeats=15):
-    """CPU seconds of ``import kronvec`` and of ``import numpy, scipy.linalg``, fresh interpreters
-    (reading the files waits outside the CPU clock: on a loaded machine the wall clock
-    measures the other processes)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.path.abspath(ROOT)
-
-    def once(stmt):
-        code = f"import time; t = time.process_time(); {stmt}; print(time.process_time() - t)"
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                              check=True)
-        return float(done.stdout)
-    once("import kronvec")  # writes the bytecode if it is missing
-    ours, theirs = [], []
-    for r in range(repeats):
-        pair = [("import kronvec", ours), ("import numpy, scipy.linalg", theirs)]
-        for stmt, into in pair[::1 if r % 2 else -1]:
-            into.append(once(stmt))
-    return ours, theirs
 
 
 def main() -> None:

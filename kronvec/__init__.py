@@ -17,6 +17,8 @@ The functions on expressions (``kv.inv``, ``kv.trace``, ``kv.exp``, ...) are
 the public functions of the op registry, imported here by name from the
 modules of :mod:`kronvec.ops` that declare them, so that type checkers see
 them (``tests/test_registry.py`` checks that this list is the registry's).
+Each is one function from import on: it builds expressions whose sizes are
+left to inference too (:func:`kronvec.registry.inferring`).
 """
 from . import ops, printing  # noqa: F401  (registers every op; installs the printer)
 from . import chunked  # noqa: F401  (installs evaluation with Dask values; Dask itself is imported on use)
@@ -53,27 +55,8 @@ from .ops.stacks import permute_dims, swapaxes, tensordot, transpose
 from .ops.structure import diag
 from .ops.triangular import cholesky, solve_triangular
 from .printing import pretty
-from .dims import on_first_free
-from .registry import public_functions
 
 __version__ = "0.1.0"
-
-
-def _build_with_inference() -> None:
-    """Rebind each public function to its registered constructor once a size is left to inference.
-
-    From then on the registry's constructors build an operation again with its operands' sizes
-    resolved when building it unified inferred sizes (:func:`kronvec.registry.enable_inference`,
-    which runs first); until then the public functions are the plain constructors, so expressions
-    with sized symbols pay nothing for inference.  The names and signatures stay the ones imported
-    above.
-    """
-    namespace = globals()
-    for name, op in public_functions().items():
-        namespace[name] = op.function
-
-
-on_first_free(_build_with_inference)
 
 __all__ = [  # a literal list, so that type checkers see these names as exported
     # the public functions of the op registry

@@ -28,7 +28,6 @@ works without it.
 """
 from __future__ import annotations
 
-import importlib
 import string
 from functools import partial
 from typing import Any, Callable, Mapping
@@ -41,6 +40,7 @@ from .caches import RecentCache, constant_bytes
 from .derivative import Jacobian, jacobian
 from .errors import BindingError, ShapeError
 from .expr import Expr, as_expr, rebuild, strip_names, substitute
+from .lazy import optional_module
 from .ops.leaves import symbol
 from .ops.stacks import broadcast_to, c_order_reshape
 from .shapes import Shape, fmt, members_from, stack_of
@@ -50,10 +50,7 @@ __all__ = ["evaluate_chunked", "at_chunked", "ChunkedMap", "dask_module", "is_da
 
 def dask_module(name: str = "dask.array") -> Any:
     """The Dask module ``name``, imported on first use (Dask is an optional extra)."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as err:  # pragma: no cover - the values were Dask arrays, so Dask is there
-        raise ImportError("Dask values need Dask: pip install 'kronvec[dask]'") from err
+    return optional_module(name, "dask", "Dask values")
 
 
 def is_dask(x: Any) -> bool:

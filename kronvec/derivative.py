@@ -25,7 +25,7 @@ from .maps import LinearMap, SumMap, ZeroMap, check_composable, identity_map
 from .maps.algebra import add_maps, compose
 from .maps.axes import BroadcastMap
 from .ops.arithmetic import add as add_expr, scale as scale_expr, smul as smul_expr
-from .ops.leaves import identity, ones, zeros
+from .ops.leaves import eye, ones, zeros
 from .ops.reductions import trace
 from .registry import DISPLAY, spec
 from .reverse import cotangents, forward_is_cheap
@@ -392,7 +392,7 @@ def _as_gradient(g: E.Expr | None, wrt: E.Expr) -> E.Expr:
     if g.shape == (1, 1) and wrt.shape == ():
         g = trace(g)  # the 1×1 matrix as a scalar
     elif g.shape == () and wrt.shape == (1, 1):
-        g = smul_expr(g, identity(1))  # the gradient has the symbol's shape
+        g = smul_expr(g, eye(1))  # the gradient has the symbol's shape
     if wrt.params.symmetric and wrt.shape != ():
         g = assume_symmetric(g)
         g = _unfold(g)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .errors import ShapeError
 from .primes import is_prime
 
-__all__ = ["polynomial", "size_of_polynomial", "on_first_free", "Unified", "unify", "has_free", "BASE", "Dim",
+__all__ = ["polynomial", "size_of_polynomial", "Unified", "unify", "has_free", "BASE", "Dim",
            "dim", "free_dim", "is_named", "is_free", "has_names", "size_text", "factor_names", "resolve",
            "find", "substitute_shape", "LETTERS", "letters_for", "linear_form", "minimum_of", "has_minimum"]
 
@@ -141,18 +141,8 @@ def dim(size: Any) -> Any:
 
 
 def free_dim() -> Dim:
-    """A fresh inferred dimension (the first one switches inference on, see :func:`on_first_free`)."""
-    while _FIRST_FREE:
-        _FIRST_FREE.pop(0)()
+    """A fresh inferred dimension (a size left to inference, resolved by unification)."""
     return Dim(f"{_FREE_PREFIX}{next(_free_counter)}")
-
-
-_FIRST_FREE: list[Callable[[], None]] = []
-
-
-def on_first_free(hook: Callable[[], None]) -> None:
-    """Call ``hook`` once, when the first size is left to inference."""
-    _FIRST_FREE.append(hook)
 
 
 def is_named(size: Any) -> bool:

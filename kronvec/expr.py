@@ -18,7 +18,7 @@ import numbers
 import operator
 import threading
 import weakref
-from typing import Any, Callable, Container, Iterable, Sequence
+from typing import Any, Callable, Container, Iterable, Sequence, TypeAlias, Union
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape, whole_shape
 
-__all__ = ["Expr", "ConstValue", "as_expr", "as_operand", "as_operands",
+__all__ = ["Expr", "ConstValue", "Operand", "as_expr", "as_operand", "as_operands",
            "is_scalar", "is_number", "const_scalar",
            "rebuild", "substitute", "strip_names", "display_names", "describe_symbol",
            "raise_name_clash", "walk_all"]
@@ -363,7 +363,12 @@ def raise_name_clash(a: Expr, b: Expr) -> None:
                      f"or use one symbol")
 
 
-def as_expr(x: Any) -> Expr:
+Operand: TypeAlias = Union["Expr", float, complex, np.ndarray, np.generic, list[Any], tuple[Any, ...]]
+"""What operations accept as an operand: an expression, or a number, array or nested list that
+becomes a constant (:func:`as_expr`)."""
+
+
+def as_expr(x: Operand) -> Expr:
     """An expression for ``x`` (expressions pass through; arrays become constants)."""
     if isinstance(x, Expr):
         return x

@@ -20,9 +20,9 @@ import functools
 import sys
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ParamSpec, Sequence, TypeVar
 
-from .dims import Unified, on_first_free
+from .dims import Unified
 from .signature import Signature, parse_signature
 
 if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annotations only)
@@ -31,7 +31,10 @@ if TYPE_CHECKING:  # the rules' argument types (the layers above, named in annot
     from .expr import Expr
 
 __all__ = ["OpSpec", "Printing", "signature_of", "Transpose", "Params", "Prec", "register", "spec", "specs",
-           "function", "public_functions", "operations_table", "DISPLAY", "SELF"]
+           "function", "public_functions", "operations_table", "DISPLAY", "SELF", "inferring", "is_inferring"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Prec(IntEnum):
@@ -253,8 +256,13 @@ def register(name: str, family: str | None = None, *, signature: str | None = No
         raise ValueError(f"operation {name!r} is registered in {module} but declares the family {family!r}; "
                          f"an operation's family is the module that registers it ({derived!r})")
     sig = parse_signature(signature, describe, bool(fields.get("stacks"))) if signature is not None else None
-    if fields.get("function") is not None and _INFERRING:
-        fields["function"] = _inferring(fields["function"])
+    constructor = fields.get("function")
+    if constructor is not None and not is_inferring(constructor):
+        public = fields.get("public")
+        if public is not None:
+            raise TypeError(f"the public function {public!r} must be defined with @inferring, so that "
+                            f"kv.{public} builds with sizes left to inference")
+        fields["function"] = inferring(constructor)
     op = OpSpec(name=name, family=derived, signature=sig, **fields)
     _SPECS[name] = op
     if op.public is not None:
@@ -264,37 +272,43 @@ def register(name: str, family: str | None = None, *, signature: str | None = No
     return op
 
 
-def _inferring(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn``, built again with resolved operands when sizes left to inference were unified while
-    building it (:class:`kronvec.dims.Unified`; operands are resolved by :data:`RESOLVE`)."""
-    @functools.wraps(fn)
-    def build(*args: Any, **kw: Any) -> Any:
+_INFERRING_CONSTRUCTORS: set[Callable[..., Any]] = set()
+
+
+def inferring(constructor: Callable[P, R]) -> Callable[P, R]:
+    """``constructor``, built again with resolved operands when sizes left to inference were unified
+    while building it.
+
+    A constructor that meets operands whose sizes are still inferred (``kv.Matrix("X")``) may
+    unify two of those sizes while checking its signature; it then raises
+    :class:`kronvec.dims.Unified`, and is called again with the operands rewritten to the
+    unified sizes (:data:`RESOLVE`), until it builds.  Operands with known sizes never raise,
+    so they pay one call and nothing else.
+
+    Every public function is defined with this decorator (``register`` refuses one that is not),
+    so ``kv.inv`` is one function from import on; ``register`` applies it to the constructors of
+    internal nodes itself.
+    """
+    @functools.wraps(constructor)
+    def build(*args: P.args, **kw: P.kwargs) -> R:
         try:
-            return fn(*args, **kw)
+            return constructor(*args, **kw)
         except Unified:
             for _ in range(63):
                 args, kw = RESOLVE(args), RESOLVE(kw)
                 try:
-                    return fn(*args, **kw)
+                    return constructor(*args, **kw)
                 except Unified:
                     continue
             raise
+    _INFERRING_CONSTRUCTORS.add(build)
     return build
 
 
-def enable_inference() -> None:
-    """From now on, build through :func:`_inferring` (called when the first size is left to
-    inference: until then, constructors run without the wrapper, so sized expressions pay nothing)."""
-    if _INFERRING:
-        return
-    _INFERRING.append(True)
-    for op in _SPECS.values():
-        if op.function is not None:
-            object.__setattr__(op, "function", _inferring(op.function))
+def is_inferring(constructor: Callable[..., Any]) -> bool:
+    """Whether ``constructor`` was made by :func:`inferring`."""
+    return constructor in _INFERRING_CONSTRUCTORS
 
-
-_INFERRING: list[bool] = []
-on_first_free(enable_inference)
 
 RESOLVE: Callable[[Any], Any] = lambda x: x
 """Operands with their inferred sizes resolved (set by :mod:`kronvec.sizing`)."""

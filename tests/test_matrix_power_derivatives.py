@@ -100,7 +100,8 @@ def test_hessians_through_large_powers(k):
         Hd = kv.jacobian(g, X).at(X=A).to_dense()
         np.testing.assert_allclose(Hd, Hd.T, rtol=1e-10, atol=1e-10)
     with pytest.raises(NotImplementedError, match="third derivatives through matrix_power"):
-        second = kv.grad(kv.sum(kv.grad(kv.sum(kv.matrix_power(X, k)), X) ** 2), X)  # holds matpow_frechet2
+        # (holds a matrix_power_frechet2 node)
+        second = kv.grad(kv.sum(kv.grad(kv.sum(kv.matrix_power(X, k)), X) ** 2), X)
         kv.jacobian(second, X)
 
 

@@ -185,14 +185,14 @@ def _case_matpow_large(n, m, k):  # beyond the written-out powers: the O(log k) 
 def _case_matpow_frechet(n, m, k):
     X, C = kv.Matrix("X", (n, n)), kv.Matrix("C", (n, n))
     g = kv.grad(kv.trace(C @ kv.matrix_power(0.4 * X, 6)), X)
-    assert any(node.op == "matpow_frechet" for node in g.walk())
+    assert any(node.op == "matrix_power_frechet" for node in g.walk())
     return g, C if k % 2 else X, False  # in X: a Hessian of it would be a third derivative
 
 
 def _case_matpow_frechet2(n, m, k):
     X, C, W = kv.Matrix("X", (n, n)), kv.Matrix("C", (n, n)), kv.Matrix("W", (n, n))
     g = kv.grad(kv.sum(W * kv.grad(kv.trace(C @ kv.matrix_power(0.4 * X, 5)), X)), X)
-    assert any(node.op == "matpow_frechet2" for node in g.walk())
+    assert any(node.op == "matrix_power_frechet2" for node in g.walk())
     return g, W if k % 2 else C, False
 
 
@@ -514,8 +514,8 @@ CASES = {
     "sigmoid": _elementwise("sigmoid"),
     "sum": _case_sum, "cumsum": _case_cumsum,
     "norm": _case_norm, "diag": _case_diag, "diagpart": _case_diagpart, "matrix_power": _case_matpow,
-    "matpow large": _case_matpow_large, "matpow_frechet": _case_matpow_frechet,
-    "matpow_frechet2": _case_matpow_frechet2,
+    "matpow large": _case_matpow_large, "matrix_power_frechet": _case_matpow_frechet,
+    "matrix_power_frechet2": _case_matpow_frechet2,
     "expm": _case_expm, "expm_frechet": _case_expm_frechet, "expm_frechet2": _case_expm_frechet2,
     "solve": lambda n, m, k: (kv.solve(kv.Matrix("A", (n, n)), kv.Matrix("X", (n, k))),
                               kv.Matrix("A", (n, n)), False),

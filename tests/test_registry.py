@@ -18,6 +18,7 @@ import pytest
 import kronvec as kv
 from kronvec import registry
 from kronvec.codegen import MAP_CODE
+from kronvec.lazy import LazyModule, optional_module
 from kronvec.maps import LinearMap
 from kronvec.parse import function_names
 from test_named_sizes import NOT_NAMED
@@ -171,6 +172,58 @@ def _imports(module: str) -> tuple[list[tuple[str, int]], list[str]]:
 def test_no_late_imports_and_none_inside_functions():
     problems = [p for m in MODULES for p in _imports(m)[1]]
     assert not problems, "\n".join(problems)
+
+
+# The one module that imports modules by name (third-party ones, on first use), and the
+# modules that still do it by themselves, with the reason.
+_IMPORTS_BY_NAME = "kronvec.lazy"
+_IMPORTS_BY_NAME_ELSEWHERE = {
+    "kronvec.frameworks.rules": "library() imports JAX or torch by itself; it is to call "
+                                "kronvec.lazy.optional_module, as codegen and chunked do",
+}
+
+
+def _imports_by_name(module: str) -> list[str]:
+    """Where ``module`` imports a module by name (``importlib``, ``__import__``) or stands one in
+    by :class:`kronvec.lazy.LazyModule` for one of kronvec's own modules."""
+    tree = ast.parse(MODULES[module].read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "importlib" for a in node.names) \
+                or isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "importlib":
+            found.append(f"{module}:{node.lineno}: imports importlib")
+        elif isinstance(node, ast.Name) and node.id == "__import__":
+            found.append(f"{module}:{node.lineno}: calls __import__")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
+                and node.func.id in ("LazyModule", "optional_module") \
+                and isinstance(node.args[0], ast.Constant) \
+                and str(name := node.args[0].value).split(".")[0] in ("kronvec", ""):
+            found.append(f"{module}:{node.lineno}: {node.func.id} of kronvec's own module {name!r}")
+    return found
+
+
+def test_modules_are_imported_by_name_only_here():
+    """Import statements at the top of a module are the only way kronvec imports its own modules
+    (``test_no_late_imports_and_none_inside_functions`` checks them); a module imported by name
+    would slip past that test and the import graph.  So only :mod:`kronvec.lazy` imports by name,
+    third-party modules on first use (it refuses kronvec's own at run time too)."""
+    found = [p for m in MODULES if m != _IMPORTS_BY_NAME and m not in _IMPORTS_BY_NAME_ELSEWHERE
+             for p in _imports_by_name(m)]
+    assert not found, "\n".join(found)
+    assert _imports_by_name(_IMPORTS_BY_NAME), "kronvec.lazy no longer imports by name: update this test"
+    for module, why in _IMPORTS_BY_NAME_ELSEWHERE.items():
+        assert _imports_by_name(module), f"{module} no longer imports by name ({why}): remove it here"
+
+
+def test_lazy_modules_refuse_kronvec_modules():
+    for name in ("kronvec.codegen", ".codegen", "kronvec"):
+        with pytest.raises(ValueError, match="is a module of kronvec"):
+            LazyModule(name)
+        with pytest.raises(ValueError, match="is a module of kronvec"):
+            optional_module(name, "jax", "a test")
+    with pytest.raises(ImportError, match=r'a test needs no_such_module_x, .*pip install "kronvec\[jax\]"'):
+        optional_module("no_such_module_x", "jax", "a test")
+    assert LazyModule("math").sqrt(4.0) == 2.0
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

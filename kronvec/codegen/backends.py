@@ -24,7 +24,6 @@ solve with the identity on the same factors.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from scipy.linalg import lapack
 
 from ..contexts import CodeContext
 from ..evaluation.factorization import _ldl_logabsdet
+from ..lazy import optional_module
 from .arrays import (Factor, diagonals, numpy_stack_factor, numpy_stack_solve, paren as _paren,
                      transposed_members)
 
@@ -59,7 +59,6 @@ class Backend:
     array_module = "np"
     linalg_module = "np.linalg"
     modules: dict[str, str] = {}
-    library = ""
     extra = ""
 
     def namespace(self) -> dict[str, Any]:
@@ -71,15 +70,8 @@ class Backend:
             The backend's library is not installed; the message names the
             extra that installs it.
         """
-        out = {}
-        for alias, module in self.modules.items():
-            try:
-                out[alias] = importlib.import_module(module)
-            except ImportError as err:
-                raise ImportError(f"the {self.name!r} backend of kronvec.lambdify needs {self.library}, "
-                                  f"which is not installed: pip install \"kronvec[{self.extra}]\" "
-                                  f"({err})") from err
-        return out
+        return {alias: optional_module(module, self.extra, f"the {self.name!r} backend of kronvec.lambdify")
+                for alias, module in self.modules.items()}
 
     def constant(self, space: dict[str, Any], value: ndarray) -> Any:
         """A constant array as the backend's array type."""
@@ -165,7 +157,7 @@ class Backend:
 class NumpyBackend(Backend):
     """NumPy and SciPy; factorizations by the LAPACK calls the evaluator makes."""
 
-    name, library, extra = "numpy", "NumPy and SciPy", "numpy"
+    name, extra = "numpy", "numpy"
     modules = {"np": "numpy", "sla": "scipy.linalg", "lapack": "scipy.linalg.lapack",
                "blas": "scipy.linalg.blas", "special": "scipy.special"}
 
@@ -307,7 +299,7 @@ class NumpyBackend(Backend):
 class JaxBackend(Backend):
     """``jax.numpy`` and ``jax.scipy.linalg``: jit-compatible, on any device JAX uses."""
 
-    name, library, extra = "jax", "JAX", "jax"
+    name, extra = "jax", "jax"
     array_module, linalg_module = "jnp", "jnp.linalg"
     modules = {"jax": "jax", "jnp": "jax.numpy", "jsla": "jax.scipy.linalg", "jspecial": "jax.scipy.special"}
 
@@ -366,7 +358,7 @@ class JaxBackend(Backend):
 class TorchBackend(Backend):
     """PyTorch (``torch.linalg``); new arrays take the dtype and device of the first argument."""
 
-    name, library, extra = "torch", "PyTorch", "torch"
+    name, extra = "torch", "torch"
     array_module, linalg_module = "torch", "torch.linalg"
     modules = {"torch": "torch"}
 

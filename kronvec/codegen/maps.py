@@ -432,9 +432,9 @@ MAP_CODE: dict[type, MapCode] = {
     SecondFrechetMap: _second,
     LogmSecondMap: _second,
     ExpmSecondMap: _second,
-    MatrixPowerFrechetMap: _via_op(lambda m, H: function("matpow_frechet")(m.A, H, m.k)),
-    MatrixPowerSecondMap: _via_op(lambda m, H: function("matpow_frechet2")(m.A, *((H, m.F) if m.slot == 0
-                                                                                  else (m.F, H)), m.k)),
+    MatrixPowerFrechetMap: _via_op(lambda m, H: function("matrix_power_frechet")(m.A, H, m.k)),
+    MatrixPowerSecondMap: _via_op(lambda m, H: function("matrix_power_frechet2")(
+        m.A, *((H, m.F) if m.slot == 0 else (m.F, H)), m.k)),
     TriangleMap: _via_op(lambda m, H: function("tri")(H, m.kind)),
     TriSolveMap: _trisolve,
     IndexMap: _index,

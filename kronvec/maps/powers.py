@@ -106,7 +106,7 @@ class MatrixPowerFrechetMap(LinearMap):
 
     def _apply(self, h: Any) -> Any:
         if fx.is_symbolic(self.A, h):
-            return registry.function("matpow_frechet")(as_expr(self.A), as_expr(h), self.k)
+            return registry.function("matrix_power_frechet")(as_expr(self.A), as_expr(h), self.k)
         return power_frechet(self.A, h, self.k)
 
     def _adjoint(self) -> LinearMap:
@@ -138,7 +138,7 @@ class MatrixPowerSecondMap(LinearMap):
     def _apply(self, e: Any) -> Any:
         x, y = (e, self.F) if self.slot == 0 else (self.F, e)
         if fx.is_symbolic(self.A, self.F, e):
-            return registry.function("matpow_frechet2")(as_expr(self.A), as_expr(x), as_expr(y), self.k)
+            return registry.function("matrix_power_frechet2")(as_expr(self.A), as_expr(x), as_expr(y), self.k)
         return power_second(self.A, x, y, self.k)
 
     def _adjoint(self) -> LinearMap:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..contexts import PrintContext, CodeContext
 from .. import registry
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, TraceMap
 from ..maps.adjugate import AdjugateFrechetMap, adjugate_by_svd, adjugate_frechet
 from ..maps.algebra import add_maps
@@ -33,7 +33,7 @@ from ._code_templates import code_for
 from ._printing_rules import call_printing
 from ._structure_rules import through
 from .arithmetic import add, scale, smul
-from .leaves import identity
+from .leaves import eye
 from .products import inv
 
 __all__ = ["adj", "adj_frechet", "adjugate_value"]
@@ -41,7 +41,7 @@ __all__ = ["adj", "adj_frechet", "adjugate_value"]
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
-def adj(a: Any) -> Expr:
+def adj(a: Operand) -> Expr:
     """adj(A) = det(A) A⁻¹ for a square A (each member of a stack), defined at singular A too."""
     a = as_expr(a)
     signature_of(registry.spec("det")).check("adj", [a.shape])
@@ -103,7 +103,7 @@ ADJ = register(
 )
 
 
-def adj_frechet(a: Any, h: Any) -> Expr:
+def adj_frechet(a: Operand, h: Operand) -> Expr:
     """d adj(A)[H], the derivative of the adjugate at A along H (linear in H; any A)."""
     a, h = as_expr(a), as_expr(h)
     if h.shape != a.shape:
@@ -126,7 +126,7 @@ def _adj_frechet_jvp(node: Expr, i: int) -> Any:
     shape, ai = a.shape, inv(a)
     tr_h = registry.function("trace")(ai @ h)
     outer = TraceMap(scale(-1.0, ai @ h @ ai), adj(a), shape, shape)
-    right = add(smul(tr_h, identity(shape[0])), scale(-1.0, h @ ai))
+    right = add(smul(tr_h, eye(shape[0])), scale(-1.0, h @ ai))
     return add_maps(outer, compose(KronMap(None, right, shape, shape), AdjugateFrechetMap(a, shape)),
                     KronMap(adj(a) @ h @ ai, ai, shape, shape))
 

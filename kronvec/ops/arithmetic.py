@@ -17,12 +17,12 @@ from scipy.linalg import blas
 from ..dims import BASE
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar, is_number, is_scalar
+from ..expr import Expr, NO_PARAMS, Operand, as_expr, as_operands, const_scalar, is_number, is_scalar
 from ..maps.adjugate import adjugate_by_svd
 from ..maps import ElementwiseMap, KronMap, TraceMap
 from ..maps.algebra import scale_map
 from .. import registry
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, Transpose, inferring, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain, same_shape
 from ._code_templates import code_number, code_sum
 from ._evaluation_rules import lift, with_node
@@ -30,7 +30,7 @@ from ._jvp_rules import elementwise_jvp, identity_jvp, map_shapes
 from ._printing_rules import per_size_text, python_number
 from ._structure_rules import through, transposed_alike
 from .broadcasting import aligned, broadcast_shapes, broadcast_to
-from .leaves import Constant, filled, identity, ones, zeros
+from .leaves import Constant, eye, filled, ones, zeros
 
 __all__ = ["add", "scale", "smul", "hadamard", "multiply", "power", "adjugate", "scaled_term"]
 
@@ -41,7 +41,7 @@ def _py_binary(symbol: str, prec: Prec, left: Prec, right: Prec) -> Any:
 
 
 # ------------------------------------------------------------------- add
-def add(*terms: Any) -> Expr:
+def add(*terms: Operand) -> Expr:
     """The sum of the terms, with equal terms merged; shapes broadcast as in NumPy.
 
     A column b of shape (n, 1) added to an (n, m) matrix is spread as b𝟙ᵀ, a
@@ -94,7 +94,7 @@ def as_shape(e: Expr, shape: Shape) -> Expr:
     """A scalar of shape () where a (1, 1) one is needed, as s·I₁ (others unchanged)."""
     if e.shape == shape or tuple(shape) != (1, 1):
         return e
-    return Expr.make("smul", (e, identity(1)), NO_PARAMS, (1, 1))
+    return Expr.make("smul", (e, eye(1)), NO_PARAMS, (1, 1))
 
 
 def evaluate_sum(ev: EvaluationContext, e: Expr, coef: float = 1.0) -> Any:
@@ -203,7 +203,7 @@ register(
 
 
 # ----------------------------------------------------------------- scale
-def scale(c: float, a: Any) -> Expr:
+def scale(c: float, a: Operand) -> Expr:
     """c·A for a number c."""
     if isinstance(c, int) and c >= BASE:  # a size given as a name: a number once values are bound
         return smul(Constant(c), a)
@@ -256,7 +256,7 @@ register(
 
 
 # ------------------------------------------------------------------ smul
-def smul(s: Any, a: Any) -> Expr:
+def smul(s: Operand, a: Operand) -> Expr:
     """s·A for a scalar expression s (shape ``()`` or ``(1, 1)``)."""
     s, a = as_expr(s), as_expr(a)
     if not is_scalar(s):
@@ -374,7 +374,7 @@ register(
 
 
 # -------------------------------------------------------------- hadamard
-def hadamard(a: Any, b: Any) -> Expr:
+def hadamard(a: Operand, b: Operand) -> Expr:
     """The elementwise (Hadamard) product A ⊙ B of equally shaped matrices (for stacks, of
     shapes that broadcast as in NumPy)."""
     a, b = as_expr(a), as_expr(b)
@@ -398,6 +398,7 @@ def hadamard(a: Any, b: Any) -> Expr:
     return Expr.make("multiply", (a, b), NO_PARAMS, shape)
 
 
+@inferring
 def multiply(x: Any, y: Any, op_name: str = "multiply") -> Expr:
     """``x * y`` as in NumPy: scaling when one side is a scalar, else the Hadamard product
     of the operands broadcast to a common shape (b𝟙ᵀ for a column b, 𝟙r for a row r)."""
@@ -445,7 +446,8 @@ register(
 
 
 # ----------------------------------------------------------------- power
-def power(a: Any, p: Any) -> Expr:
+@inferring
+def power(a: Operand, p: Any) -> Expr:
     """The elementwise power A∘ᵖ for a number p (``A ** p``).
 
     An expression as p (a scalar, or a matrix of A's shape), or a scalar A

@@ -21,7 +21,7 @@ from ..dims import unify
 from ..errors import ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import place_map
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, Transpose, inferring, register
 from ..shapes import fmt
 from ._evaluation_rules import with_node
 from .arithmetic import as_shape
@@ -84,6 +84,7 @@ def _items(seq: Any, op: str) -> list[Any]:
     return items
 
 
+@inferring
 def block(arrays: Any) -> Expr:
     """Assemble a matrix from nested lists of blocks, as ``np.block``.
 
@@ -120,6 +121,7 @@ def block(arrays: Any) -> Expr:
     return _assemble(rows, "block")
 
 
+@inferring
 def hstack(tup: Any) -> Expr:
     """Matrices side by side, as ``np.hstack`` (equal numbers of rows).
 
@@ -129,6 +131,7 @@ def hstack(tup: Any) -> Expr:
     return _assemble([_items(tup, "hstack")], "hstack")
 
 
+@inferring
 def vstack(tup: Any) -> Expr:
     """Matrices one above the other, as ``np.vstack`` (equal numbers of columns).
 

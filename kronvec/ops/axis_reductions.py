@@ -25,11 +25,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..contexts import CodeContext
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
-from ..registry import Params, register, signature_of
+from ..registry import Params, inferring, register, signature_of
 from ..shapes import Shape, is_plain
 from ..signature import normalize_keyword
 from ._code_templates import code_axis, code_for
@@ -98,7 +98,8 @@ def stack_reduction(op: str, a: Expr, axis: Any, keepdims: bool) -> Expr:
 
 
 # ----------------------------------------------------------------- mean
-def mean(a: Any, axis: int | None = None, keepdims: bool = False) -> Expr:
+@inferring
+def mean(a: Operand, axis: int | None = None, keepdims: bool = False) -> Expr:
     """The mean of the entries (``axis=None``), of each column (0) or of each row (1), as ``np.mean``.
 
     It is the sum divided by the slice length: mean(A, axis=0) = 𝟙ᵀA/n.  For a stack,
@@ -123,7 +124,7 @@ MEAN = register("mean", public="mean", function=mean, signature=AXIS_REDUCTION, 
 
 # ------------------------------------------------------------- max, min
 def _extremum(kind: str) -> Callable[..., Expr]:
-    def reduce(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
+    def reduce(a: Operand, axis: Any = None, keepdims: bool = False) -> Expr:
         a = as_expr(a)
         if a.shape == () and axis is None:
             return a
@@ -144,7 +145,7 @@ def _weights(kind: str) -> Callable[[Expr, Any], Expr]:
 
 
 def _stack_extremum(kind: str) -> Callable[..., Expr]:
-    def reduce(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
+    def reduce(a: Operand, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
         return stack_reduction(f"reduce_{kind}", as_expr(a), axes, keepdims)
     reduce.__name__ = reduce.__qualname__ = f"reduce_{kind}"
     reduce.__doc__ = f"The {kind}ima of a stack over ``axes``, as ``np.{kind}`` (``kv.{kind}`` of a stack)."
@@ -154,7 +155,7 @@ def _stack_extremum(kind: str) -> Callable[..., Expr]:
 def _extremum_value(kind: str) -> Callable[..., Any]:
     reduce = np.max if kind == "max" else np.min
 
-    def value(node: Any, x: np.ndarray) -> Any:
+    def value(node: Expr, x: np.ndarray) -> Any:
         axis = node.params.axis
         return float(reduce(x)) if axis is None else reduce(x, axis=axis, keepdims=True)
     return value
@@ -163,7 +164,7 @@ def _extremum_value(kind: str) -> Callable[..., Any]:
 def _weights_value(kind: str) -> Callable[..., Any]:
     reduce = np.max if kind == "max" else np.min
 
-    def value(node: Any, x: np.ndarray) -> np.ndarray:
+    def value(node: Expr, x: np.ndarray) -> np.ndarray:
         axis = node.params.axis
         hit = (x == reduce(x, axis=axis, keepdims=True)).astype(float)
         result: np.ndarray = hit / hit.sum(axis=axis, keepdims=True)
@@ -194,9 +195,10 @@ _REDUCTIONS: dict[str, Any] = {}
 
 
 def _register_extremum(kind: str, doc: str) -> Callable[..., Expr]:
-    reduce, weights = _extremum(kind), _weights(kind)
-    reduce.__name__ = reduce.__qualname__ = kind
-    reduce.__doc__ = doc
+    extremum, weights = _extremum(kind), _weights(kind)
+    extremum.__name__ = extremum.__qualname__ = kind
+    extremum.__doc__ = doc
+    reduce = inferring(extremum)
     _REDUCTIONS[kind] = register(
         kind, public=kind, function=reduce, signature=AXIS_REDUCTION, params=("axis",), stacks=True,
         evaluate=with_node(_extremum_value(kind)), code=_extremum_code(kind),

@@ -30,7 +30,7 @@ from ..dims import unify
 from ..errors import ShapeError
 from ..expr import Expr, is_scalar
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
-from .leaves import Constant, identity, ones
+from .leaves import Constant, eye, ones
 
 __all__ = ["broadcast_shapes", "broadcast_to", "broadcast_all", "aligned", "slice_sums"]
 
@@ -79,7 +79,7 @@ def broadcast_to(e: Expr, shape: Shape) -> Expr:
     if is_scalar(e):
         if shape == ():
             return e
-        return smul(e, identity(1) if shape == (1, 1) else ones(shape))
+        return smul(e, eye(1) if shape == (1, 1) else ones(shape))
     rows, cols = e.shape
     if (rows != shape[0] and rows != 1) or (cols != shape[1] and cols != 1):
         raise _error("broadcast_to", (e.shape, shape))

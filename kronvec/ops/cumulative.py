@@ -8,17 +8,15 @@ a 1-D array: the cumulative sum down the flattened column, dA ↦ L vec_C(dA).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..contexts import CodeContext
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..shapes import fmt
 from ..maps import KronMap, LinearMap
 from ..maps.axes import ReshapeMap
 from ..maps.algebra import compose
-from ..registry import Params, Transpose, register
+from ..registry import Params, Transpose, inferring, register
 from ._evaluation_rules import with_node
 from ._jvp_rules import map_shapes
 from ._printing_rules import axis_printing
@@ -30,7 +28,8 @@ __all__ = ["cumsum"]
 
 
 # --------------------------------------------------------------- cumsum
-def cumsum(a: Any, axis: int | None = None) -> Expr:
+@inferring
+def cumsum(a: Operand, axis: int | None = None) -> Expr:
     """The cumulative sums of A's entries, as ``numpy.cumsum(A, axis)``.
 
     ``axis=0``: down each column, C = L A with L = tril(𝟙), Cᵢⱼ = Σ_{k≤i} Aₖⱼ;
@@ -48,7 +47,7 @@ def cumsum(a: Any, axis: int | None = None) -> Expr:
     return Expr.make("cumsum", (x,), Params(axis=axis), shape)
 
 
-def _cumsum_value(node: Any, x: np.ndarray) -> np.ndarray:
+def _cumsum_value(node: Expr, x: np.ndarray) -> np.ndarray:
     return np.cumsum(x, axis=node.params.axis)
 
 

@@ -29,19 +29,19 @@ import scipy.linalg as sla
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..dims import size_text
 from ..errors import DegenerateError, ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale_map
-from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt, matrix_transposed, minimum, sign_of_difference, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
 from ._outputs import Output, register_outputs
 from ._structure_rules import through
 from .arithmetic import add, scale
-from .leaves import identity
+from .leaves import eye
 from .products import matmul
 from .rectangular_factors import tall_lu_maps, wide_lu_maps, wide_qr_maps
 from .triangular import tri
@@ -61,7 +61,8 @@ def _lower_if_square(node: Expr) -> str | None:
 
 
 # ------------------------------------------------------------------- qr
-def qr(a: Any) -> tuple[Expr, Expr]:
+@inferring
+def qr(a: Operand) -> tuple[Expr, Expr]:
     """(Q, R) with A = QR, reduced, as ``numpy.linalg.qr(A)`` (mode "reduced").
 
     For A of shape (m, n) and k = min(m, n): Q (m, k) with QᵀQ = I and R (k, n)
@@ -163,7 +164,8 @@ register_outputs("qr", qr, _qr_full, _qr_code, [
 
 
 # ------------------------------------------------------------------- lu
-def lu(a: Any) -> tuple[Expr, Expr, Expr]:
+@inferring
+def lu(a: Operand) -> tuple[Expr, Expr, Expr]:
     """(P, L, U) with A = PLU, as ``scipy.linalg.lu(A)``.
 
     For A of shape (m, n) and k = min(m, n): P (m, m) a permutation matrix
@@ -269,7 +271,8 @@ register_outputs("lu", lu, _lu_full, _lu_code, [
 
 
 # ----------------------------------------------------------------- pinv
-def pinv(a: Any, rtol: float | None = None, hermitian: bool = False) -> Expr:
+@inferring
+def pinv(a: Operand, rtol: float | None = None, hermitian: bool = False) -> Expr:
     """The Moore–Penrose inverse A⁺ (``numpy.linalg.pinv``), of shape (n, m) for A (m, n).
 
     Along perturbations that keep the rank (Golub & Pereyra, 1973); the Jacobian exists where
@@ -326,7 +329,7 @@ def _full_rank(a: Expr) -> Expr:
     return Expr.make("pinv", (a,), Params(full_rank=True), matrix_transposed(a.shape))
 
 
-def _pinv_value(node: Any, x: np.ndarray) -> np.ndarray:
+def _pinv_value(node: Expr, x: np.ndarray) -> np.ndarray:
     """``np.linalg.pinv``; for the factors of the derivative, by the SVD with NumPy's cutoff
     max(m, n)·ε·s₁, raising ``kv.DegenerateError`` where a singular value is at or below it."""
     if not dict(node.params).get("full_rank"):
@@ -351,14 +354,14 @@ def _pinv_jvp(node: Expr, i: int) -> Any:
     if rtol is not None:  # pinv(A, rtol) is A⁺ while the cutoff discards no singular value: checked
         X = Expr.make("pinv_checked", (a, X), Params(rtol=rtol), X.shape)
     m, n = a.shape[-2:]
-    left = add(identity(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
-    right = add(identity(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
+    left = add(eye(n), scale(-1.0, matmul(X, a)))   # I − A⁺A (n, n)
+    right = add(eye(m), scale(-1.0, matmul(a, X)))  # I − AA⁺ (m, m)
     return add_maps(KronMap(scale(-1.0, X), X, a.shape, node.shape),
                     KronTMap(matmul(X, X.mT), right, a.shape, node.shape),
                     KronTMap(left, matmul(X.mT, X), a.shape, node.shape))
 
 
-def _checked_value(node: Any, a: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _checked_value(node: Expr, a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``x`` (= pinv(a, rtol)), after checking that the cutoff discarded no singular value that the
     default cutoff keeps: the pseudo-inverse's derivative here is that of constant rank."""
     s = np.linalg.svd(a, compute_uv=False)

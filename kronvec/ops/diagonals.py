@@ -10,12 +10,11 @@ trace with an offset is the sum of that diagonal (0 when the diagonal is empty).
 """
 from __future__ import annotations
 
-from typing import Any
 
 
 from ..dims import size_text
-from ..expr import Expr, as_expr
-from ..registry import register
+from ..expr import Expr, Operand, as_expr
+from ..registry import inferring, register
 from ..shapes import fmt, smaller, stack_of
 from .indexing import selected_rows
 from .leaves import filled, zeros
@@ -64,7 +63,8 @@ def _offset_block(a: Expr, offset: int) -> Expr:
     return a
 
 
-def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
+@inferring
+def diagonal(a: Operand, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     """The diagonal as ``numpy.diagonal(A, offset, axis1, axis2)``: the entries A[i, i + offset].
 
     For a matrix a 1-D result ``(k,)``; for an array of three or more axes the planes
@@ -85,7 +85,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
 diagonal.__dict__["stack_keywords"] = ("offset", "axis1", "axis2")  # (not parsed)
 
 
-def offset_trace(a: Any, offset: int, axis1: int = 0, axis2: int = 1) -> Expr:
+def offset_trace(a: Operand, offset: int, axis1: int = 0, axis2: int = 1) -> Expr:
     """Σᵢ A[i, i + offset] as ``numpy.trace(A, offset, axis1, axis2)`` (``kv.trace`` with an offset):
     the sum of :func:`diagonal`, 0 for an empty diagonal; d tr = tr(dA) over the same entries."""
     a = _planes_last("trace", as_expr(a), axis1, axis2)

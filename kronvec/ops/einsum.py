@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..expr import Expr, as_expr
 from ..maps.einsum import LETTERS, Contraction, EinsumMap, contract, parse_einsum
-from ..registry import Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, Transpose, inferring, register
 from ..shapes import Shape
 from .arithmetic import hadamard, scale
 from .leaves import Constant, zeros
@@ -46,6 +47,7 @@ def _operand(x: Any) -> Expr:
     return x if isinstance(x, Expr) else Constant(x, column=False)
 
 
+@inferring
 def einsum(subscripts: str, *operands: Any) -> Expr:
     """Einstein summation of the operands over the subscripts, as ``numpy.einsum``.
 
@@ -217,7 +219,7 @@ class _EinsumInfo:
         self.params, self.arg_shapes = e.params, tuple(a.shape for a in e.args)
 
 
-def _evaluate_rule(ev: Any, e: Expr) -> Any:
+def _evaluate_rule(ev: EvaluationContext, e: Expr) -> Any:
     return ev.op(partial(_evaluate, _EinsumInfo(e)), *[ev(a) for a in e.args])
 
 
@@ -243,7 +245,7 @@ def _rebuild(node: Expr, args: list[Expr]) -> Expr:
 
 
 # ---------------------------------------------------------------- printing
-def _indexed(p: Any, e: Expr, letters: str) -> str:
+def _indexed(p: StyledPrintContext, e: Expr, letters: str) -> str:
     """``e`` with its index letters attached: Aᵢⱼ, A_{ij}, (X + Y)ᵢⱼ; a scalar as itself."""
     text = str(p(e, Prec.ATOM))
     if not letters:
@@ -253,7 +255,7 @@ def _indexed(p: Any, e: Expr, letters: str) -> str:
     return text + "".join(_SUBSCRIPT[c] for c in letters)
 
 
-def _print_index_notation(p: Any, e: Expr) -> tuple[str, int]:
+def _print_index_notation(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """[Σₖ AᵢⱼₖBₖₗ]ᵢⱼₗ in Unicode, \\left[\\sum_{k} A_{ijk} B_{kl}\\right]_{ijl} in LaTeX; the
     bracket is left out for a scalar result, the sum for a contraction over no letter."""
     c = Contraction.read(e.params.subscripts)
@@ -271,13 +273,13 @@ def _print_index_notation(p: Any, e: Expr) -> tuple[str, int]:
     return f"[{body}]" + "".join(_SUBSCRIPT[ch] for ch in c.output), Prec.ATOM
 
 
-def _print_call(p: Any, e: Expr) -> tuple[str, int]:
+def _print_call(p: PrintContext, e: Expr) -> tuple[str, int]:
     """``einsum('ij,jk->ik', A, B)``: the library's Python syntax (and the Unicode fallback)."""
     args = ", ".join([repr(e.params.subscripts)] + [p(a) for a in e.args])
     return f"einsum({args})", Prec.ATOM
 
 
-def _code(g: Any, e: Expr, *args: str) -> str:
+def _code(g: CodeContext, e: Expr, *args: str) -> str:
     """``np.einsum('ij,jk->ik', a, b)`` on every backend (NumPy plans the order with optimize)."""
     extra = ", optimize=True" if g.name == "numpy" else ""
     shaped = [f"{g.array_module}.reshape({x}, {a.shape})" for x, a in zip(args, e.args)]

@@ -11,8 +11,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import registry
-from ..expr import Expr, NO_PARAMS, as_expr
-from ..registry import Printing, Transpose, register
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
+from ..registry import Printing, Transpose, inferring, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift
 from ._jvp_rules import elementwise_jvp
@@ -56,7 +56,8 @@ def register_elementwise(name: str, function: Callable[[Any], Expr], value: Call
 
 
 # ------------------------------------------------------------------ exp
-def exp(a: Any) -> Expr:
+@inferring
+def exp(a: Operand) -> Expr:
     """The elementwise exponential exp∘(A); d exp(A) = exp(A) ⊙ dA.
 
     exp(log(A)) = A, and exp(log_softmax(A)) = softmax(A).
@@ -73,7 +74,8 @@ register_elementwise("exp", exp, np.exp, lambda n: n, r"\exp", "elementwise expo
 
 
 # ------------------------------------------------------------------ log
-def log(a: Any) -> Expr:
+@inferring
+def log(a: Operand) -> Expr:
     """The elementwise natural logarithm log∘(A); d log(A) = A∘⁻¹ ⊙ dA.
 
     log(exp(A)) = A, and log(softmax(A)) is the stable log_softmax(A).
@@ -91,14 +93,16 @@ register_elementwise("log", log, np.log, lambda n: power(n.args[0], -1.0), r"\lo
 
 
 # ---------------------------------------------------------- log1p, expm1
-def log1p(a: Any) -> Expr:
+@inferring
+def log1p(a: Operand) -> Expr:
     """log(1 + A) elementwise, accurate for small A (NumPy's ``log1p``);
     d log1p(A) = (𝟙 + A)∘⁻¹ ⊙ dA.  log1p(expm1(A)) = A."""
     a = as_expr(a)
     return a.args[0] if a.op == "expm1" else elementwise_node("log1p", a)
 
 
-def expm1(a: Any) -> Expr:
+@inferring
+def expm1(a: Operand) -> Expr:
     """eᴬ − 1 elementwise, accurate for small A (NumPy's ``expm1``); d expm1(A) = exp(A) ⊙ dA.
     expm1(log1p(A)) = A."""
     a = as_expr(a)
@@ -113,12 +117,14 @@ register_elementwise("expm1", expm1, np.expm1, lambda n: exp(n.args[0]), r"\oper
 
 
 # ------------------------------------------------------------ sin, cos
-def sin(a: Any) -> Expr:
+@inferring
+def sin(a: Operand) -> Expr:
     """The elementwise sine; d sin(A) = cos(A) ⊙ dA."""
     return elementwise_node("sin", as_expr(a))
 
 
-def cos(a: Any) -> Expr:
+@inferring
+def cos(a: Operand) -> Expr:
     """The elementwise cosine; d cos(A) = −sin(A) ⊙ dA."""
     return elementwise_node("cos", as_expr(a))
 
@@ -129,7 +135,8 @@ register_elementwise("cos", cos, np.cos, lambda n: scale(-1.0, sin(n.args[0])), 
 
 
 # ----------------------------------------------------------------- tanh
-def tanh(a: Any) -> Expr:
+@inferring
+def tanh(a: Operand) -> Expr:
     """The elementwise hyperbolic tangent; d tanh(A) = (1 − tanh²(A)) ⊙ dA."""
     return elementwise_node("tanh", as_expr(a))
 
@@ -140,7 +147,8 @@ register_elementwise("tanh", tanh, np.tanh,
 
 
 # --------------------------------------------------------------- arctan
-def arctan(a: Any) -> Expr:
+@inferring
+def arctan(a: Operand) -> Expr:
     """The elementwise inverse tangent arctan∘(A), in (−π/2, π/2); d arctan(A) = (1 + A∘²)∘⁻¹ ⊙ dA."""
     return elementwise_node("arctan", as_expr(a))
 
@@ -156,7 +164,8 @@ register_elementwise("arctan", arctan, np.arctan, _arctan_derivative, r"\arctan"
 
 
 # ----------------------------------------------------------------- sqrt
-def sqrt(a: Any) -> Expr:
+@inferring
+def sqrt(a: Operand) -> Expr:
     """The elementwise square root A∘½ (the power ½); d sqrt(A) = ½ A∘⁻½ ⊙ dA."""
     return power(as_expr(a), 0.5)
 
@@ -166,7 +175,8 @@ register("sqrt", public="sqrt", function=sqrt, signature="(...)->(...)", node=Fa
 
 
 # --------------------------------------------------------------- square
-def square(a: Any) -> Expr:
+@inferring
+def square(a: Operand) -> Expr:
     """The elementwise square A ⊙ A = A∘² (the power 2, as NumPy's ``square``); d A∘² = 2A ⊙ dA."""
     return power(as_expr(a), 2.0)
 
@@ -177,7 +187,8 @@ register("square", public="square", function=square, signature="(...)->(...)", n
 
 
 # -------------------------------------------------------------- sigmoid
-def sigmoid(a: Any) -> Expr:
+@inferring
+def sigmoid(a: Operand) -> Expr:
     """The logistic function σ(A) = 1/(1 + e⁻ᴬ), elementwise; dσ(A) = σ(A) ⊙ σ(−A) ⊙ dA.
 
     Evaluated as SciPy's ``expit``, which stays exact for arguments of any

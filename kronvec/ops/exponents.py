@@ -23,7 +23,7 @@ import numpy as np
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
 from .. import registry
-from ..expr import Expr, NO_PARAMS, as_operands, const_scalar, is_scalar
+from ..expr import Expr, NO_PARAMS, Operand, as_operands, const_scalar, is_scalar
 from ..maps import ElementwiseMap, TraceMap
 from ..registry import Prec, Printing, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt, is_plain
@@ -56,7 +56,7 @@ def _spread(a: Expr, shape: Shape) -> Expr:
     return broadcast_to(a, shape) if is_plain(shape) else registry.function("broadcast_to")(a, shape)
 
 
-def pow(base: Any, exponent: Any) -> Expr:
+def pow(base: Operand, exponent: Operand) -> Expr:
     """The elementwise power ``base ** exponent`` with an expression as exponent (or base).
 
     ``A ** s`` for a matrix A and a scalar expression s is A∘ˢ (every entry

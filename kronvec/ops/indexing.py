@@ -25,7 +25,7 @@ import numpy as np
 from .. import registry
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..dims import BASE, size_text
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..indices import as_range, as_slice, disjoint, is_named_range, key_text, normalize_key, within
 from ..maps import LinearMap, place_map, select_map
 from ..registry import Params, Prec, Printing, Transpose, register
@@ -33,13 +33,13 @@ from ..shapes import Shape, fmt
 from ._code_templates import code_slice
 from ._evaluation_rules import with_node
 from .arithmetic import as_shape, scale, smul
-from .leaves import Constant, identity, ones, zeros
+from .leaves import Constant, eye, ones, zeros
 
 __all__ = ["getitem", "index", "place", "selected_rows"]
 
 
 
-def getitem(a: Any, key: Any) -> Expr:
+def getitem(a: Operand, key: Any) -> Expr:
     """``a[key]`` with NumPy's basic indexing; vectors are ``(n, 1)`` columns.
 
     ``X[i, j]`` is the entry (a scalar), ``X[:, j]`` the column ``(n, 1)``,
@@ -123,7 +123,7 @@ def selected_rows(n: int, rows: range, label: str) -> Expr:
     as a name the index of the identity (evaluated once values fix the sizes)."""
     if n < BASE:
         return Constant(np.eye(n)[rows.start:rows.stop], label)
-    return index(identity(n), rows, range(n), (len(rows), n)).named(label)
+    return index(eye(n), rows, range(n), (len(rows), n)).named(label)
 
 
 def _disjoint(a: range, b: range) -> bool:
@@ -132,7 +132,7 @@ def _disjoint(a: range, b: range) -> bool:
     return not set(a) & set(b)
 
 
-def index(a: Any, rows: range, cols: range, shape: Shape) -> Expr:
+def index(a: Operand, rows: range, cols: range, shape: Shape) -> Expr:
     """The entries of ``a`` at ``rows`` and ``cols`` (ranges), as a matrix of ``shape``.
 
     ``shape`` is ``(len(rows), len(cols))``, or ``()`` for one entry taken as a
@@ -166,7 +166,7 @@ def _simplified(a: Expr, rows: range, cols: range, shape: Shape) -> Expr | None:
     if op == "const" and a.params.value.name is None:
         return Constant(a.params.value.array[as_slice(rows), as_slice(cols)].reshape(shape))
     if op == "eye" and rows == cols:
-        return identity(len(rows)) if shape != () else Constant(1.0)
+        return eye(len(rows)) if shape != () else Constant(1.0)
     if op == "eye" and _disjoint(rows, cols):
         return zeros(shape)
     if op == "place":
@@ -284,7 +284,7 @@ register(
 
 
 # ----------------------------------------------------------------- place
-def place(g: Any, rows: range, cols: range, shape: Shape) -> Expr:
+def place(g: Operand, rows: range, cols: range, shape: Shape) -> Expr:
     """The zero matrix of ``shape`` with ``g`` at ``rows`` and ``cols`` (ranges).
 
     The adjoint of indexing: ⟨place(G, [r, c]), H⟩ = ⟨G, H[r, c]⟩; gradients

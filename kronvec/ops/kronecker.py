@@ -12,9 +12,9 @@ import numpy as np
 
 from ..contexts import CodeContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronFactorMap
-from ..registry import Params, Prec, Printing, register, signature_of
+from ..registry import Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt
 from ._evaluation_rules import lift, with_node
 from ._printing_rules import py_call
@@ -26,7 +26,8 @@ __all__ = ["kron", "kron_contract"]
 
 
 # ----------------------------------------------------------------- kron
-def kron(a: Any, b: Any) -> Expr:
+@inferring
+def kron(a: Operand, b: Operand) -> Expr:
     """The Kronecker product A ⊗ B."""
     a, b = as_expr(a), as_expr(b)
     shape = signature_of(KRON).check("kron", [a.shape, b.shape])
@@ -57,7 +58,7 @@ KRON = register(
 )
 
 
-def kron_contract(big: Any, other: Any, small_shape: tuple[int, int], side: str) -> Expr:
+def kron_contract(big: Operand, other: Operand, small_shape: tuple[int, int], side: str) -> Expr:
     """Contract ``big`` (shaped like A ⊗ B) with one Kronecker factor.
 
     With ``big`` viewed as blocks ``big[i*p + k, j*q + l]`` for A of shape
@@ -80,7 +81,7 @@ def kron_contract(big: Any, other: Any, small_shape: tuple[int, int], side: str)
     return Expr.make("kron_contract", (big, other), Params(side=side), small_shape)
 
 
-def _kron_contract_value(node: Any, big: np.ndarray, other: np.ndarray) -> np.ndarray:
+def _kron_contract_value(node: Expr, big: np.ndarray, other: np.ndarray) -> np.ndarray:
     r, c = node.shape
     if node.params.side == "a":
         p, q = other.shape

@@ -10,14 +10,14 @@ from ..dims import BASE, Dim, dim, free_dim, size_text
 from ..errors import ShapeError
 from .. import registry
 from ..expr import ConstValue, Expr, NO_PARAMS
-from ..registry import SELF, Params, Prec, Printing, Transpose, register
+from ..registry import Params, Prec, Printing, SELF, Transpose, inferring, register
 from ..shapes import Shape, fmt, matrix_transposed
 from ..shapes import refuse_named
 from ._evaluation_rules import constant_value
 from ._jvp_rules import identity_jvp
 from ._printing_rules import python_number
 
-__all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "identity", "eye", "zeros", "ones", "named",
+__all__ = ["Matrix", "Array", "Vector", "Scalar", "Constant", "eye", "zeros", "ones", "named",
            "symbol", "filled", "size_of", "per_size"]
 
 
@@ -153,7 +153,7 @@ def Constant(value: Any, name: str | None = None, *, column: bool = True) -> Exp
         arr = arr.reshape(-1, 1)
     if arr.ndim == 2 and name is None and arr.shape[0] == arr.shape[1] \
             and np.array_equal(arr, arr[0, 0] * np.eye(arr.shape[0])) and arr[0, 0] != 0:
-        return registry.function("scale")(float(arr[0, 0]), identity(arr.shape[0]))
+        return registry.function("scale")(float(arr[0, 0]), eye(arr.shape[0]))
     if arr.ndim >= 1 and name is None and not arr.any():
         return zeros(arr.shape)
     return Expr.make("const", (), Params(value=ConstValue(arr, name)), arr.shape)
@@ -188,18 +188,25 @@ register(
 
 
 # -------------------------------------------------------------- identity
-def identity(n: int | str) -> Expr:
-    """The n×n identity I (n a positive integer or a name)."""
+@inferring
+def eye(n: int | str) -> Expr:
+    """The n×n identity matrix I, as ``numpy.eye(n)`` (``kv.eye(n)``).
+
+    Parameters
+    ----------
+    n : int or str
+        The size: a positive integer, or a name (``kv.eye("n")``) whose number
+        the values bound later fix.
+
+    Examples
+    --------
+    ``kv.inv(X.T @ X + 0.1 * kv.eye(3))``
+    """
     size = _size(n) if isinstance(n, str) else n
     if size is None or int(size) != size or size < 1:
         raise ShapeError(f"eye: the size must be a positive integer or a name, got {n!r}")
     size = dim(size)
     return Expr.make("eye", (), NO_PARAMS, (size, size))
-
-
-def eye(n: int) -> Expr:
-    """The n×n identity matrix I (``kv.eye(n)``), e.g. for ``inv(X.T @ X + 0.1 * eye(3))``."""
-    return identity(n)
 
 
 def _identity_value(e: Expr) -> np.ndarray:
@@ -252,16 +259,18 @@ def filled(op: str, shape: Shape) -> Expr:
     return zeros(shape) if op == "zeros" else ones(shape)
 
 
+@inferring
 def zeros(*shape: Any) -> Expr:
     """The zero array of a shape, ``zeros(r, c)`` or ``zeros((r, c))`` (any number of axes)."""
     return Expr.make("zeros", (), NO_PARAMS, _shape_of(shape))
 
 
+@inferring
 def ones(*shape: Any) -> Expr:
     """The all-ones matrix J, ``ones(r, c)`` or ``ones((r, c))``; ``ones(())`` is the scalar 1."""
     shape = _shape_of(shape)
     if shape == (1, 1):
-        return identity(1)
+        return eye(1)
     if shape == ():
         return Constant(1.0)
     return Expr.make("ones", (), NO_PARAMS, shape)

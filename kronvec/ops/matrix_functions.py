@@ -19,7 +19,7 @@ import scipy.linalg as sla
 
 from ..contexts import CodeContext, EvaluationContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import ExpmFrechetMap, KronMap, LogmSecondMap, MatrixFunctionFrechetMap
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
@@ -27,7 +27,7 @@ from ..maps.algebra import scale_map
 from ..maps.expm_second import ExpmSecondMap, expm_second
 from ..maps.frechet import all_symmetric, logm_second, real_logm, real_sqrtm
 from ..maps.terms import expm_frechet_stack
-from ..registry import Prec, Printing, Transpose, register, signature_of
+from ..registry import Prec, Printing, Transpose, inferring, register, signature_of
 from ..shapes import Shape, broadcast_shapes_nd, divmod_index, fmt, member_text, whole_shape
 from ._code_templates import code_eigenbasis_frechet, code_eigh, code_for
 from ._frechet2_code import code_expm_second, code_logm_second
@@ -36,7 +36,7 @@ from ._jvp_rules import map_shapes
 from ._printing_rules import call_printing, py_call
 from ._structure_rules import transposed_alike
 from .arithmetic import scale
-from .leaves import identity, zeros
+from .leaves import eye, zeros
 from .products import inv
 
 __all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frechet", "logm_frechet",
@@ -44,7 +44,8 @@ __all__ = ["expm", "expm_frechet", "expm_frechet2", "sqrtm", "logm", "sqrtm_frec
 
 
 
-def expm(a: Any) -> Expr:
+@inferring
+def expm(a: Operand) -> Expr:
     """The matrix exponential e^A = Σₖ Aᵏ/k!.
 
     Its derivative is the Fréchet derivative d e^A = L(A, dA), a lazy map whose
@@ -56,7 +57,7 @@ def expm(a: Any) -> Expr:
     a = as_expr(a)
     signature_of(EXPM).check("expm", [a.shape])
     if a.op == "zeros" and a.ndim == 2:
-        return identity(a.shape[0])
+        return eye(a.shape[0])
     return Expr.make("expm", (a,), NO_PARAMS, a.shape)
 
 
@@ -88,7 +89,7 @@ def _block_frechet(g: CodeContext, node: Expr, a: str, h: str) -> str:
     return f"torch.linalg.matrix_exp({big})[:{n}, {n}:]"
 
 
-def expm_frechet(a: Any, e: Any) -> Expr:
+def expm_frechet(a: Operand, e: Operand) -> Expr:
     """L(A, E): the Fréchet derivative of e^A in the direction E.
 
     ``d expm(A) = L(A, dA)``; its adjoint is L(Aᵀ, ·).  For stacks, L(Aᵢ, Eᵢ)
@@ -129,7 +130,7 @@ def _expm_frechet_jvp(node: Expr, i: int) -> Any:
     return ExpmSecondMap(a, e, map_shapes(node, 0)[0])  # d L(A, E) = L²(A; dA, E)
 
 
-def expm_frechet2(a: Any, h: Any, e: Any) -> Expr:
+def expm_frechet2(a: Operand, h: Operand, e: Operand) -> Expr:
     """L²_expm(A; H, E): the second Fréchet derivative of expm (that of L(A, E) in A along H).
 
     Symmetric in H and E; the stack axes of A, H and E broadcast.  Evaluated
@@ -184,7 +185,8 @@ register(
 
 
 # ------------------------------------------------------- sqrtm and logm
-def sqrtm(a: Any) -> Expr:
+@inferring
+def sqrtm(a: Operand) -> Expr:
     """The principal square root S = A^½ (S² = A, eigenvalues in the right half plane).
 
     For a symmetric value (a symbol declared symmetric, or a value equal to
@@ -208,7 +210,8 @@ def sqrtm(a: Any) -> Expr:
     return Expr.make("sqrtm", (a,), NO_PARAMS, a.shape)
 
 
-def logm(a: Any) -> Expr:
+@inferring
+def logm(a: Operand) -> Expr:
     """The principal logarithm X = log A (e^X = A, eigenvalues with |Im| < π).
 
     For a symmetric value X = V diag(log w) Vᵀ (w > 0) from ``eigh``;
@@ -378,7 +381,7 @@ def logm_frechet2(a: Any, h: Any, e: Any) -> Expr:
     return Expr.make("logm_frechet2", (a, h, e), NO_PARAMS, shape)
 
 
-def _frechet_args(name: str, a: Any, e: Any) -> tuple[Expr, Expr, Shape]:
+def _frechet_args(name: str, a: Operand, e: Operand) -> tuple[Expr, Expr, Shape]:
     """The arguments as expressions and the node's shape: that of A and E with their stack axes
     broadcast (a matrix E serves every member of a stack A, and the reverse)."""
     a, e = as_expr(a), as_expr(e)

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from ..contexts import CodeContext
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..lazy import LazyModule
 from ..maps import DiagRankOneMap, LinearMap
-from ..registry import Params, register, spec
+from ..registry import Params, inferring, register, spec
 from ..shapes import is_plain
 from ._code_templates import code_axis, code_for
 from ._evaluation_rules import with_node
@@ -55,7 +55,8 @@ __all__ = ["softplus", "logsumexp", "softmax", "log_softmax"]
 
 
 # ------------------------------------------------------------- softplus
-def softplus(a: Any) -> Expr:
+@inferring
+def softplus(a: Operand) -> Expr:
     """softplus(A) = log(1 + eᴬ) elementwise, evaluated as ``np.logaddexp(0, A)``;
     d softplus(A) = σ(A) ⊙ dA.
 
@@ -71,7 +72,8 @@ register_elementwise("softplus", softplus, lambda x: np.logaddexp(0.0, x), lambd
 
 
 # ------------------------------------------------------------ logsumexp
-def logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
+@inferring
+def logsumexp(a: Operand, axis: Any = None, keepdims: bool = False) -> Expr:
     """log Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
     as ``scipy.special.logsumexp`` with the reduced axis kept: (1, m) or (n, 1)
     (``keepdims=True`` with ``axis=None`` gives the 1×1 matrix).
@@ -93,7 +95,13 @@ def logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Expr:
     return keep_total(Expr.make("logsumexp", (a,), Params(axis=axis), shape), keepdims)
 
 
-def _logsumexp_value(node: Any, x: np.ndarray) -> Any:
+def _softmax_of_argument(node: Expr) -> Expr:
+    """softmax of a logsumexp node's argument over its axis or axes: the gradient of logsumexp."""
+    axis = node.params.axes if node.op == "reduce_logsumexp" else node.params.axis
+    return softmax(node.args[0], axis=axis)
+
+
+def _logsumexp_value(node: Expr, x: np.ndarray) -> Any:
     axis = node.params.axis
     return float(special.logsumexp(x)) if axis is None else special.logsumexp(x, axis=axis, keepdims=True)
 
@@ -105,13 +113,13 @@ LOGSUMEXP = register(
     code=code_for(numpy=lambda g, e, x: f"special.logsumexp({x}{code_axis(g, e.params.axis, True)})",
                   jax=lambda g, e, x: f"jspecial.logsumexp({x}{code_axis(g, e.params.axis, True)})",
                   torch=lambda g, e, x: f"torch.logsumexp({x}{code_axis(g, e.params.axis, True)})"),
-    jvp=lambda node, i: slice_sum_jvp(softmax(node.args[0], axis=node.params.axis), node, i),
+    jvp=lambda node, i: slice_sum_jvp(_softmax_of_argument(node), node, i),
     printing=axis_printing("logsumexp", r"\operatorname{logsumexp}"),
     doc="log Σ exp(A), stable, over all entries or each column or row (axis=); gradient softmax",
 )
 
 
-def reduce_logsumexp(a: Any, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
+def reduce_logsumexp(a: Operand, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
     """log Σ exp(X) of a stack over ``axes``, as ``scipy.special.logsumexp`` (``kv.logsumexp``
     of a stack); its gradient is softmax(X, axis=axes)."""
     return stack_reduction("reduce_logsumexp", as_expr(a), axes, keepdims)
@@ -123,7 +131,7 @@ register(
     code=code_for(numpy="special.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
                   jax="jspecial.logsumexp({0}, axis={n.params.axes}, keepdims={n.params.keepdims})",
                   torch="torch.logsumexp({0}, dim={n.params.axes}, keepdim={n.params.keepdims})"),
-    jvp=lambda node, i: axes_sum_jvp(softmax(node.args[0], axis=node.params.axes), node),
+    jvp=lambda node, i: axes_sum_jvp(_softmax_of_argument(node), node),
     printing=axes_printing("logsumexp", r"\operatorname{logsumexp}"),
     doc="log Σ exp(X) of a stack over some axes, stable (kv.logsumexp of a stack)",
 )
@@ -140,6 +148,7 @@ def _along(op: str, a: Expr, axis: Any) -> Expr:
 
 
 # ------------------------------------------------------ softmax, log_softmax
+@inferring
 def softmax(a: Any, axis: int | None = None) -> Expr:
     """exp(A) / Σ exp(A) over all entries (``axis=None``), each column (0) or each row (1),
     as ``scipy.special.softmax`` (evaluated max-shifted, so never overflowing).
@@ -150,6 +159,7 @@ def softmax(a: Any, axis: int | None = None) -> Expr:
     return _normalized("softmax", a, axis)
 
 
+@inferring
 def log_softmax(a: Any, axis: int | None = None) -> Expr:
     """A − logsumexp(A) over all entries (``axis=None``), each column (0) or each row (1),
     as ``scipy.special.log_softmax`` (stable for entries of any size).
@@ -163,7 +173,7 @@ def log_softmax(a: Any, axis: int | None = None) -> Expr:
 _ONE_ENTRY = {"softmax": "ones", "log_softmax": "zeros"}  # the value along a slice of one entry
 
 
-def _normalized(op: str, a: Any, axis: int | None) -> Expr:
+def _normalized(op: str, a: Operand, axis: int | None) -> Expr:
     """softmax or log_softmax of ``a`` along ``axis`` (a constant along slices of one entry)."""
     a = as_expr(a)
     if not is_plain(a.shape):
@@ -174,7 +184,7 @@ def _normalized(op: str, a: Any, axis: int | None) -> Expr:
     return Expr.make(op, (a,), Params(axis=axis), shape)
 
 
-def _normalized_value(op: str, node: Any, x: np.ndarray) -> np.ndarray:
+def _normalized_value(op: str, node: Expr, x: np.ndarray) -> np.ndarray:
     """``scipy.special.softmax`` or ``log_softmax`` along the node's axis."""
     result: np.ndarray = getattr(special, op)(x, axis=node.params.axis)
     return result

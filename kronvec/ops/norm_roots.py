@@ -17,7 +17,7 @@ import numpy as np
 
 from ..contexts import PrintContext, CodeContext
 from ..errors import DegenerateError
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..registry import Params, Printing, Transpose, register
 from ._evaluation_rules import with_node
 from ._jvp_rules import elementwise_jvp
@@ -28,7 +28,7 @@ __all__ = ["power0"]
 
 
 
-def power0(x: Any, p: float, strict: bool = False) -> Expr:
+def power0(x: Operand, p: float, strict: bool = False) -> Expr:
     """xᵖ elementwise for a nonnegative x (a norm, a sum of squares), and 0 where x = 0;
     ``strict``: raise ``kv.DegenerateError`` at x = 0 instead (a second derivative of a norm
     at a zero argument, which does not exist)."""
@@ -44,7 +44,7 @@ def _derivative(n: Expr) -> Expr:
     return scale(p, power0(n.args[0], p - 1.0, strict=n.params.strict or p < 0))
 
 
-def _value(node: Any, x: Any) -> Any:
+def _value(node: Expr, x: Any) -> Any:
     p = node.params.exponent
     if node.params.strict and np.any(np.asarray(x) == 0):
         raise DegenerateError("norm: no second derivative at a zero argument (a zero matrix, column or "

@@ -26,11 +26,11 @@ import numpy as np
 
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError, ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import ElementwiseMap, KronMap, LinearMap, TraceMap, ZeroMap
 from ..maps.axes import ReduceMap
 from ..maps.algebra import compose
-from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt, is_plain
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
@@ -57,7 +57,8 @@ __all__ = ["slogdet", "singular_logabsdet", "norm_of_order", "vector_norm", "sma
 
 
 # -------------------------------------------------------------- slogdet
-def slogdet(a: Any) -> tuple[Expr, Expr]:
+@inferring
+def slogdet(a: Operand) -> tuple[Expr, Expr]:
     """(sign, logabsdet) of a square A as ``numpy.linalg.slogdet``: det A = sign · exp(logabsdet).
 
     For a stack, per member (each of shape ``(b,)``).  At a singular A the
@@ -107,20 +108,20 @@ def singular_logabsdet(err: np.linalg.LinAlgError, f: Expr) -> DegenerateError |
 
 
 # ------------------------------------------------ powers of absolute values
-def abs_power(a: Any, q: float) -> Expr:
+def abs_power(a: Operand, q: float) -> Expr:
     """|A|∘q, elementwise, with |0|^q = 0 for q < 0 (and 1 for q = 0): the factor of the p-norm's
     gradient that keeps it finite.  d|x|^q = q sign(x)|x|^(q−1) dx."""
     a = as_expr(a)
     return Expr.make("abs_power", (a,), Params(q=float(q)), a.shape)
 
 
-def signed_power(a: Any, q: float) -> Expr:
+def signed_power(a: Operand, q: float) -> Expr:
     """sign(A) ⊙ |A|∘q, elementwise, 0 where A = 0.  d(sign(x)|x|^q) = q|x|^(q−1) dx."""
     a = as_expr(a)
     return Expr.make("signed_power", (a,), Params(q=float(q)), a.shape)
 
 
-def _abs_power_value(node: Any, x: np.ndarray) -> Any:
+def _abs_power_value(node: Expr, x: np.ndarray) -> Any:
     q = node.params.q
     ax = np.abs(x)
     if q >= 0:
@@ -129,7 +130,7 @@ def _abs_power_value(node: Any, x: np.ndarray) -> Any:
         return np.where(ax == 0, 0.0, ax ** q)
 
 
-def _signed_power_value(node: Any, x: np.ndarray) -> Any:
+def _signed_power_value(node: Expr, x: np.ndarray) -> Any:
     return np.sign(x) * _abs_power_value(node, x)
 
 
@@ -179,7 +180,7 @@ register(
 
 
 # ---------------------------------------------------------- vector p-norms
-def vector_norm(a: Any, p: float, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
+def vector_norm(a: Operand, p: float, axes: tuple[int, ...], keepdims: bool = False) -> Expr:
     """(Σᵢ |xᵢ|ᵖ)^(1/p) over ``axes`` (NumPy's vector norm of order p, p ≠ 0, finite).
 
     d‖x‖_p = Σ (sign(x) ⊙ |x|^(p−1) ‖x‖_p^(1−p)) ⊙ dx over the axes; 0 at a zero argument.
@@ -190,7 +191,7 @@ def vector_norm(a: Any, p: float, axes: tuple[int, ...], keepdims: bool = False)
     return Expr.make("vector_norm", (a,), params, shape)
 
 
-def _vector_norm_value(node: Any, x: np.ndarray) -> Any:
+def _vector_norm_value(node: Expr, x: np.ndarray) -> Any:
     par = node.params
     with np.errstate(divide="ignore", over="ignore"):
         out = np.sum(np.abs(x) ** par.p, axis=par.axes, keepdims=par.keepdims) ** (1.0 / par.p)
@@ -238,7 +239,7 @@ register(
 
 
 # ------------------------------------------------- smallest singular value
-def smallest_singular_value(a: Any) -> Expr:
+def smallest_singular_value(a: Operand) -> Expr:
     """s_k, the smallest singular value of a matrix (``kv.norm(A, -2)``), per member of a stack.
 
     d s_k = u_kᵀ dA v_k; at a tie the mean of u_g v_gᵀ over the tied group, at s_k = 0 zero.
@@ -249,7 +250,7 @@ def smallest_singular_value(a: Any) -> Expr:
     return Expr.make("smallest_singular_value", (a,), NO_PARAMS, a.shape[:-2])
 
 
-def smallest_weights(s: Any) -> Expr:
+def smallest_weights(s: Operand) -> Expr:
     """The weights of the singular values s (k, 1) in the derivative of the smallest: 1/|G| on the
     tied group G of the smallest, 0 elsewhere, and 0 everywhere when the smallest is 0."""
     s = as_expr(s)
@@ -366,7 +367,7 @@ def _matrix(a: Expr, ord: Any, axes: tuple[int, int], keepdims: bool) -> Expr:
     return c_order_reshape(out, target) if out.shape != target else out
 
 
-def norm_of_order(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
+def norm_of_order(a: Operand, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
     """``numpy.linalg.norm(A, ord, axis, keepdims)`` for the orders that need more than the
     Frobenius, nuclear and spectral norms (``kv.norm`` sends them here).
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..contexts import PrintContext, StyledPrintContext
-from ..expr import Expr, NO_PARAMS, as_expr, as_operands, const_scalar
+from ..expr import Expr, NO_PARAMS, Operand, as_expr, as_operands, const_scalar
 from ..maps import ElementwiseMap, ZeroMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._jvp_rules import map_shapes
@@ -44,7 +44,8 @@ def _difference(a: Expr, b: Expr) -> Expr:
 
 
 # ------------------------------------------------------------------ sign
-def sign(a: Any) -> Expr:
+@inferring
+def sign(a: Operand) -> Expr:
     """The elementwise sign, −1, 0 or 1 (NumPy's ``sign``); its derivative is 0
     (also at 0, where sign jumps)."""
     a = as_expr(a)
@@ -60,7 +61,8 @@ register("sign", public="sign", function=sign, signature="(...)->(...)",
 
 
 # ------------------------------------------------------------------- abs
-def abs(a: Any) -> Expr:
+@inferring
+def abs(a: Operand) -> Expr:
     """The elementwise absolute value |Aᵢⱼ|; d abs(A) = sign(A) ⊙ dA, which is 0 at A = 0.
 
     Printed ``abs(A)``, since |A| is the determinant in the Matrix Cookbook's notation.
@@ -74,7 +76,8 @@ register_elementwise("abs", abs, np.abs, lambda n: sign(n.args[0]), r"\operatorn
 
 
 # ------------------------------------------------------------- heaviside
-def heaviside(x1: Any, x2: float) -> Expr:
+@inferring
+def heaviside(x1: Operand, x2: float) -> Expr:
     """The step function as NumPy's ``heaviside``: 0 where x1 < 0, ``x2`` where x1 == 0,
     1 where x1 > 0 (``x2`` a number); its derivative is 0.
 
@@ -109,7 +112,8 @@ register("heaviside", public="heaviside", function=heaviside, signature="(...),n
 
 
 # ------------------------------------------------------------------ relu
-def relu(a: Any) -> Expr:
+@inferring
+def relu(a: Operand) -> Expr:
     """max(A, 0) elementwise; d relu(A) = heaviside(A, 0) ⊙ dA, which is 0 at A = 0."""
     a = as_expr(a)
     return a if a.op == "relu" else elementwise_node("relu", a)
@@ -121,7 +125,8 @@ register_elementwise("relu", relu, lambda x: np.maximum(x, 0.0), lambda n: heavi
 
 
 # ------------------------------------------------------- maximum, minimum
-def maximum(a: Any, b: Any) -> Expr:
+@inferring
+def maximum(a: Operand, b: Operand) -> Expr:
     """The elementwise maximum of A and B, broadcast as in NumPy (``np.maximum``).
 
     d maximum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(A − B, ½) and
@@ -134,7 +139,8 @@ def maximum(a: Any, b: Any) -> Expr:
     return Expr.make("maximum", (a, b), NO_PARAMS, shape)
 
 
-def minimum(a: Any, b: Any) -> Expr:
+@inferring
+def minimum(a: Operand, b: Operand) -> Expr:
     """The elementwise minimum of A and B, broadcast as in NumPy (``np.minimum``).
 
     d minimum(A, B) = H ⊙ dA + H' ⊙ dB with H = heaviside(B − A, ½) and

@@ -1,12 +1,12 @@
 """The derivatives of ``matrix_power`` as nodes: L(A, H) = Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ and its derivative in A.
 
-``d(Aᵏ) = matpow_frechet(A, dA, k)``, applied in O(log k) products (the upper
+``d(Aᵏ) = matrix_power_frechet(A, dA, k)``, applied in O(log k) products (the upper
 right block of [[A, H], [0, A]]ᵏ by repeated squaring, see
 :mod:`kronvec.maps.powers`), so deriving, printing and applying the derivative
 of A⁹⁹⁹⁹⁹⁹⁹⁹⁹ costs about 90 products and prints in one line.  L(A, I) = k Aᵏ⁻¹
 keeps gradients of tr(Aᵏ) short.  Its derivative in A is
-``matpow_frechet2(A, E, H, k) + matpow_frechet2(A, H, E, k)`` with
-matpow_frechet2(A, X, Y, k) = Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ (the (1, 3) block of
+``matrix_power_frechet2(A, E, H, k) + matrix_power_frechet2(A, H, E, k)`` with
+matrix_power_frechet2(A, X, Y, k) = Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ (the (1, 3) block of
 [[A, X, 0], [0, A, Y], [0, 0, A]]ᵏ), so Hessians work, member by member on stacks; third derivatives
 through it are refused.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from ..contexts import PrintContext, CodeContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.axes import BroadcastMap
@@ -33,7 +33,7 @@ from .arithmetic import scale
 from .leaves import zeros
 from .products import matrix_power
 
-__all__ = ["matpow_frechet", "matpow_frechet2"]
+__all__ = ["matrix_power_frechet", "matrix_power_frechet2"]
 
 
 
@@ -50,10 +50,10 @@ def _shape(name: str, *args: Expr) -> Shape:
                          f"broadcast") from None
 
 
-def matpow_frechet(a: Any, h: Any, k: int) -> Expr:
+def matrix_power_frechet(a: Operand, h: Operand, k: int) -> Expr:
     """L(A, H) = Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ, the derivative of Aᵏ (k ≥ 1) in the direction H."""
     a, h, k = as_expr(a), as_expr(h), int(k)
-    shape = _shape("matpow_frechet", a, h)
+    shape = _shape("matrix_power_frechet", a, h)
     if h.op == "zeros" or k < 1:
         return zeros(shape)
     if k == 1:
@@ -62,16 +62,16 @@ def matpow_frechet(a: Any, h: Any, k: int) -> Expr:
         return scale(float(k), matrix_power(a, k - 1))
     if shape == a.shape and h.op == "scale" and h.args[0].op == "eye" and a.ndim == 2:
         return scale(h.params.coef * k, matrix_power(a, k - 1))
-    return Expr.make("matpow_frechet", (a, h), Params(k=k), shape)
+    return Expr.make("matrix_power_frechet", (a, h), Params(k=k), shape)
 
 
-def matpow_frechet2(a: Any, x: Any, y: Any, k: int) -> Expr:
+def matrix_power_frechet2(a: Operand, x: Operand, y: Operand, k: int) -> Expr:
     """Σ_{i+j+l=k−2} Aⁱ X Aʲ Y Aˡ: with X and Y swapped and added, the derivative of L(A, Y) in A along X."""
     a, x, y, k = as_expr(a), as_expr(x), as_expr(y), int(k)
-    shape = _shape("matpow_frechet2", a, x, y)
+    shape = _shape("matrix_power_frechet2", a, x, y)
     if x.op == "zeros" or y.op == "zeros" or k < 2:
         return zeros(shape)
-    return Expr.make("matpow_frechet2", (a, x, y), Params(k=k), shape)
+    return Expr.make("matrix_power_frechet2", (a, x, y), Params(k=k), shape)
 
 
 def _frechet_jvp(node: Expr, i: int) -> Any:
@@ -99,7 +99,7 @@ def _second_jvp(node: Expr, i: int) -> Any:
 def _print_sum(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     """Σᵢ₌₀ᵏ⁻¹ Aⁱ H Aᵏ⁻¹⁻ⁱ (and the double sum of the second derivative), with the number k − 1."""
     s, a, top = printer.s, printer(e.args[0], Prec.ATOM), e.params.k - 1
-    if e.op == "matpow_frechet":
+    if e.op == "matrix_power_frechet":
         h = printer(e.args[1], Prec.PROD)
         if s.latex:
             return rf"\sum_{{i=0}}^{{{top}}} {a}^{{i}} {h} {a}^{{{top}-i}}", Prec.SUM
@@ -114,7 +114,7 @@ def _print_python(printer: PrintContext, e: Expr) -> tuple[str, int]:
     return f"{e.op}({', '.join(printer(x) for x in e.args)}, {e.params.k})", Prec.ATOM
 
 
-def _frechet_value(node: Any, a: Any, h: Any) -> Any:
+def _frechet_value(node: Expr, a: Any, h: Any) -> Any:
     return power_frechet(a, h, node.params.k)
 
 
@@ -122,7 +122,7 @@ def _frechet_code(g: CodeContext, e: Expr, a: str, h: str) -> str:
     return f"{g.helper('power_frechet', frechet_by_squaring)}({a}, {h}, {e.params.k})"
 
 
-def _second_value(node: Any, a: Any, x: Any, y: Any) -> Any:
+def _second_value(node: Expr, a: Any, x: Any, y: Any) -> Any:
     return power_second(a, x, y, node.params.k)
 
 
@@ -132,11 +132,11 @@ def _second_code(g: CodeContext, e: Expr, a: str, x: str, y: str) -> str:
 
 def _second_transposed(node: Expr, t: list[Expr]) -> Expr:
     """(Σ Aⁱ X Aʲ Y Aˡ)ᵀ = Σ Aᵀˡ Yᵀ Aᵀʲ Xᵀ Aᵀⁱ: the directions trade places."""
-    return matpow_frechet2(t[0], t[2], t[1], node.params.k)
+    return matrix_power_frechet2(t[0], t[2], t[1], node.params.k)
 
 
 register(
-    "matpow_frechet", function=matpow_frechet, params=("k",), stacks=True,
+    "matrix_power_frechet", function=matrix_power_frechet, params=("k",), stacks=True,
     evaluate=with_node(_frechet_value), code=code_for(other=_frechet_code),
     jvp=_frechet_jvp,
     transpose=through(),
@@ -144,7 +144,7 @@ register(
     doc="Σᵢ Aⁱ H Aᵏ⁻¹⁻ⁱ, the derivative of matrix_power (appears in its derivatives)",
 )
 register(
-    "matpow_frechet2", function=matpow_frechet2, params=("k",), stacks=True,
+    "matrix_power_frechet2", function=matrix_power_frechet2, params=("k",), stacks=True,
     evaluate=with_node(_second_value), code=code_for(other=_second_code),
     jvp=_second_jvp,
     transpose=Transpose(None, _second_transposed),

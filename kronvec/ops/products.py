@@ -18,12 +18,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ..contexts import StyledPrintContext
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, KronTMap, TriSolveMap
 from ..maps.algebra import add_maps
 from ..maps.algebra import scale_map
 from ..maps.powers import MatrixPowerFrechetMap
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of, spec
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, inferring, register, signature_of, spec
 from ..registry import function as registry_function
 from ..shapes import matrix_transposed
 from ._code_templates import code_transpose
@@ -34,13 +34,14 @@ from ._product_factors import product_stack, unit_factor
 from ._structure_rules import through, transposed_alike, triangle
 from .arithmetic import scale, smul
 from .eigenbasis_products import eigenbasis_sandwiches
-from .leaves import identity, ones, zeros
+from .leaves import eye, ones, zeros
 
 __all__ = ["matmul", "matrix_transpose", "inv", "solve", "matrix_power"]
 
 
 
 # --------------------------------------------------------------- matmul
+@inferring
 def matmul(*factors: Any) -> Expr:
     """The matrix product A₁A₂⋯Aₖ (shapes checked pairwise).
 
@@ -75,7 +76,7 @@ def matmul(*factors: Any) -> Expr:
     if stack and product_stack(flat) != stack:  # cancelled factors carried stack axes: keep them
         flat.append(Expr.make("eye", (), NO_PARAMS, stack + (shape[-1], shape[-1])))
     if not flat:
-        core = identity(shape[0])
+        core = eye(shape[0])
     elif len(flat) == 1:
         core = flat[0]
     else:
@@ -218,7 +219,8 @@ MATMUL = register(
 
 
 # ------------------------------------------------------------ transpose
-def matrix_transpose(a: Any) -> Expr:
+@inferring
+def matrix_transpose(a: Operand) -> Expr:
     """The matrix transpose, as ``numpy.matrix_transpose``: Aᵀ for a matrix, and for a stack
     every member transposed (the last two axes swapped; ``X.mT``); scalars, and per-member
     scalars of a stack, are their own transposes.
@@ -303,7 +305,8 @@ register(
 
 
 # ------------------------------------------------------------------ inv
-def inv(a: Any) -> Expr:
+@inferring
+def inv(a: Operand) -> Expr:
     """The matrix inverse A⁻¹ (evaluated by factorization and solves)."""
     a = as_expr(a)
     signature_of(INV).check("inv", [a.shape])
@@ -353,7 +356,8 @@ INV = register(
 )
 
 
-def solve(a: Any, b: Any) -> Expr:
+@inferring
+def solve(a: Operand, b: Operand) -> Expr:
     """A⁻¹B, computed by a solve with a factorization of A (never an inverse)."""
     a, b = as_expr(a), as_expr(b)
     signature_of(SOLVE).check("solve", [a.shape, b.shape])
@@ -368,7 +372,8 @@ SOLVE = register(
 
 
 # --------------------------------------------------------- matrix_power
-def matrix_power(a: Any, k: int) -> Expr:
+@inferring
+def matrix_power(a: Operand, k: int) -> Expr:
     """Aᵏ for any integer k, as ``numpy.linalg.matrix_power``: A⁰ = I, A⁻ᵏ = (A⁻¹)ᵏ.
 
     d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ for k > 0, written out for k ≤ 3 and otherwise a lazy
@@ -384,7 +389,7 @@ def matrix_power(a: Any, k: int) -> Expr:
     if k < 0:
         return matrix_power(inv(a), -k)
     if k == 0:
-        return identity(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)
+        return eye(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)
     if k == 1 or a.op == "eye":
         return a
     return Expr.make("matrix_power", (a,), Params(k=k), a.shape)

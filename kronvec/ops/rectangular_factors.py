@@ -40,7 +40,7 @@ from ..maps.algebra import scale_map
 from ..shapes import stack_of
 from .arithmetic import add, scale
 from .indexing import selected_rows
-from .leaves import Constant, identity
+from .leaves import Constant, eye
 from .products import matmul
 from .triangular import solve_triangular
 
@@ -80,7 +80,7 @@ def wide_lu_maps(a: Expr, P: Expr, L: Expr, U: Expr, label: str) -> tuple[Any, A
     x = compose(TriSolveMap(L, U1, True, False, square, label=f"{label} (solves with L and U₁)"),
                 KronMap(P.mT, Et, a.shape, square))
     dL = compose(KronMap(L, None, square, square), TriangleMap("strict_lower", m, stack), x)
-    N = add(identity(n), scale(-1.0, matmul(Et, solve_triangular(U1, U, lower=False))))
+    N = add(eye(n), scale(-1.0, matmul(Et, solve_triangular(U1, U, lower=False))))
     right = compose(TriSolveMap(L, None, True, False, a.shape, label=f"{label} (solve with L)"),
                     KronMap(P.mT, N, a.shape, a.shape))
     dU = add_maps(compose(KronMap(None, U, square, a.shape), TriangleMap("upper", m, stack), x), right)
@@ -97,6 +97,6 @@ def wide_qr_maps(a: Expr, Q: Expr, R: Expr, label: str) -> tuple[Any, Any]:
                     KronMap(None, Et, a.shape, square))  # dA Eᵀ R₁⁻¹
     fold_c = compose(TriangleMap("fold_upper", m, stack), KronMap(Q.mT, None, square, square), first)
     dQ = add_maps(first, scale_map(-1.0, compose(KronMap(Q, None, square, square), fold_c)))
-    N = add(identity(n), scale(-1.0, matmul(Et, solve_triangular(R1, R, lower=False))))
+    N = add(eye(n), scale(-1.0, matmul(Et, solve_triangular(R1, R, lower=False))))
     dR = add_maps(compose(KronMap(None, R, square, a.shape), fold_c), KronMap(Q.mT, N, a.shape, a.shape))
     return dQ, dR

@@ -14,10 +14,10 @@ from .. import registry
 from ..contexts import StyledPrintContext
 from ..dims import is_named
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import LinearMap, TraceMap
 from ..maps.members import member_trace_map
-from ..registry import Prec, Printing, register, signature_of
+from ..registry import Prec, Printing, inferring, register, signature_of
 from ..shapes import fmt, is_plain, smaller, stack_of
 from ..signature import normalize_keyword
 from ._evaluation_rules import lift
@@ -62,7 +62,8 @@ def _scalar_of_1x1(name: str) -> Any:
 
 
 # ---------------------------------------------------------------- trace
-def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
+@inferring
+def trace(a: Operand, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Expr:
     """tr(A) = Σᵢ Aᵢᵢ, a scalar, for a square A (a non-square matrix raises
     :class:`~kronvec.ShapeError`, the v1 contract); as ``numpy.trace(A, offset, axis1, axis2)``.
 
@@ -154,7 +155,8 @@ TRACE = register(
 
 
 # ------------------------------------------------------------------ det
-def det(a: Any) -> Expr:
+@inferring
+def det(a: Operand) -> Expr:
     """det(A), a scalar, for a square A (computed from an LU or Cholesky factorization).
 
     Its differential is det(A) tr(A⁻¹ dA) (Jacobi's formula; Matrix Cookbook eq. 46), with
@@ -189,7 +191,8 @@ DET = register(
 
 
 # --------------------------------------------------------------- logdet
-def logdet(a: Any) -> Expr:
+@inferring
+def logdet(a: Operand) -> Expr:
     """log|det A|, a scalar (equal to log det A when det A > 0).
 
     Its differential is tr(A⁻¹ dA) either way (Matrix Cookbook eq. 57).
@@ -215,7 +218,8 @@ LOGDET = register(
 
 
 # ------------------------------------------------------------------ sum
-def sum(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Expr:
+@inferring
+def sum(a: Operand, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Expr:
     """Σᵢⱼ Aᵢⱼ, the sum of all entries, a scalar; with ``axis`` the sums of the columns
     (``axis=0``: 𝟙ᵀA, of shape (1, m)) or of the rows (``axis=1``: A𝟙, of shape (n, 1)),
     as ``np.sum`` (negative axes count from the end).
@@ -258,7 +262,8 @@ SUM = register(
 
 
 # ----------------------------------------------------------------- norm
-def norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
+@inferring
+def norm(a: Operand, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Expr:
     """A matrix or vector norm, as ``numpy.linalg.norm(A, ord, axis, keepdims)``.
 
     * ``ord=None`` or ``"fro"``: the Frobenius norm ‖A‖ = (Σᵢⱼ Aᵢⱼ²)^½,

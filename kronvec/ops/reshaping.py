@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from ..contexts import CodeContext, PrintContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, as_expr
+from ..expr import Expr, Operand, as_expr
 from ..maps import LinearMap
 from ..maps.algebra import compose
 from ..maps.axes import PermuteMap, ReshapeMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ..shapes import Shape, fmt
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
@@ -97,7 +98,8 @@ def _c_order_value(n: Any, x: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- reshape
-def reshape(a: Any, shape: Any, order: str = "C") -> Expr:
+@inferring
+def reshape(a: Operand, shape: Any, order: str = "C") -> Expr:
     """A's entries in another shape, as ``numpy.reshape(A, shape, order)``.
 
     ``order="C"`` reads and writes the entries with the last axis changing fastest,
@@ -117,14 +119,14 @@ def reshape(a: Any, shape: Any, order: str = "C") -> Expr:
     return Expr.make("reshape", (a,), Params(order="F"), shape)
 
 
-def _print_reshaped(p: Any, e: Expr) -> tuple[str, int]:
+def _print_reshaped(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     extra = [str(e.shape)]
     if e.params.order == "F":
         extra.append("\\mathrm{order}=F" if p.s.latex else "order=F")
     return p.s.func("reshape", p(e.args[0]), *extra), Prec.ATOM
 
 
-def _python_reshaped(p: Any, e: Expr) -> tuple[str, int]:
+def _python_reshaped(p: PrintContext, e: Expr) -> tuple[str, int]:
     extra = ", order='F'" if e.params.order == "F" else ""
     return f"reshape({p(e.args[0])}, {e.shape}{extra})", Prec.ATOM
 
@@ -133,7 +135,7 @@ def _rebuild_reshaped(node: Expr, args: list[Expr]) -> Expr:
     return reshape(args[0], node.shape, node.params.order)
 
 
-def _reshape_code(g: Any, e: Expr, x: str) -> str:
+def _reshape_code(g: CodeContext, e: Expr, x: str) -> str:
     if e.params.order == "C":
         return f"{g.array_module}.reshape({x}, {e.shape})"
     if g.name == "torch":  # no order= in PyTorch: the C-order reshape of the reversed axes
@@ -164,7 +166,8 @@ def _expanded(a: Expr, axes: tuple[int, ...]) -> Expr:
     return _reshaped("expand_dims", a, shape, Params(axes=axes))
 
 
-def expand_dims(a: Any, axis: Any) -> Expr:
+@inferring
+def expand_dims(a: Operand, axis: Any) -> Expr:
     """A with axes of length one inserted at ``axis`` (an int or a tuple, counted in the
     result), as ``numpy.expand_dims``; ``A[:, None]`` and ``A[None]`` build it too.
     Linear: its derivative inserts the same axes in the tangent (a lazy reshape map)."""
@@ -177,7 +180,7 @@ def _axes_key(e: Expr, unit: str) -> str:
     return ", ".join(unit if k in e.params.axes else ":" for k in range(e.ndim))
 
 
-def _print_expanded(p: Any, e: Expr) -> tuple[str, int]:
+def _print_expanded(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     base = p(e.args[0], Prec.ATOM)
     if p.s.latex:
         key = _axes_key(e, r"\mathrm{None}").replace(":", "{:}")
@@ -185,7 +188,7 @@ def _print_expanded(p: Any, e: Expr) -> tuple[str, int]:
     return f"{base}[{_axes_key(e, 'None')}]", Prec.ATOM
 
 
-def _python_expanded(p: Any, e: Expr) -> tuple[str, int]:
+def _python_expanded(p: PrintContext, e: Expr) -> tuple[str, int]:
     axes = e.params.axes
     return f"expand_dims({p(e.args[0])}, {axes[0] if len(axes) == 1 else axes})", Prec.ATOM
 
@@ -204,7 +207,7 @@ register(
 )
 
 
-def index_newaxis(a: Any, key: Any) -> Expr:
+def index_newaxis(a: Operand, key: Any) -> Expr:
     """``a[key]`` for a key of ``None`` (new axes), full slices ``:`` and ``...``, as NumPy:
     ``X[:, None, :]`` is ``(n, 1, m)`` for X ``(n, m)``, ``A[None]`` is ``(1, *A.shape)``."""
     a = as_expr(a)
@@ -231,7 +234,8 @@ register("index_newaxis", FAMILY, function=index_newaxis, node=False,
 
 
 # ----------------------------------------------------------------- squeeze
-def squeeze(a: Any, axis: Any = None) -> Expr:
+@inferring
+def squeeze(a: Operand, axis: Any = None) -> Expr:
     """A without axes of length one (all of them, or those at ``axis``), as ``numpy.squeeze``;
     an axis of another length raises.  Linear: a lazy reshape map."""
     a = as_expr(a)
@@ -247,11 +251,11 @@ def squeeze(a: Any, axis: Any = None) -> Expr:
     return _reshaped("squeeze", a, shape, Params(axes=axes))
 
 
-def _print_squeezed(p: Any, e: Expr) -> tuple[str, int]:
+def _print_squeezed(p: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return p.s.func("squeeze", p(e.args[0])), Prec.ATOM
 
 
-def _python_squeezed(p: Any, e: Expr) -> tuple[str, int]:
+def _python_squeezed(p: PrintContext, e: Expr) -> tuple[str, int]:
     return f"squeeze({p(e.args[0])}, {e.params.axes})", Prec.ATOM
 
 
@@ -274,7 +278,8 @@ def _listed(axes: Any) -> tuple[Any, ...]:
     return tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
 
 
-def moveaxis(a: Any, source: Any, destination: Any) -> Expr:
+@inferring
+def moveaxis(a: Operand, source: Any, destination: Any) -> Expr:
     """A with the axes ``source`` moved to the positions ``destination`` (ints or sequences),
     the others kept in order, as ``numpy.moveaxis``.  Linear: a permutation of the axes."""
     a = as_expr(a)
@@ -296,7 +301,8 @@ register("moveaxis", FAMILY, public="moveaxis", function=moveaxis, signature="(.
 
 
 # ------------------------------------------------------------------- outer
-def outer(a: Any, b: Any) -> Expr:
+@inferring
+def outer(a: Operand, b: Operand) -> Expr:
     """The outer product out[i, j] = a[i] b[j] of the flattened operands, as ``numpy.outer``:
     a bᵀ for two column vectors.  Bilinear: d outer = outer(da, b) + outer(a, db)."""
     a, b = as_expr(a), as_expr(b)

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from ..contexts import PrintContext, StyledPrintContext
-from ..expr import Expr, NO_PARAMS, as_expr, as_operands
+from ..expr import Expr, NO_PARAMS, Operand, as_expr, as_operands
 from ..lazy import LazyModule
 from ..maps import ElementwiseMap, LinearMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ._code_templates import code_for
 from ._evaluation_rules import lift, with_node
 from ._jvp_rules import map_shapes
@@ -72,14 +72,16 @@ def _gaussian(a: Expr, c: float) -> Expr:
 
 
 # -------------------------------------------------------------- gammaln
-def gammaln(a: Any) -> Expr:
+@inferring
+def gammaln(a: Operand) -> Expr:
     """log |Γ(A)| elementwise, as ``scipy.special.gammaln``; d gammaln(A) = ψ(A) ⊙ dA
     (ψ = digamma)."""
     return elementwise_node("gammaln", as_expr(a))
 
 
 # -------------------------------------------------------------- digamma
-def digamma(a: Any) -> Expr:
+@inferring
+def digamma(a: Operand) -> Expr:
     """ψ(A) = Γ'(A)/Γ(A) elementwise, as ``scipy.special.digamma``; d ψ(A) = ψ⁽¹⁾(A) ⊙ dA
     (the trigamma function, ``polygamma(1, A)``)."""
     return elementwise_node("digamma", as_expr(a))
@@ -90,7 +92,12 @@ register_elementwise("gammaln", gammaln, _scipy("gammaln"), lambda n: digamma(n.
                      unicode="logΓ",
                      code=code_for(numpy="special.gammaln({0})", jax="jspecial.gammaln({0})",
                                    torch="torch.special.gammaln({0})"))
-register_elementwise("digamma", digamma, _scipy("digamma"), lambda n: polygamma(1, n.args[0]), r"\psi",
+def _digamma_derivative(node: Expr) -> Expr:
+    """ψ'(A) = polygamma(1, A)."""
+    return polygamma(1, node.args[0])
+
+
+register_elementwise("digamma", digamma, _scipy("digamma"), _digamma_derivative, r"\psi",
                      "the digamma function ψ(A) = Γ'(A)/Γ(A) elementwise (derivative polygamma(1, A))",
                      domain="positive", unicode="ψ",
                      code=code_for(numpy="special.digamma({0})", jax="jspecial.digamma({0})",
@@ -98,7 +105,8 @@ register_elementwise("digamma", digamma, _scipy("digamma"), lambda n: polygamma(
 
 
 # ------------------------------------------------------------ polygamma
-def polygamma(n: int, x: Any) -> Expr:
+@inferring
+def polygamma(n: int, x: Operand) -> Expr:
     """ψ⁽ⁿ⁾(X), the n-th derivative of the digamma function, elementwise, as
     ``scipy.special.polygamma(n, x)`` for an integer n ≥ 0 (polygamma(0, X) is digamma(X));
     d ψ⁽ⁿ⁾(X) = ψ⁽ⁿ⁺¹⁾(X) ⊙ dX."""
@@ -143,13 +151,15 @@ register("polygamma", public="polygamma", function=polygamma, signature="int,(..
 
 
 # ------------------------------------------------------------ erf, erfc
-def erf(a: Any) -> Expr:
+@inferring
+def erf(a: Operand) -> Expr:
     """The error function erf(A) = (2/√π) ∫₀ᴬ e^(−t²) dt elementwise, as ``scipy.special.erf``;
     d erf(A) = (2/√π) e^(−A∘²) ⊙ dA."""
     return elementwise_node("erf", as_expr(a))
 
 
-def erfc(a: Any) -> Expr:
+@inferring
+def erfc(a: Operand) -> Expr:
     """The complementary error function erfc(A) = 1 − erf(A) elementwise, as
     ``scipy.special.erfc`` (exact in the tail, where 1 − erf(A) rounds to 0);
     d erfc(A) = −(2/√π) e^(−A∘²) ⊙ dA."""
@@ -169,7 +179,8 @@ register_elementwise("erfc", erfc, _scipy("erfc"), lambda n: scale(-_ERF_SLOPE, 
 
 
 # ----------------------------------------------------------------- ndtr
-def ndtr(a: Any) -> Expr:
+@inferring
+def ndtr(a: Operand) -> Expr:
     """Φ(A), the standard normal distribution function, elementwise, as ``scipy.special.ndtr``;
     d Φ(A) = φ(A) ⊙ dA with φ(x) = e^(−x²/2)/√(2π)."""
     return elementwise_node("ndtr", as_expr(a))
@@ -183,14 +194,15 @@ register_elementwise("ndtr", ndtr, _scipy("ndtr"),
 
 
 # ------------------------------------------------------------- log_ndtr
-def log_ndtr(a: Any) -> Expr:
+@inferring
+def log_ndtr(a: Operand) -> Expr:
     """log Φ(A) elementwise, as ``scipy.special.log_ndtr`` (exact far into the lower tail:
     log Φ(−10³) ≈ −5·10⁵); d log Φ(A) = (φ/Φ)(A) ⊙ dA, the ratio computed stably
     (:func:`ndtr_ratio`)."""
     return elementwise_node("log_ndtr", as_expr(a))
 
 
-def ndtr_ratio(a: Any) -> Expr:
+def ndtr_ratio(a: Operand) -> Expr:
     """(φ/Φ)(A) = φ(A)/Φ(A) elementwise, the derivative of log Φ (internal).
 
     Evaluated as √(2/π)/erfcx(−x/√2), since Φ(x) = erfcx(−x/√2) e^(−x²/2)/2: exact where
@@ -228,7 +240,8 @@ register("ndtr_ratio", function=ndtr_ratio, signature="(...)->(...)", stacks=Tru
 
 
 # ---------------------------------------------------------------- logit
-def logit(a: Any) -> Expr:
+@inferring
+def logit(a: Operand) -> Expr:
     """logit(A) = log(A/(1 − A)) elementwise on (0, 1), the inverse of the sigmoid, as
     ``scipy.special.logit``; d logit(A) = (A ⊙ (𝟙 − A))∘⁻¹ ⊙ dA.  logit(σ(A)) = A."""
     a = as_expr(a)
@@ -244,14 +257,15 @@ register_elementwise("logit", logit, _scipy("logit"),
 
 
 # ---------------------------------------------------------- xlogy, xdivy
-def xlogy(x: Any, y: Any) -> Expr:
+@inferring
+def xlogy(x: Operand, y: Operand) -> Expr:
     """X ⊙ log(Y) elementwise, broadcast as in NumPy, and 0 where X = 0 (also at Y = 0), as
     ``scipy.special.xlogy``; d xlogy(X, Y) = log(Y) ⊙ dX + xdivy(X, Y) ⊙ dY."""
     shape, (x, y) = broadcast_all("xlogy", *as_operands(x, y))
     return Expr.make("xlogy", (x, y), NO_PARAMS, shape)
 
 
-def xdivy(x: Any, y: Any) -> Expr:
+def xdivy(x: Operand, y: Operand) -> Expr:
     """X ⊘ Y elementwise, and 0 where X = 0 (internal: the derivative of xlogy in Y);
     d xdivy(X, Y) = Y∘⁻¹ ⊙ dX − xdivy(X, Y∘²) ⊙ dY."""
     shape, (x, y) = broadcast_all("xdivy", *as_operands(x, y))

@@ -30,19 +30,19 @@ import numpy as np
 
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleMap,
                     commutation_map)
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
-from ..registry import Params, Prec, Printing, register, signature_of
+from ..registry import Params, Prec, Printing, inferring, register, signature_of
 from ..shapes import first_member, fmt, member_text, minimum, stack_of
 from ._code_templates import code_eigh
 from ._evaluation_rules import with_node
 from ._outputs import Output, register_outputs
 from ._printing_rules import func_print, py_call
 from .arithmetic import add, hadamard, power, scale
-from .leaves import identity, ones
+from .leaves import eye, ones
 from .products import matmul, matrix_transpose
 from .structure import diag
 
@@ -64,7 +64,7 @@ def _mirror(uplo: str) -> str:
 
 
 # --------------------------------------------------------------- gapinv
-def gapinv(x: Any, what: str = "eigh", nonzero: bool = False) -> Expr:
+def gapinv(x: Operand, what: str = "eigh", nonzero: bool = False) -> Expr:
     """F(x): Fᵢⱼ = 1/(xⱼ − xᵢ) for i ≠ j and 0 on the diagonal, for a column x (n, 1).
 
     The factor of eigenvector (x = w) and singular vector (x = s∘²)
@@ -161,7 +161,8 @@ register(
 
 
 # ----------------------------------------------------------------- eigh
-def eigvalsh(a: Any, UPLO: str = "L") -> Expr:
+@inferring
+def eigvalsh(a: Operand, UPLO: str = "L") -> Expr:
     """The eigenvalues w of a symmetric A, ascending, as an (n, 1) column (``numpy.linalg.eigvalsh``).
 
     Only the ``UPLO`` triangle of A is read ("L" lower, "U" upper): A stands
@@ -296,7 +297,8 @@ register(
 )
 
 
-def eigh(a: Any, UPLO: str = "L") -> tuple[Expr, Expr]:
+@inferring
+def eigh(a: Operand, UPLO: str = "L") -> tuple[Expr, Expr]:
     """(w, V) with A = V diag(w) Vᵀ for a symmetric A, as ``numpy.linalg.eigh``.
 
     w are the eigenvalues, ascending, as an (n, 1) column; V the orthonormal
@@ -328,7 +330,8 @@ def _k(a: Expr) -> int:
     return k
 
 
-def svd(a: Any, compute_uv: bool = True) -> Any:
+@inferring
+def svd(a: Operand, compute_uv: bool = True) -> Any:
     """(U, s, Vᵀ) with A = U diag(s) Vᵀ, reduced, as ``numpy.linalg.svd(A, full_matrices=False)``.
 
     For A of shape (m, n) and k = min(m, n): U (m, k), s (k, 1) descending,
@@ -389,7 +392,7 @@ def _svdvals_jvp(node: Expr, i: int) -> Any:
 
 def _complement(Q: Expr) -> Expr:
     """I − QQᵀ, the projector onto the orthogonal complement of Q's columns."""
-    return add(identity(Q.shape[-2]), scale(-1.0, matmul(Q, Q.mT)))
+    return add(eye(Q.shape[-2]), scale(-1.0, matmul(Q, Q.mT)))
 
 
 def _svd_u_jvp(node: Expr, i: int) -> Any:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TraceMap, TriangleMap, ZeroMap
 from ..maps.algebra import add_maps
 from ..maps.eigen_frechet import EigfunFrechetMap
@@ -34,7 +34,7 @@ from ._code_templates import code_transpose
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .elementwise import ELEMENTWISE_FUNCTIONS
-from .leaves import identity, ones, zeros
+from .leaves import eye, ones, zeros
 from .spectral import eigenvectors, eigvalsh, gapinv
 from .structure import diag
 
@@ -117,7 +117,7 @@ def _aligned_rows(node: Expr, moving: list[int], moving_rows: list[range], w: Ex
 
 
 # -------------------------------------------------------------- divdiff
-def divdiff(w: Any, g: Any, gprime: Any = None) -> Expr:
+def divdiff(w: Operand, g: Operand, gprime: Operand | None = None) -> Expr:
     """Γᵢⱼ = (gᵢ − gⱼ)/(wᵢ − wⱼ) for i ≠ j, 0 on the diagonal; (g'ᵢ + g'ⱼ)/2 where wᵢ ≈ wⱼ.
 
     Without ``gprime`` a tie raises :class:`~kronvec.DegenerateError`.
@@ -233,13 +233,9 @@ def _divdiff_code(g: CodeContext, e: Expr, w: str, f: str, fp: str | None = None
     return f"{np_}.where({near}, {tie}, {quotient}) * (1.0 - {eye})"
 
 
-def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -> np.ndarray:
-    return divided_difference_matrix(w, g, gp)
-
-
 register(
     "divdiff", function=divdiff, stacks=True,
-    evaluate=lambda ev, e: ev.op(_divdiff_value, *[ev(a) for a in e.args]),
+    evaluate=lambda ev, e: ev.op(divided_difference_matrix, *[ev(a) for a in e.args]),
     code=lambda g, e, *a: _divdiff_code(g, e, *a),
     jvp=_divdiff_jvp,
     printing=Printing(func_print("Γ"), func_print(r"\Gamma"), py_call("divdiff")),
@@ -249,7 +245,7 @@ register(
 
 
 # --------------------------------------------------------------- eigfun
-def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
+def eigfun(a: Operand, g: Operand, UPLO: str = "L") -> Expr:
     """V diag(g) Vᵀ for the eigenvectors V of ``eigh(A, UPLO)`` and a column g (n, 1).
 
     Its derivative is the Daleckii–Krein form V (Γ ⊙ Vᵀ dAₛ V) Vᵀ + V diag(dg) Vᵀ
@@ -258,7 +254,7 @@ def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
     """
     a, g = as_expr(a), as_expr(g)
     if g.op == "ones" and len(a.shape) == 2:
-        return identity(a.shape[0])  # V Vᵀ = I
+        return eye(a.shape[0])  # V Vᵀ = I
     return Expr.make("eigfun", (a, g) + other_variables(a, g, UPLO), Params(UPLO=UPLO), a.shape)
 
 

@@ -27,9 +27,9 @@ import numpy as np
 from ..contexts import StyledPrintContext
 from .. import registry
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr, const_scalar
+from ..expr import Expr, NO_PARAMS, Operand, as_expr, const_scalar
 from ..maps.axes import BroadcastMap, PermuteMap, ReduceMap, ReshapeMap
-from ..registry import Params, Prec, Printing, register
+from ..registry import Params, Prec, Printing, inferring, register
 from ..shapes import Shape, broadcast_shapes_nd, fmt
 from ..signature import axis_error
 from ._code_templates import code_for
@@ -65,7 +65,8 @@ def normalize_axes(op: str, axis: Any, shape: Shape | int) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------ permute_dims
-def transpose(a: Any, axes: Sequence[int] | None = None) -> Expr:
+@inferring
+def transpose(a: Operand, axes: Sequence[int] | None = None) -> Expr:
     """The axes of A permuted, as ``numpy.transpose``: all reversed by default (Aᵀ for a
     matrix, ``(m, n, b)`` for a ``(b, n, m)`` stack); ``axes`` gives the new order.
 
@@ -122,7 +123,8 @@ register(
 )
 
 
-def swapaxes(a: Any, axis1: int, axis2: int) -> Expr:
+@inferring
+def swapaxes(a: Operand, axis1: int, axis2: int) -> Expr:
     """A with two axes interchanged, as ``numpy.swapaxes``; ``swapaxes(X, -1, -2)`` transposes
     each member of a stack (``X.mT``), and for a matrix ``swapaxes(A, 0, 1)`` is Aᵀ."""
     a = as_expr(a)
@@ -140,7 +142,7 @@ register(
 
 
 # ----------------------------------------------------------------- c_order_reshape
-def c_order_reshape(a: Any, shape: Sequence[int]) -> Expr:
+def c_order_reshape(a: Operand, shape: Sequence[int]) -> Expr:
     """A with the same entries in ``shape``, read in C order as ``numpy.reshape`` (internal: it
     spreads per-member scalars ``(b,)`` over matrices as ``(b, 1, 1)``, and serves tensordot)."""
     a = as_expr(a)
@@ -187,7 +189,7 @@ register(
 
 
 # ------------------------------------------------------------ broadcast_to
-def broadcast_to(a: Any, shape: Sequence[int]) -> Expr:
+def broadcast_to(a: Operand, shape: Sequence[int]) -> Expr:
     """A spread to ``shape`` by NumPy's broadcasting rules (``numpy.broadcast_to``; internal:
     the adjoint of a sum over axes, in gradients)."""
     a = as_expr(a)
@@ -225,7 +227,7 @@ def reduced_shape(shape: Sequence[int], axes: Sequence[int], keepdims: bool) -> 
     return tuple(s for k, s in enumerate(shape) if k not in axes)
 
 
-def reduce_sum(a: Any, axes: Sequence[int], keepdims: bool = False) -> Expr:
+def reduce_sum(a: Operand, axes: Sequence[int], keepdims: bool = False) -> Expr:
     """The sums of A over ``axes`` (non-negative), as ``numpy.sum(A, axis=axes, keepdims=...)``;
     ``kv.sum`` of a stack builds it.  Its derivative sums the tangent likewise, and its
     adjoint spreads a cotangent back over the axes."""
@@ -269,7 +271,8 @@ def _contracted_axes(axes: Any, shape: Shape) -> tuple[int, ...]:
     return out
 
 
-def tensordot(a: Any, b: Any, axes: Any = 2) -> Expr:
+@inferring
+def tensordot(a: Operand, b: Operand, axes: Any = 2) -> Expr:
     """The sums of products over axes of A and B, as ``numpy.tensordot(A, B, axes)``.
 
     ``axes=k`` contracts the last k axes of A with the first k of B; a pair of

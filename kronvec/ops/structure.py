@@ -1,23 +1,22 @@
 """Diagonals: diag(v) builds a diagonal matrix, diag(A) extracts one."""
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import DiagEmbedMap, DiagExtractMap
-from ..registry import Printing, SELF, register, signature_of
+from ..registry import Printing, SELF, inferring, register, signature_of
 from ..shapes import stack_of
 from ._evaluation_rules import lift
 from ._printing_rules import call_printing, func_print, py_call
-from .leaves import identity
+from .leaves import eye
 
 __all__ = ["diag"]
 
 
 
-def diag(a: Any) -> Expr:
+@inferring
+def diag(a: Operand) -> Expr:
     """diag(v) for an (n, 1) vector: the (n, n) diagonal matrix; for a square
     (n, n) matrix A: its diagonal as an (n, 1) vector.
 
@@ -31,7 +30,7 @@ def diag(a: Any) -> Expr:
         return a
     if shape[-1] != 1:
         if a.op == "ones" and a.ndim == 2:
-            return identity(shape[0])  # diag(𝟙) = I
+            return eye(shape[0])  # diag(𝟙) = I
         return Expr.make("diag", (a,), NO_PARAMS, shape)
     if a.op == "diag":
         return a.args[0]

@@ -13,7 +13,7 @@ import numpy as np
 from ..contexts import CodeContext
 from ..dims import BASE
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from .. import registry
 from ..maps import KronMap
 from ..maps.algebra import add_maps
@@ -36,7 +36,7 @@ __all__ = ["nuclear_norm", "spectral_norm"]
 
 
 # ---------------------------------------------------- norms through the SVD
-def nuclear_norm(a: Any) -> Expr:
+def nuclear_norm(a: Operand) -> Expr:
     """‖A‖_* = Σᵢ sᵢ (``kv.norm(A, "nuc")``); d‖A‖_* = tr(V Uᵀ dA), so its gradient is U Vᵀ.
 
     Where A is not of full rank, the gradient is U_r V_rᵀ over the nonzero singular values
@@ -48,7 +48,7 @@ def nuclear_norm(a: Any) -> Expr:
     return Expr.make("nuclear_norm", (a,), NO_PARAMS, _norm_shape("nuclear norm", a))
 
 
-def spectral_norm(a: Any) -> Expr:
+def spectral_norm(a: Operand) -> Expr:
     """‖A‖₂ = s₁, the largest singular value (``kv.norm(A, 2)``); d‖A‖₂ = u₁ᵀ dA v₁.
 
     Its gradient u₁v₁ᵀ is the derivative where s₁ > s₂; at a repeated largest
@@ -86,7 +86,7 @@ def _spectral_jvp(node: Expr, i: int) -> Any:
 
 
 # ------------------------------------------- the gradients, with their choices at kinks
-def norm_gradient(a: Any, kind: str) -> Expr:
+def norm_gradient(a: Operand, kind: str) -> Expr:
     """∇‖A‖_* = U_r V_rᵀ (``kind="nuc"``) or ∇‖A‖₂ = the mean of uᵢvᵢᵀ over the singular values
     tied with s₁ (``kind="2"``): the minimum-norm subgradients, 0 at A = 0
     (:func:`~kronvec.maps.polar.norm_gradient_value`)."""
@@ -167,7 +167,7 @@ register(
 )
 
 
-def polar_frechet(a: Any, h: Any) -> Expr:
+def polar_frechet(a: Operand, h: Operand) -> Expr:
     """d(U Vᵀ)[H], the derivative of the nuclear norm's gradient at A along H (linear in H)."""
     a, h = as_expr(a), as_expr(h)
     if h.shape != a.shape:

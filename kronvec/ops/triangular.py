@@ -27,19 +27,19 @@ from scipy.linalg import lapack
 
 from ..contexts import PrintContext, CodeContext, EvaluationContext, StyledPrintContext
 from ..errors import ShapeError
-from ..expr import Expr, NO_PARAMS, as_expr
+from ..expr import Expr, NO_PARAMS, Operand, as_expr
 from ..maps import KronMap, TriangleMap, TriSolveMap, commutation_map
 from ..maps.algebra import compose
 from ..maps.algebra import scale_map
 from ..maps.triangular import LINEAR_KINDS, TRIANGLE_KINDS, apply_triangle
-from ..registry import DISPLAY, Params, Prec, Printing, Transpose, register, signature_of
+from ..registry import DISPLAY, Params, Prec, Printing, Transpose, inferring, register, signature_of
 from ..shapes import first_member, fmt, matrix_transposed, member_text, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import NodeInfo, matrix_transpose_value, with_node
 from ._printing_rules import call_printing
 from ._structure_rules import triangle
 from .arithmetic import scale
-from .leaves import Constant, identity, zeros
+from .leaves import Constant, eye, zeros
 from .products import inv
 
 __all__ = ["tri", "cholesky", "solve_triangular", "TRI_TEXT", "signed"]
@@ -49,7 +49,7 @@ _MIRRORS = ("mirror_lower", "mirror_upper")
 
 
 # ------------------------------------------------------------------ tri
-def tri(a: Any, kind: str) -> Expr:
+def tri(a: Operand, kind: str) -> Expr:
     """One part of the square matrix A, by ``kind``.
 
     ``lower`` tril(A), ``upper`` triu(A), ``strict_lower`` tril(A, −1),
@@ -70,7 +70,7 @@ def tri(a: Any, kind: str) -> Expr:
     if len(a.shape) < 2 or a.shape[-2] != a.shape[-1]:
         raise ShapeError(f"tri: needs a square matrix, got shape {fmt(a.shape)}")
     if a.op == "zeros":
-        return (identity(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)) \
+        return (eye(a.shape[0]) if a.ndim == 2 else Expr.make("eye", (), NO_PARAMS, a.shape)) \
             if unit else a
     if kind in _MIRRORS and a.op == "symbol" and a.params.symmetric:
         return a  # symₗ(S) = S for a symmetric S
@@ -175,7 +175,8 @@ register(
 
 
 # ------------------------------------------------------------- cholesky
-def cholesky(a: Any) -> Expr:
+@inferring
+def cholesky(a: Operand) -> Expr:
     """The Cholesky factor L of a symmetric positive definite A: A = LLᵀ, L lower triangular.
 
     As ``numpy.linalg.cholesky``, only the lower triangle of A is read: the
@@ -265,7 +266,8 @@ CHOLESKY = register(
 
 
 # ------------------------------------------------------ solve_triangular
-def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
+@inferring
+def solve_triangular(a: Operand, b: Operand, trans: Any = 0, lower: bool = False,
                      unit_diagonal: bool = False) -> Expr:
     """X = op(T)⁻¹ B as ``scipy.linalg.solve_triangular``: T is the named triangle of A.
 
