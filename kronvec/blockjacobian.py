@@ -73,6 +73,9 @@ class BlockJacobian:
         Its ``jvp`` takes a tuple of tangents (one per variable) and returns a
         tuple, ``vjp`` likewise, and ``to_dense()`` is the full block matrix.
         """
+        if any(J._per_sizes is not None for row in self.blocks for J in row):  # sizes given as names
+            given = by_name("H.at", values, kw)  # each block derived at the sizes the values fix
+            return BlockMap([[J.at(given) for J in row] for row in self.blocks], self.map.labels)
         if self._factors is None:
             with FIRST_USE:  # threads binding at once build this once (``_factors`` set last)
                 if self._factors is None:

@@ -20,22 +20,25 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import threading
+from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ShapeError
+from .primes import is_prime
 
-__all__ = ["polynomial", "size_of_polynomial",
-           "on_first_free", "Unified", "unify", "has_free", "BASE", "Dim", "dim", "free_dim", "is_named",
-           "is_free",
-           "has_names", "size_text", "factor_names", "resolve", "find", "substitute_shape", "LETTERS",
-           "letters_for", "linear_form"]
+__all__ = ["polynomial", "size_of_polynomial", "on_first_free", "Unified", "unify", "has_free", "BASE", "Dim",
+           "dim", "free_dim", "is_named", "is_free", "has_names", "size_text", "factor_names", "resolve",
+           "find", "substitute_shape", "LETTERS", "letters_for", "linear_form", "minimum_of", "has_minimum"]
 
 BASE = 2 ** 40
 """Sizes at or above this are names or products of names (no real axis is this long)."""
 
 LETTERS = ("n", "m", "p", "q", "r", "k")
 """The letters inferred dimensions print with, in order of appearance."""
+LETTERING: ContextVar[Mapping[int, str] | None] = ContextVar("kronvec_free_letters", default=None)
+"""The letters of the free dimensions of what is being printed (:func:`letters_for`), if any."""
 
 _LOCK = threading.Lock()
 _NAME_OF: dict[int, str] = {}   # prime -> name
@@ -43,29 +46,8 @@ _PRIME_OF: dict[str, int] = {}  # name -> prime
 _FREE_PREFIX = "?"
 _free_counter = itertools.count(1)
 _PARENT: dict[int, int] = {}    # union-find over free dimensions: free prime -> what it became
-
-
-def _is_prime(n: int) -> bool:
-    """Deterministic Miller–Rabin (exact for n < 3.3·10²⁴)."""
-    if n < 2:
-        return False
-    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41):
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41):
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
+_MIN_PREFIX = "min⟨"
+_MINIMA: dict[int, tuple[int, int]] = {}  # the prime of min(a, b) -> (a, b)
 
 
 def _prime_for(name: str) -> int:
@@ -78,10 +60,12 @@ def _prime_for(name: str) -> int:
         if prime is None:
             digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
             prime = BASE + (digest << 7) + 1
-            while not _is_prime(prime) or prime in _NAME_OF:
+            while not is_prime(prime) or prime in _NAME_OF:
                 prime += 2
             _NAME_OF[prime] = name
             _PRIME_OF[name] = prime
+            if name.startswith(_MIN_PREFIX):  # min(a, b), as pickled: its two sizes are in the name
+                _MINIMA[prime] = tuple(int(v) for v in name[len(_MIN_PREFIX):-1].split(","))  # type: ignore
     return prime
 
 
@@ -95,7 +79,7 @@ class Dim(int):
 
     def __new__(cls, name: Any) -> "Dim":
         if isinstance(name, str):
-            if not (name.isidentifier() or name.startswith(_FREE_PREFIX)):
+            if not (name.isidentifier() or name.startswith((_FREE_PREFIX, _MIN_PREFIX))):
                 raise ValueError(f"a dimension name must be an identifier, got {name!r}")
             return super().__new__(cls, _prime_for(name))
         return super().__new__(cls, int(name))
@@ -104,15 +88,15 @@ class Dim(int):
     def name(self) -> str:
         return size_text(int(self))
 
-    @property
-    def free(self) -> bool:
-        """Whether this is an inferred dimension (it unifies with any other)."""
-        return is_free(self)
-
     def __repr__(self) -> str:
         return size_text(int(find(self)), "*")  # an inferred size as what it was unified with
 
     __str__ = __repr__
+
+    @property
+    def free(self) -> bool:
+        """Whether this is an inferred dimension (it unifies with any other)."""
+        return is_free(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         terms = polynomial(int(self))
@@ -141,10 +125,7 @@ class Dim(int):
 
 
 def _dim_product(names: tuple[str, ...], number: int) -> Dim:
-    value = number
-    for name in names:
-        value *= _prime_for(name)
-    return Dim(value)
+    return Dim(number * math.prod(_prime_for(name) for name in names))
 
 
 def _dim_polynomial(terms: tuple[tuple[tuple[str, ...], int], ...]) -> Any:
@@ -153,12 +134,24 @@ def _dim_polynomial(terms: tuple[tuple[tuple[str, ...], int], ...]) -> Any:
 
 def dim(size: Any) -> Any:
     """A dimension as a shape holds it: a name becomes a :class:`Dim`, a number an int."""
-    if isinstance(size, str):
-        return Dim(size)
-    if isinstance(size, Dim):
-        return size
+    if isinstance(size, (str, Dim)):
+        return size if isinstance(size, Dim) else Dim(size)
     size = int(size)
     return Dim(size) if size >= BASE else size
+
+
+_NORMAL_SHAPES: dict[Any, tuple[Any, ...]] = {}
+
+
+def normal_shape(shape: Any) -> tuple[Any, ...]:
+    """``shape`` with ints for numbers and :class:`Dim` for names (the few shapes in use are
+    remembered: linear maps normalize their shapes on every construction)."""
+    normal = _NORMAL_SHAPES.get(shape) if type(shape) is tuple else None
+    if normal is None:
+        normal = tuple(int(s) if s < BASE else dim(s) for s in shape)
+        if len(_NORMAL_SHAPES) < 4096:
+            _NORMAL_SHAPES[normal] = normal
+    return normal
 
 
 def free_dim() -> Dim:
@@ -242,13 +235,24 @@ def letters_for(dims: Iterable[Any]) -> dict[int, str]:
     return out
 
 
-def _names_in(value: int) -> list[str]:
+def _names_of(value: int) -> list[str]:
     """The names a size is made of, in order (those of each term of a sum)."""
     names, rest = factor_names(value)
-    if rest < BASE:
-        return names
-    terms = polynomial(value) or {}
-    return list(dict.fromkeys(name for monomial in terms for name in monomial))
+    if rest >= BASE:
+        terms = polynomial(value) or {}
+        names = list(dict.fromkeys(name for monomial in terms for name in monomial))
+    return names
+
+
+def _names_in(value: int) -> list[str]:
+    """The names a size is made of, in order (those of each term of a sum, those of a and b for
+    min(a, b))."""
+    names = _names_of(value)
+    if any(name.startswith(_MIN_PREFIX) for name in names):
+        names = [inner for name in names for inner in (
+            [n for v in _MINIMA[_PRIME_OF[name]] if v >= BASE for n in _names_in(v)]
+            if name.startswith(_MIN_PREFIX) else [name])]
+    return names
 
 
 def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = None) -> str:
@@ -259,6 +263,7 @@ def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = 
     """
     if value < BASE:
         return str(int(value))
+    letters = LETTERING.get() if letters is None else letters
     names, number, offset = linear_form(int(value))
     if not names:
         terms = polynomial(int(value))
@@ -267,9 +272,16 @@ def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = 
         return _polynomial_text(terms, joiner, letters)
     if offset:
         return f"{size_text(int(value) - offset, joiner, letters)}{offset:+d}"  # n+1 and the like
-    shown = [(letters or {}).get(_PRIME_OF[name]) or _free_letter(name) for name in names]
+    shown = [(letters or {}).get(_PRIME_OF[name]) or _minimum_text(name, letters) or _free_letter(name)
+             for name in names]
     sep = joiner or ("" if all(len(s) == 1 for s in shown) else "·")
     return (str(number) + ("" if not joiner else joiner) if number != 1 else "") + sep.join(shown)
+
+
+def _minimum_text(name: str, letters: Mapping[int, str] | None) -> str:
+    """``min(n, m)`` for the size :func:`minimum` made, else the empty string."""
+    pair = _MINIMA.get(_PRIME_OF[name]) if name.startswith(_MIN_PREFIX) else None
+    return "" if pair is None else f"min({', '.join(size_text(v, '', letters) for v in pair)})"
 
 
 def _free_letter(name: str) -> str:
@@ -290,7 +302,7 @@ def find(size: Any) -> Any:
         if terms is None or not any(_PRIME_OF[n] in _PARENT for m in terms for n in m):
             return size
         return size_of_polynomial(terms, lambda name: _root(_PRIME_OF[name]))
-    if not any(_PRIME_OF[n] in _PARENT for n in names):
+    if not any(_PRIME_OF[n] in _PARENT or _PRIME_OF[n] in _MINIMA for n in names):
         return size
     value = number
     for name in names:
@@ -301,7 +313,8 @@ def find(size: Any) -> Any:
 def _root(prime: int) -> int:
     while prime in _PARENT:
         prime = _PARENT[prime]
-    return prime
+    pair = _MINIMA.get(prime)
+    return prime if pair is None else int(minimum_of(find(pair[0]), find(pair[1])))
 
 
 def resolve(a: Any, b: Any) -> bool:
@@ -331,9 +344,35 @@ def substitute_shape(shape: Iterable[Any], sizes: Mapping[int, int] | None = Non
             if terms is None:
                 s = sizes.get(int(s), s)
             else:
-                s = size_of_polynomial(terms, lambda name: sizes.get(_PRIME_OF[name], _PRIME_OF[name]))
+                s = size_of_polynomial(terms, lambda name: _sized_name(name, sizes))
         out.append(s)
     return tuple(out)
+
+
+def _sized_name(name: str, sizes: Mapping[int, int]) -> int:
+    """The number ``sizes`` gives a name (min(n, m) from n's and m's), or its prime when none."""
+    prime = _PRIME_OF[name]
+    pair = _MINIMA.get(prime)
+    if prime in sizes or pair is None:
+        return sizes.get(prime, prime)
+    return int(minimum_of(*substitute_shape(pair, sizes)))
+
+
+def has_minimum(value: int) -> bool:
+    """Whether a size is made with a size min(a, b) of :func:`minimum_of` (its number is computed,
+    never read from a value alone)."""
+    return bool(_MINIMA) and value >= BASE and any(n.startswith(_MIN_PREFIX) for n in _names_of(value))
+
+
+def minimum_of(a: Any, b: Any) -> Any:
+    """The size min(a, b): the smaller of two numbers, ``a`` when a == b, else a size of its own, a
+    rigid name that prints as ``min(n, m)`` and whose number binding computes from the numbers of
+    a and b (:func:`substitute_shape`).  (:func:`kronvec.shapes.smaller` first decides what the
+    names decide, such as min(n, n + 1) = n.)"""
+    a, b = sorted((int(a), int(b)))
+    if b < BASE or a == b:
+        return dim(a)
+    return Dim(_prime_for(f"{_MIN_PREFIX}{a},{b}⟩"))
 
 
 class Unified(ShapeError):

@@ -64,10 +64,11 @@ def _axis(part: Any, size: int, axis: int, where: str) -> tuple[range, bool]:
             raise ValueError(f"{where}: slice step cannot be zero")
         taken = range(size)[slice(*bounds)]
         if size >= BASE and abs(taken.step) > 1 and len(taken) > 1:
-            raise ShapeError(f"{where}: how many entries a step of {taken.step} takes from an axis of "
-                             f"size {size_text(size)} depends on {size_text(size)} modulo {abs(taken.step)}, "
-                             f"which a size given as a name does not say (the sizes are names); give the "
-                             f"sizes as numbers")
+            name = size_text(size)
+            raise ShapeError(f"{where}: the number of entries a step of {taken.step} takes from axis {axis} "
+                             f"of size {name} depends on {name} modulo {abs(taken.step)}, which the name "
+                             f"{name} does not say (the sizes are names); give the sizes as numbers, or "
+                             f"take steps of 1 or -1")
         return taken, False
     i = _integer(part, where)
     if not -size <= i < size:

@@ -17,14 +17,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Sequence
 
-from .dims import BASE, letters_for, polynomial, size_text, unify
+from .dims import BASE, letters_for, minimum_of, polynomial, size_text, unify
 from .errors import ShapeError
 
 Shape = tuple[int, ...]
 
 __all__ = ["Shape", "fmt", "refuse_named", "DERIVATION", "is_scalar_shape", "as_matrix_shape", "same_shape",
            "human_bytes", "is_stack", "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain",
-           "first_member", "member_text", "members_from", "whole_shape", "sign_of_difference", "smaller"]
+           "first_member", "member_text", "members_from", "whole_shape", "sign_of_difference", "smaller",
+           "minimum"]
 
 
 def fmt(shape: Any, letters: dict[int, str] | None = None) -> str:
@@ -200,3 +201,13 @@ def smaller(a: Any, b: Any, what: str) -> Any:
         raise ShapeError(f"{what} min({size_text(int(a))}, {size_text(int(b))}) entries, which depends "
                          f"on the sizes (the sizes are names); give the sizes as numbers")
     return b if sign > 0 else a
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """min(a, b) of two sizes: a number, one of them where the names decide (min(n, n + 1) = n),
+    else the size min(a, b) of its own (:func:`kronvec.dims.minimum_of`), which prints as
+    ``min(n, m)`` and takes its number from those of a and b when values are bound."""
+    if a < BASE and b < BASE:
+        return min(a, b)
+    sign = sign_of_difference(a, b)
+    return minimum_of(a, b) if sign is None else (b if sign > 0 else a)

@@ -16,8 +16,8 @@ from typing import Any, Callable, Generic, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .dims import (BASE, Dim, Unified, letters_for, linear_form, polynomial, size_of_polynomial, size_text,
-                   substitute_shape)
+from .dims import (BASE, Dim, Unified, has_minimum, letters_for, linear_form, polynomial, size_of_polynomial,
+                   size_text, substitute_shape)
 from .errors import BindingError, ShapeError
 from .expr import Expr, raise_name_clash
 from . import registry
@@ -65,6 +65,7 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
     sizes: dict[int, int] = {}
     source: dict[int, tuple[str, tuple[int, ...]]] = {}
     sums: list[tuple[int, int, str, tuple[int, ...]]] = []  # sizes such as m + k, solved last
+    computed: list[tuple[int, int, str, tuple[int, ...]]] = []  # sizes such as min(n, m), checked
     for name, sym in symbols.items():
         if name not in given or not any(s >= BASE for s in sym.shape):
             continue
@@ -76,6 +77,9 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
             if declared < BASE:
                 continue  # a number: the binding checks it
             terms = polynomial(int(declared))
+            if has_minimum(int(declared)):
+                computed.append((int(declared), size, name, shape))
+                continue
             if terms is not None and sum(1 for k in terms if k) > 1:
                 sums.append((int(declared), size, name, shape))
                 continue
@@ -91,7 +95,18 @@ def read_sizes(what: str, symbols: Mapping[str, Expr], given: Mapping[str, Any],
                                  f"but {size} from {name} {shape}")
             source.setdefault(key, (name, shape))
     _solve_sums(sums, sizes)
+    _check_computed(computed, sizes)
     return sizes
+
+
+def _check_computed(computed: list[tuple[int, int, str, tuple[int, ...]]], sizes: dict[int, int]) -> None:
+    """Sizes such as min(n, m) (the rank of an SVD) that values give: each is checked against
+    its number at the sizes the other values fixed (a name they do not fix is left to the binding)."""
+    for declared, size, name, shape in computed:
+        known = substitute_shape((declared,), sizes)[0]
+        if known < BASE and known != size:
+            raise ShapeError(f"{size_text(declared)} is {known} ({sizes_text(sizes)}) but {size} from "
+                             f"{name} {shape}")
 
 
 def _solve_sums(sums: list[tuple[int, int, str, tuple[int, ...]]], sizes: dict[int, int]) -> None:
@@ -236,12 +251,16 @@ def sized_jacobian(J: Any, sizes: Mapping[int, int], jacobian: Callable[[Expr, E
     return sized
 
 
-def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> LinearMap:
+def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any],
+                     share: Callable[[Any, Mapping[int, int]], Any] | None = None) -> LinearMap:
     """The derivative ``J`` bound at the values ``given``: J with the sizes they fix, derived once per
-    size set (:func:`sized_jacobian`), then bound."""
+    size set (:func:`sized_jacobian`; ``share(sized, sizes)`` gives it the plans recorded at other
+    size sets), then bound."""
     symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
     sizes = read_sizes("J.at", symbols, given, required=False)
-    sized = J._per_sizes.get(sizes, lambda: sized_jacobian(J, sizes, jacobian))
+    made = (lambda: share(sized_jacobian(J, sizes, jacobian), sizes)) if share is not None \
+        else (lambda: sized_jacobian(J, sizes, jacobian))
+    sized = J._per_sizes.get(sizes, made)
     if sized._per_sizes is not None:
         unfixed = [f"{name} {fmt(s.shape)}" for name, s in symbols.items()
                    if name not in given and any(d >= BASE for d in s.shape)]
@@ -289,11 +308,13 @@ def refuse_unfixed(exprs: Sequence[Expr]) -> None:
 
 
 def bound_elsewhere(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any],
-                    chunked_at: Callable[[Any, Mapping[str, Any]], Any] | None) -> LinearMap:
+                    chunked_at: Callable[[Any, Mapping[str, Any]], Any] | None,
+                    share: Callable[[Any, Mapping[int, int]], Any] | None = None) -> LinearMap:
     """``J.at(given)`` where J's own plans do not serve: with sizes given as names (J derived at
-    the sizes the values fix, :func:`sized_derivative`), or with Dask values (``chunked_at``)."""
+    the sizes the values fix, :func:`sized_derivative`, sharing plans through ``share``), or with
+    Dask values (``chunked_at``)."""
     if J._per_sizes is not None or chunked_at is None:
-        return sized_derivative(J, given, jacobian)
+        return sized_derivative(J, given, jacobian, share)
     bound: LinearMap = chunked_at(J, given)
     return bound
 

@@ -251,19 +251,17 @@ def test_shapes_hold_names() -> None:
 
 # ------------------------------------- a size-free version of every op's derivative case
 N, M, K = Dim("n"), Dim("m"), Dim("k")
-# Cases whose sizes are not names: min(n, k) of two names, or sizes that only numbers give (the
+# Cases whose sizes are not names: sizes that only numbers give (the
 # eigenvector columns, eigh_column and eigh_resolvent, pick a column by a number).  Indexing,
 # assembly (sizes such as m + k) and the 2-norm's gradient derive with names; the cases below that
 # need numbers raise ShapeError saying so: a step of 2 over a named axis (place: X[1:, ::2]) and
 # offset diagonals of (n + 1, k + 1) planes (min(n + 1, k) entries).
-_MIN = "min(n, k) of two names: the case's sizes are n and k"
 _EIGEN = "an eigenvector column picked by a number, or the eigen-decomposition's numeric ties"
 NOT_NAMED = {"eigfun": _EIGEN, "eigh": _EIGEN, "eigh_column": _EIGEN, "eigh_resolvent": _EIGEN,
              "eigh_vectors": _EIGEN, "eigvalsh": _EIGEN,
              "divdiff": "the case builds a NumPy constant of n entries (np.arange(n))",
              "gapinv": "the case builds a NumPy constant of n entries (np.arange(n))",
              "kron_contract": "the case's values do not fix every size of its derivative",
-             "svd": _MIN, "svd_U": _MIN, "svd_Vt": _MIN, "svdvals": _MIN,
              "place": "X[1:, ::2]: a step of 2 over a named axis (test_ops_that_need_numbers_say_so; "
                       "test_named_sizes_more covers place without steps)",
              "diagonal": "min(n + 1, k) entries (test_named_sizes_more covers diagonals of (n, n))",

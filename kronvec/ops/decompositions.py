@@ -27,14 +27,15 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..contexts import CodeContext, PrintContext, StyledPrintContext
-from ..errors import DegenerateError
+from ..dims import size_text
+from ..errors import DegenerateError, ShapeError
 from ..expr import Expr, NO_PARAMS, as_expr
 from ..maps import KronMap, KronTMap, LinearMap, TriangleMap, TriSolveMap, ZeroMap
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..maps.algebra import scale_map
 from ..registry import DISPLAY, Params, Prec, Printing, register, signature_of
-from ..shapes import matrix_transposed, stack_of
+from ..shapes import fmt, matrix_transposed, minimum, sign_of_difference, stack_of
 from ._code_templates import code_for
 from ._evaluation_rules import with_node
 from ._outputs import Output, register_outputs
@@ -77,7 +78,7 @@ def qr(a: Any) -> tuple[Expr, Expr]:
     a = as_expr(a)
     signature_of(QR).check("qr", [a.shape])
     m, n = a.shape[-2:]
-    k, stack = min(m, n), stack_of(a.shape)
+    k, stack = minimum(m, n), stack_of(a.shape)
     Q = Expr.make("qr_Q", (a,), NO_PARAMS, stack + (m, k))
     return Q, Expr.make("qr_R", (a,), NO_PARAMS, stack + (k, n))
 
@@ -107,8 +108,17 @@ def _qr_parts(node: Expr) -> tuple[Expr, Expr, Any, int]:
     return Q, R, compose(TriangleMap("fold_upper", n, stack_of(a.shape)), c_map), n
 
 
-def _wide(a: Expr) -> bool:
-    return a.shape[-2] < a.shape[-1]
+def _wide(a: Expr, op: str = "qr") -> bool:
+    """Whether A (m, n) is wide, m < n; a ``ShapeError`` when the names leave it open: the
+    derivative of a tall and of a wide factorization are different maps."""
+    m, n = a.shape[-2:]
+    sign = sign_of_difference(m, n)
+    if sign is None:
+        raise ShapeError(f"{op}: the derivative of the {op.upper()} factors of a matrix of shape "
+                         f"{fmt(a.shape)} depends on whether {size_text(m)} ≥ {size_text(n)} (tall) or "
+                         f"not (wide), which the names do not say; give the sizes as numbers, or as one "
+                         f"name for a square matrix (the factors themselves evaluate at any sizes)")
+    return sign < 0
 
 
 def _qr_r_jvp(node: Expr, i: int) -> Any:
@@ -170,7 +180,7 @@ def lu(a: Any) -> tuple[Expr, Expr, Expr]:
     a = as_expr(a)
     signature_of(LU).check("lu", [a.shape])
     stack, (m, n) = stack_of(a.shape), a.shape[-2:]
-    k = min(m, n)
+    k = minimum(m, n)
     shapes = {"P": (m, m), "L": (m, k), "U": (k, n)}
     return tuple(Expr.make(f"lu_{part}", (a,), NO_PARAMS, stack + shapes[part])  # type: ignore[return-value]
                  for part in "PLU")
@@ -218,7 +228,7 @@ def _lu_x(node: Expr) -> tuple[Expr, Expr, Any]:
 
 def _lu_rectangular(node: Expr) -> tuple[Any, Any]:
     a = node.args[0]
-    maps = tall_lu_maps if a.shape[-2] > a.shape[-1] else wide_lu_maps
+    maps = wide_lu_maps if _wide(a, "lu") else tall_lu_maps
     return maps(a, *lu(a), DISPLAY.python(node))
 
 

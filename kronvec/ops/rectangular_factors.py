@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dims import BASE
 from ..expr import Expr
 from ..maps import KronMap, TriangleMap, TriSolveMap
 from ..maps.algebra import add_maps
@@ -38,6 +39,7 @@ from ..maps.algebra import compose
 from ..maps.algebra import scale_map
 from ..shapes import stack_of
 from .arithmetic import add, scale
+from .indexing import selected_rows
 from .leaves import Constant, identity
 from .products import matmul
 from .triangular import solve_triangular
@@ -46,8 +48,11 @@ __all__ = ["first_rows", "tall_lu_maps", "wide_lu_maps", "wide_qr_maps"]
 
 
 def first_rows(k: int, m: int) -> Expr:
-    """E = [I_k 0], the (k, m) constant that selects the first k rows of an (m, ·) matrix."""
-    return Constant(np.eye(k, m))
+    """E = [I_k 0], the (k, m) constant that selects the first k rows of an (m, ·) matrix (for
+    sizes given as names, the rows of I_m that values fix)."""
+    if k < BASE and m < BASE:
+        return Constant(np.eye(k, m), "[I 0]")
+    return selected_rows(m, range(k), "[I 0]")
 
 
 def tall_lu_maps(a: Expr, P: Expr, L: Expr, U: Expr, label: str) -> tuple[Any, Any]:

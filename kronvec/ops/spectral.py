@@ -36,7 +36,7 @@ from ..maps import (DiagExtractMap, ElementwiseMap, KronMap, KronTMap, TriangleM
 from ..maps.algebra import add_maps
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, register, signature_of
-from ..shapes import first_member, fmt, member_text, stack_of
+from ..shapes import first_member, fmt, member_text, minimum, stack_of
 from ._code_templates import code_eigh
 from ._evaluation_rules import with_node
 from ._outputs import Output, register_outputs
@@ -324,7 +324,8 @@ EIGH = register(
 
 # ------------------------------------------------------------------ svd
 def _k(a: Expr) -> int:
-    return min(a.shape[-2:])
+    k: int = minimum(*a.shape[-2:])  # min(n, m) when names leave the order open
+    return k
 
 
 def svd(a: Any, compute_uv: bool = True) -> Any:
@@ -399,7 +400,7 @@ def _svd_u_jvp(node: Expr, i: int) -> Any:
     inner = add_maps(KronMap(U.mT, matmul(V, S), a.shape, st + (k, k)),
                      KronTMap(matmul(S, V.mT), U, a.shape, st + (k, k)))
     dU = compose(KronMap(U, None, st + (k, k), st + (m, k)), ElementwiseMap(F, st + (k, k)), inner)
-    if m > k:
+    if m != k:  # k = min(m, n) < m, or unknown (sizes as names): the term is zero where m = k
         dU = add_maps(dU, KronMap(_complement(U), matmul(V, Sinv), a.shape, st + (m, k)))
     return dU
 
@@ -412,7 +413,7 @@ def _svd_vt_jvp(node: Expr, i: int) -> Any:
     inner = add_maps(KronMap(matmul(S, U.mT), V, a.shape, st + (k, k)),
                      KronTMap(V.mT, matmul(U, S), a.shape, st + (k, k)))
     dV = compose(KronMap(V, None, st + (k, k), st + (n, k)), ElementwiseMap(F, st + (k, k)), inner)
-    if n > k:
+    if n != k:
         dV = add_maps(dV, KronTMap(_complement(V), matmul(U, Sinv), a.shape, st + (n, k)))
     return compose(commutation_map(st + (n, k)), dV)
 

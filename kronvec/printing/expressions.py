@@ -10,15 +10,17 @@ term and pull out common factors ((A + Aᵀ)X), and scaled terms print as
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from contextlib import nullcontext
+from typing import Any, ContextManager, Mapping
 
 from .. import registry
+from ..dims import LETTERING, has_free
 from ..expr import Expr, NO_PARAMS, const_scalar
 from ..ops.arithmetic import add, scale
 from ..ops.leaves import Constant
 from ..ops.products import matmul
 from ..registry import Prec, spec
-from .styles import LATEX, UNICODE, Style
+from .styles import LATEX, UNICODE, Style, free_letters
 
 __all__ = ["Printer", "to_unicode", "to_latex", "to_python", "format_number", "leaf_name"]
 
@@ -224,12 +226,23 @@ class PythonPrinter:
 
 def to_unicode(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
     """Unicode closed form, e.g. ``(XᵀV⁻¹X)⁻¹``; big repeated parts named (:func:`with_shared_names`)."""
-    return with_shared_names(UNICODE, e, names)
+    with _lettered(e):
+        return with_shared_names(UNICODE, e, names)
 
 
 def to_latex(e: Expr, names: Mapping[Expr, str] | None = None) -> str:
     """LaTeX source, e.g. ``\\left(X^{\\top} V^{-1} X\\right)^{-1}``."""
-    return with_shared_names(LATEX, e, names)
+    with _lettered(e):
+        return with_shared_names(LATEX, e, names)
+
+
+def _lettered(e: Expr) -> ContextManager[None]:
+    """Inferred sizes of ``e`` print with the letters of their order of appearance (in e's shape,
+    then its symbols'), unless the printing of a larger whole already chose them."""
+    if LETTERING.get() is not None or not has_free([e.shape]) and not has_free(
+            s.shape for s in e.symbols().values()):
+        return nullcontext()
+    return free_letters([e.shape, *(s.shape for s in e.symbols().values())])
 
 
 SHARED_MIN_NODES = 12

@@ -341,7 +341,13 @@ def map_to_latex(m: LinearMap, names: Mapping[Expr, str] | None = None) -> str:
 
 
 def differential(J: Any) -> str:
-    """``dF = ...`` for a Jacobian; ``V̄ = ...`` in terms of F̄ for its adjoint."""
+    """``dF = ...`` for a Jacobian; ``V̄ = ...`` in terms of F̄ for its adjoint (inferred sizes with
+    the letters of the map's printed form)."""
+    with free_letters((J.in_shape, J.out_shape)):
+        return _differential(J)
+
+
+def _differential(J: Any) -> str:
     wrt = J.wrt
     plain = strip_names(J.expr)
     fname = J.names.get(plain) or _lhs_name(J.expr)

@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterable, Iterator
 
-from ..dims import BASE, letters_for, size_text
+from ..dims import BASE, LETTERING, letters_for, size_text
 
 __all__ = ["Style", "LatexStyle", "UNICODE", "LATEX", "free_letters"]
 
-_LETTERS: ContextVar[dict[int, str] | None] = ContextVar("kronvec_free_letters", default=None)
+_LETTERS: ContextVar[Any] = LETTERING  # size_text reads it too (keys such as [:n, m])
 
 
 @contextmanager
@@ -85,7 +85,7 @@ class Style:
         sizes given as names print with them (Iₙₘ, K₍ₙ,ₘ₎; I_q where Unicode has no subscript q)."""
         sizes = [_size(d) for d in dims]
         text = f"({sizes[0]},{sizes[1]})" if len(sizes) == 2 else sizes[0]
-        if set(text) <= _SUBSCRIPTABLE:
+        if set(text) <= _SUBSCRIPTABLE and "min" not in text:  # min(n,m) stays legible
             return letter + text.translate(_SUB)
         return f"{letter}_{text}"
 
@@ -140,7 +140,7 @@ class LatexStyle(Style):
     def sized(self, letter: str, *dims: int) -> str:
         sizes = [_size(d) for d in dims]
         text = f"({sizes[0]},{sizes[1]})" if len(sizes) == 2 else sizes[0]
-        return f"{letter}_{{{text}}}"
+        return f"{letter}_{{{text.replace('min(', chr(92) + 'min(')}}}"
 
 
 UNICODE, LATEX = Style(), LatexStyle()
