@@ -23,7 +23,8 @@ from typing import Any, Callable, Container, Iterable, Sequence
 import numpy as np
 
 from . import registry
-from .dims import BASE, normal_shape, unify
+from .dims import BASE, unify
+from .normal_shapes import normal_shape
 from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape, whole_shape

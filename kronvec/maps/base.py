@@ -24,7 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import registry
-from ..dims import BASE, dim, normal_shape
+from ..dims import BASE, dim
+from ..normal_shapes import normal_shape
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
