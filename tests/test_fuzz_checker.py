@@ -130,3 +130,21 @@ def test_sin_and_cos_of_a_large_argument_are_not_a_valid_point(name):
     assert not _valid(term, {"X": np.array([[3.0], [7.3e5]])})
     tanh = draw_smooth_function(_Picks("tanh"), _symbol_term((2, 1)))
     assert _valid(tanh, {"X": np.array([[3.0], [7.3e5]])})
+
+
+def _central_of_a_large_value(h: float) -> float:
+    """Central differences of F(y) = 10⁵ − 0.48·y at y = 0.3, whose rounding is ~eps·10⁵/h."""
+    def f(y: float) -> float:
+        return 1e5 - 0.48 * y
+    return (f(0.3 + h) - f(0.3 - h)) / (2 * h)
+
+
+def test_a_large_value_is_checked_at_a_larger_step_and_a_wrong_derivative_still_fails():
+    # seed 57: (⋯ + I)³ − Y with entries of 10⁷ has the derivative −H in Y; central differences at
+    # h = 1e-6 were off by 4.5e-4, and smaller steps only make the rounding worse
+    tally = Tally()
+    _close_to_differences(-0.48, _central_of_a_large_value, 1e-6, "d F", 1e-6, tally)
+    assert tally.coarsened == 1 and tally.refined == 0
+    for wrong in (-0.48 * (1 + 1e-5), -0.48 + 1e-3, 0.48):
+        with pytest.raises(AssertionError, match="at step h/100"):
+            _close_to_differences(wrong, _central_of_a_large_value, 1e-6, "d F", 1e-6, Tally())
