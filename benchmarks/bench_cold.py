@@ -5,9 +5,13 @@ first call of the same function in the autodiff frameworks that are installed.
 
 kronvec: new symbols every sample, F = (Xᵀ V⁻¹ X)⁻¹ with V positive definite,
 ``kv.jacobian(F, V).at(X=X0, V=V0).jvp(H)`` (the expression, its derivative, the plan of the
-evaluation and the JVP, all new).  torch.func: ``torch.func.jvp`` of a new Python function
-computing the same F (``torch.linalg.solve``, ``torch.linalg.inv``), first call; autograd
-(HIPS), if installed: ``autograd.make_jvp`` of a new function, first call.  Interleaved sample
+evaluation and the JVP, all new).  Two more kronvec rows for sizes given as names: the same with
+``kv.Matrix("X", ("n", "m"))`` (derived without numbers, then at the sizes the values fix), and
+"names, planned": a symbolic derivative bound before at other sizes (n + 1, m + 1), bound at
+these for the first time (derived at these sizes; the plan recorded at the others is replayed).
+torch.func: ``torch.func.jvp`` of a new Python function computing the same F
+(``torch.linalg.solve``, ``torch.linalg.inv``), first call; autograd (HIPS), if installed:
+``autograd.make_jvp`` of a new function, first call.  Interleaved sample
 by sample, BLAS and torch on one thread, CPU time of the process (``time.process_time``), which
 other processes on a shared machine do not inflate.  The results are checked against each other.
 """
@@ -41,6 +45,32 @@ def kronvec_cold(n: int, m: int, X0: np.ndarray, V0: np.ndarray, H: np.ndarray) 
         V = kv.Matrix(f"V{k}", (n, n), positive_definite=True)
         J = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
         return J.at({f"X{k}": X0, f"V{k}": V0}).jvp(H)
+    return run
+
+
+def kronvec_named(X0: np.ndarray, V0: np.ndarray, H: np.ndarray) -> Callable[[int], Any]:
+    def run(k: int) -> Any:
+        X = kv.Matrix(f"X{k}", ("n", "m"))
+        V = kv.Matrix(f"V{k}", ("n", "n"), positive_definite=True)
+        J = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
+        return J.at({f"X{k}": X0, f"V{k}": V0}).jvp(H)
+    return run
+
+
+def kronvec_planned(X0: np.ndarray, V0: np.ndarray, H: np.ndarray, samples: int) -> Callable[[int], Any]:
+    """Derivatives with sizes as names, each bound once at (n + 1, m + 1) before the timing."""
+    n, m = X0.shape
+    rng = np.random.default_rng(0)
+    X1, R = rng.standard_normal((n + 1, m + 1)), rng.standard_normal((n + 1, n + 1))
+    prepared: dict[int, Any] = {}
+    for k in [*range(samples), 10 ** 6, 10 ** 6 + 1]:
+        X = kv.Matrix(f"Xp{k}", ("n", "m"))
+        V = kv.Matrix(f"Vp{k}", ("n", "n"), positive_definite=True)
+        prepared[k] = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
+        prepared[k].at({f"Xp{k}": X1, f"Vp{k}": R @ R.T + (n + 1) * np.eye(n + 1)})
+
+    def run(k: int) -> Any:
+        return prepared.pop(k).at({f"Xp{k}": X0, f"Vp{k}": V0}).jvp(H)
     return run
 
 
@@ -83,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         n, m = (int(x) for x in size.split("x"))
         p = make_problem(n, m)
         X0, V0, H = p["X"], p["V"], p["H"]
-        runs = {"kronvec": kronvec_cold(n, m, X0, V0, H), "torch.func.jvp": torch_cold(X0, V0, H),
-                "autograd make_jvp": autograd_cold(X0, V0, H)}
+        runs = {"kronvec": kronvec_cold(n, m, X0, V0, H), "kronvec, names": kronvec_named(X0, V0, H),
+                "kronvec, names, planned": kronvec_planned(X0, V0, H, args.samples),
+                "torch.func.jvp": torch_cold(X0, V0, H), "autograd make_jvp": autograd_cold(X0, V0, H)}
         runs = {name: run for name, run in runs.items() if run is not None}
         reference = runs["kronvec"](10 ** 6)
         for name, run in runs.items():
@@ -98,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         ours = np.array(times["kronvec"])
         for name, t in times.items():
             t = np.array(t)
-            line = f"  {size:>7} {name:<18} {t.min() * 1e6:8.0f} µs (median {np.median(t) * 1e6:6.0f} µs)"
+            line = f"  {size:>7} {name:<23} {t.min() * 1e6:8.0f} µs (median {np.median(t) * 1e6:6.0f} µs)"
             if name != "kronvec":
                 line += (f"   kronvec / {name}: {ours.min() / t.min():.2f}× "
                          f"(median paired {np.median(ours / t):.2f}×)")

@@ -41,7 +41,8 @@ V = TypeVar("V")
 def constant_bytes(exprs: Iterable[Any]) -> int:
     """The bytes of the constant arrays held by the expressions (each distinct node once)."""
     return sum(int(getattr(node.params.value.array, "nbytes", 0))
-               for node in walk_all(e for e in exprs if isinstance(e, Expr)) if node.op == "const")
+               for node in walk_all(e for e in exprs if isinstance(e, Expr) and e._has_constants)
+               if node.op == "const")
 
 
 class RecentCache(Generic[V]):

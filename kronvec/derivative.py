@@ -11,8 +11,6 @@ Gradients in several variables come from one reverse sweep
 """
 from __future__ import annotations
 
-import copy
-import functools
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,10 +19,9 @@ from . import expr as E
 from .blockjacobian import BlockJacobian
 from .caches import FIRST_USE, RecentCache, constant_bytes
 from .errors import BindingError, ShapeError
-from .evaluation import (CHUNKED, Binder, Plan, bind_and_run, by_name, check_mode, chunked_values,
-                         run_recorded, symbol_table, work_beside)
-from .evaluation.labels import solve_named
-from .maps import LinearMap, SumMap, ZeroMap, check_composable, expression_factors, identity_map
+from .evaluation import CHUNKED, by_name, check_mode, chunked_values
+from .evaluation.derivative_binding import FactorBinding, SharedStructure, bind_derivative
+from .maps import LinearMap, SumMap, ZeroMap, check_composable, identity_map
 from .maps.algebra import add_maps, compose
 from .maps.axes import BroadcastMap
 from .ops.arithmetic import add as add_expr, scale as scale_expr, smul as smul_expr
@@ -107,18 +104,6 @@ def jacobian_map(f: E.Expr, wrt: E.Expr) -> LinearMap:
     return maps.get(f, ZeroMap(wrt.shape, f.shape))
 
 
-EAGER_VALUE_ENTRIES = 2 ** 20
-"""``J.at`` computes F with the factors when no node of F outside them has more entries than this
-and F adds at most EAGER_VALUE_MADDS multiply-adds; otherwise ``L.value`` is computed on access."""
-EAGER_VALUE_MADDS = 2 ** 15  # Xᵀσ(Xw) − Xᵀy beside the logistic Hessian's factors doubles its products
-
-
-def _cheap_beside(f: E.Expr, factors: list[E.Expr]) -> bool:
-    """Whether F adds little to the factors' evaluation (see EAGER_VALUE_ENTRIES)."""
-    largest, madds = work_beside(f, factors, EAGER_VALUE_MADDS)
-    return largest <= EAGER_VALUE_ENTRIES and madds <= EAGER_VALUE_MADDS
-
-
 class Jacobian:
     """The symbolic derivative dV ↦ dF of an expression F in a symbol V.
 
@@ -142,8 +127,8 @@ class Jacobian:
         self.expr, self.wrt, self.map = expr, wrt, lmap
         self.adjoint = adjoint
         self.names = dict(names or {})
-        self._factors: list[E.Expr] | None = None
-        self._plans: dict[Any, dict[frozenset[E.Expr], Plan]] = {}  # eager, "value", or (eager, "full")
+        self._binding: FactorBinding | None = None  # made on first use
+        self._structure: SharedStructure | None = None  # plans shared by the size sets, with named sizes
         self._per_sizes = per_sizes(expr, lmap)  # None unless sizes are given as names
 
     def __reduce__(self) -> tuple[type[Jacobian], tuple[Any, ...]]:
@@ -206,51 +191,26 @@ class Jacobian:
         mode = check_mode(check)
         given = by_name("J.at", values, kw)
         if self._per_sizes is not None or CHUNKED.at is not None and chunked_values(given):
-            return bound_elsewhere(self, given, jacobian, CHUNKED.at)  # sizes as names, or Dask values
-        factors = self._factors if self._factors is not None else self._first_use()
-        with_value = given.keys() >= self._plain_symbols.keys()
-        eager = with_value and self._eager_value
-        try:
-            results, bound = bind_and_run(self._plans, eager, self._exprs[eager], len(factors),
-                                          self._binders[eager], given, mode)
-        except np.linalg.LinAlgError as err:
-            raise solve_named(err, self._plain) from None
-        table = dict(zip(factors, results))
-        bound_map = self.map.bind(table.__getitem__)
-        if bound_map is self.map:  # a map without factors binds to itself: keep that one clean
-            bound_map = copy.copy(bound_map)
-        if eager:
-            bound_map.value = np.asarray(results[-1], dtype=float).reshape(self.expr.shape)
-        elif with_value:
-            bound_map.defer_value(functools.partial(self._value_at, self._rest_binder.adding(bound, given)))
-        else:
-            bound_map.value = None
-        return bound_map
+            return bound_elsewhere(self, given, jacobian, CHUNKED.at, self._sized_binding)
+        binding = self._binding if self._binding is not None else self._first_binding()
+        return bind_derivative(binding, self.map, given, mode)
 
-    def _first_use(self) -> list[E.Expr]:
-        """Build what binding needs, once, also when several threads bind at the same time
-        (``_factors`` is set last: once it is, everything else is there); returns the factors."""
+    def _first_binding(self) -> FactorBinding:
+        """What binding needs, made once, also when several threads bind at the same time."""
         with FIRST_USE:
-            if self._factors is not None:
-                return self._factors
-            factors = list(dict.fromkeys(expression_factors(self.map)))
-            self._plain = E.strip_names(self.expr)
-            self._plain_symbols = self._plain.symbols()
-            self._exprs = {False: factors, True: factors + [self._plain]}
-            self._binders = {k: Binder(symbol_table(exprs)) for k, exprs in self._exprs.items()}
-            self._rest_binder = Binder({name: sym for name, sym in self._binders[True].symbols.items()
-                                        if name not in self._binders[False].symbols})
-            self._eager_value = _cheap_beside(self._plain, factors)
-            self._factors = factors
-            return factors
+            if self._binding is None:
+                self._binding = FactorBinding(self.expr, self.map)
+            return self._binding
 
-    def _value_at(self, bound: Mapping[E.Expr, Any]) -> np.ndarray:
-        """F at a bound point, alone (a value deferred by :meth:`at`)."""
-        try:
-            value = run_recorded(self._plans.setdefault("value", {}), [self._plain], bound)[0]
-        except np.linalg.LinAlgError as err:
-            raise solve_named(err, self._plain) from None
-        return np.asarray(value, dtype=float).reshape(self.expr.shape)
+    def _sized_binding(self, sized: "Jacobian", sizes: Mapping[int, int]) -> "Jacobian":
+        """``sized`` (this derivative at ``sizes`` for its names) binding with the plans of this
+        symbolic structure, which every size set shares."""
+        with FIRST_USE:
+            if self._structure is None:
+                self._structure = SharedStructure(self.expr, self.map)
+        if sized.expr is not self.expr:
+            sized._binding = self._structure.binding(sized.expr, sized.map, sizes)
+        return sized
 
     @property
     def T(self) -> "Jacobian":

@@ -23,7 +23,7 @@ from typing import Any, Callable, Container, Iterable, Sequence
 import numpy as np
 
 from . import registry
-from .dims import BASE, dim, unify
+from .dims import BASE, normal_shape, unify
 from .errors import ShapeError
 from .registry import Params
 from .shapes import Shape, fmt, is_scalar_shape, whole_shape
@@ -90,7 +90,8 @@ class Expr:
     and numbers mix in as constants on either side.
     """
 
-    __slots__ = ("op", "args", "params", "shape", "_symbols", "__weakref__")
+    __slots__ = ("op", "args", "params", "shape", "_symbols", "_has_names", "_has_constants",
+                 "__weakref__")
     __array_ufunc__ = None  # make ndarray @ Expr defer to Expr.__rmatmul__
     _table: "weakref.WeakValueDictionary[tuple[Any, ...], Expr]" = weakref.WeakValueDictionary()
 
@@ -99,13 +100,15 @@ class Expr:
     params: Params
     shape: Shape
     _symbols: dict[str, "Expr"]
+    _has_names: bool  # a ``named`` node at or below this one
+    _has_constants: bool  # a ``const`` node at or below this one
 
     @classmethod
     def make(cls, op: str, args: Sequence["Expr"] = (), params: Params = NO_PARAMS,
              shape: Shape = ()) -> "Expr":
         """The unique node with these fields (hash-consing)."""
         args = tuple(args)
-        shape = tuple(int(s) if s < BASE else dim(s) for s in shape)  # names stay Dims
+        shape = normal_shape(shape)  # names stay Dims
         key = (op, tuple(id(a) for a in args), params, shape)
         node = cls._table.get(key)
         if node is None:
@@ -122,6 +125,8 @@ class Expr:
         for field, value in (("op", op), ("args", args), ("params", params), ("shape", shape)):
             object.__setattr__(node, field, value)
         object.__setattr__(node, "_symbols", symbols if symbols is not None else {params.name: node})
+        object.__setattr__(node, "_has_names", op == "named" or any(a._has_names for a in args))
+        object.__setattr__(node, "_has_constants", op == "const" or any(a._has_constants for a in args))
         return node
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -430,8 +435,7 @@ def substitute(e: Expr, mapping: dict[int, Expr]) -> Expr:
 
 def strip_names(e: Expr) -> Expr:
     """The expression without ``named`` wrappers (names affect printing only)."""
-    named = {id(n): n.args[0] for n in e.walk() if n.op == "named"}
-    if not named:
+    if not e._has_names:
         return e
     memo: dict[int, Expr] = {}
     for node in e.walk():
@@ -447,7 +451,7 @@ def strip_names(e: Expr) -> Expr:
 def display_names(f: Expr) -> dict[Expr, str]:
     """Display names given with ``.named()``, for the plain nodes they stand for."""
     names: dict[Expr, str] = {}
-    for node in f.walk():
+    for node in f.walk() if f._has_names else ():
         if node.op == "named":
             plain = strip_names(node.args[0])
             names.setdefault(plain, node.params.name)

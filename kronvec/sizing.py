@@ -251,12 +251,16 @@ def sized_jacobian(J: Any, sizes: Mapping[int, int], jacobian: Callable[[Expr, E
     return sized
 
 
-def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any]) -> LinearMap:
+def sized_derivative(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any],
+                     share: Callable[[Any, Mapping[int, int]], Any] | None = None) -> LinearMap:
     """The derivative ``J`` bound at the values ``given``: J with the sizes they fix, derived once per
-    size set (:func:`sized_jacobian`), then bound."""
+    size set (:func:`sized_jacobian`; ``share(sized, sizes)`` gives it the plans recorded at other
+    size sets), then bound."""
     symbols = {**J.expr._symbols, J.wrt.params.name: J.wrt}
     sizes = read_sizes("J.at", symbols, given, required=False)
-    sized = J._per_sizes.get(sizes, lambda: sized_jacobian(J, sizes, jacobian))
+    made = (lambda: share(sized_jacobian(J, sizes, jacobian), sizes)) if share is not None \
+        else (lambda: sized_jacobian(J, sizes, jacobian))
+    sized = J._per_sizes.get(sizes, made)
     if sized._per_sizes is not None:
         unfixed = [f"{name} {fmt(s.shape)}" for name, s in symbols.items()
                    if name not in given and any(d >= BASE for d in s.shape)]
@@ -304,11 +308,13 @@ def refuse_unfixed(exprs: Sequence[Expr]) -> None:
 
 
 def bound_elsewhere(J: Any, given: Mapping[str, Any], jacobian: Callable[[Expr, Expr], Any],
-                    chunked_at: Callable[[Any, Mapping[str, Any]], Any] | None) -> LinearMap:
+                    chunked_at: Callable[[Any, Mapping[str, Any]], Any] | None,
+                    share: Callable[[Any, Mapping[int, int]], Any] | None = None) -> LinearMap:
     """``J.at(given)`` where J's own plans do not serve: with sizes given as names (J derived at
-    the sizes the values fix, :func:`sized_derivative`), or with Dask values (``chunked_at``)."""
+    the sizes the values fix, :func:`sized_derivative`, sharing plans through ``share``), or with
+    Dask values (``chunked_at``)."""
     if J._per_sizes is not None or chunked_at is None:
-        return sized_derivative(J, given, jacobian)
+        return sized_derivative(J, given, jacobian, share)
     bound: LinearMap = chunked_at(J, given)
     return bound
 

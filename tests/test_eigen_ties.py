@@ -315,3 +315,121 @@ def test_generated_code_of_columns_of_stacks(stack, backend):
     for out, args, expected in cases:
         got = kv.lambdify([X], out, backend)(*[_as_backend(backend, a) for a in args])
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("spectrum", [[1.0, 1.0, 4.0], [2.0, 2.0, 2.0], [1.0, 1.5, 4.0]])
+def test_generated_code_of_second_derivatives_of_functions_written_by_hand(spectrum, backend):
+    # eigfun_frechet2 (second divided differences, φ''/2 where three eigenvalues tie) on every backend
+    a0 = _rotated(spectrum, seed=9)
+    rng = np.random.default_rng(10)
+    A = kv.Matrix("A", (3, 3))
+    w, V = kv.eigh(A)
+    C = kv.Constant(rng.standard_normal((3, 3)))
+    by_hand = [V @ kv.diag(kv.exp(0.5 * w)) @ V.T] + ([V[:, :2] @ V[:, :2].T] if spectrum[1] < 2 else [])
+    for F in by_hand:
+        f = kv.trace(C @ F) ** 2 + kv.sum(F * F * C)
+        H = kv.hessian(f, A)
+        h = rng.standard_normal((3, 3))
+        expected = H.at(A=a0).jvp(h)
+        code = kv.lambdify([A], H, backend)
+        if backend != "numpy":
+            assert "einsum('...ikj" in code.source  # the second Daleckii–Krein derivative, written out
+        got = code(_as_backend(backend, a0), _as_backend(backend, h))
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)
+
+
+def _tied_stack(stack, n, seed=21):
+    """A stack of n×n symmetric members with a tie in every member (the first two eigenvalues of
+    n ≥ 3, shifted per member; 1×1 members are any numbers)."""
+    rng = np.random.default_rng(seed)
+    spectrum = [1.0, 1.0, 4.0, 6.0][:n] if n > 1 else [1.5]
+    shifts = rng.uniform(-0.5, 0.5, stack)[..., None, None] * np.eye(n)
+    return _rotated(spectrum, seed=seed, stack=stack) + shifts
+
+
+_BY_HAND_ON_STACKS = {
+    "exp": lambda w, V: V @ kv.diag(kv.exp(0.5 * w)) @ V.mT,
+    "cube": lambda w, V: V @ kv.diag(w ** 3) @ V.mT,
+    "projector": lambda w, V: V @ kv.diag(kv.Constant(np.array([[1.0], [1.0], [0.0]]))) @ V.mT,
+}
+
+
+@pytest.mark.parametrize("stack, n, build", [(stack, n, build) for stack in ((2,), (2, 2)) for n in (3, 1)
+                                              for build in sorted(_BY_HAND_ON_STACKS)
+                                              if n == 3 or build != "projector"] + [((3,), 1, "exp")])
+def test_functions_written_by_hand_on_stacks_at_ties(stack, n, build):
+    # V diag(g) Vᵀ of a stack is one eigfun node: first and second derivatives by Daleckii–Krein,
+    # member by member, where every member's eigenvalues repeat (the projector's indicator is 3×3)
+    a0 = _tied_stack(stack, n)
+    A = kv.Matrix("A", stack + (n, n))
+    w, V = kv.eigh(A)
+    F = _BY_HAND_ON_STACKS[build](w, V)
+    assert F.op == "eigfun" and F.shape == A.shape
+    L = kv.jacobian(F, A).at({"A": a0})
+    assert relative_error(L.to_dense(), fd_jacobian(F, A, {"A": a0})) < 1e-7
+    dottest(L)
+    C = kv.Constant(np.random.default_rng(3).standard_normal(A.shape))
+    for f in (kv.sum(C * F), kv.sum(C * F) ** 2, kv.sum(F * F * C)):
+        H = kv.hessian(f, A).at({"A": a0})
+        assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a0})) < 1e-6
+        dottest(H)
+
+
+@pytest.mark.parametrize("stack, n", [((2,), 3), ((2, 2), 3), ((2, 2), 1)])
+def test_hessians_of_sums_of_functions_of_eigenvalues_of_stacks_at_ties(stack, n):
+    # the gradient of Σ exp(w) of a stack is V diag(exp(w)) Vᵀ, an eigfun node: its Jacobian at ties
+    a0 = _tied_stack(stack, n, seed=22)
+    A = kv.Matrix("A", stack + (n, n))
+    f = kv.sum(kv.exp(0.5 * kv.eigvalsh(A)))
+    assert any(node.op == "eigfun" for node in kv.grad(f, A).walk())
+    H = kv.hessian(f, A).at({"A": a0})
+    assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, A), A, {"A": a0})) < 1e-6
+    dottest(H)
+
+
+def test_a_projector_splitting_a_tied_group_of_one_member_of_a_stack_raises_naming_the_member():
+    a0 = np.stack([np.diag([0.0, 2.0, 5.0]), _rotated([1.0, 1.0, 4.0])])
+    A = kv.Matrix("A", (2, 3, 3))
+    w, V = kv.eigh(A)
+    P = V @ kv.diag(kv.Constant(np.array([[0.0], [1.0], [1.0]]))) @ V.mT
+    with pytest.raises(kv.DegenerateError, match=r"member 1 of the stack: eigh: V diag\(g\) Vᵀ has no "
+                       r"derivative .* tied group w\[0:2\]"):
+        kv.jacobian(P, A).at({"A": a0}).to_dense()
+
+
+def test_second_derivatives_in_a_of_functions_of_eigenvalues_and_another_variable_are_refused_at_ties():
+    # V diag(exp(s w)) Vᵀ: apart from ties every second derivative (in A, in s, mixed) is right; at a
+    # tie the Hessian in A and the mixed one taken in A first go through dV and raise (g moves with s
+    # as well as with w, so eigfun's derivative splits into parts that depend on the basis of the
+    # tied group); s first, then A, is right at the tie too
+    A, s = kv.Matrix("A", (3, 3)), kv.Matrix("s", (1, 1))
+    w, V = kv.eigh(A)
+    F = V @ kv.diag(kv.exp(s * w)) @ V.T
+    assert F.op == "eigfun"
+    C = kv.Constant(np.arange(9.0).reshape(3, 3) / 5 - 0.7)
+    f = kv.trace(C @ F) ** 2
+    for point in (_rotated([1.0, 1.5, 4.0], seed=2), _rotated([1.0, 1.0, 4.0], seed=2)):
+        values = {"A": point, "s": np.array([[0.7]])}
+        tie = np.ptp(np.linalg.eigvalsh(point)[:2]) < 1e-12
+        for first, then in ((A, A), (A, s), (s, A), (s, s)):
+            J = kv.jacobian(kv.grad(f, first), then)
+            if tie and first is A:
+                with pytest.raises(kv.DegenerateError, match=r"repeated eigenvalue: w\[0\] = w\[1\] = 1"):
+                    J.at(values).to_dense()
+                continue
+            fd = fd_jacobian(kv.grad(f, first), then, values)
+            assert relative_error(J.at(values).to_dense(), fd) < 1e-6
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generated_code_of_a_hessian_whose_second_derivative_node_has_an_identity_factor(backend):
+    # the gradient of tr(V exp(w) Vᵀ)² holds L(A, c I): its Hessian's L²(A; H, I) takes the identity as a
+    # value in generated code
+    A = kv.Matrix("A", (3, 3))
+    w, V = kv.eigh(A)
+    f = kv.trace(V @ kv.diag(kv.exp(0.5 * w)) @ V.T) ** 2
+    H = kv.hessian(f, A)
+    a0, h = _rotated([1.0, 1.0, 4.0], seed=3), np.random.default_rng(2).standard_normal((3, 3))
+    got = kv.lambdify([A], H, backend)(_as_backend(backend, a0), _as_backend(backend, h))
+    np.testing.assert_allclose(np.asarray(got), H.at(A=a0).jvp(h), rtol=1e-10, atol=1e-12)

@@ -158,14 +158,14 @@ def test_rebinding_replays_the_recorded_plan_with_fresh_numbers():
         X1 = rng.standard_normal((7, 3))
         np.testing.assert_allclose(J.at(X=X1, V=V1).to_dense(), fd_jacobian(F, V, {"X": X1, "V": V1}),
                                    atol=1e-6)
-    assert sum(map(len, J._plans.values())) == 2  # one for symmetric V values, one for general ones
+    assert sum(map(len, J._binding.plans.values())) == 2  # one for symmetric V values, one for general ones
 
 
 def test_replayed_plan_still_refuses_singular_values():
     F, X, V, X0, V0 = _gls(n=5, m=2)
     J = kv.jacobian(F, V)
     J.at(X=X0, V=V0)
-    assert J._plans
+    assert J._binding.plans
     with pytest.raises(np.linalg.LinAlgError, match=r"inv\(V\)"):
         J.at(X=X0, V=np.ones((5, 5)))
 
@@ -208,7 +208,7 @@ def test_repeated_jacobian_calls_reuse_the_derivative_and_its_plan():
     J = kv.jacobian(F, V)
     J.at(X=X0, V=V0)
     again = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
-    assert again is J and again._plans
+    assert again is J and again._binding.plans
     assert kv.jacobian(F.named("F"), V) is not J  # names change printing, so not shared
 
 

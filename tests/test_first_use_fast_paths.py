@@ -53,3 +53,38 @@ def test_a_positive_definite_symbol_bound_twice_gives_the_same_inverse():
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(second, second.T)
     np.testing.assert_allclose(second, np.linalg.inv(X0.T @ X0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (3, 3), (4, 1), (6, 2), (20, 5), (40, 30)])
+def test_the_first_vjp_of_a_bound_map_is_its_adjoints(n, m):
+    """The first VJP of a bound A H B map of small factors is taken without building the
+    adjoint map: it equals the adjoint's own product, passes the dot test, and a stack of
+    cotangents or a VJP after the adjoint exists gives the same numbers."""
+    rng = np.random.default_rng(n + m)
+    X, V = kv.Matrix("X", (n, m)), kv.Matrix("V", (n, n), positive_definite=True)
+    J = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
+    R = rng.standard_normal((n, n))
+    X0, V0 = rng.standard_normal((n, m)), R @ R.T + n * np.eye(n)
+    H, G = rng.standard_normal((n, n)), rng.standard_normal((m, m))
+    first = J.at(X=X0, V=V0).vjp(G)
+    L = J.at(X=X0, V=V0)
+    np.testing.assert_allclose(first, L.T.jvp(G), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(L.vjp(G), first, rtol=1e-13, atol=1e-15)
+    assert np.isclose(np.sum(L.jvp(H) * G), np.sum(H * first), rtol=1e-11, atol=1e-13)
+    stacked = J.at(X=X0, V=V0).vjp(np.stack([G, 2 * G]))
+    np.testing.assert_allclose(stacked, np.stack([first, 2 * first]), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 5, 200])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_factored_matrix_is_checked_finite_by_its_one_norm(n, order, bad):
+    """The full check reads finiteness from the 1-norm it takes anyway (LAPACK's dlange passes
+    NaN and inf on), wherever the entry is."""
+    for position in {(0, 0), (n - 1, 0), (0, n - 1), (n // 2, n - 1)}:
+        a = np.asarray(np.eye(n) * n + 0.5, order=order)
+        a[position] = bad
+        with pytest.raises(np.linalg.LinAlgError, match="NaN or inf"):
+            Factorization(a, "A", try_cholesky=True, symmetric=True)
+        with pytest.raises(np.linalg.LinAlgError, match="NaN or inf"):
+            Factorization(a, "A", try_cholesky=False)

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import scipy.special as special
 from fuzz.checks import FIVE_POINT_STEP, Tally, _close_to_differences, check_program
+from fuzz.draw_elementwise import draw_smooth_function
+from fuzz.draw_linalg import _spd
 from fuzz.programs import Program
 from fuzz.survey import _run, parse_id, program_id
-from fuzz.terms import Term
+from fuzz.terms import MARGIN, Term
 
 import kronvec as kv
 
@@ -72,3 +74,59 @@ def test_a_reported_program_id_replays_the_same_program():
     assert [i for i, _ in first] == list(range(4))
     assert drawn(5) == first  # the same seed draws the same programs, in the same order
     assert drawn(6) != first
+
+
+# Seed 41's (M⁶ + I)⁻¹M³ with M = L Lᵀ + I, L = log_softmax(X − c): the outer P = t tᵀ + I (t = M³)
+# has κ = 1.9e10, where central differences are off by 0.14 and the derivative itself, written as
+# four solves whose terms of 10³ cancel to 0.1, keeps two digits. Seed 54's cos(exp(det(A)/2)) turns
+# by whole periods within one finite-difference step (argument 7e5).
+X_SEED_41 = np.array([[-1.1723107877997911, 0.4010202083906988, 1.1217887836554],
+                      [0.6553595694451861, 0.19306368204908933, -1.210258199387554],
+                      [-0.6972299547639585, -0.04721162546487399, -0.8713550897434195]])
+
+
+def _symbol_term(shape: tuple[int, ...]) -> Term:
+    return Term(kv.Matrix("X", shape), lambda v: v["X"])
+
+
+def _valid(term: Term, values: dict[str, np.ndarray]) -> bool:
+    return all(guard.margin(values) > MARGIN for guard in term.guards)
+
+
+def test_an_ill_conditioned_spd_argument_is_not_a_valid_point():
+    x = _symbol_term((3, 3))
+    lsm = x.then(kv.log_softmax(x.expr), lambda v: special.log_softmax(x.twin(v)))
+    m = _spd(lsm)
+    m3 = m.then(kv.matrix_power(m.expr, 3), lambda v: np.linalg.matrix_power(m.twin(v), 3))
+    assert _valid(m, {"X": X_SEED_41})  # M itself: κ = 58
+    assert not _valid(_spd(m3), {"X": X_SEED_41})  # M⁶ + I: κ = 1.9e10
+
+
+def test_the_condition_guard_sees_what_rounding_hides_in_p():
+    # t = R diag(1e18, 1) Rᵀ: P = t tᵀ + I has κ ≈ 1e36, but P's computed eigenvalues lose the small
+    # one to rounding (eigvalsh's error is eps·λmax ≈ 1e20), which would make κ look small or negative
+    rotation = np.linalg.qr(np.random.default_rng(0).standard_normal((2, 2)))[0]
+    big = rotation @ np.diag([1e18, 1.0]) @ rotation.T
+    p = _spd(_symbol_term((2, 2)))
+    assert not _valid(p, {"X": big})
+    assert _valid(p, {"X": rotation @ np.diag([30.0, 1.0]) @ rotation.T})
+    assert _valid(_spd(_symbol_term((3, 2))), {"X": np.ones((3, 2))})  # P has the eigenvalue 1
+    stack = np.stack([np.eye(2), big])
+    assert not _valid(_spd(_symbol_term((2, 2, 2))), {"X": stack})  # any member
+
+
+class _Picks:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def pick(self, options: list[str]) -> str:
+        return self.name
+
+
+@pytest.mark.parametrize("name", ["cos", "sin"])
+def test_sin_and_cos_of_a_large_argument_are_not_a_valid_point(name):
+    term = draw_smooth_function(_Picks(name), _symbol_term((2, 1)))
+    assert _valid(term, {"X": np.array([[3.0], [-40.0]])})
+    assert not _valid(term, {"X": np.array([[3.0], [7.3e5]])})
+    tanh = draw_smooth_function(_Picks("tanh"), _symbol_term((2, 1)))
+    assert _valid(tanh, {"X": np.array([[3.0], [7.3e5]])})

@@ -13,7 +13,7 @@ def _expected(a: np.ndarray) -> np.ndarray:
     return np.triu(a) + np.triu(a, 1).T
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 5, 9, 64, 100, 128])
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 9, 64, 100, 128, 200, 256])
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_a_contiguous_matrix_is_mirrored_exactly_whatever_its_lower_triangle(n, order):
     a = np.asarray(np.random.default_rng(n).standard_normal((n, n)), order=order)

@@ -175,7 +175,7 @@ def test_a_stack_whose_inverse_is_an_output_solves_by_products_with_it():
     F = kv.inv(X.mT @ kv.solve(V, X))
     J = kv.jacobian(F, V)
     L = J.at(X=X0, V=V0)
-    (plan,) = J._plans[J._eager_value].values()
+    (plan,) = J._binding.plans[J._binding.eager_value].values()
     solves = [fn for fn, _, _ in plan.steps if "solve" in repr(fn)]
     assert len(solves) == 1, plan.steps  # V⁻¹ once; F by its inverse, which F is
     Y = np.linalg.solve(V0, X0)

@@ -238,3 +238,95 @@ def test_a_read_only_stack_bound_again_skips_its_checks(pd, monkeypatch):
     assert compared == []
     J.at(X=X0, V=V0)
     assert compared == [V0.shape]  # a writeable value is checked every time
+
+
+def test_pivots_balanced_reads_a_nan_cholesky_pivot_anywhere():
+    """OpenBLAS's potrf passes a NaN on as a pivot (reference LAPACK stops): Python's min and
+    max skip it when it is neither first nor largest; the check must not."""
+    assert not pivots_balanced(np.diag([1.0, np.nan, 3.0]), squared=True)
+    assert not pivots_balanced(np.diag([2.0, 1.0, np.nan]), squared=True)
+    c, info = lapack.dpotrf(np.array([[4.0, 1.0, 0.0], [1.0, 3.0, np.nan], [0.0, np.nan, 2.0]]), lower=0)
+    assert info != 0 or not pivots_balanced(c, squared=True)
+
+
+@pytest.mark.parametrize("n", [3, 20, 120])
+def test_a_nan_pair_in_a_positive_definite_value_is_named_without_a_finiteness_pass(n):
+    """A positive definite value is checked finite by the pivots of its Cholesky factor; a NaN
+    or inf pair anywhere off the diagonal still raises the full check's error."""
+    J = gls(n=n)
+    for i, j in [(0, 1), (n - 2, n - 1), (0, n - 1)]:
+        for bad in (np.nan, np.inf, -np.inf):
+            X0, V0 = values(n=n)
+            V0[i, j] = V0[j, i] = bad
+            with np.errstate(invalid="ignore"):
+                full = error_of(J, "full", X=X0, V=V0)
+                assert full[0] is ValueError and full[1].startswith("value for V")
+                assert error_of(J, True, X=X0, V=V0) == full
+
+
+@pytest.mark.parametrize("stack", [(), (70,), (2, 3)])
+def test_exact_symmetry_is_read_from_the_bits_member_by_member(stack):
+    """Values compared as bytes with their transposes: an asymmetric member in a later chunk is
+    found, -0.0 against 0.0 (equal numbers, other bits) gives the values of the full check."""
+    n = 20
+    J = gls(n=n, pd=False, symmetric=True, stack=stack)
+    X0, V0 = values(n=n, stack=stack)
+    skewed = V0.copy()
+    skewed[(-1,) * len(stack) + (3, 5)] += 0.5
+    full = error_of(J, "full", X=X0, V=skewed)
+    assert "not symmetric" in full[1] and error_of(J, True, X=X0, V=skewed) == full
+    zeros = V0.copy()
+    zeros[..., 0, 1], zeros[..., 1, 0] = 0.0, -0.0
+    np.testing.assert_array_equal(J.at(X=X0, V=zeros).value, J.at(X=X0, V=zeros, check="full").value)
+    assert binding.mirror_equal(V0) and not binding.mirror_equal(skewed) and not binding.mirror_equal(zeros)
+    for bad in (np.nan, np.inf):  # a pair in the last member: equal bits, not finite
+        pair = V0.copy()
+        pair[(-1,) * len(stack) + (4, 2)] = pair[(-1,) * len(stack) + (2, 4)] = bad
+        with np.errstate(invalid="ignore"):
+            full = error_of(J, "full", X=X0, V=pair)
+            assert "NaN or inf" in full[1] and error_of(J, True, X=X0, V=pair) == full
+
+
+def test_finiteness_by_a_sum_lets_large_finite_values_through():
+    """A sum that overflows reads as not finite: the exact pass then decides."""
+    big = np.full((4, 3), 1e308)
+    with np.errstate(over="ignore"):  # (NumPy's sum warned of the overflow too)
+        assert not binding.looks_finite(big)
+        np.testing.assert_array_equal(binding.convert_value("X", big, (4, 3)), big)
+    assert binding.looks_finite(np.ones((3, 4)).T) and not binding.looks_finite(np.r_[1.0, np.nan][::-1])
+    with np.errstate(invalid="ignore"):  # inf - inf
+        assert not binding.looks_finite(np.r_[np.inf, -np.inf])
+    assert not binding.looks_finite(np.full((300, 300), np.inf))
+    X = kv.Matrix("X", (4, 3))
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(kv.evaluate(X.T, X=big), big.T)
+
+
+@pytest.mark.parametrize("first", ["full", True])
+def test_a_read_only_singular_value_remembered_by_the_full_binding_still_raises(first):
+    """A Cholesky factor that the quick binding takes from a value bound before has balanced
+    pivots, whichever binding remembered it (the full one does not check pivots): a read-only
+    matrix singular to working precision raises the full check's error on every binding."""
+    V_ = kv.Matrix("V", (6, 6), positive_definite=True)
+    J = kv.jacobian(kv.inv(V_), V_)  # V's factor is the only one
+    V = near_singular(rcond=1e-17)
+    V.flags.writeable = False
+    errors = [error_of(J, check, V=V) for check in (first, True, True, "full")]
+    assert errors[0][0] is np.linalg.LinAlgError and "singular to working precision" in errors[0][1]
+    assert errors == [errors[0]] * 4
+
+
+def test_stack_members_of_very_different_scales_are_judged_member_by_member():
+    """The whole stack's largest |aᵢᵢ| times its largest ‖Aᵢ⁻¹‖ answers for every member only
+    when small enough: members scaled by 1e5 and 1e-5 (each well conditioned) give the full
+    check's numbers, and a singular member among them is still named."""
+    J = gls(pd=False, symmetric=True, stack=(3,))
+    X0, V0 = values(stack=(3,))
+    V0[0] *= 1e5
+    V0[2] *= 1e-5
+    L, full = J.at(X=X0, V=V0), J.at(X=X0, V=V0, check="full")
+    H = np.random.default_rng(3).standard_normal((3, 6, 6))
+    np.testing.assert_allclose(L.jvp(H), full.jvp(H), rtol=1e-12, atol=0)
+    V0[1] = near_singular(rcond=0.0)
+    expected = error_of(J, "full", X=X0, V=V0)
+    assert "member 1" in expected[1] and error_of(J, True, X=X0, V=V0) == expected

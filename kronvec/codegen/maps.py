@@ -223,7 +223,8 @@ def _via_op(build: Callable[[Any, Expr], Expr]) -> MapCode:
         node = build(m, tangent)
         if tangent not in node.args:
             g.unsupported(f"the action of a {type(m).__name__} (it simplifies to {node.op!r})")
-        args = [h if a is tangent else _factor(g, a) for a in node.args]
+        args: list[str | None] = [h if a is tangent else g.value(a) if isinstance(a, Expr) else _factor(g, a)
+                                  for a in node.args]  # an identity factor is an argument too
         return g.let(g.render(node, args), hint="term")
     return code
 

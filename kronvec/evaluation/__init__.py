@@ -46,7 +46,10 @@ CHUNKED = DaskHook()
 
 def chunked_values(given: Mapping[str, Any]) -> bool:
     """Whether any value is a Dask array (checked by its type's module: Dask is never imported here)."""
-    return any(type(v) is not np.ndarray and type(v).__module__[:5] == "dask." for v in given.values())
+    for v in given.values():  # (a loop: a first use of two values pays less than for any() of a generator)
+        if type(v) is not np.ndarray and type(v).__module__[:5] == "dask.":
+            return True
+    return False
 
 
 def evaluate(expr: Any, values: Mapping[str, Any] | None = None, **kw: Any) -> Any:

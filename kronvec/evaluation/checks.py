@@ -9,9 +9,11 @@ Binding values and evaluating the factors of a derivative has two modes:
 * **quick** (the default of ``J.at``) checks results instead, in O(n) per factorization: the
   pivots of every LU or Cholesky factorization, min |dᵢ| against max |dᵢ|
   (:func:`pivots_balanced`), a failed Cholesky factorization, and a value of a symmetric symbol
-  that is not exactly symmetric or not finite (one pass, ``(V - Vᵀ).any()``).  Plain values
-  are still checked finite by one sum each: their sum costs no more than that of the results,
-  which contain them or are as large in every workload measured (``docs/benchmarks.md``).
+  that is not exactly symmetric (its bytes against those of its transpose) or not finite (one
+  dot product; for a positive definite matrix, the pivots of its Cholesky factor,
+  :func:`pivots_balanced`).  Plain values are still checked finite by one dot product each: it
+  costs less than a pass over the results, which contain them or are as large in every workload
+  measured (``docs/benchmarks.md``).
   Anything that looks wrong raises :class:`SuspectResult`, and the evaluation is made again
   in full, which names the culprit exactly as a full evaluation does, or gives the values.
 
@@ -51,8 +53,11 @@ def pivots_balanced(factor: np.ndarray, squared: bool) -> bool:
     ``squared``) is finite and its smallest magnitude above :data:`PIVOT_GATE` times its
     largest (the square root of the gate for R, whose pivots square into A's).  O(n).
 
-    The pivots of a Cholesky factor are positive and not NaN (LAPACK's ``potrf`` fails
-    otherwise); those of LU may be anything."""
+    The pivots of a Cholesky factor are positive, or NaN: OpenBLAS's ``potrf`` passes a NaN
+    on (reference LAPACK stops there); those of LU may be anything.  Python's ``min`` and
+    ``max`` may skip a NaN, the sum does not.  A NaN or ±inf anywhere in the triangle ``potrf``
+    reads shows in its pivots or makes it fail: each entry aᵢⱼ enters rᵢⱼ = (aᵢⱼ − …)/rᵢᵢ,
+    whose square enters the radicand of rⱼⱼ."""
     diagonal = factor.diagonal()
     if diagonal.size > _SMALL:
         magnitudes = diagonal if squared else np.abs(diagonal)
@@ -61,11 +66,10 @@ def pivots_balanced(factor: np.ndarray, squared: bool) -> bool:
     pivots = diagonal.tolist()
     if not pivots:
         return True
-    if squared:
-        high = max(pivots)
-        return bool(min(pivots) > _CHOLESKY_GATE * high and high < math.inf)
-    pivots = [abs(d) for d in pivots]  # (min and max may skip a NaN: the sum does not)
-    return bool(min(pivots) > PIVOT_GATE * max(pivots) and math.isfinite(sum(pivots)))
+    if not squared:
+        pivots = [abs(d) for d in pivots]
+    return bool(min(pivots) > (_CHOLESKY_GATE if squared else PIVOT_GATE) * max(pivots)
+                and math.isfinite(sum(pivots)))
 
 
 def check_mode(check: Any) -> str:

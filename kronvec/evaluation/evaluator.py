@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import operator
 from functools import partial
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -342,8 +342,7 @@ class Evaluator:
         operand = self._inverse_operand(e)
         assert operand is not None, "the inverse of a square matrix"
         fac, trans = operand
-        result: np.ndarray = self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e))
-        return result
+        return cast(np.ndarray, self.op(partial(_inverse, trans=trans), fac, step=("inverse", trans, e)))
 
     def factorization(self, a: Expr) -> Factorization | BatchedFactorization:
         """The (cached) factorization of the square matrix ``a`` (of all its members, batched,
@@ -383,6 +382,8 @@ class Evaluator:
 
     def factored(self, b: Expr) -> tuple[Factorization | BatchedFactorization, bool]:
         """(A's factorization, True) when B = Aᵀ is written so or A is factored already, else (B's, False)."""
+        if b.op != "matrix_transpose" and all(f.shape != b.shape or f is b for f in self._factors):
+            return self.factorization(b), False  # no other factorization of B's shape: Bᵀ is not built
         a = self.canon(matrix_transpose(b))
         transposed = b.op == "matrix_transpose" or b not in self._factors and a in self._factors
         return (self.factorization(a), True) if transposed else (self.factorization(b), False)
@@ -452,8 +453,7 @@ class Evaluator:
             self._chains[factors[i:j + 1]] = value
             return value
 
-        result = product(0, n - 1)
-        return result
+        return cast(np.ndarray, product(0, n - 1))
 
     def _combine(self, left: Any, right: Any, label: Callable[[], str],
                  what: tuple[Expr, ...] = ()) -> np.ndarray:

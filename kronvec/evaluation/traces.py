@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..expr import Expr
+from ..expr import Expr, walk_all
 from ..registry import DISPLAY
 
 if TYPE_CHECKING:  # the evaluator calls these functions (named in annotations only)
@@ -74,10 +74,9 @@ def standalone_inverses(exprs: Sequence[Expr]) -> set[Expr]:
     """The inverses in ``exprs`` whose value is needed as a matrix: outputs, and arguments of
     anything but a product or a power (e.g. tr(K⁻¹))."""
     out = {e for e in exprs if e.op == "inv"}
-    for e in exprs:
-        for node in e.walk():
-            if node.op not in ("matmul", "matrix_power"):
-                out.update(a for a in node.args if a.op == "inv")
+    for node in walk_all(exprs):
+        if node.op not in ("matmul", "matrix_power"):
+            out.update(a for a in node.args if a.op == "inv")
     return out
 
 

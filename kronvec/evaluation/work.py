@@ -20,8 +20,9 @@ def work_beside(f: Expr, known: Sequence[Expr], budget: int = 0) -> tuple[int, i
     given = {id(e) for e in known}
     nodes = [node for node in f.walk() if id(node) not in given]
     largest = max((math.prod(node.shape) for node in nodes), default=0)
-    if _madds(nodes) <= budget:  # small even with the nodes below the factors: no need to walk them
-        return largest, _madds(nodes)
+    madds = _madds(nodes)
+    if madds <= budget:  # small even with the nodes below the factors: no need to walk them
+        return largest, madds
     below = {id(node) for e in known for node in e.walk()}
     return largest, _madds([node for node in nodes if id(node) not in below])
 

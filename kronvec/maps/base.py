@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import registry
-from ..dims import BASE, dim
+from ..dims import BASE, dim, normal_shape
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
@@ -98,8 +98,8 @@ class LinearMap:
     _caches: dict[str, Any] = {}
 
     def __init__(self, in_shape: Shape, out_shape: Shape) -> None:
-        self.in_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in in_shape)  # names stay Dims
-        self.out_shape: Shape = tuple(int(s) if s < BASE else dim(s) for s in out_shape)
+        self.in_shape: Shape = normal_shape(in_shape)
+        self.out_shape: Shape = normal_shape(out_shape)  # names stay Dims
         self._adj: LinearMap | None = None
         self._symbolic: bool | None = None
         self._direct = len(self.in_shape) == 2 and len(self.out_shape) == 2  # no reshaping needed
@@ -459,11 +459,15 @@ def bind_factor(value: Callable[[Expr], Any], f: Any) -> Any:
     :class:`~kronvec.maps.operands.Operand` as the evaluator gave it."""
     if isinstance(f, Expr):
         v = value(f)
+        if type(v) is np.ndarray and v.ndim == 2 and v.dtype is _FLOAT:
+            return v  # the common case: a matrix as the evaluator gave it
         if isinstance(v, Operand):
             return v
         v = np.asarray(v, dtype=float)
-        if v.ndim > 2 and not v.flags.c_contiguous:
-            return np.ascontiguousarray(v)  # a stack: batched products run fastest on C-ordered members
+        if v.ndim > 2 and not v.flags.c_contiguous and not v.swapaxes(-1, -2).flags.c_contiguous:
+            # a stack: batched products run fastest on C-ordered members (or, as BLAS reads a
+            # transpose, on the transposes of C-ordered members: no pass over the stack then)
+            return np.ascontiguousarray(v)
         return v.reshape(as_matrix_shape(v.shape)) if v.ndim < 2 else v
     return f
 

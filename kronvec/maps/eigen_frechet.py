@@ -29,7 +29,7 @@ import numpy as np
 from .. import registry
 from ..errors import DegenerateError
 from ..expr import Expr, as_expr
-from ..shapes import Shape
+from ..shapes import Shape, first_member, member_text
 from . import factors as fx
 from .base import LinearMap, bind_factor
 from .sandwich import DiagSandwichMap
@@ -41,73 +41,94 @@ _NEAR = np.finfo(float).eps ** (1 / 3)
 """Eigenvalues within ε^⅓ (relative) of each other are a tie: the quotients there would lose digits."""
 
 
+def _columns(*xs: Any) -> tuple[np.ndarray, ...]:
+    """The values of columns (n, 1), or of stacks of them (..., n, 1), as arrays (..., n)."""
+    return tuple(np.asarray(x, dtype=float)[..., 0] for x in xs)
+
+
+def _scale(w: np.ndarray) -> np.ndarray:
+    """max |w| of each member (..., 1, 1) (at least the tiniest float): the scale of a tie."""
+    top = np.max(np.abs(w), axis=-1, initial=0.0)[..., None, None]
+    scale: np.ndarray = np.maximum(top, np.finfo(float).tiny)
+    return scale
+
+
 def _near(w: np.ndarray) -> np.ndarray:
-    scale = max(float(np.abs(w).max(initial=0.0)), np.finfo(float).tiny)
-    near: np.ndarray = np.abs(w[:, None] - w[None, :]) <= _NEAR * scale
+    near: np.ndarray = np.abs(w[..., :, None] - w[..., None, :]) <= _NEAR * _scale(w)
     return near
 
 
 def _check_groups(w: np.ndarray, g: np.ndarray, gp: np.ndarray, near: np.ndarray) -> None:
-    """A DegenerateError naming the tied group where g is not one value on it (then F = V diag(g) Vᵀ
-    depends on the basis inside the group, and has no derivative)."""
-    predicted = np.maximum(np.abs(gp[:, None]), np.abs(gp[None, :])) * np.abs(w[:, None] - w[None, :])
-    slack = 100.0 * np.finfo(float).eps * max(float(np.abs(g).max(initial=0.0)), np.finfo(float).tiny)
-    split = near & (np.abs(g[:, None] - g[None, :]) > 2.0 * predicted + slack)
-    if split.any():
-        i, j = map(int, np.argwhere(split)[0])
-        members = np.flatnonzero(near[i])
-        raise DegenerateError(
-            f"eigh: V diag(g) Vᵀ has no derivative where g differs within a group of repeated eigenvalues: "
-            f"the tied group w[{members[0]}:{members[-1] + 1}] = {w[i]:.6g} has g[{i}] = {g[i]:.6g}, "
-            f"g[{j}] = {g[j]:.6g} (a projector onto part of a tied group, or columns of V that split it)")
+    """A DegenerateError naming the tied group (and the member of a stack) where g is not one value on
+    it (then F = V diag(g) Vᵀ depends on the basis inside the group, and has no derivative)."""
+    predicted = np.maximum(np.abs(gp[..., :, None]), np.abs(gp[..., None, :])) * \
+        np.abs(w[..., :, None] - w[..., None, :])
+    slack = 100.0 * np.finfo(float).eps * _scale(g)
+    split = near & (np.abs(g[..., :, None] - g[..., None, :]) > 2.0 * predicted + slack)
+    if not split.any():
+        return
+    member = first_member(split.any(axis=(-2, -1))) if split.ndim > 2 else ()
+    w, g, split, near = w[member], g[member], split[member], near[member]
+    i, j = map(int, np.argwhere(split)[0])
+    members = np.flatnonzero(near[i])
+    where = f"{member_text(member)} of the stack: " if member else ""
+    raise DegenerateError(
+        f"{where}eigh: V diag(g) Vᵀ has no derivative where g differs within a group of repeated "
+        f"eigenvalues: "
+        f"the tied group w[{members[0]}:{members[-1] + 1}] = {w[i]:.6g} has g[{i}] = {g[i]:.6g}, "
+        f"g[{j}] = {g[j]:.6g} (a projector onto part of a tied group, or columns of V that split it)")
 
 
 def first_divided_differences(w: Any, g: Any, gp: Any) -> np.ndarray:
-    """Γᵢⱼ = φ[wᵢ, wⱼ] = (gᵢ − gⱼ)/(wᵢ − wⱼ), and (g'ᵢ + g'ⱼ)/2 at ties (g'ᵢ on the diagonal)."""
-    w, g, gp = (np.asarray(x, dtype=float).reshape(-1) for x in (w, g, gp))
+    """Γᵢⱼ = φ[wᵢ, wⱼ] = (gᵢ − gⱼ)/(wᵢ − wⱼ), and (g'ᵢ + g'ⱼ)/2 at ties (g'ᵢ on the diagonal), from
+    columns (n, 1) or stacks of them (then Γ of every member, (..., n, n))."""
+    w, g, gp = _columns(w, g, gp)
     near = _near(w)
     _check_groups(w, g, gp, near)
     with np.errstate(divide="ignore", invalid="ignore"):
-        quotient = (g[:, None] - g[None, :]) / (w[:, None] - w[None, :])
-    gamma: np.ndarray = np.where(near, (gp[:, None] + gp[None, :]) / 2, quotient)
+        quotient = (g[..., :, None] - g[..., None, :]) / (w[..., :, None] - w[..., None, :])
+    gamma: np.ndarray = np.where(near, (gp[..., :, None] + gp[..., None, :]) / 2, quotient)
     return gamma
 
 
 def second_divided_differences(w: Any, g: Any, gp: Any, gpp: Any) -> np.ndarray:
-    """Tᵢₖⱼ = φ[wᵢ, wₖ, wⱼ] (symmetric in i, k, j), from the values g, g', g'' of φ at w.
+    """Tᵢₖⱼ = φ[wᵢ, wₖ, wⱼ] (symmetric in i, k, j), from the values g, g', g'' of φ at w (columns, or
+    stacks of them: then T of every member, (..., n, n, n)).
 
     φ[a, b, c] = (φ[a, b] − φ[b, c])/(a − c) with a, c the pair of the three that lies
     farthest apart (the other orders give the same number; this one loses fewest digits),
     and (g''ᵢ + g''ₖ + g''ⱼ)/6 where all three are tied.
     """
-    w, gpp = np.asarray(w, dtype=float).reshape(-1), np.asarray(gpp, dtype=float).reshape(-1)
     G = first_divided_differences(w, g, gp)
-    wi, wk, wj = w[:, None, None], w[None, :, None], w[None, None, :]
-    gaps = np.broadcast_arrays(np.abs(wi - wj), np.abs(wi - wk), np.abs(wk - wj))
+    w, gpp = _columns(w, gpp)
+    Gt = np.swapaxes(G, -1, -2)
+    wi, wk, wj = w[..., :, None, None], w[..., None, :, None], w[..., None, None, :]
+    ij, ik, kj = np.abs(wi - wj), np.abs(wi - wk), np.abs(wk - wj)
     with np.errstate(divide="ignore", invalid="ignore"):
-        by_pair = [(G[:, :, None] - G[None, :, :]) / (wi - wj),   # (i, j) apart, k between
-                   (G[:, None, :] - G[None, :, :].transpose(0, 2, 1)) / (wi - wk),  # (i, k) apart
-                   (G.T[:, :, None] - G[:, None, :]) / (wk - wj)]  # (k, j) apart
-    widest = np.argmax(np.stack(gaps), axis=0)
-    apart = np.choose(widest, by_pair)
-    scale = max(float(np.abs(w).max(initial=0.0)), np.finfo(float).tiny)
-    tied = np.maximum(np.maximum(gaps[0], gaps[1]), gaps[2]) <= _NEAR * scale
-    confluent = (gpp[:, None, None] + gpp[None, :, None] + gpp[None, None, :]) / 6
+        by_ij = (G[..., :, :, None] - G[..., None, :, :]) / (wi - wj)   # (i, j) apart, k between
+        by_ik = (G[..., :, None, :] - Gt[..., None, :, :]) / (wi - wk)  # (i, k) apart
+        by_kj = (Gt[..., :, :, None] - G[..., :, None, :]) / (wk - wj)  # (k, j) apart
+    apart = np.where((ij >= ik) & (ij >= kj), by_ij, np.where(ik >= kj, by_ik, by_kj))
+    tied = np.maximum(np.maximum(ij, ik), kj) <= _NEAR * _scale(w)[..., None]
+    confluent = (gpp[..., :, None, None] + gpp[..., None, :, None] + gpp[..., None, None, :]) / 6
     T: np.ndarray = np.where(tied, confluent, apart)
     return T
 
 
 def frechet_value(V: np.ndarray, gamma: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """L(A, E) = V (Γ ⊙ Vᵀ E V) Vᵀ (E may carry leading axes)."""
-    result: np.ndarray = V @ (gamma * (V.T @ e @ V)) @ V.T
+    """L(A, E) = V (Γ ⊙ Vᵀ E V) Vᵀ (of every member of a stack; E may carry leading axes)."""
+    Vt = np.swapaxes(V, -1, -2)
+    result: np.ndarray = V @ (gamma * (Vt @ e @ V)) @ Vt
     return result
 
 
 def second_frechet_value(V: np.ndarray, T: np.ndarray, h: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """L²(A; H, E) = V B Vᵀ, Bᵢⱼ = Σₖ Tᵢₖⱼ (H'ᵢₖ E'ₖⱼ + E'ᵢₖ H'ₖⱼ) (H may carry leading axes)."""
-    hp, ep = V.T @ h @ V, V.T @ e @ V
-    b = np.einsum("ikj,kj,...ik->...ij", T, ep, hp) + np.einsum("ikj,ik,...kj->...ij", T, ep, hp)
-    result: np.ndarray = V @ b @ V.T
+    """L²(A; H, E) = V B Vᵀ, Bᵢⱼ = Σₖ Tᵢₖⱼ (H'ᵢₖ E'ₖⱼ + E'ᵢₖ H'ₖⱼ) (of every member of a stack; H may
+    carry leading axes)."""
+    Vt = np.swapaxes(V, -1, -2)
+    hp, ep = Vt @ h @ V, Vt @ e @ V
+    b = np.einsum("...ikj,...kj,...ik->...ij", T, ep, hp) + np.einsum("...ikj,...ik,...kj->...ij", T, ep, hp)
+    result: np.ndarray = V @ b @ Vt
     return result
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from ..contexts import CodeContext
 
-__all__ = ["code_number", "code_transpose", "code_sum", "code_slice", "code_eigh", "code_axis", "code_for"]
+__all__ = ["code_number", "code_transpose", "code_sum", "code_slice", "code_eigh", "code_eigenbasis_frechet",
+           "code_second_divided_differences", "code_second_frechet", "code_axis", "code_for"]
 
 
 def code_number(c: float) -> str:
@@ -85,6 +88,48 @@ def code_eigenbasis_frechet(g: CodeContext, fn: str, a: str, h: str, transposed:
     G = g.let(G, hint="G")
     Vt = transposed(V)
     return f"{V} @ ({G} * ({Vt} @ {h} @ {V})) @ {Vt}"
+
+
+def code_second_divided_differences(g: CodeContext, w: str, f: str, fp: str, fpp: str) -> str:
+    """Tᵢₖⱼ = φ[wᵢ, wₖ, wⱼ] in generated code, the rule of
+    :func:`kronvec.maps.eigen_frechet.second_divided_differences` written with ``where``: from the
+    first divided differences Γ (the quotient apart, (φ'ᵢ + φ'ⱼ)/2 within ε^⅓ of a tie), the
+    quotient (Γ[a, b] − Γ[b, c])/(a − c) over the pair (a, c) of the three lying farthest apart, and
+    (φ''ᵢ + φ''ₖ + φ''ⱼ)/6 where all three are tied.  ``w``, ``f``, ``fp``, ``fpp``: columns (n, 1),
+    or stacks of them (then T of every member)."""
+    np_ = g.array_module
+    close = float(np.finfo(float).eps ** (1 / 3))
+    ws, fs, fps, fpps = (g.let(f"{x}[..., 0]", hint=hint) for x, hint in
+                         ((w, "w"), (f, "f"), (fp, "fp"), (fpp, "fpp")))
+    keep = "dim=-1, keepdim=True" if g.name == "torch" else "axis=-1, keepdims=True"
+    tol = g.let(f"{close!r} * {np_}.amax({np_}.abs({ws}), {keep})[..., None]", hint="tol")  # per member
+    dw = g.let(f"{ws}[..., :, None] - {ws}[..., None, :]", hint="gap")
+    near = g.let(f"{np_}.abs({dw}) <= {tol}", hint="near")
+    G = g.let(f"{np_}.where({near}, ({fps}[..., :, None] + {fps}[..., None, :]) / 2, "
+              f"({fs}[..., :, None] - {fs}[..., None, :]) / {np_}.where({near}, 1.0, {dw}))", hint="G")
+    Gt = g.let(f"{G}.swapaxes(-1, -2)", hint="Gt")
+    wi, wk, wj = f"{ws}[..., :, None, None]", f"{ws}[..., None, :, None]", f"{ws}[..., None, None, :]"
+    ij, ik, kj = (g.let(f"{np_}.abs({a} - {b})", hint=hint) for a, b, hint in
+                  ((wi, wj, "gap_ij"), (wi, wk, "gap_ik"), (wk, wj, "gap_kj")))
+    by_ij = f"({G}[..., :, :, None] - {G}[..., None, :, :]) / {np_}.where({ij} == 0, 1.0, {wi} - {wj})"
+    by_ik = f"({G}[..., :, None, :] - {Gt}[..., None, :, :]) / {np_}.where({ik} == 0, 1.0, {wi} - {wk})"
+    by_kj = f"({Gt}[..., :, :, None] - {G}[..., :, None, :]) / {np_}.where({kj} == 0, 1.0, {wk} - {wj})"
+    apart = f"{np_}.where(({ij} >= {ik}) & ({ij} >= {kj}), {by_ij}, " \
+            f"{np_}.where({ik} >= {kj}, {by_ik}, {by_kj}))"
+    confluent = f"({fpps}[..., :, None, None] + {fpps}[..., None, :, None] + {fpps}[..., None, None, :]) / 6"
+    tied = f"({np_}.maximum({np_}.maximum({ij}, {ik}), {kj}) <= {tol}[..., None])"
+    return g.let(f"{np_}.where({tied}, {confluent}, {apart})", hint="T")
+
+
+def code_second_frechet(g: CodeContext, V: str, T: str, h: str, e: str) -> str:
+    """L²(A; H, E) = V B Vᵀ, Bᵢⱼ = Σₖ Tᵢₖⱼ (H'ᵢₖ E'ₖⱼ + E'ᵢₖ H'ₖⱼ), H' = Vᵀ H V, E' = Vᵀ E V, in
+    generated code (of every member of a stack)."""
+    np_ = g.array_module
+    Vt = g.let(f"{V}.swapaxes(-1, -2)", hint="Vt")
+    hp, ep = g.let(f"{Vt} @ {h} @ {V}", hint="Hp"), g.let(f"{Vt} @ {e} @ {V}", hint="Ep")
+    b = f"{np_}.einsum('...ikj,...kj,...ik->...ij', {T}, {ep}, {hp}) + " \
+        f"{np_}.einsum('...ikj,...ik,...kj->...ij', {T}, {ep}, {hp})"
+    return f"{V} @ ({b}) @ {Vt}"
 
 
 def code_axis(g: CodeContext, axis: int | None, keep: bool) -> str:

@@ -159,6 +159,11 @@ def sum_code(g: CodeContext, e: Expr, coef: float = 1.0) -> str:
 
 
 def _weighted_sum(coefs: tuple[float, ...], *xs: Any) -> Any:
+    if all(type(x) is np.ndarray and x.shape == (1, 1) for x in xs):  # scalars: Python's arithmetic
+        total = coefs[0] * float(xs[0][0, 0])
+        for c, x in zip(coefs[1:], xs[1:]):
+            total += c * float(x[0, 0])
+        return np.array([[total]])
     out = np.multiply(xs[0], coefs[0], order="C")
     if out.ndim == 0 or any(np.shape(x) != out.shape for x in xs[1:]):  # scalars of () and (1, 1)
         for c, x in zip(coefs[1:], xs[1:]):
@@ -336,7 +341,7 @@ def _smul_code(g: CodeContext, e: Expr, s: str | None, a: str | None) -> str:
 
 
 def _times(s: Any, x: Any) -> Any:
-    return np.reshape(s, ()) * x
+    return (s.reshape(()) if type(s) is np.ndarray else np.reshape(s, ())) * x
 
 
 def adjugate(b: np.ndarray, fac: Any, transposed: bool = False) -> np.ndarray:

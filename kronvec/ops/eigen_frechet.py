@@ -28,6 +28,8 @@ from ..maps.algebra import compose
 from ..maps.eigen_frechet import (EigfunFrechetMap, EigfunSecondMap, frechet_value,
                                   second_divided_differences, second_frechet_value)
 from ..registry import Params, Printing, register
+from ..shapes import stack_of
+from ._code_templates import code_second_divided_differences, code_second_frechet
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .spectral import eigenvectors, eigvalsh
@@ -77,7 +79,7 @@ def _first_order_map(a: Expr, g: Expr, uplo: str) -> EigfunFrechetMap:
 def _second_order_map(a: Expr, g: Expr, e: Expr, uplo: str) -> Any:
     w, gp, gpp = _derivatives(a, g, uplo, 2)
     second = EigfunSecondMap(a, uplo, eigenvectors(a, uplo), w, g, gp, gpp, e, a.shape)
-    return compose(second, TriangleMap(_mirror(uplo), a.shape[0]))
+    return compose(second, TriangleMap(_mirror(uplo), a.shape[-1], stack_of(a.shape)))
 
 
 def _frechet_jvp(node: Expr, i: int) -> Any:
@@ -100,11 +102,12 @@ def _frechet_code(c: CodeContext, e: Expr, a: str, g: str, x: str) -> str:
     """V (Γ ⊙ Vᵀ E V) Vᵀ with V and Γ computed as nodes (so every backend writes them)."""
     V = c.value(eigenvectors(e.args[0], e.params.UPLO))
     gamma = c.value(_gamma(e.args[0], e.args[1], e.params.UPLO))
-    return f"{V} @ ({gamma} * ({V}.T @ {x} @ {V})) @ {V}.T"
+    Vt = f"{V}.T" if len(e.shape) == 2 else f"{V}.swapaxes(-1, -2)"
+    return f"{V} @ ({gamma} * ({Vt} @ {x} @ {V})) @ {Vt}"
 
 
 register(
-    "eigfun_frechet", function=eigfun_frechet, params=("UPLO",),
+    "eigfun_frechet", function=eigfun_frechet, params=("UPLO",), stacks=True,
     evaluate=_frechet_evaluate, code=_frechet_code, jvp=_frechet_jvp,
     printing=Printing(func_print("L_eigfun"), func_print(r"\operatorname{L_{eigfun}}"),
                       py_call("eigfun_frechet")),
@@ -152,18 +155,21 @@ def _second_evaluate(ev: EvaluationContext, e: Expr) -> Any:
 
 
 def _second_code(c: CodeContext, e: Expr, a: str, g: str, h: str, x: str) -> str:
-    if c.name != "numpy":
-        c.unsupported("the second derivative of V diag(g) Vᵀ (eigfun_frechet2) outside NumPy")
+    """L²(A; H, E): NumPy through the evaluator's functions (a tied group that g splits raises there);
+    JAX and PyTorch with the same rule written out (:func:`code_second_divided_differences`)."""
     uplo = e.params.UPLO
     w, gp, gpp = _derivatives(e.args[0], e.args[1], uplo, 2)
     V = c.value(eigenvectors(e.args[0], uplo))
+    if c.name != "numpy":
+        T = code_second_divided_differences(c, c.value(w), g, c.value(gp), c.value(gpp))
+        return code_second_frechet(c, V, T, h, x)
     T = f"{c.helper('second_divided_differences', second_divided_differences)}({c.value(w)}, {g}, " \
         f"{c.value(gp)}, {c.value(gpp)})"
     return f"{c.helper('eigfun_second_value', second_frechet_value)}({V}, {T}, {h}, {x})"
 
 
 register(
-    "eigfun_frechet2", function=eigfun_frechet2, params=("UPLO",),
+    "eigfun_frechet2", function=eigfun_frechet2, params=("UPLO",), stacks=True,
     evaluate=_second_evaluate, code=_second_code, jvp=_second_jvp,
     printing=Printing(func_print("L²_eigfun"), func_print(r"\operatorname{L^2_{eigfun}}"),
                       py_call("eigfun_frechet2")),

@@ -24,8 +24,9 @@ __all__ = ["eigenbasis_sandwiches"]
 
 
 def _eigenvector_columns(f: Expr) -> tuple[Expr, range] | None:
-    """(V, columns) when ``f`` is eigh's V (2-D) or a block of its columns V[:, G], else None."""
-    if f.op == "eigh_vectors" and f.ndim == 2:
+    """(V, columns) when ``f`` is eigh's V (of a matrix or of a stack) or a block of its columns V[:, G]
+    (of a matrix), else None."""
+    if f.op == "eigh_vectors":
         return f, range(f.shape[-1])
     if f.op == "index" and f.args[0].op == "eigh_vectors" and f.args[0].ndim == 2 and \
             f.params.rows == range(f.args[0].shape[0]) and len(f.params.cols) > 1:
@@ -39,7 +40,7 @@ def _eigenbasis_sandwich(left: Expr, middle: Expr | None, right: Expr) -> Expr |
     eigenvalues repeat (within a tied group it needs g equal on the group, as a projector onto
     whole groups)."""
     found = _eigenvector_columns(left)
-    if found is None or (middle is not None and middle.op != "diag") or right is not left.mT:
+    if found is None or right is not left.mT:
         return None
     V, cols = found
     n = V.shape[-1]
@@ -48,10 +49,27 @@ def _eigenbasis_sandwich(left: Expr, middle: Expr | None, right: Expr) -> Expr |
         inside[list(cols)] = 1.0
         g = Constant(inside)
     else:
-        g = middle.args[0]
+        if middle.op == "diag":
+            g = middle.args[0]
+        elif n == 1 and middle.shape[-2:] == (1, 1):
+            g = middle  # diag(g) = g for 1×1 members
+        else:
+            return None
+        if len(cols) == n and g.shape != V.shape[:-1] + (1,):
+            g = _broadcast_constant(g, V.shape[:-1] + (1,))
+            if g is None:  # diag(g) of a stack that V is not: the product broadcasts V
+                return None
         if len(cols) < n:
             g = registry_function("place")(g, cols, range(1), (n, 1))
     return registry_function("eigfun")(V.args[0], g, V.params.UPLO)
+
+
+def _broadcast_constant(g: Expr, shape: tuple[int, ...]) -> Expr | None:
+    """The constant column g broadcast to ``shape`` (the same g for every member of a stack), or None
+    when g is not a constant that broadcasts to it."""
+    if g.op != "const" or np.broadcast_shapes(g.shape, shape) != shape:
+        return None
+    return Constant(np.broadcast_to(g.params.value.array, shape).copy())
 
 
 def _unit_column(f: Expr) -> int | None:

@@ -138,7 +138,9 @@ def _leading_square(a: Expr) -> Expr:
 
 
 def _trace_value(x: np.ndarray) -> Any:
-    return float(np.trace(x)) if x.ndim == 2 else np.trace(x, axis1=-2, axis2=-1)
+    if x.ndim == 2:
+        return float(x.trace() if type(x) is np.ndarray else np.trace(x))
+    return np.trace(x, axis1=-2, axis2=-1)
 
 
 TRACE = register(

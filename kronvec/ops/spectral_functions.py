@@ -29,6 +29,8 @@ from ..maps.algebra import add_maps
 from ..maps.eigen_frechet import EigfunFrechetMap
 from ..maps.algebra import compose
 from ..registry import Params, Prec, Printing, SELF, register, spec
+from ..shapes import first_member, member_text, stack_of
+from ._code_templates import code_transpose
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .elementwise import ELEMENTWISE_FUNCTIONS
@@ -37,6 +39,8 @@ from .spectral import eigenvectors, eigvalsh, gapinv
 from .structure import diag
 
 __all__ = ["eigfun", "divdiff", "elementwise_derivative", "spectral_derivative"]
+
+_EPS = np.finfo(float).eps
 
 
 _ELEMENTWISE_OPS = {"power", "scale", "add", "multiply", "named"}
@@ -56,7 +60,7 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
     rows: dict[Expr, range] = {}  # the entries of w that each row of a moving node stands for
     for node in g.walk():
         if node is w:
-            d[node], rows[node] = ones(w.shape), range(w.shape[0])
+            d[node], rows[node] = ones(w.shape), range(w.shape[-2])
             continue
         moving = [i for i, a in enumerate(node.args) if d.get(a) is not None]
         if not moving:
@@ -71,7 +75,7 @@ def elementwise_derivative(g: Expr, w: Expr) -> Expr | None:
         d[node] = add(*[jvp(node, i)._apply(d[node.args[i]]) for i in moving])
     if d.get(g) is None:
         return zeros(w.shape) if w not in g.walk() else None
-    return d[g] if g.shape == w.shape and rows[g] == range(w.shape[0]) else None
+    return d[g] if g.shape == w.shape and rows[g] == range(w.shape[-2]) else None
 
 
 def spectral_derivative(g: Expr, w: Expr) -> Expr | None:
@@ -96,6 +100,10 @@ def _aligned_rows(node: Expr, moving: list[int], moving_rows: list[range], w: Ex
     first = moving_rows[0]
     if any(r != first for r in moving_rows):
         return None
+    if len(w.shape) > 2:  # a stack of columns: elementwise functions keeping its shape
+        ok = node.op in _ELEMENTWISE_OPS or node.op in ELEMENTWISE_FUNCTIONS or \
+            node.op == "smul" and moving == [1]
+        return first if ok and node.shape == w.shape else None
     if node.op == "index":
         r = node.params.rows
         return first[r.start:r.stop:r.step] if node.params.cols == range(1) else None
@@ -115,12 +123,15 @@ def divdiff(w: Any, g: Any, gprime: Any = None) -> Expr:
     """
     w, g = as_expr(w), as_expr(g)
     args = (w, g) if gprime is None else (w, g, as_expr(gprime))
-    n = w.shape[0]
-    return Expr.make("divdiff", args, NO_PARAMS, (n, n))
+    n = w.shape[-2]
+    return Expr.make("divdiff", args, NO_PARAMS, stack_of(w.shape) + (n, n))
 
 
 def divided_difference_matrix(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -> np.ndarray:
-    """The value of :func:`divdiff`."""
+    """The value of :func:`divdiff` (of every member of a stack of columns (..., n, 1))."""
+    if np.ndim(w) > 2:
+        return _stack_divided_differences(np.asarray(w, dtype=float), np.asarray(g, dtype=float),
+                                           None if gp is None else np.asarray(gp, dtype=float))
     w, g = w.reshape(-1), g.reshape(-1)
     n = w.size
     dw, dg = w[:, None] - w[None, :], g[:, None] - g[None, :]
@@ -151,24 +162,54 @@ def divided_difference_matrix(w: np.ndarray, g: np.ndarray, gp: np.ndarray | Non
     return out
 
 
-def _spread(n: int) -> Any:
-    """h ↦ 𝟙hᵀ − h𝟙ᵀ, the (n, n) matrix of differences hⱼ − hᵢ."""
-    return add_maps(KronTMap(ones(n, 1), None, (n, 1), (n, n)),
-                    -1.0 * KronMap(None, ones(1, n), (n, 1), (n, n)))
+def _stack_divided_differences(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None) -> np.ndarray:
+    """Γ of every member of a stack of columns, in batched operations; a DegenerateError names the
+    member (and the tie, as :func:`divided_difference_matrix` does for one matrix)."""
+    ws, gs = w[..., 0], g[..., 0]
+    n = ws.shape[-1]
+    dw, dg = ws[..., :, None] - ws[..., None, :], gs[..., :, None] - gs[..., None, :]
+    scale_ = np.maximum(np.max(np.abs(ws), axis=-1, initial=0.0), np.finfo(float).tiny)[..., None, None]
+    near = (np.abs(dw) <= np.finfo(float).eps ** (1 / 3) * scale_) & ~np.eye(n, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(near, 0.0, dg / dw)
+    if near.any():
+        if gp is None:
+            bad = near
+        else:
+            gps = gp[..., 0]
+            predicted = np.maximum(np.abs(gps[..., :, None]), np.abs(gps[..., None, :])) * np.abs(dw)
+            g_scale = np.maximum(np.max(np.abs(gs), axis=-1, initial=0.0), np.finfo(float).tiny)
+            bad = near & (np.abs(dg) > 2.0 * predicted + 100.0 * _EPS * g_scale[..., None, None])
+            out = np.where(near, (gps[..., :, None] + gps[..., None, :]) / 2, out)
+        if bad.any():
+            k = first_member(bad.any(axis=(-2, -1)))
+            try:
+                divided_difference_matrix(w[k], g[k], None if gp is None else gp[k])
+            except DegenerateError as err:
+                raise DegenerateError(f"{member_text(k)} of the stack: {err}") from None
+    out[..., np.arange(n), np.arange(n)] = 0.0
+    return out
+
+
+def _spread(n: int, stack: tuple[int, ...] = ()) -> Any:
+    """h ↦ 𝟙hᵀ − h𝟙ᵀ, the (n, n) matrix of differences hⱼ − hᵢ (of every member of a stack)."""
+    column, square = stack + (n, 1), stack + (n, n)
+    return add_maps(KronTMap(ones(n, 1), None, column, square),
+                    -1.0 * KronMap(None, ones(1, n), column, square))
 
 
 def _divdiff_jvp(node: Expr, i: int) -> Any:
     # away from ties Γ = (𝟙gᵀ − g𝟙ᵀ) ⊙ F(w), F(w)ᵢⱼ = 1/(wⱼ − wᵢ): its derivative (needs distinct eigenvalues)
     w, g = node.args[0], node.args[1]
-    n = w.shape[0]
+    n, stack = w.shape[-2], stack_of(w.shape)
     if i == 2:
         return ZeroMap(w.shape, node.shape)  # g' matters at ties only, where Γ has no derivative here
     F = gapinv(w, "eigh")
     if i == 1:
-        return compose(ElementwiseMap(F, (n, n)), _spread(n))
+        return compose(ElementwiseMap(F, node.shape), _spread(n, stack))
     gapinv_jvp = spec("gapinv").jvp
     assert gapinv_jvp is not None, "gapinv has a JVP rule"
-    return compose(ElementwiseMap(_spread(n)._apply(g), (n, n)), gapinv_jvp(F, 0))
+    return compose(ElementwiseMap(_spread(n, stack)._apply(g), node.shape), gapinv_jvp(F, 0))
 
 
 def _divdiff_code(g: CodeContext, e: Expr, w: str, f: str, fp: str | None = None) -> str:
@@ -177,14 +218,17 @@ def _divdiff_code(g: CodeContext, e: Expr, w: str, f: str, fp: str | None = None
     if g.name == "numpy":
         helper = g.helper("divided_differences", divided_difference_matrix)
         return f"{helper}({w}, {f}{', ' + fp if fp else ''})"
-    np_, n = g.array_module, e.shape[0]
+    np_, n = g.array_module, e.shape[-1]
+    T = code_transpose if len(e.shape) == 2 else (lambda x: f"{x}.swapaxes(-1, -2)")
+    largest = f"{np_}.max({np_}.abs({w}))" if len(e.shape) == 2 else \
+        f"{np_}.amax({np_}.abs({w}), {'dim' if g.name == 'torch' else 'axis'}=(-2, -1), " \
+        f"{'keepdim' if g.name == 'torch' else 'keepdims'}=True)"  # of each member of a stack
     eye = g.let(g.eye(n), hint="I")
-    dw = g.let(f"{w} - {w}.T", hint="gap")
+    dw = g.let(f"{w} - {T(w)}", hint="gap")
     close = float(np.finfo(float).eps ** (1 / 3))
-    near = g.let(f"({np_}.abs({dw}) <= {close!r} * {np_}.max({np_}.abs({w}))) & "
-                 f"({eye} == 0)", hint="near")
-    quotient = f"({f} - {f}.T) / {np_}.where({near} | ({eye} == 1), 1.0, {dw})"
-    tie = f"({fp} + {fp}.T) / 2" if fp else "0.0"
+    near = g.let(f"({np_}.abs({dw}) <= {close!r} * {largest}) & ({eye} == 0)", hint="near")
+    quotient = f"({f} - {T(f)}) / {np_}.where({near} | ({eye} == 1), 1.0, {dw})"
+    tie = f"({fp} + {T(fp)}) / 2" if fp else "0.0"
     return f"{np_}.where({near}, {tie}, {quotient}) * (1.0 - {eye})"
 
 
@@ -193,7 +237,7 @@ def _divdiff_value(w: np.ndarray, g: np.ndarray, gp: np.ndarray | None = None) -
 
 
 register(
-    "divdiff", function=divdiff,
+    "divdiff", function=divdiff, stacks=True,
     evaluate=lambda ev, e: ev.op(_divdiff_value, *[ev(a) for a in e.args]),
     code=lambda g, e, *a: _divdiff_code(g, e, *a),
     jvp=_divdiff_jvp,
@@ -212,7 +256,7 @@ def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
     elementwise function of w (see the module docstring).
     """
     a, g = as_expr(a), as_expr(g)
-    if g.op == "ones":
+    if g.op == "ones" and len(a.shape) == 2:
         return identity(a.shape[0])  # V Vᵀ = I
     return Expr.make("eigfun", (a, g), Params(UPLO=UPLO), a.shape)
 
@@ -224,37 +268,39 @@ def _eigfun_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
 
 
 def _sandwich(V: np.ndarray, g: np.ndarray) -> np.ndarray:
-    result: np.ndarray = (V * g[:, 0]) @ V.T
+    result: np.ndarray = (V * np.swapaxes(g, -1, -2)) @ np.swapaxes(V, -1, -2)
     return result
 
 
 def _eigfun_jvp(node: Expr, i: int) -> Any:
     a, g, uplo = node.args[0], node.args[1], node.params.UPLO
-    V, n = eigenvectors(a, uplo), a.shape[0]
+    V, n, stack = eigenvectors(a, uplo), a.shape[-1], stack_of(a.shape)
     w = eigvalsh(a, uplo)
-    mirror = "mirror_lower" if uplo == "L" else "mirror_upper"
+    mirror = TriangleMap("mirror_lower" if uplo == "L" else "mirror_upper", n, stack)
     gprime = spectral_derivative(g, w)
     if gprime is not None:  # a function of A alone: all of its derivative is in A, g' on Γ's diagonal
         if i == 1:
             return ZeroMap(g.shape, node.shape)
         gamma = add(divdiff(w, g, gprime), diag(gprime))
-        return compose(EigfunFrechetMap(a, g, uplo, V, gamma, a.shape), TriangleMap(mirror, n))
+        return compose(EigfunFrechetMap(a, g, uplo, V, gamma, a.shape), mirror)
     if i == 1:
-        return KronDiagMap(V, V.T, "embed", g.shape, node.shape)
+        return KronDiagMap(V, V.mT, "embed", g.shape, node.shape)
     gamma = divdiff(w, g, elementwise_derivative(g, w))
-    return compose(KronMap(V, V.T, a.shape, a.shape), ElementwiseMap(gamma, a.shape),
-                   KronMap(V.T, V, a.shape, a.shape), TriangleMap(mirror, n))
+    return compose(KronMap(V, V.mT, a.shape, a.shape), ElementwiseMap(gamma, a.shape),
+                   KronMap(V.mT, V, a.shape, a.shape), mirror)
 
 
 def _print_eigfun(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     V = eigenvectors(e.args[0], e.params.UPLO)
     diag = printer.s.func(r"\operatorname{diag}" if printer.s.latex else "diag", printer(e.args[1]))
-    return printer.s.join([printer(V, Prec.POSTFIX), diag, printer(V.T, Prec.POSTFIX)], True), Prec.PROD
+    return printer.s.join([printer(V, Prec.POSTFIX), diag, printer(V.mT, Prec.POSTFIX)], True), Prec.PROD
 
 
 def _eigfun_code(g: CodeContext, e: Expr, a: str, f: str) -> str:
-    """(V ⊙ gᵀ) Vᵀ = V diag(g) Vᵀ, with V the eigenvectors computed once."""
+    """(V ⊙ gᵀ) Vᵀ = V diag(g) Vᵀ, with V the eigenvectors computed once (of every member of a stack)."""
     vectors = g.value(eigenvectors(e.args[0], e.params.UPLO))
+    if len(e.shape) > 2:
+        return f"({vectors} * {f}.swapaxes(-1, -2)) @ {vectors}.swapaxes(-1, -2)"
     return f"({vectors} * {f}.T) @ {vectors}.T"
 
 
@@ -267,7 +313,7 @@ def _rebuild_eigfun(node: Expr, args: list[Expr]) -> Expr:
 
 
 register(
-    "eigfun", function=eigfun, params=("UPLO",),
+    "eigfun", function=eigfun, params=("UPLO",), stacks=True,
     evaluate=_eigfun_value,
     code=_eigfun_code,
     jvp=_eigfun_jvp,

@@ -13,7 +13,7 @@ import scipy.special as sp
 
 import kronvec as kv
 
-from .terms import Context, Term, away_from_zero, constant_against, top_two_gap
+from .terms import Context, Guard, Term, away_from_zero, constant_against, top_two_gap
 
 # name → (kronvec, NumPy twin); arguments are shifted into the function's domain first
 SMOOTH: dict[str, tuple[Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]] = {
@@ -56,10 +56,25 @@ def _per_member_tags(t: Term) -> tuple[str, ...]:
     return ("elementwise of per-member scalars",) if "per-member scalars" in t.tags else ()
 
 
+PERIODIC_ARGUMENT_LIMIT = 1e3
+"""Largest |x| at which sin(x) and cos(x) are checked.  Past it the argument is typically a
+fast-growing function (cos(exp(det(A)/2)) of an argument of 7·10⁵, seed 54): a step of the
+differences turns it by whole periods, and their error exceeds the derivative (which
+differences converged at h = 10⁻⁹ confirm)."""
+
+
+def _periodic_guards(name: str, t: Term) -> tuple[Guard, ...]:
+    if name not in ("sin", "cos"):
+        return ()
+    return (Guard(f"{name} of a large argument",
+                  lambda v: 1 - float(np.max(np.abs(t.twin(v)), initial=0.0)) / PERIODIC_ARGUMENT_LIMIT),)
+
+
 def draw_smooth_function(ctx: Context, t: Term) -> Term:
     name = ctx.pick(sorted(SMOOTH))
     f, twin = SMOOTH[name]
-    return t.then(f(t.expr), lambda v: twin(t.twin(v)), tags=_per_member_tags(t))
+    return t.then(f(t.expr), lambda v: twin(t.twin(v)), guards=_periodic_guards(name, t),
+                  tags=_per_member_tags(t))
 
 
 def draw_special_function(ctx: Context, t: Term) -> Term:

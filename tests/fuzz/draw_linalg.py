@@ -88,11 +88,34 @@ def draw_transpose(ctx: Context, t: Term) -> Term | None:
     return t.then(kv.swapaxes(t.expr, i, j), lambda v: np.swapaxes(t.twin(v), i, j))
 
 
+SPD_CONDITION_LIMIT = 1e6
+"""Largest condition number of P = t tᵀ + I at a valid point.  Past it a value made by solving
+with P carries a relative error of about κ(P)·eps, which finite differences divide by their
+step (10⁻⁶…10⁻⁸): at κ = 1.9·10¹⁰ ((M⁶ + I)⁻¹M³ with M = L Lᵀ + I, seed 41) central differences
+are off by 0.14 and even the exact derivative, evaluated term by term as written, keeps only
+two digits (terms of 10³ cancel to 0.1, each accurate to κ·eps), so no check can tell a wrong
+derivative from rounding.  Nested powers (t = (X Xᵀ + I)³) reach it from small values."""
+
+
+def _condition(t: Term) -> Guard:
+    """κ(P) = (σmax(t)² + 1) / (σmin(t)² + 1) (σmin = 0 when t has fewer columns than rows), from t:
+    P's own eigenvalues lose the small ones to rounding once κ(P) passes 1/eps."""
+    def margin(v: Values) -> float:
+        a = np.asarray(t.twin(v), dtype=float)
+        if not np.isfinite(a).all():
+            return -np.inf
+        s = np.linalg.svd(a, compute_uv=False)
+        low = s[..., -1] if a.shape[-1] >= a.shape[-2] else np.zeros(s.shape[:-1])
+        return 1 - float(np.max((s[..., 0] ** 2 + 1) / (low ** 2 + 1))) / SPD_CONDITION_LIMIT
+    return Guard("ill-conditioned P = t tᵀ + I", margin)
+
+
 def _spd(t: Term) -> Term:
-    """P = t tᵀ + I, per member."""
+    """P = t tᵀ + I, per member, kept below :data:`SPD_CONDITION_LIMIT` in condition number."""
     n = t.shape[-2]
-    return t.then(t.expr @ kv.matrix_transpose(t.expr) + kv.eye(n),
-                  lambda v: t.twin(v) @ _mT(t.twin(v)) + _eye(n))
+    p = t.then(t.expr @ kv.matrix_transpose(t.expr) + kv.eye(n),
+               lambda v: t.twin(v) @ _mT(t.twin(v)) + _eye(n))
+    return p.then(p.expr, p.twin, guards=(_condition(t),))
 
 
 def _eigvals_guard(p: Term) -> Guard:

@@ -235,8 +235,10 @@ def _gaps_at(w: np.ndarray, j: int) -> np.ndarray:
 def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
     """V diag(tanh(w/5)) Vᵀ written by hand from eigh(P), P = t tᵀ + 2I: the matrix function, with
     derivatives of every order the checks take (Daleckii–Krein) even where eigenvalues tie (at 2
-    when t has at least two fewer columns than rows).  One matrix: on stacks this form goes
-    through V and has no derivative at ties."""
+    when t has at least two fewer columns than rows).  On stacks (one or more stack axes, 1×1
+    members too) the same, member by member."""
+    if len(t.shape) > 2:
+        return _function_by_eigenbasis_of_stack(t)
     if len(t.shape) != 2 or t.shape[0] < 2:
         return None
     n = t.shape[0]
@@ -248,6 +250,21 @@ def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
         wv, Vv = np.linalg.eigh(p.twin(v))
         return np.asarray(Vv @ np.diag(np.tanh(wv / 5)) @ Vv.T)
     return p.then(V @ kv.diag(kv.tanh(w / 5)) @ V.T, twin, tags=("function written in the eigenbasis",))
+
+
+def _function_by_eigenbasis_of_stack(t: Term) -> Term:
+    n = t.shape[-2]
+    d = 2.0 * np.eye(n)
+    p = t.then(t.expr @ kv.matrix_transpose(t.expr) + d,
+               lambda v: t.twin(v) @ np.swapaxes(t.twin(v), -1, -2) + d)
+    w, V = kv.eigh(p.expr)
+
+    def twin(v: Any) -> np.ndarray:
+        wv, Vv = np.linalg.eigh(p.twin(v))
+        return np.asarray((Vv * np.tanh(wv / 5)[..., None, :]) @ np.swapaxes(Vv, -1, -2))
+    tags = ("function written in the eigenbasis of a stack",) + \
+        (("function written in the eigenbasis of 1×1 members",) if n == 1 else ())
+    return p.then(V @ kv.diag(kv.tanh(w / 5)) @ V.mT, twin, tags=tags)
 
 
 MORE_LINALG_STEPS = [draw_slogdet, draw_norm_of_order, draw_diagonal_or_trace, draw_rectangular_factor,
