@@ -142,20 +142,6 @@ def dim(size: Any) -> Any:
     return Dim(size) if size >= BASE else size
 
 
-_NORMAL_SHAPES: dict[Any, tuple[Any, ...]] = {}
-
-
-def normal_shape(shape: Any) -> tuple[Any, ...]:
-    """``shape`` with ints for numbers and :class:`Dim` for names (the few shapes in use are
-    remembered: linear maps normalize their shapes on every construction)."""
-    normal = _NORMAL_SHAPES.get(shape) if type(shape) is tuple else None
-    if normal is None:
-        normal = tuple(int(s) if s < BASE else dim(s) for s in shape)
-        if len(_NORMAL_SHAPES) < 4096:
-            _NORMAL_SHAPES[normal] = normal
-    return normal
-
-
 def free_dim() -> Dim:
     """A fresh inferred dimension (the first one switches inference on, see :func:`on_first_free`)."""
     while _FIRST_FREE:
