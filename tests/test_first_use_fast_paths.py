@@ -88,3 +88,22 @@ def test_a_factored_matrix_is_checked_finite_by_its_one_norm(n, order, bad):
             Factorization(a, "A", try_cholesky=True, symmetric=True)
         with pytest.raises(np.linalg.LinAlgError, match="NaN or inf"):
             Factorization(a, "A", try_cholesky=False)
+
+
+@pytest.mark.parametrize("n, d", [(1, 1), (7, 1), (9, 4), (40, 6)])
+def test_a_bound_diagonal_sandwich_applies_as_its_parts(n, d):
+    """Xᵀ diag(σ'(Xw)) X bound at new values (no shape logic redone, the symbolic map's parts
+    left behind): its JVP is the closed form, for one tangent and a stack, and it passes the
+    dot test with its VJP."""
+    rng = np.random.default_rng(n + d)
+    X, w = kv.Matrix("X", (n, d)), kv.Vector("w", d)
+    J = kv.hessian(kv.sum(kv.softplus(X @ w)), w)
+    for _ in range(2):
+        X0, w0 = rng.standard_normal((n, d)), rng.standard_normal((d, 1))
+        s = 1 / (1 + np.exp(-X0 @ w0))
+        L = J.at(X=X0, w=w0)
+        v, g = rng.standard_normal((d, 1)), rng.standard_normal((d, 1))
+        np.testing.assert_allclose(L.jvp(v), X0.T @ (s * (1 - s) * (X0 @ v)), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(L.jvp(np.stack([v, 2 * v])), np.stack([L.jvp(v), 2 * L.jvp(v)]),
+                                   rtol=1e-13, atol=1e-15)
+        assert np.isclose(np.sum(L.jvp(v) * g), np.sum(v * L.vjp(g)), rtol=1e-12, atol=1e-14)

@@ -24,7 +24,7 @@ slice is what the other axes fix (``(2,)``: every row of every member).
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from .. import registry
 from ..expr import Expr, as_expr
 from ..shapes import Shape, as_matrix_shape
 from . import factors as fx
-from .base import LinearMap, dense_by_basis
+from .base import LinearMap, bind_factor, dense_by_basis
 from .nodes import ComposeMap
 from .terms import ElementwiseMap, KronMap, _FactorTerm
 
@@ -46,6 +46,9 @@ def _shape_of(f: Any) -> tuple[int, ...]:
 def sandwich_shape_ok(e: ElementwiseMap) -> bool:
     """Whether an elementwise term can be the middle of a sandwich (a matrix, not a scalar)."""
     return e.in_shape == e.out_shape and len(e.in_shape) == 2 and _shape_of(e.D) == e.in_shape
+
+
+_FACTORS = ("A1", "B1", "D", "A2", "B2")
 
 
 class DiagSandwichMap(_FactorTerm):
@@ -72,6 +75,13 @@ class DiagSandwichMap(_FactorTerm):
 
     def factors(self) -> tuple[Any, ...]:
         return (self.A1, self.B1, self.D, self.A2, self.B2)
+
+    def bind(self, value: Callable[[Expr], Any]) -> LinearMap:
+        """The map with its factors bound to numbers, without redoing its shape logic (nor
+        keeping the parts of the symbolic map)."""
+        new = self._copy_with(**{name: bind_factor(value, getattr(self, name)) for name in _FACTORS})
+        new.__dict__.pop("_parts", None)
+        return new
 
     def columnwise(self) -> bool:
         return self.B1 is None and self.B2 is None and (np.ndim(self.D) < 2 or np.shape(self.D)[-1] == 1)
@@ -103,6 +113,11 @@ class DiagSandwichMap(_FactorTerm):
         if not isinstance(h, np.ndarray) or self.symbolic:
             inner = fx.elementwise_product(self.D, fx.product(self.A2, h, self.B2))
             return fx.product(self.A1, inner, self.B1)
+        A1, A2 = self.A1, self.A2
+        if self.B1 is None and self.B2 is None and (A1 is None or type(A1) is np.ndarray) \
+                and (A2 is None or type(A2) is np.ndarray):  # A₁ (D ⊙ (A₂ H)), as its parts do it
+            inner = fx.elementwise_product(self.D, h if A2 is None else A2 @ h)
+            return inner if A1 is None else A1 @ inner
         for part in reversed(self._parts):
             h = part._apply(h)
         return h
