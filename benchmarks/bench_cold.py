@@ -50,10 +50,10 @@ def kronvec_cold(n: int, m: int, X0: np.ndarray, V0: np.ndarray, H: np.ndarray) 
 
 def kronvec_named(X0: np.ndarray, V0: np.ndarray, H: np.ndarray) -> Callable[[int], Any]:
     def run(k: int) -> Any:
-        X = kv.Matrix(f"X{k}", ("n", "m"))
-        V = kv.Matrix(f"V{k}", ("n", "n"), positive_definite=True)
+        X = kv.Matrix(f"Xn{k}", ("n", "m"))  # names of their own: at the bound sizes they are new too
+        V = kv.Matrix(f"Vn{k}", ("n", "n"), positive_definite=True)
         J = kv.jacobian(kv.inv(X.T @ kv.inv(V) @ X), V)
-        return J.at({f"X{k}": X0, f"V{k}": V0}).jvp(H)
+        return J.at({f"Xn{k}": X0, f"Vn{k}": V0}).jvp(H)
     return run
 
 

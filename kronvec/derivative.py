@@ -208,7 +208,7 @@ class Jacobian:
         with FIRST_USE:
             if self._structure is None:
                 self._structure = SharedStructure(self.expr, self.map)
-        if sized.expr is not self.expr:
+        if sized.expr is not self.expr and sized._binding is None:  # (one bound before keeps its plans)
             sized._binding = self._structure.binding(sized.expr, sized.map, sizes)
         return sized
 

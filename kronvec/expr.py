@@ -24,9 +24,10 @@ import numpy as np
 
 from . import registry
 from .dims import BASE, unify
+from .normal_shapes import normal_shape
 from .errors import ShapeError
 from .registry import Params
-from .shapes import Shape, fmt, is_scalar_shape, normal_shape, whole_shape
+from .shapes import Shape, fmt, is_scalar_shape, whole_shape
 
 __all__ = ["Expr", "ConstValue", "as_expr", "as_operand", "as_operands",
            "is_scalar", "is_number", "const_scalar",

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Sequence
 
-from .dims import BASE, dim, letters_for, minimum_of, polynomial, size_text, unify
+from .dims import BASE, letters_for, minimum_of, polynomial, size_text, unify
 from .errors import ShapeError
 
 Shape = tuple[int, ...]
@@ -25,7 +25,7 @@ Shape = tuple[int, ...]
 __all__ = ["Shape", "fmt", "refuse_named", "DERIVATION", "is_scalar_shape", "as_matrix_shape", "same_shape",
            "human_bytes", "is_stack", "stack_of", "matrix_transposed", "broadcast_shapes_nd", "is_plain",
            "first_member", "member_text", "members_from", "whole_shape", "sign_of_difference", "smaller",
-           "minimum", "normal_shape"]
+           "minimum"]
 
 
 def fmt(shape: Any, letters: dict[int, str] | None = None) -> str:
@@ -211,17 +211,3 @@ def minimum(a: Any, b: Any) -> Any:
         return min(a, b)
     sign = sign_of_difference(a, b)
     return minimum_of(a, b) if sign is None else (b if sign > 0 else a)
-
-
-_NORMAL_SHAPES: dict[Any, tuple[Any, ...]] = {}
-
-
-def normal_shape(shape: Any) -> tuple[Any, ...]:
-    """``shape`` with ints for numbers and :class:`Dim` for names (the few shapes in use are
-    remembered: linear maps normalize their shapes on every construction)."""
-    normal = _NORMAL_SHAPES.get(shape) if type(shape) is tuple else None
-    if normal is None:
-        normal = tuple(int(s) if s < BASE else dim(s) for s in shape)
-        if len(_NORMAL_SHAPES) < 4096:
-            _NORMAL_SHAPES[normal] = normal
-    return normal

@@ -39,9 +39,8 @@ CONVERT = {"numpy": np.asarray, "jax": lambda x: jnp.asarray(x),
 # Written for NumPy only, or for symmetric arguments only (the cases use general ones), and
 # slices with negative steps, which PyTorch does not have: the backend says so (CodegenError).
 UNSUPPORTED = {
-    "jax": {"sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2", "expm_frechet2"},
-    "torch": {"sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2", "expm_frechet2",
-              "getitem", "index"},
+    "jax": {"sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2"},
+    "torch": {"sqrtm", "logm", "sqrtm_frechet", "logm_frechet", "logm_frechet2", "getitem", "index"},
 }
 # eigenvectors are defined up to their signs, which other LAPACK drivers may choose differently
 SIGNS = {"eigh", "eigh_vectors", "svd", "svd_U", "svd_Vt"}

@@ -398,28 +398,68 @@ def test_a_projector_splitting_a_tied_group_of_one_member_of_a_stack_raises_nami
         kv.jacobian(P, A).at({"A": a0}).to_dense()
 
 
-def test_second_derivatives_in_a_of_functions_of_eigenvalues_and_another_variable_are_refused_at_ties():
-    # V diag(exp(s w)) Vᵀ: apart from ties every second derivative (in A, in s, mixed) is right; at a
-    # tie the Hessian in A and the mixed one taken in A first go through dV and raise (g moves with s
-    # as well as with w, so eigfun's derivative splits into parts that depend on the basis of the
-    # tied group); s first, then A, is right at the tie too
+def _mixed_function(build, w, V, s, A):
+    g = {"exp(s w)": lambda: kv.exp(s * w), "s w³ + w": lambda: s * w ** 3 + w,
+         "tanh(w tr A / 6)": lambda: kv.tanh(w * (kv.trace(A) / 6.0))}[build]()
+    return V @ kv.diag(g) @ V.T
+
+
+@pytest.mark.parametrize("point", ["rotated tie", "exact tie", "apart"])
+@pytest.mark.parametrize("build", ["exp(s w)", "s w³ + w", "tanh(w tr A / 6)"])
+def test_second_derivatives_of_functions_of_eigenvalues_and_a_scalar_at_ties(build, point):
+    # V diag(φ(w, θ)) Vᵀ with θ a scalar symbol (s) or a scalar of A itself (its trace): eigfun takes θ as
+    # an argument, so its derivative is Daleckii–Krein's in A at fixed θ plus V diag(∂φ/∂θ dθ) Vᵀ, and
+    # every second derivative (in A, and mixed in either order) is exact where eigenvalues repeat
+    a0 = {"rotated tie": _rotated([1.0, 1.0, 4.0], seed=2), "exact tie": np.diag([1.0, 1.0, 4.0]),
+          "apart": _rotated([1.0, 1.5, 4.0], seed=2)}[point]
     A, s = kv.Matrix("A", (3, 3)), kv.Matrix("s", (1, 1))
     w, V = kv.eigh(A)
-    F = V @ kv.diag(kv.exp(s * w)) @ V.T
-    assert F.op == "eigfun"
+    F = _mixed_function(build, w, V, s, A)
+    assert F.op == "eigfun" and len(F.args) == 3
     C = kv.Constant(np.arange(9.0).reshape(3, 3) / 5 - 0.7)
-    f = kv.trace(C @ F) ** 2
-    for point in (_rotated([1.0, 1.5, 4.0], seed=2), _rotated([1.0, 1.0, 4.0], seed=2)):
-        values = {"A": point, "s": np.array([[0.7]])}
-        tie = np.ptp(np.linalg.eigvalsh(point)[:2]) < 1e-12
-        for first, then in ((A, A), (A, s), (s, A), (s, s)):
-            J = kv.jacobian(kv.grad(f, first), then)
-            if tie and first is A:
-                with pytest.raises(kv.DegenerateError, match=r"repeated eigenvalue: w\[0\] = w\[1\] = 1"):
-                    J.at(values).to_dense()
-                continue
+    values = {"A": a0, "s": np.array([[0.7]])}
+    for f in (kv.trace(C @ F), kv.trace(C @ F) ** 2, kv.sum(F * F * C)):
+        pairs = ((A, A), (A, s), (s, A), (s, s)) if build != "tanh(w tr A / 6)" else ((A, A),)
+        for first, then in pairs:
+            J = kv.jacobian(kv.grad(f, first), then).at(values)
             fd = fd_jacobian(kv.grad(f, first), then, values)
-            assert relative_error(J.at(values).to_dense(), fd) < 1e-6
+            assert relative_error(J.to_dense(), fd) < 1e-6
+            dottest(J)
+
+
+def test_a_hessian_through_a_function_of_eigenvalues_and_a_scalar_of_the_same_variable_at_a_tie():
+    # P = X Xᵀ + 2I with X thin ties two eigenvalues at 2; θ = 0.2 + tanh(ΣX)/20 reaches X another way
+    rng = np.random.default_rng(30)
+    X = kv.Matrix("X", (3, 1))
+    w, V = kv.eigh(X @ X.T + 2.0 * np.eye(3))
+    F = V @ kv.diag(kv.tanh((0.2 + 0.05 * kv.tanh(kv.sum(X))) * w)) @ V.T
+    f = kv.sum(F * F * kv.Constant(rng.standard_normal((3, 3)))) + kv.trace(F) ** 2
+    values = {"X": rng.standard_normal((3, 1))}
+    H = kv.hessian(f, X).at(values)
+    assert relative_error(H.to_dense(), fd_jacobian(kv.grad(f, X), X, values)) < 1e-6
+    dottest(H)
+
+
+def test_functions_of_eigenvalues_and_a_vector_keep_the_general_rule():
+    # g = tanh(w ⊙ u): u differs along the eigenvalues, so V diag(g) Vᵀ is no function of A alone and
+    # differentiates factor by factor (right where the eigenvalues are distinct, in either order)
+    A, u = kv.Matrix("A", (3, 3)), kv.Matrix("u", (3, 1))
+    w, V = kv.eigh(A)
+    F = V @ kv.diag(kv.tanh(w * u)) @ V.T
+    assert F.op == "eigfun" and len(F.args) == 2
+    f = kv.sum(kv.Constant(np.arange(9.0).reshape(3, 3)) * F) ** 2
+    values = {"A": _rotated([1.0, 1.5, 4.0], seed=4), "u": np.array([[0.3], [-0.2], [0.5]])}
+    for first, then in ((u, A), (A, u), (A, A)):
+        J = kv.jacobian(kv.grad(f, first), then).at(values)
+        assert relative_error(J.to_dense(), fd_jacobian(kv.grad(f, first), then, values)) < 1e-6
+
+
+def test_third_derivatives_through_functions_of_eigenvalues_and_a_scalar_are_refused_clearly():
+    A, s = kv.Matrix("A", (3, 3)), kv.Matrix("s", (1, 1))
+    w, V = kv.eigh(A)
+    g = kv.grad(kv.sum(kv.grad(kv.trace(V @ kv.diag(kv.exp(s * w)) @ V.T) ** 2, A) ** 2), A)
+    with pytest.raises(NotImplementedError, match="third derivatives through V diag"):
+        kv.jacobian(g, s)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -109,17 +109,17 @@ def test_a_deferred_value_is_computed_on_first_access():
     import numpy as np
 
     import kronvec as kv
-    from kronvec.evaluation import derivative_binding as derivative  # where binding decides it
+    from kronvec.evaluation import derivative_binding
     n = 6
     x = kv.Vector("x", n)
     x0 = np.arange(1.0, n + 1).reshape(n, 1)
-    old = derivative.EAGER_VALUE_ENTRIES
-    derivative.EAGER_VALUE_ENTRIES = 4
+    old = derivative_binding.EAGER_VALUE_ENTRIES
+    derivative_binding.EAGER_VALUE_ENTRIES = 4
     try:
         J = kv.jacobian(kv.exp(x @ x.T), x)
         L = J.at(x=x0)
     finally:
-        derivative.EAGER_VALUE_ENTRIES = old
+        derivative_binding.EAGER_VALUE_ENTRIES = old
     assert L._value_thunk is not None
     np.testing.assert_allclose(L.value, np.exp(x0 @ x0.T), rtol=1e-14)
     assert L._value_thunk is None

@@ -108,3 +108,16 @@ def test_symmetric_values_at_one_size_set_and_general_ones_at_another_keep_their
                                    rtol=1e-11, atol=1e-13)
     with pytest.raises(np.linalg.LinAlgError, match=r"V"):
         J.at(X=rng.standard_normal((5, 2)), V=np.ones((5, 5)))
+
+
+def test_a_sized_derivative_bound_before_keeps_its_plans_when_the_named_one_binds_at_its_sizes(
+        recordings: list[int]) -> None:
+    rng = np.random.default_rng(24)
+    X0, V0 = rng.standard_normal((6, 2)), _spd(rng, 6)
+    Fs, Xs, Vs = _gls((6, 2), tag="24")
+    sized = kv.jacobian(Fs, Vs).at(X24=X0, V24=V0)
+    assert len(recordings) == 1
+    F, X, V = _gls(("n", "m"), tag="24")
+    named = kv.jacobian(F, V).at(X24=X0, V24=V0)  # the same sized derivative: its plan is replayed
+    assert len(recordings) == 1
+    np.testing.assert_allclose(named.to_dense(), sized.to_dense(), rtol=1e-13)

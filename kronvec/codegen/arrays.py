@@ -7,10 +7,15 @@ unlike ``.mT``, which NumPy has only from 2.0) and every member's diagonal
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Factor", "paren", "transposed_members", "diagonals", "numpy_stack_factor", "numpy_stack_solve"]
+from ..evaluation.fused import ones_product_code
+from ..expr import Expr
+
+__all__ = ["Factor", "paren", "transposed_members", "diagonals", "numpy_stack_factor", "numpy_stack_solve",
+           "product_code"]
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Factor:
 
 
 _SWAP = ".swapaxes(-1, -2)"
+_NUMBER = re.compile(r"\(?-?[0-9.e+-]+\)?")
 
 
 def paren(x: str) -> str:
@@ -91,3 +97,22 @@ def numpy_stack_solve(g: Any, f: Factor, b: str, trans: bool) -> str:
         f.inverses = g.let(f"np.linalg.inv({a})", hint=a + "_inv", shared=False,
                            comment="the inverses of the members, for the solves that follow")
     return f"{transposed_members(f.inverses) if trans else f.inverses} @ {paren(b)}"
+
+
+def product_code(backend: str, factors: Any, what: Expr | None, left: str, right: str) -> str:
+    """The code of the product ``left @ right`` that computes ``what``.
+
+    NumPy: a product with a vector of ones as the broadcast or sum it is.  JAX: Aᵀv with v a
+    column (of every member of a stack) as (vᵀA)ᵀ: XLA on the CPU compiles ``A.T @ v`` into a
+    loop that reads A across its rows (the gradient Xᵀσ(Xw) − Xᵀy of a logistic loss at
+    (2048, 256): 1.67 ms in float32, 0.37 ms in float64), and ``v.T @ A`` into one matrix-vector
+    product (0.11 ms and 0.18 ms, measured side by side).
+    """
+    if backend == "numpy" and what is not None:
+        ones = ones_product_code(factors, left, right)
+        if ones is not None:
+            return ones
+    if backend == "jax" and what is not None and what.shape[-1] == 1 and what.shape[-2] > 1 \
+            and left.endswith(".T") and left[:-2].isidentifier() and not _NUMBER.fullmatch(right):
+        return f"({transposed_members(right)} @ {left[:-2]}){_SWAP}"
+    return f"{left} @ {right}"

@@ -27,13 +27,12 @@ from typing import Any, Mapping, NoReturn
 import numpy as np
 
 from ..evaluation.evaluator import Evaluator
-from ..evaluation.fused import ones_product_code
 from ..expr import Expr
 from ..ops.products import matmul
 from ..printing.expressions import Printer
 from ..printing.styles import UNICODE
 from ..registry import spec
-from .arrays import transposed_members
+from .arrays import product_code, transposed_members
 from .backends import Backend, Factor
 from .stacks import stack_template, stacked
 from .twins import SOLVES, factorize, flipped, own_factor
@@ -367,9 +366,8 @@ class Emitter:
         self._code[id(out)] = code
 
     def _product_code(self, factors: Any, what: Expr | None, left: str, right: str) -> str:
-        """``left @ right``, or the NumPy broadcast or sum that a product with a vector of ones is."""
-        numpy = self.name == "numpy" and what is not None
-        return (ones_product_code(factors, left, right) if numpy else None) or f"{left} @ {right}"
+        """``left @ right``, or its backend's better form (:func:`.arrays.product_code`)."""
+        return product_code(self.name, factors, what, left, right)
 
     def _factorize(self, a: Expr, args: tuple[Any, ...], fac: Any) -> None:
         if len(args) == 2:  # with the Cholesky factor computed when a positive definite symbol is bound

@@ -48,7 +48,7 @@ from ..ops._code_templates import code_slice, code_transpose
 from ..ops.leaves import Matrix
 from ..registry import function
 from ..shapes import as_matrix_shape
-from .arrays import diagonals
+from .arrays import diagonals, transposed_members
 from .backends import Factor
 from .emit import Emitter, _operand
 
@@ -194,10 +194,12 @@ def _diag_extract(g: Emitter, m: DiagExtractMap, h: str) -> str:
 
 
 def _kron_diag(g: Emitter, m: KronDiagMap, h: str) -> str:
+    """diag(A H B) as a column, or A diag(h) B = (A ⊙ hᵀ) B, of every member of a stack."""
     a, b = _factor(g, m.A), _factor(g, m.B)
     if m.direction == "extract":
-        return g.let(f"{g.array_module}.einsum('ij,ji->i', {a}, {h} @ {b})[:, None]", hint="term")
-    return g.let(f"({a} * {_transposed(h)}) @ {b}", hint="term")
+        return g.let(f"{g.array_module}.einsum('...ij,...ji->...i', {a}, {h} @ {b})[..., None]", hint="term")
+    stacked = max(len(m.in_shape), len(m.out_shape)) > 2
+    return g.let(f"({a} * {transposed_members(h) if stacked else _transposed(h)}) @ {b}", hint="term")
 
 
 def _kron_factor(g: Emitter, m: KronFactorMap, h: str) -> str:
@@ -401,7 +403,7 @@ STACK_MAPS = frozenset({KronMap, KronTMap, TraceMap, ElementwiseMap, SumMap, Sca
                         ExpmFrechetMap, MatrixFunctionFrechetMap, PreparedMap, AdjugateFrechetMap,
                         PolarFrechetMap, SecondFrechetMap, LogmSecondMap, ExpmSecondMap,
                         MatrixPowerFrechetMap, MatrixPowerSecondMap, TriangleMap, TriSolveMap, EinsumMap,
-                        DiagEmbedMap, DiagExtractMap})
+                        DiagEmbedMap, DiagExtractMap, KronDiagMap})
 
 
 # Maps whose code broadcasts over leading axes of the tangent.

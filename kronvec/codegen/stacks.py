@@ -23,13 +23,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..expr import Expr
-from ..maps.expm_second import expm_second
-from ..maps.frechet import logm_second
 from ..maps.terms import expm_frechet_stack
 from ..ops._code_templates import code_eigenbasis_frechet, code_eigh
 from ..ops.triangular import tri_code
 from ..registry import spec
 from .arrays import diagonals, paren as _paren, transposed_members
+from .stack_ops import STACK_OPS
 
 __all__ = ["STACK_READY", "STACK_CODE", "stacked", "stack_template"]
 
@@ -44,6 +43,12 @@ STACK_READY = frozenset({
     "einsum", "reshape", "expand_dims", "squeeze",  # np.einsum and np.reshape of the whole arrays
     "eigh_column", "eigh_resolvent",  # from the batched eigh of every member
     "arctan", "heaviside", "polygamma", "ndtr_ratio",  # elementwise, as written
+    "expm_frechet2", "logm_frechet2",  # the library's own (NumPy) or batched block/eigenbasis code
+    "abs_power", "signed_power", "power0",  # elementwise (in the derivatives of norms), as written
+    "vector_norm",  # over its axes of the whole array (a tuple), as written
+    "smallest_singular_value", "smallest_weights",  # [..., -1] of the batched singular values; axis -2
+    "norm_gradient",  # one batched SVD; the singular values' weights broadcast as [..., None, :]
+    "svd_U", "svd_Vt",  # from the batched SVD of every member
 })
 
 
@@ -166,14 +171,6 @@ def _spectral_frechet(g: Any, e: Expr, a: str, h: str) -> str:
     return code_eigenbasis_frechet(g, fn, a, _paren(h), transposed_members, "[..., :, None]")
 
 
-def _second_frechet(g: Any, e: Expr, a: str, h: str, x: str) -> str:
-    """L²(A; H, E) of expm or logm: the library's own (it takes stacks), in NumPy code only."""
-    if g.name != "numpy":
-        g.render(e, [a, h, x], stacks=False)  # refuses, naming the op, as for one matrix
-    fn = {"expm_frechet2": ("expm_second", expm_second), "logm_frechet2": ("logm_second", logm_second)}[e.op]
-    return f"{g.helper(*fn)}({a}, {h}, {x})"
-
-
 # Templates for stacks of the ops whose one-matrix code names the two matrix axes.
 STACK_CODE: dict[str, Callable[..., str]] = {
     "matrix_transpose": _transpose,
@@ -194,8 +191,7 @@ STACK_CODE: dict[str, Callable[..., str]] = {
     "expm_frechet": _block_frechet,
     "sqrtm_frechet": _spectral_frechet,
     "logm_frechet": _spectral_frechet,
-    "expm_frechet2": _second_frechet,
-    "logm_frechet2": _second_frechet,
+    **STACK_OPS,
 }
 
 

@@ -25,11 +25,12 @@ import numpy as np
 
 from .. import registry
 from ..dims import BASE, dim
+from ..normal_shapes import normal_shape
 from ..errors import MaterializationError, ShapeError
 from ..expr import Expr, is_scalar
 from ..lazy import LazyModule
 from ..shapes import Shape, as_matrix_shape, fmt, human_bytes, is_plain, is_scalar_shape, same_shape
-from ..shapes import normal_shape, refuse_named
+from ..shapes import refuse_named
 from ..transient import portable_state, restore_state
 from . import factors as fx
 from .operands import Operand

@@ -23,17 +23,18 @@ import numpy as np
 
 from ..contexts import CodeContext, EvaluationContext
 from ..expr import Expr, as_expr
-from ..maps import TriangleMap, ZeroMap
+from ..maps import TraceMap, TriangleMap, ZeroMap
 from ..maps.algebra import compose
 from ..maps.eigen_frechet import (EigfunFrechetMap, EigfunSecondMap, frechet_value,
                                   second_divided_differences, second_frechet_value)
-from ..registry import Params, Printing, register
+from ..registry import Params, Prec, Printing, register
 from ..shapes import stack_of
 from ._code_templates import code_second_divided_differences, code_second_frechet
 from ._printing_rules import func_print, py_call
 from .arithmetic import add
 from .spectral import eigenvectors, eigvalsh
-from .spectral_functions import divdiff, spectral_derivative
+from .spectral_functions import (derivative_along, divdiff, elementwise_derivative, other_variables,
+                                 spectral_derivative)
 from .structure import diag
 
 __all__ = ["eigfun_frechet", "eigfun_frechet2"]
@@ -44,8 +45,10 @@ def _derivatives(a: Expr, g: Expr, uplo: str, order: int) -> tuple[Expr, ...]:
     not such a function (the nodes are built for those only)."""
     w = eigvalsh(a, uplo)
     out = [w]
+    moving = bool(other_variables(a, g, uplo))  # g = φ(w, θ): its derivatives in w at fixed θ
     for _ in range(order):
-        d = spectral_derivative(out[-1] if len(out) > 1 else g, w)
+        x = out[-1] if len(out) > 1 else g
+        d = elementwise_derivative(x, w) if moving else spectral_derivative(x, w)
         if d is None:
             raise NotImplementedError(f"eigh: the derivative of V diag(g) Vᵀ of order {len(out) + 1} needs g "
                                       f"as an elementwise function of the eigenvalues only")
@@ -63,7 +66,7 @@ def eigfun_frechet(a: Any, g: Any, e: Any, UPLO: str = "L") -> Expr:
     a, g, e = as_expr(a), as_expr(g), as_expr(e)
     if e.op == "zeros":
         return e
-    return Expr.make("eigfun_frechet", (a, g, e), Params(UPLO=UPLO), a.shape)
+    return Expr.make("eigfun_frechet", (a, g, e) + other_variables(a, g, UPLO), Params(UPLO=UPLO), a.shape)
 
 
 def _gamma(a: Expr, g: Expr, uplo: str) -> Expr:
@@ -83,22 +86,25 @@ def _second_order_map(a: Expr, g: Expr, e: Expr, uplo: str) -> Any:
 
 
 def _frechet_jvp(node: Expr, i: int) -> Any:
-    a, g, e = node.args
+    a, g, e = node.args[:3]
     uplo = node.params.UPLO
     if i == 0:
         return _second_order_map(a, g, e, uplo)
-    if i == 1:  # g = φ(w) moves with A only: its part is in the derivative in A
+    if i == 1:  # g = φ(w) moves with A only (g = φ(w, θ) with A and the further arguments θ)
         return ZeroMap(g.shape, node.shape)
+    if i > 2:  # dθ ↦ L_{∂φ/∂θ}(A, E) dθ: the divided differences of ∂φ/∂θ in place of φ's
+        theta = node.args[i]
+        return TraceMap(None, eigfun_frechet(a, derivative_along(g, theta), e, uplo), theta.shape, a.shape)
     return _first_order_map(a, g, uplo)
 
 
 def _frechet_evaluate(ev: EvaluationContext, e: Expr) -> Any:
-    a, g, x = e.args
+    a, g, x = e.args[:3]
     uplo = e.params.UPLO
     return ev.op(frechet_value, ev(eigenvectors(a, uplo)), ev(_gamma(a, g, uplo)), ev(x))
 
 
-def _frechet_code(c: CodeContext, e: Expr, a: str, g: str, x: str) -> str:
+def _frechet_code(c: CodeContext, e: Expr, a: str, g: str, x: str, *thetas: str) -> str:
     """V (Γ ⊙ Vᵀ E V) Vᵀ with V and Γ computed as nodes (so every backend writes them)."""
     V = c.value(eigenvectors(e.args[0], e.params.UPLO))
     gamma = c.value(_gamma(e.args[0], e.args[1], e.params.UPLO))
@@ -106,11 +112,21 @@ def _frechet_code(c: CodeContext, e: Expr, a: str, g: str, x: str) -> str:
     return f"{V} @ ({gamma} * ({Vt} @ {x} @ {V})) @ {Vt}"
 
 
+def _print_three(name: str) -> Any:
+    """``name(A, g, E)`` (the scalars θ of g = φ(w, θ), further arguments, follow from g)."""
+    def printed(printer: Any, e: Expr) -> tuple[str, int]:
+        return printer.s.func(name, *[printer(x) for x in e.args[:3]]), Prec.ATOM
+    return printed
+
+
+def _python_three(printer: Any, e: Expr) -> tuple[str, int]:
+    return f"eigfun_frechet({', '.join(printer(x) for x in e.args[:3])})", Prec.ATOM
+
+
 register(
     "eigfun_frechet", function=eigfun_frechet, params=("UPLO",), stacks=True,
     evaluate=_frechet_evaluate, code=_frechet_code, jvp=_frechet_jvp,
-    printing=Printing(func_print("L_eigfun"), func_print(r"\operatorname{L_{eigfun}}"),
-                      py_call("eigfun_frechet")),
+    printing=Printing(_print_three("L_eigfun"), _print_three(r"\operatorname{L_{eigfun}}"), _python_three),
     rebuild=lambda node, args: eigfun_frechet(args[0], args[1], args[2], UPLO=node.params.UPLO),
     identity=("L(A, E) = V (Γ ⊙ Vᵀ E V) Vᵀ, Γᵢⱼ = φ[wᵢ, wⱼ] ⇒ dL = V B Vᵀ, Bᵢⱼ = Σₖ φ[wᵢ, wₖ, wⱼ] "
               "(H'ᵢₖ E'ₖⱼ + E'ᵢₖ H'ₖⱼ), H' = Vᵀ d{arg} V (Daleckii–Krein)",
@@ -135,6 +151,10 @@ def _second_jvp(node: Expr, i: int) -> Any:
     if i == 0:
         raise NotImplementedError("third derivatives through V diag(g) Vᵀ (the derivative of its second "
                                   "Daleckii–Krein derivative in A) are not supported")
+    if i == 1 and other_variables(a, g, uplo):
+        raise NotImplementedError("third derivatives through V diag(g) Vᵀ (the derivative of its second "
+                                  "Daleckii–Krein derivative eigfun_frechet2 in g = φ(w, θ)) are not "
+                                  "supported")
     if i == 1:
         return ZeroMap(g.shape, node.shape)
     w, gp, gpp = _derivatives(a, g, uplo, 2)

@@ -30,6 +30,7 @@ from ..maps.terms import expm_frechet_stack
 from ..registry import Prec, Printing, Transpose, register, signature_of
 from ..shapes import Shape, broadcast_shapes_nd, divmod_index, fmt, member_text, whole_shape
 from ._code_templates import code_eigenbasis_frechet, code_eigh, code_for
+from ._frechet2_code import code_expm_second, code_logm_second
 from ._evaluation_rules import lift
 from ._jvp_rules import map_shapes
 from ._printing_rules import call_printing, py_call
@@ -173,7 +174,8 @@ register(
 register(
     "expm_frechet2", function=expm_frechet2,
     evaluate=lift(expm_second),
-    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('expm_second', expm_second)}({a}, {h}, {x})"),
+    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('expm_second', expm_second)}({a}, {h}, {x})",
+                  other=code_expm_second),
     jvp=_expm_frechet2_jvp,
     printing=call_printing("L²_expm", r"\operatorname{L^2_{expm}}", "expm_frechet2"),
     stacks=True,
@@ -436,7 +438,8 @@ for _fn, _function, _jvp in (("sqrtm", sqrtm_frechet, _sqrtm_frechet_jvp),
 register(
     "logm_frechet2", function=logm_frechet2,
     evaluate=lift(logm_second),
-    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})"),
+    code=code_for(numpy=lambda g, e, a, h, x: f"{g.helper('logm_second', logm_second)}({a}, {h}, {x})",
+                  other=code_logm_second),
     jvp=_logm_frechet2_jvp,
     printing=call_printing("L²_logm", r"\operatorname{L^2_{logm}}", "logm_frechet2"),
     stacks=True,

@@ -24,7 +24,7 @@ import numpy as np
 from ..contexts import CodeContext, EvaluationContext, PrintContext, StyledPrintContext
 from ..errors import DegenerateError
 from ..expr import Expr, NO_PARAMS, as_expr
-from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TriangleMap, ZeroMap
+from ..maps import ElementwiseMap, KronDiagMap, KronMap, KronTMap, TraceMap, TriangleMap, ZeroMap
 from ..maps.algebra import add_maps
 from ..maps.eigen_frechet import EigfunFrechetMap
 from ..maps.algebra import compose
@@ -38,7 +38,8 @@ from .leaves import identity, ones, zeros
 from .spectral import eigenvectors, eigvalsh, gapinv
 from .structure import diag
 
-__all__ = ["eigfun", "divdiff", "elementwise_derivative", "spectral_derivative"]
+__all__ = ["eigfun", "divdiff", "elementwise_derivative", "spectral_derivative", "other_variables",
+           "derivative_along"]
 
 _EPS = np.finfo(float).eps
 
@@ -258,7 +259,52 @@ def eigfun(a: Any, g: Any, UPLO: str = "L") -> Expr:
     a, g = as_expr(a), as_expr(g)
     if g.op == "ones" and len(a.shape) == 2:
         return identity(a.shape[0])  # V Vᵀ = I
-    return Expr.make("eigfun", (a, g), Params(UPLO=UPLO), a.shape)
+    return Expr.make("eigfun", (a, g) + other_variables(a, g, UPLO), Params(UPLO=UPLO), a.shape)
+
+
+def other_variables(a: Expr, g: Expr, uplo: str) -> tuple[Expr, ...]:
+    """The scalars θ of g = φ(w, θ) besides w = eigvalsh(A) (the largest parts of g that read a symbol
+    and not w), when g is elementwise in w, A is one matrix and every θ is a scalar; else ().
+
+    ``eigfun(A, g, *θ)`` takes them as arguments: its derivative is then Daleckii–Krein's in A at
+    fixed θ (defined where eigenvalues repeat, to second order) plus V diag(∂φ/∂θ dθ) Vᵀ, and no
+    part of it goes through g (which moves with w and θ only)."""
+    w = eigvalsh(a, uplo)
+    if len(a.shape) != 2 or spectral_derivative(g, w) is not None or elementwise_derivative(g, w) is None:
+        return ()
+    nodes = g.walk()
+    reads_w: set[int] = set()
+    for n in nodes:  # children first
+        if n is w or any(id(x) in reads_w for x in n.args):
+            reads_w.add(id(n))
+    symbolic: set[int] = set()
+    for n in nodes:
+        if n.op == "symbol" or any(id(x) in symbolic for x in n.args):
+            symbolic.add(id(n))
+    thetas: dict[int, Expr] = {}
+    for n in nodes:
+        if id(n) in reads_w and n is not w:
+            for x in n.args:
+                if id(x) in symbolic and id(x) not in reads_w:
+                    thetas[id(x)] = x
+    if not thetas or any(t.shape not in ((), (1, 1)) for t in thetas.values()):
+        return ()
+    return tuple(thetas.values())
+
+
+def derivative_along(g: Expr, theta: Expr) -> Expr:
+    """∂g/∂θ for a scalar θ inside g: forward mode along g's DAG from dθ = 1 (w and the other θ
+    held fixed)."""
+    d: dict[int, Expr] = {id(theta): ones(theta.shape) if theta.shape else as_expr(1.0)}
+    for node in g.walk():
+        if id(node) in d:
+            continue
+        moving = [i for i, x in enumerate(node.args) if id(x) in d]
+        if moving:
+            jvp = spec(node.op).jvp
+            assert jvp is not None, f"{node.op} has a JVP rule"
+            d[id(node)] = add(*[jvp(node, i)._apply(d[id(node.args[i])]) for i in moving])
+    return d[id(g)]
 
 
 def _eigfun_value(ev: EvaluationContext, e: Expr) -> np.ndarray:
@@ -277,6 +323,17 @@ def _eigfun_jvp(node: Expr, i: int) -> Any:
     V, n, stack = eigenvectors(a, uplo), a.shape[-1], stack_of(a.shape)
     w = eigvalsh(a, uplo)
     mirror = TriangleMap("mirror_lower" if uplo == "L" else "mirror_upper", n, stack)
+    if len(node.args) > 2:  # g = φ(w, θ), θ the further arguments: φ(·, θ) of A, and θ's move
+        if i == 1:
+            return ZeroMap(g.shape, node.shape)
+        if i > 1:  # dθ ↦ V diag(∂φ/∂θ dθ) Vᵀ
+            theta = node.args[i]
+            return compose(KronDiagMap(V, V.mT, "embed", g.shape, node.shape),
+                           TraceMap(None, derivative_along(g, theta), theta.shape, g.shape))
+        gprime = elementwise_derivative(g, w)
+        assert gprime is not None, "eigfun takes further arguments only for g elementwise in w"
+        gamma = add(divdiff(w, g, gprime), diag(gprime))
+        return compose(EigfunFrechetMap(a, g, uplo, V, gamma, a.shape), mirror)
     gprime = spectral_derivative(g, w)
     if gprime is not None:  # a function of A alone: all of its derivative is in A, g' on Γ's diagonal
         if i == 1:
@@ -296,7 +353,7 @@ def _print_eigfun(printer: StyledPrintContext, e: Expr) -> tuple[str, int]:
     return printer.s.join([printer(V, Prec.POSTFIX), diag, printer(V.mT, Prec.POSTFIX)], True), Prec.PROD
 
 
-def _eigfun_code(g: CodeContext, e: Expr, a: str, f: str) -> str:
+def _eigfun_code(g: CodeContext, e: Expr, a: str, f: str, *thetas: str) -> str:
     """(V ⊙ gᵀ) Vᵀ = V diag(g) Vᵀ, with V the eigenvectors computed once (of every member of a stack)."""
     vectors = g.value(eigenvectors(e.args[0], e.params.UPLO))
     if len(e.shape) > 2:

@@ -233,10 +233,11 @@ def _gaps_at(w: np.ndarray, j: int) -> np.ndarray:
 
 
 def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
-    """V diag(tanh(w/5)) Vᵀ written by hand from eigh(P), P = t tᵀ + 2I: the matrix function, with
-    derivatives of every order the checks take (Daleckii–Krein) even where eigenvalues tie (at 2
-    when t has at least two fewer columns than rows).  On stacks (one or more stack axes, 1×1
-    members too) the same, member by member."""
+    """V diag(tanh(θ w)) Vᵀ written by hand from eigh(P), P = t tᵀ + 2I, θ = 0.2 + tanh(Σ t)/20 a scalar
+    of t: a function of the eigenvalues and of θ, with derivatives of every order the checks take
+    (Daleckii–Krein at fixed θ) even where eigenvalues tie (at 2 when t has at least two fewer
+    columns than rows).  On stacks (one or more stack axes, 1×1 members too) V diag(tanh(w/5)) Vᵀ,
+    member by member."""
     if len(t.shape) > 2:
         return _function_by_eigenbasis_of_stack(t)
     if len(t.shape) != 2 or t.shape[0] < 2:
@@ -245,11 +246,12 @@ def draw_function_by_eigenbasis(ctx: Context, t: Term) -> Term | None:
     d = 2.0 * np.eye(n)
     p = t.then(t.expr @ t.expr.T + d, lambda v: t.twin(v) @ t.twin(v).T + d)
     w, V = kv.eigh(p.expr)
+    theta = 0.2 + 0.05 * kv.tanh(kv.sum(t.expr))  # a scalar of t besides the eigenvalues
 
     def twin(v: Any) -> np.ndarray:
         wv, Vv = np.linalg.eigh(p.twin(v))
-        return np.asarray(Vv @ np.diag(np.tanh(wv / 5)) @ Vv.T)
-    return p.then(V @ kv.diag(kv.tanh(w / 5)) @ V.T, twin, tags=("function written in the eigenbasis",))
+        return np.asarray(Vv @ np.diag(np.tanh((0.2 + 0.05 * np.tanh(np.sum(t.twin(v)))) * wv)) @ Vv.T)
+    return p.then(V @ kv.diag(kv.tanh(theta * w)) @ V.T, twin, tags=("function written in the eigenbasis",))
 
 
 def _function_by_eigenbasis_of_stack(t: Term) -> Term:
