@@ -37,6 +37,7 @@ BASE = 2 ** 40
 
 LETTERS = ("n", "m", "p", "q", "r", "k")
 """The letters inferred dimensions print with, in order of appearance."""
+_ORDER = {letter: k for k, letter in enumerate(LETTERS)}  # min(n, m), min(m, k): in this order
 LETTERING: ContextVar[Mapping[int, str] | None] = ContextVar("kronvec_free_letters", default=None)
 """The letters of the free dimensions of what is being printed (:func:`letters_for`), if any."""
 
@@ -257,7 +258,8 @@ def size_text(value: int, joiner: str = "", letters: Mapping[int, str] | None = 
 def _minimum_text(name: str, letters: Mapping[int, str] | None) -> str:
     """``min(n, m)`` for the size :func:`minimum` made, else the empty string."""
     pair = _MINIMA.get(_PRIME_OF[name]) if name.startswith(_MIN_PREFIX) else None
-    return "" if pair is None else f"min({', '.join(size_text(v, '', letters) for v in pair)})"
+    texts = sorted((size_text(v, "", letters) for v in pair or ()), key=lambda t: (_ORDER.get(t, 6), t))
+    return f"min({', '.join(texts)})" if texts else ""
 
 
 def _free_letter(name: str) -> str:

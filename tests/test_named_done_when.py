@@ -59,11 +59,18 @@ def numbered(text: str, sizes: dict[str, int]) -> str:
         return g.group(1) + (f"({','.join(parts)})" if "," in inner else parts[0]).translate(_TO_SUB)
 
     text = re.sub(r"(place|𝟙|(?<![A-Za-z])[IKDL])([₍ₙₘₖₚ₊₋₀-₉,₎]*[ₙₘₖₚ][₍ₙₘₖₚ₊₋₀-₉,₎]*)", subscript, text)
-    text = re.sub(rf"_\{{(\(?)({_SIZE}|\d+)(?:,({_SIZE}|\d+))?(\)?)\}}", lambda g: "_{" + g.group(1)
-                  + ",".join(str(_value(p, sizes)) for p in g.groups()[1:3] if p) + g.group(4) + "}", text)
+    text = re.sub(rf"(?<=[IKDL}}])_\{{(\(?)({_SIZE}|\d+)(?:,({_SIZE}|\d+))?(\)?)\}}",
+                  lambda g: "_{" + g.group(1) + ",".join(str(_value(p, sizes)) for p in g.groups()[1:3] if p)
+                  + g.group(4) + "}", text)
     text = re.sub(r"_\(([^()]*)\)", lambda g: ",".join(str(_value(p, sizes)) for p in g.group(1).split(","))
                   .join("()").translate(_TO_SUB), text)
-    return re.sub(rf"(?<![A-Za-z_\\]){_SIZE}(?![A-Za-z_(])", lambda g: str(_value(g.group(0), sizes)), text)
+    return re.sub(rf"(?<![A-Za-z_\\]){_SIZE}(?![A-Za-z_(])", lambda g: _plain(g, sizes), text)
+
+
+def _plain(g: re.Match, sizes: dict[str, int]) -> str:
+    """A size written out, as its number; an index letter of LaTeX (v_{k}) stays."""
+    index = g.string[g.start() - 2:g.start()] == "_{" and g.string[g.end():g.end() + 1] == "}"
+    return g.group(0) if index and len(g.group(0)) == 1 else str(_value(g.group(0), sizes))
 
 
 def test_numbered_writes_the_numbers_back() -> None:
@@ -72,7 +79,8 @@ def test_numbered_writes_the_numbers_back() -> None:
         "I₁₂ K₍₄,₃₎ place₍₅,₄₎(H, [:4, 2:]) X[3, :]"
     assert numbered("I_{nm} K_{(n,m)} reshape(H, (2*n, k)) K_(m,min(n,m))", sizes) == \
         "I_{12} K_{(4,3)} reshape(H, (8, 2)) K₍₃,₃₎"
-    assert numbered("Σⱼₖ TᵢⱼₖHₖₗ sin(X) L_{logm}", sizes) == "Σⱼₖ TᵢⱼₖHₖₗ sin(X) L_{logm}"
+    assert numbered("Σⱼₖ TᵢⱼₖHₖₗ sin(X) L_{logm} \\sum_{k} H_{ijk} v_{k}", sizes) == \
+        "Σⱼₖ TᵢⱼₖHₖₗ sin(X) L_{logm} \\sum_{k} H_{ijk} v_{k}"
 
 
 # ------------------------------------------------------------------ the README's examples

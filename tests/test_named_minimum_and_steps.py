@@ -42,6 +42,7 @@ def test_svd_of_two_names_has_min_sizes() -> None:
     assert (str(Q.shape), str(R.shape)) == ("(n, min(n, m))", "(min(n, m), m)")
     assert (str(P.shape), str(L.shape), str(Uu.shape)) == ("(n, n)", "(n, min(n, m))", "(min(n, m), m)")
     assert U.shape[1] == kv.svd(kv.Matrix("Y", ("m", "n")))[0].shape[1]  # min(n, m) = min(m, n)
+    assert str(kv.svd(kv.Matrix("Y", ("m", "n")))[1].shape) == "(min(n, m), 1)"  # n, m, p, q, r, k order
     # where the names decide the order, the smaller is the size itself
     assert str(kv.svd(kv.Matrix("Z", ("n", "n")))[1].shape) == "(n, 1)"
     W = kv.Matrix("W", ("n", "m"))
