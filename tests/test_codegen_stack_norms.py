@@ -12,14 +12,8 @@ import numpy as np
 import pytest
 
 import kronvec as kv
-from _backends import BACKENDS, jax, torch
-from kronvec.testing import fd_jvp
+from _backends import BACKENDS, check_generated_code
 
-if jax is not None:
-    import jax.numpy as jnp
-
-CONVERT = {"numpy": np.asarray, "jax": lambda x: jnp.asarray(x),
-           "torch": lambda x: torch.as_tensor(np.array(x))}
 STACKS = [((4,), 3, 2), ((2, 3), 3, 4), ((3,), 1, 1)]
 STACK_IDS = ["one_axis", "two_axes", "one_by_one_members"]
 
@@ -58,26 +52,9 @@ NAMES = ["nuclear_norm", "spectral_norm", "smallest_singular_value", "nuclear_gr
          "vector_norm_2", "vector_norm_axes", "max", "min", "lu", "svd_U", "svd_Vt"]
 
 
-def _close(got, want, rtol=1e-8):
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("stack,m,n", STACKS, ids=STACK_IDS)
 @pytest.mark.parametrize("name", NAMES)
 def test_stack_code_value_jvp_vjp_equal_the_library(name, stack, m, n, backend):
     f, syms, values, wrt = _case(name, stack, m, n)
-    J = kv.jacobian(f, wrt)
-    fns = [kv.lambdify(syms, out, backend) for out in (f, J, J.T)]
-    conv = CONVERT[backend]
-    args = [conv(values[s.params.name]) for s in syms]
-    L = J.at(values)
-    rng = np.random.default_rng(5)
-    H, G = rng.standard_normal(L.in_shape), rng.standard_normal(L.out_shape)
-    _close(fns[0](*args), kv.evaluate(f, values))
-    _close(fns[1](*args, conv(H)), L.jvp(H))
-    _close(fns[1](*args, conv(H)), fd_jvp(f, wrt, values, H), rtol=1e-5)
-    _close(fns[2](*args, conv(G)), L.vjp(G))
+    check_generated_code(f, syms, values, wrt, backend)

@@ -9,18 +9,15 @@ block exponential, and the eigenbasis of symmetric members).
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 import kronvec as kv
-from _backends import BACKENDS, jax, torch
+from _backends import BACKENDS, check_generated_code, close, direction, to_backend
 from kronvec.testing import fd_jvp
 
-if jax is not None:
-    import jax.numpy as jnp
-
-CONVERT = {"numpy": np.asarray, "jax": lambda x: jnp.asarray(x),
-           "torch": lambda x: torch.as_tensor(np.array(x))}
 STACKS = [((4,), 3), ((2, 3), 3), ((3,), 1)]
 STACK_IDS = ["one_axis", "two_axes", "one_by_one_members"]
 
@@ -52,34 +49,12 @@ NAMES = ["softmax_whole_stack", "log_softmax_whole_stack", "softmax_rows", "expm
          "diag_embed", "diag_extract"]
 
 
-def _close(got, want, rtol=1e-8):
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
-
-
-def _direction(rng, shape, symmetric):
-    h = rng.standard_normal(shape)
-    return h + np.swapaxes(h, -1, -2) if symmetric else h
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("stack,n", STACKS, ids=STACK_IDS)
 @pytest.mark.parametrize("name", NAMES)
 def test_ported_stack_code_value_jvp_vjp_equal_the_library(name, stack, n, backend):
     f, syms, values, wrt = _case(name, stack, n)
-    J = kv.jacobian(f, wrt)
-    fns = [kv.lambdify(syms, out, backend) for out in (f, J, J.T)]
-    conv = CONVERT[backend]
-    args = [conv(values[s.params.name]) for s in syms]
-    L = J.at(values)
-    rng = np.random.default_rng(5)
-    H, G = _direction(rng, L.in_shape, wrt.params.symmetric), rng.standard_normal(L.out_shape)
-    _close(fns[0](*args), kv.evaluate(f, values))
-    _close(fns[1](*args, conv(H)), L.jvp(H))
-    _close(fns[1](*args, conv(H)), fd_jvp(f, wrt, values, H), rtol=1e-5)
-    _close(fns[2](*args, conv(G)), L.vjp(G))
+    check_generated_code(f, syms, values, wrt, backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -92,11 +67,11 @@ def test_second_frechet_derivatives_on_stacks(fn, stack, n, backend):
     H = kv.Matrix("H", A.shape)
     first = kv.jacobian(kv.jacobian(getattr(kv, fn)(A), A).apply(H), A).apply(H)  # L²(A; H, H)
     rng = np.random.default_rng(6)
-    h = _direction(rng, A.shape, A.params.symmetric)
+    h = direction(rng, A.shape, A.params.symmetric)
     vals = {**values, "H": h}
     assert fn == "sqrtm" or any(node.op == f"{fn}_frechet2" for node in first.walk())
     code = kv.lambdify([A, H], first, backend)
-    conv = CONVERT[backend]
-    _close(code(conv(values[A.params.name]), conv(h)), kv.evaluate(first, vals))
+    conv = partial(to_backend, backend)
+    close(code(conv(values[A.params.name]), conv(h)), kv.evaluate(first, vals))
     along = kv.jacobian(getattr(kv, fn)(A), A).apply(H)
-    _close(code(conv(values[A.params.name]), conv(h)), fd_jvp(along, A, vals, h), rtol=1e-5)
+    close(code(conv(values[A.params.name]), conv(h)), fd_jvp(along, A, vals, h), rtol=1e-5)

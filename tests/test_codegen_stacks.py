@@ -10,19 +10,16 @@ is written for one matrix is refused, naming it and the stack's shape.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 import kronvec as kv
-from _backends import BACKENDS, jax, torch
+from _backends import BACKENDS, check_generated_code, close, to_backend
 from kronvec.codegen import CodegenError
 from kronvec.testing import fd_jvp
 
-if jax is not None:
-    import jax.numpy as jnp
-
-CONVERT = {"numpy": np.asarray, "jax": lambda x: jnp.asarray(x),
-           "torch": lambda x: torch.as_tensor(np.array(x))}
 
 
 def _spd(rng, shape):
@@ -66,31 +63,12 @@ NAMES = ["inv", "solve", "solve_spd", "det", "logdet", "cholesky", "quadratic", 
          "special", "per_member", "trace", "reduction", "tensors"]
 
 
-def _close(got, want, rtol=1e-8):
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("stack", [(4,), (2, 3)], ids=["one_axis", "two_axes"])
 @pytest.mark.parametrize("name", NAMES)
 def test_stacks_value_jvp_vjp_equal_the_library(name, stack, backend):
     f, syms, values, wrt = _case(name, stack)
-    J = kv.jacobian(f, wrt)
-    fns = [kv.lambdify(syms, out, backend) for out in (f, J, J.T)]
-    conv = CONVERT[backend]
-    args = [conv(values[s.params.name]) for s in syms]
-    L = J.at(values)
-    rng = np.random.default_rng(5)
-    H, G = rng.standard_normal(L.in_shape), rng.standard_normal(L.out_shape)
-    if wrt.params.symmetric:
-        H = H + np.swapaxes(H, -1, -2)
-    _close(fns[0](*args), kv.evaluate(f, values))
-    _close(fns[1](*args, conv(H)), L.jvp(H))
-    _close(fns[1](*args, conv(H)), fd_jvp(f, wrt, values, H), rtol=1e-5)
-    _close(fns[2](*args, conv(G)), L.vjp(G))
+    check_generated_code(f, syms, values, wrt, backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -101,15 +79,15 @@ def test_stacks_of_one_by_one_members(backend):
     values = {"X": rng.uniform(1.0, 2.0, (2, 3, 1, 1)), "y": rng.standard_normal((2, 3, 1, 2))}
     f = kv.inv(X) @ y + kv.logdet(X @ X)[0, 0]
     J = kv.jacobian(f, X)
-    conv = CONVERT[backend]
+    conv = partial(to_backend, backend)
     args = [conv(values["X"]), conv(values["y"])]
     fns = [kv.lambdify([X, y], out, backend) for out in (f, J, J.T)]
     L = J.at(values)
     H, G = rng.standard_normal(L.in_shape), rng.standard_normal(L.out_shape)
-    _close(fns[0](*args), kv.evaluate(f, values))
-    _close(fns[1](*args, conv(H)), L.jvp(H))
-    _close(fns[1](*args, conv(H)), fd_jvp(f, X, values, H), rtol=1e-5)
-    _close(fns[2](*args, conv(G)), L.vjp(G))
+    close(fns[0](*args), kv.evaluate(f, values))
+    close(fns[1](*args, conv(H)), L.jvp(H))
+    close(fns[1](*args, conv(H)), fd_jvp(f, X, values, H), rtol=1e-5)
+    close(fns[2](*args, conv(G)), L.vjp(G))
 
 
 def test_stack_source_reads_as_numpy_stack_code():
