@@ -177,10 +177,7 @@ def test_no_late_imports_and_none_inside_functions():
 # The one module that imports modules by name (third-party ones, on first use), and the
 # modules that still do it by themselves, with the reason.
 _IMPORTS_BY_NAME = "kronvec.lazy"
-_IMPORTS_BY_NAME_ELSEWHERE = {
-    "kronvec.frameworks.rules": "library() imports JAX or torch by itself; it is to call "
-                                "kronvec.lazy.optional_module, as codegen and chunked do",
-}
+_IMPORTS_BY_NAME_ELSEWHERE: dict[str, str] = {}
 
 
 def _imports_by_name(module: str) -> list[str]:

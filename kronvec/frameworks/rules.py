@@ -17,13 +17,13 @@ symbol as an expression, so the rules can be differentiated again.
 """
 from __future__ import annotations
 
-import importlib
 from types import ModuleType, SimpleNamespace
 from typing import Any, Callable, Sequence
 
 from ..derivative import jacobian
 from ..evaluation import symbol_table
 from ..expr import Expr, as_expr
+from ..lazy import optional_module
 from ..ops.leaves import Matrix, Scalar
 from ..sizing import PerSizes, named_symbols, read_sizes, with_sizes
 
@@ -37,11 +37,7 @@ def value_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def library(module: str, extra: str, what: str) -> ModuleType:
     """The module ``module``, imported now; an ImportError naming the extra ``kronvec[extra]``."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise ImportError(f"{what} needs {module}, which is not installed: "
-                          f"pip install \"kronvec[{extra}]\" ({err})") from err
+    return optional_module(module, extra, what)
 
 
 def symmetrized(x: Expr) -> Expr:
