@@ -69,13 +69,6 @@ def _sym(a: np.ndarray, symbol) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ JAX
-@pytest.fixture
-def jax64():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 @needs_jax
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_jax_values_and_first_order(jax64, case):

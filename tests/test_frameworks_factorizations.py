@@ -49,13 +49,6 @@ def compiled_factorizations(jax, fun, *values) -> Counter:
     return Counter(re.findall(r'custom_call_target="' + LAPACK, text))
 
 
-@pytest.fixture
-def jax64():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 @needs_jax
 def test_hessian_factors_each_matrix_once(jax64):
     jax = jax64

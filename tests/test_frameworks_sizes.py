@@ -31,13 +31,6 @@ def values_at(n: int, m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((n, m)), rng.standard_normal((n, n)) + 4 * np.eye(n)
 
 
-@pytest.fixture
-def jax64():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 @needs_jax
 def test_jax_named_sizes_jit_grad_hessian_vmap_at_two_sizes(jax64):
     jax, jnp = jax64, jax64.numpy

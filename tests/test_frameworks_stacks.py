@@ -44,13 +44,6 @@ STACKS = [(2,), (2, 1)]
 
 
 @pytest.fixture
-def jax64():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
-@pytest.fixture
 def torch():
     return pytest.importorskip("torch")
 
