@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.linalg import lapack
 
 import kronvec as kv
+from _lapack import count_lapack_calls
 from kronvec.testing import check_jacobian, fd_jacobian, random_values
 
 
@@ -85,13 +85,7 @@ def test_a_value_that_is_not_positive_definite_is_refused():
 
 
 def test_the_cholesky_factor_of_the_binding_is_reused(monkeypatch):
-    calls = []
-    original = lapack.dpotrf
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-    monkeypatch.setattr(lapack, "dpotrf", counted)
+    calls = count_lapack_calls(monkeypatch, ("dpotrf",))
     P, B = kv.Matrix("P", (5, 5), positive_definite=True), kv.Matrix("B", (5, 2))
     f = kv.logdet(P) + kv.trace(B.T @ kv.inv(P) @ B) + kv.det(P)
     rng = np.random.default_rng(2)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.linalg import lapack
 
 import kronvec as kv
+from _lapack import count_lapack_calls
 from kronvec.maps.operands import Product, Sum, write_into
 from kronvec.testing import dottest
 
@@ -22,15 +22,7 @@ def spd(rng, n):
 
 @pytest.fixture
 def lapack_calls(monkeypatch):
-    calls = []
-    for name in ("dpotrf", "dgetrf", "dpotri", "dpotrs"):
-        original = getattr(lapack, name)
-
-        def counted(*args, _name=name, _original=original, **kwargs):
-            calls.append(_name)
-            return _original(*args, **kwargs)
-        monkeypatch.setattr(lapack, name, counted)
-    return calls
+    return count_lapack_calls(monkeypatch, ("dpotrf", "dgetrf", "dpotri", "dpotrs"))
 
 
 def test_value_and_gradient_together_cost_one_cholesky(lapack_calls):

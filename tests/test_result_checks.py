@@ -8,6 +8,7 @@ import pytest
 from scipy.linalg import lapack
 
 import kronvec as kv
+from _lapack import count_lapack_calls
 from kronvec.evaluation import binding
 from kronvec.evaluation.checks import PIVOT_GATE, pivots_balanced
 
@@ -34,15 +35,7 @@ def error_of(J, check, **vals):
 
 @pytest.fixture
 def condition_estimates(monkeypatch):
-    calls = []
-    for name in ("dpocon", "dgecon", "dlange"):
-        original = getattr(lapack, name)
-
-        def counted(*args, _name=name, _original=original, **kwargs):
-            calls.append(_name)
-            return _original(*args, **kwargs)
-        monkeypatch.setattr(lapack, name, counted)
-    return calls
+    return count_lapack_calls(monkeypatch, ("dpocon", "dgecon", "dlange"))
 
 
 @pytest.mark.parametrize("pd", [True, False])
